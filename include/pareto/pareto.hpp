@@ -1,0 +1,100 @@
+// pareto public C++ API: load an ONNX model, run it, inspect it.
+// Every call that can fail on model or user input returns a Status/Result;
+// nothing here throws or aborts on bad input.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pareto/error.h"
+#include "pareto/tensor.h"
+
+namespace pareto {
+
+struct Status {
+  StatusCode code = StatusCode::ok;
+  std::string message;
+  bool ok() const { return code == StatusCode::ok; }
+  std::string to_string() const { return ok() ? "ok" : std::string(status_code_name(code)) + ": " + message; }
+};
+
+template <class T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}
+  Result(Status status) : status_(std::move(status)) {}
+  bool ok() const { return status_.ok(); }
+  const Status& status() const { return status_; }
+  T& value() { return *value_; }
+  const T& value() const { return *value_; }
+  T* operator->() { return &*value_; }
+  T& operator*() { return *value_; }
+
+ private:
+  std::optional<T> value_;
+  Status status_;
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::undefined;
+  bool rank_known = false;
+  Shape dims;  // -1 where unknown or symbolic
+  std::vector<std::string> dim_params;
+  std::string to_string() const;
+};
+
+struct SessionOptions {
+  int threads = 1;
+  bool profile = false;
+};
+
+struct ProfileEntry {
+  std::string op_type;
+  std::string node_name;
+  double seconds = 0;
+  Shape output_shape;
+};
+
+struct ModelSummary {
+  int64_t ir_version = 0;
+  std::map<std::string, int64_t> opsets;
+  std::string producer;
+  std::map<std::string, int> op_histogram;  // includes subgraph nodes
+  int64_t parameters = 0;
+  size_t nodes = 0;
+};
+
+class Session {
+ public:
+  // Loads and verifies the model; fails with one message listing every
+  // unsupported operator before anything runs.
+  static Result<std::unique_ptr<Session>> open(const std::string& path, const SessionOptions& options = {});
+  ~Session();
+
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  // Runs with inputs by name; returns outputs in the order of outputs().
+  Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& inputs);
+  // Per-node timings since the last call (when options.profile is set).
+  std::vector<ProfileEntry> take_profile();
+
+  ModelSummary summary() const;
+  // Printable IR, with static shapes resolved from `bound` input shapes.
+  std::string graph_text(const std::map<std::string, Shape>& bound = {}) const;
+  // Output shapes inferred statically from `bound` input shapes.
+  std::vector<TensorInfo> infer_outputs(const std::map<std::string, Shape>& bound) const;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Library version and the CPU/kernels picked at start-up.
+std::string version();
+std::string cpu_summary();
+
+}  // namespace pareto

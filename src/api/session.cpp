@@ -1,0 +1,132 @@
+// The public Session: the only place where internal exceptions become Status.
+#include <new>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "frontend/onnx/onnx_loader.h"
+#include "ir/printer.h"
+#include "kernels/dispatch.h"
+#include "pareto/pareto.hpp"
+#include "runtime/executor.h"
+#include "runtime/shape_infer.h"
+
+namespace pareto {
+
+namespace {
+
+template <class F>
+auto guarded(F&& fn) -> Result<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const Error& e) {
+    return Status{e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    return Status{StatusCode::out_of_memory, "out of memory"};
+  } catch (const std::exception& e) {
+    return Status{StatusCode::internal, e.what()};
+  }
+}
+
+TensorInfo info_of(const ir::Value& v, const ir::ValueType& t) {
+  TensorInfo i;
+  i.name = v.name;
+  i.dtype = t.dtype;
+  i.rank_known = t.rank_known;
+  i.dims = t.dims;
+  i.dim_params = t.dim_params;
+  return i;
+}
+
+}  // namespace
+
+std::string TensorInfo::to_string() const { return ir::type_to_string(ir::ValueType{dtype, rank_known, dims, dim_params}); }
+
+struct Session::Impl {
+  ir::Model model;
+  SessionOptions options;
+  std::unique_ptr<runtime::Executor> executor;
+  std::vector<TensorInfo> inputs, outputs;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::open(const std::string& path, const SessionOptions& options) {
+  return guarded([&] {
+    auto impl = std::make_unique<Impl>();
+    impl->model = onnx::load_model(path);
+    impl->options = options;
+    const ir::Graph& g = *impl->model.graph;
+    runtime::check_supported(g);
+    set_num_threads(options.threads);
+    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads});
+    for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
+    for (int v : g.outputs) impl->outputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+  });
+}
+
+const std::vector<TensorInfo>& Session::inputs() const { return impl_->inputs; }
+const std::vector<TensorInfo>& Session::outputs() const { return impl_->outputs; }
+
+Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& inputs) {
+  return guarded([&] {
+    const ir::Graph& g = *impl_->model.graph;
+    std::vector<Tensor> bound;
+    for (int v : g.inputs) {
+      auto it = inputs.find(g.values[size_t(v)].name);
+      if (it == inputs.end()) fail_argument("input '" + g.values[size_t(v)].name + "' is not given");
+      bound.push_back(it->second);
+    }
+    for (const auto& [name, t] : inputs) {
+      int v = g.find_value(name);
+      bool is_input = false;
+      for (int i : g.inputs) is_input |= i == v;
+      if (!is_input) fail_argument("the model has no input named '" + name + "'");
+    }
+    set_num_threads(impl_->options.threads);
+    return impl_->executor->run_graph(g, bound, nullptr);
+  });
+}
+
+std::vector<ProfileEntry> Session::take_profile() {
+  std::vector<ProfileEntry> out;
+  for (const auto& r : impl_->executor->profile()) out.push_back({r.op_type, r.node_name, r.seconds, r.output_shape});
+  impl_->executor->clear_profile();
+  return out;
+}
+
+ModelSummary Session::summary() const {
+  ModelSummary s;
+  const ir::Model& m = impl_->model;
+  s.ir_version = m.ir_version;
+  s.opsets = m.opsets;
+  s.producer = m.producer;
+  s.op_histogram = ir::op_histogram(*m.graph);
+  s.parameters = ir::parameter_count(*m.graph);
+  for (auto& [op, n] : s.op_histogram) s.nodes += size_t(n);
+  return s;
+}
+
+std::string Session::graph_text(const std::map<std::string, Shape>& bound) const {
+  runtime::StaticInfo info = runtime::infer_static(*impl_->model.graph, impl_->model.opset(), bound);
+  return ir::print_graph(*impl_->model.graph, &info.types);
+}
+
+std::vector<TensorInfo> Session::infer_outputs(const std::map<std::string, Shape>& bound) const {
+  const ir::Graph& g = *impl_->model.graph;
+  runtime::StaticInfo info = runtime::infer_static(g, impl_->model.opset(), bound);
+  std::vector<TensorInfo> out;
+  for (int v : g.outputs) out.push_back(info_of(g.values[size_t(v)], info.types[size_t(v)]));
+  return out;
+}
+
+std::string version() { return "0.1.0"; }
+
+std::string cpu_summary() {
+  const CpuFeatures& f = cpu_features();
+  return (f.brand.empty() ? std::string("unknown CPU") : f.brand) + " | " + std::to_string(cpu_count()) +
+         " logical CPUs | features: " + cpu_features_string() + " | kernels: " + kernels::kernel_summary();
+}
+
+}  // namespace pareto

@@ -1,0 +1,87 @@
+#include "core/cpu.h"
+
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace pareto {
+
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+unsigned long long read_xcr0() {
+  unsigned eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<unsigned long long>(edx) << 32) | eax;
+}
+
+CpuFeatures detect() {
+  CpuFeatures f;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  bool osxsave = c & bit_OSXSAVE;
+  unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
+  bool ymm_ok = (xcr0 & 0x6) == 0x6;
+  bool zmm_ok = (xcr0 & 0xe6) == 0xe6;
+  f.fma = ymm_ok && (c & bit_FMA);
+  f.f16c = ymm_ok && (c & bit_F16C);
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    f.avx2 = ymm_ok && (b & bit_AVX2);
+    f.avx512f = zmm_ok && (b & bit_AVX512F);
+    f.avx512bw = zmm_ok && (b & bit_AVX512BW);
+    f.avx512vl = zmm_ok && (b & bit_AVX512VL);
+    f.avx512vnni = zmm_ok && (c & bit_AVX512VNNI);
+    f.avx512fp16 = zmm_ok && (d & (1u << 23));
+  }
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+    f.avxvnni = ymm_ok && (a & (1u << 4));
+    f.avx512bf16 = zmm_ok && (a & (1u << 5));
+  }
+  unsigned brand[12] = {};
+  if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+    for (unsigned i = 0; i < 3; ++i)
+      __get_cpuid(0x80000002 + i, &brand[4 * i], &brand[4 * i + 1], &brand[4 * i + 2], &brand[4 * i + 3]);
+    f.brand.assign(reinterpret_cast<const char*>(brand), 48);
+    f.brand = f.brand.c_str();
+    while (!f.brand.empty() && f.brand.front() == ' ') f.brand.erase(f.brand.begin());
+  }
+  return f;
+}
+#else
+CpuFeatures detect() { return {}; }
+#endif
+
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+std::string cpu_features_string() {
+  const CpuFeatures& f = cpu_features();
+  std::string s;
+  auto add = [&](bool on, const char* name) {
+    if (on) s += std::string(s.empty() ? "" : " ") + name;
+  };
+  add(f.avx2, "avx2");
+  add(f.fma, "fma");
+  add(f.f16c, "f16c");
+  add(f.avx512f, "avx512f");
+  add(f.avx512bw, "avx512bw");
+  add(f.avx512vl, "avx512vl");
+  add(f.avx512vnni, "avx512vnni");
+  add(f.avx512bf16, "avx512bf16");
+  add(f.avx512fp16, "avx512fp16");
+  add(f.avxvnni, "avxvnni");
+  return s.empty() ? "baseline" : s;
+}
+
+int cpu_count() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? int(n) : 1;
+}
+
+}  // namespace pareto

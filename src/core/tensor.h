@@ -1,0 +1,2 @@
+#pragma once
+#include "pareto/tensor.h"

@@ -1,0 +1,111 @@
+// The in-memory graph: values (SSA edges), nodes and attributes. Subgraphs
+// (If/Loop bodies) are Graphs owned by attributes; names they use that they
+// do not define resolve in the enclosing graph at run time.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace pareto::ir {
+
+struct Graph;
+
+enum class AttrKind { undefined, f, i, s, t, g, floats, ints, strings, tensors, graphs, sparse_tensor, type_proto };
+const char* attr_kind_name(AttrKind k);
+
+struct Attribute {
+  std::string name;
+  AttrKind kind = AttrKind::undefined;
+  float f = 0;
+  int64_t i = 0;
+  std::string s;
+  Tensor t;
+  std::shared_ptr<Graph> g;
+  std::vector<float> floats;
+  std::vector<int64_t> ints;
+  std::vector<std::string> strings;
+  std::vector<Tensor> tensors;
+  std::vector<std::shared_ptr<Graph>> graphs;
+};
+
+// Static type of a value. dims[i] < 0 means unknown; dim_params keeps the
+// symbolic name from the model (e.g. "batch") for printing.
+struct ValueType {
+  DType dtype = DType::undefined;
+  bool rank_known = false;
+  Shape dims;
+  std::vector<std::string> dim_params;
+  bool fully_known() const;
+};
+
+struct Value {
+  std::string name;
+  ValueType type;
+  Tensor constant;     // set for initializers and folded constants
+  int producer = -1;   // node index, -1 for inputs/initializers/outer refs
+  bool is_outer = false;  // defined by an enclosing graph
+};
+
+struct Node {
+  std::string name;
+  std::string op_type;
+  std::string domain;
+  std::vector<int> inputs;   // value ids, -1 for an omitted optional input
+  std::vector<int> outputs;  // value ids, -1 for an omitted optional output
+  std::vector<Attribute> attrs;
+
+  const Attribute* attr(const std::string& name) const;
+  bool has_attr(const std::string& name) const { return attr(name) != nullptr; }
+  int64_t attr_i(const std::string& name, int64_t def) const;
+  float attr_f(const std::string& name, float def) const;
+  std::string attr_s(const std::string& name, const std::string& def) const;
+  std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> def = {}) const;
+  std::vector<float> attr_floats(const std::string& name, std::vector<float> def = {}) const;
+  // "Conv 'conv1'" for error messages.
+  std::string label() const;
+};
+
+struct Graph {
+  std::string name;
+  std::vector<Value> values;
+  std::vector<Node> nodes;
+  std::vector<int> inputs;   // graph inputs that are not initializers
+  std::vector<int> outputs;
+  std::unordered_map<std::string, int> value_by_name;
+
+  int find_value(const std::string& name) const;
+  int add_value(const std::string& name);
+  // Names this graph reads from enclosing scopes (its own and its subgraphs').
+  std::set<std::string> outer_names() const;
+  // Values of this graph that a node's subgraphs read implicitly.
+  std::vector<int> implicit_inputs(const Node& n) const;
+  // Node indices in an order where producers come before consumers
+  // (implicit subgraph reads included);
+  // throws naming a node on a cycle.
+  std::vector<int> topological_order() const;
+};
+
+struct Model {
+  int64_t ir_version = 0;
+  std::map<std::string, int64_t> opsets;  // domain ("" = ai.onnx) -> version
+  std::string producer;
+  std::string path;
+  std::shared_ptr<Graph> graph;
+  int64_t opset() const;
+};
+
+// Counts nodes per op type, including nodes inside subgraphs.
+std::map<std::string, int> op_histogram(const Graph& g);
+// Sum of elements in initializers and large constants (parameters).
+int64_t parameter_count(const Graph& g);
+// Visits every node in g and its subgraphs.
+void for_each_node(const Graph& g, const std::function<void(const Node&, const Graph&)>& fn);
+
+}  // namespace pareto::ir

@@ -1,0 +1,156 @@
+#include "kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/gemm.h"
+
+namespace pareto::kernels {
+
+namespace {
+
+// col[(c*kh + i)*kw + j, oh*out_w + ow] = x[c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
+void im2col(const ConvParams& p, const float* x, int64_t channels, float* col) {
+  int64_t plane = p.out_h * p.out_w;
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t i = 0; i < p.kh; ++i)
+      for (int64_t j = 0; j < p.kw; ++j) {
+        float* dst = col + ((c * p.kh + i) * p.kw + j) * plane;
+        const float* src = x + c * p.h * p.w;
+        for (int64_t oh = 0; oh < p.out_h; ++oh) {
+          int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+          float* d = dst + oh * p.out_w;
+          if (ih < 0 || ih >= p.h) {
+            std::fill(d, d + p.out_w, 0.f);
+            continue;
+          }
+          const float* s = src + ih * p.w;
+          int64_t off = j * p.dil_w - p.pad_left;
+          if (p.stride_w == 1) {
+            int64_t lo = std::clamp<int64_t>(-off, 0, p.out_w), hi = std::clamp<int64_t>(p.w - off, 0, p.out_w);
+            std::fill(d, d + lo, 0.f);
+            if (hi > lo) std::memcpy(d + lo, s + lo + off, sizeof(float) * size_t(hi - lo));
+            std::fill(d + std::max(hi, lo), d + p.out_w, 0.f);
+          } else {
+            for (int64_t ow = 0; ow < p.out_w; ++ow) {
+              int64_t iw = ow * p.stride_w + off;
+              d[ow] = iw >= 0 && iw < p.w ? s[iw] : 0.f;
+            }
+          }
+        }
+      }
+}
+
+void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  int64_t mult = p.c_out / p.c_in;
+  parallel_for(p.n * p.c_out, [&](int64_t begin, int64_t end) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
+      const float* src = x + (n * p.c_in + ic) * p.h * p.w;
+      const float* k = w + oc * p.kh * p.kw;
+      float* dst = y + nc * p.out_h * p.out_w;
+      float b = bias ? bias[oc] : 0.f;
+      for (int64_t oh = 0; oh < p.out_h; ++oh) {
+        float* d = dst + oh * p.out_w;
+        for (int64_t ow = 0; ow < p.out_w; ++ow) d[ow] = b;
+        for (int64_t i = 0; i < p.kh; ++i) {
+          int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+          if (ih < 0 || ih >= p.h) continue;
+          const float* s = src + ih * p.w;
+          for (int64_t j = 0; j < p.kw; ++j) {
+            float kv = k[i * p.kw + j];
+            int64_t off = j * p.dil_w - p.pad_left;
+            // ow range with 0 <= ow*stride + off < w, so the inner loop has no branch
+            int64_t lo = off >= 0 ? 0 : (-off + p.stride_w - 1) / p.stride_w;
+            int64_t hi = p.w - off <= 0 ? 0 : std::min(p.out_w, (p.w - off - 1) / p.stride_w + 1);
+            if (p.stride_w == 1)
+              for (int64_t ow = lo; ow < hi; ++ow) d[ow] += kv * s[ow + off];
+            else
+              for (int64_t ow = lo; ow < hi; ++ow) d[ow] += kv * s[ow * p.stride_w + off];
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  if (p.group == p.c_in && p.c_out % p.c_in == 0 && p.group > 1) {
+    depthwise(p, x, w, bias, y);
+    return;
+  }
+  int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
+  bool direct = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                p.out_h == p.h && p.out_w == p.w;
+  std::vector<float> col(direct ? 0 : size_t(kdim * plane));
+  for (int64_t n = 0; n < p.n; ++n)
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
+      float* yg = y + (n * p.c_out + g * cout_g) * plane;
+      if (!direct) im2col(p, xg, cin_g, col.data());
+      float beta = 0.f;
+      if (bias) {
+        for (int64_t oc = 0; oc < cout_g; ++oc) std::fill(yg + oc * plane, yg + (oc + 1) * plane, bias[g * cout_g + oc]);
+        beta = 1.f;
+      }
+      GemmArgs a;
+      a.m = cout_g;
+      a.n = plane;
+      a.k = kdim;
+      a.a = w + g * cout_g * kdim;
+      a.lda = kdim;
+      a.b = direct ? xg : col.data();
+      a.ldb = plane;
+      a.beta = beta;
+      a.c = yg;
+      a.ldc = plane;
+      f32_gemm(a);
+    }
+}
+
+void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
+  int64_t rows = cout_g * p.kh * p.kw;
+  std::vector<float> col(size_t(rows * in_plane));
+  for (int64_t n = 0; n < p.n; ++n)
+    for (int64_t g = 0; g < p.group; ++g) {
+      // col[oc*kh*kw + i*kw + j, ih*w + iw] = sum_ic w[ic, oc, i, j] * x[ic, ih, iw]
+      GemmArgs a;
+      a.trans_a = true;
+      a.m = rows;
+      a.n = in_plane;
+      a.k = cin_g;
+      a.a = w + g * cin_g * rows;
+      a.lda = rows;
+      a.b = x + (n * p.c_in + g * cin_g) * in_plane;
+      a.ldb = in_plane;
+      a.c = col.data();
+      a.ldc = in_plane;
+      f32_gemm(a);
+      float* yg = y + (n * p.c_out + g * cout_g) * out_plane;
+      for (int64_t oc = 0; oc < cout_g; ++oc) {
+        float* yo = yg + oc * out_plane;
+        std::fill(yo, yo + out_plane, bias ? bias[g * cout_g + oc] : 0.f);
+        for (int64_t i = 0; i < p.kh; ++i)
+          for (int64_t j = 0; j < p.kw; ++j) {
+            const float* c = col.data() + ((oc * p.kh + i) * p.kw + j) * in_plane;
+            for (int64_t ih = 0; ih < p.h; ++ih) {
+              int64_t oh = ih * p.stride_h - p.pad_top + i * p.dil_h;
+              if (oh < 0 || oh >= p.out_h) continue;
+              for (int64_t iw = 0; iw < p.w; ++iw) {
+                int64_t ow = iw * p.stride_w - p.pad_left + j * p.dil_w;
+                if (ow >= 0 && ow < p.out_w) yo[oh * p.out_w + ow] += c[ih * p.w + iw];
+              }
+            }
+          }
+      }
+    }
+}
+
+}  // namespace pareto::kernels

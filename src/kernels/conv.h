@@ -1,0 +1,38 @@
+// 2-D convolution and transposed convolution on NCHW f32 (1-D uses H = 1).
+// The generic versions lower to the shared GEMM (im2col / col2im) with a
+// direct path for depthwise; the _ref versions are direct loops for tests.
+#pragma once
+#include <cstdint>
+
+namespace pareto::kernels {
+
+struct ConvParams {
+  int64_t n = 1, c_in = 0, h = 0, w = 0;
+  int64_t c_out = 0, kh = 1, kw = 1, group = 1;
+  int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+  int64_t pad_top = 0, pad_left = 0;
+  int64_t out_h = 0, out_w = 0;
+};
+
+// y[n, c_out, out_h, out_w]; w[c_out, c_in/group, kh, kw]; bias may be null.
+void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+void f32_conv2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+
+// Transposed: x[n, c_in, h, w], w[c_in, c_out/group, kh, kw], y[n, c_out, out_h, out_w].
+// pad_top/left are the begin pads; out_h/out_w include output_padding.
+void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+
+struct PoolParams {
+  int64_t n = 1, c = 0, h = 0, w = 0;
+  int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t out_h = 0, out_w = 0;
+  bool count_include_pad = false;
+};
+
+// indices (may be null): flat NCHW index of each max, as ONNX MaxPool reports it.
+void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices);
+void f32_avgpool2d(const PoolParams& p, const float* x, float* y);
+
+}  // namespace pareto::kernels

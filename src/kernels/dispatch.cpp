@@ -1,0 +1,68 @@
+#include "kernels/dispatch.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/cpu.h"
+
+namespace pareto::kernels {
+
+namespace {
+
+KernelTable make_table(IsaLevel level) {
+  KernelTable t;
+  t.level = level;
+  switch (level) {
+    case IsaLevel::avx512: t.f32_gemm = avx512::f32_gemm_blocked; break;
+    case IsaLevel::avx2: t.f32_gemm = avx2::f32_gemm_blocked; break;
+    default: t.f32_gemm = f32_gemm_ref; break;
+  }
+  return t;
+}
+
+IsaLevel initial_level() {
+  IsaLevel level = best_isa_level();
+  if (const char* env = std::getenv("PARETO_ISA")) {
+    if (!std::strcmp(env, "ref")) level = IsaLevel::ref;
+    else if (!std::strcmp(env, "avx2") && level >= IsaLevel::avx2) level = IsaLevel::avx2;
+  }
+  return level;
+}
+
+KernelTable& table() {
+  static KernelTable t = make_table(initial_level());
+  return t;
+}
+
+}  // namespace
+
+IsaLevel best_isa_level() {
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.fma) return IsaLevel::avx512;
+  if (f.avx2 && f.fma && f.f16c) return IsaLevel::avx2;
+  return IsaLevel::ref;
+}
+
+const char* isa_level_name(IsaLevel level) {
+  switch (level) {
+    case IsaLevel::avx512: return "avx512";
+    case IsaLevel::avx2: return "avx2";
+    default: return "ref";
+  }
+}
+
+const KernelTable& kernel_table() { return table(); }
+
+bool force_isa_level(IsaLevel level) {
+  if (level > best_isa_level()) return false;
+  table() = make_table(level);
+  return true;
+}
+
+std::string kernel_summary() {
+  return std::string("f32_gemm=") + isa_level_name(kernel_table().level);
+}
+
+void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
+
+}  // namespace pareto::kernels

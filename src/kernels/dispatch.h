@@ -1,0 +1,24 @@
+// The kernel table, filled once from cpu features. Tests may force a level.
+#pragma once
+#include <string>
+
+#include "kernels/gemm.h"
+
+namespace pareto::kernels {
+
+enum class IsaLevel { ref = 0, avx2 = 1, avx512 = 2 };
+
+struct KernelTable {
+  IsaLevel level = IsaLevel::ref;
+  GemmFn f32_gemm = nullptr;
+};
+
+const KernelTable& kernel_table();
+// Highest level this CPU supports.
+IsaLevel best_isa_level();
+const char* isa_level_name(IsaLevel level);
+// Overrides the selection (e.g. PARETO_ISA=ref for debugging); returns false if unsupported here.
+bool force_isa_level(IsaLevel level);
+std::string kernel_summary();
+
+}  // namespace pareto::kernels

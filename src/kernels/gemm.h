@@ -1,0 +1,33 @@
+// f32 GEMM: C = alpha * op(A) * op(B) + beta * C, row-major with leading
+// dimensions. One entry point for the whole engine (conv, MatMul, Gemm,
+// LSTM, and later the LLM path); the ISA variant is picked once at start-up.
+#pragma once
+#include <cstdint>
+
+namespace pareto::kernels {
+
+struct GemmArgs {
+  bool trans_a = false, trans_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.f;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float beta = 0.f;
+  float* c = nullptr;
+  int64_t ldc = 0;
+};
+
+using GemmFn = void (*)(const GemmArgs&);
+
+// Portable scalar reference: the oracle in tests.
+void f32_gemm_ref(const GemmArgs& args);
+// Cache-blocked register-tiled variants built with their ISA's flags.
+namespace avx2 { void f32_gemm_blocked(const GemmArgs& args); }
+namespace avx512 { void f32_gemm_blocked(const GemmArgs& args); }
+
+// Dispatched entry point.
+void f32_gemm(const GemmArgs& args);
+
+}  // namespace pareto::kernels

@@ -1,0 +1,13 @@
+// AVX-512 build of the blocked GEMM: 8x32 register tile (16 zmm accumulators).
+#define PARETO_VEC_BYTES 64
+#define PARETO_GEMM_MR 8
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/gemm.h"
+
+namespace pareto::kernels::avx512 {
+#include "kernels/x86/gemm_blocked.inc"
+}

@@ -1,0 +1,144 @@
+#include "runtime/executor.h"
+
+#include <algorithm>
+
+#include "core/file.h"
+
+namespace pareto::runtime {
+
+const Tensor* Scope::lookup(const std::string& name) const {
+  for (const Scope* s = this; s; s = s->parent) {
+    int id = s->graph->find_value(name);
+    if (id < 0) continue;
+    const ir::Value& v = s->graph->values[size_t(id)];
+    if (v.is_outer) continue;
+    const Tensor& t = s->slots[size_t(id)];
+    if (t.defined()) return &t;
+  }
+  return nullptr;
+}
+
+void check_supported(const ir::Graph& g) {
+  std::map<std::string, std::vector<std::string>> missing;
+  ir::for_each_node(g, [&](const ir::Node& n, const ir::Graph&) {
+    if (!op_registry().find(n.domain, n.op_type))
+      missing[n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type].push_back(n.name);
+  });
+  if (missing.empty()) return;
+  std::string msg = "unsupported operators:";
+  for (auto& [type, nodes] : missing) {
+    msg += " " + type + " (" + std::to_string(nodes.size()) + " node" + (nodes.size() > 1 ? "s" : "") + ": ";
+    for (size_t i = 0; i < nodes.size() && i < 5; ++i) msg += (i ? ", '" : "'") + nodes[i] + "'";
+    if (nodes.size() > 5) msg += ", ...";
+    msg += ");";
+  }
+  msg.pop_back();
+  fail_unsupported(msg);
+}
+
+Executor::Executor(int64_t opset, ExecOptions options) : opset_(opset), options_(options) {}
+
+const Executor::Plan& Executor::plan_for(const ir::Graph& g) {
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  auto& slot = plans_[&g];
+  if (slot) return *slot;
+  auto plan = std::make_unique<Plan>();
+  plan->order = g.topological_order();
+  std::vector<int> last_use(g.values.size(), -1);
+  for (size_t pos = 0; pos < plan->order.size(); ++pos) {
+    const ir::Node& n = g.nodes[size_t(plan->order[pos])];
+    const OpDef* def = op_registry().find(n.domain, n.op_type);
+    if (!def) fail_unsupported("unsupported operator " + n.label());
+    plan->defs.push_back(def);
+    for (int v : n.inputs)
+      if (v >= 0) last_use[size_t(v)] = int(pos);
+    for (int v : g.implicit_inputs(n)) last_use[size_t(v)] = int(pos);
+  }
+  std::vector<bool> keep(g.values.size(), false);
+  for (int v : g.outputs) keep[size_t(v)] = true;
+  plan->free_after.resize(plan->order.size());
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (g.values[v].is_outer) plan->outer_values.push_back(int(v));
+    if (keep[v] || g.values[v].constant.defined() || last_use[v] < 0) continue;
+    plan->free_after[size_t(last_use[v])].push_back(int(v));
+  }
+  slot = std::move(plan);
+  return *slot;
+}
+
+static void check_input(const ir::Value& v, const Tensor& t) {
+  const ir::ValueType& type = v.type;
+  if (type.dtype != DType::undefined && t.dtype() != type.dtype)
+    fail_argument("input '" + v.name + "': expected " + dtype_name(type.dtype) + ", got " + dtype_name(t.dtype()));
+  if (!type.rank_known) return;
+  bool ok = int(type.dims.size()) == t.rank();
+  for (size_t i = 0; ok && i < type.dims.size(); ++i)
+    if (type.dims[i] >= 0 && type.dims[i] != t.dim(int(i))) ok = false;
+  if (!ok)
+    fail_argument("input '" + v.name + "': expected shape " + shape_to_string(type.dims) + ", got " +
+                  shape_to_string(t.shape()));
+}
+
+std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {
+  const Plan& plan = plan_for(g);
+  Scope scope;
+  scope.graph = &g;
+  scope.parent = parent;
+  scope.slots.resize(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (g.values[v].constant.defined()) scope.slots[v] = g.values[v].constant;
+  if (inputs.size() != g.inputs.size())
+    fail_argument("graph '" + g.name + "' takes " + std::to_string(g.inputs.size()) + " inputs, got " +
+                  std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ir::Value& v = g.values[size_t(g.inputs[i])];
+    if (!inputs[i].defined()) fail_argument("input '" + v.name + "' is not bound");
+    if (!parent) check_input(v, inputs[i]);
+    scope.slots[size_t(g.inputs[i])] = inputs[i];
+  }
+  for (int v : plan.outer_values) {
+    const std::string& name = g.values[size_t(v)].name;
+    const Tensor* t = parent ? parent->lookup(name) : nullptr;
+    if (!t) fail_model("graph '" + g.name + "' reads '" + name + "', which no enclosing graph has computed");
+    scope.slots[size_t(v)] = *t;
+  }
+  for (size_t pos = 0; pos < plan.order.size(); ++pos) {
+    const ir::Node& node = g.nodes[size_t(plan.order[pos])];
+    OpContext ctx{node, opset_, {}, {}, this, &scope};
+    ctx.inputs.reserve(node.inputs.size());
+    for (int v : node.inputs) {
+      if (v < 0) {
+        ctx.inputs.push_back(nullptr);
+        continue;
+      }
+      const Tensor& t = scope.slots[size_t(v)];
+      if (!t.defined()) fail_model(node.label() + ": input '" + g.values[size_t(v)].name + "' was not computed");
+      ctx.inputs.push_back(&t);
+    }
+    ctx.outputs.resize(node.outputs.size());
+    double t0 = options_.profile ? now_seconds() : 0;
+    plan.defs[pos]->run(ctx);
+    if (options_.profile) {
+      ProfileRecord rec{node.op_type, node.name, now_seconds() - t0, {}};
+      if (!ctx.outputs.empty()) rec.output_shape = ctx.outputs[0].shape();
+      profile_.push_back(std::move(rec));
+    }
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      int v = node.outputs[o];
+      if (v < 0) continue;
+      if (!ctx.outputs[o].defined())
+        fail(StatusCode::internal, node.label() + ": output " + std::to_string(o) + " was not produced");
+      scope.slots[size_t(v)] = std::move(ctx.outputs[o]);
+    }
+    for (int v : plan.free_after[pos]) scope.slots[size_t(v)] = Tensor();
+  }
+  std::vector<Tensor> outs;
+  for (int v : g.outputs) {
+    const Tensor* t = scope.slots[size_t(v)].defined() ? &scope.slots[size_t(v)] : nullptr;
+    if (!t) fail_model("graph '" + g.name + "': output '" + g.values[size_t(v)].name + "' was not computed");
+    outs.push_back(*t);
+  }
+  return outs;
+}
+
+}  // namespace pareto::runtime

@@ -1,0 +1,65 @@
+// Runs a graph node by node in topological order with bound inputs, and
+// frees each intermediate tensor after its last consumer.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/op_registry.h"
+
+namespace pareto::runtime {
+
+struct ProfileRecord {
+  std::string op_type;
+  std::string node_name;
+  double seconds = 0;
+  Shape output_shape;
+};
+
+struct ExecOptions {
+  bool profile = false;
+  int threads = 1;
+};
+
+// The tensors of one graph invocation; subgraph scopes chain to their parent
+// so a body can read values of the enclosing graph by name.
+struct Scope {
+  const ir::Graph* graph = nullptr;
+  std::vector<Tensor> slots;
+  const Scope* parent = nullptr;
+  const Tensor* lookup(const std::string& name) const;
+};
+
+class Executor {
+ public:
+  Executor(int64_t opset, ExecOptions options);
+  // Binds `inputs` to g.inputs in order and returns g.outputs in order.
+  std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent);
+  const std::vector<ProfileRecord>& profile() const { return profile_; }
+  void clear_profile() { profile_.clear(); }
+  int64_t opset() const { return opset_; }
+
+ private:
+  struct Plan {
+    std::vector<int> order;
+    std::vector<const OpDef*> defs;
+    std::vector<std::vector<int>> free_after;  // per position in order
+    std::vector<int> outer_values;              // value ids read from the parent scope
+  };
+  const Plan& plan_for(const ir::Graph& g);
+
+  int64_t opset_;
+  ExecOptions options_;
+  std::mutex plans_mutex_;
+  std::map<const ir::Graph*, std::unique_ptr<Plan>> plans_;
+  std::vector<ProfileRecord> profile_;
+};
+
+// One error listing every op type pareto cannot run, with node names.
+void check_supported(const ir::Graph& g);
+
+}  // namespace pareto::runtime

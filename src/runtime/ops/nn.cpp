@@ -1,0 +1,420 @@
+// Convolutions, dense layers and normalizations: the adapters from ONNX
+// attributes to the kernel library's plain-parameter entry points.
+#include <cmath>
+
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+#include "runtime/ops/op_util.h"
+
+namespace pareto::runtime {
+
+namespace {
+
+struct Spatial {
+  std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
+};
+
+// Reads kernel/stride/dilation/pads for `dims` spatial dims and applies auto_pad.
+Spatial conv_geometry(const OpContext& ctx, const Shape& in_spatial, const std::vector<int64_t>& kernel) {
+  size_t d = in_spatial.size();
+  Spatial s;
+  s.kernel = ctx.node.attr_ints("kernel_shape", kernel);
+  s.strides = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  s.dilations = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  s.pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  if (s.kernel.size() != d || s.strides.size() != d || s.dilations.size() != d || s.pads.size() != 2 * d)
+    ctx.invalid("kernel_shape/strides/dilations/pads do not match " + std::to_string(d) + " spatial dims");
+  for (size_t i = 0; i < d; ++i) {
+    if (s.kernel[i] <= 0 || s.strides[i] <= 0 || s.dilations[i] <= 0 || s.pads[i] < 0 || s.pads[i + d] < 0)
+      ctx.invalid("kernel, strides and dilations must be positive and pads non-negative");
+    if (s.kernel[i] != kernel[i]) ctx.invalid("kernel_shape does not match the weight shape");
+  }
+  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (size_t i = 0; i < d; ++i) {
+      int64_t out = (in_spatial[i] + s.strides[i] - 1) / s.strides[i];
+      int64_t total = std::max<int64_t>(0, (out - 1) * s.strides[i] + (s.kernel[i] - 1) * s.dilations[i] + 1 - in_spatial[i]);
+      int64_t small = total / 2, big = total - small;
+      s.pads[i] = auto_pad == "SAME_UPPER" ? small : big;
+      s.pads[i + d] = total - s.pads[i];
+    }
+  } else if (auto_pad == "VALID") {
+    std::fill(s.pads.begin(), s.pads.end(), 0);
+  } else if (auto_pad != "NOTSET") {
+    ctx.invalid("unknown auto_pad '" + auto_pad + "'");
+  }
+  return s;
+}
+
+void run_conv(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D convolution (input rank " + std::to_string(x.rank()) + ")");
+  if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
+  bool one_d = x.rank() == 3;
+  Shape spatial(x.shape().begin() + 2, x.shape().end());
+  std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
+  Spatial s = conv_geometry(ctx, spatial, kernel);
+  int64_t group = ctx.node.attr_i("group", 1);
+  kernels::ConvParams p;
+  p.n = x.dim(0);
+  p.c_in = x.dim(1);
+  p.h = one_d ? 1 : x.dim(2);
+  p.w = one_d ? x.dim(2) : x.dim(3);
+  p.c_out = w.dim(0);
+  p.group = group;
+  if (group <= 0 || p.c_in % group || p.c_out % group || w.dim(1) * group != p.c_in)
+    ctx.invalid("channels " + std::to_string(p.c_in) + " / weight " + shape_to_string(w.shape()) + " / group " +
+                std::to_string(group) + " are inconsistent");
+  size_t d = spatial.size();
+  auto at = [&](const std::vector<int64_t>& v, size_t i2d, int64_t def) { return one_d ? (i2d == 0 ? def : v[0]) : v[i2d]; };
+  p.kh = at(s.kernel, 0, 1);
+  p.kw = at(s.kernel, 1, 1);
+  p.stride_h = at(s.strides, 0, 1);
+  p.stride_w = at(s.strides, 1, 1);
+  p.dil_h = at(s.dilations, 0, 1);
+  p.dil_w = at(s.dilations, 1, 1);
+  p.pad_top = one_d ? 0 : s.pads[0];
+  p.pad_left = one_d ? s.pads[0] : s.pads[1];
+  int64_t pad_bottom = one_d ? 0 : s.pads[d], pad_right = one_d ? s.pads[d] : s.pads[d + 1];
+  p.out_h = (p.h + p.pad_top + pad_bottom - p.dil_h * (p.kh - 1) - 1) / p.stride_h + 1;
+  p.out_w = (p.w + p.pad_left + pad_right - p.dil_w * (p.kw - 1) - 1) / p.stride_w + 1;
+  if (p.out_h <= 0 || p.out_w <= 0) ctx.invalid("kernel larger than padded input " + shape_to_string(x.shape()));
+  const float* bias = nullptr;
+  if (ctx.has(2)) {
+    if (ctx.in(2).numel() != p.c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
+    bias = ctx.in(2).data<float>();
+  }
+  Shape out = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+  Tensor& y = ctx.out(0, DType::f32, out);
+  kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
+}
+
+void run_conv_transpose(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("ConvTranspose on ") + dtype_name(x.dtype()));
+  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D transposed convolution");
+  if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
+  bool one_d = x.rank() == 3;
+  size_t d = size_t(x.rank() - 2);
+  int64_t group = ctx.node.attr_i("group", 1);
+  if (group <= 0 || x.dim(1) != w.dim(0) || x.dim(1) % group) ctx.invalid("weight shape does not match input channels");
+  std::vector<int64_t> kernel = ctx.node.attr_ints("kernel_shape", Shape(w.shape().begin() + 2, w.shape().end()));
+  std::vector<int64_t> strides = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> dil = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  std::vector<int64_t> out_pad = ctx.node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
+  std::vector<int64_t> out_shape = ctx.node.attr_ints("output_shape", {});
+  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
+  if (kernel.size() != d || strides.size() != d || dil.size() != d || pads.size() != 2 * d || out_pad.size() != d)
+    ctx.invalid("attribute lengths do not match the spatial rank");
+  if (out_shape.size() > d) out_shape.erase(out_shape.begin(), out_shape.end() - long(d));
+  for (size_t i = 0; i < d; ++i)
+    if (kernel[i] <= 0 || strides[i] <= 0 || dil[i] <= 0) ctx.invalid("kernel, strides and dilations must be positive");
+  std::vector<int64_t> out(d);
+  for (size_t i = 0; i < d; ++i) {
+    int64_t in = x.dim(int(i) + 2);
+    int64_t full = strides[i] * (in - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1;
+    if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      int64_t target = out_shape.empty() ? in * strides[i] : out_shape[i];
+      int64_t total = full - target;
+      if (total < 0) total = 0;
+      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pads[i + d] = total - pads[i];
+      out[i] = target;
+    } else {
+      if (auto_pad == "VALID") std::fill(pads.begin(), pads.end(), 0);
+      out[i] = full - pads[i] - pads[i + d];
+    }
+    if (out[i] <= 0) ctx.invalid("output size is not positive");
+  }
+  kernels::ConvParams p;
+  p.n = x.dim(0);
+  p.c_in = x.dim(1);
+  p.c_out = w.dim(1) * group;
+  p.group = group;
+  p.h = one_d ? 1 : x.dim(2);
+  p.w = one_d ? x.dim(2) : x.dim(3);
+  p.kh = one_d ? 1 : kernel[0];
+  p.kw = kernel[d - 1];
+  p.stride_h = one_d ? 1 : strides[0];
+  p.stride_w = strides[d - 1];
+  p.dil_h = one_d ? 1 : dil[0];
+  p.dil_w = dil[d - 1];
+  p.pad_top = one_d ? 0 : pads[0];
+  p.pad_left = pads[d - 1];
+  p.out_h = one_d ? 1 : out[0];
+  p.out_w = out[d - 1];
+  const float* bias = nullptr;
+  if (ctx.has(2)) {
+    if (ctx.in(2).numel() != p.c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
+    bias = ctx.in(2).data<float>();
+  }
+  Shape y_shape = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+  Tensor& y = ctx.out(0, DType::f32, y_shape);
+  kernels::f32_conv_transpose2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
+}
+
+// C[b] = A[b] x B[b] with numpy broadcasting of the batch dims.
+void run_matmul(OpContext& ctx) {
+  const Tensor& a0 = ctx.in(0);
+  const Tensor& b0 = ctx.in(1);
+  if (a0.dtype() != DType::f32 || b0.dtype() != DType::f32) ctx.unsupported(std::string("MatMul on ") + dtype_name(a0.dtype()));
+  if (a0.rank() == 0 || b0.rank() == 0) ctx.invalid("MatMul inputs must have rank >= 1");
+  Shape as = a0.shape(), bs = b0.shape();
+  bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  if (bs[bs.size() - 2] != k) ctx.invalid("inner dimensions differ: " + shape_to_string(a0.shape()) + " x " + shape_to_string(b0.shape()));
+  Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+  Shape batch = broadcast_shapes(ctx.node, abatch, bbatch);
+  Shape out = batch;
+  if (!a_vec) out.push_back(m);
+  if (!b_vec) out.push_back(n);
+  Tensor& y = ctx.out(0, DType::f32, out);
+  std::vector<int64_t> sa = broadcast_strides(abatch, batch), sb = broadcast_strides(bbatch, batch);
+  int64_t nb = shape_numel(batch);
+  const float* pa = a0.data<float>();
+  const float* pb = b0.data<float>();
+  float* py = y.data<float>();
+  for (int64_t bi = 0; bi < nb; ++bi) {
+    int64_t oa = 0, ob = 0, rem = bi;
+    for (size_t dd = batch.size(); dd-- > 0;) {
+      int64_t idx = rem % batch[dd];
+      rem /= batch[dd];
+      oa += idx * sa[dd];
+      ob += idx * sb[dd];
+    }
+    kernels::GemmArgs g;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.a = pa + oa * m * k;
+    g.lda = k;
+    g.b = pb + ob * k * n;
+    g.ldb = n;
+    g.c = py + bi * m * n;
+    g.ldc = n;
+    kernels::f32_gemm(g);
+  }
+}
+
+void run_gemm(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  if (a.dtype() != DType::f32 || b.dtype() != DType::f32) ctx.unsupported(std::string("Gemm on ") + dtype_name(a.dtype()));
+  if (a.rank() != 2 || b.rank() != 2) ctx.invalid("Gemm inputs must be 2-D");
+  bool ta = ctx.node.attr_i("transA", 0), tb = ctx.node.attr_i("transB", 0);
+  int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
+  int64_t kb = tb ? b.dim(1) : b.dim(0), n = tb ? b.dim(0) : b.dim(1);
+  if (k != kb) ctx.invalid("inner dimensions differ");
+  Tensor& y = ctx.out(0, DType::f32, {m, n});
+  float beta = ctx.node.attr_f("beta", 1.f);
+  float* py = y.data<float>();
+  bool has_c = ctx.has(2) && beta != 0.f;
+  if (has_c) {
+    const Tensor& c = ctx.in(2);
+    if (c.dtype() != DType::f32) ctx.invalid("C must be float");
+    if (broadcast_shapes(ctx.node, c.shape(), {m, n}) != Shape{m, n}) ctx.invalid("C does not broadcast to [M, N]");
+    const float* pc = c.data<float>();
+    for_each_broadcast<1>({m, n}, {&c.shape()},
+                          [&](int64_t o, const std::array<int64_t, 1>& off, int64_t cnt, const std::array<int64_t, 1>& st) {
+                            for (int64_t i = 0; i < cnt; ++i) py[o + i] = pc[off[0] + i * st[0]];
+                          });
+  }
+  kernels::GemmArgs g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.alpha = ctx.node.attr_f("alpha", 1.f);
+  g.a = a.data<float>();
+  g.lda = a.dim(1);
+  g.b = b.data<float>();
+  g.ldb = b.dim(1);
+  g.beta = has_c ? beta : 0.f;
+  g.c = py;
+  g.ldc = n;
+  kernels::f32_gemm(g);
+}
+
+void run_batch_norm(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (ctx.node.attr_i("training_mode", 0)) ctx.unsupported("training_mode=1");
+  if (x.rank() < 2) ctx.invalid("input must have rank >= 2");
+  int64_t c = x.dim(1), n = x.dim(0), plane = x.numel() / std::max<int64_t>(1, n * c);
+  for (size_t i = 1; i <= 4; ++i)
+    if (ctx.in(i).numel() != c) ctx.invalid("scale/bias/mean/var must have one value per channel");
+  double eps = ctx.node.attr_f("epsilon", 1e-5f);
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
+    std::vector<scalar_t> mul(static_cast<size_t>(c)), add(static_cast<size_t>(c));
+    for (int64_t ch = 0; ch < c; ++ch) {
+      double s = ctx.in(1).as_double(ch) / std::sqrt(ctx.in(4).as_double(ch) + eps);
+      mul[size_t(ch)] = scalar_t(s);
+      add[size_t(ch)] = scalar_t(ctx.in(2).as_double(ch) - ctx.in(3).as_double(ch) * s);
+    }
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        int64_t base = (b * c + ch) * plane;
+        for (int64_t i = 0; i < plane; ++i) dst[base + i] = src[base + i] * mul[size_t(ch)] + add[size_t(ch)];
+      }
+  });
+}
+
+void run_instance_norm(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.rank() < 3) ctx.invalid("input must have rank >= 3");
+  int64_t c = x.dim(1), n = x.dim(0), plane = x.numel() / std::max<int64_t>(1, n * c);
+  if (ctx.in(1).numel() != c || ctx.in(2).numel() != c) ctx.invalid("scale/bias must have one value per channel");
+  double eps = ctx.node.attr_f("epsilon", 1e-5f);
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const scalar_t* s = src + (b * c + ch) * plane;
+        scalar_t* d = dst + (b * c + ch) * plane;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < plane; ++i) mean += s[i];
+        mean /= double(plane);
+        for (int64_t i = 0; i < plane; ++i) var += (s[i] - mean) * (s[i] - mean);
+        var /= double(plane);
+        double k = ctx.in(1).as_double(ch) / std::sqrt(var + eps), bias = ctx.in(2).as_double(ch);
+        for (int64_t i = 0; i < plane; ++i) d[i] = scalar_t((s[i] - mean) * k + bias);
+      }
+  });
+}
+
+void run_layer_norm(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  int64_t axis = normalize_axis(ctx, ctx.node.attr_i("axis", -1), x.rank());
+  double eps = ctx.node.attr_f("epsilon", 1e-5f);
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < x.rank(); ++i) (i < axis ? outer : inner) *= x.dim(int(i));
+  const Tensor& scale = ctx.in(1);
+  Shape norm_shape(x.shape().begin() + axis, x.shape().end());
+  if (broadcast_shapes(ctx.node, scale.shape(), norm_shape) != norm_shape) ctx.invalid("scale does not broadcast");
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  Shape stat_shape = x.shape();
+  for (int64_t i = axis; i < x.rank(); ++i) stat_shape[size_t(i)] = 1;
+  Tensor mean_t, inv_t;
+  if (ctx.outputs.size() > 1 && ctx.node.outputs[1] >= 0) mean_t = ctx.out(1, DType::f32, stat_shape);
+  if (ctx.outputs.size() > 2 && ctx.node.outputs[2] >= 0) inv_t = ctx.out(2, DType::f32, stat_shape);
+  // Scale and bias broadcast to the normalized block; expand them once.
+  auto expand = [&](size_t i) {
+    std::vector<double> v(size_t(inner), i == 2 ? 0.0 : 1.0);
+    if (!ctx.has(i)) return v;
+    const Tensor& t = ctx.in(i);
+    std::vector<int64_t> st = broadcast_strides(t.shape(), norm_shape);
+    for (int64_t e = 0; e < inner; ++e) {
+      int64_t rem = e, off = 0;
+      for (size_t dd = norm_shape.size(); dd-- > 0;) {
+        off += (rem % norm_shape[dd]) * st[dd];
+        rem /= norm_shape[dd];
+      }
+      v[size_t(e)] = t.as_double(off);
+    }
+    return v;
+  };
+  std::vector<double> sc = expand(1), bi = expand(2);
+  PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    for (int64_t o = 0; o < outer; ++o) {
+      const scalar_t* s = src + o * inner;
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < inner; ++i) mean += s[i];
+      mean /= double(inner);
+      for (int64_t i = 0; i < inner; ++i) var += (s[i] - mean) * (s[i] - mean);
+      var /= double(inner);
+      double inv = 1.0 / std::sqrt(var + eps);
+      for (int64_t i = 0; i < inner; ++i) dst[o * inner + i] = scalar_t((s[i] - mean) * inv * sc[size_t(i)] + bi[size_t(i)]);
+      if (mean_t.defined()) mean_t.data<float>()[o] = float(mean);
+      if (inv_t.defined()) inv_t.data<float>()[o] = float(inv);
+    }
+  });
+  if (mean_t.defined()) ctx.set_out(1, mean_t);
+  if (inv_t.defined()) ctx.set_out(2, inv_t);
+}
+
+enum class SoftmaxKind { softmax, log_softmax, hardmax };
+
+template <SoftmaxKind kind>
+void run_softmax(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  bool legacy = ctx.opset < 13;
+  int64_t axis = normalize_axis(ctx, ctx.node.attr_i("axis", legacy ? 1 : -1), std::max(x.rank(), 1));
+  int64_t outer = 1, len = 1, inner = 1;
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    if (legacy) (i < axis ? outer : len) *= x.dim(int(i));
+    else (i < axis ? outer : i == axis ? len : inner) *= x.dim(int(i));
+  }
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        const scalar_t* s = src + o * len * inner + in;
+        scalar_t* d = dst + o * len * inner + in;
+        scalar_t mx = s[0];
+        int64_t arg = 0;
+        for (int64_t i = 1; i < len; ++i)
+          if (s[i * inner] > mx) {
+            mx = s[i * inner];
+            arg = i;
+          }
+        if constexpr (kind == SoftmaxKind::hardmax) {
+          for (int64_t i = 0; i < len; ++i) d[i * inner] = i == arg ? 1 : 0;
+        } else {
+          scalar_t sum = 0;
+          for (int64_t i = 0; i < len; ++i) {
+            scalar_t e = std::exp(s[i * inner] - mx);
+            if constexpr (kind == SoftmaxKind::softmax) d[i * inner] = e;
+            sum += e;
+          }
+          if constexpr (kind == SoftmaxKind::softmax) {
+            scalar_t r = scalar_t(1) / sum;
+            for (int64_t i = 0; i < len; ++i) d[i * inner] *= r;
+          } else {
+            scalar_t ls = std::log(sum);
+            for (int64_t i = 0; i < len; ++i) d[i * inner] = s[i * inner] - mx - ls;
+          }
+        }
+      }
+  });
+}
+
+void run_dropout(OpContext& ctx) {
+  ctx.set_out(0, ctx.in(0));
+  if (ctx.outputs.size() > 1 && ctx.node.outputs[1] >= 0) {
+    Tensor& mask = ctx.out(1, DType::boolean, ctx.in(0).shape());
+    std::fill(static_cast<uint8_t*>(mask.raw()), static_cast<uint8_t*>(mask.raw()) + mask.numel(), 1);
+  }
+}
+
+}  // namespace
+
+void register_nn_ops(OpRegistry& r) {
+  r.add("Conv", run_conv);
+  r.add("ConvTranspose", run_conv_transpose);
+  r.add("MatMul", run_matmul);
+  r.add("Gemm", run_gemm);
+  r.add("BatchNormalization", run_batch_norm, infer_same_as_input);
+  r.add("InstanceNormalization", run_instance_norm, infer_same_as_input);
+  r.add("LayerNormalization", run_layer_norm, infer_same_as_input);
+  r.add("Softmax", run_softmax<SoftmaxKind::softmax>, infer_same_as_input);
+  r.add("LogSoftmax", run_softmax<SoftmaxKind::log_softmax>, infer_same_as_input);
+  r.add("Hardmax", run_softmax<SoftmaxKind::hardmax>, infer_same_as_input);
+  r.add("Dropout", run_dropout, infer_same_as_input);
+}
+
+}  // namespace pareto::runtime

@@ -1,0 +1,125 @@
+// Helpers shared by the op adapters: axis handling, broadcasting iteration,
+// dtype dispatch.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "runtime/op_registry.h"
+
+namespace pareto::runtime {
+
+// Normalizes a possibly negative axis into [0, rank); error names the node.
+int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank);
+int64_t normalize_axis(const ir::Node& node, int64_t axis, int64_t rank);
+
+// Multidirectional (numpy) broadcast of shapes; error names the node.
+Shape broadcast_shapes(const ir::Node& node, const Shape& a, const Shape& b);
+
+// Row-major strides of `in` as seen from an output of shape `out` (0 where broadcast).
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+
+// Calls fn(out_offset, in_offsets, count, in_steps) over contiguous runs of the
+// output; input j advances by in_steps[j] per element of the run.
+template <size_t K, class F>
+void for_each_broadcast(const Shape& out, const std::array<const Shape*, K>& ins, F&& fn) {
+  size_t rank = out.size();
+  std::vector<std::array<int64_t, K>> strides(rank);
+  for (size_t j = 0; j < K; ++j) {
+    std::vector<int64_t> s = broadcast_strides(*ins[j], out);
+    for (size_t d = 0; d < rank; ++d) strides[d][j] = s[d];
+  }
+  // Coalesce dims that are contiguous for every operand.
+  Shape dims;
+  std::vector<std::array<int64_t, K>> st;
+  for (size_t d = 0; d < rank; ++d) {
+    if (out[d] == 1) continue;
+    if (!dims.empty()) {
+      bool merge = true;
+      for (size_t j = 0; j < K; ++j)
+        if (st.back()[j] != strides[d][j] * out[d]) merge = false;
+      if (merge) {
+        dims.back() *= out[d];
+        st.back() = strides[d];
+        continue;
+      }
+    }
+    dims.push_back(out[d]);
+    st.push_back(strides[d]);
+  }
+  int64_t total = shape_numel(out);
+  if (total == 0) return;
+  if (dims.empty()) {
+    std::array<int64_t, K> zero{};
+    fn(0, zero, 1, zero);
+    return;
+  }
+  size_t r = dims.size();
+  int64_t inner = dims[r - 1];
+  std::array<int64_t, K> step = st[r - 1];
+  std::vector<int64_t> counter(r, 0);
+  std::array<int64_t, K> off{};
+  for (int64_t o = 0; o < total; o += inner) {
+    fn(o, off, inner, step);
+    for (size_t d = r - 1; d-- > 0;) {
+      ++counter[d];
+      for (size_t j = 0; j < K; ++j) off[j] += st[d][j];
+      if (counter[d] < dims[d]) break;
+      for (size_t j = 0; j < K; ++j) off[j] -= st[d][j] * dims[d];
+      counter[d] = 0;
+    }
+  }
+}
+
+// Input i as a list of ints (shape/axes/pads tensors).
+std::vector<int64_t> input_ints(const OpContext& ctx, size_t i);
+
+#define PARETO_DISPATCH_CASE(DT, T, ...) \
+  case DT: {                             \
+    using scalar_t = T;                  \
+    __VA_ARGS__;                         \
+    break;                               \
+  }
+
+// Float types only (f32, f64).
+#define PARETO_DISPATCH_FLOAT(ctx, dtype, ...)                                                         \
+  switch (dtype) {                                                                                     \
+    PARETO_DISPATCH_CASE(DType::f32, float, __VA_ARGS__)                                               \
+    PARETO_DISPATCH_CASE(DType::f64, double, __VA_ARGS__)                                              \
+    default: (ctx).unsupported(std::string("element type ") + dtype_name(dtype));                      \
+  }
+
+// Numeric types (floats and integers).
+#define PARETO_DISPATCH_NUMERIC(ctx, dtype, ...)                                                       \
+  switch (dtype) {                                                                                     \
+    PARETO_DISPATCH_CASE(DType::f32, float, __VA_ARGS__)                                               \
+    PARETO_DISPATCH_CASE(DType::f64, double, __VA_ARGS__)                                              \
+    PARETO_DISPATCH_CASE(DType::i64, int64_t, __VA_ARGS__)                                             \
+    PARETO_DISPATCH_CASE(DType::i32, int32_t, __VA_ARGS__)                                             \
+    PARETO_DISPATCH_CASE(DType::i16, int16_t, __VA_ARGS__)                                             \
+    PARETO_DISPATCH_CASE(DType::i8, int8_t, __VA_ARGS__)                                               \
+    PARETO_DISPATCH_CASE(DType::u8, uint8_t, __VA_ARGS__)                                              \
+    PARETO_DISPATCH_CASE(DType::u16, uint16_t, __VA_ARGS__)                                            \
+    PARETO_DISPATCH_CASE(DType::u32, uint32_t, __VA_ARGS__)                                            \
+    PARETO_DISPATCH_CASE(DType::u64, uint64_t, __VA_ARGS__)                                            \
+    default: (ctx).unsupported(std::string("element type ") + dtype_name(dtype));                      \
+  }
+
+// Any fixed-size type, by element width: for data movement ops.
+#define PARETO_DISPATCH_BYTES(ctx, dtype, ...)                                                         \
+  switch (dtype_size(dtype)) {                                                                         \
+    PARETO_DISPATCH_CASE(1, uint8_t, __VA_ARGS__)                                                      \
+    PARETO_DISPATCH_CASE(2, uint16_t, __VA_ARGS__)                                                     \
+    PARETO_DISPATCH_CASE(4, uint32_t, __VA_ARGS__)                                                     \
+    PARETO_DISPATCH_CASE(8, uint64_t, __VA_ARGS__)                                                     \
+    default: (ctx).unsupported(std::string("element type ") + dtype_name(dtype));                      \
+  }
+
+// Infer helpers.
+void infer_same_as_input(InferContext& ctx);
+void infer_broadcast(InferContext& ctx);
+
+}  // namespace pareto::runtime

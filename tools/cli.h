@@ -1,0 +1,39 @@
+// Small shared pieces of the `pareto` command line.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pareto/pareto.hpp"
+
+namespace pareto::tools {
+
+// argv after the subcommand, split into positionals and --options.
+struct Args {
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> options;  // "--runs" -> "10"; flags map to ""
+  bool has(const std::string& key) const { return options.count(key) > 0; }
+  std::string get(const std::string& key, const std::string& def = "") const;
+  int get_int(const std::string& key, int def) const;
+  std::vector<std::string> all(const std::string& key) const;
+};
+
+// `flags` are options that take no value.
+Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& flags);
+
+// --shape NAME=1,3,640,640 (repeatable).
+std::map<std::string, Shape> parse_shapes(const Args& args);
+
+// Builds every model input from --input NAME=FILE.npy|random[:SEED]|fill:V and --shape.
+std::map<std::string, Tensor> make_inputs(const Session& session, const Args& args);
+
+// Deterministic uniform [-1, 1) values (splitmix64), shared with the test scripts.
+void fill_random(Tensor& t, uint64_t seed);
+
+int cmd_info(const Args& args);
+int cmd_run(const Args& args);
+int cmd_bench(const Args& args);
+
+std::string format_bytes(size_t bytes);
+
+}  // namespace pareto::tools

@@ -1,0 +1,79 @@
+// pareto bench: load time, first-run and steady-state latency, peak RSS.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "cli.h"
+
+namespace pareto::tools {
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+size_t peak_rss() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return size_t(std::stoull(line.substr(6))) * 1024;
+  return 0;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  double pos = p * double(v.size() - 1);
+  size_t lo = size_t(pos);
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+}  // namespace
+
+int cmd_bench(const Args& args) {
+  if (args.positional.size() != 1) fail_argument("usage: pareto bench MODEL [--runs N] [--warmup N] [--threads N]");
+  int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
+  SessionOptions opt;
+  opt.threads = std::max(1, args.get_int("--threads", 1));
+  double t0 = now();
+  auto opened = Session::open(args.positional[0], opt);
+  if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
+  double load = now() - t0;
+  Session& session = *opened.value();
+  std::map<std::string, Tensor> inputs = make_inputs(session, args);
+  auto run_once = [&] {
+    double s = now();
+    auto r = session.run(inputs);
+    if (!r.ok()) throw Error(r.status().code, r.status().message);
+    return now() - s;
+  };
+  double first = run_once();
+  for (int i = 0; i < warmup; ++i) run_once();
+  std::vector<double> times;
+  for (int i = 0; i < runs; ++i) times.push_back(run_once());
+  double med = percentile(times, 0.5), p90 = percentile(times, 0.9);
+  double mn = *std::min_element(times.begin(), times.end());
+  std::string shapes;
+  for (const auto& [name, t] : inputs) shapes += (shapes.empty() ? "" : " ") + name + "=" + shape_to_string(t.shape());
+  if (args.has("--json")) {
+    std::printf("{\"model\": \"%s\", \"inputs\": \"%s\", \"threads\": %d, \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
+                "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"peak_rss_bytes\": %zu, \"kernels\": \"%s\"}\n",
+                args.positional[0].c_str(), shapes.c_str(), opt.threads, runs, load * 1e3, first * 1e3, med * 1e3, p90 * 1e3,
+                mn * 1e3, peak_rss(), cpu_summary().c_str());
+    return 0;
+  }
+  std::printf("model:     %s\n", args.positional[0].c_str());
+  std::printf("inputs:    %s\n", shapes.c_str());
+  std::printf("cpu:       %s\n", cpu_summary().c_str());
+  std::printf("threads:   %d   runs: %d   warmup: %d\n", opt.threads, runs, warmup);
+  std::printf("load:      %9.3f ms\n", load * 1e3);
+  std::printf("first run: %9.3f ms\n", first * 1e3);
+  std::printf("median:    %9.3f ms\n", med * 1e3);
+  std::printf("p90:       %9.3f ms\n", p90 * 1e3);
+  std::printf("min:       %9.3f ms\n", mn * 1e3);
+  std::printf("peak RSS:  %s\n", format_bytes(peak_rss()).c_str());
+  return 0;
+}
+
+}  // namespace pareto::tools

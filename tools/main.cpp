@@ -1,0 +1,49 @@
+// `pareto` command line: one subcommand per file.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: pareto <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL [--graph] [--shape NAME=D0,D1,...] [--cpu]\n"
+    "      inputs/outputs, op histogram, parameters, opsets; --graph prints the IR\n"
+    "  run MODEL [--input NAME=FILE.npy|random[:SEED]|fill:V]... [--shape NAME=...]\n"
+    "            [--output DIR] [--profile] [--threads N]\n"
+    "      runs once; writes each output as DIR/NAME.npy\n"
+    "  bench MODEL [--runs N] [--warmup N] [--threads N] [--shape NAME=...] [--input ...] [--json]\n"
+    "      load time, first run, median and p90 latency, peak RSS\n"
+    "  version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pareto::tools;
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
+    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json"}));
+    if (cmd == "version" || cmd == "--version") {
+      std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());
+      return 0;
+    }
+    std::fprintf(stderr, "pareto: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const pareto::Error& e) {
+    std::fprintf(stderr, "pareto %s: error: %s\n", cmd.c_str(), e.what());
+    return e.code() == pareto::StatusCode::invalid_argument ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pareto %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}
