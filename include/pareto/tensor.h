@@ -49,6 +49,8 @@ class Tensor {
 
   // Same buffer, new shape with the same element count.
   Tensor reshaped(Shape shape) const;
+  // Same bytes viewed as another type of the same element size.
+  Tensor bitcast(DType dtype) const;
   // Deep copy.
   Tensor clone() const;
   // Element i converted to double / int64 (for small shape and index tensors).

@@ -80,6 +80,13 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::bitcast(DType dtype) const {
+  if (dtype_size(dtype) != dtype_size(dtype_)) fail(StatusCode::internal, "bitcast between types of different size");
+  Tensor t = *this;
+  t.dtype_ = dtype;
+  return t;
+}
+
 Tensor Tensor::clone() const {
   Tensor t = empty(dtype_, shape_);
   if (nbytes()) std::memcpy(t.raw(), data_, nbytes());

@@ -42,6 +42,7 @@ struct ValueType {
   bool rank_known = false;
   Shape dims;
   std::vector<std::string> dim_params;
+  bool non_tensor = false;  // sequence, map or optional: not supported yet
   bool fully_known() const;
 };
 

@@ -24,6 +24,10 @@ void check_supported(const ir::Graph& g) {
     if (!op_registry().find(n.domain, n.op_type))
       missing[n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type].push_back(n.name);
   });
+  for (const std::vector<int>* list : {&g.inputs, &g.outputs})
+    for (int v : *list)
+      if (g.values[size_t(v)].type.non_tensor)
+        fail_unsupported("graph input/output '" + g.values[size_t(v)].name + "' is a sequence, map or optional; only tensors are supported");
   if (missing.empty()) return;
   std::string msg = "unsupported operators:";
   for (auto& [type, nodes] : missing) {

@@ -185,6 +185,7 @@ void Loader::value_info(WireReader r, std::string& name, ir::ValueType& type) {
     } else if (r.field() == 2) {
       WireReader tp = r.read_message();
       while (tp.next()) {
+        if (tp.field() == 4 || tp.field() == 5 || tp.field() == 8 || tp.field() == 9) type.non_tensor = true;
         if (tp.field() != 1) { tp.skip(); continue; }
         WireReader tt = tp.read_message();
         while (tt.next()) {

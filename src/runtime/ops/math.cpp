@@ -206,8 +206,14 @@ void run_bitshift(OpContext& ctx) {
 
 void run_prelu(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
-  const Tensor& slope = ctx.in(1);
+  Tensor slope = ctx.in(1);
   check_same_type(ctx, x, slope);
+  // Before opset 7 a 1-D slope applied per channel (axis 1).
+  if (ctx.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.numel() == x.dim(1) && slope.numel() != x.dim(x.rank() - 1)) {
+    Shape s(size_t(x.rank() - 1), 1);
+    s[0] = slope.numel();
+    slope = slope.reshaped(s);
+  }
   Tensor& y = ctx.out(0, x.dtype(), broadcast_shapes(ctx.node, x.shape(), slope.shape()));
   if (y.shape() != x.shape()) ctx.invalid("slope must broadcast to the input shape");
   PARETO_DISPATCH_NUMERIC(ctx, x.dtype(), {

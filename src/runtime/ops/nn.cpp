@@ -394,6 +394,8 @@ void run_softmax(OpContext& ctx) {
 }
 
 void run_dropout(OpContext& ctx) {
+  if (ctx.has(2) && ctx.in(2).numel() == 1 && ctx.in(2).as_double(0) != 0 && (!ctx.has(1) || ctx.in(1).as_double(0) != 0))
+    ctx.unsupported("training_mode=true (random masks)");
   ctx.set_out(0, ctx.in(0));
   if (ctx.outputs.size() > 1 && ctx.node.outputs[1] >= 0) {
     Tensor& mask = ctx.out(1, DType::boolean, ctx.in(0).shape());

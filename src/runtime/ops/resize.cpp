@@ -24,7 +24,11 @@ struct ResizeMode {
 double original_coord(const ResizeMode& m, double x, double scale, int64_t in, int64_t out, double roi_start, double roi_end) {
   if (m.coord == "half_pixel") return (x + 0.5) / scale - 0.5;
   if (m.coord == "pytorch_half_pixel") return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-  if (m.coord == "align_corners") return out == 1 ? 0.0 : x * double(in - 1) / double(out - 1);
+  if (m.coord == "align_corners") {
+    // The ONNX reference uses the unrounded resized length in*scale here.
+    double len = double(in) * scale;
+    return out == 1 || len <= 1 ? 0.0 : x * double(in - 1) / (len - 1);
+  }
   if (m.coord == "asymmetric") return x / scale;
   if (m.coord == "tf_crop_and_resize")
     return out > 1 ? roi_start * double(in - 1) + x * (roi_end - roi_start) * double(in - 1) / double(out - 1)
