@@ -178,7 +178,7 @@ TEST(OnnxLoader, DeepSubgraphNestingIsRefused) {
   inner.m(12, value_info("c", 9, {}));
   for (int depth = 0; depth < 100; ++depth) {
     Msg g;
-    g.m(1, node("If", {"c"}, {}, "if" + std::to_string(depth), {attr_graph("then_branch", inner), attr_graph("else_branch", inner)}));
+    g.m(1, node("If", {"c"}, {}, "if" + std::to_string(depth), {attr_graph("then_branch", inner), attr_graph("else_branch", Msg())}));
     inner = g;
   }
   std::string msg = error_of(model(inner).bytes);
