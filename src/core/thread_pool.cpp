@@ -18,7 +18,8 @@ class ThreadPool {
     n = std::max(1, n);
     stop_workers();
     threads_ = n;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker(i); });
+    uint64_t start = generation_;  // workers wait for the next region, not ones already run
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, start] { worker(i, start); });
   }
   int size() const { return threads_; }
 
@@ -48,8 +49,7 @@ class ThreadPool {
   int64_t chunk_begin(int i) const { return n_ * i / parts_; }
   int64_t chunk_end(int i) const { return n_ * (i + 1) / parts_; }
 
-  void worker(int index) {
-    uint64_t seen = 0;
+  void worker(int index, uint64_t seen) {
     for (;;) {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [&] { return stop_ || generation_ != seen; });

@@ -1,0 +1,216 @@
+// Every optimized kernel against its scalar reference on awkward sizes
+// (1, odd, tails, large), both transposes, 1 and 2 threads, with guard
+// values after each output to catch out-of-bounds writes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+
+using namespace pareto;
+using namespace pareto::kernels;
+
+namespace {
+
+constexpr float kGuard = 12345.f;
+
+std::vector<float> random_vec(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// Relative error scaled by the magnitude of the accumulated terms.
+void expect_close(const float* want, const float* got, size_t n, double tol, const std::string& what) {
+  double max_err = 0;
+  for (size_t i = 0; i < n; ++i) max_err = std::max(max_err, double(std::abs(want[i] - got[i])) / (1.0 + std::abs(want[i])));
+  EXPECT_LE(max_err, tol) << what;
+}
+
+struct GemmVariant {
+  const char* name;
+  GemmFn fn;
+  IsaLevel level;
+};
+
+std::vector<GemmVariant> gemm_variants() {
+  std::vector<GemmVariant> v;
+  if (best_isa_level() >= IsaLevel::avx2) v.push_back({"avx2", avx2::f32_gemm_blocked, IsaLevel::avx2});
+  if (best_isa_level() >= IsaLevel::avx512) v.push_back({"avx512", avx512::f32_gemm_blocked, IsaLevel::avx512});
+  return v;
+}
+
+}  // namespace
+
+TEST(Gemm, VariantsMatchReference) {
+  const int64_t sizes[] = {1, 2, 7, 16, 31, 33, 65, 255};
+  auto variants = gemm_variants();
+  if (variants.empty()) GTEST_SKIP() << "no SIMD GEMM variant for this CPU (only the reference)";
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const GemmVariant& var : variants)
+      for (int64_t m : sizes)
+        for (int64_t n : {int64_t(1), int64_t(17), int64_t(64), int64_t(257)})
+          for (int64_t k : {int64_t(1), int64_t(3), int64_t(31), int64_t(300)})
+            for (int t = 0; t < 4; ++t) {
+              GemmArgs g;
+              g.trans_a = t & 1;
+              g.trans_b = t & 2;
+              g.m = m;
+              g.n = n;
+              g.k = k;
+              g.lda = (g.trans_a ? m : k) + 3;  // padded rows
+              g.ldb = (g.trans_b ? k : n) + 1;
+              g.ldc = n + 2;
+              g.alpha = 0.75f;
+              g.beta = (m + n) % 3 == 0 ? 0.f : 0.5f;
+              auto a = random_vec(size_t((g.trans_a ? k : m) * g.lda), 1);
+              auto b = random_vec(size_t((g.trans_b ? n : k) * g.ldb), 2);
+              auto c0 = random_vec(size_t(m * g.ldc) + 16, 3);
+              for (size_t i = size_t(m * g.ldc); i < c0.size(); ++i) c0[i] = kGuard;
+              auto c1 = c0;
+              g.a = a.data();
+              g.b = b.data();
+              g.c = c0.data();
+              f32_gemm_ref(g);
+              g.c = c1.data();
+              var.fn(g);
+              std::string what = std::string(var.name) + " m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" +
+                                 std::to_string(k) + " t=" + std::to_string(t) + " threads=" + std::to_string(threads);
+              for (int64_t i = 0; i < m; ++i) expect_close(&c0[size_t(i * g.ldc)], &c1[size_t(i * g.ldc)], size_t(n), 1e-4, what);
+              // padding between rows and guards after C stay untouched
+              for (int64_t i = 0; i < m; ++i)
+                for (int64_t j = n; j < g.ldc; ++j) ASSERT_EQ(c0[size_t(i * g.ldc + j)], c1[size_t(i * g.ldc + j)]) << what;
+              for (size_t i = size_t(m * g.ldc); i < c1.size(); ++i) ASSERT_EQ(c1[i], kGuard) << what;
+            }
+  }
+  set_num_threads(1);
+}
+
+TEST(Gemm, LargeProblemMatchesReference) {
+  for (const GemmVariant& var : gemm_variants()) {
+    GemmArgs g;
+    g.m = 300;
+    g.n = 1000;
+    g.k = 700;
+    g.lda = g.k;
+    g.ldb = g.n;
+    g.ldc = g.n;
+    auto a = random_vec(size_t(g.m * g.k), 4), b = random_vec(size_t(g.k * g.n), 5);
+    std::vector<float> c0(size_t(g.m * g.n)), c1(c0.size());
+    g.a = a.data();
+    g.b = b.data();
+    g.c = c0.data();
+    f32_gemm_ref(g);
+    g.c = c1.data();
+    set_num_threads(2);
+    var.fn(g);
+    set_num_threads(1);
+    expect_close(c0.data(), c1.data(), c0.size(), 1e-4, var.name);
+  }
+}
+
+TEST(Gemm, DispatchPicksBestLevel) {
+  EXPECT_EQ(kernel_table().level, best_isa_level());
+  EXPECT_NE(kernel_summary().find(isa_level_name(best_isa_level())), std::string::npos);
+}
+
+namespace {
+
+struct ConvCase {
+  int64_t n, cin, h, w, cout, kh, kw, group, sh, sw, dh, dw, pt, pl, pb, pr;
+};
+
+ConvParams params_of(const ConvCase& c) {
+  ConvParams p;
+  p.n = c.n;
+  p.c_in = c.cin;
+  p.h = c.h;
+  p.w = c.w;
+  p.c_out = c.cout;
+  p.kh = c.kh;
+  p.kw = c.kw;
+  p.group = c.group;
+  p.stride_h = c.sh;
+  p.stride_w = c.sw;
+  p.dil_h = c.dh;
+  p.dil_w = c.dw;
+  p.pad_top = c.pt;
+  p.pad_left = c.pl;
+  p.out_h = (c.h + c.pt + c.pb - c.dh * (c.kh - 1) - 1) / c.sh + 1;
+  p.out_w = (c.w + c.pl + c.pr - c.dw * (c.kw - 1) - 1) / c.sw + 1;
+  return p;
+}
+
+const ConvCase kConvCases[] = {
+    {1, 3, 17, 19, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // plain 3x3 same
+    {2, 4, 9, 7, 6, 3, 3, 2, 2, 2, 1, 1, 1, 0, 1, 0},       // grouped, strided, asymmetric pads
+    {1, 8, 11, 13, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1},     // depthwise
+    {1, 8, 12, 12, 16, 5, 5, 8, 2, 2, 1, 1, 2, 2, 2, 2},    // depthwise, multiplier 2, stride 2
+    {1, 5, 10, 10, 7, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1 direct GEMM path
+    {1, 4, 15, 15, 3, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2},     // dilated
+    {1, 1, 1, 300, 4, 1, 7, 1, 1, 3, 1, 1, 0, 3, 0, 3},     // 1-D style, stride 3
+    {1, 16, 6, 5, 32, 3, 2, 4, 1, 2, 1, 1, 0, 1, 1, 0},     // rectangular kernel, groups
+};
+
+}  // namespace
+
+TEST(Conv, MatchesDirectReference) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : kConvCases) {
+      ConvParams p = params_of(c);
+      auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 7);
+      auto w = random_vec(size_t(c.cout * (c.cin / c.group) * c.kh * c.kw), 8);
+      auto b = random_vec(size_t(c.cout), 9);
+      size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
+      std::vector<float> y0(out), y1(out + 16, kGuard);
+      f32_conv2d_ref(p, x.data(), w.data(), b.data(), y0.data());
+      f32_conv2d(p, x.data(), w.data(), b.data(), y1.data());
+      expect_close(y0.data(), y1.data(), out, 1e-4, "conv cin=" + std::to_string(c.cin) + " group=" + std::to_string(c.group));
+      for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+      // and without bias
+      f32_conv2d_ref(p, x.data(), w.data(), nullptr, y0.data());
+      f32_conv2d(p, x.data(), w.data(), nullptr, y1.data());
+      expect_close(y0.data(), y1.data(), out, 1e-4, "conv without bias");
+    }
+  }
+  set_num_threads(1);
+}
+
+TEST(ConvTranspose, MatchesDirectReference) {
+  struct Case {
+    int64_t n, cin, h, w, cout, k, group, s, pad, out_pad;
+  };
+  const Case cases[] = {{1, 4, 5, 6, 3, 2, 1, 2, 0, 0}, {2, 6, 4, 3, 4, 3, 2, 2, 1, 1}, {1, 3, 7, 7, 5, 3, 1, 1, 1, 0}, {1, 2, 1, 9, 2, 4, 1, 3, 0, 2}};
+  for (const Case& c : cases) {
+    ConvParams p;
+    p.n = c.n;
+    p.c_in = c.cin;
+    p.h = c.h;
+    p.w = c.w;
+    p.c_out = c.cout * c.group;
+    p.group = c.group;
+    p.kh = p.kw = c.k;
+    p.stride_h = p.stride_w = c.s;
+    p.pad_top = p.pad_left = c.pad;
+    p.out_h = c.s * (c.h - 1) + c.out_pad + c.k - 2 * c.pad;
+    p.out_w = c.s * (c.w - 1) + c.out_pad + c.k - 2 * c.pad;
+    auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 10);
+    auto w = random_vec(size_t(c.cin * c.cout * c.k * c.k), 11);
+    auto b = random_vec(size_t(p.c_out), 12);
+    size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
+    std::vector<float> y0(out), y1(out + 8, kGuard);
+    f32_conv_transpose2d_ref(p, x.data(), w.data(), b.data(), y0.data());
+    f32_conv_transpose2d(p, x.data(), w.data(), b.data(), y1.data());
+    expect_close(y0.data(), y1.data(), out, 1e-4, "conv transpose");
+    for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+  }
+}
