@@ -11,34 +11,37 @@ namespace pareto::kernels {
 
 namespace {
 
-// col[(c*kh + i)*kw + j, oh*out_w + ow] = x[c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
-void im2col(const ConvParams& p, const float* x, int64_t channels, float* col) {
-  int64_t plane = p.out_h * p.out_w;
+// Columns [first, first + count) of the im2col matrix:
+// col[(c*kh + i)*kw + j, q - first] = x[c, oh*sh - pt + i*dh, ow*sw - pl + j*dw], q = oh*out_w + ow.
+void im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < p.kh; ++i)
       for (int64_t j = 0; j < p.kw; ++j) {
-        float* dst = col + ((c * p.kh + i) * p.kw + j) * plane;
+        float* dst = col + ((c * p.kh + i) * p.kw + j) * count;
         const float* src = x + c * p.h * p.w;
-        for (int64_t oh = 0; oh < p.out_h; ++oh) {
+        int64_t off = j * p.dil_w - p.pad_left;
+        for (int64_t q = first; q < first + count;) {
+          int64_t oh = q / p.out_w, ow0 = q % p.out_w;
+          int64_t ow1 = std::min(p.out_w, ow0 + (first + count - q));
+          float* d = dst + (q - first) - ow0;  // d[ow] for ow in [ow0, ow1)
           int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
-          float* d = dst + oh * p.out_w;
           if (ih < 0 || ih >= p.h) {
-            std::fill(d, d + p.out_w, 0.f);
-            continue;
-          }
-          const float* s = src + ih * p.w;
-          int64_t off = j * p.dil_w - p.pad_left;
-          if (p.stride_w == 1) {
-            int64_t lo = std::clamp<int64_t>(-off, 0, p.out_w), hi = std::clamp<int64_t>(p.w - off, 0, p.out_w);
-            std::fill(d, d + lo, 0.f);
-            if (hi > lo) std::memcpy(d + lo, s + lo + off, sizeof(float) * size_t(hi - lo));
-            std::fill(d + std::max(hi, lo), d + p.out_w, 0.f);
+            std::fill(d + ow0, d + ow1, 0.f);
           } else {
-            for (int64_t ow = 0; ow < p.out_w; ++ow) {
-              int64_t iw = ow * p.stride_w + off;
-              d[ow] = iw >= 0 && iw < p.w ? s[iw] : 0.f;
+            const float* s = src + ih * p.w;
+            if (p.stride_w == 1) {
+              int64_t lo = std::clamp<int64_t>(-off, ow0, ow1), hi = std::clamp<int64_t>(p.w - off, lo, ow1);
+              std::fill(d + ow0, d + lo, 0.f);
+              if (hi > lo) std::memcpy(d + lo, s + lo + off, sizeof(float) * size_t(hi - lo));
+              std::fill(d + hi, d + ow1, 0.f);
+            } else {
+              for (int64_t ow = ow0; ow < ow1; ++ow) {
+                int64_t iw = ow * p.stride_w + off;
+                d[ow] = iw >= 0 && iw < p.w ? s[iw] : 0.f;
+              }
             }
           }
+          q += ow1 - ow0;
         }
       }
 }
@@ -87,29 +90,35 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
   bool direct = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
                 p.out_h == p.h && p.out_w == p.w;
-  std::vector<float> col(direct ? 0 : size_t(kdim * plane));
+  // im2col in column blocks keeps the lowered matrix in cache instead of
+  // materializing kdim x plane floats (88 MB for one PP-OCR det layer).
+  int64_t block = direct ? plane : std::max<int64_t>(256, std::min<int64_t>(plane, (int64_t(1) << 20) / std::max<int64_t>(kdim, 1)));
+  std::vector<float> col(direct ? 0 : size_t(kdim * block));
   for (int64_t n = 0; n < p.n; ++n)
     for (int64_t g = 0; g < p.group; ++g) {
       const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
       float* yg = y + (n * p.c_out + g * cout_g) * plane;
-      if (!direct) im2col(p, xg, cin_g, col.data());
       float beta = 0.f;
       if (bias) {
         for (int64_t oc = 0; oc < cout_g; ++oc) std::fill(yg + oc * plane, yg + (oc + 1) * plane, bias[g * cout_g + oc]);
         beta = 1.f;
       }
-      GemmArgs a;
-      a.m = cout_g;
-      a.n = plane;
-      a.k = kdim;
-      a.a = w + g * cout_g * kdim;
-      a.lda = kdim;
-      a.b = direct ? xg : col.data();
-      a.ldb = plane;
-      a.beta = beta;
-      a.c = yg;
-      a.ldc = plane;
-      f32_gemm(a);
+      for (int64_t first = 0; first < plane; first += block) {
+        int64_t count = std::min(block, plane - first);
+        if (!direct) im2col_block(p, xg, cin_g, first, count, col.data());
+        GemmArgs a;
+        a.m = cout_g;
+        a.n = count;
+        a.k = kdim;
+        a.a = w + g * cout_g * kdim;
+        a.lda = kdim;
+        a.b = direct ? xg + first : col.data();
+        a.ldb = direct ? plane : count;
+        a.beta = beta;
+        a.c = yg + first;
+        a.ldc = plane;
+        f32_gemm(a);
+      }
     }
 }
 

@@ -158,6 +158,8 @@ const ConvCase kConvCases[] = {
     {1, 4, 15, 15, 3, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2},     // dilated
     {1, 1, 1, 300, 4, 1, 7, 1, 1, 3, 1, 1, 0, 3, 0, 3},     // 1-D style, stride 3
     {1, 16, 6, 5, 32, 3, 2, 4, 1, 2, 1, 1, 0, 1, 1, 0},     // rectangular kernel, groups
+    {1, 64, 50, 50, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // im2col split into column blocks
+    {1, 128, 45, 47, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1},   // blocks that end mid-row, stride (2,1)
 };
 
 }  // namespace

@@ -63,6 +63,12 @@ Tensor arith_pair(const OpContext& ctx, Arith op, const Tensor& a, const Tensor&
       case Arith::add: binary_loop<scalar_t, scalar_t>(a, b, y, [](scalar_t x, scalar_t z) { return scalar_t(x + z); }); break;
       case Arith::sub: binary_loop<scalar_t, scalar_t>(a, b, y, [](scalar_t x, scalar_t z) { return scalar_t(x - z); }); break;
       case Arith::mul: binary_loop<scalar_t, scalar_t>(a, b, y, [](scalar_t x, scalar_t z) { return scalar_t(x * z); }); break;
+      case Arith::div:
+        if constexpr (std::is_floating_point_v<scalar_t>) {
+          binary_loop<scalar_t, scalar_t>(a, b, y, [](scalar_t x, scalar_t z) { return scalar_t(x / z); });
+          break;
+        }
+        [[fallthrough]];
       default: binary_loop<scalar_t, scalar_t>(a, b, y, [op](scalar_t x, scalar_t z) { return arith(op, x, z); });
     }
   });

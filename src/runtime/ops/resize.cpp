@@ -95,6 +95,33 @@ void resize_impl(OpContext& ctx, const ResizeMode& m, std::vector<double> scales
     for (int64_t o = 0; o < out[d]; ++o) taps[d][size_t(o)] = taps_for(m, o, scales[d], x.dim(int(d)), out[d], rs, re);
   }
   Tensor& y = ctx.out(0, x.dtype(), out);
+  bool single_tap = true;
+  for (size_t d = 0; d < r; ++d)
+    for (const auto& t : taps[d]) single_tap &= t.size() == 1 && t[0].weight == 1.f;
+  if (single_tap && r > 0) {
+    // Nearest (or identity) on every axis: a gather of input offsets, any dtype.
+    std::vector<std::vector<int64_t>> offs(r);
+    for (size_t d = 0; d < r; ++d)
+      for (const auto& t : taps[d]) offs[d].push_back(t[0].index * strides[d]);
+    PARETO_DISPATCH_BYTES(ctx, x.dtype(), {
+      const scalar_t* src = static_cast<const scalar_t*>(x.raw());
+      scalar_t* dst = static_cast<scalar_t*>(y.raw());
+      int64_t inner = out[r - 1], rows = inner ? y.numel() / inner : 0;
+      const int64_t* last = offs[r - 1].data();
+      std::vector<int64_t> idx(r, 0);
+      for (int64_t row = 0; row < rows; ++row) {
+        int64_t base = 0;
+        for (size_t d = 0; d + 1 < r; ++d) base += offs[d][size_t(idx[d])];
+        scalar_t* o = dst + row * inner;
+        for (int64_t i = 0; i < inner; ++i) o[i] = src[base + last[i]];
+        for (size_t d = r - 1; d-- > 0;) {
+          if (++idx[d] < out[d]) break;
+          idx[d] = 0;
+        }
+      }
+    });
+    return;
+  }
   PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
