@@ -248,6 +248,11 @@ void run_where(OpContext& ctx) {
   });
 }
 
+void infer_where(InferContext& ctx) {
+  infer_broadcast(ctx);
+  if (ctx.type(1)) ctx.out_types[0].dtype = ctx.type(1)->dtype;
+}
+
 void infer_compare(InferContext& ctx) {
   infer_broadcast(ctx);
   ctx.out_types[0].dtype = DType::boolean;
@@ -276,7 +281,7 @@ void register_math_ops(OpRegistry& r) {
   r.add("Xor", run_logic<Logic::xor_>, infer_compare);
   r.add("BitShift", run_bitshift, infer_broadcast);
   r.add("PRelu", run_prelu, infer_same_as_input);
-  r.add("Where", run_where, nullptr);
+  r.add("Where", run_where, infer_where);
 }
 
 }  // namespace pareto::runtime

@@ -15,21 +15,21 @@ struct Spatial {
 };
 
 // Reads kernel/stride/dilation/pads for `dims` spatial dims and applies auto_pad.
-Spatial conv_geometry(const OpContext& ctx, const Shape& in_spatial, const std::vector<int64_t>& kernel) {
+Spatial conv_geometry(const ir::Node& node, const Shape& in_spatial, const std::vector<int64_t>& kernel) {
   size_t d = in_spatial.size();
   Spatial s;
-  s.kernel = ctx.node.attr_ints("kernel_shape", kernel);
-  s.strides = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
-  s.dilations = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
-  s.pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  s.kernel = node.attr_ints("kernel_shape", kernel);
+  s.strides = node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  s.dilations = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  s.pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
   if (s.kernel.size() != d || s.strides.size() != d || s.dilations.size() != d || s.pads.size() != 2 * d)
-    ctx.invalid("kernel_shape/strides/dilations/pads do not match " + std::to_string(d) + " spatial dims");
+    fail_model(node.label() + ": " + "kernel_shape/strides/dilations/pads do not match " + std::to_string(d) + " spatial dims");
   for (size_t i = 0; i < d; ++i) {
     if (s.kernel[i] <= 0 || s.strides[i] <= 0 || s.dilations[i] <= 0 || s.pads[i] < 0 || s.pads[i + d] < 0)
-      ctx.invalid("kernel, strides and dilations must be positive and pads non-negative");
-    if (s.kernel[i] != kernel[i]) ctx.invalid("kernel_shape does not match the weight shape");
+      fail_model(node.label() + ": " + "kernel, strides and dilations must be positive and pads non-negative");
+    if (s.kernel[i] != kernel[i]) fail_model(node.label() + ": " + "kernel_shape does not match the weight shape");
   }
-  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
+  std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     for (size_t i = 0; i < d; ++i) {
       int64_t out = (in_spatial[i] + s.strides[i] - 1) / s.strides[i];
@@ -41,7 +41,7 @@ Spatial conv_geometry(const OpContext& ctx, const Shape& in_spatial, const std::
   } else if (auto_pad == "VALID") {
     std::fill(s.pads.begin(), s.pads.end(), 0);
   } else if (auto_pad != "NOTSET") {
-    ctx.invalid("unknown auto_pad '" + auto_pad + "'");
+    fail_model(node.label() + ": " + "unknown auto_pad '" + auto_pad + "'");
   }
   return s;
 }
@@ -55,7 +55,7 @@ void run_conv(OpContext& ctx) {
   bool one_d = x.rank() == 3;
   Shape spatial(x.shape().begin() + 2, x.shape().end());
   std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
-  Spatial s = conv_geometry(ctx, spatial, kernel);
+  Spatial s = conv_geometry(ctx.node, spatial, kernel);
   int64_t group = ctx.node.attr_i("group", 1);
   kernels::ConvParams p;
   p.n = x.dim(0);
@@ -89,6 +89,85 @@ void run_conv(OpContext& ctx) {
   Shape out = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
   Tensor& y = ctx.out(0, DType::f32, out);
   kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
+}
+
+void infer_conv(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  const ir::ValueType* w = ctx.type(1);
+  if (!x || !w) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->rank_known || !w->rank_known || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
+  Shape spatial(x->dims.begin() + 2, x->dims.end());
+  std::vector<int64_t> kernel(w->dims.begin() + 2, w->dims.end());
+  Shape out = {x->dims[0], w->dims[0]};
+  bool known = true;
+  for (int64_t d : spatial) known &= d >= 0;
+  for (int64_t k : kernel) known &= k >= 0;
+  if (known) {
+    Spatial s = conv_geometry(ctx.node, spatial, kernel);
+    size_t d = spatial.size();
+    for (size_t i = 0; i < d; ++i)
+      out.push_back((spatial[i] + s.pads[i] + s.pads[i + d] - s.dilations[i] * (kernel[i] - 1) - 1) / s.strides[i] + 1);
+  } else {
+    out.resize(x->dims.size(), -1);
+  }
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
+void infer_matmul(InferContext& ctx) {
+  const ir::ValueType* a = ctx.type(0);
+  const ir::ValueType* b = ctx.type(1);
+  if (!a || !b) return;
+  ctx.out_types[0].dtype = a->dtype;
+  if (!a->rank_known || !b->rank_known || a->dims.empty() || b->dims.empty()) return;
+  Shape as = a->dims, bs = b->dims;
+  bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  Shape out = broadcast_shapes(ctx.node, Shape(as.begin(), as.end() - 2), Shape(bs.begin(), bs.end() - 2));
+  if (!a_vec) out.push_back(as[as.size() - 2]);
+  if (!b_vec) out.push_back(bs.back());
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
+void infer_gemm(InferContext& ctx) {
+  const ir::ValueType* a = ctx.type(0);
+  const ir::ValueType* b = ctx.type(1);
+  if (!a || !b) return;
+  ctx.out_types[0].dtype = a->dtype;
+  if (!a->rank_known || !b->rank_known || a->dims.size() != 2 || b->dims.size() != 2) return;
+  bool ta = ctx.node.attr_i("transA", 0), tb = ctx.node.attr_i("transB", 0);
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = {ta ? a->dims[1] : a->dims[0], tb ? b->dims[0] : b->dims[1]};
+}
+
+void infer_conv_transpose(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  const ir::ValueType* w = ctx.type(1);
+  if (!x || !w) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->fully_known() || !w->fully_known() || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
+  size_t d = x->dims.size() - 2;
+  std::vector<int64_t> kernel = ctx.node.attr_ints("kernel_shape", Shape(w->dims.begin() + 2, w->dims.end()));
+  std::vector<int64_t> strides = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> dil = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  std::vector<int64_t> out_pad = ctx.node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
+  std::vector<int64_t> out_shape = ctx.node.attr_ints("output_shape", {});
+  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
+  if (kernel.size() != d || strides.size() != d || dil.size() != d || pads.size() != 2 * d || out_pad.size() != d) return;
+  Shape out = {x->dims[0], w->dims[1] * ctx.node.attr_i("group", 1)};
+  for (size_t i = 0; i < d; ++i) {
+    int64_t in = x->dims[i + 2];
+    if (!out_shape.empty()) out.push_back(out_shape[out_shape.size() - d + i]);
+    else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") out.push_back(in * strides[i]);
+    else if (auto_pad == "VALID") out.push_back(strides[i] * (in - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1);
+    else out.push_back(strides[i] * (in - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1 - pads[i] - pads[i + d]);
+  }
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
 }
 
 void run_conv_transpose(OpContext& ctx) {
@@ -406,10 +485,10 @@ void run_dropout(OpContext& ctx) {
 }  // namespace
 
 void register_nn_ops(OpRegistry& r) {
-  r.add("Conv", run_conv);
-  r.add("ConvTranspose", run_conv_transpose);
-  r.add("MatMul", run_matmul);
-  r.add("Gemm", run_gemm);
+  r.add("Conv", run_conv, infer_conv);
+  r.add("ConvTranspose", run_conv_transpose, infer_conv_transpose);
+  r.add("MatMul", run_matmul, infer_matmul);
+  r.add("Gemm", run_gemm, infer_gemm);
   r.add("BatchNormalization", run_batch_norm, infer_same_as_input);
   r.add("InstanceNormalization", run_instance_norm, infer_same_as_input);
   r.add("LayerNormalization", run_layer_norm, infer_same_as_input);

@@ -9,24 +9,25 @@ namespace pareto::runtime {
 
 namespace {
 
-kernels::PoolParams pool_geometry(const OpContext& ctx, const Tensor& x, bool is_max) {
-  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D pooling (input rank " + std::to_string(x.rank()) + ")");
-  size_t d = size_t(x.rank() - 2);
+kernels::PoolParams pool_geometry(const ir::Node& node, int64_t opset, const Shape& xs, bool is_max) {
+  if (xs.size() != 3 && xs.size() != 4)
+    fail_unsupported(node.label() + ": only 1-D and 2-D pooling (input rank " + std::to_string(xs.size()) + ")");
+  size_t d = xs.size() - 2;
   bool one_d = d == 1;
-  std::vector<int64_t> k = ctx.node.attr_ints("kernel_shape");
-  std::vector<int64_t> s = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
-  std::vector<int64_t> dil = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
-  std::vector<int64_t> pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  std::vector<int64_t> k = node.attr_ints("kernel_shape");
+  std::vector<int64_t> s = node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> dil = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
   if (k.size() != d || s.size() != d || dil.size() != d || pads.size() != 2 * d)
-    ctx.invalid("kernel_shape/strides/dilations/pads do not match the spatial rank");
-  if (!is_max && ctx.opset < 19 && ctx.node.has_attr("dilations") && (dil[0] != 1 || dil[d - 1] != 1))
-    ctx.unsupported("dilated AveragePool");
-  bool ceil_mode = ctx.node.attr_i("ceil_mode", 0);
-  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
+    fail_model(node.label() + ": " + "kernel_shape/strides/dilations/pads do not match the spatial rank");
+  if (!is_max && opset < 19 && node.has_attr("dilations") && (dil[0] != 1 || dil[d - 1] != 1))
+    fail_unsupported(node.label() + ": " + "dilated AveragePool");
+  bool ceil_mode = node.attr_i("ceil_mode", 0);
+  std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
   std::vector<int64_t> out(d);
   for (size_t i = 0; i < d; ++i) {
-    if (k[i] <= 0 || s[i] <= 0 || dil[i] <= 0 || pads[i] < 0 || pads[i + d] < 0) ctx.invalid("bad pooling geometry");
-    int64_t in = x.dim(int(i) + 2), ext = (k[i] - 1) * dil[i] + 1;
+    if (k[i] <= 0 || s[i] <= 0 || dil[i] <= 0 || pads[i] < 0 || pads[i + d] < 0) fail_model(node.label() + ": " + "bad pooling geometry");
+    int64_t in = xs[i + 2], ext = (k[i] - 1) * dil[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       out[i] = (in + s[i] - 1) / s[i];
       int64_t total = std::max<int64_t>(0, (out[i] - 1) * s[i] + ext - in);
@@ -41,13 +42,13 @@ kernels::PoolParams pool_geometry(const OpContext& ctx, const Tensor& x, bool is
       out[i] = (ceil_mode ? (span + s[i] - 1) / s[i] : span / s[i]) + 1;
       if (ceil_mode && (out[i] - 1) * s[i] >= in + pads[i]) --out[i];
     }
-    if (out[i] <= 0) ctx.invalid("pooling window larger than the padded input");
+    if (out[i] <= 0) fail_model(node.label() + ": " + "pooling window larger than the padded input");
   }
   kernels::PoolParams p;
-  p.n = x.dim(0);
-  p.c = x.dim(1);
-  p.h = one_d ? 1 : x.dim(2);
-  p.w = x.dim(int(d) + 1);
+  p.n = xs[0];
+  p.c = xs[1];
+  p.h = one_d ? 1 : xs[2];
+  p.w = xs[d + 1];
   p.kh = one_d ? 1 : k[0];
   p.kw = k[d - 1];
   p.stride_h = one_d ? 1 : s[0];
@@ -60,7 +61,7 @@ kernels::PoolParams pool_geometry(const OpContext& ctx, const Tensor& x, bool is
   p.pad_right = pads[2 * d - 1];
   p.out_h = one_d ? 1 : out[0];
   p.out_w = out[d - 1];
-  p.count_include_pad = ctx.node.attr_i("count_include_pad", 0);
+  p.count_include_pad = node.attr_i("count_include_pad", 0);
   return p;
 }
 
@@ -72,7 +73,7 @@ void run_maxpool(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   if (x.dtype() != DType::f32) ctx.unsupported(std::string("MaxPool on ") + dtype_name(x.dtype()));
   if (ctx.node.attr_i("storage_order", 0) != 0) ctx.unsupported("storage_order=1");
-  kernels::PoolParams p = pool_geometry(ctx, x, true);
+  kernels::PoolParams p = pool_geometry(ctx.node, ctx.opset, x.shape(), true);
   Tensor& y = ctx.out(0, DType::f32, pool_out_shape(x, p));
   int64_t* idx = nullptr;
   if (ctx.outputs.size() > 1 && ctx.node.outputs[1] >= 0) idx = ctx.out(1, DType::i64, pool_out_shape(x, p)).data<int64_t>();
@@ -82,10 +83,30 @@ void run_maxpool(OpContext& ctx) {
 void run_avgpool(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   if (x.dtype() != DType::f32) ctx.unsupported(std::string("AveragePool on ") + dtype_name(x.dtype()));
-  kernels::PoolParams p = pool_geometry(ctx, x, false);
+  kernels::PoolParams p = pool_geometry(ctx.node, ctx.opset, x.shape(), false);
   if (p.dil_h != 1 || p.dil_w != 1) ctx.unsupported("dilated AveragePool");
   Tensor& y = ctx.out(0, DType::f32, pool_out_shape(x, p));
   kernels::f32_avgpool2d(p, x.data<float>(), y.data<float>());
+}
+
+template <bool is_max>
+void infer_pool(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  if (!x) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->fully_known()) return;
+  kernels::PoolParams p = pool_geometry(ctx.node, ctx.opset, x->dims, is_max);
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = x->dims.size() == 3 ? Shape{p.n, p.c, p.out_w} : Shape{p.n, p.c, p.out_h, p.out_w};
+  if (ctx.out_types.size() > 1) ctx.out_types[1] = ir::ValueType{DType::i64, true, ctx.out_types[0].dims, {}};
+}
+
+void infer_global_pool(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  if (!x) return;
+  ctx.out_types[0] = *x;
+  ctx.out_types[0].dim_params.clear();
+  for (size_t i = 2; i < ctx.out_types[0].dims.size(); ++i) ctx.out_types[0].dims[i] = 1;
 }
 
 template <bool is_max>
@@ -110,10 +131,10 @@ void run_global_pool(OpContext& ctx) {
 }  // namespace
 
 void register_pool_ops(OpRegistry& r) {
-  r.add("MaxPool", run_maxpool);
-  r.add("AveragePool", run_avgpool);
-  r.add("GlobalAveragePool", run_global_pool<false>);
-  r.add("GlobalMaxPool", run_global_pool<true>);
+  r.add("MaxPool", run_maxpool, infer_pool<true>);
+  r.add("AveragePool", run_avgpool, infer_pool<false>);
+  r.add("GlobalAveragePool", run_global_pool<false>, infer_global_pool);
+  r.add("GlobalMaxPool", run_global_pool<true>, infer_global_pool);
 }
 
 }  // namespace pareto::runtime

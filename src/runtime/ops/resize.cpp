@@ -210,6 +210,27 @@ void run_resize(OpContext& ctx) {
   resize_impl(ctx, m, scales, out, roi);
 }
 
+void infer_resize(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  if (!x) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->rank_known) return;
+  size_t scales_at = ctx.opset >= 11 ? 2 : 1;
+  const Tensor* scales = ctx.value(scales_at);
+  const Tensor* sizes = ctx.opset >= 11 ? ctx.value(3) : nullptr;
+  Shape out = x->dims;
+  if (sizes && sizes->numel() == int64_t(out.size())) {
+    out = sizes->to_int_vector();
+  } else if (scales && scales->numel() == int64_t(out.size())) {
+    for (size_t d = 0; d < out.size(); ++d)
+      if (out[d] >= 0) out[d] = int64_t(std::floor(double(out[d]) * scales->as_double(int64_t(d))));
+  } else {
+    return;
+  }
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
 void run_upsample(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   ResizeMode m;
@@ -234,7 +255,7 @@ void run_upsample(OpContext& ctx) {
 }  // namespace
 
 void register_resize_ops(OpRegistry& r) {
-  r.add("Resize", run_resize);
+  r.add("Resize", run_resize, infer_resize);
   r.add("Upsample", run_upsample);
 }
 

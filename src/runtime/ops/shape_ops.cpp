@@ -47,7 +47,15 @@ void infer_reshape(InferContext& ctx) {
   const ir::ValueType* t = ctx.type(0);
   const Tensor* spec = ctx.value(1);
   ctx.out_types[0].dtype = t ? t->dtype : DType::undefined;
-  if (!spec) return;
+  if (!spec) {
+    // Value unknown, but its length fixes the rank.
+    const ir::ValueType* st = ctx.type(1);
+    if (st && st->fully_known() && st->dims.size() == 1) {
+      ctx.out_types[0].rank_known = true;
+      ctx.out_types[0].dims.assign(size_t(st->dims[0]), -1);
+    }
+    return;
+  }
   std::vector<int64_t> s = spec->to_int_vector();
   ctx.out_types[0].rank_known = true;
   if (t && t->fully_known()) {

@@ -129,6 +129,47 @@ void infer_concat(InferContext& ctx) {
   ctx.out_types[0].dims = out;
 }
 
+struct SlicePlan {
+  Shape out;
+  std::vector<int64_t> begin, step;
+};
+
+SlicePlan plan_slice(const ir::Node& node, const Shape& in, const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
+                     std::vector<int64_t> axes, std::vector<int64_t> steps) {
+  auto invalid = [&](const std::string& m) { fail_model(node.label() + ": " + m); };
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(int64_t(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    invalid("starts, ends, axes and steps differ in length");
+  size_t r = in.size();
+  SlicePlan plan{in, std::vector<int64_t>(r, 0), std::vector<int64_t>(r, 1)};
+  std::vector<bool> seen(r, false);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    size_t a = size_t(normalize_axis(node, axes[i], int64_t(r)));
+    if (seen[a]) invalid("axis repeated");
+    seen[a] = true;
+    int64_t dim = in[a], s = starts[i], e = ends[i], st = steps[i];
+    if (st == 0) invalid("step is zero");
+    if (s < 0) s = s < -dim ? -dim - 1 : s;  // avoid overflow before adding dim
+    if (e < 0) e = e < -dim ? -dim - 1 : e;
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    if (st > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      plan.out[a] = e > s ? (e - s + st - 1) / st : 0;
+    } else {
+      s = std::clamp<int64_t>(s, -1, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      plan.out[a] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+    }
+    plan.begin[a] = s;
+    plan.step[a] = st;
+  }
+  return plan;
+}
+
 void run_slice(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   std::vector<int64_t> starts, ends, axes, steps;
@@ -142,47 +183,48 @@ void run_slice(OpContext& ctx) {
     if (ctx.has(3)) axes = input_ints(ctx, 3);
     if (ctx.has(4)) steps = input_ints(ctx, 4);
   }
-  if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(int64_t(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    ctx.invalid("starts, ends, axes and steps differ in length");
+  SlicePlan plan = plan_slice(ctx.node, x.shape(), starts, ends, axes, steps);
   size_t r = size_t(x.rank());
-  std::vector<int64_t> begin(r, 0), step(r, 1);
-  Shape out = x.shape();
-  std::vector<bool> seen(r, false);
-  for (size_t i = 0; i < starts.size(); ++i) {
-    size_t a = size_t(normalize_axis(ctx, axes[i], int64_t(r)));
-    if (seen[a]) ctx.invalid("axis repeated");
-    seen[a] = true;
-    int64_t dim = x.dim(int(a)), s = starts[i], e = ends[i], st = steps[i];
-    if (st == 0) ctx.invalid("step is zero");
-    if (s < 0) s = s < -dim ? -dim - 1 : s;  // avoid overflow before adding dim
-    if (e < 0) e = e < -dim ? -dim - 1 : e;
-    if (s < 0) s += dim;
-    if (e < 0) e += dim;
-    if (st > 0) {
-      s = std::clamp<int64_t>(s, 0, dim);
-      e = std::clamp<int64_t>(e, 0, dim);
-      out[a] = e > s ? (e - s + st - 1) / st : 0;
-    } else {
-      s = std::clamp<int64_t>(s, -1, dim - 1);
-      e = std::clamp<int64_t>(e, -1, dim - 1);
-      out[a] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
-    }
-    begin[a] = s;
-    step[a] = st;
-  }
   std::vector<int64_t> st = row_strides(x.shape()), in_st(r);
   int64_t base = 0;
   for (size_t d = 0; d < r; ++d) {
-    in_st[d] = st[d] * step[d];
-    if (out[d] > 0) base += begin[d] * st[d];
+    in_st[d] = st[d] * plan.step[d];
+    if (plan.out[d] > 0) base += plan.begin[d] * st[d];
   }
-  Tensor& y = ctx.out(0, x.dtype(), out);
+  Tensor& y = ctx.out(0, x.dtype(), plan.out);
   PARETO_DISPATCH_BYTES(ctx, x.dtype(), {
-    strided_copy(static_cast<const scalar_t*>(x.raw()), static_cast<scalar_t*>(y.raw()), out, in_st, base);
+    strided_copy(static_cast<const scalar_t*>(x.raw()), static_cast<scalar_t*>(y.raw()), plan.out, in_st, base);
   });
+}
+
+void infer_slice(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  if (!x) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->rank_known) return;
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (ctx.opset < 10) {
+    starts = ctx.node.attr_ints("starts");
+    ends = ctx.node.attr_ints("ends");
+    axes = ctx.node.attr_ints("axes");
+  } else {
+    for (size_t i = 1; i <= 4; ++i)
+      if (ctx.type(i) && !ctx.value(i)) return;
+    starts = ctx.value(1) ? ctx.value(1)->to_int_vector() : starts;
+    ends = ctx.value(2) ? ctx.value(2)->to_int_vector() : ends;
+    if (ctx.value(3)) axes = ctx.value(3)->to_int_vector();
+    if (ctx.value(4)) steps = ctx.value(4)->to_int_vector();
+  }
+  // Unknown dims stay unknown unless the slice fixes their size.
+  Shape probe = x->dims;
+  for (int64_t& d : probe)
+    if (d < 0) d = INT64_MAX / 4;
+  SlicePlan plan = plan_slice(ctx.node, probe, starts, ends, axes, steps);
+  for (size_t d = 0; d < probe.size(); ++d)
+    if (x->dims[d] < 0 && (plan.out[d] > INT64_MAX / 8 || plan.out[d] == probe[d])) plan.out[d] = -1;
+    else if (x->dims[d] < 0) plan.out[d] = plan.out[d] < (int64_t(1) << 40) ? plan.out[d] : -1;
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = plan.out;
 }
 
 void run_split(OpContext& ctx) {
@@ -248,6 +290,20 @@ void run_gather(OpContext& ctx) {
   for (int64_t o = 0; o < outer; ++o)
     for (size_t k = 0; k < ids.size(); ++k)
       std::memcpy(dst + (size_t(o) * ids.size() + k) * row, src + size_t(o * dim + ids[k]) * row, row);
+}
+
+void infer_gather(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  const ir::ValueType* idx = ctx.type(1);
+  if (!x || !idx) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->rank_known || !idx->rank_known || x->dims.empty()) return;
+  int64_t axis = normalize_axis(ctx.node, ctx.node.attr_i("axis", 0), int64_t(x->dims.size()));
+  Shape out(x->dims.begin(), x->dims.begin() + axis);
+  out.insert(out.end(), idx->dims.begin(), idx->dims.end());
+  out.insert(out.end(), x->dims.begin() + axis + 1, x->dims.end());
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
 }
 
 void run_gather_elements(OpContext& ctx) {
@@ -419,9 +475,9 @@ void run_trilu(OpContext& ctx) {
 void register_tensor_ops(OpRegistry& r) {
   r.add("Transpose", run_transpose, infer_transpose);
   r.add("Concat", run_concat, infer_concat);
-  r.add("Slice", run_slice);
+  r.add("Slice", run_slice, infer_slice);
   r.add("Split", run_split);
-  r.add("Gather", run_gather);
+  r.add("Gather", run_gather, infer_gather);
   r.add("GatherElements", run_gather_elements);
   r.add("Tile", run_tile);
   r.add("Pad", run_pad);
