@@ -41,6 +41,7 @@ const OpRegistry& op_registry() {
     register_control_ops(r);
     register_rnn_ops(r);
     register_resize_ops(r);
+    register_index_ops(r);
     return r;
   }();
   return registry;

@@ -138,6 +138,20 @@ void clip(OpContext& ctx) {
   });
 }
 
+void shrink(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  double lambd = ctx.node.attr_f("lambd", 0.5f), bias = ctx.node.attr_f("bias", 0.f);
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  PARETO_DISPATCH_NUMERIC(ctx, x.dtype(), {
+    const scalar_t* s = x.data<scalar_t>();
+    scalar_t* d = y.data<scalar_t>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double v = double(s[i]);
+      d[i] = scalar_t(v < -lambd ? v + bias : (v > lambd ? v - bias : 0.0));
+    }
+  });
+}
+
 void is_nan(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   Tensor& y = ctx.out(0, DType::boolean, x.shape());
@@ -207,6 +221,7 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add("ThresholdedRelu", thresholded_relu, same);
   r.add("Gelu", gelu, same);
   r.add("Clip", clip, same);
+  r.add("Shrink", shrink, same);
   r.add("IsNaN", is_nan, nullptr);
   r.add("IsInf", is_inf, nullptr);
   r.add("Not", logical_not, same);

@@ -472,6 +472,63 @@ void run_softmax(OpContext& ctx) {
   });
 }
 
+void run_lrn(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32 || x.rank() < 3) ctx.unsupported("LRN needs a float input of rank >= 3");
+  int64_t size = ctx.node.attr_i("size", 0);
+  if (size <= 0) ctx.invalid("size must be positive");
+  double alpha = ctx.node.attr_f("alpha", 1e-4f), beta = ctx.node.attr_f("beta", 0.75f), bias = ctx.node.attr_f("bias", 1.f);
+  int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<int64_t>(1, n * c);
+  int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  const float* s = x.data<float>();
+  float* d = y.data<float>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < plane; ++i) {
+        double sq = 0;
+        for (int64_t k = std::max<int64_t>(0, ch - lo); k <= std::min(c - 1, ch + hi); ++k) {
+          double v = s[(b * c + k) * plane + i];
+          sq += v * v;
+        }
+        int64_t o = (b * c + ch) * plane + i;
+        d[o] = float(s[o] / std::pow(bias + alpha / double(size) * sq, beta));
+      }
+}
+
+void run_mvn(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  std::vector<int64_t> axes = ctx.node.attr_ints("axes", {0, 2, 3});
+  std::vector<bool> red(size_t(x.rank()), false);
+  for (int64_t a : axes) red[size_t(normalize_axis(ctx, a, x.rank()))] = true;
+  Shape keep = x.shape();
+  for (size_t d = 0; d < keep.size(); ++d)
+    if (red[d]) keep[d] = 1;
+  int64_t groups = shape_numel(keep), count = groups ? x.numel() / groups : 0;
+  std::vector<double> mean(size_t(groups), 0), sq(size_t(groups), 0);
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
+    const scalar_t* s = x.data<scalar_t>();
+    scalar_t* d = y.data<scalar_t>();
+    for_each_broadcast<1>(x.shape(), {&keep}, [&](int64_t o, const std::array<int64_t, 1>& off, int64_t k, const std::array<int64_t, 1>& st) {
+      for (int64_t i = 0; i < k; ++i) mean[size_t(off[0] + i * st[0])] += s[o + i];
+    });
+    for (double& m : mean) m /= double(count);
+    for_each_broadcast<1>(x.shape(), {&keep}, [&](int64_t o, const std::array<int64_t, 1>& off, int64_t k, const std::array<int64_t, 1>& st) {
+      for (int64_t i = 0; i < k; ++i) {
+        double v = s[o + i] - mean[size_t(off[0] + i * st[0])];
+        sq[size_t(off[0] + i * st[0])] += v * v;
+      }
+    });
+    for_each_broadcast<1>(x.shape(), {&keep}, [&](int64_t o, const std::array<int64_t, 1>& off, int64_t k, const std::array<int64_t, 1>& st) {
+      for (int64_t i = 0; i < k; ++i) {
+        size_t gi = size_t(off[0] + i * st[0]);
+        d[o + i] = scalar_t((s[o + i] - mean[gi]) / (std::sqrt(sq[gi] / double(count)) + 1e-9));
+      }
+    });
+  });
+}
+
 void run_dropout(OpContext& ctx) {
   if (ctx.has(2) && ctx.in(2).numel() == 1 && ctx.in(2).as_double(0) != 0 && (!ctx.has(1) || ctx.in(1).as_double(0) != 0))
     ctx.unsupported("training_mode=true (random masks)");
@@ -496,6 +553,8 @@ void register_nn_ops(OpRegistry& r) {
   r.add("LogSoftmax", run_softmax<SoftmaxKind::log_softmax>, infer_same_as_input);
   r.add("Hardmax", run_softmax<SoftmaxKind::hardmax>, infer_same_as_input);
   r.add("Dropout", run_dropout, infer_same_as_input);
+  r.add("LRN", run_lrn, infer_same_as_input);
+  r.add("MeanVarianceNormalization", run_mvn, infer_same_as_input);
 }
 
 }  // namespace pareto::runtime
