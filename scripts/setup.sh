@@ -2,10 +2,21 @@
 # Installs the Debian packages pareto builds and tests with (skips apt when
 # everything is already there). Run as root on Debian 12.
 set -euo pipefail
-packages=(build-essential cmake git libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
-          libonnx-testdata imagemagick fonts-dejavu-core)
 missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need_cmd g++ build-essential
+need_cmd cmake cmake
+need_cmd git git
+need_pkg libgtest-dev
+need_pkg libgmock-dev
+need_pkg libbenchmark-dev
+need_pkg libonnx-testdata
+need_cmd convert imagemagick
+need_pkg fonts-dejavu-core
+# Node.js may come from elsewhere (e.g. NodeSource, which bundles npm).
+need_cmd node nodejs
+need_cmd npm npm
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

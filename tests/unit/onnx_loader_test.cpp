@@ -230,3 +230,60 @@ TEST(OnnxLoader, WrongInputShapeIsRejectedAtRun) {
     EXPECT_NE(std::string(e.what()).find("expected shape [2,3]"), std::string::npos) << e.what();
   }
 }
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/pareto_test_XXXXXX";
+  const char* d = mkdtemp(tmpl);
+  return d ? d : "/tmp";
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_TRUE(f);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+std::string external_model(const std::string& location, int64_t offset, int64_t length) {
+  Msg g, t;
+  t.i(1, 3).i(2, 1).s(8, "b").i(14, 1);
+  t.m(13, Msg().s(1, "location").s(2, location));
+  t.m(13, Msg().s(1, "offset").s(2, std::to_string(offset)));
+  t.m(13, Msg().s(1, "length").s(2, std::to_string(length)));
+  g.m(5, t).m(1, node("Add", {"x", "b"}, {"y"}, "add")).m(11, value_info("x", 1, {3})).m(12, value_info("y", 1, {3}));
+  return model(g).bytes;
+}
+
+}  // namespace
+
+TEST(OnnxLoader, ExternalDataIsMappedFromTheModelDirectory) {
+  std::string dir = temp_dir();
+  float w[4] = {0.f, 10.f, 20.f, 30.f};  // the tensor starts at offset 4
+  write_file(dir + "/weights.bin", std::string(reinterpret_cast<const char*>(w), sizeof w));
+  write_file(dir + "/m.onnx", external_model("weights.bin", 4, 12));
+  ir::Model m = onnx::load_model(dir + "/m.onnx");
+  std::vector<Tensor> y = run(m, {Tensor::from_vector<float>({1, 2, 3}, {3})});
+  EXPECT_FLOAT_EQ(y[0].data<float>()[0], 11.f);
+  EXPECT_FLOAT_EQ(y[0].data<float>()[2], 33.f);
+  // a range past the end of the data file is reported, naming the file
+  write_file(dir + "/bad.onnx", external_model("weights.bin", 8, 12));
+  try {
+    onnx::load_model(dir + "/bad.onnx");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("past the end of"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tensor 'b'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OnnxLoader, MissingFileIsAnIoError) {
+  try {
+    onnx::load_model("/nonexistent/model.onnx");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), StatusCode::io_error);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.onnx"), std::string::npos);
+  }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# End-to-end checks of the pareto CLI on a model the test writes itself
+# (via the ONNX backend test data when installed, else skipped).
+# usage: cli_test.sh PARETO NPY_COMPARE
+set -euo pipefail
+pareto=$1 compare=$2
+case_dir=/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding
+if [ ! -d "$case_dir" ]; then echo "SKIPPED: libonnx-testdata not installed"; exit 77; fi
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+model=$case_dir/model.onnx
+
+"$pareto" info "$model" > "$out/info.txt"
+grep -q "Conv" "$out/info.txt"
+grep -q "parameters:" "$out/info.txt"
+"$pareto" info "$model" --graph | grep -q "= Conv("
+
+"$pareto" run "$model" --input x=random:7 --output "$out/run" --profile 2> "$out/profile.txt"
+[ -f "$out/run/y.npy" ]
+grep -q "by op type" "$out/profile.txt"
+# same seed, same bytes
+"$pareto" run "$model" --input x=random:7 --output "$out/run2" > /dev/null
+cmp "$out/run/y.npy" "$out/run2/y.npy"
+
+"$pareto" bench "$model" --runs 3 --warmup 1 --json | grep -q '"median_ms"'
+
+# bad input is a clear error with a non-zero exit, not a crash
+if "$pareto" run "$model" --input nope=random > "$out/err.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q "no input named 'nope'" "$out/err.txt"
+head -c 100 "$model" > "$out/truncated.onnx"
+if "$pareto" info "$out/truncated.onnx" > "$out/err2.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q "truncated.onnx" "$out/err2.txt"
+if "$pareto" run /nonexistent.onnx > "$out/err3.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q "cannot open" "$out/err3.txt"
+echo "cli ok"
