@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Real models from npm vs ONNX Runtime (tests/models/cases.json).
+# usage: compare_with_ort.sh PARETO NPY_COMPARE REPO_ROOT
+# Exits 77 (skipped) with a reason when the models or ONNX Runtime are not fetched.
+set -euo pipefail
+pareto=$1 compare=$2 root=$3
+models=$root/models cache=$root/.cache
+ortmod=$cache/npm/node_modules
+if [ ! -f "$models/ocr/ch_PP-OCRv4_det_infer.onnx" ] || [ ! -f "$models/silero/silero_vad.onnx" ]; then
+  echo "SKIPPED: models not fetched (run scripts/fetch-models.sh)"; exit 77
+fi
+if [ ! -d "$ortmod/onnxruntime-node" ] || ! command -v node >/dev/null; then
+  echo "SKIPPED: onnxruntime-node not installed in $ortmod (run scripts/fetch-models.sh)"; exit 77
+fi
+if ! command -v convert >/dev/null; then
+  echo "SKIPPED: ImageMagick 'convert' not installed (apt-get install imagemagick)"; exit 77
+fi
+ref=$cache/reference
+stamp=$(sha1sum "$root/tests/models/cases.json" "$root/tests/models/ort_reference.js" | sha1sum | cut -c1-12)
+if [ ! -f "$ref/$stamp.done" ]; then
+  rm -rf "$ref"; mkdir -p "$ref"
+  node "$root/tests/models/ort_reference.js" "$root/tests/models/cases.json" "$models" "$ref" "$ortmod"
+  touch "$ref/$stamp.done"
+fi
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+status=0
+while IFS=$'\t' read -r name model inputs_line; do
+  [ -n "$name" ] || continue
+  args=()
+  for f in "$ref/$name"/inputs/*.npy; do n=$(basename "$f" .npy); args+=(--input "$n=$f"); done
+  "$pareto" run "$models/$model" "${args[@]}" --output "$out/$name" >/dev/null
+  for want in "$ref/$name"/ort/*.npy; do
+    "$compare" "$want" "$out/$name/$(basename "$want")" 1e-4 1e-5 || status=1
+  done
+done < "$ref/manifest.tsv"
+exit $status
