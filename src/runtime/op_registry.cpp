@@ -42,6 +42,7 @@ const OpRegistry& op_registry() {
     register_rnn_ops(r);
     register_resize_ops(r);
     register_index_ops(r);
+    register_norm_ops(r);
     return r;
   }();
   return registry;

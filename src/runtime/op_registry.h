@@ -86,5 +86,6 @@ void register_control_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
 void register_resize_ops(OpRegistry& r);
 void register_index_ops(OpRegistry& r);
+void register_norm_ops(OpRegistry& r);
 
 }  // namespace pareto::runtime
