@@ -28,9 +28,12 @@ while IFS=$'\t' read -r name model inputs_line; do
   [ -n "$name" ] || continue
   args=()
   for f in "$ref/$name"/inputs/*.npy; do n=$(basename "$f" .npy); args+=(--input "$n=$f"); done
-  "$pareto" run "$models/$model" "${args[@]}" --output "$out/$name" >/dev/null
-  for want in "$ref/$name"/ort/*.npy; do
-    "$compare" "$want" "$out/$name/$(basename "$want")" 1e-4 1e-5 || status=1
+  # 1 and 2 threads: the parallel kernels must give the same answers.
+  for threads in 1 2; do
+    "$pareto" run "$models/$model" "${args[@]}" --threads $threads --output "$out/$name-t$threads" >/dev/null
+    for want in "$ref/$name"/ort/*.npy; do
+      "$compare" "$want" "$out/$name-t$threads/$(basename "$want")" 1e-4 1e-5 || status=1
+    done
   done
 done < "$ref/manifest.tsv"
 exit $status

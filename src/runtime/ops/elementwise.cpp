@@ -21,7 +21,9 @@ void run_unary_float(OpContext& ctx, const Params& p) {
   PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
-    for (int64_t i = 0; i < n; ++i) dst[i] = F::template apply<scalar_t>(src[i], p);
+    parallel_chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = F::template apply<scalar_t>(src[i], p);
+    });
   });
 }
 
@@ -33,7 +35,9 @@ void run_unary_numeric(OpContext& ctx, const Params& p) {
   PARETO_DISPATCH_NUMERIC(ctx, x.dtype(), {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
-    for (int64_t i = 0; i < n; ++i) dst[i] = F::template apply<scalar_t>(src[i], p);
+    parallel_chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = F::template apply<scalar_t>(src[i], p);
+    });
   });
 }
 
@@ -134,7 +138,9 @@ void clip(OpContext& ctx) {
     }
     const scalar_t* s = x.data<scalar_t>();
     scalar_t* d = y.data<scalar_t>();
-    for (int64_t i = 0; i < n; ++i) d[i] = s[i] < lo ? lo : (s[i] > hi ? hi : s[i]);
+    parallel_chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) d[i] = s[i] < lo ? lo : (s[i] > hi ? hi : s[i]);
+    });
   });
 }
 

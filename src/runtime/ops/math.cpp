@@ -26,7 +26,8 @@ void binary_loop(const Tensor& a, const Tensor& b, Tensor& y, F f) {
                             for (int64_t i = 0; i < n; ++i) d[i] = f(*x0, x1[i]);
                           else
                             for (int64_t i = 0; i < n; ++i) d[i] = f(x0[i * st[0]], x1[i * st[1]]);
-                        });
+                        },
+                        true);
 }
 
 void check_same_type(const OpContext& ctx, const Tensor& a, const Tensor& b) {
@@ -244,7 +245,8 @@ void run_where(OpContext& ctx) {
                           [&](int64_t o, const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
                             for (int64_t i = 0; i < n; ++i)
                               py[o + i] = pc[off[0] + i * st[0]] ? pa[off[1] + i * st[1]] : pb[off[2] + i * st[2]];
-                          });
+                          },
+                          true);
   });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "core/tensor.h"
 #include "runtime/op_registry.h"
 
@@ -23,9 +24,11 @@ Shape broadcast_shapes(const ir::Node& node, const Shape& a, const Shape& b);
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 
 // Calls fn(out_offset, in_offsets, count, in_steps) over contiguous runs of the
-// output; input j advances by in_steps[j] per element of the run.
+// output; input j advances by in_steps[j] per element of the run. With
+// `parallel`, runs are split across the thread pool, so fn must only write
+// the output elements it is given.
 template <size_t K, class F>
-void for_each_broadcast(const Shape& out, const std::array<const Shape*, K>& ins, F&& fn) {
+void for_each_broadcast(const Shape& out, const std::array<const Shape*, K>& ins, F&& fn, bool parallel = false) {
   size_t rank = out.size();
   std::vector<std::array<int64_t, K>> strides(rank);
   for (size_t j = 0; j < K; ++j) {
@@ -58,20 +61,61 @@ void for_each_broadcast(const Shape& out, const std::array<const Shape*, K>& ins
     return;
   }
   size_t r = dims.size();
-  int64_t inner = dims[r - 1];
+  int64_t inner = dims[r - 1], runs = total / inner;
   std::array<int64_t, K> step = st[r - 1];
-  std::vector<int64_t> counter(r, 0);
-  std::array<int64_t, K> off{};
-  for (int64_t o = 0; o < total; o += inner) {
-    fn(o, off, inner, step);
+  auto run_range = [&](int64_t first, int64_t last) {
+    // Offsets of run `first`, then odometer increments.
+    std::vector<int64_t> counter(r, 0);
+    std::array<int64_t, K> off{};
+    int64_t rem = first;
     for (size_t d = r - 1; d-- > 0;) {
-      ++counter[d];
-      for (size_t j = 0; j < K; ++j) off[j] += st[d][j];
-      if (counter[d] < dims[d]) break;
-      for (size_t j = 0; j < K; ++j) off[j] -= st[d][j] * dims[d];
-      counter[d] = 0;
+      counter[d] = rem % dims[d];
+      rem /= dims[d];
+      for (size_t j = 0; j < K; ++j) off[j] += counter[d] * st[d][j];
+    }
+    for (int64_t run = first; run < last; ++run) {
+      fn(run * inner, off, inner, step);
+      for (size_t d = r - 1; d-- > 0;) {
+        ++counter[d];
+        for (size_t j = 0; j < K; ++j) off[j] += st[d][j];
+        if (counter[d] < dims[d]) break;
+        for (size_t j = 0; j < K; ++j) off[j] -= st[d][j] * dims[d];
+        counter[d] = 0;
+      }
+    }
+  };
+  constexpr int64_t kParallelMin = int64_t(1) << 15;
+  if (!parallel || total < kParallelMin || num_threads() <= 1) {
+    run_range(0, runs);
+  } else if (runs >= num_threads()) {
+    parallel_for(runs, run_range);
+  } else {
+    // Few long runs: split each run itself.
+    for (int64_t run = 0; run < runs; ++run) {
+      int64_t rem = run;
+      std::array<int64_t, K> off{};
+      for (size_t d = r - 1; d-- > 0;) {
+        int64_t c = rem % dims[d];
+        rem /= dims[d];
+        for (size_t j = 0; j < K; ++j) off[j] += c * st[d][j];
+      }
+      parallel_for(inner, [&](int64_t b, int64_t e) {
+        std::array<int64_t, K> o = off;
+        for (size_t j = 0; j < K; ++j) o[j] += b * step[j];
+        fn(run * inner + b, o, e - b, step);
+      });
     }
   }
+}
+
+// Elementwise loops over [0, n): split across threads when n is large.
+template <class F>
+void parallel_chunks(int64_t n, F&& fn) {
+  if (n < (int64_t(1) << 15) || num_threads() <= 1) {
+    fn(int64_t(0), n);
+    return;
+  }
+  parallel_for(n, fn);
 }
 
 // Input i as a list of ints (shape/axes/pads tensors).
