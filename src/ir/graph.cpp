@@ -101,31 +101,21 @@ std::set<std::string> Graph::outer_names() const {
   for (const Value& v : values)
     if (v.is_outer) names.insert(v.name);
   for (const Node& n : nodes)
-    for (const Attribute& a : n.attrs) {
-      std::vector<const Graph*> subs;
-      if (a.g) subs.push_back(a.g.get());
-      for (const auto& s : a.graphs) subs.push_back(s.get());
-      for (const Graph* s : subs)
-        for (const std::string& name : s->outer_names()) {
-          int id = find_value(name);
-          if (id < 0 || values[size_t(id)].is_outer) names.insert(name);
-        }
-    }
+    for (const Graph* s : subgraphs(n))
+      for (const std::string& name : s->outer_names()) {
+        int id = find_value(name);
+        if (id < 0 || values[size_t(id)].is_outer) names.insert(name);
+      }
   return names;
 }
 
 std::vector<int> Graph::implicit_inputs(const Node& n) const {
   std::vector<int> ids;
-  for (const Attribute& a : n.attrs) {
-    std::vector<const Graph*> subs;
-    if (a.g) subs.push_back(a.g.get());
-    for (const auto& s : a.graphs) subs.push_back(s.get());
-    for (const Graph* s : subs)
-      for (const std::string& name : s->outer_names()) {
-        int id = find_value(name);
-        if (id >= 0) ids.push_back(id);
-      }
-  }
+  for (const Graph* s : subgraphs(n))
+    for (const std::string& name : s->outer_names()) {
+      int id = find_value(name);
+      if (id >= 0) ids.push_back(id);
+    }
   return ids;
 }
 
@@ -175,14 +165,20 @@ int64_t Model::opset() const {
   return it == opsets.end() ? 0 : it->second;
 }
 
+std::vector<const Graph*> subgraphs(const Node& n) {
+  std::vector<const Graph*> subs;
+  for (const Attribute& a : n.attrs) {
+    if (a.g) subs.push_back(a.g.get());
+    for (const auto& s : a.graphs)
+      if (s) subs.push_back(s.get());
+  }
+  return subs;
+}
+
 void for_each_node(const Graph& g, const std::function<void(const Node&, const Graph&)>& fn) {
   for (const Node& n : g.nodes) {
     fn(n, g);
-    for (const Attribute& a : n.attrs) {
-      if (a.g) for_each_node(*a.g, fn);
-      for (const auto& sg : a.graphs)
-        if (sg) for_each_node(*sg, fn);
-    }
+    for (const Graph* s : subgraphs(n)) for_each_node(*s, fn);
   }
 }
 
@@ -203,14 +199,9 @@ int64_t parameter_count(const Graph& g) {
   });
   // initializers of subgraphs
   for_each_node(g, [&](const Node& n, const Graph&) {
-    for (const Attribute& a : n.attrs) {
-      std::vector<const Graph*> subs;
-      if (a.g) subs.push_back(a.g.get());
-      for (const auto& sg : a.graphs) subs.push_back(sg.get());
-      for (const Graph* sg : subs)
-        for (const Value& v : sg->values)
-          if (v.constant.defined() && v.producer < 0 && dtype_is_float(v.constant.dtype())) count += v.constant.numel();
-    }
+    for (const Graph* sg : subgraphs(n))
+      for (const Value& v : sg->values)
+        if (v.constant.defined() && v.producer < 0 && dtype_is_float(v.constant.dtype())) count += v.constant.numel();
   });
   return count;
 }

@@ -102,6 +102,8 @@ struct Model {
   int64_t opset() const;
 };
 
+// The body graphs a node carries in its attributes (If branches, Loop body).
+std::vector<const Graph*> subgraphs(const Node& n);
 // Counts nodes per op type, including nodes inside subgraphs.
 std::map<std::string, int> op_histogram(const Graph& g);
 // Sum of elements in initializers and large constants (parameters).

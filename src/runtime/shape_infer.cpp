@@ -8,12 +8,6 @@ namespace {
 
 constexpr int64_t kFoldElementLimit = 1 << 16;
 
-bool has_subgraph(const ir::Node& n) {
-  for (const ir::Attribute& a : n.attrs)
-    if (a.g || !a.graphs.empty()) return true;
-  return false;
-}
-
 }  // namespace
 
 StaticInfo infer_static(const ir::Graph& g, int64_t opset, const std::map<std::string, Shape>& bound_inputs) {
@@ -35,7 +29,7 @@ StaticInfo infer_static(const ir::Graph& g, int64_t opset, const std::map<std::s
     const ir::Node& n = g.nodes[size_t(ni)];
     const OpDef* def = op_registry().find(n.domain, n.op_type);
     if (!def) continue;
-    bool all_const = !has_subgraph(n);
+    bool all_const = ir::subgraphs(n).empty();
     int64_t elements = 0;
     for (int v : n.inputs) {
       if (v < 0) continue;

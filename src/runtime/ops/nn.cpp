@@ -46,6 +46,52 @@ Spatial conv_geometry(const ir::Node& node, const Shape& in_spatial, const std::
   return s;
 }
 
+// ConvTranspose geometry from attributes and shapes: kernel, strides,
+// dilations, effective begin/end pads and the output spatial dims.
+struct TransposeGeometry {
+  std::vector<int64_t> kernel, strides, dil, pads, out;
+};
+
+TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, const Shape& w) {
+  auto invalid = [&](const std::string& m) { fail_model(node.label() + ": " + m); };
+  size_t d = x.size() - 2;
+  TransposeGeometry g;
+  g.kernel = node.attr_ints("kernel_shape", Shape(w.begin() + 2, w.end()));
+  g.strides = node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  g.dil = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  g.pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  std::vector<int64_t> out_pad = node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
+  std::vector<int64_t> out_shape = node.attr_ints("output_shape", {});
+  std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
+  if (g.kernel.size() != d || g.strides.size() != d || g.dil.size() != d || g.pads.size() != 2 * d || out_pad.size() != d)
+    invalid("attribute lengths do not match the spatial rank");
+  if (out_shape.size() > d) out_shape.erase(out_shape.begin(), out_shape.end() - long(d));
+  g.out.resize(d);
+  for (size_t i = 0; i < d; ++i) {
+    if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dil[i] <= 0) invalid("kernel, strides and dilations must be positive");
+    int64_t in = x[i + 2];
+    int64_t full = g.strides[i] * (in - 1) + out_pad[i] + (g.kernel[i] - 1) * g.dil[i] + 1;
+    if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      int64_t target = out_shape.empty() ? in * g.strides[i] : out_shape[i];
+      int64_t total = std::max<int64_t>(0, full - target);
+      g.pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      g.pads[i + d] = total - g.pads[i];
+      g.out[i] = target;
+    } else {
+      if (auto_pad == "VALID") std::fill(g.pads.begin(), g.pads.end(), 0);
+      g.out[i] = full - g.pads[i] - g.pads[i + d];
+    }
+    if (g.out[i] <= 0) invalid("output size is not positive");
+  }
+  return g;
+}
+
+const float* conv_bias(const OpContext& ctx, int64_t c_out) {
+  if (!ctx.has(2)) return nullptr;
+  if (ctx.in(2).numel() != c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
+  return ctx.in(2).data<float>();
+}
+
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w = ctx.in(1);
@@ -81,11 +127,7 @@ void run_conv(OpContext& ctx) {
   p.out_h = (p.h + p.pad_top + pad_bottom - p.dil_h * (p.kh - 1) - 1) / p.stride_h + 1;
   p.out_w = (p.w + p.pad_left + pad_right - p.dil_w * (p.kw - 1) - 1) / p.stride_w + 1;
   if (p.out_h <= 0 || p.out_w <= 0) ctx.invalid("kernel larger than padded input " + shape_to_string(x.shape()));
-  const float* bias = nullptr;
-  if (ctx.has(2)) {
-    if (ctx.in(2).numel() != p.c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
-    bias = ctx.in(2).data<float>();
-  }
+  const float* bias = conv_bias(ctx, p.c_out);
   Shape out = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
   Tensor& y = ctx.out(0, DType::f32, out);
   kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
@@ -149,23 +191,9 @@ void infer_conv_transpose(InferContext& ctx) {
   if (!x || !w) return;
   ctx.out_types[0].dtype = x->dtype;
   if (!x->fully_known() || !w->fully_known() || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
-  size_t d = x->dims.size() - 2;
-  std::vector<int64_t> kernel = ctx.node.attr_ints("kernel_shape", Shape(w->dims.begin() + 2, w->dims.end()));
-  std::vector<int64_t> strides = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
-  std::vector<int64_t> dil = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
-  std::vector<int64_t> pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
-  std::vector<int64_t> out_pad = ctx.node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
-  std::vector<int64_t> out_shape = ctx.node.attr_ints("output_shape", {});
-  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
-  if (kernel.size() != d || strides.size() != d || dil.size() != d || pads.size() != 2 * d || out_pad.size() != d) return;
+  TransposeGeometry g = conv_transpose_geometry(ctx.node, x->dims, w->dims);
   Shape out = {x->dims[0], w->dims[1] * ctx.node.attr_i("group", 1)};
-  for (size_t i = 0; i < d; ++i) {
-    int64_t in = x->dims[i + 2];
-    if (!out_shape.empty()) out.push_back(out_shape[out_shape.size() - d + i]);
-    else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") out.push_back(in * strides[i]);
-    else if (auto_pad == "VALID") out.push_back(strides[i] * (in - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1);
-    else out.push_back(strides[i] * (in - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1 - pads[i] - pads[i + d]);
-  }
+  out.insert(out.end(), g.out.begin(), g.out.end());
   ctx.out_types[0].rank_known = true;
   ctx.out_types[0].dims = out;
 }
@@ -180,35 +208,7 @@ void run_conv_transpose(OpContext& ctx) {
   size_t d = size_t(x.rank() - 2);
   int64_t group = ctx.node.attr_i("group", 1);
   if (group <= 0 || x.dim(1) != w.dim(0) || x.dim(1) % group) ctx.invalid("weight shape does not match input channels");
-  std::vector<int64_t> kernel = ctx.node.attr_ints("kernel_shape", Shape(w.shape().begin() + 2, w.shape().end()));
-  std::vector<int64_t> strides = ctx.node.attr_ints("strides", std::vector<int64_t>(d, 1));
-  std::vector<int64_t> dil = ctx.node.attr_ints("dilations", std::vector<int64_t>(d, 1));
-  std::vector<int64_t> pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
-  std::vector<int64_t> out_pad = ctx.node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
-  std::vector<int64_t> out_shape = ctx.node.attr_ints("output_shape", {});
-  std::string auto_pad = ctx.node.attr_s("auto_pad", "NOTSET");
-  if (kernel.size() != d || strides.size() != d || dil.size() != d || pads.size() != 2 * d || out_pad.size() != d)
-    ctx.invalid("attribute lengths do not match the spatial rank");
-  if (out_shape.size() > d) out_shape.erase(out_shape.begin(), out_shape.end() - long(d));
-  for (size_t i = 0; i < d; ++i)
-    if (kernel[i] <= 0 || strides[i] <= 0 || dil[i] <= 0) ctx.invalid("kernel, strides and dilations must be positive");
-  std::vector<int64_t> out(d);
-  for (size_t i = 0; i < d; ++i) {
-    int64_t in = x.dim(int(i) + 2);
-    int64_t full = strides[i] * (in - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1;
-    if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      int64_t target = out_shape.empty() ? in * strides[i] : out_shape[i];
-      int64_t total = full - target;
-      if (total < 0) total = 0;
-      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pads[i + d] = total - pads[i];
-      out[i] = target;
-    } else {
-      if (auto_pad == "VALID") std::fill(pads.begin(), pads.end(), 0);
-      out[i] = full - pads[i] - pads[i + d];
-    }
-    if (out[i] <= 0) ctx.invalid("output size is not positive");
-  }
+  TransposeGeometry g = conv_transpose_geometry(ctx.node, x.shape(), w.shape());
   kernels::ConvParams p;
   p.n = x.dim(0);
   p.c_in = x.dim(1);
@@ -216,21 +216,17 @@ void run_conv_transpose(OpContext& ctx) {
   p.group = group;
   p.h = one_d ? 1 : x.dim(2);
   p.w = one_d ? x.dim(2) : x.dim(3);
-  p.kh = one_d ? 1 : kernel[0];
-  p.kw = kernel[d - 1];
-  p.stride_h = one_d ? 1 : strides[0];
-  p.stride_w = strides[d - 1];
-  p.dil_h = one_d ? 1 : dil[0];
-  p.dil_w = dil[d - 1];
-  p.pad_top = one_d ? 0 : pads[0];
-  p.pad_left = pads[d - 1];
-  p.out_h = one_d ? 1 : out[0];
-  p.out_w = out[d - 1];
-  const float* bias = nullptr;
-  if (ctx.has(2)) {
-    if (ctx.in(2).numel() != p.c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
-    bias = ctx.in(2).data<float>();
-  }
+  p.kh = one_d ? 1 : g.kernel[0];
+  p.kw = g.kernel[d - 1];
+  p.stride_h = one_d ? 1 : g.strides[0];
+  p.stride_w = g.strides[d - 1];
+  p.dil_h = one_d ? 1 : g.dil[0];
+  p.dil_w = g.dil[d - 1];
+  p.pad_top = one_d ? 0 : g.pads[0];
+  p.pad_left = g.pads[d - 1];
+  p.out_h = one_d ? 1 : g.out[0];
+  p.out_w = g.out[d - 1];
+  const float* bias = conv_bias(ctx, p.c_out);
   Shape y_shape = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
   Tensor& y = ctx.out(0, DType::f32, y_shape);
   kernels::f32_conv_transpose2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());

@@ -170,20 +170,29 @@ SlicePlan plan_slice(const ir::Node& node, const Shape& in, const std::vector<in
   return plan;
 }
 
+// starts, ends, axes, steps: attributes before opset 10, inputs 1-4 after.
+// `value(i)` gives input i when known; false if a needed input is unknown.
+template <class ValueOf>
+bool slice_args(const ir::Node& node, int64_t opset, ValueOf value, std::array<std::vector<int64_t>, 4>& args) {
+  if (opset < 10) {
+    args = {node.attr_ints("starts"), node.attr_ints("ends"), node.attr_ints("axes"), {}};
+    return true;
+  }
+  for (size_t i = 1; i <= 4; ++i) {
+    bool present = i < node.inputs.size() && node.inputs[i] >= 0;
+    if (!present) continue;
+    const Tensor* t = value(i);
+    if (!t) return false;
+    args[i - 1] = t->to_int_vector();
+  }
+  return true;
+}
+
 void run_slice(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
-  std::vector<int64_t> starts, ends, axes, steps;
-  if (ctx.opset < 10) {
-    starts = ctx.node.attr_ints("starts");
-    ends = ctx.node.attr_ints("ends");
-    axes = ctx.node.attr_ints("axes");
-  } else {
-    starts = input_ints(ctx, 1);
-    ends = input_ints(ctx, 2);
-    if (ctx.has(3)) axes = input_ints(ctx, 3);
-    if (ctx.has(4)) steps = input_ints(ctx, 4);
-  }
-  SlicePlan plan = plan_slice(ctx.node, x.shape(), starts, ends, axes, steps);
+  std::array<std::vector<int64_t>, 4> a;
+  slice_args(ctx.node, ctx.opset, [&](size_t i) { return &ctx.in(i); }, a);
+  SlicePlan plan = plan_slice(ctx.node, x.shape(), a[0], a[1], a[2], a[3]);
   size_t r = size_t(x.rank());
   std::vector<int64_t> st = row_strides(x.shape()), in_st(r);
   int64_t base = 0;
@@ -202,24 +211,13 @@ void infer_slice(InferContext& ctx) {
   if (!x) return;
   ctx.out_types[0].dtype = x->dtype;
   if (!x->rank_known) return;
-  std::vector<int64_t> starts, ends, axes, steps;
-  if (ctx.opset < 10) {
-    starts = ctx.node.attr_ints("starts");
-    ends = ctx.node.attr_ints("ends");
-    axes = ctx.node.attr_ints("axes");
-  } else {
-    for (size_t i = 1; i <= 4; ++i)
-      if (ctx.type(i) && !ctx.value(i)) return;
-    starts = ctx.value(1) ? ctx.value(1)->to_int_vector() : starts;
-    ends = ctx.value(2) ? ctx.value(2)->to_int_vector() : ends;
-    if (ctx.value(3)) axes = ctx.value(3)->to_int_vector();
-    if (ctx.value(4)) steps = ctx.value(4)->to_int_vector();
-  }
+  std::array<std::vector<int64_t>, 4> a;
+  if (!slice_args(ctx.node, ctx.opset, [&](size_t i) { return ctx.value(i); }, a)) return;
   // Unknown dims stay unknown unless the slice fixes their size.
   Shape probe = x->dims;
   for (int64_t& d : probe)
     if (d < 0) d = INT64_MAX / 4;
-  SlicePlan plan = plan_slice(ctx.node, probe, starts, ends, axes, steps);
+  SlicePlan plan = plan_slice(ctx.node, probe, a[0], a[1], a[2], a[3]);
   for (size_t d = 0; d < probe.size(); ++d)
     if (x->dims[d] < 0 && (plan.out[d] > INT64_MAX / 8 || plan.out[d] == probe[d])) plan.out[d] = -1;
     else if (x->dims[d] < 0) plan.out[d] = plan.out[d] < (int64_t(1) << 40) ? plan.out[d] : -1;
