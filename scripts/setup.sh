@@ -12,6 +12,7 @@ need_pkg libgtest-dev
 need_pkg libgmock-dev
 need_pkg libbenchmark-dev
 need_pkg libonnx-testdata
+need_pkg nlohmann-json3-dev
 need_cmd convert imagemagick
 need_pkg fonts-dejavu-core
 # Node.js may come from elsewhere (e.g. NodeSource, which bundles npm).

@@ -1,0 +1,32 @@
+// GGML tensor types: block layouts and the scalar reference dequantizers.
+// The reference follows ggml's operation order exactly (and this file's
+// translation unit is built without FMA contraction) so results match
+// llama.cpp bit for bit.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace pareto::kernels {
+
+enum class GgmlType : uint32_t {
+  f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
+  q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
+  iq4_nl = 20, iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, bf16 = 30,
+};
+
+struct GgmlTypeTraits {
+  const char* name = nullptr;  // nullptr: unknown to pareto
+  int64_t block_size = 0;      // elements per block
+  size_t type_size = 0;        // bytes per block
+  bool can_dequantize = false;
+};
+
+const GgmlTypeTraits& ggml_type_traits(uint32_t type);
+// Bytes of a row of n elements; 0 if n is not a multiple of the block size.
+size_t ggml_row_size(uint32_t type, int64_t n);
+
+// Dequantizes n elements (a multiple of the block size) starting at a block boundary.
+void dequantize_row_ref(uint32_t type, const void* src, float* dst, int64_t n);
+
+}  // namespace pareto::kernels
