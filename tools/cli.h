@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "pareto/llm.hpp"
 #include "pareto/pareto.hpp"
 
 namespace pareto::tools {
@@ -33,6 +34,14 @@ void fill_random(Tensor& t, uint64_t seed);
 int cmd_info(const Args& args);
 int cmd_run(const Args& args);
 int cmd_bench(const Args& args);
+int cmd_generate(const Args& args);
+// Opens the LLM named by the first positional argument (--tokenizer, --ctx, --threads).
+std::unique_ptr<LlmSession> open_llm(const Args& args);
+int cmd_tokenize(const Args& args);
+
+// Wall clock and peak RSS for reports.
+double now_seconds_cli();
+size_t peak_rss_cli();
 
 std::string format_bytes(size_t bytes);
 

@@ -1,6 +1,7 @@
 // pareto info: what a model is, without running it.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "cli.h"
 
@@ -12,6 +13,29 @@ static std::unique_ptr<Session> open_or_throw(const std::string& path, const Ses
   return std::move(s.value());
 }
 
+// GGUF files by magic; llama2.c checkpoints have none, so by the .bin suffix.
+static bool looks_like_llm(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  char magic[4] = {};
+  if (f) {
+    size_t n = std::fread(magic, 1, 4, f);
+    std::fclose(f);
+    if (n == 4 && std::memcmp(magic, "GGUF", 4) == 0) return true;
+  }
+  return path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0;
+}
+
+static int llm_info(const Args& args) {
+  auto session = open_llm(args);
+  LlmInfo i = session->info();
+  std::printf("model:      %s\narch:       %s\n", i.path.c_str(), i.arch.c_str());
+  std::printf("parameters: %.2f M   weights: %s\n", double(i.parameters) / 1e6, format_bytes(i.weight_bytes).c_str());
+  std::printf("dim %lld, layers %lld, heads %lld (kv %lld), ffn %lld, vocab %lld, context %lld\n", static_cast<long long>(i.dim),
+              static_cast<long long>(i.layers), static_cast<long long>(i.heads), static_cast<long long>(i.kv_heads),
+              static_cast<long long>(i.ffn), static_cast<long long>(i.vocab), static_cast<long long>(i.model_ctx));
+  return 0;
+}
+
 int cmd_info(const Args& args) {
   if (args.has("--cpu") && args.positional.empty()) {
     std::printf("%s\n", cpu_summary().c_str());
@@ -19,6 +43,7 @@ int cmd_info(const Args& args) {
   }
   if (args.positional.size() != 1) fail_argument("usage: pareto info MODEL [--graph] [--shape NAME=...]");
   const std::string& path = args.positional[0];
+  if (looks_like_llm(path)) return llm_info(args);
   auto session = open_or_throw(path, {});
   ModelSummary s = session->summary();
   std::map<std::string, Shape> shapes = parse_shapes(args);

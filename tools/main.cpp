@@ -20,6 +20,10 @@ const char* kUsage =
     "      runs once; writes each output as DIR/NAME.npy\n"
     "  bench MODEL [--runs N] [--warmup N] [--threads N] [--shape NAME=...] [--input ...] [--json]\n"
     "      load time, first run, median and p90 latency, peak RSS\n"
+    "  generate MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
+    "           [--seed S] [--threads N] [--ctx N] [--tokenizer TOK.bin]\n"
+    "      streams text from a GGUF or llama2.c model; speed and memory to stderr\n"
+    "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
     "  version\n";
 
 }  // namespace
@@ -40,6 +44,8 @@ int main(int argc, char** argv) {
     if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json"}));
+    if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {}));
+    if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());
       return 0;

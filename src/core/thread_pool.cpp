@@ -10,6 +10,16 @@ namespace pareto {
 
 namespace {
 
+// Set while a thread runs a parallel_for chunk: nested calls run inline
+// instead of waiting for workers that are busy with the outer region.
+thread_local bool t_in_parallel = false;
+
+struct ParallelScope {
+  bool saved = t_in_parallel;
+  ParallelScope() { t_in_parallel = true; }
+  ~ParallelScope() { t_in_parallel = saved; }
+};
+
 class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
@@ -25,7 +35,7 @@ class ThreadPool {
 
   void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
     int parts = int(std::min<int64_t>(threads_, n));
-    if (parts <= 1) {
+    if (parts <= 1 || t_in_parallel) {
       if (n > 0) fn(0, n);
       return;
     }
@@ -39,7 +49,10 @@ class ThreadPool {
       ++generation_;
     }
     cv_.notify_all();
-    fn(0, chunk_end(0));
+    {
+      ParallelScope scope;
+      fn(0, chunk_end(0));
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, [&] { return pending_ == 0; });
     fn_ = nullptr;
@@ -59,7 +72,10 @@ class ThreadPool {
       const auto* fn = fn_;
       int64_t b = chunk_begin(index), e = chunk_end(index);
       lock.unlock();
-      (*fn)(b, e);
+      {
+        ParallelScope scope;
+        (*fn)(b, e);
+      }
       lock.lock();
       if (--pending_ == 0) done_cv_.notify_one();
     }

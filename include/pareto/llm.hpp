@@ -1,0 +1,67 @@
+// pareto LLM API: load a GGUF or llama2.c model, tokenize, and generate text
+// with a KV cache that persists across calls (for chat) until reset().
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pareto/pareto.hpp"
+
+namespace pareto {
+
+struct LlmOptions {
+  std::string tokenizer;  // llama2.c tokenizer .bin (checkpoints without a vocabulary)
+  int64_t ctx = 0;        // KV cache positions; 0: the model's context, capped at 4096
+  int threads = 1;
+};
+
+struct GenerateOptions {
+  int max_tokens = 128;
+  float temperature = 0.8f;  // <= 0: greedy
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  uint64_t seed = 0;
+  bool add_bos = true;  // only applies when the cache is empty
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0, generated_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+  bool stopped_at_eos = false;
+};
+
+struct LlmInfo {
+  std::string arch, path;
+  int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0, ctx = 0, model_ctx = 0;
+  size_t weight_bytes = 0, kv_cache_bytes = 0;
+  int64_t parameters = 0;
+};
+
+class LlmSession {
+ public:
+  static Result<std::unique_ptr<LlmSession>> open(const std::string& model_path, const LlmOptions& options = {});
+  ~LlmSession();
+
+  Result<std::vector<int32_t>> tokenize(const std::string& text, bool add_bos) const;
+  std::string detokenize(const std::vector<int32_t>& tokens) const;
+  // Appends `prompt` to the context and samples up to max_tokens tokens,
+  // streaming complete UTF-8 text to on_text (return false to stop).
+  Result<GenerateStats> generate(const std::string& prompt, const GenerateOptions& options,
+                                 const std::function<bool(const std::string&)>& on_text);
+  // Forgets the conversation (KV cache position back to 0).
+  void reset();
+  int64_t position() const;
+  LlmInfo info() const;
+
+ private:
+  struct Impl;
+  explicit LlmSession(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pareto

@@ -1,0 +1,167 @@
+// The public LLM session: model, tokenizer, transformer with its KV cache.
+#include <algorithm>
+#include <new>
+
+#include "core/file.h"
+#include "core/thread_pool.h"
+#include "llm/model.h"
+#include "llm/sampler.h"
+#include "llm/tokenizer.h"
+#include "llm/transformer.h"
+#include "pareto/llm.hpp"
+
+namespace pareto {
+
+namespace {
+
+template <class F>
+auto guarded(F&& fn) -> Result<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const Error& e) {
+    return Status{e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    return Status{StatusCode::out_of_memory, "out of memory"};
+  } catch (const std::exception& e) {
+    return Status{StatusCode::internal, e.what()};
+  }
+}
+
+constexpr int64_t kDefaultCtxCap = 4096;
+
+}  // namespace
+
+struct LlmSession::Impl {
+  std::unique_ptr<llm::Model> model;
+  std::unique_ptr<llm::Tokenizer> tokenizer;
+  std::unique_ptr<llm::Transformer> transformer;
+  LlmOptions options;
+  int64_t pos = 0;
+  int32_t last_token = -1;
+  std::vector<int32_t> history;
+};
+
+LlmSession::LlmSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LlmSession::~LlmSession() = default;
+
+Result<std::unique_ptr<LlmSession>> LlmSession::open(const std::string& model_path, const LlmOptions& options) {
+  return guarded([&] {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    set_num_threads(std::max(1, options.threads));
+    impl->model = llm::Model::load(model_path, options.tokenizer);
+    if (!impl->model->vocab.pieces.empty()) impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
+    int64_t ctx = options.ctx > 0 ? options.ctx : std::min(impl->model->config.ctx_len, kDefaultCtxCap);
+    impl->transformer = std::make_unique<llm::Transformer>(*impl->model, ctx);
+    return std::unique_ptr<LlmSession>(new LlmSession(std::move(impl)));
+  });
+}
+
+Result<std::vector<int32_t>> LlmSession::tokenize(const std::string& text, bool add_bos) const {
+  return guarded([&] {
+    if (!impl_->tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
+    return impl_->tokenizer->encode(text, add_bos);
+  });
+}
+
+std::string LlmSession::detokenize(const std::vector<int32_t>& tokens) const {
+  return impl_->tokenizer ? impl_->tokenizer->decode(tokens) : std::string();
+}
+
+void LlmSession::reset() {
+  impl_->pos = 0;
+  impl_->last_token = -1;
+  impl_->history.clear();
+}
+
+int64_t LlmSession::position() const { return impl_->pos; }
+
+Result<GenerateStats> LlmSession::generate(const std::string& prompt, const GenerateOptions& o,
+                                           const std::function<bool(const std::string&)>& on_text) {
+  return guarded([&] {
+    Impl& s = *impl_;
+    if (!s.tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
+    set_num_threads(std::max(1, s.options.threads));
+    GenerateStats stats;
+    std::vector<int32_t> tokens = s.tokenizer->encode(prompt, o.add_bos && s.pos == 0);
+    if (tokens.empty() && s.pos == 0) fail_argument("nothing to start from: empty prompt and no BOS token");
+    int64_t ctx = s.transformer->ctx();
+    if (s.pos + int64_t(tokens.size()) >= ctx)
+      fail_argument("the prompt (" + std::to_string(tokens.size()) + " tokens) does not fit the remaining context (" +
+                    std::to_string(ctx - s.pos) + " of " + std::to_string(ctx) + ")");
+    llm::SamplerOptions so{o.temperature, o.top_k, o.top_p, o.min_p, o.repeat_penalty, o.repeat_last_n, o.seed};
+    llm::Sampler sampler(so);
+    for (int32_t t : s.history) sampler.accept(t);
+    llm::Utf8Stream stream;
+    const int64_t vocab = s.model->config.vocab;
+    std::vector<float> logits(static_cast<size_t>(vocab));
+    double t0 = now_seconds();
+    if (!tokens.empty()) {
+      const float* l = s.transformer->forward(tokens.data(), int64_t(tokens.size()), s.pos);
+      std::copy(l, l + vocab, logits.begin());
+      s.pos += int64_t(tokens.size());
+      for (int32_t t : tokens) {
+        sampler.accept(t);
+        s.history.push_back(t);
+      }
+      s.last_token = tokens.back();
+    } else {
+      // Continue from the last token already in the cache: recompute its logits.
+      const float* l = s.transformer->forward(&s.last_token, 1, s.pos - 1);
+      std::copy(l, l + vocab, logits.begin());
+    }
+    stats.prompt_tokens = int64_t(tokens.size());
+    stats.prefill_seconds = now_seconds() - t0;
+    double t1 = now_seconds();
+    bool keep_going = true;
+    for (int i = 0; i < o.max_tokens && keep_going; ++i) {
+      int32_t next = sampler.sample(logits.data(), vocab);
+      if (next == s.tokenizer->eos()) {
+        stats.stopped_at_eos = true;
+        break;
+      }
+      std::string text = stream.push(s.tokenizer->piece(s.last_token, next));
+      if (!text.empty()) keep_going = on_text(text);
+      sampler.accept(next);
+      s.history.push_back(next);
+      s.last_token = next;
+      ++stats.generated_tokens;
+      if (s.pos >= ctx) break;  // context full
+      if (i + 1 < o.max_tokens && keep_going) {
+        const float* l = s.transformer->forward(&next, 1, s.pos);
+        std::copy(l, l + vocab, logits.begin());
+      } else {
+        // The sampled token still enters the cache so a later call continues after it.
+        s.transformer->forward(&next, 1, s.pos);
+      }
+      ++s.pos;
+    }
+    std::string rest = stream.flush();
+    if (!rest.empty()) on_text(rest);
+    stats.decode_seconds = now_seconds() - t1;
+    return stats;
+  });
+}
+
+LlmInfo LlmSession::info() const {
+  const llm::Model& m = *impl_->model;
+  const llm::ModelConfig& c = m.config;
+  LlmInfo i;
+  i.arch = c.arch;
+  i.path = m.path;
+  i.dim = c.dim;
+  i.layers = c.n_layers;
+  i.heads = c.n_heads;
+  i.kv_heads = c.n_kv_heads;
+  i.ffn = c.ffn_dim;
+  i.vocab = c.vocab;
+  i.ctx = impl_->transformer->ctx();
+  i.model_ctx = c.ctx_len;
+  i.weight_bytes = m.weight_bytes;
+  i.kv_cache_bytes = impl_->transformer->kv_cache_bytes();
+  int64_t per_layer = c.dim * c.n_heads * c.head_dim * 2 + c.dim * c.n_kv_heads * c.head_dim * 2 + 3 * c.dim * c.ffn_dim + 2 * c.dim;
+  i.parameters = c.n_layers * per_layer + c.vocab * c.dim * (m.output.data == m.token_embd.data ? 1 : 2) + c.dim;
+  return i;
+}
+
+}  // namespace pareto

@@ -1,0 +1,26 @@
+// Small transformer kernels shared by every LLM architecture: RMSNorm,
+// rotary position embedding, SiLU-gated product, causal attention over a KV
+// cache. Portable reference versions; ISA variants come with the fast-kernel work.
+#pragma once
+#include <cstdint>
+
+namespace pareto::kernels {
+
+// out[i] = w[i] * x[i] / sqrt(mean(x^2) + eps)
+void f32_rmsnorm(const float* x, const float* w, int64_t n, float eps, float* out);
+
+// Rotates `n_heads` heads of `head_dim` in place for position `pos`. Only the
+// first `rope_dims` dims of each head rotate. neox: pairs (i, i + rope_dims/2);
+// otherwise adjacent pairs (2i, 2i+1).
+void f32_rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, int64_t pos, float freq_base, bool neox);
+
+// gate[i] = silu(gate[i]) * up[i]
+void f32_silu_mul(float* gate, const float* up, int64_t n);
+
+// One query head against keys/values of positions [0, n_pos) (rows of
+// length head_dim, stride `stride` floats apart); writes out[head_dim].
+// `scratch` holds n_pos floats.
+void f32_attention_head(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                        float* scratch, float* out);
+
+}  // namespace pareto::kernels

@@ -1,0 +1,46 @@
+// Tokenizers over a model's Vocab. SentencePiece-style BPE (scores, byte
+// fallback) for llama vocabularies and llama2.c tokenizer files; byte-level
+// BPE (GPT-2 / qwen2 / llama3) comes with the BPE vocabulary work.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "llm/model.h"
+
+namespace pareto::llm {
+
+class Tokenizer {
+ public:
+  explicit Tokenizer(const Vocab& vocab);
+  std::vector<int32_t> encode(const std::string& text, bool add_bos) const;
+  // Bytes of one token as it continues after `prev` (leading space dropped
+  // right after BOS, byte tokens as raw bytes, control tokens as nothing).
+  std::string piece(int32_t prev, int32_t token) const;
+  std::string decode(const std::vector<int32_t>& tokens) const;
+  int32_t bos() const { return vocab_.bos; }
+  int32_t eos() const { return vocab_.eos; }
+  int64_t size() const { return int64_t(vocab_.pieces.size()); }
+
+ private:
+  int32_t lookup(const std::string& s) const;
+  bool is_control(int32_t id) const;
+  const Vocab& vocab_;
+  std::unordered_map<std::string, int32_t> ids_;
+  int32_t byte_ids_[256];
+};
+
+// Holds back an incomplete UTF-8 sequence at the end of streamed bytes so a
+// terminal never sees half a character.
+class Utf8Stream {
+ public:
+  // Appends bytes; returns what can be printed now.
+  std::string push(const std::string& bytes);
+  std::string flush();
+
+ private:
+  std::string pending_;
+};
+
+}  // namespace pareto::llm

@@ -1,0 +1,103 @@
+#include "llm/transformer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/llm_ops.h"
+
+namespace pareto::llm {
+
+Transformer::Transformer(const Model& model, int64_t ctx) : model_(model) {
+  const ModelConfig& c = model.config;
+  // A context beyond the trained length is allowed (RoPE has no hard limit); the CLI warns.
+  ctx_ = ctx > 0 ? ctx : c.ctx_len;
+  if (ctx_ <= 0) fail_argument("context length must be positive");
+  size_t per_layer = size_t(ctx_ * c.n_kv_heads * c.head_dim);
+  k_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
+  v_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
+}
+
+void Transformer::reserve(int64_t n, bool all_logits) {
+  const ModelConfig& c = model_.config;
+  auto grow = [](std::vector<float>& v, int64_t size) {
+    if (v.size() < size_t(size)) v.resize(size_t(size));
+  };
+  grow(x_, n * c.dim);
+  grow(xb_, n * std::max(c.dim, c.n_heads * c.head_dim));
+  grow(q_, n * c.n_heads * c.head_dim);
+  grow(k_, n * c.n_kv_heads * c.head_dim);
+  grow(v_, n * c.n_kv_heads * c.head_dim);
+  grow(att_, n * c.n_heads * c.head_dim);
+  grow(gate_, n * c.ffn_dim);
+  grow(up_, n * c.ffn_dim);
+  grow(logits_, (all_logits ? n : 1) * c.vocab);
+  grow(scratch_, int64_t(num_threads()) * ctx_);
+}
+
+const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits) {
+  const ModelConfig& c = model_.config;
+  if (n <= 0) fail_argument("forward needs at least one token");
+  if (pos < 0 || pos + n > ctx_)
+    fail_argument("positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) + " exceed the context of " + std::to_string(ctx_));
+  reserve(n, all_logits);
+  const int64_t dim = c.dim, hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  float* x = x_.data();
+  for (int64_t t = 0; t < n; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= c.vocab) fail_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
+    kernels::weight_row(model_.token_embd, tokens[t], x + t * dim);
+  }
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& w = model_.layers[size_t(l)];
+    const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
+    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    kernels::matmul_weights(w.wq, xb_.data(), n, q_.data());
+    kernels::matmul_weights(w.wk, xb_.data(), n, k_.data());
+    kernels::matmul_weights(w.wv, xb_.data(), n, v_.data());
+    float* kc = k_cache_.data() + size_t(l) * size_t(ctx_ * kv_dim);
+    float* vc = v_cache_.data() + size_t(l) * size_t(ctx_ * kv_dim);
+    for (int64_t t = 0; t < n; ++t) {
+      float* qt = q_.data() + t * q_dim;
+      float* kt = k_.data() + t * kv_dim;
+      float* vt = v_.data() + t * kv_dim;
+      if (w.bq)
+        for (int64_t i = 0; i < q_dim; ++i) qt[i] += w.bq[i];
+      if (w.bk)
+        for (int64_t i = 0; i < kv_dim; ++i) kt[i] += w.bk[i];
+      if (w.bv)
+        for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
+      kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
+      kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
+      std::memcpy(kc + (pos + t) * kv_dim, kt, sizeof(float) * size_t(kv_dim));
+      std::memcpy(vc + (pos + t) * kv_dim, vt, sizeof(float) * size_t(kv_dim));
+    }
+    // Causal attention: token t sees positions [0, pos + t]. Heads split across threads.
+    parallel_for(n * c.n_heads, [&](int64_t b, int64_t e) {
+      static thread_local std::vector<float> scratch;
+      scratch.resize(size_t(ctx_));
+      for (int64_t th = b; th < e; ++th) {
+        int64_t t = th / c.n_heads, h = th % c.n_heads, kvh = h / group;
+        kernels::f32_attention_head(q_.data() + t * q_dim + h * hd, kc + kvh * hd, vc + kvh * hd, pos + t + 1, hd, kv_dim,
+                                    scratch.data(), att_.data() + t * q_dim + h * hd);
+      }
+    });
+    kernels::matmul_weights(w.wo, att_.data(), n, xb_.data());
+    for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+    const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
+    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    kernels::matmul_weights(w.w_gate, xb_.data(), n, gate_.data());
+    kernels::matmul_weights(w.w_up, xb_.data(), n, up_.data());
+    kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim);
+    kernels::matmul_weights(w.w_down, gate_.data(), n, xb_.data());
+    for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+  }
+  const float* out_norm = static_cast<const float*>(model_.output_norm.data);
+  int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
+  for (int64_t t = first; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, out_norm, dim, c.rms_eps, xb_.data() + (t - first) * dim);
+  kernels::matmul_weights(model_.output, xb_.data(), rows, logits_.data());
+  return logits_.data();
+}
+
+}  // namespace pareto::llm

@@ -1,0 +1,32 @@
+// The decoder forward pass with a KV cache. A batch of tokens at consecutive
+// positions runs as matrix-matrix products (prefill); one token is decode.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "llm/model.h"
+
+namespace pareto::llm {
+
+class Transformer {
+ public:
+  // ctx: KV cache length in positions (0: the model's context length).
+  Transformer(const Model& model, int64_t ctx);
+
+  // Runs `n` tokens at positions [pos, pos + n). Returns the logits of the
+  // last token, or of every token (n x vocab) when all_logits is set.
+  const float* forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits = false);
+
+  int64_t ctx() const { return ctx_; }
+  const Model& model() const { return model_; }
+  size_t kv_cache_bytes() const { return (k_cache_.size() + v_cache_.size()) * sizeof(float); }
+
+ private:
+  void reserve(int64_t n, bool all_logits);
+  const Model& model_;
+  int64_t ctx_;
+  std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim]
+  std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_, scratch_;
+};
+
+}  // namespace pareto::llm

@@ -1,0 +1,95 @@
+// pareto generate: text from a GGUF or llama2.c model, streamed to stdout;
+// speed and memory to stderr.
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli.h"
+#include "pareto/llm.hpp"
+
+namespace pareto::tools {
+
+namespace {
+
+double get_double(const Args& a, const std::string& key, double def) {
+  std::string v = a.get(key);
+  if (v.empty()) return def;
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (*end) fail_argument(key + " expects a number, got '" + v + "'");
+  return d;
+}
+
+}  // namespace
+
+GenerateOptions generate_options(const Args& a) {
+  GenerateOptions o;
+  o.max_tokens = a.get_int("-n", a.get_int("--n-predict", 128));
+  o.temperature = float(get_double(a, "--temp", 0.8));
+  o.top_k = a.get_int("--top-k", 40);
+  o.top_p = float(get_double(a, "--top-p", 0.95));
+  o.min_p = float(get_double(a, "--min-p", 0.05));
+  o.repeat_penalty = float(get_double(a, "--repeat-penalty", 1.0));
+  o.repeat_last_n = a.get_int("--repeat-last-n", 64);
+  o.seed = uint64_t(get_double(a, "--seed", 0));
+  return o;
+}
+
+std::unique_ptr<LlmSession> open_llm(const Args& a) {
+  if (a.positional.size() != 1) fail_argument("expected one MODEL (.gguf or llama2.c .bin)");
+  LlmOptions lo;
+  lo.tokenizer = a.get("--tokenizer");
+  lo.ctx = a.get_int("--ctx", 0);
+  lo.threads = a.get_int("--threads", a.get_int("-t", 1));
+  auto s = LlmSession::open(a.positional[0], lo);
+  if (!s.ok()) throw Error(s.status().code, s.status().message);
+  return std::move(s.value());
+}
+
+int cmd_generate(const Args& args) {
+  double t0 = now_seconds_cli();
+  auto session = open_llm(args);
+  double load = now_seconds_cli() - t0;
+  LlmInfo mi = session->info();
+  if (mi.ctx > mi.model_ctx)
+    std::fprintf(stderr, "warning: context %lld exceeds the model's trained context %lld\n", static_cast<long long>(mi.ctx),
+                 static_cast<long long>(mi.model_ctx));
+  GenerateOptions o = generate_options(args);
+  std::string prompt = args.get("-p", args.get("--prompt"));
+  std::fputs(prompt.c_str(), stdout);
+  std::fflush(stdout);
+  auto r = session->generate(prompt, o, [](const std::string& text) {
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  std::fputc('\n', stdout);
+  if (!r.ok()) throw Error(r.status().code, r.status().message);
+  const GenerateStats& s = r.value();
+  LlmInfo info = session->info();
+  std::fprintf(stderr, "\n%s: %s, %lld layers, dim %lld, %.1f M params, weights %s, KV cache %s (ctx %lld)\n", info.arch.c_str(),
+               info.path.c_str(), static_cast<long long>(info.layers), static_cast<long long>(info.dim), double(info.parameters) / 1e6,
+               format_bytes(info.weight_bytes).c_str(), format_bytes(info.kv_cache_bytes).c_str(), static_cast<long long>(info.ctx));
+  std::fprintf(stderr, "load %.1f ms | prefill %lld tokens %.2f ms (%.1f t/s) | decode %lld tokens %.2f ms (%.1f t/s)%s | peak RSS %s\n",
+               load * 1e3, static_cast<long long>(s.prompt_tokens), s.prefill_seconds * 1e3,
+               s.prefill_seconds > 0 ? double(s.prompt_tokens) / s.prefill_seconds : 0.0, static_cast<long long>(s.generated_tokens),
+               s.decode_seconds * 1e3, s.decode_seconds > 0 ? double(s.generated_tokens) / s.decode_seconds : 0.0,
+               s.stopped_at_eos ? " | stopped at EOS" : "", format_bytes(peak_rss_cli()).c_str());
+  return 0;
+}
+
+}  // namespace pareto::tools
+
+namespace pareto::tools {
+
+// pareto tokenize MODEL -p TEXT: token ids and pieces, like llama-tokenize.
+int cmd_tokenize(const Args& args) {
+  auto session = open_llm(args);
+  std::string text = args.get("-p", args.get("--prompt"));
+  auto ids = session->tokenize(text, !args.has("--no-bos"));
+  if (!ids.ok()) throw Error(ids.status().code, ids.status().message);
+  for (int32_t id : ids.value()) std::printf("%6d -> '%s'\n", id, session->detokenize({id}).c_str());
+  std::printf("%zu tokens\n", ids.value().size());
+  return 0;
+}
+
+}  // namespace pareto::tools
