@@ -1,0 +1,169 @@
+// The LLM runtime against work that is not ours: llama2.c's known-good
+// stories260K output, the reference Llama 2 tokenizer ids, and the logits
+// llama.cpp computed for every GGUF quantization type.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "core/thread_pool.h"
+#include "llm/model.h"
+#include "llm/tokenizer.h"
+#include "llm/transformer.h"
+#include "pareto/llm.hpp"
+
+using namespace pareto;
+using json = nlohmann::json;
+
+namespace {
+
+std::string shared_models() { return std::string(PARETO_SOURCE_DIR) + "/../shared/models"; }
+
+bool have_shared() { return bool(std::ifstream(shared_models() + "/stories260K.bin")); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The n-th ``` block of ../shared/models/README.md (llama2.c's printed output).
+std::string readme_block(int n) {
+  std::string readme = read_file(shared_models() + "/README.md");
+  std::regex block("```\\n([\\s\\S]*?)```");
+  auto it = std::sregex_iterator(readme.begin(), readme.end(), block);
+  for (int i = 0; i < n && it != std::sregex_iterator(); ++i) ++it;
+  return it == std::sregex_iterator() ? "" : (*it)[1].str();
+}
+
+// What `pareto generate` prints to stdout: prompt, generated text, newline.
+std::string generate(const std::string& model, const std::string& tok, const std::string& prompt, int n, int64_t ctx = 0, int threads = 1) {
+  LlmOptions lo;
+  lo.tokenizer = tok;
+  lo.ctx = ctx;
+  lo.threads = threads;
+  auto s = LlmSession::open(model, lo);
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  if (!s.ok()) return "";
+  GenerateOptions o;
+  o.temperature = 0;
+  o.max_tokens = n;
+  std::string out = prompt;
+  auto r = s.value()->generate(prompt, o, [&](const std::string& t) {
+    out += t;
+    return true;
+  });
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return out + "\n";
+}
+
+}  // namespace
+
+TEST(Llm, Stories260KGreedyIsByteIdenticalToLlama2c) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  std::string want = readme_block(0);
+  ASSERT_FALSE(want.empty());
+  // llama2.c -n 200 prints 200 tokens after BOS.
+  EXPECT_EQ(generate(shared_models() + "/stories260K.bin", shared_models() + "/tok512.bin", "", 200), want);
+  EXPECT_EQ(generate(shared_models() + "/stories260K.bin", shared_models() + "/tok512.bin", "", 200, 0, 2), want) << "2 threads";
+}
+
+TEST(Llm, Stories260KWithPrompt) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  std::string want = readme_block(1);
+  // llama2.c's 60 steps = 4 prompt tokens after BOS + 56 sampled. The README block
+  // ends with one more blank line than run.c prints, so compare without trailing newlines.
+  std::string got = generate(shared_models() + "/stories260K.bin", shared_models() + "/tok512.bin", "Once upon a time", 56);
+  auto trim = [](std::string s) {
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  };
+  EXPECT_EQ(trim(got), trim(want));
+}
+
+TEST(Llm, Stories260KGgufMatchesCheckpoint) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  // The converter wrote context_length 128; the checkpoint was trained on 512.
+  EXPECT_EQ(generate(shared_models() + "/stories260K.gguf", "", "", 200, 512), readme_block(0));
+  std::string q = generate(shared_models() + "/stories260K-Q4_K_M.gguf", "", "", 200, 512);
+  EXPECT_EQ(q.rfind("Once upon a time, there was a little girl named Lily.", 0), 0u) << q;
+}
+
+TEST(Llm, Llama2TokenizerMatchesReferenceIds) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  llm::Vocab v;
+  llm::load_llama2c_tokenizer(shared_models() + "/tokenizer.bin", 32000, v);
+  llm::Tokenizer tok(v);
+  // The README table: C-string prompts and the ids of the reference SentencePiece tokenizer.
+  std::string readme = read_file(shared_models() + "/README.md");
+  std::regex row("\\| `\"(.*)\"` \\| ([0-9, ]+) \\|");
+  int rows = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row); it != std::sregex_iterator(); ++it) {
+    std::string prompt = std::regex_replace((*it)[1].str(), std::regex("\\\\n"), "\n");
+    std::vector<int32_t> want;
+    std::stringstream ids((*it)[2].str());
+    std::string id;
+    while (std::getline(ids, id, ',')) want.push_back(std::stoi(id));
+    std::vector<int32_t> got = tok.encode(prompt, true);
+    EXPECT_EQ(got, want) << "prompt: " << prompt;
+    std::vector<int32_t> body(got.begin() + 1, got.end());
+    EXPECT_EQ(tok.decode(body), prompt) << "round trip";
+    ++rows;
+  }
+  EXPECT_EQ(rows, 5);
+}
+
+TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
+  std::ifstream in(shared_models() + "/golden/greedy-ids.jsonl");
+  if (!in) GTEST_SKIP() << "../shared/models/golden not found";
+  std::vector<json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(json::parse(line));
+  std::vector<float> f32_ref;
+  for (const json& row : rows)
+    if (row["file"] == "synth-mini-F32.gguf") f32_ref = row["step0_logits"].get<std::vector<float>>();
+  ASSERT_FALSE(f32_ref.empty());
+  for (const json& row : rows) {
+    std::string file = row["file"];
+    std::string path = shared_models() + "/golden/" + file;
+    if (!std::ifstream(path)) path = shared_models() + "/" + file;
+    auto model = llm::Model::load(path);
+    llm::Tokenizer tok(model->vocab);
+    std::vector<int32_t> ids = tok.encode(row["prompt"].get<std::string>(), true);
+    EXPECT_EQ(ids, row["prompt_ids"].get<std::vector<int32_t>>()) << file;
+    llm::Transformer tr(*model, 64);
+    const float* logits = tr.forward(ids.data(), int64_t(ids.size()), 0);
+    std::vector<float> want = row["step0_logits"].get<std::vector<float>>();
+    ASSERT_EQ(int64_t(want.size()), model->config.vocab);
+    double max_diff = 0, scale = 0, dot = 0, n1 = 0, n2 = 0, quant_effect = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      max_diff = std::max(max_diff, double(std::abs(logits[i] - want[i])));
+      scale = std::max(scale, double(std::abs(want[i])));
+      dot += double(logits[i]) * want[i];
+      n1 += double(logits[i]) * logits[i];
+      n2 += double(want[i]) * want[i];
+      if (file.rfind("synth-mini", 0) == 0) quant_effect = std::max(quant_effect, double(std::abs(want[i] - f32_ref[i])));
+    }
+    double cosine = dot / std::sqrt(n1 * n2);
+    EXPECT_GT(cosine, 0.999) << file;
+    bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
+    if (f32) {
+      // llama.cpp keeps the KV cache in f16; pareto's reference path keeps f32.
+      EXPECT_LE(max_diff, 2e-3 * scale) << file << ": max |logit diff| " << max_diff;
+    } else if (quant_effect > 0) {
+      // llama.cpp also quantizes activations to 8 bits in these matmuls; a
+      // decoding error would move logits by at least as much as the weight
+      // quantization itself does, so require much less than that.
+      EXPECT_LE(max_diff, 0.5 * quant_effect) << file << ": max |logit diff| " << max_diff << ", weight quantization moves logits by "
+                                              << quant_effect;
+    }
+    int32_t top = int32_t(std::max_element(logits, logits + want.size()) - logits);
+    double margin = row["top1_top2_margin"][0].get<double>();
+    if (margin > 2 * max_diff) EXPECT_EQ(top, row["gen_ids"][0].get<int32_t>()) << file;
+  }
+  EXPECT_EQ(rows.size(), 19u);
+}
