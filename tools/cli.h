@@ -38,6 +38,7 @@ int cmd_generate(const Args& args);
 // Opens the LLM named by the first positional argument (--tokenizer, --ctx, --threads).
 std::unique_ptr<LlmSession> open_llm(const Args& args);
 int cmd_tokenize(const Args& args);
+int cmd_perplexity(const Args& args);
 
 // Wall clock and peak RSS for reports.
 double now_seconds_cli();

@@ -2,6 +2,8 @@
 // speed and memory to stderr.
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 #include "cli.h"
 #include "pareto/llm.hpp"
@@ -89,6 +91,37 @@ int cmd_tokenize(const Args& args) {
   if (!ids.ok()) throw Error(ids.status().code, ids.status().message);
   for (int32_t id : ids.value()) std::printf("%6d -> '%s'\n", id, session->detokenize({id}).c_str());
   std::printf("%zu tokens\n", ids.value().size());
+  return 0;
+}
+
+}  // namespace pareto::tools
+
+namespace pareto::tools {
+
+// pareto perplexity MODEL --file TEXT --ctx N (llama.cpp's convention).
+int cmd_perplexity(const Args& args) {
+  std::string file = args.get("--file", args.get("-f"));
+  if (file.empty()) fail_argument("usage: pareto perplexity MODEL --file TEXT [--ctx N]");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail(StatusCode::io_error, file + ": cannot open");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Args a = args;
+  int64_t n_ctx = a.get_int("--ctx", a.get_int("-c", 512));
+  a.options.erase("--ctx");
+  a.options.emplace("--ctx", std::to_string(n_ctx));
+  auto session = open_llm(a);
+  double t0 = now_seconds_cli();
+  auto r = session->perplexity(text, n_ctx, [&](int64_t c, int64_t n, double ppl) {
+    std::fprintf(stderr, "\rchunk %lld/%lld  running PPL %.4f  (%.1f s)", static_cast<long long>(c + 1), static_cast<long long>(n), ppl,
+                 now_seconds_cli() - t0);
+    std::fflush(stderr);
+  });
+  std::fputc('\n', stderr);
+  if (!r.ok()) throw Error(r.status().code, r.status().message);
+  const PerplexityStats& s = r.value();
+  std::printf("%lld tokens, %lld chunks of %lld, %lld scored (second half of each chunk)\n", static_cast<long long>(s.text_tokens),
+              static_cast<long long>(s.chunks), static_cast<long long>(n_ctx), static_cast<long long>(s.scored_tokens));
+  std::printf("Final estimate: PPL = %.4f +/- %.5f\n", s.ppl, s.ppl_error);
   return 0;
 }
 

@@ -23,6 +23,8 @@ const char* kUsage =
     "  generate MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
     "           [--seed S] [--threads N] [--ctx N] [--tokenizer TOK.bin]\n"
     "      streams text from a GGUF or llama2.c model; speed and memory to stderr\n"
+    "  perplexity MODEL --file TEXT [--ctx N] [--threads N] [--tokenizer TOK.bin]\n"
+    "      llama.cpp's convention: chunks of N tokens, second half of each scored\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
     "  version\n";
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json"}));
     if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {}));
+    if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());

@@ -35,6 +35,11 @@ struct GenerateStats {
   bool stopped_at_eos = false;
 };
 
+struct PerplexityStats {
+  double ppl = 0, ppl_error = 0;
+  int64_t chunks = 0, scored_tokens = 0, text_tokens = 0;
+};
+
 struct LlmInfo {
   std::string arch, path;
   int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0, ctx = 0, model_ctx = 0;
@@ -53,6 +58,10 @@ class LlmSession {
   // streaming complete UTF-8 text to on_text (return false to stop).
   Result<GenerateStats> generate(const std::string& prompt, const GenerateOptions& options,
                                  const std::function<bool(const std::string&)>& on_text);
+  // llama.cpp's perplexity convention over `text` with chunks of n_ctx tokens
+  // (uses and then resets the KV cache). progress(chunk, n_chunks, running ppl).
+  Result<PerplexityStats> perplexity(const std::string& text, int64_t n_ctx,
+                                     const std::function<void(int64_t, int64_t, double)>& progress = {});
   // Forgets the conversation (KV cache position back to 0).
   void reset();
   int64_t position() const;

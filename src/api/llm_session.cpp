@@ -5,6 +5,7 @@
 #include "core/file.h"
 #include "core/thread_pool.h"
 #include "llm/model.h"
+#include "llm/perplexity.h"
 #include "llm/sampler.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
@@ -140,6 +141,17 @@ Result<GenerateStats> LlmSession::generate(const std::string& prompt, const Gene
     if (!rest.empty()) on_text(rest);
     stats.decode_seconds = now_seconds() - t1;
     return stats;
+  });
+}
+
+Result<PerplexityStats> LlmSession::perplexity(const std::string& text, int64_t n_ctx,
+                                               const std::function<void(int64_t, int64_t, double)>& progress) {
+  return guarded([&] {
+    if (!impl_->tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
+    set_num_threads(std::max(1, impl_->options.threads));
+    reset();
+    llm::PerplexityResult r = llm::perplexity(*impl_->transformer, *impl_->tokenizer, text, n_ctx, progress);
+    return PerplexityStats{r.ppl, r.ppl_error, r.chunks, r.scored_tokens, r.text_tokens};
   });
 }
 

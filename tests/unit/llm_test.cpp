@@ -167,3 +167,32 @@ TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
   }
   EXPECT_EQ(rows.size(), 19u);
 }
+
+TEST(Llm, PerplexityMatchesLlamaCpp) {
+  std::string golden = read_file(shared_models() + "/golden/README.md");
+  if (golden.empty()) GTEST_SKIP() << "../shared/models/golden not found";
+  std::string text = read_file(shared_models() + "/tinystories_style_eval.txt");
+  // Rows "| FILE.gguf | types | size | PPL ± err | ..." of llama-perplexity -c 128 results.
+  std::regex row("\\| ((?:synth-mini|stories260K)[^ |]*\\.gguf) \\|[^|]*\\|[^|]*\\| ([0-9.]+) ± ([0-9.]+) \\|");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(golden.begin(), golden.end(), row); it != std::sregex_iterator(); ++it) {
+    std::string file = (*it)[1].str();
+    double want = std::stod((*it)[2].str()), want_err = std::stod((*it)[3].str());
+    std::string path = shared_models() + "/golden/" + file;
+    if (!std::ifstream(path)) path = shared_models() + "/" + file;
+    LlmOptions lo;
+    lo.ctx = 128;
+    auto s = LlmSession::open(path, lo);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    auto r = s.value()->perplexity(text, 128);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r.value().chunks, 9) << file;
+    // llama.cpp keeps an f16 KV cache and 8-bit activations for quantized
+    // weights; the exact f32 path lands within 0.2% (0.02% for F32 files).
+    bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
+    EXPECT_NEAR(r.value().ppl, want, want * (f32 ? 2e-4 : 2e-3)) << file;
+    EXPECT_NEAR(r.value().ppl_error, want_err, want_err * 5e-3) << file;
+    ++checked;
+  }
+  EXPECT_GE(checked, 19);
+}
