@@ -29,4 +29,9 @@ size_t ggml_row_size(uint32_t type, int64_t n);
 // Dequantizes n elements (a multiple of the block size) starting at a block boundary.
 void dequantize_row_ref(uint32_t type, const void* src, float* dst, int64_t n);
 
+// Types quantize_row_ref can produce.
+bool can_quantize(uint32_t type);
+// Quantizes n floats (a multiple of the block size) with ggml's reference rounding.
+void quantize_row_ref(uint32_t type, const float* src, void* dst, int64_t n);
+
 }  // namespace pareto::kernels

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -102,4 +103,25 @@ TEST(Gguf, DequantizationIsBitIdenticalToGgml) {
   }
   for (const char* type : {"f32", "f16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs"})
     EXPECT_GT(checked[type], 0) << "no golden tensor of type " << type;
+}
+
+TEST(Gguf, ReferenceQuantizersReproduceLlamaQuantize) {
+  std::string base = shared_models() + "/golden/";
+  if (!std::ifstream(base + "synth-mini-F32.gguf")) GTEST_SKIP() << "../shared/models/golden not found";
+  auto f32 = gguf::File::open(base + "synth-mini-F32.gguf");
+  // --pure files: every 2-D tensor in one type, quantized from synth-mini-F32 by llama-quantize.
+  for (const char* file : {"synth-mini-Q8_0.gguf", "synth-mini-Q4_0-pure.gguf", "synth-mini-Q4_K-pure.gguf"}) {
+    auto q = gguf::File::open(base + file);
+    int compared = 0;
+    for (const auto& t : q->tensors) {
+      if (t.type == uint32_t(kernels::GgmlType::f32)) continue;
+      const gguf::TensorInfo* src = f32->tensor(t.name);
+      ASSERT_TRUE(src && src->type == 0) << t.name;
+      std::vector<uint8_t> out(t.nbytes);
+      kernels::quantize_row_ref(t.type, reinterpret_cast<const float*>(src->data), out.data(), src->numel());
+      EXPECT_EQ(std::memcmp(out.data(), t.data, t.nbytes), 0) << file << " " << t.name << " differs from llama-quantize";
+      ++compared;
+    }
+    EXPECT_GE(compared, 14) << file;
+  }
 }
