@@ -39,6 +39,7 @@ int cmd_generate(const Args& args);
 std::unique_ptr<LlmSession> open_llm(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_perplexity(const Args& args);
+int cmd_synth(const Args& args);
 
 // Wall clock and peak RSS for reports.
 double now_seconds_cli();

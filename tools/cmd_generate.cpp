@@ -126,3 +126,25 @@ int cmd_perplexity(const Args& args) {
 }
 
 }  // namespace pareto::tools
+
+namespace pareto::tools {
+
+// pareto synth --arch llama --preset tiny|0.5b|1.1b --type f16|q8_0|q4_0|q4_k -o FILE.gguf
+int cmd_synth(const Args& args) {
+  SynthSpec spec;
+  spec.arch = args.get("--arch", "llama");
+  spec.preset = args.get("--preset", "tiny");
+  spec.type = args.get("--type", "f16");
+  spec.seed = uint64_t(get_double(args, "--seed", 1));
+  spec.threads = args.get_int("--threads", 2);
+  std::string out = args.get("-o", args.get("--output"));
+  if (out.empty()) fail_argument("usage: pareto synth --preset tiny|0.5b|1.1b --type f16|q8_0|q4_0|q4_k -o FILE.gguf");
+  double t0 = now_seconds_cli();
+  auto r = synth_llm(spec, out);
+  if (!r.ok()) throw Error(r.status().code, r.status().message);
+  std::printf("%s: %s %s %s, %.3f B parameters, %s, %.1f s\n", out.c_str(), spec.arch.c_str(), spec.preset.c_str(), spec.type.c_str(),
+              double(r.value().parameters) / 1e9, format_bytes(r.value().file_bytes).c_str(), now_seconds_cli() - t0);
+  return 0;
+}
+
+}  // namespace pareto::tools

@@ -73,4 +73,18 @@ class LlmSession {
   std::unique_ptr<Impl> impl_;
 };
 
+// Writes a random-weight model with real shapes (`pareto synth`).
+struct SynthSpec {
+  std::string arch = "llama";
+  std::string preset = "tiny";  // tiny | 0.5b | 1.1b (TinyLlama shapes)
+  std::string type = "f16";     // f32 | f16 | q8_0 | q4_0 | q4_k
+  uint64_t seed = 1;
+  int threads = 1;
+};
+struct SynthResult {
+  int64_t parameters = 0;
+  uint64_t file_bytes = 0;
+};
+Result<SynthResult> synth_llm(const SynthSpec& spec, const std::string& path);
+
 }  // namespace pareto

@@ -7,6 +7,7 @@
 #include "llm/model.h"
 #include "llm/perplexity.h"
 #include "llm/sampler.h"
+#include "llm/synth.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
 #include "pareto/llm.hpp"
@@ -174,6 +175,14 @@ LlmInfo LlmSession::info() const {
   int64_t per_layer = c.dim * c.n_heads * c.head_dim * 2 + c.dim * c.n_kv_heads * c.head_dim * 2 + 3 * c.dim * c.ffn_dim + 2 * c.dim;
   i.parameters = c.n_layers * per_layer + c.vocab * c.dim * (m.output.data == m.token_embd.data ? 1 : 2) + c.dim;
   return i;
+}
+
+Result<SynthResult> synth_llm(const SynthSpec& spec, const std::string& path) {
+  return guarded([&] {
+    set_num_threads(std::max(1, spec.threads));
+    llm::SynthReport r = llm::synth_model({spec.arch, spec.preset, spec.type, spec.seed}, path);
+    return SynthResult{r.parameters, r.file_bytes};
+  });
 }
 
 }  // namespace pareto

@@ -14,7 +14,61 @@ void weight_row(const WeightMatrix& w, int64_t r, float* out) {
   dequantize_row_ref(w.type, static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, out, w.cols);
 }
 
+namespace {
+
+// Dot product with 8 independent partial sums: vectorizable without
+// reassociating a single accumulator (no -ffast-math needed).
+inline float dot8(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[k + j] * b[k + j];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
+// Decode path (one or two tokens): each row is dequantized a block at a time
+// into a stack buffer and dotted with x, so weights are read once and never
+// written back out. Rows split across threads.
+void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  const GgmlTypeTraits& tr = ggml_type_traits(w.type);
+  DequantBlockFn block = dequantize_block_fn(w.type);
+  const size_t row_bytes = ggml_row_size(w.type, w.cols);
+  const int64_t bs = tr.block_size, nb = w.cols / bs;
+  parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    float buf[256];
+    std::vector<float> full;
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes;
+      for (int64_t t = 0; t < tokens; ++t) {
+        const float* xt = x + t * w.cols;
+        float acc = 0.f;
+        if (w.type == uint32_t(GgmlType::f32)) {
+          acc = dot8(reinterpret_cast<const float*>(row), xt, w.cols);
+        } else if (block) {
+          for (int64_t b = 0; b < nb; ++b) {
+            block(row + size_t(b) * tr.type_size, buf);
+            acc += dot8(buf, xt + b * bs, bs);
+          }
+        } else {  // f16 / bf16 rows
+          full.resize(size_t(w.cols));
+          dequantize_row_ref(w.type, row, full.data(), w.cols);
+          acc = dot8(full.data(), xt, w.cols);
+        }
+        y[t * w.rows + r] = acc;
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  if (tokens <= 2) {
+    matvec_weights(w, x, tokens, y);
+    return;
+  }
   const bool is_f32 = w.type == uint32_t(GgmlType::f32);
   // 64 rows per block: the dequantized block stays in L2, and blocks split across threads.
   constexpr int64_t kRows = 64;

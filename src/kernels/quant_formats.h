@@ -26,6 +26,11 @@ const GgmlTypeTraits& ggml_type_traits(uint32_t type);
 // Bytes of a row of n elements; 0 if n is not a multiple of the block size.
 size_t ggml_row_size(uint32_t type, int64_t n);
 
+// Dequantizes one block (block_size elements) of a quantized type; null for
+// F32/F16/BF16 and unknown types.
+using DequantBlockFn = void (*)(const uint8_t* block, float* out);
+DequantBlockFn dequantize_block_fn(uint32_t type);
+
 // Dequantizes n elements (a multiple of the block size) starting at a block boundary.
 void dequantize_row_ref(uint32_t type, const void* src, float* dst, int64_t n);
 

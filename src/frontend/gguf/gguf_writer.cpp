@@ -133,10 +133,22 @@ void Writer::add_tensor(const std::string& name, uint32_t type, const std::vecto
     fail_argument("gguf writer: tensor '" + name + "' has " + std::to_string(nbytes) + " bytes for its shape and type");
   for (const Tensor& t : tensors_)
     if (t.name == name) fail_argument("gguf writer: duplicate tensor '" + name + "'");
-  tensors_.push_back({name, type, ne, std::string(static_cast<const char*>(data), nbytes)});
+  tensors_.push_back({name, type, ne, std::string(static_cast<const char*>(data), nbytes), nbytes, {}});
 }
 
-std::string Writer::to_bytes() const {
+void Writer::add_tensor_generated(const std::string& name, uint32_t type, const std::vector<int64_t>& ne,
+                                  std::function<std::string()> produce) {
+  const kernels::GgmlTypeTraits& tr = kernels::ggml_type_traits(type);
+  int64_t n = 1;
+  for (int64_t d : ne) n *= d;
+  if (!tr.name || ne.empty() || ne.size() > 4 || ne[0] % tr.block_size)
+    fail_argument("gguf writer: tensor '" + name + "' shape does not fit its type");
+  for (const Tensor& t : tensors_)
+    if (t.name == name) fail_argument("gguf writer: duplicate tensor '" + name + "'");
+  tensors_.push_back({name, type, ne, {}, size_t(n / tr.block_size) * tr.type_size, std::move(produce)});
+}
+
+std::string Writer::header() const {
   std::string out;
   put<uint32_t>(out, 0x46554747u);
   put<uint32_t>(out, 3);
@@ -153,23 +165,38 @@ std::string Writer::to_bytes() const {
     for (int64_t d : t.ne) put<uint64_t>(out, uint64_t(d));
     put<uint32_t>(out, t.type);
     put<uint64_t>(out, offset);
-    offset += (t.bytes.size() + alignment_ - 1) / alignment_ * alignment_;
+    offset += (t.nbytes + alignment_ - 1) / alignment_ * alignment_;
   }
   out.append((alignment_ - out.size() % alignment_) % alignment_, '\0');
+  return out;
+}
+
+std::string Writer::to_bytes() const {
+  std::string out = header();
   for (const Tensor& t : tensors_) {
-    out += t.bytes;
-    out.append((alignment_ - t.bytes.size() % alignment_) % alignment_, '\0');
+    std::string bytes = t.produce ? t.produce() : t.bytes;
+    if (bytes.size() != t.nbytes) fail(StatusCode::internal, "gguf writer: tensor '" + t.name + "' produced the wrong size");
+    out += bytes;
+    out.append((alignment_ - t.nbytes % alignment_) % alignment_, '\0');
   }
   return out;
 }
 
 void Writer::write(const std::string& path) const {
-  std::string bytes = to_bytes();
   std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(StatusCode::io_error, tmp + ": cannot create");
-  size_t n = std::fwrite(bytes.data(), 1, bytes.size(), f);
-  bool ok = n == bytes.size() && std::fclose(f) == 0;
+  // Tensors are produced and written one at a time.
+  bool ok = true;
+  auto emit = [&](const std::string& bytes) { ok = ok && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size(); };
+  emit(header());
+  for (const Tensor& t : tensors_) {
+    std::string bytes = t.produce ? t.produce() : t.bytes;
+    if (bytes.size() != t.nbytes) ok = false;
+    emit(bytes);
+    emit(std::string((alignment_ - t.nbytes % alignment_) % alignment_, '\0'));
+  }
+  ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     fail(StatusCode::io_error, path + ": write failed");

@@ -2,6 +2,7 @@
 // general.alignment (32 unless set).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ class Writer {
   // `data` must hold ggml_row_size(type, ne[0]) * rows bytes.
   void add_tensor(const std::string& name, uint32_t type, const std::vector<int64_t>& ne, const void* data, size_t nbytes);
 
+  // A tensor whose bytes are produced only while writing (one at a time), for
+  // models too large to hold twice in memory.
+  void add_tensor_generated(const std::string& name, uint32_t type, const std::vector<int64_t>& ne,
+                            std::function<std::string()> produce);
+
   std::string to_bytes() const;
   // Writes to `path` (via a temporary file renamed into place).
   void write(const std::string& path) const;
@@ -34,7 +40,10 @@ class Writer {
     uint32_t type;
     std::vector<int64_t> ne;
     std::string bytes;
+    size_t nbytes = 0;
+    std::function<std::string()> produce;
   };
+  std::string header() const;
   void put_kv(const std::string& key, uint32_t type, const std::string& payload);
   std::vector<std::pair<std::string, std::string>> kv_;  // key -> encoded type + value
   std::vector<Tensor> tensors_;

@@ -260,6 +260,11 @@ const GgmlTypeTraits& ggml_type_traits(uint32_t type) {
   return e ? e->traits : unknown;
 }
 
+DequantBlockFn dequantize_block_fn(uint32_t type) {
+  const Entry* e = entry(type);
+  return e ? e->fn : nullptr;
+}
+
 size_t ggml_row_size(uint32_t type, int64_t n) {
   const GgmlTypeTraits& t = ggml_type_traits(type);
   if (!t.name || n < 0 || n % t.block_size) return 0;
