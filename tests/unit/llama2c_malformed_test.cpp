@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -98,4 +99,69 @@ TEST(Llama2cMalformed, TokenizerLengthsAreChecked) {
   msg = error_of(tiny_model(), tpath);
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   std::remove(tpath.c_str());
+}
+
+// GGUF models with the wrong architecture or tensors fail naming what is wrong.
+#include "frontend/gguf/gguf_writer.h"
+#include "kernels/quant_formats.h"
+
+namespace {
+
+std::string gguf_error(const std::function<void(gguf::Writer&)>& edit) {
+  gguf::Writer w;
+  w.set_string("general.architecture", "llama");
+  w.set_u32("llama.embedding_length", 32);
+  w.set_u32("llama.block_count", 1);
+  w.set_u32("llama.attention.head_count", 4);
+  w.set_u32("llama.feed_forward_length", 64);
+  w.set_u32("llama.context_length", 16);
+  std::vector<float> z(64 * 64, 0.f);
+  auto t = [&](const std::string& name, int64_t rows, int64_t cols) {
+    w.add_tensor(name, 0, rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows}, z.data(), size_t(rows * cols) * 4);
+  };
+  t("token_embd.weight", 8, 32);
+  t("output_norm.weight", 1, 32);
+  t("blk.0.attn_norm.weight", 1, 32);
+  t("blk.0.attn_q.weight", 32, 32);
+  t("blk.0.attn_k.weight", 32, 32);
+  t("blk.0.attn_v.weight", 32, 32);
+  t("blk.0.attn_output.weight", 32, 32);
+  t("blk.0.ffn_norm.weight", 1, 32);
+  t("blk.0.ffn_gate.weight", 64, 32);
+  t("blk.0.ffn_up.weight", 64, 32);
+  edit(w);
+  std::string path = write_temp(w.to_bytes());
+  std::string msg;
+  try {
+    llm::load_gguf_model(path);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  std::remove(path.c_str());
+  return msg;
+}
+
+}  // namespace
+
+TEST(GgufModel, MissingTensorIsNamed) {
+  std::string msg = gguf_error([](gguf::Writer&) {});  // ffn_down never added
+  EXPECT_NE(msg.find("missing tensor 'blk.0.ffn_down.weight'"), std::string::npos) << msg;
+}
+
+TEST(GgufModel, MisShapedTensorIsNamed) {
+  std::string msg = gguf_error([](gguf::Writer& w) {
+    std::vector<float> z(32 * 48, 0.f);
+    w.add_tensor("blk.0.ffn_down.weight", 0, {48, 32}, z.data(), z.size() * 4);  // expected [64, 32]
+  });
+  EXPECT_NE(msg.find("'blk.0.ffn_down.weight' has shape [48, 32], expected [64, 32]"), std::string::npos) << msg;
+}
+
+TEST(GgufModel, UnknownArchitectureIsNamed) {
+  std::string msg = gguf_error([](gguf::Writer& w) { w.set_string("general.architecture", "mamba"); });
+  EXPECT_NE(msg.find("architecture 'mamba'"), std::string::npos) << msg;
+}
+
+TEST(GgufModel, MissingHyperParameterIsNamed) {
+  std::string msg = gguf_error([](gguf::Writer& w) { w.set_string("general.architecture", "qwen2"); });
+  EXPECT_NE(msg.find("missing metadata key 'qwen2.embedding_length'"), std::string::npos) << msg;
 }
