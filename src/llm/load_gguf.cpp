@@ -56,7 +56,9 @@ class Binder {
 
 kernels::WeightMatrix f32_vector(const float* p, int64_t n) { return {uint32_t(kernels::GgmlType::f32), p, 1, n}; }
 
-void load_vocab(const gguf::File& f, Vocab& v) {
+}  // namespace
+
+void load_gguf_vocab(const gguf::File& f, Vocab& v) {
   std::string model = f.get_string("tokenizer.ggml.model", "");
   if (model.empty()) return;  // no tokenizer in the file
   if (model == "llama") {
@@ -94,8 +96,6 @@ void load_vocab(const gguf::File& f, Vocab& v) {
   v.chat_template = f.get_string("tokenizer.chat_template", "");
 }
 
-}  // namespace
-
 std::unique_ptr<Model> load_gguf_model(const std::string& path) {
   auto file = gguf::File::open(path);
   auto m = std::make_unique<Model>();
@@ -122,7 +122,7 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path) {
   c.head_dim = file->get_int(a + "attention.key_length", c.dim / c.n_heads);
   c.rope_dims = file->get_int(a + "rope.dimension_count", c.head_dim);
   if (c.rope_dims <= 0 || c.rope_dims > c.head_dim || c.rope_dims % 2) fail_model(path + ": rope.dimension_count " + std::to_string(c.rope_dims) + " is invalid");
-  load_vocab(*file, m->vocab);
+  load_gguf_vocab(*file, m->vocab);
   const gguf::TensorInfo* emb = file->tensor("token_embd.weight");
   if (!emb || emb->ne.size() != 2) fail_model(path + ": missing or mis-shaped tensor 'token_embd.weight'");
   c.vocab = file->get_int(a + "vocab_size", emb->ne[1]);
@@ -154,6 +154,13 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path) {
     m->layers.push_back(w);
   }
   return m;
+}
+
+Vocab load_gguf_vocab_file(const std::string& path) {
+  auto file = gguf::File::open(path);
+  Vocab v;
+  load_gguf_vocab(*file, v);
+  return v;
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, const std::string& tokenizer_path) {

@@ -54,6 +54,8 @@ struct Model {
 };
 
 std::unique_ptr<Model> load_gguf_model(const std::string& path);
+// Reads only the tokenizer of a GGUF file (vocabulary-only files included).
+Vocab load_gguf_vocab_file(const std::string& path);
 std::unique_ptr<Model> load_llama2c_model(const std::string& path, const std::string& tokenizer_path);
 // Reads a llama2.c tokenizer .bin into vocab (pieces, scores).
 void load_llama2c_tokenizer(const std::string& path, int64_t vocab_size, Vocab& vocab);

@@ -1,5 +1,6 @@
 #include "llm/tokenizer.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.h"
@@ -8,8 +9,12 @@ namespace pareto::llm {
 
 Tokenizer::Tokenizer(const Vocab& vocab) : vocab_(vocab) {
   if (vocab.pieces.empty()) fail_argument("the model has no tokenizer (pass --tokenizer for llama2.c checkpoints)");
-  if (vocab.kind != Vocab::Kind::spm) fail_unsupported("byte-level BPE tokenizers are not implemented yet");
   for (size_t i = 0; i < vocab.pieces.size(); ++i) ids_.emplace(vocab.pieces[i], int32_t(i));
+  if (vocab.kind == Vocab::Kind::bpe) bpe_ = std::make_unique<BpeEncoder>(vocab);
+  for (size_t i = 0; i < vocab.types.size(); ++i)
+    if ((vocab.types[i] == 3 || vocab.types[i] == 4) && vocab.pieces[i].size() > 1) specials_.push_back(int32_t(i));
+  std::sort(specials_.begin(), specials_.end(),
+            [&](int32_t a, int32_t b) { return vocab.pieces[size_t(a)].size() > vocab.pieces[size_t(b)].size(); });
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -33,8 +38,36 @@ bool Tokenizer::is_control(int32_t id) const {
 std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
   std::vector<int32_t> out;
   if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
-  if (text.empty()) return out;
-  std::string norm = vocab_.add_space_prefix ? vocab_.space : "";
+  // Split out special tokens; the text between them is tokenized normally.
+  size_t start = 0;
+  bool first = true;
+  while (start < text.size()) {
+    size_t best_at = std::string::npos;
+    int32_t best = -1;
+    for (int32_t id : specials_) {
+      size_t at = text.find(vocab_.pieces[size_t(id)], start);
+      if (at < best_at) {
+        best_at = at;
+        best = id;
+      }
+    }
+    encode_text(text.substr(start, best_at == std::string::npos ? std::string::npos : best_at - start), first, out);
+    if (best < 0) break;
+    out.push_back(best);
+    start = best_at + vocab_.pieces[size_t(best)].size();
+    first = false;
+  }
+  return out;
+}
+
+void Tokenizer::encode_text(const std::string& text, bool first, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  if (bpe_) bpe_->encode(text, out);
+  else encode_spm(text, first && vocab_.add_space_prefix, out);
+}
+
+void Tokenizer::encode_spm(const std::string& text, bool prefix, std::vector<int32_t>& out) const {
+  std::string norm = prefix ? vocab_.space : "";
   for (char ch : text) norm += ch == ' ' ? vocab_.space : std::string(1, ch);
   // One token per UTF-8 character, or its bytes when the vocabulary lacks it.
   std::vector<int32_t> t;
@@ -78,13 +111,13 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) co
     t.erase(t.begin() + long(best_at) + 1);
   }
   out.insert(out.end(), t.begin(), t.end());
-  return out;
 }
 
 std::string Tokenizer::piece(int32_t prev, int32_t token) const {
   if (token < 0 || token >= size()) return "";
   const std::string& p = vocab_.pieces[size_t(token)];
   if (is_control(token)) return "";
+  if (bpe_) return bpe_->token_bytes(token);
   unsigned byte = 0;
   if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &byte) == 1) return std::string(1, char(byte));
   std::string s;

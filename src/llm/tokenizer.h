@@ -1,12 +1,16 @@
 // Tokenizers over a model's Vocab. SentencePiece-style BPE (scores, byte
 // fallback) for llama vocabularies and llama2.c tokenizer files; byte-level
-// BPE (GPT-2 / qwen2 / llama3) comes with the BPE vocabulary work.
+// BPE (GPT-2 / qwen2 / llama3) through BpeEncoder. Control and user-defined
+// tokens written in the text (e.g. <|im_start|>) become single tokens.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <memory>
+
+#include "llm/bpe.h"
 #include "llm/model.h"
 
 namespace pareto::llm {
@@ -24,7 +28,11 @@ class Tokenizer {
   int64_t size() const { return int64_t(vocab_.pieces.size()); }
 
  private:
+  void encode_text(const std::string& text, bool first, std::vector<int32_t>& out) const;
+  void encode_spm(const std::string& text, bool prefix, std::vector<int32_t>& out) const;
   int32_t lookup(const std::string& s) const;
+  std::unique_ptr<BpeEncoder> bpe_;
+  std::vector<int32_t> specials_;  // control/user-defined tokens matched in text, longest first
   bool is_control(int32_t id) const;
   const Vocab& vocab_;
   std::unordered_map<std::string, int32_t> ids_;

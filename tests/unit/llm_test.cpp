@@ -196,3 +196,53 @@ TEST(Llm, PerplexityMatchesLlamaCpp) {
   }
   EXPECT_GE(checked, 19);
 }
+
+namespace {
+
+// The .inp/.out pairs of llama.cpp's tokenizer tests: inputs separated by
+// "\n__ggml_vocab_test__\n", one line of ids (no BOS) per input.
+void check_vocab_file(const std::string& name, int* checked, int* failed) {
+  std::string base = shared_models() + "/vocab/ggml-vocab-" + name + ".gguf";
+  llm::Vocab v = llm::load_gguf_vocab_file(base);
+  llm::Tokenizer tok(v);
+  std::string inp = read_file(base + ".inp"), out = read_file(base + ".out");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> inputs;
+  for (size_t at = 0; at < inp.size();) {
+    size_t next = inp.find(sep, at);
+    if (next == std::string::npos) next = inp.size();
+    inputs.push_back(inp.substr(at, next - at));
+    at = next + sep.size();
+  }
+  std::stringstream lines(out);
+  std::string line;
+  for (const std::string& text : inputs) {
+    if (!std::getline(lines, line)) break;
+    std::vector<int32_t> want;
+    std::stringstream ids(line);
+    int32_t id;
+    while (ids >> id) want.push_back(id);
+    std::vector<int32_t> got = tok.encode(text, false);
+    ++*checked;
+    if (got != want) {
+      ++*failed;
+      ADD_FAILURE() << name << ": input '" << text << "'";
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Llm, SpmVocabularyMatchesReferenceTokenizer) {
+  if (!std::ifstream(shared_models() + "/vocab/ggml-vocab-llama-spm.gguf")) GTEST_SKIP() << "../shared/models/vocab not found";
+  int checked = 0, failed = 0;
+  check_vocab_file("llama-spm", &checked, &failed);
+  EXPECT_GT(checked, 30);
+}
+
+TEST(Llm, Gpt2BpeVocabularyMatchesReferenceTokenizer) {
+  if (!std::ifstream(shared_models() + "/vocab/ggml-vocab-gpt-2.gguf")) GTEST_SKIP() << "../shared/models/vocab not found";
+  int checked = 0, failed = 0;
+  check_vocab_file("gpt-2", &checked, &failed);
+  EXPECT_GT(checked, 30);
+}
