@@ -40,6 +40,8 @@ std::unique_ptr<LlmSession> open_llm(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_perplexity(const Args& args);
 int cmd_synth(const Args& args);
+int cmd_chat(const Args& args);
+GenerateOptions generate_options(const Args& args);
 
 // Wall clock and peak RSS for reports.
 double now_seconds_cli();

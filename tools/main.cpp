@@ -23,6 +23,8 @@ const char* kUsage =
     "  generate MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
     "           [--seed S] [--threads N] [--ctx N] [--tokenizer TOK.bin]\n"
     "      streams text from a GGUF or llama2.c model; speed and memory to stderr\n"
+    "  chat MODEL [--system TEXT] [--chat-template chatml|llama2|llama3|raw] [generate options]\n"
+    "      interactive; history stays in the KV cache; Ctrl-D quits, Ctrl-C interrupts a reply\n"
     "  perplexity MODEL --file TEXT [--ctx N] [--threads N] [--tokenizer TOK.bin]\n"
     "      llama.cpp's convention: chunks of N tokens, second half of each scored\n"
     "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json"}));
     if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {}));
+    if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));

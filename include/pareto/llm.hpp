@@ -42,6 +42,7 @@ struct PerplexityStats {
 
 struct LlmInfo {
   std::string arch, path;
+  std::string chat_format;  // recognized from the model's chat template: chatml, llama2, llama3 or raw
   int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0, ctx = 0, model_ctx = 0;
   size_t weight_bytes = 0, kv_cache_bytes = 0;
   int64_t parameters = 0;
@@ -72,6 +73,9 @@ class LlmSession {
   explicit LlmSession(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Formats one user turn for chat (`format`: chatml, llama2, llama3, raw).
+Result<std::string> format_chat_turn(const std::string& format, const std::string& system, const std::string& user, bool first_turn);
 
 // Writes a random-weight model with real shapes (`pareto synth`).
 struct SynthSpec {

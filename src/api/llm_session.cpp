@@ -4,6 +4,7 @@
 
 #include "core/file.h"
 #include "core/thread_pool.h"
+#include "llm/chat.h"
 #include "llm/model.h"
 #include "llm/perplexity.h"
 #include "llm/sampler.h"
@@ -118,7 +119,7 @@ Result<GenerateStats> LlmSession::generate(const std::string& prompt, const Gene
     bool keep_going = true;
     for (int i = 0; i < o.max_tokens && keep_going; ++i) {
       int32_t next = sampler.sample(logits.data(), vocab);
-      if (next == s.tokenizer->eos()) {
+      if (next == s.tokenizer->eos() || s.tokenizer->ends_turn(next)) {
         stats.stopped_at_eos = true;
         break;
       }
@@ -161,6 +162,7 @@ LlmInfo LlmSession::info() const {
   const llm::ModelConfig& c = m.config;
   LlmInfo i;
   i.arch = c.arch;
+  i.chat_format = llm::chat_format_name(llm::detect_chat_format(m.vocab.chat_template));
   i.path = m.path;
   i.dim = c.dim;
   i.layers = c.n_layers;
@@ -183,6 +185,10 @@ Result<SynthResult> synth_llm(const SynthSpec& spec, const std::string& path) {
     llm::SynthReport r = llm::synth_model({spec.arch, spec.preset, spec.type, spec.seed}, path);
     return SynthResult{r.parameters, r.file_bytes};
   });
+}
+
+Result<std::string> format_chat_turn(const std::string& format, const std::string& system, const std::string& user, bool first_turn) {
+  return guarded([&] { return llm::format_user_turn(llm::chat_format_by_name(format), system, user, first_turn); });
 }
 
 }  // namespace pareto

@@ -23,9 +23,12 @@ class Tokenizer {
   // right after BOS, byte tokens as raw bytes, control tokens as nothing).
   std::string piece(int32_t prev, int32_t token) const;
   std::string decode(const std::vector<int32_t>& tokens) const;
+  // End-of-generation tokens: EOS and control tokens such as <|im_end|> or <|eot_id|>.
+  bool ends_turn(int32_t token) const { return token == vocab_.eos || (token != vocab_.bos && token >= 0 && is_control(token)); }
   int32_t bos() const { return vocab_.bos; }
   int32_t eos() const { return vocab_.eos; }
   int64_t size() const { return int64_t(vocab_.pieces.size()); }
+  bool is_control(int32_t id) const;
 
  private:
   void encode_text(const std::string& text, bool first, std::vector<int32_t>& out) const;
@@ -33,7 +36,6 @@ class Tokenizer {
   int32_t lookup(const std::string& s) const;
   std::unique_ptr<BpeEncoder> bpe_;
   std::vector<int32_t> specials_;  // control/user-defined tokens matched in text, longest first
-  bool is_control(int32_t id) const;
   const Vocab& vocab_;
   std::unordered_map<std::string, int32_t> ids_;
   int32_t byte_ids_[256];

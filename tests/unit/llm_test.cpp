@@ -246,3 +246,49 @@ TEST(Llm, Gpt2BpeVocabularyMatchesReferenceTokenizer) {
   check_vocab_file("gpt-2", &checked, &failed);
   EXPECT_GT(checked, 30);
 }
+
+#include "llm/chat.h"
+
+TEST(Chat, RecognizesPublishedTemplates) {
+  std::string dir = shared_models() + "/chat-templates/";
+  if (!std::ifstream(dir + "Qwen-Qwen2.5-7B-Instruct.jinja")) GTEST_SKIP() << "../shared/models/chat-templates not found";
+  EXPECT_EQ(llm::detect_chat_format(read_file(dir + "Qwen-Qwen2.5-7B-Instruct.jinja")), llm::ChatFormat::chatml);
+  EXPECT_EQ(llm::detect_chat_format(read_file(dir + "meta-llama-Llama-3.2-3B-Instruct.jinja")), llm::ChatFormat::llama3);
+  EXPECT_EQ(llm::detect_chat_format(read_file(dir + "meta-llama-Llama-3.1-8B-Instruct.jinja")), llm::ChatFormat::llama3);
+  EXPECT_EQ(llm::detect_chat_format(read_file(dir + "mistralai-Mistral-Nemo-Instruct-2407.jinja")), llm::ChatFormat::llama2);
+  EXPECT_EQ(llm::detect_chat_format(""), llm::ChatFormat::raw);
+}
+
+TEST(Chat, FormatsTurnsForTheKvCache) {
+  using llm::ChatFormat;
+  EXPECT_EQ(llm::format_user_turn(ChatFormat::chatml, "Be brief.", "Hi", true),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(llm::format_user_turn(ChatFormat::chatml, "Be brief.", "And?", false), "<|im_end|>\n<|im_start|>user\nAnd?<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(llm::format_user_turn(ChatFormat::llama3, "", "Hi", true),
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(llm::format_user_turn(ChatFormat::llama2, "S", "Hi", true), "[INST] <<SYS>>\nS\n<</SYS>>\n\nHi [/INST]");
+  EXPECT_EQ(llm::format_user_turn(ChatFormat::llama2, "S", "More", false), " </s><s>[INST] More [/INST]");
+}
+
+TEST(Chat, SessionKeepsHistoryInTheCache) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  LlmOptions lo;
+  lo.tokenizer = shared_models() + "/tok512.bin";
+  auto s = LlmSession::open(shared_models() + "/stories260K.bin", lo);
+  ASSERT_TRUE(s.ok());
+  GenerateOptions o;
+  o.temperature = 0;
+  o.max_tokens = 10;
+  std::string a, b;
+  ASSERT_TRUE(s.value()->generate("Once upon a time", o, [&](const std::string& t) { a += t; return true; }).ok());
+  int64_t pos = s.value()->position();
+  EXPECT_EQ(pos, 5 + 10);
+  ASSERT_TRUE(s.value()->generate("", o, [&](const std::string& t) { b += t; return true; }).ok());
+  EXPECT_EQ(s.value()->position(), pos + 10);
+  // Two calls of 10 continue exactly like one call of 20.
+  s.value()->reset();
+  std::string c;
+  o.max_tokens = 20;
+  ASSERT_TRUE(s.value()->generate("Once upon a time", o, [&](const std::string& t) { c += t; return true; }).ok());
+  EXPECT_EQ(a + b, c);
+}
