@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/cpu.h"
+#include "kernels/quant_dot.h"
 
 namespace pareto::kernels {
 
@@ -60,9 +61,26 @@ bool force_isa_level(IsaLevel level) {
 }
 
 std::string kernel_summary() {
-  return std::string("f32_gemm=") + isa_level_name(kernel_table().level);
+  return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa;
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
+
+const QuantDotTable& quant_dot_table() {
+  static const QuantDotTable table = [] {
+    QuantDotTable t;
+    const CpuFeatures& f = cpu_features();
+    const char* env = std::getenv("PARETO_ISA");
+    bool force_ref = env && !std::strcmp(env, "ref");
+    if (!force_ref && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma) {
+      t.isa = "avx512vnni";
+      t.quantize = avx512vnni::f32_q8a_quantize;
+      t.q4_0 = avx512vnni::q8a_q4_0_dot;
+      t.q8_0 = avx512vnni::q8a_q8_0_dot;
+    }
+    return t;
+  }();
+  return table;
+}
 
 }  // namespace pareto::kernels

@@ -5,6 +5,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
+#include "kernels/quant_dot.h"
 #include "kernels/quant_formats.h"
 
 namespace pareto::kernels {
@@ -64,7 +65,29 @@ void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
 
 }  // namespace
 
+// Q4_0 / Q8_0 decode: activations quantized once to Q8A, rows dotted with
+// integer multiply-adds (vpdpbusd where available).
+static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  const QuantDotTable& t = quant_dot_table();
+  QuantDotFn dot = w.type == uint32_t(GgmlType::q4_0) ? t.q4_0 : w.type == uint32_t(GgmlType::q8_0) ? t.q8_0 : nullptr;
+  if (!dot || w.cols % 32) return false;
+  thread_local std::vector<Q8aBlock> xq;
+  const int64_t nb = w.cols / 32;
+  xq.resize(size_t(tokens * nb));
+  for (int64_t t0 = 0; t0 < tokens; ++t0) t.quantize(x + t0 * w.cols, w.cols, xq.data() + t0 * nb);
+  const Q8aBlock* xs = xq.data();
+  const size_t row_bytes = ggml_row_size(w.type, w.cols);
+  parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes;
+      for (int64_t t0 = 0; t0 < tokens; ++t0) y[t0 * w.rows + r] = dot(row, xs + t0 * nb, w.cols);
+    }
+  });
+  return true;
+}
+
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  if (tokens <= 2 && matvec_int8(w, x, tokens, y)) return;
   if (tokens <= 2) {
     matvec_weights(w, x, tokens, y);
     return;

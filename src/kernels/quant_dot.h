@@ -1,0 +1,42 @@
+// Integer dot products for quantized decode: activations are quantized once
+// per matmul to Q8A blocks (32 int8 with a float scale and the block's
+// integer sum), then each weight row is dotted block by block with integer
+// multiply-adds. Names follow <activation>-<weight>-<op>: f32_q8a_quantize,
+// q8a_q4_0_dot, q8a_q8_0_dot; a portable reference and ISA variants.
+#pragma once
+#include <cstdint>
+
+namespace pareto::kernels {
+
+struct Q8aBlock {
+  float d;      // x ~= d * qs
+  int32_t sum;  // sum of qs: lets unsigned-by-signed instructions take offset weights
+  int8_t qs[32];
+};
+static_assert(sizeof(Q8aBlock) == 40, "Q8aBlock layout");
+
+using QuantizeActFn = void (*)(const float* x, int64_t n, Q8aBlock* out);
+// Dot of one weight row (n elements, a multiple of 32) with quantized activations.
+using QuantDotFn = float (*)(const void* row, const Q8aBlock* x, int64_t n);
+
+void f32_q8a_quantize_ref(const float* x, int64_t n, Q8aBlock* out);
+float q8a_q4_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+
+namespace avx512vnni {
+void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
+float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
+}  // namespace avx512vnni
+
+struct QuantDotTable {
+  const char* isa = "ref";
+  QuantizeActFn quantize = f32_q8a_quantize_ref;
+  QuantDotFn q4_0 = q8a_q4_0_dot_ref;
+  QuantDotFn q8_0 = q8a_q8_0_dot_ref;
+};
+
+// Chosen once from cpu features (PARETO_ISA=ref forces the reference).
+const QuantDotTable& quant_dot_table();
+
+}  // namespace pareto::kernels

@@ -1,0 +1,114 @@
+// AVX512-VNNI integer dot products. Two 32-weight blocks fill one zmm; vpdpbusd
+// multiplies unsigned weights (Q4_0 nibbles 0..15, Q8_0 shifted by 128) by
+// signed activations, and the offsets come back out through each activation
+// block's integer sum. Per-block scales multiply the int32 lanes as floats,
+// so the horizontal sum happens once per row.
+// GCC 12's reduce intrinsics start from _mm256_undefined_pd(), which its own
+// -Wmaybe-uninitialized flags (GCC bug 105593); the values are overwritten.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/quant_dot.h"
+
+namespace pareto::kernels::avx512vnni {
+
+namespace {
+
+inline __m512 block_scales(float s0, float s1) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(s0)), _mm256_castps_pd(_mm256_set1_ps(s1)), 1));
+}
+
+inline float f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// 16 packed bytes -> 32 nibbles in the low and high 128-bit halves of a ymm.
+inline __m256i unpack_q4(const uint8_t* qs) {
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0F));
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+inline __m512i pair(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_zextsi256_si512(a), b, 1); }
+
+inline __m256i act(const Q8aBlock& x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)); }
+
+}  // namespace
+
+void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
+    __m512 a = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1));
+    float amax = _mm512_reduce_max_ps(a);
+    float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
+    __m512 s = _mm512_set1_ps(id);
+    // Round to nearest even, like the reference's nearbyint.
+    __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, s)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, s));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
+    out[b].d = d;
+    out[b].sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+}
+
+float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const int64_t nb = n / 32;
+  __m512 acc = _mm512_setzero_ps();
+  float tail = 0.f;
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2, w += 36) {
+    __m512i wq = pair(unpack_q4(w + 2), unpack_q4(w + 20));
+    __m512i xq = pair(act(x[b]), act(x[b + 1]));
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
+    float s0 = f16(w) * x[b].d, s1 = f16(w + 18) * x[b + 1].d;
+    // The -8 offset of Q4_0, removed through the activation sums: spread over the 8 lanes of each block.
+    __m512i off = _mm512_inserti64x4(_mm512_set1_epi32(-8 * x[b].sum), _mm256_set1_epi32(-8 * x[b + 1].sum), 1);
+    off = _mm512_mask_blend_epi32(0x0101, _mm512_setzero_si512(), off);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, off)), block_scales(s0, s1), acc);
+  }
+  if (b < nb) {
+    __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(w + 2), act(x[b]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(dot), _mm256_extracti128_si256(dot, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    tail = f16(w) * x[b].d * float(_mm_cvtsi128_si32(s) - 8 * x[b].sum);
+  }
+  return _mm512_reduce_add_ps(acc) + tail;
+}
+
+float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const int64_t nb = n / 32;
+  const __m256i flip = _mm256_set1_epi8(char(0x80));
+  __m512 acc = _mm512_setzero_ps();
+  float tail = 0.f;
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2, w += 68) {
+    // w + 128 as unsigned: sum((w+128)*x) - 128*sum(x) = sum(w*x)
+    __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2)), flip);
+    __m256i w1 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 36)), flip);
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(w0, w1), pair(act(x[b]), act(x[b + 1])));
+    __m512i off = _mm512_inserti64x4(_mm512_set1_epi32(-128 * x[b].sum), _mm256_set1_epi32(-128 * x[b + 1].sum), 1);
+    off = _mm512_mask_blend_epi32(0x0101, _mm512_setzero_si512(), off);
+    float s0 = f16(w) * x[b].d, s1 = f16(w + 34) * x[b + 1].d;
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, off)), block_scales(s0, s1), acc);
+  }
+  if (b < nb) {
+    __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2)), flip);
+    __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w0, act(x[b]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(dot), _mm256_extracti128_si256(dot, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    tail = f16(w) * x[b].d * float(_mm_cvtsi128_si32(s) - 128 * x[b].sum);
+  }
+  return _mm512_reduce_add_ps(acc) + tail;
+}
+
+}  // namespace pareto::kernels::avx512vnni

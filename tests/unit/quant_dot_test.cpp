@@ -1,0 +1,110 @@
+// Integer dot-product kernels (every ISA variant) against the reference, on
+// awkward sizes; and the decode matmul against the exact f32 product.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul_q.h"
+#include "kernels/quant_dot.h"
+#include "kernels/quant_formats.h"
+
+using namespace pareto;
+using namespace pareto::kernels;
+
+namespace {
+
+bool have_vnni() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma;
+}
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+const int64_t kCols[] = {32, 64, 96, 224, 4096, 4128};
+
+size_t cols_size(int64_t n) { return size_t(n); }
+
+}  // namespace
+
+TEST(QuantDot, ActivationQuantizationMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  for (int64_t n : kCols) {
+    auto x = randn(size_t(n), 3, 2.f);
+    x[5] = 0.f;
+    std::vector<Q8aBlock> a(size_t(n / 32)), b(size_t(n / 32));
+    f32_q8a_quantize_ref(x.data(), n, a.data());
+    avx512vnni::f32_q8a_quantize(x.data(), n, b.data());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].d, b[i].d);
+      EXPECT_EQ(a[i].sum, b[i].sum);
+      EXPECT_EQ(std::memcmp(a[i].qs, b[i].qs, 32), 0) << "n=" << n << " block " << i;
+    }
+  }
+}
+
+TEST(QuantDot, VariantsMatchReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  struct Case {
+    GgmlType type;
+    QuantDotFn ref, fast;
+  };
+  for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref, avx512vnni::q8a_q4_0_dot}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref, avx512vnni::q8a_q8_0_dot}})
+    for (int64_t n : kCols) {
+      auto w = randn(size_t(n), 7, 0.05f);
+      auto x = randn(size_t(n), 9);
+      size_t bytes = ggml_row_size(uint32_t(c.type), n);
+      // The row ends exactly at the end of its allocation: reading past it is caught by ASan.
+      std::vector<uint8_t> row(bytes);
+      quantize_row_ref(uint32_t(c.type), w.data(), row.data(), n);
+      std::vector<Q8aBlock> xq(size_t(n / 32));
+      f32_q8a_quantize_ref(x.data(), n, xq.data());
+      float want = c.ref(row.data(), xq.data(), n), got = c.fast(row.data(), xq.data(), n);
+      // Exact per block; only the float accumulation order differs.
+      double mag = 0;
+      std::vector<float> wd(cols_size(n));
+      dequantize_row_ref(uint32_t(c.type), row.data(), wd.data(), n);
+      for (int64_t i = 0; i < n; ++i) mag += std::abs(double(wd[size_t(i)]) * x[size_t(i)]);
+      EXPECT_NEAR(got, want, 1e-5 * mag + 1e-6) << ggml_type_traits(uint32_t(c.type)).name << " n=" << n;
+    }
+}
+
+TEST(QuantDot, DecodeMatmulTracksExactProduct) {
+  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0})
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      const int64_t rows = 33, cols = 4128;
+      auto wf = randn(size_t(rows * cols), 11, 0.05f);
+      size_t rb = ggml_row_size(uint32_t(type), cols);
+      std::vector<uint8_t> wq(rb * size_t(rows));
+      for (int64_t r = 0; r < rows; ++r) quantize_row_ref(uint32_t(type), wf.data() + r * cols, wq.data() + size_t(r) * rb, cols);
+      WeightMatrix w{uint32_t(type), wq.data(), rows, cols};
+      auto x = randn(size_t(2 * cols), 13);
+      std::vector<float> y(size_t(2 * rows) + 4, 777.f);
+      matmul_weights(w, x.data(), 2, y.data());
+      EXPECT_EQ(y[size_t(2 * rows)], 777.f) << "wrote past the output";
+      std::vector<float> row(cols_size(cols));
+      for (int64_t t = 0; t < 2; ++t)
+        for (int64_t r = 0; r < rows; ++r) {
+          weight_row(w, r, row.data());
+          double exact = 0, mag = 0;
+          for (int64_t k = 0; k < cols; ++k) {
+            exact += double(row[size_t(k)]) * x[size_t(t * cols + k)];
+            mag += std::abs(double(row[size_t(k)]) * x[size_t(t * cols + k)]);
+          }
+          // int8 activations: error well under 1% of the magnitude of the terms.
+          EXPECT_NEAR(y[size_t(t * rows + r)], exact, 5e-3 * mag) << ggml_type_traits(uint32_t(type)).name;
+        }
+    }
+  set_num_threads(1);
+}
