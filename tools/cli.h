@@ -41,6 +41,8 @@ int cmd_tokenize(const Args& args);
 int cmd_perplexity(const Args& args);
 int cmd_synth(const Args& args);
 int cmd_chat(const Args& args);
+int cmd_bench_llm(const Args& args);
+int cmd_bench_bandwidth(const Args& args);
 GenerateOptions generate_options(const Args& args);
 
 // Wall clock and peak RSS for reports.

@@ -32,6 +32,8 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int cmd_bench(const Args& args) {
+  if (args.has("--bandwidth")) return cmd_bench_bandwidth(args);
+  if (args.has("--llm")) return cmd_bench_llm(args);
   if (args.positional.size() != 1) fail_argument("usage: pareto bench MODEL [--runs N] [--warmup N] [--threads N]");
   int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
   SessionOptions opt;

@@ -20,6 +20,10 @@ const char* kUsage =
     "      runs once; writes each output as DIR/NAME.npy\n"
     "  bench MODEL [--runs N] [--warmup N] [--threads N] [--shape NAME=...] [--input ...] [--json]\n"
     "      load time, first run, median and p90 latency, peak RSS\n"
+    "  bench --llm MODEL [-p 512] [-n 128] [-t 1,2] [--reps 3] [--json]\n"
+    "      llama-bench-style prefill/decode tokens/s, decode as a share of the bandwidth roofline\n"
+    "  bench --bandwidth [-t 1,2]\n"
+    "      memory read bandwidth probe (1 GiB buffer)\n"
     "  generate MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
     "           [--seed S] [--threads N] [--ctx N] [--tokenizer TOK.bin]\n"
     "      streams text from a GGUF or llama2.c model; speed and memory to stderr\n"
@@ -49,7 +53,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth"}));
     if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {}));
     if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));

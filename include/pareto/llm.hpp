@@ -45,6 +45,7 @@ struct LlmInfo {
   std::string chat_format;  // recognized from the model's chat template: chatml, llama2, llama3 or raw
   int64_t dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0, ctx = 0, model_ctx = 0;
   size_t weight_bytes = 0, kv_cache_bytes = 0;
+  std::string weight_type;  // the GGML type holding most of the weight bytes
   int64_t parameters = 0;
 };
 
@@ -63,6 +64,9 @@ class LlmSession {
   // (uses and then resets the KV cache). progress(chunk, n_chunks, running ppl).
   Result<PerplexityStats> perplexity(const std::string& text, int64_t n_ctx,
                                      const std::function<void(int64_t, int64_t, double)>& progress = {});
+  // Benchmark helper: resets, then runs n_tokens random tokens from position 0
+  // in batches of `batch` (batch n = prefill, batch 1 = decode); returns seconds.
+  Result<double> time_forward(int64_t n_tokens, int64_t batch);
   // Forgets the conversation (KV cache position back to 0).
   void reset();
   int64_t position() const;
@@ -76,6 +80,9 @@ class LlmSession {
 
 // Formats one user turn for chat (`format`: chatml, llama2, llama3, raw).
 Result<std::string> format_chat_turn(const std::string& format, const std::string& system, const std::string& user, bool first_turn);
+
+// Median read bandwidth in GB/s over a buffer of `bytes`, with `threads` threads.
+double measure_read_bandwidth(size_t bytes, int threads);
 
 // Writes a random-weight model with real shapes (`pareto synth`).
 struct SynthSpec {

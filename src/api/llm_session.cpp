@@ -1,9 +1,12 @@
 // The public LLM session: model, tokenizer, transformer with its KV cache.
 #include <algorithm>
+#include <map>
 #include <new>
 
 #include "core/file.h"
 #include "core/thread_pool.h"
+#include "kernels/membw.h"
+#include "kernels/quant_formats.h"
 #include "llm/chat.h"
 #include "llm/model.h"
 #include "llm/perplexity.h"
@@ -157,6 +160,28 @@ Result<PerplexityStats> LlmSession::perplexity(const std::string& text, int64_t 
   });
 }
 
+Result<double> LlmSession::time_forward(int64_t n_tokens, int64_t batch) {
+  return guarded([&] {
+    Impl& s = *impl_;
+    set_num_threads(std::max(1, s.options.threads));
+    reset();
+    if (n_tokens > s.transformer->ctx()) fail_argument("benchmark needs " + std::to_string(n_tokens) + " positions, context is " + std::to_string(s.transformer->ctx()));
+    std::vector<int32_t> tokens(static_cast<size_t>(n_tokens));
+    for (int64_t i = 0; i < n_tokens; ++i) tokens[size_t(i)] = int32_t((i * 7919 + 13) % s.model->config.vocab);
+    double t0 = now_seconds();
+    for (int64_t p = 0; p < n_tokens; p += batch)
+      s.transformer->forward(tokens.data() + p, std::min(batch, n_tokens - p), p);
+    double sec = now_seconds() - t0;
+    reset();
+    return sec;
+  });
+}
+
+double measure_read_bandwidth(size_t bytes, int threads) {
+  set_num_threads(std::max(1, threads));
+  return kernels::measure_read_bandwidth(bytes, 5);
+}
+
 LlmInfo LlmSession::info() const {
   const llm::Model& m = *impl_->model;
   const llm::ModelConfig& c = m.config;
@@ -174,6 +199,22 @@ LlmInfo LlmSession::info() const {
   i.model_ctx = c.ctx_len;
   i.weight_bytes = m.weight_bytes;
   i.kv_cache_bytes = impl_->transformer->kv_cache_bytes();
+  {
+    std::map<uint32_t, size_t> by_type;
+    auto add = [&](const kernels::WeightMatrix& w) {
+      if (w.data) by_type[w.type] += kernels::ggml_row_size(w.type, w.cols) * size_t(w.rows);
+    };
+    add(m.token_embd);
+    if (m.output.data != m.token_embd.data) add(m.output);
+    for (const auto& l : m.layers)
+      for (const auto* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*w);
+    size_t best = 0;
+    for (auto& [t, b] : by_type)
+      if (b > best) {
+        best = b;
+        i.weight_type = kernels::ggml_type_traits(t).name;
+      }
+  }
   int64_t per_layer = c.dim * c.n_heads * c.head_dim * 2 + c.dim * c.n_kv_heads * c.head_dim * 2 + 3 * c.dim * c.ffn_dim + 2 * c.dim;
   i.parameters = c.n_layers * per_layer + c.vocab * c.dim * (m.output.data == m.token_embd.data ? 1 : 2) + c.dim;
   return i;

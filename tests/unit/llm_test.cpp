@@ -163,7 +163,9 @@ TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
     }
     int32_t top = int32_t(std::max_element(logits, logits + want.size()) - logits);
     double margin = row["top1_top2_margin"][0].get<double>();
-    if (margin > 2 * max_diff) EXPECT_EQ(top, row["gen_ids"][0].get<int32_t>()) << file;
+    if (margin > 2 * max_diff) {
+      EXPECT_EQ(top, row["gen_ids"][0].get<int32_t>()) << file;
+    }
   }
   EXPECT_EQ(rows.size(), 19u);
 }

@@ -1,0 +1,101 @@
+// pareto bench --llm MODEL -p 512 -n 128 -t 1,2 [--reps 3] [--json]: a
+// llama-bench-style table, with each decode result's share of the measured
+// memory-bandwidth roofline. pareto bench --bandwidth: the probe alone.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "cli.h"
+
+namespace pareto::tools {
+
+namespace {
+
+std::vector<int> thread_list(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::max(1, std::atoi(item.c_str())));
+  return out;
+}
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= double(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / double(v.size() - 1)) : 0;
+  return s;
+}
+
+constexpr size_t kProbeBytes = size_t(1) << 30;
+
+}  // namespace
+
+int cmd_bench_bandwidth(const Args& args) {
+  std::vector<int> threads = thread_list(args.get("-t", args.get("--threads", "1,2")));
+  for (int t : threads)
+    std::printf("read bandwidth, %d thread%s: %.2f GB/s\n", t, t > 1 ? "s" : "", measure_read_bandwidth(kProbeBytes, t));
+  return 0;
+}
+
+int cmd_bench_llm(const Args& args) {
+  int p = args.get_int("-p", 512), n = args.get_int("-n", 128), reps = std::max(1, args.get_int("--reps", 3));
+  std::vector<int> threads = thread_list(args.get("-t", args.get("--threads", "1")));
+  bool json = args.has("--json");
+  Args a = args;
+  a.options.erase("-t");
+  a.options.erase("--threads");
+  a.options.erase("--ctx");
+  a.options.emplace("--ctx", std::to_string(std::max(p, n) + 1));
+  auto session = open_llm(a);
+  LlmInfo info = session->info();
+  if (!json) {
+    std::printf("cpu: %s\n\n", cpu_summary().c_str());
+    std::printf("| %-28s | %10s | %8s | %7s | %7s | %6s | %16s | %8s |\n", "model", "size", "params", "type", "threads", "test", "t/s", "roofline");
+    std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(12, '-').c_str(), std::string(10, '-').c_str(),
+                std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(8, '-').c_str(), std::string(18, '-').c_str(),
+                std::string(10, '-').c_str());
+  }
+  std::string name = info.path.substr(info.path.find_last_of('/') + 1);
+  for (int t : threads) {
+    Args at = a;
+    at.options.emplace("--threads", std::to_string(t));
+    auto s = open_llm(at);
+    double bw = n > 0 ? measure_read_bandwidth(kProbeBytes, t) : 0;
+    for (int test = 0; test < 2; ++test) {
+      int tokens = test == 0 ? p : n;
+      if (tokens <= 0) continue;
+      s->time_forward(std::min(tokens, 16), test == 0 ? tokens : 1);  // warm-up: pages in, threads up
+      std::vector<double> tps;
+      for (int r = 0; r < reps; ++r) {
+        auto sec = s->time_forward(tokens, test == 0 ? tokens : 1);
+        if (!sec.ok()) throw Error(sec.status().code, sec.status().message);
+        tps.push_back(double(tokens) / sec.value());
+      }
+      Stat st = stats(tps);
+      std::string label = (test == 0 ? "pp" : "tg") + std::to_string(tokens);
+      // Decode reads every weight once per token: tokens/s x bytes / bandwidth.
+      double roof = test == 1 && bw > 0 ? st.mean * double(info.weight_bytes) / (bw * 1e9) : 0;
+      if (json)
+        std::printf("{\"model\": \"%s\", \"size_bytes\": %zu, \"params\": %lld, \"type\": \"%s\", \"threads\": %d, \"test\": \"%s\", "
+                    "\"tokens_per_s\": %.3f, \"sd\": %.3f, \"bandwidth_gbs\": %.2f, \"roofline\": %.3f, \"kernels\": \"%s\"}\n",
+                    name.c_str(), info.weight_bytes, static_cast<long long>(info.parameters), info.weight_type.c_str(), t, label.c_str(),
+                    st.mean, st.sd, bw, roof, cpu_summary().c_str());
+      else
+        std::printf("| %-28.28s | %10s | %7.2f%s | %7s | %7d | %6s | %8.2f ± %5.2f | %7s |\n", name.c_str(), format_bytes(info.weight_bytes).c_str(),
+                    info.parameters >= 1000000000 ? double(info.parameters) / 1e9 : double(info.parameters) / 1e6,
+                    info.parameters >= 1000000000 ? "B" : "M", info.weight_type.c_str(), t, label.c_str(), st.mean, st.sd,
+                    roof > 0 ? (std::to_string(int(std::lround(roof * 100))) + "%").c_str() : "");
+    }
+    if (!json && bw > 0) std::fprintf(stderr, "(measured read bandwidth with %d thread%s: %.2f GB/s)\n", t, t > 1 ? "s" : "", bw);
+  }
+  return 0;
+}
+
+}  // namespace pareto::tools
