@@ -69,7 +69,10 @@ void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
 // integer multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
-  QuantDotFn dot = w.type == uint32_t(GgmlType::q4_0) ? t.q4_0 : w.type == uint32_t(GgmlType::q8_0) ? t.q8_0 : nullptr;
+  QuantDotFn dot = w.type == uint32_t(GgmlType::q4_0)   ? t.q4_0
+                   : w.type == uint32_t(GgmlType::q8_0) ? t.q8_0
+                   : w.type == uint32_t(GgmlType::q4_k) ? t.q4_k
+                                                         : nullptr;
   if (!dot || w.cols % 32) return false;
   thread_local std::vector<Q8aBlock> xq;
   const int64_t nb = w.cols / 32;

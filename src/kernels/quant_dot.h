@@ -22,11 +22,13 @@ using QuantDotFn = float (*)(const void* row, const Q8aBlock* x, int64_t n);
 void f32_q8a_quantize_ref(const float* x, int64_t n, Q8aBlock* out);
 float q8a_q4_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 
 namespace avx512vnni {
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
 float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 }  // namespace avx512vnni
 
 struct QuantDotTable {
@@ -34,7 +36,19 @@ struct QuantDotTable {
   QuantizeActFn quantize = f32_q8a_quantize_ref;
   QuantDotFn q4_0 = q8a_q4_0_dot_ref;
   QuantDotFn q8_0 = q8a_q8_0_dot_ref;
+  QuantDotFn q4_k = q8a_q4_k_dot_ref;
 };
+
+// Scale and min of sub-block j of a Q4_K/Q5_K super-block (6-bit packed).
+inline void k_quant_scale_min(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+  }
+}
 
 // Chosen once from cpu features (PARETO_ISA=ref forces the reference).
 const QuantDotTable& quant_dot_table();

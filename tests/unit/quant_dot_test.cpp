@@ -31,7 +31,7 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
   return v;
 }
 
-const int64_t kCols[] = {32, 64, 96, 224, 4096, 4128};
+const int64_t kCols[] = {32, 64, 96, 224, 256, 768, 4096, 4128};
 
 size_t cols_size(int64_t n) { return size_t(n); }
 
@@ -59,8 +59,10 @@ TEST(QuantDot, VariantsMatchReference) {
     GgmlType type;
     QuantDotFn ref, fast;
   };
-  for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref, avx512vnni::q8a_q4_0_dot}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref, avx512vnni::q8a_q8_0_dot}})
+  for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref, avx512vnni::q8a_q4_0_dot}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref, avx512vnni::q8a_q8_0_dot},
+                 Case{GgmlType::q4_k, q8a_q4_k_dot_ref, avx512vnni::q8a_q4_k_dot}})
     for (int64_t n : kCols) {
+      if (n % ggml_type_traits(uint32_t(c.type)).block_size) continue;
       auto w = randn(size_t(n), 7, 0.05f);
       auto x = randn(size_t(n), 9);
       size_t bytes = ggml_row_size(uint32_t(c.type), n);
@@ -80,10 +82,10 @@ TEST(QuantDot, VariantsMatchReference) {
 }
 
 TEST(QuantDot, DecodeMatmulTracksExactProduct) {
-  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0})
+  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k})
     for (int threads : {1, 2}) {
       set_num_threads(threads);
-      const int64_t rows = 33, cols = 4128;
+      const int64_t rows = 33, cols = type == GgmlType::q4_k ? 4352 : 4128;
       auto wf = randn(size_t(rows * cols), 11, 0.05f);
       size_t rb = ggml_row_size(uint32_t(type), cols);
       std::vector<uint8_t> wq(rb * size_t(rows));

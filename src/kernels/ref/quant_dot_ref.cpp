@@ -55,4 +55,27 @@ float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
   return acc;
 }
 
+// Q4_K: d dmin scales[12] qs[128]; value = d*sc*q - dmin*m per 32-element sub-block.
+float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  float acc = 0.f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 144) {
+    uint16_t h0, h1;
+    std::memcpy(&h0, w, 2);
+    std::memcpy(&h1, w + 2, 2);
+    const float d = half_to_float(h0), dmin = half_to_float(h1);
+    const uint8_t* q = w + 16;
+    for (int j = 0; j < 8; ++j) {
+      const Q8aBlock& xb = x[sb * 8 + j];
+      uint8_t sc, m;
+      k_quant_scale_min(j, w + 4, &sc, &m);
+      const uint8_t* qj = q + (j / 2) * 32;
+      int32_t isum = 0;
+      for (int l = 0; l < 32; ++l) isum += ((j % 2) ? (qj[l] >> 4) : (qj[l] & 0xF)) * xb.qs[l];
+      acc += d * float(sc) * xb.d * float(isum) - dmin * float(m) * xb.d * float(xb.sum);
+    }
+  }
+  return acc;
+}
+
 }  // namespace pareto::kernels
