@@ -78,6 +78,7 @@ const QuantDotTable& quant_dot_table() {
       t.q4_0 = avx512vnni::q8a_q4_0_dot;
       t.q8_0 = avx512vnni::q8a_q8_0_dot;
       t.q4_k = avx512vnni::q8a_q4_k_dot;
+      t.f16 = avx512vnni::f32_f16_dot;
     }
     return t;
   }();

@@ -69,6 +69,15 @@ void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
 // integer multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
+  if (w.type == uint32_t(GgmlType::f16)) {  // float activations, weights converted in registers
+    const size_t row_bytes = size_t(w.cols) * 2;
+    parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t t0 = 0; t0 < tokens; ++t0)
+          y[t0 * w.rows + r] = t.f16(static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, x + t0 * w.cols, w.cols);
+    });
+    return true;
+  }
   QuantDotFn dot = w.type == uint32_t(GgmlType::q4_0)   ? t.q4_0
                    : w.type == uint32_t(GgmlType::q8_0) ? t.q8_0
                    : w.type == uint32_t(GgmlType::q4_k) ? t.q4_k

@@ -23,12 +23,16 @@ void f32_q8a_quantize_ref(const float* x, int64_t n, Q8aBlock* out);
 float q8a_q4_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+// F16 weights with float activations (converted in registers).
+using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
+float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 
 namespace avx512vnni {
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
 float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n);
+float f32_f16_dot(const void* row, const float* x, int64_t n);
 }  // namespace avx512vnni
 
 struct QuantDotTable {
@@ -37,6 +41,7 @@ struct QuantDotTable {
   QuantDotFn q4_0 = q8a_q4_0_dot_ref;
   QuantDotFn q8_0 = q8a_q8_0_dot_ref;
   QuantDotFn q4_k = q8a_q4_k_dot_ref;
+  F16DotFn f16 = f32_f16_dot_ref;
 };
 
 // Scale and min of sub-block j of a Q4_K/Q5_K super-block (6-bit packed).

@@ -81,8 +81,21 @@ TEST(QuantDot, VariantsMatchReference) {
     }
 }
 
+TEST(QuantDot, F16VariantMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  for (int64_t n : {int64_t(1), int64_t(31), int64_t(33), int64_t(4097)}) {
+    auto w = randn(size_t(n), 17);
+    auto x = randn(size_t(n), 19);
+    std::vector<uint16_t> h(cols_size(n));
+    quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), n);
+    double mag = 0;
+    for (int64_t i = 0; i < n; ++i) mag += std::abs(double(w[size_t(i)]) * x[size_t(i)]);
+    EXPECT_NEAR(avx512vnni::f32_f16_dot(h.data(), x.data(), n), f32_f16_dot_ref(h.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
+  }
+}
+
 TEST(QuantDot, DecodeMatmulTracksExactProduct) {
-  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k})
+  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k, GgmlType::f16})
     for (int threads : {1, 2}) {
       set_num_threads(threads);
       const int64_t rows = 33, cols = type == GgmlType::q4_k ? 4352 : 4128;

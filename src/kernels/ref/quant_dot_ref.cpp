@@ -55,6 +55,13 @@ float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
   return acc;
 }
 
+float f32_f16_dot_ref(const void* row, const float* x, int64_t n) {
+  const uint16_t* w = static_cast<const uint16_t*>(row);
+  float acc = 0.f;
+  for (int64_t i = 0; i < n; ++i) acc += half_to_float(w[i]) * x[i];
+  return acc;
+}
+
 // Q4_K: d dmin scales[12] qs[128]; value = d*sc*q - dmin*m per 32-element sub-block.
 float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
   const uint8_t* w = static_cast<const uint8_t*>(row);

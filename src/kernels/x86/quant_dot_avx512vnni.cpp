@@ -111,6 +111,19 @@ float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
   return _mm512_reduce_add_ps(acc) + tail;
 }
 
+float f32_f16_dot(const void* row, const float* x, int64_t n) {
+  const uint16_t* w = static_cast<const uint16_t*>(row);
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))), _mm512_loadu_ps(x + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16))), _mm512_loadu_ps(x + i + 16), a1);
+  }
+  float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  for (; i < n; ++i) acc += _cvtsh_ss(w[i]) * x[i];
+  return acc;
+}
+
 float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
   const uint8_t* w = static_cast<const uint8_t*>(row);
   const __m256i mask = _mm256_set1_epi8(0x0F);
