@@ -14,6 +14,12 @@ Transformer::Transformer(const Model& model, int64_t ctx) : model_(model) {
   // A context beyond the trained length is allowed (RoPE has no hard limit); the CLI warns.
   ctx_ = ctx > 0 ? ctx : c.ctx_len;
   if (ctx_ <= 0) fail_argument("context length must be positive");
+  // Refuse caches that cannot be meant (a typo, or a hostile file's context length) before allocating.
+  constexpr double kMaxKvBytes = double(uint64_t(16) << 30);
+  double kv_bytes = 2.0 * double(ctx_) * double(c.n_kv_heads * c.head_dim) * double(c.n_layers) * sizeof(float);
+  if (kv_bytes > kMaxKvBytes)
+    fail_argument("a KV cache for context " + std::to_string(ctx_) + " needs " + std::to_string(int64_t(kv_bytes / double(1 << 30))) +
+                  " GiB; use a smaller --ctx");
   size_t per_layer = size_t(ctx_ * c.n_kv_heads * c.head_dim);
   k_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
   v_cache_.assign(per_layer * size_t(c.n_layers), 0.f);

@@ -294,3 +294,13 @@ TEST(Chat, SessionKeepsHistoryInTheCache) {
   ASSERT_TRUE(s.value()->generate("Once upon a time", o, [&](const std::string& t) { c += t; return true; }).ok());
   EXPECT_EQ(a + b, c);
 }
+
+TEST(Llm, AbsurdContextIsRefusedBeforeAllocating) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  LlmOptions lo;
+  lo.ctx = 1000000000;
+  auto s = LlmSession::open(shared_models() + "/stories260K.gguf", lo);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code, StatusCode::invalid_argument);
+  EXPECT_NE(s.status().message.find("smaller --ctx"), std::string::npos) << s.status().message;
+}
