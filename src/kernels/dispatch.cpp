@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "core/cpu.h"
+#include "core/dtype.h"
+#include "kernels/llm_ops.h"
 #include "kernels/quant_dot.h"
 
 namespace pareto::kernels {
@@ -66,6 +68,16 @@ std::string kernel_summary() {
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
 
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
+  if (auto f = quant_dot_table().to_f16) return f(x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = float_to_half(x[i]);
+}
+
+void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+  if (auto f = quant_dot_table().from_f16) return f(x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
+}
+
 const QuantDotTable& quant_dot_table() {
   static const QuantDotTable table = [] {
     QuantDotTable t;
@@ -79,6 +91,8 @@ const QuantDotTable& quant_dot_table() {
       t.q8_0 = avx512vnni::q8a_q8_0_dot;
       t.q4_k = avx512vnni::q8a_q4_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
+      t.to_f16 = avx512vnni::f32_to_f16;
+      t.from_f16 = avx512vnni::f16_to_f32;
     }
     return t;
   }();

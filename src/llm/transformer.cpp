@@ -9,20 +9,26 @@
 
 namespace pareto::llm {
 
-Transformer::Transformer(const Model& model, int64_t ctx) : model_(model) {
+Transformer::Transformer(const Model& model, int64_t ctx, bool kv_f16) : model_(model), kv_f16_(kv_f16) {
   const ModelConfig& c = model.config;
   // A context beyond the trained length is allowed (RoPE has no hard limit); the CLI warns.
   ctx_ = ctx > 0 ? ctx : c.ctx_len;
   if (ctx_ <= 0) fail_argument("context length must be positive");
+  if (c.head_dim > 512) fail_unsupported("head dimension " + std::to_string(c.head_dim) + " (pareto supports up to 512)");
   // Refuse caches that cannot be meant (a typo, or a hostile file's context length) before allocating.
   constexpr double kMaxKvBytes = double(uint64_t(16) << 30);
-  double kv_bytes = 2.0 * double(ctx_) * double(c.n_kv_heads * c.head_dim) * double(c.n_layers) * sizeof(float);
+  double kv_bytes = 2.0 * double(ctx_) * double(c.n_kv_heads * c.head_dim) * double(c.n_layers) * (kv_f16 ? 2 : 4);
   if (kv_bytes > kMaxKvBytes)
     fail_argument("a KV cache for context " + std::to_string(ctx_) + " needs " + std::to_string(int64_t(kv_bytes / double(1 << 30))) +
                   " GiB; use a smaller --ctx");
   size_t per_layer = size_t(ctx_ * c.n_kv_heads * c.head_dim);
-  k_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
-  v_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
+  if (kv_f16) {
+    k16_.assign(per_layer * size_t(c.n_layers), 0);
+    v16_.assign(per_layer * size_t(c.n_layers), 0);
+  } else {
+    k_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
+    v_cache_.assign(per_layer * size_t(c.n_layers), 0.f);
+  }
 }
 
 void Transformer::reserve(int64_t n, bool all_logits) {
@@ -62,8 +68,11 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
     kernels::matmul_weights(w.wq, xb_.data(), n, q_.data());
     kernels::matmul_weights(w.wk, xb_.data(), n, k_.data());
     kernels::matmul_weights(w.wv, xb_.data(), n, v_.data());
-    float* kc = k_cache_.data() + size_t(l) * size_t(ctx_ * kv_dim);
-    float* vc = v_cache_.data() + size_t(l) * size_t(ctx_ * kv_dim);
+    const size_t layer_off = size_t(l) * size_t(ctx_ * kv_dim);
+    float* kc = kv_f16_ ? nullptr : k_cache_.data() + layer_off;
+    float* vc = kv_f16_ ? nullptr : v_cache_.data() + layer_off;
+    uint16_t* kh = kv_f16_ ? k16_.data() + layer_off : nullptr;
+    uint16_t* vh = kv_f16_ ? v16_.data() + layer_off : nullptr;
     for (int64_t t = 0; t < n; ++t) {
       float* qt = q_.data() + t * q_dim;
       float* kt = k_.data() + t * kv_dim;
@@ -76,8 +85,13 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
         for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
       kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
       kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
-      std::memcpy(kc + (pos + t) * kv_dim, kt, sizeof(float) * size_t(kv_dim));
-      std::memcpy(vc + (pos + t) * kv_dim, vt, sizeof(float) * size_t(kv_dim));
+      if (kv_f16_) {
+        kernels::f32_to_f16_row(kt, kh + (pos + t) * kv_dim, kv_dim);
+        kernels::f32_to_f16_row(vt, vh + (pos + t) * kv_dim, kv_dim);
+      } else {
+        std::memcpy(kc + (pos + t) * kv_dim, kt, sizeof(float) * size_t(kv_dim));
+        std::memcpy(vc + (pos + t) * kv_dim, vt, sizeof(float) * size_t(kv_dim));
+      }
     }
     // Causal attention: token t sees positions [0, pos + t]. Heads split across threads.
     parallel_for(n * c.n_heads, [&](int64_t b, int64_t e) {
@@ -85,8 +99,12 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
       scratch.resize(size_t(ctx_));
       for (int64_t th = b; th < e; ++th) {
         int64_t t = th / c.n_heads, h = th % c.n_heads, kvh = h / group;
-        kernels::f32_attention_head(q_.data() + t * q_dim + h * hd, kc + kvh * hd, vc + kvh * hd, pos + t + 1, hd, kv_dim,
-                                    scratch.data(), att_.data() + t * q_dim + h * hd);
+        if (kv_f16_)
+          kernels::f16kv_attention_head(q_.data() + t * q_dim + h * hd, kh + kvh * hd, vh + kvh * hd, pos + t + 1, hd, kv_dim,
+                                        scratch.data(), att_.data() + t * q_dim + h * hd);
+        else
+          kernels::f32_attention_head(q_.data() + t * q_dim + h * hd, kc + kvh * hd, vc + kvh * hd, pos + t + 1, hd, kv_dim,
+                                      scratch.data(), att_.data() + t * q_dim + h * hd);
       }
     });
     kernels::matmul_weights(w.wo, att_.data(), n, xb_.data());

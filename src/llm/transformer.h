@@ -11,7 +11,8 @@ namespace pareto::llm {
 class Transformer {
  public:
   // ctx: KV cache length in positions (0: the model's context length).
-  Transformer(const Model& model, int64_t ctx);
+  // kv_f16: keep keys and values as IEEE half (half the memory and bandwidth; the default).
+  Transformer(const Model& model, int64_t ctx, bool kv_f16 = true);
 
   // Runs `n` tokens at positions [pos, pos + n). Returns the logits of the
   // last token, or of every token (n x vocab) when all_logits is set.
@@ -19,13 +20,18 @@ class Transformer {
 
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }
-  size_t kv_cache_bytes() const { return (k_cache_.size() + v_cache_.size()) * sizeof(float); }
+  size_t kv_cache_bytes() const {
+    return (k_cache_.size() + v_cache_.size()) * sizeof(float) + (k16_.size() + v16_.size()) * sizeof(uint16_t);
+  }
+  bool kv_f16() const { return kv_f16_; }
 
  private:
   void reserve(int64_t n, bool all_logits);
   const Model& model_;
   int64_t ctx_;
-  std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim]
+  bool kv_f16_;
+  std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim] when f32
+  std::vector<uint16_t> k16_, v16_;       // the same when f16
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_, scratch_;
 };
 

@@ -41,8 +41,10 @@ std::string readme_block(int n) {
 }
 
 // What `pareto generate` prints to stdout: prompt, generated text, newline.
-std::string generate(const std::string& model, const std::string& tok, const std::string& prompt, int n, int64_t ctx = 0, int threads = 1) {
+std::string generate(const std::string& model, const std::string& tok, const std::string& prompt, int n, int64_t ctx = 0, int threads = 1,
+                     const std::string& kv = "f16") {
   LlmOptions lo;
+  lo.kv_type = kv;
   lo.tokenizer = tok;
   lo.ctx = ctx;
   lo.threads = threads;
@@ -67,7 +69,9 @@ TEST(Llm, Stories260KGreedyIsByteIdenticalToLlama2c) {
   if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
   std::string want = readme_block(0);
   ASSERT_FALSE(want.empty());
-  // llama2.c -n 200 prints 200 tokens after BOS.
+  // llama2.c -n 200 prints 200 tokens after BOS. Its KV cache is f32, like --kv f32;
+  // the default f16 cache gives the same text too.
+  EXPECT_EQ(generate(shared_models() + "/stories260K.bin", shared_models() + "/tok512.bin", "", 200, 0, 1, "f32"), want);
   EXPECT_EQ(generate(shared_models() + "/stories260K.bin", shared_models() + "/tok512.bin", "", 200), want);
   EXPECT_EQ(generate(shared_models() + "/stories260K.bin", shared_models() + "/tok512.bin", "", 200, 0, 2), want) << "2 threads";
 }
@@ -152,8 +156,9 @@ TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
     EXPECT_GT(cosine, 0.999) << file;
     bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
     if (f32) {
-      // llama.cpp keeps the KV cache in f16; pareto's reference path keeps f32.
-      EXPECT_LE(max_diff, 2e-3 * scale) << file << ": max |logit diff| " << max_diff;
+      // Same f16 KV cache as llama.cpp; it also rounds queries to f16 for K.Q
+      // (its f16 x f32 matmul converts the f32 side), pareto keeps them f32.
+      EXPECT_LE(max_diff, 5e-4 * scale) << file << ": max |logit diff| " << max_diff;
     } else if (quant_effect > 0) {
       // llama.cpp also quantizes activations to 8 bits in these matmuls; a
       // decoding error would move logits by at least as much as the weight
@@ -189,10 +194,11 @@ TEST(Llm, PerplexityMatchesLlamaCpp) {
     auto r = s.value()->perplexity(text, 128);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_EQ(r.value().chunks, 9) << file;
-    // llama.cpp keeps an f16 KV cache and 8-bit activations for quantized
-    // weights; the exact f32 path lands within 0.2% (0.02% for F32 files).
+    // Both keep the KV cache in f16. llama.cpp also quantizes activations to
+    // 8 bits inside quantized matmuls where pareto's prefill stays f32: the
+    // quantized files land within 0.2%, the F32 ones within 0.002%.
     bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
-    EXPECT_NEAR(r.value().ppl, want, want * (f32 ? 2e-4 : 2e-3)) << file;
+    EXPECT_NEAR(r.value().ppl, want, want * (f32 ? 2e-5 : 2e-3)) << file;
     EXPECT_NEAR(r.value().ppl_error, want_err, want_err * 5e-3) << file;
     ++checked;
   }

@@ -2,6 +2,8 @@
 
 #include "kernels/llm_ops.h"
 
+#include <algorithm>
+
 namespace pareto::kernels {
 
 void f32_rmsnorm(const float* x, const float* w, int64_t n, float eps, float* out) {
@@ -54,6 +56,31 @@ void f32_attention_head(const float* q, const float* k, const float* v, int64_t 
     float p = scratch[t] / sum;
     const float* vt = v + t * stride;
     for (int64_t i = 0; i < head_dim; ++i) out[i] += p * vt[i];
+  }
+}
+
+void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out) {
+  float row[512];
+  float scale = 1.f / std::sqrt(float(head_dim));
+  float mx = -INFINITY;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    f16_to_f32_row(k + t * stride, row, head_dim);
+    float s = 0;
+    for (int64_t i = 0; i < head_dim; ++i) s += q[i] * row[i];
+    scratch[t] = s * scale;
+    mx = std::max(mx, scratch[t]);
+  }
+  float sum = 0;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    scratch[t] = std::exp(scratch[t] - mx);
+    sum += scratch[t];
+  }
+  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    float p = scratch[t] / sum;
+    f16_to_f32_row(v + t * stride, row, head_dim);
+    for (int64_t i = 0; i < head_dim; ++i) out[i] += p * row[i];
   }
 }
 
