@@ -99,7 +99,9 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
 }
 
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
-  if (tokens <= 2 && matvec_int8(w, x, tokens, y)) return;
+  // Until the int8 GEMM lands, the row-streaming int8 path beats dequantizing
+  // the whole matrix to f32 for any batch: each row is read once for all tokens.
+  if (matvec_int8(w, x, tokens, y)) return;
   if (tokens <= 2) {
     matvec_weights(w, x, tokens, y);
     return;
