@@ -60,7 +60,7 @@ TEST(QuantDot, VariantsMatchReference) {
     QuantDotFn ref, fast;
   };
   for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref, avx512vnni::q8a_q4_0_dot}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref, avx512vnni::q8a_q8_0_dot},
-                 Case{GgmlType::q4_k, q8a_q4_k_dot_ref, avx512vnni::q8a_q4_k_dot}})
+                 Case{GgmlType::q4_k, q8a_q4_k_dot_ref, avx512vnni::q8a_q4_k_dot}, Case{GgmlType::q6_k, q8a_q6_k_dot_ref, avx512vnni::q8a_q6_k_dot}})
     for (int64_t n : kCols) {
       if (n % ggml_type_traits(uint32_t(c.type)).block_size) continue;
       auto w = randn(size_t(n), 7, 0.05f);
@@ -68,7 +68,18 @@ TEST(QuantDot, VariantsMatchReference) {
       size_t bytes = ggml_row_size(uint32_t(c.type), n);
       // The row ends exactly at the end of its allocation: reading past it is caught by ASan.
       std::vector<uint8_t> row(bytes);
-      quantize_row_ref(uint32_t(c.type), w.data(), row.data(), n);
+      if (can_quantize(uint32_t(c.type))) {
+        quantize_row_ref(uint32_t(c.type), w.data(), row.data(), n);
+      } else {
+        // No reference quantizer for this type: random blocks (every bit pattern decodes) with a sane scale.
+        std::mt19937 rng(29);
+        for (uint8_t& byte : row) byte = uint8_t(rng());
+        const GgmlTypeTraits& tr = ggml_type_traits(uint32_t(c.type));
+        for (size_t blk = 0; blk < bytes / tr.type_size; ++blk) {
+          uint16_t d = 0x211f;  // about 0.01 in f16
+          std::memcpy(row.data() + blk * tr.type_size + tr.type_size - 2, &d, 2);
+        }
+      }
       std::vector<Q8aBlock> xq(size_t(n / 32));
       f32_q8a_quantize_ref(x.data(), n, xq.data());
       float want = c.ref(row.data(), xq.data(), n), got = c.fast(row.data(), xq.data(), n);

@@ -62,6 +62,37 @@ float f32_f16_dot_ref(const void* row, const float* x, int64_t n) {
   return acc;
 }
 
+// Q6_K: ql[128] qh[64] scales[16] d; value = d * sc[g] * (q - 32) per 16-element group g.
+float q8a_q6_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  float acc = 0.f;
+  int8_t q[256];
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
+    const uint8_t* ql = w;
+    const uint8_t* qh = w + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(w + 192);
+    uint16_t h;
+    std::memcpy(&h, w + 208, 2);
+    const float d = half_to_float(h);
+    for (int c = 0; c < 2; ++c)
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t* L = ql + 64 * c;
+        const uint8_t* H = qh + 32 * c;
+        q[128 * c + l + 0] = int8_t((L[l] & 0xF) | (((H[l] >> 0) & 3) << 4)) - 32;
+        q[128 * c + l + 32] = int8_t((L[l + 32] & 0xF) | (((H[l] >> 2) & 3) << 4)) - 32;
+        q[128 * c + l + 64] = int8_t((L[l] >> 4) | (((H[l] >> 4) & 3) << 4)) - 32;
+        q[128 * c + l + 96] = int8_t((L[l + 32] >> 4) | (((H[l] >> 6) & 3) << 4)) - 32;
+      }
+    for (int g = 0; g < 16; ++g) {
+      const Q8aBlock& xb = x[sb * 8 + g / 2];
+      int32_t isum = 0;
+      for (int l = 0; l < 16; ++l) isum += q[16 * g + l] * xb.qs[16 * (g % 2) + l];
+      acc += d * float(sc[g]) * xb.d * float(isum);
+    }
+  }
+  return acc;
+}
+
 // Q4_K: d dmin scales[12] qs[128]; value = d*sc*q - dmin*m per 32-element sub-block.
 float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
   const uint8_t* w = static_cast<const uint8_t*>(row);

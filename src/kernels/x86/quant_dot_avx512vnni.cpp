@@ -111,6 +111,47 @@ float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
   return _mm512_reduce_add_ps(acc) + tail;
 }
 
+// Q6_K: the four 32-element blocks of each 128-element chunk come from the
+// low/high nibbles of ql[0..31] / ql[32..63] and 2-bit fields of qh[0..31].
+// Each dpbusd lane covers 4 elements of one 16-element scale group; the -32
+// offset leaves through dpbusd(32, x) per lane.
+float q8a_q6_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+  const __m512i k32 = _mm512_set1_epi8(32);
+  // lane l of a block pair -> scale group (l / 4): groups g0..g3 of the pair
+  const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
+    const float d = f16(w + 208);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(w + 192);
+    const Q8aBlock* xb = x + sb * 8;
+    for (int c = 0; c < 2; ++c) {
+      const __m256i L0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * c));
+      const __m256i L1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * c + 32));
+      const __m256i H = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 128 + 32 * c));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(L0, m4), _mm256_slli_epi16(_mm256_and_si256(H, m2), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(L1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), m2), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), m2), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), m2), 4));
+      for (int p = 0; p < 2; ++p) {
+        const int j = 4 * c + 2 * p;  // activation blocks j, j+1 of this super-block
+        const __m512i xq = pair(act(xb[j]), act(xb[j + 1]));
+        __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(q[2 * p], q[2 * p + 1]), xq);
+        dot = _mm512_sub_epi32(dot, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xq));
+        // Four group scales (int8) -> float lanes, times d and each block's activation scale.
+        int32_t s4;
+        std::memcpy(&s4, sc + 2 * j, 4);
+        __m512 scales = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(expand, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(s4))));
+        scales = _mm512_mul_ps(scales, block_scales(d * xb[j].d, d * xb[j + 1].d));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+      }
+    }
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 float f32_f16_dot(const void* row, const float* x, int64_t n) {
   const uint16_t* w = static_cast<const uint16_t*>(row);
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
