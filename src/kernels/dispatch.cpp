@@ -91,6 +91,7 @@ const QuantDotTable& quant_dot_table() {
       t.q8_0 = avx512vnni::q8a_q8_0_dot;
       t.q4_k = avx512vnni::q8a_q4_k_dot;
       t.q6_k = avx512vnni::q8a_q6_k_dot;
+      t.q5_0 = avx512vnni::q8a_q5_0_dot;
       t.f16 = avx512vnni::f32_f16_dot;
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;

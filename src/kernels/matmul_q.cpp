@@ -82,6 +82,7 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
                    : w.type == uint32_t(GgmlType::q8_0) ? t.q8_0
                    : w.type == uint32_t(GgmlType::q4_k) ? t.q4_k
                    : w.type == uint32_t(GgmlType::q6_k) ? t.q6_k
+                   : w.type == uint32_t(GgmlType::q5_0) ? t.q5_0
                                                          : nullptr;
   if (!dot || w.cols % 32) return false;
   thread_local std::vector<Q8aBlock> xq;

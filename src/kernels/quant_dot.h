@@ -24,6 +24,7 @@ float q8a_q4_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q6_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q5_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 // F16 weights with float activations (converted in registers).
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
@@ -34,6 +35,7 @@ float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q6_k_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q5_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32(const uint16_t* x, float* y, int64_t n);
@@ -46,6 +48,7 @@ struct QuantDotTable {
   QuantDotFn q8_0 = q8a_q8_0_dot_ref;
   QuantDotFn q4_k = q8a_q4_k_dot_ref;
   QuantDotFn q6_k = q8a_q6_k_dot_ref;
+  QuantDotFn q5_0 = q8a_q5_0_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference
   void (*from_f16)(const uint16_t*, float*, int64_t) = nullptr;

@@ -60,7 +60,8 @@ TEST(QuantDot, VariantsMatchReference) {
     QuantDotFn ref, fast;
   };
   for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref, avx512vnni::q8a_q4_0_dot}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref, avx512vnni::q8a_q8_0_dot},
-                 Case{GgmlType::q4_k, q8a_q4_k_dot_ref, avx512vnni::q8a_q4_k_dot}, Case{GgmlType::q6_k, q8a_q6_k_dot_ref, avx512vnni::q8a_q6_k_dot}})
+                 Case{GgmlType::q4_k, q8a_q4_k_dot_ref, avx512vnni::q8a_q4_k_dot}, Case{GgmlType::q6_k, q8a_q6_k_dot_ref, avx512vnni::q8a_q6_k_dot},
+                 Case{GgmlType::q5_0, q8a_q5_0_dot_ref, avx512vnni::q8a_q5_0_dot}})
     for (int64_t n : kCols) {
       if (n % ggml_type_traits(uint32_t(c.type)).block_size) continue;
       auto w = randn(size_t(n), 7, 0.05f);
@@ -75,9 +76,10 @@ TEST(QuantDot, VariantsMatchReference) {
         std::mt19937 rng(29);
         for (uint8_t& byte : row) byte = uint8_t(rng());
         const GgmlTypeTraits& tr = ggml_type_traits(uint32_t(c.type));
+        const size_t d_at = c.type == GgmlType::q6_k ? tr.type_size - 2 : 0;  // where the block's f16 scale lives
         for (size_t blk = 0; blk < bytes / tr.type_size; ++blk) {
           uint16_t d = 0x211f;  // about 0.01 in f16
-          std::memcpy(row.data() + blk * tr.type_size + tr.type_size - 2, &d, 2);
+          std::memcpy(row.data() + blk * tr.type_size + d_at, &d, 2);
         }
       }
       std::vector<Q8aBlock> xq(size_t(n / 32));

@@ -13,14 +13,15 @@ void f32_q8a_quantize_ref(const float* x, int64_t n, Q8aBlock* out) {
     const float* xb = x + b * 32;
     float amax = 0.f;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    // ggml's Q8_0 rounding (roundf, scale kept as f16), so Q4_0/Q5_0/Q8_0 dots match llama.cpp's.
     float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
     int32_t sum = 0;
     for (int j = 0; j < 32; ++j) {
-      int q = int(std::nearbyint(xb[j] * id));
+      int q = int(std::roundf(xb[j] * id));
       out[b].qs[j] = int8_t(q);
       sum += q;
     }
-    out[b].d = d;
+    out[b].d = half_to_float(float_to_half(d));
     out[b].sum = sum;
   }
 }
@@ -59,6 +60,25 @@ float f32_f16_dot_ref(const void* row, const float* x, int64_t n) {
   const uint16_t* w = static_cast<const uint16_t*>(row);
   float acc = 0.f;
   for (int64_t i = 0; i < n; ++i) acc += half_to_float(w[i]) * x[i];
+  return acc;
+}
+
+// Q5_0: d qh(u32) qs[16]; element j uses the nibble and bit j of qh, minus 16.
+float q8a_q5_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  float acc = 0.f;
+  for (int64_t b = 0; b < n / 32; ++b, w += 22) {
+    uint16_t h;
+    std::memcpy(&h, w, 2);
+    uint32_t qh;
+    std::memcpy(&qh, w + 2, 4);
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      isum += (((w[6 + j] & 0xF) | (((qh >> j) & 1) << 4)) - 16) * x[b].qs[j];
+      isum += (((w[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16) * x[b].qs[j + 16];
+    }
+    acc += half_to_float(h) * x[b].d * float(isum);
+  }
   return acc;
 }
 

@@ -48,11 +48,15 @@ void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out) {
     float amax = _mm512_reduce_max_ps(a);
     float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
     __m512 s = _mm512_set1_ps(id);
-    // Round to nearest even, like the reference's nearbyint.
-    __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, s)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, s));
+    // roundf (half away from zero), like the reference and ggml: trunc(v + copysign(0.5, v)).
+    const __m512i half = _mm512_castps_si512(_mm512_set1_ps(0.5f)), sign = _mm512_set1_epi32(int(0x80000000u));
+    __m512 p0 = _mm512_mul_ps(v0, s), p1 = _mm512_mul_ps(v1, s);
+    auto signed_half = [&](__m512 p) { return _mm512_castsi512_ps(_mm512_or_si512(half, _mm512_and_si512(_mm512_castps_si512(p), sign))); };
+    __m512i q0 = _mm512_cvttps_epi32(_mm512_add_ps(p0, signed_half(p0)));
+    __m512i q1 = _mm512_cvttps_epi32(_mm512_add_ps(p1, signed_half(p1)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
-    out[b].d = d;
+    out[b].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     out[b].sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
   }
 }
@@ -108,6 +112,29 @@ float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
     tail = f16(w) * x[b].d * float(_mm_cvtsi128_si32(s) - 128 * x[b].sum);
   }
+  return _mm512_reduce_add_ps(acc) + tail;
+}
+
+// Q5_0: the fifth bits come from qh through a byte mask (one masked move).
+float q8a_q5_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const int64_t nb = n / 32;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  auto unpack = [&](const uint8_t* blk) {
+    uint32_t qh;
+    std::memcpy(&qh, blk + 2, 4);
+    return _mm256_or_si256(unpack_q4(blk + 6), _mm256_maskz_mov_epi8(qh, bit4));
+  };
+  __m512 acc = _mm512_setzero_ps();
+  float tail = 0.f;
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2, w += 44) {
+    __m512i off = _mm512_inserti64x4(_mm512_set1_epi32(-16 * x[b].sum), _mm256_set1_epi32(-16 * x[b + 1].sum), 1);
+    off = _mm512_mask_blend_epi32(0x0101, _mm512_setzero_si512(), off);
+    __m512i dot = _mm512_dpbusd_epi32(off, pair(unpack(w), unpack(w + 22)), pair(act(x[b]), act(x[b + 1])));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), block_scales(f16(w) * x[b].d, f16(w + 22) * x[b + 1].d), acc);
+  }
+  if (b < nb) tail = q8a_q5_0_dot_ref(w, x + b, 32);
   return _mm512_reduce_add_ps(acc) + tail;
 }
 
