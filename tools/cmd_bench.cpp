@@ -10,16 +10,6 @@ namespace pareto::tools {
 
 namespace {
 
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-size_t peak_rss() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return size_t(std::stoull(line.substr(6))) * 1024;
-  return 0;
-}
-
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   if (v.empty()) return 0;
@@ -38,17 +28,17 @@ int cmd_bench(const Args& args) {
   int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
   SessionOptions opt;
   opt.threads = std::max(1, args.get_int("--threads", 1));
-  double t0 = now();
+  double t0 = now_seconds_cli();
   auto opened = Session::open(args.positional[0], opt);
   if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
-  double load = now() - t0;
+  double load = now_seconds_cli() - t0;
   Session& session = *opened.value();
   std::map<std::string, Tensor> inputs = make_inputs(session, args);
   auto run_once = [&] {
-    double s = now();
+    double s = now_seconds_cli();
     auto r = session.run(inputs);
     if (!r.ok()) throw Error(r.status().code, r.status().message);
-    return now() - s;
+    return now_seconds_cli() - s;
   };
   double first = run_once();
   for (int i = 0; i < warmup; ++i) run_once();
@@ -62,7 +52,7 @@ int cmd_bench(const Args& args) {
     std::printf("{\"model\": \"%s\", \"inputs\": \"%s\", \"threads\": %d, \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
                 "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"peak_rss_bytes\": %zu, \"kernels\": \"%s\"}\n",
                 args.positional[0].c_str(), shapes.c_str(), opt.threads, runs, load * 1e3, first * 1e3, med * 1e3, p90 * 1e3,
-                mn * 1e3, peak_rss(), cpu_summary().c_str());
+                mn * 1e3, peak_rss_cli(), cpu_summary().c_str());
     return 0;
   }
   std::printf("model:     %s\n", args.positional[0].c_str());
@@ -74,7 +64,7 @@ int cmd_bench(const Args& args) {
   std::printf("median:    %9.3f ms\n", med * 1e3);
   std::printf("p90:       %9.3f ms\n", p90 * 1e3);
   std::printf("min:       %9.3f ms\n", mn * 1e3);
-  std::printf("peak RSS:  %s\n", format_bytes(peak_rss()).c_str());
+  std::printf("peak RSS:  %s\n", format_bytes(peak_rss_cli()).c_str());
   return 0;
 }
 

@@ -14,24 +14,14 @@
 #include "llm/synth.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
+#include "api/guarded.h"
 #include "pareto/llm.hpp"
 
 namespace pareto {
 
 namespace {
 
-template <class F>
-auto guarded(F&& fn) -> Result<decltype(fn())> {
-  try {
-    return fn();
-  } catch (const Error& e) {
-    return Status{e.code(), e.what()};
-  } catch (const std::bad_alloc&) {
-    return Status{StatusCode::out_of_memory, "out of memory"};
-  } catch (const std::exception& e) {
-    return Status{StatusCode::internal, e.what()};
-  }
-}
+using api::guarded;
 
 constexpr int64_t kDefaultCtxCap = 4096;
 

@@ -6,6 +6,7 @@
 #include "frontend/onnx/onnx_loader.h"
 #include "ir/printer.h"
 #include "kernels/dispatch.h"
+#include "api/guarded.h"
 #include "pareto/pareto.hpp"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
@@ -14,18 +15,7 @@ namespace pareto {
 
 namespace {
 
-template <class F>
-auto guarded(F&& fn) -> Result<decltype(fn())> {
-  try {
-    return fn();
-  } catch (const Error& e) {
-    return Status{e.code(), e.what()};
-  } catch (const std::bad_alloc&) {
-    return Status{StatusCode::out_of_memory, "out of memory"};
-  } catch (const std::exception& e) {
-    return Status{StatusCode::internal, e.what()};
-  }
-}
+using api::guarded;
 
 TensorInfo info_of(const ir::Value& v, const ir::ValueType& t) {
   TensorInfo i;

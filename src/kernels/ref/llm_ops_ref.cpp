@@ -35,25 +35,35 @@ void f32_silu_mul(float* gate, const float* up, int64_t n) {
   }
 }
 
+namespace {
+
+// scratch[0..n) = softmax(scratch[0..n)), in place.
+void softmax_in_place(float* scratch, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t t = 0; t < n; ++t) mx = std::max(mx, scratch[t]);
+  float sum = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    scratch[t] = std::exp(scratch[t] - mx);
+    sum += scratch[t];
+  }
+  for (int64_t t = 0; t < n; ++t) scratch[t] /= sum;
+}
+
+}  // namespace
+
 void f32_attention_head(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                         float* scratch, float* out) {
   float scale = 1.f / std::sqrt(float(head_dim));
-  float mx = -INFINITY;
   for (int64_t t = 0; t < n_pos; ++t) {
     const float* kt = k + t * stride;
     float s = 0;
     for (int64_t i = 0; i < head_dim; ++i) s += q[i] * kt[i];
     scratch[t] = s * scale;
-    mx = std::max(mx, scratch[t]);
   }
-  float sum = 0;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    scratch[t] = std::exp(scratch[t] - mx);
-    sum += scratch[t];
-  }
+  softmax_in_place(scratch, n_pos);
   for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
   for (int64_t t = 0; t < n_pos; ++t) {
-    float p = scratch[t] / sum;
+    float p = scratch[t];
     const float* vt = v + t * stride;
     for (int64_t i = 0; i < head_dim; ++i) out[i] += p * vt[i];
   }
@@ -63,22 +73,16 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
                           float* scratch, float* out) {
   float row[512];
   float scale = 1.f / std::sqrt(float(head_dim));
-  float mx = -INFINITY;
   for (int64_t t = 0; t < n_pos; ++t) {
     f16_to_f32_row(k + t * stride, row, head_dim);
     float s = 0;
     for (int64_t i = 0; i < head_dim; ++i) s += q[i] * row[i];
     scratch[t] = s * scale;
-    mx = std::max(mx, scratch[t]);
   }
-  float sum = 0;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    scratch[t] = std::exp(scratch[t] - mx);
-    sum += scratch[t];
-  }
+  softmax_in_place(scratch, n_pos);
   for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
   for (int64_t t = 0; t < n_pos; ++t) {
-    float p = scratch[t] / sum;
+    float p = scratch[t];
     f16_to_f32_row(v + t * stride, row, head_dim);
     for (int64_t i = 0; i < head_dim; ++i) out[i] += p * row[i];
   }
