@@ -78,6 +78,13 @@ void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
 
+void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out) {
+  auto f = quant_dot_table().attention_f16;
+  if (f && head_dim % 8 == 0) return f(q, k, v, n_pos, head_dim, stride, scratch, out);
+  f16kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
+}
+
 const QuantDotTable& quant_dot_table() {
   static const QuantDotTable table = [] {
     QuantDotTable t;
@@ -95,6 +102,7 @@ const QuantDotTable& quant_dot_table() {
       t.f16 = avx512vnni::f32_f16_dot;
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;
+      t.attention_f16 = avx512vnni::f16kv_attention_head;
     }
     return t;
   }();

@@ -23,8 +23,11 @@ void f32_silu_mul(float* gate, const float* up, int64_t n);
 void f32_attention_head(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                         float* scratch, float* out);
 
-// The same with keys and values stored as IEEE half (the default KV cache).
+// The same with keys and values stored as IEEE half (the default KV cache);
+// dispatched to an F16C variant when head_dim is a multiple of 8.
 void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out);
+void f16kv_attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                           float* scratch, float* out);
 
 // Row conversions for the f16 KV cache (dispatched: F16C where available).

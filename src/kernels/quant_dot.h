@@ -39,6 +39,8 @@ float q8a_q5_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32(const uint16_t* x, float* y, int64_t n);
+void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out);
 }  // namespace avx512vnni
 
 struct QuantDotTable {
@@ -52,6 +54,7 @@ struct QuantDotTable {
   F16DotFn f16 = f32_f16_dot_ref;
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference
   void (*from_f16)(const uint16_t*, float*, int64_t) = nullptr;
+  void (*attention_f16)(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*) = nullptr;
 };
 
 // Scale and min of sub-block j of a Q4_K/Q5_K super-block (6-bit packed).

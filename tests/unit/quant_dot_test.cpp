@@ -9,6 +9,7 @@
 
 #include "core/cpu.h"
 #include "core/thread_pool.h"
+#include "kernels/llm_ops.h"
 #include "kernels/matmul_q.h"
 #include "kernels/quant_dot.h"
 #include "kernels/quant_formats.h"
@@ -105,6 +106,24 @@ TEST(QuantDot, F16VariantMatchesReference) {
     for (int64_t i = 0; i < n; ++i) mag += std::abs(double(w[size_t(i)]) * x[size_t(i)]);
     EXPECT_NEAR(avx512vnni::f32_f16_dot(h.data(), x.data(), n), f32_f16_dot_ref(h.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
   }
+}
+
+TEST(QuantDot, F16AttentionMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  for (int64_t hd : {int64_t(8), int64_t(64), int64_t(128)})
+    for (int64_t n_pos : {int64_t(1), int64_t(7), int64_t(300)}) {
+      const int64_t stride = hd * 3;  // GQA cache rows hold several heads
+      auto q = randn(size_t(hd), 31);
+      auto kf = randn(size_t(n_pos * stride), 33), vf = randn(size_t(n_pos * stride), 35);
+      std::vector<uint16_t> k(kf.size()), v(vf.size());
+      quantize_row_ref(uint32_t(GgmlType::f16), kf.data(), k.data(), int64_t(kf.size()));
+      quantize_row_ref(uint32_t(GgmlType::f16), vf.data(), v.data(), int64_t(vf.size()));
+      std::vector<float> scratch(static_cast<size_t>(n_pos)), want(cols_size(hd)), got(cols_size(hd) + 4, 555.f);
+      f16kv_attention_head_ref(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), want.data());
+      avx512vnni::f16kv_attention_head(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), got.data());
+      for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(got[size_t(i)], want[size_t(i)], 1e-4f) << "hd=" << hd << " n_pos=" << n_pos;
+      EXPECT_EQ(got[size_t(hd)], 555.f) << "wrote past the output";
+    }
 }
 
 TEST(QuantDot, DecodeMatmulTracksExactProduct) {

@@ -69,7 +69,7 @@ void f32_attention_head(const float* q, const float* k, const float* v, int64_t 
   }
 }
 
-void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+void f16kv_attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                           float* scratch, float* out) {
   float row[512];
   float scale = 1.f / std::sqrt(float(head_dim));

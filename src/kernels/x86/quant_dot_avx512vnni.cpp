@@ -9,6 +9,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/quant_dot.h"
@@ -203,6 +205,38 @@ void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
   for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
+}
+
+// One query head over an f16 KV cache; head_dim a multiple of 8 (checked by the dispatcher).
+void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out) {
+  const float scale = 1.f / std::sqrt(float(head_dim));
+  float mx = -INFINITY;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    const uint16_t* kt = k + t * stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < head_dim; i += 8)
+      acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kt + i))), _mm256_loadu_ps(q + i), acc);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    scratch[t] = _mm_cvtss_f32(s) * scale;
+    mx = std::max(mx, scratch[t]);
+  }
+  float sum = 0;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    scratch[t] = std::exp(scratch[t] - mx);
+    sum += scratch[t];
+  }
+  const float inv = 1.f / sum;
+  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.f;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    const __m256 p = _mm256_set1_ps(scratch[t] * inv);
+    const uint16_t* vt = v + t * stride;
+    for (int64_t i = 0; i < head_dim; i += 8)
+      _mm256_storeu_ps(out + i, _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vt + i))), p,
+                                                _mm256_loadu_ps(out + i)));
+  }
 }
 
 float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
