@@ -1,6 +1,5 @@
 // pareto run: one inference, outputs to .npy, optional per-op profile.
-#include <sys/stat.h>
-
+#include <filesystem>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -47,7 +46,11 @@ int cmd_run(const Args& args) {
   auto result = session.run(inputs);
   if (!result.ok()) throw Error(result.status().code, result.status().message);
   std::string dir = args.get("--output");
-  if (!dir.empty()) mkdir(dir.c_str(), 0755);
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(StatusCode::io_error, dir + ": cannot create directory: " + ec.message());
+  }
   for (size_t i = 0; i < result.value().size(); ++i) {
     const Tensor& t = result.value()[i];
     const std::string& name = session.outputs()[i].name;

@@ -14,12 +14,12 @@ grep -q "Conv" "$out/info.txt"
 grep -q "parameters:" "$out/info.txt"
 "$pareto" info "$model" --graph | grep -q "= Conv("
 
-"$pareto" run "$model" --input x=random:7 --output "$out/run" --profile 2> "$out/profile.txt"
-[ -f "$out/run/y.npy" ]
+"$pareto" run "$model" --input x=random:7 --output "$out/run/nested" --profile 2> "$out/profile.txt"
+[ -f "$out/run/nested/y.npy" ]
 grep -q "by op type" "$out/profile.txt"
 # same seed, same bytes
 "$pareto" run "$model" --input x=random:7 --output "$out/run2" > /dev/null
-cmp "$out/run/y.npy" "$out/run2/y.npy"
+cmp "$out/run/nested/y.npy" "$out/run2/y.npy"
 
 "$pareto" bench "$model" --runs 3 --warmup 1 --json | grep -q '"median_ms"'
 
