@@ -25,7 +25,8 @@ int32_t Sampler::sample(float* logits, int64_t vocab) {
   std::sort(candidates_.begin(), candidates_.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
   if (o_.top_k > 0 && size_t(o_.top_k) < candidates_.size()) candidates_.resize(size_t(o_.top_k));
   float mx = candidates_[0].first;
-  std::vector<double> p(candidates_.size());
+  std::vector<double>& p = probs_;
+  p.resize(candidates_.size());
   double sum = 0;
   for (size_t i = 0; i < candidates_.size(); ++i) sum += p[i] = std::exp(double(candidates_[i].first - mx));
   for (double& x : p) x /= sum;

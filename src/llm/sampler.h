@@ -29,7 +29,8 @@ class Sampler {
   SamplerOptions o_;
   std::mt19937_64 rng_;
   std::vector<int32_t> recent_;
-  std::vector<std::pair<float, int32_t>> candidates_;
+  std::vector<std::pair<float, int32_t>> candidates_;  // reused: no allocation per token
+  std::vector<double> probs_;
 };
 
 }  // namespace pareto::llm
