@@ -59,6 +59,21 @@ TEST(Llama2cMalformed, ValidTinyModelLoads) {
   std::remove(path.c_str());
 }
 
+TEST(Llama2cMalformed, SeparateClassifierIsUsed) {
+  // A negative vocab size means the classifier weights follow the RoPE tables.
+  std::string b = tiny_model();
+  int32_t neg = -4;
+  std::memcpy(b.data() + 20, &neg, 4);
+  std::string with_cls = b + std::string(4 * 8 * 4, '\0');
+  std::string path = write_temp(with_cls);
+  auto m = llm::load_llama2c_model(path, "");
+  EXPECT_EQ(m->config.vocab, 4);
+  EXPECT_NE(m->output.data, m->token_embd.data);
+  std::remove(path.c_str());
+  // without the classifier bytes the file is too short
+  EXPECT_NE(error_of(b).find("the header's shapes need"), std::string::npos);
+}
+
 TEST(Llama2cMalformed, TruncatedHeader) {
   EXPECT_NE(error_of(std::string(10, '\0')).find("too small"), std::string::npos);
 }
