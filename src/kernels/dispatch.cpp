@@ -91,7 +91,8 @@ const QuantDotTable& quant_dot_table() {
     const CpuFeatures& f = cpu_features();
     const char* env = std::getenv("PARETO_ISA");
     bool force_ref = env && !std::strcmp(env, "ref");
-    if (!force_ref && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma) {
+    bool force_avx2 = env && !std::strcmp(env, "avx2");
+    if (!force_ref && !force_avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma) {
       t.isa = "avx512vnni";
       t.quantize = avx512vnni::f32_q8a_quantize;
       t.q4_0 = avx512vnni::q8a_q4_0_dot;
@@ -103,6 +104,12 @@ const QuantDotTable& quant_dot_table() {
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;
       t.attention_f16 = avx512vnni::f16kv_attention_head;
+    } else if (!force_ref && f.avx2 && f.fma && f.f16c) {
+      // No VNNI: AVX2 for the commonest types, the reference for the rest.
+      t.isa = "avx2";
+      t.q4_0 = avx2::q8a_q4_0_dot;
+      t.q8_0 = avx2::q8a_q8_0_dot;
+      t.f16 = avx2::f32_f16_dot;
     }
     return t;
   }();

@@ -43,6 +43,12 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
                           float* scratch, float* out);
 }  // namespace avx512vnni
 
+namespace avx2 {
+float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
+float f32_f16_dot(const void* row, const float* x, int64_t n);
+}  // namespace avx2
+
 struct QuantDotTable {
   const char* isa = "ref";
   QuantizeActFn quantize = f32_q8a_quantize_ref;

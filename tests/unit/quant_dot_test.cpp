@@ -95,6 +95,30 @@ TEST(QuantDot, VariantsMatchReference) {
     }
 }
 
+TEST(QuantDot, Avx2VariantsMatchReference) {
+  const CpuFeatures& f = cpu_features();
+  if (!(f.avx2 && f.fma && f.f16c)) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
+  for (int64_t n : kCols) {
+    auto w = randn(size_t(n), 41, 0.05f);
+    auto x = randn(size_t(n), 43);
+    std::vector<Q8aBlock> xq(size_t(n / 32));
+    f32_q8a_quantize_ref(x.data(), n, xq.data());
+    for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0}) {
+      std::vector<uint8_t> row(ggml_row_size(uint32_t(type), n));
+      quantize_row_ref(uint32_t(type), w.data(), row.data(), n);
+      // Weights of -128 (possible in hand-made Q8_0 rows) must not saturate.
+      if (type == GgmlType::q8_0) row[2] = 0x80;
+      float want = type == GgmlType::q4_0 ? q8a_q4_0_dot_ref(row.data(), xq.data(), n) : q8a_q8_0_dot_ref(row.data(), xq.data(), n);
+      float got = type == GgmlType::q4_0 ? avx2::q8a_q4_0_dot(row.data(), xq.data(), n) : avx2::q8a_q8_0_dot(row.data(), xq.data(), n);
+      EXPECT_NEAR(got, want, 1e-4f * (1.f + std::abs(want))) << ggml_type_traits(uint32_t(type)).name << " n=" << n;
+    }
+    std::vector<uint16_t> h(cols_size(n));
+    quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), n);
+    float want = f32_f16_dot_ref(h.data(), x.data(), n);
+    EXPECT_NEAR(avx2::f32_f16_dot(h.data(), x.data(), n), want, 1e-4f * (1.f + std::abs(want))) << "f16 n=" << n;
+  }
+}
+
 TEST(QuantDot, F16VariantMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   for (int64_t n : {int64_t(1), int64_t(31), int64_t(33), int64_t(4097)}) {
