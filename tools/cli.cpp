@@ -4,9 +4,6 @@
 #include <cstdlib>
 #include <sstream>
 
-#include <chrono>
-#include <fstream>
-
 #include "npy.h"
 
 namespace pareto::tools {
@@ -161,18 +158,3 @@ std::string format_bytes(size_t bytes) {
 
 }  // namespace pareto::tools
 
-namespace pareto::tools {
-
-double now_seconds_cli() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-size_t peak_rss_cli() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return size_t(std::stoull(line.substr(6))) * 1024;
-  return 0;
-}
-
-}  // namespace pareto::tools

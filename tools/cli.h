@@ -45,9 +45,6 @@ int cmd_bench_llm(const Args& args);
 int cmd_bench_bandwidth(const Args& args);
 GenerateOptions generate_options(const Args& args);
 
-// Wall clock and peak RSS for reports.
-double now_seconds_cli();
-size_t peak_rss_cli();
 
 std::string format_bytes(size_t bytes);
 

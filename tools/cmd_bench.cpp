@@ -1,8 +1,6 @@
 // pareto bench: load time, first-run and steady-state latency, peak RSS.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <fstream>
 
 #include "cli.h"
 
@@ -28,17 +26,17 @@ int cmd_bench(const Args& args) {
   int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
   SessionOptions opt;
   opt.threads = std::max(1, args.get_int("--threads", 1));
-  double t0 = now_seconds_cli();
+  double t0 = now_seconds();
   auto opened = Session::open(args.positional[0], opt);
   if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
-  double load = now_seconds_cli() - t0;
+  double load = now_seconds() - t0;
   Session& session = *opened.value();
   std::map<std::string, Tensor> inputs = make_inputs(session, args);
   auto run_once = [&] {
-    double s = now_seconds_cli();
+    double s = now_seconds();
     auto r = session.run(inputs);
     if (!r.ok()) throw Error(r.status().code, r.status().message);
-    return now_seconds_cli() - s;
+    return now_seconds() - s;
   };
   double first = run_once();
   for (int i = 0; i < warmup; ++i) run_once();
@@ -52,7 +50,7 @@ int cmd_bench(const Args& args) {
     std::printf("{\"model\": \"%s\", \"inputs\": \"%s\", \"threads\": %d, \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
                 "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"peak_rss_bytes\": %zu, \"kernels\": \"%s\"}\n",
                 args.positional[0].c_str(), shapes.c_str(), opt.threads, runs, load * 1e3, first * 1e3, med * 1e3, p90 * 1e3,
-                mn * 1e3, peak_rss_cli(), cpu_summary().c_str());
+                mn * 1e3, peak_rss_bytes(), cpu_summary().c_str());
     return 0;
   }
   std::printf("model:     %s\n", args.positional[0].c_str());
@@ -64,7 +62,7 @@ int cmd_bench(const Args& args) {
   std::printf("median:    %9.3f ms\n", med * 1e3);
   std::printf("p90:       %9.3f ms\n", p90 * 1e3);
   std::printf("min:       %9.3f ms\n", mn * 1e3);
-  std::printf("peak RSS:  %s\n", format_bytes(peak_rss_cli()).c_str());
+  std::printf("peak RSS:  %s\n", format_bytes(peak_rss_bytes()).c_str());
   return 0;
 }
 

@@ -49,9 +49,9 @@ std::unique_ptr<LlmSession> open_llm(const Args& a) {
 }
 
 int cmd_generate(const Args& args) {
-  double t0 = now_seconds_cli();
+  double t0 = now_seconds();
   auto session = open_llm(args);
-  double load = now_seconds_cli() - t0;
+  double load = now_seconds() - t0;
   LlmInfo mi = session->info();
   if (mi.ctx > mi.model_ctx)
     std::fprintf(stderr, "warning: context %lld exceeds the model's trained context %lld\n", static_cast<long long>(mi.ctx),
@@ -76,7 +76,7 @@ int cmd_generate(const Args& args) {
                load * 1e3, static_cast<long long>(s.prompt_tokens), s.prefill_seconds * 1e3,
                s.prefill_seconds > 0 ? double(s.prompt_tokens) / s.prefill_seconds : 0.0, static_cast<long long>(s.generated_tokens),
                s.decode_seconds * 1e3, s.decode_seconds > 0 ? double(s.generated_tokens) / s.decode_seconds : 0.0,
-               s.stopped_at_eos ? " | stopped at EOS" : "", format_bytes(peak_rss_cli()).c_str());
+               s.stopped_at_eos ? " | stopped at EOS" : "", format_bytes(peak_rss_bytes()).c_str());
   return 0;
 }
 
@@ -111,10 +111,10 @@ int cmd_perplexity(const Args& args) {
   a.options.erase("--ctx");
   a.options.emplace("--ctx", std::to_string(n_ctx));
   auto session = open_llm(a);
-  double t0 = now_seconds_cli();
+  double t0 = now_seconds();
   auto r = session->perplexity(text, n_ctx, [&](int64_t c, int64_t n, double ppl) {
     std::fprintf(stderr, "\rchunk %lld/%lld  running PPL %.4f  (%.1f s)", static_cast<long long>(c + 1), static_cast<long long>(n), ppl,
-                 now_seconds_cli() - t0);
+                 now_seconds() - t0);
     std::fflush(stderr);
   });
   std::fputc('\n', stderr);
@@ -140,11 +140,11 @@ int cmd_synth(const Args& args) {
   spec.threads = args.get_int("--threads", 2);
   std::string out = args.get("-o", args.get("--output"));
   if (out.empty()) fail_argument("usage: pareto synth --preset tiny|0.5b|1.1b --type f16|q8_0|q4_0|q4_k -o FILE.gguf");
-  double t0 = now_seconds_cli();
+  double t0 = now_seconds();
   auto r = synth_llm(spec, out);
   if (!r.ok()) throw Error(r.status().code, r.status().message);
   std::printf("%s: %s %s %s, %.3f B parameters, %s, %.1f s\n", out.c_str(), spec.arch.c_str(), spec.preset.c_str(), spec.type.c_str(),
-              double(r.value().parameters) / 1e9, format_bytes(r.value().file_bytes).c_str(), now_seconds_cli() - t0);
+              double(r.value().parameters) / 1e9, format_bytes(r.value().file_bytes).c_str(), now_seconds() - t0);
   return 0;
 }
 

@@ -93,6 +93,11 @@ class Session {
   std::unique_ptr<Impl> impl_;
 };
 
+// Monotonic wall clock in seconds, and this process's peak resident set
+// size in bytes (0 where unknown): the probes behind every report.
+double now_seconds();
+size_t peak_rss_bytes();
+
 // Library version and the CPU/kernels picked at start-up.
 std::string version();
 std::string cpu_summary();

@@ -33,7 +33,7 @@ class ThreadPool {
   }
   int size() const { return threads_; }
 
-  void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  void run(int64_t n, const RangeFn& fn) {
     int parts = int(std::min<int64_t>(threads_, n));
     if (parts <= 1 || t_in_parallel) {
       if (n > 0) fn(0, n);
@@ -96,7 +96,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_, run_mutex_;
   std::condition_variable cv_, done_cv_;
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
   int parts_ = 0;
   int pending_ = 0;
@@ -115,6 +115,6 @@ void set_num_threads(int n) {
   if (n != pool().size()) pool().resize(n);
 }
 int num_threads() { return pool().size(); }
-void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) { pool().run(n, fn); }
+void parallel_for(int64_t n, RangeFn fn) { pool().run(n, fn); }
 
 }  // namespace pareto

@@ -2,12 +2,27 @@
 // num_threads() contiguous chunks; the calling thread takes the first.
 #pragma once
 #include <cstdint>
-#include <functional>
+#include <type_traits>
 
 namespace pareto {
 
+// A non-owning reference to a callable taking (begin, end). Unlike
+// std::function it never allocates, so parallel regions on the per-token
+// path cost no heap traffic. The callable must outlive the call.
+class RangeFn {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, RangeFn>>>
+  RangeFn(const F& f)  // NOLINT: implicit on purpose, callers pass lambdas
+      : obj_(&f), call_([](const void* o, int64_t b, int64_t e) { (*static_cast<const F*>(o))(b, e); }) {}
+  void operator()(int64_t b, int64_t e) const { call_(obj_, b, e); }
+
+ private:
+  const void* obj_;
+  void (*call_)(const void*, int64_t, int64_t);
+};
+
 void set_num_threads(int n);
 int num_threads();
-void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn);
+void parallel_for(int64_t n, RangeFn fn);
 
 }  // namespace pareto

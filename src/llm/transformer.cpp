@@ -45,7 +45,6 @@ void Transformer::reserve(int64_t n, bool all_logits) {
   grow(gate_, n * c.ffn_dim);
   grow(up_, n * c.ffn_dim);
   grow(logits_, (all_logits ? n : 1) * c.vocab);
-  grow(scratch_, int64_t(num_threads()) * ctx_);
 }
 
 const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits) {

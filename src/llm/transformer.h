@@ -32,7 +32,7 @@ class Transformer {
   bool kv_f16_;
   std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim] when f32
   std::vector<uint16_t> k16_, v16_;       // the same when f16
-  std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_, scratch_;
+  std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_;
 };
 
 }  // namespace pareto::llm

@@ -1,8 +1,8 @@
+#include <algorithm>
 #include <cmath>
 
+#include "core/dtype.h"
 #include "kernels/llm_ops.h"
-
-#include <algorithm>
 
 namespace pareto::kernels {
 
@@ -49,13 +49,20 @@ void softmax_in_place(float* scratch, int64_t n) {
   for (int64_t t = 0; t < n; ++t) scratch[t] /= sum;
 }
 
-}  // namespace
+// A key/value row as floats: f32 rows are used in place, f16 rows converted
+// (with the scalar conversion: this is the reference).
+inline const float* kv_row(const float* p, int64_t, float*) { return p; }
+inline const float* kv_row(const uint16_t* p, int64_t n, float* buf) {
+  for (int64_t i = 0; i < n; ++i) buf[i] = half_to_float(p[i]);
+  return buf;
+}
 
-void f32_attention_head(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
-                        float* scratch, float* out) {
-  float scale = 1.f / std::sqrt(float(head_dim));
+template <class T>
+void attention_head(const float* q, const T* k, const T* v, int64_t n_pos, int64_t head_dim, int64_t stride, float* scratch, float* out) {
+  float buf[512];  // the transformer refuses head_dim > 512
+  const float scale = 1.f / std::sqrt(float(head_dim));
   for (int64_t t = 0; t < n_pos; ++t) {
-    const float* kt = k + t * stride;
+    const float* kt = kv_row(k + t * stride, head_dim, buf);
     float s = 0;
     for (int64_t i = 0; i < head_dim; ++i) s += q[i] * kt[i];
     scratch[t] = s * scale;
@@ -63,29 +70,22 @@ void f32_attention_head(const float* q, const float* k, const float* v, int64_t 
   softmax_in_place(scratch, n_pos);
   for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
   for (int64_t t = 0; t < n_pos; ++t) {
-    float p = scratch[t];
-    const float* vt = v + t * stride;
+    const float p = scratch[t];
+    const float* vt = kv_row(v + t * stride, head_dim, buf);
     for (int64_t i = 0; i < head_dim; ++i) out[i] += p * vt[i];
   }
 }
 
+}  // namespace
+
+void f32_attention_head(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                        float* scratch, float* out) {
+  attention_head(q, k, v, n_pos, head_dim, stride, scratch, out);
+}
+
 void f16kv_attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
-                          float* scratch, float* out) {
-  float row[512];
-  float scale = 1.f / std::sqrt(float(head_dim));
-  for (int64_t t = 0; t < n_pos; ++t) {
-    f16_to_f32_row(k + t * stride, row, head_dim);
-    float s = 0;
-    for (int64_t i = 0; i < head_dim; ++i) s += q[i] * row[i];
-    scratch[t] = s * scale;
-  }
-  softmax_in_place(scratch, n_pos);
-  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    float p = scratch[t];
-    f16_to_f32_row(v + t * stride, row, head_dim);
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += p * row[i];
-  }
+                              float* scratch, float* out) {
+  attention_head(q, k, v, n_pos, head_dim, stride, scratch, out);
 }
 
 }  // namespace pareto::kernels

@@ -79,13 +79,7 @@ float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
     off = _mm512_mask_blend_epi32(0x0101, _mm512_setzero_si512(), off);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, off)), block_scales(s0, s1), acc);
   }
-  if (b < nb) {
-    __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(w + 2), act(x[b]));
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(dot), _mm256_extracti128_si256(dot, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    tail = f16(w) * x[b].d * float(_mm_cvtsi128_si32(s) - 8 * x[b].sum);
-  }
+  if (b < nb) tail = q8a_q4_0_dot_ref(w, x + b, 32);  // odd last block
   return _mm512_reduce_add_ps(acc) + tail;
 }
 
@@ -106,14 +100,7 @@ float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n) {
     float s0 = f16(w) * x[b].d, s1 = f16(w + 34) * x[b + 1].d;
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, off)), block_scales(s0, s1), acc);
   }
-  if (b < nb) {
-    __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2)), flip);
-    __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w0, act(x[b]));
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(dot), _mm256_extracti128_si256(dot, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    tail = f16(w) * x[b].d * float(_mm_cvtsi128_si32(s) - 128 * x[b].sum);
-  }
+  if (b < nb) tail = q8a_q8_0_dot_ref(w, x + b, 32);  // odd last block
   return _mm512_reduce_add_ps(acc) + tail;
 }
 
