@@ -43,6 +43,7 @@ std::unique_ptr<LlmSession> open_llm(const Args& a) {
   lo.ctx = a.get_int("--ctx", 0);
   lo.threads = a.get_int("--threads", a.get_int("-t", 1));
   lo.kv_type = a.get("--kv", "f16");
+  lo.repack = !a.has("--no-repack");
   auto s = LlmSession::open(a.positional[0], lo);
   if (!s.ok()) throw Error(s.status().code, s.status().message);
   return std::move(s.value());

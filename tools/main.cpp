@@ -53,11 +53,11 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth"}));
-    if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {}));
-    if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth", "--no-repack"}));
+    if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {"--no-repack"}));
+    if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
-    if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {}));
+    if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());

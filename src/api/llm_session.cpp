@@ -7,6 +7,7 @@
 #include "core/thread_pool.h"
 #include "kernels/membw.h"
 #include "kernels/quant_formats.h"
+#include "llm/repack.h"
 #include "llm/chat.h"
 #include "llm/model.h"
 #include "llm/perplexity.h"
@@ -46,6 +47,7 @@ Result<std::unique_ptr<LlmSession>> LlmSession::open(const std::string& model_pa
     impl->options = options;
     set_num_threads(std::max(1, options.threads));
     impl->model = llm::Model::load(model_path, options.tokenizer);
+    if (options.repack) llm::repack_for_cpu(*impl->model);
     if (!impl->model->vocab.pieces.empty()) impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
     int64_t ctx = options.ctx > 0 ? options.ctx : std::min(impl->model->config.ctx_len, kDefaultCtxCap);
     if (options.kv_type != "f16" && options.kv_type != "f32") fail_argument("KV cache type must be f16 or f32, not '" + options.kv_type + "'");

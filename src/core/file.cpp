@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <new>
 
 #include "core/error.h"
 
@@ -53,6 +54,16 @@ static size_t read_status_kb(const char* key) {
   while (std::getline(in, line))
     if (line.compare(0, klen, key) == 0) return size_t(std::strtoull(line.c_str() + klen, nullptr, 10)) * 1024;
   return 0;
+}
+
+std::shared_ptr<void> allocate_large(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
 }
 
 size_t peak_rss_bytes() { return read_status_kb("VmHWM:"); }

@@ -26,6 +26,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Anonymous memory for large read-mostly buffers (repacked weights): 64-byte
+// aligned, zero-filled, backed by transparent huge pages where the kernel
+// allows (fewer TLB misses when a kernel streams it). Throws on failure.
+std::shared_ptr<void> allocate_large(size_t bytes);
+
 // Timing and memory probes used by the profiler and `pareto bench`.
 double now_seconds();
 // Peak resident set size of this process in bytes (VmHWM), 0 if unknown.

@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -28,7 +29,7 @@ class ThreadPool {
     n = std::max(1, n);
     stop_workers();
     threads_ = n;
-    uint64_t start = generation_;  // workers wait for the next region, not ones already run
+    uint64_t start = generation_.load();  // workers wait for the next region, not ones already run
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, start] { worker(i, start); });
   }
   int size() const { return threads_; }
@@ -45,16 +46,19 @@ class ThreadPool {
       fn_ = &fn;
       n_ = n;
       parts_ = parts;
-      pending_ = parts - 1;
-      ++generation_;
+      pending_.store(parts - 1);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     {
       ParallelScope scope;
       fn(0, chunk_end(0));
     }
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) != 0; ++i) pause();
+    if (pending_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+    }
     fn_ = nullptr;
   }
 
@@ -62,34 +66,46 @@ class ThreadPool {
   int64_t chunk_begin(int i) const { return n_ * i / parts_; }
   int64_t chunk_end(int i) const { return n_ * (i + 1) / parts_; }
 
+  // Workers spin briefly before sleeping: a decode step opens a parallel
+  // region per matmul, and a futex wake-up per region costs more than the
+  // region's own work on small matrices.
   void worker(int index, uint64_t seen) {
     for (;;) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i) pause();
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      }
+      if (stop_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
       if (index >= parts_) continue;
-      const auto* fn = fn_;
-      int64_t b = chunk_begin(index), e = chunk_end(index);
-      lock.unlock();
       {
         ParallelScope scope;
-        (*fn)(b, e);
+        (*fn_)(chunk_begin(index), chunk_end(index));
       }
-      lock.lock();
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_cv_.notify_one();
+      }
     }
   }
+
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  static constexpr int kSpin = 1 << 14;
 
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
-    stop_ = false;
+    stop_.store(false);
   }
 
   int threads_ = 1;
@@ -99,9 +115,9 @@ class ThreadPool {
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
   int parts_ = 0;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
 };
 
 ThreadPool& pool() {
