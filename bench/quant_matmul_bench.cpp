@@ -11,7 +11,7 @@
 #include "core/file.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul_q.h"
-#include "kernels/packed_q4_0.h"
+#include "kernels/packed_weights.h"
 #include "kernels/quant_formats.h"
 
 using namespace pareto::kernels;

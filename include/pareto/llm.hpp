@@ -16,7 +16,7 @@ struct LlmOptions {
   int64_t ctx = 0;        // KV cache positions; 0: the model's context, capped at 4096
   int threads = 1;
   std::string kv_type = "f16";  // KV cache element type: f16 (default) or f32
-  bool repack = true;           // repack Q4_0 weights for this CPU's kernels at load (one resident copy)
+  bool repack = true;           // repack Q4_0/Q8_0 weights for this CPU's kernels at load (one resident copy)
 };
 
 struct GenerateOptions {

@@ -6,7 +6,7 @@
 #include "core/cpu.h"
 #include "core/dtype.h"
 #include "kernels/llm_ops.h"
-#include "kernels/packed_q4_0.h"
+#include "kernels/packed_weights.h"
 #include "kernels/quant_dot.h"
 
 namespace pareto::kernels {
@@ -117,11 +117,11 @@ const QuantDotTable& quant_dot_table() {
   return table;
 }
 
-PackedQ4GemmFn packed_q4_0_gemm_fn() {
-  static const PackedQ4GemmFn fn = std::strcmp(quant_dot_table().isa, "avx512vnni") ? packed_q4_0_gemm_ref : avx512vnni::packed_q4_0_gemm;
+PackedGemmFn packed_gemm_fn() {
+  static const PackedGemmFn fn = std::strcmp(quant_dot_table().isa, "avx512vnni") ? packed_gemm_ref : avx512vnni::packed_gemm;
   return fn;
 }
 
-bool packed_q4_0_preferred() { return packed_q4_0_gemm_fn() != packed_q4_0_gemm_ref; }
+bool packed_weights_preferred() { return packed_gemm_fn() != packed_gemm_ref; }
 
 }  // namespace pareto::kernels

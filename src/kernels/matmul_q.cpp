@@ -6,23 +6,23 @@
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
 #include "kernels/quant_dot.h"
-#include "kernels/packed_q4_0.h"
+#include "kernels/packed_weights.h"
 #include "kernels/quant_formats.h"
 
 namespace pareto::kernels {
 
 namespace {
-PackedQ4View packed_view(const WeightMatrix& w) {
-  return PackedQ4View{static_cast<const uint8_t*>(w.data), w.packed_scales, w.rows, w.cols};
+PackedView packed_view(const WeightMatrix& w) {
+  return PackedView{static_cast<const uint8_t*>(w.data), w.packed_scales, w.rows, w.cols, w.type == uint32_t(GgmlType::q8_0) ? 8 : 4};
 }
 
-// Repacked Q4_0: activations quantized once into a panel, row ranges split
+// Repacked weights: activations quantized once into a panel, row ranges split
 // across threads, each running the tiled kernel over all tokens.
-void matmul_packed_q4_0(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+void matmul_packed(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   thread_local Q8PanelBuffer buffer;
-  const Q8Panel panel = buffer.quantize(x, tokens, w.cols);
-  const PackedQ4View view = packed_view(w);
-  const PackedQ4GemmFn gemm = packed_q4_0_gemm_fn();
+  const PackedView view = packed_view(w);
+  const Q8Panel panel = buffer.quantize(x, tokens, w.cols, packed_offset(view.bits));
+  const PackedGemmFn gemm = packed_gemm_fn();
   // Ranges in multiples of 4 rows keep every thread on the widest tiles.
   const int64_t quads = (w.rows + 3) / 4;
   parallel_for(quads, [&](int64_t q0, int64_t q1) { gemm(view, q0 * 4, std::min(w.rows, q1 * 4), panel, y, w.rows); });
@@ -30,7 +30,7 @@ void matmul_packed_q4_0(const WeightMatrix& w, const float* x, int64_t tokens, f
 }  // namespace
 
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {
-  if (w.packed_scales) return packed_q4_0_row(packed_view(w), r, out);
+  if (w.packed_scales) return packed_row(packed_view(w), r, out);
   size_t row_bytes = ggml_row_size(w.type, w.cols);
   dequantize_row_ref(w.type, static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, out, w.cols);
 }
@@ -121,7 +121,7 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
 }
 
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
-  if (w.packed_scales) return matmul_packed_q4_0(w, x, tokens, y);
+  if (w.packed_scales) return matmul_packed(w, x, tokens, y);
   // Until the int8 GEMM lands, the row-streaming int8 path beats dequantizing
   // the whole matrix to f32 for any batch: each row is read once for all tokens.
   if (matvec_int8(w, x, tokens, y)) return;

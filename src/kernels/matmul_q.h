@@ -12,7 +12,7 @@ struct WeightMatrix {
   const void* data = nullptr;
   int64_t rows = 0;         // output features
   int64_t cols = 0;         // input features (contiguous)
-  // Non-null: a Q4_0 matrix repacked at load (kernels/packed_q4_0.h); data
+  // Non-null: a Q4_0 matrix repacked at load (kernels/packed_weights.h); data
   // then points at the packed nibbles and this at the per-block scales.
   const uint16_t* packed_scales = nullptr;
 };

@@ -1,5 +1,5 @@
 // Load-time weight layout changes for the CPU kernels (see
-// kernels/packed_q4_0.h). Each repacked matrix moves into a buffer owned by
+// kernels/packed_weights.h). Each repacked matrix moves into a buffer owned by
 // the model and its pages in the mapped file are released, so resident
 // memory holds one copy.
 #pragma once
@@ -15,7 +15,8 @@ struct RepackReport {
   double seconds = 0;
 };
 
-// Repacks the Q4_0 matmul weights when this CPU has a kernel for the packed
+// Repacks the Q4_0 and Q8_0 matmul weights (rows a multiple of 512 long)
+// when this CPU has a kernel for the packed
 // layout; a no-op otherwise.
 RepackReport repack_for_cpu(Model& m);
 
