@@ -19,6 +19,7 @@
 // Activations are laid out to match (Q8Panel): 64-byte step s of a chunk
 // holds elements 4s..4s+3 of each of its 16 blocks.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
