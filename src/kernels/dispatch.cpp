@@ -64,7 +64,8 @@ bool force_isa_level(IsaLevel level) {
 }
 
 std::string kernel_summary() {
-  return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa;
+  return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa +
+         " packed_q4_0/q8_0=" + (packed_weights_preferred() ? "avx512vnni" : "off");
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
@@ -101,7 +102,11 @@ const QuantDotTable& quant_dot_table() {
       t.q4_k = avx512vnni::q8a_q4_k_dot;
       t.q6_k = avx512vnni::q8a_q6_k_dot;
       t.q5_0 = avx512vnni::q8a_q5_0_dot;
+      t.q4_1 = avx512vnni::q8a_q4_1_dot;
+      t.q5_k = avx512vnni::q8a_q5_k_dot;
+      t.q3_k = avx512vnni::q8a_q3_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
+      t.bf16 = avx512vnni::f32_bf16_dot;
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;
       t.attention_f16 = avx512vnni::f16kv_attention_head;

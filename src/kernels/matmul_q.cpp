@@ -89,21 +89,28 @@ void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
 // integer multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
-  if (w.type == uint32_t(GgmlType::f16)) {  // float activations, weights converted in registers
+  const F16DotFn fdot = w.type == uint32_t(GgmlType::f16) ? t.f16 : w.type == uint32_t(GgmlType::bf16) ? t.bf16 : nullptr;
+  if (fdot) {  // float activations, weights widened in registers
     const size_t row_bytes = size_t(w.cols) * 2;
     parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t t0 = 0; t0 < tokens; ++t0)
-          y[t0 * w.rows + r] = t.f16(static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, x + t0 * w.cols, w.cols);
+          y[t0 * w.rows + r] = fdot(static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, x + t0 * w.cols, w.cols);
     });
     return true;
   }
-  QuantDotFn dot = w.type == uint32_t(GgmlType::q4_0)   ? t.q4_0
-                   : w.type == uint32_t(GgmlType::q8_0) ? t.q8_0
-                   : w.type == uint32_t(GgmlType::q4_k) ? t.q4_k
-                   : w.type == uint32_t(GgmlType::q6_k) ? t.q6_k
-                   : w.type == uint32_t(GgmlType::q5_0) ? t.q5_0
-                                                         : nullptr;
+  QuantDotFn dot = nullptr;
+  switch (GgmlType(w.type)) {
+    case GgmlType::q4_0: dot = t.q4_0; break;
+    case GgmlType::q4_1: dot = t.q4_1; break;
+    case GgmlType::q5_0: dot = t.q5_0; break;
+    case GgmlType::q8_0: dot = t.q8_0; break;
+    case GgmlType::q3_k: dot = t.q3_k; break;
+    case GgmlType::q4_k: dot = t.q4_k; break;
+    case GgmlType::q5_k: dot = t.q5_k; break;
+    case GgmlType::q6_k: dot = t.q6_k; break;
+    default: break;
+  }
   if (!dot || w.cols % 32) return false;
   thread_local std::vector<Q8aBlock> xq;
   const int64_t nb = w.cols / 32;

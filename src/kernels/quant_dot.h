@@ -5,6 +5,7 @@
 // q8a_q4_0_dot, q8a_q8_0_dot; a portable reference and ISA variants.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 namespace pareto::kernels {
 
@@ -25,9 +26,13 @@ float q8a_q8_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q6_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q5_0_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
-// F16 weights with float activations (converted in registers).
+float q8a_q4_1_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q5_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
+// F16 / BF16 weights with float activations (converted in registers).
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
+float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
 
 namespace avx512vnni {
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
@@ -36,7 +41,11 @@ float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q6_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q5_0_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q4_1_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
+float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
+float f32_bf16_dot(const void* row, const float* x, int64_t n);
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32(const uint16_t* x, float* y, int64_t n);
 void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
@@ -57,7 +66,11 @@ struct QuantDotTable {
   QuantDotFn q4_k = q8a_q4_k_dot_ref;
   QuantDotFn q6_k = q8a_q6_k_dot_ref;
   QuantDotFn q5_0 = q8a_q5_0_dot_ref;
+  QuantDotFn q4_1 = q8a_q4_1_dot_ref;
+  QuantDotFn q5_k = q8a_q5_k_dot_ref;
+  QuantDotFn q3_k = q8a_q3_k_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
+  F16DotFn bf16 = f32_bf16_dot_ref;
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference
   void (*from_f16)(const uint16_t*, float*, int64_t) = nullptr;
   void (*attention_f16)(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*) = nullptr;
@@ -72,6 +85,21 @@ inline void k_quant_scale_min(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
     *d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
     *m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
   }
+}
+
+// The 16 signed 6-bit sub-block scales of a Q3_K super-block (12 packed
+// bytes at offset 96), offset by -32 into -32..31.
+inline void q3_k_scales(const uint8_t* block, int8_t out[16]) {
+  const uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+  uint32_t aux[4];
+  std::memcpy(aux, block + 96, 12);
+  const uint32_t tmp = aux[2];
+  aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+  aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+  aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+  aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+  std::memcpy(out, aux, 16);
+  for (int i = 0; i < 16; ++i) out[i] = int8_t(out[i] - 32);
 }
 
 // Chosen once from cpu features (PARETO_ISA=ref forces the reference).

@@ -36,6 +36,22 @@ const int64_t kCols[] = {32, 64, 96, 224, 256, 768, 4096, 4128};
 
 size_t cols_size(int64_t n) { return size_t(n); }
 
+// Random blocks of a type without a reference quantizer: every bit pattern
+// decodes, but the f16 scale (and minimum) fields get sane values.
+void random_blocks(GgmlType type, std::vector<uint8_t>& row) {
+  std::mt19937 rng(29);
+  for (uint8_t& byte : row) byte = uint8_t(rng());
+  const GgmlTypeTraits& tr = ggml_type_traits(uint32_t(type));
+  std::vector<size_t> at = {0};
+  if (type == GgmlType::q6_k || type == GgmlType::q3_k) at = {tr.type_size - 2};
+  if (type == GgmlType::q4_1 || type == GgmlType::q4_k || type == GgmlType::q5_k) at = {0, 2};
+  for (size_t blk = 0; blk < row.size() / tr.type_size; ++blk)
+    for (size_t off : at) {
+      uint16_t d = uint16_t(0x211f + (blk + off) % 7);  // about 0.01 in f16
+      std::memcpy(row.data() + blk * tr.type_size + off, &d, 2);
+    }
+}
+
 }  // namespace
 
 TEST(QuantDot, ActivationQuantizationMatchesReference) {
@@ -62,7 +78,8 @@ TEST(QuantDot, VariantsMatchReference) {
   };
   for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref, avx512vnni::q8a_q4_0_dot}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref, avx512vnni::q8a_q8_0_dot},
                  Case{GgmlType::q4_k, q8a_q4_k_dot_ref, avx512vnni::q8a_q4_k_dot}, Case{GgmlType::q6_k, q8a_q6_k_dot_ref, avx512vnni::q8a_q6_k_dot},
-                 Case{GgmlType::q5_0, q8a_q5_0_dot_ref, avx512vnni::q8a_q5_0_dot}})
+                 Case{GgmlType::q5_0, q8a_q5_0_dot_ref, avx512vnni::q8a_q5_0_dot}, Case{GgmlType::q4_1, q8a_q4_1_dot_ref, avx512vnni::q8a_q4_1_dot},
+                 Case{GgmlType::q5_k, q8a_q5_k_dot_ref, avx512vnni::q8a_q5_k_dot}, Case{GgmlType::q3_k, q8a_q3_k_dot_ref, avx512vnni::q8a_q3_k_dot}})
     for (int64_t n : kCols) {
       if (n % ggml_type_traits(uint32_t(c.type)).block_size) continue;
       auto w = randn(size_t(n), 7, 0.05f);
@@ -73,15 +90,7 @@ TEST(QuantDot, VariantsMatchReference) {
       if (can_quantize(uint32_t(c.type))) {
         quantize_row_ref(uint32_t(c.type), w.data(), row.data(), n);
       } else {
-        // No reference quantizer for this type: random blocks (every bit pattern decodes) with a sane scale.
-        std::mt19937 rng(29);
-        for (uint8_t& byte : row) byte = uint8_t(rng());
-        const GgmlTypeTraits& tr = ggml_type_traits(uint32_t(c.type));
-        const size_t d_at = c.type == GgmlType::q6_k ? tr.type_size - 2 : 0;  // where the block's f16 scale lives
-        for (size_t blk = 0; blk < bytes / tr.type_size; ++blk) {
-          uint16_t d = 0x211f;  // about 0.01 in f16
-          std::memcpy(row.data() + blk * tr.type_size + d_at, &d, 2);
-        }
+        random_blocks(c.type, row);
       }
       std::vector<Q8aBlock> xq(size_t(n / 32));
       f32_q8a_quantize_ref(x.data(), n, xq.data());
@@ -93,6 +102,51 @@ TEST(QuantDot, VariantsMatchReference) {
       for (int64_t i = 0; i < n; ++i) mag += std::abs(double(wd[size_t(i)]) * x[size_t(i)]);
       EXPECT_NEAR(got, want, 1e-5 * mag + 1e-6) << ggml_type_traits(uint32_t(c.type)).name << " n=" << n;
     }
+}
+
+// The reference integer dots themselves against dequantized weights times
+// dequantized activations: catches a wrong element order in a twin pair.
+TEST(QuantDot, ReferenceDotsMatchDequantizedProduct) {
+  struct Case {
+    GgmlType type;
+    QuantDotFn ref;
+  };
+  for (Case c : {Case{GgmlType::q4_0, q8a_q4_0_dot_ref}, Case{GgmlType::q8_0, q8a_q8_0_dot_ref}, Case{GgmlType::q4_1, q8a_q4_1_dot_ref},
+                 Case{GgmlType::q5_0, q8a_q5_0_dot_ref}, Case{GgmlType::q3_k, q8a_q3_k_dot_ref}, Case{GgmlType::q4_k, q8a_q4_k_dot_ref},
+                 Case{GgmlType::q5_k, q8a_q5_k_dot_ref}, Case{GgmlType::q6_k, q8a_q6_k_dot_ref}}) {
+    const int64_t n = 512;
+    std::vector<uint8_t> row(ggml_row_size(uint32_t(c.type), n));
+    random_blocks(c.type, row);
+    auto x = randn(size_t(n), 23);
+    std::vector<Q8aBlock> xq(size_t(n / 32));
+    f32_q8a_quantize_ref(x.data(), n, xq.data());
+    std::vector<float> wd(cols_size(n));
+    dequantize_row_ref(uint32_t(c.type), row.data(), wd.data(), n);
+    double want = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double xi = double(xq[size_t(i / 32)].d) * xq[size_t(i / 32)].qs[i % 32];
+      want += double(wd[size_t(i)]) * xi;
+      mag += std::abs(double(wd[size_t(i)]) * xi);
+    }
+    EXPECT_NEAR(c.ref(row.data(), xq.data(), n), want, 1e-5 * mag + 1e-6) << ggml_type_traits(uint32_t(c.type)).name;
+  }
+  std::vector<uint16_t> bf(77);
+  std::vector<float> x(77), wf(77);
+  for (size_t i = 0; i < bf.size(); ++i) {
+    bf[i] = uint16_t(0x3c00 + i * 37);  // bf16 bit patterns around 0.0078..
+    uint32_t bits = uint32_t(bf[i]) << 16;
+    std::memcpy(&wf[i], &bits, 4);
+    x[i] = float(i % 5) - 2.f;
+  }
+  double want = 0;
+  for (size_t i = 0; i < bf.size(); ++i) want += double(wf[i]) * x[i];
+  EXPECT_NEAR(f32_bf16_dot_ref(bf.data(), x.data(), 77), want, 1e-5 * std::abs(want) + 1e-6);
+  if (have_vnni()) {
+    for (int64_t n : {int64_t(1), int64_t(31), int64_t(33), int64_t(77)}) {
+      const float ref = f32_bf16_dot_ref(bf.data(), x.data(), n);
+      EXPECT_NEAR(avx512vnni::f32_bf16_dot(bf.data(), x.data(), n), ref, 1e-6 * std::abs(ref) + 1e-6) << "bf16 n=" << n;
+    }
+  }
 }
 
 TEST(QuantDot, Avx2VariantsMatchReference) {
@@ -151,7 +205,7 @@ TEST(QuantDot, F16AttentionMatchesReference) {
 }
 
 TEST(QuantDot, DecodeMatmulTracksExactProduct) {
-  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k, GgmlType::f16})
+  for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k, GgmlType::f16, GgmlType::bf16})
     for (int threads : {1, 2}) {
       set_num_threads(threads);
       const int64_t rows = 33, cols = type == GgmlType::q4_k ? 4352 : 4128;

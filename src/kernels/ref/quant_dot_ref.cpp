@@ -136,4 +136,85 @@ float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
   return acc;
 }
 
+float q8a_q4_1_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  float acc = 0.f;
+  for (int64_t b = 0; b < n / 32; ++b, w += 20) {
+    uint16_t hd, hm;
+    std::memcpy(&hd, w, 2);
+    std::memcpy(&hm, w + 2, 2);
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) isum += (w[4 + j] & 0xF) * x[b].qs[j] + (w[4 + j] >> 4) * x[b].qs[j + 16];
+    // w = d*q + m: the minimum meets the activation block's sum
+    acc += half_to_float(hd) * x[b].d * float(isum) + half_to_float(hm) * x[b].d * float(x[b].sum);
+  }
+  return acc;
+}
+
+float q8a_q5_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  float acc = 0.f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 176) {
+    uint16_t h0, h1;
+    std::memcpy(&h0, w, 2);
+    std::memcpy(&h1, w + 2, 2);
+    const float d = half_to_float(h0), dmin = half_to_float(h1);
+    const uint8_t* qh = w + 16;
+    const uint8_t* ql = w + 48;
+    for (int j = 0; j < 8; ++j) {
+      const Q8aBlock& xb = x[sb * 8 + j];
+      uint8_t sc, m;
+      k_quant_scale_min(j, w + 4, &sc, &m);
+      const uint8_t* qj = ql + (j / 2) * 32;
+      int32_t isum = 0;
+      for (int l = 0; l < 32; ++l) {
+        int q = ((j % 2) ? (qj[l] >> 4) : (qj[l] & 0xF)) + ((qh[l] >> j) & 1) * 16;
+        isum += q * xb.qs[l];
+      }
+      acc += d * float(sc) * xb.d * float(isum) - dmin * float(m) * xb.d * float(xb.sum);
+    }
+  }
+  return acc;
+}
+
+float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  float acc = 0.f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 110) {
+    uint16_t hd;
+    std::memcpy(&hd, w + 108, 2);
+    const float d = half_to_float(hd);
+    int8_t sc[16];
+    q3_k_scales(w, sc);
+    const uint8_t* hm = w;
+    for (int b = 0; b < 8; ++b) {  // activation block b: elements 32b..32b+31, two 16-element scale groups
+      const Q8aBlock& xb = x[sb * 8 + b];
+      const uint8_t* q = w + 32 + (b / 4) * 32;
+      const int shift = 2 * (b % 4), hbit = b;  // high-mask bit: 4 * (b / 4) + b % 4 == b
+      for (int h = 0; h < 2; ++h) {
+        int32_t isum = 0;
+        for (int l = 0; l < 16; ++l) {
+          const int i = 16 * h + l;
+          const int v = ((q[i] >> shift) & 3) - (((hm[i] >> hbit) & 1) ? 0 : 4);
+          isum += v * xb.qs[i];
+        }
+        acc += d * float(sc[2 * b + h]) * xb.d * float(isum);
+      }
+    }
+  }
+  return acc;
+}
+
+float f32_bf16_dot_ref(const void* row, const float* x, int64_t n) {
+  const uint16_t* w = static_cast<const uint16_t*>(row);
+  float acc = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t bits = uint32_t(w[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    acc += f * x[i];
+  }
+  return acc;
+}
+
 }  // namespace pareto::kernels

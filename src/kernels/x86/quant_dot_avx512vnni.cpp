@@ -14,34 +14,10 @@
 #include <cstring>
 
 #include "kernels/quant_dot.h"
+#include "kernels/x86/vnni_helpers.h"
 
 namespace pareto::kernels::avx512vnni {
 
-namespace {
-
-inline __m512 block_scales(float s0, float s1) {
-  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(s0)), _mm256_castps_pd(_mm256_set1_ps(s1)), 1));
-}
-
-inline float f16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-// 16 packed bytes -> 32 nibbles in the low and high 128-bit halves of a ymm.
-inline __m256i unpack_q4(const uint8_t* qs) {
-  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0F));
-  __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
-  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-}
-
-inline __m512i pair(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_zextsi256_si512(a), b, 1); }
-
-inline __m256i act(const Q8aBlock& x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)); }
-
-}  // namespace
 
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out) {
   for (int64_t b = 0; b < n / 32; ++b) {

@@ -1,0 +1,109 @@
+// AVX512-VNNI dot products for the remaining weight types: Q4_1 (scale and
+// minimum), Q5_K and Q3_K (super-blocks of 256 with 6-bit sub-block scales)
+// and BF16 (float activations, weights widened by a shift). Same scheme as
+// quant_dot_avx512vnni.cpp: unsigned weights times signed activations with
+// vpdpbusd, offsets removed through sums, scales applied to int32 lanes.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include "kernels/quant_dot.h"
+#include "kernels/x86/vnni_helpers.h"
+
+namespace pareto::kernels::avx512vnni {
+
+float q8a_q4_1_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const int64_t nb = n / 32;
+  __m512 acc = _mm512_setzero_ps();
+  float mins = 0.f, tail = 0.f;
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2, w += 40) {
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(unpack_q4(w + 4), unpack_q4(w + 24)), pair(act(x[b]), act(x[b + 1])));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), block_scales(f16(w) * x[b].d, f16(w + 20) * x[b + 1].d), acc);
+    mins += f16(w + 2) * x[b].d * float(x[b].sum) + f16(w + 22) * x[b + 1].d * float(x[b + 1].sum);
+  }
+  if (b < nb) tail = q8a_q4_1_dot_ref(w, x + b, 32);
+  return _mm512_reduce_add_ps(acc) + mins + tail;
+}
+
+// Q5_K: like Q4_K, plus a fifth bit per element from qh (bit j for sub-block j).
+float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+  __m512 acc = _mm512_setzero_ps();
+  float mins = 0.f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 176) {
+    const float d = f16(w), dmin = f16(w + 2);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    const Q8aBlock* xb = x + sb * 8;
+    for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p+1 (high nibbles)
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 48 + 32 * p));
+      const __mmask32 h0 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8(char(1 << (2 * p))));
+      const __mmask32 h1 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8(char(1 << (2 * p + 1))));
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), _mm256_maskz_mov_epi8(h0, bit4));
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_maskz_mov_epi8(h1, bit4));
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(lo, hi), pair(act(xb[2 * p]), act(xb[2 * p + 1])));
+      uint8_t sc0, m0, sc1, m1;
+      k_quant_scale_min(2 * p, w + 4, &sc0, &m0);
+      k_quant_scale_min(2 * p + 1, w + 4, &sc1, &m1);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), block_scales(d * float(sc0) * xb[2 * p].d, d * float(sc1) * xb[2 * p + 1].d), acc);
+      mins += dmin * (float(m0) * xb[2 * p].d * float(xb[2 * p].sum) + float(m1) * xb[2 * p + 1].d * float(xb[2 * p + 1].sum));
+    }
+  }
+  return _mm512_reduce_add_ps(acc) - mins;
+}
+
+// Q3_K: element value (q & 3) - (high bit ? 0 : 4) is stored unsigned as
+// (q & 3) | high << 2 (0..7); the -4 leaves through dpbusd(4, x) per lane.
+// Each lane (4 elements) lies in one 16-element scale group.
+float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
+  const __m256i m3 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
+  const __m512i k4 = _mm512_set1_epi8(4);
+  const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 110) {
+    const float d = f16(w + 108);
+    int8_t sc[16];
+    q3_k_scales(w, sc);
+    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const Q8aBlock* xb = x + sb * 8;
+    for (int b = 0; b < 8; b += 2) {  // activation blocks b, b+1 (same 128-element half)
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 + (b / 4) * 32));
+      __m256i u[2];
+      for (int k = 0; k < 2; ++k) {
+        const int bb = b + k, shift = 2 * (bb % 4);
+        const __mmask32 high = _mm256_test_epi8_mask(hm, _mm256_set1_epi8(char(1 << bb)));
+        u[k] = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(shift)), m3), _mm256_maskz_mov_epi8(high, bit2));
+      }
+      const __m512i xq = pair(act(xb[b]), act(xb[b + 1]));
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(u[0], u[1]), xq);
+      dot = _mm512_sub_epi32(dot, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k4, xq));
+      int32_t s4;
+      std::memcpy(&s4, sc + 2 * b, 4);
+      __m512 scales = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(expand, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(s4))));
+      scales = _mm512_mul_ps(scales, block_scales(d * xb[b].d, d * xb[b + 1].d));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+    }
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+float f32_bf16_dot(const void* row, const float* x, int64_t n) {
+  const uint16_t* w = static_cast<const uint16_t*>(row);
+  auto widen = [](const uint16_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  };
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm512_fmadd_ps(widen(w + i), _mm512_loadu_ps(x + i), a0);
+    a1 = _mm512_fmadd_ps(widen(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+  }
+  float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  if (i < n) acc += f32_bf16_dot_ref(w + i, x + i, n - i);
+  return acc;
+}
+
+}  // namespace pareto::kernels::avx512vnni
