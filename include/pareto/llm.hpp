@@ -15,7 +15,7 @@ struct LlmOptions {
   std::string tokenizer;  // llama2.c tokenizer .bin (checkpoints without a vocabulary)
   int64_t ctx = 0;        // KV cache positions; 0: the model's context, capped at 4096
   int threads = 1;
-  std::string kv_type = "f16";  // KV cache element type: f16 (default) or f32
+  std::string kv_type = "f16";  // KV cache element type: f16 (default), f32 or q8 (int8 + a scale per head row)
   bool repack = true;           // repack Q4_0/Q8_0 weights for this CPU's kernels at load (one resident copy)
 };
 

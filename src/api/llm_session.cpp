@@ -50,8 +50,7 @@ Result<std::unique_ptr<LlmSession>> LlmSession::open(const std::string& model_pa
     if (options.repack) llm::repack_for_cpu(*impl->model);
     if (!impl->model->vocab.pieces.empty()) impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
     int64_t ctx = options.ctx > 0 ? options.ctx : std::min(impl->model->config.ctx_len, kDefaultCtxCap);
-    if (options.kv_type != "f16" && options.kv_type != "f32") fail_argument("KV cache type must be f16 or f32, not '" + options.kv_type + "'");
-    impl->transformer = std::make_unique<llm::Transformer>(*impl->model, ctx, options.kv_type == "f16");
+    impl->transformer = std::make_unique<llm::Transformer>(*impl->model, ctx, llm::kv_type_by_name(options.kv_type));
     return std::unique_ptr<LlmSession>(new LlmSession(std::move(impl)));
   });
 }

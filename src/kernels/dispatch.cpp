@@ -87,6 +87,13 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
   f16kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
 }
 
+void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float* scratch, float* out) {
+  auto f = quant_dot_table().attention_q8;
+  if (f && head_dim % 16 == 0) return f(q, k, v, n_pos, head_dim, stride, scratch, out);
+  q8kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
+}
+
 const QuantDotTable& quant_dot_table() {
   static const QuantDotTable table = [] {
     QuantDotTable t;
@@ -110,6 +117,7 @@ const QuantDotTable& quant_dot_table() {
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;
       t.attention_f16 = avx512vnni::f16kv_attention_head;
+      t.attention_q8 = avx512vnni::q8kv_attention_head;
     } else if (!force_ref && f.avx2 && f.fma && f.f16c) {
       // No VNNI: AVX2 for the commonest types, the reference for the rest.
       t.isa = "avx2";

@@ -30,6 +30,17 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
 void f16kv_attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                           float* scratch, float* out);
 
+// The int8 KV cache option: each head's row of a position is stored as a
+// float scale followed by head_dim int8 values (symmetric, amax / 127), rows
+// `stride` bytes apart. Half the memory of f16 again; attention widens the
+// values in registers.
+inline int64_t q8kv_row_bytes(int64_t head_dim) { return 4 + head_dim; }
+void f32_to_q8kv_row(const float* x, int64_t head_dim, uint8_t* row);
+void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float* scratch, float* out);
+void q8kv_attention_head_ref(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                             float* scratch, float* out);
+
 // Row conversions for the f16 KV cache (dispatched: F16C where available).
 void f32_to_f16_row(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32_row(const uint16_t* x, float* y, int64_t n);

@@ -50,6 +50,8 @@ void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32(const uint16_t* x, float* y, int64_t n);
 void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                           float* scratch, float* out);
+void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float* scratch, float* out);
 }  // namespace avx512vnni
 
 namespace avx2 {
@@ -74,6 +76,7 @@ struct QuantDotTable {
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference
   void (*from_f16)(const uint16_t*, float*, int64_t) = nullptr;
   void (*attention_f16)(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*) = nullptr;
+  void (*attention_q8)(const float*, const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, float*, float*) = nullptr;
 };
 
 // Scale and min of sub-block j of a Q4_K/Q5_K super-block (6-bit packed).

@@ -2,17 +2,23 @@
 // positions runs as matrix-matrix products (prefill); one token is decode.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "llm/model.h"
 
 namespace pareto::llm {
 
+// KV cache element type: f16 is the default (half the memory and bandwidth of
+// f32); q8 halves it again (int8 per head row with a float scale).
+enum class KvType { f32, f16, q8 };
+// "f32" / "f16" / "q8" (also "int8"); throws on anything else.
+KvType kv_type_by_name(const std::string& name);
+
 class Transformer {
  public:
   // ctx: KV cache length in positions (0: the model's context length).
-  // kv_f16: keep keys and values as IEEE half (half the memory and bandwidth; the default).
-  Transformer(const Model& model, int64_t ctx, bool kv_f16 = true);
+  Transformer(const Model& model, int64_t ctx, KvType kv = KvType::f16);
 
   // Runs `n` tokens at positions [pos, pos + n). Returns the logits of the
   // last token, or of every token (n x vocab) when all_logits is set.
@@ -21,17 +27,18 @@ class Transformer {
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }
   size_t kv_cache_bytes() const {
-    return (k_cache_.size() + v_cache_.size()) * sizeof(float) + (k16_.size() + v16_.size()) * sizeof(uint16_t);
+    return (k_cache_.size() + v_cache_.size()) * sizeof(float) + (k16_.size() + v16_.size()) * sizeof(uint16_t) + k8_.size() + v8_.size();
   }
-  bool kv_f16() const { return kv_f16_; }
+  KvType kv_type() const { return kv_; }
 
  private:
   void reserve(int64_t n, bool all_logits);
   const Model& model_;
   int64_t ctx_;
-  bool kv_f16_;
+  KvType kv_;
   std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim] when f32
   std::vector<uint16_t> k16_, v16_;       // the same when f16
+  std::vector<uint8_t> k8_, v8_;          // [layer][pos][kv_head] rows of q8kv_row_bytes(head_dim) when q8
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_;
 };
 

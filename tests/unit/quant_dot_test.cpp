@@ -204,6 +204,29 @@ TEST(QuantDot, F16AttentionMatchesReference) {
     }
 }
 
+TEST(QuantDot, Int8KvAttentionMatchesReference) {
+  for (int64_t hd : {int64_t(8), int64_t(16), int64_t(64), int64_t(128)})
+    for (int64_t n_pos : {int64_t(1), int64_t(7), int64_t(300)}) {
+      const int64_t row = q8kv_row_bytes(hd), stride = row * 3;  // GQA: three kv heads per position
+      auto q = randn(size_t(hd), 41);
+      auto kf = randn(size_t(n_pos * hd), 43), vf = randn(size_t(n_pos * hd), 45);
+      std::vector<uint8_t> k(size_t(n_pos * stride)), v(size_t(n_pos * stride));
+      for (int64_t t = 0; t < n_pos; ++t) {
+        f32_to_q8kv_row(kf.data() + t * hd, hd, k.data() + t * stride);
+        f32_to_q8kv_row(vf.data() + t * hd, hd, v.data() + t * stride);
+      }
+      std::vector<float> scratch(static_cast<size_t>(n_pos)), want(cols_size(hd)), exact(cols_size(hd)), got(cols_size(hd) + 4, 555.f);
+      q8kv_attention_head_ref(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), want.data());
+      // int8 rows stay close to the float cache they came from
+      f32_attention_head(q.data(), kf.data(), vf.data(), n_pos, hd, hd, scratch.data(), exact.data());
+      for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(want[size_t(i)], exact[size_t(i)], 0.05f) << "hd=" << hd << " n_pos=" << n_pos;
+      if (!have_vnni() || hd % 16) continue;
+      avx512vnni::q8kv_attention_head(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), got.data());
+      for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(got[size_t(i)], want[size_t(i)], 1e-4f) << "hd=" << hd << " n_pos=" << n_pos;
+      EXPECT_EQ(got[size_t(hd)], 555.f) << "wrote past the output";
+    }
+}
+
 TEST(QuantDot, DecodeMatmulTracksExactProduct) {
   for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k, GgmlType::f16, GgmlType::bf16})
     for (int threads : {1, 2}) {

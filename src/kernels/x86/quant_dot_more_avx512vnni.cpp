@@ -1,11 +1,15 @@
 // AVX512-VNNI dot products for the remaining weight types: Q4_1 (scale and
 // minimum), Q5_K and Q3_K (super-blocks of 256 with 6-bit sub-block scales)
-// and BF16 (float activations, weights widened by a shift). Same scheme as
+// and BF16 (float activations, weights widened by a shift); attention over
+// the int8 KV cache. Same scheme as
 // quant_dot_avx512vnni.cpp: unsigned weights times signed activations with
 // vpdpbusd, offsets removed through sums, scales applied to int32 lanes.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "kernels/quant_dot.h"
 #include "kernels/x86/vnni_helpers.h"
@@ -104,6 +108,38 @@ float f32_bf16_dot(const void* row, const float* x, int64_t n) {
   float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
   if (i < n) acc += f32_bf16_dot_ref(w + i, x + i, n - i);
   return acc;
+}
+
+// Attention over the int8 KV cache; head_dim a multiple of 16 (the dispatcher checks).
+void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float* scratch, float* out) {
+  auto widen = [](const uint8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))); };
+  const float scale = 1.f / std::sqrt(float(head_dim));
+  float mx = -INFINITY;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    const uint8_t* kt = k + t * stride;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < head_dim; i += 16) acc = _mm512_fmadd_ps(widen(kt + 4 + i), _mm512_loadu_ps(q + i), acc);
+    float ks;
+    std::memcpy(&ks, kt, 4);
+    scratch[t] = _mm512_reduce_add_ps(acc) * ks * scale;
+    mx = std::max(mx, scratch[t]);
+  }
+  float sum = 0;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    scratch[t] = std::exp(scratch[t] - mx);
+    sum += scratch[t];
+  }
+  const float inv = 1.f / sum;
+  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.f;
+  for (int64_t t = 0; t < n_pos; ++t) {
+    const uint8_t* vt = v + t * stride;
+    float vs;
+    std::memcpy(&vs, vt, 4);
+    const __m512 p = _mm512_set1_ps(scratch[t] * inv * vs);
+    for (int64_t i = 0; i < head_dim; i += 16)
+      _mm512_storeu_ps(out + i, _mm512_fmadd_ps(widen(vt + 4 + i), p, _mm512_loadu_ps(out + i)));
+  }
 }
 
 }  // namespace pareto::kernels::avx512vnni
