@@ -7,6 +7,10 @@
 #include <thread>
 #include <vector>
 
+#ifdef PARETO_USE_OPENMP
+#include <omp.h>
+#endif
+
 namespace pareto {
 
 namespace {
@@ -131,6 +135,25 @@ void set_num_threads(int n) {
   if (n != pool().size()) pool().resize(n);
 }
 int num_threads() { return pool().size(); }
+
+#ifdef PARETO_USE_OPENMP
+// Comparison build (-DPARETO_OPENMP=ON): the same contiguous chunks on
+// OpenMP's team; nested regions run inline as in the pool.
+void parallel_for(int64_t n, RangeFn fn) {
+  const int parts = int(std::min<int64_t>(pool().size(), n));
+  if (parts <= 1 || t_in_parallel) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(parts)
+  {
+    const int i = omp_get_thread_num();
+    ParallelScope scope;
+    fn(n * i / parts, n * (i + 1) / parts);
+  }
+}
+#else
 void parallel_for(int64_t n, RangeFn fn) { pool().run(n, fn); }
+#endif
 
 }  // namespace pareto
