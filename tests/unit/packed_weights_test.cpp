@@ -15,24 +15,14 @@
 #include "core/thread_pool.h"
 #include "kernels/matmul_q.h"
 #include "kernels/quant_formats.h"
+#include "kernel_test_util.h"
 
 using namespace pareto;
 using namespace pareto::kernels;
+using pareto::testing::have_vnni;
+using pareto::testing::randn;
 
 namespace {
-
-bool have_vnni() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma;
-}
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 struct Packed {
   std::vector<uint8_t> ggml, qs;

@@ -57,6 +57,15 @@ inline const float* kv_row(const uint16_t* p, int64_t n, float* buf) {
   for (int64_t i = 0; i < n; ++i) buf[i] = half_to_float(p[i]);
   return buf;
 }
+// An int8 KV row widened to floats: scale * q.
+inline const float* kv_row(const uint8_t* row, int64_t n, float* buf) {
+  float scale;
+  std::memcpy(&scale, row, 4);
+  const int8_t* q = reinterpret_cast<const int8_t*>(row + 4);
+  for (int64_t i = 0; i < n; ++i) buf[i] = scale * float(q[i]);
+  return buf;
+}
+
 
 template <class T>
 void attention_head(const float* q, const T* k, const T* v, int64_t n_pos, int64_t head_dim, int64_t stride, float* scratch, float* out) {
@@ -77,15 +86,6 @@ void attention_head(const float* q, const T* k, const T* v, int64_t n_pos, int64
   }
 }
 
-// An int8 KV row widened to floats: scale * q.
-inline const float* q8kv_row(const uint8_t* row, int64_t n, float* buf) {
-  float scale;
-  std::memcpy(&scale, row, 4);
-  const int8_t* q = reinterpret_cast<const int8_t*>(row + 4);
-  for (int64_t i = 0; i < n; ++i) buf[i] = scale * float(q[i]);
-  return buf;
-}
-
 }  // namespace
 
 void f32_to_q8kv_row(const float* x, int64_t head_dim, uint8_t* row) {
@@ -98,20 +98,7 @@ void f32_to_q8kv_row(const float* x, int64_t head_dim, uint8_t* row) {
 
 void q8kv_attention_head_ref(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                              float* scratch, float* out) {
-  float buf[512];  // the transformer refuses head_dim > 512
-  const float scale = 1.f / std::sqrt(float(head_dim));
-  for (int64_t t = 0; t < n_pos; ++t) {
-    const float* kt = q8kv_row(k + t * stride, head_dim, buf);
-    float s = 0;
-    for (int64_t i = 0; i < head_dim; ++i) s += q[i] * kt[i];
-    scratch[t] = s * scale;
-  }
-  softmax_in_place(scratch, n_pos);
-  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    const float* vt = q8kv_row(v + t * stride, head_dim, buf);
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += scratch[t] * vt[i];
-  }
+  attention_head(q, k, v, n_pos, head_dim, stride, scratch, out);  // stride in bytes: rows are uint8_t
 }
 
 void f32_attention_head(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,

@@ -114,27 +114,40 @@ float q8a_q6_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
 }
 
 // Q4_K: d dmin scales[12] qs[128]; value = d*sc*q - dmin*m per 32-element sub-block.
-float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
-  const uint8_t* w = static_cast<const uint8_t*>(row);
+namespace {
+// Q4_K and Q5_K share the layout of scales, mins and low nibbles; Q5_K adds
+// a fifth bit per element from qh (bit j for sub-block j).
+float k_quant_4_5_dot_ref(const uint8_t* w, const Q8aBlock* x, int64_t n, bool five) {
+  const int64_t block_bytes = five ? 176 : 144;
   float acc = 0.f;
-  for (int64_t sb = 0; sb < n / 256; ++sb, w += 144) {
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += block_bytes) {
     uint16_t h0, h1;
     std::memcpy(&h0, w, 2);
     std::memcpy(&h1, w + 2, 2);
     const float d = half_to_float(h0), dmin = half_to_float(h1);
-    const uint8_t* q = w + 16;
+    const uint8_t* qh = w + 16;
+    const uint8_t* q = w + (five ? 48 : 16);
     for (int j = 0; j < 8; ++j) {
       const Q8aBlock& xb = x[sb * 8 + j];
       uint8_t sc, m;
       k_quant_scale_min(j, w + 4, &sc, &m);
       const uint8_t* qj = q + (j / 2) * 32;
       int32_t isum = 0;
-      for (int l = 0; l < 32; ++l) isum += ((j % 2) ? (qj[l] >> 4) : (qj[l] & 0xF)) * xb.qs[l];
+      for (int l = 0; l < 32; ++l) {
+        const int v = ((j % 2) ? (qj[l] >> 4) : (qj[l] & 0xF)) + (five ? ((qh[l] >> j) & 1) * 16 : 0);
+        isum += v * xb.qs[l];
+      }
       acc += d * float(sc) * xb.d * float(isum) - dmin * float(m) * xb.d * float(xb.sum);
     }
   }
   return acc;
 }
+}  // namespace
+
+float q8a_q4_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
+  return k_quant_4_5_dot_ref(static_cast<const uint8_t*>(row), x, n, false);
+}
+
 
 float q8a_q4_1_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
   const uint8_t* w = static_cast<const uint8_t*>(row);
@@ -152,29 +165,7 @@ float q8a_q4_1_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
 }
 
 float q8a_q5_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {
-  const uint8_t* w = static_cast<const uint8_t*>(row);
-  float acc = 0.f;
-  for (int64_t sb = 0; sb < n / 256; ++sb, w += 176) {
-    uint16_t h0, h1;
-    std::memcpy(&h0, w, 2);
-    std::memcpy(&h1, w + 2, 2);
-    const float d = half_to_float(h0), dmin = half_to_float(h1);
-    const uint8_t* qh = w + 16;
-    const uint8_t* ql = w + 48;
-    for (int j = 0; j < 8; ++j) {
-      const Q8aBlock& xb = x[sb * 8 + j];
-      uint8_t sc, m;
-      k_quant_scale_min(j, w + 4, &sc, &m);
-      const uint8_t* qj = ql + (j / 2) * 32;
-      int32_t isum = 0;
-      for (int l = 0; l < 32; ++l) {
-        int q = ((j % 2) ? (qj[l] >> 4) : (qj[l] & 0xF)) + ((qh[l] >> j) & 1) * 16;
-        isum += q * xb.qs[l];
-      }
-      acc += d * float(sc) * xb.d * float(isum) - dmin * float(m) * xb.d * float(xb.sum);
-    }
-  }
-  return acc;
+  return k_quant_4_5_dot_ref(static_cast<const uint8_t*>(row), x, n, true);
 }
 
 float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n) {

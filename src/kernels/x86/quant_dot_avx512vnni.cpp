@@ -111,8 +111,6 @@ float q8a_q6_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
   const uint8_t* w = static_cast<const uint8_t*>(row);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
   const __m512i k32 = _mm512_set1_epi8(32);
-  // lane l of a block pair -> scale group (l / 4): groups g0..g3 of the pair
-  const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   __m512 acc = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
     const float d = f16(w + 208);
@@ -132,11 +130,7 @@ float q8a_q6_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
         const __m512i xq = pair(act(xb[j]), act(xb[j + 1]));
         __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(q[2 * p], q[2 * p + 1]), xq);
         dot = _mm512_sub_epi32(dot, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xq));
-        // Four group scales (int8) -> float lanes, times d and each block's activation scale.
-        int32_t s4;
-        std::memcpy(&s4, sc + 2 * j, 4);
-        __m512 scales = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(expand, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(s4))));
-        scales = _mm512_mul_ps(scales, block_scales(d * xb[j].d, d * xb[j + 1].d));
+        const __m512 scales = group_scales(sc + 2 * j, d * xb[j].d, d * xb[j + 1].d);
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
       }
     }

@@ -65,7 +65,6 @@ float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
   const uint8_t* w = static_cast<const uint8_t*>(row);
   const __m256i m3 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
   const __m512i k4 = _mm512_set1_epi8(4);
-  const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   __m512 acc = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, w += 110) {
     const float d = f16(w + 108);
@@ -84,10 +83,7 @@ float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
       const __m512i xq = pair(act(xb[b]), act(xb[b + 1]));
       __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(u[0], u[1]), xq);
       dot = _mm512_sub_epi32(dot, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k4, xq));
-      int32_t s4;
-      std::memcpy(&s4, sc + 2 * b, 4);
-      __m512 scales = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(expand, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(s4))));
-      scales = _mm512_mul_ps(scales, block_scales(d * xb[b].d, d * xb[b + 1].d));
+      const __m512 scales = group_scales(sc + 2 * b, d * xb[b].d, d * xb[b + 1].d);
       acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
     }
   }

@@ -30,6 +30,17 @@ inline __m256i unpack_q4(const uint8_t* qs) {
 
 inline __m512i pair(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_zextsi256_si512(a), b, 1); }
 
+// Lane scales for a block pair whose 16-element groups carry their own int8
+// scales (Q3_K, Q6_K): lane l (4 elements) takes group l / 4 of sc4[0..3],
+// times s0 for the first block's lanes and s1 for the second's.
+inline __m512 group_scales(const int8_t* sc4, float s0, float s1) {
+  const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  int32_t packed;
+  std::memcpy(&packed, sc4, 4);
+  const __m512 g = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(expand, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(packed))));
+  return _mm512_mul_ps(g, block_scales(s0, s1));
+}
+
 inline __m256i act(const Q8aBlock& x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)); }
 
 }  // namespace pareto::kernels::avx512vnni
