@@ -196,27 +196,4 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
   }
 }
 
-float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
-  const uint8_t* w = static_cast<const uint8_t*>(row);
-  const __m256i mask = _mm256_set1_epi8(0x0F);
-  __m512 acc = _mm512_setzero_ps();
-  float mins = 0.f;
-  for (int64_t sb = 0; sb < n / 256; ++sb, w += 144) {
-    const float d = f16(w), dmin = f16(w + 2);
-    const uint8_t* q = w + 16;
-    const Q8aBlock* xb = x + sb * 8;
-    for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p+1 (high nibbles) share 32 bytes
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * p));
-      __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
-      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(lo, hi), pair(act(xb[2 * p]), act(xb[2 * p + 1])));
-      uint8_t sc0, m0, sc1, m1;
-      k_quant_scale_min(2 * p, w + 4, &sc0, &m0);
-      k_quant_scale_min(2 * p + 1, w + 4, &sc1, &m1);
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), block_scales(d * float(sc0) * xb[2 * p].d, d * float(sc1) * xb[2 * p + 1].d), acc);
-      mins += dmin * (float(m0) * xb[2 * p].d * float(xb[2 * p].sum) + float(m1) * xb[2 * p + 1].d * float(xb[2 * p + 1].sum));
-    }
-  }
-  return _mm512_reduce_add_ps(acc) - mins;
-}
-
 }  // namespace pareto::kernels::avx512vnni

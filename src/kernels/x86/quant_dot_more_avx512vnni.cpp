@@ -1,5 +1,5 @@
 // AVX512-VNNI dot products for the remaining weight types: Q4_1 (scale and
-// minimum), Q5_K and Q3_K (super-blocks of 256 with 6-bit sub-block scales)
+// minimum), Q4_K, Q5_K and Q3_K (super-blocks of 256 with 6-bit sub-block scales)
 // and BF16 (float activations, weights widened by a shift); attention over
 // the int8 KV cache. Same scheme as
 // quant_dot_avx512vnni.cpp: unsigned weights times signed activations with
@@ -31,22 +31,25 @@ float q8a_q4_1_dot(const void* row, const Q8aBlock* x, int64_t n) {
   return _mm512_reduce_add_ps(acc) + mins + tail;
 }
 
-// Q5_K: like Q4_K, plus a fifth bit per element from qh (bit j for sub-block j).
-float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
-  const uint8_t* w = static_cast<const uint8_t*>(row);
+// Q4_K and Q5_K: sub-blocks 2p (low nibbles) and 2p+1 (high nibbles) share
+// 32 bytes; Q5_K adds a fifth bit per element from qh (bit j for sub-block j).
+template <bool Five>
+float k_quant_4_5_dot(const uint8_t* w, const Q8aBlock* x, int64_t n) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
   __m512 acc = _mm512_setzero_ps();
   float mins = 0.f;
-  for (int64_t sb = 0; sb < n / 256; ++sb, w += 176) {
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += Five ? 176 : 144) {
     const float d = f16(w), dmin = f16(w + 2);
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    const uint8_t* q = w + (Five ? 48 : 16);
     const Q8aBlock* xb = x + sb * 8;
-    for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p+1 (high nibbles)
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 48 + 32 * p));
-      const __mmask32 h0 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8(char(1 << (2 * p))));
-      const __mmask32 h1 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8(char(1 << (2 * p + 1))));
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), _mm256_maskz_mov_epi8(h0, bit4));
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_maskz_mov_epi8(h1, bit4));
+    for (int p = 0; p < 4; ++p) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * p));
+      __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+      if constexpr (Five) {
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+        lo = _mm256_or_si256(lo, _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(char(1 << (2 * p)))), bit4));
+        hi = _mm256_or_si256(hi, _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(char(1 << (2 * p + 1)))), bit4));
+      }
       __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(lo, hi), pair(act(xb[2 * p]), act(xb[2 * p + 1])));
       uint8_t sc0, m0, sc1, m1;
       k_quant_scale_min(2 * p, w + 4, &sc0, &m0);
@@ -57,6 +60,9 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
   }
   return _mm512_reduce_add_ps(acc) - mins;
 }
+
+float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n) { return k_quant_4_5_dot<false>(static_cast<const uint8_t*>(row), x, n); }
+float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n) { return k_quant_4_5_dot<true>(static_cast<const uint8_t*>(row), x, n); }
 
 // Q3_K: element value (q & 3) - (high bit ? 0 : 4) is stored unsigned as
 // (q & 3) | high << 2 (0..7); the -4 leaves through dpbusd(4, x) per lane.
