@@ -15,6 +15,13 @@ need_pkg libonnx-testdata
 need_pkg nlohmann-json3-dev
 need_cmd convert imagemagick
 need_pkg fonts-dejavu-core
+# pareto ocr decodes PNG/JPEG; its tests render Latin and CJK text, the VAD
+# tests synthesize speech and mix it with silence and noise.
+need_pkg libpng-dev
+need_pkg libjpeg-dev
+need_pkg fonts-wqy-zenhei
+need_cmd espeak-ng espeak-ng
+need_cmd sox sox
 # Node.js may come from elsewhere (e.g. NodeSource, which bundles npm).
 need_cmd node nodejs
 need_cmd npm npm

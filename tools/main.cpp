@@ -25,7 +25,7 @@ const char* kUsage =
     "  bench --bandwidth [-t 1,2]\n"
     "      memory read bandwidth probe (1 GiB buffer)\n"
     "  generate MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
-    "           [--seed S] [--threads N] [--ctx N] [--tokenizer TOK.bin]\n"
+    "           [--seed S] [--threads N] [--ctx N] [--tokenizer TOK.bin] [--kv f16|f32|q8] [--no-repack]\n"
     "      streams text from a GGUF or llama2.c model; speed and memory to stderr\n"
     "  chat MODEL [--system TEXT] [--chat-template chatml|llama2|llama3|raw] [generate options]\n"
     "      interactive; history stays in the KV cache; Ctrl-D quits, Ctrl-C interrupts a reply\n"
@@ -34,6 +34,8 @@ const char* kUsage =
     "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
     "      random-weight llama model with real shapes (1.1b = TinyLlama)\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
+    "  ocr IMAGE [--json] [--profile] [--models DIR] [--threads N] [--limit-side 960]\n"
+    "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  version\n";
 
 }  // namespace
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
+    if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());

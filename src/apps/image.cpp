@@ -1,0 +1,215 @@
+#include "apps/image.h"
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+namespace pareto::apps {
+
+namespace {
+
+void check_size(const std::string& path, int64_t w, int64_t h, int64_t max_pixels) {
+  if (w <= 0 || h <= 0) fail_argument(path + ": image has no pixels");
+  if (w * h > max_pixels)
+    fail_argument(path + ": image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is larger than the limit of " +
+                  std::to_string(max_pixels) + " pixels");
+}
+
+Image load_png(const std::string& path, int64_t max_pixels) {
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&img, path.c_str())) fail_argument(path + ": not a readable PNG (" + img.message + ")");
+  std::unique_ptr<png_image, void (*)(png_image*)> guard(&img, png_image_free);
+  check_size(path, img.width, img.height, max_pixels);
+  img.format = PNG_FORMAT_RGB;
+  Image out;
+  out.width = int(img.width);
+  out.height = int(img.height);
+  out.rgb.resize(PNG_IMAGE_SIZE(img));
+  if (!png_image_finish_read(&img, nullptr, out.rgb.data(), 0, nullptr)) fail_argument(path + ": corrupt PNG (" + img.message + ")");
+  return out;
+}
+
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_quiet(j_common_ptr) {}  // warnings are counted and turned into errors, not printed
+
+void jpeg_fail(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+  e->mgr.format_message(cinfo, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+// libjpeg reports errors by longjmp: everything with a destructor lives
+// outside this function, which only touches the decoder and raw buffers.
+bool decode_jpeg(std::FILE* f, jpeg_decompress_struct* cinfo, JpegError* err, std::vector<uint8_t>* rgb, int* w, int* h,
+                 int64_t max_pixels, bool* too_big) {
+  cinfo->err = jpeg_std_error(&err->mgr);
+  err->mgr.error_exit = jpeg_fail;
+  err->mgr.output_message = jpeg_quiet;
+  if (setjmp(err->jump)) {
+    jpeg_destroy_decompress(cinfo);
+    return false;
+  }
+  jpeg_create_decompress(cinfo);
+  jpeg_stdio_src(cinfo, f);
+  jpeg_read_header(cinfo, TRUE);
+  cinfo->out_color_space = JCS_RGB;
+  jpeg_start_decompress(cinfo);
+  *w = int(cinfo->output_width);
+  *h = int(cinfo->output_height);
+  if (int64_t(*w) * *h > max_pixels || cinfo->output_components != 3) {
+    *too_big = int64_t(*w) * *h > max_pixels;
+    jpeg_destroy_decompress(cinfo);
+    return false;
+  }
+  rgb->resize(size_t(*w) * size_t(*h) * 3);  // allocation failure throws past no live libjpeg frame of ours
+  while (cinfo->output_scanline < cinfo->output_height) {
+    JSAMPROW row = rgb->data() + size_t(cinfo->output_scanline) * size_t(*w) * 3;
+    jpeg_read_scanlines(cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(cinfo);
+  jpeg_destroy_decompress(cinfo);
+  return true;
+}
+
+Image load_jpeg(const std::string& path, int64_t max_pixels) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!f) fail(StatusCode::io_error, path + ": cannot open");
+  jpeg_decompress_struct cinfo;
+  JpegError err;
+  Image out;
+  bool too_big = false;
+  if (!decode_jpeg(f.get(), &cinfo, &err, &out.rgb, &out.width, &out.height, max_pixels, &too_big)) {
+    if (too_big) check_size(path, out.width, out.height, max_pixels);
+    fail_argument(path + ": corrupt or unsupported JPEG (" + std::string(err.message[0] ? err.message : "not RGB") + ")");
+  }
+  if (err.mgr.num_warnings > 0) fail_argument(path + ": truncated or corrupt JPEG data");
+  return out;
+}
+
+}  // namespace
+
+Image load_image(const std::string& path, int64_t max_pixels) {
+  unsigned char sig[8] = {};
+  {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+    if (!f) fail(StatusCode::io_error, path + ": cannot open image");
+    if (std::fread(sig, 1, 8, f.get()) < 3) fail_argument(path + ": too short to be an image");
+  }
+  if (std::memcmp(sig, "\x89PNG", 4) == 0) return load_png(path, max_pixels);
+  if (sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) return load_jpeg(path, max_pixels);
+  fail_argument(path + ": not a PNG or JPEG image");
+}
+
+Image resize_bilinear(const Image& src, int width, int height) {
+  Image out;
+  out.width = width;
+  out.height = height;
+  out.rgb.resize(size_t(width) * size_t(height) * 3);
+  const float sx = float(src.width) / float(width), sy = float(src.height) / float(height);
+  for (int y = 0; y < height; ++y) {
+    const float fy = std::clamp((float(y) + 0.5f) * sy - 0.5f, 0.f, float(src.height - 1));
+    const int y0 = int(fy), y1 = std::min(y0 + 1, src.height - 1);
+    const float wy = fy - float(y0);
+    for (int x = 0; x < width; ++x) {
+      const float fx = std::clamp((float(x) + 0.5f) * sx - 0.5f, 0.f, float(src.width - 1));
+      const int x0 = int(fx), x1 = std::min(x0 + 1, src.width - 1);
+      const float wx = fx - float(x0);
+      uint8_t* o = out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3;
+      for (int c = 0; c < 3; ++c) {
+        const float top = float(src.at(x0, y0)[c]) * (1 - wx) + float(src.at(x1, y0)[c]) * wx;
+        const float bottom = float(src.at(x0, y1)[c]) * (1 - wx) + float(src.at(x1, y1)[c]) * wx;
+        o[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+// Solves the 8x8 system for the homography taking (u, v) of the output
+// rectangle to (x, y) in the source: x = (a u + b v + c) / (g u + h v + 1), ...
+bool homography(const PointF dst[4], const PointF src[4], double h[9]) {
+  double m[8][9] = {};
+  for (int i = 0; i < 4; ++i) {
+    const double u = dst[i].x, v = dst[i].y, x = src[i].x, y = src[i].y;
+    double r0[9] = {u, v, 1, 0, 0, 0, -u * x, -v * x, x};
+    double r1[9] = {0, 0, 0, u, v, 1, -u * y, -v * y, y};
+    std::memcpy(m[2 * i], r0, sizeof r0);
+    std::memcpy(m[2 * i + 1], r1, sizeof r1);
+  }
+  for (int c = 0; c < 8; ++c) {
+    int p = c;
+    for (int r = c + 1; r < 8; ++r)
+      if (std::fabs(m[r][c]) > std::fabs(m[p][c])) p = r;
+    if (std::fabs(m[p][c]) < 1e-12) return false;
+    std::swap(m[c], m[p]);
+    for (int r = 0; r < 8; ++r) {
+      if (r == c) continue;
+      const double f = m[r][c] / m[c][c];
+      for (int k = c; k < 9; ++k) m[r][k] -= f * m[c][k];
+    }
+  }
+  for (int i = 0; i < 8; ++i) h[i] = m[i][8] / m[i][i];
+  h[8] = 1;
+  return true;
+}
+}  // namespace
+
+Image warp_quad(const Image& src, const PointF q[4], int width, int height) {
+  Image out;
+  out.width = width;
+  out.height = height;
+  out.rgb.assign(size_t(width) * size_t(height) * 3, 0);
+  const PointF rect[4] = {{0, 0}, {float(width), 0}, {float(width), float(height)}, {0, float(height)}};
+  double h[9];
+  if (!homography(rect, q, h)) return out;  // degenerate quad: a blank crop
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const double u = x + 0.5, v = y + 0.5, w = h[6] * u + h[7] * v + 1;
+      const float fx = std::clamp(float((h[0] * u + h[1] * v + h[2]) / w - 0.5), 0.f, float(src.width - 1));
+      const float fy = std::clamp(float((h[3] * u + h[4] * v + h[5]) / w - 0.5), 0.f, float(src.height - 1));
+      const int x0 = int(fx), y0 = int(fy), x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
+      const float wx = fx - float(x0), wy = fy - float(y0);
+      uint8_t* o = out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3;
+      for (int c = 0; c < 3; ++c) {
+        const float top = float(src.at(x0, y0)[c]) * (1 - wx) + float(src.at(x1, y0)[c]) * wx;
+        const float bottom = float(src.at(x0, y1)[c]) * (1 - wx) + float(src.at(x1, y1)[c]) * wx;
+        o[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
+      }
+    }
+  return out;
+}
+
+Image rotate_180(const Image& src) {
+  Image out = src;
+  const size_t n = size_t(src.width) * size_t(src.height);
+  for (size_t i = 0; i < n; ++i) std::memcpy(out.rgb.data() + i * 3, src.rgb.data() + (n - 1 - i) * 3, 3);
+  return out;
+}
+
+Image rotate_90_ccw(const Image& src) {
+  Image out;
+  out.width = src.height;
+  out.height = src.width;
+  out.rgb.resize(src.rgb.size());
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x) std::memcpy(out.rgb.data() + (size_t(y) * size_t(out.width) + size_t(x)) * 3, src.at(src.width - 1 - y, x), 3);
+  return out;
+}
+
+}  // namespace pareto::apps
