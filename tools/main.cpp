@@ -36,6 +36,8 @@ const char* kUsage =
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
     "  ocr IMAGE [--json] [--profile] [--models DIR] [--threads N] [--limit-side 960]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
+    "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
+    "      [--min-silence-ms 100] [--pad-ms 30] [--probs]: speech segments (silero VAD), start and end in seconds\n"
     "  version\n";
 
 }  // namespace
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
+    if (cmd == "vad") return cmd_vad(parse_args(argc, argv, 2, {"--json", "--profile", "--probs"}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());

@@ -1,0 +1,50 @@
+// pareto vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold P]
+// [--min-speech-ms N] [--min-silence-ms N] [--pad-ms N]: speech segments.
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "pareto/vad.hpp"
+
+namespace pareto::tools {
+
+int cmd_vad(const Args& a) {
+  if (a.positional.size() != 1) fail_argument("usage: pareto vad AUDIO.wav [--json] [--profile] [--model silero_vad.onnx] [--threshold 0.5]");
+  vad::Options o;
+  o.threshold = float(std::atof(a.get("--threshold", "0.5").c_str()));
+  o.min_speech_ms = a.get_int("--min-speech-ms", o.min_speech_ms);
+  o.min_silence_ms = a.get_int("--min-silence-ms", o.min_silence_ms);
+  o.speech_pad_ms = a.get_int("--pad-ms", o.speech_pad_ms);
+  o.threads = a.get_int("--threads", 1);
+  const char* env = std::getenv("PARETO_VAD_MODEL");
+  const std::string model = a.get("--model", env ? env : "models/silero/silero_vad.onnx");
+  auto d = vad::Detector::open(model, o);
+  if (!d.ok()) throw Error(d.status().code, d.status().message + " (model from --model, $PARETO_VAD_MODEL or models/silero: run scripts/fetch-models.sh)");
+  auto r = d.value()->run_file(a.positional[0]);
+  if (!r.ok()) throw Error(r.status().code, r.status().message);
+  const vad::VadResult& v = r.value();
+  if (a.has("--json")) {
+    nlohmann::json j;
+    j["audio"] = a.positional[0];
+    j["audio_seconds"] = v.audio_seconds;
+    j["segments"] = nlohmann::json::array();
+    for (const auto& s : v.segments) j["segments"].push_back({{"start", s.start}, {"end", s.end}});
+    if (a.has("--profile"))
+      j["profile"] = {{"windows", v.probabilities.size()}, {"decode_ms", v.decode_seconds * 1e3}, {"model_ms", v.model_seconds * 1e3},
+                      {"total_ms", v.total_seconds * 1e3}, {"real_time_factor", v.real_time_factor()}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  if (a.has("--probs"))  // one line per window: start time and speech probability
+    for (size_t i = 0; i < v.probabilities.size(); ++i) std::printf("# %.3f\t%.3f\n", double(i) * v.window_seconds, double(v.probabilities[i]));
+  for (const auto& s : v.segments) std::printf("%.3f\t%.3f\n", s.start, s.end);
+  std::fprintf(stderr, "%zu speech segments in %.2f s of audio\n", v.segments.size(), v.audio_seconds);
+  if (a.has("--profile"))
+    std::fprintf(stderr, "  %zu windows of %.0f ms | decode %.1f ms | model %.1f ms (%.3f ms per window) | total %.1f ms | real-time factor %.4f\n",
+                 v.probabilities.size(), v.window_seconds * 1e3, v.decode_seconds * 1e3, v.model_seconds * 1e3,
+                 v.probabilities.empty() ? 0.0 : v.model_seconds * 1e3 / double(v.probabilities.size()), v.total_seconds * 1e3, v.real_time_factor());
+  return 0;
+}
+
+}  // namespace pareto::tools
