@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: install, build, fetch PP-OCRv4 from npm, then pareto info,
-# run and bench on the detection, recognition and angle-classifier models.
+# The main job: install, build, fetch PP-OCRv4 and silero VAD from npm,
+# render a sample image and read its text back with `pareto ocr` (with the
+# time each stage took), then find the speech in a synthesized recording
+# with `pareto vad`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -8,14 +10,21 @@ bash scripts/setup.sh
 bash scripts/build.sh release
 bash scripts/fetch-models.sh
 p=build/pareto
-det=models/ocr/ch_PP-OCRv4_det_infer.onnx
-rec=models/ocr/ch_PP-OCRv4_rec_infer.onnx
-cls=models/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx
+mkdir -p out
 $p info --cpu
-$p info "$det" --shape x=1,3,640,640
-$p run "$det" --shape x=1,3,640,640 --input x=random:1 --output out/det
-$p run "$rec" --shape x=1,3,48,320 --input x=random:2 --output out/rec
-$p run "$cls" --shape x=1,3,48,192 --input x=random:3 --output out/cls
-$p bench "$det" --shape x=1,3,640,640 --runs 5 --warmup 1 --threads 1
-$p bench "$rec" --shape x=1,3,48,320 --runs 20 --warmup 2 --threads 1
-$p bench "$cls" --shape x=1,3,48,192 --runs 50 --warmup 5 --threads 1
+# A receipt-like sample: English, digits and punctuation, Chinese.
+convert -background white -fill black -font DejaVu-Sans -pointsize 30 -interline-spacing 14 \
+  label:'City Coffee Roasters\nOrder #A-77031  2026-11-24 18:30\nTotal: $12.80' \
+  \( -background white -fill black -font WenQuanYi-Zen-Hei -pointsize 30 label:'谢谢光临，欢迎再来' \) \
+  -append -bordercolor white -border 30 out/sample.png
+echo "== pareto ocr out/sample.png"
+$p ocr out/sample.png --profile --threads 2
+# Speech with known silences around it.
+if command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
+  espeak-ng -w out/speech22k.wav "pareto finds speech in a recording"
+  sox out/speech22k.wav -r 16000 -c 1 -b 16 out/speech.wav
+  sox -n -r 16000 -c 1 -b 16 out/silence.wav trim 0 1.0
+  sox out/silence.wav out/speech.wav out/silence.wav out/sample.wav
+  echo "== pareto vad out/sample.wav"
+  $p vad out/sample.wav --profile
+fi

@@ -1,0 +1,44 @@
+// Embedding pareto's perception pipelines in an application: text from an
+// image and speech segments from a recording, through the C++ API.
+//   build/ocr_and_vad_example IMAGE.png [AUDIO.wav]
+// Models: models/ocr and models/silero (scripts/fetch-models.sh).
+#include <cstdio>
+
+#include "pareto/ocr.hpp"
+#include "pareto/vad.hpp"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s IMAGE [AUDIO.wav]\n", argv[0]);
+    return 2;
+  }
+  pareto::ocr::Options ocr_options;
+  ocr_options.threads = 2;
+  auto ocr = pareto::ocr::Pipeline::open("models/ocr", ocr_options);
+  if (!ocr.ok()) {
+    std::fprintf(stderr, "%s\n", ocr.status().to_string().c_str());
+    return 1;
+  }
+  auto text = ocr.value()->run_file(argv[1]);
+  if (!text.ok()) {
+    std::fprintf(stderr, "%s\n", text.status().to_string().c_str());
+    return 1;
+  }
+  for (const auto& line : text.value().lines) std::printf("%s (%.2f)\n", line.text.c_str(), double(line.confidence));
+  std::printf("-- %zu lines in %.1f ms\n", text.value().lines.size(), text.value().times.total * 1e3);
+
+  if (argc < 3) return 0;
+  auto vad = pareto::vad::Detector::open("models/silero/silero_vad.onnx");
+  if (!vad.ok()) {
+    std::fprintf(stderr, "%s\n", vad.status().to_string().c_str());
+    return 1;
+  }
+  auto speech = vad.value()->run_file(argv[2]);
+  if (!speech.ok()) {
+    std::fprintf(stderr, "%s\n", speech.status().to_string().c_str());
+    return 1;
+  }
+  for (const auto& s : speech.value().segments) std::printf("speech %.2f - %.2f s\n", s.start, s.end);
+  std::printf("-- real-time factor %.4f\n", speech.value().real_time_factor());
+  return 0;
+}
