@@ -25,6 +25,8 @@ int cmd_bench(const Args& args) {
   if (args.positional.size() != 1) fail_argument("usage: pareto bench MODEL [--runs N] [--warmup N] [--threads N]");
   int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
   SessionOptions opt;
+  opt.optimize = args.has("-O") || args.has("--optimize");
+  if (opt.optimize) opt.shapes = parse_shapes(args);
   opt.threads = std::max(1, args.get_int("--threads", 1));
   double t0 = now_seconds();
   auto opened = Session::open(args.positional[0], opt);

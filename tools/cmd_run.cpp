@@ -37,6 +37,8 @@ static void print_profile(const std::vector<ProfileEntry>& prof) {
 int cmd_run(const Args& args) {
   if (args.positional.size() != 1) fail_argument("usage: pareto run MODEL [--input NAME=...] [--output DIR]");
   SessionOptions opt;
+  opt.optimize = args.has("-O") || args.has("--optimize");
+  if (opt.optimize) opt.shapes = parse_shapes(args);
   opt.threads = args.get_int("--threads", 1);
   opt.profile = args.has("--profile");
   auto opened = Session::open(args.positional[0], opt);

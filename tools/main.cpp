@@ -34,6 +34,8 @@ const char* kUsage =
     "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
     "      random-weight llama model with real shapes (1.1b = TinyLlama)\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
+    "  compile MODEL [--shape NAME=D0,D1,...] --report\n"
+    "      graph compiler: nodes before/after each pass and what it fused (run/bench take -O to use it)\n"
     "  ocr IMAGE [--json] [--profile] [--models DIR] [--threads N] [--limit-side 960]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
@@ -56,13 +58,14 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   try {
     if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
-    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth", "--no-repack"}));
+    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile", "-O", "--optimize"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize"}));
     if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
+    if (cmd == "compile") return cmd_compile(parse_args(argc, argv, 2, {"--report"}));
     if (cmd == "vad") return cmd_vad(parse_args(argc, argv, 2, {"--json", "--profile", "--probs"}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
     if (cmd == "version" || cmd == "--version") {

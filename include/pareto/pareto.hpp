@@ -49,6 +49,20 @@ struct TensorInfo {
 struct SessionOptions {
   int threads = 1;
   bool profile = false;
+  // Run the graph compiler at load (constant folding, BatchNorm and affine
+  // folding, re-parameterization, activation and residual fusion; see
+  // docs/ARCHITECTURE.md). `shapes` binds input shapes to specialize for
+  // (folds shape arithmetic, proves residual shapes); the model then only
+  // accepts inputs of those shapes.
+  bool optimize = false;
+  std::map<std::string, Shape> shapes;
+};
+
+// What one compiler pass did.
+struct PassSummary {
+  std::string pass;
+  size_t nodes_before = 0, nodes_after = 0;
+  std::map<std::string, int> rewrites;  // pattern -> count
 };
 
 struct ProfileEntry {
@@ -82,6 +96,8 @@ class Session {
   std::vector<ProfileEntry> take_profile();
 
   ModelSummary summary() const;
+  // The compiler passes run at open (empty unless options.optimize).
+  const std::vector<PassSummary>& passes() const;
   // Printable IR, with static shapes resolved from `bound` input shapes.
   std::string graph_text(const std::map<std::string, Shape>& bound = {}) const;
   // Output shapes inferred statically from `bound` input shapes.

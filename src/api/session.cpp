@@ -7,6 +7,7 @@
 #include "ir/printer.h"
 #include "kernels/dispatch.h"
 #include "api/guarded.h"
+#include "passes/passes.h"
 #include "pareto/pareto.hpp"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
@@ -36,6 +37,7 @@ struct Session::Impl {
   SessionOptions options;
   std::unique_ptr<runtime::Executor> executor;
   std::vector<TensorInfo> inputs, outputs;
+  std::vector<PassSummary> passes;
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -46,8 +48,26 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
     auto impl = std::make_unique<Impl>();
     impl->model = onnx::load_model(path);
     impl->options = options;
-    const ir::Graph& g = *impl->model.graph;
+    ir::Graph& g = *impl->model.graph;
     runtime::check_supported(g);
+    if (options.optimize) {
+      for (const auto& [name, shape] : options.shapes) {
+        const int v = g.find_value(name);
+        bool is_input = false;
+        for (int i : g.inputs) is_input |= i == v;
+        if (!is_input) fail_argument("--shape names '" + name + "', which is not a model input");
+        // Specializing: the bound shape becomes the input's declared shape, checked at run time.
+        ir::ValueType& t = g.values[size_t(v)].type;
+        t.rank_known = true;
+        t.dims = shape;
+        t.dim_params.assign(shape.size(), "");
+      }
+      passes::PassContext pc;
+      pc.opset = impl->model.opset();
+      pc.bound_shapes = options.shapes;
+      for (const auto& p : passes::optimize_graph(g, pc).passes) impl->passes.push_back({p.pass, p.nodes_before, p.nodes_after, p.rewrites});
+      runtime::check_supported(g);
+    }
     set_num_threads(options.threads);
     impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads});
     for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
@@ -57,6 +77,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
 }
 
 const std::vector<TensorInfo>& Session::inputs() const { return impl_->inputs; }
+const std::vector<PassSummary>& Session::passes() const { return impl_->passes; }
 const std::vector<TensorInfo>& Session::outputs() const { return impl_->outputs; }
 
 Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& inputs) {

@@ -74,6 +74,10 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
               for (int64_t ow = lo; ow < hi; ++ow) d[ow] += kv * s[ow * p.stride_w + off];
           }
         }
+        if (p.epilogue.active()) {
+          const float* res = p.epilogue.residual ? p.epilogue.residual + (d - y) : nullptr;
+          apply_activation(p.epilogue.act, d, res, p.out_w);
+        }
       }
     }
   });
@@ -118,6 +122,11 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
         a.c = yg + first;
         a.ldc = plane;
         f32_gemm(a);
+        if (p.epilogue.active())
+          for (int64_t oc = 0; oc < cout_g; ++oc) {
+            float* out = yg + oc * plane + first;
+            apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
+          }
       }
     }
 }

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/activation.h"
+
 namespace pareto::kernels {
 
 struct ConvParams {
@@ -12,6 +14,7 @@ struct ConvParams {
   int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
   int64_t pad_top = 0, pad_left = 0;
   int64_t out_h = 0, out_w = 0;
+  Epilogue epilogue;  // residual add + activation on each output block while it is in cache
 };
 
 // y[n, c_out, out_h, out_w]; w[c_out, c_in/group, kh, kw]; bias may be null.

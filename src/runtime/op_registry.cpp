@@ -15,7 +15,8 @@ void OpRegistry::add(const std::string& type, RunFn run, InferFn infer) {
 }
 
 const OpDef* OpRegistry::find(const std::string& domain, const std::string& type) const {
-  if (!domain.empty() && domain != "ai.onnx") return nullptr;
+  // pareto's own fused ops live in domain "pareto" under names ONNX does not use.
+  if (!domain.empty() && domain != "ai.onnx" && domain != "pareto") return nullptr;
   for (const OpDef& d : ops_)
     if (d.type == type) return &d;
   return nullptr;

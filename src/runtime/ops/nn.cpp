@@ -129,6 +129,18 @@ void run_conv(OpContext& ctx) {
   if (p.out_h <= 0 || p.out_w <= 0) ctx.invalid("kernel larger than padded input " + shape_to_string(x.shape()));
   const float* bias = conv_bias(ctx, p.c_out);
   Shape out = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+  if (ctx.node.op_type == "FusedConv") {  // pareto's fused form: residual input 3, activation attributes
+    p.epilogue.act.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
+    p.epilogue.act.alpha = ctx.node.attr_f("alpha", 0.f);
+    p.epilogue.act.beta = ctx.node.attr_f("beta", 0.f);
+    if (ctx.node.has_attr("activation") && p.epilogue.act.kind == kernels::ActKind::none)
+      ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+    if (ctx.has(3)) {
+      const Tensor& r = ctx.in(3);
+      if (r.dtype() != DType::f32 || r.shape() != out) ctx.invalid("residual " + shape_to_string(r.shape()) + " differs from the output " + shape_to_string(out));
+      p.epilogue.residual = r.data<float>();
+    }
+  }
   Tensor& y = ctx.out(0, DType::f32, out);
   kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
 }
@@ -379,6 +391,7 @@ void run_dropout(OpContext& ctx) {
 
 void register_nn_ops(OpRegistry& r) {
   r.add("Conv", run_conv, infer_conv);
+  r.add("FusedConv", run_conv, infer_conv);  // domain "pareto": written by the compiler's fusion passes
   r.add("ConvTranspose", run_conv_transpose, infer_conv_transpose);
   r.add("MatMul", run_matmul, infer_matmul);
   r.add("Gemm", run_gemm, infer_gemm);

@@ -1,0 +1,61 @@
+#include "kernels/activation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pareto::kernels {
+
+ActKind act_kind_by_name(const std::string& n) {
+  if (n == "Relu") return ActKind::relu;
+  if (n == "Clip") return ActKind::clip;
+  if (n == "HardSigmoid") return ActKind::hard_sigmoid;
+  if (n == "HardSwish") return ActKind::hard_swish;
+  if (n == "Sigmoid") return ActKind::sigmoid;
+  if (n == "SiLU") return ActKind::silu;
+  if (n == "Tanh") return ActKind::tanh;
+  if (n == "LeakyRelu") return ActKind::leaky_relu;
+  return ActKind::none;
+}
+
+const char* act_kind_name(ActKind k) {
+  switch (k) {
+    case ActKind::relu: return "Relu";
+    case ActKind::clip: return "Clip";
+    case ActKind::hard_sigmoid: return "HardSigmoid";
+    case ActKind::hard_swish: return "HardSwish";
+    case ActKind::sigmoid: return "Sigmoid";
+    case ActKind::silu: return "SiLU";
+    case ActKind::tanh: return "Tanh";
+    case ActKind::leaky_relu: return "LeakyRelu";
+    default: return "none";
+  }
+}
+
+namespace {
+template <class F>
+void each(float* y, const float* r, int64_t n, F f) {
+  if (r)
+    for (int64_t i = 0; i < n; ++i) y[i] = f(y[i] + r[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) y[i] = f(y[i]);
+}
+}  // namespace
+
+// The formulas match the standalone ops in runtime/ops (same operation
+// order), so fused and unfused graphs agree to rounding.
+void apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
+  const float al = a.alpha, be = a.beta;
+  switch (a.kind) {
+    case ActKind::none: each(y, r, n, [](float v) { return v; }); break;
+    case ActKind::relu: each(y, r, n, [](float v) { return std::max(v, 0.f); }); break;
+    case ActKind::clip: each(y, r, n, [=](float v) { return std::min(std::max(v, al), be); }); break;
+    case ActKind::hard_sigmoid: each(y, r, n, [=](float v) { return std::max(0.f, std::min(1.f, al * v + be)); }); break;
+    case ActKind::hard_swish: each(y, r, n, [](float v) { return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f)); }); break;
+    case ActKind::sigmoid: each(y, r, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
+    case ActKind::silu: each(y, r, n, [](float v) { return v / (1.f + std::exp(-v)); }); break;
+    case ActKind::tanh: each(y, r, n, [](float v) { return std::tanh(v); }); break;
+    case ActKind::leaky_relu: each(y, r, n, [=](float v) { return v < 0 ? al * v : v; }); break;
+  }
+}
+
+}  // namespace pareto::kernels

@@ -1,0 +1,33 @@
+// Activations fused into the producing kernel's epilogue (conv, GEMM): they
+// run on a block of output while it is still in cache, optionally after
+// adding a residual tensor of the same layout.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace pareto::kernels {
+
+enum class ActKind { none, relu, clip, hard_sigmoid, hard_swish, sigmoid, silu, tanh, leaky_relu };
+
+struct Activation {
+  ActKind kind = ActKind::none;
+  float alpha = 0, beta = 0;  // clip: [alpha, beta]; hard_sigmoid: alpha*x+beta; leaky_relu: alpha
+};
+
+// "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "SiLU", "Tanh",
+// "LeakyRelu" (ONNX op names; SiLU is pareto's); unknown names -> none.
+ActKind act_kind_by_name(const std::string& name);
+const char* act_kind_name(ActKind k);
+
+// y[i] = act(y[i] + (residual ? residual[i] : 0)) for i in [0, n).
+void apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
+
+// What a conv/GEMM epilogue needs: the activation and an optional residual
+// with the same layout as the output.
+struct Epilogue {
+  Activation act;
+  const float* residual = nullptr;
+  bool active() const { return act.kind != ActKind::none || residual != nullptr; }
+};
+
+}  // namespace pareto::kernels

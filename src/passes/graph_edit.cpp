@@ -1,0 +1,96 @@
+#include "passes/graph_edit.h"
+
+#include <algorithm>
+
+namespace pareto::passes {
+
+GraphEdit::GraphEdit(ir::Graph& g) : g_(g) { index(); }
+
+void GraphEdit::index() {
+  uses_.assign(g_.values.size(), 0);
+  consumers_.assign(g_.values.size(), {});
+  dead_.assign(g_.nodes.size(), false);
+  for (size_t n = 0; n < g_.nodes.size(); ++n) {
+    for (int v : g_.nodes[n].inputs)
+      if (v >= 0) {
+        ++uses_[size_t(v)];
+        consumers_[size_t(v)].push_back(int(n));
+      }
+    for (int v : g_.implicit_inputs(g_.nodes[n])) ++uses_[size_t(v)];
+  }
+  for (int v : g_.outputs) ++uses_[size_t(v)];
+}
+
+bool GraphEdit::is_output(int v) const { return std::find(g_.outputs.begin(), g_.outputs.end(), v) != g_.outputs.end(); }
+
+int GraphEdit::only_consumer(int v) const {
+  if (v < 0 || uses_[size_t(v)] != 1 || consumers_[size_t(v)].size() != 1) return -1;
+  return consumers_[size_t(v)][0];
+}
+
+const Tensor* GraphEdit::constant(int v) const {
+  if (v < 0) return nullptr;
+  const Tensor& t = g_.values[size_t(v)].constant;
+  return t.defined() ? &t : nullptr;
+}
+
+void GraphEdit::replace_uses(int from, int to) {
+  for (int n : consumers_[size_t(from)])
+    for (int& v : g_.nodes[size_t(n)].inputs)
+      if (v == from) v = to;
+  for (int& v : g_.outputs)
+    if (v == from) {
+      // A graph output keeps its name: rename the replacement instead when it is internal.
+      v = to;
+    }
+  consumers_[size_t(to)].insert(consumers_[size_t(to)].end(), consumers_[size_t(from)].begin(), consumers_[size_t(from)].end());
+  uses_[size_t(to)] += uses_[size_t(from)];
+  consumers_[size_t(from)].clear();
+  uses_[size_t(from)] = 0;
+}
+
+int GraphEdit::add_constant(const std::string& hint, Tensor t) {
+  std::string name = hint;
+  for (int k = 1; g_.find_value(name) >= 0; ++k) name = hint + "_" + std::to_string(k);
+  int v = g_.add_value(name);
+  ir::Value& val = g_.values[size_t(v)];
+  val.constant = std::move(t);
+  val.type.dtype = val.constant.dtype();
+  val.type.rank_known = true;
+  val.type.dims = val.constant.shape();
+  uses_.push_back(0);
+  consumers_.emplace_back();
+  return v;
+}
+
+void GraphEdit::commit() {
+  std::vector<ir::Node> kept;
+  kept.reserve(g_.nodes.size());
+  for (size_t n = 0; n < g_.nodes.size(); ++n)
+    if (!dead_[n]) kept.push_back(std::move(g_.nodes[n]));
+  g_.nodes = std::move(kept);
+  for (auto& v : g_.values)
+    if (v.producer >= 0) v.producer = -1;
+  for (size_t n = 0; n < g_.nodes.size(); ++n)
+    for (int v : g_.nodes[n].outputs)
+      if (v >= 0) g_.values[size_t(v)].producer = int(n);
+  index();
+}
+
+bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>* out) {
+  if (t.dtype() != DType::f32) return false;
+  const Shape& s = t.shape();
+  if (t.numel() == 1) {
+    out->assign(size_t(channels), t.data<float>()[0]);
+    return true;
+  }
+  if (t.numel() != channels || int(s.size()) > rank) return false;
+  // The one non-1 dim must sit at the channel axis (1) once right-aligned to `rank`.
+  const int offset = rank - int(s.size());
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] != 1 && int(i) + offset != 1) return false;
+  out->assign(t.data<float>(), t.data<float>() + channels);
+  return true;
+}
+
+}  // namespace pareto::passes

@@ -1,0 +1,42 @@
+// The graph compiler: rewrite passes over the IR, each in its own file, and
+// the pipeline that runs them (pass_manager.cpp). Every pass keeps outputs
+// equal to within float rounding (tests compare the real models before and
+// after at 1e-5 relative).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace pareto::passes {
+
+struct PassContext {
+  int64_t opset = 0;
+  std::map<std::string, Shape> bound_shapes;  // input shapes to specialize for (may be empty)
+};
+
+struct PassStats {
+  std::string pass;
+  size_t nodes_before = 0, nodes_after = 0;
+  std::map<std::string, int> rewrites;  // pattern -> count
+};
+
+// Each returns what it rewrote; the graph is committed (no dead nodes left).
+PassStats fold_constants(ir::Graph& g, const PassContext& ctx);       // all-constant nodes and statically known values
+PassStats eliminate_identity(ir::Graph& g, const PassContext& ctx);   // Identity, inference Dropout, no-op Cast
+PassStats eliminate_dead(ir::Graph& g, const PassContext& ctx);       // nodes whose outputs nobody reads
+PassStats eliminate_common(ir::Graph& g, const PassContext& ctx);     // identical nodes on identical inputs
+PassStats fold_conv_affine(ir::Graph& g, const PassContext& ctx);     // BatchNorm, Mul/Add/Sub/Div by constants into Conv / ConvTranspose / Gemm
+PassStats reparameterize_branches(ir::Graph& g, const PassContext& ctx);  // RepVGG / MobileOne: summed conv branches -> one conv
+PassStats fuse_activation(ir::Graph& g, const PassContext& ctx);      // Conv [+ residual Add] + activation -> FusedConv; HardSwish/SiLU chains
+PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx);      // MatMul + Add(bias) -> Gemm
+
+struct CompileResult {
+  std::vector<PassStats> passes;
+};
+
+// The default pipeline, to a fixed point where it matters.
+CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx);
+
+}  // namespace pareto::passes
