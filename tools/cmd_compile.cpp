@@ -1,6 +1,7 @@
 // pareto compile MODEL [--shape NAME=DIMS]... --report: runs the graph
 // compiler and prints, per pass, nodes before/after and the patterns it
 // rewrote, then the op histogram before and after.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli.h"
@@ -28,6 +29,14 @@ int cmd_compile(const Args& args) {
   std::printf("\nnodes %zu -> %zu (load + compile %.1f ms)\nop histogram after:", a.nodes, b.nodes, seconds * 1e3);
   for (const auto& [op, n] : b.op_histogram) std::printf(" %s %d", op.c_str(), n);
   std::printf("\n");
+  const MemorySummary m = compiled.value()->memory();
+  if (m.buffers == 0) {
+    std::printf("\nmemory: no intermediate has a static shape (bind input shapes with --shape)\n");
+    return 0;
+  }
+  std::printf("\nmemory (%zu buffers, 64-byte aligned): arena %s | naive sum %s | lower bound %s | arena / lower bound %.3f (%s)\n", m.buffers,
+              format_bytes(m.arena_bytes).c_str(), format_bytes(m.naive_bytes).c_str(), format_bytes(m.lower_bound).c_str(),
+              double(m.arena_bytes) / double(std::max<size_t>(m.lower_bound, 1)), m.algorithm.c_str());
   return 0;
 }
 

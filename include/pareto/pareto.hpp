@@ -58,6 +58,15 @@ struct SessionOptions {
   std::map<std::string, Shape> shapes;
 };
 
+// The arena plan of an optimized session (all zero without one).
+struct MemorySummary {
+  size_t arena_bytes = 0;   // one allocation for every planned intermediate
+  size_t naive_bytes = 0;   // the same tensors allocated separately
+  size_t lower_bound = 0;   // the most bytes live at any one point of the schedule
+  size_t buffers = 0;
+  std::string algorithm;
+};
+
 // What one compiler pass did.
 struct PassSummary {
   std::string pass;
@@ -98,6 +107,7 @@ class Session {
   ModelSummary summary() const;
   // The compiler passes run at open (empty unless options.optimize).
   const std::vector<PassSummary>& passes() const;
+  MemorySummary memory() const;
   // Printable IR, with static shapes resolved from `bound` input shapes.
   std::string graph_text(const std::map<std::string, Shape>& bound = {}) const;
   // Output shapes inferred statically from `bound` input shapes.

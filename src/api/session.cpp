@@ -69,7 +69,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
       runtime::check_supported(g);
     }
     set_num_threads(options.threads);
-    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads});
+    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize});
     for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
     for (int v : g.outputs) impl->outputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
     return std::unique_ptr<Session>(new Session(std::move(impl)));
@@ -78,6 +78,18 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
 
 const std::vector<TensorInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<PassSummary>& Session::passes() const { return impl_->passes; }
+
+MemorySummary Session::memory() const {
+  MemorySummary m;
+  if (const passes::MemoryPlan* p = impl_->executor->memory_plan(*impl_->model.graph)) {
+    m.arena_bytes = p->arena_bytes;
+    m.naive_bytes = p->naive_bytes;
+    m.lower_bound = p->lower_bound;
+    m.buffers = p->buffers.size();
+    m.algorithm = p->algorithm;
+  }
+  return m;
+}
 const std::vector<TensorInfo>& Session::outputs() const { return impl_->outputs; }
 
 Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& inputs) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/file.h"
+#include "runtime/shape_infer.h"
 
 namespace pareto::runtime {
 
@@ -83,8 +84,39 @@ static void check_input(const ir::Value& v, const Tensor& t) {
                   shape_to_string(t.shape()));
 }
 
+const passes::MemoryPlan* Executor::memory_plan(const ir::Graph& g) {
+  if (!options_.arena) return nullptr;
+  const Plan& base = plan_for(g);
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  Plan& plan = const_cast<Plan&>(base);
+  if (!plan.memory) {
+    const StaticInfo info = infer_static(g, opset_, {});
+    plan.memory = std::make_unique<passes::MemoryPlan>(passes::plan_memory(g, plan.order, info.types));
+    plan.arena = allocate_large(plan.memory->arena_bytes);
+    // An output takes its arena slot unless it shares the buffer with one of
+    // the node's inputs and the op is not one that works in place (a view op
+    // that materializes, e.g. a converting Cast, would overwrite its input).
+    plan.arena_outputs.assign(plan.order.size(), {});
+    for (size_t pos = 0; pos < plan.order.size(); ++pos) {
+      const ir::Node& n = g.nodes[size_t(plan.order[pos])];
+      auto& ok = plan.arena_outputs[pos];
+      ok.assign(n.outputs.size(), false);
+      for (size_t o = 0; o < n.outputs.size(); ++o) {
+        const int v = n.outputs[o];
+        if (v < 0 || plan.memory->buffer_of[size_t(v)] < 0) continue;
+        bool shares = false;
+        for (int in : n.inputs) shares |= in >= 0 && plan.memory->buffer_of[size_t(in)] == plan.memory->buffer_of[size_t(v)];
+        ok[o] = !shares || passes::writes_in_place(n);
+      }
+    }
+  }
+  return plan.memory.get();
+}
+
 std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {
   const Plan& plan = plan_for(g);
+  const passes::MemoryPlan* memory = parent ? nullptr : memory_plan(g);
+  uint8_t* arena = memory ? static_cast<uint8_t*>(plan.arena.get()) : nullptr;
   Scope scope;
   scope.graph = &g;
   scope.parent = parent;
@@ -108,7 +140,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
   }
   for (size_t pos = 0; pos < plan.order.size(); ++pos) {
     const ir::Node& node = g.nodes[size_t(plan.order[pos])];
-    OpContext ctx{node, opset_, {}, {}, this, &scope};
+    OpContext ctx{node, opset_, {}, {}, this, &scope, {}, {}};
     ctx.inputs.reserve(node.inputs.size());
     for (int v : node.inputs) {
       if (v < 0) {
@@ -120,6 +152,16 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       ctx.inputs.push_back(&t);
     }
     ctx.outputs.resize(node.outputs.size());
+    if (arena) {
+      ctx.arena = plan.arena;
+      ctx.planned.assign(node.outputs.size(), {nullptr, 0});
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        const int v = node.outputs[o];
+        if (v < 0 || !plan.arena_outputs[pos][o]) continue;
+        const passes::Buffer& b = memory->buffers[size_t(memory->buffer_of[size_t(v)])];
+        ctx.planned[o] = {arena + b.offset, b.bytes};
+      }
+    }
     double t0 = options_.profile ? now_seconds() : 0;
     plan.defs[pos]->run(ctx);
     if (options_.profile) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "passes/memory_plan.h"
 #include "runtime/op_registry.h"
 
 namespace pareto::runtime {
@@ -23,6 +24,9 @@ struct ProfileRecord {
 struct ExecOptions {
   bool profile = false;
   int threads = 1;
+  // Place the top-level graph's intermediates (those with static shapes) in
+  // one arena planned by passes::plan_memory.
+  bool arena = false;
 };
 
 // The tensors of one graph invocation; subgraph scopes chain to their parent
@@ -40,6 +44,8 @@ class Executor {
   // Binds `inputs` to g.inputs in order and returns g.outputs in order.
   std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent);
   const std::vector<ProfileRecord>& profile() const { return profile_; }
+  // The memory plan of top-level graph g (planned on first use; null when the arena is off).
+  const passes::MemoryPlan* memory_plan(const ir::Graph& g);
   void clear_profile() { profile_.clear(); }
   int64_t opset() const { return opset_; }
 
@@ -49,6 +55,9 @@ class Executor {
     std::vector<const OpDef*> defs;
     std::vector<std::vector<int>> free_after;  // per position in order
     std::vector<int> outer_values;              // value ids read from the parent scope
+    std::unique_ptr<passes::MemoryPlan> memory;  // top-level graph with the arena on
+    std::shared_ptr<void> arena;
+    std::vector<std::vector<bool>> arena_outputs;  // per position, per output: may take its planned arena slot
   };
   const Plan& plan_for(const ir::Graph& g);
 

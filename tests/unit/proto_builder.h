@@ -64,6 +64,13 @@ inline Msg node(const std::string& op, const std::vector<std::string>& ins, cons
 }
 
 inline Msg attr_int(const std::string& name, int64_t v) { return Msg().s(1, name).i(20, 2).i(3, v); }
+inline Msg attr_ints(const std::string& name, const std::vector<int64_t>& v) {
+  Msg a;
+  a.s(1, name).i(20, 7);
+  for (int64_t x : v) a.i(8, x);
+  return a;
+}
+inline Msg attr_float(const std::string& name, float v) { return Msg().s(1, name).i(20, 1).f(2, v); }
 inline Msg attr_graph(const std::string& name, const Msg& g) { return Msg().s(1, name).i(20, 5).m(6, g); }
 
 inline Msg model(const Msg& graph, int64_t opset = 13) {

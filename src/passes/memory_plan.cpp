@@ -1,0 +1,252 @@
+#include "passes/memory_plan.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include "core/dtype.h"
+
+namespace pareto::passes {
+
+namespace {
+
+// Ops whose output may be a view of input 0 (the runtime returns the input's memory).
+bool view_op(const std::string& op) {
+  static const std::set<std::string> ops = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast", "CastLike"};
+  return ops.count(op) > 0;
+}
+
+// Elementwise ops that can write their output over an input of the same size.
+bool in_place_op(const std::string& op) {
+  static const std::set<std::string> ops = {"Relu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "LeakyRelu", "Exp", "Log",
+                                            "Neg",  "Abs",     "Sqrt", "Erf",  "Elu",         "Selu",      "Softplus",  "Reciprocal"};
+  return ops.count(op) > 0;
+}
+
+}  // namespace
+
+bool writes_in_place(const ir::Node& n) { return n.domain.empty() && in_place_op(n.op_type); }
+
+namespace {
+
+size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+// Best-fit placement of buffer b against the already placed buffers that
+// overlap it in time.
+void place_one(std::vector<Buffer>& bufs, const std::vector<int>& placed, int b) {
+  std::vector<std::pair<size_t, size_t>> busy;  // [offset, end) of time-overlapping buffers
+  for (int p : placed) {
+    const Buffer& o = bufs[size_t(p)];
+    if (o.first <= bufs[size_t(b)].last && bufs[size_t(b)].first <= o.last) busy.push_back({o.offset, o.offset + o.bytes});
+  }
+  std::sort(busy.begin(), busy.end());
+  size_t best = std::numeric_limits<size_t>::max(), best_gap = best, at = 0;
+  for (const auto& [s, e] : busy) {
+    if (s > at && s - at >= bufs[size_t(b)].bytes && s - at < best_gap) {
+      best = at;
+      best_gap = s - at;
+    }
+    at = std::max(at, e);
+  }
+  bufs[size_t(b)].offset = best != std::numeric_limits<size_t>::max() ? best : at;
+}
+
+size_t place_in_order(std::vector<Buffer>& bufs, const std::vector<int>& order) {
+  std::vector<int> placed;
+  size_t arena = 0;
+  for (int b : order) {
+    place_one(bufs, placed, b);
+    placed.push_back(b);
+    arena = std::max(arena, bufs[size_t(b)].offset + bufs[size_t(b)].bytes);
+  }
+  return arena;
+}
+
+}  // namespace
+
+void place_buffers(MemoryPlan& plan) {
+  auto& bufs = plan.buffers;
+  const int n = int(bufs.size());
+  int positions = 0;
+  for (const Buffer& b : bufs) positions = std::max(positions, b.last + 1);
+  std::vector<size_t> live(size_t(positions), 0);
+  for (const Buffer& b : bufs)
+    for (int p = b.first; p <= b.last; ++p) live[size_t(p)] += b.bytes;
+  plan.lower_bound = live.empty() ? 0 : *std::max_element(live.begin(), live.end());
+  plan.naive_bytes = 0;
+  for (const Buffer& b : bufs) plan.naive_bytes += b.bytes;
+
+  std::vector<std::pair<std::string, std::vector<int>>> orders;
+  std::vector<int> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  // 1. greedy by size: largest first
+  std::vector<int> by_size = idx;
+  std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) { return bufs[size_t(a)].bytes > bufs[size_t(b)].bytes; });
+  orders.push_back({"greedy by size", by_size});
+  // 2. greedy by breadth: positions with the most live bytes first, their buffers largest first
+  std::vector<int> pos(static_cast<size_t>(positions));
+  std::iota(pos.begin(), pos.end(), 0);
+  std::stable_sort(pos.begin(), pos.end(), [&](int a, int b) { return live[size_t(a)] > live[size_t(b)]; });
+  std::vector<int> by_breadth;
+  std::vector<bool> taken(size_t(n), false);
+  for (int p : pos) {
+    std::vector<int> here;
+    for (int b = 0; b < n; ++b)
+      if (!taken[size_t(b)] && bufs[size_t(b)].first <= p && p <= bufs[size_t(b)].last) here.push_back(b);
+    std::stable_sort(here.begin(), here.end(), [&](int a, int b) { return bufs[size_t(a)].bytes > bufs[size_t(b)].bytes; });
+    for (int b : here) {
+      taken[size_t(b)] = true;
+      by_breadth.push_back(b);
+    }
+  }
+  orders.push_back({"greedy by breadth", by_breadth});
+  // 3. in order of first use
+  std::vector<int> in_order = idx;
+  std::stable_sort(in_order.begin(), in_order.end(), [&](int a, int b) { return bufs[size_t(a)].first < bufs[size_t(b)].first; });
+  orders.push_back({"in-order best fit", in_order});
+  // 4. and 5.: the largest bytes x lifetime first, the longest-lived first
+  auto span = [&](int b) { return size_t(bufs[size_t(b)].last - bufs[size_t(b)].first + 1); };
+  std::vector<int> by_area = idx, by_span = idx;
+  std::stable_sort(by_area.begin(), by_area.end(), [&](int a, int b) { return bufs[size_t(a)].bytes * span(a) > bufs[size_t(b)].bytes * span(b); });
+  std::stable_sort(by_span.begin(), by_span.end(), [&](int a, int b) {
+    return span(a) != span(b) ? span(a) > span(b) : bufs[size_t(a)].bytes > bufs[size_t(b)].bytes;
+  });
+  orders.push_back({"greedy by area", by_area});
+  orders.push_back({"greedy by lifetime", by_span});
+
+  // 6. perturbations of the size order (seeded, so plans are reproducible):
+  // interval packing is NP-hard and the orders above can leave gaps.
+  if (n > 1 && n <= 4000) {
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
+    const int tries = std::min(256, int(4'000'000 / (int64_t(n) * n) + 1));
+    for (int t = 0; t < tries; ++t) {
+      std::vector<int> o = by_size;
+      for (int k = 0; k < std::max(1, n / 8); ++k) std::swap(o[size_t(next() >> 33) % size_t(n)], o[size_t(next() >> 33) % size_t(n)]);
+      orders.push_back({"perturbed size order", o});
+    }
+  }
+  size_t best = std::numeric_limits<size_t>::max();
+  std::vector<size_t> best_offsets;
+  for (auto& [name, order] : orders) {
+    const size_t arena = place_in_order(bufs, order);
+    if (arena < best) {
+      best = arena;
+      plan.algorithm = name;
+      best_offsets.clear();
+      for (const Buffer& b : bufs) best_offsets.push_back(b.offset);
+    }
+  }
+  for (int b = 0; b < n; ++b) bufs[size_t(b)].offset = best_offsets.empty() ? 0 : best_offsets[size_t(b)];
+  plan.arena_bytes = n ? best : 0;
+}
+
+MemoryPlan plan_memory(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types, bool in_place,
+                       size_t alignment) {
+  MemoryPlan plan;
+  plan.alignment = alignment;
+  const size_t nv = g.values.size();
+  std::vector<int> first(nv, -1), last(nv, -1);
+  std::vector<bool> excluded(nv, false);
+  for (int v : g.outputs) excluded[size_t(v)] = true;
+  for (int v : g.inputs) excluded[size_t(v)] = true;
+  for (size_t v = 0; v < nv; ++v)
+    if (g.values[v].constant.defined() || g.values[v].is_outer) excluded[v] = true;
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    const ir::Node& n = g.nodes[size_t(order[pos])];
+    for (int v : n.outputs)
+      if (v >= 0 && first[size_t(v)] < 0) first[size_t(v)] = int(pos);
+    for (int v : n.inputs)
+      if (v >= 0) last[size_t(v)] = int(pos);
+    // Values a subgraph reads, and what If/Loop return (maybe outer tensors), stay out.
+    for (int v : g.implicit_inputs(n)) excluded[size_t(v)] = true;
+    if (!subgraphs(n).empty())
+      for (int v : n.outputs)
+        if (v >= 0) excluded[size_t(v)] = true;
+  }
+  // Union-find over values that must share a buffer.
+  std::vector<int> parent(nv);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::function<int(int)> root = [&](int v) { return parent[size_t(v)] == v ? v : parent[size_t(v)] = root(parent[size_t(v)]); };
+  auto bytes_of = [&](int v) -> size_t {
+    const ir::ValueType& t = types[size_t(v)];
+    if (!t.fully_known() || dtype_size(t.dtype) == 0) return 0;
+    size_t n = dtype_size(t.dtype);
+    for (int64_t d : t.dims) n *= size_t(d);
+    return n;
+  };
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    const ir::Node& n = g.nodes[size_t(order[pos])];
+    if (n.inputs.empty() || n.inputs[0] < 0 || n.outputs.empty() || n.outputs[0] < 0) continue;
+    const int in = n.inputs[0], out = n.outputs[0];
+    const bool alias = view_op(n.op_type) && n.domain.empty();
+    const bool reuse = in_place && n.domain.empty() && in_place_op(n.op_type) && last[size_t(in)] == int(pos) && bytes_of(in) == bytes_of(out) &&
+                       bytes_of(in) > 0;
+    if (!alias && !reuse) continue;
+    if (excluded[size_t(in)] || excluded[size_t(out)]) {  // a view of something outside keeps its output outside too
+      excluded[size_t(in)] = excluded[size_t(out)] = true;
+      continue;
+    }
+    parent[size_t(root(out))] = root(in);
+  }
+  // Exclusion spreads over a whole alias group.
+  for (size_t v = 0; v < nv; ++v)
+    if (excluded[v]) excluded[size_t(root(int(v)))] = true;
+  std::vector<int> buffer_of_root(nv, -1);
+  plan.buffer_of.assign(nv, -1);
+  for (size_t v = 0; v < nv; ++v) {
+    if (first[v] < 0 || excluded[size_t(root(int(v)))]) continue;
+    const size_t b = bytes_of(int(v));
+    if (b == 0) continue;
+    const int r = root(int(v));
+    int& bi = buffer_of_root[size_t(r)];
+    if (bi < 0) {
+      bi = int(plan.buffers.size());
+      plan.buffers.push_back(Buffer{{}, 0, first[v], first[v], 0});
+    }
+    Buffer& buf = plan.buffers[size_t(bi)];
+    buf.values.push_back(int(v));
+    buf.bytes = std::max(buf.bytes, round_up(b, alignment));
+    buf.first = std::min(buf.first, first[v]);
+    buf.last = std::max({buf.last, last[v] < 0 ? first[v] : last[v], first[v]});
+    plan.buffer_of[v] = bi;
+  }
+  // A value whose size is unknown but shares a group with planned ones cannot be planned: drop the group.
+  for (size_t v = 0; v < nv; ++v)
+    if (first[v] >= 0 && !excluded[size_t(root(int(v)))] && bytes_of(int(v)) == 0 && buffer_of_root[size_t(root(int(v)))] >= 0) {
+      Buffer& buf = plan.buffers[size_t(buffer_of_root[size_t(root(int(v)))])];
+      for (int u : buf.values) plan.buffer_of[size_t(u)] = -1;
+      buf.values.clear();
+      buf.bytes = 0;
+    }
+  plan.buffers.erase(std::remove_if(plan.buffers.begin(), plan.buffers.end(), [](const Buffer& b) { return b.values.empty(); }),
+                     plan.buffers.end());
+  plan.buffer_of.assign(nv, -1);
+  for (size_t b = 0; b < plan.buffers.size(); ++b)
+    for (int v : plan.buffers[b].values) plan.buffer_of[size_t(v)] = int(b);
+  place_buffers(plan);
+  return plan;
+}
+
+bool plan_is_valid(const MemoryPlan& plan, std::string* why) {
+  const auto& b = plan.buffers;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (b[i].offset % plan.alignment || b[i].offset + b[i].bytes > plan.arena_bytes) {
+      if (why) *why = "buffer " + std::to_string(i) + " misaligned or outside the arena";
+      return false;
+    }
+    for (size_t j = i + 1; j < b.size(); ++j) {
+      const bool time = b[i].first <= b[j].last && b[j].first <= b[i].last;
+      const bool space = b[i].offset < b[j].offset + b[j].bytes && b[j].offset < b[i].offset + b[i].bytes;
+      if (time && space) {
+        if (why) *why = "buffers " + std::to_string(i) + " and " + std::to_string(j) + " are live together and overlap";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace pareto::passes

@@ -1,0 +1,256 @@
+// The graph compiler on small ONNX models the tests write: each pass's
+// before/after (op histograms) and numerics (optimized vs plain within 1e-5
+// relative on random inputs); training-form RepVGG and MobileOne blocks
+// collapse to one conv; the memory planner never overlaps live tensors
+// (random DAGs and the real models).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "pareto/pareto.hpp"
+#include "passes/memory_plan.h"
+#include "proto_builder.h"
+
+using namespace pareto;
+using pareto::test::Msg;
+namespace pb = pareto::test;
+
+namespace {
+
+// A graph under construction with seeded random weights.
+struct Builder {
+  Msg g;
+  std::mt19937 rng{11};
+  int counter = 0;
+
+  std::vector<float> random(size_t n, float lo, float hi) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+  }
+  std::string weight(const std::vector<int64_t>& dims, float lo = -0.5f, float hi = 0.5f) {
+    const std::string name = "w" + std::to_string(counter++);
+    size_t n = 1;
+    for (int64_t d : dims) n *= size_t(d);
+    g.m(5, pb::tensor_f32(name, dims, random(n, lo, hi)));
+    return name;
+  }
+  std::string scalar(float v) {
+    const std::string name = "k" + std::to_string(counter++);
+    g.m(5, pb::tensor_f32(name, {}, {v}));
+    return name;
+  }
+  std::string conv(const std::string& x, int64_t cin, int64_t cout, int64_t k, int64_t group = 1, bool bias = true, int64_t stride = 1) {
+    const std::string out = "c" + std::to_string(counter++);
+    std::vector<std::string> ins = {x, weight({cout, cin / group, k, k})};
+    if (bias) ins.push_back(weight({cout}));
+    g.m(1, pb::node("Conv", ins, {out}, out,
+                    {pb::attr_ints("kernel_shape", {k, k}), pb::attr_ints("pads", {k / 2, k / 2, k / 2, k / 2}),
+                     pb::attr_ints("strides", {stride, stride}), pb::attr_int("group", group)}));
+    return out;
+  }
+  std::string bn(const std::string& x, int64_t c) {
+    const std::string out = "bn" + std::to_string(counter++);
+    // Non-trivial statistics: scale away from 1, shifted means, varied variances.
+    g.m(1, pb::node("BatchNormalization", {x, weight({c}, 0.5f, 1.5f), weight({c}, -0.3f, 0.3f), weight({c}, -0.2f, 0.2f), weight({c}, 0.3f, 2.f)},
+                    {out}, out, {pb::attr_float("epsilon", 1e-5f)}));
+    return out;
+  }
+  std::string op(const std::string& type, const std::vector<std::string>& ins, const std::vector<Msg>& attrs = {}) {
+    const std::string out = "v" + std::to_string(counter++);
+    g.m(1, pb::node(type, ins, {out}, out, attrs));
+    return out;
+  }
+  std::string write(const std::string& x, const std::vector<int64_t>& dims, const std::string& y) {
+    g.s(2, "test");
+    g.m(11, pb::value_info(x, 1, dims));
+    Msg float_type;  // the output is declared as float with no shape
+    float_type.i(1, 1);
+    g.m(12, Msg().s(1, y).m(2, Msg().m(1, float_type)));
+    const std::string path = ::testing::TempDir() + "/passes_" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "_" +
+                             std::to_string(counter) + ".onnx";
+    std::ofstream(path, std::ios::binary) << pb::model(g).bytes;
+    return path;
+  }
+};
+
+struct Compared {
+  std::map<std::string, int> before, after;
+  MemorySummary memory;
+};
+
+// Opens plain and optimized sessions, runs both on the same random input,
+// and checks the outputs agree.
+Compared compile_and_compare(const std::string& path, const std::string& input, const Shape& shape) {
+  Compared c;
+  SessionOptions plain, opt;
+  opt.optimize = true;
+  opt.shapes[input] = shape;
+  auto a = Session::open(path, plain);
+  auto b = Session::open(path, opt);
+  EXPECT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_TRUE(b.ok()) << b.status().to_string();
+  if (!a.ok() || !b.ok()) return c;
+  Tensor x = Tensor::empty(DType::f32, shape);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
+  for (int rep = 0; rep < 2; ++rep) {  // twice: the arena is reused across runs
+    auto ya = a.value()->run({{input, x}});
+    auto yb = b.value()->run({{input, x}});
+    EXPECT_TRUE(ya.ok() && yb.ok());
+    if (!ya.ok() || !yb.ok()) return c;
+    for (size_t o = 0; o < ya.value().size(); ++o) {
+      const Tensor& p = ya.value()[o];
+      const Tensor& q = yb.value()[o];
+      EXPECT_EQ(p.shape(), q.shape());
+      for (int64_t i = 0; i < p.numel() && i < q.numel(); ++i)
+        EXPECT_NEAR(q.data<float>()[i], p.data<float>()[i], 1e-5f * std::abs(p.data<float>()[i]) + 1e-6f) << "output " << o << " at " << i;
+    }
+  }
+  c.before = a.value()->summary().op_histogram;
+  c.after = b.value()->summary().op_histogram;
+  c.memory = b.value()->memory();
+  return c;
+}
+
+int count(const std::map<std::string, int>& h, const std::string& op) {
+  auto it = h.find(op);
+  return it == h.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+TEST(Passes, ConvBatchNormReluBecomesOneFusedConv) {
+  Builder b;
+  std::string y = b.op("Relu", {b.bn(b.conv("x", 3, 8, 3), 8)});
+  auto c = compile_and_compare(b.write("x", {1, 3, 9, 7}, y), "x", {1, 3, 9, 7});
+  EXPECT_EQ(count(c.before, "Conv") + count(c.before, "BatchNormalization") + count(c.before, "Relu"), 3);
+  EXPECT_EQ(count(c.after, "FusedConv"), 1);
+  EXPECT_EQ(c.after.size(), 1u) << "only the fused conv is left";
+}
+
+TEST(Passes, ExportedConvMulAddHardSwishChainFuses) {
+  // PP-OCR's export: Conv -> Mul(s) -> Add(t) -> x*clip(x+3,0,6)/6
+  Builder b;
+  std::string v = b.op("Add", {b.op("Mul", {b.conv("x", 4, 6, 1, 1, false), b.scalar(0.8f)}), b.weight({6, 1, 1})});
+  std::string gate = b.op("Clip", {b.op("Add", {v, b.scalar(3.f)}), b.scalar(0.f), b.scalar(6.f)});
+  std::string y = b.op("Div", {b.op("Mul", {v, gate}), b.scalar(6.f)});
+  auto c = compile_and_compare(b.write("x", {1, 4, 5, 5}, y), "x", {1, 4, 5, 5});
+  EXPECT_EQ(count(c.before, "Mul") + count(c.before, "Add") + count(c.before, "Clip") + count(c.before, "Div"), 6);
+  EXPECT_EQ(count(c.after, "FusedConv"), 1);
+  EXPECT_EQ(c.after.size(), 1u);
+}
+
+TEST(Passes, ResidualAddAndSiluFuseIntoTheConv) {
+  Builder b;
+  std::string x2 = b.op("Relu", {"x"});
+  std::string s = b.op("Add", {b.conv(x2, 8, 8, 3), x2});
+  std::string y = b.op("Mul", {s, b.op("Sigmoid", {s})});
+  auto c = compile_and_compare(b.write("x", {1, 8, 6, 6}, y), "x", {1, 8, 6, 6});
+  EXPECT_EQ(count(c.after, "FusedConv"), 1);
+  EXPECT_EQ(count(c.after, "Add") + count(c.after, "Sigmoid") + count(c.after, "Mul"), 0);
+}
+
+TEST(Passes, RepVggBlockCollapsesToOneConv) {
+  // Training form: 3x3 conv + BN, 1x1 conv + BN, identity BN, summed, then Relu.
+  Builder b;
+  std::string a = b.bn(b.conv("x", 8, 8, 3, 1, false), 8);
+  std::string m = b.bn(b.conv("x", 8, 8, 1, 1, false), 8);
+  std::string id = b.bn("x", 8);
+  std::string y = b.op("Relu", {b.op("Add", {b.op("Add", {a, m}), id})});
+  auto c = compile_and_compare(b.write("x", {1, 8, 10, 12}, y), "x", {1, 8, 10, 12});
+  EXPECT_EQ(count(c.before, "Conv"), 2);
+  EXPECT_EQ(count(c.before, "BatchNormalization"), 3);
+  EXPECT_EQ(count(c.after, "FusedConv") + count(c.after, "Conv"), 1) << "3 branches -> 1 conv";
+  EXPECT_EQ(c.after.size(), 1u);
+}
+
+TEST(Passes, MobileOneDepthwiseBranchesCollapse) {
+  // k = 3 over-parameterized depthwise 3x3 branches, a 1x1 depthwise branch and identity BN.
+  Builder b;
+  std::vector<std::string> branches;
+  for (int i = 0; i < 3; ++i) branches.push_back(b.bn(b.conv("x", 6, 6, 3, 6, false), 6));
+  branches.push_back(b.bn(b.conv("x", 6, 6, 1, 6, false), 6));
+  branches.push_back(b.bn("x", 6));
+  std::string sum = branches[0];
+  for (size_t i = 1; i < branches.size(); ++i) sum = b.op("Add", {sum, branches[i]});
+  auto c = compile_and_compare(b.write("x", {2, 6, 7, 9}, sum), "x", {2, 6, 7, 9});
+  EXPECT_EQ(count(c.before, "Conv"), 4);
+  EXPECT_EQ(count(c.after, "Conv") + count(c.after, "FusedConv"), 1);
+  EXPECT_EQ(c.after.size(), 1u);
+}
+
+TEST(Passes, StridedBranchesWithoutIdentityAlsoMerge) {
+  Builder b;
+  std::string y = b.op("Add", {b.bn(b.conv("x", 4, 8, 3, 1, true, 2), 8), b.bn(b.conv("x", 4, 8, 1, 1, true, 2), 8)});
+  auto c = compile_and_compare(b.write("x", {1, 4, 11, 8}, y), "x", {1, 4, 11, 8});
+  EXPECT_EQ(count(c.after, "Conv") + count(c.after, "FusedConv"), 1);
+}
+
+TEST(Passes, ShapeArithmeticFoldsOnceShapesAreBound) {
+  // Reshape(x, Concat(Gather(Shape(x), 0), [-1])): constant once x's shape is bound.
+  Builder b;
+  std::string idx = "i0";
+  b.g.m(5, Msg().s(8, idx).i(2, 7).s(9, std::string(8, '\0')));  // int64 scalar 0
+  std::string minus1 = "m1";
+  int64_t m1 = -1;
+  b.g.m(5, Msg().i(1, 1).s(8, minus1).i(2, 7).s(9, std::string(reinterpret_cast<const char*>(&m1), 8)));
+  std::string n = b.op("Unsqueeze", {b.op("Gather", {b.op("Shape", {"x"}), idx}), "axes0"});
+  int64_t zero = 0;
+  b.g.m(5, Msg().i(1, 1).s(8, "axes0").i(2, 7).s(9, std::string(reinterpret_cast<const char*>(&zero), 8)));
+  std::string shape = b.op("Concat", {n, minus1}, {pb::attr_int("axis", 0)});
+  std::string y = b.op("Relu", {b.op("Reshape", {"x", shape})});
+  auto c = compile_and_compare(b.write("x", {3, 4, 5}, y), "x", {3, 4, 5});
+  EXPECT_EQ(count(c.before, "Shape"), 1);
+  EXPECT_EQ(count(c.after, "Shape") + count(c.after, "Gather") + count(c.after, "Concat") + count(c.after, "Unsqueeze"), 0);
+  EXPECT_EQ(count(c.after, "Reshape"), 1);
+}
+
+TEST(Passes, CommonSubexpressionsAndIdentitiesGo) {
+  Builder b;
+  std::string p = b.op("Sigmoid", {"x"}), q = b.op("Sigmoid", {"x"});
+  std::string y = b.op("Add", {b.op("Identity", {p}), q});
+  auto c = compile_and_compare(b.write("x", {2, 3}, y), "x", {2, 3});
+  EXPECT_EQ(count(c.after, "Sigmoid"), 1);
+  EXPECT_EQ(count(c.after, "Identity"), 0);
+}
+
+TEST(MemoryPlan, RandomDagsNeverOverlapLiveTensors) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    passes::MemoryPlan plan;
+    const int n = 1 + int(rng() % 60), positions = 1 + int(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      passes::Buffer b;
+      b.first = int(rng() % unsigned(positions));
+      b.last = b.first + int(rng() % 8);
+      b.bytes = (1 + rng() % 5000) / 64 * 64 + 64;
+      plan.buffers.push_back(b);
+    }
+    passes::place_buffers(plan);
+    std::string why;
+    ASSERT_TRUE(passes::plan_is_valid(plan, &why)) << "trial " << trial << ": " << why;
+    EXPECT_GE(plan.arena_bytes, plan.lower_bound);
+    EXPECT_LE(plan.arena_bytes, plan.naive_bytes);
+  }
+}
+
+TEST(MemoryPlan, RealModelsPlanNearTheLowerBound) {
+  const std::string dir = std::string(PARETO_SOURCE_DIR) + "/models/ocr/";
+  if (!std::ifstream(dir + "ch_PP-OCRv4_det_infer.onnx")) GTEST_SKIP() << "models/ocr not fetched (scripts/fetch-models.sh)";
+  struct Case {
+    std::string file;
+    Shape shape;
+  };
+  for (const Case& m : {Case{"ch_PP-OCRv4_det_infer.onnx", {1, 3, 320, 448}}, Case{"ch_PP-OCRv4_rec_infer.onnx", {1, 3, 48, 320}},
+                        Case{"ch_ppocr_mobile_v2.0_cls_infer.onnx", {1, 3, 48, 192}}}) {
+    auto c = compile_and_compare(dir + m.file, "x", m.shape);
+    ASSERT_GT(c.memory.buffers, 0u) << m.file;
+    EXPECT_LE(double(c.memory.arena_bytes), 1.05 * double(c.memory.lower_bound)) << m.file;
+    EXPECT_LT(c.memory.arena_bytes, c.memory.naive_bytes) << m.file;
+  }
+}
