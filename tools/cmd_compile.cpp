@@ -1,6 +1,7 @@
-// pareto compile MODEL [--shape NAME=DIMS]... --report: runs the graph
-// compiler and prints, per pass, nodes before/after and the patterns it
-// rewrote, then the op histogram before and after.
+// pareto compile MODEL [--shape NAME=DIMS]... [--report] [-o MODEL.pareto]:
+// runs the graph compiler and prints, per pass, nodes before/after and the
+// patterns it rewrote, the op histogram after and the memory plan; -o writes
+// the compiled artifact.
 #include <algorithm>
 #include <cstdio>
 
@@ -9,7 +10,7 @@
 namespace pareto::tools {
 
 int cmd_compile(const Args& args) {
-  if (args.positional.size() != 1) fail_argument("usage: pareto compile MODEL [--shape NAME=D0,D1,...] --report");
+  if (args.positional.size() != 1) fail_argument("usage: pareto compile MODEL.onnx [--shape NAME=D0,D1,...] [--report] [-o MODEL.pareto]");
   SessionOptions plain_opt, opt;
   opt.optimize = true;
   opt.shapes = parse_shapes(args);
@@ -29,6 +30,15 @@ int cmd_compile(const Args& args) {
   std::printf("\nnodes %zu -> %zu (load + compile %.1f ms)\nop histogram after:", a.nodes, b.nodes, seconds * 1e3);
   for (const auto& [op, n] : b.op_histogram) std::printf(" %s %d", op.c_str(), n);
   std::printf("\n");
+  const std::string out = args.get("-o", args.get("--output", ""));
+  if (!out.empty()) {
+    const Status st = compiled.value()->save(out);
+    if (!st.ok()) throw Error(st.code, st.message);
+    const double l0 = now_seconds();
+    auto reloaded = Session::open(out, SessionOptions{});
+    if (!reloaded.ok()) throw Error(reloaded.status().code, reloaded.status().message);
+    std::printf("\nwrote %s (loads in %.1f ms: no protobuf, no passes)\n", out.c_str(), (now_seconds() - l0) * 1e3);
+  }
   const MemorySummary m = compiled.value()->memory();
   if (m.buffers == 0) {
     std::printf("\nmemory: no intermediate has a static shape (bind input shapes with --shape)\n");

@@ -92,8 +92,9 @@ struct ModelSummary {
 
 class Session {
  public:
-  // Loads and verifies the model; fails with one message listing every
-  // unsupported operator before anything runs.
+  // Loads and verifies the model (.onnx, or a .pareto artifact written by
+  // save(), which loads without protobuf and without re-optimizing); fails
+  // with one message listing every unsupported operator before anything runs.
   static Result<std::unique_ptr<Session>> open(const std::string& path, const SessionOptions& options = {});
   ~Session();
 
@@ -108,6 +109,9 @@ class Session {
   // The compiler passes run at open (empty unless options.optimize).
   const std::vector<PassSummary>& passes() const;
   MemorySummary memory() const;
+  // Writes the (optimized) graph, its memory plan and weights as a compiled
+  // artifact that open() maps and uses in place.
+  Status save(const std::string& path) const;
   // Printable IR, with static shapes resolved from `bound` input shapes.
   std::string graph_text(const std::map<std::string, Shape>& bound = {}) const;
   // Output shapes inferred statically from `bound` input shapes.

@@ -7,6 +7,8 @@
 #include "ir/printer.h"
 #include "kernels/dispatch.h"
 #include "api/guarded.h"
+#include "core/file.h"
+#include "frontend/artifact/artifact.h"
 #include "passes/passes.h"
 #include "pareto/pareto.hpp"
 #include "runtime/executor.h"
@@ -46,11 +48,22 @@ Session::~Session() = default;
 Result<std::unique_ptr<Session>> Session::open(const std::string& path, const SessionOptions& options) {
   return guarded([&] {
     auto impl = std::make_unique<Impl>();
-    impl->model = onnx::load_model(path);
     impl->options = options;
+    std::unique_ptr<passes::MemoryPlan> stored_plan;
+    {
+      auto f = MappedFile::open(path);
+      if (artifact::is_artifact(f->data(), f->size())) {
+        artifact::Compiled c = artifact::load_from_memory(f->data(), f->size(), path, f);
+        impl->model = std::move(c.model);
+        stored_plan = std::move(c.plan);
+        impl->options.optimize = false;  // compiled already; the arena comes with it
+      } else {
+        impl->model = onnx::load_model(path);
+      }
+    }
     ir::Graph& g = *impl->model.graph;
     runtime::check_supported(g);
-    if (options.optimize) {
+    if (impl->options.optimize) {
       for (const auto& [name, shape] : options.shapes) {
         const int v = g.find_value(name);
         bool is_input = false;
@@ -69,7 +82,8 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
       runtime::check_supported(g);
     }
     set_num_threads(options.threads);
-    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize});
+    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize || stored_plan != nullptr});
+    if (stored_plan) impl->executor->adopt_memory_plan(g, std::move(stored_plan));
     for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
     for (int v : g.outputs) impl->outputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
     return std::unique_ptr<Session>(new Session(std::move(impl)));
@@ -78,6 +92,14 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
 
 const std::vector<TensorInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<PassSummary>& Session::passes() const { return impl_->passes; }
+
+Status Session::save(const std::string& path) const {
+  auto r = guarded([&] {
+    artifact::save(path, impl_->model, impl_->executor->memory_plan(*impl_->model.graph));
+    return true;
+  });
+  return r.status();
+}
 
 MemorySummary Session::memory() const {
   MemorySummary m;

@@ -20,6 +20,13 @@ PassStats eliminate_dead(ir::Graph& g, const PassContext&) {
     }
     e.commit();
   }
+  // Constants nobody reads any more (weights replaced by folded copies) free their memory.
+  GraphEdit e(g);
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (g.values[v].constant.defined() && e.uses(int(v)) == 0) {
+      g.values[v].constant = Tensor();
+      st.rewrites["unused constant released"]++;
+    }
   st.nodes_after = g.nodes.size();
   return st;
 }

@@ -230,6 +230,32 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<int>& order, const 
   return plan;
 }
 
+bool plan_matches(const MemoryPlan& plan, const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types,
+                  std::string* why) {
+  // The fresh plan marks which values may be in the arena and their true lifetimes.
+  const MemoryPlan fresh = plan_memory(g, order, types);
+  if (plan.buffer_of.size() != g.values.size()) {
+    *why = "plan covers " + std::to_string(plan.buffer_of.size()) + " values, the graph has " + std::to_string(g.values.size());
+    return false;
+  }
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const int b = plan.buffer_of[v];
+    if (b < 0) continue;
+    const int f = fresh.buffer_of[v];
+    if (f < 0) {
+      *why = "value '" + g.values[v].name + "' may not live in the arena";
+      return false;
+    }
+    const Buffer& have = plan.buffers[size_t(b)];
+    const Buffer& need = fresh.buffers[size_t(f)];
+    if (have.first > need.first || have.last < need.last || have.bytes < need.bytes) {
+      *why = "buffer of '" + g.values[v].name + "' is shorter-lived or smaller than the value";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool plan_is_valid(const MemoryPlan& plan, std::string* why) {
   const auto& b = plan.buffers;
   for (size_t i = 0; i < b.size(); ++i) {

@@ -47,6 +47,13 @@ void place_buffers(MemoryPlan& plan);
 // buffer with (elementwise ops planned in place).
 bool writes_in_place(const ir::Node& n);
 
+// Whether a plan read from a file fits this graph and schedule: every
+// planned value is an intermediate the arena may hold, lives within its
+// buffer's [first, last] and fits its bytes. Guards against a hostile plan
+// that would let live tensors overlap.
+bool plan_matches(const MemoryPlan& plan, const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types,
+                  std::string* why);
+
 // True when no two buffers that are live at the same position overlap in
 // the arena and every offset is aligned; `why` says which pair breaks it.
 bool plan_is_valid(const MemoryPlan& plan, std::string* why = nullptr);

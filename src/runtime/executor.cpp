@@ -84,33 +84,47 @@ static void check_input(const ir::Value& v, const Tensor& t) {
                   shape_to_string(t.shape()));
 }
 
+// Allocates the arena and decides, per node output, whether it may take its
+// slot: not when it shares the buffer with one of the node's inputs and the
+// op is not one that works in place (a view op that materializes, e.g. a
+// converting Cast, would overwrite its input).
+void Executor::finish_memory(const ir::Graph& g, Plan& plan) {
+  plan.arena = allocate_large(plan.memory->arena_bytes);
+  plan.arena_outputs.assign(plan.order.size(), {});
+  for (size_t pos = 0; pos < plan.order.size(); ++pos) {
+    const ir::Node& n = g.nodes[size_t(plan.order[pos])];
+    auto& ok = plan.arena_outputs[pos];
+    ok.assign(n.outputs.size(), false);
+    for (size_t o = 0; o < n.outputs.size(); ++o) {
+      const int v = n.outputs[o];
+      if (v < 0 || plan.memory->buffer_of[size_t(v)] < 0) continue;
+      bool shares = false;
+      for (int in : n.inputs) shares |= in >= 0 && plan.memory->buffer_of[size_t(in)] == plan.memory->buffer_of[size_t(v)];
+      ok[o] = !shares || passes::writes_in_place(n);
+    }
+  }
+}
+
 const passes::MemoryPlan* Executor::memory_plan(const ir::Graph& g) {
   if (!options_.arena) return nullptr;
-  const Plan& base = plan_for(g);
+  Plan& plan = const_cast<Plan&>(plan_for(g));
   std::lock_guard<std::mutex> lock(plans_mutex_);
-  Plan& plan = const_cast<Plan&>(base);
   if (!plan.memory) {
     const StaticInfo info = infer_static(g, opset_, {});
     plan.memory = std::make_unique<passes::MemoryPlan>(passes::plan_memory(g, plan.order, info.types));
-    plan.arena = allocate_large(plan.memory->arena_bytes);
-    // An output takes its arena slot unless it shares the buffer with one of
-    // the node's inputs and the op is not one that works in place (a view op
-    // that materializes, e.g. a converting Cast, would overwrite its input).
-    plan.arena_outputs.assign(plan.order.size(), {});
-    for (size_t pos = 0; pos < plan.order.size(); ++pos) {
-      const ir::Node& n = g.nodes[size_t(plan.order[pos])];
-      auto& ok = plan.arena_outputs[pos];
-      ok.assign(n.outputs.size(), false);
-      for (size_t o = 0; o < n.outputs.size(); ++o) {
-        const int v = n.outputs[o];
-        if (v < 0 || plan.memory->buffer_of[size_t(v)] < 0) continue;
-        bool shares = false;
-        for (int in : n.inputs) shares |= in >= 0 && plan.memory->buffer_of[size_t(in)] == plan.memory->buffer_of[size_t(v)];
-        ok[o] = !shares || passes::writes_in_place(n);
-      }
-    }
+    finish_memory(g, plan);
   }
   return plan.memory.get();
+}
+
+void Executor::adopt_memory_plan(const ir::Graph& g, std::unique_ptr<passes::MemoryPlan> memory) {
+  Plan& plan = const_cast<Plan&>(plan_for(g));
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  const StaticInfo info = infer_static(g, opset_, {});
+  std::string why;
+  if (!passes::plan_matches(*memory, g, plan.order, info.types, &why)) fail_model("compiled model's memory plan does not fit its graph: " + why);
+  plan.memory = std::move(memory);
+  finish_memory(g, plan);
 }
 
 std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {

@@ -46,6 +46,9 @@ class Executor {
   const std::vector<ProfileRecord>& profile() const { return profile_; }
   // The memory plan of top-level graph g (planned on first use; null when the arena is off).
   const passes::MemoryPlan* memory_plan(const ir::Graph& g);
+  // Uses a plan read from a compiled artifact for top-level graph g, after
+  // checking it fits the graph (throws naming the problem otherwise).
+  void adopt_memory_plan(const ir::Graph& g, std::unique_ptr<passes::MemoryPlan> plan);
   void clear_profile() { profile_.clear(); }
   int64_t opset() const { return opset_; }
 
@@ -60,6 +63,7 @@ class Executor {
     std::vector<std::vector<bool>> arena_outputs;  // per position, per output: may take its planned arena slot
   };
   const Plan& plan_for(const ir::Graph& g);
+  void finish_memory(const ir::Graph& g, Plan& plan);
 
   int64_t opset_;
   ExecOptions options_;
