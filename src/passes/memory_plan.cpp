@@ -143,8 +143,22 @@ void place_buffers(MemoryPlan& plan) {
   plan.arena_bytes = n ? best : 0;
 }
 
+namespace {
+MemoryPlan collect_buffers(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types, bool in_place,
+                           size_t alignment);
+}  // namespace
+
 MemoryPlan plan_memory(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types, bool in_place,
                        size_t alignment) {
+  MemoryPlan plan = collect_buffers(g, order, types, in_place, alignment);
+  place_buffers(plan);
+  return plan;
+}
+
+namespace {
+// Lifetimes and buffer sharing, without placement.
+MemoryPlan collect_buffers(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types, bool in_place,
+                           size_t alignment) {
   MemoryPlan plan;
   plan.alignment = alignment;
   const size_t nv = g.values.size();
@@ -226,14 +240,14 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<int>& order, const 
   plan.buffer_of.assign(nv, -1);
   for (size_t b = 0; b < plan.buffers.size(); ++b)
     for (int v : plan.buffers[b].values) plan.buffer_of[size_t(v)] = int(b);
-  place_buffers(plan);
   return plan;
 }
+}  // namespace
 
 bool plan_matches(const MemoryPlan& plan, const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types,
                   std::string* why) {
   // The fresh plan marks which values may be in the arena and their true lifetimes.
-  const MemoryPlan fresh = plan_memory(g, order, types);
+  const MemoryPlan fresh = collect_buffers(g, order, types, true, plan.alignment);
   if (plan.buffer_of.size() != g.values.size()) {
     *why = "plan covers " + std::to_string(plan.buffer_of.size()) + " values, the graph has " + std::to_string(g.values.size());
     return false;

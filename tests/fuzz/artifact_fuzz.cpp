@@ -13,8 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::shared_ptr<uint8_t> buf(static_cast<uint8_t*>(std::aligned_alloc(64, (size + 64) / 64 * 64)), std::free);
   std::memcpy(buf.get(), data, size);
   if (size >= 64) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 64; i < size; ++i) h = (h ^ buf.get()[i]) * 0x100000001b3ull;
+    const uint64_t h = pareto::artifact::checksum(buf.get() + 64, size - 64);
     std::memcpy(buf.get() + 24, &h, 8);
   }
   try {

@@ -26,14 +26,9 @@ std::string read_all(const std::string& path) {
 }
 void write_all(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
-uint64_t fnv1a(const std::string& s, size_t from) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = from; i < s.size(); ++i) h = (h ^ uint8_t(s[i])) * 0x100000001b3ull;
-  return h;
-}
 void fix_checksum(std::string& s) {
   if (s.size() < 64) return;
-  const uint64_t h = fnv1a(s, 64);
+  const uint64_t h = artifact::checksum(reinterpret_cast<const uint8_t*>(s.data()) + 64, s.size() - 64);
   std::memcpy(s.data() + 24, &h, 8);
 }
 

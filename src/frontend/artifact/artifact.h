@@ -3,7 +3,8 @@
 // little-endian format of our own (no protobuf, no FlatBuffers runtime):
 //
 //   header (64 bytes): magic "PARETO\x1a\n", u32 version, u32 header bytes,
-//     u64 file bytes, u64 FNV-1a 64 checksum of everything after the header,
+//     u64 file bytes, u64 checksum of everything after the header (FNV-1a
+//     over 64-bit little-endian words, then the tail bytes),
 //     u64 graph offset, u64 graph bytes, u64 weights offset, u64 weights bytes
 //   graph section: the model (opsets, producer), the graph (values with
 //     types and constant references, nodes with attributes, subgraphs
@@ -34,6 +35,7 @@ struct Compiled {
 };
 
 bool is_artifact(const uint8_t* data, size_t size);
+uint64_t checksum(const uint8_t* data, size_t size);
 void save(const std::string& path, const ir::Model& model, const passes::MemoryPlan* plan);
 Compiled load(const std::string& path);
 // The reader on bytes in memory (the fuzz target); `owner` keeps them alive for aliasing tensors.

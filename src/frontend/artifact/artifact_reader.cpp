@@ -9,12 +9,6 @@ namespace pareto::artifact {
 
 namespace {
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-
 constexpr int kMaxDepth = 8;
 constexpr uint32_t kMaxRank = 32;
 
@@ -189,6 +183,19 @@ struct Reader {
 
 }  // namespace
 
+// Word-wise FNV-1a: a byte at a time cost ~5 ms per 5 MB model at load.
+uint64_t checksum(const uint8_t* p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0x100000001b3ull;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
 bool is_artifact(const uint8_t* data, size_t size) { return size >= 8 && std::memcmp(data, kMagic, 8) == 0; }
 
 Compiled load_from_memory(const uint8_t* data, size_t size, const std::string& name, std::shared_ptr<const void> owner) {
@@ -201,11 +208,11 @@ Compiled load_from_memory(const uint8_t* data, size_t size, const std::string& n
   if (version != kVersion)
     fail_model(name + ": compiled model format version " + std::to_string(version) + ", this pareto reads version " + std::to_string(kVersion) +
                " (recompile it with `pareto compile`)");
-  const uint64_t file_bytes = field(16, uint64_t(0)), checksum = field(24, uint64_t(0));
+  const uint64_t file_bytes = field(16, uint64_t(0)), stored_sum = field(24, uint64_t(0));
   const uint64_t g_off = field(32, uint64_t(0)), g_bytes = field(40, uint64_t(0)), w_off = field(48, uint64_t(0)), w_bytes = field(56, uint64_t(0));
   if (header != 64 || file_bytes != size)
     fail_model(name + ": truncated or padded compiled model (header says " + std::to_string(file_bytes) + " bytes, file has " + std::to_string(size) + ")");
-  if (fnv1a(data + 64, size - 64) != checksum) fail_model(name + ": checksum mismatch (the file is corrupted)");
+  if (checksum(data + 64, size - 64) != stored_sum) fail_model(name + ": checksum mismatch (the file is corrupted)");
   if (g_off < 64 || g_off > size || g_bytes > size - g_off || w_off % 64 || w_off > size || w_bytes > size - w_off)
     fail_model(name + ": section table points outside the file");
   if (reinterpret_cast<uintptr_t>(data + w_off) % 64) fail_model(name + ": weights section is not 64-byte aligned in memory");

@@ -8,12 +8,6 @@ namespace pareto::artifact {
 
 namespace {
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-
 struct Writer {
   std::string graph, weights;
 
@@ -151,7 +145,7 @@ void save(const std::string& path, const ir::Model& m, const passes::MemoryPlan*
   put_at(40, uint64_t(w.graph.size()));
   put_at(48, weights_off);
   put_at(56, uint64_t(w.weights.size()));
-  put_at(24, fnv1a(reinterpret_cast<const uint8_t*>(file.data()) + 64, file.size() - 64));
+  put_at(24, checksum(reinterpret_cast<const uint8_t*>(file.data()) + 64, file.size() - 64));
   std::ofstream out(path, std::ios::binary);
   if (!out || !out.write(file.data(), std::streamsize(file.size()))) fail(StatusCode::io_error, path + ": cannot write");
 }
