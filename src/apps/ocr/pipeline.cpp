@@ -21,6 +21,7 @@ namespace {
 std::unique_ptr<Session> open_model(const std::string& path, int threads) {
   SessionOptions so;
   so.threads = threads;
+  so.optimize = true;  // folding and fusion; input sizes vary per image, so no shape binding
   auto s = Session::open(path, so);
   if (!s.ok()) throw Error(s.status().code, s.status().message);
   return std::move(s.value());
