@@ -67,7 +67,7 @@ void GraphEdit::commit() {
   std::vector<ir::Node> kept;
   kept.reserve(g_.nodes.size());
   for (size_t n = 0; n < g_.nodes.size(); ++n)
-    if (!dead_[n]) kept.push_back(std::move(g_.nodes[n]));
+    if (n >= dead_.size() || !dead_[n]) kept.push_back(std::move(g_.nodes[n]));  // nodes appended since indexing are alive
   g_.nodes = std::move(kept);
   for (auto& v : g_.values)
     if (v.producer >= 0) v.producer = -1;

@@ -13,6 +13,7 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   r.passes.push_back(eliminate_dead(g, ctx));
   r.passes.push_back(fold_conv_affine(g, ctx));
   r.passes.push_back(reparameterize_branches(g, ctx));
+  r.passes.push_back(fuse_norms(g, ctx));
   r.passes.push_back(fuse_matmul_add(g, ctx));
   r.passes.push_back(fuse_activation(g, ctx));
   r.passes.push_back(eliminate_dead(g, ctx));

@@ -254,3 +254,33 @@ TEST(MemoryPlan, RealModelsPlanNearTheLowerBound) {
     EXPECT_LT(c.memory.arena_bytes, c.memory.naive_bytes) << m.file;
   }
 }
+
+TEST(Passes, LayerNormRmsNormAndGeluChainsBecomeOps) {
+  {
+    Builder b;
+    std::string m = b.op("ReduceMean", {"x"}, {pb::attr_ints("axes", {-1})});
+    std::string d = b.op("Sub", {"x", m});
+    std::string v = b.op("ReduceMean", {b.op("Pow", {d, b.scalar(2.f)})}, {pb::attr_ints("axes", {-1})});
+    std::string n = b.op("Div", {d, b.op("Sqrt", {b.op("Add", {v, b.scalar(1e-5f)})})});
+    std::string y = b.op("Add", {b.op("Mul", {n, b.weight({16})}), b.weight({16})});
+    auto c = compile_and_compare(b.write("x", {2, 5, 16}, y), "x", {2, 5, 16});
+    EXPECT_EQ(count(c.after, "LayerNormalization"), 1);
+    EXPECT_EQ(c.after.size(), 1u);
+  }
+  {
+    Builder b;
+    std::string v = b.op("ReduceMean", {b.op("Pow", {"x", b.scalar(2.f)})}, {pb::attr_ints("axes", {-1})});
+    std::string y = b.op("Mul", {b.op("Div", {"x", b.op("Sqrt", {b.op("Add", {v, b.scalar(1e-6f)})})}), b.weight({32})});
+    auto c = compile_and_compare(b.write("x", {3, 32}, y), "x", {3, 32});
+    EXPECT_EQ(count(c.after, "RMSNormalization"), 1);
+    EXPECT_EQ(c.after.size(), 1u);
+  }
+  {
+    Builder b;
+    std::string e = b.op("Erf", {b.op("Div", {"x", b.scalar(1.4142135f)})});
+    std::string y = b.op("Mul", {b.op("Mul", {"x", b.op("Add", {e, b.scalar(1.f)})}), b.scalar(0.5f)});
+    auto c = compile_and_compare(b.write("x", {4, 7}, y), "x", {4, 7});
+    EXPECT_EQ(count(c.after, "Gelu"), 1);
+    EXPECT_EQ(c.after.size(), 1u);
+  }
+}

@@ -59,6 +59,29 @@ void run_instance_norm(OpContext& ctx) {
   });
 }
 
+// y = x / sqrt(mean(x^2) + eps) * scale over the axes from `axis` on (ONNX
+// opset 23; also what the compiler writes for exported RMSNorm chains).
+void run_rms_norm(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32) ctx.unsupported(std::string("RMSNormalization on ") + dtype_name(x.dtype()));
+  const int64_t axis = normalize_axis(ctx, ctx.node.attr_i("axis", -1), x.rank());
+  const double eps = ctx.node.attr_f("epsilon", 1e-5f);
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < x.rank(); ++i) (i < axis ? outer : inner) *= x.dim(int(i));
+  const Tensor& scale = ctx.in(1);
+  if (scale.dtype() != DType::f32 || (scale.numel() != 1 && scale.numel() != inner)) ctx.invalid("scale must have 1 or " + std::to_string(inner) + " values");
+  Tensor& y = ctx.out(0, DType::f32, x.shape());
+  const float* s = x.data<float>();
+  const float* g = scale.data<float>();
+  float* d = y.data<float>();
+  for (int64_t o = 0; o < outer; ++o) {
+    double ss = 0;
+    for (int64_t i = 0; i < inner; ++i) ss += double(s[o * inner + i]) * s[o * inner + i];
+    const double inv = 1.0 / std::sqrt(ss / double(inner) + eps);
+    for (int64_t i = 0; i < inner; ++i) d[o * inner + i] = float(s[o * inner + i] * inv * g[scale.numel() == 1 ? 0 : i]);
+  }
+}
+
 void run_layer_norm(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   int64_t axis = normalize_axis(ctx, ctx.node.attr_i("axis", -1), x.rank());
@@ -174,6 +197,7 @@ void register_norm_ops(OpRegistry& r) {
   r.add("BatchNormalization", run_batch_norm, infer_same_as_input);
   r.add("InstanceNormalization", run_instance_norm, infer_same_as_input);
   r.add("LayerNormalization", run_layer_norm, infer_same_as_input);
+  r.add("RMSNormalization", run_rms_norm, infer_same_as_input);
   r.add("LRN", run_lrn, infer_same_as_input);
   r.add("MeanVarianceNormalization", run_mvn, infer_same_as_input);
 }
