@@ -141,6 +141,7 @@ struct Fuser {
 
 }  // namespace
 
+// Gemm / MatMul + activation become FusedGemm / FusedMatMul.
 // Conv [+ residual Add] + activation become one FusedConv (domain "pareto")
 // whose epilogue applies them per output block. Activations: Relu, Clip,
 // HardSigmoid, HardSwish (also as exported: x*clip(x+3,0,6)/6 and
@@ -186,6 +187,24 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
       f.set_attr_f(conv, "beta", act.beta);
     }
     f.take_over(conv, act);
+    st.rewrites[from + " + " + act.name]++;
+  }
+  // Gemm / MatMul + activation -> FusedGemm / FusedMatMul (activation applied on the output in place).
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& mm = g.nodes[n];
+    if (e.dead(int(n)) || (mm.op_type != "Gemm" && mm.op_type != "MatMul") || !mm.domain.empty() || mm.outputs.empty()) continue;
+    if (e.is_output(mm.outputs[0])) continue;
+    Act act;
+    if (!f.single_on(mm.outputs[0], &act) && !f.chain_on(mm.outputs[0], &act)) continue;
+    const std::string from = mm.op_type;
+    mm.op_type = "Fused" + from;
+    mm.domain = "pareto";
+    f.set_attr_s(mm, "activation", act.name);
+    if (act.name == "Clip" || act.name == "HardSigmoid" || act.name == "LeakyRelu") {
+      f.set_attr_f(mm, "alpha", act.alpha);
+      f.set_attr_f(mm, "beta", act.beta);
+    }
+    f.take_over(mm, act);
     st.rewrites[from + " + " + act.name]++;
   }
   e.commit();

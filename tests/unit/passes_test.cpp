@@ -284,3 +284,13 @@ TEST(Passes, LayerNormRmsNormAndGeluChainsBecomeOps) {
     EXPECT_EQ(c.after.size(), 1u);
   }
 }
+
+TEST(Passes, GemmAndMatMulActivationsFuse) {
+  Builder b;
+  std::string h = b.op("Relu", {b.op("MatMul", {"x", b.weight({6, 5})})});
+  std::string y = b.op("Tanh", {b.op("Gemm", {h, b.weight({4, 5}), b.weight({4})}, {pb::attr_int("transB", 1)})});
+  auto c = compile_and_compare(b.write("x", {3, 6}, y), "x", {3, 6});
+  EXPECT_EQ(count(c.after, "FusedMatMul"), 1);
+  EXPECT_EQ(count(c.after, "FusedGemm"), 1);
+  EXPECT_EQ(c.after.size(), 2u);
+}
