@@ -67,6 +67,25 @@ static Shape parse_dims(const std::string& s) {
   return dims;
 }
 
+std::map<std::string, Tensor> parse_constants(const Args& args) {
+  std::map<std::string, Tensor> out;
+  for (const std::string& spec : args.all("--const")) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) fail_argument("--const expects NAME=VALUE, got '" + spec + "'");
+    const std::string name = spec.substr(0, eq), value = spec.substr(eq + 1);
+    char* end = nullptr;
+    const long long i = std::strtoll(value.c_str(), &end, 10);
+    if (end && *end == '\0' && !value.empty()) {
+      out[name] = Tensor::scalar<int64_t>(i);
+      continue;
+    }
+    const float f = std::strtof(value.c_str(), &end);
+    if (!end || *end != '\0' || value.empty()) fail_argument("--const " + name + ": '" + value + "' is not a number");
+    out[name] = Tensor::scalar<float>(f);
+  }
+  return out;
+}
+
 std::map<std::string, Shape> parse_shapes(const Args& args) {
   std::map<std::string, Shape> shapes;
   for (const std::string& s : args.all("--shape")) {

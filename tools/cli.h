@@ -25,6 +25,10 @@ Args parse_args(int argc, char** argv, int first, const std::vector<std::string>
 // --shape NAME=1,3,640,640 (repeatable).
 std::map<std::string, Shape> parse_shapes(const Args& args);
 
+// --const NAME=VALUE (repeatable): a scalar input fixed at compile time
+// (int64 for integer literals, else float32).
+std::map<std::string, Tensor> parse_constants(const Args& args);
+
 // Builds every model input from --input NAME=FILE.npy|random[:SEED]|fill:V and --shape.
 std::map<std::string, Tensor> make_inputs(const Session& session, const Args& args);
 

@@ -26,7 +26,10 @@ int cmd_bench(const Args& args) {
   int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
   SessionOptions opt;
   opt.optimize = args.has("-O") || args.has("--optimize");
-  if (opt.optimize) opt.shapes = parse_shapes(args);
+  if (opt.optimize) {
+    opt.shapes = parse_shapes(args);
+    opt.constant_inputs = parse_constants(args);
+  }
   opt.threads = std::max(1, args.get_int("--threads", 1));
   double t0 = now_seconds();
   auto opened = Session::open(args.positional[0], opt);

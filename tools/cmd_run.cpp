@@ -38,7 +38,10 @@ int cmd_run(const Args& args) {
   if (args.positional.size() != 1) fail_argument("usage: pareto run MODEL [--input NAME=...] [--output DIR]");
   SessionOptions opt;
   opt.optimize = args.has("-O") || args.has("--optimize");
-  if (opt.optimize) opt.shapes = parse_shapes(args);
+  if (opt.optimize) {
+    opt.shapes = parse_shapes(args);
+    opt.constant_inputs = parse_constants(args);
+  }
   opt.threads = args.get_int("--threads", 1);
   opt.profile = args.has("--profile");
   auto opened = Session::open(args.positional[0], opt);

@@ -17,6 +17,7 @@ int cmd_vad(const Args& a) {
   o.min_silence_ms = a.get_int("--min-silence-ms", o.min_silence_ms);
   o.speech_pad_ms = a.get_int("--pad-ms", o.speech_pad_ms);
   o.threads = a.get_int("--threads", 1);
+  o.optimize = !a.has("--no-optimize");
   const char* env = std::getenv("PARETO_VAD_MODEL");
   const std::string model = a.get("--model", env ? env : "models/silero/silero_vad.onnx");
   auto d = vad::Detector::open(model, o);

@@ -56,6 +56,10 @@ struct SessionOptions {
   // accepts inputs of those shapes.
   bool optimize = false;
   std::map<std::string, Shape> shapes;
+  // Inputs fixed to a value at compile time (with optimize): they become
+  // constants, so control flow on them folds away (silero's sample rate).
+  // run() still accepts them, and checks the value is the same.
+  std::map<std::string, Tensor> constant_inputs;
 };
 
 // The arena plan of an optimized session (all zero without one).

@@ -19,6 +19,9 @@ struct Options {
   int min_silence_ms = 100;     // shorter pauses do not split a segment
   int speech_pad_ms = 30;       // added on both sides of each segment
   int threads = 1;
+  // Compile the model for the sample rate it runs at (the rate and window
+  // become constants, so its control flow folds away).
+  bool optimize = true;
 };
 
 struct Segment {

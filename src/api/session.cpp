@@ -1,4 +1,6 @@
 // The public Session: the only place where internal exceptions become Status.
+#include <algorithm>
+#include <cstring>
 #include <new>
 
 #include "core/cpu.h"
@@ -40,6 +42,7 @@ struct Session::Impl {
   std::unique_ptr<runtime::Executor> executor;
   std::vector<TensorInfo> inputs, outputs;
   std::vector<PassSummary> passes;
+  std::map<std::string, Tensor> frozen;  // inputs turned into constants
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -74,6 +77,14 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
         t.rank_known = true;
         t.dims = shape;
         t.dim_params.assign(shape.size(), "");
+      }
+      for (const auto& [name, value] : options.constant_inputs) {
+        const int v = g.find_value(name);
+        auto it = std::find(g.inputs.begin(), g.inputs.end(), v);
+        if (v < 0 || it == g.inputs.end()) fail_argument("constant input '" + name + "' is not a model input");
+        g.values[size_t(v)].constant = value;
+        g.inputs.erase(it);
+        impl->frozen[name] = value;
       }
       passes::PassContext pc;
       pc.opset = impl->model.opset();
@@ -119,11 +130,18 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
     const ir::Graph& g = *impl_->model.graph;
     std::vector<Tensor> bound;
     for (int v : g.inputs) {
-      auto it = inputs.find(g.values[size_t(v)].name);
+      auto it = inputs.find(g.values[size_t(v)].name);  // frozen inputs are no longer graph inputs
       if (it == inputs.end()) fail_argument("input '" + g.values[size_t(v)].name + "' is not given");
       bound.push_back(it->second);
     }
     for (const auto& [name, t] : inputs) {
+      if (auto f = impl_->frozen.find(name); f != impl_->frozen.end()) {
+        const Tensor& want = f->second;
+        bool same = t.dtype() == want.dtype() && t.shape() == want.shape() && t.nbytes() == want.nbytes() &&
+                    std::memcmp(t.raw(), want.raw(), want.nbytes()) == 0;
+        if (!same) fail_argument("input '" + name + "' was fixed to another value when the model was compiled");
+        continue;
+      }
       int v = g.find_value(name);
       bool is_input = false;
       for (int i : g.inputs) is_input |= i == v;

@@ -8,6 +8,13 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   // algebraic folds that must see plain Conv nodes, re-parameterization
   // (needs folded BatchNorms), then fusion, and a last sweep.
   r.passes.push_back(fold_constants(g, ctx));
+  // Inlining a branch can make more conditions constant: fold and inline to a fixed point.
+  for (int round = 0; round < 16; ++round) {
+    PassStats s = inline_constant_ifs(g, ctx);
+    if (s.rewrites.empty()) break;
+    r.passes.push_back(s);
+    r.passes.push_back(fold_constants(g, ctx));
+  }
   r.passes.push_back(eliminate_identity(g, ctx));
   r.passes.push_back(eliminate_common(g, ctx));
   r.passes.push_back(eliminate_dead(g, ctx));

@@ -31,6 +31,7 @@ PassStats fold_conv_affine(ir::Graph& g, const PassContext& ctx);     // BatchNo
 PassStats reparameterize_branches(ir::Graph& g, const PassContext& ctx);  // RepVGG / MobileOne: summed conv branches -> one conv
 PassStats fuse_activation(ir::Graph& g, const PassContext& ctx);      // Conv [+ residual Add] + activation -> FusedConv; HardSwish/SiLU chains
 PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx);      // MatMul + Add(bias) -> Gemm
+PassStats inline_constant_ifs(ir::Graph& g, const PassContext& ctx);  // If on a constant condition -> the branch's nodes
 PassStats fuse_norms(ir::Graph& g, const PassContext& ctx);           // LayerNorm / RMSNorm / GELU primitive chains -> one op
 PassStats choose_layouts(ir::Graph& g, const PassContext& ctx);       // slot for per-conv NCHW / blocked layout
 

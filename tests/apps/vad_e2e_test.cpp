@@ -136,3 +136,22 @@ TEST(VadEndToEnd, BadWavFilesGiveClearErrors) {
     }
   }
 }
+
+TEST(VadEndToEnd, CompiledModelMatchesThePlainOne) {
+  if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
+  pareto::vad::Options plain;
+  plain.optimize = false;
+  auto a = pareto::vad::Detector::open(model(), plain);
+  auto b = pareto::vad::Detector::open(model());
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int rate : {16000, 8000}) {
+    std::vector<float> audio(static_cast<size_t>(rate));
+    for (size_t i = 0; i < audio.size(); ++i) audio[i] = float(0.4 * std::sin(double(i) * 0.07) * std::sin(double(i) * 0.0011) + 0.01 * std::sin(double(i) * 1.3));
+    auto ra = a.value()->run(audio.data(), audio.size(), rate);
+    auto rb = b.value()->run(audio.data(), audio.size(), rate);
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    ASSERT_EQ(ra.value().probabilities.size(), rb.value().probabilities.size());
+    for (size_t i = 0; i < ra.value().probabilities.size(); ++i)
+      EXPECT_NEAR(rb.value().probabilities[i], ra.value().probabilities[i], 1e-5f) << rate << " Hz window " << i;
+  }
+}

@@ -3,6 +3,7 @@
 // [2, 1, 128] carried across windows; segment rules as in silero's
 // get_speech_timestamps.
 #include <algorithm>
+#include <map>
 #include <cstring>
 
 #include "api/guarded.h"
@@ -13,7 +14,9 @@ namespace pareto::vad {
 
 struct Detector::Impl {
   Options options;
-  std::unique_ptr<Session> session;
+  std::string model_path;
+  std::map<int, std::unique_ptr<Session>> sessions;  // per sample rate
+  Session* session = nullptr;
   int rate = 16000;
   std::vector<float> context, state, pending;
   double model_seconds = 0;
@@ -21,7 +24,26 @@ struct Detector::Impl {
   int window() const { return rate == 8000 ? 256 : 512; }
   int context_size() const { return rate == 8000 ? 32 : 64; }
 
+  Session* open_for(int sample_rate) {
+    auto& s = sessions[sample_rate];
+    if (!s) {
+      SessionOptions so;
+      so.threads = options.threads;
+      if (options.optimize) {
+        so.optimize = true;
+        const int64_t w = sample_rate == 8000 ? 256 + 32 : 512 + 64;
+        so.shapes = {{"input", {1, w}}, {"state", {2, 1, 128}}};
+        so.constant_inputs = {{"sr", Tensor::scalar<int64_t>(sample_rate)}};
+      }
+      auto opened = Session::open(model_path, so);
+      if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
+      s = std::move(opened.value());
+    }
+    return s.get();
+  }
+
   void reset(int sample_rate) {
+    session = open_for(sample_rate);
     rate = sample_rate;
     context.assign(size_t(context_size()), 0.f);
     state.assign(2 * 128, 0.f);
@@ -137,14 +159,17 @@ pareto::Result<std::unique_ptr<Detector>> Detector::open(const std::string& mode
   return api::guarded([&] {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
-    SessionOptions so;
-    so.threads = options.threads;
-    auto s = Session::open(model_path, so);
-    if (!s.ok()) throw Error(s.status().code, s.status().message);
-    impl->session = std::move(s.value());
-    bool has_state = false;
-    for (const auto& in : impl->session->inputs()) has_state |= in.name == "state";
-    if (!has_state) fail_model(model_path + ": not a silero VAD v5 model (inputs input, state, sr)");
+    impl->model_path = model_path;
+    {  // check the interface on the plain model first: a clear message for a wrong file
+      auto s = Session::open(model_path, SessionOptions{});
+      if (!s.ok()) throw Error(s.status().code, s.status().message);
+      bool has_state = false, has_sr = false;
+      for (const auto& in : s.value()->inputs()) {
+        has_state |= in.name == "state";
+        has_sr |= in.name == "sr";
+      }
+      if (!has_state || !has_sr) fail_model(model_path + ": not a silero VAD v5 model (inputs input, state, sr)");
+    }
     impl->reset(16000);
     return std::unique_ptr<Detector>(new Detector(std::move(impl)));
   });
