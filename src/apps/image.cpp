@@ -115,6 +115,22 @@ Image load_image(const std::string& path, int64_t max_pixels) {
   fail_argument(path + ": not a PNG or JPEG image");
 }
 
+namespace {
+// Bilinear sample at (fx, fy) in pixel-centre coordinates, clamped to the
+// border (replicate), into out[3].
+void sample_bilinear(const Image& src, float fx, float fy, uint8_t* out) {
+  fx = std::clamp(fx, 0.f, float(src.width - 1));
+  fy = std::clamp(fy, 0.f, float(src.height - 1));
+  const int x0 = int(fx), y0 = int(fy), x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
+  const float wx = fx - float(x0), wy = fy - float(y0);
+  for (int c = 0; c < 3; ++c) {
+    const float top = float(src.at(x0, y0)[c]) * (1 - wx) + float(src.at(x1, y0)[c]) * wx;
+    const float bottom = float(src.at(x0, y1)[c]) * (1 - wx) + float(src.at(x1, y1)[c]) * wx;
+    out[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
+  }
+}
+}  // namespace
+
 Image resize_bilinear(const Image& src, int width, int height) {
   Image out;
   out.width = width;
@@ -122,19 +138,10 @@ Image resize_bilinear(const Image& src, int width, int height) {
   out.rgb.resize(size_t(width) * size_t(height) * 3);
   const float sx = float(src.width) / float(width), sy = float(src.height) / float(height);
   for (int y = 0; y < height; ++y) {
-    const float fy = std::clamp((float(y) + 0.5f) * sy - 0.5f, 0.f, float(src.height - 1));
-    const int y0 = int(fy), y1 = std::min(y0 + 1, src.height - 1);
-    const float wy = fy - float(y0);
+    const float fy = (float(y) + 0.5f) * sy - 0.5f;
     for (int x = 0; x < width; ++x) {
-      const float fx = std::clamp((float(x) + 0.5f) * sx - 0.5f, 0.f, float(src.width - 1));
-      const int x0 = int(fx), x1 = std::min(x0 + 1, src.width - 1);
-      const float wx = fx - float(x0);
-      uint8_t* o = out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3;
-      for (int c = 0; c < 3; ++c) {
-        const float top = float(src.at(x0, y0)[c]) * (1 - wx) + float(src.at(x1, y0)[c]) * wx;
-        const float bottom = float(src.at(x0, y1)[c]) * (1 - wx) + float(src.at(x1, y1)[c]) * wx;
-        o[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
-      }
+      const float fx = (float(x) + 0.5f) * sx - 0.5f;
+      sample_bilinear(src, fx, fy, out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3);
     }
   }
   return out;
@@ -181,16 +188,8 @@ Image warp_quad(const Image& src, const PointF q[4], int width, int height) {
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       const double u = x + 0.5, v = y + 0.5, w = h[6] * u + h[7] * v + 1;
-      const float fx = std::clamp(float((h[0] * u + h[1] * v + h[2]) / w - 0.5), 0.f, float(src.width - 1));
-      const float fy = std::clamp(float((h[3] * u + h[4] * v + h[5]) / w - 0.5), 0.f, float(src.height - 1));
-      const int x0 = int(fx), y0 = int(fy), x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
-      const float wx = fx - float(x0), wy = fy - float(y0);
-      uint8_t* o = out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3;
-      for (int c = 0; c < 3; ++c) {
-        const float top = float(src.at(x0, y0)[c]) * (1 - wx) + float(src.at(x1, y0)[c]) * wx;
-        const float bottom = float(src.at(x0, y1)[c]) * (1 - wx) + float(src.at(x1, y1)[c]) * wx;
-        o[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
-      }
+      sample_bilinear(src, float((h[0] * u + h[1] * v + h[2]) / w - 0.5), float((h[3] * u + h[4] * v + h[5]) / w - 0.5),
+                      out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3);
     }
   return out;
 }

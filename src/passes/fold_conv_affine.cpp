@@ -81,19 +81,7 @@ struct Folder {
     const int rank = p.op_type == "Gemm" ? 2 : int(e.constant(p.inputs[1])->rank());
     std::vector<float> scale(size_t(c), 1.f), shift(size_t(c), 0.f);
     if (q.op_type == "BatchNormalization") {
-      if (q.inputs.size() < 5 || (q.outputs.size() > 1 && q.outputs[1] >= 0) || q.attr_i("training_mode", 0)) return false;
-      std::vector<float> gamma, beta, mean, var;
-      for (int i = 1; i < 5; ++i)
-        if (!e.constant(q.inputs[size_t(i)])) return false;
-      // BatchNorm parameters are 1-D [C]: rank 2 puts C on the channel axis.
-      if (!per_channel(*e.constant(q.inputs[1]), c, 2, &gamma) || !per_channel(*e.constant(q.inputs[2]), c, 2, &beta) ||
-          !per_channel(*e.constant(q.inputs[3]), c, 2, &mean) || !per_channel(*e.constant(q.inputs[4]), c, 2, &var))
-        return false;
-      const float eps = q.attr_f("epsilon", 1e-5f);
-      for (int64_t o = 0; o < c; ++o) {
-        scale[size_t(o)] = gamma[size_t(o)] / std::sqrt(var[size_t(o)] + eps);
-        shift[size_t(o)] = beta[size_t(o)] - mean[size_t(o)] * scale[size_t(o)];
-      }
+      if (!batchnorm_affine(e, q, c, &scale, &shift)) return false;
     } else if (q.op_type == "Mul" || q.op_type == "Add" || q.op_type == "Sub" || q.op_type == "Div") {
       if (q.inputs.size() != 2) return false;
       const int other = q.inputs[0] == out ? q.inputs[1] : q.inputs[0];

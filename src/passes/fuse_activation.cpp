@@ -133,7 +133,13 @@ struct Fuser {
     n.attrs.push_back(a);
   }
 
+  // The fused node records the activation and takes over the last replaced node's output.
   void take_over(ir::Node& conv, const Act& act) {
+    set_attr_s(conv, "activation", act.name);
+    if (act.name == "Clip" || act.name == "HardSigmoid" || act.name == "LeakyRelu") {
+      set_attr_f(conv, "alpha", act.alpha);
+      set_attr_f(conv, "beta", act.beta);
+    }
     for (int n : act.nodes) e.kill(n);
     conv.outputs[0] = g.nodes[size_t(act.nodes.back())].outputs[0];
   }
@@ -181,11 +187,6 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     if (!f.single_on(conv.outputs[0], &act) && !f.chain_on(conv.outputs[0], &act)) continue;
     const std::string from = conv.op_type;
     f.to_fused(conv);
-    f.set_attr_s(conv, "activation", act.name);
-    if (act.name == "Clip" || act.name == "HardSigmoid" || act.name == "LeakyRelu") {
-      f.set_attr_f(conv, "alpha", act.alpha);
-      f.set_attr_f(conv, "beta", act.beta);
-    }
     f.take_over(conv, act);
     st.rewrites[from + " + " + act.name]++;
   }
@@ -199,11 +200,6 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     const std::string from = mm.op_type;
     mm.op_type = "Fused" + from;
     mm.domain = "pareto";
-    f.set_attr_s(mm, "activation", act.name);
-    if (act.name == "Clip" || act.name == "HardSigmoid" || act.name == "LeakyRelu") {
-      f.set_attr_f(mm, "alpha", act.alpha);
-      f.set_attr_f(mm, "beta", act.beta);
-    }
     f.take_over(mm, act);
     st.rewrites[from + " + " + act.name]++;
   }

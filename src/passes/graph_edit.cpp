@@ -1,6 +1,7 @@
 #include "passes/graph_edit.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace pareto::passes {
 
@@ -90,6 +91,25 @@ bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] != 1 && int(i) + offset != 1) return false;
   out->assign(t.data<float>(), t.data<float>() + channels);
+  return true;
+}
+
+bool batchnorm_affine(const GraphEdit& e, const ir::Node& bn, int64_t c, std::vector<float>* scale, std::vector<float>* shift) {
+  if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 || bn.attr_i("training_mode", 0)) return false;
+  if (bn.outputs.size() > 1 && bn.outputs[1] >= 0) return false;
+  std::vector<float> p[4];
+  for (int i = 0; i < 4; ++i) {
+    const Tensor* t = e.constant(bn.inputs[size_t(i + 1)]);
+    // BatchNorm parameters are 1-D [C]: rank 2 puts C on the channel axis.
+    if (!t || !per_channel(*t, c, 2, &p[i])) return false;
+  }
+  const float eps = bn.attr_f("epsilon", 1e-5f);
+  scale->assign(size_t(c), 1.f);
+  shift->assign(size_t(c), 0.f);
+  for (int64_t o = 0; o < c; ++o) {
+    (*scale)[size_t(o)] = p[0][size_t(o)] / std::sqrt(p[3][size_t(o)] + eps);
+    (*shift)[size_t(o)] = p[1][size_t(o)] - p[2][size_t(o)] * (*scale)[size_t(o)];
+  }
   return true;
 }
 

@@ -46,4 +46,8 @@ class GraphEdit {
 // Returns false when it broadcasts any other way.
 bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>* out);
 
+// An inference BatchNormalization with constant parameters as y = scale * x + shift
+// per channel (scale = gamma / sqrt(var + eps), shift = beta - mean * scale).
+bool batchnorm_affine(const GraphEdit& e, const ir::Node& bn, int64_t channels, std::vector<float>* scale, std::vector<float>* shift);
+
 }  // namespace pareto::passes

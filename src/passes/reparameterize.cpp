@@ -106,18 +106,7 @@ struct Reparam {
       // the channel's own input in its group and stride 1.
       if (cin_g * group != cout || (!strides.empty() && (strides[0] != 1 || strides[1] != 1))) return false;
       std::vector<float> t(size_t(cout), 1.f), shift(size_t(cout), 0.f);
-      if (b.node >= 0) {
-        const ir::Node& n = g.nodes[size_t(b.node)];
-        std::vector<float> gamma, beta, mean, var;
-        if (!per_channel(*e.constant(n.inputs[1]), cout, 2, &gamma) || !per_channel(*e.constant(n.inputs[2]), cout, 2, &beta) ||
-            !per_channel(*e.constant(n.inputs[3]), cout, 2, &mean) || !per_channel(*e.constant(n.inputs[4]), cout, 2, &var))
-          return false;
-        const float eps = n.attr_f("epsilon", 1e-5f);
-        for (int64_t o = 0; o < cout; ++o) {
-          t[size_t(o)] = gamma[size_t(o)] / std::sqrt(var[size_t(o)] + eps);
-          shift[size_t(o)] = beta[size_t(o)] - mean[size_t(o)] * t[size_t(o)];
-        }
-      }
+      if (b.node >= 0 && !batchnorm_affine(e, g.nodes[size_t(b.node)], cout, &t, &shift)) return false;
       for (int64_t o = 0; o < cout; ++o) {
         wd[((o * cin_g + o % cin_g) * kmax + kmax / 2) * kmax + kmax / 2] += t[size_t(o)];
         bias[size_t(o)] += shift[size_t(o)];
