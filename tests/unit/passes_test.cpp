@@ -294,3 +294,35 @@ TEST(Passes, GemmAndMatMulActivationsFuse) {
   EXPECT_EQ(count(c.after, "FusedGemm"), 1);
   EXPECT_EQ(c.after.size(), 2u);
 }
+
+TEST(Passes, BatchNormFoldsIntoConvTransposeAndGemm_MatMulAddBecomesGemm) {
+  {
+    Builder b;
+    const std::string w = b.weight({4, 3, 2, 2});  // ConvTranspose weight: [c_in, c_out/group, k, k]
+    std::string ct = b.op("ConvTranspose", {"x", w, b.weight({3})}, {pb::attr_ints("strides", {2, 2})});
+    auto c = compile_and_compare(b.write("x", {1, 4, 5, 6}, b.bn(ct, 3)), "x", {1, 4, 5, 6});
+    EXPECT_EQ(count(c.before, "BatchNormalization"), 1);
+    EXPECT_EQ(count(c.after, "BatchNormalization"), 0);
+    EXPECT_EQ(count(c.after, "ConvTranspose"), 1);
+  }
+  {  // grouped: output channel = group * (c_out / group) + j
+    Builder b;
+    std::string ct = b.op("ConvTranspose", {"x", b.weight({4, 3, 2, 2})}, {pb::attr_int("group", 2)});
+    auto c = compile_and_compare(b.write("x", {1, 4, 3, 3}, b.bn(ct, 6)), "x", {1, 4, 3, 3});
+    EXPECT_EQ(count(c.after, "BatchNormalization"), 0);
+  }
+  {
+    Builder b;
+    std::string gm = b.op("Gemm", {"x", b.weight({5, 7}), b.weight({5})}, {pb::attr_int("transB", 1)});
+    auto c = compile_and_compare(b.write("x", {3, 7}, b.bn(gm, 5)), "x", {3, 7});
+    EXPECT_EQ(count(c.after, "BatchNormalization"), 0);
+    EXPECT_EQ(count(c.after, "Gemm"), 1);
+  }
+  {
+    Builder b;
+    std::string y = b.op("Add", {b.op("MatMul", {"x", b.weight({6, 4})}), b.weight({4})});
+    auto c = compile_and_compare(b.write("x", {3, 6}, y), "x", {3, 6});
+    EXPECT_EQ(count(c.after, "Gemm"), 1);
+    EXPECT_EQ(c.after.size(), 1u);
+  }
+}
