@@ -50,6 +50,7 @@ int cmd_bench_bandwidth(const Args& args);
 int cmd_ocr(const Args& args);
 int cmd_vad(const Args& args);
 int cmd_compile(const Args& args);
+int cmd_quantize(const Args& args);
 GenerateOptions generate_options(const Args& args);
 
 

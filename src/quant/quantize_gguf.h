@@ -1,0 +1,33 @@
+// Post-training quantization of GGUF models without Python: reads every
+// tensor, rewrites the weight matrices in a GGML type (so llama.cpp loads
+// the result too) and copies everything else. RTN rounding follows ggml's
+// reference quantizers byte for byte.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pareto::quant {
+
+struct QuantizeOptions {
+  std::string method = "rtn";
+  uint32_t type = 8;                 // GGML type id of the weight matrices (q8_0)
+  std::vector<std::string> keep;     // substrings of tensor names left as they are
+  // Called after each tensor: (done, total, name, seconds so far).
+  std::function<void(int, int, const std::string&, double)> progress;
+};
+
+struct QuantizeReport {
+  int quantized = 0, kept = 0, fallbacks = 0;
+  size_t bytes_in = 0, bytes_out = 0;
+  double seconds = 0;
+  std::vector<std::string> notes;  // fallbacks and requantizations, named
+};
+
+// Type names as llama.cpp spells them (q8_0, q4_0, q4_k, f16).
+uint32_t type_by_name(const std::string& name);
+
+QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& options);
+
+}  // namespace pareto::quant

@@ -1,0 +1,71 @@
+// pareto quantize (RTN) reproduces llama-quantize byte for byte on the golden
+// synthetic model: every tensor of synth-mini-Q8_0.gguf and
+// synth-mini-Q4_0-pure.gguf, from synth-mini-F32.gguf; rows that do not fill
+// whole blocks fall back to f16 and are reported; the result runs.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "frontend/gguf/gguf_reader.h"
+#include "frontend/gguf/gguf_writer.h"
+#include "kernels/quant_formats.h"
+#include "pareto/llm.hpp"
+#include "quant/quantize_gguf.h"
+
+using namespace pareto;
+
+namespace {
+std::string golden() { return std::string(PARETO_SOURCE_DIR) + "/../shared/models/golden/"; }
+}  // namespace
+
+TEST(Quantize, RtnMatchesLlamaQuantizeByteForByte) {
+  if (!std::ifstream(golden() + "synth-mini-F32.gguf")) GTEST_SKIP() << "../shared/models/golden not found";
+  struct Case {
+    const char* type;
+    const char* reference;
+  };
+  for (const Case& c : {Case{"q8_0", "synth-mini-Q8_0.gguf"}, Case{"q4_0", "synth-mini-Q4_0-pure.gguf"}}) {
+    quant::QuantizeOptions o;
+    o.type = quant::type_by_name(c.type);
+    const std::string out = ::testing::TempDir() + "/quant_" + c.type + ".gguf";
+    const auto report = quant::quantize_gguf(golden() + "synth-mini-F32.gguf", out, o);
+    EXPECT_EQ(report.quantized, 16);
+    EXPECT_EQ(report.fallbacks, 0);
+    auto ours = gguf::File::open(out);
+    auto ref = gguf::File::open(golden() + c.reference);
+    ASSERT_EQ(ours->tensors.size(), ref->tensors.size());
+    for (const auto& t : ref->tensors) {
+      const gguf::TensorInfo* mine = ours->tensor(t.name);
+      ASSERT_NE(mine, nullptr) << t.name;
+      EXPECT_EQ(mine->type, t.type) << c.reference << " " << t.name;
+      ASSERT_EQ(mine->nbytes, t.nbytes) << t.name;
+      EXPECT_EQ(std::memcmp(mine->data, t.data, t.nbytes), 0) << c.reference << " " << t.name << ": bytes differ";
+    }
+    LlmOptions lo;
+    lo.ctx = 64;
+    auto s = LlmSession::open(out, lo);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+  }
+}
+
+TEST(Quantize, RowsThatDoNotFillBlocksFallBackAndAreReported) {
+  // A 2-D weight with rows of 48 values (not a multiple of 32) and a 1-D norm.
+  gguf::Writer w;
+  w.set_string("general.architecture", "llama");
+  std::vector<float> m(48 * 3, 0.25f), v(48, 1.f);
+  w.add_tensor("blk.0.odd.weight", uint32_t(kernels::GgmlType::f32), {48, 3}, m.data(), m.size() * 4);
+  w.add_tensor("blk.0.attn_norm.weight", uint32_t(kernels::GgmlType::f32), {48}, v.data(), v.size() * 4);
+  const std::string in = ::testing::TempDir() + "/odd.gguf", out = ::testing::TempDir() + "/odd_q4.gguf";
+  w.write(in);
+  quant::QuantizeOptions o;
+  o.type = quant::type_by_name("q4_0");
+  const auto r = quant::quantize_gguf(in, out, o);
+  EXPECT_EQ(r.fallbacks, 1);
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("blk.0.odd.weight"), std::string::npos) << r.notes[0];
+  auto f = gguf::File::open(out);
+  EXPECT_EQ(f->tensor("blk.0.odd.weight")->type, uint32_t(kernels::GgmlType::f16));
+  EXPECT_EQ(f->tensor("blk.0.attn_norm.weight")->type, uint32_t(kernels::GgmlType::f32));
+  EXPECT_THROW(quant::type_by_name("q9_9"), Error);
+}
