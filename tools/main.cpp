@@ -36,6 +36,8 @@ const char* kUsage =
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
     "  quantize IN.gguf OUT.gguf [--method rtn] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]... [--threads N]\n"
     "      weight matrices to a GGML type (llama.cpp's rounding, byte for byte); progress and a summary\n"
+    "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
+    "      perplexity of both, KL divergence, top-1 agreement, per-layer error, bits per weight\n"
     "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--report] [-o MODEL.pareto]\n"
     "      graph compiler: nodes before/after each pass, what it fused, the memory plan; -o writes a compiled\n"
     "      model that run/info/bench load directly (run/bench also take -O to compile at load)\n"
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
+    if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
     if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {}));
     if (cmd == "compile") return cmd_compile(parse_args(argc, argv, 2, {"--report"}));
     if (cmd == "vad") return cmd_vad(parse_args(argc, argv, 2, {"--json", "--profile", "--probs", "--no-optimize"}));

@@ -139,6 +139,7 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
     kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim);
     kernels::matmul_weights(w.w_down, gate_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+    if (layer_hook) layer_hook(l, x, n, dim);
   }
   const float* out_norm = static_cast<const float*>(model_.output_norm.data);
   int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;

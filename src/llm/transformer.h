@@ -2,6 +2,7 @@
 // positions runs as matrix-matrix products (prefill); one token is decode.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ class Transformer {
   // Runs `n` tokens at positions [pos, pos + n). Returns the logits of the
   // last token, or of every token (n x vocab) when all_logits is set.
   const float* forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits = false);
+
+  // Called after each layer with the residual stream [n, dim] (quality
+  // reports compare layers of two models); empty by default.
+  std::function<void(int64_t layer, const float* x, int64_t n, int64_t dim)> layer_hook;
 
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }

@@ -65,12 +65,12 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
     uint32_t type = o.type;
     const int64_t cols = t.ne[0], rows = t.numel() / std::max<int64_t>(cols, 1);
     if (!keep && cols % kernels::ggml_type_traits(type).block_size) {
-      // A row that does not fill whole blocks: f16 keeps it exact enough and
-      // never truncates; reported rather than silent.
-      type = uint32_t(kernels::GgmlType::f16);
+      // A row that does not fill whole blocks is never truncated: q8_0 when
+      // it holds whole 32-blocks (k-quants need 256), else f16; reported.
+      type = uint32_t(cols % 32 == 0 && o.type != uint32_t(kernels::GgmlType::q4_0) ? kernels::GgmlType::q8_0 : kernels::GgmlType::f16);
       r.fallbacks++;
       r.notes.push_back(t.name + ": rows of " + std::to_string(cols) + " are not a multiple of " +
-                        std::to_string(kernels::ggml_type_traits(o.type).block_size) + ", written as f16");
+                        std::to_string(kernels::ggml_type_traits(o.type).block_size) + ", written as " + kernels::ggml_type_traits(type).name);
     }
     if (keep || type == t.type) {
       w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);

@@ -11,6 +11,7 @@
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
 #include "pareto/llm.hpp"
+#include "quant/evaluate.h"
 #include "quant/quantize_gguf.h"
 
 using namespace pareto;
@@ -68,4 +69,32 @@ TEST(Quantize, RowsThatDoNotFillBlocksFallBackAndAreReported) {
   EXPECT_EQ(f->tensor("blk.0.odd.weight")->type, uint32_t(kernels::GgmlType::f16));
   EXPECT_EQ(f->tensor("blk.0.attn_norm.weight")->type, uint32_t(kernels::GgmlType::f32));
   EXPECT_THROW(quant::type_by_name("q9_9"), Error);
+}
+
+TEST(Quantize, Stories260KQualityReport) {
+  const std::string dir = std::string(PARETO_SOURCE_DIR) + "/../shared/models/";
+  std::ifstream text_file(dir + "tinystories_style_eval.txt");
+  if (!text_file || !std::ifstream(dir + "stories260K.gguf")) GTEST_SKIP() << "../shared/models not found";
+  const std::string text((std::istreambuf_iterator<char>(text_file)), {});
+  quant::EvalReport r8, r4;
+  for (const char* type : {"q8_0", "q4_0"}) {
+    quant::QuantizeOptions o;
+    o.type = quant::type_by_name(type);
+    const std::string out = ::testing::TempDir() + "/stories_" + type + ".gguf";
+    quant::quantize_gguf(dir + "stories260K.gguf", out, o);
+    quant::EvalOptions eo;
+    eo.ctx = 128;
+    (std::string(type) == "q8_0" ? r8 : r4) = quant::evaluate(dir + "stories260K.gguf", out, text, eo);
+  }
+  EXPECT_NEAR(r8.ppl_base, 3.4418, 0.002) << "base perplexity (llama.cpp: 3.4418)";
+  EXPECT_GE(r8.top1, 0.97) << "W8 top-1 agreement";
+  EXPECT_LT(r8.kl_mean, r4.kl_mean);
+  EXPECT_LT(std::abs(r8.ppl_quant - r8.ppl_base), std::abs(r4.ppl_quant - r4.ppl_base));
+  EXPECT_LT(r8.bpw_quant, r8.bpw_base);
+  EXPECT_LT(r4.bpw_quant, r8.bpw_quant);
+  ASSERT_EQ(r8.layers.size(), 5u);
+  for (size_t l = 0; l < r8.layers.size(); ++l) {
+    EXPECT_LT(r8.layers[l].rel_mse, r4.layers[l].rel_mse) << "layer " << l;
+    EXPECT_GT(r8.layers[l].cosine, 0.999) << "layer " << l;
+  }
 }
