@@ -4,15 +4,18 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "cli.h"
 #include "core/thread_pool.h"
+#include "quant/awq.h"
 #include "quant/quantize_gguf.h"
 
 namespace pareto::tools {
 
 int cmd_quantize(const Args& a) {
-  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4]");
+  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
   quant::QuantizeOptions o;
   o.method = a.get("--method", "rtn");
   std::string type = a.get("--type", "");
@@ -30,6 +33,29 @@ int cmd_quantize(const Args& a) {
     std::fprintf(stderr, "\r[%d/%d] %-40s %6.1f s, ETA %5.1f s", k, n, name.c_str(), secs, eta);
     if (k == n) std::fprintf(stderr, "\n");
   };
+  if (o.method == "awq") {
+    quant::AwqOptions ao;
+    ao.type = o.type;
+    ao.calib_tokens = a.get_int("--calib-tokens", 512);
+    ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
+    if (a.has("--calib")) {
+      std::ifstream f(a.get("--calib"));
+      if (!f) fail(StatusCode::io_error, a.get("--calib") + ": cannot open");
+      std::stringstream ss;
+      ss << f.rdbuf();
+      ao.calib_text = ss.str();
+    }
+    if (isatty(2)) ao.progress = [](int k, int n, double secs) {
+      std::fprintf(stderr, "\rAWQ layer %d of %d, %.1f s, ETA %.1f s", k, n, secs, k ? secs / k * (n - k) : 0.0);
+      if (k == n) std::fprintf(stderr, "\n");
+    };
+    const quant::AwqReport r = quant::awq_quantize_gguf(a.positional[0], a.positional[1], ao);
+    std::printf("%s -> %s: AWQ to %s on %lld calibration tokens (%s) in %.2f s; chosen r per layer (qkv, o, gate/up, down):\n",
+                a.positional[0].c_str(), a.positional[1].c_str(), type.c_str(), static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
+    for (size_t l = 0; l < r.ratio.size(); ++l)
+      std::printf("  layer %zu: %.2f %.2f %.2f %.2f\n", l, double(r.ratio[l][0]), double(r.ratio[l][1]), double(r.ratio[l][2]), double(r.ratio[l][3]));
+    return 0;
+  }
   const quant::QuantizeReport r = quant::quantize_gguf(a.positional[0], a.positional[1], o);
   for (const auto& note : r.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   std::printf("%s -> %s: %d tensors quantized to %s, %d kept, %d fallbacks; %s -> %s in %.2f s\n", a.positional[0].c_str(),

@@ -34,7 +34,8 @@ const char* kUsage =
     "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
     "      random-weight llama model with real shapes (1.1b = TinyLlama)\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
-    "  quantize IN.gguf OUT.gguf [--method rtn] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]... [--threads N]\n"
+    "  quantize IN.gguf OUT.gguf [--method rtn|awq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]...\n"
+    "           [--calib FILE] [--calib-tokens N] [--threads N]\n"
     "      weight matrices to a GGML type (llama.cpp's rounding, byte for byte); progress and a summary\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
     "      perplexity of both, KL divergence, top-1 agreement, per-layer error, bits per weight\n"
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
     if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
-    if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {}));
+    if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only"}));
     if (cmd == "compile") return cmd_compile(parse_args(argc, argv, 2, {"--report"}));
     if (cmd == "vad") return cmd_vad(parse_args(argc, argv, 2, {"--json", "--profile", "--probs", "--no-optimize"}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));

@@ -76,6 +76,7 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
     const LayerWeights& w = model_.layers[size_t(l)];
     const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
     for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    if (input_hook) input_hook(l, MatmulInput::attn, xb_.data(), n, dim);
     kernels::matmul_weights(w.wq, xb_.data(), n, q_.data());
     kernels::matmul_weights(w.wk, xb_.data(), n, k_.data());
     kernels::matmul_weights(w.wv, xb_.data(), n, v_.data());
@@ -130,13 +131,16 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
                                       scratch.data(), att_.data() + t * q_dim + h * hd);
       }
     });
+    if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
     kernels::matmul_weights(w.wo, att_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
     const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
     for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    if (input_hook) input_hook(l, MatmulInput::ffn, xb_.data(), n, dim);
     kernels::matmul_weights(w.w_gate, xb_.data(), n, gate_.data());
     kernels::matmul_weights(w.w_up, xb_.data(), n, up_.data());
     kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim);
+    if (input_hook) input_hook(l, MatmulInput::down, gate_.data(), n, c.ffn_dim);
     kernels::matmul_weights(w.w_down, gate_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
     if (layer_hook) layer_hook(l, x, n, dim);

@@ -16,6 +16,10 @@ enum class KvType { f32, f16, q8 };
 // "f32" / "f16" / "q8" (also "int8"); throws on anything else.
 KvType kv_type_by_name(const std::string& name);
 
+// The inputs of a layer's matmuls, for calibration: attn feeds wq/wk/wv,
+// attn_out feeds wo, ffn feeds w_gate/w_up, down feeds w_down.
+enum class MatmulInput { attn, attn_out, ffn, down };
+
 class Transformer {
  public:
   // ctx: KV cache length in positions (0: the model's context length).
@@ -28,6 +32,8 @@ class Transformer {
   // Called after each layer with the residual stream [n, dim] (quality
   // reports compare layers of two models); empty by default.
   std::function<void(int64_t layer, const float* x, int64_t n, int64_t dim)> layer_hook;
+  // Called with the activations [n, cols] each group of matmuls reads.
+  std::function<void(int64_t layer, MatmulInput which, const float* x, int64_t n, int64_t cols)> input_hook;
 
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }

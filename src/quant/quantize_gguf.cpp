@@ -48,7 +48,7 @@ uint32_t type_by_name(const std::string& name) {
 }
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& o) {
-  if (o.method != "rtn") fail_unsupported("quantization method '" + o.method + "' (this build has rtn)");
+  if (o.method != "rtn") fail_unsupported("quantization method '" + o.method + "' here (rtn; awq goes through awq_quantize_gguf)");
   const double t0 = now_seconds();
   auto file = gguf::File::open(in);
   QuantizeReport r;

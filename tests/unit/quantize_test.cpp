@@ -4,6 +4,7 @@
 // whole blocks fall back to f16 and are reported; the result runs.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -11,6 +12,10 @@
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
 #include "pareto/llm.hpp"
+#include "llm/model.h"
+#include "llm/tokenizer.h"
+#include "llm/transformer.h"
+#include "quant/awq.h"
 #include "quant/evaluate.h"
 #include "quant/quantize_gguf.h"
 
@@ -97,4 +102,32 @@ TEST(Quantize, Stories260KQualityReport) {
     EXPECT_LT(r8.layers[l].rel_mse, r4.layers[l].rel_mse) << "layer " << l;
     EXPECT_GT(r8.layers[l].cosine, 0.999) << "layer " << l;
   }
+}
+
+TEST(Quantize, AwqScalesFoldWithoutChangingTheModel) {
+  const std::string dir = std::string(PARETO_SOURCE_DIR) + "/../shared/models/";
+  if (!std::ifstream(dir + "stories260K.gguf")) GTEST_SKIP() << "../shared/models not found";
+  quant::AwqOptions o;
+  o.quantize = false;  // fold the chosen scales, keep f32 weights
+  const std::string out = ::testing::TempDir() + "/stories_awq_fold.gguf";
+  const auto rep = quant::awq_quantize_gguf(dir + "stories260K.gguf", out, o);
+  bool scaled = false;
+  for (const auto& l : rep.ratio)
+    for (float r : l) scaled |= r > 0;
+  EXPECT_TRUE(scaled) << "the search picked non-trivial scales somewhere";
+  auto ma = llm::Model::load(dir + "stories260K.gguf");
+  auto mb = llm::Model::load(out);
+  llm::Tokenizer tok(ma->vocab);
+  const std::vector<int32_t> ids = tok.encode("Once upon a time there was a little dog who liked to run", true);
+  // f32 KV cache: the default f16 one would round the tiny differences of folded k/v to f16 steps.
+  llm::Transformer ta(*ma, 64, llm::KvType::f32), tb(*mb, 64, llm::KvType::f32);
+  const float* la = ta.forward(ids.data(), int64_t(ids.size()), 0, true);
+  std::vector<float> saved(la, la + int64_t(ids.size()) * ma->config.vocab);
+  const float* lb = tb.forward(ids.data(), int64_t(ids.size()), 0, true);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < saved.size(); ++i) {
+    num += double(saved[i] - lb[i]) * double(saved[i] - lb[i]);
+    den += double(saved[i]) * saved[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative change of the logits";
 }

@@ -1,0 +1,299 @@
+#include "quant/awq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "core/thread_pool.h"
+#include "frontend/gguf/gguf_writer.h"
+#include "kernels/gemm.h"
+#include "kernels/quant_formats.h"
+#include "llm/model.h"
+#include "llm/sampler.h"
+#include "llm/tokenizer.h"
+#include "llm/transformer.h"
+
+namespace pareto::quant {
+
+namespace {
+
+struct Matrix {
+  int64_t rows = 0, cols = 0;
+  std::vector<float> w;  // row-major [rows, cols]
+};
+
+Matrix to_f32(const kernels::WeightMatrix& m) {
+  Matrix r{m.rows, m.cols, std::vector<float>(size_t(m.rows * m.cols))};
+  for (int64_t i = 0; i < m.rows; ++i) kernels::weight_row(m, i, r.w.data() + i * m.cols);
+  return r;
+}
+
+// Quantize and dequantize every row (the weights the model would really use).
+void fake_quantize(uint32_t type, std::vector<float>& w, int64_t rows, int64_t cols) {
+  const size_t rb = kernels::ggml_row_size(type, cols);
+  parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    std::vector<uint8_t> q(rb);
+    for (int64_t r = r0; r < r1; ++r) {
+      kernels::quantize_row_ref(type, w.data() + r * cols, q.data(), cols);
+      kernels::dequantize_row_ref(type, q.data(), w.data() + r * cols, cols);
+    }
+  });
+}
+
+// Y[t, r] = sum_k X[t, k] W[r, k]
+std::vector<float> matmul(const std::vector<float>& x, int64_t tokens, const Matrix& m) {
+  std::vector<float> y(size_t(tokens * m.rows));
+  kernels::GemmArgs g;
+  g.trans_b = true;
+  g.m = tokens;
+  g.n = m.rows;
+  g.k = m.cols;
+  g.a = x.data();
+  g.lda = m.cols;
+  g.b = m.w.data();
+  g.ldb = m.cols;
+  g.c = y.data();
+  g.ldc = m.rows;
+  kernels::f32_gemm(g);
+  return y;
+}
+
+// The scale search for matmuls reading activations x [tokens, cols]: returns
+// the chosen r and fills s (all ones when no r beats plain rounding).
+float search_scales(const std::vector<float>& x, int64_t tokens, int64_t err_tokens, const std::vector<Matrix*>& mats, uint32_t type,
+                    int grid, std::vector<float>& s) {
+  const int64_t cols = mats[0]->cols;
+  std::vector<double> mean_abs(size_t(cols), 0);
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t j = 0; j < cols; ++j) mean_abs[size_t(j)] += std::fabs(x[size_t(t * cols + j)]);
+  for (double& v : mean_abs) v = std::max(v / double(tokens), 1e-8);
+  const int64_t et = std::min(err_tokens, tokens);
+  std::vector<float> xe(x.begin(), x.begin() + et * cols);
+  std::vector<std::vector<float>> ref;
+  for (Matrix* m : mats) ref.push_back(matmul(xe, et, *m));
+  double best = -1;
+  float best_r = 0;
+  std::vector<float> cand(static_cast<size_t>(cols));
+  s.assign(size_t(cols), 1.f);
+  for (int g = 0; g < grid; ++g) {
+    const double r = double(g) / grid;
+    double lo = 1e30, hi = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      cand[size_t(j)] = float(std::pow(mean_abs[size_t(j)], r));
+      lo = std::min(lo, double(cand[size_t(j)]));
+      hi = std::max(hi, double(cand[size_t(j)]));
+    }
+    const float norm = float(1.0 / std::sqrt(hi * lo));  // centre the scales around 1
+    for (float& v : cand) v *= norm;
+    double err = 0;
+    for (size_t k = 0; k < mats.size(); ++k) {
+      Matrix q = *mats[k];
+      for (int64_t i = 0; i < q.rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) q.w[size_t(i * cols + j)] *= cand[size_t(j)];
+      fake_quantize(type, q.w, q.rows, cols);
+      for (int64_t i = 0; i < q.rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) q.w[size_t(i * cols + j)] /= cand[size_t(j)];
+      const std::vector<float> y = matmul(xe, et, q);
+      for (size_t i = 0; i < y.size(); ++i) err += double(y[i] - ref[k][i]) * double(y[i] - ref[k][i]);
+    }
+    if (best < 0 || err < best) {
+      best = err;
+      best_r = float(r);
+      s = cand;
+    }
+  }
+  return best_r;
+}
+
+// AWQ's clipping step: per row and 32-weight block, shrink the block's range
+// (ratios 1.0 down to 0.55) when that lowers the importance-weighted error
+// sum_j E[x_j^2] (q_j - w_j)^2; the quantizer then rounds the clipped block.
+void clip_search(Matrix& m, const std::vector<double>& importance, uint32_t type) {
+  const int64_t bs = kernels::ggml_type_traits(type).block_size;
+  if (bs != 32) return;  // the k-quants' super-block scales are searched by their own quantizer
+  parallel_for(m.rows, [&](int64_t r0, int64_t r1) {
+    std::vector<uint8_t> q(kernels::ggml_row_size(type, bs));
+    float block[32], clipped[32], deq[32];
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t b = 0; b < m.cols / bs; ++b) {
+        float* w = m.w.data() + r * m.cols + b * bs;
+        std::memcpy(block, w, sizeof block);
+        float amax = 0;
+        for (float v : block) amax = std::max(amax, std::fabs(v));
+        double best = -1;
+        float best_ratio = 1.f;
+        for (int k = 0; k < 10; ++k) {
+          const float ratio = 1.f - 0.05f * float(k), lim = amax * ratio;
+          for (int i = 0; i < 32; ++i) clipped[i] = std::clamp(block[i], -lim, lim);
+          kernels::quantize_row_ref(type, clipped, q.data(), bs);
+          kernels::dequantize_row_ref(type, q.data(), deq, bs);
+          double err = 0;
+          for (int i = 0; i < 32; ++i) err += importance[size_t(b * bs + i)] * double(deq[i] - block[i]) * double(deq[i] - block[i]);
+          if (best < 0 || err < best) {
+            best = err;
+            best_ratio = ratio;
+          }
+        }
+        const float lim = amax * best_ratio;
+        for (int i = 0; i < 32; ++i) w[i] = std::clamp(block[i], -lim, lim);
+      }
+  });
+}
+
+void scale_columns(Matrix& m, const std::vector<float>& s) {
+  for (int64_t i = 0; i < m.rows; ++i)
+    for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] *= s[size_t(j)];
+}
+void divide_rows(Matrix& m, const std::vector<float>& s) {
+  for (int64_t i = 0; i < m.rows; ++i)
+    for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] /= s[size_t(i)];
+}
+
+// Self-generated calibration text: the base model sampling from BOS (seeded).
+std::vector<int32_t> generate_tokens(const llm::Model& m, const llm::Tokenizer& tok, int64_t n, int64_t ctx) {
+  std::vector<int32_t> out;
+  llm::SamplerOptions so;
+  so.temperature = 1.0f;
+  so.seed = 1234;
+  for (uint64_t chunk = 0; int64_t(out.size()) < n; ++chunk) {
+    llm::Transformer tr(m, ctx);
+    llm::Sampler sampler(so);
+    int32_t t = tok.bos();
+    out.push_back(t);
+    for (int64_t pos = 0; pos + 1 < ctx && int64_t(out.size()) < n; ++pos) {
+      const float* l = tr.forward(&t, 1, pos);
+      std::vector<float> copy(l, l + m.config.vocab);
+      t = sampler.sample(copy.data(), m.config.vocab);
+      out.push_back(t);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& o) {
+  const double t0 = now_seconds();
+  auto model = llm::Model::load(in);
+  auto file = gguf::File::open(in);
+  const llm::ModelConfig& c = model->config;
+  if (model->vocab.pieces.empty()) fail_argument(in + ": no tokenizer in the file (AWQ needs to tokenize calibration text)");
+  llm::Tokenizer tok(model->vocab);
+  AwqReport rep;
+  std::vector<int32_t> tokens;
+  if (!o.calib_text.empty()) {
+    tokens = tok.encode(o.calib_text, true);
+    rep.calibration = "calibration text";
+  } else {
+    tokens = generate_tokens(*model, tok, o.calib_tokens, o.ctx);
+    rep.calibration = "text sampled from the base model (seed 1234)";
+  }
+  const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / o.ctx * o.ctx);
+  if (n_tok < o.ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(o.ctx) + " needed");
+  rep.tokens = n_tok;
+  // Collect the matmul inputs of every layer over the calibration chunks.
+  const int64_t L = c.n_layers;
+  std::vector<std::vector<std::vector<float>>> acts(size_t(L), std::vector<std::vector<float>>(4));
+  {
+    llm::Transformer tr(*model, o.ctx);
+    tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t n, int64_t cols) {
+      auto& a = acts[size_t(l)][size_t(which)];
+      a.insert(a.end(), x, x + n * cols);
+    };
+    for (int64_t s = 0; s < n_tok; s += o.ctx) tr.forward(tokens.data() + s, o.ctx, 0, false);
+  }
+  // f32 copies of everything the scales touch.
+  struct Layer {
+    std::vector<float> attn_norm, ffn_norm;
+    Matrix q, k, v, o, gate, up, down;
+  };
+  std::vector<Layer> layers(static_cast<size_t>(L));
+  for (int64_t l = 0; l < L; ++l) {
+    const llm::LayerWeights& w = model->layers[size_t(l)];
+    Layer& y = layers[size_t(l)];
+    y.attn_norm.assign(static_cast<const float*>(w.attn_norm.data), static_cast<const float*>(w.attn_norm.data) + c.dim);
+    y.ffn_norm.assign(static_cast<const float*>(w.ffn_norm.data), static_cast<const float*>(w.ffn_norm.data) + c.dim);
+    y.q = to_f32(w.wq), y.k = to_f32(w.wk), y.v = to_f32(w.wv), y.o = to_f32(w.wo);
+    y.gate = to_f32(w.w_gate), y.up = to_f32(w.w_up), y.down = to_f32(w.w_down);
+  }
+  const int64_t bs = kernels::ggml_type_traits(o.type).block_size;
+  rep.ratio.assign(size_t(L), std::vector<float>(4, -1.f));
+  for (int64_t l = 0; l < L; ++l) {
+    Layer& y = layers[size_t(l)];
+    auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold) {
+      if (mats[0]->cols % bs) return;  // rows fall back to another type: nothing to protect
+      std::vector<float> s;
+      const std::vector<float>& x = acts[size_t(l)][size_t(g)];
+      rep.ratio[size_t(l)][size_t(g)] = search_scales(x, int64_t(x.size()) / mats[0]->cols, o.error_tokens, mats, o.type, o.grid, s);
+      for (Matrix* m : mats) scale_columns(*m, s);
+      if (o.quantize) {  // importance of each (scaled) input channel: E[(x_j / s_j)^2]
+        const int64_t cols = mats[0]->cols, n = int64_t(x.size()) / cols;
+        std::vector<double> imp(size_t(cols), 0);
+        for (int64_t t = 0; t < n; ++t)
+          for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] += double(x[size_t(t * cols + j)] / s[size_t(j)]) * (x[size_t(t * cols + j)] / s[size_t(j)]);
+        for (Matrix* m : mats) clip_search(*m, imp, o.type);
+      }
+      fold(s);
+    };
+    run(0, {&y.q, &y.k, &y.v}, [&](const std::vector<float>& s) {
+      for (int64_t j = 0; j < c.dim; ++j) y.attn_norm[size_t(j)] /= s[size_t(j)];
+    });
+    if (c.n_heads == c.n_kv_heads)  // v's row j feeds o's column j only when heads are not grouped
+      run(1, {&y.o}, [&](const std::vector<float>& s) { divide_rows(y.v, s); });
+    run(2, {&y.gate, &y.up}, [&](const std::vector<float>& s) {
+      for (int64_t j = 0; j < c.dim; ++j) y.ffn_norm[size_t(j)] /= s[size_t(j)];
+    });
+    run(3, {&y.down}, [&](const std::vector<float>& s) { divide_rows(y.up, s); });
+    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
+  }
+  // Write: the scaled layers from our copies, everything else as RTN does it.
+  gguf::Writer w;
+  for (const auto& [key, value] : file->kv) w.set_value(key, value);
+  auto tensor_type = [&](int64_t cols) {
+    if (!o.quantize) return uint32_t(kernels::GgmlType::f32);
+    return cols % bs ? uint32_t(kernels::GgmlType::f16) : o.type;
+  };
+  auto emit = [&](const std::string& name, const std::vector<int64_t>& ne, const float* data, int64_t rows, int64_t cols, bool matrix) {
+    const uint32_t type = matrix ? tensor_type(cols) : uint32_t(kernels::GgmlType::f32);
+    const size_t rb = kernels::ggml_row_size(type, cols);
+    std::string bytes(rb * size_t(rows), '\0');
+    for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, data + r * cols, bytes.data() + size_t(r) * rb, cols);
+    w.add_tensor(name, type, ne, bytes.data(), bytes.size());
+  };
+  for (const gguf::TensorInfo& t : file->tensors) {
+    int64_t l = -1;
+    char part[64] = {};
+    if (std::sscanf(t.name.c_str(), "blk.%ld.%63s", &l, part) == 2 && l >= 0 && l < L) {
+      Layer& y = layers[size_t(l)];
+      const std::string p = part;
+      const Matrix* m = p == "attn_q.weight" ? &y.q : p == "attn_k.weight" ? &y.k : p == "attn_v.weight" ? &y.v : p == "attn_output.weight" ? &y.o
+                      : p == "ffn_gate.weight" ? &y.gate : p == "ffn_up.weight" ? &y.up : p == "ffn_down.weight" ? &y.down : nullptr;
+      if (m) {
+        emit(t.name, t.ne, m->w.data(), m->rows, m->cols, true);
+        continue;
+      }
+      if (p == "attn_norm.weight" || p == "ffn_norm.weight") {
+        const std::vector<float>& v = p == "attn_norm.weight" ? y.attn_norm : y.ffn_norm;
+        emit(t.name, t.ne, v.data(), 1, c.dim, false);
+        continue;
+      }
+    }
+    const bool matrix = t.ne.size() >= 2 && t.ne[1] > 1;
+    if (matrix && o.quantize) {  // token embedding, output: plain rounding
+      const int64_t cols = t.ne[0], rows = t.numel() / cols;
+      std::vector<float> f(size_t(t.numel()));
+      const size_t in_rb = kernels::ggml_row_size(t.type, cols);
+      for (int64_t r = 0; r < rows; ++r) kernels::dequantize_row_ref(t.type, t.data + size_t(r) * in_rb, f.data() + r * cols, cols);
+      emit(t.name, t.ne, f.data(), rows, cols, true);
+    } else {
+      w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);
+    }
+  }
+  w.write(out);
+  rep.seconds = now_seconds() - t0;
+  return rep;
+}
+
+}  // namespace pareto::quant
