@@ -174,6 +174,36 @@ std::vector<int32_t> generate_tokens(const llm::Model& m, const llm::Tokenizer& 
 
 }  // namespace
 
+LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x_calib,
+                                 const std::vector<float>& x_test, uint32_t type, int grid) {
+  LayerComparison c;
+  Matrix base{rows, cols, w};
+  const int64_t n_calib = int64_t(x_calib.size()) / cols, n_test = int64_t(x_test.size()) / cols;
+  const std::vector<float> ref = matmul(x_test, n_test, base);
+  auto error = [&](const Matrix& m) {
+    const std::vector<float> y = matmul(x_test, n_test, m);
+    double e = 0;
+    for (size_t i = 0; i < y.size(); ++i) e += double(y[i] - ref[i]) * double(y[i] - ref[i]);
+    return e;
+  };
+  Matrix rtn = base;
+  fake_quantize(type, rtn.w, rows, cols);
+  c.rtn_error = error(rtn);
+  Matrix awq = base;
+  std::vector<float> s;
+  c.ratio = search_scales(x_calib, n_calib, n_calib, {&awq}, type, grid, s);
+  scale_columns(awq, s);
+  std::vector<double> imp(static_cast<size_t>(cols), 0);
+  for (int64_t t = 0; t < n_calib; ++t)
+    for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] += double(x_calib[size_t(t * cols + j)] / s[size_t(j)]) * (x_calib[size_t(t * cols + j)] / s[size_t(j)]);
+  clip_search(awq, imp, type);
+  fake_quantize(type, awq.w, rows, cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) awq.w[size_t(i * cols + j)] /= s[size_t(j)];
+  c.awq_error = error(awq);
+  return c;
+}
+
 AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& o) {
   const double t0 = now_seconds();
   auto model = llm::Model::load(in);

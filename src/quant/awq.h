@@ -33,4 +33,15 @@ struct AwqReport {
 
 AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& options);
 
+// One linear layer on its own (the synthetic-outlier tests): W [rows, cols]
+// quantized to `type` by plain rounding and by AWQ (scales searched on
+// x_calib), both measured as the squared output error on held-out
+// activations x_test.
+struct LayerComparison {
+  double rtn_error = 0, awq_error = 0;
+  float ratio = 0;  // the chosen exponent r
+};
+LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x_calib,
+                                 const std::vector<float>& x_test, uint32_t type, int grid = 20);
+
 }  // namespace pareto::quant
