@@ -354,6 +354,41 @@ void run_tile(OpContext& ctx) {
   }
 }
 
+// Output dims when the pads (and axes) are known statically.
+void infer_pad(InferContext& ctx) {
+  const ir::ValueType* t = ctx.type(0);
+  if (!t) return;
+  ctx.out_types[0].dtype = t->dtype;
+  if (!t->rank_known) return;
+  const size_t r = t->dims.size();
+  std::vector<int64_t> pads;
+  if (ctx.opset < 11) {
+    pads = ctx.node.attr_ints("pads");
+  } else {
+    const Tensor* p = ctx.value(1);
+    if (!p) return;
+    pads = p->to_int_vector();
+    if (ctx.node.inputs.size() > 3 && ctx.node.inputs[3] >= 0) {
+      const Tensor* a = ctx.value(3);
+      if (!a) return;
+      const std::vector<int64_t> axes = a->to_int_vector();
+      if (pads.size() != 2 * axes.size()) return;
+      std::vector<int64_t> full(2 * r, 0);
+      for (size_t i = 0; i < axes.size(); ++i) {
+        const int64_t ax = axes[i] < 0 ? axes[i] + int64_t(r) : axes[i];
+        if (ax < 0 || ax >= int64_t(r)) return;
+        full[size_t(ax)] = pads[i];
+        full[size_t(ax) + r] = pads[i + axes.size()];
+      }
+      pads = full;
+    }
+  }
+  if (pads.size() != 2 * r) return;
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims.resize(r);
+  for (size_t d = 0; d < r; ++d) ctx.out_types[0].dims[d] = t->dims[d] < 0 ? -1 : t->dims[d] + pads[d] + pads[d + r];
+}
+
 void run_pad(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   std::string mode = ctx.node.attr_s("mode", "constant");
@@ -478,7 +513,7 @@ void register_tensor_ops(OpRegistry& r) {
   r.add("Gather", run_gather, infer_gather);
   r.add("GatherElements", run_gather_elements);
   r.add("Tile", run_tile);
-  r.add("Pad", run_pad);
+  r.add("Pad", run_pad, infer_pad);
   r.add("DepthToSpace", run_depth_to_space);
   r.add("SpaceToDepth", run_space_to_depth);
   r.add("Trilu", run_trilu);
