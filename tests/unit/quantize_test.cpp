@@ -18,6 +18,7 @@
 #include "llm/transformer.h"
 #include "quant/awq.h"
 #include "quant/evaluate.h"
+#include "quant/gptq.h"
 #include "quant/quantize_gguf.h"
 
 using namespace pareto;
@@ -159,4 +160,58 @@ TEST(Quantize, AwqBeatsRoundingOnPlantedOutlierChannels) {
       EXPECT_LT(c.awq_error, c.rtn_error) << share << " " << boost;
     }
   }
+}
+
+namespace {
+// Squared output error of quantized bytes against the float layer on activations x.
+double output_error(const std::vector<float>& w, const std::string& q, uint32_t type, int64_t rows, int64_t cols, const std::vector<float>& x) {
+  const int64_t tokens = int64_t(x.size()) / cols;
+  const size_t rb = kernels::ggml_row_size(type, cols);
+  std::vector<float> row(static_cast<size_t>(cols));
+  double e = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    kernels::dequantize_row_ref(type, q.data() + size_t(r) * rb, row.data(), cols);
+    for (int64_t t = 0; t < tokens; ++t) {
+      double d = 0;
+      for (int64_t j = 0; j < cols; ++j) d += double(x[size_t(t * cols + j)]) * (row[size_t(j)] - w[size_t(r * cols + j)]);
+      e += d * d;
+    }
+  }
+  return e;
+}
+}  // namespace
+
+TEST(Quantize, GptqBeatsRoundingOnCorrelatedInputsAndSurvivesDeadChannels) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n01(0.f, 1.f);
+  const int64_t rows = 48, cols = 128, tokens = 512;
+  int wins = 0, layers = 0;
+  for (uint32_t type : {uint32_t(kernels::GgmlType::q4_0), uint32_t(kernels::GgmlType::q8_0)})
+    for (int layer = 0; layer < 10; ++layer, ++layers) {
+      // Correlated activations: x = z A with a random mixing matrix; one dead channel in some layers.
+      std::vector<float> a(static_cast<size_t>(cols * cols)), x(static_cast<size_t>(tokens * cols), 0.f), w(static_cast<size_t>(rows * cols));
+      for (float& v : a) v = n01(rng) * 0.2f;
+      for (int64_t j = 0; j < cols; ++j) a[size_t(j * cols + j)] += 1.f;
+      for (int64_t t = 0; t < tokens; ++t) {
+        std::vector<float> z(static_cast<size_t>(cols));
+        for (float& v : z) v = n01(rng);
+        for (int64_t k = 0; k < cols; ++k)
+          for (int64_t j = 0; j < cols; ++j) x[size_t(t * cols + j)] += z[size_t(k)] * a[size_t(k * cols + j)];
+      }
+      if (layer % 3 == 0)
+        for (int64_t t = 0; t < tokens; ++t) x[size_t(t * cols + 7)] = 0.f;  // a dead input channel
+      for (float& v : w) v = 0.05f * n01(rng);
+      const auto g = quant::gptq_quantize(w, rows, cols, x, type);
+      EXPECT_FALSE(g.fell_back);
+      if (layer % 3 == 0) {
+        EXPECT_EQ(g.dead_columns, 1);
+      }
+      std::string rtn(kernels::ggml_row_size(type, cols) * size_t(rows), '\0');
+      for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, rtn.data() + size_t(r) * kernels::ggml_row_size(type, cols), cols);
+      const double eg = output_error(w, g.bytes, type, rows, cols, x), er = output_error(w, rtn, type, rows, cols, x);
+      ASSERT_TRUE(std::isfinite(eg));
+      wins += eg <= er;
+      if (layer == 0) std::printf("[gptq] %s: output error GPTQ %.4g vs RTN %.4g\n", kernels::ggml_type_traits(type).name, eg, er);
+    }
+  EXPECT_GE(double(wins), 0.95 * layers) << wins << " of " << layers << " layers";
 }
