@@ -15,7 +15,7 @@
 namespace pareto::tools {
 
 int cmd_quantize(const Args& a) {
-  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
+  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
   quant::QuantizeOptions o;
   o.method = a.get("--method", "rtn");
   std::string type = a.get("--type", "");
@@ -33,8 +33,9 @@ int cmd_quantize(const Args& a) {
     std::fprintf(stderr, "\r[%d/%d] %-40s %6.1f s, ETA %5.1f s", k, n, name.c_str(), secs, eta);
     if (k == n) std::fprintf(stderr, "\n");
   };
-  if (o.method == "awq") {
+  if (o.method == "awq" || o.method == "gptq") {
     quant::AwqOptions ao;
+    ao.method = o.method;
     ao.type = o.type;
     ao.calib_tokens = a.get_int("--calib-tokens", 512);
     ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
@@ -50,6 +51,12 @@ int cmd_quantize(const Args& a) {
       if (k == n) std::fprintf(stderr, "\n");
     };
     const quant::AwqReport r = quant::awq_quantize_gguf(a.positional[0], a.positional[1], ao);
+    for (const auto& note : r.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+    if (o.method == "gptq") {
+      std::printf("%s -> %s: GPTQ to %s on %lld calibration tokens (%s) in %.2f s\n", a.positional[0].c_str(), a.positional[1].c_str(), type.c_str(),
+                  static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
+      return 0;
+    }
     std::printf("%s -> %s: AWQ to %s on %lld calibration tokens (%s) in %.2f s; chosen r per layer (qkv, o, gate/up, down):\n",
                 a.positional[0].c_str(), a.positional[1].c_str(), type.c_str(), static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
     for (size_t l = 0; l < r.ratio.size(); ++l)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -14,6 +15,7 @@
 #include "llm/sampler.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
+#include "quant/gptq.h"
 
 namespace pareto::quant {
 
@@ -250,7 +252,22 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   }
   const int64_t bs = kernels::ggml_type_traits(o.type).block_size;
   rep.ratio.assign(size_t(L), std::vector<float>(4, -1.f));
-  for (int64_t l = 0; l < L; ++l) {
+  std::map<std::string, std::string> gptq;  // tensor name -> GGML bytes
+  for (int64_t l = 0; l < L && o.method == "gptq"; ++l) {
+    Layer& y = layers[size_t(l)];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const std::pair<const char*, std::pair<Matrix*, int>> mats[] = {
+        {"attn_q.weight", {&y.q, 0}},   {"attn_k.weight", {&y.k, 0}},  {"attn_v.weight", {&y.v, 0}},    {"attn_output.weight", {&y.o, 1}},
+        {"ffn_gate.weight", {&y.gate, 2}}, {"ffn_up.weight", {&y.up, 2}}, {"ffn_down.weight", {&y.down, 3}}};
+    for (const auto& [name, mg] : mats) {
+      if (!o.quantize || mg.first->cols % 32) continue;
+      const GptqResult g = gptq_quantize(mg.first->w, mg.first->rows, mg.first->cols, acts[size_t(l)][size_t(mg.second)], o.type);
+      if (g.fell_back) rep.notes.push_back(p + name + ": Cholesky failed at every damping, rounded to nearest");
+      gptq[p + name] = g.bytes;
+    }
+    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
+  }
+  for (int64_t l = 0; l < L && o.method != "gptq"; ++l) {
     Layer& y = layers[size_t(l)];
     auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold) {
       if (mats[0]->cols % bs) return;  // rows fall back to another type: nothing to protect
@@ -300,6 +317,10 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       const std::string p = part;
       const Matrix* m = p == "attn_q.weight" ? &y.q : p == "attn_k.weight" ? &y.k : p == "attn_v.weight" ? &y.v : p == "attn_output.weight" ? &y.o
                       : p == "ffn_gate.weight" ? &y.gate : p == "ffn_up.weight" ? &y.up : p == "ffn_down.weight" ? &y.down : nullptr;
+      if (auto it = gptq.find(t.name); it != gptq.end()) {
+        w.add_tensor(t.name, o.type, t.ne, it->second.data(), it->second.size());
+        continue;
+      }
       if (m) {
         emit(t.name, t.ne, m->w.data(), m->rows, m->cols, true);
         continue;

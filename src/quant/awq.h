@@ -14,6 +14,7 @@
 namespace pareto::quant {
 
 struct AwqOptions {
+  std::string method = "awq";   // "awq", or "gptq" (same calibration, GPTQ rounding instead of scales)
   uint32_t type = 2;            // GGML type of the matmul weights (q4_0)
   int grid = 20;                // r in {0, 1/grid, ..., (grid-1)/grid}
   int64_t calib_tokens = 512;   // activations collected per matmul input
@@ -28,9 +29,11 @@ struct AwqReport {
   std::string calibration;             // where the activations came from
   int64_t tokens = 0;
   std::vector<std::vector<float>> ratio;  // [layer][group] chosen r (-1: group skipped)
+  std::vector<std::string> notes;         // GPTQ fallbacks, named
   double seconds = 0;
 };
 
+// Also runs GPTQ when options.method == "gptq" (q4_0 / q8_0 layers).
 AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& options);
 
 // One linear layer on its own (the synthetic-outlier tests): W [rows, cols]
