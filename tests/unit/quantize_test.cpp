@@ -19,6 +19,7 @@
 #include "quant/awq.h"
 #include "quant/evaluate.h"
 #include "quant/gptq.h"
+#include "quant/smoothquant.h"
 #include "quant/quantize_gguf.h"
 
 using namespace pareto;
@@ -214,4 +215,35 @@ TEST(Quantize, GptqBeatsRoundingOnCorrelatedInputsAndSurvivesDeadChannels) {
       if (layer == 0) std::printf("[gptq] %s: output error GPTQ %.4g vs RTN %.4g\n", kernels::ggml_type_traits(type).name, eg, er);
     }
   EXPECT_GE(double(wins), 0.95 * layers) << wins << " of " << layers << " layers";
+}
+
+TEST(Quantize, SmoothQuantTamesOutlierChannels) {
+  // Activations with 2% of channels scaled 50x; weights ~N(0, 0.02).
+  std::mt19937 rng(21);
+  std::normal_distribution<float> n01(0.f, 1.f);
+  const int64_t rows = 64, cols = 256;
+  std::vector<float> gain(static_cast<size_t>(cols), 1.f);
+  for (int64_t j = 0; j < cols; j += 50) gain[size_t(j)] = 50.f;
+  auto acts = [&](int64_t tokens) {
+    std::vector<float> x(static_cast<size_t>(tokens * cols));
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t j = 0; j < cols; ++j) x[size_t(t * cols + j)] = n01(rng) * gain[size_t(j)] * (1.f + 0.5f * float(t % 4));
+    return x;
+  };
+  std::vector<float> w(static_cast<size_t>(rows * cols));
+  for (float& v : w) v = 0.02f * n01(rng);
+  const auto calib = acts(128), test = acts(128);
+  using quant::ActGranularity;
+  const double naive = quant::w8a8_error(w, rows, cols, test, {}, ActGranularity::per_tensor);
+  const double per_token = quant::w8a8_error(w, rows, cols, test, {}, ActGranularity::per_token);
+  std::vector<double> by_alpha;
+  for (float alpha : {0.05f, 0.25f, 0.5f, 0.75f, 0.95f})
+    by_alpha.push_back(quant::w8a8_error(w, rows, cols, test, quant::smoothing_scales(w, rows, cols, calib, alpha), ActGranularity::per_tensor));
+  std::printf("[smoothquant] W8A8 error: naive per-tensor %.4g, per-token %.4g; smoothed per-tensor at alpha 0.05..0.95: %.4g %.4g %.4g %.4g %.4g\n",
+              naive, per_token, by_alpha[0], by_alpha[1], by_alpha[2], by_alpha[3], by_alpha[4]);
+  EXPECT_LT(by_alpha[2], naive) << "SmoothQuant per-tensor beats naive per-tensor";
+  EXPECT_LT(per_token, naive) << "per-token beats per-tensor";
+  const double best = *std::min_element(by_alpha.begin(), by_alpha.end());
+  EXPECT_GT(by_alpha.front(), best) << "too little smoothing is worse than the best alpha";
+  EXPECT_GT(by_alpha.back(), best) << "too much smoothing is worse too (U-shaped)";
 }

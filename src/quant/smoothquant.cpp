@@ -1,0 +1,58 @@
+#include "quant/smoothquant.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pareto::quant {
+
+std::vector<float> smoothing_scales(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, float alpha) {
+  const int64_t tokens = int64_t(x.size()) / cols;
+  std::vector<float> s(static_cast<size_t>(cols), 1.f);
+  for (int64_t j = 0; j < cols; ++j) {
+    float xm = 0, wm = 0;
+    for (int64_t t = 0; t < tokens; ++t) xm = std::max(xm, std::fabs(x[size_t(t * cols + j)]));
+    for (int64_t r = 0; r < rows; ++r) wm = std::max(wm, std::fabs(w[size_t(r * cols + j)]));
+    if (xm > 0 && wm > 0) s[size_t(j)] = std::pow(xm, alpha) / std::pow(wm, 1.f - alpha);
+    s[size_t(j)] = std::max(s[size_t(j)], 1e-5f);
+  }
+  return s;
+}
+
+namespace {
+// Symmetric int8 rounding of v[0..n) with one scale (amax / 127), in place.
+void fake_int8(float* v, int64_t n, int64_t stride) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[i * stride]));
+  if (amax == 0) return;
+  const float d = amax / 127.f;
+  for (int64_t i = 0; i < n; ++i) v[i * stride] = std::roundf(v[i * stride] / d) * d;
+}
+}  // namespace
+
+double w8a8_error(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, const std::vector<float>& s,
+                  ActGranularity act) {
+  const int64_t tokens = int64_t(x.size()) / cols;
+  std::vector<float> wq = w, xq = x;
+  if (!s.empty())
+    for (int64_t j = 0; j < cols; ++j) {
+      for (int64_t r = 0; r < rows; ++r) wq[size_t(r * cols + j)] *= s[size_t(j)];
+      for (int64_t t = 0; t < tokens; ++t) xq[size_t(t * cols + j)] /= s[size_t(j)];
+    }
+  for (int64_t r = 0; r < rows; ++r) fake_int8(wq.data() + r * cols, cols, 1);  // per output channel
+  if (act == ActGranularity::per_tensor) fake_int8(xq.data(), tokens * cols, 1);
+  else
+    for (int64_t t = 0; t < tokens; ++t) fake_int8(xq.data() + t * cols, cols, 1);
+  double err = 0;
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double exact = 0, quant = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        exact += double(x[size_t(t * cols + j)]) * w[size_t(r * cols + j)];
+        quant += double(xq[size_t(t * cols + j)]) * wq[size_t(r * cols + j)];
+      }
+      err += (quant - exact) * (quant - exact);
+    }
+  return err;
+}
+
+}  // namespace pareto::quant
