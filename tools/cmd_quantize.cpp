@@ -10,9 +10,24 @@
 #include "cli.h"
 #include "core/thread_pool.h"
 #include "quant/awq.h"
+#include "quant/importance.h"
 #include "quant/quantize_gguf.h"
 
 namespace pareto::tools {
+
+// pareto calibrate MODEL --file TEXT -o STATS [--ctx 128] [--tokens 4096]
+int cmd_calibrate(const Args& a) {
+  if (a.positional.size() != 1 || !a.has("--file") || !a.has("-o")) fail_argument("usage: pareto calibrate MODEL.gguf --file TEXT -o STATS.txt");
+  std::ifstream f(a.get("--file"));
+  if (!f) fail(StatusCode::io_error, a.get("--file") + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  int64_t used = 0;
+  const quant::Importance imp = quant::collect_importance(a.positional[0], ss.str(), a.get_int("--ctx", 128), a.get_int("--tokens", 4096), &used);
+  quant::save_importance(a.get("-o"), imp);
+  std::printf("%s: importance of %zu matmul inputs from %lld tokens\n", a.get("-o").c_str(), imp.size(), static_cast<long long>(used));
+  return 0;
+}
 
 int cmd_quantize(const Args& a) {
   if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
@@ -27,6 +42,7 @@ int cmd_quantize(const Args& a) {
   }
   o.type = quant::type_by_name(type);
   o.keep = a.all("--keep");
+  if (a.has("--importance")) o.importance = quant::load_importance(a.get("--importance"));
   set_num_threads(a.get_int("--threads", 2));
   if (isatty(2)) o.progress = [](int k, int n, const std::string& name, double secs) {
     const double eta = k > 0 ? secs / k * (n - k) : 0;

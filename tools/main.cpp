@@ -37,6 +37,8 @@ const char* kUsage =
     "  quantize IN.gguf OUT.gguf [--method rtn|awq|gptq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]...\n"
     "           [--calib FILE] [--calib-tokens N] [--threads N]\n"
     "      weight matrices to a GGML type (llama.cpp's rounding, byte for byte); progress and a summary\n"
+    "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
+    "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
     "      perplexity of both, KL divergence, top-1 agreement, per-layer error, bits per weight\n"
     "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--report] [-o MODEL.pareto]\n"
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
+    if (cmd == "calibrate") return cmd_calibrate(parse_args(argc, argv, 2, {}));
     if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
     if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only"}));
     if (cmd == "compile") return cmd_compile(parse_args(argc, argv, 2, {"--report"}));

@@ -8,6 +8,7 @@
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
+#include "quant/importance.h"
 
 namespace pareto::quant {
 
@@ -84,13 +85,16 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
       const uint8_t* src = t.data;
       const auto progress = o.progress;
       const std::string name = t.name;
+      const std::vector<float>* imp = nullptr;
+      if (auto it = o.importance.find(t.name); it != o.importance.end() && int64_t(it->second.size()) == cols) imp = &it->second;
       w.add_tensor_generated(t.name, type, t.ne, [=]() {
         std::string bytes(out_row * size_t(rows), '\0');
         parallel_for(rows, [&](int64_t r0, int64_t r1) {
           std::vector<float> row(static_cast<size_t>(cols));
           for (int64_t r = r0; r < r1; ++r) {
             kernels::dequantize_row_ref(t.type, src + size_t(r) * in_row, row.data(), cols);
-            kernels::quantize_row_ref(type, row.data(), bytes.data() + size_t(r) * out_row, cols);
+            if (imp) quantize_row_weighted(type, row.data(), imp->data(), bytes.data() + size_t(r) * out_row, cols);
+            else kernels::quantize_row_ref(type, row.data(), bytes.data() + size_t(r) * out_row, cols);
           }
         });
         if (progress) progress(++*produced, *to_produce, name, now_seconds() - t0);

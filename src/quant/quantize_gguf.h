@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct QuantizeOptions {
   std::string method = "rtn";
   uint32_t type = 8;                 // GGML type id of the weight matrices (q8_0)
   std::vector<std::string> keep;     // substrings of tensor names left as they are
+  // Per-tensor input importance (quant/importance.h): q4_0/q8_0 block scales
+  // then minimize the importance-weighted error instead of ggml's rule.
+  std::map<std::string, std::vector<float>> importance;
   // Called after each tensor: (done, total, name, seconds so far).
   std::function<void(int, int, const std::string&, double)> progress;
 };

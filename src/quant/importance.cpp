@@ -1,0 +1,127 @@
+#include "quant/importance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "kernels/quant_formats.h"
+#include "llm/model.h"
+#include "llm/tokenizer.h"
+#include "llm/transformer.h"
+
+namespace pareto::quant {
+
+Importance collect_importance(const std::string& model_path, const std::string& text, int64_t ctx, int64_t max_tokens, int64_t* used) {
+  auto model = llm::Model::load(model_path);
+  if (model->vocab.pieces.empty()) fail_argument(model_path + ": no tokenizer in the file");
+  llm::Tokenizer tok(model->vocab);
+  const std::vector<int32_t> tokens = tok.encode(text, true);
+  const int64_t n = std::min<int64_t>(max_tokens, int64_t(tokens.size()) / ctx * ctx);
+  if (n < ctx) fail_argument("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx));
+  static const char* names[4][3] = {{"attn_q.weight", "attn_k.weight", "attn_v.weight"},
+                                    {"attn_output.weight", nullptr, nullptr},
+                                    {"ffn_gate.weight", "ffn_up.weight", nullptr},
+                                    {"ffn_down.weight", nullptr, nullptr}};
+  std::map<std::string, std::vector<double>> sums;
+  llm::Transformer tr(*model, ctx);
+  tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t rows, int64_t cols) {
+    std::vector<double> acc(static_cast<size_t>(cols), 0);
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t j = 0; j < cols; ++j) acc[size_t(j)] += double(x[t * cols + j]) * x[t * cols + j];
+    for (const char* nm : names[int(which)]) {
+      if (!nm) continue;
+      auto& s = sums["blk." + std::to_string(l) + "." + nm];
+      if (s.empty()) s.assign(size_t(cols), 0);
+      for (int64_t j = 0; j < cols; ++j) s[size_t(j)] += acc[size_t(j)];
+    }
+  };
+  for (int64_t s = 0; s < n; s += ctx) tr.forward(tokens.data() + s, ctx, 0, false);
+  Importance imp;
+  for (auto& [name, s] : sums) {
+    std::vector<float> v(s.size());
+    for (size_t j = 0; j < s.size(); ++j) v[j] = float(s[j] / double(n));
+    imp[name] = std::move(v);
+  }
+  if (used) *used = n;
+  return imp;
+}
+
+// Text format: one line per tensor, "name count v0 v1 ...".
+void save_importance(const std::string& path, const Importance& imp) {
+  std::ofstream f(path);
+  if (!f) fail(StatusCode::io_error, path + ": cannot write");
+  f.precision(9);
+  for (const auto& [name, v] : imp) {
+    f << name << ' ' << v.size();
+    for (float x : v) f << ' ' << x;
+    f << '\n';
+  }
+}
+
+Importance load_importance(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail(StatusCode::io_error, path + ": cannot open");
+  Importance imp;
+  std::string line;
+  for (int ln = 1; std::getline(f, line); ++ln) {
+    if (line.empty()) continue;
+    std::istringstream in(line);
+    std::string name;
+    size_t n = 0;
+    if (!(in >> name >> n) || n > (size_t(1) << 24)) fail_argument(path + ":" + std::to_string(ln) + ": expected 'name count values...'");
+    std::vector<float> v(n);
+    for (float& x : v)
+      if (!(in >> x) || !std::isfinite(x) || x < 0) fail_argument(path + ":" + std::to_string(ln) + ": bad value for " + name);
+    imp[name] = std::move(v);
+  }
+  return imp;
+}
+
+void quantize_row_weighted(uint32_t type, const float* w, const float* imp, void* out, int64_t cols) {
+  const bool q4 = type == uint32_t(kernels::GgmlType::q4_0);
+  if (!q4 && type != uint32_t(kernels::GgmlType::q8_0)) return kernels::quantize_row_ref(type, w, out, cols);
+  const size_t bb = q4 ? 18 : 34;
+  uint8_t* y = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    const float* x = w + b * 32;
+    const float* im = imp + b * 32;
+    float amax = 0, mx = 0;
+    for (int j = 0; j < 32; ++j)
+      if (std::fabs(x[j]) > amax) {
+        amax = std::fabs(x[j]);
+        mx = x[j];
+      }
+    const float d0 = q4 ? mx / -8 : amax / 127;
+    double best = -1;
+    float best_d = d0;
+    for (int k = 0; k <= 12 && d0 != 0; ++k) {
+      const float d = d0 * (1.f - 0.025f * float(k)), dh = half_to_float(float_to_half(d)), id = 1.f / d;
+      double err = 0;
+      for (int j = 0; j < 32; ++j) {
+        const float q = q4 ? float(std::clamp(int(std::floor(x[j] * id + 8.5f)), 0, 15) - 8) : float(std::clamp(int(std::roundf(x[j] * id)), -127, 127));
+        err += double(im[j] + 1e-10f) * double(q * dh - x[j]) * double(q * dh - x[j]);
+      }
+      if (best < 0 || err < best) {
+        best = err;
+        best_d = d;
+      }
+    }
+    const float id = best_d ? 1.f / best_d : 0.f;
+    const uint16_t h = float_to_half(best_d);
+    std::memcpy(y + size_t(b) * bb, &h, 2);
+    if (q4) {
+      for (int j = 0; j < 16; ++j) {
+        const int a = std::clamp(int(std::floor(x[j] * id + 8.5f)), 0, 15), c = std::clamp(int(std::floor(x[j + 16] * id + 8.5f)), 0, 15);
+        y[size_t(b) * bb + 2 + size_t(j)] = uint8_t(a | (c << 4));
+      }
+    } else {
+      for (int j = 0; j < 32; ++j) y[size_t(b) * bb + 2 + size_t(j)] = uint8_t(int8_t(std::clamp(int(std::roundf(x[j] * id)), -127, 127)));
+    }
+  }
+}
+
+}  // namespace pareto::quant
