@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -30,7 +31,7 @@ int cmd_calibrate(const Args& a) {
 }
 
 int cmd_quantize(const Args& a) {
-  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
+  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha 0.5]] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
   quant::QuantizeOptions o;
   o.method = a.get("--method", "rtn");
   std::string type = a.get("--type", "");
@@ -49,9 +50,10 @@ int cmd_quantize(const Args& a) {
     std::fprintf(stderr, "\r[%d/%d] %-40s %6.1f s, ETA %5.1f s", k, n, name.c_str(), secs, eta);
     if (k == n) std::fprintf(stderr, "\n");
   };
-  if (o.method == "awq" || o.method == "gptq") {
+  if (o.method == "awq" || o.method == "gptq" || o.method == "smoothquant") {
     quant::AwqOptions ao;
     ao.method = o.method;
+    ao.alpha = float(std::atof(a.get("--alpha", "0.5").c_str()));
     ao.type = o.type;
     ao.calib_tokens = a.get_int("--calib-tokens", 512);
     ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
@@ -68,9 +70,9 @@ int cmd_quantize(const Args& a) {
     };
     const quant::AwqReport r = quant::awq_quantize_gguf(a.positional[0], a.positional[1], ao);
     for (const auto& note : r.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
-    if (o.method == "gptq") {
-      std::printf("%s -> %s: GPTQ to %s on %lld calibration tokens (%s) in %.2f s\n", a.positional[0].c_str(), a.positional[1].c_str(), type.c_str(),
-                  static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
+    if (o.method != "awq") {
+      std::printf("%s -> %s: %s to %s on %lld calibration tokens (%s) in %.2f s\n", a.positional[0].c_str(), a.positional[1].c_str(), o.method.c_str(),
+                  type.c_str(), static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
       return 0;
     }
     std::printf("%s -> %s: AWQ to %s on %lld calibration tokens (%s) in %.2f s; chosen r per layer (qkv, o, gate/up, down):\n",

@@ -34,7 +34,7 @@ const char* kUsage =
     "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
     "      random-weight llama model with real shapes (1.1b = TinyLlama)\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
-    "  quantize IN.gguf OUT.gguf [--method rtn|awq|gptq] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]...\n"
+    "  quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha A]] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]...\n"
     "           [--calib FILE] [--calib-tokens N] [--threads N]\n"
     "      weight matrices to a GGML type (llama.cpp's rounding, byte for byte); progress and a summary\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"

@@ -16,6 +16,7 @@
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
 #include "quant/gptq.h"
+#include "quant/smoothquant.h"
 
 namespace pareto::quant {
 
@@ -273,6 +274,19 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       if (mats[0]->cols % bs) return;  // rows fall back to another type: nothing to protect
       std::vector<float> s;
       const std::vector<float>& x = acts[size_t(l)][size_t(g)];
+      if (o.method == "smoothquant") {
+        // One s for the group: the largest weight per input column over its matrices.
+        Matrix joint{0, mats[0]->cols, {}};
+        for (Matrix* m : mats) {
+          joint.w.insert(joint.w.end(), m->w.begin(), m->w.end());
+          joint.rows += m->rows;
+        }
+        s = smoothing_scales(joint.w, joint.rows, joint.cols, x, o.alpha);
+        rep.ratio[size_t(l)][size_t(g)] = o.alpha;
+        for (Matrix* m : mats) scale_columns(*m, s);
+        fold(s);
+        return;
+      }
       rep.ratio[size_t(l)][size_t(g)] = search_scales(x, int64_t(x.size()) / mats[0]->cols, o.error_tokens, mats, o.type, o.grid, s);
       for (Matrix* m : mats) scale_columns(*m, s);
       if (o.quantize) {  // importance of each (scaled) input channel: E[(x_j / s_j)^2]

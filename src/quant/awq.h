@@ -14,7 +14,8 @@
 namespace pareto::quant {
 
 struct AwqOptions {
-  std::string method = "awq";   // "awq", or "gptq" (same calibration, GPTQ rounding instead of scales)
+  std::string method = "awq";   // "awq", "gptq" (same calibration, GPTQ rounding) or "smoothquant"
+  float alpha = 0.5f;           // SmoothQuant migration strength
   uint32_t type = 2;            // GGML type of the matmul weights (q4_0)
   int grid = 20;                // r in {0, 1/grid, ..., (grid-1)/grid}
   int64_t calib_tokens = 512;   // activations collected per matmul input
@@ -33,7 +34,10 @@ struct AwqReport {
   double seconds = 0;
 };
 
-// Also runs GPTQ when options.method == "gptq" (q4_0 / q8_0 layers).
+// Also runs GPTQ when options.method == "gptq" (q4_0 / q8_0 layers), and
+// SmoothQuant when it is "smoothquant": s = max|X|^alpha / max|W|^(1-alpha)
+// folded the same way, weights then rounded to the type (q8_0: W8A8, as
+// pareto's q8_0 matmuls quantize activations to int8 per 32-block).
 AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& options);
 
 // One linear layer on its own (the synthetic-outlier tests): W [rows, cols]

@@ -282,3 +282,18 @@ TEST(Quantize, ImportanceWeightedRoundingNeverLosesOnItsObjective) {
   std::ofstream(path) << "blk.0.attn_q.weight 3 1 nan 2\n";
   EXPECT_THROW(quant::load_importance(path), Error);
 }
+
+TEST(Quantize, SmoothQuantModelKeepsW8Quality) {
+  const std::string dir = std::string(PARETO_SOURCE_DIR) + "/../shared/models/";
+  std::ifstream text_file(dir + "tinystories_style_eval.txt");
+  if (!text_file || !std::ifstream(dir + "stories260K.gguf")) GTEST_SKIP() << "../shared/models not found";
+  const std::string text((std::istreambuf_iterator<char>(text_file)), {});
+  quant::AwqOptions o;
+  o.method = "smoothquant";
+  o.type = uint32_t(kernels::GgmlType::q8_0);
+  const std::string out = ::testing::TempDir() + "/stories_sq8.gguf";
+  quant::awq_quantize_gguf(dir + "stories260K.gguf", out, o);
+  const auto r = quant::evaluate(dir + "stories260K.gguf", out, text, quant::EvalOptions{});
+  EXPECT_GE(r.top1, 0.97);
+  EXPECT_NEAR(r.ppl_quant, r.ppl_base, 0.01 * r.ppl_base);
+}
