@@ -19,6 +19,7 @@
 #include "quant/awq.h"
 #include "quant/evaluate.h"
 #include "quant/gptq.h"
+#include "quant/group_quant.h"
 #include "quant/importance.h"
 #include "quant/smoothquant.h"
 #include "quant/quantize_gguf.h"
@@ -296,4 +297,43 @@ TEST(Quantize, SmoothQuantModelKeepsW8Quality) {
   const auto r = quant::evaluate(dir + "stories260K.gguf", out, text, quant::EvalOptions{});
   EXPECT_GE(r.top1, 0.97);
   EXPECT_NEAR(r.ppl_quant, r.ppl_base, 0.01 * r.ppl_base);
+}
+
+TEST(Quantize, GroupQuantizationPacksExactlyAndOrdersErrors) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<uint32_t> any;
+  for (int bits = 2; bits <= 8; ++bits)
+    for (int64_t n : {1, 7, 33, 255, 4097}) {
+      std::vector<uint32_t> codes(static_cast<size_t>(n));
+      for (auto& c : codes) c = any(rng) & ((1u << bits) - 1);
+      ASSERT_EQ(quant::unpack_codes(quant::pack_codes(codes, bits), bits, n), codes) << bits << " bits, n " << n;
+    }
+  std::normal_distribution<float> n01(0.f, 1.f);
+  const int64_t n = 1000;  // not a multiple of any group: a tail group at the end
+  std::vector<float> w(static_cast<size_t>(n)), back(static_cast<size_t>(n));
+  for (float& v : w) v = n01(rng);
+  auto mse = [&](int bits, int64_t group, bool asym) {
+    quant::GroupQuantParams p{bits, group, asym};
+    const auto q = quant::quantize_group_row(w.data(), n, p);
+    quant::dequantize_group_row(q, p, back.data());
+    double e = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double d = double(back[size_t(i)]) - w[size_t(i)];
+      // Round to nearest: never more than half a step from the original (symmetric: every value is
+      // inside the range; asymmetric: the rounded zero point can push the extremes past it).
+      if (!asym) {
+        EXPECT_LE(std::fabs(d), 0.5 * q.scale[size_t(i / group)] * (1 + 1e-5)) << bits << " bits, group " << group << ", element " << i;
+      }
+      e += d * d;
+    }
+    return e / double(n);
+  };
+  for (bool asym : {false, true}) {
+    EXPECT_LT(mse(8, 128, asym), mse(4, 128, asym));
+    EXPECT_LT(mse(4, 128, asym), mse(3, 128, asym));
+    EXPECT_LT(mse(3, 128, asym), mse(2, 128, asym));
+    EXPECT_LE(mse(4, 32, asym), mse(4, 64, asym));
+    EXPECT_LE(mse(4, 64, asym), mse(4, 128, asym));
+    EXPECT_LE(mse(3, 32, asym), mse(3, 128, asym));
+  }
 }
