@@ -10,6 +10,8 @@
 
 #include "cli.h"
 #include "core/thread_pool.h"
+#include "llm/export_gguf.h"
+#include "llm/model.h"
 #include "quant/awq.h"
 #include "quant/importance.h"
 #include "quant/quantize_gguf.h"
@@ -43,6 +45,21 @@ int cmd_quantize(const Args& a) {
   }
   o.type = quant::type_by_name(type);
   o.keep = a.all("--keep");
+  // llama2.c checkpoints (with --tokenizer) are exported to GGUF first.
+  std::string input = a.positional[0];
+  if (input.size() < 5 || input.compare(input.size() - 5, 5, ".gguf") != 0) {
+    auto model = llm::Model::load(input, a.get("--tokenizer"));
+    input = a.positional[1] + ".f32.gguf";
+    llm::export_gguf(*model, input);
+    std::fprintf(stderr, "exported %s to %s\n", a.positional[0].c_str(), input.c_str());
+  }
+  // The intermediate export goes away however quantization ends.
+  struct RemoveLater {
+    std::string path;
+    ~RemoveLater() {
+      if (!path.empty()) std::remove(path.c_str());
+    }
+  } cleanup{input == a.positional[0] ? "" : input};
   if (a.has("--importance")) o.importance = quant::load_importance(a.get("--importance"));
   set_num_threads(a.get_int("--threads", 2));
   if (isatty(2)) o.progress = [](int k, int n, const std::string& name, double secs) {
@@ -68,7 +85,7 @@ int cmd_quantize(const Args& a) {
       std::fprintf(stderr, "\rAWQ layer %d of %d, %.1f s, ETA %.1f s", k, n, secs, k ? secs / k * (n - k) : 0.0);
       if (k == n) std::fprintf(stderr, "\n");
     };
-    const quant::AwqReport r = quant::awq_quantize_gguf(a.positional[0], a.positional[1], ao);
+    const quant::AwqReport r = quant::awq_quantize_gguf(input, a.positional[1], ao);
     for (const auto& note : r.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
     if (o.method != "awq") {
       std::printf("%s -> %s: %s to %s on %lld calibration tokens (%s) in %.2f s\n", a.positional[0].c_str(), a.positional[1].c_str(), o.method.c_str(),
@@ -81,7 +98,7 @@ int cmd_quantize(const Args& a) {
       std::printf("  layer %zu: %.2f %.2f %.2f %.2f\n", l, double(r.ratio[l][0]), double(r.ratio[l][1]), double(r.ratio[l][2]), double(r.ratio[l][3]));
     return 0;
   }
-  const quant::QuantizeReport r = quant::quantize_gguf(a.positional[0], a.positional[1], o);
+  const quant::QuantizeReport r = quant::quantize_gguf(input, a.positional[1], o);
   for (const auto& note : r.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   std::printf("%s -> %s: %d tensors quantized to %s, %d kept, %d fallbacks; %s -> %s in %.2f s\n", a.positional[0].c_str(),
               a.positional[1].c_str(), r.quantized, type.c_str(), r.kept, r.fallbacks, format_bytes(r.bytes_in).c_str(),

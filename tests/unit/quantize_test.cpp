@@ -13,6 +13,7 @@
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
 #include "pareto/llm.hpp"
+#include "llm/export_gguf.h"
 #include "llm/model.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
@@ -336,4 +337,29 @@ TEST(Quantize, GroupQuantizationPacksExactlyAndOrdersErrors) {
     EXPECT_LE(mse(4, 64, asym), mse(4, 128, asym));
     EXPECT_LE(mse(3, 32, asym), mse(3, 128, asym));
   }
+}
+
+TEST(Quantize, Llama2cCheckpointExportsToTheSameGguf) {
+  const std::string dir = std::string(PARETO_SOURCE_DIR) + "/../shared/models/";
+  if (!std::ifstream(dir + "stories260K.bin")) GTEST_SKIP() << "../shared/models not found";
+  auto m = llm::Model::load(dir + "stories260K.bin", dir + "tok512.bin");
+  const std::string out = ::testing::TempDir() + "/stories_export.gguf";
+  llm::export_gguf(*m, out);
+  // llama.cpp's own conversion of the same checkpoint: every tensor byte for byte.
+  auto ours = gguf::File::open(out);
+  auto ref = gguf::File::open(dir + "stories260K.gguf");
+  int compared = 0;
+  for (const auto& t : ref->tensors) {
+    const gguf::TensorInfo* mine = ours->tensor(t.name);
+    ASSERT_NE(mine, nullptr) << t.name;
+    ASSERT_EQ(mine->ne, t.ne) << t.name;
+    ASSERT_EQ(mine->nbytes, t.nbytes) << t.name;
+    EXPECT_EQ(std::memcmp(mine->data, t.data, t.nbytes), 0) << t.name;
+    ++compared;
+  }
+  EXPECT_EQ(compared, int(ours->tensors.size()));
+  // And it tokenizes like the checkpoint's tokenizer.
+  auto g = llm::Model::load(out);
+  llm::Tokenizer a(m->vocab), b(g->vocab);
+  EXPECT_EQ(a.encode("Once upon a time, Lily saw a big dog.", true), b.encode("Once upon a time, Lily saw a big dog.", true));
 }

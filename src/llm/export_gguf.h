@@ -1,0 +1,13 @@
+// Writes a loaded llama-family model (e.g. a llama2.c checkpoint with its
+// tokenizer) as a GGUF file pareto and llama.cpp read: llama metadata, the
+// SentencePiece vocabulary with token types, and every tensor in f32.
+#pragma once
+#include <string>
+
+#include "llm/model.h"
+
+namespace pareto::llm {
+
+void export_gguf(const Model& m, const std::string& path);
+
+}  // namespace pareto::llm
