@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
 
 namespace pareto::llm {
@@ -29,14 +28,10 @@ int32_t token_type(const Vocab& v, int32_t id) {
 
 }  // namespace
 
-void export_gguf(const Model& m, const std::string& path) {
-  const ModelConfig& c = m.config;
-  if (c.arch != "llama") fail_unsupported("exporting architecture '" + c.arch + "' to GGUF (llama only)");
-  if (m.vocab.pieces.empty()) fail_argument("the model has no vocabulary to export (pass its tokenizer)");
-  gguf::Writer w;
+void write_llama_metadata(gguf::Writer& w, const ModelConfig& c, const std::string& name, uint32_t file_type) {
   w.set_string("general.architecture", "llama");
-  w.set_string("general.name", "pareto-export");
-  w.set_u32("general.file_type", 0);
+  w.set_string("general.name", name);
+  w.set_u32("general.file_type", file_type);
   w.set_u32("llama.context_length", uint32_t(c.ctx_len));
   w.set_u32("llama.embedding_length", uint32_t(c.dim));
   w.set_u32("llama.block_count", uint32_t(c.n_layers));
@@ -47,6 +42,14 @@ void export_gguf(const Model& m, const std::string& path) {
   w.set_f32("llama.rope.freq_base", c.rope_base);
   w.set_u32("llama.rope.dimension_count", uint32_t(c.rope_dims > 0 ? c.rope_dims : c.head_dim));
   w.set_u32("llama.vocab_size", uint32_t(c.vocab));
+}
+
+void export_gguf(const Model& m, const std::string& path) {
+  const ModelConfig& c = m.config;
+  if (c.arch != "llama") fail_unsupported("exporting architecture '" + c.arch + "' to GGUF (llama only)");
+  if (m.vocab.pieces.empty()) fail_argument("the model has no vocabulary to export (pass its tokenizer)");
+  gguf::Writer w;
+  write_llama_metadata(w, c, "pareto-export", 0);
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<int32_t> types;

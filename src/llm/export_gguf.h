@@ -4,10 +4,14 @@
 #pragma once
 #include <string>
 
+#include "frontend/gguf/gguf_writer.h"
 #include "llm/model.h"
 
 namespace pareto::llm {
 
 void export_gguf(const Model& m, const std::string& path);
+
+// The general.* and llama.* hyper-parameter keys for `c` (shared with synth).
+void write_llama_metadata(gguf::Writer& w, const ModelConfig& c, const std::string& name, uint32_t file_type);
 
 }  // namespace pareto::llm

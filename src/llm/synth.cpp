@@ -8,6 +8,7 @@
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
+#include "llm/export_gguf.h"
 
 namespace pareto::llm {
 
@@ -94,19 +95,16 @@ SynthReport synth_model(const SynthOptions& o, const std::string& path) {
     fail_argument("preset " + o.preset + " rows are not a multiple of the " + tr.name + " block size");
   int64_t hd = s.dim / s.heads, kv = s.kv_heads * hd;
   gguf::Writer w;
-  w.set_string("general.architecture", "llama");
-  w.set_string("general.name", "pareto-synth-" + o.preset + "-" + o.type);
-  w.set_u32("general.file_type", wtype == 0 ? 0 : wtype == 1 ? 1 : wtype == 8 ? 7 : wtype == 2 ? 2 : 14);
-  w.set_u32("llama.context_length", uint32_t(s.ctx));
-  w.set_u32("llama.embedding_length", uint32_t(s.dim));
-  w.set_u32("llama.block_count", uint32_t(s.layers));
-  w.set_u32("llama.feed_forward_length", uint32_t(s.ffn));
-  w.set_u32("llama.attention.head_count", uint32_t(s.heads));
-  w.set_u32("llama.attention.head_count_kv", uint32_t(s.kv_heads));
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.set_f32("llama.rope.freq_base", 10000.f);
-  w.set_u32("llama.rope.dimension_count", uint32_t(hd));
-  w.set_u32("llama.vocab_size", uint32_t(s.vocab));
+  ModelConfig mc;
+  mc.dim = s.dim;
+  mc.n_layers = s.layers;
+  mc.n_heads = s.heads;
+  mc.n_kv_heads = s.kv_heads;
+  mc.head_dim = hd;
+  mc.ffn_dim = s.ffn;
+  mc.vocab = s.vocab;
+  mc.ctx_len = s.ctx;
+  write_llama_metadata(w, mc, "pareto-synth-" + o.preset + "-" + o.type, wtype == 0 ? 0 : wtype == 1 ? 1 : wtype == 8 ? 7 : wtype == 2 ? 2 : 14);
   add_vocab(w, s.vocab);
   SynthReport report;
   uint64_t tensor_id = 0;
