@@ -28,6 +28,16 @@ int32_t token_type(const Vocab& v, int32_t id) {
 
 }  // namespace
 
+uint32_t llama_file_type(uint32_t type) {
+  switch (kernels::GgmlType(type)) {
+    case kernels::GgmlType::f16: return 1;
+    case kernels::GgmlType::q4_0: return 2;
+    case kernels::GgmlType::q8_0: return 7;
+    case kernels::GgmlType::q4_k: return 14;
+    default: return 0;
+  }
+}
+
 void write_llama_metadata(gguf::Writer& w, const ModelConfig& c, const std::string& name, uint32_t file_type) {
   w.set_string("general.architecture", "llama");
   w.set_string("general.name", name);

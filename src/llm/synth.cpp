@@ -104,7 +104,7 @@ SynthReport synth_model(const SynthOptions& o, const std::string& path) {
   mc.ffn_dim = s.ffn;
   mc.vocab = s.vocab;
   mc.ctx_len = s.ctx;
-  write_llama_metadata(w, mc, "pareto-synth-" + o.preset + "-" + o.type, wtype == 0 ? 0 : wtype == 1 ? 1 : wtype == 8 ? 7 : wtype == 2 ? 2 : 14);
+  write_llama_metadata(w, mc, "pareto-synth-" + o.preset + "-" + o.type, llama_file_type(wtype));
   add_vocab(w, s.vocab);
   SynthReport report;
   uint64_t tensor_id = 0;

@@ -41,7 +41,7 @@ PassStats fold_constants(ir::Graph& g, const PassContext& ctx) {
     if (!inputs_constant || !g.implicit_inputs(node).empty()) continue;
     const runtime::OpDef* def = runtime::op_registry().find(node.domain, node.op_type);
     if (!def) continue;
-    runtime::OpContext oc{node, ctx.opset, {}, {}, nullptr, nullptr, {}, {}};
+    runtime::OpContext oc{node, ctx.opset, {}, {}, nullptr, nullptr, nullptr, {}};
     for (int v : node.inputs) oc.inputs.push_back(v >= 0 ? e.constant(v) : nullptr);
     oc.outputs.resize(node.outputs.size());
     try {

@@ -23,7 +23,6 @@ struct Act {
 struct Fuser {
   ir::Graph& g;
   GraphEdit& e;
-  const PassContext& ctx;
 
   const ir::Node* consumer(int v) {
     const int c = e.only_consumer(v);
@@ -157,7 +156,7 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"fuse_activation", g.nodes.size(), 0, {}};
   const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
   GraphEdit e(g);
-  Fuser f{g, e, ctx};
+  Fuser f{g, e};
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& conv = g.nodes[n];
     if (e.dead(int(n)) || (conv.op_type != "Conv" && conv.op_type != "FusedConv") || conv.has_attr("activation")) continue;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
+
 namespace pareto::passes {
 
 GraphEdit::GraphEdit(ir::Graph& g) : g_(g) { index(); }
@@ -36,14 +38,12 @@ const Tensor* GraphEdit::constant(int v) const {
 }
 
 void GraphEdit::replace_uses(int from, int to) {
+  // Graph outputs are never redirected (their names are the model's
+  // interface): passes check is_output() first.
+  if (is_output(from)) throw Error(StatusCode::internal, "replace_uses on graph output '" + g_.values[size_t(from)].name + "'");
   for (int n : consumers_[size_t(from)])
     for (int& v : g_.nodes[size_t(n)].inputs)
       if (v == from) v = to;
-  for (int& v : g_.outputs)
-    if (v == from) {
-      // A graph output keeps its name: rename the replacement instead when it is internal.
-      v = to;
-    }
   consumers_[size_t(to)].insert(consumers_[size_t(to)].end(), consumers_[size_t(from)].begin(), consumers_[size_t(from)].end());
   uses_[size_t(to)] += uses_[size_t(from)];
   consumers_[size_t(from)].clear();

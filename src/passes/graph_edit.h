@@ -24,7 +24,7 @@ class GraphEdit {
   const Tensor* constant(int v) const;
   int producer(int v) const { return v >= 0 ? g_.values[size_t(v)].producer : -1; }
 
-  // Every read of `from` (explicit inputs and graph outputs) now reads `to`.
+  // Every read of `from` now reads `to`; `from` must not be a graph output.
   void replace_uses(int from, int to);
   // A new constant value (name made unique from `hint`).
   int add_constant(const std::string& hint, Tensor t);

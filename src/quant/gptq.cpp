@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/quant_formats.h"
+#include "quant/ggml_block_rules.h"
 
 namespace pareto::quant {
 
@@ -55,36 +56,11 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, int64_t 
   return inv;
 }
 
-struct BlockCode {
-  float d = 0, id = 0;  // f16-rounded scale (used to dequantize) and ggml's float inverse
-};
-
-// ggml's block scale rules: Q4_0 signed max / -8, Q8_0 amax / 127.
-BlockCode block_scale(uint32_t type, const float* v, int64_t stride, int n) {
-  float amax = 0, mx = 0;
-  for (int j = 0; j < n; ++j)
-    if (std::fabs(v[j * stride]) > amax) {
-      amax = std::fabs(v[j * stride]);
-      mx = v[j * stride];
-    }
-  const float d = type == uint32_t(kernels::GgmlType::q4_0) ? mx / -8 : amax / 127;
-  return {half_to_float(float_to_half(d)), d ? 1.f / d : 0.f};
-}
-
-// ggml's rounding, clamped: weights updated after their block's scale was
-// fixed can leave the range the scale was made for.
-int quantize_value(uint32_t type, float v, float id) {
-  if (type == uint32_t(kernels::GgmlType::q4_0)) return std::clamp(int(std::floor(v * id + 8.5f)), 0, 15);
-  return std::clamp(int(std::roundf(v * id)), -127, 127);
-}
-float dequantize_value(uint32_t type, int q, float d) { return type == uint32_t(kernels::GgmlType::q4_0) ? float(q - 8) * d : float(q) * d; }
-
 }  // namespace
 
 GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type, double damping,
                          int64_t block) {
-  const bool q4 = type == uint32_t(kernels::GgmlType::q4_0);
-  if (!q4 && type != uint32_t(kernels::GgmlType::q8_0)) fail_unsupported("GPTQ writes q4_0 or q8_0");
+  if (!is_q4_0(type) && type != uint32_t(kernels::GgmlType::q8_0)) fail_unsupported("GPTQ writes q4_0 or q8_0");
   if (cols % 32) fail_argument("GPTQ needs rows that are a multiple of 32 long");
   GptqResult res;
   const int64_t tokens = int64_t(x.size()) / cols;
@@ -120,31 +96,33 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
       for (int64_t j = 0; j <= i; ++j) u[size_t(j * cols + i)] = inv[size_t(i * cols + j)];
     res.damping = damp;
   }
-  const size_t row_bytes = kernels::ggml_row_size(type, cols), bb = q4 ? 18 : 34;
+  const size_t row_bytes = kernels::ggml_row_size(type, cols), bb = block_bytes(type);
   res.bytes.assign(row_bytes * size_t(rows), '\0');
   if (u.empty()) {  // every damping failed: round to nearest, reported
     res.fell_back = true;
     for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, res.bytes.data() + size_t(r) * row_bytes, cols);
     return res;
   }
-  std::vector<int8_t> codes(size_t(rows * cols));
+  std::vector<int> codes(size_t(rows * cols));
   std::vector<float> scale(size_t(rows * (cols / 32)));
   block = std::max<int64_t>(32, block / 32 * 32);
   parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float* wr = w.data() + r * cols;
-      BlockCode code;
+      float dh = 0, id = 0;  // the current block's f16-rounded scale and ggml's inverse
       for (int64_t i1 = 0; i1 < cols; i1 += block) {
         const int64_t i2 = std::min(cols, i1 + block);
         std::vector<double> err(size_t(i2 - i1), 0);
         for (int64_t c = i1; c < i2; ++c) {
           if (c % 32 == 0) {
-            code = block_scale(type, wr + c, 1, 32);
-            scale[size_t(r * (cols / 32) + c / 32)] = code.d;
+            const float d = ggml_block_scale(type, wr + c);
+            dh = f16_rounded(d);
+            id = d ? 1.f / d : 0.f;
+            scale[size_t(r * (cols / 32) + c / 32)] = dh;
           }
-          const int q = quantize_value(type, wr[c], code.id);
-          codes[size_t(r * cols + c)] = int8_t(q);
-          const double e = (double(wr[c]) - dequantize_value(type, q, code.d)) / u[size_t(c * cols + c)];
+          const int q = ggml_code(type, wr[c], id);
+          codes[size_t(r * cols + c)] = q;
+          const double e = (double(wr[c]) - ggml_value(type, q, dh)) / u[size_t(c * cols + c)];
           err[size_t(c - i1)] = e;
           for (int64_t k = c + 1; k < i2; ++k) wr[k] -= float(e * u[size_t(c * cols + k)]);
         }
@@ -156,15 +134,8 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
         }
       }
       uint8_t* out = reinterpret_cast<uint8_t*>(res.bytes.data()) + size_t(r) * row_bytes;
-      for (int64_t b = 0; b < cols / 32; ++b) {
-        const uint16_t h16 = float_to_half(scale[size_t(r * (cols / 32) + b)]);
-        std::memcpy(out + size_t(b) * bb, &h16, 2);
-        const int8_t* q = codes.data() + r * cols + b * 32;
-        if (q4)
-          for (int j = 0; j < 16; ++j) out[size_t(b) * bb + 2 + size_t(j)] = uint8_t(uint8_t(q[j]) | (uint8_t(q[j + 16]) << 4));
-        else
-          std::memcpy(out + size_t(b) * bb + 2, q, 32);
-      }
+      for (int64_t b = 0; b < cols / 32; ++b)
+        write_ggml_block(type, scale[size_t(r * (cols / 32) + b)], codes.data() + r * cols + b * 32, out + size_t(b) * bb);
     }
   });
   return res;

@@ -12,6 +12,7 @@
 #include "llm/model.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
+#include "quant/ggml_block_rules.h"
 
 namespace pareto::quant {
 
@@ -82,28 +83,22 @@ Importance load_importance(const std::string& path) {
 }
 
 void quantize_row_weighted(uint32_t type, const float* w, const float* imp, void* out, int64_t cols) {
-  const bool q4 = type == uint32_t(kernels::GgmlType::q4_0);
-  if (!q4 && type != uint32_t(kernels::GgmlType::q8_0)) return kernels::quantize_row_ref(type, w, out, cols);
-  const size_t bb = q4 ? 18 : 34;
+  if (!is_q4_0(type) && type != uint32_t(kernels::GgmlType::q8_0)) return kernels::quantize_row_ref(type, w, out, cols);
   uint8_t* y = static_cast<uint8_t*>(out);
+  int codes[32];
   for (int64_t b = 0; b < cols / 32; ++b) {
     const float* x = w + b * 32;
     const float* im = imp + b * 32;
-    float amax = 0, mx = 0;
-    for (int j = 0; j < 32; ++j)
-      if (std::fabs(x[j]) > amax) {
-        amax = std::fabs(x[j]);
-        mx = x[j];
-      }
-    const float d0 = q4 ? mx / -8 : amax / 127;
+    const float d0 = ggml_block_scale(type, x);
+    // ggml's own scale (k = 0) is a candidate: the weighted error never grows.
     double best = -1;
     float best_d = d0;
     for (int k = 0; k <= 12 && d0 != 0; ++k) {
-      const float d = d0 * (1.f - 0.025f * float(k)), dh = half_to_float(float_to_half(d)), id = 1.f / d;
+      const float d = d0 * (1.f - 0.025f * float(k)), dh = f16_rounded(d), id = 1.f / d;
       double err = 0;
       for (int j = 0; j < 32; ++j) {
-        const float q = q4 ? float(std::clamp(int(std::floor(x[j] * id + 8.5f)), 0, 15) - 8) : float(std::clamp(int(std::roundf(x[j] * id)), -127, 127));
-        err += double(im[j] + 1e-10f) * double(q * dh - x[j]) * double(q * dh - x[j]);
+        const double diff = double(ggml_value(type, ggml_code(type, x[j], id), dh)) - x[j];
+        err += double(im[j] + 1e-10f) * diff * diff;
       }
       if (best < 0 || err < best) {
         best = err;
@@ -111,16 +106,8 @@ void quantize_row_weighted(uint32_t type, const float* w, const float* imp, void
       }
     }
     const float id = best_d ? 1.f / best_d : 0.f;
-    const uint16_t h = float_to_half(best_d);
-    std::memcpy(y + size_t(b) * bb, &h, 2);
-    if (q4) {
-      for (int j = 0; j < 16; ++j) {
-        const int a = std::clamp(int(std::floor(x[j] * id + 8.5f)), 0, 15), c = std::clamp(int(std::floor(x[j + 16] * id + 8.5f)), 0, 15);
-        y[size_t(b) * bb + 2 + size_t(j)] = uint8_t(a | (c << 4));
-      }
-    } else {
-      for (int j = 0; j < 32; ++j) y[size_t(b) * bb + 2 + size_t(j)] = uint8_t(int8_t(std::clamp(int(std::roundf(x[j] * id)), -127, 127)));
-    }
+    for (int j = 0; j < 32; ++j) codes[j] = ggml_code(type, x[j], id);
+    write_ggml_block(type, best_d, codes, y + size_t(b) * block_bytes(type));
   }
 }
 

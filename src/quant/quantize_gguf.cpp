@@ -8,23 +8,12 @@
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/quant_formats.h"
+#include "llm/export_gguf.h"
 #include "quant/importance.h"
 
 namespace pareto::quant {
 
 namespace {
-
-// llama.cpp's general.file_type for an all-one-type model.
-uint32_t file_type_of(uint32_t type) {
-  switch (kernels::GgmlType(type)) {
-    case kernels::GgmlType::f32: return 0;
-    case kernels::GgmlType::f16: return 1;
-    case kernels::GgmlType::q4_0: return 2;
-    case kernels::GgmlType::q8_0: return 7;
-    case kernels::GgmlType::q4_k: return 15;
-    default: return 0;
-  }
-}
 
 bool is_weight_matrix(const gguf::TensorInfo& t) {
   return t.ne.size() >= 2 && t.ne[1] > 1 && t.name.size() >= 6 && t.name.compare(t.name.size() - 6, 6, "weight") == 0;
@@ -56,7 +45,7 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
   gguf::Writer w;
   for (const auto& [key, value] : file->kv)
     if (key != "general.file_type") w.set_value(key, value);
-  w.set_u32("general.file_type", file_type_of(o.type));
+  w.set_u32("general.file_type", llm::llama_file_type(o.type));
   // Quantized tensors are produced while the file is written: count them for the progress line.
   auto produced = std::make_shared<int>(0), to_produce = std::make_shared<int>(0);
   for (const gguf::TensorInfo& t : file->tensors) {

@@ -84,23 +84,24 @@ static void check_input(const ir::Value& v, const Tensor& t) {
                   shape_to_string(t.shape()));
 }
 
-// Allocates the arena and decides, per node output, whether it may take its
-// slot: not when it shares the buffer with one of the node's inputs and the
-// op is not one that works in place (a view op that materializes, e.g. a
-// converting Cast, would overwrite its input).
+// Allocates the arena and fixes each node output's slot once (see Plan::slots).
 void Executor::finish_memory(const ir::Graph& g, Plan& plan) {
   plan.arena = allocate_large(plan.memory->arena_bytes);
-  plan.arena_outputs.assign(plan.order.size(), {});
+  uint8_t* base = static_cast<uint8_t*>(plan.arena.get());
+  plan.slots.assign(plan.order.size(), {});
   for (size_t pos = 0; pos < plan.order.size(); ++pos) {
     const ir::Node& n = g.nodes[size_t(plan.order[pos])];
-    auto& ok = plan.arena_outputs[pos];
-    ok.assign(n.outputs.size(), false);
+    auto& slots = plan.slots[pos];
+    slots.assign(n.outputs.size(), {nullptr, 0});
     for (size_t o = 0; o < n.outputs.size(); ++o) {
       const int v = n.outputs[o];
       if (v < 0 || plan.memory->buffer_of[size_t(v)] < 0) continue;
+      const int buf = plan.memory->buffer_of[size_t(v)];
       bool shares = false;
-      for (int in : n.inputs) shares |= in >= 0 && plan.memory->buffer_of[size_t(in)] == plan.memory->buffer_of[size_t(v)];
-      ok[o] = !shares || passes::writes_in_place(n);
+      for (int in : n.inputs) shares |= in >= 0 && plan.memory->buffer_of[size_t(in)] == buf;
+      if (shares && !passes::writes_in_place(n)) continue;
+      const passes::Buffer& b = plan.memory->buffers[size_t(buf)];
+      slots[o] = {base + b.offset, b.bytes};
     }
   }
 }
@@ -130,7 +131,6 @@ void Executor::adopt_memory_plan(const ir::Graph& g, std::unique_ptr<passes::Mem
 std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {
   const Plan& plan = plan_for(g);
   const passes::MemoryPlan* memory = parent ? nullptr : memory_plan(g);
-  uint8_t* arena = memory ? static_cast<uint8_t*>(plan.arena.get()) : nullptr;
   Scope scope;
   scope.graph = &g;
   scope.parent = parent;
@@ -154,7 +154,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
   }
   for (size_t pos = 0; pos < plan.order.size(); ++pos) {
     const ir::Node& node = g.nodes[size_t(plan.order[pos])];
-    OpContext ctx{node, opset_, {}, {}, this, &scope, {}, {}};
+    OpContext ctx{node, opset_, {}, {}, this, &scope, nullptr, {}};
     ctx.inputs.reserve(node.inputs.size());
     for (int v : node.inputs) {
       if (v < 0) {
@@ -166,15 +166,9 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       ctx.inputs.push_back(&t);
     }
     ctx.outputs.resize(node.outputs.size());
-    if (arena) {
+    if (memory) {
       ctx.arena = plan.arena;
-      ctx.planned.assign(node.outputs.size(), {nullptr, 0});
-      for (size_t o = 0; o < node.outputs.size(); ++o) {
-        const int v = node.outputs[o];
-        if (v < 0 || !plan.arena_outputs[pos][o]) continue;
-        const passes::Buffer& b = memory->buffers[size_t(memory->buffer_of[size_t(v)])];
-        ctx.planned[o] = {arena + b.offset, b.bytes};
-      }
+      ctx.planned = &plan.slots[pos];
     }
     double t0 = options_.profile ? now_seconds() : 0;
     plan.defs[pos]->run(ctx);

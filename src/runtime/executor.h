@@ -60,7 +60,11 @@ class Executor {
     std::vector<int> outer_values;              // value ids read from the parent scope
     std::unique_ptr<passes::MemoryPlan> memory;  // top-level graph with the arena on
     std::shared_ptr<void> arena;
-    std::vector<std::vector<bool>> arena_outputs;  // per position, per output: may take its planned arena slot
+    // Per position, per output: its arena slot (null: allocate). No slot when the
+    // output shares its buffer with one of the node's inputs and the op does not
+    // work in place (a view op that materializes, e.g. a converting Cast, would
+    // overwrite its input).
+    std::vector<std::vector<std::pair<void*, size_t>>> slots;
   };
   const Plan& plan_for(const ir::Graph& g);
   void finish_memory(const ir::Graph& g, Plan& plan);

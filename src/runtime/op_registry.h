@@ -29,14 +29,14 @@ struct OpContext {
     return *inputs[i];
   }
   // Where the memory plan put each output (null: allocate), and its capacity.
-  std::vector<std::pair<void*, size_t>> planned;
+  const std::vector<std::pair<void*, size_t>>* planned = nullptr;
   std::shared_ptr<const void> arena;  // keeps the planned memory alive in the tensors
 
   Tensor& out(size_t i, DType dtype, Shape shape) {
     if (i >= outputs.size()) fail(StatusCode::internal, node.label() + ": output index out of range");
-    if (i < planned.size() && planned[i].first) {
-      Tensor t = Tensor::wrap(dtype, shape, arena, planned[i].first);
-      if (t.nbytes() <= planned[i].second) return outputs[i] = std::move(t);
+    if (planned && i < planned->size() && (*planned)[i].first) {
+      Tensor t = Tensor::wrap(dtype, shape, arena, (*planned)[i].first);
+      if (t.nbytes() <= (*planned)[i].second) return outputs[i] = std::move(t);
     }
     outputs[i] = Tensor::empty(dtype, std::move(shape));
     return outputs[i];

@@ -37,7 +37,7 @@ StaticInfo infer_static(const ir::Graph& g, int64_t opset, const std::map<std::s
       else elements += info.values[size_t(v)].numel();
     }
     if (all_const && elements <= kFoldElementLimit && n.op_type != "RandomNormal") {
-      OpContext ctx{n, opset, {}, {}, &folder, nullptr, {}, {}};
+      OpContext ctx{n, opset, {}, {}, &folder, nullptr, nullptr, {}};
       for (int v : n.inputs) ctx.inputs.push_back(v < 0 ? nullptr : &info.values[size_t(v)]);
       ctx.outputs.resize(n.outputs.size());
       try {
