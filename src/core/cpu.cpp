@@ -29,6 +29,7 @@ CpuFeatures detect() {
   f.f16c = ymm_ok && (c & bit_F16C);
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     f.avx2 = ymm_ok && (b & bit_AVX2);
+    f.bmi2 = (b & bit_BMI2) != 0;
     f.avx512f = zmm_ok && (b & bit_AVX512F);
     f.avx512bw = zmm_ok && (b & bit_AVX512BW);
     f.avx512vl = zmm_ok && (b & bit_AVX512VL);
@@ -73,6 +74,7 @@ std::string cpu_features_string() {
   add(f.avx512bw, "avx512bw");
   add(f.avx512vl, "avx512vl");
   add(f.avx512vnni, "avx512vnni");
+  add(f.bmi2, "bmi2");
   add(f.avx512bf16, "avx512bf16");
   add(f.avx512fp16, "avx512fp16");
   add(f.avxvnni, "avxvnni");

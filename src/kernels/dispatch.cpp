@@ -114,6 +114,9 @@ const QuantDotTable& quant_dot_table() {
       t.q3_k = avx512vnni::q8a_q3_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
       t.bf16 = avx512vnni::f32_bf16_dot;
+      t.quantize_token = avx512vnni::f32_q8tok_quantize;
+      t.q8_row = avx512vnni::q8_row_gemm;
+      if (f.bmi2) t.group = avx512vnni::q8a_group_dot;
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;
       t.attention_f16 = avx512vnni::f16kv_attention_head;

@@ -85,6 +85,49 @@ void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
 
 }  // namespace
 
+// Activations quantized once per token to Q8A blocks.
+static const Q8aBlock* quantize_q8a(const float* x, int64_t tokens, int64_t cols) {
+  thread_local std::vector<Q8aBlock> xq;
+  const int64_t nb = cols / 32;
+  xq.resize(size_t(tokens * nb));
+  for (int64_t t0 = 0; t0 < tokens; ++t0) quant_dot_table().quantize(x + t0 * cols, cols, xq.data() + t0 * nb);
+  return xq.data();
+}
+
+// pareto's group-wise formats on the integer path (rows a multiple of 32;
+// others take the dequantizing path).
+static bool matvec_group(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  if (w.cols % 32) return false;
+  const GroupFormat f = group_format(w.type);
+  const GroupDotFn dot = quant_dot_table().group;
+  const Q8aBlock* xs = quantize_q8a(x, tokens, w.cols);
+  const int64_t nb = w.cols / 32;
+  const size_t row_bytes = ggml_row_size(w.type, w.cols);
+  parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes;
+      for (int64_t t0 = 0; t0 < tokens; ++t0) y[t0 * w.rows + r] = dot(row, xs + t0 * nb, w.cols, f);
+    }
+  });
+  return true;
+}
+
+// W8A8: activations quantized per token (one scale each), int8 x int8 tiles.
+static void matmul_q8_row(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  const QuantDotTable& t = quant_dot_table();
+  thread_local std::vector<uint8_t> xq;
+  thread_local std::vector<float> xs;
+  xq.resize(size_t(tokens * w.cols));
+  xs.resize(size_t(tokens));
+  for (int64_t i = 0; i < tokens; ++i) t.quantize_token(x + i * w.cols, w.cols, xq.data() + i * w.cols, xs.data() + i);
+  const uint8_t* wd = static_cast<const uint8_t*>(w.data);
+  // Plain pointers: inside the lambda a thread_local name means the worker's own copy.
+  const uint8_t* xqp = xq.data();
+  const float* xsp = xs.data();
+  const int64_t quads = (w.rows + 3) / 4;
+  parallel_for(quads, [&](int64_t q0, int64_t q1) { t.q8_row(wd, w.cols, q0 * 4, std::min(w.rows, q1 * 4), xqp, xsp, tokens, y, w.rows); });
+}
+
 // Q4_0 / Q8_0 decode: activations quantized once to Q8A, rows dotted with
 // integer multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
@@ -99,6 +142,7 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
     });
     return true;
   }
+  if (is_group_type(w.type)) return matvec_group(w, x, tokens, y);
   QuantDotFn dot = nullptr;
   switch (GgmlType(w.type)) {
     case GgmlType::q4_0: dot = t.q4_0; break;
@@ -112,11 +156,8 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
     default: break;
   }
   if (!dot || w.cols % 32) return false;
-  thread_local std::vector<Q8aBlock> xq;
+  const Q8aBlock* xs = quantize_q8a(x, tokens, w.cols);
   const int64_t nb = w.cols / 32;
-  xq.resize(size_t(tokens * nb));
-  for (int64_t t0 = 0; t0 < tokens; ++t0) t.quantize(x + t0 * w.cols, w.cols, xq.data() + t0 * nb);
-  const Q8aBlock* xs = xq.data();
   const size_t row_bytes = ggml_row_size(w.type, w.cols);
   parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -129,6 +170,7 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
 
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   if (w.packed_scales) return matmul_packed(w, x, tokens, y);
+  if (w.type == kQ8RowType) return matmul_q8_row(w, x, tokens, y);
   // Until the int8 GEMM lands, the row-streaming int8 path beats dequantizing
   // the whole matrix to f32 for any batch: each row is read once for all tokens.
   if (matvec_int8(w, x, tokens, y)) return;

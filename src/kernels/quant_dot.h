@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/pareto_formats.h"
+
 namespace pareto::kernels {
 
 struct Q8aBlock {
@@ -33,6 +35,9 @@ float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
+// pareto's group-wise formats (n a multiple of 32; the last group may be short).
+using GroupDotFn = float (*)(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f);
+float q8a_group_dot_ref(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f);
 
 namespace avx512vnni {
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
@@ -46,6 +51,10 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 float f32_bf16_dot(const void* row, const float* x, int64_t n);
+float q8a_group_dot(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f);
+void f32_q8tok_quantize(const float* x, int64_t n, uint8_t* q, float* scale);
+void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
+                 float* y, int64_t ldy);
 void f32_to_f16(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32(const uint16_t* x, float* y, int64_t n);
 void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
@@ -73,6 +82,9 @@ struct QuantDotTable {
   QuantDotFn q3_k = q8a_q3_k_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
   F16DotFn bf16 = f32_bf16_dot_ref;
+  GroupDotFn group = q8a_group_dot_ref;
+  QuantizeTokenFn quantize_token = f32_q8tok_quantize_ref;  // W8A8: per-token activations
+  Q8RowGemmFn q8_row = q8_row_gemm_ref;
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference
   void (*from_f16)(const uint16_t*, float*, int64_t) = nullptr;
   void (*attention_f16)(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*) = nullptr;

@@ -167,10 +167,13 @@ std::shared_ptr<File> File::parse(const uint8_t* data, size_t size, const std::s
     t.offset = c.read<uint64_t>("tensor offset");
     const kernels::GgmlTypeTraits& tr = kernels::ggml_type_traits(t.type);
     if (!tr.name) c.fail("tensor '" + t.name + "': unknown type id " + std::to_string(t.type));
-    if (t.ne[0] % tr.block_size)
+    // pareto's group formats allow a short last group; GGML's types need whole blocks.
+    const size_t row_bytes = kernels::ggml_row_size(t.type, t.ne[0]);
+    if (!row_bytes)
       c.fail("tensor '" + t.name + "': row length " + std::to_string(t.ne[0]) + " is not a multiple of the " + tr.name +
              " block size " + std::to_string(tr.block_size));
-    t.nbytes = size_t(n / tr.block_size) * tr.type_size;
+    if (row_bytes > uint64_t(INT64_MAX) / uint64_t(n / t.ne[0])) c.fail("tensor '" + t.name + "': size overflows");
+    t.nbytes = row_bytes * size_t(n / t.ne[0]);
     if (t.offset % f->alignment) c.fail("tensor '" + t.name + "': offset " + std::to_string(t.offset) + " is not aligned");
     if (f->tensor_index_.count(t.name)) c.fail("duplicate tensor name '" + t.name + "'");
     f->tensor_index_[t.name] = f->tensors.size();

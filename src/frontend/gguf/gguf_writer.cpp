@@ -129,7 +129,7 @@ void Writer::add_tensor(const std::string& name, uint32_t type, const std::vecto
   if (!tr.name) fail_argument("gguf writer: unknown tensor type " + std::to_string(type));
   int64_t n = 1;
   for (int64_t d : ne) n *= d;
-  if (ne.empty() || ne.size() > 4 || ne[0] % tr.block_size || size_t(n / tr.block_size) * tr.type_size != nbytes)
+  if (ne.empty() || ne.size() > 4 || !kernels::ggml_row_size(type, ne[0]) || kernels::ggml_row_size(type, ne[0]) * size_t(n / ne[0]) != nbytes)
     fail_argument("gguf writer: tensor '" + name + "' has " + std::to_string(nbytes) + " bytes for its shape and type");
   for (const Tensor& t : tensors_)
     if (t.name == name) fail_argument("gguf writer: duplicate tensor '" + name + "'");
@@ -141,11 +141,11 @@ void Writer::add_tensor_generated(const std::string& name, uint32_t type, const 
   const kernels::GgmlTypeTraits& tr = kernels::ggml_type_traits(type);
   int64_t n = 1;
   for (int64_t d : ne) n *= d;
-  if (!tr.name || ne.empty() || ne.size() > 4 || ne[0] % tr.block_size)
+  if (!tr.name || ne.empty() || ne.size() > 4 || !kernels::ggml_row_size(type, ne[0]))
     fail_argument("gguf writer: tensor '" + name + "' shape does not fit its type");
   for (const Tensor& t : tensors_)
     if (t.name == name) fail_argument("gguf writer: duplicate tensor '" + name + "'");
-  tensors_.push_back({name, type, ne, {}, size_t(n / tr.block_size) * tr.type_size, std::move(produce)});
+  tensors_.push_back({name, type, ne, {}, kernels::ggml_row_size(type, ne[0]) * size_t(n / ne[0]), std::move(produce)});
 }
 
 std::string Writer::header() const {

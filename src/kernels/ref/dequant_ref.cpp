@@ -1,8 +1,10 @@
 // Scalar reference dequantizers for the GGML block formats. Operation order
 // mirrors ggml-quants.c so every value is bit-identical (see quant_formats.h).
 #include <cstring>
+#include <string>
 
 #include "core/dtype.h"
+#include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 
 namespace pareto::kernels {
@@ -254,8 +256,29 @@ const Entry* entry(uint32_t type) {
 
 }  // namespace
 
+// pareto's own formats: one block per group (rows may end in a short one);
+// q8_row has no fixed block, its rows are sized by ggml_row_size.
+const GgmlTypeTraits* pareto_traits(uint32_t type) {
+  static const struct Table {
+    std::string names[kGroupTypeLast - kGroupTypeFirst];
+    GgmlTypeTraits traits[kGroupTypeLast - kGroupTypeFirst];
+    GgmlTypeTraits q8_row{"q8_row", 1, 1, true};
+    Table() {
+      for (uint32_t t = kGroupTypeFirst; t < kGroupTypeLast; ++t) {
+        if (!is_group_type(t)) continue;
+        const GroupFormat f = group_format(t);
+        names[t - kGroupTypeFirst] = pareto_type_name(t);
+        traits[t - kGroupTypeFirst] = {names[t - kGroupTypeFirst].c_str(), f.group, group_block_bytes(f), true};
+      }
+    }
+  } table;
+  if (type == kQ8RowType) return &table.q8_row;
+  return is_group_type(type) ? &table.traits[type - kGroupTypeFirst] : nullptr;
+}
+
 const GgmlTypeTraits& ggml_type_traits(uint32_t type) {
   static const GgmlTypeTraits unknown{};
+  if (const GgmlTypeTraits* p = pareto_traits(type)) return *p;
   const Entry* e = entry(type);
   return e ? e->traits : unknown;
 }
@@ -266,6 +289,9 @@ DequantBlockFn dequantize_block_fn(uint32_t type) {
 }
 
 size_t ggml_row_size(uint32_t type, int64_t n) {
+  if (n < 0) return 0;
+  if (type == kQ8RowType) return q8_row_size(n);
+  if (is_group_type(type)) return group_row_size(group_format(type), n);
   const GgmlTypeTraits& t = ggml_type_traits(type);
   if (!t.name || n < 0 || n % t.block_size) return 0;
   return size_t(n / t.block_size) * t.type_size;
@@ -273,6 +299,8 @@ size_t ggml_row_size(uint32_t type, int64_t n) {
 
 void dequantize_row_ref(uint32_t type, const void* src, float* dst, int64_t n) {
   const uint8_t* s = static_cast<const uint8_t*>(src);
+  if (type == kQ8RowType) return dequantize_q8_row_ref(src, dst, n);
+  if (is_group_type(type)) return dequantize_group_row_ref(group_format(type), src, dst, n);
   switch (GgmlType(type)) {
     case GgmlType::f32: std::memcpy(dst, s, size_t(n) * 4); return;
     case GgmlType::f16:

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 
 namespace pareto::kernels {
@@ -191,6 +192,7 @@ void q4_k_block(const float* x, uint8_t* y) {
 }  // namespace
 
 bool can_quantize(uint32_t type) {
+  if (type == kQ8RowType || is_group_type(type)) return true;
   switch (GgmlType(type)) {
     case GgmlType::f32: case GgmlType::f16: case GgmlType::q8_0: case GgmlType::q4_0: case GgmlType::q4_k: return true;
     default: return false;
@@ -199,6 +201,8 @@ bool can_quantize(uint32_t type) {
 
 void quantize_row_ref(uint32_t type, const float* x, void* dst, int64_t n) {
   uint8_t* y = static_cast<uint8_t*>(dst);
+  if (type == kQ8RowType) return quantize_q8_row_ref(x, dst, n);
+  if (is_group_type(type)) return quantize_group_row_ref(group_format(type), x, dst, n);
   switch (GgmlType(type)) {
     case GgmlType::f32: std::memcpy(y, x, size_t(n) * 4); return;
     case GgmlType::f16:

@@ -1,0 +1,94 @@
+// pareto's own weight formats, for what GGML's types cannot express: 2..8-bit
+// group-wise codes with groups of 32..256 and a tail group for rows that are
+// not a multiple of the group (W3A16, W2A16, W4 g128 ...), and int8 weights
+// with one scale per output channel for W8A8 (activations quantized per
+// token at run time). Stored in GGUF under type ids above ggml's range
+// (llama.cpp does not load them; standard types are used wherever one fits).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace pareto::kernels {
+
+// ---- group-wise codes ------------------------------------------------------
+// Block of `group` weights: f16 d, [f16 m when asymmetric], then the codes
+// bit-packed LSB first (8 codes fill exactly `bits` bytes). Value of code q:
+// asymmetric d * q + m; symmetric d * (q - (2^(bits-1) - 1)).
+struct GroupFormat {
+  int bits = 0;
+  int64_t group = 0;
+  bool asym = false;
+};
+
+constexpr uint32_t kGroupTypeFirst = 1024, kGroupTypeLast = 1024 + 9 * 16;
+// int8 per output channel: f32 d, i32 sum of the row's codes, int8 codes.
+constexpr uint32_t kQ8RowType = 1200;
+constexpr size_t kQ8RowHeader = 8;
+
+// 0 when not representable (bits 2..8, group 32/64/128/256).
+uint32_t group_type(int bits, int64_t group, bool asym);
+bool is_group_type(uint32_t type);
+GroupFormat group_format(uint32_t type);  // requires is_group_type
+inline size_t group_block_bytes(const GroupFormat& f) { return (f.asym ? 4 : 2) + size_t(f.group * f.bits / 8); }
+std::string pareto_type_name(uint32_t type);  // "pq3g64a", "pq4g128s", "q8_row"; "" if not pareto's
+
+// Shared rounding rule (also quant/group_quant.h): x ~= scale * (code - zero),
+// codes 0..2^bits-1; symmetric: scale = amax / (2^(bits-1) - 1), zero the
+// middle code; asymmetric: [min, max] spread over all codes, integer zero.
+struct GroupParams {
+  float scale = 1.f, zero = 0.f;
+};
+inline GroupParams group_params(const float* x, int64_t n, int bits, bool asym) {
+  GroupParams p;
+  if (asym) {
+    float lo = x[0], hi = x[0];
+    for (int64_t i = 1; i < n; ++i) {
+      lo = std::min(lo, x[i]);
+      hi = std::max(hi, x[i]);
+    }
+    lo = std::min(lo, 0.f);  // the range holds 0, so the zero point is a valid code
+    hi = std::max(hi, 0.f);
+    const int levels = (1 << bits) - 1;
+    p.scale = hi > lo ? (hi - lo) / float(levels) : 1.f;
+    p.zero = std::clamp(std::round(-lo / p.scale), 0.f, float(levels));
+  } else {
+    float amax = 0;
+    for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const int qmax = (1 << (bits - 1)) - 1;
+    p.scale = amax > 0 ? amax / float(qmax) : 1.f;
+    p.zero = float(qmax);
+  }
+  return p;
+}
+inline int group_code(float x, const GroupParams& p, int bits) {
+  return std::clamp(int(std::lround(x / p.scale + p.zero)), 0, (1 << bits) - 1);
+}
+
+// Rows of n elements (any n; the last group may be short).
+size_t group_row_size(const GroupFormat& f, int64_t n);
+void quantize_group_row_ref(const GroupFormat& f, const float* x, void* dst, int64_t n);
+void dequantize_group_row_ref(const GroupFormat& f, const void* src, float* dst, int64_t n);
+// Writes one block from chosen params and codes (count <= group; the rest zero).
+void write_group_block(const GroupFormat& f, const GroupParams& p, const int* codes, int64_t count, uint8_t* out);
+// The f16-rounded params a reader will use (quantizers that pick codes themselves).
+GroupParams stored_group_params(const GroupFormat& f, const GroupParams& p);
+
+// ---- int8 per output channel (W8A8) ----------------------------------------
+inline size_t q8_row_size(int64_t n) { return kQ8RowHeader + size_t(n); }
+void quantize_q8_row_ref(const float* x, void* dst, int64_t n);
+void dequantize_q8_row_ref(const void* src, float* dst, int64_t n);
+
+// Per-token activations: u8 = round(x / scale) + 128, scale = amax / 127.
+using QuantizeTokenFn = void (*)(const float* x, int64_t n, uint8_t* q, float* scale);
+// y[t * ldy + r] for rows [r0, r1) of a q8_row matrix (row stride q8_row_size(n))
+// and tokens [0, tokens) of per-token activations (stride n).
+using Q8RowGemmFn = void (*)(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale,
+                             int64_t tokens, float* y, int64_t ldy);
+void f32_q8tok_quantize_ref(const float* x, int64_t n, uint8_t* q, float* scale);
+void q8_row_gemm_ref(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
+                     float* y, int64_t ldy);
+
+}  // namespace pareto::kernels

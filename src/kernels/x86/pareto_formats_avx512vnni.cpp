@@ -1,0 +1,147 @@
+// AVX512-VNNI kernels for pareto's own formats: group-wise 2..8-bit codes
+// dotted with Q8A activations (codes spread to bytes with BMI2 pdep: 8 codes
+// fill exactly `bits` bytes), and the W8A8 int8 GEMM over per-token
+// activations (4 rows x 4 tokens per tile, pure vpdpbusd in the inner loop).
+// GCC 12 flags the undefined starting values of its own reduce intrinsics (bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/pareto_formats.h"
+#include "kernels/quant_dot.h"
+#include "kernels/x86/vnni_helpers.h"
+
+namespace pareto::kernels::avx512vnni {
+
+namespace {
+
+inline uint64_t byte_mask(int bits) { return 0x0101010101010101ull * ((1ull << bits) - 1); }
+
+// 32 codes at qs (4 * bits bytes) as 32 unsigned bytes. `tail` marks the
+// last codes of a row: bytes are then copied exactly instead of over-read.
+inline __m256i spread_codes(const uint8_t* qs, int bits, uint64_t mask, bool tail) {
+  uint64_t lane[4];
+  for (int k = 0; k < 4; ++k) {
+    uint64_t v = 0;
+    if (tail) std::memcpy(&v, qs + k * bits, size_t(bits));
+    else std::memcpy(&v, qs + k * bits, 8);
+    lane[k] = _pdep_u64(v, mask);
+  }
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane));
+}
+
+}  // namespace
+
+float q8a_group_dot(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f) {
+  const uint8_t* b = static_cast<const uint8_t*>(row);
+  const uint64_t mask = byte_mask(f.bits);
+  const size_t block = group_block_bytes(f), head = f.asym ? 4 : 2;
+  const float offset = -float((1 << (f.bits - 1)) - 1);
+  __m256 acc = _mm256_setzero_ps();
+  float acc_m = 0;
+  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += block) {
+    const float d = f16(b), m = f.asym ? f16(b + 2) : d * offset;
+    const uint8_t* qs = b + head;
+    const int64_t subs = std::min(f.group, n - g0) / 32;
+    const bool last_group = g0 + f.group >= n;
+    for (int64_t s = 0; s < subs; ++s) {
+      const Q8aBlock& xb = x[g0 / 32 + s];
+      const __m256i codes = spread_codes(qs + s * 4 * f.bits, f.bits, mask, last_group && s + 1 == subs);
+      const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, act(xb));
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d * xb.d), acc);
+      acc_m += m * xb.d * float(xb.sum);
+    }
+  }
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2))) + acc_m;
+}
+
+void f32_q8tok_quantize(const float* x, int64_t n, uint8_t* q, float* scale) {
+  __m512 vmax = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+  float amax = _mm512_reduce_max_ps(vmax);
+  for (int64_t k = i; k < n; ++k) amax = std::max(amax, std::fabs(x[k]));
+  const float d = amax / 127.f, id = d ? 1.f / d : 0.f;
+  const __m512 vid = _mm512_set1_ps(id);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+  for (i = 0; i + 16 <= n; i += 16) {
+    __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vid));
+    v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), off);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(v));
+  }
+  for (; i < n; ++i) q[i] = uint8_t(std::clamp(int(std::lrintf(x[i] * id)), -127, 127) + 128);
+  *scale = d;
+}
+
+namespace {
+
+// R rows x T tokens of dot products over n bytes; masked loads for the tail.
+template <int R, int T>
+void q8_row_tile(const uint8_t* const* w, const uint8_t* const* xt, int64_t n, int32_t out[R][T]) {
+  __m512i acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+  int64_t k = 0;
+  for (; k + 64 <= n; k += 64) {
+    __m512i xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_loadu_si512(xt[t] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512i wv = _mm512_loadu_si512(w[r] + k);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], xv[t], wv);
+    }
+  }
+  if (k < n) {
+    const __mmask64 m = _bzhi_u64(~0ull, unsigned(n - k));
+    __m512i xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_maskz_loadu_epi8(m, xt[t] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512i wv = _mm512_maskz_loadu_epi8(m, w[r] + k);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], xv[t], wv);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
+}
+
+template <int R, int T>
+void q8_row_block(const uint8_t* w, int64_t n, int64_t r, const uint8_t* xq, const float* xscale, int64_t t0, float* y, int64_t ldy) {
+  const size_t stride = q8_row_size(n);
+  const uint8_t* rows[R];
+  const uint8_t* toks[T];
+  float d[R];
+  int32_t wsum[R];
+  for (int i = 0; i < R; ++i) {
+    const uint8_t* row = w + size_t(r + i) * stride;
+    std::memcpy(&d[i], row, 4);
+    std::memcpy(&wsum[i], row + 4, 4);
+    rows[i] = row + kQ8RowHeader;
+  }
+  for (int t = 0; t < T; ++t) toks[t] = xq + (t0 + t) * n;
+  int32_t dot[R][T];
+  q8_row_tile<R, T>(rows, toks, n, dot);
+  for (int i = 0; i < R; ++i)
+    for (int t = 0; t < T; ++t) y[(t0 + t) * ldy + r + i] = d[i] * xscale[t0 + t] * float(dot[i][t] - 128 * wsum[i]);
+}
+
+}  // namespace
+
+void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
+                 float* y, int64_t ldy) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    int64_t t = 0;
+    for (; t + 4 <= tokens; t += 4) q8_row_block<4, 4>(w, n, r, xq, xscale, t, y, ldy);
+    for (; t < tokens; ++t) q8_row_block<4, 1>(w, n, r, xq, xscale, t, y, ldy);
+  }
+  for (; r < r1; ++r) {
+    int64_t t = 0;
+    for (; t + 4 <= tokens; t += 4) q8_row_block<1, 4>(w, n, r, xq, xscale, t, y, ldy);
+    for (; t < tokens; ++t) q8_row_block<1, 1>(w, n, r, xq, xscale, t, y, ldy);
+  }
+}
+
+}  // namespace pareto::kernels::avx512vnni
