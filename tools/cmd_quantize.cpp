@@ -1,4 +1,4 @@
-// pareto quantize IN.gguf OUT.gguf [--method rtn] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4]
+// pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant] [--type TYPE | --bits B --group G --sym|--asym]
 // [--keep NAME-PART]... [--threads N]: weight matrices rewritten in a GGML
 // type, a progress line per tensor (k of n, ETA), a summary at the end.
 #include <unistd.h>
@@ -10,6 +10,8 @@
 
 #include "cli.h"
 #include "core/thread_pool.h"
+#include "kernels/pareto_formats.h"
+#include "kernels/quant_formats.h"
 #include "llm/export_gguf.h"
 #include "llm/model.h"
 #include "quant/awq.h"
@@ -33,17 +35,22 @@ int cmd_calibrate(const Args& a) {
 }
 
 int cmd_quantize(const Args& a) {
-  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha 0.5]] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--calib FILE] [--calib-tokens N]");
+  if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha 0.5]] [--type TYPE | --bits 8|4|3|2 [--group 32|64|128|256] [--sym|--asym]] [--calib FILE] [--calib-tokens N] [--act-order]");
   quant::QuantizeOptions o;
   o.method = a.get("--method", "rtn");
   std::string type = a.get("--type", "");
+  if (a.has("--sym") && a.has("--asym")) fail_argument("--sym and --asym exclude each other");
   if (type.empty()) {
-    const int bits = a.get_int("--bits", 8);
-    if (bits != 8 && bits != 4) fail_argument("--bits " + std::to_string(bits) + ": this build writes 8 (q8_0) or 4 (q4_0 / --type q4_k)");
-    if (a.get_int("--group", 32) != 32) fail_argument("--group: GGML's q8_0/q4_0 use groups of 32 (q4_k: 32 inside 256)");
-    type = bits == 8 ? "q8_0" : "q4_0";
+    // W8A8 (SmoothQuant) keeps one int8 scale per output channel unless a group is asked for.
+    if (o.method == "smoothquant" && a.get_int("--bits", 8) == 8 && !a.has("--group")) {
+      o.type = kernels::kQ8RowType;
+    } else {
+      o.type = quant::type_for_bits(int(a.get_int("--bits", 8)), a.get_int("--group", 32), a.has("--asym"));
+    }
+  } else {
+    o.type = quant::type_by_name(type);
   }
-  o.type = quant::type_by_name(type);
+  type = kernels::ggml_type_traits(o.type).name;
   o.keep = a.all("--keep");
   // llama2.c checkpoints (with --tokenizer) are exported to GGUF first.
   std::string input = a.positional[0];
@@ -73,6 +80,7 @@ int cmd_quantize(const Args& a) {
     ao.alpha = float(std::atof(a.get("--alpha", "0.5").c_str()));
     ao.type = o.type;
     ao.calib_tokens = a.get_int("--calib-tokens", 512);
+    ao.act_order = a.has("--act-order");
     ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
     if (a.has("--calib")) {
       std::ifstream f(a.get("--calib"));

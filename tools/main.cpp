@@ -34,9 +34,11 @@ const char* kUsage =
     "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
     "      random-weight llama model with real shapes (1.1b = TinyLlama)\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
-    "  quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha A]] [--type q8_0|q4_0|q4_k|f16 | --bits 8|4] [--keep NAME-PART]...\n"
+    "  quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha A] [--act-order]] [--keep NAME-PART]...\n"
+    "           [--type q8_0|q4_0|q4_1|q4_k|f16|q8_row|pq<B>g<G><s|a> | --bits 8|4|3|2 [--group 32|64|128|256] [--sym|--asym]]\n"
     "           [--calib FILE] [--calib-tokens N] [--threads N]\n"
-    "      weight matrices to a GGML type (llama.cpp's rounding, byte for byte); progress and a summary\n"
+    "      weight matrices to a GGML type where one fits (llama.cpp's rounding, byte for byte), else pareto's\n"
+    "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
     if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
     if (cmd == "calibrate") return cmd_calibrate(parse_args(argc, argv, 2, {}));
     if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
-    if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only"}));
+    if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only", "--sym", "--asym", "--act-order"}));
     if (cmd == "compile") return cmd_compile(parse_args(argc, argv, 2, {"--report"}));
     if (cmd == "vad") return cmd_vad(parse_args(argc, argv, 2, {"--json", "--profile", "--probs", "--no-optimize"}));
     if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));

@@ -67,7 +67,7 @@ inline int group_code(float x, const GroupParams& p, int bits) {
   return std::clamp(int(std::lround(x / p.scale + p.zero)), 0, (1 << bits) - 1);
 }
 
-// Rows of n elements (any n; the last group may be short).
+// Rows of n elements (any n; a short last group stores only its own codes).
 size_t group_row_size(const GroupFormat& f, int64_t n);
 void quantize_group_row_ref(const GroupFormat& f, const float* x, void* dst, int64_t n);
 void dequantize_group_row_ref(const GroupFormat& f, const void* src, float* dst, int64_t n);

@@ -32,6 +32,7 @@ uint32_t llama_file_type(uint32_t type) {
   switch (kernels::GgmlType(type)) {
     case kernels::GgmlType::f16: return 1;
     case kernels::GgmlType::q4_0: return 2;
+    case kernels::GgmlType::q4_1: return 3;
     case kernels::GgmlType::q8_0: return 7;
     case kernels::GgmlType::q4_k: return 14;
     default: return 0;

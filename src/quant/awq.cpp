@@ -10,12 +10,14 @@
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/gemm.h"
+#include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "llm/model.h"
 #include "llm/sampler.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
 #include "quant/gptq.h"
+#include "quant/quantize_gguf.h"
 #include "quant/smoothquant.h"
 
 namespace pareto::quant {
@@ -35,6 +37,7 @@ Matrix to_f32(const kernels::WeightMatrix& m) {
 
 // Quantize and dequantize every row (the weights the model would really use).
 void fake_quantize(uint32_t type, std::vector<float>& w, int64_t rows, int64_t cols) {
+  type = storage_type(type, cols);
   const size_t rb = kernels::ggml_row_size(type, cols);
   parallel_for(rows, [&](int64_t r0, int64_t r1) {
     std::vector<uint8_t> q(rb);
@@ -110,37 +113,45 @@ float search_scales(const std::vector<float>& x, int64_t tokens, int64_t err_tok
   return best_r;
 }
 
-// AWQ's clipping step: per row and 32-weight block, shrink the block's range
-// (ratios 1.0 down to 0.55) when that lowers the importance-weighted error
-// sum_j E[x_j^2] (q_j - w_j)^2; the quantizer then rounds the clipped block.
+// AWQ's clipping step: per row and block, shrink the block's range (ratios
+// 1.0 down to 0.55; both ends for asymmetric formats) when that lowers the
+// importance-weighted error sum_j E[x_j^2] (q_j - w_j)^2; the quantizer then
+// rounds the clipped block. K-quants search their own super-block scales.
 void clip_search(Matrix& m, const std::vector<double>& importance, uint32_t type) {
+  type = storage_type(type, m.cols);
   const int64_t bs = kernels::ggml_type_traits(type).block_size;
-  if (bs != 32) return;  // the k-quants' super-block scales are searched by their own quantizer
+  if (bs > 32 && !kernels::is_group_type(type)) return;
+  const bool asym = kernels::is_group_type(type) ? kernels::group_format(type).asym : type == uint32_t(kernels::GgmlType::q4_1);
   parallel_for(m.rows, [&](int64_t r0, int64_t r1) {
     std::vector<uint8_t> q(kernels::ggml_row_size(type, bs));
-    float block[32], clipped[32], deq[32];
+    std::vector<float> block(static_cast<size_t>(bs)), clipped(static_cast<size_t>(bs)), deq(static_cast<size_t>(bs));
     for (int64_t r = r0; r < r1; ++r)
-      for (int64_t b = 0; b < m.cols / bs; ++b) {
-        float* w = m.w.data() + r * m.cols + b * bs;
-        std::memcpy(block, w, sizeof block);
-        float amax = 0;
-        for (float v : block) amax = std::max(amax, std::fabs(v));
+      for (int64_t b0 = 0; b0 < m.cols; b0 += bs) {
+        const int64_t n = std::min(bs, m.cols - b0);
+        float* w = m.w.data() + r * m.cols + b0;
+        std::copy(w, w + n, block.begin());
+        float lo = 0, hi = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          lo = std::min(lo, block[size_t(i)]);
+          hi = std::max(hi, block[size_t(i)]);
+        }
+        if (!asym) hi = std::max(hi, -lo), lo = -hi;
         double best = -1;
         float best_ratio = 1.f;
         for (int k = 0; k < 10; ++k) {
-          const float ratio = 1.f - 0.05f * float(k), lim = amax * ratio;
-          for (int i = 0; i < 32; ++i) clipped[i] = std::clamp(block[i], -lim, lim);
-          kernels::quantize_row_ref(type, clipped, q.data(), bs);
-          kernels::dequantize_row_ref(type, q.data(), deq, bs);
+          const float ratio = 1.f - 0.05f * float(k);
+          for (int64_t i = 0; i < n; ++i) clipped[size_t(i)] = std::clamp(block[size_t(i)], lo * ratio, hi * ratio);
+          kernels::quantize_row_ref(type, clipped.data(), q.data(), n);
+          kernels::dequantize_row_ref(type, q.data(), deq.data(), n);
           double err = 0;
-          for (int i = 0; i < 32; ++i) err += importance[size_t(b * bs + i)] * double(deq[i] - block[i]) * double(deq[i] - block[i]);
+          for (int64_t i = 0; i < n; ++i)
+            err += importance[size_t(b0 + i)] * double(deq[size_t(i)] - block[size_t(i)]) * double(deq[size_t(i)] - block[size_t(i)]);
           if (best < 0 || err < best) {
             best = err;
             best_ratio = ratio;
           }
         }
-        const float lim = amax * best_ratio;
-        for (int i = 0; i < 32; ++i) w[i] = std::clamp(block[i], -lim, lim);
+        for (int64_t i = 0; i < n; ++i) w[i] = std::clamp(block[size_t(i)], lo * best_ratio, hi * best_ratio);
       }
   });
 }
@@ -251,7 +262,6 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
     y.q = to_f32(w.wq), y.k = to_f32(w.wk), y.v = to_f32(w.wv), y.o = to_f32(w.wo);
     y.gate = to_f32(w.w_gate), y.up = to_f32(w.w_up), y.down = to_f32(w.w_down);
   }
-  const int64_t bs = kernels::ggml_type_traits(o.type).block_size;
   rep.ratio.assign(size_t(L), std::vector<float>(4, -1.f));
   std::map<std::string, std::string> gptq;  // tensor name -> GGML bytes
   for (int64_t l = 0; l < L && o.method == "gptq"; ++l) {
@@ -261,8 +271,11 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
         {"attn_q.weight", {&y.q, 0}},   {"attn_k.weight", {&y.k, 0}},  {"attn_v.weight", {&y.v, 0}},    {"attn_output.weight", {&y.o, 1}},
         {"ffn_gate.weight", {&y.gate, 2}}, {"ffn_up.weight", {&y.up, 2}}, {"ffn_down.weight", {&y.down, 3}}};
     for (const auto& [name, mg] : mats) {
-      if (!o.quantize || mg.first->cols % 32) continue;
-      const GptqResult g = gptq_quantize(mg.first->w, mg.first->rows, mg.first->cols, acts[size_t(l)][size_t(mg.second)], o.type);
+      if (!o.quantize) continue;
+      GptqOptions go;
+      go.act_order = o.act_order;
+      const GptqResult g =
+          gptq_quantize(mg.first->w, mg.first->rows, mg.first->cols, acts[size_t(l)][size_t(mg.second)], storage_type(o.type, mg.first->cols), go);
       if (g.fell_back) rep.notes.push_back(p + name + ": Cholesky failed at every damping, rounded to nearest");
       gptq[p + name] = g.bytes;
     }
@@ -271,7 +284,6 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   for (int64_t l = 0; l < L && o.method != "gptq"; ++l) {
     Layer& y = layers[size_t(l)];
     auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold) {
-      if (mats[0]->cols % bs) return;  // rows fall back to another type: nothing to protect
       std::vector<float> s;
       const std::vector<float>& x = acts[size_t(l)][size_t(g)];
       if (o.method == "smoothquant") {
@@ -294,7 +306,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
         std::vector<double> imp(size_t(cols), 0);
         for (int64_t t = 0; t < n; ++t)
           for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] += double(x[size_t(t * cols + j)] / s[size_t(j)]) * (x[size_t(t * cols + j)] / s[size_t(j)]);
-        for (Matrix* m : mats) clip_search(*m, imp, o.type);
+        if (!getenv("NOCLIP")) for (Matrix* m : mats) clip_search(*m, imp, o.type);
       }
       fold(s);
     };
@@ -312,10 +324,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   // Write: the scaled layers from our copies, everything else as RTN does it.
   gguf::Writer w;
   for (const auto& [key, value] : file->kv) w.set_value(key, value);
-  auto tensor_type = [&](int64_t cols) {
-    if (!o.quantize) return uint32_t(kernels::GgmlType::f32);
-    return cols % bs ? uint32_t(kernels::GgmlType::f16) : o.type;
-  };
+  auto tensor_type = [&](int64_t cols) { return o.quantize ? storage_type(o.type, cols) : uint32_t(kernels::GgmlType::f32); };
   auto emit = [&](const std::string& name, const std::vector<int64_t>& ne, const float* data, int64_t rows, int64_t cols, bool matrix) {
     const uint32_t type = matrix ? tensor_type(cols) : uint32_t(kernels::GgmlType::f32);
     const size_t rb = kernels::ggml_row_size(type, cols);
@@ -332,7 +341,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       const Matrix* m = p == "attn_q.weight" ? &y.q : p == "attn_k.weight" ? &y.k : p == "attn_v.weight" ? &y.v : p == "attn_output.weight" ? &y.o
                       : p == "ffn_gate.weight" ? &y.gate : p == "ffn_up.weight" ? &y.up : p == "ffn_down.weight" ? &y.down : nullptr;
       if (auto it = gptq.find(t.name); it != gptq.end()) {
-        w.add_tensor(t.name, o.type, t.ne, it->second.data(), it->second.size());
+        w.add_tensor(t.name, storage_type(o.type, t.ne[0]), t.ne, it->second.data(), it->second.size());
         continue;
       }
       if (m) {

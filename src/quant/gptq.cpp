@@ -7,6 +7,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "quant/ggml_block_rules.h"
 
@@ -58,10 +59,64 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, int64_t 
 
 }  // namespace
 
-GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type, double damping,
-                         int64_t block) {
-  if (!is_q4_0(type) && type != uint32_t(kernels::GgmlType::q8_0)) fail_unsupported("GPTQ writes q4_0 or q8_0");
-  if (cols % 32) fail_argument("GPTQ needs rows that are a multiple of 32 long");
+namespace {
+
+// The block rules of the output type, GGML Q4_0 / Q8_0 or one of pareto's
+// group formats: a block's parameters from its weights, the code of a weight,
+// what a reader decodes, and the block's bytes.
+struct BlockRounder {
+  uint32_t type = 0;
+  bool ggml = true;
+  kernels::GroupFormat f;
+  int64_t bs = 32;
+
+  bool q4_1 = false;  // ggml's Q4_1: [min, max] in 15 steps, f16 d and min (as a group format with a float zero)
+
+  explicit BlockRounder(uint32_t t) : type(t) {
+    q4_1 = t == uint32_t(kernels::GgmlType::q4_1);
+    ggml = !kernels::is_group_type(t) && !q4_1;
+    if (!ggml) {
+      f = q4_1 ? kernels::GroupFormat{4, 32, true} : kernels::group_format(t);
+      bs = f.group;
+    }
+  }
+  kernels::GroupParams params(const float* w, int64_t count) const {
+    if (q4_1) {
+      float lo = w[0], hi = w[0];
+      for (int64_t i = 1; i < count; ++i) lo = std::min(lo, w[i]), hi = std::max(hi, w[i]);
+      const float d = f16_rounded((hi - lo) / 15), m = f16_rounded(lo);
+      return kernels::GroupParams{d ? d : 1.f, -m / (d ? d : 1.f)};
+    }
+    if (!ggml) return kernels::stored_group_params(f, kernels::group_params(w, count, f.bits, f.asym));
+    const float d = ggml_block_scale(type, w);
+    // scale: the f16 value readers use; zero carries ggml's inverse of the unrounded d.
+    return kernels::GroupParams{f16_rounded(d), d ? 1.f / d : 0.f};
+  }
+  int code(float v, const kernels::GroupParams& p) const { return ggml ? ggml_code(type, v, p.zero) : kernels::group_code(v, p, f.bits); }
+  float value(int q, const kernels::GroupParams& p) const { return ggml ? ggml_value(type, q, p.scale) : p.scale * (float(q) - p.zero); }
+  void write(const kernels::GroupParams& p, const int* codes, int64_t count, uint8_t* out) const {
+    if (q4_1) {
+      const uint16_t d = float_to_half(p.scale), m = float_to_half(-p.zero * p.scale);
+      std::memcpy(out, &d, 2);
+      std::memcpy(out + 2, &m, 2);
+      for (int j = 0; j < 16; ++j) out[4 + j] = uint8_t(codes[j] | (codes[j + 16] << 4));
+      return;
+    }
+    if (ggml) write_ggml_block(type, p.scale, codes, out);
+    else kernels::write_group_block(f, p, codes, count, out);
+  }
+  size_t block_bytes_() const { return ggml || q4_1 ? kernels::ggml_row_size(type, 32) : kernels::group_block_bytes(f); }
+};
+
+}  // namespace
+
+GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
+                         const GptqOptions& o) {
+  const bool group = kernels::is_group_type(type), q4_1 = type == uint32_t(kernels::GgmlType::q4_1);
+  if (!group && !q4_1 && !is_q4_0(type) && type != uint32_t(kernels::GgmlType::q8_0))
+    fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
+  if (!group && cols % 32) fail_argument("GPTQ to GGML types needs rows that are a multiple of 32 long");
+  const BlockRounder rounder(type);
   GptqResult res;
   const int64_t tokens = int64_t(x.size()) / cols;
   std::vector<float> w = w_in;
@@ -84,8 +139,28 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
     }
     mean_diag += h[size_t(i * cols + i)] / double(cols);
   }
-  std::vector<double> u;  // upper Cholesky factor of H^-1
-  for (double damp = damping; damp < 100 && u.empty(); damp *= 10) {
+  const int64_t nblocks = (cols + rounder.bs - 1) / rounder.bs;
+  const size_t row_bytes = kernels::ggml_row_size(type, cols), bb = rounder.block_bytes_();
+  // Act-order: columns with the most input energy first. Block parameters are
+  // then fixed up front from the weights as given ("static groups"), since a
+  // block's columns are no longer quantized together.
+  std::vector<int64_t> perm(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) perm[size_t(i)] = i;
+  if (o.act_order)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h[size_t(a * cols + a)] > h[size_t(b * cols + b)]; });
+  std::vector<kernels::GroupParams> fixed;
+  if (o.act_order) {
+    fixed.resize(size_t(rows * nblocks));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t b = 0; b < nblocks; ++b)
+        fixed[size_t(r * nblocks + b)] = rounder.params(w.data() + r * cols + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs));
+    std::vector<double> hp(h.size());
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) hp[size_t(i * cols + j)] = h[size_t(perm[size_t(i)] * cols + perm[size_t(j)])];
+    h.swap(hp);
+  }
+  std::vector<double> u;  // upper Cholesky factor of H^-1 (in processing order)
+  for (double damp = o.damping; damp < 100 && u.empty(); damp *= 10) {
     std::vector<double> l = h;
     for (int64_t i = 0; i < cols; ++i) l[size_t(i * cols + i)] += damp * mean_diag;
     if (!cholesky(l, cols)) continue;
@@ -96,46 +171,44 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
       for (int64_t j = 0; j <= i; ++j) u[size_t(j * cols + i)] = inv[size_t(i * cols + j)];
     res.damping = damp;
   }
-  const size_t row_bytes = kernels::ggml_row_size(type, cols), bb = block_bytes(type);
   res.bytes.assign(row_bytes * size_t(rows), '\0');
   if (u.empty()) {  // every damping failed: round to nearest, reported
     res.fell_back = true;
     for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, res.bytes.data() + size_t(r) * row_bytes, cols);
     return res;
   }
-  std::vector<int> codes(size_t(rows * cols));
-  std::vector<float> scale(size_t(rows * (cols / 32)));
-  block = std::max<int64_t>(32, block / 32 * 32);
+  const int64_t lazy = std::max<int64_t>(32, o.block / 32 * 32);
   parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    std::vector<float> wp(static_cast<size_t>(cols));
+    std::vector<int> codes(static_cast<size_t>(cols));
+    std::vector<kernels::GroupParams> params(static_cast<size_t>(nblocks));
+    std::vector<double> err(static_cast<size_t>(lazy));
     for (int64_t r = r0; r < r1; ++r) {
-      float* wr = w.data() + r * cols;
-      float dh = 0, id = 0;  // the current block's f16-rounded scale and ggml's inverse
-      for (int64_t i1 = 0; i1 < cols; i1 += block) {
-        const int64_t i2 = std::min(cols, i1 + block);
-        std::vector<double> err(size_t(i2 - i1), 0);
-        for (int64_t c = i1; c < i2; ++c) {
-          if (c % 32 == 0) {
-            const float d = ggml_block_scale(type, wr + c);
-            dh = f16_rounded(d);
-            id = d ? 1.f / d : 0.f;
-            scale[size_t(r * (cols / 32) + c / 32)] = dh;
-          }
-          const int q = ggml_code(type, wr[c], id);
-          codes[size_t(r * cols + c)] = q;
-          const double e = (double(wr[c]) - ggml_value(type, q, dh)) / u[size_t(c * cols + c)];
-          err[size_t(c - i1)] = e;
-          for (int64_t k = c + 1; k < i2; ++k) wr[k] -= float(e * u[size_t(c * cols + k)]);
+      const float* wr = w.data() + r * cols;
+      for (int64_t i = 0; i < cols; ++i) wp[size_t(i)] = wr[perm[size_t(i)]];  // processing order
+      if (o.act_order) std::copy(fixed.begin() + r * nblocks, fixed.begin() + (r + 1) * nblocks, params.begin());
+      for (int64_t i1 = 0; i1 < cols; i1 += lazy) {
+        const int64_t i2 = std::min(cols, i1 + lazy);
+        for (int64_t i = i1; i < i2; ++i) {
+          const int64_t c = perm[size_t(i)], b = c / rounder.bs;
+          // In natural order a block's parameters come from the error-updated weights when it is reached.
+          if (!o.act_order && c % rounder.bs == 0) params[size_t(b)] = rounder.params(wp.data() + i, std::min(rounder.bs, cols - c));
+          const int q = rounder.code(wp[size_t(i)], params[size_t(b)]);
+          codes[size_t(c)] = q;
+          const double e = (double(wp[size_t(i)]) - rounder.value(q, params[size_t(b)])) / u[size_t(i * cols + i)];
+          err[size_t(i - i1)] = e;
+          for (int64_t k = i + 1; k < i2; ++k) wp[size_t(k)] -= float(e * u[size_t(i * cols + k)]);
         }
         // Lazy batch update: the block's errors reach the later columns at once.
         for (int64_t k = i2; k < cols; ++k) {
-          double s = 0;
-          for (int64_t c = i1; c < i2; ++c) s += err[size_t(c - i1)] * u[size_t(c * cols + k)];
-          wr[k] -= float(s);
+          double sum = 0;
+          for (int64_t i = i1; i < i2; ++i) sum += err[size_t(i - i1)] * u[size_t(i * cols + k)];
+          wp[size_t(k)] -= float(sum);
         }
       }
       uint8_t* out = reinterpret_cast<uint8_t*>(res.bytes.data()) + size_t(r) * row_bytes;
-      for (int64_t b = 0; b < cols / 32; ++b)
-        write_ggml_block(type, scale[size_t(r * (cols / 32) + b)], codes.data() + r * cols + b * 32, out + size_t(b) * bb);
+      for (int64_t b = 0; b < nblocks; ++b)
+        rounder.write(params[size_t(b)], codes.data() + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs), out + size_t(b) * bb);
     }
   });
   return res;

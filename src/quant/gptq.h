@@ -2,8 +2,9 @@
 // column's rounding error spread over the columns not yet quantized through
 // the inverse Hessian of the layer's calibration inputs (H = X^T X), so the
 // layer's outputs on those inputs move as little as possible. Writes GGML
-// blocks directly (Q4_0 / Q8_0): each 32-column block's scale is taken from
-// the error-updated weights when the block is reached.
+// blocks directly (Q4_0 / Q8_0 or pareto's group formats): each block's scale
+// is taken from the error-updated weights when the block is reached, or, with
+// act-order, fixed before the columns are visited by decreasing importance.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,8 +19,15 @@ struct GptqResult {
   int dead_columns = 0;    // inputs that were always zero (their weights are dropped)
 };
 
-// w: [rows, cols] row-major, cols % 32 == 0; x: calibration inputs [tokens, cols].
+struct GptqOptions {
+  double damping = 0.01;  // first damping tried, as a share of mean(diag H); x10 after each failed Cholesky
+  int64_t block = 128;    // columns per lazy batch update
+  bool act_order = false;  // columns by decreasing diag(H), block parameters fixed up front
+};
+
+// w: [rows, cols] row-major; x: calibration inputs [tokens, cols]. type: q4_0 /
+// q8_0 (cols % 32 == 0) or a pareto group type (any cols, tail group).
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
-                         double damping = 0.01, int64_t block = 128);
+                         const GptqOptions& options = {});
 
 }  // namespace pareto::quant

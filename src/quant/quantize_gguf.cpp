@@ -7,6 +7,7 @@
 #include "core/file.h"
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_writer.h"
+#include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "llm/export_gguf.h"
 #include "quant/importance.h"
@@ -24,17 +25,42 @@ bool is_weight_matrix(const gguf::TensorInfo& t) {
 uint32_t type_by_name(const std::string& name) {
   std::string n = name;
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  for (uint32_t t = kernels::kGroupTypeFirst; t < kernels::kGroupTypeLast; ++t)
+    if (kernels::is_group_type(t) && kernels::pareto_type_name(t) == n) return t;
+  if (n == kernels::pareto_type_name(kernels::kQ8RowType)) return kernels::kQ8RowType;
   for (uint32_t t = 0; t < 40; ++t) {
     const char* tn = kernels::ggml_type_traits(t).name;
     if (!tn || !*tn) continue;
     std::string lower = tn;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (lower == n) {
-      if (!kernels::can_quantize(t)) fail_unsupported("quantizing to " + std::string(tn) + " (pareto writes f32, f16, q8_0, q4_0, q4_k)");
+      if (!kernels::can_quantize(t)) fail_unsupported("quantizing to " + std::string(tn) + " (pareto writes f32, f16, q8_0, q4_0, q4_1, q4_k, pq<bits>g<group><s|a>, q8_row)");
       return t;
     }
   }
-  fail_argument("unknown type '" + name + "' (f16, q8_0, q4_0, q4_k)");
+  fail_argument("unknown type '" + name + "' (f16, q8_0, q4_0, q4_1, q4_k, q8_row, pq<bits>g<32|64|128|256><s|a> e.g. pq3g128a)");
+}
+
+uint32_t type_for_bits(int bits, int64_t group, bool asym) {
+  using kernels::GgmlType;
+  if (group == 32 && bits == 8 && !asym) return uint32_t(GgmlType::q8_0);
+  if (group == 32 && bits == 4) return uint32_t(asym ? GgmlType::q4_1 : GgmlType::q4_0);
+  const uint32_t t = kernels::group_type(bits, group, asym);
+  if (!t) fail_argument("--bits " + std::to_string(bits) + " --group " + std::to_string(group) + ": bits 2..8 and groups of 32, 64, 128 or 256");
+  return t;
+}
+
+uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback) {
+  if (fallback) *fallback = false;
+  if (kernels::is_group_type(type) || type == kernels::kQ8RowType || cols % kernels::ggml_type_traits(type).block_size == 0) return type;
+  if (fallback) *fallback = true;
+  using kernels::GgmlType;
+  switch (GgmlType(type)) {
+    case GgmlType::q8_0: return kernels::group_type(8, 32, false);
+    case GgmlType::q4_0: return kernels::group_type(4, 32, false);
+    case GgmlType::q4_1: case GgmlType::q4_k: return kernels::group_type(4, 32, true);
+    default: return uint32_t(GgmlType::f16);
+  }
 }
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& o) {
@@ -52,15 +78,14 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
     r.bytes_in += t.nbytes;
     bool keep = !is_weight_matrix(t);
     for (const std::string& k : o.keep) keep |= t.name.find(k) != std::string::npos;
-    uint32_t type = o.type;
     const int64_t cols = t.ne[0], rows = t.numel() / std::max<int64_t>(cols, 1);
-    if (!keep && cols % kernels::ggml_type_traits(type).block_size) {
-      // A row that does not fill whole blocks is never truncated: q8_0 when
-      // it holds whole 32-blocks (k-quants need 256), else f16; reported.
-      type = uint32_t(cols % 32 == 0 && o.type != uint32_t(kernels::GgmlType::q4_0) ? kernels::GgmlType::q8_0 : kernels::GgmlType::f16);
+    bool fell_back = false;
+    const uint32_t type = keep ? o.type : storage_type(o.type, cols, &fell_back);
+    if (fell_back) {
       r.fallbacks++;
       r.notes.push_back(t.name + ": rows of " + std::to_string(cols) + " are not a multiple of " +
-                        std::to_string(kernels::ggml_type_traits(o.type).block_size) + ", written as " + kernels::ggml_type_traits(type).name);
+                        std::to_string(kernels::ggml_type_traits(o.type).block_size) + ", written as " + kernels::ggml_type_traits(type).name +
+                        " (tail group)");
     }
     if (keep || type == t.type) {
       w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);

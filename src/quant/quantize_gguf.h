@@ -29,8 +29,16 @@ struct QuantizeReport {
   std::vector<std::string> notes;  // fallbacks and requantizations, named
 };
 
-// Type names as llama.cpp spells them (q8_0, q4_0, q4_k, f16).
+// Type names as llama.cpp spells them (q8_0, q4_0, q4_1, q4_k, f16), or
+// pareto's own (pq3g64a, q8_row: kernels/pareto_formats.h).
 uint32_t type_by_name(const std::string& name);
+// The type for --bits/--group/--sym|--asym: a standard GGML type where one
+// fits (8/32/sym q8_0, 4/32/sym q4_0, 4/32/asym q4_1), else pareto's group type.
+uint32_t type_for_bits(int bits, int64_t group, bool asym);
+// What a matrix with rows of `cols` is written as: `type` when its rows fill
+// whole blocks, else the group type with the same bits (groups of 32, a
+// short tail group) - never truncated. Sets *fallback when it differs.
+uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback = nullptr);
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& options);
 

@@ -68,7 +68,11 @@ std::string pareto_type_name(uint32_t type) {
   return "pq" + std::to_string(f.bits) + "g" + std::to_string(f.group) + (f.asym ? "a" : "s");
 }
 
-size_t group_row_size(const GroupFormat& f, int64_t n) { return size_t((n + f.group - 1) / f.group) * group_block_bytes(f); }
+// A short last group stores only its own codes.
+size_t group_row_size(const GroupFormat& f, int64_t n) {
+  const int64_t tail = n % f.group;
+  return size_t(n / f.group) * group_block_bytes(f) + (tail ? size_t(f.asym ? 4 : 2) + size_t((tail * f.bits + 7) / 8) : 0);
+}
 
 GroupParams stored_group_params(const GroupFormat& f, const GroupParams& p) {
   GroupParams s = p;
@@ -79,7 +83,7 @@ GroupParams stored_group_params(const GroupFormat& f, const GroupParams& p) {
 }
 
 void write_group_block(const GroupFormat& f, const GroupParams& p, const int* codes, int64_t count, uint8_t* out) {
-  std::memset(out, 0, group_block_bytes(f));
+  std::memset(out, 0, size_t(f.asym ? 4 : 2) + size_t((count * f.bits + 7) / 8));
   store_f16(out, p.scale);
   if (f.asym) store_f16(out + 2, -p.scale * p.zero);
   uint8_t* qs = out + (f.asym ? 4 : 2);

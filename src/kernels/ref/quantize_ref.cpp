@@ -60,6 +60,25 @@ void q4_0_block(const float* x, uint8_t* y) {
   }
 }
 
+// ggml's quantize_row_q4_1_ref: [min, max] in 15 steps, f16 d and m.
+void q4_1_block(const float* x, uint8_t* y) {
+  float min = x[0], max = x[0];
+  for (int j = 1; j < QK; ++j) {
+    min = std::min(min, x[j]);
+    max = std::max(max, x[j]);
+  }
+  const float d = (max - min) / ((1 << 4) - 1);
+  const float id = d ? 1.0f / d : 0.0f;
+  put_f16(y, d);
+  put_f16(y + 2, min);
+  for (int j = 0; j < QK / 2; ++j) {
+    const float x0 = (x[j] - min) * id, x1 = (x[QK / 2 + j] - min) * id;
+    const uint8_t xi0 = uint8_t(std::min<int>(15, int8_t(x0 + 0.5f)));
+    const uint8_t xi1 = uint8_t(std::min<int>(15, int8_t(x1 + 0.5f)));
+    y[4 + j] = uint8_t(xi0 | (xi1 << 4));
+  }
+}
+
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux, float rmin,
                        float rdelta, int nstep) {
   float min = x[0], max = x[0];
@@ -194,7 +213,7 @@ void q4_k_block(const float* x, uint8_t* y) {
 bool can_quantize(uint32_t type) {
   if (type == kQ8RowType || is_group_type(type)) return true;
   switch (GgmlType(type)) {
-    case GgmlType::f32: case GgmlType::f16: case GgmlType::q8_0: case GgmlType::q4_0: case GgmlType::q4_k: return true;
+    case GgmlType::f32: case GgmlType::f16: case GgmlType::q8_0: case GgmlType::q4_0: case GgmlType::q4_1: case GgmlType::q4_k: return true;
     default: return false;
   }
 }
@@ -213,6 +232,9 @@ void quantize_row_ref(uint32_t type, const float* x, void* dst, int64_t n) {
       return;
     case GgmlType::q4_0:
       for (int64_t b = 0; b < n / QK; ++b) q4_0_block(x + b * QK, y + b * 18);
+      return;
+    case GgmlType::q4_1:
+      for (int64_t b = 0; b < n / QK; ++b) q4_1_block(x + b * QK, y + b * 20);
       return;
     case GgmlType::q4_k:
       for (int64_t b = 0; b < n / QK_K; ++b) q4_k_block(x + b * QK_K, y + b * 144);
