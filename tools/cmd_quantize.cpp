@@ -79,7 +79,8 @@ int cmd_quantize(const Args& a) {
     ao.method = o.method;
     ao.alpha = float(std::atof(a.get("--alpha", "0.5").c_str()));
     ao.type = o.type;
-    ao.calib_tokens = a.get_int("--calib-tokens", 512);
+    // 128 x 512 tokens when a calibration text allows; sampling text from the model costs a decode step per token.
+    ao.calib_tokens = a.get_int("--calib-tokens", a.has("--calib") ? 128 * 512 : 512);
     ao.act_order = a.has("--act-order");
     ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
     if (a.has("--calib")) {

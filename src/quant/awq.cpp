@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_writer.h"
 #include "kernels/gemm.h"
+#include "kernels/llm_ops.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "llm/model.h"
@@ -66,19 +67,41 @@ std::vector<float> matmul(const std::vector<float>& x, int64_t tokens, const Mat
   return y;
 }
 
+// What a scale candidate is judged by: the output of the block the matmuls
+// belong to, computed from their outputs on the error tokens (null: the
+// matmuls' own outputs). AWQ scores q/k/v on the attention output and
+// gate/up on the MLP output: per-matmul errors weigh a q or gate error the
+// same wherever it lands, and chose worse scales on stories260K.
+using BlockOutput = std::function<std::vector<float>(const std::vector<std::vector<float>>& outs, int64_t tokens)>;
+
 // The scale search for matmuls reading activations x [tokens, cols]: returns
-// the chosen r and fills s (all ones when no r beats plain rounding).
+// the chosen r and fills s (all ones when no r beats plain rounding). `tie`
+// (optional) maps each input column to a class whose columns must share one
+// scale (o's columns of the query heads that read one grouped v head).
 float search_scales(const std::vector<float>& x, int64_t tokens, int64_t err_tokens, const std::vector<Matrix*>& mats, uint32_t type,
-                    int grid, std::vector<float>& s) {
+                    int grid, std::vector<float>& s, const BlockOutput& block = nullptr, const std::vector<int64_t>& tie = {}) {
   const int64_t cols = mats[0]->cols;
   std::vector<double> mean_abs(size_t(cols), 0);
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t j = 0; j < cols; ++j) mean_abs[size_t(j)] += std::fabs(x[size_t(t * cols + j)]);
   for (double& v : mean_abs) v = std::max(v / double(tokens), 1e-8);
+  if (!tie.empty()) {
+    std::map<int64_t, std::pair<double, int>> cls;
+    for (int64_t j = 0; j < cols; ++j) {
+      cls[tie[size_t(j)]].first += mean_abs[size_t(j)];
+      cls[tie[size_t(j)]].second++;
+    }
+    for (int64_t j = 0; j < cols; ++j) mean_abs[size_t(j)] = cls[tie[size_t(j)]].first / cls[tie[size_t(j)]].second;
+  }
   const int64_t et = std::min(err_tokens, tokens);
   std::vector<float> xe(x.begin(), x.begin() + et * cols);
-  std::vector<std::vector<float>> ref;
-  for (Matrix* m : mats) ref.push_back(matmul(xe, et, *m));
+  auto outputs = [&](const std::vector<const Matrix*>& ms) {
+    std::vector<std::vector<float>> outs;
+    for (const Matrix* m : ms) outs.push_back(matmul(xe, et, *m));
+    if (!block) return outs;
+    return std::vector<std::vector<float>>{block(outs, et)};
+  };
+  const std::vector<std::vector<float>> ref = outputs(std::vector<const Matrix*>(mats.begin(), mats.end()));
   double best = -1;
   float best_r = 0;
   std::vector<float> cand(static_cast<size_t>(cols));
@@ -93,17 +116,22 @@ float search_scales(const std::vector<float>& x, int64_t tokens, int64_t err_tok
     }
     const float norm = float(1.0 / std::sqrt(hi * lo));  // centre the scales around 1
     for (float& v : cand) v *= norm;
-    double err = 0;
-    for (size_t k = 0; k < mats.size(); ++k) {
-      Matrix q = *mats[k];
+    std::vector<Matrix> qs;
+    for (const Matrix* m : mats) {
+      Matrix q = *m;
       for (int64_t i = 0; i < q.rows; ++i)
         for (int64_t j = 0; j < cols; ++j) q.w[size_t(i * cols + j)] *= cand[size_t(j)];
       fake_quantize(type, q.w, q.rows, cols);
       for (int64_t i = 0; i < q.rows; ++i)
         for (int64_t j = 0; j < cols; ++j) q.w[size_t(i * cols + j)] /= cand[size_t(j)];
-      const std::vector<float> y = matmul(xe, et, q);
-      for (size_t i = 0; i < y.size(); ++i) err += double(y[i] - ref[k][i]) * double(y[i] - ref[k][i]);
+      qs.push_back(std::move(q));
     }
+    std::vector<const Matrix*> qp;
+    for (const Matrix& q : qs) qp.push_back(&q);
+    const std::vector<std::vector<float>> ys = outputs(qp);
+    double err = 0;
+    for (size_t k = 0; k < ys.size(); ++k)
+      for (size_t i = 0; i < ys[k].size(); ++i) err += double(ys[k][i] - ref[k][i]) * double(ys[k][i] - ref[k][i]);
     if (best < 0 || err < best) {
       best = err;
       best_r = float(r);
@@ -283,7 +311,37 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   }
   for (int64_t l = 0; l < L && o.method != "gptq"; ++l) {
     Layer& y = layers[size_t(l)];
-    auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold) {
+    // Block outputs for the search: attention (RoPE, causal, grouped heads,
+    // calibration chunks start at position 0) through o, and the MLP through down.
+    const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
+    const BlockOutput attention = [&](const std::vector<std::vector<float>>& outs, int64_t n) {
+      std::vector<float> q = outs[0], k = outs[1], att(size_t(n * q_dim));
+      const std::vector<float>& v = outs[2];
+      parallel_for(n, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          kernels::f32_rope(q.data() + t * q_dim, c.n_heads, hd, c.rope_dims, t % o.ctx, c.rope_base, c.rope_neox);
+          kernels::f32_rope(k.data() + t * kv_dim, c.n_kv_heads, hd, c.rope_dims, t % o.ctx, c.rope_base, c.rope_neox);
+        }
+      });
+      parallel_for(n, [&](int64_t t0, int64_t t1) {
+        std::vector<float> scratch(static_cast<size_t>(o.ctx));
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t start = t / o.ctx * o.ctx;
+          for (int64_t h = 0; h < c.n_heads; ++h)
+            kernels::f32_attention_head(q.data() + t * q_dim + h * hd, k.data() + start * kv_dim + (h / group) * hd,
+                                        v.data() + start * kv_dim + (h / group) * hd, t - start + 1, hd, kv_dim, scratch.data(),
+                                        att.data() + t * q_dim + h * hd);
+        }
+      });
+      return matmul(att, n, y.o);
+    };
+    const BlockOutput mlp = [&](const std::vector<std::vector<float>>& outs, int64_t n) {
+      std::vector<float> h = outs[0];
+      kernels::f32_silu_mul(h.data(), outs[1].data(), int64_t(h.size()));
+      return matmul(h, n, y.down);
+    };
+    auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold, const BlockOutput& block = nullptr,
+                   const std::vector<int64_t>& tie = {}) {
       std::vector<float> s;
       const std::vector<float>& x = acts[size_t(l)][size_t(g)];
       if (o.method == "smoothquant") {
@@ -294,30 +352,42 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
           joint.rows += m->rows;
         }
         s = smoothing_scales(joint.w, joint.rows, joint.cols, x, o.alpha);
+        if (!tie.empty()) {  // columns that share a v row share its scale: the largest of them
+          std::map<int64_t, float> top;
+          for (size_t j = 0; j < s.size(); ++j) top[tie[j]] = std::max(top[tie[j]], s[j]);
+          for (size_t j = 0; j < s.size(); ++j) s[j] = top[tie[j]];
+        }
         rep.ratio[size_t(l)][size_t(g)] = o.alpha;
         for (Matrix* m : mats) scale_columns(*m, s);
         fold(s);
         return;
       }
-      rep.ratio[size_t(l)][size_t(g)] = search_scales(x, int64_t(x.size()) / mats[0]->cols, o.error_tokens, mats, o.type, o.grid, s);
+      rep.ratio[size_t(l)][size_t(g)] = search_scales(x, int64_t(x.size()) / mats[0]->cols, o.error_tokens / o.ctx * o.ctx, mats, o.type, o.grid, s, block, tie);
       for (Matrix* m : mats) scale_columns(*m, s);
       if (o.quantize) {  // importance of each (scaled) input channel: E[(x_j / s_j)^2]
         const int64_t cols = mats[0]->cols, n = int64_t(x.size()) / cols;
         std::vector<double> imp(size_t(cols), 0);
         for (int64_t t = 0; t < n; ++t)
           for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] += double(x[size_t(t * cols + j)] / s[size_t(j)]) * (x[size_t(t * cols + j)] / s[size_t(j)]);
-        if (!getenv("NOCLIP")) for (Matrix* m : mats) clip_search(*m, imp, o.type);
+        for (Matrix* m : mats) clip_search(*m, imp, o.type);
       }
       fold(s);
     };
     run(0, {&y.q, &y.k, &y.v}, [&](const std::vector<float>& s) {
       for (int64_t j = 0; j < c.dim; ++j) y.attn_norm[size_t(j)] /= s[size_t(j)];
-    });
-    if (c.n_heads == c.n_kv_heads)  // v's row j feeds o's column j only when heads are not grouped
-      run(1, {&y.o}, [&](const std::vector<float>& s) { divide_rows(y.v, s); });
+    }, attention);
+    // o's column h * hd + d reads v's row (h / group) * hd + d: with grouped
+    // heads the columns of one v row share its scale.
+    std::vector<int64_t> o_tie(static_cast<size_t>(q_dim));
+    for (int64_t j = 0; j < q_dim; ++j) o_tie[size_t(j)] = (j / hd / group) * hd + j % hd;
+    run(1, {&y.o}, [&](const std::vector<float>& s) {
+      std::vector<float> sv(static_cast<size_t>(kv_dim));
+      for (int64_t j = 0; j < q_dim; ++j) sv[size_t(o_tie[size_t(j)])] = s[size_t(j)];
+      divide_rows(y.v, sv);
+    }, nullptr, o_tie);
     run(2, {&y.gate, &y.up}, [&](const std::vector<float>& s) {
       for (int64_t j = 0; j < c.dim; ++j) y.ffn_norm[size_t(j)] /= s[size_t(j)];
-    });
+    }, mlp);
     run(3, {&y.down}, [&](const std::vector<float>& s) { divide_rows(y.up, s); });
     if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
   }
