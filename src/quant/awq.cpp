@@ -67,6 +67,44 @@ std::vector<float> matmul(const std::vector<float>& x, int64_t tokens, const Mat
   return y;
 }
 
+// One matmul input over the calibration text: per-channel statistics of
+// every token, and the rows themselves only for the first `keep` tokens (the
+// error tokens; GPTQ keeps all for its Hessian). 1.1B at 4096 tokens would
+// otherwise hold 4 GB of activations.
+struct Activations {
+  int64_t cols = 0, count = 0, keep = 0;
+  std::vector<float> rows;
+  std::vector<double> sum_abs, sum_sq;
+  std::vector<float> max_abs;
+
+  void add(const float* x, int64_t n, int64_t c) {
+    if (sum_abs.empty()) {
+      cols = c;
+      sum_abs.assign(size_t(c), 0);
+      sum_sq.assign(size_t(c), 0);
+      max_abs.assign(size_t(c), 0);
+    }
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t j = 0; j < c; ++j) {
+        const float v = x[t * c + j];
+        sum_abs[size_t(j)] += std::fabs(v);
+        sum_sq[size_t(j)] += double(v) * v;
+        max_abs[size_t(j)] = std::max(max_abs[size_t(j)], std::fabs(v));
+      }
+    const int64_t take = std::min(n, keep - int64_t(rows.size()) / std::max<int64_t>(c, 1));
+    if (take > 0) rows.insert(rows.end(), x, x + take * c);
+    count += n;
+  }
+  int64_t kept() const { return cols ? int64_t(rows.size()) / cols : 0; }
+};
+
+Activations activations_of(const std::vector<float>& x, int64_t cols) {
+  Activations a;
+  a.keep = int64_t(x.size()) / cols;
+  a.add(x.data(), a.keep, cols);
+  return a;
+}
+
 // What a scale candidate is judged by: the output of the block the matmuls
 // belong to, computed from their outputs on the error tokens (null: the
 // matmuls' own outputs). AWQ scores q/k/v on the attention output and
@@ -78,13 +116,11 @@ using BlockOutput = std::function<std::vector<float>(const std::vector<std::vect
 // the chosen r and fills s (all ones when no r beats plain rounding). `tie`
 // (optional) maps each input column to a class whose columns must share one
 // scale (o's columns of the query heads that read one grouped v head).
-float search_scales(const std::vector<float>& x, int64_t tokens, int64_t err_tokens, const std::vector<Matrix*>& mats, uint32_t type,
-                    int grid, std::vector<float>& s, const BlockOutput& block = nullptr, const std::vector<int64_t>& tie = {}) {
+float search_scales(const Activations& a, int64_t err_tokens, const std::vector<Matrix*>& mats, uint32_t type, int grid, std::vector<float>& s,
+                    const BlockOutput& block = nullptr, const std::vector<int64_t>& tie = {}) {
   const int64_t cols = mats[0]->cols;
   std::vector<double> mean_abs(size_t(cols), 0);
-  for (int64_t t = 0; t < tokens; ++t)
-    for (int64_t j = 0; j < cols; ++j) mean_abs[size_t(j)] += std::fabs(x[size_t(t * cols + j)]);
-  for (double& v : mean_abs) v = std::max(v / double(tokens), 1e-8);
+  for (int64_t j = 0; j < cols; ++j) mean_abs[size_t(j)] = std::max(a.sum_abs[size_t(j)] / double(a.count), 1e-8);
   if (!tie.empty()) {
     std::map<int64_t, std::pair<double, int>> cls;
     for (int64_t j = 0; j < cols; ++j) {
@@ -93,8 +129,8 @@ float search_scales(const std::vector<float>& x, int64_t tokens, int64_t err_tok
     }
     for (int64_t j = 0; j < cols; ++j) mean_abs[size_t(j)] = cls[tie[size_t(j)]].first / cls[tie[size_t(j)]].second;
   }
-  const int64_t et = std::min(err_tokens, tokens);
-  std::vector<float> xe(x.begin(), x.begin() + et * cols);
+  const int64_t et = std::min(err_tokens, a.kept());
+  const std::vector<float>& xe = a.rows;
   auto outputs = [&](const std::vector<const Matrix*>& ms) {
     std::vector<std::vector<float>> outs;
     for (const Matrix* m : ms) outs.push_back(matmul(xe, et, *m));
@@ -184,6 +220,13 @@ void clip_search(Matrix& m, const std::vector<double>& importance, uint32_t type
   });
 }
 
+// Importance of each scaled input channel for clipping: E[(x_j / s_j)^2].
+std::vector<double> scaled_importance(const Activations& a, const std::vector<float>& s) {
+  std::vector<double> imp(static_cast<size_t>(a.cols));
+  for (int64_t j = 0; j < a.cols; ++j) imp[size_t(j)] = a.sum_sq[size_t(j)] / (double(s[size_t(j)]) * s[size_t(j)]);
+  return imp;
+}
+
 void scale_columns(Matrix& m, const std::vector<float>& s) {
   for (int64_t i = 0; i < m.rows; ++i)
     for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] *= s[size_t(j)];
@@ -233,12 +276,10 @@ LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int6
   c.rtn_error = error(rtn);
   Matrix awq = base;
   std::vector<float> s;
-  c.ratio = search_scales(x_calib, n_calib, n_calib, {&awq}, type, grid, s);
+  const Activations calib = activations_of(x_calib, cols);
+  c.ratio = search_scales(calib, n_calib, {&awq}, type, grid, s);
   scale_columns(awq, s);
-  std::vector<double> imp(static_cast<size_t>(cols), 0);
-  for (int64_t t = 0; t < n_calib; ++t)
-    for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] += double(x_calib[size_t(t * cols + j)] / s[size_t(j)]) * (x_calib[size_t(t * cols + j)] / s[size_t(j)]);
-  clip_search(awq, imp, type);
+  clip_search(awq, scaled_importance(calib, s), type);
   fake_quantize(type, awq.w, rows, cols);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) awq.w[size_t(i * cols + j)] /= s[size_t(j)];
@@ -267,12 +308,14 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   rep.tokens = n_tok;
   // Collect the matmul inputs of every layer over the calibration chunks.
   const int64_t L = c.n_layers;
-  std::vector<std::vector<std::vector<float>>> acts(size_t(L), std::vector<std::vector<float>>(4));
+  const int64_t error_tokens = std::max<int64_t>(o.ctx, o.error_tokens / o.ctx * o.ctx);
+  std::vector<std::vector<Activations>> acts(size_t(L), std::vector<Activations>(4));
+  for (auto& layer : acts)
+    for (Activations& a : layer) a.keep = o.method == "gptq" ? n_tok : error_tokens;
   {
     llm::Transformer tr(*model, o.ctx);
     tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t n, int64_t cols) {
-      auto& a = acts[size_t(l)][size_t(which)];
-      a.insert(a.end(), x, x + n * cols);
+      acts[size_t(l)][size_t(which)].add(x, n, cols);
     };
     for (int64_t s = 0; s < n_tok; s += o.ctx) tr.forward(tokens.data() + s, o.ctx, 0, false);
   }
@@ -303,7 +346,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       GptqOptions go;
       go.act_order = o.act_order;
       const GptqResult g =
-          gptq_quantize(mg.first->w, mg.first->rows, mg.first->cols, acts[size_t(l)][size_t(mg.second)], storage_type(o.type, mg.first->cols), go);
+          gptq_quantize(mg.first->w, mg.first->rows, mg.first->cols, acts[size_t(l)][size_t(mg.second)].rows, storage_type(o.type, mg.first->cols), go);
       if (g.fell_back) rep.notes.push_back(p + name + ": Cholesky failed at every damping, rounded to nearest");
       gptq[p + name] = g.bytes;
     }
@@ -343,7 +386,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
     auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold, const BlockOutput& block = nullptr,
                    const std::vector<int64_t>& tie = {}) {
       std::vector<float> s;
-      const std::vector<float>& x = acts[size_t(l)][size_t(g)];
+      const Activations& x = acts[size_t(l)][size_t(g)];
       if (o.method == "smoothquant") {
         // One s for the group: the largest weight per input column over its matrices.
         Matrix joint{0, mats[0]->cols, {}};
@@ -351,7 +394,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
           joint.w.insert(joint.w.end(), m->w.begin(), m->w.end());
           joint.rows += m->rows;
         }
-        s = smoothing_scales(joint.w, joint.rows, joint.cols, x, o.alpha);
+        s = smoothing_scales(joint.w, joint.rows, joint.cols, x.max_abs, o.alpha);
         if (!tie.empty()) {  // columns that share a v row share its scale: the largest of them
           std::map<int64_t, float> top;
           for (size_t j = 0; j < s.size(); ++j) top[tie[j]] = std::max(top[tie[j]], s[j]);
@@ -362,13 +405,10 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
         fold(s);
         return;
       }
-      rep.ratio[size_t(l)][size_t(g)] = search_scales(x, int64_t(x.size()) / mats[0]->cols, o.error_tokens / o.ctx * o.ctx, mats, o.type, o.grid, s, block, tie);
+      rep.ratio[size_t(l)][size_t(g)] = search_scales(x, error_tokens, mats, o.type, o.grid, s, block, tie);
       for (Matrix* m : mats) scale_columns(*m, s);
-      if (o.quantize) {  // importance of each (scaled) input channel: E[(x_j / s_j)^2]
-        const int64_t cols = mats[0]->cols, n = int64_t(x.size()) / cols;
-        std::vector<double> imp(size_t(cols), 0);
-        for (int64_t t = 0; t < n; ++t)
-          for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] += double(x[size_t(t * cols + j)] / s[size_t(j)]) * (x[size_t(t * cols + j)] / s[size_t(j)]);
+      if (o.quantize) {
+        const std::vector<double> imp = scaled_importance(x, s);
         for (Matrix* m : mats) clip_search(*m, imp, o.type);
       }
       fold(s);

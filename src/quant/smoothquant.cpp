@@ -5,17 +5,22 @@
 
 namespace pareto::quant {
 
-std::vector<float> smoothing_scales(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, float alpha) {
-  const int64_t tokens = int64_t(x.size()) / cols;
+std::vector<float> smoothing_scales(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x_max, float alpha) {
   std::vector<float> s(static_cast<size_t>(cols), 1.f);
   for (int64_t j = 0; j < cols; ++j) {
-    float xm = 0, wm = 0;
-    for (int64_t t = 0; t < tokens; ++t) xm = std::max(xm, std::fabs(x[size_t(t * cols + j)]));
+    const float xm = x_max[size_t(j)];
+    float wm = 0;
     for (int64_t r = 0; r < rows; ++r) wm = std::max(wm, std::fabs(w[size_t(r * cols + j)]));
     if (xm > 0 && wm > 0) s[size_t(j)] = std::pow(xm, alpha) / std::pow(wm, 1.f - alpha);
     s[size_t(j)] = std::max(s[size_t(j)], 1e-5f);
   }
   return s;
+}
+
+std::vector<float> channel_max_abs(const std::vector<float>& x, int64_t cols) {
+  std::vector<float> m(static_cast<size_t>(cols), 0.f);
+  for (size_t i = 0; i < x.size(); ++i) m[i % size_t(cols)] = std::max(m[i % size_t(cols)], std::fabs(x[i]));
+  return m;
 }
 
 namespace {

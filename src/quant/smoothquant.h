@@ -11,8 +11,10 @@ namespace pareto::quant {
 
 enum class ActGranularity { per_tensor, per_token };
 
-// s_j for W [rows, cols] and calibration X [tokens, cols].
-std::vector<float> smoothing_scales(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, float alpha);
+// s_j for W [rows, cols] from max|X_j| of the calibration activations.
+std::vector<float> smoothing_scales(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x_max, float alpha);
+// max|X_j| of X [tokens, cols].
+std::vector<float> channel_max_abs(const std::vector<float>& x, int64_t cols);
 
 // Squared output error of W8A8 (symmetric int8 activations at `act`
 // granularity, int8 weights per output channel) against the float layer on
