@@ -77,13 +77,14 @@ int cmd_quantize(const Args& a) {
   if (o.method == "awq" || o.method == "gptq" || o.method == "smoothquant") {
     quant::AwqOptions ao;
     ao.method = o.method;
-    ao.alpha = float(std::atof(a.get("--alpha", "0.5").c_str()));
+    ao.alpha = float(std::atof(a.get("--alpha", "0").c_str()));  // 0: the architecture's default
     ao.type = o.type;
     // 128 x 512 tokens when a calibration text allows; sampling text from the model costs a decode step per token.
-    ao.calib_tokens = a.get_int("--calib-tokens", a.has("--calib") ? 128 * 512 : 512);
+    ao.calib_tokens = a.get_int("--calib-tokens", a.has("--calib") && a.get("--calib") != "random" ? 128 * 512 : 512);
     ao.act_order = a.has("--act-order");
     ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
-    if (a.has("--calib")) {
+    ao.calib_random = a.get("--calib", "") == "random";
+    if (a.has("--calib") && !ao.calib_random) {
       std::ifstream f(a.get("--calib"));
       if (!f) fail(StatusCode::io_error, a.get("--calib") + ": cannot open");
       std::stringstream ss;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <random>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -287,6 +288,12 @@ LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int6
   return c;
 }
 
+float smoothquant_alpha(const std::string& arch) {
+  if (arch == "llama") return 0.85f;
+  if (arch == "mistral") return 0.8f;
+  return 0.5f;
+}
+
 AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& o) {
   const double t0 = now_seconds();
   auto model = llm::Model::load(in);
@@ -296,7 +303,12 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   llm::Tokenizer tok(model->vocab);
   AwqReport rep;
   std::vector<int32_t> tokens;
-  if (!o.calib_text.empty()) {
+  if (o.calib_random) {
+    std::mt19937 rng(1234);
+    tokens.resize(size_t(o.calib_tokens / o.ctx * o.ctx));
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = i % size_t(o.ctx) == 0 ? tok.bos() : int32_t(rng() % uint32_t(c.vocab));
+    rep.calibration = "random tokens (seed 1234)";
+  } else if (!o.calib_text.empty()) {
     tokens = tok.encode(o.calib_text, true);
     rep.calibration = "calibration text";
   } else {
@@ -306,6 +318,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / o.ctx * o.ctx);
   if (n_tok < o.ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(o.ctx) + " needed");
   rep.tokens = n_tok;
+  const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(c.arch);
   // Collect the matmul inputs of every layer over the calibration chunks.
   const int64_t L = c.n_layers;
   const int64_t error_tokens = std::max<int64_t>(o.ctx, o.error_tokens / o.ctx * o.ctx);
@@ -394,13 +407,13 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
           joint.w.insert(joint.w.end(), m->w.begin(), m->w.end());
           joint.rows += m->rows;
         }
-        s = smoothing_scales(joint.w, joint.rows, joint.cols, x.max_abs, o.alpha);
+        s = smoothing_scales(joint.w, joint.rows, joint.cols, x.max_abs, alpha);
         if (!tie.empty()) {  // columns that share a v row share its scale: the largest of them
           std::map<int64_t, float> top;
           for (size_t j = 0; j < s.size(); ++j) top[tie[j]] = std::max(top[tie[j]], s[j]);
           for (size_t j = 0; j < s.size(); ++j) s[j] = top[tie[j]];
         }
-        rep.ratio[size_t(l)][size_t(g)] = o.alpha;
+        rep.ratio[size_t(l)][size_t(g)] = alpha;
         for (Matrix* m : mats) scale_columns(*m, s);
         fold(s);
         return;
