@@ -1,4 +1,4 @@
-// Reference quantizers for F16, Q8_0, Q4_0 and Q4_K with ggml's rounding
+// Reference quantizers for F16, Q8_0, Q4_0, Q4_1, Q2_K, Q3_K and Q4_K with ggml's rounding
 // rules and float operation order, so quantizing the same floats gives the
 // same bytes as llama.cpp's `llama-quantize` (built without FMA contraction).
 #include <cmath>
@@ -79,8 +79,9 @@ void q4_1_block(const float* x, uint8_t* y) {
   }
 }
 
+// use_mad: weighted absolute instead of squared error (ggml's Q2_K).
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux, float rmin,
-                       float rdelta, int nstep) {
+                       float rdelta, int nstep, bool use_mad = false) {
   float min = x[0], max = x[0];
   float sum_w = weights[0], sum_x = sum_w * x[0];
   for (int i = 1; i < n; ++i) {
@@ -103,7 +104,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
     int l = nearest_int(iscale * (x[i] - min));
     L[i] = uint8_t(std::max(0, std::min(nmax, l)));
     float diff = scale * L[i] + min - x[i];
-    diff = diff * diff;
+    diff = use_mad ? std::fabs(diff) : diff * diff;
     best_mad += weights[i] * diff;
   }
   if (nstep < 1) {
@@ -133,7 +134,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
       float mad = 0;
       for (int i = 0; i < n; ++i) {
         float diff = this_scale * Laux[i] + this_min - x[i];
-        diff = diff * diff;
+        diff = use_mad ? std::fabs(diff) : diff * diff;
         mad += weights[i] * diff;
       }
       if (mad < best_mad) {
@@ -146,6 +147,147 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
   }
   *the_min = -min;
   return scale;
+}
+
+// Signed codes in [-nmax, nmax) for a 16-value group, refined 5 rounds by
+// the weighted least-squares scale (weights x^2); returns the scale.
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < 1e-15f) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  const float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
+    L[i] = int8_t(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * L[i];
+      if (slx > 0) {
+        float sl2 = suml2 - w * L[i] * L[i];
+        const int new_l = std::max(-nmax, std::min(nmax - 1, nearest_int(x[i] * sl2 / slx)));
+        if (new_l != L[i]) {
+          slx += w * x[i] * new_l;
+          sl2 += w * new_l * new_l;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = int8_t(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = int8_t(L[i] + nmax);
+  return sumlx / suml2;
+}
+
+// 2-bit codes: 4 per byte, element j + 32 k of each 128 in bits 2k.
+void pack_2bit(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < QK_K; j += 128)
+    for (int l = 0; l < 32; ++l) qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
+// Q3_K: hmask[32] qs[64] scales[12] d
+void q3_k_block(const float* x, uint8_t* y) {
+  int8_t L[QK_K];
+  float scales[QK_K / 16];
+  float max_scale = 0, amax = 0;
+  for (int j = 0; j < QK_K / 16; ++j) {
+    scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+    const float scale = std::fabs(scales[j]);
+    if (scale > amax) {
+      amax = scale;
+      max_scale = scales[j];
+    }
+  }
+  uint8_t* hmask = y;
+  uint8_t* qs = y + 32;
+  uint8_t* sc = y + 96;
+  std::memset(sc, 0, 12);
+  if (max_scale) {
+    const float iscale = -32.f / max_scale;
+    put_f16(y + 108, 1 / iscale);
+    for (int j = 0; j < QK_K / 16; ++j) {
+      int l = std::max(-32, std::min(31, nearest_int(iscale * scales[j]))) + 32;
+      if (j < 8) sc[j] = uint8_t(l & 0xF);
+      else sc[j - 8] = uint8_t(sc[j - 8] | ((l & 0xF) << 4));
+      l >>= 4;
+      sc[j % 4 + 8] = uint8_t(sc[j % 4 + 8] | (l << (2 * (j / 4))));
+    }
+  } else {
+    put_f16(y + 108, 0.f);
+  }
+  const float dh = get_f16(y + 108);
+  for (int j = 0; j < QK_K / 16; ++j) {
+    int s6 = j < 8 ? sc[j] & 0xF : sc[j - 8] >> 4;
+    s6 = (s6 | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+    const float d = dh * float(s6);
+    if (!d) continue;
+    for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-4, std::min(3, nearest_int(x[16 * j + ii] / d))) + 4);
+  }
+  // The high bit of code j goes to bit j / 32 of hmask[j % 32].
+  std::memset(hmask, 0, 32);
+  uint8_t low[QK_K];
+  for (int j = 0; j < QK_K; ++j) {
+    if (L[j] > 3) hmask[j % 32] = uint8_t(hmask[j % 32] | (1 << (j / 32)));
+    low[j] = uint8_t(L[j] > 3 ? L[j] - 4 : L[j]);
+  }
+  pack_2bit(low, qs);
+}
+
+// Q2_K: scales[16] (4-bit scale | 4-bit min) qs[64] d dmin
+void q2_k_block(const float* x, uint8_t* y) {
+  uint8_t L[QK_K], Laux[16];
+  float weights[16], mins[QK_K / 16], scales[QK_K / 16];
+  const float q4scale = 15.f;
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < QK_K / 16; ++j) {
+    for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
+    scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  uint8_t* sc = y;
+  if (max_scale > 0) {
+    const float iscale = q4scale / max_scale;
+    for (int j = 0; j < QK_K / 16; ++j) sc[j] = uint8_t(nearest_int(iscale * scales[j]));
+    put_f16(y + 80, max_scale / q4scale);
+  } else {
+    for (int j = 0; j < QK_K / 16; ++j) sc[j] = 0;
+    put_f16(y + 80, 0.f);
+  }
+  if (max_min > 0) {
+    const float iscale = q4scale / max_min;
+    for (int j = 0; j < QK_K / 16; ++j) sc[j] = uint8_t(sc[j] | (nearest_int(iscale * mins[j]) << 4));
+    put_f16(y + 82, max_min / q4scale);
+  } else {
+    put_f16(y + 82, 0.f);
+  }
+  for (int j = 0; j < QK_K / 16; ++j) {
+    const float d = get_f16(y + 80) * float(sc[j] & 0xF);
+    if (!d) continue;
+    const float dm = get_f16(y + 82) * float(sc[j] >> 4);
+    for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = uint8_t(std::max(0, std::min(3, nearest_int((x[16 * j + ii] + dm) / d))));
+  }
+  pack_2bit(L, y + 16);
 }
 
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
@@ -213,7 +355,8 @@ void q4_k_block(const float* x, uint8_t* y) {
 bool can_quantize(uint32_t type) {
   if (type == kQ8RowType || is_group_type(type)) return true;
   switch (GgmlType(type)) {
-    case GgmlType::f32: case GgmlType::f16: case GgmlType::q8_0: case GgmlType::q4_0: case GgmlType::q4_1: case GgmlType::q4_k: return true;
+    case GgmlType::f32: case GgmlType::f16: case GgmlType::q8_0: case GgmlType::q4_0: case GgmlType::q4_1: case GgmlType::q4_k:
+    case GgmlType::q3_k: case GgmlType::q2_k: return true;
     default: return false;
   }
 }
@@ -235,6 +378,12 @@ void quantize_row_ref(uint32_t type, const float* x, void* dst, int64_t n) {
       return;
     case GgmlType::q4_1:
       for (int64_t b = 0; b < n / QK; ++b) q4_1_block(x + b * QK, y + b * 20);
+      return;
+    case GgmlType::q3_k:
+      for (int64_t b = 0; b < n / QK_K; ++b) q3_k_block(x + b * QK_K, y + b * 110);
+      return;
+    case GgmlType::q2_k:
+      for (int64_t b = 0; b < n / QK_K; ++b) q2_k_block(x + b * QK_K, y + b * 84);
       return;
     case GgmlType::q4_k:
       for (int64_t b = 0; b < n / QK_K; ++b) q4_k_block(x + b * QK_K, y + b * 144);
