@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <random>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -15,9 +14,9 @@
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "llm/model.h"
-#include "llm/sampler.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
+#include "quant/calibration.h"
 #include "quant/gptq.h"
 #include "quant/quantize_gguf.h"
 #include "quant/smoothquant.h"
@@ -237,27 +236,6 @@ void divide_rows(Matrix& m, const std::vector<float>& s) {
     for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] /= s[size_t(i)];
 }
 
-// Self-generated calibration text: the base model sampling from BOS (seeded).
-std::vector<int32_t> generate_tokens(const llm::Model& m, const llm::Tokenizer& tok, int64_t n, int64_t ctx) {
-  std::vector<int32_t> out;
-  llm::SamplerOptions so;
-  so.temperature = 1.0f;
-  so.seed = 1234;
-  for (uint64_t chunk = 0; int64_t(out.size()) < n; ++chunk) {
-    llm::Transformer tr(m, ctx);
-    llm::Sampler sampler(so);
-    int32_t t = tok.bos();
-    out.push_back(t);
-    for (int64_t pos = 0; pos + 1 < ctx && int64_t(out.size()) < n; ++pos) {
-      const float* l = tr.forward(&t, 1, pos);
-      std::vector<float> copy(l, l + m.config.vocab);
-      t = sampler.sample(copy.data(), m.config.vocab);
-      out.push_back(t);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x_calib,
@@ -303,18 +281,12 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   llm::Tokenizer tok(model->vocab);
   AwqReport rep;
   std::vector<int32_t> tokens;
-  if (o.calib_random) {
-    std::mt19937 rng(1234);
-    tokens.resize(size_t(o.calib_tokens / o.ctx * o.ctx));
-    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = i % size_t(o.ctx) == 0 ? tok.bos() : int32_t(rng() % uint32_t(c.vocab));
-    rep.calibration = "random tokens (seed 1234)";
-  } else if (!o.calib_text.empty()) {
-    tokens = tok.encode(o.calib_text, true);
-    rep.calibration = "calibration text";
-  } else {
-    tokens = generate_tokens(*model, tok, o.calib_tokens, o.ctx);
-    rep.calibration = "text sampled from the base model (seed 1234)";
-  }
+  CalibrationSource src;
+  src.text = o.calib_text;
+  src.random = o.calib_random;
+  src.tokens = o.calib_tokens;
+  src.ctx = o.ctx;
+  tokens = calibration_tokens(*model, tok, src, &rep.calibration);
   const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / o.ctx * o.ctx);
   if (n_tok < o.ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(o.ctx) + " needed");
   rep.tokens = n_tok;
@@ -326,7 +298,9 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   for (auto& layer : acts)
     for (Activations& a : layer) a.keep = o.method == "gptq" ? n_tok : error_tokens;
   {
-    llm::Transformer tr(*model, o.ctx);
+    const std::unique_ptr<llm::Model> fast = int8_forward_copy(*model);
+    if (fast) rep.calibration += ", forward pass on a Q8_0 copy of the weights";
+    llm::Transformer tr(fast ? *fast : *model, o.ctx);
     tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t n, int64_t cols) {
       acts[size_t(l)][size_t(which)].add(x, n, cols);
     };
