@@ -34,6 +34,7 @@ CpuFeatures detect() {
     f.avx512bw = zmm_ok && (b & bit_AVX512BW);
     f.avx512vl = zmm_ok && (b & bit_AVX512VL);
     f.avx512vnni = zmm_ok && (c & bit_AVX512VNNI);
+    f.avx512vbmi = zmm_ok && (c & bit_AVX512VBMI);
     f.avx512fp16 = zmm_ok && (d & (1u << 23));
   }
   if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
@@ -75,6 +76,7 @@ std::string cpu_features_string() {
   add(f.avx512vl, "avx512vl");
   add(f.avx512vnni, "avx512vnni");
   add(f.bmi2, "bmi2");
+  add(f.avx512vbmi, "avx512vbmi");
   add(f.avx512bf16, "avx512bf16");
   add(f.avx512fp16, "avx512fp16");
   add(f.avxvnni, "avxvnni");

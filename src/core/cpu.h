@@ -7,7 +7,7 @@ namespace pareto {
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
-  bool bmi2 = false, avx512bf16 = false, avx512fp16 = false, avxvnni = false;
+  bool bmi2 = false, avx512vbmi = false, avx512bf16 = false, avx512fp16 = false, avxvnni = false;
   std::string brand;
 };
 

@@ -116,7 +116,9 @@ const QuantDotTable& quant_dot_table() {
       t.bf16 = avx512vnni::f32_bf16_dot;
       t.quantize_token = avx512vnni::f32_q8tok_quantize;
       t.q8_row = avx512vnni::q8_row_gemm;
-      if (f.bmi2) t.group = avx512vnni::q8a_group_dot;
+      t.codes_dot = avx512vnni::q8a_codes_dot;
+      if (f.avx512vbmi) t.group_unpack = avx512vnni::group_unpack_vbmi;
+      else if (f.bmi2) t.group_unpack = avx512vnni::group_unpack_pdep;
       t.to_f16 = avx512vnni::f32_to_f16;
       t.from_f16 = avx512vnni::f16_to_f32;
       t.attention_f16 = avx512vnni::f16kv_attention_head;

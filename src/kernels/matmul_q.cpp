@@ -95,18 +95,21 @@ static const Q8aBlock* quantize_q8a(const float* x, int64_t tokens, int64_t cols
 }
 
 // pareto's group-wise formats on the integer path (rows a multiple of 32;
-// others take the dequantizing path).
+// others take the dequantizing path): each row unpacked once, then dotted
+// with every token.
 static bool matvec_group(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   if (w.cols % 32) return false;
   const GroupFormat f = group_format(w.type);
-  const GroupDotFn dot = quant_dot_table().group;
+  const QuantDotTable& t = quant_dot_table();
   const Q8aBlock* xs = quantize_q8a(x, tokens, w.cols);
   const int64_t nb = w.cols / 32;
   const size_t row_bytes = ggml_row_size(w.type, w.cols);
   parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    std::vector<uint8_t> codes(static_cast<size_t>(w.cols));
+    std::vector<float> dm(static_cast<size_t>(2 * nb));
     for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* row = static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes;
-      for (int64_t t0 = 0; t0 < tokens; ++t0) y[t0 * w.rows + r] = dot(row, xs + t0 * nb, w.cols, f);
+      t.group_unpack(static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, w.cols, f, codes.data(), dm.data());
+      for (int64_t t0 = 0; t0 < tokens; ++t0) y[t0 * w.rows + r] = t.codes_dot(codes.data(), dm.data(), xs + t0 * nb, w.cols);
     }
   });
   return true;

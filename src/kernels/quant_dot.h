@@ -35,9 +35,13 @@ float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
-// pareto's group-wise formats (n a multiple of 32; the last group may be short).
-using GroupDotFn = float (*)(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f);
-float q8a_group_dot_ref(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f);
+// pareto's group-wise formats (n a multiple of 32; the last group may be
+// short): a row is unpacked once to one byte per code plus (d, m) per
+// 32-code sub-block (value = d * code + m), then dotted with each token.
+using GroupUnpackFn = void (*)(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);
+using CodesDotFn = float (*)(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
+void group_unpack_ref(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);
+float q8a_codes_dot_ref(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
 
 namespace avx512vnni {
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
@@ -51,7 +55,9 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 float f32_bf16_dot(const void* row, const float* x, int64_t n);
-float q8a_group_dot(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f);
+void group_unpack_pdep(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // BMI2
+void group_unpack_vbmi(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // AVX512-VBMI
+float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
 void f32_q8tok_quantize(const float* x, int64_t n, uint8_t* q, float* scale);
 void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
                  float* y, int64_t ldy);
@@ -82,7 +88,8 @@ struct QuantDotTable {
   QuantDotFn q3_k = q8a_q3_k_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
   F16DotFn bf16 = f32_bf16_dot_ref;
-  GroupDotFn group = q8a_group_dot_ref;
+  GroupUnpackFn group_unpack = group_unpack_ref;
+  CodesDotFn codes_dot = q8a_codes_dot_ref;
   QuantizeTokenFn quantize_token = f32_q8tok_quantize_ref;  // W8A8: per-token activations
   Q8RowGemmFn q8_row = q8_row_gemm_ref;
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference

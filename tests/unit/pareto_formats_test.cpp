@@ -94,12 +94,13 @@ TEST(ParetoFormats, ErrorsOrderByBitsAndGroup) {
   EXPECT_LE(mse(3, 64), mse(3, 128));
 }
 
-TEST(ParetoFormats, GroupDotMatchesDequantizedProductAndVariant) {
+TEST(ParetoFormats, GroupUnpackAndDotMatchDequantizedProductAndVariants) {
+  const CpuFeatures& cpu = cpu_features();
   for (const GroupFormat& f : all_formats())
     for (int64_t n : {32, 64, 96, 160, 256, 544, 4128}) {
       auto w = randn(size_t(n), 11, 0.05f);
       auto x = randn(size_t(n), 13);
-      std::vector<uint8_t> row(group_row_size(f, n));
+      std::vector<uint8_t> row(group_row_size(f, n));  // exact size: the unpackers must not read past it
       quantize_group_row_ref(f, w.data(), row.data(), n);
       std::vector<Q8aBlock> xq(size_t(n / 32));
       f32_q8a_quantize_ref(x.data(), n, xq.data());
@@ -111,11 +112,23 @@ TEST(ParetoFormats, GroupDotMatchesDequantizedProductAndVariant) {
         want += wd[size_t(i)] * xi;
         mag += std::fabs(wd[size_t(i)] * xi);
       }
-      const float ref = q8a_group_dot_ref(row.data(), xq.data(), n, f);
-      EXPECT_NEAR(ref, want, 1e-5 * mag + 1e-6) << pareto_type_name(group_type(f.bits, f.group, f.asym)) << " n=" << n;
-      if (have_vnni() && cpu_features().bmi2) {
-        EXPECT_NEAR(avx512vnni::q8a_group_dot(row.data(), xq.data(), n, f), ref, 1e-5 * mag + 1e-6)
-            << pareto_type_name(group_type(f.bits, f.group, f.asym)) << " n=" << n;
+      const std::string name = pareto_type_name(group_type(f.bits, f.group, f.asym)) + " n=" + std::to_string(n);
+      std::vector<uint8_t> codes(static_cast<size_t>(n)), codes2(static_cast<size_t>(n));
+      std::vector<float> dm(static_cast<size_t>(n / 16)), dm2(static_cast<size_t>(n / 16));
+      group_unpack_ref(row.data(), n, f, codes.data(), dm.data());
+      const float ref = q8a_codes_dot_ref(codes.data(), dm.data(), xq.data(), n);
+      EXPECT_NEAR(ref, want, 1e-5 * mag + 1e-6) << name;
+      if (!have_vnni()) continue;
+      EXPECT_NEAR(avx512vnni::q8a_codes_dot(codes.data(), dm.data(), xq.data(), n), ref, 1e-5 * mag + 1e-6) << name;
+      if (cpu.bmi2) {
+        avx512vnni::group_unpack_pdep(row.data(), n, f, codes2.data(), dm2.data());
+        EXPECT_EQ(codes, codes2) << "pdep " << name;
+        EXPECT_EQ(dm, dm2) << "pdep " << name;
+      }
+      if (cpu.avx512vbmi) {
+        avx512vnni::group_unpack_vbmi(row.data(), n, f, codes2.data(), dm2.data());
+        EXPECT_EQ(codes, codes2) << "vbmi " << name;
+        EXPECT_EQ(dm, dm2) << "vbmi " << name;
       }
     }
 }

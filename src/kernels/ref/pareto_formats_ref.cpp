@@ -118,20 +118,27 @@ void dequantize_group_row_ref(const GroupFormat& f, const void* src, float* dst,
   }
 }
 
-float q8a_group_dot_ref(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f) {
+void group_unpack_ref(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
   const uint8_t* b = static_cast<const uint8_t*>(row);
-  float acc = 0;
   for (int64_t g0 = 0; g0 < n; g0 += f.group, b += group_block_bytes(f)) {
     float d, m;
     block_affine(f, b, &d, &m);
     const uint8_t* qs = b + (f.asym ? 4 : 2);
     const int64_t count = std::min(f.group, n - g0);
+    for (int64_t i = 0; i < count; ++i) codes[g0 + i] = uint8_t(code_at(qs, f.bits, i));
     for (int64_t s = 0; s < count / 32; ++s) {
-      const Q8aBlock& xb = x[(g0 + s * 32) / 32];
-      int32_t dot = 0;
-      for (int i = 0; i < 32; ++i) dot += code_at(qs, f.bits, s * 32 + i) * xb.qs[i];
-      acc += xb.d * (d * float(dot) + m * float(xb.sum));
+      dm[2 * ((g0 / 32) + s)] = d;
+      dm[2 * ((g0 / 32) + s) + 1] = m;
     }
+  }
+}
+
+float q8a_codes_dot_ref(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n) {
+  float acc = 0;
+  for (int64_t s = 0; s < n / 32; ++s) {
+    int32_t dot = 0;
+    for (int i = 0; i < 32; ++i) dot += codes[s * 32 + i] * x[s].qs[i];
+    acc += x[s].d * (dm[2 * s] * float(dot) + dm[2 * s + 1] * float(x[s].sum));
   }
   return acc;
 }

@@ -1,7 +1,8 @@
-// AVX512-VNNI kernels for pareto's own formats: group-wise 2..8-bit codes
-// dotted with Q8A activations (codes spread to bytes with BMI2 pdep: 8 codes
-// fill exactly `bits` bytes), and the W8A8 int8 GEMM over per-token
-// activations (4 rows x 4 tokens per tile, pure vpdpbusd in the inner loop).
+// AVX512-VNNI kernels for pareto's own formats: group-wise 2..8-bit rows
+// unpacked to one byte per code (8 codes fill exactly `bits` bytes: spread
+// with AVX512-VBMI vpermb + vpmultishiftqb, or BMI2 pdep) and dotted with Q8A
+// activations, and the W8A8 int8 GEMM over per-token activations (4 rows x 4
+// tokens per tile, pure vpdpbusd in the inner loop).
 // GCC 12 flags the undefined starting values of its own reduce intrinsics (bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -19,44 +20,80 @@ namespace {
 
 inline uint64_t byte_mask(int bits) { return 0x0101010101010101ull * ((1ull << bits) - 1); }
 
-// 32 codes at qs (4 * bits bytes) as 32 unsigned bytes. `tail` marks the
-// last codes of a row: bytes are then copied exactly instead of over-read.
-inline __m256i spread_codes(const uint8_t* qs, int bits, uint64_t mask, bool tail) {
-  uint64_t lane[4];
-  for (int k = 0; k < 4; ++k) {
-    uint64_t v = 0;
-    if (tail) std::memcpy(&v, qs + k * bits, size_t(bits));
-    else std::memcpy(&v, qs + k * bits, 8);
-    lane[k] = _pdep_u64(v, mask);
+// Both unpackers: a block's (d, m) for each of its 32-code sub-blocks.
+template <typename Spread>
+void unpack_blocks(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm, Spread spread) {
+  const uint8_t* b = static_cast<const uint8_t*>(row);
+  const size_t block = group_block_bytes(f), head = f.asym ? 4 : 2;
+  const float offset = -float((1 << (f.bits - 1)) - 1);
+  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += block) {
+    const float d = f16(b), m = f.asym ? f16(b + 2) : d * offset;
+    const int64_t subs = std::min(f.group, n - g0) / 32;
+    for (int64_t s = 0; s < subs; ++s) {
+      spread(b + head + s * 4 * f.bits, codes + g0 + s * 32);
+      dm[2 * (g0 / 32 + s)] = d;
+      dm[2 * (g0 / 32 + s) + 1] = m;
+    }
   }
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane));
 }
 
 }  // namespace
 
-float q8a_group_dot(const void* row, const Q8aBlock* x, int64_t n, const GroupFormat& f) {
-  const uint8_t* b = static_cast<const uint8_t*>(row);
+// BMI2: pdep spreads the 8 codes held in `bits` bytes to 8 bytes.
+void group_unpack_pdep(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
   const uint64_t mask = byte_mask(f.bits);
-  const size_t block = group_block_bytes(f), head = f.asym ? 4 : 2;
-  const float offset = -float((1 << (f.bits - 1)) - 1);
-  __m256 acc = _mm256_setzero_ps();
-  float acc_m = 0;
-  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += block) {
-    const float d = f16(b), m = f.asym ? f16(b + 2) : d * offset;
-    const uint8_t* qs = b + head;
-    const int64_t subs = std::min(f.group, n - g0) / 32;
-    const bool last_group = g0 + f.group >= n;
-    for (int64_t s = 0; s < subs; ++s) {
-      const Q8aBlock& xb = x[g0 / 32 + s];
-      const __m256i codes = spread_codes(qs + s * 4 * f.bits, f.bits, mask, last_group && s + 1 == subs);
-      const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, act(xb));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d * xb.d), acc);
-      acc_m += m * xb.d * float(xb.sum);
+  const int bits = f.bits;
+  unpack_blocks(row, n, f, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
+    for (int k = 0; k < 4; ++k) {
+      uint64_t v = 0;
+      std::memcpy(&v, qs + k * bits, size_t(bits));
+      v = _pdep_u64(v, mask);
+      std::memcpy(out + 8 * k, &v, 8);
     }
+  });
+}
+
+// AVX512-VBMI: one masked load of the 4 * bits bytes, vpermb puts each group
+// of 8 codes' bytes at the start of its 64-bit lane, vpmultishiftqb pulls
+// code i from bit i * bits of the lane.
+void group_unpack_vbmi(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
+  alignas(32) uint8_t idx[32], shifts[32];
+  for (int k = 0; k < 4; ++k)
+    for (int j = 0; j < 8; ++j) {
+      idx[8 * k + j] = uint8_t(k * f.bits + std::min(j, f.bits - 1));
+      shifts[8 * k + j] = uint8_t(j * f.bits);
+    }
+  const __m256i vidx = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+  const __m256i vshift = _mm256_load_si256(reinterpret_cast<const __m256i*>(shifts));
+  const __m256i vmask = _mm256_set1_epi8(char((1 << f.bits) - 1));
+  const __mmask32 load = f.bits == 8 ? ~__mmask32(0) : __mmask32((1u << (4 * f.bits)) - 1);
+  unpack_blocks(row, n, f, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
+    const __m256i v = _mm256_permutexvar_epi8(vidx, _mm256_maskz_loadu_epi8(load, qs));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_and_si256(_mm256_multishift_epi64_epi8(vshift, v), vmask));
+  });
+}
+
+float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  float acc_m = 0;
+  const int64_t nb = n / 32;
+  int64_t s = 0;
+  for (; s + 2 <= nb; s += 2) {
+    const __m512i c = _mm512_loadu_si512(codes + s * 32);
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, pair(act(x[s]), act(x[s + 1])));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), block_scales(dm[2 * s] * x[s].d, dm[2 * s + 2] * x[s + 1].d), acc);
+    acc_m += dm[2 * s + 1] * x[s].d * float(x[s].sum) + dm[2 * s + 3] * x[s + 1].d * float(x[s + 1].sum);
   }
-  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2))) + acc_m;
+  float tail = 0;
+  if (s < nb) {
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + s * 32));
+    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c, act(x[s]));
+    const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dm[2 * s] * x[s].d));
+    const __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    tail = _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2))) + dm[2 * s + 1] * x[s].d * float(x[s].sum);
+  }
+  return _mm512_reduce_add_ps(acc) + acc_m + tail;
 }
 
 void f32_q8tok_quantize(const float* x, int64_t n, uint8_t* q, float* scale) {
