@@ -74,21 +74,19 @@ std::vector<float> matmul(const std::vector<float>& x, int64_t tokens, const Mat
 struct Activations {
   int64_t cols = 0, count = 0, keep = 0;
   std::vector<float> rows;
-  std::vector<double> sum_abs, sum_sq;
+  std::vector<double> sum_abs;
   std::vector<float> max_abs;
 
   void add(const float* x, int64_t n, int64_t c) {
     if (sum_abs.empty()) {
       cols = c;
       sum_abs.assign(size_t(c), 0);
-      sum_sq.assign(size_t(c), 0);
       max_abs.assign(size_t(c), 0);
     }
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < c; ++j) {
         const float v = x[t * c + j];
         sum_abs[size_t(j)] += std::fabs(v);
-        sum_sq[size_t(j)] += double(v) * v;
         max_abs[size_t(j)] = std::max(max_abs[size_t(j)], std::fabs(v));
       }
     const int64_t take = std::min(n, keep - int64_t(rows.size()) / std::max<int64_t>(c, 1));
@@ -177,14 +175,63 @@ float search_scales(const Activations& a, int64_t err_tokens, const std::vector<
   return best_r;
 }
 
-// AWQ's clipping step: per row and block, shrink the block's range (ratios
-// 1.0 down to 0.55; both ends for asymmetric formats) when that lowers the
-// importance-weighted error sum_j E[x_j^2] (q_j - w_j)^2; the quantizer then
-// rounds the clipped block. K-quants search their own super-block scales.
-void clip_search(Matrix& m, const std::vector<double>& importance, uint32_t type) {
+// Clipping blocks' Gram matrices of the scaled inputs over the error tokens:
+// a weight error e inside a block moves the outputs by sum_t (x_t . e)^2 =
+// e^T G e, so clipping is judged by the output error it causes, not by a
+// per-weight proxy.
+struct BlockGram {
+  int64_t bs = 0;
+  std::vector<std::vector<float>> g;  // per block, n x n
+};
+
+int64_t clip_block(uint32_t type, int64_t cols) { return kernels::ggml_type_traits(storage_type(type, cols)).block_size; }
+
+BlockGram block_gram(const Activations& a, const std::vector<float>& s, int64_t bs) {
+  BlockGram G;
+  G.bs = bs;
+  const int64_t tokens = a.kept(), blocks = (a.cols + bs - 1) / bs;
+  G.g.resize(size_t(blocks));
+  parallel_for(blocks, [&](int64_t k0, int64_t k1) {
+    std::vector<float> xs(static_cast<size_t>(bs));
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t b0 = k * bs, n = std::min(bs, a.cols - b0);
+      std::vector<float>& m = G.g[size_t(k)];
+      m.assign(size_t(n * n), 0.f);
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t i = 0; i < n; ++i) xs[size_t(i)] = a.rows[size_t(t * a.cols + b0 + i)] / s[size_t(b0 + i)];
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < n; ++j) m[size_t(i * n + j)] += xs[size_t(i)] * xs[size_t(j)];
+      }
+    }
+  });
+  return G;
+}
+
+// e^T G e with 8 partial sums per row (vectorizable without reassociation).
+double gram_error(const std::vector<float>& g, const float* e, int64_t n) {
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const float* gi = g.data() + i * n;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+      for (int u = 0; u < 8; ++u) acc[u] += gi[j + u] * e[j + u];
+    float row = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; j < n; ++j) row += gi[j] * e[j];
+    total += double(e[i]) * row;
+  }
+  return total;
+}
+
+// AWQ's clipping step: per row and block (the format's group; both ends for
+// asymmetric formats), shrink the block's range (ratios 1.0 down to 0.55)
+// when that lowers the output error e^T G e on the error tokens; the
+// quantizer then rounds the clipped block. K-quants search their own
+// super-block scales.
+void clip_search(Matrix& m, const BlockGram& gram, uint32_t type) {
   type = storage_type(type, m.cols);
   const int64_t bs = kernels::ggml_type_traits(type).block_size;
-  if (bs > 32 && !kernels::is_group_type(type)) return;
+  if ((bs > 32 && !kernels::is_group_type(type)) || gram.bs != bs) return;
   const bool asym = kernels::is_group_type(type) ? kernels::group_format(type).asym : type == uint32_t(kernels::GgmlType::q4_1);
   parallel_for(m.rows, [&](int64_t r0, int64_t r1) {
     std::vector<uint8_t> q(kernels::ggml_row_size(type, bs));
@@ -207,9 +254,8 @@ void clip_search(Matrix& m, const std::vector<double>& importance, uint32_t type
           for (int64_t i = 0; i < n; ++i) clipped[size_t(i)] = std::clamp(block[size_t(i)], lo * ratio, hi * ratio);
           kernels::quantize_row_ref(type, clipped.data(), q.data(), n);
           kernels::dequantize_row_ref(type, q.data(), deq.data(), n);
-          double err = 0;
-          for (int64_t i = 0; i < n; ++i)
-            err += importance[size_t(b0 + i)] * double(deq[size_t(i)] - block[size_t(i)]) * double(deq[size_t(i)] - block[size_t(i)]);
+          for (int64_t i = 0; i < n; ++i) deq[size_t(i)] -= block[size_t(i)];
+          const double err = gram_error(gram.g[size_t(b0 / bs)], deq.data(), n);
           if (best < 0 || err < best) {
             best = err;
             best_ratio = ratio;
@@ -218,13 +264,6 @@ void clip_search(Matrix& m, const std::vector<double>& importance, uint32_t type
         for (int64_t i = 0; i < n; ++i) w[i] = std::clamp(block[size_t(i)], lo * best_ratio, hi * best_ratio);
       }
   });
-}
-
-// Importance of each scaled input channel for clipping: E[(x_j / s_j)^2].
-std::vector<double> scaled_importance(const Activations& a, const std::vector<float>& s) {
-  std::vector<double> imp(static_cast<size_t>(a.cols));
-  for (int64_t j = 0; j < a.cols; ++j) imp[size_t(j)] = a.sum_sq[size_t(j)] / (double(s[size_t(j)]) * s[size_t(j)]);
-  return imp;
 }
 
 void scale_columns(Matrix& m, const std::vector<float>& s) {
@@ -258,7 +297,7 @@ LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int6
   const Activations calib = activations_of(x_calib, cols);
   c.ratio = search_scales(calib, n_calib, {&awq}, type, grid, s);
   scale_columns(awq, s);
-  clip_search(awq, scaled_importance(calib, s), type);
+  clip_search(awq, block_gram(calib, s, clip_block(type, cols)), type);
   fake_quantize(type, awq.w, rows, cols);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) awq.w[size_t(i * cols + j)] /= s[size_t(j)];
@@ -395,8 +434,8 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       rep.ratio[size_t(l)][size_t(g)] = search_scales(x, error_tokens, mats, o.type, o.grid, s, block, tie);
       for (Matrix* m : mats) scale_columns(*m, s);
       if (o.quantize) {
-        const std::vector<double> imp = scaled_importance(x, s);
-        for (Matrix* m : mats) clip_search(*m, imp, o.type);
+        const BlockGram gram = block_gram(x, s, clip_block(o.type, mats[0]->cols));
+        for (Matrix* m : mats) clip_search(*m, gram, o.type);
       }
       fold(s);
     };
