@@ -26,5 +26,5 @@ for spec in "8 32 sym q8_0" "4 32 sym q4_0" "4 32 asym q4_1" "4 128 asym pq4g128
   done
 done
 "$P" quantize "$M" "$T/q.gguf" --method smoothquant --calib "$C" > /dev/null 2>&1
-row "smoothquant W8A8 (q8_row, alpha 0.5)" "$T/q.gguf"
+row "smoothquant W8A8 (q8_row, alpha 0.85: llama default)" "$T/q.gguf"
 row "llama.cpp Q4_K_M mix" ../shared/models/stories260K-Q4_K_M.gguf

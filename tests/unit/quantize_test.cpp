@@ -143,10 +143,13 @@ TEST(Quantize, Stories260KAwqBeatsRoundingAtLowBits) {
                 r.ppl_base, r.kl_mean);
     return r;
   };
-  const uint32_t w4 = kernels::group_type(4, 128, true), w3 = kernels::group_type(3, 32, true);
+  const uint32_t w4 = kernels::group_type(4, 128, true), w3 = kernels::group_type(3, 32, true), q4_0 = uint32_t(kernels::GgmlType::q4_0);
   const auto rtn4 = run("rtn", w4), awq4 = run("awq", w4), rtn3 = run("rtn", w3), awq3 = run("awq", w3);
+  const auto rtn40 = run("rtn", q4_0), awq40 = run("awq", q4_0);
   EXPECT_LT(awq4.ppl_quant - awq4.ppl_base, rtn4.ppl_quant - rtn4.ppl_base) << "W4 g128";
   EXPECT_LT(awq4.kl_mean, rtn4.kl_mean);
+  EXPECT_LT(awq40.ppl_quant - awq40.ppl_base, rtn40.ppl_quant - rtn40.ppl_base) << "W4 g32 (q4_0)";
+  EXPECT_LT(awq40.kl_mean, rtn40.kl_mean);
   EXPECT_LT(awq3.ppl_quant, 2 * awq3.ppl_base) << "W3 g32 AWQ within 2x of F32";
   EXPECT_LT(awq3.ppl_quant, rtn3.ppl_quant);
 }
