@@ -19,7 +19,9 @@ void save_importance(const std::string& path, const Importance& imp);
 Importance load_importance(const std::string& path);
 
 // Q4_0 / Q8_0 rounding of one row whose block scales are chosen (among
-// ggml's scale shrunk by up to 30%) to minimize sum_j imp_j (q_j - w_j)^2.
+// ggml's scale shrunk by up to 30%) to minimize sum_j imp_j (q_j - w_j)^2;
+// pareto's group formats likewise by shrinking each group's range. Other
+// types: plain rounding.
 void quantize_row_weighted(uint32_t type, const float* w, const float* imp, void* out, int64_t cols);
 
 }  // namespace pareto::quant
