@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/pareto_formats.h"
 
 namespace pareto::quant {
 
@@ -30,28 +31,13 @@ QuantizedRow quantize_group_row(const float* x, int64_t n, const GroupQuantParam
   QuantizedRow q;
   q.n = n;
   std::vector<uint32_t> codes(static_cast<size_t>(n));
-  const int qmax_sym = (1 << (p.bits - 1)) - 1, levels = (1 << p.bits) - 1;
   for (int64_t g0 = 0; g0 < n; g0 += p.group) {
-    const int64_t g1 = std::min(n, g0 + p.group);
-    if (p.asymmetric) {
-      float lo = x[g0], hi = x[g0];
-      for (int64_t i = g0; i < g1; ++i) {
-        lo = std::min(lo, x[i]);
-        hi = std::max(hi, x[i]);
-      }
-      const float scale = hi > lo ? (hi - lo) / float(levels) : 1.f;
-      const float zero = std::round(-lo / scale);
-      for (int64_t i = g0; i < g1; ++i) codes[size_t(i)] = uint32_t(std::clamp(int(std::lround(x[i] / scale + zero)), 0, levels));
-      q.scale.push_back(scale);
-      q.zero.push_back(zero);
-    } else {
-      float amax = 0;
-      for (int64_t i = g0; i < g1; ++i) amax = std::max(amax, std::fabs(x[i]));
-      const float scale = amax > 0 ? amax / float(qmax_sym) : 1.f;
-      for (int64_t i = g0; i < g1; ++i)
-        codes[size_t(i)] = uint32_t(std::clamp(int(std::lround(x[i] / scale)), -qmax_sym, qmax_sym) + qmax_sym);
-      q.scale.push_back(scale);
-    }
+    const int64_t count = std::min(n - g0, p.group);
+    // The runtime formats' rule (kernels/pareto_formats.h), with float parameters.
+    const kernels::GroupParams gp = kernels::group_params(x + g0, count, p.bits, p.asymmetric);
+    for (int64_t i = g0; i < g0 + count; ++i) codes[size_t(i)] = uint32_t(kernels::group_code(x[i], gp, p.bits));
+    q.scale.push_back(gp.scale);
+    if (p.asymmetric) q.zero.push_back(gp.zero);
   }
   q.packed = pack_codes(codes, p.bits);
   return q;

@@ -107,30 +107,33 @@ void quantize_group_row_ref(const GroupFormat& f, const float* x, void* dst, int
   }
 }
 
-void dequantize_group_row_ref(const GroupFormat& f, const void* src, float* dst, int64_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(src);
-  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += group_block_bytes(f)) {
-    float d, m;
-    block_affine(f, b, &d, &m);
-    const uint8_t* qs = b + (f.asym ? 4 : 2);
-    const int64_t count = std::min(f.group, n - g0);
-    for (int64_t i = 0; i < count; ++i) dst[g0 + i] = d * float(code_at(qs, f.bits, i)) + m;
-  }
-}
-
-void group_unpack_ref(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
+namespace {
+// Calls fn(first element, count, d, m, codes) for each block of a row.
+template <typename Fn>
+void for_each_block(const GroupFormat& f, const void* row, int64_t n, Fn fn) {
   const uint8_t* b = static_cast<const uint8_t*>(row);
   for (int64_t g0 = 0; g0 < n; g0 += f.group, b += group_block_bytes(f)) {
     float d, m;
     block_affine(f, b, &d, &m);
-    const uint8_t* qs = b + (f.asym ? 4 : 2);
-    const int64_t count = std::min(f.group, n - g0);
+    fn(g0, std::min(f.group, n - g0), d, m, b + (f.asym ? 4 : 2));
+  }
+}
+}  // namespace
+
+void dequantize_group_row_ref(const GroupFormat& f, const void* src, float* dst, int64_t n) {
+  for_each_block(f, src, n, [&](int64_t g0, int64_t count, float d, float m, const uint8_t* qs) {
+    for (int64_t i = 0; i < count; ++i) dst[g0 + i] = d * float(code_at(qs, f.bits, i)) + m;
+  });
+}
+
+void group_unpack_ref(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
+  for_each_block(f, row, n, [&](int64_t g0, int64_t count, float d, float m, const uint8_t* qs) {
     for (int64_t i = 0; i < count; ++i) codes[g0 + i] = uint8_t(code_at(qs, f.bits, i));
     for (int64_t s = 0; s < count / 32; ++s) {
       dm[2 * ((g0 / 32) + s)] = d;
       dm[2 * ((g0 / 32) + s) + 1] = m;
     }
-  }
+  });
 }
 
 float q8a_codes_dot_ref(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n) {
