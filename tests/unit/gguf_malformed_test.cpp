@@ -145,6 +145,18 @@ TEST(GgufMalformed, UnknownTypeId) {
   EXPECT_NE(msg.find("unknown type id 99"), std::string::npos) << msg;
 }
 
+// A pareto group type takes its sizes from the format (tail groups); a row
+// too long for any real tensor is refused before any size arithmetic.
+TEST(GgufMalformed, ParetoTypesAreSizeChecked) {
+  std::string b = small_file();
+  const size_t at = find(b, std::string("\x01\x00\x00\x00\x00\x00\x00\x00" "a", 9)) + 13 + 16;
+  poke<uint32_t>(b, at, 1024 + 3 * 16 + 1);  // pq3g32a
+  poke<uint64_t>(b, at - 16, uint64_t(1) << 50);  // ne[0]
+  const std::string msg = error_of(b);
+  EXPECT_NE(msg.find("tensor 'a'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not fit type pq3g32a"), std::string::npos) << msg;
+}
+
 TEST(GgufMalformed, AbsurdStringLength) {
   std::string b = small_file();
   size_t at = find(b, "general.architecture") - 8;

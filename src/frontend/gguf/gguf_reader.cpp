@@ -170,8 +170,8 @@ std::shared_ptr<File> File::parse(const uint8_t* data, size_t size, const std::s
     // pareto's group formats allow a short last group; GGML's types need whole blocks.
     const size_t row_bytes = kernels::ggml_row_size(t.type, t.ne[0]);
     if (!row_bytes)
-      c.fail("tensor '" + t.name + "': row length " + std::to_string(t.ne[0]) + " is not a multiple of the " + tr.name +
-             " block size " + std::to_string(tr.block_size));
+      c.fail("tensor '" + t.name + "': row length " + std::to_string(t.ne[0]) + " does not fit type " + tr.name + " (block size " +
+             std::to_string(tr.block_size) + ", rows up to 2^48)");
     if (row_bytes > uint64_t(INT64_MAX) / uint64_t(n / t.ne[0])) c.fail("tensor '" + t.name + "': size overflows");
     t.nbytes = row_bytes * size_t(n / t.ne[0]);
     if (t.offset % f->alignment) c.fail("tensor '" + t.name + "': offset " + std::to_string(t.offset) + " is not aligned");

@@ -289,7 +289,7 @@ DequantBlockFn dequantize_block_fn(uint32_t type) {
 }
 
 size_t ggml_row_size(uint32_t type, int64_t n) {
-  if (n < 0) return 0;
+  if (n < 0 || n > (int64_t(1) << 48)) return 0;  // no real row is that long; the byte counts below cannot overflow
   if (type == kQ8RowType) return q8_row_size(n);
   if (is_group_type(type)) return group_row_size(group_format(type), n);
   const GgmlTypeTraits& t = ggml_type_traits(type);
