@@ -320,30 +320,33 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   llm::Tokenizer tok(model->vocab);
   AwqReport rep;
   std::vector<int32_t> tokens;
+  // Calibration sequences as long as the model allows, up to o.ctx (512).
+  int64_t ctx = c.ctx_len > 0 ? std::min(o.ctx, c.ctx_len) : o.ctx;
   CalibrationSource src;
   src.text = o.calib_text;
   src.random = o.calib_random;
   src.tokens = o.calib_tokens;
-  src.ctx = o.ctx;
+  src.ctx = ctx;
   tokens = calibration_tokens(*model, tok, src, &rep.calibration);
-  const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / o.ctx * o.ctx);
-  if (n_tok < o.ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(o.ctx) + " needed");
+  if (int64_t(tokens.size()) < ctx && tokens.size() >= 16) ctx = int64_t(tokens.size());  // a short text: one shorter sequence
+  const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / ctx * ctx);
+  if (n_tok < ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(ctx) + " needed");
   rep.tokens = n_tok;
   const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(c.arch);
   // Collect the matmul inputs of every layer over the calibration chunks.
   const int64_t L = c.n_layers;
-  const int64_t error_tokens = std::max<int64_t>(o.ctx, o.error_tokens / o.ctx * o.ctx);
+  const int64_t error_tokens = std::max<int64_t>(ctx, o.error_tokens / ctx * ctx);
   std::vector<std::vector<Activations>> acts(size_t(L), std::vector<Activations>(4));
   for (auto& layer : acts)
     for (Activations& a : layer) a.keep = o.method == "gptq" ? n_tok : error_tokens;
   {
     const std::unique_ptr<llm::Model> fast = int8_forward_copy(*model);
     if (fast) rep.calibration += ", forward pass on a Q8_0 copy of the weights";
-    llm::Transformer tr(fast ? *fast : *model, o.ctx);
+    llm::Transformer tr(fast ? *fast : *model, ctx);
     tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t n, int64_t cols) {
       acts[size_t(l)][size_t(which)].add(x, n, cols);
     };
-    for (int64_t s = 0; s < n_tok; s += o.ctx) tr.forward(tokens.data() + s, o.ctx, 0, false);
+    for (int64_t s = 0; s < n_tok; s += ctx) tr.forward(tokens.data() + s, ctx, 0, false);
   }
   // f32 copies of everything the scales touch.
   struct Layer {
@@ -388,14 +391,14 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       const std::vector<float>& v = outs[2];
       parallel_for(n, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
-          kernels::f32_rope(q.data() + t * q_dim, c.n_heads, hd, c.rope_dims, t % o.ctx, c.rope_base, c.rope_neox);
-          kernels::f32_rope(k.data() + t * kv_dim, c.n_kv_heads, hd, c.rope_dims, t % o.ctx, c.rope_base, c.rope_neox);
+          kernels::f32_rope(q.data() + t * q_dim, c.n_heads, hd, c.rope_dims, t % ctx, c.rope_base, c.rope_neox);
+          kernels::f32_rope(k.data() + t * kv_dim, c.n_kv_heads, hd, c.rope_dims, t % ctx, c.rope_base, c.rope_neox);
         }
       });
       parallel_for(n, [&](int64_t t0, int64_t t1) {
-        std::vector<float> scratch(static_cast<size_t>(o.ctx));
+        std::vector<float> scratch(static_cast<size_t>(ctx));
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t start = t / o.ctx * o.ctx;
+          const int64_t start = t / ctx * ctx;
           for (int64_t h = 0; h < c.n_heads; ++h)
             kernels::f32_attention_head(q.data() + t * q_dim + h * hd, k.data() + start * kv_dim + (h / group) * hd,
                                         v.data() + start * kv_dim + (h / group) * hd, t - start + 1, hd, kv_dim, scratch.data(),
