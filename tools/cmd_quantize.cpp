@@ -102,8 +102,9 @@ int cmd_quantize(const Args& a) {
                   type.c_str(), static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
       return 0;
     }
-    std::printf("%s -> %s: AWQ to %s on %lld calibration tokens (%s) in %.2f s; chosen r per layer (qkv, o, gate/up, down):\n",
-                a.positional[0].c_str(), a.positional[1].c_str(), type.c_str(), static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds);
+    std::printf("%s -> %s: AWQ to %s on %lld calibration tokens (%s) in %.2f s (calibration pass %.2f s); chosen r per layer (qkv, o, gate/up, down):\n",
+                a.positional[0].c_str(), a.positional[1].c_str(), type.c_str(), static_cast<long long>(r.tokens), r.calibration.c_str(), r.seconds,
+                r.calibration_seconds);
     for (size_t l = 0; l < r.ratio.size(); ++l)
       std::printf("  layer %zu: %.2f %.2f %.2f %.2f\n", l, double(r.ratio[l][0]), double(r.ratio[l][1]), double(r.ratio[l][2]), double(r.ratio[l][3]));
     return 0;

@@ -348,6 +348,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
     };
     for (int64_t s = 0; s < n_tok; s += ctx) tr.forward(tokens.data() + s, ctx, 0, false);
   }
+  rep.calibration_seconds = now_seconds() - t0;
   // f32 copies of everything the scales touch.
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;

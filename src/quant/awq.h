@@ -34,6 +34,7 @@ struct AwqReport {
   std::vector<std::vector<float>> ratio;  // [layer][group] chosen r (-1: group skipped)
   std::vector<std::string> notes;         // GPTQ fallbacks, named
   double seconds = 0;
+  double calibration_seconds = 0;  // the forward pass over the calibration tokens
 };
 
 // Also runs GPTQ when options.method == "gptq" (q4_0 / q8_0 layers), and
