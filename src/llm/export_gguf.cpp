@@ -35,6 +35,8 @@ uint32_t llama_file_type(uint32_t type) {
     case kernels::GgmlType::q4_1: return 3;
     case kernels::GgmlType::q8_0: return 7;
     case kernels::GgmlType::q4_k: return 14;
+    case kernels::GgmlType::q2_k: return 10;
+    case kernels::GgmlType::q3_k: return 11;
     default: return 0;
   }
 }

@@ -59,6 +59,8 @@ uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback) {
     case GgmlType::q8_0: return kernels::group_type(8, 32, false);
     case GgmlType::q4_0: return kernels::group_type(4, 32, false);
     case GgmlType::q4_1: case GgmlType::q4_k: return kernels::group_type(4, 32, true);
+    case GgmlType::q3_k: return kernels::group_type(3, 32, false);
+    case GgmlType::q2_k: return kernels::group_type(2, 32, true);
     default: return uint32_t(GgmlType::f16);
   }
 }
