@@ -105,8 +105,11 @@ static bool matvec_group(const WeightMatrix& w, const float* x, int64_t tokens, 
   const int64_t nb = w.cols / 32;
   const size_t row_bytes = ggml_row_size(w.type, w.cols);
   parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-    std::vector<uint8_t> codes(static_cast<size_t>(w.cols));
-    std::vector<float> dm(static_cast<size_t>(2 * nb));
+    // Per worker thread, reused across calls: no allocation per token.
+    thread_local std::vector<uint8_t> codes;
+    thread_local std::vector<float> dm;
+    codes.resize(size_t(w.cols));
+    dm.resize(size_t(2 * nb));
     for (int64_t r = r0; r < r1; ++r) {
       t.group_unpack(static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, w.cols, f, codes.data(), dm.data());
       for (int64_t t0 = 0; t0 < tokens; ++t0) y[t0 * w.rows + r] = t.codes_dot(codes.data(), dm.data(), xs + t0 * nb, w.cols);
