@@ -2,7 +2,8 @@
 # The main job: install, build, fetch PP-OCRv4 and silero VAD from npm,
 # render a sample image and read its text back with `pareto ocr` (with the
 # time each stage took), then find the speech in a synthesized recording
-# with `pareto vad`.
+# with `pareto vad`; with ../shared beside the checkout, 3-bit AWQ vs RTN on
+# stories260K with `pareto quantize` and `pareto eval`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,4 +28,15 @@ if command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
   sox out/silence.wav out/speech.wav out/silence.wav out/sample.wav
   echo "== pareto vad out/sample.wav"
   $p vad out/sample.wav --profile
+fi
+# Post-training quantization of a real (tiny) LLM: 3-bit AWQ against plain
+# rounding, calibrated on our own text, judged on held-out text.
+shared=$(cd "$root/.." && pwd)/shared/models
+if [ -f "$shared/stories260K.gguf" ]; then
+  for m in rtn awq; do
+    echo "== pareto quantize stories260K --method $m --bits 3 --asym"
+    $p quantize "$shared/stories260K.gguf" out/stories-w3-$m.gguf --method $m --bits 3 --asym \
+      --calib data/calibration/tinystories_style_calib.txt | sed -n 1p
+    $p eval "$shared/stories260K.gguf" out/stories-w3-$m.gguf --file "$shared/tinystories_style_eval.txt" 2>/dev/null | sed -n 1,3p
+  done
 fi
