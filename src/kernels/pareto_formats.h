@@ -9,7 +9,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
+
+#include "core/dtype.h"
 
 namespace pareto::kernels {
 
@@ -65,6 +68,41 @@ inline GroupParams group_params(const float* x, int64_t n, int bits, bool asym) 
 }
 inline int group_code(float x, const GroupParams& p, int bits) {
   return std::clamp(int(std::lround(x / p.scale + p.zero)), 0, (1 << bits) - 1);
+}
+
+// Walks a row block by block: fn(first element, count, d, m, codes) with the
+// block's affine (value of code q = d * q + m). Every reader goes through it;
+// `to_float` widens the f16 fields (ISA code passes its hardware conversion:
+// the portable one costs a third of decode speed at one block per 128 codes).
+inline float portable_f16(uint16_t h) { return half_to_float(h); }
+template <typename Fn, typename ToFloat = float (*)(uint16_t)>
+void for_each_group_block(const GroupFormat& f, const void* row, int64_t n, Fn fn, ToFloat to_float = portable_f16) {
+  const uint8_t* b = static_cast<const uint8_t*>(row);
+  const size_t head = f.asym ? 4 : 2;
+  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += group_block_bytes(f)) {
+    uint16_t hd, hm = 0;
+    std::memcpy(&hd, b, 2);
+    if (f.asym) std::memcpy(&hm, b + 2, 2);
+    const float d = to_float(hd), m = f.asym ? to_float(hm) : -d * float((1 << (f.bits - 1)) - 1);
+    fn(g0, std::min(f.group, n - g0), d, m, b + head);
+  }
+}
+
+// Unpacks a row (n a multiple of 32) to one byte per code and (d, m) per
+// 32-code sub-block; spread(codes of 32, out) is the ISA's bit spreader.
+template <typename Spread, typename ToFloat = float (*)(uint16_t)>
+void unpack_group_row(const GroupFormat& f, const void* row, int64_t n, uint8_t* codes, float* dm, Spread spread,
+                      ToFloat to_float = portable_f16) {
+  for_each_group_block(
+      f, row, n,
+      [&](int64_t g0, int64_t count, float d, float m, const uint8_t* qs) {
+        for (int64_t s = 0; s < count / 32; ++s) {
+          spread(qs + s * 4 * f.bits, codes + g0 + s * 32);
+          dm[2 * (g0 / 32 + s)] = d;
+          dm[2 * (g0 / 32 + s) + 1] = m;
+        }
+      },
+      to_float);
 }
 
 // Rows of n elements (any n; a short last group stores only its own codes).

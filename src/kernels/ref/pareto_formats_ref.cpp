@@ -18,11 +18,6 @@ int group_index(int64_t group) {
   return -1;
 }
 
-inline float load_f16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return half_to_float(h);
-}
 inline void store_f16(uint8_t* p, float v) {
   const uint16_t h = float_to_half(v);
   std::memcpy(p, &h, 2);
@@ -34,12 +29,6 @@ inline int code_at(const uint8_t* qs, int bits, int64_t i) {
   uint32_t v = qs[bit / 8];
   if (bit % 8 + bits > 8) v |= uint32_t(qs[bit / 8 + 1]) << 8;
   return int((v >> (bit % 8)) & ((1u << bits) - 1));
-}
-
-// d and m of a block: the value of code q is d * q + m.
-inline void block_affine(const GroupFormat& f, const uint8_t* b, float* d, float* m) {
-  *d = load_f16(b);
-  *m = f.asym ? load_f16(b + 2) : -*d * float((1 << (f.bits - 1)) - 1);
 }
 
 }  // namespace
@@ -107,32 +96,15 @@ void quantize_group_row_ref(const GroupFormat& f, const float* x, void* dst, int
   }
 }
 
-namespace {
-// Calls fn(first element, count, d, m, codes) for each block of a row.
-template <typename Fn>
-void for_each_block(const GroupFormat& f, const void* row, int64_t n, Fn fn) {
-  const uint8_t* b = static_cast<const uint8_t*>(row);
-  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += group_block_bytes(f)) {
-    float d, m;
-    block_affine(f, b, &d, &m);
-    fn(g0, std::min(f.group, n - g0), d, m, b + (f.asym ? 4 : 2));
-  }
-}
-}  // namespace
-
 void dequantize_group_row_ref(const GroupFormat& f, const void* src, float* dst, int64_t n) {
-  for_each_block(f, src, n, [&](int64_t g0, int64_t count, float d, float m, const uint8_t* qs) {
+  for_each_group_block(f, src, n, [&](int64_t g0, int64_t count, float d, float m, const uint8_t* qs) {
     for (int64_t i = 0; i < count; ++i) dst[g0 + i] = d * float(code_at(qs, f.bits, i)) + m;
   });
 }
 
 void group_unpack_ref(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
-  for_each_block(f, row, n, [&](int64_t g0, int64_t count, float d, float m, const uint8_t* qs) {
-    for (int64_t i = 0; i < count; ++i) codes[g0 + i] = uint8_t(code_at(qs, f.bits, i));
-    for (int64_t s = 0; s < count / 32; ++s) {
-      dm[2 * ((g0 / 32) + s)] = d;
-      dm[2 * ((g0 / 32) + s) + 1] = m;
-    }
+  unpack_group_row(f, row, n, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
+    for (int i = 0; i < 32; ++i) out[i] = uint8_t(code_at(qs, f.bits, i));
   });
 }
 

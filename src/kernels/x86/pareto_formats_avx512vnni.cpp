@@ -18,24 +18,9 @@ namespace pareto::kernels::avx512vnni {
 
 namespace {
 
-inline uint64_t byte_mask(int bits) { return 0x0101010101010101ull * ((1ull << bits) - 1); }
+inline float hw_f16(uint16_t h) { return _cvtsh_ss(h); }
 
-// Both unpackers: a block's (d, m) for each of its 32-code sub-blocks.
-template <typename Spread>
-void unpack_blocks(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm, Spread spread) {
-  const uint8_t* b = static_cast<const uint8_t*>(row);
-  const size_t block = group_block_bytes(f), head = f.asym ? 4 : 2;
-  const float offset = -float((1 << (f.bits - 1)) - 1);
-  for (int64_t g0 = 0; g0 < n; g0 += f.group, b += block) {
-    const float d = f16(b), m = f.asym ? f16(b + 2) : d * offset;
-    const int64_t subs = std::min(f.group, n - g0) / 32;
-    for (int64_t s = 0; s < subs; ++s) {
-      spread(b + head + s * 4 * f.bits, codes + g0 + s * 32);
-      dm[2 * (g0 / 32 + s)] = d;
-      dm[2 * (g0 / 32 + s) + 1] = m;
-    }
-  }
-}
+inline uint64_t byte_mask(int bits) { return 0x0101010101010101ull * ((1ull << bits) - 1); }
 
 }  // namespace
 
@@ -43,14 +28,14 @@ void unpack_blocks(const void* row, int64_t n, const GroupFormat& f, uint8_t* co
 void group_unpack_pdep(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm) {
   const uint64_t mask = byte_mask(f.bits);
   const int bits = f.bits;
-  unpack_blocks(row, n, f, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
+  unpack_group_row(f, row, n, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
     for (int k = 0; k < 4; ++k) {
       uint64_t v = 0;
       std::memcpy(&v, qs + k * bits, size_t(bits));
       v = _pdep_u64(v, mask);
       std::memcpy(out + 8 * k, &v, 8);
     }
-  });
+  }, hw_f16);
 }
 
 // AVX512-VBMI: one masked load of the 4 * bits bytes, vpermb puts each group
@@ -67,10 +52,10 @@ void group_unpack_vbmi(const void* row, int64_t n, const GroupFormat& f, uint8_t
   const __m256i vshift = _mm256_load_si256(reinterpret_cast<const __m256i*>(shifts));
   const __m256i vmask = _mm256_set1_epi8(char((1 << f.bits) - 1));
   const __mmask32 load = f.bits == 8 ? ~__mmask32(0) : __mmask32((1u << (4 * f.bits)) - 1);
-  unpack_blocks(row, n, f, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
+  unpack_group_row(f, row, n, codes, dm, [&](const uint8_t* qs, uint8_t* out) {
     const __m256i v = _mm256_permutexvar_epi8(vidx, _mm256_maskz_loadu_epi8(load, qs));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_and_si256(_mm256_multishift_epi64_epi8(vshift, v), vmask));
-  });
+  }, hw_f16);
 }
 
 float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n) {
