@@ -266,6 +266,11 @@ void clip_search(Matrix& m, const BlockGram& gram, uint32_t type) {
   });
 }
 
+inline void add_bias(float* x, const std::vector<float>& b, int64_t n) {
+  if (!b.empty())
+    for (int64_t i = 0; i < n; ++i) x[i] += b[size_t(i)];
+}
+
 void scale_columns(Matrix& m, const std::vector<float>& s) {
   for (int64_t i = 0; i < m.rows; ++i)
     for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] *= s[size_t(j)];
@@ -352,6 +357,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
   // f32 copies of everything the scales touch.
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;
+    std::vector<float> bq, bk, bv;  // q/k/v biases (qwen2), empty when the model has none
     Matrix q, k, v, o, gate, up, down;
   };
   std::vector<Layer> layers(static_cast<size_t>(L));
@@ -362,6 +368,9 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
     y.ffn_norm.assign(static_cast<const float*>(w.ffn_norm.data), static_cast<const float*>(w.ffn_norm.data) + c.dim);
     y.q = to_f32(w.wq), y.k = to_f32(w.wk), y.v = to_f32(w.wv), y.o = to_f32(w.wo);
     y.gate = to_f32(w.w_gate), y.up = to_f32(w.w_up), y.down = to_f32(w.w_down);
+    if (w.bq) y.bq.assign(w.bq, w.bq + y.q.rows);
+    if (w.bk) y.bk.assign(w.bk, w.bk + y.k.rows);
+    if (w.bv) y.bv.assign(w.bv, w.bv + y.v.rows);
   }
   rep.ratio.assign(size_t(L), std::vector<float>(4, -1.f));
   std::map<std::string, std::string> gptq;  // tensor name -> GGML bytes
@@ -388,10 +397,12 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
     // calibration chunks start at position 0) through o, and the MLP through down.
     const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
     const BlockOutput attention = [&](const std::vector<std::vector<float>>& outs, int64_t n) {
-      std::vector<float> q = outs[0], k = outs[1], att(size_t(n * q_dim));
-      const std::vector<float>& v = outs[2];
+      std::vector<float> q = outs[0], k = outs[1], v = outs[2], att(size_t(n * q_dim));
       parallel_for(n, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
+          add_bias(q.data() + t * q_dim, y.bq, q_dim);
+          add_bias(k.data() + t * kv_dim, y.bk, kv_dim);
+          add_bias(v.data() + t * kv_dim, y.bv, kv_dim);
           kernels::f32_rope(q.data() + t * q_dim, c.n_heads, hd, c.rope_dims, t % ctx, c.rope_base, c.rope_neox);
           kernels::f32_rope(k.data() + t * kv_dim, c.n_kv_heads, hd, c.rope_dims, t % ctx, c.rope_base, c.rope_neox);
         }
@@ -454,6 +465,7 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       std::vector<float> sv(static_cast<size_t>(kv_dim));
       for (int64_t j = 0; j < q_dim; ++j) sv[size_t(o_tie[size_t(j)])] = s[size_t(j)];
       divide_rows(y.v, sv);
+      for (size_t j = 0; j < y.bv.size(); ++j) y.bv[j] /= sv[j];  // v's bias is part of its row
     }, nullptr, o_tie);
     run(2, {&y.gate, &y.up}, [&](const std::vector<float>& s) {
       for (int64_t j = 0; j < c.dim; ++j) y.ffn_norm[size_t(j)] /= s[size_t(j)];
@@ -486,6 +498,10 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       }
       if (m) {
         emit(t.name, t.ne, m->w.data(), m->rows, m->cols, true);
+        continue;
+      }
+      if (p == "attn_v.bias" && !y.bv.empty()) {
+        emit(t.name, t.ne, y.bv.data(), 1, int64_t(y.bv.size()), false);
         continue;
       }
       if (p == "attn_norm.weight" || p == "ffn_norm.weight") {

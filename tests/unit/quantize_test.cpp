@@ -182,6 +182,70 @@ TEST(Quantize, AwqScalesFoldWithoutChangingTheModel) {
   EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative change of the logits";
 }
 
+// Qwen2 has q/k/v biases and grouped heads: the v -> o scales must divide
+// v's bias with its rows, and the attention score must add the biases.
+TEST(Quantize, AwqFoldKeepsQwen2WithBiasesAndGroupedHeads) {
+  constexpr int64_t dim = 64, heads = 4, kv = 2, hd = 16, ffn = 96, vocab = 32;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> d(0.f, 0.3f);
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+  };
+  gguf::Writer g;
+  g.set_string("general.architecture", "qwen2");
+  g.set_u32("qwen2.embedding_length", dim);
+  g.set_u32("qwen2.block_count", 1);
+  g.set_u32("qwen2.attention.head_count", heads);
+  g.set_u32("qwen2.attention.head_count_kv", kv);
+  g.set_u32("qwen2.feed_forward_length", ffn);
+  g.set_u32("qwen2.context_length", 64);
+  g.set_string("tokenizer.ggml.model", "llama");
+  std::vector<std::string> pieces;
+  for (int i = 0; i < vocab; ++i) pieces.push_back(i < 3 ? std::string(i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>") : "t" + std::to_string(i));
+  g.set_strings("tokenizer.ggml.tokens", pieces);
+  g.set_f32s("tokenizer.ggml.scores", std::vector<float>(vocab, 0.f));
+  auto t = [&](const std::string& name, const std::vector<float>& v, int64_t rows, int64_t cols) {
+    g.add_tensor(name, 0, rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows}, v.data(), v.size() * 4);
+  };
+  t("token_embd.weight", fill(vocab * dim), vocab, dim);
+  t("output_norm.weight", std::vector<float>(dim, 1.f), 1, dim);
+  t("output.weight", fill(vocab * dim), vocab, dim);
+  t("blk.0.attn_norm.weight", std::vector<float>(dim, 1.f), 1, dim);
+  t("blk.0.attn_q.weight", fill(dim * dim), dim, dim);
+  t("blk.0.attn_k.weight", fill(kv * hd * dim), kv * hd, dim);
+  t("blk.0.attn_v.weight", fill(kv * hd * dim), kv * hd, dim);
+  t("blk.0.attn_q.bias", fill(dim), 1, dim);
+  t("blk.0.attn_k.bias", fill(kv * hd), 1, kv * hd);
+  t("blk.0.attn_v.bias", fill(kv * hd), 1, kv * hd);
+  t("blk.0.attn_output.weight", fill(dim * dim), dim, dim);
+  t("blk.0.ffn_norm.weight", std::vector<float>(dim, 1.f), 1, dim);
+  t("blk.0.ffn_gate.weight", fill(ffn * dim), ffn, dim);
+  t("blk.0.ffn_up.weight", fill(ffn * dim), ffn, dim);
+  t("blk.0.ffn_down.weight", fill(dim * ffn), dim, ffn);
+  const std::string in = ::testing::TempDir() + "/qwen2_awq_in.gguf", out = ::testing::TempDir() + "/qwen2_awq_fold.gguf";
+  g.write(in);
+  quant::AwqOptions o;
+  o.quantize = false;
+  o.calib_random = true;
+  o.calib_tokens = 256;
+  const auto rep = quant::awq_quantize_gguf(in, out, o);
+  EXPECT_GT(rep.ratio[0][1], 0.f) << "the v -> o group was scaled";
+  auto ma = llm::Model::load(in), mb = llm::Model::load(out);
+  const std::vector<int32_t> ids = {1, 5, 9, 3, 14, 2, 30, 7};
+  llm::Transformer ta(*ma, 16, llm::KvType::f32), tb(*mb, 16, llm::KvType::f32);
+  const float* la = ta.forward(ids.data(), int64_t(ids.size()), 0, true);
+  std::vector<float> saved(la, la + int64_t(ids.size()) * vocab);
+  const float* lb = tb.forward(ids.data(), int64_t(ids.size()), 0, true);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < saved.size(); ++i) {
+    num += double(saved[i] - lb[i]) * double(saved[i] - lb[i]);
+    den += double(saved[i]) * saved[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-5) << "relative change of the logits";
+}
+
 TEST(Quantize, AwqBeatsRoundingOnPlantedOutlierChannels) {
   // Activations with 1-4% of input channels scaled 20-100x, weights ~N(0, 0.02);
   // errors measured on held-out activations from the same distribution.
