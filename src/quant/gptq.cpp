@@ -57,20 +57,15 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, int64_t 
   return inv;
 }
 
-}  // namespace
-
-namespace {
-
-// The block rules of the output type, GGML Q4_0 / Q8_0 or one of pareto's
-// group formats: a block's parameters from its weights, the code of a weight,
-// what a reader decodes, and the block's bytes.
+// The block rules of the output type, GGML Q4_0 / Q4_1 / Q8_0 or one of
+// pareto's group formats: a block's parameters from its weights, the code of
+// a weight, what a reader decodes, and the block's bytes.
 struct BlockRounder {
   uint32_t type = 0;
-  bool ggml = true;
+  bool ggml = true;   // Q4_0 / Q8_0: ggml_block_rules.h
+  bool q4_1 = false;  // ggml's Q4_1: [min, max] in 15 steps, f16 d and min (as a group format with a float zero)
   kernels::GroupFormat f;
   int64_t bs = 32;
-
-  bool q4_1 = false;  // ggml's Q4_1: [min, max] in 15 steps, f16 d and min (as a group format with a float zero)
 
   explicit BlockRounder(uint32_t t) : type(t) {
     q4_1 = t == uint32_t(kernels::GgmlType::q4_1);
