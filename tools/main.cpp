@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
-    if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile"}));
+    if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile", "--no-merge-lines"}));
     if (cmd == "calibrate") return cmd_calibrate(parse_args(argc, argv, 2, {}));
     if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
     if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only", "--sym", "--asym", "--act-order"}));

@@ -14,13 +14,28 @@ namespace pareto::ocr {
 struct Options {
   int threads = 1;
   int det_limit_side = 960;   // longer image side is scaled down to at most this (then to multiples of 32)
+  bool det_limit_min = false; // instead: the shorter side is scaled up to at least det_limit_side
+  int det_max_side = 4000;    // with det_limit_min: the longer side's cap
   float det_thresh = 0.3f;    // text-pixel probability
   float box_thresh = 0.6f;    // mean probability a box needs
-  float unclip_ratio = 1.5f;  // box expansion (DB)
+  // Box expansion (DB unclip: offset by area * ratio / perimeter). 2.0 is
+  // the value of PaddleX's OCR pipeline for PP-OCRv4_mobile_det
+  // (paddlex/configs/pipelines/OCR.yaml); PaddleOCR 2.x's 1.5 cuts the
+  // tops of capitals off single lines and the recognizer then misses most
+  // spaces between words.
+  float unclip_ratio = 2.0f;
   bool use_angle_cls = true;  // flip lines the classifier finds upside down
   float cls_thresh = 0.9f;
   float drop_score = 0.5f;    // lines recognized with lower confidence are dropped
-  int rec_batch = 6;
+  int cls_batch = 6;
+  // The recognizer's input is at least this wide; narrower lines are
+  // padded. PaddleOCR pads every batch to 320 columns at height 48; each
+  // line here runs at its own width (0), which reads the comparison set as
+  // well or better and spends no time on padding (README: OCR accuracy).
+  int rec_min_width = 0;
+  // Join boxes the detector split on one visual line (wide gaps, columns)
+  // into one line, with a space between pieces.
+  bool merge_lines = true;
 };
 
 struct TextLine {
@@ -32,7 +47,13 @@ struct TextLine {
 
 // Seconds per stage, and per model run inside them.
 struct StageTimes {
-  double decode = 0, detect = 0, det_model = 0, classify = 0, cls_model = 0, recognize = 0, rec_model = 0, total = 0;
+  double decode = 0, detect = 0, det_model = 0, crop = 0, classify = 0, cls_model = 0, recognize = 0, total = 0;
+  // Recognizer model time summed over the lines; with threads > 1 and
+  // several lines, lines run in parallel and this exceeds its wall time.
+  double rec_model = 0;
+  double rec_prepare = 0;          // resizing and normalizing lines into the recognizer's input (summed)
+  int rec_runs = 0;                // recognizer runs (one per line)
+  double rec_padded_fraction = 0;  // share of the recognizer's input columns that were padding
 };
 
 struct OcrResult {

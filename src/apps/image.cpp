@@ -129,9 +129,39 @@ void sample_bilinear(const Image& src, float fx, float fy, uint8_t* out) {
     out[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
   }
 }
-}  // namespace
+// Bicubic (Keys, a = -0.75: OpenCV's INTER_CUBIC) with the border replicated.
+void sample_bicubic(const Image& src, float fx, float fy, uint8_t* out) {
+  // Far outside (or not a number) only replicates the border anyway; the
+  // clamp keeps the integer conversion defined.
+  fx = std::isfinite(fx) ? std::clamp(fx, -2.f, float(src.width) + 1) : 0.f;
+  fy = std::isfinite(fy) ? std::clamp(fy, -2.f, float(src.height) + 1) : 0.f;
+  const int x0 = int(std::floor(fx)), y0 = int(std::floor(fy));
+  const float tx = fx - float(x0), ty = fy - float(y0);
+  auto weights = [](float t, float w[4]) {
+    constexpr float a = -0.75f;
+    const float d[4] = {1 + t, t, 1 - t, 2 - t};
+    for (int i = 0; i < 4; ++i) {
+      const float x = d[i];
+      w[i] = x <= 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    }
+  };
+  float wx[4], wy[4];
+  weights(tx, wx);
+  weights(ty, wy);
+  float acc[3] = {0, 0, 0};
+  for (int j = 0; j < 4; ++j) {
+    const int y = std::clamp(y0 - 1 + j, 0, src.height - 1);
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t* p = src.at(std::clamp(x0 - 1 + i, 0, src.width - 1), y);
+      const float w = wx[i] * wy[j];
+      for (int c = 0; c < 3; ++c) acc[c] += w * float(p[c]);
+    }
+  }
+  for (int c = 0; c < 3; ++c) out[c] = uint8_t(std::lround(std::clamp(acc[c], 0.f, 255.f)));
+}
 
-Image resize_bilinear(const Image& src, int width, int height) {
+template <void (*sample)(const Image&, float, float, uint8_t*)>
+Image resize_with(const Image& src, int width, int height) {
   Image out;
   out.width = width;
   out.height = height;
@@ -141,11 +171,16 @@ Image resize_bilinear(const Image& src, int width, int height) {
     const float fy = (float(y) + 0.5f) * sy - 0.5f;
     for (int x = 0; x < width; ++x) {
       const float fx = (float(x) + 0.5f) * sx - 0.5f;
-      sample_bilinear(src, fx, fy, out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3);
+      sample(src, fx, fy, out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3);
     }
   }
   return out;
 }
+
+}  // namespace
+
+Image resize_bilinear(const Image& src, int width, int height) { return resize_with<sample_bilinear>(src, width, height); }
+Image resize_bicubic(const Image& src, int width, int height) { return resize_with<sample_bicubic>(src, width, height); }
 
 namespace {
 // Solves the 8x8 system for the homography taking (u, v) of the output
@@ -188,8 +223,9 @@ Image warp_quad(const Image& src, const PointF q[4], int width, int height) {
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       const double u = x + 0.5, v = y + 0.5, w = h[6] * u + h[7] * v + 1;
-      sample_bilinear(src, float((h[0] * u + h[1] * v + h[2]) / w - 0.5), float((h[3] * u + h[4] * v + h[5]) / w - 0.5),
-                      out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3);
+      const float sx = float((h[0] * u + h[1] * v + h[2]) / w - 0.5), sy = float((h[3] * u + h[4] * v + h[5]) / w - 0.5);
+      uint8_t* dst = out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3;
+      sample_bicubic(src, sx, sy, dst);
     }
   return out;
 }

@@ -1,5 +1,5 @@
 // 8-bit RGB images for the perception pipelines: decoding (PNG via libpng,
-// JPEG via libjpeg-turbo), bilinear resizing and perspective crops.
+// JPEG via libjpeg-turbo), bilinear and bicubic resizing and perspective crops.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -19,6 +19,9 @@ Image load_image(const std::string& path, int64_t max_pixels = int64_t(1) << 27)
 
 // Bilinear resize with pixel-centre alignment (the convention of OpenCV's INTER_LINEAR).
 Image resize_bilinear(const Image& src, int width, int height);
+// Bicubic (OpenCV's INTER_CUBIC kernel, a = -0.75), same alignment, border
+// replicated: sharper than bilinear when enlarging.
+Image resize_bicubic(const Image& src, int width, int height);
 
 struct PointF {
   float x = 0, y = 0;
@@ -26,7 +29,9 @@ struct PointF {
 
 // Samples the quadrilateral q (top-left, top-right, bottom-right, bottom-left)
 // of src into a width x height image through the perspective transform that
-// maps the quad to the output rectangle; outside pixels replicate the border.
+// maps the quad to the output rectangle, sampled bicubically (OpenCV's
+// INTER_CUBIC, as PaddleOCR crops text lines); outside pixels replicate the
+// border.
 Image warp_quad(const Image& src, const PointF q[4], int width, int height);
 
 Image rotate_180(const Image& src);

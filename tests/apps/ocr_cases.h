@@ -1,6 +1,6 @@
 // Text the OCR test renders with ImageMagick: English words, digits and
 // punctuation, Chinese phrases; single lines, paragraphs of three lines,
-// rotated 180 degrees, and on noisy tinted backgrounds.
+// rotated 180 degrees, on noisy tinted backgrounds, and small.
 #pragma once
 #include <string>
 #include <vector>
@@ -10,13 +10,14 @@ namespace pareto::testing {
 struct OcrCase {
   std::string name;
   std::vector<std::string> lines;  // expected, top to bottom
-  std::string font;                // fontconfig name
+  std::string font;                // font file (Debian fonts-dejavu-core, fonts-wqy-zenhei)
   bool rotate180 = false;
   bool noisy = false;
+  int pointsize = 32;
 };
 
 inline std::vector<OcrCase> ocr_cases() {
-  const std::string latin = "DejaVu-Sans", cjk = "WenQuanYi-Zen-Hei";
+  const std::string latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", cjk = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc";
   const std::vector<std::string> english = {
       "The quick brown fox jumps",     "Invoice number 4821",        "Meeting room on the third floor", "Please keep the door closed",
       "Open source inference engine",  "Battery level is low",       "Welcome to the city library",     "Fresh bread every morning",
@@ -42,6 +43,9 @@ inline std::vector<OcrCase> ocr_cases() {
   for (size_t i = 0; i < 4; ++i) cases.push_back({"noisy_en" + std::to_string(i), {english[8 + i]}, latin, false, true});
   for (size_t i = 0; i < 2; ++i) cases.push_back({"noisy_num" + std::to_string(i), {digits[2 + i]}, latin, false, true});
   for (size_t i = 0; i < 3; ++i) cases.push_back({"noisy_zh" + std::to_string(i), {chinese[9 + i]}, cjk, false, true});
+  // Small text (18-25 px): the spaces between words are a few pixels wide.
+  for (size_t i = 0; i < 8; ++i) cases.push_back({"small_en" + std::to_string(i), {english[8 + i]}, latin, false, false, 18 + int(i)});
+  for (size_t i = 0; i < 4; ++i) cases.push_back({"small_num" + std::to_string(i), {digits[4 + i]}, latin, false, false, 18 + 2 * int(i)});
   return cases;
 }
 

@@ -46,7 +46,7 @@ function image(kind, shape) {
     ? ['-annotate', '+40+120', 'pareto: on-device OCR', '-annotate', '+40+260', 'Invoice No. 2026-1124',
        '-annotate', '+40+400', '\u6d4b\u8bd5 \u6587\u5b57 \u8bc6\u522b', '-annotate', '+40+540', 'Total: $1,234.50']
     : ['-annotate', '+6+36', 'Hello 2026!'];
-  const args = ['-size', `${w}x${h}`, 'xc:white', '-fill', 'black', '-font', 'DejaVu-Sans', '-pointsize', kind === 'det' ? '48' : '30',
+  const args = ['-size', `${w}x${h}`, 'xc:white', '-fill', 'black', '-font', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '-pointsize', kind === 'det' ? '48' : '30',
                 ...lines, '-depth', '8', 'rgb:-'];
   const raw = execFileSync('convert', args, { maxBuffer: 64 << 20 });
   const out = new Float32Array(3 * h * w);

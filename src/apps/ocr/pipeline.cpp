@@ -1,14 +1,20 @@
 // PP-OCR pipeline: the pre- and post-processing conventions follow
 // PaddleOCR's inference defaults (BGR input, ImageNet normalization for
 // detection, (x/255 - 0.5)/0.5 for the classifier and recognizer, height 48,
-// CTC with blank 0 and a trailing space character).
+// CTC with blank 0 and a trailing space character) and PaddleX's OCR
+// pipeline settings for PP-OCRv4 (see Options).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <fstream>
+#include <mutex>
 
 #include "api/guarded.h"
 #include "apps/image.h"
 #include "apps/ocr/db_postprocess.h"
+#include "apps/ocr/text_lines.h"
+#include "core/thread_pool.h"
 #include "pareto/ocr.hpp"
 
 namespace pareto::ocr {
@@ -42,11 +48,19 @@ void to_chw(const Image& img, const float mean[3], const float stdev[3], float* 
   for (int c = 0; c < 3; ++c) {
     const int src_c = 2 - c;  // BGR
     const float scale = 1.f / (255.f * stdev[c]), shift = mean[c] / stdev[c];
-    for (int y = 0; y < img.height; ++y)
-      for (int x = 0; x < img.width; ++x)
-        out[(size_t(c) * size_t(plane_h) + size_t(y)) * size_t(plane_w) + size_t(x)] = float(img.at(x, y)[src_c]) * scale - shift;
+    for (int y = 0; y < img.height; ++y) {
+      const uint8_t* row = img.at(0, y);
+      float* dst = out + (size_t(c) * size_t(plane_h) + size_t(y)) * size_t(plane_w);
+      for (int x = 0; x < img.width; ++x) dst[x] = float(row[size_t(x) * 3 + size_t(src_c)]) * scale - shift;
+    }
   }
 }
+
+// The classifier's and recognizer's normalization: x / 255 * 2 - 1.
+constexpr float kHalf[3] = {0.5f, 0.5f, 0.5f};
+
+// Width a line of aspect w/h gets at height 48 (at least 1, at most `cap`).
+int width_at_48(const Image& c, int cap) { return std::clamp(int(std::ceil(48.f * float(c.width) / float(c.height))), 1, cap); }
 
 std::vector<std::string> read_keys(const std::string& path) {
   std::ifstream f(path);
@@ -62,16 +76,56 @@ std::vector<std::string> read_keys(const std::string& path) {
   return keys;
 }
 
+// Greedy CTC over one line's [steps, classes] scores: the best class per
+// step, repeats merged, blanks (class 0) dropped; confidence is the mean
+// score of the kept steps.
+void ctc_decode(const float* p, int64_t steps, int64_t classes, const std::vector<std::string>& keys, TextLine& line) {
+  int64_t prev = -1;
+  double conf = 0;
+  int kept = 0;
+  for (int64_t s = 0; s < steps; ++s) {
+    const float* row = p + s * classes;
+    const int64_t best = std::max_element(row, row + classes) - row;
+    if (best != 0 && best != prev) {
+      line.text += keys[size_t(best - 1)];
+      conf += row[best];
+      ++kept;
+    }
+    prev = best;
+  }
+  line.confidence = kept ? float(conf / kept) : 0.f;
+}
+
+// The quad's crop, straightened; tall crops (vertical text) turned to read
+// sideways, as PaddleOCR does.
+Image crop_line(const Image& img, const apps::ocr::Quad& q) {
+  auto len = [](const PointF& a, const PointF& b) { return std::hypot(a.x - b.x, a.y - b.y); };
+  const int w = std::max(1, int(std::max(len(q[0], q[1]), len(q[2], q[3]))));
+  const int h = std::max(1, int(std::max(len(q[0], q[3]), len(q[1], q[2]))));
+  const PointF quad[4] = {q[0], q[1], q[2], q[3]};
+  Image crop = apps::warp_quad(img, quad, w, h);
+  if (float(h) / float(w) >= 1.5f) crop = apps::rotate_90_ccw(crop);
+  return crop;
+}
+
 }  // namespace
 
 struct Pipeline::Impl {
   Options options;
-  std::unique_ptr<Session> det, cls, rec;
+  std::unique_ptr<Session> det, cls;
+  // One recognizer session per thread: with several lines each thread
+  // reads its own lines (one session is not run by two threads at once).
+  std::vector<std::unique_ptr<Session>> rec;
   std::vector<std::string> keys;
 
   std::vector<apps::ocr::DetectedBox> detect(const Image& img, StageTimes& t) {
     const int limit = std::max(32, options.det_limit_side);
-    const float ratio = std::max(img.width, img.height) > limit ? float(limit) / float(std::max(img.width, img.height)) : 1.f;
+    const int longer = std::max(img.width, img.height), shorter = std::min(img.width, img.height);
+    float ratio = longer > limit ? float(limit) / float(longer) : 1.f;
+    if (options.det_limit_min) {
+      ratio = shorter < limit ? float(limit) / float(shorter) : 1.f;
+      if (float(longer) * ratio > float(options.det_max_side)) ratio = float(options.det_max_side) / float(longer);
+    }
     const int rh = std::max(32, int(std::lround(float(img.height) * ratio / 32.f)) * 32);
     const int rw = std::max(32, int(std::lround(float(img.width) * ratio / 32.f)) * 32);
     const Image resized = apps::resize_bilinear(img, rw, rh);
@@ -88,21 +142,24 @@ struct Pipeline::Impl {
     return apps::ocr::db_boxes(prob.data<float>(), rw, rh, img.width, img.height, db);
   }
 
-  // Resizes crops to height 48 (width by aspect, at most max_w), normalized,
-  // zero-padded on the right to a common width.
+  // Crops resized to height 48 (width by aspect, at most `width`),
+  // normalized, zero-padded on the right to `width`. Lines shorter than 48
+  // pixels are enlarged bicubically: bilinear enlargement blurs the gaps
+  // between small words enough that the recognizer drops most spaces
+  // (README: OCR accuracy); shrinking stays bilinear, as in PaddleOCR.
   Tensor batch_tensor(const std::vector<const Image*>& crops, int width) {
     Tensor x = Tensor::zeros(DType::f32, {int64_t(crops.size()), 3, 48, width});
-    const float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};
     for (size_t i = 0; i < crops.size(); ++i) {
       const Image& c = *crops[i];
-      const int w = std::clamp(int(std::ceil(48.f * float(c.width) / float(c.height))), 1, width);
-      to_chw(apps::resize_bilinear(c, w, 48), mean, stdev, x.data<float>() + i * 3 * 48 * size_t(width), width, 48);
+      const int w = width_at_48(c, width);
+      const Image resized = c.height < 48 ? apps::resize_bicubic(c, w, 48) : apps::resize_bilinear(c, w, 48);
+      to_chw(resized, kHalf, kHalf, x.data<float>() + i * 3 * 48 * size_t(width), width, 48);
     }
     return x;
   }
 
-  // Batches in order of aspect ratio, as PaddleOCR does (less padding).
-  std::vector<size_t> by_aspect(const std::vector<Image>& crops) {
+  // Lines in order of aspect ratio, as PaddleOCR batches them (less padding).
+  static std::vector<size_t> by_aspect(const std::vector<Image>& crops) {
     std::vector<size_t> order(crops.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -113,12 +170,13 @@ struct Pipeline::Impl {
 
   void classify(std::vector<Image>& crops, std::vector<bool>& flipped, StageTimes& t) {
     const std::vector<size_t> order = by_aspect(crops);
-    const size_t batch = size_t(std::max(1, options.rec_batch));
+    const size_t batch = size_t(std::max(1, options.cls_batch));
     for (size_t b = 0; b < order.size(); b += batch) {
       std::vector<const Image*> group;
       for (size_t i = b; i < std::min(order.size(), b + batch); ++i) group.push_back(&crops[order[i]]);
       Tensor out = run_one(*cls, batch_tensor(group, 192), &t.cls_model);
-      if (out.shape().size() != 2 || out.shape()[1] != 2) fail_model("angle classifier: expected [N,2] output");
+      if (out.shape().size() != 2 || out.shape()[0] != int64_t(group.size()) || out.shape()[1] != 2)
+        fail_model("angle classifier: expected [N,2] output");
       const float* p = out.data<float>();
       for (size_t i = 0; i < group.size(); ++i)
         if (p[2 * i + 1] > p[2 * i] && p[2 * i + 1] > options.cls_thresh) {
@@ -128,41 +186,64 @@ struct Pipeline::Impl {
     }
   }
 
+  // One line through one recognizer session at the line's own width (no
+  // padding to a batch's widest line). Adds to the per-worker times.
+  struct LineTimes {
+    double model = 0, prepare = 0;
+    int64_t columns = 0, padded = 0;
+  };
+  void recognize_line(Session& s, const Image& crop, TextLine& line, LineTimes& lt) {
+    const double t0 = now_seconds();
+    const int own = width_at_48(crop, 48 * 100);  // absurd aspect ratios are squeezed
+    const int width = std::max(own, options.rec_min_width);
+    Tensor x = batch_tensor({&crop}, width);
+    lt.prepare += now_seconds() - t0;
+    lt.columns += width;
+    lt.padded += width - own;
+    Tensor out = run_one(s, std::move(x), &lt.model);
+    if (out.shape().size() != 3 || out.shape()[0] != 1 || out.shape()[2] != int64_t(keys.size()) + 1)
+      fail_model("recognition model: expected [1,T," + std::to_string(keys.size() + 1) + "] output (blank + " + std::to_string(keys.size()) +
+                 " characters)");
+    ctc_decode(out.data<float>(), out.shape()[1], out.shape()[2], keys, line);
+  }
+
+  // With several threads and lines, each thread runs whole lines through
+  // its own session (lines are independent, and a line at height 48 is too
+  // small a convolution to split well over threads); a single line uses
+  // every thread inside its convolutions instead.
   void recognize(const std::vector<Image>& crops, std::vector<TextLine>& lines, StageTimes& t) {
-    const std::vector<size_t> order = by_aspect(crops);
-    const size_t batch = size_t(std::max(1, options.rec_batch));
-    for (size_t b = 0; b < order.size(); b += batch) {
-      std::vector<const Image*> group;
-      float max_ratio = 320.f / 48.f;
-      for (size_t i = b; i < std::min(order.size(), b + batch); ++i) {
-        group.push_back(&crops[order[i]]);
-        max_ratio = std::max(max_ratio, float(crops[order[i]].width) / float(crops[order[i]].height));
-      }
-      const int width = std::min(int(48.f * max_ratio), 48 * 100);  // absurd aspect ratios are squeezed
-      Tensor out = run_one(*rec, batch_tensor(group, width), &t.rec_model);
-      if (out.shape().size() != 3 || out.shape()[2] != int64_t(keys.size()) + 1)
-        fail_model("recognition model: expected [N,T," + std::to_string(keys.size() + 1) + "] output (blank + " + std::to_string(keys.size()) +
-                   " characters)");
-      const int64_t steps = out.shape()[1], classes = out.shape()[2];
-      for (size_t i = 0; i < group.size(); ++i) {
-        const float* p = out.data<float>() + i * size_t(steps * classes);
-        TextLine& line = lines[order[b + i]];
-        int64_t prev = -1;
-        double conf = 0;
-        int kept = 0;
-        for (int64_t s = 0; s < steps; ++s) {
-          const float* row = p + s * classes;
-          const int64_t best = std::max_element(row, row + classes) - row;
-          if (best != 0 && best != prev) {
-            line.text += keys[size_t(best - 1)];
-            conf += row[best];
-            ++kept;
+    const size_t workers = std::min(rec.size(), crops.size());
+    std::vector<LineTimes> per(std::max<size_t>(workers, 1));
+    if (workers <= 1) {
+      for (size_t i = 0; i < crops.size(); ++i) recognize_line(*rec[0], crops[i], lines[i], per[0]);
+    } else {
+      const std::vector<size_t> order = by_aspect(crops);
+      std::atomic<size_t> next{0};
+      std::mutex error_mutex;
+      std::exception_ptr error;
+      parallel_for(int64_t(workers), [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k)
+          for (size_t n; (n = next.fetch_add(1)) < order.size();) {
+            const size_t i = order[order.size() - 1 - n];  // widest first
+            try {
+              recognize_line(*rec[size_t(k)], crops[i], lines[i], per[size_t(k)]);
+            } catch (...) {  // a pool thread must not throw; rethrown below
+              std::lock_guard<std::mutex> lock(error_mutex);
+              if (!error) error = std::current_exception();
+            }
           }
-          prev = best;
-        }
-        line.confidence = kept ? float(conf / kept) : 0.f;
-      }
+      });
+      if (error) std::rethrow_exception(error);
     }
+    int64_t columns = 0, padded = 0;
+    for (const LineTimes& lt : per) {
+      t.rec_model += lt.model;
+      t.rec_prepare += lt.prepare;
+      columns += lt.columns;
+      padded += lt.padded;
+    }
+    t.rec_runs = int(crops.size());
+    t.rec_padded_fraction = columns ? double(padded) / double(columns) : 0;
   }
 
   OcrResult run(const Image& img, double decode_seconds) {
@@ -176,29 +257,26 @@ struct Pipeline::Impl {
     std::vector<Image> crops;
     std::vector<TextLine> lines(boxes.size());
     for (size_t i = 0; i < boxes.size(); ++i) {
-      const auto& q = boxes[i].quad;
-      auto len = [](const PointF& a, const PointF& b) { return std::hypot(a.x - b.x, a.y - b.y); };
-      const int w = std::max(1, int(std::max(len(q[0], q[1]), len(q[2], q[3]))));
-      const int h = std::max(1, int(std::max(len(q[0], q[3]), len(q[1], q[2]))));
-      const PointF quad[4] = {q[0], q[1], q[2], q[3]};
-      Image crop = apps::warp_quad(img, quad, w, h);
-      if (float(h) / float(w) >= 1.5f) crop = apps::rotate_90_ccw(crop);  // vertical text: read it sideways
-      crops.push_back(std::move(crop));
-      for (size_t k = 0; k < 4; ++k) lines[i].box[k] = {q[k].x, q[k].y};
+      crops.push_back(crop_line(img, boxes[i].quad));
+      for (size_t k = 0; k < 4; ++k) lines[i].box[k] = {boxes[i].quad[k].x, boxes[i].quad[k].y};
     }
+    const double t2 = now_seconds();
     std::vector<bool> flipped(crops.size(), false);
     if (options.use_angle_cls && !crops.empty()) classify(crops, flipped, r.times);
-    const double t2 = now_seconds();
-    if (!crops.empty()) recognize(crops, lines, r.times);
     const double t3 = now_seconds();
+    if (!crops.empty()) recognize(crops, lines, r.times);
+    const double t4 = now_seconds();
+    std::vector<TextLine> kept;
     for (size_t i = 0; i < lines.size(); ++i) {
       lines[i].flipped = flipped[i];
-      if (lines[i].confidence >= options.drop_score && !lines[i].text.empty()) r.lines.push_back(std::move(lines[i]));
+      if (lines[i].confidence >= options.drop_score && !lines[i].text.empty()) kept.push_back(std::move(lines[i]));
     }
+    r.lines = options.merge_lines ? apps::ocr::merge_visual_lines(std::move(kept)) : std::move(kept);
     r.times.detect = t1 - t0;
-    r.times.classify = t2 - t1;
-    r.times.recognize = t3 - t2;
-    r.times.total = decode_seconds + (t3 - t0);
+    r.times.crop = t2 - t1;
+    r.times.classify = t3 - t2;
+    r.times.recognize = t4 - t3;
+    r.times.total = decode_seconds + (now_seconds() - t0);
     return r;
   }
 };
@@ -212,7 +290,8 @@ pareto::Result<std::unique_ptr<Pipeline>> Pipeline::open(const std::string& mode
     impl->options = options;
     impl->det = open_model(model_dir + "/ch_PP-OCRv4_det_infer.onnx", options.threads);
     impl->cls = open_model(model_dir + "/ch_ppocr_mobile_v2.0_cls_infer.onnx", options.threads);
-    impl->rec = open_model(model_dir + "/ch_PP-OCRv4_rec_infer.onnx", options.threads);
+    for (int i = 0; i < std::max(1, options.threads); ++i)
+      impl->rec.push_back(open_model(model_dir + "/ch_PP-OCRv4_rec_infer.onnx", options.threads));
     impl->keys = read_keys(model_dir + "/ppocr_keys_v1.txt");
     return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
   });

@@ -1,0 +1,74 @@
+#include "pareto/models.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+namespace pareto {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : std::string();
+}
+
+// The folder of the running binary (/proc/self/exe), or "" where unknown.
+std::string binary_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : exe.parent_path().string();
+}
+
+bool holds(const std::string& dir, const std::string& file) {
+  std::error_code ec;
+  return !dir.empty() && fs::is_regular_file(fs::path(dir) / file, ec);
+}
+
+}  // namespace
+
+ModelLocation ocr_models() { return {"ocr", "ch_PP-OCRv4_rec_infer.onnx", "PARETO_OCR_MODELS", false}; }
+ModelLocation vad_models() { return {"silero", "silero_vad.onnx", "PARETO_VAD_MODEL", true}; }
+
+std::vector<std::string> model_search_path(const ModelLocation& where) {
+  std::vector<std::string> dirs;
+  if (!where.env_var.empty()) {
+    const std::string v = env(where.env_var.c_str());
+    if (!v.empty()) dirs.push_back(where.env_names_file ? fs::path(v).parent_path().string() : v);
+  }
+  if (const std::string root = env("PARETO_MODELS"); !root.empty()) dirs.push_back(root + "/" + where.kind);
+  const std::string xdg = env("XDG_CACHE_HOME"), home = env("HOME");
+  if (!xdg.empty()) dirs.push_back(xdg + "/pareto/models/" + where.kind);
+  else if (!home.empty()) dirs.push_back(home + "/.cache/pareto/models/" + where.kind);
+  if (const std::string bin = binary_dir(); !bin.empty()) {
+    dirs.push_back(bin + "/../models/" + where.kind);
+    dirs.push_back(bin + "/../share/pareto/models/" + where.kind);
+  }
+  dirs.push_back("models/" + where.kind);
+  return dirs;
+}
+
+Result<std::string> find_model_dir(const ModelLocation& where, const std::string& explicit_dir) {
+  std::vector<std::string> tried;
+  if (!explicit_dir.empty()) tried.push_back(explicit_dir);
+  else tried = model_search_path(where);
+  for (const std::string& d : tried)
+    if (holds(d, where.probe_file)) {
+      std::error_code ec;
+      const fs::path canon = fs::weakly_canonical(d, ec);
+      return ec ? d : canon.string();
+    }
+  std::string msg = where.probe_file + " not found in";
+  for (size_t i = 0; i < tried.size(); ++i) msg += (i ? ", " : " ") + tried[i];
+  msg += explicit_dir.empty() ? "" : " (the folder given)";
+  msg += ". Fetch the models with `bash scripts/fetch-models.sh` from the pareto checkout (it puts them in "
+         "${XDG_CACHE_HOME:-~/.cache}/pareto/models), or point " +
+         (where.env_var.empty() ? std::string("PARETO_MODELS") : where.env_var) + " at them";
+  return Status{StatusCode::io_error, msg};
+}
+
+}  // namespace pareto

@@ -1,0 +1,151 @@
+// Pieces of the OCR pipeline on their own: joining the boxes of one visual
+// line, bicubic enlargement, and where the models are found.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/image.h"
+#include "apps/ocr/text_lines.h"
+#include "pareto/models.hpp"
+
+namespace {
+
+using pareto::ocr::TextLine;
+
+TextLine piece(const std::string& text, float x0, float y0, float x1, float y1, float conf = 0.9f) {
+  TextLine l;
+  l.text = text;
+  l.confidence = conf;
+  l.box = {{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}};
+  return l;
+}
+
+TEST(OcrLines, PiecesOfOneLineAreJoinedWithOneSpace) {
+  // Given right to left, with the spaces CTC leaves at crop edges.
+  auto out = pareto::apps::ocr::merge_visual_lines({piece("fox jumps", 210, 12, 400, 40, 0.8f), piece("The quick brown ", 10, 10, 190, 38, 1.0f)});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].text, "The quick brown fox jumps");
+  EXPECT_FLOAT_EQ(out[0].box[0][0], 10);
+  EXPECT_FLOAT_EQ(out[0].box[1][0], 400);
+  EXPECT_FLOAT_EQ(out[0].box[2][1], 40);
+  // Weighted by characters: 15 at 1.0, 9 at 0.8.
+  EXPECT_NEAR(out[0].confidence, (15 * 1.0 + 9 * 0.8) / 24, 1e-6);
+}
+
+TEST(OcrLines, SeparateLinesStaySeparateInReadingOrder) {
+  auto out = pareto::apps::ocr::merge_visual_lines(
+      {piece("third", 10, 100, 90, 130), piece("first", 10, 10, 90, 40), piece("second", 10, 55, 120, 85), piece("right", 300, 11, 380, 41)});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].text, "first right");
+  EXPECT_EQ(out[1].text, "second");
+  EXPECT_EQ(out[2].text, "third");
+}
+
+TEST(OcrLines, OverlappingBoxesAreNotJoined) {
+  // Two boxes over the same columns (a line detected twice) are two lines.
+  auto out = pareto::apps::ocr::merge_visual_lines({piece("a", 10, 10, 200, 40), piece("b", 20, 12, 210, 42)});
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_TRUE(pareto::apps::ocr::merge_visual_lines({}).empty());
+}
+
+TEST(OcrImage, BicubicKeepsFlatImagesFlatAndEdgesSharperThanBilinear) {
+  pareto::apps::Image img;
+  img.width = 8;
+  img.height = 1;
+  img.rgb.assign(8 * 3, 0);
+  for (int x = 4; x < 8; ++x) std::fill_n(img.rgb.begin() + x * 3, 3, uint8_t(200));  // a step edge
+  const auto cubic = pareto::apps::resize_bicubic(img, 32, 4), linear = pareto::apps::resize_bilinear(img, 32, 4);
+  ASSERT_EQ(cubic.width, 32);
+  ASSERT_EQ(cubic.height, 4);
+  EXPECT_EQ(cubic.at(0, 0)[0], 0);     // far from the edge: unchanged
+  EXPECT_EQ(cubic.at(31, 3)[1], 200);
+  // Just left and right of the edge, bicubic stays closer to the two levels.
+  int cubic_spread = 0, linear_spread = 0;
+  for (int x = 12; x < 20; ++x) {
+    cubic_spread += std::min<int>(cubic.at(x, 1)[0], 200 - cubic.at(x, 1)[0]);
+    linear_spread += std::min<int>(linear.at(x, 1)[0], 200 - linear.at(x, 1)[0]);
+  }
+  EXPECT_LT(cubic_spread, linear_spread);
+  pareto::apps::Image one;  // a single pixel enlarges to a flat image
+  one.width = one.height = 1;
+  one.rgb = {10, 20, 30};
+  const auto big = pareto::apps::resize_bicubic(one, 5, 3);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 5; ++x) EXPECT_EQ(big.at(x, y)[2], 30);
+}
+
+class ModelLookup : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::path(::testing::TempDir()) / "pareto_model_lookup";
+    std::filesystem::remove_all(root_);
+    for (const char* v : {"PARETO_OCR_MODELS", "PARETO_MODELS", "XDG_CACHE_HOME", "HOME"}) {
+      const char* old = std::getenv(v);
+      saved_.emplace_back(v, old ? std::optional<std::string>(old) : std::nullopt);
+      unsetenv(v);
+    }
+  }
+  void TearDown() override {
+    for (auto& [k, v] : saved_)
+      if (v) setenv(k.c_str(), v->c_str(), 1);
+      else unsetenv(k.c_str());
+    std::filesystem::remove_all(root_);
+  }
+  std::string make(const std::string& sub) {
+    const auto dir = root_ / sub;
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "ch_PP-OCRv4_rec_infer.onnx") << "x";
+    return dir.string();
+  }
+  std::filesystem::path root_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_F(ModelLookup, FindsTheCacheFolderFromAnyWorkingDirectory) {
+  make("cache/pareto/models/ocr");
+  setenv("XDG_CACHE_HOME", (root_ / "cache").c_str(), 1);
+  auto r = pareto::find_model_dir(pareto::ocr_models());
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  EXPECT_EQ(r.value(), std::filesystem::weakly_canonical(root_ / "cache/pareto/models/ocr").string());
+  // Without XDG_CACHE_HOME: ~/.cache.
+  unsetenv("XDG_CACHE_HOME");
+  make("home/.cache/pareto/models/ocr");
+  setenv("HOME", (root_ / "home").c_str(), 1);
+  r = pareto::find_model_dir(pareto::ocr_models());
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  EXPECT_NE(r.value().find("home/.cache/pareto/models/ocr"), std::string::npos);
+}
+
+TEST_F(ModelLookup, EnvironmentComesBeforeTheCacheAndExplicitFolderIsTheOnlyOneTried) {
+  make("cache/pareto/models/ocr");
+  setenv("XDG_CACHE_HOME", (root_ / "cache").c_str(), 1);
+  const std::string mine = make("mine");
+  setenv("PARETO_OCR_MODELS", mine.c_str(), 1);
+  auto r = pareto::find_model_dir(pareto::ocr_models());
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r.value().find("mine"), std::string::npos);
+  r = pareto::find_model_dir(pareto::ocr_models(), (root_ / "nowhere").string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message.find("nowhere"), std::string::npos);
+}
+
+TEST_F(ModelLookup, MissingModelsSayWhereItLookedAndHowToFetchThem) {
+  setenv("XDG_CACHE_HOME", (root_ / "empty").c_str(), 1);
+  // A file no folder holds (the checkout's own models/ may be fetched).
+  pareto::ModelLocation absent = pareto::ocr_models();
+  absent.probe_file = "pareto_test_absent.onnx";
+  auto r = pareto::find_model_dir(absent);
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message;
+  EXPECT_NE(m.find("pareto_test_absent.onnx"), std::string::npos) << m;
+  EXPECT_NE(m.find((root_ / "empty/pareto/models/ocr").string()), std::string::npos) << m;
+  EXPECT_NE(m.find("scripts/fetch-models.sh"), std::string::npos) << m;
+  EXPECT_NE(m.find("PARETO_OCR_MODELS"), std::string::npos) << m;
+}
+
+}  // namespace
