@@ -26,7 +26,7 @@ int cmd_bench(const Args& args) {
   int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
   SessionOptions opt;
   opt.optimize = args.has("-O") || args.has("--optimize");
-  if (opt.optimize) {
+  if (opt.optimize && !args.has("--dynamic")) {  // --dynamic: optimize without binding the shapes (as the apps do)
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);
   }

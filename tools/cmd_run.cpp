@@ -48,6 +48,13 @@ int cmd_run(const Args& args) {
   if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
   Session& session = *opened.value();
   std::map<std::string, Tensor> inputs = make_inputs(session, args);
+  // --warmup N: untimed runs first, so --profile shows steady-state times
+  // (the first run also pays for page faults on fresh buffers).
+  for (int i = 0, n = args.get_int("--warmup", 0); i < n; ++i) {
+    auto warm = session.run(inputs);
+    if (!warm.ok()) throw Error(warm.status().code, warm.status().message);
+    session.take_profile();
+  }
   auto result = session.run(inputs);
   if (!result.ok()) throw Error(result.status().code, result.status().message);
   std::string dir = args.get("--output");

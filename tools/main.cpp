@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile", "-O", "--optimize"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"}));
     if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));

@@ -29,7 +29,7 @@ function engine(name, t, c) {
     }
     if (r === 1) fs.copyFileSync(file, merged);
   }
-  const s = score(setDir, merged)[c];
+  const s = score(setDir, merged, false, c)[c];
   return { ...s, median_ms: median([...perImage.values()].map(median)), rss_mib: rss / 1024 };
 }
 

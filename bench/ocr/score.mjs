@@ -23,7 +23,7 @@ export function editDistance(a, b) {
   return prev[B.length];
 }
 
-export function score(setDir, resultsFile, showMisses = false) {
+export function score(setDir, resultsFile, showMisses = false, category = null) {
   const truth = JSON.parse(fs.readFileSync(path.join(setDir, 'truth.json'), 'utf8'));
   const byFile = new Map();
   for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
@@ -35,6 +35,7 @@ export function score(setDir, resultsFile, showMisses = false) {
   }
   const cats = {};
   for (const t of truth) {
+    if (category && t.category !== category) continue;
     const c = (cats[t.category] ??= { images: 0, lines: 0, exact: 0, chars: 0, errors: 0, ms: [] });
     const r = byFile.get(path.resolve(setDir, t.file));
     if (!r) throw new Error(`score: no result for ${t.file} in ${resultsFile}`);

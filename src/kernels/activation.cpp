@@ -56,6 +56,10 @@ void apply_activation(const Activation& a, float* y, const float* r, int64_t n) 
     case ActKind::tanh: each(y, r, n, [](float v) { return std::tanh(v); }); break;
     case ActKind::leaky_relu: each(y, r, n, [=](float v) { return v < 0 ? al * v : v; }); break;
   }
+  if (a.has_affine()) {  // a second pass over the block while it is in cache
+    const float sc = a.scale, sh = a.shift;
+    for (int64_t i = 0; i < n; ++i) y[i] = sc * y[i] + sh;
+  }
 }
 
 }  // namespace pareto::kernels

@@ -12,6 +12,10 @@ enum class ActKind { none, relu, clip, hard_sigmoid, hard_swish, sigmoid, silu, 
 struct Activation {
   ActKind kind = ActKind::none;
   float alpha = 0, beta = 0;  // clip: [alpha, beta]; hard_sigmoid: alpha*x+beta; leaky_relu: alpha
+  // Then y = scale * y + shift: a per-tensor affine after the activation
+  // (PP-LCNetV3's learnable affine blocks), fused by the compiler.
+  float scale = 1, shift = 0;
+  bool has_affine() const { return scale != 1.f || shift != 0.f; }
 };
 
 // "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "SiLU", "Tanh",
@@ -19,7 +23,7 @@ struct Activation {
 ActKind act_kind_by_name(const std::string& name);
 const char* act_kind_name(ActKind k);
 
-// y[i] = act(y[i] + (residual ? residual[i] : 0)) for i in [0, n).
+// y[i] = scale * act(y[i] + (residual ? residual[i] : 0)) + shift for i in [0, n).
 void apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
 
 // What a conv/GEMM epilogue needs: the activation and an optional residual
@@ -27,7 +31,7 @@ void apply_activation(const Activation& a, float* y, const float* residual, int6
 struct Epilogue {
   Activation act;
   const float* residual = nullptr;
-  bool active() const { return act.kind != ActKind::none || residual != nullptr; }
+  bool active() const { return act.kind != ActKind::none || residual != nullptr || act.has_affine(); }
 };
 
 }  // namespace pareto::kernels

@@ -26,6 +26,15 @@ void f32_conv2d_ref(const ConvParams& p, const float* x, const float* w, const f
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 
+// The generic depthwise loop (one output plane; stride_w 1 or not): the
+// reference twin of the ISA plane kernels below.
+void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const float* k, float bias, float* dst);
+// AVX-512 plane kernel for stride_w 1, dil_w 1 (scratch: depthwise_scratch_floats(p)).
+namespace avx512 {
+void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch);
+int64_t depthwise_scratch_floats(const ConvParams& p);
+}  // namespace avx512
+
 struct PoolParams {
   int64_t n = 1, c = 0, h = 0, w = 0;
   int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;

@@ -132,6 +132,18 @@ struct Fuser {
     n.attrs.push_back(a);
   }
 
+  // A Mul (or Add) of v with a scalar constant (rank <= 1, so the output
+  // keeps v's shape): its value, and the node.
+  const ir::Node* scalar_op(int v, const char* op, float* value) {
+    const ir::Node* n = consumer(v);
+    if (!n || n->op_type != op || n->inputs.size() != 2 || n->outputs.empty()) return nullptr;
+    const int k = n->inputs[0] == v ? n->inputs[1] : n->inputs[0];
+    const Tensor* t = k >= 0 ? e.constant(k) : nullptr;
+    if (!t || t->numel() != 1 || t->rank() > 1 || t->dtype() != DType::f32 || e.is_output(v)) return nullptr;
+    *value = float(t->as_double(0));
+    return n;
+  }
+
   // The fused node records the activation and takes over the last replaced node's output.
   void take_over(ir::Node& conv, const Act& act) {
     set_attr_s(conv, "activation", act.name);
@@ -188,6 +200,30 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     f.to_fused(conv);
     f.take_over(conv, act);
     st.rewrites[from + " + " + act.name]++;
+  }
+  // FusedConv + Mul by a scalar [+ Add of a scalar] after its activation
+  // (PP-LCNetV3 follows every activation with a learnable y = a*y + b):
+  // post_scale / post_shift in the epilogue instead of two passes over the
+  // tensor.
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& conv = g.nodes[n];
+    if (e.dead(int(n)) || conv.op_type != "FusedConv" || !conv.has_attr("activation") || conv.has_attr("post_scale")) continue;
+    float scale = 1, shift = 0;
+    std::vector<int> absorbed;
+    int out = conv.outputs[0];
+    if (const ir::Node* m = f.scalar_op(out, "Mul", &scale)) {
+      absorbed.push_back(f.index(m));
+      out = m->outputs[0];
+    }
+    if (const ir::Node* a = f.scalar_op(out, "Add", &shift)) absorbed.push_back(f.index(a));
+    if (absorbed.empty()) continue;
+    f.set_attr_f(conv, "post_scale", scale);
+    f.set_attr_f(conv, "post_shift", shift);
+    conv.outputs[0] = g.nodes[size_t(absorbed.back())].outputs[0];
+    for (int k : absorbed) e.kill(k);
+    e.commit();  // outputs moved and nodes compacted: re-index and rescan
+    st.rewrites["FusedConv + scalar affine"]++;
+    n = size_t(-1);
   }
   // Gemm / MatMul + activation -> FusedGemm / FusedMatMul (activation applied on the output in place).
   for (size_t n = 0; n < g.nodes.size(); ++n) {

@@ -11,6 +11,7 @@
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/softmax.h"
 
 using namespace pareto;
 using namespace pareto::kernels;
@@ -160,6 +161,15 @@ const ConvCase kConvCases[] = {
     {1, 16, 6, 5, 32, 3, 2, 4, 1, 2, 1, 1, 0, 1, 1, 0},     // rectangular kernel, groups
     {1, 64, 50, 50, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // im2col split into column blocks
     {1, 128, 45, 47, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1},   // blocks that end mid-row, stride (2,1)
+    // Depthwise shapes of PP-OCR (5x5, stride (2,1)) and awkward widths
+    // around the 16-lane blocks of the AVX-512 plane kernel.
+    {1, 6, 12, 80, 6, 5, 5, 6, 1, 1, 1, 1, 2, 2, 2, 2},
+    {2, 5, 11, 33, 5, 5, 5, 5, 2, 1, 1, 1, 2, 2, 2, 2},
+    {1, 3, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},       // 1x1 plane
+    {1, 4, 7, 16, 8, 3, 3, 4, 1, 1, 2, 1, 2, 1, 2, 1},      // width 16 exactly, dilation_h 2, multiplier 2
+    {1, 2, 9, 17, 2, 7, 7, 2, 1, 1, 1, 1, 3, 0, 3, 6},      // 7x7, asymmetric pads
+    {1, 3, 3, 300, 3, 1, 5, 3, 1, 1, 1, 1, 0, 2, 0, 2},     // a long row
+    {1, 4, 8, 15, 4, 3, 3, 4, 1, 2, 1, 1, 1, 1, 1, 1},      // stride_w 2: the generic loop
 };
 
 }  // namespace
@@ -185,6 +195,24 @@ TEST(Conv, MatchesDirectReference) {
     }
   }
   set_num_threads(1);
+}
+
+// The AVX-512 depthwise plane kernel against its generic twin, plane by
+// plane, with the output checked for writes past the plane.
+TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
+  if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 depthwise kernel is built but not run";
+  for (const ConvCase& c : kConvCases) {
+    if (c.group != c.cin || c.sw != 1 || c.dw != 1) continue;
+    ConvParams p = params_of(c);
+    auto x = random_vec(size_t(c.h * c.w), 3);
+    auto k = random_vec(size_t(c.kh * c.kw), 4);
+    const size_t out = size_t(p.out_h * p.out_w);
+    std::vector<float> want(out), got(out + 16, kGuard), scratch(size_t(avx512::depthwise_scratch_floats(p)));
+    f32_depthwise_plane_generic(p, x.data(), k.data(), 0.25f, want.data());
+    avx512::depthwise_plane(p, x.data(), k.data(), 0.25f, got.data(), scratch.data());
+    expect_close(want.data(), got.data(), out, 1e-5, "depthwise plane " + std::to_string(c.kh) + "x" + std::to_string(c.kw) + " w=" + std::to_string(c.w));
+    for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
+  }
 }
 
 TEST(ConvTranspose, MatchesDirectReference) {
@@ -215,4 +243,37 @@ TEST(ConvTranspose, MatchesDirectReference) {
     expect_close(y0.data(), y1.data(), out, 1e-4, "conv transpose");
     for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
   }
+}
+
+// Softmax rows: the dispatched kernel (AVX-512 exp where the CPU has it)
+// against the std::exp reference, on awkward lengths, large and tiny
+// logits, 1 and 2 threads, with the output checked for writes past it.
+TEST(Softmax, RowsMatchReference) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int64_t len : {1, 2, 15, 16, 17, 33, 100, 6625}) {
+      for (int64_t rows : {1, 3, 50}) {
+        auto x = random_vec(size_t(rows * len), 21);
+        for (size_t i = 0; i < x.size(); ++i) x[i] *= i % 7 == 0 ? 60.f : 8.f;  // spread out, with some dominant logits
+        if (len > 2) x[1] = -200.f;                                          // underflows to 0
+        const size_t n = size_t(rows * len);
+        std::vector<float> want(n), got(n + 16, kGuard);
+        f32_softmax_rows_ref(x.data(), want.data(), rows, len);
+        f32_softmax_rows(x.data(), got.data(), rows, len);
+        for (size_t i = 0; i < n; ++i) ASSERT_NEAR(got[i], want[i], 2e-6f * std::max(1.f, want[i]) + 1e-7f) << "len " << len << " at " << i;
+        for (size_t i = n; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
+        for (int64_t r = 0; r < rows; ++r) {
+          double sum = 0;
+          for (int64_t i = 0; i < len; ++i) sum += got[size_t(r * len + i)];
+          EXPECT_NEAR(sum, 1.0, 1e-5);
+        }
+      }
+    }
+  }
+  set_num_threads(1);
+  // In place, as an optimized graph may run it.
+  auto x = random_vec(40, 5), want = x;
+  f32_softmax_rows_ref(want.data(), want.data(), 2, 20);
+  f32_softmax_rows(x.data(), x.data(), 2, 20);
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], want[i], 2e-6f);
 }

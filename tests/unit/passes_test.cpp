@@ -145,6 +145,25 @@ TEST(Passes, ExportedConvMulAddHardSwishChainFuses) {
   EXPECT_EQ(c.after.size(), 1u);
 }
 
+TEST(Passes, ScalarAffineAfterTheActivationFusesIntoTheEpilogue) {
+  // PP-LCNetV3: conv -> HardSwish -> Mul(a) -> Add(b) -> next conv; a depthwise
+  // conv with padding so the affine cannot be folded into the next weights.
+  Builder b;
+  std::string h = b.op("HardSwish", {b.conv("x", 6, 6, 3, 6)});
+  std::string v = b.op("Add", {b.op("Mul", {b.scalar(0.37f), h}), b.scalar(-0.25f)});
+  std::string r = b.op("Relu", {b.conv(v, 6, 4, 1)});
+  std::string y = b.op("Mul", {r, b.scalar(2.f)});  // no Add after: the Mul alone fuses
+  auto c = compile_and_compare(b.write("x", {1, 6, 7, 9}, y), "x", {1, 6, 7, 9});
+  EXPECT_EQ(count(c.before, "Mul") + count(c.before, "Add"), 3);
+  EXPECT_EQ(count(c.after, "FusedConv"), 2);
+  EXPECT_EQ(c.after.size(), 1u) << "the Mul and Add are in the epilogues";
+  // A per-channel Mul after the activation is not a scalar: it stays.
+  Builder b2;
+  std::string y2 = b2.op("Mul", {b2.op("Relu", {b2.conv("x", 3, 4, 3)}), b2.weight({4, 1, 1})});
+  auto c2 = compile_and_compare(b2.write("x", {1, 3, 5, 5}, y2), "x", {1, 3, 5, 5});
+  EXPECT_EQ(count(c2.after, "Mul"), 1);
+}
+
 TEST(Passes, ResidualAddAndSiluFuseIntoTheConv) {
   Builder b;
   std::string x2 = b.op("Relu", {"x"});

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/conv.h"
+#include "kernels/softmax.h"
 #include "kernels/gemm.h"
 #include "runtime/ops/op_util.h"
 
@@ -133,6 +134,8 @@ void run_conv(OpContext& ctx) {
     p.epilogue.act.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
     p.epilogue.act.alpha = ctx.node.attr_f("alpha", 0.f);
     p.epilogue.act.beta = ctx.node.attr_f("beta", 0.f);
+    p.epilogue.act.scale = ctx.node.attr_f("post_scale", 1.f);
+    p.epilogue.act.shift = ctx.node.attr_f("post_shift", 0.f);
     if (ctx.node.has_attr("activation") && p.epilogue.act.kind == kernels::ActKind::none)
       ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
     if (ctx.has(3)) {
@@ -342,6 +345,10 @@ void run_softmax(OpContext& ctx) {
     else (i < axis ? outer : i == axis ? len : inner) *= x.dim(int(i));
   }
   Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  if (kind == SoftmaxKind::softmax && inner == 1 && x.dtype() == DType::f32) {  // contiguous rows: the vector kernel
+    kernels::f32_softmax_rows(x.data<float>(), y.data<float>(), outer, len);
+    return;
+  }
   PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
