@@ -116,19 +116,17 @@ Image load_image(const std::string& path, int64_t max_pixels) {
 }
 
 namespace {
-// Bilinear sample at (fx, fy) in pixel-centre coordinates, clamped to the
-// border (replicate), into out[3].
-void sample_bilinear(const Image& src, float fx, float fy, uint8_t* out) {
-  fx = std::clamp(fx, 0.f, float(src.width - 1));
-  fy = std::clamp(fy, 0.f, float(src.height - 1));
-  const int x0 = int(fx), y0 = int(fy), x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
-  const float wx = fx - float(x0), wy = fy - float(y0);
-  for (int c = 0; c < 3; ++c) {
-    const float top = float(src.at(x0, y0)[c]) * (1 - wx) + float(src.at(x1, y0)[c]) * wx;
-    const float bottom = float(src.at(x0, y1)[c]) * (1 - wx) + float(src.at(x1, y1)[c]) * wx;
-    out[c] = uint8_t(std::lround(std::clamp(top * (1 - wy) + bottom * wy, 0.f, 255.f)));
+// Keys' cubic convolution weights (a = -0.75) for a sample at fraction t
+// past the second of four taps.
+void cubic_weights(float t, float w[4]) {
+  constexpr float a = -0.75f;
+  const float d[4] = {1 + t, t, 1 - t, 2 - t};
+  for (int i = 0; i < 4; ++i) {
+    const float x = d[i];
+    w[i] = x <= 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
   }
 }
+
 // Bicubic (Keys, a = -0.75: OpenCV's INTER_CUBIC) with the border replicated.
 void sample_bicubic(const Image& src, float fx, float fy, uint8_t* out) {
   // Far outside (or not a number) only replicates the border anyway; the
@@ -137,17 +135,9 @@ void sample_bicubic(const Image& src, float fx, float fy, uint8_t* out) {
   fy = std::isfinite(fy) ? std::clamp(fy, -2.f, float(src.height) + 1) : 0.f;
   const int x0 = int(std::floor(fx)), y0 = int(std::floor(fy));
   const float tx = fx - float(x0), ty = fy - float(y0);
-  auto weights = [](float t, float w[4]) {
-    constexpr float a = -0.75f;
-    const float d[4] = {1 + t, t, 1 - t, 2 - t};
-    for (int i = 0; i < 4; ++i) {
-      const float x = d[i];
-      w[i] = x <= 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
-    }
-  };
   float wx[4], wy[4];
-  weights(tx, wx);
-  weights(ty, wy);
+  cubic_weights(tx, wx);
+  cubic_weights(ty, wy);
   float acc[3] = {0, 0, 0};
   for (int j = 0; j < 4; ++j) {
     const int y = std::clamp(y0 - 1 + j, 0, src.height - 1);
@@ -160,27 +150,83 @@ void sample_bicubic(const Image& src, float fx, float fy, uint8_t* out) {
   for (int c = 0; c < 3; ++c) out[c] = uint8_t(std::lround(std::clamp(acc[c], 0.f, 255.f)));
 }
 
-template <void (*sample)(const Image&, float, float, uint8_t*)>
-Image resize_with(const Image& src, int width, int height) {
+// Source taps of every output position along one axis (pixel-centre
+// alignment, border replicated): `taps` indices and weights per position.
+struct AxisTaps {
+  int taps = 0;
+  std::vector<int> index;
+  std::vector<float> weight;
+};
+
+AxisTaps axis_taps(int src_len, int dst_len, bool cubic) {
+  AxisTaps t;
+  t.taps = cubic ? 4 : 2;
+  t.index.resize(size_t(dst_len) * size_t(t.taps));
+  t.weight.resize(t.index.size());
+  const float scale = float(src_len) / float(dst_len);
+  for (int o = 0; o < dst_len; ++o) {
+    const float f = (float(o) + 0.5f) * scale - 0.5f;
+    int* idx = &t.index[size_t(o) * size_t(t.taps)];
+    float* w = &t.weight[size_t(o) * size_t(t.taps)];
+    if (cubic) {
+      const int i0 = int(std::floor(f));
+      cubic_weights(f - float(i0), w);
+      for (int k = 0; k < 4; ++k) idx[k] = std::clamp(i0 - 1 + k, 0, src_len - 1);
+    } else {
+      const float c = std::clamp(f, 0.f, float(src_len - 1));
+      const int i0 = int(c);
+      idx[0] = i0;
+      idx[1] = std::min(i0 + 1, src_len - 1);
+      w[1] = c - float(i0);
+      w[0] = 1 - w[1];
+    }
+  }
+  return t;
+}
+
+// Separable resize: rows first into floats, then columns; each output
+// pixel costs taps_x + taps_y multiply-adds per channel instead of their
+// product.
+Image resize_separable(const Image& src, int width, int height, bool cubic) {
   Image out;
   out.width = width;
   out.height = height;
   out.rgb.resize(size_t(width) * size_t(height) * 3);
-  const float sx = float(src.width) / float(width), sy = float(src.height) / float(height);
-  for (int y = 0; y < height; ++y) {
-    const float fy = (float(y) + 0.5f) * sy - 0.5f;
+  if (src.width <= 0 || src.height <= 0 || width <= 0 || height <= 0) return out;
+  const AxisTaps tx = axis_taps(src.width, width, cubic), ty = axis_taps(src.height, height, cubic);
+  std::vector<float> rows(size_t(src.height) * size_t(width) * 3);
+  for (int y = 0; y < src.height; ++y) {
+    const uint8_t* s = src.at(0, y);
+    float* r = &rows[size_t(y) * size_t(width) * 3];
     for (int x = 0; x < width; ++x) {
-      const float fx = (float(x) + 0.5f) * sx - 0.5f;
-      sample(src, fx, fy, out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3);
+      float acc[3] = {0, 0, 0};
+      for (int k = 0; k < tx.taps; ++k) {
+        const size_t j = size_t(x) * size_t(tx.taps) + size_t(k);
+        const uint8_t* p = s + size_t(tx.index[j]) * 3;
+        for (int c = 0; c < 3; ++c) acc[c] += tx.weight[j] * float(p[c]);
+      }
+      for (int c = 0; c < 3; ++c) r[size_t(x) * 3 + size_t(c)] = acc[c];
     }
+  }
+  std::vector<float> acc(size_t(width) * 3);
+  for (int y = 0; y < height; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.f);
+    for (int k = 0; k < ty.taps; ++k) {
+      const size_t j = size_t(y) * size_t(ty.taps) + size_t(k);
+      const float w = ty.weight[j];
+      const float* r = &rows[size_t(ty.index[j]) * size_t(width) * 3];
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] += w * r[i];
+    }
+    uint8_t* d = out.rgb.data() + size_t(y) * size_t(width) * 3;
+    for (size_t i = 0; i < acc.size(); ++i) d[i] = uint8_t(std::lround(std::clamp(acc[i], 0.f, 255.f)));
   }
   return out;
 }
 
 }  // namespace
 
-Image resize_bilinear(const Image& src, int width, int height) { return resize_with<sample_bilinear>(src, width, height); }
-Image resize_bicubic(const Image& src, int width, int height) { return resize_with<sample_bicubic>(src, width, height); }
+Image resize_bilinear(const Image& src, int width, int height) { return resize_separable(src, width, height, false); }
+Image resize_bicubic(const Image& src, int width, int height) { return resize_separable(src, width, height, true); }
 
 namespace {
 // Solves the 8x8 system for the homography taking (u, v) of the output
@@ -218,6 +264,17 @@ Image warp_quad(const Image& src, const PointF q[4], int width, int height) {
   out.height = height;
   out.rgb.assign(size_t(width) * size_t(height) * 3, 0);
   const PointF rect[4] = {{0, 0}, {float(width), 0}, {float(width), float(height)}, {0, float(height)}};
+  // An upright rectangle on whole pixels, as large as the output, inside the
+  // image (most text lines): the transform is a whole-pixel shift and
+  // bicubic sampling at whole pixels returns them unchanged, so copy rows.
+  const int x0 = int(q[0].x), y0 = int(q[0].y);
+  const bool upright = q[0].x == float(x0) && q[0].y == float(y0) && q[1].x == float(x0 + width) && q[1].y == q[0].y &&
+                       q[2].x == q[1].x && q[2].y == float(y0 + height) && q[3].x == q[0].x && q[3].y == q[2].y;
+  if (upright && x0 >= 0 && y0 >= 0 && x0 + width <= src.width && y0 + height <= src.height) {
+    for (int y = 0; y < height; ++y)
+      std::memcpy(out.rgb.data() + size_t(y) * size_t(width) * 3, src.at(x0, y0 + y), size_t(width) * 3);
+    return out;
+  }
   double h[9];
   if (!homography(rect, q, h)) return out;  // degenerate quad: a blank crop
   for (int y = 0; y < height; ++y)

@@ -79,6 +79,27 @@ TEST(OcrImage, BicubicKeepsFlatImagesFlatAndEdgesSharperThanBilinear) {
     for (int x = 0; x < 5; ++x) EXPECT_EQ(big.at(x, y)[2], 30);
 }
 
+TEST(OcrImage, UprightCropsCopyPixelsAndAgreeWithTheSampledPath) {
+  pareto::apps::Image img;
+  img.width = 37;
+  img.height = 23;
+  img.rgb.resize(size_t(img.width * img.height * 3));
+  for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = uint8_t((i * 37 + i / 5) % 251);
+  const pareto::apps::PointF q[4] = {{5, 3}, {30, 3}, {30, 20}, {5, 20}};
+  const auto copy = pareto::apps::warp_quad(img, q, 25, 17);  // the copying path
+  for (int y = 0; y < 17; ++y)
+    for (int x = 0; x < 25; ++x)
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(copy.at(x, y)[c], img.at(5 + x, 3 + y)[c]) << x << "," << y;
+  // Off whole pixels by 1e-3: the sampling path, which must agree to a unit.
+  const pareto::apps::PointF q2[4] = {{5.001f, 3}, {30.001f, 3}, {30.001f, 20}, {5.001f, 20}};
+  const auto sampled = pareto::apps::warp_quad(img, q2, 25, 17);
+  for (size_t i = 0; i < copy.rgb.size(); ++i) ASSERT_LE(std::abs(int(copy.rgb[i]) - int(sampled.rgb[i])), 1) << i;
+  // Reaching past the image: sampled with the border replicated, no copy.
+  const pareto::apps::PointF q3[4] = {{30, 3}, {40, 3}, {40, 20}, {30, 20}};
+  const auto edge = pareto::apps::warp_quad(img, q3, 10, 17);
+  EXPECT_EQ(edge.at(9, 0)[0], img.at(36, 3)[0]);
+}
+
 class ModelLookup : public ::testing::Test {
  protected:
   void SetUp() override {

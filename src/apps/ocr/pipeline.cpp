@@ -9,8 +9,6 @@
 #include <exception>
 #include <fstream>
 #include <mutex>
-#include <cstdio>
-#include <cstdlib>
 
 #include "api/guarded.h"
 #include "apps/image.h"
@@ -200,7 +198,7 @@ struct Pipeline::Impl {
     const int width = std::max(own, options.rec_min_width);
     Tensor x = batch_tensor({&crop}, width);
     lt.prepare += now_seconds() - t0;
-    lt.columns += width; if (std::getenv("XDBG")) std::fprintf(stderr, "crop %dx%d -> %d\n", crop.width, crop.height, width);
+    lt.columns += width;
     lt.padded += width - own;
     Tensor out = run_one(s, std::move(x), &lt.model);
     if (out.shape().size() != 3 || out.shape()[0] != 1 || out.shape()[2] != int64_t(keys.size()) + 1)
