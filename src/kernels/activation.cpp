@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/dispatch.h"
+
 namespace pareto::kernels {
 
 ActKind act_kind_by_name(const std::string& n) {
@@ -44,6 +46,11 @@ void each(float* y, const float* r, int64_t n, F f) {
 // The formulas match the standalone ops in runtime/ops (same operation
 // order), so fused and unfused graphs agree to rounding.
 void apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
+  if (kernel_table().level == IsaLevel::avx512 && avx512::apply_activation(a, y, r, n)) return;
+  apply_activation_generic(a, y, r, n);
+}
+
+void apply_activation_generic(const Activation& a, float* y, const float* r, int64_t n) {
   const float al = a.alpha, be = a.beta;
   switch (a.kind) {
     case ActKind::none: each(y, r, n, [](float v) { return v; }); break;

@@ -26,6 +26,13 @@ const char* act_kind_name(ActKind k);
 // y[i] = scale * act(y[i] + (residual ? residual[i] : 0)) + shift for i in [0, n).
 void apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
 
+// The generic loop: the reference twin of the ISA versions.
+void apply_activation_generic(const Activation& a, float* y, const float* residual, int64_t n);
+namespace avx512 {
+// Returns false for the kinds it leaves to the generic loop (exp, tanh).
+bool apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
+}  // namespace avx512
+
 // What a conv/GEMM epilogue needs: the activation and an optional residual
 // with the same layout as the output.
 struct Epilogue {

@@ -12,6 +12,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/softmax.h"
+#include "kernels/activation.h"
 
 using namespace pareto;
 using namespace pareto::kernels;
@@ -276,4 +277,36 @@ TEST(Softmax, RowsMatchReference) {
   f32_softmax_rows_ref(want.data(), want.data(), 2, 20);
   f32_softmax_rows(x.data(), x.data(), 2, 20);
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], want[i], 2e-6f);
+}
+
+// Epilogues: the AVX-512 loop against the generic twin for every kind it
+// takes, with and without residual and affine, on awkward lengths.
+TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
+  if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 epilogue is built but not run";
+  const ActKind kinds[] = {ActKind::none, ActKind::relu, ActKind::clip, ActKind::hard_sigmoid, ActKind::hard_swish, ActKind::leaky_relu};
+  for (ActKind k : kinds)
+    for (int64_t n : {1, 7, 16, 17, 100, 1000})
+      for (bool residual : {false, true})
+        for (bool affine : {false, true}) {
+          Activation a;
+          a.kind = k;
+          a.alpha = k == ActKind::clip ? -0.5f : 0.2f;
+          a.beta = k == ActKind::clip ? 0.7f : 0.5f;
+          if (affine) {
+            a.scale = 0.37f;
+            a.shift = -0.11f;
+          }
+          auto x = random_vec(size_t(n), 31), res = random_vec(size_t(n), 32);
+          for (float& v : x) v *= 8.f;  // past the activations' bends
+          std::vector<float> want = x, got = x;
+          got.resize(size_t(n) + 16, kGuard);
+          apply_activation_generic(a, want.data(), residual ? res.data() : nullptr, n);
+          ASSERT_TRUE(avx512::apply_activation(a, got.data(), residual ? res.data() : nullptr, n));
+          for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(got[size_t(i)], want[size_t(i)], 1e-6f * std::max(1.f, std::fabs(want[size_t(i)]))) << act_kind_name(k) << " n=" << n;
+          for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
+        }
+  Activation tanh_act;
+  tanh_act.kind = ActKind::tanh;
+  float v = 0.3f;
+  EXPECT_FALSE(avx512::apply_activation(tanh_act, &v, nullptr, 1)) << "tanh is left to the generic loop";
 }

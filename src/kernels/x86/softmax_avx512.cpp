@@ -1,9 +1,4 @@
-// GCC 12's AVX-512 intrinsic wrappers pass _mm512_undefined_ps() as the
-// masked-off source and then warn that it may be uninitialized (GCC bug
-// 105593); nothing here reads an undefined lane.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.h"
 
 #include <cstring>
 

@@ -1,0 +1,61 @@
+// Conv/GEMM epilogues with AVX-512: residual add, the piecewise-linear
+// activations and the affine after them in one pass over the block (the
+// generic loop is built for the baseline ISA: 4 lanes, and a second pass for
+// the affine). Same operation order as the generic loop; kinds that need
+// exp or tanh stay generic.
+#include "kernels/x86/avx512_intrinsics.h"
+
+#include "kernels/activation.h"
+
+namespace pareto::kernels::avx512 {
+
+namespace {
+
+template <class F>
+void each(const Activation& a, float* y, const float* r, int64_t n, F f) {
+  const __m512 sc = _mm512_set1_ps(a.scale), sh = _mm512_set1_ps(a.shift);
+  const bool affine = a.has_affine();
+  auto one = [&](__m512 v) {
+    v = f(v);
+    return affine ? _mm512_add_ps(_mm512_mul_ps(sc, v), sh) : v;
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(y + i);
+    if (r) v = _mm512_add_ps(v, _mm512_loadu_ps(r + i));
+    _mm512_storeu_ps(y + i, one(v));
+  }
+  if (i < n) {  // the tail through a small buffer: no access past y or r
+    alignas(64) float buf[16] = {};
+    const int64_t left = n - i;
+    for (int64_t k = 0; k < left; ++k) buf[k] = r ? y[i + k] + r[i + k] : y[i + k];
+    _mm512_store_ps(buf, one(_mm512_load_ps(buf)));
+    for (int64_t k = 0; k < left; ++k) y[i + k] = buf[k];
+  }
+}
+
+}  // namespace
+
+bool apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);
+  const __m512 al = _mm512_set1_ps(a.alpha), be = _mm512_set1_ps(a.beta);
+  switch (a.kind) {
+    case ActKind::none: each(a, y, r, n, [](__m512 v) { return v; }); return true;
+    case ActKind::relu: each(a, y, r, n, [&](__m512 v) { return _mm512_max_ps(v, zero); }); return true;
+    case ActKind::clip: each(a, y, r, n, [&](__m512 v) { return _mm512_min_ps(_mm512_max_ps(v, al), be); }); return true;
+    case ActKind::hard_sigmoid:
+      each(a, y, r, n, [&](__m512 v) { return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_add_ps(_mm512_mul_ps(al, v), be))); });
+      return true;
+    case ActKind::hard_swish: {
+      const __m512 six = _mm512_set1_ps(6.f), half = _mm512_set1_ps(0.5f);
+      each(a, y, r, n, [&](__m512 v) { return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_add_ps(_mm512_div_ps(v, six), half)))); });
+      return true;
+    }
+    case ActKind::leaky_relu:
+      each(a, y, r, n, [&](__m512 v) { return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, al); });
+      return true;
+    default: return false;
+  }
+}
+
+}  // namespace pareto::kernels::avx512
