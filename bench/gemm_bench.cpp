@@ -45,6 +45,7 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->Args({64, 64, 64});
   b->Args({60, 40, 2880});    // rec neck 1x3 conv, 960 -> 60 channels on a 1x40 map
   b->Args({16, 3840, 27});    // rec first conv, 3 -> 16 channels, 3x3 stride 2
+  b->Args({480, 600, 480});   // rec 1x1 conv, 480 -> 480 channels on a 6x100 map
 }
 
 }  // namespace
