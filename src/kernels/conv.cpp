@@ -83,7 +83,7 @@ void im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t
 
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t mult = p.c_out / p.c_in;
-  const bool fast = kernel_table().level == IsaLevel::avx512 && p.stride_w == 1 && p.dil_w == 1;
+  const bool fast = kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
   parallel_for(p.n * p.c_out, [&](int64_t begin, int64_t end) {
     float* scratch = fast ? thread_scratch(1, size_t(avx512::depthwise_scratch_floats(p))) : nullptr;
     for (int64_t nc = begin; nc < end; ++nc) {

@@ -29,7 +29,7 @@ void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* 
 // The generic depthwise loop (one output plane; stride_w 1 or not): the
 // reference twin of the ISA plane kernels below.
 void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const float* k, float bias, float* dst);
-// AVX-512 plane kernel for stride_w 1, dil_w 1 (scratch: depthwise_scratch_floats(p)).
+// AVX-512 plane kernel for stride_w 1 or 2, dil_w 1 (scratch: depthwise_scratch_floats(p)).
 namespace avx512 {
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch);
 int64_t depthwise_scratch_floats(const ConvParams& p);

@@ -2,8 +2,10 @@
 // copied once into a zero-bordered scratch plane so every tap is a plain
 // unaligned 16-float load, and each 16-wide block of outputs keeps its sum in
 // a register across all kh x kw taps (the generic loop reads and writes the
-// output row once per tap). Rows with stride_w 1 and dilation_w 1 only; the
-// caller takes the generic path otherwise.
+// output row once per tap). Column stride 2 is split into even and odd
+// phases when the scratch is filled, so its taps are contiguous loads too.
+// Rows with stride_w 1 or 2 and dilation_w 1 only; the caller takes the
+// generic path otherwise.
 #include "kernels/x86/avx512_intrinsics.h"
 
 #include <algorithm>
@@ -17,25 +19,32 @@ namespace {
 constexpr int64_t kLanes = 16;
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// Scratch geometry: each padded input row is stride_w phase segments of
+// `phase_w` floats; segment ph holds padded columns ph, ph + s, ph + 2s ...
+int64_t phase_width(const ConvParams& p) { return round_up(p.out_w, kLanes) + (p.kw - 1) / p.stride_w; }
+int64_t scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1; }
+
 // NB adjacent 16-wide output blocks of one row starting at column ow.
 // Sums go to two accumulator sets by kernel-row parity, so 2 x NB FMA
 // chains run side by side: one chain per block would wait on the FMA
 // latency at every tap (measured: 16 of ~56 GMAC/s possible).
-template <int KW, int NB>
+template <int KW, int S, int NB>
 void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t ow, __m512 out[NB]) {
   const int64_t kw = KW > 0 ? KW : p.kw;
+  const int64_t row_floats = S * pw;
   __m512 even[NB], odd[NB];
   for (int b = 0; b < NB; ++b) {
     even[b] = vbias;
     odd[b] = _mm512_setzero_ps();
   }
   auto row = [&](int64_t i, __m512 acc[NB]) {
-    const float* s = top + i * p.dil_h * pw + ow;
+    const float* s = top + i * p.dil_h * row_floats + ow;
     const float* ki = k + i * kw;
     for (int64_t j = 0; j < kw; ++j) {
       const __m512 kv = _mm512_set1_ps(ki[j]);
+      const float* sj = s + (j % S) * pw + j / S;  // tap j of output column c reads padded column c*S + j
 #pragma GCC unroll 4
-      for (int b = 0; b < NB; ++b) acc[b] = _mm512_fmadd_ps(kv, _mm512_loadu_ps(s + b * kLanes + j), acc[b]);
+      for (int b = 0; b < NB; ++b) acc[b] = _mm512_fmadd_ps(kv, _mm512_loadu_ps(sj + b * kLanes), acc[b]);
     }
   };
   int64_t i = 0;
@@ -49,27 +58,27 @@ void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* 
 
 // Output rows from the zero-bordered scratch plane (pw floats per row);
 // KW > 0 fixes the kernel width at compile time (0: p.kw at run time).
-template <int KW>
+template <int KW, int S>
 void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
   constexpr int kWide = 4;
   for (int64_t oh = 0; oh < p.out_h; ++oh) {
-    const float* top = scratch + oh * p.stride_h * pw;
+    const float* top = scratch + oh * p.stride_h * S * pw;
     float* d = dst + oh * p.out_w;
     int64_t ow = 0;
     for (; ow + kWide * kLanes <= p.out_w; ow += kWide * kLanes) {
       __m512 v[kWide];
-      sum_blocks<KW, kWide>(p, top, pw, k, vbias, ow, v);
+      sum_blocks<KW, S, kWide>(p, top, pw, k, vbias, ow, v);
       for (int b = 0; b < kWide; ++b) _mm512_storeu_ps(d + ow + b * kLanes, v[b]);
     }
     if (ow + 2 * kLanes <= p.out_w) {
       __m512 v[2];
-      sum_blocks<KW, 2>(p, top, pw, k, vbias, ow, v);
+      sum_blocks<KW, S, 2>(p, top, pw, k, vbias, ow, v);
       for (int b = 0; b < 2; ++b) _mm512_storeu_ps(d + ow + b * kLanes, v[b]);
       ow += 2 * kLanes;
     }
     for (; ow < p.out_w; ow += kLanes) {
       __m512 v[1];
-      sum_blocks<KW, 1>(p, top, pw, k, vbias, ow, v);
+      sum_blocks<KW, S, 1>(p, top, pw, k, vbias, ow, v);
       if (ow + kLanes <= p.out_w) {
         _mm512_storeu_ps(d + ow, v[0]);
       } else {  // the row's tail: no write past it
@@ -84,32 +93,46 @@ void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float
 }  // namespace
 
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
-  const int64_t rows = (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1;
-  const int64_t pw = round_up(p.out_w, kLanes) + p.kw - 1;
-  // scratch[r][c] = src[r - pad_top][c - pad_left], zero outside the plane.
+  const int64_t rows = scratch_rows(p), pw = phase_width(p), stride = p.stride_w;
+  // Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
   for (int64_t r = 0; r < rows; ++r) {
-    float* row = scratch + r * pw;
+    float* row = scratch + r * stride * pw;
     const int64_t ih = r - p.pad_top;
     if (ih < 0 || ih >= p.h) {
-      std::fill(row, row + pw, 0.f);
+      std::fill(row, row + stride * pw, 0.f);
       continue;
     }
-    const int64_t lo = std::clamp<int64_t>(p.pad_left, 0, pw), hi = std::clamp<int64_t>(p.pad_left + p.w, lo, pw);
-    std::fill(row, row + lo, 0.f);
-    std::memcpy(row + lo, src + ih * p.w + (lo - p.pad_left), sizeof(float) * size_t(hi - lo));
-    std::fill(row + hi, row + pw, 0.f);
+    const float* in = src + ih * p.w;
+    if (stride == 1) {
+      const int64_t lo = std::clamp<int64_t>(p.pad_left, 0, pw), hi = std::clamp<int64_t>(p.pad_left + p.w, lo, pw);
+      std::fill(row, row + lo, 0.f);
+      std::memcpy(row + lo, in + (lo - p.pad_left), sizeof(float) * size_t(hi - lo));
+      std::fill(row + hi, row + pw, 0.f);
+      continue;
+    }
+    for (int64_t ph = 0; ph < stride; ++ph)
+      for (int64_t c = 0; c < pw; ++c) {
+        const int64_t iw = c * stride + ph - p.pad_left;
+        row[ph * pw + c] = iw >= 0 && iw < p.w ? in[iw] : 0.f;
+      }
   }
   const __m512 vbias = _mm512_set1_ps(bias);
+  if (stride == 2) {
+    switch (p.kw) {
+      case 3: sum_rows<3, 2>(p, scratch, pw, k, vbias, dst); break;
+      case 5: sum_rows<5, 2>(p, scratch, pw, k, vbias, dst); break;
+      default: sum_rows<0, 2>(p, scratch, pw, k, vbias, dst); break;
+    }
+    return;
+  }
   switch (p.kw) {  // the tap loop unrolled for the common widths
-    case 3: sum_rows<3>(p, scratch, pw, k, vbias, dst); break;
-    case 5: sum_rows<5>(p, scratch, pw, k, vbias, dst); break;
-    case 7: sum_rows<7>(p, scratch, pw, k, vbias, dst); break;
-    default: sum_rows<0>(p, scratch, pw, k, vbias, dst); break;
+    case 3: sum_rows<3, 1>(p, scratch, pw, k, vbias, dst); break;
+    case 5: sum_rows<5, 1>(p, scratch, pw, k, vbias, dst); break;
+    case 7: sum_rows<7, 1>(p, scratch, pw, k, vbias, dst); break;
+    default: sum_rows<0, 1>(p, scratch, pw, k, vbias, dst); break;
   }
 }
 
-int64_t depthwise_scratch_floats(const ConvParams& p) {
-  return ((p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1) * (round_up(p.out_w, kLanes) + p.kw - 1);
-}
+int64_t depthwise_scratch_floats(const ConvParams& p) { return scratch_rows(p) * p.stride_w * phase_width(p); }
 
 }  // namespace pareto::kernels::avx512
