@@ -110,11 +110,16 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
       std::fill(row + hi, row + pw, 0.f);
       continue;
     }
-    for (int64_t ph = 0; ph < stride; ++ph)
-      for (int64_t c = 0; c < pw; ++c) {
-        const int64_t iw = c * stride + ph - p.pad_left;
-        row[ph * pw + c] = iw >= 0 && iw < p.w ? in[iw] : 0.f;
-      }
+    for (int64_t ph = 0; ph < stride; ++ph) {
+      // Columns c with 0 <= c*stride + ph - pad_left < w, then zeros around.
+      const int64_t first = ph - p.pad_left;  // input column of c = 0
+      const int64_t lo = std::clamp<int64_t>(first >= 0 ? 0 : (-first + stride - 1) / stride, 0, pw);
+      const int64_t hi = std::clamp<int64_t>(p.w - first <= 0 ? 0 : (p.w - first - 1) / stride + 1, lo, pw);
+      float* seg = row + ph * pw;
+      std::fill(seg, seg + lo, 0.f);
+      for (int64_t c = lo; c < hi; ++c) seg[c] = in[c * stride + first];
+      std::fill(seg + hi, seg + pw, 0.f);
+    }
   }
   const __m512 vbias = _mm512_set1_ps(bias);
   if (stride == 2) {
