@@ -214,7 +214,9 @@ TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
     std::vector<float> want(out), got(out + 16, kGuard), scratch(size_t(avx512::depthwise_scratch_floats(p)));
     f32_depthwise_plane_generic(p, x.data(), k.data(), 0.25f, want.data());
     avx512::depthwise_plane(p, x.data(), k.data(), 0.25f, got.data(), scratch.data());
-    expect_close(want.data(), got.data(), out, 1e-5, "depthwise plane " + std::to_string(c.kh) + "x" + std::to_string(c.kw) + " w=" + std::to_string(c.w));
+    // Same operations in the same order (fp-contract off): the same bits.
+    for (size_t i = 0; i < out; ++i)
+      ASSERT_EQ(got[i], want[i]) << "depthwise plane " << c.kh << "x" << c.kw << " w=" << c.w << " stride_w=" << c.sw << " at " << i;
     for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
   }
 }
@@ -283,7 +285,8 @@ TEST(Softmax, RowsMatchReference) {
 }
 
 // Epilogues: the AVX-512 loop against the generic twin for every kind it
-// takes, with and without residual and affine, on awkward lengths.
+// takes, with and without residual and affine, on awkward lengths: same
+// operations in the same order, so the same bits.
 TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
   if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 epilogue is built but not run";
   const ActKind kinds[] = {ActKind::none, ActKind::relu, ActKind::clip, ActKind::hard_sigmoid, ActKind::hard_swish, ActKind::leaky_relu};
@@ -305,7 +308,7 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
           got.resize(size_t(n) + 16, kGuard);
           apply_activation_generic(a, want.data(), residual ? res.data() : nullptr, n);
           ASSERT_TRUE(avx512::apply_activation(a, got.data(), residual ? res.data() : nullptr, n));
-          for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(got[size_t(i)], want[size_t(i)], 1e-6f * std::max(1.f, std::fabs(want[size_t(i)]))) << act_kind_name(k) << " n=" << n;
+          for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[size_t(i)], want[size_t(i)]) << act_kind_name(k) << " n=" << n << " at " << i;
           for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
         }
   Activation tanh_act;

@@ -4,6 +4,9 @@
 // the affine). Same operation order as the generic loop; kinds that need
 // exp or tanh stay generic.
 #include "kernels/x86/avx512_intrinsics.h"
+// Products and sums rounded separately, as in the generic twin: both give
+// the same bits.
+#pragma GCC optimize("fp-contract=off")
 
 #include "kernels/activation.h"
 

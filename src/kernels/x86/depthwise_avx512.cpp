@@ -7,6 +7,9 @@
 // Rows with stride_w 1 or 2 and dilation_w 1 only; the caller takes the
 // generic path otherwise.
 #include "kernels/x86/avx512_intrinsics.h"
+// Products and sums rounded separately, as in the generic twin (the object
+// is otherwise built with -ffp-contract=fast).
+#pragma GCC optimize("fp-contract=off")
 
 #include <algorithm>
 #include <cstring>
@@ -24,43 +27,33 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 int64_t phase_width(const ConvParams& p) { return round_up(p.out_w, kLanes) + (p.kw - 1) / p.stride_w; }
 int64_t scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1; }
 
-// NB adjacent 16-wide output blocks of one row starting at column ow.
-// Sums go to two accumulator sets by kernel-row parity, so 2 x NB FMA
-// chains run side by side: one chain per block would wait on the FMA
-// latency at every tap (measured: 16 of ~56 GMAC/s possible).
+// NB adjacent 16-wide output blocks of one row starting at column ow. Each
+// block sums like the generic twin: bias first, then every tap in kernel
+// order as a multiply and a separate add (fp-contract is off in this file),
+// so both give the same bits, and so do the plain graph's results against
+// ONNX Runtime's. NB blocks side by side keep NB add chains in flight.
 template <int KW, int S, int NB>
-void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t ow, __m512 out[NB]) {
+void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t ow, __m512 acc[NB]) {
   const int64_t kw = KW > 0 ? KW : p.kw;
   const int64_t row_floats = S * pw;
-  __m512 even[NB], odd[NB];
-  for (int b = 0; b < NB; ++b) {
-    even[b] = vbias;
-    odd[b] = _mm512_setzero_ps();
-  }
-  auto row = [&](int64_t i, __m512 acc[NB]) {
+  for (int b = 0; b < NB; ++b) acc[b] = vbias;
+  for (int64_t i = 0; i < p.kh; ++i) {
     const float* s = top + i * p.dil_h * row_floats + ow;
     const float* ki = k + i * kw;
     for (int64_t j = 0; j < kw; ++j) {
       const __m512 kv = _mm512_set1_ps(ki[j]);
       const float* sj = s + (j % S) * pw + j / S;  // tap j of output column c reads padded column c*S + j
-#pragma GCC unroll 4
-      for (int b = 0; b < NB; ++b) acc[b] = _mm512_fmadd_ps(kv, _mm512_loadu_ps(sj + b * kLanes), acc[b]);
+#pragma GCC unroll 8
+      for (int b = 0; b < NB; ++b) acc[b] = _mm512_add_ps(acc[b], _mm512_mul_ps(kv, _mm512_loadu_ps(sj + b * kLanes)));
     }
-  };
-  int64_t i = 0;
-  for (; i + 1 < p.kh; i += 2) {
-    row(i, even);
-    row(i + 1, odd);
   }
-  if (i < p.kh) row(i, even);
-  for (int b = 0; b < NB; ++b) out[b] = _mm512_add_ps(even[b], odd[b]);
 }
 
 // Output rows from the zero-bordered scratch plane (pw floats per row);
 // KW > 0 fixes the kernel width at compile time (0: p.kw at run time).
 template <int KW, int S>
 void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
-  constexpr int kWide = 4;
+  constexpr int kWide = 6;
   for (int64_t oh = 0; oh < p.out_h; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
     float* d = dst + oh * p.out_w;
