@@ -1,9 +1,12 @@
 // Embedding pareto's perception pipelines in an application: text from an
 // image and speech segments from a recording, through the C++ API.
 //   build/ocr_and_vad_example IMAGE.png [AUDIO.wav]
-// Models: models/ocr and models/silero (scripts/fetch-models.sh).
+// Models: found as `pareto ocr` finds them (include/pareto/models.hpp:
+// environment, the user's cache folder where scripts/fetch-models.sh puts
+// them, beside the binary).
 #include <cstdio>
 
+#include "pareto/models.hpp"
 #include "pareto/ocr.hpp"
 #include "pareto/vad.hpp"
 
@@ -14,7 +17,12 @@ int main(int argc, char** argv) {
   }
   pareto::ocr::Options ocr_options;
   ocr_options.threads = 2;
-  auto ocr = pareto::ocr::Pipeline::open("models/ocr", ocr_options);
+  auto ocr_dir = pareto::find_model_dir(pareto::ocr_models());
+  if (!ocr_dir.ok()) {
+    std::fprintf(stderr, "%s\n", ocr_dir.status().to_string().c_str());
+    return 1;
+  }
+  auto ocr = pareto::ocr::Pipeline::open(ocr_dir.value(), ocr_options);
   if (!ocr.ok()) {
     std::fprintf(stderr, "%s\n", ocr.status().to_string().c_str());
     return 1;
@@ -28,7 +36,12 @@ int main(int argc, char** argv) {
   std::printf("-- %zu lines in %.1f ms\n", text.value().lines.size(), text.value().times.total * 1e3);
 
   if (argc < 3) return 0;
-  auto vad = pareto::vad::Detector::open("models/silero/silero_vad.onnx");
+  auto vad_dir = pareto::find_model_dir(pareto::vad_models());
+  if (!vad_dir.ok()) {
+    std::fprintf(stderr, "%s\n", vad_dir.status().to_string().c_str());
+    return 1;
+  }
+  auto vad = pareto::vad::Detector::open(vad_dir.value() + "/" + pareto::vad_models().probe_file);
   if (!vad.ok()) {
     std::fprintf(stderr, "%s\n", vad.status().to_string().c_str());
     return 1;
