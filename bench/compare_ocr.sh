@@ -37,7 +37,8 @@ for t in $threads; do
   for r in $(seq 1 "$rounds"); do
     for c in $categories; do
       ls "$set_dir/$c"/* > "$out/$c.list"
-      run_pareto() { "$pareto" ocr $(cat "$out/$c.list") --json --threads "$t" > "$out/pareto-t$t-r$r-$c.jsonl"; }
+      mapfile -t images < "$out/$c.list"
+      run_pareto() { "$pareto" ocr "${images[@]}" --jsonl --warmup 1 --threads "$t" > "$out/pareto-t$t-r$r-$c.jsonl"; }
       run_peer() { node "$root/bench/ocr/peer_ocr.mjs" "$modules" "$t" "$out/$c.list" > "$out/peer-t$t-r$r-$c.jsonl"; }
       if [ $((r % 2)) -eq 1 ]; then run_pareto; run_peer; else run_peer; run_pareto; fi
     done

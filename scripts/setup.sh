@@ -23,8 +23,7 @@ need_pkg libjpeg-dev
 # every font by file from these packages (ImageMagick's default font,
 # Helvetica, comes from no package installed here).
 need_pkg imagemagick
-need_pkg fonts-dejavu-core
-need_pkg fonts-dejavu-extra
+need_pkg fonts-dejavu-core   # DejaVu Sans, Serif and Sans Mono
 need_pkg fonts-liberation2
 need_pkg fonts-wqy-zenhei
 # The VAD tests synthesize speech and mix it with silence and noise.

@@ -1,7 +1,9 @@
-// pareto ocr IMAGE... [--json] [--profile] [--models DIR] [--threads N]:
-// text lines with boxes and confidences, in reading order. With several
-// images the models are opened once and each image is read in turn (with
-// --json: one JSON object per line and image).
+// pareto ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR]
+// [--threads N] [--warmup N]: text lines with boxes and confidences, in
+// reading order. With several images the models are opened once and each
+// image is read in turn. --jsonl: one JSON object per image and line, then
+// one with the peak RSS (--json does the same for several images).
+// --warmup N: the first image is read N times first, untimed and unprinted.
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -60,26 +62,34 @@ int cmd_ocr(const Args& a) {
   if (a.has("--unclip-ratio")) o.unclip_ratio = float(std::atof(a.get("--unclip-ratio").c_str()));
   o.rec_min_width = a.get_int("--rec-min-width", o.rec_min_width);
   o.merge_lines = !a.has("--no-merge-lines");
+  o.rec_enlarge_bicubic = !a.has("--rec-bilinear");
   auto dir = find_model_dir(ocr_models(), a.get("--models"));
   if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);
   const double t_open = now_seconds();
   auto p = ocr::Pipeline::open(dir.value(), o);
-  if (!p.ok()) throw Error(p.status().code, p.status().message);
+  if (!p.ok())
+    throw Error(p.status().code, p.status().message + " (a model missing from " + dir.value() +
+                                     "? fetch them with `bash scripts/fetch-models.sh` from the pareto checkout)");
   const double open_seconds = now_seconds() - t_open;
-  const bool json = a.has("--json"), profile = a.has("--profile"), many = a.positional.size() > 1;
+  const bool lines_json = a.has("--jsonl") || (a.has("--json") && a.positional.size() > 1);
+  const bool json = a.has("--json") || lines_json, profile = a.has("--profile"), many = a.positional.size() > 1;
+  for (int i = 0, n = a.get_int("--warmup", 0); i < n; ++i) {
+    auto r = p.value()->run_file(a.positional[0]);
+    if (!r.ok()) throw Error(r.status().code, r.status().message);
+  }
   for (const std::string& image : a.positional) {
     auto r = p.value()->run_file(image);
     if (!r.ok()) throw Error(r.status().code, r.status().message);
     if (json) {
       nlohmann::json j = result_json(image, r.value());
       if (profile) j["profile_ms"] = profile_json(r.value().times, open_seconds);
-      std::printf("%s\n", j.dump(many ? -1 : 2).c_str());
+      std::printf("%s\n", j.dump(lines_json ? -1 : 2).c_str());
     } else {
       if (many) std::printf("== %s\n", image.c_str());
       print_text(r.value(), profile, open_seconds);
     }
   }
-  if (json && many) std::printf("%s\n", nlohmann::json{{"peak_rss_kb", peak_rss_bytes() / 1024}}.dump().c_str());
+  if (lines_json) std::printf("%s\n", nlohmann::json{{"peak_rss_kb", peak_rss_bytes() / 1024}}.dump().c_str());
   return 0;
 }
 

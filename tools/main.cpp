@@ -46,7 +46,8 @@ const char* kUsage =
     "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--report] [-o MODEL.pareto]\n"
     "      graph compiler: nodes before/after each pass, what it fused, the memory plan; -o writes a compiled\n"
     "      model that run/info/bench load directly (run/bench also take -O to compile at load)\n"
-    "  ocr IMAGE [--json] [--profile] [--models DIR] [--threads N] [--limit-side 960]\n"
+    "  ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR] [--threads N] [--warmup N] [--limit-side 960]\n"
+    "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs]: speech segments (silero VAD), start and end in seconds\n"
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
     if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
     if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
-    if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--profile", "--no-merge-lines"}));
+    if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"}));
     if (cmd == "calibrate") return cmd_calibrate(parse_args(argc, argv, 2, {}));
     if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
     if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only", "--sym", "--asym", "--act-order"}));

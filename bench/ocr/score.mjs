@@ -4,7 +4,9 @@
 // RESULTS.jsonl: one object per image, {image|file, lines: [text | {text}], ms}
 // (pareto ocr --json with several images, or peer_ocr.mjs). Prints JSON:
 // {category: {images, lines, exact, chars, errors, cer, exact_rate, median_ms}}.
-// Text is compared exactly: spaces, punctuation and full-width forms count.
+// Text is compared exactly: spaces, punctuation and full-width forms count;
+// only spaces at either end of a line (invisible) are dropped, for both
+// engines alike.
 // CER is the edit distance between the truth lines and the read lines, each
 // joined with '\n' (a missed or extra line costs its characters), over the
 // truth's characters; a line is exact when the i-th line read equals the
@@ -31,7 +33,8 @@ export function score(setDir, resultsFile, showMisses = false, category = null) 
     const r = JSON.parse(line);
     const f = r.image || r.file;
     if (!f) continue;
-    byFile.set(path.resolve(f), { lines: r.lines.map((l) => (typeof l === 'string' ? l : l.text)), ms: r.ms });
+    const text = (l) => (typeof l === 'string' ? l : l.text).replace(/^ +| +$/g, '');
+    byFile.set(path.resolve(f), { lines: r.lines.map(text), ms: r.ms });
   }
   const cats = {};
   for (const t of truth) {

@@ -65,9 +65,11 @@ Result<std::string> find_model_dir(const ModelLocation& where, const std::string
   std::string msg = where.probe_file + " not found in";
   for (size_t i = 0; i < tried.size(); ++i) msg += (i ? ", " : " ") + tried[i];
   msg += explicit_dir.empty() ? "" : " (the folder given)";
-  msg += ". Fetch the models with `bash scripts/fetch-models.sh` from the pareto checkout (it puts them in "
-         "${XDG_CACHE_HOME:-~/.cache}/pareto/models), or point " +
-         (where.env_var.empty() ? std::string("PARETO_MODELS") : where.env_var) + " at them";
+  const std::string root = env("PARETO_MODELS");
+  msg += ". Fetch the models with `bash scripts/fetch-models.sh` from the pareto checkout (it puts them in " +
+         (root.empty() ? std::string("${XDG_CACHE_HOME:-~/.cache}/pareto/models") : root + ", from $PARETO_MODELS") + "), or point " +
+         (where.env_var.empty() ? std::string("PARETO_MODELS") : where.env_var) + " at " +
+         (where.env_names_file ? "the " + where.probe_file + " file" : "the folder that holds them");
   return Status{StatusCode::io_error, msg};
 }
 

@@ -147,7 +147,10 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
       for (int i : g.inputs) is_input |= i == v;
       if (!is_input) fail_argument("the model has no input named '" + name + "'");
     }
-    set_num_threads(impl_->options.threads);
+    // A session run from inside a parallel region (the OCR pipeline reads
+    // lines in parallel, one session per thread) runs its kernels inline on
+    // that thread and must not resize the pool.
+    if (!in_parallel_region()) set_num_threads(impl_->options.threads);
     return impl_->executor->run_graph(g, bound, nullptr);
   });
 }

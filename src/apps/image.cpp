@@ -279,8 +279,10 @@ Image warp_quad(const Image& src, const PointF q[4], int width, int height) {
   if (!homography(rect, q, h)) return out;  // degenerate quad: a blank crop
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
-      const double u = x + 0.5, v = y + 0.5, w = h[6] * u + h[7] * v + 1;
-      const float sx = float((h[0] * u + h[1] * v + h[2]) / w - 0.5), sy = float((h[3] * u + h[4] * v + h[5]) / w - 0.5);
+      // OpenCV's warpPerspective convention (PaddleOCR's crop): output pixel
+      // (x, y) samples the source at H(x, y), whole pixel indices on both sides.
+      const double u = x, v = y, w = h[6] * u + h[7] * v + 1;
+      const float sx = float((h[0] * u + h[1] * v + h[2]) / w), sy = float((h[3] * u + h[4] * v + h[5]) / w);
       uint8_t* dst = out.rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3;
       sample_bicubic(src, sx, sy, dst);
     }

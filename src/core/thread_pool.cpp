@@ -135,6 +135,7 @@ void set_num_threads(int n) {
   if (n != pool().size()) pool().resize(n);
 }
 int num_threads() { return pool().size(); }
+bool in_parallel_region() { return t_in_parallel; }
 
 #ifdef PARETO_USE_OPENMP
 // Comparison build (-DPARETO_OPENMP=ON): the same contiguous chunks on

@@ -22,6 +22,10 @@ class RangeFn {
 };
 
 void set_num_threads(int n);
+// True on a thread running a parallel_for chunk: parallel_for calls from it
+// run inline, and it must not resize the pool (resizing joins the workers,
+// this thread among them).
+bool in_parallel_region();
 int num_threads();
 void parallel_for(int64_t n, RangeFn fn);
 

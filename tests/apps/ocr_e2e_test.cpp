@@ -62,6 +62,14 @@ std::string render(const OcrCase& c, const std::string& dir) {
   return path;
 }
 
+// Lines the recognizer itself misreads: "Tel: 010-8827-3391" comes back as
+// "Tel:010-8827-3391" here, and the ONNX Runtime pipeline of npm
+// @gutenye/ocr-node (other crops, other resizing) reads it the same way in
+// the comparison set (bench/compare_ocr.sh, digits/num0): the missing space
+// after the colon is the model's, not the crop's. Every other line must be
+// exact.
+bool known_miss(const std::string& name, size_t line) { return (name == "num0" && line == 0) || (name == "para0" && line == 1); }
+
 }  // namespace
 
 TEST(OcrEndToEnd, GeneratedLinesAreRecognized) {
@@ -87,7 +95,8 @@ TEST(OcrEndToEnd, GeneratedLinesAreRecognized) {
       chars += want.size();
       errors += edit_distance(want, have);
       if (want == have) ++exact;
-      else std::printf("[ocr miss] %s line %zu: want '%s', got '%s'\n", c.name.c_str(), i, c.lines[i].c_str(), i < got.size() ? got[i].text.c_str() : "");
+      else if (known_miss(c.name, i)) std::printf("[ocr known miss] %s line %zu: want '%s', got '%s'\n", c.name.c_str(), i, c.lines[i].c_str(), i < got.size() ? got[i].text.c_str() : "");
+      else ADD_FAILURE() << c.name << " line " << i << ": want '" << c.lines[i] << "', got '" << (i < got.size() ? got[i].text : "") << "'";
     }
     if (got.size() > c.lines.size()) ADD_FAILURE() << c.name << ": " << got.size() << " lines found, " << c.lines.size() << " rendered";
     if (c.rotate180 && !got.empty()) {
@@ -100,6 +109,34 @@ TEST(OcrEndToEnd, GeneratedLinesAreRecognized) {
   EXPECT_GE(lines, 60u);
   EXPECT_GE(accuracy, 0.95);
   EXPECT_LE(cer, 0.01);
+}
+
+// One thread and two (lines read in parallel, one recognizer per thread)
+// read the same text with the same confidences.
+TEST(OcrEndToEnd, OneAndTwoThreadsReadTheSame) {
+  if (!have_models()) GTEST_SKIP() << "OCR models not found in models/ocr (run scripts/fetch-models.sh)";
+  if (!have_convert()) GTEST_SKIP() << "ImageMagick 'convert' not installed (scripts/setup.sh)";
+  pareto::ocr::Options one, two;
+  two.threads = 2;
+  auto p1 = pareto::ocr::Pipeline::open(models(), one);
+  auto p2 = pareto::ocr::Pipeline::open(models(), two);
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  const std::string dir = ::testing::TempDir();
+  size_t compared = 0;
+  for (const OcrCase& c : pareto::testing::ocr_cases()) {
+    if (c.lines.size() < 3) continue;  // the paragraphs: several lines, so lines run in parallel
+    const std::string path = render(c, dir);
+    auto r1 = p1.value()->run_file(path);
+    auto r2 = p2.value()->run_file(path);
+    ASSERT_TRUE(r1.ok() && r2.ok()) << c.name;
+    ASSERT_EQ(r1.value().lines.size(), r2.value().lines.size()) << c.name;
+    for (size_t i = 0; i < r1.value().lines.size(); ++i) {
+      EXPECT_EQ(r1.value().lines[i].text, r2.value().lines[i].text) << c.name;
+      EXPECT_NEAR(r1.value().lines[i].confidence, r2.value().lines[i].confidence, 1e-4f) << c.name;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 12u);
 }
 
 TEST(OcrEndToEnd, BadImagesGiveClearErrors) {

@@ -1,6 +1,7 @@
 // Pieces of the OCR pipeline on their own: joining the boxes of one visual
 // line, bicubic enlargement, and where the models are found.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -39,7 +40,7 @@ TEST(OcrLines, PiecesOfOneLineAreJoinedWithOneSpace) {
 
 TEST(OcrLines, SeparateLinesStaySeparateInReadingOrder) {
   auto out = pareto::apps::ocr::merge_visual_lines(
-      {piece("third", 10, 100, 90, 130), piece("first", 10, 10, 90, 40), piece("second", 10, 55, 120, 85), piece("right", 300, 11, 380, 41)});
+      {piece("third", 10, 100, 90, 130), piece("first", 10, 10, 90, 40), piece("second", 10, 55, 120, 85), piece("right", 130, 11, 210, 41)});
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].text, "first right");
   EXPECT_EQ(out[1].text, "second");
@@ -51,6 +52,32 @@ TEST(OcrLines, OverlappingBoxesAreNotJoined) {
   auto out = pareto::apps::ocr::merge_visual_lines({piece("a", 10, 10, 200, 40), piece("b", 20, 12, 210, 42)});
   EXPECT_EQ(out.size(), 2u);
   EXPECT_TRUE(pareto::apps::ocr::merge_visual_lines({}).empty());
+}
+
+TEST(OcrLines, FarColumnsVerticalTextAndBlankPiecesStayApart) {
+  // A second column 5 heights to the right is not the same line.
+  auto cols = pareto::apps::ocr::merge_visual_lines({piece("left", 10, 10, 100, 40), piece("right", 250, 10, 330, 40)});
+  ASSERT_EQ(cols.size(), 2u);
+  EXPECT_EQ(cols[0].text, "left");
+  // Vertical text (tall boxes) is never joined.
+  EXPECT_EQ(pareto::apps::ocr::merge_visual_lines({piece("a", 10, 10, 30, 90), piece("b", 35, 10, 55, 90)}).size(), 2u);
+  // A piece that was only spaces disappears instead of adding one.
+  auto blank = pareto::apps::ocr::merge_visual_lines({piece("ab", 10, 10, 60, 40), piece("   ", 65, 10, 80, 40), piece("cd", 85, 10, 140, 40)});
+  ASSERT_EQ(blank.size(), 1u);
+  EXPECT_EQ(blank[0].text, "ab cd");
+}
+
+TEST(OcrLines, UpsideDownPiecesReadRightToLeft) {
+  // An upside-down line: the classifier turned both crops, and the words
+  // read from the right of the image to the left.
+  TextLine a = piece("world", 10, 10, 100, 40), b = piece("hello", 110, 10, 200, 40);
+  a.flipped = b.flipped = true;
+  auto out = pareto::apps::ocr::merge_visual_lines({a, b});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].text, "hello world");
+  EXPECT_FLOAT_EQ(out[0].box[0][0], 10);   // the box still spans the image left to right
+  EXPECT_FLOAT_EQ(out[0].box[1][0], 200);
+  EXPECT_TRUE(out[0].flipped);
 }
 
 TEST(OcrImage, BicubicKeepsFlatImagesFlatAndEdgesSharperThanBilinear) {
@@ -103,7 +130,10 @@ TEST(OcrImage, UprightCropsCopyPixelsAndAgreeWithTheSampledPath) {
 class ModelLookup : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = std::filesystem::path(::testing::TempDir()) / "pareto_model_lookup";
+    // A folder per test and process: ctest runs these tests in parallel.
+    root_ = std::filesystem::path(::testing::TempDir()) /
+            ("pareto_model_lookup_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+             std::to_string(getpid()));
     std::filesystem::remove_all(root_);
     for (const char* v : {"PARETO_OCR_MODELS", "PARETO_MODELS", "XDG_CACHE_HOME", "HOME"}) {
       const char* old = std::getenv(v);

@@ -12,7 +12,7 @@ fi
 if [ ! -d "$ortmod/onnxruntime-node" ] || ! command -v node >/dev/null; then
   echo "SKIPPED: onnxruntime-node not installed in $ortmod (run scripts/fetch-models.sh)"; exit 77
 fi
-if ! command -v convert >/dev/null; then
+if ! convert -version 2>/dev/null | grep -q ImageMagick; then
   echo "SKIPPED: ImageMagick 'convert' not installed (apt-get install imagemagick)"; exit 77
 fi
 ref=$cache/reference

@@ -162,6 +162,20 @@ TEST(Passes, ScalarAffineAfterTheActivationFusesIntoTheEpilogue) {
   std::string y2 = b2.op("Mul", {b2.op("Relu", {b2.conv("x", 3, 4, 3)}), b2.weight({4, 1, 1})});
   auto c2 = compile_and_compare(b2.write("x", {1, 3, 5, 5}, y2), "x", {1, 3, 5, 5});
   EXPECT_EQ(count(c2.after, "Mul"), 1);
+  // The activation's output read twice (by the Mul and by an Add): it must
+  // stay as it is, so nothing is absorbed.
+  Builder b3;
+  std::string h3 = b3.op("Relu", {b3.conv("x", 3, 4, 3)});
+  std::string y3 = b3.op("Add", {b3.op("Mul", {h3, b3.scalar(0.5f)}), h3});
+  auto c3 = compile_and_compare(b3.write("x", {1, 3, 5, 5}, y3), "x", {1, 3, 5, 5});
+  EXPECT_EQ(count(c3.after, "Mul"), 1);
+  // A Mul by a value computed at run time (not a constant) stays.
+  Builder b4;
+  std::string h4 = b4.op("Relu", {b4.conv("x", 3, 4, 3)});
+  std::string k4 = b4.op("ReduceMean", {"x"}, {pb::attr_ints("axes", {0, 1, 2, 3}), pb::attr_int("keepdims", 0)});
+  std::string y4 = b4.op("Mul", {h4, k4});
+  auto c4 = compile_and_compare(b4.write("x", {1, 3, 5, 5}, y4), "x", {1, 3, 5, 5});
+  EXPECT_EQ(count(c4.after, "Mul"), 1);
 }
 
 TEST(Passes, ResidualAddAndSiluFuseIntoTheConv) {

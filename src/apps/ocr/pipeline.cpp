@@ -144,15 +144,14 @@ struct Pipeline::Impl {
 
   // Crops resized to height 48 (width by aspect, at most `width`),
   // normalized, zero-padded on the right to `width`. Lines shorter than 48
-  // pixels are enlarged bicubically: bilinear enlargement blurs the gaps
-  // between small words enough that the recognizer drops most spaces
-  // (README: OCR accuracy); shrinking stays bilinear, as in PaddleOCR.
+  // pixels are enlarged bicubically unless options say otherwise (see
+  // Options::rec_enlarge_bicubic); shrinking is bilinear, as in PaddleOCR.
   Tensor batch_tensor(const std::vector<const Image*>& crops, int width) {
     Tensor x = Tensor::zeros(DType::f32, {int64_t(crops.size()), 3, 48, width});
     for (size_t i = 0; i < crops.size(); ++i) {
       const Image& c = *crops[i];
       const int w = width_at_48(c, width);
-      const Image resized = c.height < 48 ? apps::resize_bicubic(c, w, 48) : apps::resize_bilinear(c, w, 48);
+      const Image resized = c.height < 48 && options.rec_enlarge_bicubic ? apps::resize_bicubic(c, w, 48) : apps::resize_bilinear(c, w, 48);
       to_chw(resized, kHalf, kHalf, x.data<float>() + i * 3 * 48 * size_t(width), width, 48);
     }
     return x;

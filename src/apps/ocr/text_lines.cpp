@@ -26,10 +26,14 @@ Extent extent(const TextLine& l) {
   return e;
 }
 
+// a is left of b (by left edge). Vertical text (a box more than 1.5 times
+// as tall as wide) is never joined.
 bool same_line(const Extent& a, const Extent& b) {
   const float h = std::min(a.height(), b.height());
   const float overlap = std::min(a.right, b.right) - std::max(a.left, b.left);
-  return std::fabs(a.centre_y() - b.centre_y()) < h / 2 && overlap < h / 2;
+  const float gap = b.left - a.right;
+  const bool upright = a.height() <= 1.5f * (a.right - a.left) && b.height() <= 1.5f * (b.right - b.left);
+  return upright && std::fabs(a.centre_y() - b.centre_y()) < h / 2 && overlap < h / 2 && gap < 2 * h;
 }
 
 // A line's text without the spaces CTC sometimes emits at a crop's ends.
@@ -47,6 +51,8 @@ size_t characters(const std::string& utf8) {
 }  // namespace
 
 std::vector<TextLine> merge_visual_lines(std::vector<TextLine> pieces) {
+  for (TextLine& p : pieces) p.text = trimmed(p.text);
+  std::erase_if(pieces, [](const TextLine& p) { return p.text.empty(); });
   std::vector<Extent> ext;
   for (const TextLine& p : pieces) ext.push_back(extent(p));
   std::vector<size_t> order(pieces.size());
@@ -60,12 +66,16 @@ std::vector<TextLine> merge_visual_lines(std::vector<TextLine> pieces) {
     if (g == groups.end()) groups.push_back({i});
     else g->push_back(i);
   }
-  for (TextLine& p : pieces) p.text = trimmed(p.text);
+  // Pieces the classifier turned upside down read right to left in the image.
+  for (auto& grp : groups)
+    if (std::all_of(grp.begin(), grp.end(), [&](size_t i) { return pieces[i].flipped; })) std::reverse(grp.begin(), grp.end());
   std::vector<TextLine> lines;
   std::vector<Extent> line_ext;
   for (const auto& grp : groups) {
     TextLine line = pieces[grp.front()];
-    const TextLine& last = pieces[grp.back()];
+    // The box spans the pieces in the image, whatever order they read in.
+    const auto [lo, hi] = std::minmax_element(grp.begin(), grp.end(), [&](size_t a, size_t b) { return ext[a].left < ext[b].left; });
+    const TextLine &left = pieces[*lo], &right = pieces[*hi];
     double weighted = double(line.confidence) * double(characters(line.text));
     size_t chars = characters(line.text);
     for (size_t k = 1; k < grp.size(); ++k) {
@@ -75,8 +85,7 @@ std::vector<TextLine> merge_visual_lines(std::vector<TextLine> pieces) {
       chars += characters(p.text);
       line.flipped = line.flipped || p.flipped;
     }
-    line.box[1] = last.box[1];
-    line.box[2] = last.box[2];
+    line.box = {left.box[0], right.box[1], right.box[2], left.box[3]};
     if (chars) line.confidence = float(weighted / double(chars));
     line_ext.push_back(extent(line));
     lines.push_back(std::move(line));

@@ -39,19 +39,25 @@ void each(const Activation& a, float* y, const float* r, int64_t n, F f) {
 
 }  // namespace
 
+// std::max(a, b) is (a < b) ? b : a and std::min(a, b) is (b < a) ? b : a;
+// MAXPS/MINPS(x, y) return y when either is NaN, so with the operands
+// swapped they agree with std, NaN included.
+inline __m512 std_max(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
+inline __m512 std_min(__m512 a, __m512 b) { return _mm512_min_ps(b, a); }
+
 bool apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
   const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);
   const __m512 al = _mm512_set1_ps(a.alpha), be = _mm512_set1_ps(a.beta);
   switch (a.kind) {
     case ActKind::none: each(a, y, r, n, [](__m512 v) { return v; }); return true;
-    case ActKind::relu: each(a, y, r, n, [&](__m512 v) { return _mm512_max_ps(v, zero); }); return true;
-    case ActKind::clip: each(a, y, r, n, [&](__m512 v) { return _mm512_min_ps(_mm512_max_ps(v, al), be); }); return true;
+    case ActKind::relu: each(a, y, r, n, [&](__m512 v) { return std_max(v, zero); }); return true;
+    case ActKind::clip: each(a, y, r, n, [&](__m512 v) { return std_min(std_max(v, al), be); }); return true;
     case ActKind::hard_sigmoid:
-      each(a, y, r, n, [&](__m512 v) { return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_add_ps(_mm512_mul_ps(al, v), be))); });
+      each(a, y, r, n, [&](__m512 v) { return std_max(zero, std_min(one, _mm512_add_ps(_mm512_mul_ps(al, v), be))); });
       return true;
     case ActKind::hard_swish: {
       const __m512 six = _mm512_set1_ps(6.f), half = _mm512_set1_ps(0.5f);
-      each(a, y, r, n, [&](__m512 v) { return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_add_ps(_mm512_div_ps(v, six), half)))); });
+      each(a, y, r, n, [&](__m512 v) { return _mm512_mul_ps(v, std_max(zero, std_min(one, _mm512_add_ps(_mm512_div_ps(v, six), half)))); });
       return true;
     }
     case ActKind::leaky_relu:
