@@ -49,12 +49,78 @@ void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* 
   }
 }
 
+// R output rows (oh0 ...) x NB blocks at once, for row stride and row
+// dilation 1: each input vector is loaded once and used by every output row
+// it falls in (kh of them), instead of once per row; the loads, not the
+// arithmetic, bound the one-row version. Per output the taps still come in
+// kernel order (input rows ascending = kernel rows ascending), so the sums
+// are the twin's, bit for bit.
+template <int KW, int S, int R, int NB>
+void sum_row_group(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, int64_t oh0, int64_t ow, __m512 acc[R][NB]) {
+  const int64_t kw = KW > 0 ? KW : p.kw;
+  const int64_t row_floats = S * pw;
+  for (int o = 0; o < R; ++o)
+    for (int b = 0; b < NB; ++b) acc[o][b] = vbias;
+  for (int64_t r = 0; r < R + p.kh - 1; ++r) {
+    const float* s = scratch + (oh0 + r) * row_floats + ow;
+    for (int64_t j = 0; j < kw; ++j) {
+      const float* sj = s + (j % S) * pw + j / S;
+      __m512 x[NB];
+#pragma GCC unroll 8
+      for (int b = 0; b < NB; ++b) x[b] = _mm512_loadu_ps(sj + b * kLanes);
+#pragma GCC unroll 8
+      for (int o = 0; o < R; ++o) {
+        const int64_t i = r - o;  // the kernel row this input row is for output row oh0 + o
+        if (i < 0 || i >= p.kh) continue;
+        const __m512 kv = _mm512_set1_ps(k[i * kw + j]);
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) acc[o][b] = _mm512_add_ps(acc[o][b], _mm512_mul_ps(kv, x[b]));
+      }
+    }
+  }
+}
+
+// Stores v at d[0, count), count <= 16, writing nothing past it.
+void store_block(float* d, __m512 v, int64_t count) {
+  if (count == kLanes) {
+    _mm512_storeu_ps(d, v);
+    return;
+  }
+  alignas(64) float tail[kLanes];
+  _mm512_store_ps(tail, v);
+  std::memcpy(d, tail, sizeof(float) * size_t(count));
+}
+
+// Output rows in groups of R (row stride and dilation 1); returns the
+// first row left for the one-row path.
+template <int KW, int S>
+int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
+  constexpr int R = 4, NB = 3;
+  if (p.stride_h != 1 || p.dil_h != 1) return 0;
+  int64_t oh0 = 0;
+  for (; oh0 + R <= p.out_h; oh0 += R) {
+    int64_t ow = 0;
+    for (; ow + NB * kLanes <= p.out_w; ow += NB * kLanes) {
+      __m512 acc[R][NB];
+      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, vbias, oh0, ow, acc);
+      for (int o = 0; o < R; ++o)
+        for (int b = 0; b < NB; ++b) _mm512_storeu_ps(dst + (oh0 + o) * p.out_w + ow + b * kLanes, acc[o][b]);
+    }
+    for (; ow < p.out_w; ow += kLanes) {
+      __m512 acc[R][1];
+      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, vbias, oh0, ow, acc);
+      for (int o = 0; o < R; ++o) store_block(dst + (oh0 + o) * p.out_w + ow, acc[o][0], std::min(kLanes, p.out_w - ow));
+    }
+  }
+  return oh0;
+}
+
 // Output rows from the zero-bordered scratch plane (pw floats per row);
 // KW > 0 fixes the kernel width at compile time (0: p.kw at run time).
 template <int KW, int S>
 void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
   constexpr int kWide = 6;
-  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+  for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, vbias, dst); oh < p.out_h; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
     float* d = dst + oh * p.out_w;
     int64_t ow = 0;
