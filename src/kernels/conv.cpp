@@ -140,7 +140,8 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
         a.beta = beta;
         a.c = yg + first;
         a.ldc = plane;
-        f32_gemm(a);
+        if (p.packed_weights && p.group == 1) f32_gemm_packed(a, p.packed_weights);
+        else f32_gemm(a);
         if (p.epilogue.active())
           for (int64_t oc = 0; oc < cout_g; ++oc) {
             float* out = yg + oc * plane + first;

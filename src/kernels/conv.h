@@ -15,6 +15,9 @@ struct ConvParams {
   int64_t pad_top = 0, pad_left = 0;
   int64_t out_h = 0, out_w = 0;
   Epilogue epilogue;  // residual add + activation on each output block while it is in cache
+  // The weights as f32_gemm_pack_a packed them ([c_out, c_in*kh*kw], group
+  // 1 only) at the current kernel_table() level, or null: packed per call.
+  const float* packed_weights = nullptr;
 };
 
 // y[n, c_out, out_h, out_w]; w[c_out, c_in/group, kh, kw]; bias may be null.

@@ -13,13 +13,43 @@ namespace pareto::kernels {
 
 namespace {
 
+// The reference "packing": A copied row-major with alpha applied.
+size_t ref_packed_a_floats(int64_t m, int64_t k) { return size_t(m) * size_t(k); }
+void ref_pack_a(const GemmArgs& g, float* packed) {
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t p = 0; p < g.k; ++p) packed[i * g.k + p] = g.alpha * (g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]);
+}
+void ref_gemm_packed(const GemmArgs& g, const float* packed) {
+  GemmArgs h = g;
+  h.a = packed;
+  h.lda = g.k;
+  h.trans_a = false;
+  h.alpha = 1.f;
+  f32_gemm_ref(h);
+}
+
 KernelTable make_table(IsaLevel level) {
   KernelTable t;
   t.level = level;
   switch (level) {
-    case IsaLevel::avx512: t.f32_gemm = avx512::f32_gemm_blocked; break;
-    case IsaLevel::avx2: t.f32_gemm = avx2::f32_gemm_blocked; break;
-    default: t.f32_gemm = f32_gemm_ref; break;
+    case IsaLevel::avx512:
+      t.f32_gemm = avx512::f32_gemm_blocked;
+      t.packed_a_floats = avx512::packed_a_floats;
+      t.pack_a = avx512::pack_a_all;
+      t.f32_gemm_packed = avx512::f32_gemm_blocked_packed;
+      break;
+    case IsaLevel::avx2:
+      t.f32_gemm = avx2::f32_gemm_blocked;
+      t.packed_a_floats = avx2::packed_a_floats;
+      t.pack_a = avx2::pack_a_all;
+      t.f32_gemm_packed = avx2::f32_gemm_blocked_packed;
+      break;
+    default:
+      t.f32_gemm = f32_gemm_ref;
+      t.packed_a_floats = ref_packed_a_floats;
+      t.pack_a = ref_pack_a;
+      t.f32_gemm_packed = ref_gemm_packed;
+      break;
   }
   return t;
 }
@@ -69,6 +99,9 @@ std::string kernel_summary() {
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
+size_t f32_gemm_packed_a_floats(int64_t m, int64_t k) { return kernel_table().packed_a_floats(m, k); }
+void f32_gemm_pack_a(const GemmArgs& g, float* packed) { kernel_table().pack_a(g, packed); }
+void f32_gemm_packed(const GemmArgs& g, const float* packed) { kernel_table().f32_gemm_packed(g, packed); }
 
 void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
   if (auto f = quant_dot_table().to_f16) return f(x, y, n);

@@ -11,6 +11,9 @@ enum class IsaLevel { ref = 0, avx2 = 1, avx512 = 2 };
 struct KernelTable {
   IsaLevel level = IsaLevel::ref;
   GemmFn f32_gemm = nullptr;
+  size_t (*packed_a_floats)(int64_t m, int64_t k) = nullptr;
+  void (*pack_a)(const GemmArgs& g, float* packed) = nullptr;
+  void (*f32_gemm_packed)(const GemmArgs& g, const float* packed) = nullptr;
 };
 
 const KernelTable& kernel_table();

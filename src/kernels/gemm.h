@@ -2,6 +2,7 @@
 // dimensions. One entry point for the whole engine (conv, MatMul, Gemm,
 // LSTM, and later the LLM path); the ISA variant is picked once at start-up.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace pareto::kernels {
@@ -29,5 +30,25 @@ namespace avx512 { void f32_gemm_blocked(const GemmArgs& args); }
 
 // Dispatched entry point.
 void f32_gemm(const GemmArgs& args);
+
+// A packed once for many products with the same A (a convolution's constant
+// weights): the packing the GEMM would otherwise redo on every call. The
+// layout is the dispatched variant's own, so a packed A is only valid for
+// the kernel_table() level it was made at (callers keep the level with it).
+// pack reads g.m, g.k, g.a, g.lda, g.trans_a and g.alpha; the packed
+// product ignores g.a, g.lda, g.trans_a and g.alpha.
+size_t f32_gemm_packed_a_floats(int64_t m, int64_t k);
+void f32_gemm_pack_a(const GemmArgs& g, float* packed);
+void f32_gemm_packed(const GemmArgs& g, const float* packed);
+namespace avx2 {
+size_t packed_a_floats(int64_t m, int64_t k);
+void pack_a_all(const GemmArgs& g, float* packed);
+void f32_gemm_blocked_packed(const GemmArgs& g, const float* packed);
+}  // namespace avx2
+namespace avx512 {
+size_t packed_a_floats(int64_t m, int64_t k);
+void pack_a_all(const GemmArgs& g, float* packed);
+void f32_gemm_blocked_packed(const GemmArgs& g, const float* packed);
+}  // namespace avx512
 
 }  // namespace pareto::kernels

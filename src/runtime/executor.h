@@ -1,6 +1,7 @@
 // Runs a graph node by node in topological order with bound inputs, and
 // frees each intermediate tensor after its last consumer.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,11 @@ class Executor {
   // checking it fits the graph (throws naming the problem otherwise).
   void adopt_memory_plan(const ir::Graph& g, std::unique_ptr<passes::MemoryPlan> plan);
   void clear_profile() { profile_.clear(); }
+  // Data an op derives once from a node's constant inputs and keeps for the
+  // executor's lifetime (a conv's weights packed for the GEMM): made by
+  // `make` on first use; `stamp` names how it was made (e.g. the kernel
+  // level), and another stamp makes it anew.
+  std::shared_ptr<const void> node_cache(const ir::Node& node, int stamp, const std::function<std::shared_ptr<const void>()>& make);
   int64_t opset() const { return opset_; }
 
  private:
@@ -74,6 +80,8 @@ class Executor {
   std::mutex plans_mutex_;
   std::map<const ir::Graph*, std::unique_ptr<Plan>> plans_;
   std::vector<ProfileRecord> profile_;
+  std::mutex cache_mutex_;
+  std::map<const ir::Node*, std::pair<int, std::shared_ptr<const void>>> node_cache_;
 };
 
 // One error listing every op type pareto cannot run, with node names.

@@ -97,6 +97,55 @@ TEST(Gemm, VariantsMatchReference) {
   set_num_threads(1);
 }
 
+// A packed once (as a conv's constant weights are) and reused: the product
+// equals the reference, with A transposed or not, alpha folded into the
+// packing, at every kernel level this CPU has, 1 and 2 threads.
+TEST(Gemm, PrepackedAMatchesReference) {
+  const IsaLevel best = best_isa_level();
+  for (IsaLevel level : {IsaLevel::ref, IsaLevel::avx2, IsaLevel::avx512}) {
+    if (level > best) continue;
+    ASSERT_TRUE(force_isa_level(level));
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      for (int64_t m : {int64_t(1), int64_t(8), int64_t(24), int64_t(131), int64_t(480)})
+        for (int64_t n : {int64_t(1), int64_t(31), int64_t(600)})
+          for (int64_t k : {int64_t(1), int64_t(27), int64_t(257), int64_t(864)})
+            for (bool trans_a : {false, true}) {
+              GemmArgs g;
+              g.trans_a = trans_a;
+              g.m = m;
+              g.n = n;
+              g.k = k;
+              g.lda = (trans_a ? m : k) + 2;
+              g.ldb = n;
+              g.ldc = n;
+              g.alpha = 1.5f;
+              g.beta = n % 2 ? 0.f : 1.f;
+              auto a = random_vec(size_t((trans_a ? k : m) * g.lda), 4);
+              auto b = random_vec(size_t(k * n), 5);
+              auto c0 = random_vec(size_t(m * n), 6), c1 = c0;
+              c1.resize(c1.size() + 16, kGuard);
+              g.a = a.data();
+              g.b = b.data();
+              g.c = c0.data();
+              f32_gemm_ref(g);
+              std::vector<float> packed(f32_gemm_packed_a_floats(m, k));
+              f32_gemm_pack_a(g, packed.data());
+              GemmArgs h = g;
+              h.a = nullptr;  // not read
+              h.c = c1.data();
+              f32_gemm_packed(h, packed.data());
+              const std::string what = std::string(isa_level_name(level)) + " m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                                       " k=" + std::to_string(k) + (trans_a ? " trans_a" : "") + " threads=" + std::to_string(threads);
+              expect_close(c0.data(), c1.data(), c0.size(), 1e-4, what);
+              for (size_t i = c0.size(); i < c1.size(); ++i) ASSERT_EQ(c1[i], kGuard) << what;
+            }
+    }
+  }
+  ASSERT_TRUE(force_isa_level(best));
+  set_num_threads(1);
+}
+
 TEST(Gemm, LargeProblemMatchesReference) {
   for (const GemmVariant& var : gemm_variants()) {
     GemmArgs g;
@@ -197,6 +246,20 @@ TEST(Conv, MatchesDirectReference) {
       f32_conv2d_ref(p, x.data(), w.data(), nullptr, y0.data());
       f32_conv2d(p, x.data(), w.data(), nullptr, y1.data());
       expect_close(y0.data(), y1.data(), out, 1e-4, "conv without bias");
+      if (c.group == 1) {  // with the weights packed once, as the runtime does for constant weights
+        GemmArgs g;
+        g.m = c.cout;
+        g.k = c.cin * c.kh * c.kw;
+        g.a = w.data();
+        g.lda = g.k;
+        std::vector<float> packed(f32_gemm_packed_a_floats(g.m, g.k));
+        f32_gemm_pack_a(g, packed.data());
+        ConvParams q = p;
+        q.packed_weights = packed.data();
+        f32_conv2d(q, x.data(), w.data(), b.data(), y1.data());
+        f32_conv2d_ref(p, x.data(), w.data(), b.data(), y0.data());
+        expect_close(y0.data(), y1.data(), out, 1e-4, "conv with packed weights cin=" + std::to_string(c.cin));
+      }
     }
   }
   set_num_threads(1);

@@ -3,8 +3,10 @@
 #include <cmath>
 
 #include "kernels/conv.h"
+#include "kernels/dispatch.h"
 #include "kernels/softmax.h"
 #include "kernels/gemm.h"
+#include "runtime/executor.h"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -93,6 +95,25 @@ const float* conv_bias(const OpContext& ctx, int64_t c_out) {
   return ctx.in(2).data<float>();
 }
 
+// A group-1 conv whose weights are a graph constant: the weights packed for
+// the GEMM once per executor (and kernel level) instead of on every call.
+std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p) {
+  if (p.group != 1 || !ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return nullptr;
+  const ir::Value& wv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
+  if (!wv.constant.defined()) return nullptr;
+  const int level = int(kernels::kernel_table().level);
+  return ctx.executor->node_cache(ctx.node, level, [&]() -> std::shared_ptr<const void> {
+    kernels::GemmArgs g;
+    g.m = p.c_out;
+    g.k = p.c_in * p.kh * p.kw;
+    g.a = ctx.in(1).data<float>();
+    g.lda = g.k;
+    auto buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
+    kernels::f32_gemm_pack_a(g, buf->data());
+    return std::shared_ptr<const void>(buf, buf->data());
+  });
+}
+
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w = ctx.in(1);
@@ -145,6 +166,8 @@ void run_conv(OpContext& ctx) {
     }
   }
   Tensor& y = ctx.out(0, DType::f32, out);
+  std::shared_ptr<const void> packed = packed_conv_weights(ctx, p);
+  p.packed_weights = static_cast<const float*>(packed.get());
   kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
 }
 
