@@ -2,6 +2,7 @@
 // their tokenizer .bin files. Weights are views into the mapped file.
 #include <cstring>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "kernels/quant_formats.h"
@@ -46,16 +47,27 @@ std::unique_ptr<Model> load_llama2c_model(const std::string& path, const std::st
   c.head_dim = c.dim / c.n_heads;
   c.rope_dims = c.head_dim;
   c.arch = "llama";
-  int64_t kv_dim = c.n_kv_heads * c.head_dim, L = c.n_layers;
-  // Element counts of each section, in file order.
-  int64_t counts[] = {c.vocab * c.dim, L * c.dim,           L * c.dim * c.dim,     L * c.dim * kv_dim,
-                      L * c.dim * kv_dim, L * c.dim * c.dim, L * c.dim,             L * c.dim * c.ffn_dim,
-                      L * c.ffn_dim * c.dim, L * c.dim * c.ffn_dim, c.dim,          c.ctx_len * c.head_dim,
-                      shared ? 0 : c.vocab * c.dim};
-  uint64_t need = 28;
-  for (int64_t n : counts) need += uint64_t(n) * 4;  // each count < 2^60 given the bounds above
-  if (file->size() < need)
-    fail_model(path + ": file has " + std::to_string(file->size()) + " bytes, the header's shapes need " + std::to_string(need));
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim;
+  const uint64_t KV = uint64_t(kv_dim), L = uint64_t(c.n_layers), D = uint64_t(c.dim), F = uint64_t(c.ffn_dim), V = uint64_t(c.vocab);
+  // Element counts of each section, in file order, and their total in
+  // bytes: every product and sum checked (each header field passes its own
+  // bound, yet the total of a hostile header can wrap around 2^64 and then
+  // pass the size check below).
+  const std::optional<uint64_t> sections[] = {
+      checked_product({V, D}),    checked_product({L, D}),    checked_product({L, D, D}), checked_product({L, D, KV}),
+      checked_product({L, D, KV}), checked_product({L, D, D}), checked_product({L, D}), checked_product({L, D, F}),
+      checked_product({L, F, D}), checked_product({L, D, F}), checked_product({D}),
+      checked_product({uint64_t(c.ctx_len), uint64_t(c.head_dim)}), shared ? std::optional<uint64_t>(0) : checked_product({V, D})};
+  int64_t counts[std::size(sections)];
+  std::optional<uint64_t> need = 28;
+  for (size_t i = 0; i < std::size(sections); ++i) {
+    const std::optional<uint64_t> bytes = sections[i] ? checked_mul(*sections[i], 4) : std::nullopt;
+    need = need && bytes ? checked_add(*need, *bytes) : std::nullopt;
+    if (!need) fail_model(path + ": the header's shapes need more than 2^64 bytes (section " + std::to_string(i) + ")");
+    counts[i] = int64_t(*sections[i]);
+  }
+  if (file->size() < *need)
+    fail_model(path + ": file has " + std::to_string(file->size()) + " bytes, the header's shapes need " + std::to_string(*need));
   const float* p = reinterpret_cast<const float*>(file->data() + 28);
   auto take = [&](int64_t n) {
     const float* q = p;
@@ -78,7 +90,7 @@ std::unique_ptr<Model> load_llama2c_model(const std::string& path, const std::st
   m->token_embd = f32_matrix(emb, c.vocab, c.dim);
   m->output_norm = f32_matrix(rms_final, 1, c.dim);
   m->output = f32_matrix(wcls, c.vocab, c.dim);
-  for (int64_t l = 0; l < L; ++l) {
+  for (int64_t l = 0; l < c.n_layers; ++l) {
     LayerWeights lw;
     lw.attn_norm = f32_matrix(rms_att + l * c.dim, 1, c.dim);
     lw.wq = f32_matrix(wq + l * c.dim * c.dim, c.dim, c.dim);
@@ -91,7 +103,7 @@ std::unique_ptr<Model> load_llama2c_model(const std::string& path, const std::st
     lw.w_up = f32_matrix(w3 + l * c.dim * c.ffn_dim, c.ffn_dim, c.dim);
     m->layers.push_back(lw);
   }
-  m->weight_bytes = size_t(need - 28);
+  m->weight_bytes = size_t(*need - 28);
   m->path = path;
   m->owners.push_back(file);
   m->vocab.space = " ";

@@ -93,6 +93,17 @@ TEST(Llama2cMalformed, AbsurdHeaderValues) {
   EXPECT_NE(msg.find("the header's shapes need"), std::string::npos) << msg;
 }
 
+TEST(Llama2cMalformed, HeaderWhoseTotalSizeWrapsIsRefused) {
+  // Every field within its bound (<= 2^20, heads dividing dim), yet the
+  // sections' byte total is 2^64 + 4194336: the unchecked 64-bit sum
+  // wrapped to 4194336, so a file of that size passed the size check.
+  const int32_t D = 1 << 20, F = 524287, L = 1 << 20, H = 1 << 20, KVH = 1 << 18, V = 1 << 20, T = 1;
+  std::string b = header({D, F, L, H, KVH, V, T});
+  b.resize(4194336, '\0');
+  const std::string msg = error_of(b);
+  EXPECT_NE(msg.find("more than 2^64 bytes"), std::string::npos) << msg;
+}
+
 TEST(Llama2cMalformed, NewFormatIsNamed) {
   std::string b = tiny_model();
   std::memcpy(b.data(), "ak42", 4);

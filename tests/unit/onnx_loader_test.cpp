@@ -206,6 +206,22 @@ TEST(OnnxLoader, TypedDataCountMismatchIsReported) {
   EXPECT_NE(msg.find("typed values"), std::string::npos) << msg;
 }
 
+TEST(OnnxLoader, TypedDataInTheWrongFieldIsReported) {
+  // data_type INT64 (7) with its values in float_data: the count matches the
+  // shape, the field does not (this read an empty int64 array and crashed).
+  Msg g, t;
+  t.i(1, 3).i(2, 7).s(8, "w").f(4, 1.f).f(4, 2.f).f(4, 3.f);
+  g.m(5, t);
+  std::string msg = error_of(model(g).bytes);
+  EXPECT_NE(msg.find("typed data field does not match data_type int64"), std::string::npos) << msg;
+  // and FLOAT (1) with its values in int64_data (field 7)
+  Msg g2, t2;
+  t2.i(1, 2).i(2, 1).s(8, "w").i(7, 5).i(7, 6);
+  g2.m(5, t2);
+  msg = error_of(model(g2).bytes);
+  EXPECT_NE(msg.find("typed data field does not match data_type float32"), std::string::npos) << msg;
+}
+
 TEST(OnnxLoader, ConstantNodeFormsBecomeConstants) {
   Msg g;
   g.m(1, node("Constant", {}, {"c1"}, "k1", {Msg().s(1, "value_float").i(20, 1).f(2, 2.5f)}));

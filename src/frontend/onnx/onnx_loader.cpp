@@ -3,6 +3,7 @@
 #include <map>
 #include <string_view>
 
+#include "core/checked.h"
 #include "core/file.h"
 #include "frontend/onnx/wire_reader.h"
 
@@ -116,12 +117,19 @@ Tensor Loader::tensor(WireReader r, std::string* name_out) {
     if (have != uint64_t(n))
       fail_model("has " + std::to_string(have) + " typed values, shape " + shape_to_string(dims) + " needs " +
                  std::to_string(n));
+    // The field that holds the values must be the one for data_type (checked
+    // before any of it is read: a hostile INT64 tensor with its values in
+    // float_data would otherwise index the empty int64 array).
+    const size_t in_field = dtype == DType::f32 ? floats.size() : dtype == DType::f64 ? doubles.size() : ints.size();
+    if (in_field != size_t(n))
+      fail_model("typed data field does not match data_type " + std::string(dtype_name(dtype)) + " (" + std::to_string(in_field) +
+                 " values in its field, shape needs " + std::to_string(n) + ")");
     Tensor t = Tensor::empty(dtype, dims);
     for (int64_t i = 0; i < n; ++i) {
       size_t k = size_t(i);
       switch (dtype) {
-        case DType::f32: t.data<float>()[k] = floats.empty() ? 0.f : floats[k]; break;
-        case DType::f64: t.data<double>()[k] = doubles.empty() ? 0.0 : doubles[k]; break;
+        case DType::f32: t.data<float>()[k] = floats[k]; break;
+        case DType::f64: t.data<double>()[k] = doubles[k]; break;
         case DType::i64: t.data<int64_t>()[k] = ints[k]; break;
         case DType::i32: t.data<int32_t>()[k] = int32_t(ints[k]); break;
         case DType::i16: t.data<int16_t>()[k] = int16_t(ints[k]); break;
@@ -134,9 +142,6 @@ Tensor Loader::tensor(WireReader r, std::string* name_out) {
         default: fail_unsupported(std::string("typed data for ") + dtype_name(dtype));
       }
     }
-    if ((dtype == DType::f32 && floats.size() != size_t(n)) || (dtype == DType::f64 && doubles.size() != size_t(n)) ||
-        (dtype != DType::f32 && dtype != DType::f64 && ints.size() != size_t(n)))
-      fail_model("typed data field does not match data_type " + std::string(dtype_name(dtype)));
     return t;
   });
 }
@@ -161,7 +166,9 @@ Tensor Loader::external_tensor(const std::string& name, DType dtype, const Shape
   auto& file = external_files_[path];
   if (!file) file = MappedFile::open(path);
   uint64_t offset = parse_u64("offset", 0);
-  uint64_t need = uint64_t(shape_numel(shape)) * dtype_size(dtype);
+  const std::optional<uint64_t> bytes = checked_mul(uint64_t(shape_numel(shape)), dtype_size(dtype));
+  if (!bytes) fail_model("external data of shape " + shape_to_string(shape) + " would need more than 2^64 bytes");
+  const uint64_t need = *bytes;
   uint64_t length = parse_u64("length", need);
   if (length != need)
     fail_model("external data length " + std::to_string(length) + " does not match shape " + shape_to_string(shape) +
