@@ -67,6 +67,16 @@ bool decode_jpeg(std::FILE* f, jpeg_decompress_struct* cinfo, JpegError* err, st
   jpeg_create_decompress(cinfo);
   jpeg_stdio_src(cinfo, f);
   jpeg_read_header(cinfo, TRUE);
+  // The size limit before decoding starts: for a progressive JPEG,
+  // jpeg_start_decompress allocates coefficient buffers for the whole image
+  // (gigabytes for a few hundred bytes of header).
+  if (int64_t(cinfo->image_width) * int64_t(cinfo->image_height) > max_pixels) {
+    *w = int(cinfo->image_width);
+    *h = int(cinfo->image_height);
+    *too_big = true;
+    jpeg_destroy_decompress(cinfo);
+    return false;
+  }
   cinfo->out_color_space = JCS_RGB;
   jpeg_start_decompress(cinfo);
   *w = int(cinfo->output_width);

@@ -83,7 +83,7 @@ void load_gguf_vocab(const gguf::File& f, Vocab& v) {
   int64_t n = int64_t(v.pieces.size());
   auto id = [&](const char* key, int64_t def) {
     int64_t x = f.get_int(key, def);
-    if (x >= n) fail_model(f.path + ": " + key + " = " + std::to_string(x) + " is not a token id");
+    if (x < -1 || x >= n) fail_model(f.path + ": " + key + " = " + std::to_string(x) + " is not a token id");  // -1: none
     return int32_t(x);
   };
   v.bos = id("tokenizer.ggml.bos_token_id", v.kind == Vocab::Kind::spm ? 1 : -1);

@@ -82,8 +82,14 @@ void Tokenizer::encode_spm(const std::string& text, bool prefix, std::vector<int
       t.push_back(id);
     } else {
       for (size_t k = 0; k < len; ++k) {
-        int32_t b = byte_ids_[static_cast<unsigned char>(norm[i + k])];
-        t.push_back(b >= 0 ? b : vocab_.unk);
+        const int32_t b = byte_ids_[static_cast<unsigned char>(norm[i + k])];
+        const int32_t id_or_unk = b >= 0 ? b : vocab_.unk;
+        // A vocabulary with neither byte tokens nor an unknown token in range
+        // (a hostile or broken file) cannot encode this text.
+        if (id_or_unk < 0 || size_t(id_or_unk) >= vocab_.pieces.size())
+          fail_argument("text has a byte (value " + std::to_string(unsigned(static_cast<unsigned char>(norm[i + k]))) +
+                        ") that the vocabulary has no token for, and no unknown token");
+        t.push_back(id_or_unk);
       }
     }
     i += len;

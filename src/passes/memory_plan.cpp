@@ -273,7 +273,8 @@ bool plan_matches(const MemoryPlan& plan, const ir::Graph& g, const std::vector<
 bool plan_is_valid(const MemoryPlan& plan, std::string* why) {
   const auto& b = plan.buffers;
   for (size_t i = 0; i < b.size(); ++i) {
-    if (b[i].offset % plan.alignment || b[i].offset + b[i].bytes > plan.arena_bytes) {
+    // offset + bytes could wrap for a hostile plan: compare without adding.
+    if (b[i].offset % plan.alignment || b[i].bytes > plan.arena_bytes || b[i].offset > plan.arena_bytes - b[i].bytes) {
       if (why) *why = "buffer " + std::to_string(i) + " misaligned or outside the arena";
       return false;
     }

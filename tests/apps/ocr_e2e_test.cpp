@@ -161,6 +161,24 @@ TEST(OcrEndToEnd, BadImagesGiveClearErrors) {
     EXPECT_NE(r.status().message.find(b.file), std::string::npos) << r.status().message;
     EXPECT_NE(r.status().message.find(b.expect), std::string::npos) << r.status().message;
   }
+  if (have_convert()) {  // a tiny progressive JPEG whose header claims 65500 x 65500 pixels
+    ASSERT_EQ(std::system(("convert -size 16x16 xc:gray -interlace JPEG " + dir + "/small.jpg").c_str()), 0);
+    std::ifstream in(dir + "/small.jpg", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const size_t sof = bytes.find("\xFF\xC2");  // progressive start of frame: FF C2, length, precision, height, width
+    ASSERT_NE(sof, std::string::npos);
+    for (size_t k : {sof + 5, sof + 7}) {
+      bytes[k] = '\xFF';
+      bytes[k + 1] = '\xDC';  // 65500
+    }
+    const size_t rss_before = pareto::peak_rss_bytes();
+    auto r = p.value()->run_file(write("huge.jpg", bytes));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message.find("huge.jpg"), std::string::npos) << r.status().message;
+    EXPECT_NE(r.status().message.find("65500"), std::string::npos) << r.status().message;
+    // Refused from the header, before libjpeg allocates coefficients for the whole image.
+    EXPECT_LT(pareto::peak_rss_bytes(), rss_before + (size_t(256) << 20));
+  }
   if (have_convert()) {  // a real PNG cut in half
     ASSERT_EQ(std::system((std::string("convert -size 200x80 xc:white -fill black -font ") + kLatinFont + " -pointsize 24 -annotate +10+40 'cut' " + dir + "/whole.png").c_str()), 0);
     std::ifstream in(dir + "/whole.png", std::ios::binary);

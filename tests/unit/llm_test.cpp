@@ -335,3 +335,22 @@ TEST(Llm, AbsurdContextIsRefusedBeforeAllocating) {
   EXPECT_EQ(s.status().code, StatusCode::invalid_argument);
   EXPECT_NE(s.status().message.find("smaller --ctx"), std::string::npos) << s.status().message;
 }
+
+// A vocabulary with no byte tokens and no unknown token in range (a broken
+// or hostile GGUF: unknown_token_id -1) cannot encode an unseen byte: a
+// clear error, not an index of -1 into the pieces.
+TEST(Tokenizer, UnencodableByteWithoutUnknownTokenIsAnError) {
+  llm::Vocab v;
+  v.pieces = {"<unk>", "<s>", "</s>", "a", "b"};
+  v.scores = {0, 0, 0, -1, -1};
+  v.unk = -1;
+  v.add_space_prefix = false;
+  llm::Tokenizer tok(v);
+  EXPECT_EQ(tok.encode("ab", false).size(), 2u);
+  try {
+    tok.encode("az", false);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no token for"), std::string::npos) << e.what();
+  }
+}

@@ -252,6 +252,25 @@ TEST(Passes, CommonSubexpressionsAndIdentitiesGo) {
   EXPECT_EQ(count(c.after, "Identity"), 0);
 }
 
+TEST(MemoryPlan, WrappingBufferPositionIsRefused) {
+  // A hostile .pareto plan: offset + bytes wraps past 2^64 to a value inside
+  // the arena, which an unchecked sum accepted (the slot is then written
+  // 4096 bytes before the arena).
+  passes::MemoryPlan plan;
+  plan.arena_bytes = 8192;
+  passes::Buffer b;
+  b.bytes = 4096 + 4096;
+  b.offset = ~size_t(0) - 4095;  // 2^64 - 4096, a multiple of the alignment
+  plan.buffers = {b};
+  std::string why;
+  EXPECT_FALSE(passes::plan_is_valid(plan, &why));
+  EXPECT_NE(why.find("outside the arena"), std::string::npos) << why;
+  plan.buffers[0].offset = 4096;  // the same buffer, honestly placed: too big for the arena
+  EXPECT_FALSE(passes::plan_is_valid(plan, &why));
+  plan.buffers[0].offset = 0;
+  EXPECT_TRUE(passes::plan_is_valid(plan, &why)) << why;
+}
+
 TEST(MemoryPlan, RandomDagsNeverOverlapLiveTensors) {
   std::mt19937 rng(3);
   for (int trial = 0; trial < 200; ++trial) {
