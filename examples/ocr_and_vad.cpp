@@ -36,12 +36,12 @@ int main(int argc, char** argv) {
   std::printf("-- %zu lines in %.1f ms\n", text.value().lines.size(), text.value().times.total * 1e3);
 
   if (argc < 3) return 0;
-  auto vad_dir = pareto::find_model_dir(pareto::vad_models());
-  if (!vad_dir.ok()) {
-    std::fprintf(stderr, "%s\n", vad_dir.status().to_string().c_str());
+  auto vad_model = pareto::find_model_file(pareto::vad_models());
+  if (!vad_model.ok()) {
+    std::fprintf(stderr, "%s\n", vad_model.status().to_string().c_str());
     return 1;
   }
-  auto vad = pareto::vad::Detector::open(vad_dir.value() + "/" + pareto::vad_models().probe_file);
+  auto vad = pareto::vad::Detector::open(vad_model.value());
   if (!vad.ok()) {
     std::fprintf(stderr, "%s\n", vad.status().to_string().c_str());
     return 1;

@@ -19,16 +19,9 @@ int cmd_vad(const Args& a) {
   o.speech_pad_ms = a.get_int("--pad-ms", o.speech_pad_ms);
   o.threads = a.get_int("--threads", 1);
   o.optimize = !a.has("--no-optimize");
-  std::string model = a.get("--model");
-  if (model.empty()) {
-    // The variable names the file itself; otherwise the search path's folder.
-    const char* env = std::getenv("PARETO_VAD_MODEL");
-    auto dir = find_model_dir(vad_models());
-    if (env && *env) model = env;
-    else if (dir.ok()) model = dir.value() + "/" + vad_models().probe_file;
-    else throw Error(dir.status().code, "VAD model: " + dir.status().message);
-  }
-  auto d = vad::Detector::open(model, o);
+  auto model = find_model_file(vad_models(), a.get("--model"));
+  if (!model.ok()) throw Error(model.status().code, "VAD model: " + model.status().message);
+  auto d = vad::Detector::open(model.value(), o);
   if (!d.ok()) throw Error(d.status().code, d.status().message);
   auto r = d.value()->run_file(a.positional[0]);
   if (!r.ok()) throw Error(r.status().code, r.status().message);

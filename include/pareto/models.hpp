@@ -34,6 +34,11 @@ std::vector<std::string> model_search_path(const ModelLocation& where);
 // how to fetch the models.
 Result<std::string> find_model_dir(const ModelLocation& where, const std::string& explicit_dir = "");
 
+// The model file itself: `explicit_file` when given (only it); else, when
+// the app's variable names a file (PARETO_VAD_MODEL), that file; else
+// where.probe_file in find_model_dir's folder. Errors name the file tried.
+Result<std::string> find_model_file(const ModelLocation& where, const std::string& explicit_file = "");
+
 // The two the apps use.
 ModelLocation ocr_models();
 ModelLocation vad_models();

@@ -73,4 +73,19 @@ Result<std::string> find_model_dir(const ModelLocation& where, const std::string
   return Status{StatusCode::io_error, msg};
 }
 
+Result<std::string> find_model_file(const ModelLocation& where, const std::string& explicit_file) {
+  std::string file = explicit_file;
+  if (file.empty() && where.env_names_file && !where.env_var.empty()) file = env(where.env_var.c_str());
+  if (file.empty()) {
+    auto dir = find_model_dir(where);
+    if (!dir.ok()) return dir.status();
+    return dir.value() + "/" + where.probe_file;
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    return Status{StatusCode::io_error, file + ": no such model file (given " +
+                                            (explicit_file.empty() ? "by $" + where.env_var : std::string("explicitly")) + ")"};
+  return file;
+}
+
 }  // namespace pareto

@@ -135,7 +135,7 @@ class ModelLookup : public ::testing::Test {
             ("pareto_model_lookup_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
              std::to_string(getpid()));
     std::filesystem::remove_all(root_);
-    for (const char* v : {"PARETO_OCR_MODELS", "PARETO_MODELS", "XDG_CACHE_HOME", "HOME"}) {
+    for (const char* v : {"PARETO_OCR_MODELS", "PARETO_VAD_MODEL", "PARETO_MODELS", "XDG_CACHE_HOME", "HOME"}) {
       const char* old = std::getenv(v);
       saved_.emplace_back(v, old ? std::optional<std::string>(old) : std::nullopt);
       unsetenv(v);
@@ -197,6 +197,24 @@ TEST_F(ModelLookup, MissingModelsSayWhereItLookedAndHowToFetchThem) {
   EXPECT_NE(m.find((root_ / "empty/pareto/models/ocr").string()), std::string::npos) << m;
   EXPECT_NE(m.find("scripts/fetch-models.sh"), std::string::npos) << m;
   EXPECT_NE(m.find("PARETO_OCR_MODELS"), std::string::npos) << m;
+}
+
+TEST_F(ModelLookup, VadVariableNamesTheFileWhateverItIsCalled) {
+  const auto dir = root_ / "custom";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "my_vad.onnx") << "x";
+  setenv("PARETO_VAD_MODEL", (dir / "my_vad.onnx").c_str(), 1);
+  auto r = pareto::find_model_file(pareto::vad_models());
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  EXPECT_EQ(r.value(), (dir / "my_vad.onnx").string());
+  setenv("PARETO_VAD_MODEL", (dir / "missing.onnx").c_str(), 1);
+  r = pareto::find_model_file(pareto::vad_models());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message.find("missing.onnx"), std::string::npos) << r.status().message;
+  EXPECT_NE(r.status().message.find("PARETO_VAD_MODEL"), std::string::npos) << r.status().message;
+  // An explicit file wins over the variable.
+  r = pareto::find_model_file(pareto::vad_models(), (dir / "my_vad.onnx").string());
+  ASSERT_TRUE(r.ok()) << r.status().message;
 }
 
 }  // namespace
