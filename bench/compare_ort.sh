@@ -14,7 +14,7 @@ for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:5 rec:ch_PP-OCRv4_rec_inf
   model=$root/models/ocr/$file
   pm=() om=() on=()
   for ((r = 0; r < rounds; r++)); do
-    pm+=("$("$p" bench "$model" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile --json | sed 's/.*"median_ms": \([0-9.]*\).*/\1/')")
+    pm+=("$("$p" bench "$model" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile --json | sed 's/.*"median_ms": *\([0-9.e+-]*\).*/\1/')")
     om+=("$(node "$root/bench/ort_bench.js" "$ort" "$model" "x=$shape" "$runs" "$threads" opt | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
     on+=("$(node "$root/bench/ort_bench.js" "$ort" "$model" "x=$shape" "$runs" "$threads" noopt | sed 's/.*"median_ms":\([0-9.]*\).*/\1/')")
   done

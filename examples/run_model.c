@@ -1,5 +1,7 @@
-/* Runs a model with one float32 input of ones through the C API and prints
- * the first output's shape and first values.
+/* Runs a model with one float32 input through the C API and prints the first
+ * output's shape and first eight values. The input repeats -3, -2, ..., 3 so
+ * that the output tells apart what the model does (through Relu: 0 0 0 0 1 2
+ * 3 0; an identity or an all-zero output would print something else).
  * usage: run_model MODEL.onnx D0,D1,... */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   float* x = malloc(n * sizeof(float));
-  for (size_t i = 0; i < n; ++i) x[i] = 1.0f;
+  for (size_t i = 0; i < n; ++i) x[i] = (float)((int)(i % 7) - 3);
   const float* y;
   const int64_t* ydims;
   size_t yrank;
@@ -42,7 +44,7 @@ int main(int argc, char** argv) {
     m *= (size_t)ydims[i];
   }
   printf("] first values:");
-  for (size_t i = 0; i < m && i < 4; ++i) printf(" %g", y[i]);
+  for (size_t i = 0; i < m && i < 8; ++i) printf(" %g", y[i]);
   printf("\n");
   free(x);
   pareto_session_free(s);

@@ -1,9 +1,12 @@
 #include "cli.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
+#include "frontend/onnx/onnx_loader.h"
 #include "npy.h"
 
 namespace pareto::tools {
@@ -13,13 +16,40 @@ std::string Args::get(const std::string& key, const std::string& def) const {
   return it == options.end() ? def : it->second;
 }
 
-int Args::get_int(const std::string& key, int def) const {
-  auto it = options.find(key);
-  if (it == options.end()) return def;
+int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, int64_t hi) {
+  errno = 0;
   char* end = nullptr;
-  long v = std::strtol(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end) fail_argument(key + " expects a number, got '" + it->second + "'");
-  return int(v);
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno == ERANGE || v < lo || v > hi)
+    fail_argument(what + " expects a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got '" + text + "'");
+  return v;
+}
+
+double parse_double(const std::string& text, const std::string& what, double lo, double hi) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || errno == ERANGE || !(v >= lo && v <= hi)) {
+    std::ostringstream msg;
+    msg << what << " expects a number from " << lo << " to " << hi << ", got '" << text << "'";
+    fail_argument(msg.str());
+  }
+  return v;
+}
+
+int64_t Args::get_int(const std::string& key, int64_t def, int64_t lo, int64_t hi) const {
+  auto it = options.find(key);
+  return it == options.end() ? def : parse_int(it->second, key, lo, hi);
+}
+
+double Args::get_double(const std::string& key, double def, double lo, double hi) const {
+  auto it = options.find(key);
+  return it == options.end() ? def : parse_double(it->second, key, lo, hi);
+}
+
+int Args::get_threads(int def) const {
+  const std::string key = has("--threads") ? "--threads" : "-t";
+  return int(get_int(key, def, 1, 1024));
 }
 
 std::vector<std::string> Args::all(const std::string& key) const {
@@ -29,26 +59,61 @@ std::vector<std::string> Args::all(const std::string& key) const {
   return v;
 }
 
-Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& flags) {
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+[[noreturn]] void unknown_option(const std::string& command, const std::string& opt, const OptionSpec& spec) {
+  std::string best;
+  size_t best_d = 3;  // suggest only near misses
+  for (const auto* list : {&spec.flags, &spec.values})
+    for (const std::string& known : *list)
+      if (size_t d = edit_distance(opt, known); d < best_d) {
+        best_d = d;
+        best = known;
+      }
+  fail_argument("unknown option '" + opt + "' for " + command + (best.empty() ? "" : " (did you mean " + best + "?)") +
+                "; see pareto --help");
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+}  // namespace
+
+Args parse_args(int argc, char** argv, int first, const OptionSpec& spec) {
   Args a;
+  a.command = "pareto " + std::string(argv[first - 1]);
   for (int i = first; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) == 0 || (s.size() == 2 && s[0] == '-' && std::isalpha(static_cast<unsigned char>(s[1])))) {
-      size_t eq = s.find('=');
-      if (eq != std::string::npos && s.rfind("--", 0) == 0) {
-        a.options.emplace(s.substr(0, eq), s.substr(eq + 1));
-        continue;
-      }
-      bool is_flag = false;
-      for (const auto& f : flags) is_flag |= f == s;
-      if (is_flag) {
-        a.options.emplace(s, "");
-      } else {
-        if (i + 1 >= argc) fail_argument(s + " needs a value");
-        a.options.emplace(s, argv[++i]);
-      }
-    } else {
+    const std::string s = argv[i];
+    const bool is_option = s.rfind("--", 0) == 0 || (s.size() >= 2 && s[0] == '-' && std::isalpha(static_cast<unsigned char>(s[1])));
+    if (!is_option) {
       a.positional.push_back(s);
+      continue;
+    }
+    const size_t eq = s.rfind("--", 0) == 0 ? s.find('=') : std::string::npos;
+    const std::string name = s.substr(0, eq);
+    if (contains(spec.flags, name)) {
+      if (eq != std::string::npos) fail_argument(name + " takes no value, got '" + s + "'");
+      a.options.emplace(name, "");
+    } else if (contains(spec.values, name)) {
+      if (eq != std::string::npos) a.options.emplace(name, s.substr(eq + 1));
+      else if (i + 1 >= argc) fail_argument(name + " needs a value");
+      else a.options.emplace(name, argv[++i]);
+    } else {
+      unknown_option(a.command, name, spec);
     }
   }
   return a;
@@ -58,12 +123,7 @@ static Shape parse_dims(const std::string& s) {
   Shape dims;
   std::stringstream ss(s);
   std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end || v < 0) fail_argument("bad dimension '" + item + "' in '" + s + "'");
-    dims.push_back(v);
-  }
+  while (std::getline(ss, item, ',')) dims.push_back(parse_int(item, "--shape dimension in '" + s + "'", 0, int64_t(1) << 31));
   return dims;
 }
 
@@ -147,6 +207,10 @@ std::map<std::string, Tensor> make_inputs(const Session& session, const Args& ar
       inputs[in.name] = read_npy(spec);
       continue;
     }
+    if (spec.size() > 3 && spec.substr(spec.size() - 3) == ".pb") {  // ONNX TensorProto (backend test data)
+      inputs[in.name] = onnx::load_tensor_file(spec);
+      continue;
+    }
     Shape shape = shapes.count(in.name) ? shapes[in.name] : in.dims;
     if (!in.rank_known && !shapes.count(in.name)) fail_argument("input '" + in.name + "' has unknown rank: give --shape " + in.name + "=...");
     for (size_t d = 0; d < shape.size(); ++d)
@@ -154,10 +218,11 @@ std::map<std::string, Tensor> make_inputs(const Session& session, const Args& ar
         fail_argument("input '" + in.name + "' " + in.to_string() + " has a symbolic dim: give --shape " + in.name + "=...");
     Tensor t = Tensor::empty(in.dtype == DType::undefined ? DType::f32 : in.dtype, shape);
     if (spec.rfind("random", 0) == 0) {
-      uint64_t seed = spec.size() > 7 && spec[6] == ':' ? std::strtoull(spec.c_str() + 7, nullptr, 10) : index;
+      if (spec.size() > 6 && spec[6] != ':') fail_argument("input '" + in.name + "': unknown source '" + spec + "'");
+      const uint64_t seed = spec.size() > 7 ? uint64_t(parse_int(spec.substr(7), "--input " + in.name + "=random:SEED", 0, INT64_MAX)) : index;
       fill_random(t, seed);
     } else if (spec.rfind("fill:", 0) == 0) {
-      fill_value(t, std::strtod(spec.c_str() + 5, nullptr));
+      fill_value(t, parse_double(spec.substr(5), "--input " + in.name + "=fill:V", -1e300, 1e300));
     } else {
       fail_argument("input '" + in.name + "': unknown source '" + spec + "'");
     }

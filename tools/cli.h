@@ -11,16 +11,34 @@ namespace pareto::tools {
 
 // argv after the subcommand, split into positionals and --options.
 struct Args {
+  std::string command;  // for messages: "pareto run"
   std::vector<std::string> positional;
   std::multimap<std::string, std::string> options;  // "--runs" -> "10"; flags map to ""
   bool has(const std::string& key) const { return options.count(key) > 0; }
   std::string get(const std::string& key, const std::string& def = "") const;
-  int get_int(const std::string& key, int def) const;
+  // A whole number in [lo, hi]; anything else (trailing text, overflow, out
+  // of range) is refused naming the option and the range.
+  int64_t get_int(const std::string& key, int64_t def, int64_t lo, int64_t hi) const;
+  double get_double(const std::string& key, double def, double lo, double hi) const;
+  // --threads N (or -t N): 1 to 1024.
+  int get_threads(int def = 1) const;
   std::vector<std::string> all(const std::string& key) const;
 };
 
-// `flags` are options that take no value.
-Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& flags);
+// The options one command accepts: flags take no value, the others one.
+struct OptionSpec {
+  std::vector<std::string> flags;
+  std::vector<std::string> values;
+};
+
+// Refuses an option the command does not take (naming it, with the nearest
+// known spelling) and a value-taking option without its value.
+Args parse_args(int argc, char** argv, int first, const OptionSpec& spec);
+
+// A number in [lo, hi] from text, for values inside other options (the
+// items of -t 1,2); `what` names them in the error.
+int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, int64_t hi);
+double parse_double(const std::string& text, const std::string& what, double lo, double hi);
 
 // --shape NAME=1,3,640,640 (repeatable).
 std::map<std::string, Shape> parse_shapes(const Args& args);

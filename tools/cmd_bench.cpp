@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "cli.h"
 
 namespace pareto::tools {
@@ -23,14 +25,14 @@ int cmd_bench(const Args& args) {
   if (args.has("--bandwidth")) return cmd_bench_bandwidth(args);
   if (args.has("--llm")) return cmd_bench_llm(args);
   if (args.positional.size() != 1) fail_argument("usage: pareto bench MODEL [--runs N] [--warmup N] [--threads N]");
-  int runs = std::max(1, args.get_int("--runs", 10)), warmup = std::max(0, args.get_int("--warmup", 2));
+  const int runs = int(args.get_int("--runs", 10, 1, 1000000)), warmup = int(args.get_int("--warmup", 2, 0, 1000000));
   SessionOptions opt;
   opt.optimize = args.has("-O") || args.has("--optimize");
   if (opt.optimize && !args.has("--dynamic")) {  // --dynamic: optimize without binding the shapes (as the apps do)
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);
   }
-  opt.threads = std::max(1, args.get_int("--threads", 1));
+  opt.threads = args.get_threads();
   double t0 = now_seconds();
   auto opened = Session::open(args.positional[0], opt);
   if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
@@ -52,10 +54,11 @@ int cmd_bench(const Args& args) {
   std::string shapes;
   for (const auto& [name, t] : inputs) shapes += (shapes.empty() ? "" : " ") + name + "=" + shape_to_string(t.shape());
   if (args.has("--json")) {
-    std::printf("{\"model\": \"%s\", \"inputs\": \"%s\", \"threads\": %d, \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
-                "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"peak_rss_bytes\": %zu, \"kernels\": \"%s\"}\n",
-                args.positional[0].c_str(), shapes.c_str(), opt.threads, runs, load * 1e3, first * 1e3, med * 1e3, p90 * 1e3,
-                mn * 1e3, peak_rss_bytes(), cpu_summary().c_str());
+    const nlohmann::json j = {{"model", args.positional[0]}, {"inputs", shapes},        {"threads", opt.threads},
+                              {"runs", runs},                {"load_ms", load * 1e3}, {"first_ms", first * 1e3},
+                              {"median_ms", med * 1e3},      {"p90_ms", p90 * 1e3},   {"min_ms", mn * 1e3},
+                              {"peak_rss_bytes", peak_rss_bytes()}, {"kernels", cpu_summary()}};
+    std::printf("%s\n", j.dump().c_str());
     return 0;
   }
   std::printf("model:     %s\n", args.positional[0].c_str());

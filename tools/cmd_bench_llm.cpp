@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cli.h"
 
 namespace pareto::tools {
@@ -16,7 +18,7 @@ std::vector<int> thread_list(const std::string& s) {
   std::vector<int> out;
   std::stringstream ss(s);
   std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::max(1, std::atoi(item.c_str())));
+  while (std::getline(ss, item, ',')) out.push_back(int(parse_int(item, "-t (a comma-separated list of thread counts)", 1, 1024)));
   return out;
 }
 
@@ -45,7 +47,7 @@ int cmd_bench_bandwidth(const Args& args) {
 }
 
 int cmd_bench_llm(const Args& args) {
-  int p = args.get_int("-p", 512), n = args.get_int("-n", 128), reps = std::max(1, args.get_int("--reps", 3));
+  const int p = int(args.get_int("-p", 512, 0, 1 << 20)), n = int(args.get_int("-n", 128, 0, 1 << 20)), reps = int(args.get_int("--reps", 3, 1, 1000));
   std::vector<int> threads = thread_list(args.get("-t", args.get("--threads", "1")));
   bool json = args.has("--json");
   Args a = args;
@@ -82,16 +84,18 @@ int cmd_bench_llm(const Args& args) {
       std::string label = (test == 0 ? "pp" : "tg") + std::to_string(tokens);
       // Decode reads every weight once per token: tokens/s x bytes / bandwidth.
       double roof = test == 1 && bw > 0 ? st.mean * double(info.weight_bytes) / (bw * 1e9) : 0;
-      if (json)
-        std::printf("{\"model\": \"%s\", \"size_bytes\": %zu, \"params\": %lld, \"type\": \"%s\", \"threads\": %d, \"test\": \"%s\", "
-                    "\"tokens_per_s\": %.3f, \"sd\": %.3f, \"bandwidth_gbs\": %.2f, \"roofline\": %.3f, \"kernels\": \"%s\"}\n",
-                    name.c_str(), info.weight_bytes, static_cast<long long>(info.parameters), info.weight_type.c_str(), t, label.c_str(),
-                    st.mean, st.sd, bw, roof, cpu_summary().c_str());
-      else
+      if (json) {
+        const nlohmann::json j = {{"model", name},          {"size_bytes", info.weight_bytes}, {"params", info.parameters},
+                                  {"type", info.weight_type}, {"threads", t},                  {"test", label},
+                                  {"tokens_per_s", st.mean},  {"sd", st.sd},                   {"bandwidth_gbs", bw},
+                                  {"roofline", roof},         {"kernels", cpu_summary()}};
+        std::printf("%s\n", j.dump().c_str());
+      } else {
         std::printf("| %-28.28s | %10s | %7.2f%s | %7s | %7d | %6s | %8.2f ± %5.2f | %7s |\n", name.c_str(), format_bytes(info.weight_bytes).c_str(),
                     info.parameters >= 1000000000 ? double(info.parameters) / 1e9 : double(info.parameters) / 1e6,
                     info.parameters >= 1000000000 ? "B" : "M", info.weight_type.c_str(), t, label.c_str(), st.mean, st.sd,
                     roof > 0 ? (std::to_string(int(std::lround(roof * 100))) + "%").c_str() : "");
+      }
     }
     if (!json && bw > 0) std::fprintf(stderr, "(measured read bandwidth with %d thread%s: %.2f GB/s)\n", t, t > 1 ? "s" : "", bw);
   }

@@ -27,8 +27,8 @@ int cmd_eval(const Args& a) {
   std::stringstream text;
   text << in.rdbuf();
   quant::EvalOptions o;
-  o.ctx = a.get_int("--ctx", 128);
-  o.max_chunks = a.get_int("--chunks", 0);
+  o.ctx = a.get_int("--ctx", 128, 2, 1 << 20);
+  o.max_chunks = a.get_int("--chunks", 0, 0, 1 << 20);
   o.tokenizer = a.get("--tokenizer");
   o.progress = [](int64_t c, int64_t n) { std::fprintf(stderr, "\rchunk %lld/%lld", static_cast<long long>(c), static_cast<long long>(n)); };
   const quant::EvalReport r = quant::evaluate(a.positional[0], a.positional[1], text.str(), o);

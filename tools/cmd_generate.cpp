@@ -12,27 +12,19 @@ namespace pareto::tools {
 
 namespace {
 
-double get_double(const Args& a, const std::string& key, double def) {
-  std::string v = a.get(key);
-  if (v.empty()) return def;
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (*end) fail_argument(key + " expects a number, got '" + v + "'");
-  return d;
-}
 
 }  // namespace
 
 GenerateOptions generate_options(const Args& a) {
   GenerateOptions o;
-  o.max_tokens = a.get_int("-n", a.get_int("--n-predict", 128));
-  o.temperature = float(get_double(a, "--temp", 0.8));
-  o.top_k = a.get_int("--top-k", 40);
-  o.top_p = float(get_double(a, "--top-p", 0.95));
-  o.min_p = float(get_double(a, "--min-p", 0.05));
-  o.repeat_penalty = float(get_double(a, "--repeat-penalty", 1.0));
-  o.repeat_last_n = a.get_int("--repeat-last-n", 64);
-  o.seed = uint64_t(get_double(a, "--seed", 0));
+  o.max_tokens = int(a.get_int(a.has("-n") ? "-n" : "--n-predict", 128, 0, 1 << 20));
+  o.temperature = float(a.get_double("--temp", 0.8, 0, 100));
+  o.top_k = int(a.get_int("--top-k", 40, 0, 1 << 24));
+  o.top_p = float(a.get_double("--top-p", 0.95, 0, 1));
+  o.min_p = float(a.get_double("--min-p", 0.05, 0, 1));
+  o.repeat_penalty = float(a.get_double("--repeat-penalty", 1.0, 0, 100));
+  o.repeat_last_n = int(a.get_int("--repeat-last-n", 64, 0, 1 << 20));
+  o.seed = uint64_t(a.get_int("--seed", 0, 0, INT64_MAX));
   return o;
 }
 
@@ -40,8 +32,8 @@ std::unique_ptr<LlmSession> open_llm(const Args& a) {
   if (a.positional.size() != 1) fail_argument("expected one MODEL (.gguf or llama2.c .bin)");
   LlmOptions lo;
   lo.tokenizer = a.get("--tokenizer");
-  lo.ctx = a.get_int("--ctx", 0);
-  lo.threads = a.get_int("--threads", a.get_int("-t", 1));
+  lo.ctx = a.get_int("--ctx", 0, 0, 1 << 20);
+  lo.threads = a.get_threads();
   lo.kv_type = a.get("--kv", "f16");
   lo.repack = !a.has("--no-repack");
   auto s = LlmSession::open(a.positional[0], lo);
@@ -108,7 +100,7 @@ int cmd_perplexity(const Args& args) {
   if (!in) fail(StatusCode::io_error, file + ": cannot open");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Args a = args;
-  int64_t n_ctx = a.get_int("--ctx", a.get_int("-c", 512));
+  const int64_t n_ctx = a.get_int(a.has("--ctx") ? "--ctx" : "-c", 512, 2, 1 << 20);
   a.options.erase("--ctx");
   a.options.emplace("--ctx", std::to_string(n_ctx));
   auto session = open_llm(a);
@@ -137,8 +129,8 @@ int cmd_synth(const Args& args) {
   spec.arch = args.get("--arch", "llama");
   spec.preset = args.get("--preset", "tiny");
   spec.type = args.get("--type", "f16");
-  spec.seed = uint64_t(get_double(args, "--seed", 1));
-  spec.threads = args.get_int("--threads", 2);
+  spec.seed = uint64_t(args.get_int("--seed", 1, 0, INT64_MAX));
+  spec.threads = args.get_threads(2);
   std::string out = args.get("-o", args.get("--output"));
   if (out.empty()) fail_argument("usage: pareto synth --preset tiny|0.5b|1.1b --type f16|q8_0|q4_0|q4_k -o FILE.gguf");
   double t0 = now_seconds();

@@ -56,11 +56,13 @@ void print_text(const ocr::OcrResult& res, bool profile, double open_seconds) {
 int cmd_ocr(const Args& a) {
   if (a.positional.empty()) fail_argument("usage: pareto ocr IMAGE... [--json] [--profile] [--models DIR] [--threads N]");
   ocr::Options o;
-  o.threads = a.get_int("--threads", a.get_int("-t", 1));
-  o.det_limit_side = a.get_int("--limit-side", o.det_limit_side);
-  o.det_limit_min = a.get("--limit-type", "max") == "min";
-  if (a.has("--unclip-ratio")) o.unclip_ratio = float(std::atof(a.get("--unclip-ratio").c_str()));
-  o.rec_min_width = a.get_int("--rec-min-width", o.rec_min_width);
+  o.threads = a.get_threads();
+  o.det_limit_side = int(a.get_int("--limit-side", o.det_limit_side, 32, 1 << 14));
+  const std::string limit_type = a.get("--limit-type", "max");
+  if (limit_type != "max" && limit_type != "min") fail_argument("--limit-type expects max or min, got '" + limit_type + "'");
+  o.det_limit_min = limit_type == "min";
+  o.unclip_ratio = float(a.get_double("--unclip-ratio", o.unclip_ratio, 0, 10));
+  o.rec_min_width = int(a.get_int("--rec-min-width", o.rec_min_width, 0, 1 << 14));
   o.merge_lines = !a.has("--no-merge-lines");
   o.rec_enlarge_bicubic = !a.has("--rec-bilinear");
   auto dir = find_model_dir(ocr_models(), a.get("--models"));
@@ -73,7 +75,7 @@ int cmd_ocr(const Args& a) {
   const double open_seconds = now_seconds() - t_open;
   const bool lines_json = a.has("--jsonl") || (a.has("--json") && a.positional.size() > 1);
   const bool json = a.has("--json") || lines_json, profile = a.has("--profile"), many = a.positional.size() > 1;
-  for (int i = 0, n = a.get_int("--warmup", 0); i < n; ++i) {
+  for (int64_t i = 0, n = a.get_int("--warmup", 0, 0, 1000000); i < n; ++i) {
     auto r = p.value()->run_file(a.positional[0]);
     if (!r.ok()) throw Error(r.status().code, r.status().message);
   }

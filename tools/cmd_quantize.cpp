@@ -28,7 +28,7 @@ int cmd_calibrate(const Args& a) {
   std::stringstream ss;
   ss << f.rdbuf();
   int64_t used = 0;
-  const quant::Importance imp = quant::collect_importance(a.positional[0], ss.str(), a.get_int("--ctx", 128), a.get_int("--tokens", 4096), &used);
+  const quant::Importance imp = quant::collect_importance(a.positional[0], ss.str(), a.get_int("--ctx", 128, 2, 1 << 20), a.get_int("--tokens", 4096, 1, 1 << 26), &used);
   quant::save_importance(a.get("-o"), imp);
   std::printf("%s: importance of %zu matmul inputs from %lld tokens\n", a.get("-o").c_str(), imp.size(), static_cast<long long>(used));
   return 0;
@@ -42,10 +42,10 @@ int cmd_quantize(const Args& a) {
   if (a.has("--sym") && a.has("--asym")) fail_argument("--sym and --asym exclude each other");
   if (type.empty()) {
     // W8A8 (SmoothQuant) keeps one int8 scale per output channel unless a group is asked for.
-    if (o.method == "smoothquant" && a.get_int("--bits", 8) == 8 && !a.has("--group")) {
+    if (o.method == "smoothquant" && a.get_int("--bits", 8, 2, 8) == 8 && !a.has("--group")) {
       o.type = kernels::kQ8RowType;
     } else {
-      o.type = quant::type_for_bits(int(a.get_int("--bits", 8)), a.get_int("--group", 32), a.has("--asym"));
+      o.type = quant::type_for_bits(int(a.get_int("--bits", 8, 2, 8)), int(a.get_int("--group", 32, 1, 1 << 16)), a.has("--asym"));
     }
   } else {
     o.type = quant::type_by_name(type);
@@ -68,7 +68,7 @@ int cmd_quantize(const Args& a) {
     }
   } cleanup{input == a.positional[0] ? "" : input};
   if (a.has("--importance")) o.importance = quant::load_importance(a.get("--importance"));
-  set_num_threads(a.get_int("--threads", 2));
+  set_num_threads(a.get_threads(2));
   if (isatty(2)) o.progress = [](int k, int n, const std::string& name, double secs) {
     const double eta = k > 0 ? secs / k * (n - k) : 0;
     std::fprintf(stderr, "\r[%d/%d] %-40s %6.1f s, ETA %5.1f s", k, n, name.c_str(), secs, eta);
@@ -77,10 +77,10 @@ int cmd_quantize(const Args& a) {
   if (o.method == "awq" || o.method == "gptq" || o.method == "smoothquant") {
     quant::AwqOptions ao;
     ao.method = o.method;
-    ao.alpha = float(std::atof(a.get("--alpha", "0").c_str()));  // 0: the architecture's default
+    ao.alpha = float(a.get_double("--alpha", 0, 0, 1));  // 0: the architecture's default
     ao.type = o.type;
     // 128 x 512 tokens when a calibration text allows; sampling text from the model costs a decode step per token.
-    ao.calib_tokens = a.get_int("--calib-tokens", a.has("--calib") && a.get("--calib") != "random" ? 128 * 512 : 512);
+    ao.calib_tokens = a.get_int("--calib-tokens", a.has("--calib") && a.get("--calib") != "random" ? 128 * 512 : 512, 1, 1 << 26);
     ao.act_order = a.has("--act-order");
     ao.quantize = !a.has("--fold-only");  // scales folded, weights written f32: the model must not change
     ao.calib_random = a.get("--calib", "") == "random";

@@ -42,7 +42,7 @@ int cmd_run(const Args& args) {
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);
   }
-  opt.threads = args.get_int("--threads", 1);
+  opt.threads = args.get_threads();
   opt.profile = args.has("--profile");
   auto opened = Session::open(args.positional[0], opt);
   if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
@@ -50,7 +50,7 @@ int cmd_run(const Args& args) {
   std::map<std::string, Tensor> inputs = make_inputs(session, args);
   // --warmup N: untimed runs first, so --profile shows steady-state times
   // (the first run also pays for page faults on fresh buffers).
-  for (int i = 0, n = args.get_int("--warmup", 0); i < n; ++i) {
+  for (int64_t i = 0, n = args.get_int("--warmup", 0, 0, 1000000); i < n; ++i) {
     auto warm = session.run(inputs);
     if (!warm.ok()) throw Error(warm.status().code, warm.status().message);
     session.take_profile();

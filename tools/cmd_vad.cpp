@@ -13,11 +13,11 @@ namespace pareto::tools {
 int cmd_vad(const Args& a) {
   if (a.positional.size() != 1) fail_argument("usage: pareto vad AUDIO.wav [--json] [--profile] [--model silero_vad.onnx] [--threshold 0.5]");
   vad::Options o;
-  o.threshold = float(std::atof(a.get("--threshold", "0.5").c_str()));
-  o.min_speech_ms = a.get_int("--min-speech-ms", o.min_speech_ms);
-  o.min_silence_ms = a.get_int("--min-silence-ms", o.min_silence_ms);
-  o.speech_pad_ms = a.get_int("--pad-ms", o.speech_pad_ms);
-  o.threads = a.get_int("--threads", 1);
+  o.threshold = float(a.get_double("--threshold", 0.5, 0, 1));
+  o.min_speech_ms = int(a.get_int("--min-speech-ms", o.min_speech_ms, 0, 1 << 24));
+  o.min_silence_ms = int(a.get_int("--min-silence-ms", o.min_silence_ms, 0, 1 << 24));
+  o.speech_pad_ms = int(a.get_int("--pad-ms", o.speech_pad_ms, 0, 1 << 24));
+  o.threads = a.get_threads();
   o.optimize = !a.has("--no-optimize");
   auto model = find_model_file(vad_models(), a.get("--model"));
   if (!model.ok()) throw Error(model.status().code, "VAD model: " + model.status().message);

@@ -31,7 +31,7 @@ const char* kUsage =
     "      interactive; history stays in the KV cache; Ctrl-D quits, Ctrl-C interrupts a reply\n"
     "  perplexity MODEL --file TEXT [--ctx N] [--threads N] [--tokenizer TOK.bin]\n"
     "      llama.cpp's convention: chunks of N tokens, second half of each scored\n"
-    "  synth --preset tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
+    "  synth --preset micro|tiny|0.5b|1.1b --type f32|f16|q8_0|q4_0|q4_k -o FILE.gguf [--seed S] [--threads N]\n"
     "      random-weight llama model with real shapes (1.1b = TinyLlama)\n"
     "  tokenize MODEL -p TEXT [--no-bos] [--tokenizer TOK.bin]\n"
     "  quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha A] [--act-order]] [--keep NAME-PART]...\n"
@@ -68,20 +68,49 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   try {
-    if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, {"--graph", "--cpu", "--json"}));
-    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--profile", "-O", "--optimize"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"}));
-    if (cmd == "generate") return cmd_generate(parse_args(argc, argv, 2, {"--no-repack"}));
-    if (cmd == "chat") return cmd_chat(parse_args(argc, argv, 2, {"--no-repack"}));
-    if (cmd == "synth") return cmd_synth(parse_args(argc, argv, 2, {}));
-    if (cmd == "perplexity") return cmd_perplexity(parse_args(argc, argv, 2, {"--no-repack"}));
-    if (cmd == "ocr") return cmd_ocr(parse_args(argc, argv, 2, {"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"}));
-    if (cmd == "calibrate") return cmd_calibrate(parse_args(argc, argv, 2, {}));
-    if (cmd == "eval") return cmd_eval(parse_args(argc, argv, 2, {}));
-    if (cmd == "quantize") return cmd_quantize(parse_args(argc, argv, 2, {"--fold-only", "--sym", "--asym", "--act-order"}));
-    if (cmd == "compile") return cmd_compile(parse_args(argc, argv, 2, {"--report"}));
-    if (cmd == "vad") return cmd_vad(parse_args(argc, argv, 2, {"--json", "--profile", "--probs", "--no-optimize"}));
-    if (cmd == "tokenize") return cmd_tokenize(parse_args(argc, argv, 2, {"--no-bos"}));
+    using Spec = OptionSpec;
+    const std::vector<std::string> llm_open = {"--tokenizer", "--ctx", "--threads", "-t", "--kv"};
+    const std::vector<std::string> sampling = {"-n", "--n-predict", "--temp", "--top-k", "--top-p", "--min-p",
+                                               "--repeat-penalty", "--repeat-last-n", "--seed"};
+    auto join = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+      a.insert(a.end(), b.begin(), b.end());
+      return a;
+    };
+    const std::vector<std::string> model_inputs = {"--input", "--shape", "--const", "--threads", "-t", "--warmup"};
+    if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, Spec{{"--graph", "--cpu"}, {"--shape"}}));
+    if (cmd == "run")
+      return cmd_run(parse_args(argc, argv, 2, Spec{{"--profile", "-O", "--optimize"}, join(model_inputs, {"--output"})}));
+    if (cmd == "bench")
+      return cmd_bench(parse_args(argc, argv, 2, Spec{{"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"},
+                                                      join(model_inputs, {"--runs", "-p", "-n", "--reps", "--ctx", "--kv", "--tokenizer"})}));
+    if (cmd == "generate")
+      return cmd_generate(parse_args(argc, argv, 2, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"-p", "--prompt"})}));
+    if (cmd == "chat")
+      return cmd_chat(parse_args(argc, argv, 2, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"--system", "--chat-template"})}));
+    if (cmd == "synth")
+      return cmd_synth(parse_args(argc, argv, 2, Spec{{}, {"--arch", "--preset", "--type", "-o", "--output", "--seed", "--threads", "-t"}}));
+    if (cmd == "perplexity")
+      return cmd_perplexity(parse_args(argc, argv, 2, Spec{{"--no-repack"}, join(llm_open, {"--file", "-f", "-c"})}));
+    if (cmd == "ocr")
+      return cmd_ocr(parse_args(argc, argv, 2, Spec{{"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"},
+                                                    {"--models", "--threads", "-t", "--warmup", "--limit-side", "--limit-type",
+                                                     "--unclip-ratio", "--rec-min-width"}}));
+    if (cmd == "calibrate")
+      return cmd_calibrate(parse_args(argc, argv, 2, Spec{{}, {"--file", "-o", "--ctx", "--tokens", "--tokenizer"}}));
+    if (cmd == "eval")
+      return cmd_eval(parse_args(argc, argv, 2, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}}));
+    if (cmd == "quantize")
+      return cmd_quantize(parse_args(argc, argv, 2, Spec{{"--fold-only", "--sym", "--asym", "--act-order"},
+                                                         {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
+                                                          "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer"}}));
+    if (cmd == "compile")
+      return cmd_compile(parse_args(argc, argv, 2, Spec{{"--report"}, {"--shape", "--const", "-o", "--output"}}));
+    if (cmd == "vad")
+      return cmd_vad(parse_args(argc, argv, 2, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
+                                                    {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",
+                                                     "--threads", "-t"}}));
+    if (cmd == "tokenize")
+      return cmd_tokenize(parse_args(argc, argv, 2, Spec{{"--no-bos", "--no-repack"}, join(llm_open, {"-p", "--prompt"})}));
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());
       return 0;

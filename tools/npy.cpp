@@ -1,9 +1,12 @@
 #include "npy.h"
 
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
+#include "core/checked.h"
 #include "pareto/error.h"
 
 namespace pareto::tools {
@@ -28,6 +31,27 @@ std::string field(const std::string& header, const std::string& key, const std::
   size_t e = header[b] == '(' ? header.find(')', b) + 1 : header.find_first_of(",}", b);
   if (e == std::string::npos || e == 0) fail_argument(path + ": malformed .npy header");
   return header.substr(b, e - b);
+}
+
+// The shape tuple: "(2, 3)", "(5,)" or "()"; every item a whole number.
+Shape parse_shape(const std::string& text, const std::string& path) {
+  if (text.size() < 2 || text.front() != '(' || text.back() != ')')
+    fail_argument(path + ": .npy shape '" + text + "' is not a tuple");
+  Shape shape;
+  std::stringstream ss(text.substr(1, text.size() - 2));
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b == std::string::npos) {
+      if (ss.eof()) break;  // the trailing comma of "(5,)"
+      fail_argument(path + ": .npy shape '" + text + "' has an empty item");
+    }
+    const std::string digits = item.substr(b, e - b + 1);
+    if (digits.size() > 15 || digits.find_first_not_of("0123456789") != std::string::npos)
+      fail_argument(path + ": .npy shape '" + text + "' has a bad dimension '" + digits + "'");
+    shape.push_back(std::stoll(digits));  // at most 15 digits: no overflow
+  }
+  return shape;
 }
 
 }  // namespace
@@ -57,15 +81,16 @@ Tensor read_npy(const std::string& path) {
   for (const Descr& d : kDescrs)
     if (descr == d.code) dtype = d.dtype;
   if (dtype == DType::undefined) fail_argument(path + ": unsupported dtype " + descr);
-  std::string shape_s = field(header, "shape", path);
-  Shape shape;
-  std::stringstream ss(shape_s.substr(1, shape_s.size() - 2));
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t b = item.find_first_not_of(' ');
-    if (b == std::string::npos) continue;
-    shape.push_back(std::stoll(item.substr(b)));
-  }
+  const Shape shape = parse_shape(field(header, "shape", path), path);
+  // Sizes from the header are checked against the file before anything is allocated.
+  const size_t data_offset = (magic[6] == 1 ? 10 : 12) + size_t(hlen);
+  std::optional<uint64_t> bytes = uint64_t(dtype_size(dtype));
+  for (int64_t d : shape)
+    if (bytes) bytes = checked_mul(*bytes, uint64_t(d));
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (!bytes || ec || file_bytes < data_offset || *bytes > file_bytes - data_offset)
+    fail_argument(path + ": offset " + std::to_string(data_offset) + ": data is shorter than shape " + shape_to_string(shape) + " needs");
   Tensor t = Tensor::empty(dtype, shape);
   if (!in.read(static_cast<char*>(t.raw()), std::streamsize(t.nbytes())))
     fail_argument(path + ": data is shorter than shape " + shape_to_string(shape) + " needs");

@@ -89,7 +89,7 @@ double measure_read_bandwidth(size_t bytes, int threads);
 // Writes a random-weight model with real shapes (`pareto synth`).
 struct SynthSpec {
   std::string arch = "llama";
-  std::string preset = "tiny";  // tiny | 0.5b | 1.1b (TinyLlama shapes)
+  std::string preset = "tiny";  // micro | tiny | 0.5b | 1.1b (TinyLlama shapes)
   std::string type = "f16";     // f32 | f16 | q8_0 | q4_0 | q4_k
   uint64_t seed = 1;
   int threads = 1;

@@ -36,6 +36,7 @@ struct LlmSession::Impl {
   int64_t pos = 0;
   int32_t last_token = -1;
   std::vector<int32_t> history;
+  std::unique_ptr<ThreadPool> pool;  // this session's threads
 };
 
 LlmSession::LlmSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -45,7 +46,8 @@ Result<std::unique_ptr<LlmSession>> LlmSession::open(const std::string& model_pa
   return guarded([&] {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
-    set_num_threads(std::max(1, options.threads));
+    impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
+    PoolScope scope(impl->pool.get());
     impl->model = llm::Model::load(model_path, options.tokenizer);
     if (options.repack) llm::repack_for_cpu(*impl->model);
     if (!impl->model->vocab.pieces.empty()) impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
@@ -79,7 +81,7 @@ Result<GenerateStats> LlmSession::generate(const std::string& prompt, const Gene
   return guarded([&] {
     Impl& s = *impl_;
     if (!s.tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
-    set_num_threads(std::max(1, s.options.threads));
+    PoolScope scope(s.pool.get());
     GenerateStats stats;
     std::vector<int32_t> tokens = s.tokenizer->encode(prompt, o.add_bos && s.pos == 0);
     if (tokens.empty() && s.pos == 0) fail_argument("nothing to start from: empty prompt and no BOS token");
@@ -145,7 +147,7 @@ Result<PerplexityStats> LlmSession::perplexity(const std::string& text, int64_t 
                                                const std::function<void(int64_t, int64_t, double)>& progress) {
   return guarded([&] {
     if (!impl_->tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
-    set_num_threads(std::max(1, impl_->options.threads));
+    PoolScope scope(impl_->pool.get());
     reset();
     llm::PerplexityResult r = llm::perplexity(*impl_->transformer, *impl_->tokenizer, text, n_ctx, progress);
     return PerplexityStats{r.ppl, r.ppl_error, r.chunks, r.scored_tokens, r.text_tokens};
@@ -155,7 +157,7 @@ Result<PerplexityStats> LlmSession::perplexity(const std::string& text, int64_t 
 Result<double> LlmSession::time_forward(int64_t n_tokens, int64_t batch) {
   return guarded([&] {
     Impl& s = *impl_;
-    set_num_threads(std::max(1, s.options.threads));
+    PoolScope scope(s.pool.get());
     reset();
     if (n_tokens > s.transformer->ctx()) fail_argument("benchmark needs " + std::to_string(n_tokens) + " positions, context is " + std::to_string(s.transformer->ctx()));
     std::vector<int32_t> tokens(static_cast<size_t>(n_tokens));
@@ -170,7 +172,8 @@ Result<double> LlmSession::time_forward(int64_t n_tokens, int64_t batch) {
 }
 
 double measure_read_bandwidth(size_t bytes, int threads) {
-  set_num_threads(std::max(1, threads));
+  ThreadPool pool(std::max(1, threads));
+  PoolScope scope(&pool);
   return kernels::measure_read_bandwidth(bytes, 5);
 }
 
@@ -214,7 +217,8 @@ LlmInfo LlmSession::info() const {
 
 Result<SynthResult> synth_llm(const SynthSpec& spec, const std::string& path) {
   return guarded([&] {
-    set_num_threads(std::max(1, spec.threads));
+    ThreadPool pool(std::max(1, spec.threads));
+    PoolScope scope(&pool);
     llm::SynthReport r = llm::synth_model({spec.arch, spec.preset, spec.type, spec.seed}, path);
     return SynthResult{r.parameters, r.file_bytes};
   });

@@ -43,6 +43,7 @@ struct Session::Impl {
   std::vector<TensorInfo> inputs, outputs;
   std::vector<PassSummary> passes;
   std::map<std::string, Tensor> frozen;  // inputs turned into constants
+  std::unique_ptr<ThreadPool> pool;       // this session's threads (options.threads wide)
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -52,6 +53,8 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
   return guarded([&] {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
+    impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
+    PoolScope scope(in_parallel_region() ? nullptr : impl->pool.get());  // constant folding runs kernels
     std::unique_ptr<passes::MemoryPlan> stored_plan;
     {
       auto f = MappedFile::open(path);
@@ -92,7 +95,6 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
       for (const auto& p : passes::optimize_graph(g, pc).passes) impl->passes.push_back({p.pass, p.nodes_before, p.nodes_after, p.rewrites});
       runtime::check_supported(g);
     }
-    set_num_threads(options.threads);
     impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize || stored_plan != nullptr});
     if (stored_plan) impl->executor->adopt_memory_plan(g, std::move(stored_plan));
     for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
@@ -149,8 +151,8 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
     }
     // A session run from inside a parallel region (the OCR pipeline reads
     // lines in parallel, one session per thread) runs its kernels inline on
-    // that thread and must not resize the pool.
-    if (!in_parallel_region()) set_num_threads(impl_->options.threads);
+    // that thread; otherwise on its own pool.
+    PoolScope scope(in_parallel_region() ? nullptr : impl_->pool.get());
     return impl_->executor->run_graph(g, bound, nullptr);
   });
 }

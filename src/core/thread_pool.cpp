@@ -25,74 +25,29 @@ struct ParallelScope {
   ~ParallelScope() { t_in_parallel = saved; }
 };
 
-class ThreadPool {
- public:
-  ~ThreadPool() { resize(1); }
+}  // namespace
+
+struct ThreadPool::Impl {
+  explicit Impl(int n) { resize(n); }
+  ~Impl() { stop_workers(); }
 
   void resize(int n) {
     n = std::max(1, n);
     stop_workers();
     threads_ = n;
-    uint64_t start = generation_.load();  // workers wait for the next region, not ones already run
+    const uint64_t start = generation_.load();  // workers wait for the next region, not ones already run
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, start] { worker(i, start); });
   }
   int size() const { return threads_; }
 
-  void run(int64_t n, const RangeFn& fn) {
-    int parts = int(std::min<int64_t>(threads_, n));
-    if (parts <= 1 || t_in_parallel) {
-      if (n > 0) fn(0, n);
-      return;
-    }
-    std::unique_lock<std::mutex> run_lock(run_mutex_);  // one parallel region at a time
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      fn_ = &fn;
-      n_ = n;
-      parts_ = parts;
-      pending_.store(parts - 1);
-      generation_.fetch_add(1, std::memory_order_release);
-    }
-    cv_.notify_all();
-    {
-      ParallelScope scope;
-      fn(0, chunk_end(0));
-    }
-    for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) != 0; ++i) pause();
-    if (pending_.load(std::memory_order_acquire) != 0) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      done_cv_.wait(lock, [&] { return pending_.load() == 0; });
-    }
-    fn_ = nullptr;
-  }
+  void run(int64_t n, const RangeFn& fn);
 
  private:
   int64_t chunk_begin(int i) const { return n_ * i / parts_; }
   int64_t chunk_end(int i) const { return n_ * (i + 1) / parts_; }
-
-  // Workers spin briefly before sleeping: a decode step opens a parallel
-  // region per matmul, and a futex wake-up per region costs more than the
-  // region's own work on small matrices.
-  void worker(int index, uint64_t seen) {
-    for (;;) {
-      for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i) pause();
-      if (generation_.load(std::memory_order_acquire) == seen) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
-      }
-      if (stop_.load()) return;
-      seen = generation_.load(std::memory_order_acquire);
-      if (index >= parts_) continue;
-      {
-        ParallelScope scope;
-        (*fn_)(chunk_begin(index), chunk_end(index));
-      }
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_cv_.notify_one();
-      }
-    }
-  }
+  void worker(int index, uint64_t seen);
+  void stop_workers();
+  static void set_current(Impl* pool);
 
   static void pause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -101,21 +56,14 @@ class ThreadPool {
   }
   static constexpr int kSpin = 1 << 14;
 
-  void stop_workers() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_.store(true);
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
-    stop_.store(false);
-  }
-
   int threads_ = 1;
   std::vector<std::thread> workers_;
   std::mutex mutex_, run_mutex_;
   std::condition_variable cv_, done_cv_;
+  // The region being run: written before generation_ is bumped (release) and
+  // read by workers after they see the bump (acquire). Every worker, taking
+  // part or not, acknowledges each region before the next one is published,
+  // so no worker can read one region's fields against another's generation.
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
   int parts_ = 0;
@@ -124,24 +72,104 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
 };
 
-ThreadPool& pool() {
-  static ThreadPool p;
+void ThreadPool::Impl::run(int64_t n, const RangeFn& fn) {
+  const int parts = int(std::min<int64_t>(threads_, n));
+  if (parts <= 1 || t_in_parallel) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  std::unique_lock<std::mutex> run_lock(run_mutex_);  // one region at a time per pool
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fn_ = &fn;
+    n_ = n;
+    parts_ = parts;
+    pending_.store(threads_ - 1);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  cv_.notify_all();
+  {
+    ParallelScope scope;
+    fn(0, chunk_end(0));
+  }
+  for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) != 0; ++i) pause();
+  if (pending_.load(std::memory_order_acquire) != 0) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [&] { return pending_.load() == 0; });
+  }
+}
+
+// Workers spin briefly before sleeping: a decode step opens a parallel
+// region per matmul, and a futex wake-up per region costs more than the
+// region's own work on small matrices.
+void ThreadPool::Impl::worker(int index, uint64_t seen) {
+  set_current(this);  // num_threads() inside a chunk answers for this pool, as on the caller's thread
+  for (;;) {
+    for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i) pause();
+    if (generation_.load(std::memory_order_acquire) == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+    }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    if (index < parts_) {
+      ParallelScope scope;
+      (*fn_)(chunk_begin(index), chunk_end(index));
+    }
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::Impl::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  stop_.store(false);
+}
+
+namespace {
+
+ThreadPool::Impl& default_pool() {
+  static ThreadPool::Impl p(1);
   return p;
 }
 
+// The pool of the session running on this thread (PoolScope), else null.
+thread_local ThreadPool::Impl* t_pool = nullptr;
+
+ThreadPool::Impl& current_pool() { return t_pool ? *t_pool : default_pool(); }
+
 }  // namespace
 
-void set_num_threads(int n) {
-  if (n != pool().size()) pool().resize(n);
+void ThreadPool::Impl::set_current(Impl* pool) { t_pool = pool; }
+
+ThreadPool::ThreadPool(int threads) : impl_(std::make_unique<Impl>(threads)) {}
+ThreadPool::~ThreadPool() = default;
+int ThreadPool::size() const { return impl_->size(); }
+
+PoolScope::PoolScope(ThreadPool* pool) : saved_(t_pool) {
+  if (pool) t_pool = pool->impl_.get();
 }
-int num_threads() { return pool().size(); }
+PoolScope::~PoolScope() { t_pool = saved_; }
+
+void set_num_threads(int n) {
+  if (n != default_pool().size()) default_pool().resize(n);
+}
+int num_threads() { return current_pool().size(); }
 bool in_parallel_region() { return t_in_parallel; }
 
 #ifdef PARETO_USE_OPENMP
 // Comparison build (-DPARETO_OPENMP=ON): the same contiguous chunks on
 // OpenMP's team; nested regions run inline as in the pool.
 void parallel_for(int64_t n, RangeFn fn) {
-  const int parts = int(std::min<int64_t>(pool().size(), n));
+  const int parts = int(std::min<int64_t>(current_pool().size(), n));
   if (parts <= 1 || t_in_parallel) {
     if (n > 0) fn(0, n);
     return;
@@ -154,7 +182,7 @@ void parallel_for(int64_t n, RangeFn fn) {
   }
 }
 #else
-void parallel_for(int64_t n, RangeFn fn) { pool().run(n, fn); }
+void parallel_for(int64_t n, RangeFn fn) { current_pool().run(n, fn); }
 #endif
 
 }  // namespace pareto

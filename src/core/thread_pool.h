@@ -1,7 +1,14 @@
-// A small persistent thread pool. parallel_for splits [0, n) into at most
-// num_threads() contiguous chunks; the calling thread takes the first.
+// Persistent thread pools. parallel_for splits [0, n) into at most
+// num_threads() contiguous chunks on the pool current on the calling thread;
+// the calling thread takes the first chunk.
+//
+// Each session owns a pool of its own width and makes it current around its
+// work (PoolScope), so sessions with different thread counts run at the same
+// time in one process without resizing each other's workers. Code outside a
+// session (tools, tests) uses the default pool, sized by set_num_threads.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 namespace pareto {
@@ -21,11 +28,42 @@ class RangeFn {
   void (*call_)(const void*, int64_t, int64_t);
 };
 
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  int size() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  friend class PoolScope;
+};
+
+// Makes `pool` the one parallel_for and num_threads use on this thread until
+// the scope ends; nullptr keeps the current one.
+class PoolScope {
+ public:
+  explicit PoolScope(ThreadPool* pool);
+  ~PoolScope();
+  PoolScope(const PoolScope&) = delete;
+  PoolScope& operator=(const PoolScope&) = delete;
+
+ private:
+  ThreadPool::Impl* saved_;
+};
+
+// Resizes the default pool (used where no PoolScope is active). Not for use
+// while other threads run parallel regions on the default pool.
 void set_num_threads(int n);
 // True on a thread running a parallel_for chunk: parallel_for calls from it
 // run inline, and it must not resize the pool (resizing joins the workers,
 // this thread among them).
 bool in_parallel_region();
+// Width of the pool parallel_for uses on this thread.
 int num_threads();
 void parallel_for(int64_t n, RangeFn fn);
 

@@ -63,8 +63,8 @@ IsaLevel initial_level() {
   return level;
 }
 
-KernelTable& table() {
-  static KernelTable t = make_table(initial_level());
+const KernelTable& table() {
+  static const KernelTable t = make_table(initial_level());
   return t;
 }
 
@@ -87,10 +87,9 @@ const char* isa_level_name(IsaLevel level) {
 
 const KernelTable& kernel_table() { return table(); }
 
-bool force_isa_level(IsaLevel level) {
-  if (level > best_isa_level()) return false;
-  table() = make_table(level);
-  return true;
+const KernelTable* kernel_table_for(IsaLevel level) {
+  static const KernelTable tables[] = {make_table(IsaLevel::ref), make_table(IsaLevel::avx2), make_table(IsaLevel::avx512)};
+  return level > best_isa_level() ? nullptr : &tables[int(level)];
 }
 
 std::string kernel_summary() {

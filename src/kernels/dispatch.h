@@ -1,4 +1,5 @@
-// The kernel table, filled once from cpu features. Tests may force a level.
+// The kernel table, chosen once at start-up from cpu features (PARETO_ISA=ref|avx2
+// lowers it) and immutable afterwards, so concurrent sessions share it safely.
 #pragma once
 #include <string>
 
@@ -20,8 +21,9 @@ const KernelTable& kernel_table();
 // Highest level this CPU supports.
 IsaLevel best_isa_level();
 const char* isa_level_name(IsaLevel level);
-// Overrides the selection (e.g. PARETO_ISA=ref for debugging); returns false if unsupported here.
-bool force_isa_level(IsaLevel level);
+// The table of one level (tests compare levels side by side without touching
+// the process-wide choice); nullptr when this CPU lacks it.
+const KernelTable* kernel_table_for(IsaLevel level);
 std::string kernel_summary();
 
 }  // namespace pareto::kernels

@@ -19,10 +19,11 @@ struct Shape {
 };
 
 Shape preset_shape(const std::string& p) {
+  if (p == "micro") return {32, 1, 2, 1, 64, 300, 64};  // fuzz seeds: every structure, a few KiB of weights
   if (p == "tiny") return {256, 2, 8, 4, 768, 512, 256};
   if (p == "0.5b") return {1536, 16, 16, 4, 4096, 32000, 2048};
   if (p == "1.1b") return {2048, 22, 32, 4, 5632, 32000, 2048};  // TinyLlama
-  fail_argument("unknown preset '" + p + "' (tiny, 0.5b, 1.1b)");
+  fail_argument("unknown preset '" + p + "' (micro, tiny, 0.5b, 1.1b)");
 }
 
 uint32_t type_of(const std::string& t) {

@@ -9,7 +9,7 @@ namespace pareto::llm {
 
 struct SynthOptions {
   std::string arch = "llama";
-  std::string preset = "tiny";  // tiny | 0.5b | 1.1b
+  std::string preset = "tiny";  // micro | tiny | 0.5b | 1.1b
   std::string type = "f16";     // f32 | f16 | q8_0 | q4_0 | q4_k
   uint64_t seed = 1;
 };

@@ -23,6 +23,21 @@ cmp "$out/run/nested/y.npy" "$out/run2/y.npy"
 
 "$pareto" bench "$model" --runs 3 --warmup 1 --json | grep -q '"median_ms"'
 
+# The backend test case's own input gives its expected output; a random
+# input does not (the comparison tool can tell the difference).
+"$pareto" run "$model" --input "x=$case_dir/test_data_set_0/input_0.pb" --input "W=$case_dir/test_data_set_0/input_1.pb" --output "$out/case" > /dev/null
+"$compare" "$case_dir/test_data_set_0/output_0.pb" "$out/case/y.npy"
+if "$compare" "$case_dir/test_data_set_0/output_0.pb" "$out/run2/y.npy" > "$out/cmp.txt"; then echo "random input matched"; exit 1; fi
+grep -q "^FAIL" "$out/cmp.txt"
+
+# Options are checked: unknown ones and out-of-range numbers are refused by name.
+if "$pareto" run "$model" --treads 2 > "$out/err4.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q "unknown option '--treads'.*did you mean --threads" "$out/err4.txt"
+if "$pareto" run "$model" --threads 99999999999 > "$out/err5.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q -- "--threads expects a whole number from 1 to 1024" "$out/err5.txt"
+if "$pareto" bench "$model" --runs 3x > "$out/err6.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q -- "--runs expects a whole number" "$out/err6.txt"
+
 # bad input is a clear error with a non-zero exit, not a crash
 if "$pareto" run "$model" --input nope=random > "$out/err.txt" 2>&1; then echo "expected failure"; exit 1; fi
 grep -q "no input named 'nope'" "$out/err.txt"

@@ -1,21 +1,32 @@
-// npy_compare REF.npy GOT.npy [RTOL ATOL]: passes when every element has
+// npy_compare REF GOT [RTOL ATOL]: passes when every element has
 // |got - ref| <= atol + rtol * |ref| (and shapes and dtypes agree); prints the
-// largest absolute and relative differences either way.
+// largest absolute and relative differences either way. Each file is .npy or
+// an ONNX TensorProto .pb (the backend test data's expected outputs).
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
+#include "frontend/onnx/onnx_loader.h"
 #include "npy.h"
+
+namespace {
+
+pareto::Tensor read_tensor(const std::string& path) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) return pareto::onnx::load_tensor_file(path);
+  return pareto::tools::read_npy(path);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3 && argc != 5) {
-    std::fprintf(stderr, "usage: npy_compare REF.npy GOT.npy [RTOL ATOL]\n");
+    std::fprintf(stderr, "usage: npy_compare REF.npy|REF.pb GOT.npy|GOT.pb [RTOL ATOL]\n");
     return 2;
   }
   double rtol = argc == 5 ? std::atof(argv[3]) : 1e-4, atol = argc == 5 ? std::atof(argv[4]) : 1e-5;
   try {
-    pareto::Tensor ref = pareto::tools::read_npy(argv[1]);
-    pareto::Tensor got = pareto::tools::read_npy(argv[2]);
+    pareto::Tensor ref = read_tensor(argv[1]);
+    pareto::Tensor got = read_tensor(argv[2]);
     if (ref.dtype() != got.dtype() || ref.shape() != got.shape()) {
       std::printf("MISMATCH %s: %s%s vs %s%s\n", argv[2], pareto::dtype_name(ref.dtype()), pareto::shape_to_string(ref.shape()).c_str(),
                   pareto::dtype_name(got.dtype()), pareto::shape_to_string(got.shape()).c_str());

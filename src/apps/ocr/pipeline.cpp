@@ -117,6 +117,9 @@ struct Pipeline::Impl {
   // reads its own lines (one session is not run by two threads at once).
   std::vector<std::unique_ptr<Session>> rec;
   std::vector<std::string> keys;
+  // The pipeline's own threads for reading lines in parallel (each session
+  // has its own pool for the work inside one model run).
+  std::unique_ptr<ThreadPool> line_pool;
 
   std::vector<apps::ocr::DetectedBox> detect(const Image& img, StageTimes& t) {
     const int limit = std::max(32, options.det_limit_side);
@@ -220,6 +223,7 @@ struct Pipeline::Impl {
       std::atomic<size_t> next{0};
       std::mutex error_mutex;
       std::exception_ptr error;
+      PoolScope scope(line_pool.get());
       parallel_for(int64_t(workers), [&](int64_t begin, int64_t end) {
         for (int64_t k = begin; k < end; ++k)
           for (size_t n; (n = next.fetch_add(1)) < order.size();) {
@@ -291,6 +295,7 @@ pareto::Result<std::unique_ptr<Pipeline>> Pipeline::open(const std::string& mode
     impl->cls = open_model(model_dir + "/ch_ppocr_mobile_v2.0_cls_infer.onnx", options.threads);
     for (int i = 0; i < std::max(1, options.threads); ++i)
       impl->rec.push_back(open_model(model_dir + "/ch_PP-OCRv4_rec_infer.onnx", options.threads));
+    impl->line_pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     impl->keys = read_keys(model_dir + "/ppocr_keys_v1.txt");
     return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
   });

@@ -17,7 +17,10 @@ void f32_q8a_quantize_ref(const float* x, int64_t n, Q8aBlock* out) {
     float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
     int32_t sum = 0;
     for (int j = 0; j < 32; ++j) {
-      int q = int(std::roundf(xb[j] * id));
+      // In float, before converting: NaN and infinities (hostile weights) must
+      // not reach an int conversion; NaN gives -128 like the vector twins.
+      const float r = std::roundf(xb[j] * id);
+      const int q = !(r > -128.f) ? -128 : r > 127.f ? 127 : int(r);
       out[b].qs[j] = int8_t(q);
       sum += q;
     }

@@ -30,8 +30,11 @@ void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out) {
     const __m512i half = _mm512_castps_si512(_mm512_set1_ps(0.5f)), sign = _mm512_set1_epi32(int(0x80000000u));
     __m512 p0 = _mm512_mul_ps(v0, s), p1 = _mm512_mul_ps(v1, s);
     auto signed_half = [&](__m512 p) { return _mm512_castsi512_ps(_mm512_or_si512(half, _mm512_and_si512(_mm512_castps_si512(p), sign))); };
-    __m512i q0 = _mm512_cvttps_epi32(_mm512_add_ps(p0, signed_half(p0)));
-    __m512i q1 = _mm512_cvttps_epi32(_mm512_add_ps(p1, signed_half(p1)));
+    // Clamped to int8 before the sum: a NaN or infinite activation (hostile
+    // weights) converts to INT_MIN, and the sum must match the stored bytes.
+    const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+    __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvttps_epi32(_mm512_add_ps(p0, signed_half(p0))), lo), hi);
+    __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvttps_epi32(_mm512_add_ps(p1, signed_half(p1))), lo), hi);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
     out[b].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));

@@ -13,6 +13,11 @@ namespace pareto::runtime {
 
 namespace {
 
+// Geometry attributes above this are refused: products of three of them stay
+// far inside int64 (no overflow in output-size arithmetic), and no real
+// model comes near it.
+constexpr int64_t kMaxGeometry = int64_t(1) << 20;
+
 struct Spatial {
   std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
 };
@@ -30,6 +35,9 @@ Spatial conv_geometry(const ir::Node& node, const Shape& in_spatial, const std::
   for (size_t i = 0; i < d; ++i) {
     if (s.kernel[i] <= 0 || s.strides[i] <= 0 || s.dilations[i] <= 0 || s.pads[i] < 0 || s.pads[i + d] < 0)
       fail_model(node.label() + ": " + "kernel, strides and dilations must be positive and pads non-negative");
+    // Bounded so that the output-size arithmetic below cannot overflow.
+    if (s.strides[i] > kMaxGeometry || s.dilations[i] > kMaxGeometry || s.pads[i] > kMaxGeometry || s.pads[i + d] > kMaxGeometry)
+      fail_model(node.label() + ": strides, dilations and pads above " + std::to_string(kMaxGeometry) + " are not supported");
     if (s.kernel[i] != kernel[i]) fail_model(node.label() + ": " + "kernel_shape does not match the weight shape");
   }
   std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
@@ -72,9 +80,15 @@ TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, 
   g.out.resize(d);
   for (size_t i = 0; i < d; ++i) {
     if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dil[i] <= 0) invalid("kernel, strides and dilations must be positive");
+    if (g.kernel[i] != w[i + 2]) invalid("kernel_shape does not match the weight shape");
+    if (g.pads[i] < 0 || g.pads[i + d] < 0 || out_pad[i] < 0) invalid("pads and output_padding must not be negative");
+    if (g.strides[i] > kMaxGeometry || g.dil[i] > kMaxGeometry || g.pads[i] > kMaxGeometry || g.pads[i + d] > kMaxGeometry ||
+        out_pad[i] > kMaxGeometry || x[i + 2] > kMaxGeometry || g.kernel[i] > kMaxGeometry)
+      invalid("sizes, strides, dilations and pads above " + std::to_string(kMaxGeometry) + " are not supported");
     int64_t in = x[i + 2];
     int64_t full = g.strides[i] * (in - 1) + out_pad[i] + (g.kernel[i] - 1) * g.dil[i] + 1;
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      if (!out_shape.empty() && (out_shape[i] <= 0 || out_shape[i] > kMaxGeometry)) invalid("output_shape is out of range");
       int64_t target = out_shape.empty() ? in * g.strides[i] : out_shape[i];
       int64_t total = std::max<int64_t>(0, full - target);
       g.pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;

@@ -1,0 +1,154 @@
+// Sessions own their parallelism: eight threads, each with its own session
+// (ONNX and LLM, 1-3 threads each), run at the same time in one process and
+// every output equals what the same session gives when run alone. Built
+// and run under ThreadSanitizer by the tsan preset (scripts/run-tests.sh).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "../unit/proto_builder.h"
+#include "core/thread_pool.h"
+#include "pareto/llm.hpp"
+#include "pareto/pareto.hpp"
+
+namespace {
+
+using namespace pareto;
+using namespace pareto::test;
+
+std::vector<float> ramp(size_t n, float scale, float offset) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * float(int(i * 7919 % 101) - 50) / 50.f + offset;
+  return v;
+}
+
+// Conv -> Relu -> MatMul -> Softmax, large enough that every op splits its
+// work across a session's threads (GEMM and elementwise thresholds).
+std::string conv_model_file(const std::string& dir) {
+  Msg g;
+  g.m(1, node("Conv", {"x", "w", "b"}, {"c"}, "conv", {attr_ints("pads", {1, 1, 1, 1})}));
+  g.m(1, node("Relu", {"c"}, {"r"}, "relu"));
+  g.m(1, node("Reshape", {"r", "shape"}, {"flat"}, "reshape"));
+  g.m(1, node("MatMul", {"flat", "m"}, {"mm"}, "matmul"));
+  g.m(1, node("Softmax", {"mm"}, {"y"}, "softmax", {attr_int("axis", -1)}));
+  g.s(2, "concurrency");
+  g.m(5, tensor_f32("w", {32, 8, 3, 3}, ramp(32 * 8 * 9, 0.1f, 0.f)));
+  g.m(5, tensor_f32("b", {32}, ramp(32, 0.05f, 0.01f)));
+  Msg shape;
+  shape.i(1, 2).i(2, 7).s(8, "shape");  // dims [2], INT64
+  for (int64_t d : {int64_t(32 * 48), int64_t(48)}) shape.i(7, d);
+  g.m(5, shape);
+  g.m(5, tensor_f32("m", {48, 96}, ramp(48 * 96, 0.2f, 0.f)));
+  g.m(11, value_info("x", 1, {1, 8, 48, 48}));
+  g.m(12, value_info("y", 1, {32 * 48, 96}));
+  const std::string path = dir + "/concurrency.onnx";
+  std::ofstream(path, std::ios::binary) << model(g).bytes;
+  return path;
+}
+
+struct Job {
+  bool llm = false;
+  int threads = 1;
+  std::vector<float> onnx_out;
+  std::string text;  // greedy continuation
+  int64_t generated = 0;
+};
+
+class Concurrency : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::filesystem::temp_directory_path() / ("pareto-concurrency-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    onnx_path_ = conv_model_file(dir_.string());
+    llm_path_ = (dir_ / "tiny.gguf").string();
+    auto r = synth_llm({"llama", "tiny", "q8_0", 7, 2}, llm_path_);
+    ASSERT_TRUE(r.ok()) << r.status().message;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
+
+  // One session's whole life: open, run three times, keep the last output.
+  static void run_job(Job& job) {
+    if (job.llm) {
+      LlmOptions o;
+      o.threads = job.threads;
+      o.ctx = 64;
+      auto s = LlmSession::open(llm_path_, o);
+      ASSERT_TRUE(s.ok()) << s.status().message;
+      GenerateOptions g;
+      g.max_tokens = 12;
+      g.temperature = 0.f;
+      for (int round = 0; round < 2; ++round) {
+        s.value()->reset();
+        std::string text;
+        auto st = s.value()->generate("once upon a time", g, [&](const std::string& t) {
+          text += t;
+          return true;
+        });
+        ASSERT_TRUE(st.ok()) << st.status().message;
+        job.text = text;
+        job.generated = st.value().generated_tokens;
+      }
+      return;
+    }
+    SessionOptions o;
+    o.threads = job.threads;
+    auto s = Session::open(onnx_path_, o);
+    ASSERT_TRUE(s.ok()) << s.status().message;
+    const Tensor x = Tensor::from_vector(ramp(8 * 48 * 48, 1.f, 0.1f), {1, 8, 48, 48});
+    for (int round = 0; round < 3; ++round) {
+      auto out = s.value()->run({{"x", x}});
+      ASSERT_TRUE(out.ok()) << out.status().message;
+      const Tensor& y = out.value()[0];
+      job.onnx_out.assign(y.data<float>(), y.data<float>() + y.numel());
+    }
+  }
+
+  static std::filesystem::path dir_;
+  static std::string onnx_path_, llm_path_;
+};
+
+std::filesystem::path Concurrency::dir_;
+std::string Concurrency::onnx_path_, Concurrency::llm_path_;
+
+TEST_F(Concurrency, EightSessionsAtOnceMatchTheSerialRun) {
+  std::vector<Job> serial(8), concurrent(8);
+  for (size_t i = 0; i < serial.size(); ++i) {
+    serial[i].llm = i % 3 == 2;  // three LLM sessions, five ONNX sessions
+    serial[i].threads = 1 + int(i % 3);
+    concurrent[i].llm = serial[i].llm;
+    concurrent[i].threads = serial[i].threads;
+  }
+  for (Job& j : serial) run_job(j);
+  std::vector<std::thread> threads;
+  for (Job& j : concurrent) threads.emplace_back([&j] { run_job(j); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < serial.size(); ++i) {
+    const std::string what = "session " + std::to_string(i) + (serial[i].llm ? " (LLM, " : " (ONNX, ") +
+                             std::to_string(serial[i].threads) + " threads)";
+    if (serial[i].llm) {
+      ASSERT_GT(serial[i].generated, 0) << what;
+      EXPECT_EQ(serial[i].generated, concurrent[i].generated) << what;
+      EXPECT_EQ(serial[i].text, concurrent[i].text) << what;
+    } else {
+      ASSERT_EQ(serial[i].onnx_out.size(), size_t(32 * 48 * 96)) << what;
+      EXPECT_EQ(serial[i].onnx_out, concurrent[i].onnx_out) << what;  // bit for bit
+    }
+  }
+}
+
+// The default pool (tools, tests) and a session's pool are separate: resizing
+// the default pool while a session runs on its own does not touch it.
+TEST_F(Concurrency, ResizingTheDefaultPoolLeavesSessionsAlone) {
+  Job alone, during;
+  alone.threads = during.threads = 2;
+  run_job(alone);
+  std::thread t([&] { run_job(during); });
+  for (int i = 0; i < 50; ++i) set_num_threads(1 + i % 4);
+  t.join();
+  set_num_threads(1);
+  EXPECT_EQ(alone.onnx_out, during.onnx_out);
+}
+
+}  // namespace
