@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli.h"
+#include "pareto/limits.hpp"
 
 namespace {
 
@@ -51,7 +52,11 @@ const char* kUsage =
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs]: speech segments (silero VAD), start and end in seconds\n"
-    "  version\n";
+    "  version\n"
+    "\n"
+    "every command: --limit NAME=VALUE (repeatable; K/M/G/T suffixes) raises or lowers what a file may make\n"
+    "  pareto allocate: tensor-bytes (2G), tensor-elements (2G), vocab-size (2M), context (1M), image-pixels (128M),\n"
+    "  audio-seconds (14400); also PARETO_LIMIT_TENSOR_BYTES=... etc.\n";
 
 }  // namespace
 
@@ -62,6 +67,31 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
+  // --limit NAME=VALUE (any command, repeatable) is taken out before the
+  // command's own options are parsed; the limits apply to everything the
+  // command opens (options default to the limits in force).
+  pareto::Limits limits = pareto::default_limits();
+  std::vector<char*> rest;
+  try {
+    for (int i = 0; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (i >= 2 && a == "--limit") {
+        if (i + 1 >= argc) pareto::fail_argument("--limit needs NAME=VALUE (" + pareto::limit_names() + ")");
+        pareto::set_limit(limits, argv[++i]);
+      } else if (i >= 2 && a.rfind("--limit=", 0) == 0) {
+        pareto::set_limit(limits, a.substr(8));
+      } else {
+        rest.push_back(argv[i]);
+      }
+    }
+  } catch (const pareto::Error& e) {
+    std::fprintf(stderr, "pareto %s: error: %s\n", cmd.c_str(), e.what());
+    return 2;
+  }
+  argc = int(rest.size());
+  rest.push_back(nullptr);
+  argv = rest.data();
+  pareto::LimitsScope limit_scope(limits);
   // glibc hands large freed blocks back to the OS, so every inference would
   // page-fault its activations in again (~12% of det latency). Keep them in
   // the heap until the memory planner gives each model one arena.

@@ -43,6 +43,7 @@ struct Options {
   // Join boxes the detector split on one visual line (wide gaps, columns)
   // into one line, with a space between pieces.
   bool merge_lines = true;
+  Limits limits = current_limits();  // image pixels, tensor sizes (pareto/limits.hpp)
 };
 
 struct TextLine {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pareto/error.h"
+#include "pareto/limits.hpp"
 #include "pareto/tensor.h"
 
 namespace pareto {
@@ -60,6 +61,9 @@ struct SessionOptions {
   // constants, so control flow on them folds away (silero's sample rate).
   // run() still accepts them, and checks the value is the same.
   std::map<std::string, Tensor> constant_inputs;
+  // What the model may make pareto allocate (pareto/limits.hpp): by default
+  // the limits in force where the options are made.
+  Limits limits = current_limits();
 };
 
 // The arena plan of an optimized session (all zero without one).

@@ -16,10 +16,8 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_to_string(const Shape& shape);
 
-// Largest single tensor the runtime will allocate. Guards against hostile
-// models asking for absurd sizes; settable for large legitimate models.
-size_t tensor_byte_limit();
-void set_tensor_byte_limit(size_t bytes);
+// Tensor::empty refuses tensors above the tensor-bytes and tensor-elements
+// limits in force (pareto/limits.hpp).
 
 class Tensor {
  public:

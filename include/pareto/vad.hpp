@@ -22,6 +22,7 @@ struct Options {
   // Compile the model for the sample rate it runs at (the rate and window
   // become constants, so its control flow folds away).
   bool optimize = true;
+  Limits limits = current_limits();  // audio length, tensor sizes (pareto/limits.hpp)
 };
 
 struct Segment {

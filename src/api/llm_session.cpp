@@ -48,6 +48,7 @@ Result<std::unique_ptr<LlmSession>> LlmSession::open(const std::string& model_pa
     impl->options = options;
     impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     PoolScope scope(impl->pool.get());
+    LimitsScope limits(options.limits);
     impl->model = llm::Model::load(model_path, options.tokenizer);
     if (options.repack) llm::repack_for_cpu(*impl->model);
     if (!impl->model->vocab.pieces.empty()) impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
@@ -82,6 +83,7 @@ Result<GenerateStats> LlmSession::generate(const std::string& prompt, const Gene
     Impl& s = *impl_;
     if (!s.tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
     PoolScope scope(s.pool.get());
+    LimitsScope limits(s.options.limits);
     GenerateStats stats;
     std::vector<int32_t> tokens = s.tokenizer->encode(prompt, o.add_bos && s.pos == 0);
     if (tokens.empty() && s.pos == 0) fail_argument("nothing to start from: empty prompt and no BOS token");
@@ -148,6 +150,7 @@ Result<PerplexityStats> LlmSession::perplexity(const std::string& text, int64_t 
   return guarded([&] {
     if (!impl_->tokenizer) fail_argument("the model has no tokenizer (pass a tokenizer file)");
     PoolScope scope(impl_->pool.get());
+    LimitsScope limits(impl_->options.limits);
     reset();
     llm::PerplexityResult r = llm::perplexity(*impl_->transformer, *impl_->tokenizer, text, n_ctx, progress);
     return PerplexityStats{r.ppl, r.ppl_error, r.chunks, r.scored_tokens, r.text_tokens};
@@ -158,6 +161,7 @@ Result<double> LlmSession::time_forward(int64_t n_tokens, int64_t batch) {
   return guarded([&] {
     Impl& s = *impl_;
     PoolScope scope(s.pool.get());
+    LimitsScope limits(s.options.limits);
     reset();
     if (n_tokens > s.transformer->ctx()) fail_argument("benchmark needs " + std::to_string(n_tokens) + " positions, context is " + std::to_string(s.transformer->ctx()));
     std::vector<int32_t> tokens(static_cast<size_t>(n_tokens));

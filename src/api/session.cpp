@@ -55,6 +55,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
     impl->options = options;
     impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     PoolScope scope(in_parallel_region() ? nullptr : impl->pool.get());  // constant folding runs kernels
+    LimitsScope limits(options.limits);
     std::unique_ptr<passes::MemoryPlan> stored_plan;
     {
       auto f = MappedFile::open(path);
@@ -153,6 +154,7 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
     // lines in parallel, one session per thread) runs its kernels inline on
     // that thread; otherwise on its own pool.
     PoolScope scope(in_parallel_region() ? nullptr : impl_->pool.get());
+    LimitsScope limits(impl_->options.limits);
     return impl_->executor->run_graph(g, bound, nullptr);
   });
 }

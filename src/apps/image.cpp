@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 
 namespace pareto::apps {
 
@@ -18,9 +19,10 @@ namespace {
 
 void check_size(const std::string& path, int64_t w, int64_t h, int64_t max_pixels) {
   if (w <= 0 || h <= 0) fail_argument(path + ": image has no pixels");
-  if (w * h > max_pixels)
-    fail_argument(path + ": image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is larger than the limit of " +
-                  std::to_string(max_pixels) + " pixels");
+  if (w * h <= max_pixels) return;
+  const std::string what = path + ": an image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels";
+  if (max_pixels == current_limits().image_pixels) check_limit(what, uint64_t(w) * uint64_t(h), "image-pixels");
+  fail_argument(what + " is larger than the limit of " + std::to_string(max_pixels) + " pixels");
 }
 
 Image load_png(const std::string& path, int64_t max_pixels) {
@@ -114,6 +116,7 @@ Image load_jpeg(const std::string& path, int64_t max_pixels) {
 }  // namespace
 
 Image load_image(const std::string& path, int64_t max_pixels) {
+  if (max_pixels < 0) max_pixels = current_limits().image_pixels;
   unsigned char sig[8] = {};
   {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);

@@ -14,8 +14,9 @@ struct Image {
 };
 
 // Decodes a PNG or JPEG file (by signature). Refuses truncated or corrupt
-// files, and images above `max_pixels`, with a message naming the file.
-Image load_image(const std::string& path, int64_t max_pixels = int64_t(1) << 27);
+// files, and images above `max_pixels` (< 0: the image-pixels limit in
+// force, pareto/limits.hpp), with a message naming the file and the limit.
+Image load_image(const std::string& path, int64_t max_pixels = -1);
 
 // Bilinear resize with pixel-centre alignment (the convention of OpenCV's INTER_LINEAR).
 Image resize_bilinear(const Image& src, int width, int height);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 
 namespace pareto::apps {
 
@@ -25,6 +26,7 @@ Audio load_wav(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(StatusCode::io_error, path + ": cannot open");
   const std::streamoff size = f.tellg();
+  if (size < 0) fail(StatusCode::io_error, path + ": cannot read (not a regular file?)");
   constexpr std::streamoff kMaxBytes = std::streamoff(1) << 32;  // 4 GiB: hours of audio
   if (size > kMaxBytes) fail_argument(path + ": file larger than 4 GiB");
   std::vector<uint8_t> b(static_cast<size_t>(size));
@@ -66,6 +68,8 @@ Audio load_wav(const std::string& path) {
   if (channels < 1 || channels > 64) bad(path, data_at, "channel count " + std::to_string(channels));
   if (rate < 1000 || rate > 384000) bad(path, data_at, "sample rate " + std::to_string(rate) + " Hz");
   const size_t width = size_t(bits / 8), frame = width * size_t(channels), frames = data_bytes / frame;
+  check_limit(path + ": audio of " + std::to_string(frames) + " frames at " + std::to_string(rate) + " Hz (seconds)",
+              uint64_t(frames / size_t(rate)), "audio-seconds");
   Audio a;
   a.sample_rate = rate;
   a.samples.resize(frames);

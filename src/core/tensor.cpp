@@ -6,15 +6,10 @@
 #include <new>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 
 namespace pareto {
 
-namespace {
-std::atomic<size_t> g_byte_limit{size_t(2) << 30};
-}
-
-size_t tensor_byte_limit() { return g_byte_limit.load(); }
-void set_tensor_byte_limit(size_t bytes) { g_byte_limit.store(bytes); }
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
@@ -39,10 +34,10 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
   size_t esize = dtype_size(dtype);
   if (esize == 0) fail_unsupported(std::string("tensors of type ") + dtype_name(dtype) + " are not supported");
   int64_t n = shape_numel(shape);
-  if (uint64_t(n) > tensor_byte_limit() / esize)
-    fail(StatusCode::out_of_memory, "tensor of shape " + shape_to_string(shape) + " " + dtype_name(dtype) +
-                                        " exceeds the allocation limit of " + std::to_string(tensor_byte_limit()) +
-                                        " bytes");
+  const std::string what = std::string("a ") + dtype_name(dtype) + " tensor of shape " + shape_to_string(shape);
+  check_limit(what, uint64_t(n), "tensor-elements");
+  if (uint64_t(n) > UINT64_MAX / esize) fail(StatusCode::out_of_memory, what + ": byte size overflows");
+  check_limit(what, uint64_t(n) * esize, "tensor-bytes");
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);

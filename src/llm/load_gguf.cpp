@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "pareto/limits.hpp"
 #include "frontend/gguf/gguf_reader.h"
 #include "kernels/quant_formats.h"
 #include "llm/arch.h"
@@ -72,9 +73,10 @@ void load_gguf_vocab(const gguf::File& f, Vocab& v) {
   }
   const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
   if (!tokens || tokens->elem_type != gguf::ValueType::string) fail_model(f.path + ": tokenizer.ggml.tokens missing or not strings");
+  check_limit(f.path + ": tokenizer.ggml.tokens (tokens)", tokens->count, "vocab-size");
   v.pieces = tokens->strs;
   if (const gguf::Value* s = f.find("tokenizer.ggml.scores"))
-    for (double x : s->nums) v.scores.push_back(float(x));
+    for (size_t k = 0; k < s->count && s->elem_type != gguf::ValueType::string; ++k) v.scores.push_back(float(s->number(k)));
   if (const gguf::Value* t = f.find("tokenizer.ggml.token_type"))
     for (int64_t x : t->ints) v.types.push_back(int32_t(x));
   if (const gguf::Value* mg = f.find("tokenizer.ggml.merges")) v.merges = mg->strs;
@@ -120,12 +122,18 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path) {
     fail_model(path + ": inconsistent hyper-parameters (dim " + std::to_string(c.dim) + ", heads " + std::to_string(c.n_heads) + "/" +
                std::to_string(c.n_kv_heads) + ", layers " + std::to_string(c.n_layers) + ")");
   c.head_dim = file->get_int(a + "attention.key_length", c.dim / c.n_heads);
+  // Bounded before the products below (q_dim, KV rows) are formed.
+  if (c.head_dim <= 0 || c.head_dim > 8192 || c.n_heads > 65536 || c.dim > (int64_t(1) << 20) || c.ffn_dim > (int64_t(1) << 22))
+    fail_model(path + ": hyper-parameters out of range (head dim " + std::to_string(c.head_dim) + ", heads " + std::to_string(c.n_heads) +
+               ", dim " + std::to_string(c.dim) + ", ffn " + std::to_string(c.ffn_dim) + ")");
   c.rope_dims = file->get_int(a + "rope.dimension_count", c.head_dim);
   if (c.rope_dims <= 0 || c.rope_dims > c.head_dim || c.rope_dims % 2) fail_model(path + ": rope.dimension_count " + std::to_string(c.rope_dims) + " is invalid");
   load_gguf_vocab(*file, m->vocab);
   const gguf::TensorInfo* emb = file->tensor("token_embd.weight");
   if (!emb || emb->ne.size() != 2) fail_model(path + ": missing or mis-shaped tensor 'token_embd.weight'");
   c.vocab = file->get_int(a + "vocab_size", emb->ne[1]);
+  if (c.vocab <= 0) fail_model(path + ": vocab_size " + std::to_string(c.vocab) + " is not positive");
+  check_limit(path + ": the vocabulary (tokens)", uint64_t(c.vocab), "vocab-size");
   if (!m->vocab.pieces.empty() && int64_t(m->vocab.pieces.size()) != c.vocab)
     fail_model(path + ": the tokenizer has " + std::to_string(m->vocab.pieces.size()) + " tokens, the model " + std::to_string(c.vocab));
   Binder b(*file, *m);

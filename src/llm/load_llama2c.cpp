@@ -4,6 +4,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "pareto/limits.hpp"
 #include "core/file.h"
 #include "kernels/quant_formats.h"
 #include "llm/model.h"
@@ -36,6 +37,7 @@ std::unique_ptr<Model> load_llama2c_model(const std::string& path, const std::st
   c.n_kv_heads = h[4];
   bool shared = h[5] > 0;
   c.vocab = h[5] < 0 ? -int64_t(h[5]) : h[5];
+  check_limit(path + ": the vocabulary (vocab_size)", uint64_t(c.vocab), "vocab-size");
   c.ctx_len = h[6];
   const char* names[] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
   int64_t vals[] = {c.dim, c.ffn_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab, c.ctx_len};

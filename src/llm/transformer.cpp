@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 #include "core/thread_pool.h"
 #include "kernels/llm_ops.h"
 
@@ -22,13 +23,14 @@ Transformer::Transformer(const Model& model, int64_t ctx, KvType kv) : model_(mo
   ctx_ = ctx > 0 ? ctx : c.ctx_len;
   if (ctx_ <= 0) fail_argument("context length must be positive");
   if (c.head_dim > 512) fail_unsupported("head dimension " + std::to_string(c.head_dim) + " (pareto supports up to 512)");
-  // Refuse caches that cannot be meant (a typo, or a hostile file's context length) before allocating.
-  constexpr double kMaxKvBytes = double(uint64_t(16) << 30);
+  // Refuse caches that cannot be meant (a typo, or a hostile file's context
+  // length) before allocating: positions against the context limit, each
+  // layer's K (and V) cache against the tensor-bytes limit.
+  check_limit("a KV cache of " + std::to_string(ctx_) + " positions", uint64_t(ctx_), "context");
   const double row_bytes = kv == KvType::q8 ? double(kernels::q8kv_row_bytes(c.head_dim)) : double(c.head_dim) * (kv == KvType::f16 ? 2 : 4);
-  double kv_bytes = 2.0 * double(ctx_) * double(c.n_kv_heads) * row_bytes * double(c.n_layers);
-  if (kv_bytes > kMaxKvBytes)
-    fail_argument("a KV cache for context " + std::to_string(ctx_) + " needs " + std::to_string(int64_t(kv_bytes / double(1 << 30))) +
-                  " GiB; use a smaller --ctx");
+  const double layer_bytes = double(ctx_) * double(c.n_kv_heads) * row_bytes;
+  check_limit("the K cache of one layer for context " + std::to_string(ctx_) + " (bytes)",
+              layer_bytes > 9e18 ? UINT64_MAX : uint64_t(layer_bytes), "tensor-bytes");
   size_t per_layer = size_t(ctx_ * c.n_kv_heads * c.head_dim);
   if (kv == KvType::q8) {
     const size_t rows = size_t(ctx_ * c.n_kv_heads * c.n_layers), bytes = rows * size_t(kernels::q8kv_row_bytes(c.head_dim));

@@ -38,6 +38,13 @@ grep -q -- "--threads expects a whole number from 1 to 1024" "$out/err5.txt"
 if "$pareto" bench "$model" --runs 3x > "$out/err6.txt" 2>&1; then echo "expected failure"; exit 1; fi
 grep -q -- "--runs expects a whole number" "$out/err6.txt"
 
+# Resource limits: a lower tensor-bytes limit refuses the model's tensors by name, and says how to raise it.
+if "$pareto" run "$model" --limit tensor-bytes=64 > "$out/err7.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q "above the tensor-bytes limit of 64 (raise it with --limit tensor-bytes=N" "$out/err7.txt"
+if "$pareto" run "$model" --limit tensor-bites=64 > "$out/err8.txt" 2>&1; then echo "expected failure"; exit 1; fi
+grep -q "NAME one of tensor-bytes" "$out/err8.txt"
+"$pareto" run "$model" --limit tensor-bytes=1M > /dev/null
+
 # bad input is a clear error with a non-zero exit, not a crash
 if "$pareto" run "$model" --input nope=random > "$out/err.txt" 2>&1; then echo "expected failure"; exit 1; fi
 grep -q "no input named 'nope'" "$out/err.txt"

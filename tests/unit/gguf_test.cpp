@@ -58,7 +58,7 @@ TEST(Gguf, MetadataMatchesLlamaCpp) {
         const json& first = want["first8"];
         for (size_t i = 0; i < first.size(); ++i) {
           if (v.elem_type == gguf::ValueType::string) EXPECT_EQ(v.strs[i], first[i].get<std::string>()) << key;
-          else EXPECT_DOUBLE_EQ(v.nums[i], first[i].get<double>()) << key << "[" << i << "]";
+          else EXPECT_DOUBLE_EQ(v.number(i), first[i].get<double>()) << key << "[" << i << "]";
         }
       } else if (v.type == gguf::ValueType::f32 || v.type == gguf::ValueType::f64) {
         EXPECT_FLOAT_EQ(float(v.f), want["value"].get<float>()) << key;

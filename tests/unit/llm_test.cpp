@@ -332,8 +332,28 @@ TEST(Llm, AbsurdContextIsRefusedBeforeAllocating) {
   lo.ctx = 1000000000;
   auto s = LlmSession::open(shared_models() + "/stories260K.gguf", lo);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code, StatusCode::invalid_argument);
-  EXPECT_NE(s.status().message.find("smaller --ctx"), std::string::npos) << s.status().message;
+  EXPECT_EQ(s.status().code, StatusCode::out_of_memory);
+  EXPECT_NE(s.status().message.find("above the context limit of 1048576 (raise it with --limit context=N"), std::string::npos)
+      << s.status().message;
+}
+
+// The limits in the options are the ones applied: a context inside the
+// default limit is refused under a lower one, and a vocabulary above the
+// vocab-size limit is refused before its tokens are read.
+TEST(Llm, LimitsInTheOptionsApply) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  LlmOptions lo;
+  lo.ctx = 256;
+  lo.limits.context = 128;
+  auto s = LlmSession::open(shared_models() + "/stories260K.gguf", lo);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message.find("context limit of 128"), std::string::npos) << s.status().message;
+  lo.limits.context = 256;
+  EXPECT_TRUE(LlmSession::open(shared_models() + "/stories260K.gguf", lo).ok());
+  lo.limits.vocab_size = 100;  // stories260K has 512 tokens
+  s = LlmSession::open(shared_models() + "/stories260K.gguf", lo);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message.find("vocab-size limit of 100"), std::string::npos) << s.status().message;
 }
 
 // A vocabulary with no byte tokens and no unknown token in range (a broken

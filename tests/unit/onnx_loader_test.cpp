@@ -8,6 +8,7 @@
 #include "proto_builder.h"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
+#include "pareto/limits.hpp"
 
 using namespace pareto;
 using namespace pareto::test;
@@ -148,8 +149,20 @@ TEST(OnnxLoader, RuntimeAllocationLimitHolds) {
     FAIL() << "expected an allocation error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), StatusCode::out_of_memory);
-    EXPECT_NE(std::string(e.what()).find("allocation limit"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("above the tensor-elements limit"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--limit tensor-elements=N"), std::string::npos) << e.what();
   }
+  // Under a lower tensor-bytes limit a small tensor is refused too, and the message says how to raise it.
+  Limits low;
+  low.tensor_bytes = 1024;
+  LimitsScope scope(low);
+  try {
+    Tensor::empty(DType::f32, {16, 17});
+    FAIL() << "expected a tensor-bytes error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs 1088, above the tensor-bytes limit of 1024"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(Tensor::empty(DType::f32, {16, 16}));
 }
 
 TEST(OnnxLoader, CycleNamesANode) {

@@ -291,6 +291,7 @@ pareto::Result<std::unique_ptr<Pipeline>> Pipeline::open(const std::string& mode
   return api::guarded([&] {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
+    LimitsScope limits(options.limits);  // the sessions' options take these
     impl->det = open_model(model_dir + "/ch_PP-OCRv4_det_infer.onnx", options.threads);
     impl->cls = open_model(model_dir + "/ch_ppocr_mobile_v2.0_cls_infer.onnx", options.threads);
     for (int i = 0; i < std::max(1, options.threads); ++i)
@@ -303,6 +304,7 @@ pareto::Result<std::unique_ptr<Pipeline>> Pipeline::open(const std::string& mode
 
 pareto::Result<OcrResult> Pipeline::run_file(const std::string& image_path) {
   return api::guarded([&] {
+    LimitsScope limits(impl_->options.limits);
     const double t0 = now_seconds();
     Image img = apps::load_image(image_path);
     return impl_->run(img, now_seconds() - t0);
@@ -311,7 +313,10 @@ pareto::Result<OcrResult> Pipeline::run_file(const std::string& image_path) {
 
 pareto::Result<OcrResult> Pipeline::run(const uint8_t* rgb, int width, int height) {
   return api::guarded([&] {
-    if (!rgb || width <= 0 || height <= 0 || int64_t(width) * height > (int64_t(1) << 27)) fail_argument("ocr: bad image size");
+    LimitsScope limits(impl_->options.limits);
+    if (!rgb || width <= 0 || height <= 0) fail_argument("ocr: bad image size " + std::to_string(width) + "x" + std::to_string(height));
+    check_limit("ocr: an image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels", uint64_t(width) * uint64_t(height),
+                "image-pixels");
     Image img;
     img.width = width;
     img.height = height;

@@ -159,6 +159,7 @@ pareto::Result<std::unique_ptr<Detector>> Detector::open(const std::string& mode
   return api::guarded([&] {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
+    LimitsScope limits(options.limits);  // the session's options take these
     impl->model_path = model_path;
     {  // check the interface on the plain model first: a clear message for a wrong file
       auto s = Session::open(model_path, SessionOptions{});
@@ -177,6 +178,7 @@ pareto::Result<std::unique_ptr<Detector>> Detector::open(const std::string& mode
 
 pareto::Result<VadResult> Detector::run_file(const std::string& wav_path) {
   return api::guarded([&] {
+    LimitsScope limits(impl_->options.limits);
     const double t0 = now_seconds();
     apps::Audio a = apps::load_wav(wav_path);
     const double decode = now_seconds() - t0;
@@ -187,6 +189,9 @@ pareto::Result<VadResult> Detector::run_file(const std::string& wav_path) {
 pareto::Result<VadResult> Detector::run(const float* samples, size_t n, int sample_rate) {
   return api::guarded([&] {
     if (sample_rate < 1000 || sample_rate > 384000) fail_argument("vad: sample rate " + std::to_string(sample_rate) + " Hz");
+    LimitsScope limits(impl_->options.limits);
+    check_limit("vad: audio of " + std::to_string(n) + " samples at " + std::to_string(sample_rate) + " Hz (seconds)",
+                uint64_t(n) / uint64_t(sample_rate), "audio-seconds");
     return impl_->run(std::vector<float>(samples, samples + n), sample_rate, 0);
   });
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 #include "kernels/quant_formats.h"
 
 namespace pareto::gguf {
@@ -16,9 +17,8 @@ class Cursor {
   Cursor(const uint8_t* base, size_t size, std::string name) : base_(base), size_(size), name_(std::move(name)) {}
   size_t pos() const { return pos_; }
   size_t left() const { return size_ - pos_; }
-  [[noreturn]] void fail(const std::string& what) const {
-    fail_model(name_ + ": offset " + std::to_string(pos_) + ": " + what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { fail_model(where() + ": " + what); }
+  std::string where() const { return name_ + ": offset " + std::to_string(pos_); }
   template <class T>
   T read(const char* what) {
     if (left() < sizeof(T)) fail(std::string("truncated while reading ") + what);
@@ -86,18 +86,23 @@ Value read_value(Cursor& c, ValueType t, const std::string& key) {
     size_t min_size = v.elem_type == ValueType::string ? 8 : scalar_size(v.elem_type);
     if (v.count > c.left() / min_size)
       c.fail("key '" + key + "': array of " + std::to_string(v.count) + " elements runs past the end of the file");
+    // In memory an element takes more than in the file (a string object for
+    // an 8-byte empty string): charged against the tensor-bytes limit.
+    const bool floats = v.elem_type == ValueType::f32 || v.elem_type == ValueType::f64;
+    const uint64_t per_element = v.elem_type == ValueType::string ? sizeof(std::string) : 8;
+    check_limit(c.where() + ": key '" + key + "': array of " + std::to_string(v.count) + " elements (bytes in memory)", v.count * per_element,
+                "tensor-bytes");
     if (v.elem_type == ValueType::string) {
       v.strs.reserve(size_t(v.count));
       for (uint64_t k = 0; k < v.count; ++k) v.strs.push_back(c.string(key.c_str()));
     } else {
-      v.nums.reserve(size_t(v.count));
-      v.ints.reserve(size_t(v.count));
+      (floats ? v.nums.reserve(size_t(v.count)) : v.ints.reserve(size_t(v.count)));
       for (uint64_t k = 0; k < v.count; ++k) {
         int64_t i = 0;
         double f = 0;
         read_scalar(c, v.elem_type, i, f, key.c_str());
-        v.ints.push_back(i);
-        v.nums.push_back(f);
+        if (floats) v.nums.push_back(f);
+        else v.ints.push_back(i);
       }
     }
   } else {

@@ -25,10 +25,12 @@ struct Value {
   int64_t i = 0;
   double f = 0;
   std::string s;
-  // Arrays: numbers in nums (as double, exact for |v| < 2^53) and ints, strings in strs.
+  // Arrays, stored once: floats in nums, integers and booleans in ints
+  // (u64 reinterpreted), strings in strs. number(k) reads either as a double.
   std::vector<double> nums;
   std::vector<int64_t> ints;
   std::vector<std::string> strs;
+  double number(size_t k) const { return nums.empty() ? double(ints[k]) : nums[k]; }
   uint64_t count = 0;
 };
 

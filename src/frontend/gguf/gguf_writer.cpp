@@ -115,7 +115,8 @@ void Writer::set_value(const std::string& key, const Value& v) {
     put<uint64_t>(p, v.count);
     for (uint64_t k = 0; k < v.count; ++k) {
       if (v.elem_type == ValueType::string) put_str(p, v.strs[size_t(k)]);
-      else scalar(p, v.elem_type, v.ints[size_t(k)], v.nums[size_t(k)]);
+      else if (v.nums.empty()) scalar(p, v.elem_type, v.ints[size_t(k)], 0.0);
+      else scalar(p, v.elem_type, 0, v.nums[size_t(k)]);
     }
   } else {
     scalar(p, v.type, v.i, v.f);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "pareto/limits.hpp"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -306,7 +307,7 @@ void run_range(OpContext& ctx) {
   double s = start.as_double(0), l = limit.as_double(0), dl = delta.as_double(0);
   if (dl == 0) ctx.invalid("delta is zero");
   double count = std::ceil((l - s) / dl);
-  if (!(count <= double(tensor_byte_limit()))) ctx.invalid("range has too many elements");
+  if (!(count <= double(current_limits().tensor_elements))) ctx.invalid("range has too many elements");
   int64_t n = std::max<int64_t>(0, int64_t(count));
   Tensor& y = ctx.out(0, start.dtype(), {n});
   PARETO_DISPATCH_NUMERIC(ctx, start.dtype(), {
