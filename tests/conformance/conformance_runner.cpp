@@ -3,6 +3,11 @@
 // output_N.pb. Prints PASS / FAIL / UNSUPPORTED per case, a per-op table and
 // "N passed, N failed"; exits non-zero if any case fails, 77 (skip) if the
 // data is not installed.
+//   pareto_conformance DATA [-v] [--expected-unsupported LIST] [--write-unsupported LIST]
+// With --expected-unsupported, the cases reported unsupported must be exactly
+// the committed LIST (one suite/case per line): a case that moves from pass to
+// unsupported fails, and so does a listed case that now passes (the list is
+// then out of date: regenerate it with --write-unsupported).
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -148,8 +153,19 @@ CaseResult run_case(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string root = argc > 1 ? argv[1] : "/usr/share/libonnx-testdata/data";
-  bool verbose = argc > 2 && !std::strcmp(argv[2], "-v");
+  std::string root = "/usr/share/libonnx-testdata/data", expected_path, write_path;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-v") verbose = true;
+    else if (a == "--expected-unsupported" && i + 1 < argc) expected_path = argv[++i];
+    else if (a == "--write-unsupported" && i + 1 < argc) write_path = argv[++i];
+    else if (a[0] != '-') root = a;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
   if (!exists(root)) {
     std::printf("SKIPPED: ONNX backend test data not found at %s (apt-get install libonnx-testdata)\n", root.c_str());
     return 77;
@@ -161,6 +177,7 @@ int main(int argc, char** argv) {
   };
   std::map<std::string, OpCount> per_op;
   std::vector<std::string> failures;
+  std::set<std::string> unsupported_cases;
   for (const char* suite : suites) {
     int sp = 0, sf = 0, su = 0;
     for (const std::string& name : list_dir(root + "/" + suite, true)) {
@@ -175,12 +192,45 @@ int main(int argc, char** argv) {
       OpCount& c = per_op[key];
       if (r.outcome == Outcome::pass) ++passed, ++sp, ++c.pass;
       else if (r.outcome == Outcome::fail) ++failed, ++sf, ++c.fail, failures.push_back(std::string(suite) + "/" + name);
-      else ++unsupported, ++su, ++c.unsupported;
+      else ++unsupported, ++su, ++c.unsupported, unsupported_cases.insert(std::string(suite) + "/" + name);
     }
     std::printf("suite %-18s %4d passed, %4d failed, %4d unsupported\n", suite, sp, sf, su);
   }
   std::printf("\n%-28s %6s %6s %6s\n", "op", "pass", "fail", "unsup");
   for (auto& [op, c] : per_op) std::printf("%-28s %6d %6d %6d\n", op.c_str(), c.pass, c.fail, c.unsupported);
   std::printf("\n%d passed, %d failed (%d unsupported)\n", passed, failed, unsupported);
-  return failed ? 1 : 0;
+  if (!write_path.empty()) {
+    FILE* f = std::fopen(write_path.c_str(), "w");
+    if (!f) return 2;
+    std::fprintf(f,
+                 "# ONNX backend test cases pareto reports unsupported (tests/conformance/conformance_runner.cpp):\n"
+                 "# a case that leaves this list by regressing, or by starting to run, fails onnx_conformance.\n"
+                 "# Regenerate: build/tests/pareto_conformance /usr/share/libonnx-testdata/data --write-unsupported FILE\n");
+    for (const std::string& c : unsupported_cases) std::fprintf(f, "%s\n", c.c_str());
+    std::fclose(f);
+  }
+  int list_mismatches = 0;
+  if (!expected_path.empty()) {
+    std::set<std::string> expected;
+    FILE* f = std::fopen(expected_path.c_str(), "r");
+    if (!f) {
+      std::printf("cannot read the expected-unsupported list %s\n", expected_path.c_str());
+      return 2;
+    }
+    char line[512];
+    while (std::fgets(line, sizeof line, f)) {
+      std::string l(line);
+      while (!l.empty() && (l.back() == '\n' || l.back() == '\r' || l.back() == ' ')) l.pop_back();
+      if (!l.empty() && l[0] != '#') expected.insert(l);
+    }
+    std::fclose(f);
+    for (const std::string& c : unsupported_cases)
+      if (!expected.count(c)) std::printf("REGRESSED   %s: unsupported now, not in %s\n", c.c_str(), expected_path.c_str()), ++list_mismatches;
+    for (const std::string& c : expected)
+      if (!unsupported_cases.count(c))
+        std::printf("NOW RUNS    %s: listed as unsupported in %s; regenerate the list (--write-unsupported)\n", c.c_str(), expected_path.c_str()),
+            ++list_mismatches;
+    std::printf("%zu unsupported cases, %zu listed, %d differences\n", unsupported_cases.size(), expected.size(), list_mismatches);
+  }
+  return failed || list_mismatches ? 1 : 0;
 }
