@@ -16,6 +16,11 @@ need_pkg libgmock-dev
 need_pkg libbenchmark-dev
 need_pkg libonnx-testdata
 need_pkg nlohmann-json3-dev
+# The fuzz harnesses build with clang's libFuzzer (the runtime is in
+# libclang-rt-14-dev); the concurrency tests run under gcc's ThreadSanitizer.
+need_pkg clang
+need_pkg libclang-rt-14-dev
+need_pkg libtsan2
 # pareto ocr decodes PNG/JPEG.
 need_pkg libpng-dev
 need_pkg libjpeg-dev

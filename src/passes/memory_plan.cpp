@@ -1,6 +1,7 @@
 #include "passes/memory_plan.h"
 
 #include <algorithm>
+#include <map>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -272,20 +273,57 @@ bool plan_matches(const MemoryPlan& plan, const ir::Graph& g, const std::vector<
 
 bool plan_is_valid(const MemoryPlan& plan, std::string* why) {
   const auto& b = plan.buffers;
+  auto fail = [&](const std::string& what) {
+    if (why) *why = what;
+    return false;
+  };
+  uint64_t end = 0;
   for (size_t i = 0; i < b.size(); ++i) {
     // offset + bytes could wrap for a hostile plan: compare without adding.
-    if (b[i].offset % plan.alignment || b[i].bytes > plan.arena_bytes || b[i].offset > plan.arena_bytes - b[i].bytes) {
-      if (why) *why = "buffer " + std::to_string(i) + " misaligned or outside the arena";
-      return false;
+    if (b[i].offset % plan.alignment || b[i].bytes > plan.arena_bytes || b[i].offset > plan.arena_bytes - b[i].bytes)
+      return fail("buffer " + std::to_string(i) + " misaligned or outside the arena");
+    if (b[i].first < 0 || b[i].last < b[i].first) return fail("buffer " + std::to_string(i) + " has no lifetime");
+    end = std::max<uint64_t>(end, b[i].offset + b[i].bytes);
+  }
+  // The arena is what the buffers span (rounded up to the alignment): no
+  // larger, so a stored plan cannot make the executor allocate more than
+  // its tensors need.
+  if (plan.arena_bytes > (end + plan.alignment - 1) / plan.alignment * plan.alignment)
+    return fail("arena of " + std::to_string(plan.arena_bytes) + " bytes is larger than its buffers span (" + std::to_string(end) + ")");
+  // Sweep over positions, keeping the buffers live at the current position
+  // by offset: they must be pairwise disjoint, so a starting buffer need only
+  // be compared with its neighbours (n log n, also for hostile plans of a
+  // million buffers).
+  struct Event {
+    int64_t at;
+    bool start;
+    size_t buffer;
+  };
+  std::vector<Event> events;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (b[i].bytes == 0) continue;
+    events.push_back({b[i].first, true, i});
+    events.push_back({int64_t(b[i].last) + 1, false, i});
+  }
+  std::sort(events.begin(), events.end(), [](const Event& x, const Event& y) {
+    return x.at != y.at ? x.at < y.at : (!x.start && y.start);  // a buffer ending at t is gone before one starting at t
+  });
+  std::map<uint64_t, size_t> live;  // offset -> buffer
+  for (const Event& e : events) {
+    const Buffer& x = b[e.buffer];
+    if (!e.start) {
+      live.erase(x.offset);
+      continue;
     }
-    for (size_t j = i + 1; j < b.size(); ++j) {
-      const bool time = b[i].first <= b[j].last && b[j].first <= b[i].last;
-      const bool space = b[i].offset < b[j].offset + b[j].bytes && b[j].offset < b[i].offset + b[i].bytes;
-      if (time && space) {
-        if (why) *why = "buffers " + std::to_string(i) + " and " + std::to_string(j) + " are live together and overlap";
-        return false;
-      }
+    auto next = live.lower_bound(x.offset);
+    if (next != live.end() && next->first < x.offset + x.bytes)
+      return fail("buffers " + std::to_string(e.buffer) + " and " + std::to_string(next->second) + " are live together and overlap");
+    if (next != live.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + b[prev->second].bytes > x.offset)
+        return fail("buffers " + std::to_string(e.buffer) + " and " + std::to_string(prev->second) + " are live together and overlap");
     }
+    live.emplace(x.offset, e.buffer);
   }
   return true;
 }

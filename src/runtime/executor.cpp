@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/file.h"
+#include "pareto/limits.hpp"
 #include "runtime/shape_infer.h"
 
 namespace pareto::runtime {
@@ -22,6 +23,8 @@ const Tensor* Scope::lookup(const std::string& name) const {
 void check_supported(const ir::Graph& g) {
   std::map<std::string, std::vector<std::string>> missing;
   ir::for_each_node(g, [&](const ir::Node& n, const ir::Graph&) {
+    // Every operator has at least one output; kernels and shape inference write output 0.
+    if (n.outputs.empty()) fail_model(n.label() + ": the node has no outputs");
     if (!op_registry().find(n.domain, n.op_type))
       missing[n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type].push_back(n.name);
   });
@@ -86,6 +89,7 @@ static void check_input(const ir::Value& v, const Tensor& t) {
 
 // Allocates the arena and fixes each node output's slot once (see Plan::slots).
 void Executor::finish_memory(const ir::Graph& g, Plan& plan) {
+  check_limit("the activation arena of the memory plan (bytes)", plan.memory->arena_bytes, "tensor-bytes");
   plan.arena = allocate_large(plan.memory->arena_bytes);
   uint8_t* base = static_cast<uint8_t*>(plan.arena.get());
   plan.slots.assign(plan.order.size(), {});

@@ -5,6 +5,8 @@
 // (random DAGs and the real models).
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -269,6 +271,61 @@ TEST(MemoryPlan, WrappingBufferPositionIsRefused) {
   EXPECT_FALSE(passes::plan_is_valid(plan, &why));
   plan.buffers[0].offset = 0;
   EXPECT_TRUE(passes::plan_is_valid(plan, &why)) << why;
+}
+
+// The validator sweeps positions (n log n); on random plans, valid or not, it
+// agrees with the pairwise definition, and an arena larger than its buffers
+// span is refused (a stored plan must not make the executor allocate more).
+TEST(MemoryPlan, ValidatorAgreesWithPairwiseCheck) {
+  std::mt19937 rng(11);
+  int invalid = 0;
+  for (int trial = 0; trial < 500; ++trial) {
+    passes::MemoryPlan plan;
+    plan.alignment = 64;
+    const int n = 1 + int(rng() % 12);
+    size_t end = 0;
+    for (int i = 0; i < n; ++i) {
+      passes::Buffer b;
+      b.first = int(rng() % 6);
+      b.last = b.first + int(rng() % 4);
+      b.bytes = 64 * (1 + rng() % 3);  // zero-byte buffers occupy nothing and never overlap
+      b.offset = 64 * (rng() % 8);
+      end = std::max(end, b.offset + b.bytes);
+      plan.buffers.push_back(b);
+    }
+    plan.arena_bytes = end;
+    bool pairwise_ok = true;
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j) {
+        const passes::Buffer &x = plan.buffers[size_t(i)], &y = plan.buffers[size_t(j)];
+        if (x.first <= y.last && y.first <= x.last && x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes) pairwise_ok = false;
+      }
+    std::string why;
+    EXPECT_EQ(passes::plan_is_valid(plan, &why), pairwise_ok) << "trial " << trial << ": " << why;
+    invalid += !pairwise_ok;
+  }
+  EXPECT_GT(invalid, 50);  // both outcomes were exercised
+  passes::MemoryPlan plan;
+  plan.buffers = {passes::Buffer{{}, 128, 0, 1, 0}};
+  plan.arena_bytes = 128;
+  EXPECT_TRUE(passes::plan_is_valid(plan));
+  plan.arena_bytes = size_t(1) << 39;
+  std::string why;
+  EXPECT_FALSE(passes::plan_is_valid(plan, &why));
+  EXPECT_NE(why.find("larger than its buffers span"), std::string::npos) << why;
+}
+
+// A hostile plan of many buffers is checked in n log n, not n^2.
+TEST(MemoryPlan, ManyBuffersValidateQuickly) {
+  passes::MemoryPlan plan;
+  for (int i = 0; i < 200000; ++i) plan.buffers.push_back(passes::Buffer{{}, 64, i, i, 0});  // one slot reused in turn
+  plan.arena_bytes = 64;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(passes::plan_is_valid(plan));
+  plan.buffers.back().first = 0;  // the last buffer now lives alongside all the others
+  EXPECT_FALSE(passes::plan_is_valid(plan));
+  // A complexity guard, not a speed target: n log n takes well under a second even under ASan; pairwise, minutes.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
 }
 
 TEST(MemoryPlan, RandomDagsNeverOverlapLiveTensors) {

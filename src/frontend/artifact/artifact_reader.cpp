@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 #include "core/file.h"
 #include "frontend/artifact/artifact.h"
 
@@ -118,6 +119,8 @@ struct Reader {
     auto g = std::make_shared<ir::Graph>();
     g->name = str("graph name");
     const uint32_t nv = count("values", 10);
+    // A value takes ~10 bytes in the file and far more in memory: charged before the resize.
+    check_limit(file + ": a graph of " + std::to_string(nv) + " values (bytes in memory)", uint64_t(nv) * sizeof(ir::Value), "tensor-bytes");
     g->values.resize(nv);
     for (uint32_t v = 0; v < nv; ++v) {
       ir::Value& val = g->values[v];
@@ -128,6 +131,7 @@ struct Reader {
       if (!g->value_by_name.emplace(val.name, int(v)).second) bad("value '" + val.name + "' defined twice");
     }
     const uint32_t nn = count("nodes", 24);
+    check_limit(file + ": a graph of " + std::to_string(nn) + " nodes (bytes in memory)", uint64_t(nn) * sizeof(ir::Node), "tensor-bytes");
     g->nodes.resize(nn);
     for (uint32_t n = 0; n < nn; ++n) {
       ir::Node& node = g->nodes[n];

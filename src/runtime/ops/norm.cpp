@@ -102,6 +102,7 @@ void run_layer_norm(OpContext& ctx) {
     std::vector<double> v(size_t(inner), i == 2 ? 0.0 : 1.0);
     if (!ctx.has(i)) return v;
     const Tensor& t = ctx.in(i);
+    if (broadcast_shapes(ctx.node, t.shape(), norm_shape) != norm_shape) ctx.invalid(i == 1 ? "scale does not broadcast" : "bias does not broadcast");
     std::vector<int64_t> st = broadcast_strides(t.shape(), norm_shape);
     for (int64_t e = 0; e < inner; ++e) {
       int64_t rem = e, off = 0;

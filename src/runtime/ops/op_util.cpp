@@ -26,6 +26,7 @@ Shape broadcast_shapes(const ir::Node& node, const Shape& a, const Shape& b) {
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  if (in.size() > out.size()) fail_model("cannot broadcast shape " + shape_to_string(in) + " to " + shape_to_string(out));
   std::vector<int64_t> s(out.size(), 0);
   int64_t stride = 1;
   size_t off = out.size() - in.size();
