@@ -5,9 +5,12 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <set>
 
+#include "core/checked.h"
 #include "core/dtype.h"
+#include "pareto/limits.hpp"
 
 namespace pareto::passes {
 
@@ -188,9 +191,14 @@ MemoryPlan collect_buffers(const ir::Graph& g, const std::vector<int>& order, co
   auto bytes_of = [&](int v) -> size_t {
     const ir::ValueType& t = types[size_t(v)];
     if (!t.fully_known() || dtype_size(t.dtype) == 0) return 0;
-    size_t n = dtype_size(t.dtype);
-    for (int64_t d : t.dims) n *= size_t(d);
-    return n;
+    // Checked: a hostile static shape must not wrap into a small size (its
+    // buffer would then be too small for the tensor written into it).
+    std::optional<uint64_t> n = dtype_size(t.dtype);
+    for (int64_t d : t.dims)
+      if (n) n = checked_mul(*n, uint64_t(d));
+    const std::string what = "value '" + g.values[size_t(v)].name + "' of static shape " + shape_to_string(t.dims) + " (bytes)";
+    check_limit(what, n ? *n : UINT64_MAX, "tensor-bytes");
+    return size_t(*n);
   };
   for (size_t pos = 0; pos < order.size(); ++pos) {
     const ir::Node& n = g.nodes[size_t(order[pos])];

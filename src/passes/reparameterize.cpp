@@ -128,12 +128,8 @@ struct Reparam {
       conv.attrs.push_back(a);
     }
     conv.outputs[0] = g.nodes[size_t(root_add)].outputs[0];
-    int merged = 0;
     for (const Branch& b : branches)
-      if (b.node >= 0 && b.node != first_conv) {
-        e.kill(b.node);
-        merged += b.conv;
-      }
+      if (b.node >= 0 && b.node != first_conv) e.kill(b.node);
     for (int a : adds) e.kill(a);
     st.rewrites[std::to_string(branches.size()) + " branches -> 1 conv"]++;
     return true;

@@ -17,6 +17,7 @@
 #include <typeinfo>
 
 #include "core/error.h"
+#include "pareto/limits.hpp"
 
 namespace pareto::fuzz {
 
@@ -42,6 +43,21 @@ class MemFile {
   std::string path_;
 };
 
+// Limits for fuzzing: small enough that one input costs milliseconds, not
+// minutes (a hostile model may ask for a legitimately huge computation; the
+// limits are how a user bounds it, and their checks are what gets fuzzed).
+inline const pareto::Limits& fuzz_limits() {
+  static const pareto::Limits l = [] {
+    pareto::Limits x;
+    x.tensor_bytes = uint64_t(16) << 20;
+    x.tensor_elements = uint64_t(4) << 20;
+    x.context = 4096;
+    x.audio_seconds = 600;
+    return x;
+  }();
+  return l;
+}
+
 // A refusal with pareto's own error (naming file, field, offset) is the
 // expected outcome for a bad input. Any other exception escaping a loader
 // is a finding: std::bad_alloc means a size from the file reached an
@@ -49,6 +65,7 @@ class MemFile {
 // a standard-library call saw a value nobody validated.
 template <class F>
 void expect_clean_refusal(F&& run) {
+  pareto::LimitsScope limits(fuzz_limits());
   try {
     run();
   } catch (const pareto::Error& e) {
