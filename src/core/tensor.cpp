@@ -93,7 +93,15 @@ void Tensor::check_type(DType want) const {
     fail(StatusCode::internal, std::string("tensor is ") + dtype_name(dtype_) + ", accessed as " + dtype_name(want));
 }
 
+// Element reads are bounds-checked: operators read scalars (k, depth, axis,
+// trip counts) from inputs a hostile model may leave empty.
+static void check_element(int64_t i, int64_t numel) {
+  if (i < 0 || i >= numel)
+    fail_model("element " + std::to_string(i) + " read from a tensor of " + std::to_string(numel) + " elements");
+}
+
 double Tensor::as_double(int64_t i) const {
+  check_element(i, numel_);
   const void* p = data_;
   switch (dtype_) {
     case DType::f32: return static_cast<const float*>(p)[i];
@@ -114,11 +122,17 @@ double Tensor::as_double(int64_t i) const {
 }
 
 int64_t Tensor::as_int(int64_t i) const {
+  check_element(i, numel_);
   switch (dtype_) {
     case DType::i64: return static_cast<const int64_t*>(data_)[i];
     case DType::i32: return static_cast<const int32_t*>(data_)[i];
     case DType::u64: return int64_t(static_cast<const uint64_t*>(data_)[i]);
-    default: return int64_t(as_double(i));
+    default: {
+      // Saturating: NaN and values beyond int64 must not reach the conversion.
+      const double d = as_double(i);
+      if (!(d > -9.2e18)) return d > 0 ? INT64_MAX : INT64_MIN;  // NaN too
+      return d >= 9.2e18 ? INT64_MAX : int64_t(d);
+    }
   }
 }
 

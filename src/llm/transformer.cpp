@@ -31,6 +31,13 @@ Transformer::Transformer(const Model& model, int64_t ctx, KvType kv) : model_(mo
   const double layer_bytes = double(ctx_) * double(c.n_kv_heads) * row_bytes;
   check_limit("the K cache of one layer for context " + std::to_string(ctx_) + " (bytes)",
               layer_bytes > 9e18 ? UINT64_MAX : uint64_t(layer_bytes), "tensor-bytes");
+  // And the whole cache (K and V of every layer), against eight times that
+  // limit: a hostile file's thousands of tiny layers must not add up to more.
+  const double total = 2.0 * layer_bytes * double(c.n_layers);
+  const uint64_t cap = current_limits().tensor_bytes > UINT64_MAX / 8 ? UINT64_MAX : current_limits().tensor_bytes * 8;
+  if (total > double(cap))
+    check_limit("a KV cache of " + std::to_string(c.n_layers) + " layers for context " + std::to_string(ctx_) + " (bytes, against 8 x tensor-bytes)",
+                total > 9e18 ? UINT64_MAX : uint64_t(total) / 8, "tensor-bytes");
   size_t per_layer = size_t(ctx_ * c.n_kv_heads * c.head_dim);
   if (kv == KvType::q8) {
     const size_t rows = size_t(ctx_ * c.n_kv_heads * c.n_layers), bytes = rows * size_t(kernels::q8kv_row_bytes(c.head_dim));

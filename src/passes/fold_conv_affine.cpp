@@ -15,10 +15,14 @@ struct Folder {
   // Output channels of a Conv / ConvTranspose / Gemm with constant weights; -1 if not foldable.
   int64_t channels(const ir::Node& n) {
     const Tensor* w = n.inputs.size() > 1 ? e.constant(n.inputs[1]) : nullptr;
-    if (!w || w->dtype() != DType::f32 || w->rank() < 2) return -1;
+    if (!w || w->dtype() != DType::f32 || w->rank() < 2 || w->numel() == 0) return -1;
     if (n.inputs.size() > 2 && n.inputs[2] >= 0 && !e.constant(n.inputs[2])) return -1;
     if (n.op_type == "Conv" || (n.op_type == "FusedConv" && !n.has_attr("activation") && n.inputs.size() < 4)) return w->dim(0);
-    if (n.op_type == "ConvTranspose") return w->dim(1) * n.attr_i("group", 1);
+    if (n.op_type == "ConvTranspose") {  // [c_in, c_out/group, k...]; a group that does not divide c_in is left to the kernel's error
+      const int64_t group = n.attr_i("group", 1);
+      if (group <= 0 || w->dim(0) % group || w->dim(1) > w->numel() / group) return -1;
+      return w->dim(1) * group;
+    }
     if (n.op_type == "Gemm" && w->rank() == 2 && n.attr_i("transA", 0) == 0) return n.attr_i("transB", 0) ? w->dim(0) : w->dim(1);
     return -1;
   }

@@ -35,8 +35,11 @@ struct OpContext {
   Tensor& out(size_t i, DType dtype, Shape shape) {
     if (i >= outputs.size()) fail(StatusCode::internal, node.label() + ": output index out of range");
     if (planned && i < planned->size() && (*planned)[i].first) {
-      Tensor t = Tensor::wrap(dtype, shape, arena, (*planned)[i].first);
-      if (t.nbytes() <= (*planned)[i].second) return outputs[i] = std::move(t);
+      // Compared by division: a hostile shape's byte count can wrap 2^64 to
+      // a small number that would pass a multiplied comparison.
+      const size_t esize = dtype_size(dtype);
+      if (esize && uint64_t(shape_numel(shape)) <= (*planned)[i].second / esize)
+        return outputs[i] = Tensor::wrap(dtype, shape, arena, (*planned)[i].first);
     }
     outputs[i] = Tensor::empty(dtype, std::move(shape));
     return outputs[i];

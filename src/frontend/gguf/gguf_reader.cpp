@@ -153,6 +153,9 @@ std::shared_ptr<File> File::parse(const uint8_t* data, size_t size, const std::s
   }
   if (const Value* a = f->find("general.alignment")) {
     if (a->type != ValueType::u32 || a->i == 0 || (a->i & (a->i - 1))) c.fail("general.alignment must be a power of two u32");
+    // Weights are used in place as float/half arrays: they must sit on element
+    // boundaries (llama.cpp writes 32; nothing writes less than 8).
+    if (a->i < 8) c.fail("general.alignment " + std::to_string(a->i) + " is below 8 (tensors would be misaligned for their elements)");
     f->alignment = uint64_t(a->i);
   }
   for (uint64_t k = 0; k < n_tensors; ++k) {

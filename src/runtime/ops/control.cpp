@@ -2,6 +2,7 @@
 // the current scope as parent, so bodies can read enclosing values by name.
 #include <cstring>
 
+#include "pareto/limits.hpp"
 #include "runtime/executor.h"
 #include "runtime/ops/op_util.h"
 
@@ -43,6 +44,7 @@ void run_loop(OpContext& ctx) {
   std::vector<Tensor> carried;
   for (size_t i = 0; i < n_carried; ++i) carried.push_back(ctx.in(i + 2));
   std::vector<std::vector<Tensor>> scans(n_scan);
+  uint64_t scan_bytes = 0;  // what the scan outputs hold so far: limited as one tensor each iteration, not at the end
   int64_t iter = 0;
   for (; iter < max_trips && cond; ++iter) {
     if (iter >= kMaxLoopIterations) ctx.invalid("loop exceeded " + std::to_string(kMaxLoopIterations) + " iterations");
@@ -53,7 +55,12 @@ void run_loop(OpContext& ctx) {
     std::vector<Tensor> out = ctx.executor->run_graph(body, in, ctx.scope);
     cond = truth(ctx, out[0]);
     for (size_t i = 0; i < n_carried; ++i) carried[i] = out[i + 1];
-    for (size_t i = 0; i < n_scan; ++i) scans[i].push_back(out[1 + n_carried + i]);
+    for (size_t i = 0; i < n_scan; ++i) {
+      scan_bytes += out[1 + n_carried + i].nbytes();
+      check_limit(ctx.node.label() + ": the loop's scan outputs after " + std::to_string(iter + 1) + " iterations (bytes)", scan_bytes,
+                  "tensor-bytes");
+      scans[i].push_back(out[1 + n_carried + i]);
+    }
   }
   for (size_t i = 0; i < n_carried; ++i) ctx.set_out(i, carried[i]);
   for (size_t i = 0; i < n_scan; ++i) {

@@ -86,7 +86,8 @@ void run_topk(OpContext& ctx) {
 
 void run_onehot(OpContext& ctx) {
   const Tensor& indices = ctx.in(0);
-  int64_t depth = int64_t(ctx.in(1).as_double(0));
+  if (ctx.in(1).numel() != 1) ctx.invalid("depth must be a scalar");
+  const int64_t depth = ctx.in(1).as_int(0);  // saturating: NaN or huge depths are refused below or by the limits
   const Tensor& values = ctx.in(2);
   if (depth <= 0) ctx.invalid("depth must be positive");
   if (values.numel() != 2) ctx.invalid("values must hold [off, on]");

@@ -146,7 +146,7 @@ void run_conv(OpContext& ctx) {
   p.w = one_d ? x.dim(2) : x.dim(3);
   p.c_out = w.dim(0);
   p.group = group;
-  if (group <= 0 || p.c_in % group || p.c_out % group || w.dim(1) * group != p.c_in)
+  if (group <= 0 || p.c_in % group || p.c_out % group || w.dim(1) > INT64_MAX / group || w.dim(1) * group != p.c_in)
     ctx.invalid("channels " + std::to_string(p.c_in) + " / weight " + shape_to_string(w.shape()) + " / group " +
                 std::to_string(group) + " are inconsistent");
   size_t d = spatial.size();
@@ -244,7 +244,9 @@ void infer_conv_transpose(InferContext& ctx) {
   ctx.out_types[0].dtype = x->dtype;
   if (!x->fully_known() || !w->fully_known() || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
   TransposeGeometry g = conv_transpose_geometry(ctx.node, x->dims, w->dims);
-  Shape out = {x->dims[0], w->dims[1] * ctx.node.attr_i("group", 1)};
+  const int64_t group = ctx.node.attr_i("group", 1);
+  if (group <= 0 || w->dims[1] > (int64_t(1) << 40) / group) return;  // the kernel refuses it
+  Shape out = {x->dims[0], w->dims[1] * group};
   out.insert(out.end(), g.out.begin(), g.out.end());
   ctx.out_types[0].rank_known = true;
   ctx.out_types[0].dims = out;
@@ -259,7 +261,8 @@ void run_conv_transpose(OpContext& ctx) {
   bool one_d = x.rank() == 3;
   size_t d = size_t(x.rank() - 2);
   int64_t group = ctx.node.attr_i("group", 1);
-  if (group <= 0 || x.dim(1) != w.dim(0) || x.dim(1) % group) ctx.invalid("weight shape does not match input channels");
+  if (group <= 0 || x.dim(1) != w.dim(0) || x.dim(1) % group || w.dim(1) > (int64_t(1) << 40) / group)
+    ctx.invalid("weight shape does not match input channels");
   TransposeGeometry g = conv_transpose_geometry(ctx.node, x.shape(), w.shape());
   kernels::ConvParams p;
   p.n = x.dim(0);

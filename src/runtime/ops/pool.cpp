@@ -27,6 +27,10 @@ kernels::PoolParams pool_geometry(const ir::Node& node, int64_t opset, const Sha
   std::vector<int64_t> out(d);
   for (size_t i = 0; i < d; ++i) {
     if (k[i] <= 0 || s[i] <= 0 || dil[i] <= 0 || pads[i] < 0 || pads[i + d] < 0) fail_model(node.label() + ": " + "bad pooling geometry");
+    // Bounded like convolution geometry: no overflow in the extent arithmetic, no kernel loop of 2^40 taps.
+    constexpr int64_t kMax = int64_t(1) << 20;
+    if (k[i] > kMax || s[i] > kMax || dil[i] > kMax || pads[i] > kMax || pads[i + d] > kMax || xs[i + 2] > kMax)
+      fail_model(node.label() + ": pooling sizes, strides, dilations and pads above " + std::to_string(kMax) + " are not supported");
     int64_t in = xs[i + 2], ext = (k[i] - 1) * dil[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       out[i] = (in + s[i] - 1) / s[i];

@@ -54,6 +54,11 @@ int64_t nearest_index(const ResizeMode& m, double x) {
 std::vector<Tap> taps_for(const ResizeMode& m, int64_t o, double scale, int64_t in, int64_t out, double rs, double re) {
   double x = original_coord(m, double(o), scale, in, out, rs, re);
   if (m.coord == "tf_crop_and_resize" && (x < 0 || x > double(in - 1))) return {};
+  // Far outside the input every tap lands on an edge anyway: clamped in
+  // double first, so NaN or huge coordinates (hostile scales) never reach an
+  // integer conversion.
+  if (!(x >= -8.0)) x = -8.0;
+  if (x > double(in) + 8.0) x = double(in) + 8.0;
   auto clampi = [in](int64_t i) { return std::max<int64_t>(0, std::min(in - 1, i)); };
   if (m.mode == "nearest") return {{clampi(nearest_index(m, x)), 1.f}};
   if (m.mode == "linear") {
@@ -86,6 +91,11 @@ std::vector<Tap> taps_for(const ResizeMode& m, int64_t o, double scale, int64_t 
 void resize_impl(OpContext& ctx, const ResizeMode& m, std::vector<double> scales, Shape out, const std::vector<double>& roi) {
   const Tensor& x = ctx.in(0);
   size_t r = size_t(x.rank());
+  for (size_t d = 0; d < r; ++d)
+    if (out[d] > 0 && x.dim(int(d)) == 0) ctx.invalid("cannot resize an empty axis to " + std::to_string(out[d]));
+  // The output first: its size is checked against the limits before the taps are built for it.
+  Tensor& y = ctx.out(0, x.dtype(), out);
+  if (y.numel() == 0) return;
   std::vector<std::vector<std::vector<Tap>>> taps(r);
   std::vector<int64_t> strides(r, 1);
   for (size_t d = r; d-- > 1;) strides[d - 1] = strides[d] * x.dim(int(d));
@@ -94,7 +104,6 @@ void resize_impl(OpContext& ctx, const ResizeMode& m, std::vector<double> scales
     taps[d].resize(size_t(out[d]));
     for (int64_t o = 0; o < out[d]; ++o) taps[d][size_t(o)] = taps_for(m, o, scales[d], x.dim(int(d)), out[d], rs, re);
   }
-  Tensor& y = ctx.out(0, x.dtype(), out);
   bool single_tap = true;
   for (size_t d = 0; d < r; ++d)
     for (const auto& t : taps[d]) single_tap &= t.size() == 1 && t[0].weight == 1.f;

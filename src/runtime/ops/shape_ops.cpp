@@ -51,7 +51,7 @@ void infer_reshape(InferContext& ctx) {
   if (!spec) {
     // Value unknown, but its length fixes the rank.
     const ir::ValueType* st = ctx.type(1);
-    if (st && st->fully_known() && st->dims.size() == 1) {
+    if (st && st->fully_known() && st->dims.size() == 1 && st->dims[0] <= 64) {  // a rank, not a hostile declared size
       ctx.out_types[0].rank_known = true;
       ctx.out_types[0].dims.assign(size_t(st->dims[0]), -1);
     }
@@ -308,7 +308,7 @@ void run_range(OpContext& ctx) {
   if (dl == 0) ctx.invalid("delta is zero");
   double count = std::ceil((l - s) / dl);
   if (!(count <= double(current_limits().tensor_elements))) ctx.invalid("range has too many elements");
-  int64_t n = std::max<int64_t>(0, int64_t(count));
+  const int64_t n = count > 0 ? int64_t(count) : 0;  // count is finite and bounded here, or -inf/negative
   Tensor& y = ctx.out(0, start.dtype(), {n});
   PARETO_DISPATCH_NUMERIC(ctx, start.dtype(), {
     scalar_t* d = y.data<scalar_t>();

@@ -1,8 +1,10 @@
 // Data movement ops: Transpose, Concat, Slice, Split, Gather, Pad, Tile ...
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <numeric>
 
+#include "core/checked.h"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -151,6 +153,8 @@ SlicePlan plan_slice(const ir::Node& node, const Shape& in, const std::vector<in
     seen[a] = true;
     int64_t dim = in[a], s = starts[i], e = ends[i], st = steps[i];
     if (st == 0) invalid("step is zero");
+    // Steps beyond any dimension select one element; clamped so (e - s + st - 1) and -st cannot overflow.
+    st = std::clamp<int64_t>(st, -(int64_t(1) << 62), int64_t(1) << 62);
     if (s < 0) s = s < -dim ? -dim - 1 : s;  // avoid overflow before adding dim
     if (e < 0) e = e < -dim ? -dim - 1 : e;
     if (s < 0) s += dim;
@@ -234,6 +238,7 @@ void run_split(OpContext& ctx) {
   if (sizes.empty()) {
     int64_t parts = ctx.node.attr_i("num_outputs", int64_t(n_out));
     if (parts <= 0) ctx.invalid("no outputs");
+    if (parts != int64_t(n_out)) ctx.invalid("num_outputs is " + std::to_string(parts) + " for " + std::to_string(n_out) + " outputs");
     int64_t chunk = ctx.opset >= 18 ? (dim + parts - 1) / parts : dim / parts;
     if (ctx.opset < 18 && dim % parts) ctx.invalid("axis size " + std::to_string(dim) + " does not split evenly in " + std::to_string(parts));
     for (int64_t i = 0; i < parts; ++i) sizes.push_back(std::min(chunk, dim - chunk * i));
@@ -241,8 +246,8 @@ void run_split(OpContext& ctx) {
   if (sizes.size() != n_out) ctx.invalid("split has " + std::to_string(sizes.size()) + " parts for " + std::to_string(n_out) + " outputs");
   int64_t total = 0;
   for (int64_t s : sizes) {
-    if (s < 0) ctx.invalid("negative split size");
-    total += s;
+    if (s < 0 || s > dim) ctx.invalid("split size " + std::to_string(s) + " is outside the axis of " + std::to_string(dim));
+    total += s;  // at most n_out * dim: no overflow
   }
   if (total != dim) ctx.invalid("split sizes sum to " + std::to_string(total) + ", axis has " + std::to_string(dim));
   int64_t outer = 1, inner = 1;
@@ -339,7 +344,9 @@ void run_tile(OpContext& ctx) {
   Shape out = x.shape();
   for (size_t d = 0; d < out.size(); ++d) {
     if (reps[d] < 0) ctx.invalid("negative repeat");
-    out[d] *= reps[d];
+    const std::optional<uint64_t> n = checked_mul(uint64_t(out[d]), uint64_t(reps[d]));
+    if (!n || *n > uint64_t(INT64_MAX)) ctx.invalid("repeats overflow the dimension");
+    out[d] = int64_t(*n);
   }
   Tensor& y = ctx.out(0, x.dtype(), out);
   std::vector<int64_t> xs = row_strides(x.shape());
@@ -384,6 +391,8 @@ void infer_pad(InferContext& ctx) {
     }
   }
   if (pads.size() != 2 * r) return;
+  for (int64_t p : pads)
+    if (p < -(int64_t(1) << 40) || p > (int64_t(1) << 40)) return;  // the kernel refuses it; no overflow here
   ctx.out_types[0].rank_known = true;
   ctx.out_types[0].dims.resize(r);
   for (size_t d = 0; d < r; ++d) ctx.out_types[0].dims[d] = t->dims[d] < 0 ? -1 : t->dims[d] + pads[d] + pads[d + r];
@@ -417,6 +426,8 @@ void run_pad(OpContext& ctx) {
   if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap") ctx.invalid("unknown mode '" + mode + "'");
   Shape out(r);
   for (size_t d = 0; d < r; ++d) {
+    constexpr int64_t kMaxPad = int64_t(1) << 40;  // |pads| bounded: the sums below cannot overflow
+    if (pads[d] < -kMaxPad || pads[d] > kMaxPad || pads[d + r] < -kMaxPad || pads[d + r] > kMaxPad) ctx.invalid("pads out of range");
     out[d] = x.dim(int(d)) + pads[d] + pads[d + r];
     if (out[d] < 0) ctx.invalid("pads make a negative dimension");
     if (mode != "constant" && out[d] > 0 && x.dim(int(d)) == 0) ctx.invalid("cannot " + mode + "-pad an empty axis");
@@ -456,7 +467,7 @@ void run_depth_space(OpContext& ctx, bool to_space) {
   const Tensor& x = ctx.in(0);
   if (x.rank() != 4) ctx.invalid("input must be 4-D");
   int64_t b = ctx.node.attr_i("blocksize", 0);
-  if (b <= 0) ctx.invalid("blocksize must be positive");
+  if (b <= 0 || b > (int64_t(1) << 16)) ctx.invalid("blocksize must be from 1 to 65536");
   int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
   Shape tmp, perm, out;
   if (to_space) {
