@@ -37,8 +37,9 @@ set -e
 execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
 edges=$(grep -oE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED).*cov: [0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+' | awk '{print $2}' || true)
 secs_run=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | awk '{print $5}' | tail -1 || true)
-crashes=$(grep -c "Test unit written" "$log" || true)
-summary="$(date -u +%FT%TZ) $name: ${execs:-?} executions in ${secs_run:-?} s, coverage ${edges:-?} edges, crashes ${crashes}, exit ${status}"
+crashes=$(grep "Test unit written" "$log" | grep -vc "/slow-unit-" || true)
+slow=$(grep "Test unit written" "$log" | grep -c "/slow-unit-" || true)
+summary="$(date -u +%FT%TZ) $name: ${execs:-?} executions in ${secs_run:-?} s, coverage ${edges:-?} edges, crashes ${crashes}, slow units ${slow}, exit ${status}"
 echo "$summary" | tee -a "$work/runs.log"
 if [ "${KEEP:-0}" = 1 ] && [ "$status" = 0 ]; then
   "build-fuzz/tests/fuzz/${name}_fuzz" -merge=1 "tests/fuzz/corpus/$name" "$work/corpus" >/dev/null 2>&1

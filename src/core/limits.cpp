@@ -1,6 +1,7 @@
 #include "pareto/limits.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -63,7 +64,13 @@ Limits read_defaults() {
     const char* env = std::getenv(f.env);
     uint64_t v = 0;
     if (!env) continue;
-    if (!parse_amount(env, v)) fail_argument(std::string(f.env) + " expects a number (K, M, G, T suffixes allowed), got '" + env + "'");
+    // Read where options are default-constructed (no way to report an error
+    // there, and it must not throw through the C API): a bad value is
+    // reported once and the built-in default kept.
+    if (!parse_amount(env, v)) {
+      std::fprintf(stderr, "pareto: ignoring %s='%s' (expects a number, K/M/G/T suffixes allowed)\n", f.env, env);
+      continue;
+    }
     f.set(l, v);
   }
   return l;

@@ -4,12 +4,22 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "pareto/limits.hpp"
 
 namespace pareto {
 
+
+void check_declared_shape(const Shape& dims, const std::string& what) {
+  std::optional<uint64_t> n = 1;
+  for (int64_t d : dims)
+    if (d >= 0 && n) n = checked_mul(*n, uint64_t(d));
+  if (!n) fail_model(what + " declares shape " + shape_to_string(dims) + ", whose element count overflows 64 bits");
+  check_limit(what + " declares shape " + shape_to_string(dims) + " (elements)", *n, "tensor-elements");
+}
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;

@@ -1,5 +1,7 @@
 #include "llm/bpe.h"
 
+#include "llm/pair_merge.h"
+
 #include <algorithm>
 
 #include "core/error.h"
@@ -183,20 +185,12 @@ void BpeEncoder::encode_word(const std::string& word, std::vector<int32_t>& out)
   }
   std::vector<std::string> sym;
   for (unsigned char b : word) sym.push_back(byte_to_cp_[b]);
-  for (;;) {
-    int32_t best = INT32_MAX;
-    size_t at = 0;
-    for (size_t i = 0; i + 1 < sym.size(); ++i) {
-      auto r = ranks_.find(sym[i] + " " + sym[i + 1]);
-      if (r != ranks_.end() && r->second < best) {
-        best = r->second;
-        at = i;
-      }
-    }
-    if (best == INT32_MAX) break;
-    sym[at] += sym[at + 1];
-    sym.erase(sym.begin() + long(at) + 1);
-  }
+  // Lowest merge rank first, leftmost on ties.
+  merge_best_pairs(sym, [&](const std::string& a, const std::string& b) -> std::optional<std::pair<double, std::string>> {
+    auto r = ranks_.find(a + " " + b);
+    if (r == ranks_.end()) return std::nullopt;
+    return std::make_pair(double(r->second), a + b);
+  });
   std::vector<int32_t> ids;
   for (const std::string& s : sym) {
     auto it = ids_.find(s);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "llm/pair_merge.h"
 
 namespace pareto::llm {
 
@@ -95,27 +96,11 @@ void Tokenizer::encode_spm(const std::string& text, bool prefix, std::vector<int
     i += len;
   }
   // Greedy merges: always the adjacent pair whose merged piece scores highest (leftmost on ties).
-  std::string merged;
-  for (;;) {
-    float best = -1e30f;
-    int32_t best_id = -1;
-    size_t best_at = 0;
-    for (size_t i = 0; i + 1 < t.size(); ++i) {
-      merged = vocab_.pieces[size_t(t[i])];
-      merged += vocab_.pieces[size_t(t[i + 1])];
-      int32_t id = lookup(merged);
-      if (id < 0) continue;
-      float score = vocab_.scores.empty() ? 0.f : vocab_.scores[size_t(id)];
-      if (score > best) {
-        best = score;
-        best_id = id;
-        best_at = i;
-      }
-    }
-    if (best_id < 0) break;
-    t[best_at] = best_id;
-    t.erase(t.begin() + long(best_at) + 1);
-  }
+  merge_best_pairs(t, [&](int32_t a, int32_t b) -> std::optional<std::pair<double, int32_t>> {
+    const int32_t id = lookup(vocab_.pieces[size_t(a)] + vocab_.pieces[size_t(b)]);
+    if (id < 0) return std::nullopt;
+    return std::make_pair(-double(vocab_.scores.empty() ? 0.f : vocab_.scores[size_t(id)]), id);
+  });
   out.insert(out.end(), t.begin(), t.end());
 }
 

@@ -29,6 +29,7 @@ Transformer::Transformer(const Model& model, int64_t ctx, KvType kv) : model_(mo
   check_limit("a KV cache of " + std::to_string(ctx_) + " positions", uint64_t(ctx_), "context");
   const double row_bytes = kv == KvType::q8 ? double(kernels::q8kv_row_bytes(c.head_dim)) : double(c.head_dim) * (kv == KvType::f16 ? 2 : 4);
   const double layer_bytes = double(ctx_) * double(c.n_kv_heads) * row_bytes;
+  if (layer_bytes > 9e18) fail(StatusCode::out_of_memory, "a KV cache for context " + std::to_string(ctx_) + " overflows 64 bits");
   check_limit("the K cache of one layer for context " + std::to_string(ctx_) + " (bytes)",
               layer_bytes > 9e18 ? UINT64_MAX : uint64_t(layer_bytes), "tensor-bytes");
   // And the whole cache (K and V of every layer), against eight times that

@@ -197,7 +197,8 @@ MemoryPlan collect_buffers(const ir::Graph& g, const std::vector<int>& order, co
     for (int64_t d : t.dims)
       if (n) n = checked_mul(*n, uint64_t(d));
     const std::string what = "value '" + g.values[size_t(v)].name + "' of static shape " + shape_to_string(t.dims) + " (bytes)";
-    check_limit(what, n ? *n : UINT64_MAX, "tensor-bytes");
+    if (!n) fail_model(what + ": the size overflows 64 bits");
+    check_limit(what, *n, "tensor-bytes");
     return size_t(*n);
   };
   for (size_t pos = 0; pos < order.size(); ++pos) {

@@ -182,7 +182,15 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       ctx.planned = &plan.slots[pos];
     }
     double t0 = options_.profile ? now_seconds() : 0;
-    plan.defs[pos]->run(ctx);
+    try {
+      plan.defs[pos]->run(ctx);
+    } catch (const Error& e) {
+      // Kernels' errors name the node; helpers (element reads, allocation
+      // limits) cannot: the node is added here where it is missing.
+      const std::string label = node.label();
+      if (std::string(e.what()).find(label) != std::string::npos) throw;
+      throw Error(e.code(), label + ": " + e.what());
+    }
     if (options_.profile) {
       ProfileRecord rec{node.op_type, node.name, now_seconds() - t0, {}};
       if (!ctx.outputs.empty()) rec.output_shape = ctx.outputs[0].shape();
@@ -191,8 +199,8 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       int v = node.outputs[o];
       if (v < 0) continue;
-      if (!ctx.outputs[o].defined())
-        fail(StatusCode::internal, node.label() + ": output " + std::to_string(o) + " was not produced");
+      if (!ctx.outputs[o].defined())  // the model declares an output the operator does not have
+        fail_model(node.label() + ": output " + std::to_string(o) + " is not one " + node.op_type + " produces");
       scope.slots[size_t(v)] = std::move(ctx.outputs[o]);
     }
     for (int v : plan.free_after[pos]) scope.slots[size_t(v)] = Tensor();

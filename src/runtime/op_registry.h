@@ -33,7 +33,8 @@ struct OpContext {
   std::shared_ptr<const void> arena;  // keeps the planned memory alive in the tensors
 
   Tensor& out(size_t i, DType dtype, Shape shape) {
-    if (i >= outputs.size()) fail(StatusCode::internal, node.label() + ": output index out of range");
+    if (i >= outputs.size())  // the model declares fewer outputs than the operator writes
+      fail_model(node.label() + ": the operator writes output " + std::to_string(i) + ", the node declares " + std::to_string(outputs.size()));
     if (planned && i < planned->size() && (*planned)[i].first) {
       // Compared by division: a hostile shape's byte count can wrap 2^64 to
       // a small number that would pass a multiplied comparison.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <latch>
 #include <fstream>
 #include <thread>
 
@@ -113,16 +114,22 @@ std::filesystem::path Concurrency::dir_;
 std::string Concurrency::onnx_path_, Concurrency::llm_path_;
 
 TEST_F(Concurrency, EightSessionsAtOnceMatchTheSerialRun) {
+  // Five ONNX and three LLM sessions, each kind with 1, 2 and 3 threads.
+  const std::pair<bool, int> mix[8] = {{false, 1}, {true, 1}, {false, 2}, {false, 3}, {true, 2}, {false, 1}, {false, 2}, {true, 3}};
   std::vector<Job> serial(8), concurrent(8);
   for (size_t i = 0; i < serial.size(); ++i) {
-    serial[i].llm = i % 3 == 2;  // three LLM sessions, five ONNX sessions
-    serial[i].threads = 1 + int(i % 3);
-    concurrent[i].llm = serial[i].llm;
-    concurrent[i].threads = serial[i].threads;
+    serial[i].llm = concurrent[i].llm = mix[i].first;
+    serial[i].threads = concurrent[i].threads = mix[i].second;
   }
   for (Job& j : serial) run_job(j);
+  // All eight start together (a latch), so their runs overlap.
+  std::latch start(8);
   std::vector<std::thread> threads;
-  for (Job& j : concurrent) threads.emplace_back([&j] { run_job(j); });
+  for (Job& j : concurrent)
+    threads.emplace_back([&j, &start] {
+      start.arrive_and_wait();
+      run_job(j);
+    });
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < serial.size(); ++i) {
     const std::string what = "session " + std::to_string(i) + (serial[i].llm ? " (LLM, " : " (ONNX, ") +

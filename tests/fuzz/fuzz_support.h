@@ -69,6 +69,11 @@ void expect_clean_refusal(F&& run) {
   try {
     run();
   } catch (const pareto::Error& e) {
+    // "internal" marks what should not happen whatever the input: a finding.
+    if (e.code() == pareto::StatusCode::internal) {
+      std::fprintf(stderr, "fuzz: internal error: %s\n", e.what());
+      std::abort();
+    }
     // PARETO_FUZZ_VERBOSE=1 shows how far inputs get (a harness whose seeds
     // are all refused at the first check fuzzes nothing).
     static const bool verbose = std::getenv("PARETO_FUZZ_VERBOSE") != nullptr;

@@ -45,7 +45,10 @@ class Walker {
       return count <= (n_ - pos_) && skip(count * uint64_t(kWidth[elem]));
     }
     if (type > 12) return false;
-    return skip(uint64_t(kWidth[type]));
+    // Scalar values are structure too (context_length, block_count, head
+    // counts, alignment, token ids): recorded, not skipped.
+    uint64_t v = 0;
+    return kWidth[type] >= 4 ? number(kWidth[type], false, v) : skip(uint64_t(kWidth[type]));
   }
 
  private:

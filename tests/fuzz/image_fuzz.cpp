@@ -14,11 +14,15 @@ pareto::ocr::Pipeline* pipeline() {
     std::unique_ptr<pareto::ocr::Pipeline> out;
     auto dir = pareto::find_model_dir(pareto::ocr_models());
     if (!dir.ok()) {
-      std::fprintf(stderr, "image_fuzz: OCR models not found, fuzzing the decoders only\n");
+      std::fprintf(stderr, "image_fuzz: OCR models not found (scripts/fetch-models.sh), fuzzing the decoders only\n");
       return out;
     }
     auto r = pareto::ocr::Pipeline::open(dir.value());
-    if (r.ok()) out = std::move(r.value());
+    if (!r.ok()) {
+      std::fprintf(stderr, "image_fuzz: the OCR pipeline does not open: %s\n", r.status().message.c_str());
+      std::abort();  // models present but unusable: the harness would silently fuzz less
+    }
+    out = std::move(r.value());
     return out;
   }();
   return p.get();
@@ -39,7 +43,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * 16777619u;
     if (pareto::ocr::Pipeline* p = (h & 15) == 0 ? pipeline() : nullptr) {
       auto r = p->run(img.rgb.data(), img.width, img.height);
-      (void)r;  // an error Result is a clean refusal too
+      // The API turns escaped exceptions into a Status: internal errors and a
+      // bare std::bad_alloc ("out of memory", not a limit) are findings here.
+      if (!r.ok() && (r.status().code == pareto::StatusCode::internal ||
+                      (r.status().code == pareto::StatusCode::out_of_memory && r.status().message == "out of memory"))) {
+        std::fprintf(stderr, "fuzz: the OCR pipeline failed: %s\n", r.status().message.c_str());
+        std::abort();
+      }
     }
   });
   return 0;

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "pareto/limits.hpp"
 #include "core/file.h"
+#include "core/tensor.h"
 #include "frontend/artifact/artifact.h"
 
 namespace pareto::artifact {
@@ -82,6 +83,7 @@ struct Reader {
       t.dims.push_back(get<int64_t>("value dim"));
       t.dim_params.push_back(str("dim name"));
     }
+    check_declared_shape(t.dims, file + ": a value type");
     return t;
   }
   ir::Attribute attr(int depth) {

@@ -216,6 +216,7 @@ void Loader::value_info(WireReader r, std::string& name, ir::ValueType& type) {
               type.dims.push_back(v < 0 ? -1 : v);
               type.dim_params.push_back(param);
             }
+            check_declared_shape(type.dims, "value '" + name + "'");
           } else {
             tt.skip();
           }

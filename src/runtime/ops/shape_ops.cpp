@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
+#include "core/checked.h"
 #include "pareto/limits.hpp"
 #include "runtime/ops/op_util.h"
 
@@ -89,9 +91,13 @@ void infer_flatten(InferContext& ctx) {
   if (!t->fully_known()) return;
   int64_t axis = ctx.node.attr_i("axis", 1), rank = int64_t(t->dims.size());
   if (axis < 0) axis += rank;
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < rank; ++i) (i < axis ? outer : inner) *= t->dims[size_t(i)];
-  ctx.out_types[0].dims = {outer, inner};
+  std::optional<uint64_t> outer = 1, inner = 1;
+  for (int64_t i = 0; i < rank; ++i) {
+    std::optional<uint64_t>& part = i < axis ? outer : inner;
+    if (part) part = checked_mul(*part, uint64_t(t->dims[size_t(i)]));
+  }
+  if (!outer || !inner || *outer > uint64_t(INT64_MAX) || *inner > uint64_t(INT64_MAX)) return;  // left unknown; the kernel refuses
+  ctx.out_types[0].dims = {int64_t(*outer), int64_t(*inner)};
 }
 
 std::vector<int64_t> axes_of(const OpContext& ctx, size_t input) {
