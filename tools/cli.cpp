@@ -108,7 +108,7 @@ Args parse_args(int argc, char** argv, int first, const OptionSpec& spec) {
     if (contains(spec.flags, name)) {
       if (eq != std::string::npos) fail_argument(name + " takes no value, got '" + s + "'");
       a.options.emplace(name, "");
-    } else if (contains(spec.values, name)) {
+    } else if (contains(spec.values, name) || name == "--limit") {  // --limit NAME=VALUE: every command
       if (eq != std::string::npos) a.options.emplace(name, s.substr(eq + 1));
       else if (i + 1 >= argc) fail_argument(name + " needs a value");
       else a.options.emplace(name, argv[++i]);
@@ -133,15 +133,10 @@ std::map<std::string, Tensor> parse_constants(const Args& args) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) fail_argument("--const expects NAME=VALUE, got '" + spec + "'");
     const std::string name = spec.substr(0, eq), value = spec.substr(eq + 1);
-    char* end = nullptr;
-    const long long i = std::strtoll(value.c_str(), &end, 10);
-    if (end && *end == '\0' && !value.empty()) {
-      out[name] = Tensor::scalar<int64_t>(i);
-      continue;
-    }
-    const float f = std::strtof(value.c_str(), &end);
-    if (!end || *end != '\0' || value.empty()) fail_argument("--const " + name + ": '" + value + "' is not a number");
-    out[name] = Tensor::scalar<float>(f);
+    // An integer literal becomes int64, anything else float32; both range-checked.
+    const bool integer = !value.empty() && value.find_first_not_of("+-0123456789") == std::string::npos;
+    if (integer) out[name] = Tensor::scalar<int64_t>(parse_int(value, "--const " + name, INT64_MIN, INT64_MAX));
+    else out[name] = Tensor::scalar<float>(float(parse_double(value, "--const " + name, -3.4e38, 3.4e38)));
   }
   return out;
 }

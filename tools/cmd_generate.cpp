@@ -32,7 +32,7 @@ std::unique_ptr<LlmSession> open_llm(const Args& a) {
   if (a.positional.size() != 1) fail_argument("expected one MODEL (.gguf or llama2.c .bin)");
   LlmOptions lo;
   lo.tokenizer = a.get("--tokenizer");
-  lo.ctx = a.get_int("--ctx", 0, 0, 1 << 20);
+  lo.ctx = a.get_int("--ctx", 0, 0, INT32_MAX);  // above the context limit: refused by it, with how to raise it
   lo.threads = a.get_threads();
   lo.kv_type = a.get("--kv", "f16");
   lo.repack = !a.has("--no-repack");
@@ -100,7 +100,7 @@ int cmd_perplexity(const Args& args) {
   if (!in) fail(StatusCode::io_error, file + ": cannot open");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Args a = args;
-  const int64_t n_ctx = a.get_int(a.has("--ctx") ? "--ctx" : "-c", 512, 2, 1 << 20);
+  const int64_t n_ctx = a.get_int(a.has("--ctx") ? "--ctx" : "-c", 512, 2, INT32_MAX);
   a.options.erase("--ctx");
   a.options.emplace("--ctx", std::to_string(n_ctx));
   auto session = open_llm(a);

@@ -67,31 +67,6 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
-  // --limit NAME=VALUE (any command, repeatable) is taken out before the
-  // command's own options are parsed; the limits apply to everything the
-  // command opens (options default to the limits in force).
-  pareto::Limits limits = pareto::default_limits();
-  std::vector<char*> rest;
-  try {
-    for (int i = 0; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (i >= 2 && a == "--limit") {
-        if (i + 1 >= argc) pareto::fail_argument("--limit needs NAME=VALUE (" + pareto::limit_names() + ")");
-        pareto::set_limit(limits, argv[++i]);
-      } else if (i >= 2 && a.rfind("--limit=", 0) == 0) {
-        pareto::set_limit(limits, a.substr(8));
-      } else {
-        rest.push_back(argv[i]);
-      }
-    }
-  } catch (const pareto::Error& e) {
-    std::fprintf(stderr, "pareto %s: error: %s\n", cmd.c_str(), e.what());
-    return 2;
-  }
-  argc = int(rest.size());
-  rest.push_back(nullptr);
-  argv = rest.data();
-  pareto::LimitsScope limit_scope(limits);
   // glibc hands large freed blocks back to the OS, so every inference would
   // page-fault its activations in again (~12% of det latency). Keep them in
   // the heap until the memory planner gives each model one arena.
@@ -107,40 +82,49 @@ int main(int argc, char** argv) {
       return a;
     };
     const std::vector<std::string> model_inputs = {"--input", "--shape", "--const", "--threads", "-t", "--warmup"};
-    if (cmd == "info") return cmd_info(parse_args(argc, argv, 2, Spec{{"--graph", "--cpu"}, {"--shape"}}));
+    // Parses the command's options, then runs it under the limits its
+    // --limit options set (everything it opens takes them by default).
+    auto run = [&](int (*command)(const Args&), const Spec& spec) {
+      const Args a = parse_args(argc, argv, 2, spec);
+      pareto::Limits limits = pareto::default_limits();
+      for (const std::string& l : a.all("--limit")) pareto::set_limit(limits, l);
+      pareto::LimitsScope scope(limits);
+      return command(a);
+    };
+    if (cmd == "info") return run(cmd_info, Spec{{"--graph", "--cpu"}, {"--shape"}});
     if (cmd == "run")
-      return cmd_run(parse_args(argc, argv, 2, Spec{{"--profile", "-O", "--optimize"}, join(model_inputs, {"--output"})}));
+      return run(cmd_run, Spec{{"--profile", "-O", "--optimize"}, join(model_inputs, {"--output"})});
     if (cmd == "bench")
-      return cmd_bench(parse_args(argc, argv, 2, Spec{{"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"},
-                                                      join(model_inputs, {"--runs", "-p", "-n", "--reps", "--ctx", "--kv", "--tokenizer"})}));
+      return run(cmd_bench, Spec{{"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"},
+                                                      join(model_inputs, {"--runs", "-p", "-n", "--reps", "--ctx", "--kv", "--tokenizer"})});
     if (cmd == "generate")
-      return cmd_generate(parse_args(argc, argv, 2, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"-p", "--prompt"})}));
+      return run(cmd_generate, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"-p", "--prompt"})});
     if (cmd == "chat")
-      return cmd_chat(parse_args(argc, argv, 2, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"--system", "--chat-template"})}));
+      return run(cmd_chat, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"--system", "--chat-template"})});
     if (cmd == "synth")
-      return cmd_synth(parse_args(argc, argv, 2, Spec{{}, {"--arch", "--preset", "--type", "-o", "--output", "--seed", "--threads", "-t"}}));
+      return run(cmd_synth, Spec{{}, {"--arch", "--preset", "--type", "-o", "--output", "--seed", "--threads", "-t"}});
     if (cmd == "perplexity")
-      return cmd_perplexity(parse_args(argc, argv, 2, Spec{{"--no-repack"}, join(llm_open, {"--file", "-f", "-c"})}));
+      return run(cmd_perplexity, Spec{{"--no-repack"}, join(llm_open, {"--file", "-f", "-c"})});
     if (cmd == "ocr")
-      return cmd_ocr(parse_args(argc, argv, 2, Spec{{"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"},
+      return run(cmd_ocr, Spec{{"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"},
                                                     {"--models", "--threads", "-t", "--warmup", "--limit-side", "--limit-type",
-                                                     "--unclip-ratio", "--rec-min-width"}}));
+                                                     "--unclip-ratio", "--rec-min-width"}});
     if (cmd == "calibrate")
-      return cmd_calibrate(parse_args(argc, argv, 2, Spec{{}, {"--file", "-o", "--ctx", "--tokens", "--tokenizer"}}));
+      return run(cmd_calibrate, Spec{{}, {"--file", "-o", "--ctx", "--tokens", "--tokenizer"}});
     if (cmd == "eval")
-      return cmd_eval(parse_args(argc, argv, 2, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}}));
+      return run(cmd_eval, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}});
     if (cmd == "quantize")
-      return cmd_quantize(parse_args(argc, argv, 2, Spec{{"--fold-only", "--sym", "--asym", "--act-order"},
+      return run(cmd_quantize, Spec{{"--fold-only", "--sym", "--asym", "--act-order"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
-                                                          "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer"}}));
+                                                          "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer"}});
     if (cmd == "compile")
-      return cmd_compile(parse_args(argc, argv, 2, Spec{{"--report"}, {"--shape", "--const", "-o", "--output"}}));
+      return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output"}});
     if (cmd == "vad")
-      return cmd_vad(parse_args(argc, argv, 2, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
+      return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",
-                                                     "--threads", "-t"}}));
+                                                     "--threads", "-t"}});
     if (cmd == "tokenize")
-      return cmd_tokenize(parse_args(argc, argv, 2, Spec{{"--no-bos", "--no-repack"}, join(llm_open, {"-p", "--prompt"})}));
+      return run(cmd_tokenize, Spec{{"--no-bos", "--no-repack"}, join(llm_open, {"-p", "--prompt"})});
     if (cmd == "version" || cmd == "--version") {
       std::printf("pareto %s\n%s\n", pareto::version().c_str(), pareto::cpu_summary().c_str());
       return 0;
