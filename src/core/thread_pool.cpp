@@ -1,8 +1,11 @@
 #include "core/thread_pool.h"
 
+#include "pareto/limits.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -67,6 +70,8 @@ struct ThreadPool::Impl {
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
   int parts_ = 0;
+  const Limits* limits_ = nullptr;  // the caller's limits, in force in every chunk
+  std::exception_ptr error_;        // the first exception a worker's chunk threw (guarded by mutex_)
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
@@ -84,19 +89,33 @@ void ThreadPool::Impl::run(int64_t n, const RangeFn& fn) {
     fn_ = &fn;
     n_ = n;
     parts_ = parts;
+    limits_ = &current_limits();
+    error_ = nullptr;
     pending_.store(threads_ - 1);
     generation_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
-  {
+  // The caller's chunk may throw (a limit, a bad index): the workers still
+  // use fn and this frame until they acknowledge, so wait before rethrowing.
+  std::exception_ptr own;
+  try {
     ParallelScope scope;
     fn(0, chunk_end(0));
+  } catch (...) {
+    own = std::current_exception();
   }
   for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) != 0; ++i) pause();
   if (pending_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, [&] { return pending_.load() == 0; });
   }
+  if (own) std::rethrow_exception(own);
+  std::exception_ptr theirs;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::swap(theirs, error_);
+  }
+  if (theirs) std::rethrow_exception(theirs);
 }
 
 // Workers spin briefly before sleeping: a decode step opens a parallel
@@ -113,8 +132,16 @@ void ThreadPool::Impl::worker(int index, uint64_t seen) {
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
     if (index < parts_) {
-      ParallelScope scope;
-      (*fn_)(chunk_begin(index), chunk_end(index));
+      // An exception must not leave a worker thread (std::terminate): kept
+      // for the caller, which rethrows it after the region.
+      try {
+        ParallelScope scope;
+        LimitsScope limits(*limits_);
+        (*fn_)(chunk_begin(index), chunk_end(index));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);

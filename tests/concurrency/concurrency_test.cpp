@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <atomic>
 #include <latch>
 #include <fstream>
 #include <thread>
 
 #include "../unit/proto_builder.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "pareto/llm.hpp"
 #include "pareto/pareto.hpp"
@@ -156,6 +158,39 @@ TEST_F(Concurrency, ResizingTheDefaultPoolLeavesSessionsAlone) {
   t.join();
   set_num_threads(1);
   EXPECT_EQ(alone.onnx_out, during.onnx_out);
+}
+
+// A chunk that throws on a worker thread reaches the caller (never
+// std::terminate), after every worker has left the region; workers run under
+// the caller's limits.
+TEST(ThreadPoolRegions, WorkerExceptionsAndLimitsReachTheCaller) {
+  ThreadPool pool(3);
+  PoolScope scope(&pool);
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> done{0};
+    EXPECT_THROW(parallel_for(3, [&](int64_t b, int64_t e) {
+                   for (int64_t i = b; i < e; ++i) {
+                     if (i == 2) fail_argument("chunk 2 refuses");
+                     ++done;
+                   }
+                 }),
+                 Error);
+    EXPECT_EQ(done.load(), 2);  // chunks 0 and 1 ran to completion before the rethrow
+  }
+  Limits low;
+  low.tensor_bytes = 1024;
+  LimitsScope limits(low);
+  std::atomic<int> refused{0};
+  parallel_for(3, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      try {
+        Tensor::empty(DType::f32, {1024});  // 4096 bytes: above the caller's limit on every thread
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+  });
+  EXPECT_EQ(refused.load(), 3);
 }
 
 }  // namespace
