@@ -58,21 +58,23 @@ void im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t
         for (int64_t q = first; q < first + count;) {
           int64_t oh = q / p.out_w, ow0 = q % p.out_w;
           int64_t ow1 = std::min(p.out_w, ow0 + (first + count - q));
-          float* d = dst + (q - first) - ow0;  // d[ow] for ow in [ow0, ow1)
+          // d[ow - ow0] for ow in [ow0, ow1): the pointer stays inside the
+          // block (a block may start mid-row, so dst - ow0 would not).
+          float* d = dst + (q - first);
           int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
           if (ih < 0 || ih >= p.h) {
-            std::fill(d + ow0, d + ow1, 0.f);
+            std::fill(d, d + (ow1 - ow0), 0.f);
           } else {
             const float* s = src + ih * p.w;
             if (p.stride_w == 1) {
               int64_t lo = std::clamp<int64_t>(-off, ow0, ow1), hi = std::clamp<int64_t>(p.w - off, lo, ow1);
-              std::fill(d + ow0, d + lo, 0.f);
-              if (hi > lo) std::memcpy(d + lo, s + lo + off, sizeof(float) * size_t(hi - lo));
-              std::fill(d + hi, d + ow1, 0.f);
+              std::fill(d, d + (lo - ow0), 0.f);
+              if (hi > lo) std::memcpy(d + (lo - ow0), s + lo + off, sizeof(float) * size_t(hi - lo));
+              std::fill(d + (hi - ow0), d + (ow1 - ow0), 0.f);
             } else {
               for (int64_t ow = ow0; ow < ow1; ++ow) {
                 int64_t iw = ow * p.stride_w + off;
-                d[ow] = iw >= 0 && iw < p.w ? s[iw] : 0.f;
+                d[ow - ow0] = iw >= 0 && iw < p.w ? s[iw] : 0.f;
               }
             }
           }
