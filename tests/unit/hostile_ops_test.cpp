@@ -16,15 +16,6 @@ using namespace pareto::test;
 
 namespace {
 
-Msg i64_tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<int64_t>& v) {
-  Msg t;
-  for (int64_t d : dims) t.i(1, d);
-  t.i(2, 7).s(8, name);
-  std::string raw(v.size() * 8, '\0');
-  if (!v.empty()) std::memcpy(raw.data(), v.data(), raw.size());
-  return t.s(9, raw);
-}
-
 struct Case {
   const char* what;
   Msg graph;
@@ -62,7 +53,7 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   const Tensor x4 = Tensor::zeros(DType::f32, {1, 4, 2, 2});
   const Tensor x2 = Tensor::zeros(DType::f32, {2, 3});
   std::vector<Case> cases = {
-      {"TopK with an empty k", one_node(node("TopK", {"x", "k"}, {"y", "i"}, "topk"), {i64_tensor("k", {0}, {})}, {value_info("x", 1, {2, 3})}),
+      {"TopK with an empty k", one_node(node("TopK", {"x", "k"}, {"y", "i"}, "topk"), {tensor_i64("k", {0}, {})}, {value_info("x", 1, {2, 3})}),
        {x2}, "element 0 read from a tensor of 0 elements"},
       {"Split asking for 2^40 parts", one_node(node("Split", {"x"}, {"y"}, "split", {attr_int("num_outputs", int64_t(1) << 40)}), {},
                                                 {value_info("x", 1, {2, 3})}),
@@ -73,16 +64,16 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
       {"MaxPool with a 2^40 kernel", one_node(node("MaxPool", {"x"}, {"y"}, "pool", {attr_ints("kernel_shape", {int64_t(1) << 40, 1})}), {},
                                               {value_info("x", 1, {1, 4, 2, 2})}),
        {x4}, "pooling sizes"},
-      {"Tile repeats overflowing int64", one_node(node("Tile", {"x", "r"}, {"y"}, "tile"), {i64_tensor("r", {2}, {int64_t(1) << 62, 4})},
+      {"Tile repeats overflowing int64", one_node(node("Tile", {"x", "r"}, {"y"}, "tile"), {tensor_i64("r", {2}, {int64_t(1) << 62, 4})},
                                                   {value_info("x", 1, {2, 3})}),
        {x2}, "repeats overflow the dimension"},
-      {"Pad by 2^62", one_node(node("Pad", {"x", "p"}, {"y"}, "pad"), {i64_tensor("p", {4}, {int64_t(1) << 62, 0, int64_t(1) << 62, 0})},
+      {"Pad by 2^62", one_node(node("Pad", {"x", "p"}, {"y"}, "pad"), {tensor_i64("p", {4}, {int64_t(1) << 62, 0, int64_t(1) << 62, 0})},
                                {value_info("x", 1, {2, 3})}),
        {x2}, "pads out of range"},
-      {"Resize of an empty axis to 5", one_node(node("Resize", {"x", "", "", "s"}, {"y"}, "resize"), {i64_tensor("s", {2}, {5, 3})},
+      {"Resize of an empty axis to 5", one_node(node("Resize", {"x", "", "", "s"}, {"y"}, "resize"), {tensor_i64("s", {2}, {5, 3})},
                                                 {value_info("x", 1, {0, 3})}),
        {Tensor::zeros(DType::f32, {0, 3})}, "cannot resize an empty axis"},
-      {"Expand to 2^20 x 2^20", one_node(node("Expand", {"x", "s"}, {"y"}, "expand"), {i64_tensor("s", {2}, {int64_t(1) << 20, int64_t(1) << 20})},
+      {"Expand to 2^20 x 2^20", one_node(node("Expand", {"x", "s"}, {"y"}, "expand"), {tensor_i64("s", {2}, {int64_t(1) << 20, int64_t(1) << 20})},
                                          {value_info("x", 1, {1, 1})}),
        {Tensor::zeros(DType::f32, {1, 1})}, "above the tensor-elements limit"},
   };

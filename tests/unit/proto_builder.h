@@ -45,6 +45,15 @@ inline Msg tensor_f32(const std::string& name, const std::vector<int64_t>& dims,
   return t;
 }
 
+inline Msg tensor_i64(const std::string& name, const std::vector<int64_t>& dims, const std::vector<int64_t>& data) {
+  Msg t;
+  for (int64_t d : dims) t.i(1, d);
+  t.i(2, 7).s(8, name);
+  std::string raw(data.size() * 8, '\0');
+  if (!data.empty()) std::memcpy(raw.data(), data.data(), raw.size());
+  return t.s(9, raw);
+}
+
 inline Msg value_info(const std::string& name, int elem_type, const std::vector<int64_t>& dims) {
   Msg shape;
   for (int64_t d : dims) shape.m(1, Msg().i(1, d));

@@ -15,15 +15,6 @@ using namespace pareto::test;
 
 namespace {
 
-Msg int64_tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<int64_t>& v) {
-  Msg t;
-  for (int64_t d : dims) t.i(1, d);
-  t.i(2, 7).s(8, name);
-  std::string raw(v.size() * 8, '\0');
-  std::memcpy(raw.data(), v.data(), raw.size());
-  return t.s(9, raw);
-}
-
 std::string reshape_chain_model() {
   Msg g;
   Msg x_type;  // x: float[batch, 3, 4] with a symbolic first dim
@@ -31,7 +22,7 @@ std::string reshape_chain_model() {
   shape.m(1, Msg().s(2, "batch")).m(1, Msg().i(1, 3)).m(1, Msg().i(1, 4));
   x_type.i(1, 1).m(2, shape);
   g.m(11, Msg().s(1, "x").m(2, Msg().m(1, x_type)));
-  g.m(5, int64_tensor("zero", {1}, {0})).m(5, int64_tensor("minus_one", {1}, {-1}));
+  g.m(5, tensor_i64("zero", {1}, {0})).m(5, tensor_i64("minus_one", {1}, {-1}));
   g.m(1, node("Shape", {"x"}, {"s"}, "shape"));
   g.m(1, node("Gather", {"s", "zero"}, {"n"}, "gather"));
   g.m(1, node("Concat", {"n", "minus_one"}, {"target"}, "concat", {attr_int("axis", 0)}));
