@@ -77,6 +77,8 @@ TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, 
   if (g.kernel.size() != d || g.strides.size() != d || g.dil.size() != d || g.pads.size() != 2 * d || out_pad.size() != d)
     invalid("attribute lengths do not match the spatial rank");
   if (out_shape.size() > d) out_shape.erase(out_shape.begin(), out_shape.end() - long(d));
+  if (!out_shape.empty() && out_shape.size() != d)
+    invalid("output_shape has " + std::to_string(out_shape.size()) + " entries for " + std::to_string(d) + " spatial dims");
   g.out.resize(d);
   for (size_t i = 0; i < d; ++i) {
     if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dil[i] <= 0) invalid("kernel, strides and dilations must be positive");
