@@ -387,6 +387,7 @@ void run_softmax(OpContext& ctx) {
     else (i < axis ? outer : i == axis ? len : inner) *= x.dim(int(i));
   }
   Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  if (x.numel() == 0) return;  // an empty axis has no first element to start the maximum from
   if (kind == SoftmaxKind::softmax && inner == 1 && x.dtype() == DType::f32) {  // contiguous rows: the vector kernel
     kernels::f32_softmax_rows(x.data<float>(), y.data<float>(), outer, len);
     return;
