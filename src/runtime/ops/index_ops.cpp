@@ -153,6 +153,7 @@ void run_scatter_elements(OpContext& ctx) {
   const Tensor& idx = ctx.in(1);
   const Tensor& upd = ctx.in(2);
   if (idx.shape() != upd.shape() || idx.rank() != x.rank()) ctx.invalid("indices and updates must have the data's rank and one shape");
+  if (upd.dtype() != x.dtype()) ctx.invalid(std::string("updates are ") + dtype_name(upd.dtype()) + ", data " + dtype_name(x.dtype()));
   int64_t axis = normalize_axis(ctx, ctx.node.attr_i("axis", 0), x.rank());
   Reduction red = reduction_of(ctx);
   Tensor y = x.clone();
@@ -180,6 +181,7 @@ void run_scatter_nd(OpContext& ctx) {
   const Tensor& idx = ctx.in(1);
   const Tensor& upd = ctx.in(2);
   if (idx.rank() < 1) ctx.invalid("indices must have rank >= 1");
+  if (upd.dtype() != x.dtype()) ctx.invalid(std::string("updates are ") + dtype_name(upd.dtype()) + ", data " + dtype_name(x.dtype()));
   int64_t k = idx.dim(idx.rank() - 1);
   if (k > x.rank()) ctx.invalid("index depth exceeds data rank");
   Reduction red = reduction_of(ctx);
