@@ -1,6 +1,7 @@
 // Reductions (ReduceSum/Mean/Max/...) and ArgMax/ArgMin.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "runtime/ops/op_util.h"
 
@@ -74,7 +75,14 @@ void run_reduce(OpContext& ctx) {
       if constexpr (std::is_integral_v<scalar_t>) {
         if (std::isinf(a)) a = a > 0 ? double(std::numeric_limits<scalar_t>::max()) : double(std::numeric_limits<scalar_t>::lowest());
       }
-      d[i] = scalar_t(a);
+      // Integer outputs saturate: an empty max/min reduction (+-inf) or an
+      // overflowing sum must not reach an out-of-range conversion.
+      if constexpr (std::is_integral_v<scalar_t>) {
+        const double lo = double(std::numeric_limits<scalar_t>::lowest()), hi = double(std::numeric_limits<scalar_t>::max());
+        d[i] = !(a > lo) ? std::numeric_limits<scalar_t>::lowest() : a >= hi ? std::numeric_limits<scalar_t>::max() : scalar_t(a);
+      } else {
+        d[i] = scalar_t(a);
+      }
     }
   });
 }
