@@ -1,6 +1,7 @@
 // Unary activations and math functions applied element by element.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "runtime/ops/op_util.h"
 
@@ -125,8 +126,17 @@ void clip(OpContext& ctx) {
   PARETO_DISPATCH_NUMERIC(ctx, x.dtype(), {
     scalar_t lo = std::numeric_limits<scalar_t>::lowest(), hi = std::numeric_limits<scalar_t>::max();
     if (attr_form) {
-      lo = scalar_t(ctx.node.attr_f("min", -std::numeric_limits<float>::max()));
-      hi = scalar_t(ctx.node.attr_f("max", std::numeric_limits<float>::max()));
+      // The float attributes saturate into integer types (the default +-FLT_MAX
+      // is outside int64: converting it unchecked is undefined).
+      auto to_scalar = [](double v) {
+        if constexpr (std::is_integral_v<scalar_t>) {
+          if (!(v > double(std::numeric_limits<scalar_t>::lowest()))) return std::numeric_limits<scalar_t>::lowest();
+          if (v >= double(std::numeric_limits<scalar_t>::max())) return std::numeric_limits<scalar_t>::max();
+        }
+        return scalar_t(v);
+      };
+      lo = to_scalar(ctx.node.attr_f("min", -std::numeric_limits<float>::max()));
+      hi = to_scalar(ctx.node.attr_f("max", std::numeric_limits<float>::max()));
     } else {
       for (size_t i = 1; i <= 2; ++i)
         if (ctx.has(i)) {
