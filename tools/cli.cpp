@@ -6,8 +6,6 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "frontend/onnx/onnx_loader.h"
-#include "npy.h"
 
 namespace pareto::tools {
 
@@ -199,11 +197,11 @@ std::map<std::string, Tensor> make_inputs(const Session& session, const Args& ar
     specs.erase(in.name);
     ++index;
     if (spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy") {
-      inputs[in.name] = read_npy(spec);
+      inputs[in.name] = take(read_npy(spec));
       continue;
     }
     if (spec.size() > 3 && spec.substr(spec.size() - 3) == ".pb") {  // ONNX TensorProto (backend test data)
-      inputs[in.name] = onnx::load_tensor_file(spec);
+      inputs[in.name] = take(read_tensor_pb(spec));
       continue;
     }
     Shape shape = shapes.count(in.name) ? shapes[in.name] : in.dims;

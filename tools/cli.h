@@ -6,6 +6,7 @@
 
 #include "pareto/llm.hpp"
 #include "pareto/pareto.hpp"
+#include "pareto/tensor_io.hpp"
 
 namespace pareto::tools {
 
@@ -73,7 +74,17 @@ int cmd_calibrate(const Args& args);
 int cmd_eval(const Args& args);
 GenerateOptions generate_options(const Args& args);
 
-
 std::string format_bytes(size_t bytes);
+
+// The value of a public-API result; its error otherwise, thrown for main's
+// handler to report.
+template <class T>
+T take(Result<T> r) {
+  if (!r.ok()) throw Error(r.status().code, r.status().message);
+  return std::move(r.value());
+}
+inline void take(const Status& s) {
+  if (!s.ok()) throw Error(s.code, s.message);
+}
 
 }  // namespace pareto::tools

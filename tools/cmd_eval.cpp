@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "quant/evaluate.h"
+#include "pareto/quantize.hpp"
 
 namespace pareto::tools {
 
@@ -26,12 +26,12 @@ int cmd_eval(const Args& a) {
   if (!in) fail(StatusCode::io_error, a.get("--file") + ": cannot open");
   std::stringstream text;
   text << in.rdbuf();
-  quant::EvalOptions o;
+  EvalOptions o;
   o.ctx = a.get_int("--ctx", 128, 2, 1 << 20);
   o.max_chunks = a.get_int("--chunks", 0, 0, 1 << 20);
   o.tokenizer = a.get("--tokenizer");
   o.progress = [](int64_t c, int64_t n) { std::fprintf(stderr, "\rchunk %lld/%lld", static_cast<long long>(c), static_cast<long long>(n)); };
-  const quant::EvalReport r = quant::evaluate(a.positional[0], a.positional[1], text.str(), o);
+  const EvalReport r = take(evaluate_quantized(a.positional[0], a.positional[1], text.str(), o));
   std::fprintf(stderr, "\n");
   std::printf("base:  %s  PPL %.4f  %.3f bits/weight  %s of matmul weights, file %s\n", a.positional[0].c_str(), r.ppl_base, r.bpw_base,
               format_bytes(r.bytes_base).c_str(), format_bytes(file_size(a.positional[0])).c_str());

@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "npy.h"
 
 namespace pareto::tools {
 
@@ -75,7 +74,7 @@ int cmd_run(const Args& args) {
     }
     std::printf("%s: %s%s sum=%.6g mean|x|=%.6g\n", name.c_str(), dtype_name(t.dtype()), shape_to_string(t.shape()).c_str(), sum,
                 t.numel() ? asum / double(t.numel()) : 0.0);
-    if (!dir.empty()) write_npy(dir + "/" + file_safe(name) + ".npy", t);
+    if (!dir.empty()) take(write_npy(dir + "/" + file_safe(name) + ".npy", t));
   }
   if (opt.profile) print_profile(session.take_profile());
   return 0;

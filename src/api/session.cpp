@@ -11,6 +11,7 @@
 #include "api/guarded.h"
 #include "core/file.h"
 #include "frontend/artifact/artifact.h"
+#include "passes/memory_plan.h"
 #include "passes/passes.h"
 #include "pareto/pareto.hpp"
 #include "runtime/executor.h"
@@ -56,7 +57,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
     impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     PoolScope scope(in_parallel_region() ? nullptr : impl->pool.get());  // constant folding runs kernels
     LimitsScope limits(options.limits);
-    std::unique_ptr<passes::MemoryPlan> stored_plan;
+    std::unique_ptr<ir::MemoryPlan> stored_plan;
     {
       auto f = MappedFile::open(path);
       if (artifact::is_artifact(f->data(), f->size())) {
@@ -96,7 +97,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
       for (const auto& p : passes::optimize_graph(g, pc).passes) impl->passes.push_back({p.pass, p.nodes_before, p.nodes_after, p.rewrites});
       runtime::check_supported(g);
     }
-    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize || stored_plan != nullptr});
+    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize || stored_plan != nullptr, passes::plan_memory_default});
     if (stored_plan) impl->executor->adopt_memory_plan(g, std::move(stored_plan));
     for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
     for (int v : g.outputs) impl->outputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
@@ -117,7 +118,7 @@ Status Session::save(const std::string& path) const {
 
 MemorySummary Session::memory() const {
   MemorySummary m;
-  if (const passes::MemoryPlan* p = impl_->executor->memory_plan(*impl_->model.graph)) {
+  if (const ir::MemoryPlan* p = impl_->executor->memory_plan(*impl_->model.graph)) {
     m.arena_bytes = p->arena_bytes;
     m.naive_bytes = p->naive_bytes;
     m.lower_bound = p->lower_bound;

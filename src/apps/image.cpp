@@ -10,7 +10,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/error.h"
+#include "pareto/error.h"
 #include "pareto/limits.hpp"
 
 namespace pareto::apps {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "core/error.h"
+#include "pareto/error.h"
 #include "pareto/limits.hpp"
 
 namespace pareto::apps {

@@ -5,36 +5,16 @@
 #include <cstring>
 #include <map>
 
-#include "core/error.h"
 #include "core/file.h"
 #include "core/thread_pool.h"
-#include "frontend/gguf/gguf_writer.h"
-#include "kernels/gemm.h"
 #include "kernels/llm_ops.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
-#include "llm/model.h"
-#include "llm/tokenizer.h"
-#include "llm/transformer.h"
-#include "quant/calibration.h"
-#include "quant/gptq.h"
 #include "quant/quantize_gguf.h"
-#include "quant/smoothquant.h"
 
 namespace pareto::quant {
 
 namespace {
-
-struct Matrix {
-  int64_t rows = 0, cols = 0;
-  std::vector<float> w;  // row-major [rows, cols]
-};
-
-Matrix to_f32(const kernels::WeightMatrix& m) {
-  Matrix r{m.rows, m.cols, std::vector<float>(size_t(m.rows * m.cols))};
-  for (int64_t i = 0; i < m.rows; ++i) kernels::weight_row(m, i, r.w.data() + i * m.cols);
-  return r;
-}
 
 // Quantize and dequantize every row (the weights the model would really use).
 void fake_quantize(uint32_t type, std::vector<float>& w, int64_t rows, int64_t cols) {
@@ -47,60 +27,6 @@ void fake_quantize(uint32_t type, std::vector<float>& w, int64_t rows, int64_t c
       kernels::dequantize_row_ref(type, q.data(), w.data() + r * cols, cols);
     }
   });
-}
-
-// Y[t, r] = sum_k X[t, k] W[r, k]
-std::vector<float> matmul(const std::vector<float>& x, int64_t tokens, const Matrix& m) {
-  std::vector<float> y(size_t(tokens * m.rows));
-  kernels::GemmArgs g;
-  g.trans_b = true;
-  g.m = tokens;
-  g.n = m.rows;
-  g.k = m.cols;
-  g.a = x.data();
-  g.lda = m.cols;
-  g.b = m.w.data();
-  g.ldb = m.cols;
-  g.c = y.data();
-  g.ldc = m.rows;
-  kernels::f32_gemm(g);
-  return y;
-}
-
-// One matmul input over the calibration text: per-channel statistics of
-// every token, and the rows themselves only for the first `keep` tokens (the
-// error tokens; GPTQ keeps all for its Hessian). 1.1B at 4096 tokens would
-// otherwise hold 4 GB of activations.
-struct Activations {
-  int64_t cols = 0, count = 0, keep = 0;
-  std::vector<float> rows;
-  std::vector<double> sum_abs;
-  std::vector<float> max_abs;
-
-  void add(const float* x, int64_t n, int64_t c) {
-    if (sum_abs.empty()) {
-      cols = c;
-      sum_abs.assign(size_t(c), 0);
-      max_abs.assign(size_t(c), 0);
-    }
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t j = 0; j < c; ++j) {
-        const float v = x[t * c + j];
-        sum_abs[size_t(j)] += std::fabs(v);
-        max_abs[size_t(j)] = std::max(max_abs[size_t(j)], std::fabs(v));
-      }
-    const int64_t take = std::min(n, keep - int64_t(rows.size()) / std::max<int64_t>(c, 1));
-    if (take > 0) rows.insert(rows.end(), x, x + take * c);
-    count += n;
-  }
-  int64_t kept() const { return cols ? int64_t(rows.size()) / cols : 0; }
-};
-
-Activations activations_of(const std::vector<float>& x, int64_t cols) {
-  Activations a;
-  a.keep = int64_t(x.size()) / cols;
-  a.add(x.data(), a.keep, cols);
-  return a;
 }
 
 // What a scale candidate is judged by: the output of the block the matmuls
@@ -271,15 +197,6 @@ inline void add_bias(float* x, const std::vector<float>& b, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] += b[size_t(i)];
 }
 
-void scale_columns(Matrix& m, const std::vector<float>& s) {
-  for (int64_t i = 0; i < m.rows; ++i)
-    for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] *= s[size_t(j)];
-}
-void divide_rows(Matrix& m, const std::vector<float>& s) {
-  for (int64_t i = 0; i < m.rows; ++i)
-    for (int64_t j = 0; j < m.cols; ++j) m.w[size_t(i * m.cols + j)] /= s[size_t(i)];
-}
-
 }  // namespace
 
 LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x_calib,
@@ -310,93 +227,18 @@ LayerComparison compare_on_layer(const std::vector<float>& w, int64_t rows, int6
   return c;
 }
 
-float smoothquant_alpha(const std::string& arch) {
-  if (arch == "llama") return 0.85f;
-  if (arch == "mistral") return 0.8f;
-  return 0.5f;
-}
+namespace {
 
-AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const AwqOptions& o) {
-  const double t0 = now_seconds();
-  auto model = llm::Model::load(in);
-  auto file = gguf::File::open(in);
-  const llm::ModelConfig& c = model->config;
-  if (model->vocab.pieces.empty()) fail_argument(in + ": no tokenizer in the file (AWQ needs to tokenize calibration text)");
-  llm::Tokenizer tok(model->vocab);
-  AwqReport rep;
-  std::vector<int32_t> tokens;
-  // Calibration sequences as long as the model allows, up to o.ctx (512).
-  int64_t ctx = c.ctx_len > 0 ? std::min(o.ctx, c.ctx_len) : o.ctx;
-  CalibrationSource src;
-  src.text = o.calib_text;
-  src.random = o.calib_random;
-  src.tokens = o.calib_tokens;
-  src.ctx = ctx;
-  tokens = calibration_tokens(*model, tok, src, &rep.calibration);
-  if (int64_t(tokens.size()) < ctx && tokens.size() >= 16) ctx = int64_t(tokens.size());  // a short text: one shorter sequence
-  const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / ctx * ctx);
-  if (n_tok < ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(ctx) + " needed");
-  rep.tokens = n_tok;
-  const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(c.arch);
-  // Collect the matmul inputs of every layer over the calibration chunks.
-  const int64_t L = c.n_layers;
-  const int64_t error_tokens = std::max<int64_t>(ctx, o.error_tokens / ctx * ctx);
-  std::vector<std::vector<Activations>> acts(size_t(L), std::vector<Activations>(4));
-  for (auto& layer : acts)
-    for (Activations& a : layer) a.keep = o.method == "gptq" ? n_tok : error_tokens;
-  {
-    const std::unique_ptr<llm::Model> fast = int8_forward_copy(*model);
-    if (fast) rep.calibration += ", forward pass on a Q8_0 copy of the weights";
-    llm::Transformer tr(fast ? *fast : *model, ctx);
-    tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t n, int64_t cols) {
-      acts[size_t(l)][size_t(which)].add(x, n, cols);
-    };
-    for (int64_t s = 0; s < n_tok; s += ctx) tr.forward(tokens.data() + s, ctx, 0, false);
-  }
-  rep.calibration_seconds = now_seconds() - t0;
-  // f32 copies of everything the scales touch.
-  struct Layer {
-    std::vector<float> attn_norm, ffn_norm;
-    std::vector<float> bq, bk, bv;  // q/k/v biases (qwen2), empty when the model has none
-    Matrix q, k, v, o, gate, up, down;
-  };
-  std::vector<Layer> layers(static_cast<size_t>(L));
-  for (int64_t l = 0; l < L; ++l) {
-    const llm::LayerWeights& w = model->layers[size_t(l)];
-    Layer& y = layers[size_t(l)];
-    y.attn_norm.assign(static_cast<const float*>(w.attn_norm.data), static_cast<const float*>(w.attn_norm.data) + c.dim);
-    y.ffn_norm.assign(static_cast<const float*>(w.ffn_norm.data), static_cast<const float*>(w.ffn_norm.data) + c.dim);
-    y.q = to_f32(w.wq), y.k = to_f32(w.wk), y.v = to_f32(w.wv), y.o = to_f32(w.wo);
-    y.gate = to_f32(w.w_gate), y.up = to_f32(w.w_up), y.down = to_f32(w.w_down);
-    if (w.bq) y.bq.assign(w.bq, w.bq + y.q.rows);
-    if (w.bk) y.bk.assign(w.bk, w.bk + y.k.rows);
-    if (w.bv) y.bv.assign(w.bv, w.bv + y.v.rows);
-  }
-  rep.ratio.assign(size_t(L), std::vector<float>(4, -1.f));
-  std::map<std::string, std::string> gptq;  // tensor name -> GGML bytes
-  for (int64_t l = 0; l < L && o.method == "gptq"; ++l) {
-    Layer& y = layers[size_t(l)];
-    const std::string p = "blk." + std::to_string(l) + ".";
-    const std::pair<const char*, std::pair<Matrix*, int>> mats[] = {
-        {"attn_q.weight", {&y.q, 0}},   {"attn_k.weight", {&y.k, 0}},  {"attn_v.weight", {&y.v, 0}},    {"attn_output.weight", {&y.o, 1}},
-        {"ffn_gate.weight", {&y.gate, 2}}, {"ffn_up.weight", {&y.up, 2}}, {"ffn_down.weight", {&y.down, 3}}};
-    for (const auto& [name, mg] : mats) {
-      if (!o.quantize) continue;
-      GptqOptions go;
-      go.act_order = o.act_order;
-      const GptqResult g =
-          gptq_quantize(mg.first->w, mg.first->rows, mg.first->cols, acts[size_t(l)][size_t(mg.second)].rows, storage_type(o.type, mg.first->cols), go);
-      if (g.fell_back) rep.notes.push_back(p + name + ": Cholesky failed at every damping, rounded to nearest");
-      gptq[p + name] = g.bytes;
-    }
-    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
-  }
-  for (int64_t l = 0; l < L && o.method != "gptq"; ++l) {
-    Layer& y = layers[size_t(l)];
-    // Block outputs for the search: attention (RoPE, causal, grouped heads,
-    // calibration chunks start at position 0) through o, and the MLP through down.
-    const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
-    const BlockOutput attention = [&](const std::vector<std::vector<float>>& outs, int64_t n) {
+// The block outputs AWQ judges scales by: attention (RoPE, causal, grouped
+// heads, calibration chunks start at position 0) through o for q/k/v, and the
+// MLP through down for gate/up; o and down by their own outputs.
+BlockOutput block_output(const CalibratedModel& m, int64_t l, llm::MatmulInput input) {
+  const llm::ModelConfig& c = m.model->config;
+  const CalibratedLayer& y = m.layers[size_t(l)];
+  const int64_t ctx = m.ctx;
+  if (input == llm::MatmulInput::attn)
+    return [&c, &y, ctx](const std::vector<std::vector<float>>& outs, int64_t n) {
+      const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
       std::vector<float> q = outs[0], k = outs[1], v = outs[2], att(size_t(n * q_dim));
       parallel_for(n, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
@@ -419,109 +261,37 @@ AwqReport awq_quantize_gguf(const std::string& in, const std::string& out, const
       });
       return matmul(att, n, y.o);
     };
-    const BlockOutput mlp = [&](const std::vector<std::vector<float>>& outs, int64_t n) {
+  if (input == llm::MatmulInput::ffn)
+    return [&y](const std::vector<std::vector<float>>& outs, int64_t n) {
       std::vector<float> h = outs[0];
       kernels::f32_silu_mul(h.data(), outs[1].data(), int64_t(h.size()));
       return matmul(h, n, y.down);
     };
-    auto run = [&](int g, std::vector<Matrix*> mats, const std::function<void(const std::vector<float>&)>& fold, const BlockOutput& block = nullptr,
-                   const std::vector<int64_t>& tie = {}) {
+  return nullptr;
+}
+
+}  // namespace
+
+CalibratedReport awq_quantize(const std::string& in, const std::string& out, const CalibratedOptions& o) {
+  const double t0 = now_seconds();
+  CalibratedReport rep;
+  CalibratedModel m = calibrate_model(in, o, false, rep);
+  const int64_t L = int64_t(m.layers.size());
+  for (int64_t l = 0; l < L; ++l) {
+    for (ScaleGroup& g : scale_groups(m, l)) {
       std::vector<float> s;
-      const Activations& x = acts[size_t(l)][size_t(g)];
-      if (o.method == "smoothquant") {
-        // One s for the group: the largest weight per input column over its matrices.
-        Matrix joint{0, mats[0]->cols, {}};
-        for (Matrix* m : mats) {
-          joint.w.insert(joint.w.end(), m->w.begin(), m->w.end());
-          joint.rows += m->rows;
-        }
-        s = smoothing_scales(joint.w, joint.rows, joint.cols, x.max_abs, alpha);
-        if (!tie.empty()) {  // columns that share a v row share its scale: the largest of them
-          std::map<int64_t, float> top;
-          for (size_t j = 0; j < s.size(); ++j) top[tie[j]] = std::max(top[tie[j]], s[j]);
-          for (size_t j = 0; j < s.size(); ++j) s[j] = top[tie[j]];
-        }
-        rep.ratio[size_t(l)][size_t(g)] = alpha;
-        for (Matrix* m : mats) scale_columns(*m, s);
-        fold(s);
-        return;
-      }
-      rep.ratio[size_t(l)][size_t(g)] = search_scales(x, error_tokens, mats, o.type, o.grid, s, block, tie);
-      for (Matrix* m : mats) scale_columns(*m, s);
+      const Activations& x = m.acts[size_t(l)][size_t(g.input)];
+      rep.ratio[size_t(l)][size_t(g.input)] = search_scales(x, m.error_tokens, g.mats, o.type, o.grid, s, block_output(m, l, g.input), g.tie);
+      for (Matrix* mat : g.mats) scale_columns(*mat, s);
       if (o.quantize) {
-        const BlockGram gram = block_gram(x, s, clip_block(o.type, mats[0]->cols));
-        for (Matrix* m : mats) clip_search(*m, gram, o.type);
+        const BlockGram gram = block_gram(x, s, clip_block(o.type, g.mats[0]->cols));
+        for (Matrix* mat : g.mats) clip_search(*mat, gram, o.type);
       }
-      fold(s);
-    };
-    run(0, {&y.q, &y.k, &y.v}, [&](const std::vector<float>& s) {
-      for (int64_t j = 0; j < c.dim; ++j) y.attn_norm[size_t(j)] /= s[size_t(j)];
-    }, attention);
-    // o's column h * hd + d reads v's row (h / group) * hd + d: with grouped
-    // heads the columns of one v row share its scale.
-    std::vector<int64_t> o_tie(static_cast<size_t>(q_dim));
-    for (int64_t j = 0; j < q_dim; ++j) o_tie[size_t(j)] = (j / hd / group) * hd + j % hd;
-    run(1, {&y.o}, [&](const std::vector<float>& s) {
-      std::vector<float> sv(static_cast<size_t>(kv_dim));
-      for (int64_t j = 0; j < q_dim; ++j) sv[size_t(o_tie[size_t(j)])] = s[size_t(j)];
-      divide_rows(y.v, sv);
-      for (size_t j = 0; j < y.bv.size(); ++j) y.bv[j] /= sv[j];  // v's bias is part of its row
-    }, nullptr, o_tie);
-    run(2, {&y.gate, &y.up}, [&](const std::vector<float>& s) {
-      for (int64_t j = 0; j < c.dim; ++j) y.ffn_norm[size_t(j)] /= s[size_t(j)];
-    }, mlp);
-    run(3, {&y.down}, [&](const std::vector<float>& s) { divide_rows(y.up, s); });
+      g.fold(s);
+    }
     if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
   }
-  // Write: the scaled layers from our copies, everything else as RTN does it.
-  gguf::Writer w;
-  for (const auto& [key, value] : file->kv) w.set_value(key, value);
-  auto tensor_type = [&](int64_t cols) { return o.quantize ? storage_type(o.type, cols) : uint32_t(kernels::GgmlType::f32); };
-  auto emit = [&](const std::string& name, const std::vector<int64_t>& ne, const float* data, int64_t rows, int64_t cols, bool matrix) {
-    const uint32_t type = matrix ? tensor_type(cols) : uint32_t(kernels::GgmlType::f32);
-    const size_t rb = kernels::ggml_row_size(type, cols);
-    std::string bytes(rb * size_t(rows), '\0');
-    for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, data + r * cols, bytes.data() + size_t(r) * rb, cols);
-    w.add_tensor(name, type, ne, bytes.data(), bytes.size());
-  };
-  for (const gguf::TensorInfo& t : file->tensors) {
-    int64_t l = -1;
-    char part[64] = {};
-    if (std::sscanf(t.name.c_str(), "blk.%ld.%63s", &l, part) == 2 && l >= 0 && l < L) {
-      Layer& y = layers[size_t(l)];
-      const std::string p = part;
-      const Matrix* m = p == "attn_q.weight" ? &y.q : p == "attn_k.weight" ? &y.k : p == "attn_v.weight" ? &y.v : p == "attn_output.weight" ? &y.o
-                      : p == "ffn_gate.weight" ? &y.gate : p == "ffn_up.weight" ? &y.up : p == "ffn_down.weight" ? &y.down : nullptr;
-      if (auto it = gptq.find(t.name); it != gptq.end()) {
-        w.add_tensor(t.name, storage_type(o.type, t.ne[0]), t.ne, it->second.data(), it->second.size());
-        continue;
-      }
-      if (m) {
-        emit(t.name, t.ne, m->w.data(), m->rows, m->cols, true);
-        continue;
-      }
-      if (p == "attn_v.bias" && !y.bv.empty()) {
-        emit(t.name, t.ne, y.bv.data(), 1, int64_t(y.bv.size()), false);
-        continue;
-      }
-      if (p == "attn_norm.weight" || p == "ffn_norm.weight") {
-        const std::vector<float>& v = p == "attn_norm.weight" ? y.attn_norm : y.ffn_norm;
-        emit(t.name, t.ne, v.data(), 1, c.dim, false);
-        continue;
-      }
-    }
-    const bool matrix = t.ne.size() >= 2 && t.ne[1] > 1;
-    if (matrix && o.quantize) {  // token embedding, output: plain rounding
-      const int64_t cols = t.ne[0], rows = t.numel() / cols;
-      std::vector<float> f(size_t(t.numel()));
-      const size_t in_rb = kernels::ggml_row_size(t.type, cols);
-      for (int64_t r = 0; r < rows; ++r) kernels::dequantize_row_ref(t.type, t.data + size_t(r) * in_rb, f.data() + r * cols, cols);
-      emit(t.name, t.ne, f.data(), rows, cols, true);
-    } else {
-      w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);
-    }
-  }
-  w.write(out);
+  write_calibrated(m, o, out);
   rep.seconds = now_seconds() - t0;
   return rep;
 }

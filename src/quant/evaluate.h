@@ -3,34 +3,16 @@
 // quantized next-token distribution from the base one, top-1 agreement, and
 // per-layer relative MSE and cosine similarity of the residual stream.
 #pragma once
-#include <cstdint>
-#include <functional>
 #include <string>
-#include <vector>
+
+#include "pareto/quantize.hpp"
 
 namespace pareto::quant {
 
-struct LayerError {
-  double rel_mse = 0;  // sum (q - b)^2 / sum b^2 over all scored positions
-  double cosine = 0;   // mean over positions
-};
-
-struct EvalReport {
-  double ppl_base = 0, ppl_quant = 0;
-  double kl_mean = 0;           // nats per scored token
-  double top1 = 0;              // share of scored tokens with the same argmax
-  int64_t tokens = 0, chunks = 0;
-  std::vector<LayerError> layers;
-  double bpw_base = 0, bpw_quant = 0;  // bits per weight of the matmul weights
-  uint64_t bytes_base = 0, bytes_quant = 0;
-};
-
-struct EvalOptions {
-  int64_t ctx = 128;
-  int64_t max_chunks = 0;  // 0: all
-  std::string tokenizer;   // for llama2.c checkpoints
-  std::function<void(int64_t, int64_t)> progress;
-};
+// The option and report types are the public ones (include/pareto/quantize.hpp).
+using pareto::EvalOptions;
+using pareto::EvalReport;
+using pareto::LayerError;
 
 EvalReport evaluate(const std::string& base, const std::string& quant, const std::string& text, const EvalOptions& options);
 

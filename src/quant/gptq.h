@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "quant/calibrated_model.h"
+
 namespace pareto::quant {
 
 struct GptqResult {
@@ -29,5 +31,9 @@ struct GptqOptions {
 // q8_0 (cols % 32 == 0) or a pareto group type (any cols, tail group).
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
                          const GptqOptions& options = {});
+
+// Every matmul of the model's layers by GPTQ on calibration activations (all
+// calibration tokens form each Hessian); embeddings and output by plain rounding.
+CalibratedReport gptq_quantize_model(const std::string& in, const std::string& out, const CalibratedOptions& options);
 
 }  // namespace pareto::quant

@@ -66,7 +66,6 @@ uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback) {
 }
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& o) {
-  if (o.method != "rtn") fail_unsupported("quantization method '" + o.method + "' here (rtn; awq goes through awq_quantize_gguf)");
   const double t0 = now_seconds();
   auto file = gguf::File::open(in);
   QuantizeReport r;

@@ -12,7 +12,6 @@
 namespace pareto::quant {
 
 struct QuantizeOptions {
-  std::string method = "rtn";
   uint32_t type = 8;                 // GGML type id of the weight matrices (q8_0)
   std::vector<std::string> keep;     // substrings of tensor names left as they are
   // Per-tensor input importance (quant/importance.h): q4_0/q8_0 block scales

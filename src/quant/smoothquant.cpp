@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+
+#include "core/file.h"
 
 namespace pareto::quant {
 
@@ -58,6 +61,43 @@ double w8a8_error(const std::vector<float>& w, int64_t rows, int64_t cols, const
       err += (quant - exact) * (quant - exact);
     }
   return err;
+}
+
+float smoothquant_alpha(const std::string& arch) {
+  if (arch == "llama") return 0.85f;
+  if (arch == "mistral") return 0.8f;
+  return 0.5f;
+}
+
+CalibratedReport smoothquant_model(const std::string& in, const std::string& out, const CalibratedOptions& o) {
+  const double t0 = now_seconds();
+  CalibratedReport rep;
+  CalibratedModel m = calibrate_model(in, o, false, rep);
+  const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(m.model->config.arch);
+  const int64_t L = int64_t(m.layers.size());
+  for (int64_t l = 0; l < L; ++l) {
+    for (ScaleGroup& g : scale_groups(m, l)) {
+      // One s for the group: the largest weight per input column over its matrices.
+      Matrix joint{0, g.mats[0]->cols, {}};
+      for (const Matrix* mat : g.mats) {
+        joint.w.insert(joint.w.end(), mat->w.begin(), mat->w.end());
+        joint.rows += mat->rows;
+      }
+      std::vector<float> s = smoothing_scales(joint.w, joint.rows, joint.cols, m.acts[size_t(l)][size_t(g.input)].max_abs, alpha);
+      if (!g.tie.empty()) {  // columns that share a v row share its scale: the largest of them
+        std::map<int64_t, float> top;
+        for (size_t j = 0; j < s.size(); ++j) top[g.tie[j]] = std::max(top[g.tie[j]], s[j]);
+        for (size_t j = 0; j < s.size(); ++j) s[j] = top[g.tie[j]];
+      }
+      rep.ratio[size_t(l)][size_t(g.input)] = alpha;
+      for (Matrix* mat : g.mats) scale_columns(*mat, s);
+      g.fold(s);
+    }
+    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
+  }
+  write_calibrated(m, o, out);
+  rep.seconds = now_seconds() - t0;
+  return rep;
 }
 
 }  // namespace pareto::quant

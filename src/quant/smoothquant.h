@@ -7,7 +7,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "quant/calibrated_model.h"
+
 namespace pareto::quant {
+
+// SmoothQuant's migration strength for an architecture when none is given:
+// 0.85 for Llama (the SmoothQuant authors' Llama setting), 0.8 Mistral, else 0.5.
+float smoothquant_alpha(const std::string& architecture);
+
+// The model with s = max|X|^alpha / max|W|^(1-alpha) per matmul group folded
+// in as AWQ folds its scales, weights then rounded to options.type (q8_0 or
+// q8_row: W8A8, as pareto's int8 matmuls quantize activations to int8).
+CalibratedReport smoothquant_model(const std::string& in, const std::string& out, const CalibratedOptions& options);
+
 
 enum class ActGranularity { per_tensor, per_token };
 

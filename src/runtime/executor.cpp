@@ -103,31 +103,31 @@ void Executor::finish_memory(const ir::Graph& g, Plan& plan) {
       const int buf = plan.memory->buffer_of[size_t(v)];
       bool shares = false;
       for (int in : n.inputs) shares |= in >= 0 && plan.memory->buffer_of[size_t(in)] == buf;
-      if (shares && !passes::writes_in_place(n)) continue;
-      const passes::Buffer& b = plan.memory->buffers[size_t(buf)];
+      if (shares && !ir::writes_in_place(n)) continue;
+      const ir::Buffer& b = plan.memory->buffers[size_t(buf)];
       slots[o] = {base + b.offset, b.bytes};
     }
   }
 }
 
-const passes::MemoryPlan* Executor::memory_plan(const ir::Graph& g) {
+const ir::MemoryPlan* Executor::memory_plan(const ir::Graph& g) {
   if (!options_.arena) return nullptr;
   Plan& plan = const_cast<Plan&>(plan_for(g));
   std::lock_guard<std::mutex> lock(plans_mutex_);
-  if (!plan.memory) {
+  if (!plan.memory && options_.planner) {
     const StaticInfo info = infer_static(g, opset_, {});
-    plan.memory = std::make_unique<passes::MemoryPlan>(passes::plan_memory(g, plan.order, info.types));
+    plan.memory = std::make_unique<ir::MemoryPlan>(options_.planner(g, plan.order, info.types));
     finish_memory(g, plan);
   }
   return plan.memory.get();
 }
 
-void Executor::adopt_memory_plan(const ir::Graph& g, std::unique_ptr<passes::MemoryPlan> memory) {
+void Executor::adopt_memory_plan(const ir::Graph& g, std::unique_ptr<ir::MemoryPlan> memory) {
   Plan& plan = const_cast<Plan&>(plan_for(g));
   std::lock_guard<std::mutex> lock(plans_mutex_);
   const StaticInfo info = infer_static(g, opset_, {});
   std::string why;
-  if (!passes::plan_matches(*memory, g, plan.order, info.types, &why)) fail_model("compiled model's memory plan does not fit its graph: " + why);
+  if (!ir::plan_matches(*memory, g, plan.order, info.types, &why)) fail_model("compiled model's memory plan does not fit its graph: " + why);
   plan.memory = std::move(memory);
   finish_memory(g, plan);
 }
@@ -141,7 +141,7 @@ std::shared_ptr<const void> Executor::node_cache(const ir::Node& node, int stamp
 
 std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {
   const Plan& plan = plan_for(g);
-  const passes::MemoryPlan* memory = parent ? nullptr : memory_plan(g);
+  const ir::MemoryPlan* memory = parent ? nullptr : memory_plan(g);
   Scope scope;
   scope.graph = &g;
   scope.parent = parent;

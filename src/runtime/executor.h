@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "passes/memory_plan.h"
+#include "ir/memory_plan.h"
 #include "runtime/op_registry.h"
 
 namespace pareto::runtime {
@@ -26,8 +26,12 @@ struct ExecOptions {
   bool profile = false;
   int threads = 1;
   // Place the top-level graph's intermediates (those with static shapes) in
-  // one arena planned by passes::plan_memory.
+  // one arena laid out by `planner`. The planner is passed in (the api layer
+  // gives passes::plan_memory) so the runtime depends on no pass; with arena
+  // on and no planner, only a plan handed to adopt_memory_plan is used.
   bool arena = false;
+  using Planner = ir::MemoryPlan (*)(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types);
+  Planner planner = nullptr;
 };
 
 // The tensors of one graph invocation; subgraph scopes chain to their parent
@@ -46,10 +50,10 @@ class Executor {
   std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent);
   const std::vector<ProfileRecord>& profile() const { return profile_; }
   // The memory plan of top-level graph g (planned on first use; null when the arena is off).
-  const passes::MemoryPlan* memory_plan(const ir::Graph& g);
+  const ir::MemoryPlan* memory_plan(const ir::Graph& g);
   // Uses a plan read from a compiled artifact for top-level graph g, after
   // checking it fits the graph (throws naming the problem otherwise).
-  void adopt_memory_plan(const ir::Graph& g, std::unique_ptr<passes::MemoryPlan> plan);
+  void adopt_memory_plan(const ir::Graph& g, std::unique_ptr<ir::MemoryPlan> plan);
   void clear_profile() { profile_.clear(); }
   // Data an op derives once from a node's constant inputs and keeps for the
   // executor's lifetime (a conv's weights packed for the GEMM): made by
@@ -64,7 +68,7 @@ class Executor {
     std::vector<const OpDef*> defs;
     std::vector<std::vector<int>> free_after;  // per position in order
     std::vector<int> outer_values;              // value ids read from the parent scope
-    std::unique_ptr<passes::MemoryPlan> memory;  // top-level graph with the arena on
+    std::unique_ptr<ir::MemoryPlan> memory;  // top-level graph with the arena on
     std::shared_ptr<void> arena;
     // Per position, per output: its arena slot (null: allocate). No slot when the
     // output shares its buffer with one of the node's inputs and the op does not

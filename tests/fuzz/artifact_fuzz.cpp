@@ -9,6 +9,7 @@
 
 #include "frontend/artifact/artifact.h"
 #include "fuzz_support.h"
+#include "passes/memory_plan.h"
 #include "runtime/executor.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -22,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pareto::artifact::Compiled c = pareto::artifact::load_from_memory(buf.get(), size, "fuzz.pareto", buf);
     const pareto::ir::Graph& g = *c.model.graph;
     pareto::runtime::check_supported(g);
-    pareto::runtime::Executor ex(c.model.opset(), pareto::runtime::ExecOptions{false, 1, true});
+    pareto::runtime::Executor ex(c.model.opset(), pareto::runtime::ExecOptions{false, 1, true, pareto::passes::plan_memory_default});
     if (c.plan) ex.adopt_memory_plan(g, std::move(c.plan));
     std::vector<pareto::Tensor> inputs;
     for (int v : g.inputs) {

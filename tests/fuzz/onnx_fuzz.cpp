@@ -6,6 +6,7 @@
 
 #include "fuzz_support.h"
 #include "passes/passes.h"
+#include "passes/memory_plan.h"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
 #include "frontend/onnx/onnx_loader.h"
@@ -44,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pareto::passes::PassContext pc;
     pc.opset = m.opset();
     pareto::passes::optimize_graph(g, pc);
-    pareto::runtime::Executor ex(m.opset(), pareto::runtime::ExecOptions{false, 1, true});
+    pareto::runtime::Executor ex(m.opset(), pareto::runtime::ExecOptions{false, 1, true, pareto::passes::plan_memory_default});
     ex.memory_plan(g);
     std::vector<pareto::Tensor> inputs;
     if (make_inputs(g, inputs)) ex.run_graph(g, inputs, nullptr);

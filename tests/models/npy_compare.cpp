@@ -7,13 +7,13 @@
 #include <cstdlib>
 
 #include "frontend/onnx/onnx_loader.h"
-#include "npy.h"
+#include "api/npy.h"
 
 namespace {
 
 pareto::Tensor read_tensor(const std::string& path) {
   if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) return pareto::onnx::load_tensor_file(path);
-  return pareto::tools::read_npy(path);
+  return pareto::api::read_npy(path);
 }
 
 }  // namespace

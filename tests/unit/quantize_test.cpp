@@ -131,12 +131,12 @@ TEST(Quantize, Stories260KAwqBeatsRoundingAtLowBits) {
       o.type = type;
       quant::quantize_gguf(dir + "stories260K.gguf", out, o);
     } else {
-      quant::AwqOptions o;
-      o.method = method;
+      quant::CalibratedOptions o;
       o.type = type;
       o.calib_text = calib;
       o.calib_tokens = 4096;
-      quant::awq_quantize_gguf(dir + "stories260K.gguf", out, o);
+      EXPECT_EQ(method, "awq");
+      quant::awq_quantize(dir + "stories260K.gguf", out, o);
     }
     const auto r = quant::evaluate(dir + "stories260K.gguf", out, text, quant::EvalOptions{});
     std::printf("[stories260K] %-5s %-9s PPL %.4f (base %.4f) KL %.4f\n", method.c_str(), kernels::ggml_type_traits(type).name, r.ppl_quant,
@@ -157,10 +157,10 @@ TEST(Quantize, Stories260KAwqBeatsRoundingAtLowBits) {
 TEST(Quantize, AwqScalesFoldWithoutChangingTheModel) {
   const std::string dir = std::string(PARETO_SOURCE_DIR) + "/../shared/models/";
   if (!std::ifstream(dir + "stories260K.gguf")) GTEST_SKIP() << "../shared/models not found";
-  quant::AwqOptions o;
+  quant::CalibratedOptions o;
   o.quantize = false;  // fold the chosen scales, keep f32 weights
   const std::string out = ::testing::TempDir() + "/stories_awq_fold.gguf";
-  const auto rep = quant::awq_quantize_gguf(dir + "stories260K.gguf", out, o);
+  const auto rep = quant::awq_quantize(dir + "stories260K.gguf", out, o);
   bool scaled = false;
   for (const auto& l : rep.ratio)
     for (float r : l) scaled |= r > 0;
@@ -226,11 +226,11 @@ TEST(Quantize, AwqFoldKeepsQwen2WithBiasesAndGroupedHeads) {
   t("blk.0.ffn_down.weight", fill(dim * ffn), dim, ffn);
   const std::string in = ::testing::TempDir() + "/qwen2_awq_in.gguf", out = ::testing::TempDir() + "/qwen2_awq_fold.gguf";
   g.write(in);
-  quant::AwqOptions o;
+  quant::CalibratedOptions o;
   o.quantize = false;
   o.calib_random = true;
   o.calib_tokens = 256;
-  const auto rep = quant::awq_quantize_gguf(in, out, o);
+  const auto rep = quant::awq_quantize(in, out, o);
   EXPECT_GT(rep.ratio[0][1], 0.f) << "the v -> o group was scaled";
   auto ma = llm::Model::load(in), mb = llm::Model::load(out);
   const std::vector<int32_t> ids = {1, 5, 9, 3, 14, 2, 30, 7};
@@ -412,15 +412,14 @@ TEST(Quantize, SmoothQuantModelKeepsW8Quality) {
   std::ifstream text_file(dir + "tinystories_style_eval.txt");
   if (!text_file || !std::ifstream(dir + "stories260K.gguf")) GTEST_SKIP() << "../shared/models not found";
   const std::string text((std::istreambuf_iterator<char>(text_file)), {});
-  quant::AwqOptions o;
-  o.method = "smoothquant";
+  quant::CalibratedOptions o;
   o.type = kernels::kQ8RowType;  // int8 per output channel, activations per token
   o.alpha = 0.5f;                 // stories260K has no outlier channels: 0.3-0.85 all keep PPL within 0.2%
   std::ifstream calib(std::string(PARETO_SOURCE_DIR) + "/data/calibration/tinystories_style_calib.txt");
   o.calib_text.assign(std::istreambuf_iterator<char>(calib), {});
   EXPECT_FLOAT_EQ(quant::smoothquant_alpha("llama"), 0.85f);
   const std::string out = ::testing::TempDir() + "/stories_sq8.gguf";
-  quant::awq_quantize_gguf(dir + "stories260K.gguf", out, o);
+  quant::smoothquant_model(dir + "stories260K.gguf", out, o);
   const auto r = quant::evaluate(dir + "stories260K.gguf", out, text, quant::EvalOptions{});
   EXPECT_GE(r.top1, 0.97);
   EXPECT_NEAR(r.ppl_quant, r.ppl_base, 0.01 * r.ppl_base);

@@ -10,11 +10,11 @@
 #include <fstream>
 #include <mutex>
 
-#include "api/guarded.h"
+#include "pareto/guarded.hpp"
 #include "apps/image.h"
 #include "apps/ocr/db_postprocess.h"
 #include "apps/ocr/text_lines.h"
-#include "core/thread_pool.h"
+#include "pareto/thread_pool.hpp"
 #include "pareto/ocr.hpp"
 
 namespace pareto::ocr {

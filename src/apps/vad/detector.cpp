@@ -6,7 +6,7 @@
 #include <map>
 #include <cstring>
 
-#include "api/guarded.h"
+#include "pareto/guarded.hpp"
 #include "apps/wav.h"
 #include "pareto/vad.hpp"
 

@@ -22,7 +22,7 @@
 #include <string>
 
 #include "ir/graph.h"
-#include "passes/memory_plan.h"
+#include "ir/memory_plan.h"
 
 namespace pareto::artifact {
 
@@ -31,12 +31,12 @@ constexpr char kMagic[8] = {'P', 'A', 'R', 'E', 'T', 'O', '\x1a', '\n'};
 
 struct Compiled {
   ir::Model model;
-  std::unique_ptr<passes::MemoryPlan> plan;  // may be null (no static shapes)
+  std::unique_ptr<ir::MemoryPlan> plan;  // may be null (no static shapes)
 };
 
 bool is_artifact(const uint8_t* data, size_t size);
 uint64_t checksum(const uint8_t* data, size_t size);
-void save(const std::string& path, const ir::Model& model, const passes::MemoryPlan* plan);
+void save(const std::string& path, const ir::Model& model, const ir::MemoryPlan* plan);
 Compiled load(const std::string& path);
 // The reader on bytes in memory (the fuzz target); `owner` keeps them alive for aliasing tensors.
 Compiled load_from_memory(const uint8_t* data, size_t size, const std::string& name, std::shared_ptr<const void> owner);

@@ -155,9 +155,9 @@ struct Reader {
     for (uint32_t k = count("graph outputs", 4), i = 0; i < k; ++i) g->outputs.push_back(index("graph output", nv, false));
     return g;
   }
-  std::unique_ptr<passes::MemoryPlan> plan(size_t n_values) {
+  std::unique_ptr<ir::MemoryPlan> plan(size_t n_values) {
     if (!get<uint8_t>("plan flag")) return nullptr;
-    auto p = std::make_unique<passes::MemoryPlan>();
+    auto p = std::make_unique<ir::MemoryPlan>();
     p->arena_bytes = get<uint64_t>("arena size");
     p->naive_bytes = get<uint64_t>("naive size");
     p->lower_bound = get<uint64_t>("lower bound");
@@ -167,7 +167,7 @@ struct Reader {
     p->algorithm = str("plan algorithm");
     p->buffer_of.assign(n_values, -1);
     for (uint32_t n = count("buffers", 28), b = 0; b < n; ++b) {
-      passes::Buffer buf;
+      ir::Buffer buf;
       buf.offset = get<uint64_t>("buffer offset");
       buf.bytes = get<uint64_t>("buffer size");
       buf.first = get<int32_t>("buffer start");
@@ -182,7 +182,7 @@ struct Reader {
       p->buffers.push_back(std::move(buf));
     }
     std::string why;
-    if (!passes::plan_is_valid(*p, &why)) bad("memory plan: " + why);
+    if (!ir::plan_is_valid(*p, &why)) bad("memory plan: " + why);
     return p;
   }
 };

@@ -99,7 +99,7 @@ struct Writer {
     put(uint32_t(g.outputs.size()));
     for (int v : g.outputs) put(int32_t(v));
   }
-  void plan(const passes::MemoryPlan* p) {
+  void plan(const ir::MemoryPlan* p) {
     put(uint8_t(p != nullptr));
     if (!p) return;
     put(uint64_t(p->arena_bytes));
@@ -121,7 +121,7 @@ struct Writer {
 
 }  // namespace
 
-void save(const std::string& path, const ir::Model& m, const passes::MemoryPlan* plan) {
+void save(const std::string& path, const ir::Model& m, const ir::MemoryPlan* plan) {
   Writer w;
   w.put(int64_t(m.ir_version));
   w.put(uint32_t(m.opsets.size()));

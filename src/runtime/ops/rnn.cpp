@@ -1,5 +1,9 @@
-// LSTM (ONNX gate order i, o, f, c) on the shared GEMM: the input
-// projection for all time steps is one GEMM, the recurrence one per step.
+// LSTM, GRU and RNN on one recurrence skeleton: inputs checked, X in
+// [seq, batch, input] order, the input projection of all time steps as one
+// GEMM per direction, then per step a cell that runs its recurrence GEMMs and
+// updates the state of the batch rows whose sequence is still running
+// (sequence_lens). What differs between the three ops is only the cell.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -28,35 +32,185 @@ inline float apply(Act a, float x) {
   return x;
 }
 
-void run_lstm(OpContext& ctx) {
+enum class Cell { lstm, gru, rnn };
+
+struct CellTraits {
+  int gates;                              // rows of W and R per direction, in hidden units
+  std::vector<std::string> default_acts;  // per direction
+  bool cell_state;                        // LSTM's c (initial_c input 6, Y_c output 2)
+};
+
+CellTraits traits_of(Cell cell) {
+  switch (cell) {
+    case Cell::lstm: return {4, {"Sigmoid", "Tanh", "Tanh"}, true};
+    case Cell::gru: return {3, {"Sigmoid", "Tanh"}, false};
+    case Cell::rnn: return {1, {"Tanh"}, false};
+  }
+  return {1, {"Tanh"}, false};
+}
+
+// One direction's weights and settings.
+struct Direction {
+  int64_t batch = 0, hidden = 0;
+  const float* r = nullptr;     // R of this direction [gates*hidden, hidden]
+  const float* wb = nullptr;    // W bias [gates*hidden] (null: none)
+  const float* rb = nullptr;    // R bias [gates*hidden]
+  const float* peep = nullptr;  // LSTM peepholes [3*hidden]: i, o, f
+  std::vector<Act> acts;
+  float clip = 0;               // > 0: pre-activations clipped to [-clip, clip]
+  bool linear_before_reset = false;
+  int gates = 1;
+};
+
+// rec[b, first*hidden ...] = a[b, :] . R[first*hidden ..., :]^T for `count` gates.
+void recurrence_gemm(const Direction& d, const float* a, int first, int count, float* rec) {
+  kernels::GemmArgs g;
+  g.trans_b = true;
+  g.m = d.batch;
+  g.n = count * d.hidden;
+  g.k = d.hidden;
+  g.a = a;
+  g.lda = d.hidden;
+  g.b = d.r + int64_t(first) * d.hidden * d.hidden;
+  g.ldb = d.hidden;
+  g.c = rec + int64_t(first) * d.hidden;
+  g.ldc = d.gates * d.hidden;
+  kernels::f32_gemm(g);
+}
+
+// State and buffers of one step. time[b]: the time index batch row b reads
+// and writes at this step, -1 once its sequence has ended.
+struct Step {
+  const Direction& d;
+  const float* gx;  // input projections [seq*batch, gates*hidden]
+  const std::vector<int64_t>& time;
+  std::vector<float>& h;
+  std::vector<float>& c;
+  std::vector<float>& rec;      // [batch, gates*hidden]
+  std::vector<float>& scratch;  // [batch, hidden]
+
+  // Pre-activation of gate k for row b, unit j, from the input and recurrence parts (biases added).
+  float pre(int64_t b, int k, int64_t j) const {
+    const int64_t gh = d.gates * d.hidden, at = k * d.hidden + j;
+    float v = gx[(time[size_t(b)] * d.batch + b) * gh + at] + rec[size_t(b * gh + at)];
+    if (d.wb) v += d.wb[at] + d.rb[at];
+    return clip(v);
+  }
+  float clip(float v) const { return d.clip > 0 ? std::max(-d.clip, std::min(d.clip, v)) : v; }
+};
+
+// LSTM (gates i, o, f, c; peepholes on i, f from c_prev and on o from c_new,
+// added after the clip as before).
+void lstm_step(Step& s) {
+  const Direction& d = s.d;
+  recurrence_gemm(d, s.h.data(), 0, 4, s.rec.data());
+  const Act f = d.acts[0], g = d.acts[1], h = d.acts[2];
+  for (int64_t b = 0; b < d.batch; ++b) {
+    if (s.time[size_t(b)] < 0) continue;
+    for (int64_t j = 0; j < d.hidden; ++j) {
+      float& cb = s.c[size_t(b * d.hidden + j)];
+      const float c_prev = cb;
+      const float ig = apply(f, s.pre(b, 0, j) + (d.peep ? d.peep[j] * c_prev : 0.f));
+      const float fg = apply(f, s.pre(b, 2, j) + (d.peep ? d.peep[2 * d.hidden + j] * c_prev : 0.f));
+      const float c_new = fg * c_prev + ig * apply(g, s.pre(b, 3, j));
+      const float og = apply(f, s.pre(b, 1, j) + (d.peep ? d.peep[d.hidden + j] * c_new : 0.f));
+      cb = c_new;
+      s.h[size_t(b * d.hidden + j)] = og * apply(h, c_new);
+    }
+  }
+}
+
+// GRU (gates z, r, h). The candidate's recurrence reads r * h_prev, or with
+// linear_before_reset r * (h_prev . Rh + Rbh).
+void gru_step(Step& s) {
+  const Direction& d = s.d;
+  const Act f = d.acts[0], g = d.acts[1];
+  const int64_t H = d.hidden, gh = 3 * H;
+  recurrence_gemm(d, s.h.data(), 0, d.linear_before_reset ? 3 : 2, s.rec.data());
+  std::vector<float>& reset = s.scratch;  // r, then r * h_prev
+  for (int64_t b = 0; b < d.batch; ++b) {
+    if (s.time[size_t(b)] < 0) continue;
+    for (int64_t j = 0; j < H; ++j) reset[size_t(b * H + j)] = apply(f, s.pre(b, 1, j));
+  }
+  std::vector<float> rh;
+  if (!d.linear_before_reset) {
+    rh.assign(s.h.size(), 0.f);
+    for (size_t i = 0; i < rh.size(); ++i) rh[i] = reset[i] * s.h[i];
+    recurrence_gemm(d, rh.data(), 2, 1, s.rec.data());
+  }
+  for (int64_t b = 0; b < d.batch; ++b) {
+    const int64_t t = s.time[size_t(b)];
+    if (t < 0) continue;
+    for (int64_t j = 0; j < H; ++j) {
+      const float z = apply(f, s.pre(b, 0, j));
+      float cand;
+      if (d.linear_before_reset) {
+        const float x_part = s.gx[(t * d.batch + b) * gh + 2 * H + j] + (d.wb ? d.wb[2 * H + j] : 0.f);
+        const float r_part = s.rec[size_t(b * gh + 2 * H + j)] + (d.rb ? d.rb[2 * H + j] : 0.f);
+        cand = apply(g, s.clip(x_part + reset[size_t(b * H + j)] * r_part));
+      } else {
+        cand = apply(g, s.pre(b, 2, j));
+      }
+      float& hv = s.h[size_t(b * H + j)];
+      hv = (1 - z) * cand + z * hv;
+    }
+  }
+}
+
+void rnn_step(Step& s) {
+  const Direction& d = s.d;
+  recurrence_gemm(d, s.h.data(), 0, 1, s.rec.data());
+  for (int64_t b = 0; b < d.batch; ++b) {
+    if (s.time[size_t(b)] < 0) continue;
+    for (int64_t j = 0; j < d.hidden; ++j) s.h[size_t(b * d.hidden + j)] = apply(d.acts[0], s.pre(b, 0, j));
+  }
+}
+
+void check_f32(const OpContext& ctx, size_t i, const char* what) {
+  if (ctx.has(i) && ctx.in(i).dtype() != DType::f32) ctx.unsupported(std::string(what) + " of type " + dtype_name(ctx.in(i).dtype()));
+}
+
+// [a, b, n] -> [b, a, n] (layout = 1 <-> the [seq, batch, ...] order the loop uses).
+Tensor swap_leading(const Tensor& x) {
+  const int64_t a = x.dim(0), b = x.dim(1), n = x.numel() / std::max<int64_t>(a * b, 1);
+  Shape shape = x.shape();
+  std::swap(shape[0], shape[1]);
+  Tensor y = Tensor::empty(DType::f32, shape);
+  for (int64_t i = 0; i < a; ++i)
+    for (int64_t k = 0; k < b; ++k)
+      std::memcpy(y.data<float>() + (k * a + i) * n, x.data<float>() + (i * b + k) * n, sizeof(float) * size_t(n));
+  return y;
+}
+
+void run_recurrence(OpContext& ctx, Cell cell) {
+  const CellTraits tr = traits_of(cell);
+  const int G = tr.gates;
+  const char* names[] = {"X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"};
+  for (size_t i : {0, 1, 2, 3, 5, 6, 7}) check_f32(ctx, i, names[i]);
   const Tensor& x_in = ctx.in(0);
   const Tensor& w = ctx.in(1);
   const Tensor& r = ctx.in(2);
-  if (x_in.dtype() != DType::f32) ctx.unsupported(std::string("LSTM on ") + dtype_name(x_in.dtype()));
   if (x_in.rank() != 3 || w.rank() != 3 || r.rank() != 3) ctx.invalid("X, W and R must be 3-D");
-  if (ctx.node.attr_i("input_forget", 0)) ctx.unsupported("input_forget=1");
-  int64_t layout = ctx.node.attr_i("layout", 0);
-  std::string direction = ctx.node.attr_s("direction", "forward");
-  int64_t dirs = direction == "bidirectional" ? 2 : 1;
+  if (cell == Cell::lstm && ctx.node.attr_i("input_forget", 0)) ctx.unsupported("input_forget=1");
+  if (cell != Cell::lstm && (ctx.has(6) || ctx.has(7))) ctx.invalid("takes at most 6 inputs");
+  const bool layout = ctx.node.attr_i("layout", 0) != 0;
+  const std::string direction = ctx.node.attr_s("direction", "forward");
   if (direction != "forward" && direction != "reverse" && direction != "bidirectional") ctx.invalid("unknown direction '" + direction + "'");
-  int64_t seq = layout ? x_in.dim(1) : x_in.dim(0), batch = layout ? x_in.dim(0) : x_in.dim(1), input = x_in.dim(2);
-  int64_t hidden = ctx.node.attr_i("hidden_size", r.dim(2));
-  if (w.dim(0) != dirs || w.dim(1) != 4 * hidden || w.dim(2) != input) ctx.invalid("W shape " + shape_to_string(w.shape()) + " does not match");
-  if (r.dim(0) != dirs || r.dim(1) != 4 * hidden || r.dim(2) != hidden) ctx.invalid("R shape " + shape_to_string(r.shape()) + " does not match");
-  std::vector<std::string> act_names;
-  if (const ir::Attribute* a = ctx.node.attr("activations")) act_names = a->strings;
-  if (act_names.empty())
-    for (int64_t d = 0; d < dirs; ++d) act_names.insert(act_names.end(), {"Sigmoid", "Tanh", "Tanh"});
-  if (int64_t(act_names.size()) != 3 * dirs) ctx.invalid("activations must list 3 per direction");
-  float clip = ctx.node.attr_f("clip", 0.f);
-  // X in [seq, batch, input] order.
-  Tensor x = x_in;
-  if (layout) {
-    x = Tensor::empty(DType::f32, {seq, batch, input});
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t t = 0; t < seq; ++t)
-        std::memcpy(x.data<float>() + (t * batch + b) * input, x_in.data<float>() + (b * seq + t) * input, sizeof(float) * size_t(input));
-  }
+  const int64_t dirs = direction == "bidirectional" ? 2 : 1;
+  const Tensor x = layout ? swap_leading(x_in) : x_in;  // [seq, batch, input]
+  const int64_t seq = x.dim(0), batch = x.dim(1), input = x.dim(2);
+  const int64_t hidden = ctx.node.attr_i("hidden_size", r.dim(2));
+  if (w.dim(0) != dirs || w.dim(1) != G * hidden || w.dim(2) != input) ctx.invalid("W shape " + shape_to_string(w.shape()) + " does not match");
+  if (r.dim(0) != dirs || r.dim(1) != G * hidden || r.dim(2) != hidden) ctx.invalid("R shape " + shape_to_string(r.shape()) + " does not match");
+  if (ctx.has(3) && ctx.in(3).numel() != dirs * 2 * G * hidden) ctx.invalid("B must be [dirs, " + std::to_string(2 * G) + "*hidden]");
+  if (ctx.has(7) && ctx.in(7).numel() != dirs * 3 * hidden) ctx.invalid("P must be [dirs, 3*hidden]");
+  // Initial states in the loop's [dirs, batch, hidden] order.
+  Tensor init[2];
+  for (size_t k = 0; k < 2; ++k)
+    if (ctx.has(5 + k)) {
+      if (ctx.in(5 + k).numel() != dirs * batch * hidden) ctx.invalid(std::string(names[5 + k]) + " has the wrong size");
+      init[k] = layout ? swap_leading(ctx.in(5 + k).reshaped({batch, dirs, hidden})) : ctx.in(5 + k);
+    }
   std::vector<int64_t> lens(size_t(batch), seq);
   if (ctx.has(4)) {
     lens = input_ints(ctx, 4);
@@ -64,219 +218,85 @@ void run_lstm(OpContext& ctx) {
     for (int64_t l : lens)
       if (l < 0 || l > seq) ctx.invalid("sequence length out of range");
   }
-  auto check_state = [&](size_t i) {
-    if (ctx.has(i) && ctx.in(i).numel() != dirs * batch * hidden) ctx.invalid("initial state has the wrong size");
-  };
-  check_state(5);
-  check_state(6);
-  if (ctx.has(3) && ctx.in(3).numel() != dirs * 8 * hidden) ctx.invalid("B must be [dirs, 8*hidden]");
-  if (ctx.has(7) && ctx.in(7).numel() != dirs * 3 * hidden) ctx.invalid("P must be [dirs, 3*hidden]");
+  std::vector<std::string> act_names;
+  if (const ir::Attribute* a = ctx.node.attr("activations")) act_names = a->strings;
+  if (act_names.empty())
+    for (int64_t d = 0; d < dirs; ++d) act_names.insert(act_names.end(), tr.default_acts.begin(), tr.default_acts.end());
+  const size_t per_dir = tr.default_acts.size();
+  if (act_names.size() != per_dir * size_t(dirs)) ctx.invalid("activations must list " + std::to_string(per_dir) + " per direction");
+
   Tensor y = Tensor::zeros(DType::f32, {seq, dirs, batch, hidden});
   Tensor yh = Tensor::empty(DType::f32, {dirs, batch, hidden});
   Tensor yc = Tensor::empty(DType::f32, {dirs, batch, hidden});
-  std::vector<float> gates(size_t(seq * batch * 4 * hidden)), rec(size_t(batch * 4 * hidden));
+  std::vector<float> gx(size_t(seq * batch * G * hidden)), rec(size_t(batch * G * hidden)), scratch(size_t(batch * hidden));
+  std::vector<int64_t> time(static_cast<size_t>(batch));
   for (int64_t d = 0; d < dirs; ++d) {
-    Act f = parse_act(ctx, act_names[size_t(3 * d)]), g = parse_act(ctx, act_names[size_t(3 * d + 1)]),
-        h = parse_act(ctx, act_names[size_t(3 * d + 2)]);
-    bool reverse = direction == "reverse" || d == 1;
-    kernels::GemmArgs gx;
-    gx.trans_b = true;
-    gx.m = seq * batch;
-    gx.n = 4 * hidden;
-    gx.k = input;
-    gx.a = x.data<float>();
-    gx.lda = input;
-    gx.b = w.data<float>() + d * 4 * hidden * input;
-    gx.ldb = input;
-    gx.c = gates.data();
-    gx.ldc = 4 * hidden;
-    kernels::f32_gemm(gx);
-    std::vector<float> hs(size_t(batch * hidden), 0.f), cs(size_t(batch * hidden), 0.f);
-    if (ctx.has(5)) std::memcpy(hs.data(), ctx.in(5).data<float>() + d * batch * hidden, sizeof(float) * hs.size());
-    if (ctx.has(6)) std::memcpy(cs.data(), ctx.in(6).data<float>() + d * batch * hidden, sizeof(float) * cs.size());
-    const float* bias = ctx.has(3) ? ctx.in(3).data<float>() + d * 8 * hidden : nullptr;
-    const float* peep = ctx.has(7) ? ctx.in(7).data<float>() + d * 3 * hidden : nullptr;
-    for (int64_t step = 0; step < seq; ++step) {
-      int64_t t = reverse ? seq - 1 - step : step;
-      kernels::GemmArgs gr;
-      gr.trans_b = true;
-      gr.m = batch;
-      gr.n = 4 * hidden;
-      gr.k = hidden;
-      gr.a = hs.data();
-      gr.lda = hidden;
-      gr.b = r.data<float>() + d * 4 * hidden * hidden;
-      gr.ldb = hidden;
-      gr.c = rec.data();
-      gr.ldc = 4 * hidden;
-      kernels::f32_gemm(gr);
-      for (int64_t b = 0; b < batch; ++b) {
-        // With per-sequence lengths, each batch row runs its own window of steps.
-        int64_t tt = reverse ? lens[size_t(b)] - 1 - step : t;
-        if (step >= lens[size_t(b)]) continue;
-        const float* gxr = gates.data() + (tt * batch + b) * 4 * hidden;
-        const float* grr = rec.data() + b * 4 * hidden;
-        float* hb = hs.data() + b * hidden;
-        float* cb = cs.data() + b * hidden;
-        for (int64_t j = 0; j < hidden; ++j) {
-          float v[4];
-          for (int k = 0; k < 4; ++k) {
-            v[k] = gxr[k * hidden + j] + grr[k * hidden + j];
-            if (bias) v[k] += bias[k * hidden + j] + bias[(4 + k) * hidden + j];
-            if (clip > 0) v[k] = std::max(-clip, std::min(clip, v[k]));
-          }
-          float c_prev = cb[j];
-          float ig = apply(f, v[0] + (peep ? peep[j] * c_prev : 0.f));
-          float fg = apply(f, v[2] + (peep ? peep[2 * hidden + j] * c_prev : 0.f));
-          float cc = apply(g, v[3]);
-          float c_new = fg * c_prev + ig * cc;
-          float og = apply(f, v[1] + (peep ? peep[hidden + j] * c_new : 0.f));
-          cb[j] = c_new;
-          hb[j] = og * apply(h, c_new);
-        }
-        std::memcpy(y.data<float>() + ((tt * dirs + d) * batch + b) * hidden, hb, sizeof(float) * size_t(hidden));
-      }
-    }
-    std::memcpy(yh.data<float>() + d * batch * hidden, hs.data(), sizeof(float) * hs.size());
-    std::memcpy(yc.data<float>() + d * batch * hidden, cs.data(), sizeof(float) * cs.size());
-  }
-  if (layout) {
-    Tensor y2 = Tensor::empty(DType::f32, {batch, seq, dirs, hidden});
-    for (int64_t t = 0; t < seq; ++t)
-      for (int64_t d = 0; d < dirs; ++d)
-        for (int64_t b = 0; b < batch; ++b)
-          std::memcpy(y2.data<float>() + ((b * seq + t) * dirs + d) * hidden, y.data<float>() + ((t * dirs + d) * batch + b) * hidden,
-                      sizeof(float) * size_t(hidden));
-    Tensor yh2 = Tensor::empty(DType::f32, {batch, dirs, hidden}), yc2 = Tensor::empty(DType::f32, {batch, dirs, hidden});
-    for (int64_t d = 0; d < dirs; ++d)
-      for (int64_t b = 0; b < batch; ++b) {
-        std::memcpy(yh2.data<float>() + (b * dirs + d) * hidden, yh.data<float>() + (d * batch + b) * hidden, sizeof(float) * size_t(hidden));
-        std::memcpy(yc2.data<float>() + (b * dirs + d) * hidden, yc.data<float>() + (d * batch + b) * hidden, sizeof(float) * size_t(hidden));
-      }
-    y = y2;
-    yh = yh2;
-    yc = yc2;
-  }
-  ctx.set_out(0, y);
-  ctx.set_out(1, yh);
-  ctx.set_out(2, yc);
-}
-
-}  // namespace
-
-// GRU (gate order z, r, h) and simple RNN share one loop: the input
-// projection for all steps is one GEMM, the recurrence GEMMs run per step.
-template <bool is_gru>
-void run_gru_rnn(OpContext& ctx) {
-  const Tensor& x_in = ctx.in(0);
-  const Tensor& w = ctx.in(1);
-  const Tensor& r = ctx.in(2);
-  const int G = is_gru ? 3 : 1;
-  if (x_in.dtype() != DType::f32) ctx.unsupported(std::string("RNN on ") + dtype_name(x_in.dtype()));
-  if (x_in.rank() != 3 || w.rank() != 3 || r.rank() != 3) ctx.invalid("X, W and R must be 3-D");
-  if (ctx.node.attr_i("layout", 0)) ctx.unsupported("layout=1");
-  std::string direction = ctx.node.attr_s("direction", "forward");
-  if (direction != "forward" && direction != "reverse" && direction != "bidirectional") ctx.invalid("unknown direction '" + direction + "'");
-  int64_t dirs = direction == "bidirectional" ? 2 : 1;
-  int64_t seq = x_in.dim(0), batch = x_in.dim(1), input = x_in.dim(2);
-  int64_t hidden = ctx.node.attr_i("hidden_size", r.dim(2));
-  if (w.dim(0) != dirs || w.dim(1) != G * hidden || w.dim(2) != input) ctx.invalid("W shape " + shape_to_string(w.shape()) + " does not match");
-  if (r.dim(0) != dirs || r.dim(1) != G * hidden || r.dim(2) != hidden) ctx.invalid("R shape " + shape_to_string(r.shape()) + " does not match");
-  if (ctx.has(3) && ctx.in(3).numel() != dirs * 2 * G * hidden) ctx.invalid("B has the wrong size");
-  if (ctx.has(4) || ctx.node.has_attr("clip")) ctx.unsupported("sequence_lens / clip");
-  if (ctx.has(5) && ctx.in(5).numel() != dirs * batch * hidden) ctx.invalid("initial_h has the wrong size");
-  std::vector<std::string> acts;
-  if (const ir::Attribute* a = ctx.node.attr("activations")) acts = a->strings;
-  if (acts.empty())
-    for (int64_t d = 0; d < dirs; ++d) {
-      if (is_gru) acts.insert(acts.end(), {"Sigmoid", "Tanh"});
-      else acts.push_back("Tanh");
-    }
-  size_t per_dir = is_gru ? 2 : 1;
-  if (acts.size() != per_dir * size_t(dirs)) ctx.invalid("activations must list " + std::to_string(per_dir) + " per direction");
-  bool lbr = ctx.node.attr_i("linear_before_reset", 0);
-  Tensor y = Tensor::zeros(DType::f32, {seq, dirs, batch, hidden});
-  Tensor yh = Tensor::empty(DType::f32, {dirs, batch, hidden});
-  std::vector<float> gx(size_t(seq * batch * G * hidden)), gr(size_t(batch * G * hidden)), rh(size_t(batch * hidden));
-  for (int64_t d = 0; d < dirs; ++d) {
-    Act f = parse_act(ctx, acts[per_dir * size_t(d)]);
-    Act g = is_gru ? parse_act(ctx, acts[per_dir * size_t(d) + 1]) : f;
-    bool reverse = direction == "reverse" || d == 1;
-    kernels::GemmArgs px;
+    Direction dir;
+    dir.batch = batch, dir.hidden = hidden, dir.gates = G;
+    dir.r = r.data<float>() + d * G * hidden * hidden;
+    if (ctx.has(3)) dir.wb = ctx.in(3).data<float>() + d * 2 * G * hidden, dir.rb = dir.wb + G * hidden;
+    if (ctx.has(7)) dir.peep = ctx.in(7).data<float>() + d * 3 * hidden;
+    for (size_t k = 0; k < per_dir; ++k) dir.acts.push_back(parse_act(ctx, act_names[per_dir * size_t(d) + k]));
+    dir.clip = ctx.node.attr_f("clip", 0.f);
+    dir.linear_before_reset = ctx.node.attr_i("linear_before_reset", 0) != 0;
+    const bool reverse = direction == "reverse" || d == 1;
+    kernels::GemmArgs px;  // input projection of every time step at once
     px.trans_b = true;
     px.m = seq * batch;
     px.n = G * hidden;
     px.k = input;
-    px.a = x_in.data<float>();
+    px.a = x.data<float>();
     px.lda = input;
     px.b = w.data<float>() + d * G * hidden * input;
     px.ldb = input;
     px.c = gx.data();
     px.ldc = G * hidden;
     kernels::f32_gemm(px);
-    std::vector<float> h(size_t(batch * hidden), 0.f);
-    if (ctx.has(5)) std::memcpy(h.data(), ctx.in(5).data<float>() + d * batch * hidden, sizeof(float) * h.size());
-    const float* bias = ctx.has(3) ? ctx.in(3).data<float>() + d * 2 * G * hidden : nullptr;
-    const float* rw = r.data<float>() + d * G * hidden * hidden;
-    auto recur = [&](const float* a, int64_t gates, const float* b, float* c) {
-      kernels::GemmArgs pr;
-      pr.trans_b = true;
-      pr.m = batch;
-      pr.n = gates * hidden;
-      pr.k = hidden;
-      pr.a = a;
-      pr.lda = hidden;
-      pr.b = b;
-      pr.ldb = hidden;
-      pr.c = c;
-      pr.ldc = G * hidden;
-      kernels::f32_gemm(pr);
-    };
-    for (int64_t step = 0; step < seq; ++step) {
-      int64_t t = reverse ? seq - 1 - step : step;
-      // z and r (GRU) or the only gate (RNN); the GRU h gate needs r first.
-      recur(h.data(), is_gru ? 2 : 1, rw, gr.data());
-      if (is_gru && lbr) recur(h.data(), 1, rw + 2 * hidden * hidden, gr.data() + 2 * hidden);
-      std::vector<float> rgate(is_gru ? size_t(batch * hidden) : 0);
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t j = 0; j < hidden; ++j) {
-          const float* xg = gx.data() + (t * batch + b) * G * hidden;
-          const float* hg = gr.data() + b * G * hidden;
-          auto pre = [&](int k) { return xg[k * hidden + j] + hg[k * hidden + j] + (bias ? bias[k * hidden + j] + bias[(G + k) * hidden + j] : 0.f); };
-          if (!is_gru) {
-            h[size_t(b * hidden + j)] = apply(f, pre(0));
-          } else {
-            rgate[size_t(b * hidden + j)] = apply(f, pre(1));
-            rh[size_t(b * hidden + j)] = rgate[size_t(b * hidden + j)] * h[size_t(b * hidden + j)];
-          }
-        }
-      if (is_gru) {
-        if (!lbr) recur(rh.data(), 1, rw + 2 * hidden * hidden, gr.data() + 2 * hidden);
-        for (int64_t b = 0; b < batch; ++b)
-          for (int64_t j = 0; j < hidden; ++j) {
-            const float* xg = gx.data() + (t * batch + b) * G * hidden;
-            const float* hg = gr.data() + b * G * hidden;
-            float wb = bias ? bias[2 * hidden + j] : 0.f, rb = bias ? bias[5 * hidden + j] : 0.f;
-            float z = apply(f, xg[j] + hg[j] + (bias ? bias[j] + bias[3 * hidden + j] : 0.f));
-            float hh = lbr ? apply(g, xg[2 * hidden + j] + rgate[size_t(b * hidden + j)] * (hg[2 * hidden + j] + rb) + wb)
-                           : apply(g, xg[2 * hidden + j] + hg[2 * hidden + j] + rb + wb);
-            float& hv = h[size_t(b * hidden + j)];
-            hv = (1 - z) * hh + z * hv;
-          }
+    std::vector<float> h(size_t(batch * hidden), 0.f), c(size_t(batch * hidden), 0.f);
+    if (init[0].defined()) std::memcpy(h.data(), init[0].data<float>() + d * batch * hidden, sizeof(float) * h.size());
+    if (init[1].defined()) std::memcpy(c.data(), init[1].data<float>() + d * batch * hidden, sizeof(float) * c.size());
+    Step step{dir, gx.data(), time, h, c, rec, scratch};
+    for (int64_t k = 0; k < seq; ++k) {
+      // With per-sequence lengths each batch row runs its own window of steps.
+      for (int64_t b = 0; b < batch; ++b) time[size_t(b)] = k >= lens[size_t(b)] ? -1 : reverse ? lens[size_t(b)] - 1 - k : k;
+      switch (cell) {
+        case Cell::lstm: lstm_step(step); break;
+        case Cell::gru: gru_step(step); break;
+        case Cell::rnn: rnn_step(step); break;
       }
       for (int64_t b = 0; b < batch; ++b)
-        std::memcpy(y.data<float>() + ((t * dirs + d) * batch + b) * hidden, h.data() + b * hidden, sizeof(float) * size_t(hidden));
+        if (time[size_t(b)] >= 0)
+          std::memcpy(y.data<float>() + ((time[size_t(b)] * dirs + d) * batch + b) * hidden, h.data() + b * hidden, sizeof(float) * size_t(hidden));
     }
     std::memcpy(yh.data<float>() + d * batch * hidden, h.data(), sizeof(float) * h.size());
+    std::memcpy(yc.data<float>() + d * batch * hidden, c.data(), sizeof(float) * c.size());
+  }
+  if (layout) {  // Y [batch, seq, dirs, hidden], Y_h / Y_c [batch, dirs, hidden]
+    Tensor y2 = Tensor::empty(DType::f32, {batch, seq, dirs, hidden});
+    for (int64_t t = 0; t < seq; ++t)
+      for (int64_t d = 0; d < dirs; ++d)
+        for (int64_t b = 0; b < batch; ++b)
+          std::memcpy(y2.data<float>() + ((b * seq + t) * dirs + d) * hidden, y.data<float>() + ((t * dirs + d) * batch + b) * hidden,
+                      sizeof(float) * size_t(hidden));
+    y = y2;
+    yh = swap_leading(yh);
+    yc = swap_leading(yc);
   }
   ctx.set_out(0, y);
   ctx.set_out(1, yh);
+  if (tr.cell_state) ctx.set_out(2, yc);
 }
+
+void run_lstm(OpContext& ctx) { run_recurrence(ctx, Cell::lstm); }
+void run_gru(OpContext& ctx) { run_recurrence(ctx, Cell::gru); }
+void run_rnn(OpContext& ctx) { run_recurrence(ctx, Cell::rnn); }
+
+}  // namespace
 
 void register_rnn_ops(OpRegistry& r) {
   r.add("LSTM", run_lstm);
-  r.add("GRU", run_gru_rnn<true>);
-  r.add("RNN", run_gru_rnn<false>);
+  r.add("GRU", run_gru);
+  r.add("RNN", run_rnn);
 }
 
 }  // namespace pareto::runtime

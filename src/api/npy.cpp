@@ -1,4 +1,4 @@
-#include "npy.h"
+#include "api/npy.h"
 
 #include <cstring>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include "core/checked.h"
 #include "pareto/error.h"
 
-namespace pareto::tools {
+namespace pareto::api {
 
 namespace {
 
@@ -122,4 +122,4 @@ void write_npy(const std::string& path, const Tensor& t) {
   if (!out) fail(StatusCode::io_error, path + ": write failed");
 }
 
-}  // namespace pareto::tools
+}  // namespace pareto::api
