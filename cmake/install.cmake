@@ -32,5 +32,12 @@ set(PARETO_PC_PRIVATE "-lpng -ljpeg -lstdc++ -lm")
 if(PARETO_OPENMP)
   string(APPEND PARETO_PC_PRIVATE " -fopenmp")
 endif()
+# pareto.pc finds the prefix from its own folder (pcfiledir): one ".." per
+# part of the library folder (lib, or lib/x86_64-linux-gnu) plus pkgconfig.
+set(PARETO_PC_UP "..")
+string(REPLACE "/" ";" libdir_parts "${CMAKE_INSTALL_LIBDIR}")
+foreach(part ${libdir_parts})
+  string(APPEND PARETO_PC_UP "/..")
+endforeach()
 configure_file(cmake/pareto.pc.in ${PROJECT_BINARY_DIR}/pareto.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/pareto.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

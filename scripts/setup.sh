@@ -16,6 +16,8 @@ need_pkg libgmock-dev
 need_pkg libbenchmark-dev
 need_pkg libonnx-testdata
 need_pkg nlohmann-json3-dev
+# The install test builds a consumer against pareto.pc.
+need_pkg pkgconf
 # The fuzz harnesses build with clang's libFuzzer (the runtime is in
 # libclang-rt-14-dev); the concurrency tests run under gcc's ThreadSanitizer.
 need_pkg clang

@@ -3,18 +3,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "llm/kv_cache.h"
 #include "llm/model.h"
 
 namespace pareto::llm {
-
-// KV cache element type: f16 is the default (half the memory and bandwidth of
-// f32); q8 halves it again (int8 per head row with a float scale).
-enum class KvType { f32, f16, q8 };
-// "f32" / "f16" / "q8" (also "int8"); throws on anything else.
-KvType kv_type_by_name(const std::string& name);
 
 // The inputs of a layer's matmuls, for calibration: attn feeds wq/wk/wv,
 // attn_out feeds wo, ffn feeds w_gate/w_up, down feeds w_down.
@@ -37,19 +33,14 @@ class Transformer {
 
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }
-  size_t kv_cache_bytes() const {
-    return (k_cache_.size() + v_cache_.size()) * sizeof(float) + (k16_.size() + v16_.size()) * sizeof(uint16_t) + k8_.size() + v8_.size();
-  }
-  KvType kv_type() const { return kv_; }
+  size_t kv_cache_bytes() const { return kv_->bytes(); }
+  KvType kv_type() const { return kv_->type(); }
 
  private:
   void reserve(int64_t n, bool all_logits);
   const Model& model_;
   int64_t ctx_;
-  KvType kv_;
-  std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim] when f32
-  std::vector<uint16_t> k16_, v16_;       // the same when f16
-  std::vector<uint8_t> k8_, v8_;          // [layer][pos][kv_head] rows of q8kv_row_bytes(head_dim) when q8
+  std::unique_ptr<KvCache> kv_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_;
 };
 
