@@ -43,6 +43,15 @@ pareto_status pareto_session_run(pareto_session* session);
 pareto_status pareto_session_output_f32(const pareto_session* session, size_t index, const float** data,
                                         const int64_t** dims, size_t* rank);
 
+/* Rewrites the weight matrices of a GGUF model (or a llama2.c checkpoint
+ * with its tokenizer.bin in `tokenizer`, else NULL) in `type` ("q8_0",
+ * "q4_0", "q4_k", ... as llama.cpp names them) by `method` ("rtn", "awq",
+ * "gptq" or "smoothquant"; the calibrated methods calibrate on 512 tokens
+ * sampled from the model) and writes a GGUF file. pareto/quantize.hpp has
+ * every option. */
+pareto_status pareto_quantize(const char* in_path, const char* out_path, const char* method, const char* type, const char* tokenizer,
+                              int threads);
+
 #ifdef __cplusplus
 }
 #endif

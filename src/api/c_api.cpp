@@ -4,6 +4,7 @@
 
 #include "pareto/pareto.h"
 #include "pareto/pareto.hpp"
+#include "pareto/quantize.hpp"
 
 struct pareto_session {
   std::unique_ptr<pareto::Session> session;
@@ -88,6 +89,19 @@ pareto_status pareto_session_output_f32(const pareto_session* s, size_t i, const
   *dims = t.shape().data();
   *rank = t.shape().size();
   return report(pareto::Status{});
+}
+
+pareto_status pareto_quantize(const char* in_path, const char* out_path, const char* method, const char* type, const char* tokenizer,
+                              int threads) {
+  if (!in_path || !out_path || !method || !type) return report(pareto::StatusCode::invalid_argument, "null argument");
+  auto m = pareto::quant_method_by_name(method);
+  if (!m.ok()) return report(m.status());
+  pareto::QuantizeOptions o;
+  o.method = m.value();
+  o.type = type;
+  if (tokenizer) o.tokenizer = tokenizer;
+  o.threads = threads > 0 ? threads : 1;
+  return report(pareto::quantize_model(in_path, out_path, o).status());
 }
 
 }  // extern "C"

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <string>
 
+#include "pareto/pareto.h"
 #include "pareto/quantize.hpp"
 
 namespace {
@@ -74,4 +75,19 @@ TEST(QuantizeApi, ErrorsComeBackAsStatus) {
   auto c = pareto::calibrate_importance("/nonexistent.gguf", "text", ::testing::TempDir() + "/imp.txt", 1);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code, pareto::StatusCode::invalid_argument);
+}
+
+TEST(QuantizeApi, FromC) {
+  const std::string base = models() + "stories260K.gguf";
+  if (!std::ifstream(base)) GTEST_SKIP() << "../shared/models not found";
+  const std::string out = ::testing::TempDir() + "/c_api_q4_0.gguf";
+  ASSERT_EQ(pareto_quantize(base.c_str(), out.c_str(), "rtn", "q4_0", nullptr, 2), PARETO_OK) << pareto_last_error();
+  pareto::EvalOptions eo;
+  eo.ctx = 16;
+  auto e = pareto::evaluate_quantized(base, out, "Once upon a time there was a little girl named Lily. She liked to play outside in the sun with her dog.", eo);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  EXPECT_NEAR(e->bpw_quant, 4.5, 0.3);
+  EXPECT_EQ(pareto_quantize(base.c_str(), out.c_str(), "awk", "q4_0", nullptr, 2), PARETO_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pareto_last_error()).find("awk"), std::string::npos);
+  EXPECT_EQ(pareto_quantize(nullptr, out.c_str(), "rtn", "q4_0", nullptr, 2), PARETO_INVALID_ARGUMENT);
 }
