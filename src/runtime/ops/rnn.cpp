@@ -166,6 +166,11 @@ void rnn_step(Step& s) {
   }
 }
 
+// memcpy of n floats that is defined for n == 0 (empty tensors have null data).
+inline void copy_floats(float* dst, const float* src, int64_t n) {
+  if (n > 0) std::memcpy(dst, src, sizeof(float) * size_t(n));
+}
+
 void check_f32(const OpContext& ctx, size_t i, const char* what) {
   if (ctx.has(i) && ctx.in(i).dtype() != DType::f32) ctx.unsupported(std::string(what) + " of type " + dtype_name(ctx.in(i).dtype()));
 }
@@ -178,7 +183,7 @@ Tensor swap_leading(const Tensor& x) {
   Tensor y = Tensor::empty(DType::f32, shape);
   for (int64_t i = 0; i < a; ++i)
     for (int64_t k = 0; k < b; ++k)
-      std::memcpy(y.data<float>() + (k * a + i) * n, x.data<float>() + (i * b + k) * n, sizeof(float) * size_t(n));
+      copy_floats(y.data<float>() + (k * a + i) * n, x.data<float>() + (i * b + k) * n, n);
   return y;
 }
 
@@ -253,8 +258,8 @@ void run_recurrence(OpContext& ctx, Cell cell) {
     px.ldc = G * hidden;
     kernels::f32_gemm(px);
     std::vector<float> h(size_t(batch * hidden), 0.f), c(size_t(batch * hidden), 0.f);
-    if (init[0].defined()) std::memcpy(h.data(), init[0].data<float>() + d * batch * hidden, sizeof(float) * h.size());
-    if (init[1].defined()) std::memcpy(c.data(), init[1].data<float>() + d * batch * hidden, sizeof(float) * c.size());
+    if (init[0].defined()) copy_floats(h.data(), init[0].data<float>() + d * batch * hidden, int64_t(h.size()));
+    if (init[1].defined()) copy_floats(c.data(), init[1].data<float>() + d * batch * hidden, int64_t(c.size()));
     Step step{dir, gx.data(), time, h, c, rec, scratch};
     for (int64_t k = 0; k < seq; ++k) {
       // With per-sequence lengths each batch row runs its own window of steps.
@@ -266,18 +271,17 @@ void run_recurrence(OpContext& ctx, Cell cell) {
       }
       for (int64_t b = 0; b < batch; ++b)
         if (time[size_t(b)] >= 0)
-          std::memcpy(y.data<float>() + ((time[size_t(b)] * dirs + d) * batch + b) * hidden, h.data() + b * hidden, sizeof(float) * size_t(hidden));
+          copy_floats(y.data<float>() + ((time[size_t(b)] * dirs + d) * batch + b) * hidden, h.data() + b * hidden, hidden);
     }
-    std::memcpy(yh.data<float>() + d * batch * hidden, h.data(), sizeof(float) * h.size());
-    std::memcpy(yc.data<float>() + d * batch * hidden, c.data(), sizeof(float) * c.size());
+    copy_floats(yh.data<float>() + d * batch * hidden, h.data(), int64_t(h.size()));
+    copy_floats(yc.data<float>() + d * batch * hidden, c.data(), int64_t(c.size()));
   }
   if (layout) {  // Y [batch, seq, dirs, hidden], Y_h / Y_c [batch, dirs, hidden]
     Tensor y2 = Tensor::empty(DType::f32, {batch, seq, dirs, hidden});
     for (int64_t t = 0; t < seq; ++t)
       for (int64_t d = 0; d < dirs; ++d)
         for (int64_t b = 0; b < batch; ++b)
-          std::memcpy(y2.data<float>() + ((b * seq + t) * dirs + d) * hidden, y.data<float>() + ((t * dirs + d) * batch + b) * hidden,
-                      sizeof(float) * size_t(hidden));
+          copy_floats(y2.data<float>() + ((b * seq + t) * dirs + d) * hidden, y.data<float>() + ((t * dirs + d) * batch + b) * hidden, hidden);
     y = y2;
     yh = swap_leading(yh);
     yc = swap_leading(yc);
