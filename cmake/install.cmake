@@ -5,15 +5,18 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(PARETO_INSTALL_TARGETS pareto pareto_cli)
+set(PARETO_INSTALL_TARGETS pareto pareto_apps pareto_cli)
 if(TARGET pareto_shared)
-  list(APPEND PARETO_INSTALL_TARGETS pareto_shared)
-  # The CLI sits in bin/, the library in lib/: find it from there once installed.
-  set_target_properties(pareto_shared PROPERTIES INSTALL_RPATH "")
+  list(APPEND PARETO_INSTALL_TARGETS pareto_shared pareto_apps_shared)
 endif()
-# In the export the static library is pareto::pareto_static; pareto::pareto is
-# the shared one where it is built, the static one otherwise (paretoConfig.cmake).
+# In the export: pareto::pareto_static and pareto::apps_static, and where
+# built pareto::pareto_shared and pareto::apps_shared; paretoConfig.cmake
+# makes pareto::pareto and pareto::apps the shared ones where installed.
 set_target_properties(pareto PROPERTIES EXPORT_NAME pareto_static)
+set_target_properties(pareto_apps PROPERTIES EXPORT_NAME apps_static)
+if(TARGET pareto_apps_shared)
+  set_target_properties(pareto_apps_shared PROPERTIES EXPORT_NAME apps_shared)
+endif()
 install(TARGETS ${PARETO_INSTALL_TARGETS} EXPORT paretoTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -27,17 +30,26 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/paretoConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/paretoConfig.cmake ${PROJECT_BINARY_DIR}/paretoConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pareto)
 
-# pkg-config: the shared library by default, `--static` adds what libpareto.a needs.
-set(PARETO_PC_PRIVATE "-lpng -ljpeg -lstdc++ -lm")
+# pkg-config: pareto (the engine) and pareto-apps; the shared libraries by
+# default, `--static` adds what the .a files need.
+set(PARETO_PC_PRIVATE "-lstdc++ -lm")
 if(PARETO_OPENMP)
   string(APPEND PARETO_PC_PRIVATE " -fopenmp")
 endif()
-# pareto.pc finds the prefix from its own folder (pcfiledir): one ".." per
-# part of the library folder (lib, or lib/x86_64-linux-gnu) plus pkgconfig.
-set(PARETO_PC_UP "..")
-string(REPLACE "/" ";" libdir_parts "${CMAKE_INSTALL_LIBDIR}")
-foreach(part ${libdir_parts})
-  string(APPEND PARETO_PC_UP "/..")
-endforeach()
+# The .pc files find the prefix from their own folder (pcfiledir): one ".."
+# per part of the library folder (lib, or lib/x86_64-linux-gnu) plus
+# pkgconfig; an absolute library folder is written as it is.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(PARETO_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(PARETO_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(PARETO_PC_PREFIX "\${pcfiledir}/..")
+  string(REPLACE "/" ";" libdir_parts "${CMAKE_INSTALL_LIBDIR}")
+  foreach(part ${libdir_parts})
+    string(APPEND PARETO_PC_PREFIX "/..")
+  endforeach()
+  set(PARETO_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
 configure_file(cmake/pareto.pc.in ${PROJECT_BINARY_DIR}/pareto.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/pareto.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(cmake/pareto-apps.pc.in ${PROJECT_BINARY_DIR}/pareto-apps.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/pareto.pc ${PROJECT_BINARY_DIR}/pareto-apps.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

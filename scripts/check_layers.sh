@@ -18,20 +18,43 @@ while read -r name rest; do
 done < <(sed -n 's/^pareto_layer(\([a-z]*\) SOURCES [^ ]*\(.*\)$/\1 \2/p' CMakeLists.txt)
 [ ${#deps[@]} -ge 10 ] || { echo "check_layers: found ${#deps[@]} pareto_layer() lines in CMakeLists.txt, expected 10" >&2; exit 2; }
 
-# Public headers the core implements (types every layer passes around); the
-# rest of include/pareto is the API that api and apps implement.
-core_public="pareto/error.h pareto/tensor.h pareto/dtype.h pareto/limits.hpp pareto/thread_pool.hpp"
-# quant fills the public option and report types of quantize.hpp.
-extra_public_quant="pareto/quantize.hpp"
+# The public headers that are data and core services (the core implements
+# them, or they are plain structs); the rest of include/pareto is the API
+# that api and apps implement, which the layers below api must not call.
+core_public="pareto/error.h pareto/tensor.h pareto/dtype.h pareto/limits.hpp pareto/thread_pool.hpp pareto/eval_types.hpp"
 
 bad=0
+# No cycles: repeatedly take the layers whose declared layers are all taken.
+done_layers=" " progress=1
+while [ $progress = 1 ]; do
+  progress=0
+  for l in "${!deps[@]}"; do
+    [[ "$done_layers" == *" $l "* ]] && continue
+    ready=1
+    for d in ${deps[$l]}; do [ "$d" = "$l" ] || [[ "$done_layers" == *" $d "* ]] || ready=0; done
+    if [ $ready = 1 ]; then done_layers+="$l "; progress=1; fi
+  done
+done
+for l in "${!deps[@]}"; do
+  [[ "$done_layers" == *" $l "* ]] || { echo "CMakeLists.txt: layer $l is on a cycle (or depends on an undeclared layer): DEPS ${deps[$l]#$l }"; bad=1; }
+done
+
 report() { echo "$1:$2: includes \"$3\": $4"; bad=1; }
 
 check_file() {  # file layer
   local f=$1 layer=$2 n=0 line inc top
   while IFS= read -r line; do
     n=$((n + 1))
-    [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]+\"([^\"]+)\" ]] || continue
+    # <...> includes are for system headers: one naming a layer or climbing
+    # folders would slip past the quoted-include rules.
+    if [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]]; then
+      inc=${BASH_REMATCH[1]}
+      if [[ "$inc" == *..* ]] || [[ " ${!deps[*]} pareto " == *" ${inc%%/*} "* && "$inc" == */* ]]; then
+        report "$f" $n "<$inc>" "project headers are included with quotes, without ../"
+      fi
+      continue
+    fi
+    [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] || continue
     inc=${BASH_REMATCH[1]}
     if [[ "$inc" == *..* ]]; then report "$f" $n "$inc" "no ../ paths: include through the layer's root"; continue; fi
     if [[ "$inc" != */* ]]; then continue; fi  # a file beside this one (same folder, same layer)
@@ -43,7 +66,7 @@ check_file() {  # file layer
         [ "$top" = pareto ] || [ "$top" = "$layer" ] || report "$f" $n "$inc" "$layer uses the public API only (include/pareto)";;
       *)
         if [ "$top" = pareto ]; then
-          if [ "$layer" != api ] && [[ " $core_public " != *" $inc "* ]] && ! { [ "$layer" = quant ] && [ "$inc" = "$extra_public_quant" ]; }; then
+          if [ "$layer" != api ] && [[ " $core_public " != *" $inc "* ]]; then
             report "$f" $n "$inc" "below api a layer may include only the core's public headers ($core_public)"
           fi
         elif [[ " ${deps[$layer]} " != *" $top "* ]]; then

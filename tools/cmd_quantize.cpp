@@ -74,9 +74,11 @@ int cmd_quantize(const Args& a) {
   QuantizeOptions o;
   o.method = take(quant_method_by_name(a.get("--method", "rtn")));
   o.type = a.get("--type", "");
-  o.bits = int(a.get_int("--bits", 8, 2, 8));
-  o.group = a.has("--group") ? a.get_int("--group", 32, 1, 1 << 16) : 0;
-  o.asymmetric = a.has("--asym");
+  if (o.type.empty()) {  // --bits / --group / --asym choose the type only without --type
+    o.bits = int(a.get_int("--bits", 8, 2, 8));
+    o.group = a.has("--group") ? a.get_int("--group", 32, 1, 1 << 16) : 0;
+    o.asymmetric = a.has("--asym");
+  }
   o.keep = a.all("--keep");
   o.tokenizer = a.get("--tokenizer");
   o.importance_file = a.get("--importance");

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "pareto/eval_types.hpp"
 #include "pareto/pareto.hpp"
 
 namespace pareto {
@@ -89,32 +90,8 @@ struct ImportanceReport {
 Result<ImportanceReport> calibrate_importance(const std::string& model, const std::string& text, const std::string& out, int64_t ctx = 128,
                                               int64_t max_tokens = 4096);
 
-// Quality of a quantized model against its base on held-out text:
-// perplexity of both (llama.cpp's convention), mean KL divergence of the
-// quantized next-token distribution from the base one, top-1 agreement, and
-// per-layer relative MSE and cosine similarity of the residual stream.
-struct EvalOptions {
-  int64_t ctx = 128;
-  int64_t max_chunks = 0;  // 0: all
-  std::string tokenizer;   // for llama2.c checkpoints
-  std::function<void(int64_t, int64_t)> progress;  // (chunk done, chunks)
-};
-
-struct LayerError {
-  double rel_mse = 0;  // sum (q - b)^2 / sum b^2 over all scored positions
-  double cosine = 0;   // mean over positions
-};
-
-struct EvalReport {
-  double ppl_base = 0, ppl_quant = 0;
-  double kl_mean = 0;  // nats per scored token
-  double top1 = 0;     // share of scored tokens with the same argmax
-  int64_t tokens = 0, chunks = 0;
-  std::vector<LayerError> layers;
-  double bpw_base = 0, bpw_quant = 0;  // bits per weight of the matmul weights
-  uint64_t bytes_base = 0, bytes_quant = 0;
-};
-
+// Quality of a quantized model against its base (the option and report
+// types are in pareto/eval_types.hpp).
 Result<EvalReport> evaluate_quantized(const std::string& base, const std::string& quant, const std::string& text,
                                       const EvalOptions& options = {});
 

@@ -5,11 +5,11 @@
 #pragma once
 #include <string>
 
-#include "pareto/quantize.hpp"
+#include "pareto/eval_types.hpp"
 
 namespace pareto::quant {
 
-// The option and report types are the public ones (include/pareto/quantize.hpp).
+// The option and report types are the public ones (include/pareto/eval_types.hpp).
 using pareto::EvalOptions;
 using pareto::EvalReport;
 using pareto::LayerError;

@@ -44,7 +44,9 @@ void check_supported(const ir::Graph& g) {
   fail_unsupported(msg);
 }
 
-Executor::Executor(int64_t opset, ExecOptions options) : opset_(opset), options_(options) {}
+Executor::Executor(int64_t opset, ExecOptions options) : opset_(opset), options_(options) {
+  if (options_.arena && !options_.planner) fail_argument("executor: the arena needs a memory planner (ExecOptions::planner)");
+}
 
 const Executor::Plan& Executor::plan_for(const ir::Graph& g) {
   std::lock_guard<std::mutex> lock(plans_mutex_);
@@ -114,7 +116,7 @@ const ir::MemoryPlan* Executor::memory_plan(const ir::Graph& g) {
   if (!options_.arena) return nullptr;
   Plan& plan = const_cast<Plan&>(plan_for(g));
   std::lock_guard<std::mutex> lock(plans_mutex_);
-  if (!plan.memory && options_.planner) {
+  if (!plan.memory) {
     const StaticInfo info = infer_static(g, opset_, {});
     plan.memory = std::make_unique<ir::MemoryPlan>(options_.planner(g, plan.order, info.types));
     finish_memory(g, plan);

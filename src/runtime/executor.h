@@ -27,8 +27,8 @@ struct ExecOptions {
   int threads = 1;
   // Place the top-level graph's intermediates (those with static shapes) in
   // one arena laid out by `planner`. The planner is passed in (the api layer
-  // gives passes::plan_memory) so the runtime depends on no pass; with arena
-  // on and no planner, only a plan handed to adopt_memory_plan is used.
+  // gives passes::plan_memory) so the runtime depends on no pass; the arena
+  // needs one (the constructor refuses arena without a planner).
   bool arena = false;
   using Planner = ir::MemoryPlan (*)(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types);
   Planner planner = nullptr;

@@ -3,6 +3,7 @@
 // errors returned as a Status, never thrown.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -37,9 +38,30 @@ TEST(QuantizeApi, EveryMethodWritesAModelCloseToItsBase) {
     // 8 bits: q8_0, or one int8 scale per row for SmoothQuant's W8A8.
     EXPECT_EQ(r->type, m == pareto::QuantMethod::smoothquant ? "q8_row" : "q8_0");
     EXPECT_GT(progress_calls, 0);
-    if (m != pareto::QuantMethod::rtn) {
+    // Each method leaves its own trace: RTN no calibration, GPTQ no scales
+    // (-1: no group scaled), SmoothQuant llama's alpha on every group, AWQ
+    // an exponent r from its grid {0, 0.05, ..., 0.95} on every group.
+    if (m == pareto::QuantMethod::rtn) {
+      EXPECT_EQ(r->calib_tokens, 0);
+      EXPECT_TRUE(r->ratio.empty());
+      EXPECT_GT(r->quantized, 0);
+    } else {
       EXPECT_EQ(r->calib_tokens, 512);
-      EXPECT_EQ(r->ratio.size(), 5u) << "one entry per layer of stories260K";
+      ASSERT_EQ(r->ratio.size(), 5u) << "one entry per layer of stories260K";
+      for (const auto& layer : r->ratio)
+        for (float v : layer) {
+          if (m == pareto::QuantMethod::gptq) {
+            EXPECT_EQ(v, -1.f);
+          }
+          if (m == pareto::QuantMethod::smoothquant) {
+            EXPECT_FLOAT_EQ(v, 0.85f);
+          }
+          if (m == pareto::QuantMethod::awq) {
+            EXPECT_GE(v, 0.f);
+            EXPECT_LT(v, 1.f);
+            EXPECT_NEAR(v * 20, std::round(v * 20), 1e-3) << v;
+          }
+        }
     }
     auto e = pareto::evaluate_quantized(base, out, text, eo);
     ASSERT_TRUE(e.ok()) << e.status().to_string();

@@ -144,13 +144,13 @@ void gru_step(Step& s) {
     for (int64_t j = 0; j < H; ++j) {
       const float z = apply(f, s.pre(b, 0, j));
       float cand;
-      if (d.linear_before_reset) {
-        const float x_part = s.gx[(t * d.batch + b) * gh + 2 * H + j] + (d.wb ? d.wb[2 * H + j] : 0.f);
-        const float r_part = s.rec[size_t(b * gh + 2 * H + j)] + (d.rb ? d.rb[2 * H + j] : 0.f);
-        cand = apply(g, s.clip(x_part + reset[size_t(b * H + j)] * r_part));
-      } else {
-        cand = apply(g, s.pre(b, 2, j));
-      }
+      // The candidate adds its biases in the order the ONNX equations write them.
+      const float xh = s.gx[(t * d.batch + b) * gh + 2 * H + j], hh = s.rec[size_t(b * gh + 2 * H + j)];
+      const float wb = d.wb ? d.wb[2 * H + j] : 0.f, rb = d.rb ? d.rb[2 * H + j] : 0.f;
+      if (d.linear_before_reset)
+        cand = apply(g, s.clip(xh + reset[size_t(b * H + j)] * (hh + rb) + wb));
+      else
+        cand = apply(g, s.clip(xh + hh + rb + wb));
       float& hv = s.h[size_t(b * H + j)];
       hv = (1 - z) * cand + z * hv;
     }

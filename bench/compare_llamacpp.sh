@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# pareto vs llama.cpp on the same GGUF files, side by side in one run:
+# llama.cpp c392e50 is built from ../shared/peers into .cache/llama.cpp (native,
+# its AMX path on where the CPU has AMX), the models are made with
+# `pareto synth` (random weights, real shapes) and, for the types synth does
+# not write (the K-quant mixes users download, Q6_K, Q5_0 ...), with
+# llama.cpp's own llama-quantize from the F16 file. Each round runs
+# llama-bench then `pareto bench --llm` (the order alternates between rounds);
+# the table gives medians over the rounds, the ratios pareto / llama.cpp and
+# pareto's decode share of the measured bandwidth roofline.
+#
+#   bench/compare_llamacpp.sh [--preset 1.1b] [--types "q4_0 q8_0 q4_k f16 Q4_K_M Q5_K_M Q6_K"]
+#                             [--threads "1 2"] [-p 512] [-n 128] [--rounds 3]
+# Types in lower case come from pareto synth (f32 f16 q8_0 q4_0 q4_k); in
+# upper case they are llama-quantize's names (Q4_K_M, Q5_K_M, Q3_K_M, Q6_K,
+# Q5_K_S, Q2_K, Q5_0, Q5_1, Q4_1, IQ4_NL, IQ4_XS, BF16 ...), made from the F16 file.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+preset=1.1b types="q4_0 q8_0 q4_k f16 Q4_K_M Q5_K_M Q6_K" threads="1 2" pp=512 tg=128 rounds=3
+while [ $# -gt 0 ]; do
+  case $1 in
+    --preset) preset=$2; shift 2;;
+    --types) types=$2; shift 2;;
+    --threads) threads=$2; shift 2;;
+    -p) pp=$2; shift 2;;
+    -n) tg=$2; shift 2;;
+    --rounds) rounds=$2; shift 2;;
+    *) echo "compare_llamacpp.sh: unknown option '$1'" >&2; exit 2;;
+  esac
+done
+peers=$root/../shared/peers
+[ -f "$peers/build-llama-cpp.sh" ] || { echo "compare_llamacpp.sh: $peers/build-llama-cpp.sh not found (../shared beside the repository)" >&2; exit 1; }
+pareto=$root/build/pareto
+[ -x "$pareto" ] || { echo "compare_llamacpp.sh: build pareto first (scripts/build.sh release)" >&2; exit 1; }
+llama=$root/.cache/llama.cpp
+bash "$peers/build-llama-cpp.sh" "$llama" >&2
+models=$root/.cache/bench-models
+mkdir -p "$models"
+
+# The model file for a type, made once.
+model_for() {
+  local type=$1 file
+  if [[ $type =~ [A-Z] ]]; then
+    file=$models/synth-$preset-$type.gguf
+    if [ ! -f "$file" ]; then
+      model_for f16 >/dev/null
+      "$llama/bin/llama-quantize" "$models/synth-$preset-f16.gguf" "$file" "$type" 2 >"$file.log" 2>&1 ||
+        { echo "llama-quantize to $type failed: see $file.log" >&2; exit 1; }
+    fi
+  else
+    file=$models/synth-$preset-$type.gguf
+    [ -f "$file" ] || "$pareto" synth --preset "$preset" --type "$type" -o "$file" --threads 2 >/dev/null
+  fi
+  echo "$file"
+}
+
+num() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
+
+declare -A res
+llama_run() {  # model threads -> "pp tg"
+  local out
+  out=$("$llama/bin/llama-bench" -m "$1" -p "$pp" -n "$tg" -t "$2" -r 1 -o jsonl 2>/dev/null)
+  echo "$(echo "$out" | grep "\"n_prompt\": *$pp," | grep '"n_gen": *0,' | num avg_ts) $(echo "$out" | grep '"n_prompt": *0,' | grep "\"n_gen\": *$tg," | num avg_ts)"
+}
+pareto_run() {  # model threads -> "pp tg roofline"
+  local out
+  out=$("$pareto" bench --llm "$1" -p "$pp" -n "$tg" -t "$2" --reps 1 --json)
+  echo "$(echo "$out" | grep "\"test\":\"pp$pp\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num roofline)"
+}
+for type in $types; do
+  m=$(model_for "$type")
+  for t in $threads; do
+    for ((r = 0; r < rounds; r++)); do
+      # Alternate which engine goes first (cache and frequency state).
+      if ((r % 2 == 0)); then order="llama pareto"; else order="pareto llama"; fi
+      for e in $order; do
+        if [ $e = llama ]; then read -r a b < <(llama_run "$m" "$t"); res[$type,$t,lpp]+=" $a"; res[$type,$t,ltg]+=" $b"
+        else read -r a b c < <(pareto_run "$m" "$t"); res[$type,$t,ppp]+=" $a"; res[$type,$t,ptg]+=" $b"; res[$type,$t,roof]+=" $c"; fi
+      done
+    done
+  done
+done
+
+echo "pareto $(git -C "$root" rev-parse --short HEAD) vs llama.cpp c392e50, preset $preset, pp$pp / tg$tg, medians of $rounds rounds, tokens/s"
+echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) CPUs; flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o 'avx512_vnni\|avx512_bf16\|avx512_fp16\|amx_int8\|amx_bf16' | tr '\n' ' ')"
+echo
+echo "| type | threads | llama.cpp pp$pp | pareto pp$pp | ratio | llama.cpp tg$tg | pareto tg$tg | ratio | pareto roofline |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for type in $types; do
+  for t in $threads; do
+    lpp=$(echo "${res[$type,$t,lpp]}" | median) ppp=$(echo "${res[$type,$t,ppp]}" | median)
+    ltg=$(echo "${res[$type,$t,ltg]}" | median) ptg=$(echo "${res[$type,$t,ptg]}" | median)
+    roof=$(echo "${res[$type,$t,roof]}" | median)
+    printf '| %s | %s | %.1f | %.1f | %s | %.2f | %.2f | %s | %.0f%% |\n' "$type" "$t" "$lpp" "$ppp" "$(ratio "$ppp" "$lpp")" "$ltg" "$ptg" \
+      "$(ratio "$ptg" "$ltg")" "$(awk -v r="$roof" 'BEGIN {print 100 * r}')"
+  done
+done
