@@ -92,3 +92,20 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
     EXPECT_NE(msg.find(std::string("'") + node_names[i] + "'"), std::string::npos) << cases[i].what << ": the node is not named in '" << msg << "'";
   }
 }
+
+// Clip before opset 11 takes its bounds as float attributes; on an integer
+// tensor +-FLT_MAX must saturate to the type's range, not convert out of
+// range (undefined; found by the onnx fuzzer, whose reproducer was lost, so
+// this crafted model stands in for it; UBSan builds fail on the old code).
+TEST(HostileOps, ClipFloatBoundsSaturateOnIntegers) {
+  Msg g = one_node(node("Clip", {"x"}, {"y"}, "clip", {attr_float("min", -3.4e38f), attr_float("max", 3.4e38f)}), {}, {value_info("x", 7, {3})});
+  const std::string bytes = model(g, 6).bytes;
+  ir::Model m = onnx::load_model_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "clip.onnx", "");
+  runtime::Executor ex(m.opset(), {});
+  Tensor x = Tensor::empty(DType::i64, {3});
+  const int64_t values[] = {INT64_MIN, -5, INT64_MAX};
+  for (int i = 0; i < 3; ++i) x.data<int64_t>()[i] = values[i];
+  const std::vector<Tensor> y = ex.run_graph(*m.graph, {x}, nullptr);
+  ASSERT_EQ(y.size(), 1u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(y[0].data<int64_t>()[i], values[i]) << "element " << i;
+}
