@@ -29,6 +29,9 @@ function(pareto_layer name)
   foreach(dep ${L_DEPS})
     pareto_layer_root(${dep} dep_root)
     target_include_directories(pareto_layer_${name} PRIVATE ${dep_root})
+    # The edge itself: object libraries link nothing, but CMake refuses a
+    # cycle among them at configure time (only static libraries may form one).
+    target_link_libraries(pareto_layer_${name} PRIVATE pareto_layer_${dep})
   endforeach()
   set_target_properties(pareto_layer_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   set_property(TARGET pareto_layer_${name} PROPERTY PARETO_LAYER_DEPS "${L_DEPS}")
