@@ -273,11 +273,7 @@ BlockOutput block_output(const CalibratedModel& m, int64_t l, llm::MatmulInput i
 }  // namespace
 
 CalibratedReport awq_quantize(const std::string& in, const std::string& out, const CalibratedOptions& o) {
-  const double t0 = now_seconds();
-  CalibratedReport rep;
-  CalibratedModel m = calibrate_model(in, o, false, rep);
-  const int64_t L = int64_t(m.layers.size());
-  for (int64_t l = 0; l < L; ++l) {
+  return run_calibrated(in, out, o, false, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
     for (ScaleGroup& g : scale_groups(m, l)) {
       std::vector<float> s;
       const Activations& x = m.acts[size_t(l)][size_t(g.input)];
@@ -289,11 +285,7 @@ CalibratedReport awq_quantize(const std::string& in, const std::string& out, con
       }
       g.fold(s);
     }
-    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
-  }
-  write_calibrated(m, o, out);
-  rep.seconds = now_seconds() - t0;
-  return rep;
+  });
 }
 
 }  // namespace pareto::quant

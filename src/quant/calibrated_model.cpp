@@ -156,16 +156,33 @@ std::vector<ScaleGroup> scale_groups(CalibratedModel& m, int64_t l) {
   return g;
 }
 
+std::vector<NamedMatrix> layer_matrices(CalibratedLayer& y) {
+  using In = llm::MatmulInput;
+  return {{"attn_q.weight", &y.q, In::attn},        {"attn_k.weight", &y.k, In::attn},   {"attn_v.weight", &y.v, In::attn},
+          {"attn_output.weight", &y.o, In::attn_out}, {"ffn_gate.weight", &y.gate, In::ffn}, {"ffn_up.weight", &y.up, In::ffn},
+          {"ffn_down.weight", &y.down, In::down}};
+}
+
+CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, bool keep_all,
+                                const LayerRewrite& rewrite_layer) {
+  const double t0 = now_seconds();
+  CalibratedReport rep;
+  CalibratedModel m = calibrate_model(in, o, keep_all, rep);
+  const int64_t L = int64_t(m.layers.size());
+  for (int64_t l = 0; l < L; ++l) {
+    rewrite_layer(m, l, rep);
+    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
+  }
+  write_calibrated(m, o, out);
+  rep.seconds = now_seconds() - t0;
+  return rep;
+}
+
 namespace {
 
 const Matrix* layer_matrix(const CalibratedLayer& y, const std::string& part) {
-  if (part == "attn_q.weight") return &y.q;
-  if (part == "attn_k.weight") return &y.k;
-  if (part == "attn_v.weight") return &y.v;
-  if (part == "attn_output.weight") return &y.o;
-  if (part == "ffn_gate.weight") return &y.gate;
-  if (part == "ffn_up.weight") return &y.up;
-  if (part == "ffn_down.weight") return &y.down;
+  for (const NamedMatrix& nm : layer_matrices(const_cast<CalibratedLayer&>(y)))
+    if (part == nm.name) return nm.matrix;
   return nullptr;
 }
 

@@ -107,6 +107,21 @@ struct ScaleGroup {
 // bias), gate/up (MLP norm), down (up's rows).
 std::vector<ScaleGroup> scale_groups(CalibratedModel& m, int64_t l);
 
+// The seven matrices of a layer with their GGUF names and the activation each reads.
+struct NamedMatrix {
+  const char* name;  // "attn_q.weight" ...
+  Matrix* matrix;
+  llm::MatmulInput input;
+};
+std::vector<NamedMatrix> layer_matrices(CalibratedLayer& y);
+
+// What every calibrated method does around its own step: calibrate, rewrite
+// each layer with `rewrite_layer` (progress reported per layer), write `out`
+// and time it all.
+using LayerRewrite = std::function<void(CalibratedModel& m, int64_t layer, CalibratedReport& rep)>;
+CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, bool keep_all,
+                                const LayerRewrite& rewrite_layer);
+
 // Writes the model: calibrated layers from their f32 copies (or packed
 // bytes) in the storage type, embeddings and output by plain rounding,
 // everything else copied.

@@ -9,7 +9,6 @@
 #include "core/thread_pool.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
-#include "core/file.h"
 #include "quant/ggml_block_rules.h"
 #include "quant/quantize_gguf.h"
 
@@ -212,32 +211,18 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
 }
 
 CalibratedReport gptq_quantize_model(const std::string& in, const std::string& out, const CalibratedOptions& o) {
-  const double t0 = now_seconds();
-  CalibratedReport rep;
-  CalibratedModel m = calibrate_model(in, o, true, rep);
-  const int64_t L = int64_t(m.layers.size());
-  for (int64_t l = 0; l < L; ++l) {
-    CalibratedLayer& y = m.layers[size_t(l)];
-    const std::string p = "blk." + std::to_string(l) + ".";
-    const std::pair<const char*, std::pair<Matrix*, llm::MatmulInput>> mats[] = {
-        {"attn_q.weight", {&y.q, llm::MatmulInput::attn}},         {"attn_k.weight", {&y.k, llm::MatmulInput::attn}},
-        {"attn_v.weight", {&y.v, llm::MatmulInput::attn}},         {"attn_output.weight", {&y.o, llm::MatmulInput::attn_out}},
-        {"ffn_gate.weight", {&y.gate, llm::MatmulInput::ffn}},     {"ffn_up.weight", {&y.up, llm::MatmulInput::ffn}},
-        {"ffn_down.weight", {&y.down, llm::MatmulInput::down}}};
-    for (const auto& [name, mi] : mats) {
-      if (!o.quantize) continue;
+  return run_calibrated(in, out, o, true, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
+    if (!o.quantize) return;
+    const std::string prefix = "blk." + std::to_string(l) + ".";
+    for (const NamedMatrix& nm : layer_matrices(m.layers[size_t(l)])) {
       GptqOptions go;
       go.act_order = o.act_order;
-      const Matrix& w = *mi.first;
-      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, m.acts[size_t(l)][size_t(mi.second)].rows, storage_type(o.type, w.cols), go);
-      if (g.fell_back) rep.notes.push_back(p + name + ": Cholesky failed at every damping, rounded to nearest");
-      m.packed[p + name] = g.bytes;
+      const Matrix& w = *nm.matrix;
+      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, m.acts[size_t(l)][size_t(nm.input)].rows, storage_type(o.type, w.cols), go);
+      if (g.fell_back) rep.notes.push_back(prefix + nm.name + ": Cholesky failed at every damping, rounded to nearest");
+      m.packed[prefix + nm.name] = g.bytes;
     }
-    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
-  }
-  write_calibrated(m, o, out);
-  rep.seconds = now_seconds() - t0;
-  return rep;
+  });
 }
 
 }  // namespace pareto::quant

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <map>
 
-#include "core/file.h"
 
 namespace pareto::quant {
 
@@ -70,12 +69,8 @@ float smoothquant_alpha(const std::string& arch) {
 }
 
 CalibratedReport smoothquant_model(const std::string& in, const std::string& out, const CalibratedOptions& o) {
-  const double t0 = now_seconds();
-  CalibratedReport rep;
-  CalibratedModel m = calibrate_model(in, o, false, rep);
-  const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(m.model->config.arch);
-  const int64_t L = int64_t(m.layers.size());
-  for (int64_t l = 0; l < L; ++l) {
+  return run_calibrated(in, out, o, false, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
+    const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(m.model->config.arch);
     for (ScaleGroup& g : scale_groups(m, l)) {
       // One s for the group: the largest weight per input column over its matrices.
       Matrix joint{0, g.mats[0]->cols, {}};
@@ -93,11 +88,7 @@ CalibratedReport smoothquant_model(const std::string& in, const std::string& out
       for (Matrix* mat : g.mats) scale_columns(*mat, s);
       g.fold(s);
     }
-    if (o.progress) o.progress(int(l + 1), int(L), now_seconds() - t0);
-  }
-  write_calibrated(m, o, out);
-  rep.seconds = now_seconds() - t0;
-  return rep;
+  });
 }
 
 }  // namespace pareto::quant

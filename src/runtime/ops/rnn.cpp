@@ -88,6 +88,7 @@ struct Step {
   std::vector<float>& c;
   std::vector<float>& rec;      // [batch, gates*hidden]
   std::vector<float>& scratch;  // [batch, hidden]
+  std::vector<float>& scratch2;  // [batch, hidden]
 
   // Pre-activation of gate k for row b, unit j, from the input and recurrence parts (biases added).
   float pre(int64_t b, int k, int64_t j) const {
@@ -132,9 +133,8 @@ void gru_step(Step& s) {
     if (s.time[size_t(b)] < 0) continue;
     for (int64_t j = 0; j < H; ++j) reset[size_t(b * H + j)] = apply(f, s.pre(b, 1, j));
   }
-  std::vector<float> rh;
   if (!d.linear_before_reset) {
-    rh.assign(s.h.size(), 0.f);
+    std::vector<float>& rh = s.scratch2;  // r * h_prev
     for (size_t i = 0; i < rh.size(); ++i) rh[i] = reset[i] * s.h[i];
     recurrence_gemm(d, rh.data(), 2, 1, s.rec.data());
   }
@@ -233,7 +233,8 @@ void run_recurrence(OpContext& ctx, Cell cell) {
   Tensor y = Tensor::zeros(DType::f32, {seq, dirs, batch, hidden});
   Tensor yh = Tensor::empty(DType::f32, {dirs, batch, hidden});
   Tensor yc = Tensor::empty(DType::f32, {dirs, batch, hidden});
-  std::vector<float> gx(size_t(seq * batch * G * hidden)), rec(size_t(batch * G * hidden)), scratch(size_t(batch * hidden));
+  std::vector<float> gx(size_t(seq * batch * G * hidden)), rec(size_t(batch * G * hidden)), scratch(size_t(batch * hidden)),
+      scratch2(size_t(batch * hidden));
   std::vector<int64_t> time(static_cast<size_t>(batch));
   for (int64_t d = 0; d < dirs; ++d) {
     Direction dir;
@@ -260,7 +261,7 @@ void run_recurrence(OpContext& ctx, Cell cell) {
     std::vector<float> h(size_t(batch * hidden), 0.f), c(size_t(batch * hidden), 0.f);
     if (init[0].defined()) copy_floats(h.data(), init[0].data<float>() + d * batch * hidden, int64_t(h.size()));
     if (init[1].defined()) copy_floats(c.data(), init[1].data<float>() + d * batch * hidden, int64_t(c.size()));
-    Step step{dir, gx.data(), time, h, c, rec, scratch};
+    Step step{dir, gx.data(), time, h, c, rec, scratch, scratch2};
     for (int64_t k = 0; k < seq; ++k) {
       // With per-sequence lengths each batch row runs its own window of steps.
       for (int64_t b = 0; b < batch; ++b) time[size_t(b)] = k >= lens[size_t(b)] ? -1 : reverse ? lens[size_t(b)] - 1 - k : k;
