@@ -205,6 +205,8 @@ void run_recurrence(OpContext& ctx, Cell cell) {
   const Tensor x = layout ? swap_leading(x_in) : x_in;  // [seq, batch, input]
   const int64_t seq = x.dim(0), batch = x.dim(1), input = x.dim(2);
   const int64_t hidden = ctx.node.attr_i("hidden_size", r.dim(2));
+  // Checked before any product with it: a hostile attribute (e.g. INT64_MIN) would overflow G * hidden.
+  if (hidden != r.dim(2)) ctx.invalid("hidden_size " + std::to_string(hidden) + " does not match R's last dim " + std::to_string(r.dim(2)));
   if (w.dim(0) != dirs || w.dim(1) != G * hidden || w.dim(2) != input) ctx.invalid("W shape " + shape_to_string(w.shape()) + " does not match");
   if (r.dim(0) != dirs || r.dim(1) != G * hidden || r.dim(2) != hidden) ctx.invalid("R shape " + shape_to_string(r.shape()) + " does not match");
   if (ctx.has(3) && ctx.in(3).numel() != dirs * 2 * G * hidden) ctx.invalid("B must be [dirs, " + std::to_string(2 * G) + "*hidden]");
