@@ -32,14 +32,15 @@ struct Q4Matrix {
       for (float& v : row) v = d(rng);
       quantize_row_ref(uint32_t(GgmlType::q4_0), row.data(), ggml.data() + size_t(r) * rb, cols);
     }
-    packed = pareto::allocate_large(size_t(rows * cols / 2 + rows * cols / 16));
+    const size_t qs_bytes = packed_qs_bytes(PackedKind::q4_0, rows, cols);
+    packed = pareto::allocate_large(qs_bytes + packed_meta_bytes(PackedKind::q4_0, rows, cols));
     uint8_t* qs = static_cast<uint8_t*>(packed.get());
-    auto* scales = reinterpret_cast<uint16_t*>(qs + rows * cols / 2);
-    pack_q4_0_rows(ggml.data(), cols, 0, rows, qs, scales);
+    uint8_t* meta = qs + qs_bytes;
+    pack_rows(PackedKind::q4_0, ggml.data(), cols, 0, rows, qs, meta);
     native = WeightMatrix{uint32_t(GgmlType::q4_0), ggml.data(), rows, cols};
     repacked = native;
     repacked.data = qs;
-    repacked.packed_scales = scales;
+    repacked.packed_meta = meta;
   }
 };
 

@@ -94,7 +94,7 @@ const KernelTable* kernel_table_for(IsaLevel level) {
 
 std::string kernel_summary() {
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa +
-         " packed_q4_0/q8_0=" + (packed_weights_preferred() ? "avx512vnni" : "off");
+         " packed_q4_0/q8_0/q4_k/q5_k/q6_k=" + (packed_weights_preferred() ? "avx512vnni" : "off");
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }

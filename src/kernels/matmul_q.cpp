@@ -13,7 +13,7 @@ namespace pareto::kernels {
 
 namespace {
 PackedView packed_view(const WeightMatrix& w) {
-  return PackedView{static_cast<const uint8_t*>(w.data), w.packed_scales, w.rows, w.cols, w.type == uint32_t(GgmlType::q8_0) ? 8 : 4};
+  return PackedView{static_cast<const uint8_t*>(w.data), static_cast<const uint8_t*>(w.packed_meta), w.rows, w.cols, *packed_kind_for(w.type)};
 }
 
 // Repacked weights: activations quantized once into a panel, row ranges split
@@ -21,7 +21,7 @@ PackedView packed_view(const WeightMatrix& w) {
 void matmul_packed(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   thread_local Q8PanelBuffer buffer;
   const PackedView view = packed_view(w);
-  const Q8Panel panel = buffer.quantize(x, tokens, w.cols, packed_offset(view.bits));
+  const Q8Panel panel = buffer.quantize(x, tokens, w.cols, view.kind);
   const PackedGemmFn gemm = packed_gemm_fn();
   // Ranges in multiples of 4 rows keep every thread on the widest tiles.
   const int64_t quads = (w.rows + 3) / 4;
@@ -30,7 +30,7 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t tokens, float*
 }  // namespace
 
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {
-  if (w.packed_scales) return packed_row(packed_view(w), r, out);
+  if (w.packed_meta) return packed_row(packed_view(w), r, out);
   size_t row_bytes = ggml_row_size(w.type, w.cols);
   dequantize_row_ref(w.type, static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, out, w.cols);
 }
@@ -175,7 +175,7 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
 }
 
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
-  if (w.packed_scales) return matmul_packed(w, x, tokens, y);
+  if (w.packed_meta) return matmul_packed(w, x, tokens, y);
   if (w.type == kQ8RowType) return matmul_q8_row(w, x, tokens, y);
   // Until the int8 GEMM lands, the row-streaming int8 path beats dequantizing
   // the whole matrix to f32 for any batch: each row is read once for all tokens.

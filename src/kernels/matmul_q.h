@@ -12,9 +12,10 @@ struct WeightMatrix {
   const void* data = nullptr;
   int64_t rows = 0;         // output features
   int64_t cols = 0;         // input features (contiguous)
-  // Non-null: a Q4_0 matrix repacked at load (kernels/packed_weights.h); data
-  // then points at the packed nibbles and this at the per-block scales.
-  const uint16_t* packed_scales = nullptr;
+  // Non-null: a matrix repacked at load (kernels/packed_weights.h, the kind
+  // follows from type); data then points at the packed quant bits and this
+  // at the per-chunk scales.
+  const void* packed_meta = nullptr;
 };
 
 // X: [tokens, cols] row-major (ldx = cols); Y: [tokens, rows] (ldy = rows).

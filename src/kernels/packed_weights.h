@@ -1,58 +1,113 @@
-// Q4_0 and Q8_0 weights repacked at load time for 512-bit integer dot
-// products, and the matrix kernel (decode and prefill) that reads them.
+// GGML weights repacked at load time for 512-bit integer dot products, and
+// the matrix kernel (decode and prefill) that reads them.
 //
-// Why: with GGML's 18- and 34-byte blocks every 32 weights cost shuffles, an
-// int32 to float conversion and a scale multiply. Repacked, each of the 16
-// int32 lanes of a vpdpbusd belongs to one block: a chunk of 16 blocks (512
-// weights) takes eight vpdpbusd into one accumulator, then one conversion and
-// one multiply by the 16 block scales, loaded contiguously. The packed copy
-// replaces the mapped one (same bytes per block), it does not sit beside it.
+// Why: with GGML's row formats every 32 weights cost shuffles, scalar scale
+// decoding, an int32 to float conversion and a scale multiply. Repacked,
+// each of the 16 int32 lanes of a vpdpbusd belongs to one 32-weight block: a
+// chunk of 16 blocks (512 weights) takes eight vpdpbusd into the lanes, then
+// one conversion and one multiply by the 16 block scales, loaded
+// contiguously. The packed copy replaces the mapped one and costs about the
+// same bytes (Q4_K 4.625 bits per weight against 4.5, Q5_K 5.75 / 5.5,
+// Q6_K 6.625 / 6.5625, Q4_0 and Q8_0 unchanged).
 //
-// Layout of a [rows, cols] matrix (cols % 512 == 0), weights stored unsigned
-// (Q4_0: nibble = weight/scale + 8; Q8_0: byte = weight/scale + 128):
-//   qs:     rows * cols * bits/8 bytes, row-major. Q8_0: chunk c of a row
-//           (blocks 16c..16c+15) fills 512 bytes; byte 64s + 4l + e is
-//           element 4s + e of block 16c + l. Q4_0: the chunk fills 256 bytes;
-//           byte 64j + 4l + e is byte 4j + e of block 16c + l's GGML nibbles,
-//           so its low nibble is element 4j + e and its high nibble 16 + 4j + e.
-//   scales: rows * cols/32 f16, row-major.
-// Activations are laid out to match (Q8Panel): 64-byte step s of a chunk
-// holds elements 4s..4s+3 of each of its 16 blocks.
+// A row is ceil(cols / 512) chunks; chunk c holds blocks 16c..16c+15 (block
+// l of the chunk in lane l), the last one B = (cols % 512) / 32 blocks when
+// cols is not a multiple of 512. Per chunk, `qs` holds the quant bits and
+// `meta` the scales, rows one after the other.
+//
+// Quant bits (weights stored unsigned; with S = 4B bytes per step, S = 64
+// for a whole chunk, step s = elements 4s..4s+3 of each block, byte 4l + e
+// for element 4s + e of block l):
+//   Q8_0  8 steps: step s at S*s, byte = weight/scale + 128.
+//   4-bit 4 steps (Q4_0, Q4_K, and the low nibbles of Q5_K / Q6_K): byte
+//         S*j + 4l + e holds element 4j + e of block l in its low nibble and
+//         element 16 + 4j + e in its high nibble (steps j and j + 4).
+//   Q5_K  then 8 words of 8 bytes: bit 4l + e of word s is bit 4 of
+//         element 4s + e of block l.
+//   Q6_K  then the same bit planes for bit 4 and (8 more words) bit 5.
+// Meta per chunk (a last short chunk keeps the whole size, unused lanes zero):
+//   Q4_0 / Q8_0  16 f16 block scales (value = scale * (stored - offset)).
+//   Q4_K / Q5_K  f32 d[2], f32 dmin[2] of the chunk's two super-blocks, then
+//                u8 sc[16], u8 m[16] per block: value = d*sc*q - dmin*m.
+//   Q6_K         f32 d[2], then i8 scales of the first 16 elements of each
+//                block [16], of the last 16 [16]: value = d*sc*(q - 32).
+// Activations are laid out to match (Q8Panel).
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "kernels/quant_dot.h"
 
 namespace pareto::kernels {
 
-constexpr int kPackedChunk = 512;  // weights per row chunk; packed matrices need cols % 512 == 0
+constexpr int kPackedChunk = 512;  // weights per row chunk; rows need cols % 32 == 0
+
+enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k };
+
+// The packed kind a GGML type repacks to, if any.
+std::optional<PackedKind> packed_kind_for(uint32_t ggml_type);
+const char* packed_kind_name(PackedKind k);
+
+// Quant bytes of a chunk of `blocks` 32-weight blocks (16 for a whole one).
+constexpr size_t packed_chunk_qs_bytes(PackedKind k, int blocks = 16) {
+  const size_t b = size_t(blocks);
+  switch (k) {
+    case PackedKind::q8_0: return 32 * b;
+    case PackedKind::q5_k: return 16 * b + 64;
+    case PackedKind::q6_k: return 16 * b + 128;
+    default: return 16 * b;
+  }
+}
+constexpr size_t packed_chunk_meta_bytes(PackedKind k) {
+  switch (k) {
+    case PackedKind::q4_0: case PackedKind::q8_0: return 32;
+    case PackedKind::q6_k: return 40;
+    default: return 48;
+  }
+}
+// What the unsigned storage adds to each weight of the single-scale kinds
+// (the kernels take it back out through the panel's sums).
+constexpr int packed_offset(PackedKind k) { return k == PackedKind::q4_0 ? 8 : k == PackedKind::q8_0 ? 128 : 0; }
+inline int64_t packed_chunks(int64_t cols) { return (cols + kPackedChunk - 1) / kPackedChunk; }
+inline int packed_tail_blocks(int64_t cols) { return int(cols % kPackedChunk / 32); }
+inline size_t packed_row_qs_bytes(PackedKind k, int64_t cols) {
+  const int tail = packed_tail_blocks(cols);
+  return size_t(cols / kPackedChunk) * packed_chunk_qs_bytes(k) + (tail ? packed_chunk_qs_bytes(k, tail) : 0);
+}
+inline size_t packed_qs_bytes(PackedKind k, int64_t rows, int64_t cols) { return size_t(rows) * packed_row_qs_bytes(k, cols); }
+inline size_t packed_meta_bytes(PackedKind k, int64_t rows, int64_t cols) { return size_t(rows) * size_t(packed_chunks(cols)) * packed_chunk_meta_bytes(k); }
+// Whether a [rows, cols] matrix of this type can be repacked.
+bool packable(uint32_t ggml_type, int64_t cols);
 
 struct PackedView {
   const uint8_t* qs = nullptr;
-  const uint16_t* scales = nullptr;
+  const uint8_t* meta = nullptr;
   int64_t rows = 0, cols = 0;
-  int bits = 4;  // 4: from Q4_0, 8: from Q8_0
+  PackedKind kind = PackedKind::q4_0;
 };
-// What the unsigned storage adds to each weight (the kernels take it back out).
-inline int packed_offset(int bits) { return bits == 4 ? 8 : 128; }
-inline size_t packed_qs_bytes(int64_t rows, int64_t cols, int bits) { return size_t(rows) * size_t(cols) * size_t(bits) / 8; }
 
-// Repack rows [r0, r1) of a GGML Q4_0 / Q8_0 matrix into the layout above.
-void pack_q4_0_rows(const void* q4_0, int64_t cols, int64_t r0, int64_t r1, uint8_t* qs, uint16_t* scales);
-void pack_q8_0_rows(const void* q8_0, int64_t cols, int64_t r0, int64_t r1, uint8_t* qs, uint16_t* scales);
-// Dequantizes row r of a packed matrix (same values as GGML's dequantization).
+// Repack rows [r0, r1) of a GGML matrix of the kind's type (packable) into
+// the layout above; qs and meta are the whole matrix's arrays.
+void pack_rows(PackedKind kind, const void* ggml, int64_t cols, int64_t r0, int64_t r1, uint8_t* qs, uint8_t* meta);
+// Dequantizes row r of a packed matrix (bit for bit GGML's dequantization).
 void packed_row(const PackedView& w, int64_t r, float* out);
 
 // Activations of several tokens quantized for the packed kernels: per token
-// the int8 values in the chunk order above (64-byte aligned), each block's
-// scale, and -offset * sum(qs) per block (takes the weights' storage offset
-// back out; it seeds the block's int32 lane).
+// the int8 values in the chunk order above (64-byte aligned; a short last
+// chunk padded with zeros to 512, the per-block arrays to 16 blocks per
+// chunk) and per block:
+// its scale, -offset * sum(qs) (seeds the block's int32 lane), and for the
+// kinds that need them d * sum(qs) (Q4_K/Q5_K minimums) and -32 * the sums
+// of each 16-element half (Q6_K; per chunk the 16 first halves, then the 16
+// last).
 struct Q8Panel {
-  const int8_t* qs = nullptr;      // [tokens][cols]
-  const float* d = nullptr;        // [tokens][cols/32]
-  const int32_t* off = nullptr;    // [tokens][cols/32]
+  const int8_t* qs = nullptr;       // [tokens][chunks * 512]
+  const float* d = nullptr;         // [tokens][chunks * 16]
+  const int32_t* off = nullptr;     // [tokens][chunks * 16]
+  const float* dsum = nullptr;      // [tokens][chunks * 16] (Q4_K, Q5_K)
+  const int32_t* off16 = nullptr;   // [tokens][chunks * 32] (Q6_K)
   int64_t tokens = 0, cols = 0;
 };
 
@@ -70,13 +125,13 @@ bool packed_weights_preferred();
 // Owns the buffers of a Q8Panel; refilled per matmul without reallocating
 // once it has grown to the largest shape.
 struct Q8PanelBuffer {
-  // Quantizes x [tokens, cols] (cols % 512 == 0) with the same rounding as
-  // the Q8A blocks of the row kernels, for weights stored with `offset`.
-  Q8Panel quantize(const float* x, int64_t tokens, int64_t cols, int offset);
+  // Quantizes x [tokens, cols] (cols % 32 == 0) with the same rounding as
+  // the Q8A blocks of the row kernels, with the sums `kind` needs.
+  Q8Panel quantize(const float* x, int64_t tokens, int64_t cols, PackedKind kind);
 
   std::vector<int8_t> qs;
-  std::vector<float> d;
-  std::vector<int32_t> off;
+  std::vector<float> d, dsum;
+  std::vector<int32_t> off, off16;
   std::vector<Q8aBlock> blocks;
 };
 

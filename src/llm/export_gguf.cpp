@@ -81,7 +81,7 @@ void export_gguf(const Model& m, const std::string& path) {
   // Tensors keep their stored type (f32 for llama2.c); ne = [cols, rows].
   auto add = [&](const std::string& name, const kernels::WeightMatrix& t) {
     if (!t.data) return;
-    if (t.packed_scales) fail_unsupported(name + ": exporting a repacked matrix (open the model without repacking)");
+    if (t.packed_meta) fail_unsupported(name + ": exporting a repacked matrix (open the model without repacking)");
     const size_t bytes = kernels::ggml_row_size(t.type, t.cols) * size_t(t.rows);
     std::vector<int64_t> ne = t.rows == 1 ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
     w.add_tensor(name, t.type, ne, t.data, bytes);

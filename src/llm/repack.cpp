@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/file.h"
 #include "core/thread_pool.h"
@@ -32,30 +33,27 @@ RepackReport repack_for_cpu(Model& m) {
   const double t0 = now_seconds();
   std::map<const void*, kernels::WeightMatrix> done;  // tied matrices repack once
   auto repack = [&](kernels::WeightMatrix& w) {
-    const bool q4 = w.type == uint32_t(kernels::GgmlType::q4_0), q8 = w.type == uint32_t(kernels::GgmlType::q8_0);
-    if (!(q4 || q8) || w.packed_scales || w.cols % kernels::kPackedChunk || !w.data) return;
+    if (!kernels::packable(w.type, w.cols) || w.packed_meta || !w.data) return;
+    const std::optional<kernels::PackedKind> kind = kernels::packed_kind_for(w.type);
     if (auto it = done.find(w.data); it != done.end()) {
       w = it->second;
       return;
     }
-    const size_t qs_bytes = kernels::packed_qs_bytes(w.rows, w.cols, q4 ? 4 : 8), scale_bytes = size_t(w.rows * (w.cols / 32)) * 2;
-    const size_t total = (qs_bytes + scale_bytes + 63) / 64 * 64;
+    const size_t qs_bytes = kernels::packed_qs_bytes(*kind, w.rows, w.cols), meta_bytes = kernels::packed_meta_bytes(*kind, w.rows, w.cols);
+    const size_t total = (qs_bytes + meta_bytes + 63) / 64 * 64;
     std::shared_ptr<void> buf = allocate_large(total);
     auto* qs = static_cast<uint8_t*>(buf.get());
-    auto* scales = reinterpret_cast<uint16_t*>(qs + qs_bytes);
+    uint8_t* meta = qs + qs_bytes;
     const void* src = w.data;
-    parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-      if (q4) kernels::pack_q4_0_rows(src, w.cols, r0, r1, qs, scales);
-      else kernels::pack_q8_0_rows(src, w.cols, r0, r1, qs, scales);
-    });
+    parallel_for(w.rows, [&](int64_t r0, int64_t r1) { kernels::pack_rows(*kind, src, w.cols, r0, r1, qs, meta); });
     release_pages(src, kernels::ggml_row_size(w.type, w.cols) * size_t(w.rows));
     m.owners.push_back(buf);
     const void* key = w.data;
     w.data = qs;
-    w.packed_scales = scales;
+    w.packed_meta = meta;
     done[key] = w;
     report.matrices++;
-    report.bytes += qs_bytes + scale_bytes;
+    report.bytes += qs_bytes + meta_bytes;
   };
   for (auto& l : m.layers)
     for (auto* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) repack(*w);

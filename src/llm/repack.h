@@ -15,9 +15,8 @@ struct RepackReport {
   double seconds = 0;
 };
 
-// Repacks the Q4_0 and Q8_0 matmul weights (rows a multiple of 512 long)
-// when this CPU has a kernel for the packed
-// layout; a no-op otherwise.
+// Repacks the Q4_0, Q8_0, Q4_K, Q5_K and Q6_K matmul weights when this CPU
+// has a kernel for the packed layout; a no-op otherwise.
 RepackReport repack_for_cpu(Model& m);
 
 }  // namespace pareto::llm

@@ -1,6 +1,8 @@
 // The LLM runtime against work that is not ours: llama2.c's known-good
 // stories260K output, the reference Llama 2 tokenizer ids, and the logits
 // llama.cpp computed for every GGUF quantization type.
+#include <cstdlib>
+#include <cstdio>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +12,7 @@
 #include <sstream>
 
 #include "core/thread_pool.h"
+#include "llm/repack.h"
 #include "llm/model.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
@@ -135,41 +138,48 @@ TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
     std::string file = row["file"];
     std::string path = shared_models() + "/golden/" + file;
     if (!std::ifstream(path)) path = shared_models() + "/" + file;
-    auto model = llm::Model::load(path);
-    llm::Tokenizer tok(model->vocab);
-    std::vector<int32_t> ids = tok.encode(row["prompt"].get<std::string>(), true);
-    EXPECT_EQ(ids, row["prompt_ids"].get<std::vector<int32_t>>()) << file;
-    llm::Transformer tr(*model, 64);
-    const float* logits = tr.forward(ids.data(), int64_t(ids.size()), 0);
-    std::vector<float> want = row["step0_logits"].get<std::vector<float>>();
-    ASSERT_EQ(int64_t(want.size()), model->config.vocab);
-    double max_diff = 0, scale = 0, dot = 0, n1 = 0, n2 = 0, quant_effect = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-      max_diff = std::max(max_diff, double(std::abs(logits[i] - want[i])));
-      scale = std::max(scale, double(std::abs(want[i])));
-      dot += double(logits[i]) * want[i];
-      n1 += double(logits[i]) * logits[i];
-      n2 += double(want[i]) * want[i];
-      if (file.rfind("synth-mini", 0) == 0) quant_effect = std::max(quant_effect, double(std::abs(want[i] - f32_ref[i])));
-    }
-    double cosine = dot / std::sqrt(n1 * n2);
-    EXPECT_GT(cosine, 0.999) << file;
-    bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
-    if (f32) {
-      // Same f16 KV cache as llama.cpp; it also rounds queries to f16 for K.Q
-      // (its f16 x f32 matmul converts the f32 side), pareto keeps them f32.
-      EXPECT_LE(max_diff, 5e-4 * scale) << file << ": max |logit diff| " << max_diff;
-    } else if (quant_effect > 0) {
-      // llama.cpp also quantizes activations to 8 bits in these matmuls; a
-      // decoding error would move logits by at least as much as the weight
-      // quantization itself does, so require much less than that.
-      EXPECT_LE(max_diff, 0.5 * quant_effect) << file << ": max |logit diff| " << max_diff << ", weight quantization moves logits by "
-                                              << quant_effect;
-    }
-    int32_t top = int32_t(std::max_element(logits, logits + want.size()) - logits);
-    double margin = row["top1_top2_margin"][0].get<double>();
-    if (margin > 2 * max_diff) {
-      EXPECT_EQ(top, row["gen_ids"][0].get<int32_t>()) << file;
+    // GGML's row layout, then the layout repacked for this CPU's kernels
+    // (a no-op where the CPU has no packed kernel).
+    for (bool repack : {false, true}) {
+      auto model = llm::Model::load(path);
+      if (repack) llm::repack_for_cpu(*model);
+      const std::string name = file + (repack ? " (repacked)" : "");
+      llm::Tokenizer tok(model->vocab);
+      std::vector<int32_t> ids = tok.encode(row["prompt"].get<std::string>(), true);
+      EXPECT_EQ(ids, row["prompt_ids"].get<std::vector<int32_t>>()) << name;
+      llm::Transformer tr(*model, 64);
+      const float* logits = tr.forward(ids.data(), int64_t(ids.size()), 0);
+      std::vector<float> want = row["step0_logits"].get<std::vector<float>>();
+      ASSERT_EQ(int64_t(want.size()), model->config.vocab);
+      double max_diff = 0, scale = 0, dot = 0, n1 = 0, n2 = 0, quant_effect = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        max_diff = std::max(max_diff, double(std::abs(logits[i] - want[i])));
+        scale = std::max(scale, double(std::abs(want[i])));
+        dot += double(logits[i]) * want[i];
+        n1 += double(logits[i]) * logits[i];
+        n2 += double(want[i]) * want[i];
+        if (file.rfind("synth-mini", 0) == 0) quant_effect = std::max(quant_effect, double(std::abs(want[i] - f32_ref[i])));
+      }
+      double cosine = dot / std::sqrt(n1 * n2);
+      EXPECT_GT(cosine, 0.999) << name;
+      bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
+      if (f32) {
+        // Same f16 KV cache as llama.cpp; it also rounds queries to f16 for K.Q
+        // (its f16 x f32 matmul converts the f32 side), pareto keeps them f32.
+        EXPECT_LE(max_diff, 5e-4 * scale) << name << ": max |logit diff| " << max_diff;
+      } else if (quant_effect > 0) {
+        // llama.cpp also quantizes activations to 8 bits in these matmuls; a
+        // decoding error would move logits by at least as much as the weight
+        // quantization itself does, so require much less than that.
+        EXPECT_LE(max_diff, 0.5 * quant_effect) << name << ": max |logit diff| " << max_diff << ", weight quantization moves logits by "
+                                                << quant_effect;
+      }
+      int32_t top = int32_t(std::max_element(logits, logits + want.size()) - logits);
+      double margin = row["top1_top2_margin"][0].get<double>();
+      if (margin > 2 * max_diff) {
+        EXPECT_EQ(top, row["gen_ids"][0].get<int32_t>()) << name;
+      }
+      if (getenv("PARETO_TEST_VERBOSE")) std::printf("%-40s max diff %.9f (quantization effect %.5f)\n", name.c_str(), max_diff, quant_effect);
     }
   }
   EXPECT_EQ(rows.size(), 19u);

@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0: packing keeps every weight (bit-exact dequantization), the
+// Repacked Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K: packing keeps every weight (bit-exact dequantization), the
 // SIMD matrix kernel matches the reference on awkward row and token counts
 // with 1 and 2 threads, and matmul_weights on a packed matrix tracks the
 // exact product.
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul_q.h"
 #include "kernels/quant_formats.h"
@@ -24,30 +25,91 @@ using pareto::testing::randn;
 
 namespace {
 
-struct Packed {
-  std::vector<uint8_t> ggml, qs;
-  std::vector<uint16_t> scales;
-  int64_t rows, cols;
-  int bits;
-  Packed(int bits_, int64_t rows_, int64_t cols_, uint32_t seed) : rows(rows_), cols(cols_), bits(bits_) {
+// Random GGML rows of the kind's type: Q4_0/Q8_0 through the reference
+// quantizer, K-quants as random bytes (every scale and bit pattern occurs)
+// with finite super-block scales.
+std::vector<uint8_t> ggml_rows(PackedKind kind, int64_t rows, int64_t cols, uint32_t seed) {
+  const uint32_t type = kind == PackedKind::q4_0 ? uint32_t(GgmlType::q4_0)
+                        : kind == PackedKind::q8_0 ? uint32_t(GgmlType::q8_0)
+                        : kind == PackedKind::q4_k ? uint32_t(GgmlType::q4_k)
+                        : kind == PackedKind::q5_k ? uint32_t(GgmlType::q5_k)
+                                                   : uint32_t(GgmlType::q6_k);
+  const size_t rb = ggml_row_size(type, cols);
+  std::vector<uint8_t> out(rb * size_t(rows));
+  if (kind == PackedKind::q4_0 || kind == PackedKind::q8_0) {
     auto w = randn(size_t(rows * cols), seed, 0.05f);
-    const size_t rb = ggml_row_size(type(), cols);
-    ggml.resize(rb * size_t(rows));
-    for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type(), w.data() + r * cols, ggml.data() + size_t(r) * rb, cols);
+    for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, w.data() + r * cols, out.data() + size_t(r) * rb, cols);
+    return out;
+  }
+  std::mt19937 rng(seed);
+  for (auto& b : out) b = uint8_t(rng());
+  const size_t sb = ggml_type_traits(type).type_size;
+  std::uniform_real_distribution<float> scale(-0.01f, 0.01f);
+  auto put = [&](uint8_t* p, float v) {
+    const uint16_t h = float_to_half(v);
+    std::memcpy(p, &h, 2);
+  };
+  for (size_t at = 0; at < out.size(); at += sb) {
+    if (kind == PackedKind::q6_k) {
+      put(&out[at + 208], scale(rng));
+    } else {
+      put(&out[at], scale(rng));
+      put(&out[at + 2], scale(rng));
+    }
+  }
+  return out;
+}
+
+uint32_t ggml_type(PackedKind kind) {
+  switch (kind) {
+    case PackedKind::q4_0: return uint32_t(GgmlType::q4_0);
+    case PackedKind::q8_0: return uint32_t(GgmlType::q8_0);
+    case PackedKind::q4_k: return uint32_t(GgmlType::q4_k);
+    case PackedKind::q5_k: return uint32_t(GgmlType::q5_k);
+    case PackedKind::q6_k: return uint32_t(GgmlType::q6_k);
+  }
+  return 0;
+}
+
+struct Packed {
+  std::vector<uint8_t> ggml, qs, meta;
+  int64_t rows, cols;
+  PackedKind kind;
+  Packed(PackedKind kind_, int64_t rows_, int64_t cols_, uint32_t seed) : rows(rows_), cols(cols_), kind(kind_) {
+    ggml = ggml_rows(kind, rows, cols, seed);
     // Exact sizes: a kernel reading past either buffer is caught by ASan.
-    qs.resize(packed_qs_bytes(rows, cols, bits));
-    scales.resize(size_t(rows * cols / 32));
-    if (bits == 4)
-      pack_q4_0_rows(ggml.data(), cols, 0, rows, qs.data(), scales.data());
-    else
-      pack_q8_0_rows(ggml.data(), cols, 0, rows, qs.data(), scales.data());
+    qs.resize(packed_qs_bytes(kind, rows, cols));
+    meta.resize(packed_meta_bytes(kind, rows, cols));
+    pack_rows(kind, ggml.data(), cols, 0, rows, qs.data(), meta.data());
   }
-  uint32_t type() const { return uint32_t(bits == 4 ? GgmlType::q4_0 : GgmlType::q8_0); }
-  PackedView view() const { return PackedView{qs.data(), scales.data(), rows, cols, bits}; }
-  Q8Panel quantize(Q8PanelBuffer& buf, const std::vector<float>& x, int64_t tokens) const {
-    return buf.quantize(x.data(), tokens, cols, packed_offset(bits));
-  }
+  uint32_t type() const { return ggml_type(kind); }
+  PackedView view() const { return PackedView{qs.data(), meta.data(), rows, cols, kind}; }
+  Q8Panel quantize(Q8PanelBuffer& buf, const std::vector<float>& x, int64_t tokens) const { return buf.quantize(x.data(), tokens, cols, kind); }
 };
+
+// sum_k |w[r,k] * x[t,k]|: K-quant minimums make large terms cancel, so
+// sums taken in another order may differ by a small share of this.
+double term_magnitude(const Packed& p, const std::vector<float>& x, int64_t r, int64_t t) {
+  std::vector<float> row(static_cast<size_t>(p.cols));
+  packed_row(p.view(), r, row.data());
+  double mag = 0;
+  for (int64_t k = 0; k < p.cols; ++k) mag += std::abs(double(row[size_t(k)]) * x[size_t(t * p.cols + k)]);
+  return mag;
+}
+
+// Same sums up to float rounding in another order.
+bool close(float got, float want, const Packed& p, const std::vector<float>& x, int64_t r, int64_t t) {
+  const double diff = std::abs(double(got) - want);
+  return diff <= 1e-4 * (1.0 + std::abs(want)) || diff <= 1e-6 * term_magnitude(p, x, r, t);
+}
+
+// Row lengths with and without a short last chunk (K-quants come in 256s).
+std::vector<int64_t> cols_for(PackedKind kind) {
+  if (kind == PackedKind::q4_0 || kind == PackedKind::q8_0) return {32, 96, 512, 896, 2048, 5632};
+  return {256, 768, 2048, 5632};
+}
+
+const PackedKind kKinds[] = {PackedKind::q4_0, PackedKind::q8_0, PackedKind::q4_k, PackedKind::q5_k, PackedKind::q6_k};
 
 const int64_t kRows[] = {1, 2, 7, 31, 33, 255};
 const int64_t kTokens[] = {1, 2, 3, 4, 5, 17};
@@ -55,22 +117,22 @@ const int64_t kTokens[] = {1, 2, 3, 4, 5, 17};
 }  // namespace
 
 TEST(PackedWeights, PackingKeepsEveryWeight) {
-  for (int bits : {4, 8})
-    for (int64_t cols : {512, 1536, 4096}) {
-      Packed p(bits, 7, cols, 3);
+  for (PackedKind kind : kKinds)
+    for (int64_t cols : cols_for(kind)) {
+      Packed p(kind, 7, cols, 3);
       std::vector<float> want(static_cast<size_t>(cols)), got(static_cast<size_t>(cols));
       const size_t rb = ggml_row_size(p.type(), cols);
       for (int64_t r = 0; r < p.rows; ++r) {
         dequantize_row_ref(p.type(), p.ggml.data() + size_t(r) * rb, want.data(), cols);
         packed_row(p.view(), r, got.data());
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << "cols " << cols << " row " << r;
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << packed_kind_name(kind) << " cols " << cols << " row " << r;
       }
     }
 }
 
 TEST(PackedWeights, ReferenceTracksExactProduct) {
-  for (int bits : {4, 8}) {
-    Packed p(bits, 9, 1024, 5);
+  for (PackedKind kind : kKinds) {
+    Packed p(kind, 9, 1280, 5);
     auto x = randn(size_t(3 * p.cols), 6);
     Q8PanelBuffer buf;
     Q8Panel panel = p.quantize(buf, x, 3);
@@ -84,17 +146,17 @@ TEST(PackedWeights, ReferenceTracksExactProduct) {
           exact += double(row[size_t(k)]) * x[size_t(t * p.cols + k)];
           mag += std::abs(double(row[size_t(k)]) * x[size_t(t * p.cols + k)]);
         }
-        EXPECT_NEAR(y[size_t(t * p.rows + r)], exact, 5e-3 * mag) << "bits " << bits;
+        EXPECT_NEAR(y[size_t(t * p.rows + r)], exact, 5e-3 * mag) << packed_kind_name(kind);
       }
   }
 }
 
 TEST(PackedWeights, SimdKernelMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
-  for (int bits : {4, 8})
-    for (int64_t cols : {512, 2048, 5632}) {
+  for (PackedKind kind : kKinds)
+    for (int64_t cols : cols_for(kind)) {
       for (int64_t rows : kRows) {
-        Packed p(bits, rows, cols, uint32_t(rows * 31 + cols));
+        Packed p(kind, rows, cols, uint32_t(rows * 31 + cols));
         for (int64_t tokens : kTokens) {
           auto x = randn(size_t(tokens * cols), uint32_t(tokens), 1.5f);
           Q8PanelBuffer buf;
@@ -104,8 +166,9 @@ TEST(PackedWeights, SimdKernelMatchesReference) {
           avx512vnni::packed_gemm(p.view(), 0, rows, panel, got.data(), rows);
           EXPECT_EQ(got.back(), 777.f) << "wrote past the output";
           for (size_t i = 0; i < want.size(); ++i)
-            ASSERT_NEAR(got[i], want[i], 1e-4f * (1.f + std::abs(want[i])))
-                << "bits " << bits << " rows " << rows << " cols " << cols << " tokens " << tokens << " at " << i;
+            ASSERT_TRUE(close(got[i], want[i], p, x, int64_t(i) % rows, int64_t(i) / rows))
+                << packed_kind_name(kind) << " rows " << rows << " cols " << cols << " tokens " << tokens << " at " << i << ": " << got[i]
+                << " vs " << want[i];
         }
       }
     }
@@ -114,22 +177,22 @@ TEST(PackedWeights, SimdKernelMatchesReference) {
 TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
   // Through matmul_weights (row ranges split across threads) against the
   // GGML-layout path on the same weights.
-  for (int bits : {4, 8})
+  for (PackedKind kind : kKinds)
     for (int threads : {1, 2})
       for (int64_t rows : {1, 7, 33, 255})
         for (int64_t tokens : {1, 5}) {
           set_num_threads(threads);
-          Packed p(bits, rows, 1024, uint32_t(rows + 100));
+          Packed p(kind, rows, 1280, uint32_t(rows + 100));
           WeightMatrix native{p.type(), p.ggml.data(), rows, p.cols};
           WeightMatrix packed = native;
           packed.data = p.qs.data();
-          packed.packed_scales = p.scales.data();
+          packed.packed_meta = p.meta.data();
           auto x = randn(size_t(tokens * p.cols), 17);
           std::vector<float> a(size_t(tokens * rows)), b(size_t(tokens * rows));
           matmul_weights(native, x.data(), tokens, a.data());
           matmul_weights(packed, x.data(), tokens, b.data());
           for (size_t i = 0; i < a.size(); ++i)
-            ASSERT_NEAR(a[i], b[i], 1e-4f * (1.f + std::abs(a[i]))) << "threads " << threads << " rows " << rows;
+            ASSERT_NEAR(a[i], b[i], 1e-4f * (1.f + std::abs(a[i]))) << packed_kind_name(kind) << " threads " << threads << " rows " << rows;
           std::vector<float> r1(static_cast<size_t>(p.cols)), r2(static_cast<size_t>(p.cols));
           weight_row(native, rows - 1, r1.data());
           weight_row(packed, rows - 1, r2.data());

@@ -1,6 +1,7 @@
-// Portable side of the packed-weight kernels: repacking, row dequantization,
-// activation panels and the reference matrix product the SIMD variant is
-// tested against.
+// Portable side of the packed-weight kernels: row dequantization, activation
+// panels and the reference matrix product the SIMD variant is tested against
+// (repacking is in packed_pack_ref.cpp).
+#include <algorithm>
 #include <cstring>
 
 #include "core/dtype.h"
@@ -9,98 +10,174 @@
 namespace pareto::kernels {
 
 namespace {
-constexpr int64_t kBlockBytes = 18;    // GGML Q4_0: f16 scale + 16 bytes of nibbles
-constexpr int64_t kQ8BlockBytes = 34;  // GGML Q8_0: f16 scale + 32 int8
 
-// Position of byte i (0..15) of block l (0..15) within a 256-byte chunk, and
-// of element k (0..31) of block l within a 512-element activation chunk.
-inline int64_t chunk_byte(int l, int i) { return 64 * (i / 4) + 4 * l + i % 4; }
+// Position of element k (0..31) of block l (0..15) within a 512-element
+// activation chunk.
 inline int64_t chunk_element(int l, int k) { return 64 * (k / 4) + 4 * l + k % 4; }
 
-// Stored (unsigned) value of element k of block b of packed row q.
-inline int packed_value(const uint8_t* q, int bits, int64_t b, int k) {
-  if (bits == 8) return q[(b / 16) * 512 + chunk_element(int(b % 16), k)];
-  const uint8_t byte = q[(b / 16) * 256 + chunk_byte(int(b % 16), k % 16)];
-  return k < 16 ? byte & 0xF : byte >> 4;
+inline int plane_bit(const uint8_t* plane, int step, int l, int k) {
+  const int bit = 4 * l + k % 4;
+  return (plane[8 * step + bit / 8] >> (bit % 8)) & 1;
 }
-inline const uint8_t* packed_row_ptr(const PackedView& w, int64_t r) { return w.qs + packed_qs_bytes(r, w.cols, w.bits); }
+
+// Stored (unsigned) value of element k of block l of a packed chunk of `blocks` blocks.
+int packed_value(PackedKind kind, const uint8_t* q, int blocks, int l, int k) {
+  const int step = 4 * blocks;
+  if (kind == PackedKind::q8_0) return q[step * (k / 4) + 4 * l + k % 4];
+  const uint8_t byte = q[step * ((k % 16) / 4) + 4 * l + k % 4];
+  int v = k < 16 ? byte & 0xF : byte >> 4;
+  if (kind == PackedKind::q5_k || kind == PackedKind::q6_k) v |= plane_bit(q + 4 * step, k / 4, l, k) << 4;
+  if (kind == PackedKind::q6_k) v |= plane_bit(q + 4 * step + 64, k / 4, l, k) << 5;
+  return v;
+}
+
+// Chunk c of row r: its quant bits, meta bytes and block count.
+struct ChunkRef {
+  const uint8_t* q;
+  const uint8_t* meta;
+  int blocks;
+};
+ChunkRef chunk_of(const PackedView& w, int64_t r, int64_t c) {
+  const int64_t chunks = packed_chunks(w.cols);
+  return {w.qs + size_t(r) * packed_row_qs_bytes(w.kind, w.cols) + size_t(c) * packed_chunk_qs_bytes(w.kind),
+          w.meta + size_t(r * chunks + c) * packed_chunk_meta_bytes(w.kind), int(std::min<int64_t>(16, w.cols / 32 - 16 * c))};
+}
+
+float f32_at(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return half_to_float(h);
+}
+
+// Scales of block l of a chunk, as the SIMD kernel forms them: the value of
+// an element is scale * stored - min (Q4_K, Q5_K), scale * (stored - offset)
+// (Q4_0, Q8_0), or scale resp. scale_hi * (stored - 32) for the first resp.
+// last 16 elements (Q6_K).
+struct BlockScales {
+  float scale, scale_hi, min;
+};
+BlockScales block_scales(PackedKind kind, const uint8_t* meta, int l) {
+  switch (kind) {
+    case PackedKind::q4_0: case PackedKind::q8_0: {
+      const float d = f16_at(meta + 2 * l);
+      return {d, d, 0.f};
+    }
+    case PackedKind::q4_k: case PackedKind::q5_k: {
+      const float s = f32_at(meta + 4 * (l / 8)) * float(meta[16 + l]), m = f32_at(meta + 8 + 4 * (l / 8)) * float(meta[32 + l]);
+      return {s, s, m};
+    }
+    case PackedKind::q6_k: {
+      const float d = f32_at(meta + 4 * (l / 8));
+      const float lo = d * float(int8_t(meta[8 + l])), hi = d * float(int8_t(meta[24 + l]));
+      return {lo, hi, 0.f};
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
-void pack_q4_0_rows(const void* q4_0, int64_t cols, int64_t r0, int64_t r1, uint8_t* qs, uint16_t* scales) {
-  const int64_t nb = cols / 32;
-  const uint8_t* src = static_cast<const uint8_t*>(q4_0);
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = src + r * nb * kBlockBytes;
-    uint8_t* out = qs + r * cols / 2;
-    for (int64_t b = 0; b < nb; ++b) {
-      std::memcpy(&scales[r * nb + b], row + b * kBlockBytes, 2);
-      for (int i = 0; i < 16; ++i) out[(b / 16) * 256 + chunk_byte(int(b % 16), i)] = row[b * kBlockBytes + 2 + i];
-    }
-  }
-}
-
-void pack_q8_0_rows(const void* q8_0, int64_t cols, int64_t r0, int64_t r1, uint8_t* qs, uint16_t* scales) {
-  const int64_t nb = cols / 32;
-  const uint8_t* src = static_cast<const uint8_t*>(q8_0);
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = src + r * nb * kQ8BlockBytes;
-    uint8_t* out = qs + r * cols;
-    for (int64_t b = 0; b < nb; ++b) {
-      std::memcpy(&scales[r * nb + b], row + b * kQ8BlockBytes, 2);
-      for (int k = 0; k < 32; ++k) out[(b / 16) * 512 + chunk_element(int(b % 16), k)] = uint8_t(row[b * kQ8BlockBytes + 2 + k] ^ 0x80);
-    }
-  }
-}
-
 void packed_row(const PackedView& w, int64_t r, float* out) {
-  const uint8_t* q = packed_row_ptr(w, r);
-  const int64_t nb = w.cols / 32;
-  const int offset = packed_offset(w.bits);
-  for (int64_t b = 0; b < nb; ++b) {
-    const float d = half_to_float(w.scales[r * nb + b]);
-    for (int k = 0; k < 32; ++k) out[b * 32 + k] = float(packed_value(q, w.bits, b, k) - offset) * d;
+  for (int64_t c = 0; c < packed_chunks(w.cols); ++c) {
+    const ChunkRef ch = chunk_of(w, r, c);
+    for (int l = 0; l < ch.blocks; ++l) {
+      float* o = out + c * kPackedChunk + 32 * l;
+      auto value = [&](int k) { return packed_value(w.kind, ch.q, ch.blocks, l, k); };
+      // Operation order of GGML's dequantizers, so rows match bit for bit.
+      switch (w.kind) {
+        case PackedKind::q4_0: case PackedKind::q8_0: {
+          const float d = f16_at(ch.meta + 2 * l);
+          for (int k = 0; k < 32; ++k) o[k] = float(value(k) - packed_offset(w.kind)) * d;
+          break;
+        }
+        case PackedKind::q4_k: case PackedKind::q5_k: {
+          const BlockScales s = block_scales(w.kind, ch.meta, l);
+          for (int k = 0; k < 32; ++k) o[k] = s.scale * float(value(k)) - s.min;
+          break;
+        }
+        case PackedKind::q6_k: {
+          const float d = f32_at(ch.meta + 4 * (l / 8));
+          for (int k = 0; k < 32; ++k) {
+            const int8_t sc = int8_t(ch.meta[(k < 16 ? 8 : 24) + l]);
+            o[k] = d * float(sc) * float(value(k) - 32);
+          }
+          break;
+        }
+      }
+    }
   }
 }
 
-Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, int offset) {
-  const int64_t nb = cols / 32;
+Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, PackedKind kind) {
+  const int64_t nb = cols / 32, stride = packed_chunks(cols) * kPackedChunk, nbp = stride / 32;
   const QuantDotTable& t = quant_dot_table();
-  // +64: the int8 rows start on a cache line (cols is a multiple of 512).
-  if (qs.size() < size_t(tokens * cols + 64)) qs.resize(size_t(tokens * cols + 64));
-  if (d.size() < size_t(tokens * nb)) d.resize(size_t(tokens * nb));
-  if (off.size() < size_t(tokens * nb)) off.resize(size_t(tokens * nb));
+  const bool mins = kind == PackedKind::q4_k || kind == PackedKind::q5_k, halves = kind == PackedKind::q6_k;
+  // +64: the int8 rows start on a cache line. A short last chunk reads as
+  // zeros: padding values and scales are cleared.
+  qs.assign(size_t(tokens * stride + 64), 0);
+  d.assign(size_t(tokens * nbp), 0.f);
+  off.assign(size_t(tokens * nbp), 0);
+  if (mins) dsum.assign(size_t(tokens * nbp), 0.f);
+  if (halves) off16.assign(size_t(2 * tokens * nbp), 0);
   if (blocks.size() < size_t(nb)) blocks.resize(size_t(nb));
   int8_t* base = qs.data() + ((64 - reinterpret_cast<uintptr_t>(qs.data()) % 64) % 64);
+  const int offset = packed_offset(kind);
   for (int64_t tok = 0; tok < tokens; ++tok) {
     t.quantize(x + tok * cols, cols, blocks.data());
-    int8_t* out = base + tok * cols;
+    int8_t* out = base + tok * stride;
     for (int64_t b = 0; b < nb; ++b) {
       const Q8aBlock& blk = blocks[size_t(b)];
+      const int l = int(b % 16);
       int8_t* chunk = out + (b / 16) * 512;
       // four elements at a time: the 4-byte groups move as one
-      for (int k = 0; k < 32; k += 4) std::memcpy(chunk + chunk_element(int(b % 16), k), blk.qs + k, 4);
-      d[size_t(tok * nb + b)] = blk.d;
-      off[size_t(tok * nb + b)] = -offset * blk.sum;
+      for (int k = 0; k < 32; k += 4) std::memcpy(chunk + chunk_element(l, k), blk.qs + k, 4);
+      const size_t at = size_t(tok * nbp + b);
+      d[at] = blk.d;
+      off[at] = -offset * blk.sum;
+      if (mins) dsum[at] = blk.d * float(blk.sum);
+      if (halves) {
+        int32_t lo = 0;
+        for (int k = 0; k < 16; ++k) lo += blk.qs[k];
+        int32_t* o16 = off16.data() + 2 * (tok * nbp + (b - l));
+        o16[l] = -32 * lo;
+        o16[16 + l] = -32 * (blk.sum - lo);
+      }
     }
   }
-  return Q8Panel{base, d.data(), off.data(), tokens, cols};
+  return Q8Panel{base, d.data(), off.data(), mins ? dsum.data() : nullptr, halves ? off16.data() : nullptr, tokens, cols};
 }
 
 void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
-  const int64_t nb = w.cols / 32;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* q = packed_row_ptr(w, r);
+  const int64_t chunks = packed_chunks(w.cols), nbp = chunks * 16;
+  const bool mins = w.kind == PackedKind::q4_k || w.kind == PackedKind::q5_k, halves = w.kind == PackedKind::q6_k;
+  for (int64_t r = r0; r < r1; ++r)
     for (int64_t tok = 0; tok < x.tokens; ++tok) {
-      const int8_t* a = x.qs + tok * x.cols;
       float acc = 0.f;
-      for (int64_t b = 0; b < nb; ++b) {
-        int32_t dot = x.off[tok * nb + b];
-        for (int k = 0; k < 32; ++k) dot += packed_value(q, w.bits, b, k) * a[(b / 16) * 512 + chunk_element(int(b % 16), k)];
-        acc += half_to_float(w.scales[r * nb + b]) * x.d[tok * nb + b] * float(dot);
+      for (int64_t c = 0; c < chunks; ++c) {
+        const ChunkRef ch = chunk_of(w, r, c);
+        const int8_t* a = x.qs + tok * nbp * 32 + c * kPackedChunk;
+        for (int l = 0; l < ch.blocks; ++l) {
+          const int64_t at = tok * nbp + c * 16 + l;
+          const BlockScales s = block_scales(w.kind, ch.meta, l);
+          int32_t lo = 0, hi = 0;
+          for (int k = 0; k < 16; ++k) lo += packed_value(w.kind, ch.q, ch.blocks, l, k) * a[chunk_element(l, k)];
+          for (int k = 16; k < 32; ++k) hi += packed_value(w.kind, ch.q, ch.blocks, l, k) * a[chunk_element(l, k)];
+          if (halves) {
+            const int32_t* o16 = x.off16 + 2 * (tok * nbp + c * 16);
+            acc += float(lo + o16[l]) * (s.scale * x.d[at]) + float(hi + o16[16 + l]) * (s.scale_hi * x.d[at]);
+          } else {
+            acc += float(lo + hi + x.off[at]) * (s.scale * x.d[at]);
+            if (mins) acc -= s.min * x.dsum[at];
+          }
+        }
       }
       y[tok * ldy + r] = acc;
     }
-  }
 }
 
 }  // namespace pareto::kernels

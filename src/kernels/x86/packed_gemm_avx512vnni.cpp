@@ -1,14 +1,17 @@
-// AVX512-VNNI matrix kernel over repacked Q4_0 weights (layout in
-// kernels/packed_weights.h). A tile of R weight rows by T tokens: each 512-weight
-// chunk of a row is unpacked once (four loads, nibbles split by shift and
-// mask) and reused for the T tokens; per row and token a chunk costs eight
-// vpdpbusd (activations as memory operands), one int32 -> float conversion
-// and two float ops for the 16 block scales.
+// AVX512-VNNI matrix kernel over repacked weights (layout in
+// kernels/packed_weights.h). A tile of R weight rows by T tokens: each
+// 512-weight chunk of a row is unpacked once (four loads, nibbles split by
+// shift and mask, fifth and sixth bits added under byte masks) and reused
+// for the T tokens; per row and token a chunk costs eight vpdpbusd
+// (activations as memory operands), one int32 -> float conversion and two
+// float ops for the 16 block scales (one more for K-quant minimums, two
+// more for Q6_K's second scale per block).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/packed_weights.h"
 
@@ -16,65 +19,139 @@ namespace pareto::kernels::avx512vnni {
 
 namespace {
 
+inline __mmask64 mask_at(const uint8_t* p) {
+  uint64_t m;
+  std::memcpy(&m, p, 8);
+  return _cvtu64_mask64(m);
+}
+
 // Decode streams rows from DRAM: prefetch this many bytes ahead of each row,
 // further than the out-of-order window reaches, into L2 (whose miss queue is
 // deeper than L1's).
 constexpr int64_t kPrefetchAhead = 16384;
 
-template <int Bits, int R, int T>
-void tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t t, float* y, int64_t ldy) {
-  const int64_t cols = w.cols, nb = cols / 32, chunks = cols / kPackedChunk;
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  __m512 acc[R][T];
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < T; ++j) acc[i][j] = _mm512_setzero_ps();
-  for (int64_t c = 0; c < chunks; ++c) {
-    __m512i wq[R][8];
-    __m512 ws[R];
-    for (int i = 0; i < R; ++i) {
-      constexpr int kChunkBytes = kPackedChunk * Bits / 8;
-      const uint8_t* row = w.qs + (r + i) * cols * Bits / 8 + kChunkBytes * c;
-      if (T == 1)
-        for (int l = 0; l < kChunkBytes / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchAhead + 64 * l), _MM_HINT_T2);
-      if constexpr (Bits == 4) {
-        for (int s = 0; s < 4; ++s) {
-          const __m512i v = _mm512_loadu_si512(row + 64 * s);
-          wq[i][s] = _mm512_and_si512(v, m4);
-          wq[i][s + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        }
-      } else {
-        for (int s = 0; s < 8; ++s) wq[i][s] = _mm512_loadu_si512(row + 64 * s);
-      }
-      ws[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.scales + (r + i) * nb + 16 * c)));
+constexpr bool has_mins(PackedKind k) { return k == PackedKind::q4_k || k == PackedKind::q5_k; }
+
+// The 16 weights' scales of a chunk (and, for K-quants, their minimums; for
+// Q6_K the scales of the blocks' last 16 elements).
+template <PackedKind K>
+inline void chunk_scales(const uint8_t* meta, __m512& ws, __m512& ws2) {
+  if constexpr (K == PackedKind::q4_0 || K == PackedKind::q8_0) {
+    ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta)));
+  } else {
+    // lanes 0..7 take the chunk's first super-block, 8..15 its second
+    const __m512i first = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    auto bytes = [&](int at, bool is_signed) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + at));
+      return _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v));
+    };
+    if constexpr (has_mins(K)) {
+      const __m512 f = _mm512_castps128_ps512(_mm_loadu_ps(reinterpret_cast<const float*>(meta)));  // d0 d1 dmin0 dmin1
+      ws = _mm512_mul_ps(bytes(16, false), _mm512_permutexvar_ps(first, f));
+      ws2 = _mm512_mul_ps(bytes(32, false), _mm512_permutexvar_ps(_mm512_add_epi32(first, _mm512_set1_epi32(2)), f));
+    } else {
+      const __m512 dv = _mm512_permutexvar_ps(first, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(meta)))));
+      ws = _mm512_mul_ps(bytes(8, true), dv);
+      ws2 = _mm512_mul_ps(bytes(24, true), dv);
     }
-    for (int j = 0; j < T; ++j) {
-      const int8_t* a = x.qs + (t + j) * cols + kPackedChunk * c;
-      const __m512 ad = _mm512_loadu_ps(x.d + (t + j) * nb + 16 * c);
-      const __m512i off = _mm512_loadu_si512(x.off + (t + j) * nb + 16 * c);
-      for (int i = 0; i < R; ++i) {
-        // two dependency chains of four vpdpbusd each
-        __m512i s0 = _mm512_dpbusd_epi32(off, wq[i][0], _mm512_load_si512(a));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[i][4], _mm512_load_si512(a + 256));
-        for (int s = 1; s < 4; ++s) {
-          s0 = _mm512_dpbusd_epi32(s0, wq[i][s], _mm512_load_si512(a + 64 * s));
-          s1 = _mm512_dpbusd_epi32(s1, wq[i][s + 4], _mm512_load_si512(a + 256 + 64 * s));
-        }
+  }
+}
+
+// The eight steps of one row chunk as unsigned bytes, lanes 0..15 (a whole
+// chunk: steps of 64 bytes) or the first `blocks` lanes of a short last one
+// (steps of 4 * blocks bytes, loaded under a mask; the other lanes zero).
+template <PackedKind K, bool Short>
+inline void chunk_quants(const uint8_t* q, int blocks, __m512i* wq) {
+  const int64_t step = Short ? 4 * blocks : 64;
+  const __mmask64 lanes = Short ? _cvtu64_mask64((uint64_t(1) << step) - 1) : _cvtu64_mask64(~uint64_t(0));
+  auto load = [&](int s) { return Short ? _mm512_maskz_loadu_epi8(lanes, q + step * s) : _mm512_loadu_si512(q + step * s); };
+  if constexpr (K == PackedKind::q8_0) {
+    for (int s = 0; s < 8; ++s) wq[s] = load(s);
+  } else {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int s = 0; s < 4; ++s) {
+      const __m512i v = load(s);
+      wq[s] = _mm512_and_si512(v, m4);
+      wq[s + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+    const uint8_t* planes = q + 4 * step;
+    if constexpr (K == PackedKind::q5_k || K == PackedKind::q6_k)
+      for (int s = 0; s < 8; ++s) wq[s] = _mm512_mask_add_epi8(wq[s], mask_at(planes + 8 * s), wq[s], _mm512_set1_epi8(0x10));
+    if constexpr (K == PackedKind::q6_k)
+      for (int s = 0; s < 8; ++s) wq[s] = _mm512_mask_add_epi8(wq[s], mask_at(planes + 64 + 8 * s), wq[s], _mm512_set1_epi8(0x20));
+  }
+}
+
+// One chunk c of rows r..r+R-1 against tokens t..t+T-1, added to acc.
+template <PackedKind K, int R, int T, bool Short>
+inline void chunk_tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t t, int64_t c, int blocks, __m512 (&acc)[R][T]) {
+  constexpr int64_t CQ = int64_t(packed_chunk_qs_bytes(K)), CM = int64_t(packed_chunk_meta_bytes(K));
+  const int64_t chunks = packed_chunks(w.cols), nbp = chunks * 16, row_qs = int64_t(packed_row_qs_bytes(K, w.cols));
+  __m512i wq[R][8];
+  __m512 ws[R], ws2[R];
+  for (int i = 0; i < R; ++i) {
+    const uint8_t* q = w.qs + (r + i) * row_qs + c * CQ;
+    const uint8_t* meta = w.meta + ((r + i) * chunks + c) * CM;
+    if (T == 1 && !Short) {
+      for (int l = 0; l < CQ / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetchAhead + 64 * l), _MM_HINT_T2);
+      _mm_prefetch(reinterpret_cast<const char*>(meta + kPrefetchAhead / CQ * CM), _MM_HINT_T2);
+    }
+    chunk_quants<K, Short>(q, blocks, wq[i]);
+    chunk_scales<K>(meta, ws[i], ws2[i]);
+  }
+  for (int j = 0; j < T; ++j) {
+    const int64_t at = (t + j) * nbp + 16 * c;
+    const int8_t* a = x.qs + (t + j) * nbp * 32 + kPackedChunk * c;
+    const __m512 ad = _mm512_loadu_ps(x.d + at);
+    __m512i seed0, seed1 = _mm512_setzero_si512();
+    if constexpr (K == PackedKind::q6_k) {
+      seed0 = _mm512_loadu_si512(x.off16 + 2 * at);
+      seed1 = _mm512_loadu_si512(x.off16 + 2 * at + 16);
+    } else if constexpr (has_mins(K)) {
+      seed0 = _mm512_setzero_si512();
+    } else {
+      seed0 = _mm512_loadu_si512(x.off + at);
+    }
+    for (int i = 0; i < R; ++i) {
+      // two dependency chains of four vpdpbusd each: the blocks' first and last 16 elements
+      __m512i s0 = _mm512_dpbusd_epi32(seed0, wq[i][0], _mm512_load_si512(a));
+      __m512i s1 = _mm512_dpbusd_epi32(seed1, wq[i][4], _mm512_load_si512(a + 256));
+      for (int s = 1; s < 4; ++s) {
+        s0 = _mm512_dpbusd_epi32(s0, wq[i][s], _mm512_load_si512(a + 64 * s));
+        s1 = _mm512_dpbusd_epi32(s1, wq[i][s + 4], _mm512_load_si512(a + 256 + 64 * s));
+      }
+      if constexpr (K == PackedKind::q6_k) {
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws[i], ad), acc[i][j]);
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(ws2[i], ad), acc[i][j]);
+      } else {
         acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(ws[i], ad), acc[i][j]);
+        if constexpr (has_mins(K)) acc[i][j] = _mm512_fnmadd_ps(ws2[i], _mm512_loadu_ps(x.dsum + at), acc[i][j]);
       }
     }
   }
+}
+
+template <PackedKind K, int R, int T>
+void tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t t, float* y, int64_t ldy) {
+  const int64_t full = w.cols / kPackedChunk;
+  const int tail = packed_tail_blocks(w.cols);
+  __m512 acc[R][T];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < T; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < full; ++c) chunk_tile<K, R, T, false>(w, r, x, t, c, 16, acc);
+  if (tail) chunk_tile<K, R, T, true>(w, r, x, t, full, tail, acc);
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < T; ++j) y[(t + j) * ldy + r + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-template <int Bits, int R>
+template <PackedKind K, int R>
 void rows_all_tokens(const PackedView& w, int64_t r, const Q8Panel& x, int64_t t0, int64_t t1, float* y, int64_t ldy) {
   int64_t t = t0;
-  for (; t + 4 <= t1; t += 4) tile<Bits, R, 4>(w, r, x, t, y, ldy);
-  for (; t < t1; ++t) tile<Bits, R, 1>(w, r, x, t, y, ldy);
+  for (; t + 4 <= t1; t += 4) tile<K, R, 4>(w, r, x, t, y, ldy);
+  for (; t < t1; ++t) tile<K, R, 1>(w, r, x, t, y, ldy);
 }
 
-template <int Bits>
+template <PackedKind K>
 void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
   // The tokens of one chunk keep their activations in L2 while every row of
   // the range passes over them.
@@ -82,16 +159,21 @@ void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* 
   for (int64_t tc = 0; tc < x.tokens; tc += chunk) {
     const int64_t te = std::min(x.tokens, tc + chunk);
     int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) rows_all_tokens<Bits, 2>(w, r, x, tc, te, y, ldy);
-    for (; r < r1; ++r) rows_all_tokens<Bits, 1>(w, r, x, tc, te, y, ldy);
+    for (; r + 2 <= r1; r += 2) rows_all_tokens<K, 2>(w, r, x, tc, te, y, ldy);
+    for (; r < r1; ++r) rows_all_tokens<K, 1>(w, r, x, tc, te, y, ldy);
   }
 }
 
 }  // namespace
 
 void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
-  if (w.bits == 8) gemm<8>(w, r0, r1, x, y, ldy);
-  else gemm<4>(w, r0, r1, x, y, ldy);
+  switch (w.kind) {
+    case PackedKind::q4_0: return gemm<PackedKind::q4_0>(w, r0, r1, x, y, ldy);
+    case PackedKind::q8_0: return gemm<PackedKind::q8_0>(w, r0, r1, x, y, ldy);
+    case PackedKind::q4_k: return gemm<PackedKind::q4_k>(w, r0, r1, x, y, ldy);
+    case PackedKind::q5_k: return gemm<PackedKind::q5_k>(w, r0, r1, x, y, ldy);
+    case PackedKind::q6_k: return gemm<PackedKind::q6_k>(w, r0, r1, x, y, ldy);
+  }
 }
 
 }  // namespace pareto::kernels::avx512vnni
