@@ -146,6 +146,7 @@ const QuantDotTable& quant_dot_table() {
       t.q3_k = avx512vnni::q8a_q3_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
       t.bf16 = avx512vnni::f32_bf16_dot;
+      t.half_gemm = avx512vnni::half_gemm;
       t.quantize_token = avx512vnni::f32_q8tok_quantize;
       t.q8_row = avx512vnni::q8_row_gemm;
       t.codes_dot = avx512vnni::q8a_codes_dot;

@@ -5,6 +5,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
+#include "kernels/llm_ops.h"
 #include "kernels/quant_dot.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_formats.h"
@@ -31,6 +32,8 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t tokens, float*
 
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {
   if (w.packed_meta) return packed_row(packed_view(w), r, out);
+  if (w.type == uint32_t(GgmlType::f16))  // F16C where the CPU has it
+    return f16_to_f32_row(static_cast<const uint16_t*>(w.data) + r * w.cols, out, w.cols);
   size_t row_bytes = ggml_row_size(w.type, w.cols);
   dequantize_row_ref(w.type, static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, out, w.cols);
 }
@@ -134,6 +137,16 @@ static void matmul_q8_row(const WeightMatrix& w, const float* x, int64_t tokens,
   parallel_for(quads, [&](int64_t q0, int64_t q1) { t.q8_row(wd, w.cols, q0 * 4, std::min(w.rows, q1 * 4), xqp, xsp, tokens, y, w.rows); });
 }
 
+// F16 / BF16 batches on the tiled kernel, row ranges (multiples of 8, its
+// widest tile) split across threads.
+static void matmul_half(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+  const HalfGemmFn gemm = quant_dot_table().half_gemm;
+  const auto* wd = static_cast<const uint16_t*>(w.data);
+  const bool bf16 = w.type == uint32_t(GgmlType::bf16);
+  const int64_t octets = (w.rows + 7) / 8;
+  parallel_for(octets, [&](int64_t q0, int64_t q1) { gemm(wd, bf16, w.cols, q0 * 8, std::min(w.rows, q1 * 8), x, tokens, y, w.rows); });
+}
+
 // Q4_0 / Q8_0 decode: activations quantized once to Q8A, rows dotted with
 // integer multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
@@ -177,9 +190,14 @@ static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, f
 void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   if (w.packed_meta) return matmul_packed(w, x, tokens, y);
   if (w.type == kQ8RowType) return matmul_q8_row(w, x, tokens, y);
-  // Until the int8 GEMM lands, the row-streaming int8 path beats dequantizing
-  // the whole matrix to f32 for any batch: each row is read once for all tokens.
-  if (matvec_int8(w, x, tokens, y)) return;
+  // Half-precision weights for a batch: widening 64 rows at a time for the
+  // f32 GEMM costs one conversion per weight, the row dots one per weight
+  // and token.
+  const bool half = w.type == uint32_t(GgmlType::f16) || w.type == uint32_t(GgmlType::bf16);
+  if (half && tokens >= 4 && quant_dot_table().half_gemm) return matmul_half(w, x, tokens, y);
+  // For the other types without a packed layout the row-streaming int8 path
+  // beats dequantizing to f32 for any batch: each row is read once for all tokens.
+  if (!(half && tokens >= 4) && matvec_int8(w, x, tokens, y)) return;
   if (tokens <= 2) {
     matvec_weights(w, x, tokens, y);
     return;

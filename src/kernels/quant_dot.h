@@ -35,6 +35,11 @@ float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
+// F16 / BF16 rows [r0, r1) of w [rows, cols] times f32 activations x
+// [tokens, cols]: y[t * ldy + r] (prefill; rows split across threads by the caller).
+using HalfGemmFn = void (*)(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y,
+                            int64_t ldy);
+void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
 // pareto's group-wise formats (n a multiple of 32; the last group may be
 // short): a row is unpacked once to one byte per code plus (d, m) per
 // 32-code sub-block (value = d * code + m), then dotted with each token.
@@ -55,6 +60,7 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 float f32_bf16_dot(const void* row, const float* x, int64_t n);
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
 void group_unpack_pdep(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // BMI2
 void group_unpack_vbmi(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // AVX512-VBMI
 float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
@@ -88,6 +94,7 @@ struct QuantDotTable {
   QuantDotFn q3_k = q8a_q3_k_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
   F16DotFn bf16 = f32_bf16_dot_ref;
+  HalfGemmFn half_gemm = nullptr;  // null: no tiled kernel, batches widen rows for the f32 GEMM
   GroupUnpackFn group_unpack = group_unpack_ref;
   CodesDotFn codes_dot = q8a_codes_dot_ref;
   QuantizeTokenFn quantize_token = f32_q8tok_quantize_ref;  // W8A8: per-token activations

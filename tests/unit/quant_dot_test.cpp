@@ -42,6 +42,21 @@ void random_blocks(GgmlType type, std::vector<uint8_t>& row) {
     }
 }
 
+// F16 (reference quantizer) or BF16 (rounded to nearest even) copies of w.
+std::vector<uint16_t> to_half(bool bf16, const std::vector<float>& w) {
+  std::vector<uint16_t> h(w.size());
+  if (!bf16) {
+    quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), int64_t(w.size()));
+    return h;
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &w[i], 4);
+    h[i] = uint16_t((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+  }
+  return h;
+}
+
 }  // namespace
 
 TEST(QuantDot, ActivationQuantizationMatchesReference) {
@@ -174,6 +189,54 @@ TEST(QuantDot, F16VariantMatchesReference) {
     for (int64_t i = 0; i < n; ++i) mag += std::abs(double(w[size_t(i)]) * x[size_t(i)]);
     EXPECT_NEAR(avx512vnni::f32_f16_dot(h.data(), x.data(), n), f32_f16_dot_ref(h.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
   }
+}
+
+TEST(QuantDot, HalfGemmMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  for (bool bf16 : {false, true})
+    for (int64_t cols : {int64_t(1), int64_t(15), int64_t(16), int64_t(33), int64_t(2053)})
+      for (int64_t rows : {int64_t(1), int64_t(7), int64_t(8), int64_t(17)})
+        for (int64_t tokens : {int64_t(1), int64_t(2), int64_t(3), int64_t(4), int64_t(7)}) {
+          auto w = randn(size_t(rows * cols), uint32_t(cols + rows));
+          auto x = randn(size_t(tokens * cols), uint32_t(tokens));
+          const std::vector<uint16_t> h = to_half(bf16, w);
+          // rows [1, rows) into an output with one spare row each side: nothing outside is written
+          const int64_t ldy = rows + 2;
+          std::vector<float> want(size_t(tokens * ldy), 7.f), got(size_t(tokens * ldy), 7.f);
+          half_gemm_ref(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.data(), tokens, want.data(), ldy);
+          avx512vnni::half_gemm(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.data(), tokens, got.data(), ldy);
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t r = 0; r < ldy; ++r) {
+              double mag = 1e-6;
+              if (r < rows)
+                for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x[size_t(t * cols + k)]);
+              ASSERT_NEAR(got[size_t(t * ldy + r)], want[size_t(t * ldy + r)], 1e-5 * mag)
+                  << (bf16 ? "bf16" : "f16") << " cols " << cols << " rows " << rows << " tokens " << tokens << " at " << t << "," << r;
+            }
+        }
+}
+
+TEST(QuantDot, HalfMatmulAnyThreadsMatchesRowDots) {
+  // matmul_weights on a batch (tiled kernel, rows split across threads)
+  // against the per-row reference dots.
+  for (uint32_t type : {uint32_t(GgmlType::f16), uint32_t(GgmlType::bf16)})
+    for (int threads : {1, 2})
+      for (int64_t rows : {int64_t(1), int64_t(9), int64_t(45)}) {
+        set_num_threads(threads);
+        const int64_t cols = 100, tokens = 5;
+        auto w = randn(size_t(rows * cols), 3);
+        auto x = randn(size_t(tokens * cols), 4);
+        const std::vector<uint16_t> h = to_half(type == uint32_t(GgmlType::bf16), w);
+        std::vector<float> y(size_t(tokens * rows));
+        matmul_weights(WeightMatrix{type, h.data(), rows, cols}, x.data(), tokens, y.data());
+        for (int64_t t = 0; t < tokens; ++t)
+          for (int64_t r = 0; r < rows; ++r) {
+            const float want = type == uint32_t(GgmlType::bf16) ? f32_bf16_dot_ref(h.data() + r * cols, x.data() + t * cols, cols)
+                                                                 : f32_f16_dot_ref(h.data() + r * cols, x.data() + t * cols, cols);
+            ASSERT_NEAR(y[size_t(t * rows + r)], want, 1e-4f * (1.f + std::abs(want))) << "threads " << threads << " rows " << rows;
+          }
+      }
+  set_num_threads(1);
 }
 
 TEST(QuantDot, F16AttentionMatchesReference) {

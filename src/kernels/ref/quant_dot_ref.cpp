@@ -212,3 +212,13 @@ float f32_bf16_dot_ref(const void* row, const float* x, int64_t n) {
 }
 
 }  // namespace pareto::kernels
+
+namespace pareto::kernels {
+
+void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t t = 0; t < tokens; ++t)
+      y[t * ldy + r] = bf16 ? f32_bf16_dot_ref(w + r * cols, x + t * cols, cols) : f32_f16_dot_ref(w + r * cols, x + t * cols, cols);
+}
+
+}  // namespace pareto::kernels
