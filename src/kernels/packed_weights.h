@@ -19,14 +19,19 @@
 // for a whole chunk, step s = elements 4s..4s+3 of each block, byte 4l + e
 // for element 4s + e of block l):
 //   Q8_0  8 steps: step s at S*s, byte = weight/scale + 128.
-//   4-bit 4 steps (Q4_0, Q4_K, and the low nibbles of Q5_K / Q6_K): byte
+//   4-bit 4 steps (Q4_0, Q4_1, Q4_K, IQ4_NL, IQ4_XS (table indices), and
+//         the low nibbles of Q5_0, Q5_1, Q5_K, Q6_K): byte
 //         S*j + 4l + e holds element 4j + e of block l in its low nibble and
 //         element 16 + 4j + e in its high nibble (steps j and j + 4).
-//   Q5_K  then 8 words of 8 bytes: bit 4l + e of word s is bit 4 of
-//         element 4s + e of block l.
+//   Q5_0, Q5_1, Q5_K  then 8 words of 8 bytes: bit 4l + e of word s is bit
+//         4 of element 4s + e of block l.
 //   Q6_K  then the same bit planes for bit 4 and (8 more words) bit 5.
 // Meta per chunk (a last short chunk keeps the whole size, unused lanes zero):
-//   Q4_0 / Q8_0  16 f16 block scales (value = scale * (stored - offset)).
+//   Q4_0 / Q8_0 / Q5_0 / IQ4_NL  16 f16 block scales (value = scale *
+//                (stored - offset), IQ4_NL's stored = table[nibble] + 128).
+//   Q4_1 / Q5_1  16 f16 scales, 16 f16 negated minimums: value = d*q + m.
+//   IQ4_XS       f32 d[2], then i8 (scale - 32) per block [16]: value =
+//                d*sc*table[nibble].
 //   Q4_K / Q5_K  f32 d[2], f32 dmin[2] of the chunk's two super-blocks, then
 //                u8 sc[16], u8 m[16] per block: value = d*sc*q - dmin*m.
 //   Q6_K         f32 d[2], then i8 scales of the first 16 elements of each
@@ -44,32 +49,45 @@ namespace pareto::kernels {
 
 constexpr int kPackedChunk = 512;  // weights per row chunk; rows need cols % 32 == 0
 
-enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k };
+enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, iq4_nl, iq4_xs };
 
 // The packed kind a GGML type repacks to, if any.
 std::optional<PackedKind> packed_kind_for(uint32_t ggml_type);
 const char* packed_kind_name(PackedKind k);
 
+// Bits stored in planes above the nibble (fifth, sixth).
+constexpr int packed_high_bits(PackedKind k) {
+  return k == PackedKind::q6_k ? 2 : (k == PackedKind::q5_k || k == PackedKind::q5_0 || k == PackedKind::q5_1) ? 1 : 0;
+}
+// Nibbles index the IQ4 table of non-uniform values (stored + 128).
+constexpr bool packed_lookup(PackedKind k) { return k == PackedKind::iq4_nl || k == PackedKind::iq4_xs; }
+// Kinds whose values carry a subtracted minimum per block (value = scale * q - min).
+constexpr bool packed_has_mins(PackedKind k) {
+  return k == PackedKind::q4_k || k == PackedKind::q5_k || k == PackedKind::q4_1 || k == PackedKind::q5_1;
+}
 // Quant bytes of a chunk of `blocks` 32-weight blocks (16 for a whole one).
 constexpr size_t packed_chunk_qs_bytes(PackedKind k, int blocks = 16) {
-  const size_t b = size_t(blocks);
-  switch (k) {
-    case PackedKind::q8_0: return 32 * b;
-    case PackedKind::q5_k: return 16 * b + 64;
-    case PackedKind::q6_k: return 16 * b + 128;
-    default: return 16 * b;
-  }
+  return k == PackedKind::q8_0 ? 32 * size_t(blocks) : 16 * size_t(blocks) + 64 * size_t(packed_high_bits(k));
 }
 constexpr size_t packed_chunk_meta_bytes(PackedKind k) {
   switch (k) {
-    case PackedKind::q4_0: case PackedKind::q8_0: return 32;
+    case PackedKind::q4_k: case PackedKind::q5_k: return 48;
     case PackedKind::q6_k: return 40;
-    default: return 48;
+    case PackedKind::q4_1: case PackedKind::q5_1: return 64;
+    case PackedKind::iq4_xs: return 24;
+    default: return 32;
   }
 }
 // What the unsigned storage adds to each weight of the single-scale kinds
 // (the kernels take it back out through the panel's sums).
-constexpr int packed_offset(PackedKind k) { return k == PackedKind::q4_0 ? 8 : k == PackedKind::q8_0 ? 128 : 0; }
+constexpr int packed_offset(PackedKind k) {
+  switch (k) {
+    case PackedKind::q4_0: return 8;
+    case PackedKind::q5_0: return 16;
+    case PackedKind::q8_0: case PackedKind::iq4_nl: case PackedKind::iq4_xs: return 128;
+    default: return 0;
+  }
+}
 inline int64_t packed_chunks(int64_t cols) { return (cols + kPackedChunk - 1) / kPackedChunk; }
 inline int packed_tail_blocks(int64_t cols) { return int(cols % kPackedChunk / 32); }
 inline size_t packed_row_qs_bytes(PackedKind k, int64_t cols) {
@@ -99,14 +117,14 @@ void packed_row(const PackedView& w, int64_t r, float* out);
 // chunk padded with zeros to 512, the per-block arrays to 16 blocks per
 // chunk) and per block:
 // its scale, -offset * sum(qs) (seeds the block's int32 lane), and for the
-// kinds that need them d * sum(qs) (Q4_K/Q5_K minimums) and -32 * the sums
+// kinds that need them d * sum(qs) (the minimums of Q4_K, Q5_K, Q4_1, Q5_1) and -32 * the sums
 // of each 16-element half (Q6_K; per chunk the 16 first halves, then the 16
 // last).
 struct Q8Panel {
   const int8_t* qs = nullptr;       // [tokens][chunks * 512]
   const float* d = nullptr;         // [tokens][chunks * 16]
   const int32_t* off = nullptr;     // [tokens][chunks * 16]
-  const float* dsum = nullptr;      // [tokens][chunks * 16] (Q4_K, Q5_K)
+  const float* dsum = nullptr;      // [tokens][chunks * 16] (kinds with minimums)
   const int32_t* off16 = nullptr;   // [tokens][chunks * 32] (Q6_K)
   int64_t tokens = 0, cols = 0;
 };

@@ -15,6 +15,9 @@ enum class GgmlType : uint32_t {
   iq4_nl = 20, iq4_xs = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, bf16 = 30,
 };
 
+// The 16 non-uniform values IQ4_NL and IQ4_XS nibbles index.
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
 struct GgmlTypeTraits {
   const char* name = nullptr;  // nullptr: unknown to pareto
   int64_t block_size = 0;      // elements per block

@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K: packing keeps every weight (bit-exact dequantization), the
+// Every repacked kind (Q4_0 Q8_0 Q4_K Q5_K Q6_K Q4_1 Q5_0 Q5_1 IQ4_NL IQ4_XS): packing keeps every weight (bit-exact dequantization), the
 // SIMD matrix kernel matches the reference on awkward row and token counts
 // with 1 and 2 threads, and matmul_weights on a packed matrix tracks the
 // exact product.
@@ -25,18 +25,16 @@ using pareto::testing::randn;
 
 namespace {
 
-// Random GGML rows of the kind's type: Q4_0/Q8_0 through the reference
-// quantizer, K-quants as random bytes (every scale and bit pattern occurs)
-// with finite super-block scales.
+uint32_t ggml_type(PackedKind kind);
+
+// Random GGML rows of the kind's type: Q4_0/Q8_0/Q4_1 through the reference
+// quantizer, the others as random bytes (every scale and bit pattern occurs)
+// with finite f16 scales.
 std::vector<uint8_t> ggml_rows(PackedKind kind, int64_t rows, int64_t cols, uint32_t seed) {
-  const uint32_t type = kind == PackedKind::q4_0 ? uint32_t(GgmlType::q4_0)
-                        : kind == PackedKind::q8_0 ? uint32_t(GgmlType::q8_0)
-                        : kind == PackedKind::q4_k ? uint32_t(GgmlType::q4_k)
-                        : kind == PackedKind::q5_k ? uint32_t(GgmlType::q5_k)
-                                                   : uint32_t(GgmlType::q6_k);
+  const uint32_t type = ggml_type(kind);
   const size_t rb = ggml_row_size(type, cols);
   std::vector<uint8_t> out(rb * size_t(rows));
-  if (kind == PackedKind::q4_0 || kind == PackedKind::q8_0) {
+  if (kind == PackedKind::q4_0 || kind == PackedKind::q8_0 || kind == PackedKind::q4_1) {
     auto w = randn(size_t(rows * cols), seed, 0.05f);
     for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, w.data() + r * cols, out.data() + size_t(r) * rb, cols);
     return out;
@@ -67,6 +65,11 @@ uint32_t ggml_type(PackedKind kind) {
     case PackedKind::q4_k: return uint32_t(GgmlType::q4_k);
     case PackedKind::q5_k: return uint32_t(GgmlType::q5_k);
     case PackedKind::q6_k: return uint32_t(GgmlType::q6_k);
+    case PackedKind::q4_1: return uint32_t(GgmlType::q4_1);
+    case PackedKind::q5_0: return uint32_t(GgmlType::q5_0);
+    case PackedKind::q5_1: return uint32_t(GgmlType::q5_1);
+    case PackedKind::iq4_nl: return uint32_t(GgmlType::iq4_nl);
+    case PackedKind::iq4_xs: return uint32_t(GgmlType::iq4_xs);
   }
   return 0;
 }
@@ -105,13 +108,14 @@ bool close(float got, float want, const Packed& p, const std::vector<float>& x, 
 
 // Row lengths with and without a short last chunk (K-quants come in 256s).
 std::vector<int64_t> cols_for(PackedKind kind) {
-  if (kind == PackedKind::q4_0 || kind == PackedKind::q8_0) return {32, 96, 512, 896, 2048, 5632};
+  if (ggml_type_traits(ggml_type(kind)).block_size == 32) return {32, 96, 512, 896, 2048, 5632};
   return {256, 768, 2048, 5632};
 }
 
-const PackedKind kKinds[] = {PackedKind::q4_0, PackedKind::q8_0, PackedKind::q4_k, PackedKind::q5_k, PackedKind::q6_k};
+const PackedKind kKinds[] = {PackedKind::q4_0, PackedKind::q8_0, PackedKind::q4_k, PackedKind::q5_k,   PackedKind::q6_k,
+                             PackedKind::q4_1, PackedKind::q5_0, PackedKind::q5_1, PackedKind::iq4_nl, PackedKind::iq4_xs};
 
-const int64_t kRows[] = {1, 2, 7, 31, 33, 255};
+const int64_t kRows[] = {1, 2, 7, 33, 67};
 const int64_t kTokens[] = {1, 2, 3, 4, 5, 17};
 
 }  // namespace
@@ -175,8 +179,9 @@ TEST(PackedWeights, SimdKernelMatchesReference) {
 }
 
 TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
-  // Through matmul_weights (row ranges split across threads) against the
-  // GGML-layout path on the same weights.
+  // Through matmul_weights (row ranges split across threads, the kernel
+  // this CPU selects) against the single-threaded reference on the same
+  // quantized activations, and rows dequantized as from GGML's layout.
   for (PackedKind kind : kKinds)
     for (int threads : {1, 2})
       for (int64_t rows : {1, 7, 33, 255})
@@ -189,10 +194,12 @@ TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
           packed.packed_meta = p.meta.data();
           auto x = randn(size_t(tokens * p.cols), 17);
           std::vector<float> a(size_t(tokens * rows)), b(size_t(tokens * rows));
-          matmul_weights(native, x.data(), tokens, a.data());
+          Q8PanelBuffer buf;
+          packed_gemm_ref(p.view(), 0, rows, p.quantize(buf, x, tokens), a.data(), rows);
           matmul_weights(packed, x.data(), tokens, b.data());
           for (size_t i = 0; i < a.size(); ++i)
-            ASSERT_NEAR(a[i], b[i], 1e-4f * (1.f + std::abs(a[i]))) << packed_kind_name(kind) << " threads " << threads << " rows " << rows;
+            ASSERT_TRUE(close(b[i], a[i], p, x, int64_t(i) % rows, int64_t(i) / rows))
+                << packed_kind_name(kind) << " threads " << threads << " rows " << rows << ": " << b[i] << " vs " << a[i];
           std::vector<float> r1(static_cast<size_t>(p.cols)), r2(static_cast<size_t>(p.cols));
           weight_row(native, rows - 1, r1.data());
           weight_row(packed, rows - 1, r2.data());

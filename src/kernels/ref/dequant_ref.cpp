@@ -19,7 +19,7 @@ inline float h2f(const uint8_t* p) {
   return half_to_float(h);
 }
 
-const int8_t kIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr const int8_t* kIq4nl = kIq4nlValues;
 
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   if (j < 4) {

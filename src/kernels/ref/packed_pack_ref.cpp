@@ -14,6 +14,7 @@ namespace pareto::kernels {
 namespace {
 
 constexpr int kBlocks = 16;  // 32-weight blocks per chunk
+uint32_t ggml_type_of(PackedKind k);
 
 float f16_at(const uint8_t* p) {
   uint16_t h;
@@ -68,6 +69,45 @@ void decode_q6_k(const uint8_t* b, int h, Chunk& out, uint8_t* meta) {
   }
 }
 
+// Blocks of 32 with an f16 scale (and for Q4_1/Q5_1 a minimum, stored
+// negated) and 4 or 5 bits per weight: Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL (its
+// nibbles kept as table indices).
+void decode_small_block(PackedKind kind, const uint8_t* b, int l, Chunk& out, uint8_t* meta) {
+  const bool has_min = kind == PackedKind::q4_1 || kind == PackedKind::q5_1;
+  const bool five = kind == PackedKind::q5_0 || kind == PackedKind::q5_1;
+  std::memcpy(meta + 2 * l, b, 2);
+  if (has_min) {
+    uint16_t m;
+    std::memcpy(&m, b + 2, 2);
+    m = uint16_t(m ^ 0x8000);  // negated: value = d*q - (-m), exactly d*q + m
+    std::memcpy(meta + 32 + 2 * l, &m, 2);
+  }
+  uint32_t qh = 0;
+  if (five) std::memcpy(&qh, b + (has_min ? 4 : 2), 4);
+  const uint8_t* qs = b + 2 + (has_min ? 2 : 0) + (five ? 4 : 0);
+  for (int i = 0; i < 16; ++i) {
+    out.q[32 * l + i] = uint8_t((qs[i] & 0xF) | (((qh >> i) & 1) << 4));
+    out.q[32 * l + 16 + i] = uint8_t((qs[i] >> 4) | (((qh >> (i + 16)) & 1) << 4));
+  }
+}
+
+// IQ4_XS super-block at `b` into blocks 8h..8h+7: table indices, scale - 32.
+void decode_iq4_xs(const uint8_t* b, int h, Chunk& out, uint8_t* meta) {
+  const float d = f16_at(b);
+  std::memcpy(meta + 4 * h, &d, 4);
+  uint16_t scales_h;
+  std::memcpy(&scales_h, b + 2, 2);
+  for (int j = 0; j < 8; ++j) {
+    const int ls = ((b[4 + j / 2] >> 4 * (j % 2)) & 0xF) | (((scales_h >> 2 * j) & 3) << 4);
+    meta[8 + 8 * h + j] = uint8_t(int8_t(ls - 32));
+    const uint8_t* qs = b + 8 + 16 * j;
+    for (int i = 0; i < 16; ++i) {
+      out.q[32 * (8 * h + j) + i] = qs[i] & 0xF;
+      out.q[32 * (8 * h + j) + 16 + i] = qs[i] >> 4;
+    }
+  }
+}
+
 // Decodes the `blocks` blocks of chunk c of a GGML row into integers and
 // writes its meta bytes (K-quant chunks hold whole super-blocks: 8 or 16).
 void decode_chunk(PackedKind kind, const uint8_t* row, int64_t c, int blocks, Chunk& out, uint8_t* meta) {
@@ -98,6 +138,14 @@ void decode_chunk(PackedKind kind, const uint8_t* row, int64_t c, int blocks, Ch
     case PackedKind::q6_k:
       for (int h = 0; h < blocks / 8; ++h) decode_q6_k(row + (2 * c + h) * 210, h, out, meta);
       break;
+    case PackedKind::iq4_xs:
+      for (int h = 0; h < blocks / 8; ++h) decode_iq4_xs(row + (2 * c + h) * 136, h, out, meta);
+      break;
+    case PackedKind::q4_1: case PackedKind::q5_0: case PackedKind::q5_1: case PackedKind::iq4_nl: {
+      const size_t bytes = ggml_type_traits(uint32_t(ggml_type_of(kind))).type_size;
+      for (int l = 0; l < blocks; ++l) decode_small_block(kind, row + (c * kBlocks + l) * int64_t(bytes), l, out, meta);
+      break;
+    }
   }
 }
 
@@ -120,8 +168,8 @@ void write_planes(PackedKind kind, const Chunk& in, int blocks, uint8_t* qs) {
       }
       uint8_t& nib = qs[step * (s % 4) + lane_byte];
       nib = uint8_t(nib | ((v & 0xF) << (k < 16 ? 0 : 4)));
-      if (kind == PackedKind::q5_k || kind == PackedKind::q6_k) set_bit(bit4 + 8 * s, lane_byte, (v >> 4) & 1);
-      if (kind == PackedKind::q6_k) set_bit(bit4 + 64 + 8 * s, lane_byte, (v >> 5) & 1);
+      if (packed_high_bits(kind) >= 1) set_bit(bit4 + 8 * s, lane_byte, (v >> 4) & 1);
+      if (packed_high_bits(kind) >= 2) set_bit(bit4 + 64 + 8 * s, lane_byte, (v >> 5) & 1);
     }
 }
 
@@ -132,6 +180,11 @@ uint32_t ggml_type_of(PackedKind k) {
     case PackedKind::q4_k: return uint32_t(GgmlType::q4_k);
     case PackedKind::q5_k: return uint32_t(GgmlType::q5_k);
     case PackedKind::q6_k: return uint32_t(GgmlType::q6_k);
+    case PackedKind::q4_1: return uint32_t(GgmlType::q4_1);
+    case PackedKind::q5_0: return uint32_t(GgmlType::q5_0);
+    case PackedKind::q5_1: return uint32_t(GgmlType::q5_1);
+    case PackedKind::iq4_nl: return uint32_t(GgmlType::iq4_nl);
+    case PackedKind::iq4_xs: return uint32_t(GgmlType::iq4_xs);
   }
   return 0;
 }
@@ -145,6 +198,11 @@ std::optional<PackedKind> packed_kind_for(uint32_t ggml_type) {
     case GgmlType::q4_k: return PackedKind::q4_k;
     case GgmlType::q5_k: return PackedKind::q5_k;
     case GgmlType::q6_k: return PackedKind::q6_k;
+    case GgmlType::q4_1: return PackedKind::q4_1;
+    case GgmlType::q5_0: return PackedKind::q5_0;
+    case GgmlType::q5_1: return PackedKind::q5_1;
+    case GgmlType::iq4_nl: return PackedKind::iq4_nl;
+    case GgmlType::iq4_xs: return PackedKind::iq4_xs;
     default: return std::nullopt;
   }
 }

@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "kernels/packed_weights.h"
+#include "kernels/quant_formats.h"
 
 namespace pareto::kernels {
 
@@ -26,9 +27,9 @@ int packed_value(PackedKind kind, const uint8_t* q, int blocks, int l, int k) {
   if (kind == PackedKind::q8_0) return q[step * (k / 4) + 4 * l + k % 4];
   const uint8_t byte = q[step * ((k % 16) / 4) + 4 * l + k % 4];
   int v = k < 16 ? byte & 0xF : byte >> 4;
-  if (kind == PackedKind::q5_k || kind == PackedKind::q6_k) v |= plane_bit(q + 4 * step, k / 4, l, k) << 4;
-  if (kind == PackedKind::q6_k) v |= plane_bit(q + 4 * step + 64, k / 4, l, k) << 5;
-  return v;
+  if (packed_high_bits(kind) >= 1) v |= plane_bit(q + 4 * step, k / 4, l, k) << 4;
+  if (packed_high_bits(kind) >= 2) v |= plane_bit(q + 4 * step + 64, k / 4, l, k) << 5;
+  return packed_lookup(kind) ? kIq4nlValues[v] + 128 : v;
 }
 
 // Chunk c of row r: its quant bits, meta bytes and block count.
@@ -63,9 +64,17 @@ struct BlockScales {
 };
 BlockScales block_scales(PackedKind kind, const uint8_t* meta, int l) {
   switch (kind) {
-    case PackedKind::q4_0: case PackedKind::q8_0: {
+    case PackedKind::q4_0: case PackedKind::q8_0: case PackedKind::q5_0: case PackedKind::iq4_nl: {
       const float d = f16_at(meta + 2 * l);
       return {d, d, 0.f};
+    }
+    case PackedKind::q4_1: case PackedKind::q5_1: {
+      const float d = f16_at(meta + 2 * l);
+      return {d, d, f16_at(meta + 32 + 2 * l)};
+    }
+    case PackedKind::iq4_xs: {
+      const float s = f32_at(meta + 4 * (l / 8)) * float(int8_t(meta[8 + l]));
+      return {s, s, 0.f};
     }
     case PackedKind::q4_k: case PackedKind::q5_k: {
       const float s = f32_at(meta + 4 * (l / 8)) * float(meta[16 + l]), m = f32_at(meta + 8 + 4 * (l / 8)) * float(meta[32 + l]);
@@ -90,9 +99,19 @@ void packed_row(const PackedView& w, int64_t r, float* out) {
       auto value = [&](int k) { return packed_value(w.kind, ch.q, ch.blocks, l, k); };
       // Operation order of GGML's dequantizers, so rows match bit for bit.
       switch (w.kind) {
-        case PackedKind::q4_0: case PackedKind::q8_0: {
+        case PackedKind::q4_0: case PackedKind::q8_0: case PackedKind::q5_0: {
           const float d = f16_at(ch.meta + 2 * l);
           for (int k = 0; k < 32; ++k) o[k] = float(value(k) - packed_offset(w.kind)) * d;
+          break;
+        }
+        case PackedKind::q4_1: case PackedKind::q5_1: {
+          const float d = f16_at(ch.meta + 2 * l), m = -f16_at(ch.meta + 32 + 2 * l);
+          for (int k = 0; k < 32; ++k) o[k] = float(value(k)) * d + m;
+          break;
+        }
+        case PackedKind::iq4_nl: case PackedKind::iq4_xs: {
+          const float d = block_scales(w.kind, ch.meta, l).scale;
+          for (int k = 0; k < 32; ++k) o[k] = d * float(value(k) - 128);
           break;
         }
         case PackedKind::q4_k: case PackedKind::q5_k: {
@@ -116,7 +135,7 @@ void packed_row(const PackedView& w, int64_t r, float* out) {
 Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, PackedKind kind) {
   const int64_t nb = cols / 32, stride = packed_chunks(cols) * kPackedChunk, nbp = stride / 32;
   const QuantDotTable& t = quant_dot_table();
-  const bool mins = kind == PackedKind::q4_k || kind == PackedKind::q5_k, halves = kind == PackedKind::q6_k;
+  const bool mins = packed_has_mins(kind), halves = kind == PackedKind::q6_k;
   // +64: the int8 rows start on a cache line. A short last chunk reads as
   // zeros: padding values and scales are cleared.
   qs.assign(size_t(tokens * stride + 64), 0);
@@ -154,7 +173,7 @@ Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, Pa
 
 void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
   const int64_t chunks = packed_chunks(w.cols), nbp = chunks * 16;
-  const bool mins = w.kind == PackedKind::q4_k || w.kind == PackedKind::q5_k, halves = w.kind == PackedKind::q6_k;
+  const bool mins = packed_has_mins(w.kind), halves = w.kind == PackedKind::q6_k;
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t tok = 0; tok < x.tokens; ++tok) {
       float acc = 0.f;

@@ -14,10 +14,22 @@
 #include <cstring>
 
 #include "kernels/packed_weights.h"
+#include "kernels/quant_formats.h"
 
 namespace pareto::kernels::avx512vnni {
 
 namespace {
+
+// IQ4 table values as stored (+ 128, unsigned for vpdpbusd).
+struct Iq4Stored {
+  alignas(16) uint8_t v[16];
+};
+constexpr Iq4Stored make_iq4_stored() {
+  Iq4Stored t{};
+  for (int i = 0; i < 16; ++i) t.v[i] = uint8_t(kIq4nlValues[i] + 128);
+  return t;
+}
+constexpr Iq4Stored kIq4Stored = make_iq4_stored();
 
 inline __mmask64 mask_at(const uint8_t* p) {
   uint64_t m;
@@ -30,14 +42,18 @@ inline __mmask64 mask_at(const uint8_t* p) {
 // deeper than L1's).
 constexpr int64_t kPrefetchAhead = 16384;
 
-constexpr bool has_mins(PackedKind k) { return k == PackedKind::q4_k || k == PackedKind::q5_k; }
+constexpr bool has_mins(PackedKind k) { return packed_has_mins(k); }
 
 // The 16 weights' scales of a chunk (and, for K-quants, their minimums; for
 // Q6_K the scales of the blocks' last 16 elements).
 template <PackedKind K>
 inline void chunk_scales(const uint8_t* meta, __m512& ws, __m512& ws2) {
-  if constexpr (K == PackedKind::q4_0 || K == PackedKind::q8_0) {
-    ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta)));
+  auto f16x16 = [&](int at) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta + at))); };
+  if constexpr (K == PackedKind::q4_0 || K == PackedKind::q8_0 || K == PackedKind::q5_0 || K == PackedKind::iq4_nl) {
+    ws = f16x16(0);
+  } else if constexpr (K == PackedKind::q4_1 || K == PackedKind::q5_1) {
+    ws = f16x16(0);
+    ws2 = f16x16(32);
   } else {
     // lanes 0..7 take the chunk's first super-block, 8..15 its second
     const __m512i first = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -49,10 +65,10 @@ inline void chunk_scales(const uint8_t* meta, __m512& ws, __m512& ws2) {
       const __m512 f = _mm512_castps128_ps512(_mm_loadu_ps(reinterpret_cast<const float*>(meta)));  // d0 d1 dmin0 dmin1
       ws = _mm512_mul_ps(bytes(16, false), _mm512_permutexvar_ps(first, f));
       ws2 = _mm512_mul_ps(bytes(32, false), _mm512_permutexvar_ps(_mm512_add_epi32(first, _mm512_set1_epi32(2)), f));
-    } else {
+    } else {  // Q6_K, IQ4_XS: signed scales per block (Q6_K: per half block)
       const __m512 dv = _mm512_permutexvar_ps(first, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(meta)))));
       ws = _mm512_mul_ps(bytes(8, true), dv);
-      ws2 = _mm512_mul_ps(bytes(24, true), dv);
+      if constexpr (K == PackedKind::q6_k) ws2 = _mm512_mul_ps(bytes(24, true), dv);
     }
   }
 }
@@ -75,10 +91,15 @@ inline void chunk_quants(const uint8_t* q, int blocks, __m512i* wq) {
       wq[s + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     }
     const uint8_t* planes = q + 4 * step;
-    if constexpr (K == PackedKind::q5_k || K == PackedKind::q6_k)
+    if constexpr (packed_high_bits(K) >= 1)
       for (int s = 0; s < 8; ++s) wq[s] = _mm512_mask_add_epi8(wq[s], mask_at(planes + 8 * s), wq[s], _mm512_set1_epi8(0x10));
-    if constexpr (K == PackedKind::q6_k)
+    if constexpr (packed_high_bits(K) >= 2)
       for (int s = 0; s < 8; ++s) wq[s] = _mm512_mask_add_epi8(wq[s], mask_at(planes + 64 + 8 * s), wq[s], _mm512_set1_epi8(0x20));
+    if constexpr (packed_lookup(K)) {
+      // nibble -> table value + 128 (unsigned), one byte shuffle per step
+      const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4Stored.v)));
+      for (int s = 0; s < 8; ++s) wq[s] = _mm512_shuffle_epi8(table, wq[s]);
+    }
   }
 }
 
@@ -173,6 +194,11 @@ void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, 
     case PackedKind::q4_k: return gemm<PackedKind::q4_k>(w, r0, r1, x, y, ldy);
     case PackedKind::q5_k: return gemm<PackedKind::q5_k>(w, r0, r1, x, y, ldy);
     case PackedKind::q6_k: return gemm<PackedKind::q6_k>(w, r0, r1, x, y, ldy);
+    case PackedKind::q4_1: return gemm<PackedKind::q4_1>(w, r0, r1, x, y, ldy);
+    case PackedKind::q5_0: return gemm<PackedKind::q5_0>(w, r0, r1, x, y, ldy);
+    case PackedKind::q5_1: return gemm<PackedKind::q5_1>(w, r0, r1, x, y, ldy);
+    case PackedKind::iq4_nl: return gemm<PackedKind::iq4_nl>(w, r0, r1, x, y, ldy);
+    case PackedKind::iq4_xs: return gemm<PackedKind::iq4_xs>(w, r0, r1, x, y, ldy);
   }
 }
 
