@@ -26,6 +26,7 @@
 //   Q5_0, Q5_1, Q5_K  then 8 words of 8 bytes: bit 4l + e of word s is bit
 //         4 of element 4s + e of block l.
 //   Q6_K  then the same bit planes for bit 4 and (8 more words) bit 5.
+//   Q2_K, Q3_K  bit planes only: bits 0, 1 (and 2) of each weight.
 // Meta per chunk (a last short chunk keeps the whole size, unused lanes zero):
 //   Q4_0 / Q8_0 / Q5_0 / IQ4_NL  16 f16 block scales (value = scale *
 //                (stored - offset), IQ4_NL's stored = table[nibble] + 128).
@@ -34,8 +35,12 @@
 //                d*sc*table[nibble].
 //   Q4_K / Q5_K  f32 d[2], f32 dmin[2] of the chunk's two super-blocks, then
 //                u8 sc[16], u8 m[16] per block: value = d*sc*q - dmin*m.
-//   Q6_K         f32 d[2], then i8 scales of the first 16 elements of each
-//                block [16], of the last 16 [16]: value = d*sc*(q - 32).
+//   Q6_K, Q3_K   f32 d[2], then i8 scales of the first 16 elements of each
+//                block [16], of the last 16 [16]: value = d*sc*(q - 32),
+//                resp. d*sc*(q - 4) (Q3_K's sc already less 32).
+//   Q2_K         f32 d[2], f32 dmin[2], then GGML's scale bytes (scale in
+//                the low nibble, min in the high) of the first 16 elements
+//                [16], of the last 16 [16]: value = d*sc*q - dmin*m.
 // Activations are laid out to match (Q8Panel).
 #pragma once
 #include <cstddef>
@@ -49,16 +54,29 @@ namespace pareto::kernels {
 
 constexpr int kPackedChunk = 512;  // weights per row chunk; rows need cols % 32 == 0
 
-enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, iq4_nl, iq4_xs };
+enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, iq4_nl, iq4_xs, q2_k, q3_k };
 
 // The packed kind a GGML type repacks to, if any.
 std::optional<PackedKind> packed_kind_for(uint32_t ggml_type);
 const char* packed_kind_name(PackedKind k);
 
-// Bits stored in planes above the nibble (fifth, sixth).
+// Whether the low four bits of each weight sit in a nibble plane (all but
+// Q8_0's bytes and Q2_K / Q3_K, which are bit planes only).
+constexpr bool packed_nibbles(PackedKind k) { return k != PackedKind::q8_0 && k != PackedKind::q2_k && k != PackedKind::q3_k; }
+// Bits stored in bit planes: above the nibble (Q5_*: the fifth, Q6_K: fifth
+// and sixth) or all of them (Q2_K: 2, Q3_K: 3).
 constexpr int packed_high_bits(PackedKind k) {
-  return k == PackedKind::q6_k ? 2 : (k == PackedKind::q5_k || k == PackedKind::q5_0 || k == PackedKind::q5_1) ? 1 : 0;
+  switch (k) {
+    case PackedKind::q6_k: case PackedKind::q2_k: return 2;
+    case PackedKind::q5_k: case PackedKind::q5_0: case PackedKind::q5_1: return 1;
+    case PackedKind::q3_k: return 3;
+    default: return 0;
+  }
 }
+// Kinds with a scale per 16 weights (the two halves of each block).
+constexpr bool packed_halves(PackedKind k) { return k == PackedKind::q6_k || k == PackedKind::q3_k || k == PackedKind::q2_k; }
+// What the halves kinds store above the signed value, taken out through the panel's half sums.
+constexpr int packed_half_offset(PackedKind k) { return k == PackedKind::q6_k ? 32 : k == PackedKind::q3_k ? 4 : 0; }
 // Nibbles index the IQ4 table of non-uniform values (stored + 128).
 constexpr bool packed_lookup(PackedKind k) { return k == PackedKind::iq4_nl || k == PackedKind::iq4_xs; }
 // Kinds whose values carry a subtracted minimum per block (value = scale * q - min).
@@ -67,12 +85,13 @@ constexpr bool packed_has_mins(PackedKind k) {
 }
 // Quant bytes of a chunk of `blocks` 32-weight blocks (16 for a whole one).
 constexpr size_t packed_chunk_qs_bytes(PackedKind k, int blocks = 16) {
-  return k == PackedKind::q8_0 ? 32 * size_t(blocks) : 16 * size_t(blocks) + 64 * size_t(packed_high_bits(k));
+  if (k == PackedKind::q8_0) return 32 * size_t(blocks);
+  return (packed_nibbles(k) ? 16 * size_t(blocks) : 0) + 64 * size_t(packed_high_bits(k));
 }
 constexpr size_t packed_chunk_meta_bytes(PackedKind k) {
   switch (k) {
-    case PackedKind::q4_k: case PackedKind::q5_k: return 48;
-    case PackedKind::q6_k: return 40;
+    case PackedKind::q4_k: case PackedKind::q5_k: case PackedKind::q2_k: return 48;
+    case PackedKind::q6_k: case PackedKind::q3_k: return 40;
     case PackedKind::q4_1: case PackedKind::q5_1: return 64;
     case PackedKind::iq4_xs: return 24;
     default: return 32;
@@ -117,15 +136,16 @@ void packed_row(const PackedView& w, int64_t r, float* out);
 // chunk padded with zeros to 512, the per-block arrays to 16 blocks per
 // chunk) and per block:
 // its scale, -offset * sum(qs) (seeds the block's int32 lane), and for the
-// kinds that need them d * sum(qs) (the minimums of Q4_K, Q5_K, Q4_1, Q5_1) and -32 * the sums
-// of each 16-element half (Q6_K; per chunk the 16 first halves, then the 16
-// last).
+// kinds that need them d * sum(qs) (the minimums of Q4_K, Q5_K, Q4_1, Q5_1),
+// -offset * the sums of each 16-element half (Q6_K, Q3_K; per chunk the 16
+// first halves, then the 16 last) and d * those sums (Q2_K's minimums).
 struct Q8Panel {
   const int8_t* qs = nullptr;       // [tokens][chunks * 512]
   const float* d = nullptr;         // [tokens][chunks * 16]
   const int32_t* off = nullptr;     // [tokens][chunks * 16]
   const float* dsum = nullptr;      // [tokens][chunks * 16] (kinds with minimums)
-  const int32_t* off16 = nullptr;   // [tokens][chunks * 32] (Q6_K)
+  const int32_t* off16 = nullptr;   // [tokens][chunks * 32] (Q6_K, Q3_K)
+  const float* dsum16 = nullptr;    // [tokens][chunks * 32] (Q2_K)
   int64_t tokens = 0, cols = 0;
 };
 
@@ -148,7 +168,7 @@ struct Q8PanelBuffer {
   Q8Panel quantize(const float* x, int64_t tokens, int64_t cols, PackedKind kind);
 
   std::vector<int8_t> qs;
-  std::vector<float> d, dsum;
+  std::vector<float> d, dsum, dsum16;
   std::vector<int32_t> off, off16;
   std::vector<Q8aBlock> blocks;
 };

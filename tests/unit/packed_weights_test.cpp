@@ -1,4 +1,4 @@
-// Every repacked kind (Q4_0 Q8_0 Q4_K Q5_K Q6_K Q4_1 Q5_0 Q5_1 IQ4_NL IQ4_XS): packing keeps every weight (bit-exact dequantization), the
+// Every repacked kind (Q4_0 Q8_0 Q4_K Q5_K Q6_K Q4_1 Q5_0 Q5_1 IQ4_NL IQ4_XS Q2_K Q3_K): packing keeps every weight (bit-exact dequantization), the
 // SIMD matrix kernel matches the reference on awkward row and token counts
 // with 1 and 2 threads, and matmul_weights on a packed matrix tracks the
 // exact product.
@@ -48,8 +48,11 @@ std::vector<uint8_t> ggml_rows(PackedKind kind, int64_t rows, int64_t cols, uint
     std::memcpy(p, &h, 2);
   };
   for (size_t at = 0; at < out.size(); at += sb) {
-    if (kind == PackedKind::q6_k) {
-      put(&out[at + 208], scale(rng));
+    if (kind == PackedKind::q6_k || kind == PackedKind::q3_k) {
+      put(&out[at + sb - 2], scale(rng));
+    } else if (kind == PackedKind::q2_k) {
+      put(&out[at + 80], scale(rng));
+      put(&out[at + 82], scale(rng));
     } else {
       put(&out[at], scale(rng));
       put(&out[at + 2], scale(rng));
@@ -70,6 +73,8 @@ uint32_t ggml_type(PackedKind kind) {
     case PackedKind::q5_1: return uint32_t(GgmlType::q5_1);
     case PackedKind::iq4_nl: return uint32_t(GgmlType::iq4_nl);
     case PackedKind::iq4_xs: return uint32_t(GgmlType::iq4_xs);
+    case PackedKind::q2_k: return uint32_t(GgmlType::q2_k);
+    case PackedKind::q3_k: return uint32_t(GgmlType::q3_k);
   }
   return 0;
 }
@@ -113,7 +118,8 @@ std::vector<int64_t> cols_for(PackedKind kind) {
 }
 
 const PackedKind kKinds[] = {PackedKind::q4_0, PackedKind::q8_0, PackedKind::q4_k, PackedKind::q5_k,   PackedKind::q6_k,
-                             PackedKind::q4_1, PackedKind::q5_0, PackedKind::q5_1, PackedKind::iq4_nl, PackedKind::iq4_xs};
+                             PackedKind::q4_1, PackedKind::q5_0, PackedKind::q5_1, PackedKind::iq4_nl, PackedKind::iq4_xs,
+                             PackedKind::q2_k, PackedKind::q3_k};
 
 const int64_t kRows[] = {1, 2, 7, 33, 67};
 const int64_t kTokens[] = {1, 2, 3, 4, 5, 17};

@@ -108,6 +108,39 @@ void decode_iq4_xs(const uint8_t* b, int h, Chunk& out, uint8_t* meta) {
   }
 }
 
+// Q2_K / Q3_K super-block at `b` into blocks 8h..8h+7. Element e of the
+// super-block: 2 bits at shift 2 * ((e % 128) / 32) of byte 32 * (e / 128) +
+// e % 32 (Q3_K adds bit (4 * (e / 128) + (e % 128) / 32) of hmask[e % 32]
+// as bit 2); scale group e / 16.
+void decode_q23_k(PackedKind kind, const uint8_t* b, int h, Chunk& out, uint8_t* meta) {
+  const bool three = kind == PackedKind::q3_k;
+  const uint8_t* qs = b + (three ? 32 : 16);
+  for (int e = 0; e < 256; ++e) {
+    const int n = e / 128, j = (e % 128) / 32, l = e % 32;
+    int v = (qs[32 * n + l] >> (2 * j)) & 3;
+    if (three) v |= ((b[l] >> (4 * n + j)) & 1) << 2;
+    out.q[256 * h + e] = uint8_t(v);
+  }
+  if (three) {
+    const float d = f16_at(b + 108);
+    std::memcpy(meta + 4 * h, &d, 4);
+    int8_t sc[16];
+    q3_k_scales(b, sc);
+    for (int j = 0; j < 8; ++j) {
+      meta[8 + 8 * h + j] = uint8_t(sc[2 * j]);
+      meta[24 + 8 * h + j] = uint8_t(sc[2 * j + 1]);
+    }
+  } else {
+    const float d = f16_at(b + 80), dmin = f16_at(b + 82);
+    std::memcpy(meta + 4 * h, &d, 4);
+    std::memcpy(meta + 8 + 4 * h, &dmin, 4);
+    for (int j = 0; j < 8; ++j) {
+      meta[16 + 8 * h + j] = b[2 * j];
+      meta[32 + 8 * h + j] = b[2 * j + 1];
+    }
+  }
+}
+
 // Decodes the `blocks` blocks of chunk c of a GGML row into integers and
 // writes its meta bytes (K-quant chunks hold whole super-blocks: 8 or 16).
 void decode_chunk(PackedKind kind, const uint8_t* row, int64_t c, int blocks, Chunk& out, uint8_t* meta) {
@@ -141,6 +174,11 @@ void decode_chunk(PackedKind kind, const uint8_t* row, int64_t c, int blocks, Ch
     case PackedKind::iq4_xs:
       for (int h = 0; h < blocks / 8; ++h) decode_iq4_xs(row + (2 * c + h) * 136, h, out, meta);
       break;
+    case PackedKind::q2_k: case PackedKind::q3_k: {
+      const int64_t sb = kind == PackedKind::q3_k ? 110 : 84;
+      for (int h = 0; h < blocks / 8; ++h) decode_q23_k(kind, row + (2 * c + h) * sb, h, out, meta);
+      break;
+    }
     case PackedKind::q4_1: case PackedKind::q5_0: case PackedKind::q5_1: case PackedKind::iq4_nl: {
       const size_t bytes = ggml_type_traits(uint32_t(ggml_type_of(kind))).type_size;
       for (int l = 0; l < blocks; ++l) decode_small_block(kind, row + (c * kBlocks + l) * int64_t(bytes), l, out, meta);
@@ -158,7 +196,9 @@ void set_bit(uint8_t* plane, int bit, int v) {
 void write_planes(PackedKind kind, const Chunk& in, int blocks, uint8_t* qs) {
   std::memset(qs, 0, packed_chunk_qs_bytes(kind, blocks));
   const int step = 4 * blocks;
-  uint8_t* bit4 = qs + 4 * step;
+  const bool nibbles = packed_nibbles(kind);
+  uint8_t* planes = qs + (nibbles ? 4 * step : 0);
+  const int first_plane_bit = nibbles ? 4 : 0;
   for (int l = 0; l < blocks; ++l)
     for (int k = 0; k < 32; ++k) {
       const int v = in.q[32 * l + k], s = k / 4, lane_byte = 4 * l + k % 4;
@@ -166,10 +206,11 @@ void write_planes(PackedKind kind, const Chunk& in, int blocks, uint8_t* qs) {
         qs[step * s + lane_byte] = uint8_t(v);
         continue;
       }
-      uint8_t& nib = qs[step * (s % 4) + lane_byte];
-      nib = uint8_t(nib | ((v & 0xF) << (k < 16 ? 0 : 4)));
-      if (packed_high_bits(kind) >= 1) set_bit(bit4 + 8 * s, lane_byte, (v >> 4) & 1);
-      if (packed_high_bits(kind) >= 2) set_bit(bit4 + 64 + 8 * s, lane_byte, (v >> 5) & 1);
+      if (nibbles) {
+        uint8_t& nib = qs[step * (s % 4) + lane_byte];
+        nib = uint8_t(nib | ((v & 0xF) << (k < 16 ? 0 : 4)));
+      }
+      for (int p = 0; p < packed_high_bits(kind); ++p) set_bit(planes + 64 * p + 8 * s, lane_byte, (v >> (first_plane_bit + p)) & 1);
     }
 }
 
@@ -185,6 +226,8 @@ uint32_t ggml_type_of(PackedKind k) {
     case PackedKind::q5_1: return uint32_t(GgmlType::q5_1);
     case PackedKind::iq4_nl: return uint32_t(GgmlType::iq4_nl);
     case PackedKind::iq4_xs: return uint32_t(GgmlType::iq4_xs);
+    case PackedKind::q2_k: return uint32_t(GgmlType::q2_k);
+    case PackedKind::q3_k: return uint32_t(GgmlType::q3_k);
   }
   return 0;
 }
@@ -203,6 +246,8 @@ std::optional<PackedKind> packed_kind_for(uint32_t ggml_type) {
     case GgmlType::q5_1: return PackedKind::q5_1;
     case GgmlType::iq4_nl: return PackedKind::iq4_nl;
     case GgmlType::iq4_xs: return PackedKind::iq4_xs;
+    case GgmlType::q2_k: return PackedKind::q2_k;
+    case GgmlType::q3_k: return PackedKind::q3_k;
     default: return std::nullopt;
   }
 }

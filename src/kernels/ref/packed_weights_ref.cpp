@@ -25,10 +25,15 @@ inline int plane_bit(const uint8_t* plane, int step, int l, int k) {
 int packed_value(PackedKind kind, const uint8_t* q, int blocks, int l, int k) {
   const int step = 4 * blocks;
   if (kind == PackedKind::q8_0) return q[step * (k / 4) + 4 * l + k % 4];
-  const uint8_t byte = q[step * ((k % 16) / 4) + 4 * l + k % 4];
-  int v = k < 16 ? byte & 0xF : byte >> 4;
-  if (packed_high_bits(kind) >= 1) v |= plane_bit(q + 4 * step, k / 4, l, k) << 4;
-  if (packed_high_bits(kind) >= 2) v |= plane_bit(q + 4 * step + 64, k / 4, l, k) << 5;
+  int v = 0, bit = 0;
+  const uint8_t* planes = q;
+  if (packed_nibbles(kind)) {
+    const uint8_t byte = q[step * ((k % 16) / 4) + 4 * l + k % 4];
+    v = k < 16 ? byte & 0xF : byte >> 4;
+    bit = 4;
+    planes += 4 * step;
+  }
+  for (int p = 0; p < packed_high_bits(kind); ++p) v |= plane_bit(planes + 64 * p, k / 4, l, k) << (bit + p);
   return packed_lookup(kind) ? kIq4nlValues[v] + 128 : v;
 }
 
@@ -60,30 +65,35 @@ float f16_at(const uint8_t* p) {
 // (Q4_0, Q8_0), or scale resp. scale_hi * (stored - 32) for the first resp.
 // last 16 elements (Q6_K).
 struct BlockScales {
-  float scale, scale_hi, min;
+  float scale, scale_hi, min, min_hi;
 };
 BlockScales block_scales(PackedKind kind, const uint8_t* meta, int l) {
   switch (kind) {
     case PackedKind::q4_0: case PackedKind::q8_0: case PackedKind::q5_0: case PackedKind::iq4_nl: {
       const float d = f16_at(meta + 2 * l);
-      return {d, d, 0.f};
+      return {d, d, 0.f, 0.f};
     }
     case PackedKind::q4_1: case PackedKind::q5_1: {
-      const float d = f16_at(meta + 2 * l);
-      return {d, d, f16_at(meta + 32 + 2 * l)};
+      const float d = f16_at(meta + 2 * l), m = f16_at(meta + 32 + 2 * l);
+      return {d, d, m, m};
     }
     case PackedKind::iq4_xs: {
       const float s = f32_at(meta + 4 * (l / 8)) * float(int8_t(meta[8 + l]));
-      return {s, s, 0.f};
+      return {s, s, 0.f, 0.f};
+    }
+    case PackedKind::q2_k: {
+      const float d = f32_at(meta + 4 * (l / 8)), dmin = f32_at(meta + 8 + 4 * (l / 8));
+      const uint8_t lo = meta[16 + l], hi = meta[32 + l];
+      return {d * float(lo & 0xF), d * float(hi & 0xF), dmin * float(lo >> 4), dmin * float(hi >> 4)};
     }
     case PackedKind::q4_k: case PackedKind::q5_k: {
       const float s = f32_at(meta + 4 * (l / 8)) * float(meta[16 + l]), m = f32_at(meta + 8 + 4 * (l / 8)) * float(meta[32 + l]);
-      return {s, s, m};
+      return {s, s, m, m};
     }
-    case PackedKind::q6_k: {
+    case PackedKind::q6_k: case PackedKind::q3_k: {
       const float d = f32_at(meta + 4 * (l / 8));
       const float lo = d * float(int8_t(meta[8 + l])), hi = d * float(int8_t(meta[24 + l]));
-      return {lo, hi, 0.f};
+      return {lo, hi, 0.f, 0.f};
     }
   }
   return {};
@@ -127,6 +137,12 @@ void packed_row(const PackedView& w, int64_t r, float* out) {
           }
           break;
         }
+        case PackedKind::q3_k: case PackedKind::q2_k: {
+          const BlockScales s = block_scales(w.kind, ch.meta, l);
+          const int offset = packed_half_offset(w.kind);
+          for (int k = 0; k < 32; ++k) o[k] = (k < 16 ? s.scale : s.scale_hi) * float(value(k) - offset) - (k < 16 ? s.min : s.min_hi);
+          break;
+        }
       }
     }
   }
@@ -135,14 +151,15 @@ void packed_row(const PackedView& w, int64_t r, float* out) {
 Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, PackedKind kind) {
   const int64_t nb = cols / 32, stride = packed_chunks(cols) * kPackedChunk, nbp = stride / 32;
   const QuantDotTable& t = quant_dot_table();
-  const bool mins = packed_has_mins(kind), halves = kind == PackedKind::q6_k;
+  const bool mins = packed_has_mins(kind), half_offsets = packed_half_offset(kind) != 0, half_mins = kind == PackedKind::q2_k;
   // +64: the int8 rows start on a cache line. A short last chunk reads as
   // zeros: padding values and scales are cleared.
   qs.assign(size_t(tokens * stride + 64), 0);
   d.assign(size_t(tokens * nbp), 0.f);
   off.assign(size_t(tokens * nbp), 0);
   if (mins) dsum.assign(size_t(tokens * nbp), 0.f);
-  if (halves) off16.assign(size_t(2 * tokens * nbp), 0);
+  if (half_offsets) off16.assign(size_t(2 * tokens * nbp), 0);
+  if (half_mins) dsum16.assign(size_t(2 * tokens * nbp), 0.f);
   if (blocks.size() < size_t(nb)) blocks.resize(size_t(nb));
   int8_t* base = qs.data() + ((64 - reinterpret_cast<uintptr_t>(qs.data()) % 64) % 64);
   const int offset = packed_offset(kind);
@@ -159,21 +176,27 @@ Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, Pa
       d[at] = blk.d;
       off[at] = -offset * blk.sum;
       if (mins) dsum[at] = blk.d * float(blk.sum);
-      if (halves) {
+      if (half_offsets || half_mins) {
         int32_t lo = 0;
         for (int k = 0; k < 16; ++k) lo += blk.qs[k];
-        int32_t* o16 = off16.data() + 2 * (tok * nbp + (b - l));
-        o16[l] = -32 * lo;
-        o16[16 + l] = -32 * (blk.sum - lo);
+        const size_t at16 = size_t(2 * (tok * nbp + (b - l)) + l);
+        if (half_offsets) {
+          off16[at16] = -packed_half_offset(kind) * lo;
+          off16[at16 + 16] = -packed_half_offset(kind) * (blk.sum - lo);
+        } else {
+          dsum16[at16] = blk.d * float(lo);
+          dsum16[at16 + 16] = blk.d * float(blk.sum - lo);
+        }
       }
     }
   }
-  return Q8Panel{base, d.data(), off.data(), mins ? dsum.data() : nullptr, halves ? off16.data() : nullptr, tokens, cols};
+  return Q8Panel{base, d.data(), off.data(), mins ? dsum.data() : nullptr, half_offsets ? off16.data() : nullptr,
+                 half_mins ? dsum16.data() : nullptr, tokens, cols};
 }
 
 void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
   const int64_t chunks = packed_chunks(w.cols), nbp = chunks * 16;
-  const bool mins = packed_has_mins(w.kind), halves = w.kind == PackedKind::q6_k;
+  const bool mins = packed_has_mins(w.kind), halves = packed_halves(w.kind);
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t tok = 0; tok < x.tokens; ++tok) {
       float acc = 0.f;
@@ -187,8 +210,13 @@ void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel&
           for (int k = 0; k < 16; ++k) lo += packed_value(w.kind, ch.q, ch.blocks, l, k) * a[chunk_element(l, k)];
           for (int k = 16; k < 32; ++k) hi += packed_value(w.kind, ch.q, ch.blocks, l, k) * a[chunk_element(l, k)];
           if (halves) {
-            const int32_t* o16 = x.off16 + 2 * (tok * nbp + c * 16);
-            acc += float(lo + o16[l]) * (s.scale * x.d[at]) + float(hi + o16[16 + l]) * (s.scale_hi * x.d[at]);
+            const size_t at16 = size_t(2 * (tok * nbp + c * 16) + l);
+            if (x.off16) {
+              lo += x.off16[at16];
+              hi += x.off16[at16 + 16];
+            }
+            acc += float(lo) * (s.scale * x.d[at]) + float(hi) * (s.scale_hi * x.d[at]);
+            if (x.dsum16) acc -= s.min * x.dsum16[at16] + s.min_hi * x.dsum16[at16 + 16];
           } else {
             acc += float(lo + hi + x.off[at]) * (s.scale * x.d[at]);
             if (mins) acc -= s.min * x.dsum[at];

@@ -44,31 +44,43 @@ constexpr int64_t kPrefetchAhead = 16384;
 
 constexpr bool has_mins(PackedKind k) { return packed_has_mins(k); }
 
-// The 16 weights' scales of a chunk (and, for K-quants, their minimums; for
-// Q6_K the scales of the blocks' last 16 elements).
+// A chunk's scale vectors (lane l = block l): sv[0] the blocks' scales
+// (halves kinds: of their first 16 weights); sv[1] the minimums (K-quants,
+// Q4_1, Q5_1) or the last 16 weights' scales (Q6_K, Q3_K, Q2_K); Q2_K's
+// minimums of the first and last 16 in sv[2], sv[3].
 template <PackedKind K>
-inline void chunk_scales(const uint8_t* meta, __m512& ws, __m512& ws2) {
+inline void chunk_scales(const uint8_t* meta, __m512 (&sv)[4]) {
   auto f16x16 = [&](int at) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta + at))); };
   if constexpr (K == PackedKind::q4_0 || K == PackedKind::q8_0 || K == PackedKind::q5_0 || K == PackedKind::iq4_nl) {
-    ws = f16x16(0);
+    sv[0] = f16x16(0);
   } else if constexpr (K == PackedKind::q4_1 || K == PackedKind::q5_1) {
-    ws = f16x16(0);
-    ws2 = f16x16(32);
+    sv[0] = f16x16(0);
+    sv[1] = f16x16(32);
   } else {
     // lanes 0..7 take the chunk's first super-block, 8..15 its second
     const __m512i first = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     auto bytes = [&](int at, bool is_signed) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + at));
-      return _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v));
+      return is_signed ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
     };
-    if constexpr (has_mins(K)) {
+    auto to_ps = [](__m512i v) { return _mm512_cvtepi32_ps(v); };
+    if constexpr (has_mins(K) || K == PackedKind::q2_k) {
       const __m512 f = _mm512_castps128_ps512(_mm_loadu_ps(reinterpret_cast<const float*>(meta)));  // d0 d1 dmin0 dmin1
-      ws = _mm512_mul_ps(bytes(16, false), _mm512_permutexvar_ps(first, f));
-      ws2 = _mm512_mul_ps(bytes(32, false), _mm512_permutexvar_ps(_mm512_add_epi32(first, _mm512_set1_epi32(2)), f));
-    } else {  // Q6_K, IQ4_XS: signed scales per block (Q6_K: per half block)
+      const __m512 dv = _mm512_permutexvar_ps(first, f), mv = _mm512_permutexvar_ps(_mm512_add_epi32(first, _mm512_set1_epi32(2)), f);
+      if constexpr (K == PackedKind::q2_k) {  // scale | min << 4 per half block
+        const __m512i lo = bytes(16, false), hi = bytes(32, false), m4 = _mm512_set1_epi32(0xF);
+        sv[0] = _mm512_mul_ps(to_ps(_mm512_and_si512(lo, m4)), dv);
+        sv[1] = _mm512_mul_ps(to_ps(_mm512_and_si512(hi, m4)), dv);
+        sv[2] = _mm512_mul_ps(to_ps(_mm512_srli_epi32(lo, 4)), mv);
+        sv[3] = _mm512_mul_ps(to_ps(_mm512_srli_epi32(hi, 4)), mv);
+      } else {
+        sv[0] = _mm512_mul_ps(to_ps(bytes(16, false)), dv);
+        sv[1] = _mm512_mul_ps(to_ps(bytes(32, false)), mv);
+      }
+    } else {  // Q6_K, Q3_K, IQ4_XS: signed scales per block (Q6_K, Q3_K: per half block)
       const __m512 dv = _mm512_permutexvar_ps(first, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(meta)))));
-      ws = _mm512_mul_ps(bytes(8, true), dv);
-      if constexpr (K == PackedKind::q6_k) ws2 = _mm512_mul_ps(bytes(24, true), dv);
+      sv[0] = _mm512_mul_ps(to_ps(bytes(8, true)), dv);
+      if constexpr (packed_halves(K)) sv[1] = _mm512_mul_ps(to_ps(bytes(24, true)), dv);
     }
   }
 }
@@ -83,6 +95,12 @@ inline void chunk_quants(const uint8_t* q, int blocks, __m512i* wq) {
   auto load = [&](int s) { return Short ? _mm512_maskz_loadu_epi8(lanes, q + step * s) : _mm512_loadu_si512(q + step * s); };
   if constexpr (K == PackedKind::q8_0) {
     for (int s = 0; s < 8; ++s) wq[s] = load(s);
+  } else if constexpr (!packed_nibbles(K)) {  // bit planes only (Q2_K, Q3_K), 64 bytes each
+    for (int s = 0; s < 8; ++s) {
+      wq[s] = _mm512_maskz_mov_epi8(mask_at(q + 8 * s), _mm512_set1_epi8(1));
+      for (int p = 1; p < packed_high_bits(K); ++p)
+        wq[s] = _mm512_mask_add_epi8(wq[s], mask_at(q + 64 * p + 8 * s), wq[s], _mm512_set1_epi8(char(1 << p)));
+    }
   } else {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int s = 0; s < 4; ++s) {
@@ -109,7 +127,7 @@ inline void chunk_tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t
   constexpr int64_t CQ = int64_t(packed_chunk_qs_bytes(K)), CM = int64_t(packed_chunk_meta_bytes(K));
   const int64_t chunks = packed_chunks(w.cols), nbp = chunks * 16, row_qs = int64_t(packed_row_qs_bytes(K, w.cols));
   __m512i wq[R][8];
-  __m512 ws[R], ws2[R];
+  __m512 sv[R][4];
   for (int i = 0; i < R; ++i) {
     const uint8_t* q = w.qs + (r + i) * row_qs + c * CQ;
     const uint8_t* meta = w.meta + ((r + i) * chunks + c) * CM;
@@ -118,17 +136,17 @@ inline void chunk_tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t
       _mm_prefetch(reinterpret_cast<const char*>(meta + kPrefetchAhead / CQ * CM), _MM_HINT_T2);
     }
     chunk_quants<K, Short>(q, blocks, wq[i]);
-    chunk_scales<K>(meta, ws[i], ws2[i]);
+    chunk_scales<K>(meta, sv[i]);
   }
   for (int j = 0; j < T; ++j) {
     const int64_t at = (t + j) * nbp + 16 * c;
     const int8_t* a = x.qs + (t + j) * nbp * 32 + kPackedChunk * c;
     const __m512 ad = _mm512_loadu_ps(x.d + at);
     __m512i seed0, seed1 = _mm512_setzero_si512();
-    if constexpr (K == PackedKind::q6_k) {
+    if constexpr (packed_half_offset(K) != 0) {
       seed0 = _mm512_loadu_si512(x.off16 + 2 * at);
       seed1 = _mm512_loadu_si512(x.off16 + 2 * at + 16);
-    } else if constexpr (has_mins(K)) {
+    } else if constexpr (has_mins(K) || K == PackedKind::q2_k) {
       seed0 = _mm512_setzero_si512();
     } else {
       seed0 = _mm512_loadu_si512(x.off + at);
@@ -141,12 +159,16 @@ inline void chunk_tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t
         s0 = _mm512_dpbusd_epi32(s0, wq[i][s], _mm512_load_si512(a + 64 * s));
         s1 = _mm512_dpbusd_epi32(s1, wq[i][s + 4], _mm512_load_si512(a + 256 + 64 * s));
       }
-      if constexpr (K == PackedKind::q6_k) {
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(ws[i], ad), acc[i][j]);
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(ws2[i], ad), acc[i][j]);
+      if constexpr (packed_halves(K)) {
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(sv[i][0], ad), acc[i][j]);
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(sv[i][1], ad), acc[i][j]);
+        if constexpr (K == PackedKind::q2_k) {
+          acc[i][j] = _mm512_fnmadd_ps(sv[i][2], _mm512_loadu_ps(x.dsum16 + 2 * at), acc[i][j]);
+          acc[i][j] = _mm512_fnmadd_ps(sv[i][3], _mm512_loadu_ps(x.dsum16 + 2 * at + 16), acc[i][j]);
+        }
       } else {
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(ws[i], ad), acc[i][j]);
-        if constexpr (has_mins(K)) acc[i][j] = _mm512_fnmadd_ps(ws2[i], _mm512_loadu_ps(x.dsum + at), acc[i][j]);
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(sv[i][0], ad), acc[i][j]);
+        if constexpr (has_mins(K)) acc[i][j] = _mm512_fnmadd_ps(sv[i][1], _mm512_loadu_ps(x.dsum + at), acc[i][j]);
       }
     }
   }
@@ -199,6 +221,8 @@ void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, 
     case PackedKind::q5_1: return gemm<PackedKind::q5_1>(w, r0, r1, x, y, ldy);
     case PackedKind::iq4_nl: return gemm<PackedKind::iq4_nl>(w, r0, r1, x, y, ldy);
     case PackedKind::iq4_xs: return gemm<PackedKind::iq4_xs>(w, r0, r1, x, y, ldy);
+    case PackedKind::q2_k: return gemm<PackedKind::q2_k>(w, r0, r1, x, y, ldy);
+    case PackedKind::q3_k: return gemm<PackedKind::q3_k>(w, r0, r1, x, y, ldy);
   }
 }
 
