@@ -93,8 +93,10 @@ const KernelTable* kernel_table_for(IsaLevel level) {
 }
 
 std::string kernel_summary() {
+  const HalfGemmFn half = quant_dot_table().half_gemm;
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa +
-         " packed_q4_0/q8_0/q4_k/q5_k/q6_k=" + (packed_weights_preferred() ? "avx512vnni" : "off");
+         " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs)=" + (packed_weights_preferred() ? "avx512vnni" : "off") +
+         " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + (half == avx512bf16::half_gemm ? "avx512bf16" : half ? "avx512" : "f32_gemm");
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
@@ -146,7 +148,7 @@ const QuantDotTable& quant_dot_table() {
       t.q3_k = avx512vnni::q8a_q3_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
       t.bf16 = avx512vnni::f32_bf16_dot;
-      t.half_gemm = avx512vnni::half_gemm;
+      t.half_gemm = f.avx512bf16 ? avx512bf16::half_gemm : avx512vnni::half_gemm;
       t.quantize_token = avx512vnni::f32_q8tok_quantize;
       t.q8_row = avx512vnni::q8_row_gemm;
       t.codes_dot = avx512vnni::q8a_codes_dot;

@@ -36,10 +36,14 @@ using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
 // F16 / BF16 rows [r0, r1) of w [rows, cols] times f32 activations x
-// [tokens, cols]: y[t * ldy + r] (prefill; rows split across threads by the caller).
+// [tokens, cols]: y[t * ldy + r] (prefill; rows split across threads by the
+// caller). With BF16 weights the activations are rounded to BF16 first (as
+// llama.cpp does), so AVX512-BF16 dot instructions can take both.
 using HalfGemmFn = void (*)(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y,
                             int64_t ldy);
 void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
+// f32 -> BF16, rounded to nearest even (NaN stays NaN).
+void bf16_round_row_ref(const float* x, uint16_t* y, int64_t n);
 // pareto's group-wise formats (n a multiple of 32; the last group may be
 // short): a row is unpacked once to one byte per code plus (d, m) per
 // 32-code sub-block (value = d * code + m), then dotted with each token.
@@ -74,6 +78,10 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
 void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                          float* scratch, float* out);
 }  // namespace avx512vnni
+
+namespace avx512bf16 {
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
+}
 
 namespace avx2 {
 float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n);

@@ -2,6 +2,7 @@
 // the integer sum is exact; blocks accumulate in float in order.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/dtype.h"
 #include "kernels/quant_dot.h"
@@ -215,7 +216,27 @@ float f32_bf16_dot_ref(const void* row, const float* x, int64_t n) {
 
 namespace pareto::kernels {
 
+void bf16_round_row_ref(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], 4);
+    if ((bits & 0x7FFFFFFF) > 0x7F800000) y[i] = uint16_t((bits >> 16) | 0x40);  // quiet NaN
+    else y[i] = uint16_t((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+  }
+}
+
 void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
+  std::vector<float> xr;
+  if (bf16) {  // activations rounded to BF16, widened back exactly
+    std::vector<uint16_t> h(size_t(tokens * cols));
+    bf16_round_row_ref(x, h.data(), tokens * cols);
+    xr.resize(h.size());
+    for (size_t i = 0; i < h.size(); ++i) {
+      const uint32_t bits = uint32_t(h[i]) << 16;
+      std::memcpy(&xr[i], &bits, 4);
+    }
+    x = xr.data();
+  }
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t t = 0; t < tokens; ++t)
       y[t * ldy + r] = bf16 ? f32_bf16_dot_ref(w + r * cols, x + t * cols, cols) : f32_f16_dot_ref(w + r * cols, x + t * cols, cols);

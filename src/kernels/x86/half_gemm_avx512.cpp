@@ -10,6 +10,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "kernels/quant_dot.h"
 
@@ -72,8 +74,19 @@ void gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const float* 
 }  // namespace
 
 void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
-  if (bf16) gemm<true>(w, cols, r0, r1, x, tokens, y, ldy);
-  else gemm<false>(w, cols, r0, r1, x, tokens, y, ldy);
+  if (!bf16) return gemm<false>(w, cols, r0, r1, x, tokens, y, ldy);
+  // BF16 weights take activations rounded to BF16 (the contract of
+  // half_gemm, which the AVX512-BF16 variant needs).
+  thread_local std::vector<uint16_t> h;
+  thread_local std::vector<float> xr;
+  h.resize(size_t(tokens * cols));
+  xr.resize(h.size());
+  bf16_round_row_ref(x, h.data(), tokens * cols);
+  for (size_t i = 0; i < h.size(); ++i) {
+    const uint32_t bits = uint32_t(h[i]) << 16;
+    std::memcpy(&xr[i], &bits, 4);
+  }
+  gemm<true>(w, cols, r0, r1, xr.data(), tokens, y, ldy);
 }
 
 }  // namespace pareto::kernels::avx512vnni
