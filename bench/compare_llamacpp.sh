@@ -85,6 +85,7 @@ done
 
 echo "pareto $(git -C "$root" rev-parse --short HEAD) vs llama.cpp c392e50, preset $preset, pp$pp / tg$tg, medians of $rounds rounds, tokens/s"
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) CPUs; flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o 'avx512_vnni\|avx512_bf16\|avx512_fp16\|amx_int8\|amx_bf16' | tr '\n' ' ')"
+echo "pareto $("$pareto" info --cpu 2>/dev/null | grep -o 'kernels:.*')"
 echo
 echo "| type | threads | llama.cpp pp$pp | pareto pp$pp | ratio | llama.cpp tg$tg | pareto tg$tg | ratio | pareto roofline |"
 echo "|---|---|---|---|---|---|---|---|---|"
