@@ -137,9 +137,9 @@ static void matmul_q8_row(const WeightMatrix& w, const float* x, int64_t tokens,
   parallel_for(quads, [&](int64_t q0, int64_t q1) { t.q8_row(wd, w.cols, q0 * 4, std::min(w.rows, q1 * 4), xqp, xsp, tokens, y, w.rows); });
 }
 
-// F16 / BF16 batches on the tiled kernel, row ranges (multiples of 8, its
-// widest tile) split across threads.
-static void matmul_half(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
+// F16 / BF16 batches on the tiled kernel (x: f32 for F16, BF16 for BF16
+// weights), row ranges (multiples of 8, its widest tile) split across threads.
+static void matmul_half(const WeightMatrix& w, const void* x, int64_t tokens, float* y) {
   const HalfGemmFn gemm = quant_dot_table().half_gemm;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const bool bf16 = w.type == uint32_t(GgmlType::bf16);
@@ -147,8 +147,23 @@ static void matmul_half(const WeightMatrix& w, const float* x, int64_t tokens, f
   parallel_for(octets, [&](int64_t q0, int64_t q1) { gemm(wd, bf16, w.cols, q0 * 8, std::min(w.rows, q1 * 8), x, tokens, y, w.rows); });
 }
 
-// Q4_0 / Q8_0 decode: activations quantized once to Q8A, rows dotted with
-// integer multiply-adds (vpdpbusd where available).
+// Activations for a BF16 matrix, rounded to BF16 once per matmul on every
+// path (batch kernel, row dots, f32 GEMM) so that results do not depend on
+// the batch size or the CPU. Returns the BF16 copy; `wide` gets it as f32.
+static const uint16_t* bf16_activations(const float* x, int64_t n, const float** wide) {
+  thread_local std::vector<uint16_t> rounded;
+  thread_local std::vector<float> widened;
+  rounded.resize(size_t(n));
+  widened.resize(size_t(n));
+  bf16_round_row_ref(x, rounded.data(), n);
+  bf16_widen_row_ref(rounded.data(), widened.data(), n);
+  *wide = widened.data();
+  return rounded.data();
+}
+
+// Rows streamed through integer (or, for F16/BF16, widening float) dot
+// products: activations quantized once to Q8A, rows dotted with integer
+// multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
   const F16DotFn fdot = w.type == uint32_t(GgmlType::f16) ? t.f16 : w.type == uint32_t(GgmlType::bf16) ? t.bf16 : nullptr;
@@ -194,7 +209,9 @@ void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
   // f32 GEMM costs one conversion per weight, the row dots one per weight
   // and token.
   const bool half = w.type == uint32_t(GgmlType::f16) || w.type == uint32_t(GgmlType::bf16);
-  if (half && tokens >= 4 && quant_dot_table().half_gemm) return matmul_half(w, x, tokens, y);
+  const void* x_half = x;
+  if (w.type == uint32_t(GgmlType::bf16)) x_half = bf16_activations(x, tokens * w.cols, &x);
+  if (half && tokens >= 4 && quant_dot_table().half_gemm) return matmul_half(w, x_half, tokens, y);
   // For the other types without a packed layout the row-streaming int8 path
   // beats dequantizing to f32 for any batch: each row is read once for all tokens.
   if (!(half && tokens >= 4) && matvec_int8(w, x, tokens, y)) return;

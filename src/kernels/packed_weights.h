@@ -7,7 +7,7 @@
 // chunk of 16 blocks (512 weights) takes eight vpdpbusd into the lanes, then
 // one conversion and one multiply by the 16 block scales, loaded
 // contiguously. The packed copy replaces the mapped one and costs about the
-// same bytes (Q4_K 4.625 bits per weight against 4.5, Q5_K 5.75 / 5.5,
+// same bytes (Q4_K 4.75 bits per weight against 4.5, Q5_K 5.75 / 5.5,
 // Q6_K 6.625 / 6.5625, Q4_0 and Q8_0 unchanged).
 //
 // A row is ceil(cols / 512) chunks; chunk c holds blocks 16c..16c+15 (block
@@ -56,8 +56,9 @@ constexpr int kPackedChunk = 512;  // weights per row chunk; rows need cols % 32
 
 enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, iq4_nl, iq4_xs, q2_k, q3_k };
 
-// The packed kind a GGML type repacks to, if any.
+// The packed kind a GGML type repacks to, if any, and back.
 std::optional<PackedKind> packed_kind_for(uint32_t ggml_type);
+uint32_t packed_ggml_type(PackedKind k);
 const char* packed_kind_name(PackedKind k);
 
 // Whether the low four bits of each weight sit in a nibble plane (all but

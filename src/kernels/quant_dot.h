@@ -35,15 +35,17 @@ float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
-// F16 / BF16 rows [r0, r1) of w [rows, cols] times f32 activations x
-// [tokens, cols]: y[t * ldy + r] (prefill; rows split across threads by the
-// caller). With BF16 weights the activations are rounded to BF16 first (as
-// llama.cpp does), so AVX512-BF16 dot instructions can take both.
-using HalfGemmFn = void (*)(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y,
+// F16 / BF16 rows [r0, r1) of w [rows, cols] times activations x [tokens,
+// cols]: y[t * ldy + r] (prefill; rows split across threads by the caller).
+// x is f32 for F16 weights and BF16 for BF16 weights: matmul_weights rounds
+// activations to BF16 for BF16 matrices on every path (as llama.cpp does),
+// so AVX512-BF16 dot instructions can take both operands.
+using HalfGemmFn = void (*)(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y,
                             int64_t ldy);
-void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
-// f32 -> BF16, rounded to nearest even (NaN stays NaN).
+void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
+// f32 -> BF16, rounded to nearest even (NaN stays NaN), and back (exact).
 void bf16_round_row_ref(const float* x, uint16_t* y, int64_t n);
+void bf16_widen_row_ref(const uint16_t* x, float* y, int64_t n);
 // pareto's group-wise formats (n a multiple of 32; the last group may be
 // short): a row is unpacked once to one byte per code plus (d, m) per
 // 32-code sub-block (value = d * code + m), then dotted with each token.
@@ -64,7 +66,7 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 float f32_bf16_dot(const void* row, const float* x, int64_t n);
-void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
 void group_unpack_pdep(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // BMI2
 void group_unpack_vbmi(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // AVX512-VBMI
 float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
@@ -80,7 +82,7 @@ void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int
 }  // namespace avx512vnni
 
 namespace avx512bf16 {
-void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy);
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
 }
 
 namespace avx2 {

@@ -15,8 +15,9 @@ struct RepackReport {
   double seconds = 0;
 };
 
-// Repacks the Q4_0, Q8_0, Q4_K, Q5_K and Q6_K matmul weights when this CPU
-// has a kernel for the packed layout; a no-op otherwise.
+// Repacks the matmul weights of every packable GGML type (Q4_0 Q4_1 Q5_0
+// Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; kernels::packable) when
+// this CPU has a kernel for the packed layout; a no-op otherwise.
 RepackReport repack_for_cpu(Model& m);
 
 }  // namespace pareto::llm

@@ -46,15 +46,8 @@ void random_blocks(GgmlType type, std::vector<uint8_t>& row) {
 // F16 (reference quantizer) or BF16 (rounded to nearest even) copies of w.
 std::vector<uint16_t> to_half(bool bf16, const std::vector<float>& w) {
   std::vector<uint16_t> h(w.size());
-  if (!bf16) {
-    quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), int64_t(w.size()));
-    return h;
-  }
-  for (size_t i = 0; i < w.size(); ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &w[i], 4);
-    h[i] = uint16_t((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
-  }
+  if (bf16) bf16_round_row_ref(w.data(), h.data(), int64_t(w.size()));
+  else quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), int64_t(w.size()));
   return h;
 }
 
@@ -192,57 +185,80 @@ TEST(QuantDot, F16VariantMatchesReference) {
   }
 }
 
+// Activations as half_gemm takes them: f32 for F16 weights, BF16 for BF16.
+struct HalfActivations {
+  std::vector<float> f32;
+  std::vector<uint16_t> bf16;
+  const void* ptr(bool is_bf16) const { return is_bf16 ? static_cast<const void*>(bf16.data()) : f32.data(); }
+  const void* row(bool is_bf16, int64_t t, int64_t cols) const {
+    return is_bf16 ? static_cast<const void*>(bf16.data() + t * cols) : f32.data() + t * cols;
+  }
+};
+HalfActivations half_activations(std::vector<float> x) {
+  HalfActivations a{std::move(x), {}};
+  a.bf16.resize(a.f32.size());
+  bf16_round_row_ref(a.f32.data(), a.bf16.data(), int64_t(a.f32.size()));
+  return a;
+}
+
 TEST(QuantDot, HalfGemmMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  std::vector<HalfGemmFn> variants = {avx512vnni::half_gemm};
+  if (cpu_features().avx512bf16) variants.push_back(avx512bf16::half_gemm);
+  else std::printf("no AVX512-BF16 on this CPU: its BF16 kernel is not run\n");
+  // 70 tokens of 2053 columns span two token groups (63 per group for F16).
+  const int64_t kTokens[] = {1, 2, 3, 4, 7, 70};
   for (bool bf16 : {false, true})
     for (int64_t cols : {int64_t(1), int64_t(15), int64_t(16), int64_t(33), int64_t(63), int64_t(2053)})
       for (int64_t rows : {int64_t(1), int64_t(7), int64_t(8), int64_t(17)})
-        for (int64_t tokens : {int64_t(1), int64_t(2), int64_t(3), int64_t(4), int64_t(7)}) {
+        for (int64_t tokens : kTokens) {
+          if (tokens == 70 && (cols < 2053 || rows > 8)) continue;
           auto w = randn(size_t(rows * cols), uint32_t(cols + rows));
-          auto x = randn(size_t(tokens * cols), uint32_t(tokens));
+          const HalfActivations x = half_activations(randn(size_t(tokens * cols), uint32_t(tokens)));
           const std::vector<uint16_t> h = to_half(bf16, w);
           // rows [1, rows) into an output with one spare row each side: nothing outside is written
           const int64_t ldy = rows + 2;
           std::vector<float> want(size_t(tokens * ldy), 7.f);
-          half_gemm_ref(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.data(), tokens, want.data(), ldy);
-          std::vector<HalfGemmFn> variants = {avx512vnni::half_gemm};
-          if (cpu_features().avx512bf16) variants.push_back(avx512bf16::half_gemm);
-          else if (bf16 && cols == 1 && rows == 1 && tokens == 1) std::printf("no AVX512-BF16 on this CPU: its BF16 kernel is not run\n");
+          half_gemm_ref(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.ptr(bf16), tokens, want.data(), ldy);
           for (HalfGemmFn fn : variants) {
-          std::vector<float> got(size_t(tokens * ldy), 7.f);
-          fn(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.data(), tokens, got.data(), ldy);
-          for (int64_t t = 0; t < tokens; ++t)
-            for (int64_t r = 0; r < ldy; ++r) {
-              double mag = 1e-6;
-              if (r < rows)
-                for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x[size_t(t * cols + k)]);
-              ASSERT_NEAR(got[size_t(t * ldy + r)], want[size_t(t * ldy + r)], 1e-5 * mag)
-                  << (bf16 ? "bf16" : "f16") << " cols " << cols << " rows " << rows << " tokens " << tokens << " at " << t << "," << r;
-            }
+            std::vector<float> got(size_t(tokens * ldy), 7.f);
+            fn(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.ptr(bf16), tokens, got.data(), ldy);
+            for (int64_t t = 0; t < tokens; ++t)
+              for (int64_t r = 0; r < ldy; ++r) {
+                double mag = 1e-6;
+                if (r < rows)
+                  for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x.f32[size_t(t * cols + k)]);
+                ASSERT_NEAR(got[size_t(t * ldy + r)], want[size_t(t * ldy + r)], 1e-5 * mag)
+                    << (bf16 ? "bf16" : "f16") << " cols " << cols << " rows " << rows << " tokens " << tokens << " at " << t << "," << r;
+              }
           }
         }
 }
 
-TEST(QuantDot, HalfMatmulAnyThreadsMatchesRowDots) {
-  // matmul_weights on a batch (tiled kernel, rows split across threads)
-  // against the reference one row and token at a time.
+TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {
+  // matmul_weights (batch kernel or, without one, the fallback; rows split
+  // across threads; BF16 activations rounded on every path) against the
+  // reference one row and token at a time.
   for (uint32_t type : {uint32_t(GgmlType::f16), uint32_t(GgmlType::bf16)})
     for (int threads : {1, 2})
-      for (int64_t rows : {int64_t(1), int64_t(9), int64_t(45)}) {
-        set_num_threads(threads);
-        const int64_t cols = 100, tokens = 5;
-        auto w = randn(size_t(rows * cols), 3);
-        auto x = randn(size_t(tokens * cols), 4);
-        const std::vector<uint16_t> h = to_half(type == uint32_t(GgmlType::bf16), w);
-        std::vector<float> y(size_t(tokens * rows));
-        matmul_weights(WeightMatrix{type, h.data(), rows, cols}, x.data(), tokens, y.data());
-        for (int64_t t = 0; t < tokens; ++t)
-          for (int64_t r = 0; r < rows; ++r) {
-            float want;
-            half_gemm_ref(h.data() + r * cols, type == uint32_t(GgmlType::bf16), cols, 0, 1, x.data() + t * cols, 1, &want, 1);
-            ASSERT_NEAR(y[size_t(t * rows + r)], want, 1e-4f * (1.f + std::abs(want))) << "threads " << threads << " rows " << rows;
-          }
-      }
+      for (int64_t rows : {int64_t(1), int64_t(9), int64_t(45)})
+        for (int64_t tokens : {int64_t(1), int64_t(5)}) {
+          set_num_threads(threads);
+          const bool bf16 = type == uint32_t(GgmlType::bf16);
+          const int64_t cols = 100;
+          auto w = randn(size_t(rows * cols), 3);
+          const HalfActivations x = half_activations(randn(size_t(tokens * cols), 4));
+          const std::vector<uint16_t> h = to_half(bf16, w);
+          std::vector<float> y(size_t(tokens * rows));
+          matmul_weights(WeightMatrix{type, h.data(), rows, cols}, x.f32.data(), tokens, y.data());
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t r = 0; r < rows; ++r) {
+              float want;
+              half_gemm_ref(h.data() + r * cols, bf16, cols, 0, 1, x.row(bf16, t, cols), 1, &want, 1);
+              ASSERT_NEAR(y[size_t(t * rows + r)], want, 1e-4f * (1.f + std::abs(want)))
+                  << (bf16 ? "bf16" : "f16") << " threads " << threads << " rows " << rows << " tokens " << tokens;
+            }
+        }
   set_num_threads(1);
 }
 

@@ -14,13 +14,7 @@ namespace pareto::kernels {
 namespace {
 
 constexpr int kBlocks = 16;  // 32-weight blocks per chunk
-uint32_t ggml_type_of(PackedKind k);
 
-float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return half_to_float(h);
-}
 
 // One chunk decoded: q[32 * l + k] is element k of block l, stored unsigned.
 struct Chunk {
@@ -180,7 +174,7 @@ void decode_chunk(PackedKind kind, const uint8_t* row, int64_t c, int blocks, Ch
       break;
     }
     case PackedKind::q4_1: case PackedKind::q5_0: case PackedKind::q5_1: case PackedKind::iq4_nl: {
-      const size_t bytes = ggml_type_traits(uint32_t(ggml_type_of(kind))).type_size;
+      const size_t bytes = ggml_type_traits(uint32_t(packed_ggml_type(kind))).type_size;
       for (int l = 0; l < blocks; ++l) decode_small_block(kind, row + (c * kBlocks + l) * int64_t(bytes), l, out, meta);
       break;
     }
@@ -214,7 +208,9 @@ void write_planes(PackedKind kind, const Chunk& in, int blocks, uint8_t* qs) {
     }
 }
 
-uint32_t ggml_type_of(PackedKind k) {
+}  // namespace
+
+uint32_t packed_ggml_type(PackedKind k) {
   switch (k) {
     case PackedKind::q4_0: return uint32_t(GgmlType::q4_0);
     case PackedKind::q8_0: return uint32_t(GgmlType::q8_0);
@@ -231,8 +227,6 @@ uint32_t ggml_type_of(PackedKind k) {
   }
   return 0;
 }
-
-}  // namespace
 
 std::optional<PackedKind> packed_kind_for(uint32_t ggml_type) {
   switch (GgmlType(ggml_type)) {
@@ -252,7 +246,7 @@ std::optional<PackedKind> packed_kind_for(uint32_t ggml_type) {
   }
 }
 
-const char* packed_kind_name(PackedKind k) { return ggml_type_traits(ggml_type_of(k)).name; }
+const char* packed_kind_name(PackedKind k) { return ggml_type_traits(packed_ggml_type(k)).name; }
 
 bool packable(uint32_t ggml_type, int64_t cols) {
   const std::optional<PackedKind> kind = packed_kind_for(ggml_type);
@@ -260,7 +254,7 @@ bool packable(uint32_t ggml_type, int64_t cols) {
 }
 
 void pack_rows(PackedKind kind, const void* ggml, int64_t cols, int64_t r0, int64_t r1, uint8_t* qs, uint8_t* meta) {
-  const size_t row_bytes = ggml_row_size(ggml_type_of(kind), cols), row_qs = packed_row_qs_bytes(kind, cols);
+  const size_t row_bytes = ggml_row_size(packed_ggml_type(kind), cols), row_qs = packed_row_qs_bytes(kind, cols);
   const int64_t chunks = packed_chunks(cols);
   const size_t cq = packed_chunk_qs_bytes(kind), cm = packed_chunk_meta_bytes(kind);
   Chunk chunk;

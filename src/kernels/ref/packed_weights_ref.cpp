@@ -54,11 +54,6 @@ float f32_at(const uint8_t* p) {
   std::memcpy(&v, p, 4);
   return v;
 }
-float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return half_to_float(h);
-}
 
 // Scales of block l of a chunk, as the SIMD kernel forms them: the value of
 // an element is scale * stored - min (Q4_K, Q5_K), scale * (stored - offset)

@@ -225,21 +225,24 @@ void bf16_round_row_ref(const float* x, uint16_t* y, int64_t n) {
   }
 }
 
-void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
-  std::vector<float> xr;
-  if (bf16) {  // activations rounded to BF16, widened back exactly
-    std::vector<uint16_t> h(size_t(tokens * cols));
-    bf16_round_row_ref(x, h.data(), tokens * cols);
-    xr.resize(h.size());
-    for (size_t i = 0; i < h.size(); ++i) {
-      const uint32_t bits = uint32_t(h[i]) << 16;
-      std::memcpy(&xr[i], &bits, 4);
-    }
-    x = xr.data();
+void bf16_widen_row_ref(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t bits = uint32_t(x[i]) << 16;
+    std::memcpy(&y[i], &bits, 4);
+  }
+}
+
+void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy) {
+  std::vector<float> wide;
+  const float* xf = static_cast<const float*>(x);
+  if (bf16) {
+    wide.resize(size_t(tokens * cols));
+    bf16_widen_row_ref(static_cast<const uint16_t*>(x), wide.data(), tokens * cols);
+    xf = wide.data();
   }
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t t = 0; t < tokens; ++t)
-      y[t * ldy + r] = bf16 ? f32_bf16_dot_ref(w + r * cols, x + t * cols, cols) : f32_f16_dot_ref(w + r * cols, x + t * cols, cols);
+      y[t * ldy + r] = bf16 ? f32_bf16_dot_ref(w + r * cols, xf + t * cols, cols) : f32_f16_dot_ref(w + r * cols, xf + t * cols, cols);
 }
 
 }  // namespace pareto::kernels

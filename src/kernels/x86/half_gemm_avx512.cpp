@@ -10,14 +10,17 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
-#include <vector>
+#include <type_traits>
 
 #include "kernels/quant_dot.h"
 
 namespace pareto::kernels::avx512vnni {
 
 namespace {
+
+// Activations: f32 with F16 weights, BF16 with BF16 weights.
+template <bool BF16>
+using Act = std::conditional_t<BF16, uint16_t, float>;
 
 template <bool BF16>
 inline __m512 widen(__m256i h) {
@@ -27,21 +30,23 @@ inline __m512 widen(__m256i h) {
 
 // 16 columns from k (Tail: the first `m` of them, the rest read as zero).
 template <bool BF16, int R, int T, bool Tail>
-inline void step(const uint16_t* w, int64_t cols, int64_t r, const float* x, int64_t t, int64_t k, __mmask16 m, __m512 (&acc)[R][T]) {
+inline void step(const uint16_t* w, int64_t cols, int64_t r, const Act<BF16>* x, int64_t t, int64_t k, __mmask16 m, __m512 (&acc)[R][T]) {
   __m512 wv[R];
   for (int i = 0; i < R; ++i) {
     const uint16_t* p = w + (r + i) * cols + k;
     wv[i] = widen<BF16>(Tail ? _mm256_maskz_loadu_epi16(m, p) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
   for (int j = 0; j < T; ++j) {
-    const float* p = x + (t + j) * cols + k;
-    const __m512 xv = Tail ? _mm512_maskz_loadu_ps(m, p) : _mm512_loadu_ps(p);
+    const Act<BF16>* p = x + (t + j) * cols + k;
+    __m512 xv;
+    if constexpr (BF16) xv = widen<true>(Tail ? _mm256_maskz_loadu_epi16(m, p) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    else xv = Tail ? _mm512_maskz_loadu_ps(m, p) : _mm512_loadu_ps(p);
     for (int i = 0; i < R; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
   }
 }
 
 template <bool BF16, int R, int T>
-void tile(const uint16_t* w, int64_t cols, int64_t r, const float* x, int64_t t, float* y, int64_t ldy) {
+void tile(const uint16_t* w, int64_t cols, int64_t r, const Act<BF16>* x, int64_t t, float* y, int64_t ldy) {
   __m512 acc[R][T];
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < T; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -53,14 +58,14 @@ void tile(const uint16_t* w, int64_t cols, int64_t r, const float* x, int64_t t,
 }
 
 template <bool BF16, int R>
-void rows_all_tokens(const uint16_t* w, int64_t cols, int64_t r, const float* x, int64_t t0, int64_t t1, float* y, int64_t ldy) {
+void rows_all_tokens(const uint16_t* w, int64_t cols, int64_t r, const Act<BF16>* x, int64_t t0, int64_t t1, float* y, int64_t ldy) {
   int64_t t = t0;
   for (; t + 3 <= t1; t += 3) tile<BF16, R, 3>(w, cols, r, x, t, y, ldy);
   for (; t < t1; ++t) tile<BF16, R, 1>(w, cols, r, x, t, y, ldy);
 }
 
 template <bool BF16>
-void gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
+void gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const Act<BF16>* x, int64_t tokens, float* y, int64_t ldy) {
   // Tokens in groups whose activations stay in L2 while the rows pass.
   const int64_t group = std::max<int64_t>(3, (int64_t(512) << 10) / (cols * 4) / 3 * 3);
   for (int64_t tg = 0; tg < tokens; tg += group) {
@@ -73,20 +78,9 @@ void gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const float* 
 
 }  // namespace
 
-void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
-  if (!bf16) return gemm<false>(w, cols, r0, r1, x, tokens, y, ldy);
-  // BF16 weights take activations rounded to BF16 (the contract of
-  // half_gemm, which the AVX512-BF16 variant needs).
-  thread_local std::vector<uint16_t> h;
-  thread_local std::vector<float> xr;
-  h.resize(size_t(tokens * cols));
-  xr.resize(h.size());
-  bf16_round_row_ref(x, h.data(), tokens * cols);
-  for (size_t i = 0; i < h.size(); ++i) {
-    const uint32_t bits = uint32_t(h[i]) << 16;
-    std::memcpy(&xr[i], &bits, 4);
-  }
-  gemm<true>(w, cols, r0, r1, xr.data(), tokens, y, ldy);
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy) {
+  if (bf16) gemm<true>(w, cols, r0, r1, static_cast<const uint16_t*>(x), tokens, y, ldy);
+  else gemm<false>(w, cols, r0, r1, static_cast<const float*>(x), tokens, y, ldy);
 }
 
 }  // namespace pareto::kernels::avx512vnni

@@ -1,14 +1,13 @@
 // BF16 weights times activations rounded to BF16 with AVX512-BF16: one
 // vdpbf16ps multiplies 32 pairs and adds them into 16 f32 lanes, twice the
 // work of an f32 multiply-add for half the weight bytes per instruction.
-// Activations are rounded to BF16 once per call (llama.cpp rounds them the
-// same way for BF16 weights). Same 8-row x 3-token tiling as the F16 kernel.
+// The caller rounds activations to BF16 (llama.cpp rounds them the same way
+// for BF16 weights). Same 8-row x 3-token tiling as the F16 kernel.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "kernels/quant_dot.h"
 
@@ -52,18 +51,16 @@ void rows_all_tokens(const uint16_t* w, int64_t cols, int64_t r, const uint16_t*
 
 }  // namespace
 
-void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const float* x, int64_t tokens, float* y, int64_t ldy) {
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy) {
   if (!bf16) return avx512vnni::half_gemm(w, bf16, cols, r0, r1, x, tokens, y, ldy);
-  thread_local std::vector<uint16_t> xb;
-  xb.resize(size_t(tokens * cols));
-  bf16_round_row_ref(x, xb.data(), tokens * cols);
+  const auto* xb = static_cast<const uint16_t*>(x);
   // Tokens in groups whose activations stay in L2 while the rows pass.
   const int64_t group = std::max<int64_t>(3, (int64_t(512) << 10) / (cols * 2) / 3 * 3);
   for (int64_t tg = 0; tg < tokens; tg += group) {
     const int64_t te = std::min(tokens, tg + group);
     int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) rows_all_tokens<8>(w, cols, r, xb.data(), tg, te, y, ldy);
-    for (; r < r1; ++r) rows_all_tokens<1>(w, cols, r, xb.data(), tg, te, y, ldy);
+    for (; r + 8 <= r1; r += 8) rows_all_tokens<8>(w, cols, r, xb, tg, te, y, ldy);
+    for (; r < r1; ++r) rows_all_tokens<1>(w, cols, r, xb, tg, te, y, ldy);
   }
 }
 
