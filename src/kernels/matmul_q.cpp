@@ -147,18 +147,20 @@ static void matmul_half(const WeightMatrix& w, const void* x, int64_t tokens, fl
   parallel_for(octets, [&](int64_t q0, int64_t q1) { gemm(wd, bf16, w.cols, q0 * 8, std::min(w.rows, q1 * 8), x, tokens, y, w.rows); });
 }
 
-// Activations for a BF16 matrix, rounded to BF16 once per matmul on every
-// path (batch kernel, row dots, f32 GEMM) so that results do not depend on
-// the batch size or the CPU. Returns the BF16 copy; `wide` gets it as f32.
-static const uint16_t* bf16_activations(const float* x, int64_t n, const float** wide) {
+// Activations for a BF16 matrix are rounded to BF16 once per matmul on
+// every path (batch kernel, row dots, f32 GEMM) so that results do not
+// depend on the batch size or the CPU; the paths taking f32 get them widened back.
+static const uint16_t* bf16_rounded(const float* x, int64_t n) {
   thread_local std::vector<uint16_t> rounded;
-  thread_local std::vector<float> widened;
   rounded.resize(size_t(n));
-  widened.resize(size_t(n));
   bf16_round_row_ref(x, rounded.data(), n);
-  bf16_widen_row_ref(rounded.data(), widened.data(), n);
-  *wide = widened.data();
   return rounded.data();
+}
+static const float* bf16_widened(const uint16_t* x, int64_t n) {
+  thread_local std::vector<float> widened;
+  widened.resize(size_t(n));
+  bf16_widen_row_ref(x, widened.data(), n);
+  return widened.data();
 }
 
 // Rows streamed through integer (or, for F16/BF16, widening float) dot
@@ -209,9 +211,14 @@ void matmul_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
   // f32 GEMM costs one conversion per weight, the row dots one per weight
   // and token.
   const bool half = w.type == uint32_t(GgmlType::f16) || w.type == uint32_t(GgmlType::bf16);
-  const void* x_half = x;
-  if (w.type == uint32_t(GgmlType::bf16)) x_half = bf16_activations(x, tokens * w.cols, &x);
-  if (half && tokens >= 4 && quant_dot_table().half_gemm) return matmul_half(w, x_half, tokens, y);
+  const bool half_batch = half && tokens >= 4 && quant_dot_table().half_gemm;
+  if (w.type == uint32_t(GgmlType::bf16)) {
+    const uint16_t* xb = bf16_rounded(x, tokens * w.cols);
+    if (half_batch) return matmul_half(w, xb, tokens, y);
+    x = bf16_widened(xb, tokens * w.cols);
+  } else if (half_batch) {
+    return matmul_half(w, x, tokens, y);
+  }
   // For the other types without a packed layout the row-streaming int8 path
   // beats dequantizing to f32 for any batch: each row is read once for all tokens.
   if (!(half && tokens >= 4) && matvec_int8(w, x, tokens, y)) return;

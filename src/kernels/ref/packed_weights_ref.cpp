@@ -147,14 +147,20 @@ Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, Pa
   const int64_t nb = cols / 32, stride = packed_chunks(cols) * kPackedChunk, nbp = stride / 32;
   const QuantDotTable& t = quant_dot_table();
   const bool mins = packed_has_mins(kind), half_offsets = packed_half_offset(kind) != 0, half_mins = kind == PackedKind::q2_k;
-  // +64: the int8 rows start on a cache line. A short last chunk reads as
-  // zeros: padding values and scales are cleared.
-  qs.assign(size_t(tokens * stride + 64), 0);
-  d.assign(size_t(tokens * nbp), 0.f);
-  off.assign(size_t(tokens * nbp), 0);
-  if (mins) dsum.assign(size_t(tokens * nbp), 0.f);
-  if (half_offsets) off16.assign(size_t(2 * tokens * nbp), 0);
-  if (half_mins) dsum16.assign(size_t(2 * tokens * nbp), 0.f);
+  // A short last chunk must read as zeros: only then are the arrays cleared
+  // (otherwise every entry is written below). +64: the int8 rows start on a
+  // cache line.
+  const bool padded = stride != cols;
+  auto size = [&](auto& v, int64_t n) {
+    if (padded) v.assign(size_t(n), 0);
+    else if (v.size() < size_t(n)) v.resize(size_t(n));
+  };
+  size(qs, tokens * stride + 64);
+  size(d, tokens * nbp);
+  size(off, tokens * nbp);
+  if (mins) size(dsum, tokens * nbp);
+  if (half_offsets) size(off16, 2 * tokens * nbp);
+  if (half_mins) size(dsum16, 2 * tokens * nbp);
   if (blocks.size() < size_t(nb)) blocks.resize(size_t(nb));
   int8_t* base = qs.data() + ((64 - reinterpret_cast<uintptr_t>(qs.data()) % 64) % 64);
   const int offset = packed_offset(kind);
