@@ -9,14 +9,16 @@
 # the table gives medians over the rounds, the ratios pareto / llama.cpp and
 # pareto's decode share of the measured bandwidth roofline.
 #
-#   bench/compare_llamacpp.sh [--preset 1.1b] [--types "q4_0 q8_0 q4_k f16 Q4_K_M Q5_K_M Q6_K"]
-#                             [--threads "1 2"] [-p 512] [-n 128] [--rounds 3]
+#   bench/compare_llamacpp.sh [--preset 1.1b] [--types "f32 f16 BF16 q8_0 q4_0 ... IQ4_XS"]
+#                             [--threads "1 2"] [-p 512] [-n 128] [--rounds 2]
+# Progress goes to stderr; the table (with both engines' peak resident set,
+# read from /proc the same way for both) to stdout.
 # Types in lower case come from pareto synth (f32 f16 q8_0 q4_0 q4_k); in
 # upper case they are llama-quantize's names (Q4_K_M, Q5_K_M, Q3_K_M, Q6_K,
 # Q5_K_S, Q2_K, Q5_0, Q5_1, Q4_1, IQ4_NL, IQ4_XS, BF16 ...), made from the F16 file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-preset=1.1b types="q4_0 q8_0 q4_k f16 Q4_K_M Q5_K_M Q6_K" threads="1 2" pp=512 tg=128 rounds=3
+preset=1.1b types="f32 f16 BF16 q8_0 q4_0 Q4_1 Q5_0 Q5_1 q4_k Q4_K_M Q5_K_M Q6_K Q3_K_M Q2_K IQ4_NL IQ4_XS" threads="1 2" pp=512 tg=128 rounds=2
 while [ $# -gt 0 ]; do
   case $1 in
     --preset) preset=$2; shift 2;;
@@ -59,15 +61,35 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR ==
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 
 declare -A res
-llama_run() {  # model threads -> "pp tg"
-  local out
-  out=$("$llama/bin/llama-bench" -m "$1" -p "$pp" -n "$tg" -t "$2" -r 1 -o jsonl 2>/dev/null)
-  echo "$(echo "$out" | grep "\"n_prompt\": *$pp," | grep '"n_gen": *0,' | num avg_ts) $(echo "$out" | grep '"n_prompt": *0,' | grep "\"n_gen\": *$tg," | num avg_ts)"
+# Runs a command with its stdout into $1 and echoes its peak resident set in
+# MiB (VmHWM, a high-water mark, read every 0.1 s while it runs), so both
+# engines are measured the same way.
+with_peak_rss() {
+  local out=$1 pid peak=0 v
+  shift
+  "$@" >"$out" 2>/dev/null &
+  pid=$!
+  while kill -0 $pid 2>/dev/null; do
+    v=$(awk "/^VmHWM:/ {print int(\$2 / 1024)}" /proc/$pid/status 2>/dev/null || true)
+    [ -n "$v" ] && peak=$v
+    sleep 0.1
+  done
+  wait $pid
+  echo "$peak"
 }
-pareto_run() {  # model threads -> "pp tg roofline"
-  local out
-  out=$("$pareto" bench --llm "$1" -p "$pp" -n "$tg" -t "$2" --reps 1 --json)
-  echo "$(echo "$out" | grep "\"test\":\"pp$pp\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num roofline)"
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+llama_run() {  # model threads -> "pp tg rss"
+  local out rss
+  rss=$(with_peak_rss "$tmp" "$llama/bin/llama-bench" -m "$1" -p "$pp" -n "$tg" -t "$2" -r 1 -o jsonl)
+  out=$(cat "$tmp")
+  echo "$(echo "$out" | grep "\"n_prompt\": *$pp," | grep '"n_gen": *0,' | num avg_ts) $(echo "$out" | grep '"n_prompt": *0,' | grep "\"n_gen\": *$tg," | num avg_ts) $rss"
+}
+pareto_run() {  # model threads -> "pp tg roofline rss"
+  local out rss
+  rss=$(with_peak_rss "$tmp" "$pareto" bench --llm "$1" -p "$pp" -n "$tg" -t "$2" --reps 1 --json)
+  out=$(cat "$tmp")
+  echo "$(echo "$out" | grep "\"test\":\"pp$pp\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num roofline) $rss"
 }
 for type in $types; do
   m=$(model_for "$type")
@@ -76,8 +98,9 @@ for type in $types; do
       # Alternate which engine goes first (cache and frequency state).
       if ((r % 2 == 0)); then order="llama pareto"; else order="pareto llama"; fi
       for e in $order; do
-        if [ $e = llama ]; then read -r a b < <(llama_run "$m" "$t"); res[$type,$t,lpp]+=" $a"; res[$type,$t,ltg]+=" $b"
-        else read -r a b c < <(pareto_run "$m" "$t"); res[$type,$t,ppp]+=" $a"; res[$type,$t,ptg]+=" $b"; res[$type,$t,roof]+=" $c"; fi
+        if [ $e = llama ]; then read -r a b c < <(llama_run "$m" "$t"); res[$type,$t,lpp]+=" $a"; res[$type,$t,ltg]+=" $b"; res[$type,$t,lrss]+=" $c"
+        else read -r a b c d < <(pareto_run "$m" "$t"); res[$type,$t,ppp]+=" $a"; res[$type,$t,ptg]+=" $b"; res[$type,$t,roof]+=" $c"; res[$type,$t,prss]+=" $d"; fi
+        echo "$type t=$t round $r $e: $a $b $c ${d:-}" >&2
       done
     done
   done
@@ -87,14 +110,16 @@ echo "pareto $(git -C "$root" rev-parse --short HEAD) vs llama.cpp c392e50, pres
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) CPUs; flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o 'avx512_vnni\|avx512_bf16\|avx512_fp16\|amx_int8\|amx_bf16' | tr '\n' ' ')"
 echo "pareto $("$pareto" info --cpu 2>/dev/null | grep -o 'kernels:.*')"
 echo
-echo "| type | threads | llama.cpp pp$pp | pareto pp$pp | ratio | llama.cpp tg$tg | pareto tg$tg | ratio | pareto roofline |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| type | threads | llama.cpp pp$pp | pareto pp$pp | ratio | llama.cpp tg$tg | pareto tg$tg | ratio | pareto roofline | file MiB | llama.cpp peak RSS MiB | pareto peak RSS MiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for type in $types; do
   for t in $threads; do
     lpp=$(echo "${res[$type,$t,lpp]}" | median) ppp=$(echo "${res[$type,$t,ppp]}" | median)
     ltg=$(echo "${res[$type,$t,ltg]}" | median) ptg=$(echo "${res[$type,$t,ptg]}" | median)
     roof=$(echo "${res[$type,$t,roof]}" | median)
-    printf '| %s | %s | %.1f | %.1f | %s | %.2f | %.2f | %s | %.0f%% |\n' "$type" "$t" "$lpp" "$ppp" "$(ratio "$ppp" "$lpp")" "$ltg" "$ptg" \
-      "$(ratio "$ptg" "$ltg")" "$(awk -v r="$roof" 'BEGIN {print 100 * r}')"
+    lrss=$(echo "${res[$type,$t,lrss]}" | median) prss=$(echo "${res[$type,$t,prss]}" | median)
+    mib=$(( $(stat -c %s "$(model_for "$type")") >> 20 ))
+    printf '| %s | %s | %.1f | %.1f | %s | %.2f | %.2f | %s | %.0f%% | %s | %.0f | %.0f |\n' "$type" "$t" "$lpp" "$ppp" "$(ratio "$ppp" "$lpp")" "$ltg" "$ptg" \
+      "$(ratio "$ptg" "$ltg")" "$(awk -v r="$roof" 'BEGIN {print 100 * r}')" "$mib" "$lrss" "$prss"
   done
 done

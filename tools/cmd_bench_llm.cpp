@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -37,6 +40,47 @@ Stat stats(const std::vector<double>& v) {
 
 constexpr size_t kProbeBytes = size_t(1) << 30;
 
+// The read bandwidth for each thread count, measured in a child process
+// before any model is opened: the probe's 1 GiB buffer then never counts in
+// this process's peak resident set, which the comparison script reports.
+// (The child forks while this process has one thread, so its thread pool
+// starts fresh.)
+std::vector<double> probe_bandwidths_in_child(const std::vector<int>& threads) {
+  std::vector<double> bw(threads.size(), 0.0);
+  int fds[2];
+  if (pipe(fds) != 0) throw Error(StatusCode::io_error, "bench: pipe() failed for the bandwidth probe");
+  const pid_t pid = fork();
+  if (pid < 0) throw Error(StatusCode::io_error, "bench: fork() failed for the bandwidth probe");
+  if (pid == 0) {
+    close(fds[0]);
+    for (double& b : bw) b = measure_read_bandwidth(kProbeBytes, threads[size_t(&b - bw.data())]);
+    const ssize_t want = ssize_t(bw.size() * sizeof(double));
+    _exit(write(fds[1], bw.data(), size_t(want)) == want ? 0 : 1);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  auto* out = reinterpret_cast<char*>(bw.data());
+  while (got < bw.size() * sizeof(double)) {
+    const ssize_t r = read(fds[0], out + got, bw.size() * sizeof(double) - got);
+    if (r <= 0) break;
+    got += size_t(r);
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (got != bw.size() * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Error(StatusCode::internal, "bench: the bandwidth probe process failed");
+  return bw;
+}
+
+void print_table_header() {
+  std::printf("cpu: %s\n\n", cpu_summary().c_str());
+  std::printf("| %-28s | %10s | %8s | %7s | %7s | %6s | %16s | %8s |\n", "model", "size", "params", "type", "threads", "test", "t/s", "roofline");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(12, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(8, '-').c_str(), std::string(18, '-').c_str(),
+              std::string(10, '-').c_str());
+}
+
 }  // namespace
 
 int cmd_bench_bandwidth(const Args& args) {
@@ -55,21 +99,21 @@ int cmd_bench_llm(const Args& args) {
   a.options.erase("--threads");
   a.options.erase("--ctx");
   a.options.emplace("--ctx", std::to_string(std::max(p, n) + 1));
-  auto session = open_llm(a);
-  LlmInfo info = session->info();
-  if (!json) {
-    std::printf("cpu: %s\n\n", cpu_summary().c_str());
-    std::printf("| %-28s | %10s | %8s | %7s | %7s | %6s | %16s | %8s |\n", "model", "size", "params", "type", "threads", "test", "t/s", "roofline");
-    std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(12, '-').c_str(), std::string(10, '-').c_str(),
-                std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(8, '-').c_str(), std::string(18, '-').c_str(),
-                std::string(10, '-').c_str());
-  }
-  std::string name = info.path.substr(info.path.find_last_of('/') + 1);
-  for (int t : threads) {
+  const std::vector<double> bandwidths = n > 0 ? probe_bandwidths_in_child(threads) : std::vector<double>(threads.size(), 0.0);
+  bool header = !json;
+  for (size_t ti = 0; ti < threads.size(); ++ti) {
+    const int t = threads[ti];
+    const double bw = bandwidths[ti];
     Args at = a;
     at.options.emplace("--threads", std::to_string(t));
+    // One model open at a time, so the peak resident set is one model's.
     auto s = open_llm(at);
-    double bw = n > 0 ? measure_read_bandwidth(kProbeBytes, t) : 0;
+    const LlmInfo info = s->info();
+    const std::string name = info.path.substr(info.path.find_last_of('/') + 1);
+    if (header) {
+      header = false;
+      print_table_header();
+    }
     for (int test = 0; test < 2; ++test) {
       int tokens = test == 0 ? p : n;
       if (tokens <= 0) continue;
