@@ -2,6 +2,11 @@
 
 #include <thread>
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -15,6 +20,17 @@ unsigned long long read_xcr0() {
   unsigned eax, edx;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (static_cast<unsigned long long>(edx) << 32) | eax;
+}
+
+// Linux hands out the (8 KiB) AMX tile state only on request; without it
+// the first tile instruction faults.
+bool request_amx_tile_state() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtileData = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+#else
+  return false;
+#endif
 }
 
 CpuFeatures detect() {
@@ -36,6 +52,10 @@ CpuFeatures detect() {
     f.avx512vnni = zmm_ok && (c & bit_AVX512VNNI);
     f.avx512vbmi = zmm_ok && (c & bit_AVX512VBMI);
     f.avx512fp16 = zmm_ok && (d & (1u << 23));
+    // AMX-TILE (bit 24) with AMX-INT8 (25) / AMX-BF16 (22); XCR0 bits 17-18: tile config and data.
+    const bool tiles = (d & (1u << 24)) && (xcr0 & 0x60000) == 0x60000 && request_amx_tile_state();
+    f.amx_int8 = tiles && (d & (1u << 25));
+    f.amx_bf16 = tiles && (d & (1u << 22));
   }
   if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
     f.avxvnni = ymm_ok && (a & (1u << 4));
@@ -80,6 +100,8 @@ std::string cpu_features_string() {
   add(f.avx512bf16, "avx512bf16");
   add(f.avx512fp16, "avx512fp16");
   add(f.avxvnni, "avxvnni");
+  add(f.amx_int8, "amx_int8");
+  add(f.amx_bf16, "amx_bf16");
   return s.empty() ? "baseline" : s;
 }
 

@@ -8,6 +8,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
   bool bmi2 = false, avx512vbmi = false, avx512bf16 = false, avx512fp16 = false, avxvnni = false;
+  // AMX tile instructions, usable: the CPU has them, the OS saves the tile
+  // state and Linux granted this process the permission to use it.
+  bool amx_int8 = false, amx_bf16 = false;
   std::string brand;
 };
 

@@ -68,6 +68,14 @@ const KernelTable& table() {
   return t;
 }
 
+// PARETO_AMX=0 keeps batches on the AVX-512 kernels (to compare the two);
+// PARETO_ISA=ref / avx2 also leaves AMX off.
+bool amx_allowed() {
+  const char* amx = std::getenv("PARETO_AMX");
+  const char* isa = std::getenv("PARETO_ISA");
+  return !(amx && !std::strcmp(amx, "0")) && !(isa && (!std::strcmp(isa, "ref") || !std::strcmp(isa, "avx2")));
+}
+
 }  // namespace
 
 IsaLevel best_isa_level() {
@@ -96,7 +104,8 @@ std::string kernel_summary() {
   const HalfGemmFn half = quant_dot_table().half_gemm;
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa +
          " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs)=" + (packed_weights_preferred() ? "avx512vnni" : "off") +
-         " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + (half == avx512bf16::half_gemm ? "avx512bf16" : half ? "avx512" : "f32_gemm");
+         (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") + " f16_batch=" + (half ? "avx512" : "f32_gemm") +
+         " bf16_batch=" + (quant_dot_table().bf16_tiles ? "amx_bf16" : half == avx512bf16::half_gemm ? "avx512bf16" : half ? "avx512" : "f32_gemm");
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
@@ -148,7 +157,12 @@ const QuantDotTable& quant_dot_table() {
       t.q3_k = avx512vnni::q8a_q3_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
       t.bf16 = avx512vnni::f32_bf16_dot;
+      t.f32 = avx512vnni::f32_f32_dot;
+      t.f16_rows = avx512vnni::f16_rows_dot;
+      t.bf16_rows = avx512vnni::bf16_rows_dot;
+      t.f32_rows = avx512vnni::f32_rows_dot;
       t.half_gemm = f.avx512bf16 ? avx512bf16::half_gemm : avx512vnni::half_gemm;
+      if (f.amx_bf16 && amx_allowed()) t.bf16_tiles = amx::bf16_gemm;
       t.quantize_token = avx512vnni::f32_q8tok_quantize;
       t.q8_row = avx512vnni::q8_row_gemm;
       t.codes_dot = avx512vnni::q8a_codes_dot;
@@ -172,6 +186,11 @@ const QuantDotTable& quant_dot_table() {
 
 PackedGemmFn packed_gemm_fn() {
   static const PackedGemmFn fn = std::strcmp(quant_dot_table().isa, "avx512vnni") ? packed_gemm_ref : avx512vnni::packed_gemm;
+  return fn;
+}
+
+PackedGemmFn packed_gemm_tiles_fn() {
+  static const PackedGemmFn fn = packed_weights_preferred() && cpu_features().amx_int8 && amx_allowed() ? amx::packed_gemm : nullptr;
   return fn;
 }
 

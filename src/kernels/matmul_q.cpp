@@ -23,10 +23,11 @@ void matmul_packed(const WeightMatrix& w, const float* x, int64_t tokens, float*
   thread_local Q8PanelBuffer buffer;
   const PackedView view = packed_view(w);
   const Q8Panel panel = buffer.quantize(x, tokens, w.cols, view.kind);
-  const PackedGemmFn gemm = packed_gemm_fn();
-  // Ranges in multiples of 4 rows keep every thread on the widest tiles.
-  const int64_t quads = (w.rows + 3) / 4;
-  parallel_for(quads, [&](int64_t q0, int64_t q1) { gemm(view, q0 * 4, std::min(w.rows, q1 * 4), panel, y, w.rows); });
+  const PackedGemmFn tiles = tokens >= kPackedTileTokens ? packed_gemm_tiles_fn() : nullptr;
+  const PackedGemmFn gemm = tiles ? tiles : packed_gemm_fn();
+  // Ranges in multiples of the widest row tile (AMX 16, VNNI 4) keep every thread on it.
+  const int64_t step = tiles ? 16 : 4, groups = (w.rows + step - 1) / step;
+  parallel_for(groups, [&](int64_t g0, int64_t g1) { gemm(view, g0 * step, std::min(w.rows, g1 * step), panel, y, w.rows); });
 }
 }  // namespace
 
@@ -140,11 +141,13 @@ static void matmul_q8_row(const WeightMatrix& w, const float* x, int64_t tokens,
 // F16 / BF16 batches on the tiled kernel (x: f32 for F16, BF16 for BF16
 // weights), row ranges (multiples of 8, its widest tile) split across threads.
 static void matmul_half(const WeightMatrix& w, const void* x, int64_t tokens, float* y) {
-  const HalfGemmFn gemm = quant_dot_table().half_gemm;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const bool bf16 = w.type == uint32_t(GgmlType::bf16);
-  const int64_t octets = (w.rows + 7) / 8;
-  parallel_for(octets, [&](int64_t q0, int64_t q1) { gemm(wd, bf16, w.cols, q0 * 8, std::min(w.rows, q1 * 8), x, tokens, y, w.rows); });
+  // BF16 batches of whole 16-token tiles on AMX where the CPU has it (rows in 32s: two row tiles per pass).
+  const HalfGemmFn tiles = bf16 && tokens >= 16 && w.cols % 32 == 0 ? quant_dot_table().bf16_tiles : nullptr;
+  const HalfGemmFn gemm = tiles ? tiles : quant_dot_table().half_gemm;
+  const int64_t step = tiles ? 32 : 8, groups = (w.rows + step - 1) / step;
+  parallel_for(groups, [&](int64_t g0, int64_t g1) { gemm(wd, bf16, w.cols, g0 * step, std::min(w.rows, g1 * step), x, tokens, y, w.rows); });
 }
 
 // Activations for a BF16 matrix are rounded to BF16 once per matmul on
@@ -168,9 +171,24 @@ static const float* bf16_widened(const uint16_t* x, int64_t n) {
 // multiply-adds (vpdpbusd where available).
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
-  const F16DotFn fdot = w.type == uint32_t(GgmlType::f16) ? t.f16 : w.type == uint32_t(GgmlType::bf16) ? t.bf16 : nullptr;
+  const bool f32 = w.type == uint32_t(GgmlType::f32);
+  // F32 rows only for decode (a batch runs the f32 GEMM).
+  const F16DotFn fdot = w.type == uint32_t(GgmlType::f16)    ? t.f16
+                        : w.type == uint32_t(GgmlType::bf16) ? t.bf16
+                        : f32 && tokens <= 2                 ? t.f32
+                                                             : nullptr;
+  const FloatRowsDotFn rows_dot = w.type == uint32_t(GgmlType::f16)    ? t.f16_rows
+                                  : w.type == uint32_t(GgmlType::bf16) ? t.bf16_rows
+                                                                       : t.f32_rows;
+  if (fdot && tokens == 1 && rows_dot) {  // decode: several rows per pass
+    const int64_t row_bytes = w.cols * (f32 ? 4 : 2);
+    parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+      rows_dot(static_cast<const uint8_t*>(w.data) + r0 * row_bytes, row_bytes, r1 - r0, x, w.cols, y + r0);
+    });
+    return true;
+  }
   if (fdot) {  // float activations, weights widened in registers
-    const size_t row_bytes = size_t(w.cols) * 2;
+    const size_t row_bytes = size_t(w.cols) * (f32 ? 4 : 2);
     parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t t0 = 0; t0 < tokens; ++t0)

@@ -156,7 +156,15 @@ void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel&
 namespace avx512vnni {
 void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
 }
+namespace amx {  // AMX-INT8 tiles, for batches (x86/packed_gemm_amx.cpp)
+void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
+}
 PackedGemmFn packed_gemm_fn();  // chosen once from cpu features, like quant_dot_table()
+// The kernel for batches of at least kPackedTileTokens tokens where the CPU
+// has AMX-INT8 (null otherwise: packed_gemm_fn() serves every batch).
+// Below a full 16-token tile most of each tile product would be padding.
+constexpr int64_t kPackedTileTokens = 16;
+PackedGemmFn packed_gemm_tiles_fn();
 // Whether repacking pays on this CPU (a SIMD variant exists); otherwise
 // models keep GGML's layout and the row kernels.
 bool packed_weights_preferred();

@@ -33,6 +33,8 @@ float q8a_q5_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot_ref(const void* row, const Q8aBlock* x, int64_t n);
 // F16 / BF16 weights with float activations (converted in registers).
 using F16DotFn = float (*)(const void* row, const float* x, int64_t n);
+// Several consecutive rows against one token (decode): y[r] = row r . x.
+using FloatRowsDotFn = void (*)(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
 float f32_f16_dot_ref(const void* row, const float* x, int64_t n);
 float f32_bf16_dot_ref(const void* row, const float* x, int64_t n);
 // F16 / BF16 rows [r0, r1) of w [rows, cols] times activations x [tokens,
@@ -66,6 +68,11 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 float f32_bf16_dot(const void* row, const float* x, int64_t n);
+float f32_f32_dot(const void* row, const float* x, int64_t n);
+// y[r] = row r . x for `rows` rows of F16 / BF16 / F32 weights, row_bytes apart (decode).
+void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
+void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
+void f32_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
 void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
 void group_unpack_pdep(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // BMI2
 void group_unpack_vbmi(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);  // AVX512-VBMI
@@ -83,6 +90,9 @@ void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int
 
 namespace avx512bf16 {
 void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
+}
+namespace amx {  // AMX-BF16 tiles: BF16 weights only, cols % 32 == 0 (x86/half_gemm_amx.cpp)
+void bf16_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
 }
 
 namespace avx2 {
@@ -104,7 +114,10 @@ struct QuantDotTable {
   QuantDotFn q3_k = q8a_q3_k_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
   F16DotFn bf16 = f32_bf16_dot_ref;
+  F16DotFn f32 = nullptr;  // F32 rows for decode (null: the portable dot)
+  FloatRowsDotFn f16_rows = nullptr, bf16_rows = nullptr, f32_rows = nullptr;  // one-token decode, several rows per pass
   HalfGemmFn half_gemm = nullptr;  // null: no tiled kernel, batches widen rows for the f32 GEMM
+  HalfGemmFn bf16_tiles = nullptr;  // AMX-BF16: BF16 batches of >= 16 tokens, cols % 32 == 0
   GroupUnpackFn group_unpack = group_unpack_ref;
   CodesDotFn codes_dot = q8a_codes_dot_ref;
   QuantizeTokenFn quantize_token = f32_q8tok_quantize_ref;  // W8A8: per-token activations

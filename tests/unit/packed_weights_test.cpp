@@ -97,10 +97,6 @@ const PackedKind kKinds[] = {PackedKind::q4_0, PackedKind::q8_0, PackedKind::q4_
                              PackedKind::q4_1, PackedKind::q5_0, PackedKind::q5_1, PackedKind::iq4_nl, PackedKind::iq4_xs,
                              PackedKind::q2_k, PackedKind::q3_k};
 
-const int64_t kRows[] = {1, 2, 7, 33, 67};
-const int64_t kTokens[] = {1, 2, 3, 4, 5, 17};
-
-}  // namespace
 
 TEST(PackedWeights, PackingKeepsEveryWeight) {
   for (PackedKind kind : kKinds)
@@ -137,13 +133,15 @@ TEST(PackedWeights, ReferenceTracksExactProduct) {
   }
 }
 
-TEST(PackedWeights, SimdKernelMatchesReference) {
-  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+// A kernel against the reference on every kind, row lengths with and
+// without a short last chunk, and awkward row and token counts.
+void expect_matches_reference(PackedGemmFn kernel, const char* name, const std::vector<int64_t>& rows_list,
+                              const std::vector<int64_t>& tokens_list) {
   for (PackedKind kind : kKinds)
     for (int64_t cols : cols_for(kind)) {
-      for (int64_t rows : kRows) {
+      for (int64_t rows : rows_list) {
         Packed p(kind, rows, cols, uint32_t(rows * 31 + cols));
-        std::vector<int64_t> token_counts(std::begin(kTokens), std::end(kTokens));
+        std::vector<int64_t> token_counts = tokens_list;
         if (cols == 5632 && rows <= 2) token_counts.push_back(50);  // two token groups (44 per group at 5632 columns)
         for (int64_t tokens : token_counts) {
           auto x = randn(size_t(tokens * cols), uint32_t(tokens), 1.5f);
@@ -151,15 +149,41 @@ TEST(PackedWeights, SimdKernelMatchesReference) {
           Q8Panel panel = p.quantize(buf, x, tokens);
           std::vector<float> want(size_t(tokens * rows)), got(size_t(tokens * rows) + 1, 777.f);
           packed_gemm_ref(p.view(), 0, rows, panel, want.data(), rows);
-          avx512vnni::packed_gemm(p.view(), 0, rows, panel, got.data(), rows);
-          EXPECT_EQ(got.back(), 777.f) << "wrote past the output";
+          kernel(p.view(), 0, rows, panel, got.data(), rows);
+          EXPECT_EQ(got.back(), 777.f) << name << ": wrote past the output";
           for (size_t i = 0; i < want.size(); ++i)
             ASSERT_TRUE(close(got[i], want[i], p, x, int64_t(i) % rows, int64_t(i) / rows))
-                << packed_kind_name(kind) << " rows " << rows << " cols " << cols << " tokens " << tokens << " at " << i << ": " << got[i]
-                << " vs " << want[i];
+                << name << " " << packed_kind_name(kind) << " rows " << rows << " cols " << cols << " tokens " << tokens << " at " << i
+                << ": " << got[i] << " vs " << want[i];
         }
       }
     }
+}
+
+}  // namespace
+
+namespace pareto::kernels::amx_emulated {
+void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
+}
+
+TEST(PackedWeights, SimdKernelMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  expect_matches_reference(avx512vnni::packed_gemm, "avx512vnni", {1, 2, 7, 33, 67}, {1, 2, 3, 4, 5, 17});
+}
+
+// The AMX kernel's source built over software tiles (kernels/x86/amx_tiles.h):
+// its tile shapes, layouts and scale handling, on any CPU with AVX-512.
+// Rows and tokens below and above the 16 of a tile, with tails.
+TEST(PackedWeights, AmxKernelOnEmulatedTilesMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: the emulated AMX kernel needs it for its unpacking";
+  expect_matches_reference(amx_emulated::packed_gemm, "amx (emulated tiles)", {1, 33}, {17, 40});
+}
+
+TEST(PackedWeights, AmxKernelMatchesReference) {
+  if (!cpu_features().amx_int8)
+    GTEST_SKIP() << "no AMX-INT8 on this CPU (or Linux did not grant the tile state): the hardware AMX kernel is not run, "
+                    "its emulated build is (AmxKernelOnEmulatedTilesMatchesReference)";
+  expect_matches_reference(amx::packed_gemm, "amx", {1, 16, 33, 67}, {1, 16, 17, 40});
 }
 
 TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
@@ -171,7 +195,7 @@ TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
   for (PackedKind kind : kKinds)
     for (int threads : {1, 2})
       for (int64_t rows : {1, 7, 33, 255})
-        for (int64_t tokens : {1, 5}) {
+        for (int64_t tokens : {1, 5, 20}) {  // 20: the AMX kernel where the CPU has it
           set_num_threads(threads);
           Packed p(kind, rows, 1280, uint32_t(rows + 100));
           WeightMatrix native{p.type(), p.ggml.data(), rows, p.cols};

@@ -185,6 +185,47 @@ TEST(QuantDot, F16VariantMatchesReference) {
   }
 }
 
+TEST(QuantDot, FloatRowsDotMatchesRowDots) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: decode takes one row at a time";
+  for (int kind = 0; kind < 3; ++kind)
+    for (int64_t n : {int64_t(1), int64_t(15), int64_t(17), int64_t(64), int64_t(100), int64_t(4097)})
+      for (int64_t rows : {int64_t(1), int64_t(3), int64_t(4), int64_t(9)}) {
+        auto w = randn(size_t(rows * n), uint32_t(n + rows));
+        auto x = randn(size_t(n), 31);
+        const uint32_t type = kind == 0 ? uint32_t(GgmlType::f16) : kind == 1 ? uint32_t(GgmlType::bf16) : uint32_t(GgmlType::f32);
+        const size_t rb = ggml_row_size(type, n);
+        std::vector<uint8_t> stored(rb * size_t(rows));
+        for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, w.data() + r * n, stored.data() + size_t(r) * rb, n);
+        std::vector<float> got(size_t(rows) + 1, 777.f), row(static_cast<size_t>(n));
+        const FloatRowsDotFn fn = kind == 0 ? avx512vnni::f16_rows_dot : kind == 1 ? avx512vnni::bf16_rows_dot : avx512vnni::f32_rows_dot;
+        fn(stored.data(), int64_t(rb), rows, x.data(), n, got.data());
+        EXPECT_EQ(got.back(), 777.f) << "wrote past the output";
+        for (int64_t r = 0; r < rows; ++r) {
+          dequantize_row_ref(type, stored.data() + size_t(r) * rb, row.data(), n);
+          double exact = 0, mag = 0;
+          for (int64_t k = 0; k < n; ++k) {
+            exact += double(row[size_t(k)]) * x[size_t(k)];
+            mag += std::abs(double(row[size_t(k)]) * x[size_t(k)]);
+          }
+          ASSERT_NEAR(got[size_t(r)], exact, 1e-6 * mag + 1e-7) << "kind " << kind << " n " << n << " rows " << rows << " row " << r;
+        }
+      }
+}
+
+TEST(QuantDot, F32DecodeDotMatchesExactSum) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: F32 rows use the portable dot";
+  for (int64_t n : {int64_t(1), int64_t(15), int64_t(16), int64_t(17), int64_t(63), int64_t(64), int64_t(65), int64_t(4097)}) {
+    auto w = randn(size_t(n), 23);
+    auto x = randn(size_t(n), 29);
+    double exact = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      exact += double(w[size_t(i)]) * x[size_t(i)];
+      mag += std::abs(double(w[size_t(i)]) * x[size_t(i)]);
+    }
+    EXPECT_NEAR(avx512vnni::f32_f32_dot(w.data(), x.data(), n), exact, 1e-6 * mag + 1e-7) << n;
+  }
+}
+
 // Activations as half_gemm takes them: f32 for F16 weights, BF16 for BF16.
 struct HalfActivations {
   std::vector<float> f32;
@@ -233,6 +274,43 @@ TEST(QuantDot, HalfGemmMatchesReference) {
               }
           }
         }
+}
+
+namespace pareto::kernels::amx_emulated {
+void bf16_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
+}
+
+// The AMX-BF16 kernel (its source over emulated tiles on any CPU with
+// AVX-512, the hardware build where the CPU has AMX) against the reference:
+// rows and tokens below, at and above a tile's 16, rows past a 32-row pass.
+TEST(QuantDot, AmxBf16GemmMatchesReference) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: the AMX kernels are not built for it";
+  std::vector<std::pair<HalfGemmFn, const char*>> variants = {{amx_emulated::bf16_gemm, "amx (emulated tiles)"}};
+  if (cpu_features().amx_bf16) variants.push_back({amx::bf16_gemm, "amx"});
+  else std::printf("no AMX-BF16 on this CPU (or Linux did not grant the tile state): the hardware AMX kernel is not run\n");
+  for (int64_t cols : {int64_t(32), int64_t(96), int64_t(2048)})
+    for (int64_t rows : {int64_t(1), int64_t(17), int64_t(34), int64_t(70)})
+      for (int64_t tokens : {int64_t(1), int64_t(16), int64_t(17), int64_t(40)}) {
+        if (cols == 2048 && rows > 17) continue;
+        auto w = randn(size_t(rows * cols), uint32_t(cols + rows));
+        const HalfActivations x = half_activations(randn(size_t(tokens * cols), uint32_t(tokens)));
+        const std::vector<uint16_t> h = to_half(true, w);
+        const int64_t ldy = rows + 2, r0 = rows > 1 ? 1 : 0;
+        std::vector<float> want(size_t(tokens * ldy), 7.f);
+        half_gemm_ref(h.data(), true, cols, r0, rows, x.ptr(true), tokens, want.data(), ldy);
+        for (const auto& [fn, name] : variants) {
+          std::vector<float> got(size_t(tokens * ldy), 7.f);
+          fn(h.data(), true, cols, r0, rows, x.ptr(true), tokens, got.data(), ldy);
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t r = 0; r < ldy; ++r) {
+              double mag = 1e-6;
+              if (r < rows)
+                for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x.f32[size_t(t * cols + k)]);
+              ASSERT_NEAR(got[size_t(t * ldy + r)], want[size_t(t * ldy + r)], 1e-5 * mag)
+                  << name << " cols " << cols << " rows " << rows << " tokens " << tokens << " at " << t << "," << r;
+            }
+        }
+      }
 }
 
 TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/quant_dot.h"
 #include "kernels/x86/vnni_helpers.h"
@@ -96,6 +97,12 @@ float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// Decode streams float rows from DRAM one after the other: fetch this far
+// ahead (past the row end into the next rows) into L2, beyond what the
+// out-of-order window keeps in flight.
+constexpr int64_t kRowPrefetchBytes = 16384;
+inline void prefetch_ahead(const void* p) { _mm_prefetch(static_cast<const char*>(p) + kRowPrefetchBytes, _MM_HINT_T2); }
+
 float f32_bf16_dot(const void* row, const float* x, int64_t n) {
   const uint16_t* w = static_cast<const uint16_t*>(row);
   auto widen = [](const uint16_t* p) {
@@ -104,12 +111,82 @@ float f32_bf16_dot(const void* row, const float* x, int64_t n) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+    prefetch_ahead(w + i);
     a0 = _mm512_fmadd_ps(widen(w + i), _mm512_loadu_ps(x + i), a0);
     a1 = _mm512_fmadd_ps(widen(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
   }
   float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
   if (i < n) acc += f32_bf16_dot_ref(w + i, x + i, n - i);
   return acc;
+}
+
+namespace {
+
+// 16 weights from element i of a row of F16 (0), BF16 (1) or F32 (2).
+template <int Kind>
+inline __m512 widen16(const uint8_t* row, int64_t i) {
+  if constexpr (Kind == 0) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  if constexpr (Kind == 1)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i))), 16));
+  return _mm512_loadu_ps(reinterpret_cast<const float*>(row + 4 * i));
+}
+
+template <int Kind>
+float element(const uint8_t* row, int64_t i) {
+  if constexpr (Kind == 2) return reinterpret_cast<const float*>(row)[i];
+  uint16_t h;
+  std::memcpy(&h, row + 2 * i, 2);
+  return Kind == 0 ? _cvtsh_ss(h) : _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(int(h) << 16)));
+}
+
+// R rows at once: R streams from DRAM in flight instead of one, each
+// prefetched 16 KiB ahead; the activations load once for the R rows.
+template <int Kind, int R>
+void rows_dot(const uint8_t* w, int64_t row_bytes, const float* x, int64_t n, float* y) {
+  constexpr int64_t E = Kind == 2 ? 4 : 2;
+  __m512 acc[R];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 xv = _mm512_loadu_ps(x + i);
+    for (int r = 0; r < R; ++r) {
+      if ((i * E) % 64 == 0) prefetch_ahead(w + r * row_bytes + i * E);
+      acc[r] = _mm512_fmadd_ps(widen16<Kind>(w + r * row_bytes, i), xv, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float s = _mm512_reduce_add_ps(acc[r]);
+    for (int64_t k = i; k < n; ++k) s += element<Kind>(w + r * row_bytes, k) * x[k];
+    y[r] = s;
+  }
+}
+
+template <int Kind>
+void float_rows(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) {
+  const auto* p = static_cast<const uint8_t*>(w);
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) rows_dot<Kind, 4>(p + r * row_bytes, row_bytes, x, n, y + r);
+  for (; r < rows; ++r) rows_dot<Kind, 1>(p + r * row_bytes, row_bytes, x, n, y + r);
+}
+
+}  // namespace
+
+void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) { float_rows<0>(w, row_bytes, rows, x, n, y); }
+void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) { float_rows<1>(w, row_bytes, rows, x, n, y); }
+void f32_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) { float_rows<2>(w, row_bytes, rows, x, n, y); }
+
+float f32_f32_dot(const void* row, const float* x, int64_t n) {
+  const float* w = static_cast<const float*>(row);
+  __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 4; ++j) {
+      prefetch_ahead(w + i + 16 * j);
+      a[j] = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j), a[j]);
+    }
+  for (; i + 16 <= n; i += 16) a[0] = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a[0]);
+  if (i < n) a[1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(__mmask16((1u << (n - i)) - 1), w + i), _mm512_maskz_loadu_ps(__mmask16((1u << (n - i)) - 1), x + i), a[1]);
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
 }
 
 // Attention over the int8 KV cache; head_dim a multiple of 16 (the dispatcher checks).
