@@ -1,11 +1,16 @@
 #include "llm/kv_cache.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/gemm.h"
 #include "kernels/llm_ops.h"
+#include "kernels/softmax.h"
 #include "pareto/limits.hpp"
 
 namespace pareto::llm {
@@ -17,7 +22,69 @@ KvType kv_type_by_name(const std::string& name) {
   fail_argument("KV cache type must be f16, f32 or q8, not '" + name + "'");
 }
 
+void KvCache::attend_batch(int64_t layer, const ModelConfig& c, const float* q, int64_t n, int64_t first_pos, float* out) const {
+  const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, group = c.n_heads / c.n_kv_heads;
+  parallel_for(n * c.n_heads, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scratch;
+    scratch.resize(size_t(first_pos + n));
+    for (int64_t th = b; th < e; ++th) {
+      const int64_t t = th / c.n_heads, h = th % c.n_heads;
+      attend(layer, h / group, q + t * q_dim + h * hd, first_pos + t + 1, scratch.data(), out + t * q_dim + h * hd);
+    }
+  });
+}
+
 namespace {
+
+// Prompts of at least this many tokens take the tiled attention.
+constexpr int64_t kTiledAttentionTokens = 16;
+constexpr int64_t kQueryBlock = 16;  // tokens per task (x the heads sharing a KV head)
+
+// Tiled causal attention over f32 K and V rows (kf/vf + kv_head * head_step,
+// row stride ld): per task a block of tokens times the query heads that
+// share one KV head (GQA), S = Q K^T by the f32 GEMM, the softmax of each
+// row over the positions its token sees (the rest zeroed), O = P V by the
+// GEMM. Each K and V row is read once per block instead of once per token
+// and head, and the exponentials are vectorized.
+void attention_tiled(const ModelConfig& c, const float* q, int64_t n, int64_t first_pos, const float* kf, const float* vf, int64_t ld,
+                     int64_t head_step, float* out) {
+  const int64_t hd = c.head_dim, group = c.n_heads / c.n_kv_heads, q_dim = c.n_heads * hd;
+  const int64_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
+  parallel_for(c.n_kv_heads * blocks, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<float> qb, s, ob;
+    for (int64_t task = b0; task < b1; ++task) {
+      const int64_t kvh = task / blocks, t0 = task % blocks * kQueryBlock, tn = std::min(kQueryBlock, n - t0);
+      const int64_t m = tn * group, n_pos = first_pos + t0 + tn;
+      qb.resize(size_t(m * hd));
+      s.resize(size_t(m * n_pos));
+      ob.resize(size_t(m * hd));
+      for (int64_t t = 0; t < tn; ++t)  // row t * group + g: token t0 + t, head kvh * group + g
+        std::memcpy(qb.data() + t * group * hd, q + (t0 + t) * q_dim + kvh * group * hd, sizeof(float) * size_t(group * hd));
+      kernels::GemmArgs scores;
+      scores.trans_b = true;
+      scores.m = m, scores.n = n_pos, scores.k = hd;
+      scores.alpha = 1.f / std::sqrt(float(hd));
+      scores.a = qb.data(), scores.lda = hd;
+      scores.b = kf + kvh * head_step, scores.ldb = ld;
+      scores.c = s.data(), scores.ldc = n_pos;
+      kernels::f32_gemm(scores);
+      for (int64_t r = 0; r < m; ++r) {
+        const int64_t seen = first_pos + t0 + r / group + 1;
+        float* row = s.data() + r * n_pos;
+        kernels::f32_softmax_rows(row, row, 1, seen);
+        std::fill(row + seen, row + n_pos, 0.f);
+      }
+      kernels::GemmArgs mix;
+      mix.m = m, mix.n = hd, mix.k = n_pos;
+      mix.a = s.data(), mix.lda = n_pos;
+      mix.b = vf + kvh * head_step, mix.ldb = ld;
+      mix.c = ob.data(), mix.ldc = hd;
+      kernels::f32_gemm(mix);
+      for (int64_t t = 0; t < tn; ++t)
+        std::memcpy(out + (t0 + t) * q_dim + kvh * group * hd, ob.data() + t * group * hd, sizeof(float) * size_t(group * hd));
+    }
+  });
+}
 
 // Rows of kv_dim elements per position (f32, f16): [layer][pos][kv_dim].
 template <class T>
@@ -45,10 +112,32 @@ class PlainKvCache final : public KvCache {
     else
       kernels::f16kv_attention_head(q, k_.data() + at, v_.data() + at, n_pos, head_dim_, kv_dim_, scratch, out);
   }
+  void attend_batch(int64_t layer, const ModelConfig& c, const float* q, int64_t n, int64_t first_pos, float* out) const override {
+    if (n < kTiledAttentionTokens) return KvCache::attend_batch(layer, c, q, n, first_pos, out);
+    const size_t at = size_t(layer * ctx_ * kv_dim_);
+    if constexpr (std::is_same_v<T, float>) {
+      attention_tiled(c, q, n, first_pos, k_.data() + at, v_.data() + at, kv_dim_, head_dim_, out);
+    } else {
+      // The layer's f16 rows widened once to [kv_head][pos][head_dim] for all blocks.
+      const int64_t total = first_pos + n, per_head = total * head_dim_, n_kv = kv_dim_ / head_dim_;
+      widened_.resize(size_t(2 * n_kv * per_head));
+      float* kf = widened_.data();
+      float* vf = kf + n_kv * per_head;
+      parallel_for(total, [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p)
+          for (int64_t h = 0; h < n_kv; ++h) {
+            kernels::f16_to_f32_row(k_.data() + at + size_t(p * kv_dim_ + h * head_dim_), kf + h * per_head + p * head_dim_, head_dim_);
+            kernels::f16_to_f32_row(v_.data() + at + size_t(p * kv_dim_ + h * head_dim_), vf + h * per_head + p * head_dim_, head_dim_);
+          }
+      });
+      attention_tiled(c, q, n, first_pos, kf, vf, head_dim_, per_head, out);
+    }
+  }
 
  private:
   int64_t ctx_, head_dim_, kv_dim_;
   std::vector<T> k_, v_;
+  mutable std::vector<float> widened_;  // f16: one layer's K and V in f32 during a prompt
 };
 
 // One int8 row (float scale + head_dim bytes) per (position, kv head):

@@ -31,6 +31,12 @@ class KvCache {
   // [0, n_pos): softmax(q . K / sqrt(head_dim)) . V into out[head_dim].
   // scratch holds n_pos floats.
   virtual void attend(int64_t layer, int64_t kv_head, const float* q, int64_t n_pos, float* scratch, float* out) const = 0;
+  // Causal attention of n query tokens at positions first_pos.. (their K
+  // and V already stored): q and out [n][n_heads * head_dim]; token t sees
+  // positions [0, first_pos + t]. Runs across the thread pool. This one
+  // takes attend() per token and head; the f32 / f16 caches override it for
+  // prompts with a tiled version (see kv_cache.cpp).
+  virtual void attend_batch(int64_t layer, const ModelConfig& c, const float* q, int64_t n, int64_t first_pos, float* out) const;
 };
 
 }  // namespace pareto::llm

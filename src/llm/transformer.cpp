@@ -42,7 +42,6 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
     fail_argument("positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) + " exceed the context of " + std::to_string(ctx_));
   reserve(n, all_logits);
   const int64_t dim = c.dim, hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
-  const int64_t group = c.n_heads / c.n_kv_heads;
   float* x = x_.data();
   for (int64_t t = 0; t < n; ++t) {
     if (tokens[t] < 0 || tokens[t] >= c.vocab) fail_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
@@ -70,15 +69,8 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
       kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
       kv_->store(l, pos + t, kt, vt);
     }
-    // Causal attention: token t sees positions [0, pos + t]. Heads split across threads.
-    parallel_for(n * c.n_heads, [&](int64_t b, int64_t e) {
-      static thread_local std::vector<float> scratch;
-      scratch.resize(size_t(ctx_));
-      for (int64_t th = b; th < e; ++th) {
-        int64_t t = th / c.n_heads, h = th % c.n_heads, kvh = h / group;
-        kv_->attend(l, kvh, q_.data() + t * q_dim + h * hd, pos + t + 1, scratch.data(), att_.data() + t * q_dim + h * hd);
-      }
-    });
+    // Causal attention: token t sees positions [0, pos + t].
+    kv_->attend_batch(l, c, q_.data(), n, pos, att_.data());
     if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
     kernels::matmul_weights(w.wo, att_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
