@@ -100,7 +100,7 @@ for type in $types; do
       for e in $order; do
         if [ $e = llama ]; then read -r a b c < <(llama_run "$m" "$t"); res[$type,$t,lpp]+=" $a"; res[$type,$t,ltg]+=" $b"; res[$type,$t,lrss]+=" $c"
         else read -r a b c d < <(pareto_run "$m" "$t"); res[$type,$t,ppp]+=" $a"; res[$type,$t,ptg]+=" $b"; res[$type,$t,roof]+=" $c"; res[$type,$t,prss]+=" $d"; fi
-        echo "$type t=$t round $r $e: $a $b $c ${d:-}" >&2
+        echo "$type t=$t round $r $e: pp $a tg $b ${c:-} ${d:-}" >&2; c="" d=""
       done
     done
   done
