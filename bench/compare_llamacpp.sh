@@ -56,40 +56,49 @@ model_for() {
   echo "$file"
 }
 
+or_dash() { sed 's/^$/-/'; }
 num() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+median() { tr ' ' '\n' | grep -E '^[0-9]' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 
 declare -A res
-# Runs a command with its stdout into $1 and echoes its peak resident set in
-# MiB (VmHWM, a high-water mark, read every 0.1 s while it runs), so both
-# engines are measured the same way.
+# Runs a command with its stdout into $1 (stderr appended to $errlog) and
+# echoes its peak resident set in MiB: the largest VmHWM (a high-water mark)
+# read every 0.1 s while it runs, the same way for both engines. Exits the
+# script when the command fails.
 with_peak_rss() {
-  local out=$1 pid peak=0 v
+  local out=$1 pid peak=0 v rc=0
   shift
-  "$@" >"$out" 2>/dev/null &
+  "$@" >"$out" 2>>"$errlog" &
   pid=$!
   while kill -0 $pid 2>/dev/null; do
     v=$(awk "/^VmHWM:/ {print int(\$2 / 1024)}" /proc/$pid/status 2>/dev/null || true)
-    [ -n "$v" ] && peak=$v
+    [ -n "$v" ] && [ "$v" -gt "$peak" ] && peak=$v
     sleep 0.1
   done
-  wait $pid
+  wait $pid || rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "compare_llamacpp.sh: '$*' failed (exit $rc); its messages are in $errlog" >&2
+    kill $$
+    exit 1
+  fi
   echo "$peak"
 }
 tmp=$(mktemp)
+errlog=$root/.cache/compare_llamacpp.log
+: >"$errlog"
 trap 'rm -f "$tmp"' EXIT
 llama_run() {  # model threads -> "pp tg rss"
   local out rss
   rss=$(with_peak_rss "$tmp" "$llama/bin/llama-bench" -m "$1" -p "$pp" -n "$tg" -t "$2" -r 1 -o jsonl)
   out=$(cat "$tmp")
-  echo "$(echo "$out" | grep "\"n_prompt\": *$pp," | grep '"n_gen": *0,' | num avg_ts) $(echo "$out" | grep '"n_prompt": *0,' | grep "\"n_gen\": *$tg," | num avg_ts) $rss"
+  echo "$(echo "$out" | grep "\"n_prompt\": *$pp," | grep '"n_gen": *0,' | num avg_ts | or_dash) $(echo "$out" | grep '"n_prompt": *0,' | grep "\"n_gen\": *$tg," | num avg_ts | or_dash) $rss"
 }
 pareto_run() {  # model threads -> "pp tg roofline rss"
   local out rss
   rss=$(with_peak_rss "$tmp" "$pareto" bench --llm "$1" -p "$pp" -n "$tg" -t "$2" --reps 1 --json)
   out=$(cat "$tmp")
-  echo "$(echo "$out" | grep "\"test\":\"pp$pp\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num tokens_per_s) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num roofline) $rss"
+  echo "$(echo "$out" | grep "\"test\":\"pp$pp\"" | num tokens_per_s | or_dash) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num tokens_per_s | or_dash) $(echo "$out" | grep "\"test\":\"tg$tg\"" | num roofline | or_dash) $rss"
 }
 for type in $types; do
   m=$(model_for "$type")
@@ -100,7 +109,8 @@ for type in $types; do
       for e in $order; do
         if [ $e = llama ]; then read -r a b c < <(llama_run "$m" "$t"); res[$type,$t,lpp]+=" $a"; res[$type,$t,ltg]+=" $b"; res[$type,$t,lrss]+=" $c"
         else read -r a b c d < <(pareto_run "$m" "$t"); res[$type,$t,ppp]+=" $a"; res[$type,$t,ptg]+=" $b"; res[$type,$t,roof]+=" $c"; res[$type,$t,prss]+=" $d"; fi
-        echo "$type t=$t round $r $e: pp $a tg $b ${c:-} ${d:-}" >&2; c="" d=""
+        if [ $e = llama ]; then echo "$type t=$t round $r llama.cpp: pp $a tg $b peak RSS $c MiB" >&2
+        else echo "$type t=$t round $r pareto: pp $a tg $b roofline $c peak RSS $d MiB" >&2; fi
       done
     done
   done

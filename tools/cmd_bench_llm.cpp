@@ -2,6 +2,7 @@
 // llama-bench-style table, with each decode result's share of the measured
 // memory-bandwidth roofline. pareto bench --bandwidth: the probe alone.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -43,17 +44,25 @@ constexpr size_t kProbeBytes = size_t(1) << 30;
 // The read bandwidth for each thread count, measured in a child process
 // before any model is opened: the probe's 1 GiB buffer then never counts in
 // this process's peak resident set, which the comparison script reports.
-// (The child forks while this process has one thread, so its thread pool
-// starts fresh.)
+// It forks before this process has started any thread (the probe makes its
+// own pool in the child), so no lock is held across the fork.
 std::vector<double> probe_bandwidths_in_child(const std::vector<int>& threads) {
   std::vector<double> bw(threads.size(), 0.0);
   int fds[2];
   if (pipe(fds) != 0) throw Error(StatusCode::io_error, "bench: pipe() failed for the bandwidth probe");
   const pid_t pid = fork();
-  if (pid < 0) throw Error(StatusCode::io_error, "bench: fork() failed for the bandwidth probe");
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    throw Error(StatusCode::io_error, "bench: fork() failed for the bandwidth probe");
+  }
   if (pid == 0) {
     close(fds[0]);
-    for (double& b : bw) b = measure_read_bandwidth(kProbeBytes, threads[size_t(&b - bw.data())]);
+    try {
+      for (size_t i = 0; i < bw.size(); ++i) bw[i] = measure_read_bandwidth(kProbeBytes, threads[i]);
+    } catch (...) {
+      _exit(2);  // the parent reports it; no unwinding into main in the child
+    }
     const ssize_t want = ssize_t(bw.size() * sizeof(double));
     _exit(write(fds[1], bw.data(), size_t(want)) == want ? 0 : 1);
   }
@@ -62,12 +71,14 @@ std::vector<double> probe_bandwidths_in_child(const std::vector<int>& threads) {
   auto* out = reinterpret_cast<char*>(bw.data());
   while (got < bw.size() * sizeof(double)) {
     const ssize_t r = read(fds[0], out + got, bw.size() * sizeof(double) - got);
+    if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     got += size_t(r);
   }
   close(fds[0]);
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (got != bw.size() * sizeof(double) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw Error(StatusCode::internal, "bench: the bandwidth probe process failed");
   return bw;

@@ -22,8 +22,6 @@ unsigned long long read_xcr0() {
   return (static_cast<unsigned long long>(edx) << 32) | eax;
 }
 
-// Linux hands out the (8 KiB) AMX tile state only on request; without it
-// the first tile instruction faults.
 bool request_amx_tile_state() {
 #if defined(__linux__) && defined(SYS_arch_prctl)
   constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtileData = 18;
@@ -53,7 +51,7 @@ CpuFeatures detect() {
     f.avx512vbmi = zmm_ok && (c & bit_AVX512VBMI);
     f.avx512fp16 = zmm_ok && (d & (1u << 23));
     // AMX-TILE (bit 24) with AMX-INT8 (25) / AMX-BF16 (22); XCR0 bits 17-18: tile config and data.
-    const bool tiles = (d & (1u << 24)) && (xcr0 & 0x60000) == 0x60000 && request_amx_tile_state();
+    const bool tiles = (d & (1u << 24)) && (xcr0 & 0x60000) == 0x60000;
     f.amx_int8 = tiles && (d & (1u << 25));
     f.amx_bf16 = tiles && (d & (1u << 22));
   }
@@ -73,6 +71,7 @@ CpuFeatures detect() {
 }
 #else
 CpuFeatures detect() { return {}; }
+bool request_amx_tile_state() { return false; }
 #endif
 
 }  // namespace
@@ -80,6 +79,11 @@ CpuFeatures detect() { return {}; }
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();
   return features;
+}
+
+bool amx_tile_state_granted() {
+  static const bool granted = (cpu_features().amx_int8 || cpu_features().amx_bf16) && request_amx_tile_state();
+  return granted;
 }
 
 std::string cpu_features_string() {

@@ -162,7 +162,7 @@ const QuantDotTable& quant_dot_table() {
       t.bf16_rows = avx512vnni::bf16_rows_dot;
       t.f32_rows = avx512vnni::f32_rows_dot;
       t.half_gemm = f.avx512bf16 ? avx512bf16::half_gemm : avx512vnni::half_gemm;
-      if (f.amx_bf16 && amx_allowed()) t.bf16_tiles = amx::bf16_gemm;
+      if (f.amx_bf16 && amx_allowed() && amx_tile_state_granted()) t.bf16_tiles = amx::bf16_gemm;
       t.quantize_token = avx512vnni::f32_q8tok_quantize;
       t.q8_row = avx512vnni::q8_row_gemm;
       t.codes_dot = avx512vnni::q8a_codes_dot;
@@ -190,7 +190,8 @@ PackedGemmFn packed_gemm_fn() {
 }
 
 PackedGemmFn packed_gemm_tiles_fn() {
-  static const PackedGemmFn fn = packed_weights_preferred() && cpu_features().amx_int8 && amx_allowed() ? amx::packed_gemm : nullptr;
+  static const PackedGemmFn fn =
+      packed_weights_preferred() && cpu_features().amx_int8 && amx_allowed() && amx_tile_state_granted() ? amx::packed_gemm : nullptr;
   return fn;
 }
 

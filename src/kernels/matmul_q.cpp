@@ -22,9 +22,14 @@ PackedView packed_view(const WeightMatrix& w) {
 void matmul_packed(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   thread_local Q8PanelBuffer buffer;
   const PackedView view = packed_view(w);
-  const Q8Panel panel = buffer.quantize(x, tokens, w.cols, view.kind);
+  Q8Panel panel = buffer.quantize(x, tokens, w.cols, view.kind);
   const PackedGemmFn tiles = tokens >= kPackedTileTokens ? packed_gemm_tiles_fn() : nullptr;
   const PackedGemmFn gemm = tiles ? tiles : packed_gemm_fn();
+  thread_local Q8TilePanel tile_panel;
+  if (tiles) {  // the panel in tile order once for all threads
+    tile_panel.build(panel);
+    panel.tiles = &tile_panel;
+  }
   // Ranges in multiples of the widest row tile (AMX 16, VNNI 4) keep every thread on it.
   const int64_t step = tiles ? 16 : 4, groups = (w.rows + step - 1) / step;
   parallel_for(groups, [&](int64_t g0, int64_t g1) { gemm(view, g0 * step, std::min(w.rows, g1 * step), panel, y, w.rows); });
@@ -144,10 +149,16 @@ static void matmul_half(const WeightMatrix& w, const void* x, int64_t tokens, fl
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const bool bf16 = w.type == uint32_t(GgmlType::bf16);
   // BF16 batches of whole 16-token tiles on AMX where the CPU has it (rows in 32s: two row tiles per pass).
-  const HalfGemmFn tiles = bf16 && tokens >= 16 && w.cols % 32 == 0 ? quant_dot_table().bf16_tiles : nullptr;
-  const HalfGemmFn gemm = tiles ? tiles : quant_dot_table().half_gemm;
-  const int64_t step = tiles ? 32 : 8, groups = (w.rows + step - 1) / step;
-  parallel_for(groups, [&](int64_t g0, int64_t g1) { gemm(wd, bf16, w.cols, g0 * step, std::min(w.rows, g1 * step), x, tokens, y, w.rows); });
+  if (const Bf16TilesFn tiles = bf16 && tokens >= 16 && w.cols % 32 == 0 ? quant_dot_table().bf16_tiles : nullptr) {
+    thread_local std::vector<uint16_t> panel;
+    bf16_tile_panel(static_cast<const uint16_t*>(x), tokens, w.cols, panel);
+    const int64_t pairs = (w.rows + 31) / 32;
+    parallel_for(pairs, [&](int64_t p0, int64_t p1) { tiles(wd, w.cols, p0 * 32, std::min(w.rows, p1 * 32), panel.data(), tokens, y, w.rows); });
+    return;
+  }
+  const HalfGemmFn gemm = quant_dot_table().half_gemm;
+  const int64_t octets = (w.rows + 7) / 8;
+  parallel_for(octets, [&](int64_t q0, int64_t q1) { gemm(wd, bf16, w.cols, q0 * 8, std::min(w.rows, q1 * 8), x, tokens, y, w.rows); });
 }
 
 // Activations for a BF16 matrix are rounded to BF16 once per matmul on
@@ -172,7 +183,7 @@ static const float* bf16_widened(const uint16_t* x, int64_t n) {
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
   const bool f32 = w.type == uint32_t(GgmlType::f32);
-  // F32 rows only for decode (a batch runs the f32 GEMM).
+  // F32 rows only for one or two tokens (more run the f32 GEMM).
   const F16DotFn fdot = w.type == uint32_t(GgmlType::f16)    ? t.f16
                         : w.type == uint32_t(GgmlType::bf16) ? t.bf16
                         : f32 && tokens <= 2                 ? t.f32

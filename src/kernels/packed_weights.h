@@ -140,6 +140,7 @@ void packed_row(const PackedView& w, int64_t r, float* out);
 // kinds that need them d * sum(qs) (the minimums of Q4_K, Q5_K, Q4_1, Q5_1),
 // -offset * the sums of each 16-element half (Q6_K, Q3_K; per chunk the 16
 // first halves, then the 16 last) and d * those sums (Q2_K's minimums).
+struct Q8TilePanel;
 struct Q8Panel {
   const int8_t* qs = nullptr;       // [tokens][chunks * 512]
   const float* d = nullptr;         // [tokens][chunks * 16]
@@ -148,6 +149,23 @@ struct Q8Panel {
   const int32_t* off16 = nullptr;   // [tokens][chunks * 32] (Q6_K, Q3_K)
   const float* dsum16 = nullptr;    // [tokens][chunks * 32] (Q2_K)
   int64_t tokens = 0, cols = 0;
+  const Q8TilePanel* tiles = nullptr;  // the same in tile order, where the AMX kernel runs
+};
+
+// A panel rearranged for the AMX kernel (x86/packed_gemm_amx.cpp), built
+// once per matmul: per group of 16 tokens (the last one padded with zeros)
+// and block, the B tile of 8 rows of 64 bytes (row s: elements 4s..4s+3 of
+// the block for each of the 16 tokens), and per block 16-token vectors of
+// the panel's per-block values (d, off, dsum; per half block off16, dsum16).
+struct Q8TilePanel {
+  static constexpr int64_t kTileBytes = 512;
+  std::vector<int8_t> qs;
+  std::vector<float> d, dsum, dsum16;
+  std::vector<int32_t> off, off16;
+  int64_t groups = 0, nbp = 0;
+
+  void build(const Q8Panel& x);  // token groups split across the thread pool
+  const int8_t* tile(int64_t group, int64_t block) const { return qs.data() + (group * nbp + block) * kTileBytes; }
 };
 
 // y[t * ldy + r] = sum_k x[t, k] * w[r, k] for rows [r0, r1), all panel tokens.

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/pareto_formats.h"
 
@@ -91,8 +92,17 @@ void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int
 namespace avx512bf16 {
 void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
 }
-namespace amx {  // AMX-BF16 tiles: BF16 weights only, cols % 32 == 0 (x86/half_gemm_amx.cpp)
-void bf16_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
+// BF16 activations [tokens][cols] (cols % 32 == 0) rearranged for the
+// AMX-BF16 kernel, once per matmul: per group of 16 tokens (groups rounded
+// up to pairs, padding tokens zero) and 32-column step, a B tile of 16 rows
+// (column pairs) x 16 tokens x 2 values.
+int64_t bf16_tile_groups(int64_t tokens);
+void bf16_tile_panel(const uint16_t* x, int64_t tokens, int64_t cols, std::vector<uint16_t>& panel);
+// y[t * ldy + r] = w[r, :] . x[t, :] for BF16 weights [rows][cols] and a panel as above.
+using Bf16TilesFn = void (*)(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const uint16_t* panel, int64_t tokens, float* y,
+                             int64_t ldy);
+namespace amx {  // AMX-BF16 tiles (x86/half_gemm_amx.cpp)
+void bf16_gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const uint16_t* panel, int64_t tokens, float* y, int64_t ldy);
 }
 
 namespace avx2 {
@@ -117,7 +127,7 @@ struct QuantDotTable {
   F16DotFn f32 = nullptr;  // F32 rows for decode (null: the portable dot)
   FloatRowsDotFn f16_rows = nullptr, bf16_rows = nullptr, f32_rows = nullptr;  // one-token decode, several rows per pass
   HalfGemmFn half_gemm = nullptr;  // null: no tiled kernel, batches widen rows for the f32 GEMM
-  HalfGemmFn bf16_tiles = nullptr;  // AMX-BF16: BF16 batches of >= 16 tokens, cols % 32 == 0
+  Bf16TilesFn bf16_tiles = nullptr;  // AMX-BF16: BF16 batches of >= 16 tokens, cols % 32 == 0
   GroupUnpackFn group_unpack = group_unpack_ref;
   CodesDotFn codes_dot = q8a_codes_dot_ref;
   QuantizeTokenFn quantize_token = f32_q8tok_quantize_ref;  // W8A8: per-token activations

@@ -36,8 +36,10 @@ void KvCache::attend_batch(int64_t layer, const ModelConfig& c, const float* q, 
 
 namespace {
 
-// Prompts of at least this many tokens take the tiled attention.
+// Prompts of at least this many tokens take the tiled attention, when it
+// makes a task for every thread and the f16 cache's widened rows stay small.
 constexpr int64_t kTiledAttentionTokens = 16;
+constexpr size_t kMaxWidenedBytes = size_t(64) << 20;
 constexpr int64_t kQueryBlock = 16;  // tokens per task (x the heads sharing a KV head)
 
 // Tiled causal attention over f32 K and V rows (kf/vf + kv_head * head_step,
@@ -113,15 +115,17 @@ class PlainKvCache final : public KvCache {
       kernels::f16kv_attention_head(q, k_.data() + at, v_.data() + at, n_pos, head_dim_, kv_dim_, scratch, out);
   }
   void attend_batch(int64_t layer, const ModelConfig& c, const float* q, int64_t n, int64_t first_pos, float* out) const override {
-    if (n < kTiledAttentionTokens) return KvCache::attend_batch(layer, c, q, n, first_pos, out);
+    const int64_t total = first_pos + n, per_head = total * head_dim_, n_kv = kv_dim_ / head_dim_;
+    const bool tiled = n >= kTiledAttentionTokens && n_kv * ((n + kQueryBlock - 1) / kQueryBlock) >= num_threads() &&
+                       (std::is_same_v<T, float> || size_t(2 * n_kv * per_head) * sizeof(float) <= kMaxWidenedBytes);
+    if (!tiled) return KvCache::attend_batch(layer, c, q, n, first_pos, out);
     const size_t at = size_t(layer * ctx_ * kv_dim_);
     if constexpr (std::is_same_v<T, float>) {
       attention_tiled(c, q, n, first_pos, k_.data() + at, v_.data() + at, kv_dim_, head_dim_, out);
     } else {
       // The layer's f16 rows widened once to [kv_head][pos][head_dim] for all blocks.
-      const int64_t total = first_pos + n, per_head = total * head_dim_, n_kv = kv_dim_ / head_dim_;
-      widened_.resize(size_t(2 * n_kv * per_head));
-      float* kf = widened_.data();
+      std::vector<float> widened(size_t(2 * n_kv * per_head));
+      float* kf = widened.data();
       float* vf = kf + n_kv * per_head;
       parallel_for(total, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p)
@@ -137,7 +141,6 @@ class PlainKvCache final : public KvCache {
  private:
   int64_t ctx_, head_dim_, kv_dim_;
   std::vector<T> k_, v_;
-  mutable std::vector<float> widened_;  // f16: one layer's K and V in f32 during a prompt
 };
 
 // One int8 row (float scale + head_dim bytes) per (position, kv head):

@@ -277,16 +277,16 @@ TEST(QuantDot, HalfGemmMatchesReference) {
 }
 
 namespace pareto::kernels::amx_emulated {
-void bf16_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
+void bf16_gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const uint16_t* panel, int64_t tokens, float* y, int64_t ldy);
 }
 
 // The AMX-BF16 kernel (its source over emulated tiles on any CPU with
 // AVX-512, the hardware build where the CPU has AMX) against the reference:
 // rows and tokens below, at and above a tile's 16, rows past a 32-row pass.
 TEST(QuantDot, AmxBf16GemmMatchesReference) {
-  if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: the AMX kernels are not built for it";
-  std::vector<std::pair<HalfGemmFn, const char*>> variants = {{amx_emulated::bf16_gemm, "amx (emulated tiles)"}};
-  if (cpu_features().amx_bf16) variants.push_back({amx::bf16_gemm, "amx"});
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: the emulated AMX kernels are not run";
+  std::vector<std::pair<Bf16TilesFn, const char*>> variants = {{amx_emulated::bf16_gemm, "amx (emulated tiles)"}};
+  if (cpu_features().amx_bf16 && amx_tile_state_granted()) variants.push_back({amx::bf16_gemm, "amx"});
   else std::printf("no AMX-BF16 on this CPU (or Linux did not grant the tile state): the hardware AMX kernel is not run\n");
   for (int64_t cols : {int64_t(32), int64_t(96), int64_t(2048)})
     for (int64_t rows : {int64_t(1), int64_t(17), int64_t(34), int64_t(70)})
@@ -298,9 +298,11 @@ TEST(QuantDot, AmxBf16GemmMatchesReference) {
         const int64_t ldy = rows + 2, r0 = rows > 1 ? 1 : 0;
         std::vector<float> want(size_t(tokens * ldy), 7.f);
         half_gemm_ref(h.data(), true, cols, r0, rows, x.ptr(true), tokens, want.data(), ldy);
+        std::vector<uint16_t> panel;
+        bf16_tile_panel(x.bf16.data(), tokens, cols, panel);
         for (const auto& [fn, name] : variants) {
           std::vector<float> got(size_t(tokens * ldy), 7.f);
-          fn(h.data(), true, cols, r0, rows, x.ptr(true), tokens, got.data(), ldy);
+          fn(h.data(), cols, r0, rows, panel.data(), tokens, got.data(), ldy);
           for (int64_t t = 0; t < tokens; ++t)
             for (int64_t r = 0; r < ldy; ++r) {
               double mag = 1e-6;
@@ -320,10 +322,10 @@ TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {
   for (uint32_t type : {uint32_t(GgmlType::f16), uint32_t(GgmlType::bf16)})
     for (int threads : {1, 2})
       for (int64_t rows : {int64_t(1), int64_t(9), int64_t(45)})
-        for (int64_t tokens : {int64_t(1), int64_t(5)}) {
+        for (int64_t tokens : {int64_t(1), int64_t(5), int64_t(20)}) {
           set_num_threads(threads);
           const bool bf16 = type == uint32_t(GgmlType::bf16);
-          const int64_t cols = 100;
+          const int64_t cols = tokens == 20 ? 128 : 100;  // 20 x 128: the AMX-BF16 kernel where the CPU has it
           auto w = randn(size_t(rows * cols), 3);
           const HalfActivations x = half_activations(randn(size_t(tokens * cols), 4));
           const std::vector<uint16_t> h = to_half(bf16, w);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "core/thread_pool.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_formats.h"
 
@@ -193,6 +194,45 @@ Q8Panel Q8PanelBuffer::quantize(const float* x, int64_t tokens, int64_t cols, Pa
   }
   return Q8Panel{base, d.data(), off.data(), mins ? dsum.data() : nullptr, half_offsets ? off16.data() : nullptr,
                  half_mins ? dsum16.data() : nullptr, tokens, cols};
+}
+
+void Q8TilePanel::build(const Q8Panel& x) {
+  nbp = packed_chunks(x.cols) * 16;
+  groups = (x.tokens + 15) / 16;
+  qs.resize(size_t(groups * nbp * kTileBytes));
+  auto size = [&](const void* src, auto& dst, int64_t per_token) {
+    if (src) dst.resize(size_t(groups * per_token * 16));
+  };
+  size(x.d, d, nbp);
+  size(x.off, off, nbp);
+  size(x.dsum, dsum, nbp);
+  size(x.off16, off16, 2 * nbp);
+  size(x.dsum16, dsum16, 2 * nbp);
+  parallel_for(groups, [&](int64_t g0, int64_t g1) {
+    // Token t's values go to lane t % 16 of its group; padding tokens are zeros.
+    auto spread = [&](const auto* src, auto& dst, int64_t per_token, int64_t g) {
+      if (!src) return;
+      std::fill(dst.begin() + g * per_token * 16, dst.begin() + (g + 1) * per_token * 16, 0);
+      for (int64_t tok = g * 16; tok < std::min(x.tokens, g * 16 + 16); ++tok)
+        for (int64_t j = 0; j < per_token; ++j) dst[size_t((g * per_token + j) * 16 + tok % 16)] = src[tok * per_token + j];
+    };
+    for (int64_t g = g0; g < g1; ++g) {
+      spread(x.d, d, nbp, g);
+      spread(x.off, off, nbp, g);
+      spread(x.dsum, dsum, nbp, g);
+      spread(x.off16, off16, 2 * nbp, g);
+      spread(x.dsum16, dsum16, 2 * nbp, g);
+      int8_t* group = qs.data() + g * nbp * kTileBytes;
+      std::fill(group, group + nbp * kTileBytes, int8_t(0));
+      for (int64_t tok = g * 16; tok < std::min(x.tokens, g * 16 + 16); ++tok) {
+        const int8_t* src = x.qs + tok * nbp * 32;
+        int8_t* dst = group + (tok % 16) * 4;
+        // element 4s + e of block l sits at 64 s + 4 l + e of the panel's chunk
+        for (int64_t blk = 0; blk < nbp; ++blk)
+          for (int s = 0; s < 8; ++s) std::memcpy(dst + blk * kTileBytes + 64 * s, src + (blk / 16) * 512 + 64 * s + 4 * (blk % 16), 4);
+      }
+    }
+  });
 }
 
 void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {

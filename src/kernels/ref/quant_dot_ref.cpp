@@ -232,6 +232,19 @@ void bf16_widen_row_ref(const uint16_t* x, float* y, int64_t n) {
   }
 }
 
+int64_t bf16_tile_groups(int64_t tokens) { return (tokens + 31) / 32 * 2; }
+
+void bf16_tile_panel(const uint16_t* x, int64_t tokens, int64_t cols, std::vector<uint16_t>& panel) {
+  const int64_t steps = cols / 32;
+  panel.assign(size_t(bf16_tile_groups(tokens) * steps * 512), 0);
+  for (int64_t tok = 0; tok < tokens; ++tok) {
+    const uint16_t* src = x + tok * cols;
+    uint16_t* dst = panel.data() + (tok / 16) * steps * 512 + (tok % 16) * 2;
+    // columns k, k + 1 are one 32-bit pair: row (k % 32) / 2 of step k / 32
+    for (int64_t k = 0; k < cols; k += 2) std::memcpy(dst + (k / 32) * 512 + (k % 32) / 2 * 32, src + k, 4);
+  }
+}
+
 void half_gemm_ref(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy) {
   std::vector<float> wide;
   const float* xf = static_cast<const float*>(x);

@@ -4,7 +4,9 @@
 // pseudocode of Intel's SDM. The emulated build of the same kernel source
 // runs in the unit tests on CPUs without AMX, so the tile layouts, tile
 // shapes and scale handling are checked everywhere; the hardware build is
-// checked where the CPU has AMX.
+// checked where the CPU has AMX. The model stops on the configuration and
+// shape errors the hardware faults on (#GP / #UD) that these kernels could
+// make; it does not model BF16 denormal flushing (DAZ/FTZ).
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -49,7 +51,13 @@ inline void check(bool ok, const char* what) {
 inline void load_config(const TileConfig* c) {
   tiles.cfg = *c;
   std::memset(tiles.t, 0, sizeof tiles.t);
-  for (int i = 0; i < 8; ++i) check(c->rows[i] <= 16 && c->colsb[i] <= 64, "tile larger than 16 rows x 64 bytes");
+  check(c->palette == 1 && c->start_row == 0, "palette must be 1 and start_row 0");
+  for (uint8_t b : c->reserved) check(b == 0, "reserved config bytes must be zero");
+  for (int i = 0; i < 16; ++i) {
+    check(i < 8 || (c->rows[i] == 0 && c->colsb[i] == 0), "palette 1 has 8 tiles");
+    check((c->rows[i] == 0) == (c->colsb[i] == 0), "a tile with rows but no bytes, or the reverse");
+    check(c->rows[i] <= 16 && c->colsb[i] <= 64, "tile larger than 16 rows x 64 bytes");
+  }
 }
 // Rows and bytes beyond the configured shape read as zero.
 inline void load(int t, const void* base, int64_t stride) {
@@ -64,6 +72,7 @@ inline void zero(int t) { std::memset(tiles.t[t], 0, sizeof tiles.t[t]); }
 // dwords, B is K x N dwords.
 inline void check_shapes(int d, int a, int b) {
   const TileConfig& c = tiles.cfg;
+  check(c.rows[d] && c.rows[a] && c.rows[b], "tile not configured");
   check(c.rows[d] == c.rows[a], "A and C rows differ");
   check(c.colsb[b] == c.colsb[d], "B and C widths differ");
   check(c.rows[b] * 4 == c.colsb[a], "B rows != A dwords per row");
@@ -117,9 +126,26 @@ inline void dpbf16ps(int d, int a, int b) {
 
 #include <immintrin.h>
 
-#define PARETO_TILE_CONFIG(cfg) _tile_loadconfig(cfg)
-#define PARETO_TILE_LOAD(t, base, stride) _tile_loadd(t, base, stride)
-#define PARETO_TILE_STORE(t, base, stride) _tile_stored(t, base, stride)
+// GCC's asm statements for these name neither the memory they read (the
+// whole 64-byte config, the tile rows) nor what a store writes: the
+// compiler barriers make earlier stores visible to them and later loads
+// see theirs.
+#define PARETO_AMX_BARRIER() __asm__ volatile("" ::: "memory")
+#define PARETO_TILE_CONFIG(cfg) \
+  do {                          \
+    PARETO_AMX_BARRIER();       \
+    _tile_loadconfig(cfg);      \
+  } while (0)
+#define PARETO_TILE_LOAD(t, base, stride) \
+  do {                                    \
+    PARETO_AMX_BARRIER();                 \
+    _tile_loadd(t, base, stride);         \
+  } while (0)
+#define PARETO_TILE_STORE(t, base, stride) \
+  do {                                     \
+    _tile_stored(t, base, stride);         \
+    PARETO_AMX_BARRIER();                  \
+  } while (0)
 #define PARETO_TILE_ZERO(t) _tile_zero(t)
 #define PARETO_TILE_DPBUSD(d, a, b) _tile_dpbusd(d, a, b)
 #define PARETO_TILE_DPBF16PS(d, a, b) _tile_dpbf16ps(d, a, b)

@@ -1,11 +1,11 @@
 // BF16 weights times BF16 activations on AMX-BF16 tiles, for prompt batches
 // on CPUs with AMX: C (16 rows x 16 tokens, f32) += A (16 rows x 32 weights)
-// . B (32 activations of 16 tokens, in pairs), one TDPBF16PS per 512
-// products of each tile pair, with no scales to apply: C stays in the tile
-// for the whole row. Two row groups by two token groups per pass (four C
-// tiles) so each loaded tile serves two products. A tiles load straight
-// from the weight matrix (rows are cols * 2 bytes apart); the activations
-// are rearranged once per call into pair-interleaved B tiles.
+// . B (32 activations of 16 tokens, in pairs), one TDPBF16PS (8192
+// products) per tile pair, with no scales to apply: C stays in the tile for
+// the whole row. Two row groups by two token groups per pass (four C tiles)
+// so each loaded tile serves two products. A tiles load straight from the
+// weight matrix (rows are cols * 2 bytes apart); the activations come
+// rearranged into pair-interleaved B tiles (bf16_tile_panel, once per matmul).
 //
 // Built twice like packed_gemm_amx.cpp: AMX intrinsics (namespace amx) and
 // emulated tiles for the tests (amx_emulated).
@@ -24,30 +24,11 @@
 
 namespace pareto::kernels::PARETO_AMX_NS {
 
-namespace {
-
 using amx_tiles::TileConfig;
 
-// Per pair of token groups (16 tokens each, the last ones zero) and 32-column
-// step: two B tiles of 16 rows (column pairs) x 16 tokens x 2 values.
-void build_panel(const uint16_t* x, int64_t tokens, int64_t cols, std::vector<uint16_t>& p, int64_t& groups) {
-  const int64_t steps = cols / 32;
-  groups = (tokens + 31) / 32 * 2;
-  p.assign(size_t(groups * steps * 512), 0);
-  for (int64_t tok = 0; tok < tokens; ++tok) {
-    const uint16_t* src = x + tok * cols;
-    uint16_t* dst = p.data() + (tok / 16) * steps * 512 + (tok % 16) * 2;
-    for (int64_t k = 0; k < cols; k += 2) std::memcpy(dst + (k / 32) * 512 + (k % 32) / 2 * 32, src + k, 4);
-  }
-}
-
-}  // namespace
-
-void bf16_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy) {
-  (void)bf16;  // BF16 weights only (dispatch checks; F16 stays on the AVX-512 kernel)
-  thread_local std::vector<uint16_t> panel, padded;
-  int64_t groups = 0;
-  build_panel(static_cast<const uint16_t*>(x), tokens, cols, panel, groups);
+void bf16_gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const uint16_t* panel, int64_t tokens, float* y, int64_t ldy) {
+  thread_local std::vector<uint16_t> padded;
+  const int64_t groups = bf16_tile_groups(tokens);
   const int64_t steps = cols / 32, stride = cols * 2;
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) cfg.set(t, 16, 64);  // C 0..3, A 4, 5, B 6, 7
@@ -62,7 +43,7 @@ void bf16_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r
       a = padded.data();
     }
     for (int64_t g = 0; g < groups; g += 2) {
-      const uint16_t* b = panel.data() + g * steps * 512;
+      const uint16_t* b = panel + g * steps * 512;
       PARETO_TILE_ZERO(0);
       PARETO_TILE_ZERO(1);
       PARETO_TILE_ZERO(2);

@@ -13,13 +13,10 @@
 // Per group of 16 rows the weights are unpacked once (the VNNI kernel's
 // chunk unpacking, bytes transposed to block-major rows) and the scales
 // expanded; then every group of 16 tokens passes over them. The activation
-// panel is rearranged once per call into B tiles (per token group, block:
-// 8 rows of 64 bytes, row s = elements 4s..4s+3 of the 16 tokens).
+// panel comes rearranged into B tiles (Q8TilePanel, built once per matmul).
 //
 // Built twice: with the AMX intrinsics (namespace amx) and, for the tests,
 // over the emulated tiles (namespace amx_emulated, PARETO_AMX_EMULATE).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,6 +25,10 @@
 
 #include "kernels/packed_weights.h"
 #include "kernels/x86/amx_tiles.h"
+// chunk_scales leaves the scale vectors a kind does not use unset
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "kernels/x86/packed_chunk_avx512.h"
 
 #if PARETO_AMX_EMULATE
@@ -43,8 +44,6 @@ namespace {
 using amx_tiles::TileConfig;
 
 // Tile numbers: A (weights) 0, 1; B (activations) 2, 3; C 4, 5.
-constexpr int kBlockBytes = 512;  // one B tile: 8 steps x 16 tokens x 4 bytes
-
 TileConfig tile_config(bool halves) {
   TileConfig c;
   // Whole blocks: A 16 x 32 bytes, B 8 x 64. Half blocks: A 16 x 16, B 4 x 64.
@@ -53,40 +52,6 @@ TileConfig tile_config(bool halves) {
   for (int t : {4, 5}) c.set(t, 16, 64);
   return c;
 }
-
-// The panel in tile order (see above), with the per-block token vectors.
-struct TilePanel {
-  std::vector<int8_t> qs;
-  std::vector<float> d, dsum, dsum16;
-  std::vector<int32_t> off, off16;
-  int64_t groups = 0, nbp = 0;
-
-  const int8_t* tile(int64_t g, int64_t block) const { return qs.data() + (g * nbp + block) * kBlockBytes; }
-
-  void build(const Q8Panel& x) {
-    nbp = packed_chunks(x.cols) * 16;
-    groups = (x.tokens + 15) / 16;
-    qs.assign(size_t(groups * nbp * kBlockBytes), 0);
-    auto spread = [&](const auto* src, auto& dst, int64_t per_token) {
-      if (!src) return;
-      dst.assign(size_t(groups * per_token * 16), 0);
-      for (int64_t tok = 0; tok < x.tokens; ++tok)
-        for (int64_t j = 0; j < per_token; ++j) dst[size_t(((tok / 16) * per_token + j) * 16 + tok % 16)] = src[tok * per_token + j];
-    };
-    spread(x.d, d, nbp);
-    spread(x.off, off, nbp);
-    spread(x.dsum, dsum, nbp);
-    spread(x.off16, off16, 2 * nbp);
-    spread(x.dsum16, dsum16, 2 * nbp);
-    for (int64_t tok = 0; tok < x.tokens; ++tok) {
-      const int8_t* src = x.qs + tok * nbp * 32;
-      int8_t* dst = qs.data() + (tok / 16) * nbp * kBlockBytes + (tok % 16) * 4;
-      // element 4s + e of block l sits at 64 s + 4 l + e in the panel's chunk
-      for (int64_t blk = 0; blk < nbp; ++blk)
-        for (int s = 0; s < 8; ++s) std::memcpy(dst + blk * kBlockBytes + 64 * s, src + (blk / 16) * 512 + 64 * s + 4 * (blk % 16), 4);
-    }
-  }
-};
 
 // Weights of 16 rows, unpacked: per block a 16 x 32-byte A tile, and per
 // block and row the scales (scale[k][block][row]: k as in chunk_scales).
@@ -129,7 +94,7 @@ void unpack_rows(const PackedView& w, int64_t r, int rows, RowGroup& g) {
 
 // Adds block `blk`'s C tile(s), already stored, into acc with the scales.
 template <PackedKind K>
-inline void scale_block(const int32_t (*c)[16][16], const RowGroup& g, const TilePanel& p, int64_t tg, int64_t blk, __m512 (&acc)[16]) {
+inline void scale_block(const int32_t (*c)[16][16], const RowGroup& g, const Q8TilePanel& p, int64_t tg, int64_t blk, __m512 (&acc)[16]) {
   const int64_t at = (tg * p.nbp + blk) * 16;
   const __m512 xd = _mm512_loadu_ps(p.d.data() + at);
   const float* s0 = g.scale[0].data() + blk * 16;
@@ -166,7 +131,7 @@ inline void scale_block(const int32_t (*c)[16][16], const RowGroup& g, const Til
 // Block blk of the row group against token group tg: C tiles into c[0] (and
 // c[1], the second half, for the halves kinds).
 template <PackedKind K>
-inline void block_tiles(const RowGroup& g, const TilePanel& p, int64_t tg, int64_t blk, int32_t (*c)[16][16]) {
+inline void block_tiles(const RowGroup& g, const Q8TilePanel& p, int64_t tg, int64_t blk, int32_t (*c)[16][16]) {
   const uint8_t* a = g.a.data() + blk * 16 * 32;
   const int8_t* b = p.tile(tg, blk);
   if constexpr (packed_halves(K)) {
@@ -190,10 +155,8 @@ inline void block_tiles(const RowGroup& g, const TilePanel& p, int64_t tg, int64
 }
 
 template <PackedKind K>
-void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
-  thread_local TilePanel panel;
-  thread_local RowGroup group;
-  panel.build(x);
+void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy, RowGroup& group) {
+  const Q8TilePanel& panel = *x.tiles;
   const int64_t nb = w.cols / 32;  // real blocks (the panel pads a short chunk)
   const int64_t chunks = packed_chunks(w.cols);
   const TileConfig cfg = tile_config(packed_halves(K));
@@ -222,21 +185,30 @@ void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* 
 
 }  // namespace
 
-void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
+void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x_in, float* y, int64_t ldy) {
+  thread_local RowGroup group;
+  thread_local Q8TilePanel own;  // for callers that did not build the tile panel
+  Q8Panel x = x_in;
+  if (!x.tiles) {
+    own.build(x);
+    x.tiles = &own;
+  }
   switch (w.kind) {
-    case PackedKind::q4_0: return gemm<PackedKind::q4_0>(w, r0, r1, x, y, ldy);
-    case PackedKind::q8_0: return gemm<PackedKind::q8_0>(w, r0, r1, x, y, ldy);
-    case PackedKind::q4_k: return gemm<PackedKind::q4_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q5_k: return gemm<PackedKind::q5_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q6_k: return gemm<PackedKind::q6_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q4_1: return gemm<PackedKind::q4_1>(w, r0, r1, x, y, ldy);
-    case PackedKind::q5_0: return gemm<PackedKind::q5_0>(w, r0, r1, x, y, ldy);
-    case PackedKind::q5_1: return gemm<PackedKind::q5_1>(w, r0, r1, x, y, ldy);
-    case PackedKind::iq4_nl: return gemm<PackedKind::iq4_nl>(w, r0, r1, x, y, ldy);
-    case PackedKind::iq4_xs: return gemm<PackedKind::iq4_xs>(w, r0, r1, x, y, ldy);
-    case PackedKind::q2_k: return gemm<PackedKind::q2_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q3_k: return gemm<PackedKind::q3_k>(w, r0, r1, x, y, ldy);
+    case PackedKind::q4_0: return gemm<PackedKind::q4_0>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q8_0: return gemm<PackedKind::q8_0>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q4_k: return gemm<PackedKind::q4_k>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q5_k: return gemm<PackedKind::q5_k>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q6_k: return gemm<PackedKind::q6_k>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q4_1: return gemm<PackedKind::q4_1>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q5_0: return gemm<PackedKind::q5_0>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q5_1: return gemm<PackedKind::q5_1>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::iq4_nl: return gemm<PackedKind::iq4_nl>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::iq4_xs: return gemm<PackedKind::iq4_xs>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q2_k: return gemm<PackedKind::q2_k>(w, r0, r1, x, y, ldy, group);
+    case PackedKind::q3_k: return gemm<PackedKind::q3_k>(w, r0, r1, x, y, ldy, group);
   }
 }
 
 }  // namespace pareto::kernels::PARETO_AMX_NS
+
+#pragma GCC diagnostic pop
