@@ -242,6 +242,24 @@ HalfActivations half_activations(std::vector<float> x) {
   return a;
 }
 
+// got against want over [tokens][ldy]: within 1e-5 of sum_k |w x| per entry
+// (products summed in another order), and entries of rows >= `rows` (not
+// computed) equal; the first difference is reported.
+::testing::AssertionResult half_outputs_close(const std::vector<float>& got, const std::vector<float>& want, const std::vector<float>& w,
+                                              const HalfActivations& x, int64_t rows, int64_t cols, int64_t tokens, int64_t ldy) {
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t r = 0; r < ldy; ++r) {
+      double mag = 1e-6;
+      if (r < rows)
+        for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x.f32[size_t(t * cols + k)]);
+      const double diff = std::abs(double(got[size_t(t * ldy + r)]) - want[size_t(t * ldy + r)]);
+      if (!(diff <= 1e-5 * mag))
+        return ::testing::AssertionFailure() << "at token " << t << " row " << r << ": " << got[size_t(t * ldy + r)] << " vs "
+                                             << want[size_t(t * ldy + r)];
+    }
+  return ::testing::AssertionSuccess();
+}
+
 TEST(QuantDot, HalfGemmMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   std::vector<HalfGemmFn> variants = {avx512vnni::half_gemm};
@@ -264,14 +282,8 @@ TEST(QuantDot, HalfGemmMatchesReference) {
           for (HalfGemmFn fn : variants) {
             std::vector<float> got(size_t(tokens * ldy), 7.f);
             fn(h.data(), bf16, cols, rows > 1 ? 1 : 0, rows, x.ptr(bf16), tokens, got.data(), ldy);
-            for (int64_t t = 0; t < tokens; ++t)
-              for (int64_t r = 0; r < ldy; ++r) {
-                double mag = 1e-6;
-                if (r < rows)
-                  for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x.f32[size_t(t * cols + k)]);
-                ASSERT_NEAR(got[size_t(t * ldy + r)], want[size_t(t * ldy + r)], 1e-5 * mag)
-                    << (bf16 ? "bf16" : "f16") << " cols " << cols << " rows " << rows << " tokens " << tokens << " at " << t << "," << r;
-              }
+            ASSERT_TRUE(half_outputs_close(got, want, w, x, rows, cols, tokens, ldy))
+                << (bf16 ? "bf16" : "f16") << " cols " << cols << " rows " << rows << " tokens " << tokens;
           }
         }
 }
@@ -303,14 +315,7 @@ TEST(QuantDot, AmxBf16GemmMatchesReference) {
         for (const auto& [fn, name] : variants) {
           std::vector<float> got(size_t(tokens * ldy), 7.f);
           fn(h.data(), cols, r0, rows, panel.data(), tokens, got.data(), ldy);
-          for (int64_t t = 0; t < tokens; ++t)
-            for (int64_t r = 0; r < ldy; ++r) {
-              double mag = 1e-6;
-              if (r < rows)
-                for (int64_t k = 0; k < cols; ++k) mag += std::abs(double(w[size_t(r * cols + k)]) * x.f32[size_t(t * cols + k)]);
-              ASSERT_NEAR(got[size_t(t * ldy + r)], want[size_t(t * ldy + r)], 1e-5 * mag)
-                  << name << " cols " << cols << " rows " << rows << " tokens " << tokens << " at " << t << "," << r;
-            }
+          ASSERT_TRUE(half_outputs_close(got, want, w, x, rows, cols, tokens, ldy)) << name << " cols " << cols << " rows " << rows << " tokens " << tokens;
         }
       }
 }

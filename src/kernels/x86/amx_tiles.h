@@ -30,6 +30,14 @@ static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
 
 }  // namespace pareto::kernels::amx_tiles
 
+// The namespace of a kernel built from the same source: amx (hardware) or
+// amx_emulated (tests).
+#if PARETO_AMX_EMULATE
+#define PARETO_AMX_NS amx_emulated
+#else
+#define PARETO_AMX_NS amx
+#endif
+
 #if PARETO_AMX_EMULATE
 
 namespace pareto::kernels::amx_tiles::emulated {

@@ -16,12 +16,6 @@
 #include "kernels/quant_dot.h"
 #include "kernels/x86/amx_tiles.h"
 
-#if PARETO_AMX_EMULATE
-#define PARETO_AMX_NS amx_emulated
-#else
-#define PARETO_AMX_NS amx
-#endif
-
 namespace pareto::kernels::PARETO_AMX_NS {
 
 using amx_tiles::TileConfig;

@@ -31,12 +31,6 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include "kernels/x86/packed_chunk_avx512.h"
 
-#if PARETO_AMX_EMULATE
-#define PARETO_AMX_NS amx_emulated
-#else
-#define PARETO_AMX_NS amx
-#endif
-
 namespace pareto::kernels::PARETO_AMX_NS {
 
 namespace {
