@@ -157,7 +157,6 @@ const QuantDotTable& quant_dot_table() {
       t.q3_k = avx512vnni::q8a_q3_k_dot;
       t.f16 = avx512vnni::f32_f16_dot;
       t.bf16 = avx512vnni::f32_bf16_dot;
-      t.f32 = avx512vnni::f32_f32_dot;
       t.f16_rows = avx512vnni::f16_rows_dot;
       t.bf16_rows = avx512vnni::bf16_rows_dot;
       t.f32_rows = avx512vnni::f32_rows_dot;

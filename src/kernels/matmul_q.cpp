@@ -183,23 +183,25 @@ static const float* bf16_widened(const uint16_t* x, int64_t n) {
 static bool matvec_int8(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const QuantDotTable& t = quant_dot_table();
   const bool f32 = w.type == uint32_t(GgmlType::f32);
-  // F32 rows only for one or two tokens (more run the f32 GEMM).
-  const F16DotFn fdot = w.type == uint32_t(GgmlType::f16)    ? t.f16
-                        : w.type == uint32_t(GgmlType::bf16) ? t.bf16
-                        : f32 && tokens <= 2                 ? t.f32
-                                                             : nullptr;
+  // Float rows for decode (F32: one or two tokens; more run the f32 GEMM),
+  // several rows per pass; a block of rows stays in L2 for the tokens.
   const FloatRowsDotFn rows_dot = w.type == uint32_t(GgmlType::f16)    ? t.f16_rows
                                   : w.type == uint32_t(GgmlType::bf16) ? t.bf16_rows
-                                                                       : t.f32_rows;
-  if (fdot && tokens == 1 && rows_dot) {  // decode: several rows per pass
-    const int64_t row_bytes = w.cols * (f32 ? 4 : 2);
-    parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-      rows_dot(static_cast<const uint8_t*>(w.data) + r0 * row_bytes, row_bytes, r1 - r0, x, w.cols, y + r0);
+                                  : f32 && tokens <= 2                 ? t.f32_rows
+                                                                       : nullptr;
+  if (rows_dot) {
+    const int64_t row_bytes = w.cols * (f32 ? 4 : 2), block = std::max<int64_t>(4, (int64_t(256) << 10) / row_bytes / 4 * 4);
+    parallel_for((w.rows + block - 1) / block, [&](int64_t b0, int64_t b1) {
+      for (int64_t r = b0 * block; r < std::min(w.rows, b1 * block); r += block)
+        for (int64_t t0 = 0; t0 < tokens; ++t0)
+          rows_dot(static_cast<const uint8_t*>(w.data) + r * row_bytes, row_bytes, std::min(block, w.rows - r), x + t0 * w.cols, w.cols,
+                   y + t0 * w.rows + r);
     });
     return true;
   }
+  const F16DotFn fdot = w.type == uint32_t(GgmlType::f16) ? t.f16 : w.type == uint32_t(GgmlType::bf16) ? t.bf16 : nullptr;
   if (fdot) {  // float activations, weights widened in registers
-    const size_t row_bytes = size_t(w.cols) * (f32 ? 4 : 2);
+    const size_t row_bytes = size_t(w.cols) * 2;
     parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t t0 = 0; t0 < tokens; ++t0)

@@ -46,6 +46,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/quant_dot.h"
@@ -60,6 +61,26 @@ enum class PackedKind : uint8_t { q4_0, q8_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1
 std::optional<PackedKind> packed_kind_for(uint32_t ggml_type);
 uint32_t packed_ggml_type(PackedKind k);
 const char* packed_kind_name(PackedKind k);
+
+// Calls f(std::integral_constant<PackedKind, K>{}) for the kind at hand, so
+// a kernel's per-kind template instantiations share one switch.
+template <class F>
+void visit_packed_kind(PackedKind k, F&& f) {
+  switch (k) {
+    case PackedKind::q4_0: return f(std::integral_constant<PackedKind, PackedKind::q4_0>{});
+    case PackedKind::q8_0: return f(std::integral_constant<PackedKind, PackedKind::q8_0>{});
+    case PackedKind::q4_k: return f(std::integral_constant<PackedKind, PackedKind::q4_k>{});
+    case PackedKind::q5_k: return f(std::integral_constant<PackedKind, PackedKind::q5_k>{});
+    case PackedKind::q6_k: return f(std::integral_constant<PackedKind, PackedKind::q6_k>{});
+    case PackedKind::q4_1: return f(std::integral_constant<PackedKind, PackedKind::q4_1>{});
+    case PackedKind::q5_0: return f(std::integral_constant<PackedKind, PackedKind::q5_0>{});
+    case PackedKind::q5_1: return f(std::integral_constant<PackedKind, PackedKind::q5_1>{});
+    case PackedKind::iq4_nl: return f(std::integral_constant<PackedKind, PackedKind::iq4_nl>{});
+    case PackedKind::iq4_xs: return f(std::integral_constant<PackedKind, PackedKind::iq4_xs>{});
+    case PackedKind::q2_k: return f(std::integral_constant<PackedKind, PackedKind::q2_k>{});
+    case PackedKind::q3_k: return f(std::integral_constant<PackedKind, PackedKind::q3_k>{});
+  }
+}
 
 // Whether the low four bits of each weight sit in a nibble plane (all but
 // Q8_0's bytes and Q2_K / Q3_K, which are bit planes only).

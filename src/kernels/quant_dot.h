@@ -69,7 +69,6 @@ float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 float f32_bf16_dot(const void* row, const float* x, int64_t n);
-float f32_f32_dot(const void* row, const float* x, int64_t n);
 // y[r] = row r . x for `rows` rows of F16 / BF16 / F32 weights, row_bytes apart (decode).
 void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
 void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
@@ -124,7 +123,6 @@ struct QuantDotTable {
   QuantDotFn q3_k = q8a_q3_k_dot_ref;
   F16DotFn f16 = f32_f16_dot_ref;
   F16DotFn bf16 = f32_bf16_dot_ref;
-  F16DotFn f32 = nullptr;  // F32 rows for decode (null: the portable dot)
   FloatRowsDotFn f16_rows = nullptr, bf16_rows = nullptr, f32_rows = nullptr;  // one-token decode, several rows per pass
   HalfGemmFn half_gemm = nullptr;  // null: no tiled kernel, batches widen rows for the f32 GEMM
   Bf16TilesFn bf16_tiles = nullptr;  // AMX-BF16: BF16 batches of >= 16 tokens, cols % 32 == 0

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <optional>
 
 #include "core/file.h"
 #include "core/thread_pool.h"
@@ -27,38 +26,57 @@ void release_pages(const void* p, size_t n) {
   if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
-using Done = std::map<const void*, kernels::WeightMatrix>;
-
+// A few MiB of rows at a time, their file pages released right after, so
+// the peak resident set holds the new copy of a matrix plus one block of
+// its file pages, not both copies of the largest matrix.
 constexpr size_t kReleaseBlockBytes = size_t(4) << 20;
+template <class Fn>
+void copy_in_blocks(const kernels::WeightMatrix& w, Fn fn) {
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  const size_t row_bytes = kernels::ggml_row_size(w.type, w.cols);
+  const int64_t block = std::max<int64_t>(1, int64_t(kReleaseBlockBytes / row_bytes));
+  for (int64_t b0 = 0; b0 < w.rows; b0 += block) {
+    const int64_t b1 = std::min(w.rows, b0 + block);
+    fn(b0, b1);
+    release_pages(src + size_t(b0) * row_bytes, size_t(b1 - b0) * row_bytes);
+  }
+}
+
+bool is_float_type(uint32_t type) {
+  using kernels::GgmlType;
+  return type == uint32_t(GgmlType::f16) || type == uint32_t(GgmlType::bf16) || type == uint32_t(GgmlType::f32);
+}
+
+// Packable types: the packed layout (kernels/packed_weights.h). Returns its bytes.
+size_t pack_matrix(kernels::WeightMatrix& w, Model& m) {
+  const kernels::PackedKind kind = *kernels::packed_kind_for(w.type);
+  const size_t qs_bytes = kernels::packed_qs_bytes(kind, w.rows, w.cols), meta_bytes = kernels::packed_meta_bytes(kind, w.rows, w.cols);
+  std::shared_ptr<void> buf = allocate_large((qs_bytes + meta_bytes + 63) / 64 * 64);
+  auto* qs = static_cast<uint8_t*>(buf.get());
+  uint8_t* meta = qs + qs_bytes;
+  const void* src = w.data;
+  copy_in_blocks(w, [&](int64_t b0, int64_t b1) {
+    parallel_for(b1 - b0, [&](int64_t r0, int64_t r1) { kernels::pack_rows(kind, src, w.cols, b0 + r0, b0 + r1, qs, meta); });
+  });
+  m.owners.push_back(buf);
+  w.data = qs;
+  w.packed_meta = meta;
+  return qs_bytes + meta_bytes;
+}
 
 // F16 / BF16 / F32 matrices keep their layout but move from the mapped
 // file's 4 KiB pages into huge pages: decode streams every weight once per
 // token, and on 4 KiB pages a TLB walk comes every 2048 F16 weights.
-// Still one resident copy (the file's pages are released).
-void move_float_matrix(kernels::WeightMatrix& w, Model& m, Done& done, RepackReport& report) {
-  using kernels::GgmlType;
-  if (w.type != uint32_t(GgmlType::f16) && w.type != uint32_t(GgmlType::bf16) && w.type != uint32_t(GgmlType::f32)) return;
-  if (auto it = done.find(w.data); it != done.end()) {
-    w = it->second;
-    return;
-  }
-  const size_t bytes = kernels::ggml_row_size(w.type, w.cols) * size_t(w.rows);
+// Returns the bytes moved.
+size_t move_float_matrix(kernels::WeightMatrix& w, Model& m) {
+  const size_t row = kernels::ggml_row_size(w.type, w.cols), bytes = row * size_t(w.rows);
   std::shared_ptr<void> buf = allocate_large((bytes + 63) / 64 * 64);
   const auto* src = static_cast<const uint8_t*>(w.data);
   auto* dst = static_cast<uint8_t*>(buf.get());
-  const size_t row = kernels::ggml_row_size(w.type, w.cols);
-  const int64_t block = std::max<int64_t>(1, int64_t(kReleaseBlockBytes / row));
-  for (int64_t b0 = 0; b0 < w.rows; b0 += block) {
-    const size_t at = size_t(b0) * row, n = size_t(std::min(w.rows, b0 + block) - b0) * row;
-    std::memcpy(dst + at, src + at, n);
-    release_pages(src + at, n);
-  }
+  copy_in_blocks(w, [&](int64_t b0, int64_t b1) { std::memcpy(dst + size_t(b0) * row, src + size_t(b0) * row, size_t(b1 - b0) * row); });
   m.owners.push_back(buf);
-  const void* key = w.data;
   w.data = dst;
-  done[key] = w;
-  report.matrices++;
-  report.bytes += bytes;
+  return bytes;
 }
 
 }  // namespace
@@ -67,38 +85,19 @@ RepackReport repack_for_cpu(Model& m) {
   RepackReport report;
   if (!kernels::packed_weights_preferred()) return report;
   const double t0 = now_seconds();
-  Done done;  // tied matrices repack once
+  std::map<const void*, kernels::WeightMatrix> done;  // tied matrices move once
   auto repack = [&](kernels::WeightMatrix& w) {
     if (w.packed_meta || !w.data) return;
-    if (!kernels::packable(w.type, w.cols)) return move_float_matrix(w, m, done, report);
-    const std::optional<kernels::PackedKind> kind = kernels::packed_kind_for(w.type);
     if (auto it = done.find(w.data); it != done.end()) {
       w = it->second;
       return;
     }
-    const size_t qs_bytes = kernels::packed_qs_bytes(*kind, w.rows, w.cols), meta_bytes = kernels::packed_meta_bytes(*kind, w.rows, w.cols);
-    const size_t total = (qs_bytes + meta_bytes + 63) / 64 * 64;
-    std::shared_ptr<void> buf = allocate_large(total);
-    auto* qs = static_cast<uint8_t*>(buf.get());
-    uint8_t* meta = qs + qs_bytes;
-    const auto* src = static_cast<const uint8_t*>(w.data);
-    const size_t row_bytes = kernels::ggml_row_size(w.type, w.cols);
-    // A few MiB of rows at a time, their file pages released right after, so
-    // the peak resident set holds one matrix's packed copy plus one block of
-    // its file pages, not both copies of the largest matrix.
-    const int64_t block = std::max<int64_t>(1, int64_t(kReleaseBlockBytes / row_bytes));
-    for (int64_t b0 = 0; b0 < w.rows; b0 += block) {
-      const int64_t b1 = std::min(w.rows, b0 + block);
-      parallel_for(b1 - b0, [&](int64_t r0, int64_t r1) { kernels::pack_rows(*kind, src, w.cols, b0 + r0, b0 + r1, qs, meta); });
-      release_pages(src + size_t(b0) * row_bytes, size_t(b1 - b0) * row_bytes);
-    }
-    m.owners.push_back(buf);
+    const bool pack = kernels::packable(w.type, w.cols);
+    if (!pack && !is_float_type(w.type)) return;
     const void* key = w.data;
-    w.data = qs;
-    w.packed_meta = meta;
-    done[key] = w;
+    report.bytes += pack ? pack_matrix(w, m) : move_float_matrix(w, m);
     report.matrices++;
-    report.bytes += qs_bytes + meta_bytes;
+    done[key] = w;
   };
   for (auto& l : m.layers)
     for (auto* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) repack(*w);

@@ -179,28 +179,10 @@ void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* 
 
 }  // namespace
 
-void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x_in, float* y, int64_t ldy) {
+// x.tiles must be set (Q8TilePanel::build, once per matmul).
+void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
   thread_local RowGroup group;
-  thread_local Q8TilePanel own;  // for callers that did not build the tile panel
-  Q8Panel x = x_in;
-  if (!x.tiles) {
-    own.build(x);
-    x.tiles = &own;
-  }
-  switch (w.kind) {
-    case PackedKind::q4_0: return gemm<PackedKind::q4_0>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q8_0: return gemm<PackedKind::q8_0>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q4_k: return gemm<PackedKind::q4_k>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q5_k: return gemm<PackedKind::q5_k>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q6_k: return gemm<PackedKind::q6_k>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q4_1: return gemm<PackedKind::q4_1>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q5_0: return gemm<PackedKind::q5_0>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q5_1: return gemm<PackedKind::q5_1>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::iq4_nl: return gemm<PackedKind::iq4_nl>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::iq4_xs: return gemm<PackedKind::iq4_xs>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q2_k: return gemm<PackedKind::q2_k>(w, r0, r1, x, y, ldy, group);
-    case PackedKind::q3_k: return gemm<PackedKind::q3_k>(w, r0, r1, x, y, ldy, group);
-  }
+  visit_packed_kind(w.kind, [&](auto kind) { gemm<decltype(kind)::value>(w, r0, r1, x, y, ldy, group); });
 }
 
 }  // namespace pareto::kernels::PARETO_AMX_NS

@@ -109,20 +109,7 @@ void gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* 
 }  // namespace
 
 void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy) {
-  switch (w.kind) {
-    case PackedKind::q4_0: return gemm<PackedKind::q4_0>(w, r0, r1, x, y, ldy);
-    case PackedKind::q8_0: return gemm<PackedKind::q8_0>(w, r0, r1, x, y, ldy);
-    case PackedKind::q4_k: return gemm<PackedKind::q4_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q5_k: return gemm<PackedKind::q5_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q6_k: return gemm<PackedKind::q6_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q4_1: return gemm<PackedKind::q4_1>(w, r0, r1, x, y, ldy);
-    case PackedKind::q5_0: return gemm<PackedKind::q5_0>(w, r0, r1, x, y, ldy);
-    case PackedKind::q5_1: return gemm<PackedKind::q5_1>(w, r0, r1, x, y, ldy);
-    case PackedKind::iq4_nl: return gemm<PackedKind::iq4_nl>(w, r0, r1, x, y, ldy);
-    case PackedKind::iq4_xs: return gemm<PackedKind::iq4_xs>(w, r0, r1, x, y, ldy);
-    case PackedKind::q2_k: return gemm<PackedKind::q2_k>(w, r0, r1, x, y, ldy);
-    case PackedKind::q3_k: return gemm<PackedKind::q3_k>(w, r0, r1, x, y, ldy);
-  }
+  visit_packed_kind(w.kind, [&](auto kind) { gemm<decltype(kind)::value>(w, r0, r1, x, y, ldy); });
 }
 
 }  // namespace pareto::kernels::avx512vnni

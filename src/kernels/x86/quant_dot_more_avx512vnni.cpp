@@ -175,20 +175,6 @@ void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x
 void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) { float_rows<1>(w, row_bytes, rows, x, n, y); }
 void f32_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) { float_rows<2>(w, row_bytes, rows, x, n, y); }
 
-float f32_f32_dot(const void* row, const float* x, int64_t n) {
-  const float* w = static_cast<const float*>(row);
-  __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int j = 0; j < 4; ++j) {
-      prefetch_ahead(w + i + 16 * j);
-      a[j] = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j), a[j]);
-    }
-  for (; i + 16 <= n; i += 16) a[0] = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a[0]);
-  if (i < n) a[1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(__mmask16((1u << (n - i)) - 1), w + i), _mm512_maskz_loadu_ps(__mmask16((1u << (n - i)) - 1), x + i), a[1]);
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
-}
-
 // Attention over the int8 KV cache; head_dim a multiple of 16 (the dispatcher checks).
 void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                          float* scratch, float* out) {
