@@ -104,6 +104,55 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
   });
 }
 
+// Columns per tile of the lowered (im2col) matrix: its kdim x block floats
+// stay in L2 (512 KiB), a multiple of the GEMM's 32-column panels, and the
+// plane is cut into enough tiles for every thread to get several.
+int64_t conv_column_block(int64_t kdim, int64_t plane, int64_t planes, bool lowered) {
+  const int64_t threads = num_threads();
+  int64_t block = lowered ? (int64_t(128) << 10) / std::max<int64_t>(kdim, 1) : plane;
+  const int64_t want_tiles = 4 * threads;
+  if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
+    block = (plane * planes + want_tiles - 1) / want_tiles;
+  block = std::max<int64_t>(32, (block + 31) / 32 * 32);
+  return std::min(block, plane);
+}
+
+// One tile of a grouped conv: output channels of group g, output positions
+// [first, first + count) of image n, lowered, multiplied and finished while
+// the tile is in cache. Runs on one thread (the GEMM inside runs inline).
+void conv_tile(const ConvParams& p, const float* x, const float* w, const float* bias, float* y, int64_t n, int64_t g,
+               int64_t first, int64_t count, bool lowered) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
+  const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
+  float* yg = y + (n * p.c_out + g * cout_g) * plane;
+  float* col = nullptr;
+  if (lowered) {
+    col = thread_scratch(0, size_t(kdim * count));
+    im2col_block(p, xg, cin_g, first, count, col);
+  }
+  if (bias)
+    for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane + first, count, bias[g * cout_g + oc]);
+  GemmArgs a;
+  a.m = cout_g;
+  a.n = count;
+  a.k = kdim;
+  a.a = w + g * cout_g * kdim;
+  a.lda = kdim;
+  a.b = lowered ? col : xg + first;
+  a.ldb = lowered ? count : plane;
+  a.beta = bias ? 1.f : 0.f;
+  a.c = yg + first;
+  a.ldc = plane;
+  if (p.packed_weights && p.group == 1) f32_gemm_packed(a, p.packed_weights);
+  else f32_gemm(a);
+  if (p.epilogue.active())
+    for (int64_t oc = 0; oc < cout_g; ++oc) {
+      float* out = yg + oc * plane + first;
+      apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
+    }
+}
+
 }  // namespace
 
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
@@ -111,46 +160,20 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     depthwise(p, x, w, bias, y);
     return;
   }
-  int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
-  int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
-  bool direct = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-                p.out_h == p.h && p.out_w == p.w;
-  // im2col in column blocks keeps the lowered matrix in cache instead of
-  // materializing kdim x plane floats (88 MB for one PP-OCR det layer).
-  const int64_t block = direct ? plane : std::min<int64_t>(plane, std::max<int64_t>(256, (int64_t(1) << 20) / std::max<int64_t>(kdim, 1)));
-  float* col = direct ? nullptr : thread_scratch(0, size_t(kdim * block));
-  for (int64_t n = 0; n < p.n; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
-      float* yg = y + (n * p.c_out + g * cout_g) * plane;
-      float beta = 0.f;
-      if (bias) {
-        for (int64_t oc = 0; oc < cout_g; ++oc) std::fill(yg + oc * plane, yg + (oc + 1) * plane, bias[g * cout_g + oc]);
-        beta = 1.f;
-      }
-      for (int64_t first = 0; first < plane; first += block) {
-        int64_t count = std::min(block, plane - first);
-        if (!direct) im2col_block(p, xg, cin_g, first, count, col);
-        GemmArgs a;
-        a.m = cout_g;
-        a.n = count;
-        a.k = kdim;
-        a.a = w + g * cout_g * kdim;
-        a.lda = kdim;
-        a.b = direct ? xg + first : col;
-        a.ldb = direct ? plane : count;
-        a.beta = beta;
-        a.c = yg + first;
-        a.ldc = plane;
-        if (p.packed_weights && p.group == 1) f32_gemm_packed(a, p.packed_weights);
-        else f32_gemm(a);
-        if (p.epilogue.active())
-          for (int64_t oc = 0; oc < cout_g; ++oc) {
-            float* out = yg + oc * plane + first;
-            apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
-          }
-      }
+  const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
+  const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                         p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w);
+  // Parallel over output tiles (image, group, column block), each lowered
+  // and multiplied by one thread: lowering inside the tile keeps the columns
+  // in that core's cache and lets the lowering scale with threads as well.
+  const int64_t block = conv_column_block(kdim, plane, p.n * p.group, lowered);
+  const int64_t blocks = (plane + block - 1) / block;
+  parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t ng = t / blocks, first = t % blocks * block;
+      conv_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered);
     }
+  });
 }
 
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
