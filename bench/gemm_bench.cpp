@@ -43,6 +43,7 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->Args({96, 4096, 24});    // det 1x1 expansion
   b->Args({40, 6625, 120});   // rec classifier MatMul
   b->Args({64, 64, 64});
+  b->Args({24, 32, 96});     // one Winograd position: 96 -> 24 channels, 32 tiles
   b->Args({60, 40, 2880});    // rec neck 1x3 conv, 960 -> 60 channels on a 1x40 map
   b->Args({16, 3840, 27});    // rec first conv, 3 -> 16 channels, 3x3 stride 2
   b->Args({480, 600, 480});   // rec 1x1 conv, 480 -> 480 channels on a 6x100 map

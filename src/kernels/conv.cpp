@@ -160,6 +160,16 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     depthwise(p, x, w, bias, y);
     return;
   }
+  if (winograd_applicable(p)) {
+    const float* u = p.winograd_weights;
+    if (!u) {  // weights that are not a constant: transformed on each call
+      float* buf = thread_scratch(0, winograd_weights_floats(p));
+      winograd_transform_weights(p, w, buf);
+      u = buf;
+    }
+    avx512::winograd_conv3x3(p, x, u, bias, y);
+    return;
+  }
   const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
   const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
                          p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w);

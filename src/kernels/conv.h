@@ -2,6 +2,7 @@
 // The generic versions lower to the shared GEMM (im2col / col2im) with a
 // direct path for depthwise; the _ref versions are direct loops for tests.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/activation.h"
@@ -18,6 +19,9 @@ struct ConvParams {
   // The weights as f32_gemm_pack_a packed them ([c_out, c_in*kh*kw], group
   // 1 only) at the current kernel_table() level, or null: packed per call.
   const float* packed_weights = nullptr;
+  // Winograd-transformed weights (winograd_transform_weights) when
+  // winograd_applicable(p), or null: transformed per call.
+  const float* winograd_weights = nullptr;
 };
 
 // y[n, c_out, out_h, out_w]; w[c_out, c_in/group, kh, kw]; bias may be null.
@@ -36,6 +40,16 @@ void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const fl
 namespace avx512 {
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch);
 int64_t depthwise_scratch_floats(const ConvParams& p);
+}  // namespace avx512
+
+// Winograd F(4x4, 3x3): where f32_conv2d uses it (3x3, stride 1, group 1,
+// enough channels and width, AVX-512), and its weights transformed and
+// packed for the GEMM at the current kernel_table() level.
+bool winograd_applicable(const ConvParams& p);
+size_t winograd_weights_floats(const ConvParams& p);
+void winograd_transform_weights(const ConvParams& p, const float* w, float* packed);
+namespace avx512 {
+void winograd_conv3x3(const ConvParams& p, const float* x, const float* u, const float* bias, float* y);
 }  // namespace avx512
 
 struct PoolParams {

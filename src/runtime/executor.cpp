@@ -136,9 +136,9 @@ void Executor::adopt_memory_plan(const ir::Graph& g, std::unique_ptr<ir::MemoryP
 
 std::shared_ptr<const void> Executor::node_cache(const ir::Node& node, int stamp, const std::function<std::shared_ptr<const void>()>& make) {
   std::lock_guard<std::mutex> lock(cache_mutex_);
-  auto& entry = node_cache_[&node];
-  if (!entry.second || entry.first != stamp) entry = {stamp, make()};
-  return entry.second;
+  std::shared_ptr<const void>& entry = node_cache_[{&node, stamp}];
+  if (!entry) entry = make();
+  return entry;
 }
 
 std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {

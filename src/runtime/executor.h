@@ -58,7 +58,7 @@ class Executor {
   // Data an op derives once from a node's constant inputs and keeps for the
   // executor's lifetime (a conv's weights packed for the GEMM): made by
   // `make` on first use; `stamp` names how it was made (e.g. the kernel
-  // level), and another stamp makes it anew.
+  // level and form), and each stamp is kept: one node may need two forms.
   std::shared_ptr<const void> node_cache(const ir::Node& node, int stamp, const std::function<std::shared_ptr<const void>()>& make);
   int64_t opset() const { return opset_; }
 
@@ -85,7 +85,7 @@ class Executor {
   std::map<const ir::Graph*, std::unique_ptr<Plan>> plans_;
   std::vector<ProfileRecord> profile_;
   std::mutex cache_mutex_;
-  std::map<const ir::Node*, std::pair<int, std::shared_ptr<const void>>> node_cache_;
+  std::map<std::pair<const ir::Node*, int>, std::shared_ptr<const void>> node_cache_;
 };
 
 // One error listing every op type pareto cannot run, with node names.

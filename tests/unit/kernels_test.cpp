@@ -284,6 +284,59 @@ TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
   }
 }
 
+// Winograd F(4x4, 3x3) against the direct reference: widths that are not a
+// multiple of 4, more than one 32-tile chunk per row, pads 0/1/asymmetric,
+// batch 2, the epilogue (residual + activation) on the written rows, the
+// weights transformed once (as the runtime does) and per call, 1 and 2 threads.
+// F(4x4, 3x3) in f32 rounds more than the direct sum: its transforms scale
+// values by up to 5x before the channel sums, so the error is measured
+// against the output's scale (largest |y|) rather than element by element.
+void expect_close_to_scale(const float* want, const float* got, size_t n, double tol, const std::string& what) {
+  double max_err = 0, scale = 0;
+  for (size_t i = 0; i < n; ++i) {
+    max_err = std::max(max_err, double(std::abs(want[i] - got[i])));
+    scale = std::max(scale, double(std::abs(want[i])));
+  }
+  EXPECT_LE(max_err / scale, tol) << what << " (largest error " << max_err << ", output scale " << scale << ")";
+}
+
+TEST(Conv, WinogradMatchesDirectReference) {
+  if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the Winograd kernel is built but not run";
+  const ConvCase cases[] = {
+      {1, 16, 20, 50, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // out 20x50: last tile 2 columns wide
+      {2, 24, 10, 131, 17, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},   // no pads, 129 wide: 2 chunks, batch 2
+      {1, 33, 13, 160, 24, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 1},   // asymmetric pads, 40 tiles: a 32 + an 8
+      {1, 96, 8, 64, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // det-like channels
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : cases) {
+      ConvParams p = params_of(c);
+      ASSERT_TRUE(winograd_applicable(p)) << "case cin=" << c.cin << " w=" << c.w << " does not reach the Winograd kernel";
+      auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 21);
+      auto w = random_vec(size_t(c.cout * c.cin * 9), 22);
+      auto b = random_vec(size_t(c.cout), 23);
+      const size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
+      auto res = random_vec(out, 24);
+      std::vector<float> want(out), got(out + 16, kGuard);
+      f32_conv2d_ref(p, x.data(), w.data(), b.data(), want.data());
+      f32_conv2d(p, x.data(), w.data(), b.data(), got.data());
+      expect_close_to_scale(want.data(), got.data(), out, 2e-5, "winograd, weights per call, cin=" + std::to_string(c.cin));
+      for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
+      std::vector<float> u(winograd_weights_floats(p));
+      winograd_transform_weights(p, w.data(), u.data());
+      ConvParams q = p;
+      q.winograd_weights = u.data();
+      q.epilogue.act.kind = ActKind::relu;
+      q.epilogue.residual = res.data();
+      apply_activation_generic(q.epilogue.act, want.data(), res.data(), int64_t(out));
+      f32_conv2d(q, x.data(), w.data(), b.data(), got.data());
+      expect_close_to_scale(want.data(), got.data(), out, 2e-5, "winograd, packed weights + residual + relu, cin=" + std::to_string(c.cin));
+    }
+  }
+  set_num_threads(1);
+}
+
 TEST(ConvTranspose, MatchesDirectReference) {
   struct Case {
     int64_t n, cin, h, w, cout, k, group, s, pad, out_pad;

@@ -112,20 +112,29 @@ const float* conv_bias(const OpContext& ctx, int64_t c_out) {
 }
 
 // A group-1 conv whose weights are a graph constant: the weights packed for
-// the GEMM once per executor (and kernel level) instead of on every call.
-std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p) {
+// the GEMM (or Winograd-transformed and packed) once per executor and
+// kernel level instead of on every call.
+std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd) {
   if (p.group != 1 || !ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return nullptr;
   const ir::Value& wv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
   if (!wv.constant.defined()) return nullptr;
   const int level = int(kernels::kernel_table().level);
-  return ctx.executor->node_cache(ctx.node, level, [&]() -> std::shared_ptr<const void> {
-    kernels::GemmArgs g;
-    g.m = p.c_out;
-    g.k = p.c_in * p.kh * p.kw;
-    g.a = ctx.in(1).data<float>();
-    g.lda = g.k;
-    auto buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
-    kernels::f32_gemm_pack_a(g, buf->data());
+  // The key tells the two forms apart: one node may meet both when its
+  // input shape changes between runs.
+  return ctx.executor->node_cache(ctx.node, level * 2 + (winograd ? 1 : 0), [&]() -> std::shared_ptr<const void> {
+    std::shared_ptr<std::vector<float>> buf;
+    if (winograd) {
+      buf = std::make_shared<std::vector<float>>(kernels::winograd_weights_floats(p));
+      kernels::winograd_transform_weights(p, ctx.in(1).data<float>(), buf->data());
+    } else {
+      kernels::GemmArgs g;
+      g.m = p.c_out;
+      g.k = p.c_in * p.kh * p.kw;
+      g.a = ctx.in(1).data<float>();
+      g.lda = g.k;
+      buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
+      kernels::f32_gemm_pack_a(g, buf->data());
+    }
     return std::shared_ptr<const void>(buf, buf->data());
   });
 }
@@ -182,8 +191,9 @@ void run_conv(OpContext& ctx) {
     }
   }
   Tensor& y = ctx.out(0, DType::f32, out);
-  std::shared_ptr<const void> packed = packed_conv_weights(ctx, p);
-  p.packed_weights = static_cast<const float*>(packed.get());
+  const bool winograd = kernels::winograd_applicable(p);
+  std::shared_ptr<const void> packed = packed_conv_weights(ctx, p, winograd);
+  (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());
   kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
 }
 
