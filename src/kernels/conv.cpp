@@ -186,11 +186,102 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   });
 }
 
+namespace {
+
+// col2im for one output channel: yo = bias + the kh*kw shifted planes of
+// columns it receives. The valid input-column range per kernel column is
+// computed once, so the inner loop has no branch.
+void col2im_channel(const ConvParams& p, const float* col, float bias, float* yo) {
+  std::fill(yo, yo + p.out_h * p.out_w, bias);
+  for (int64_t i = 0; i < p.kh; ++i)
+    for (int64_t j = 0; j < p.kw; ++j) {
+      const float* c = col + (i * p.kw + j) * p.h * p.w;
+      const int64_t off = j * p.dil_w - p.pad_left;  // ow = iw * stride_w + off
+      const int64_t lo = off >= 0 ? 0 : (-off + p.stride_w - 1) / p.stride_w;
+      const int64_t hi = std::min(p.w, p.out_w - off <= 0 ? 0 : (p.out_w - off - 1) / p.stride_w + 1);
+      for (int64_t ih = 0; ih < p.h; ++ih) {
+        const int64_t oh = ih * p.stride_h - p.pad_top + i * p.dil_h;
+        if (oh < 0 || oh >= p.out_h) continue;
+        float* row = yo + oh * p.out_w + off;
+        const float* src = c + ih * p.w;
+        if (p.stride_w == 1)
+          for (int64_t iw = lo; iw < hi; ++iw) row[iw] += src[iw];
+        else
+          for (int64_t iw = lo; iw < hi; ++iw) row[iw * p.stride_w] += src[iw];
+      }
+    }
+}
+
+// The upsampling form (kernel == stride, no pads, no dilation): every output
+// element receives exactly one column value, so blocks of input rows are
+// independent: each is multiplied into a cache-sized column block and
+// scattered straight away (no full column matrix through memory, no fill,
+// no accumulation). col[(oc*kh + i)*kw + j][(ih - ih0)*w + iw] for input
+// rows [ih0, ih1) of image n, group g.
+void transpose_disjoint_block(const ConvParams& p, const float* x, const float* w, const float* bias, float* y, int64_t n,
+                              int64_t g, int64_t ih0, int64_t ih1, float* col) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group, taps = p.kh * p.kw;
+  const int64_t cols = (ih1 - ih0) * p.w;
+  GemmArgs a;
+  a.trans_a = true;
+  a.m = cout_g * taps;
+  a.n = cols;
+  a.k = cin_g;
+  a.a = w + g * cin_g * a.m;
+  a.lda = a.m;
+  a.b = x + (n * p.c_in + g * cin_g) * p.h * p.w + ih0 * p.w;
+  a.ldb = p.h * p.w;
+  a.c = col;
+  a.ldc = cols;
+  f32_gemm(a);
+  for (int64_t oc = 0; oc < cout_g; ++oc) {
+    const float b = bias ? bias[g * cout_g + oc] : 0.f;
+    float* yo = y + (n * p.c_out + g * cout_g + oc) * p.out_h * p.out_w;
+    for (int64_t ih = ih0; ih < ih1; ++ih)
+      for (int64_t i = 0; i < p.kh; ++i) {
+        float* row = yo + (ih * p.stride_h + i) * p.out_w;
+        for (int64_t j = 0; j < p.kw; ++j) {
+          const float* src = col + ((oc * p.kh + i) * p.kw + j) * cols + (ih - ih0) * p.w;
+          for (int64_t iw = 0; iw < p.w; ++iw) row[iw * p.stride_w + j] = b + src[iw];
+        }
+      }
+  }
+}
+
+bool disjoint_transpose(const ConvParams& p) {
+  return p.kh == p.stride_h && p.kw == p.stride_w && p.pad_top == 0 && p.pad_left == 0 && p.dil_h == 1 && p.dil_w == 1 &&
+         p.out_h == p.h * p.stride_h && p.out_w == p.w * p.stride_w;
+}
+
+}  // namespace
+
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
-  int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
-  int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
-  int64_t rows = cout_g * p.kh * p.kw;
-  float* col = thread_scratch(0, size_t(rows * in_plane));
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
+  const int64_t rows = cout_g * p.kh * p.kw;
+  if (disjoint_transpose(p)) {
+    // Blocks of input rows whose columns fit in L2 (512 KiB), at least a
+    // few per thread.
+    const int64_t per_row = std::max<int64_t>(1, rows * p.w);
+    int64_t rb = std::max<int64_t>(1, (int64_t(128) << 10) / per_row);
+    rb = std::min(rb, std::max<int64_t>(1, p.n * p.group * p.h / (4 * num_threads())));
+    const int64_t blocks = (p.h + rb - 1) / rb;
+    parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t ng = t / blocks, ih0 = t % blocks * rb;
+        const int64_t ih1 = std::min(p.h, ih0 + rb);
+        float* col = thread_scratch(0, size_t(rows * (ih1 - ih0) * p.w));
+        transpose_disjoint_block(p, x, w, bias, y, ng / p.group, ng % p.group, ih0, ih1, col);
+      }
+    });
+    return;
+  }
+  // The columns are shared by all threads: the GEMM fills them in parallel,
+  // then each thread scatters whole output channels (no two threads add
+  // into the same output element).
+  thread_local std::vector<float> col_buf;
+  col_buf.resize(size_t(rows * in_plane));
+  float* col = col_buf.data();
   for (int64_t n = 0; n < p.n; ++n)
     for (int64_t g = 0; g < p.group; ++g) {
       // col[oc*kh*kw + i*kw + j, ih*w + iw] = sum_ic w[ic, oc, i, j] * x[ic, ih, iw]
@@ -207,22 +298,10 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
       a.ldc = in_plane;
       f32_gemm(a);
       float* yg = y + (n * p.c_out + g * cout_g) * out_plane;
-      for (int64_t oc = 0; oc < cout_g; ++oc) {
-        float* yo = yg + oc * out_plane;
-        std::fill(yo, yo + out_plane, bias ? bias[g * cout_g + oc] : 0.f);
-        for (int64_t i = 0; i < p.kh; ++i)
-          for (int64_t j = 0; j < p.kw; ++j) {
-            const float* c = col + ((oc * p.kh + i) * p.kw + j) * in_plane;
-            for (int64_t ih = 0; ih < p.h; ++ih) {
-              int64_t oh = ih * p.stride_h - p.pad_top + i * p.dil_h;
-              if (oh < 0 || oh >= p.out_h) continue;
-              for (int64_t iw = 0; iw < p.w; ++iw) {
-                int64_t ow = iw * p.stride_w - p.pad_left + j * p.dil_w;
-                if (ow >= 0 && ow < p.out_w) yo[oh * p.out_w + ow] += c[ih * p.w + iw];
-              }
-            }
-          }
-      }
+      parallel_for(cout_g, [&](int64_t begin, int64_t end) {
+        for (int64_t oc = begin; oc < end; ++oc)
+          col2im_channel(p, col + oc * p.kh * p.kw * in_plane, bias ? bias[g * cout_g + oc] : 0.f, yg + oc * out_plane);
+      });
     }
 }
 

@@ -341,30 +341,38 @@ TEST(ConvTranspose, MatchesDirectReference) {
   struct Case {
     int64_t n, cin, h, w, cout, k, group, s, pad, out_pad;
   };
-  const Case cases[] = {{1, 4, 5, 6, 3, 2, 1, 2, 0, 0}, {2, 6, 4, 3, 4, 3, 2, 2, 1, 1}, {1, 3, 7, 7, 5, 3, 1, 1, 1, 0}, {1, 2, 1, 9, 2, 4, 1, 3, 0, 2}};
-  for (const Case& c : cases) {
-    ConvParams p;
-    p.n = c.n;
-    p.c_in = c.cin;
-    p.h = c.h;
-    p.w = c.w;
-    p.c_out = c.cout * c.group;
-    p.group = c.group;
-    p.kh = p.kw = c.k;
-    p.stride_h = p.stride_w = c.s;
-    p.pad_top = p.pad_left = c.pad;
-    p.out_h = c.s * (c.h - 1) + c.out_pad + c.k - 2 * c.pad;
-    p.out_w = c.s * (c.w - 1) + c.out_pad + c.k - 2 * c.pad;
-    auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 10);
-    auto w = random_vec(size_t(c.cin * c.cout * c.k * c.k), 11);
-    auto b = random_vec(size_t(p.c_out), 12);
-    size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
-    std::vector<float> y0(out), y1(out + 8, kGuard);
-    f32_conv_transpose2d_ref(p, x.data(), w.data(), b.data(), y0.data());
-    f32_conv_transpose2d(p, x.data(), w.data(), b.data(), y1.data());
-    expect_close(y0.data(), y1.data(), out, 1e-4, "conv transpose");
-    for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+  // The first three have kernel == stride and no pads: the disjoint
+  // (upsampling) scatter, split over input rows; the rest accumulate.
+  const Case cases[] = {{1, 4, 5, 6, 3, 2, 1, 2, 0, 0}, {2, 6, 4, 3, 4, 2, 2, 2, 0, 0}, {1, 8, 9, 33, 1, 2, 1, 2, 0, 0},
+                        {2, 6, 4, 3, 4, 3, 2, 2, 1, 1}, {1, 3, 7, 7, 5, 3, 1, 1, 1, 0}, {1, 2, 1, 9, 2, 4, 1, 3, 0, 2},
+                        {1, 4, 5, 6, 3, 2, 1, 2, 0, 1}};
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Case& c : cases) {
+      ConvParams p;
+      p.n = c.n;
+      p.c_in = c.cin;
+      p.h = c.h;
+      p.w = c.w;
+      p.c_out = c.cout * c.group;
+      p.group = c.group;
+      p.kh = p.kw = c.k;
+      p.stride_h = p.stride_w = c.s;
+      p.pad_top = p.pad_left = c.pad;
+      p.out_h = c.s * (c.h - 1) + c.out_pad + c.k - 2 * c.pad;
+      p.out_w = c.s * (c.w - 1) + c.out_pad + c.k - 2 * c.pad;
+      auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 10);
+      auto w = random_vec(size_t(c.cin * c.cout * c.k * c.k), 11);
+      auto b = random_vec(size_t(p.c_out), 12);
+      size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
+      std::vector<float> y0(out), y1(out + 8, kGuard);
+      f32_conv_transpose2d_ref(p, x.data(), w.data(), b.data(), y0.data());
+      f32_conv_transpose2d(p, x.data(), w.data(), b.data(), y1.data());
+      expect_close(y0.data(), y1.data(), out, 1e-4, "conv transpose");
+      for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+    }
   }
+  set_num_threads(1);
 }
 
 // Softmax rows: the dispatched kernel (AVX-512 exp where the CPU has it)
@@ -431,6 +439,31 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
           }
           for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
         }
+  // Sigmoid and SiLU through the polynomial exp: within a few ulp of
+  // std::exp's results, saturating at both ends, NaN kept.
+  for (ActKind k : {ActKind::sigmoid, ActKind::silu})
+    for (int64_t n : {1, 17, 1000}) {
+      Activation a;
+      a.kind = k;
+      auto x = random_vec(size_t(n), 33), res = random_vec(size_t(n), 34);
+      for (float& v : x) v *= 30.f;
+      if (n > 4) {
+        x[1] = 200.f;
+        x[2] = std::numeric_limits<float>::quiet_NaN();
+        x[3] = -200.f;
+        x[4] = 0.f;
+      }
+      std::vector<float> want = x, got = x;
+      got.resize(size_t(n) + 16, kGuard);
+      apply_activation_generic(a, want.data(), res.data(), n);
+      ASSERT_TRUE(avx512::apply_activation(a, got.data(), res.data(), n));
+      for (int64_t i = 0; i < n; ++i) {
+        const float w = want[size_t(i)], g = got[size_t(i)];
+        if (std::isnan(w)) ASSERT_TRUE(std::isnan(g)) << act_kind_name(k) << " at " << i;
+        else ASSERT_NEAR(g, w, 4e-7f * std::max(1.f, std::abs(w))) << act_kind_name(k) << " at " << i << " x=" << x[size_t(i)];
+      }
+      for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
+    }
   Activation tanh_act;
   tanh_act.kind = ActKind::tanh;
   float v = 0.3f;

@@ -1,14 +1,16 @@
 // Conv/GEMM epilogues with AVX-512: residual add, the piecewise-linear
 // activations and the affine after them in one pass over the block (the
 // generic loop is built for the baseline ISA: 4 lanes, and a second pass for
-// the affine). Same operation order as the generic loop; kinds that need
-// exp or tanh stay generic.
+// the affine). Same operation order as the generic loop, so the same bits,
+// except sigmoid and SiLU, whose polynomial exp differs from std::exp by a
+// few units in the last place; tanh stays generic.
 #include "kernels/x86/avx512_intrinsics.h"
 // Products and sums rounded separately, as in the generic twin: both give
 // the same bits.
 #pragma GCC optimize("fp-contract=off")
 
 #include "kernels/activation.h"
+#include "kernels/x86/avx512_math.h"
 
 namespace pareto::kernels::avx512 {
 
@@ -63,6 +65,8 @@ bool apply_activation(const Activation& a, float* y, const float* r, int64_t n) 
     case ActKind::leaky_relu:
       each(a, y, r, n, [&](__m512 v) { return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, al); });
       return true;
+    case ActKind::sigmoid: each(a, y, r, n, [](__m512 v) { return sigmoid_ps(v); }); return true;
+    case ActKind::silu: each(a, y, r, n, [](__m512 v) { return silu_ps(v); }); return true;
     default: return false;
   }
 }

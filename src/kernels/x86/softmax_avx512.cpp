@@ -1,4 +1,5 @@
 #include "kernels/x86/avx512_intrinsics.h"
+#include "kernels/x86/avx512_math.h"
 
 #include <cstring>
 
@@ -7,24 +8,6 @@
 namespace pareto::kernels::avx512 {
 
 namespace {
-
-// e^x = 2^n * e^r with n = round(x / ln2), r = x - n ln2 (ln2 split in a
-// high and a low part so r keeps its precision), e^r by its Taylor series
-// to r^6 (|r| <= 0.347: the next term is below 1.3e-7 relative).
-__m512 exp_ps(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-103.f), _mm512_min_ps(x, _mm512_set1_ps(88.7f)));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, n);  // p * 2^n, exact and without building exponent bits by hand
-}
 
 // Loads the first `count` (< 16) floats; the rest of the lanes get `fill`.
 __m512 load_tail(const float* p, int64_t count, float fill) {

@@ -1,8 +1,10 @@
 // Unary activations and math functions applied element by element.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
+#include "kernels/activation.h"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -98,6 +100,25 @@ void float_op(OpContext& ctx) {
 template <class F>
 void numeric_op(OpContext& ctx) {
   run_unary_numeric<F>(ctx, Params{});
+}
+
+// f32 Sigmoid through the epilogue kernel (vectorized exp where the CPU has
+// it): chunks are copied to the output and transformed there in cache.
+void sigmoid(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32) return run_unary_float<Sigmoid>(ctx, Params{});
+  Tensor& y = ctx.out(0, x.dtype(), x.shape());
+  const float* src = x.data<float>();
+  float* dst = y.data<float>();
+  kernels::Activation act;
+  act.kind = kernels::ActKind::sigmoid;
+  parallel_chunks(x.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; b += 4096) {
+      const int64_t e = std::min(end, b + 4096);
+      if (dst != src) std::copy(src + b, src + e, dst + b);
+      kernels::apply_activation(act, dst + b, nullptr, e - b);
+    }
+  });
 }
 
 void hard_sigmoid(OpContext& ctx) {
@@ -204,7 +225,7 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add("Abs", numeric_op<Abs>, same);
   r.add("Neg", numeric_op<Neg>, same);
   r.add("Sign", numeric_op<Sign>, same);
-  r.add("Sigmoid", float_op<Sigmoid>, same);
+  r.add("Sigmoid", sigmoid, same);
   r.add("Tanh", float_op<Tanh>, same);
   r.add("Exp", float_op<Exp>, same);
   r.add("Log", float_op<Log>, same);
