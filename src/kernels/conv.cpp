@@ -72,10 +72,14 @@ void im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t
               if (hi > lo) std::memcpy(d + (lo - ow0), s + lo + off, sizeof(float) * size_t(hi - lo));
               std::fill(d + (hi - ow0), d + (ow1 - ow0), 0.f);
             } else {
-              for (int64_t ow = ow0; ow < ow1; ++ow) {
-                int64_t iw = ow * p.stride_w + off;
-                d[ow - ow0] = iw >= 0 && iw < p.w ? s[iw] : 0.f;
-              }
+              // ow in [lo, hi) reads inside the row (iw = ow * stride + off)
+              const int64_t sw = p.stride_w;
+              const int64_t lo = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, ow0, ow1);
+              const int64_t hi = std::clamp<int64_t>(p.w - off <= 0 ? 0 : (p.w - off - 1) / sw + 1, lo, ow1);
+              std::fill(d, d + (lo - ow0), 0.f);
+              const float* sp = s + off;
+              for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = sp[ow * sw];
+              std::fill(d + (hi - ow0), d + (ow1 - ow0), 0.f);
             }
           }
           q += ow1 - ow0;
@@ -104,12 +108,13 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
   });
 }
 
-// Columns per tile of the lowered (im2col) matrix: its kdim x block floats
-// stay in L2 (512 KiB), a multiple of the GEMM's 32-column panels, and the
-// plane is cut into enough tiles for every thread to get several.
-int64_t conv_column_block(int64_t kdim, int64_t plane, int64_t planes, bool lowered) {
+// Columns per tile: the tile's inputs (kdim rows of it, lowered or read in
+// place) and its outputs (cout_g rows) stay in L2 (512 KiB) from the bias
+// fill through the GEMM to the epilogue; a multiple of the GEMM's 32-column
+// panels; and enough tiles for every thread to get several.
+int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
   const int64_t threads = num_threads();
-  int64_t block = lowered ? (int64_t(128) << 10) / std::max<int64_t>(kdim, 1) : plane;
+  int64_t block = (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1);
   const int64_t want_tiles = 4 * threads;
   if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
     block = (plane * planes + want_tiles - 1) / want_tiles;
@@ -176,7 +181,7 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   // Parallel over output tiles (image, group, column block), each lowered
   // and multiplied by one thread: lowering inside the tile keeps the columns
   // in that core's cache and lets the lowering scale with threads as well.
-  const int64_t block = conv_column_block(kdim, plane, p.n * p.group, lowered);
+  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
