@@ -2,6 +2,7 @@
 // input per axis; nearest, linear and cubic become a short list of
 // (index, weight) taps per axis, combined over all axes.
 #include <cmath>
+#include <cstring>
 
 #include "runtime/ops/op_util.h"
 
@@ -115,19 +116,25 @@ void resize_impl(OpContext& ctx, const ResizeMode& m, std::vector<double> scales
     PARETO_DISPATCH_BYTES(ctx, x.dtype(), {
       const scalar_t* src = static_cast<const scalar_t*>(x.raw());
       scalar_t* dst = static_cast<scalar_t*>(y.raw());
-      int64_t inner = out[r - 1], rows = inner ? y.numel() / inner : 0;
+      const int64_t inner = out[r - 1], rows = inner ? y.numel() / inner : 0;
       const int64_t* last = offs[r - 1].data();
-      std::vector<int64_t> idx(r, 0);
-      for (int64_t row = 0; row < rows; ++row) {
-        int64_t base = 0;
-        for (size_t d = 0; d + 1 < r; ++d) base += offs[d][size_t(idx[d])];
-        scalar_t* o = dst + row * inner;
-        for (int64_t i = 0; i < inner; ++i) o[i] = src[base + last[i]];
-        for (size_t d = r - 1; d-- > 0;) {
-          if (++idx[d] < out[d]) break;
-          idx[d] = 0;
+      // Rows in parallel; an output row that reads the same input row as
+      // the one before it (nearest upsampling) is a copy of that row.
+      parallel_for(rows, [&](int64_t begin, int64_t end) {
+        int64_t prev_base = -1;
+        for (int64_t row = begin; row < end; ++row) {
+          int64_t base = 0;
+          for (int64_t rest = row, d = int64_t(r) - 1; d-- > 0;) {
+            base += offs[size_t(d)][size_t(rest % out[size_t(d)])];
+            rest /= out[size_t(d)];
+          }
+          scalar_t* o = dst + row * inner;
+          if (base == prev_base) std::memcpy(o, o - inner, sizeof(scalar_t) * size_t(inner));
+          else
+            for (int64_t i = 0; i < inner; ++i) o[i] = src[base + last[i]];
+          prev_base = base;
         }
-      }
+      });
     });
     return;
   }

@@ -100,15 +100,32 @@ void run_concat(OpContext& ctx) {
   for (int64_t d = 0; d < axis; ++d) outer *= out[size_t(d)];
   size_t es = dtype_size(first.dtype());
   int64_t out_row = y.numel() / std::max<int64_t>(outer, 1);
+  // One copy per (input, outer index), cut into 64 KiB pieces that the
+  // threads share: a channel concat of large maps is a few big copies.
+  struct Piece {
+    uint8_t* dst;
+    const uint8_t* src;
+    size_t bytes;
+  };
+  std::vector<Piece> pieces;
+  constexpr size_t kPiece = size_t(64) << 10;
   int64_t offset = 0;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const Tensor& t = ctx.in(i);
     int64_t row = outer ? t.numel() / outer : 0;
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(static_cast<uint8_t*>(y.raw()) + size_t(o * out_row + offset) * es,
-                  static_cast<const uint8_t*>(t.raw()) + size_t(o * row) * es, size_t(row) * es);
+    for (int64_t o = 0; o < outer; ++o) {
+      uint8_t* dst = static_cast<uint8_t*>(y.raw()) + size_t(o * out_row + offset) * es;
+      const uint8_t* src = static_cast<const uint8_t*>(t.raw()) + size_t(o * row) * es;
+      for (size_t done = 0, total = size_t(row) * es; done < total; done += kPiece)
+        pieces.push_back({dst + done, src + done, std::min(kPiece, total - done)});
+    }
     offset += row;
   }
+  auto copy = [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) std::memcpy(pieces[size_t(k)].dst, pieces[size_t(k)].src, pieces[size_t(k)].bytes);
+  };
+  if (pieces.size() < 8) copy(0, int64_t(pieces.size()));
+  else parallel_for(int64_t(pieces.size()), copy);
 }
 
 void infer_concat(InferContext& ctx) {
