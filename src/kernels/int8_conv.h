@@ -1,0 +1,83 @@
+// Integer convolution: uint8 (or int8) activations times int8 (or uint8)
+// weights summed in int32, as ONNX's ConvInteger and QLinearConv define it
+// and as pareto's int8 models run. Both operands are shifted to the form the
+// x86 dot-product instructions take (unsigned activations, signed weights):
+// the shift moves value and zero point together, so every sum
+// Σ (x - x_zero)(w - w_zero) is unchanged and exact.
+//
+// The work is an im2col GEMM: weights are the rows (packed once), a block of
+// output pixels the columns, laid out for VNNI as [k/4][pixel][4] bytes, so
+// one 64-byte vector holds 4 k-steps of 16 pixels and each output vector is
+// 16 pixels of one output channel: NCHW in, NCHW out.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/activation.h"
+#include "kernels/conv.h"
+
+namespace pareto::kernels {
+
+struct Int8Weights {
+  int64_t rows = 0, k = 0, k4 = 0;  // k4: k rounded up to a multiple of 4 (zero-filled)
+  std::vector<int8_t> data;         // [rows][k4], signed
+  std::vector<int32_t> row_sums;    // Σ_k data
+  std::vector<int32_t> zero;        // per-row zero point, in the signed form
+  bool any_zero = false;            // some row's zero point is not 0
+};
+
+// w: [rows][k] int8 (w_signed) or uint8; zero points: one, or one per row
+// (zero_count 1 or rows), or none (null).
+Int8Weights pack_int8_weights(const void* w, bool w_signed, int64_t rows, int64_t k, const int32_t* zero, int64_t zero_count);
+
+enum class Int8Output { i32, q8, f32 };
+
+// What each corrected int32 sum s (Σ (x - x_zero)(w - w_zero)) becomes:
+//   i32: s;
+//   q8:  saturate(round_half_even(scale[oc] * (s + bias_i32[oc])) + y_zero);
+//   f32: act(scale[oc] * s + bias_f32[oc] (+ residual)).
+struct Int8Epilogue {
+  Int8Output kind = Int8Output::i32;
+  const float* scale = nullptr;       // per output channel (q8, f32)
+  const int32_t* bias_i32 = nullptr;  // q8, may be null
+  int32_t y_zero = 0;
+  bool y_signed = false;
+  const float* bias_f32 = nullptr;  // f32, may be null
+  Epilogue act;                     // f32: activation and residual (NCHW like y)
+};
+
+struct Int8ConvParams {
+  ConvParams geo;  // shapes, strides, pads, dilations, groups (geo.epilogue unused)
+  bool x_signed = false;
+  int32_t x_zero = 0;  // as given (int8 or uint8 range)
+  Int8Epilogue out;
+};
+
+// x: [n, c_in, h, w] uint8/int8; w packed with rows = c_out, k = c_in/group*kh*kw;
+// y: [n, c_out, out_h, out_w] of int32, uint8/int8 (y_signed) or float.
+void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y);
+// Direct loops over the unpacked operands: the twin the tests compare with.
+void int8_conv2d_ref(const Int8ConvParams& p, const void* x, const void* w, bool w_signed, const int32_t* w_zero,
+                     int64_t w_zero_count, void* y);
+
+// C[r][j] = Σ_k a[r][k] * B(k, j) for r < m, j < n: a rows of k4 signed
+// bytes (lda apart); B a panel [k4/4][n16][4] of unsigned bytes, n16 = n
+// rounded up to 16 (padding columns zero); C int32 with ldc.
+void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+namespace avx512vnni {
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+}
+// The dispatched one (VNNI where the CPU has it).
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+
+// Round half to even and saturate to [lo, hi]: ONNX's QuantizeLinear rule.
+inline int32_t quantize_value(float v, int32_t zero, int32_t lo, int32_t hi) {
+  const float r = std::nearbyint(v);  // the default rounding mode: half to even
+  // Compared as floats first: a huge or infinite v must not overflow the int cast.
+  if (!(r + float(zero) >= float(lo))) return lo;  // also NaN
+  if (r + float(zero) > float(hi)) return hi;
+  return int32_t(r) + zero;
+}
+
+}  // namespace pareto::kernels

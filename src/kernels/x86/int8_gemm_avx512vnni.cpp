@@ -1,0 +1,69 @@
+// int8 GEMM for the integer convolutions with AVX-512 VNNI: signed weight
+// rows broadcast 4 bytes (4 k-steps) at a time against a panel vector of 16
+// pixels x 4 k-steps of unsigned activations; VPDPBUSD adds the four
+// products of each lane into its int32 sum (exactly: no saturation).
+// Register tile: up to 8 rows x 32 pixels (16 accumulators).
+#include "kernels/x86/avx512_intrinsics.h"
+
+#include <cstring>
+
+#include "kernels/int8_conv.h"
+
+namespace pareto::kernels::avx512vnni {
+
+namespace {
+
+inline int32_t quad(const int8_t* a) {
+  int32_t v;
+  std::memcpy(&v, a, 4);
+  return v;
+}
+
+// Rows [0, R) x pixel vectors [j, j + 16 * V) of C.
+template <int R, int V>
+void tile(const int8_t* a, int64_t lda, int64_t k4, const uint8_t* b, int64_t n16, int64_t j, int64_t n, int32_t* c, int64_t ldc) {
+  __m512i acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < k4 / 4; ++q) {
+    const uint8_t* bq = b + (q * n16 + j) * 4;
+    __m512i bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(bq + v * 64);
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = _mm512_set1_epi32(quad(a + r * lda + q * 4));
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    const int64_t left = n - (j + 16 * v);
+    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_epi32(c + r * ldc + j + 16 * v, m, acc[r][v]);
+  }
+}
+
+template <int R>
+void rows(const int8_t* a, int64_t lda, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+  const int64_t n16 = (n + 15) / 16 * 16;
+  int64_t j = 0;
+  for (; j + 32 <= n16; j += 32) tile<R, 2>(a, lda, k4, b, n16, j, n, c, ldc);
+  if (j < n16) tile<R, 1>(a, lda, k4, b, n16, j, n, c, ldc);
+}
+
+}  // namespace
+
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+  int64_t r = 0;
+  for (; r + 8 <= m; r += 8) rows<8>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc);
+  switch (m - r) {
+    case 7: rows<7>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    case 6: rows<6>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    case 5: rows<5>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    case 4: rows<4>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    case 3: rows<3>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    case 2: rows<2>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    case 1: rows<1>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
+    default: break;
+  }
+}
+
+}  // namespace pareto::kernels::avx512vnni

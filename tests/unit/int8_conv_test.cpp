@@ -1,0 +1,136 @@
+// The integer convolution (im2col + VNNI GEMM + epilogues) against its
+// direct-loop twin, and the VNNI GEMM against the reference GEMM, on awkward
+// sizes, both operand signednesses, zero points, groups, 1 and 2 threads.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "kernels/dispatch.h"
+#include "kernels/int8_conv.h"
+
+using namespace pareto;
+using namespace pareto::kernels;
+
+namespace {
+
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& b : v) b = uint8_t(rng());
+  return v;
+}
+
+bool has_vnni() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512vnni && f.avx512bw;
+}
+
+}  // namespace
+
+TEST(Int8Gemm, VnniMatchesReference) {
+  if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI: the kernel is built but not run";
+  for (int64_t m : {1, 3, 8, 13, 24})
+    for (int64_t k4 : {4, 12, 28, 300})
+      for (int64_t n : {1, 15, 16, 17, 33, 100}) {
+        const int64_t n16 = (n + 15) / 16 * 16;
+        auto a = random_bytes(size_t(m * k4), 1);
+        auto b = random_bytes(size_t(k4 * n16), 2);
+        // the panel's padding columns are zero, as the conv driver leaves them
+        for (int64_t q = 0; q < k4 / 4; ++q)
+          for (int64_t j = n; j < n16; ++j)
+            for (int i = 0; i < 4; ++i) b[size_t((q * n16 + j) * 4 + i)] = 0;
+        const int64_t ldc = n + 3;
+        std::vector<int32_t> want(size_t(m * ldc), -7), got(size_t(m * ldc), -7);
+        int8_gemm_ref(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, want.data(), ldc);
+        avx512vnni::int8_gemm(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, got.data(), ldc);
+        ASSERT_EQ(got, want) << "m=" << m << " k4=" << k4 << " n=" << n;  // also: nothing written past n in a row
+      }
+}
+
+namespace {
+
+struct Case {
+  int64_t n, cin, h, w, cout, kh, kw, group, stride, pad;
+};
+
+ConvParams geometry(const Case& c) {
+  ConvParams p;
+  p.n = c.n;
+  p.c_in = c.cin;
+  p.h = c.h;
+  p.w = c.w;
+  p.c_out = c.cout;
+  p.kh = c.kh;
+  p.kw = c.kw;
+  p.group = c.group;
+  p.stride_h = p.stride_w = c.stride;
+  p.pad_top = p.pad_left = c.pad;
+  p.out_h = (c.h + 2 * c.pad - c.kh) / c.stride + 1;
+  p.out_w = (c.w + 2 * c.pad - c.kw) / c.stride + 1;
+  return p;
+}
+
+}  // namespace
+
+// Every output kind, int8 and uint8 on both sides, zero points per tensor
+// and per channel (the weight zero points exercise the column-sum
+// correction), grouped and depthwise, exact integer agreement (the float
+// outputs: the same float operations, so the same bits).
+TEST(Int8Conv, MatchesDirectTwin) {
+  const Case cases[] = {
+      {1, 3, 9, 11, 8, 3, 3, 1, 2, 1},   // stem-like, stride 2
+      {2, 16, 7, 5, 24, 1, 1, 1, 1, 0},  // 1x1, batch 2
+      {1, 10, 6, 13, 10, 3, 3, 10, 1, 1},  // depthwise
+      {1, 12, 8, 8, 9, 3, 3, 3, 1, 1},   // groups of 4 -> 3, k = 36
+      {1, 5, 4, 40, 33, 1, 3, 1, 1, 1},  // 1x3 kernel, k = 15 (padded to 16), 33 rows
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Case& c : cases)
+      for (int signs = 0; signs < 4; ++signs)
+        for (Int8Output kind : {Int8Output::i32, Int8Output::q8, Int8Output::f32}) {
+          const bool x_signed = signs & 1, w_signed = signs & 2;
+          Int8ConvParams p;
+          p.geo = geometry(c);
+          p.x_signed = x_signed;
+          p.x_zero = x_signed ? -3 : 131;
+          const int64_t k = c.cin / c.group * c.kh * c.kw;
+          auto x = random_bytes(size_t(c.n * c.cin * c.h * c.w), 5);
+          auto w = random_bytes(size_t(c.cout * k), 6);
+          std::vector<int32_t> w_zero(size_t(c.cout));
+          for (int64_t i = 0; i < c.cout; ++i) w_zero[size_t(i)] = w_signed ? int32_t(i % 5) - 2 : 120 + int32_t(i % 7);
+          std::vector<float> scale(size_t(c.cout)), bias_f(size_t(c.cout));
+          std::vector<int32_t> bias_i(size_t(c.cout));
+          for (int64_t i = 0; i < c.cout; ++i) {
+            scale[size_t(i)] = 1e-4f * float(i + 1);
+            bias_f[size_t(i)] = 0.25f * float(i) - 1.f;
+            bias_i[size_t(i)] = int32_t(i * 37) - 400;
+          }
+          p.out.kind = kind;
+          p.out.scale = scale.data();
+          p.out.bias_i32 = bias_i.data();
+          p.out.y_zero = x_signed ? 5 : 128;
+          p.out.y_signed = x_signed;
+          p.out.bias_f32 = bias_f.data();
+          p.out.act.act.kind = ActKind::relu;
+          for (bool per_channel : {false, true}) {
+            const int32_t* wz = w_zero.data();
+            const int64_t wz_count = per_channel ? c.cout : 1;
+            Int8Weights packed = pack_int8_weights(w.data(), w_signed, c.cout, k, wz, wz_count);
+            const size_t out = size_t(p.geo.n * p.geo.c_out * p.geo.out_h * p.geo.out_w);
+            const size_t es = kind == Int8Output::q8 ? 1 : 4;
+            std::vector<uint8_t> want(out * es), got(out * es + 64, 0xEE);
+            int8_conv2d_ref(p, x.data(), w.data(), w_signed, wz, wz_count, want.data());
+            int8_conv2d(p, x.data(), packed, got.data());
+            for (size_t i = 0; i < out * es; ++i)
+              ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " kind=" << int(kind)
+                                         << " per_channel=" << per_channel << " threads=" << threads << " byte " << i;
+            for (size_t i = out * es; i < got.size(); ++i) ASSERT_EQ(got[i], 0xEE) << "write past the output";
+          }
+        }
+  }
+  set_num_threads(1);
+}
