@@ -27,7 +27,7 @@ Int8Weights pack_int8_weights(const void* w, bool w_signed, int64_t rows, int64_
       sum += v;
     }
     p.row_sums[size_t(r)] = sum;
-    const int32_t z = zero ? zero[zero_count == 1 ? 0 : r] : (w_signed ? 0 : 128);
+    const int32_t z = zero ? zero[zero_count == 1 ? 0 : r] : 0;  // absent: 0, as ONNX defines it
     p.zero[size_t(r)] = z + shift;
     p.any_zero |= p.zero[size_t(r)] != 0;
   }

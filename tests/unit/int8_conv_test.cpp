@@ -116,9 +116,10 @@ TEST(Int8Conv, MatchesDirectTwin) {
           p.out.y_signed = x_signed;
           p.out.bias_f32 = bias_f.data();
           p.out.act.act.kind = ActKind::relu;
-          for (bool per_channel : {false, true}) {
-            const int32_t* wz = w_zero.data();
-            const int64_t wz_count = per_channel ? c.cout : 1;
+          for (int zero_mode : {0, 1, 2}) {  // weight zero points absent (0), one, one per channel
+            const bool per_channel = zero_mode == 2;
+            const int32_t* wz = zero_mode == 0 ? nullptr : w_zero.data();
+            const int64_t wz_count = per_channel ? c.cout : zero_mode;
             Int8Weights packed = pack_int8_weights(w.data(), w_signed, c.cout, k, wz, wz_count);
             const size_t out = size_t(p.geo.n * p.geo.c_out * p.geo.out_h * p.geo.out_w);
             const size_t es = kind == Int8Output::q8 ? 1 : 4;
@@ -127,7 +128,7 @@ TEST(Int8Conv, MatchesDirectTwin) {
             int8_conv2d(p, x.data(), packed, got.data());
             for (size_t i = 0; i < out * es; ++i)
               ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " kind=" << int(kind)
-                                         << " per_channel=" << per_channel << " threads=" << threads << " byte " << i;
+                                         << " zero_mode=" << zero_mode << " threads=" << threads << " byte " << i;
             for (size_t i = out * es; i < got.size(); ++i) ASSERT_EQ(got[i], 0xEE) << "write past the output";
           }
         }

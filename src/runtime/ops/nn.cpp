@@ -7,6 +7,7 @@
 #include "kernels/softmax.h"
 #include "kernels/gemm.h"
 #include "runtime/executor.h"
+#include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -139,10 +140,9 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
   });
 }
 
-void run_conv(OpContext& ctx) {
-  const Tensor& x = ctx.in(0);
-  const Tensor& w = ctx.in(1);
-  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+}  // namespace
+
+kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
   if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D convolution (input rank " + std::to_string(x.rank()) + ")");
   if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
   bool one_d = x.rank() == 3;
@@ -174,8 +174,46 @@ void run_conv(OpContext& ctx) {
   p.out_h = (p.h + p.pad_top + pad_bottom - p.dil_h * (p.kh - 1) - 1) / p.stride_h + 1;
   p.out_w = (p.w + p.pad_left + pad_right - p.dil_w * (p.kw - 1) - 1) / p.stride_w + 1;
   if (p.out_h <= 0 || p.out_w <= 0) ctx.invalid("kernel larger than padded input " + shape_to_string(x.shape()));
+  return p;
+}
+
+Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p) {
+  return x.rank() == 3 ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+}
+
+void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType out_dtype) {
+  const ir::ValueType* x = ctx.type(x_index);
+  const ir::ValueType* w = ctx.type(w_index);
+  if (!x || !w) return;
+  ctx.out_types[0].dtype = out_dtype == DType::undefined ? x->dtype : out_dtype;
+  if (!x->rank_known || !w->rank_known || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
+  Shape spatial(x->dims.begin() + 2, x->dims.end());
+  std::vector<int64_t> kernel(w->dims.begin() + 2, w->dims.end());
+  Shape out = {x->dims[0], w->dims[0]};
+  bool known = true;
+  for (int64_t d : spatial) known &= d >= 0;
+  for (int64_t k : kernel) known &= k >= 0;
+  if (known) {
+    Spatial s = conv_geometry(ctx.node, spatial, kernel);
+    size_t d = spatial.size();
+    for (size_t i = 0; i < d; ++i)
+      out.push_back((spatial[i] + s.pads[i] + s.pads[i + d] - s.dilations[i] * (kernel[i] - 1) - 1) / s.strides[i] + 1);
+  } else {
+    out.resize(x->dims.size(), -1);
+  }
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
+namespace {
+
+void run_conv(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+  kernels::ConvParams p = conv_params(ctx, x, w);
   const float* bias = conv_bias(ctx, p.c_out);
-  Shape out = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+  Shape out = conv_output_shape(x, p);
   if (ctx.node.op_type == "FusedConv") {  // pareto's fused form: residual input 3, activation attributes
     p.epilogue.act.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
     p.epilogue.act.alpha = ctx.node.attr_f("alpha", 0.f);
@@ -197,29 +235,7 @@ void run_conv(OpContext& ctx) {
   kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
 }
 
-void infer_conv(InferContext& ctx) {
-  const ir::ValueType* x = ctx.type(0);
-  const ir::ValueType* w = ctx.type(1);
-  if (!x || !w) return;
-  ctx.out_types[0].dtype = x->dtype;
-  if (!x->rank_known || !w->rank_known || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
-  Shape spatial(x->dims.begin() + 2, x->dims.end());
-  std::vector<int64_t> kernel(w->dims.begin() + 2, w->dims.end());
-  Shape out = {x->dims[0], w->dims[0]};
-  bool known = true;
-  for (int64_t d : spatial) known &= d >= 0;
-  for (int64_t k : kernel) known &= k >= 0;
-  if (known) {
-    Spatial s = conv_geometry(ctx.node, spatial, kernel);
-    size_t d = spatial.size();
-    for (size_t i = 0; i < d; ++i)
-      out.push_back((spatial[i] + s.pads[i] + s.pads[i + d] - s.dilations[i] * (kernel[i] - 1) - 1) / s.strides[i] + 1);
-  } else {
-    out.resize(x->dims.size(), -1);
-  }
-  ctx.out_types[0].rank_known = true;
-  ctx.out_types[0].dims = out;
-}
+void infer_conv(InferContext& ctx) { infer_conv_from(ctx, 0, 1, DType::undefined); }
 
 void infer_matmul(InferContext& ctx) {
   const ir::ValueType* a = ctx.type(0);

@@ -1,0 +1,293 @@
+// ONNX's quantization operators, both forms other tools write: QDQ
+// (QuantizeLinear / DequantizeLinear around float ops) and QOperator
+// (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger), plus
+// DynamicQuantizeLinear. Convolutions run on the integer conv kernel; the
+// matmuls are plain integer loops (they are small in the perception models).
+#include <cmath>
+#include <limits>
+
+#include "kernels/int8_conv.h"
+#include "runtime/ops/conv_params.h"
+#include "runtime/ops/op_util.h"
+
+namespace pareto::runtime {
+
+namespace {
+
+bool is_q8(DType t) { return t == DType::u8 || t == DType::i8; }
+
+int32_t q8_at(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::i8 ? int32_t(t.data<int8_t>()[i]) : int32_t(t.data<uint8_t>()[i]);
+}
+
+void store_q8(Tensor& t, int64_t i, int32_t v) {
+  if (t.dtype() == DType::i8) t.data<int8_t>()[i] = int8_t(v);
+  else t.data<uint8_t>()[i] = uint8_t(v);
+}
+
+int32_t q8_lo(DType t) { return t == DType::i8 ? -128 : 0; }
+int32_t q8_hi(DType t) { return t == DType::i8 ? 127 : 255; }
+
+// Scale and zero point of a Quantize/DequantizeLinear: one value, or one per
+// index along `axis`; param(i) gives the element's (scale, zero).
+struct LinearParams {
+  const Tensor* scale;
+  const Tensor* zero;  // may be null
+  int64_t inner = 1, dim = 1;
+  bool per_axis = false;
+  float scale_at(int64_t i) const { return scale->data<float>()[per_axis ? i / inner % dim : 0]; }
+  int32_t zero_at(int64_t i) const { return zero ? q8_or_i32(*zero, per_axis ? i / inner % dim : 0) : 0; }
+  static int32_t q8_or_i32(const Tensor& t, int64_t i) { return t.dtype() == DType::i32 ? t.data<int32_t>()[i] : q8_at(t, i); }
+};
+
+LinearParams linear_params(const OpContext& ctx, const Tensor& x, size_t scale_index, size_t zero_index) {
+  LinearParams lp;
+  lp.scale = &ctx.in(scale_index);
+  lp.zero = ctx.has(zero_index) ? &ctx.in(zero_index) : nullptr;
+  if (lp.scale->dtype() != DType::f32) ctx.unsupported(std::string("scale of type ") + dtype_name(lp.scale->dtype()));
+  if (ctx.node.attr_i("block_size", 0) != 0) ctx.unsupported("blocked quantization (block_size)");
+  const int64_t n = lp.scale->numel();
+  if (lp.zero && lp.zero->numel() != n) ctx.invalid("zero point and scale differ in size");
+  if (lp.scale->rank() == 0 || n == 1) return lp;
+  if (lp.scale->rank() != 1) ctx.invalid("scale must be a scalar or 1-D");
+  const int64_t axis = normalize_axis(ctx, ctx.node.attr_i("axis", 1), x.rank());
+  if (x.dim(int(axis)) != n) ctx.invalid("scale has " + std::to_string(n) + " values for axis of size " + std::to_string(x.dim(int(axis))));
+  lp.per_axis = true;
+  lp.dim = n;
+  for (int d = int(axis) + 1; d < x.rank(); ++d) lp.inner *= x.dim(d);
+  return lp;
+}
+
+void run_quantize_linear(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32) ctx.unsupported(std::string("QuantizeLinear of ") + dtype_name(x.dtype()));
+  const LinearParams lp = linear_params(ctx, x, 1, 2);
+  DType out = lp.zero ? lp.zero->dtype() : DType::u8;
+  if (ctx.node.has_attr("output_dtype") && ctx.node.attr_i("output_dtype", 0) != 0) {
+    const int64_t od = ctx.node.attr_i("output_dtype", 0);
+    out = od == 3 ? DType::i8 : od == 2 ? DType::u8 : DType::undefined;
+  }
+  if (!is_q8(out)) ctx.unsupported("QuantizeLinear to a type other than int8/uint8");
+  Tensor& y = ctx.out(0, out, x.shape());
+  const float* xs = x.data<float>();
+  const int32_t lo = q8_lo(out), hi = q8_hi(out);
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) store_q8(y, i, kernels::quantize_value(xs[i] / lp.scale_at(i), lp.zero_at(i), lo, hi));
+  });
+}
+
+void run_dequantize_linear(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (!is_q8(x.dtype()) && x.dtype() != DType::i32) ctx.unsupported(std::string("DequantizeLinear of ") + dtype_name(x.dtype()));
+  const LinearParams lp = linear_params(ctx, x, 1, 2);
+  if (lp.zero && lp.zero->dtype() != x.dtype()) ctx.invalid("zero point type differs from the input's");
+  Tensor& y = ctx.out(0, DType::f32, x.shape());
+  float* ys = y.data<float>();
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t v = x.dtype() == DType::i32 ? int64_t(x.data<int32_t>()[i]) : int64_t(q8_at(x, i));
+      ys[i] = float(v - lp.zero_at(i)) * lp.scale_at(i);
+    }
+  });
+}
+
+// uint8 with the scale and zero point that map [min(x, 0), max(x, 0)] onto
+// [0, 255], as the ONNX definition computes them.
+void run_dynamic_quantize_linear(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32) ctx.unsupported(std::string("DynamicQuantizeLinear of ") + dtype_name(x.dtype()));
+  const float* xs = x.data<float>();
+  float lo = 0.f, hi = 0.f;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (std::isnan(xs[i])) ctx.invalid("input contains NaN");
+    lo = std::min(lo, xs[i]);
+    hi = std::max(hi, xs[i]);
+  }
+  const float scale = float((double(hi) - double(lo)) / 255.0);
+  int32_t zero = 0;
+  if (scale > 0.f) zero = int32_t(std::nearbyint(std::clamp(0.f - lo / scale, 0.f, 255.f)));
+  Tensor& y = ctx.out(0, DType::u8, x.shape());
+  ctx.out(1, DType::f32, {}).data<float>()[0] = scale;
+  ctx.out(2, DType::u8, {}).data<uint8_t>()[0] = uint8_t(zero);
+  uint8_t* ys = y.data<uint8_t>();
+  for (int64_t i = 0; i < x.numel(); ++i) ys[i] = scale > 0.f ? uint8_t(kernels::quantize_value(xs[i] / scale, zero, 0, 255)) : 0;
+}
+
+// Integer matmul with numpy broadcasting of the batch dims; per-row zero
+// points / scales of A and per-column ones of B where given as 1-D. The
+// result goes through `finish(flat_index, row, col, sum)`.
+template <class Finish>
+Shape integer_matmul(const OpContext& ctx, const Tensor& a, const Tensor& b, const Tensor* a_zero, const Tensor* b_zero, Finish finish,
+                     bool shape_only = false) {
+  if (!is_q8(a.dtype()) || !is_q8(b.dtype())) ctx.unsupported("integer matmul needs int8/uint8 operands");
+  if (a.rank() < 1 || b.rank() < 1) ctx.invalid("operands must have rank >= 1");
+  Shape as = a.shape(), bs = b.shape();
+  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  if (bs[bs.size() - 2] != k) ctx.invalid("inner dimensions differ: " + shape_to_string(a.shape()) + " x " + shape_to_string(b.shape()));
+  const Shape batch_a(as.begin(), as.end() - 2), batch_b(bs.begin(), bs.end() - 2);
+  const Shape batch = broadcast_shapes(ctx.node, batch_a, batch_b);
+  Shape out = batch;
+  if (!a_vec) out.push_back(m);
+  if (!b_vec) out.push_back(n);
+  if (shape_only) return out;
+  auto zp = [&](const Tensor* z, int64_t i, int64_t count) -> int32_t {
+    if (!z) return 0;
+    if (!is_q8(z->dtype())) ctx.invalid("zero point must be int8/uint8");
+    if (z->numel() == 1) return q8_at(*z, 0);
+    if (z->numel() != count) ctx.invalid("zero point has " + std::to_string(z->numel()) + " values, expected 1 or " + std::to_string(count));
+    return q8_at(*z, i);
+  };
+  const std::vector<int64_t> sa = broadcast_strides(batch_a, batch), sb = broadcast_strides(batch_b, batch);
+  const int64_t batches = shape_numel(batch);
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    int64_t oa = 0, ob = 0;
+    for (int64_t d = int64_t(batch.size()) - 1, rest = bi; d >= 0; --d) {
+      const int64_t c = rest % batch[size_t(d)];
+      rest /= batch[size_t(d)];
+      oa += c * sa[size_t(d)];
+      ob += c * sb[size_t(d)];
+    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t sum = 0;
+        const int32_t za = zp(a_zero, i, m), zb = zp(b_zero, j, n);
+        for (int64_t p = 0; p < k; ++p) sum += int64_t(q8_at(a, (oa * m + i) * k + p) - za) * (q8_at(b, (ob * k + p) * n + j) - zb);
+        finish((bi * m + i) * n + j, i, j, sum);
+      }
+  }
+  return out;
+}
+
+void run_matmul_integer(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  const Shape out = integer_matmul(ctx, a, b, nullptr, nullptr, [](int64_t, int64_t, int64_t, int64_t) {}, true);
+  Tensor& y = ctx.out(0, DType::i32, out);
+  int32_t* ys = y.data<int32_t>();
+  integer_matmul(ctx, a, b, ctx.has(2) ? &ctx.in(2) : nullptr, ctx.has(3) ? &ctx.in(3) : nullptr,
+                 [&](int64_t at, int64_t, int64_t, int64_t s) { ys[at] = int32_t(s); });
+}
+
+float scale_of(const OpContext& ctx, const Tensor& s, int64_t i, int64_t count, const char* what) {
+  if (s.dtype() != DType::f32) ctx.unsupported(std::string(what) + " of type " + dtype_name(s.dtype()));
+  if (s.numel() == 1) return s.data<float>()[0];
+  if (s.numel() != count) ctx.invalid(std::string(what) + " has " + std::to_string(s.numel()) + " values, expected 1 or " + std::to_string(count));
+  return s.data<float>()[i];
+}
+
+void run_qlinear_matmul(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(3);
+  const Tensor& y_zero = ctx.in(7);
+  if (!is_q8(y_zero.dtype()) || y_zero.numel() != 1) ctx.invalid("y_zero_point must be one int8/uint8 value");
+  const Shape out = integer_matmul(ctx, a, b, nullptr, nullptr, [](int64_t, int64_t, int64_t, int64_t) {}, true);
+  const int64_t m = a.rank() == 1 ? 1 : a.dim(a.rank() - 2), n = b.rank() == 1 ? 1 : b.dim(b.rank() - 1);
+  Tensor& y = ctx.out(0, y_zero.dtype(), out);
+  const float ys = scale_of(ctx, ctx.in(6), 0, 1, "y_scale");
+  const int32_t yz = q8_at(y_zero, 0), lo = q8_lo(y.dtype()), hi = q8_hi(y.dtype());
+  integer_matmul(ctx, a, b, &ctx.in(2), &ctx.in(5), [&](int64_t at, int64_t i, int64_t j, int64_t s) {
+    // the multiplier in float, as the reference computes it
+    const float mult = scale_of(ctx, ctx.in(1), i, m, "a_scale") * scale_of(ctx, ctx.in(4), j, n, "b_scale") / ys;
+    store_q8(y, at, kernels::quantize_value(float(double(s) * double(mult)), yz, lo, hi));
+  });
+}
+
+// ConvInteger and QLinearConv: the integer conv kernel with int32 or
+// requantized output.
+void run_integer_conv(OpContext& ctx, bool qlinear) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(qlinear ? 3 : 1);
+  if (!is_q8(x.dtype()) || !is_q8(w.dtype())) ctx.unsupported("integer conv needs int8/uint8 data and weights");
+  kernels::Int8ConvParams p;
+  p.geo = conv_params(ctx, x, w);
+  p.x_signed = x.dtype() == DType::i8;
+  const Tensor* xz = ctx.has(2) ? &ctx.in(2) : nullptr;
+  const Tensor* wz = ctx.has(qlinear ? 5 : 3) ? &ctx.in(qlinear ? 5 : 3) : nullptr;
+  if (xz && (xz->numel() != 1 || xz->dtype() != x.dtype())) ctx.invalid("x_zero_point must be one value of the input's type");
+  p.x_zero = xz ? q8_at(*xz, 0) : 0;
+  std::vector<int32_t> w_zero;
+  if (wz) {
+    if (wz->dtype() != w.dtype() || (wz->numel() != 1 && wz->numel() != p.geo.c_out)) ctx.invalid("w_zero_point must have 1 or one per output channel values");
+    for (int64_t i = 0; i < wz->numel(); ++i) w_zero.push_back(q8_at(*wz, i));
+  }
+  const int64_t k = p.geo.c_in / p.geo.group * p.geo.kh * p.geo.kw;
+  const kernels::Int8Weights packed = kernels::pack_int8_weights(w.raw(), w.dtype() == DType::i8, p.geo.c_out, k,
+                                                                 w_zero.empty() ? nullptr : w_zero.data(), int64_t(w_zero.size()));
+  const Shape out = conv_output_shape(x, p.geo);
+  std::vector<float> mult;
+  std::vector<int32_t> bias;
+  if (!qlinear) {
+    p.out.kind = kernels::Int8Output::i32;
+    Tensor& y = ctx.out(0, DType::i32, out);
+    kernels::int8_conv2d(p, x.raw(), packed, y.raw());
+    return;
+  }
+  const Tensor& y_zero = ctx.in(7);
+  if (!is_q8(y_zero.dtype()) || y_zero.numel() != 1) ctx.invalid("y_zero_point must be one int8/uint8 value");
+  const float xs = scale_of(ctx, ctx.in(1), 0, 1, "x_scale"), ys = scale_of(ctx, ctx.in(6), 0, 1, "y_scale");
+  for (int64_t oc = 0; oc < p.geo.c_out; ++oc) mult.push_back(xs * scale_of(ctx, ctx.in(4), oc, p.geo.c_out, "w_scale") / ys);
+  if (ctx.has(8)) {
+    const Tensor& b = ctx.in(8);
+    if (b.dtype() != DType::i32 || b.numel() != p.geo.c_out) ctx.invalid("B must be int32 with one value per output channel");
+    bias.assign(b.data<int32_t>(), b.data<int32_t>() + b.numel());
+  }
+  p.out.kind = kernels::Int8Output::q8;
+  p.out.scale = mult.data();
+  p.out.bias_i32 = bias.empty() ? nullptr : bias.data();
+  p.out.y_zero = q8_at(y_zero, 0);
+  p.out.y_signed = y_zero.dtype() == DType::i8;
+  Tensor& y = ctx.out(0, y_zero.dtype(), out);
+  kernels::int8_conv2d(p, x.raw(), packed, y.raw());
+}
+
+void run_conv_integer(OpContext& ctx) { run_integer_conv(ctx, false); }
+void run_qlinear_conv(OpContext& ctx) { run_integer_conv(ctx, true); }
+
+void infer_quantize(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  const ir::ValueType* z = ctx.type(2);
+  if (!x) return;
+  ctx.out_types[0] = *x;
+  ctx.out_types[0].dtype = z ? z->dtype : DType::u8;
+  const int64_t od = ctx.node.attr_i("output_dtype", 0);
+  if (od == 3) ctx.out_types[0].dtype = DType::i8;
+  if (od == 2) ctx.out_types[0].dtype = DType::u8;
+}
+
+void infer_dequantize(InferContext& ctx) {
+  if (!ctx.type(0)) return;
+  ctx.out_types[0] = *ctx.type(0);
+  ctx.out_types[0].dtype = DType::f32;
+}
+
+void infer_dynamic_quantize(InferContext& ctx) {
+  if (ctx.type(0)) {
+    ctx.out_types[0] = *ctx.type(0);
+    ctx.out_types[0].dtype = DType::u8;
+  }
+  if (ctx.out_types.size() > 1) ctx.out_types[1] = ir::ValueType{DType::f32, true, {}, {}};
+  if (ctx.out_types.size() > 2) ctx.out_types[2] = ir::ValueType{DType::u8, true, {}, {}};
+}
+
+void infer_conv_integer(InferContext& ctx) { infer_conv_from(ctx, 0, 1, DType::i32); }
+void infer_qlinear_conv(InferContext& ctx) {
+  const ir::ValueType* z = ctx.type(7);
+  infer_conv_from(ctx, 0, 3, z ? z->dtype : DType::u8);
+}
+
+}  // namespace
+
+void register_quant_ops(OpRegistry& r) {
+  r.add("QuantizeLinear", run_quantize_linear, infer_quantize);
+  r.add("DequantizeLinear", run_dequantize_linear, infer_dequantize);
+  r.add("DynamicQuantizeLinear", run_dynamic_quantize_linear, infer_dynamic_quantize);
+  r.add("MatMulInteger", run_matmul_integer);
+  r.add("QLinearMatMul", run_qlinear_matmul);
+  r.add("ConvInteger", run_conv_integer, infer_conv_integer);
+  r.add("QLinearConv", run_qlinear_conv, infer_qlinear_conv);
+}
+
+}  // namespace pareto::runtime
