@@ -64,6 +64,7 @@ int cmd_ocr(const Args& a) {
   o.unclip_ratio = float(a.get_double("--unclip-ratio", o.unclip_ratio, 0, 10));
   o.rec_min_width = int(a.get_int("--rec-min-width", o.rec_min_width, 0, 1 << 14));
   o.merge_lines = !a.has("--no-merge-lines");
+  o.dump_inputs = a.get("--dump-inputs", "");
   o.rec_enlarge_bicubic = !a.has("--rec-bilinear");
   auto dir = find_model_dir(ocr_models(), a.get("--models"));
   if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);

@@ -69,6 +69,8 @@ int cmd_calibrate(const Args& a) {
 }
 
 int cmd_quantize(const Args& a) {
+  const std::string& in = a.positional.empty() ? std::string() : a.positional[0];
+  if (in.size() > 5 && in.compare(in.size() - 5, 5, ".onnx") == 0) return cmd_quantize_onnx(a);
   if (a.positional.size() != 2) fail_argument("usage: pareto quantize IN.gguf OUT.gguf [--method rtn|awq|gptq|smoothquant [--alpha 0.5]] [--type TYPE | --bits 8|4|3|2 [--group 32|64|128|256] [--sym|--asym]] [--calib FILE] [--calib-tokens N] [--act-order]");
   if (a.has("--sym") && a.has("--asym")) fail_argument("--sym and --asym exclude each other");
   QuantizeOptions o;

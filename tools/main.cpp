@@ -40,6 +40,10 @@ const char* kUsage =
     "           [--calib FILE] [--calib-tokens N] [--threads N]\n"
     "      weight matrices to a GGML type where one fits (llama.cpp's rounding, byte for byte), else pareto's\n"
     "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary\n"
+    "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
+    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--calib-limit N] [--threads N]\n"
+    "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
+    "      inputs (one per sample; subfolders with NAME.npy for several inputs); per-conv ranges and sensitivity\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -48,7 +52,7 @@ const char* kUsage =
     "      graph compiler: nodes before/after each pass, what it fused, the memory plan; -o writes a compiled\n"
     "      model that run/info/bench load directly (run/bench also take -O to compile at load)\n"
     "  ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR] [--threads N] [--warmup N] [--limit-side 960]\n"
-    "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines]\n"
+    "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines] [--dump-inputs DIR]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs]: speech segments (silero VAD), start and end in seconds\n"
@@ -108,15 +112,16 @@ int main(int argc, char** argv) {
     if (cmd == "ocr")
       return run(cmd_ocr, Spec{{"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"},
                                                     {"--models", "--threads", "-t", "--warmup", "--limit-side", "--limit-type",
-                                                     "--unclip-ratio", "--rec-min-width"}});
+                                                     "--unclip-ratio", "--rec-min-width", "--dump-inputs"}});
     if (cmd == "calibrate")
       return run(cmd_calibrate, Spec{{}, {"--file", "-o", "--ctx", "--tokens", "--tokenizer"}});
     if (cmd == "eval")
       return run(cmd_eval, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}});
     if (cmd == "quantize")
-      return run(cmd_quantize, Spec{{"--fold-only", "--sym", "--asym", "--act-order"},
+      return run(cmd_quantize, Spec{{"--fold-only", "--sym", "--asym", "--act-order", "--no-keep-first-last", "--sensitivity", "--quantize-outputs"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
-                                                          "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer"}});
+                                                          "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
+                                                          "--calib-limit"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output"}});
     if (cmd == "vad")

@@ -2,7 +2,7 @@
 // font named by file, from packages scripts/setup.sh installs). The truth of
 // each image is the text it was rendered from.
 //
-// usage: node bench/ocr/make_set.mjs OUT_DIR
+// usage: node bench/ocr/make_set.mjs OUT_DIR [SEED]
 // Writes OUT_DIR/<category>/<name>.(png|jpg) and OUT_DIR/truth.json:
 // [{file, category, lines: [...]}], lines top to bottom.
 import { execFileSync } from 'node:child_process';
@@ -26,7 +26,8 @@ for (const [k, f] of Object.entries(F))
 const latinFonts = [F.sans, F.serif, F.mono, F.libsans, F.libserif, F.libmono];
 
 // A small seeded generator so the set is the same on every machine.
-let seed = 20261201;
+// A second seed (argument 2) renders a disjoint set, e.g. for calibration.
+let seed = Number(process.argv[3] || 20261201);
 function rand() {
   seed = (seed + 0x6D2B79F5) >>> 0;
   let t = seed;

@@ -43,6 +43,10 @@ struct Options {
   // Join boxes the detector split on one visual line (wide gaps, columns)
   // into one line, with a space between pieces.
   bool merge_lines = true;
+  // When set, every model input is also written as .npy under
+  // dump_inputs/det, /cls and /rec (numbered): calibration data for
+  // `pareto quantize MODEL.onnx --calib DIR`, taken from real pipeline runs.
+  std::string dump_inputs;
   Limits limits = current_limits();  // image pixels, tensor sizes (pareto/limits.hpp)
 };
 

@@ -55,6 +55,11 @@ struct Folder {
       for (int64_t o = 0; o < c; ++o) bias[size_t(o)] = beta * bv[size_t(o)];
     }
     for (int64_t o = 0; o < c; ++o) bias[size_t(o)] = bias[size_t(o)] * scale[size_t(o)] + shift[size_t(o)];
+    // An int8 conv (fold_qdq) keeps its weights on the int8 grid: the
+    // per-channel factor goes into its weight scales too.
+    for (auto& a : p.attrs)
+      if (a.name == "w_scales" && int64_t(a.floats.size()) == c)
+        for (int64_t o = 0; o < c; ++o) a.floats[size_t(o)] *= scale[size_t(o)];
     const int nw_id = e.add_constant(g.values[size_t(p.inputs[1])].name + "_folded", nw);
     const int nb_id = e.add_constant(p.name + "_bias_folded", Tensor::from_vector(bias, {c}));
     p.inputs[1] = nw_id;
@@ -103,6 +108,10 @@ struct Folder {
     } else {
       return false;
     }
+    // A zero or non-finite factor would leave an int8 conv's weights off any grid.
+    if (p.has_attr("w_scales"))
+      for (float v : scale)
+        if (!(std::isfinite(v) && v != 0.f)) return false;
     apply(p, scale, shift);
     p.outputs[0] = q.outputs[0];  // the producer takes over the consumer's output (and its name)
     e.kill(cn);

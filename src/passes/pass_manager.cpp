@@ -4,6 +4,8 @@ namespace pareto::passes {
 
 CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   CompileResult r;
+  // QDQ convs first: constant folding would dequantize their weights.
+  r.passes.push_back(fold_qdq(g, ctx));
   // Cleanup first (folding exposes dead nodes and identities), then the
   // algebraic folds that must see plain Conv nodes, re-parameterization
   // (needs folded BatchNorms), then fusion, and a last sweep.

@@ -6,34 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "frontend/onnx/proto_writer.h"
+
 namespace pareto::test {
 
-struct Msg {
-  std::string bytes;
-  Msg& varint_raw(uint64_t v) {
-    while (v >= 0x80) {
-      bytes += char(v | 0x80);
-      v >>= 7;
-    }
-    bytes += char(v);
-    return *this;
-  }
-  Msg& tag(uint32_t field, int wire) { return varint_raw(uint64_t(field) << 3 | unsigned(wire)); }
-  Msg& i(uint32_t field, int64_t v) { return tag(field, 0).varint_raw(uint64_t(v)); }
-  Msg& f(uint32_t field, float v) {
-    tag(field, 5);
-    char b[4];
-    std::memcpy(b, &v, 4);
-    bytes.append(b, 4);
-    return *this;
-  }
-  Msg& s(uint32_t field, const std::string& v) {
-    tag(field, 2).varint_raw(v.size());
-    bytes += v;
-    return *this;
-  }
-  Msg& m(uint32_t field, const Msg& v) { return s(field, v.bytes); }
-};
+// The library's encoder, under the short name the fixtures use.
+using Msg = pareto::onnx::ProtoWriter;
 
 inline Msg tensor_f32(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& data) {
   Msg t;

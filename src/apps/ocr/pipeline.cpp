@@ -8,9 +8,13 @@
 #include <cmath>
 #include <exception>
 #include <fstream>
+#include <cstdio>
 #include <mutex>
 
+#include <sys/stat.h>
+
 #include "pareto/guarded.hpp"
+#include "pareto/tensor_io.hpp"
 #include "apps/image.h"
 #include "apps/ocr/db_postprocess.h"
 #include "apps/ocr/text_lines.h"
@@ -120,6 +124,19 @@ struct Pipeline::Impl {
   // The pipeline's own threads for reading lines in parallel (each session
   // has its own pool for the work inside one model run).
   std::unique_ptr<ThreadPool> line_pool;
+  std::atomic<int> dumped{0};
+
+  // Options::dump_inputs: the model input as DIR/TAG/NNNNNN.npy.
+  void dump(const char* tag, const Tensor& x) {
+    if (options.dump_inputs.empty()) return;
+    const std::string dir = options.dump_inputs + "/" + tag;
+    ::mkdir(options.dump_inputs.c_str(), 0755);
+    ::mkdir(dir.c_str(), 0755);
+    char name[32];
+    std::snprintf(name, sizeof name, "/%06d.npy", dumped.fetch_add(1));
+    const Status st = write_npy(dir + name, x);
+    if (!st.ok()) throw Error(st.code, st.message);
+  }
 
   std::vector<apps::ocr::DetectedBox> detect(const Image& img, StageTimes& t) {
     const int limit = std::max(32, options.det_limit_side);
@@ -135,6 +152,7 @@ struct Pipeline::Impl {
     Tensor x = Tensor::zeros(DType::f32, {1, 3, rh, rw});
     const float mean[3] = {0.485f, 0.456f, 0.406f}, stdev[3] = {0.229f, 0.224f, 0.225f};
     to_chw(resized, mean, stdev, x.data<float>(), rw, rh);
+    dump("det", x);
     Tensor prob = run_one(*det, std::move(x), &t.det_model);
     if (prob.shape().size() != 4 || prob.shape()[2] != rh || prob.shape()[3] != rw)
       fail_model("detection model: expected a [1,1," + std::to_string(rh) + "," + std::to_string(rw) + "] probability map");
@@ -176,7 +194,9 @@ struct Pipeline::Impl {
     for (size_t b = 0; b < order.size(); b += batch) {
       std::vector<const Image*> group;
       for (size_t i = b; i < std::min(order.size(), b + batch); ++i) group.push_back(&crops[order[i]]);
-      Tensor out = run_one(*cls, batch_tensor(group, 192), &t.cls_model);
+      Tensor in = batch_tensor(group, 192);
+      dump("cls", in);
+      Tensor out = run_one(*cls, std::move(in), &t.cls_model);
       if (out.shape().size() != 2 || out.shape()[0] != int64_t(group.size()) || out.shape()[1] != 2)
         fail_model("angle classifier: expected [N,2] output");
       const float* p = out.data<float>();
@@ -199,6 +219,7 @@ struct Pipeline::Impl {
     const int own = width_at_48(crop, 48 * 100);  // absurd aspect ratios are squeezed
     const int width = std::max(own, options.rec_min_width);
     Tensor x = batch_tensor({&crop}, width);
+    dump("rec", x);
     lt.prepare += now_seconds() - t0;
     lt.columns += width;
     lt.padded += width - own;

@@ -13,5 +13,9 @@ Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p);
 // Output type of a conv whose data and weight are inputs x_index and
 // w_index; out_dtype undefined: the data's type.
 void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType out_dtype);
+// A Conv that fold_qdq marked int8 (attributes x_scale, x_zero_point,
+// w_scales): x quantized to uint8 as its QuantizeLinear did, the int8
+// kernel, the float epilogue of p (bias, activation, residual) into y.
+void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y);
 
 }  // namespace pareto::runtime

@@ -229,6 +229,7 @@ void run_conv(OpContext& ctx) {
     }
   }
   Tensor& y = ctx.out(0, DType::f32, out);
+  if (ctx.node.has_attr("x_scale")) return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
   const bool winograd = kernels::winograd_applicable(p);
   std::shared_ptr<const void> packed = packed_conv_weights(ctx, p, winograd);
   (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());

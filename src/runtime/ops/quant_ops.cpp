@@ -6,7 +6,11 @@
 #include <cmath>
 #include <limits>
 
+#include <algorithm>
+#include <memory>
+
 #include "kernels/int8_conv.h"
+#include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
@@ -279,6 +283,46 @@ void infer_qlinear_conv(InferContext& ctx) {
 }
 
 }  // namespace
+
+void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  const float x_scale = ctx.node.attr_f("x_scale", 0.f);
+  const int64_t x_zero = ctx.node.attr_i("x_zero_point", 0);
+  const std::vector<float> w_scales = ctx.node.attr_floats("w_scales");
+  if (!(x_scale > 0.f) || x_zero < 0 || x_zero > 255 || int64_t(w_scales.size()) != p.c_out || p.group != 1)
+    ctx.invalid("int8 conv attributes (x_scale, x_zero_point, w_scales) do not fit the conv");
+  const int64_t k = p.c_in * p.kh * p.kw;
+  // The int8 weights, once per executor: the float weights are q * scale.
+  auto make = [&]() -> std::shared_ptr<const void> {
+    std::vector<int8_t> q(size_t(p.c_out * k));
+    const float* wf = w.data<float>();
+    for (int64_t o = 0; o < p.c_out; ++o)
+      for (int64_t i = 0; i < k; ++i) {
+        const float s = w_scales[size_t(o)];
+        q[size_t(o * k + i)] = int8_t(std::clamp(std::nearbyint(s != 0.f ? wf[o * k + i] / s : 0.f), -128.f, 127.f));
+      }
+    return std::make_shared<kernels::Int8Weights>(kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0));
+  };
+  std::shared_ptr<const void> packed = ctx.executor && ctx.scope ? ctx.executor->node_cache(ctx.node, 1 << 20, make) : make();
+  const auto& weights = *static_cast<const kernels::Int8Weights*>(packed.get());
+  // x to uint8 as QuantizeLinear does (round half to even of x / scale, + zero, saturated).
+  thread_local std::vector<uint8_t> xq_buf;  // this thread's: the workers below write through the pointer
+  xq_buf.resize(size_t(x.numel()));
+  uint8_t* xq = xq_buf.data();
+  const float* xf = x.data<float>();
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) xq[i] = uint8_t(kernels::quantize_value(xf[i] / x_scale, int32_t(x_zero), 0, 255));
+  });
+  std::vector<float> scale(size_t(p.c_out));
+  for (int64_t o = 0; o < p.c_out; ++o) scale[size_t(o)] = x_scale * w_scales[size_t(o)];
+  kernels::Int8ConvParams q;
+  q.geo = p;
+  q.x_zero = int32_t(x_zero);
+  q.out.kind = kernels::Int8Output::f32;
+  q.out.scale = scale.data();
+  q.out.bias_f32 = bias;
+  q.out.act = p.epilogue;
+  kernels::int8_conv2d(q, xq, weights, y);
+}
 
 void register_quant_ops(OpRegistry& r) {
   r.add("QuantizeLinear", run_quantize_linear, infer_quantize);

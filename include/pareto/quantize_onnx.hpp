@@ -1,0 +1,61 @@
+// Static int8 post-training quantization of ONNX CNNs without Python: the
+// model is calibrated on sample inputs and written as a QDQ ONNX file
+// (QuantizeLinear / DequantizeLinear pairs, int8 per-channel weights,
+// uint8 activations) that pareto and ONNX Runtime both run.
+//
+//   pareto::OnnxQuantizeOptions o;
+//   o.method = "entropy";
+//   auto samples = pareto::load_calibration_npy("calib/", {"x"});
+//   auto r = pareto::quantize_onnx_model("det.onnx", "det.int8.onnx", samples.value(), o);
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pareto/pareto.hpp"
+
+namespace pareto {
+
+struct OnnxQuantizeOptions {
+  std::string method = "minmax";  // activation ranges: minmax, percentile, entropy (KL) or mse
+  double percentile = 99.99;      // for "percentile": of |x|
+  std::vector<std::string> keep;  // conv node names (or output names) kept in float
+  bool keep_first_last = true;    // the first and last conv stay float (usually the most sensitive)
+  bool sensitivity = false;       // also the output error with each conv alone in int8 (one run per conv and sample)
+  // Q/DQ on conv outputs too: ONNX Runtime's full QDQ form (it fuses
+  // DQ -> Conv -> Q into QLinearConv). Without it only conv inputs are
+  // quantized: pareto runs those convs int8 in, float out, and the float
+  // outputs lose nothing to a second rounding.
+  bool quantize_outputs = false;
+  int threads = 2;
+};
+
+struct OnnxLayerReport {
+  std::string node, output;
+  bool quantized = false;
+  std::string kept_because;  // why it stayed float ("first conv", "--keep" ...)
+  float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;  // the calibrated uint8 ranges
+  double sensitivity = -1;   // relative L2 output error with only this conv in int8; -1: not measured
+};
+
+struct OnnxQuantizeReport {
+  std::string method;
+  int samples = 0, quantized = 0, kept = 0;
+  double output_error = 0;  // relative L2 error of the int8 model's outputs against the float model, over the samples
+  double seconds = 0;
+  std::vector<OnnxLayerReport> layers;
+};
+
+// One calibration sample: a tensor per model input, by input name.
+using CalibrationSample = std::map<std::string, Tensor>;
+
+// Samples from a folder: for a model with one input, every DIR/*.npy is a
+// sample; otherwise every subfolder of DIR is one, with NAME.npy per input.
+// Files in name order; at most `limit` samples (0: all).
+Result<std::vector<CalibrationSample>> load_calibration_npy(const std::string& dir, const std::vector<std::string>& input_names,
+                                                            int limit = 0);
+
+Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std::string& out, const std::vector<CalibrationSample>& samples,
+                                               const OnnxQuantizeOptions& options = {});
+
+}  // namespace pareto

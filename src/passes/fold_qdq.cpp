@@ -1,0 +1,134 @@
+#include <cmath>
+
+#include "passes/graph_edit.h"
+#include "passes/passes.h"
+
+namespace pareto::passes {
+
+namespace {
+
+struct QdqFolder {
+  ir::Graph& g;
+  GraphEdit& e;
+  PassStats& st;
+
+  const ir::Node* producer(int v, const char* op) const {
+    const int p = v >= 0 ? e.producer(v) : -1;
+    return p >= 0 && !e.dead(p) && g.nodes[size_t(p)].op_type == op && g.nodes[size_t(p)].domain.empty() ? &g.nodes[size_t(p)] : nullptr;
+  }
+
+  // DequantizeLinear of constants: the float tensor it stands for, and its
+  // per-axis-0 scales (one per row, or one for all) in *scales.
+  bool constant_dq(int v, Tensor* value, std::vector<float>* scales) const {
+    const ir::Node* dq = producer(v, "DequantizeLinear");
+    if (!dq || dq->inputs.size() < 2) return false;
+    const Tensor* q = e.constant(dq->inputs[0]);
+    const Tensor* s = e.constant(dq->inputs[1]);
+    const Tensor* z = dq->inputs.size() > 2 && dq->inputs[2] >= 0 ? e.constant(dq->inputs[2]) : nullptr;
+    if (!q || !s || s->dtype() != DType::f32 || (dq->inputs.size() > 2 && dq->inputs[2] >= 0 && !z)) return false;
+    if (q->dtype() != DType::i8 && q->dtype() != DType::u8 && q->dtype() != DType::i32) return false;
+    if (q->rank() == 0 || dq->attr_i("block_size", 0) != 0) return false;
+    const int64_t rows = q->dim(0), per = rows ? q->numel() / rows : 0;
+    const bool per_row = s->numel() != 1;
+    if (per_row && (s->numel() != rows || dq->attr_i("axis", 1) != 0)) return false;
+    if (z && z->numel() != s->numel()) return false;
+    Tensor out = Tensor::empty(DType::f32, q->shape());
+    float* o = out.data<float>();
+    scales->assign(size_t(rows), s->data<float>()[0]);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float sc = s->data<float>()[per_row ? r : 0];
+      const double zp = z ? z->as_double(per_row ? r : 0) : 0.0;
+      if (per_row) (*scales)[size_t(r)] = sc;
+      for (int64_t i = 0; i < per; ++i) o[r * per + i] = float(q->as_double(r * per + i) - zp) * sc;
+    }
+    *value = std::move(out);
+    return true;
+  }
+
+  // DequantizeLinear(QuantizeLinear(x, s, z), s, z) with constant scalar
+  // uint8 parameters: x and them.
+  bool activation_qdq(int v, int* x, float* scale, int64_t* zero) const {
+    const ir::Node* dq = producer(v, "DequantizeLinear");
+    if (!dq || dq->inputs.size() < 3) return false;
+    const ir::Node* q = producer(dq->inputs[0], "QuantizeLinear");
+    if (!q || q->inputs.size() < 3) return false;
+    const Tensor *s1 = e.constant(q->inputs[1]), *z1 = e.constant(q->inputs[2]);
+    const Tensor *s2 = e.constant(dq->inputs[1]), *z2 = e.constant(dq->inputs[2]);
+    if (!s1 || !z1 || !s2 || !z2 || s1->numel() != 1 || z1->numel() != 1 || s2->numel() != 1 || z2->numel() != 1) return false;
+    if (z1->dtype() != DType::u8 || z2->dtype() != DType::u8 || s1->dtype() != DType::f32 || s2->dtype() != DType::f32) return false;
+    if (s1->data<float>()[0] != s2->data<float>()[0] || z1->data<uint8_t>()[0] != z2->data<uint8_t>()[0]) return false;
+    if (!(s1->data<float>()[0] > 0.f)) return false;
+    *x = q->inputs[0];
+    *scale = s1->data<float>()[0];
+    *zero = z1->data<uint8_t>()[0];
+    return true;
+  }
+
+  void add_attr(ir::Node& n, const std::string& name, float f) {
+    ir::Attribute a;
+    a.name = name;
+    a.kind = ir::AttrKind::f;
+    a.f = f;
+    n.attrs.push_back(a);
+  }
+
+  void fold(int ni) {
+    ir::Node& conv = g.nodes[size_t(ni)];
+    if (conv.inputs.size() < 2) return;
+    Tensor w, b;
+    std::vector<float> w_scales, b_scales;
+    if (!constant_dq(conv.inputs[1], &w, &w_scales)) return;
+    const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] >= 0;
+    if (has_bias && !constant_dq(conv.inputs[2], &b, &b_scales) && !e.constant(conv.inputs[2])) return;
+    int x = -1;
+    float x_scale = 0;
+    int64_t x_zero = 0;
+    const bool int8 = conv.attr_i("group", 1) == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
+    conv.inputs[1] = e.add_constant(g.values[size_t(conv.inputs[1])].name + "_float", w);
+    if (has_bias && b.defined()) conv.inputs[2] = e.add_constant(g.values[size_t(conv.inputs[2])].name + "_float", b);
+    if (!int8) {  // weights to float; the activation's Q/DQ stays as it is (a float conv on rounded values)
+      st.rewrites["Conv weights dequantized at compile time"]++;
+      return;
+    }
+    // The int8 kernel reads x itself, quantizes it with the same rule the
+    // QuantizeLinear had, and multiplies the int8 weights the float
+    // weights are exactly (w = q * scale per output channel).
+    conv.inputs[0] = x;
+    add_attr(conv, "x_scale", x_scale);
+    ir::Attribute z;
+    z.name = "x_zero_point";
+    z.kind = ir::AttrKind::i;
+    z.i = x_zero;
+    conv.attrs.push_back(z);
+    ir::Attribute ws;
+    ws.name = "w_scales";
+    ws.kind = ir::AttrKind::floats;
+    ws.floats = w_scales;
+    conv.attrs.push_back(ws);
+    st.rewrites["DequantizeLinear + Conv -> int8 Conv"]++;
+  }
+};
+
+}  // namespace
+
+// QDQ models (pareto's own from `pareto quantize`, or other tools'): a Conv
+// whose weights are a DequantizeLinear of constants and whose input is a
+// QuantizeLinear -> DequantizeLinear pair runs on the int8 kernel (attributes
+// x_scale, x_zero_point, w_scales; the weights kept as the float values
+// they stand for, so later folds see an ordinary conv). Runs before
+// constant folding, which would turn the weights' DequantizeLinear into
+// plain floats and lose their scales.
+PassStats fold_qdq(ir::Graph& g, const PassContext&) {
+  PassStats st{"fold_qdq", g.nodes.size(), 0, {}};
+  GraphEdit e(g);
+  QdqFolder f{g, e, st};
+  for (int ni : g.topological_order()) {
+    const ir::Node& n = g.nodes[size_t(ni)];
+    if (n.op_type == "Conv" && n.domain.empty() && !n.has_attr("x_scale")) f.fold(ni);
+  }
+  e.commit();
+  st.nodes_after = g.nodes.size();
+  return st;
+}
+
+}  // namespace pareto::passes

@@ -1,0 +1,305 @@
+#include "quant/onnx_qdq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "frontend/onnx/opset_upgrade.h"
+#include "runtime/executor.h"
+#include "runtime/shape_infer.h"
+
+namespace pareto::quant {
+
+namespace {
+
+// A copy whose subgraphs are copies too (the rewrite edits them).
+std::shared_ptr<ir::Graph> clone_graph(const ir::Graph& g) {
+  auto c = std::make_shared<ir::Graph>(g);
+  for (ir::Node& n : c->nodes)
+    for (ir::Attribute& a : n.attrs) {
+      if (a.g) a.g = clone_graph(*a.g);
+      for (auto& sub : a.graphs) sub = clone_graph(*sub);
+    }
+  return c;
+}
+
+ir::Model clone_model(const ir::Model& m) {
+  ir::Model c = m;
+  c.graph = clone_graph(*m.graph);
+  return c;
+}
+
+// One run on the pool current on this thread (quantize_onnx sets it).
+std::vector<Tensor> run(const ir::Model& m, const InputSample& in) {
+  runtime::ExecOptions o;
+  o.threads = num_threads();
+  runtime::Executor ex(m.opset(), o);
+  return ex.run_graph(*m.graph, in, nullptr);
+}
+
+// Convs pareto quantizes: 1-D/2-D, float, with constant weights (and bias).
+bool quantizable_conv(const ir::Graph& g, const ir::Node& n) {
+  if (n.op_type != "Conv" || !(n.domain.empty() || n.domain == "ai.onnx") || n.inputs.size() < 2 || n.inputs[1] < 0) return false;
+  const Tensor& w = g.values[size_t(n.inputs[1])].constant;
+  if (!w.defined() || w.dtype() != DType::f32 || (w.rank() != 4 && w.rank() != 3)) return false;
+  if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+    const Tensor& b = g.values[size_t(n.inputs[2])].constant;
+    if (!b.defined() || b.dtype() != DType::f32 || b.numel() != w.dim(0)) return false;
+  }
+  return true;
+}
+
+std::string unique_name(const ir::Graph& g, const std::string& hint) {
+  std::string name = hint;
+  for (int k = 1; g.find_value(name) >= 0; ++k) name = hint + "_" + std::to_string(k);
+  return name;
+}
+
+int add_value(ir::Graph& g, const std::string& hint, DType dtype, const Shape& dims, bool rank_known) {
+  const int id = g.add_value(unique_name(g, hint));
+  ir::ValueType& t = g.values[size_t(id)].type;
+  t.dtype = dtype;
+  t.rank_known = rank_known;
+  t.dims = dims;
+  return id;
+}
+
+int add_constant(ir::Graph& g, const std::string& hint, Tensor t) {
+  const int id = add_value(g, hint, t.dtype(), t.shape(), true);
+  g.values[size_t(id)].constant = std::move(t);
+  return id;
+}
+
+void add_node(ir::Graph& g, const std::string& op, const std::string& name, std::vector<int> ins, int out, int64_t axis = -1) {
+  ir::Node n;
+  n.op_type = op;
+  n.name = unique_name(g, name);
+  n.inputs = std::move(ins);
+  n.outputs = {out};
+  if (axis >= 0) {
+    ir::Attribute a;
+    a.name = "axis";
+    a.kind = ir::AttrKind::i;
+    a.i = axis;
+    n.attrs.push_back(a);
+  }
+  g.values[size_t(out)].producer = int(g.nodes.size());
+  g.nodes.push_back(std::move(n));
+}
+
+struct ActParams {
+  float scale = 1;
+  uint8_t zero = 0;
+};
+
+// T -> QuantizeLinear -> DequantizeLinear -> every former reader of T.
+void quantize_activation(ir::Graph& g, int t, const ActParams& q) {
+  const ir::Value v = g.values[size_t(t)];
+  const int s = add_constant(g, v.name + "_scale", Tensor::scalar<float>(q.scale));
+  const int z = add_constant(g, v.name + "_zero_point", Tensor::scalar<uint8_t>(q.zero));
+  const int tq = add_value(g, v.name + "_quantized", DType::u8, v.type.dims, v.type.rank_known);
+  const int tdq = add_value(g, v.name + "_dequantized", DType::f32, v.type.dims, v.type.rank_known);
+  for (ir::Node& n : g.nodes)
+    for (int& in : n.inputs)
+      if (in == t) in = tdq;
+  add_node(g, "QuantizeLinear", v.name + "_QuantizeLinear", {t, s, z}, tq);
+  add_node(g, "DequantizeLinear", v.name + "_DequantizeLinear", {tq, s, z}, tdq);
+}
+
+// Weights to int8 per output channel (and the bias to int32 with the
+// matching scale), each behind a DequantizeLinear on axis 0.
+void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, float x_scale) {
+  const int wi = conv_node.inputs[1];
+  const Tensor w = g.values[size_t(wi)].constant;
+  const std::string wname = g.values[size_t(wi)].name;
+  const int64_t oc = w.dim(0), per = w.numel() / std::max<int64_t>(oc, 1);
+  const float* wf = w.data<float>();
+  std::vector<float> scales(static_cast<size_t>(oc));
+  Tensor wq = Tensor::empty(DType::i8, w.shape());
+  int8_t* q = wq.data<int8_t>();
+  for (int64_t c = 0; c < oc; ++c) {
+    float m = 0;
+    for (int64_t i = 0; i < per; ++i) m = std::max(m, std::abs(wf[c * per + i]));
+    const float s = m > 0 ? m / 127.f : 1.f;
+    scales[size_t(c)] = s;
+    for (int64_t i = 0; i < per; ++i) q[c * per + i] = int8_t(std::clamp(std::nearbyint(wf[c * per + i] / s), -127.f, 127.f));
+  }
+  const int wq_id = add_constant(g, wname + "_quantized", std::move(wq));
+  const int ws_id = add_constant(g, wname + "_scale", Tensor::from_vector<float>(scales, {oc}));
+  const int wz_id = add_constant(g, wname + "_zero_point", Tensor::zeros(DType::i8, {oc}));
+  const int wdq = add_value(g, wname + "_dequantized", DType::f32, w.shape(), true);
+  add_node(g, "DequantizeLinear", wname + "_DequantizeLinear", {wq_id, ws_id, wz_id}, wdq, 0);
+  ir::Node& conv = g.nodes[size_t(conv_index)];  // add_node may have moved the node vector
+  conv.inputs[1] = wdq;
+  if (conv.inputs.size() > 2 && conv.inputs[2] >= 0) {
+    const int bi = conv.inputs[2];
+    const Tensor b = g.values[size_t(bi)].constant;
+    const std::string bname = g.values[size_t(bi)].name;
+    std::vector<int32_t> bq(static_cast<size_t>(oc));
+    std::vector<float> bs(static_cast<size_t>(oc));
+    for (int64_t c = 0; c < oc; ++c) {
+      bs[size_t(c)] = x_scale * scales[size_t(c)];
+      const double v = std::nearbyint(double(b.data<float>()[c]) / double(bs[size_t(c)]));
+      bq[size_t(c)] = int32_t(std::clamp(v, double(INT32_MIN), double(INT32_MAX)));
+    }
+    const int bq_id = add_constant(g, bname + "_quantized", Tensor::from_vector<int32_t>(bq, {oc}));
+    const int bs_id = add_constant(g, bname + "_scale", Tensor::from_vector<float>(bs, {oc}));
+    const int bz_id = add_constant(g, bname + "_zero_point", Tensor::zeros(DType::i32, {oc}));
+    const int bdq = add_value(g, bname + "_dequantized", DType::f32, {oc}, true);
+    add_node(g, "DequantizeLinear", bname + "_DequantizeLinear", {bq_id, bs_id, bz_id}, bdq, 0);
+    g.nodes[size_t(conv_index)].inputs[2] = bdq;
+  }
+}
+
+// Static types for values the file left untyped (the opset rewrite needs
+// the ranks of softmax inputs): shape inference first, and for what it
+// cannot resolve (shapes computed at run time), one run of sample 0.
+void fill_static_types(ir::Model& m, const InputSample& sample) {
+  ir::Graph& g = *m.graph;
+  std::map<std::string, Shape> bound;
+  for (size_t i = 0; i < g.inputs.size() && i < sample.size(); ++i) bound[g.values[size_t(g.inputs[i])].name] = sample[i].shape();
+  const runtime::StaticInfo info = runtime::infer_static(g, m.opset(), bound);
+  for (size_t i = 0; i < g.values.size() && i < info.types.size(); ++i)
+    if (!g.values[i].type.rank_known && info.types[i].rank_known) g.values[i].type = info.types[i];
+  std::vector<int> unknown;
+  for (const ir::Node& n : g.nodes)
+    if ((n.op_type == "Softmax" || n.op_type == "LogSoftmax" || n.op_type == "Hardmax") && !n.inputs.empty() && n.inputs[0] >= 0 &&
+        !g.values[size_t(n.inputs[0])].type.rank_known)
+      unknown.push_back(n.inputs[0]);
+  if (unknown.empty()) return;
+  ir::Model probe = clone_model(m);
+  const size_t first = probe.graph->outputs.size();
+  for (int v : unknown) probe.graph->outputs.push_back(v);
+  const std::vector<Tensor> outs = run(probe, sample);
+  for (size_t k = 0; k < unknown.size(); ++k) {
+    ir::ValueType& t = g.values[size_t(unknown[k])].type;
+    t.dtype = outs[first + k].dtype();
+    t.rank_known = true;
+    t.dims.assign(size_t(outs[first + k].rank()), -1);  // the rank only: sizes vary per input
+  }
+}
+
+// The model with convs `chosen` (node indices) quantized.
+ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, const std::map<int, ActParams>& act, bool quantize_outputs) {
+  ir::Model m = clone_model(float_model);
+  ir::Graph& g = *m.graph;
+  onnx::upgrade_to_opset13(m);
+  std::set<int> tensors;
+  for (int ni : chosen) {
+    tensors.insert(g.nodes[size_t(ni)].inputs[0]);
+    if (quantize_outputs) tensors.insert(g.nodes[size_t(ni)].outputs[0]);
+  }
+  for (int ni : chosen) quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
+  for (int t : tensors) quantize_activation(g, t, act.at(t));
+  return m;
+}
+
+}  // namespace
+
+double relative_error(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    if (got[i].dtype() != DType::f32 || want[i].dtype() != DType::f32 || got[i].numel() != want[i].numel()) continue;
+    const float* a = got[i].data<float>();
+    const float* b = want[i].data<float>();
+    for (int64_t k = 0; k < got[i].numel(); ++k) {
+      num += double(a[k] - b[k]) * double(a[k] - b[k]);
+      den += double(b[k]) * double(b[k]);
+    }
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSample>& samples, const OnnxQuantOptions& options,
+                        OnnxQuantReport* report) {
+  if (samples.empty()) fail_argument("quantization needs at least one calibration sample");
+  ThreadPool pool(std::max(1, options.threads));
+  PoolScope scope(&pool);
+  ir::Model base = clone_model(float_model);
+  fill_static_types(base, samples[0]);
+  ir::Graph& g = *base.graph;
+  OnnxQuantReport rep;
+  rep.samples = int(samples.size());
+  rep.method = options.method;
+
+  // Which convs: every quantizable one, minus the kept ones.
+  std::vector<int> convs;
+  for (int ni : g.topological_order())
+    if (quantizable_conv(g, g.nodes[size_t(ni)])) convs.push_back(ni);
+  if (convs.empty()) fail_unsupported("no convolution with constant float weights to quantize");
+  std::vector<int> chosen;
+  for (size_t k = 0; k < convs.size(); ++k) {
+    const ir::Node& n = g.nodes[size_t(convs[k])];
+    LayerReport lr;
+    lr.node = n.name;
+    lr.output = g.values[size_t(n.outputs[0])].name;
+    if (options.keep_first_last && (k == 0 || k + 1 == convs.size())) lr.kept_because = k == 0 ? "first conv" : "last conv";
+    for (const std::string& keep : options.keep)
+      if (keep == lr.node || keep == lr.output) lr.kept_because = "--keep";
+    lr.quantized = lr.kept_because.empty();
+    if (lr.quantized) chosen.push_back(convs[k]);
+    rep.layers.push_back(lr);
+  }
+
+  // Calibration: the tensors around the chosen convs become extra outputs.
+  std::vector<int> observed;
+  for (int ni : chosen)
+    for (int t : {g.nodes[size_t(ni)].inputs[0], options.quantize_outputs ? g.nodes[size_t(ni)].outputs[0] : -1})
+      if (t >= 0)
+      if (std::find(observed.begin(), observed.end(), t) == observed.end()) observed.push_back(t);
+  ir::Model probe = clone_model(base);
+  const size_t first_extra = probe.graph->outputs.size();
+  for (int t : observed) probe.graph->outputs.push_back(t);
+  std::map<int, RangeObserver> observers;
+  std::vector<std::vector<Tensor>> float_outputs;
+  for (int pass = 0; pass < 2; ++pass)
+    for (const InputSample& s : samples) {
+      std::vector<Tensor> outs = run(probe, s);
+      for (size_t k = 0; k < observed.size(); ++k) {
+        const Tensor& t = outs[first_extra + k];
+        if (t.dtype() != DType::f32) continue;
+        RangeObserver& o = observers[observed[k]];
+        if (pass == 0) o.observe_extremes(t.data<float>(), t.numel());
+        else o.observe_histogram(t.data<float>(), t.numel());
+      }
+      if (pass == 0) float_outputs.emplace_back(outs.begin(), outs.begin() + long(first_extra));
+    }
+  std::map<int, ActParams> act;
+  for (int t : observed) {
+    float lo = 0, hi = 0;
+    observers[t].range(options.method, options.percentile, &lo, &hi);
+    uint8_params(lo, hi, &act[t].scale, &act[t].zero);
+  }
+  for (LayerReport& lr : rep.layers) {
+    const ir::Node& n = g.nodes[size_t(g.values[size_t(g.find_value(lr.output))].producer)];
+    for (int side = 0; side < 2; ++side) {
+      const int t = side == 0 ? n.inputs[0] : n.outputs[0];
+      auto it = act.find(t);
+      if (it == act.end()) continue;
+      const float lo = -float(it->second.zero) * it->second.scale, hi = lo + 255.f * it->second.scale;
+      (side == 0 ? lr.in_lo : lr.out_lo) = lo;
+      (side == 0 ? lr.in_hi : lr.out_hi) = hi;
+    }
+  }
+
+  ir::Model quantized = rewrite(base, chosen, act, options.quantize_outputs);
+  double err = 0;
+  for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run(quantized, samples[i]), float_outputs[i]);
+  rep.output_error = err / double(samples.size());
+  if (options.sensitivity)
+    for (LayerReport& lr : rep.layers) {
+      if (!lr.quantized) continue;
+      const int ni = g.values[size_t(g.find_value(lr.output))].producer;
+      const ir::Model one = rewrite(base, {ni}, act, options.quantize_outputs);
+      double e = 0;
+      for (size_t i = 0; i < samples.size(); ++i) e += relative_error(run(one, samples[i]), float_outputs[i]);
+      lr.sensitivity = e / double(samples.size());
+    }
+  if (report) *report = rep;
+  return quantized;
+}
+
+}  // namespace pareto::quant

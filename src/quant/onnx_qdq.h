@@ -1,0 +1,57 @@
+// Static int8 post-training quantization of ONNX CNNs, written as a QDQ
+// model (QuantizeLinear / DequantizeLinear pairs that ONNX Runtime and other
+// engines read):
+//   weights   int8, symmetric, one scale per output channel (DequantizeLinear
+//             axis 0); conv biases int32 with scale x_scale * w_scale;
+//   activations uint8, asymmetric, one range per tensor from calibration
+//             (activation_ranges.h), on the input of every quantized
+//             convolution (pareto runs it as int8 in, float out, the
+//             epilogue in float), and with quantize_outputs on its output
+//             too (the form ONNX Runtime fuses into QLinearConv).
+// The model is moved to opset 13 (per-axis DequantizeLinear) on the way.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "quant/activation_ranges.h"
+
+namespace pareto::quant {
+
+struct OnnxQuantOptions {
+  CalibMethod method = CalibMethod::minmax;
+  double percentile = 99.99;
+  std::vector<std::string> keep;  // conv node names (or output names) kept in float
+  bool keep_first_last = true;    // the first and the last conv stay float
+  bool sensitivity = false;       // measure each conv alone (one run per conv and sample)
+  bool quantize_outputs = false;  // Q/DQ on conv outputs as well
+  int threads = 1;
+};
+
+struct LayerReport {
+  std::string node, output;
+  bool quantized = false;
+  std::string kept_because;  // why it stayed float
+  float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;
+  double sensitivity = -1;  // relative output error with only this conv in int8 (-1: not measured)
+};
+
+struct OnnxQuantReport {
+  std::vector<LayerReport> layers;
+  int samples = 0;
+  CalibMethod method = CalibMethod::minmax;
+  double output_error = 0;  // relative L2 error of the quantized model's outputs on the samples
+};
+
+// One calibration sample: a tensor per graph input, in graph input order.
+using InputSample = std::vector<Tensor>;
+
+ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSample>& samples, const OnnxQuantOptions& options,
+                        OnnxQuantReport* report);
+
+// ||a - b|| / ||b|| over all outputs of a run (the comparison used for the
+// report and the sensitivity).
+double relative_error(const std::vector<Tensor>& got, const std::vector<Tensor>& want);
+
+}  // namespace pareto::quant
