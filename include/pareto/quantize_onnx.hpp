@@ -27,6 +27,10 @@ struct OnnxQuantizeOptions {
   // quantized: pareto runs those convs int8 in, float out, and the float
   // outputs lose nothing to a second rounding.
   bool quantize_outputs = false;
+  // Grouped (depthwise) convs too. Off by default: they move little data
+  // per multiply, so int8 saves little time there, and their per-channel
+  // ranges are the least accurate.
+  bool quantize_depthwise = false;
   int threads = 2;
 };
 

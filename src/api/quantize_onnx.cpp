@@ -86,6 +86,7 @@ Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std:
     q.keep_first_last = options.keep_first_last;
     q.sensitivity = options.sensitivity;
     q.quantize_outputs = options.quantize_outputs;
+    q.quantize_depthwise = options.quantize_depthwise;
     q.threads = std::max(1, options.threads);
     quant::OnnxQuantReport r;
     const ir::Model quantized = quant::quantize_onnx(model, inputs, q, &r);

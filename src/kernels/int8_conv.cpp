@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/cpu.h"
 #include "core/thread_pool.h"
@@ -44,13 +47,28 @@ void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const ui
     }
 }
 
-void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+namespace {
+bool use_vnni() {
   static const bool vnni = [] {
     const CpuFeatures& f = cpu_features();
     return kernel_table().level == IsaLevel::avx512 && f.avx512vnni && f.avx512bw;
   }();
-  if (vnni) avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
+  return vnni;
+}
+}  // namespace
+
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+  if (use_vnni()) avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
   else int8_gemm_ref(a, lda, m, k4, b, n, c, ldc);
+}
+
+void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] / scale, zero, 0, 255));
+}
+
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
+  if (use_vnni()) avx512vnni::quantize_u8(x, n, scale, zero, out);
+  else quantize_u8_ref(x, n, scale, zero, out);
 }
 
 namespace {
@@ -64,22 +82,79 @@ struct Source {
   uint8_t pad;        // the zero point, unsigned form
 };
 
-// Pixels [first, first + count) of the im2col matrix into the VNNI panel
-// [k4/4][n16][4]; col_sums[j] = Σ_k of column j (for nonzero weight zero points).
-void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4, int64_t first, int64_t count, uint8_t* panel,
-                 int32_t* col_sums) {
-  const int64_t n16 = (count + 15) / 16 * 16;
-  std::memset(panel, 0, size_t(k4 * n16));
-  const int64_t k = cin_g * p.kh * p.kw;
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const int64_t c = kk / (p.kh * p.kw), i = kk / p.kw % p.kh, j = kk % p.kw;
-    const uint8_t* plane = s.x + c * s.h * s.w;
-    uint8_t* dst = panel + (kk / 4) * n16 * 4 + kk % 4;
-    for (int64_t q = 0; q < count; ++q) {
-      const int64_t oh = (first + q) / p.out_w, ow = (first + q) % p.out_w;
-      const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h, iw = ow * p.stride_w - p.pad_left + j * p.dil_w;
-      dst[q * 4] = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w ? uint8_t(plane[ih * s.w + iw] ^ s.flip) : s.pad;
+// Row (c, i, j) of the im2col matrix for pixels [first, first + count):
+// dst[q] = the activation that pixel reads through kernel tap (i, j), the
+// zero point where the tap falls in the padding.
+void im2col_row(const ConvParams& p, const Source& s, int64_t c, int64_t i, int64_t j, int64_t first, int64_t count, uint8_t* dst) {
+  const uint8_t* plane = s.x + c * s.h * s.w;
+  const int64_t off = j * p.dil_w - p.pad_left;
+  for (int64_t q = first; q < first + count;) {
+    const int64_t oh = q / p.out_w, ow0 = q % p.out_w, ow1 = std::min(p.out_w, ow0 + (first + count - q));
+    uint8_t* d = dst + (q - first);
+    const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+    if (ih < 0 || ih >= s.h) {
+      std::memset(d, s.pad, size_t(ow1 - ow0));
+    } else {
+      const uint8_t* row = plane + ih * s.w;
+      const int64_t sw = p.stride_w;
+      // ow in [lo, hi) reads inside the row (iw = ow * stride + off)
+      const int64_t lo = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, ow0, ow1);
+      const int64_t hi = std::clamp<int64_t>(s.w - off <= 0 ? 0 : (s.w - off - 1) / sw + 1, lo, ow1);
+      std::memset(d, s.pad, size_t(lo - ow0));
+      if (sw == 1) {
+        std::memcpy(d + (lo - ow0), row + lo + off, size_t(hi - lo));
+      } else {
+        for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = row[ow * sw + off];
+      }
+      if (s.flip)  // int8 data to the unsigned form; the padding is already in it
+        for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] ^= s.flip;
+      std::memset(d + (hi - ow0), s.pad, size_t(ow1 - hi));
     }
+    q += ow1 - ow0;
+  }
+}
+
+// Four rows of n16 bytes into the panel's [n16][4] block: byte b of pixel q
+// from row b. SSE2 byte/word unpacks, 16 pixels at a time.
+void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3, int64_t n16, uint8_t* out) {
+#if defined(__SSE2__)
+  for (int64_t q = 0; q < n16; q += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + q)), b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + q));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r2 + q)), d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r3 + q));
+    const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b), cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+    __m128i* o = reinterpret_cast<__m128i*>(out + q * 4);
+    _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+    _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+    _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+    _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+  }
+#else
+  for (int64_t q = 0; q < n16; ++q) {
+    out[q * 4] = r0[q];
+    out[q * 4 + 1] = r1[q];
+    out[q * 4 + 2] = r2[q];
+    out[q * 4 + 3] = r3[q];
+  }
+#endif
+}
+
+// Pixels [first, first + count) of the im2col matrix into the VNNI panel
+// [k4/4][n16][4] (padding columns and rows zero); col_sums[j] = Σ_k of
+// column j (needed only for nonzero weight zero points).
+void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4, int64_t first, int64_t count, uint8_t* panel,
+                 int32_t* col_sums, uint8_t* rows) {
+  const int64_t n16 = (count + 15) / 16 * 16;
+  const int64_t k = cin_g * p.kh * p.kw;
+  for (int64_t kq = 0; kq < k4; kq += 4) {
+    uint8_t* r[4];
+    for (int b = 0; b < 4; ++b) {
+      r[b] = rows + b * n16;
+      const int64_t kk = kq + b;
+      if (kk < k) im2col_row(p, s, kk / (p.kh * p.kw), kk / p.kw % p.kh, kk % p.kw, first, count, r[b]);
+      else std::memset(r[b], 0, size_t(count));
+      std::memset(r[b] + count, 0, size_t(n16 - count));
+    }
+    interleave4(r[0], r[1], r[2], r[3], n16, panel + kq * n16);
   }
   if (col_sums) {
     std::fill(col_sums, col_sums + count, 0);
@@ -122,16 +197,17 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   block = std::min(block, (plane + 15) / 16 * 16);
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for(planes * blocks, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<uint8_t> panel;
+    thread_local std::vector<uint8_t> panel, rows;
     thread_local std::vector<int32_t> acc, col_sums;
     panel.resize(size_t(k4 * ((block + 15) / 16 * 16)));
+    rows.resize(size_t(4 * ((block + 15) / 16 * 16)));
     acc.resize(size_t(cout_g * block));
     col_sums.resize(size_t(block));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / blocks / g.group, gr = t / blocks % g.group, first = t % blocks * block;
       const int64_t count = std::min(block, plane - first);
       Source s{static_cast<const uint8_t*>(x) + (n * g.c_in + gr * cin_g) * g.h * g.w, g.h, g.w, flip, uint8_t(x_zero_u)};
-      build_panel(g, s, cin_g, k4, first, count, panel.data(), w.any_zero ? col_sums.data() : nullptr);
+      build_panel(g, s, cin_g, k4, first, count, panel.data(), w.any_zero ? col_sums.data() : nullptr, rows.data());
       int8_gemm(w.data.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
       const int64_t out0 = (n * g.c_out + gr * cout_g) * plane + first;  // element of (oc = gr*cout_g, first)
       auto at = [&](int64_t oc, int64_t q) { return out0 + (oc - gr * cout_g) * plane + q; };
@@ -152,14 +228,22 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
           break;
         }
         case Int8Output::f32: {
+          // Row by row in plain loops the compiler vectorizes: scale, bias,
+          // then the activation and residual while the row is in cache.
           float* yf = static_cast<float*>(y);
-          finish_tile(w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), x_zero_u, count,
-                      [&](int64_t oc, int64_t q, int32_t v) { yf[at(oc, q)] = e.scale[oc] * float(v) + (e.bias_f32 ? e.bias_f32[oc] : 0.f); });
-          if (e.act.active())
-            for (int64_t oc = gr * cout_g; oc < (gr + 1) * cout_g; ++oc) {
-              float* row = yf + at(oc, 0);
-              apply_activation(e.act.act, row, e.act.residual ? e.act.residual + at(oc, 0) : nullptr, count);
-            }
+          const int32_t k = int32_t(w.k);
+          for (int64_t oc = gr * cout_g; oc < (gr + 1) * cout_g; ++oc) {
+            const int32_t* a = acc.data() + (oc - gr * cout_g) * count;
+            const int32_t wz = w.zero[size_t(oc)];
+            const int32_t base = -x_zero_u * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
+            const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
+            float* row = yf + at(oc, 0);
+            if (wz == 0)
+              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(a[q] + base) + b;
+            else
+              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(a[q] + base - wz * col_sums[size_t(q)]) + b;
+            if (e.act.active()) apply_activation(e.act.act, row, e.act.residual ? e.act.residual + at(oc, 0) : nullptr, count);
+          }
           break;
         }
       }

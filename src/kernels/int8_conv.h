@@ -65,8 +65,12 @@ void int8_conv2d_ref(const Int8ConvParams& p, const void* x, const void* w, bool
 // bytes (lda apart); B a panel [k4/4][n16][4] of unsigned bytes, n16 = n
 // rounded up to 16 (padding columns zero); C int32 with ldc.
 void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+// out[i] = quantize_value(x[i] / scale, zero, 0, 255): QuantizeLinear to uint8.
+void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);  // dispatched
 namespace avx512vnni {
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
 }
 // The dispatched one (VNNI where the CPU has it).
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);

@@ -237,6 +237,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     lr.node = n.name;
     lr.output = g.values[size_t(n.outputs[0])].name;
     if (options.keep_first_last && (k == 0 || k + 1 == convs.size())) lr.kept_because = k == 0 ? "first conv" : "last conv";
+    if (!options.quantize_depthwise && n.attr_i("group", 1) != 1) lr.kept_because = "grouped";
     for (const std::string& keep : options.keep)
       if (keep == lr.node || keep == lr.output) lr.kept_because = "--keep";
     lr.quantized = lr.kept_because.empty();

@@ -26,6 +26,7 @@ struct OnnxQuantOptions {
   bool keep_first_last = true;    // the first and the last conv stay float
   bool sensitivity = false;       // measure each conv alone (one run per conv and sample)
   bool quantize_outputs = false;  // Q/DQ on conv outputs as well
+  bool quantize_depthwise = false;  // grouped convs too (memory-bound: int8 saves little, costs accuracy)
   int threads = 1;
 };
 

@@ -66,4 +66,16 @@ void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_
   }
 }
 
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
+  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(float(zero));
+  const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + i), s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, z), lo), hi);  // NaN -> 0 (max returns its second operand)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtusepi32_epi8(_mm512_cvttps_epi32(v)));
+  }
+  for (; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] / scale, zero, 0, 255));
+}
+
 }  // namespace pareto::kernels::avx512vnni

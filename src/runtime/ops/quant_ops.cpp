@@ -75,6 +75,13 @@ void run_quantize_linear(OpContext& ctx) {
   Tensor& y = ctx.out(0, out, x.shape());
   const float* xs = x.data<float>();
   const int32_t lo = q8_lo(out), hi = q8_hi(out);
+  if (!lp.per_axis && out == DType::u8) {  // the common per-tensor uint8 case: the vector kernel
+    const float scale = lp.scale_at(0);
+    const int32_t zero = lp.zero_at(0);
+    uint8_t* ys = y.data<uint8_t>();
+    parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xs + b, e - b, scale, zero, ys + b); });
+    return;
+  }
   parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) store_q8(y, i, kernels::quantize_value(xs[i] / lp.scale_at(i), lp.zero_at(i), lo, hi));
   });
@@ -87,6 +94,15 @@ void run_dequantize_linear(OpContext& ctx) {
   if (lp.zero && lp.zero->dtype() != x.dtype()) ctx.invalid("zero point type differs from the input's");
   Tensor& y = ctx.out(0, DType::f32, x.shape());
   float* ys = y.data<float>();
+  if (!lp.per_axis && x.dtype() == DType::u8) {  // per tensor: a loop the compiler vectorizes
+    const float scale = lp.scale_at(0);
+    const int32_t zero = lp.zero_at(0);
+    const uint8_t* xs = x.data<uint8_t>();
+    parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) ys[i] = float(int32_t(xs[i]) - zero) * scale;
+    });
+    return;
+  }
   parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t v = x.dtype() == DType::i32 ? int64_t(x.data<int32_t>()[i]) : int64_t(q8_at(x, i));
@@ -309,9 +325,7 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   xq_buf.resize(size_t(x.numel()));
   uint8_t* xq = xq_buf.data();
   const float* xf = x.data<float>();
-  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) xq[i] = uint8_t(kernels::quantize_value(xf[i] / x_scale, int32_t(x_zero), 0, 255));
-  });
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xf + b, e - b, x_scale, int32_t(x_zero), xq + b); });
   std::vector<float> scale(size_t(p.c_out));
   for (int64_t o = 0; o < p.c_out; ++o) scale[size_t(o)] = x_scale * w_scales[size_t(o)];
   kernels::Int8ConvParams q;
@@ -322,6 +336,24 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   q.out.bias_f32 = bias;
   q.out.act = p.epilogue;
   kernels::int8_conv2d(q, xq, weights, y);
+}
+
+Tensor fake_quantized_input(const OpContext& ctx, const Tensor& x) {
+  const float scale = ctx.node.attr_f("x_scale", 0.f);
+  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
+  if (!(scale > 0.f) || zero < 0 || zero > 255) ctx.invalid("int8 conv attributes x_scale / x_zero_point are out of range");
+  Tensor out = Tensor::empty(DType::f32, x.shape());
+  const float* xf = x.data<float>();
+  float* of = out.data<float>();
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
+    uint8_t q[1024];
+    for (int64_t i = b; i < e; i += 1024) {
+      const int64_t n = std::min<int64_t>(1024, e - i);
+      kernels::quantize_u8(xf + i, n, scale, int32_t(zero), q);
+      for (int64_t k = 0; k < n; ++k) of[i + k] = float(int32_t(q[k]) - int32_t(zero)) * scale;
+    }
+  });
+  return out;
 }
 
 void register_quant_ops(OpRegistry& r) {
