@@ -49,18 +49,23 @@ void RangeObserver::observe_histogram(const float* x, int64_t n) {
 
 namespace {
 
-// KL(p || q) of two histograms given as counts (normalized here).
-double kl_divergence(const std::vector<double>& p, const std::vector<double>& q) {
+// KL(p || q) of two histograms given as counts (normalized here). Bins
+// where q is empty but p is not (the clipped tail lands in p's last bin
+// only) get a small share of q's mass, as MXNet's and TensorRT's
+// calibrators smooth them, so the divergence stays finite and comparable.
+double kl_divergence(const std::vector<double>& p, std::vector<double> q) {
   double sp = 0, sq = 0;
   for (double v : p) sp += v;
   for (double v : q) sq += v;
   if (sp <= 0 || sq <= 0) return 1e30;
+  const double eps = 1e-4 * sq / double(q.size());
+  for (size_t i = 0; i < q.size(); ++i)
+    if (q[i] <= 0 && p[i] > 0) q[i] = eps;
+  sq = 0;
+  for (double v : q) sq += v;
   double kl = 0;
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (p[i] <= 0) continue;
-    if (q[i] <= 0) return 1e30;
-    kl += p[i] / sp * std::log((p[i] / sp) / (q[i] / sq));
-  }
+  for (size_t i = 0; i < p.size(); ++i)
+    if (p[i] > 0 && q[i] > 0) kl += p[i] / sp * std::log((p[i] / sp) / (q[i] / sq));
   return kl;
 }
 
