@@ -1,5 +1,5 @@
 // pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse]
-// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--calib-limit N] [--threads N]:
+// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]:
 // static int8 quantization written as a QDQ model, with the calibrated
 // range of every quantized conv and (with --sensitivity) each conv's own
 // share of the output error.
@@ -13,7 +13,7 @@ namespace pareto::tools {
 int cmd_quantize_onnx(const Args& a) {
   if (a.positional.size() != 2 || !a.has("--calib"))
     fail_argument("usage: pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P] "
-                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--calib-limit N] [--threads N]");
+                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]");
   OnnxQuantizeOptions o;
   o.method = a.get("--method", "minmax");
   o.percentile = a.get_double("--percentile", 99.99, 50, 100);
@@ -22,6 +22,7 @@ int cmd_quantize_onnx(const Args& a) {
   o.sensitivity = a.has("--sensitivity");
   o.quantize_outputs = a.has("--quantize-outputs");
   o.quantize_depthwise = a.has("--quantize-depthwise");
+  o.expose_quantized = a.has("--expose-quantized");
   o.threads = a.get_threads(2);
   std::vector<std::string> names;
   {

@@ -41,7 +41,7 @@ const char* kUsage =
     "      weight matrices to a GGML type where one fits (llama.cpp's rounding, byte for byte), else pareto's\n"
     "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary\n"
     "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
-    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--calib-limit N] [--threads N]\n"
+    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]\n"
     "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
     "      inputs (one per sample; subfolders with NAME.npy for several inputs); per-conv ranges and sensitivity\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
       return run(cmd_eval, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}});
     if (cmd == "quantize")
       return run(cmd_quantize, Spec{{"--fold-only", "--sym", "--asym", "--act-order", "--no-keep-first-last", "--sensitivity", "--quantize-outputs",
-                                                          "--quantize-depthwise"},
+                                                          "--quantize-depthwise", "--expose-quantized"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
                                                           "--calib-limit"}});

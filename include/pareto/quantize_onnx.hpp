@@ -31,6 +31,9 @@ struct OnnxQuantizeOptions {
   // per multiply, so int8 saves little time there, and their per-channel
   // ranges are the least accurate.
   bool quantize_depthwise = false;
+  // Every QuantizeLinear output is also a model output: for comparing two
+  // engines' int8 activations tensor by tensor (bench/check_qdq_ort.sh).
+  bool expose_quantized = false;
   int threads = 2;
 };
 

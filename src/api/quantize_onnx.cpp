@@ -87,6 +87,7 @@ Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std:
     q.sensitivity = options.sensitivity;
     q.quantize_outputs = options.quantize_outputs;
     q.quantize_depthwise = options.quantize_depthwise;
+    q.expose_quantized = options.expose_quantized;
     q.threads = std::max(1, options.threads);
     quant::OnnxQuantReport r;
     const ir::Model quantized = quant::quantize_onnx(model, inputs, q, &r);

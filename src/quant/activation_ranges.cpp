@@ -44,6 +44,7 @@ void RangeObserver::observe_histogram(const float* x, int64_t n) {
     if (!std::isfinite(x[i])) continue;
     const int b = std::min(kBins - 1, int(std::abs(x[i]) * per_bin));
     ++hist_[size_t(b)];
+    negative_ += x[i] < 0;
   }
 }
 
@@ -123,9 +124,11 @@ float RangeObserver::clip_threshold(CalibMethod method, double percentile) const
   uint64_t total = 0;
   for (uint64_t c : hist_) total += c;
   if (total == 0) return top;
-  // One-sided tensors (after ReLU) use all 256 uint8 levels for [0, t];
-  // two-sided ones about 128 per side.
-  const int levels = lo_ >= 0 || hi_ <= 0 ? 256 : 128;
+  // Tensors that are (nearly) one-sided (at most 1% of the values on the
+  // other side: after ReLU or hard-swish) use all 256 uint8 levels for
+  // [0, t]; two-sided ones about 128 per side.
+  const uint64_t minority = std::min(negative_, total - negative_);
+  const int levels = double(minority) <= 0.01 * double(total) ? 256 : 128;
   switch (method) {
     case CalibMethod::percentile: {
       const double want = double(total) * std::clamp(percentile, 0.0, 100.0) / 100.0;

@@ -38,6 +38,7 @@ class RangeObserver {
   float lo_ = 0, hi_ = 0;
   bool seen_ = false;
   std::vector<uint64_t> hist_;
+  uint64_t negative_ = 0;  // values below zero seen by the histogram pass
 };
 
 // scale = (hi - lo) / 255 and the uint8 zero point for [lo, hi] (lo <= 0 <= hi).

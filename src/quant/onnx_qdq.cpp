@@ -96,7 +96,8 @@ struct ActParams {
 };
 
 // T -> QuantizeLinear -> DequantizeLinear -> every former reader of T.
-void quantize_activation(ir::Graph& g, int t, const ActParams& q) {
+// Returns the quantized (uint8) value.
+int quantize_activation(ir::Graph& g, int t, const ActParams& q) {
   const ir::Value v = g.values[size_t(t)];
   const int s = add_constant(g, v.name + "_scale", Tensor::scalar<float>(q.scale));
   const int z = add_constant(g, v.name + "_zero_point", Tensor::scalar<uint8_t>(q.zero));
@@ -107,6 +108,7 @@ void quantize_activation(ir::Graph& g, int t, const ActParams& q) {
       if (in == t) in = tdq;
   add_node(g, "QuantizeLinear", v.name + "_QuantizeLinear", {t, s, z}, tq);
   add_node(g, "DequantizeLinear", v.name + "_DequantizeLinear", {tq, s, z}, tdq);
+  return tq;
 }
 
 // Weights to int8 per output channel (and the bias to int32 with the
@@ -162,8 +164,16 @@ void fill_static_types(ir::Model& m, const InputSample& sample) {
   std::map<std::string, Shape> bound;
   for (size_t i = 0; i < g.inputs.size() && i < sample.size(); ++i) bound[g.values[size_t(g.inputs[i])].name] = sample[i].shape();
   const runtime::StaticInfo info = runtime::infer_static(g, m.opset(), bound);
+  // Ranks and types only: sizes inferred from sample 0 would be written into
+  // the model's declarations, and other engines would then fold shapes
+  // computed for that one input size.
   for (size_t i = 0; i < g.values.size() && i < info.types.size(); ++i)
-    if (!g.values[i].type.rank_known && info.types[i].rank_known) g.values[i].type = info.types[i];
+    if (!g.values[i].type.rank_known && info.types[i].rank_known) {
+      g.values[i].type.dtype = info.types[i].dtype;
+      g.values[i].type.rank_known = true;
+      g.values[i].type.dims.assign(info.types[i].dims.size(), -1);
+      g.values[i].type.dim_params.clear();
+    }
   std::vector<int> unknown;
   for (const ir::Node& n : g.nodes)
     if ((n.op_type == "Softmax" || n.op_type == "LogSoftmax" || n.op_type == "Hardmax") && !n.inputs.empty() && n.inputs[0] >= 0 &&
@@ -183,7 +193,10 @@ void fill_static_types(ir::Model& m, const InputSample& sample) {
 }
 
 // The model with convs `chosen` (node indices) quantized.
-ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, const std::map<int, ActParams>& act, bool quantize_outputs) {
+// expose: every QuantizeLinear output becomes a graph output too (to compare
+// engines tensor by tensor).
+ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, const std::map<int, ActParams>& act, bool quantize_outputs,
+                  bool expose = false) {
   ir::Model m = clone_model(float_model);
   ir::Graph& g = *m.graph;
   onnx::upgrade_to_opset13(m);
@@ -193,7 +206,10 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
     if (quantize_outputs) tensors.insert(g.nodes[size_t(ni)].outputs[0]);
   }
   for (int ni : chosen) quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
-  for (int t : tensors) quantize_activation(g, t, act.at(t));
+  for (int t : tensors) {
+    const int tq = quantize_activation(g, t, act.at(t));
+    if (expose) g.outputs.push_back(tq);
+  }
   return m;
 }
 
@@ -300,7 +316,8 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
       lr.sensitivity = e / double(samples.size());
     }
   if (report) *report = rep;
-  return quantized;
+  // The report is measured on the model as shipped; the exposed copy only adds outputs.
+  return options.expose_quantized ? rewrite(base, chosen, act, options.quantize_outputs, true) : quantized;
 }
 
 }  // namespace pareto::quant

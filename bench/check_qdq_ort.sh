@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Cross-check of pareto's int8 execution against ONNX Runtime on the QDQ
+# files pareto writes: each OCR model is quantized with every QuantizeLinear
+# output exposed (--expose-quantized), both engines run it on the same
+# input (a dumped pipeline input from the evaluation set, not the
+# calibration set), and every quantized activation is compared in
+# quantization steps (bench/npy_diff.mjs). pareto runs it optimized (its
+# int8 kernels), ONNX Runtime with all optimizations (its QDQ fusions).
+# usage: bash bench/check_qdq_ort.sh [--quantize-outputs]   (after bench/quantize_ocr.sh)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+p=$root/build/pareto ort=$root/.cache/npm/node_modules
+work=$root/.cache/qdq-check
+extra=("$@")
+[ -d "$root/.cache/ocr-calib-npy" ] || { echo "check_qdq_ort: run bench/quantize_ocr.sh first" >&2; exit 1; }
+rm -rf "$work"; mkdir -p "$work"
+set_dir=$root/.cache/ocr-set  # the evaluation set (bench/compare_ocr.sh makes it too)
+stamp=$(sha1sum "$root/bench/ocr/make_set.mjs" | cut -c1-12)
+if [ ! -f "$set_dir/$stamp.done" ]; then
+  rm -rf "$set_dir"
+  node "$root/bench/ocr/make_set.mjs" "$set_dir" >&2
+  touch "$set_dir/$stamp.done"
+fi
+# Inputs from the evaluation set: one receipt image through the pipeline.
+img=$(ls "$root"/.cache/ocr-set/receipts/* | head -1)
+"$p" ocr "$img" --dump-inputs "$work/inputs" >/dev/null 2>&1
+status=0
+for m in det:ch_PP-OCRv4_det_infer cls:ch_ppocr_mobile_v2.0_cls_infer rec:ch_PP-OCRv4_rec_infer; do
+  tag=${m%%:*} name=${m#*:}
+  in=$(ls "$work/inputs/$tag"/*.npy | head -1)
+  "$p" quantize "$root/models/ocr/$name.onnx" "$work/$tag.onnx" --calib "$root/.cache/ocr-calib-npy/$tag" --calib-limit 16 \
+    --method percentile --expose-quantized "${extra[@]}" | tail -1 >&2
+  node "$root/bench/ort_run.js" "$ort" "$work/$tag.onnx" "$work/$tag-ort" 1 opt "x=$in"
+  "$p" run "$work/$tag.onnx" --input "x=$in" -O --output "$work/$tag-pareto" >/dev/null
+  echo "== $tag ($(basename "$in"))"
+  node "$root/bench/npy_diff.mjs" "$work/$tag-ort" "$work/$tag-pareto" | tail -1 || status=1
+done
+exit $status
