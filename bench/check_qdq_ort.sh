@@ -6,6 +6,9 @@
 # calibration set), and every quantized activation is compared in
 # quantization steps (bench/npy_diff.mjs). pareto runs it optimized (its
 # int8 kernels), ONNX Runtime with all optimizations (its QDQ fusions).
+# A report, not a gate: rounding differences that propagate through deep
+# layers are expected (README "int8 models"); it fails only when a tensor
+# is missing or shaped differently.
 # usage: bash bench/check_qdq_ort.sh [--quantize-outputs]   (after bench/quantize_ocr.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +16,7 @@ p=$root/build/pareto ort=$root/.cache/npm/node_modules
 work=$root/.cache/qdq-check
 extra=("$@")
 [ -d "$root/.cache/ocr-calib-npy" ] || { echo "check_qdq_ort: run bench/quantize_ocr.sh first" >&2; exit 1; }
+[ -d "$ort/onnxruntime-node" ] || { echo "check_qdq_ort: ONNX Runtime not in $ort (run scripts/fetch-models.sh)" >&2; exit 1; }
 rm -rf "$work"; mkdir -p "$work"
 set_dir=$root/.cache/ocr-set  # the evaluation set (bench/compare_ocr.sh makes it too)
 stamp=$(sha1sum "$root/bench/ocr/make_set.mjs" | cut -c1-12)
@@ -23,7 +27,7 @@ if [ ! -f "$set_dir/$stamp.done" ]; then
 fi
 # Inputs from the evaluation set: one receipt image through the pipeline.
 img=$(ls "$root"/.cache/ocr-set/receipts/* | head -1)
-"$p" ocr "$img" --dump-inputs "$work/inputs" >/dev/null 2>&1
+"$p" ocr "$img" --dump-inputs "$work/inputs" >/dev/null
 status=0
 for m in det:ch_PP-OCRv4_det_infer cls:ch_ppocr_mobile_v2.0_cls_infer rec:ch_PP-OCRv4_rec_infer; do
   tag=${m%%:*} name=${m#*:}

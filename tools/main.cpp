@@ -43,6 +43,7 @@ const char* kUsage =
     "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
     "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]\n"
     "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
+    "      (entropy breaks PP-OCR rec/cls: README \"int8 models\"; percentile or minmax there)\n"
     "      inputs (one per sample; subfolders with NAME.npy for several inputs); per-conv ranges and sensitivity\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"

@@ -7,12 +7,14 @@
 #endif
 
 #include "core/cpu.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 
 namespace pareto::kernels {
 
 Int8Weights pack_int8_weights(const void* w, bool w_signed, int64_t rows, int64_t k, const int32_t* zero, int64_t zero_count) {
+  if (k > kMaxInt8ConvK) fail_unsupported("integer conv with " + std::to_string(k) + " products per output (at most " + std::to_string(kMaxInt8ConvK) + ")");
   Int8Weights p;
   p.rows = rows;
   p.k = k;
@@ -51,7 +53,8 @@ namespace {
 bool use_vnni() {
   static const bool vnni = [] {
     const CpuFeatures& f = cpu_features();
-    return kernel_table().level == IsaLevel::avx512 && f.avx512vnni && f.avx512bw;
+    // The file is built with the avx512vnni part's flags, VBMI among them.
+    return kernel_table().level == IsaLevel::avx512 && f.avx512vnni && f.avx512bw && f.avx512vbmi;
   }();
   return vnni;
 }
@@ -72,6 +75,8 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
 }
 
 namespace {
+
+int32_t saturate_i32(int64_t v) { return int32_t(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)); }
 
 // Activation value at (c, ih, iw) of one image in the unsigned form, or the
 // zero point (padding is the real value 0).
@@ -168,13 +173,14 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
 template <class Store>
 void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
                  const int32_t* col_sums, int32_t x_zero_u, int64_t count, Store store) {
-  const int32_t k = int32_t(w.k);
+  const int64_t k = w.k;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t oc = oc0 + r;
-    const int32_t wz = w.zero[size_t(oc)];
-    const int32_t base = -x_zero_u * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
+    const int64_t wz = w.zero[size_t(oc)];
+    // The corrections in 64 bits: each term alone fits 32, their sum need not.
+    const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
     for (int64_t q = 0; q < count; ++q) {
-      int32_t s = acc[r * ld + q] + base;
+      int64_t s = acc[r * ld + q] + base;
       if (wz) s -= wz * col_sums[q];
       store(oc, q, s);
     }
@@ -215,13 +221,13 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
       switch (e.kind) {
         case Int8Output::i32:
           finish_tile(w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), x_zero_u, count,
-                      [&](int64_t oc, int64_t q, int32_t v) { static_cast<int32_t*>(y)[at(oc, q)] = v; });
+                      [&](int64_t oc, int64_t q, int64_t v) { static_cast<int32_t*>(y)[at(oc, q)] = saturate_i32(v); });
           break;
         case Int8Output::q8: {
           const int32_t lo = e.y_signed ? -128 : 0, hi = e.y_signed ? 127 : 255;
           finish_tile(w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), x_zero_u, count,
-                      [&](int64_t oc, int64_t q, int32_t v) {
-                        const int32_t b = e.bias_i32 ? e.bias_i32[oc] : 0;
+                      [&](int64_t oc, int64_t q, int64_t v) {
+                        const int64_t b = e.bias_i32 ? e.bias_i32[oc] : 0;
                         const int32_t r = quantize_value(e.scale[oc] * float(v + b), e.y_zero, lo, hi);
                         static_cast<uint8_t*>(y)[at(oc, q)] = uint8_t(r);
                       });
@@ -231,17 +237,17 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
           // Row by row in plain loops the compiler vectorizes: scale, bias,
           // then the activation and residual while the row is in cache.
           float* yf = static_cast<float*>(y);
-          const int32_t k = int32_t(w.k);
+          const int64_t k = w.k;
           for (int64_t oc = gr * cout_g; oc < (gr + 1) * cout_g; ++oc) {
             const int32_t* a = acc.data() + (oc - gr * cout_g) * count;
-            const int32_t wz = w.zero[size_t(oc)];
-            const int32_t base = -x_zero_u * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
+            const int64_t wz = w.zero[size_t(oc)];
+            const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
             const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
             float* row = yf + at(oc, 0);
             if (wz == 0)
-              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(a[q] + base) + b;
+              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base) + b;
             else
-              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(a[q] + base - wz * col_sums[size_t(q)]) + b;
+              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base - wz * col_sums[size_t(q)]) + b;
             if (e.act.active()) apply_activation(e.act.act, row, e.act.residual ? e.act.residual + at(oc, 0) : nullptr, count);
           }
           break;
@@ -264,20 +270,20 @@ void int8_conv2d_ref(const Int8ConvParams& p, const void* x, const void* w, bool
       const int32_t wz = w_zero ? w_zero[w_zero_count == 1 ? 0 : oc] : 0;
       for (int64_t oh = 0; oh < g.out_h; ++oh)
         for (int64_t ow = 0; ow < g.out_w; ++ow) {
-          int32_t s = 0;
+          int64_t s = 0;
           for (int64_t c = 0; c < cin_g; ++c)
             for (int64_t i = 0; i < g.kh; ++i)
               for (int64_t j = 0; j < g.kw; ++j) {
                 const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dil_h, iw = ow * g.stride_w - g.pad_left + j * g.dil_w;
                 if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;  // padding: x - x_zero = 0
                 const int32_t xi = xv(((n * g.c_in + gr * cin_g + c) * g.h + ih) * g.w + iw) - p.x_zero;
-                s += xi * (wv(((oc * cin_g + c) * g.kh + i) * g.kw + j) - wz);
+                s += int64_t(xi) * (wv(((oc * cin_g + c) * g.kh + i) * g.kw + j) - wz);
               }
           const int64_t at = ((n * g.c_out + oc) * g.out_h + oh) * g.out_w + ow;
           if (e.kind == Int8Output::i32) {
-            static_cast<int32_t*>(y)[at] = s;
+            static_cast<int32_t*>(y)[at] = saturate_i32(s);
           } else if (e.kind == Int8Output::q8) {
-            const int32_t b = e.bias_i32 ? e.bias_i32[oc] : 0;
+            const int64_t b = e.bias_i32 ? e.bias_i32[oc] : 0;
             const int32_t r = quantize_value(e.scale[oc] * float(s + b), e.y_zero, e.y_signed ? -128 : 0, e.y_signed ? 127 : 255);
             static_cast<uint8_t*>(y)[at] = uint8_t(r);
           } else {

@@ -54,6 +54,11 @@ struct Int8ConvParams {
   Int8Epilogue out;
 };
 
+// Products per output (k = c_in/group*kh*kw) the int32 sums hold without
+// overflow: |x - x_zero| * |w - w_zero| <= 255 * 128 after the shift to
+// signed weights, and 65536 * 32640 < 2^31. Larger convs are refused.
+constexpr int64_t kMaxInt8ConvK = 65536;
+
 // x: [n, c_in, h, w] uint8/int8; w packed with rows = c_out, k = c_in/group*kh*kw;
 // y: [n, c_out, out_h, out_w] of int32, uint8/int8 (y_signed) or float.
 void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y);

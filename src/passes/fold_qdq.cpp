@@ -19,7 +19,7 @@ struct QdqFolder {
 
   // DequantizeLinear of constants: the float tensor it stands for, and its
   // per-axis-0 scales (one per row, or one for all) in *scales.
-  bool constant_dq(int v, Tensor* value, std::vector<float>* scales) const {
+  bool constant_dq(int v, Tensor* value, std::vector<float>* scales, bool* int8_symmetric = nullptr) const {
     const ir::Node* dq = producer(v, "DequantizeLinear");
     if (!dq || dq->inputs.size() < 2) return false;
     const Tensor* q = e.constant(dq->inputs[0]);
@@ -42,6 +42,11 @@ struct QdqFolder {
       for (int64_t i = 0; i < per; ++i) o[r * per + i] = float(q->as_double(r * per + i) - zp) * sc;
     }
     *value = std::move(out);
+    if (int8_symmetric) {  // values on the int8 grid the kernel re-derives: int8 with zero points 0
+      bool zeros = true;
+      for (int64_t i = 0; z && i < z->numel(); ++i) zeros &= z->as_double(i) == 0.0;
+      *int8_symmetric = q->dtype() == DType::i8 && zeros;
+    }
     return true;
   }
 
@@ -77,13 +82,16 @@ struct QdqFolder {
     if (conv.inputs.size() < 2) return;
     Tensor w, b;
     std::vector<float> w_scales, b_scales;
-    if (!constant_dq(conv.inputs[1], &w, &w_scales)) return;
+    bool w_int8 = false;
+    if (!constant_dq(conv.inputs[1], &w, &w_scales, &w_int8)) return;
     const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] >= 0;
     if (has_bias && !constant_dq(conv.inputs[2], &b, &b_scales) && !e.constant(conv.inputs[2])) return;
     int x = -1;
     float x_scale = 0;
     int64_t x_zero = 0;
-    const bool int8 = conv.attr_i("group", 1) == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
+    // The kernel takes int8 weights with zero point 0 (uint8 or offset weights
+    // from other tools run as float on the rounded input: still exact).
+    const bool int8 = w_int8 && conv.attr_i("group", 1) == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
     conv.inputs[1] = e.add_constant(g.values[size_t(conv.inputs[1])].name + "_float", w);
     if (has_bias && b.defined()) conv.inputs[2] = e.add_constant(g.values[size_t(conv.inputs[2])].name + "_float", b);
     if (!int8) {  // weights to float; the activation's Q/DQ stays as it is (a float conv on rounded values)

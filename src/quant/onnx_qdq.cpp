@@ -127,7 +127,10 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
     for (int64_t i = 0; i < per; ++i) m = std::max(m, std::abs(wf[c * per + i]));
     const float s = m > 0 ? m / 127.f : 1.f;
     scales[size_t(c)] = s;
-    for (int64_t i = 0; i < per; ++i) q[c * per + i] = int8_t(std::clamp(std::nearbyint(wf[c * per + i] / s), -127.f, 127.f));
+    for (int64_t i = 0; i < per; ++i) {
+      const float v = std::nearbyint(wf[c * per + i] / s);
+      q[c * per + i] = std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));  // NaN: the cast would be undefined
+    }
   }
   const int wq_id = add_constant(g, wname + "_quantized", std::move(wq));
   const int ws_id = add_constant(g, wname + "_scale", Tensor::from_vector<float>(scales, {oc}));
@@ -145,7 +148,7 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
     for (int64_t c = 0; c < oc; ++c) {
       bs[size_t(c)] = x_scale * scales[size_t(c)];
       const double v = std::nearbyint(double(b.data<float>()[c]) / double(bs[size_t(c)]));
-      bq[size_t(c)] = int32_t(std::clamp(v, double(INT32_MIN), double(INT32_MAX)));
+      bq[size_t(c)] = std::isnan(v) ? 0 : int32_t(std::clamp(v, double(INT32_MIN), double(INT32_MAX)));
     }
     const int bq_id = add_constant(g, bname + "_quantized", Tensor::from_vector<int32_t>(bq, {oc}));
     const int bs_id = add_constant(g, bname + "_scale", Tensor::from_vector<float>(bs, {oc}));
@@ -217,13 +220,13 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
 
 double relative_error(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
   double num = 0, den = 0;
-  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
-    if (got[i].dtype() != DType::f32 || want[i].dtype() != DType::f32 || got[i].numel() != want[i].numel()) continue;
-    const float* a = got[i].data<float>();
-    const float* b = want[i].data<float>();
-    for (int64_t k = 0; k < got[i].numel(); ++k) {
-      num += double(a[k] - b[k]) * double(a[k] - b[k]);
-      den += double(b[k]) * double(b[k]);
+  if (got.size() != want.size()) fail_model("quantized model has " + std::to_string(got.size()) + " outputs, the float model " + std::to_string(want.size()));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i].numel() != want[i].numel()) fail_model("output " + std::to_string(i) + " changed size under quantization");
+    for (int64_t k = 0; k < got[i].numel(); ++k) {  // any numeric type (a classifier's int64 labels count too)
+      const double a = got[i].as_double(k), b = want[i].as_double(k);
+      num += (a - b) * (a - b);
+      den += b * b;
     }
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);

@@ -25,7 +25,7 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
 
 bool has_vnni() {
   const CpuFeatures& f = cpu_features();
-  return f.avx512vnni && f.avx512bw;
+  return f.avx512vnni && f.avx512bw && f.avx512vbmi;
 }
 
 }  // namespace

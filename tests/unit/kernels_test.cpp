@@ -439,8 +439,8 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
           }
           for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
         }
-  // Sigmoid and SiLU through the polynomial exp: within a few ulp of
-  // std::exp's results, saturating at both ends, NaN kept.
+  // Sigmoid and SiLU through the polynomial exp: within 1e-6 relative of
+  // std::exp's results (tiny outputs included), saturating at both ends, NaN kept.
   for (ActKind k : {ActKind::sigmoid, ActKind::silu})
     for (int64_t n : {1, 17, 1000}) {
       Activation a;
@@ -460,7 +460,8 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
       for (int64_t i = 0; i < n; ++i) {
         const float w = want[size_t(i)], g = got[size_t(i)];
         if (std::isnan(w)) ASSERT_TRUE(std::isnan(g)) << act_kind_name(k) << " at " << i;
-        else ASSERT_NEAR(g, w, 4e-7f * std::max(1.f, std::abs(w))) << act_kind_name(k) << " at " << i << " x=" << x[size_t(i)];
+        // relative; 1e-30 absolute: SiLU(-200) is -0 in the twin, x * 2.9e-39 here (exp clamped at 88.7)
+        else ASSERT_NEAR(g, w, 1e-6f * std::abs(w) + 1e-30f) << act_kind_name(k) << " at " << i << " x=" << x[size_t(i)];
       }
       for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
     }

@@ -214,3 +214,83 @@ TEST(OnnxQuantize, QdqModelRunsInt8AndStaysCloseToFloat) {
   EXPECT_LT(max_abs_diff(a, b), 0.02 * scale);
   EXPECT_LT(max_abs_diff(b, want[0]), 0.1 * scale);
 }
+
+namespace {
+
+Msg tensor_bytes(const std::string& name, int elem_type, const std::vector<int64_t>& dims, const std::string& raw) {
+  Msg t;
+  for (int64_t d : dims) t.i(1, d);
+  return t.i(2, elem_type).s(8, name).s(9, raw);
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, double(std::abs(t.data<float>()[i])));
+  return m;
+}
+
+std::pair<Tensor, Tensor> run_plain_and_optimized(const std::string& path, const std::string& input, const Tensor& x) {
+  SessionOptions plain, opt;
+  opt.optimize = true;
+  auto s0 = Session::open(path, plain);
+  auto s1 = Session::open(path, opt);
+  EXPECT_TRUE(s0.ok() && s1.ok());
+  auto y0 = s0.value()->run({{input, x}});
+  auto y1 = s1.value()->run({{input, x}});
+  EXPECT_TRUE(y0.ok() && y1.ok());
+  return {y0.value()[0], y1.value()[0]};
+}
+
+}  // namespace
+
+// A 3x3 conv big enough for Winograd: the optimized int8 model runs it in
+// float on the input rounded to its grid (fake_quantized_input), which must
+// compute what the QDQ file says up to float rounding.
+TEST(OnnxQuantize, Int8ConvThroughWinogradMatchesTheQdqFile) {
+  Msg g;
+  g.m(5, pb::tensor_f32("w", {16, 16, 3, 3}, random_floats(16 * 16 * 9, 41, -0.2f, 0.2f)));
+  g.m(5, pb::tensor_f32("b", {16}, random_floats(16, 42)));
+  g.m(1, pb::node("Conv", {"x", "w", "b"}, {"y"}, "conv", {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1})}));
+  g.s(2, "winograd");
+  g.m(11, pb::value_info("x", 1, {1, 16, 8, 64}));
+  g.m(12, pb::value_info("y", 1, {1, 16, 8, 64}));
+  const ir::Model m = load_bytes(pb::model(g, 13).bytes);
+  auto x_of = [](uint32_t seed) { return Tensor::from_vector<float>(random_floats(16 * 8 * 64, seed, -2.f, 2.f), {1, 16, 8, 64}); };
+  quant::OnnxQuantOptions o;
+  o.keep_first_last = false;
+  const ir::Model q = quant::quantize_onnx(m, {{x_of(1)}, {x_of(2)}}, o, nullptr);
+  const std::string path = ::testing::TempDir() + "/winograd_int8.onnx";
+  onnx::save_model(q, path);
+  const Tensor x = x_of(3);
+  const auto [plain, optimized] = run_plain_and_optimized(path, "x", x);
+  EXPECT_LT(max_abs_diff(plain, optimized), 1e-4 * max_abs(plain));
+  EXPECT_LT(max_abs_diff(optimized, run(m, {x})[0]), 0.05 * max_abs(plain));  // and int8 stays near float
+}
+
+// Weights other tools write as uint8 with nonzero zero points (values up to
+// 255 - zero apart) must not go through the int8 kernel's signed weights:
+// the optimized model computes what the file says.
+TEST(OnnxQuantize, Uint8WeightsWithZeroPointsStayExact) {
+  Msg g;
+  const int64_t co = 8, ci = 4;
+  std::string wq(size_t(co * ci), '\0'), wz(size_t(co), '\0');
+  for (size_t i = 0; i < wq.size(); ++i) wq[i] = char(uint8_t(i * 37 % 256));  // spans 0..255
+  for (size_t i = 0; i < wz.size(); ++i) wz[i] = char(uint8_t(90 + 10 * i));
+  g.m(5, tensor_bytes("w_q", 2, {co, ci, 1, 1}, wq));
+  g.m(5, tensor_bytes("w_zero", 2, {co}, wz));
+  g.m(5, pb::tensor_f32("w_scale", {co}, std::vector<float>(size_t(co), 0.01f)));
+  g.m(5, pb::tensor_f32("x_scale", {}, {0.05f}));
+  g.m(5, tensor_bytes("x_zero", 2, {}, std::string(1, char(128))));
+  g.m(1, pb::node("QuantizeLinear", {"x", "x_scale", "x_zero"}, {"x_q"}, "q"));
+  g.m(1, pb::node("DequantizeLinear", {"x_q", "x_scale", "x_zero"}, {"x_dq"}, "dq"));
+  g.m(1, pb::node("DequantizeLinear", {"w_q", "w_scale", "w_zero"}, {"w"}, "dqw", {pb::attr_int("axis", 0)}));
+  g.m(1, pb::node("Conv", {"x_dq", "w"}, {"y"}, "conv", {pb::attr_ints("kernel_shape", {1, 1})}));
+  g.s(2, "uint8_weights");
+  g.m(11, pb::value_info("x", 1, {1, ci, 5, 7}));
+  g.m(12, pb::value_info("y", 1, {1, co, 5, 7}));
+  const std::string path = ::testing::TempDir() + "/uint8_weights.onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  const Tensor x = Tensor::from_vector<float>(random_floats(size_t(ci * 35), 7, -5.f, 5.f), {1, ci, 5, 7});
+  const auto [plain, optimized] = run_plain_and_optimized(path, "x", x);
+  EXPECT_LT(max_abs_diff(plain, optimized), 1e-5 * max_abs(plain));
+}

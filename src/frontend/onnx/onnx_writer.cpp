@@ -97,6 +97,9 @@ ProtoWriter graph_proto(const ir::Graph& g) {
     for (int in : n.inputs)
       if (in >= 0) used[size_t(in)] = true;
   for (int out : g.outputs) used[size_t(out)] = true;
+  for (const ir::Node& n : g.nodes)  // subgraph bodies read enclosing values by name
+    for (int v : g.implicit_inputs(n))
+      if (v >= 0) used[size_t(v)] = true;
   for (size_t i = 0; i < g.values.size(); ++i) {
     const ir::Value& v = g.values[i];
     if (used[i] && v.producer < 0 && !v.is_outer && v.constant.defined()) w.m(5, tensor_proto(v.constant, v.name));

@@ -46,6 +46,10 @@ void upgrade_node(ir::Graph& g, ir::Node& n, int64_t from) {
   auto refuse = [&](const std::string& why) { fail_unsupported("opset " + std::to_string(from) + " -> 13: " + n.label() + ": " + why); };
   const std::string& op = n.op_type;
   if (op == "Clip" && (n.has_attr("min") || n.has_attr("max"))) {  // opset < 11: bounds were attributes
+    // The bound inputs take the data's type: float only here.
+    if (n.inputs.empty() || n.inputs[0] < 0) refuse("no data input");
+    const ir::Value& x = g.values[size_t(n.inputs[0])];
+    if (x.type.dtype != DType::f32 && x.type.dtype != DType::undefined) refuse("Clip on " + std::string(dtype_name(x.type.dtype)));
     const float lo = n.attr_f("min", std::numeric_limits<float>::lowest()), hi = n.attr_f("max", std::numeric_limits<float>::max());
     drop_attr(n, "min");
     drop_attr(n, "max");

@@ -72,6 +72,7 @@ void run_quantize_linear(OpContext& ctx) {
     out = od == 3 ? DType::i8 : od == 2 ? DType::u8 : DType::undefined;
   }
   if (!is_q8(out)) ctx.unsupported("QuantizeLinear to a type other than int8/uint8");
+  if (lp.zero && lp.zero->dtype() != out) ctx.invalid("zero point type differs from the output type");
   Tensor& y = ctx.out(0, out, x.shape());
   const float* xs = x.data<float>();
   const int32_t lo = q8_lo(out), hi = q8_hi(out);
@@ -119,7 +120,7 @@ void run_dynamic_quantize_linear(OpContext& ctx) {
   const float* xs = x.data<float>();
   float lo = 0.f, hi = 0.f;
   for (int64_t i = 0; i < x.numel(); ++i) {
-    if (std::isnan(xs[i])) ctx.invalid("input contains NaN");
+    if (!std::isfinite(xs[i])) ctx.invalid("input contains NaN or infinity at element " + std::to_string(i));
     lo = std::min(lo, xs[i]);
     hi = std::max(hi, xs[i]);
   }
@@ -304,8 +305,10 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   const float x_scale = ctx.node.attr_f("x_scale", 0.f);
   const int64_t x_zero = ctx.node.attr_i("x_zero_point", 0);
   const std::vector<float> w_scales = ctx.node.attr_floats("w_scales");
-  if (!(x_scale > 0.f) || x_zero < 0 || x_zero > 255 || int64_t(w_scales.size()) != p.c_out || p.group != 1)
+  if (!(x_scale > 0.f) || !std::isfinite(x_scale) || x_zero < 0 || x_zero > 255 || int64_t(w_scales.size()) != p.c_out || p.group != 1)
     ctx.invalid("int8 conv attributes (x_scale, x_zero_point, w_scales) do not fit the conv");
+  for (float s : w_scales)
+    if (!std::isfinite(s)) ctx.invalid("int8 conv attribute w_scales holds a value that is not finite");
   const int64_t k = p.c_in * p.kh * p.kw;
   // The int8 weights, once per executor: the float weights are q * scale.
   auto make = [&]() -> std::shared_ptr<const void> {
@@ -314,11 +317,18 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
     for (int64_t o = 0; o < p.c_out; ++o)
       for (int64_t i = 0; i < k; ++i) {
         const float s = w_scales[size_t(o)];
-        q[size_t(o * k + i)] = int8_t(std::clamp(std::nearbyint(s != 0.f ? wf[o * k + i] / s : 0.f), -128.f, 127.f));
+        float v = s != 0.f ? std::nearbyint(wf[o * k + i] / s) : 0.f;
+        if (std::isnan(v)) v = 0.f;  // a NaN weight: no defined int8 value (the cast would be undefined)
+        q[size_t(o * k + i)] = int8_t(std::clamp(v, -128.f, 127.f));
       }
     return std::make_shared<kernels::Int8Weights>(kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0));
   };
-  std::shared_ptr<const void> packed = ctx.executor && ctx.scope ? ctx.executor->node_cache(ctx.node, 1 << 20, make) : make();
+  // Cached only when the weights are a graph constant (as for float convs):
+  // weights fed at run time are packed on every call.
+  bool constant = false;
+  if (ctx.executor && ctx.scope && ctx.node.inputs.size() > 1 && ctx.node.inputs[1] >= 0)
+    constant = ctx.scope->graph->values[size_t(ctx.node.inputs[1])].constant.defined();
+  std::shared_ptr<const void> packed = constant ? ctx.executor->node_cache(ctx.node, 1 << 20, make) : make();
   const auto& weights = *static_cast<const kernels::Int8Weights*>(packed.get());
   // x to uint8 as QuantizeLinear does (round half to even of x / scale, + zero, saturated).
   thread_local std::vector<uint8_t> xq_buf;  // this thread's: the workers below write through the pointer
@@ -341,7 +351,7 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
 Tensor fake_quantized_input(const OpContext& ctx, const Tensor& x) {
   const float scale = ctx.node.attr_f("x_scale", 0.f);
   const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
-  if (!(scale > 0.f) || zero < 0 || zero > 255) ctx.invalid("int8 conv attributes x_scale / x_zero_point are out of range");
+  if (!(scale > 0.f) || !std::isfinite(scale) || zero < 0 || zero > 255) ctx.invalid("int8 conv attributes x_scale / x_zero_point are out of range");
   Tensor out = Tensor::empty(DType::f32, x.shape());
   const float* xf = x.data<float>();
   float* of = out.data<float>();

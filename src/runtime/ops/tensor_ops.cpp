@@ -110,6 +110,17 @@ void run_concat(OpContext& ctx) {
   std::vector<Piece> pieces;
   constexpr size_t kPiece = size_t(64) << 10;
   int64_t offset = 0;
+  if (outer * int64_t(ctx.num_inputs()) > 64) {  // many small rows: copied in place, no list
+    for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+      const Tensor& t = ctx.in(i);
+      const int64_t row = outer ? t.numel() / outer : 0;
+      for (int64_t o = 0; o < outer; ++o)
+        std::memcpy(static_cast<uint8_t*>(y.raw()) + size_t(o * out_row + offset) * es,
+                    static_cast<const uint8_t*>(t.raw()) + size_t(o * row) * es, size_t(row) * es);
+      offset += row;
+    }
+    return;
+  }
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const Tensor& t = ctx.in(i);
     int64_t row = outer ? t.numel() / outer : 0;
