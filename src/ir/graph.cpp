@@ -31,6 +31,55 @@ bool ValueType::fully_known() const {
   return true;
 }
 
+void Node::set_attr(Attribute a) {
+  for (Attribute& old : attrs)
+    if (old.name == a.name) {
+      old = std::move(a);
+      return;
+    }
+  attrs.push_back(std::move(a));
+}
+
+Attribute attr_int(const std::string& name, int64_t v) {
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::i;
+  a.i = v;
+  return a;
+}
+
+Attribute attr_float(const std::string& name, float v) {
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::f;
+  a.f = v;
+  return a;
+}
+
+Attribute attr_string(const std::string& name, const std::string& v) {
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::s;
+  a.s = v;
+  return a;
+}
+
+Attribute attr_ints(const std::string& name, std::vector<int64_t> v) {
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::ints;
+  a.ints = std::move(v);
+  return a;
+}
+
+Attribute attr_floats(const std::string& name, std::vector<float> v) {
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::floats;
+  a.floats = std::move(v);
+  return a;
+}
+
 const Attribute* Node::attr(const std::string& n) const {
   for (const Attribute& a : attrs)
     if (a.name == n) return &a;
@@ -93,6 +142,22 @@ int Graph::add_value(const std::string& n) {
   values.push_back(Value{});
   values.back().name = n;
   value_by_name[n] = id;
+  return id;
+}
+
+std::string Graph::unique_name(const std::string& hint) const {
+  std::string name = hint;
+  for (int k = 1; find_value(name) >= 0; ++k) name = hint + "_" + std::to_string(k);
+  return name;
+}
+
+int Graph::add_constant(const std::string& hint, Tensor t) {
+  const int id = add_value(unique_name(hint));
+  Value& v = values[size_t(id)];
+  v.type.dtype = t.dtype();
+  v.type.rank_known = true;
+  v.type.dims = t.shape();
+  v.constant = std::move(t);
   return id;
 }
 

@@ -69,9 +69,18 @@ struct Node {
   std::string attr_s(const std::string& name, const std::string& def) const;
   std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> def = {}) const;
   std::vector<float> attr_floats(const std::string& name, std::vector<float> def = {}) const;
+  // Replaces the attribute of the same name, or adds it.
+  void set_attr(Attribute a);
   // "Conv 'conv1'" for error messages.
   std::string label() const;
 };
+
+// Attributes in one expression, for the passes and rewrites that add them.
+Attribute attr_int(const std::string& name, int64_t v);
+Attribute attr_float(const std::string& name, float v);
+Attribute attr_string(const std::string& name, const std::string& v);
+Attribute attr_ints(const std::string& name, std::vector<int64_t> v);
+Attribute attr_floats(const std::string& name, std::vector<float> v);
 
 struct Graph {
   std::string name;
@@ -83,6 +92,10 @@ struct Graph {
 
   int find_value(const std::string& name) const;
   int add_value(const std::string& name);
+  // A name no value has yet: hint, else hint_1, hint_2 ...
+  std::string unique_name(const std::string& hint) const;
+  // A new constant value (typed from t) named from hint, made unique.
+  int add_constant(const std::string& hint, Tensor t);
   // Names this graph reads from enclosing scopes (its own and its subgraphs').
   std::set<std::string> outer_names() const;
   // Values of this graph that a node's subgraphs read implicitly.

@@ -69,14 +69,6 @@ struct QdqFolder {
     return true;
   }
 
-  void add_attr(ir::Node& n, const std::string& name, float f) {
-    ir::Attribute a;
-    a.name = name;
-    a.kind = ir::AttrKind::f;
-    a.f = f;
-    n.attrs.push_back(a);
-  }
-
   void fold(int ni) {
     ir::Node& conv = g.nodes[size_t(ni)];
     if (conv.inputs.size() < 2) return;
@@ -102,17 +94,9 @@ struct QdqFolder {
     // QuantizeLinear had, and multiplies the int8 weights the float
     // weights are exactly (w = q * scale per output channel).
     conv.inputs[0] = x;
-    add_attr(conv, "x_scale", x_scale);
-    ir::Attribute z;
-    z.name = "x_zero_point";
-    z.kind = ir::AttrKind::i;
-    z.i = x_zero;
-    conv.attrs.push_back(z);
-    ir::Attribute ws;
-    ws.name = "w_scales";
-    ws.kind = ir::AttrKind::floats;
-    ws.floats = w_scales;
-    conv.attrs.push_back(ws);
+    conv.set_attr(ir::attr_float("x_scale", x_scale));
+    conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+    conv.set_attr(ir::attr_floats("w_scales", w_scales));
     st.rewrites["DequantizeLinear + Conv -> int8 Conv"]++;
   }
 };

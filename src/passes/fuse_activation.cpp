@@ -117,20 +117,6 @@ struct Fuser {
     conv.op_type = "FusedConv";
     conv.domain = "pareto";
   }
-  void set_attr_s(ir::Node& n, const std::string& name, const std::string& v) {
-    ir::Attribute a;
-    a.name = name;
-    a.kind = ir::AttrKind::s;
-    a.s = v;
-    n.attrs.push_back(a);
-  }
-  void set_attr_f(ir::Node& n, const std::string& name, float v) {
-    ir::Attribute a;
-    a.name = name;
-    a.kind = ir::AttrKind::f;
-    a.f = v;
-    n.attrs.push_back(a);
-  }
 
   // A Mul (or Add) of v with a scalar constant (rank <= 1, so the output
   // keeps v's shape): its value, and the node.
@@ -146,10 +132,10 @@ struct Fuser {
 
   // The fused node records the activation and takes over the last replaced node's output.
   void take_over(ir::Node& conv, const Act& act) {
-    set_attr_s(conv, "activation", act.name);
+    conv.set_attr(ir::attr_string("activation", act.name));
     if (act.name == "Clip" || act.name == "HardSigmoid" || act.name == "LeakyRelu") {
-      set_attr_f(conv, "alpha", act.alpha);
-      set_attr_f(conv, "beta", act.beta);
+      conv.set_attr(ir::attr_float("alpha", act.alpha));
+      conv.set_attr(ir::attr_float("beta", act.beta));
     }
     for (int n : act.nodes) e.kill(n);
     conv.outputs[0] = g.nodes[size_t(act.nodes.back())].outputs[0];
@@ -217,8 +203,8 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     }
     if (const ir::Node* a = f.scalar_op(out, "Add", &shift)) absorbed.push_back(f.index(a));
     if (absorbed.empty()) continue;
-    f.set_attr_f(conv, "post_scale", scale);
-    f.set_attr_f(conv, "post_shift", shift);
+    conv.set_attr(ir::attr_float("post_scale", scale));
+    conv.set_attr(ir::attr_float("post_shift", shift));
     conv.outputs[0] = g.nodes[size_t(absorbed.back())].outputs[0];
     for (int k : absorbed) e.kill(k);
     e.commit();  // outputs moved and nodes compacted: re-index and rescan

@@ -51,14 +51,7 @@ void GraphEdit::replace_uses(int from, int to) {
 }
 
 int GraphEdit::add_constant(const std::string& hint, Tensor t) {
-  std::string name = hint;
-  for (int k = 1; g_.find_value(name) >= 0; ++k) name = hint + "_" + std::to_string(k);
-  int v = g_.add_value(name);
-  ir::Value& val = g_.values[size_t(v)];
-  val.constant = std::move(t);
-  val.type.dtype = val.constant.dtype();
-  val.type.rank_known = true;
-  val.type.dims = val.constant.shape();
+  const int v = g_.add_constant(hint, std::move(t));
   uses_.push_back(0);
   consumers_.emplace_back();
   return v;

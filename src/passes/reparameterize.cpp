@@ -121,13 +121,7 @@ struct Reparam {
       if (a.name == "pads") a.ints = {kmax / 2, kmax / 2, kmax / 2, kmax / 2};
       if (a.name == "kernel_shape") a.ints = {kmax, kmax};
     }
-    if (!conv.has_attr("pads")) {
-      ir::Attribute a;
-      a.name = "pads";
-      a.kind = ir::AttrKind::ints;
-      a.ints = {kmax / 2, kmax / 2, kmax / 2, kmax / 2};
-      conv.attrs.push_back(a);
-    }
+    if (!conv.has_attr("pads")) conv.set_attr(ir::attr_ints("pads", {kmax / 2, kmax / 2, kmax / 2, kmax / 2}));
     conv.outputs[0] = g.nodes[size_t(root_add)].outputs[0];
     for (const Branch& b : branches)
       if (b.node >= 0 && b.node != first_conv) e.kill(b.node);

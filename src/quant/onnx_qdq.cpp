@@ -52,14 +52,8 @@ bool quantizable_conv(const ir::Graph& g, const ir::Node& n) {
   return true;
 }
 
-std::string unique_name(const ir::Graph& g, const std::string& hint) {
-  std::string name = hint;
-  for (int k = 1; g.find_value(name) >= 0; ++k) name = hint + "_" + std::to_string(k);
-  return name;
-}
-
 int add_value(ir::Graph& g, const std::string& hint, DType dtype, const Shape& dims, bool rank_known) {
-  const int id = g.add_value(unique_name(g, hint));
+  const int id = g.add_value(g.unique_name(hint));
   ir::ValueType& t = g.values[size_t(id)].type;
   t.dtype = dtype;
   t.rank_known = rank_known;
@@ -67,25 +61,13 @@ int add_value(ir::Graph& g, const std::string& hint, DType dtype, const Shape& d
   return id;
 }
 
-int add_constant(ir::Graph& g, const std::string& hint, Tensor t) {
-  const int id = add_value(g, hint, t.dtype(), t.shape(), true);
-  g.values[size_t(id)].constant = std::move(t);
-  return id;
-}
-
 void add_node(ir::Graph& g, const std::string& op, const std::string& name, std::vector<int> ins, int out, int64_t axis = -1) {
   ir::Node n;
   n.op_type = op;
-  n.name = unique_name(g, name);
+  n.name = g.unique_name(name);
   n.inputs = std::move(ins);
   n.outputs = {out};
-  if (axis >= 0) {
-    ir::Attribute a;
-    a.name = "axis";
-    a.kind = ir::AttrKind::i;
-    a.i = axis;
-    n.attrs.push_back(a);
-  }
+  if (axis >= 0) n.set_attr(ir::attr_int("axis", axis));
   g.values[size_t(out)].producer = int(g.nodes.size());
   g.nodes.push_back(std::move(n));
 }
@@ -99,8 +81,8 @@ struct ActParams {
 // Returns the quantized (uint8) value.
 int quantize_activation(ir::Graph& g, int t, const ActParams& q) {
   const ir::Value v = g.values[size_t(t)];
-  const int s = add_constant(g, v.name + "_scale", Tensor::scalar<float>(q.scale));
-  const int z = add_constant(g, v.name + "_zero_point", Tensor::scalar<uint8_t>(q.zero));
+  const int s = g.add_constant(v.name + "_scale", Tensor::scalar<float>(q.scale));
+  const int z = g.add_constant(v.name + "_zero_point", Tensor::scalar<uint8_t>(q.zero));
   const int tq = add_value(g, v.name + "_quantized", DType::u8, v.type.dims, v.type.rank_known);
   const int tdq = add_value(g, v.name + "_dequantized", DType::f32, v.type.dims, v.type.rank_known);
   for (ir::Node& n : g.nodes)
@@ -132,9 +114,9 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
       q[c * per + i] = std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));  // NaN: the cast would be undefined
     }
   }
-  const int wq_id = add_constant(g, wname + "_quantized", std::move(wq));
-  const int ws_id = add_constant(g, wname + "_scale", Tensor::from_vector<float>(scales, {oc}));
-  const int wz_id = add_constant(g, wname + "_zero_point", Tensor::zeros(DType::i8, {oc}));
+  const int wq_id = g.add_constant(wname + "_quantized", std::move(wq));
+  const int ws_id = g.add_constant(wname + "_scale", Tensor::from_vector<float>(scales, {oc}));
+  const int wz_id = g.add_constant(wname + "_zero_point", Tensor::zeros(DType::i8, {oc}));
   const int wdq = add_value(g, wname + "_dequantized", DType::f32, w.shape(), true);
   add_node(g, "DequantizeLinear", wname + "_DequantizeLinear", {wq_id, ws_id, wz_id}, wdq, 0);
   ir::Node& conv = g.nodes[size_t(conv_index)];  // add_node may have moved the node vector
@@ -150,9 +132,9 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
       const double v = std::nearbyint(double(b.data<float>()[c]) / double(bs[size_t(c)]));
       bq[size_t(c)] = std::isnan(v) ? 0 : int32_t(std::clamp(v, double(INT32_MIN), double(INT32_MAX)));
     }
-    const int bq_id = add_constant(g, bname + "_quantized", Tensor::from_vector<int32_t>(bq, {oc}));
-    const int bs_id = add_constant(g, bname + "_scale", Tensor::from_vector<float>(bs, {oc}));
-    const int bz_id = add_constant(g, bname + "_zero_point", Tensor::zeros(DType::i32, {oc}));
+    const int bq_id = g.add_constant(bname + "_quantized", Tensor::from_vector<int32_t>(bq, {oc}));
+    const int bs_id = g.add_constant(bname + "_scale", Tensor::from_vector<float>(bs, {oc}));
+    const int bz_id = g.add_constant(bname + "_zero_point", Tensor::zeros(DType::i32, {oc}));
     const int bdq = add_value(g, bname + "_dequantized", DType::f32, {oc}, true);
     add_node(g, "DequantizeLinear", bname + "_DequantizeLinear", {bq_id, bs_id, bz_id}, bdq, 0);
     g.nodes[size_t(conv_index)].inputs[2] = bdq;

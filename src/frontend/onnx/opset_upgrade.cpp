@@ -9,18 +9,6 @@ namespace pareto::onnx {
 
 namespace {
 
-int add_constant(ir::Graph& g, const std::string& hint, Tensor t) {
-  std::string name = hint;
-  for (int k = 1; g.find_value(name) >= 0; ++k) name = hint + "_" + std::to_string(k);
-  const int id = g.add_value(name);
-  ir::Value& v = g.values[size_t(id)];
-  v.type.dtype = t.dtype();
-  v.type.rank_known = true;
-  v.type.dims = t.shape();
-  v.constant = std::move(t);
-  return id;
-}
-
 void drop_attr(ir::Node& n, const std::string& name) {
   n.attrs.erase(std::remove_if(n.attrs.begin(), n.attrs.end(), [&](const ir::Attribute& a) { return a.name == name; }), n.attrs.end());
 }
@@ -31,7 +19,7 @@ Tensor int64s(const std::vector<int64_t>& v) { return Tensor::from_vector<int64_
 // before it are left empty).
 void attr_to_input(ir::Graph& g, ir::Node& n, const std::string& attr, size_t index) {
   if (!n.has_attr(attr)) return;
-  const int id = add_constant(g, n.name + "_" + attr, int64s(n.attr_ints(attr)));
+  const int id = g.add_constant(n.name + "_" + attr, int64s(n.attr_ints(attr)));
   drop_attr(n, attr);
   if (n.inputs.size() < index + 1) n.inputs.resize(index + 1, -1);
   n.inputs[index] = id;
@@ -54,8 +42,8 @@ void upgrade_node(ir::Graph& g, ir::Node& n, int64_t from) {
     drop_attr(n, "min");
     drop_attr(n, "max");
     n.inputs.resize(3, -1);
-    n.inputs[1] = add_constant(g, n.name + "_min", Tensor::scalar<float>(lo));
-    n.inputs[2] = add_constant(g, n.name + "_max", Tensor::scalar<float>(hi));
+    n.inputs[1] = g.add_constant(n.name + "_min", Tensor::scalar<float>(lo));
+    n.inputs[2] = g.add_constant(n.name + "_max", Tensor::scalar<float>(hi));
   } else if (op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum") {
     attr_to_input(g, n, "axes", 1);
   } else if (op == "Split") {
@@ -72,12 +60,7 @@ void upgrade_node(ir::Graph& g, ir::Node& n, int64_t from) {
     if (rank < 0) refuse("input rank unknown");
     if (axis < 0) axis += rank;
     if (axis != rank - 1) refuse("axis " + std::to_string(axis) + " is not the last axis");
-    drop_attr(n, "axis");
-    ir::Attribute a;
-    a.name = "axis";
-    a.kind = ir::AttrKind::i;
-    a.i = -1;
-    n.attrs.push_back(a);
+    n.set_attr(ir::attr_int("axis", -1));
   } else if (op == "Upsample" || op == "Scatter" || (op == "Pad" && from < 11) || (op == "TopK" && from < 10) ||
              (op == "Resize" && from < 11) || (op == "BatchNormalization" && from < 9) || op == "MaxUnpool") {
     refuse("no rewrite for this operator");
