@@ -19,12 +19,7 @@ extra=("$@")
 [ -d "$ort/onnxruntime-node" ] || { echo "check_qdq_ort: ONNX Runtime not in $ort (run scripts/fetch-models.sh)" >&2; exit 1; }
 rm -rf "$work"; mkdir -p "$work"
 set_dir=$root/.cache/ocr-set  # the evaluation set (bench/compare_ocr.sh makes it too)
-stamp=$(sha1sum "$root/bench/ocr/make_set.mjs" | cut -c1-12)
-if [ ! -f "$set_dir/$stamp.done" ]; then
-  rm -rf "$set_dir"
-  node "$root/bench/ocr/make_set.mjs" "$set_dir" >&2
-  touch "$set_dir/$stamp.done"
-fi
+bash "$root/bench/ocr/ensure_set.sh" "$set_dir"
 # Inputs from the evaluation set: one receipt image through the pipeline.
 img=$(ls "$root"/.cache/ocr-set/receipts/* | head -1)
 "$p" ocr "$img" --dump-inputs "$work/inputs" >/dev/null

@@ -25,12 +25,7 @@ bash "$root/scripts/fetch-models.sh" >&2
 modules=$(bash "$root/bench/ocr/fetch-peer.sh")
 # The image set, regenerated when its generator changes.
 set_dir=$root/.cache/ocr-set
-stamp=$(sha1sum "$root/bench/ocr/make_set.mjs" | cut -c1-12)
-if [ ! -f "$set_dir/$stamp.done" ]; then
-  rm -rf "$set_dir"
-  node "$root/bench/ocr/make_set.mjs" "$set_dir"
-  touch "$set_dir/$stamp.done"
-fi
+bash "$root/bench/ocr/ensure_set.sh" "$set_dir"
 rm -rf "$out"; mkdir -p "$out"
 categories=$(node -e 'const t=require(process.argv[1]);console.log([...new Set(t.map(x=>x.category))].join(" "))' "$set_dir/truth.json")
 for t in $threads; do

@@ -23,12 +23,7 @@ p=$root/build/pareto
 [ -x "$p" ] || { echo "quantize_ocr: build pareto first (bash scripts/build.sh release)" >&2; exit 1; }
 bash "$root/scripts/fetch-models.sh" >&2
 set_dir=$root/.cache/ocr-calib-set
-stamp=$(sha1sum "$root/bench/ocr/make_set.mjs" | cut -c1-12)
-if [ ! -f "$set_dir/$stamp.done" ]; then
-  rm -rf "$set_dir"
-  node "$root/bench/ocr/make_set.mjs" "$set_dir" 7 >&2
-  touch "$set_dir/$stamp.done"
-fi
+bash "$root/bench/ocr/ensure_set.sh" "$set_dir" 7
 calib=$root/.cache/ocr-calib-npy
 rm -rf "$calib"
 mapfile -t images < <(for c in "$set_dir"/*/; do ls "$c" | head -3 | sed "s|^|$c|"; done)

@@ -40,42 +40,37 @@ void Node::set_attr(Attribute a) {
   attrs.push_back(std::move(a));
 }
 
-Attribute attr_int(const std::string& name, int64_t v) {
+namespace {
+Attribute named(const std::string& name, AttrKind kind) {
   Attribute a;
   a.name = name;
-  a.kind = AttrKind::i;
+  a.kind = kind;
+  return a;
+}
+}  // namespace
+
+Attribute attr_int(const std::string& name, int64_t v) {
+  Attribute a = named(name, AttrKind::i);
   a.i = v;
   return a;
 }
-
 Attribute attr_float(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::f;
+  Attribute a = named(name, AttrKind::f);
   a.f = v;
   return a;
 }
-
 Attribute attr_string(const std::string& name, const std::string& v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::s;
+  Attribute a = named(name, AttrKind::s);
   a.s = v;
   return a;
 }
-
 Attribute attr_ints(const std::string& name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::ints;
+  Attribute a = named(name, AttrKind::ints);
   a.ints = std::move(v);
   return a;
 }
-
 Attribute attr_floats(const std::string& name, std::vector<float> v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::floats;
+  Attribute a = named(name, AttrKind::floats);
   a.floats = std::move(v);
   return a;
 }

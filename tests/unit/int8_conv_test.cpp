@@ -10,9 +10,12 @@
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/int8_conv.h"
+#include "kernel_test_util.h"
 
 using namespace pareto;
 using namespace pareto::kernels;
+using pareto::testing::ConvCase;
+using pareto::testing::params_of;
 
 namespace {
 
@@ -50,51 +53,27 @@ TEST(Int8Gemm, VnniMatchesReference) {
       }
 }
 
-namespace {
-
-struct Case {
-  int64_t n, cin, h, w, cout, kh, kw, group, stride, pad;
-};
-
-ConvParams geometry(const Case& c) {
-  ConvParams p;
-  p.n = c.n;
-  p.c_in = c.cin;
-  p.h = c.h;
-  p.w = c.w;
-  p.c_out = c.cout;
-  p.kh = c.kh;
-  p.kw = c.kw;
-  p.group = c.group;
-  p.stride_h = p.stride_w = c.stride;
-  p.pad_top = p.pad_left = c.pad;
-  p.out_h = (c.h + 2 * c.pad - c.kh) / c.stride + 1;
-  p.out_w = (c.w + 2 * c.pad - c.kw) / c.stride + 1;
-  return p;
-}
-
-}  // namespace
-
 // Every output kind, int8 and uint8 on both sides, zero points per tensor
 // and per channel (the weight zero points exercise the column-sum
 // correction), grouped and depthwise, exact integer agreement (the float
 // outputs: the same float operations, so the same bits).
 TEST(Int8Conv, MatchesDirectTwin) {
-  const Case cases[] = {
-      {1, 3, 9, 11, 8, 3, 3, 1, 2, 1},   // stem-like, stride 2
-      {2, 16, 7, 5, 24, 1, 1, 1, 1, 0},  // 1x1, batch 2
-      {1, 10, 6, 13, 10, 3, 3, 10, 1, 1},  // depthwise
-      {1, 12, 8, 8, 9, 3, 3, 3, 1, 1},   // groups of 4 -> 3, k = 36
-      {1, 5, 4, 40, 33, 1, 3, 1, 1, 1},  // 1x3 kernel, k = 15 (padded to 16), 33 rows
+  // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads (top, left, bottom, right)
+  const ConvCase cases[] = {
+      {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},      // stem-like, stride 2
+      {2, 16, 7, 5, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1, batch 2
+      {1, 10, 6, 13, 10, 3, 3, 10, 1, 1, 1, 1, 1, 1, 1, 1},   // depthwise
+      {1, 12, 8, 8, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // groups of 4 -> 3, k = 36
+      {1, 5, 4, 40, 33, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 1x3 kernel, k = 15 (padded to 16), 33 rows
   };
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (const Case& c : cases)
+    for (const ConvCase& c : cases)
       for (int signs = 0; signs < 4; ++signs)
         for (Int8Output kind : {Int8Output::i32, Int8Output::q8, Int8Output::f32}) {
           const bool x_signed = signs & 1, w_signed = signs & 2;
           Int8ConvParams p;
-          p.geo = geometry(c);
+          p.geo = params_of(c);
           p.x_signed = x_signed;
           p.x_zero = x_signed ? -3 : 131;
           const int64_t k = c.cin / c.group * c.kh * c.kw;

@@ -14,9 +14,12 @@
 #include "kernels/gemm.h"
 #include "kernels/softmax.h"
 #include "kernels/activation.h"
+#include "kernel_test_util.h"
 
 using namespace pareto;
 using namespace pareto::kernels;
+using pareto::testing::ConvCase;
+using pareto::testing::params_of;
 
 namespace {
 
@@ -174,31 +177,6 @@ TEST(Gemm, DispatchPicksBestLevel) {
 }
 
 namespace {
-
-struct ConvCase {
-  int64_t n, cin, h, w, cout, kh, kw, group, sh, sw, dh, dw, pt, pl, pb, pr;
-};
-
-ConvParams params_of(const ConvCase& c) {
-  ConvParams p;
-  p.n = c.n;
-  p.c_in = c.cin;
-  p.h = c.h;
-  p.w = c.w;
-  p.c_out = c.cout;
-  p.kh = c.kh;
-  p.kw = c.kw;
-  p.group = c.group;
-  p.stride_h = c.sh;
-  p.stride_w = c.sw;
-  p.dil_h = c.dh;
-  p.dil_w = c.dw;
-  p.pad_top = c.pt;
-  p.pad_left = c.pl;
-  p.out_h = (c.h + c.pt + c.pb - c.dh * (c.kh - 1) - 1) / c.sh + 1;
-  p.out_w = (c.w + c.pl + c.pr - c.dw * (c.kw - 1) - 1) / c.sw + 1;
-  return p;
-}
 
 const ConvCase kConvCases[] = {
     {1, 3, 17, 19, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // plain 3x3 same

@@ -17,7 +17,8 @@ void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType ou
 // w_scales): x quantized to uint8 as its QuantizeLinear did, the int8
 // kernel, the float epilogue of p (bias, activation, residual) into y.
 void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y);
-// x rounded to the int8 conv's input grid: (quantize(x) - zero) * scale.
-Tensor fake_quantized_input(const OpContext& ctx, const Tensor& x);
+// x rounded to the int8 conv's input grid, (quantize(x) - zero) * scale, in
+// a buffer of this thread's that the next call reuses.
+const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out);
 
 }  // namespace pareto::runtime

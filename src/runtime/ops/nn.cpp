@@ -231,15 +231,13 @@ void run_conv(OpContext& ctx) {
   Tensor& y = ctx.out(0, DType::f32, out);
   const bool winograd = kernels::winograd_applicable(p);
   const float* xin = x.data<float>();
-  Tensor rounded;
   if (ctx.node.has_attr("x_scale")) {
     if (!winograd) return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
     // Winograd does a 3x3 conv with a quarter of the multiplies, which on
     // this machine beats the int8 kernel's 4x faster multiplies plus its
     // lowering: the same function (the int8 conv of the rounded input),
     // computed in float on the input rounded to its int8 grid.
-    rounded = fake_quantized_input(ctx, x);
-    xin = rounded.data<float>();
+    xin = fake_quantized_input(ctx, x, p.c_out);
   }
   std::shared_ptr<const void> packed = packed_conv_weights(ctx, p, winograd);
   (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());

@@ -301,67 +301,95 @@ void infer_qlinear_conv(InferContext& ctx) {
 
 }  // namespace
 
-void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
-  const float x_scale = ctx.node.attr_f("x_scale", 0.f);
-  const int64_t x_zero = ctx.node.attr_i("x_zero_point", 0);
-  const std::vector<float> w_scales = ctx.node.attr_floats("w_scales");
-  if (!(x_scale > 0.f) || !std::isfinite(x_scale) || x_zero < 0 || x_zero > 255 || int64_t(w_scales.size()) != p.c_out || p.group != 1)
+namespace {
+
+// fold_qdq's attributes on a Conv, checked: a model may carry them itself.
+struct Int8ConvAttrs {
+  float x_scale = 0;
+  int32_t x_zero = 0;
+  std::vector<float> w_scales;
+};
+
+Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out) {
+  Int8ConvAttrs a;
+  a.x_scale = ctx.node.attr_f("x_scale", 0.f);
+  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
+  a.w_scales = ctx.node.attr_floats("w_scales");
+  if (!(a.x_scale > 0.f) || !std::isfinite(a.x_scale) || zero < 0 || zero > 255 || int64_t(a.w_scales.size()) != c_out)
     ctx.invalid("int8 conv attributes (x_scale, x_zero_point, w_scales) do not fit the conv");
-  for (float s : w_scales)
+  for (float s : a.w_scales)
     if (!std::isfinite(s)) ctx.invalid("int8 conv attribute w_scales holds a value that is not finite");
+  a.x_zero = int32_t(zero);
+  return a;
+}
+
+// What an int8 conv derives from its weights: the int8 values (the float
+// weights are q * scale) and the float epilogue's per-channel scales.
+struct Int8ConvPlan {
+  kernels::Int8Weights weights;
+  std::vector<float> scale;  // x_scale * w_scale
+};
+
+std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p, const Tensor& w, const Int8ConvAttrs& a) {
   const int64_t k = p.c_in * p.kh * p.kw;
-  // The int8 weights, once per executor: the float weights are q * scale.
-  auto make = [&]() -> std::shared_ptr<const void> {
-    std::vector<int8_t> q(size_t(p.c_out * k));
-    const float* wf = w.data<float>();
-    for (int64_t o = 0; o < p.c_out; ++o)
-      for (int64_t i = 0; i < k; ++i) {
-        const float s = w_scales[size_t(o)];
-        float v = s != 0.f ? std::nearbyint(wf[o * k + i] / s) : 0.f;
-        if (std::isnan(v)) v = 0.f;  // a NaN weight: no defined int8 value (the cast would be undefined)
-        q[size_t(o * k + i)] = int8_t(std::clamp(v, -128.f, 127.f));
-      }
-    return std::make_shared<kernels::Int8Weights>(kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0));
-  };
-  // Cached only when the weights are a graph constant (as for float convs):
-  // weights fed at run time are packed on every call.
+  std::vector<int8_t> q(size_t(p.c_out * k));
+  const float* wf = w.data<float>();
+  auto plan = std::make_shared<Int8ConvPlan>();
+  for (int64_t o = 0; o < p.c_out; ++o) {
+    const float s = a.w_scales[size_t(o)];
+    for (int64_t i = 0; i < k; ++i) {
+      float v = s != 0.f ? std::nearbyint(wf[o * k + i] / s) : 0.f;
+      if (std::isnan(v)) v = 0.f;  // a NaN weight: no defined int8 value (the cast would be undefined)
+      q[size_t(o * k + i)] = int8_t(std::clamp(v, -128.f, 127.f));
+    }
+    plan->scale.push_back(a.x_scale * s);
+  }
+  plan->weights = kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0);
+  return plan;
+}
+
+// x to uint8 as QuantizeLinear does, into this thread's grow-only buffer
+// (the workers write through the pointer; valid until the next call here).
+const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(size_t(x.numel()));
+  uint8_t* xq = buf.data();
+  const float* xf = x.data<float>();
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xf + b, e - b, a.x_scale, a.x_zero, xq + b); });
+  return xq;
+}
+
+}  // namespace
+
+void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  if (p.group != 1) ctx.invalid("int8 conv attributes on a grouped conv");
+  const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out);
+  // Once per executor when the weights are a graph constant (as for float
+  // convs); weights fed at run time are converted on every call.
   bool constant = false;
   if (ctx.executor && ctx.scope && ctx.node.inputs.size() > 1 && ctx.node.inputs[1] >= 0)
     constant = ctx.scope->graph->values[size_t(ctx.node.inputs[1])].constant.defined();
-  std::shared_ptr<const void> packed = constant ? ctx.executor->node_cache(ctx.node, 1 << 20, make) : make();
-  const auto& weights = *static_cast<const kernels::Int8Weights*>(packed.get());
-  // x to uint8 as QuantizeLinear does (round half to even of x / scale, + zero, saturated).
-  thread_local std::vector<uint8_t> xq_buf;  // this thread's: the workers below write through the pointer
-  xq_buf.resize(size_t(x.numel()));
-  uint8_t* xq = xq_buf.data();
-  const float* xf = x.data<float>();
-  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xf + b, e - b, x_scale, int32_t(x_zero), xq + b); });
-  std::vector<float> scale(size_t(p.c_out));
-  for (int64_t o = 0; o < p.c_out; ++o) scale[size_t(o)] = x_scale * w_scales[size_t(o)];
+  auto make = [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); };
+  const std::shared_ptr<const void> held = constant ? ctx.executor->node_cache(ctx.node, 1 << 20, make) : make();
+  const auto& plan = *static_cast<const Int8ConvPlan*>(held.get());
   kernels::Int8ConvParams q;
   q.geo = p;
-  q.x_zero = int32_t(x_zero);
+  q.x_zero = a.x_zero;
   q.out.kind = kernels::Int8Output::f32;
-  q.out.scale = scale.data();
+  q.out.scale = plan.scale.data();
   q.out.bias_f32 = bias;
   q.out.act = p.epilogue;
-  kernels::int8_conv2d(q, xq, weights, y);
+  kernels::int8_conv2d(q, quantize_input(x, a), plan.weights, y);
 }
 
-Tensor fake_quantized_input(const OpContext& ctx, const Tensor& x) {
-  const float scale = ctx.node.attr_f("x_scale", 0.f);
-  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
-  if (!(scale > 0.f) || !std::isfinite(scale) || zero < 0 || zero > 255) ctx.invalid("int8 conv attributes x_scale / x_zero_point are out of range");
-  Tensor out = Tensor::empty(DType::f32, x.shape());
-  const float* xf = x.data<float>();
-  float* of = out.data<float>();
+const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out) {
+  const Int8ConvAttrs a = int8_conv_attrs(ctx, c_out);
+  const uint8_t* xq = quantize_input(x, a);
+  thread_local std::vector<float> buf;  // grow-only: no page faults of a fresh input-sized tensor per call
+  buf.resize(size_t(x.numel()));
+  float* out = buf.data();
   parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
-    uint8_t q[1024];
-    for (int64_t i = b; i < e; i += 1024) {
-      const int64_t n = std::min<int64_t>(1024, e - i);
-      kernels::quantize_u8(xf + i, n, scale, int32_t(zero), q);
-      for (int64_t k = 0; k < n; ++k) of[i + k] = float(int32_t(q[k]) - int32_t(zero)) * scale;
-    }
+    for (int64_t i = b; i < e; ++i) out[i] = float(int32_t(xq[i]) - a.x_zero) * a.x_scale;
   });
   return out;
 }
