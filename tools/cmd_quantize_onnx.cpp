@@ -1,5 +1,5 @@
 // pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse]
-// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]:
+// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]:
 // static int8 quantization written as a QDQ model, with the calibrated
 // range of every quantized conv and (with --sensitivity) each conv's own
 // share of the output error.
@@ -13,7 +13,7 @@ namespace pareto::tools {
 int cmd_quantize_onnx(const Args& a) {
   if (a.positional.size() != 2 || !a.has("--calib"))
     fail_argument("usage: pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P] "
-                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]");
+                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]");
   OnnxQuantizeOptions o;
   o.method = a.get("--method", "minmax");
   o.percentile = a.get_double("--percentile", 99.99, 50, 100);
@@ -24,11 +24,13 @@ int cmd_quantize_onnx(const Args& a) {
   o.quantize_depthwise = a.has("--quantize-depthwise");
   o.expose_quantized = a.has("--expose-quantized");
   o.threads = a.get_threads(2);
-  std::vector<std::string> names;
+  o.constant_inputs = parse_constants(a);
+  std::vector<std::string> names;  // the inputs left after binding constants
   {
     SessionOptions so;
     auto s = take(Session::open(a.positional[0], so));
-    for (const TensorInfo& t : s->inputs()) names.push_back(t.name);
+    for (const TensorInfo& t : s->inputs())
+      if (!o.constant_inputs.count(t.name)) names.push_back(t.name);
   }
   const auto samples = take(load_calibration_npy(a.get("--calib"), names, int(a.get_int("--calib-limit", 0, 0, 1 << 20))));
   const OnnxQuantizeReport r = take(quantize_onnx_model(a.positional[0], a.positional[1], samples, o));

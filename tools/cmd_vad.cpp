@@ -1,5 +1,6 @@
 // pareto vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold P]
-// [--min-speech-ms N] [--min-silence-ms N] [--pad-ms N]: speech segments.
+// [--min-speech-ms N] [--min-silence-ms N] [--pad-ms N] [--dump-inputs DIR]:
+// speech segments (and, with --dump-inputs, calibration samples for pareto quantize).
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@ int cmd_vad(const Args& a) {
   o.speech_pad_ms = int(a.get_int("--pad-ms", o.speech_pad_ms, 0, 1 << 24));
   o.threads = a.get_threads();
   o.optimize = !a.has("--no-optimize");
+  o.dump_inputs = a.get("--dump-inputs", "");
   auto model = find_model_file(vad_models(), a.get("--model"));
   if (!model.ok()) throw Error(model.status().code, "VAD model: " + model.status().message);
   auto d = vad::Detector::open(model.value(), o);

@@ -41,7 +41,7 @@ const char* kUsage =
     "      weight matrices to a GGML type where one fits (llama.cpp's rounding, byte for byte), else pareto's\n"
     "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary\n"
     "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
-    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N]\n"
+    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]\n"
     "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
     "      (entropy breaks PP-OCR rec/cls: README \"int8 models\"; percentile or minmax there)\n"
     "      inputs (one per sample; subfolders with NAME.npy for several inputs); per-conv ranges and sensitivity\n"
@@ -56,7 +56,7 @@ const char* kUsage =
     "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines] [--dump-inputs DIR]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
-    "      [--min-silence-ms 100] [--pad-ms 30] [--probs]: speech segments (silero VAD), start and end in seconds\n"
+    "      [--min-silence-ms 100] [--pad-ms 30] [--probs] [--dump-inputs DIR]: speech segments (silero VAD), start and end in seconds\n"
     "  version\n"
     "\n"
     "every command: --limit NAME=VALUE (repeatable; K/M/G/T suffixes) raises or lowers what a file may make\n"
@@ -123,13 +123,13 @@ int main(int argc, char** argv) {
                                                           "--quantize-depthwise", "--expose-quantized"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
-                                                          "--calib-limit"}});
+                                                          "--calib-limit", "--const"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output"}});
     if (cmd == "vad")
       return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",
-                                                     "--threads", "-t"}});
+                                                     "--threads", "-t", "--dump-inputs"}});
     if (cmd == "tokenize")
       return run(cmd_tokenize, Spec{{"--no-bos", "--no-repack"}, join(llm_open, {"-p", "--prompt"})});
     if (cmd == "version" || cmd == "--version") {

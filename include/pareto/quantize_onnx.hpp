@@ -34,6 +34,10 @@ struct OnnxQuantizeOptions {
   // Every QuantizeLinear output is also a model output: for comparing two
   // engines' int8 activations tensor by tensor (bench/check_qdq_ort.sh).
   bool expose_quantized = false;
+  // Inputs bound to constants before quantizing (silero VAD: sr=16000): the
+  // graph is folded and its constant Ifs inlined, so convs inside branches
+  // become visible; the written model lacks these inputs.
+  std::map<std::string, Tensor> constant_inputs;
   int threads = 2;
 };
 

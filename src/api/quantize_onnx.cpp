@@ -12,6 +12,7 @@
 #include "api/npy.h"
 #include "frontend/onnx/onnx_loader.h"
 #include "frontend/onnx/onnx_writer.h"
+#include "passes/passes.h"
 #include "quant/onnx_qdq.h"
 
 namespace pareto {
@@ -66,7 +67,13 @@ Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std:
                                                const OnnxQuantizeOptions& options) {
   return guarded([&] {
     const double t0 = now_seconds();
-    const ir::Model model = onnx::load_model(in);
+    ir::Model model = onnx::load_model(in);
+    if (!options.constant_inputs.empty()) {
+      for (const auto& [name, value] : options.constant_inputs) passes::bind_constant_input(*model.graph, name, value);
+      passes::PassContext pc;
+      pc.opset = model.opset();
+      passes::specialize_graph(*model.graph, pc);
+    }
     const ir::Graph& g = *model.graph;
     std::vector<quant::InputSample> inputs;
     for (const CalibrationSample& s : samples) {

@@ -84,11 +84,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
         t.dim_params.assign(shape.size(), "");
       }
       for (const auto& [name, value] : options.constant_inputs) {
-        const int v = g.find_value(name);
-        auto it = std::find(g.inputs.begin(), g.inputs.end(), v);
-        if (v < 0 || it == g.inputs.end()) fail_argument("constant input '" + name + "' is not a model input");
-        g.values[size_t(v)].constant = value;
-        g.inputs.erase(it);
+        passes::bind_constant_input(g, name, value);
         impl->frozen[name] = value;
       }
       passes::PassContext pc;

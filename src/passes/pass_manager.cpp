@@ -1,16 +1,23 @@
+#include <algorithm>
+
+#include "pareto/error.h"
 #include "passes/passes.h"
 
 namespace pareto::passes {
 
-CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
-  CompileResult r;
-  // QDQ convs first: constant folding would dequantize their weights.
-  r.passes.push_back(fold_qdq(g, ctx));
-  // Cleanup first (folding exposes dead nodes and identities), then the
-  // algebraic folds that must see plain Conv nodes, re-parameterization
-  // (needs folded BatchNorms), then fusion, and a last sweep.
+void bind_constant_input(ir::Graph& g, const std::string& name, const Tensor& value) {
+  const int v = g.find_value(name);
+  auto it = std::find(g.inputs.begin(), g.inputs.end(), v);
+  if (v < 0 || it == g.inputs.end()) fail_argument("constant input '" + name + "' is not a model input");
+  g.values[size_t(v)].constant = value;
+  g.inputs.erase(it);
+}
+
+// Folding first (it exposes dead nodes and identities), then If inlining:
+// a branch inlined can make more conditions constant, so fold and inline
+// to a fixed point.
+static void specialize_into(ir::Graph& g, const PassContext& ctx, CompileResult& r) {
   r.passes.push_back(fold_constants(g, ctx));
-  // Inlining a branch can make more conditions constant: fold and inline to a fixed point.
   for (int round = 0; round < 16; ++round) {
     PassStats s = inline_constant_ifs(g, ctx);
     if (s.rewrites.empty()) break;
@@ -20,6 +27,21 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   r.passes.push_back(eliminate_identity(g, ctx));
   r.passes.push_back(eliminate_common(g, ctx));
   r.passes.push_back(eliminate_dead(g, ctx));
+}
+
+CompileResult specialize_graph(ir::Graph& g, const PassContext& ctx) {
+  CompileResult r;
+  specialize_into(g, ctx, r);
+  return r;
+}
+
+CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
+  CompileResult r;
+  // QDQ convs first: constant folding would dequantize their weights.
+  r.passes.push_back(fold_qdq(g, ctx));
+  specialize_into(g, ctx, r);
+  // Then the algebraic folds that must see plain Conv nodes,
+  // re-parameterization (needs folded BatchNorms), fusion, a last sweep.
   r.passes.push_back(fold_conv_affine(g, ctx));
   r.passes.push_back(reparameterize_branches(g, ctx));
   r.passes.push_back(fuse_norms(g, ctx));

@@ -43,4 +43,12 @@ struct CompileResult {
 // The default pipeline, to a fixed point where it matters.
 CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx);
 
+// Only what keeps the graph plain ONNX (constant folding, If inlining,
+// identity / common / dead node removal): for a graph specialized to
+// constant inputs and then written back as ONNX.
+CompileResult specialize_graph(ir::Graph& g, const PassContext& ctx);
+
+// A model input becomes a constant (it leaves the input list).
+void bind_constant_input(ir::Graph& g, const std::string& name, const Tensor& value);
+
 }  // namespace pareto::passes

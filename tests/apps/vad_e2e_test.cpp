@@ -7,57 +7,24 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 
-#include "apps/wav.h"
-#include "pareto/vad.hpp"
+#include "vad_cases.h"
 
-namespace {
-
-std::string model() { return std::string(PARETO_SOURCE_DIR) + "/models/silero/silero_vad.onnx"; }
-bool have(const char* cmd) { return std::system((std::string("command -v ") + cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-void sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
-
-size_t samples_of(const std::string& wav) { return pareto::apps::load_wav(wav).samples.size(); }
-
-}  // namespace
+using vad_cases::model;
 
 TEST(VadEndToEnd, SynthesizedSpeechBoundaries) {
   if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
-  if (!have("espeak-ng") || !have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
-  const std::string d = ::testing::TempDir() + "/vad";
-  sh("mkdir -p " + d);
-  const char* sentences[] = {"the weather is nice today and we will go outside", "please send the report before the meeting starts",
-                             "my phone number has changed since last year"};
-  // Layout: silence, speech, silence, speech, low noise, speech, silence, noise.
-  std::vector<std::pair<std::string, bool>> parts;  // file, is speech
-  for (int i = 0; i < 3; ++i) {
-    const std::string raw = d + "/raw" + std::to_string(i) + ".wav", cut = d + "/speech" + std::to_string(i) + ".wav";
-    sh("espeak-ng -s 150 -w " + raw + " '" + sentences[i] + "'");
-    // Trim leading and trailing silence: the file then starts and ends with speech.
-    sh("sox " + raw + " -r 16000 -c 1 -b 16 " + cut + " silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse");
-  }
-  sh("sox -n -r 16000 -c 1 -b 16 " + d + "/sil1.wav trim 0 1.0");
-  sh("sox -n -r 16000 -c 1 -b 16 " + d + "/sil15.wav trim 0 1.5");
-  sh("sox -n -r 16000 -c 1 -b 16 " + d + "/noise.wav synth 1.5 whitenoise vol 0.002");
-  parts = {{d + "/sil1.wav", false}, {d + "/speech0.wav", true}, {d + "/sil15.wav", false}, {d + "/speech1.wav", true},
-           {d + "/noise.wav", false}, {d + "/speech2.wav", true}, {d + "/sil1.wav", false},   {d + "/noise.wav", false}};
-  std::string cmd = "sox";
-  std::vector<pareto::vad::Segment> truth;
-  size_t at = 0;
-  for (const auto& [file, speech] : parts) {
-    cmd += " " + file;
-    const size_t n = samples_of(file);
-    if (speech) truth.push_back({double(at) / 16000, double(at + n) / 16000});
-    at += n;
-  }
-  sh(cmd + " " + d + "/mix.wav");
+  if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
+  const vad_cases::Mix mix = vad_cases::synthesize_mix(::testing::TempDir() + "/vad", "e2e",
+                                                       {"the weather is nice today and we will go outside",
+                                                        "please send the report before the meeting starts", "my phone number has changed since last year"});
+  ASSERT_FALSE(mix.wav.empty());
+  const auto& truth = mix.truth;
   auto det = pareto::vad::Detector::open(model());
   ASSERT_TRUE(det.ok()) << det.status().to_string();
-  auto r = det.value()->run_file(d + "/mix.wav");
+  auto r = det.value()->run_file(mix.wav);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   const auto& got = r.value().segments;
   ASSERT_EQ(got.size(), truth.size()) << "one detected segment per utterance, none in silence or noise";

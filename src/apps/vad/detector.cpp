@@ -2,12 +2,16 @@
 // each prefixed by the last 64 (32) samples of the previous one, state
 // [2, 1, 128] carried across windows; segment rules as in silero's
 // get_speech_timestamps.
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <map>
+#include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "pareto/guarded.hpp"
 #include "apps/wav.h"
+#include "pareto/tensor_io.hpp"
 #include "pareto/vad.hpp"
 
 namespace pareto::vad {
@@ -18,8 +22,12 @@ struct Detector::Impl {
   std::map<int, std::unique_ptr<Session>> sessions;  // per sample rate
   Session* session = nullptr;
   int rate = 16000;
+  // false for a model specialized at 16 kHz (pareto quantize --const
+  // sr=16000 folds the rate away): it runs every input at 16 kHz.
+  bool has_sr = true;
   std::vector<float> context, state, pending;
   double model_seconds = 0;
+  int dumped = 0;
 
   int window() const { return rate == 8000 ? 256 : 512; }
   int context_size() const { return rate == 8000 ? 32 : 64; }
@@ -33,7 +41,7 @@ struct Detector::Impl {
         so.optimize = true;
         const int64_t w = sample_rate == 8000 ? 256 + 32 : 512 + 64;
         so.shapes = {{"input", {1, w}}, {"state", {2, 1, 128}}};
-        so.constant_inputs = {{"sr", Tensor::scalar<int64_t>(sample_rate)}};
+        if (has_sr) so.constant_inputs = {{"sr", Tensor::scalar<int64_t>(sample_rate)}};
       }
       auto opened = Session::open(model_path, so);
       if (!opened.ok()) throw Error(opened.status().code, opened.status().message);
@@ -55,9 +63,11 @@ struct Detector::Impl {
     Tensor input = Tensor::empty(DType::f32, {1, w + c});
     std::memcpy(input.data<float>(), context.data(), sizeof(float) * size_t(c));
     std::memcpy(input.data<float>() + c, samples, sizeof(float) * size_t(w));
+    std::map<std::string, Tensor> feeds{{"input", std::move(input)}, {"state", Tensor::from_vector(state, {2, 1, 128})}};
+    if (has_sr) feeds["sr"] = Tensor::scalar<int64_t>(rate);
+    dump(feeds);
     const double t0 = now_seconds();
-    auto out = session->run({{"input", std::move(input)}, {"state", Tensor::from_vector(state, {2, 1, 128})},
-                             {"sr", Tensor::scalar<int64_t>(rate)}});
+    auto out = session->run(feeds);
     if (!out.ok()) throw Error(out.status().code, "silero VAD: " + out.status().message);
     model_seconds += now_seconds() - t0;
     const Tensor& prob = out.value()[0];
@@ -66,6 +76,21 @@ struct Detector::Impl {
     std::memcpy(state.data(), next.data<float>(), sizeof(float) * 256);
     std::memcpy(context.data(), samples + w - c, sizeof(float) * size_t(c));
     return prob.data<float>()[0];
+  }
+
+  // Options::dump_inputs: each window's model inputs as DIR/NNNNNN/NAME.npy
+  // (calibration samples for pareto quantize).
+  void dump(const std::map<std::string, Tensor>& feeds) {
+    if (options.dump_inputs.empty()) return;
+    char sub[32];
+    std::snprintf(sub, sizeof sub, "/%06d", dumped++);
+    const std::string dir = options.dump_inputs + sub;
+    ::mkdir(options.dump_inputs.c_str(), 0755);
+    ::mkdir(dir.c_str(), 0755);
+    for (const auto& [name, t] : feeds) {
+      const Status st = write_npy(dir + "/" + name + ".npy", t);
+      if (!st.ok()) throw Error(st.code, st.message);
+    }
   }
 
   std::vector<float> push(const float* samples, size_t n) {
@@ -82,7 +107,7 @@ struct Detector::Impl {
     const double t0 = now_seconds();
     VadResult r;
     r.audio_seconds = double(samples.size()) / sample_rate;
-    if (sample_rate != 16000 && sample_rate != 8000) {
+    if (sample_rate != 16000 && (sample_rate != 8000 || !has_sr)) {
       samples = apps::resample_linear(samples, sample_rate, 16000);
       sample_rate = 16000;
     }
@@ -169,7 +194,8 @@ pareto::Result<std::unique_ptr<Detector>> Detector::open(const std::string& mode
         has_state |= in.name == "state";
         has_sr |= in.name == "sr";
       }
-      if (!has_state || !has_sr) fail_model(model_path + ": not a silero VAD v5 model (inputs input, state, sr)");
+      if (!has_state) fail_model(model_path + ": not a silero VAD v5 model (inputs input, state and sr, or sr bound to 16000)");
+      impl->has_sr = has_sr;
     }
     impl->reset(16000);
     return std::unique_ptr<Detector>(new Detector(std::move(impl)));

@@ -1,0 +1,72 @@
+// silero VAD with int8 convolutions: the model is calibrated on one
+// synthesized recording (its windows dumped by the detector), quantized
+// with sr bound to 16 kHz (its convs live inside If branches until then),
+// and must find the same speech segments as the float model on another
+// recording, with other sentences and another voice: same count, every
+// boundary within one 32 ms window. Skips without the model, espeak-ng or sox.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "pareto/quantize_onnx.hpp"
+#include "vad_cases.h"
+
+using vad_cases::model;
+
+TEST(VadInt8, SegmentsMatchTheFloatModel) {
+  if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
+  if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
+  const std::string dir = ::testing::TempDir() + "/vad_int8";
+  vad_cases::sh("rm -rf " + dir);
+  const vad_cases::Mix calib = vad_cases::synthesize_mix(
+      dir, "calib", {"the quick brown fox jumps over the lazy dog", "numbers like seven hundred and forty two are hard to say quickly",
+                     "turn left at the second light and park behind the blue car"},
+      "en-us");
+  const vad_cases::Mix test = vad_cases::synthesize_mix(
+      dir, "test", {"the weather is nice today and we will go outside", "please send the report before the meeting starts",
+                    "my phone number has changed since last year"});
+  ASSERT_FALSE(calib.wav.empty() || test.wav.empty());
+
+  pareto::vad::Options dumping;
+  dumping.dump_inputs = dir + "/calib-npy";
+  auto fp32 = pareto::vad::Detector::open(model(), dumping);
+  ASSERT_TRUE(fp32.ok()) << fp32.status().to_string();
+  ASSERT_TRUE(fp32.value()->run_file(calib.wav).ok());
+  auto samples = pareto::load_calibration_npy(dumping.dump_inputs, {"input", "state"});
+  ASSERT_TRUE(samples.ok()) << samples.status().to_string();
+
+  pareto::OnnxQuantizeOptions q;
+  q.method = "percentile";
+  q.constant_inputs = {{"sr", pareto::Tensor::scalar<int64_t>(16000)}};
+  const std::string int8_model = dir + "/silero_int8.onnx";
+  auto report = pareto::quantize_onnx_model(model(), int8_model, samples.value(), q);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report.value().quantized, 4) << "the four encoder convs run int8 (the STFT and decoder convs stay float)";
+  std::printf("[vad int8] %d convs int8, %d float, %d calibration windows, output error %.3e\n", report.value().quantized, report.value().kept,
+              report.value().samples, report.value().output_error);
+
+  auto plain = pareto::vad::Detector::open(model());
+  auto int8 = pareto::vad::Detector::open(int8_model);
+  ASSERT_TRUE(plain.ok() && int8.ok()) << int8.status().to_string();
+  auto a = plain.value()->run_file(test.wav);
+  auto b = int8.value()->run_file(test.wav);
+  ASSERT_TRUE(a.ok() && b.ok()) << b.status().to_string();
+  const auto &fs = a.value().segments, &is = b.value().segments;
+  ASSERT_EQ(fs.size(), test.truth.size());
+  ASSERT_EQ(is.size(), fs.size()) << "int8 finds the same number of segments";
+  const double window = a.value().window_seconds;
+  int unchanged = 0;
+  double prob_diff = 0;
+  for (size_t i = 0; i < a.value().probabilities.size(); ++i)
+    prob_diff = std::max(prob_diff, double(std::fabs(a.value().probabilities[i] - b.value().probabilities[i])));
+  for (size_t i = 0; i < fs.size(); ++i) {
+    std::printf("[vad int8] segment %zu: float %.3f-%.3f s, int8 %.3f-%.3f s\n", i, fs[i].start, fs[i].end, is[i].start, is[i].end);
+    for (auto [f, q8] : {std::pair{fs[i].start, is[i].start}, std::pair{fs[i].end, is[i].end}}) {
+      EXPECT_LE(std::fabs(f - q8), window + 1e-9) << "segment " << i;
+      unchanged += std::fabs(f - q8) < 1e-9;
+    }
+  }
+  std::printf("[vad int8] %d of %zu boundaries unchanged; largest speech-probability difference %.3f\n", unchanged, 2 * fs.size(), prob_diff);
+}
