@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Interleaved latency comparison, pareto vs ONNX Runtime, on the PP-OCRv4
-# models: ROUNDS rounds, each running every engine back to back; prints the
-# median of each engine's per-round medians and the ratios.
+# Interleaved latency and memory comparison, pareto vs ONNX Runtime, on the
+# PP-OCRv4 models: ROUNDS rounds, each running every engine back to back;
+# prints the median of each engine's per-round medians, the ratios, and
+# peak memory.
 #   pareto_fp32  the float model (-O: pareto compiles it at load)
+#   pareto_bf16  the float model with its convs in bf16 (--precision bf16)
 #   pareto_int8  pareto's int8 model (bench/quantize_ocr.sh: .cache/ocr-int8)
 #   ort_fp32     ONNX Runtime 1.30, all graph optimizations, the float model
 #   ort_int8     ONNX Runtime on pareto's full-QDQ file of the same model
 #                (.cache/ocr-int8-qdq, which it fuses into QLinearConv)
+# Memory (MiB, median over rounds): pareto's peak RSS (the whole process);
+# ONNX Runtime's peak RSS less what node held before loading it (so node's
+# own runtime is not charged to ONNX Runtime).
+# bf16 error: relative L2 of pareto_bf16's outputs against pareto_fp32's
+# on the same input (pareto bench reports it).
 # The int8 columns are skipped (-) until bench/quantize_ocr.sh has run.
 # usage: bench/compare_ort.sh [ROUNDS] [THREADS] [-O]
 set -euo pipefail
@@ -15,21 +22,34 @@ rounds=${1:-5} threads=${2:-1} compile=${3:-}
 ort=$root/.cache/npm/node_modules
 p=$root/build/pareto
 int8=$root/.cache/ocr-int8 qdq=$root/.cache/ocr-int8-qdq
-printf '%-5s %-14s %3s %11s %11s %9s %9s %10s %10s %10s\n' model input thr pareto_fp32 pareto_int8 ort_fp32 ort_int8 fp32/ort int8/ort int8/ort8
+field() { sed "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/"; }
+printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s | %7s %7s %7s %7s | %9s | %6s %6s %6s %6s\n' model input thr \
+  p_fp32 p_bf16 p_int8 ort_fp32 ort_int8 fp32/o bf16/o int8/o int8/o8 bf16_err rss_pf rss_pi rss_of rss_oi
 for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:5 rec:ch_PP-OCRv4_rec_infer.onnx:1,3,48,320:20 cls:ch_ppocr_mobile_v2.0_cls_infer.onnx:1,3,48,192:50; do
   IFS=: read -r tag file shape runs <<<"$spec"
-  pf=() pi=() of=() oi=()
-  pbench() { "$p" bench "$1" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile --json | sed 's/.*"median_ms": *\([0-9.e+-]*\).*/\1/'; }
-  obench() { node "$root/bench/ort_bench.js" "$ort" "$1" "x=$shape" "$runs" "$threads" opt | sed 's/.*"median_ms":\([0-9.]*\).*/\1/'; }
+  pf=() pb=() pi=() of=() oi=() mpf=() mpi=() mof=() moi=() err=-
+  pbench() { "$p" bench "$1" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile "${@:2}" --json; }
+  obench() { node "$root/bench/ort_bench.js" "$ort" "$1" "x=$shape" "$runs" "$threads" opt; }
   for ((r = 0; r < rounds; r++)); do
-    pf+=("$(pbench "$root/models/ocr/$file")")
-    [ -f "$int8/$file" ] && pi+=("$(pbench "$int8/$file")")
-    of+=("$(obench "$root/models/ocr/$file")")
-    [ -f "$qdq/$file" ] && oi+=("$(obench "$qdq/$file")")
+    j=$(pbench "$root/models/ocr/$file"); pf+=("$(field median_ms <<<"$j")"); mpf+=("$(field peak_rss_bytes <<<"$j")")
+    if [ -n "$compile" ]; then
+      j=$(pbench "$root/models/ocr/$file" --precision bf16); pb+=("$(field median_ms <<<"$j")")
+      err=$(sed 's/.*"relative_l2": *\([0-9.e+-]*\).*/\1/' <<<"$j")
+    fi
+    if [ -f "$int8/$file" ]; then j=$(pbench "$int8/$file"); pi+=("$(field median_ms <<<"$j")"); mpi+=("$(field peak_rss_bytes <<<"$j")"); fi
+    j=$(obench "$root/models/ocr/$file"); of+=("$(sed 's/.*"median_ms":\([0-9.]*\).*/\1/' <<<"$j")")
+    mof+=("$(node -e 'const j=JSON.parse(process.argv[1]);console.log(j.peak_rss_bytes-j.node_baseline_rss_bytes)' "$j")")
+    if [ -f "$qdq/$file" ]; then
+      j=$(obench "$qdq/$file"); oi+=("$(sed 's/.*"median_ms":\([0-9.]*\).*/\1/' <<<"$j")")
+      moi+=("$(node -e 'const j=JSON.parse(process.argv[1]);console.log(j.peak_rss_bytes-j.node_baseline_rss_bytes)' "$j")")
+    fi
   done
   med() { [ $# -eq 0 ] && { echo -; return; }; printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+  mib() { [ $# -eq 0 ] && { echo -; return; }; printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)] / 1048576}'; }
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2fx", a / b }'; }
-  PF=$(med "${pf[@]}") PI=$(med ${pi[@]+"${pi[@]}"}) OF=$(med "${of[@]}") OI=$(med ${oi[@]+"${oi[@]}"})
-  printf '%-5s %-14s %3s %11s %11s %9s %9s %10s %10s %10s\n' "$tag" "$shape" "$threads" "$PF" "$PI" "$OF" "$OI" \
-    "$(ratio "$PF" "$OF")" "$(ratio "$PI" "$OF")" "$(ratio "$PI" "$OI")"
+  PF=$(med "${pf[@]}") PB=$(med ${pb[@]+"${pb[@]}"}) PI=$(med ${pi[@]+"${pi[@]}"}) OF=$(med "${of[@]}") OI=$(med ${oi[@]+"${oi[@]}"})
+  [ "$err" != - ] && err=$(printf '%.2e' "$err")
+  printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s | %7s %7s %7s %7s | %9s | %6s %6s %6s %6s\n' "$tag" "$shape" "$threads" \
+    "$PF" "$PB" "$PI" "$OF" "$OI" "$(ratio "$PF" "$OF")" "$(ratio "$PB" "$OF")" "$(ratio "$PI" "$OF")" "$(ratio "$PI" "$OI")" "$err" \
+    "$(mib "${mpf[@]}")" "$(mib ${mpi[@]+"${mpi[@]}"})" "$(mib "${mof[@]}")" "$(mib ${moi[@]+"${moi[@]}"})"
 done

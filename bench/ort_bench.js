@@ -2,7 +2,15 @@
 // inputs, for interleaved comparisons with `pareto bench` (bench/compare_ort.sh).
 // usage: node ort_bench.js ORT_MODULE_DIR MODEL NAME=D0,D1,... RUNS THREADS [opt|noopt]
 'use strict';
+const fs = require('fs');
 const path = require('path');
+// Memory from /proc: the peak (VmHWM) at the end, and node's own resident
+// size before ONNX Runtime is loaded, so its share can be told apart.
+function procKb(field) {
+  const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+const baselineKb = procKb('VmRSS');
 const [ortDir, model, shapeArg, runsArg, threadsArg, optArg] = process.argv.slice(2);
 const ort = require(path.resolve(ortDir, 'onnxruntime-node'));
 
@@ -25,6 +33,7 @@ async function main() {
     if (i >= 2) times.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
   times.sort((a, b) => a - b);
-  console.log(JSON.stringify({ load_ms: load, median_ms: times[Math.floor(times.length / 2)], min_ms: times[0] }));
+  console.log(JSON.stringify({ load_ms: load, median_ms: times[Math.floor(times.length / 2)], min_ms: times[0],
+    peak_rss_bytes: procKb('VmHWM') * 1024, node_baseline_rss_bytes: baselineKb * 1024 }));
 }
 main().catch(e => { console.error(e); process.exit(1); });

@@ -125,6 +125,15 @@ static Shape parse_dims(const std::string& s) {
   return dims;
 }
 
+void parse_precision(const Args& args, SessionOptions& options) {
+  if (!args.has("--precision") && !args.has("--precision-keep")) return;
+  if (!options.optimize) fail_argument("--precision needs -O (the compiler assigns it per conv)");
+  options.conv_precision = args.get("--precision", "fp32");
+  if (options.conv_precision != "fp32" && options.conv_precision != "bf16")
+    fail_argument("--precision '" + options.conv_precision + "' (fp32 or bf16)");
+  options.precision_keep = args.all("--precision-keep");
+}
+
 std::map<std::string, Tensor> parse_constants(const Args& args) {
   std::map<std::string, Tensor> out;
   for (const std::string& spec : args.all("--const")) {

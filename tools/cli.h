@@ -47,6 +47,8 @@ std::map<std::string, Shape> parse_shapes(const Args& args);
 // --const NAME=VALUE (repeatable): a scalar input fixed at compile time
 // (int64 for integer literals, else float32).
 std::map<std::string, Tensor> parse_constants(const Args& args);
+// --precision fp32|bf16 and --precision-keep NODE... into the options (they need -O).
+void parse_precision(const Args& args, SessionOptions& options);
 
 // Builds every model input from --input NAME=FILE.npy|random[:SEED]|fill:V and --shape.
 std::map<std::string, Tensor> make_inputs(const Session& session, const Args& args);

@@ -1,5 +1,6 @@
 // pareto bench: load time, first-run and steady-state latency, peak RSS.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,29 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
 }
 
+struct OutputError {
+  double relative_l2 = 0, max_abs = 0;
+};
+
+// Over every float output together: sqrt(Σ (b - a)² / Σ a²) and max |b - a|.
+OutputError compare_outputs(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  double diff = 0, norm = 0;
+  OutputError e;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (a[i].dtype() != DType::f32 || b[i].dtype() != DType::f32 || a[i].numel() != b[i].numel()) continue;
+    const float* x = a[i].data<float>();
+    const float* y = b[i].data<float>();
+    for (int64_t k = 0; k < a[i].numel(); ++k) {
+      const double d = double(y[k]) - double(x[k]);
+      diff += d * d;
+      norm += double(x[k]) * double(x[k]);
+      e.max_abs = std::max(e.max_abs, std::fabs(d));
+    }
+  }
+  e.relative_l2 = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+  return e;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
@@ -32,6 +56,7 @@ int cmd_bench(const Args& args) {
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);
   }
+  parse_precision(args, opt);
   opt.threads = args.get_threads();
   double t0 = now_seconds();
   auto opened = Session::open(args.positional[0], opt);
@@ -49,6 +74,21 @@ int cmd_bench(const Args& args) {
   for (int i = 0; i < warmup; ++i) run_once();
   std::vector<double> times;
   for (int i = 0; i < runs; ++i) times.push_back(run_once());
+  // A reduced precision is reported with what it costs: the outputs of one
+  // run against the same model compiled in fp32, on the same inputs.
+  double rel_error = -1, max_error = -1;
+  if (opt.conv_precision != "fp32") {
+    SessionOptions ref_opt = opt;
+    ref_opt.conv_precision = "fp32";
+    auto ref = Session::open(args.positional[0], ref_opt);
+    if (!ref.ok()) throw Error(ref.status().code, ref.status().message);
+    auto a = ref.value()->run(inputs);
+    auto b = session.run(inputs);
+    if (!a.ok() || !b.ok()) throw Error(StatusCode::internal, "precision check run failed");
+    const OutputError e = compare_outputs(a.value(), b.value());
+    rel_error = e.relative_l2;
+    max_error = e.max_abs;
+  }
   double med = percentile(times, 0.5), p90 = percentile(times, 0.9);
   double mn = *std::min_element(times.begin(), times.end());
   std::string shapes;
@@ -58,7 +98,10 @@ int cmd_bench(const Args& args) {
                               {"runs", runs},                {"load_ms", load * 1e3}, {"first_ms", first * 1e3},
                               {"median_ms", med * 1e3},      {"p90_ms", p90 * 1e3},   {"min_ms", mn * 1e3},
                               {"peak_rss_bytes", peak_rss_bytes()}, {"kernels", cpu_summary()}};
-    std::printf("%s\n", j.dump().c_str());
+    nlohmann::json out = j;
+    out["precision"] = opt.optimize ? opt.conv_precision : "fp32";
+    if (rel_error >= 0) out["error_vs_fp32"] = {{"relative_l2", rel_error}, {"max_abs", max_error}};
+    std::printf("%s\n", out.dump().c_str());
     return 0;
   }
   std::printf("model:     %s\n", args.positional[0].c_str());
@@ -71,6 +114,8 @@ int cmd_bench(const Args& args) {
   std::printf("p90:       %9.3f ms\n", p90 * 1e3);
   std::printf("min:       %9.3f ms\n", mn * 1e3);
   std::printf("peak RSS:  %s\n", format_bytes(peak_rss_bytes()).c_str());
+  if (rel_error >= 0)
+    std::printf("precision: %s convs; outputs vs fp32: relative L2 %.3e, largest difference %.3e\n", opt.conv_precision.c_str(), rel_error, max_error);
   return 0;
 }
 

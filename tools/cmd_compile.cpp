@@ -15,6 +15,7 @@ int cmd_compile(const Args& args) {
   opt.optimize = true;
   opt.shapes = parse_shapes(args);
   opt.constant_inputs = parse_constants(args);
+  parse_precision(args, opt);
   auto plain = Session::open(args.positional[0], plain_opt);
   if (!plain.ok()) throw Error(plain.status().code, plain.status().message);
   const double t0 = now_seconds();

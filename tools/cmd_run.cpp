@@ -41,6 +41,7 @@ int cmd_run(const Args& args) {
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);
   }
+  parse_precision(args, opt);
   opt.threads = args.get_threads();
   opt.profile = args.has("--profile");
   auto opened = Session::open(args.positional[0], opt);

@@ -20,6 +20,7 @@ const char* kUsage =
     "            [--output DIR] [--profile] [--threads N] [--warmup N]\n"
     "      runs once (after N untimed runs); writes each output as DIR/NAME.npy\n"
     "  bench MODEL [--runs N] [--warmup N] [--threads N] [--shape NAME=...] [--input ...] [-O [--dynamic]] [--json]\n"
+    "        [--precision fp32|bf16 [--precision-keep NODE]...]  (with -O; bf16 also reports its error against fp32)\n"
     "      load time, first run, median and p90 latency, peak RSS\n"
     "  bench --llm MODEL [-p 512] [-n 128] [-t 1,2] [--reps 3] [--json]\n"
     "      llama-bench-style prefill/decode tokens/s, decode as a share of the bandwidth roofline\n"
@@ -49,11 +50,11 @@ const char* kUsage =
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
     "      perplexity of both, KL divergence, top-1 agreement, per-layer error, bits per weight\n"
-    "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--report] [-o MODEL.pareto]\n"
+    "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--precision fp32|bf16] [--report] [-o MODEL.pareto]\n"
     "      graph compiler: nodes before/after each pass, what it fused, the memory plan; -o writes a compiled\n"
     "      model that run/info/bench load directly (run/bench also take -O to compile at load)\n"
     "  ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR] [--threads N] [--warmup N] [--limit-side 960]\n"
-    "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines] [--dump-inputs DIR]\n"
+    "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines] [--dump-inputs DIR] [--precision fp32|bf16]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs] [--dump-inputs DIR]: speech segments (silero VAD), start and end in seconds\n"
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
       a.insert(a.end(), b.begin(), b.end());
       return a;
     };
-    const std::vector<std::string> model_inputs = {"--input", "--shape", "--const", "--threads", "-t", "--warmup"};
+    const std::vector<std::string> model_inputs = {"--input", "--shape", "--const", "--threads", "-t", "--warmup", "--precision", "--precision-keep"};
     // Parses the command's options, then runs it under the limits its
     // --limit options set (everything it opens takes them by default).
     auto run = [&](int (*command)(const Args&), const Spec& spec) {
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
     if (cmd == "ocr")
       return run(cmd_ocr, Spec{{"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"},
                                                     {"--models", "--threads", "-t", "--warmup", "--limit-side", "--limit-type",
-                                                     "--unclip-ratio", "--rec-min-width", "--dump-inputs"}});
+                                                     "--unclip-ratio", "--rec-min-width", "--dump-inputs", "--precision"}});
     if (cmd == "calibrate")
       return run(cmd_calibrate, Spec{{}, {"--file", "-o", "--ctx", "--tokens", "--tokenizer"}});
     if (cmd == "eval")
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
                                                           "--calib-limit", "--const"}});
     if (cmd == "compile")
-      return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output"}});
+      return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "vad")
       return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",

@@ -61,6 +61,12 @@ struct SessionOptions {
   // constants, so control flow on them folds away (silero's sample rate).
   // run() still accepts them, and checks the value is the same.
   std::map<std::string, Tensor> constant_inputs;
+  // Conv compute precision (with optimize): "fp32", or "bf16" (weights and
+  // activations rounded to bf16, f32 sums; AVX512-BF16 kernels where the
+  // CPU has them, a scalar twin elsewhere). Depthwise convs, the 3x3 convs
+  // Winograd serves and the nodes named in precision_keep stay f32.
+  std::string conv_precision = "fp32";
+  std::vector<std::string> precision_keep;
   // What the model may make pareto allocate (pareto/limits.hpp): by default
   // the limits in force where the options are made.
   Limits limits = current_limits();

@@ -33,22 +33,9 @@ void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const fl
   }
 }
 
-namespace {
-
-// Per-thread scratch that only grows: a fresh multi-megabyte vector per call
-// costs its zeroing and, above malloc's mmap threshold, page faults on every
-// call (2.4 of 2.8 ms in one PP-OCR rec layer). Slot 0: im2col / col2im
-// columns, slot 1: depthwise padded planes.
-float* thread_scratch(int slot, size_t floats) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& b = buffers[slot];
-  if (b.size() < floats) b.resize(floats);
-  return b.data();
-}
-
 // Columns [first, first + count) of the im2col matrix:
 // col[(c*kh + i)*kw + j, q - first] = x[c, oh*sh - pt + i*dh, ow*sw - pl + j*dw], q = oh*out_w + ow.
-void im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col) {
+void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < p.kh; ++i)
       for (int64_t j = 0; j < p.kw; ++j) {
@@ -87,6 +74,33 @@ void im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t
       }
 }
 
+// Columns per tile: the tile's inputs (kdim rows of it, lowered or read in
+// place) and its outputs (cout_g rows) stay in L2 (512 KiB) from the bias
+// fill through the GEMM to the epilogue; a multiple of the GEMM's 32-column
+// panels; and enough tiles for every thread to get several.
+int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
+  const int64_t threads = num_threads();
+  int64_t block = (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1);
+  const int64_t want_tiles = 4 * threads;
+  if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
+    block = (plane * planes + want_tiles - 1) / want_tiles;
+  block = std::max<int64_t>(32, (block + 31) / 32 * 32);
+  return std::min(block, plane);
+}
+
+namespace {
+
+// Per-thread scratch that only grows: a fresh multi-megabyte vector per call
+// costs its zeroing and, above malloc's mmap threshold, page faults on every
+// call (2.4 of 2.8 ms in one PP-OCR rec layer). Slot 0: im2col / col2im
+// columns, slot 1: depthwise padded planes.
+float* thread_scratch(int slot, size_t floats) {
+  thread_local std::vector<float> buffers[2];
+  std::vector<float>& b = buffers[slot];
+  if (b.size() < floats) b.resize(floats);
+  return b.data();
+}
+
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t mult = p.c_out / p.c_in;
   const bool fast = kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
@@ -108,20 +122,6 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
   });
 }
 
-// Columns per tile: the tile's inputs (kdim rows of it, lowered or read in
-// place) and its outputs (cout_g rows) stay in L2 (512 KiB) from the bias
-// fill through the GEMM to the epilogue; a multiple of the GEMM's 32-column
-// panels; and enough tiles for every thread to get several.
-int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
-  const int64_t threads = num_threads();
-  int64_t block = (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1);
-  const int64_t want_tiles = 4 * threads;
-  if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
-    block = (plane * planes + want_tiles - 1) / want_tiles;
-  block = std::max<int64_t>(32, (block + 31) / 32 * 32);
-  return std::min(block, plane);
-}
-
 // One tile of a grouped conv: output channels of group g, output positions
 // [first, first + count) of image n, lowered, multiplied and finished while
 // the tile is in cache. Runs on one thread (the GEMM inside runs inline).
@@ -134,7 +134,7 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
   float* col = nullptr;
   if (lowered) {
     col = thread_scratch(0, size_t(kdim * count));
-    im2col_block(p, xg, cin_g, first, count, col);
+    f32_im2col_block(p, xg, cin_g, first, count, col);
   }
   if (bias)
     for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane + first, count, bias[g * cout_g + oc]);

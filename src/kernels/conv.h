@@ -33,6 +33,12 @@ void f32_conv2d_ref(const ConvParams& p, const float* x, const float* w, const f
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 
+// Shared with the bf16 conv: columns [first, first + count) of the im2col
+// matrix of one group's channels (col[(c*kh + i)*kw + j][q - first]), and
+// the column block that keeps a tile's lowered inputs and outputs in L2.
+void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col);
+int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes);
+
 // The generic depthwise loop (one output plane; stride_w 1 or not): the
 // reference twin of the ISA plane kernels below.
 void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const float* k, float bias, float* dst);

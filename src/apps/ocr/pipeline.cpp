@@ -28,10 +28,11 @@ using apps::PointF;
 
 namespace {
 
-std::unique_ptr<Session> open_model(const std::string& path, int threads) {
+std::unique_ptr<Session> open_model(const std::string& path, int threads, const std::string& precision) {
   SessionOptions so;
   so.threads = threads;
   so.optimize = true;  // folding and fusion; input sizes vary per image, so no shape binding
+  so.conv_precision = precision;
   auto s = Session::open(path, so);
   if (!s.ok()) throw Error(s.status().code, s.status().message);
   return std::move(s.value());
@@ -313,10 +314,10 @@ pareto::Result<std::unique_ptr<Pipeline>> Pipeline::open(const std::string& mode
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     LimitsScope limits(options.limits);  // the sessions' options take these
-    impl->det = open_model(model_dir + "/ch_PP-OCRv4_det_infer.onnx", options.threads);
-    impl->cls = open_model(model_dir + "/ch_ppocr_mobile_v2.0_cls_infer.onnx", options.threads);
+    impl->det = open_model(model_dir + "/ch_PP-OCRv4_det_infer.onnx", options.threads, options.conv_precision);
+    impl->cls = open_model(model_dir + "/ch_ppocr_mobile_v2.0_cls_infer.onnx", options.threads, options.conv_precision);
     for (int i = 0; i < std::max(1, options.threads); ++i)
-      impl->rec.push_back(open_model(model_dir + "/ch_PP-OCRv4_rec_infer.onnx", options.threads));
+      impl->rec.push_back(open_model(model_dir + "/ch_PP-OCRv4_rec_infer.onnx", options.threads, options.conv_precision));
     impl->line_pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     impl->keys = read_keys(model_dir + "/ppocr_keys_v1.txt");
     return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));

@@ -2,6 +2,7 @@
 // attributes to the kernel library's plain-parameter entry points.
 #include <cmath>
 
+#include "kernels/bf16_conv.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/softmax.h"
@@ -140,6 +141,20 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
   });
 }
 
+// A conv the precision pass marked compute=bf16 (passes/assign_precision):
+// weights rounded and packed once per executor when they are a constant.
+void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  const int64_t k = p.c_in / p.group * p.kh * p.kw;
+  auto make = [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<kernels::Bf16Weights>(kernels::pack_bf16_weights(w.data<float>(), p.c_out, k));
+  };
+  bool constant = false;
+  if (ctx.executor && ctx.scope && ctx.node.inputs.size() > 1 && ctx.node.inputs[1] >= 0)
+    constant = ctx.scope->graph->values[size_t(ctx.node.inputs[1])].constant.defined();
+  const std::shared_ptr<const void> held = constant ? ctx.executor->node_cache(ctx.node, 1 << 21, make) : make();
+  kernels::bf16_conv2d(p, x.data<float>(), *static_cast<const kernels::Bf16Weights*>(held.get()), bias, y);
+}
+
 }  // namespace
 
 kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
@@ -239,6 +254,7 @@ void run_conv(OpContext& ctx) {
     // computed in float on the input rounded to its int8 grid.
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
+  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p)) return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
   std::shared_ptr<const void> packed = packed_conv_weights(ctx, p, winograd);
   (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());
   kernels::f32_conv2d(p, xin, w.data<float>(), bias, y.data<float>());

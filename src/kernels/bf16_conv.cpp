@@ -1,0 +1,144 @@
+#include "kernels/bf16_conv.h"
+
+#include <algorithm>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "kernels/dispatch.h"
+#include "pareto/dtype.h"
+
+namespace pareto::kernels {
+
+Bf16Weights pack_bf16_weights(const float* w, int64_t rows, int64_t k) {
+  Bf16Weights p;
+  p.rows = rows;
+  p.k = k;
+  p.k2 = (k + 1) / 2;
+  p.data.assign(size_t(rows * 2 * p.k2), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < k; ++i) p.data[size_t(r * 2 * p.k2 + i)] = float_to_bf16(w[r * k + i]);
+  return p;
+}
+
+bool bf16_conv_preferred(const ConvParams& p) {
+  const bool depthwise = p.group == p.c_in && p.group > 1;
+  // Small GEMMs (squeeze-excite 1x1s on one pixel, a few channels) gain
+  // less from faster multiplies than they pay for rounding and packing.
+  const bool big_enough = p.c_in / p.group * p.kh * p.kw >= 32 && p.c_out / p.group >= 16 && p.out_h * p.out_w >= 64;
+  return !depthwise && big_enough && !winograd_applicable(p);
+}
+
+bool bf16_conv_native() {
+  static const bool native = [] {
+    const CpuFeatures& f = cpu_features();
+    return kernel_table().level == IsaLevel::avx512 && f.avx512bf16 && f.avx512bw && f.avx512vl;
+  }();
+  return native;
+}
+
+void bf16_gemm_ref(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate) {
+  const int64_t n16 = (n + 15) / 16 * 16;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = accumulate ? c[r * ldc + j] : 0.f;
+      for (int64_t p = 0; p < k2; ++p)
+        for (int h = 0; h < 2; ++h) acc += bf16_to_float(a[r * lda + 2 * p + h]) * bf16_to_float(b[(p * n16 + j) * 2 + h]);
+      c[r * ldc + j] = acc;
+    }
+}
+
+void bf16_pack_pair_ref(const float* r0, const float* r1, int64_t count, int64_t n16, uint16_t* out) {
+  for (int64_t q = 0; q < n16; ++q) {
+    out[2 * q] = q < count ? float_to_bf16(r0[q]) : 0;
+    out[2 * q + 1] = q < count && r1 ? float_to_bf16(r1[q]) : 0;
+  }
+}
+
+namespace {
+
+// Per-thread scratch that only grows (as the f32 conv's): the lowered
+// columns in f32 and the bf16 panel built from them.
+template <class T>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+// One tile: output channels of group g, output pixels [first, first +
+// count) of image n, lowered, packed to bf16 pairs, multiplied and finished
+// by one thread while it is in cache.
+void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const float* bias, float* y, int64_t n, int64_t g,
+               int64_t first, int64_t count, bool lowered, bool native) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
+  const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
+  float* yg = y + (n * p.c_out + g * cout_g) * plane + first;
+  const float* src = xg + first;  // 1x1 stride 1: the input rows are the columns
+  int64_t ld = plane;
+  if (lowered) {
+    float* col = scratch<float>(size_t(kdim * count));
+    f32_im2col_block(p, xg, cin_g, first, count, col);
+    src = col;
+    ld = count;
+  }
+  const int64_t n16 = (count + 15) / 16 * 16;
+  uint16_t* panel = scratch<uint16_t>(size_t(w.k2 * n16 * 2));
+  for (int64_t q = 0; q < w.k2; ++q) {
+    const float* r1 = 2 * q + 1 < kdim ? src + (2 * q + 1) * ld : nullptr;
+    if (native) avx512bf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
+    else bf16_pack_pair_ref(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
+  }
+  if (bias)
+    for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, count, bias[g * cout_g + oc]);
+  const uint16_t* a = w.data.data() + g * cout_g * 2 * w.k2;
+  if (native) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
+  else bf16_gemm_ref(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
+  if (p.epilogue.active())
+    for (int64_t oc = 0; oc < cout_g; ++oc) {
+      float* out = yg + oc * plane;
+      apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
+    }
+}
+
+}  // namespace
+
+void bf16_conv2d(const ConvParams& p, const float* x, const Bf16Weights& w, const float* bias, float* y) {
+  const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
+  const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                         p.out_h == p.h && p.out_w == p.w);
+  const bool native = bf16_conv_native();
+  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
+  const int64_t blocks = (plane + block - 1) / block;
+  parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t ng = t / blocks, first = t % blocks * block;
+      bf16_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered, native);
+    }
+  });
+}
+
+void bf16_conv2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  auto r = [](float v) { return bf16_to_float(float_to_bf16(v)); };
+  for (int64_t n = 0; n < p.n; ++n)
+    for (int64_t oc = 0; oc < p.c_out; ++oc) {
+      const int64_t g = oc / cout_g;
+      for (int64_t oh = 0; oh < p.out_h; ++oh)
+        for (int64_t ow = 0; ow < p.out_w; ++ow) {
+          float s = bias ? bias[oc] : 0.f;
+          for (int64_t c = 0; c < cin_g; ++c)
+            for (int64_t i = 0; i < p.kh; ++i)
+              for (int64_t j = 0; j < p.kw; ++j) {
+                const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h, iw = ow * p.stride_w - p.pad_left + j * p.dil_w;
+                if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w) continue;
+                s += r(x[((n * p.c_in + g * cin_g + c) * p.h + ih) * p.w + iw]) * r(w[((oc * cin_g + c) * p.kh + i) * p.kw + j]);
+              }
+          const int64_t at = ((n * p.c_out + oc) * p.out_h + oh) * p.out_w + ow;
+          apply_activation_generic(p.epilogue.act, &s, p.epilogue.residual ? p.epilogue.residual + at : nullptr, 1);
+          y[at] = s;
+        }
+    }
+}
+
+}  // namespace pareto::kernels

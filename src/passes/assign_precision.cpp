@@ -1,0 +1,45 @@
+// Per-layer compute precision for CNNs: with PassContext::conv_precision
+// "bf16", every float conv that is not depthwise (a direct kernel that
+// moves data rather than multiplies) gets attribute compute="bf16", except
+// the nodes named in keep_float. The kernel still picks f32 Winograd for
+// the 3x3 convs it serves (fewer multiplies win over faster ones); the
+// attribute travels in the compiled artifact.
+#include <algorithm>
+
+#include "pareto/error.h"
+#include "passes/passes.h"
+
+namespace pareto::passes {
+
+namespace {
+
+bool depthwise(const ir::Graph& g, const ir::Node& n) {
+  const int64_t group = n.attr_i("group", 1);
+  if (group == 1) return false;
+  if (n.inputs.size() < 2 || n.inputs[1] < 0) return true;
+  const ir::Value& w = g.values[size_t(n.inputs[1])];
+  // Weights [c_out, c_in/group, kh, kw]: one input channel per group.
+  return !w.type.rank_known || w.type.dims.size() < 2 || w.type.dims[1] == 1;
+}
+
+}  // namespace
+
+PassStats assign_precision(ir::Graph& g, const PassContext& ctx) {
+  PassStats st{"assign_precision", g.nodes.size(), g.nodes.size(), {}};
+  if (ctx.conv_precision.empty() || ctx.conv_precision == "fp32") return st;
+  if (ctx.conv_precision != "bf16") fail_argument("conv precision '" + ctx.conv_precision + "' (fp32 or bf16)");
+  for (ir::Node& n : g.nodes) {
+    if ((n.op_type != "Conv" && n.op_type != "FusedConv") || (!n.domain.empty() && n.domain != "pareto")) continue;
+    if (n.has_attr("x_scale")) continue;  // int8 already
+    const bool kept = std::find(ctx.keep_float.begin(), ctx.keep_float.end(), n.name) != ctx.keep_float.end();
+    if (kept) st.rewrites["conv kept fp32 (named)"]++;
+    else if (depthwise(g, n)) st.rewrites["depthwise conv kept fp32"]++;
+    else {
+      n.set_attr(ir::attr_string("compute", "bf16"));
+      st.rewrites["conv -> bf16 compute"]++;
+    }
+  }
+  return st;
+}
+
+}  // namespace pareto::passes
