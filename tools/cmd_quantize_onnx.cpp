@@ -1,19 +1,62 @@
 // pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse]
-// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]:
+// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]
+// [--calib-shape 1,3,H,W] [--calib-mean R,G,B] [--calib-std R,G,B] [--calib-bgr]:
 // static int8 quantization written as a QDQ model, with the calibrated
 // range of every quantized conv and (with --sensitivity) each conv's own
 // share of the output error.
+#include <array>
 #include <cstdio>
+#include <map>
+#include <sstream>
 
 #include "cli.h"
+#include "pareto/calibration_images.hpp"
 #include "pareto/quantize_onnx.hpp"
 
 namespace pareto::tools {
 
+namespace {
+
+std::array<float, 3> three_floats(const Args& a, const std::string& flag, float fallback) {
+  std::array<float, 3> v{fallback, fallback, fallback};
+  if (!a.has(flag)) return v;
+  const std::string spec = a.get(flag);
+  size_t at = 0;
+  for (int i = 0; i < 3; ++i) {
+    const size_t comma = spec.find(',', at);
+    if ((i < 2) != (comma != std::string::npos)) fail_argument(flag + " expects three numbers A,B,C, got '" + spec + "'");
+    v[size_t(i)] = float(parse_double(spec.substr(at, comma - at), flag, -1e6, 1e6));
+    at = comma + 1;
+  }
+  return v;
+}
+
+// --calib-shape (else the model's input shape, when fully known),
+// --calib-mean, --calib-std (three values on [0, 1] pixels), --calib-bgr.
+ImageCalibration image_calibration(const Args& a, const TensorInfo& input) {
+  ImageCalibration how;
+  if (a.has("--calib-shape")) {
+    std::stringstream ss(a.get("--calib-shape"));
+    for (std::string d; std::getline(ss, d, ',');) how.shape.push_back(parse_int(d, "--calib-shape", 1, 16384));
+  } else {
+    how.shape = input.dims;
+    if (!input.rank_known) how.shape.clear();
+    for (int64_t d : how.shape)
+      if (d < 1) fail_argument("input '" + input.name + "' has dynamic dimensions: give --calib-shape 1,3,H,W for image calibration");
+  }
+  how.mean = three_floats(a, "--calib-mean", 0.f);
+  how.std = three_floats(a, "--calib-std", 1.f);
+  how.bgr = a.has("--calib-bgr");
+  return how;
+}
+
+}  // namespace
+
 int cmd_quantize_onnx(const Args& a) {
   if (a.positional.size() != 2 || !a.has("--calib"))
     fail_argument("usage: pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P] "
-                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]");
+                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE] "
+                  "[--calib-shape 1,3,H,W --calib-mean R,G,B --calib-std R,G,B --calib-bgr]");
   OnnxQuantizeOptions o;
   o.method = a.get("--method", "minmax");
   o.percentile = a.get_double("--percentile", 99.99, 50, 100);
@@ -25,14 +68,24 @@ int cmd_quantize_onnx(const Args& a) {
   o.expose_quantized = a.has("--expose-quantized");
   o.threads = a.get_threads(2);
   o.constant_inputs = parse_constants(a);
-  std::vector<std::string> names;  // the inputs left after binding constants
+  std::vector<TensorInfo> inputs;  // the inputs left after binding constants
   {
     SessionOptions so;
     auto s = take(Session::open(a.positional[0], so));
     for (const TensorInfo& t : s->inputs())
-      if (!o.constant_inputs.count(t.name)) names.push_back(t.name);
+      if (!o.constant_inputs.count(t.name)) inputs.push_back(t);
   }
-  const auto samples = take(load_calibration_npy(a.get("--calib"), names, int(a.get_int("--calib-limit", 0, 0, 1 << 20))));
+  const std::string calib = a.get("--calib");
+  const int limit = int(a.get_int("--calib-limit", 0, 0, 1 << 20));
+  std::vector<CalibrationSample> samples;
+  if (folder_has_images(calib)) {
+    if (inputs.size() != 1) fail_argument("image calibration is for models with one input (this one has " + std::to_string(inputs.size()) + ")");
+    samples = take(load_calibration_images(calib, inputs[0].name, image_calibration(a, inputs[0]), limit));
+  } else {
+    std::vector<std::string> names;
+    for (const TensorInfo& t : inputs) names.push_back(t.name);
+    samples = take(load_calibration_npy(calib, names, limit));
+  }
   const OnnxQuantizeReport r = take(quantize_onnx_model(a.positional[0], a.positional[1], samples, o));
   std::printf("%-28s %-5s %-12s %20s %20s %12s\n", "conv", "int8", "kept", "input range", "output range", "sensitivity");
   for (const OnnxLayerReport& l : r.layers) {

@@ -43,9 +43,11 @@ const char* kUsage =
     "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary\n"
     "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
     "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]\n"
+    "           [--calib-shape 1,3,H,W] [--calib-mean R,G,B] [--calib-std R,G,B] [--calib-bgr]\n"
     "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
+    "      inputs (one per sample; subfolders with NAME.npy for several inputs) or images (PNG/JPEG, resized to\n"
+    "      --calib-shape or the input's shape, then (v/255 - mean) / std per channel); per-conv ranges and sensitivity\n"
     "      (entropy breaks PP-OCR rec/cls: README \"int8 models\"; percentile or minmax there)\n"
-    "      inputs (one per sample; subfolders with NAME.npy for several inputs); per-conv ranges and sensitivity\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -121,10 +123,10 @@ int main(int argc, char** argv) {
       return run(cmd_eval, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}});
     if (cmd == "quantize")
       return run(cmd_quantize, Spec{{"--fold-only", "--sym", "--asym", "--act-order", "--no-keep-first-last", "--sensitivity", "--quantize-outputs",
-                                                          "--quantize-depthwise", "--expose-quantized"},
+                                                          "--quantize-depthwise", "--expose-quantized", "--calib-bgr"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
-                                                          "--calib-limit", "--const"}});
+                                                          "--calib-limit", "--const", "--calib-shape", "--calib-mean", "--calib-std"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "vad")

@@ -115,6 +115,30 @@ Image load_jpeg(const std::string& path, int64_t max_pixels) {
 
 }  // namespace
 
+void save_png(const Image& img, const std::string& path) {
+  if (img.width <= 0 || img.height <= 0 || img.rgb.size() != size_t(img.width) * size_t(img.height) * 3)
+    fail_argument(path + ": no image to write");
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!f) fail(StatusCode::io_error, path + ": cannot write");
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!info) {
+    png_destroy_write_struct(&png, nullptr);
+    fail(StatusCode::internal, path + ": libpng could not start");
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    fail(StatusCode::io_error, path + ": PNG write failed");
+  }
+  png_init_io(png, f.get());
+  png_set_IHDR(png, info, png_uint_32(img.width), png_uint_32(img.height), 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int y = 0; y < img.height; ++y) png_write_row(png, const_cast<png_bytep>(img.at(0, y)));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+}
+
 Image load_image(const std::string& path, int64_t max_pixels) {
   if (max_pixels < 0) max_pixels = current_limits().image_pixels;
   unsigned char sig[8] = {};

@@ -18,6 +18,9 @@ struct Image {
 // force, pareto/limits.hpp), with a message naming the file and the limit.
 Image load_image(const std::string& path, int64_t max_pixels = -1);
 
+// Writes 8-bit RGB PNG (test images, debugging output).
+void save_png(const Image& img, const std::string& path);
+
 // Bilinear resize with pixel-centre alignment (the convention of OpenCV's INTER_LINEAR).
 Image resize_bilinear(const Image& src, int width, int height);
 // Bicubic (OpenCV's INTER_CUBIC kernel, a = -0.75), same alignment, border
