@@ -39,6 +39,7 @@ class RangeObserver {
   bool seen_ = false;
   std::vector<uint64_t> hist_;
   uint64_t negative_ = 0;  // values below zero seen by the histogram pass
+  uint64_t zeros_ = 0;     // exact zeros among them (in bin 0 too)
 };
 
 // scale = (hi - lo) / 255 and the uint8 zero point for [lo, hi] (lo <= 0 <= hi).

@@ -124,6 +124,25 @@ TEST(ActivationRanges, MethodsClipOutliersMinmaxKeeps) {
   EXPECT_GT(scale, 0.f);
 }
 
+// After a ReLU most values are exactly 0. They cost nothing at any
+// threshold (the zero point is exact), so the KL search must not let their
+// spike pull the threshold into the bulk of the positive values.
+TEST(ActivationRanges, EntropyIgnoresTheSpikeOfExactZeros) {
+  std::mt19937 rng(3);
+  std::exponential_distribution<float> ex(1.f);
+  std::vector<float> v(200000, 0.f);
+  for (size_t i = 0; i < v.size(); i += 3) v[i] = ex(rng);  // two thirds exact zeros, the rest Exp(1)
+  quant::RangeObserver o;
+  o.observe_extremes(v.data(), int64_t(v.size()));
+  o.observe_histogram(v.data(), int64_t(v.size()));
+  float lo, hi;
+  o.range(quant::CalibMethod::entropy, 0, &lo, &hi);
+  // Exp(1): 99% of the nonzero values lie below 4.6; the extreme is ~11.
+  EXPECT_GT(hi, 4.6f) << "clipped into the bulk";
+  EXPECT_LE(hi, o.hi());
+  EXPECT_EQ(lo, 0.f);
+}
+
 // Written and read back, and moved from opset 9 to 13 (Clip's attributes
 // become inputs): the same outputs as the original.
 TEST(OnnxWriter, RoundTripAndOpsetUpgradeKeepTheFunction) {
