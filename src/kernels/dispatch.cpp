@@ -1,4 +1,5 @@
 #include "kernels/dispatch.h"
+#include "kernels/int8_conv.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +69,8 @@ const KernelTable& table() {
   return t;
 }
 
+}  // namespace
+
 // PARETO_AMX=0 keeps batches on the AVX-512 kernels (to compare the two);
 // PARETO_ISA=ref / avx2 also leaves AMX off.
 bool amx_allowed() {
@@ -75,8 +78,6 @@ bool amx_allowed() {
   const char* isa = std::getenv("PARETO_ISA");
   return !(amx && !std::strcmp(amx, "0")) && !(isa && (!std::strcmp(isa, "ref") || !std::strcmp(isa, "avx2")));
 }
-
-}  // namespace
 
 IsaLevel best_isa_level() {
   const CpuFeatures& f = cpu_features();
@@ -105,7 +106,8 @@ std::string kernel_summary() {
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa +
          " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs)=" + (packed_weights_preferred() ? "avx512vnni" : "off") +
          (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") + " f16_batch=" + (half ? "avx512" : "f32_gemm") +
-         " bf16_batch=" + (quant_dot_table().bf16_tiles ? "amx_bf16" : half == avx512bf16::half_gemm ? "avx512bf16" : half ? "avx512" : "f32_gemm");
+         " bf16_batch=" + (quant_dot_table().bf16_tiles ? "amx_bf16" : half == avx512bf16::half_gemm ? "avx512bf16" : half ? "avx512" : "f32_gemm") +
+         " " + conv_kernel_summary();
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }

@@ -25,5 +25,7 @@ const char* isa_level_name(IsaLevel level);
 // the process-wide choice); nullptr when this CPU lacks it.
 const KernelTable* kernel_table_for(IsaLevel level);
 std::string kernel_summary();
+// Whether the environment lets kernels use AMX (PARETO_AMX=0 or PARETO_ISA=ref/avx2 turn it off).
+bool amx_allowed();
 
 }  // namespace pareto::kernels

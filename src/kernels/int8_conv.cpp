@@ -9,6 +9,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/bf16_conv.h"
 #include "kernels/dispatch.h"
 
 namespace pareto::kernels {
@@ -36,6 +37,11 @@ Int8Weights pack_int8_weights(const void* w, bool w_signed, int64_t rows, int64_
     p.zero[size_t(r)] = z + shift;
     p.any_zero |= p.zero[size_t(r)] != 0;
   }
+  if (int8_tile_gemm()) {
+    p.k64 = (k + 63) / 64 * 64;
+    p.tiles.assign(size_t((rows + 16) * p.k64), 0);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(p.tiles.data() + r * p.k64, p.data.data() + r * p.k4, size_t(p.k4));
+  }
   return p;
 }
 
@@ -59,6 +65,32 @@ bool use_vnni() {
   return vnni;
 }
 }  // namespace
+
+namespace {
+Int8TileGemm tile_override = nullptr;
+bool tile_overridden = false;
+}  // namespace
+
+Int8TileGemm int8_tile_gemm() {
+  if (tile_overridden) return tile_override;
+  static const Int8TileGemm automatic = [] {
+#if defined(__x86_64__)
+    if (cpu_features().amx_int8 && amx_allowed() && amx_tile_state_granted()) return &amx::int8_gemm_tiles;
+#endif
+    return static_cast<Int8TileGemm>(nullptr);
+  }();
+  return automatic;
+}
+
+std::string conv_kernel_summary() {
+  return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : "ref") +
+         " bf16_conv=" + (bf16_conv_native() ? "avx512bf16" : "ref");
+}
+
+void set_int8_tile_gemm(Int8TileGemm gemm) {
+  tile_override = gemm;
+  tile_overridden = gemm != nullptr;
+}
 
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
   if (use_vnni()) avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
@@ -192,7 +224,10 @@ void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t*
 void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y) {
   const ConvParams& g = p.geo;
   const int64_t cin_g = g.c_in / g.group, cout_g = g.c_out / g.group, plane = g.out_h * g.out_w;
-  const int64_t k4 = w.k4;
+  // The AMX tile GEMM when the weights were prepared for it: k padded to 64
+  // (the panel gets zero k-quads up to k64).
+  const Int8TileGemm tile = w.tiles.empty() ? nullptr : int8_tile_gemm();
+  const int64_t k4 = tile ? w.k64 : w.k4;
   const uint8_t flip = p.x_signed ? 0x80 : 0;
   const int32_t x_zero_u = p.x_signed ? p.x_zero + 128 : p.x_zero;
   // Column blocks whose panel (k4 bytes per column) and int32 tile stay in L2.
@@ -214,7 +249,8 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
       const int64_t count = std::min(block, plane - first);
       Source s{static_cast<const uint8_t*>(x) + (n * g.c_in + gr * cin_g) * g.h * g.w, g.h, g.w, flip, uint8_t(x_zero_u)};
       build_panel(g, s, cin_g, k4, first, count, panel.data(), w.any_zero ? col_sums.data() : nullptr, rows.data());
-      int8_gemm(w.data.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
+      if (tile) tile(w.tiles.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
+      else int8_gemm(w.data.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
       const int64_t out0 = (n * g.c_out + gr * cout_g) * plane + first;  // element of (oc = gr*cout_g, first)
       auto at = [&](int64_t oc, int64_t q) { return out0 + (oc - gr * cout_g) * plane + q; };
       const Int8Epilogue& e = p.out;

@@ -12,6 +12,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/activation.h"
@@ -22,6 +23,11 @@ namespace pareto::kernels {
 struct Int8Weights {
   int64_t rows = 0, k = 0, k4 = 0;  // k4: k rounded up to a multiple of 4 (zero-filled)
   std::vector<int8_t> data;         // [rows][k4], signed
+  // For the AMX tile GEMM (empty when it is not in use): [rows + 16][k64],
+  // k64 = k rounded up to 64, zero-filled (16 spare rows: a tile of a
+  // group's last rows may reach past them).
+  int64_t k64 = 0;
+  std::vector<int8_t> tiles;
   std::vector<int32_t> row_sums;    // Σ_k data
   std::vector<int32_t> zero;        // per-row zero point, in the signed form
   bool any_zero = false;            // some row's zero point is not 0
@@ -79,6 +85,22 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
 }
 // The dispatched one (VNNI where the CPU has it).
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+
+// The AMX-INT8 form (x86/int8_gemm_amx.cpp): as int8_gemm, with k64 a
+// multiple of 64 (zero-padded in a's rows and in the panel's k-quads) and
+// 16 readable rows past row m - 1 of a.
+using Int8TileGemm = void (*)(const int8_t* a, int64_t lda, int64_t m, int64_t k64, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+namespace amx {
+void int8_gemm_tiles(const int8_t* a, int64_t lda, int64_t m, int64_t k64, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+}
+// The tile GEMM int8_conv2d uses (and pack_int8_weights prepares for): AMX
+// where the CPU has AMX-INT8 and the OS grants the tile state, else none.
+// Tests set the emulated build (tests/amx) to check the layouts anywhere;
+// nullptr restores the automatic choice.
+Int8TileGemm int8_tile_gemm();
+void set_int8_tile_gemm(Int8TileGemm gemm);
+// Which kernels the int8 and bf16 convs run here, for pareto info --cpu.
+std::string conv_kernel_summary();
 
 // Round half to even and saturate to [lo, hi]: ONNX's QuantizeLinear rule.
 inline int32_t quantize_value(float v, int32_t zero, int32_t lo, int32_t hi) {

@@ -99,6 +99,19 @@ inline void dpbusd(int d, int a, int b) {
       std::memcpy(&tiles.t[d][m][4 * n], &acc, 4);
     }
 }
+// TDPBSUD: C[m][n] += sum over k of four products s8 A[m][4k+i] * u8 B[k][4n+i].
+inline void dpbsud(int d, int a, int b) {
+  check_shapes(d, a, b);
+  const TileConfig& c = tiles.cfg;
+  for (int m = 0; m < c.rows[d]; ++m)
+    for (int n = 0; n < c.colsb[d] / 4; ++n) {
+      int32_t acc;
+      std::memcpy(&acc, &tiles.t[d][m][4 * n], 4);
+      for (int k = 0; k < c.colsb[a] / 4; ++k)
+        for (int i = 0; i < 4; ++i) acc += int32_t(int8_t(tiles.t[a][m][4 * k + i])) * int32_t(tiles.t[b][k][4 * n + i]);
+      std::memcpy(&tiles.t[d][m][4 * n], &acc, 4);
+    }
+}
 inline float bf16_value(const uint8_t* p) {
   uint32_t bits = uint32_t(p[0] | (p[1] << 8)) << 16;
   float f;
@@ -127,6 +140,7 @@ inline void dpbf16ps(int d, int a, int b) {
 #define PARETO_TILE_STORE(t, base, stride) ::pareto::kernels::amx_tiles::emulated::store(t, base, stride)
 #define PARETO_TILE_ZERO(t) ::pareto::kernels::amx_tiles::emulated::zero(t)
 #define PARETO_TILE_DPBUSD(d, a, b) ::pareto::kernels::amx_tiles::emulated::dpbusd(d, a, b)
+#define PARETO_TILE_DPBSUD(d, a, b) ::pareto::kernels::amx_tiles::emulated::dpbsud(d, a, b)
 #define PARETO_TILE_DPBF16PS(d, a, b) ::pareto::kernels::amx_tiles::emulated::dpbf16ps(d, a, b)
 #define PARETO_TILE_RELEASE() ((void)0)
 
@@ -156,6 +170,7 @@ inline void dpbf16ps(int d, int a, int b) {
   } while (0)
 #define PARETO_TILE_ZERO(t) _tile_zero(t)
 #define PARETO_TILE_DPBUSD(d, a, b) _tile_dpbusd(d, a, b)
+#define PARETO_TILE_DPBSUD(d, a, b) _tile_dpbsud(d, a, b)
 #define PARETO_TILE_DPBF16PS(d, a, b) _tile_dpbf16ps(d, a, b)
 #define PARETO_TILE_RELEASE() _tile_release()
 
