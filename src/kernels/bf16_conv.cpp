@@ -17,8 +17,30 @@ Bf16Weights pack_bf16_weights(const float* w, int64_t rows, int64_t k) {
   p.data.assign(size_t(rows * 2 * p.k2), 0);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < k; ++i) p.data[size_t(r * 2 * p.k2 + i)] = float_to_bf16(w[r * k + i]);
+  if (bf16_tile_gemm()) {
+    p.k32 = (p.k2 + 15) / 16 * 16;
+    p.tiles.assign(size_t((rows + 16) * 2 * p.k32), 0);
+    for (int64_t r = 0; r < rows; ++r) std::copy_n(p.data.data() + r * 2 * p.k2, 2 * p.k2, p.tiles.data() + r * 2 * p.k32);
+  }
   return p;
 }
+
+namespace {
+Bf16TileGemm tile_override = nullptr;
+}  // namespace
+
+Bf16TileGemm bf16_tile_gemm() {
+  if (tile_override) return tile_override;
+  static const Bf16TileGemm automatic = [] {
+#if defined(__x86_64__)
+    if (cpu_features().amx_bf16 && amx_allowed() && amx_tile_state_granted()) return &amx::bf16_gemm_tiles;
+#endif
+    return static_cast<Bf16TileGemm>(nullptr);
+  }();
+  return automatic;
+}
+
+void set_bf16_tile_gemm(Bf16TileGemm gemm) { tile_override = gemm; }
 
 bool bf16_conv_preferred(const ConvParams& p) {
   const bool depthwise = p.group == p.c_in && p.group > 1;
@@ -69,7 +91,7 @@ T* scratch(size_t n) {
 // count) of image n, lowered, packed to bf16 pairs, multiplied and finished
 // by one thread while it is in cache.
 void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const float* bias, float* y, int64_t n, int64_t g,
-               int64_t first, int64_t count, bool lowered, bool native) {
+               int64_t first, int64_t count, bool lowered, bool native, Bf16TileGemm tile) {
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
   const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
@@ -83,7 +105,9 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
     ld = count;
   }
   const int64_t n16 = (count + 15) / 16 * 16;
-  uint16_t* panel = scratch<uint16_t>(size_t(w.k2 * n16 * 2));
+  const int64_t pairs = tile ? w.k32 : w.k2;  // the tile GEMM reads k-pairs up to k32: zero ones past k2
+  uint16_t* panel = scratch<uint16_t>(size_t(pairs * n16 * 2));
+  std::fill(panel + w.k2 * n16 * 2, panel + pairs * n16 * 2, uint16_t(0));
   for (int64_t q = 0; q < w.k2; ++q) {
     const float* r1 = 2 * q + 1 < kdim ? src + (2 * q + 1) * ld : nullptr;
     if (native) avx512bf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
@@ -92,7 +116,8 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
   if (bias)
     for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, count, bias[g * cout_g + oc]);
   const uint16_t* a = w.data.data() + g * cout_g * 2 * w.k2;
-  if (native) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
+  if (tile) tile(w.tiles.data() + g * cout_g * 2 * w.k32, 2 * w.k32, cout_g, w.k32, panel, count, yg, plane, bias != nullptr);
+  else if (native) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   else bf16_gemm_ref(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   if (p.epilogue.active())
     for (int64_t oc = 0; oc < cout_g; ++oc) {
@@ -108,12 +133,13 @@ void bf16_conv2d(const ConvParams& p, const float* x, const Bf16Weights& w, cons
   const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
                          p.out_h == p.h && p.out_w == p.w);
   const bool native = bf16_conv_native();
+  const Bf16TileGemm tile = w.tiles.empty() ? nullptr : bf16_tile_gemm();
   const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t ng = t / blocks, first = t % blocks * block;
-      bf16_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered, native);
+      bf16_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered, native, tile);
     }
   });
 }

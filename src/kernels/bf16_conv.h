@@ -20,6 +20,10 @@ namespace pareto::kernels {
 struct Bf16Weights {
   int64_t rows = 0, k = 0, k2 = 0;  // k2: pairs, (k + 1) / 2
   std::vector<uint16_t> data;       // [rows][2 * k2]
+  // For the AMX tile GEMM (empty when it is not in use): [rows + 16][2 * k32]
+  // bf16, k32 = k2 rounded up to 16 pairs, zero-filled.
+  int64_t k32 = 0;
+  std::vector<uint16_t> tiles;
 };
 
 // w: [rows][k] f32 (a conv's OIHW weights: rows = c_out, k = c_in/group*kh*kw).
@@ -50,5 +54,18 @@ void bf16_pack_pair(const float* r0, const float* r1, int64_t count, int64_t n16
 }  // namespace avx512bf16
 // Whether this CPU runs the AVX512-BF16 kernels (else the scalar twins run).
 bool bf16_conv_native();
+
+// The AMX-BF16 form (x86/bf16_gemm_amx.cpp): as bf16_gemm, with k2 a
+// multiple of 16 pairs (zero-padded in a's rows and in the panel) and 16
+// readable rows past row m - 1 of a.
+using Bf16TileGemm = void (*)(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc,
+                              bool accumulate);
+namespace amx {
+void bf16_gemm_tiles(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate);
+}
+// AMX where the CPU has AMX-BF16 and the OS grants the tile state, else
+// none; tests set the emulated build (nullptr restores the automatic choice).
+Bf16TileGemm bf16_tile_gemm();
+void set_bf16_tile_gemm(Bf16TileGemm gemm);
 
 }  // namespace pareto::kernels

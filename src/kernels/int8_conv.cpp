@@ -84,7 +84,7 @@ Int8TileGemm int8_tile_gemm() {
 
 std::string conv_kernel_summary() {
   return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : "ref") +
-         " bf16_conv=" + (bf16_conv_native() ? "avx512bf16" : "ref");
+         " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : bf16_conv_native() ? "avx512bf16" : "ref");
 }
 
 void set_int8_tile_gemm(Int8TileGemm gemm) {

@@ -21,6 +21,10 @@ using pareto::testing::ConvCase;
 using pareto::testing::params_of;
 using pareto::testing::randn;
 
+namespace pareto::kernels::amx_emulated {
+void bf16_gemm_tiles(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate);
+}
+
 namespace {
 
 bool has_bf16() {
@@ -78,9 +82,35 @@ TEST(Bf16Gemm, PairPackingMatchesReference) {
     }
 }
 
+TEST(Bf16Gemm, AmxTilesMatchReference) {
+  for (int64_t m : {1, 3, 16, 17, 40})
+    for (int64_t k2 : {1, 15, 16, 40})
+      for (int64_t n : {1, 15, 16, 17, 33, 100})
+        for (bool accumulate : {false, true}) {
+          const int64_t n16 = (n + 15) / 16 * 16, k32 = (k2 + 15) / 16 * 16, ldc = n + 3;
+          auto a = bf16_of(randn(size_t(m * 2 * k2), 1));
+          std::vector<uint16_t> padded(size_t((m + 16) * 2 * k32), 0);
+          auto spare = bf16_of(randn(size_t(16 * 2 * k2), 4));  // rows past m: read, never stored
+          for (int64_t r = 0; r < m + 16; ++r)
+            for (int64_t i = 0; i < 2 * k2; ++i) padded[size_t(r * 2 * k32 + i)] = r < m ? a[size_t(r * 2 * k2 + i)] : spare[size_t((r - m) * 2 * k2 + i)];
+          auto b = bf16_of(randn(size_t(k32 * n16 * 2), 2));  // k-pairs past k2 need not be zero: a's are
+          std::vector<float> want = randn(size_t(m * ldc), 3), got = want;
+          bf16_gemm_ref(a.data(), 2 * k2, m, k2, b.data(), n, want.data(), ldc, accumulate);
+          amx_emulated::bf16_gemm_tiles(padded.data(), 2 * k32, m, k32, b.data(), n, got.data(), ldc, accumulate);
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t j = 0; j < ldc; ++j) {
+              const size_t i = size_t(r * ldc + j);
+              if (j >= n) ASSERT_EQ(got[i], want[i]) << "wrote past column " << n;
+              else ASSERT_NEAR(got[i], want[i], 1e-5 * double(2 * k2 + 1) * 4.0) << "m=" << m << " k2=" << k2 << " n=" << n;
+            }
+        }
+}
+
+namespace {
+
 // Geometry, padding, groups, odd k (a padded last pair), tails of the
 // 8-row x 32-pixel tile, 1x1 convs read in place, the fused epilogue.
-TEST(Bf16Conv, MatchesDirectTwin) {
+void check_against_direct_twin() {
   // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads (top, left, bottom, right)
   const ConvCase cases[] = {
       {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},     // stem-like, stride 2, k = 27 (odd)
@@ -123,6 +153,18 @@ TEST(Bf16Conv, MatchesDirectTwin) {
       }
   }
   set_num_threads(1);
+}
+
+}  // namespace
+
+TEST(Bf16Conv, MatchesDirectTwin) { check_against_direct_twin(); }
+
+// Through the AMX-BF16 tile GEMM, its tiles emulated (tests/amx): the k
+// padding to 16 pairs, the 2 x 2 tile passes, bias accumulation.
+TEST(Bf16Conv, AmxTilePathMatchesDirectTwin) {
+  set_bf16_tile_gemm(&amx_emulated::bf16_gemm_tiles);
+  check_against_direct_twin();
+  set_bf16_tile_gemm(nullptr);
 }
 
 TEST(Bf16Conv, KeepsDepthwiseTinyAndWinogradConvsInF32) {
