@@ -1,6 +1,7 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -160,9 +161,23 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
 
 }  // namespace
 
+bool pointwise_applicable(const ConvParams& p) {
+  // PARETO_POINTWISE=0 sends these convs to the packed GEMM (for comparison).
+  static const bool enabled = [] {
+    const char* env = std::getenv("PARETO_POINTWISE");
+    return !(env && !std::strcmp(env, "0"));
+  }();
+  return enabled && kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in <= 128;
+}
+
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   if (p.group == p.c_in && p.c_out % p.c_in == 0 && p.group > 1) {
     depthwise(p, x, w, bias, y);
+    return;
+  }
+  if (pointwise_applicable(p)) {
+    avx512::pointwise_conv(p, x, w, bias, y);
     return;
   }
   if (winograd_applicable(p)) {

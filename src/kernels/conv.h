@@ -48,6 +48,13 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
 int64_t depthwise_scratch_floats(const ConvParams& p);
 }  // namespace avx512
 
+// 1x1 stride-1 unpadded convs with few input channels (group 1), straight
+// from NCHW without packing (x86/pointwise_avx512.cpp); p.epilogue applies.
+bool pointwise_applicable(const ConvParams& p);
+namespace avx512 {
+void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+}  // namespace avx512
+
 // Winograd F(4x4, 3x3): where f32_conv2d uses it (3x3, stride 1, group 1,
 // enough channels and width, AVX-512), and its weights transformed and
 // packed for the GEMM at the current kernel_table() level.

@@ -242,6 +242,42 @@ TEST(Conv, MatchesDirectReference) {
   set_num_threads(1);
 }
 
+// 1x1 convs with few input channels take the unpacked AVX-512 pointwise
+// kernel: channel and pixel tails of its 8 x 32 tile, planes whose size is
+// a multiple of 4 KiB (the rows are copied apart), batch 2, the fused
+// residual and activation, 1 and 2 threads.
+TEST(Conv, PointwiseKernelMatchesDirectReference) {
+  if (kernel_table().level != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the pointwise kernel is built but not run";
+  struct Shape1x1 {
+    int64_t n, cin, cout, h, w;
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Shape1x1& c : {Shape1x1{1, 1, 1, 1, 1}, Shape1x1{1, 3, 5, 3, 11}, Shape1x1{2, 16, 32, 32, 32}, Shape1x1{1, 17, 13, 7, 9},
+                              Shape1x1{1, 128, 9, 5, 40}, Shape1x1{1, 24, 96, 64, 64}})
+      for (bool fused : {false, true}) {
+        ConvParams p = params_of({c.n, c.cin, c.h, c.w, c.cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0});
+        ASSERT_TRUE(pointwise_applicable(p));
+        const size_t out = size_t(c.n * c.cout * c.h * c.w);
+        auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 17);
+        auto w = random_vec(size_t(c.cout * c.cin), 18);
+        auto b = random_vec(size_t(c.cout), 19);
+        auto residual = random_vec(out, 20);
+        if (fused) {
+          p.epilogue.act.kind = ActKind::relu;
+          p.epilogue.residual = residual.data();
+        }
+        std::vector<float> want(out), got(out + 16, kGuard);
+        f32_conv2d_ref(p, x.data(), w.data(), b.data(), want.data());
+        if (fused) apply_activation_generic(p.epilogue.act, want.data(), residual.data(), int64_t(out));
+        f32_conv2d(p, x.data(), w.data(), b.data(), got.data());
+        expect_close(want.data(), got.data(), out, 1e-4, "pointwise cin=" + std::to_string(c.cin) + " cout=" + std::to_string(c.cout));
+        for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard) << "write past the output";
+      }
+  }
+  set_num_threads(1);
+}
+
 // The AVX-512 depthwise plane kernel against its generic twin, plane by
 // plane, with the output checked for writes past the plane.
 TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {

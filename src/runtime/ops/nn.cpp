@@ -255,7 +255,8 @@ void run_conv(OpContext& ctx) {
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
   if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p)) return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
-  std::shared_ptr<const void> packed = packed_conv_weights(ctx, p, winograd);
+  // The pointwise kernel reads the weights as they are.
+  std::shared_ptr<const void> packed = kernels::pointwise_applicable(p) ? nullptr : packed_conv_weights(ctx, p, winograd);
   (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());
   kernels::f32_conv2d(p, xin, w.data<float>(), bias, y.data<float>());
 }

@@ -1,0 +1,94 @@
+// Google Benchmark for one convolution in each precision on PP-OCR shapes:
+// f32 (im2col / packed GEMM or Winograd), bf16 and int8 (im2col panels),
+// single-threaded, with GMAC/s to read against bench/isa_peaks.cpp.
+// Run: build/bench/pareto_conv_bench --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "core/cpu.h"
+#include "kernels/bf16_conv.h"
+#include "kernels/conv.h"
+#include "kernels/int8_conv.h"
+
+using namespace pareto::kernels;
+
+namespace {
+
+// cin, cout, h, w, k (square kernel, stride 1, same padding)
+ConvParams params(const benchmark::State& s) {
+  ConvParams p;
+  p.c_in = s.range(0);
+  p.c_out = s.range(1);
+  p.h = p.out_h = s.range(2);
+  p.w = p.out_w = s.range(3);
+  p.kh = p.kw = s.range(4);
+  p.pad_top = p.pad_left = s.range(4) / 2;
+  return p;
+}
+
+void rate(benchmark::State& s, const ConvParams& p) {
+  s.counters["GMAC/s"] = benchmark::Counter(double(p.c_out * p.c_in * p.kh * p.kw * p.out_h * p.out_w), benchmark::Counter::kIsIterationInvariantRate,
+                                            benchmark::Counter::kIs1000);
+}
+
+std::vector<float> noise(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+void BM_f32(benchmark::State& s) {
+  const ConvParams p = params(s);
+  auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_out * p.c_in * p.kh * p.kw), 2), y = noise(size_t(p.c_out * p.h * p.w), 3);
+  for (auto _ : s) f32_conv2d(p, x.data(), w.data(), nullptr, y.data());
+  rate(s, p);
+}
+
+void BM_bf16(benchmark::State& s) {
+  const ConvParams p = params(s);
+  auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_out * p.c_in * p.kh * p.kw), 2), y = noise(size_t(p.c_out * p.h * p.w), 3);
+  const Bf16Weights packed = pack_bf16_weights(w.data(), p.c_out, p.c_in * p.kh * p.kw);
+  for (auto _ : s) bf16_conv2d(p, x.data(), packed, nullptr, y.data());
+  rate(s, p);
+}
+
+void BM_int8(benchmark::State& s) {
+  Int8ConvParams q;
+  q.geo = params(s);
+  const ConvParams& p = q.geo;
+  const int64_t k = p.c_in * p.kh * p.kw;
+  std::vector<uint8_t> x(size_t(p.c_in * p.h * p.w));
+  std::vector<int8_t> w(size_t(p.c_out * k));
+  std::mt19937 rng(4);
+  for (auto& v : x) v = uint8_t(rng());
+  for (auto& v : w) v = int8_t(rng());
+  const Int8Weights packed = pack_int8_weights(w.data(), true, p.c_out, k, nullptr, 0);
+  std::vector<float> scale(size_t(p.c_out), 1e-3f), y(size_t(p.c_out * p.h * p.w));
+  q.x_zero = 3;
+  q.out.kind = Int8Output::f32;
+  q.out.scale = scale.data();
+  for (auto _ : s) int8_conv2d(q, x.data(), packed, y.data());
+  rate(s, p);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->Args({480, 480, 6, 80, 1});   // rec 1x1, 480 -> 480
+  b->Args({240, 240, 12, 80, 1});  // rec 1x1, 240 -> 240
+  b->Args({96, 24, 160, 160, 3});  // det head 3x3, 96 -> 24 (f32: Winograd)
+  b->Args({16, 32, 320, 320, 1});  // det early 1x1, 16 -> 32
+  b->Args({24, 96, 160, 160, 1});  // det 1x1, 24 -> 96
+  b->Args({48, 48, 160, 160, 1});  // det 1x1, 48 -> 48
+  b->Args({96, 96, 80, 80, 1});    // det 1x1, 96 -> 96
+}
+
+}  // namespace
+
+BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes);
+BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes);
+BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes);
+
+BENCHMARK_MAIN();
