@@ -1,7 +1,7 @@
 // 1x1 stride-1 convolutions with few input channels (k <= 128), AVX-512,
 // straight from the NCHW input: each input channel's row of pixels already
 // is a row of the GEMM's B, so nothing is packed. A register tile of 8
-// output channels x 32 pixels starts from the bias and takes one input
+// output channels x 32 pixels (bias added to the finished sums) takes one input
 // channel per step (two pixel loads, eight weight broadcasts, sixteen
 // FMAs); a chunk of pixels stays in cache while every output channel block
 // passes over it, and the activation / residual epilogue runs on the chunk
@@ -30,7 +30,7 @@ void tile(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, c
   __mmask16 m[V];
   for (int v = 0; v < V; ++v) m[v] = lanes(end - (q + 16 * v));
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = bias ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t c = 0; c < k; ++c) {
     __m512 xv[V];
     for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(x + c * ldx + q + 16 * v);  // the scratch rows are padded
@@ -39,8 +39,12 @@ void tile(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, c
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
     }
   }
+  // The bias joins the finished sum, as the GEMM path and other engines add it.
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(y + r * ldy + q + 16 * v, m[v], acc[r][v]);
+    for (int v = 0; v < V; ++v) {
+      const __m512 out = bias ? _mm512_add_ps(acc[r][v], _mm512_set1_ps(bias[r])) : acc[r][v];
+      _mm512_mask_storeu_ps(y + r * ldy + q + 16 * v, m[v], out);
+    }
 }
 
 template <int R>
