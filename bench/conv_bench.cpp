@@ -16,15 +16,18 @@ using namespace pareto::kernels;
 
 namespace {
 
-// cin, cout, h, w, k (square kernel, stride 1, same padding)
+// cin, cout, h, w, k (square kernel, same padding), stride
 ConvParams params(const benchmark::State& s) {
   ConvParams p;
   p.c_in = s.range(0);
   p.c_out = s.range(1);
-  p.h = p.out_h = s.range(2);
-  p.w = p.out_w = s.range(3);
+  p.h = s.range(2);
+  p.w = s.range(3);
   p.kh = p.kw = s.range(4);
+  p.stride_h = p.stride_w = s.range(5);
   p.pad_top = p.pad_left = s.range(4) / 2;
+  p.out_h = (p.h + 2 * p.pad_top - p.kh) / p.stride_h + 1;
+  p.out_w = (p.w + 2 * p.pad_left - p.kw) / p.stride_w + 1;
   return p;
 }
 
@@ -67,7 +70,7 @@ void BM_int8(benchmark::State& s) {
   for (auto& v : x) v = uint8_t(rng());
   for (auto& v : w) v = int8_t(rng());
   const Int8Weights packed = pack_int8_weights(w.data(), true, p.c_out, k, nullptr, 0);
-  std::vector<float> scale(size_t(p.c_out), 1e-3f), y(size_t(p.c_out * p.h * p.w));
+  std::vector<float> scale(size_t(p.c_out), 1e-3f), y(size_t(p.c_out * p.out_h * p.out_w));
   q.x_zero = 3;
   q.out.kind = Int8Output::f32;
   q.out.scale = scale.data();
@@ -76,13 +79,14 @@ void BM_int8(benchmark::State& s) {
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  b->Args({480, 480, 6, 80, 1});   // rec 1x1, 480 -> 480
-  b->Args({240, 240, 12, 80, 1});  // rec 1x1, 240 -> 240
-  b->Args({96, 24, 160, 160, 3});  // det head 3x3, 96 -> 24 (f32: Winograd)
-  b->Args({16, 32, 320, 320, 1});  // det early 1x1, 16 -> 32
-  b->Args({24, 96, 160, 160, 1});  // det 1x1, 24 -> 96
-  b->Args({48, 48, 160, 160, 1});  // det 1x1, 48 -> 48
-  b->Args({96, 96, 80, 80, 1});    // det 1x1, 96 -> 96
+  b->Args({480, 480, 6, 80, 1, 1});   // rec 1x1, 480 -> 480
+  b->Args({240, 240, 12, 80, 1, 1});  // rec 1x1, 240 -> 240
+  b->Args({96, 24, 160, 160, 3, 1});  // det head 3x3, 96 -> 24 (f32: Winograd)
+  b->Args({16, 32, 320, 320, 1, 1});  // det early 1x1, 16 -> 32
+  b->Args({24, 96, 160, 160, 1, 1});  // det 1x1, 24 -> 96
+  b->Args({48, 48, 160, 160, 1, 1});  // det 1x1, 48 -> 48
+  b->Args({96, 96, 80, 80, 1, 1});    // det 1x1, 96 -> 96
+  b->Args({3, 16, 640, 640, 3, 2});   // det stem 3x3 stride 2, 3 -> 16
 }
 
 }  // namespace

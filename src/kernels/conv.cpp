@@ -36,11 +36,12 @@ void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const fl
 
 // Columns [first, first + count) of the im2col matrix:
 // col[(c*kh + i)*kw + j, q - first] = x[c, oh*sh - pt + i*dh, ow*sw - pl + j*dw], q = oh*out_w + ow.
-void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col) {
+void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col, int64_t ld) {
+  if (ld < 0) ld = count;
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < p.kh; ++i)
       for (int64_t j = 0; j < p.kw; ++j) {
-        float* dst = col + ((c * p.kh + i) * p.kw + j) * count;
+        float* dst = col + ((c * p.kh + i) * p.kw + j) * ld;
         const float* src = x + c * p.h * p.w;
         int64_t off = j * p.dil_w - p.pad_left;
         for (int64_t q = first; q < first + count;) {
@@ -133,6 +134,20 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
   const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
   float* yg = y + (n * p.c_out + g * cout_g) * plane;
   float* col = nullptr;
+  if (lowered && small_k_gemm_applicable(kdim)) {
+    // Few rows: the unpacked small-k kernel over the lowered block, whose
+    // rows are padded apart (a multiple of 4 KiB would alias in L1).
+    const int64_t ld = (count + 15) / 16 * 16 + 16;
+    col = thread_scratch(0, size_t(kdim * ld));
+    f32_im2col_block(p, xg, cin_g, first, count, col, ld);
+    avx512::small_k_gemm(col, ld, kdim, w + g * cout_g * kdim, bias ? bias + g * cout_g : nullptr, cout_g, yg + first, plane, count);
+    if (p.epilogue.active())
+      for (int64_t oc = 0; oc < cout_g; ++oc) {
+        float* out = yg + oc * plane + first;
+        apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
+      }
+    return;
+  }
   if (lowered) {
     col = thread_scratch(0, size_t(kdim * count));
     f32_im2col_block(p, xg, cin_g, first, count, col);
@@ -161,13 +176,21 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
 
 }  // namespace
 
-bool pointwise_applicable(const ConvParams& p) {
-  // PARETO_POINTWISE=0 sends these convs to the packed GEMM (for comparison).
+namespace {
+// PARETO_POINTWISE=0 sends small-k convs to the packed GEMM (for comparison).
+bool pointwise_enabled() {
   static const bool enabled = [] {
     const char* env = std::getenv("PARETO_POINTWISE");
     return !(env && !std::strcmp(env, "0"));
   }();
-  return enabled && kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+  return enabled;
+}
+}  // namespace
+
+bool small_k_gemm_applicable(int64_t k) { return kernel_table().level == IsaLevel::avx512 && k <= 128 && pointwise_enabled(); }
+
+bool pointwise_applicable(const ConvParams& p) {
+  return pointwise_enabled() && kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
          p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in <= 128;
 }
 

@@ -36,7 +36,8 @@ void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* 
 // Shared with the bf16 conv: columns [first, first + count) of the im2col
 // matrix of one group's channels (col[(c*kh + i)*kw + j][q - first]), and
 // the column block that keeps a tile's lowered inputs and outputs in L2.
-void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col);
+// Rows of the block `ld` floats apart (< 0: count).
+void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col, int64_t ld = -1);
 int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes);
 
 // The generic depthwise loop (one output plane; stride_w 1 or not): the
@@ -51,8 +52,13 @@ int64_t depthwise_scratch_floats(const ConvParams& p);
 // 1x1 stride-1 unpadded convs with few input channels (group 1), straight
 // from NCHW without packing (x86/pointwise_avx512.cpp); p.epilogue applies.
 bool pointwise_applicable(const ConvParams& p);
+// Whether sums over k products take the unpacked small-k kernel (AVX-512, k <= 128).
+bool small_k_gemm_applicable(int64_t k);
 namespace avx512 {
 void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+// y[r][q] = bias[r] + Σ_c w[r][c] x[c][q] for r < m, q < width: x rows ldx
+// floats apart (readable to a multiple of 16 past width), y rows ldy.
+void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width);
 }  // namespace avx512
 
 // Winograd F(4x4, 3x3): where f32_conv2d uses it (3x3, stride 1, group 1,

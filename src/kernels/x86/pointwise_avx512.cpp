@@ -63,6 +63,14 @@ float* chunk_scratch(size_t floats) {
 
 }  // namespace
 
+void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width) {
+  int64_t r = 0;
+  for (; r + 8 <= m; r += 8) rows<8>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
+  if (m - r >= 4) rows<4>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 4;
+  if (m - r >= 2) rows<2>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 2;
+  if (m - r >= 1) rows<1>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
+}
+
 void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t plane = p.h * p.w, k = p.c_in;
   // Pixels per chunk: the chunk's inputs (k rows) stay in L2 with room to spare.
@@ -81,18 +89,7 @@ void pointwise_conv(const ConvParams& p, const float* x, const float* w, const f
       float* xs = chunk_scratch(size_t(k * ld));
       for (int64_t c = 0; c < k; ++c) std::copy_n(x + (n * p.c_in + c) * plane + q0, width, xs + c * ld);
       float* yn = y + n * p.c_out * plane + q0;
-      int64_t r = 0;
-      for (; r + 8 <= p.c_out; r += 8) rows<8>(xs, ld, plane, k, w + r * k, bias ? bias + r : nullptr, yn + r * plane, width);
-      for (const int rr : {4, 2, 1})
-        if (p.c_out - r >= rr) {
-          const float* wr = w + r * k;
-          const float* br = bias ? bias + r : nullptr;
-          float* yr = yn + r * plane;
-          if (rr == 4) rows<4>(xs, ld, plane, k, wr, br, yr, width);
-          else if (rr == 2) rows<2>(xs, ld, plane, k, wr, br, yr, width);
-          else rows<1>(xs, ld, plane, k, wr, br, yr, width);
-          r += rr;
-        }
+      small_k_gemm(xs, ld, k, w, bias, p.c_out, yn, plane, width);
       if (p.epilogue.active())  // the chunk's outputs are still in cache
         for (int64_t oc = 0; oc < p.c_out; ++oc) {
           float* out = yn + oc * plane;
