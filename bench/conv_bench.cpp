@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/thread_pool.h"
 #include "kernels/bf16_conv.h"
 #include "kernels/conv.h"
 #include "kernels/int8_conv.h"
@@ -16,7 +17,7 @@ using namespace pareto::kernels;
 
 namespace {
 
-// cin, cout, h, w, k (square kernel, same padding), stride
+// cin, cout, h, w, k (square kernel, same padding), stride, threads
 ConvParams params(const benchmark::State& s) {
   ConvParams p;
   p.c_in = s.range(0);
@@ -45,6 +46,7 @@ std::vector<float> noise(size_t n, uint32_t seed) {
 }
 
 void BM_f32(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(6)));
   const ConvParams p = params(s);
   auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_out * p.c_in * p.kh * p.kw), 2), y = noise(size_t(p.c_out * p.h * p.w), 3);
   for (auto _ : s) f32_conv2d(p, x.data(), w.data(), nullptr, y.data());
@@ -52,6 +54,7 @@ void BM_f32(benchmark::State& s) {
 }
 
 void BM_bf16(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(6)));
   const ConvParams p = params(s);
   auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_out * p.c_in * p.kh * p.kw), 2), y = noise(size_t(p.c_out * p.h * p.w), 3);
   const Bf16Weights packed = pack_bf16_weights(w.data(), p.c_out, p.c_in * p.kh * p.kw);
@@ -60,6 +63,7 @@ void BM_bf16(benchmark::State& s) {
 }
 
 void BM_int8(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(6)));
   Int8ConvParams q;
   q.geo = params(s);
   const ConvParams& p = q.geo;
@@ -78,15 +82,30 @@ void BM_int8(benchmark::State& s) {
   rate(s, p);
 }
 
+// The int8 GEMM alone (m weight rows, k, n pixels), to tell it from the
+// conv's lowering and epilogue.
+void BM_int8_gemm(benchmark::State& s) {
+  const int64_t m = s.range(0), k4 = s.range(1), n = s.range(2), n16 = (n + 15) / 16 * 16;
+  std::vector<int8_t> a(size_t(m * k4));
+  std::vector<uint8_t> b(size_t(k4 * n16));
+  std::mt19937 rng(5);
+  for (auto& v : a) v = int8_t(rng());
+  for (auto& v : b) v = uint8_t(rng());
+  std::vector<int32_t> c(size_t(m * n));
+  for (auto _ : s) int8_gemm(a.data(), k4, m, k4, b.data(), n, c.data(), n);
+  s.counters["GMAC/s"] = benchmark::Counter(double(m * k4 * n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
-  b->Args({480, 480, 6, 80, 1, 1});   // rec 1x1, 480 -> 480
-  b->Args({240, 240, 12, 80, 1, 1});  // rec 1x1, 240 -> 240
-  b->Args({96, 24, 160, 160, 3, 1});  // det head 3x3, 96 -> 24 (f32: Winograd)
-  b->Args({16, 32, 320, 320, 1, 1});  // det early 1x1, 16 -> 32
-  b->Args({24, 96, 160, 160, 1, 1});  // det 1x1, 24 -> 96
-  b->Args({48, 48, 160, 160, 1, 1});  // det 1x1, 48 -> 48
-  b->Args({96, 96, 80, 80, 1, 1});    // det 1x1, 96 -> 96
-  b->Args({3, 16, 640, 640, 3, 2});   // det stem 3x3 stride 2, 3 -> 16
+  for (int t : {1, 2}) b->Args({480, 480, 6, 80, 1, 1, t});   // rec 1x1, 480 -> 480
+  for (int t : {1, 2}) b->Args({240, 240, 12, 80, 1, 1, t});  // rec 1x1, 240 -> 240
+  for (int t : {1, 2}) b->Args({96, 24, 160, 160, 3, 1, t});  // det head 3x3, 96 -> 24 (f32: Winograd)
+  for (int t : {1, 2}) b->Args({16, 32, 320, 320, 1, 1, t});  // det early 1x1, 16 -> 32
+  for (int t : {1, 2}) b->Args({24, 96, 160, 160, 1, 1, t});  // det 1x1, 24 -> 96
+  for (int t : {1, 2}) b->Args({48, 48, 160, 160, 1, 1, t});  // det 1x1, 48 -> 48
+  for (int t : {1, 2}) b->Args({96, 96, 80, 80, 1, 1, t});    // det 1x1, 96 -> 96
+  for (int t : {1, 2}) b->Args({3, 16, 640, 640, 3, 2, t});   // det stem 3x3 stride 2, 3 -> 16
+  for (int t : {1, 2}) b->Args({192, 192, 40, 40, 1, 1, t});  // det 1x1, 192 -> 192
 }
 
 }  // namespace
@@ -94,5 +113,6 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes);
 BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes);
 BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes);
+BENCHMARK(BM_int8_gemm)->Name("int8_gemm")->Args({192, 192, 224})->Args({480, 480, 112})->Args({192, 192, 1600});
 
 BENCHMARK_MAIN();

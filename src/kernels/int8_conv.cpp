@@ -1,6 +1,7 @@
 #include "kernels/int8_conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -124,6 +125,13 @@ struct Source {
 // zero point where the tap falls in the padding.
 void im2col_row(const ConvParams& p, const Source& s, int64_t c, int64_t i, int64_t j, int64_t first, int64_t count, uint8_t* dst) {
   const uint8_t* plane = s.x + c * s.h * s.w;
+  if (p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 && p.out_w == s.w && p.out_h == s.h) {
+    // A 1x1 conv's row is the input plane itself: one copy, not one per output row.
+    std::memcpy(dst, plane + first, size_t(count));
+    if (s.flip)
+      for (int64_t q = 0; q < count; ++q) dst[q] ^= s.flip;
+    return;
+  }
   const int64_t off = j * p.dil_w - p.pad_left;
   for (int64_t q = first; q < first + count;) {
     const int64_t oh = q / p.out_w, ow0 = q % p.out_w, ow1 = std::min(p.out_w, ow0 + (first + count - q));
@@ -229,6 +237,7 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   const Int8TileGemm tile = w.tiles.empty() ? nullptr : int8_tile_gemm();
   const int64_t k4 = tile ? w.k64 : w.k4;
   const uint8_t flip = p.x_signed ? 0x80 : 0;
+  const bool vector_epilogue = use_vnni();
   const int32_t x_zero_u = p.x_signed ? p.x_zero + 128 : p.x_zero;
   // Column blocks whose panel (k4 bytes per column) and int32 tile stay in L2.
   int64_t block = std::max<int64_t>(16, ((int64_t(256) << 10) / (k4 + 4 * cout_g)) / 16 * 16);
@@ -280,7 +289,13 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
             const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
             const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
             float* row = yf + at(oc, 0);
-            if (wz == 0)
+            // Every corrected sum fits 32 bits when the bound below does
+            // (|sum| <= k * 255 * 255 with the column sums); then the vector
+            // form computes the same integers and the same float operations.
+            const int64_t bound = k * 255 * 255 + std::abs(base);
+            if (vector_epilogue && bound < INT32_MAX)
+              avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums.data() : nullptr, sc, b, row);
+            else if (wz == 0)
               for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base) + b;
             else
               for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base - wz * col_sums[size_t(q)]) + b;

@@ -4,6 +4,9 @@
 // products of each lane into its int32 sum (exactly: no saturation).
 // Register tile: up to 8 rows x 32 pixels (16 accumulators).
 #include "kernels/x86/avx512_intrinsics.h"
+// The float epilogue rounds the product and the sum separately, as the
+// scalar twin does (the build would otherwise fuse them).
+#pragma GCC optimize("fp-contract=off")
 
 #include <cstring>
 
@@ -63,6 +66,19 @@ void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_
     case 2: rows<2>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
     case 1: rows<1>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
     default: break;
+  }
+}
+
+void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row) {
+  const __m512i vb = _mm512_set1_epi32(base), vz = _mm512_set1_epi32(w_zero);
+  const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
+  for (int64_t q = 0; q < n; q += 16) {
+    const __mmask16 m = n - q >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - q)) - 1u);
+    __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, acc + q), vb);
+    if (col_sums) v = _mm512_sub_epi32(v, _mm512_mullo_epi32(vz, _mm512_maskz_loadu_epi32(m, col_sums + q)));
+    // Not fused: the scalar loop rounds the product, then the sum.
+    const __m512 prod = _mm512_mul_ps(s, _mm512_cvtepi32_ps(v));
+    _mm512_mask_storeu_ps(row + q, m, _mm512_add_ps(prod, b));
   }
 }
 
