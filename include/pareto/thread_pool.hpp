@@ -66,5 +66,10 @@ bool in_parallel_region();
 // Width of the pool parallel_for uses on this thread.
 int num_threads();
 void parallel_for(int64_t n, RangeFn fn);
+// The same, handing out one index at a time (fn(i, i + 1)) to whichever
+// thread is free: for a few coarse tasks (conv tiles) on cores that do not
+// run at the same speed (a shared VM, big.LITTLE), where equal contiguous
+// chunks leave the fast thread waiting for the slow one.
+void parallel_for_dynamic(int64_t n, RangeFn fn);
 
 }  // namespace pareto

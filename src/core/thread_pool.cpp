@@ -43,12 +43,21 @@ struct ThreadPool::Impl {
   }
   int size() const { return threads_; }
 
-  void run(int64_t n, const RangeFn& fn);
+  void run(int64_t n, const RangeFn& fn, bool dynamic = false);
 
  private:
   int64_t chunk_begin(int i) const { return n_ * i / parts_; }
   int64_t chunk_end(int i) const { return n_ * (i + 1) / parts_; }
   void worker(int index, uint64_t seen);
+  // Thread `index`'s share of the region: its contiguous chunk, or (dynamic)
+  // indices taken one at a time until none is left.
+  void run_share(int index) {
+    if (!dynamic_) {
+      (*fn_)(chunk_begin(index), chunk_end(index));
+      return;
+    }
+    for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n_; i = next_.fetch_add(1, std::memory_order_relaxed)) (*fn_)(i, i + 1);
+  }
   void stop_workers();
   static void set_current(Impl* pool);
 
@@ -69,6 +78,8 @@ struct ThreadPool::Impl {
   // so no worker can read one region's fields against another's generation.
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
+  bool dynamic_ = false;
+  std::atomic<int64_t> next_{0};
   int parts_ = 0;
   const Limits* limits_ = nullptr;  // the caller's limits, in force in every chunk
   std::exception_ptr error_;        // the first exception a worker's chunk threw (guarded by mutex_)
@@ -77,7 +88,7 @@ struct ThreadPool::Impl {
   std::atomic<bool> stop_{false};
 };
 
-void ThreadPool::Impl::run(int64_t n, const RangeFn& fn) {
+void ThreadPool::Impl::run(int64_t n, const RangeFn& fn, bool dynamic) {
   const int parts = int(std::min<int64_t>(threads_, n));
   if (parts <= 1 || t_in_parallel) {
     if (n > 0) fn(0, n);
@@ -89,6 +100,8 @@ void ThreadPool::Impl::run(int64_t n, const RangeFn& fn) {
     fn_ = &fn;
     n_ = n;
     parts_ = parts;
+    dynamic_ = dynamic;
+    next_.store(0, std::memory_order_relaxed);
     limits_ = &current_limits();
     error_ = nullptr;
     pending_.store(threads_ - 1);
@@ -100,7 +113,7 @@ void ThreadPool::Impl::run(int64_t n, const RangeFn& fn) {
   std::exception_ptr own;
   try {
     ParallelScope scope;
-    fn(0, chunk_end(0));
+    run_share(0);
   } catch (...) {
     own = std::current_exception();
   }
@@ -137,7 +150,7 @@ void ThreadPool::Impl::worker(int index, uint64_t seen) {
       try {
         ParallelScope scope;
         LimitsScope limits(*limits_);
-        (*fn_)(chunk_begin(index), chunk_end(index));
+        run_share(index);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::current_exception();
@@ -208,8 +221,21 @@ void parallel_for(int64_t n, RangeFn fn) {
     fn(n * i / parts, n * (i + 1) / parts);
   }
 }
+void parallel_for_dynamic(int64_t n, RangeFn fn) {
+  const int parts = int(std::min<int64_t>(current_pool().size(), n));
+  if (parts <= 1 || t_in_parallel) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(parts)
+  for (int64_t i = 0; i < n; ++i) {
+    ParallelScope scope;
+    fn(i, i + 1);
+  }
+}
 #else
 void parallel_for(int64_t n, RangeFn fn) { current_pool().run(n, fn); }
+void parallel_for_dynamic(int64_t n, RangeFn fn) { current_pool().run(n, fn, true); }
 #endif
 
 }  // namespace pareto

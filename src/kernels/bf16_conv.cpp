@@ -136,7 +136,7 @@ void bf16_conv2d(const ConvParams& p, const float* x, const Bf16Weights& w, cons
   const Bf16TileGemm tile = w.tiles.empty() ? nullptr : bf16_tile_gemm();
   const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
   const int64_t blocks = (plane + block - 1) / block;
-  parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t ng = t / blocks, first = t % blocks * block;
       bf16_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered, native, tile);

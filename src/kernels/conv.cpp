@@ -106,7 +106,7 @@ float* thread_scratch(int slot, size_t floats) {
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t mult = p.c_out / p.c_in;
   const bool fast = kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
-  parallel_for(p.n * p.c_out, [&](int64_t begin, int64_t end) {
+  parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
     float* scratch = fast ? thread_scratch(1, size_t(avx512::depthwise_scratch_floats(p))) : nullptr;
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
@@ -221,7 +221,7 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   // in that core's cache and lets the lowering scale with threads as well.
   const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
   const int64_t blocks = (plane + block - 1) / block;
-  parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t ng = t / blocks, first = t % blocks * block;
       conv_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered);
@@ -309,7 +309,7 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
     int64_t rb = std::max<int64_t>(1, (int64_t(128) << 10) / per_row);
     rb = std::min(rb, std::max<int64_t>(1, p.n * p.group * p.h / (4 * num_threads())));
     const int64_t blocks = (p.h + rb - 1) / rb;
-    parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+    parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t ng = t / blocks, ih0 = t % blocks * rb;
         const int64_t ih1 = std::min(p.h, ih0 + rb);

@@ -193,4 +193,29 @@ TEST(ThreadPoolRegions, WorkerExceptionsAndLimitsReachTheCaller) {
   EXPECT_EQ(refused.load(), 3);
 }
 
+// Indices handed out one at a time: each runs exactly once, whichever
+// thread takes it, as single-index ranges; a slow index does not hold the
+// others back; exceptions still reach the caller.
+TEST(ThreadPoolRegions, DynamicRegionsRunEveryIndexOnce) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    PoolScope scope(&pool);
+    for (int64_t n : {1, 2, 7, 100}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      parallel_for_dynamic(n, [&](int64_t b, int64_t e) {
+        if (threads > 1) {
+          EXPECT_EQ(e, b + 1);
+        }
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+      });
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[size_t(i)].load(), 1) << "index " << i << " of " << n << ", threads " << threads;
+    }
+    EXPECT_THROW(parallel_for_dynamic(5, [&](int64_t b, int64_t e) {
+                   for (int64_t i = b; i < e; ++i)
+                     if (i == 3) fail_argument("index 3 refuses");
+                 }),
+                 Error);
+  }
+}
+
 }  // namespace

@@ -79,7 +79,7 @@ void pointwise_conv(const ConvParams& p, const float* x, const float* w, const f
   if (num_threads() > 1 && p.n * ((plane + chunk - 1) / chunk) < want) chunk = std::max<int64_t>(32, (p.n * plane / want + 31) / 32 * 32);
   chunk = std::min(chunk, plane);
   const int64_t chunks = (plane + chunk - 1) / chunk;
-  parallel_for(p.n * chunks, [&](int64_t begin, int64_t end) {
+  parallel_for_dynamic(p.n * chunks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / chunks, q0 = t % chunks * chunk, q1 = std::min(plane, q0 + chunk);
       // The chunk's input rows copied next to each other: in place they sit
