@@ -1,7 +1,7 @@
 // Per-layer compute precision for CNNs: with PassContext::conv_precision
 // "bf16", every float conv that is not depthwise (a direct kernel that
-// moves data rather than multiplies) gets attribute compute="bf16", except
-// the nodes named in keep_float. The kernel still picks f32 Winograd for
+// moves data rather than multiplies) and every MatMul by a constant 2-D B
+// gets attribute compute="bf16", except the nodes named in keep_float. The kernel still picks f32 Winograd for
 // the 3x3 convs it serves (fewer multiplies win over faster ones); the
 // attribute travels in the compiled artifact.
 #include <algorithm>
@@ -29,6 +29,18 @@ PassStats assign_precision(ir::Graph& g, const PassContext& ctx) {
   if (ctx.conv_precision.empty() || ctx.conv_precision == "fp32") return st;
   if (ctx.conv_precision != "bf16") fail_argument("conv precision '" + ctx.conv_precision + "' (fp32 or bf16)");
   for (ir::Node& n : g.nodes) {
+    if (n.op_type == "MatMul" && n.domain.empty() && n.inputs.size() == 2 && n.inputs[1] >= 0) {
+      // By a constant 2-D B (a projection or classifier head): the bf16 conv kernel runs it.
+      const ir::Value& b = g.values[size_t(n.inputs[1])];
+      if (!b.constant.defined() || b.constant.rank() != 2 || b.constant.dtype() != DType::f32) continue;
+      if (std::find(ctx.keep_float.begin(), ctx.keep_float.end(), n.name) != ctx.keep_float.end()) {
+        st.rewrites["matmul kept fp32 (named)"]++;
+        continue;
+      }
+      n.set_attr(ir::attr_string("compute", "bf16"));
+      st.rewrites["matmul -> bf16 compute"]++;
+      continue;
+    }
     if ((n.op_type != "Conv" && n.op_type != "FusedConv") || (!n.domain.empty() && n.domain != "pareto")) continue;
     if (n.has_attr("x_scale")) continue;  // int8 already
     const bool kept = std::find(ctx.keep_float.begin(), ctx.keep_float.end(), n.name) != ctx.keep_float.end();

@@ -193,12 +193,15 @@ TEST(Bf16Conv, CompiledRecognizerStaysCloseToF32) {
   auto a = Session::open(model, f32_opt);
   auto b = Session::open(model, bf16_opt);
   ASSERT_TRUE(a.ok() && b.ok()) << b.status().to_string();
-  int marked = 0;
+  int marked = 0, matmuls = 0;
   for (const PassSummary& s : b.value()->passes())
     if (s.pass == "assign_precision")
-      for (const auto& [what, n] : s.rewrites)
+      for (const auto& [what, n] : s.rewrites) {
         if (what == "conv -> bf16 compute") marked = n;
+        if (what == "matmul -> bf16 compute") matmuls = n;
+      }
   EXPECT_GT(marked, 20);
+  EXPECT_GE(matmuls, 1) << "the classifier head (a MatMul by a constant)";
   auto x = randn(size_t(3 * 48 * 320), 11, 0.5f);
   std::map<std::string, Tensor> in{{"x", Tensor::from_vector(x, {1, 3, 48, 320})}};
   auto ya = a.value()->run(in);
@@ -213,7 +216,7 @@ TEST(Bf16Conv, CompiledRecognizerStaysCloseToF32) {
     norm += double(ta.data<float>()[i]) * double(ta.data<float>()[i]);
   }
   const double rel = std::sqrt(diff / norm);
-  std::printf("[bf16] rec: %d convs bf16, output relative L2 error %.3e against fp32\n", marked, rel);
+  std::printf("[bf16] rec: %d convs and %d matmuls bf16, output relative L2 error %.3e against fp32\n", marked, matmuls, rel);
   EXPECT_GT(rel, 1e-5) << "bf16 rounding must show";
   EXPECT_LT(rel, 0.1);
 }

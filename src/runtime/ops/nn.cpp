@@ -386,6 +386,39 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
   return true;
 }
 
+// A MatMul the precision pass marked compute=bf16 (a constant 2-D B): the
+// bf16 conv kernel as a 1x1 conv over the rows of A (A^T as the image,
+// B^T as the weights, packed once per executor), then transposed back.
+bool matmul_bf16(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_t n, float* y) {
+  if (!ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return false;
+  const ir::Value& bv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
+  if (!bv.constant.defined() || ctx.in(1).rank() != 2) return false;
+  const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, 1 << 21, [&]() -> std::shared_ptr<const void> {
+    std::vector<float> bt(size_t(n * k));
+    const float* b = ctx.in(1).data<float>();
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < n; ++j) bt[size_t(j * k + i)] = b[i * n + j];
+    return std::make_shared<kernels::Bf16Weights>(kernels::pack_bf16_weights(bt.data(), n, k));
+  });
+  thread_local std::vector<float> at, yt;
+  at.resize(size_t(k * rows));
+  yt.resize(size_t(n * rows));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < k; ++i) at[size_t(i * rows + r)] = a[r * k + i];
+  kernels::ConvParams p;
+  p.c_in = k;
+  p.c_out = n;
+  p.h = p.out_h = 1;
+  p.w = p.out_w = rows;
+  kernels::bf16_conv2d(p, at.data(), *static_cast<const kernels::Bf16Weights*>(held.get()), nullptr, yt.data());
+  float* ytp = yt.data();
+  parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] = ytp[j * rows + r];
+  });
+  return true;
+}
+
 void run_matmul(OpContext& ctx) {
   const Tensor& a0 = ctx.in(0);
   const Tensor& b0 = ctx.in(1);
@@ -405,6 +438,8 @@ void run_matmul(OpContext& ctx) {
   Tensor& y = ctx.out(0, DType::f32, out);
   std::vector<int64_t> sa = broadcast_strides(abatch, batch), sb = broadcast_strides(bbatch, batch);
   int64_t nb = shape_numel(batch);
+  if (!a_vec && !b_vec && bbatch.empty() && ctx.node.attr_s("compute", "") == "bf16" && matmul_bf16(ctx, a0.data<float>(), nb * m, k, n, y.data<float>()))
+    return;
   if (!a_vec && !b_vec && bbatch.empty() && matmul_packed_constant(ctx, a0.data<float>(), nb * m, m, k, n, y.data<float>())) return;
   const float* pa = a0.data<float>();
   const float* pb = b0.data<float>();
