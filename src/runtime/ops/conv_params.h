@@ -21,4 +21,10 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
 // a buffer of this thread's that the next call reuses.
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out);
 
+// The Conv / FusedConv and ConvTranspose ops (registered by register_nn_ops).
+void run_conv(OpContext& ctx);
+void infer_conv(InferContext& ctx);
+void run_conv_transpose(OpContext& ctx);
+void infer_conv_transpose(InferContext& ctx);
+
 }  // namespace pareto::runtime

@@ -1,0 +1,314 @@
+// Convolutions and transposed convolutions: ONNX attributes to the kernel
+// library's ConvParams, the choice of kernel (int8, bf16, Winograd,
+// pointwise, tiled GEMM) and the weights packed once per executor.
+#include "kernels/bf16_conv.h"
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+#include "runtime/executor.h"
+#include "runtime/ops/conv_params.h"
+#include "runtime/ops/op_util.h"
+
+namespace pareto::runtime {
+
+namespace {
+
+// Geometry attributes above this are refused: products of three of them stay
+// far inside int64 (no overflow in output-size arithmetic), and no real
+// model comes near it.
+constexpr int64_t kMaxGeometry = int64_t(1) << 20;
+
+struct Spatial {
+  std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
+};
+
+// Reads kernel/stride/dilation/pads for `dims` spatial dims and applies auto_pad.
+Spatial conv_geometry(const ir::Node& node, const Shape& in_spatial, const std::vector<int64_t>& kernel) {
+  size_t d = in_spatial.size();
+  Spatial s;
+  s.kernel = node.attr_ints("kernel_shape", kernel);
+  s.strides = node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  s.dilations = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  s.pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  if (s.kernel.size() != d || s.strides.size() != d || s.dilations.size() != d || s.pads.size() != 2 * d)
+    fail_model(node.label() + ": " + "kernel_shape/strides/dilations/pads do not match " + std::to_string(d) + " spatial dims");
+  for (size_t i = 0; i < d; ++i) {
+    if (s.kernel[i] <= 0 || s.strides[i] <= 0 || s.dilations[i] <= 0 || s.pads[i] < 0 || s.pads[i + d] < 0)
+      fail_model(node.label() + ": " + "kernel, strides and dilations must be positive and pads non-negative");
+    // Bounded so that the output-size arithmetic below cannot overflow.
+    if (s.strides[i] > kMaxGeometry || s.dilations[i] > kMaxGeometry || s.pads[i] > kMaxGeometry || s.pads[i + d] > kMaxGeometry)
+      fail_model(node.label() + ": strides, dilations and pads above " + std::to_string(kMaxGeometry) + " are not supported");
+    if (s.kernel[i] != kernel[i]) fail_model(node.label() + ": " + "kernel_shape does not match the weight shape");
+  }
+  std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (size_t i = 0; i < d; ++i) {
+      int64_t out = (in_spatial[i] + s.strides[i] - 1) / s.strides[i];
+      int64_t total = std::max<int64_t>(0, (out - 1) * s.strides[i] + (s.kernel[i] - 1) * s.dilations[i] + 1 - in_spatial[i]);
+      int64_t small = total / 2, big = total - small;
+      s.pads[i] = auto_pad == "SAME_UPPER" ? small : big;
+      s.pads[i + d] = total - s.pads[i];
+    }
+  } else if (auto_pad == "VALID") {
+    std::fill(s.pads.begin(), s.pads.end(), 0);
+  } else if (auto_pad != "NOTSET") {
+    fail_model(node.label() + ": " + "unknown auto_pad '" + auto_pad + "'");
+  }
+  return s;
+}
+
+// ConvTranspose geometry from attributes and shapes: kernel, strides,
+// dilations, effective begin/end pads and the output spatial dims.
+struct TransposeGeometry {
+  std::vector<int64_t> kernel, strides, dil, pads, out;
+};
+
+TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, const Shape& w) {
+  auto invalid = [&](const std::string& m) { fail_model(node.label() + ": " + m); };
+  size_t d = x.size() - 2;
+  TransposeGeometry g;
+  g.kernel = node.attr_ints("kernel_shape", Shape(w.begin() + 2, w.end()));
+  g.strides = node.attr_ints("strides", std::vector<int64_t>(d, 1));
+  g.dil = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  g.pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  std::vector<int64_t> out_pad = node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
+  std::vector<int64_t> out_shape = node.attr_ints("output_shape", {});
+  std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
+  if (g.kernel.size() != d || g.strides.size() != d || g.dil.size() != d || g.pads.size() != 2 * d || out_pad.size() != d)
+    invalid("attribute lengths do not match the spatial rank");
+  if (out_shape.size() > d) out_shape.erase(out_shape.begin(), out_shape.end() - long(d));
+  if (!out_shape.empty() && out_shape.size() != d)
+    invalid("output_shape has " + std::to_string(out_shape.size()) + " entries for " + std::to_string(d) + " spatial dims");
+  g.out.resize(d);
+  for (size_t i = 0; i < d; ++i) {
+    if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dil[i] <= 0) invalid("kernel, strides and dilations must be positive");
+    if (g.kernel[i] != w[i + 2]) invalid("kernel_shape does not match the weight shape");
+    if (g.pads[i] < 0 || g.pads[i + d] < 0 || out_pad[i] < 0) invalid("pads and output_padding must not be negative");
+    if (g.strides[i] > kMaxGeometry || g.dil[i] > kMaxGeometry || g.pads[i] > kMaxGeometry || g.pads[i + d] > kMaxGeometry ||
+        out_pad[i] > kMaxGeometry || x[i + 2] > kMaxGeometry || g.kernel[i] > kMaxGeometry)
+      invalid("sizes, strides, dilations and pads above " + std::to_string(kMaxGeometry) + " are not supported");
+    int64_t in = x[i + 2];
+    int64_t full = g.strides[i] * (in - 1) + out_pad[i] + (g.kernel[i] - 1) * g.dil[i] + 1;
+    if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      if (!out_shape.empty() && (out_shape[i] <= 0 || out_shape[i] > kMaxGeometry)) invalid("output_shape is out of range");
+      int64_t target = out_shape.empty() ? in * g.strides[i] : out_shape[i];
+      int64_t total = std::max<int64_t>(0, full - target);
+      g.pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      g.pads[i + d] = total - g.pads[i];
+      g.out[i] = target;
+    } else {
+      if (auto_pad == "VALID") std::fill(g.pads.begin(), g.pads.end(), 0);
+      g.out[i] = full - g.pads[i] - g.pads[i + d];
+    }
+    if (g.out[i] <= 0) invalid("output size is not positive");
+  }
+  return g;
+}
+
+const float* conv_bias(const OpContext& ctx, int64_t c_out) {
+  if (!ctx.has(2)) return nullptr;
+  if (ctx.in(2).numel() != c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
+  return ctx.in(2).data<float>();
+}
+
+// A group-1 conv whose weights are a graph constant: the weights packed for
+// the GEMM (or Winograd-transformed and packed) once per executor and
+// kernel level instead of on every call.
+std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd) {
+  if (p.group != 1 || !ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return nullptr;
+  const ir::Value& wv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
+  if (!wv.constant.defined()) return nullptr;
+  const int level = int(kernels::kernel_table().level);
+  // The key tells the two forms apart: one node may meet both when its
+  // input shape changes between runs.
+  return ctx.executor->node_cache(ctx.node, level * 2 + (winograd ? 1 : 0), [&]() -> std::shared_ptr<const void> {
+    std::shared_ptr<std::vector<float>> buf;
+    if (winograd) {
+      buf = std::make_shared<std::vector<float>>(kernels::winograd_weights_floats(p));
+      kernels::winograd_transform_weights(p, ctx.in(1).data<float>(), buf->data());
+    } else {
+      kernels::GemmArgs g;
+      g.m = p.c_out;
+      g.k = p.c_in * p.kh * p.kw;
+      g.a = ctx.in(1).data<float>();
+      g.lda = g.k;
+      buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
+      kernels::f32_gemm_pack_a(g, buf->data());
+    }
+    return std::shared_ptr<const void>(buf, buf->data());
+  });
+}
+
+// A conv the precision pass marked compute=bf16 (passes/assign_precision):
+// weights rounded and packed once per executor when they are a constant.
+void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  const int64_t k = p.c_in / p.group * p.kh * p.kw;
+  auto make = [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<kernels::Bf16Weights>(kernels::pack_bf16_weights(w.data<float>(), p.c_out, k));
+  };
+  bool constant = false;
+  if (ctx.executor && ctx.scope && ctx.node.inputs.size() > 1 && ctx.node.inputs[1] >= 0)
+    constant = ctx.scope->graph->values[size_t(ctx.node.inputs[1])].constant.defined();
+  const std::shared_ptr<const void> held = constant ? ctx.executor->node_cache(ctx.node, 1 << 21, make) : make();
+  kernels::bf16_conv2d(p, x.data<float>(), *static_cast<const kernels::Bf16Weights*>(held.get()), bias, y);
+}
+
+}  // namespace
+
+
+kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
+  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D convolution (input rank " + std::to_string(x.rank()) + ")");
+  if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
+  bool one_d = x.rank() == 3;
+  Shape spatial(x.shape().begin() + 2, x.shape().end());
+  std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
+  Spatial s = conv_geometry(ctx.node, spatial, kernel);
+  int64_t group = ctx.node.attr_i("group", 1);
+  kernels::ConvParams p;
+  p.n = x.dim(0);
+  p.c_in = x.dim(1);
+  p.h = one_d ? 1 : x.dim(2);
+  p.w = one_d ? x.dim(2) : x.dim(3);
+  p.c_out = w.dim(0);
+  p.group = group;
+  if (group <= 0 || p.c_in % group || p.c_out % group || w.dim(1) > INT64_MAX / group || w.dim(1) * group != p.c_in)
+    ctx.invalid("channels " + std::to_string(p.c_in) + " / weight " + shape_to_string(w.shape()) + " / group " +
+                std::to_string(group) + " are inconsistent");
+  size_t d = spatial.size();
+  auto at = [&](const std::vector<int64_t>& v, size_t i2d, int64_t def) { return one_d ? (i2d == 0 ? def : v[0]) : v[i2d]; };
+  p.kh = at(s.kernel, 0, 1);
+  p.kw = at(s.kernel, 1, 1);
+  p.stride_h = at(s.strides, 0, 1);
+  p.stride_w = at(s.strides, 1, 1);
+  p.dil_h = at(s.dilations, 0, 1);
+  p.dil_w = at(s.dilations, 1, 1);
+  p.pad_top = one_d ? 0 : s.pads[0];
+  p.pad_left = one_d ? s.pads[0] : s.pads[1];
+  int64_t pad_bottom = one_d ? 0 : s.pads[d], pad_right = one_d ? s.pads[d] : s.pads[d + 1];
+  p.out_h = (p.h + p.pad_top + pad_bottom - p.dil_h * (p.kh - 1) - 1) / p.stride_h + 1;
+  p.out_w = (p.w + p.pad_left + pad_right - p.dil_w * (p.kw - 1) - 1) / p.stride_w + 1;
+  if (p.out_h <= 0 || p.out_w <= 0) ctx.invalid("kernel larger than padded input " + shape_to_string(x.shape()));
+  return p;
+}
+
+Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p) {
+  return x.rank() == 3 ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+}
+
+void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType out_dtype) {
+  const ir::ValueType* x = ctx.type(x_index);
+  const ir::ValueType* w = ctx.type(w_index);
+  if (!x || !w) return;
+  ctx.out_types[0].dtype = out_dtype == DType::undefined ? x->dtype : out_dtype;
+  if (!x->rank_known || !w->rank_known || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
+  Shape spatial(x->dims.begin() + 2, x->dims.end());
+  std::vector<int64_t> kernel(w->dims.begin() + 2, w->dims.end());
+  Shape out = {x->dims[0], w->dims[0]};
+  bool known = true;
+  for (int64_t d : spatial) known &= d >= 0;
+  for (int64_t k : kernel) known &= k >= 0;
+  if (known) {
+    Spatial s = conv_geometry(ctx.node, spatial, kernel);
+    size_t d = spatial.size();
+    for (size_t i = 0; i < d; ++i)
+      out.push_back((spatial[i] + s.pads[i] + s.pads[i + d] - s.dilations[i] * (kernel[i] - 1) - 1) / s.strides[i] + 1);
+  } else {
+    out.resize(x->dims.size(), -1);
+  }
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
+
+void run_conv(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+  kernels::ConvParams p = conv_params(ctx, x, w);
+  const float* bias = conv_bias(ctx, p.c_out);
+  Shape out = conv_output_shape(x, p);
+  if (ctx.node.op_type == "FusedConv") {  // pareto's fused form: residual input 3, activation attributes
+    p.epilogue.act.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
+    p.epilogue.act.alpha = ctx.node.attr_f("alpha", 0.f);
+    p.epilogue.act.beta = ctx.node.attr_f("beta", 0.f);
+    p.epilogue.act.scale = ctx.node.attr_f("post_scale", 1.f);
+    p.epilogue.act.shift = ctx.node.attr_f("post_shift", 0.f);
+    if (ctx.node.has_attr("activation") && p.epilogue.act.kind == kernels::ActKind::none)
+      ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+    if (ctx.has(3)) {
+      const Tensor& r = ctx.in(3);
+      if (r.dtype() != DType::f32 || r.shape() != out) ctx.invalid("residual " + shape_to_string(r.shape()) + " differs from the output " + shape_to_string(out));
+      p.epilogue.residual = r.data<float>();
+    }
+  }
+  Tensor& y = ctx.out(0, DType::f32, out);
+  const bool winograd = kernels::winograd_applicable(p);
+  const float* xin = x.data<float>();
+  if (ctx.node.has_attr("x_scale")) {
+    if (!winograd) return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
+    // Winograd does a 3x3 conv with a quarter of the multiplies, which on
+    // this machine beats the int8 kernel's 4x faster multiplies plus its
+    // lowering: the same function (the int8 conv of the rounded input),
+    // computed in float on the input rounded to its int8 grid.
+    xin = fake_quantized_input(ctx, x, p.c_out);
+  }
+  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p)) return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
+  // The pointwise kernel reads the weights as they are.
+  std::shared_ptr<const void> packed = kernels::pointwise_applicable(p) ? nullptr : packed_conv_weights(ctx, p, winograd);
+  (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());
+  kernels::f32_conv2d(p, xin, w.data<float>(), bias, y.data<float>());
+}
+
+void infer_conv(InferContext& ctx) { infer_conv_from(ctx, 0, 1, DType::undefined); }
+
+void infer_conv_transpose(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  const ir::ValueType* w = ctx.type(1);
+  if (!x || !w) return;
+  ctx.out_types[0].dtype = x->dtype;
+  if (!x->fully_known() || !w->fully_known() || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
+  TransposeGeometry g = conv_transpose_geometry(ctx.node, x->dims, w->dims);
+  const int64_t group = ctx.node.attr_i("group", 1);
+  if (group <= 0 || w->dims[1] > (int64_t(1) << 40) / group) return;  // the kernel refuses it
+  Shape out = {x->dims[0], w->dims[1] * group};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
+void run_conv_transpose(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("ConvTranspose on ") + dtype_name(x.dtype()));
+  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D transposed convolution");
+  if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
+  bool one_d = x.rank() == 3;
+  size_t d = size_t(x.rank() - 2);
+  int64_t group = ctx.node.attr_i("group", 1);
+  if (group <= 0 || x.dim(1) != w.dim(0) || x.dim(1) % group || w.dim(1) > (int64_t(1) << 40) / group)
+    ctx.invalid("weight shape does not match input channels");
+  TransposeGeometry g = conv_transpose_geometry(ctx.node, x.shape(), w.shape());
+  kernels::ConvParams p;
+  p.n = x.dim(0);
+  p.c_in = x.dim(1);
+  p.c_out = w.dim(1) * group;
+  p.group = group;
+  p.h = one_d ? 1 : x.dim(2);
+  p.w = one_d ? x.dim(2) : x.dim(3);
+  p.kh = one_d ? 1 : g.kernel[0];
+  p.kw = g.kernel[d - 1];
+  p.stride_h = one_d ? 1 : g.strides[0];
+  p.stride_w = g.strides[d - 1];
+  p.dil_h = one_d ? 1 : g.dil[0];
+  p.dil_w = g.dil[d - 1];
+  p.pad_top = one_d ? 0 : g.pads[0];
+  p.pad_left = g.pads[d - 1];
+  p.out_h = one_d ? 1 : g.out[0];
+  p.out_w = g.out[d - 1];
+  const float* bias = conv_bias(ctx, p.c_out);
+  Shape y_shape = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+  Tensor& y = ctx.out(0, DType::f32, y_shape);
+  kernels::f32_conv_transpose2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
+}
+
+}  // namespace pareto::runtime
