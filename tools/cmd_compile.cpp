@@ -10,11 +10,12 @@
 namespace pareto::tools {
 
 int cmd_compile(const Args& args) {
-  if (args.positional.size() != 1) fail_argument("usage: pareto compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--report] [-o MODEL.pareto]");
+  if (args.positional.size() != 1) fail_argument("usage: pareto compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--report] [--no-prepack] [-o MODEL.pareto]");
   SessionOptions plain_opt, opt;
   opt.optimize = true;
   opt.shapes = parse_shapes(args);
   opt.constant_inputs = parse_constants(args);
+  opt.prepack_weights = !args.has("--no-prepack");
   parse_precision(args, opt);
   auto plain = Session::open(args.positional[0], plain_opt);
   if (!plain.ok()) throw Error(plain.status().code, plain.status().message);

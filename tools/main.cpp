@@ -52,7 +52,7 @@ const char* kUsage =
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
     "      perplexity of both, KL divergence, top-1 agreement, per-layer error, bits per weight\n"
-    "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--precision fp32|bf16] [--report] [-o MODEL.pareto]\n"
+    "  compile MODEL.onnx [--shape NAME=D0,D1,...] [--const NAME=VALUE] [--precision fp32|bf16] [--report] [--no-prepack] [-o MODEL.pareto]\n"
     "      graph compiler: nodes before/after each pass, what it fused, the memory plan; -o writes a compiled\n"
     "      model that run/info/bench load directly (run/bench also take -O to compile at load)\n"
     "  ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR] [--threads N] [--warmup N] [--limit-side 960]\n"
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
                                                           "--calib-limit", "--const", "--calib-shape", "--calib-mean", "--calib-std"}});
     if (cmd == "compile")
-      return run(cmd_compile, Spec{{"--report"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
+      return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "vad")
       return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",

@@ -67,6 +67,9 @@ struct SessionOptions {
   // Winograd serves and the nodes named in precision_keep stay f32.
   std::string conv_precision = "fp32";
   std::vector<std::string> precision_keep;
+  // Conv weights packed by the compiler into the graph (kept by save()):
+  // a saved artifact then starts without packing. pareto compile sets it.
+  bool prepack_weights = false;
   // What the model may make pareto allocate (pareto/limits.hpp): by default
   // the limits in force where the options are made.
   Limits limits = current_limits();

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "frontend/artifact/artifact.h"
@@ -105,7 +106,75 @@ TEST(Artifact, RealModelsMatchTheOptimizedSession) {
     const Tensor &p = ya.value()[0], &q = yb.value()[0];
     ASSERT_EQ(p.nbytes(), q.nbytes());
     EXPECT_EQ(std::memcmp(p.raw(), q.raw(), p.nbytes()), 0) << m.file << ": the artifact computes exactly what the optimized session did";
+    // Compiled with the weights packed into the file (pareto compile's
+    // default): the same bits, without packing at the first run.
+    o.prepack_weights = true;
+    auto c = Session::open(dir + m.file, o);
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    int prepacked = 0;
+    for (const PassSummary& ps : c.value()->passes())
+      if (ps.pass == "prepack_weights")
+        for (const auto& [what, count] : ps.rewrites) prepacked += count;
+    EXPECT_GT(prepacked, 0) << m.file;
+    const std::string packed_out = out + ".prepacked";
+    ASSERT_TRUE(c.value()->save(packed_out).ok());
+    auto e = Session::open(packed_out);
+    ASSERT_TRUE(e.ok()) << e.status().to_string();
+    auto yd = e.value()->run({{"x", x}});
+    ASSERT_TRUE(yd.ok()) << yd.status().to_string();
+    ASSERT_EQ(yd.value()[0].nbytes(), p.nbytes());
+    EXPECT_EQ(std::memcmp(p.raw(), yd.value()[0].raw(), p.nbytes()), 0) << m.file << ": prepacked weights change nothing";
   }
+}
+
+// The packed weights in an artifact are untrusted and machine-specific: a
+// level other than this machine's is ignored (the plain weights are packed
+// at run time, same result), a packed tensor of the wrong size is refused
+// naming the node.
+TEST(Artifact, PrepackedWeightsOfAnotherLevelOrSizeAreHandled) {
+  pb::Msg g;
+  std::vector<float> w(8 * 3 * 3 * 3);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(int(i % 7) - 3) * 0.1f;
+  g.m(5, pb::tensor_f32("w", {8, 3, 3, 3}, w));
+  g.m(1, pb::node("Conv", {"x", "w"}, {"y"}, "conv", {pb::attr_ints("pads", {1, 1, 1, 1})}));
+  g.s(2, "one_conv");
+  g.m(11, pb::value_info("x", 1, {1, 3, 6, 6}));
+  g.m(12, pb::value_info("y", 1, {1, 8, 6, 6}));
+  const std::string onnx = ::testing::TempDir() + "/prepack.onnx", out = ::testing::TempDir() + "/prepack.pareto";
+  write_all(onnx, pb::model(g).bytes);
+  SessionOptions o;
+  o.optimize = true;
+  o.prepack_weights = true;
+  auto s = Session::open(onnx, o);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  ASSERT_TRUE(s.value()->save(out).ok());
+  Tensor x = Tensor::zeros(DType::f32, {1, 3, 6, 6});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = float(i % 13) * 0.1f - 0.6f;
+  auto want = s.value()->run({{"x", x}});
+  ASSERT_TRUE(want.ok());
+  auto rewrite = [&](const std::function<void(ir::Graph&, ir::Node&)>& edit) {
+    artifact::Compiled c = artifact::load(out);
+    ir::Graph& graph = *c.model.graph;
+    ir::Node* conv = nullptr;
+    for (ir::Node& n : graph.nodes)
+      if (n.has_attr("prepacked")) conv = &n;
+    EXPECT_NE(conv, nullptr) << "the conv's weights were prepacked";
+    if (conv) edit(graph, *conv);
+    const std::string path = ::testing::TempDir() + "/prepack_edited.pareto";
+    artifact::save(path, c.model, c.plan.get());
+    return Session::open(path);
+  };
+  auto other_level = rewrite([](ir::Graph&, ir::Node& n) { n.set_attr(ir::attr_int("prepacked_level", 99)); });
+  ASSERT_TRUE(other_level.ok()) << other_level.status().to_string();
+  auto got = other_level.value()->run({{"x", x}});
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(std::memcmp(got.value()[0].raw(), want.value()[0].raw(), want.value()[0].nbytes()), 0);
+  auto short_tensor = rewrite([](ir::Graph& graph, ir::Node& n) { n.inputs[4] = graph.add_constant("short", Tensor::zeros(DType::f32, {5})); });
+  ASSERT_TRUE(short_tensor.ok()) << short_tensor.status().to_string();
+  auto refused = short_tensor.value()->run({{"x", x}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message.find("prepacked"), std::string::npos) << refused.status().message;
+  EXPECT_NE(refused.status().message.find("conv"), std::string::npos) << refused.status().message;
 }
 
 TEST(Artifact, TruncatedCorruptedAndWrongVersionFilesAreRefused) {

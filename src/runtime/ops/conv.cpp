@@ -141,6 +141,22 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
 
 // A conv the precision pass marked compute=bf16 (passes/assign_precision):
 // weights rounded and packed once per executor when they are a constant.
+// Weights the compiler packed into a compiled artifact
+// (passes/prepack_weights.cpp): input 4, used when they were packed for
+// this machine's kernel level and for the form this call takes (the GEMM's
+// packed A or Winograd's transform), else null and they are packed here.
+// The artifact is untrusted: the size is checked against the form's own.
+const float* prepacked_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd) {
+  if (!ctx.has(4) || p.group != 1) return nullptr;
+  const std::string form = ctx.node.attr_s("prepacked", "");
+  if (form != (winograd ? "winograd" : "gemm") || ctx.node.attr_i("prepacked_level", -1) != int64_t(kernels::kernel_table().level)) return nullptr;
+  const Tensor& t = ctx.in(4);
+  const size_t want = winograd ? kernels::winograd_weights_floats(p) : kernels::f32_gemm_packed_a_floats(p.c_out, p.c_in * p.kh * p.kw);
+  if (t.dtype() != DType::f32 || size_t(t.numel()) != want)
+    ctx.invalid("prepacked " + form + " weights hold " + std::to_string(t.numel()) + " values, the form needs " + std::to_string(want));
+  return t.data<float>();
+}
+
 void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
   const int64_t k = p.c_in / p.group * p.kh * p.kw;
   auto make = [&]() -> std::shared_ptr<const void> {
@@ -156,24 +172,24 @@ void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Ten
 }  // namespace
 
 
-kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
-  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D convolution (input rank " + std::to_string(x.rank()) + ")");
-  if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
-  bool one_d = x.rank() == 3;
-  Shape spatial(x.shape().begin() + 2, x.shape().end());
-  std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
-  Spatial s = conv_geometry(ctx.node, spatial, kernel);
-  int64_t group = ctx.node.attr_i("group", 1);
+kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const Shape& ws) {
+  auto invalid = [&](const std::string& m) { fail_model(node.label() + ": " + m); };
+  if (xs.size() != 3 && xs.size() != 4) fail_unsupported(node.label() + ": only 1-D and 2-D convolution (input rank " + std::to_string(xs.size()) + ")");
+  if (ws.size() != xs.size()) invalid("weight rank differs from input rank");
+  const bool one_d = xs.size() == 3;
+  Shape spatial(xs.begin() + 2, xs.end());
+  std::vector<int64_t> kernel(ws.begin() + 2, ws.end());
+  Spatial s = conv_geometry(node, spatial, kernel);
+  int64_t group = node.attr_i("group", 1);
   kernels::ConvParams p;
-  p.n = x.dim(0);
-  p.c_in = x.dim(1);
-  p.h = one_d ? 1 : x.dim(2);
-  p.w = one_d ? x.dim(2) : x.dim(3);
-  p.c_out = w.dim(0);
+  p.n = xs[0];
+  p.c_in = xs[1];
+  p.h = one_d ? 1 : xs[2];
+  p.w = one_d ? xs[2] : xs[3];
+  p.c_out = ws[0];
   p.group = group;
-  if (group <= 0 || p.c_in % group || p.c_out % group || w.dim(1) > INT64_MAX / group || w.dim(1) * group != p.c_in)
-    ctx.invalid("channels " + std::to_string(p.c_in) + " / weight " + shape_to_string(w.shape()) + " / group " +
-                std::to_string(group) + " are inconsistent");
+  if (group <= 0 || p.c_in % group || p.c_out % group || ws[1] > INT64_MAX / group || ws[1] * group != p.c_in)
+    invalid("channels " + std::to_string(p.c_in) + " / weight " + shape_to_string(ws) + " / group " + std::to_string(group) + " are inconsistent");
   size_t d = spatial.size();
   auto at = [&](const std::vector<int64_t>& v, size_t i2d, int64_t def) { return one_d ? (i2d == 0 ? def : v[0]) : v[i2d]; };
   p.kh = at(s.kernel, 0, 1);
@@ -187,9 +203,11 @@ kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Ten
   int64_t pad_bottom = one_d ? 0 : s.pads[d], pad_right = one_d ? s.pads[d] : s.pads[d + 1];
   p.out_h = (p.h + p.pad_top + pad_bottom - p.dil_h * (p.kh - 1) - 1) / p.stride_h + 1;
   p.out_w = (p.w + p.pad_left + pad_right - p.dil_w * (p.kw - 1) - 1) / p.stride_w + 1;
-  if (p.out_h <= 0 || p.out_w <= 0) ctx.invalid("kernel larger than padded input " + shape_to_string(x.shape()));
+  if (p.out_h <= 0 || p.out_w <= 0) invalid("kernel larger than padded input " + shape_to_string(xs));
   return p;
 }
+
+kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) { return conv_params_of(ctx.node, x.shape(), w.shape()); }
 
 Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p) {
   return x.rank() == 3 ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
@@ -254,8 +272,13 @@ void run_conv(OpContext& ctx) {
   }
   if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p)) return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
   // The pointwise kernel reads the weights as they are.
-  std::shared_ptr<const void> packed = kernels::pointwise_applicable(p) ? nullptr : packed_conv_weights(ctx, p, winograd);
-  (winograd ? p.winograd_weights : p.packed_weights) = static_cast<const float*>(packed.get());
+  std::shared_ptr<const void> packed;
+  const float* ready = kernels::pointwise_applicable(p) ? nullptr : prepacked_conv_weights(ctx, p, winograd);
+  if (!ready && !kernels::pointwise_applicable(p)) {
+    packed = packed_conv_weights(ctx, p, winograd);
+    ready = static_cast<const float*>(packed.get());
+  }
+  (winograd ? p.winograd_weights : p.packed_weights) = ready;
   kernels::f32_conv2d(p, xin, w.data<float>(), bias, y.data<float>());
 }
 

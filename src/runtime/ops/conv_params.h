@@ -9,6 +9,8 @@ namespace pareto::runtime {
 // Validated 1-D or 2-D geometry (errors name the node); epilogue and packed
 // weights left empty.
 kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w);
+// The same from the node and the input and weight shapes (throws naming the node).
+kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& x, const Shape& w);
 Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p);
 // Output type of a conv whose data and weight are inputs x_index and
 // w_index; out_dtype undefined: the data's type.
