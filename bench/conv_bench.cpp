@@ -1,6 +1,7 @@
 // Google Benchmark for one convolution in each precision on PP-OCR shapes:
-// f32 (im2col / packed GEMM or Winograd), bf16 and int8 (im2col panels),
-// single-threaded, with GMAC/s to read against bench/isa_peaks.cpp.
+// f32 (im2col / packed GEMM, small-k kernel or Winograd), bf16 and int8
+// (im2col panels), at 1 and 2 threads (wall-clock rates), with GMAC/s to
+// read against bench/isa_peaks.cpp.
 // Run: build/bench/pareto_conv_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
@@ -110,9 +111,9 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
-BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes);
-BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes);
-BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes);
+BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes)->UseRealTime();
+BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes)->UseRealTime();
+BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_int8_gemm)->Name("int8_gemm")->Args({192, 192, 224})->Args({480, 480, 112})->Args({192, 192, 1600});
 
 BENCHMARK_MAIN();

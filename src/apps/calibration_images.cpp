@@ -55,8 +55,8 @@ Result<std::vector<CalibrationSample>> load_calibration_images(const std::string
     std::vector<CalibrationSample> samples;
     for (const std::string& name : files_with(dir, {"png", "jpg", "jpeg"})) {
       if (limit > 0 && int(samples.size()) >= limit) break;
+      Tensor t = Tensor::empty(DType::f32, s);  // first: it checks the size against the tensor limit
       const apps::Image img = apps::resize_bilinear(apps::load_image(dir + "/" + name), int(w), int(h));
-      Tensor t = Tensor::empty(DType::f32, s);
       float* out = t.data<float>();
       for (int64_t c = 0; c < channels; ++c) {
         // The model's channel c reads image channel c (RGB) or 2 - c (BGR); grey averages.

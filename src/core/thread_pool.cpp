@@ -227,11 +227,23 @@ void parallel_for_dynamic(int64_t n, RangeFn fn) {
     if (n > 0) fn(0, n);
     return;
   }
+  // An exception must not leave an OpenMP region (std::terminate): the
+  // first one is kept and rethrown here, as the pool does.
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  const Limits& limits = current_limits();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parts)
   for (int64_t i = 0; i < n; ++i) {
-    ParallelScope scope;
-    fn(i, i + 1);
+    try {
+      ParallelScope scope;
+      LimitsScope in_force(limits);
+      fn(i, i + 1);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 #else
 void parallel_for(int64_t n, RangeFn fn) { current_pool().run(n, fn); }

@@ -1,6 +1,7 @@
 #include "kernels/bf16_conv.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "core/cpu.h"
 #include "core/thread_pool.h"
@@ -26,11 +27,13 @@ Bf16Weights pack_bf16_weights(const float* w, int64_t rows, int64_t k) {
 }
 
 namespace {
-Bf16TileGemm tile_override = nullptr;
+// The tests' choice: 0 automatic, 1 the given GEMM (null: none).
+std::atomic<int> tile_mode{0};
+std::atomic<Bf16TileGemm> tile_given{nullptr};
 }  // namespace
 
 Bf16TileGemm bf16_tile_gemm() {
-  if (tile_override) return tile_override;
+  if (tile_mode.load(std::memory_order_acquire) == 1) return tile_given.load(std::memory_order_acquire);
   static const Bf16TileGemm automatic = [] {
 #if defined(__x86_64__)
     if (cpu_features().amx_bf16 && amx_allowed() && amx_tile_state_granted()) return &amx::bf16_gemm_tiles;
@@ -40,7 +43,12 @@ Bf16TileGemm bf16_tile_gemm() {
   return automatic;
 }
 
-void set_bf16_tile_gemm(Bf16TileGemm gemm) { tile_override = gemm; }
+void set_bf16_tile_gemm(Bf16TileGemm gemm) {
+  tile_given.store(gemm, std::memory_order_release);
+  tile_mode.store(1, std::memory_order_release);
+}
+
+void reset_bf16_tile_gemm() { tile_mode.store(0, std::memory_order_release); }
 
 bool bf16_conv_preferred(const ConvParams& p) {
   const bool depthwise = p.group == p.c_in && p.group > 1;
@@ -57,6 +65,8 @@ bool bf16_conv_native() {
   }();
   return native;
 }
+
+bool bf16_conv_available() { return bf16_conv_native() || bf16_tile_gemm() != nullptr; }
 
 void bf16_gemm_ref(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate) {
   const int64_t n16 = (n + 15) / 16 * 16;

@@ -54,6 +54,10 @@ void bf16_pack_pair(const float* r0, const float* r1, int64_t count, int64_t n16
 }  // namespace avx512bf16
 // Whether this CPU runs the AVX512-BF16 kernels (else the scalar twins run).
 bool bf16_conv_native();
+// Whether bf16 compute pays here (AVX512-BF16 or AMX-BF16): elsewhere the
+// runtime keeps convs and matmuls marked bf16 in f32 rather than run the
+// scalar twins (slower than f32 and less exact).
+bool bf16_conv_available();
 
 // The AMX-BF16 form (x86/bf16_gemm_amx.cpp): as bf16_gemm, with k2 a
 // multiple of 16 pairs (zero-padded in a's rows and in the panel) and 16
@@ -64,8 +68,10 @@ namespace amx {
 void bf16_gemm_tiles(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate);
 }
 // AMX where the CPU has AMX-BF16 and the OS grants the tile state, else
-// none; tests set the emulated build (nullptr restores the automatic choice).
+// none; tests set the emulated build, or nullptr for none; reset restores
+// the automatic choice.
 Bf16TileGemm bf16_tile_gemm();
 void set_bf16_tile_gemm(Bf16TileGemm gemm);
+void reset_bf16_tile_gemm();
 
 }  // namespace pareto::kernels

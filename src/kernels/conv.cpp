@@ -187,11 +187,18 @@ bool pointwise_enabled() {
 }
 }  // namespace
 
-bool small_k_gemm_applicable(int64_t k) { return kernel_table().level == IsaLevel::avx512 && k <= 128 && pointwise_enabled(); }
+bool small_k_gemm_applicable(int64_t k) { return kernel_table().level == IsaLevel::avx512 && k >= 1 && k <= 128 && pointwise_enabled(); }
+
+bool f32_conv_uses_packed_weights(const ConvParams& p) {
+  if (p.group != 1) return false;
+  if (winograd_applicable(p)) return true;
+  // Pointwise and small lowered convs read the plain weights.
+  return !pointwise_applicable(p) && !small_k_gemm_applicable(p.c_in * p.kh * p.kw);
+}
 
 bool pointwise_applicable(const ConvParams& p) {
   return pointwise_enabled() && kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
-         p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in <= 128;
+         p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in >= 1 && p.c_in <= 128;
 }
 
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {

@@ -49,11 +49,14 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
 int64_t depthwise_scratch_floats(const ConvParams& p);
 }  // namespace avx512
 
-// 1x1 stride-1 unpadded convs with few input channels (group 1), straight
-// from NCHW without packing (x86/pointwise_avx512.cpp); p.epilogue applies.
+// 1x1 stride-1 unpadded convs with 1-128 input channels (group 1), without
+// packing the weights (x86/pointwise_avx512.cpp); p.epilogue applies.
 bool pointwise_applicable(const ConvParams& p);
-// Whether sums over k products take the unpacked small-k kernel (AVX-512, k <= 128).
+// Whether sums over k products take the unpacked small-k kernel (AVX-512, 1 <= k <= 128).
 bool small_k_gemm_applicable(int64_t k);
+// Whether f32_conv2d reads p.packed_weights (or p.winograd_weights where
+// Winograd applies): what the runtime and the prepacking pass pack for.
+bool f32_conv_uses_packed_weights(const ConvParams& p);
 namespace avx512 {
 void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 // y[r][q] = bias[r] + Σ_c w[r][c] x[c][q] for r < m, q < width: x rows ldx

@@ -99,10 +99,12 @@ void int8_gemm_tiles(const int8_t* a, int64_t lda, int64_t m, int64_t k64, const
 }
 // The tile GEMM int8_conv2d uses (and pack_int8_weights prepares for): AMX
 // where the CPU has AMX-INT8 and the OS grants the tile state, else none.
-// Tests set the emulated build (tests/amx) to check the layouts anywhere;
-// nullptr restores the automatic choice.
+// Tests set the emulated build (tests/amx) to check the layouts anywhere,
+// or nullptr for none (the VNNI path on AMX machines); reset restores the
+// automatic choice.
 Int8TileGemm int8_tile_gemm();
 void set_int8_tile_gemm(Int8TileGemm gemm);
+void reset_int8_tile_gemm();
 // Which kernels the int8 and bf16 convs run here, for pareto info --cpu.
 std::string conv_kernel_summary();
 

@@ -38,8 +38,8 @@ PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx);      // MatMul 
 PassStats inline_constant_ifs(ir::Graph& g, const PassContext& ctx);  // If on a constant condition -> the branch's nodes
 PassStats fuse_norms(ir::Graph& g, const PassContext& ctx);           // LayerNorm / RMSNorm / GELU primitive chains -> one op
 PassStats assign_precision(ir::Graph& g, const PassContext& ctx);     // conv_precision "bf16": compute="bf16" on the float convs
-PassStats choose_layouts(ir::Graph& g, const PassContext& ctx);
-PassStats prepack_weights(ir::Graph& g, const PassContext& ctx);      // prepack: conv weights in the kernel's packed form (input 4)       // slot for per-conv NCHW / blocked layout
+PassStats choose_layouts(ir::Graph& g, const PassContext& ctx);       // slot for per-conv NCHW / blocked layout
+PassStats prepack_weights(ir::Graph& g, const PassContext& ctx);      // prepack: conv weights in the kernel's packed form (input 4)
 
 struct CompileResult {
   std::vector<PassStats> passes;

@@ -48,8 +48,8 @@ PassStats prepack_weights(ir::Graph& g, const PassContext& ctx) {
     } catch (const Error&) {
       continue;  // the run reports it
     }
-    if (p.group != 1 || kernels::pointwise_applicable(p)) continue;
-    if (n.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p)) continue;  // the bf16 kernel packs its own
+    if (!kernels::f32_conv_uses_packed_weights(p)) continue;
+    if (n.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) continue;  // the bf16 kernel packs its own
     const bool winograd = kernels::winograd_applicable(p);
     Tensor packed;
     if (winograd) {

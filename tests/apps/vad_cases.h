@@ -44,7 +44,7 @@ inline Mix synthesize_mix(const std::string& dir, const std::string& tag, const 
   }
   const std::string sil1 = dir + "/sil1.wav", sil15 = dir + "/sil15.wav", noise = dir + "/noise.wav";
   if (!sh("sox -n -r 16000 -c 1 -b 16 " + sil1 + " trim 0 1.0") || !sh("sox -n -r 16000 -c 1 -b 16 " + sil15 + " trim 0 1.5") ||
-      !sh("sox -n -r 16000 -c 1 -b 16 " + noise + " synth 1.5 whitenoise vol 0.002"))
+      !sh("sox -R -n -r 16000 -c 1 -b 16 " + noise + " synth 1.5 whitenoise vol 0.002"))  // -R: the same noise every run
     return m;
   std::vector<std::pair<std::string, bool>> parts;  // file, is speech
   const std::string gaps[] = {sil1, sil15, noise};

@@ -194,8 +194,7 @@ TEST(ThreadPoolRegions, WorkerExceptionsAndLimitsReachTheCaller) {
 }
 
 // Indices handed out one at a time: each runs exactly once, whichever
-// thread takes it, as single-index ranges; a slow index does not hold the
-// others back; exceptions still reach the caller.
+// thread takes it, as single-index ranges; exceptions still reach the caller.
 TEST(ThreadPoolRegions, DynamicRegionsRunEveryIndexOnce) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);

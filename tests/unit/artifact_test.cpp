@@ -127,18 +127,21 @@ TEST(Artifact, RealModelsMatchTheOptimizedSession) {
   }
 }
 
-// The packed weights in an artifact are untrusted and machine-specific: a
-// level other than this machine's is ignored (the plain weights are packed
-// at run time, same result), a packed tensor of the wrong size is refused
-// naming the node.
-TEST(Artifact, PrepackedWeightsOfAnotherLevelOrSizeAreHandled) {
+// The packed weights in an artifact are untrusted and machine-specific: the
+// runtime reads them (zeroing them changes the output), ignores them when
+// packed for another kernel level (the plain weights are packed at run
+// time: the output is right even with the stored ones zeroed), and refuses
+// a packed tensor of the wrong size, naming the node. The conv has 144
+// products per output and 8 output channels: the tiled GEMM, not the
+// small-k kernel or Winograd.
+TEST(Artifact, PrepackedWeightsAreReadCheckedAndLevelTagged) {
   pb::Msg g;
-  std::vector<float> w(8 * 3 * 3 * 3);
+  std::vector<float> w(8 * 16 * 3 * 3);
   for (size_t i = 0; i < w.size(); ++i) w[i] = float(int(i % 7) - 3) * 0.1f;
-  g.m(5, pb::tensor_f32("w", {8, 3, 3, 3}, w));
+  g.m(5, pb::tensor_f32("w", {8, 16, 3, 3}, w));
   g.m(1, pb::node("Conv", {"x", "w"}, {"y"}, "conv", {pb::attr_ints("pads", {1, 1, 1, 1})}));
   g.s(2, "one_conv");
-  g.m(11, pb::value_info("x", 1, {1, 3, 6, 6}));
+  g.m(11, pb::value_info("x", 1, {1, 16, 6, 6}));
   g.m(12, pb::value_info("y", 1, {1, 8, 6, 6}));
   const std::string onnx = ::testing::TempDir() + "/prepack.onnx", out = ::testing::TempDir() + "/prepack.pareto";
   write_all(onnx, pb::model(g).bytes);
@@ -148,10 +151,11 @@ TEST(Artifact, PrepackedWeightsOfAnotherLevelOrSizeAreHandled) {
   auto s = Session::open(onnx, o);
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   ASSERT_TRUE(s.value()->save(out).ok());
-  Tensor x = Tensor::zeros(DType::f32, {1, 3, 6, 6});
+  Tensor x = Tensor::zeros(DType::f32, {1, 16, 6, 6});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = float(i % 13) * 0.1f - 0.6f;
   auto want = s.value()->run({{"x", x}});
   ASSERT_TRUE(want.ok());
+  const size_t bytes = want.value()[0].nbytes();
   auto rewrite = [&](const std::function<void(ir::Graph&, ir::Node&)>& edit) {
     artifact::Compiled c = artifact::load(out);
     ir::Graph& graph = *c.model.graph;
@@ -164,11 +168,23 @@ TEST(Artifact, PrepackedWeightsOfAnotherLevelOrSizeAreHandled) {
     artifact::save(path, c.model, c.plan.get());
     return Session::open(path);
   };
-  auto other_level = rewrite([](ir::Graph&, ir::Node& n) { n.set_attr(ir::attr_int("prepacked_level", 99)); });
+  auto zero_packed = [](ir::Graph& graph, ir::Node& n) {
+    const Tensor& packed = graph.values[size_t(n.inputs[4])].constant;
+    n.inputs[4] = graph.add_constant("zeroed", Tensor::zeros(DType::f32, packed.shape()));
+  };
+  auto zeroed = rewrite(zero_packed);
+  ASSERT_TRUE(zeroed.ok()) << zeroed.status().to_string();
+  auto from_zeros = zeroed.value()->run({{"x", x}});
+  ASSERT_TRUE(from_zeros.ok()) << from_zeros.status().to_string();
+  EXPECT_NE(std::memcmp(from_zeros.value()[0].raw(), want.value()[0].raw(), bytes), 0) << "the stored packed weights were not used";
+  auto other_level = rewrite([&](ir::Graph& graph, ir::Node& n) {
+    zero_packed(graph, n);
+    n.set_attr(ir::attr_int("prepacked_level", 99));
+  });
   ASSERT_TRUE(other_level.ok()) << other_level.status().to_string();
   auto got = other_level.value()->run({{"x", x}});
   ASSERT_TRUE(got.ok()) << got.status().to_string();
-  EXPECT_EQ(std::memcmp(got.value()[0].raw(), want.value()[0].raw(), want.value()[0].nbytes()), 0);
+  EXPECT_EQ(std::memcmp(got.value()[0].raw(), want.value()[0].raw(), bytes), 0) << "another level's packing must be ignored";
   auto short_tensor = rewrite([](ir::Graph& graph, ir::Node& n) { n.inputs[4] = graph.add_constant("short", Tensor::zeros(DType::f32, {5})); });
   ASSERT_TRUE(short_tensor.ok()) << short_tensor.status().to_string();
   auto refused = short_tensor.value()->run({{"x", x}});

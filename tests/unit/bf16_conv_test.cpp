@@ -38,6 +38,18 @@ std::vector<uint16_t> bf16_of(const std::vector<float>& v) {
   return out;
 }
 
+// The tile GEMM the conv takes while it lives (restored however the test ends).
+struct TileGemmScope {
+  explicit TileGemmScope(Bf16TileGemm gemm) { set_bf16_tile_gemm(gemm); }
+  ~TileGemmScope() { reset_bf16_tile_gemm(); }
+};
+
+// The emulated tile build is compiled with AVX-512 flags.
+bool can_emulate_amx() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512f && f.avx512bw && f.avx512vl;
+}
+
 }  // namespace
 
 TEST(Bf16Gemm, NativeMatchesReference) {
@@ -83,6 +95,7 @@ TEST(Bf16Gemm, PairPackingMatchesReference) {
 }
 
 TEST(Bf16Gemm, AmxTilesMatchReference) {
+  if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
   for (int64_t m : {1, 3, 16, 17, 40})
     for (int64_t k2 : {1, 15, 16, 40})
       for (int64_t n : {1, 15, 16, 17, 33, 100})
@@ -157,14 +170,18 @@ void check_against_direct_twin() {
 
 }  // namespace
 
-TEST(Bf16Conv, MatchesDirectTwin) { check_against_direct_twin(); }
+// Without tiles: AVX512-BF16 (or the scalar twins), also on AMX machines.
+TEST(Bf16Conv, MatchesDirectTwin) {
+  TileGemmScope none(nullptr);
+  check_against_direct_twin();
+}
 
 // Through the AMX-BF16 tile GEMM, its tiles emulated (tests/amx): the k
 // padding to 16 pairs, the 2 x 2 tile passes, bias accumulation.
 TEST(Bf16Conv, AmxTilePathMatchesDirectTwin) {
-  set_bf16_tile_gemm(&amx_emulated::bf16_gemm_tiles);
+  if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
+  TileGemmScope emulated(&amx_emulated::bf16_gemm_tiles);
   check_against_direct_twin();
-  set_bf16_tile_gemm(nullptr);
 }
 
 TEST(Bf16Conv, KeepsDepthwiseTinyAndWinogradConvsInF32) {
@@ -185,6 +202,7 @@ TEST(Bf16Conv, KeepsDepthwiseTinyAndWinogradConvsInF32) {
 TEST(Bf16Conv, CompiledRecognizerStaysCloseToF32) {
   const std::string model = std::string(PARETO_SOURCE_DIR) + "/models/ocr/ch_PP-OCRv4_rec_infer.onnx";
   if (!std::ifstream(model)) GTEST_SKIP() << "PP-OCR models not found in models/ocr (run scripts/fetch-models.sh)";
+  if (!bf16_conv_available()) GTEST_SKIP() << "this CPU has no AVX512-BF16 or AMX-BF16: bf16-marked layers run in f32";
   SessionOptions f32_opt;
   f32_opt.optimize = true;
   f32_opt.shapes = {{"x", {1, 3, 48, 320}}};
@@ -218,5 +236,5 @@ TEST(Bf16Conv, CompiledRecognizerStaysCloseToF32) {
   const double rel = std::sqrt(diff / norm);
   std::printf("[bf16] rec: %d convs and %d matmuls bf16, output relative L2 error %.3e against fp32\n", marked, matmuls, rel);
   EXPECT_GT(rel, 1e-5) << "bf16 rounding must show";
-  EXPECT_LT(rel, 0.1);
+  EXPECT_LT(rel, 0.05);
 }

@@ -122,21 +122,38 @@ void check_against_direct_twin() {
   set_num_threads(1);
 }
 
+// The tile GEMM the conv takes while it lives (restored however the test ends).
+struct TileGemmScope {
+  explicit TileGemmScope(Int8TileGemm gemm) { set_int8_tile_gemm(gemm); }
+  ~TileGemmScope() { reset_int8_tile_gemm(); }
+};
+
+// The emulated tile build is compiled with AVX-512 flags.
+bool can_emulate_amx() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512f && f.avx512bw && f.avx512vl;
+}
+
 }  // namespace
 
-TEST(Int8Conv, MatchesDirectTwin) { check_against_direct_twin(); }
+// Without tiles: the VNNI path (or the scalar GEMM), also on AMX machines.
+TEST(Int8Conv, MatchesDirectTwin) {
+  TileGemmScope none(nullptr);
+  check_against_direct_twin();
+}
 
 // The same cases through the AMX tile GEMM, its tiles emulated in software
 // (tests/amx): the k padding to 64, the 2 x 2 tile passes with their row
 // and pixel tails, the spare weight rows. The hardware build of the same
-// source runs where the CPU has AMX-INT8.
+// source runs where the CPU has AMX-INT8 (the automatic choice there).
 TEST(Int8Conv, AmxTilePathMatchesDirectTwin) {
-  set_int8_tile_gemm(&amx_emulated::int8_gemm_tiles);
+  if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
+  TileGemmScope emulated(&amx_emulated::int8_gemm_tiles);
   check_against_direct_twin();
-  set_int8_tile_gemm(nullptr);
 }
 
 TEST(Int8Gemm, AmxTilesMatchReference) {
+  if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
   for (int64_t m : {1, 3, 16, 17, 40})
     for (int64_t k : {4, 60, 64, 200})
       for (int64_t n : {1, 15, 16, 17, 33, 100}) {

@@ -23,8 +23,9 @@ ProtoWriter tensor_proto(const Tensor& t, const std::string& name) {
 }
 
 ProtoWriter value_info(const ir::Value& v) {
-  // An unknown type (subgraph outputs often declare none) is left out:
-  // element type 0 is not a valid ONNX type.
+  // An unknown type (subgraph outputs often declare none; main graph inputs
+  // and outputs always have one after loading) is left out: element type 0
+  // is not a valid ONNX type.
   if (v.type.dtype == DType::undefined) return ProtoWriter().s(1, v.name);
   ProtoWriter tensor_type;
   tensor_type.i(1, elem_type(v.type.dtype));

@@ -1,7 +1,9 @@
-// 1x1 stride-1 convolutions with few input channels (k <= 128), AVX-512,
-// straight from the NCHW input: each input channel's row of pixels already
-// is a row of the GEMM's B, so nothing is packed. A register tile of 8
-// output channels x 32 pixels (bias added to the finished sums) takes one input
+// Convolutions with few products per output (k <= 128), AVX-512, without
+// the packed GEMM: a 1x1 stride-1 conv's input rows are already the GEMM's
+// B (a chunk of them is copied to scratch, rows padded apart); small
+// lowered convs come as an im2col block. Weights are read as they are. A
+// register tile of 8 output channels x 32 pixels (bias added to the
+// finished sums) takes one input
 // channel per step (two pixel loads, eight weight broadcasts, sixteen
 // FMAs); a chunk of pixels stays in cache while every output channel block
 // passes over it, and the activation / residual epilogue runs on the chunk

@@ -139,8 +139,6 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
   });
 }
 
-// A conv the precision pass marked compute=bf16 (passes/assign_precision):
-// weights rounded and packed once per executor when they are a constant.
 // Weights the compiler packed into a compiled artifact
 // (passes/prepack_weights.cpp): input 4, used when they were packed for
 // this machine's kernel level and for the form this call takes (the GEMM's
@@ -157,6 +155,8 @@ const float* prepacked_conv_weights(const OpContext& ctx, const kernels::ConvPar
   return t.data<float>();
 }
 
+// A conv the precision pass marked compute=bf16 (passes/assign_precision):
+// weights rounded and packed once per executor when they are a constant.
 void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
   const int64_t k = p.c_in / p.group * p.kh * p.kw;
   auto make = [&]() -> std::shared_ptr<const void> {
@@ -270,11 +270,12 @@ void run_conv(OpContext& ctx) {
     // computed in float on the input rounded to its int8 grid.
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
-  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p)) return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
-  // The pointwise kernel reads the weights as they are.
+  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available())
+    return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
   std::shared_ptr<const void> packed;
-  const float* ready = kernels::pointwise_applicable(p) ? nullptr : prepacked_conv_weights(ctx, p, winograd);
-  if (!ready && !kernels::pointwise_applicable(p)) {
+  const bool uses_packed = kernels::f32_conv_uses_packed_weights(p);
+  const float* ready = uses_packed ? prepacked_conv_weights(ctx, p, winograd) : nullptr;
+  if (!ready && uses_packed) {
     packed = packed_conv_weights(ctx, p, winograd);
     ready = static_cast<const float*>(packed.get());
   }

@@ -51,7 +51,7 @@ void infer_gemm(InferContext& ctx) {
 bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_t m, int64_t k, int64_t n, float* y) {
   if (!ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return false;
   const ir::Value& bv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
-  if (!bv.constant.defined() || ctx.in(1).rank() != 2 || n < 4 * m || n < 256) return false;
+  if (!bv.constant.defined() || ctx.in(1).rank() != 2 || n < 4 * m || n < 256 || m <= 0 || k <= 0) return false;
   const int level = int(kernels::kernel_table().level);
   const std::shared_ptr<const void> packed = ctx.executor->node_cache(ctx.node, (1 << 22) + level, [&]() -> std::shared_ptr<const void> {
     kernels::GemmArgs g;
@@ -93,7 +93,7 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
 bool matmul_bf16(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_t n, float* y) {
   if (!ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return false;
   const ir::Value& bv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
-  if (!bv.constant.defined() || ctx.in(1).rank() != 2) return false;
+  if (!bv.constant.defined() || ctx.in(1).rank() != 2 || rows <= 0 || k <= 0 || n <= 0 || !kernels::bf16_conv_available()) return false;
   const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, 1 << 21, [&]() -> std::shared_ptr<const void> {
     std::vector<float> bt(size_t(n * k));
     const float* b = ctx.in(1).data<float>();
