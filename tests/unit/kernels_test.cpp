@@ -278,6 +278,19 @@ TEST(Conv, PointwiseKernelMatchesDirectReference) {
   set_num_threads(1);
 }
 
+// A conv with no input channels (weights [c_out, 0, kh, kw]) is the bias:
+// no kernel divides by its empty k.
+TEST(Conv, ZeroInputChannelsGiveTheBias) {
+  for (int64_t k : {1, 3}) {
+    ConvParams p = params_of({1, 0, 5, 7, 3, k, k, 1, 1, 1, 1, 1, k / 2, k / 2, k / 2, k / 2});
+    EXPECT_FALSE(pointwise_applicable(p));
+    const std::vector<float> b = {1.f, -2.f, 0.5f};
+    std::vector<float> y(size_t(3 * p.out_h * p.out_w), 99.f);
+    f32_conv2d(p, nullptr, nullptr, b.data(), y.data());
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], b[i / size_t(p.out_h * p.out_w)]) << i;
+  }
+}
+
 // The AVX-512 depthwise plane kernel against its generic twin, plane by
 // plane, with the output checked for writes past the plane.
 TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
