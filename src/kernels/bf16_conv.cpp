@@ -6,6 +6,7 @@
 #include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/scratch.h"
 #include "pareto/dtype.h"
 
 namespace pareto::kernels {
@@ -88,15 +89,6 @@ void bf16_pack_pair_ref(const float* r0, const float* r1, int64_t count, int64_t
 
 namespace {
 
-// Per-thread scratch that only grows (as the f32 conv's): the lowered
-// columns in f32 and the bf16 panel built from them.
-template <class T>
-T* scratch(size_t n) {
-  thread_local std::vector<T> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
-
 // One tile: output channels of group g, output pixels [first, first +
 // count) of image n, lowered, packed to bf16 pairs, multiplied and finished
 // by one thread while it is in cache.
@@ -109,14 +101,14 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
   const float* src = xg + first;  // 1x1 stride 1: the input rows are the columns
   int64_t ld = plane;
   if (lowered) {
-    float* col = scratch<float>(size_t(kdim * count));
+    float* col = thread_scratch<float, 2>(size_t(kdim * count));
     f32_im2col_block(p, xg, cin_g, first, count, col);
     src = col;
     ld = count;
   }
   const int64_t n16 = (count + 15) / 16 * 16;
   const int64_t pairs = tile ? w.k32 : w.k2;  // the tile GEMM reads k-pairs up to k32: zero ones past k2
-  uint16_t* panel = scratch<uint16_t>(size_t(pairs * n16 * 2));
+  uint16_t* panel = thread_scratch<uint16_t, 0>(size_t(pairs * n16 * 2));
   std::fill(panel + w.k2 * n16 * 2, panel + pairs * n16 * 2, uint16_t(0));
   for (int64_t q = 0; q < w.k2; ++q) {
     const float* r1 = 2 * q + 1 < kdim ? src + (2 * q + 1) * ld : nullptr;
@@ -155,26 +147,16 @@ void bf16_conv2d(const ConvParams& p, const float* x, const Bf16Weights& w, cons
 }
 
 void bf16_conv2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
-  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
-  auto r = [](float v) { return bf16_to_float(float_to_bf16(v)); };
-  for (int64_t n = 0; n < p.n; ++n)
-    for (int64_t oc = 0; oc < p.c_out; ++oc) {
-      const int64_t g = oc / cout_g;
-      for (int64_t oh = 0; oh < p.out_h; ++oh)
-        for (int64_t ow = 0; ow < p.out_w; ++ow) {
-          float s = bias ? bias[oc] : 0.f;
-          for (int64_t c = 0; c < cin_g; ++c)
-            for (int64_t i = 0; i < p.kh; ++i)
-              for (int64_t j = 0; j < p.kw; ++j) {
-                const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h, iw = ow * p.stride_w - p.pad_left + j * p.dil_w;
-                if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w) continue;
-                s += r(x[((n * p.c_in + g * cin_g + c) * p.h + ih) * p.w + iw]) * r(w[((oc * cin_g + c) * p.kh + i) * p.kw + j]);
-              }
-          const int64_t at = ((n * p.c_out + oc) * p.out_h + oh) * p.out_w + ow;
-          apply_activation_generic(p.epilogue.act, &s, p.epilogue.residual ? p.epilogue.residual + at : nullptr, 1);
-          y[at] = s;
-        }
-    }
+  // The f32 oracle on operands rounded to bf16 (their products are exact in
+  // f32 and its sums are in double), then the epilogue.
+  auto rounded = [](const float* v, int64_t n) {
+    std::vector<float> r(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) r[size_t(i)] = bf16_to_float(float_to_bf16(v[i]));
+    return r;
+  };
+  const std::vector<float> xr = rounded(x, p.n * p.c_in * p.h * p.w), wr = rounded(w, p.c_out * (p.c_in / p.group) * p.kh * p.kw);
+  f32_conv2d_ref(p, xr.data(), wr.data(), bias, y);
+  apply_activation_generic(p.epilogue.act, y, p.epilogue.residual, p.n * p.c_out * p.out_h * p.out_w);
 }
 
 }  // namespace pareto::kernels

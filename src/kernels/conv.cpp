@@ -8,6 +8,7 @@
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/scratch.h"
 
 namespace pareto::kernels {
 
@@ -92,22 +93,12 @@ int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t p
 
 namespace {
 
-// Per-thread scratch that only grows: a fresh multi-megabyte vector per call
-// costs its zeroing and, above malloc's mmap threshold, page faults on every
-// call (2.4 of 2.8 ms in one PP-OCR rec layer). Slot 0: im2col / col2im
-// columns, slot 1: depthwise padded planes.
-float* thread_scratch(int slot, size_t floats) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& b = buffers[slot];
-  if (b.size() < floats) b.resize(floats);
-  return b.data();
-}
 
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t mult = p.c_out / p.c_in;
   const bool fast = kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
   parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
-    float* scratch = fast ? thread_scratch(1, size_t(avx512::depthwise_scratch_floats(p))) : nullptr;
+    float* scratch = fast ? thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p))) : nullptr;
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
       const float* src = x + (n * p.c_in + ic) * p.h * p.w;
@@ -138,7 +129,7 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
     // Few rows: the unpacked small-k kernel over the lowered block, whose
     // rows are padded apart (a multiple of 4 KiB would alias in L1).
     const int64_t ld = (count + 15) / 16 * 16 + 16;
-    col = thread_scratch(0, size_t(kdim * ld));
+    col = thread_scratch<float, 0>(size_t(kdim * ld));
     f32_im2col_block(p, xg, cin_g, first, count, col, ld);
     avx512::small_k_gemm(col, ld, kdim, w + g * cout_g * kdim, bias ? bias + g * cout_g : nullptr, cout_g, yg + first, plane, count);
     if (p.epilogue.active())
@@ -149,7 +140,7 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
     return;
   }
   if (lowered) {
-    col = thread_scratch(0, size_t(kdim * count));
+    col = thread_scratch<float, 0>(size_t(kdim * count));
     f32_im2col_block(p, xg, cin_g, first, count, col);
   }
   if (bias)
@@ -213,7 +204,7 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   if (winograd_applicable(p)) {
     const float* u = p.winograd_weights;
     if (!u) {  // weights that are not a constant: transformed on each call
-      float* buf = thread_scratch(0, winograd_weights_floats(p));
+      float* buf = thread_scratch<float, 0>(winograd_weights_floats(p));
       winograd_transform_weights(p, w, buf);
       u = buf;
     }
@@ -320,7 +311,7 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
       for (int64_t t = begin; t < end; ++t) {
         const int64_t ng = t / blocks, ih0 = t % blocks * rb;
         const int64_t ih1 = std::min(p.h, ih0 + rb);
-        float* col = thread_scratch(0, size_t(rows * (ih1 - ih0) * p.w));
+        float* col = thread_scratch<float, 0>(size_t(rows * (ih1 - ih0) * p.w));
         transpose_disjoint_block(p, x, w, bias, y, ng / p.group, ng % p.group, ih0, ih1, col);
       }
     });

@@ -13,10 +13,10 @@
 #include "kernels/x86/avx512_intrinsics.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
+#include "kernels/scratch.h"
 
 namespace pareto::kernels::avx512 {
 
@@ -57,11 +57,6 @@ void rows(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, c
   if (q + 16 < width) tile<R, 1>(x, ldx, ldy, k, w, bias, y, q + 16, width);
 }
 
-float* chunk_scratch(size_t floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer.data();
-}
 
 }  // namespace
 
@@ -88,7 +83,7 @@ void pointwise_conv(const ConvParams& p, const float* x, const float* w, const f
       // a plane apart, and planes of 160 x 160 or 320 x 320 floats are
       // multiples of 4 KiB, so every row would fall in the same L1 sets.
       const int64_t width = q1 - q0, ld = (width + 15) / 16 * 16 + 16;
-      float* xs = chunk_scratch(size_t(k * ld));
+      float* xs = thread_scratch<float, 3>(size_t(k * ld));
       for (int64_t c = 0; c < k; ++c) std::copy_n(x + (n * p.c_in + c) * plane + q0, width, xs + c * ld);
       float* yn = y + n * p.c_out * plane + q0;
       small_k_gemm(xs, ld, k, w, bias, p.c_out, yn, plane, width);
