@@ -1,11 +1,11 @@
 #include "kernels/bf16_conv.h"
 
 #include <algorithm>
-#include <atomic>
 
 #include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/tile_choice.h"
 #include "kernels/scratch.h"
 #include "pareto/dtype.h"
 
@@ -28,28 +28,21 @@ Bf16Weights pack_bf16_weights(const float* w, int64_t rows, int64_t k) {
 }
 
 namespace {
-// The tests' choice: 0 automatic, 1 the given GEMM (null: none).
-std::atomic<int> tile_mode{0};
-std::atomic<Bf16TileGemm> tile_given{nullptr};
+TileChoice<Bf16TileGemm> tile_choice;
 }  // namespace
 
 Bf16TileGemm bf16_tile_gemm() {
-  if (tile_mode.load(std::memory_order_acquire) == 1) return tile_given.load(std::memory_order_acquire);
   static const Bf16TileGemm automatic = [] {
 #if defined(__x86_64__)
     if (cpu_features().amx_bf16 && amx_allowed() && amx_tile_state_granted()) return &amx::bf16_gemm_tiles;
 #endif
     return static_cast<Bf16TileGemm>(nullptr);
   }();
-  return automatic;
+  return tile_choice.get(automatic);
 }
 
-void set_bf16_tile_gemm(Bf16TileGemm gemm) {
-  tile_given.store(gemm, std::memory_order_release);
-  tile_mode.store(1, std::memory_order_release);
-}
-
-void reset_bf16_tile_gemm() { tile_mode.store(0, std::memory_order_release); }
+void set_bf16_tile_gemm(Bf16TileGemm gemm) { tile_choice.set(gemm); }
+void reset_bf16_tile_gemm() { tile_choice.reset(); }
 
 bool bf16_conv_preferred(const ConvParams& p) {
   const bool depthwise = p.group == p.c_in && p.group > 1;

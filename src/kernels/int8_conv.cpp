@@ -1,7 +1,6 @@
 #include "kernels/int8_conv.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #if defined(__SSE2__)
@@ -13,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "kernels/bf16_conv.h"
 #include "kernels/dispatch.h"
+#include "kernels/tile_choice.h"
 
 namespace pareto::kernels {
 
@@ -69,21 +69,17 @@ bool use_vnni() {
 }  // namespace
 
 namespace {
-// The tests' choice: 0 automatic, 1 the given GEMM (null: none). Atomic:
-// packing and conv tiles read it from worker threads.
-std::atomic<int> tile_mode{0};
-std::atomic<Int8TileGemm> tile_given{nullptr};
+TileChoice<Int8TileGemm> tile_choice;
 }  // namespace
 
 Int8TileGemm int8_tile_gemm() {
-  if (tile_mode.load(std::memory_order_acquire) == 1) return tile_given.load(std::memory_order_acquire);
   static const Int8TileGemm automatic = [] {
 #if defined(__x86_64__)
     if (cpu_features().amx_int8 && amx_allowed() && amx_tile_state_granted()) return &amx::int8_gemm_tiles;
 #endif
     return static_cast<Int8TileGemm>(nullptr);
   }();
-  return automatic;
+  return tile_choice.get(automatic);
 }
 
 std::string conv_kernel_summary() {
@@ -91,12 +87,8 @@ std::string conv_kernel_summary() {
          " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : bf16_conv_native() ? "avx512bf16" : "ref");
 }
 
-void set_int8_tile_gemm(Int8TileGemm gemm) {
-  tile_given.store(gemm, std::memory_order_release);
-  tile_mode.store(1, std::memory_order_release);
-}
-
-void reset_int8_tile_gemm() { tile_mode.store(0, std::memory_order_release); }
+void set_int8_tile_gemm(Int8TileGemm gemm) { tile_choice.set(gemm); }
+void reset_int8_tile_gemm() { tile_choice.reset(); }
 
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
   if (use_vnni()) avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);

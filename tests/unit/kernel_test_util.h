@@ -23,6 +23,14 @@ inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
   return v;
 }
 
+inline std::vector<float> uniform(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
 // A conv's shape in one line: image, geometry, pads (top, left, bottom, right).
 struct ConvCase {
   int64_t n, cin, h, w, cout, kh, kw, group, sh, sw, dh, dw, pt, pl, pb, pr;

@@ -25,13 +25,7 @@ namespace {
 
 constexpr float kGuard = 12345.f;
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+std::vector<float> random_vec(size_t n, uint32_t seed) { return pareto::testing::uniform(n, seed); }
 
 // Relative error scaled by the magnitude of the accumulated terms.
 void expect_close(const float* want, const float* got, size_t n, double tol, const std::string& what) {

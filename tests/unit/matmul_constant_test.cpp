@@ -5,28 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "core/thread_pool.h"
 #include "frontend/onnx/onnx_loader.h"
+#include "kernel_test_util.h"
 #include "proto_builder.h"
 #include "runtime/executor.h"
 
 using namespace pareto;
 namespace pb = pareto::test;
 using pb::Msg;
-
-namespace {
-
-std::vector<float> uniform(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-}  // namespace
 
 TEST(MatMulConstant, PackedTransposedPathMatchesDirectLoops) {
   struct Case {
@@ -38,7 +26,7 @@ TEST(MatMulConstant, PackedTransposedPathMatchesDirectLoops) {
     const int64_t k = c.k, n = c.n;
     int64_t rows = 1;
     for (size_t i = 0; i + 1 < c.a_shape.size(); ++i) rows *= c.a_shape[i];
-    const auto a = uniform(size_t(rows * k), 1), b = uniform(size_t(k * n), 2);
+    const auto a = pareto::testing::uniform(size_t(rows * k), 1), b = pareto::testing::uniform(size_t(k * n), 2);
     Msg g;
     g.m(1, pb::node("MatMul", {"x", "w"}, {"y"}, "mm"));
     g.s(2, "mm");

@@ -86,29 +86,19 @@ inline void check_shapes(int d, int a, int b) {
   check(c.rows[b] * 4 == c.colsb[a], "B rows != A dwords per row");
   check(c.colsb[a] % 4 == 0 && c.colsb[d] % 4 == 0, "width not a multiple of 4 bytes");
 }
-// TDPBUSD: C[m][n] += sum over k of four products u8 A[m][4k+i] * s8 B[k][4n+i].
-inline void dpbusd(int d, int a, int b) {
+// TDPB[SU][SU]D: C[m][n] += sum over k of four byte products A[m][4k+i] *
+// B[k][4n+i], each operand signed or unsigned as the instruction says.
+template <bool ASigned, bool BSigned>
+inline void dp_bytes(int d, int a, int b) {
   check_shapes(d, a, b);
   const TileConfig& c = tiles.cfg;
+  auto value = [](uint8_t v, bool is_signed) { return is_signed ? int32_t(int8_t(v)) : int32_t(v); };
   for (int m = 0; m < c.rows[d]; ++m)
     for (int n = 0; n < c.colsb[d] / 4; ++n) {
       int32_t acc;
       std::memcpy(&acc, &tiles.t[d][m][4 * n], 4);
       for (int k = 0; k < c.colsb[a] / 4; ++k)
-        for (int i = 0; i < 4; ++i) acc += int32_t(tiles.t[a][m][4 * k + i]) * int32_t(int8_t(tiles.t[b][k][4 * n + i]));
-      std::memcpy(&tiles.t[d][m][4 * n], &acc, 4);
-    }
-}
-// TDPBSUD: C[m][n] += sum over k of four products s8 A[m][4k+i] * u8 B[k][4n+i].
-inline void dpbsud(int d, int a, int b) {
-  check_shapes(d, a, b);
-  const TileConfig& c = tiles.cfg;
-  for (int m = 0; m < c.rows[d]; ++m)
-    for (int n = 0; n < c.colsb[d] / 4; ++n) {
-      int32_t acc;
-      std::memcpy(&acc, &tiles.t[d][m][4 * n], 4);
-      for (int k = 0; k < c.colsb[a] / 4; ++k)
-        for (int i = 0; i < 4; ++i) acc += int32_t(int8_t(tiles.t[a][m][4 * k + i])) * int32_t(tiles.t[b][k][4 * n + i]);
+        for (int i = 0; i < 4; ++i) acc += value(tiles.t[a][m][4 * k + i], ASigned) * value(tiles.t[b][k][4 * n + i], BSigned);
       std::memcpy(&tiles.t[d][m][4 * n], &acc, 4);
     }
 }
@@ -139,8 +129,8 @@ inline void dpbf16ps(int d, int a, int b) {
 #define PARETO_TILE_LOAD(t, base, stride) ::pareto::kernels::amx_tiles::emulated::load(t, base, stride)
 #define PARETO_TILE_STORE(t, base, stride) ::pareto::kernels::amx_tiles::emulated::store(t, base, stride)
 #define PARETO_TILE_ZERO(t) ::pareto::kernels::amx_tiles::emulated::zero(t)
-#define PARETO_TILE_DPBUSD(d, a, b) ::pareto::kernels::amx_tiles::emulated::dpbusd(d, a, b)
-#define PARETO_TILE_DPBSUD(d, a, b) ::pareto::kernels::amx_tiles::emulated::dpbsud(d, a, b)
+#define PARETO_TILE_DPBUSD(d, a, b) ::pareto::kernels::amx_tiles::emulated::dp_bytes<false, true>(d, a, b)
+#define PARETO_TILE_DPBSUD(d, a, b) ::pareto::kernels::amx_tiles::emulated::dp_bytes<true, false>(d, a, b)
 #define PARETO_TILE_DPBF16PS(d, a, b) ::pareto::kernels::amx_tiles::emulated::dpbf16ps(d, a, b)
 #define PARETO_TILE_RELEASE() ((void)0)
 

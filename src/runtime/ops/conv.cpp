@@ -115,9 +115,7 @@ const float* conv_bias(const OpContext& ctx, int64_t c_out) {
 // the GEMM (or Winograd-transformed and packed) once per executor and
 // kernel level instead of on every call.
 std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd) {
-  if (p.group != 1 || !ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return nullptr;
-  const ir::Value& wv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
-  if (!wv.constant.defined()) return nullptr;
+  if (p.group != 1 || !is_constant_input(ctx, 1)) return nullptr;
   const int level = int(kernels::kernel_table().level);
   // The key tells the two forms apart: one node may meet both when its
   // input shape changes between runs.
@@ -162,10 +160,7 @@ void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Ten
   auto make = [&]() -> std::shared_ptr<const void> {
     return std::make_shared<kernels::Bf16Weights>(kernels::pack_bf16_weights(w.data<float>(), p.c_out, k));
   };
-  bool constant = false;
-  if (ctx.executor && ctx.scope && ctx.node.inputs.size() > 1 && ctx.node.inputs[1] >= 0)
-    constant = ctx.scope->graph->values[size_t(ctx.node.inputs[1])].constant.defined();
-  const std::shared_ptr<const void> held = constant ? ctx.executor->node_cache(ctx.node, 1 << 21, make) : make();
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, 1 << 21, make);
   kernels::bf16_conv2d(p, x.data<float>(), *static_cast<const kernels::Bf16Weights*>(held.get()), bias, y);
 }
 

@@ -49,9 +49,7 @@ void infer_gemm(InferContext& ctx) {
 // Pays off for few rows against many columns (PP-OCR rec's [40, 120] x
 // [120, 6625] head: B is 3.2 MB, A 19 KB).
 bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_t m, int64_t k, int64_t n, float* y) {
-  if (!ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return false;
-  const ir::Value& bv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
-  if (!bv.constant.defined() || ctx.in(1).rank() != 2 || n < 4 * m || n < 256 || m <= 0 || k <= 0) return false;
+  if (!is_constant_input(ctx, 1) || ctx.in(1).rank() != 2 || n < 4 * m || n < 256 || m <= 0 || k <= 0) return false;
   const int level = int(kernels::kernel_table().level);
   const std::shared_ptr<const void> packed = ctx.executor->node_cache(ctx.node, (1 << 22) + level, [&]() -> std::shared_ptr<const void> {
     kernels::GemmArgs g;
@@ -91,9 +89,7 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
 // bf16 conv kernel as a 1x1 conv over the rows of A (A^T as the image,
 // B^T as the weights, packed once per executor), then transposed back.
 bool matmul_bf16(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_t n, float* y) {
-  if (!ctx.executor || !ctx.scope || ctx.node.inputs.size() < 2 || ctx.node.inputs[1] < 0) return false;
-  const ir::Value& bv = ctx.scope->graph->values[size_t(ctx.node.inputs[1])];
-  if (!bv.constant.defined() || ctx.in(1).rank() != 2 || rows <= 0 || k <= 0 || n <= 0 || !kernels::bf16_conv_available()) return false;
+  if (!is_constant_input(ctx, 1) || ctx.in(1).rank() != 2 || rows <= 0 || k <= 0 || n <= 0 || !kernels::bf16_conv_available()) return false;
   const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, 1 << 21, [&]() -> std::shared_ptr<const void> {
     std::vector<float> bt(size_t(n * k));
     const float* b = ctx.in(1).data<float>();

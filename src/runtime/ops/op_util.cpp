@@ -1,6 +1,18 @@
 #include "runtime/ops/op_util.h"
 
+#include "runtime/executor.h"
+
 namespace pareto::runtime {
+
+bool is_constant_input(const OpContext& ctx, size_t i) {
+  if (!ctx.executor || !ctx.scope || ctx.node.inputs.size() <= i || ctx.node.inputs[i] < 0) return false;
+  return ctx.scope->graph->values[size_t(ctx.node.inputs[i])].constant.defined();
+}
+
+std::shared_ptr<const void> prepared_once(const OpContext& ctx, size_t i, int stamp, const std::function<std::shared_ptr<const void>()>& make) {
+  return is_constant_input(ctx, i) ? ctx.executor->node_cache(ctx.node, stamp, make) : make();
+}
+
 
 int64_t normalize_axis(const ir::Node& node, int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= rank || (rank == 0 && axis != 0 && axis != -1))

@@ -3,6 +3,8 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,13 @@
 #include "runtime/op_registry.h"
 
 namespace pareto::runtime {
+
+// Whether input i is a graph constant (weights) of a node run by an
+// executor: what may be prepared once rather than on every call.
+bool is_constant_input(const OpContext& ctx, size_t i);
+// make() once per executor, node and stamp when input i is a constant
+// (node_cache), else on every call.
+std::shared_ptr<const void> prepared_once(const OpContext& ctx, size_t i, int stamp, const std::function<std::shared_ptr<const void>()>& make);
 
 // Normalizes a possibly negative axis into [0, rank); error names the node.
 int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank);

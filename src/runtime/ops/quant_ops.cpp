@@ -366,11 +366,7 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out);
   // Once per executor when the weights are a graph constant (as for float
   // convs); weights fed at run time are converted on every call.
-  bool constant = false;
-  if (ctx.executor && ctx.scope && ctx.node.inputs.size() > 1 && ctx.node.inputs[1] >= 0)
-    constant = ctx.scope->graph->values[size_t(ctx.node.inputs[1])].constant.defined();
-  auto make = [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); };
-  const std::shared_ptr<const void> held = constant ? ctx.executor->node_cache(ctx.node, 1 << 20, make) : make();
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, 1 << 20, [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); });
   const auto& plan = *static_cast<const Int8ConvPlan*>(held.get());
   kernels::Int8ConvParams q;
   q.geo = p;
