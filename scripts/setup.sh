@@ -40,6 +40,8 @@ need_pkg sox
 # package; NodeSource's nodejs package ships npm itself.
 need_pkg nodejs
 if ! dpkg -S /usr/bin/npm >/dev/null 2>&1; then need_pkg npm; fi
+# The profiler's HTML report is rendered by headless Chromium in a test.
+need_pkg chromium
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -58,6 +58,7 @@ void fill_random(Tensor& t, uint64_t seed);
 
 int cmd_info(const Args& args);
 int cmd_run(const Args& args);
+int cmd_profile(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_generate(const Args& args);
 // Opens the LLM named by the first positional argument (--tokenizer, --ctx, --threads).

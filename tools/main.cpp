@@ -19,6 +19,10 @@ const char* kUsage =
     "  run MODEL [--input NAME=FILE.npy|random[:SEED]|fill:V]... [--shape NAME=...]\n"
     "            [--output DIR] [--profile] [--threads N] [--warmup N]\n"
     "      runs once (after N untimed runs); writes each output as DIR/NAME.npy\n"
+    "  profile MODEL [--json] [--html FILE] [--device x86-avx512|arm-phone|FILE.json] [--runs N] [--threads N]\n"
+    "          [--shape ...] [--input ...] [--no-optimize] [--precision bf16] [--no-ceilings] [--caches l1d=48K,l2=1M,llc=32M]   (GGUF/llama2.c: [-p 64] [--kv f16])\n"
+    "      per op: time, operations by precision, bytes by cache level (estimated), roofline, energy (estimated;\n"
+    "      measured too where powercap counters are readable); per inference or per decoded token\n"
     "  bench MODEL [--runs N] [--warmup N] [--threads N] [--shape NAME=...] [--input ...] [-O [--dynamic]] [--json]\n"
     "        [--precision fp32|bf16 [--precision-keep NODE]...]  (with -O; bf16 also reports its error against fp32)\n"
     "      load time, first run, median and p90 latency, peak RSS\n"
@@ -102,6 +106,9 @@ int main(int argc, char** argv) {
     if (cmd == "info") return run(cmd_info, Spec{{"--graph", "--cpu"}, {"--shape"}});
     if (cmd == "run")
       return run(cmd_run, Spec{{"--profile", "-O", "--optimize"}, join(model_inputs, {"--output"})});
+    if (cmd == "profile")
+      return run(cmd_profile, Spec{{"--json", "--no-ceilings", "--no-optimize"},
+                                   join(model_inputs, {"--runs", "--device", "--html", "--top", "-p", "--kv", "--tokenizer", "--caches"})});
     if (cmd == "bench")
       return run(cmd_bench, Spec{{"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"},
                                                       join(model_inputs, {"--runs", "-p", "-n", "--reps", "--ctx", "--kv", "--tokenizer"})});

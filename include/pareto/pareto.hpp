@@ -91,11 +91,27 @@ struct PassSummary {
   std::map<std::string, int> rewrites;  // pattern -> count
 };
 
+// A tensor a profiled op read or wrote (pareto profile's byte counts).
+struct ProfileAccess {
+  uint64_t id = 0;     // the memory's address: the same bytes again have the same id
+  uint64_t bytes = 0;  // what the kernel reads (packed int8/bf16 weights at their size)
+  bool weight = false;  // a graph constant; else an activation
+  bool write = false;
+};
+
 struct ProfileEntry {
   std::string op_type;
   std::string node_name;
-  double seconds = 0;
+  double seconds = 0;  // exclusive of the nodes of its subgraphs
   Shape output_shape;
+  int depth = 0;  // 0: the top-level graph; deeper: inside If/Loop bodies
+  // Counted analytically from the run's shapes (docs/PROFILE.md): the
+  // multiply-adds and their precision (fp32, bf16, fp16, int8), other
+  // per-element arithmetic, and the tensors touched.
+  std::string precision = "fp32";
+  uint64_t macs = 0, elementwise_ops = 0;
+  std::vector<ProfileAccess> accesses;
+  uint64_t live_bytes = 0;  // activations held right after the op
 };
 
 struct ModelSummary {

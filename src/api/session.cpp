@@ -13,6 +13,7 @@
 #include "frontend/artifact/artifact.h"
 #include "passes/memory_plan.h"
 #include "passes/passes.h"
+#include "profile/onnx_cost.h"
 #include "pareto/pareto.hpp"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
@@ -161,7 +162,21 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
 
 std::vector<ProfileEntry> Session::take_profile() {
   std::vector<ProfileEntry> out;
-  for (const auto& r : impl_->executor->profile()) out.push_back({r.op_type, r.node_name, r.seconds, r.output_shape});
+  for (const auto& r : impl_->executor->profile()) {
+    ProfileEntry e;
+    e.op_type = r.op_type, e.node_name = r.node_name, e.seconds = r.seconds, e.output_shape = r.output_shape;
+    e.depth = r.depth;
+    e.live_bytes = r.live_bytes;
+    if (r.node) {
+      const profile::OpCost c = profile::count_onnx_node(*r.node, r.inputs, r.outputs);
+      e.precision = c.precision;
+      e.macs = c.macs;
+      e.elementwise_ops = c.elementwise;
+      for (const profile::Access& a : c.accesses)
+        e.accesses.push_back({uint64_t(a.id), a.bytes, a.kind == profile::AccessKind::weight, a.write});
+    }
+    out.push_back(std::move(e));
+  }
   impl_->executor->clear_profile();
   return out;
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "pareto/limits.hpp"
 #include "core/thread_pool.h"
 #include "kernels/llm_ops.h"
@@ -35,6 +36,16 @@ void Transformer::reserve(int64_t n, bool all_logits) {
   grow(logits_, (all_logits ? n : 1) * c.vocab);
 }
 
+template <class F>
+void Transformer::stage(const char* name, int64_t layer, const kernels::WeightMatrix* w, int64_t tokens, int64_t pos, F&& run) {
+  if (!stage_hook) return run();
+  const double t0 = now_seconds();
+  run();
+  StageEvent e;
+  e.stage = name, e.layer = layer, e.seconds = now_seconds() - t0, e.weight = w, e.tokens = tokens, e.pos = pos;
+  stage_hook(e);
+}
+
 const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits) {
   const ModelConfig& c = model_.config;
   if (n <= 0) fail_argument("forward needs at least one token");
@@ -43,52 +54,68 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
   reserve(n, all_logits);
   const int64_t dim = c.dim, hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
   float* x = x_.data();
-  for (int64_t t = 0; t < n; ++t) {
+  for (int64_t t = 0; t < n; ++t)
     if (tokens[t] < 0 || tokens[t] >= c.vocab) fail_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
-    kernels::weight_row(model_.token_embd, tokens[t], x + t * dim);
-  }
+  stage("embed", -1, &model_.token_embd, n, pos, [&] {
+    for (int64_t t = 0; t < n; ++t) kernels::weight_row(model_.token_embd, tokens[t], x + t * dim);
+  });
+  auto matmul = [&](const char* name, int64_t l, const kernels::WeightMatrix& w, const float* in, float* out) {
+    stage(name, l, &w, n, pos, [&] { kernels::matmul_weights(w, in, n, out); });
+  };
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = model_.layers[size_t(l)];
-    const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
-    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    stage("attn_norm", l, &w.attn_norm, n, pos, [&] {
+      const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
+      for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    });
     if (input_hook) input_hook(l, MatmulInput::attn, xb_.data(), n, dim);
-    kernels::matmul_weights(w.wq, xb_.data(), n, q_.data());
-    kernels::matmul_weights(w.wk, xb_.data(), n, k_.data());
-    kernels::matmul_weights(w.wv, xb_.data(), n, v_.data());
-    for (int64_t t = 0; t < n; ++t) {
-      float* qt = q_.data() + t * q_dim;
-      float* kt = k_.data() + t * kv_dim;
-      float* vt = v_.data() + t * kv_dim;
-      if (w.bq)
-        for (int64_t i = 0; i < q_dim; ++i) qt[i] += w.bq[i];
-      if (w.bk)
-        for (int64_t i = 0; i < kv_dim; ++i) kt[i] += w.bk[i];
-      if (w.bv)
-        for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
-      kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
-      kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
-      kv_->store(l, pos + t, kt, vt);
-    }
+    matmul("wq", l, w.wq, xb_.data(), q_.data());
+    matmul("wk", l, w.wk, xb_.data(), k_.data());
+    matmul("wv", l, w.wv, xb_.data(), v_.data());
+    stage("rope_kv", l, nullptr, n, pos, [&] {
+      for (int64_t t = 0; t < n; ++t) {
+        float* qt = q_.data() + t * q_dim;
+        float* kt = k_.data() + t * kv_dim;
+        float* vt = v_.data() + t * kv_dim;
+        if (w.bq)
+          for (int64_t i = 0; i < q_dim; ++i) qt[i] += w.bq[i];
+        if (w.bk)
+          for (int64_t i = 0; i < kv_dim; ++i) kt[i] += w.bk[i];
+        if (w.bv)
+          for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
+        kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
+        kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
+        kv_->store(l, pos + t, kt, vt);
+      }
+    });
     // Causal attention: token t sees positions [0, pos + t].
-    kv_->attend_batch(l, c, q_.data(), n, pos, att_.data());
+    stage("attention", l, nullptr, n, pos, [&] { kv_->attend_batch(l, c, q_.data(), n, pos, att_.data()); });
     if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
-    kernels::matmul_weights(w.wo, att_.data(), n, xb_.data());
-    for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
-    const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
-    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    matmul("wo", l, w.wo, att_.data(), xb_.data());
+    stage("residual", l, nullptr, n, pos, [&] {
+      for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+    });
+    stage("ffn_norm", l, &w.ffn_norm, n, pos, [&] {
+      const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
+      for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+    });
     if (input_hook) input_hook(l, MatmulInput::ffn, xb_.data(), n, dim);
-    kernels::matmul_weights(w.w_gate, xb_.data(), n, gate_.data());
-    kernels::matmul_weights(w.w_up, xb_.data(), n, up_.data());
-    kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim);
+    matmul("w_gate", l, w.w_gate, xb_.data(), gate_.data());
+    matmul("w_up", l, w.w_up, xb_.data(), up_.data());
+    stage("silu_mul", l, nullptr, n, pos, [&] { kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim); });
     if (input_hook) input_hook(l, MatmulInput::down, gate_.data(), n, c.ffn_dim);
-    kernels::matmul_weights(w.w_down, gate_.data(), n, xb_.data());
-    for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+    matmul("w_down", l, w.w_down, gate_.data(), xb_.data());
+    stage("residual_ffn", l, nullptr, n, pos, [&] {
+      for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+    });
     if (layer_hook) layer_hook(l, x, n, dim);
   }
-  const float* out_norm = static_cast<const float*>(model_.output_norm.data);
-  int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
-  for (int64_t t = first; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, out_norm, dim, c.rms_eps, xb_.data() + (t - first) * dim);
-  kernels::matmul_weights(model_.output, xb_.data(), rows, logits_.data());
+  const int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
+  stage("output_norm", -1, &model_.output_norm, rows, pos, [&] {
+    const float* out_norm = static_cast<const float*>(model_.output_norm.data);
+    for (int64_t t = first; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, out_norm, dim, c.rms_eps, xb_.data() + (t - first) * dim);
+  });
+  stage("output", -1, &model_.output, rows, pos, [&] { kernels::matmul_weights(model_.output, xb_.data(), rows, logits_.data()); });
   return logits_.data();
 }
 

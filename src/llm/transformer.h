@@ -31,6 +31,21 @@ class Transformer {
   // Called with the activations [n, cols] each group of matmuls reads.
   std::function<void(int64_t layer, MatmulInput which, const float* x, int64_t n, int64_t cols)> input_hook;
 
+  // Profiling (pareto profile): when set, each stage of forward is timed and
+  // reported with what it read: `weight` for the matmuls, the embedding
+  // lookup and the norms, null otherwise. Stages: embed, attn_norm, wq, wk,
+  // wv, rope_kv, attention, wo, residual, ffn_norm, w_gate, w_up, silu_mul,
+  // w_down, residual_ffn, output_norm, output (layer -1 outside layers).
+  struct StageEvent {
+    const char* stage = "";
+    int64_t layer = -1;
+    double seconds = 0;
+    const kernels::WeightMatrix* weight = nullptr;
+    int64_t tokens = 0;  // rows processed (the output stage: logits rows)
+    int64_t pos = 0;     // position of the first token
+  };
+  std::function<void(const StageEvent&)> stage_hook;
+
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }
   size_t kv_cache_bytes() const { return kv_->bytes(); }
@@ -38,6 +53,7 @@ class Transformer {
 
  private:
   void reserve(int64_t n, bool all_logits);
+  template <class F> void stage(const char* name, int64_t layer, const kernels::WeightMatrix* w, int64_t tokens, int64_t pos, F&& run);
   const Model& model_;
   int64_t ctx_;
   std::unique_ptr<KvCache> kv_;

@@ -142,6 +142,61 @@ std::shared_ptr<const void> Executor::node_cache(const ir::Node& node, int stamp
 }
 
 std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) {
+  int depth = 0;
+  for (const Scope* s = parent; s; s = s->parent) ++depth;
+  return run_graph(g, inputs, parent, depth);
+}
+
+namespace {
+
+TensorUse use_of(const Tensor* t, bool constant) {
+  TensorUse u;
+  if (!t || !t->defined()) return u;
+  u.present = true;
+  u.id = reinterpret_cast<uintptr_t>(t->raw());
+  u.bytes = t->nbytes();
+  u.shape = t->shape();
+  u.dtype = t->dtype();
+  u.constant = constant;
+  return u;
+}
+
+}  // namespace
+
+void Executor::record_profile(const ir::Node& node, const OpContext& ctx, const Scope& scope, double seconds, size_t first_child, int depth) {
+  ProfileRecord rec;
+  rec.op_type = node.op_type;
+  rec.node_name = node.name;
+  rec.node = &node;
+  rec.depth = depth;
+  // Records of this node's bodies came in while it ran: their time is theirs.
+  for (size_t i = first_child; i < profile_.size(); ++i)
+    if (profile_[i].depth == depth + 1) seconds -= profile_[i].seconds;
+  rec.seconds = std::max(0.0, seconds);
+  if (!ctx.outputs.empty()) rec.output_shape = ctx.outputs[0].shape();
+  const ir::Graph& g = *scope.graph;
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+    const int v = node.inputs[i];
+    rec.inputs.push_back(use_of(ctx.inputs[i], v >= 0 && g.values[size_t(v)].constant.defined()));
+  }
+  for (const Tensor& t : ctx.outputs) rec.outputs.push_back(use_of(&t, false));
+  // Live activations: every computed non-constant value of this invocation
+  // (views of one buffer counted once).
+  std::vector<std::pair<const void*, size_t>> live;
+  for (size_t v = 0; v < scope.slots.size(); ++v) {
+    const Tensor& t = scope.slots[v];
+    if (t.defined() && !g.values[v].constant.defined()) live.push_back({t.raw(), t.nbytes()});
+  }
+  for (const Tensor& t : ctx.outputs)
+    if (t.defined()) live.push_back({t.raw(), t.nbytes()});
+  // One buffer once (the largest view of it).
+  std::sort(live.begin(), live.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
+  for (size_t i = 0; i < live.size(); ++i)
+    if (i == 0 || live[i].first != live[i - 1].first) rec.live_bytes += live[i].second;
+  profile_.push_back(std::move(rec));
+}
+
+std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent, int depth) {
   const Plan& plan = plan_for(g);
   const ir::MemoryPlan* memory = parent ? nullptr : memory_plan(g);
   Scope scope;
@@ -184,6 +239,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       ctx.planned = &plan.slots[pos];
     }
     double t0 = options_.profile ? now_seconds() : 0;
+    const size_t first_child = profile_.size();
     try {
       plan.defs[pos]->run(ctx);
     } catch (const Error& e) {
@@ -193,11 +249,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       if (std::string(e.what()).find(label) != std::string::npos) throw;
       throw Error(e.code(), label + ": " + e.what());
     }
-    if (options_.profile) {
-      ProfileRecord rec{node.op_type, node.name, now_seconds() - t0, {}};
-      if (!ctx.outputs.empty()) rec.output_shape = ctx.outputs[0].shape();
-      profile_.push_back(std::move(rec));
-    }
+    if (options_.profile) record_profile(node, ctx, scope, now_seconds() - t0, first_child, depth);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       int v = node.outputs[o];
       if (v < 0) continue;

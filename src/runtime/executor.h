@@ -15,11 +15,29 @@
 
 namespace pareto::runtime {
 
+// One tensor an op read or wrote, for the profiler's byte counts and cache
+// model: `id` is its data address (two views of one buffer share it, and a
+// reused arena slot is the same cache lines, which is what reuse means).
+struct TensorUse {
+  uintptr_t id = 0;
+  uint64_t bytes = 0;
+  Shape shape;
+  DType dtype = DType::undefined;
+  bool constant = false;  // a graph constant (weights), not an activation
+  bool present = false;   // false: an optional input left out
+};
+
 struct ProfileRecord {
   std::string op_type;
   std::string node_name;
+  // Exclusive time: a node with subgraphs (If, Loop) does not count the
+  // nodes of its bodies, which have records of their own.
   double seconds = 0;
   Shape output_shape;
+  const ir::Node* node = nullptr;  // valid while the session's graph lives
+  int depth = 0;                   // 0: top-level graph, 1: a body of one of its nodes ...
+  std::vector<TensorUse> inputs, outputs;
+  uint64_t live_bytes = 0;  // activations held by this graph invocation after the node ran
 };
 
 struct ExecOptions {
@@ -48,6 +66,7 @@ class Executor {
   Executor(int64_t opset, ExecOptions options);
   // Binds `inputs` to g.inputs in order and returns g.outputs in order.
   std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent);
+  std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs, const Scope* parent, int depth);
   const std::vector<ProfileRecord>& profile() const { return profile_; }
   // The memory plan of top-level graph g (planned on first use; null when the arena is off).
   const ir::MemoryPlan* memory_plan(const ir::Graph& g);
@@ -77,6 +96,7 @@ class Executor {
     std::vector<std::vector<std::pair<void*, size_t>>> slots;
   };
   const Plan& plan_for(const ir::Graph& g);
+  void record_profile(const ir::Node& node, const OpContext& ctx, const Scope& scope, double seconds, size_t first_child, int depth);
   void finish_memory(const ir::Graph& g, Plan& plan);
 
   int64_t opset_;

@@ -1,0 +1,91 @@
+#include "kernels/peak_probe.h"
+
+#include <chrono>
+
+#include "core/cpu.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// GCC 12's reduce intrinsics read an uninitialized temporary (harmless).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace pareto::kernels {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+#if defined(__x86_64__)
+#define R16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+
+__attribute__((target("avx512f,avx512vnni"))) double int8_gmacs(long steps) {
+#define DI(i) __m512i a##i = _mm512_set1_epi32(i);
+  R16(DI)
+  const __m512i x = _mm512_set1_epi32(0x01010101), y = _mm512_set1_epi32(0x02020202);
+  const auto t0 = Clock::now();
+#define STEP(i) a##i = _mm512_dpbusd_epi32(a##i, x, y);
+  for (long n = 0; n < steps; ++n) { R16(STEP) }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  int sink = 0;
+#define SUM(i) sink += _mm512_reduce_add_epi32(a##i);
+  R16(SUM)
+  __asm__ volatile("" ::"r"(sink));
+  return double(steps) * 16 * 64 / s / 1e9;
+#undef STEP
+#undef SUM
+}
+
+__attribute__((target("avx512f,fma"))) double f32_gmacs(long steps) {
+#define DF(i) __m512 f##i = _mm512_set1_ps(float(i));
+  R16(DF)
+  const __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
+  const auto t0 = Clock::now();
+#define STEP(i) f##i = _mm512_fmadd_ps(f##i, x, y);
+  for (long n = 0; n < steps; ++n) { R16(STEP) }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  float sink = 0;
+#define SUM(i) sink += _mm512_reduce_add_ps(f##i);
+  R16(SUM)
+  __asm__ volatile("" ::"x"(sink));
+  return double(steps) * 16 * 16 / s / 1e9;
+#undef STEP
+#undef SUM
+}
+
+__attribute__((target("avx512f,avx512bf16"))) double bf16_gmacs(long steps) {
+  R16(DF)
+  const __m512bh x = __m512bh(_mm512_set1_epi32(0x3f803f80));
+  const auto t0 = Clock::now();
+#define STEP(i) f##i = _mm512_dpbf16_ps(f##i, x, x);
+  for (long n = 0; n < steps; ++n) { R16(STEP) }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  float sink = 0;
+#define SUM(i) sink += _mm512_reduce_add_ps(f##i);
+  R16(SUM)
+  __asm__ volatile("" ::"x"(sink));
+  return double(steps) * 16 * 32 / s / 1e9;
+#undef STEP
+#undef SUM
+}
+#undef DF
+#undef DI
+#undef R16
+#endif
+
+}  // namespace
+
+PeakRates measure_peak_gmacs(long steps) {
+  PeakRates r;
+  if (steps <= 0) return r;
+#if defined(__x86_64__)
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.fma) r.f32 = f32_gmacs(steps);
+  if (f.avx512f && f.avx512bf16) r.bf16 = bf16_gmacs(steps);
+  if (f.avx512f && f.avx512vnni) r.int8 = int8_gmacs(steps);
+#endif
+  return r;
+}
+
+}  // namespace pareto::kernels

@@ -1,0 +1,149 @@
+#include "profile/onnx_cost.h"
+
+#include <map>
+
+namespace pareto::profile {
+
+uint64_t OpCost::bytes(AccessKind kind, bool write) const {
+  uint64_t n = 0;
+  for (const Access& a : accesses)
+    if (a.kind == kind && a.write == write) n += a.bytes;
+  return n;
+}
+
+namespace {
+
+using runtime::TensorUse;
+
+uint64_t elements(const TensorUse& t) {
+  uint64_t n = 1;
+  for (int64_t d : t.shape) n *= uint64_t(d > 0 ? d : 0);
+  return n;
+}
+
+// Where the multiply-add inputs sit, per op kind: {activation, weight}.
+struct MacOperands {
+  int x = -1, w = -1;
+};
+
+MacOperands mac_operands(const std::string& op) {
+  if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "ConvTranspose" || op == "MatMul" || op == "FusedMatMul" ||
+      op == "MatMulInteger" || op == "Gemm" || op == "FusedGemm")
+    return {0, 1};
+  if (op == "QLinearConv" || op == "QLinearMatMul") return {0, 3};
+  return {};
+}
+
+// Multiply-adds of the ops built on products; 0 for the rest.
+uint64_t count_macs(const ir::Node& n, const std::vector<TensorUse>& in, const std::vector<TensorUse>& out) {
+  const std::string& op = n.op_type;
+  const MacOperands m = mac_operands(op);
+  if (m.w >= 0 && size_t(m.w) < in.size() && in[size_t(m.w)].present && !out.empty() && out[0].present) {
+    const TensorUse &x = in[size_t(m.x)], &w = in[size_t(m.w)], &y = out[0];
+    if (op.find("Conv") != std::string::npos) {
+      // Each output (or, transposed, each input) element takes one weight
+      // slice of w.size / channels products, whatever the grouping.
+      if (w.shape.empty() || w.shape[0] <= 0) return 0;
+      if (op == "ConvTranspose") return x.shape.size() > 1 && x.shape[1] > 0 ? elements(x) * (elements(w) / uint64_t(x.shape[1])) : 0;
+      return elements(y) * (elements(w) / uint64_t(w.shape[0]));
+    }
+    if (op == "Gemm" || op == "FusedGemm") {
+      const uint64_t rows = y.shape.size() == 2 ? uint64_t(y.shape[0]) : 0;
+      return rows ? elements(y) * (elements(x) / rows) : 0;
+    }
+    return x.shape.empty() ? 0 : elements(y) * uint64_t(x.shape.back());  // MatMul: K is A's last axis
+  }
+  if ((op == "LSTM" || op == "GRU" || op == "RNN") && in.size() > 2 && in[0].shape.size() == 3) {
+    // Every step of every sequence multiplies x by W and the state by R (both directions included in W, R).
+    return uint64_t(in[0].shape[0]) * uint64_t(in[0].shape[1]) * (elements(in[1]) + elements(in[2]));
+  }
+  return 0;
+}
+
+// Ops that only move or reinterpret data: bytes, no arithmetic.
+bool moves_only(const std::string& op) {
+  static const char* const kinds[] = {"Reshape", "Transpose", "Concat", "Slice", "Split", "Gather", "GatherElements", "GatherND",
+                                      "Squeeze", "Unsqueeze", "Flatten", "Identity", "Expand", "Tile", "Pad", "Shape", "Size",
+                                      "Cast", "CastLike", "DepthToSpace", "SpaceToDepth", "Dropout", "ConstantOfShape", "Compress",
+                                      "Scatter", "ScatterElements", "ScatterND", "Trilu", "EyeLike", "Range", "NonZero", "OneHot",
+                                      "If", "Loop"};
+  for (const char* k : kinds)
+    if (op == k) return true;
+  return false;
+}
+
+// Arithmetic per element of the ops that are not products: passes over the
+// data (Softmax: max, exp and sum, divide).
+uint64_t count_elementwise(const ir::Node& n, const std::vector<TensorUse>& in, const std::vector<TensorUse>& out) {
+  const std::string& op = n.op_type;
+  if (moves_only(op) || out.empty() || !out[0].present) return 0;
+  const uint64_t out_n = elements(out[0]);
+  const uint64_t in_n = in.empty() || !in[0].present ? 0 : elements(in[0]);
+  static const std::map<std::string, uint64_t> passes = {
+      {"Softmax", 3}, {"LogSoftmax", 3}, {"LayerNormalization", 4}, {"RMSNormalization", 3}, {"InstanceNormalization", 4},
+      {"BatchNormalization", 2}, {"MeanVarianceNormalization", 4}, {"LRN", 4}};
+  if (op.rfind("Reduce", 0) == 0 || op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "ArgMax" || op == "ArgMin" || op == "TopK")
+    return in_n;
+  if (op == "MaxPool" || op == "AveragePool") {
+    uint64_t window = 1;
+    for (int64_t k : n.attr_ints("kernel_shape")) window *= uint64_t(k > 0 ? k : 1);
+    return out_n * window;
+  }
+  if (mac_operands(op).w >= 0 || op == "LSTM" || op == "GRU" || op == "RNN") return 0;
+  auto it = passes.find(op);
+  return out_n * (it == passes.end() ? 1 : it->second);
+}
+
+std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in) {
+  const std::string& op = n.op_type;
+  if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger" || n.has_attr("x_scale"))
+    return "int8";
+  if (n.attr_s("compute", "") == "bf16") return "bf16";
+  for (const TensorUse& t : in)
+    if (t.present && t.dtype == DType::f16) return "fp16";
+  return "fp32";
+}
+
+// Bytes the kernel reads for input i when it is a weight: a conv computing
+// in int8 or bf16 reads its weights packed in that type, one prepacked by
+// the compiler reads the packed copy (input 4) instead of input 1.
+uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<TensorUse>& in, const std::string& precision) {
+  const TensorUse& t = in[i];
+  const bool conv = n.op_type == "Conv" || n.op_type == "FusedConv";
+  if (conv && n.has_attr("prepacked") && i == 1 && in.size() > 4 && in[4].present) return 0;
+  if (i != 1 || t.dtype != DType::f32) return t.bytes;
+  const uint64_t channels = t.shape.empty() ? 0 : uint64_t(t.shape[0]);
+  if (precision == "int8" && conv) return elements(t) + channels * sizeof(float);  // int8 weights, a scale per channel
+  if (precision == "bf16") return elements(t) * 2;
+  return t.bytes;
+}
+
+}  // namespace
+
+OpCost count_onnx_node(const ir::Node& node, const std::vector<TensorUse>& inputs, const std::vector<TensorUse>& outputs) {
+  OpCost c;
+  c.precision = mac_precision(node, inputs);
+  c.macs = count_macs(node, inputs, outputs);
+  c.elementwise = count_elementwise(node, inputs, outputs);
+  if (c.macs == 0) c.precision = "fp32";
+  // A view (its output is an input's buffer) moves nothing.
+  auto is_view_of = [&](uintptr_t id) {
+    for (const TensorUse& o : outputs)
+      if (o.present && o.id == id) return true;
+    return false;
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorUse& t = inputs[i];
+    if (!t.present || is_view_of(t.id) || node.op_type == "Shape" || node.op_type == "Size") continue;
+    const uint64_t bytes = t.constant ? weight_bytes_read(node, i, inputs, c.precision) : t.bytes;
+    if (bytes) c.accesses.push_back({t.id, bytes, t.constant ? AccessKind::weight : AccessKind::activation, false});
+  }
+  for (const TensorUse& o : outputs) {
+    bool view = false;
+    for (const TensorUse& t : inputs) view = view || (t.present && t.id == o.id);
+    if (o.present && !view && o.bytes) c.accesses.push_back({o.id, o.bytes, AccessKind::activation, true});
+  }
+  return c;
+}
+
+}  // namespace pareto::profile
