@@ -137,6 +137,9 @@ class Session {
   Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& inputs);
   // Per-node timings since the last call (when options.profile is set).
   std::vector<ProfileEntry> take_profile();
+  // Turns per-node recording on or off between runs (pareto profile times
+  // whole runs without it: recording costs time of its own).
+  void set_profiling(bool on);
 
   ModelSummary summary() const;
   // The compiler passes run at open (empty unless options.optimize).

@@ -160,6 +160,8 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
   });
 }
 
+void Session::set_profiling(bool on) { impl_->executor->set_profile(on); }
+
 std::vector<ProfileEntry> Session::take_profile() {
   std::vector<ProfileEntry> out;
   for (const auto& r : impl_->executor->profile()) {

@@ -74,6 +74,7 @@ class Executor {
   // checking it fits the graph (throws naming the problem otherwise).
   void adopt_memory_plan(const ir::Graph& g, std::unique_ptr<ir::MemoryPlan> plan);
   void clear_profile() { profile_.clear(); }
+  void set_profile(bool on) { options_.profile = on; }
   // Data an op derives once from a node's constant inputs and keeps for the
   // executor's lifetime (a conv's weights packed for the GEMM): made by
   // `make` on first use; `stamp` names how it was made (e.g. the kernel
@@ -104,6 +105,7 @@ class Executor {
   std::mutex plans_mutex_;
   std::map<const ir::Graph*, std::unique_ptr<Plan>> plans_;
   std::vector<ProfileRecord> profile_;
+  double profile_overhead_ = 0;  // seconds spent recording profiles
   std::mutex cache_mutex_;
   std::map<std::pair<const ir::Node*, int>, std::shared_ptr<const void>> node_cache_;
 };
