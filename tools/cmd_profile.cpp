@@ -54,6 +54,7 @@ ProfileOptions options_of(const Args& args) {
   o.prompt_tokens = int(args.get_int("-p", 64, 1, 1 << 20));
   o.kv = args.get("--kv", o.kv);
   o.tokenizer = args.get("--tokenizer");
+  o.repack = !args.has("--no-repack");
   // --caches l1d=48K,l2=1M,llc=32M: sizes to model instead of what the system reports.
   for (const std::string& item : split(args.get("--caches"), ',')) {
     const size_t eq = item.find('=');

@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     if (cmd == "run")
       return run(cmd_run, Spec{{"--profile", "-O", "--optimize"}, join(model_inputs, {"--output"})});
     if (cmd == "profile")
-      return run(cmd_profile, Spec{{"--json", "--no-ceilings", "--no-optimize"},
+      return run(cmd_profile, Spec{{"--json", "--no-ceilings", "--no-optimize", "--no-repack"},
                                    join(model_inputs, {"--runs", "--device", "--html", "--top", "-p", "--kv", "--tokenizer", "--caches"})});
     if (cmd == "bench")
       return run(cmd_bench, Spec{{"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"},

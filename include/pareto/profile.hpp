@@ -29,6 +29,7 @@ struct ProfileOptions {
   int prompt_tokens = 64;
   std::string kv = "f16";
   std::string tokenizer;  // llama2.c models
+  bool repack = true;     // LLM weights repacked for this CPU, as generate does
   int threads = 1;        // LLM (an ONNX session has its own)
 };
 

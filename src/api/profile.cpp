@@ -10,6 +10,7 @@
 #include "core/file.h"
 #include "core/thread_pool.h"
 #include "llm/model.h"
+#include "llm/repack.h"
 #include "profile/analysis.h"
 #include "profile/device_profile.h"
 #include "profile/llm_profile.h"
@@ -130,6 +131,9 @@ Result<std::string> profile_llm_model(const std::string& path, const ProfileOpti
   return guarded([&]() -> std::string {
     if (o.runs < 1) fail_argument("profile needs at least one decoded token");
     std::unique_ptr<llm::Model> model = llm::Model::load(path, o.tokenizer);
+    // As generate runs it: weights repacked for this CPU's kernels (the bytes
+    // read per token stay those of the GGML types, docs/PROFILE.md).
+    if (o.repack) llm::repack_for_cpu(*model);
     profile::ReportInput in;
     in.model = path, in.kind = "llm";
     in.device = profile::load_device_profile(o.device);

@@ -76,8 +76,9 @@ constexpr std::string_view kBody = R"HTML(</style>
 <h2>Roofline</h2>
 <figure>
 <svg id="roofline" role="img" aria-label="Roofline: arithmetic intensity against achieved throughput per op"></svg>
-<figcaption>Each circle is one op (area grows with its time). Horizontal lines are the device profile's
-peak throughput per precision, the slope is its memory bandwidth; log-log axes.</figcaption>
+<figcaption>Each circle is one op (area grows with its time). Horizontal lines are the multiply-add peaks
+measured on this machine per precision, the slope its measured read bandwidth; intensity is operations per byte moved at any
+level of the memory hierarchy; log-log axes.</figcaption>
 </figure>
 </section>
 <section class="card">
