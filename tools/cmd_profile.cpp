@@ -48,7 +48,8 @@ ProfileOptions options_of(const Args& args) {
   ProfileOptions o;
   o.threads = args.get_threads();
   o.runs = int(args.get_int("--runs", is_llm_file(args.positional[0]) ? 16 : 5, 1, 100000));
-  o.warmup = int(args.get_int("--warmup", 2, 0, 100000));
+  // Some ops run slow for the first few runs (allocator and page state settling): 10 untimed runs first.
+  o.warmup = int(args.get_int("--warmup", 10, 0, 100000));
   o.device = args.get("--device", o.device);
   o.measure_ceilings = !args.has("--no-ceilings");
   o.prompt_tokens = int(args.get_int("-p", 64, 1, 1 << 20));

@@ -16,7 +16,7 @@ namespace pareto {
 
 struct ProfileOptions {
   int runs = 5;    // timed runs (ONNX: per-op medians) or decoded tokens (LLM)
-  int warmup = 2;  // untimed runs first (ONNX)
+  int warmup = 10;  // untimed runs first (ONNX): some ops settle only after a few runs
   // A built-in device profile ("x86-avx512", "arm-phone") or a JSON file.
   std::string device = "x86-avx512";
   bool measure_ceilings = true;  // peak GMAC/s per precision and read bandwidth (about a second)

@@ -83,7 +83,11 @@ struct PoolParams {
 };
 
 // indices (may be null): flat NCHW index of each max, as ONNX MaxPool reports it.
+// f32_maxpool2d runs the windows' interiors as branch-free row maxima over
+// the channels in parallel (kernels/pool.cpp); the reference twin takes
+// each window tap by tap, and serves the indices output.
 void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices);
+void f32_maxpool2d_ref(const PoolParams& p, const float* x, float* y, int64_t* indices);
 void f32_avgpool2d(const PoolParams& p, const float* x, float* y);
 
 }  // namespace pareto::kernels

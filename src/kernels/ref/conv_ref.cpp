@@ -54,7 +54,7 @@ void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* 
     }
 }
 
-void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices) {
+void f32_maxpool2d_ref(const PoolParams& p, const float* x, float* y, int64_t* indices) {
   for (int64_t nc = 0; nc < p.n * p.c; ++nc) {
     const float* src = x + nc * p.h * p.w;
     for (int64_t oh = 0; oh < p.out_h; ++oh)

@@ -1,0 +1,64 @@
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/conv.h"
+
+namespace pareto::kernels {
+
+namespace {
+
+// The output columns whose whole window lies inside the input row: [lo, hi).
+void interior_columns(const PoolParams& p, int64_t& lo, int64_t& hi) {
+  const int64_t extent = (p.kw - 1) * p.dil_w;
+  lo = std::min(p.out_w, (p.pad_left + p.stride_w - 1) / p.stride_w);
+  hi = p.w - 1 - extent + p.pad_left < 0 ? 0 : (p.w - 1 - extent + p.pad_left) / p.stride_w + 1;
+  hi = std::max(lo, std::min(hi, p.out_w));
+}
+
+// One output row of one channel: the running maximum over the window's
+// rows and taps. Interior columns need no bounds checks, so the inner loop
+// over columns is a plain strided maximum the compiler vectorizes.
+void maxpool_row(const PoolParams& p, const float* src, int64_t oh, int64_t lo, int64_t hi, float* out) {
+  const float lowest = -std::numeric_limits<float>::infinity();
+  std::fill(out, out + p.out_w, lowest);
+  for (int64_t i = 0; i < p.kh; ++i) {
+    const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+    if (ih < 0 || ih >= p.h) continue;
+    const float* row = src + ih * p.w;
+    for (int64_t j = 0; j < p.kw; ++j) {
+      const int64_t shift = j * p.dil_w - p.pad_left;
+      for (int64_t ow = lo; ow < hi; ++ow) {
+        const float v = row[ow * p.stride_w + shift];
+        out[ow] = v > out[ow] ? v : out[ow];
+      }
+      auto border = [&](int64_t from, int64_t to) {  // columns whose window crosses the padding: checked
+        for (int64_t ow = from; ow < to; ++ow) {
+          const int64_t iw = ow * p.stride_w + shift;
+          if (iw >= 0 && iw < p.w && row[iw] > out[ow]) out[ow] = row[iw];
+        }
+      };
+      border(0, lo);
+      border(hi, p.out_w);
+    }
+  }
+}
+
+}  // namespace
+
+void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices) {
+  if (indices) return f32_maxpool2d_ref(p, x, y, indices);
+  int64_t lo, hi;
+  interior_columns(p, lo, hi);
+  const int64_t planes = p.n * p.c, in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
+  auto planes_range = [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc)
+      for (int64_t oh = 0; oh < p.out_h; ++oh) maxpool_row(p, x + nc * in_plane, oh, lo, hi, y + nc * out_plane + oh * p.out_w);
+  };
+  // Waking the pool costs more than a small pool takes.
+  if (planes * out_plane * p.kh * p.kw < (int64_t(1) << 16)) return planes_range(0, planes);
+  parallel_for(planes, planes_range);
+}
+
+}  // namespace pareto::kernels
