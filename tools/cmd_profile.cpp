@@ -25,20 +25,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// "48K", "1M", "32M", "1048576" -> bytes; 0 when malformed or over 1 TiB.
-uint64_t parse_size(const std::string& text) {
-  uint64_t n = 0;
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && n < (uint64_t(1) << 40)) n = n * 10 + uint64_t(text[i++] - '0');
-  if (i == 0 || n >= (uint64_t(1) << 40)) return 0;
-  const std::string unit = text.substr(i);
-  if (unit.empty()) return n;
-  if (unit == "K" || unit == "k") return n << 10;
-  if (unit == "M" || unit == "m") return n << 20;
-  if (unit == "G" || unit == "g") return n << 30;
-  return 0;
-}
-
 bool is_llm_file(const std::string& path) {
   auto ends = [&](const char* s) { return path.size() >= std::strlen(s) && path.compare(path.size() - std::strlen(s), std::string::npos, s) == 0; };
   return ends(".gguf") || ends(".bin");
@@ -60,7 +46,7 @@ ProfileOptions options_of(const Args& args) {
   for (const std::string& item : split(args.get("--caches"), ',')) {
     const size_t eq = item.find('=');
     const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    const uint64_t bytes = parse_size(value);
+    const uint64_t bytes = parse_byte_size(value);
     if (!bytes) fail_argument("--caches: '" + item + "' is not NAME=SIZE (l1d, l2, llc; sizes like 48K, 1M, 32M)");
     if (key == "l1d") o.l1d_bytes = bytes;
     else if (key == "l2") o.l2_bytes = bytes;

@@ -140,6 +140,7 @@ class Session {
   // Turns per-node recording on or off between runs (pareto profile times
   // whole runs without it: recording costs time of its own).
   void set_profiling(bool on);
+  int threads() const;  // the width of the session's thread pool
 
   ModelSummary summary() const;
   // The compiler passes run at open (empty unless options.optimize).

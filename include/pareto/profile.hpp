@@ -30,7 +30,7 @@ struct ProfileOptions {
   std::string kv = "f16";
   std::string tokenizer;  // llama2.c models
   bool repack = true;     // LLM weights repacked for this CPU, as generate does
-  int threads = 1;        // LLM (an ONNX session has its own)
+  int threads = 1;        // LLM (an ONNX session has its own, Session::threads())
 };
 
 // Profiles `session` (opened with SessionOptions::profile set) on `inputs`.
@@ -46,5 +46,9 @@ Result<std::string> profile_llm_model(const std::string& path, const ProfileOpti
 // waterfall, the memory over time and a summary card.
 Result<std::string> profile_report_text(const std::string& json, size_t top_ops = 25);
 Result<std::string> profile_report_html(const std::string& json);
+
+// "48K", "1M", "32M", "1048576" -> bytes (K, M, G are powers of 1024); 0
+// when malformed or above 1 TiB (for --caches).
+uint64_t parse_byte_size(const std::string& text);
 
 }  // namespace pareto

@@ -98,9 +98,15 @@ Result<std::string> profile_session(Session& session, const std::string& model_n
     in.model = model_name, in.kind = "onnx";
     in.device = profile::load_device_profile(o.device);
     // Whole runs timed (and metered) without per-node recording, then the
-    // same number of runs recorded node by node.
+    // same number of runs recorded node by node; recording is on afterwards
+    // (the session was opened for it), whatever happens.
+    struct RecordingOnAtExit {
+      Session& s;
+      ~RecordingOnAtExit() { s.set_profiling(true); }
+    } restore{session};
     std::vector<double> walls;
     session.set_profiling(false);
+    in.measured_units = o.runs;
     meter(o, in, [&] {
       for (int i = 0; i < o.runs; ++i) {
         const double t0 = now_seconds();
@@ -119,7 +125,7 @@ Result<std::string> profile_session(Session& session, const std::string& model_n
     if (runs.front().empty()) fail_argument("profile: the session records no ops (open it with SessionOptions::profile)");
     // Peak RSS before the bandwidth probe's buffer counts in it.
     in.peak_rss_bytes = peak_rss_bytes();
-    in.machine = machine_for(o, o.threads);
+    in.machine = machine_for(o, session.threads());
     profile::PassProfile pass{"inference", "inference", 1, median(walls), median_run(runs)};
     in.passes.push_back(std::move(pass));
     in.arena_bytes = session.memory().arena_bytes;
@@ -142,13 +148,18 @@ Result<std::string> profile_llm_model(const std::string& path, const ProfileOpti
     {
       ThreadPool pool(std::max(1, o.threads));
       PoolScope scope(&pool);
-      meter(o, in, [&] { in.passes = profile::profile_llm(*model, lo); });
+      // The meter covers the decoded tokens only (timed with no recording).
+      lo.around_decode = [&](const std::function<void()>& decode) { meter(o, in, decode); };
+      in.measured_units = lo.decode_tokens;
+      in.passes = profile::profile_llm(*model, lo);
     }
     in.peak_rss_bytes = peak_rss_bytes();
     in.machine = machine_for(o, o.threads);
     return profile::build_report(in).dump();
   });
 }
+
+uint64_t parse_byte_size(const std::string& text) { return profile::parse_cache_size(text); }
 
 Result<std::string> profile_report_text(const std::string& json, size_t top_ops) {
   return guarded([&] { return profile::report_text(nlohmann::json::parse(json), top_ops); });

@@ -161,6 +161,7 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
 }
 
 void Session::set_profiling(bool on) { impl_->executor->set_profile(on); }
+int Session::threads() const { return std::max(1, impl_->options.threads); }
 
 std::vector<ProfileEntry> Session::take_profile() {
   std::vector<ProfileEntry> out;
@@ -170,7 +171,7 @@ std::vector<ProfileEntry> Session::take_profile() {
     e.depth = r.depth;
     e.live_bytes = r.live_bytes;
     if (r.node) {
-      const profile::OpCost c = profile::count_onnx_node(*r.node, r.inputs, r.outputs);
+      const profile::OpCost c = profile::count_onnx_node(*r.node, r.inputs, r.outputs, r.path);
       e.precision = c.precision;
       e.macs = c.macs;
       e.elementwise_ops = c.elementwise;

@@ -36,11 +36,7 @@ void KvCache::attend_batch(int64_t layer, const ModelConfig& c, const float* q, 
 
 namespace {
 
-// Prompts of at least this many tokens take the tiled attention, when it
-// makes a task for every thread and the f16 cache's widened rows stay small.
-constexpr int64_t kTiledAttentionTokens = 16;
 constexpr size_t kMaxWidenedBytes = size_t(64) << 20;
-constexpr int64_t kQueryBlock = 16;  // tokens per task (x the heads sharing a KV head)
 
 // Tiled causal attention over f32 K and V rows (kf/vf + kv_head * head_step,
 // row stride ld): per task a block of tokens times the query heads that

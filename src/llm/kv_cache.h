@@ -13,6 +13,11 @@
 namespace pareto::llm {
 
 enum class KvType { f32, f16, q8 };
+// Prompts of at least this many tokens take the tiled attention (when it
+// makes a task for every thread and the f16 cache's widened rows stay
+// small): each block of kQueryBlock tokens reads the positions it sees once.
+inline constexpr int64_t kTiledAttentionTokens = 16;
+inline constexpr int64_t kQueryBlock = 16;  // tokens per task (x the heads sharing a KV head)
 // "f32" / "f16" / "q8" (also "int8"); throws on anything else.
 KvType kv_type_by_name(const std::string& name);
 

@@ -114,7 +114,7 @@ nlohmann::json build_report(const ReportInput& in) {
   r["estimated"] = true;
   r["device"] = {{"name", in.device.name}, {"description", in.device.description}, {"pj_per_mac", in.device.pj_per_mac},
                  {"pj_per_elementwise_op", in.device.pj_per_elementwise_op}, {"pj_per_byte", in.device.pj_per_byte},
-                 {"static_watts", in.device.static_watts}};
+                 {"static_watts", in.device.static_watts}, {"sources", in.device.sources}};
   const MachineInfo& m = in.machine;
   nlohmann::json peaks = nlohmann::json::object();
   for (const char* p : {"fp32", "bf16", "int8"})
@@ -158,9 +158,8 @@ nlohmann::json build_report(const ReportInput& in) {
   r["summary"]["arena_bytes"] = in.arena_bytes;
   r["summary"]["measured_energy_mj"] = nullptr;
   if (in.measured_energy_j && !in.passes.empty()) {
-    const PassProfile& p = in.passes.front();
-    // Scale to the first pass's unit: the meter covered measured_seconds.
-    const double per_unit_j = *in.measured_energy_j * (p.wall_seconds / std::max(1e-12, in.measured_seconds)) / std::max(1.0, p.units);
+    // The meter covered measured_units of the first pass's units.
+    const double per_unit_j = *in.measured_energy_j / std::max(1.0, in.measured_units);
     r["summary"]["measured_energy_mj"] = per_unit_j * 1e3;
     const double est = r["summary"]["energy_mj"]["total"].get<double>();
     r["summary"]["measured_over_estimated"] = est > 0 ? per_unit_j * 1e3 / est : 0.0;

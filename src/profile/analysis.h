@@ -56,6 +56,7 @@ struct ReportInput {
   std::optional<double> measured_energy_j;  // around the timed passes, when the device has counters
   std::string measured_energy_note;
   double measured_seconds = 0;  // the time the measured energy covers
+  double measured_units = 1;    // how many of the first pass's units (inferences, decoded tokens) it covers
 };
 
 // The report as JSON (the schema of docs/PROFILE.md); deterministic for the

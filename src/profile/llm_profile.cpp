@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -27,7 +28,11 @@ namespace {
 // Names for the forward pass's activation buffers: the cache model needs
 // them to be the same memory from stage to stage (their addresses are the
 // transformer's own); these small ids cannot collide with real addresses.
-enum Buffer : uintptr_t { x_buf = 1, xb_buf, q_buf, k_buf, v_buf, att_buf, gate_buf, up_buf, logits_buf, kv_base = 4096 };
+// The KV cache: rows written (per layer) and the layer's rows read by
+// attention have ids of their own, so the reads count as state first
+// touched in the pass (their reuse distance is the whole pass: every other
+// layer's weights stream between two reads of one layer's cache).
+enum Buffer : uintptr_t { x_buf = 1, xb_buf, q_buf, k_buf, v_buf, att_buf, gate_buf, up_buf, logits_buf, kv_write = 4096, kv_read = 8192 };
 
 double kv_bytes_per_value(llm::KvType kv, int64_t head_dim) {
   if (kv == llm::KvType::f32) return 4;
@@ -82,16 +87,24 @@ OpRecord count_llm_stage(const llm::ModelConfig& c, llm::KvType kv, const llm::T
     r.cost.elementwise = uint64_t(3 * n * (q_dim + kv_dim));
     read(r, q_buf, double(n * q_dim) * f), read(r, k_buf, double(n * kv_dim) * f), read(r, v_buf, double(n * kv_dim) * f);
     write(r, q_buf, double(n * q_dim) * f);
-    write(r, kv_base + uintptr_t(e.layer), double(n) * double(2 * kv_dim) * kv_bytes_per_value(kv, c.head_dim), AccessKind::state);
+    write(r, kv_write + uintptr_t(e.layer), double(n) * double(2 * kv_dim) * kv_bytes_per_value(kv, c.head_dim), AccessKind::state);
   } else if (stage == "attention") {
     // Token t of the batch attends to pos + t + 1 positions: q.k and p.v
-    // products per head, a softmax over the scores; each KV head is read once.
-    uint64_t positions = 0;
+    // products per head, a softmax over the scores; each KV head is read
+    // once per token, or, in the tiled prompt attention, once per block of
+    // tokens (up to the block's last position; an estimate: the kernel takes
+    // the tiled form only when it has a task per thread).
+    uint64_t positions = 0, rows_read = 0;
     for (int64_t t = 0; t < n; ++t) positions += uint64_t(e.pos + t + 1);
+    if (n >= llm::kTiledAttentionTokens) {
+      for (int64_t b = 0; b < n; b += llm::kQueryBlock) rows_read += uint64_t(e.pos + std::min(n, b + llm::kQueryBlock));
+    } else {
+      rows_read = positions;
+    }
     r.cost.macs = positions * uint64_t(c.n_heads) * uint64_t(c.head_dim) * 2;
     r.cost.elementwise = positions * uint64_t(c.n_heads) * 3;
     read(r, q_buf, double(n * q_dim) * f);
-    read(r, kv_base + uintptr_t(e.layer), double(positions) * double(2 * kv_dim) * kv_bytes_per_value(kv, c.head_dim), AccessKind::state);
+    read(r, kv_read + uintptr_t(e.layer), double(rows_read) * double(2 * kv_dim) * kv_bytes_per_value(kv, c.head_dim), AccessKind::state);
     write(r, att_buf, double(n * q_dim) * f);
   } else if (stage == "silu_mul") {
     r.cost.elementwise = uint64_t(4 * n * c.ffn_dim);  // exp, add, divide, multiply
@@ -137,28 +150,48 @@ std::vector<PassProfile> profile_llm(const llm::Model& model, const LlmProfileOp
   if (prompt + decode > c.ctx_len && c.ctx_len > 0)
     fail_argument("profile: " + std::to_string(prompt) + " prompt + " + std::to_string(decode) + " decoded tokens exceed the model's context of " +
                   std::to_string(c.ctx_len));
-  llm::Transformer tf(model, prompt + decode, o.kv);
-  std::vector<OpRecord>* sink = nullptr;
-  tf.stage_hook = [&](const llm::Transformer::StageEvent& e) { sink->push_back(count_llm_stage(c, o.kv, e)); };
   std::mt19937 rng(o.seed);
   std::vector<int32_t> tokens(static_cast<size_t>(prompt));
   for (auto& t : tokens) t = int32_t(rng() % uint32_t(c.vocab));
-  PassProfile prefill{"prefill", "token", double(prompt), 0, {}};
-  sink = &prefill.ops;
-  double t0 = now_seconds();
-  const float* logits = tf.forward(tokens.data(), prompt, 0);
-  prefill.wall_seconds = now_seconds() - t0;
-  std::vector<std::vector<OpRecord>> steps(static_cast<size_t>(decode));
-  double decode_seconds = 0;
-  int32_t next = argmax(logits, c.vocab);
-  for (int64_t i = 0; i < decode; ++i) {
-    sink = &steps[size_t(i)];
-    t0 = now_seconds();
-    logits = tf.forward(&next, 1, prompt + i);
-    decode_seconds += now_seconds() - t0;
-    next = argmax(logits, c.vocab);
+  // Prefill, then greedy decode; `each` runs after every forward pass.
+  auto generate = [&](llm::Transformer& tf, double& prefill_s, double& decode_s, const std::function<void()>& each,
+                      const std::function<void(const std::function<void()>&)>& around_decode) {
+    double t0 = now_seconds();
+    int32_t next = argmax(tf.forward(tokens.data(), prompt, 0), c.vocab);
+    prefill_s = now_seconds() - t0;
+    each();
+    around_decode([&] {
+      t0 = now_seconds();
+      for (int64_t i = 0; i < decode; ++i) {
+        next = argmax(tf.forward(&next, 1, prompt + i), c.vocab);
+        each();
+      }
+      decode_s = now_seconds() - t0;
+    });
+  };
+  // Timed (and metered) with no stage recording: the latency and energy.
+  double prefill_s = 0, decode_s = 0;
+  {
+    llm::Transformer tf(model, prompt + decode, o.kv);
+    generate(tf, prefill_s, decode_s, [] {}, o.around_decode ? o.around_decode : [](const std::function<void()>& f) { f(); });
   }
-  PassProfile dec{"decode", "token", 1, decode_seconds / double(decode), mean_of_steps(steps)};
+  // The same again, every stage timed: the per-stage split. The hook only
+  // keeps the events; they are counted after each forward pass.
+  std::vector<llm::Transformer::StageEvent> events;
+  events.reserve(size_t(32 * c.n_layers + 16));
+  std::vector<std::vector<OpRecord>> passes;
+  llm::Transformer tf(model, prompt + decode, o.kv);
+  tf.stage_hook = [&](const llm::Transformer::StageEvent& e) { events.push_back(e); };
+  double unused_prefill = 0, unused_decode = 0;
+  generate(tf, unused_prefill, unused_decode, [&] {
+    std::vector<OpRecord> ops;
+    for (const auto& e : events) ops.push_back(count_llm_stage(c, o.kv, e));
+    passes.push_back(std::move(ops));
+    events.clear();
+  }, [](const std::function<void()>& f) { f(); });
+  PassProfile prefill{"prefill", "token", double(prompt), prefill_s, std::move(passes.front())};
+  passes.erase(passes.begin());
+  PassProfile dec{"decode", "token", 1, decode_s / double(decode), mean_of_steps(passes)};
   return {std::move(dec), std::move(prefill)};
 }
 

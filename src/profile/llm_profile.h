@@ -3,6 +3,7 @@
 // counted analytically from the model's shapes and tensor types.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,15 @@ struct LlmProfileOptions {
   int64_t decode_tokens = 16;
   llm::KvType kv = llm::KvType::f16;
   uint32_t seed = 1;
+  // Wraps the timed decode loop (the one with no stage recording): the
+  // caller's energy meter goes around exactly the decoded tokens.
+  std::function<void(const std::function<void()>&)> around_decode;
 };
 
-// Two passes: "decode" (per token, the averages over the decoded tokens) and
-// "prefill" (per prompt token). Runs on the current thread pool.
+// Two passes: "decode" (per token) and "prefill" (per prompt token). The
+// latencies come from a run with no stage recording; the per-stage times and
+// counts from a second run with it (decode: the mean over the tokens). Runs
+// on the current thread pool.
 std::vector<PassProfile> profile_llm(const llm::Model& model, const LlmProfileOptions& options);
 
 }  // namespace pareto::profile

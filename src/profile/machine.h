@@ -29,7 +29,7 @@ struct MachineInfo {
 // second) on the current thread pool.
 MachineInfo probe_machine(int threads, bool measure, const std::string& sysfs_cpu = "/sys/devices/system/cpu");
 
-// "32K", "1024K", "32M" -> bytes; 0 when unreadable.
+// "32K", "1024K", "32M", "49152" -> bytes; 0 when malformed or above 1 TiB.
 uint64_t parse_cache_size(const std::string& text);
 
 }  // namespace pareto::profile

@@ -94,8 +94,10 @@ uint64_t count_elementwise(const ir::Node& n, const std::vector<TensorUse>& in, 
   return out_n * (it == passes.end() ? 1 : it->second);
 }
 
-std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in) {
+std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in, const std::string& path) {
   const std::string& op = n.op_type;
+  if (path == "int8" || path == "bf16") return path;
+  if (path == "winograd" || path == "f32") return "fp32";
   if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger" || n.has_attr("x_scale"))
     return "int8";
   if (n.attr_s("compute", "") == "bf16") return "bf16";
@@ -107,24 +109,42 @@ std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in) {
 // Bytes the kernel reads for input i when it is a weight: a conv computing
 // in int8 or bf16 reads its weights packed in that type, one prepacked by
 // the compiler reads the packed copy (input 4) instead of input 1.
-uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<TensorUse>& in, const std::string& precision) {
+uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<TensorUse>& in, const std::string& precision,
+                           const std::string& path) {
   const TensorUse& t = in[i];
   const bool conv = n.op_type == "Conv" || n.op_type == "FusedConv";
   if (conv && n.has_attr("prepacked") && i == 1 && in.size() > 4 && in[4].present) return 0;
   if (i != 1 || t.dtype != DType::f32) return t.bytes;
   const uint64_t channels = t.shape.empty() ? 0 : uint64_t(t.shape[0]);
+  if (path == "winograd") return t.bytes / 9 * 36;  // the 6x6 transformed 3x3 kernels, packed at run time
   if (precision == "int8" && conv) return elements(t) + channels * sizeof(float);  // int8 weights, a scale per channel
   if (precision == "bf16") return elements(t) * 2;
   return t.bytes;
 }
 
+// F(4x4, 3x3): per 4x4 output tile, 36 products per input and output
+// channel pair, and transforms in and out of the 6x6 domain at about 4
+// operations per transformed element (an estimate: the B and A matrices
+// are small integers and fractions).
+void count_winograd(const std::vector<TensorUse>& in, const std::vector<TensorUse>& out, OpCost& c) {
+  const Shape& y = out[0].shape;
+  const Shape& x = in[0].shape;
+  if (y.size() != 4 || x.size() != 4) return;
+  const uint64_t tiles = uint64_t(y[0]) * uint64_t((y[2] + 3) / 4) * uint64_t((y[3] + 3) / 4);
+  const uint64_t cin = uint64_t(x[1]), cout = uint64_t(y[1]);
+  c.macs = tiles * 36 * cin * cout;
+  c.elementwise = tiles * 36 * (cin + cout) * 4;
+}
+
 }  // namespace
 
-OpCost count_onnx_node(const ir::Node& node, const std::vector<TensorUse>& inputs, const std::vector<TensorUse>& outputs) {
+OpCost count_onnx_node(const ir::Node& node, const std::vector<TensorUse>& inputs, const std::vector<TensorUse>& outputs,
+                       const std::string& path) {
   OpCost c;
-  c.precision = mac_precision(node, inputs);
+  c.precision = mac_precision(node, inputs, path);
   c.macs = count_macs(node, inputs, outputs);
   c.elementwise = count_elementwise(node, inputs, outputs);
+  if (path == "winograd" && !outputs.empty() && outputs[0].present && !inputs.empty() && inputs[0].present) count_winograd(inputs, outputs, c);
   if (c.macs == 0) c.precision = "fp32";
   // A view (its output is an input's buffer) moves nothing.
   auto is_view_of = [&](uintptr_t id) {
@@ -135,7 +155,7 @@ OpCost count_onnx_node(const ir::Node& node, const std::vector<TensorUse>& input
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorUse& t = inputs[i];
     if (!t.present || is_view_of(t.id) || node.op_type == "Shape" || node.op_type == "Size") continue;
-    const uint64_t bytes = t.constant ? weight_bytes_read(node, i, inputs, c.precision) : t.bytes;
+    const uint64_t bytes = t.constant ? weight_bytes_read(node, i, inputs, c.precision, path) : t.bytes;
     if (bytes) c.accesses.push_back({t.id, bytes, t.constant ? AccessKind::weight : AccessKind::activation, false});
   }
   for (const TensorUse& o : outputs) {

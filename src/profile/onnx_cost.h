@@ -8,7 +8,10 @@
 
 namespace pareto::profile {
 
+// `path` is the kernel the op reported (runtime::ProfileRecord::path; empty
+// when it has one kernel): a Winograd conv is counted as the Winograd
+// products and transforms it ran, an int8 node that fell back to float as float.
 OpCost count_onnx_node(const ir::Node& node, const std::vector<runtime::TensorUse>& inputs,
-                       const std::vector<runtime::TensorUse>& outputs);
+                       const std::vector<runtime::TensorUse>& outputs, const std::string& path = "");
 
 }  // namespace pareto::profile

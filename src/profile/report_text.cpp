@@ -15,6 +15,25 @@ double num(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
 }
 
+// A member that may be missing (the report may come from a user's file):
+// const operator[] on a missing key is undefined behaviour in nlohmann.
+const nlohmann::json& at(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  return j.is_object() && j.contains(key) ? j[key] : empty;
+}
+
+std::string str(const nlohmann::json& j, const char* key) {
+  const nlohmann::json& v = at(j, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// Names come from model files: control characters (terminal escapes) are shown as '?'.
+std::string printable(std::string s) {
+  for (char& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  return s;
+}
+
 std::string fmt(const char* f, double a) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, a);
@@ -33,11 +52,11 @@ std::string si(double v) {
 
 std::string pass_lines(const nlohmann::json& p) {
   std::string s;
-  const nlohmann::json &b = p["bytes"], &lv = p["bytes_by_level"], &e = p["energy_mj"];
-  s += "  " + p.value("name", std::string()) + " (per " + p.value("per", std::string()) + "): " + fmt("%.3f ms", num(p, "latency_ms"));
+  const nlohmann::json &b = at(p, "bytes"), &lv = at(p, "bytes_by_level"), &e = at(p, "energy_mj");
+  s += "  " + printable(str(p, "name")) + " (per " + printable(str(p, "per")) + "): " + fmt("%.3f ms", num(p, "latency_ms"));
   std::string ops;
-  for (auto& [k, v] : p["ops"].items())
-    if (v.get<double>() > 0) ops += " " + k + " " + si(v.get<double>());
+  for (auto& [k, v] : at(p, "ops").items())
+    if (v.is_number() && v.get<double>() > 0) ops += " " + printable(k) + " " + si(v.get<double>());
   s += " | ops" + ops + "\n";
   s += "    bytes: weights " + si(num(b, "weights")) + "B, state " + si(num(b, "state")) + "B, activations read " +
        si(num(b, "activations_read")) + "B, written " + si(num(b, "activations_written")) + "B\n";
@@ -52,27 +71,33 @@ std::string pass_lines(const nlohmann::json& p) {
 
 std::string report_text(const nlohmann::json& r, size_t top) {
   std::string s;
-  const nlohmann::json& m = r["machine"];
-  s += "profile of " + r.value("model", std::string()) + " (" + r.value("kind", std::string()) + ")\n";
-  s += "machine: " + m.value("cpu", std::string()) + ", " + std::to_string(m.value("threads", 1)) + " thread(s); caches L1d " +
-       si(num(m["caches"], "l1d")) + "B, L2 " + si(num(m["caches"], "l2")) + "B, LLC " + si(num(m["caches"], "llc")) + "B (" +
-       m["caches"].value("source", std::string("?")) + ")";
+  const nlohmann::json& m = at(r, "machine");
+  const nlohmann::json& caches = at(m, "caches");
+  s += "profile of " + printable(str(r, "model")) + " (" + printable(str(r, "kind")) + ")\n";
+  s += "machine: " + printable(str(m, "cpu")) + ", " + fmt("%.0f", num(m, "threads")) + " thread(s); caches L1d " + si(num(caches, "l1d")) +
+       "B, L2 " + si(num(caches, "l2")) + "B, LLC " + si(num(caches, "llc")) + "B (" + printable(str(caches, "source")) + ")";
   std::string peaks;
-  for (auto& [k, v] : m["peaks_gops"].items()) peaks += " " + k + " " + fmt("%.0f", v.get<double>());
-  s += "\nceilings (measured): GOP/s" + (peaks.empty() ? std::string(" (not measured)") : peaks) + ", read bandwidth " +
+  for (auto& [k, v] : at(m, "peaks_gops").items())
+    if (v.is_number()) peaks += " " + printable(k) + " " + fmt("%.0f", v.get<double>());
+  s += "\nceilings (measured, one thread x threads): GOP/s" + (peaks.empty() ? std::string(" (not measured)") : peaks) + ", read bandwidth " +
        fmt("%.1f GB/s", num(m, "bandwidth_gbs")) + "\n";
-  s += "energy model: device profile '" + r["device"].value("name", std::string()) + "' (estimated; docs/ENERGY.md)\n";
-  for (const auto& p : r["phases"]) s += pass_lines(p);
-  const nlohmann::json& sum = r["summary"];
+  s += "energy model: device profile '" + printable(str(at(r, "device"), "name")) + "' (estimated; docs/ENERGY.md)\n";
+  const nlohmann::json& phases = at(r, "phases");
+  if (phases.is_array())
+    for (const auto& p : phases) s += pass_lines(p);
+  const nlohmann::json& sum = at(r, "summary");
   s += "  peak RSS " + fmt("%.1f MiB", num(sum, "peak_rss_bytes") / 1048576) + ", arena " + fmt("%.1f MiB", num(sum, "arena_bytes") / 1048576);
-  if (sum.contains("measured_energy_mj") && sum["measured_energy_mj"].is_number())
+  if (at(sum, "measured_energy_mj").is_number())
     s += "; measured energy " + fmt("%.4f mJ", num(sum, "measured_energy_mj")) + " (" + fmt("%.2fx", num(sum, "measured_over_estimated")) +
          " the estimate)";
   else
-    s += "; measured energy: none (" + sum.value("measured_energy_note", std::string("no counters")) + ")";
+    s += "; measured energy: none (" + printable(str(sum, "measured_energy_note")) + ")";
   s += "\n\n";
   std::vector<const nlohmann::json*> ops;
-  for (const auto& o : r["ops"]) ops.push_back(&o);
+  const nlohmann::json& all = at(r, "ops");
+  if (all.is_array())
+    for (const auto& o : all)
+      if (o.is_object()) ops.push_back(&o);
   std::stable_sort(ops.begin(), ops.end(), [](auto* a, auto* b) { return num(*a, "ms") > num(*b, "ms"); });
   char line[512];
   std::snprintf(line, sizeof line, "%-34s %-18s %-6s %9s %9s %9s %9s %7s %8s %9s\n", "op (by time)", "type", "prec", "ms", "ops",
@@ -80,13 +105,13 @@ std::string report_text(const nlohmann::json& r, size_t top) {
   s += line;
   for (size_t i = 0; i < ops.size() && i < top; ++i) {
     const nlohmann::json& o = *ops[i];
-    const nlohmann::json& lv = o["levels"];
+    const nlohmann::json& lv = at(o, "levels");
     const double bytes = num(lv, "l1") + num(lv, "l2") + num(lv, "llc") + num(lv, "dram");
-    std::string name = o.value("name", std::string());
+    std::string name = printable(str(o, "name"));
     if (name.size() > 34) name = name.substr(0, 31) + "...";
-    std::snprintf(line, sizeof line, "%-34s %-18s %-6s %9.3f %9s %9s %9s %7.2f %8.1f %9.2f\n", name.c_str(), o.value("op", std::string()).c_str(),
-                  o.value("precision", std::string()).c_str(), num(o, "ms"), si(num(o, "ops")).c_str(), si(bytes).c_str(),
-                  si(num(lv, "dram")).c_str(), num(o, "intensity"), num(o, "gops_per_s"), num(o["energy_uj"], "total"));
+    std::snprintf(line, sizeof line, "%-34s %-18s %-6s %9.3f %9s %9s %9s %7.2f %8.1f %9.2f\n", name.c_str(), printable(str(o, "op")).c_str(),
+                  printable(str(o, "precision")).c_str(), num(o, "ms"), si(num(o, "ops")).c_str(), si(bytes).c_str(),
+                  si(num(lv, "dram")).c_str(), num(o, "intensity"), num(o, "gops_per_s"), num(at(o, "energy_uj"), "total"));
     s += line;
   }
   if (ops.size() > top) s += "(" + std::to_string(ops.size() - top) + " more ops; --json has them all)\n";

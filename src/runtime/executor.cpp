@@ -168,10 +168,12 @@ void Executor::record_profile(const ir::Node& node, const OpContext& ctx, const 
   rec.op_type = node.op_type;
   rec.node_name = node.name;
   rec.node = &node;
+  if (ctx.path) rec.path = ctx.path;
   rec.depth = depth;
-  // Records of this node's bodies came in while it ran: their time is theirs.
+  // Records of this node's bodies (and theirs, at any depth) came in while
+  // it ran; each holds its own exclusive time.
   for (size_t i = first_child; i < profile_.size(); ++i)
-    if (profile_[i].depth == depth + 1) seconds -= profile_[i].seconds;
+    if (profile_[i].depth > depth) seconds -= profile_[i].seconds;
   rec.seconds = std::max(0.0, seconds);
   if (!ctx.outputs.empty()) rec.output_shape = ctx.outputs[0].shape();
   const ir::Graph& g = *scope.graph;

@@ -35,6 +35,7 @@ struct ProfileRecord {
   double seconds = 0;
   Shape output_shape;
   const ir::Node* node = nullptr;  // valid while the session's graph lives
+  std::string path;                // OpContext::path: the kernel the op chose, when it says
   int depth = 0;                   // 0: top-level graph, 1: a body of one of its nodes ...
   std::vector<TensorUse> inputs, outputs;
   uint64_t live_bytes = 0;  // activations held by this graph invocation after the node ran

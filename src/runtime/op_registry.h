@@ -31,6 +31,9 @@ struct OpContext {
   // Where the memory plan put each output (null: allocate), and its capacity.
   const std::vector<std::pair<void*, size_t>>* planned = nullptr;
   std::shared_ptr<const void> arena;  // keeps the planned memory alive in the tensors
+  // The kernel an op chose, when it has several ("winograd", "int8", "bf16",
+  // "f32"): the profiler counts what ran, not what the node asked for.
+  const char* path = nullptr;
 
   Tensor& out(size_t i, DType dtype, Shape shape) {
     if (i >= outputs.size())  // the model declares fewer outputs than the operator writes

@@ -2,9 +2,9 @@
 # pareto profile end to end through the CLI: an ONNX model (the OCR
 # classifier when scripts/fetch-models.sh has fetched it, else an ONNX
 # conformance conv) and a synthesized GGUF decoder, as text, --json and
-# --html; the JSON's totals must be the sums of its ops, every op's bytes by
-# level the sum of its bytes, and the HTML must draw in headless Chromium
-# (tests/profile/report_in_chromium.sh).
+# --html; the JSON's totals must be the sums of its ops and every op's bytes
+# by level the sum of its bytes. The HTML it leaves in OUTDIR/onnx.html is
+# drawn in headless Chromium by the next test (profile_report_in_chromium).
 # usage: profile_cli_test.sh PARETO REPO_ROOT OUTDIR
 set -euo pipefail
 p=$1 root=$2 out=$3
@@ -52,4 +52,4 @@ for (const file of process.argv.slice(2)) {
   console.log(`${file}: ${ops.length} ops, ${s.energy_mj.total.toFixed(4)} mJ per ${r.per} (estimated)`);
 }
 JS
-bash "$root/tests/profile/report_in_chromium.sh" "$out/onnx.html" "$out/chromium"
+[ -s "$out/onnx.html" ] || fail "no HTML report written"

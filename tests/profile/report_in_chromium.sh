@@ -39,7 +39,7 @@ url=file://$(printf '%s' "$page" | perl -pe 's/([^A-Za-z0-9\/._~-])/sprintf("%%%
 # leaks in, and virtual time so the page's script has finished when the DOM
 # is dumped.
 # shellcheck disable=SC2054  # the comma is part of --window-size's value
-flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2000
+flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars --window-size=1280,2000
        --virtual-time-budget=5000 --enable-logging=stderr --v=0
        --no-first-run --no-default-browser-check --disable-extensions)
 run_chromium() {  # NAME STDOUT_FILE EXTRA_FLAG...

@@ -16,6 +16,7 @@
 #include "profile/llm_profile.h"
 #include "profile/onnx_cost.h"
 #include "proto_builder.h"
+#include "core/file.h"
 #include "runtime/executor.h"
 
 using namespace pareto;
@@ -26,7 +27,7 @@ namespace {
 
 // Runs a one-node model with profiling and counts its node.
 profile::OpCost count_single_node(const Msg& node, const std::vector<Msg>& constants, const std::vector<int64_t>& x_shape,
-                                  const std::vector<int64_t>& y_shape) {
+                                  const std::vector<int64_t>& y_shape, std::string* path = nullptr) {
   Msg g;
   g.m(1, node);
   g.s(2, "g");
@@ -41,7 +42,8 @@ profile::OpCost count_single_node(const Msg& node, const std::vector<Msg>& const
   ex.run_graph(*m.graph, {Tensor::from_vector(pareto::testing::uniform(size_t(n), 3), Shape(x_shape.begin(), x_shape.end()))}, nullptr);
   EXPECT_EQ(ex.profile().size(), 1u);
   const runtime::ProfileRecord& r = ex.profile().front();
-  return profile::count_onnx_node(*r.node, r.inputs, r.outputs);
+  if (path) *path = r.path;
+  return profile::count_onnx_node(*r.node, r.inputs, r.outputs, r.path);
 }
 
 }  // namespace
@@ -71,6 +73,72 @@ TEST(ProfileCost, ConvCountsMultiplyAddsAndBytes) {
     EXPECT_EQ(cost.bytes(profile::AccessKind::activation, true), uint64_t(c.cout * ho * wo) * 4);
     EXPECT_DOUBLE_EQ(cost.ops(), 2.0 * double(cost.macs));
   }
+}
+
+TEST(ProfileCost, WinogradConvCountsWhatRan) {
+  // 3x3 stride 1 with 16+ channels and a wide output: Winograd F(4x4,3x3)
+  // where the CPU has AVX-512, the direct conv elsewhere.
+  const int64_t cin = 16, cout = 24, h = 10, w = 50;
+  Msg node = pb::node("Conv", {"x", "w"}, {"y"}, "conv3x3");
+  node.m(5, pb::attr_ints("kernel_shape", {3, 3}));
+  node.m(5, pb::attr_ints("pads", {1, 1, 1, 1}));
+  std::string path;
+  const profile::OpCost cost = count_single_node(
+      node, {pb::tensor_f32("w", {cout, cin, 3, 3}, pareto::testing::uniform(size_t(cout * cin * 9), 1))}, {1, cin, h, w}, {1, cout, h, w}, &path);
+  EXPECT_EQ(cost.precision, "fp32");
+  if (path == "winograd") {
+    const uint64_t tiles = uint64_t((h + 3) / 4) * uint64_t((w + 3) / 4);
+    EXPECT_EQ(cost.macs, tiles * 36 * cin * cout) << "36 products per 4x4 tile and channel pair";
+    EXPECT_EQ(cost.elementwise, tiles * 36 * (cin + cout) * 4);
+    EXPECT_EQ(cost.bytes(profile::AccessKind::weight, false), uint64_t(36 * cin * cout) * 4) << "the transformed kernels";
+  } else {
+    std::printf("[ profile ] conv ran '%s', not Winograd (no AVX-512?): the direct counts\n", path.c_str());
+    EXPECT_EQ(cost.macs, uint64_t(cout * h * w * cin * 9));
+  }
+}
+
+TEST(ProfileCost, NestedBodiesAreNotCountedTwice) {
+  // If -> If -> Add over 2M elements: each record's time is exclusive, so
+  // their sum cannot exceed the run's wall time (the Add counted in both
+  // Ifs would make it exceed it by the Add's time).
+  const int64_t n = 1 << 21;
+  Msg add_body;
+  add_body.m(1, pb::node("Add", {"x", "x"}, {"z"}, "add"));
+  add_body.s(2, "inner_then");
+  add_body.m(12, pb::value_info("z", 1, {n}));
+  Msg inner_else;
+  inner_else.m(1, pb::node("Identity", {"x"}, {"z2"}, "id"));
+  inner_else.s(2, "inner_else");
+  inner_else.m(12, pb::value_info("z2", 1, {n}));
+  Msg outer_then;
+  outer_then.m(1, pb::node("If", {"c"}, {"w"}, "inner_if", {pb::attr_graph("then_branch", add_body), pb::attr_graph("else_branch", inner_else)}));
+  outer_then.s(2, "outer_then");
+  outer_then.m(12, pb::value_info("w", 1, {n}));
+  Msg outer_else = inner_else;
+  Msg g;
+  g.m(1, pb::node("If", {"c"}, {"y"}, "outer_if", {pb::attr_graph("then_branch", outer_then), pb::attr_graph("else_branch", outer_else)}));
+  g.s(2, "g");
+  g.m(11, pb::value_info("c", 9, {}));
+  g.m(11, pb::value_info("x", 1, {n}));
+  g.m(12, pb::value_info("y", 1, {n}));
+  const std::string bytes = pb::model(g, 13).bytes;
+  const ir::Model m = onnx::load_model_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "if.onnx", "");
+  runtime::Executor ex(m.opset(), runtime::ExecOptions{true, 1});
+  const Tensor x = Tensor::from_vector(std::vector<float>(size_t(n), 1.f), {n});
+  for (int warm = 0; warm < 2; ++warm) ex.run_graph(*m.graph, {Tensor::scalar<bool>(true), x}, nullptr);
+  ex.clear_profile();
+  const double t0 = now_seconds();
+  ex.run_graph(*m.graph, {Tensor::scalar<bool>(true), x}, nullptr);
+  const double wall = now_seconds() - t0;
+  double sum = 0, add = 0;
+  for (const auto& r : ex.profile()) {
+    sum += r.seconds;
+    if (r.op_type == "Add") add = r.seconds;
+    EXPECT_GE(r.seconds, 0) << r.node_name;
+  }
+  ASSERT_EQ(ex.profile().size(), 3u);
+  EXPECT_GT(add, 0);
+  EXPECT_LE(sum, wall) << "exclusive times add up to more than the run";
 }
 
 TEST(ProfileCost, GemmCountsMultiplyAddsAndBytes) {

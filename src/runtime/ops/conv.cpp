@@ -257,16 +257,22 @@ void run_conv(OpContext& ctx) {
   Tensor& y = ctx.out(0, DType::f32, out);
   const bool winograd = kernels::winograd_applicable(p);
   const float* xin = x.data<float>();
+  ctx.path = winograd ? "winograd" : "f32";
   if (ctx.node.has_attr("x_scale")) {
-    if (!winograd) return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
+    if (!winograd) {
+      ctx.path = "int8";
+      return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
+    }
     // Winograd does a 3x3 conv with a quarter of the multiplies, which on
     // this machine beats the int8 kernel's 4x faster multiplies plus its
     // lowering: the same function (the int8 conv of the rounded input),
     // computed in float on the input rounded to its int8 grid.
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
-  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available())
+  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
+    ctx.path = "bf16";
     return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
+  }
   std::shared_ptr<const void> packed;
   const bool uses_packed = kernels::f32_conv_uses_packed_weights(p);
   const float* ready = uses_packed ? prepacked_conv_weights(ctx, p, winograd) : nullptr;
