@@ -195,6 +195,8 @@ const ConvCase kConvCases[] = {
     {1, 3, 9, 70, 3, 5, 5, 3, 2, 2, 1, 1, 2, 2, 2, 2},      // 5x5 stride 2 (PP-OCR det), rows longer than 4 blocks
     {1, 2, 5, 33, 2, 4, 4, 2, 1, 2, 1, 1, 1, 2, 2, 1},      // even kernel width, stride_w 2
     {1, 2, 6, 20, 2, 3, 3, 2, 1, 3, 1, 1, 1, 1, 1, 1},      // stride_w 3: the generic loop
+    {1, 3, 7, 161, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},     // stride 2 over long odd rows: the vector deinterleave and its tail
+    {1, 2, 5, 64, 2, 3, 3, 2, 2, 2, 1, 1, 0, 0, 1, 1},      // stride 2, no left pad, a row of exactly 4 blocks
 };
 
 }  // namespace

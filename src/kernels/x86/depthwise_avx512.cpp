@@ -176,7 +176,14 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
       const int64_t hi = std::clamp<int64_t>(p.w - first <= 0 ? 0 : (p.w - first - 1) / stride + 1, lo, pw);
       float* seg = row + ph * pw;
       std::fill(seg, seg + lo, 0.f);
-      for (int64_t c = lo; c < hi; ++c) seg[c] = in[c * stride + first];
+      int64_t c = lo;
+      if (stride == 2)  // 16 columns from two loads and one two-source permute, while both loads stay in the row
+        for (const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+             c + kLanes <= hi && 2 * c + first + 2 * kLanes <= p.w; c += kLanes) {
+          const float* at = in + 2 * c + first;
+          _mm512_storeu_ps(seg + c, _mm512_permutex2var_ps(_mm512_loadu_ps(at), even, _mm512_loadu_ps(at + kLanes)));
+        }
+      for (; c < hi; ++c) seg[c] = in[c * stride + first];
       std::fill(seg + hi, seg + pw, 0.f);
     }
   }
