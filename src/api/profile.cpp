@@ -73,14 +73,13 @@ void meter(const ProfileOptions& o, profile::ReportInput& in, F&& run) {
     run();
     return;
   }
-  const auto before = pc.read();
+  profile::EnergyMeter energy(pc);
+  energy.start();
   const double t0 = now_seconds();
   run();
   in.measured_seconds = now_seconds() - t0;
-  const auto after = pc.read();
-  in.measured_energy_j = pc.joules_between(before, after);
-  if (in.measured_energy_j) in.measured_energy_note = "powercap: " + pc.describe();
-  else in.measured_energy_note = "powercap counters unreadable: " + (before.ok() ? after.error : before.error);
+  in.measured_energy_j = energy.stop();
+  in.measured_energy_note = in.measured_energy_j ? "powercap: " + pc.describe() : "powercap counters unreadable: " + energy.error();
 }
 
 }  // namespace
