@@ -57,8 +57,7 @@ void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const ui
     }
 }
 
-namespace {
-bool use_vnni() {
+bool int8_detail::use_vnni() {
   static const bool vnni = [] {
     const CpuFeatures& f = cpu_features();
     // The file is built with the avx512vnni part's flags, VBMI among them.
@@ -66,7 +65,7 @@ bool use_vnni() {
   }();
   return vnni;
 }
-}  // namespace
+using int8_detail::use_vnni;
 
 namespace {
 TileChoice<Int8TileGemm> tile_choice;
@@ -226,15 +225,62 @@ void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t*
 
 }  // namespace
 
+void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
+                             const int32_t* col_sums, int64_t count, int64_t out0, int64_t plane, void* y) {
+  const int32_t x_zero_u = p.x_signed ? p.x_zero + 128 : p.x_zero;
+  auto at = [&](int64_t oc, int64_t q) { return out0 + (oc - oc0) * plane + q; };
+  const Int8Epilogue& e = p.out;
+  switch (e.kind) {
+    case Int8Output::i32:
+      finish_tile(w, oc0, rows, acc, ld, col_sums, x_zero_u, count,
+                  [&](int64_t oc, int64_t q, int64_t v) { static_cast<int32_t*>(y)[at(oc, q)] = saturate_i32(v); });
+      break;
+    case Int8Output::q8: {
+      const int32_t lo = e.y_signed ? -128 : 0, hi = e.y_signed ? 127 : 255;
+      finish_tile(w, oc0, rows, acc, ld, col_sums, x_zero_u, count, [&](int64_t oc, int64_t q, int64_t v) {
+        const int64_t b = e.bias_i32 ? e.bias_i32[oc] : 0;
+        const int32_t r = quantize_value(e.scale[oc] * float(v + b), e.y_zero, lo, hi);
+        static_cast<uint8_t*>(y)[at(oc, q)] = uint8_t(r);
+      });
+      break;
+    }
+    case Int8Output::f32: {
+      // Row by row: scale, bias, then the activation and residual while the
+      // row is in cache.
+      float* yf = static_cast<float*>(y);
+      const int64_t k = w.k;
+      for (int64_t oc = oc0; oc < oc0 + rows; ++oc) {
+        const int32_t* a = acc + (oc - oc0) * ld;
+        const int64_t wz = w.zero[size_t(oc)];
+        const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
+        const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
+        float* row = yf + at(oc, 0);
+        // Every corrected sum fits 32 bits when the bound below does
+        // (|sum| <= k * 255 * 255 with the column sums); then the vector
+        // form computes the same integers and the same float operations.
+        const int64_t bound = k * 255 * 255 + std::abs(base);
+        if (use_vnni() && bound < INT32_MAX)
+          avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
+        else if (wz == 0)
+          for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base) + b;
+        else
+          for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base - wz * col_sums[size_t(q)]) + b;
+        if (e.act.active()) apply_activation(e.act.act, row, e.act.residual ? e.act.residual + at(oc, 0) : nullptr, count);
+      }
+      break;
+    }
+  }
+}
+
 void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y) {
   const ConvParams& g = p.geo;
   const int64_t cin_g = g.c_in / g.group, cout_g = g.c_out / g.group, plane = g.out_h * g.out_w;
   // The AMX tile GEMM when the weights were prepared for it: k padded to 64
   // (the panel gets zero k-quads up to k64).
   const Int8TileGemm tile = w.tiles.empty() ? nullptr : int8_tile_gemm();
+  if (!tile && !w.shifted.empty() && int8_conv_shifted_applicable(g)) return int8_detail::conv2d_shifted(p, x, w, y);
   const int64_t k4 = tile ? w.k64 : w.k4;
   const uint8_t flip = p.x_signed ? 0x80 : 0;
-  const bool vector_epilogue = use_vnni();
   const int32_t x_zero_u = p.x_signed ? p.x_zero + 128 : p.x_zero;
   // Column blocks whose panel (k4 bytes per column) and int32 tile stay in L2.
   int64_t block = std::max<int64_t>(16, ((int64_t(256) << 10) / (k4 + 4 * cout_g)) / 16 * 16);
@@ -257,50 +303,8 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
       build_panel(g, s, cin_g, k4, first, count, panel.data(), w.any_zero ? col_sums.data() : nullptr, rows.data());
       if (tile) tile(w.tiles.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
       else int8_gemm(w.data.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
-      const int64_t out0 = (n * g.c_out + gr * cout_g) * plane + first;  // element of (oc = gr*cout_g, first)
-      auto at = [&](int64_t oc, int64_t q) { return out0 + (oc - gr * cout_g) * plane + q; };
-      const Int8Epilogue& e = p.out;
-      switch (e.kind) {
-        case Int8Output::i32:
-          finish_tile(w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), x_zero_u, count,
-                      [&](int64_t oc, int64_t q, int64_t v) { static_cast<int32_t*>(y)[at(oc, q)] = saturate_i32(v); });
-          break;
-        case Int8Output::q8: {
-          const int32_t lo = e.y_signed ? -128 : 0, hi = e.y_signed ? 127 : 255;
-          finish_tile(w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), x_zero_u, count,
-                      [&](int64_t oc, int64_t q, int64_t v) {
-                        const int64_t b = e.bias_i32 ? e.bias_i32[oc] : 0;
-                        const int32_t r = quantize_value(e.scale[oc] * float(v + b), e.y_zero, lo, hi);
-                        static_cast<uint8_t*>(y)[at(oc, q)] = uint8_t(r);
-                      });
-          break;
-        }
-        case Int8Output::f32: {
-          // Row by row in plain loops the compiler vectorizes: scale, bias,
-          // then the activation and residual while the row is in cache.
-          float* yf = static_cast<float*>(y);
-          const int64_t k = w.k;
-          for (int64_t oc = gr * cout_g; oc < (gr + 1) * cout_g; ++oc) {
-            const int32_t* a = acc.data() + (oc - gr * cout_g) * count;
-            const int64_t wz = w.zero[size_t(oc)];
-            const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
-            const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
-            float* row = yf + at(oc, 0);
-            // Every corrected sum fits 32 bits when the bound below does
-            // (|sum| <= k * 255 * 255 with the column sums); then the vector
-            // form computes the same integers and the same float operations.
-            const int64_t bound = k * 255 * 255 + std::abs(base);
-            if (vector_epilogue && bound < INT32_MAX)
-              avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums.data() : nullptr, sc, b, row);
-            else if (wz == 0)
-              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base) + b;
-            else
-              for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base - wz * col_sums[size_t(q)]) + b;
-            if (e.act.active()) apply_activation(e.act.act, row, e.act.residual ? e.act.residual + at(oc, 0) : nullptr, count);
-          }
-          break;
-        }
-      }
+      int8_detail::store_tile(p, w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), count,
+                              (n * g.c_out + gr * cout_g) * plane + first, plane, y);
     }
   });
 }

@@ -31,6 +31,11 @@ struct Int8Weights {
   std::vector<int32_t> row_sums;    // Σ_k data
   std::vector<int32_t> zero;        // per-row zero point, in the signed form
   bool any_zero = false;            // some row's zero point is not 0
+  // For the shifted conv (below; empty when it is not in use): the rows
+  // again with k ordered (channel quad, tap i, tap j, channel % 4), the
+  // channels padded to a multiple of 4 with zero weights: [rows][shifted_k4].
+  int64_t shifted_k4 = 0;
+  std::vector<int8_t> shifted;
 };
 
 // w: [rows][k] int8 (w_signed) or uint8; zero points: one, or one per row
@@ -68,6 +73,37 @@ constexpr int64_t kMaxInt8ConvK = 65536;
 // x: [n, c_in, h, w] uint8/int8; w packed with rows = c_out, k = c_in/group*kh*kw;
 // y: [n, c_out, out_h, out_w] of int32, uint8/int8 (y_signed) or float.
 void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y);
+// The shifted form of a stride-1 conv with a kernel larger than 1x1 and one
+// group, taken by int8_conv2d when the weights were prepared for it. The
+// input is padded and interleaved once per call as [c_in/4][hp][wp][4]
+// bytes (hp, wp: the padded height and width), so the im2col entry of
+// output pixel q (counted along the padded width) under tap (i, j) of
+// channel quad cq is the 4 bytes at cq*hp*wp*4 + (q + i*dil_h*wp + j*dil_w)*4:
+// the GEMM reads its operand in place through one offset per k-quad instead
+// of lowering it (the lowering cost as much as the products when c_out is
+// small). The wp - out_w columns past each output row are computed and dropped.
+bool int8_conv_shifted_applicable(const ConvParams& p);
+// Fills w.shifted when the conv is applicable and no row has a weight zero
+// point (the padded channels must add nothing); else leaves w as it is.
+void prepare_shifted_weights(Int8Weights& w, const ConvParams& p);
+// C[r][j] = Σ_q Σ_b a[r][4q + b] * b[off[q] + 4j + b] for r < m, j < n,
+// q < quads; b must be readable 64 bytes past every row's last quad.
+void int8_gemm_offsets_ref(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                           int32_t* c, int64_t ldc);
+void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                       int32_t* c, int64_t ldc);  // dispatched
+
+// Shared by the im2col and shifted drivers: the epilogue of output
+// channels [oc0, oc0 + rows), count pixels each (acc rows ld apart), to y at
+// element out0 + (oc - oc0) * plane + q; col_sums when some weight zero
+// point is not 0.
+namespace int8_detail {
+void store_tile(const Int8ConvParams& p, const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
+                const int32_t* col_sums, int64_t count, int64_t out0, int64_t plane, void* y);
+void conv2d_shifted(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y);
+bool use_vnni();
+}  // namespace int8_detail
+
 // Direct loops over the unpacked operands: the twin the tests compare with.
 void int8_conv2d_ref(const Int8ConvParams& p, const void* x, const void* w, bool w_signed, const int32_t* w_zero,
                      int64_t w_zero_count, void* y);
@@ -81,6 +117,8 @@ void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);  // dispatched
 namespace avx512vnni {
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                       int32_t* c, int64_t ldc);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
 // One output row of the float epilogue: row[q] = scale * float(acc[q] + base
 // - w_zero * col_sums[q]) + bias, the integers in 32 bits (the caller checks

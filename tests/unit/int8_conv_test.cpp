@@ -1,4 +1,4 @@
-// The integer convolution (im2col + VNNI GEMM + epilogues) against its
+// The integer convolution (im2col or shifted + VNNI GEMM + epilogues) against its
 // direct-loop twin, and the VNNI GEMM against the reference GEMM, on awkward
 // sizes, both operand signednesses, zero points, groups, 1 and 2 threads.
 #include <gtest/gtest.h>
@@ -57,6 +57,27 @@ TEST(Int8Gemm, VnniMatchesReference) {
       }
 }
 
+// The GEMM over per-quad offsets (the shifted conv's) against its twin:
+// offsets out of order and overlapping, as the taps of a conv are.
+TEST(Int8Gemm, OffsetsVnniMatchesReference) {
+  if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI: the kernel is built but not run";
+  std::mt19937 rng(9);
+  for (int64_t m : {1, 5, 8, 24, 33})
+    for (int64_t quads : {1, 7, 54})
+      for (int64_t n : {1, 16, 17, 31, 200}) {
+        const int64_t span = 4 * (n + 16) + 64;  // each quad's row, 64 readable bytes past it
+        auto b = random_bytes(size_t(span * 3), 4);
+        std::vector<int64_t> off(static_cast<size_t>(quads));
+        for (int64_t& o : off) o = int64_t(rng() % uint32_t(span * 2 - 4 * n - 64)) / 4 * 4 + int64_t(rng() % 4);
+        auto a = random_bytes(size_t(m * quads * 4), 3);
+        const int64_t ldc = n + 5;
+        std::vector<int32_t> want(size_t(m * ldc), -7), got(size_t(m * ldc), -7);
+        int8_gemm_offsets_ref(reinterpret_cast<const int8_t*>(a.data()), quads * 4, m, quads, b.data(), off.data(), n, want.data(), ldc);
+        avx512vnni::int8_gemm_offsets(reinterpret_cast<const int8_t*>(a.data()), quads * 4, m, quads, b.data(), off.data(), n, got.data(), ldc);
+        ASSERT_EQ(got, want) << "m=" << m << " quads=" << quads << " n=" << n;  // also: nothing written past n in a row
+      }
+}
+
 // Every output kind, int8 and uint8 on both sides, zero points per tensor
 // and per channel (the weight zero points exercise the column-sum
 // correction), grouped and depthwise, exact integer agreement (the float
@@ -72,7 +93,14 @@ void check_against_direct_twin() {
       {1, 12, 8, 8, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // groups of 4 -> 3, k = 36
       {1, 5, 4, 40, 33, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 1x3 kernel, k = 15 (padded to 16), 33 rows
       {1, 40, 5, 9, 20, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},     // k = 180 (three 64-byte AMX steps), groups of 10 rows
+      // stride 1, one group: also the shifted form (channels not a multiple
+      // of 4, odd widths, no padding, asymmetric padding, dilation, 5x5)
+      {1, 7, 5, 37, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 3x3 pad 1, 2 channel quads (one padded)
+      {2, 9, 6, 19, 17, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // no padding, batch 2, 9 rows of output per image less 2
+      {1, 4, 9, 45, 8, 5, 5, 1, 1, 1, 2, 2, 3, 1, 5, 4},      // 5x5 dilation 2, asymmetric pads
+      {1, 24, 3, 80, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // long rows: blocks of one row
   };
+  int64_t shifted_runs = 0;
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     for (const ConvCase& c : cases)
@@ -106,19 +134,35 @@ void check_against_direct_twin() {
             const bool per_channel = zero_mode == 2;
             const int32_t* wz = zero_mode == 0 ? nullptr : w_zero.data();
             const int64_t wz_count = per_channel ? c.cout : zero_mode;
-            Int8Weights packed = pack_int8_weights(w.data(), w_signed, c.cout, k, wz, wz_count);
             const size_t out = size_t(p.geo.n * p.geo.c_out * p.geo.out_h * p.geo.out_w);
             const size_t es = kind == Int8Output::q8 ? 1 : 4;
-            std::vector<uint8_t> want(out * es), got(out * es + 64, 0xEE);
+            std::vector<uint8_t> want(out * es);
             int8_conv2d_ref(p, x.data(), w.data(), w_signed, wz, wz_count, want.data());
-            int8_conv2d(p, x.data(), packed, got.data());
-            for (size_t i = 0; i < out * es; ++i)
-              ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " kind=" << int(kind)
-                                         << " zero_mode=" << zero_mode << " threads=" << threads << " byte " << i;
-            for (size_t i = out * es; i < got.size(); ++i) ASSERT_EQ(got[i], 0xEE) << "write past the output";
+            for (bool shifted : {false, true}) {  // im2col, then the shifted form where it applies
+              Int8Weights packed = pack_int8_weights(w.data(), w_signed, c.cout, k, wz, wz_count);
+              if (shifted) {
+                prepare_shifted_weights(packed, p.geo);
+                // Taken exactly where it applies and no weight zero point is set.
+                const bool expect = int8_conv_shifted_applicable(p.geo) && !packed.any_zero;
+                ASSERT_EQ(!packed.shifted.empty(), expect) << "case cin=" << c.cin << " kh=" << c.kh;
+                if (!expect) continue;
+                ++shifted_runs;
+              }
+              std::vector<uint8_t> got(out * es + 64, 0xEE);
+              int8_conv2d(p, x.data(), packed, got.data());
+              for (size_t i = 0; i < out * es; ++i)
+                ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " kind=" << int(kind)
+                                           << " zero_mode=" << zero_mode << " threads=" << threads << " shifted=" << shifted << " byte " << i;
+              for (size_t i = out * es; i < got.size(); ++i) ASSERT_EQ(got[i], 0xEE) << "write past the output";
+            }
           }
         }
   }
+  // The five stride-1 one-group cases, the 2 signednesses with int8 weights
+  // (uint8 weights carry a zero point once shifted to signed), 3 kinds, no
+  // weight zero points, 2 thread counts: the shifted weights were made (and
+  // int8_conv2d takes them unless a tile GEMM is set).
+  EXPECT_EQ(shifted_runs, 5 * 2 * 3 * 2);
   set_num_threads(1);
 }
 

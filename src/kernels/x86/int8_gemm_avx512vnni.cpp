@@ -22,14 +22,15 @@ inline int32_t quad(const int8_t* a) {
   return v;
 }
 
-// Rows [0, R) x pixel vectors [j, j + 16 * V) of C.
-template <int R, int V>
-void tile(const int8_t* a, int64_t lda, int64_t k4, const uint8_t* b, int64_t n16, int64_t j, int64_t n, int32_t* c, int64_t ldc) {
+// Rows [0, R) x pixel vectors [j, j + 16 * V) of C. quad(q) points at k-quad
+// q's pixel 0: the panel's row, or the shifted conv's input at its offset.
+template <int R, int V, class Quad>
+void tile(const int8_t* a, int64_t lda, int64_t quads, Quad quad_row, int64_t j, int64_t n, int32_t* c, int64_t ldc) {
   __m512i acc[R][V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < k4 / 4; ++q) {
-    const uint8_t* bq = b + (q * n16 + j) * 4;
+  for (int64_t q = 0; q < quads; ++q) {
+    const uint8_t* bq = quad_row(q) + j * 4;
     __m512i bv[V];
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(bq + v * 64);
     for (int r = 0; r < R; ++r) {
@@ -44,29 +45,40 @@ void tile(const int8_t* a, int64_t lda, int64_t k4, const uint8_t* b, int64_t n1
   }
 }
 
-template <int R>
-void rows(const int8_t* a, int64_t lda, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+template <int R, class Quad>
+void rows(const int8_t* a, int64_t lda, int64_t quads, Quad quad_row, int64_t n, int32_t* c, int64_t ldc) {
   const int64_t n16 = (n + 15) / 16 * 16;
   int64_t j = 0;
-  for (; j + 32 <= n16; j += 32) tile<R, 2>(a, lda, k4, b, n16, j, n, c, ldc);
-  if (j < n16) tile<R, 1>(a, lda, k4, b, n16, j, n, c, ldc);
+  for (; j + 32 <= n16; j += 32) tile<R, 2>(a, lda, quads, quad_row, j, n, c, ldc);
+  if (j < n16) tile<R, 1>(a, lda, quads, quad_row, j, n, c, ldc);
+}
+
+template <class Quad>
+void gemm(const int8_t* a, int64_t lda, int64_t m, int64_t quads, Quad quad_row, int64_t n, int32_t* c, int64_t ldc) {
+  int64_t r = 0;
+  for (; r + 8 <= m; r += 8) rows<8>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc);
+  switch (m - r) {
+    case 7: rows<7>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    case 6: rows<6>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    case 5: rows<5>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    case 4: rows<4>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    case 3: rows<3>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    case 2: rows<2>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    case 1: rows<1>(a + r * lda, lda, quads, quad_row, n, c + r * ldc, ldc); break;
+    default: break;
+  }
 }
 
 }  // namespace
 
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
-  int64_t r = 0;
-  for (; r + 8 <= m; r += 8) rows<8>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc);
-  switch (m - r) {
-    case 7: rows<7>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    case 6: rows<6>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    case 5: rows<5>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    case 4: rows<4>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    case 3: rows<3>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    case 2: rows<2>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    case 1: rows<1>(a + r * lda, lda, k4, b, n, c + r * ldc, ldc); break;
-    default: break;
-  }
+  const int64_t n16 = (n + 15) / 16 * 16;
+  gemm(a, lda, m, k4 / 4, [&](int64_t q) { return b + q * n16 * 4; }, n, c, ldc);
+}
+
+void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                       int32_t* c, int64_t ldc) {
+  gemm(a, lda, m, quads, [&](int64_t q) { return b + off[q]; }, n, c, ldc);
 }
 
 void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row) {

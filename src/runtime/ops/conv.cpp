@@ -5,6 +5,7 @@
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/int8_conv.h"
 #include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
@@ -259,14 +260,15 @@ void run_conv(OpContext& ctx) {
   const float* xin = x.data<float>();
   ctx.path = winograd ? "winograd" : "f32";
   if (ctx.node.has_attr("x_scale")) {
-    if (!winograd) {
+    if (!winograd || kernels::int8_conv_shifted_applicable(p)) {
       ctx.path = "int8";
       return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
     }
-    // Winograd does a 3x3 conv with a quarter of the multiplies, which on
-    // this machine beats the int8 kernel's 4x faster multiplies plus its
-    // lowering: the same function (the int8 conv of the rounded input),
-    // computed in float on the input rounded to its int8 grid.
+    // Winograd does a 3x3 conv with a quarter of the multiplies, which
+    // beats the int8 kernel's 4x faster multiplies plus its im2col lowering:
+    // the same function (the int8 conv of the rounded input), computed in
+    // float on the input rounded to its int8 grid. (The shifted int8 form,
+    // without the lowering, beats Winograd where it applies.)
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
   if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {

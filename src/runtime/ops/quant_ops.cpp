@@ -345,6 +345,7 @@ std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p,
     plan->scale.push_back(a.x_scale * s);
   }
   plan->weights = kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0);
+  kernels::prepare_shifted_weights(plan->weights, p);
   return plan;
 }
 

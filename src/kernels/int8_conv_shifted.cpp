@@ -1,0 +1,151 @@
+// The shifted int8 convolution (int8_conv.h): stride 1, one group, a kernel
+// larger than 1x1. The input is padded and its channels interleaved in
+// quads once per call; each k-quad (channel quad, tap) of the GEMM is then
+// the same padded input seen at another offset, so no im2col panel is built.
+#include <algorithm>
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "core/thread_pool.h"
+#include "kernels/int8_conv.h"
+
+namespace pareto::kernels {
+
+bool int8_conv_shifted_applicable(const ConvParams& p) {
+  if (p.group != 1 || p.stride_h != 1 || p.stride_w != 1 || p.kh * p.kw <= 1 || p.c_in * p.kh * p.kw > kMaxInt8ConvK) return false;
+  // Narrow outputs would spend most of each row on the dropped columns.
+  if (p.dil_w * (p.kw - 1) * 4 > p.out_w) return false;
+  // The padded copy must stay near the size of the tensors themselves
+  // (huge pads from a file would make it far larger).
+  const int64_t hp = p.out_h + p.dil_h * (p.kh - 1), wp = p.out_w + p.dil_w * (p.kw - 1);
+  const int64_t padded = (p.c_in + 3) / 4 * 4 * hp * wp, tensors = p.c_in * p.h * p.w + 4 * p.c_out * p.out_h * p.out_w;
+  return padded <= 2 * tensors + (int64_t(1) << 20);
+}
+
+void prepare_shifted_weights(Int8Weights& w, const ConvParams& p) {
+  if (w.any_zero || !int8_conv_shifted_applicable(p) || w.k != p.c_in * p.kh * p.kw) return;
+  const int64_t c4 = (p.c_in + 3) / 4, taps = p.kh * p.kw;
+  w.shifted_k4 = c4 * taps * 4;
+  w.shifted.assign(size_t(w.rows * w.shifted_k4), 0);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < p.c_in; ++c)
+      for (int64_t t = 0; t < taps; ++t)
+        w.shifted[size_t(r * w.shifted_k4 + ((c / 4) * taps + t) * 4 + c % 4)] = w.data[size_t(r * w.k4 + c * taps + t)];
+}
+
+void int8_gemm_offsets_ref(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                           int32_t* c, int64_t ldc) {
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t acc = 0;
+      for (int64_t q = 0; q < quads; ++q)
+        for (int64_t i = 0; i < 4; ++i) acc += int32_t(a[r * lda + q * 4 + i]) * int32_t(b[off[q] + j * 4 + i]);
+      c[r * ldc + j] = acc;
+    }
+}
+
+void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                       int32_t* c, int64_t ldc) {
+  if (int8_detail::use_vnni()) avx512vnni::int8_gemm_offsets(a, lda, m, quads, b, off, n, c, ldc);
+  else int8_gemm_offsets_ref(a, lda, m, quads, b, off, n, c, ldc);
+}
+
+namespace {
+
+struct Padded {
+  int64_t hp, wp, c4;
+  int64_t plane_bytes() const { return hp * wp * 4; }
+  int64_t image_bytes() const { return c4 * plane_bytes(); }
+};
+
+// Four channel rows (null: a padded channel) of w bytes into [w][4], the
+// int8 form flipped to unsigned on the way.
+void interleave_row(const uint8_t* const r[4], int64_t w, uint8_t flip, uint8_t pad, uint8_t* out) {
+  int64_t q = 0;
+#if defined(__SSE2__)
+  if (r[0] && r[1] && r[2] && r[3]) {
+    const __m128i f = _mm_set1_epi8(char(flip));
+    for (; q + 16 <= w; q += 16) {
+      auto load = [&](int b) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[b] + q)), f); };
+      const __m128i a = load(0), b = load(1), c = load(2), d = load(3);
+      const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b), cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+      __m128i* o = reinterpret_cast<__m128i*>(out + q * 4);
+      _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+      _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+      _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+    }
+  }
+#endif
+  for (; q < w; ++q)
+    for (int b = 0; b < 4; ++b) out[q * 4 + b] = r[b] ? uint8_t(r[b][q] ^ flip) : pad;
+}
+
+// Channel quad cq of one image into its padded plane; the border (and the
+// padded channels) hold the zero point, which the correction makes 0.
+void fill_plane(const ConvParams& p, const Padded& d, const uint8_t* image, int64_t cq, uint8_t flip, uint8_t pad, uint8_t* plane) {
+  const int64_t row_bytes = d.wp * 4;
+  const int64_t top = std::min(p.pad_top, d.hp), rows_in = std::clamp<int64_t>(d.hp - p.pad_top, 0, p.h);
+  const int64_t left = std::min(p.pad_left, d.wp), cols_in = std::clamp<int64_t>(d.wp - p.pad_left, 0, p.w);
+  std::memset(plane, pad, size_t(top * row_bytes));
+  std::memset(plane + (top + rows_in) * row_bytes, pad, size_t((d.hp - top - rows_in) * row_bytes));
+  const uint8_t* r[4];
+  for (int64_t ih = 0; ih < rows_in; ++ih) {
+    uint8_t* row = plane + (top + ih) * row_bytes;
+    std::memset(row, pad, size_t(left * 4));
+    for (int b = 0; b < 4; ++b) {
+      const int64_t c = cq * 4 + b;
+      r[b] = c < p.c_in ? image + (c * p.h + ih) * p.w : nullptr;
+    }
+    interleave_row(r, cols_in, flip, pad, row + left * 4);
+    std::memset(row + (left + cols_in) * 4, pad, size_t((d.wp - left - cols_in) * 4));
+  }
+}
+
+}  // namespace
+
+void int8_detail::conv2d_shifted(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y) {
+  const ConvParams& g = p.geo;
+  const Padded d{g.out_h + g.dil_h * (g.kh - 1), g.out_w + g.dil_w * (g.kw - 1), (g.c_in + 3) / 4};
+  const uint8_t flip = p.x_signed ? 0x80 : 0;
+  const uint8_t pad = uint8_t(p.x_signed ? p.x_zero + 128 : p.x_zero);
+  // The last pixel tile of a block reads up to 31 pixels past the block,
+  // and garbage columns read past their plane: slack at the end.
+  const int64_t slack = 64 * 4 + 64;
+  thread_local std::vector<uint8_t> padded;
+  padded.resize(size_t(g.n * d.image_bytes() + slack));
+  std::memset(padded.data() + g.n * d.image_bytes(), pad, size_t(slack));
+  const uint8_t* xs = static_cast<const uint8_t*>(x);
+  uint8_t* pd = padded.data();
+  parallel_for_dynamic(g.n * d.c4, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t)
+      fill_plane(g, d, xs + t / d.c4 * g.c_in * g.h * g.w, t % d.c4, flip, pad, pd + t / d.c4 * d.image_bytes() + t % d.c4 * d.plane_bytes());
+  });
+  const int64_t taps = g.kh * g.kw, quads = d.c4 * taps;
+  std::vector<int64_t> off(static_cast<size_t>(quads));
+  for (int64_t cq = 0; cq < d.c4; ++cq)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) off[size_t(cq * taps + i * g.kw + j)] = cq * d.plane_bytes() + (i * g.dil_h * d.wp + j * g.dil_w) * 4;
+  // Blocks of whole output rows: about 512 pixels, the int32 tile within
+  // 128 KiB, and enough blocks for every thread.
+  int64_t rows = std::clamp<int64_t>(512 / d.wp, 1, g.out_h);
+  rows = std::max<int64_t>(1, std::min(rows, (int64_t(32) << 10) / std::max<int64_t>(1, g.c_out * d.wp)));
+  if (num_threads() > 1) rows = std::max<int64_t>(1, std::min(rows, g.n * g.out_h / (4 * num_threads())));
+  const int64_t blocks = (g.out_h + rows - 1) / rows, plane = g.out_h * g.out_w;
+  parallel_for_dynamic(g.n * blocks, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<int32_t> acc;
+    acc.resize(size_t(g.c_out * rows * d.wp));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / blocks, oh0 = t % blocks * rows, count = std::min(rows, g.out_h - oh0);
+      const int64_t pixels = (count - 1) * d.wp + g.out_w, ld = rows * d.wp;
+      int8_gemm_offsets(w.shifted.data(), w.shifted_k4, g.c_out, quads, pd + n * d.image_bytes() + oh0 * d.wp * 4, off.data(), pixels,
+                        acc.data(), ld);
+      for (int64_t r = 0; r < count; ++r)
+        store_tile(p, w, 0, g.c_out, acc.data() + r * d.wp, ld, nullptr, g.out_w, (n * g.c_out * g.out_h + oh0 + r) * g.out_w, plane, y);
+    }
+  });
+}
+
+}  // namespace pareto::kernels
