@@ -74,7 +74,8 @@ void BM_int8(benchmark::State& s) {
   std::mt19937 rng(4);
   for (auto& v : x) v = uint8_t(rng());
   for (auto& v : w) v = int8_t(rng());
-  const Int8Weights packed = pack_int8_weights(w.data(), true, p.c_out, k, nullptr, 0);
+  Int8Weights packed = pack_int8_weights(w.data(), true, p.c_out, k, nullptr, 0);
+  prepare_shifted_weights(packed, p);  // as the runtime does: stride-1 kxk convs take the shifted form
   std::vector<float> scale(size_t(p.c_out), 1e-3f), y(size_t(p.c_out * p.out_h * p.out_w));
   q.x_zero = 3;
   q.out.kind = Int8Output::f32;
@@ -97,6 +98,23 @@ void BM_int8_gemm(benchmark::State& s) {
   s.counters["GMAC/s"] = benchmark::Counter(double(m * k4 * n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// Transposed 2x2 stride-2 conv (the DB head's upsampling): cin, cout, h, w, threads.
+void BM_f32_transpose(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(4)));
+  ConvParams p;
+  p.c_in = s.range(0);
+  p.c_out = s.range(1);
+  p.h = s.range(2);
+  p.w = s.range(3);
+  p.kh = p.kw = p.stride_h = p.stride_w = 2;
+  p.out_h = 2 * p.h;
+  p.out_w = 2 * p.w;
+  auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_out * p.c_in * 4), 2), y = noise(size_t(p.c_out * p.out_h * p.out_w), 3);
+  for (auto _ : s) f32_conv_transpose2d(p, x.data(), w.data(), nullptr, y.data());
+  s.counters["GMAC/s"] = benchmark::Counter(double(p.c_out * p.c_in * 4 * p.h * p.w), benchmark::Counter::kIsIterationInvariantRate,
+                                            benchmark::Counter::kIs1000);
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
   for (int t : {1, 2}) b->Args({480, 480, 6, 80, 1, 1, t});   // rec 1x1, 480 -> 480
   for (int t : {1, 2}) b->Args({240, 240, 12, 80, 1, 1, t});  // rec 1x1, 240 -> 240
@@ -114,6 +132,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes)->UseRealTime();
+BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
 BENCHMARK(BM_int8_gemm)->Name("int8_gemm")->Args({192, 192, 224})->Args({480, 480, 112})->Args({192, 192, 1600});
 
 BENCHMARK_MAIN();

@@ -300,6 +300,10 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
   const int64_t rows = cout_g * p.kh * p.kw;
+  if (disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1 && kernel_table().level == IsaLevel::avx512) {
+    avx512::conv_transpose2x2(p, x, w, bias, y);
+    return;
+  }
   if (disjoint_transpose(p)) {
     // Blocks of input rows whose columns fit in L2 (512 KiB), at least a
     // few per thread.

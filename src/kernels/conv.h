@@ -32,6 +32,10 @@ void f32_conv2d_ref(const ConvParams& p, const float* x, const float* w, const f
 // pad_top/left are the begin pads; out_h/out_w include output_padding.
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+namespace avx512 {
+// Kernel 2x2, stride 2, no pads or dilation, one group (out = 2 x in).
+void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+}
 
 // Shared with the bf16 conv: columns [first, first + count) of the im2col
 // matrix of one group's channels (col[(c*kh + i)*kw + j][q - first]), and

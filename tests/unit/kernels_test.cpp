@@ -365,8 +365,12 @@ TEST(ConvTranspose, MatchesDirectReference) {
     int64_t n, cin, h, w, cout, k, group, s, pad, out_pad;
   };
   // The first three have kernel == stride and no pads: the disjoint
-  // (upsampling) scatter, split over input rows; the rest accumulate.
+  // (upsampling) scatter, split over input rows (2x2 with one group: the
+  // AVX-512 kernel, channel pairs with an odd tail, rows of 1, 31, 33 and
+  // 70 pixels); the rest accumulate.
   const Case cases[] = {{1, 4, 5, 6, 3, 2, 1, 2, 0, 0}, {2, 6, 4, 3, 4, 2, 2, 2, 0, 0}, {1, 8, 9, 33, 1, 2, 1, 2, 0, 0},
+                        {1, 24, 3, 70, 24, 2, 1, 2, 0, 0}, {2, 5, 2, 31, 7, 2, 1, 2, 0, 0}, {1, 3, 40, 1, 2, 2, 1, 2, 0, 0},
+                        {1, 4, 5, 6, 3, 3, 1, 3, 0, 0},
                         {2, 6, 4, 3, 4, 3, 2, 2, 1, 1}, {1, 3, 7, 7, 5, 3, 1, 1, 1, 0}, {1, 2, 1, 9, 2, 4, 1, 3, 0, 2},
                         {1, 4, 5, 6, 3, 2, 1, 2, 0, 1}};
   for (int threads : {1, 2}) {

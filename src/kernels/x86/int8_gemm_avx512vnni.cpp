@@ -27,20 +27,28 @@ inline int32_t quad(const int8_t* a) {
 template <int R, int V, class Quad>
 void tile(const int8_t* a, int64_t lda, int64_t quads, Quad quad_row, int64_t j, int64_t n, int32_t* c, int64_t ldc) {
   __m512i acc[R][V];
+  // Every loop over the tile fully unrolled, or GCC keeps part of acc in memory.
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
   for (int64_t q = 0; q < quads; ++q) {
     const uint8_t* bq = quad_row(q) + j * 4;
     __m512i bv[V];
+#pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(bq + v * 64);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512i av = _mm512_set1_epi32(quad(a + r * lda + q * 4));
+#pragma GCC unroll 2
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
     }
   }
+#pragma GCC unroll 2
   for (int v = 0; v < V; ++v) {
     const int64_t left = n - (j + 16 * v);
     const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) _mm512_mask_storeu_epi32(c + r * ldc + j + 16 * v, m, acc[r][v]);
   }
 }

@@ -31,18 +31,26 @@ void tile(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, c
   __m512 acc[R][V];
   __mmask16 m[V];
   for (int v = 0; v < V; ++v) m[v] = lanes(end - (q + 16 * v));
+  // Every loop over the tile fully unrolled, or GCC keeps acc in memory.
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t c = 0; c < k; ++c) {
     __m512 xv[V];
+#pragma GCC unroll 2
     for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(x + c * ldx + q + 16 * v);  // the scratch rows are padded
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512 wv = _mm512_set1_ps(w[r * k + c]);
+#pragma GCC unroll 2
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
     }
   }
   // The bias joins the finished sum, as the GEMM path and other engines add it.
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
     for (int v = 0; v < V; ++v) {
       const __m512 out = bias ? _mm512_add_ps(acc[r][v], _mm512_set1_ps(bias[r])) : acc[r][v];
       _mm512_mask_storeu_ps(y + r * ldy + q + 16 * v, m[v], out);

@@ -1,0 +1,99 @@
+// The 2x2 stride-2 transposed convolution (the upsampling step of FPN and DB
+// heads) with AVX-512: every output pixel receives one product sum, so each
+// 32-pixel stretch of an input row yields, per output channel, the four
+// taps' sums, written as two output rows with the j = 0 and j = 1 sums
+// interleaved. No column matrix goes through memory. The weights are read
+// as ONNX stores them, [c_in][c_out][2][2]: one output channel's four taps
+// (and the next channel's) lie side by side for the broadcasts.
+#include "kernels/x86/avx512_intrinsics.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "kernels/conv.h"
+#include "kernels/scratch.h"
+
+namespace pareto::kernels::avx512 {
+
+namespace {
+
+inline __mmask16 first(int64_t count) {
+  return count >= 16 ? __mmask16(0xFFFF) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1u);
+}
+
+// Output channels [oc, oc + OB) of input row ih, columns [iw, iw + 32).
+template <int OB>
+void stretch(const ConvParams& p, const float* xrow, int64_t ldx, const float* w, const float* bias, int64_t oc, int64_t iw,
+             float* yrow0, int64_t out_plane) {
+  constexpr int V = 2;
+  const int64_t left = p.w - iw;
+  __m512 acc[OB][4][V];
+#pragma GCC unroll 2
+  for (int ob = 0; ob < OB; ++ob)
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; ++t)
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[ob][t][v] = _mm512_setzero_ps();
+  for (int64_t ic = 0; ic < p.c_in; ++ic) {
+    const float* xc = xrow + ic * ldx + iw;
+    __m512 xv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_maskz_loadu_ps(first(left - 16 * v), xc + 16 * v);
+    const float* wc = w + (ic * p.c_out + oc) * 4;
+    // Fully unrolled, or GCC keeps acc in memory (a store and a load per FMA).
+#pragma GCC unroll 2
+    for (int ob = 0; ob < OB; ++ob)
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {
+        const __m512 wv = _mm512_set1_ps(wc[ob * 4 + t]);
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v) acc[ob][t][v] = _mm512_fmadd_ps(wv, xv[v], acc[ob][t][v]);
+      }
+  }
+  // Pixel q of the j = 0 sums and of the j = 1 sums go to output columns 2q, 2q + 1.
+  const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi_idx = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+#pragma GCC unroll 2
+  for (int ob = 0; ob < OB; ++ob) {
+    const __m512 b = _mm512_set1_ps(bias ? bias[oc + ob] : 0.f);
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; ++i) {
+      float* row = yrow0 + (oc + ob) * out_plane + i * p.out_w + 2 * iw;
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) {
+        const __m512 a = _mm512_add_ps(acc[ob][2 * i][v], b), c = _mm512_add_ps(acc[ob][2 * i + 1][v], b);
+        const int64_t outs = 2 * (left - 16 * v);  // output columns this vector still owns
+        _mm512_mask_storeu_ps(row + 32 * v, first(outs), _mm512_permutex2var_ps(a, lo_idx, c));
+        _mm512_mask_storeu_ps(row + 32 * v + 16, first(outs - 16), _mm512_permutex2var_ps(a, hi_idx, c));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
+  // One input row of every channel is copied apart first, rows ld floats
+  // apart: channel planes a multiple of 4 KiB apart (160x160) would
+  // otherwise all fall in one L1 set and evict each other on every load.
+  int64_t ld = (p.w + 15) / 16 * 16;
+  if (ld % 1024 == 0) ld += 16;
+  parallel_for_dynamic(p.n * p.h, [&](int64_t begin, int64_t end) {
+    float* rows = thread_scratch<float, 4>(size_t(p.c_in * ld));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / p.h, ih = t % p.h;
+      const float* src = x + n * p.c_in * in_plane + ih * p.w;
+      for (int64_t c = 0; c < p.c_in; ++c) std::memcpy(rows + c * ld, src + c * in_plane, size_t(p.w) * sizeof(float));
+      float* yrow0 = y + n * p.c_out * out_plane + 2 * ih * p.out_w;
+      for (int64_t oc = 0; oc < p.c_out; oc += 2)
+        for (int64_t iw = 0; iw < p.w; iw += 32) {
+          if (oc + 2 <= p.c_out) stretch<2>(p, rows, ld, w, bias, oc, iw, yrow0, out_plane);
+          else stretch<1>(p, rows, ld, w, bias, oc, iw, yrow0, out_plane);
+        }
+    }
+  });
+}
+
+}  // namespace pareto::kernels::avx512
