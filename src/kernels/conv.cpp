@@ -68,7 +68,10 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
               const int64_t hi = std::clamp<int64_t>(p.w - off <= 0 ? 0 : (p.w - off - 1) / sw + 1, lo, ow1);
               std::fill(d, d + (lo - ow0), 0.f);
               const float* sp = s + off;
-              for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = sp[ow * sw];
+              if (sw == 2 && hi > lo && kernel_table().level == IsaLevel::avx512)
+                avx512::copy_even(sp + 2 * lo, hi - lo, p.w - (off + 2 * lo), d + (lo - ow0));
+              else
+                for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = sp[ow * sw];
               std::fill(d + (hi - ow0), d + (ow1 - ow0), 0.f);
             }
           }

@@ -51,6 +51,8 @@ void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const fl
 namespace avx512 {
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch);
 int64_t depthwise_scratch_floats(const ConvParams& p);
+// dst[c] = src[2c] for c < n, reading src[0, avail) only.
+void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
 }  // namespace avx512
 
 // 1x1 stride-1 unpadded convs with 1-128 input channels (group 1), without

@@ -183,6 +183,7 @@ const ConvCase kConvCases[] = {
     {1, 16, 6, 5, 32, 3, 2, 4, 1, 2, 1, 1, 0, 1, 1, 0},     // rectangular kernel, groups
     {1, 64, 50, 50, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // im2col split into column blocks
     {1, 128, 45, 47, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1},   // blocks that end mid-row, stride (2,1)
+    {1, 3, 10, 75, 16, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},    // stem-like stride 2: the lowering's even-column copy, odd width
     // Depthwise shapes of PP-OCR (5x5, stride (2,1)) and awkward widths
     // around the 16-lane blocks of the AVX-512 plane kernel.
     {1, 6, 12, 80, 6, 5, 5, 6, 1, 1, 1, 1, 2, 2, 2, 2},

@@ -151,6 +151,15 @@ void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float
 
 }  // namespace
 
+void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
+  // 16 outputs from two loads and one two-source permute, while both loads stay in src.
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  int64_t c = 0;
+  for (; c + kLanes <= n && 2 * c + 2 * kLanes <= avail; c += kLanes)
+    _mm512_storeu_ps(dst + c, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * c), even, _mm512_loadu_ps(src + 2 * c + kLanes)));
+  for (; c < n; ++c) dst[c] = src[2 * c];
+}
+
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
   const int64_t rows = scratch_rows(p), pw = phase_width(p), stride = p.stride_w;
   // Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
@@ -176,14 +185,9 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
       const int64_t hi = std::clamp<int64_t>(p.w - first <= 0 ? 0 : (p.w - first - 1) / stride + 1, lo, pw);
       float* seg = row + ph * pw;
       std::fill(seg, seg + lo, 0.f);
-      int64_t c = lo;
-      if (stride == 2)  // 16 columns from two loads and one two-source permute, while both loads stay in the row
-        for (const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-             c + kLanes <= hi && 2 * c + first + 2 * kLanes <= p.w; c += kLanes) {
-          const float* at = in + 2 * c + first;
-          _mm512_storeu_ps(seg + c, _mm512_permutex2var_ps(_mm512_loadu_ps(at), even, _mm512_loadu_ps(at + kLanes)));
-        }
-      for (; c < hi; ++c) seg[c] = in[c * stride + first];
+      if (stride == 2 && hi > lo) copy_even(in + 2 * lo + first, hi - lo, p.w - (2 * lo + first), seg + lo);
+      else
+        for (int64_t c = lo; c < hi; ++c) seg[c] = in[c * stride + first];
       std::fill(seg + hi, seg + pw, 0.f);
     }
   }
