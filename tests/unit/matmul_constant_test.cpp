@@ -1,7 +1,8 @@
-// MatMul by a constant B: the packed, transposed path (few rows, many
-// columns: C^T = B^T A^T with B^T packed once) and the plain path give the
-// same products as direct loops, for batched and 2-D A, 1 and 2 threads,
-// and on repeated runs (the packed B is cached per executor).
+// MatMul by a constant B: the small-k path (k <= 128: B as a 1x1 conv's
+// input, A as its weights, on AVX-512), the packed, transposed path (few
+// rows, many columns: C^T = B^T A^T with B^T packed once) and the plain
+// path give the same products as direct loops, for batched and 2-D A, 1 and
+// 2 threads, and on repeated runs (the packed B is cached per executor).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,8 +22,12 @@ TEST(MatMulConstant, PackedTransposedPathMatchesDirectLoops) {
     std::vector<int64_t> a_shape;
     int64_t k, n;
   };
-  // [batch, m, k] x [k, n]: wide outputs take the packed path, narrow ones not.
-  for (const Case& c : {Case{{2, 40, 120}, 120, 700}, Case{{7, 33}, 33, 300}, Case{{1, 1, 5}, 5, 257}, Case{{64, 16}, 16, 40}}) {
+  // [batch, m, k] x [k, n]: k <= 128 and n >= 64 the small-k path (PP-OCR
+  // rec's head shape among them), wider k the packed path, narrow outputs
+  // the plain one.
+  const Case cases[] = {{{2, 40, 120}, 120, 700}, {{7, 33}, 33, 300}, {{1, 1, 5}, 5, 257}, {{64, 16}, 16, 40},
+                        {{1, 40, 120}, 120, 6625}, {{3, 9, 128}, 128, 97}, {{5, 200}, 200, 520}, {{2, 3, 129}, 129, 300}};
+  for (const Case& c : cases) {
     const int64_t k = c.k, n = c.n;
     int64_t rows = 1;
     for (size_t i = 0; i + 1 < c.a_shape.size(); ++i) rows *= c.a_shape[i];

@@ -77,11 +77,30 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
     g.ldc = m;
     kernels::f32_gemm_packed(g, static_cast<const float*>(packed.get()));
     float* out = y + r * n;
-    parallel_for(m, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = 0; j < n; ++j) out[i * n + j] = ct[j * m + i];
+    // In column blocks whose part of C^T (block x m floats) stays in L1
+    // while all m output rows take their share of it.
+    const int64_t block = std::max<int64_t>(16, (int64_t(32) << 10) / (4 * m));
+    parallel_for((n + block - 1) / block, [&](int64_t b0, int64_t b1) {
+      for (int64_t j0 = b0 * block; j0 < std::min(n, b1 * block); j0 += block)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = j0; j < std::min(n, j0 + block); ++j) out[i * n + j] = ct[j * m + i];
     });
   }
+  return true;
+}
+
+// MatMul by a 2-D B with few rows (k <= 128) on AVX-512: the product is a
+// 1x1 conv of B (k channels of n pixels) by A (rows x k weights), which the
+// pointwise kernel runs without packing or transposing anything (PP-OCR
+// rec's [40, 120] x [120, 6625] head at ~3x the transposed packed GEMM).
+bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const float* b, float* y) {
+  kernels::ConvParams p;
+  p.c_in = k;
+  p.c_out = rows;
+  p.h = p.out_h = 1;
+  p.w = p.out_w = n;
+  if (n < 64 || rows <= 0 || !kernels::pointwise_applicable(p)) return false;
+  kernels::avx512::pointwise_conv(p, b, a, nullptr, y);
   return true;
 }
 
@@ -137,6 +156,7 @@ void run_matmul(OpContext& ctx) {
   int64_t nb = shape_numel(batch);
   if (!a_vec && !b_vec && bbatch.empty() && ctx.node.attr_s("compute", "") == "bf16" && matmul_bf16(ctx, a0.data<float>(), nb * m, k, n, y.data<float>()))
     return;
+  if (!a_vec && !b_vec && bbatch.empty() && matmul_small_k(a0.data<float>(), nb * m, k, n, b0.data<float>(), y.data<float>())) return;
   if (!a_vec && !b_vec && bbatch.empty() && matmul_packed_constant(ctx, a0.data<float>(), nb * m, m, k, n, y.data<float>())) return;
   const float* pa = a0.data<float>();
   const float* pb = b0.data<float>();
