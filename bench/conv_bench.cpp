@@ -98,6 +98,17 @@ void BM_int8_gemm(benchmark::State& s) {
   s.counters["GMAC/s"] = benchmark::Counter(double(m * k4 * n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// Depthwise (group = channels): cin, -, h, w, k, stride, threads.
+void BM_f32_depthwise(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(6)));
+  ConvParams p = params(s);
+  p.c_out = p.group = p.c_in;
+  auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_in * p.kh * p.kw), 2), y = noise(size_t(p.c_out * p.out_h * p.out_w), 3);
+  for (auto _ : s) f32_conv2d(p, x.data(), w.data(), nullptr, y.data());
+  s.counters["GB/s"] = benchmark::Counter(double(4 * (p.c_in * p.h * p.w + p.c_out * p.out_h * p.out_w)), benchmark::Counter::kIsIterationInvariantRate,
+                                          benchmark::Counter::kIs1000);
+}
+
 // Transposed 2x2 stride-2 conv (the DB head's upsampling): cin, cout, h, w, threads.
 void BM_f32_transpose(benchmark::State& s) {
   pareto::set_num_threads(int(s.range(4)));
@@ -132,6 +143,8 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes)->UseRealTime();
+BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320, 3, 1, 1})->Args({32, 32, 320, 320, 3, 2, 1})
+    ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})->UseRealTime();
 BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
 BENCHMARK(BM_int8_gemm)->Name("int8_gemm")->Args({192, 192, 224})->Args({480, 480, 112})->Args({192, 192, 1600});
 
