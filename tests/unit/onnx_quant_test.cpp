@@ -262,9 +262,10 @@ std::pair<Tensor, Tensor> run_plain_and_optimized(const std::string& path, const
 
 }  // namespace
 
-// A 3x3 conv big enough for Winograd: the optimized int8 model runs it in
-// float on the input rounded to its grid (fake_quantized_input), which must
-// compute what the QDQ file says up to float rounding.
+// A 3x3 stride-1 conv big enough for Winograd: the optimized int8 model
+// runs it on the shifted int8 kernel (float Winograd on the rounded input
+// only where that form does not apply), which must compute what the QDQ
+// file says up to float rounding.
 TEST(OnnxQuantize, Int8ConvThroughWinogradMatchesTheQdqFile) {
   Msg g;
   g.m(5, pb::tensor_f32("w", {16, 16, 3, 3}, random_floats(16 * 16 * 9, 41, -0.2f, 0.2f)));
