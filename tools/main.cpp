@@ -52,6 +52,11 @@ const char* kUsage =
     "      inputs (one per sample; subfolders with NAME.npy for several inputs) or images (PNG/JPEG, resized to\n"
     "      --calib-shape or the input's shape, then (v/255 - mean) / std per channel); per-conv ranges and sensitivity\n"
     "      (entropy breaks PP-OCR rec: README \"int8 models\"; percentile or minmax there)\n"
+    "  tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points 6] [--runs 10]\n"
+    "       [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]\n"
+    "       [--method percentile] [--calib-limit 16] [--shape NAME=...] [--in-process] [--explain] [--json]\n"
+    "      per conv int8 or fp32, and threads, from measured points: sensitivity and per-node times, a greedy path,\n"
+    "      the anchors (fp32, int8 with float ends, int8 all); prints the Pareto front, writes the chosen model\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -134,6 +139,10 @@ int main(int argc, char** argv) {
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
                                                           "--calib-limit", "--const", "--calib-shape", "--calib-mean", "--calib-std"}});
+    if (cmd == "tune")
+      return run(cmd_tune, Spec{{"--explain", "--json", "--in-process"},
+                                {"--calib", "--eval", "-o", "--output", "--threads", "-t", "--points", "--runs", "--max-latency", "--max-memory",
+                                 "--max-quality-loss", "--objective", "--method", "--calib-limit", "--shape"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "vad")

@@ -1,0 +1,185 @@
+// pareto tune on a small conv net: the measured points (anchors and the
+// greedy path, at each thread count), the Pareto front, the choice under
+// budgets and objectives, the written model, and the refusal when no point
+// fits. The measure callback is replaced by one that reads the candidate
+// file (latency = 10 - its int8 convs), so the choice is checked without
+// timing noise; one run uses the real in-process measure.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "frontend/onnx/onnx_loader.h"
+#include "pareto/tune.hpp"
+#include "proto_builder.h"
+
+using namespace pareto;
+namespace pb = pareto::test;
+using pb::Msg;
+
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// x[1,8,16,16] -> Conv 3x3 (16) -> Relu -> Conv 1x1 (16) -> Relu -> Conv 3x3 (16) -> Relu -> Conv 1x1 (4) -> y
+std::string model_file() {
+  Msg g;
+  int k = 0;
+  auto conv = [&](const std::string& x, const std::string& y, int64_t cin, int64_t cout, int64_t ks) {
+    const std::string w = "conv_w" + std::to_string(k), b = "conv_b" + std::to_string(k);
+    g.m(5, pb::tensor_f32(w, {cout, cin, ks, ks}, random_floats(size_t(cout * cin * ks * ks), uint32_t(10 + k), -0.3f, 0.3f)));
+    g.m(5, pb::tensor_f32(b, {cout}, random_floats(size_t(cout), uint32_t(50 + k), -0.1f, 0.1f)));
+    ++k;
+    g.m(1, pb::node("Conv", {x, w, b}, {y}, y + "_conv", {pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2})}));
+  };
+  conv("x", "a", 8, 16, 3);
+  g.m(1, pb::node("Relu", {"a"}, {"a1"}, "r1"));
+  conv("a1", "b", 16, 16, 1);
+  g.m(1, pb::node("Relu", {"b"}, {"b1"}, "r2"));
+  conv("b1", "c", 16, 16, 3);
+  g.m(1, pb::node("Relu", {"c"}, {"c1"}, "r3"));
+  conv("c1", "y", 16, 4, 1);
+  g.s(2, "tune");
+  g.m(11, pb::value_info("x", 1, {1, 8, 16, 16}));
+  g.m(12, pb::value_info("y", 1, {1, 4, 16, 16}));
+  const std::string path = ::testing::TempDir() + "/tune_convs.onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  return path;
+}
+
+std::vector<CalibrationSample> samples(uint32_t seed, int n) {
+  std::vector<CalibrationSample> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back({{"x", Tensor::from_vector<float>(random_floats(8 * 16 * 16, seed + uint32_t(i), -2.f, 2.f), {1, 8, 16, 16})}});
+  return out;
+}
+
+int quantize_nodes(const std::string& path) {
+  const ir::Model m = onnx::load_model(path);
+  int n = 0;
+  for (const ir::Node& node : m.graph->nodes) n += node.op_type == "QuantizeLinear";
+  return n;
+}
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+// Latency 10 - (int8 convs) ms, memory 5 MiB + 1 per thread: fixed, so the choice is exact.
+OnnxTuneOptions counting_options() {
+  OnnxTuneOptions o;
+  o.threads = {1, 2};
+  o.points = 3;
+  o.runs = 2;
+  o.warmup = 1;
+  o.method = "minmax";
+  o.measure = [](const std::string& path, int threads, const CalibrationSample&) {
+    return TuneCost{10.0 - quantize_nodes(path), 5.0 + threads};
+  };
+  return o;
+}
+
+}  // namespace
+
+TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
+  const std::string in = model_file(), out = ::testing::TempDir() + "/tune_out.onnx";
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o = counting_options();
+  auto r = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  const OnnxTuneResult& t = r.value();
+  ASSERT_EQ(t.layers.size(), 4u);
+  for (const OnnxTuneLayer& l : t.layers) EXPECT_GE(l.sensitivity, 0.0) << l.node;
+  // Anchors at both thread counts, and every point's int8 convs as the file says.
+  std::map<std::string, int> labels;
+  for (const OnnxTunePoint& p : t.points) {
+    ++labels[p.label];
+    EXPECT_DOUBLE_EQ(p.cost.latency_ms, 10.0 - double(p.int8_layers.size())) << p.label;
+    EXPECT_DOUBLE_EQ(p.cost.memory_mib, 5.0 + p.threads);
+    if (p.int8_layers.empty()) EXPECT_EQ(p.quality_loss, 0.0);
+    else EXPECT_GT(p.quality_loss, 0.0) << p.label << ": int8 cannot be exact";
+    EXPECT_LT(p.quality_loss, 0.2) << p.label;
+  }
+  EXPECT_EQ(labels["fp32"], 2);
+  EXPECT_EQ(labels["int8 all"], 2);
+  EXPECT_EQ(labels["int8 float ends"], 2);
+  // The front: exactly the points no other point dominates.
+  for (const OnnxTunePoint& p : t.points) {
+    bool dominated = false;
+    for (const OnnxTunePoint& q : t.points)
+      dominated |= q.cost.latency_ms <= p.cost.latency_ms && q.cost.memory_mib <= p.cost.memory_mib && q.quality_loss <= p.quality_loss &&
+                   (q.cost.latency_ms < p.cost.latency_ms || q.cost.memory_mib < p.cost.memory_mib || q.quality_loss < p.quality_loss);
+    EXPECT_EQ(p.frontier, !dominated) << p.label << " threads " << p.threads;
+  }
+  // No budgets: the fastest point is every conv in int8 (1 thread: less memory at equal latency).
+  const OnnxTunePoint& best = t.points[size_t(t.chosen)];
+  EXPECT_EQ(best.int8_layers.size(), 4u);
+  EXPECT_EQ(best.threads, 1);
+  EXPECT_EQ(quantize_nodes(out), 4) << "the written model is the chosen point";
+  auto s = Session::open(out, SessionOptions{});
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s.value()->run(eval[0]).ok());
+
+  // A quality budget no int8 point meets: the float model itself is written.
+  o.max_quality_loss = 1e-12;
+  auto r2 = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r2.ok()) << r2.status().message;
+  EXPECT_TRUE(r2.value().points[size_t(r2.value().chosen)].int8_layers.empty());
+  EXPECT_EQ(bytes_of(out), bytes_of(in));
+
+  // Objective memory with a latency budget: the 1-thread points, fastest first among equals.
+  o.max_quality_loss = 0;
+  o.max_latency_ms = 9.5;
+  o.objective = "memory";
+  auto r3 = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r3.ok()) << r3.status().message;
+  const OnnxTunePoint& m = r3.value().points[size_t(r3.value().chosen)];
+  EXPECT_EQ(m.threads, 1);
+  EXPECT_LE(m.cost.latency_ms, 9.5);
+  for (const OnnxTunePoint& p : r3.value().points) EXPECT_EQ(p.within_budget, p.cost.latency_ms <= 9.5);
+}
+
+TEST(TuneOnnx, RefusesBudgetsNoPointMeetsAndBadOptions) {
+  const std::string in = model_file(), out = ::testing::TempDir() + "/tune_none.onnx";
+  const auto calib = samples(1, 2);
+  OnnxTuneOptions o = counting_options();
+  o.max_latency_ms = 1;  // every point takes 6-10 ms
+  auto r = tune_onnx_model(in, out, calib, {}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message.find("no measured point meets the budgets: latency <= 1 ms"), std::string::npos) << r.status().message;
+  o.max_latency_ms = 0;
+  o.objective = "speed";
+  EXPECT_NE(tune_onnx_model(in, out, calib, {}, o).status().message.find("objective"), std::string::npos);
+  o.objective = "latency";
+  o.threads = {};
+  EXPECT_FALSE(tune_onnx_model(in, out, calib, {}, o).ok());
+  EXPECT_FALSE(tune_onnx_model(in, out, {}, {}, counting_options()).ok());
+}
+
+// The real measure: timed in this process, memory the activation arena.
+TEST(TuneOnnx, InProcessMeasureTimesEveryPoint) {
+  const std::string in = model_file(), out = ::testing::TempDir() + "/tune_real.onnx";
+  OnnxTuneOptions o;
+  o.points = 1;
+  o.runs = 2;
+  o.warmup = 1;
+  o.method = "minmax";
+  std::vector<std::string> lines;
+  o.progress = [&](const std::string& l) { lines.push_back(l); };
+  auto r = tune_onnx_model(in, out, samples(1, 2), samples(7, 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  for (const OnnxTunePoint& p : r.value().points) {
+    EXPECT_GT(p.cost.latency_ms, 0.0) << p.label;
+    EXPECT_GT(p.cost.memory_mib, 0.0) << p.label;
+  }
+  EXPECT_GE(lines.size(), r.value().points.size()) << "a progress line per point";
+  EXPECT_GE(r.value().chosen, 0);
+}

@@ -1,0 +1,166 @@
+// pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N]
+//   [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]
+//   [--method M] [--calib-limit N] [--shape NAME=...] [--in-process] [--explain] [--json]
+// Chooses per conv int8 or fp32 and the thread count from measured points
+// (pareto/tune.hpp), prints the points with the Pareto front marked and the
+// chosen one with the reason, and writes the chosen model. Each candidate is
+// timed in a child `pareto bench` process (its median latency and peak RSS)
+// unless --in-process (then memory is the activation arena).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli.h"
+#include "pareto/tensor_io.hpp"
+#include "pareto/tune.hpp"
+
+namespace pareto::tools {
+
+namespace {
+
+std::vector<int> thread_list(const Args& a) {
+  std::vector<int> out;
+  std::stringstream ss(a.get("--threads", "1"));
+  for (std::string t; std::getline(ss, t, ',');) out.push_back(int(parse_int(t, "--threads", 1, 1024)));
+  return out;
+}
+
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The path of this executable (/proc/self/exe names the shell inside popen).
+std::string self_path() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) fail(StatusCode::io_error, "cannot find the pareto executable (/proc/self/exe)");
+  return std::string(buf, size_t(n));
+}
+
+// The candidate timed alone in a child process, as bench/compare_ort.sh
+// times models: `pareto bench --json` on the first evaluation sample
+// (written once as .npy files; their paths go to `files`).
+TuneMeasure child_bench(const std::string& work, int64_t runs, const CalibrationSample& x, std::vector<std::string>* files) {
+  std::string args;
+  for (const auto& [name, t] : x) {
+    const std::string file = work + "/tune-input-" + std::to_string(files->size()) + ".npy";
+    const Status st = write_npy(file, t);
+    if (!st.ok()) fail(st.code, st.message);
+    files->push_back(file);
+    std::string dims;
+    for (int64_t d : t.shape()) dims += (dims.empty() ? "" : ",") + std::to_string(d);
+    args += " --input " + quoted(name + "=" + file) + " --shape " + quoted(name + "=" + dims);
+  }
+  return [exe = self_path(), args, runs](const std::string& model, int threads, const CalibrationSample&) {
+    const std::string cmd = quoted(exe) + " bench " + quoted(model) + " -O --json --warmup 3 --runs " + std::to_string(runs) + " --threads " +
+                            std::to_string(threads) + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) fail(StatusCode::io_error, "cannot start pareto bench for " + model);
+    std::string text;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
+    const int status = pclose(p);
+    const size_t brace = text.find('{');
+    if (status != 0 || brace == std::string::npos) fail(StatusCode::internal, "pareto bench on " + model + " failed: " + text);
+    const nlohmann::json j = nlohmann::json::parse(text.substr(brace));
+    return TuneCost{j.at("median_ms").get<double>(), j.at("peak_rss_bytes").get<double>() / (1 << 20)};
+  };
+}
+
+std::vector<CalibrationSample> samples_of(const Session& s, const std::string& dir, int limit) {
+  std::vector<std::string> names;
+  for (const TensorInfo& t : s.inputs()) names.push_back(t.name);
+  return take(load_calibration_npy(dir, names, limit));
+}
+
+void print_points(const OnnxTuneResult& r) {
+  std::printf("%-18s %11s %7s %12s %12s %13s %s\n", "point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", "");
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    const OnnxTunePoint& p = r.points[i];
+    const std::string n = std::to_string(p.int8_layers.size()) + "/" + std::to_string(r.layers.size());
+    std::printf("%-18s %11s %7d %12.3f %12.1f %13.3e %s%s%s\n", p.label.c_str(), n.c_str(), p.threads, p.cost.latency_ms, p.cost.memory_mib,
+                p.quality_loss, p.frontier ? "front" : "", p.within_budget ? "" : " over budget", int(i) == r.chosen ? "  <- chosen" : "");
+  }
+}
+
+void print_explain(const OnnxTuneResult& r) {
+  const OnnxTunePoint& best = r.points[size_t(r.chosen)];
+  std::printf("\n%-28s %6s %12s %9s %9s %s\n", "conv", "format", "sensitivity", "fp32 ms", "int8 ms", "why");
+  for (const OnnxTuneLayer& l : r.layers) {
+    const bool int8 = std::find(best.int8_layers.begin(), best.int8_layers.end(), l.node) != best.int8_layers.end();
+    std::string why = l.order < 0 ? "int8 saves no time here" : "greedy rank " + std::to_string(l.order + 1);
+    if (!int8 && l.order >= 0) why += " (past the chosen point)";
+    std::printf("%-28s %6s %12.3e %9.3f %9.3f %s\n", l.node.c_str(), int8 ? "int8" : "fp32", l.sensitivity, l.fp32_ms, l.int8_ms, why.c_str());
+  }
+}
+
+nlohmann::json to_json(const OnnxTuneResult& r) {
+  nlohmann::json j;
+  for (const OnnxTuneLayer& l : r.layers)
+    j["layers"].push_back({{"node", l.node}, {"sensitivity", l.sensitivity}, {"fp32_ms", l.fp32_ms}, {"int8_ms", l.int8_ms}, {"greedy_rank", l.order}});
+  for (const OnnxTunePoint& p : r.points)
+    j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"threads", p.threads}, {"latency_ms", p.cost.latency_ms},
+                           {"memory_mib", p.cost.memory_mib}, {"quality_loss", p.quality_loss}, {"frontier", p.frontier},
+                           {"within_budget", p.within_budget}});
+  j["chosen"] = r.chosen;
+  j["reason"] = r.reason;
+  j["memory"] = r.memory_what;
+  j["eval_samples"] = r.eval_samples;
+  j["seconds"] = r.seconds;
+  return j;
+}
+
+}  // namespace
+
+int cmd_tune(const Args& a) {
+  if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
+    fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
+                  "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] [--method M] "
+                  "[--calib-limit N] [--shape NAME=D0,D1,...] [--in-process] [--explain] [--json]");
+  const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
+  auto s = take(Session::open(in, SessionOptions{}));
+  const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));
+  const std::vector<CalibrationSample> calib = samples_of(*s, a.get("--calib"), limit);
+  const std::vector<CalibrationSample> eval = a.has("--eval") ? samples_of(*s, a.get("--eval"), limit) : std::vector<CalibrationSample>{};
+  OnnxTuneOptions o;
+  o.method = a.get("--method", "percentile");
+  o.threads = thread_list(a);
+  o.points = int(a.get_int("--points", 6, 0, 64));
+  o.runs = int(a.get_int("--runs", 10, 1, 100000));
+  o.max_latency_ms = a.get_double("--max-latency", 0, 0, 1e9);
+  o.max_memory_mib = a.get_double("--max-memory", 0, 0, 1e9);
+  o.max_quality_loss = a.get_double("--max-quality-loss", 0, 0, 1e9);
+  o.objective = a.get("--objective", "latency");
+  o.shapes = parse_shapes(a);
+  const bool json = a.has("--json");
+  o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };
+  std::vector<std::string> inputs;  // the child processes' input files, removed afterwards
+  if (!a.has("--in-process")) {
+    const size_t slash = out.find_last_of('/');
+    const std::string work = slash == std::string::npos ? std::string(".") : out.substr(0, slash);
+    o.measure = child_bench(work, o.runs, eval.empty() ? calib.front() : eval.front(), &inputs);
+    o.memory_what = "peak RSS of a pareto bench process";
+  }
+  auto tuned = tune_onnx_model(in, out, calib, eval, o);
+  for (const std::string& f : inputs) std::remove(f.c_str());
+  const OnnxTuneResult r = take(std::move(tuned));
+  if (json) {
+    std::printf("%s\n", to_json(r).dump(2).c_str());
+    return 0;
+  }
+  std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s\n", r.eval_samples,
+              eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str());
+  print_points(r);
+  const OnnxTunePoint& best = r.points[size_t(r.chosen)];
+  std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(), out.c_str(),
+              best.int8_layers.size(), r.layers.size(), r.seconds);
+  if (a.has("--explain")) print_explain(r);
+  return 0;
+}
+
+}  // namespace pareto::tools
