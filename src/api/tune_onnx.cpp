@@ -6,6 +6,8 @@
 #include <fstream>
 #include <set>
 
+#include <unistd.h>
+
 #include "api/guarded.h"
 #include "core/error.h"
 #include "pareto/tune.hpp"
@@ -250,7 +252,15 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
       for (const CalibrationSample& x : eval) t.float_outputs.push_back(Tuner::run(*f, x));
     }
     // 1. Every quantizable conv: its sensitivity, and its node time in fp32 and in int8.
-    const std::string all_path = t.work + "/tune-int8-all.onnx";
+    // Candidate files named by process: two tunes may share an output folder.
+    const std::string stem = t.work + "/.tune-" + std::to_string(getpid()) + "-";
+    const std::string all_path = stem + "int8-all.onnx";
+    struct RemovedAtExit {  // also when a step fails
+      std::vector<std::string> paths;
+      ~RemovedAtExit() {
+        for (const std::string& p : paths) std::remove(p.c_str());
+      }
+    } cleanup{{all_path, stem + "candidate.onnx"}};
     OnnxQuantizeReport all;
     {
       OnnxQuantizeOptions q;  // every conv int8 (grouped ones stay out, as in pareto quantize)
@@ -289,7 +299,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     const size_t total = 2 + configs.size();
     for (size_t c = 0; c < configs.size(); ++c) {
       const auto& [label, int8] = configs[c];
-      const std::string path = int8.empty() ? in : t.work + "/tune-candidate.onnx";
+      const std::string path = int8.empty() ? in : stem + "candidate.onnx";
       if (!int8.empty()) t.quantize(path, int8, r.layers, false, nullptr);
       const double loss = int8.empty() ? 0.0 : t.quality_loss(path);
       std::string line = label + ": loss " + std::to_string(loss);
@@ -300,10 +310,8 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
         line += ", " + std::to_string(threads) + "t " + std::to_string(p.cost.latency_ms) + " ms";
         r.points.push_back(std::move(p));
       }
-      if (!int8.empty()) std::remove(path.c_str());
       t.progress(3 + c, total, line);
     }
-    std::remove(all_path.c_str());
     // 4. The front, the choice, and the chosen model written.
     mark_frontier(r.points);
     r.chosen = choose(r, options);

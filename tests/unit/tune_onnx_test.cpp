@@ -29,7 +29,8 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
 }
 
 // x[1,8,16,16] -> Conv 3x3 (16) -> Relu -> Conv 1x1 (16) -> Relu -> Conv 3x3 (16) -> Relu -> Conv 1x1 (4) -> y
-std::string model_file() {
+// Each test its own file: ctest runs them in parallel processes.
+std::string model_file(const std::string& name) {
   Msg g;
   int k = 0;
   auto conv = [&](const std::string& x, const std::string& y, int64_t cin, int64_t cout, int64_t ks) {
@@ -49,7 +50,7 @@ std::string model_file() {
   g.s(2, "tune");
   g.m(11, pb::value_info("x", 1, {1, 8, 16, 16}));
   g.m(12, pb::value_info("y", 1, {1, 4, 16, 16}));
-  const std::string path = ::testing::TempDir() + "/tune_convs.onnx";
+  const std::string path = ::testing::TempDir() + "/" + name + ".onnx";
   std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
   return path;
 }
@@ -90,7 +91,7 @@ OnnxTuneOptions counting_options() {
 }  // namespace
 
 TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
-  const std::string in = model_file(), out = ::testing::TempDir() + "/tune_out.onnx";
+  const std::string in = model_file("tune_front"), out = ::testing::TempDir() + "/tune_out.onnx";
   const auto calib = samples(1, 4), eval = samples(100, 3);
   OnnxTuneOptions o = counting_options();
   auto r = tune_onnx_model(in, out, calib, eval, o);
@@ -148,7 +149,7 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
 }
 
 TEST(TuneOnnx, RefusesBudgetsNoPointMeetsAndBadOptions) {
-  const std::string in = model_file(), out = ::testing::TempDir() + "/tune_none.onnx";
+  const std::string in = model_file("tune_refuse"), out = ::testing::TempDir() + "/tune_none.onnx";
   const auto calib = samples(1, 2);
   OnnxTuneOptions o = counting_options();
   o.max_latency_ms = 1;  // every point takes 6-10 ms
@@ -166,7 +167,7 @@ TEST(TuneOnnx, RefusesBudgetsNoPointMeetsAndBadOptions) {
 
 // The real measure: timed in this process, memory the activation arena.
 TEST(TuneOnnx, InProcessMeasureTimesEveryPoint) {
-  const std::string in = model_file(), out = ::testing::TempDir() + "/tune_real.onnx";
+  const std::string in = model_file("tune_real_in"), out = ::testing::TempDir() + "/tune_real.onnx";
   OnnxTuneOptions o;
   o.points = 1;
   o.runs = 2;
