@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "api/guarded.h"
+#include "api/median.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/thread_pool.h"
@@ -21,11 +22,7 @@ namespace pareto {
 
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using api::median;
 
 profile::OpRecord record_of(const ProfileEntry& e) {
   profile::OpRecord r;

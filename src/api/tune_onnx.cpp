@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/guarded.h"
+#include "api/median.h"
 #include "core/error.h"
 #include "pareto/tune.hpp"
 
@@ -16,11 +17,7 @@ namespace pareto {
 
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using api::median;
 
 std::string dir_of(const std::string& path) {
   const size_t slash = path.find_last_of('/');

@@ -155,30 +155,6 @@ void im2col_row(const ConvParams& p, const Source& s, int64_t c, int64_t i, int6
   }
 }
 
-// Four rows of n16 bytes into the panel's [n16][4] block: byte b of pixel q
-// from row b. SSE2 byte/word unpacks, 16 pixels at a time.
-void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3, int64_t n16, uint8_t* out) {
-#if defined(__SSE2__)
-  for (int64_t q = 0; q < n16; q += 16) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + q)), b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + q));
-    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r2 + q)), d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r3 + q));
-    const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b), cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
-    __m128i* o = reinterpret_cast<__m128i*>(out + q * 4);
-    _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
-    _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
-    _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
-    _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
-  }
-#else
-  for (int64_t q = 0; q < n16; ++q) {
-    out[q * 4] = r0[q];
-    out[q * 4 + 1] = r1[q];
-    out[q * 4 + 2] = r2[q];
-    out[q * 4 + 3] = r3[q];
-  }
-#endif
-}
-
 // Pixels [first, first + count) of the im2col matrix into the VNNI panel
 // [k4/4][n16][4] (padding columns and rows zero); col_sums[j] = Σ_k of
 // column j (needed only for nonzero weight zero points).
@@ -195,7 +171,7 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
       else std::memset(r[b], 0, size_t(count));
       std::memset(r[b] + count, 0, size_t(n16 - count));
     }
-    interleave4(r[0], r[1], r[2], r[3], n16, panel + kq * n16);
+    int8_detail::interleave_rows(r, n16, 0, 0, panel + kq * n16);
   }
   if (col_sums) {
     std::fill(col_sums, col_sums + count, 0);
@@ -224,6 +200,27 @@ void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t*
 }
 
 }  // namespace
+
+void int8_detail::interleave_rows(const uint8_t* const r[4], int64_t n, uint8_t flip, uint8_t pad, uint8_t* out) {
+  int64_t q = 0;
+#if defined(__SSE2__)
+  if (r[0] && r[1] && r[2] && r[3]) {  // byte then word unpacks, 16 columns at a time
+    const __m128i f = _mm_set1_epi8(char(flip));
+    for (; q + 16 <= n; q += 16) {
+      auto load = [&](int b) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[b] + q)), f); };
+      const __m128i a = load(0), b = load(1), c = load(2), d = load(3);
+      const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b), cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+      __m128i* o = reinterpret_cast<__m128i*>(out + q * 4);
+      _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+      _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+      _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+    }
+  }
+#endif
+  for (; q < n; ++q)
+    for (int b = 0; b < 4; ++b) out[q * 4 + b] = r[b] ? uint8_t(r[b][q] ^ flip) : pad;
+}
 
 void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
                              const int32_t* col_sums, int64_t count, int64_t out0, int64_t plane, void* y) {

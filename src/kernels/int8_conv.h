@@ -98,6 +98,9 @@ void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, c
 // element out0 + (oc - oc0) * plane + q; col_sums when some weight zero
 // point is not 0.
 namespace int8_detail {
+// Four rows of n bytes (null: a padded channel, read as `pad`) into [n][4],
+// the int8 form flipped to unsigned (flip 0x80) on the way.
+void interleave_rows(const uint8_t* const r[4], int64_t n, uint8_t flip, uint8_t pad, uint8_t* out);
 void store_tile(const Int8ConvParams& p, const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
                 const int32_t* col_sums, int64_t count, int64_t out0, int64_t plane, void* y);
 void conv2d_shifted(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y);

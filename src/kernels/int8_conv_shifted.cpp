@@ -4,9 +4,6 @@
 // the same padded input seen at another offset, so no im2col panel is built.
 #include <algorithm>
 #include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "core/thread_pool.h"
 #include "kernels/int8_conv.h"
@@ -60,29 +57,6 @@ struct Padded {
   int64_t image_bytes() const { return c4 * plane_bytes(); }
 };
 
-// Four channel rows (null: a padded channel) of w bytes into [w][4], the
-// int8 form flipped to unsigned on the way.
-void interleave_row(const uint8_t* const r[4], int64_t w, uint8_t flip, uint8_t pad, uint8_t* out) {
-  int64_t q = 0;
-#if defined(__SSE2__)
-  if (r[0] && r[1] && r[2] && r[3]) {
-    const __m128i f = _mm_set1_epi8(char(flip));
-    for (; q + 16 <= w; q += 16) {
-      auto load = [&](int b) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[b] + q)), f); };
-      const __m128i a = load(0), b = load(1), c = load(2), d = load(3);
-      const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b), cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
-      __m128i* o = reinterpret_cast<__m128i*>(out + q * 4);
-      _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
-      _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
-      _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
-      _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
-    }
-  }
-#endif
-  for (; q < w; ++q)
-    for (int b = 0; b < 4; ++b) out[q * 4 + b] = r[b] ? uint8_t(r[b][q] ^ flip) : pad;
-}
-
 // Channel quad cq of one image into its padded plane; the border (and the
 // padded channels) hold the zero point, which the correction makes 0.
 void fill_plane(const ConvParams& p, const Padded& d, const uint8_t* image, int64_t cq, uint8_t flip, uint8_t pad, uint8_t* plane) {
@@ -99,7 +73,7 @@ void fill_plane(const ConvParams& p, const Padded& d, const uint8_t* image, int6
       const int64_t c = cq * 4 + b;
       r[b] = c < p.c_in ? image + (c * p.h + ih) * p.w : nullptr;
     }
-    interleave_row(r, cols_in, flip, pad, row + left * 4);
+    int8_detail::interleave_rows(r, cols_in, flip, pad, row + left * 4);
     std::memset(row + (left + cols_in) * 4, pad, size_t((d.wp - left - cols_in) * 4));
   }
 }
