@@ -1,6 +1,6 @@
 // pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N]
 //   [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]
-//   [--method M] [--calib-limit N] [--shape NAME=...] [--in-process] [--explain] [--json]
+//   [--method M] [--calib-limit N] [--in-process] [--explain] [--json]
 // Chooses per conv int8 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
@@ -23,7 +23,7 @@ namespace {
 
 std::vector<int> thread_list(const Args& a) {
   std::vector<int> out;
-  std::stringstream ss(a.get("--threads", "1"));
+  std::stringstream ss(a.has("-t") ? a.get("-t") : a.get("--threads", "1"));
   for (std::string t; std::getline(ss, t, ',');) out.push_back(int(parse_int(t, "--threads", 1, 1024)));
   return out;
 }
@@ -42,23 +42,32 @@ std::string self_path() {
   return std::string(buf, size_t(n));
 }
 
+// Files removed when the command ends, however it ends.
+struct RemovedAtExit {
+  std::vector<std::string> paths;
+  ~RemovedAtExit() {
+    for (const std::string& p : paths) std::remove(p.c_str());
+  }
+};
+
 // The candidate timed alone in a child process, as bench/compare_ort.sh
 // times models: `pareto bench --json` on the first evaluation sample
-// (written once as .npy files; their paths go to `files`).
-TuneMeasure child_bench(const std::string& work, int64_t runs, const CalibrationSample& x, std::vector<std::string>* files) {
+// (written once as .npy files named by this process; listed in `files`).
+TuneMeasure child_bench(const std::string& work, int runs, int warmup, const CalibrationSample& x, RemovedAtExit* files) {
+  const std::string exe = self_path();
   std::string args;
   for (const auto& [name, t] : x) {
-    const std::string file = work + "/tune-input-" + std::to_string(files->size()) + ".npy";
+    const std::string file = work + "/.tune-" + std::to_string(getpid()) + "-input-" + std::to_string(files->paths.size()) + ".npy";
+    files->paths.push_back(file);
     const Status st = write_npy(file, t);
     if (!st.ok()) fail(st.code, st.message);
-    files->push_back(file);
     std::string dims;
     for (int64_t d : t.shape()) dims += (dims.empty() ? "" : ",") + std::to_string(d);
     args += " --input " + quoted(name + "=" + file) + " --shape " + quoted(name + "=" + dims);
   }
-  return [exe = self_path(), args, runs](const std::string& model, int threads, const CalibrationSample&) {
-    const std::string cmd = quoted(exe) + " bench " + quoted(model) + " -O --json --warmup 3 --runs " + std::to_string(runs) + " --threads " +
-                            std::to_string(threads) + args + " 2>&1";
+  return [exe, args, runs, warmup](const std::string& model, int threads, const CalibrationSample&) {
+    const std::string cmd = quoted(exe) + " bench " + quoted(model) + " -O --json --warmup " + std::to_string(warmup) + " --runs " +
+                            std::to_string(runs) + " --threads " + std::to_string(threads) + args + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) fail(StatusCode::io_error, "cannot start pareto bench for " + model);
     std::string text;
@@ -121,7 +130,7 @@ int cmd_tune(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
                   "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] [--method M] "
-                  "[--calib-limit N] [--shape NAME=D0,D1,...] [--in-process] [--explain] [--json]");
+                  "[--calib-limit N] [--in-process] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   auto s = take(Session::open(in, SessionOptions{}));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));
@@ -136,19 +145,16 @@ int cmd_tune(const Args& a) {
   o.max_memory_mib = a.get_double("--max-memory", 0, 0, 1e9);
   o.max_quality_loss = a.get_double("--max-quality-loss", 0, 0, 1e9);
   o.objective = a.get("--objective", "latency");
-  o.shapes = parse_shapes(a);
   const bool json = a.has("--json");
   o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };
-  std::vector<std::string> inputs;  // the child processes' input files, removed afterwards
+  const size_t slash = out.find_last_of('/');
+  o.work_dir = slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : out.substr(0, slash);
+  RemovedAtExit inputs;  // the child processes' input files
   if (!a.has("--in-process")) {
-    const size_t slash = out.find_last_of('/');
-    const std::string work = slash == std::string::npos ? std::string(".") : out.substr(0, slash);
-    o.measure = child_bench(work, o.runs, eval.empty() ? calib.front() : eval.front(), &inputs);
+    o.measure = child_bench(o.work_dir, o.runs, o.warmup, eval.empty() ? calib.front() : eval.front(), &inputs);
     o.memory_what = "peak RSS of a pareto bench process";
   }
-  auto tuned = tune_onnx_model(in, out, calib, eval, o);
-  for (const std::string& f : inputs) std::remove(f.c_str());
-  const OnnxTuneResult r = take(std::move(tuned));
+  const OnnxTuneResult r = take(tune_onnx_model(in, out, calib, eval, o));
   if (json) {
     std::printf("%s\n", to_json(r).dump(2).c_str());
     return 0;

@@ -54,7 +54,7 @@ const char* kUsage =
     "      (entropy breaks PP-OCR rec: README \"int8 models\"; percentile or minmax there)\n"
     "  tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points 6] [--runs 10]\n"
     "       [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]\n"
-    "       [--method percentile] [--calib-limit 16] [--shape NAME=...] [--in-process] [--explain] [--json]\n"
+    "       [--method percentile] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
     "      per conv int8 or fp32, and threads, from measured points: sensitivity and per-node times, a greedy path,\n"
     "      the anchors (fp32, int8 with float ends, int8 all); prints the Pareto front, writes the chosen model\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     if (cmd == "tune")
       return run(cmd_tune, Spec{{"--explain", "--json", "--in-process"},
                                 {"--calib", "--eval", "-o", "--output", "--threads", "-t", "--points", "--runs", "--max-latency", "--max-memory",
-                                 "--max-quality-loss", "--objective", "--method", "--calib-limit", "--shape"}});
+                                 "--max-quality-loss", "--objective", "--method", "--calib-limit"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "vad")

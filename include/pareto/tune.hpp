@@ -39,8 +39,8 @@ struct OnnxTuneOptions {
   double percentile = 99.99;
   std::vector<int> threads = {1};     // thread counts every point is timed at
   int points = 6;                     // points along the greedy path, besides the anchors
-  int runs = 10, warmup = 3;          // per timing (the in-process measure, and the per-node profiles)
-  std::map<std::string, Shape> shapes;  // static input shapes to compile for (else the inputs' own)
+  int runs = 10, warmup = 3;          // per timing (the in-process measure, and the per-node profiles);
+                                      // timings run the first evaluation sample, compiled for its shapes
   // Budgets (0: none). Quality loss: relative L2 error of the outputs
   // against the float model on the evaluation samples.
   double max_latency_ms = 0, max_memory_mib = 0, max_quality_loss = 0;

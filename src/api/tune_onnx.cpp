@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -21,10 +22,12 @@ using api::median;
 
 std::string dir_of(const std::string& path) {
   const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
 void copy_file(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(from, to, ec)) return;  // -o the input itself: opening it for writing would empty it
   std::ifstream in(from, std::ios::binary);
   std::ofstream out(to, std::ios::binary);
   if (!in || !out) fail(StatusCode::io_error, "cannot copy " + from + " to " + to);
@@ -41,19 +44,16 @@ struct Tuner {
   std::vector<std::vector<Tensor>> float_outputs;  // per evaluation sample
   double t0 = now_seconds();
 
-  // Timing sessions are compiled for the timing input's shapes (or
-  // options.shapes); quality sessions for any shape (the evaluation samples
+  // Timing sessions are compiled for the timing input's shapes (the first
+  // evaluation sample's); quality sessions for any shape (the evaluation samples
   // may differ in shape: PP-OCR cls batches the lines of each image).
   SessionOptions session_options(int threads, bool profile, bool static_shapes) const {
     SessionOptions so;
     so.threads = threads;
     so.optimize = true;
     so.profile = profile;
-    if (static_shapes) {
-      so.shapes = o.shapes;
-      if (so.shapes.empty())
-        for (const auto& [name, t] : eval.front()) so.shapes[name] = t.shape();
-    }
+    if (static_shapes)
+      for (const auto& [name, t] : eval.front()) so.shapes[name] = t.shape();
     return so;
   }
 
@@ -193,7 +193,7 @@ std::string budgets_text(const OnnxTuneOptions& o) {
 }
 
 // The point the budgets allow that is best by the objective (ties: lower
-// quality loss, then lower latency).
+// quality loss, then latency, then memory: so always a point on the front).
 int choose(OnnxTuneResult& r, const OnnxTuneOptions& o) {
   auto key = [&](const OnnxTunePoint& p) {
     return o.objective == "memory" ? p.cost.memory_mib : o.objective == "quality" ? p.quality_loss : p.cost.latency_ms;
@@ -209,7 +209,10 @@ int choose(OnnxTuneResult& r, const OnnxTuneOptions& o) {
       continue;
     }
     const OnnxTunePoint& b = r.points[size_t(best)];
-    if (std::make_tuple(key(p), p.quality_loss, p.cost.latency_ms) < std::make_tuple(key(b), b.quality_loss, b.cost.latency_ms)) best = int(i);
+    // Every measure in the comparison: a point another point dominates is never the first.
+    if (std::make_tuple(key(p), p.quality_loss, p.cost.latency_ms, p.cost.memory_mib) <
+        std::make_tuple(key(b), b.quality_loss, b.cost.latency_ms, b.cost.memory_mib))
+      best = int(i);
   }
   int within = 0;
   for (const OnnxTunePoint& p : r.points) within += p.within_budget;
@@ -269,6 +272,8 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     }
     for (const OnnxLayerReport& l : all.layers)
       if (l.quantized) r.layers.push_back({l.node, l.sensitivity, 0, 0, -1});
+    // pareto quantize's default keeps the first and last conv of all of them (grouped ones included).
+    const std::string first_conv = all.layers.empty() ? "" : all.layers.front().node, last_conv = all.layers.empty() ? "" : all.layers.back().node;
     if (r.layers.empty()) fail_argument(in + ": no conv that int8 can serve");
     t.progress(1, 0, "sensitivity of " + std::to_string(r.layers.size()) + " convs");
     const std::map<std::string, double> fp32_ms = t.node_ms(in), int8_ms = t.node_ms(all_path);
@@ -281,17 +286,21 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     // 2. The candidates: the anchors and points spread along the greedy path.
     const std::vector<std::string> order = greedy_order(r.layers);
     std::vector<std::pair<std::string, std::vector<std::string>>> configs;
-    configs.push_back({"fp32", {}});
+    std::set<std::set<std::string>> seen;  // each set of int8 convs measured once (anchors keep their names)
+    auto add = [&](const std::string& label, const std::vector<std::string>& int8) {
+      if (seen.insert(std::set<std::string>(int8.begin(), int8.end())).second) configs.push_back({label, int8});
+    };
+    std::vector<std::string> ends, every;
+    for (const OnnxTuneLayer& l : r.layers) {
+      every.push_back(l.node);
+      if (l.node != first_conv && l.node != last_conv) ends.push_back(l.node);
+    }
+    add("fp32", {});
+    if (!ends.empty()) add("int8 float ends", ends);
+    add("int8 all", every);
     std::set<size_t> sizes;
     for (int k = 1; k <= options.points && !order.empty(); ++k) sizes.insert(std::max<size_t>(1, order.size() * size_t(k) / size_t(options.points)));
-    for (size_t n : sizes) configs.push_back({"greedy " + std::to_string(n), std::vector<std::string>(order.begin(), order.begin() + long(n))});
-    std::vector<std::string> ends, every;
-    for (size_t i = 0; i < r.layers.size(); ++i) {
-      every.push_back(r.layers[i].node);
-      if (i != 0 && i + 1 != r.layers.size()) ends.push_back(r.layers[i].node);
-    }
-    if (!ends.empty()) configs.push_back({"int8 float ends", ends});
-    configs.push_back({"int8 all", every});
+    for (size_t n : sizes) add("greedy " + std::to_string(n), std::vector<std::string>(order.begin(), order.begin() + long(n)));
     // 3. Each one quantized, its quality measured, and timed at every thread count.
     const size_t total = 2 + configs.size();
     for (size_t c = 0; c < configs.size(); ++c) {

@@ -275,7 +275,7 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   // The AMX tile GEMM when the weights were prepared for it: k padded to 64
   // (the panel gets zero k-quads up to k64).
   const Int8TileGemm tile = w.tiles.empty() ? nullptr : int8_tile_gemm();
-  if (!tile && !w.shifted.empty() && int8_conv_shifted_applicable(g)) return int8_detail::conv2d_shifted(p, x, w, y);
+  if (!tile && !w.shifted.empty() && int8_conv_takes_shifted(g)) return int8_detail::conv2d_shifted(p, x, w, y);
   const int64_t k4 = tile ? w.k64 : w.k4;
   const uint8_t flip = p.x_signed ? 0x80 : 0;
   const int32_t x_zero_u = p.x_signed ? p.x_zero + 128 : p.x_zero;

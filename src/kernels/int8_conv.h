@@ -83,8 +83,14 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
 // of lowering it (the lowering cost as much as the products when c_out is
 // small). The wp - out_w columns past each output row are computed and dropped.
 bool int8_conv_shifted_applicable(const ConvParams& p);
-// Fills w.shifted when the conv is applicable and no row has a weight zero
-// point (the padded channels must add nothing); else leaves w as it is.
+// Whether int8_conv2d runs this conv in the shifted form on this machine
+// (applicable, AVX-512 VNNI, no tile GEMM in use): what the runtime asks
+// before preferring int8 to float Winograd for a 3x3 conv.
+bool int8_conv_takes_shifted(const ConvParams& p);
+// Fills w.shifted where the shifted form may serve the conv at some input
+// size (one group, stride 1, a kernel larger than 1x1, VNNI, no tile GEMM)
+// and no row has a weight zero point (the padded channels must add
+// nothing); else leaves w as it is. int8_conv2d checks the rest per call.
 void prepare_shifted_weights(Int8Weights& w, const ConvParams& p);
 // C[r][j] = Σ_q Σ_b a[r][4q + b] * b[off[q] + 4j + b] for r < m, j < n,
 // q < quads; b must be readable 64 bytes past every row's last quad.

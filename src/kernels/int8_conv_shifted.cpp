@@ -21,8 +21,11 @@ bool int8_conv_shifted_applicable(const ConvParams& p) {
   return padded <= 2 * tensors + (int64_t(1) << 20);
 }
 
+bool int8_conv_takes_shifted(const ConvParams& p) { return int8_detail::use_vnni() && !int8_tile_gemm() && int8_conv_shifted_applicable(p); }
+
 void prepare_shifted_weights(Int8Weights& w, const ConvParams& p) {
-  if (w.any_zero || !int8_conv_shifted_applicable(p) || w.k != p.c_in * p.kh * p.kw) return;
+  const bool may_serve = p.group == 1 && p.stride_h == 1 && p.stride_w == 1 && p.kh * p.kw > 1 && int8_detail::use_vnni() && w.tiles.empty();
+  if (w.any_zero || !may_serve || w.k != p.c_in * p.kh * p.kw || w.k > kMaxInt8ConvK) return;
   const int64_t c4 = (p.c_in + 3) / 4, taps = p.kh * p.kw;
   w.shifted_k4 = c4 * taps * 4;
   w.shifted.assign(size_t(w.rows * w.shifted_k4), 0);
@@ -85,7 +88,7 @@ void int8_detail::conv2d_shifted(const Int8ConvParams& p, const void* x, const I
   const Padded d{g.out_h + g.dil_h * (g.kh - 1), g.out_w + g.dil_w * (g.kw - 1), (g.c_in + 3) / 4};
   const uint8_t flip = p.x_signed ? 0x80 : 0;
   const uint8_t pad = uint8_t(p.x_signed ? p.x_zero + 128 : p.x_zero);
-  // The last pixel tile of a block reads up to 31 pixels past the block,
+  // The last pixel tile of a block reads up to 15 pixels past the block,
   // and garbage columns read past their plane: slack at the end.
   const int64_t slack = 64 * 4 + 64;
   thread_local std::vector<uint8_t> padded;

@@ -84,7 +84,7 @@ TEST(Int8Gemm, OffsetsVnniMatchesReference) {
 // outputs: the same float operations, so the same bits).
 namespace {
 
-void check_against_direct_twin() {
+void check_against_direct_twin(bool expect_shifted) {
   // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads (top, left, bottom, right)
   const ConvCase cases[] = {
       {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},      // stem-like, stride 2
@@ -98,7 +98,8 @@ void check_against_direct_twin() {
       {1, 7, 5, 37, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 3x3 pad 1, 2 channel quads (one padded)
       {2, 9, 6, 19, 17, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // no padding, batch 2, 9 rows of output per image less 2
       {1, 4, 9, 45, 8, 5, 5, 1, 1, 1, 2, 2, 3, 1, 5, 4},      // 5x5 dilation 2, asymmetric pads
-      {1, 24, 3, 80, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // long rows: blocks of one row
+      {1, 24, 3, 80, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // long rows (blocks of one row at 2 threads)
+      {1, 6, 8, 40, 10, 3, 5, 1, 1, 1, 2, 1, 2, 2, 1, 3},     // 3x5 kernel, dilation (2, 1), uneven pads
   };
   int64_t shifted_runs = 0;
   for (int threads : {1, 2}) {
@@ -138,31 +139,35 @@ void check_against_direct_twin() {
             const size_t es = kind == Int8Output::q8 ? 1 : 4;
             std::vector<uint8_t> want(out * es);
             int8_conv2d_ref(p, x.data(), w.data(), w_signed, wz, wz_count, want.data());
-            for (bool shifted : {false, true}) {  // im2col, then the shifted form where it applies
+            // im2col; then the shifted weights through int8_conv2d's own
+            // choice; then the shifted driver called directly (so the test
+            // also fails if the dispatch stopped taking it).
+            for (int form : {0, 1, 2}) {
               Int8Weights packed = pack_int8_weights(w.data(), w_signed, c.cout, k, wz, wz_count);
-              if (shifted) {
+              if (form > 0) {
                 prepare_shifted_weights(packed, p.geo);
-                // Taken exactly where it applies and no weight zero point is set.
-                const bool expect = int8_conv_shifted_applicable(p.geo) && !packed.any_zero;
+                // Made where the shifted form may serve (this machine, no
+                // tile GEMM) and no weight zero point is set.
+                const bool expect = int8_conv_takes_shifted(p.geo) && !packed.any_zero;
                 ASSERT_EQ(!packed.shifted.empty(), expect) << "case cin=" << c.cin << " kh=" << c.kh;
                 if (!expect) continue;
-                ++shifted_runs;
+                shifted_runs += form == 2;
               }
               std::vector<uint8_t> got(out * es + 64, 0xEE);
-              int8_conv2d(p, x.data(), packed, got.data());
+              if (form == 2) int8_detail::conv2d_shifted(p, x.data(), packed, got.data());
+              else int8_conv2d(p, x.data(), packed, got.data());
               for (size_t i = 0; i < out * es; ++i)
                 ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " kind=" << int(kind)
-                                           << " zero_mode=" << zero_mode << " threads=" << threads << " shifted=" << shifted << " byte " << i;
+                                           << " zero_mode=" << zero_mode << " threads=" << threads << " form=" << form << " byte " << i;
               for (size_t i = out * es; i < got.size(); ++i) ASSERT_EQ(got[i], 0xEE) << "write past the output";
             }
           }
         }
   }
-  // The five stride-1 one-group cases, the 2 signednesses with int8 weights
-  // (uint8 weights carry a zero point once shifted to signed), 3 kinds, no
-  // weight zero points, 2 thread counts: the shifted weights were made (and
-  // int8_conv2d takes them unless a tile GEMM is set).
-  EXPECT_EQ(shifted_runs, 5 * 2 * 3 * 2);
+  // With VNNI and no tile GEMM: the six stride-1 one-group cases, the 2
+  // signednesses with int8 weights (uint8 weights carry a zero point once
+  // shifted to signed), 3 kinds, no weight zero points, 2 thread counts.
+  EXPECT_EQ(shifted_runs, expect_shifted ? 6 * 2 * 3 * 2 : 0);
   set_num_threads(1);
 }
 
@@ -183,7 +188,7 @@ bool can_emulate_amx() {
 // Without tiles: the VNNI path (or the scalar GEMM), also on AMX machines.
 TEST(Int8Conv, MatchesDirectTwin) {
   TileGemmScope none(nullptr);
-  check_against_direct_twin();
+  check_against_direct_twin(has_vnni());
 }
 
 // The same cases through the AMX tile GEMM, its tiles emulated in software
@@ -193,7 +198,7 @@ TEST(Int8Conv, MatchesDirectTwin) {
 TEST(Int8Conv, AmxTilePathMatchesDirectTwin) {
   if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
   TileGemmScope emulated(&amx_emulated::int8_gemm_tiles);
-  check_against_direct_twin();
+  check_against_direct_twin(false);  // with tiles the shifted form is not prepared
 }
 
 TEST(Int8Gemm, AmxTilesMatchReference) {

@@ -365,10 +365,10 @@ TEST(ConvTranspose, MatchesDirectReference) {
   struct Case {
     int64_t n, cin, h, w, cout, k, group, s, pad, out_pad;
   };
-  // The first three have kernel == stride and no pads: the disjoint
+  // The first seven have kernel == stride and no pads: the disjoint
   // (upsampling) scatter, split over input rows (2x2 with one group: the
   // AVX-512 kernel, channel pairs with an odd tail, rows of 1, 31, 33 and
-  // 70 pixels); the rest accumulate.
+  // 70 pixels); the rest accumulate. Each with a bias and without.
   const Case cases[] = {{1, 4, 5, 6, 3, 2, 1, 2, 0, 0}, {2, 6, 4, 3, 4, 2, 2, 2, 0, 0}, {1, 8, 9, 33, 1, 2, 1, 2, 0, 0},
                         {1, 24, 3, 70, 24, 2, 1, 2, 0, 0}, {2, 5, 2, 31, 7, 2, 1, 2, 0, 0}, {1, 3, 40, 1, 2, 2, 1, 2, 0, 0},
                         {1, 4, 5, 6, 3, 3, 1, 3, 0, 0},
@@ -393,11 +393,13 @@ TEST(ConvTranspose, MatchesDirectReference) {
       auto w = random_vec(size_t(c.cin * c.cout * c.k * c.k), 11);
       auto b = random_vec(size_t(p.c_out), 12);
       size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
-      std::vector<float> y0(out), y1(out + 8, kGuard);
-      f32_conv_transpose2d_ref(p, x.data(), w.data(), b.data(), y0.data());
-      f32_conv_transpose2d(p, x.data(), w.data(), b.data(), y1.data());
-      expect_close(y0.data(), y1.data(), out, 1e-4, "conv transpose");
-      for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+      for (const float* bias : {static_cast<const float*>(b.data()), static_cast<const float*>(nullptr)}) {
+        std::vector<float> y0(out), y1(out + 8, kGuard);
+        f32_conv_transpose2d_ref(p, x.data(), w.data(), bias, y0.data());
+        f32_conv_transpose2d(p, x.data(), w.data(), bias, y1.data());
+        expect_close(y0.data(), y1.data(), out, 1e-4, bias ? "conv transpose" : "conv transpose, no bias");
+        for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+      }
     }
   }
   set_num_threads(1);

@@ -1,5 +1,5 @@
-// MatMul by a constant B: the small-k path (k <= 128: B as a 1x1 conv's
-// input, A as its weights, on AVX-512), the packed, transposed path (few
+// MatMul by a constant B: the small-k path (k <= 128, at most 256 rows: B
+// as a 1x1 conv's input, A as its weights, on AVX-512), the packed, transposed path (few
 // rows, many columns: C^T = B^T A^T with B^T packed once) and the plain
 // path give the same products as direct loops, for batched and 2-D A, 1 and
 // 2 threads, and on repeated runs (the packed B is cached per executor).
@@ -26,7 +26,8 @@ TEST(MatMulConstant, PackedTransposedPathMatchesDirectLoops) {
   // rec's head shape among them), wider k the packed path, narrow outputs
   // the plain one.
   const Case cases[] = {{{2, 40, 120}, 120, 700}, {{7, 33}, 33, 300}, {{1, 1, 5}, 5, 257}, {{64, 16}, 16, 40},
-                        {{1, 40, 120}, 120, 6625}, {{3, 9, 128}, 128, 97}, {{5, 200}, 200, 520}, {{2, 3, 129}, 129, 300}};
+                        {{1, 40, 120}, 120, 6625}, {{3, 9, 128}, 128, 97}, {{5, 200}, 200, 520}, {{2, 3, 129}, 129, 300},
+                        {{300, 64}, 64, 80}};  // more rows than the small-k path takes
   for (const Case& c : cases) {
     const int64_t k = c.k, n = c.n;
     int64_t rows = 1;

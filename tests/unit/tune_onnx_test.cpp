@@ -6,6 +6,9 @@
 // timing noise; one run uses the real in-process measure.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -98,15 +101,23 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
   ASSERT_TRUE(r.ok()) << r.status().message;
   const OnnxTuneResult& t = r.value();
   ASSERT_EQ(t.layers.size(), 4u);
-  for (const OnnxTuneLayer& l : t.layers) EXPECT_GE(l.sensitivity, 0.0) << l.node;
+  for (const OnnxTuneLayer& l : t.layers) {
+    EXPECT_GE(l.sensitivity, 0.0) << l.node;
+    // Both profiles found the node (by name) and timed it: the greedy path's input.
+    EXPECT_GT(l.fp32_ms, 0.0) << l.node;
+    EXPECT_GT(l.int8_ms, 0.0) << l.node;
+  }
   // Anchors at both thread counts, and every point's int8 convs as the file says.
   std::map<std::string, int> labels;
   for (const OnnxTunePoint& p : t.points) {
     ++labels[p.label];
     EXPECT_DOUBLE_EQ(p.cost.latency_ms, 10.0 - double(p.int8_layers.size())) << p.label;
     EXPECT_DOUBLE_EQ(p.cost.memory_mib, 5.0 + p.threads);
-    if (p.int8_layers.empty()) EXPECT_EQ(p.quality_loss, 0.0);
-    else EXPECT_GT(p.quality_loss, 0.0) << p.label << ": int8 cannot be exact";
+    if (p.int8_layers.empty()) {
+      EXPECT_EQ(p.quality_loss, 0.0);
+    } else {
+      EXPECT_GT(p.quality_loss, 0.0) << p.label << ": int8 cannot be exact";
+    }
     EXPECT_LT(p.quality_loss, 0.2) << p.label;
   }
   EXPECT_EQ(labels["fp32"], 2);
@@ -136,7 +147,8 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
   EXPECT_TRUE(r2.value().points[size_t(r2.value().chosen)].int8_layers.empty());
   EXPECT_EQ(bytes_of(out), bytes_of(in));
 
-  // Objective memory with a latency budget: the 1-thread points, fastest first among equals.
+  // Objective memory with a latency budget: a 1-thread point (less memory), the
+  // least quality loss among those.
   o.max_quality_loss = 0;
   o.max_latency_ms = 9.5;
   o.objective = "memory";
@@ -145,7 +157,33 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
   const OnnxTunePoint& m = r3.value().points[size_t(r3.value().chosen)];
   EXPECT_EQ(m.threads, 1);
   EXPECT_LE(m.cost.latency_ms, 9.5);
-  for (const OnnxTunePoint& p : r3.value().points) EXPECT_EQ(p.within_budget, p.cost.latency_ms <= 9.5);
+  for (const OnnxTunePoint& p : r3.value().points) {
+    EXPECT_EQ(p.within_budget, p.cost.latency_ms <= 9.5);
+    if (p.within_budget && p.threads == 1) {
+      EXPECT_GE(p.quality_loss, m.quality_loss) << p.label;
+    }
+  }
+  // No candidate files left beside the output.
+  for (const auto& e : std::filesystem::directory_iterator(::testing::TempDir()))
+    EXPECT_EQ(e.path().filename().string().rfind(".tune-" + std::to_string(getpid()), 0), std::string::npos) << e.path();
+}
+
+// The thread list in the other order: at equal latency and quality the
+// point with less memory is chosen (a dominated point never is).
+TEST(TuneOnnx, ChoiceIsOnTheFrontWhateverTheOrder) {
+  const std::string in = model_file("tune_order"), out = ::testing::TempDir() + "/tune_order_out.onnx";
+  OnnxTuneOptions o = counting_options();
+  o.threads = {2, 1};
+  auto r = tune_onnx_model(in, out, samples(1, 2), samples(50, 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  const OnnxTunePoint& best = r.value().points[size_t(r.value().chosen)];
+  EXPECT_TRUE(best.frontier);
+  EXPECT_EQ(best.threads, 1);
+  // And -o the input itself with the float model chosen leaves the file whole.
+  const std::string before = bytes_of(in);
+  o.max_quality_loss = 1e-12;
+  ASSERT_TRUE(tune_onnx_model(in, in, samples(1, 2), samples(50, 2), o).ok());
+  EXPECT_EQ(bytes_of(in), before);
 }
 
 TEST(TuneOnnx, RefusesBudgetsNoPointMeetsAndBadOptions) {

@@ -260,7 +260,7 @@ void run_conv(OpContext& ctx) {
   const float* xin = x.data<float>();
   ctx.path = winograd ? "winograd" : "f32";
   if (ctx.node.has_attr("x_scale")) {
-    if (!winograd || kernels::int8_conv_shifted_applicable(p)) {
+    if (!winograd || kernels::int8_conv_takes_shifted(p)) {
       ctx.path = "int8";
       return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
     }

@@ -97,6 +97,13 @@ void run_arith(OpContext& ctx) {
 template <Arith op, bool mean = false>
 void run_variadic(OpContext& ctx) {
   if (ctx.num_inputs() == 0) ctx.invalid("needs at least one input");
+  if (ctx.num_inputs() == 2 && !mean) {  // the common form, into the planned slot as run_arith does
+    const Tensor& a = ctx.in(0);
+    const Tensor& b = ctx.in(1);
+    check_same_type(ctx, a, b);
+    arith_into(ctx, op, a, b, ctx.out(0, a.dtype(), broadcast_shapes(ctx.node, a.shape(), b.shape())));
+    return;
+  }
   Tensor acc = ctx.in(0);
   for (size_t i = 1; i < ctx.num_inputs(); ++i) acc = arith_pair(ctx, op, acc, ctx.in(i));
   if (ctx.num_inputs() == 1) acc = acc.clone();

@@ -89,7 +89,7 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
   return true;
 }
 
-// MatMul by a 2-D B with few rows (k <= 128) on AVX-512: the product is a
+// MatMul of a few rows of A by a 2-D B with k <= 128 on AVX-512: the product is a
 // 1x1 conv of B (k channels of n pixels) by A (rows x k weights), which the
 // pointwise kernel runs without packing or transposing anything (PP-OCR
 // rec's [40, 120] x [120, 6625] head at ~3x the transposed packed GEMM).
@@ -99,7 +99,9 @@ bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const fl
   p.c_out = rows;
   p.h = p.out_h = 1;
   p.w = p.out_w = n;
-  if (n < 64 || rows <= 0 || !kernels::pointwise_applicable(p)) return false;
+  // Few rows against many columns: the kernel splits the work over columns
+  // only, so a tall A ([4096, 64] x [64, 64]) would keep threads idle.
+  if (n < 64 || rows <= 0 || rows > 256 || !kernels::pointwise_applicable(p)) return false;
   kernels::avx512::pointwise_conv(p, b, a, nullptr, y);
   return true;
 }
