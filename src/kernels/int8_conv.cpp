@@ -48,13 +48,11 @@ Int8Weights pack_int8_weights(const void* w, bool w_signed, int64_t rows, int64_
 }
 
 void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+  // The panel is the offsets GEMM's operand with k-quad q at q * n16 * 4 bytes.
   const int64_t n16 = (n + 15) / 16 * 16;
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t j = 0; j < n; ++j) {
-      int32_t acc = 0;
-      for (int64_t k = 0; k < k4; ++k) acc += int32_t(a[r * lda + k]) * int32_t(b[((k / 4) * n16 + j) * 4 + k % 4]);
-      c[r * ldc + j] = acc;
-    }
+  std::vector<int64_t> off(static_cast<size_t>(k4 / 4));
+  for (size_t q = 0; q < off.size(); ++q) off[q] = int64_t(q) * n16 * 4;
+  int8_gemm_offsets_ref(a, lda, m, k4 / 4, b, off.data(), n, c, ldc);
 }
 
 bool int8_detail::use_vnni() {
