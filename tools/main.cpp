@@ -57,6 +57,10 @@ const char* kUsage =
     "       [--method percentile] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
     "      per conv int8 or fp32, and threads, from measured points: sensitivity and per-node times, a greedy path,\n"
     "      the anchors (fp32, int8 with float ends, int8 all); prints the Pareto front, writes the chosen model\n"
+    "  serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--queue 16] [--ctx N (per slot)] [--threads N]\n"
+    "        [--api-key KEY | --api-key-file F] [--alias NAME] [--kv f16|f32|q8] [--max-body BYTES] [--tokenizer TOK.bin]\n"
+    "      OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions (stream too), /v1/models, /health,\n"
+    "      /metrics; N slots decode together (one weight pass per step); a full queue answers 429\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -121,6 +125,9 @@ int main(int argc, char** argv) {
       return run(cmd_generate, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"-p", "--prompt"})});
     if (cmd == "chat")
       return run(cmd_chat, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"--system", "--chat-template"})});
+    if (cmd == "serve")
+      return run(cmd_serve, Spec{{"--no-repack"}, {"--host", "--port", "--parallel", "-np", "--queue", "--ctx", "--threads", "-t", "--kv",
+                                                   "--tokenizer", "--api-key", "--api-key-file", "--alias", "--max-body"}});
     if (cmd == "synth")
       return run(cmd_synth, Spec{{}, {"--arch", "--preset", "--type", "-o", "--output", "--seed", "--threads", "-t"}});
     if (cmd == "perplexity")

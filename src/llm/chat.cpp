@@ -50,4 +50,57 @@ std::string format_user_turn(ChatFormat f, const std::string& system, const std:
   }
 }
 
+namespace {
+
+void check_roles(const std::vector<Message>& messages) {
+  if (messages.empty()) fail_argument("messages: at least one message is needed");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string& r = messages[i].role;
+    if (r != "system" && r != "user" && r != "assistant")
+      fail_argument("messages[" + std::to_string(i) + "].role: '" + r + "' is not system, user or assistant");
+    if (r == "system" && i != 0) fail_argument("messages[" + std::to_string(i) + "]: a system message comes first");
+  }
+}
+
+std::string llama2_conversation(const std::vector<Message>& messages) {
+  // [INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] reply </s><s>[INST] user [/INST]
+  std::string out, system;
+  size_t i = 0;
+  if (messages[0].role == "system") system = messages[i++].content;
+  bool first = true, open_reply = false;
+  for (; i < messages.size(); ++i) {
+    const Message& m = messages[i];
+    if (m.role == "user") {
+      std::string body = first && !system.empty() ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + m.content : m.content;
+      out += (first ? "[INST] " : open_reply ? " </s><s>[INST] " : " [INST] ") + body + " [/INST]";
+      first = false, open_reply = false;
+    } else {
+      out += " " + m.content;
+      open_reply = true;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_conversation(ChatFormat f, const std::vector<Message>& messages) {
+  check_roles(messages);
+  std::string out;
+  switch (f) {
+    case ChatFormat::chatml:
+      for (const Message& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      return out + "<|im_start|>assistant\n";
+    case ChatFormat::llama3:
+      for (const Message& m : messages) out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
+      return out + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    case ChatFormat::llama2:
+      return llama2_conversation(messages);
+    default:
+      // No template: the messages' text, one per line (a completion model continues it).
+      for (size_t i = 0; i < messages.size(); ++i) out += (i ? "\n" : "") + messages[i].content;
+      return out;
+  }
+}
+
 }  // namespace pareto::llm

@@ -11,16 +11,17 @@
 
 namespace pareto::llm {
 
-Transformer::Transformer(const Model& model, int64_t ctx, KvType kv) : model_(model) {
+Transformer::Transformer(const Model& model, int64_t ctx, KvType kv, int slots) : model_(model) {
   const ModelConfig& c = model.config;
   // A context beyond the trained length is allowed (RoPE has no hard limit); the CLI warns.
   ctx_ = ctx > 0 ? ctx : c.ctx_len;
   if (ctx_ <= 0) fail_argument("context length must be positive");
   if (c.head_dim > 512) fail_unsupported("head dimension " + std::to_string(c.head_dim) + " (pareto supports up to 512)");
-  kv_ = KvCache::create(kv, c, ctx_);
+  if (slots < 1 || slots > 256) fail_argument("slots must be 1..256, not " + std::to_string(slots));
+  for (int i = 0; i < slots; ++i) kv_.push_back(KvCache::create(kv, c, ctx_));
 }
 
-void Transformer::reserve(int64_t n, bool all_logits) {
+void Transformer::reserve(int64_t n, int64_t logit_rows) {
   const ModelConfig& c = model_.config;
   auto grow = [](std::vector<float>& v, int64_t size) {
     if (v.size() < size_t(size)) v.resize(size_t(size));
@@ -33,7 +34,22 @@ void Transformer::reserve(int64_t n, bool all_logits) {
   grow(att_, n * c.n_heads * c.head_dim);
   grow(gate_, n * c.ffn_dim);
   grow(up_, n * c.ffn_dim);
-  grow(logits_, (all_logits ? n : 1) * c.vocab);
+  grow(logits_, logit_rows * c.vocab);
+}
+
+void Transformer::check_rows(const Row* rows, int64_t n) const {
+  if (n <= 0) fail_argument("forward needs at least one token");
+  std::vector<int64_t> next(kv_.size(), -1);  // the position each slot's next row must have
+  for (int64_t t = 0; t < n; ++t) {
+    const Row& r = rows[t];
+    if (r.slot < 0 || size_t(r.slot) >= kv_.size()) fail_argument("slot " + std::to_string(r.slot) + " does not exist");
+    if (r.pos < 0 || r.pos >= ctx_)
+      fail_argument("position " + std::to_string(r.pos) + " exceeds the context of " + std::to_string(ctx_));
+    if (next[size_t(r.slot)] >= 0 && r.pos != next[size_t(r.slot)])
+      fail_argument("the rows of slot " + std::to_string(r.slot) + " are not at consecutive positions");
+    next[size_t(r.slot)] = r.pos + 1;
+    if (r.token < 0 || r.token >= model_.config.vocab) fail_argument("token id " + std::to_string(r.token) + " is outside the vocabulary");
+  }
 }
 
 template <class F>
@@ -47,17 +63,26 @@ void Transformer::stage(const char* name, int64_t layer, const kernels::WeightMa
 }
 
 const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits) {
-  const ModelConfig& c = model_.config;
   if (n <= 0) fail_argument("forward needs at least one token");
   if (pos < 0 || pos + n > ctx_)
     fail_argument("positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) + " exceed the context of " + std::to_string(ctx_));
-  reserve(n, all_logits);
+  rows_.resize(size_t(n));
+  for (int64_t t = 0; t < n; ++t) rows_[size_t(t)] = Row{tokens[t], 0, pos + t, all_logits || t == n - 1};
+  return forward_rows(rows_.data(), n);
+}
+
+const float* Transformer::forward_rows(const Row* rows, int64_t n) {
+  const ModelConfig& c = model_.config;
+  check_rows(rows, n);
+  std::vector<int64_t> logit_rows;
+  for (int64_t t = 0; t < n; ++t)
+    if (rows[t].logits) logit_rows.push_back(t);
+  reserve(n, int64_t(logit_rows.size()));
+  const int64_t pos = rows[0].pos;  // for the profiler's events
   const int64_t dim = c.dim, hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
   float* x = x_.data();
-  for (int64_t t = 0; t < n; ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.vocab) fail_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
   stage("embed", -1, &model_.token_embd, n, pos, [&] {
-    for (int64_t t = 0; t < n; ++t) kernels::weight_row(model_.token_embd, tokens[t], x + t * dim);
+    for (int64_t t = 0; t < n; ++t) kernels::weight_row(model_.token_embd, rows[t].token, x + t * dim);
   });
   auto matmul = [&](const char* name, int64_t l, const kernels::WeightMatrix& w, const float* in, float* out) {
     stage(name, l, &w, n, pos, [&] { kernels::matmul_weights(w, in, n, out); });
@@ -83,13 +108,20 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
           for (int64_t i = 0; i < kv_dim; ++i) kt[i] += w.bk[i];
         if (w.bv)
           for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
-        kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
-        kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, pos + t, c.rope_base, c.rope_neox);
-        kv_->store(l, pos + t, kt, vt);
+        kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, rows[t].pos, c.rope_base, c.rope_neox);
+        kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, rows[t].pos, c.rope_base, c.rope_neox);
+        kv_[size_t(rows[t].slot)]->store(l, rows[t].pos, kt, vt);
       }
     });
-    // Causal attention: token t sees positions [0, pos + t].
-    stage("attention", l, nullptr, n, pos, [&] { kv_->attend_batch(l, c, q_.data(), n, pos, att_.data()); });
+    // Causal attention per run of one slot's rows: a row at position p sees [0, p].
+    stage("attention", l, nullptr, n, pos, [&] {
+      for (int64_t t = 0; t < n;) {
+        int64_t end = t + 1;
+        while (end < n && rows[end].slot == rows[t].slot) ++end;
+        kv_[size_t(rows[t].slot)]->attend_batch(l, c, q_.data() + t * q_dim, end - t, rows[t].pos, att_.data() + t * q_dim);
+        t = end;
+      }
+    });
     if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
     matmul("wo", l, w.wo, att_.data(), xb_.data());
     stage("residual", l, nullptr, n, pos, [&] {
@@ -110,12 +142,13 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
     });
     if (layer_hook) layer_hook(l, x, n, dim);
   }
-  const int64_t first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
-  stage("output_norm", -1, &model_.output_norm, rows, pos, [&] {
+  const int64_t out_rows = int64_t(logit_rows.size());
+  if (out_rows == 0) return logits_.data();
+  stage("output_norm", -1, &model_.output_norm, out_rows, pos, [&] {
     const float* out_norm = static_cast<const float*>(model_.output_norm.data);
-    for (int64_t t = first; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, out_norm, dim, c.rms_eps, xb_.data() + (t - first) * dim);
+    for (int64_t i = 0; i < out_rows; ++i) kernels::f32_rmsnorm(x + logit_rows[size_t(i)] * dim, out_norm, dim, c.rms_eps, xb_.data() + i * dim);
   });
-  stage("output", -1, &model_.output, rows, pos, [&] { kernels::matmul_weights(model_.output, xb_.data(), rows, logits_.data()); });
+  stage("output", -1, &model_.output, out_rows, pos, [&] { kernels::matmul_weights(model_.output, xb_.data(), out_rows, logits_.data()); });
   return logits_.data();
 }
 

@@ -18,12 +18,27 @@ enum class MatmulInput { attn, attn_out, ffn, down };
 
 class Transformer {
  public:
-  // ctx: KV cache length in positions (0: the model's context length).
-  Transformer(const Model& model, int64_t ctx, KvType kv = KvType::f16);
+  // ctx: KV cache length in positions (0: the model's context length) of
+  // each of `slots` independent sequences (a server's parallel requests).
+  Transformer(const Model& model, int64_t ctx, KvType kv = KvType::f16, int slots = 1);
 
-  // Runs `n` tokens at positions [pos, pos + n). Returns the logits of the
-  // last token, or of every token (n x vocab) when all_logits is set.
+  // Runs `n` tokens of slot 0 at positions [pos, pos + n). Returns the
+  // logits of the last token, or of every token (n x vocab) when all_logits is set.
   const float* forward(const int32_t* tokens, int64_t n, int64_t pos, bool all_logits = false);
+
+  // One row of a batch that may mix sequences: a token of `slot` at `pos`.
+  // The rows of one slot come in order at consecutive positions; `logits`
+  // asks for this row's logits.
+  struct Row {
+    int32_t token = 0;
+    int32_t slot = 0;
+    int64_t pos = 0;
+    bool logits = false;
+  };
+  // Runs the rows as one batch: every weight matrix is read once for all of
+  // them (batched decode of several sequences), attention runs per slot.
+  // Returns the logits of the rows that asked for them, in row order.
+  const float* forward_rows(const Row* rows, int64_t n);
 
   // Called after each layer with the residual stream [n, dim] (quality
   // reports compare layers of two models); empty by default.
@@ -48,15 +63,18 @@ class Transformer {
 
   int64_t ctx() const { return ctx_; }
   const Model& model() const { return model_; }
-  size_t kv_cache_bytes() const { return kv_->bytes(); }
-  KvType kv_type() const { return kv_->type(); }
+  int slots() const { return int(kv_.size()); }
+  size_t kv_cache_bytes() const { return kv_[0]->bytes() * kv_.size(); }
+  KvType kv_type() const { return kv_[0]->type(); }
 
  private:
-  void reserve(int64_t n, bool all_logits);
+  void reserve(int64_t n, int64_t logit_rows);
+  void check_rows(const Row* rows, int64_t n) const;
   template <class F> void stage(const char* name, int64_t layer, const kernels::WeightMatrix* w, int64_t tokens, int64_t pos, F&& run);
   const Model& model_;
   int64_t ctx_;
-  std::unique_ptr<KvCache> kv_;
+  std::vector<std::unique_ptr<KvCache>> kv_;  // one per slot
+  std::vector<Row> rows_;
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_;
 };
 

@@ -30,7 +30,9 @@ inline void chunk_tile(const PackedView& w, int64_t r, const Q8Panel& x, int64_t
   for (int i = 0; i < R; ++i) {
     const uint8_t* q = w.qs + (r + i) * row_qs + c * CQ;
     const uint8_t* meta = w.meta + ((r + i) * chunks + c) * CM;
-    if (T == 1 && !Short) {
+    // Rows stream from memory once per step when few tokens share them
+    // (decode, and several sequences decoding together): prefetch ahead.
+    if (!Short && (T == 1 || x.tokens <= 8)) {
       for (int l = 0; l < CQ / 64; ++l) _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetchAhead + 64 * l), _MM_HINT_T2);
       _mm_prefetch(reinterpret_cast<const char*>(meta + kPrefetchAhead / CQ * CM), _MM_HINT_T2);
     }

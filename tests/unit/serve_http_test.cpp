@@ -1,0 +1,233 @@
+// pareto serve over HTTP: bad input of every kind is a clear OpenAI-shaped
+// error and the server stays up; keys, request ids, 429, slow clients.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "pareto/llm.hpp"
+#include "pareto/serve.hpp"
+
+namespace pareto {
+namespace {
+
+using nlohmann::json;
+
+std::string tiny_model() {
+  static const std::string path = [] {
+    const std::string p = (std::filesystem::temp_directory_path() / ("pareto_serve_tiny_" + std::to_string(::getpid()) + ".gguf")).string();
+    SynthSpec spec;
+    spec.preset = "tiny", spec.type = "q8_0";
+    EXPECT_TRUE(synth_llm(spec, p).ok());
+    return p;
+  }();
+  return path;
+}
+
+struct Running {
+  std::unique_ptr<serve::Server> server;
+  int port = 0;
+  explicit Running(serve::ServeOptions o) {
+    o.model_path = tiny_model();
+    o.port = 0;
+    server = std::make_unique<serve::Server>(o);
+    port = server->start();
+    for (int i = 0; i < 600 && !server->loaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(server->loaded());
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+};
+
+serve::ServeOptions options(int64_t ctx = 256) {
+  serve::ServeOptions o;
+  o.engine.llm.ctx = ctx;
+  o.engine.slots = 2;
+  o.max_body_bytes = 64 << 10;
+  o.read_timeout_s = 1;
+  return o;
+}
+
+// The body is {"error": {"message", "type", "param", "code"}}; returns it.
+json expect_error(const httplib::Result& r, int status, const std::string& param = "") {
+  EXPECT_TRUE(r) << "no response";
+  if (!r) return {};
+  EXPECT_EQ(r->status, status) << r->body;
+  json body = json::parse(r->body, nullptr, false);
+  EXPECT_TRUE(body.is_object() && body.contains("error")) << r->body;
+  if (!body.is_object() || !body.contains("error")) return {};
+  const json& e = body["error"];
+  EXPECT_TRUE(e["message"].is_string() && !e["message"].get<std::string>().empty());
+  EXPECT_TRUE(e["type"].is_string());
+  EXPECT_TRUE(e.contains("param") && e.contains("code"));
+  if (!param.empty()) {
+    EXPECT_EQ(e["param"], param) << r->body;
+  }
+  return e;
+}
+
+httplib::Result post(httplib::Client& c, const std::string& path, const std::string& body) {
+  return c.Post(path.c_str(), body, "application/json");
+}
+
+TEST(Serve, BadRequestsAreClearErrors) {
+  Running s(options());
+  auto c = s.client();
+  expect_error(post(c, "/v1/chat/completions", "{\"messages\": [ "), 400);
+  expect_error(post(c, "/v1/chat/completions", "[1, 2]"), 400);
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": "hello"})"), 400, "messages");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": []})"), 400, "messages");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "user"}], "max_tokens": "5"})"), 400, "max_tokens");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})"), 400, "max_tokens");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "x"}]})"), 400, "messages[0].role");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": -1})"), 400, "temperature");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 3})"), 400, "n");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": []})"), 400, "tools");
+  expect_error(post(c, "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stream_options": {}})"), 400, "stream_options");
+  expect_error(post(c, "/v1/completions", R"({"prompt": 42})"), 400, "prompt");
+  expect_error(post(c, "/v1/completions", R"({"prompt": "x", "seed": 1.5})"), 400, "seed");
+  expect_error(post(c, "/v1/completions", R"({"prompt": "x", "max_tokens": 99999999999999999999})"), 400);
+  // Invalid UTF-8 inside a JSON string.
+  expect_error(post(c, "/v1/completions", std::string("{\"prompt\": \"a\xff\xfe b\"}")), 400);
+  // Absurd max_tokens, and a prompt longer than the context.
+  json e = expect_error(post(c, "/v1/completions", R"({"prompt": "x", "max_tokens": 1000000})"), 400);
+  EXPECT_EQ(e["code"], "context_length_exceeded");
+  std::string words;
+  for (int i = 0; i < 400; ++i) words += "word ";
+  expect_error(post(c, "/v1/completions", json{{"prompt", words}, {"max_tokens", 1}}.dump()), 400);
+  expect_error(c.Get("/v1/nothing"), 404);
+  // A body over the limit.
+  expect_error(post(c, "/v1/completions", json{{"prompt", std::string(100 << 10, 'a')}}.dump()), 413);
+  // Still serving.
+  auto ok = post(c, "/v1/completions", R"({"prompt": "hello", "max_tokens": 3, "temperature": 0})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  json body = json::parse(ok->body);
+  EXPECT_EQ(body["object"], "text_completion");
+  EXPECT_LE(body["usage"]["completion_tokens"].get<int>(), 3);
+  EXPECT_EQ(ok->get_header_value("x-pareto-served-by"), "device");
+}
+
+TEST(Serve, HugeHeadersAndSlowClientsDoNotStopTheServer) {
+  Running s(options());
+  {
+    auto c = s.client();
+    httplib::Headers h = {{"X-Big", std::string(64 << 10, 'h')}};
+    auto r = c.Get("/health", h);
+    if (r) {
+      EXPECT_GE(r->status, 400);  // refused, or the connection closed
+    }
+  }
+  // A client that sends half a request and stalls is dropped after the read timeout.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(s.port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const char partial[] = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"pro";
+  ASSERT_GT(::send(fd, partial, sizeof partial - 1, 0), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[512];
+  const auto t0 = std::chrono::steady_clock::now();
+  const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);  // an error response or the connection closed
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ::close(fd);
+  EXPECT_LT(waited, 4.5) << "the server gave up on the stalled request after its read timeout";
+  if (n > 0) {
+    buf[n] = 0;
+    EXPECT_EQ(std::string(buf).rfind("HTTP/1.1 4", 0), 0u) << buf;
+  }
+  auto c = s.client();
+  auto h = c.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
+TEST(Serve, ApiKeyAndRequestIds) {
+  serve::ServeOptions o = options();
+  o.api_key = "sesame";
+  Running s(o);
+  auto c = s.client();
+  ASSERT_EQ(c.Get("/health")->status, 200);  // no key needed
+  json e = expect_error(c.Get("/v1/models"), 401);
+  EXPECT_EQ(e["code"], "invalid_api_key");
+  expect_error(c.Get("/v1/models", {{"Authorization", "Bearer sesam"}}), 401);
+  auto ok = c.Get("/v1/models", {{"Authorization", "Bearer sesame"}, {"x-request-id", "my-req.42"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->get_header_value("x-request-id"), "my-req.42");
+  auto generated = c.Get("/v1/models", {{"Authorization", "Bearer sesame"}, {"x-request-id", "bad id\x01"}});
+  ASSERT_TRUE(generated);
+  EXPECT_EQ(generated->get_header_value("x-request-id").size(), 16u);
+}
+
+TEST(Serve, BusyServerAnswers429) {
+  serve::ServeOptions o = options(4096);
+  o.engine.slots = 1;
+  o.engine.max_queue = 0;
+  Running s(o);
+  std::thread first([&] {
+    auto c = s.client();
+    auto r = post(c, "/v1/completions", R"({"prompt": "go on", "max_tokens": 4000, "temperature": 1})");
+    EXPECT_TRUE(r && r->status == 200);
+  });
+  auto c = s.client();
+  bool busy = false;
+  for (int i = 0; i < 500 && !busy; ++i) {
+    auto m = c.Get("/metrics");
+    busy = m && m->body.find("pareto_engine_requests_total 1") != std::string::npos;
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(busy);
+  json e = expect_error(post(c, "/v1/completions", R"({"prompt": "me too", "max_tokens": 2})"), 429);
+  EXPECT_EQ(e["code"], "queue_full");
+  first.join();
+  auto m = c.Get("/metrics");
+  EXPECT_NE(m->body.find("pareto_requests_total{endpoint=\"/v1/completions\",status=\"429\"} 1"), std::string::npos) << m->body;
+}
+
+TEST(Serve, StreamsServerSentEvents) {
+  Running s(options());
+  auto c = s.client();
+  auto r = c.Post("/v1/chat/completions",
+                  R"({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "temperature": 0, "stream": true,
+                      "stream_options": {"include_usage": true}})",
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  const std::string& body = r->body;
+  ASSERT_GE(body.size(), 14u);
+  EXPECT_EQ(body.substr(body.size() - 14), "data: [DONE]\n\n");
+  int chunks = 0;
+  bool usage = false;
+  for (size_t at = 0; (at = body.find("data: ", at)) != std::string::npos; at += 6) {
+    const size_t end = body.find("\n\n", at);
+    const std::string data = body.substr(at + 6, end - at - 6);
+    if (data == "[DONE]") break;
+    json j = json::parse(data);
+    EXPECT_EQ(j["object"], "chat.completion.chunk");
+    if (j.contains("usage")) usage = j["usage"]["completion_tokens"].get<int>() <= 5;
+    ++chunks;
+  }
+  EXPECT_GE(chunks, 3);
+  EXPECT_TRUE(usage);
+}
+
+}  // namespace
+}  // namespace pareto
