@@ -18,6 +18,8 @@ need_pkg libonnx-testdata
 need_pkg nlohmann-json3-dev
 # pareto serve: the HTTP server library (its headers need OpenSSL's, zlib's and brotli's -dev packages, its dependencies).
 need_pkg libcpp-httplib-dev
+# bench/serve_load.sh polls the servers' /health.
+need_pkg curl
 # The install test builds a consumer against pareto.pc.
 need_pkg pkgconf
 # The fuzz harnesses build with clang's libFuzzer (the runtime is in

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "cli.h"
 #include "pareto/serve.hpp"
 
@@ -19,6 +21,53 @@ std::string read_key_file(const std::string& path) {
   while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
   if (key.empty()) fail_argument("the API key file " + path + " is empty");
   return key;
+}
+
+// The routing policy: a JSON file (keys as the flags, with underscores),
+// then the flags over it.
+serve::RouteOptions route_options(const Args& a) {
+  serve::RouteOptions r;
+  if (a.has("--route-policy")) {
+    const std::string path = a.get("--route-policy");
+    std::ifstream f(path);
+    if (!f) fail(StatusCode::io_error, "cannot read the routing policy " + path);
+    nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+    if (!j.is_object()) fail_argument(path + ": the routing policy is not a JSON object");
+    auto num = [&](const char* key, double fallback) {
+      if (!j.contains(key)) return fallback;
+      if (!j[key].is_number()) fail_argument(path + ": " + key + " must be a number");
+      return j[key].get<double>();
+    };
+    auto str = [&](const char* key) {
+      if (!j.contains(key)) return std::string();
+      if (!j[key].is_string()) fail_argument(path + ": " + key + " must be a string");
+      return j[key].get<std::string>();
+    };
+    for (auto& [key, value] : j.items())
+      if (key != "upstream" && key != "upstream_model" && key != "upstream_timeout_s" && key != "max_device_ms" &&
+          key != "confidence_tokens" && key != "max_entropy" && key != "min_logprob")
+        fail_argument(path + ": unknown key '" + key + "'");
+    r.upstream = str("upstream");
+    r.upstream_model = str("upstream_model");
+    r.upstream_timeout_s = num("upstream_timeout_s", r.upstream_timeout_s);
+    r.max_device_seconds = num("max_device_ms", 0) / 1e3;
+    r.confidence_tokens = int(num("confidence_tokens", 0));
+    r.max_entropy = num("max_entropy", 0);
+    r.min_logprob = num("min_logprob", 0);
+  }
+  r.upstream = a.get("--upstream", r.upstream);
+  r.upstream_model = a.get("--upstream-model", r.upstream_model);
+  r.upstream_key = a.get("--upstream-key");
+  if (r.upstream_key.empty())
+    if (const char* env = std::getenv("PARETO_UPSTREAM_KEY")) r.upstream_key = env;
+  r.upstream_timeout_s = a.get_double("--upstream-timeout", r.upstream_timeout_s, 0.1, 3600);
+  r.max_device_seconds = a.get_double("--max-device-ms", r.max_device_seconds * 1e3, 0, 1e9) / 1e3;
+  r.confidence_tokens = int(a.get_int("--confidence-tokens", r.confidence_tokens, 0, 4096));
+  r.max_entropy = a.get_double("--max-entropy", r.max_entropy, 0, 100);
+  r.min_logprob = a.get_double("--min-logprob", r.min_logprob, -1000, 0);
+  if (r.upstream.empty() && (r.max_device_seconds > 0 || r.confidence_tokens > 0))
+    fail_argument("--max-device-ms and --confidence-tokens route to an upstream: give --upstream URL");
+  return r;
 }
 
 }  // namespace
@@ -42,6 +91,7 @@ int cmd_serve(const Args& a) {
   o.api_key = a.has("--api-key-file") ? read_key_file(a.get("--api-key-file")) : a.get("--api-key");
   if (o.api_key.empty())
     if (const char* env = std::getenv("PARETO_API_KEY")) o.api_key = env;
+  o.route = route_options(a);
 
   // Signals go to one waiting thread (blocked everywhere else, before the
   // server starts its threads); a closed client socket is not fatal.
@@ -54,9 +104,9 @@ int cmd_serve(const Args& a) {
 
   serve::Server server(o);
   const int port = server.start();
-  std::fprintf(stderr, "pareto serve: http://%s:%d (model %s, %d slot%s, queue %d%s); loading...\n", o.host.c_str(), port,
+  std::fprintf(stderr, "pareto serve: http://%s:%d (model %s, %d slot%s, queue %d%s%s); loading...\n", o.host.c_str(), port,
                o.model_path.c_str(), o.engine.slots, o.engine.slots == 1 ? "" : "s", o.engine.max_queue,
-               o.api_key.empty() ? "" : ", API key required");
+               o.api_key.empty() ? "" : ", API key required", o.route.upstream.empty() ? "" : (", upstream " + o.route.upstream).c_str());
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -61,6 +61,10 @@ const char* kUsage =
     "        [--api-key KEY | --api-key-file F] [--alias NAME] [--kv f16|f32|q8] [--max-body BYTES] [--tokenizer TOK.bin]\n"
     "      OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions (stream too), /v1/models, /health,\n"
     "      /metrics; N slots decode together (one weight pass per step); a full queue answers 429\n"
+    "        [--upstream URL [--upstream-key K] [--upstream-model M] [--upstream-timeout S]] [--route-policy FILE.json]\n"
+    "        [--max-device-ms MS] [--confidence-tokens K [--max-entropy X] [--min-logprob Y]]\n"
+    "      hybrid routing: private requests stay; over the latency budget goes upstream; unsure first K tokens are\n"
+    "      asked upstream again; a failing upstream is answered here (header x-pareto-served-by, field pareto)\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -127,7 +131,9 @@ int main(int argc, char** argv) {
       return run(cmd_chat, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"--system", "--chat-template"})});
     if (cmd == "serve")
       return run(cmd_serve, Spec{{"--no-repack"}, {"--host", "--port", "--parallel", "-np", "--queue", "--ctx", "--threads", "-t", "--kv",
-                                                   "--tokenizer", "--api-key", "--api-key-file", "--alias", "--max-body"}});
+                                                   "--tokenizer", "--api-key", "--api-key-file", "--alias", "--max-body", "--upstream",
+                                                   "--upstream-key", "--upstream-model", "--upstream-timeout", "--max-device-ms",
+                                                   "--confidence-tokens", "--max-entropy", "--min-logprob", "--route-policy"}});
     if (cmd == "synth")
       return run(cmd_synth, Spec{{}, {"--arch", "--preset", "--type", "-o", "--output", "--seed", "--threads", "-t"}});
     if (cmd == "perplexity")

@@ -1,56 +1,17 @@
-#include "pareto/serve.hpp"
-
-#include <atomic>
-#include <condition_variable>
-#include <ctime>
-#include <deque>
-#include <mutex>
+// pareto serve: set-up, loading, authentication, errors and the small
+// endpoints (health, metrics, models).
+#include <cctype>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
-#include <thread>
 
-#include <httplib.h>
-
-#include "serve/api_error.h"
-#include "serve/metrics.h"
-#include "serve/openai_request.h"
-#include "serve/openai_response.h"
+#include "serve/server_impl.h"
 
 namespace pareto::serve {
 
 namespace {
 
 using nlohmann::json;
-
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-// Events of one completion, from the engine's thread to the HTTP worker.
-struct Channel {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<CompletionEvent> events;
-  bool client_gone = false;
-
-  bool push(const CompletionEvent& e) {
-    std::lock_guard lock(mu);
-    if (client_gone) return false;  // cancels the request
-    events.push_back(e);
-    cv.notify_one();
-    return true;
-  }
-  // Waits up to `seconds`; false when nothing came.
-  bool pop(CompletionEvent& e, double seconds) {
-    std::unique_lock lock(mu);
-    if (!cv.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return !events.empty(); })) return false;
-    e = std::move(events.front());
-    events.pop_front();
-    return true;
-  }
-  void close() {
-    std::lock_guard lock(mu);
-    client_gone = true;
-  }
-};
 
 bool valid_request_id(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -75,13 +36,6 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void send_error(httplib::Response& res, const ApiError& e) {
-  res.status = e.status;
-  res.set_content(to_text(error_body(e)), "application/json");
-}
-
-std::string sse(const json& j) { return "data: " + to_text(j) + "\n\n"; }
-
 std::string file_stem(const std::string& path) {
   std::string name = path.substr(path.find_last_of('/') + 1);
   const size_t dot = name.find_last_of('.');
@@ -90,30 +44,7 @@ std::string file_stem(const std::string& path) {
 
 }  // namespace
 
-struct Server::Impl {
-  ServeOptions options;
-  httplib::Server http;
-  Metrics metrics;
-  std::shared_ptr<LlmEngine> engine;  // null while loading
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  bool stopped = false;
-  std::string load_error;
-  std::thread listener, loader;
-
-  std::shared_ptr<LlmEngine> current_engine() const {
-    std::lock_guard lock(mu);
-    return engine;
-  }
-  void load();
-  void routes();
-  void completions(const httplib::Request& req, httplib::Response& res, bool chat);
-  void stream(httplib::Response& res, const std::shared_ptr<LlmEngine>& eng, uint64_t id, std::shared_ptr<Channel> ch,
-              ResponseIds ids, const CompletionRequest& r, double t0);
-};
-
-Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
+Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   if (impl_->options.model_name.empty()) impl_->options.model_name = file_stem(impl_->options.model_path);
 }
 
@@ -161,6 +92,7 @@ bool Server::loaded() const { return impl_->current_engine() != nullptr; }
 
 void Server::Impl::load() {
   auto opened = LlmEngine::open(options.model_path, options.engine);
+  if (opened.ok() && options.route.max_device_seconds > 0) warm_up(*opened.value());
   std::lock_guard lock(mu);
   if (opened.ok()) {
     engine = std::shared_ptr<LlmEngine>(std::move(opened.value()));
@@ -170,6 +102,21 @@ void Server::Impl::load() {
   stopped = true;
   cv.notify_all();
   http.stop();
+}
+
+// One short completion before serving, so the latency budget has measured
+// prefill and decode speeds from the first request on.
+void Server::Impl::warm_up(LlmEngine& eng) {
+  std::string prompt;
+  for (int i = 0; i < 2; ++i) prompt += "The quick brown fox jumps over the lazy dog. ";
+  CompletionParams p;
+  p.temperature = 0, p.max_tokens = 16;
+  auto ch = std::make_shared<Channel>();
+  if (!eng.submit(prompt, p, [ch](const CompletionEvent& e) { return ch->push(e); }).ok()) return;
+  CompletionEvent e;
+  while (!(ch->pop(e, 60.0) && e.done)) {
+  }
+  speed.observe(e);
 }
 
 void Server::Impl::routes() {
@@ -233,99 +180,6 @@ void Server::Impl::routes() {
   });
   http.Post("/v1/chat/completions", [this](const Request& req, Response& res) { completions(req, res, true); });
   http.Post("/v1/completions", [this](const Request& req, Response& res) { completions(req, res, false); });
-}
-
-void Server::Impl::completions(const httplib::Request& req, httplib::Response& res, bool chat) {
-  const double t0 = now_s();
-  const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
-  try {
-    const json body = parse_body(req.body);
-    CompletionRequest r = chat ? parse_chat_request(body) : parse_completion_request(body);
-    auto eng = current_engine();
-    std::string prompt = r.prompt;
-    if (chat) {
-      auto formatted = eng->format_chat(r.messages);
-      if (!formatted.ok()) bad_request(formatted.status().message, "messages");
-      prompt = formatted.value();
-    }
-    auto ch = std::make_shared<Channel>();
-    auto id = eng->submit(prompt, r.params, [ch](const CompletionEvent& e) { return ch->push(e); });
-    if (!id.ok()) bad_request(id.status().message, r.max_tokens_given ? "max_tokens" : "messages", "context_length_exceeded");
-    if (id.value() == 0) throw ApiError(429, "rate_limit_error", "the server is busy: every slot and queue place is taken", "", "queue_full");
-    metrics.route("device", "default");
-    ResponseIds ids{(chat ? "chatcmpl-" : "cmpl-") + res.get_header_value("x-request-id"), options.model_name, int64_t(std::time(nullptr)),
-                    "device", "default"};
-    res.set_header("x-pareto-served-by", "device");
-    res.set_header("x-pareto-route-reason", "default");
-    if (r.stream) return stream(res, eng, id.value(), ch, ids, r, t0);
-    std::string text = r.echo ? prompt : "";
-    const size_t first_offset = text.size();
-    std::vector<TokenLogprob> logprobs;
-    CompletionEvent e;
-    bool first = true;
-    for (;;) {
-      if (!ch->pop(e, 1.0)) continue;
-      if (first && e.completion_tokens > 0) metrics.first_token(now_s() - t0), first = false;
-      text += e.text;
-      for (auto& t : e.logprobs) logprobs.push_back(std::move(t));
-      if (e.done) break;
-    }
-    if (e.finish_reason == "error") throw ApiError(500, "server_error", e.error);
-    json out = chat ? chat_response(ids, text, logprobs, r.params.logprobs, e)
-                    : completion_response(ids, text, logprobs, r.params.logprobs, first_offset, e);
-    res.set_content(to_text(out), "application/json");
-    metrics.request(endpoint, 200, now_s() - t0);
-  } catch (const ApiError& e) {
-    send_error(res, e);
-    metrics.request(endpoint, e.status, now_s() - t0);
-  }
-}
-
-// Server-sent events: one chunk per piece of text, the finish reason, the
-// usage when asked, then [DONE]. A client that goes away cancels the request.
-void Server::Impl::stream(httplib::Response& res, const std::shared_ptr<LlmEngine>& eng, uint64_t id, std::shared_ptr<Channel> ch,
-                          ResponseIds ids, const CompletionRequest& r, double t0) {
-  const bool chat = r.chat, include_usage = r.include_usage, want_logprobs = r.params.logprobs;
-  const std::string echo = r.echo ? r.prompt : "";
-  const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
-  auto started = std::make_shared<bool>(false);
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, ch, ids, chat, include_usage, want_logprobs, echo, endpoint, started, t0](size_t, httplib::DataSink& sink) {
-        auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
-        if (!*started) {
-          *started = true;
-          const bool ok = chat ? send(sse(chat_chunk(ids, {{"role", "assistant"}, {"content", ""}}, nullptr, "")))
-                               : (echo.empty() || send(sse(completion_chunk(ids, echo, nullptr, ""))));
-          if (!ok) return false;
-        }
-        CompletionEvent e;
-        if (!ch->pop(e, 1.0)) return sink.is_writable();  // nothing yet: see whether the client is still there
-        if (e.completion_tokens == 1 && !e.text.empty()) metrics.first_token(now_s() - t0);
-        if (!e.text.empty() || !e.logprobs.empty()) {
-          json lp = want_logprobs ? (chat ? chat_logprobs_json(e.logprobs) : legacy_logprobs_json(e.logprobs, 0)) : json(nullptr);
-          const json chunk = chat ? chat_chunk(ids, {{"content", e.text}}, lp, "") : completion_chunk(ids, e.text, lp, "");
-          if (!send(sse(chunk))) return false;
-        }
-        if (!e.done) return true;
-        if (e.finish_reason == "error") {
-          send(sse(error_body(ApiError(500, "server_error", e.error))));
-        } else {
-          const std::string reason = openai_finish_reason(e.finish_reason);
-          send(sse(chat ? chat_chunk(ids, json::object(), nullptr, reason) : completion_chunk(ids, "", nullptr, reason)));
-          if (include_usage) send(sse(usage_chunk(ids, chat, e)));
-        }
-        send("data: [DONE]\n\n");
-        sink.done();
-        metrics.request(endpoint, 200, now_s() - t0);
-        return true;
-      },
-      [ch, eng, id](bool success) {
-        if (success) return;
-        ch->close();  // the client went away: stop generating
-        eng->cancel(id);
-      });
 }
 
 }  // namespace pareto::serve

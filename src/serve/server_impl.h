@@ -1,0 +1,88 @@
+// The server's insides, shared by server.cpp (set-up, small endpoints) and
+// completions.cpp (the completion endpoints, streaming and routing).
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "pareto/serve.hpp"
+#include "serve/api_error.h"
+#include "serve/metrics.h"
+#include "serve/openai_request.h"
+#include "serve/openai_response.h"
+#include "serve/router.h"
+
+namespace pareto::serve {
+
+inline double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Events of one completion, from the engine's thread to the HTTP worker.
+struct Channel {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<CompletionEvent> events;
+  bool client_gone = false;
+
+  bool push(const CompletionEvent& e) {
+    std::lock_guard lock(mu);
+    if (client_gone) return false;  // cancels the request
+    events.push_back(e);
+    cv.notify_one();
+    return true;
+  }
+  // Waits up to `seconds`; false when nothing came.
+  bool pop(CompletionEvent& e, double seconds) {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return !events.empty(); })) return false;
+    e = std::move(events.front());
+    events.pop_front();
+    return true;
+  }
+  void close() {
+    std::lock_guard lock(mu);
+    client_gone = true;
+  }
+};
+
+inline void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(to_text(error_body(e)), "application/json");
+}
+
+inline std::string sse(const nlohmann::json& j) { return "data: " + to_text(j) + "\n\n"; }
+
+struct Server::Impl {
+  explicit Impl(ServeOptions o) : options(std::move(o)), router(options.route) {}
+  ServeOptions options;
+  Router router;
+  SpeedEstimate speed;
+  httplib::Server http;
+  Metrics metrics;
+  std::shared_ptr<LlmEngine> engine;  // null while loading
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+  std::string load_error;
+  std::thread listener, loader;
+
+  std::shared_ptr<LlmEngine> current_engine() const {
+    std::lock_guard lock(mu);
+    return engine;
+  }
+  void load();
+  void warm_up(LlmEngine& engine);
+  void routes();
+  void completions(const httplib::Request& req, httplib::Response& res, bool chat);
+  // Answers from the upstream (stream: false); false when it failed.
+  bool answer_upstream(httplib::Response& res, const std::string& path, const nlohmann::json& body, const std::string& reason,
+                       const CompletionEvent* device, double t0, const std::string& endpoint);
+};
+
+}  // namespace pareto::serve
