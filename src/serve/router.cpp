@@ -102,14 +102,15 @@ Router::Reply Router::stream(const std::string& path, json body, const std::func
   body["stream"] = true;
   req.body = upstream_body(std::move(body)).dump();
   bool refused = false;
+  // Anything but a 200 event stream is a failure, found before any byte is passed on.
   req.response_handler = [&](const httplib::Response& res) {
     out.status = res.status;
-    refused = res.status != 200;
+    refused = res.status != 200 || res.get_header_value("Content-Type").rfind("text/event-stream", 0) != 0;
     return !refused;
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) { return on_bytes(data, n); };
   auto r = client.send(req);
-  if (refused) return out.error = "upstream answered HTTP " + std::to_string(out.status), out;
+  if (refused) return out.error = "upstream answered HTTP " + std::to_string(out.status) + " without an event stream", out;
   if (!r) return out.error = "upstream " + httplib::to_string(r.error()), out;
   out.ok = true;
   return out;

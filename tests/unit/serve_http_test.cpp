@@ -14,42 +14,12 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "pareto/llm.hpp"
-#include "pareto/serve.hpp"
+#include "serve_test_util.h"
 
 namespace pareto {
 namespace {
 
 using nlohmann::json;
-
-std::string tiny_model() {
-  static const std::string path = [] {
-    const std::string p = (std::filesystem::temp_directory_path() / ("pareto_serve_tiny_" + std::to_string(::getpid()) + ".gguf")).string();
-    SynthSpec spec;
-    spec.preset = "tiny", spec.type = "q8_0";
-    EXPECT_TRUE(synth_llm(spec, p).ok());
-    return p;
-  }();
-  return path;
-}
-
-struct Running {
-  std::unique_ptr<serve::Server> server;
-  int port = 0;
-  explicit Running(serve::ServeOptions o) {
-    o.model_path = tiny_model();
-    o.port = 0;
-    server = std::make_unique<serve::Server>(o);
-    port = server->start();
-    for (int i = 0; i < 600 && !server->loaded(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_TRUE(server->loaded());
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-};
 
 serve::ServeOptions options(int64_t ctx = 256) {
   serve::ServeOptions o;
@@ -76,10 +46,6 @@ json expect_error(const httplib::Result& r, int status, const std::string& param
     EXPECT_EQ(e["param"], param) << r->body;
   }
   return e;
-}
-
-httplib::Result post(httplib::Client& c, const std::string& path, const std::string& body) {
-  return c.Post(path.c_str(), body, "application/json");
 }
 
 TEST(Serve, BadRequestsAreClearErrors) {
