@@ -76,6 +76,7 @@ int cmd_quantize(const Args& args);
 int cmd_quantize_onnx(const Args& args);  // cmd_quantize hands .onnx inputs here
 int cmd_tune(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_route_calibrate(const Args& args);
 int cmd_calibrate(const Args& args);
 int cmd_eval(const Args& args);
 GenerateOptions generate_options(const Args& args);

@@ -65,6 +65,9 @@ const char* kUsage =
     "        [--max-device-ms MS] [--confidence-tokens K [--max-entropy X] [--min-logprob Y]]\n"
     "      hybrid routing: private requests stay; over the latency budget goes upstream; unsure first K tokens are\n"
     "      asked upstream again; a failing upstream is answered here (header x-pareto-served-by, field pareto)\n"
+    "  route-calibrate --device URL --upstream URL --prompts FILE [--max-tokens 16] [--key K] [--upstream-key K] [--json]\n"
+    "      runs each prompt (a line, or JSON lines with \"prompt\") on both servers; the curve of upstream share\n"
+    "      against agreement with the upstream's answer per confidence threshold (for serve --max-entropy/--min-logprob)\n"
     "  calibrate MODEL.gguf --file TEXT -o STATS.txt [--ctx 128] [--tokens 4096]\n"
     "      importance (mean squared input) of every matmul column, for quantize --importance STATS.txt\n"
     "  eval BASE QUANT --file TEXT [--ctx 128] [--chunks N] [--tokenizer TOK.bin]\n"
@@ -134,6 +137,9 @@ int main(int argc, char** argv) {
                                                    "--tokenizer", "--api-key", "--api-key-file", "--alias", "--max-body", "--upstream",
                                                    "--upstream-key", "--upstream-model", "--upstream-timeout", "--max-device-ms",
                                                    "--confidence-tokens", "--max-entropy", "--min-logprob", "--route-policy"}});
+    if (cmd == "route-calibrate")
+      return run(cmd_route_calibrate, Spec{{"--json"}, {"--device", "--upstream", "--prompts", "--max-tokens", "--key", "--upstream-key",
+                                                        "--upstream-model"}});
     if (cmd == "synth")
       return run(cmd_synth, Spec{{}, {"--arch", "--preset", "--type", "-o", "--output", "--seed", "--threads", "-t"}});
     if (cmd == "perplexity")

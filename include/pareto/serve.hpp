@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pareto/llm_engine.hpp"
 
@@ -52,5 +53,35 @@ class Server {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// Calibrates the confidence thresholds: every prompt goes to the device
+// (as a private request, so it answers itself) and to the upstream, both
+// greedy for `max_tokens` tokens; the device's confidence, both texts and
+// both latencies are kept. The curve: for each threshold, the share of
+// requests the router would send upstream against the agreement of the
+// final answers with the upstream's (1 for those sent up, the text
+// similarity for those kept).
+struct CalibrateOptions {
+  std::string device_url, device_key, upstream_url, upstream_key, upstream_model;
+  std::vector<std::string> prompts;
+  int max_tokens = 16;
+  double timeout_s = 120;
+};
+struct CalibrationSample {
+  std::string prompt, device_text, upstream_text;
+  double mean_entropy = 0, min_logprob = 0, similarity = 0, device_ms = 0, upstream_ms = 0;
+};
+struct CalibrationPoint {
+  std::string signal;  // mean_entropy (unsure above) or min_logprob (unsure below)
+  double threshold = 0, upstream_share = 0, agreement = 0, mean_ms = 0;
+};
+struct CalibrationReport {
+  std::vector<CalibrationSample> samples;
+  std::vector<CalibrationPoint> curve;
+};
+// Throws std::runtime_error naming the side and prompt when a call fails.
+CalibrationReport calibrate_routing(const CalibrateOptions& options);
+// 1 - edit distance / longer length (bytes); 1 for two empty texts.
+double text_similarity(const std::string& a, const std::string& b);
 
 }  // namespace pareto::serve

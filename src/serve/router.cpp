@@ -65,13 +65,13 @@ bool Router::unsure(double mean_entropy, double min_logprob) const {
   return (options_.max_entropy > 0 && mean_entropy > options_.max_entropy) || (options_.min_logprob < 0 && min_logprob < options_.min_logprob);
 }
 
-json Router::upstream_body(json body) const {
-  body.erase("pareto");
+json Router::upstream_body(json body, bool keep_pareto_fields) const {
+  if (!keep_pareto_fields) body.erase("pareto");
   if (!options_.upstream_model.empty()) body["model"] = options_.upstream_model;
   return body;
 }
 
-Router::Reply Router::post(const std::string& path, json body) const {
+Router::Reply Router::post(const std::string& path, json body, bool keep_pareto_fields) const {
   Reply out;
   httplib::Client client(scheme_host_port_);
   client.set_connection_timeout(std::chrono::duration<double>(std::min(options_.upstream_timeout_s, 5.0)));
@@ -80,7 +80,7 @@ Router::Reply Router::post(const std::string& path, json body) const {
   httplib::Headers headers;
   if (!options_.upstream_key.empty()) headers.emplace("Authorization", "Bearer " + options_.upstream_key);
   body["stream"] = false;
-  auto r = client.Post((path_prefix_ + path).c_str(), headers, upstream_body(std::move(body)).dump(), "application/json");
+  auto r = client.Post((path_prefix_ + path).c_str(), headers, upstream_body(std::move(body), keep_pareto_fields).dump(), "application/json");
   if (!r) return out.error = "upstream " + httplib::to_string(r.error()), out;
   out.status = r->status;
   out.body = r->body;

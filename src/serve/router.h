@@ -54,13 +54,13 @@ class Router {
   };
   // POSTs the request body (model replaced by --upstream-model, pareto's own
   // fields removed) to PATH ("/v1/chat/completions") upstream.
-  Reply post(const std::string& path, nlohmann::json body) const;
+  Reply post(const std::string& path, nlohmann::json body, bool keep_pareto_fields = false) const;
   // Same with stream: true, passing the upstream's bytes to on_bytes as they
   // come (return false to stop). ok when it answered 200 and finished.
   Reply stream(const std::string& path, nlohmann::json body, const std::function<bool(const char*, size_t)>& on_bytes) const;
 
  private:
-  nlohmann::json upstream_body(nlohmann::json body) const;
+  nlohmann::json upstream_body(nlohmann::json body, bool keep_pareto_fields = false) const;
   RouteOptions options_;
   std::string scheme_host_port_, path_prefix_;
 };

@@ -167,5 +167,40 @@ TEST(ServeRoute, FailingUpstreamsAreAnsweredByTheDevice) {
   serving.join();
 }
 
+TEST(ServeRoute, CalibrationCurve) {
+  EXPECT_NEAR(serve::text_similarity("kitten", "sitting"), 1.0 - 3.0 / 7.0, 1e-12);
+  EXPECT_EQ(serve::text_similarity("", ""), 1.0);
+  Running dev(serve::ServeOptions{}, 1), same(serve::ServeOptions{}, 1), other(serve::ServeOptions{}, 9);
+  serve::CalibrateOptions o;
+  o.device_url = "http://127.0.0.1:" + std::to_string(dev.port);
+  o.prompts = {"once upon a time", "the cat", "a b c", "zebra crossing"};
+  o.max_tokens = 8;
+  o.upstream_url = "http://127.0.0.1:" + std::to_string(same.port) + "/v1";
+  serve::CalibrationReport r = serve::calibrate_routing(o);
+  ASSERT_EQ(r.samples.size(), 4u);
+  for (const auto& s : r.samples) EXPECT_EQ(s.similarity, 1.0) << "the same model on both sides";
+  for (const auto& p : r.curve) EXPECT_EQ(p.agreement, 1.0);
+  o.upstream_url = "http://127.0.0.1:" + std::to_string(other.port);
+  r = serve::calibrate_routing(o);
+  double mean_similarity = 0;
+  for (const auto& s : r.samples) mean_similarity += s.similarity / 4;
+  EXPECT_LT(mean_similarity, 1.0) << "different models write different text";
+  double last_share = 2;
+  for (const auto& p : r.curve) {
+    if (p.signal != "mean_entropy") continue;
+    EXPECT_LE(p.upstream_share, last_share) << "a higher entropy threshold sends fewer requests up";
+    last_share = p.upstream_share;
+    if (p.upstream_share == 1) {
+      EXPECT_EQ(p.agreement, 1.0);
+    }
+    if (p.upstream_share == 0) {
+      EXPECT_NEAR(p.agreement, mean_similarity, 1e-12);
+    }
+  }
+  EXPECT_EQ(last_share, 0.0);
+  o.device_url = "http://127.0.0.1:1";
+  EXPECT_THROW(serve::calibrate_routing(o), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace pareto
