@@ -98,7 +98,7 @@ function(pareto_library)
   # The server: a static library for the CLI and the tests (not installed).
   pareto_objects_of(serve serve_objects)
   add_library(pareto_serve STATIC ${serve_objects})
-  target_link_libraries(pareto_serve PUBLIC pareto PRIVATE PkgConfig::HTTPLIB)
+  target_link_libraries(pareto_serve PUBLIC pareto_apps PRIVATE PkgConfig::HTTPLIB)
   target_include_directories(pareto_serve PUBLIC ${PROJECT_SOURCE_DIR}/src)
   # Tests, benchmarks and fuzz harnesses look inside the layers; nothing installed does.
   add_library(pareto_internal INTERFACE)

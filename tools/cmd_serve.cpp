@@ -92,6 +92,8 @@ int cmd_serve(const Args& a) {
   if (o.api_key.empty())
     if (const char* env = std::getenv("PARETO_API_KEY")) o.api_key = env;
   o.route = route_options(a);
+  o.ocr_models = a.get("--ocr-models");
+  o.vad_model = a.get("--vad-model");
 
   // Signals go to one waiting thread (blocked everywhere else, before the
   // server starts its threads); a closed client socket is not fatal.

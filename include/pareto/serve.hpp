@@ -34,6 +34,9 @@ struct ServeOptions {
   size_t max_body_bytes = size_t(4) << 20;  // larger bodies get 413
   int read_timeout_s = 30, write_timeout_s = 60;
   RouteOptions route;
+  // The perception endpoints (/v1/ocr, /v1/vad): models found as `pareto
+  // ocr` and `pareto vad` find them unless given; opened on first use.
+  std::string ocr_models, vad_model;
 };
 
 class Server {

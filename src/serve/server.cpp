@@ -133,18 +133,22 @@ void Server::Impl::routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    if (req.path.rfind("/v1/", 0) == 0 && !current_engine()) {
+    const bool llm_endpoint = req.path != "/v1/ocr" && req.path != "/v1/vad";
+    if (req.path.rfind("/v1/", 0) == 0 && llm_endpoint && !current_engine()) {
       send_error(res, ApiError(503, "unavailable_error", "the model is loading", "", "model_loading"));
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
+  http.set_error_handler(httplib::Server::HandlerWithResponse([max_body = options.max_body_bytes](const Request& req, Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 404)
       send_error(res, ApiError(404, "invalid_request_error", "no endpoint " + req.method + " " + req.path, "", "not_found"));
     else if (res.status == 413)
-      send_error(res, ApiError(413, "invalid_request_error", "the request body is too large", "", "request_too_large"));
+      send_error(res, ApiError(413, "invalid_request_error",
+                               "the request body is too large (the limit is " + std::to_string(max_body) +
+                                   " bytes; a form-urlencoded body only 8 KiB: send files with their own content type or as multipart)",
+                               "", "request_too_large"));
     else
       send_error(res, ApiError(res.status, "invalid_request_error", "the request could not be read (HTTP " + std::to_string(res.status) + ")"));
     return httplib::Server::HandlerResponse::Handled;
@@ -180,6 +184,7 @@ void Server::Impl::routes() {
   });
   http.Post("/v1/chat/completions", [this](const Request& req, Response& res) { completions(req, res, true); });
   http.Post("/v1/completions", [this](const Request& req, Response& res) { completions(req, res, false); });
+  app_routes();
 }
 
 }  // namespace pareto::serve

@@ -79,6 +79,9 @@ struct Server::Impl {
   void load();
   void warm_up(LlmEngine& engine);
   void routes();
+  void app_routes();  // /v1/ocr and /v1/vad (apps.cpp)
+  struct Apps;
+  std::shared_ptr<Apps> apps;
   void completions(const httplib::Request& req, httplib::Response& res, bool chat);
   // Answers from the upstream (stream: false); false when it failed.
   bool answer_upstream(httplib::Response& res, const std::string& path, const nlohmann::json& body, const std::string& reason,

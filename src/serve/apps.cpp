@@ -1,0 +1,130 @@
+// /v1/ocr (an image: text lines with boxes and confidences) and /v1/vad (a
+// WAV file: speech segments). The upload is the request body or the
+// multipart field "file"; the body limit applies. Each app is opened on
+// first use and serves one request at a time.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "pareto/models.hpp"
+#include "pareto/ocr.hpp"
+#include "pareto/vad.hpp"
+#include "serve/server_impl.h"
+
+namespace pareto::serve {
+
+using nlohmann::json;
+
+struct Server::Impl::Apps {
+  std::mutex ocr_mu, vad_mu;
+  std::unique_ptr<ocr::Pipeline> ocr;
+  std::unique_ptr<vad::Detector> vad;
+};
+
+namespace {
+
+std::string upload_of(const httplib::Request& req) {
+  std::string data = req.is_multipart_form_data() ? req.get_file_value("file").content : req.body;
+  if (data.empty()) bad_request("no file: send it as the request body or as the multipart field \"file\"", "file");
+  return data;
+}
+
+// The upload as a temporary file (the apps read files), removed on scope exit.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& data, const char* suffix) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "pareto-upload-XXXXXX").string() + suffix;
+    const int fd = ::mkstemps(pattern.data(), int(std::strlen(suffix)));
+    if (fd < 0) throw ApiError(500, "server_error", "cannot create a temporary file for the upload");
+    path = pattern;
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n <= 0) break;
+      done += size_t(n);
+    }
+    ::close(fd);
+    if (done != data.size()) throw ApiError(500, "server_error", "cannot write the upload to a temporary file");
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+// Bad input (an image or WAV that does not decode) is the client's error.
+// The temporary file's name is not the client's business: cut it from the message.
+[[noreturn]] void fail_with(const Status& status, const std::string& what, const std::string& temp_path) {
+  Status s = status;
+  for (size_t at; (at = s.message.find(temp_path + ": ")) != std::string::npos;) s.message.erase(at, temp_path.size() + 2);
+  if (s.code == StatusCode::invalid_argument || s.code == StatusCode::invalid_model || s.code == StatusCode::unsupported)
+    bad_request(what + ": " + s.message, "file");
+  throw ApiError(500, "server_error", what + ": " + s.message);
+}
+
+}  // namespace
+
+void Server::Impl::app_routes() {
+  apps = std::make_shared<Apps>();
+  http.Post("/v1/ocr", [this](const httplib::Request& req, httplib::Response& res) {
+    const double t0 = now_s();
+    try {
+      const std::string data = upload_of(req);
+      std::lock_guard lock(apps->ocr_mu);
+      if (!apps->ocr) {
+        auto dir = find_model_dir(ocr_models(), options.ocr_models);
+        if (!dir.ok()) throw ApiError(503, "unavailable_error", "OCR models: " + dir.status().message, "", "models_missing");
+        ocr::Options o;
+        o.threads = std::max(1, options.engine.llm.threads);
+        auto p = ocr::Pipeline::open(dir.value(), o);
+        if (!p.ok()) throw ApiError(503, "unavailable_error", "OCR models: " + p.status().message, "", "models_missing");
+        apps->ocr = std::move(p.value());
+      }
+      TempFile file(data, ".img");
+      auto r = apps->ocr->run_file(file.path);
+      if (!r.ok()) fail_with(r.status(), "the image", file.path);
+      json lines = json::array();
+      for (const ocr::TextLine& l : r.value().lines)
+        lines.push_back({{"text", l.text}, {"confidence", l.confidence}, {"box", l.box}, {"flipped", l.flipped}});
+      const ocr::StageTimes& t = r.value().times;
+      res.set_content(to_text({{"object", "ocr.result"}, {"lines", lines},
+                               {"timings", {{"total_ms", t.total * 1e3}, {"detect_ms", t.detect * 1e3}, {"recognize_ms", t.recognize * 1e3}}}}),
+                      "application/json");
+      metrics.request("/v1/ocr", 200, now_s() - t0);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+      metrics.request("/v1/ocr", e.status, now_s() - t0);
+    }
+  });
+  http.Post("/v1/vad", [this](const httplib::Request& req, httplib::Response& res) {
+    const double t0 = now_s();
+    try {
+      const std::string data = upload_of(req);
+      std::lock_guard lock(apps->vad_mu);
+      if (!apps->vad) {
+        auto model = find_model_file(vad_models(), options.vad_model);
+        if (!model.ok()) throw ApiError(503, "unavailable_error", "VAD model: " + model.status().message, "", "models_missing");
+        auto d = vad::Detector::open(model.value());
+        if (!d.ok()) throw ApiError(503, "unavailable_error", "VAD model: " + d.status().message, "", "models_missing");
+        apps->vad = std::move(d.value());
+      }
+      TempFile file(data, ".wav");
+      apps->vad->reset();  // each upload is a stream of its own
+      auto r = apps->vad->run_file(file.path);
+      if (!r.ok()) fail_with(r.status(), "the audio", file.path);
+      json segments = json::array();
+      for (const vad::Segment& s : r.value().segments) segments.push_back({{"start", s.start}, {"end", s.end}});
+      const vad::VadResult& v = r.value();
+      res.set_content(to_text({{"object", "vad.result"}, {"segments", segments}, {"audio_seconds", v.audio_seconds},
+                               {"sample_rate", v.sample_rate}, {"real_time_factor", v.real_time_factor()}}),
+                      "application/json");
+      metrics.request("/v1/vad", 200, now_s() - t0);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+      metrics.request("/v1/vad", e.status, now_s() - t0);
+    }
+  });
+}
+
+}  // namespace pareto::serve

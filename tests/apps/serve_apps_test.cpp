@@ -1,0 +1,125 @@
+// /v1/ocr and /v1/vad of pareto serve: the answers equal the apps' own on
+// the same files (an image rendered here, speech synthesized here), as the
+// body or as a multipart upload; bad uploads are 400s naming the file.
+// Skips without the models (scripts/fetch-models.sh) or the tools.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "pareto/llm.hpp"
+#include "pareto/ocr.hpp"
+#include "pareto/serve.hpp"
+#include "pareto/vad.hpp"
+#include "vad_cases.h"
+
+namespace {
+
+using nlohmann::json;
+const std::string kModels = std::string(PARETO_SOURCE_DIR) + "/models";
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct AppServer {
+  std::string dir = (std::filesystem::temp_directory_path() / ("pareto_serve_apps_" + std::to_string(::getpid()))).string();
+  std::unique_ptr<pareto::serve::Server> server;
+  int port = 0;
+  AppServer() {
+    std::filesystem::create_directories(dir);
+    pareto::SynthSpec spec;
+    spec.preset = "micro", spec.type = "f32";
+    EXPECT_TRUE(pareto::synth_llm(spec, dir + "/micro.gguf").ok());
+    pareto::serve::ServeOptions o;
+    o.model_path = dir + "/micro.gguf";
+    o.port = 0;
+    o.ocr_models = kModels + "/ocr";
+    o.vad_model = kModels + "/silero/silero_vad.onnx";
+    server = std::make_unique<pareto::serve::Server>(o);
+    port = server->start();
+  }
+  ~AppServer() {
+    server.reset();
+    std::filesystem::remove_all(dir);
+  }
+  httplib::Client client() const { return httplib::Client("127.0.0.1", port); }
+};
+
+TEST(ServeApps, OcrAnswersAsThePipeline) {
+  if (!std::ifstream(kModels + "/ocr/ch_PP-OCRv4_rec_infer.onnx")) GTEST_SKIP() << "OCR models not found in models/ocr (run scripts/fetch-models.sh)";
+  if (std::system("convert -version 2>/dev/null | grep -q ImageMagick") != 0) GTEST_SKIP() << "ImageMagick not installed (scripts/setup.sh)";
+  AppServer s;
+  const std::string image = s.dir + "/two_lines.png";
+  ASSERT_EQ(std::system(("convert -background white -fill black -font /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf -pointsize 30 "
+                         "-interline-spacing 16 label:'Serve this text\\nand this line 2026' -bordercolor white -border 24 " + image)
+                            .c_str()),
+            0);
+  auto pipeline = pareto::ocr::Pipeline::open(kModels + "/ocr");
+  ASSERT_TRUE(pipeline.ok());
+  auto want = pipeline.value()->run_file(image);
+  ASSERT_TRUE(want.ok());
+  ASSERT_EQ(want.value().lines.size(), 2u);
+  auto c = s.client();
+  const std::string bytes = read_file(image);
+  httplib::MultipartFormDataItems form = {{"file", bytes, "two_lines.png", "image/png"}};
+  for (int multipart = 0; multipart < 2; ++multipart) {
+    auto r = multipart ? c.Post("/v1/ocr", form) : c.Post("/v1/ocr", bytes, "image/png");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    ASSERT_EQ(j["lines"].size(), want.value().lines.size());
+    for (size_t i = 0; i < j["lines"].size(); ++i) {
+      EXPECT_EQ(j["lines"][i]["text"], want.value().lines[i].text);
+      EXPECT_FLOAT_EQ(j["lines"][i]["confidence"].get<float>(), want.value().lines[i].confidence);
+      EXPECT_EQ(j["lines"][i]["box"][2][0].get<float>(), want.value().lines[i].box[2][0]);
+    }
+  }
+  auto bad = c.Post("/v1/ocr", "not an image at all", "image/png");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("not a PNG or JPEG"), std::string::npos) << bad->body;
+  EXPECT_EQ(bad->body.find("pareto-upload"), std::string::npos) << "no temporary file names in errors";
+  auto empty = c.Post("/v1/ocr", "", "image/png");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 400);
+}
+
+TEST(ServeApps, VadAnswersAsTheDetector) {
+  if (!std::ifstream(vad_cases::model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
+  if (!vad_cases::have("espeak-ng")) GTEST_SKIP() << "espeak-ng not installed (scripts/setup.sh)";
+  AppServer s;
+  const std::string wav = s.dir + "/speech.wav";
+  ASSERT_TRUE(vad_cases::sh("espeak-ng -w " + wav + " 'the server hears this sentence and then stops'"));
+  auto detector = pareto::vad::Detector::open(vad_cases::model());
+  ASSERT_TRUE(detector.ok());
+  auto want = detector.value()->run_file(wav);
+  ASSERT_TRUE(want.ok());
+  ASSERT_FALSE(want.value().segments.empty());
+  auto c = s.client();
+  for (int round = 0; round < 2; ++round) {  // the second upload starts from a fresh state
+    auto r = c.Post("/v1/vad", read_file(wav), "audio/wav");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    ASSERT_EQ(j["segments"].size(), want.value().segments.size());
+    for (size_t i = 0; i < j["segments"].size(); ++i) {
+      EXPECT_EQ(j["segments"][i]["start"].get<double>(), want.value().segments[i].start);
+      EXPECT_EQ(j["segments"][i]["end"].get<double>(), want.value().segments[i].end);
+    }
+  }
+  auto bad = c.Post("/v1/vad", "RIFF....WAVEjunk", "audio/wav");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+}
+
+}  // namespace
