@@ -1,11 +1,14 @@
-// node serve_load.mjs BASE_URL CLIENTS SECONDS MAX_TOKENS
+// node serve_load.mjs BASE_URL CLIENTS SECONDS MAX_TOKENS [long|short]
 // A bounded load on an OpenAI-compatible server (loopback): CLIENTS loops
 // each sending /v1/completions one after another until SECONDS pass (no new
 // request after that). Prints one JSON line: requests, failures, latency
 // p50/p99 (ms), completion tokens and tokens/s over the wall time.
-const [base, clientsArg, secondsArg, maxTokensArg] = process.argv.slice(2);
+const [base, clientsArg, secondsArg, maxTokensArg, promptSet = 'long'] = process.argv.slice(2);
 const clients = Number(clientsArg), seconds = Number(secondsArg), maxTokens = Number(maxTokensArg);
-const prompts = [
+// long: sentences (about 50 tokens with a synthetic model's letter-level
+// vocabulary, about 10 with a real one); short: a few words, so that the
+// load measures decoding more than prompt reading.
+const longPrompts = [
   'Once upon a time there was a little robot who',
   'The weather in the mountains today is',
   'Write a short note about the history of bread:',
@@ -15,6 +18,8 @@ const prompts = [
   'Dear friend, I am writing to tell you',
   'Five facts about the ocean:',
 ];
+const shortPrompts = ['Once', 'The sky', 'Bread', 'Cities', 'Pancakes', 'Learn', 'Dear', 'Ocean'];
+const prompts = promptSet === 'short' ? shortPrompts : longPrompts;
 const latencies = [];
 let failures = 0, tokens = 0, requests = 0;
 const errors = new Map();
@@ -23,7 +28,10 @@ const deadline = Date.now() + seconds * 1000;
 async function client(id) {
   let i = id;
   while (Date.now() < deadline) {
-    const body = { prompt: prompts[i++ % prompts.length] + ` (${id}.${i})`, max_tokens: maxTokens, temperature: 0.8, seed: i };
+    // ignore_eos (both servers take it): every request writes max_tokens, so
+    // both sides do the same work whatever the random model samples.
+    const body = { prompt: prompts[i++ % prompts.length] + (promptSet === 'short' ? '' : ` (${id}.${i})`), max_tokens: maxTokens,
+      temperature: 0.8, seed: i, ignore_eos: true };
     const t0 = performance.now();
     try {
       const r = await fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });

@@ -3,14 +3,16 @@
 # on the same model and the same load, interleaved: for each client count,
 # each round runs pareto then llama-server, each for SECONDS under CLIENTS
 # concurrent clients (bench/serve_load.mjs, loopback only). Both servers get
-# the same threads, slots and context per slot. Prints a markdown table of
+# the same threads and as many slots as clients, with CTX positions per slot
+# (llama-server: -np CLIENTS -c CLIENTS*CTX; its KV cache is one buffer its
+# attention spans whole, so slots nobody uses would cost it time). Prints a markdown table of
 # medians over the rounds: requests, failures, p50/p99 latency, tokens/s,
 # server RSS before and after the load.
-#   bench/serve_load.sh [--model M.gguf] [--clients 1,4,16] [--seconds 60] [--rounds 1] [--threads 2] [--max-tokens 64]
+#   bench/serve_load.sh [--model M.gguf] [--clients 1,4,16] [--seconds 60] [--rounds 1] [--threads 2] [--max-tokens 64] [--prompts long|short]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-model= clients=1,4,16 seconds=60 rounds=1 threads=2 max_tokens=64 slots=16 ctx=512
+model= clients=1,4,16 seconds=60 rounds=1 threads=2 max_tokens=64 ctx=512 prompts=long
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=$2; shift 2;;
@@ -19,6 +21,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2;;
     --threads) threads=$2; shift 2;;
     --max-tokens) max_tokens=$2; shift 2;;
+    --prompts) prompts=$2; shift 2;;
     *) echo "serve_load.sh: unknown option '$1'" >&2; exit 2;;
   esac
 done
@@ -39,9 +42,10 @@ server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -f "$log"' EXIT
 
 rss() { awk '/^VmRSS:/ {print int($2 / 1024)}' /proc/$1/status; }
-start_server() {  # pareto|llama
+start_server() {  # pareto|llama SLOTS
+  local slots=$2
   if [ "$1" = pareto ]; then
-    "$pareto" serve "$model" --port $port --parallel $slots --ctx $ctx -t "$threads" --queue 64 2>"$log" &
+    "$pareto" serve "$model" --port $port --parallel "$slots" --ctx $ctx -t "$threads" --queue 64 2>"$log" &
   else
     "$llama/bin/llama-server" -m "$model" --port $port -np $slots -c $((slots * ctx)) -t "$threads" --no-webui 2>"$log" >/dev/null &
   fi
@@ -59,10 +63,10 @@ declare -A out rss_at
 for c in ${clients//,/ }; do
   for r in $(seq 1 "$rounds"); do
     for engine in pareto llama; do
-      start_server $engine
+      start_server $engine "$c"
       node bench/serve_load.mjs "http://127.0.0.1:$port" 1 3 8 >/dev/null  # warm-up
       before=$(rss $server)
-      line=$(node bench/serve_load.mjs "http://127.0.0.1:$port" "$c" "$seconds" "$max_tokens")
+      line=$(node bench/serve_load.mjs "http://127.0.0.1:$port" "$c" "$seconds" "$max_tokens" "$prompts")
       after=$(rss $server)
       stop_server
       echo "$engine clients=$c round=$r $line rss_before=$before rss_after=$after" >&2
@@ -74,7 +78,7 @@ done
 
 median() { tr ' ' '\n' | grep -E '^[0-9]' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
-echo "model $(basename "$model"), $threads threads, $slots slots x $ctx context, $max_tokens tokens per request, ${seconds}s per run, median of $rounds round(s)"
+echo "model $(basename "$model"), $threads threads, one slot per client x $ctx context, $prompts prompts, $max_tokens tokens per request, ${seconds}s per run, median of $rounds round(s)"
 echo
 echo "| clients | server | requests | failed | p50 ms | p99 ms | tokens/s | RSS before/after MiB |"
 echo "|---|---|---|---|---|---|---|---|"

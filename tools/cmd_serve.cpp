@@ -47,13 +47,18 @@ serve::RouteOptions route_options(const Args& a) {
       if (key != "upstream" && key != "upstream_model" && key != "upstream_timeout_s" && key != "max_device_ms" &&
           key != "confidence_tokens" && key != "max_entropy" && key != "min_logprob")
         fail_argument(path + ": unknown key '" + key + "'");
+    // The file's numbers take the flags' ranges.
+    auto in_range = [&](const char* key, double v, double lo, double hi) {
+      if (!(v >= lo && v <= hi)) fail_argument(path + ": " + key + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      return v;
+    };
     r.upstream = str("upstream");
     r.upstream_model = str("upstream_model");
-    r.upstream_timeout_s = num("upstream_timeout_s", r.upstream_timeout_s);
-    r.max_device_seconds = num("max_device_ms", 0) / 1e3;
-    r.confidence_tokens = int(num("confidence_tokens", 0));
-    r.max_entropy = num("max_entropy", 0);
-    r.min_logprob = num("min_logprob", 0);
+    r.upstream_timeout_s = in_range("upstream_timeout_s", num("upstream_timeout_s", r.upstream_timeout_s), 0.1, 3600);
+    r.max_device_seconds = in_range("max_device_ms", num("max_device_ms", 0), 0, 1e9) / 1e3;
+    r.confidence_tokens = int(in_range("confidence_tokens", num("confidence_tokens", 0), 0, 4096));
+    r.max_entropy = in_range("max_entropy", num("max_entropy", 0), 0, 100);
+    r.min_logprob = in_range("min_logprob", num("min_logprob", 0), -1000, 0);
   }
   r.upstream = a.get("--upstream", r.upstream);
   r.upstream_model = a.get("--upstream-model", r.upstream_model);
@@ -80,7 +85,7 @@ int cmd_serve(const Args& a) {
   o.host = a.get("--host", "127.0.0.1");
   o.port = int(a.get_int("--port", 8080, 0, 65535));
   o.engine.slots = int(a.get_int("--parallel", a.get_int("-np", 1, 1, 64), 1, 64));
-  o.engine.max_queue = int(a.get_int("--queue", 16, 0, 4096));
+  o.engine.max_queue = int(a.get_int("--queue", 16, 0, 1024));  // a worker thread per place
   o.engine.llm.ctx = a.get_int("--ctx", 0, 0, INT32_MAX);
   o.engine.llm.threads = a.get_threads();
   o.engine.llm.kv_type = a.get("--kv", "f16");
@@ -102,6 +107,7 @@ int cmd_serve(const Args& a) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);  // sent to ourselves to end the waiting thread
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   serve::Server server(o);
@@ -112,12 +118,13 @@ int cmd_serve(const Args& a) {
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    std::fprintf(stderr, "pareto serve: signal %d, stopping\n", sig);
+    if (sig != SIGUSR1) std::fprintf(stderr, "pareto serve: signal %d, stopping\n", sig);
     server.stop();
   });
-  signals.detach();
   std::string error;
   const bool ok = server.wait(&error);
+  pthread_kill(signals.native_handle(), SIGUSR1);  // ends the signal thread before the server goes away
+  signals.join();
   if (!ok) {
     std::fprintf(stderr, "error: %s\n", error.c_str());
     return 1;

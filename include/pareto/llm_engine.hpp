@@ -30,7 +30,8 @@ struct CompletionParams {
   float min_p = 0.05f;
   float repeat_penalty = 1.0f;
   uint64_t seed = 0;
-  bool add_bos = true;
+  bool add_bos = true;     // when the model's vocabulary asks for one (GGUF tokenizer.ggml.add_bos_token)
+  bool ignore_eos = false;  // keep writing past end-of-turn tokens (benchmarks, tests)
   std::vector<std::string> stop;  // the text stops before the first of these
   int top_logprobs = 0;           // alternatives reported per token (0..20)
   bool logprobs = false;
@@ -60,6 +61,7 @@ struct LlmEngineStats {
   int slots = 0, active = 0, queued = 0;
   int64_t requests = 0, prompt_tokens = 0, cached_prompt_tokens = 0, generated_tokens = 0;
   int64_t steps = 0, step_rows = 0;  // scheduler steps and the rows (tokens) they ran
+  int64_t cancelled = 0;             // requests that ended cancelled (client gone, cancel(), shutdown)
 };
 
 struct ChatMessage {
@@ -80,6 +82,8 @@ class LlmEngine {
                           std::function<bool(const CompletionEvent&)> on_event);
   // Cancels a queued or running request (its last event has reason "cancelled").
   void cancel(uint64_t id);
+  // Cancels every queued and running request (a server stopping).
+  void cancel_all();
 
   // The conversation as the model's chat template formats it, ending with
   // the assistant's header.

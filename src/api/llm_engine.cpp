@@ -80,7 +80,7 @@ struct LlmEngine::Impl {
   uint64_t next_id = 1;
   std::thread scheduler;
 
-  std::atomic<int64_t> requests{0}, prompt_tokens{0}, cached_prompt_tokens{0}, generated_tokens{0}, steps{0}, step_rows{0};
+  std::atomic<int64_t> requests{0}, prompt_tokens{0}, cached_prompt_tokens{0}, generated_tokens{0}, steps{0}, step_rows{0}, cancelled{0};
   std::atomic<int> active{0};
 
   void run();
@@ -89,6 +89,7 @@ struct LlmEngine::Impl {
   void on_logits(Slot& s, const float* logits);
   // flush: send the text held back (not after a stop string).
   void finish(Slot& s, const std::string& reason, const std::string& error = {}, bool flush = true);
+  void finish_queued(const std::shared_ptr<Job>& job);  // a request cancelled before it had a slot
   CompletionEvent event_of(const Slot& s) const;
 };
 
@@ -139,14 +140,14 @@ Result<uint64_t> LlmEngine::submit(const std::string& prompt, const CompletionPa
     {
       std::lock_guard lock(m.tokenizer_mu);
       LimitsScope limits(m.options.llm.limits);
-      job->prompt = m.tokenizer->encode(prompt, params.add_bos);
+      job->prompt = m.tokenizer->encode(prompt, params.add_bos && m.model->vocab.add_bos);
     }
     const int64_t ctx = m.transformer->ctx(), n = int64_t(job->prompt.size());
     if (n == 0) fail_argument("the prompt is empty and the model has no BOS token to start from");
     if (n >= ctx)
       fail_argument("the prompt has " + std::to_string(n) + " tokens; the context of a slot holds " + std::to_string(ctx) +
                     " (the prompt and at least one generated token)");
-    if (params.max_tokens > 0 && n + params.max_tokens > ctx)
+    if (params.max_tokens > 0 && params.max_tokens > ctx - n)
       fail_argument("the prompt (" + std::to_string(n) + " tokens) and max_tokens (" + std::to_string(params.max_tokens) +
                     ") exceed the context of a slot (" + std::to_string(ctx) + " tokens)");
     job->params = params;
@@ -167,13 +168,38 @@ Result<uint64_t> LlmEngine::submit(const std::string& prompt, const CompletionPa
 }
 
 void LlmEngine::cancel(uint64_t id) {
+  std::shared_ptr<Job> queued;
   {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->live.find(id);
     if (it == impl_->live.end()) return;
     it->second->cancelled = true;
+    // A queued request leaves the queue now: it neither holds a place nor waits for a slot.
+    auto q = std::find(impl_->queue.begin(), impl_->queue.end(), it->second);
+    if (q != impl_->queue.end()) {
+      queued = *q;
+      impl_->queue.erase(q);
+      impl_->live.erase(it);
+    }
   }
+  if (queued) impl_->finish_queued(queued);
   impl_->cv.notify_all();
+}
+
+void LlmEngine::cancel_all() {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [id, job] : impl_->live) ids.push_back(id);
+  }
+  for (uint64_t id : ids) cancel(id);
+}
+
+void LlmEngine::Impl::finish_queued(const std::shared_ptr<Job>& job) {
+  ++cancelled;
+  CompletionEvent e;
+  e.done = true, e.finish_reason = "cancelled", e.prompt_tokens = int64_t(job->prompt.size());
+  job->on_event(e);
 }
 
 Result<std::string> LlmEngine::format_chat(const std::vector<ChatMessage>& messages) const {
@@ -205,7 +231,7 @@ LlmEngineStats LlmEngine::stats() const {
   s.slots = int(m.slots.size());
   s.active = m.active;
   s.requests = m.requests, s.prompt_tokens = m.prompt_tokens, s.cached_prompt_tokens = m.cached_prompt_tokens;
-  s.generated_tokens = m.generated_tokens, s.steps = m.steps, s.step_rows = m.step_rows;
+  s.generated_tokens = m.generated_tokens, s.steps = m.steps, s.step_rows = m.step_rows, s.cancelled = m.cancelled;
   return s;
 }
 
@@ -227,11 +253,7 @@ void LlmEngine::Impl::run() {
   lock.unlock();
   for (Slot& s : slots)
     if (s.job) finish(s, "cancelled");
-  for (auto& job : waiting) {
-    CompletionEvent e;
-    e.done = true, e.finish_reason = "cancelled", e.prompt_tokens = int64_t(job->prompt.size());
-    job->on_event(e);
-  }
+  for (auto& job : waiting) finish_queued(job);
 }
 
 // Moves queued requests into idle slots (under mu), each to the idle slot
@@ -258,7 +280,8 @@ void LlmEngine::Impl::admit() {
     s.cached_prompt = int64_t(reuse);
     const CompletionParams& p = s.job->params;
     s.sampler = std::make_unique<llm::Sampler>(llm::SamplerOptions{p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, 64, p.seed});
-    for (int32_t t : prompt) s.sampler->accept(t);
+    // The repetition penalty looks at the last 64 tokens only.
+    for (size_t i = prompt.size() > 64 ? prompt.size() - 64 : 0; i < prompt.size(); ++i) s.sampler->accept(prompt[i]);
     s.utf8 = llm::Utf8Stream();
     s.stops = api::StopFilter(p.stop);
     s.generated = 0, s.entropy_sum = 0, s.min_logprob = 0, s.next_token = -1;
@@ -327,7 +350,7 @@ void LlmEngine::Impl::on_logits(Slot& s, const float* logits) {
   const api::TokenDistribution d = api::token_distribution(logits, vocab);
   s.work.assign(logits, logits + vocab);
   const int32_t token = s.sampler->sample(s.work.data(), vocab);
-  if (tokenizer->ends_turn(token)) return finish(s, "stop");
+  if (tokenizer->ends_turn(token) && !s.job->params.ignore_eos) return finish(s, "stop");
   const float logprob = float(logits[token] - d.log_sum_exp);
   s.entropy_sum += d.entropy;
   s.min_logprob = s.generated == 0 ? logprob : std::min<double>(s.min_logprob, logprob);
@@ -376,6 +399,7 @@ void LlmEngine::Impl::finish(Slot& s, const std::string& reason, const std::stri
     e.text = s.stops.push(s.utf8.flush(), hit);
     e.text += s.stops.flush();
   }
+  if (reason == "cancelled") ++cancelled;
   std::shared_ptr<Job> job = std::move(s.job);
   {
     std::lock_guard lock(mu);

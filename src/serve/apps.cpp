@@ -48,7 +48,10 @@ struct TempFile {
       done += size_t(n);
     }
     ::close(fd);
-    if (done != data.size()) throw ApiError(500, "server_error", "cannot write the upload to a temporary file");
+    if (done != data.size()) {
+      std::remove(path.c_str());  // the destructor does not run for a constructor that throws
+      throw ApiError(500, "server_error", "cannot write the upload to a temporary file");
+    }
   }
   ~TempFile() { std::remove(path.c_str()); }
 };
@@ -69,6 +72,8 @@ void Server::Impl::app_routes() {
   apps = std::make_shared<Apps>();
   http.Post("/v1/ocr", [this](const httplib::Request& req, httplib::Response& res) {
     const double t0 = now_s();
+    if (!admitted(req, res, false)) return;
+    LimitsScope limits(options.engine.llm.limits);  // --limit holds on this worker thread too
     try {
       const std::string data = upload_of(req);
       std::lock_guard lock(apps->ocr_mu);
@@ -99,6 +104,8 @@ void Server::Impl::app_routes() {
   });
   http.Post("/v1/vad", [this](const httplib::Request& req, httplib::Response& res) {
     const double t0 = now_s();
+    if (!admitted(req, res, false)) return;
+    LimitsScope limits(options.engine.llm.limits);
     try {
       const std::string data = upload_of(req);
       std::lock_guard lock(apps->vad_mu);

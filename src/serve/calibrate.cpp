@@ -28,10 +28,22 @@ Answer ask(const std::string& url, const std::string& key, const json& body, dou
   return {json::parse(reply.body), (now_s() - t0) * 1e3};
 }
 
-std::string text_of(const json& j) {
-  if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty() || !j["choices"][0]["text"].is_string())
-    throw std::runtime_error("a completion without choices[0].text: " + j.dump().substr(0, 200));
-  return j["choices"][0]["text"].get<std::string>();
+// The fields read from the servers' answers, each checked (an answer is
+// input like any other).
+std::string text_of(const json& j, const std::string& side) {
+  const json* choices = j.is_object() && j.contains("choices") ? &j["choices"] : nullptr;
+  const json* first = choices && choices->is_array() && !choices->empty() && (*choices)[0].is_object() ? &(*choices)[0] : nullptr;
+  if (!first || !first->contains("text") || !(*first)["text"].is_string())
+    throw std::runtime_error(side + ": a completion without choices[0].text: " + j.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 200));
+  return (*first)["text"].get<std::string>();
+}
+
+double confidence_of(const json& j, const char* key, const std::string& side) {
+  const json* p = j.contains("pareto") && j["pareto"].is_object() ? &j["pareto"] : nullptr;
+  const json* c = p && p->contains("confidence") && (*p)["confidence"].is_object() ? &(*p)["confidence"] : nullptr;
+  if (!c || !c->contains(key) || !(*c)[key].is_number())
+    throw std::runtime_error(side + ": not a pareto server (no pareto.confidence." + key + " in the answer)");
+  return (*c)[key].get<double>();
 }
 
 // One point per distinct value of the signal (and one that sends nothing up).
@@ -88,12 +100,10 @@ CalibrationReport calibrate_routing(const CalibrateOptions& o) {
     Answer u = ask(o.upstream_url, o.upstream_key, body, o.timeout_s, "upstream");
     CalibrationSample s;
     s.prompt = prompt;
-    s.device_text = text_of(d.body);
-    s.upstream_text = text_of(u.body);
-    if (!d.body.contains("pareto") || !d.body["pareto"].contains("confidence"))
-      throw std::runtime_error("device " + o.device_url + ": not a pareto server (no pareto.confidence in the answer)");
-    s.mean_entropy = d.body["pareto"]["confidence"]["mean_entropy"].get<double>();
-    s.min_logprob = d.body["pareto"]["confidence"]["min_logprob"].get<double>();
+    s.device_text = text_of(d.body, "device " + o.device_url);
+    s.upstream_text = text_of(u.body, "upstream " + o.upstream_url);
+    s.mean_entropy = confidence_of(d.body, "mean_entropy", "device " + o.device_url);
+    s.min_logprob = confidence_of(d.body, "min_logprob", "device " + o.device_url);
     s.similarity = text_similarity(s.device_text, s.upstream_text);
     s.device_ms = d.ms, s.upstream_ms = u.ms;
     report.samples.push_back(std::move(s));

@@ -39,12 +39,15 @@ struct StreamState {
   uint64_t id = 0;
   std::shared_ptr<Channel> ch = std::make_shared<Channel>();
   bool started = false, decided = false, counted_first = false;
+  size_t text_offset = 0;  // legacy logprobs: where the next token starts in the text
   std::vector<std::string> held;
 
-  bool submit() {
+  // The device takes over after the upstream failed; the error text when it cannot.
+  std::string submit() {
     auto r = eng->submit(prompt, params, [c = ch](const CompletionEvent& e) { return c->push(e); });
-    id = r.ok() ? r.value() : 0;
-    return id != 0;
+    if (!r.ok()) return r.status().message;
+    id = r.value();
+    return id ? "" : "the upstream failed and every slot and queue place of the device is taken";
   }
   // Passes the upstream's stream through; true when it answered. `wrote`
   // tells whether any byte went out (then there is no way back).
@@ -53,22 +56,23 @@ struct StreamState {
     Router::Reply up = impl->router.stream(path, body, [&](const char* d, size_t n) {
       if (!wrote) {
         wrote = true;
-        if (id) eng->cancel(id), ch->close();  // the device's answer is not needed any more
         const std::string c = route_comment("upstream", why);
         if (!sink.write(c.data(), c.size())) return false;
       }
       return sink.write(d, n);
     });
-    if (!up.ok) return false;
+    if (!up.ok || !wrote) return false;  // an empty event stream is no answer either
+    if (id) eng->cancel(id), ch->close();  // the device's answer is not needed any more
     impl->metrics.route("upstream", why);
     impl->metrics.request(endpoint, 200, now_s() - t0);
     sink.done();
     return true;
   }
-  std::string chunk_of(const CompletionEvent& e) const {
+  std::string chunk_of(const CompletionEvent& e) {
     std::string out;
     if (!e.text.empty() || !e.logprobs.empty()) {
-      json lp = want_logprobs ? (chat ? chat_logprobs_json(e.logprobs) : legacy_logprobs_json(e.logprobs, 0)) : json(nullptr);
+      json lp = want_logprobs ? (chat ? chat_logprobs_json(e.logprobs) : legacy_logprobs_json(e.logprobs, text_offset)) : json(nullptr);
+      for (const TokenLogprob& t : e.logprobs) text_offset += t.token.size();
       out += sse(chat ? chat_chunk(ids, {{"content", e.text}}, lp, "") : completion_chunk(ids, e.text, lp, ""));
     }
     if (!e.done) return out;
@@ -93,10 +97,9 @@ bool StreamState::pump(httplib::DataSink& sink) {
       if (try_upstream(sink, reason, wrote)) return true;
       if (wrote) return false;  // broken half-way: the client sees a cut stream
       reason = ids.route_reason = "upstream_failed";
-      if (!submit()) {  // the headers are out: the error goes as an event
-        send(sse(error_body(ApiError(429, "rate_limit_error", "the upstream failed and the device is busy", "", "queue_full"))) +
-             "data: [DONE]\n\n");
-        impl->metrics.request(endpoint, 429, now_s() - t0);
+      if (const std::string error = submit(); !error.empty()) {  // the headers are out: the error goes as an event
+        send(sse(error_body(ApiError(503, "unavailable_error", error, "", "upstream_failed"))) + "data: [DONE]\n\n");
+        impl->metrics.request(endpoint, 503, now_s() - t0);
         sink.done();
         return true;
       }
@@ -108,7 +111,9 @@ bool StreamState::pump(httplib::DataSink& sink) {
     else if (!send(first)) return false;
   }
   CompletionEvent e;
-  if (!ch->pop(e, 1.0)) return sink.is_writable();  // nothing yet: is the client still there?
+  // Nothing for a second (queued, or a long prompt): a comment line, which
+  // SSE clients ignore, finds out whether the client is still there.
+  if (!ch->pop(e, 1.0)) return send(": ping\n\n");
   if (!counted_first && e.completion_tokens > 0) counted_first = true, impl->metrics.first_token(now_s() - t0);
   if (e.done && (e.finish_reason == "stop" || e.finish_reason == "length")) impl->speed.observe(e);
   std::string out = chunk_of(e);
@@ -135,6 +140,16 @@ bool StreamState::pump(httplib::DataSink& sink) {
   return true;
 }
 
+// A request the engine refused: the context (prompt or max_tokens too
+// long) is context_length_exceeded, a stopping engine 503, the rest 400.
+[[noreturn]] void refused(const Status& st, const CompletionRequest& r, const std::string& max_tokens_name) {
+  const std::string& m = st.message;
+  if (m.find("shutting down") != std::string::npos) throw ApiError(503, "unavailable_error", m, "", "shutting_down");
+  if (m.find("max_tokens") != std::string::npos) bad_request(m, max_tokens_name, "context_length_exceeded");
+  if (m.find("context") != std::string::npos) bad_request(m, r.chat ? "messages" : "prompt", "context_length_exceeded");
+  bad_request(m, m.find("stop") != std::string::npos ? "stop" : "");
+}
+
 }  // namespace
 
 bool Server::Impl::answer_upstream(httplib::Response& res, const std::string& path, const json& body, const std::string& reason,
@@ -155,6 +170,7 @@ bool Server::Impl::answer_upstream(httplib::Response& res, const std::string& pa
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res, bool chat) {
   const double t0 = now_s();
   const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
+  if (!admitted(req, res, true)) return;
   try {
     const json body = parse_body(req.body);
     CompletionRequest r = chat ? parse_chat_request(body) : parse_completion_request(body);
@@ -168,24 +184,31 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       prompt = formatted.value();
     }
     // The route: private, latency budget (estimated from measured speeds), or the device.
-    auto tokens = eng->tokenize(prompt, r.params.add_bos);
-    const int64_t prompt_tokens = tokens.ok() ? int64_t(tokens.value().size()) : 0;
-    const int64_t ctx = eng->info().ctx;
-    const int64_t max_out = r.params.max_tokens > 0 ? r.params.max_tokens : std::max<int64_t>(0, ctx - prompt_tokens);
+    // Without an upstream there is nothing to estimate (and no second tokenization).
+    int64_t prompt_tokens = 0;
+    if (router.has_upstream()) {
+      auto tokens = eng->tokenize(prompt, r.params.add_bos);
+      prompt_tokens = tokens.ok() ? int64_t(tokens.value().size()) : 0;
+    }
+    // A request without max_tokens is estimated at kAssumedReply tokens, not the whole context.
+    constexpr int64_t kAssumedReply = 256;
+    const int64_t max_out = r.params.max_tokens > 0 ? r.params.max_tokens : kAssumedReply;
     Route route = router.decide(private_request, prompt_tokens, max_out, speed);
     if (route.upstream && !r.stream && answer_upstream(res, endpoint, body, route.reason, nullptr, t0, endpoint)) return;
     ResponseIds ids{(chat ? "chatcmpl-" : "cmpl-") + res.get_header_value("x-request-id"), options.model_name, int64_t(std::time(nullptr)),
                     "device", route.upstream && !r.stream ? "upstream_failed" : route.reason};
-    const bool check = !private_request && router.confidence_check_enabled();
+    // No second try of an upstream that has just failed.
+    const bool check = !private_request && !route.upstream && router.confidence_check_enabled();
+    const std::string max_tokens_name = body.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     if (r.stream) {
       auto st = std::make_shared<StreamState>();
       st->impl = this, st->eng = eng, st->ids = ids, st->chat = chat, st->include_usage = r.include_usage;
       st->want_logprobs = r.params.logprobs, st->echo = r.echo ? r.prompt : "", st->endpoint = endpoint, st->path = endpoint;
       st->prompt = prompt, st->reason = ids.route_reason, st->body = body, st->params = r.params, st->t0 = t0;
-      st->upstream_first = route.upstream, st->check = check && !route.upstream;
+      st->upstream_first = route.upstream, st->check = check;
       if (!st->upstream_first) {
         auto id = eng->submit(prompt, r.params, [c = st->ch](const CompletionEvent& e) { return c->push(e); });
-        if (!id.ok()) bad_request(id.status().message, r.max_tokens_given ? "max_tokens" : "messages", "context_length_exceeded");
+        if (!id.ok()) refused(id.status(), r, max_tokens_name);
         if (id.value() == 0) throw ApiError(429, "rate_limit_error", "the server is busy: every slot and queue place is taken", "", "queue_full");
         st->id = id.value();
       }
@@ -204,7 +227,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     }
     auto ch = std::make_shared<Channel>();
     auto id = eng->submit(prompt, r.params, [ch](const CompletionEvent& e) { return ch->push(e); });
-    if (!id.ok()) bad_request(id.status().message, r.max_tokens_given ? "max_tokens" : "messages", "context_length_exceeded");
+    if (!id.ok()) refused(id.status(), r, max_tokens_name);
     if (id.value() == 0) throw ApiError(429, "rate_limit_error", "the server is busy: every slot and queue place is taken", "", "queue_full");
     std::string text = r.echo ? prompt : "";
     const size_t first_offset = text.size();
@@ -220,6 +243,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       if (e.done) break;
     }
     if (e.finish_reason == "error") throw ApiError(500, "server_error", e.error);
+    if (e.finish_reason == "cancelled") throw ApiError(503, "unavailable_error", "the server is stopping", "", "shutting_down");
     speed.observe(e);
     if (check && router.unsure(judged.mean_entropy, judged.min_logprob)) {
       if (answer_upstream(res, endpoint, body, "low_confidence", &judged, t0, endpoint)) return;

@@ -107,6 +107,7 @@ std::string Metrics::render(const LlmEngineStats* engine) const {
   counter("pareto_prompt_tokens_total", "Prompt tokens of accepted completions.", engine->prompt_tokens);
   counter("pareto_prompt_tokens_cached_total", "Prompt tokens reused from a slot's cache.", engine->cached_prompt_tokens);
   counter("pareto_generated_tokens_total", "Tokens generated.", engine->generated_tokens);
+  counter("pareto_requests_cancelled_total", "Completions that ended cancelled (client gone, server stopping).", engine->cancelled);
   counter("pareto_engine_steps_total", "Batched forward passes.", engine->steps);
   counter("pareto_engine_step_rows_total", "Tokens run by those passes (rows / steps = mean batch).", engine->step_rows);
   return out;

@@ -92,10 +92,12 @@ void parse_common(const json& body, CompletionRequest& r, const char* max_tokens
   r.max_tokens_given = max_tokens > 0;
   p.max_tokens = max_tokens;  // 0: until the context is full
   p.temperature = float(get_number(body, "temperature", 0.8, 0, 2));
+  if (p.temperature < 1e-3f) p.temperature = 0;  // greedy: dividing logits by a tiny temperature overflows
   p.top_p = float(get_number(body, "top_p", 0.95, 0, 1));
   p.top_k = int(get_integer(body, "top_k", 40, 0, 1 << 20));
   p.min_p = float(get_number(body, "min_p", 0.05, 0, 1));
-  p.repeat_penalty = float(get_number(body, "repeat_penalty", 1.0, 0, 10));
+  p.repeat_penalty = float(get_number(body, "repeat_penalty", 1.0, 0.01, 10));  // 0 would divide by zero
+  p.ignore_eos = get_bool(body, "ignore_eos", false);  // llama.cpp's extension, for benchmarks
   // Accepted for compatibility; the sampler has no presence/frequency penalty.
   get_number(body, "presence_penalty", 0, -2, 2);
   get_number(body, "frequency_penalty", 0, -2, 2);

@@ -35,7 +35,8 @@ nlohmann::json completion_chunk(const ResponseIds& ids, const std::string& text,
 // The last chunk of stream_options.include_usage: no choices, the usage.
 nlohmann::json usage_chunk(const ResponseIds& ids, bool chat, const CompletionEvent& last);
 
-// The finish reasons OpenAI defines: stop and length (cancelled and error never reach a client).
+// The finish reasons OpenAI defines: stop and length. A cancelled stream
+// (its client gone, or the server stopping) ends as stop.
 std::string openai_finish_reason(const std::string& engine_reason);
 
 }  // namespace pareto::serve

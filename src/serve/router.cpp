@@ -10,6 +10,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr size_t kMaxUpstreamReply = size_t(16) << 20;
+
 // An exponential moving average that starts at the first value.
 void blend(double& avg, double x) { avg = avg == 0 ? x : 0.8 * avg + 0.2 * x; }
 
@@ -77,15 +79,33 @@ Router::Reply Router::post(const std::string& path, json body, bool keep_pareto_
   client.set_connection_timeout(std::chrono::duration<double>(std::min(options_.upstream_timeout_s, 5.0)));
   client.set_read_timeout(std::chrono::duration<double>(options_.upstream_timeout_s));
   client.set_write_timeout(std::chrono::duration<double>(options_.upstream_timeout_s));
-  httplib::Headers headers;
-  if (!options_.upstream_key.empty()) headers.emplace("Authorization", "Bearer " + options_.upstream_key);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path_prefix_ + path;
+  if (!options_.upstream_key.empty()) req.headers.emplace("Authorization", "Bearer " + options_.upstream_key);
+  req.headers.emplace("Content-Type", "application/json");
   body["stream"] = false;
-  auto r = client.Post((path_prefix_ + path).c_str(), headers, upstream_body(std::move(body), keep_pareto_fields).dump(), "application/json");
+  req.body = upstream_body(std::move(body), keep_pareto_fields).dump();
+  // The timeout bounds the whole answer, not each read (an upstream sending
+  // a byte a second would never time out), and the answer's size is capped.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.upstream_timeout_s);
+  bool too_big = false, too_slow = false;
+  req.response_handler = [&](const httplib::Response& res) {
+    out.status = res.status;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (out.body.size() + n > kMaxUpstreamReply) return !(too_big = true);
+    if (std::chrono::steady_clock::now() > deadline) return !(too_slow = true);
+    out.body.append(data, n);
+    return true;
+  };
+  auto r = client.send(req);
+  if (too_big) return out.error = "upstream answer over " + std::to_string(kMaxUpstreamReply >> 20) + " MiB", out;
+  if (too_slow) return out.error = "upstream answer slower than the timeout", out;
   if (!r) return out.error = "upstream " + httplib::to_string(r.error()), out;
-  out.status = r->status;
-  out.body = r->body;
-  out.ok = r->status == 200 && json::accept(r->body);
-  if (!out.ok) out.error = "upstream answered HTTP " + std::to_string(r->status);
+  out.ok = out.status == 200 && json::accept(out.body);
+  if (!out.ok) out.error = "upstream answered HTTP " + std::to_string(out.status) + (out.status == 200 ? " without JSON" : "");
   return out;
 }
 

@@ -57,9 +57,10 @@ Server::~Server() {
 int Server::start() {
   Impl& m = *impl_;
   const ServeOptions& o = m.options;
-  // One worker per request that can be in flight (slots + queue) and a few
-  // for health, metrics and requests the queue refuses.
-  const size_t workers = size_t(o.engine.slots + o.engine.max_queue + 4);
+  // A worker per request that can be in flight (slots + queue) and more for
+  // idle keep-alive connections, health, metrics, the apps and requests the
+  // queue refuses.
+  const size_t workers = size_t(o.engine.slots + o.engine.max_queue + 32);
   m.http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   m.http.set_payload_max_length(o.max_body_bytes);
   m.http.set_read_timeout(o.read_timeout_s, 0);
@@ -68,6 +69,9 @@ int Server::start() {
   const int port = o.port == 0 ? m.http.bind_to_any_port(o.host) : (m.http.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port < 0) throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port));
   m.listener = std::thread([&m] { m.http.listen_after_bind(); });
+  // httplib's stop() does nothing before the listener runs: a load that
+  // fails at once must find it running, or the listener would never end.
+  for (int i = 0; i < 5000 && !m.http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   m.loader = std::thread([&m] { m.load(); });
   return port;
 }
@@ -85,6 +89,8 @@ void Server::stop() {
     impl_->stopped = true;
   }
   impl_->cv.notify_all();
+  // Requests still generating end now (their handlers are waiting on them).
+  if (auto eng = impl_->current_engine()) eng->cancel_all();
   impl_->http.stop();
 }
 
@@ -119,25 +125,31 @@ void Server::Impl::warm_up(LlmEngine& eng) {
   speed.observe(e);
 }
 
+// The key and the loading state are checked in the handlers, after httplib
+// has read the body: answering before it (a pre-routing handler) would leave
+// the body in the connection, to be parsed as the next request.
+bool Server::Impl::admitted(const httplib::Request& req, httplib::Response& res, bool needs_model) {
+  if (!options.api_key.empty()) {
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) != 0 || !same_secret(auth.substr(7), options.api_key)) {
+      send_error(res, ApiError(401, "invalid_request_error", "invalid or missing API key (Authorization: Bearer KEY)", "", "invalid_api_key"));
+      metrics.request(endpoint_label(req.path), 401, 0);
+      return false;
+    }
+  }
+  if (needs_model && !current_engine()) {
+    send_error(res, ApiError(503, "unavailable_error", "the model is loading", "", "model_loading"));
+    metrics.request(endpoint_label(req.path), 503, 0);
+    return false;
+  }
+  return true;
+}
+
 void Server::Impl::routes() {
   using httplib::Request, httplib::Response;
   http.set_pre_routing_handler([this](const Request& req, Response& res) {
     std::string rid = req.get_header_value("x-request-id");
     res.set_header("x-request-id", valid_request_id(rid) ? rid : random_id());
-    if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (!options.api_key.empty()) {
-      const std::string auth = req.get_header_value("Authorization");
-      if (auth.rfind("Bearer ", 0) != 0 || !same_secret(auth.substr(7), options.api_key)) {
-        send_error(res, ApiError(401, "invalid_request_error", "invalid or missing API key (Authorization: Bearer KEY)", "", "invalid_api_key"));
-        metrics.request(req.path, 401, 0);
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    const bool llm_endpoint = req.path != "/v1/ocr" && req.path != "/v1/vad";
-    if (req.path.rfind("/v1/", 0) == 0 && llm_endpoint && !current_engine()) {
-      send_error(res, ApiError(503, "unavailable_error", "the model is loading", "", "model_loading"));
-      return httplib::Server::HandlerResponse::Handled;
-    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http.set_error_handler(httplib::Server::HandlerWithResponse([max_body = options.max_body_bytes](const Request& req, Response& res) {
@@ -169,13 +181,15 @@ void Server::Impl::routes() {
     if (!engine) return send_error(res, ApiError(503, "unavailable_error", "the model is loading", "", "model_loading"));
     res.set_content(R"({"status":"ok"})", "application/json");
   });
-  http.Get("/metrics", [this](const Request&, Response& res) {
+  http.Get("/metrics", [this](const Request& req, Response& res) {
+    if (!admitted(req, res, false)) return;
     auto eng = current_engine();
     LlmEngineStats stats;
     if (eng) stats = eng->stats();
     res.set_content(metrics.render(eng ? &stats : nullptr), "text/plain; version=0.0.4");
   });
-  http.Get("/v1/models", [this](const Request&, Response& res) {
+  http.Get("/v1/models", [this](const Request& req, Response& res) {
+    if (!admitted(req, res, true)) return;
     const LlmInfo info = current_engine()->info();
     json model = {{"id", options.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "pareto"},
                   {"meta", {{"arch", info.arch}, {"n_ctx", info.ctx}, {"n_params", info.parameters}, {"weight_type", info.weight_type},

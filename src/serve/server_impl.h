@@ -58,6 +58,13 @@ inline void send_error(httplib::Response& res, const ApiError& e) {
 
 inline std::string sse(const nlohmann::json& j) { return "data: " + to_text(j) + "\n\n"; }
 
+// Metrics label a request by its endpoint, never by a path a client made up.
+inline std::string endpoint_label(const std::string& path) {
+  for (const char* known : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/ocr", "/v1/vad", "/metrics", "/health"})
+    if (path == known) return known;
+  return "other";
+}
+
 struct Server::Impl {
   explicit Impl(ServeOptions o) : options(std::move(o)), router(options.route) {}
   ServeOptions options;
@@ -79,6 +86,8 @@ struct Server::Impl {
   void load();
   void warm_up(LlmEngine& engine);
   void routes();
+  // The API key and, for the endpoints that need it, the loaded model; false after answering the error.
+  bool admitted(const httplib::Request& req, httplib::Response& res, bool needs_model);
   void app_routes();  // /v1/ocr and /v1/vad (apps.cpp)
   struct Apps;
   std::shared_ptr<Apps> apps;

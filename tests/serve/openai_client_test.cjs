@@ -77,6 +77,12 @@ async function main() {
   assert.deepEqual(usage.completion_tokens, u.completion_tokens);
   assert.equal(usage.prompt_tokens_details.cached_tokens, u.prompt_tokens - 1, 'the repeated prompt comes from the slot cache');
 
+  // A seed makes sampling repeatable; another seed samples otherwise.
+  const sampled = (seed) => client.completions.create({ model: 'tiny', prompt: 'Once', max_tokens: 24, temperature: 1, seed, ignore_eos: true });
+  const [s1, s1again, s2] = [await sampled(11), await sampled(11), await sampled(12)];
+  assert.equal(s1.choices[0].text, s1again.choices[0].text);
+  assert.notEqual(s1.choices[0].text, s2.choices[0].text);
+
   // Completions, plain and streamed.
   const comp = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 10, temperature: 0 });
   assert.equal(comp.object, 'text_completion');
@@ -106,8 +112,11 @@ async function main() {
 
   // An aborted stream stops generating: the slot is free again and the token count stops growing.
   const startTokens = await metric('pareto_generated_tokens_total');
+  const startCancelled = await metric('pareto_requests_cancelled_total');
   const controller = new AbortController();
-  const long = await client.chat.completions.create({ model: 'tiny', messages, temperature: 1, stream: true }, { signal: controller.signal });
+  // ignore_eos: unstopped, it would write until the 8192-position context is full.
+  const long = await client.chat.completions.create({ model: 'tiny', messages, temperature: 1, stream: true, ignore_eos: true },
+    { signal: controller.signal });
   let got = 0;
   try {
     for await (const chunk of long) {
@@ -123,6 +132,7 @@ async function main() {
     active = await metric('pareto_slots_active');
   }
   assert.equal(active, 0, 'the aborted request released its slot');
+  assert.equal(await metric('pareto_requests_cancelled_total'), startCancelled + 1, 'the server cancelled it');
   const before = await metric('pareto_generated_tokens_total');
   // Unstopped it would fill the 8192-position context.
   assert.ok(before - startTokens < 4000, `generation stopped early (${before - startTokens} tokens)`);
