@@ -28,9 +28,13 @@ fi
 port=18432
 "$pareto" serve "$model" --port $port --parallel "$clients" --ctx 512 -t "$threads" 2>/dev/null &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
-node bench/serve_load.mjs "http://127.0.0.1:$port" "$clients" "$seconds" 64 > /tmp/pareto_soak_load.$$ &
+out=$(mktemp)
+load=
+trap 'kill $server $load 2>/dev/null; rm -f "$out"' EXIT
+ready=0
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && { ready=1; break; }; sleep 0.1; done
+[ $ready = 1 ] || { echo "serve_soak.sh: the server did not become ready" >&2; exit 1; }
+node bench/serve_load.mjs "http://127.0.0.1:$port" "$clients" "$seconds" 64 > "$out" &
 load=$!
 echo "| seconds | RSS MiB | generated tokens |"
 echo "|---|---|---|"
@@ -44,7 +48,7 @@ for t in $(seq 0 "$step" "$seconds"); do
   [ "$t" -lt "$seconds" ] && sleep "$step"
 done
 wait $load
+load=
 echo
-echo "load: $(cat /tmp/pareto_soak_load.$$)"
-rm -f /tmp/pareto_soak_load.$$
+echo "load: $(cat "$out")"
 echo "RSS from 60 s to the end: ${first:-?} -> $last MiB"
