@@ -143,12 +143,25 @@ TEST(ServeRoute, FailingUpstreamsAreAnsweredByTheDevice) {
     res.set_content(R"({"choices": []})", "application/json");
   });
   faults.Post("/garbage/v1/completions", [](const httplib::Request&, httplib::Response& res) { res.set_content("not json", "text/plain"); });
+  faults.Post("/nochoices/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"choices": [{}]})", "application/json");
+  });
+  faults.Post("/empty/v1/completions", [](const httplib::Request&, httplib::Response& res) { res.set_content("", "text/event-stream"); });
+  // Half a chunk, then the connection ends.
+  faults.Post("/broken/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+      const std::string half = "data: {\"choices\": [{\"text\": \"par";
+      sink.write(half.data(), half.size());
+      return false;
+    });
+  });
   const int fault_port = faults.bind_to_any_port("127.0.0.1");
   std::thread serving([&] { faults.listen_after_bind(); });
   Slammer slammer;
   const std::string base = "http://127.0.0.1:" + std::to_string(fault_port);
-  for (const std::string& url : std::vector<std::string>{base + "/error", base + "/slow", base + "/garbage", "http://127.0.0.1:" + std::to_string(slammer.port),
-                                std::string("http://127.0.0.1:1")}) {
+  for (const std::string& url : std::vector<std::string>{base + "/error", base + "/slow", base + "/garbage", base + "/nochoices", base + "/empty",
+                                                          "http://127.0.0.1:" + std::to_string(slammer.port), std::string("http://127.0.0.1:1")}) {
+    if (url == base + "/nochoices") continue;  // valid JSON: a non-stream answer passes through as the upstream's
     serve::ServeOptions o = device_options(url);
     o.route.max_device_seconds = 1e-6;
     Running dev(o);
@@ -162,6 +175,47 @@ TEST(ServeRoute, FailingUpstreamsAreAnsweredByTheDevice) {
     ASSERT_TRUE(s);
     EXPECT_NE(s->body.find(": pareto served_by=device route_reason=upstream_failed"), std::string::npos) << url;
     EXPECT_EQ(s->body.substr(s->body.size() - 14), "data: [DONE]\n\n") << url;
+  }
+  // An upstream that breaks after sending bytes: the client's stream is cut
+  // (nothing can be taken back), the server stays up.
+  {
+    serve::ServeOptions o = device_options(base + "/broken");
+    o.route.max_device_seconds = 1e-6;
+    Running dev(o);
+    auto c = dev.client();
+    auto s = post(c, "/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 4, "temperature": 0, "stream": true})");
+    if (s) {
+      EXPECT_EQ(s->body.find("data: [DONE]"), std::string::npos) << "a cut stream does not pretend to end";
+    }
+    auto h = c.Get("/health");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200);
+  }
+  // Unsure device, failing upstream: the device's own answer, saying so.
+  {
+    serve::ServeOptions o = device_options(base + "/error");
+    o.route.confidence_tokens = 4;
+    o.route.max_entropy = 0.5;
+    Running dev(o);
+    json j = complete(dev, kCompletion);
+    EXPECT_EQ(j["pareto"]["served_by"], "device");
+    EXPECT_EQ(j["pareto"]["route_reason"], "low_confidence_upstream_failed");
+  }
+  // Calibration against answers that are not completions: an error naming the side, no crash.
+  {
+    Running dev(serve::ServeOptions{});
+    for (const char* bad : {"/garbage", "/nochoices"}) {
+      serve::CalibrateOptions o;
+      o.device_url = "http://127.0.0.1:" + std::to_string(dev.port);
+      o.upstream_url = base + bad;
+      o.prompts = {"once"};
+      try {
+        serve::calibrate_routing(o);
+        ADD_FAILURE() << bad << ": no error";
+      } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("upstream"), std::string::npos) << e.what();
+      }
+    }
   }
   faults.stop();
   serving.join();
