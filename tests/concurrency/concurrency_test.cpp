@@ -225,7 +225,7 @@ TEST(ThreadPoolRegions, DynamicRegionsRunEveryIndexOnce) {
 // cancel at once on three slots (the queue full now and then), callbacks
 // return false midway, and the engine is destroyed with requests queued
 // and running. Every request gets exactly one final event.
-TEST(LlmEngineConcurrency, SubmitCancelAndDestroyWhileRunning) {
+TEST(ConcurrencyLlmEngine, SubmitCancelAndDestroyWhileRunning) {
   const std::string path = (std::filesystem::temp_directory_path() / ("pareto_engine_tsan_" + std::to_string(::getpid()) + ".gguf")).string();
   SynthSpec spec;
   spec.preset = "micro", spec.type = "q8_0";
