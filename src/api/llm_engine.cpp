@@ -18,7 +18,6 @@
 #include "core/thread_pool.h"
 #include "llm/chat.h"
 #include "llm/model.h"
-#include "llm/repack.h"
 #include "llm/sampler.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
@@ -28,7 +27,6 @@ namespace pareto {
 
 namespace {
 
-constexpr int64_t kDefaultCtxCap = 4096;
 constexpr int kMaxTopLogprobs = 20;
 constexpr size_t kMaxStops = 16, kMaxStopBytes = 512;
 
@@ -114,11 +112,10 @@ Result<std::unique_ptr<LlmEngine>> LlmEngine::open(const std::string& model_path
     impl->pool = std::make_unique<ThreadPool>(std::max(1, options.llm.threads));
     PoolScope scope(impl->pool.get());
     LimitsScope limits(options.llm.limits);
-    impl->model = llm::Model::load(model_path, options.llm.tokenizer);
-    if (options.llm.repack) llm::repack_for_cpu(*impl->model);
+    impl->model = api::load_llm(model_path, options.llm);
     if (impl->model->vocab.pieces.empty()) fail_argument("the model has no tokenizer (pass a tokenizer file)");
     impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
-    const int64_t ctx = options.llm.ctx > 0 ? options.llm.ctx : std::min(impl->model->config.ctx_len, kDefaultCtxCap);
+    const int64_t ctx = api::llm_context(*impl->model, options.llm);
     impl->transformer = std::make_unique<llm::Transformer>(*impl->model, ctx, llm::kv_type_by_name(options.llm.kv_type), options.slots);
     impl->slots.resize(size_t(options.slots));
     Impl* raw = impl.get();

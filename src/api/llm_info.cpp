@@ -1,10 +1,12 @@
 // What `pareto info` and the APIs report about a loaded language model.
 #include "api/llm_info.h"
 
+#include <algorithm>
 #include <map>
 
 #include "kernels/quant_formats.h"
 #include "llm/chat.h"
+#include "llm/repack.h"
 
 namespace pareto::api {
 
@@ -43,6 +45,17 @@ LlmInfo describe_llm(const llm::Model& m, int64_t ctx, size_t kv_cache_bytes) {
   int64_t per_layer = c.dim * c.n_heads * c.head_dim * 2 + c.dim * c.n_kv_heads * c.head_dim * 2 + 3 * c.dim * c.ffn_dim + 2 * c.dim;
   i.parameters = c.n_layers * per_layer + c.vocab * c.dim * (m.output.data == m.token_embd.data ? 1 : 2) + c.dim;
   return i;
+}
+
+std::unique_ptr<llm::Model> load_llm(const std::string& path, const LlmOptions& options) {
+  auto model = llm::Model::load(path, options.tokenizer);
+  if (options.repack) llm::repack_for_cpu(*model);
+  return model;
+}
+
+int64_t llm_context(const llm::Model& model, const LlmOptions& options) {
+  constexpr int64_t kDefaultCtxCap = 4096;
+  return options.ctx > 0 ? options.ctx : std::min(model.config.ctx_len, kDefaultCtxCap);
 }
 
 }  // namespace pareto::api

@@ -7,7 +7,6 @@
 #include "core/thread_pool.h"
 #include "kernels/membw.h"
 #include "kernels/quant_formats.h"
-#include "llm/repack.h"
 #include "llm/chat.h"
 #include "llm/model.h"
 #include "llm/perplexity.h"
@@ -24,8 +23,6 @@ namespace pareto {
 namespace {
 
 using api::guarded;
-
-constexpr int64_t kDefaultCtxCap = 4096;
 
 }  // namespace
 
@@ -50,10 +47,9 @@ Result<std::unique_ptr<LlmSession>> LlmSession::open(const std::string& model_pa
     impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     PoolScope scope(impl->pool.get());
     LimitsScope limits(options.limits);
-    impl->model = llm::Model::load(model_path, options.tokenizer);
-    if (options.repack) llm::repack_for_cpu(*impl->model);
+    impl->model = api::load_llm(model_path, options);
     if (!impl->model->vocab.pieces.empty()) impl->tokenizer = std::make_unique<llm::Tokenizer>(impl->model->vocab);
-    int64_t ctx = options.ctx > 0 ? options.ctx : std::min(impl->model->config.ctx_len, kDefaultCtxCap);
+    const int64_t ctx = api::llm_context(*impl->model, options);
     impl->transformer = std::make_unique<llm::Transformer>(*impl->model, ctx, llm::kv_type_by_name(options.kv_type));
     return std::unique_ptr<LlmSession>(new LlmSession(std::move(impl)));
   });

@@ -73,19 +73,28 @@ json Router::upstream_body(json body, bool keep_pareto_fields) const {
   return body;
 }
 
-Router::Reply Router::post(const std::string& path, json body, bool keep_pareto_fields) const {
-  Reply out;
-  httplib::Client client(scheme_host_port_);
+void Router::set_timeouts(httplib::Client& client) const {
   client.set_connection_timeout(std::chrono::duration<double>(std::min(options_.upstream_timeout_s, 5.0)));
   client.set_read_timeout(std::chrono::duration<double>(options_.upstream_timeout_s));
   client.set_write_timeout(std::chrono::duration<double>(options_.upstream_timeout_s));
+}
+
+httplib::Request Router::upstream_request(const std::string& path, json body, bool stream, bool keep_pareto_fields) const {
   httplib::Request req;
   req.method = "POST";
   req.path = path_prefix_ + path;
   if (!options_.upstream_key.empty()) req.headers.emplace("Authorization", "Bearer " + options_.upstream_key);
   req.headers.emplace("Content-Type", "application/json");
-  body["stream"] = false;
+  body["stream"] = stream;
   req.body = upstream_body(std::move(body), keep_pareto_fields).dump();
+  return req;
+}
+
+Router::Reply Router::post(const std::string& path, json body, bool keep_pareto_fields) const {
+  Reply out;
+  httplib::Client client(scheme_host_port_);
+  set_timeouts(client);
+  httplib::Request req = upstream_request(path, std::move(body), /*stream=*/false, keep_pareto_fields);
   // The timeout bounds the whole answer, not each read (an upstream sending
   // a byte a second would never time out), and the answer's size is capped.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.upstream_timeout_s);
@@ -112,15 +121,8 @@ Router::Reply Router::post(const std::string& path, json body, bool keep_pareto_
 Router::Reply Router::stream(const std::string& path, json body, const std::function<bool(const char*, size_t)>& on_bytes) const {
   Reply out;
   httplib::Client client(scheme_host_port_);
-  client.set_connection_timeout(std::chrono::duration<double>(std::min(options_.upstream_timeout_s, 5.0)));
-  client.set_read_timeout(std::chrono::duration<double>(options_.upstream_timeout_s));
-  httplib::Request req;
-  req.method = "POST";
-  req.path = path_prefix_ + path;
-  if (!options_.upstream_key.empty()) req.headers.emplace("Authorization", "Bearer " + options_.upstream_key);
-  req.headers.emplace("Content-Type", "application/json");
-  body["stream"] = true;
-  req.body = upstream_body(std::move(body)).dump();
+  set_timeouts(client);
+  httplib::Request req = upstream_request(path, std::move(body), /*stream=*/true, false);
   bool refused = false;
   // Anything but a 200 event stream is a failure, found before any byte is passed on.
   req.response_handler = [&](const httplib::Response& res) {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "pareto/serve.hpp"
@@ -61,6 +62,9 @@ class Router {
 
  private:
   nlohmann::json upstream_body(nlohmann::json body, bool keep_pareto_fields = false) const;
+  // The POST of `body` to PATH upstream, with the key and the stream flag set.
+  httplib::Request upstream_request(const std::string& path, nlohmann::json body, bool stream, bool keep_pareto_fields) const;
+  void set_timeouts(httplib::Client& client) const;
   RouteOptions options_;
   std::string scheme_host_port_, path_prefix_;
 };
