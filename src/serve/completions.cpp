@@ -150,6 +150,16 @@ bool StreamState::pump(httplib::DataSink& sink) {
   bad_request(m, m.find("stop") != std::string::npos ? "stop" : "");
 }
 
+// Queues the completion on the device, its events into `ch`; the HTTP error
+// when the engine refuses it or has no place for it.
+uint64_t submit_or_throw(LlmEngine& eng, const std::string& prompt, const CompletionRequest& r, const std::shared_ptr<Channel>& ch,
+                         const std::string& max_tokens_name) {
+  auto id = eng.submit(prompt, r.params, [ch](const CompletionEvent& e) { return ch->push(e); });
+  if (!id.ok()) refused(id.status(), r, max_tokens_name);
+  if (id.value() == 0) throw ApiError(429, "rate_limit_error", "the server is busy: every slot and queue place is taken", "", "queue_full");
+  return id.value();
+}
+
 }  // namespace
 
 bool Server::Impl::answer_upstream(httplib::Response& res, const std::string& path, const json& body, const std::string& reason,
@@ -207,10 +217,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       st->prompt = prompt, st->reason = ids.route_reason, st->body = body, st->params = r.params, st->t0 = t0;
       st->upstream_first = route.upstream, st->check = check;
       if (!st->upstream_first) {
-        auto id = eng->submit(prompt, r.params, [c = st->ch](const CompletionEvent& e) { return c->push(e); });
-        if (!id.ok()) refused(id.status(), r, max_tokens_name);
-        if (id.value() == 0) throw ApiError(429, "rate_limit_error", "the server is busy: every slot and queue place is taken", "", "queue_full");
-        st->id = id.value();
+        st->id = submit_or_throw(*eng, prompt, r, st->ch, max_tokens_name);
       }
       const bool known = !st->upstream_first && !st->check;
       res.set_header("x-pareto-served-by", known ? "device" : "in-stream");
@@ -226,9 +233,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       return;
     }
     auto ch = std::make_shared<Channel>();
-    auto id = eng->submit(prompt, r.params, [ch](const CompletionEvent& e) { return ch->push(e); });
-    if (!id.ok()) refused(id.status(), r, max_tokens_name);
-    if (id.value() == 0) throw ApiError(429, "rate_limit_error", "the server is busy: every slot and queue place is taken", "", "queue_full");
+    submit_or_throw(*eng, prompt, r, ch, max_tokens_name);
     std::string text = r.echo ? prompt : "";
     const size_t first_offset = text.size();
     std::vector<TokenLogprob> logprobs;
