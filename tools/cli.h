@@ -68,6 +68,7 @@ int cmd_perplexity(const Args& args);
 int cmd_synth(const Args& args);
 int cmd_chat(const Args& args);
 int cmd_bench_llm(const Args& args);
+int cmd_bench_parallel(const Args& args);
 int cmd_bench_bandwidth(const Args& args);
 int cmd_ocr(const Args& args);
 int cmd_vad(const Args& args);

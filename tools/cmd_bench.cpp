@@ -47,6 +47,7 @@ OutputError compare_outputs(const std::vector<Tensor>& a, const std::vector<Tens
 
 int cmd_bench(const Args& args) {
   if (args.has("--bandwidth")) return cmd_bench_bandwidth(args);
+  if (args.has("--llm") && args.has("--parallel")) return cmd_bench_parallel(args);
   if (args.has("--llm")) return cmd_bench_llm(args);
   if (args.positional.size() != 1) fail_argument("usage: pareto bench MODEL [--runs N] [--warmup N] [--threads N]");
   const int runs = int(args.get_int("--runs", 10, 1, 1000000)), warmup = int(args.get_int("--warmup", 2, 0, 1000000));

@@ -27,6 +27,7 @@ const char* kUsage =
     "        [--precision fp32|bf16 [--precision-keep NODE]...]  (with -O; bf16 also reports its error against fp32)\n"
     "      load time, first run, median and p90 latency, peak RSS\n"
     "  bench --llm MODEL [-p 512] [-n 128] [-t 1,2] [--reps 3] [--json]\n"
+    "  bench --llm MODEL --parallel 1,4,16 [-n 128] [-t 2] [--reps 3] [--prompt TEXT] [--json]\n"
     "      llama-bench-style prefill/decode tokens/s, decode as a share of the bandwidth roofline\n"
     "  bench --bandwidth [-t 1,2]\n"
     "      memory read bandwidth probe (1 GiB buffer)\n"
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
                                    join(model_inputs, {"--runs", "--device", "--html", "--top", "-p", "--kv", "--tokenizer", "--caches"})});
     if (cmd == "bench")
       return run(cmd_bench, Spec{{"--json", "--llm", "--bandwidth", "--no-repack", "-O", "--optimize", "--dynamic"},
-                                                      join(model_inputs, {"--runs", "-p", "-n", "--reps", "--ctx", "--kv", "--tokenizer"})});
+                                                      join(model_inputs, {"--runs", "-p", "-n", "--reps", "--ctx", "--kv", "--tokenizer", "--parallel", "--prompt"})});
     if (cmd == "generate")
       return run(cmd_generate, Spec{{"--no-repack"}, join(join(llm_open, sampling), {"-p", "--prompt"})});
     if (cmd == "chat")

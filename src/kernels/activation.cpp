@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/dispatch.h"
+#include "kernels/llm_ops.h"
 
 namespace pareto::kernels {
 
@@ -48,6 +49,11 @@ void each(float* y, const float* r, int64_t n, F f) {
 void apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
   if (kernel_table().level == IsaLevel::avx512 && avx512::apply_activation(a, y, r, n)) return;
   apply_activation_generic(a, y, r, n);
+}
+
+void f32_silu_mul(float* gate, const float* up, int64_t n) {
+  if (kernel_table().level == IsaLevel::avx512) return avx512::silu_mul(gate, up, n);
+  f32_silu_mul_ref(gate, up, n);
 }
 
 void apply_activation_generic(const Activation& a, float* y, const float* r, int64_t n) {

@@ -31,6 +31,7 @@ void apply_activation_generic(const Activation& a, float* y, const float* residu
 namespace avx512 {
 // Returns false for the kinds it leaves to the generic loop (exp, tanh).
 bool apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
+void silu_mul(float* gate, const float* up, int64_t n);  // twin of f32_silu_mul_ref (kernels/llm_ops.h)
 }  // namespace avx512
 
 // What a conv/GEMM epilogue needs: the activation and an optional residual

@@ -16,6 +16,7 @@ void f32_rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, in
 
 // gate[i] = silu(gate[i]) * up[i]
 void f32_silu_mul(float* gate, const float* up, int64_t n);
+void f32_silu_mul_ref(float* gate, const float* up, int64_t n);
 
 // One query head against keys/values of positions [0, n_pos) (rows of
 // length head_dim, stride `stride` floats apart); writes out[head_dim].

@@ -71,6 +71,38 @@ const float* Transformer::forward(const int32_t* tokens, int64_t n, int64_t pos,
   return forward_rows(rows_.data(), n);
 }
 
+// Causal attention: a row at position p sees [0, p] of its slot. Long runs of
+// one slot's rows (prompts) take the cache's tiled batch; the short ones
+// (decoding slots, one row each) share one parallel region over rows x
+// heads, so N slots cost one thread hand-off per layer instead of N.
+void Transformer::attention(const Row* rows, int64_t n, int64_t layer) {
+  const ModelConfig& c = model_.config;
+  const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, group = c.n_heads / c.n_kv_heads;
+  short_rows_.clear();
+  int64_t span = 0;  // the most positions a short row sees
+  for (int64_t t = 0; t < n;) {
+    int64_t end = t + 1;
+    while (end < n && rows[end].slot == rows[t].slot) ++end;
+    if (end - t >= kTiledAttentionTokens) {
+      kv_[size_t(rows[t].slot)]->attend_batch(layer, c, q_.data() + t * q_dim, end - t, rows[t].pos, att_.data() + t * q_dim);
+    } else {
+      for (int64_t r = t; r < end; ++r) short_rows_.push_back(r);
+      span = std::max(span, rows[end - 1].pos + 1);
+    }
+    t = end;
+  }
+  if (short_rows_.empty()) return;
+  parallel_for(int64_t(short_rows_.size()) * c.n_heads, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scratch;
+    scratch.resize(size_t(span));
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t t = short_rows_[size_t(i / c.n_heads)], h = i % c.n_heads;
+      kv_[size_t(rows[t].slot)]->attend(layer, h / group, q_.data() + t * q_dim + h * hd, rows[t].pos + 1, scratch.data(),
+                                        att_.data() + t * q_dim + h * hd);
+    }
+  });
+}
+
 const float* Transformer::forward_rows(const Row* rows, int64_t n) {
   const ModelConfig& c = model_.config;
   check_rows(rows, n);
@@ -113,15 +145,7 @@ const float* Transformer::forward_rows(const Row* rows, int64_t n) {
         kv_[size_t(rows[t].slot)]->store(l, rows[t].pos, kt, vt);
       }
     });
-    // Causal attention per run of one slot's rows: a row at position p sees [0, p].
-    stage("attention", l, nullptr, n, pos, [&] {
-      for (int64_t t = 0; t < n;) {
-        int64_t end = t + 1;
-        while (end < n && rows[end].slot == rows[t].slot) ++end;
-        kv_[size_t(rows[t].slot)]->attend_batch(l, c, q_.data() + t * q_dim, end - t, rows[t].pos, att_.data() + t * q_dim);
-        t = end;
-      }
-    });
+    stage("attention", l, nullptr, n, pos, [&] { attention(rows, n, l); });
     if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
     matmul("wo", l, w.wo, att_.data(), xb_.data());
     stage("residual", l, nullptr, n, pos, [&] {

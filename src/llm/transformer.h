@@ -70,11 +70,13 @@ class Transformer {
  private:
   void reserve(int64_t n, int64_t logit_rows);
   void check_rows(const Row* rows, int64_t n) const;
+  void attention(const Row* rows, int64_t n, int64_t layer);
   template <class F> void stage(const char* name, int64_t layer, const kernels::WeightMatrix* w, int64_t tokens, int64_t pos, F&& run);
   const Model& model_;
   int64_t ctx_;
   std::vector<std::unique_ptr<KvCache>> kv_;  // one per slot
   std::vector<Row> rows_;
+  std::vector<int64_t> short_rows_;  // attention(): rows of short runs
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, logits_;
 };
 

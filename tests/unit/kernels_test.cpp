@@ -14,6 +14,7 @@
 #include "kernels/gemm.h"
 #include "kernels/softmax.h"
 #include "kernels/activation.h"
+#include "kernels/llm_ops.h"
 #include "kernel_test_util.h"
 
 using namespace pareto;
@@ -499,4 +500,22 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
   tanh_act.kind = ActKind::tanh;
   float v = 0.3f;
   EXPECT_FALSE(avx512::apply_activation(tanh_act, &v, nullptr, 1)) << "tanh is left to the generic loop";
+}
+
+// The LLM feed-forward's gate: the AVX-512 silu(gate) * up against the
+// scalar twin on awkward lengths (1, a tail, exact vectors, a large FFN row),
+// within the polynomial exp's 1e-6 relative, nothing written past n.
+TEST(Activation, Avx512SiluMulMatchesReference) {
+  if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 silu_mul is built but not run";
+  for (int64_t n : {1, 15, 16, 33, 5632}) {
+    auto gate = random_vec(size_t(n), 51), up = random_vec(size_t(n), 52);
+    for (float& v : gate) v *= 12.f;
+    std::vector<float> want = gate, got = gate;
+    got.resize(size_t(n) + 16, kGuard);
+    f32_silu_mul_ref(want.data(), up.data(), n);
+    avx512::silu_mul(got.data(), up.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_NEAR(got[size_t(i)], want[size_t(i)], 1e-6f * std::abs(want[size_t(i)]) + 1e-30f) << "n=" << n << " at " << i;
+    for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard) << "wrote past n=" << n;
+  }
 }

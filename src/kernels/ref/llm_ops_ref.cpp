@@ -29,7 +29,7 @@ void f32_rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, in
   }
 }
 
-void f32_silu_mul(float* gate, const float* up, int64_t n) {
+void f32_silu_mul_ref(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     float g = gate[i];
     gate[i] = g / (1.f + std::exp(-g)) * up[i];

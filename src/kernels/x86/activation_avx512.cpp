@@ -71,4 +71,15 @@ bool apply_activation(const Activation& a, float* y, const float* r, int64_t n) 
   }
 }
 
+// gate = silu(gate) * up: the LLM feed-forward's gating, 16 lanes at a time
+// (the scalar loop's std::exp per element was a serial 2% of a decode step).
+void silu_mul(float* gate, const float* up, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(gate + i, _mm512_mul_ps(silu_ps(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i)));
+  if (i < n) {
+    const __mmask16 m = __mmask16((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu_ps(_mm512_maskz_loadu_ps(m, gate + i)), _mm512_maskz_loadu_ps(m, up + i)));
+  }
+}
+
 }  // namespace pareto::kernels::avx512

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/quant_dot.h"
+#include "kernels/x86/avx512_math.h"
 #include "kernels/x86/vnni_helpers.h"
 
 namespace pareto::kernels::avx512vnni {
@@ -169,35 +170,66 @@ void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
 }
 
-// One query head over an f16 KV cache; head_dim a multiple of 8 (checked by the dispatcher).
+namespace {
+
+float f16_dot(const uint16_t* k, const float* q, int64_t head_dim) {
+  int64_t i = 0;
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  for (; i + 32 <= head_dim; i += 32) {
+    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i))), _mm512_loadu_ps(q + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i + 16))), _mm512_loadu_ps(q + i + 16), a1);
+  }
+  for (; i + 8 <= head_dim; i += 8)  // head_dim is a multiple of 8 (checked by the dispatcher)
+    a0 = _mm512_add_ps(a0, _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
+                                                                _mm256_loadu_ps(q + i))));
+  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// scratch[0..n) = exp(scratch - max), returns the sum; 16 lanes at a time.
+float exp_shifted_sum(float* scratch, int64_t n) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  int64_t t = 0;
+  for (; t + 16 <= n; t += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(scratch + t));
+  float m = _mm512_reduce_max_ps(mx);
+  for (int64_t i = t; i < n; ++i) m = std::max(m, scratch[i]);
+  const __m512 vm = _mm512_set1_ps(m);
+  __m512 sum = _mm512_setzero_ps();
+  for (t = 0; t < n; t += 16) {
+    const __mmask16 k = n - t >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - t)) - 1);
+    const __m512 e = avx512::exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, scratch + t), vm));
+    _mm512_mask_storeu_ps(scratch + t, k, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, e));
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
+}  // namespace
+
+// One query head over an f16 KV cache: scores by 512-bit dots, the softmax's
+// exponentials 16 at a time, and the weighted sum of V kept in registers for
+// each 64 output columns (one pass over V per 64 columns instead of a load
+// and store of `out` per position).
 void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                           float* scratch, float* out) {
   const float scale = 1.f / std::sqrt(float(head_dim));
-  float mx = -INFINITY;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    const uint16_t* kt = k + t * stride;
+  for (int64_t t = 0; t < n_pos; ++t) scratch[t] = f16_dot(k + t * stride, q, head_dim) * scale;
+  const float inv = 1.f / exp_shifted_sum(scratch, n_pos);
+  int64_t i = 0;
+  for (; i + 64 <= head_dim; i += 64) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t t = 0; t < n_pos; ++t) {
+      const __m512 p = _mm512_set1_ps(scratch[t]);
+      const uint16_t* vt = v + t * stride + i;
+      for (int j = 0; j < 4; ++j)
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vt + 16 * j))), p, acc[j]);
+    }
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(out + i + 16 * j, _mm512_mul_ps(acc[j], _mm512_set1_ps(inv)));
+  }
+  for (; i < head_dim; i += 8) {  // the last columns of a head_dim that is not a multiple of 64
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < head_dim; i += 8)
-      acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kt + i))), _mm256_loadu_ps(q + i), acc);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    scratch[t] = _mm_cvtss_f32(s) * scale;
-    mx = std::max(mx, scratch[t]);
-  }
-  float sum = 0;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    scratch[t] = std::exp(scratch[t] - mx);
-    sum += scratch[t];
-  }
-  const float inv = 1.f / sum;
-  for (int64_t i = 0; i < head_dim; ++i) out[i] = 0.f;
-  for (int64_t t = 0; t < n_pos; ++t) {
-    const __m256 p = _mm256_set1_ps(scratch[t] * inv);
-    const uint16_t* vt = v + t * stride;
-    for (int64_t i = 0; i < head_dim; i += 8)
-      _mm256_storeu_ps(out + i, _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vt + i))), p,
-                                                _mm256_loadu_ps(out + i)));
+    for (int64_t t = 0; t < n_pos; ++t)
+      acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + t * stride + i))), _mm256_set1_ps(scratch[t]), acc);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(acc, _mm256_set1_ps(inv)));
   }
 }
 
