@@ -335,8 +335,9 @@ TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {
 
 TEST(QuantDot, F16AttentionMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
-  for (int64_t hd : {int64_t(8), int64_t(64), int64_t(128)})
-    for (int64_t n_pos : {int64_t(1), int64_t(7), int64_t(300)}) {
+  // 24 and 80: the 8-wide tails of the score dots and of the 64-column V sums
+  for (int64_t hd : {int64_t(8), int64_t(24), int64_t(64), int64_t(80), int64_t(128)})
+    for (int64_t n_pos : {int64_t(1), int64_t(7), int64_t(17), int64_t(300)}) {
       const int64_t stride = hd * 3;  // GQA cache rows hold several heads
       auto q = randn(size_t(hd), 31);
       auto kf = randn(size_t(n_pos * stride), 33), vf = randn(size_t(n_pos * stride), 35);

@@ -180,7 +180,7 @@ float f16_dot(const uint16_t* k, const float* q, int64_t head_dim) {
     a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i + 16))), _mm512_loadu_ps(q + i + 16), a1);
   }
   for (; i + 8 <= head_dim; i += 8)  // head_dim is a multiple of 8 (checked by the dispatcher)
-    a0 = _mm512_add_ps(a0, _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
+    a0 = _mm512_add_ps(a0, _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))),
                                                                 _mm256_loadu_ps(q + i))));
   return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
