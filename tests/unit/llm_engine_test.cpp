@@ -80,6 +80,29 @@ TEST_P(RowsTest, RowsOfSeveralSlotsMatchEachSequenceAlone) {
 
 INSTANTIATE_TEST_SUITE_P(Types, RowsTest, ::testing::Values("f32", "q8_0", "q4_0"));
 
+// One step mixing a long prompt run (the cache's tiled batch: 16+ rows) with
+// a decoding slot's row (the short-run region) on the default f16 cache.
+TEST(RowsTest, LongPromptRunBesideADecodingRowMatchesEachAlone) {
+  auto model = llm::Model::load(synth_model("q4_0"), "");
+  const int64_t vocab = model->config.vocab;
+  llm::Transformer multi(*model, 64, llm::KvType::f16, 2);
+  llm::Transformer a(*model, 64, llm::KvType::f16), b(*model, 64, llm::KvType::f16);
+  std::vector<int32_t> seq_a;
+  for (int32_t t = 0; t < 20; ++t) seq_a.push_back(1 + (t * 7) % int32_t(vocab - 1));
+  const std::vector<int32_t> seq_b = {3, 8, 2, 5};
+  std::vector<llm::Transformer::Row> rows;
+  for (int64_t t = 0; t < 3; ++t) rows.push_back({seq_b[size_t(t)], 1, t, t == 2});
+  multi.forward_rows(rows.data(), int64_t(rows.size()));
+  b.forward(seq_b.data(), 3, 0);
+  rows.clear();
+  for (int64_t t = 0; t < 20; ++t) rows.push_back({seq_a[size_t(t)], 0, t, t == 19});
+  rows.push_back({seq_b[3], 1, 3, true});
+  const float* got = multi.forward_rows(rows.data(), int64_t(rows.size()));
+  std::vector<float> both(got, got + 2 * vocab);
+  expect_close(both.data(), a.forward(seq_a.data(), 20, 0), vocab, "A's 20-token prompt");
+  expect_close(both.data() + vocab, b.forward(&seq_b[3], 1, 3), vocab, "B's decode beside it");
+}
+
 TEST(Rows, BadRowsAreRefused) {
   auto model = llm::Model::load(synth_model("f32"), "");
   llm::Transformer multi(*model, 16, llm::KvType::f16, 2);
