@@ -23,6 +23,13 @@ int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, 
   return v;
 }
 
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what, int64_t lo, int64_t hi) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(parse_int(item, what, lo, hi));
+  return out;
+}
+
 double parse_double(const std::string& text, const std::string& what, double lo, double hi) {
   errno = 0;
   char* end = nullptr;
@@ -118,11 +125,7 @@ Args parse_args(int argc, char** argv, int first, const OptionSpec& spec) {
 }
 
 static Shape parse_dims(const std::string& s) {
-  Shape dims;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) dims.push_back(parse_int(item, "--shape dimension in '" + s + "'", 0, int64_t(1) << 31));
-  return dims;
+  return parse_int_list(s, "--shape dimension in '" + s + "'", 0, int64_t(1) << 31);
 }
 
 void parse_precision(const Args& args, SessionOptions& options) {

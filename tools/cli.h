@@ -39,6 +39,8 @@ Args parse_args(int argc, char** argv, int first, const OptionSpec& spec);
 // A number in [lo, hi] from text, for values inside other options (the
 // items of -t 1,2); `what` names them in the error.
 int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, int64_t hi);
+// "1,4,16": each comma-separated item through parse_int.
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what, int64_t lo, int64_t hi);
 double parse_double(const std::string& text, const std::string& what, double lo, double hi);
 
 // --shape NAME=1,3,640,640 (repeatable).

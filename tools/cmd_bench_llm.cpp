@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,11 +18,8 @@ namespace pareto::tools {
 namespace {
 
 std::vector<int> thread_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(int(parse_int(item, "-t (a comma-separated list of thread counts)", 1, 1024)));
-  return out;
+  const std::vector<int64_t> v = parse_int_list(s, "-t (a comma-separated list of thread counts)", 1, 1024);
+  return std::vector<int>(v.begin(), v.end());
 }
 
 struct Stat {

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -18,14 +17,6 @@
 namespace pareto::tools {
 
 namespace {
-
-std::vector<int> client_counts(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(int(parse_int(item, "--parallel (a comma-separated list of client counts)", 1, 256)));
-  return out;
-}
 
 struct RoundResult {
   double seconds = 0;
@@ -75,13 +66,13 @@ RoundResult run_round(LlmEngine& engine, int clients, int64_t tokens, const std:
 
 int cmd_bench_parallel(const Args& args) {
   if (args.positional.size() != 1) fail_argument("usage: pareto bench --llm MODEL --parallel 1,4 [-n 128] [-t 2] [--reps 3]");
-  const std::vector<int> counts = client_counts(args.get("--parallel"));
+  const std::vector<int64_t> counts = parse_int_list(args.get("--parallel"), "--parallel (a comma-separated list of client counts)", 1, 256);
   const int64_t n = args.get_int("-n", 128, 1, 1 << 20);
   const int reps = int(args.get_int("--reps", 3, 1, 1000));
   const std::string prompt = args.get("--prompt", "Once");
   const bool json = args.has("--json");
   LlmEngineOptions o;
-  o.slots = *std::max_element(counts.begin(), counts.end());
+  o.slots = int(*std::max_element(counts.begin(), counts.end()));
   o.llm.threads = args.get_threads();
   o.llm.ctx = args.get_int("--ctx", n + 64, 1, INT32_MAX);
   o.llm.kv_type = args.get("--kv", "f16");
@@ -93,7 +84,8 @@ int cmd_bench_parallel(const Args& args) {
   LlmEngine& engine = *opened.value();
   run_round(engine, 1, std::min<int64_t>(n, 8), prompt, 1);  // warm-up: pages in, threads up
   if (!json) std::printf("| clients | tokens/s (median of %d) | per client | steps | rows/step |\n|---|---|---|---|---|\n", reps);
-  for (int clients : counts) {
+  for (const int64_t count : counts) {
+    const int clients = int(count);
     std::vector<RoundResult> rounds;
     for (int r = 0; r < reps; ++r) rounds.push_back(run_round(engine, clients, n, prompt, uint64_t(r) * 1000));
     std::sort(rounds.begin(), rounds.end(), [](const RoundResult& a, const RoundResult& b) { return a.tokens / a.seconds < b.tokens / b.seconds; });

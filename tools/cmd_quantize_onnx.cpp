@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdio>
 #include <map>
-#include <sstream>
 
 #include "cli.h"
 #include "pareto/calibration_images.hpp"
@@ -36,8 +35,7 @@ std::array<float, 3> three_floats(const Args& a, const std::string& flag, float 
 ImageCalibration image_calibration(const Args& a, const TensorInfo& input) {
   ImageCalibration how;
   if (a.has("--calib-shape")) {
-    std::stringstream ss(a.get("--calib-shape"));
-    for (std::string d; std::getline(ss, d, ',');) how.shape.push_back(parse_int(d, "--calib-shape", 1, 16384));
+    how.shape = parse_int_list(a.get("--calib-shape"), "--calib-shape", 1, 16384);
   } else {
     how.shape = input.dims;
     if (!input.rank_known) how.shape.clear();

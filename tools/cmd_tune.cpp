@@ -11,7 +11,6 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli.h"
 #include "pareto/tensor_io.hpp"
@@ -22,10 +21,8 @@ namespace pareto::tools {
 namespace {
 
 std::vector<int> thread_list(const Args& a) {
-  std::vector<int> out;
-  std::stringstream ss(a.has("-t") ? a.get("-t") : a.get("--threads", "1"));
-  for (std::string t; std::getline(ss, t, ',');) out.push_back(int(parse_int(t, "--threads", 1, 1024)));
-  return out;
+  const std::vector<int64_t> v = parse_int_list(a.has("-t") ? a.get("-t") : a.get("--threads", "1"), "--threads", 1, 1024);
+  return std::vector<int>(v.begin(), v.end());
 }
 
 std::string quoted(const std::string& s) {
