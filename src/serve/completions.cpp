@@ -3,6 +3,7 @@
 // upstream's when the router sends the request there.
 #include <ctime>
 
+#include "serve/client_connection.h"
 #include "serve/server_impl.h"
 
 namespace pareto::serve {
@@ -10,6 +11,11 @@ namespace pareto::serve {
 using nlohmann::json;
 
 namespace {
+
+// How often a whole (not streamed) answer looks whether its client is still there.
+constexpr double kClientLookSeconds = 0.25;
+// The status metrics count a request under when its client left first (nginx's 499).
+constexpr int kClientClosedRequest = 499;
 
 std::string route_comment(const std::string& side, const std::string& reason) {
   return ": pareto served_by=" + side + " route_reason=" + reason + "\n\n";
@@ -233,14 +239,28 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       return;
     }
     auto ch = std::make_shared<Channel>();
-    submit_or_throw(*eng, prompt, r, ch, max_tokens_name);
+    const uint64_t id = submit_or_throw(*eng, prompt, r, ch, max_tokens_name);
     std::string text = r.echo ? prompt : "";
     const size_t first_offset = text.size();
     std::vector<TokenLogprob> logprobs;
     CompletionEvent e, judged;  // judged: the state after the first K tokens
     bool first = true, have_judged = false;
+    // Nothing is written before the whole answer, so the connection is
+    // looked at a few times a second: a client that left frees its slot.
+    ClientConnection client(req);
+    double next_look = now_s() + kClientLookSeconds;
     for (;;) {
-      if (!ch->pop(e, 1.0)) continue;
+      const bool got = ch->pop(e, kClientLookSeconds);
+      if (now_s() >= next_look) {
+        next_look = now_s() + kClientLookSeconds;
+        if (client.closed()) {
+          ch->close();
+          eng->cancel(id);
+          metrics.request(endpoint, kClientClosedRequest, now_s() - t0);
+          return;
+        }
+      }
+      if (!got) continue;
       if (first && e.completion_tokens > 0) metrics.first_token(now_s() - t0), first = false;
       if (!have_judged && (e.completion_tokens >= router.confidence_tokens() || e.done)) judged = e, have_judged = true;
       text += e.text;

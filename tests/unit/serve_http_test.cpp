@@ -202,6 +202,58 @@ TEST(Serve, BusyServerAnswers429) {
   EXPECT_NE(m->body.find("pareto_requests_total{endpoint=\"/v1/completions\",status=\"429\"} 1"), std::string::npos) << m->body;
 }
 
+// A counter or gauge from /metrics; -1 when absent.
+double metric(httplib::Client& c, const std::string& name) {
+  auto m = c.Get("/metrics");
+  if (!m) return -1;
+  const size_t at = m->body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(m->body.substr(at + name.size() + 2));
+}
+
+TEST(Serve, AClientThatLeavesBeforeAWholeAnswerFreesItsSlot) {
+  serve::ServeOptions o = options(8192);
+  o.engine.slots = 1;
+  Running s(o);
+  auto c = s.client();
+  // Unstopped, this request would write 8000 tokens.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(s.port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = R"({"prompt": "go on", "max_tokens": 8000, "temperature": 1, "ignore_eos": true})";
+  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), ssize_t(request.size()));
+  bool running = false;
+  for (int i = 0; i < 500 && !running; ++i) {
+    running = metric(c, "pareto_generated_tokens_total") > 0;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(running);
+  ::close(fd);
+  double active = 1;
+  for (int i = 0; i < 100 && active != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    active = metric(c, "pareto_slots_active");
+  }
+  EXPECT_EQ(active, 0) << "the slot is free again";
+  EXPECT_EQ(metric(c, "pareto_requests_cancelled_total"), 1);
+  const double generated = metric(c, "pareto_generated_tokens_total");
+  EXPECT_LT(generated, 4000) << "generation stopped early";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(metric(c, "pareto_generated_tokens_total"), generated);
+  auto m = c.Get("/metrics");
+  EXPECT_NE(m->body.find("pareto_requests_total{endpoint=\"/v1/completions\",status=\"499\"} 1"), std::string::npos) << m->body;
+  // The server still answers whole requests (the look at the connection does not mistake a waiting client for a gone one).
+  auto r = post(c, "/v1/completions", R"({"prompt": "hi", "max_tokens": 3, "ignore_eos": true})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["usage"]["completion_tokens"], 3);
+}
+
 TEST(Serve, StreamsServerSentEvents) {
   Running s(options());
   auto c = s.client();
