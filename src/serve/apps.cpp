@@ -70,7 +70,7 @@ struct TempFile {
 
 void Server::Impl::app_routes() {
   apps = std::make_shared<Apps>();
-  http.Post("/v1/ocr", [this](const httplib::Request& req, httplib::Response& res) {
+  post("/v1/ocr", [this](const httplib::Request& req, httplib::Response& res) {
     const double t0 = now_s();
     if (!admitted(req, res, false)) return;
     LimitsScope limits(options.engine.llm.limits);  // --limit holds on this worker thread too
@@ -102,7 +102,7 @@ void Server::Impl::app_routes() {
       metrics.request("/v1/ocr", e.status, now_s() - t0);
     }
   });
-  http.Post("/v1/vad", [this](const httplib::Request& req, httplib::Response& res) {
+  post("/v1/vad", [this](const httplib::Request& req, httplib::Response& res) {
     const double t0 = now_s();
     if (!admitted(req, res, false)) return;
     LimitsScope limits(options.engine.llm.limits);

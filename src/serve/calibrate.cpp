@@ -25,7 +25,9 @@ Answer ask(const std::string& url, const std::string& key, const json& body, dou
   // Router::post removes pareto's own fields; the device needs them here.
   Router::Reply reply = r.post("/v1/completions", body, /*keep_pareto_fields=*/true);
   if (!reply.ok) throw std::runtime_error(side + " " + url + ": " + reply.error + (reply.body.empty() ? "" : ": " + reply.body.substr(0, 200)));
-  return {json::parse(reply.body), (now_s() - t0) * 1e3};
+  json answer = parse_json_bounded(reply.body);
+  if (answer.is_discarded()) throw std::runtime_error(side + " " + url + ": the answer is not JSON (or nests deeper than " + std::to_string(kMaxJsonDepth) + " levels)");
+  return {std::move(answer), (now_s() - t0) * 1e3};
 }
 
 // The fields read from the servers' answers, each checked (an answer is

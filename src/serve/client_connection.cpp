@@ -33,21 +33,23 @@ bool split_address(const sockaddr_storage& a, std::string& addr, int& port) {
   return true;
 }
 
-bool is_connection(int fd, const std::string& remote_addr, int remote_port, int local_port) {
+bool is_connection(int fd, const std::string& remote_addr, int remote_port, const std::string& local_addr, int local_port) {
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
   sockaddr_storage a{};
   socklen_t len = sizeof a;
   std::string addr;
   int port = -1;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || !split_address(a, addr, port) || port != local_port) return false;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || !split_address(a, addr, port) || port != local_port ||
+      addr != local_addr)
+    return false;
   len = sizeof a;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || !split_address(a, addr, port)) return false;
   return port == remote_port && addr == remote_addr;
 }
 
-// The descriptor of the connection (local port, peer address and port), -1 when none matches.
-int find_connection(const std::string& remote_addr, int remote_port, int local_port) {
+// The descriptor of the connection (local and peer address and port), -1 when none matches.
+int find_connection(const std::string& remote_addr, int remote_port, const std::string& local_addr, int local_port) {
   DIR* dir = opendir("/proc/self/fd");
   if (!dir) return -1;
   int found = -1;
@@ -55,7 +57,7 @@ int find_connection(const std::string& remote_addr, int remote_port, int local_p
     char* end = nullptr;
     const long fd = std::strtol(d->d_name, &end, 10);
     if (end == d->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-    if (is_connection(int(fd), remote_addr, remote_port, local_port)) {
+    if (is_connection(int(fd), remote_addr, remote_port, local_addr, local_port)) {
       found = int(fd);
       break;
     }
@@ -67,12 +69,12 @@ int find_connection(const std::string& remote_addr, int remote_port, int local_p
 }  // namespace
 
 ClientConnection::ClientConnection(const httplib::Request& req)
-    : remote_addr_(req.remote_addr), remote_port_(req.remote_port), local_port_(req.local_port) {}
+    : remote_addr_(req.remote_addr), local_addr_(req.local_addr), remote_port_(req.remote_port), local_port_(req.local_port) {}
 
 bool ClientConnection::closed() {
   if (!looked_up_) {
     looked_up_ = true;
-    if (remote_port_ > 0 && local_port_ > 0) fd_ = find_connection(remote_addr_, remote_port_, local_port_);
+    if (remote_port_ > 0 && local_port_ > 0) fd_ = find_connection(remote_addr_, remote_port_, local_addr_, local_port_);
   }
   if (fd_ < 0) return false;
   char byte = 0;

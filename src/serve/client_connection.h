@@ -27,7 +27,7 @@ class ClientConnection {
   bool closed();
 
  private:
-  std::string remote_addr_;
+  std::string remote_addr_, local_addr_;
   int remote_port_ = -1, local_port_ = -1;
   int fd_ = -1;
   bool looked_up_ = false;

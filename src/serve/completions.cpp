@@ -84,6 +84,8 @@ struct StreamState {
     if (!e.done) return out;
     if (e.finish_reason == "error") {
       out += sse(error_body(ApiError(500, "server_error", e.error)));
+    } else if (e.finish_reason == "cancelled") {  // the server is stopping: not a finished answer
+      out += sse(error_body(ApiError(503, "unavailable_error", "the server is stopping", "", "shutting_down")));
     } else {
       const std::string fr = openai_finish_reason(e.finish_reason);
       out += sse(chat ? chat_chunk(ids, json::object(), nullptr, fr) : completion_chunk(ids, "", nullptr, fr));
@@ -172,8 +174,10 @@ bool Server::Impl::answer_upstream(httplib::Response& res, const std::string& pa
                                    const CompletionEvent* device, double t0, const std::string& endpoint) {
   Router::Reply up = router.post(path, body);
   if (!up.ok) return false;
-  json out = json::parse(up.body, nullptr, false);
-  if (!out.is_object()) return false;
+  // An upstream's answer is input like any other: bounded depth, and a
+  // completion only if it has choices (else the device answers).
+  json out = parse_json_bounded(up.body);
+  if (!out.is_object() || !out.contains("choices") || !out["choices"].is_array() || out["choices"].empty()) return false;
   out["pareto"] = pareto_upstream_field(reason, device);
   res.set_header("x-pareto-served-by", "upstream");
   res.set_header("x-pareto-route-reason", reason);
@@ -222,6 +226,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       st->want_logprobs = r.params.logprobs, st->echo = r.echo ? r.prompt : "", st->endpoint = endpoint, st->path = endpoint;
       st->prompt = prompt, st->reason = ids.route_reason, st->body = body, st->params = r.params, st->t0 = t0;
       st->upstream_first = route.upstream, st->check = check;
+      st->text_offset = st->echo.size();  // legacy logprobs count offsets in the returned text, echo included
       if (!st->upstream_first) {
         st->id = submit_or_throw(*eng, prompt, r, st->ch, max_tokens_name);
       }
@@ -235,6 +240,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
             if (success) return;
             st->ch->close();  // the client went away: stop generating
             if (st->id) st->eng->cancel(st->id);
+            st->impl->metrics.request(st->endpoint, kClientClosedRequest, now_s() - st->t0);
           });
       return;
     }
@@ -256,6 +262,9 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
         if (client.closed()) {
           ch->close();
           eng->cancel(id);
+          // Nobody reads this; it keeps a half-closed client from taking an empty 200 for an answer.
+          send_error(res, ApiError(kClientClosedRequest, "invalid_request_error", "the client closed the connection", "", "client_closed"));
+          res.set_header("Connection", "close");
           metrics.request(endpoint, kClientClosedRequest, now_s() - t0);
           return;
         }

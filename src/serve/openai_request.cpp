@@ -120,8 +120,25 @@ void parse_common(const json& body, CompletionRequest& r, const char* max_tokens
 
 }  // namespace
 
+json parse_json_bounded(const std::string& text, bool* too_deep) {
+  bool deep = false;
+  // The parser itself keeps its own stack; the callback stops a document
+  // from growing deeper than the limit (its deeper values are dropped).
+  json j = json::parse(
+      text,
+      [&deep](int depth, json::parse_event_t, json&) {
+        if (depth > kMaxJsonDepth) deep = true;
+        return !deep;
+      },
+      /*allow_exceptions=*/false);
+  if (too_deep) *too_deep = deep;
+  return deep ? json(json::value_t::discarded) : j;
+}
+
 json parse_body(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  json j = parse_json_bounded(body, &too_deep);
+  if (too_deep) bad_request("the body nests objects or arrays deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   if (j.is_discarded()) bad_request("the body is not valid JSON (UTF-8)");
   if (!j.is_object()) bad_request("the body must be a JSON object");
   return j;

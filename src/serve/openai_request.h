@@ -23,6 +23,12 @@ struct CompletionRequest {
   std::string model;
 };
 
+// JSON nested at most this deep: copying and printing a document recurse
+// once per level, so a deeper one could overflow a worker's stack.
+constexpr int kMaxJsonDepth = 64;
+// Parses text; a document nested deeper than kMaxJsonDepth is discarded (and
+// *too_deep set), as is invalid JSON.
+nlohmann::json parse_json_bounded(const std::string& text, bool* too_deep = nullptr);
 // Parses the body text; throws ApiError (400) on anything wrong.
 nlohmann::json parse_body(const std::string& body);
 CompletionRequest parse_chat_request(const nlohmann::json& body);

@@ -2,6 +2,7 @@
 // endpoints (health, metrics, models).
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
@@ -145,6 +146,46 @@ bool Server::Impl::admitted(const httplib::Request& req, httplib::Response& res,
   return true;
 }
 
+void Server::Impl::post(const std::string& path, Handler handler) {
+  http.Post(path, [this, path, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
+                                                            const httplib::ContentReader& read) {
+    const size_t limit = options.max_body_bytes;
+    auto refuse = [&](const ApiError& e) {
+      send_error(res, e);
+      res.set_header("Connection", "close");  // the rest of the body is still in the connection
+      metrics.request(endpoint_label(path), e.status, 0);
+    };
+    const ApiError too_large(413, "invalid_request_error", "the request body is too large (the limit is " + std::to_string(limit) + " bytes)",
+                             "", "request_too_large");
+    if (req.has_header("Content-Length")) {
+      const std::string n = req.get_header_value("Content-Length");
+      if (n.size() > 19 || std::strtoull(n.c_str(), nullptr, 10) > limit) return refuse(too_large);
+    }
+    httplib::Request full = req;
+    size_t total = 0;
+    bool over = false;
+    auto take = [&](std::string& into, const char* data, size_t n) {
+      total += n;
+      if (total > limit) return !(over = true);
+      into.append(data, n);
+      return true;
+    };
+    bool ok = false;
+    if (req.is_multipart_form_data()) {
+      constexpr size_t kMaxParts = 16;
+      std::vector<httplib::MultipartFormData> parts;
+      ok = read([&](const httplib::MultipartFormData& part) { parts.push_back(part); return parts.size() <= kMaxParts; },
+                [&](const char* data, size_t n) { return !parts.empty() && take(parts.back().content, data, n); });
+      for (httplib::MultipartFormData& part : parts) full.files.emplace(part.name, std::move(part));
+    } else {
+      ok = read([&](const char* data, size_t n) { return take(full.body, data, n); });
+    }
+    if (over) return refuse(too_large);
+    if (!ok) return refuse(ApiError(400, "invalid_request_error", "the request body could not be read (cut short, or a malformed chunked or multipart body)"));
+    handler(full, res);
+  });
+}
+
 void Server::Impl::routes() {
   using httplib::Request, httplib::Response;
   http.set_pre_routing_handler([this](const Request& req, Response& res) {
@@ -157,9 +198,7 @@ void Server::Impl::routes() {
     if (res.status == 404)
       send_error(res, ApiError(404, "invalid_request_error", "no endpoint " + req.method + " " + req.path, "", "not_found"));
     else if (res.status == 413)
-      send_error(res, ApiError(413, "invalid_request_error",
-                               "the request body is too large (the limit is " + std::to_string(max_body) +
-                                   " bytes; a form-urlencoded body only 8 KiB: send files with their own content type or as multipart)",
+      send_error(res, ApiError(413, "invalid_request_error", "the request body is too large (the limit is " + std::to_string(max_body) + " bytes)",
                                "", "request_too_large"));
     else
       send_error(res, ApiError(res.status, "invalid_request_error", "the request could not be read (HTTP " + std::to_string(res.status) + ")"));
@@ -196,8 +235,8 @@ void Server::Impl::routes() {
                             {"chat_format", info.chat_format}, {"slots", options.engine.slots}}}};
     res.set_content(to_text({{"object", "list"}, {"data", {model}}}), "application/json");
   });
-  http.Post("/v1/chat/completions", [this](const Request& req, Response& res) { completions(req, res, true); });
-  http.Post("/v1/completions", [this](const Request& req, Response& res) { completions(req, res, false); });
+  post("/v1/chat/completions", [this](const Request& req, Response& res) { completions(req, res, true); });
+  post("/v1/completions", [this](const Request& req, Response& res) { completions(req, res, false); });
   app_routes();
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,6 +87,12 @@ struct Server::Impl {
   void load();
   void warm_up(LlmEngine& engine);
   void routes();
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  // A POST route whose body is read here, counting bytes as they arrive
+  // (after any Content-Encoding is undone): httplib 0.11's own limit holds
+  // only for bodies with a Content-Length, not for chunked, unsized or
+  // compressed ones.
+  void post(const std::string& path, Handler handler);
   // The API key and, for the endpoints that need it, the loaded model; false after answering the error.
   bool admitted(const httplib::Request& req, httplib::Response& res, bool needs_model);
   void app_routes();  // /v1/ocr and /v1/vad (apps.cpp)
