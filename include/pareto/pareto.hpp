@@ -44,6 +44,11 @@ struct TensorInfo {
   bool rank_known = false;
   Shape dims;  // -1 where unknown or symbolic
   std::vector<std::string> dim_params;
+  // Quantization the file declares (TFLite): real = scale * (q - zero_point),
+  // one pair per tensor or per channel of quant_axis; empty when none.
+  std::vector<float> quant_scale;
+  std::vector<int64_t> quant_zero;
+  int64_t quant_axis = 0;
   std::string to_string() const;
 };
 

@@ -6,6 +6,7 @@
 #include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "frontend/onnx/onnx_loader.h"
+#include "frontend/tflite/tflite_loader.h"
 #include "ir/printer.h"
 #include "kernels/dispatch.h"
 #include "api/guarded.h"
@@ -31,6 +32,7 @@ TensorInfo info_of(const ir::Value& v, const ir::ValueType& t) {
   i.rank_known = t.rank_known;
   i.dims = t.dims;
   i.dim_params = t.dim_params;
+  i.quant_scale = v.quant_scale, i.quant_zero = v.quant_zero, i.quant_axis = v.quant_axis;
   return i;
 }
 
@@ -66,6 +68,9 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
         impl->model = std::move(c.model);
         stored_plan = std::move(c.plan);
         impl->options.optimize = false;  // compiled already; the arena comes with it
+      } else if (tflite::is_tflite(f->data(), f->size())) {
+        impl->model = tflite::load_model_from_memory(f->data(), f->size(), path, f);
+        impl->options.optimize = false;  // the graph passes know ONNX ops; TFLite's run as read
       } else {
         impl->model = onnx::load_model(path);
       }
@@ -97,7 +102,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
       for (const auto& p : passes::optimize_graph(g, pc).passes) impl->passes.push_back({p.pass, p.nodes_before, p.nodes_after, p.rewrites});
       runtime::check_supported(g);
     }
-    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, options.optimize || stored_plan != nullptr, passes::plan_memory_default});
+    impl->executor = std::make_unique<runtime::Executor>(impl->model.opset(), runtime::ExecOptions{options.profile, options.threads, impl->options.optimize || stored_plan != nullptr, passes::plan_memory_default});
     if (stored_plan) impl->executor->adopt_memory_plan(g, std::move(stored_plan));
     for (int v : g.inputs) impl->inputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));
     for (int v : g.outputs) impl->outputs.push_back(info_of(g.values[size_t(v)], g.values[size_t(v)].type));

@@ -149,7 +149,8 @@ Image load_image(const std::string& path, int64_t max_pixels) {
   }
   if (std::memcmp(sig, "\x89PNG", 4) == 0) return load_png(path, max_pixels);
   if (sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) return load_jpeg(path, max_pixels);
-  fail_argument(path + ": not a PNG or JPEG image");
+  if (sig[0] == 'B' && sig[1] == 'M') return load_bmp(path, max_pixels);
+  fail_argument(path + ": not a PNG, JPEG or BMP image");
 }
 
 namespace {

@@ -1,5 +1,5 @@
 // 8-bit RGB images for the perception pipelines: decoding (PNG via libpng,
-// JPEG via libjpeg-turbo), bilinear and bicubic resizing and perspective crops.
+// JPEG via libjpeg-turbo, BMP our own), bilinear and bicubic resizing and perspective crops.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -17,6 +17,8 @@ struct Image {
 // files, and images above `max_pixels` (< 0: the image-pixels limit in
 // force, pareto/limits.hpp), with a message naming the file and the limit.
 Image load_image(const std::string& path, int64_t max_pixels = -1);
+// Uncompressed BMP (8-bit paletted, 24- or 32-bit); load_image calls it for "BM" files.
+Image load_bmp(const std::string& path, int64_t max_pixels);
 
 // Writes 8-bit RGB PNG (test images, debugging output).
 void save_png(const Image& img, const std::string& path);

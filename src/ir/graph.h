@@ -52,6 +52,12 @@ struct Value {
   Tensor constant;     // set for initializers and folded constants
   int producer = -1;   // node index, -1 for inputs/initializers/outer refs
   bool is_outer = false;  // defined by an enclosing graph
+  // Quantization a TFLite file declares for the tensor (empty: none): what
+  // callers need to read integer inputs and outputs; kernels take theirs
+  // from node attributes.
+  std::vector<float> quant_scale;
+  std::vector<int64_t> quant_zero;
+  int64_t quant_axis = 0;
 };
 
 struct Node {

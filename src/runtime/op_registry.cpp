@@ -45,6 +45,7 @@ const OpRegistry& op_registry() {
     register_index_ops(r);
     register_norm_ops(r);
     register_quant_ops(r);
+    register_tflite_ops(r);
     register_fused_ops(r);
     return r;
   }();

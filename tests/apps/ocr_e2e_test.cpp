@@ -153,7 +153,7 @@ TEST(OcrEndToEnd, BadImagesGiveClearErrors) {
   };
   std::string png_head = "\x89PNG\r\n\x1a\n";
   png_head += std::string("\0\0\0\rIHDR\0\0\x10\0\0\0\x10\0\x08\x02\0\0\0", 21);
-  for (const Bad& b : {Bad{write("empty.png", ""), "too short"}, Bad{write("text.png", "hello, not an image"), "not a PNG or JPEG"},
+  for (const Bad& b : {Bad{write("empty.png", ""), "too short"}, Bad{write("text.png", "hello, not an image"), "not a PNG, JPEG or BMP"},
                        Bad{write("trunc.png", png_head), "PNG"}, Bad{write("trunc.jpg", "\xFF\xD8\xFF\xE0\0\x10JFIF"), "JPEG"},
                        Bad{dir + "/missing.png", "cannot open"}}) {
     auto r = p.value()->run_file(b.file);

@@ -87,7 +87,7 @@ TEST(ServeApps, OcrAnswersAsThePipeline) {
   auto bad = c.Post("/v1/ocr", "not an image at all", "image/png");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
-  EXPECT_NE(bad->body.find("not a PNG or JPEG"), std::string::npos) << bad->body;
+  EXPECT_NE(bad->body.find("not a PNG, JPEG or BMP"), std::string::npos) << bad->body;
   EXPECT_EQ(bad->body.find("pareto-upload"), std::string::npos) << "no temporary file names in errors";
   auto empty = c.Post("/v1/ocr", "", "image/png");
   ASSERT_TRUE(empty);

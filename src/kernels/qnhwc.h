@@ -1,0 +1,91 @@
+// Quantized NHWC kernels with TFLite's integer arithmetic (the TFLite
+// frontend's ops): uint8 (asymmetric, per-tensor) and int8 (per-channel
+// weights) convolutions, depthwise convolutions, fully connected layers,
+// pools, elementwise add, softmax, spatial mean and requantization. Each
+// output is the value TFLite's reference kernels compute, rounding step by
+// rounding step (kernels/fixed_point.h).
+#pragma once
+#include <cstdint>
+
+#include "kernels/fixed_point.h"
+
+namespace pareto::kernels {
+
+// Convolution and depthwise convolution over NHWC input. Filters: conv
+// [out_c, k_h, k_w, in_c]; depthwise [1, k_h, k_w, out_c] with out_c =
+// in_c * depth_multiplier (output channel ic * depth_multiplier + m reads input channel ic).
+struct QConvParams {
+  int64_t batch = 1, in_h = 0, in_w = 0, in_c = 0, out_h = 0, out_w = 0, out_c = 0, k_h = 0, k_w = 0;
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1, pad_top = 0, pad_left = 0;
+  int64_t depth_multiplier = 1;
+  int32_t input_offset = 0;                   // minus the input zero point
+  const int32_t* filter_offsets = nullptr;    // per output channel: minus the filter zero point
+  const fxp::Multiplier* multipliers = nullptr;  // per output channel: input scale * filter scale / output scale
+  int32_t output_offset = 0;                  // the output zero point
+  int32_t act_min = 0, act_max = 0;           // the fused activation's range, in output units
+};
+
+template <class T>
+void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output);
+template <class T>
+void qdepthwise_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output);
+
+// Fully connected: output[b][o] from input[b][0..depth) and filter[o][0..depth).
+struct QFullyConnectedParams {
+  int64_t batch = 1, depth = 0, units = 0;
+  int32_t input_offset = 0;
+  const int32_t* filter_offsets = nullptr;        // per unit
+  const fxp::Multiplier* multipliers = nullptr;   // per unit
+  int32_t output_offset = 0, act_min = 0, act_max = 0;
+};
+template <class T>
+void qfully_connected_ref(const QFullyConnectedParams& p, const T* input, const T* filter, const int32_t* bias, T* output);
+
+// Pools over NHWC (input and output share scale and zero point). The
+// average divides by the number of input pixels the window covers
+// (padding excluded), rounding half away from zero.
+struct QPoolParams {
+  int64_t batch = 1, in_h = 0, in_w = 0, channels = 0, out_h = 0, out_w = 0, k_h = 0, k_w = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+  int32_t act_min = 0, act_max = 0;
+};
+template <class T>
+void qaverage_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output);
+template <class T>
+void qmax_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output);
+
+// Elementwise a + b, both rescaled to twice the larger input scale with 20
+// bits of headroom, then to the output scale.
+struct QAddParams {
+  int32_t a_offset = 0, b_offset = 0, output_offset = 0;
+  fxp::Multiplier a_multiplier, b_multiplier, output_multiplier;
+  int left_shift = 20;
+  int32_t act_min = 0, act_max = 0;
+};
+QAddParams make_qadd_params(float a_scale, int32_t a_zero, float b_scale, int32_t b_zero, float out_scale, int32_t out_zero,
+                            int32_t act_min, int32_t act_max);
+// b_stride 0 broadcasts one value of b (a scalar) over a.
+template <class T>
+void qadd_ref(const QAddParams& p, int64_t n, const T* a, const T* b, int64_t b_stride, T* output);
+
+// Softmax over the last axis of rows x depth values: exp in fixed point
+// Q5.26 of (x - max) * beta * input scale; output scale 1/256 (uint8, zero
+// point 0) or 1/256 with zero point -128 (int8).
+struct QSoftmaxParams {
+  fxp::Multiplier input_multiplier;  // beta * input scale * 2^26, as a multiplier > 1
+  int32_t diff_min = 0;              // differences below this give 0
+};
+QSoftmaxParams make_qsoftmax_params(double beta, double input_scale);
+template <class T>
+void qsoftmax_ref(const QSoftmaxParams& p, int64_t rows, int64_t depth, const T* input, T* output);
+
+// Mean over H and W of NHWC, per batch and channel, to another scale.
+template <class T>
+void qmean_hw_ref(int64_t batch, int64_t h, int64_t w, int64_t c, const T* input, int32_t input_zero, float input_scale,
+                  int32_t output_zero, float output_scale, T* output);
+
+// out = clamp(round((in - in_zero) * m) + out_zero): Quantize between integer types.
+template <class TIn, class TOut>
+void qrequantize_ref(int64_t n, const TIn* input, int32_t input_zero, fxp::Multiplier m, int32_t output_zero, TOut* output);
+
+}  // namespace pareto::kernels

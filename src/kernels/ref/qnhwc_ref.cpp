@@ -1,0 +1,236 @@
+// Reference quantized NHWC kernels (kernels/qnhwc.h): plain loops in
+// TFLite's reference order, the twins any optimized form is tested against.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/qnhwc.h"
+
+namespace pareto::kernels {
+
+namespace {
+
+template <class T>
+T clamp_to(int32_t v, int32_t lo, int32_t hi) {
+  return T(std::min(std::max(v, lo), hi));
+}
+
+}  // namespace
+
+template <class T>
+void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output) {
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+        T* out = output + ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
+        for (int64_t oc = 0; oc < p.out_c; ++oc) {
+          int32_t acc = 0;
+          const T* f = filter + oc * p.k_h * p.k_w * p.in_c;
+          for (int64_t ky = 0; ky < p.k_h; ++ky) {
+            const int64_t iy = iy0 + ky * p.dilation_h;
+            if (iy < 0 || iy >= p.in_h) continue;
+            for (int64_t kx = 0; kx < p.k_w; ++kx) {
+              const int64_t ix = ix0 + kx * p.dilation_w;
+              if (ix < 0 || ix >= p.in_w) continue;
+              const T* in = input + ((b * p.in_h + iy) * p.in_w + ix) * p.in_c;
+              const T* fk = f + (ky * p.k_w + kx) * p.in_c;
+              for (int64_t ic = 0; ic < p.in_c; ++ic)
+                acc += (int32_t(fk[ic]) + p.filter_offsets[oc]) * (int32_t(in[ic]) + p.input_offset);
+            }
+          }
+          if (bias) acc += bias[oc];
+          acc = fxp::multiply_by_multiplier(acc, p.multipliers[oc]) + p.output_offset;
+          out[oc] = clamp_to<T>(acc, p.act_min, p.act_max);
+        }
+      }
+}
+
+template <class T>
+void qdepthwise_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output) {
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+        T* out = output + ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
+        for (int64_t oc = 0; oc < p.out_c; ++oc) {
+          const int64_t ic = oc / p.depth_multiplier;
+          int32_t acc = 0;
+          for (int64_t ky = 0; ky < p.k_h; ++ky) {
+            const int64_t iy = iy0 + ky * p.dilation_h;
+            if (iy < 0 || iy >= p.in_h) continue;
+            for (int64_t kx = 0; kx < p.k_w; ++kx) {
+              const int64_t ix = ix0 + kx * p.dilation_w;
+              if (ix < 0 || ix >= p.in_w) continue;
+              const int32_t x = int32_t(input[((b * p.in_h + iy) * p.in_w + ix) * p.in_c + ic]) + p.input_offset;
+              const int32_t w = int32_t(filter[(ky * p.k_w + kx) * p.out_c + oc]) + p.filter_offsets[oc];
+              acc += w * x;
+            }
+          }
+          if (bias) acc += bias[oc];
+          acc = fxp::multiply_by_multiplier(acc, p.multipliers[oc]) + p.output_offset;
+          out[oc] = clamp_to<T>(acc, p.act_min, p.act_max);
+        }
+      }
+}
+
+template <class T>
+void qfully_connected_ref(const QFullyConnectedParams& p, const T* input, const T* filter, const int32_t* bias, T* output) {
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t o = 0; o < p.units; ++o) {
+      int32_t acc = 0;
+      const T* in = input + b * p.depth;
+      const T* f = filter + o * p.depth;
+      for (int64_t d = 0; d < p.depth; ++d) acc += (int32_t(f[d]) + p.filter_offsets[o]) * (int32_t(in[d]) + p.input_offset);
+      if (bias) acc += bias[o];
+      acc = fxp::multiply_by_multiplier(acc, p.multipliers[o]) + p.output_offset;
+      output[b * p.units + o] = clamp_to<T>(acc, p.act_min, p.act_max);
+    }
+}
+
+template <class T>
+void qaverage_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output) {
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+        const int64_t y0 = std::max<int64_t>(0, -iy0), y1 = std::min(p.k_h, p.in_h - iy0);
+        const int64_t x0 = std::max<int64_t>(0, -ix0), x1 = std::min(p.k_w, p.in_w - ix0);
+        for (int64_t c = 0; c < p.channels; ++c) {
+          int32_t acc = 0, count = 0;
+          for (int64_t ky = y0; ky < y1; ++ky)
+            for (int64_t kx = x0; kx < x1; ++kx, ++count) acc += input[((b * p.in_h + iy0 + ky) * p.in_w + ix0 + kx) * p.channels + c];
+          if (count > 0) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+          output[((b * p.out_h + oy) * p.out_w + ox) * p.channels + c] = clamp_to<T>(acc, p.act_min, p.act_max);
+        }
+      }
+}
+
+template <class T>
+void qmax_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output) {
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t oy = 0; oy < p.out_h; ++oy)
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+        const int64_t y0 = std::max<int64_t>(0, -iy0), y1 = std::min(p.k_h, p.in_h - iy0);
+        const int64_t x0 = std::max<int64_t>(0, -ix0), x1 = std::min(p.k_w, p.in_w - ix0);
+        for (int64_t c = 0; c < p.channels; ++c) {
+          int32_t m = std::numeric_limits<T>::lowest();
+          for (int64_t ky = y0; ky < y1; ++ky)
+            for (int64_t kx = x0; kx < x1; ++kx) m = std::max<int32_t>(m, input[((b * p.in_h + iy0 + ky) * p.in_w + ix0 + kx) * p.channels + c]);
+          output[((b * p.out_h + oy) * p.out_w + ox) * p.channels + c] = clamp_to<T>(m, p.act_min, p.act_max);
+        }
+      }
+}
+
+QAddParams make_qadd_params(float a_scale, int32_t a_zero, float b_scale, int32_t b_zero, float out_scale, int32_t out_zero,
+                            int32_t act_min, int32_t act_max) {
+  QAddParams p;
+  p.a_offset = -a_zero, p.b_offset = -b_zero, p.output_offset = out_zero;
+  // Float arithmetic where TFLite's is float (2 * max and (1 << 20) * scale are exact), then double.
+  const double twice_max = double(2 * std::max(a_scale, b_scale));
+  p.a_multiplier = fxp::quantize_multiplier(double(a_scale) / twice_max);
+  p.b_multiplier = fxp::quantize_multiplier(double(b_scale) / twice_max);
+  p.output_multiplier = fxp::quantize_multiplier(twice_max / double(float(1 << p.left_shift) * out_scale));
+  p.act_min = act_min, p.act_max = act_max;
+  return p;
+}
+
+template <class T>
+void qadd_ref(const QAddParams& p, int64_t n, const T* a, const T* b, int64_t b_stride, T* output) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t x = (int32_t(a[i]) + p.a_offset) * (1 << p.left_shift);
+    const int32_t y = (int32_t(b[i * b_stride]) + p.b_offset) * (1 << p.left_shift);
+    const int32_t sum = fxp::multiply_by_multiplier(x, p.a_multiplier) + fxp::multiply_by_multiplier(y, p.b_multiplier);
+    output[i] = clamp_to<T>(fxp::multiply_by_multiplier(sum, p.output_multiplier) + p.output_offset, p.act_min, p.act_max);
+  }
+}
+
+QSoftmaxParams make_qsoftmax_params(double beta, double input_scale) {
+  constexpr int kScaledDiffIntegerBits = 5;
+  QSoftmaxParams p;
+  const double real = std::min(beta * input_scale * double(int64_t(1) << (31 - kScaledDiffIntegerBits)), double((int64_t(1) << 31) - 1));
+  p.input_multiplier = fxp::quantize_multiplier(real);
+  const int left_shift = std::max(0, p.input_multiplier.shift);
+  // The largest input difference whose rescaled value still fits Q5.26.
+  const double radius = double((1 << kScaledDiffIntegerBits) - 1) * double(int64_t(1) << (31 - kScaledDiffIntegerBits)) /
+                        double(int64_t(1) << left_shift);
+  p.diff_min = -int32_t(std::floor(radius));
+  return p;
+}
+
+template <class T>
+void qsoftmax_ref(const QSoftmaxParams& p, int64_t rows, int64_t depth, const T* input, T* output) {
+  constexpr int kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12;
+  const int left_shift = std::max(0, p.input_multiplier.shift);
+  auto exp_of = [&](int32_t diff) {
+    // Multiplier > 1: the shift is all left (exact), then the rounding high multiply.
+    const int32_t scaled = fxp::rounding_doubling_high_mul(int32_t(uint32_t(diff) << left_shift), p.input_multiplier.q);
+    return fxp::exp_on_negative_values(scaled, kScaledDiffIntegerBits);
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* in = input + r * depth;
+    T* out = output + r * depth;
+    int32_t max_in_row = std::numeric_limits<T>::lowest();
+    for (int64_t c = 0; c < depth; ++c) max_in_row = std::max<int32_t>(max_in_row, in[c]);
+    int32_t sum = 0;  // Q12.19
+    for (int64_t c = 0; c < depth; ++c) {
+      const int32_t diff = int32_t(in[c]) - max_in_row;
+      if (diff >= p.diff_min) sum += fxp::saturating_rounding_multiply_by_pot(exp_of(diff), -kAccumulationIntegerBits);
+    }
+    int bits_over_unit = 0;
+    const int32_t scale = fxp::reciprocal(sum, kAccumulationIntegerBits, bits_over_unit);
+    const int exponent = bits_over_unit + 31 - 8;
+    for (int64_t c = 0; c < depth; ++c) {
+      const int32_t diff = int32_t(in[c]) - max_in_row;
+      int32_t v = std::numeric_limits<T>::lowest();
+      if (diff >= p.diff_min) {
+        const int32_t unsat = fxp::rounding_divide_by_pot(fxp::rounding_doubling_high_mul(scale, exp_of(diff)), exponent);
+        v = unsat + int32_t(std::numeric_limits<T>::lowest());
+      }
+      out[c] = clamp_to<T>(v, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max());
+    }
+  }
+}
+
+template <class T>
+void qmean_hw_ref(int64_t batch, int64_t h, int64_t w, int64_t c, const T* input, int32_t input_zero, float input_scale,
+                  int32_t output_zero, float output_scale, T* output) {
+  const int64_t count = h * w;
+  const fxp::Multiplier m = fxp::quantize_multiplier(double(input_scale) / double(output_scale));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      int32_t acc = 0;
+      for (int64_t i = 0; i < count; ++i) acc += int32_t(input[(b * count + i) * c + ch]) - input_zero;
+      acc = fxp::multiply_by_multiplier(acc, m);
+      const int32_t n = int32_t(count);
+      acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
+      output[b * c + ch] = clamp_to<T>(acc + output_zero, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max());
+    }
+}
+
+template <class TIn, class TOut>
+void qrequantize_ref(int64_t n, const TIn* input, int32_t input_zero, fxp::Multiplier m, int32_t output_zero, TOut* output) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t v = fxp::multiply_by_multiplier(int32_t(input[i]) - input_zero, m) + output_zero;
+    output[i] = clamp_to<TOut>(v, std::numeric_limits<TOut>::lowest(), std::numeric_limits<TOut>::max());
+  }
+}
+
+#define PARETO_QNHWC_INSTANCES(T)                                                                              \
+  template void qconv_nhwc_ref<T>(const QConvParams&, const T*, const T*, const int32_t*, T*);                  \
+  template void qdepthwise_nhwc_ref<T>(const QConvParams&, const T*, const T*, const int32_t*, T*);             \
+  template void qfully_connected_ref<T>(const QFullyConnectedParams&, const T*, const T*, const int32_t*, T*);  \
+  template void qaverage_pool_nhwc_ref<T>(const QPoolParams&, const T*, T*);                                    \
+  template void qmax_pool_nhwc_ref<T>(const QPoolParams&, const T*, T*);                                        \
+  template void qadd_ref<T>(const QAddParams&, int64_t, const T*, const T*, int64_t, T*);                       \
+  template void qsoftmax_ref<T>(const QSoftmaxParams&, int64_t, int64_t, const T*, T*);                         \
+  template void qmean_hw_ref<T>(int64_t, int64_t, int64_t, int64_t, const T*, int32_t, float, int32_t, float, T*);
+PARETO_QNHWC_INSTANCES(uint8_t)
+PARETO_QNHWC_INSTANCES(int8_t)
+#undef PARETO_QNHWC_INSTANCES
+template void qrequantize_ref<uint8_t, int8_t>(int64_t, const uint8_t*, int32_t, fxp::Multiplier, int32_t, int8_t*);
+template void qrequantize_ref<int8_t, uint8_t>(int64_t, const int8_t*, int32_t, fxp::Multiplier, int32_t, uint8_t*);
+template void qrequantize_ref<int8_t, int8_t>(int64_t, const int8_t*, int32_t, fxp::Multiplier, int32_t, int8_t*);
+template void qrequantize_ref<uint8_t, uint8_t>(int64_t, const uint8_t*, int32_t, fxp::Multiplier, int32_t, uint8_t*);
+
+}  // namespace pareto::kernels

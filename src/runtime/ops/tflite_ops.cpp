@@ -1,0 +1,322 @@
+// The TFLite frontend's operators (frontend/tflite): NHWC tensors, uint8 or
+// int8 with the quantization parameters the loader put on each node, and
+// TFLite's integer arithmetic (kernels/qnhwc.h). Each adapter checks what a
+// hostile file could get wrong (types, ranks, channel counts, parameter
+// counts, declared output shapes) before a kernel runs.
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+#include "kernels/qnhwc.h"
+#include "runtime/op_registry.h"
+
+namespace pareto::runtime {
+
+namespace {
+
+using kernels::fxp::Multiplier;
+
+struct QParams {
+  std::vector<float> scale;
+  std::vector<int64_t> zero;
+};
+
+QParams qparams(const OpContext& c, const std::string& prefix) {
+  QParams q{c.node.attr_floats(prefix + "_scale"), c.node.attr_ints(prefix + "_zero")};
+  if (q.scale.empty()) c.invalid(prefix + " has no quantization parameters");
+  for (float s : q.scale)
+    if (!(s > 0) || !std::isfinite(s)) c.invalid(prefix + " has a quantization scale of " + std::to_string(s));
+  return q;
+}
+
+// One scale and zero point; the zero point inside the type's range.
+std::pair<float, int32_t> per_tensor(const OpContext& c, const std::string& prefix, DType t) {
+  QParams q = qparams(c, prefix);
+  if (q.scale.size() != 1) c.unsupported(prefix + ": per-channel quantization where one scale is expected");
+  const int64_t lo = t == DType::u8 ? 0 : -128, hi = t == DType::u8 ? 255 : 127;
+  if (q.zero[0] < lo || q.zero[0] > hi) c.invalid(prefix + " zero point " + std::to_string(q.zero[0]) + " is outside the type's range");
+  return {q.scale[0], int32_t(q.zero[0])};
+}
+
+DType quantized_type(const OpContext& c, const Tensor& t, const char* what) {
+  if (t.dtype() != DType::u8 && t.dtype() != DType::i8) c.unsupported(std::string(what) + " is " + dtype_name(t.dtype()) + "; uint8 or int8 expected");
+  return t.dtype();
+}
+
+void check_rank(const OpContext& c, const Tensor& t, int rank, const char* what) {
+  if (t.rank() != rank) c.invalid(std::string(what) + " has rank " + std::to_string(t.rank()) + ", expected " + std::to_string(rank));
+}
+
+void check_out_shape(const OpContext& c, const Shape& computed) {
+  const Shape declared = c.node.attr_ints("out_shape");
+  if (declared != computed)
+    c.invalid("computes output shape " + shape_to_string(computed) + " but the file declares " + shape_to_string(declared));
+}
+
+std::pair<int32_t, int32_t> activation_range(const OpContext& c, DType t, float scale, int32_t zero) {
+  const int32_t qmin = t == DType::u8 ? 0 : -128, qmax = t == DType::u8 ? 255 : 127;
+  auto q = [&](float f) { return zero + int32_t(std::round(f / scale)); };
+  const std::string a = c.node.attr_s("activation", "NONE");
+  if (a == "RELU") return {std::max(qmin, q(0.0f)), qmax};
+  if (a == "RELU6") return {std::max(qmin, q(0.0f)), std::min(qmax, q(6.0f))};
+  if (a == "RELU_N1_TO_1") return {std::max(qmin, q(-1.0f)), std::min(qmax, q(1.0f))};
+  return {qmin, qmax};
+}
+
+// Output size and leading padding of one spatial axis (TFLite's SAME / VALID:
+// extra padding goes to the end).
+std::pair<int64_t, int64_t> out_and_pad(const OpContext& c, int64_t in, int64_t k, int64_t stride, int64_t dilation) {
+  if (stride < 1 || dilation < 1 || k < 1) c.invalid("stride, dilation and kernel size must be at least 1");
+  const int64_t effective = (k - 1) * dilation + 1;
+  const bool same = c.node.attr_s("padding", "SAME") == "SAME";
+  const int64_t out = same ? (in + stride - 1) / stride : (in + stride - effective) / stride;
+  if (out < 1) c.invalid("the window is larger than the input");
+  const int64_t total = (out - 1) * stride + effective - in;
+  return {out, std::max<int64_t>(0, total / 2)};
+}
+
+// Per output channel: multiplier input_scale * filter_scale / output_scale and minus the filter zero point.
+// uint8 kernels take TFLite's legacy multiplier, whose product of the two
+// scales is a float (rounded before the division); int8 per-channel
+// multipliers are all double. The last bits of the multiplier differ, and
+// with them some outputs by one step.
+void channel_params(const OpContext& c, DType t, int64_t channels, float in_scale, float out_scale, std::vector<Multiplier>& m,
+                    std::vector<int32_t>& filter_offsets) {
+  const QParams w = qparams(c, "in1");
+  if (w.scale.size() != 1 && int64_t(w.scale.size()) != channels)
+    c.invalid("the filter has " + std::to_string(w.scale.size()) + " scales for " + std::to_string(channels) + " output channels");
+  for (int64_t oc = 0; oc < channels; ++oc) {
+    const size_t i = w.scale.size() == 1 ? 0 : size_t(oc);
+    if (w.zero[i] < -128 || w.zero[i] > 255) c.invalid("filter zero point out of range");
+    const double product = t == DType::u8 ? double(in_scale * w.scale[i]) : double(in_scale) * double(w.scale[i]);
+    m.push_back(kernels::fxp::quantize_multiplier(product / double(out_scale)));
+    filter_offsets.push_back(-int32_t(w.zero[i]));
+  }
+}
+
+const int32_t* bias_of(const OpContext& c, size_t index, int64_t channels) {
+  if (!c.has(index)) return nullptr;
+  const Tensor& b = c.in(index);
+  if (b.dtype() != DType::i32 || b.numel() != channels) c.unsupported("the bias must be int32 with one value per output channel");
+  return b.data<int32_t>();
+}
+
+void run_conv(OpContext& c, bool depthwise) {
+  const Tensor& x = c.in(0);
+  const Tensor& w = c.in(1);
+  const DType t = quantized_type(c, x, "the input");
+  if (w.dtype() != t) c.unsupported("the filter's type differs from the input's");
+  check_rank(c, x, 4, "the input");
+  check_rank(c, w, 4, "the filter");
+  kernels::QConvParams p;
+  p.batch = x.dim(0), p.in_h = x.dim(1), p.in_w = x.dim(2), p.in_c = x.dim(3);
+  p.k_h = w.dim(1), p.k_w = w.dim(2);
+  p.out_c = depthwise ? w.dim(3) : w.dim(0);
+  if (depthwise) {
+    p.depth_multiplier = c.node.attr_i("depth_multiplier", 1);
+    if (w.dim(0) != 1 || p.depth_multiplier < 1 || p.out_c != p.in_c * p.depth_multiplier) c.invalid("depthwise filter shape does not match the input");
+  } else if (w.dim(3) != p.in_c) {
+    c.invalid("the filter has " + std::to_string(w.dim(3)) + " input channels, the input " + std::to_string(p.in_c));
+  }
+  const auto strides = c.node.attr_ints("strides", {1, 1}), dilations = c.node.attr_ints("dilations", {1, 1});
+  if (strides.size() != 2 || dilations.size() != 2) c.invalid("strides and dilations need two values");
+  p.stride_h = strides[0], p.stride_w = strides[1], p.dilation_h = dilations[0], p.dilation_w = dilations[1];
+  std::tie(p.out_h, p.pad_top) = out_and_pad(c, p.in_h, p.k_h, p.stride_h, p.dilation_h);
+  std::tie(p.out_w, p.pad_left) = out_and_pad(c, p.in_w, p.k_w, p.stride_w, p.dilation_w);
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  std::vector<Multiplier> m;
+  std::vector<int32_t> offsets;
+  channel_params(c, t, p.out_c, in_scale, out_scale, m, offsets);
+  p.multipliers = m.data(), p.filter_offsets = offsets.data();
+  p.input_offset = -in_zero, p.output_offset = out_zero;
+  std::tie(p.act_min, p.act_max) = activation_range(c, t, out_scale, out_zero);
+  const Shape out_shape{p.batch, p.out_h, p.out_w, p.out_c};
+  check_out_shape(c, out_shape);
+  Tensor& y = c.out(0, t, out_shape);
+  const int32_t* bias = bias_of(c, 2, p.out_c);
+  if (t == DType::u8)
+    (depthwise ? kernels::qdepthwise_nhwc_ref<uint8_t> : kernels::qconv_nhwc_ref<uint8_t>)(p, x.data<uint8_t>(), w.data<uint8_t>(), bias, y.data<uint8_t>());
+  else
+    (depthwise ? kernels::qdepthwise_nhwc_ref<int8_t> : kernels::qconv_nhwc_ref<int8_t>)(p, x.data<int8_t>(), w.data<int8_t>(), bias, y.data<int8_t>());
+}
+
+void run_tfl_conv(OpContext& c) { run_conv(c, false); }
+void run_tfl_depthwise(OpContext& c) { run_conv(c, true); }
+
+void run_tfl_fully_connected(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const Tensor& w = c.in(1);
+  const DType t = quantized_type(c, x, "the input");
+  if (w.dtype() != t) c.unsupported("the weights' type differs from the input's");
+  check_rank(c, w, 2, "the weights");
+  kernels::QFullyConnectedParams p;
+  p.units = w.dim(0), p.depth = w.dim(1);
+  if (p.depth == 0 || x.numel() % p.depth != 0) c.invalid("the input's size is not a multiple of the weights' depth");
+  p.batch = x.numel() / p.depth;
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  std::vector<Multiplier> m;
+  std::vector<int32_t> offsets;
+  channel_params(c, t, p.units, in_scale, out_scale, m, offsets);
+  p.multipliers = m.data(), p.filter_offsets = offsets.data();
+  p.input_offset = -in_zero, p.output_offset = out_zero;
+  std::tie(p.act_min, p.act_max) = activation_range(c, t, out_scale, out_zero);
+  const Shape declared = c.node.attr_ints("out_shape");
+  if (shape_numel(declared) != p.batch * p.units) c.invalid("the declared output shape does not hold batch x units values");
+  Tensor& y = c.out(0, t, declared);
+  const int32_t* bias = bias_of(c, 2, p.units);
+  if (t == DType::u8)
+    kernels::qfully_connected_ref<uint8_t>(p, x.data<uint8_t>(), w.data<uint8_t>(), bias, y.data<uint8_t>());
+  else
+    kernels::qfully_connected_ref<int8_t>(p, x.data<int8_t>(), w.data<int8_t>(), bias, y.data<int8_t>());
+}
+
+void run_pool(OpContext& c, bool average) {
+  const Tensor& x = c.in(0);
+  const DType t = quantized_type(c, x, "the input");
+  check_rank(c, x, 4, "the input");
+  const auto in_q = per_tensor(c, "in0", t), out_q = per_tensor(c, "out0", t);
+  if (in_q != out_q) c.unsupported("pooling between different quantization parameters");
+  const auto kernel = c.node.attr_ints("kernel", {1, 1}), strides = c.node.attr_ints("strides", {1, 1});
+  if (kernel.size() != 2 || strides.size() != 2) c.invalid("kernel and strides need two values");
+  kernels::QPoolParams p;
+  p.batch = x.dim(0), p.in_h = x.dim(1), p.in_w = x.dim(2), p.channels = x.dim(3);
+  p.k_h = kernel[0], p.k_w = kernel[1], p.stride_h = strides[0], p.stride_w = strides[1];
+  std::tie(p.out_h, p.pad_top) = out_and_pad(c, p.in_h, p.k_h, p.stride_h, 1);
+  std::tie(p.out_w, p.pad_left) = out_and_pad(c, p.in_w, p.k_w, p.stride_w, 1);
+  std::tie(p.act_min, p.act_max) = activation_range(c, t, out_q.first, out_q.second);
+  const Shape out_shape{p.batch, p.out_h, p.out_w, p.channels};
+  check_out_shape(c, out_shape);
+  Tensor& y = c.out(0, t, out_shape);
+  if (t == DType::u8)
+    (average ? kernels::qaverage_pool_nhwc_ref<uint8_t> : kernels::qmax_pool_nhwc_ref<uint8_t>)(p, x.data<uint8_t>(), y.data<uint8_t>());
+  else
+    (average ? kernels::qaverage_pool_nhwc_ref<int8_t> : kernels::qmax_pool_nhwc_ref<int8_t>)(p, x.data<int8_t>(), y.data<int8_t>());
+}
+
+void run_tfl_average_pool(OpContext& c) { run_pool(c, true); }
+void run_tfl_max_pool(OpContext& c) { run_pool(c, false); }
+
+void run_tfl_add(OpContext& c) {
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  const DType t = quantized_type(c, a, "the first input");
+  if (b.dtype() != t) c.unsupported("the inputs' types differ");
+  if (b.shape() != a.shape() && b.numel() != 1) c.unsupported("broadcasting add other than by a single value");
+  const auto [as, az] = per_tensor(c, "in0", t);
+  const auto [bs, bz] = per_tensor(c, "in1", t);
+  const auto [os, oz] = per_tensor(c, "out0", t);
+  const auto [lo, hi] = activation_range(c, t, os, oz);
+  const kernels::QAddParams p = kernels::make_qadd_params(as, az, bs, bz, os, oz, lo, hi);
+  check_out_shape(c, a.shape());
+  Tensor& y = c.out(0, t, a.shape());
+  const int64_t step = b.numel() == 1 ? 0 : 1;
+  if (t == DType::u8)
+    kernels::qadd_ref<uint8_t>(p, a.numel(), a.data<uint8_t>(), b.data<uint8_t>(), step, y.data<uint8_t>());
+  else
+    kernels::qadd_ref<int8_t>(p, a.numel(), a.data<int8_t>(), b.data<int8_t>(), step, y.data<int8_t>());
+}
+
+void run_tfl_softmax(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const DType t = quantized_type(c, x, "the input");
+  if (x.rank() < 1 || x.dim(x.rank() - 1) < 1) c.invalid("softmax needs a non-empty last axis");
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
+  (void)in_zero;  // differences from the row's maximum do not see it
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  if (out_scale != 1.0f / 256 || out_zero != (t == DType::u8 ? 0 : -128))
+    c.unsupported("a quantized softmax output must have scale 1/256 and zero point " + std::string(t == DType::u8 ? "0" : "-128"));
+  const float beta = c.node.attr_f("beta", 1.0f);
+  const kernels::QSoftmaxParams p = kernels::make_qsoftmax_params(double(beta), double(in_scale));
+  if (p.input_multiplier.shift < 0) c.unsupported("beta x input scale below 2^-26 (TFLite refuses it too)");
+  check_out_shape(c, x.shape());
+  Tensor& y = c.out(0, t, x.shape());
+  const int64_t depth = x.dim(x.rank() - 1), rows = x.numel() / depth;
+  if (t == DType::u8)
+    kernels::qsoftmax_ref<uint8_t>(p, rows, depth, x.data<uint8_t>(), y.data<uint8_t>());
+  else
+    kernels::qsoftmax_ref<int8_t>(p, rows, depth, x.data<int8_t>(), y.data<int8_t>());
+}
+
+void run_tfl_mean(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const DType t = quantized_type(c, x, "the input");
+  check_rank(c, x, 4, "the input");
+  std::vector<int64_t> axes = c.in(1).to_int_vector();
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<int64_t>{1, 2}) c.unsupported("MEAN over axes other than height and width");
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  const Shape declared = c.node.attr_ints("out_shape");
+  if (shape_numel(declared) != x.dim(0) * x.dim(3)) c.invalid("the declared output shape does not hold batch x channels values");
+  Tensor& y = c.out(0, t, declared);
+  if (t == DType::u8)
+    kernels::qmean_hw_ref<uint8_t>(x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.data<uint8_t>(), in_zero, in_scale, out_zero, out_scale, y.data<uint8_t>());
+  else
+    kernels::qmean_hw_ref<int8_t>(x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.data<int8_t>(), in_zero, in_scale, out_zero, out_scale, y.data<int8_t>());
+}
+
+void run_tfl_reshape(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const Shape declared = c.node.attr_ints("out_shape");
+  if (shape_numel(declared) != x.numel()) c.invalid("reshapes " + shape_to_string(x.shape()) + " to " + shape_to_string(declared));
+  c.set_out(0, x.reshaped(declared));
+}
+
+void run_tfl_quantize(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const Shape declared = c.node.attr_ints("out_shape");
+  if (declared != x.shape()) c.invalid("the declared output shape differs from the input's");
+  // The output type the file declares (the loader records whether it is signed).
+  const DType t = c.node.attr_i("out_signed", 0) ? DType::i8 : DType::u8;
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  Tensor& y = c.out(0, t, x.shape());
+  if (x.dtype() == DType::f32) {
+    const float* in = x.data<float>();
+    const int32_t lo = t == DType::u8 ? 0 : -128, hi = t == DType::u8 ? 255 : 127;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int32_t v = std::min(hi, std::max(lo, int32_t(std::round(in[i] / out_scale)) + out_zero));
+      if (t == DType::u8) y.data<uint8_t>()[i] = uint8_t(v);
+      else y.data<int8_t>()[i] = int8_t(v);
+    }
+    return;
+  }
+  const DType ti = quantized_type(c, x, "the input");
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", ti);
+  const Multiplier m = kernels::fxp::quantize_multiplier(double(in_scale) / double(out_scale));
+  if (ti == DType::u8 && t == DType::i8) kernels::qrequantize_ref(x.numel(), x.data<uint8_t>(), in_zero, m, out_zero, y.data<int8_t>());
+  else if (ti == DType::i8 && t == DType::u8) kernels::qrequantize_ref(x.numel(), x.data<int8_t>(), in_zero, m, out_zero, y.data<uint8_t>());
+  else if (ti == DType::i8) kernels::qrequantize_ref(x.numel(), x.data<int8_t>(), in_zero, m, out_zero, y.data<int8_t>());
+  else kernels::qrequantize_ref(x.numel(), x.data<uint8_t>(), in_zero, m, out_zero, y.data<uint8_t>());
+}
+
+void run_tfl_dequantize(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const DType t = quantized_type(c, x, "the input");
+  const auto [scale, zero] = per_tensor(c, "in0", t);
+  Tensor& y = c.out(0, DType::f32, x.shape());
+  float* out = y.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int32_t v = t == DType::u8 ? int32_t(x.data<uint8_t>()[i]) : int32_t(x.data<int8_t>()[i]);
+    out[i] = float(double(scale) * double(v - zero));
+  }
+}
+
+}  // namespace
+
+void register_tflite_ops(OpRegistry& r) {
+  r.add("TflConv2D", run_tfl_conv);
+  r.add("TflDepthwiseConv2D", run_tfl_depthwise);
+  r.add("TflFullyConnected", run_tfl_fully_connected);
+  r.add("TflAveragePool2D", run_tfl_average_pool);
+  r.add("TflMaxPool2D", run_tfl_max_pool);
+  r.add("TflAdd", run_tfl_add);
+  r.add("TflSoftmax", run_tfl_softmax);
+  r.add("TflMean", run_tfl_mean);
+  r.add("TflReshape", run_tfl_reshape);
+  r.add("TflQuantize", run_tfl_quantize);
+  r.add("TflDequantize", run_tfl_dequantize);
+}
+
+}  // namespace pareto::runtime

@@ -1,0 +1,119 @@
+/* TensorFlow Lite's own interpreter (its C API, fetched by
+ * scripts/fetch-models.sh) on one model, for byte-for-byte comparison with
+ * pareto's TFLite frontend. Test tooling only; pareto never links it.
+ *   tflite_reference MODEL --random SEED OUT.npy    a random uint8/int8 input of the model's shape
+ *   tflite_reference MODEL INPUT.npy PARETO_OUT.npy  runs TFLite on INPUT, compares output 0 with pareto's
+ *   tflite_reference MODEL --time RUNS THREADS       median milliseconds of RUNS invocations (speed side by side)
+ * Prints the input name (input=NAME) and, comparing, how many values differ
+ * and by how much; exits 1 when any does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tensorflow/lite/c/c_api.h"
+
+static unsigned char* read_file(const char* path, long* size) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char* b = malloc((size_t)*size + 1);
+  if (!b || fread(b, 1, (size_t)*size, f) != (size_t)*size) { fclose(f); free(b); return NULL; }
+  fclose(f);
+  return b;
+}
+
+/* The data of a version-1 .npy file (the header length is 2 bytes at offset 8). */
+static const unsigned char* npy_data(const unsigned char* b, long size, long* n) {
+  if (size < 10 || memcmp(b, "\x93NUMPY\x01", 7) != 0) return NULL;
+  long off = 10 + (b[8] | (b[9] << 8));
+  if (off > size) return NULL;
+  *n = size - off;
+  return b + off;
+}
+
+static int write_random(const TfLiteTensor* in, unsigned seed, const char* path) {
+  char header[256];
+  const char* descr = TfLiteTensorType(in) == kTfLiteInt8 ? "|i1" : "|u1";
+  int len = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+  for (int d = 0; d < TfLiteTensorNumDims(in); ++d) len += snprintf(header + len, sizeof header - (size_t)len, "%d, ", TfLiteTensorDim(in, d));
+  len += snprintf(header + len, sizeof header - (size_t)len, "), }");
+  while ((10 + len + 1) % 64) header[len++] = ' ';
+  header[len++] = '\n';
+  FILE* f = fopen(path, "wb");
+  if (!f) return 1;
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 255), (unsigned char)(len >> 8)};
+  fwrite(pre, 1, 10, f);
+  fwrite(header, 1, (size_t)len, f);
+  srand(seed);
+  for (size_t i = 0; i < TfLiteTensorByteSize(in); ++i) fputc(rand() & 255, f);
+  fclose(f);
+  return 0;
+}
+
+static int compare_double(const void* a, const void* b) {
+  const double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median wall time of `runs` invocations on zeros with `threads` threads (after one untimed). */
+static int time_runs(TfLiteModel* model, int runs, int threads) {
+  if (runs < 1 || runs > 10000) return 2;
+  TfLiteInterpreterOptions* options = TfLiteInterpreterOptionsCreate();
+  TfLiteInterpreterOptionsSetNumThreads(options, threads);
+  TfLiteInterpreter* it = TfLiteInterpreterCreate(model, options);
+  if (!it || TfLiteInterpreterAllocateTensors(it) != kTfLiteOk) return 2;
+  double* ms = malloc(sizeof(double) * (size_t)runs);
+  TfLiteInterpreterInvoke(it);
+  for (int r = 0; r < runs; ++r) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    TfLiteInterpreterInvoke(it);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  }
+  qsort(ms, (size_t)runs, sizeof(double), compare_double);
+  printf("median %.3f ms over %d runs, %d threads\n", ms[runs / 2], runs, threads);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: tflite_reference MODEL INPUT.npy PARETO_OUT.npy | MODEL --random SEED OUT.npy\n"); return 2; }
+  TfLiteModel* model = TfLiteModelCreateFromFile(argv[1]);
+  if (!model) { fprintf(stderr, "%s: TFLite cannot read it\n", argv[1]); return 2; }
+  TfLiteInterpreterOptions* options = TfLiteInterpreterOptionsCreate();
+  TfLiteInterpreterOptionsSetNumThreads(options, 1);
+  TfLiteInterpreter* it = TfLiteInterpreterCreate(model, options);
+  if (!it || TfLiteInterpreterAllocateTensors(it) != kTfLiteOk) { fprintf(stderr, "%s: TFLite cannot allocate\n", argv[1]); return 2; }
+  TfLiteTensor* in = TfLiteInterpreterGetInputTensor(it, 0);
+  printf("input=%s\n", TfLiteTensorName(in));
+  if (argc == 5 && strcmp(argv[2], "--time") == 0) return time_runs(model, atoi(argv[3]), atoi(argv[4]));
+  if (argc == 5) return write_random(in, (unsigned)atoi(argv[3]), argv[4]);
+  long size = 0, n = 0, pn = 0, psize = 0;
+  unsigned char* file = read_file(argv[2], &size);
+  const unsigned char* data = file ? npy_data(file, size, &n) : NULL;
+  if (!data || (size_t)n != TfLiteTensorByteSize(in)) { fprintf(stderr, "%s: not a .npy of the input's %zu bytes\n", argv[2], TfLiteTensorByteSize(in)); return 2; }
+  TfLiteTensorCopyFromBuffer(in, data, (size_t)n);
+  if (TfLiteInterpreterInvoke(it) != kTfLiteOk) { fprintf(stderr, "TFLite failed to run\n"); return 2; }
+  const TfLiteTensor* out = TfLiteInterpreterGetOutputTensor(it, 0);
+  const size_t bytes = TfLiteTensorByteSize(out);
+  unsigned char* want = malloc(bytes);
+  TfLiteTensorCopyToBuffer(out, want, bytes);
+  unsigned char* pfile = read_file(argv[3], &psize);
+  const unsigned char* got = pfile ? npy_data(pfile, psize, &pn) : NULL;
+  if (!got || (size_t)pn != bytes) { fprintf(stderr, "%s: not a .npy of the output's %zu bytes\n", argv[3], bytes); return 2; }
+  const int is_signed = TfLiteTensorType(out) == kTfLiteInt8;
+  if (TfLiteTensorType(out) != kTfLiteUInt8 && !is_signed) { fprintf(stderr, "output type %d: only uint8/int8 compared\n", TfLiteTensorType(out)); return 2; }
+  size_t differ = 0;
+  int max_diff = 0;
+  for (size_t i = 0; i < bytes; ++i) {
+    const int a = is_signed ? (signed char)want[i] : want[i], b = is_signed ? (signed char)got[i] : got[i];
+    const int d = abs(a - b);
+    differ += d != 0;
+    if (d > max_diff) max_diff = d;
+  }
+  printf("TFLite %s: %zu of %zu values differ, largest difference %d\n", TfLiteVersion(), differ, bytes, max_diff);
+  return differ ? 1 : 0;
+}
