@@ -99,6 +99,8 @@ int cmd_serve(const Args& a) {
   o.route = route_options(a);
   o.ocr_models = a.get("--ocr-models");
   o.vad_model = a.get("--vad-model");
+  o.classify_model = a.get("--classify-model");
+  o.classify_labels = a.get("--classify-labels");
 
   // Signals go to one waiting thread (blocked everywhere else, before the
   // server starts its threads); a closed client socket is not fatal.

@@ -61,7 +61,8 @@ const char* kUsage =
     "  serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--queue 16] [--ctx N (per slot)] [--threads N]\n"
     "        [--api-key KEY | --api-key-file F] [--alias NAME] [--kv f16|f32|q8] [--max-body BYTES] [--tokenizer TOK.bin]\n"
     "      OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions (stream too), /v1/models, /health,\n"
-    "      /metrics, /v1/ocr (image -> lines) and /v1/vad (WAV -> segments) [--ocr-models DIR] [--vad-model F];\n"
+    "      /metrics, /v1/ocr (image -> lines), /v1/vad (WAV -> segments) and /v1/classify (image -> classes)\n"
+    "      [--ocr-models DIR] [--vad-model F] [--classify-model M.tflite|M.onnx --classify-labels L];\n"
     "      N slots decode together (one weight pass per step); a full queue answers 429\n"
     "        [--upstream URL [--upstream-key K] [--upstream-model M] [--upstream-timeout S]] [--route-policy FILE.json]\n"
     "        [--max-device-ms MS] [--confidence-tokens K [--max-entropy X] [--min-logprob Y]]\n"
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
                                                    "--tokenizer", "--api-key", "--api-key-file", "--alias", "--max-body", "--upstream",
                                                    "--upstream-key", "--upstream-model", "--upstream-timeout", "--max-device-ms",
                                                    "--confidence-tokens", "--max-entropy", "--min-logprob", "--route-policy",
-                                                   "--ocr-models", "--vad-model"}});
+                                                   "--ocr-models", "--vad-model", "--classify-model", "--classify-labels"}});
     if (cmd == "route-calibrate")
       return run(cmd_route_calibrate, Spec{{"--json"}, {"--device", "--upstream", "--prompts", "--max-tokens", "--key", "--upstream-key",
                                                         "--upstream-model"}});

@@ -37,6 +37,9 @@ struct ServeOptions {
   // The perception endpoints (/v1/ocr, /v1/vad): models found as `pareto
   // ocr` and `pareto vad` find them unless given; opened on first use.
   std::string ocr_models, vad_model;
+  // /v1/classify: an image classifier (TFLite or ONNX) and its labels file;
+  // without a model the endpoint answers 503.
+  std::string classify_model, classify_labels;
 };
 
 class Server {

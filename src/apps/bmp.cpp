@@ -1,4 +1,4 @@
-// Uncompressed Windows bitmaps (BI_RGB, 8-bit paletted, 24- and 32-bit):
+// Uncompressed Windows bitmaps (BI_RGB: 8-bit paletted, 24- and 32-bit):
 // the test images of Coral's and TFLite's classification examples. Every
 // header field is checked against the file before a pixel is read.
 #include <cstring>
@@ -6,6 +6,7 @@
 
 #include "apps/image.h"
 #include "pareto/error.h"
+#include "pareto/limits.hpp"
 
 namespace pareto::apps {
 
@@ -19,6 +20,7 @@ uint16_t u16_at(const std::vector<uint8_t>& b, size_t at) { return uint16_t(b[at
 }  // namespace
 
 Image load_bmp(const std::string& path, int64_t max_pixels) {
+  if (max_pixels < 0) max_pixels = current_limits().image_pixels;
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(StatusCode::io_error, path + ": cannot open image");
   const uint64_t file_size = uint64_t(f.tellg());
@@ -33,8 +35,8 @@ Image load_bmp(const std::string& path, int64_t max_pixels) {
   const int32_t width = int32_t(u32_at(b, 18)), height_field = int32_t(u32_at(b, 22));
   const uint16_t bpp = u16_at(b, 28);
   const uint32_t compression = u32_at(b, 30);
-  if (compression != 0 && !(compression == 3 && bpp == 32))
-    fail_unsupported(path + ": compressed BMP (compression " + std::to_string(compression) + ") is not supported");
+  // BI_BITFIELDS (3) would need its channel masks read: refused rather than guessed.
+  if (compression != 0) fail_unsupported(path + ": BMP compression " + std::to_string(compression) + " (RLE or bit fields) is not supported");
   if (bpp != 8 && bpp != 24 && bpp != 32) fail_unsupported(path + ": BMP with " + std::to_string(bpp) + " bits per pixel is not supported");
   const bool top_down = height_field < 0;
   const int64_t height = top_down ? -int64_t(height_field) : height_field;

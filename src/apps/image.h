@@ -17,8 +17,9 @@ struct Image {
 // files, and images above `max_pixels` (< 0: the image-pixels limit in
 // force, pareto/limits.hpp), with a message naming the file and the limit.
 Image load_image(const std::string& path, int64_t max_pixels = -1);
-// Uncompressed BMP (8-bit paletted, 24- or 32-bit); load_image calls it for "BM" files.
-Image load_bmp(const std::string& path, int64_t max_pixels);
+// Uncompressed BMP (8-bit paletted, 24- or 32-bit); load_image calls it for
+// "BM" files. max_pixels < 0: the image-pixels limit in force.
+Image load_bmp(const std::string& path, int64_t max_pixels = -1);
 
 // Writes 8-bit RGB PNG (test images, debugging output).
 void save_png(const Image& img, const std::string& path);

@@ -20,7 +20,7 @@ struct Multiplier {
 // frexp, rounded half away from zero; multipliers below 2^-31 become 0.
 inline Multiplier quantize_multiplier(double m) {
   Multiplier r;
-  if (m == 0.0) return r;
+  if (m == 0.0 || !std::isfinite(m)) return r;  // callers refuse non-finite scales; 0 keeps this total
   int exponent = 0;
   const double frac = std::frexp(m, &exponent);
   int64_t q = int64_t(std::round(frac * double(int64_t(1) << 31)));
@@ -40,17 +40,26 @@ inline int32_t rounding_doubling_high_mul(int32_t a, int32_t b) {
   return int32_t((ab + nudge) / (int64_t(1) << 31));  // division truncates toward zero
 }
 
-// x / 2^exponent, rounded to nearest with halves away from zero.
+// x / 2^exponent, rounded to nearest with halves away from zero. In 64
+// bits, so exponents of 31 and more (a softmax over many equal values
+// reaches them; TFLite's int32 shift is undefined there) give the rounded
+// quotient too.
 inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
   if (exponent <= 0) return x;
-  const int32_t mask = int32_t((int64_t(1) << exponent) - 1);
-  const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+  if (exponent > 62) return 0;
+  const int64_t mask = (int64_t(1) << exponent) - 1;
+  const int64_t remainder = int64_t(x) & mask;
+  const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return int32_t((int64_t(x) >> exponent) + (remainder > threshold ? 1 : 0));
 }
+
+// a + b with int32's two's-complement wrap (TFLite's accumulators wrap on
+// the machines it runs on; signed overflow in C++ is undefined).
+inline int32_t wrapping_add(int32_t a, int32_t b) { return int32_t(uint32_t(a) + uint32_t(b)); }
 
 // x * m for the multiplier m (any shift: left part exact, right part rounded).
 inline int32_t multiply_by_multiplier(int32_t x, Multiplier m) {
+  // quantize_multiplier keeps shift in [-31, 30].
   const int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
   // Wraps like TFLite's int32 arithmetic when x << left overflows (never for real scales).
   const int32_t shifted = int32_t(uint32_t(x) << left);

@@ -17,6 +17,8 @@ void OpRegistry::add(const std::string& type, RunFn run, InferFn infer) {
 const OpDef* OpRegistry::find(const std::string& domain, const std::string& type) const {
   // pareto's own fused ops live in domain "pareto" under names ONNX does not use.
   if (!domain.empty() && domain != "ai.onnx" && domain != "pareto") return nullptr;
+  // The TFLite frontend's ops read attributes only that frontend writes.
+  if (type.rfind("Tfl", 0) == 0 && domain != "pareto") return nullptr;
   for (const OpDef& d : ops_)
     if (d.type == type) return &d;
   return nullptr;

@@ -1,5 +1,5 @@
-// /v1/ocr (an image: text lines with boxes and confidences) and /v1/vad (a
-// WAV file: speech segments). The upload is the request body or the
+// /v1/ocr (an image: text lines with boxes and confidences), /v1/vad (a
+// WAV file: speech segments) and /v1/classify (an image: the top classes). The upload is the request body or the
 // multipart field "file"; the body limit applies. Each app is opened on
 // first use and serves one request at a time.
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "pareto/classify.hpp"
 #include "pareto/models.hpp"
 #include "pareto/ocr.hpp"
 #include "pareto/vad.hpp"
@@ -20,10 +21,15 @@ namespace pareto::serve {
 using nlohmann::json;
 
 struct Server::Impl::Apps {
-  std::mutex ocr_mu, vad_mu;
+  std::mutex ocr_mu, vad_mu, classify_mu;
   std::unique_ptr<ocr::Pipeline> ocr;
   std::unique_ptr<vad::Detector> vad;
+  std::unique_ptr<classify::Classifier> classifier;
 };
+
+namespace {
+constexpr int kMaxTop = 100;  // classes one /v1/classify answer may list
+}  // namespace
 
 namespace {
 
@@ -130,6 +136,49 @@ void Server::Impl::app_routes() {
     } catch (const ApiError& e) {
       send_error(res, e);
       metrics.request("/v1/vad", e.status, now_s() - t0);
+    }
+  });
+  post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) {
+    const double t0 = now_s();
+    if (!admitted(req, res, false)) return;
+    LimitsScope limits(options.engine.llm.limits);
+    try {
+      int top = 5;
+      if (req.has_param("top")) {
+        const std::string v = req.get_param_value("top");
+        char* end = nullptr;
+        const long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || n < 1 || n > kMaxTop) bad_request("top must be a whole number 1.." + std::to_string(kMaxTop), "top");
+        top = int(n);
+      }
+      const std::string data = upload_of(req);
+      std::lock_guard lock(apps->classify_mu);
+      if (!apps->classifier) {
+        if (options.classify_model.empty())
+          throw ApiError(503, "unavailable_error", "no classifier: start the server with --classify-model M.tflite|M.onnx", "", "models_missing");
+        classify::Options o;
+        o.top_k = kMaxTop;
+        o.threads = std::max(1, options.engine.llm.threads);
+        o.labels_path = options.classify_labels;
+        auto c = classify::Classifier::open(options.classify_model, o);
+        if (!c.ok()) throw ApiError(503, "unavailable_error", "classifier: " + c.status().message, "", "models_missing");
+        apps->classifier = std::move(c.value());
+      }
+      TempFile file(data, ".img");
+      auto r = apps->classifier->run_file(file.path);
+      if (!r.ok()) fail_with(r.status(), "the image", file.path);
+      json classes = json::array();
+      for (size_t i = 0; i < r.value().top.size() && int(i) < top; ++i) {
+        const classify::Class& k = r.value().top[i];
+        classes.push_back({{"index", k.index}, {"label", k.label}, {"score", k.score}});
+      }
+      res.set_content(to_text({{"object", "classify.result"}, {"classes", classes},
+                               {"timings", {{"preprocess_ms", r.value().preprocess_seconds * 1e3}, {"model_ms", r.value().model_seconds * 1e3}}}}),
+                      "application/json");
+      metrics.request("/v1/classify", 200, now_s() - t0);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+      metrics.request("/v1/classify", e.status, now_s() - t0);
     }
   });
 }

@@ -157,6 +157,10 @@ void Server::Impl::post(const std::string& path, Handler handler) {
     };
     const ApiError too_large(413, "invalid_request_error", "the request body is too large (the limit is " + std::to_string(limit) + " bytes)",
                              "", "request_too_large");
+    // Multipart framing (part headers, boundaries) is not counted by the
+    // reader below: such a body must say its length up front.
+    if (req.is_multipart_form_data() && !req.has_header("Content-Length"))
+      return refuse(ApiError(411, "invalid_request_error", "a multipart body needs a Content-Length", "", "length_required"));
     if (req.has_header("Content-Length")) {
       const std::string n = req.get_header_value("Content-Length");
       if (n.size() > 19 || std::strtoull(n.c_str(), nullptr, 10) > limit) return refuse(too_large);

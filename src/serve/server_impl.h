@@ -61,7 +61,7 @@ inline std::string sse(const nlohmann::json& j) { return "data: " + to_text(j) +
 
 // Metrics label a request by its endpoint, never by a path a client made up.
 inline std::string endpoint_label(const std::string& path) {
-  for (const char* known : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/ocr", "/v1/vad", "/metrics", "/health"})
+  for (const char* known : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/ocr", "/v1/vad", "/v1/classify", "/metrics", "/health"})
     if (path == known) return known;
   return "other";
 }
@@ -95,7 +95,7 @@ struct Server::Impl {
   void post(const std::string& path, Handler handler);
   // The API key and, for the endpoints that need it, the loaded model; false after answering the error.
   bool admitted(const httplib::Request& req, httplib::Response& res, bool needs_model);
-  void app_routes();  // /v1/ocr and /v1/vad (apps.cpp)
+  void app_routes();  // /v1/ocr, /v1/vad and /v1/classify (apps.cpp)
   struct Apps;
   std::shared_ptr<Apps> apps;
   void completions(const httplib::Request& req, httplib::Response& res, bool chat);

@@ -1,4 +1,4 @@
-// /v1/ocr and /v1/vad of pareto serve: the answers equal the apps' own on
+// /v1/ocr, /v1/vad and /v1/classify of pareto serve: the answers equal the apps' own on
 // the same files (an image rendered here, speech synthesized here), as the
 // body or as a multipart upload; bad uploads are 400s naming the file.
 // Skips without the models (scripts/fetch-models.sh) or the tools.
@@ -13,6 +13,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "pareto/classify.hpp"
 #include "pareto/llm.hpp"
 #include "pareto/ocr.hpp"
 #include "pareto/serve.hpp"
@@ -23,6 +24,7 @@ namespace {
 
 using nlohmann::json;
 const std::string kModels = std::string(PARETO_SOURCE_DIR) + "/models";
+const std::string kCoral = std::string(PARETO_SOURCE_DIR) + "/../shared/models/coral/";
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -32,10 +34,12 @@ std::string read_file(const std::string& path) {
 }
 
 struct AppServer {
-  std::string dir = (std::filesystem::temp_directory_path() / ("pareto_serve_apps_" + std::to_string(::getpid()))).string();
+  static inline int instances = 0;  // two servers at once each get their own folder
+  std::string dir = (std::filesystem::temp_directory_path() /
+                     ("pareto_serve_apps_" + std::to_string(::getpid()) + "_" + std::to_string(instances++))).string();
   std::unique_ptr<pareto::serve::Server> server;
   int port = 0;
-  AppServer() {
+  explicit AppServer(const std::string& classify_model = "") {
     std::filesystem::create_directories(dir);
     pareto::SynthSpec spec;
     spec.preset = "micro", spec.type = "f32";
@@ -45,6 +49,8 @@ struct AppServer {
     o.port = 0;
     o.ocr_models = kModels + "/ocr";
     o.vad_model = kModels + "/silero/silero_vad.onnx";
+    o.classify_model = classify_model;
+    if (!classify_model.empty()) o.classify_labels = kCoral + "imagenet_labels.txt";
     server = std::make_unique<pareto::serve::Server>(o);
     port = server->start();
   }
@@ -120,6 +126,47 @@ TEST(ServeApps, VadAnswersAsTheDetector) {
   auto bad = c.Post("/v1/vad", "RIFF....WAVEjunk", "audio/wav");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400) << bad->body;
+}
+
+TEST(ServeApps, ClassifyAnswersAsTheClassifier) {
+  const std::string model = kCoral + "mobilenet_v1_0.25_128_quant.tflite";
+  if (!std::ifstream(model)) GTEST_SKIP() << "../shared/models/coral not found next to the repository";
+  pareto::classify::Options o;
+  o.labels_path = kCoral + "imagenet_labels.txt";
+  auto classifier = pareto::classify::Classifier::open(model, o);
+  ASSERT_TRUE(classifier.ok()) << classifier.status().message;
+  auto want = classifier.value()->run_file(kCoral + "cat.bmp");
+  ASSERT_TRUE(want.ok());
+  AppServer s(model);
+  auto c = s.client();
+  const std::string bytes = read_file(kCoral + "cat.bmp");
+  httplib::MultipartFormDataItems form = {{"file", bytes, "cat.bmp", "image/bmp"}};
+  for (int multipart = 0; multipart < 2; ++multipart) {
+    auto r = multipart ? c.Post("/v1/classify?top=2", form) : c.Post("/v1/classify", bytes, "image/bmp");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    ASSERT_EQ(j["classes"].size(), multipart ? 2u : 5u);
+    for (size_t i = 0; i < j["classes"].size(); ++i) {
+      EXPECT_EQ(j["classes"][i]["index"], want.value().top[i].index);
+      EXPECT_EQ(j["classes"][i]["label"], want.value().top[i].label);
+      EXPECT_EQ(j["classes"][i]["score"].get<float>(), want.value().top[i].score);
+    }
+  }
+  auto bad = c.Post("/v1/classify", "not an image at all", "image/png");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  auto bad_top = c.Post("/v1/classify?top=0", bytes, "image/bmp");
+  ASSERT_TRUE(bad_top);
+  EXPECT_EQ(bad_top->status, 400);
+  EXPECT_NE(bad_top->body.find("\"top\""), std::string::npos) << bad_top->body;
+  // Without a classifier configured: 503, the server stays up.
+  AppServer none;
+  auto c2 = none.client();
+  auto missing = c2.Post("/v1/classify", bytes, "image/bmp");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 503) << missing->body;
+  EXPECT_NE(missing->body.find("--classify-model"), std::string::npos) << missing->body;
 }
 
 }  // namespace

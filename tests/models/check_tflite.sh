@@ -19,8 +19,9 @@ check() {  # check MODEL INPUT.npy LABEL
   name=$("$tmp/tflite_reference" "$model" --random 0 "$tmp/probe.npy" | sed -n 's/^input=//p')
   rm -rf "$tmp/out"
   "$pareto" run "$model" --input "$name=$input" --output "$tmp/out" >/dev/null
-  local result
-  if result=$("$tmp/tflite_reference" "$model" "$input" "$tmp"/out/*.npy | tail -n1); then
+  local outputs=("$tmp"/out/*.npy) result
+  [ ${#outputs[@]} = 1 ] || { echo "FAIL  $(basename "$model") $label: ${#outputs[@]} outputs, one expected"; status=1; return; }
+  if result=$("$tmp/tflite_reference" "$model" "$input" "${outputs[0]}" | tail -n1); then
     echo "ok    $(basename "$model") $label: $result"
   else
     echo "FAIL  $(basename "$model") $label: $result"; status=1

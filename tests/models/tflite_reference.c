@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   TfLiteTensor* in = TfLiteInterpreterGetInputTensor(it, 0);
   printf("input=%s\n", TfLiteTensorName(in));
   if (argc == 5 && strcmp(argv[2], "--time") == 0) return time_runs(model, atoi(argv[3]), atoi(argv[4]));
-  if (argc == 5) return write_random(in, (unsigned)atoi(argv[3]), argv[4]);
+  if (argc == 5 && strcmp(argv[2], "--random") == 0) return write_random(in, (unsigned)atoi(argv[3]), argv[4]);
+  if (argc != 4) { fprintf(stderr, "usage: see the comment at the top\n"); return 2; }
   long size = 0, n = 0, pn = 0, psize = 0;
   unsigned char* file = read_file(argv[2], &size);
   const unsigned char* data = file ? npy_data(file, size, &n) : NULL;

@@ -9,6 +9,7 @@
 #include "apps/image.h"
 #include "pareto/error.h"
 #include "pareto/guarded.hpp"
+#include "pareto/limits.hpp"
 #include "pareto/tensor_io.hpp"
 
 namespace pareto::classify {
@@ -115,6 +116,8 @@ pareto::Result<std::unique_ptr<Classifier>> Classifier::open(const std::string& 
     if (!impl->nchw && d[3] != 3) fail_argument(model_path + ": the input " + impl->input.to_string() + " does not have 3 colour channels");
     impl->height = int(impl->nchw ? d[2] : d[1]), impl->width = int(impl->nchw ? d[3] : d[2]);
     if (impl->width < 1 || impl->height < 1) fail_argument(model_path + ": the input's size is not fixed");
+    if (int64_t(impl->width) * impl->height > current_limits().image_pixels)
+      fail_argument(model_path + ": an input of " + std::to_string(impl->width) + " x " + std::to_string(impl->height) + " pixels exceeds the image-pixels limit");
     const DType t = impl->input.dtype;
     if (t != DType::u8 && t != DType::i8 && t != DType::f32) fail_unsupported(model_path + ": input type " + dtype_name(t));
     if (!options.labels_path.empty()) impl->labels = read_labels(options.labels_path);

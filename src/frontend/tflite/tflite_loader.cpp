@@ -1,6 +1,8 @@
 #include "frontend/tflite/tflite_loader.h"
 
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "core/checked.h"
 #include "core/error.h"
@@ -43,6 +45,13 @@ constexpr OpInfo kOps[] = {
     {43, "SQUEEZE", "TflReshape", 30},
     {114, "QUANTIZE", "TflQuantize", 0},
 };
+
+// Bounds no real model comes near, so that a small hostile file cannot make
+// the loader copy much more than it holds (one table may be listed many
+// times; each listing would become a value with its own shape and name).
+constexpr uint32_t kMaxRank = 16;
+constexpr size_t kMaxNameBytes = 4096;
+constexpr uint32_t kMaxOperatorTensors = 16;
 
 const OpInfo* find_op(int32_t code) {
   for (const OpInfo& o : kOps)
@@ -93,7 +102,8 @@ class Reader {
   void read_operator(const Table& op, uint32_t index);
   void add_options(ir::Node& n, const OpInfo& info, const Table& options, const std::string& what);
   void add_quant(ir::Node& n, const std::string& prefix, int tensor);
-  std::vector<int> tensor_list(const FlatVector& v, const std::string& what, bool allow_absent);
+  // Tensor indices, at most max_count of them; -1 (an absent optional input) where allowed.
+  std::vector<int> tensor_list(const FlatVector& v, const std::string& what, bool allow_absent, size_t max_count);
 
   FlatFile file_;
   std::shared_ptr<const void> owner_;
@@ -144,12 +154,18 @@ Tensor Reader::constant_of(const Table& buffer, DType dtype, const Shape& shape,
 
 void Reader::read_tensors(const Table& subgraph, const FlatVector& buffers) {
   const FlatVector tensors = subgraph.vector(subgraph_field::tensors, 4, "tensors");
+  std::set<size_t> seen;
   for (uint32_t i = 0; i < tensors.size(); ++i) {
     const Table t = tensors.table(i, "tensor");
+    if (!seen.insert(t.offset()).second) file_.fail(t.offset(), "tensor " + std::to_string(i) + " is the same table as an earlier tensor");
     std::string name = t.string(tensor_field::name, "tensor name");
+    if (name.size() > kMaxNameBytes) file_.fail(t.offset(), "tensor " + std::to_string(i) + ": a name of " + std::to_string(name.size()) + " bytes");
     if (name.empty()) name = "tensor_" + std::to_string(i);
+    // A repeated name gets the tensor's index (unique_name alone would probe _1, _2, ... each time).
+    if (g_->find_value(name) >= 0) name += "#" + std::to_string(i);
     const std::string what = "tensor " + std::to_string(i) + " '" + name + "'";
     const FlatVector dims = t.vector(tensor_field::shape, 4, "tensor shape");
+    if (dims.size() > kMaxRank) file_.fail(t.offset(), what + ": rank " + std::to_string(dims.size()) + " (at most " + std::to_string(kMaxRank) + ")");
     Shape shape;
     for (uint32_t d = 0; d < dims.size(); ++d) {
       const int32_t v = dims.scalar<int32_t>(d, "tensor shape");
@@ -189,8 +205,9 @@ void Reader::read_tensors(const Table& subgraph, const FlatVector& buffers) {
   }
 }
 
-std::vector<int> Reader::tensor_list(const FlatVector& v, const std::string& what, bool allow_absent) {
+std::vector<int> Reader::tensor_list(const FlatVector& v, const std::string& what, bool allow_absent, size_t max_count) {
   std::vector<int> out;
+  if (v.size() > max_count) file_.fail(v.start(), what + ": " + std::to_string(v.size()) + " tensors listed (at most " + std::to_string(max_count) + ")");
   for (uint32_t i = 0; i < v.size(); ++i) {
     const int32_t t = v.scalar<int32_t>(i, what.c_str());
     if (t == -1 && allow_absent) {
@@ -258,8 +275,8 @@ void Reader::read_operator(const Table& op, uint32_t index) {
   const uint32_t ci = op.scalar<uint32_t>(op_field::opcode_index, 0, "operator");
   if (ci >= codes_.size()) file_.fail(op.offset(), "operator " + std::to_string(index) + ": opcode index " + std::to_string(ci) + " of " +
                                                        std::to_string(codes_.size()));
-  const std::vector<int> inputs = tensor_list(op.vector(op_field::inputs, 4, "operator inputs"), "operator " + std::to_string(index) + " inputs", true);
-  const std::vector<int> outputs = tensor_list(op.vector(op_field::outputs, 4, "operator outputs"), "operator " + std::to_string(index) + " outputs", false);
+  const std::vector<int> inputs = tensor_list(op.vector(op_field::inputs, 4, "operator inputs"), "operator " + std::to_string(index) + " inputs", true, kMaxOperatorTensors);
+  const std::vector<int> outputs = tensor_list(op.vector(op_field::outputs, 4, "operator outputs"), "operator " + std::to_string(index) + " outputs", false, kMaxOperatorTensors);
   if (outputs.empty()) file_.fail(op.offset(), "operator " + std::to_string(index) + " has no outputs");
   const OpInfo* info = find_op(codes_[ci]);
   const std::string what = "operator " + std::to_string(index) + " (" + (info ? info->name : "code " + std::to_string(codes_[ci])) + ", output '" +
@@ -281,8 +298,9 @@ void Reader::read_operator(const Table& op, uint32_t index) {
     n.outputs.push_back(v);
     add_quant(n, "out" + std::to_string(k), outputs[k]);
   }
-  // The declared output shape: reshapes take it, the other kernels check theirs against it.
+  // The declared output shape and type: reshapes take the shape, every kernel checks what it writes against both.
   n.set_attr(ir::attr_ints("out_shape", g_->values[size_t(n.outputs[0])].type.dims));
+  n.set_attr(ir::attr_int("out_dtype", int64_t(g_->values[size_t(n.outputs[0])].type.dtype)));
   if (info->code == 114) {  // QUANTIZE: the kernel writes the declared integer type
     const DType out = g_->values[size_t(n.outputs[0])].type.dtype;
     if (out != DType::u8 && out != DType::i8) fail_unsupported(file_.name() + ": " + what + ": QUANTIZE to a type other than uint8 or int8");
@@ -304,13 +322,13 @@ ir::Model Reader::read() {
   if (subgraphs.size() == 0) file_.fail(model.offset(), "the model has no subgraphs");
   const Table main = subgraphs.table(0, "subgraph");
   read_tensors(main, buffers);
-  for (int t : tensor_list(main.vector(subgraph_field::inputs, 4, "subgraph inputs"), "subgraph inputs", false)) {
+  for (int t : tensor_list(main.vector(subgraph_field::inputs, 4, "subgraph inputs"), "subgraph inputs", false, value_of_tensor_.size())) {
     const int v = value_of_tensor_[size_t(t)];
     if (!g_->values[size_t(v)].constant.defined()) g_->inputs.push_back(v);
   }
   const FlatVector ops = main.vector(subgraph_field::operators, 4, "operators");
   for (uint32_t i = 0; i < ops.size(); ++i) read_operator(ops.table(i, "operator"), i);
-  for (int t : tensor_list(main.vector(subgraph_field::outputs, 4, "subgraph outputs"), "subgraph outputs", false))
+  for (int t : tensor_list(main.vector(subgraph_field::outputs, 4, "subgraph outputs"), "subgraph outputs", false, value_of_tensor_.size()))
     g_->outputs.push_back(value_of_tensor_[size_t(t)]);
   g_->name = main.string(subgraph_field::name, "subgraph name");
   ir::Model m;

@@ -35,11 +35,11 @@ void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const
               const T* in = input + ((b * p.in_h + iy) * p.in_w + ix) * p.in_c;
               const T* fk = f + (ky * p.k_w + kx) * p.in_c;
               for (int64_t ic = 0; ic < p.in_c; ++ic)
-                acc += (int32_t(fk[ic]) + p.filter_offsets[oc]) * (int32_t(in[ic]) + p.input_offset);
+                acc = fxp::wrapping_add(acc, (int32_t(fk[ic]) + p.filter_offsets[oc]) * (int32_t(in[ic]) + p.input_offset));
             }
           }
-          if (bias) acc += bias[oc];
-          acc = fxp::multiply_by_multiplier(acc, p.multipliers[oc]) + p.output_offset;
+          if (bias) acc = fxp::wrapping_add(acc, bias[oc]);
+          acc = fxp::wrapping_add(fxp::multiply_by_multiplier(acc, p.multipliers[oc]), p.output_offset);
           out[oc] = clamp_to<T>(acc, p.act_min, p.act_max);
         }
       }
@@ -63,11 +63,11 @@ void qdepthwise_nhwc_ref(const QConvParams& p, const T* input, const T* filter, 
               if (ix < 0 || ix >= p.in_w) continue;
               const int32_t x = int32_t(input[((b * p.in_h + iy) * p.in_w + ix) * p.in_c + ic]) + p.input_offset;
               const int32_t w = int32_t(filter[(ky * p.k_w + kx) * p.out_c + oc]) + p.filter_offsets[oc];
-              acc += w * x;
+              acc = fxp::wrapping_add(acc, w * x);
             }
           }
-          if (bias) acc += bias[oc];
-          acc = fxp::multiply_by_multiplier(acc, p.multipliers[oc]) + p.output_offset;
+          if (bias) acc = fxp::wrapping_add(acc, bias[oc]);
+          acc = fxp::wrapping_add(fxp::multiply_by_multiplier(acc, p.multipliers[oc]), p.output_offset);
           out[oc] = clamp_to<T>(acc, p.act_min, p.act_max);
         }
       }
@@ -80,9 +80,10 @@ void qfully_connected_ref(const QFullyConnectedParams& p, const T* input, const 
       int32_t acc = 0;
       const T* in = input + b * p.depth;
       const T* f = filter + o * p.depth;
-      for (int64_t d = 0; d < p.depth; ++d) acc += (int32_t(f[d]) + p.filter_offsets[o]) * (int32_t(in[d]) + p.input_offset);
-      if (bias) acc += bias[o];
-      acc = fxp::multiply_by_multiplier(acc, p.multipliers[o]) + p.output_offset;
+      for (int64_t d = 0; d < p.depth; ++d)
+        acc = fxp::wrapping_add(acc, (int32_t(f[d]) + p.filter_offsets[o]) * (int32_t(in[d]) + p.input_offset));
+      if (bias) acc = fxp::wrapping_add(acc, bias[o]);
+      acc = fxp::wrapping_add(fxp::multiply_by_multiplier(acc, p.multipliers[o]), p.output_offset);
       output[b * p.units + o] = clamp_to<T>(acc, p.act_min, p.act_max);
     }
 }
@@ -96,10 +97,14 @@ void qaverage_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output) {
         const int64_t y0 = std::max<int64_t>(0, -iy0), y1 = std::min(p.k_h, p.in_h - iy0);
         const int64_t x0 = std::max<int64_t>(0, -ix0), x1 = std::min(p.k_w, p.in_w - ix0);
         for (int64_t c = 0; c < p.channels; ++c) {
-          int32_t acc = 0, count = 0;
+          int32_t acc = 0;
+          int64_t count = 0;
           for (int64_t ky = y0; ky < y1; ++ky)
-            for (int64_t kx = x0; kx < x1; ++kx, ++count) acc += input[((b * p.in_h + iy0 + ky) * p.in_w + ix0 + kx) * p.channels + c];
-          if (count > 0) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+            for (int64_t kx = x0; kx < x1; ++kx, ++count) acc = fxp::wrapping_add(acc, input[((b * p.in_h + iy0 + ky) * p.in_w + ix0 + kx) * p.channels + c]);
+          if (count > 0) {
+            const int64_t a = acc;  // in 64 bits: acc + count / 2 may pass int32
+            acc = int32_t(a > 0 ? (a + count / 2) / count : (a - count / 2) / count);
+          }
           output[((b * p.out_h + oy) * p.out_w + ox) * p.channels + c] = clamp_to<T>(acc, p.act_min, p.act_max);
         }
       }
@@ -175,7 +180,7 @@ void qsoftmax_ref(const QSoftmaxParams& p, int64_t rows, int64_t depth, const T*
     int32_t sum = 0;  // Q12.19
     for (int64_t c = 0; c < depth; ++c) {
       const int32_t diff = int32_t(in[c]) - max_in_row;
-      if (diff >= p.diff_min) sum += fxp::saturating_rounding_multiply_by_pot(exp_of(diff), -kAccumulationIntegerBits);
+      if (diff >= p.diff_min) sum = fxp::wrapping_add(sum, fxp::saturating_rounding_multiply_by_pot(exp_of(diff), -kAccumulationIntegerBits));
     }
     int bits_over_unit = 0;
     const int32_t scale = fxp::reciprocal(sum, kAccumulationIntegerBits, bits_over_unit);
@@ -200,11 +205,10 @@ void qmean_hw_ref(int64_t batch, int64_t h, int64_t w, int64_t c, const T* input
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t ch = 0; ch < c; ++ch) {
       int32_t acc = 0;
-      for (int64_t i = 0; i < count; ++i) acc += int32_t(input[(b * count + i) * c + ch]) - input_zero;
-      acc = fxp::multiply_by_multiplier(acc, m);
-      const int32_t n = int32_t(count);
-      acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
-      output[b * c + ch] = clamp_to<T>(acc + output_zero, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max());
+      for (int64_t i = 0; i < count; ++i) acc = fxp::wrapping_add(acc, int32_t(input[(b * count + i) * c + ch]) - input_zero);
+      const int64_t a = fxp::multiply_by_multiplier(acc, m);  // in 64 bits from here: a + count / 2 may pass int32
+      const int64_t mean = (a > 0 ? (a + count / 2) / count : (a - count / 2) / count) + output_zero;
+      output[b * c + ch] = T(std::clamp<int64_t>(mean, std::numeric_limits<T>::lowest(), std::numeric_limits<T>::max()));
     }
 }
 

@@ -5,6 +5,7 @@
 // counts, declared output shapes) before a kernel runs.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 #include "kernels/qnhwc.h"
@@ -21,12 +22,32 @@ struct QParams {
   std::vector<int64_t> zero;
 };
 
+// Scales outside this range are no model's; inside it, every product and
+// quotient of two scales below stays finite in float.
+constexpr float kMinScale = 1e-20f, kMaxScale = 1e10f;
+
 QParams qparams(const OpContext& c, const std::string& prefix) {
   QParams q{c.node.attr_floats(prefix + "_scale"), c.node.attr_ints(prefix + "_zero")};
   if (q.scale.empty()) c.invalid(prefix + " has no quantization parameters");
+  if (q.zero.size() != q.scale.size()) c.invalid(prefix + " has " + std::to_string(q.scale.size()) + " scales and " + std::to_string(q.zero.size()) + " zero points");
   for (float s : q.scale)
-    if (!(s > 0) || !std::isfinite(s)) c.invalid(prefix + " has a quantization scale of " + std::to_string(s));
+    if (!(s >= kMinScale && s <= kMaxScale)) c.invalid(prefix + " has a quantization scale of " + std::to_string(s));
   return q;
+}
+
+// What the kernel writes must be what the file declares (callers read the declared types).
+void check_out(const OpContext& c, DType dtype, const Shape& shape) {
+  const Shape declared = c.node.attr_ints("out_shape");
+  if (declared != shape)
+    c.invalid("computes output shape " + shape_to_string(shape) + " but the file declares " + shape_to_string(declared));
+  const int64_t declared_type = c.node.attr_i("out_dtype", int64_t(dtype));
+  if (declared_type != int64_t(dtype)) c.invalid(std::string("writes ") + dtype_name(dtype) + " but the file declares another output type");
+}
+
+// Per-channel filter scales must run along the output channels.
+void check_filter_axis(const OpContext& c, int64_t axis) {
+  if (c.node.attr_floats("in1_scale").size() > 1 && c.node.attr_i("in1_axis", axis) != axis)
+    c.unsupported("per-channel filter scales along axis " + std::to_string(c.node.attr_i("in1_axis", 0)) + ", expected " + std::to_string(axis));
 }
 
 // One scale and zero point; the zero point inside the type's range.
@@ -47,15 +68,10 @@ void check_rank(const OpContext& c, const Tensor& t, int rank, const char* what)
   if (t.rank() != rank) c.invalid(std::string(what) + " has rank " + std::to_string(t.rank()) + ", expected " + std::to_string(rank));
 }
 
-void check_out_shape(const OpContext& c, const Shape& computed) {
-  const Shape declared = c.node.attr_ints("out_shape");
-  if (declared != computed)
-    c.invalid("computes output shape " + shape_to_string(computed) + " but the file declares " + shape_to_string(declared));
-}
-
 std::pair<int32_t, int32_t> activation_range(const OpContext& c, DType t, float scale, int32_t zero) {
   const int32_t qmin = t == DType::u8 ? 0 : -128, qmax = t == DType::u8 ? 255 : 127;
-  auto q = [&](float f) { return zero + int32_t(std::round(f / scale)); };
+  // In double and clamped: a tiny scale would put 6 / scale past int32.
+  auto q = [&](float f) { return int32_t(std::clamp(double(zero) + std::round(double(f / scale)), double(qmin - 1), double(qmax + 1))); };
   const std::string a = c.node.attr_s("activation", "NONE");
   if (a == "RELU") return {std::max(qmin, q(0.0f)), qmax};
   if (a == "RELU6") return {std::max(qmin, q(0.0f)), std::min(qmax, q(6.0f))};
@@ -131,8 +147,9 @@ void run_conv(OpContext& c, bool depthwise) {
   p.multipliers = m.data(), p.filter_offsets = offsets.data();
   p.input_offset = -in_zero, p.output_offset = out_zero;
   std::tie(p.act_min, p.act_max) = activation_range(c, t, out_scale, out_zero);
+  check_filter_axis(c, depthwise ? 3 : 0);
   const Shape out_shape{p.batch, p.out_h, p.out_w, p.out_c};
-  check_out_shape(c, out_shape);
+  check_out(c, t, out_shape);
   Tensor& y = c.out(0, t, out_shape);
   const int32_t* bias = bias_of(c, 2, p.out_c);
   if (t == DType::u8)
@@ -162,8 +179,10 @@ void run_tfl_fully_connected(OpContext& c) {
   p.multipliers = m.data(), p.filter_offsets = offsets.data();
   p.input_offset = -in_zero, p.output_offset = out_zero;
   std::tie(p.act_min, p.act_max) = activation_range(c, t, out_scale, out_zero);
+  check_filter_axis(c, 0);
   const Shape declared = c.node.attr_ints("out_shape");
   if (shape_numel(declared) != p.batch * p.units) c.invalid("the declared output shape does not hold batch x units values");
+  check_out(c, t, declared);
   Tensor& y = c.out(0, t, declared);
   const int32_t* bias = bias_of(c, 2, p.units);
   if (t == DType::u8)
@@ -187,7 +206,7 @@ void run_pool(OpContext& c, bool average) {
   std::tie(p.out_w, p.pad_left) = out_and_pad(c, p.in_w, p.k_w, p.stride_w, 1);
   std::tie(p.act_min, p.act_max) = activation_range(c, t, out_q.first, out_q.second);
   const Shape out_shape{p.batch, p.out_h, p.out_w, p.channels};
-  check_out_shape(c, out_shape);
+  check_out(c, t, out_shape);
   Tensor& y = c.out(0, t, out_shape);
   if (t == DType::u8)
     (average ? kernels::qaverage_pool_nhwc_ref<uint8_t> : kernels::qmax_pool_nhwc_ref<uint8_t>)(p, x.data<uint8_t>(), y.data<uint8_t>());
@@ -209,7 +228,7 @@ void run_tfl_add(OpContext& c) {
   const auto [os, oz] = per_tensor(c, "out0", t);
   const auto [lo, hi] = activation_range(c, t, os, oz);
   const kernels::QAddParams p = kernels::make_qadd_params(as, az, bs, bz, os, oz, lo, hi);
-  check_out_shape(c, a.shape());
+  check_out(c, t, a.shape());
   Tensor& y = c.out(0, t, a.shape());
   const int64_t step = b.numel() == 1 ? 0 : 1;
   if (t == DType::u8)
@@ -228,9 +247,10 @@ void run_tfl_softmax(OpContext& c) {
   if (out_scale != 1.0f / 256 || out_zero != (t == DType::u8 ? 0 : -128))
     c.unsupported("a quantized softmax output must have scale 1/256 and zero point " + std::string(t == DType::u8 ? "0" : "-128"));
   const float beta = c.node.attr_f("beta", 1.0f);
+  if (!(beta > 0 && beta <= kMaxScale)) c.invalid("softmax beta " + std::to_string(beta));
   const kernels::QSoftmaxParams p = kernels::make_qsoftmax_params(double(beta), double(in_scale));
   if (p.input_multiplier.shift < 0) c.unsupported("beta x input scale below 2^-26 (TFLite refuses it too)");
-  check_out_shape(c, x.shape());
+  check_out(c, t, x.shape());
   Tensor& y = c.out(0, t, x.shape());
   const int64_t depth = x.dim(x.rank() - 1), rows = x.numel() / depth;
   if (t == DType::u8)
@@ -248,8 +268,10 @@ void run_tfl_mean(OpContext& c) {
   if (axes != std::vector<int64_t>{1, 2}) c.unsupported("MEAN over axes other than height and width");
   const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
   const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  if (x.dim(1) * x.dim(2) == 0) c.invalid("MEAN over an empty plane");
   const Shape declared = c.node.attr_ints("out_shape");
   if (shape_numel(declared) != x.dim(0) * x.dim(3)) c.invalid("the declared output shape does not hold batch x channels values");
+  check_out(c, t, declared);
   Tensor& y = c.out(0, t, declared);
   if (t == DType::u8)
     kernels::qmean_hw_ref<uint8_t>(x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.data<uint8_t>(), in_zero, in_scale, out_zero, out_scale, y.data<uint8_t>());
@@ -261,22 +283,27 @@ void run_tfl_reshape(OpContext& c) {
   const Tensor& x = c.in(0);
   const Shape declared = c.node.attr_ints("out_shape");
   if (shape_numel(declared) != x.numel()) c.invalid("reshapes " + shape_to_string(x.shape()) + " to " + shape_to_string(declared));
-  c.set_out(0, x.reshaped(declared));
+  check_out(c, x.dtype(), declared);
+  // A copy, not a view: the memory planner gives this node's output a slot
+  // of its own, and the input's slot may be reused while a view would live.
+  Tensor& y = c.out(0, x.dtype(), declared);
+  if (x.nbytes()) std::memcpy(y.raw(), x.raw(), x.nbytes());
 }
 
 void run_tfl_quantize(OpContext& c) {
   const Tensor& x = c.in(0);
-  const Shape declared = c.node.attr_ints("out_shape");
-  if (declared != x.shape()) c.invalid("the declared output shape differs from the input's");
   // The output type the file declares (the loader records whether it is signed).
   const DType t = c.node.attr_i("out_signed", 0) ? DType::i8 : DType::u8;
   const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  check_out(c, t, x.shape());
   Tensor& y = c.out(0, t, x.shape());
   if (x.dtype() == DType::f32) {
     const float* in = x.data<float>();
-    const int32_t lo = t == DType::u8 ? 0 : -128, hi = t == DType::u8 ? 255 : 127;
+    const double lo = t == DType::u8 ? 0 : -128, hi = t == DType::u8 ? 255 : 127;
     for (int64_t i = 0; i < x.numel(); ++i) {
-      const int32_t v = std::min(hi, std::max(lo, int32_t(std::round(in[i] / out_scale)) + out_zero));
+      // Clamped before the conversion (an infinite input saturates); NaN reads as the zero point.
+      const double q = std::isnan(in[i]) ? 0.0 : std::round(double(in[i] / out_scale));
+      const int32_t v = int32_t(std::clamp(q + out_zero, lo, hi));
       if (t == DType::u8) y.data<uint8_t>()[i] = uint8_t(v);
       else y.data<int8_t>()[i] = int8_t(v);
     }
@@ -295,6 +322,7 @@ void run_tfl_dequantize(OpContext& c) {
   const Tensor& x = c.in(0);
   const DType t = quantized_type(c, x, "the input");
   const auto [scale, zero] = per_tensor(c, "in0", t);
+  check_out(c, DType::f32, x.shape());
   Tensor& y = c.out(0, DType::f32, x.shape());
   float* out = y.data<float>();
   for (int64_t i = 0; i < x.numel(); ++i) {

@@ -1,0 +1,147 @@
+// The TFLite ops' adapters against what a hostile file can put in a node:
+// mismatched filter, bias and quantization, empty planes, declared types
+// and shapes the kernel would not write, the ops reached from ONNX's
+// domain. Each is a clear error naming the node, never a crash or a read
+// past a tensor (the ASan and UBSan presets run these too).
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+#include "pareto/error.h"
+#include "runtime/executor.h"
+
+namespace pareto {
+namespace {
+
+struct NodeSpec {
+  std::string op;
+  std::vector<Tensor> inputs;  // the first is the graph input, the rest constants
+  Shape out_shape;
+  DType out_dtype = DType::u8;
+  std::vector<ir::Attribute> attrs;
+};
+
+// Runs one Tfl node; returns the error text ("" when it ran).
+std::string run_node(const NodeSpec& spec, std::string domain = "pareto") {
+  try {
+    ir::Graph g;
+    ir::Node n;
+    n.name = "node", n.op_type = spec.op, n.domain = std::move(domain);
+    for (size_t i = 0; i < spec.inputs.size(); ++i) {
+      const int v = i == 0 ? g.add_value("x") : g.add_constant("c", spec.inputs[i]);
+      if (i == 0) {
+        g.values[size_t(v)].type = {spec.inputs[0].dtype(), true, spec.inputs[0].shape(), std::vector<std::string>(spec.inputs[0].shape().size())};
+        g.inputs.push_back(v);
+      }
+      n.inputs.push_back(v);
+    }
+    const int out = g.add_value("y");
+    n.outputs.push_back(out);
+    for (const ir::Attribute& a : spec.attrs) n.set_attr(a);  // a later one replaces an earlier one of the same name
+    n.set_attr(ir::attr_ints("out_shape", spec.out_shape));
+    n.set_attr(ir::attr_int("out_dtype", int64_t(spec.out_dtype)));
+    g.values[size_t(out)].producer = 0;
+    g.nodes.push_back(n);
+    g.outputs.push_back(out);
+    runtime::check_supported(g);
+    runtime::Executor ex(13, runtime::ExecOptions{});
+    ex.run_graph(g, {spec.inputs[0]}, nullptr);
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+std::vector<ir::Attribute> quant(const std::string& prefix, std::vector<float> scale, std::vector<int64_t> zero) {
+  return {ir::attr_floats(prefix + "_scale", std::move(scale)), ir::attr_ints(prefix + "_zero", std::move(zero))};
+}
+
+NodeSpec conv(int64_t filter_in_c, int64_t bias_len) {
+  NodeSpec s;
+  s.op = "TflConv2D";
+  s.inputs = {Tensor::zeros(DType::u8, {1, 4, 4, 3}), Tensor::zeros(DType::u8, {2, 3, 3, filter_in_c}), Tensor::zeros(DType::i32, {bias_len})};
+  s.out_shape = {1, 4, 4, 2};
+  for (const auto& a : quant("in0", {0.1f}, {128})) s.attrs.push_back(a);
+  for (const auto& a : quant("in1", {0.01f}, {120})) s.attrs.push_back(a);
+  for (const auto& a : quant("out0", {0.2f}, {100})) s.attrs.push_back(a);
+  s.attrs.push_back(ir::attr_string("padding", "SAME"));
+  return s;
+}
+
+TEST(TfliteHostile, ConvolutionShapesAndParametersAreChecked) {
+  EXPECT_EQ(run_node(conv(3, 2)), "");
+  EXPECT_NE(run_node(conv(4, 2)).find("input channels"), std::string::npos);
+  EXPECT_NE(run_node(conv(3, 5)).find("bias"), std::string::npos);
+  NodeSpec no_zero = conv(3, 2);
+  no_zero.attrs.push_back(ir::attr_ints("in1_zero", {}));
+  EXPECT_NE(run_node(no_zero).find("zero points"), std::string::npos);
+  NodeSpec nan_scale = conv(3, 2);
+  nan_scale.attrs.push_back(ir::attr_floats("out0_scale", {std::numeric_limits<float>::quiet_NaN()}));
+  EXPECT_NE(run_node(nan_scale).find("scale"), std::string::npos);
+  NodeSpec tiny_scale = conv(3, 2);  // 6 / scale would pass int32 with RELU6
+  tiny_scale.attrs.push_back(ir::attr_floats("out0_scale", {1e-19f}));
+  tiny_scale.attrs.push_back(ir::attr_string("activation", "RELU6"));
+  EXPECT_EQ(run_node(tiny_scale), "");
+  NodeSpec wrong_shape = conv(3, 2);
+  wrong_shape.out_shape = {1, 4, 4, 3};
+  EXPECT_NE(run_node(wrong_shape).find("declares"), std::string::npos);
+  NodeSpec wrong_type = conv(3, 2);
+  wrong_type.out_dtype = DType::f32;
+  EXPECT_NE(run_node(wrong_type).find("declares"), std::string::npos);
+  NodeSpec per_channel_axis = conv(3, 2);  // two scales, but along the wrong axis
+  per_channel_axis.attrs.push_back(ir::attr_floats("in1_scale", {0.01f, 0.02f}));
+  per_channel_axis.attrs.push_back(ir::attr_ints("in1_zero", {0, 0}));
+  per_channel_axis.attrs.push_back(ir::attr_int("in1_axis", 3));
+  EXPECT_NE(run_node(per_channel_axis).find("axis"), std::string::npos);
+}
+
+TEST(TfliteHostile, EmptyPlanesAndHugeSoftmaxRowsAreDefined) {
+  NodeSpec mean;
+  mean.op = "TflMean";
+  mean.inputs = {Tensor::zeros(DType::i8, {1, 0, 4, 8}), Tensor::from_vector<int32_t>({1, 2}, {2})};
+  mean.out_shape = {1, 8};
+  mean.out_dtype = DType::i8;
+  for (const auto& a : quant("in0", {0.1f}, {0})) mean.attrs.push_back(a);
+  for (const auto& a : quant("out0", {0.1f}, {0})) mean.attrs.push_back(a);
+  EXPECT_NE(run_node(mean).find("empty"), std::string::npos);
+  // 5000 equal logits: the sum of exponentials passes int32's range and the
+  // final shift passes 31 bits; the result is defined (each 1/5000 rounds to 0).
+  NodeSpec softmax;
+  softmax.op = "TflSoftmax";
+  softmax.inputs = {Tensor::zeros(DType::u8, {1, 5000})};
+  softmax.out_shape = {1, 5000};
+  for (const auto& a : quant("in0", {0.1f}, {0})) softmax.attrs.push_back(a);
+  for (const auto& a : quant("out0", {1.0f / 256}, {0})) softmax.attrs.push_back(a);
+  EXPECT_EQ(run_node(softmax), "");
+  softmax.attrs.push_back(ir::attr_float("beta", std::numeric_limits<float>::infinity()));
+  EXPECT_NE(run_node(softmax).find("beta"), std::string::npos);
+}
+
+TEST(TfliteHostile, TheOpsAreNotReachableFromOnnxDomains) {
+  NodeSpec add;
+  add.op = "TflAdd";
+  add.inputs = {Tensor::zeros(DType::u8, {4}), Tensor::zeros(DType::u8, {4})};
+  add.out_shape = {4};
+  for (const auto& a : quant("in0", {0.1f}, {0})) add.attrs.push_back(a);
+  for (const auto& a : quant("in1", {0.1f}, {0})) add.attrs.push_back(a);
+  for (const auto& a : quant("out0", {0.1f}, {0})) add.attrs.push_back(a);
+  EXPECT_EQ(run_node(add), "");
+  EXPECT_NE(run_node(add, "").find("unsupported"), std::string::npos);
+  NodeSpec shapes = add;
+  shapes.inputs[1] = Tensor::zeros(DType::u8, {3});
+  EXPECT_NE(run_node(shapes).find("broadcast"), std::string::npos);
+}
+
+TEST(TfliteHostile, DequantizeChecksWhatItDeclares) {
+  NodeSpec d;
+  d.op = "TflDequantize";
+  d.inputs = {Tensor::zeros(DType::u8, {2, 3})};
+  d.out_shape = {2, 3};
+  d.out_dtype = DType::f32;
+  for (const auto& a : quant("in0", {0.5f}, {3})) d.attrs.push_back(a);
+  EXPECT_EQ(run_node(d), "");
+  d.out_dtype = DType::u8;  // a reader of the declared type would dequantize twice
+  EXPECT_NE(run_node(d).find("declares"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pareto
