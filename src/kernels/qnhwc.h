@@ -6,6 +6,7 @@
 // rounding step (kernels/fixed_point.h).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/fixed_point.h"
 
@@ -78,6 +79,29 @@ struct QSoftmaxParams {
 QSoftmaxParams make_qsoftmax_params(double beta, double input_scale);
 template <class T>
 void qsoftmax_ref(const QSoftmaxParams& p, int64_t rows, int64_t depth, const T* input, T* output);
+
+// Bilinear resize of NHWC as TFLite's RESIZE_BILINEAR computes it: source
+// coordinates in float (align_corners, half_pixel_centers as the op says),
+// the four-tap sum in float, then converted to T (plus 0.5 first when
+// `round` is set; truncated otherwise).
+struct ResizeParams {
+  int64_t batch = 1, in_h = 0, in_w = 0, channels = 0, out_h = 0, out_w = 0;
+  bool align_corners = false, half_pixel_centers = false, round = false;
+};
+template <class T>
+void resize_bilinear_nhwc_ref(const ResizeParams& p, const T* input, T* output);
+
+// Concatenation of `count` inputs along an axis, seen as [outer, input_axis[i] x inner]:
+// each input copied, or rescaled to the output's quantization as TFLite does
+// (round(q * s + b) in float with s = in_scale / out_scale) when its
+// parameters differ.
+template <class T>
+void qconcat_ref(int64_t outer, int64_t inner, const std::vector<const T*>& inputs, const std::vector<int64_t>& axis_sizes,
+                 const std::vector<float>& scales, const std::vector<int32_t>& zeros, float out_scale, int32_t out_zero, T* output);
+
+// Index of the first largest value along the last axis of rows x depth values.
+template <class T, class TIndex>
+void argmax_last_ref(int64_t rows, int64_t depth, const T* input, TIndex* output);
 
 // Mean over H and W of NHWC, per batch and channel, to another scale.
 template <class T>

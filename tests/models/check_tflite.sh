@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # pareto's TFLite frontend against TensorFlow Lite's own interpreter (2.2,
 # its C library from npm node-tflite, fetched by scripts/fetch-models.sh):
-# every Coral classification model in ../shared/models/coral on the labelled
-# images (the input pareto classify prepares, dumped) and on random inputs;
-# the outputs must be identical byte for byte.
+# every Coral classification model in ../shared/models/coral and DeepLab v3
+# on the labelled images (the input pareto classify prepares, dumped) and on
+# random inputs; the outputs must be identical value for value.
 # usage: check_tflite.sh PARETO REPO_ROOT      exits 77 (skipped) with a reason when a piece is missing
 set -euo pipefail
 pareto=$1 root=$2
@@ -40,5 +40,15 @@ for model in mobilenet_v1_0.25_128_quant mobilenet_v1_0.5_160_quant mobilenet_v1
     check "$m" "$tmp/random.npy" "random input $seed"
   done
 done
+# DeepLab v3 (segmentation: a class index per pixel, int64): atrous convs,
+# RESIZE_BILINEAR, CONCATENATION, ARG_MAX.
+m=$coral/deeplabv3_mnv2_pascal_quant.tflite
+for image in bird.bmp cat.bmp; do
+  rm -rf "$tmp/in"; mkdir -p "$tmp/in"
+  "$pareto" classify "$coral/$image" --model "$m" --top 1 --dump-inputs "$tmp/in" >/dev/null 2>&1
+  check "$m" "$tmp/in/$image.npy" "$image"
+done
+"$tmp/tflite_reference" "$m" --random 1 "$tmp/random.npy" >/dev/null
+check "$m" "$tmp/random.npy" "random input 1"
 echo "$cases cases compared"
 exit $status

@@ -105,16 +105,24 @@ int main(int argc, char** argv) {
   unsigned char* pfile = read_file(argv[3], &psize);
   const unsigned char* got = pfile ? npy_data(pfile, psize, &pn) : NULL;
   if (!got || (size_t)pn != bytes) { fprintf(stderr, "%s: not a .npy of the output's %zu bytes\n", argv[3], bytes); return 2; }
-  const int is_signed = TfLiteTensorType(out) == kTfLiteInt8;
-  if (TfLiteTensorType(out) != kTfLiteUInt8 && !is_signed) { fprintf(stderr, "output type %d: only uint8/int8 compared\n", TfLiteTensorType(out)); return 2; }
+  const TfLiteType type = TfLiteTensorType(out);
+  const size_t width = type == kTfLiteInt64 ? 8 : type == kTfLiteInt32 ? 4 : 1;
+  if (type != kTfLiteUInt8 && type != kTfLiteInt8 && type != kTfLiteInt32 && type != kTfLiteInt64) {
+    fprintf(stderr, "output type %d: only uint8, int8, int32 and int64 are compared\n", type);
+    return 2;
+  }
   size_t differ = 0;
-  int max_diff = 0;
-  for (size_t i = 0; i < bytes; ++i) {
-    const int a = is_signed ? (signed char)want[i] : want[i], b = is_signed ? (signed char)got[i] : got[i];
-    const int d = abs(a - b);
+  long long max_diff = 0;
+  for (size_t i = 0; i < bytes / width; ++i) {
+    long long a = 0, b = 0;
+    if (type == kTfLiteInt8) a = (signed char)want[i], b = (signed char)got[i];
+    else if (type == kTfLiteUInt8) a = want[i], b = got[i];
+    else if (type == kTfLiteInt32) { int x, y; memcpy(&x, want + 4 * i, 4); memcpy(&y, got + 4 * i, 4); a = x, b = y; }
+    else { long long x, y; memcpy(&x, want + 8 * i, 8); memcpy(&y, got + 8 * i, 8); a = x, b = y; }
+    const long long d = llabs(a - b);
     differ += d != 0;
     if (d > max_diff) max_diff = d;
   }
-  printf("TFLite %s: %zu of %zu values differ, largest difference %d\n", TfLiteVersion(), differ, bytes, max_diff);
+  printf("TFLite %s: %zu of %zu values differ, largest difference %lld\n", TfLiteVersion(), differ, bytes / width, max_diff);
   return differ ? 1 : 0;
 }

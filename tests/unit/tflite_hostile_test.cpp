@@ -143,5 +143,41 @@ TEST(TfliteHostile, DequantizeChecksWhatItDeclares) {
   EXPECT_NE(run_node(d).find("declares"), std::string::npos);
 }
 
+TEST(TfliteHostile, ResizeConcatenationAndArgMaxCheckTheirInputs) {
+  NodeSpec resize;
+  resize.op = "TflResizeBilinear";
+  resize.inputs = {Tensor::zeros(DType::u8, {1, 3, 5, 2}), Tensor::from_vector<int32_t>({6, 10}, {2})};
+  resize.out_shape = {1, 6, 10, 2};
+  for (const auto& a : quant("in0", {0.1f}, {3})) resize.attrs.push_back(a);
+  for (const auto& a : quant("out0", {0.1f}, {3})) resize.attrs.push_back(a);
+  EXPECT_EQ(run_node(resize), "");
+  NodeSpec bad_size = resize;
+  bad_size.inputs[1] = Tensor::from_vector<int32_t>({6, 0}, {2});
+  EXPECT_NE(run_node(bad_size).find("size"), std::string::npos);
+  NodeSpec concat;
+  concat.op = "TflConcatenation";
+  concat.inputs = {Tensor::zeros(DType::u8, {1, 2, 3}), Tensor::zeros(DType::u8, {1, 4, 3})};
+  concat.out_shape = {1, 6, 3};
+  concat.attrs = {ir::attr_int("axis", 1)};
+  for (const char* k : {"in0", "in1", "out0"})
+    for (const auto& a : quant(k, {0.1f}, {3})) concat.attrs.push_back(a);
+  EXPECT_EQ(run_node(concat), "");
+  NodeSpec ragged = concat;
+  ragged.inputs[1] = Tensor::zeros(DType::u8, {1, 4, 2});
+  EXPECT_NE(run_node(ragged).find("differs"), std::string::npos);
+  NodeSpec far_axis = concat;
+  far_axis.attrs.push_back(ir::attr_int("axis", 7));
+  EXPECT_NE(run_node(far_axis).find("axis"), std::string::npos);
+  NodeSpec argmax;
+  argmax.op = "TflArgMax";
+  argmax.inputs = {Tensor::zeros(DType::u8, {2, 5}), Tensor::from_vector<int32_t>({1}, {1})};
+  argmax.out_shape = {2};
+  argmax.out_dtype = DType::i64;
+  EXPECT_EQ(run_node(argmax), "");
+  NodeSpec first_axis = argmax;
+  first_axis.inputs[1] = Tensor::from_vector<int32_t>({0}, {1});
+  EXPECT_NE(run_node(first_axis).find("axis"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pareto

@@ -34,15 +34,18 @@ struct OpInfo {
 constexpr OpInfo kOps[] = {
     {0, "ADD", "TflAdd", 11},
     {1, "AVERAGE_POOL_2D", "TflAveragePool2D", 5},
+    {2, "CONCATENATION", "TflConcatenation", 10},
     {3, "CONV_2D", "TflConv2D", 1},
     {4, "DEPTHWISE_CONV_2D", "TflDepthwiseConv2D", 2},
     {6, "DEQUANTIZE", "TflDequantize", 0},
     {9, "FULLY_CONNECTED", "TflFullyConnected", 8},
     {17, "MAX_POOL_2D", "TflMaxPool2D", 5},
     {22, "RESHAPE", "TflReshape", 17},
+    {23, "RESIZE_BILINEAR", "TflResizeBilinear", 15},
     {25, "SOFTMAX", "TflSoftmax", 9},
     {40, "MEAN", "TflMean", 27},
     {43, "SQUEEZE", "TflReshape", 30},
+    {56, "ARG_MAX", "TflArgMax", 40},
     {114, "QUANTIZE", "TflQuantize", 0},
 };
 
@@ -259,6 +262,14 @@ void Reader::add_options(ir::Node& n, const OpInfo& info, const Table& o, const 
       break;
     case 0:  // ADD: activation
       activation(0);
+      break;
+    case 2:  // CONCATENATION: axis, activation
+      n.set_attr(ir::attr_int("axis", i32(0, 0)));
+      activation(1);
+      break;
+    case 23:  // RESIZE_BILINEAR: new_height, new_width (deprecated), align_corners, half_pixel_centers
+      n.set_attr(ir::attr_int("align_corners", o.scalar<uint8_t>(2, 0, "operator options")));
+      n.set_attr(ir::attr_int("half_pixel_centers", o.scalar<uint8_t>(3, 0, "operator options")));
       break;
     case 25:  // SOFTMAX: beta
       n.set_attr(ir::attr_float("beta", o.scalar<float>(0, 1.0f, "operator options")));

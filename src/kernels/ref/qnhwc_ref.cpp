@@ -198,6 +198,72 @@ void qsoftmax_ref(const QSoftmaxParams& p, int64_t rows, int64_t depth, const T*
 }
 
 template <class T>
+void resize_bilinear_nhwc_ref(const ResizeParams& p, const T* input, T* output) {
+  float sy = float(p.in_h) / float(p.out_h), sx = float(p.in_w) / float(p.out_w);
+  if (p.align_corners && p.out_h > 1) sy = float(p.in_h - 1) / float(p.out_h - 1);
+  if (p.align_corners && p.out_w > 1) sx = float(p.in_w - 1) / float(p.out_w - 1);
+  auto source = [&](int64_t v, float scale, int64_t size, float& f, int64_t& lo, int64_t& hi) {
+    f = p.half_pixel_centers ? (float(v) + 0.5f) * scale - 0.5f : float(v) * scale;
+    lo = std::max<int64_t>(int64_t(std::floor(f)), 0);
+    hi = std::min<int64_t>(int64_t(std::ceil(f)), size - 1);
+  };
+  const float offset = p.round ? 0.5f : 0.0f;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t y = 0; y < p.out_h; ++y) {
+      float fy;
+      int64_t y0, y1;
+      source(y, sy, p.in_h, fy, y0, y1);
+      for (int64_t x = 0; x < p.out_w; ++x) {
+        float fx;
+        int64_t x0, x1;
+        source(x, sx, p.in_w, fx, x0, x1);
+        const T* r0 = input + (b * p.in_h + y0) * p.in_w * p.channels;
+        const T* r1 = input + (b * p.in_h + y1) * p.in_w * p.channels;
+        T* out = output + ((b * p.out_h + y) * p.out_w + x) * p.channels;
+        const float dy = fy - float(y0), dx = fx - float(x0);
+        for (int64_t c = 0; c < p.channels; ++c) {
+          const float v = float(r0[x0 * p.channels + c]) * (1 - dy) * (1 - dx) + float(r1[x0 * p.channels + c]) * dy * (1 - dx) +
+                          float(r0[x1 * p.channels + c]) * (1 - dy) * dx + float(r1[x1 * p.channels + c]) * dy * dx + offset;
+          // Inside the type's range by construction (a convex combination); clamped against float rounding.
+          out[c] = T(std::clamp(v, float(std::numeric_limits<T>::lowest()), float(std::numeric_limits<T>::max())));
+        }
+      }
+    }
+}
+
+template <class T>
+void qconcat_ref(int64_t outer, int64_t inner, const std::vector<const T*>& inputs, const std::vector<int64_t>& axis_sizes,
+                 const std::vector<float>& scales, const std::vector<int32_t>& zeros, float out_scale, int32_t out_zero, T* output) {
+  const float inverse_out_scale = 1.0f / out_scale;
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const int64_t n = axis_sizes[i] * inner;
+      const T* in = inputs[i] + o * n;
+      if (scales[i] == out_scale && zeros[i] == out_zero) {
+        std::copy(in, in + n, output);
+      } else {
+        const float scale = scales[i] * inverse_out_scale, bias = -float(zeros[i]) * scale;
+        for (int64_t j = 0; j < n; ++j) {
+          const float v = std::round(float(in[j]) * scale + bias) + float(out_zero);
+          output[j] = T(std::clamp(v, float(std::numeric_limits<T>::lowest()), float(std::numeric_limits<T>::max())));
+        }
+      }
+      output += n;
+    }
+}
+
+template <class T, class TIndex>
+void argmax_last_ref(int64_t rows, int64_t depth, const T* input, TIndex* output) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* in = input + r * depth;
+    int64_t best = 0;
+    for (int64_t c = 1; c < depth; ++c)
+      if (in[c] > in[best]) best = c;
+    output[r] = TIndex(best);
+  }
+}
+
+template <class T>
 void qmean_hw_ref(int64_t batch, int64_t h, int64_t w, int64_t c, const T* input, int32_t input_zero, float input_scale,
                   int32_t output_zero, float output_scale, T* output) {
   const int64_t count = h * w;
@@ -228,10 +294,16 @@ void qrequantize_ref(int64_t n, const TIn* input, int32_t input_zero, fxp::Multi
   template void qmax_pool_nhwc_ref<T>(const QPoolParams&, const T*, T*);                                        \
   template void qadd_ref<T>(const QAddParams&, int64_t, const T*, const T*, int64_t, T*);                       \
   template void qsoftmax_ref<T>(const QSoftmaxParams&, int64_t, int64_t, const T*, T*);                         \
-  template void qmean_hw_ref<T>(int64_t, int64_t, int64_t, int64_t, const T*, int32_t, float, int32_t, float, T*);
+  template void qmean_hw_ref<T>(int64_t, int64_t, int64_t, int64_t, const T*, int32_t, float, int32_t, float, T*); \
+  template void resize_bilinear_nhwc_ref<T>(const ResizeParams&, const T*, T*);                                 \
+  template void qconcat_ref<T>(int64_t, int64_t, const std::vector<const T*>&, const std::vector<int64_t>&,       \
+                               const std::vector<float>&, const std::vector<int32_t>&, float, int32_t, T*);      \
+  template void argmax_last_ref<T, int32_t>(int64_t, int64_t, const T*, int32_t*);                              \
+  template void argmax_last_ref<T, int64_t>(int64_t, int64_t, const T*, int64_t*);
 PARETO_QNHWC_INSTANCES(uint8_t)
 PARETO_QNHWC_INSTANCES(int8_t)
 #undef PARETO_QNHWC_INSTANCES
+template void resize_bilinear_nhwc_ref<float>(const ResizeParams&, const float*, float*);
 template void qrequantize_ref<uint8_t, int8_t>(int64_t, const uint8_t*, int32_t, fxp::Multiplier, int32_t, int8_t*);
 template void qrequantize_ref<int8_t, uint8_t>(int64_t, const int8_t*, int32_t, fxp::Multiplier, int32_t, uint8_t*);
 template void qrequantize_ref<int8_t, int8_t>(int64_t, const int8_t*, int32_t, fxp::Multiplier, int32_t, int8_t*);

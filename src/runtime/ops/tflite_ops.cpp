@@ -279,6 +279,87 @@ void run_tfl_mean(OpContext& c) {
     kernels::qmean_hw_ref<int8_t>(x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.data<int8_t>(), in_zero, in_scale, out_zero, out_scale, y.data<int8_t>());
 }
 
+void run_tfl_resize_bilinear(OpContext& c) {
+  const Tensor& x = c.in(0);
+  check_rank(c, x, 4, "the input");
+  const DType t = x.dtype();
+  if (t != DType::u8 && t != DType::i8 && t != DType::f32) c.unsupported(std::string("RESIZE_BILINEAR of ") + dtype_name(t));
+  const std::vector<int64_t> size = c.in(1).to_int_vector();
+  if (size.size() != 2 || size[0] < 1 || size[1] < 1) c.invalid("the output size must be two positive values");
+  kernels::ResizeParams p;
+  p.batch = x.dim(0), p.in_h = x.dim(1), p.in_w = x.dim(2), p.channels = x.dim(3), p.out_h = size[0], p.out_w = size[1];
+  if (p.in_h < 1 || p.in_w < 1) c.invalid("resizes an empty image");
+  p.align_corners = c.node.attr_i("align_corners", 0) != 0;
+  p.half_pixel_centers = c.node.attr_i("half_pixel_centers", 0) != 0;
+  if (t != DType::f32 && per_tensor(c, "in0", t) != per_tensor(c, "out0", t)) c.unsupported("resizing between different quantization parameters");
+  const Shape out_shape{p.batch, p.out_h, p.out_w, p.channels};
+  check_out(c, t, out_shape);
+  Tensor& y = c.out(0, t, out_shape);
+  if (t == DType::u8) kernels::resize_bilinear_nhwc_ref(p, x.data<uint8_t>(), y.data<uint8_t>());
+  else if (t == DType::i8) kernels::resize_bilinear_nhwc_ref(p, x.data<int8_t>(), y.data<int8_t>());
+  else kernels::resize_bilinear_nhwc_ref(p, x.data<float>(), y.data<float>());
+}
+
+void run_tfl_concatenation(OpContext& c) {
+  const Tensor& first = c.in(0);
+  const DType t = quantized_type(c, first, "the first input");
+  if (c.node.attr_s("activation", "NONE") != "NONE") c.unsupported("a fused activation on CONCATENATION");
+  const int64_t rank = first.rank();
+  int64_t axis = c.node.attr_i("axis", 0);
+  if (axis < -rank || axis >= rank) c.invalid("axis " + std::to_string(axis) + " of a rank-" + std::to_string(rank) + " input");
+  if (axis < 0) axis += rank;
+  Shape out_shape = first.shape();
+  out_shape[size_t(axis)] = 0;
+  std::vector<const void*> raw;
+  std::vector<int64_t> sizes;
+  std::vector<float> scales;
+  std::vector<int32_t> zeros;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    const Tensor& x = c.in(i);
+    if (x.dtype() != t || x.rank() != rank) c.invalid("input " + std::to_string(i) + " differs in type or rank");
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && x.dim(int(d)) != first.dim(int(d))) c.invalid("input " + std::to_string(i) + " differs outside the axis");
+    const auto [scale, zero] = per_tensor(c, "in" + std::to_string(i), t);
+    raw.push_back(x.raw()), sizes.push_back(x.dim(int(axis))), scales.push_back(scale), zeros.push_back(zero);
+    out_shape[size_t(axis)] += x.dim(int(axis));
+  }
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  check_out(c, t, out_shape);
+  Tensor& y = c.out(0, t, out_shape);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out_shape[size_t(d)];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= out_shape[size_t(d)];
+  if (t == DType::u8) {
+    std::vector<const uint8_t*> in;
+    for (const void* r : raw) in.push_back(static_cast<const uint8_t*>(r));
+    kernels::qconcat_ref(outer, inner, in, sizes, scales, zeros, out_scale, out_zero, y.data<uint8_t>());
+  } else {
+    std::vector<const int8_t*> in;
+    for (const void* r : raw) in.push_back(static_cast<const int8_t*>(r));
+    kernels::qconcat_ref(outer, inner, in, sizes, scales, zeros, out_scale, out_zero, y.data<int8_t>());
+  }
+}
+
+void run_tfl_argmax(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const DType t = quantized_type(c, x, "the input");
+  const std::vector<int64_t> axis = c.in(1).to_int_vector();
+  if (x.rank() < 1 || axis.size() != 1 || (axis[0] != x.rank() - 1 && axis[0] != -1)) c.unsupported("ARG_MAX over an axis other than the last");
+  const int64_t depth = x.dim(x.rank() - 1);
+  if (depth < 1) c.invalid("ARG_MAX over an empty axis");
+  Shape out_shape = x.shape();
+  out_shape.pop_back();
+  const DType out = DType(c.node.attr_i("out_dtype", int64_t(DType::i64)));
+  if (out != DType::i32 && out != DType::i64) c.unsupported("ARG_MAX writing other than int32 or int64");
+  check_out(c, out, out_shape);
+  Tensor& y = c.out(0, out, out_shape);
+  const int64_t rows = x.numel() / depth;
+  if (t == DType::u8 && out == DType::i64) kernels::argmax_last_ref(rows, depth, x.data<uint8_t>(), y.data<int64_t>());
+  else if (t == DType::u8) kernels::argmax_last_ref(rows, depth, x.data<uint8_t>(), y.data<int32_t>());
+  else if (out == DType::i64) kernels::argmax_last_ref(rows, depth, x.data<int8_t>(), y.data<int64_t>());
+  else kernels::argmax_last_ref(rows, depth, x.data<int8_t>(), y.data<int32_t>());
+}
+
 void run_tfl_reshape(OpContext& c) {
   const Tensor& x = c.in(0);
   const Shape declared = c.node.attr_ints("out_shape");
@@ -343,6 +424,9 @@ void register_tflite_ops(OpRegistry& r) {
   r.add("TflSoftmax", run_tfl_softmax);
   r.add("TflMean", run_tfl_mean);
   r.add("TflReshape", run_tfl_reshape);
+  r.add("TflResizeBilinear", run_tfl_resize_bilinear);
+  r.add("TflConcatenation", run_tfl_concatenation);
+  r.add("TflArgMax", run_tfl_argmax);
   r.add("TflQuantize", run_tfl_quantize);
   r.add("TflDequantize", run_tfl_dequantize);
 }
