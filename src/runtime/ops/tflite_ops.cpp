@@ -91,23 +91,37 @@ std::pair<int64_t, int64_t> out_and_pad(const OpContext& c, int64_t in, int64_t 
   return {out, std::max<int64_t>(0, total / 2)};
 }
 
-// Per output channel: multiplier input_scale * filter_scale / output_scale and minus the filter zero point.
-// uint8 kernels take TFLite's legacy multiplier, whose product of the two
-// scales is a float (rounded before the division); int8 per-channel
-// multipliers are all double. The last bits of the multiplier differ, and
-// with them some outputs by one step.
-void channel_params(const OpContext& c, DType t, int64_t channels, float in_scale, float out_scale, std::vector<Multiplier>& m,
-                    std::vector<int32_t>& filter_offsets) {
+// The quantization of a conv, depthwise conv or fully-connected layer:
+// per output channel the multiplier input_scale * filter_scale /
+// output_scale and minus the filter zero point; the input and output
+// offsets; the fused activation's range. uint8 kernels take TFLite's legacy
+// multiplier, whose product of the two scales is a float (rounded before
+// the division); int8 per-channel multipliers are all double. The last bits
+// of the multiplier differ, and with them some outputs by one step.
+struct LinearQuant {
+  std::vector<Multiplier> multipliers;
+  std::vector<int32_t> filter_offsets;
+  int32_t input_offset = 0, output_offset = 0, act_min = 0, act_max = 0;
+};
+
+LinearQuant linear_quant(const OpContext& c, DType t, int64_t channels, int64_t filter_axis) {
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
   const QParams w = qparams(c, "in1");
   if (w.scale.size() != 1 && int64_t(w.scale.size()) != channels)
     c.invalid("the filter has " + std::to_string(w.scale.size()) + " scales for " + std::to_string(channels) + " output channels");
+  check_filter_axis(c, filter_axis);
+  LinearQuant q;
   for (int64_t oc = 0; oc < channels; ++oc) {
     const size_t i = w.scale.size() == 1 ? 0 : size_t(oc);
     if (w.zero[i] < -128 || w.zero[i] > 255) c.invalid("filter zero point out of range");
     const double product = t == DType::u8 ? double(in_scale * w.scale[i]) : double(in_scale) * double(w.scale[i]);
-    m.push_back(kernels::fxp::quantize_multiplier(product / double(out_scale)));
-    filter_offsets.push_back(-int32_t(w.zero[i]));
+    q.multipliers.push_back(kernels::fxp::quantize_multiplier(product / double(out_scale)));
+    q.filter_offsets.push_back(-int32_t(w.zero[i]));
   }
+  q.input_offset = -in_zero, q.output_offset = out_zero;
+  std::tie(q.act_min, q.act_max) = activation_range(c, t, out_scale, out_zero);
+  return q;
 }
 
 const int32_t* bias_of(const OpContext& c, size_t index, int64_t channels) {
@@ -139,15 +153,9 @@ void run_conv(OpContext& c, bool depthwise) {
   p.stride_h = strides[0], p.stride_w = strides[1], p.dilation_h = dilations[0], p.dilation_w = dilations[1];
   std::tie(p.out_h, p.pad_top) = out_and_pad(c, p.in_h, p.k_h, p.stride_h, p.dilation_h);
   std::tie(p.out_w, p.pad_left) = out_and_pad(c, p.in_w, p.k_w, p.stride_w, p.dilation_w);
-  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
-  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
-  std::vector<Multiplier> m;
-  std::vector<int32_t> offsets;
-  channel_params(c, t, p.out_c, in_scale, out_scale, m, offsets);
-  p.multipliers = m.data(), p.filter_offsets = offsets.data();
-  p.input_offset = -in_zero, p.output_offset = out_zero;
-  std::tie(p.act_min, p.act_max) = activation_range(c, t, out_scale, out_zero);
-  check_filter_axis(c, depthwise ? 3 : 0);
+  const LinearQuant q = linear_quant(c, t, p.out_c, depthwise ? 3 : 0);
+  p.multipliers = q.multipliers.data(), p.filter_offsets = q.filter_offsets.data();
+  p.input_offset = q.input_offset, p.output_offset = q.output_offset, p.act_min = q.act_min, p.act_max = q.act_max;
   const Shape out_shape{p.batch, p.out_h, p.out_w, p.out_c};
   check_out(c, t, out_shape);
   Tensor& y = c.out(0, t, out_shape);
@@ -171,15 +179,9 @@ void run_tfl_fully_connected(OpContext& c) {
   p.units = w.dim(0), p.depth = w.dim(1);
   if (p.depth == 0 || x.numel() % p.depth != 0) c.invalid("the input's size is not a multiple of the weights' depth");
   p.batch = x.numel() / p.depth;
-  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
-  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
-  std::vector<Multiplier> m;
-  std::vector<int32_t> offsets;
-  channel_params(c, t, p.units, in_scale, out_scale, m, offsets);
-  p.multipliers = m.data(), p.filter_offsets = offsets.data();
-  p.input_offset = -in_zero, p.output_offset = out_zero;
-  std::tie(p.act_min, p.act_max) = activation_range(c, t, out_scale, out_zero);
-  check_filter_axis(c, 0);
+  const LinearQuant q = linear_quant(c, t, p.units, 0);
+  p.multipliers = q.multipliers.data(), p.filter_offsets = q.filter_offsets.data();
+  p.input_offset = q.input_offset, p.output_offset = q.output_offset, p.act_min = q.act_min, p.act_max = q.act_max;
   const Shape declared = c.node.attr_ints("out_shape");
   if (shape_numel(declared) != p.batch * p.units) c.invalid("the declared output shape does not hold batch x units values");
   check_out(c, t, declared);
