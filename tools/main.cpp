@@ -61,8 +61,9 @@ const char* kUsage =
     "  serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--queue 16] [--ctx N (per slot)] [--threads N]\n"
     "        [--api-key KEY | --api-key-file F] [--alias NAME] [--kv f16|f32|q8] [--max-body BYTES] [--tokenizer TOK.bin]\n"
     "      OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions (stream too), /v1/models, /health,\n"
-    "      /metrics, /v1/ocr (image -> lines), /v1/vad (WAV -> segments) and /v1/classify (image -> classes)\n"
-    "      [--ocr-models DIR] [--vad-model F] [--classify-model M.tflite|M.onnx --classify-labels L];\n"
+    "      /metrics, /v1/ocr (image -> lines), /v1/vad (WAV -> segments), /v1/classify (image -> classes) and\n"
+    "      /v1/wakeword[?keyword=hey_jarvis,alexa] (WAV -> detections) [--ocr-models DIR] [--vad-model F]\n"
+    "      [--classify-model M.tflite|M.onnx --classify-labels L] [--wakeword-models DIR];\n"
     "      N slots decode together (one weight pass per step); a full queue answers 429\n"
     "        [--upstream URL [--upstream-key K] [--upstream-model M] [--upstream-timeout S]] [--route-policy FILE.json]\n"
     "        [--max-device-ms MS] [--confidence-tokens K [--max-entropy X] [--min-logprob Y]]\n"
@@ -85,6 +86,8 @@ const char* kUsage =
     "      top-K classes of each image (PNG, JPEG, BMP) from any image classifier, quantized TFLite included\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs] [--dump-inputs DIR]: speech segments (silero VAD), start and end in seconds\n"
+    "  wakeword AUDIO.wav | --stream [--keyword hey_jarvis[,alexa,...]] [--models DIR] [--threshold 0.5] [--cooldown-ms 2000]\n"
+    "      [--vad-model F | --no-vad] [--json] [--scores] [--profile]: openWakeWord detections with times (--stream: 16 kHz s16le on stdin)\n"
     "  version\n"
     "\n"
     "every command: --limit NAME=VALUE (repeatable; K/M/G/T suffixes) raises or lowers what a file may make\n"
@@ -142,7 +145,7 @@ int main(int argc, char** argv) {
                                                    "--tokenizer", "--api-key", "--api-key-file", "--alias", "--max-body", "--upstream",
                                                    "--upstream-key", "--upstream-model", "--upstream-timeout", "--max-device-ms",
                                                    "--confidence-tokens", "--max-entropy", "--min-logprob", "--route-policy",
-                                                   "--ocr-models", "--vad-model", "--classify-model", "--classify-labels"}});
+                                                   "--ocr-models", "--vad-model", "--classify-model", "--classify-labels", "--wakeword-models"}});
     if (cmd == "route-calibrate")
       return run(cmd_route_calibrate, Spec{{"--json"}, {"--device", "--upstream", "--prompts", "--max-tokens", "--key", "--upstream-key",
                                                         "--upstream-model"}});
@@ -176,6 +179,9 @@ int main(int argc, char** argv) {
       return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",
                                                      "--threads", "-t", "--dump-inputs"}});
+    if (cmd == "wakeword")
+      return run(cmd_wakeword, Spec{{"--json", "--profile", "--scores", "--stream", "--no-vad"},
+                                    {"--keyword", "--models", "--threshold", "--cooldown-ms", "--vad-model", "--threads", "-t"}});
     if (cmd == "tokenize")
       return run(cmd_tokenize, Spec{{"--no-bos", "--no-repack"}, join(llm_open, {"-p", "--prompt"})});
     if (cmd == "version" || cmd == "--version") {

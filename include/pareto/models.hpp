@@ -4,8 +4,8 @@
 // ($XDG_CACHE_HOME/pareto/models, else ~/.cache/pareto/models, or
 // $PARETO_MODELS when set). The search, first hit wins:
 //   1. the folder given explicitly (--models / --model), if any: only it;
-//   2. the app's own environment variable ($PARETO_OCR_MODELS: the folder;
-//      $PARETO_VAD_MODEL: the .onnx file);
+//   2. the app's own environment variable ($PARETO_OCR_MODELS and
+//      $PARETO_WAKEWORD_MODELS: the folder; $PARETO_VAD_MODEL: the .onnx file);
 //   3. $PARETO_MODELS/<kind>;
 //   4. $XDG_CACHE_HOME/pareto/models/<kind>, else ~/.cache/pareto/models/<kind>;
 //   5. beside the binary: <bin>/../models/<kind> (a build folder in the
@@ -39,8 +39,9 @@ Result<std::string> find_model_dir(const ModelLocation& where, const std::string
 // where.probe_file in find_model_dir's folder. Errors name the file tried.
 Result<std::string> find_model_file(const ModelLocation& where, const std::string& explicit_file = "");
 
-// The two the apps use.
+// The ones the apps use.
 ModelLocation ocr_models();
 ModelLocation vad_models();
+ModelLocation wakeword_models();  // openWakeWord: melspectrogram, embedding, heads
 
 }  // namespace pareto

@@ -40,6 +40,8 @@ struct ServeOptions {
   // /v1/classify: an image classifier (TFLite or ONNX) and its labels file;
   // without a model the endpoint answers 503.
   std::string classify_model, classify_labels;
+  // /v1/wakeword: openWakeWord's models (found as `pareto wakeword` finds them unless given).
+  std::string wakeword_models;
 };
 
 class Server {

@@ -33,6 +33,7 @@ bool holds(const std::string& dir, const std::string& file) {
 
 ModelLocation ocr_models() { return {"ocr", "ch_PP-OCRv4_rec_infer.onnx", "PARETO_OCR_MODELS", false}; }
 ModelLocation vad_models() { return {"silero", "silero_vad.onnx", "PARETO_VAD_MODEL", true}; }
+ModelLocation wakeword_models() { return {"openwakeword", "embedding_model.onnx", "PARETO_WAKEWORD_MODELS", false}; }
 
 std::vector<std::string> model_search_path(const ModelLocation& where) {
   std::vector<std::string> dirs;

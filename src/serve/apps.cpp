@@ -1,19 +1,23 @@
 // /v1/ocr (an image: text lines with boxes and confidences), /v1/vad (a
-// WAV file: speech segments) and /v1/classify (an image: the top classes). The upload is the request body or the
-// multipart field "file"; the body limit applies. Each app is opened on
-// first use and serves one request at a time.
+// WAV file: speech segments), /v1/classify (an image: the top classes) and
+// /v1/wakeword (a WAV file: wake-word detections with times). The upload is
+// the request body or the multipart field "file"; the body limit applies.
+// Each app is opened on first use and serves one request at a time.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "pareto/classify.hpp"
 #include "pareto/models.hpp"
 #include "pareto/ocr.hpp"
 #include "pareto/vad.hpp"
+#include "pareto/wakeword.hpp"
 #include "serve/server_impl.h"
 
 namespace pareto::serve {
@@ -21,14 +25,34 @@ namespace pareto::serve {
 using nlohmann::json;
 
 struct Server::Impl::Apps {
-  std::mutex ocr_mu, vad_mu, classify_mu;
+  std::mutex ocr_mu, vad_mu, classify_mu, wakeword_mu;
   std::unique_ptr<ocr::Pipeline> ocr;
   std::unique_ptr<vad::Detector> vad;
   std::unique_ptr<classify::Classifier> classifier;
+  std::map<std::string, std::unique_ptr<wakeword::Detector>> wakeword;  // by keyword list
 };
 
 namespace {
 constexpr int kMaxTop = 100;  // classes one /v1/classify answer may list
+constexpr size_t kMaxKeywordSets = 8;  // wake-word detectors kept open
+
+// ?keyword=hey_jarvis,alexa: head names only (letters, digits, '_'), never
+// paths, each at most once, at most 8.
+std::vector<std::string> keywords_of(const httplib::Request& req) {
+  const std::string text = req.has_param("keyword") ? req.get_param_value("keyword") : "hey_jarvis";
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string k = text.substr(at, comma - at);
+    if (k.empty() || k.size() > 64 || k.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+      bad_request("keyword must be a comma-separated list of wake-word names (lower-case letters, digits, '_')", "keyword");
+    if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+    at = comma + 1;
+  }
+  if (out.size() > 8) bad_request("at most 8 keywords per request", "keyword");
+  return out;
+}
 }  // namespace
 
 namespace {
@@ -179,6 +203,48 @@ void Server::Impl::app_routes() {
     } catch (const ApiError& e) {
       send_error(res, e);
       metrics.request("/v1/classify", e.status, now_s() - t0);
+    }
+  });
+  post("/v1/wakeword", [this](const httplib::Request& req, httplib::Response& res) {
+    const double t0 = now_s();
+    if (!admitted(req, res, false)) return;
+    LimitsScope limits(options.engine.llm.limits);
+    try {
+      const std::vector<std::string> keywords = keywords_of(req);
+      std::string key;
+      for (const std::string& k : keywords) key += k + ",";
+      const std::string data = upload_of(req);
+      std::lock_guard lock(apps->wakeword_mu);
+      if (!apps->wakeword.count(key)) {
+        auto dir = find_model_dir(wakeword_models(), options.wakeword_models);
+        if (!dir.ok()) throw ApiError(503, "unavailable_error", "wake-word models: " + dir.status().message, "", "models_missing");
+        auto vad_model = find_model_file(vad_models(), options.vad_model);
+        if (!vad_model.ok()) throw ApiError(503, "unavailable_error", "VAD model (the wake-word gate): " + vad_model.status().message, "", "models_missing");
+        wakeword::Options o;
+        o.vad_model = vad_model.value();
+        o.threads = std::max(1, options.engine.llm.threads);
+        auto d = wakeword::Detector::open(dir.value(), keywords, o);
+        if (!d.ok()) {
+          if (d.status().code == StatusCode::invalid_argument) bad_request(d.status().message, "keyword");
+          throw ApiError(503, "unavailable_error", "wake-word models: " + d.status().message, "", "models_missing");
+        }
+        if (apps->wakeword.size() >= kMaxKeywordSets) apps->wakeword.clear();  // bounded: many distinct lists reopen
+        apps->wakeword[key] = std::move(d.value());
+      }
+      wakeword::Detector& d = *apps->wakeword[key];
+      TempFile file(data, ".wav");
+      auto r = d.run_file(file.path);
+      if (!r.ok()) fail_with(r.status(), "the audio", file.path);
+      json detections = json::array();
+      for (const wakeword::Detection& x : r.value().detections)
+        detections.push_back({{"keyword", x.keyword}, {"time", x.time}, {"score", x.score}});
+      res.set_content(to_text({{"object", "wakeword.result"}, {"keywords", r.value().keywords}, {"detections", detections},
+                               {"audio_seconds", r.value().audio_seconds}, {"real_time_factor", r.value().real_time_factor()}}),
+                      "application/json");
+      metrics.request("/v1/wakeword", 200, now_s() - t0);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+      metrics.request("/v1/wakeword", e.status, now_s() - t0);
     }
   });
 }

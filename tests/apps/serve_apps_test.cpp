@@ -1,4 +1,4 @@
-// /v1/ocr, /v1/vad and /v1/classify of pareto serve: the answers equal the apps' own on
+// /v1/ocr, /v1/vad, /v1/classify and /v1/wakeword of pareto serve: the answers equal the apps' own on
 // the same files (an image rendered here, speech synthesized here), as the
 // body or as a multipart upload; bad uploads are 400s naming the file.
 // Skips without the models (scripts/fetch-models.sh) or the tools.
@@ -18,6 +18,7 @@
 #include "pareto/ocr.hpp"
 #include "pareto/serve.hpp"
 #include "pareto/vad.hpp"
+#include "pareto/wakeword.hpp"
 #include "vad_cases.h"
 
 namespace {
@@ -49,6 +50,7 @@ struct AppServer {
     o.port = 0;
     o.ocr_models = kModels + "/ocr";
     o.vad_model = kModels + "/silero/silero_vad.onnx";
+    o.wakeword_models = kModels + "/openwakeword";
     o.classify_model = classify_model;
     if (!classify_model.empty()) o.classify_labels = kCoral + "imagenet_labels.txt";
     server = std::make_unique<pareto::serve::Server>(o);
@@ -124,6 +126,43 @@ TEST(ServeApps, VadAnswersAsTheDetector) {
     }
   }
   auto bad = c.Post("/v1/vad", "RIFF....WAVEjunk", "audio/wav");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+}
+
+TEST(ServeApps, WakewordAnswersAsTheDetector) {
+  if (!std::ifstream(kModels + "/openwakeword/embedding_model.onnx")) GTEST_SKIP() << "openWakeWord models not found (run scripts/fetch-models.sh)";
+  if (!std::ifstream(vad_cases::model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
+  if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
+  AppServer s;
+  const std::string raw = s.dir + "/raw.wav", wav = s.dir + "/wake.wav";
+  ASSERT_TRUE(vad_cases::sh("espeak-ng -v en-us -w " + raw + " 'hey jarvis, what time is it' && sox -R " + raw + " -r 16000 " + wav + " pad 1 2"));
+  pareto::wakeword::Options o;
+  o.vad_model = vad_cases::model();
+  auto detector = pareto::wakeword::Detector::open(kModels + "/openwakeword", {"hey_jarvis", "alexa"}, o);
+  ASSERT_TRUE(detector.ok()) << detector.status().to_string();
+  auto want = detector.value()->run_file(wav);
+  ASSERT_TRUE(want.ok());
+  ASSERT_FALSE(want.value().detections.empty());
+  auto c = s.client();
+  for (int round = 0; round < 2; ++round) {  // the second upload starts from a fresh stream
+    auto r = c.Post("/v1/wakeword?keyword=hey_jarvis,alexa", read_file(wav), "audio/wav");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    ASSERT_EQ(j["detections"].size(), want.value().detections.size()) << r->body;
+    for (size_t i = 0; i < j["detections"].size(); ++i) {
+      EXPECT_EQ(j["detections"][i]["keyword"], want.value().detections[i].keyword);
+      EXPECT_EQ(j["detections"][i]["time"].get<double>(), want.value().detections[i].time);
+      EXPECT_EQ(j["detections"][i]["score"].get<float>(), want.value().detections[i].score);
+    }
+  }
+  for (const char* bad_keyword : {"../../etc/passwd", "hey_nobody", "", "a,,b"}) {
+    auto r = c.Post(std::string("/v1/wakeword?keyword=") + bad_keyword, read_file(wav), "audio/wav");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad_keyword << ": " << r->body;
+  }
+  auto bad = c.Post("/v1/wakeword", "RIFF....WAVEjunk", "audio/wav");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400) << bad->body;
 }
