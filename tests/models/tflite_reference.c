@@ -1,8 +1,9 @@
 /* TensorFlow Lite's own interpreter (its C API, fetched by
  * scripts/fetch-models.sh) on one model, for byte-for-byte comparison with
  * pareto's TFLite frontend. Test tooling only; pareto never links it.
- *   tflite_reference MODEL --random SEED OUT.npy    a random uint8/int8 input of the model's shape
+ *   tflite_reference MODEL --random SEED OUT.npy    a random input of the model's shape (uint8/int8: any byte; float: [-1, 1))
  *   tflite_reference MODEL INPUT.npy PARETO_OUT.npy  runs TFLite on INPUT, compares output 0 with pareto's
+ *                                                   (integers exactly; float within 1e-4 + 1e-3 |value|)
  *   tflite_reference MODEL --time RUNS THREADS       median milliseconds of RUNS invocations (speed side by side)
  * Prints the input name (input=NAME) and, comparing, how many values differ
  * and by how much; exits 1 when any does. */
@@ -36,7 +37,8 @@ static const unsigned char* npy_data(const unsigned char* b, long size, long* n)
 
 static int write_random(const TfLiteTensor* in, unsigned seed, const char* path) {
   char header[256];
-  const char* descr = TfLiteTensorType(in) == kTfLiteInt8 ? "|i1" : "|u1";
+  const int is_float = TfLiteTensorType(in) == kTfLiteFloat32;
+  const char* descr = is_float ? "<f4" : TfLiteTensorType(in) == kTfLiteInt8 ? "|i1" : "|u1";
   int len = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
   for (int d = 0; d < TfLiteTensorNumDims(in); ++d) len += snprintf(header + len, sizeof header - (size_t)len, "%d, ", TfLiteTensorDim(in, d));
   len += snprintf(header + len, sizeof header - (size_t)len, "), }");
@@ -48,7 +50,14 @@ static int write_random(const TfLiteTensor* in, unsigned seed, const char* path)
   fwrite(pre, 1, 10, f);
   fwrite(header, 1, (size_t)len, f);
   srand(seed);
-  for (size_t i = 0; i < TfLiteTensorByteSize(in); ++i) fputc(rand() & 255, f);
+  if (is_float) {
+    for (size_t i = 0; i < TfLiteTensorByteSize(in) / 4; ++i) {
+      const float v = (float)rand() / ((float)RAND_MAX + 1.0f) * 2.0f - 1.0f;
+      fwrite(&v, 4, 1, f);
+    }
+  } else {
+    for (size_t i = 0; i < TfLiteTensorByteSize(in); ++i) fputc(rand() & 255, f);
+  }
   fclose(f);
   return 0;
 }
@@ -56,6 +65,21 @@ static int write_random(const TfLiteTensor* in, unsigned seed, const char* path)
 static int compare_double(const void* a, const void* b) {
   const double x = *(const double*)a, y = *(const double*)b;
   return x < y ? -1 : x > y;
+}
+
+/* Float outputs: within 1e-4 + 1e-3 |TFLite's value| (another summation order, not another computation). */
+static int compare_float(const float* want, const float* got, size_t n) {
+  size_t differ = 0;
+  double max_diff = 0;
+  for (size_t i = 0; i < n; ++i) {
+    float a, b;
+    memcpy(&a, want + i, 4), memcpy(&b, got + i, 4);
+    const double d = a > b ? (double)a - b : (double)b - a;
+    differ += !(d <= 1e-4 + 1e-3 * (a < 0 ? -a : a));
+    if (!(d <= max_diff)) max_diff = d;
+  }
+  printf("TFLite %s: %zu of %zu float values outside tolerance, largest difference %.3g\n", TfLiteVersion(), differ, n, max_diff);
+  return differ ? 1 : 0;
 }
 
 /* Median wall time of `runs` invocations on zeros with `threads` threads (after one untimed). */
@@ -106,6 +130,7 @@ int main(int argc, char** argv) {
   const unsigned char* got = pfile ? npy_data(pfile, psize, &pn) : NULL;
   if (!got || (size_t)pn != bytes) { fprintf(stderr, "%s: not a .npy of the output's %zu bytes\n", argv[3], bytes); return 2; }
   const TfLiteType type = TfLiteTensorType(out);
+  if (type == kTfLiteFloat32) return compare_float((const float*)want, (const float*)got, bytes / 4);
   const size_t width = type == kTfLiteInt64 ? 8 : type == kTfLiteInt32 ? 4 : 1;
   if (type != kTfLiteUInt8 && type != kTfLiteInt8 && type != kTfLiteInt32 && type != kTfLiteInt64) {
     fprintf(stderr, "output type %d: only uint8, int8, int32 and int64 are compared\n", type);

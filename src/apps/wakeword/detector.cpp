@@ -98,7 +98,7 @@ struct Detector::Impl {
   // Mel frames (x/10 + 2) of kContext + kChunk samples already scaled to PCM values.
   std::vector<float> mel_of(const std::vector<float>& pcm) {
     Tensor out = run_one(*mel, mel_input, Tensor::from_vector(pcm, {1, int64_t(pcm.size())}), "melspectrogram");
-    if (out.dtype() != DType::f32 || out.numel() != size_t(kMelFramesPerChunk * kMelBins))
+    if (out.dtype() != DType::f32 || out.numel() != int64_t(kMelFramesPerChunk) * kMelBins)
       fail_model("wakeword: the melspectrogram model gave " + std::to_string(out.numel()) + " values for " + std::to_string(pcm.size()) +
                  " samples, expected " + std::to_string(kMelFramesPerChunk) + " frames of " + std::to_string(kMelBins));
     std::vector<float> v(out.data<float>(), out.data<float>() + out.numel());
@@ -108,7 +108,7 @@ struct Detector::Impl {
 
   std::vector<float> embedding_of(const std::vector<float>& frames) {
     Tensor out = run_one(*embed, embed_input, Tensor::from_vector(frames, {1, kMelWindow, kMelBins, 1}), "embedding");
-    if (out.dtype() != DType::f32 || out.numel() != size_t(kEmbedding))
+    if (out.dtype() != DType::f32 || out.numel() != int64_t(kEmbedding))
       fail_model("wakeword: the embedding model gave " + std::to_string(out.numel()) + " values, expected " + std::to_string(kEmbedding));
     return std::vector<float>(out.data<float>(), out.data<float>() + kEmbedding);
   }

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "frontend/tflite/flatbuffer.h"
+#include "frontend/tflite/float_ops.h"
 
 namespace pareto::tflite {
 
@@ -47,6 +48,29 @@ constexpr OpInfo kOps[] = {
     {43, "SQUEEZE", "TflReshape", 30},
     {56, "ARG_MAX", "TflArgMax", 40},
     {114, "QUANTIZE", "TflQuantize", 0},
+    // Float only (frontend/tflite/float_ops.h): no integer kernel yet.
+    {14, "LOGISTIC", nullptr, 0},
+    {18, "MUL", nullptr, 21},
+    {19, "RELU", nullptr, 0},
+    {21, "RELU6", nullptr, 0},
+    {28, "TANH", nullptr, 0},
+    {34, "PAD", nullptr, 22},
+    {39, "TRANSPOSE", nullptr, 26},
+    {41, "SUB", nullptr, 28},
+    {42, "DIV", nullptr, 29},
+    {47, "EXP", nullptr, 33},
+    {55, "MAXIMUM", nullptr, 39},
+    {57, "MINIMUM", nullptr, 39},
+    {59, "NEG", nullptr, 42},
+    {70, "EXPAND_DIMS", nullptr, 52},
+    {73, "LOG", nullptr, 0},
+    {74, "SUM", nullptr, 27},
+    {75, "SQRT", nullptr, 0},
+    {76, "RSQRT", nullptr, 0},
+    {82, "REDUCE_MAX", nullptr, 27},
+    {98, "LEAKY_RELU", nullptr, 75},
+    {101, "ABS", nullptr, 78},
+    {126, "BATCH_MATMUL", nullptr, 101},
 };
 
 // Bounds no real model comes near, so that a small hostile file cannot make
@@ -260,8 +284,18 @@ void Reader::add_options(ir::Node& n, const OpInfo& info, const Table& o, const 
       if (i8(1) != 0) fail_unsupported(what + ": shuffled fully-connected weights are not supported");
       n.set_attr(ir::attr_int("keep_num_dims", o.scalar<uint8_t>(2, 0, "operator options")));
       break;
-    case 0:  // ADD: activation
+    case 0:   // ADD: activation
+    case 18:  // MUL: activation
+    case 41:  // SUB: activation
+    case 42:  // DIV: activation
       activation(0);
+      break;
+    case 98:  // LEAKY_RELU: alpha
+      n.set_attr(ir::attr_float("alpha", o.scalar<float>(0, 0.f, "operator options")));
+      break;
+    case 126:  // BATCH_MATMUL: adj_x, adj_y
+      n.set_attr(ir::attr_int("adj_x", o.scalar<uint8_t>(0, 0, "operator options")));
+      n.set_attr(ir::attr_int("adj_y", o.scalar<uint8_t>(1, 0, "operator options")));
       break;
     case 2:  // CONCATENATION: axis, activation
       n.set_attr(ir::attr_int("axis", i32(0, 0)));
@@ -274,7 +308,9 @@ void Reader::add_options(ir::Node& n, const OpInfo& info, const Table& o, const 
     case 25:  // SOFTMAX: beta
       n.set_attr(ir::attr_float("beta", o.scalar<float>(0, 1.0f, "operator options")));
       break;
-    case 40:  // MEAN: keep_dims
+    case 40:  // MEAN, REDUCE_MAX, SUM: keep_dims
+    case 74:
+    case 82:
       n.set_attr(ir::attr_int("keep_dims", o.scalar<uint8_t>(0, 0, "operator options")));
       break;
     default:
@@ -295,7 +331,7 @@ void Reader::read_operator(const Table& op, uint32_t index) {
   if (!info) fail_unsupported(file_.name() + ": " + what + ": this TFLite operator is not supported yet");
   ir::Node n;
   n.name = g_->values[size_t(value_of_tensor_[size_t(outputs[0])])].name;
-  n.op_type = info->node_type;
+  n.op_type = info->node_type ? info->node_type : info->name;
   n.domain = "pareto";
   for (size_t k = 0; k < inputs.size(); ++k) {
     n.inputs.push_back(inputs[k] < 0 ? -1 : value_of_tensor_[size_t(inputs[k])]);
@@ -322,6 +358,13 @@ void Reader::read_operator(const Table& op, uint32_t index) {
   if (info->options != 0 && options.valid() && options_type != info->options)
     file_.fail(op.offset(), what + ": options of union type " + std::to_string(options_type) + ", expected " + std::to_string(info->options));
   if (info->options != 0) add_options(n, *info, options, what);
+  const auto type_of = [&](int v) { return v < 0 ? DType::undefined : g_->values[size_t(v)].type.dtype; };
+  if (type_of(n.outputs[0]) == DType::f32 && !n.inputs.empty() && type_of(n.inputs[0]) == DType::f32 && has_float_lowering(info->code)) {
+    for (int v : n.outputs) g_->values[size_t(v)].producer = -1;  // the lowering's nodes produce them
+    lower_float_operator(*g_, info->code, n, file_.name() + ": " + what);
+    return;
+  }
+  if (!info->node_type) fail_unsupported(file_.name() + ": " + what + ": only the float form of this operator is supported yet");
   g_->nodes.push_back(std::move(n));
 }
 
