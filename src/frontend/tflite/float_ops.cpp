@@ -15,13 +15,16 @@ enum Code : int32_t {
   kAdd = 0, kAveragePool = 1, kConcatenation = 2, kConv = 3, kDepthwise = 4, kFullyConnected = 9, kLogistic = 14, kMaxPool = 17,
   kMul = 18, kRelu = 19, kRelu6 = 21, kReshape = 22, kSoftmax = 25, kTanh = 28, kPad = 34, kTranspose = 39, kMean = 40, kSub = 41,
   kDiv = 42, kSqueeze = 43, kExp = 47, kMaximum = 55, kMinimum = 57, kNeg = 59, kExpandDims = 70, kLog = 73, kSum = 74, kSqrt = 75,
-  kRsqrt = 76, kReduceMax = 82, kLeakyRelu = 98, kAbs = 101, kBatchMatMul = 126,
+  kRsqrt = 76, kReduceMax = 82, kLeakyRelu = 98, kAbs = 101, kBatchMatMul = 126, kCast = 53, kPack = 83, kUnpack = 88, kFloorDiv = 90,
+  kGatherNd = 107,
 };
 
 constexpr int32_t kLowered[] = {kAdd, kAveragePool, kConcatenation, kConv, kDepthwise, kFullyConnected, kLogistic, kMaxPool, kMul,
                                 kRelu, kRelu6, kReshape, kSoftmax, kTanh, kPad, kTranspose, kMean, kSub, kDiv, kSqueeze, kExp,
                                 kMaximum, kMinimum, kNeg, kExpandDims, kLog, kSum, kSqrt, kRsqrt, kReduceMax, kLeakyRelu, kAbs,
-                                kBatchMatMul};
+                                kBatchMatMul, kCast, kPack, kUnpack, kFloorDiv, kGatherNd};
+// Lowered whatever their tensors' types: they move or convert values without arithmetic on them.
+constexpr int32_t kAnyType[] = {kCast, kPack, kUnpack, kGatherNd};
 
 class Lowering {
  public:
@@ -101,6 +104,13 @@ class Lowering {
   void softmax();
   void concatenation();
   void batch_matmul();
+  void cast();
+  void pack();
+  void unpack();
+  void gather_nd();
+  void floor_div();
+  // Data-movement operators do not requantize: every data tensor's quantization must be the first's.
+  void check_same_quantization(const std::vector<std::string>& prefixes) const;
 };
 
 // A float filter in TFLite's layout ([O, KH, KW, I], or [1, KH, KW, C*M] for
@@ -221,6 +231,71 @@ void Lowering::batch_matmul() {
   node("MatMul", {operand(0, "adj_x"), operand(1, "adj_y")}, output());
 }
 
+// ONNX's TensorProto data type of a pareto type.
+int64_t onnx_type(DType t) {
+  switch (t) {
+    case DType::f32: return 1;
+    case DType::u8: return 2;
+    case DType::i8: return 3;
+    case DType::i16: return 5;
+    case DType::i32: return 6;
+    case DType::i64: return 7;
+    case DType::boolean: return 9;
+    case DType::f16: return 10;
+    default: fail_unsupported(std::string("CAST to ") + dtype_name(t));
+  }
+}
+
+void Lowering::check_same_quantization(const std::vector<std::string>& prefixes) const {
+  for (const std::string& p : prefixes)
+    if (tfl_.attr_floats(p + "_scale") != tfl_.attr_floats(prefixes[0] + "_scale") || tfl_.attr_ints(p + "_zero") != tfl_.attr_ints(prefixes[0] + "_zero"))
+      fail_unsupported(what_ + ": " + p + " is quantized differently from " + prefixes[0] + " (this operator would have to requantize)");
+}
+
+void Lowering::cast() { node("Cast", {input(0)}, output(), {ir::attr_int("to", onnx_type(g_.values[size_t(output())].type.dtype))}); }
+
+void Lowering::pack() {
+  const int64_t axis = tfl_.attr_i("axis", 0);
+  std::vector<std::string> data = {"out0"};
+  std::vector<int> parts;
+  for (size_t k = 0; k < tfl_.inputs.size(); ++k) {
+    data.push_back("in" + std::to_string(k));
+    parts.push_back(node("Unsqueeze", {input(k), add_constant("axis", Tensor::from_vector<int64_t>({axis}, {1}))}, -1));
+  }
+  check_same_quantization(data);
+  node("Concat", std::move(parts), output(), {ir::attr_int("axis", axis)});
+}
+
+// One Gather per output: a scalar index drops the axis.
+void Lowering::unpack() {
+  const int64_t axis = tfl_.attr_i("axis", 0);
+  std::vector<std::string> data = {"in0"};
+  for (size_t k = 0; k < tfl_.outputs.size(); ++k) {
+    data.push_back("out" + std::to_string(k));
+    node("Gather", {input(0), add_constant("index", Tensor::scalar<int64_t>(int64_t(k)))}, tfl_.outputs[k], {ir::attr_int("axis", axis)});
+  }
+  check_same_quantization(data);
+}
+
+void Lowering::gather_nd() {
+  check_same_quantization({"in0", "out0"});
+  int indices = input(1);
+  if (g_.values[size_t(indices)].type.dtype != DType::i64) indices = node("Cast", {indices}, -1, {ir::attr_int("to", 7)});
+  node("GatherND", {input(0), indices}, output());
+}
+
+// Rounds toward negative infinity: integers as (a - floor_mod(a, b)) / b
+// (exact; ONNX Mod without fmod is the floor modulus), floats as floor(a / b).
+void Lowering::floor_div() {
+  const DType t = g_.values[size_t(output())].type.dtype;
+  if (t == DType::f32) {
+    node("Floor", {node("Div", {input(0), input(1)}, -1)}, output());
+    return;
+  }
+  const int remainder = node("Mod", {input(0), input(1)}, -1, {ir::attr_int("fmod", 0)});
+  node("Div", {node("Sub", {input(0), remainder}, -1), input(1)}, output());
+}
+
 void Lowering::run(int32_t code) {
   switch (code) {
     case kConv: return conv(false);
@@ -258,16 +333,24 @@ void Lowering::run(int32_t code) {
     case kSoftmax: return softmax();
     case kConcatenation: return concatenation();
     case kBatchMatMul: return batch_matmul();
+    case kCast: return cast();
+    case kPack: return pack();
+    case kUnpack: return unpack();
+    case kGatherNd: return gather_nd();
+    case kFloorDiv: return floor_div();
     default: fail_unsupported(what_ + ": no float lowering");
   }
 }
 
 }  // namespace
 
-bool has_float_lowering(int32_t code) { return std::find(std::begin(kLowered), std::end(kLowered), code) != std::end(kLowered); }
+bool lowers(int32_t code, bool quantized) {
+  if (std::find(std::begin(kAnyType), std::end(kAnyType), code) != std::end(kAnyType)) return true;
+  return !quantized && std::find(std::begin(kLowered), std::end(kLowered), code) != std::end(kLowered);
+}
 
-void lower_float_operator(ir::Graph& g, int32_t code, const ir::Node& tfl, const std::string& what) {
-  if (tfl.outputs.size() != 1) fail_model(what + ": " + std::to_string(tfl.outputs.size()) + " outputs, one expected");
+void lower_operator(ir::Graph& g, int32_t code, const ir::Node& tfl, const std::string& what) {
+  if (tfl.outputs.size() != 1 && code != kUnpack) fail_model(what + ": " + std::to_string(tfl.outputs.size()) + " outputs, one expected");
   Lowering(g, tfl, what).run(code);
 }
 

@@ -48,15 +48,16 @@ constexpr OpInfo kOps[] = {
     {43, "SQUEEZE", "TflReshape", 30},
     {56, "ARG_MAX", "TflArgMax", 40},
     {114, "QUANTIZE", "TflQuantize", 0},
-    // Float only (frontend/tflite/float_ops.h): no integer kernel yet.
-    {14, "LOGISTIC", nullptr, 0},
-    {18, "MUL", nullptr, 21},
+    // Lowered to ONNX operators when not quantized (frontend/tflite/float_ops.h);
+    // nullptr: no quantized kernel yet.
+    {14, "LOGISTIC", "TflLogistic", 0},
+    {18, "MUL", "TflMul", 21},
     {19, "RELU", nullptr, 0},
     {21, "RELU6", nullptr, 0},
     {28, "TANH", nullptr, 0},
     {34, "PAD", nullptr, 22},
     {39, "TRANSPOSE", nullptr, 26},
-    {41, "SUB", nullptr, 28},
+    {41, "SUB", "TflSub", 28},
     {42, "DIV", nullptr, 29},
     {47, "EXP", nullptr, 33},
     {55, "MAXIMUM", nullptr, 39},
@@ -71,6 +72,11 @@ constexpr OpInfo kOps[] = {
     {98, "LEAKY_RELU", nullptr, 75},
     {101, "ABS", nullptr, 78},
     {126, "BATCH_MATMUL", nullptr, 101},
+    {53, "CAST", nullptr, 0},
+    {83, "PACK", nullptr, 59},
+    {88, "UNPACK", nullptr, 64},
+    {90, "FLOOR_DIV", nullptr, 0},
+    {107, "GATHER_ND", nullptr, 0},
 };
 
 // Bounds no real model comes near, so that a small hostile file cannot make
@@ -293,6 +299,10 @@ void Reader::add_options(ir::Node& n, const OpInfo& info, const Table& o, const 
     case 98:  // LEAKY_RELU: alpha
       n.set_attr(ir::attr_float("alpha", o.scalar<float>(0, 0.f, "operator options")));
       break;
+    case 83:  // PACK: values_count, axis
+    case 88:  // UNPACK: num, axis
+      n.set_attr(ir::attr_int("axis", i32(1, 0)));
+      break;
     case 126:  // BATCH_MATMUL: adj_x, adj_y
       n.set_attr(ir::attr_int("adj_x", o.scalar<uint8_t>(0, 0, "operator options")));
       n.set_attr(ir::attr_int("adj_y", o.scalar<uint8_t>(1, 0, "operator options")));
@@ -358,13 +368,13 @@ void Reader::read_operator(const Table& op, uint32_t index) {
   if (info->options != 0 && options.valid() && options_type != info->options)
     file_.fail(op.offset(), what + ": options of union type " + std::to_string(options_type) + ", expected " + std::to_string(info->options));
   if (info->options != 0) add_options(n, *info, options, what);
-  const auto type_of = [&](int v) { return v < 0 ? DType::undefined : g_->values[size_t(v)].type.dtype; };
-  if (type_of(n.outputs[0]) == DType::f32 && !n.inputs.empty() && type_of(n.inputs[0]) == DType::f32 && has_float_lowering(info->code)) {
+  const bool quantized = std::any_of(n.attrs.begin(), n.attrs.end(), [](const ir::Attribute& a) { return a.name.ends_with("_scale"); });
+  if (lowers(info->code, quantized)) {
     for (int v : n.outputs) g_->values[size_t(v)].producer = -1;  // the lowering's nodes produce them
-    lower_float_operator(*g_, info->code, n, file_.name() + ": " + what);
+    lower_operator(*g_, info->code, n, file_.name() + ": " + what);
     return;
   }
-  if (!info->node_type) fail_unsupported(file_.name() + ": " + what + ": only the float form of this operator is supported yet");
+  if (!info->node_type) fail_unsupported(file_.name() + ": " + what + ": only the float and integer (not quantized) form of this operator is supported yet");
   g_->nodes.push_back(std::move(n));
 }
 

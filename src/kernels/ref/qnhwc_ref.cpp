@@ -2,6 +2,8 @@
 // TFLite's reference order, the twins any optimized form is tested against.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "kernels/qnhwc.h"
 
@@ -140,13 +142,77 @@ QAddParams make_qadd_params(float a_scale, int32_t a_zero, float b_scale, int32_
   return p;
 }
 
+bool broadcast_of(const std::vector<int64_t>& a, const std::vector<int64_t>& b, Broadcast& r) {
+  const size_t rank = std::max(a.size(), b.size());
+  if (rank > 8) return false;
+  r.out.assign(rank, 1), r.a_stride.assign(rank, 0), r.b_stride.assign(rank, 0);
+  int64_t as = 1, bs = 1;
+  for (size_t k = 0; k < rank; ++k) {  // from the last dimension
+    const size_t d = rank - 1 - k;
+    const int64_t da = k < a.size() ? a[a.size() - 1 - k] : 1, db = k < b.size() ? b[b.size() - 1 - k] : 1;
+    if (da != db && da != 1 && db != 1) return false;
+    r.out[d] = da == 1 ? db : da;
+    r.a_stride[d] = da == 1 ? 0 : as, r.b_stride[d] = db == 1 ? 0 : bs;
+    as *= da, bs *= db;
+  }
+  return true;
+}
+
 template <class T>
-void qadd_ref(const QAddParams& p, int64_t n, const T* a, const T* b, int64_t b_stride, T* output) {
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t x = (int32_t(a[i]) + p.a_offset) * (1 << p.left_shift);
-    const int32_t y = (int32_t(b[i * b_stride]) + p.b_offset) * (1 << p.left_shift);
+void qadd_ref(const QAddParams& p, const Broadcast& bc, const T* a, const T* b, T* output) {
+  for_each_pair(bc, [&](int64_t i, int64_t ai, int64_t bi) {
+    const int32_t x = (int32_t(a[ai]) + p.a_offset) * (1 << p.left_shift);
+    const int32_t y = (int32_t(b[bi]) + p.b_offset) * (1 << p.left_shift);
     const int32_t sum = fxp::multiply_by_multiplier(x, p.a_multiplier) + fxp::multiply_by_multiplier(y, p.b_multiplier);
     output[i] = clamp_to<T>(fxp::multiply_by_multiplier(sum, p.output_multiplier) + p.output_offset, p.act_min, p.act_max);
+  });
+}
+
+template <class T>
+void qmul_ref(const QMulParams& p, const Broadcast& bc, const T* a, const T* b, T* output) {
+  for_each_pair(bc, [&](int64_t i, int64_t ai, int64_t bi) {
+    const int32_t product = (int32_t(a[ai]) + p.a_offset) * (int32_t(b[bi]) + p.b_offset);  // |product| < 2^17: no overflow
+    output[i] = clamp_to<T>(fxp::multiply_by_multiplier(product, p.multiplier) + p.output_offset, p.act_min, p.act_max);
+  });
+}
+
+QLogisticParams make_qlogistic_params(float input_scale, int32_t input_zero) {
+  constexpr int kInputIntegerBits = 4;
+  QLogisticParams p;
+  p.input_zero = input_zero;
+  p.input_multiplier = fxp::quantize_multiplier(double(input_scale) * double(int64_t(1) << (31 - kInputIntegerBits)));
+  const int left_shift = std::max(0, p.input_multiplier.shift);
+  // The largest centred input whose rescaled value still fits Q4.27.
+  const double radius = double((1 << kInputIntegerBits) - 1) * double(int64_t(1) << (31 - kInputIntegerBits)) / double(int64_t(1) << left_shift);
+  p.input_range_radius = int32_t(std::min(std::floor(radius), double(std::numeric_limits<int32_t>::max())));
+  return p;
+}
+
+// gemmlowp's logistic of a Q4.27 value, in Q0.31: 1 / (1 + exp(-|x|)) for the
+// positive half, one minus it for the negative, exactly one half at zero.
+static int32_t logistic_q4(int32_t x) {
+  if (x == 0) return int32_t(1) << 30;
+  const int32_t magnitude = x > 0 ? x : -x;
+  const int32_t positive = fxp::one_over_one_plus_x(fxp::exp_on_negative_values(-magnitude, 4));
+  return x > 0 ? positive : std::numeric_limits<int32_t>::max() - positive;
+}
+
+template <class T>
+void qlogistic_ref(const QLogisticParams& p, int64_t n, const T* input, T* output) {
+  constexpr bool is_signed = std::is_signed_v<T>;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t centred = int32_t(input[i]) - p.input_zero;
+    int32_t q;
+    if (centred <= -p.input_range_radius) {
+      q = std::numeric_limits<T>::min();
+    } else if (centred >= p.input_range_radius) {
+      q = std::numeric_limits<T>::max();
+    } else {
+      const int32_t in_q4 = fxp::multiply_by_multiplier(centred, p.input_multiplier);
+      q = fxp::rounding_divide_by_pot(logistic_q4(in_q4), 23);  // Q0.31 to 8 fractional bits
+      q = is_signed ? std::clamp(q - 128, -128, 127) : std::min(q, 255);
+    }
+    output[i] = T(q);
   }
 }
 
@@ -253,14 +319,15 @@ void qconcat_ref(int64_t outer, int64_t inner, const std::vector<const T*>& inpu
 }
 
 template <class T, class TIndex>
-void argmax_last_ref(int64_t rows, int64_t depth, const T* input, TIndex* output) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* in = input + r * depth;
-    int64_t best = 0;
-    for (int64_t c = 1; c < depth; ++c)
-      if (in[c] > in[best]) best = c;
-    output[r] = TIndex(best);
-  }
+void argmax_ref(int64_t outer, int64_t depth, int64_t inner, const T* input, TIndex* output) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* in = input + o * depth * inner + i;
+      int64_t best = 0;
+      for (int64_t c = 1; c < depth; ++c)
+        if (in[c * inner] > in[best * inner]) best = c;
+      output[o * inner + i] = TIndex(best);
+    }
 }
 
 template <class T>
@@ -292,14 +359,16 @@ void qrequantize_ref(int64_t n, const TIn* input, int32_t input_zero, fxp::Multi
   template void qfully_connected_ref<T>(const QFullyConnectedParams&, const T*, const T*, const int32_t*, T*);  \
   template void qaverage_pool_nhwc_ref<T>(const QPoolParams&, const T*, T*);                                    \
   template void qmax_pool_nhwc_ref<T>(const QPoolParams&, const T*, T*);                                        \
-  template void qadd_ref<T>(const QAddParams&, int64_t, const T*, const T*, int64_t, T*);                       \
+  template void qadd_ref<T>(const QAddParams&, const Broadcast&, const T*, const T*, T*);                       \
+  template void qmul_ref<T>(const QMulParams&, const Broadcast&, const T*, const T*, T*);                       \
+  template void qlogistic_ref<T>(const QLogisticParams&, int64_t, const T*, T*);                                \
   template void qsoftmax_ref<T>(const QSoftmaxParams&, int64_t, int64_t, const T*, T*);                         \
   template void qmean_hw_ref<T>(int64_t, int64_t, int64_t, int64_t, const T*, int32_t, float, int32_t, float, T*); \
   template void resize_bilinear_nhwc_ref<T>(const ResizeParams&, const T*, T*);                                 \
   template void qconcat_ref<T>(int64_t, int64_t, const std::vector<const T*>&, const std::vector<int64_t>&,       \
                                const std::vector<float>&, const std::vector<int32_t>&, float, int32_t, T*);      \
-  template void argmax_last_ref<T, int32_t>(int64_t, int64_t, const T*, int32_t*);                              \
-  template void argmax_last_ref<T, int64_t>(int64_t, int64_t, const T*, int64_t*);
+  template void argmax_ref<T, int32_t>(int64_t, int64_t, int64_t, const T*, int32_t*);                     \
+  template void argmax_ref<T, int64_t>(int64_t, int64_t, int64_t, const T*, int64_t*);
 PARETO_QNHWC_INSTANCES(uint8_t)
 PARETO_QNHWC_INSTANCES(int8_t)
 #undef PARETO_QNHWC_INSTANCES

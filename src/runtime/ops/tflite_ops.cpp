@@ -219,24 +219,67 @@ void run_pool(OpContext& c, bool average) {
 void run_tfl_average_pool(OpContext& c) { run_pool(c, true); }
 void run_tfl_max_pool(OpContext& c) { run_pool(c, false); }
 
-void run_tfl_add(OpContext& c) {
+// The two inputs of an elementwise op: one quantized type, shapes that broadcast.
+kernels::Broadcast elementwise_inputs(const OpContext& c, DType& t) {
   const Tensor& a = c.in(0);
   const Tensor& b = c.in(1);
-  const DType t = quantized_type(c, a, "the first input");
+  t = quantized_type(c, a, "the first input");
   if (b.dtype() != t) c.unsupported("the inputs' types differ");
-  if (b.shape() != a.shape() && b.numel() != 1) c.unsupported("broadcasting add other than by a single value");
+  kernels::Broadcast bc;
+  if (!kernels::broadcast_of(a.shape(), b.shape(), bc)) c.invalid("shapes " + shape_to_string(a.shape()) + " and " + shape_to_string(b.shape()) + " do not broadcast");
+  check_out(c, t, bc.out);
+  return bc;
+}
+
+template <class Params, class Kernel8, class KernelU8>
+void run_elementwise(OpContext& c, const Params& p, const kernels::Broadcast& bc, DType t, Kernel8 k8, KernelU8 ku8) {
+  Tensor& y = c.out(0, t, bc.out);
+  if (t == DType::u8) ku8(p, bc, c.in(0).data<uint8_t>(), c.in(1).data<uint8_t>(), y.data<uint8_t>());
+  else k8(p, bc, c.in(0).data<int8_t>(), c.in(1).data<int8_t>(), y.data<int8_t>());
+}
+
+// ADD, and SUB as an add of b with its multiplier negated.
+void run_add_or_sub(OpContext& c, bool subtract) {
+  DType t;
+  const kernels::Broadcast bc = elementwise_inputs(c, t);
   const auto [as, az] = per_tensor(c, "in0", t);
   const auto [bs, bz] = per_tensor(c, "in1", t);
   const auto [os, oz] = per_tensor(c, "out0", t);
   const auto [lo, hi] = activation_range(c, t, os, oz);
-  const kernels::QAddParams p = kernels::make_qadd_params(as, az, bs, bz, os, oz, lo, hi);
-  check_out(c, t, a.shape());
-  Tensor& y = c.out(0, t, a.shape());
-  const int64_t step = b.numel() == 1 ? 0 : 1;
-  if (t == DType::u8)
-    kernels::qadd_ref<uint8_t>(p, a.numel(), a.data<uint8_t>(), b.data<uint8_t>(), step, y.data<uint8_t>());
-  else
-    kernels::qadd_ref<int8_t>(p, a.numel(), a.data<int8_t>(), b.data<int8_t>(), step, y.data<int8_t>());
+  kernels::QAddParams p = kernels::make_qadd_params(as, az, bs, bz, os, oz, lo, hi);
+  if (subtract) p.b_multiplier.q = -p.b_multiplier.q;
+  run_elementwise(c, p, bc, t, kernels::qadd_ref<int8_t>, kernels::qadd_ref<uint8_t>);
+}
+
+void run_tfl_add(OpContext& c) { run_add_or_sub(c, false); }
+void run_tfl_sub(OpContext& c) { run_add_or_sub(c, true); }
+
+void run_tfl_mul(OpContext& c) {
+  DType t;
+  const kernels::Broadcast bc = elementwise_inputs(c, t);
+  const auto [as, az] = per_tensor(c, "in0", t);
+  const auto [bs, bz] = per_tensor(c, "in1", t);
+  const auto [os, oz] = per_tensor(c, "out0", t);
+  kernels::QMulParams p;
+  p.a_offset = -az, p.b_offset = -bz, p.output_offset = oz;
+  p.multiplier = kernels::fxp::quantize_multiplier(double(as * bs / os));  // float arithmetic, as TFLite's
+  std::tie(p.act_min, p.act_max) = activation_range(c, t, os, oz);
+  run_elementwise(c, p, bc, t, kernels::qmul_ref<int8_t>, kernels::qmul_ref<uint8_t>);
+}
+
+void run_tfl_logistic(OpContext& c) {
+  const Tensor& x = c.in(0);
+  const DType t = quantized_type(c, x, "the input");
+  const auto [in_scale, in_zero] = per_tensor(c, "in0", t);
+  const auto [out_scale, out_zero] = per_tensor(c, "out0", t);
+  if (out_scale != 1.0f / 256 || out_zero != (t == DType::u8 ? 0 : -128))
+    c.unsupported("a quantized logistic output must have scale 1/256 and zero point " + std::string(t == DType::u8 ? "0" : "-128"));
+  const kernels::QLogisticParams p = kernels::make_qlogistic_params(in_scale, in_zero);
+  if (p.input_multiplier.shift < 0) c.unsupported("an input scale below 2^-27");
+  check_out(c, t, x.shape());
+  Tensor& y = c.out(0, t, x.shape());
+  if (t == DType::u8) kernels::qlogistic_ref(p, x.numel(), x.data<uint8_t>(), y.data<uint8_t>());
+  else kernels::qlogistic_ref(p, x.numel(), x.data<int8_t>(), y.data<int8_t>());
 }
 
 void run_tfl_softmax(OpContext& c) {
@@ -345,21 +388,25 @@ void run_tfl_concatenation(OpContext& c) {
 void run_tfl_argmax(OpContext& c) {
   const Tensor& x = c.in(0);
   const DType t = quantized_type(c, x, "the input");
-  const std::vector<int64_t> axis = c.in(1).to_int_vector();
-  if (x.rank() < 1 || axis.size() != 1 || (axis[0] != x.rank() - 1 && axis[0] != -1)) c.unsupported("ARG_MAX over an axis other than the last");
-  const int64_t depth = x.dim(x.rank() - 1);
+  const std::vector<int64_t> axes = c.in(1).to_int_vector();
+  const int64_t rank = x.rank();
+  if (rank < 1 || axes.size() != 1 || axes[0] < -rank || axes[0] >= rank) c.invalid("ARG_MAX needs one axis of the input");
+  const int64_t axis = axes[0] < 0 ? axes[0] + rank : axes[0];
+  const int64_t depth = x.dim(int(axis));
   if (depth < 1) c.invalid("ARG_MAX over an empty axis");
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= x.dim(int(d));
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= x.dim(int(d));
   Shape out_shape = x.shape();
-  out_shape.pop_back();
+  out_shape.erase(out_shape.begin() + axis);
   const DType out = DType(c.node.attr_i("out_dtype", int64_t(DType::i64)));
   if (out != DType::i32 && out != DType::i64) c.unsupported("ARG_MAX writing other than int32 or int64");
   check_out(c, out, out_shape);
   Tensor& y = c.out(0, out, out_shape);
-  const int64_t rows = x.numel() / depth;
-  if (t == DType::u8 && out == DType::i64) kernels::argmax_last_ref(rows, depth, x.data<uint8_t>(), y.data<int64_t>());
-  else if (t == DType::u8) kernels::argmax_last_ref(rows, depth, x.data<uint8_t>(), y.data<int32_t>());
-  else if (out == DType::i64) kernels::argmax_last_ref(rows, depth, x.data<int8_t>(), y.data<int64_t>());
-  else kernels::argmax_last_ref(rows, depth, x.data<int8_t>(), y.data<int32_t>());
+  if (t == DType::u8 && out == DType::i64) kernels::argmax_ref(outer, depth, inner, x.data<uint8_t>(), y.data<int64_t>());
+  else if (t == DType::u8) kernels::argmax_ref(outer, depth, inner, x.data<uint8_t>(), y.data<int32_t>());
+  else if (out == DType::i64) kernels::argmax_ref(outer, depth, inner, x.data<int8_t>(), y.data<int64_t>());
+  else kernels::argmax_ref(outer, depth, inner, x.data<int8_t>(), y.data<int32_t>());
 }
 
 void run_tfl_reshape(OpContext& c) {
@@ -423,6 +470,9 @@ void register_tflite_ops(OpRegistry& r) {
   r.add("TflAveragePool2D", run_tfl_average_pool);
   r.add("TflMaxPool2D", run_tfl_max_pool);
   r.add("TflAdd", run_tfl_add);
+  r.add("TflSub", run_tfl_sub);
+  r.add("TflMul", run_tfl_mul);
+  r.add("TflLogistic", run_tfl_logistic);
   r.add("TflSoftmax", run_tfl_softmax);
   r.add("TflMean", run_tfl_mean);
   r.add("TflReshape", run_tfl_reshape);
