@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pareto against TensorFlow Lite 2.2's own interpreter (its C library from
 # npm node-tflite, fetched by scripts/fetch-models.sh) on the Coral TFLite
-# classifiers in ../shared/models/coral: per model and thread count, ROUNDS
+# classifiers and MoveNet in ../shared/models/coral: per model and thread count, ROUNDS
 # interleaved rounds of `pareto bench` and the same number of TFLite
 # invocations; medians of the per-round medians, in milliseconds.
 #   bench/compare_tflite.sh [ROUNDS] [THREADS...]      (default 3 rounds, 1 and 2 threads)
@@ -17,7 +17,8 @@ cc -O2 -o "$tmp/tflite_reference" "$root/tests/models/tflite_reference.c" -I"$li
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo "| model | threads | pareto ms | TFLite 2.2 ms | pareto / TFLite |"
 echo "|---|---|---|---|---|"
-for model in mobilenet_v1_0.25_128_quant mobilenet_v1_0.5_160_quant mobilenet_v1_0.75_192_quant mobilenet_v2_1.0_224_quant tf2_mobilenet_v2_1.0_224_ptq; do
+for model in mobilenet_v1_0.25_128_quant mobilenet_v1_0.5_160_quant mobilenet_v1_0.75_192_quant mobilenet_v2_1.0_224_quant tf2_mobilenet_v2_1.0_224_ptq \
+             movenet_single_pose_lightning_ptq; do
   m=$coral/$model.tflite
   for t in "${threads[@]}"; do
     : > "$tmp/p"; : > "$tmp/r"

@@ -73,6 +73,10 @@ void apply_activation_generic(const Activation& a, float* y, const float* r, int
     const float sc = a.scale, sh = a.shift;
     for (int64_t i = 0; i < n; ++i) y[i] = sc * y[i] + sh;
   }
+  if (a.has_floor()) {
+    const float fl = a.floor;
+    for (int64_t i = 0; i < n; ++i) y[i] = std::max(y[i], fl);  // (y < fl) ? fl : y: NaN stays
+  }
 }
 
 }  // namespace pareto::kernels

@@ -3,6 +3,7 @@
 // adding a residual tensor of the same layout.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace pareto::kernels {
@@ -13,9 +14,14 @@ struct Activation {
   ActKind kind = ActKind::none;
   float alpha = 0, beta = 0;  // clip: [alpha, beta]; hard_sigmoid: alpha*x+beta; leaky_relu: alpha
   // Then y = scale * y + shift: a per-tensor affine after the activation
-  // (PP-LCNetV3's learnable affine blocks), fused by the compiler.
+  // (PP-LCNetV3's learnable affine blocks), then y = max(y, floor) (a Max
+  // by a constant: openWakeWord's embedding follows every LeakyReLU with
+  // max(y, -0.4)); both fused by the compiler.
   float scale = 1, shift = 0;
+  float floor = -std::numeric_limits<float>::infinity();
   bool has_affine() const { return scale != 1.f || shift != 0.f; }
+  bool has_floor() const { return floor != -std::numeric_limits<float>::infinity(); }
+  bool has_post() const { return has_affine() || has_floor(); }
 };
 
 // "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "SiLU", "Tanh",
@@ -23,7 +29,8 @@ struct Activation {
 ActKind act_kind_by_name(const std::string& name);
 const char* act_kind_name(ActKind k);
 
-// y[i] = scale * act(y[i] + (residual ? residual[i] : 0)) + shift for i in [0, n).
+// y[i] = max(scale * act(y[i] + (residual ? residual[i] : 0)) + shift, floor) for i in [0, n)
+// (a NaN stays NaN, as ONNX's Max with it first).
 void apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
 
 // The generic loop: the reference twin of the ISA versions.
@@ -39,7 +46,7 @@ void silu_mul(float* gate, const float* up, int64_t n);  // twin of f32_silu_mul
 struct Epilogue {
   Activation act;
   const float* residual = nullptr;
-  bool active() const { return act.kind != ActKind::none || residual != nullptr || act.has_affine(); }
+  bool active() const { return act.kind != ActKind::none || residual != nullptr || act.has_post(); }
 };
 
 }  // namespace pareto::kernels

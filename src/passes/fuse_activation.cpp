@@ -1,4 +1,5 @@
 #include <cmath>
+#include <limits>
 
 #include "passes/graph_edit.h"
 #include "passes/passes.h"
@@ -120,12 +121,17 @@ struct Fuser {
 
   // A Mul (or Add) of v with a scalar constant (rank <= 1, so the output
   // keeps v's shape): its value, and the node.
-  const ir::Node* scalar_op(int v, const char* op, float* value) {
+  // rank_of_v: v's rank where the caller knows it (-1: from its declared type).
+  const ir::Node* scalar_op(int v, const char* op, float* value, int64_t rank_of_v = -1) {
     const ir::Node* n = consumer(v);
     if (!n || n->op_type != op || n->inputs.size() != 2 || n->outputs.empty()) return nullptr;
     const int k = n->inputs[0] == v ? n->inputs[1] : n->inputs[0];
     const Tensor* t = k >= 0 ? e.constant(k) : nullptr;
-    if (!t || t->numel() != 1 || t->rank() > 1 || t->dtype() != DType::f32 || e.is_output(v)) return nullptr;
+    if (!t || t->numel() != 1 || t->dtype() != DType::f32 || e.is_output(v)) return nullptr;
+    // A [1, 1, 1, 1] constant broadcast onto a value of at least its rank changes no shape.
+    const ir::ValueType& vt = g.values[size_t(v)].type;
+    if (rank_of_v < 0 && vt.rank_known) rank_of_v = int64_t(vt.dims.size());
+    if (t->rank() > 1 && rank_of_v < t->rank()) return nullptr;
     *value = float(t->as_double(0));
     return n;
   }
@@ -197,18 +203,26 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     float scale = 1, shift = 0;
     std::vector<int> absorbed;
     int out = conv.outputs[0];
-    if (const ir::Node* m = f.scalar_op(out, "Mul", &scale)) {
+    const Tensor* w = conv.inputs.size() > 1 && conv.inputs[1] >= 0 ? e.constant(conv.inputs[1]) : nullptr;
+    const int64_t rank = w ? w->rank() : -1;  // a conv's output has its filter's rank
+    if (const ir::Node* m = f.scalar_op(out, "Mul", &scale, rank)) {
       absorbed.push_back(f.index(m));
       out = m->outputs[0];
     }
-    if (const ir::Node* a = f.scalar_op(out, "Add", &shift)) absorbed.push_back(f.index(a));
-    if (absorbed.empty()) continue;
+    if (const ir::Node* a = f.scalar_op(out, "Add", &shift, rank)) {
+      absorbed.push_back(f.index(a));
+      out = a->outputs[0];
+    }
+    float floor = -std::numeric_limits<float>::infinity();
+    if (const ir::Node* m = f.scalar_op(out, "Max", &floor, rank)) absorbed.push_back(f.index(m));
+    if (absorbed.empty() || floor != floor) continue;  // max(y, NaN) is NaN, not a floor
     conv.set_attr(ir::attr_float("post_scale", scale));
     conv.set_attr(ir::attr_float("post_shift", shift));
+    conv.set_attr(ir::attr_float("post_floor", floor));
     conv.outputs[0] = g.nodes[size_t(absorbed.back())].outputs[0];
     for (int k : absorbed) e.kill(k);
     e.commit();  // outputs moved and nodes compacted: re-index and rescan
-    st.rewrites["FusedConv + scalar affine"]++;
+    st.rewrites["FusedConv + scalar affine / floor"]++;
     n = size_t(-1);
   }
   // Gemm / MatMul + activation -> FusedGemm / FusedMatMul (activation applied on the output in place).

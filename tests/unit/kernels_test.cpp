@@ -51,7 +51,7 @@ std::vector<GemmVariant> gemm_variants() {
 }  // namespace
 
 TEST(Gemm, VariantsMatchReference) {
-  const int64_t sizes[] = {1, 2, 7, 16, 31, 33, 65, 255};
+  const int64_t sizes[] = {1, 2, 4, 5, 7, 16, 31, 33, 65, 255};  // 1-4 rows times a transposed B take the dot-product path
   auto variants = gemm_variants();
   if (variants.empty()) GTEST_SKIP() << "no SIMD GEMM variant for this CPU (only the reference)";
   for (int threads : {1, 2}) {

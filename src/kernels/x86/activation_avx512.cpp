@@ -18,11 +18,12 @@ namespace {
 
 template <class F>
 void each(const Activation& a, float* y, const float* r, int64_t n, F f) {
-  const __m512 sc = _mm512_set1_ps(a.scale), sh = _mm512_set1_ps(a.shift);
-  const bool affine = a.has_affine();
+  const __m512 sc = _mm512_set1_ps(a.scale), sh = _mm512_set1_ps(a.shift), fl = _mm512_set1_ps(a.floor);
+  const bool affine = a.has_affine(), floor = a.has_floor();
   auto one = [&](__m512 v) {
     v = f(v);
-    return affine ? _mm512_add_ps(_mm512_mul_ps(sc, v), sh) : v;
+    if (affine) v = _mm512_add_ps(_mm512_mul_ps(sc, v), sh);
+    return floor ? _mm512_max_ps(fl, v) : v;  // MAXPS returns its second operand when either is NaN: NaN stays
   };
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {

@@ -1,6 +1,8 @@
 // Convolutions and transposed convolutions: ONNX attributes to the kernel
 // library's ConvParams, the choice of kernel (int8, bf16, Winograd,
 // pointwise, tiled GEMM) and the weights packed once per executor.
+#include <limits>
+
 #include "kernels/bf16_conv.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
@@ -247,6 +249,7 @@ void run_conv(OpContext& ctx) {
     p.epilogue.act.beta = ctx.node.attr_f("beta", 0.f);
     p.epilogue.act.scale = ctx.node.attr_f("post_scale", 1.f);
     p.epilogue.act.shift = ctx.node.attr_f("post_shift", 0.f);
+    p.epilogue.act.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
     if (ctx.node.has_attr("activation") && p.epilogue.act.kind == kernels::ActKind::none)
       ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
     if (ctx.has(3)) {
