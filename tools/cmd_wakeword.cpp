@@ -14,17 +14,6 @@ namespace pareto::tools {
 
 namespace {
 
-std::vector<std::string> split_keywords(const std::string& text) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    if (comma > at) out.push_back(text.substr(at, comma - at));
-    at = comma + 1;
-  }
-  return out;
-}
-
 void print_detection(const wakeword::Detection& d, bool json) {
   if (json) std::printf("%s\n", nlohmann::json{{"keyword", d.keyword}, {"time", d.time}, {"score", d.score}}.dump().c_str());
   else std::printf("%.2f\t%s\t%.3f\n", d.time, d.keyword.c_str(), double(d.score));
@@ -43,6 +32,9 @@ int stream_stdin(wakeword::Detector& d, bool json) {
     if (!fired.ok()) throw Error(fired.status().code, fired.status().message);
     for (const auto& det : fired.value()) print_detection(det, json);
   }
+  auto last = d.finish();  // the partial chunk at the end, padded as a file's is
+  if (!last.ok()) throw Error(last.status().code, last.status().message);
+  for (const auto& det : last.value()) print_detection(det, json);
   return 0;
 }
 
@@ -63,7 +55,7 @@ int cmd_wakeword(const Args& a) {
   }
   auto dir = find_model_dir(wakeword_models(), a.get("--models"));
   if (!dir.ok()) throw Error(dir.status().code, "wake-word models: " + dir.status().message);
-  auto d = wakeword::Detector::open(dir.value(), split_keywords(a.get("--keyword", "hey_jarvis")), o);
+  auto d = wakeword::Detector::open(dir.value(), wakeword::split_keywords(a.get("--keyword", "hey_jarvis")), o);
   if (!d.ok()) throw Error(d.status().code, d.status().message);
   const bool json = a.has("--json");
   if (stream) return stream_stdin(*d.value(), json);

@@ -8,7 +8,8 @@
 // head scores its last 16 embeddings (its input shape says how many). A
 // detection is a score above the threshold, outside the cool-down after the
 // previous one and, when a VAD model is given, while the VAD has heard speech
-// in the last `vad_hangover_chunks` chunks (the npm package's gate).
+// in the last `vad_hangover_chunks` chunks (the npm package's gate). When
+// several heads pass in one chunk, the highest score fires.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -58,15 +59,18 @@ class Detector {
   const std::vector<std::string>& keywords() const;
 
   // Whole files and buffers (WAV: any PCM/float format; other rates are
-  // resampled to 16 kHz). A last partial chunk is padded with silence.
+  // resampled to 16 kHz). A last partial chunk is padded with silence. Each
+  // is a stream of its own: it resets any stream fed through push().
   pareto::Result<WakeWordResult> run_file(const std::string& wav_path);
   pareto::Result<WakeWordResult> run(const float* samples, size_t n, int sample_rate);
 
   // Streaming at 16 kHz, samples in [-1, 1]: feed any number; returns the
   // detections completed by them (times from the start of the stream).
-  // scores() holds every chunk's scores so far. reset() starts a new stream,
-  // as if it were preceded by silence.
+  // finish() pads a last partial chunk with silence and scores it, as the
+  // whole-file run does. scores() holds every chunk's scores so far.
+  // reset() starts a new stream, as if it were preceded by silence.
   pareto::Result<std::vector<Detection>> push(const float* samples, size_t n);
+  pareto::Result<std::vector<Detection>> finish();
   const std::vector<std::vector<float>>& scores() const;
   void reset();
 
@@ -75,5 +79,8 @@ class Detector {
   explicit Detector(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// "hey_jarvis,alexa" -> {"hey_jarvis", "alexa"} (empty items kept, for the caller to refuse).
+std::vector<std::string> split_keywords(const std::string& text);
 
 }  // namespace pareto::wakeword

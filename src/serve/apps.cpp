@@ -34,23 +34,19 @@ struct Server::Impl::Apps {
 
 namespace {
 constexpr int kMaxTop = 100;  // classes one /v1/classify answer may list
-constexpr size_t kMaxKeywordSets = 8;  // wake-word detectors kept open
+constexpr size_t kMaxKeywordSets = 8;       // wake-word detectors kept open
+constexpr size_t kMaxKeywordsPerRequest = 8;
 
 // ?keyword=hey_jarvis,alexa: head names only (letters, digits, '_'), never
-// paths, each at most once, at most 8.
+// paths; sorted and deduplicated, so one set of heads is one cache entry.
 std::vector<std::string> keywords_of(const httplib::Request& req) {
-  const std::string text = req.has_param("keyword") ? req.get_param_value("keyword") : "hey_jarvis";
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    const std::string k = text.substr(at, comma - at);
+  std::vector<std::string> out = wakeword::split_keywords(req.has_param("keyword") ? req.get_param_value("keyword") : "hey_jarvis");
+  for (const std::string& k : out)
     if (k.empty() || k.size() > 64 || k.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
       bad_request("keyword must be a comma-separated list of wake-word names (lower-case letters, digits, '_')", "keyword");
-    if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
-    at = comma + 1;
-  }
-  if (out.size() > 8) bad_request("at most 8 keywords per request", "keyword");
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (out.size() > kMaxKeywordsPerRequest) bad_request("at most " + std::to_string(kMaxKeywordsPerRequest) + " keywords per request", "keyword");
   return out;
 }
 }  // namespace
@@ -225,8 +221,10 @@ void Server::Impl::app_routes() {
         o.threads = std::max(1, options.engine.llm.threads);
         auto d = wakeword::Detector::open(dir.value(), keywords, o);
         if (!d.ok()) {
-          if (d.status().code == StatusCode::invalid_argument) bad_request(d.status().message, "keyword");
-          throw ApiError(503, "unavailable_error", "wake-word models: " + d.status().message, "", "models_missing");
+          std::string message = d.status().message;  // the server's folders are not the client's business
+          for (size_t at; (at = message.find(dir.value())) != std::string::npos;) message.replace(at, dir.value().size(), "the models folder");
+          if (d.status().code == StatusCode::invalid_argument) bad_request(message, "keyword");
+          throw ApiError(503, "unavailable_error", "wake-word models: " + message, "", "models_missing");
         }
         if (apps->wakeword.size() >= kMaxKeywordSets) apps->wakeword.clear();  // bounded: many distinct lists reopen
         apps->wakeword[key] = std::move(d.value());

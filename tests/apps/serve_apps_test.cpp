@@ -157,10 +157,11 @@ TEST(ServeApps, WakewordAnswersAsTheDetector) {
       EXPECT_EQ(j["detections"][i]["score"].get<float>(), want.value().detections[i].score);
     }
   }
-  for (const char* bad_keyword : {"../../etc/passwd", "hey_nobody", "", "a,,b"}) {
+  for (const char* bad_keyword : {"../../etc/passwd", "hey_nobody", "", "a,,b", "silero_vad", "melspectrogram"}) {
     auto r = c.Post(std::string("/v1/wakeword?keyword=") + bad_keyword, read_file(wav), "audio/wav");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << bad_keyword << ": " << r->body;
+    EXPECT_EQ(r->body.find(kModels), std::string::npos) << "the server's folder leaked: " << r->body;
   }
   auto bad = c.Post("/v1/wakeword", "RIFF....WAVEjunk", "audio/wav");
   ASSERT_TRUE(bad);

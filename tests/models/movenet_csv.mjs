@@ -2,10 +2,10 @@
 // against Coral's reference CSV for squat.bmp: positions must lie within
 // TOLERANCE (normalized image coordinates); prints every keypoint and the
 // largest differences of position and score.
-// usage: node movenet_csv.mjs OUT.npy REFERENCE.csv [TOLERANCE=0.04]
+// usage: node movenet_csv.mjs OUT.npy REFERENCE.csv [TOLERANCE=0.0417 (two cells of the 48 x 48 heatmap)]
 import fs from 'fs';
 
-const [npy, csvPath, tol = '0.04'] = process.argv.slice(2);
+const [npy, csvPath, tol = '0.0417'] = process.argv.slice(2);
 const b = fs.readFileSync(npy);
 if (b.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${npy}: not a .npy file`);
 const header = 10 + b.readUInt16LE(8);

@@ -2,8 +2,9 @@
  * scripts/fetch-models.sh) on one model, for byte-for-byte comparison with
  * pareto's TFLite frontend. Test tooling only; pareto never links it.
  *   tflite_reference MODEL --random SEED OUT.npy    a random input of the model's shape (uint8/int8: any byte; float: [-1, 1))
- *   tflite_reference MODEL INPUT.npy PARETO_OUT.npy  runs TFLite on INPUT, compares output 0 with pareto's
- *                                                   (integers exactly; float within 1e-4 + 1e-3 |value|)
+ *   tflite_reference MODEL INPUT.npy PARETO_OUT.npy [--exact]  runs TFLite on INPUT, compares output 0 with pareto's
+ *                                                   (integers exactly; float within 1e-4 + 1e-3 |value|, or bit for
+ *                                                   bit with --exact: a dequantized integer output)
  *   tflite_reference MODEL --time RUNS THREADS       median milliseconds of RUNS invocations (speed side by side)
  * Prints the input name (input=NAME) and, comparing, how many values differ
  * and by how much; exits 1 when any does. */
@@ -68,17 +69,19 @@ static int compare_double(const void* a, const void* b) {
 }
 
 /* Float outputs: within 1e-4 + 1e-3 |TFLite's value| (another summation order, not another computation). */
-static int compare_float(const float* want, const float* got, size_t n) {
-  size_t differ = 0;
+static int compare_float(const float* want, const float* got, size_t n, int exact) {
+  size_t differ = 0, unequal = 0;
   double max_diff = 0;
   for (size_t i = 0; i < n; ++i) {
     float a, b;
     memcpy(&a, want + i, 4), memcpy(&b, got + i, 4);
     const double d = a > b ? (double)a - b : (double)b - a;
-    differ += !(d <= 1e-4 + 1e-3 * (a < 0 ? -a : a));
+    differ += exact ? memcmp(&a, &b, 4) != 0 : !(d <= 1e-4 + 1e-3 * (a < 0 ? -a : a));
+    unequal += memcmp(&a, &b, 4) != 0;
     if (!(d <= max_diff)) max_diff = d;
   }
-  printf("TFLite %s: %zu of %zu float values outside tolerance, largest difference %.3g\n", TfLiteVersion(), differ, n, max_diff);
+  if (exact) printf("TFLite %s: %zu of %zu float values differ (bit for bit), largest difference %.3g\n", TfLiteVersion(), differ, n, max_diff);
+  else printf("TFLite %s: %zu of %zu float values outside tolerance (%zu not identical), largest difference %.3g\n", TfLiteVersion(), differ, n, unequal, max_diff);
   return differ ? 1 : 0;
 }
 
@@ -115,7 +118,8 @@ int main(int argc, char** argv) {
   printf("input=%s\n", TfLiteTensorName(in));
   if (argc == 5 && strcmp(argv[2], "--time") == 0) return time_runs(model, atoi(argv[3]), atoi(argv[4]));
   if (argc == 5 && strcmp(argv[2], "--random") == 0) return write_random(in, (unsigned)atoi(argv[3]), argv[4]);
-  if (argc != 4) { fprintf(stderr, "usage: see the comment at the top\n"); return 2; }
+  const int exact = argc == 5 && strcmp(argv[4], "--exact") == 0;
+  if (argc != 4 && !exact) { fprintf(stderr, "usage: see the comment at the top\n"); return 2; }
   long size = 0, n = 0, pn = 0, psize = 0;
   unsigned char* file = read_file(argv[2], &size);
   const unsigned char* data = file ? npy_data(file, size, &n) : NULL;
@@ -130,7 +134,7 @@ int main(int argc, char** argv) {
   const unsigned char* got = pfile ? npy_data(pfile, psize, &pn) : NULL;
   if (!got || (size_t)pn != bytes) { fprintf(stderr, "%s: not a .npy of the output's %zu bytes\n", argv[3], bytes); return 2; }
   const TfLiteType type = TfLiteTensorType(out);
-  if (type == kTfLiteFloat32) return compare_float((const float*)want, (const float*)got, bytes / 4);
+  if (type == kTfLiteFloat32) return compare_float((const float*)want, (const float*)got, bytes / 4, exact);
   const size_t width = type == kTfLiteInt64 ? 8 : type == kTfLiteInt32 ? 4 : 1;
   if (type != kTfLiteUInt8 && type != kTfLiteInt8 && type != kTfLiteInt32 && type != kTfLiteInt64) {
     fprintf(stderr, "output type %d: only uint8, int8, int32 and int64 are compared\n", type);

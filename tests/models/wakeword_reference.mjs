@@ -7,7 +7,7 @@
 // usage: node wakeword_reference.mjs MODELS_DIR AUDIO.wav KEYWORD... [--against SCORES.txt] [--time ROUNDS]
 //   prints "# END_TIME\tSCORE..." per chunk (as `pareto wakeword --scores`);
 //   --against: compares with pareto's lines, prints the largest difference,
-//   exits 1 above 1e-3 or when the chunk counts differ;
+//   exits 1 above 1e-4 or when the chunk counts differ;
 //   --time: runs the whole file ROUNDS times and prints the median ms.
 import fs from 'fs';
 import path from 'path';
@@ -107,7 +107,7 @@ if (rounds > 0) {
   rows.forEach((row, c) => row.forEach((v, k) => { const d = Math.abs(v - theirs[c][k]); if (!(d <= worst)) { worst = d; at = c; } }));
   const peak = keywords.map((k, i) => `${k} ${Math.max(...rows.map((r) => r[i])).toFixed(4)}`).join(', ');
   console.log(`${rows.length} chunks, largest score difference ${worst.toExponential(2)} (chunk ${at}); peaks: ${peak}`);
-  process.exit(worst <= 1e-3 ? 0 : 1);
+  process.exit(worst <= 1e-4 ? 0 : 1);
 } else {
   rows.forEach((row, c) => console.log(`# ${((c + 1) * 0.08).toFixed(2)}\t${row.map((v) => v.toFixed(6)).join('\t')}`));
 }

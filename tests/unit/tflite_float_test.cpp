@@ -163,6 +163,63 @@ TEST(TfliteFloat, BatchMatMulPadAndMean) {
   EXPECT_NEAR(mean.data<float>()[1], (x.data<float>()[3] + x.data<float>()[4] + x.data<float>()[5]) / 3, 1e-6f);
 }
 
+// Lowers one operator with several outputs (UNPACK) or quantization attributes and runs it.
+std::vector<Tensor> lower_and_run_all(int32_t code, const std::vector<Tensor>& inputs, const std::vector<Shape>& out_shapes, DType out_type,
+                                      const std::vector<ir::Attribute>& attrs) {
+  ir::Graph g;
+  ir::Node n;
+  n.name = "op";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int v = i == 0 ? g.add_value("x") : g.add_constant("c", inputs[i]);
+    g.values[size_t(v)].type = {inputs[i].dtype(), true, inputs[i].shape(), std::vector<std::string>(inputs[i].shape().size())};
+    if (i == 0) g.inputs.push_back(v);
+    n.inputs.push_back(v);
+  }
+  for (const Shape& s : out_shapes) {
+    const int out = g.add_value(g.unique_name("y"));
+    g.values[size_t(out)].type = {out_type, true, s, std::vector<std::string>(s.size())};
+    n.outputs.push_back(out);
+    g.outputs.push_back(out);
+  }
+  for (const ir::Attribute& a : attrs) n.set_attr(a);
+  tflite::lower_operator(g, code, n, "test op");
+  runtime::check_supported(g);
+  runtime::Executor ex(13, runtime::ExecOptions{});
+  return ex.run_graph(g, {inputs[0]}, nullptr);
+}
+
+TEST(TfliteFloat, DataMovementAndCastLowerings) {
+  // UNPACK along axis 1 of [2, 3, 2] int8: three [2, 2] outputs.
+  Tensor x = Tensor::empty(DType::i8, {2, 3, 2});
+  for (int64_t i = 0; i < 12; ++i) x.data<int8_t>()[i] = int8_t(i - 6);
+  auto parts = lower_and_run_all(88, {x}, {{2, 2}, {2, 2}, {2, 2}}, DType::i8, {ir::attr_int("axis", 1)});
+  ASSERT_EQ(parts.size(), 3u);
+  for (int64_t k = 0; k < 3; ++k)
+    for (int64_t a = 0; a < 2; ++a)
+      for (int64_t b = 0; b < 2; ++b) EXPECT_EQ(parts[size_t(k)].data<int8_t>()[a * 2 + b], x.data<int8_t>()[(a * 3 + k) * 2 + b]);
+  // PACK of two [2, 2] along a new last axis (-1): [2, 2, 2].
+  Tensor p0 = Tensor::from_vector<int32_t>({1, 2, 3, 4}, {2, 2}), p1 = Tensor::from_vector<int32_t>({5, 6, 7, 8}, {2, 2});
+  auto packed = lower_and_run_all(83, {p0, p1}, {{2, 2, 2}}, DType::i32, {ir::attr_int("axis", -1)});
+  EXPECT_EQ(packed[0].to_int_vector(), (std::vector<int64_t>{1, 5, 2, 6, 3, 7, 4, 8}));
+  // GATHER_ND with int32 indices: rows 2 and 0 of a [3, 2].
+  Tensor data = Tensor::from_vector<float>({0, 1, 10, 11, 20, 21}, {3, 2});
+  auto rows = lower_and_run_all(107, {data, Tensor::from_vector<int32_t>({2, 0}, {2, 1})}, {{2, 2}}, DType::f32, {});
+  EXPECT_EQ(rows[0].data<float>()[0], 20.f);
+  EXPECT_EQ(rows[0].data<float>()[3], 1.f);
+  // CAST uint8 -> float32 and int32 -> float32.
+  auto cast = lower_and_run_all(53, {Tensor::from_vector<uint8_t>({0, 255, 7}, {3})}, {{3}}, DType::f32, {});
+  EXPECT_EQ(cast[0].data<float>()[1], 255.f);
+  // Quantized data movement must not requantize: different scales are refused.
+  try {
+    lower_and_run_all(83, {p0, p1}, {{2, 2, 2}}, DType::i32,
+                      {ir::attr_floats("in0_scale", {0.5f}), ir::attr_ints("in0_zero", {0}), ir::attr_floats("in1_scale", {0.25f}),
+                       ir::attr_ints("in1_zero", {0}), ir::attr_floats("out0_scale", {0.5f}), ir::attr_ints("out0_zero", {0})});
+    ADD_FAILURE() << "PACK of differently quantized inputs ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("requantize"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TfliteFloat, HostileOperatorsAreRefusedNamingThem) {
   auto error_of = [](int32_t code, const std::vector<Tensor>& inputs, const Shape& out, const std::vector<ir::Attribute>& attrs) {
     try {

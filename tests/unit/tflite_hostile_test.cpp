@@ -5,6 +5,9 @@
 // past a tensor (the ASan and UBSan presets run these too).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "ir/graph.h"
 #include "pareto/error.h"
 #include "runtime/executor.h"
@@ -20,8 +23,8 @@ struct NodeSpec {
   std::vector<ir::Attribute> attrs;
 };
 
-// Runs one Tfl node; returns the error text ("" when it ran).
-std::string run_node(const NodeSpec& spec, std::string domain = "pareto") {
+// Runs one Tfl node; returns the error text ("" when it ran) and, when asked, its output.
+std::string run_node(const NodeSpec& spec, std::string domain = "pareto", Tensor* output = nullptr) {
   try {
     ir::Graph g;
     ir::Node n;
@@ -44,7 +47,8 @@ std::string run_node(const NodeSpec& spec, std::string domain = "pareto") {
     g.outputs.push_back(out);
     runtime::check_supported(g);
     runtime::Executor ex(13, runtime::ExecOptions{});
-    ex.run_graph(g, {spec.inputs[0]}, nullptr);
+    std::vector<Tensor> outs = ex.run_graph(g, {spec.inputs[0]}, nullptr);
+    if (output) *output = outs.at(0);
     return "";
   } catch (const Error& e) {
     return e.what();
@@ -187,6 +191,52 @@ TEST(TfliteHostile, ResizeConcatenationAndArgMaxCheckTheirInputs) {
   NodeSpec two_axes = argmax;
   two_axes.inputs[1] = Tensor::from_vector<int32_t>({0, 1}, {2});
   EXPECT_NE(run_node(two_axes).find("axis"), std::string::npos);
+}
+
+// SUB and MUL through their adapters (quantization read from the node,
+// broadcasting [2, 3] by [3]) against real arithmetic, within one step.
+TEST(TfliteHostile, SubAndMulAdaptersMatchRealArithmetic) {
+  std::vector<int8_t> av = {-128, -5, 0, 7, 90, 127}, bv = {-100, 3, 60};
+  for (const char* op : {"TflSub", "TflMul"}) {
+    NodeSpec s;
+    s.op = op;
+    s.inputs = {Tensor::from_vector<int8_t>(av, {2, 3}), Tensor::from_vector<int8_t>(bv, {3})};
+    s.out_shape = {2, 3};
+    s.out_dtype = DType::i8;
+    for (const auto& a : quant("in0", {0.05f}, {4})) s.attrs.push_back(a);
+    for (const auto& a : quant("in1", {0.02f}, {-3})) s.attrs.push_back(a);
+    for (const auto& a : quant("out0", {0.07f}, {-2})) s.attrs.push_back(a);
+    Tensor y;
+    ASSERT_EQ(run_node(s, "pareto", &y), "") << op;
+    for (int64_t i = 0; i < 6; ++i) {
+      const double x = 0.05 * (av[size_t(i)] - 4), z = 0.02 * (bv[size_t(i % 3)] + 3);
+      const double real = std::string(op) == "TflSub" ? x - z : x * z;
+      EXPECT_LE(std::abs(y.data<int8_t>()[i] - std::clamp(std::round(real / 0.07) - 2, -128.0, 127.0)), 1.0) << op << " element " << i;
+    }
+  }
+}
+
+TEST(TfliteHostile, FloorDivRoundsDownAndRefusesZero) {
+  NodeSpec fd;
+  fd.op = "TflFloorDiv";
+  fd.inputs = {Tensor::from_vector<int32_t>({7, -7, 7, -7, 0, -2147483647 - 1}, {6}), Tensor::from_vector<int32_t>({2, 2, -2, -2, 3, 3}, {6})};
+  fd.out_shape = {6};
+  fd.out_dtype = DType::i32;
+  Tensor y;
+  ASSERT_EQ(run_node(fd, "pareto", &y), "");
+  // floor(7/2) = 3, floor(-7/2) = -4, floor(7/-2) = -4, floor(-7/-2) = 3, 0, floor(MIN/3) = -715827883 (no overflow on the way).
+  EXPECT_EQ(y.to_int_vector(), (std::vector<int64_t>{3, -4, -4, 3, 0, -715827883}));
+  NodeSpec zero = fd;
+  zero.inputs[1] = Tensor::from_vector<int32_t>({2, 2, 0, 1, 1, 1}, {6});
+  EXPECT_NE(run_node(zero).find("division by zero"), std::string::npos);
+  NodeSpec overflow = fd;
+  overflow.inputs[1] = Tensor::from_vector<int32_t>({1, 1, 1, 1, 1, -1}, {6});
+  EXPECT_NE(run_node(overflow).find("overflows"), std::string::npos);
+  NodeSpec quantized = fd;
+  quantized.inputs = {Tensor::zeros(DType::u8, {2}), Tensor::zeros(DType::u8, {2})};
+  quantized.out_shape = {2};
+  quantized.out_dtype = DType::u8;
+  EXPECT_NE(run_node(quantized).find("FLOOR_DIV on"), std::string::npos);
 }
 
 }  // namespace

@@ -225,6 +225,17 @@ TEST(QuantizedNhwc, SubMulAndLogisticMatchRealArithmeticWithinOneStep) {
       EXPECT_LE(std::abs(ym[size_t(i)] - std::clamp(std::round(x * z / 0.01) + 5, -128.0, 127.0)), 1.0) << i;
     });
   }
+  // uint8 (zero point 0 out): every input.
+  {
+    const QLogisticParams p = make_qlogistic_params(0.05f, 128);
+    std::vector<uint8_t> x(256), y(256);
+    for (int v = 0; v < 256; ++v) x[size_t(v)] = uint8_t(v);
+    qlogistic_ref<uint8_t>(p, 256, x.data(), y.data());
+    for (size_t i = 0; i < 256; ++i) {
+      const double real = 1.0 / (1.0 + std::exp(-0.05 * (int(x[i]) - 128)));
+      EXPECT_LE(std::abs(int(y[i]) - std::min(std::round(real * 256), 255.0)), 1.0) << "uint8 input " << int(x[i]);
+    }
+  }
   // The logistic over every int8 input, for a small and a large input scale (the large one saturates early).
   for (float scale : {0.02f, 0.3f}) {
     const QLogisticParams p = make_qlogistic_params(scale, 10);

@@ -46,6 +46,7 @@ bool is_file(const std::string& p) {
 
 // A keyword's head: a path to an .onnx file, else a name in models_dir.
 std::string head_path(const std::string& models_dir, const std::string& keyword) {
+  if (keyword.empty()) fail_argument("wakeword: an empty keyword");
   if (keyword.find('/') != std::string::npos || (keyword.size() > 5 && keyword.ends_with(".onnx"))) {
     if (!is_file(keyword)) fail_argument("wakeword: head model " + keyword + " not found");
     return keyword;
@@ -122,10 +123,7 @@ struct Detector::Impl {
 
   void open_models(const std::string& dir, const std::vector<std::string>& keywords) {
     if (keywords.empty()) fail_argument("wakeword: no keyword given");
-    mel = open_session(dir + "/melspectrogram.onnx", "input", {1, kContext + kChunk}, options.threads);
-    embed = open_session(dir + "/embedding_model.onnx", "input_1", {1, kMelWindow, kMelBins, 1}, options.threads);
-    mel_input = mel->inputs().at(0).name;
-    embed_input = embed->inputs().at(0).name;
+    // The heads first: a wrong keyword is refused before the larger models load.
     for (const std::string& k : keywords) {
       Head h;
       h.name = keyword_name(k);
@@ -134,8 +132,12 @@ struct Detector::Impl {
         auto plain = Session::open(path, SessionOptions{});
         if (!plain.ok()) throw Error(plain.status().code, plain.status().message);
         const auto& ins = plain.value()->inputs();
-        if (ins.size() != 1 || ins[0].dims.size() != 3 || ins[0].dims[2] != kEmbedding || ins[0].dims[1] < 1 || ins[0].dims[1] > kMaxHeadWindow)
-          fail_model(path + ": not an openWakeWord head (one input [1, W, 96] with 1 <= W <= " + std::to_string(kMaxHeadWindow) + ")");
+        if (ins.size() != 1 || ins[0].dims.size() != 3 || ins[0].dims[2] != kEmbedding || ins[0].dims[1] < 1 || ins[0].dims[1] > kMaxHeadWindow) {
+          const std::string why = " is not an openWakeWord head (one input [1, W, 96] with 1 <= W <= " + std::to_string(kMaxHeadWindow) + ")";
+          // A name that finds another model is the caller's mistake; a file given by path is a bad model.
+          if (path == k) fail_model(path + why);
+          fail_argument("wakeword: keyword '" + k + "'" + why);
+        }
         h.input = ins[0].name;
         h.window = int(ins[0].dims[1]);
       }
@@ -144,6 +146,10 @@ struct Detector::Impl {
       names.push_back(h.name);
       heads.push_back(std::move(h));
     }
+    mel = open_session(dir + "/melspectrogram.onnx", "input", {1, kContext + kChunk}, options.threads);
+    embed = open_session(dir + "/embedding_model.onnx", "input_1", {1, kMelWindow, kMelBins, 1}, options.threads);
+    mel_input = mel->inputs().at(0).name;
+    embed_input = embed->inputs().at(0).name;
     if (!options.vad_model.empty()) {
       vad::Options vo;
       vo.threads = options.threads;
@@ -187,19 +193,23 @@ struct Detector::Impl {
     features.insert(features.end(), e.begin(), e.end());
     update_speech(samples);
     ++chunks;
+    int best = -1;
     for (size_t k = 0; k < heads.size(); ++k) {
       const float s = score_of(heads[k]);
       scores[k].push_back(s);
-      if (s > options.threshold && (!vad || speech) && chunks > cooldown_until) {
-        fired.push_back({heads[k].name, double(chunks) * kChunk / 16000.0, s});
-        cooldown_until = chunks + (int64_t(options.cooldown_ms) * 16 + kChunk - 1) / kChunk;
-      }
+      if (s > options.threshold && (best < 0 || s > scores[size_t(best)].back())) best = int(k);
+    }
+    if (best >= 0 && (!vad || speech) && chunks >= cooldown_until) {
+      fired.push_back({heads[size_t(best)].name, double(chunks) * kChunk / 16000.0, scores[size_t(best)].back()});
+      // The next chunk that may fire: cooldown_ms later (rounded up to whole chunks).
+      cooldown_until = chunks + (int64_t(options.cooldown_ms) * 16 + kChunk - 1) / kChunk;
     }
     model_seconds += now_seconds() - t0;
   }
 
-  // The package's gate: speech heard in this chunk opens it for
-  // vad_hangover_chunks more chunks.
+  // The package's gate: speech heard in this chunk opens it; it closes on
+  // the vad_hangover_chunks-th chunk in a row without speech (so it stays
+  // open for that chunk and the hangover - 1 after it, as the package does).
   void update_speech(const float* samples) {
     if (!vad) return;
     auto probs = vad->push(samples, kChunk);
@@ -220,6 +230,13 @@ struct Detector::Impl {
     for (; used + kChunk <= pending.size(); used += kChunk) step(pending.data() + used, fired);
     pending.erase(pending.begin(), pending.begin() + std::ptrdiff_t(used));
     return fired;
+  }
+
+  // A last partial chunk, padded with silence.
+  std::vector<Detection> finish() {
+    if (pending.empty()) return {};
+    pending.resize(kChunk, 0.f);
+    return push(nullptr, 0);
   }
 
   WakeWordResult run(std::vector<float> samples, int sample_rate, double decode_seconds) {
@@ -281,6 +298,21 @@ pareto::Result<WakeWordResult> Detector::run(const float* samples, size_t n, int
 
 pareto::Result<std::vector<Detection>> Detector::push(const float* samples, size_t n) {
   return guarded([&] { return impl_->push(samples, n); });
+}
+
+pareto::Result<std::vector<Detection>> Detector::finish() {
+  return guarded([&] { return impl_->finish(); });
+}
+
+std::vector<std::string> split_keywords(const std::string& text) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (true) {
+    const size_t comma = text.find(',', at);
+    out.push_back(text.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (comma == std::string::npos) return out;
+    at = comma + 1;
+  }
 }
 
 void Detector::reset() { impl_->reset(); }

@@ -15,14 +15,13 @@ enum Code : int32_t {
   kAdd = 0, kAveragePool = 1, kConcatenation = 2, kConv = 3, kDepthwise = 4, kFullyConnected = 9, kLogistic = 14, kMaxPool = 17,
   kMul = 18, kRelu = 19, kRelu6 = 21, kReshape = 22, kSoftmax = 25, kTanh = 28, kPad = 34, kTranspose = 39, kMean = 40, kSub = 41,
   kDiv = 42, kSqueeze = 43, kExp = 47, kMaximum = 55, kMinimum = 57, kNeg = 59, kExpandDims = 70, kLog = 73, kSum = 74, kSqrt = 75,
-  kRsqrt = 76, kReduceMax = 82, kLeakyRelu = 98, kAbs = 101, kBatchMatMul = 126, kCast = 53, kPack = 83, kUnpack = 88, kFloorDiv = 90,
-  kGatherNd = 107,
+  kRsqrt = 76, kReduceMax = 82, kLeakyRelu = 98, kAbs = 101, kBatchMatMul = 126, kCast = 53, kPack = 83, kUnpack = 88, kGatherNd = 107,
 };
 
 constexpr int32_t kLowered[] = {kAdd, kAveragePool, kConcatenation, kConv, kDepthwise, kFullyConnected, kLogistic, kMaxPool, kMul,
                                 kRelu, kRelu6, kReshape, kSoftmax, kTanh, kPad, kTranspose, kMean, kSub, kDiv, kSqueeze, kExp,
                                 kMaximum, kMinimum, kNeg, kExpandDims, kLog, kSum, kSqrt, kRsqrt, kReduceMax, kLeakyRelu, kAbs,
-                                kBatchMatMul, kCast, kPack, kUnpack, kFloorDiv, kGatherNd};
+                                kBatchMatMul, kCast, kPack, kUnpack, kGatherNd};
 // Lowered whatever their tensors' types: they move or convert values without arithmetic on them.
 constexpr int32_t kAnyType[] = {kCast, kPack, kUnpack, kGatherNd};
 
@@ -36,6 +35,7 @@ class Lowering {
   ir::Graph& g_;
   const ir::Node& tfl_;
   const std::string& what_;
+  int nodes_made_ = 0;
 
   [[noreturn]] void refuse(const std::string& why) const { fail_model(what_ + ": " + why); }
 
@@ -73,7 +73,8 @@ class Lowering {
   int node(const std::string& op, std::vector<int> inputs, int out, std::vector<ir::Attribute> attrs = {}) {
     if (out < 0) out = fresh(op);
     ir::Node n;
-    n.name = tfl_.name + "/" + op;
+    n.name = tfl_.name + "/" + op + (nodes_made_ ? "_" + std::to_string(nodes_made_) : "");  // unique within the operator
+    ++nodes_made_;
     n.op_type = op;
     n.inputs = std::move(inputs);
     n.outputs = {out};
@@ -108,7 +109,6 @@ class Lowering {
   void pack();
   void unpack();
   void gather_nd();
-  void floor_div();
   // Data-movement operators do not requantize: every data tensor's quantization must be the first's.
   void check_same_quantization(const std::vector<std::string>& prefixes) const;
 };
@@ -284,18 +284,6 @@ void Lowering::gather_nd() {
   node("GatherND", {input(0), indices}, output());
 }
 
-// Rounds toward negative infinity: integers as (a - floor_mod(a, b)) / b
-// (exact; ONNX Mod without fmod is the floor modulus), floats as floor(a / b).
-void Lowering::floor_div() {
-  const DType t = g_.values[size_t(output())].type.dtype;
-  if (t == DType::f32) {
-    node("Floor", {node("Div", {input(0), input(1)}, -1)}, output());
-    return;
-  }
-  const int remainder = node("Mod", {input(0), input(1)}, -1, {ir::attr_int("fmod", 0)});
-  node("Div", {node("Sub", {input(0), remainder}, -1), input(1)}, output());
-}
-
 void Lowering::run(int32_t code) {
   switch (code) {
     case kConv: return conv(false);
@@ -337,7 +325,6 @@ void Lowering::run(int32_t code) {
     case kPack: return pack();
     case kUnpack: return unpack();
     case kGatherNd: return gather_nd();
-    case kFloorDiv: return floor_div();
     default: fail_unsupported(what_ + ": no float lowering");
   }
 }

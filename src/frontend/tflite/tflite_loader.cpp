@@ -75,7 +75,7 @@ constexpr OpInfo kOps[] = {
     {53, "CAST", nullptr, 0},
     {83, "PACK", nullptr, 59},
     {88, "UNPACK", nullptr, 64},
-    {90, "FLOOR_DIV", nullptr, 0},
+    {90, "FLOOR_DIV", "TflFloorDiv", 0},
     {107, "GATHER_ND", nullptr, 0},
 };
 
@@ -396,7 +396,7 @@ ir::Model Reader::read() {
     g_->outputs.push_back(value_of_tensor_[size_t(t)]);
   g_->name = main.string(subgraph_field::name, "subgraph name");
   ir::Model m;
-  m.opsets[""] = 13;  // the node types are pareto's own; no ONNX op runs
+  m.opsets[""] = 13;  // the ONNX operators float_ops.cpp lowers to are opset 13's (ReduceSum's axes as an input, ...)
   m.producer = "tflite (schema " + std::to_string(model.scalar<uint32_t>(model_field::version, 0, "model version")) + ")";
   m.path = file_.name();
   m.graph = g_;

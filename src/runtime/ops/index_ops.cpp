@@ -210,6 +210,8 @@ void run_gather_nd(OpContext& ctx) {
   if (idx.rank() < 1 || b < 0 || b >= std::min(x.rank(), idx.rank())) ctx.invalid("bad indices rank or batch_dims");
   int64_t k = idx.dim(idx.rank() - 1);
   if (b + k > x.rank()) ctx.invalid("index depth exceeds data rank");
+  for (int64_t d = 0; d < b; ++d)
+    if (idx.dim(int(d)) != x.dim(int(d))) ctx.invalid("batch dimension " + std::to_string(d) + " of the indices differs from the data's");
   Shape out(idx.shape().begin(), idx.shape().end() - 1);
   out.insert(out.end(), x.shape().begin() + b + k, x.shape().end());
   Tensor& y = ctx.out(0, x.dtype(), out);
@@ -218,7 +220,11 @@ void run_gather_nd(OpContext& ctx) {
   for (int64_t d = 0; d < b; ++d) batch *= x.dim(int(d));
   int64_t slice = 1;
   for (int64_t d = b + k; d < x.rank(); ++d) slice *= x.dim(int(d));
-  int64_t per_batch = k ? int64_t(ids.size()) / k / std::max<int64_t>(batch, 1) : 0;
+  // Index rows per batch from the indices' shape, not their count: with k = 0
+  // every row takes the whole batch slice (and no output element may stay unwritten).
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < idx.rank(); ++d) rows *= idx.dim(int(d));
+  int64_t per_batch = batch ? rows / batch : 0;
   int64_t x_batch = batch ? x.numel() / batch : 0;
   size_t es = dtype_size(x.dtype());
   for (int64_t bi = 0; bi < batch; ++bi)

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <tuple>
 
 #include "kernels/qnhwc.h"
@@ -267,6 +269,39 @@ void run_tfl_mul(OpContext& c) {
   run_elementwise(c, p, bc, t, kernels::qmul_ref<int8_t>, kernels::qmul_ref<uint8_t>);
 }
 
+// Division rounding toward negative infinity (TFLite's FLOOR_DIV) on int32,
+// int64 or float, broadcasting. Integer division by zero, and the one
+// quotient that overflows (MIN / -1), are refused (TFLite's are undefined).
+template <class T>
+void floor_div(const OpContext& c, const kernels::Broadcast& bc, const T* a, const T* b, T* y) {
+  kernels::for_each_pair(bc, [&](int64_t i, int64_t ai, int64_t bi) {
+    const T x = a[ai], z = b[bi];
+    if constexpr (std::is_integral_v<T>) {
+      if (z == 0) c.invalid("integer division by zero");
+      if (z == T(-1) && x == std::numeric_limits<T>::min()) c.invalid("the quotient overflows");
+      T q = T(x / z);
+      if (q * z != x && ((x < 0) != (z < 0))) --q;
+      y[i] = q;
+    } else {
+      y[i] = std::floor(x / z);
+    }
+  });
+}
+
+void run_tfl_floor_div(OpContext& c) {
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  if (a.dtype() != b.dtype()) c.invalid("the inputs' types differ");
+  kernels::Broadcast bc;
+  if (!kernels::broadcast_of(a.shape(), b.shape(), bc)) c.invalid("shapes " + shape_to_string(a.shape()) + " and " + shape_to_string(b.shape()) + " do not broadcast");
+  check_out(c, a.dtype(), bc.out);
+  Tensor& y = c.out(0, a.dtype(), bc.out);
+  if (a.dtype() == DType::i32) floor_div(c, bc, a.data<int32_t>(), b.data<int32_t>(), y.data<int32_t>());
+  else if (a.dtype() == DType::i64) floor_div(c, bc, a.data<int64_t>(), b.data<int64_t>(), y.data<int64_t>());
+  else if (a.dtype() == DType::f32) floor_div(c, bc, a.data<float>(), b.data<float>(), y.data<float>());
+  else c.unsupported(std::string("FLOOR_DIV on ") + dtype_name(a.dtype()));
+}
+
 void run_tfl_logistic(OpContext& c) {
   const Tensor& x = c.in(0);
   const DType t = quantized_type(c, x, "the input");
@@ -473,6 +508,7 @@ void register_tflite_ops(OpRegistry& r) {
   r.add("TflSub", run_tfl_sub);
   r.add("TflMul", run_tfl_mul);
   r.add("TflLogistic", run_tfl_logistic);
+  r.add("TflFloorDiv", run_tfl_floor_div);
   r.add("TflSoftmax", run_tfl_softmax);
   r.add("TflMean", run_tfl_mean);
   r.add("TflReshape", run_tfl_reshape);
