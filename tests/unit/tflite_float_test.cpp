@@ -24,8 +24,10 @@ Tensor random_tensor(Shape shape, uint32_t seed) {
   return t;
 }
 
-// Lowers one Tfl node (input 0 the graph input, the rest constants) and runs it.
-Tensor lower_and_run(int32_t code, const std::vector<Tensor>& inputs, const Shape& out_shape, const std::vector<ir::Attribute>& attrs) {
+// Lowers one Tfl node (input 0 the graph input, the rest constants; any number of
+// outputs, for UNPACK) and runs it.
+std::vector<Tensor> lower_and_run_all(int32_t code, const std::vector<Tensor>& inputs, const std::vector<Shape>& out_shapes, DType out_type,
+                                      const std::vector<ir::Attribute>& attrs) {
   ir::Graph g;
   ir::Node n;
   n.name = "op";
@@ -35,15 +37,22 @@ Tensor lower_and_run(int32_t code, const std::vector<Tensor>& inputs, const Shap
     if (i == 0) g.inputs.push_back(v);
     n.inputs.push_back(v);
   }
-  const int out = g.add_value("y");
-  g.values[size_t(out)].type = {DType::f32, true, out_shape, std::vector<std::string>(out_shape.size())};
-  n.outputs.push_back(out);
+  for (const Shape& s : out_shapes) {
+    const int out = g.add_value(g.unique_name("y"));
+    g.values[size_t(out)].type = {out_type, true, s, std::vector<std::string>(s.size())};
+    n.outputs.push_back(out);
+    g.outputs.push_back(out);
+  }
   for (const ir::Attribute& a : attrs) n.set_attr(a);
   tflite::lower_operator(g, code, n, "test op");
-  g.outputs.push_back(out);
   runtime::check_supported(g);
   runtime::Executor ex(13, runtime::ExecOptions{});
-  return ex.run_graph(g, {inputs[0]}, nullptr).at(0);
+  return ex.run_graph(g, {inputs[0]}, nullptr);
+}
+
+// One float output.
+Tensor lower_and_run(int32_t code, const std::vector<Tensor>& inputs, const Shape& out_shape, const std::vector<ir::Attribute>& attrs) {
+  return lower_and_run_all(code, inputs, {out_shape}, DType::f32, attrs).at(0);
 }
 
 int64_t same_out(int64_t in, int64_t stride) { return (in + stride - 1) / stride; }
@@ -161,31 +170,6 @@ TEST(TfliteFloat, BatchMatMulPadAndMean) {
 
   const Tensor mean = lower_and_run(40, {x, Tensor::from_vector<int32_t>({1}, {1})}, {2, 1}, {ir::attr_int("keep_dims", 1)});
   EXPECT_NEAR(mean.data<float>()[1], (x.data<float>()[3] + x.data<float>()[4] + x.data<float>()[5]) / 3, 1e-6f);
-}
-
-// Lowers one operator with several outputs (UNPACK) or quantization attributes and runs it.
-std::vector<Tensor> lower_and_run_all(int32_t code, const std::vector<Tensor>& inputs, const std::vector<Shape>& out_shapes, DType out_type,
-                                      const std::vector<ir::Attribute>& attrs) {
-  ir::Graph g;
-  ir::Node n;
-  n.name = "op";
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const int v = i == 0 ? g.add_value("x") : g.add_constant("c", inputs[i]);
-    g.values[size_t(v)].type = {inputs[i].dtype(), true, inputs[i].shape(), std::vector<std::string>(inputs[i].shape().size())};
-    if (i == 0) g.inputs.push_back(v);
-    n.inputs.push_back(v);
-  }
-  for (const Shape& s : out_shapes) {
-    const int out = g.add_value(g.unique_name("y"));
-    g.values[size_t(out)].type = {out_type, true, s, std::vector<std::string>(s.size())};
-    n.outputs.push_back(out);
-    g.outputs.push_back(out);
-  }
-  for (const ir::Attribute& a : attrs) n.set_attr(a);
-  tflite::lower_operator(g, code, n, "test op");
-  runtime::check_supported(g);
-  runtime::Executor ex(13, runtime::ExecOptions{});
-  return ex.run_graph(g, {inputs[0]}, nullptr);
 }
 
 TEST(TfliteFloat, DataMovementAndCastLowerings) {
