@@ -35,16 +35,54 @@ void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const fl
   }
 }
 
+namespace {
+
+// One im2col row for whole output rows of a stride-1 conv whose output is as
+// wide as its input (1xK / Kx1 / "same" convs): the source rows are adjacent,
+// so the row is one shifted copy of a run of the plane plus the few columns
+// the shift carries past the row ends, zeroed. (Row by row, openWakeWord's
+// 32-wide maps cost a third of its whole run in short copies.)
+void im2col_same_width_rows(const ConvParams& p, const float* plane, int64_t i, int64_t off, int64_t oh0, int64_t rows, float* d) {
+  const int64_t w = p.w;
+  // Output rows [a, b) read input rows inside the plane.
+  const int64_t shift = i * p.dil_h - p.pad_top;
+  const int64_t a = std::clamp<int64_t>(-shift, oh0, oh0 + rows), b = std::clamp<int64_t>(p.h - shift, a, oh0 + rows);
+  std::fill(d, d + (a - oh0) * w, 0.f);
+  std::fill(d + (b - oh0) * w, d + rows * w, 0.f);
+  if (b <= a) return;
+  float* out = d + (a - oh0) * w;
+  int64_t from = (a + shift) * w + off, n = (b - a) * w, skip = 0;
+  // The ends of the run past the plane are positions the zeroing below covers.
+  if (from < 0) skip = -from;
+  const int64_t end = std::min(from + n, p.h * w);
+  if (end > from + skip) std::memcpy(out + skip, plane + from + skip, sizeof(float) * size_t(end - from - skip));
+  std::fill(out + (end - from), out + n, 0.f);
+  std::fill(out, out + std::min(skip, n), 0.f);
+  // Columns whose source lies in the neighbouring row: zero.
+  const int64_t lo = std::max<int64_t>(0, -off), hi = std::min<int64_t>(w, w - off);
+  for (int64_t r = 0; r < b - a; ++r) {
+    std::fill(out + r * w, out + r * w + lo, 0.f);
+    std::fill(out + r * w + hi, out + (r + 1) * w, 0.f);
+  }
+}
+
+}  // namespace
+
 // Columns [first, first + count) of the im2col matrix:
 // col[(c*kh + i)*kw + j, q - first] = x[c, oh*sh - pt + i*dh, ow*sw - pl + j*dw], q = oh*out_w + ow.
 void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col, int64_t ld) {
   if (ld < 0) ld = count;
+  const bool whole_rows = p.stride_h == 1 && p.stride_w == 1 && p.out_w == p.w && first % p.out_w == 0 && count % p.out_w == 0;
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < p.kh; ++i)
       for (int64_t j = 0; j < p.kw; ++j) {
         float* dst = col + ((c * p.kh + i) * p.kw + j) * ld;
         const float* src = x + c * p.h * p.w;
         int64_t off = j * p.dil_w - p.pad_left;
+        if (whole_rows) {
+          im2col_same_width_rows(p, src, i, off, first / p.out_w, count / p.out_w, dst);
+          continue;
+        }
         for (int64_t q = first; q < first + count;) {
           int64_t oh = q / p.out_w, ow0 = q % p.out_w;
           int64_t ow1 = std::min(p.out_w, ow0 + (first + count - q));

@@ -199,6 +199,15 @@ const ConvCase kConvCases[] = {
     {1, 2, 6, 20, 2, 3, 3, 2, 1, 3, 1, 1, 1, 1, 1, 1},      // stride_w 3: the generic loop
     {1, 3, 7, 161, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},     // stride 2 over long odd rows: the vector deinterleave and its tail
     {1, 2, 5, 64, 2, 3, 3, 2, 2, 2, 1, 1, 0, 0, 1, 1},      // stride 2, no left pad, a row of exactly 4 blocks
+    // Stride 1, output as wide as the input: whole rows lowered as one shifted
+    // copy (openWakeWord's 1x3 / 3x1 convs), and blocks that are not whole rows.
+    {1, 24, 74, 32, 24, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},   // 1x3, pads left and right
+    {1, 24, 74, 32, 24, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   // 3x1, no pads: 72 rows out
+    {1, 48, 37, 16, 40, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},   // lowered depth 144: the packed GEMM path
+    {1, 6, 11, 20, 4, 5, 1, 1, 1, 1, 2, 1, 4, 0, 4, 0},     // 5x1, dilation_h 2, pads top and bottom
+    {1, 3, 8, 19, 5, 1, 5, 1, 1, 1, 1, 2, 0, 4, 0, 4},      // 1x5, dilation_w 2, odd width
+    {2, 5, 9, 13, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // 3x3 "same", batch 2, width 13 (blocks mid-row)
+    {1, 4, 1, 7, 3, 1, 3, 1, 1, 1, 1, 1, 0, 2, 0, 0},       // one row, pad left only: output narrower (generic path)
 };
 
 }  // namespace
