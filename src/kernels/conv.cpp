@@ -51,15 +51,16 @@ void im2col_same_width_rows(const ConvParams& p, const float* plane, int64_t i, 
   std::fill(d + (b - oh0) * w, d + rows * w, 0.f);
   if (b <= a) return;
   float* out = d + (a - oh0) * w;
-  int64_t from = (a + shift) * w + off, n = (b - a) * w, skip = 0;
-  // The ends of the run past the plane are positions the zeroing below covers.
-  if (from < 0) skip = -from;
-  const int64_t end = std::min(from + n, p.h * w);
-  if (end > from + skip) std::memcpy(out + skip, plane + from + skip, sizeof(float) * size_t(end - from - skip));
-  std::fill(out + (end - from), out + n, 0.f);
-  std::fill(out, out + std::min(skip, n), 0.f);
+  const int64_t from = (a + shift) * w + off, n = (b - a) * w;
+  // [c0, c1) of the run lies inside the plane; the rest (only ever pad
+  // positions, which the zeroing below covers too) is zero. Clamped both
+  // ways: pads wider than the row shift the run past the plane.
+  const int64_t c0 = std::clamp<int64_t>(-from, 0, n), c1 = std::clamp<int64_t>(p.h * w - from, c0, n);
+  std::fill(out, out + c0, 0.f);
+  if (c1 > c0) std::memcpy(out + c0, plane + from + c0, sizeof(float) * size_t(c1 - c0));
+  std::fill(out + c1, out + n, 0.f);
   // Columns whose source lies in the neighbouring row: zero.
-  const int64_t lo = std::max<int64_t>(0, -off), hi = std::min<int64_t>(w, w - off);
+  const int64_t lo = std::clamp<int64_t>(-off, 0, w), hi = std::clamp<int64_t>(w - off, lo, w);
   for (int64_t r = 0; r < b - a; ++r) {
     std::fill(out + r * w, out + r * w + lo, 0.f);
     std::fill(out + r * w + hi, out + (r + 1) * w, 0.f);

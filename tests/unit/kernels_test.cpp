@@ -208,6 +208,8 @@ const ConvCase kConvCases[] = {
     {1, 3, 8, 19, 5, 1, 5, 1, 1, 1, 1, 2, 0, 4, 0, 4},      // 1x5, dilation_w 2, odd width
     {2, 5, 9, 13, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // 3x3 "same", batch 2, width 13 (blocks mid-row)
     {1, 4, 1, 7, 3, 1, 3, 1, 1, 1, 1, 1, 0, 2, 0, 0},       // one row, pad left only: output narrower (generic path)
+    {1, 2, 5, 1, 3, 1, 3, 1, 1, 1, 1, 1, 0, 0, 0, 2},       // width 1, both pads right: shifts past the row and the plane
+    {1, 2, 4, 2, 3, 1, 5, 1, 1, 1, 1, 1, 0, 4, 0, 0},       // width 2, pad left 4: shifts wider than the row
 };
 
 }  // namespace
