@@ -24,6 +24,9 @@ struct QConvParams {
   const fxp::Multiplier* multipliers = nullptr;  // per output channel: input scale * filter scale / output scale
   int32_t output_offset = 0;                  // the output zero point
   int32_t act_min = 0, act_max = 0;           // the fused activation's range, in output units
+  // Output rows (batch * out_h + oy) written: [rows_begin, rows_end), all when rows_end < 0.
+  // Rows are independent, so a caller may split them over threads.
+  int64_t rows_begin = 0, rows_end = -1;
 };
 
 template <class T>

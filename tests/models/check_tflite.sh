@@ -23,7 +23,10 @@ check() {  # check MODEL INPUT.npy LABEL [--exact]
   local model=$1 input=$2 label=$3 exact=${4:-} name
   name=$("$tmp/tflite_reference" "$model" --random 0 "$tmp/probe.npy" | sed -n 's/^input=//p')
   rm -rf "$tmp/out"
-  "$pareto" run "$model" --input "$name=$input" --output "$tmp/out" >/dev/null
+  # Random inputs run on 2 threads (conv rows split between them), images on 1: both must equal TFLite.
+  local threads=1
+  [[ $label == random* ]] && threads=2
+  "$pareto" run "$model" --input "$name=$input" --output "$tmp/out" --threads $threads >/dev/null
   local outputs=("$tmp"/out/*.npy) result
   [ ${#outputs[@]} = 1 ] || { echo "FAIL  $(basename "$model") $label: ${#outputs[@]} outputs, one expected"; status=1; return; }
   if result=$("$tmp/tflite_reference" "$model" "$input" "${outputs[0]}" $exact | tail -n1); then

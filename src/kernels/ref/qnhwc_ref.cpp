@@ -20,8 +20,9 @@ T clamp_to(int32_t v, int32_t lo, int32_t hi) {
 
 template <class T>
 void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output) {
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t oy = 0; oy < p.out_h; ++oy)
+  const int64_t rows_end = p.rows_end < 0 ? p.batch * p.out_h : p.rows_end;
+  for (int64_t row = p.rows_begin; row < rows_end; ++row) {
+    const int64_t b = row / p.out_h, oy = row % p.out_h;
       for (int64_t ox = 0; ox < p.out_w; ++ox) {
         const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
         T* out = output + ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
@@ -45,12 +46,14 @@ void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const
           out[oc] = clamp_to<T>(acc, p.act_min, p.act_max);
         }
       }
+  }
 }
 
 template <class T>
 void qdepthwise_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output) {
-  for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t oy = 0; oy < p.out_h; ++oy)
+  const int64_t rows_end = p.rows_end < 0 ? p.batch * p.out_h : p.rows_end;
+  for (int64_t row = p.rows_begin; row < rows_end; ++row) {
+    const int64_t b = row / p.out_h, oy = row % p.out_h;
       for (int64_t ox = 0; ox < p.out_w; ++ox) {
         const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
         T* out = output + ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
@@ -73,6 +76,7 @@ void qdepthwise_nhwc_ref(const QConvParams& p, const T* input, const T* filter, 
           out[oc] = clamp_to<T>(acc, p.act_min, p.act_max);
         }
       }
+  }
 }
 
 template <class T>

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "kernels/qnhwc.h"
+#include "pareto/thread_pool.hpp"
 #include "runtime/op_registry.h"
 
 namespace pareto::runtime {
@@ -162,10 +163,16 @@ void run_conv(OpContext& c, bool depthwise) {
   check_out(c, t, out_shape);
   Tensor& y = c.out(0, t, out_shape);
   const int32_t* bias = bias_of(c, 2, p.out_c);
-  if (t == DType::u8)
-    (depthwise ? kernels::qdepthwise_nhwc_ref<uint8_t> : kernels::qconv_nhwc_ref<uint8_t>)(p, x.data<uint8_t>(), w.data<uint8_t>(), bias, y.data<uint8_t>());
-  else
-    (depthwise ? kernels::qdepthwise_nhwc_ref<int8_t> : kernels::qconv_nhwc_ref<int8_t>)(p, x.data<int8_t>(), w.data<int8_t>(), bias, y.data<int8_t>());
+  // Output rows split over the session's threads (rows are independent: the
+  // same values as one thread's run, bit for bit).
+  parallel_for(p.batch * p.out_h, [&](int64_t begin, int64_t end) {
+    kernels::QConvParams part = p;
+    part.rows_begin = begin, part.rows_end = end;
+    if (t == DType::u8)
+      (depthwise ? kernels::qdepthwise_nhwc_ref<uint8_t> : kernels::qconv_nhwc_ref<uint8_t>)(part, x.data<uint8_t>(), w.data<uint8_t>(), bias, y.data<uint8_t>());
+    else
+      (depthwise ? kernels::qdepthwise_nhwc_ref<int8_t> : kernels::qconv_nhwc_ref<int8_t>)(part, x.data<int8_t>(), w.data<int8_t>(), bias, y.data<int8_t>());
+  });
 }
 
 void run_tfl_conv(OpContext& c) { run_conv(c, false); }
