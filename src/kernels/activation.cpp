@@ -75,7 +75,8 @@ void apply_activation_generic(const Activation& a, float* y, const float* r, int
   }
   if (a.has_floor()) {
     const float fl = a.floor;
-    for (int64_t i = 0; i < n; ++i) y[i] = std::max(y[i], fl);  // (y < fl) ? fl : y: NaN stays
+    // As the unfused Max computes it: NaN stays, max(-0, +0) is +0.
+    for (int64_t i = 0; i < n; ++i) y[i] = (y[i] != y[i] || y[i] > fl) ? y[i] : fl;
   }
 }
 

@@ -121,7 +121,7 @@ struct Fuser {
 
   // A Mul (or Add) of v with a scalar constant (rank <= 1, so the output
   // keeps v's shape): its value, and the node.
-  // rank_of_v: v's rank where the caller knows it (-1: from its declared type).
+  // rank_of_v: v's rank where the caller knows it (-1: unknown; then only rank-0/1 constants).
   const ir::Node* scalar_op(int v, const char* op, float* value, int64_t rank_of_v = -1) {
     const ir::Node* n = consumer(v);
     if (!n || n->op_type != op || n->inputs.size() != 2 || n->outputs.empty()) return nullptr;
@@ -129,8 +129,7 @@ struct Fuser {
     const Tensor* t = k >= 0 ? e.constant(k) : nullptr;
     if (!t || t->numel() != 1 || t->dtype() != DType::f32 || e.is_output(v)) return nullptr;
     // A [1, 1, 1, 1] constant broadcast onto a value of at least its rank changes no shape.
-    const ir::ValueType& vt = g.values[size_t(v)].type;
-    if (rank_of_v < 0 && vt.rank_known) rank_of_v = int64_t(vt.dims.size());
+    // (Only a rank the caller computed: a model's declared types may lie.)
     if (t->rank() > 1 && rank_of_v < t->rank()) return nullptr;
     *value = float(t->as_double(0));
     return n;

@@ -459,15 +459,16 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
   for (ActKind k : kinds)
     for (int64_t n : {1, 7, 16, 17, 100, 1000})
       for (bool residual : {false, true})
-        for (bool affine : {false, true}) {
+        for (int post = 0; post < 4; ++post) {  // bit 0: the affine, bit 1: the floor (a fused Max by a constant)
           Activation a;
           a.kind = k;
           a.alpha = k == ActKind::clip ? -0.5f : 0.2f;
           a.beta = k == ActKind::clip ? 0.7f : 0.5f;
-          if (affine) {
+          if (post & 1) {
             a.scale = 0.37f;
             a.shift = -0.11f;
           }
+          if (post & 2) a.floor = -0.4f;
           auto x = random_vec(size_t(n), 31), res = random_vec(size_t(n), 32);
           for (float& v : x) v *= 8.f;  // past the activations' bends
           if (n > 2) x[2] = std::numeric_limits<float>::quiet_NaN();  // handled as std::min/std::max do
@@ -481,6 +482,20 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
           }
           for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
         }
+  // The floor as the unfused Max computes it: max(-0, +0) is +0 and NaN stays, in both twins.
+  {
+    Activation a;
+    a.floor = 0.f;
+    std::vector<float> want = {-0.f, std::numeric_limits<float>::quiet_NaN(), -3.f, 2.f}, got = want;
+    apply_activation_generic(a, want.data(), nullptr, 4);
+    ASSERT_TRUE(avx512::apply_activation(a, got.data(), nullptr, 4));
+    for (const auto* y : {&want, &got}) {
+      EXPECT_FALSE(std::signbit((*y)[0]));
+      EXPECT_TRUE(std::isnan((*y)[1]));
+      EXPECT_EQ((*y)[2], 0.f);
+      EXPECT_EQ((*y)[3], 2.f);
+    }
+  }
   // Sigmoid and SiLU through the polynomial exp: within 1e-6 relative of
   // std::exp's results (tiny outputs included), saturating at both ends, NaN kept.
   for (ActKind k : {ActKind::sigmoid, ActKind::silu})

@@ -180,6 +180,24 @@ TEST(Passes, ScalarAffineAfterTheActivationFusesIntoTheEpilogue) {
   EXPECT_EQ(count(c4.after, "Mul"), 1);
 }
 
+TEST(Passes, MaxByAConstantAfterTheActivationFusesIntoTheEpilogue) {
+  // openWakeWord's embedding: conv -> LeakyRelu -> Max(y, c) with c a [1, 1, 1, 1]
+  // constant, then a scalar floor after a Relu (outputs compared with the
+  // unoptimized graph by compile_and_compare).
+  Builder b;
+  std::string h = b.op("Max", {b.op("LeakyRelu", {b.conv("x", 3, 5, 3)}, {pb::attr_float("alpha", 0.2f)}), b.weight({1, 1, 1, 1})});
+  std::string y = b.op("Max", {b.scalar(0.05f), b.op("Relu", {b.conv(h, 5, 4, 1)})});
+  auto c = compile_and_compare(b.write("x", {1, 3, 7, 6}, y), "x", {1, 3, 7, 6});
+  EXPECT_EQ(count(c.before, "Max"), 2);
+  EXPECT_EQ(count(c.after, "Max"), 0) << "both floors are in the epilogues";
+  EXPECT_EQ(count(c.after, "FusedConv"), 2);
+  // A rank-5 constant would broadcast the rank-4 conv output to rank 5: it stays.
+  Builder b2;
+  std::string y2 = b2.op("Max", {b2.op("Relu", {b2.conv("x", 3, 4, 3)}), b2.weight({1, 1, 1, 1, 1})});
+  auto c2 = compile_and_compare(b2.write("x", {1, 3, 5, 5}, y2), "x", {1, 3, 5, 5});
+  EXPECT_EQ(count(c2.after, "Max"), 1);
+}
+
 TEST(Passes, ResidualAddAndSiluFuseIntoTheConv) {
   Builder b;
   std::string x2 = b.op("Relu", {"x"});

@@ -26,7 +26,10 @@
 
 namespace pareto::artifact {
 
-constexpr uint32_t kVersion = 1;
+// 2: FusedConv may carry post_floor (a Max by a constant in its epilogue),
+// which a version-1 reader would drop silently; version-1 files still load.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kOldestVersion = 1;
 constexpr char kMagic[8] = {'P', 'A', 'R', 'E', 'T', 'O', '\x1a', '\n'};
 
 struct Compiled {

@@ -211,9 +211,9 @@ Compiled load_from_memory(const uint8_t* data, size_t size, const std::string& n
   };
   if (size < 64 || !is_artifact(data, size)) fail_model(name + ": not a compiled pareto model (bad magic or shorter than its header)");
   const uint32_t version = field(8, uint32_t(0)), header = field(12, uint32_t(0));
-  if (version != kVersion)
-    fail_model(name + ": compiled model format version " + std::to_string(version) + ", this pareto reads version " + std::to_string(kVersion) +
-               " (recompile it with `pareto compile`)");
+  if (version < kOldestVersion || version > kVersion)
+    fail_model(name + ": compiled model format version " + std::to_string(version) + ", this pareto reads versions " +
+               std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) + " (recompile it with `pareto compile`)");
   const uint64_t file_bytes = field(16, uint64_t(0)), stored_sum = field(24, uint64_t(0));
   const uint64_t g_off = field(32, uint64_t(0)), g_bytes = field(40, uint64_t(0)), w_off = field(48, uint64_t(0)), w_bytes = field(56, uint64_t(0));
   if (header != 64 || file_bytes != size)

@@ -23,7 +23,10 @@ void each(const Activation& a, float* y, const float* r, int64_t n, F f) {
   auto one = [&](__m512 v) {
     v = f(v);
     if (affine) v = _mm512_add_ps(_mm512_mul_ps(sc, v), sh);
-    return floor ? _mm512_max_ps(fl, v) : v;  // MAXPS returns its second operand when either is NaN: NaN stays
+    if (!floor) return v;
+    // v where v > floor or v is NaN, else floor: as the unfused Max (NaN stays, max(-0, +0) = +0).
+    const __mmask16 keep = _mm512_cmp_ps_mask(v, fl, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(keep, fl, v);
   };
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
