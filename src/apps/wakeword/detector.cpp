@@ -29,11 +29,12 @@ constexpr int kMelWindow = 76;     // mel frames per embedding
 constexpr int kEmbedding = 96;
 constexpr int kMaxHeadWindow = 1024;
 
+// Compiled; `input` bound to `shape` unless input is empty (the model declares it).
 std::unique_ptr<Session> open_session(const std::string& path, const std::string& input, const Shape& shape, int threads) {
   SessionOptions so;
   so.threads = threads;
   so.optimize = true;
-  so.shapes = {{input, shape}};
+  if (!input.empty()) so.shapes = {{input, shape}};
   auto s = Session::open(path, so);
   if (!s.ok()) throw Error(s.status().code, s.status().message);
   return std::move(s.value());
@@ -97,10 +98,11 @@ struct Detector::Impl {
   double model_seconds = 0;
 
   // Mel frames (x/10 + 2) of kContext + kChunk samples already scaled to PCM values.
-  std::vector<float> mel_of(const std::vector<float>& pcm) {
-    Tensor out = run_one(*mel, mel_input, Tensor::from_vector(pcm, {1, int64_t(pcm.size())}), "melspectrogram");
+  std::vector<float> mel_of(Tensor pcm) {
+    const int64_t samples = pcm.numel();
+    Tensor out = run_one(*mel, mel_input, std::move(pcm), "melspectrogram");
     if (out.dtype() != DType::f32 || out.numel() != int64_t(kMelFramesPerChunk) * kMelBins)
-      fail_model("wakeword: the melspectrogram model gave " + std::to_string(out.numel()) + " values for " + std::to_string(pcm.size()) +
+      fail_model("wakeword: the melspectrogram model gave " + std::to_string(out.numel()) + " values for " + std::to_string(samples) +
                  " samples, expected " + std::to_string(kMelFramesPerChunk) + " frames of " + std::to_string(kMelBins));
     std::vector<float> v(out.data<float>(), out.data<float>() + out.numel());
     for (float& x : v) x = x / 10.f + 2.f;
@@ -115,8 +117,9 @@ struct Detector::Impl {
   }
 
   float score_of(Head& h) {
-    std::vector<float> window(features.end() - std::ptrdiff_t(h.window) * kEmbedding, features.end());
-    Tensor out = run_one(*h.session, h.input, Tensor::from_vector(window, {1, h.window, kEmbedding}), h.name.c_str());
+    Tensor window = Tensor::empty(DType::f32, {1, h.window, kEmbedding});  // the last W embeddings
+    std::memcpy(window.data<float>(), features.data() + features.size() - size_t(h.window) * kEmbedding, window.nbytes());
+    Tensor out = run_one(*h.session, h.input, std::move(window), h.name.c_str());
     if (out.dtype() != DType::f32 || out.numel() < 1) fail_model("wakeword: head " + h.name + " gave no float score");
     return out.data<float>()[0];
   }
@@ -128,20 +131,18 @@ struct Detector::Impl {
       Head h;
       h.name = keyword_name(k);
       const std::string path = head_path(dir, k);
-      {  // the window (embeddings per score) is the head's input shape [1, W, 96]
-        auto plain = Session::open(path, SessionOptions{});
-        if (!plain.ok()) throw Error(plain.status().code, plain.status().message);
-        const auto& ins = plain.value()->inputs();
-        if (ins.size() != 1 || ins[0].dims.size() != 3 || ins[0].dims[2] != kEmbedding || ins[0].dims[1] < 1 || ins[0].dims[1] > kMaxHeadWindow) {
-          const std::string why = " is not an openWakeWord head (one input [1, W, 96] with 1 <= W <= " + std::to_string(kMaxHeadWindow) + ")";
-          // A name that finds another model is the caller's mistake; a file given by path is a bad model.
-          if (path == k) fail_model(path + why);
-          fail_argument("wakeword: keyword '" + k + "'" + why);
-        }
-        h.input = ins[0].name;
-        h.window = int(ins[0].dims[1]);
+      // Opened once, compiled: a head declares its input [1, W, 96] (W, the
+      // embeddings per score, is read from it), so nothing needs binding.
+      h.session = open_session(path, "", {}, options.threads);
+      const auto& ins = h.session->inputs();
+      if (ins.size() != 1 || ins[0].dims.size() != 3 || ins[0].dims[2] != kEmbedding || ins[0].dims[1] < 1 || ins[0].dims[1] > kMaxHeadWindow) {
+        const std::string why = " is not an openWakeWord head (one input [1, W, 96] with 1 <= W <= " + std::to_string(kMaxHeadWindow) + ")";
+        // A name that finds another model is the caller's mistake; a file given by path is a bad model.
+        if (path == k) fail_model(path + why);
+        fail_argument("wakeword: keyword '" + k + "'" + why);
       }
-      h.session = open_session(path, h.input, {1, h.window, kEmbedding}, options.threads);
+      h.input = ins[0].name;
+      h.window = int(ins[0].dims[1]);
       feature_window = std::max(feature_window, h.window);
       names.push_back(h.name);
       heads.push_back(std::move(h));
@@ -157,7 +158,7 @@ struct Detector::Impl {
       if (!v.ok()) throw Error(v.status().code, "wakeword VAD: " + v.status().message);
       vad = std::move(v.value());
     }
-    const std::vector<float> frames = mel_of(std::vector<float>(kContext + kChunk, 0.f));
+    const std::vector<float> frames = mel_of(Tensor::zeros(DType::f32, {1, kContext + kChunk}));
     silent_frame.assign(frames.begin(), frames.begin() + kMelBins);
     std::vector<float> window;
     for (int i = 0; i < kMelWindow; ++i) window.insert(window.end(), silent_frame.begin(), silent_frame.end());
@@ -182,10 +183,12 @@ struct Detector::Impl {
   // One 80 ms chunk of [-1, 1] samples; appends a detection when one fires.
   void step(const float* samples, std::vector<Detection>& fired) {
     const double t0 = now_seconds();
-    std::vector<float> pcm(context);
-    for (int i = 0; i < kChunk; ++i) pcm.push_back(samples[i] * 32768.f);
-    const std::vector<float> frames = mel_of(pcm);
-    std::copy(pcm.end() - kContext, pcm.end(), context.begin());
+    Tensor pcm = Tensor::empty(DType::f32, {1, kContext + kChunk});  // the context, then this chunk as PCM values
+    float* x = pcm.data<float>();
+    std::copy(context.begin(), context.end(), x);
+    for (int i = 0; i < kChunk; ++i) x[kContext + i] = samples[i] * 32768.f;
+    std::copy(x + kChunk, x + kContext + kChunk, context.begin());
+    const std::vector<float> frames = mel_of(std::move(pcm));
     mel_frames.erase(mel_frames.begin(), mel_frames.begin() + kMelFramesPerChunk * kMelBins);
     mel_frames.insert(mel_frames.end(), frames.begin(), frames.end());
     const std::vector<float> e = embedding_of(mel_frames);
