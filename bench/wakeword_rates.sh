@@ -51,8 +51,9 @@ build_stream() {
   sox -R "${list[@]}" "$out"
 }
 noisy() {  # noisy IN OUT: pink noise at NOISE_DB dBFS RMS under the whole stream
-  local d; d=$(soxi -D "$1")
-  sox -R -n -r 16000 -c 1 -b 16 "$tmp/noise.wav" synth "$d" pinknoise
+  local n; n=$(soxi -s "$1")  # checked: sox's synth without a length never ends
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "no length for $1" >&2; exit 1; }
+  sox -R -n -r 16000 -c 1 -b 16 "$tmp/noise.wav" synth "${n}s" pinknoise
   local rms; rms=$(sox "$tmp/noise.wav" -n stat 2>&1 | awk '/RMS +amplitude/ {print $3}')
   sox -R "$tmp/noise.wav" "$tmp/noise_l.wav" vol "$(awk -v r="$rms" -v db="$noise_db" 'BEGIN {print 10^(db/20) / r}')"
   sox -R -m "$1" "$tmp/noise_l.wav" "$2"

@@ -7,6 +7,7 @@
 
 #include "apps/image.h"
 #include "pareto/calibration_images.hpp"
+#include "scratch_dir.h"
 
 using namespace pareto;
 
@@ -31,7 +32,7 @@ apps::Image pattern(int w, int h, int i) {
 }  // namespace
 
 TEST(CalibrationImages, ResizeOrderAndNormalization) {
-  const std::string dir = ::testing::TempDir() + "/calib_images";
+  const std::string dir = pareto::testing::scratch_dir("calib_images");
   ASSERT_EQ(std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str()), 0);
   for (int i = 0; i < 3; ++i) apps::save_png(pattern(12, 8, i), dir + "/img" + std::to_string(i) + ".png");
   std::ofstream(dir + "/notes.txt") << "not an image";
@@ -68,7 +69,7 @@ TEST(CalibrationImages, ResizeOrderAndNormalization) {
   how.std = {1.f, 0.f, 1.f};
   EXPECT_FALSE(load_calibration_images(dir, "x", how).ok()) << "zero std";
 
-  const std::string empty = ::testing::TempDir() + "/calib_images_empty";
+  const std::string empty = pareto::testing::scratch_dir("calib_images_empty");
   ASSERT_EQ(std::system(("rm -rf " + empty + " && mkdir -p " + empty).c_str()), 0);
   EXPECT_FALSE(folder_has_images(empty));
   how.std = {1.f, 1.f, 1.f};

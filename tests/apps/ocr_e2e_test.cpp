@@ -12,6 +12,7 @@
 
 #include "ocr_cases.h"
 #include "pareto/ocr.hpp"
+#include "scratch_dir.h"
 
 using pareto::testing::OcrCase;
 
@@ -79,7 +80,7 @@ TEST(OcrEndToEnd, GeneratedLinesAreRecognized) {
   o.threads = 2;
   auto p = pareto::ocr::Pipeline::open(models(), o);
   ASSERT_TRUE(p.ok()) << p.status().to_string();
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = pareto::testing::scratch_dir();
   size_t lines = 0, exact = 0, chars = 0, errors = 0;
   double seconds = 0;
   for (const OcrCase& c : pareto::testing::ocr_cases()) {
@@ -121,7 +122,7 @@ TEST(OcrEndToEnd, OneAndTwoThreadsReadTheSame) {
   auto p1 = pareto::ocr::Pipeline::open(models(), one);
   auto p2 = pareto::ocr::Pipeline::open(models(), two);
   ASSERT_TRUE(p1.ok() && p2.ok());
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = pareto::testing::scratch_dir();
   size_t compared = 0;
   for (const OcrCase& c : pareto::testing::ocr_cases()) {
     if (c.lines.size() < 3) continue;  // the paragraphs: several lines, so lines run in parallel
@@ -143,7 +144,7 @@ TEST(OcrEndToEnd, BadImagesGiveClearErrors) {
   if (!have_models()) GTEST_SKIP() << "OCR models not found in models/ocr (run scripts/fetch-models.sh)";
   auto p = pareto::ocr::Pipeline::open(models());
   ASSERT_TRUE(p.ok()) << p.status().to_string();
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = pareto::testing::scratch_dir();
   auto write = [&](const std::string& name, const std::string& bytes) {
     std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
     return dir + "/" + name;

@@ -11,13 +11,14 @@
 #include <memory>
 
 #include "vad_cases.h"
+#include "scratch_dir.h"
 
 using vad_cases::model;
 
 TEST(VadEndToEnd, SynthesizedSpeechBoundaries) {
   if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
   if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
-  const vad_cases::Mix mix = vad_cases::synthesize_mix(::testing::TempDir() + "/vad", "e2e",
+  const vad_cases::Mix mix = vad_cases::synthesize_mix(pareto::testing::scratch_dir("vad"), "e2e",
                                                        {"the weather is nice today and we will go outside",
                                                         "please send the report before the meeting starts", "my phone number has changed since last year"});
   ASSERT_FALSE(mix.wav.empty());
@@ -79,7 +80,7 @@ TEST(VadEndToEnd, HysteresisRules) {
 }
 
 TEST(VadEndToEnd, BadWavFilesGiveClearErrors) {
-  const std::string d = ::testing::TempDir();
+  const std::string d = pareto::testing::scratch_dir();
   auto write = [&](const std::string& name, const std::string& bytes) {
     std::ofstream(d + "/" + name, std::ios::binary) << bytes;
     return d + "/" + name;

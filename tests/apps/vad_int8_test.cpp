@@ -12,13 +12,14 @@
 
 #include "pareto/quantize_onnx.hpp"
 #include "vad_cases.h"
+#include "scratch_dir.h"
 
 using vad_cases::model;
 
 TEST(VadInt8, SegmentsMatchTheFloatModel) {
   if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
   if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
-  const std::string dir = ::testing::TempDir() + "/vad_int8";
+  const std::string dir = pareto::testing::scratch_dir("vad_int8");
   vad_cases::sh("rm -rf " + dir);
   const vad_cases::Mix calib = vad_cases::synthesize_mix(
       dir, "calib", {"the quick brown fox jumps over the lazy dog", "numbers like seven hundred and forty two are hard to say quickly",

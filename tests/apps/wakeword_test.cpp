@@ -12,6 +12,7 @@
 #include "pareto/models.hpp"
 #include "pareto/wakeword.hpp"
 #include "vad_cases.h"
+#include "scratch_dir.h"
 
 namespace {
 
@@ -40,21 +41,28 @@ struct Clip {
 // 1.5 s of silence (or pink noise at about 10 dB below the speech), the
 // utterance, 2.5 s more.
 Clip speak(const std::string& text, const std::string& voice, bool noise) {
-  const std::string dir = ::testing::TempDir() + "/wakeword", raw = dir + "/raw.wav", cut = dir + "/cut.wav", mix = dir + "/mix.wav";
+  const std::string dir = pareto::testing::scratch_dir("wakeword"), raw = dir + "/raw.wav", cut = dir + "/cut.wav", mix = dir + "/mix.wav";
   Clip c;
   if (!vad_cases::sh("mkdir -p " + dir) || !vad_cases::sh("espeak-ng -v " + voice + " -s 150 -w " + raw + " '" + text + "'") ||
       !vad_cases::sh("sox -R " + raw + " -r 16000 -c 1 -b 16 " + cut + " silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 1.5 2.5"))
     return c;
-  std::string file = cut;
+  c.samples = pareto::apps::load_wav(cut).samples;
+  if (c.samples.size() < 4 * 16000) {  // 1.5 s + 2.5 s of padding at least
+    ADD_FAILURE() << "the trimmed clip " << cut << " is too short: " << c.samples.size() << " samples";
+    c.samples.clear();
+    return c;
+  }
   if (noise) {
     const std::string n = dir + "/noise.wav";
-    // -R: the same noise every run.
-    if (!vad_cases::sh("sox -R -n -r 16000 -c 1 -b 16 " + n + " synth $(soxi -D " + cut + ") pinknoise vol 0.03") ||
-        !vad_cases::sh("sox -R -m " + cut + " " + n + " " + mix))
+    // The length in samples from the clip as read (sox's synth without a length
+    // never ends); -R: the same noise every run.
+    if (!vad_cases::sh("sox -R -n -r 16000 -c 1 -b 16 " + n + " synth " + std::to_string(c.samples.size()) + "s pinknoise vol 0.03") ||
+        !vad_cases::sh("sox -R -m " + cut + " " + n + " " + mix)) {
+      c.samples.clear();
       return c;
-    file = mix;
+    }
+    c.samples = pareto::apps::load_wav(mix).samples;
   }
-  c.samples = pareto::apps::load_wav(file).samples;
   c.start = 1.5;
   c.end = double(c.samples.size()) / 16000 - 2.5;
   return c;

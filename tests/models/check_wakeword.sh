@@ -20,7 +20,10 @@ for spec in "en-us|hey jarvis, what time is it|" "en-gb|alexa, play some music|n
   espeak-ng -v "$voice" -s 150 -w "$tmp/raw.wav" "$text"
   sox -R "$tmp/raw.wav" -r 16000 -c 1 -b 16 "$tmp/clip.wav" pad 1 1.03
   if [ -n "$noise" ]; then
-    sox -R -n -r 16000 -c 1 -b 16 "$tmp/noise.wav" synth "$(soxi -D "$tmp/clip.wav")" pinknoise vol 0.03
+    # The length in samples, checked: sox's synth without a length never ends.
+    len=$(soxi -s "$tmp/clip.wav")
+    [[ "$len" =~ ^[1-9][0-9]*$ ]] || { echo "FAIL  no length for $tmp/clip.wav"; exit 1; }
+    sox -R -n -r 16000 -c 1 -b 16 "$tmp/noise.wav" synth "${len}s" pinknoise vol 0.03
     sox -R -m "$tmp/clip.wav" "$tmp/noise.wav" "$tmp/mixed.wav" && mv "$tmp/mixed.wav" "$tmp/clip.wav"
   fi
   "$pareto" wakeword "$tmp/clip.wav" --keyword hey_jarvis,alexa,hey_mycroft --no-vad --scores > "$tmp/scores.txt" 2>/dev/null
