@@ -32,6 +32,11 @@ OPENAI_PKG=openai@5.23.2
 # x86-64): the reference the TFLite frontend is compared with byte for byte
 # (tests/models/check_tflite.sh); never linked into pareto.
 TFLITE_PKG=node-tflite@0.0.2
+# A later TensorFlow Lite (2.x, compiled to WebAssembly in npm
+# @tensorflow/tfjs-tflite; only its wasm/ folder is kept): TFLite 2.2 has no
+# integer LSTM kernel, this one runs the int8 keras LSTM the frontend is
+# compared with (tests/models/tflite_lstm_reference.cjs); never linked.
+TFLITE_WASM_PKG=@tensorflow/tfjs-tflite@0.0.1-alpha.10
 packs=.cache/npm-packs
 mkdir -p "$packs" "$store"
 # models/ in the checkout points at the store. An older checkout's real
@@ -76,6 +81,15 @@ if [ ! -f .cache/tflite/lib/libtensorflowlite_c.so ] && [ "$(uname -m)" = x86_64
   cp "$tmp/package/tflite/linux_x86_64/libtensorflowlite_c.so" .cache/tflite/lib/
   rm -rf "$tmp"
   echo "fetch-models: $TFLITE_PKG (TensorFlow Lite C library) -> .cache/tflite"
+fi
+if [ ! -f .cache/tflite-wasm/tflite_web_api_cc.wasm ]; then
+  tgz=$(cd "$packs" && npm pack --silent "$TFLITE_WASM_PKG" 2>/dev/null | tail -n1)
+  tmp=$(mktemp -d)
+  tar xzf "$packs/$tgz" -C "$tmp"
+  mkdir -p .cache/tflite-wasm
+  cp "$tmp/package/wasm/tflite_web_api_cc.js" "$tmp/package/wasm/tflite_web_api_cc.wasm" .cache/tflite-wasm/
+  rm -rf "$tmp"
+  echo "fetch-models: $TFLITE_WASM_PKG (TensorFlow Lite in WebAssembly) -> .cache/tflite-wasm"
 fi
 if [ ! -f .cache/npm/node_modules/openai/package.json ]; then
   mkdir -p .cache/npm

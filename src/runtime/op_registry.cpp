@@ -48,6 +48,7 @@ const OpRegistry& op_registry() {
     register_norm_ops(r);
     register_quant_ops(r);
     register_tflite_ops(r);
+    register_tflite_lstm_ops(r);
     register_fused_ops(r);
     return r;
   }();

@@ -104,6 +104,7 @@ void register_index_ops(OpRegistry& r);
 void register_norm_ops(OpRegistry& r);
 void register_quant_ops(OpRegistry& r);
 void register_tflite_ops(OpRegistry& r);  // the TFLite frontend's Tfl* ops (domain pareto)
+void register_tflite_lstm_ops(OpRegistry& r);  // its integer LSTM
 void register_fused_ops(OpRegistry& r);  // after the ops it wraps
 
 }  // namespace pareto::runtime

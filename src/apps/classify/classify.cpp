@@ -72,6 +72,7 @@ struct Classifier::Impl {
   std::unique_ptr<Session> session;
   TensorInfo input, output;
   bool nchw = false;
+  int channels = 3;  // 1: a grayscale input (1 x H x W, 1 x H x W x 1 or 1 x 1 x H x W)
   int width = 0, height = 0;
   std::vector<std::string> labels;
 
@@ -83,9 +84,12 @@ Tensor Classifier::Impl::input_tensor(const apps::Image& img) const {
   Tensor t = Tensor::empty(input.dtype, shape);
   const size_t plane = size_t(width) * size_t(height);
   for (size_t p = 0; p < plane; ++p)
-    for (size_t ch = 0; ch < 3; ++ch) {
-      const uint8_t pixel = img.rgb[p * 3 + ch];
-      const size_t at = nchw ? ch * plane + p : p * 3 + ch;
+    for (size_t ch = 0; ch < size_t(channels); ++ch) {
+      const uint8_t* rgb = &img.rgb[p * 3];
+      // Grayscale as PIL's convert('L') makes it (ITU-R 601-2 luma, rounded
+      // in 16-bit fixed point): how such models' images are usually prepared.
+      const uint8_t pixel = channels == 3 ? rgb[ch] : uint8_t((rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16);
+      const size_t at = nchw ? ch * plane + p : p * size_t(channels) + ch;
       switch (input.dtype) {
         case DType::u8: t.data<uint8_t>()[at] = pixel; break;
         case DType::i8: t.data<int8_t>()[at] = int8_t(int(pixel) - 128); break;
@@ -110,10 +114,14 @@ pareto::Result<std::unique_ptr<Classifier>> Classifier::open(const std::string& 
     if (impl->session->inputs().size() != 1) fail_argument(model_path + ": a classifier has one input (an image)");
     impl->input = impl->session->inputs()[0];
     impl->output = impl->session->outputs().at(0);
-    const Shape& d = impl->input.dims;
-    if (d.size() != 4 || d[0] != 1) fail_argument(model_path + ": the input " + impl->input.to_string() + " is not one image (1 x H x W x 3 or 1 x 3 x H x W)");
-    impl->nchw = d[1] == 3 && d[3] != 3;
-    if (!impl->nchw && d[3] != 3) fail_argument(model_path + ": the input " + impl->input.to_string() + " does not have 3 colour channels");
+    Shape d = impl->input.dims;
+    if (d.size() == 3 && d[0] == 1) d.push_back(1);  // 1 x H x W: one grayscale image
+    if (d.size() != 4 || d[0] != 1)
+      fail_argument(model_path + ": the input " + impl->input.to_string() + " is not one image (1 x H x W x C or 1 x C x H x W, C = 3 or 1)");
+    impl->nchw = (d[1] == 3 || d[1] == 1) && d[3] != 3 && d[3] != 1;
+    impl->channels = int(impl->nchw ? d[1] : d[3]);
+    if (impl->channels != 3 && impl->channels != 1)
+      fail_argument(model_path + ": the input " + impl->input.to_string() + " has neither 3 colour channels nor 1 gray one");
     impl->height = int(impl->nchw ? d[2] : d[1]), impl->width = int(impl->nchw ? d[3] : d[2]);
     if (impl->width < 1 || impl->height < 1) fail_argument(model_path + ": the input's size is not fixed");
     if (int64_t(impl->width) * impl->height > current_limits().image_pixels)

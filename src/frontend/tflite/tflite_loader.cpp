@@ -18,9 +18,9 @@ namespace {
 namespace model_field { enum { version = 0, operator_codes = 1, subgraphs = 2, description = 3, buffers = 4 }; }
 namespace code_field { enum { deprecated_builtin = 0, custom = 1, version = 2, builtin = 3 }; }
 namespace subgraph_field { enum { tensors = 0, inputs = 1, outputs = 2, operators = 3, name = 4 }; }
-namespace tensor_field { enum { shape = 0, type = 1, buffer = 2, name = 3, quantization = 4 }; }
+namespace tensor_field { enum { shape = 0, type = 1, buffer = 2, name = 3, quantization = 4, is_variable = 5 }; }
 namespace quant_field { enum { scale = 2, zero_point = 3, details_type = 4, quantized_dimension = 6 }; }
-namespace op_field { enum { opcode_index = 0, inputs = 1, outputs = 2, options_type = 3, options = 4 }; }
+namespace op_field { enum { opcode_index = 0, inputs = 1, outputs = 2, options_type = 3, options = 4, intermediates = 8 }; }
 namespace buffer_field { enum { data = 0, offset = 1, size = 2 }; }
 
 // The builtin operators read here: TFLite code, name, the node type they
@@ -48,6 +48,7 @@ constexpr OpInfo kOps[] = {
     {43, "SQUEEZE", "TflReshape", 30},
     {56, "ARG_MAX", "TflArgMax", 40},
     {114, "QUANTIZE", "TflQuantize", 0},
+    {44, "UNIDIRECTIONAL_SEQUENCE_LSTM", "TflUnidirectionalLstm", 71},
     // Lowered to ONNX operators when not quantized (frontend/tflite/float_ops.h);
     // nullptr: no quantized kernel yet.
     {14, "LOGISTIC", "TflLogistic", 0},
@@ -84,7 +85,7 @@ constexpr OpInfo kOps[] = {
 // times; each listing would become a value with its own shape and name).
 constexpr uint32_t kMaxRank = 16;
 constexpr size_t kMaxNameBytes = 4096;
-constexpr uint32_t kMaxOperatorTensors = 16;
+constexpr uint32_t kMaxOperatorTensors = 32;  // an LSTM lists 24 inputs
 
 const OpInfo* find_op(int32_t code) {
   for (const OpInfo& o : kOps)
@@ -137,6 +138,8 @@ class Reader {
   void add_quant(ir::Node& n, const std::string& prefix, int tensor);
   // Tensor indices, at most max_count of them; -1 (an absent optional input) where allowed.
   std::vector<int> tensor_list(const FlatVector& v, const std::string& what, bool allow_absent, size_t max_count);
+  Tensor variable_start(const Quant& q, DType dtype, const Shape& shape, const std::string& what) const;
+  void add_lstm_intermediates(ir::Node& n, const Table& op, const std::string& what);
 
   FlatFile file_;
   std::shared_ptr<const void> owner_;
@@ -216,6 +219,7 @@ void Reader::read_tensors(const Table& subgraph, const FlatVector& buffers) {
     const uint32_t b = t.scalar<uint32_t>(tensor_field::buffer, 0, "tensor buffer");
     if (b >= buffers.size()) file_.fail(t.offset(), what + ": buffer " + std::to_string(b) + " of " + std::to_string(buffers.size()));
     if (b > 0) value.constant = constant_of(buffers.table(b, "buffer"), dtype, shape, what);
+    const bool variable = t.scalar<uint8_t>(tensor_field::is_variable, 0, "tensor") != 0;
     Quant q;
     const Table qt = t.table(tensor_field::quantization, "quantization");
     if (qt.valid()) {
@@ -233,9 +237,22 @@ void Reader::read_tensors(const Table& subgraph, const FlatVector& buffers) {
                                     " of " + shape_to_string(shape));
     }
     g_->values[size_t(v)].quant_scale = q.scale, g_->values[size_t(v)].quant_zero = q.zero, g_->values[size_t(v)].quant_axis = q.axis;
+    if (variable && !g_->values[size_t(v)].constant.defined()) g_->values[size_t(v)].constant = variable_start(q, dtype, shape, what);
     value_of_tensor_.push_back(v);
     quant_.push_back(std::move(q));
   }
+}
+
+// A variable tensor (a recurrent op's state) starts at its zero point, as
+// TFLite resets it; it is read as a constant here (an op keeps its own copy).
+Tensor Reader::variable_start(const Quant& q, DType dtype, const Shape& shape, const std::string& what) const {
+  if (shape_numel(shape) > (int64_t(1) << 24)) fail_unsupported(what + ": a variable tensor of " + shape_to_string(shape));
+  Tensor t = Tensor::zeros(dtype, shape);
+  if (dtype == DType::i8 && q.zero.size() == 1 && q.zero[0] >= -128 && q.zero[0] <= 127)
+    std::fill_n(t.data<int8_t>(), t.numel(), int8_t(q.zero[0]));
+  else if (dtype != DType::i16 && dtype != DType::f32 && dtype != DType::i8)
+    fail_unsupported(what + ": a variable tensor of type " + dtype_name(dtype));
+  return t;
 }
 
 std::vector<int> Reader::tensor_list(const FlatVector& v, const std::string& what, bool allow_absent, size_t max_count) {
@@ -315,6 +332,12 @@ void Reader::add_options(ir::Node& n, const OpInfo& info, const Table& o, const 
       n.set_attr(ir::attr_int("align_corners", o.scalar<uint8_t>(2, 0, "operator options")));
       n.set_attr(ir::attr_int("half_pixel_centers", o.scalar<uint8_t>(3, 0, "operator options")));
       break;
+    case 44:  // UNIDIRECTIONAL_SEQUENCE_LSTM: activation (the cell's, not fused), cell_clip, proj_clip, time_major
+      n.set_attr(ir::attr_string("activation", i8(0) == 4 ? "TANH" : "activation code " + std::to_string(i8(0))));
+      n.set_attr(ir::attr_float("cell_clip", o.scalar<float>(1, 0.f, "operator options")));
+      n.set_attr(ir::attr_float("proj_clip", o.scalar<float>(2, 0.f, "operator options")));
+      n.set_attr(ir::attr_int("time_major", o.scalar<uint8_t>(3, 0, "operator options")));
+      break;
     case 25:  // SOFTMAX: beta
       n.set_attr(ir::attr_float("beta", o.scalar<float>(0, 1.0f, "operator options")));
       break;
@@ -326,6 +349,16 @@ void Reader::add_options(ir::Node& n, const OpInfo& info, const Table& o, const 
     default:
       break;
   }
+}
+
+// The integer LSTM's fifth intermediate carries the hidden state's scale
+// (the first four matter only with layer normalization, which is refused).
+void Reader::add_lstm_intermediates(ir::Node& n, const Table& op, const std::string& what) {
+  const std::vector<int> inter = tensor_list(op.vector(op_field::intermediates, 4, "operator intermediates"), what + " intermediates", false, 8);
+  if (inter.size() != 5) return;  // a float LSTM has none; the kernel says what it lacks
+  const Quant& q = quant_[size_t(inter[4])];
+  n.set_attr(ir::attr_floats("hidden_scale", q.scale));
+  n.set_attr(ir::attr_ints("hidden_zero", q.zero));
 }
 
 void Reader::read_operator(const Table& op, uint32_t index) {
@@ -368,6 +401,7 @@ void Reader::read_operator(const Table& op, uint32_t index) {
   if (info->options != 0 && options.valid() && options_type != info->options)
     file_.fail(op.offset(), what + ": options of union type " + std::to_string(options_type) + ", expected " + std::to_string(info->options));
   if (info->options != 0) add_options(n, *info, options, what);
+  if (info->code == 44) add_lstm_intermediates(n, op, what);
   const bool quantized = std::any_of(n.attrs.begin(), n.attrs.end(), [](const ir::Attribute& a) { return a.name.ends_with("_scale"); });
   if (lowers(info->code, quantized)) {
     for (int v : n.outputs) g_->values[size_t(v)].producer = -1;  // the lowering's nodes produce them

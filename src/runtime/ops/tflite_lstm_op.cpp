@@ -1,0 +1,116 @@
+// UNIDIRECTIONAL_SEQUENCE_LSTM of an int8 TFLite model (kernels/qlstm.h):
+// the adapter checks what a hostile file could get wrong (types, shapes,
+// quantization parameters, the intermediate the hidden scale comes from)
+// and derives TFLite's effective scales and biases exactly as TFLite does
+// (the scale products in float, as TFLite computes them).
+#include <cmath>
+
+#include "kernels/qlstm.h"
+#include "runtime/op_registry.h"
+
+namespace pareto::runtime {
+
+namespace {
+
+// TFLite's input order for the LSTM (tensor indices of its node).
+enum {
+  kX = 0, kInputToInput = 1, kRecurrentToInput = 5, kCellToInput = 9, kInputBias = 12,
+  kProjection = 16, kProjectionBias = 17, kHiddenState = 18, kCellState = 19, kInputLayerNorm = 20
+};
+constexpr int64_t kMaxDim = 1 << 16;  // no real LSTM is wider; keeps every int64 sum far from overflow
+
+float scale_of(const OpContext& c, int input, bool need_zero_point_zero) {
+  const std::string k = "in" + std::to_string(input);
+  const auto s = c.node.attr_floats(k + "_scale");
+  const auto z = c.node.attr_ints(k + "_zero");
+  if (s.size() != 1 || z.size() != 1) c.unsupported("input " + std::to_string(input) + " needs one quantization scale and zero point");
+  if (!(s[0] >= 1e-20f && s[0] <= 1e10f)) c.invalid("input " + std::to_string(input) + " has a quantization scale of " + std::to_string(s[0]));
+  if (need_zero_point_zero && z[0] != 0) c.unsupported("input " + std::to_string(input) + ": weights with a nonzero zero point");
+  return s[0];
+}
+
+int32_t zero_of(const OpContext& c, int input) {
+  const auto z = c.node.attr_ints("in" + std::to_string(input) + "_zero");
+  if (z.size() != 1 || z[0] < -128 || z[0] > 127) c.invalid("input " + std::to_string(input) + " needs an int8 zero point");
+  return int32_t(z[0]);
+}
+
+const Tensor& typed(const OpContext& c, int input, DType t, const Shape& shape) {
+  const Tensor& v = c.in(size_t(input));
+  if (v.dtype() != t || v.shape() != shape)
+    c.invalid("input " + std::to_string(input) + " is " + dtype_name(v.dtype()) + " " + shape_to_string(v.shape()) + ", expected " + dtype_name(t) + " " +
+              shape_to_string(shape));
+  return v;
+}
+
+// TFLite's CheckedLog2: the scale must be a power of two (to 1e-3 in its exponent).
+int power_of_two(const OpContext& c, float scale) {
+  const float exponent = std::log(scale) * (1.0f / std::log(2.0f));
+  const float rounded = std::round(exponent);
+  if (!(std::abs(exponent - rounded) < 1e-3f)) c.unsupported("a cell state scale that is not a power of two");
+  return int(rounded);
+}
+
+void run_tfl_lstm(OpContext& c) {
+  if (c.node.attr_s("activation", "NONE") != "TANH") c.unsupported("an integer LSTM whose activation is not TANH");
+  for (int k = kCellToInput; k < kCellToInput + 3; ++k) if (c.has(size_t(k))) c.unsupported("peephole connections");
+  if (c.has(kProjection) || c.has(kProjectionBias)) c.unsupported("a projection");
+  for (int k = kInputLayerNorm; k < kInputLayerNorm + 4; ++k) if (c.has(size_t(k))) c.unsupported("layer normalization");
+  if (!c.has(kInputToInput)) c.unsupported("CIFG (no input gate)");
+  const Tensor& x = c.in(kX);
+  if (x.dtype() != DType::i8) c.unsupported(std::string("an LSTM on ") + dtype_name(x.dtype()) + " input (int8 only)");
+  if (x.rank() != 3) c.unsupported("an LSTM input of rank " + std::to_string(x.rank()) + " (3 expected)");
+  kernels::QLstmParams p;
+  p.time_major = c.node.attr_i("time_major", 0) != 0;
+  p.batch = p.time_major ? x.dim(1) : x.dim(0), p.time = p.time_major ? x.dim(0) : x.dim(1), p.input = x.dim(2);
+  const Tensor& w0 = c.in(kInputToInput);
+  if (w0.rank() != 2) c.invalid("the input weights have rank " + std::to_string(w0.rank()));
+  p.cells = w0.dim(0);
+  if (p.input < 1 || p.cells < 1 || p.input > kMaxDim || p.cells > kMaxDim || p.batch > kMaxDim)
+    c.unsupported("an LSTM of " + std::to_string(p.cells) + " cells over " + std::to_string(p.input) + " inputs");
+  const float input_scale = scale_of(c, kX, false), state_scale = scale_of(c, kHiddenState, false);
+  const int32_t input_zero = zero_of(c, kX), state_zero = zero_of(c, kHiddenState);
+  const Tensor& h0 = typed(c, kHiddenState, DType::i8, {p.batch, p.cells});
+  const Tensor& c0 = typed(c, kCellState, DType::i16, {p.batch, p.cells});
+  p.cell_shift = power_of_two(c, scale_of(c, kCellState, true));
+  if (p.cell_shift > -9) c.unsupported("a cell state scale above 2^-9");
+  const float gate_scale = std::pow(2.0f, -12.0f);  // without layer norm, TFLite's gates are Q3.12
+  for (int g = 0; g < 4; ++g) {
+    const int wi = kInputToInput + g, wr = kRecurrentToInput + g;
+    kernels::QLstmGate& gate = p.gates[g];
+    gate.input_weights = typed(c, wi, DType::i8, {p.cells, p.input}).data<int8_t>();
+    gate.recurrent_weights = typed(c, wr, DType::i8, {p.cells, p.cells}).data<int8_t>();
+    const int32_t* bias = typed(c, kInputBias + g, DType::i32, {p.cells}).data<int32_t>();
+    const float input_product = scale_of(c, wi, true) * input_scale / gate_scale;
+    const float recurrent_product = scale_of(c, wr, true) * state_scale / gate_scale;
+    gate.input_scale = kernels::fxp::quantize_multiplier(input_product);
+    gate.recurrent_scale = kernels::fxp::quantize_multiplier(recurrent_product);
+    gate.input_bias = kernels::qlstm_effective_bias(gate.input_weights, p.cells, p.input, -input_zero, bias);
+    gate.recurrent_bias = kernels::qlstm_effective_bias(gate.recurrent_weights, p.cells, p.cells, -state_zero, nullptr);
+  }
+  const auto hidden_scale = c.node.attr_floats("hidden_scale");
+  const auto hidden_zero = c.node.attr_ints("hidden_zero");
+  if (hidden_scale.size() != 1 || hidden_zero.size() != 1 || !(hidden_scale[0] >= 1e-20f && hidden_scale[0] <= 1e10f) || hidden_zero[0] < -128 ||
+      hidden_zero[0] > 127)
+    c.invalid("the LSTM's hidden-state intermediate has no usable int8 quantization");
+  const float hidden_product = float(std::pow(2.0, -15) / hidden_scale[0] * std::pow(2.0, -15));  // TFLite keeps this one in float too
+  p.hidden_scale = kernels::fxp::quantize_multiplier(hidden_product);
+  p.hidden_zero = int32_t(hidden_zero[0]);
+  const float clip = c.node.attr_f("cell_clip", 0.0f);
+  p.cell_clip = clip > 0 ? int16_t(std::min(std::max(clip / scale_of(c, kCellState, true), -32768.0f), 32767.0f)) : 0;
+  const Shape out_shape = p.time_major ? Shape{p.time, p.batch, p.cells} : Shape{p.batch, p.time, p.cells};
+  if (c.node.attr_ints("out_shape") != out_shape)
+    c.invalid("computes output shape " + shape_to_string(out_shape) + " but the file declares " + shape_to_string(c.node.attr_ints("out_shape")));
+  // Each run starts from the states' initial values (TFLite keeps them between
+  // invocations; a graph run here is one whole sequence).
+  std::vector<int8_t> h(h0.data<int8_t>(), h0.data<int8_t>() + h0.numel());
+  std::vector<int16_t> cell(c0.data<int16_t>(), c0.data<int16_t>() + c0.numel());
+  Tensor& y = c.out(0, DType::i8, out_shape);
+  kernels::qlstm_ref(p, x.data<int8_t>(), h.data(), cell.data(), y.data<int8_t>());
+}
+
+}  // namespace
+
+void register_tflite_lstm_ops(OpRegistry& r) { r.add("TflUnidirectionalLstm", run_tfl_lstm); }
+
+}  // namespace pareto::runtime
