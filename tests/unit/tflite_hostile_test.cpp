@@ -30,6 +30,10 @@ std::string run_node(const NodeSpec& spec, std::string domain = "pareto", Tensor
     ir::Node n;
     n.name = "node", n.op_type = spec.op, n.domain = std::move(domain);
     for (size_t i = 0; i < spec.inputs.size(); ++i) {
+      if (i > 0 && !spec.inputs[i].defined()) {  // an absent optional input
+        n.inputs.push_back(-1);
+        continue;
+      }
       const int v = i == 0 ? g.add_value("x") : g.add_constant("c", spec.inputs[i]);
       if (i == 0) {
         g.values[size_t(v)].type = {spec.inputs[0].dtype(), true, spec.inputs[0].shape(), std::vector<std::string>(spec.inputs[0].shape().size())};
@@ -96,6 +100,64 @@ TEST(TfliteHostile, ConvolutionShapesAndParametersAreChecked) {
   per_channel_axis.attrs.push_back(ir::attr_ints("in1_zero", {0, 0}));
   per_channel_axis.attrs.push_back(ir::attr_int("in1_axis", 3));
   EXPECT_NE(run_node(per_channel_axis).find("axis"), std::string::npos);
+}
+
+// An int8 LSTM of 2 cells over 3 steps of 2 inputs, laid out as TFLite lists
+// its 24 inputs (absent ones undefined).
+NodeSpec lstm() {
+  NodeSpec s;
+  s.op = "TflUnidirectionalLstm";
+  s.inputs.resize(24);
+  s.inputs[0] = Tensor::zeros(DType::i8, {1, 3, 2});
+  for (int k = 1; k <= 8; ++k) s.inputs[size_t(k)] = Tensor::zeros(DType::i8, {2, 2});
+  for (int k = 12; k <= 15; ++k) s.inputs[size_t(k)] = Tensor::zeros(DType::i32, {2});
+  s.inputs[18] = Tensor::zeros(DType::i8, {1, 2});
+  s.inputs[19] = Tensor::zeros(DType::i16, {1, 2});
+  s.out_shape = {1, 3, 2};
+  s.out_dtype = DType::i8;
+  for (int k : {0, 18}) for (const auto& a : quant("in" + std::to_string(k), {0.01f}, {-1})) s.attrs.push_back(a);
+  for (int k = 1; k <= 8; ++k) for (const auto& a : quant("in" + std::to_string(k), {0.005f}, {0})) s.attrs.push_back(a);
+  for (const auto& a : quant("in19", {1.0f / 4096}, {0})) s.attrs.push_back(a);
+  s.attrs.push_back(ir::attr_floats("hidden_scale", {0.01f}));
+  s.attrs.push_back(ir::attr_ints("hidden_zero", {-1}));
+  s.attrs.push_back(ir::attr_string("activation", "TANH"));
+  s.attrs.push_back(ir::attr_float("cell_clip", 1e30f));  // clipped to the int16 range, not converted out of it
+  return s;
+}
+
+TEST(TfliteHostile, LstmShapesScalesAndVariantsAreChecked) {
+  EXPECT_EQ(run_node(lstm()), "");
+  auto with = [](std::vector<ir::Attribute> extra) {
+    NodeSpec s = lstm();
+    for (auto& a : extra) s.attrs.push_back(std::move(a));
+    return run_node(s);
+  };
+  EXPECT_NE(with(quant("in19", {1.0f / (1 << 20)}, {0})).find("cell state scale"), std::string::npos) << "tanh would read -5 integer bits";
+  EXPECT_NE(with(quant("in19", {1.0f / 256}, {0})).find("cell state scale"), std::string::npos);
+  EXPECT_NE(with(quant("in19", {0.0003f}, {0})).find("power of two"), std::string::npos);
+  EXPECT_NE(with(quant("in3", {0.005f}, {7})).find("zero point"), std::string::npos);
+  EXPECT_NE(with(quant("in0", {std::numeric_limits<float>::quiet_NaN()}, {0})).find("scale"), std::string::npos);
+  EXPECT_NE(with({ir::attr_floats("hidden_scale", {})}).find("hidden"), std::string::npos);
+  EXPECT_NE(with({ir::attr_ints("hidden_zero", {300})}).find("hidden"), std::string::npos);
+  EXPECT_NE(with({ir::attr_string("activation", "activation code 6")}).find("TANH"), std::string::npos);
+  NodeSpec s = lstm();
+  s.inputs[6] = Tensor::zeros(DType::i8, {2, 3});  // a recurrent matrix of the wrong width
+  EXPECT_NE(run_node(s).find("expected int8 [2,2]"), std::string::npos) << run_node(s);
+  s = lstm();
+  s.inputs[19] = Tensor::zeros(DType::i8, {1, 2});  // the cell state must be int16
+  EXPECT_NE(run_node(s).find("expected int16"), std::string::npos) << run_node(s);
+  s = lstm();
+  s.inputs[10] = Tensor::zeros(DType::i16, {2});  // a peephole
+  EXPECT_NE(run_node(s).find("peephole"), std::string::npos);
+  s = lstm();
+  s.inputs[1] = Tensor();  // CIFG: no input gate
+  EXPECT_NE(run_node(s).find("CIFG"), std::string::npos);
+  s = lstm();
+  s.out_shape = {1, 2, 3};
+  EXPECT_NE(run_node(s).find("declares"), std::string::npos);
+  s = lstm();
+  s.inputs[0] = Tensor::zeros(DType::u8, {1, 3, 2});
+  EXPECT_NE(run_node(s).find("int8 only"), std::string::npos);
 }
 
 TEST(TfliteHostile, EmptyPlanesAndHugeSoftmaxRowsAreDefined) {

@@ -73,7 +73,8 @@ void run_tfl_lstm(OpContext& c) {
   const Tensor& h0 = typed(c, kHiddenState, DType::i8, {p.batch, p.cells});
   const Tensor& c0 = typed(c, kCellState, DType::i16, {p.batch, p.cells});
   p.cell_shift = power_of_two(c, scale_of(c, kCellState, true));
-  if (p.cell_shift > -9) c.unsupported("a cell state scale above 2^-9");
+  // TFLite's range: the cell's tanh then reads 0 to 6 integer bits (15 + shift).
+  if (p.cell_shift > -9 || p.cell_shift < -15) c.unsupported("a cell state scale of 2^" + std::to_string(p.cell_shift) + " (2^-15 to 2^-9 are supported)");
   const float gate_scale = std::pow(2.0f, -12.0f);  // without layer norm, TFLite's gates are Q3.12
   for (int g = 0; g < 4; ++g) {
     const int wi = kInputToInput + g, wr = kRecurrentToInput + g;
