@@ -33,6 +33,14 @@ template <class T>
 void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output);
 template <class T>
 void qdepthwise_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output);
+// The depthwise conv with depth_multiplier 1, AVX-512 (F, BW): filter as
+// int32 [k_h * k_w][out_c] with the filter offsets already added
+// (qdepthwise_filter_i32); the same bytes as the reference.
+std::vector<int32_t> qdepthwise_filter_i32(const QConvParams& p, const void* filter, bool is_signed);
+namespace avx512 {
+template <class T>
+void qdepthwise_nhwc(const QConvParams& p, const T* input, const int32_t* filter, const int32_t* bias, T* output);
+}
 
 // Fully connected: output[b][o] from input[b][0..depth) and filter[o][0..depth).
 struct QFullyConnectedParams {

@@ -18,6 +18,18 @@ T clamp_to(int32_t v, int32_t lo, int32_t hi) {
 
 }  // namespace
 
+std::vector<int32_t> qdepthwise_filter_i32(const QConvParams& p, const void* filter, bool is_signed) {
+  const int64_t taps = p.k_h * p.k_w;
+  std::vector<int32_t> out(size_t(taps * p.out_c));
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t c = 0; c < p.out_c; ++c) {
+      const int64_t i = t * p.out_c + c;
+      const int32_t w = is_signed ? int32_t(static_cast<const int8_t*>(filter)[i]) : int32_t(static_cast<const uint8_t*>(filter)[i]);
+      out[size_t(i)] = w + p.filter_offsets[c];
+    }
+  return out;
+}
+
 template <class T>
 void qconv_nhwc_ref(const QConvParams& p, const T* input, const T* filter, const int32_t* bias, T* output) {
   const int64_t rows_end = p.rows_end < 0 ? p.batch * p.out_h : p.rows_end;

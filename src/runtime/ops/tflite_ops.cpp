@@ -13,6 +13,9 @@
 #include "kernels/qnhwc.h"
 #include "pareto/thread_pool.hpp"
 #include "runtime/op_registry.h"
+#include "runtime/ops/op_util.h"
+#include "runtime/ops/tflite_conv_gemm.h"
+#include "core/cpu.h"
 
 namespace pareto::runtime {
 
@@ -163,6 +166,24 @@ void run_conv(OpContext& c, bool depthwise) {
   check_out(c, t, out_shape);
   Tensor& y = c.out(0, t, out_shape);
   const int32_t* bias = bias_of(c, 2, p.out_c);
+  if (!depthwise) {
+    std::vector<int32_t> filter_zero;
+    for (int32_t off : q.filter_offsets) filter_zero.push_back(-off);
+    if (tfl_conv_by_gemm(c, p, x, w, filter_zero, bias, y)) return;
+  } else if (p.depth_multiplier == 1 && cpu_features().avx512f && cpu_features().avx512bw) {
+    // The filter widened to int32 with its offsets, once per executor and node.
+    const auto held = prepared_once(c, 1, 0x7f1d, [&]() -> std::shared_ptr<const void> {
+      return std::make_shared<std::vector<int32_t>>(kernels::qdepthwise_filter_i32(p, w.raw(), t == DType::i8));
+    });
+    const int32_t* filter = static_cast<const std::vector<int32_t>*>(held.get())->data();
+    parallel_for(p.batch * p.out_h, [&](int64_t begin, int64_t end) {
+      kernels::QConvParams part = p;
+      part.rows_begin = begin, part.rows_end = end;
+      if (t == DType::u8) kernels::avx512::qdepthwise_nhwc<uint8_t>(part, x.data<uint8_t>(), filter, bias, y.data<uint8_t>());
+      else kernels::avx512::qdepthwise_nhwc<int8_t>(part, x.data<int8_t>(), filter, bias, y.data<int8_t>());
+    });
+    return;
+  }
   // Output rows split over the session's threads (rows are independent: the
   // same values as one thread's run, bit for bit).
   parallel_for(p.batch * p.out_h, [&](int64_t begin, int64_t end) {
