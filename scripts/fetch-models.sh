@@ -84,6 +84,7 @@ if [ ! -f .cache/tflite/lib/libtensorflowlite_c.so ] && [ "$(uname -m)" = x86_64
 fi
 if [ ! -f .cache/tflite-wasm/tflite_web_api_cc.wasm ]; then
   tgz=$(cd "$packs" && npm pack --silent "$TFLITE_WASM_PKG" 2>/dev/null | tail -n1)
+  [ -n "$tgz" ] || { echo "fetch-models: npm pack $TFLITE_WASM_PKG failed (is the npm registry reachable?)" >&2; exit 1; }
   tmp=$(mktemp -d)
   tar xzf "$packs/$tgz" -C "$tmp"
   mkdir -p .cache/tflite-wasm

@@ -98,7 +98,10 @@ async function main() {
   input.data().set(given.values);
   if (!runner.Infer()) throw new Error('inference failed');
   const want = output.data(), got = readNpy(b);
-  if (got.values.length !== want.length) throw new Error(b + ': ' + got.values.length + ' values, TFLite wrote ' + want.length);
+  const [outDescr] = kTypes[output.dataType] || [];
+  const outShape = String(output.shape).split(',').map(Number);
+  if (got.descr !== outDescr || String(got.shape) !== String(outShape))
+    throw new Error(b + ': ' + got.descr + ' ' + got.shape + ', TFLite wrote ' + outDescr + ' ' + outShape);
   const diffs = [];
   for (let i = 0; i < want.length; ++i) if (got.values[i] !== want[i]) diffs.push(`[${i}] pareto ${got.values[i]} tflite ${want[i]}`);
   if (diffs.length) {

@@ -17,7 +17,8 @@ using namespace pareto;
 namespace {
 
 std::string write_small_model() {
-  const std::string path = ::testing::TempDir() + "/profile_small.onnx";
+  // Named by the test: ctest runs tests as parallel processes, and two writing one file race.
+  const std::string path = ::testing::TempDir() + "/profile_small_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".onnx";
   std::ofstream(path, std::ios::binary) << pareto::test::small_model();
   return path;
 }

@@ -94,7 +94,7 @@ TEST(QuantizeApi, ErrorsComeBackAsStatus) {
   EXPECT_NE(r.status().message.find("/nonexistent.gguf"), std::string::npos) << r.status().message;
   auto e = pareto::evaluate_quantized("/nonexistent-a.gguf", "/nonexistent-b.gguf", "text");
   ASSERT_FALSE(e.ok());
-  auto c = pareto::calibrate_importance("/nonexistent.gguf", "text", ::testing::TempDir() + "/imp.txt", 1);
+  auto c = pareto::calibrate_importance("/nonexistent.gguf", "text", ::testing::TempDir() + "/quantize_api_never_written_imp.txt", 1);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code, pareto::StatusCode::invalid_argument);
 }

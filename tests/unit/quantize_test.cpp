@@ -399,7 +399,7 @@ TEST(Quantize, ImportanceWeightedRoundingNeverLosesOnItsObjective) {
     EXPECT_GT(better, type == uint32_t(kernels::GgmlType::q8_0) ? 0 : 25) << kernels::ggml_type_traits(type).name;
   }
   quant::Importance imp{{"blk.0.attn_q.weight", {1.f, 0.5f, 2.25f}}};
-  const std::string path = ::testing::TempDir() + "/imp.txt";
+  const std::string path = ::testing::TempDir() + "/quantize_importance_roundtrip.txt";
   quant::save_importance(path, imp);
   EXPECT_EQ(quant::load_importance(path), imp);
   std::ofstream(path) << "blk.0.attn_q.weight 3 1 nan 2\n";

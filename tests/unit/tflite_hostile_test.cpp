@@ -8,60 +8,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ir/graph.h"
-#include "pareto/error.h"
-#include "runtime/executor.h"
+#include "tfl_node_runner.h"
 
 namespace pareto {
 namespace {
-
-struct NodeSpec {
-  std::string op;
-  std::vector<Tensor> inputs;  // the first is the graph input, the rest constants
-  Shape out_shape;
-  DType out_dtype = DType::u8;
-  std::vector<ir::Attribute> attrs;
-};
-
-// Runs one Tfl node; returns the error text ("" when it ran) and, when asked, its output.
-std::string run_node(const NodeSpec& spec, std::string domain = "pareto", Tensor* output = nullptr) {
-  try {
-    ir::Graph g;
-    ir::Node n;
-    n.name = "node", n.op_type = spec.op, n.domain = std::move(domain);
-    for (size_t i = 0; i < spec.inputs.size(); ++i) {
-      if (i > 0 && !spec.inputs[i].defined()) {  // an absent optional input
-        n.inputs.push_back(-1);
-        continue;
-      }
-      const int v = i == 0 ? g.add_value("x") : g.add_constant("c", spec.inputs[i]);
-      if (i == 0) {
-        g.values[size_t(v)].type = {spec.inputs[0].dtype(), true, spec.inputs[0].shape(), std::vector<std::string>(spec.inputs[0].shape().size())};
-        g.inputs.push_back(v);
-      }
-      n.inputs.push_back(v);
-    }
-    const int out = g.add_value("y");
-    n.outputs.push_back(out);
-    for (const ir::Attribute& a : spec.attrs) n.set_attr(a);  // a later one replaces an earlier one of the same name
-    n.set_attr(ir::attr_ints("out_shape", spec.out_shape));
-    n.set_attr(ir::attr_int("out_dtype", int64_t(spec.out_dtype)));
-    g.values[size_t(out)].producer = 0;
-    g.nodes.push_back(n);
-    g.outputs.push_back(out);
-    runtime::check_supported(g);
-    runtime::Executor ex(13, runtime::ExecOptions{});
-    std::vector<Tensor> outs = ex.run_graph(g, {spec.inputs[0]}, nullptr);
-    if (output) *output = outs.at(0);
-    return "";
-  } catch (const Error& e) {
-    return e.what();
-  }
-}
-
-std::vector<ir::Attribute> quant(const std::string& prefix, std::vector<float> scale, std::vector<int64_t> zero) {
-  return {ir::attr_floats(prefix + "_scale", std::move(scale)), ir::attr_ints(prefix + "_zero", std::move(zero))};
-}
 
 NodeSpec conv(int64_t filter_in_c, int64_t bias_len) {
   NodeSpec s;
@@ -158,6 +108,26 @@ TEST(TfliteHostile, LstmShapesScalesAndVariantsAreChecked) {
   s = lstm();
   s.inputs[0] = Tensor::zeros(DType::u8, {1, 3, 2});
   EXPECT_NE(run_node(s).find("int8 only"), std::string::npos);
+  s = lstm();
+  s.out_dtype = DType::u8;
+  EXPECT_NE(run_node(s).find("declares another output type"), std::string::npos);
+  // A 1e-20 hidden scale saturates the multiplier: the output clamps, no overflow (UBSan runs this).
+  EXPECT_EQ(with({ir::attr_floats("hidden_scale", {1e-20f}), ir::attr_ints("hidden_zero", {100})}), "");
+  // States left out (TFLite variable tensors, which the loader does not
+  // materialize) start at the zero point: the same output as given states
+  // holding it.
+  s = lstm();
+  s.inputs[0] = Tensor::from_vector<int8_t>({5, -7, 100, 3, -128, 127}, {1, 3, 2});
+  for (int k = 1; k <= 8; ++k) s.inputs[size_t(k)] = Tensor::from_vector<int8_t>({10, -20, 30, 40}, {2, 2});
+  s.inputs[18] = Tensor::from_vector<int8_t>({-1, -1}, {1, 2});
+  Tensor given, left_out;
+  ASSERT_EQ(run_node(s, "pareto", &given), "");
+  s.inputs[18] = Tensor(), s.inputs[19] = Tensor();
+  ASSERT_EQ(run_node(s, "pareto", &left_out), "");
+  ASSERT_EQ(given.numel(), 6);
+  EXPECT_TRUE(std::equal(given.data<int8_t>(), given.data<int8_t>() + 6, left_out.data<int8_t>()));
+  const int8_t first = given.data<int8_t>()[0];
+  EXPECT_FALSE(std::all_of(given.data<int8_t>(), given.data<int8_t>() + 6, [&](int8_t v) { return v == first; })) << "the outputs vary";
 }
 
 TEST(TfliteHostile, EmptyPlanesAndHugeSoftmaxRowsAreDefined) {

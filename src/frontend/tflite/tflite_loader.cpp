@@ -138,7 +138,6 @@ class Reader {
   void add_quant(ir::Node& n, const std::string& prefix, int tensor);
   // Tensor indices, at most max_count of them; -1 (an absent optional input) where allowed.
   std::vector<int> tensor_list(const FlatVector& v, const std::string& what, bool allow_absent, size_t max_count);
-  Tensor variable_start(const Quant& q, DType dtype, const Shape& shape, const std::string& what) const;
   void add_lstm_intermediates(ir::Node& n, const Table& op, const std::string& what);
 
   FlatFile file_;
@@ -146,6 +145,7 @@ class Reader {
   std::vector<int32_t> codes_;
   std::vector<int> value_of_tensor_;
   std::vector<Quant> quant_;
+  std::vector<bool> state_;  // per tensor: a variable tensor without a buffer
   std::shared_ptr<ir::Graph> g_ = std::make_shared<ir::Graph>();
 };
 
@@ -237,22 +237,13 @@ void Reader::read_tensors(const Table& subgraph, const FlatVector& buffers) {
                                     " of " + shape_to_string(shape));
     }
     g_->values[size_t(v)].quant_scale = q.scale, g_->values[size_t(v)].quant_zero = q.zero, g_->values[size_t(v)].quant_axis = q.axis;
-    if (variable && !g_->values[size_t(v)].constant.defined()) g_->values[size_t(v)].constant = variable_start(q, dtype, shape, what);
+    // A variable tensor without a buffer is a recurrent op's state; nothing
+    // is allocated for it here (a small file may list many large ones): the
+    // op that reads it makes its start value (read_operator).
+    state_.push_back(variable && !g_->values[size_t(v)].constant.defined());
     value_of_tensor_.push_back(v);
     quant_.push_back(std::move(q));
   }
-}
-
-// A variable tensor (a recurrent op's state) starts at its zero point, as
-// TFLite resets it; it is read as a constant here (an op keeps its own copy).
-Tensor Reader::variable_start(const Quant& q, DType dtype, const Shape& shape, const std::string& what) const {
-  if (shape_numel(shape) > (int64_t(1) << 24)) fail_unsupported(what + ": a variable tensor of " + shape_to_string(shape));
-  Tensor t = Tensor::zeros(dtype, shape);
-  if (dtype == DType::i8 && q.zero.size() == 1 && q.zero[0] >= -128 && q.zero[0] <= 127)
-    std::fill_n(t.data<int8_t>(), t.numel(), int8_t(q.zero[0]));
-  else if (dtype != DType::i16 && dtype != DType::f32 && dtype != DType::i8)
-    fail_unsupported(what + ": a variable tensor of type " + dtype_name(dtype));
-  return t;
 }
 
 std::vector<int> Reader::tensor_list(const FlatVector& v, const std::string& what, bool allow_absent, size_t max_count) {
@@ -401,7 +392,13 @@ void Reader::read_operator(const Table& op, uint32_t index) {
   if (info->options != 0 && options.valid() && options_type != info->options)
     file_.fail(op.offset(), what + ": options of union type " + std::to_string(options_type) + ", expected " + std::to_string(info->options));
   if (info->options != 0) add_options(n, *info, options, what);
-  if (info->code == 44) add_lstm_intermediates(n, op, what);
+  if (info->code == 44) {
+    add_lstm_intermediates(n, op, what);
+    // The states (inputs 18 and 19) start as TFLite resets them: the kernel
+    // makes them from their quantization when they are not given as values.
+    for (size_t k : {size_t(18), size_t(19)})
+      if (k < inputs.size() && inputs[k] >= 0 && state_[size_t(inputs[k])]) n.inputs[k] = -1;
+  }
   const bool quantized = std::any_of(n.attrs.begin(), n.attrs.end(), [](const ir::Attribute& a) { return a.name.ends_with("_scale"); });
   if (lowers(info->code, quantized)) {
     for (int v : n.outputs) g_->values[size_t(v)].producer = -1;  // the lowering's nodes produce them

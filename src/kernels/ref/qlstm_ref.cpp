@@ -46,8 +46,8 @@ void step(const QLstmParams& p, const int8_t* x, int8_t* h, int16_t* c, std::vec
     // CwiseMul takes an output offset and subtracts it; without projection
     // the zero point itself is passed). Adding it would be the textbook
     // requantization, and off by 2 x zero point from every TFLite output.
-    const int32_t hidden = fxp::multiply_by_multiplier(int32_t(output) * int32_t(squashed), p.hidden_scale) - p.hidden_zero;
-    h[i] = int8_t(std::clamp<int32_t>(hidden, -128, 127));
+    const int64_t hidden = int64_t(fxp::multiply_by_multiplier(int32_t(output) * int32_t(squashed), p.hidden_scale)) - p.hidden_zero;
+    h[i] = int8_t(std::clamp<int64_t>(hidden, -128, 127));
   }
 }
 
