@@ -6,15 +6,18 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup.sh
-bash scripts/fetch-models.sh
-bash scripts/build.sh release
-ctest --preset release -j2
+start=$SECONDS
+step() { echo "[run-tests] $(date -u +%T) +$((SECONDS - start))s: $*"; }  # where a CI run's time goes
+step setup; bash scripts/setup.sh
+step fetch-models; bash scripts/fetch-models.sh
+step build release; bash scripts/build.sh release
+step ctest release; ctest --preset release -j2
 if [ "${1:-}" != "--no-sanitize" ]; then
-  bash scripts/build.sh asan
-  ctest --preset asan -j2
-  bash scripts/build.sh fuzz
-  ctest --preset fuzz -j2
-  bash scripts/build.sh tsan
-  ctest --preset tsan
+  step build asan; bash scripts/build.sh asan
+  step ctest asan; ctest --preset asan -j2
+  step build fuzz; bash scripts/build.sh fuzz
+  step ctest fuzz; ctest --preset fuzz -j2
+  step build tsan; bash scripts/build.sh tsan
+  step ctest tsan; ctest --preset tsan
 fi
+step done
