@@ -64,6 +64,9 @@ struct Direction {
 
 // rec[b, first*hidden ...] = a[b, :] . R[first*hidden ..., :]^T for `count` gates.
 void recurrence_gemm(const Direction& d, const float* a, int first, int count, float* rec) {
+  // An empty batch or state leaves rec empty (its data() null): nothing to
+  // compute, and no offset may be applied to it (found by fuzz_short_onnx).
+  if (d.batch == 0 || d.hidden == 0 || count == 0) return;
   kernels::GemmArgs g;
   g.trans_b = true;
   g.m = d.batch;
