@@ -80,6 +80,7 @@ int cmd_compile(const Args& args);
 int cmd_quantize(const Args& args);
 int cmd_quantize_onnx(const Args& args);  // cmd_quantize hands .onnx inputs here
 int cmd_tune(const Args& args);
+int cmd_tune_llm(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_route_calibrate(const Args& args);
 int cmd_calibrate(const Args& args);

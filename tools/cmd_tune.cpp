@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -121,9 +122,30 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
   return j;
 }
 
+// Latency against quality loss, every measured point (one per thread count).
+void write_plot(const OnnxTuneResult& r, const std::string& model, const std::string& path) {
+  std::vector<TunePlotPoint> pts;
+  std::vector<std::vector<std::string>> table{{"point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", ""}};
+  char b[3][32];
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    const OnnxTunePoint& p = r.points[i];
+    const std::string label = p.label + " @" + std::to_string(p.threads);
+    pts.push_back({label, p.cost.latency_ms, std::max(p.quality_loss, 1e-9), p.frontier ? "front" : "other", int(i) == r.chosen});
+    std::snprintf(b[0], sizeof b[0], "%.3f", p.cost.latency_ms);
+    std::snprintf(b[1], sizeof b[1], "%.1f", p.cost.memory_mib);
+    std::snprintf(b[2], sizeof b[2], "%.3e", p.quality_loss);
+    table.push_back({p.label, std::to_string(p.int8_layers.size()) + "/" + std::to_string(r.layers.size()), std::to_string(p.threads), b[0], b[1], b[2],
+                     std::string(p.frontier ? "front" : "") + (int(i) == r.chosen ? " chosen" : "")});
+  }
+  std::ofstream f(path, std::ios::binary);
+  f << render_tune_plot("pareto tune: " + model, "latency, ms", "quality loss (relative L2 of the outputs)", true, pts, table);
+  if (!f) fail(StatusCode::io_error, "cannot write the plot " + path);
+}
+
 }  // namespace
 
 int cmd_tune(const Args& a) {
+  if (a.positional.size() == 1 && a.positional[0].size() > 5 && a.positional[0].compare(a.positional[0].size() - 5, 5, ".gguf") == 0) return cmd_tune_llm(a);
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
                   "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] [--method M] "
@@ -152,6 +174,7 @@ int cmd_tune(const Args& a) {
     o.memory_what = "peak RSS of a pareto bench process";
   }
   const OnnxTuneResult r = take(tune_onnx_model(in, out, calib, eval, o));
+  if (a.has("--plot")) write_plot(r, in, a.get("--plot"));
   if (json) {
     std::printf("%s\n", to_json(r).dump(2).c_str());
     return 0;

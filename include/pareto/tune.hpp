@@ -86,4 +86,79 @@ struct OnnxTuneResult {
 Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string& out, const std::vector<CalibrationSample>& calib,
                                        const std::vector<CalibrationSample>& eval, const OnnxTuneOptions& options = {});
 
+// pareto tune, GGUF LLMs: a weight type per tensor. Quality is the mean KL
+// divergence of the candidate's next-token distribution from the base
+// model's on held-out text (and its perplexity), measured for every point
+// reported; bits per weight are exact; decode latency is timed, memory is
+// the weights plus the KV cache, energy per decoded token comes from the
+// profiler's device model (an estimate). The search: per-tensor
+// sensitivity, a greedy path by bytes saved per unit of KL, an
+// evolutionary search seeded with it and the uniform formats
+// (quant/mix_search.h), anchors made elsewhere (llama.cpp's mixes) measured
+// as they are.
+struct LlmTuneOptions {
+  std::string formats = "f16,q8_0,pq6g32s,pq5g32a,q4_k,q4_0,pq3g32a";  // candidate types, any order
+  int64_t ctx = 128;         // evaluation chunk length (tokens)
+  int64_t max_chunks = 0;    // 0: the whole text
+  std::vector<int> threads = {1};
+  int prompt_tokens = 16, decode_tokens = 16, runs = 3;  // timing of each shown point
+  int points = 8, generations = 8, population = 16;
+  uint64_t seed = 1;
+  double time_budget_s = 0;  // the evolutionary search stops past it (0: no limit)
+  int max_timed = 12;        // search points timed besides the uniform ones and anchors (front first)
+  std::vector<std::string> anchors;  // GGUF files of the same model made elsewhere, measured as they are
+  // Budgets (0: none): decode ms per token, MiB of weights + KV cache, bits
+  // per weight, mJ per decoded token (estimated), mean KL.
+  double max_latency_ms = 0, max_memory_mib = 0, max_bpw = 0, max_energy_mj = 0, max_kl = 0;
+  std::string objective = "latency";  // latency, memory, bpw, energy or quality
+  std::string cache;  // JSON-lines file of measured qualities: read first, appended to (a rerun resumes)
+  bool energy = true;  // profile each timed point for its energy estimate
+  std::function<void(const std::string& line)> progress;
+};
+
+struct LlmTunePoint {
+  std::string label;   // "uniform q4_0", "greedy 12", "evolved g3", "anchor FILE"
+  std::string origin;  // uniform, search, anchor
+  std::vector<std::string> types;  // per tensor (LlmTuneResult::tensors); empty for anchors
+  int threads = 1;
+  double bpw = 0;
+  double weight_mib = 0, memory_mib = 0;  // matrices as stored; weights + KV cache
+  double kl = 0, ppl = 0, top1 = 0;
+  double decode_ms = 0, prefill_ms = 0, energy_mj = 0;
+  bool frontier = false, within_budget = false;
+};
+
+struct LlmTuneResult {
+  std::vector<std::string> tensors, formats;
+  std::vector<std::vector<double>> sensitivity;  // [tensor][format]
+  std::vector<LlmTunePoint> points;    // the timed points, each at every thread count
+  std::vector<LlmTunePoint> searched;  // every measured mix (quality and size; not timed)
+  int chosen = -1;                     // index into points
+  std::string reason;
+  double ppl_base = 0;
+  int64_t eval_tokens = 0;
+  int measured = 0, from_cache = 0, generations_run = 0;
+  bool stopped_by_budget = false;
+  double seconds = 0;
+  std::string written;  // what was written to the output, in words
+};
+
+// Tunes the GGUF `in` on `eval_text`, writes the chosen point to `out`
+// (a GGUF with a type per tensor; an anchor file is copied as it is).
+Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& out, const std::string& eval_text,
+                                     const LlmTuneOptions& options = {});
+
+// A self-contained HTML page (inline SVG, no script, nothing fetched)
+// plotting measured points: x against y, the front and the chosen point
+// marked, and a table of them.
+struct TunePlotPoint {
+  std::string label;
+  double x = 0, y = 0;
+  std::string kind;  // "front", "other", "anchor"
+  bool chosen = false;
+};
+std::string render_tune_plot(const std::string& title, const std::string& x_label, const std::string& y_label, bool log_y,
+                             const std::vector<TunePlotPoint>& points, const std::vector<std::vector<std::string>>& table);
+
+
 }  // namespace pareto

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "api/guarded.h"
+#include "api/profile_llm.h"
 #include "api/median.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -139,24 +140,33 @@ Result<std::string> profile_llm_model(const std::string& path, const ProfileOpti
     // As generate runs it: weights repacked for this CPU's kernels (the bytes
     // read per token stay those of the GGML types, docs/PROFILE.md).
     if (o.repack) llm::repack_for_cpu(*model);
-    profile::ReportInput in;
-    in.model = path, in.kind = "llm";
-    in.device = profile::load_device_profile(o.device);
-    profile::LlmProfileOptions lo;
-    lo.prompt_tokens = o.prompt_tokens, lo.decode_tokens = o.runs, lo.kv = llm::kv_type_by_name(o.kv);
-    {
-      ThreadPool pool(std::max(1, o.threads));
-      PoolScope scope(&pool);
-      // The meter covers the decoded tokens only (timed with no recording).
-      lo.around_decode = [&](const std::function<void()>& decode) { meter(o, in, decode); };
-      in.measured_units = lo.decode_tokens;
-      in.passes = profile::profile_llm(*model, lo);
-    }
-    in.peak_rss_bytes = peak_rss_bytes();
-    in.machine = machine_for(o, o.threads);
-    return profile::build_report(in).dump();
+    return api::profile_loaded_llm(*model, path, o);
   });
 }
+
+namespace api {
+
+std::string profile_loaded_llm(llm::Model& model, const std::string& name, const ProfileOptions& o) {
+  if (o.runs < 1) fail_argument("profile needs at least one decoded token");
+  profile::ReportInput in;
+  in.model = name, in.kind = "llm";
+  in.device = profile::load_device_profile(o.device);
+  profile::LlmProfileOptions lo;
+  lo.prompt_tokens = o.prompt_tokens, lo.decode_tokens = o.runs, lo.kv = llm::kv_type_by_name(o.kv);
+  {
+    ThreadPool pool(std::max(1, o.threads));
+    PoolScope scope(&pool);
+    // The meter covers the decoded tokens only (timed with no recording).
+    lo.around_decode = [&](const std::function<void()>& decode) { meter(o, in, decode); };
+    in.measured_units = lo.decode_tokens;
+    in.passes = profile::profile_llm(model, lo);
+  }
+  in.peak_rss_bytes = peak_rss_bytes();
+  in.machine = machine_for(o, o.threads);
+  return profile::build_report(in).dump();
+}
+
+}  // namespace api
 
 uint64_t parse_byte_size(const std::string& text) { return profile::parse_cache_size(text); }
 

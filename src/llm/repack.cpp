@@ -31,14 +31,14 @@ void release_pages(const void* p, size_t n) {
 // its file pages, not both copies of the largest matrix.
 constexpr size_t kReleaseBlockBytes = size_t(4) << 20;
 template <class Fn>
-void copy_in_blocks(const kernels::WeightMatrix& w, Fn fn) {
+void copy_in_blocks(const kernels::WeightMatrix& w, bool release, Fn fn) {
   const auto* src = static_cast<const uint8_t*>(w.data);
   const size_t row_bytes = kernels::ggml_row_size(w.type, w.cols);
   const int64_t block = std::max<int64_t>(1, int64_t(kReleaseBlockBytes / row_bytes));
   for (int64_t b0 = 0; b0 < w.rows; b0 += block) {
     const int64_t b1 = std::min(w.rows, b0 + block);
     fn(b0, b1);
-    release_pages(src + size_t(b0) * row_bytes, size_t(b1 - b0) * row_bytes);
+    if (release) release_pages(src + size_t(b0) * row_bytes, size_t(b1 - b0) * row_bytes);
   }
 }
 
@@ -48,14 +48,14 @@ bool is_float_type(uint32_t type) {
 }
 
 // Packable types: the packed layout (kernels/packed_weights.h). Returns its bytes.
-size_t pack_matrix(kernels::WeightMatrix& w, Model& m) {
+size_t pack_matrix(kernels::WeightMatrix& w, Model& m, bool release) {
   const kernels::PackedKind kind = *kernels::packed_kind_for(w.type);
   const size_t qs_bytes = kernels::packed_qs_bytes(kind, w.rows, w.cols), meta_bytes = kernels::packed_meta_bytes(kind, w.rows, w.cols);
   std::shared_ptr<void> buf = allocate_large((qs_bytes + meta_bytes + 63) / 64 * 64);
   auto* qs = static_cast<uint8_t*>(buf.get());
   uint8_t* meta = qs + qs_bytes;
   const void* src = w.data;
-  copy_in_blocks(w, [&](int64_t b0, int64_t b1) {
+  copy_in_blocks(w, release, [&](int64_t b0, int64_t b1) {
     parallel_for(b1 - b0, [&](int64_t r0, int64_t r1) { kernels::pack_rows(kind, src, w.cols, b0 + r0, b0 + r1, qs, meta); });
   });
   m.owners.push_back(buf);
@@ -68,12 +68,12 @@ size_t pack_matrix(kernels::WeightMatrix& w, Model& m) {
 // file's 4 KiB pages into huge pages: decode streams every weight once per
 // token, and on 4 KiB pages a TLB walk comes every 2048 F16 weights.
 // Returns the bytes moved.
-size_t move_float_matrix(kernels::WeightMatrix& w, Model& m) {
+size_t move_float_matrix(kernels::WeightMatrix& w, Model& m, bool release) {
   const size_t row = kernels::ggml_row_size(w.type, w.cols), bytes = row * size_t(w.rows);
   std::shared_ptr<void> buf = allocate_large((bytes + 63) / 64 * 64);
   const auto* src = static_cast<const uint8_t*>(w.data);
   auto* dst = static_cast<uint8_t*>(buf.get());
-  copy_in_blocks(w, [&](int64_t b0, int64_t b1) { std::memcpy(dst + size_t(b0) * row, src + size_t(b0) * row, size_t(b1 - b0) * row); });
+  copy_in_blocks(w, release, [&](int64_t b0, int64_t b1) { std::memcpy(dst + size_t(b0) * row, src + size_t(b0) * row, size_t(b1 - b0) * row); });
   m.owners.push_back(buf);
   w.data = dst;
   return bytes;
@@ -81,7 +81,7 @@ size_t move_float_matrix(kernels::WeightMatrix& w, Model& m) {
 
 }  // namespace
 
-RepackReport repack_for_cpu(Model& m) {
+RepackReport repack_for_cpu(Model& m, bool release_sources) {
   RepackReport report;
   if (!kernels::packed_weights_preferred()) return report;
   const double t0 = now_seconds();
@@ -95,7 +95,7 @@ RepackReport repack_for_cpu(Model& m) {
     const bool pack = kernels::packable(w.type, w.cols);
     if (!pack && !is_float_type(w.type)) return;
     const void* key = w.data;
-    report.bytes += pack ? pack_matrix(w, m) : move_float_matrix(w, m);
+    report.bytes += pack ? pack_matrix(w, m, release_sources) : move_float_matrix(w, m, release_sources);
     report.matrices++;
     done[key] = w;
   };

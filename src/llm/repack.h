@@ -19,6 +19,9 @@ struct RepackReport {
 // Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; kernels::packable) when
 // this CPU has a kernel for the packed layout, and moves F16 / BF16 / F32
 // matrices into huge pages (same layout); a no-op on other CPUs.
-RepackReport repack_for_cpu(Model& m);
+// release_sources drops the old copy's pages (MADV_DONTNEED) as it goes:
+// right for matrices in a mapped file, wrong for ones in heap buffers that
+// stay in use (pareto tune's candidates share them), which it would zero.
+RepackReport repack_for_cpu(Model& m, bool release_sources = true);
 
 }  // namespace pareto::llm

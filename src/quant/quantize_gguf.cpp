@@ -75,17 +75,24 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
   w.set_u32("general.file_type", llm::llama_file_type(o.type));
   // Quantized tensors are produced while the file is written: count them for the progress line.
   auto produced = std::make_shared<int>(0), to_produce = std::make_shared<int>(0);
+  for (const auto& [name, type] : o.tensor_types) {
+    const gguf::TensorInfo* t = file->tensor(name);
+    if (!t || !is_weight_matrix(*t)) fail_argument(in + ": no weight matrix named '" + name + "' to give a type");
+    (void)type;
+  }
   for (const gguf::TensorInfo& t : file->tensors) {
     r.bytes_in += t.nbytes;
     bool keep = !is_weight_matrix(t);
     for (const std::string& k : o.keep) keep |= t.name.find(k) != std::string::npos;
+    const auto chosen = o.tensor_types.find(t.name);
+    const uint32_t wanted = chosen != o.tensor_types.end() ? chosen->second : o.type;
     const int64_t cols = t.ne[0], rows = t.numel() / std::max<int64_t>(cols, 1);
     bool fell_back = false;
-    const uint32_t type = keep ? o.type : storage_type(o.type, cols, &fell_back);
+    const uint32_t type = keep ? wanted : storage_type(wanted, cols, &fell_back);
     if (fell_back) {
       r.fallbacks++;
       r.notes.push_back(t.name + ": rows of " + std::to_string(cols) + " are not a multiple of " +
-                        std::to_string(kernels::ggml_type_traits(o.type).block_size) + ", written as " + kernels::ggml_type_traits(type).name +
+                        std::to_string(kernels::ggml_type_traits(wanted).block_size) + ", written as " + kernels::ggml_type_traits(type).name +
                         " (tail group)");
     }
     if (keep || type == t.type) {

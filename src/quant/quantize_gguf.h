@@ -14,6 +14,9 @@ namespace pareto::quant {
 struct QuantizeOptions {
   uint32_t type = 8;                 // GGML type id of the weight matrices (q8_0)
   std::vector<std::string> keep;     // substrings of tensor names left as they are
+  // Per weight matrix (by tensor name): its type instead of `type` (pareto
+  // tune's mixes). A name that is no weight matrix of the file is an error.
+  std::map<std::string, uint32_t> tensor_types;
   // Per-tensor input importance (quant/importance.h): q4_0/q8_0 block scales
   // then minimize the importance-weighted error instead of ggml's rule.
   std::map<std::string, std::vector<float>> importance;

@@ -1,0 +1,319 @@
+// pareto tune for GGUF LLMs (pareto/tune.hpp): the search runs in
+// quant/mix_search.cpp over candidates built in memory by quant/llm_mix.cpp;
+// this file measures what is shown (time, memory, energy), marks the front,
+// chooses under the budgets and writes the model.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api/guarded.h"
+#include "api/profile_llm.h"
+#include "core/error.h"
+#include "llm/transformer.h"
+#include "pareto/profile.hpp"
+#include "pareto/tune.hpp"
+#include "quant/llm_mix.h"
+#include "quant/mix_search.h"
+#include "quant/quantize_gguf.h"
+
+namespace pareto {
+
+namespace {
+
+using quant::Mix;
+using quant::MixLab;
+using quant::MixQuality;
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+void check_options(const LlmTuneOptions& o) {
+  if (o.threads.empty()) fail_argument("tune needs at least one thread count");
+  for (int t : o.threads)
+    if (t < 1 || t > 1024) fail_argument("thread counts must be 1 to 1024, got " + std::to_string(t));
+  static const std::set<std::string> objectives = {"latency", "memory", "bpw", "energy", "quality"};
+  if (!objectives.count(o.objective)) fail_argument("objective must be latency, memory, bpw, energy or quality, got '" + o.objective + "'");
+  if (o.prompt_tokens < 1 || o.decode_tokens < 1 || o.runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
+  if (o.max_timed < 0 || o.max_timed > 256) fail_argument("max timed points must be 0 to 256");
+}
+
+// Measured qualities kept in a JSON-lines file, keyed by the model, the
+// evaluation and the mix: a second run with the same file measures only
+// what is new.
+class QualityCache {
+ public:
+  QualityCache(const std::string& path, const std::string& fingerprint) : path_(path), fingerprint_(fingerprint) {
+    if (path_.empty()) return;
+    std::ifstream f(path_);
+    for (std::string line; std::getline(f, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || j.value("model", "") != fingerprint_) continue;
+      if (!j.contains("mix") || !j.contains("kl") || !j.contains("ppl") || !j.contains("top1")) continue;
+      if (!j["mix"].is_string() || !j["kl"].is_number() || !j["ppl"].is_number() || !j["top1"].is_number()) continue;
+      known_[j["mix"].get<std::string>()] = {j["kl"].get<double>(), j["ppl"].get<double>(), j["top1"].get<double>()};
+    }
+  }
+  const MixQuality* find(const std::string& key) const {
+    auto it = known_.find(key);
+    return it == known_.end() ? nullptr : &it->second;
+  }
+  void add(const std::string& key, const MixQuality& q) {
+    known_[key] = q;
+    if (path_.empty()) return;
+    std::ofstream f(path_, std::ios::app);
+    f << nlohmann::json{{"model", fingerprint_}, {"mix", key}, {"kl", q.kl}, {"ppl", q.ppl}, {"top1", q.top1}}.dump() << "\n";
+    if (!f) fail(StatusCode::io_error, "cannot append to the tune cache " + path_);
+  }
+
+ private:
+  std::string path_, fingerprint_;
+  std::map<std::string, MixQuality> known_;
+};
+
+std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
+  std::ifstream f(in, std::ios::binary | std::ios::ate);
+  return in + "|" + std::to_string(static_cast<long long>(f.tellg())) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" +
+         std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks);
+}
+
+// One line per step at most every two seconds, with the time the step has left.
+class Progress {
+ public:
+  explicit Progress(const std::function<void(const std::string&)>& out) : out_(out), t0_(now_s()) {}
+  void step(const std::string& name, int done, int total) {
+    if (!out_) return;
+    const double now = now_s();
+    if (name != name_) name_ = name, step_t0_ = now, last_ = 0;
+    if (done < total && now - last_ < 2) return;
+    last_ = now;
+    const double left = done > 0 ? (now - step_t0_) / done * (total - done) : 0;
+    char b[256];
+    std::snprintf(b, sizeof b, "%s %d/%d  %.0f s elapsed, about %.0f s left in this step", name.c_str(), done, total, now - t0_, left);
+    out_(b);
+  }
+  void line(const std::string& s) {
+    if (out_) out_(s);
+  }
+
+ private:
+  std::function<void(const std::string&)> out_;
+  double t0_, step_t0_ = 0, last_ = 0;
+  std::string name_;
+};
+
+double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads) {
+  ProfileOptions po;
+  po.runs = o.decode_tokens;
+  po.warmup = 0;
+  po.measure_ceilings = false;
+  po.prompt_tokens = o.prompt_tokens;
+  po.threads = threads;
+  po.repack = false;  // already repacked by the timing
+  const nlohmann::json j = nlohmann::json::parse(api::profile_loaded_llm(model, model.path, po));
+  for (const auto& p : j.at("phases"))
+    if (p.value("name", "") == "decode") return p.at("energy_mj").at("total").get<double>();
+  fail(StatusCode::internal, "the profile has no decode phase");
+}
+
+// Times a model at every thread count (and estimates its energy), filling copies of `p`.
+void time_point(llm::Model& model, LlmTunePoint p, const LlmTuneOptions& o, std::vector<LlmTunePoint>& out) {
+  for (int t : o.threads) {
+    const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs);
+    p.threads = t;
+    p.decode_ms = s.decode_ms;
+    p.prefill_ms = s.prefill_ms;
+    p.energy_mj = o.energy ? decode_energy_mj(model, o, t) : 0;
+    const llm::Transformer tr(model, o.ctx);
+    p.memory_mib = p.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
+    out.push_back(p);
+  }
+}
+
+void mark_frontier(std::vector<LlmTunePoint>& points) {
+  for (LlmTunePoint& p : points) {
+    p.frontier = true;
+    for (const LlmTunePoint& q : points) {
+      const bool no_worse = q.decode_ms <= p.decode_ms && q.memory_mib <= p.memory_mib && q.energy_mj <= p.energy_mj && q.kl <= p.kl;
+      const bool better = q.decode_ms < p.decode_ms || q.memory_mib < p.memory_mib || q.energy_mj < p.energy_mj || q.kl < p.kl;
+      if (&q != &p && no_worse && better) p.frontier = false;
+    }
+  }
+}
+
+std::string budgets_text(const LlmTuneOptions& o) {
+  std::string s;
+  auto add = [&](const char* what, double v, const char* unit) {
+    if (v <= 0) return;
+    char b[96];
+    std::snprintf(b, sizeof b, "%s%s <= %g%s", s.empty() ? "" : ", ", what, v, unit);
+    s += b;
+  };
+  add("decode latency", o.max_latency_ms, " ms");
+  add("memory", o.max_memory_mib, " MiB");
+  add("bits per weight", o.max_bpw, "");
+  add("energy", o.max_energy_mj, " mJ per token");
+  add("KL", o.max_kl, "");
+  return s.empty() ? "no budgets" : s;
+}
+
+int choose(LlmTuneResult& r, const LlmTuneOptions& o) {
+  auto key = [&](const LlmTunePoint& p) {
+    return o.objective == "memory" ? p.memory_mib : o.objective == "bpw" ? p.bpw : o.objective == "energy" ? p.energy_mj
+         : o.objective == "quality" ? p.kl : p.decode_ms;
+  };
+  int best = -1, within = 0;
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    LlmTunePoint& p = r.points[i];
+    p.within_budget = (o.max_latency_ms <= 0 || p.decode_ms <= o.max_latency_ms) && (o.max_memory_mib <= 0 || p.memory_mib <= o.max_memory_mib) &&
+                      (o.max_bpw <= 0 || p.bpw <= o.max_bpw) && (o.max_energy_mj <= 0 || p.energy_mj <= o.max_energy_mj) &&
+                      (o.max_kl <= 0 || p.kl <= o.max_kl);
+    if (!p.within_budget) continue;
+    ++within;
+    const LlmTunePoint* b = best < 0 ? nullptr : &r.points[size_t(best)];
+    if (!b || std::make_tuple(key(p), p.kl, p.decode_ms, p.memory_mib) < std::make_tuple(key(*b), b->kl, b->decode_ms, b->memory_mib)) best = int(i);
+  }
+  if (best < 0) {
+    double lat = 1e300, mem = 1e300, bpw = 1e300, kl = 1e300;
+    for (const LlmTunePoint& p : r.points) lat = std::min(lat, p.decode_ms), mem = std::min(mem, p.memory_mib), bpw = std::min(bpw, p.bpw), kl = std::min(kl, p.kl);
+    char b[256];
+    std::snprintf(b, sizeof b, " (the best measured: decode %.3g ms, memory %.3g MiB, %.3g bits per weight, KL %.3g, not all in one point)", lat, mem, bpw, kl);
+    fail_argument("no measured point meets the budgets: " + budgets_text(o) + b);
+  }
+  char why[256];
+  std::snprintf(why, sizeof why, "lowest %s among the %d of %zu timed points within %s", o.objective.c_str(), within, r.points.size(), budgets_text(o).c_str());
+  r.reason = why;
+  return best;
+}
+
+LlmTunePoint point_of(const MixLab& lab, const quant::MeasuredMix& m, const std::string& origin) {
+  LlmTunePoint p;
+  p.label = m.label, p.origin = origin;
+  for (uint32_t t : m.mix) p.types.push_back(quant::type_name(t));
+  p.bpw = m.bpw;
+  p.weight_mib = double(lab.bytes(m.mix)) / (1 << 20);
+  p.kl = m.quality.kl, p.ppl = m.quality.ppl, p.top1 = m.quality.top1;
+  return p;
+}
+
+// The search points to time: the bits-KL front, at most `cap`, spread over its bits.
+std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap) {
+  std::vector<quant::MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
+  std::vector<size_t> front = quant::bpw_kl_front(searched);
+  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return searched[a].bpw < searched[b].bpw; });
+  std::vector<size_t> pick;
+  const size_t n = front.size(), k = std::min(n, size_t(cap));
+  for (size_t i = 0; i < k; ++i) {
+    const size_t at = k == 1 ? 0 : i * (n - 1) / (k - 1);
+    if (pick.empty() || pick.back() != front[at] + first_searched) pick.push_back(front[at] + first_searched);
+  }
+  return pick;
+}
+
+void write_chosen(const std::string& in, const std::string& out, const MixLab& lab, const LlmTunePoint& p, LlmTuneResult& r) {
+  if (p.origin == "anchor") {
+    std::ifstream src(p.label.substr(7), std::ios::binary);
+    std::ofstream dst(out, std::ios::binary);
+    dst << src.rdbuf();
+    if (!src || !dst) fail(StatusCode::io_error, "cannot copy " + p.label.substr(7) + " to " + out);
+    r.written = "a copy of the anchor " + p.label.substr(7);
+    return;
+  }
+  quant::QuantizeOptions qo;
+  std::map<std::string, int> count;
+  for (size_t i = 0; i < p.types.size(); ++i) {
+    const uint32_t t = quant::type_by_name(p.types[i]);
+    qo.tensor_types[lab.tensors()[i].name] = t;
+    count[p.types[i]]++;
+  }
+  const auto most = std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  qo.type = quant::type_by_name(most->first);  // the file type llama.cpp reports: the commonest
+  quant::quantize_gguf(in, out, qo);
+  r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types)";
+}
+
+}  // namespace
+
+Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& out, const std::string& text, const LlmTuneOptions& o) {
+  return guarded([&] {
+    check_options(o);
+    const double t0 = now_s();
+    Progress progress(o.progress);
+    std::vector<uint32_t> formats = quant::parse_type_list(o.formats);
+    MixLab lab(in, text, o.ctx, o.max_chunks);
+    // Widest first, by the bytes of the whole model in each.
+    std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
+    LlmTuneResult r;
+    r.ppl_base = lab.ppl_base();
+    r.eval_tokens = lab.scored_tokens();
+    for (const quant::MixTensor& t : lab.tensors()) r.tensors.push_back(t.name);
+    for (uint32_t f : formats) r.formats.push_back(quant::type_name(f));
+    progress.line("base perplexity " + std::to_string(r.ppl_base) + " over " + std::to_string(r.eval_tokens) + " scored tokens; " +
+                  std::to_string(r.tensors.size()) + " tensors x " + std::to_string(formats.size()) + " formats");
+
+    QualityCache cache(o.cache, fingerprint(in, text, o));
+    const quant::MixMeasure measure = [&](const Mix& mix) {
+      const std::string key = quant::mix_key(mix);
+      if (const MixQuality* q = cache.find(key)) {
+        ++r.from_cache;
+        return *q;
+      }
+      const MixQuality q = lab.quality(mix);
+      ++r.measured;
+      cache.add(key, q);
+      return q;
+    };
+    quant::MixSpace space{lab.tensors().size(), formats, [&](size_t i, uint32_t t) { return lab.bytes(i, t); }, 0, lab.source_mix()};
+    for (size_t i = 0; i < lab.tensors().size(); ++i) space.weights += uint64_t(lab.tensors()[i].rows * lab.tensors()[i].cols);
+    std::vector<quant::MeasuredMix> seeds;
+    for (uint32_t f : formats) {
+      const Mix m = lab.uniform(f);
+      seeds.push_back({m, "uniform " + quant::type_name(f), lab.bpw(m), measure(m)});
+    }
+    quant::MixSearchOptions so;
+    so.points = o.points, so.generations = o.generations, so.population = o.population, so.seed = o.seed, so.time_budget_s = o.time_budget_s;
+    so.progress = [&](const std::string& step, int done, int total) { progress.step(step, done, total); };
+    const quant::MixSearchResult sr = quant::search_mixes(space, measure, seeds, so);
+    r.sensitivity = sr.sensitivity;
+    r.generations_run = sr.generations_run;
+    r.stopped_by_budget = sr.stopped_by_budget;
+    for (size_t i = 0; i < sr.points.size(); ++i) r.searched.push_back(point_of(lab, sr.points[i], i < seeds.size() ? "uniform" : "search"));
+
+    // Time the uniform points, the search's front and the anchors.
+    std::vector<size_t> timed;
+    for (size_t i = 0; i < seeds.size(); ++i) timed.push_back(i);
+    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed)) timed.push_back(i);
+    const int total = int(timed.size() + o.anchors.size());
+    int done = 0;
+    for (size_t i : timed) {
+      auto model = lab.build(sr.points[i].mix);
+      time_point(*model, r.searched[i], o, r.points);
+      progress.step("timing", ++done, total);
+    }
+    for (const std::string& file : o.anchors) {
+      auto model = llm::Model::load(file);
+      LlmTunePoint p;
+      p.label = "anchor " + file, p.origin = "anchor";
+      const MixQuality q = lab.quality(*model);
+      p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
+      const uint64_t bytes = MixLab::matrix_bytes(*model);
+      p.weight_mib = double(bytes) / (1 << 20);
+      p.bpw = 8.0 * double(bytes) / double(space.weights);
+      time_point(*model, p, o, r.points);
+      progress.step("timing", ++done, total);
+    }
+    mark_frontier(r.points);
+    r.chosen = choose(r, o);
+    write_chosen(in, out, lab, r.points[size_t(r.chosen)], r);
+    // What was written is what was measured: its KL again, from the file.
+    const MixQuality check = lab.quality(*llm::Model::load(out));
+    const double want = r.points[size_t(r.chosen)].kl;
+    if (std::abs(check.kl - want) > 1e-9 + 1e-6 * want)
+      fail(StatusCode::internal, "the written model's KL " + std::to_string(check.kl) + " differs from the measured " + std::to_string(want));
+    r.seconds = now_s() - t0;
+    return r;
+  });
+}
+
+}  // namespace pareto

@@ -1,0 +1,248 @@
+#include "quant/llm_mix.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/pareto_formats.h"
+#include "kernels/quant_formats.h"
+#include "llm/repack.h"
+#include "llm/tokenizer.h"
+#include "llm/transformer.h"
+#include "quant/quantize_gguf.h"
+
+namespace pareto::quant {
+
+namespace {
+
+const char* const kLayerKinds[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+
+kernels::WeightMatrix& layer_matrix(llm::LayerWeights& l, size_t kind) {
+  kernels::WeightMatrix* m[] = {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down};
+  return *m[kind];
+}
+
+bool tied(const llm::Model& m) { return m.output.data == m.token_embd.data; }
+
+// The matrices of `m` that tensor t is: two when the output is tied to the embedding.
+std::vector<kernels::WeightMatrix*> slots(llm::Model& m, const MixTensor& t) {
+  if (t.kind == "token_embd") return tied(m) ? std::vector{&m.token_embd, &m.output} : std::vector{&m.token_embd};
+  if (t.kind == "output") return {&m.output};
+  for (size_t k = 0; k < std::size(kLayerKinds); ++k)
+    if (t.kind == kLayerKinds[k]) return {&layer_matrix(m.layers[size_t(t.layer)], k)};
+  fail(StatusCode::internal, "unknown tensor kind " + t.kind);
+}
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// log-softmax of one row into out (float); returns the argmax.
+int32_t log_softmax(const float* x, int64_t n, float* out) {
+  int64_t arg = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (x[i] > x[arg]) arg = i;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(x[i]) - x[arg]);
+  const double lse = double(x[arg]) + std::log(sum);
+  for (int64_t i = 0; i < n; ++i) out[i] = float(double(x[i]) - lse);
+  return int32_t(arg);
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+std::string type_name(uint32_t type) {
+  if (kernels::is_group_type(type) || type == kernels::kQ8RowType) return kernels::pareto_type_name(type);
+  std::string n = kernels::ggml_type_traits(type).name;
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return n;
+}
+
+std::vector<uint32_t> parse_type_list(const std::string& list) {
+  std::vector<uint32_t> types;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, comma - start);
+    if (name.empty()) fail_argument("empty name in the type list '" + list + "'");
+    const uint32_t t = type_by_name(name);
+    if (std::find(types.begin(), types.end(), t) != types.end()) fail_argument("type '" + name + "' listed twice");
+    types.push_back(t);
+    start = comma + 1;
+  }
+  return types;
+}
+
+MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, int64_t max_chunks) : ctx_(ctx) {
+  if (path.size() < 5 || path.compare(path.size() - 5, 5, ".gguf") != 0) fail_argument(path + ": tune writes GGUF, so the base model must be a .gguf file");
+  if (ctx < 8) fail_argument("the evaluation context must be at least 8 tokens");
+  base_ = llm::Model::load(path);
+  llm::Model& m = *base_;
+  if (m.vocab.pieces.empty()) fail_argument(path + ": no tokenizer in the file");
+  auto add = [&](const std::string& name, int64_t layer, const std::string& kind, const kernels::WeightMatrix& w) {
+    tensors_.push_back({name, layer, kind, w.rows, w.cols, w.type});
+    numel_ += w.rows * w.cols;
+  };
+  add("token_embd.weight", -1, "token_embd", m.token_embd);
+  for (size_t l = 0; l < m.layers.size(); ++l)
+    for (size_t k = 0; k < std::size(kLayerKinds); ++k)
+      add("blk." + std::to_string(l) + "." + kLayerKinds[k] + ".weight", int64_t(l), kLayerKinds[k], layer_matrix(m.layers[l], k));
+  if (!tied(m)) add("output.weight", -1, "output", m.output);
+
+  llm::Tokenizer tok(m.vocab);
+  bos_ = tok.bos();
+  tokens_ = tok.encode(text, true);
+  chunks_ = int64_t(tokens_.size()) / ctx_;
+  if (max_chunks > 0) chunks_ = std::min(chunks_, max_chunks);
+  if (chunks_ < 1) fail_argument("the evaluation text has " + std::to_string(tokens_.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx_));
+  const int64_t first = ctx_ / 2, rows = ctx_ - 1 - first, vocab = m.config.vocab;
+  scored_ = chunks_ * rows;
+  base_logp_.resize(size_t(scored_ * vocab));
+  base_argmax_.resize(size_t(scored_));
+  llm::Transformer tr(m, ctx_);
+  double nll = 0;
+  std::vector<int32_t> chunk(static_cast<size_t>(ctx_));
+  for (int64_t c = 0; c < chunks_; ++c) {
+    std::copy(tokens_.begin() + c * ctx_, tokens_.begin() + (c + 1) * ctx_, chunk.begin());
+    chunk[0] = bos_;
+    const float* logits = tr.forward(chunk.data(), ctx_, 0, true);
+    for (int64_t t = first; t < ctx_ - 1; ++t) {
+      const int64_t row = c * rows + (t - first);
+      float* lp = base_logp_.data() + row * vocab;
+      base_argmax_[size_t(row)] = log_softmax(logits + t * vocab, vocab, lp);
+      nll -= lp[chunk[size_t(t + 1)]];
+    }
+  }
+  ppl_base_ = std::exp(nll / double(scored_));
+}
+
+MixLab::~MixLab() = default;
+
+uint32_t MixLab::stored_type(size_t i, uint32_t type) const { return storage_type(type, tensors_.at(i).cols); }
+
+uint64_t MixLab::bytes(size_t i, uint32_t type) const {
+  const MixTensor& t = tensors_.at(i);
+  return uint64_t(kernels::ggml_row_size(stored_type(i, type), t.cols)) * uint64_t(t.rows);
+}
+
+uint64_t MixLab::bytes(const Mix& mix) const {
+  uint64_t b = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) b += bytes(i, mix.at(i));
+  return b;
+}
+
+double MixLab::bpw(const Mix& mix) const { return 8.0 * double(bytes(mix)) / double(numel_); }
+
+uint64_t MixLab::matrix_bytes(const llm::Model& m) {
+  uint64_t b = 0;
+  auto add = [&](const kernels::WeightMatrix& w) { b += uint64_t(kernels::ggml_row_size(w.type, w.cols)) * uint64_t(w.rows); };
+  add(m.token_embd);
+  for (const llm::LayerWeights& l : m.layers)
+    for (const kernels::WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*w);
+  if (!tied(m)) add(m.output);
+  return b;
+}
+
+Mix MixLab::source_mix() const {
+  Mix m;
+  for (const MixTensor& t : tensors_) m.push_back(t.source_type);
+  return m;
+}
+
+std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
+  if (mix.size() != tensors_.size()) fail(StatusCode::internal, "a mix names " + std::to_string(mix.size()) + " types for " + std::to_string(tensors_.size()) + " tensors");
+  auto m = std::make_unique<llm::Model>(*base_);
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const MixTensor& t = tensors_[i];
+    const uint32_t type = stored_type(i, mix[i]);
+    if (type == t.source_type) continue;
+    std::shared_ptr<std::string>& buf = cache_[{i, type}];
+    if (!buf) {
+      kernels::WeightMatrix& src = *slots(*base_, t)[0];
+      const size_t in_row = kernels::ggml_row_size(t.source_type, t.cols), out_row = kernels::ggml_row_size(type, t.cols);
+      buf = std::make_shared<std::string>(out_row * size_t(t.rows), '\0');
+      const auto* in = static_cast<const uint8_t*>(src.data);
+      char* out = buf->data();
+      const int64_t cols = t.cols;
+      const uint32_t from = t.source_type;
+      parallel_for(t.rows, [&](int64_t r0, int64_t r1) {
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t r = r0; r < r1; ++r) {
+          kernels::dequantize_row_ref(from, in + size_t(r) * in_row, row.data(), cols);
+          kernels::quantize_row_ref(type, row.data(), out + size_t(r) * out_row, cols);
+        }
+      });
+    }
+    for (kernels::WeightMatrix* w : slots(*m, t)) {
+      w->type = type;
+      w->data = buf->data();
+      w->packed_meta = nullptr;
+    }
+    m->owners.push_back(buf);
+  }
+  return m;
+}
+
+MixQuality MixLab::quality(const Mix& mix) { return quality(*build(mix)); }
+
+MixQuality MixLab::quality(const llm::Model& model) {
+  const llm::ModelConfig &cb = base_->config, &cm = model.config;
+  if (cb.vocab != cm.vocab || cb.n_layers != cm.n_layers || cb.dim != cm.dim)
+    fail_argument(model.path + ": differs from the base model in shape (vocab, layers or width)");
+  const int64_t first = ctx_ / 2, rows = ctx_ - 1 - first, vocab = cb.vocab;
+  llm::Transformer tr(model, ctx_);
+  std::vector<int32_t> chunk(static_cast<size_t>(ctx_));
+  std::vector<float> lq(static_cast<size_t>(vocab));
+  double kl = 0, nll = 0;
+  int64_t agree = 0;
+  for (int64_t c = 0; c < chunks_; ++c) {
+    std::copy(tokens_.begin() + c * ctx_, tokens_.begin() + (c + 1) * ctx_, chunk.begin());
+    chunk[0] = bos_;
+    const float* logits = tr.forward(chunk.data(), ctx_, 0, true);
+    for (int64_t t = first; t < ctx_ - 1; ++t) {
+      const int64_t row = c * rows + (t - first);
+      const float* lb = base_logp_.data() + row * vocab;
+      agree += log_softmax(logits + t * vocab, vocab, lq.data()) == base_argmax_[size_t(row)];
+      nll -= lq[size_t(chunk[size_t(t + 1)])];
+      double k = 0;
+      for (int64_t i = 0; i < vocab; ++i) k += std::exp(double(lb[i])) * (double(lb[i]) - double(lq[size_t(i)]));
+      kl += k;
+    }
+  }
+  const double n = double(scored_);
+  // KL is never negative; a sum of rounded terms can be, by a hair.
+  return {std::max(0.0, kl / n), std::exp(nll / n), double(agree) / n};
+}
+
+MixSpeed MixLab::time(llm::Model& model, int threads, int prompt, int decode, int runs) {
+  if (prompt < 1 || decode < 1 || runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
+  llm::repack_for_cpu(model, false);  // the buffers stay shared with other candidates
+  ThreadPool pool(threads);
+  PoolScope scope(&pool);
+  llm::Transformer tr(model, prompt + decode + 1);
+  const int64_t vocab = model.config.vocab;
+  std::vector<int32_t> tokens(static_cast<size_t>(prompt));
+  for (int i = 0; i < prompt; ++i) tokens[size_t(i)] = int32_t((i * 7 + 3) % vocab);  // any valid ids: time does not depend on them
+  std::vector<double> prefill, step;
+  for (int r = 0; r < runs + 1; ++r) {  // the first run warms caches and pages
+    const double t0 = now_s();
+    const float* logits = tr.forward(tokens.data(), prompt, 0);
+    const double t1 = now_s();
+    if (r > 0) prefill.push_back((t1 - t0) * 1e3);
+    int32_t next = int32_t(std::max_element(logits, logits + vocab) - logits);
+    for (int d = 0; d < decode; ++d) {
+      const double s0 = now_s();
+      logits = tr.forward(&next, 1, prompt + d);
+      next = int32_t(std::max_element(logits, logits + vocab) - logits);
+      if (r > 0) step.push_back((now_s() - s0) * 1e3);
+    }
+  }
+  return {median_of(step), median_of(prefill)};
+}
+
+}  // namespace pareto::quant

@@ -1,0 +1,182 @@
+#include "quant/mix_search.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+
+#include "core/error.h"
+
+namespace pareto::quant {
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Measures mixes once each: a mix met again (a child equal to a parent) costs nothing.
+struct Archive {
+  const MixSpace& space;
+  const MixMeasure& measure;
+  std::vector<MeasuredMix>& points;
+  std::set<std::string> seen;
+
+  bool add(const Mix& mix, const std::string& label) {
+    if (!seen.insert(mix_key(mix)).second) return false;
+    points.push_back({mix, label, mix_bpw(space, mix), measure(mix)});
+    return true;
+  }
+};
+
+// Step 1.
+std::vector<std::vector<double>> sensitivities(const MixSpace& s, const MixMeasure& measure, const MixSearchOptions& o) {
+  std::vector<std::vector<double>> sens(s.tensors, std::vector<double>(s.formats.size(), 0));
+  const int total = int(s.tensors * s.formats.size());
+  int done = 0;
+  for (size_t i = 0; i < s.tensors; ++i)
+    for (size_t f = 0; f < s.formats.size(); ++f) {
+      Mix m = s.source;
+      m[i] = s.formats[f];
+      sens[i][f] = m == s.source ? 0 : measure(m).kl;
+      if (o.progress) o.progress("sensitivity", ++done, total);
+    }
+  return sens;
+}
+
+// Step 2: positions are format indices per tensor.
+std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<double>>& sens) {
+  std::vector<size_t> at(s.tensors, 0);
+  auto mix_of = [&] {
+    Mix m(s.tensors);
+    for (size_t i = 0; i < s.tensors; ++i) m[i] = s.formats[at[i]];
+    return m;
+  };
+  std::vector<Mix> path{mix_of()};
+  for (;;) {
+    double best = -1;
+    size_t bi = 0, bf = 0;
+    for (size_t i = 0; i < s.tensors; ++i) {
+      const uint64_t now_bytes = s.bytes(i, s.formats[at[i]]);
+      for (size_t f = at[i] + 1; f < s.formats.size(); ++f) {
+        const uint64_t b = s.bytes(i, s.formats[f]);
+        if (b >= now_bytes) continue;  // a tail-group fallback can make two formats the same size
+        const double cost = std::max(sens[i][f] - sens[i][at[i]], 0.0) + 1e-12;
+        const double score = double(now_bytes - b) / cost;
+        if (score > best) best = score, bi = i, bf = f;
+      }
+    }
+    if (best < 0) return path;
+    at[bi] = bf;
+    path.push_back(mix_of());
+  }
+}
+
+// Pareto rank over (bpw, KL): 0 for the front, 1 for the front of the rest ...
+std::vector<int> pareto_ranks(const std::vector<MeasuredMix>& p) {
+  std::vector<int> rank(p.size(), -1);
+  size_t left = p.size();
+  for (int r = 0; left > 0; ++r) {
+    std::vector<size_t> now;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (rank[i] >= 0) continue;
+      bool dominated = false;
+      for (size_t j = 0; j < p.size() && !dominated; ++j)
+        dominated = j != i && rank[j] < 0 && p[j].bpw <= p[i].bpw && p[j].quality.kl <= p[i].quality.kl &&
+                    (p[j].bpw < p[i].bpw || p[j].quality.kl < p[i].quality.kl);
+      if (!dominated) now.push_back(i);
+    }
+    for (size_t i : now) rank[i] = r;
+    left -= now.size();
+  }
+  return rank;
+}
+
+// Step 4.
+void evolve(const MixSpace& s, Archive& archive, const MixSearchOptions& o, double t0, MixSearchResult& r) {
+  std::mt19937_64 rng(o.seed);
+  auto index_of = [&](uint32_t type) { return size_t(std::find(s.formats.begin(), s.formats.end(), type) - s.formats.begin()); };
+  for (int g = 0; g < o.generations; ++g) {
+    if (o.time_budget_s > 0 && now_s() - t0 > o.time_budget_s) {
+      r.stopped_by_budget = true;
+      return;
+    }
+    // Parents: measured points whose every type is a candidate format (not the source).
+    std::vector<size_t> pool;
+    for (size_t i = 0; i < archive.points.size(); ++i) {
+      bool ok = true;
+      for (uint32_t t : archive.points[i].mix) ok &= index_of(t) < s.formats.size();
+      if (ok) pool.push_back(i);
+    }
+    if (pool.size() < 2) return;
+    const std::vector<int> rank = pareto_ranks(archive.points);
+    auto tournament = [&] {
+      const size_t a = pool[rng() % pool.size()], b = pool[rng() % pool.size()];
+      return rank[a] <= rank[b] ? a : b;
+    };
+    for (int c = 0; c < o.population; ++c) {
+      const std::string label = "evolved g" + std::to_string(g + 1) + "." + std::to_string(c + 1);
+      const Mix &pa = archive.points[tournament()].mix, &pb = archive.points[tournament()].mix;
+      Mix child(s.tensors);
+      for (size_t i = 0; i < s.tensors; ++i) child[i] = (rng() & 1) ? pa[i] : pb[i];
+      // One format step on at least one tensor, on average two.
+      const size_t forced = rng() % s.tensors;
+      for (size_t i = 0; i < s.tensors && s.formats.size() > 1; ++i) {
+        if (i != forced && rng() % s.tensors >= 1) continue;
+        const size_t f = index_of(child[i]);
+        const bool down = (rng() & 1) ? f + 1 < s.formats.size() : f == 0;
+        child[i] = s.formats[down ? f + 1 : f - 1];
+      }
+      archive.add(child, label);
+      if (o.progress) o.progress("evolution", g * o.population + c + 1, o.generations * o.population);
+    }
+    r.generations_run = g + 1;
+  }
+}
+
+}  // namespace
+
+double mix_bpw(const MixSpace& space, const Mix& mix) {
+  uint64_t b = 0;
+  for (size_t i = 0; i < mix.size(); ++i) b += space.bytes(i, mix[i]);
+  return space.weights ? 8.0 * double(b) / double(space.weights) : 0;
+}
+
+std::string mix_key(const Mix& mix) {
+  std::string k;
+  for (uint32_t t : mix) k += std::to_string(t) + ",";
+  return k;
+}
+
+std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points) {
+  const std::vector<int> rank = pareto_ranks(points);
+  std::vector<size_t> front;
+  for (size_t i = 0; i < points.size(); ++i)
+    if (rank[i] == 0) front.push_back(i);
+  return front;
+}
+
+MixSearchResult search_mixes(const MixSpace& s, const MixMeasure& measure, const std::vector<MeasuredMix>& seeds, const MixSearchOptions& o) {
+  if (s.tensors == 0 || s.formats.empty()) fail_argument("tune needs at least one tensor and one format");
+  if (s.source.size() != s.tensors) fail(StatusCode::internal, "the source mix does not name every tensor");
+  if (o.points < 0 || o.generations < 0 || o.population < 0) fail_argument("points, generations and population cannot be negative");
+  const double t0 = now_s();
+  MixSearchResult r;
+  Archive archive{s, measure, r.points, {}};
+  for (const MeasuredMix& m : seeds)
+    if (archive.seen.insert(mix_key(m.mix)).second) r.points.push_back(m);
+  r.sensitivity = sensitivities(s, measure, o);
+  r.path = greedy_path(s, r.sensitivity);
+  // Step 3: the path's points nearest to evenly spaced bits per weight (its ends included).
+  const double hi = mix_bpw(s, r.path.front()), lo = mix_bpw(s, r.path.back());
+  for (int k = 0; k < o.points; ++k) {
+    const double want = o.points == 1 ? lo : hi + (lo - hi) * k / double(o.points - 1);
+    size_t best = 0;
+    for (size_t p = 1; p < r.path.size(); ++p)
+      if (std::abs(mix_bpw(s, r.path[p]) - want) < std::abs(mix_bpw(s, r.path[best]) - want)) best = p;
+    archive.add(r.path[best], "greedy " + std::to_string(best));
+    if (o.progress) o.progress("greedy path", k + 1, o.points);
+  }
+  evolve(s, archive, o, t0, r);
+  return r;
+}
+
+}  // namespace pareto::quant

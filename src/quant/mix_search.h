@@ -1,0 +1,71 @@
+// The search of pareto tune over per-tensor formats, apart from any model:
+// a space (tensors, candidate formats, the bytes of each choice) and a
+// measure (the quality of a whole mix, run for real). Steps:
+//   1. sensitivity: the KL with one tensor in one format and all others as
+//      in the source, for every pair;
+//   2. a greedy path from every tensor in the widest format down to every
+//      tensor in the narrowest, each step the move that saves the most
+//      bytes per unit of predicted KL (sensitivities taken as additive);
+//   3. points spread along that path by bits per weight, measured;
+//   4. an evolutionary multi-objective search (bits per weight, measured
+//      KL) seeded with the measured points: tournament on Pareto rank,
+//      uniform crossover, one-step format mutations; seeded, so the same
+//      seed and budget give the same points.
+// Every point it returns was measured; the predictions only order moves.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "quant/llm_mix.h"
+
+namespace pareto::quant {
+
+struct MixSpace {
+  size_t tensors = 0;
+  std::vector<uint32_t> formats;  // candidate types, widest first
+  std::function<uint64_t(size_t tensor, uint32_t type)> bytes;
+  uint64_t weights = 0;           // number of weights (for bits per weight)
+  Mix source;                     // the unquantized model (sensitivity's background)
+};
+
+struct MeasuredMix {
+  Mix mix;
+  std::string label;  // "uniform q4_0", "greedy 3", "evolved g2"
+  double bpw = 0;
+  MixQuality quality;
+};
+
+using MixMeasure = std::function<MixQuality(const Mix& mix)>;
+
+struct MixSearchOptions {
+  int points = 8;          // measured points along the greedy path
+  int generations = 8;     // evolutionary rounds (0: none)
+  int population = 16;     // children per round
+  uint64_t seed = 1;
+  double time_budget_s = 0;  // stop evolving once the search has run this long (0: no limit)
+  std::function<void(const std::string& step, int done, int total)> progress;
+};
+
+struct MixSearchResult {
+  std::vector<std::vector<double>> sensitivity;  // [tensor][format]: KL with only it in that format
+  std::vector<MeasuredMix> points;               // every measured mix, in the order measured
+  std::vector<Mix> path;                         // the greedy path (predicted only), widest first
+  int generations_run = 0;
+  bool stopped_by_budget = false;
+};
+
+double mix_bpw(const MixSpace& space, const Mix& mix);
+std::string mix_key(const Mix& mix);
+
+// Indices of the points no other point beats on both bits per weight and KL
+// (at least as good on both, better on one).
+std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points);
+
+// Runs steps 1-4. `seeds` are points measured already (uniform formats):
+// they come first in the result's points and join the evolutionary population.
+MixSearchResult search_mixes(const MixSpace& space, const MixMeasure& measure, const std::vector<MeasuredMix>& seeds,
+                             const MixSearchOptions& options);
+
+}  // namespace pareto::quant

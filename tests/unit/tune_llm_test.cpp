@@ -1,0 +1,260 @@
+// pareto tune for GGUF LLMs. The search alone on a synthetic space (an
+// additive KL, sizes chosen so the right moves are known); then the whole
+// tune on stories260K (a real trained model): the written file is checked
+// against the point chosen by an independent evaluation (quant::evaluate
+// loads both files and recomputes the base logits), its tensor types
+// against the point's, the cache against a second run, the budgets and the
+// refusals.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "../apps/scratch_dir.h"
+#include "frontend/gguf/gguf_reader.h"
+#include "pareto/tune.hpp"
+#include "quant/evaluate.h"
+#include "quant/mix_search.h"
+#include "quant/quantize_gguf.h"
+
+using namespace pareto;
+
+namespace {
+
+std::string shared_models() { return std::string(PARETO_SOURCE_DIR) + "/../shared/models"; }
+
+// Three tensors, formats 0 (8 bytes per weight unit), 1 (4), 2 (2); tensor
+// i holds size[i] units and loses err[f] * weight[i] in KL in format f.
+struct Synthetic {
+  std::vector<uint64_t> size = {10, 40, 20};
+  std::vector<double> weight = {1.0, 0.1, 5.0};
+  std::vector<double> err = {0.0, 0.01, 0.1};
+  int calls = 0;
+  quant::MixSpace space() {
+    quant::MixSpace s;
+    s.tensors = 3;
+    s.formats = {100, 101, 102};
+    s.bytes = [this](size_t i, uint32_t t) { return size[i] * (t == 100 ? 8 : t == 101 ? 4 : t == 102 ? 2 : 16); };
+    s.weights = 70;
+    s.source = {99, 99, 99};
+    return s;
+  }
+  quant::MixMeasure measure() {
+    return [this](const quant::Mix& m) {
+      ++calls;
+      double kl = 0;
+      for (size_t i = 0; i < m.size(); ++i) kl += m[i] == 99 ? 0 : weight[i] * err[m[i] - 100];
+      return quant::MixQuality{kl, 1 + kl, 1 - kl};
+    };
+  }
+};
+
+std::string read_file(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+LlmTuneOptions small_options() {
+  LlmTuneOptions o;
+  o.formats = "q8_0,q4_0,f16";  // any order: tune sorts them widest first
+  o.ctx = 64;
+  o.max_chunks = 3;
+  o.points = 4;
+  o.generations = 2;
+  o.population = 6;
+  o.runs = 1;
+  o.prompt_tokens = 4;
+  o.decode_tokens = 4;
+  o.max_timed = 4;
+  return o;
+}
+
+template <class T>
+T take(Result<T> r) {
+  if (!r.ok()) throw std::runtime_error(r.status().message);
+  return std::move(r).value();
+}
+
+#define NEED_STORIES()                                                                  \
+  if (!std::filesystem::exists(shared_models() + "/stories260K.gguf"))                 \
+  GTEST_SKIP() << "../shared/models/stories260K.gguf not found (../shared beside the repository)"
+
+}  // namespace
+
+TEST(MixSearch, GreedyPathSavesTheMostBytesPerUnitOfKlFirst) {
+  Synthetic syn;
+  quant::MixSearchOptions o;
+  o.points = 3, o.generations = 0;
+  const quant::MixSearchResult r = quant::search_mixes(syn.space(), syn.measure(), {}, o);
+  // Sensitivities are the measured KL of one tensor alone.
+  EXPECT_DOUBLE_EQ(r.sensitivity[2][2], 0.5);
+  EXPECT_DOUBLE_EQ(r.sensitivity[1][1], 0.001);
+  ASSERT_GE(r.path.size(), 2u);
+  EXPECT_EQ(r.path.front(), (quant::Mix{100, 100, 100}));
+  // Tensor 1 is big and insensitive: it goes down first, one step (160 bytes
+  // for 0.001 beats 240 bytes for 0.01 straight to the narrowest).
+  EXPECT_EQ(r.path[1], (quant::Mix{100, 101, 100}));
+  EXPECT_EQ(r.path.back(), (quant::Mix{102, 102, 102}));
+  for (size_t k = 1; k < r.path.size(); ++k) EXPECT_LT(quant::mix_bpw(syn.space(), r.path[k]), quant::mix_bpw(syn.space(), r.path[k - 1]));
+  // 3 tensors x 3 formats of sensitivity, then the 3 path points, each measured once.
+  EXPECT_EQ(syn.calls, 9 + 3);
+  ASSERT_EQ(r.points.size(), 3u);
+  for (const quant::MeasuredMix& p : r.points) EXPECT_DOUBLE_EQ(p.quality.kl, syn.measure()(p.mix).kl);
+}
+
+TEST(MixSearch, EvolutionIsReproducibleBySeedAndMeasuresEachMixOnce) {
+  auto run = [](uint64_t seed, int* calls) {
+    Synthetic syn;
+    quant::MixSearchOptions o;
+    o.points = 2, o.generations = 4, o.population = 8, o.seed = seed;
+    quant::MixSearchResult r = quant::search_mixes(syn.space(), syn.measure(), {}, o);
+    *calls = syn.calls;
+    return r;
+  };
+  int c1 = 0, c2 = 0, c3 = 0;
+  const auto a = run(7, &c1), b = run(7, &c2), c = run(8, &c3);
+  ASSERT_EQ(a.points.size(), b.points.size());
+  for (size_t i = 0; i < a.points.size(); ++i) EXPECT_EQ(a.points[i].mix, b.points[i].mix);
+  EXPECT_EQ(c1, c2);
+  EXPECT_EQ(a.generations_run, 4);
+  bool differs = a.points.size() != c.points.size();
+  for (size_t i = 0; !differs && i < a.points.size(); ++i) differs = a.points[i].mix != c.points[i].mix;
+  EXPECT_TRUE(differs) << "another seed gave the same search";
+  // No mix twice (27 exist; sensitivity mixes have the source background and never repeat them).
+  std::set<std::string> keys;
+  for (const auto& p : a.points) EXPECT_TRUE(keys.insert(quant::mix_key(p.mix)).second) << p.label;
+  EXPECT_EQ(size_t(c1), 9 + a.points.size());
+}
+
+TEST(MixSearch, FrontKeepsOnlyUndominatedPoints) {
+  auto pt = [](double bpw, double kl) { return quant::MeasuredMix{{}, "", bpw, {kl, 0, 0}}; };
+  const std::vector<quant::MeasuredMix> p = {pt(4, 0.1), pt(5, 0.05), pt(5, 0.2), pt(6, 0.05), pt(3, 0.5), pt(4, 0.1)};
+  // (5, 0.2) is beaten by (4, 0.1); (6, 0.05) by (5, 0.05); equal points both stay.
+  EXPECT_EQ(quant::bpw_kl_front(p), (std::vector<size_t>{0, 1, 4, 5}));
+}
+
+TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
+  NEED_STORIES();
+  const std::string dir = pareto::testing::scratch_dir(), out = dir + "/tuned.gguf";
+  const std::string base = shared_models() + "/stories260K.gguf", text = read_file(shared_models() + "/tinystories_style_eval.txt");
+  LlmTuneOptions o = small_options();
+  o.max_bpw = 7;
+  o.objective = "quality";
+  o.anchors = {shared_models() + "/stories260K-Q4_K_M.gguf"};
+  const LlmTuneResult r = take(tune_llm_model(base, out, text, o));
+  ASSERT_GE(r.chosen, 0);
+  const LlmTunePoint& c = r.points[size_t(r.chosen)];
+  EXPECT_LE(c.bpw, 7.0);
+  EXPECT_TRUE(c.within_budget);
+  EXPECT_TRUE(c.frontier);
+  // Uniform formats (3), the searched front and the anchor, all timed.
+  EXPECT_EQ(r.formats, (std::vector<std::string>{"f16", "q8_0", "q4_0"}));
+  bool anchor = false;
+  for (const LlmTunePoint& p : r.points) {
+    EXPECT_GT(p.decode_ms, 0) << p.label;
+    EXPECT_GT(p.energy_mj, 0) << p.label;
+    EXPECT_GT(p.memory_mib, p.weight_mib) << p.label;
+    anchor |= p.origin == "anchor";
+    if (!c.types.empty() && p.bpw <= 7 && p.origin != "anchor") {
+      EXPECT_GE(p.kl, c.kl) << p.label << " is within the budget with less KL";
+    }
+  }
+  EXPECT_TRUE(anchor);
+  ASSERT_EQ(c.types.size(), r.tensors.size());
+  // An independent evaluation of the written file against the base.
+  EvalOptions eo;
+  eo.ctx = o.ctx, eo.max_chunks = o.max_chunks;
+  const EvalReport e = quant::evaluate(base, out, text, eo);
+  EXPECT_NEAR(e.kl_mean, c.kl, 1e-6 + 1e-4 * c.kl);
+  EXPECT_NEAR(e.ppl_quant, c.ppl, 1e-4 * c.ppl);
+  // Each matrix in the file has the point's type (or its tail-group storage
+  // type), and together they hold the bytes the point counts.
+  auto file = gguf::File::open(out);
+  size_t bytes = 0;
+  for (size_t i = 0; i < r.tensors.size(); ++i) {
+    const gguf::TensorInfo* t = file->tensor(r.tensors[i]);
+    ASSERT_NE(t, nullptr) << r.tensors[i];
+    EXPECT_EQ(t->type, quant::storage_type(quant::type_by_name(c.types[i]), t->ne[0])) << r.tensors[i];
+    bytes += t->nbytes;
+  }
+  EXPECT_NEAR(double(bytes) / (1 << 20), c.weight_mib, 1e-9);
+}
+
+TEST(TuneLlm, ACacheMakesASecondRunMeasureNothingNew) {
+  NEED_STORIES();
+  const std::string dir = pareto::testing::scratch_dir();
+  const std::string base = shared_models() + "/stories260K.gguf", text = read_file(shared_models() + "/tinystories_style_eval.txt");
+  LlmTuneOptions o = small_options();
+  o.cache = dir + "/cache.jsonl";
+  o.energy = false;
+  o.threads = {1, 2};
+  const LlmTuneResult a = take(tune_llm_model(base, dir + "/a.gguf", text, o));
+  EXPECT_GT(a.measured, 0);
+  EXPECT_EQ(a.from_cache, 0);
+  const LlmTuneResult b = take(tune_llm_model(base, dir + "/b.gguf", text, o));
+  EXPECT_EQ(b.measured, 0);
+  EXPECT_EQ(b.from_cache, a.measured);
+  ASSERT_EQ(a.searched.size(), b.searched.size());
+  for (size_t i = 0; i < a.searched.size(); ++i) {
+    EXPECT_EQ(a.searched[i].types, b.searched[i].types);
+    EXPECT_DOUBLE_EQ(a.searched[i].kl, b.searched[i].kl);
+  }
+  // Every timed point at both thread counts.
+  size_t ones = 0, twos = 0;
+  for (const LlmTunePoint& p : a.points) (p.threads == 1 ? ones : twos)++;
+  EXPECT_EQ(ones, twos);
+  // A cache of another evaluation is not used.
+  o.max_chunks = 2;
+  const LlmTuneResult c = take(tune_llm_model(base, dir + "/c.gguf", text, o));
+  EXPECT_EQ(c.from_cache, 0);
+}
+
+TEST(TuneLlm, RefusesWhatItCannotDo) {
+  NEED_STORIES();
+  const std::string dir = pareto::testing::scratch_dir();
+  const std::string base = shared_models() + "/stories260K.gguf", text = read_file(shared_models() + "/tinystories_style_eval.txt");
+  LlmTuneOptions o = small_options();
+  o.generations = 0;
+  auto fails = [&](const LlmTuneOptions& opt, const std::string& in, const std::string& t, const std::string& says) {
+    auto r = tune_llm_model(in, dir + "/x.gguf", t, opt);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message.find(says), std::string::npos) << r.status().message;
+  };
+  LlmTuneOptions bad = o;
+  bad.formats = "q8_0,q9_9";
+  fails(bad, base, text, "unknown type 'q9_9'");
+  bad = o;
+  bad.max_kl = 1e-12;
+  bad.max_bpw = 5;
+  fails(bad, base, text, "no measured point meets the budgets");
+  bad = o;
+  bad.objective = "speed";
+  fails(bad, base, text, "objective must be");
+  fails(o, shared_models() + "/stories260K.bin", text, "must be a .gguf file");
+  fails(o, base, "too short", "fewer than one chunk");
+  bad = o;
+  bad.anchors = {shared_models() + "/golden/synth-mini-F32.gguf"};
+  if (std::filesystem::exists(bad.anchors[0])) {
+    fails(bad, base, text, "differs from the base model in shape");
+  }
+}
+
+TEST(TuneLlm, PlotEscapesLabelsAndDrawsEveryPoint) {
+  const std::vector<TunePlotPoint> pts = {{"a<script>alert(1)</script>", 4, 0.1, "front", false},
+                                          {"b", 5, 0.01, "front", true},
+                                          {"c \"q\"", 6, 0.05, "other", false},
+                                          {"llama.cpp Q4_K_M", 5.5, 0.02, "anchor", false}};
+  const std::string html = render_tune_plot("t & <b>", "bits", "KL", true, pts, {{"point", "kl"}, {"<img src=x>", "1"}});
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_NE(html.find("a&lt;script&gt;"), std::string::npos);
+  size_t circles = 0;
+  for (size_t at = 0; (at = html.find("class=\"point", at)) != std::string::npos; ++at) ++circles;
+  EXPECT_EQ(circles, 4u);
+  EXPECT_NE(html.find("class=\"chosen\""), std::string::npos);
+  EXPECT_NE(html.find("<polyline class=\"front\""), std::string::npos);
+}

@@ -1,0 +1,164 @@
+// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--threads 1,2] [--ctx 128] [--chunks N]
+//   [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
+//   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
+//   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--plot FILE.html] [--no-energy] [--explain] [--json]
+// A weight type per tensor of a GGUF LLM from measured points
+// (pareto/tune.hpp): prints the timed points with the front marked, the
+// chosen one and why, and writes it.
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli.h"
+#include "pareto/tune.hpp"
+
+namespace pareto::tools {
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(StatusCode::io_error, "cannot read the evaluation text " + path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+void print_points(const LlmTuneResult& r) {
+  std::printf("%-40s %7s %6s %9s %9s %10s %9s %9s %6s %s\n", "point", "threads", "bpw", "weights", "memory", "decode ms", "energy mJ", "KL", "ppl", "");
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    const LlmTunePoint& p = r.points[i];
+    std::printf("%-40.40s %7d %6.3f %8.3fM %8.3fM %10.4f %9.4f %9.3e %6.3f %s%s%s\n", p.label.c_str(), p.threads, p.bpw, p.weight_mib, p.memory_mib,
+                p.decode_ms, p.energy_mj, p.kl, p.ppl, p.frontier ? "front" : "", p.within_budget ? "" : " over budget",
+                int(i) == r.chosen ? "  <- chosen" : "");
+  }
+}
+
+void print_explain(const LlmTuneResult& r) {
+  const LlmTunePoint& best = r.points[size_t(r.chosen)];
+  if (best.types.empty()) {
+    std::printf("\nthe chosen point is an anchor file: its types are its own\n");
+    return;
+  }
+  std::printf("\n%-28s %-9s  KL with only this tensor in each format (others unquantized)\n%-28s %-9s ", "tensor", "type", "", "");
+  for (const std::string& f : r.formats) std::printf(" %10s", f.c_str());
+  std::printf("\n");
+  for (size_t i = 0; i < r.tensors.size(); ++i) {
+    std::printf("%-28s %-9s ", r.tensors[i].c_str(), best.types[i].c_str());
+    for (double s : r.sensitivity[i]) std::printf(" %10.3e", s);
+    std::printf("\n");
+  }
+}
+
+nlohmann::json point_json(const LlmTunePoint& p) {
+  return {{"label", p.label}, {"origin", p.origin}, {"types", p.types}, {"threads", p.threads}, {"bpw", p.bpw}, {"weight_mib", p.weight_mib},
+          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms},
+          {"energy_mj", p.energy_mj}, {"frontier", p.frontier}, {"within_budget", p.within_budget}};
+}
+
+nlohmann::json to_json(const LlmTuneResult& r) {
+  nlohmann::json j;
+  j["tensors"] = r.tensors;
+  j["formats"] = r.formats;
+  j["sensitivity"] = r.sensitivity;
+  j["points"] = nlohmann::json::array();
+  for (const LlmTunePoint& p : r.points) j["points"].push_back(point_json(p));
+  j["searched"] = nlohmann::json::array();
+  for (const LlmTunePoint& p : r.searched) j["searched"].push_back(point_json(p));
+  j["chosen"] = r.chosen;
+  j["reason"] = r.reason;
+  j["ppl_base"] = r.ppl_base;
+  j["eval_tokens"] = r.eval_tokens;
+  j["measured"] = r.measured;
+  j["from_cache"] = r.from_cache;
+  j["generations_run"] = r.generations_run;
+  j["stopped_by_budget"] = r.stopped_by_budget;
+  j["seconds"] = r.seconds;
+  j["written"] = r.written;
+  return j;
+}
+
+// The searched points (bits per weight against KL) with the timed ones'
+// labels: the front of the search, the uniform formats, the anchors.
+std::string plot_of(const LlmTuneResult& r, const std::string& model) {
+  std::vector<TunePlotPoint> pts;
+  const LlmTunePoint& chosen = r.points[size_t(r.chosen)];
+  for (const LlmTunePoint& p : r.searched) {
+    bool front = false;
+    for (const LlmTunePoint& t : r.points) front |= t.label == p.label && t.frontier;
+    pts.push_back({p.label, p.bpw, std::max(p.kl, 1e-9), front ? "front" : "other", p.label == chosen.label});
+  }
+  for (const LlmTunePoint& p : r.points)
+    if (p.origin == "anchor" && p.threads == r.points.front().threads) pts.push_back({p.label, p.bpw, std::max(p.kl, 1e-9), "anchor", p.label == chosen.label});
+  std::vector<std::vector<std::string>> table{{"point", "threads", "bits/weight", "KL", "perplexity", "decode ms", "memory MiB", "energy mJ", ""}};
+  char b[64];
+  auto f = [&](const char* fmt, double v) {
+    std::snprintf(b, sizeof b, fmt, v);
+    return std::string(b);
+  };
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    const LlmTunePoint& p = r.points[i];
+    table.push_back({p.label, std::to_string(p.threads), f("%.3f", p.bpw), f("%.3e", p.kl), f("%.3f", p.ppl), f("%.4f", p.decode_ms),
+                     f("%.3f", p.memory_mib), f("%.4f", p.energy_mj),
+                     std::string(p.frontier ? "front" : "") + (int(i) == r.chosen ? " chosen" : "")});
+  }
+  return render_tune_plot("pareto tune: " + model + " (" + std::to_string(r.searched.size()) + " measured mixes)", "bits per weight",
+                          "mean KL divergence from the base model, nats per token", true, pts, table);
+}
+
+}  // namespace
+
+int cmd_tune_llm(const Args& a) {
+  if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
+    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--threads 1,2] [--ctx 128] [--chunks N] "
+                  "[--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
+                  "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
+                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--plot FILE.html] [--no-energy] [--explain] [--json]");
+  const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
+  LlmTuneOptions o;
+  if (a.has("--formats")) o.formats = a.get("--formats");
+  const std::vector<int64_t> threads = parse_int_list(a.has("-t") ? a.get("-t") : a.get("--threads", "1"), "--threads", 1, 1024);
+  o.threads.assign(threads.begin(), threads.end());
+  o.ctx = a.get_int("--ctx", 128, 8, 1 << 20);
+  o.max_chunks = a.get_int("--chunks", 0, 0, 1 << 20);
+  o.points = int(a.get_int("--points", 8, 0, 256));
+  o.generations = int(a.get_int("--generations", 8, 0, 100000));
+  o.population = int(a.get_int("--population", 16, 0, 100000));
+  o.seed = uint64_t(a.get_int("--seed", 1, 0, INT64_MAX));
+  o.time_budget_s = a.get_double("--time-budget", 0, 0, 1e9);
+  o.max_timed = int(a.get_int("--max-timed", 12, 0, 256));
+  o.runs = int(a.get_int("--runs", 3, 1, 100000));
+  o.anchors = a.all("--anchor");
+  o.max_latency_ms = a.get_double("--max-latency", 0, 0, 1e9);
+  o.max_memory_mib = a.get_double("--max-memory", 0, 0, 1e9);
+  o.max_bpw = a.get_double("--max-bpw", 0, 0, 64);
+  o.max_energy_mj = a.get_double("--max-energy", 0, 0, 1e12);
+  o.max_kl = a.get_double("--max-kl", a.get_double("--max-quality-loss", 0, 0, 1e9), 0, 1e9);
+  o.objective = a.get("--objective", "latency");
+  o.cache = a.get("--cache");
+  o.energy = !a.has("--no-energy");
+  o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };
+  const LlmTuneResult r = take(tune_llm_model(in, out, read_text(a.get("--eval")), o));
+  if (a.has("--plot")) {
+    std::ofstream f(a.get("--plot"), std::ios::binary);
+    f << plot_of(r, in);
+    if (!f) fail(StatusCode::io_error, "cannot write the plot " + a.get("--plot"));
+  }
+  if (a.has("--json")) {
+    std::printf("%s\n", to_json(r).dump(2).c_str());
+    return 0;
+  }
+  std::printf("KL: mean KL divergence from %s on %lld scored tokens (base perplexity %.4f); memory: weights + f16 KV cache of %lld tokens; "
+              "energy: per decoded token, the profiler's device model (an estimate)\n",
+              in.c_str(), static_cast<long long>(r.eval_tokens), r.ppl_base, static_cast<long long>(o.ctx));
+  print_points(r);
+  const LlmTunePoint& best = r.points[size_t(r.chosen)];
+  std::printf("chosen: %s at %d thread(s): %s\nwrote %s: %s; %d mixes measured (%d from the cache), %d generations%s; %.1f s\n", best.label.c_str(),
+              best.threads, r.reason.c_str(), out.c_str(), r.written.c_str(), r.measured + r.from_cache, r.from_cache, r.generations_run,
+              r.stopped_by_budget ? " (stopped by the time budget)" : "", r.seconds);
+  if (a.has("--explain")) print_explain(r);
+  return 0;
+}
+
+}  // namespace pareto::tools
