@@ -84,13 +84,16 @@ nlohmann::json to_json(const LlmTuneResult& r) {
 std::string plot_of(const LlmTuneResult& r, const std::string& model) {
   std::vector<TunePlotPoint> pts;
   const LlmTunePoint& chosen = r.points[size_t(r.chosen)];
-  for (const LlmTunePoint& p : r.searched) {
-    bool front = false;
-    for (const LlmTunePoint& t : r.points) front |= t.label == p.label && t.frontier;
-    pts.push_back({p.label, p.bpw, std::max(p.kl, 1e-9), front ? "front" : "other", p.label == chosen.label});
-  }
+  for (const LlmTunePoint& p : r.searched) pts.push_back({p.label, p.bpw, std::max(p.kl, 1e-9), "other", p.label == chosen.label});
   for (const LlmTunePoint& p : r.points)
     if (p.origin == "anchor" && p.threads == r.points.front().threads) pts.push_back({p.label, p.bpw, std::max(p.kl, 1e-9), "anchor", p.label == chosen.label});
+  // The line: the searched points no plotted point beats on both bits and KL.
+  for (TunePlotPoint& p : pts) {
+    if (p.kind == "anchor") continue;
+    bool beaten = false;
+    for (const TunePlotPoint& q : pts) beaten |= q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y);
+    if (!beaten) p.kind = "front";
+  }
   std::vector<std::vector<std::string>> table{{"point", "threads", "bits/weight", "KL", "perplexity", "decode ms", "memory MiB", "energy mJ", ""}};
   char b[64];
   auto f = [&](const char* fmt, double v) {

@@ -35,6 +35,12 @@ std::string num(double v) {
   return b;
 }
 
+std::string tick_text(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3g", v);
+  return b;
+}
+
 struct Axis {
   double lo = 0, hi = 1;
   bool log = false;
@@ -59,9 +65,9 @@ std::string ticks(const Axis& a, bool horizontal, double cross) {
   for (int k = 0; k <= 5; ++k) {
     const double v = a.lo + (a.hi - a.lo) * k / 5.0, shown = a.log ? std::pow(10.0, v) : v, px = a.px0 + (a.px1 - a.px0) * k / 5.0;
     if (horizontal)
-      s += "<text x=\"" + num(px) + "\" y=\"" + num(cross + 16) + "\" text-anchor=\"middle\">" + num(shown) + "</text>";
+      s += "<text x=\"" + num(px) + "\" y=\"" + num(cross + 16) + "\" text-anchor=\"middle\">" + tick_text(shown) + "</text>";
     else
-      s += "<text x=\"" + num(cross - 6) + "\" y=\"" + num(px + 4) + "\" text-anchor=\"end\">" + num(shown) + "</text>";
+      s += "<text x=\"" + num(cross - 6) + "\" y=\"" + num(px + 4) + "\" text-anchor=\"end\">" + tick_text(shown) + "</text>";
   }
   return s;
 }

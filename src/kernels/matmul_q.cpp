@@ -94,34 +94,46 @@ void matvec_weights(const WeightMatrix& w, const float* x, int64_t tokens, float
 
 }  // namespace
 
-// Activations quantized once per token to Q8A blocks.
-static const Q8aBlock* quantize_q8a(const float* x, int64_t tokens, int64_t cols) {
+// Activations quantized once per token to Q8A blocks: the first `cols`
+// values of each token's row of `stride` (whole blocks of 32).
+static const Q8aBlock* quantize_q8a(const float* x, int64_t tokens, int64_t cols, int64_t stride) {
   thread_local std::vector<Q8aBlock> xq;
   const int64_t nb = cols / 32;
   xq.resize(size_t(tokens * nb));
-  for (int64_t t0 = 0; t0 < tokens; ++t0) quant_dot_table().quantize(x + t0 * cols, cols, xq.data() + t0 * nb);
+  for (int64_t t0 = 0; t0 < tokens; ++t0) quant_dot_table().quantize(x + t0 * stride, cols, xq.data() + t0 * nb);
   return xq.data();
 }
+static const Q8aBlock* quantize_q8a(const float* x, int64_t tokens, int64_t cols) { return quantize_q8a(x, tokens, cols, cols); }
 
-// pareto's group-wise formats on the integer path (rows a multiple of 32;
-// others take the dequantizing path): each row unpacked once, then dotted
-// with every token.
+// pareto's group-wise formats on the integer path: each row's whole groups
+// unpacked once, then dotted with every token; a short last group (rows
+// that are not whole groups, e.g. a 172-wide FFN) is decoded to floats and
+// dotted with the float activations.
 static bool matvec_group(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
-  if (w.cols % 32) return false;
   const GroupFormat f = group_format(w.type);
+  const int64_t whole = w.cols / f.group * f.group, tail = w.cols - whole;
+  if (whole == 0 || whole % 32) return false;
   const QuantDotTable& t = quant_dot_table();
-  const Q8aBlock* xs = quantize_q8a(x, tokens, w.cols);
-  const int64_t nb = w.cols / 32;
-  const size_t row_bytes = ggml_row_size(w.type, w.cols);
+  const Q8aBlock* xs = quantize_q8a(x, tokens, whole, w.cols);
+  const int64_t nb = whole / 32;
+  const size_t row_bytes = ggml_row_size(w.type, w.cols), tail_at = size_t(whole / f.group) * group_block_bytes(f);
   parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
     // Per worker thread, reused across calls: no allocation per token.
     thread_local std::vector<uint8_t> codes;
-    thread_local std::vector<float> dm;
-    codes.resize(size_t(w.cols));
+    thread_local std::vector<float> dm, tail_values;
+    codes.resize(size_t(whole));
     dm.resize(size_t(2 * nb));
+    tail_values.resize(size_t(tail));
     for (int64_t r = r0; r < r1; ++r) {
-      t.group_unpack(static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes, w.cols, f, codes.data(), dm.data());
-      for (int64_t t0 = 0; t0 < tokens; ++t0) y[t0 * w.rows + r] = t.codes_dot(codes.data(), dm.data(), xs + t0 * nb, w.cols);
+      const uint8_t* row = static_cast<const uint8_t*>(w.data) + size_t(r) * row_bytes;
+      t.group_unpack(row, whole, f, codes.data(), dm.data());
+      if (tail) dequantize_group_row_ref(f, row + tail_at, tail_values.data(), tail);
+      for (int64_t t0 = 0; t0 < tokens; ++t0) {
+        float acc = t.codes_dot(codes.data(), dm.data(), xs + t0 * nb, whole);
+        const float* xt = x + t0 * w.cols + whole;
+        for (int64_t i = 0; i < tail; ++i) acc += tail_values[size_t(i)] * xt[i];
+        y[t0 * w.rows + r] = acc;
+      }
     }
   });
   return true;
