@@ -1,7 +1,7 @@
-// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--threads 1,2] [--ctx 128] [--chunks N]
+// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N]
 //   [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
-//   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--plot FILE.html] [--no-energy] [--explain] [--json]
+//   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]
 // A weight type per tensor of a GGUF LLM from measured points
 // (pareto/tune.hpp): prints the timed points with the front marked, the
 // chosen one and why, and writes it.
@@ -26,11 +26,14 @@ std::string read_text(const std::string& path) {
 }
 
 void print_points(const LlmTuneResult& r) {
-  std::printf("%-40s %7s %6s %9s %9s %10s %9s %9s %6s %s\n", "point", "threads", "bpw", "weights", "memory", "decode ms", "energy mJ", "KL", "ppl", "");
+  std::printf("%-40s %7s %6s %9s %9s %10s %9s %9s %6s %9s %s\n", "point", "threads", "bpw", "weights", "memory", "decode ms", "energy mJ", "KL", "ppl",
+              "KL test", "");
   for (size_t i = 0; i < r.points.size(); ++i) {
     const LlmTunePoint& p = r.points[i];
-    std::printf("%-40.40s %7d %6.3f %8.3fM %8.3fM %10.4f %9.4f %9.3e %6.3f %s%s%s\n", p.label.c_str(), p.threads, p.bpw, p.weight_mib, p.memory_mib,
-                p.decode_ms, p.energy_mj, p.kl, p.ppl, p.frontier ? "front" : "", p.within_budget ? "" : " over budget",
+    char test[32] = "-";
+    if (p.kl_test >= 0) std::snprintf(test, sizeof test, "%9.3e", p.kl_test);
+    std::printf("%-40.40s %7d %6.3f %8.3fM %8.3fM %10.4f %9.4f %9.3e %6.3f %9s %s%s%s\n", p.label.c_str(), p.threads, p.bpw, p.weight_mib, p.memory_mib,
+                p.decode_ms, p.energy_mj, p.kl, p.ppl, test, p.frontier ? "front" : "", p.within_budget ? "" : " over budget",
                 int(i) == r.chosen ? "  <- chosen" : "");
   }
 }
@@ -41,19 +44,21 @@ void print_explain(const LlmTuneResult& r) {
     std::printf("\nthe chosen point is an anchor file: its types are its own\n");
     return;
   }
-  std::printf("\n%-28s %-9s  KL with only this tensor in each format (others unquantized)\n%-28s %-9s ", "tensor", "type", "", "");
+  std::printf("\n%-28s %-9s\n", "tensor", "type");
+  for (size_t i = 0; i < r.tensors.size(); ++i) std::printf("%-28s %-9s\n", r.tensors[i].c_str(), best.types[i].c_str());
+  std::printf("\n%-28s  KL with only this tensor (group) in each format, others unquantized\n%-28s ", "search unit", "");
   for (const std::string& f : r.formats) std::printf(" %10s", f.c_str());
   std::printf("\n");
-  for (size_t i = 0; i < r.tensors.size(); ++i) {
-    std::printf("%-28s %-9s ", r.tensors[i].c_str(), best.types[i].c_str());
-    for (double s : r.sensitivity[i]) std::printf(" %10.3e", s);
+  for (size_t g = 0; g < r.groups.size(); ++g) {
+    std::printf("%-28s ", r.groups[g].c_str());
+    for (double s : r.sensitivity[g]) std::printf(" %10.3e", s);
     std::printf("\n");
   }
 }
 
 nlohmann::json point_json(const LlmTunePoint& p) {
   return {{"label", p.label}, {"origin", p.origin}, {"types", p.types}, {"threads", p.threads}, {"bpw", p.bpw}, {"weight_mib", p.weight_mib},
-          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms},
+          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"kl_test", p.kl_test}, {"ppl_test", p.ppl_test}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms},
           {"energy_mj", p.energy_mj}, {"frontier", p.frontier}, {"within_budget", p.within_budget}};
 }
 
@@ -61,6 +66,7 @@ nlohmann::json to_json(const LlmTuneResult& r) {
   nlohmann::json j;
   j["tensors"] = r.tensors;
   j["formats"] = r.formats;
+  j["groups"] = r.groups;
   j["sensitivity"] = r.sensitivity;
   j["points"] = nlohmann::json::array();
   for (const LlmTunePoint& p : r.points) j["points"].push_back(point_json(p));
@@ -94,7 +100,8 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
     for (const TunePlotPoint& q : pts) beaten |= q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y);
     if (!beaten) p.kind = "front";
   }
-  std::vector<std::vector<std::string>> table{{"point", "threads", "bits/weight", "KL", "perplexity", "decode ms", "memory MiB", "energy mJ", ""}};
+  std::vector<std::vector<std::string>> table{
+      {"point", "threads", "bits/weight", "KL", "perplexity", "KL held out", "perplexity held out", "decode ms", "memory MiB", "energy mJ", ""}};
   char b[64];
   auto f = [&](const char* fmt, double v) {
     std::snprintf(b, sizeof b, fmt, v);
@@ -102,7 +109,8 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
   };
   for (size_t i = 0; i < r.points.size(); ++i) {
     const LlmTunePoint& p = r.points[i];
-    table.push_back({p.label, std::to_string(p.threads), f("%.3f", p.bpw), f("%.3e", p.kl), f("%.3f", p.ppl), f("%.4f", p.decode_ms),
+    table.push_back({p.label, std::to_string(p.threads), f("%.3f", p.bpw), f("%.3e", p.kl), f("%.3f", p.ppl),
+                     p.kl_test < 0 ? "-" : f("%.3e", p.kl_test), p.ppl_test < 0 ? "-" : f("%.3f", p.ppl_test), f("%.4f", p.decode_ms),
                      f("%.3f", p.memory_mib), f("%.4f", p.energy_mj),
                      std::string(p.frontier ? "front" : "") + (int(i) == r.chosen ? " chosen" : "")});
   }
@@ -114,13 +122,14 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
 
 int cmd_tune_llm(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
-    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--threads 1,2] [--ctx 128] [--chunks N] "
+    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
-                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--plot FILE.html] [--no-energy] [--explain] [--json]");
+                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   LlmTuneOptions o;
   if (a.has("--formats")) o.formats = a.get("--formats");
+  o.group = a.get("--group", "tensor");
   const std::vector<int64_t> threads = parse_int_list(a.has("-t") ? a.get("-t") : a.get("--threads", "1"), "--threads", 1, 1024);
   o.threads.assign(threads.begin(), threads.end());
   o.ctx = a.get_int("--ctx", 128, 8, 1 << 20);
@@ -140,6 +149,7 @@ int cmd_tune_llm(const Args& a) {
   o.max_kl = a.get_double("--max-kl", a.get_double("--max-quality-loss", 0, 0, 1e9), 0, 1e9);
   o.objective = a.get("--objective", "latency");
   o.cache = a.get("--cache");
+  if (a.has("--test")) o.test_text = read_text(a.get("--test"));
   o.energy = !a.has("--no-energy");
   o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };
   const LlmTuneResult r = take(tune_llm_model(in, out, read_text(a.get("--eval")), o));

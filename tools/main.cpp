@@ -58,10 +58,12 @@ const char* kUsage =
     "       [--method percentile] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
     "      per conv int8 or fp32, and threads, from measured points: sensitivity and per-node times, a greedy path,\n"
     "      the anchors (fp32, int8 with float ends, int8 all); prints the Pareto front, writes the chosen model\n"
-    "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,pq6g32s,pq5g32a,q4_k,q4_0,pq3g32a] [--threads 1,2]\n"
+    "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q4_k,q4_0,q3_k]\n"
+    "       [--group tensor|layer|kind] [--threads 1,2]\n"
     "       [--ctx 128] [--chunks N] [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
     "       [--max-timed 12] [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ]\n"
-    "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--plot FILE.html] [--explain] [--json]\n"
+    "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html]\n"
+    "       [--explain] [--json]\n"
     "      a weight type per tensor: KL against the base model on TEXT measured for every point, sensitivity, a greedy\n"
     "      path, an evolutionary search; uniform formats and anchor files (llama.cpp's mixes) timed beside the front\n"
     "  serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--queue 16] [--ctx N (per slot)] [--threads N]\n"
@@ -178,7 +180,7 @@ int main(int argc, char** argv) {
                                 {"--calib", "--eval", "-o", "--output", "--threads", "-t", "--points", "--runs", "--max-latency", "--max-memory",
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit", "--plot", "--formats", "--ctx", "--chunks",
                                  "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw",
-                                 "--max-energy", "--max-kl", "--cache"}});
+                                 "--max-energy", "--max-kl", "--cache", "--test", "--group"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "classify")

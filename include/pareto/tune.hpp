@@ -97,7 +97,8 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
 // (quant/mix_search.h), anchors made elsewhere (llama.cpp's mixes) measured
 // as they are.
 struct LlmTuneOptions {
-  std::string formats = "f16,q8_0,pq6g32s,pq5g32a,q4_k,q4_0,pq3g32a";  // candidate types, any order
+  std::string formats = "f16,q8_0,q6_k,q5_k,q4_k,q4_0,q3_k";  // candidate types, any order
+  std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block) or kind (e.g. every ffn_down)
   int64_t ctx = 128;         // evaluation chunk length (tokens)
   int64_t max_chunks = 0;    // 0: the whole text
   std::vector<int> threads = {1};
@@ -112,6 +113,9 @@ struct LlmTuneOptions {
   double max_latency_ms = 0, max_memory_mib = 0, max_bpw = 0, max_energy_mj = 0, max_kl = 0;
   std::string objective = "latency";  // latency, memory, bpw, energy or quality
   std::string cache;  // JSON-lines file of measured qualities: read first, appended to (a rerun resumes)
+  // Held-out text: the timed points' KL and perplexity on it too (the search
+  // and the choice see only the evaluation text, so this one is unbiased).
+  std::string test_text;
   bool energy = true;  // profile each timed point for its energy estimate
   std::function<void(const std::string& line)> progress;
 };
@@ -124,13 +128,15 @@ struct LlmTunePoint {
   double bpw = 0;
   double weight_mib = 0, memory_mib = 0;  // matrices as stored; weights + KV cache
   double kl = 0, ppl = 0, top1 = 0;
+  double kl_test = -1, ppl_test = -1;  // on the held-out text (-1: none given)
   double decode_ms = 0, prefill_ms = 0, energy_mj = 0;
   bool frontier = false, within_budget = false;
 };
 
 struct LlmTuneResult {
   std::vector<std::string> tensors, formats;
-  std::vector<std::vector<double>> sensitivity;  // [tensor][format]
+  std::vector<std::string> groups;               // the search units (tensor names, or groups of them)
+  std::vector<std::vector<double>> sensitivity;  // [group][format]
   std::vector<LlmTunePoint> points;    // the timed points, each at every thread count
   std::vector<LlmTunePoint> searched;  // every measured mix (quality and size; not timed)
   int chosen = -1;                     // index into points

@@ -12,10 +12,12 @@
 #include "api/guarded.h"
 #include "api/profile_llm.h"
 #include "core/error.h"
+#include "kernels/pareto_formats.h"
 #include "llm/transformer.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
 #include "quant/llm_mix.h"
+#include "quant/mix_groups.h"
 #include "quant/mix_search.h"
 #include "quant/quantize_gguf.h"
 
@@ -230,7 +232,12 @@ void write_chosen(const std::string& in, const std::string& out, const MixLab& l
   const auto most = std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   qo.type = quant::type_by_name(most->first);  // the file type llama.cpp reports: the commonest
   quant::quantize_gguf(in, out, qo);
-  r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types)";
+  int own = 0;  // tensors stored in pareto's group types (a tail-group fallback included)
+  for (size_t i = 0; i < p.types.size(); ++i)
+    own += kernels::is_group_type(lab.stored_type(i, quant::type_by_name(p.types[i]))) || quant::type_by_name(p.types[i]) == kernels::kQ8RowType;
+  r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types); " +
+              (own ? std::to_string(own) + " tensors in pareto's own group types, which llama.cpp cannot load"
+                   : std::string("every type a GGML type, so llama.cpp loads it too"));
 }
 
 }  // namespace
@@ -250,10 +257,16 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     for (const quant::MixTensor& t : lab.tensors()) r.tensors.push_back(t.name);
     for (uint32_t f : formats) r.formats.push_back(quant::type_name(f));
     progress.line("base perplexity " + std::to_string(r.ppl_base) + " over " + std::to_string(r.eval_tokens) + " scored tokens; " +
-                  std::to_string(r.tensors.size()) + " tensors x " + std::to_string(formats.size()) + " formats");
+                  std::to_string(r.tensors.size()) + " tensors, " + std::to_string(formats.size()) + " formats");
 
+    // The search runs over groups of tensors; the cache and the lab see whole per-tensor mixes.
+    const quant::MixGroups groups = quant::group_tensors(lab.tensors(), o.group);
+    r.groups = groups.names;
+    const Mix source = lab.source_mix();
+    auto expand = [&](const Mix& gm) { return quant::expand_mix(groups, gm, source); };
     QualityCache cache(o.cache, fingerprint(in, text, o));
-    const quant::MixMeasure measure = [&](const Mix& mix) {
+    const quant::MixMeasure measure = [&](const Mix& gm) {
+      const Mix mix = expand(gm);
       const std::string key = quant::mix_key(mix);
       if (const MixQuality* q = cache.find(key)) {
         ++r.from_cache;
@@ -264,12 +277,17 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       cache.add(key, q);
       return q;
     };
-    quant::MixSpace space{lab.tensors().size(), formats, [&](size_t i, uint32_t t) { return lab.bytes(i, t); }, 0, lab.source_mix()};
+    auto group_bytes = [&](size_t g, uint32_t t) {
+      uint64_t b = 0;
+      for (size_t i : groups.members[g]) b += lab.bytes(i, t == quant::kSourceTypes ? source[i] : t);
+      return b;
+    };
+    quant::MixSpace space{groups.names.size(), formats, group_bytes, 0, Mix(groups.names.size(), quant::kSourceTypes)};
     for (size_t i = 0; i < lab.tensors().size(); ++i) space.weights += uint64_t(lab.tensors()[i].rows * lab.tensors()[i].cols);
     std::vector<quant::MeasuredMix> seeds;
     for (uint32_t f : formats) {
-      const Mix m = lab.uniform(f);
-      seeds.push_back({m, "uniform " + quant::type_name(f), lab.bpw(m), measure(m)});
+      const Mix m(groups.names.size(), f);
+      seeds.push_back({m, "uniform " + quant::type_name(f), quant::mix_bpw(space, m), measure(m)});
     }
     quant::MixSearchOptions so;
     so.points = o.points, so.generations = o.generations, so.population = o.population, so.seed = o.seed, so.time_budget_s = o.time_budget_s;
@@ -278,7 +296,11 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     r.sensitivity = sr.sensitivity;
     r.generations_run = sr.generations_run;
     r.stopped_by_budget = sr.stopped_by_budget;
-    for (size_t i = 0; i < sr.points.size(); ++i) r.searched.push_back(point_of(lab, sr.points[i], i < seeds.size() ? "uniform" : "search"));
+    for (size_t i = 0; i < sr.points.size(); ++i) {
+      quant::MeasuredMix m = sr.points[i];
+      m.mix = expand(m.mix);
+      r.searched.push_back(point_of(lab, m, i < seeds.size() ? "uniform" : "search"));
+    }
 
     // Time the uniform points, the search's front and the anchors.
     std::vector<size_t> timed;
@@ -286,9 +308,18 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed)) timed.push_back(i);
     const int total = int(timed.size() + o.anchors.size());
     int done = 0;
+    std::unique_ptr<MixLab> test_lab;
+    if (!o.test_text.empty()) test_lab = std::make_unique<MixLab>(in, o.test_text, o.ctx, 0);
+    auto held_out = [&](const llm::Model& m, LlmTunePoint& p) {
+      if (!test_lab) return;
+      const MixQuality q = test_lab->quality(m);
+      p.kl_test = q.kl, p.ppl_test = q.ppl;
+    };
     for (size_t i : timed) {
-      auto model = lab.build(sr.points[i].mix);
-      time_point(*model, r.searched[i], o, r.points);
+      auto model = lab.build(expand(sr.points[i].mix));
+      LlmTunePoint p = r.searched[i];
+      held_out(*model, p);
+      time_point(*model, p, o, r.points);
       progress.step("timing", ++done, total);
     }
     for (const std::string& file : o.anchors) {
@@ -297,6 +328,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       p.label = "anchor " + file, p.origin = "anchor";
       const MixQuality q = lab.quality(*model);
       p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
+      held_out(*model, p);
       const uint64_t bytes = MixLab::matrix_bytes(*model);
       p.weight_mib = double(bytes) / (1 << 20);
       p.bpw = 8.0 * double(bytes) / double(space.weights);

@@ -34,11 +34,11 @@ uint32_t type_by_name(const std::string& name) {
     std::string lower = tn;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (lower == n) {
-      if (!kernels::can_quantize(t)) fail_unsupported("quantizing to " + std::string(tn) + " (pareto writes f32, f16, q8_0, q4_0, q4_1, q4_k, pq<bits>g<group><s|a>, q8_row)");
+      if (!kernels::can_quantize(t)) fail_unsupported("quantizing to " + std::string(tn) + " (pareto writes f32, f16, q8_0, q6_k, q5_k, q5_1, q5_0, q4_k, q4_1, q4_0, q3_k, q2_k, pq<bits>g<group><s|a>, q8_row)");
       return t;
     }
   }
-  fail_argument("unknown type '" + name + "' (f16, q8_0, q4_0, q4_1, q4_k, q8_row, pq<bits>g<32|64|128|256><s|a> e.g. pq3g128a)");
+  fail_argument("unknown type '" + name + "' (f16, q8_0, q6_k, q5_k, q5_1, q5_0, q4_k, q4_1, q4_0, q3_k, q2_k, q8_row, pq<bits>g<32|64|128|256><s|a> e.g. pq3g128a)");
 }
 
 uint32_t type_for_bits(int bits, int64_t group, bool asym) {
@@ -58,6 +58,9 @@ uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback) {
   switch (GgmlType(type)) {
     case GgmlType::q8_0: return kernels::group_type(8, 32, false);
     case GgmlType::q4_0: return kernels::group_type(4, 32, false);
+    case GgmlType::q6_k: return kernels::group_type(6, 32, false);
+    case GgmlType::q5_0: return kernels::group_type(5, 32, false);
+    case GgmlType::q5_1: case GgmlType::q5_k: return kernels::group_type(5, 32, true);
     case GgmlType::q4_1: case GgmlType::q4_k: return kernels::group_type(4, 32, true);
     case GgmlType::q3_k: return kernels::group_type(3, 32, false);
     case GgmlType::q2_k: return kernels::group_type(2, 32, true);

@@ -33,7 +33,7 @@ for (const p of a.points)
   if (p.origin !== 'anchor' && p.bpw <= 7 && p.kl < c.kl) throw new Error(`${p.label} has less KL within the budget`);
 if (!a.points.some(p => p.origin === 'anchor')) throw new Error('the anchor was not timed');
 if (!(a.measured > 0) || b.measured !== 0 || b.from_cache !== a.measured) throw new Error(`cache: first run measured ${a.measured}, second ${b.measured} (${b.from_cache} cached)`);
-if (a.tensors.length !== a.sensitivity.length) throw new Error('sensitivity rows differ from tensors');
+if (a.groups.length !== a.sensitivity.length) throw new Error('sensitivity rows differ from tensors');
 JS
 
 chromium=/usr/bin/chromium

@@ -1,6 +1,6 @@
 // pareto quantize (RTN) reproduces llama-quantize byte for byte on the golden
-// synthetic model: every tensor of synth-mini-Q8_0.gguf and
-// synth-mini-Q4_0-pure.gguf, from synth-mini-F32.gguf; rows that do not fill
+// synthetic model: every tensor of synth-mini-Q8_0.gguf, -Q4_0-pure, -Q4_1-pure,
+// -Q5_0-pure, -Q5_1-pure, -Q5_K-pure and -Q6_K, from synth-mini-F32.gguf; rows that do not fill
 // whole blocks fall back to f16 and are reported; the result runs.
 #include <gtest/gtest.h>
 
@@ -38,7 +38,9 @@ TEST(Quantize, RtnMatchesLlamaQuantizeByteForByte) {
     const char* type;
     const char* reference;
   };
-  for (const Case& c : {Case{"q8_0", "synth-mini-Q8_0.gguf"}, Case{"q4_0", "synth-mini-Q4_0-pure.gguf"}, Case{"q4_1", "synth-mini-Q4_1-pure.gguf"}}) {
+  for (const Case& c : {Case{"q8_0", "synth-mini-Q8_0.gguf"}, Case{"q4_0", "synth-mini-Q4_0-pure.gguf"}, Case{"q4_1", "synth-mini-Q4_1-pure.gguf"},
+                        Case{"q5_0", "synth-mini-Q5_0-pure.gguf"}, Case{"q5_1", "synth-mini-Q5_1-pure.gguf"}, Case{"q5_k", "synth-mini-Q5_K-pure.gguf"},
+                        Case{"q6_k", "synth-mini-Q6_K.gguf"}}) {
     quant::QuantizeOptions o;
     o.type = quant::type_by_name(c.type);
     const std::string out = ::testing::TempDir() + "/quant_" + c.type + ".gguf";

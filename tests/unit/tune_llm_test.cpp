@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -257,4 +258,41 @@ TEST(TuneLlm, PlotEscapesLabelsAndDrawsEveryPoint) {
   EXPECT_EQ(circles, 4u);
   EXPECT_NE(html.find("class=\"chosen\""), std::string::npos);
   EXPECT_NE(html.find("<polyline class=\"front\""), std::string::npos);
+}
+
+TEST(TuneLlm, GroupedSearchGivesEveryTensorOfAGroupOneType) {
+  NEED_STORIES();
+  const std::string dir = pareto::testing::scratch_dir();
+  const std::string base = shared_models() + "/stories260K.gguf", text = read_file(shared_models() + "/tinystories_style_eval.txt");
+  LlmTuneOptions o = small_options();
+  o.energy = false;
+  for (const std::string& how : {"layer", "kind"}) {
+    o.group = how;
+    const LlmTuneResult r = take(tune_llm_model(base, dir + "/" + how + ".gguf", text, o));
+    // stories260K: token_embd, 5 layers, output (untied in this file).
+    EXPECT_EQ(r.groups.size(), how == "layer" ? 12u : 9u) << how;
+    ASSERT_EQ(r.sensitivity.size(), r.groups.size());
+    for (const LlmTunePoint& p : r.searched) {
+      if (p.label.rfind("sensitivity", 0) == 0) continue;
+      std::map<std::string, std::string> type_of_unit;
+      for (size_t i = 0; i < r.tensors.size(); ++i) {
+        const std::string& t = r.tensors[i];
+        std::string unit = t;
+        if (t.rfind("blk.", 0) == 0) {
+          const size_t dot = t.find('.', 4);
+          const std::string kind = t.substr(dot + 1, t.size() - dot - 1 - 7);  // drop ".weight"
+          unit = how == "kind" ? kind : t.substr(0, dot) + (kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
+        }
+        auto [it, added] = type_of_unit.emplace(unit, p.types[i]);
+        if (!added) EXPECT_EQ(it->second, p.types[i]) << how << " " << p.label << " " << t;
+      }
+    }
+  }
+  auto bad = tune_llm_model(base, dir + "/x.gguf", text, [&] {
+    LlmTuneOptions b = o;
+    b.group = "row";
+    return b;
+  }());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message.find("group must be tensor, layer or kind"), std::string::npos);
 }

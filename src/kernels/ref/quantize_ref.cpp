@@ -1,4 +1,5 @@
-// Reference quantizers for F16, Q8_0, Q4_0, Q4_1, Q2_K, Q3_K and Q4_K with ggml's rounding
+// Reference quantizers for F16, Q8_0, Q4_0, Q4_1, Q2_K, Q3_K and Q4_K (Q5_0, Q5_1, Q5_K and Q6_K in
+// quantize_ref_q56.cpp) with ggml's rounding
 // rules and float operation order, so quantizing the same floats gives the
 // same bytes as llama.cpp's `llama-quantize` (built without FMA contraction).
 #include <cmath>
@@ -7,31 +8,13 @@
 #include "core/dtype.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
+#include "kernels/ref/ggml_quant_common.h"
 
 namespace pareto::kernels {
 
 namespace {
 
-constexpr int64_t QK = 32, QK_K = 256;
-
-inline void put_f16(uint8_t* p, float v) {
-  uint16_t h = float_to_half(v);
-  std::memcpy(p, &h, 2);
-}
-
-inline float get_f16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return half_to_float(h);
-}
-
-// Round half to even via the float mantissa trick ggml uses (|fval| < 2^22).
-inline int nearest_int(float fval) {
-  float val = fval + 12582912.f;
-  int i;
-  std::memcpy(&i, &val, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
+using namespace ggml_ref;
 
 void q8_0_block(const float* x, uint8_t* y) {
   float amax = 0.f;
@@ -290,16 +273,6 @@ void q2_k_block(const float* x, uint8_t* y) {
   pack_2bit(L, y + 16);
 }
 
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    *m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-  }
-}
-
 // Q4_K: d dmin scales[12] qs[128]
 void q4_k_block(const float* x, uint8_t* y) {
   uint8_t L[QK_K], Laux[32];
@@ -352,11 +325,16 @@ void q4_k_block(const float* x, uint8_t* y) {
 
 }  // namespace
 
+float ggml_ref::qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux, float rmin,
+                            float rdelta, int nstep, bool use_mad) {
+  return make_qkx2_quants(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
+}
+
 bool can_quantize(uint32_t type) {
   if (type == kQ8RowType || is_group_type(type)) return true;
   switch (GgmlType(type)) {
     case GgmlType::f32: case GgmlType::f16: case GgmlType::q8_0: case GgmlType::q4_0: case GgmlType::q4_1: case GgmlType::q4_k:
-    case GgmlType::q3_k: case GgmlType::q2_k: return true;
+    case GgmlType::q3_k: case GgmlType::q2_k: case GgmlType::q5_0: case GgmlType::q5_1: case GgmlType::q5_k: case GgmlType::q6_k: return true;
     default: return false;
   }
 }
@@ -387,6 +365,18 @@ void quantize_row_ref(uint32_t type, const float* x, void* dst, int64_t n) {
       return;
     case GgmlType::q4_k:
       for (int64_t b = 0; b < n / QK_K; ++b) q4_k_block(x + b * QK_K, y + b * 144);
+      return;
+    case GgmlType::q5_0:
+      for (int64_t b = 0; b < n / QK; ++b) q5_0_block(x + b * QK, y + b * 22);
+      return;
+    case GgmlType::q5_1:
+      for (int64_t b = 0; b < n / QK; ++b) q5_1_block(x + b * QK, y + b * 24);
+      return;
+    case GgmlType::q5_k:
+      for (int64_t b = 0; b < n / QK_K; ++b) q5_k_block(x + b * QK_K, y + b * 176);
+      return;
+    case GgmlType::q6_k:
+      for (int64_t b = 0; b < n / QK_K; ++b) q6_k_block(x + b * QK_K, y + b * 210);
       return;
     default: return;
   }

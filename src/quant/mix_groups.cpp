@@ -1,0 +1,37 @@
+#include "quant/mix_groups.h"
+
+#include <map>
+
+#include "core/error.h"
+
+namespace pareto::quant {
+
+MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string& how) {
+  if (how != "tensor" && how != "layer" && how != "kind") fail_argument("group must be tensor, layer or kind, got '" + how + "'");
+  MixGroups g;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const MixTensor& t = tensors[i];
+    std::string name = t.name;
+    if (how == "kind") name = t.kind;
+    if (how == "layer" && t.layer >= 0) name = "blk." + std::to_string(t.layer) + (t.kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
+    auto [it, added] = index.emplace(name, g.names.size());
+    if (added) {
+      g.names.push_back(name);
+      g.members.emplace_back();
+    }
+    g.members[it->second].push_back(i);
+  }
+  return g;
+}
+
+Mix expand_mix(const MixGroups& groups, const Mix& group_mix, const Mix& source) {
+  if (group_mix.size() != groups.members.size()) fail(StatusCode::internal, "a group mix does not name every group");
+  Mix m = source;
+  for (size_t g = 0; g < groups.members.size(); ++g)
+    if (group_mix[g] != kSourceTypes)
+      for (size_t i : groups.members[g]) m.at(i) = group_mix[g];
+  return m;
+}
+
+}  // namespace pareto::quant

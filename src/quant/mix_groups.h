@@ -1,0 +1,29 @@
+// Units of pareto tune's search: a type is chosen per group of tensors.
+// Per tensor is the finest; a 1B model has ~150 matrices and each measure
+// runs the model over the evaluation text, so coarser units make its
+// search affordable: per layer block (attention, feed-forward) or per kind
+// (every layer's attn_q together, as llama.cpp's mixes decide by kind).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "quant/llm_mix.h"
+
+namespace pareto::quant {
+
+struct MixGroups {
+  std::vector<std::string> names;
+  std::vector<std::vector<size_t>> members;  // tensor indices per group
+};
+
+// how: "tensor", "layer" (blk.N.attn, blk.N.ffn, and the embedding and
+// output alone) or "kind" (attn_q ... ffn_down over all layers, token_embd, output).
+MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string& how);
+
+// At group level: every tensor of the group as in the source file.
+constexpr uint32_t kSourceTypes = 0xFFFFFFFFu;
+
+// The per-tensor mix a per-group mix stands for.
+Mix expand_mix(const MixGroups& groups, const Mix& group_mix, const Mix& source);
+
+}  // namespace pareto::quant
