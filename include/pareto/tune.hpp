@@ -97,7 +97,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
 // (quant/mix_search.h), anchors made elsewhere (llama.cpp's mixes) measured
 // as they are.
 struct LlmTuneOptions {
-  std::string formats = "f16,q8_0,q6_k,q5_k,q4_k,q4_0,q3_k";  // candidate types, any order
+  std::string formats = "f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k";  // candidate types, any order
   std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block) or kind (e.g. every ffn_down)
   int64_t ctx = 128;         // evaluation chunk length (tokens)
   int64_t max_chunks = 0;    // 0: the whole text

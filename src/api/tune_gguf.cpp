@@ -199,18 +199,25 @@ LlmTunePoint point_of(const MixLab& lab, const quant::MeasuredMix& m, const std:
   return p;
 }
 
-// The search points to time: the bits-KL front, at most `cap`, spread over its bits.
-std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap) {
+// The search points to time: the bits-KL front, at most `cap` spread over
+// its bits, plus for each anchor the front's point with the least KL at no
+// more bits than the anchor (the one to hold up against it).
+std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& anchor_bpw) {
   std::vector<quant::MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
   std::vector<size_t> front = quant::bpw_kl_front(searched);
   std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return searched[a].bpw < searched[b].bpw; });
-  std::vector<size_t> pick;
+  std::set<size_t> pick;
   const size_t n = front.size(), k = std::min(n, size_t(cap));
-  for (size_t i = 0; i < k; ++i) {
-    const size_t at = k == 1 ? 0 : i * (n - 1) / (k - 1);
-    if (pick.empty() || pick.back() != front[at] + first_searched) pick.push_back(front[at] + first_searched);
+  for (size_t i = 0; i < k; ++i) pick.insert(front[k == 1 ? 0 : i * (n - 1) / (k - 1)]);
+  for (double bits : anchor_bpw) {
+    const size_t* best = nullptr;  // on the front, KL falls as bits grow: the last one within
+    for (const size_t& f : front)
+      if (searched[f].bpw <= bits) best = &f;
+    if (best) pick.insert(*best);
   }
-  return pick;
+  std::vector<size_t> out;
+  for (size_t i : pick) out.push_back(i + first_searched);
+  return out;
 }
 
 void write_chosen(const std::string& in, const std::string& out, const MixLab& lab, const LlmTunePoint& p, LlmTuneResult& r) {
@@ -249,6 +256,14 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     Progress progress(o.progress);
     std::vector<uint32_t> formats = quant::parse_type_list(o.formats);
     MixLab lab(in, text, o.ctx, o.max_chunks);
+    // Anchors first: one of another model fails before the search, not after it.
+    std::vector<std::unique_ptr<llm::Model>> anchors;
+    for (const std::string& file : o.anchors) {
+      anchors.push_back(llm::Model::load(file));
+      const llm::ModelConfig &a = anchors.back()->config, &b = lab.base().config;
+      if (a.vocab != b.vocab || a.n_layers != b.n_layers || a.dim != b.dim || a.ffn_dim != b.ffn_dim || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads)
+        fail_argument(file + ": differs from the base model in shape (vocab, layers, width, FFN or heads), so it is no anchor for it");
+    }
     // Widest first, by the bytes of the whole model in each.
     std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
     LlmTuneResult r;
@@ -289,7 +304,10 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       const Mix m(groups.names.size(), f);
       seeds.push_back({m, "uniform " + quant::type_name(f), quant::mix_bpw(space, m), measure(m)});
     }
+    std::vector<double> anchor_bpw;
+    for (const auto& a : anchors) anchor_bpw.push_back(8.0 * double(MixLab::matrix_bytes(*a)) / double(space.weights));
     quant::MixSearchOptions so;
+    so.target_bpw = anchor_bpw;
     so.points = o.points, so.generations = o.generations, so.population = o.population, so.seed = o.seed, so.time_budget_s = o.time_budget_s;
     so.progress = [&](const std::string& step, int done, int total) { progress.step(step, done, total); };
     const quant::MixSearchResult sr = quant::search_mixes(space, measure, seeds, so);
@@ -305,7 +323,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     // Time the uniform points, the search's front and the anchors.
     std::vector<size_t> timed;
     for (size_t i = 0; i < seeds.size(); ++i) timed.push_back(i);
-    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed)) timed.push_back(i);
+    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed, anchor_bpw)) timed.push_back(i);
     const int total = int(timed.size() + o.anchors.size());
     int done = 0;
     std::unique_ptr<MixLab> test_lab;
@@ -322,8 +340,9 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       time_point(*model, p, o, r.points);
       progress.step("timing", ++done, total);
     }
-    for (const std::string& file : o.anchors) {
-      auto model = llm::Model::load(file);
+    for (size_t a = 0; a < anchors.size(); ++a) {
+      const std::string& file = o.anchors[a];
+      llm::Model* model = anchors[a].get();
       LlmTunePoint p;
       p.label = "anchor " + file, p.origin = "anchor";
       const MixQuality q = lab.quality(*model);

@@ -175,6 +175,14 @@ MixSearchResult search_mixes(const MixSpace& s, const MixMeasure& measure, const
     archive.add(r.path[best], "greedy " + std::to_string(best));
     if (o.progress) o.progress("greedy path", k + 1, o.points);
   }
+  for (double bits : o.target_bpw) {
+    // The path loses bits at every step: the first point within is the widest.
+    for (size_t p = 0; p < r.path.size(); ++p)
+      if (mix_bpw(s, r.path[p]) <= bits) {
+        archive.add(r.path[p], "greedy " + std::to_string(p));
+        break;
+      }
+  }
   evolve(s, archive, o, t0, r);
   return r;
 }

@@ -41,6 +41,7 @@ using MixMeasure = std::function<MixQuality(const Mix& mix)>;
 
 struct MixSearchOptions {
   int points = 8;          // measured points along the greedy path
+  std::vector<double> target_bpw;  // also the path's point with the most bits within each (anchors' sizes)
   int generations = 8;     // evolutionary rounds (0: none)
   int population = 16;     // children per round
   uint64_t seed = 1;
