@@ -17,6 +17,10 @@ struct EvalOptions {
   int64_t ctx = 128;
   int64_t max_chunks = 0;  // 0: all
   std::string tokenizer;   // for llama2.c checkpoints
+  // Weights repacked for this CPU's kernels as generate runs them (the
+  // packed kernels quantize activations their own way, so figures move by
+  // a fraction of a percent); off: the row kernels on the file's layout.
+  bool repack = false;
   std::function<void(int64_t, int64_t)> progress;  // (chunk done, chunks)
 };
 

@@ -12,6 +12,7 @@
 #include "api/guarded.h"
 #include "api/profile_llm.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "kernels/pareto_formats.h"
 #include "llm/transformer.h"
 #include "pareto/profile.hpp"
@@ -76,7 +77,8 @@ class QualityCache {
 
 std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
   std::ifstream f(in, std::ios::binary | std::ios::ate);
-  return in + "|" + std::to_string(static_cast<long long>(f.tellg())) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" +
+  // "packed": qualities measured on models repacked for the CPU (older entries were not).
+  return in + "|packed|" + std::to_string(static_cast<long long>(f.tellg())) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" +
          std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks);
 }
 
@@ -254,12 +256,16 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     check_options(o);
     const double t0 = now_s();
     Progress progress(o.progress);
+    // Quantizing and measuring quality use every thread the user allows.
+    ThreadPool pool(*std::max_element(o.threads.begin(), o.threads.end()));
+    PoolScope scope(&pool);
     std::vector<uint32_t> formats = quant::parse_type_list(o.formats);
     MixLab lab(in, text, o.ctx, o.max_chunks);
     // Anchors first: one of another model fails before the search, not after it.
     std::vector<std::unique_ptr<llm::Model>> anchors;
     for (const std::string& file : o.anchors) {
       anchors.push_back(llm::Model::load(file));
+      MixLab::prepare(*anchors.back());
       const llm::ModelConfig &a = anchors.back()->config, &b = lab.base().config;
       if (a.vocab != b.vocab || a.n_layers != b.n_layers || a.dim != b.dim || a.ffn_dim != b.ffn_dim || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads)
         fail_argument(file + ": differs from the base model in shape (vocab, layers, width, FFN or heads), so it is no anchor for it");
@@ -358,7 +364,9 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     r.chosen = choose(r, o);
     write_chosen(in, out, lab, r.points[size_t(r.chosen)], r);
     // What was written is what was measured: its KL again, from the file.
-    const MixQuality check = lab.quality(*llm::Model::load(out));
+    auto written = llm::Model::load(out);
+    MixLab::prepare(*written);
+    const MixQuality check = lab.quality(*written);
     const double want = r.points[size_t(r.chosen)].kl;
     if (std::abs(check.kl - want) > 1e-9 + 1e-6 * want)
       fail(StatusCode::internal, "the written model's KL " + std::to_string(check.kl) + " differs from the measured " + std::to_string(want));

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/quant_formats.h"
 #include "llm/model.h"
+#include "llm/repack.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
 
@@ -48,6 +49,10 @@ void weight_stats(const llm::Model& m, double* bpw, uint64_t* bytes) {
 EvalReport evaluate(const std::string& base_path, const std::string& quant_path, const std::string& text, const EvalOptions& o) {
   auto base = llm::Model::load(base_path, o.tokenizer);
   auto quant = llm::Model::load(quant_path, o.tokenizer);
+  if (o.repack) {
+    llm::repack_for_cpu(*base);
+    llm::repack_for_cpu(*quant);
+  }
   const llm::ModelConfig &cb = base->config, &cq = quant->config;
   if (cb.vocab != cq.vocab || cb.n_layers != cq.n_layers || cb.dim != cq.dim)
     fail_argument("the models differ in shape (vocab, layers or width): " + base_path + " vs " + quant_path);

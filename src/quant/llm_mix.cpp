@@ -185,10 +185,13 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
     }
     m->owners.push_back(buf);
   }
+  prepare(*m);
   return m;
 }
 
 MixQuality MixLab::quality(const Mix& mix) { return quality(*build(mix)); }
+
+void MixLab::prepare(llm::Model& model) { llm::repack_for_cpu(model, false); }
 
 MixQuality MixLab::quality(const llm::Model& model) {
   const llm::ModelConfig &cb = base_->config, &cm = model.config;
@@ -221,7 +224,7 @@ MixQuality MixLab::quality(const llm::Model& model) {
 
 MixSpeed MixLab::time(llm::Model& model, int threads, int prompt, int decode, int runs) {
   if (prompt < 1 || decode < 1 || runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
-  llm::repack_for_cpu(model, false);  // the buffers stay shared with other candidates
+  prepare(model);  // a no-op on a model build() made
   ThreadPool pool(threads);
   PoolScope scope(&pool);
   llm::Transformer tr(model, prompt + decode + 1);

@@ -63,10 +63,17 @@ class MixLab {
   Mix source_mix() const;
 
   // A model with the mix's matrices (quantized once per (tensor, type) and
-  // shared between candidates); the base's other weights are shared too.
+  // shared between candidates; the base's other weights are shared too),
+  // prepared as pareto runs models.
   std::unique_ptr<llm::Model> build(const Mix& mix);
+  // Repacks a model's weights for this CPU's kernels, as generate and run
+  // do, without releasing the buffers it copies from (other candidates
+  // share them): a batch of evaluation tokens then runs on the packed
+  // kernels instead of a row-dot per token, and quality is measured on what
+  // a user runs. Call it on anchors before quality().
+  static void prepare(llm::Model& model);
   MixQuality quality(const Mix& mix);
-  // Any model of the same shape (an anchor file made elsewhere).
+  // Any model of the same shape (an anchor file made elsewhere; prepare() it first).
   MixQuality quality(const llm::Model& model);
   // Times `model` (repacked for this CPU first when `repack`): a prompt of
   // `prompt` tokens, then `decode` tokens one at a time, `runs` times.

@@ -166,9 +166,11 @@ TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
   }
   EXPECT_TRUE(anchor);
   ASSERT_EQ(c.types.size(), r.tensors.size());
-  // An independent evaluation of the written file against the base.
+  // An independent evaluation of the written file against the base (both
+  // repacked, as tune measures what generate runs).
   EvalOptions eo;
   eo.ctx = o.ctx, eo.max_chunks = o.max_chunks;
+  eo.repack = true;
   const EvalReport e = quant::evaluate(base, out, text, eo);
   EXPECT_NEAR(e.kl_mean, c.kl, 1e-6 + 1e-4 * c.kl);
   EXPECT_NEAR(e.ppl_quant, c.ppl, 1e-4 * c.ppl);
