@@ -8,10 +8,12 @@
 # formats and the search's front), on the evaluation text, and reports
 # every timed point's KL and perplexity on a held-out text as well (the
 # search never sees it). Writes the JSON, the frontier page and a markdown
-# table comparing, for each llama.cpp mix, the tuned point with the lowest
-# held-out KL at no more bits per weight.
+# table comparing, for each llama.cpp mix, the pareto point with the lowest
+# KL on the search text at no more bits per weight, on the held-out text.
 #
-#   bench/tune_llm.sh [--model FILE.gguf] [--eval TEXT] [--test TEXT] [--mixes "Q4_K_M Q6_K"] [--out DIR] [-- TUNE OPTIONS...]
+#   bench/tune_llm.sh [--model FILE.gguf] [--eval TEXT] [--test TEXT] [--mixes "Q4_K_M Q6_K"] [--out DIR] [--report-only]
+#                     [-- TUNE OPTIONS...]
+# --report-only prints the tables from the JSON a run left in --out.
 #
 # Defaults: ../shared/models/stories260K.gguf (F32), its evaluation text,
 # bench/data/tinystories_heldout.txt, out .cache/tune-llm. Progress on stderr,
@@ -24,6 +26,7 @@ test_text=$root/bench/data/tinystories_heldout.txt
 mixes="Q3_K_M Q4_K_M Q5_K_M Q6_K Q8_0"
 out=$root/.cache/tune-llm
 extra=()
+report_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=$2; shift 2;;
@@ -31,10 +34,13 @@ while [ $# -gt 0 ]; do
     --test) test_text=$2; shift 2;;
     --mixes) mixes=$2; shift 2;;
     --out) out=$2; shift 2;;
+    --report-only) report_only=1; shift;;
     --) shift; extra=("$@"); break;;
     *) echo "tune_llm.sh: unknown option '$1'" >&2; exit 2;;
   esac
 done
+name=$(basename "$model" .gguf)
+if [ "$report_only" = 0 ]; then
 pareto=$root/build/pareto
 [ -x "$pareto" ] || { echo "tune_llm.sh: build pareto first (scripts/build.sh release)" >&2; exit 1; }
 peers=$root/../shared/peers
@@ -42,7 +48,6 @@ peers=$root/../shared/peers
 llama=$root/.cache/llama.cpp
 bash "$peers/build-llama-cpp.sh" "$llama" >&2
 mkdir -p "$out"
-name=$(basename "$model" .gguf)
 
 anchors=()
 for m in $mixes; do
@@ -61,6 +66,7 @@ start=$(date +%s)
 "$pareto" tune "$model" --eval "$eval_text" --test "$test_text" -o "$out/$name-tuned.gguf" "${anchors[@]}" \
   --plot "$out/$name-frontier.html" --cache "$out/$name-cache.jsonl" --json "${extra[@]}" > "$out/$name.json"
 echo "tune_llm.sh: pareto tune took $(( $(date +%s) - start )) s (a rerun reuses $out/$name-cache.jsonl)" >&2
+fi
 
 node - "$out/$name.json" <<'JS'
 const r = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
@@ -85,13 +91,13 @@ for (const ps of rows) {
               threads.map(t => (ps.find(q => q.threads === t) || {decode_ms: NaN}).decode_ms.toFixed(4)).join(' | ') +
               ` | ${p.memory_mib.toFixed(3)} | ${p.energy_mj.toFixed(4)} | ${front}${chosen} |`);
 }
-console.log('\nEach llama.cpp mix against the tuned and uniform pareto points at no more bits per weight (held-out KL):\n');
-console.log('| llama.cpp mix | bits/weight | KL held out | best pareto point at <= its bits | its bits/weight | its KL held out | KL ratio pareto / llama.cpp | decode ms ratio (1st thread count) |');
+console.log('\nEach llama.cpp mix against the timed pareto point with the least KL on the search text at no more bits per weight, compared on the held-out text:\n');
+console.log('| llama.cpp mix | bits/weight | KL held out | pareto point at <= its bits | its bits/weight | its KL held out | KL ratio pareto / llama.cpp | decode ms ratio (1st thread count) |');
 console.log('|---|---|---|---|---|---|---|---|');
 const t0 = threads[0];
 const mine = r.points.filter(p => p.origin !== 'anchor' && p.threads === t0);
 for (const a of r.points.filter(p => p.origin === 'anchor' && p.threads === t0)) {
-  const ok = mine.filter(p => p.bpw <= a.bpw + 1e-9).sort((x, y) => x.kl_test - y.kl_test);
+  const ok = mine.filter(p => p.bpw <= a.bpw + 1e-9).sort((x, y) => x.kl - y.kl);  // chosen by what the search saw
   if (!ok.length) { console.log(`| ${short(a.label)} | ${a.bpw.toFixed(3)} | ${e(a.kl_test)} | none at <= its bits | | | | |`); continue; }
   const b = ok[0];
   console.log(`| ${short(a.label)} | ${a.bpw.toFixed(3)} | ${e(a.kl_test)} | ${b.label} | ${b.bpw.toFixed(3)} | ${e(b.kl_test)} | ${(b.kl_test / a.kl_test).toFixed(3)} | ${(b.decode_ms / a.decode_ms).toFixed(2)} |`);

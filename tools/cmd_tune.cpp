@@ -144,8 +144,20 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 
 }  // namespace
 
+// Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
+static void refuse_options_of_other_kind(const Args& a, bool gguf) {
+  static const std::vector<std::string> llm_only = {"--formats", "--ctx", "--chunks", "--generations", "--population", "--seed", "--time-budget",
+                                                    "--max-timed", "--anchor", "--max-bpw", "--max-energy", "--max-kl", "--cache", "--test",
+                                                    "--group", "--no-energy"};
+  static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process"};
+  for (const std::string& k : gguf ? onnx_only : llm_only)
+    if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
+}
+
 int cmd_tune(const Args& a) {
-  if (a.positional.size() == 1 && a.positional[0].size() > 5 && a.positional[0].compare(a.positional[0].size() - 5, 5, ".gguf") == 0) return cmd_tune_llm(a);
+  const bool gguf = a.positional.size() == 1 && a.positional[0].size() > 5 && a.positional[0].compare(a.positional[0].size() - 5, 5, ".gguf") == 0;
+  refuse_options_of_other_kind(a, gguf);
+  if (gguf) return cmd_tune_llm(a);
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
                   "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] [--method M] "

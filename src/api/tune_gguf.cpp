@@ -2,7 +2,10 @@
 // quant/mix_search.cpp over candidates built in memory by quant/llm_mix.cpp;
 // this file measures what is shown (time, memory, energy), marks the front,
 // chooses under the budgets and writes the model.
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -13,7 +16,9 @@
 #include "api/profile_llm.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/dispatch.h"
 #include "kernels/pareto_formats.h"
+#include "llm/repack.h"
 #include "llm/transformer.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
@@ -40,6 +45,10 @@ void check_options(const LlmTuneOptions& o) {
   if (!objectives.count(o.objective)) fail_argument("objective must be latency, memory, bpw, energy or quality, got '" + o.objective + "'");
   if (o.prompt_tokens < 1 || o.decode_tokens < 1 || o.runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
   if (o.max_timed < 0 || o.max_timed > 256) fail_argument("max timed points must be 0 to 256");
+  if (o.points < 0 || o.points > 4096 || o.generations < 0 || o.generations > 10000 || o.population < 0 || o.population > 10000)
+    fail_argument("points must be 0 to 4096, generations and population 0 to 10000");
+  if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy"))
+    fail_argument("an energy budget or objective needs the energy estimate (it is off)");
 }
 
 // Measured qualities kept in a JSON-lines file, keyed by the model, the
@@ -52,7 +61,8 @@ class QualityCache {
     std::ifstream f(path_);
     for (std::string line; std::getline(f, line);) {
       const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || j.value("model", "") != fingerprint_) continue;
+      if (j.is_discarded() || !j.is_object() || !j.contains("model") || !j["model"].is_string() || j["model"].get<std::string>() != fingerprint_)
+        continue;
       if (!j.contains("mix") || !j.contains("kl") || !j.contains("ppl") || !j.contains("top1")) continue;
       if (!j["mix"].is_string() || !j["kl"].is_number() || !j["ppl"].is_number() || !j["top1"].is_number()) continue;
       known_[j["mix"].get<std::string>()] = {j["kl"].get<double>(), j["ppl"].get<double>(), j["top1"].get<double>()};
@@ -66,7 +76,8 @@ class QualityCache {
     known_[key] = q;
     if (path_.empty()) return;
     std::ofstream f(path_, std::ios::app);
-    f << nlohmann::json{{"model", fingerprint_}, {"mix", key}, {"kl", q.kl}, {"ppl", q.ppl}, {"top1", q.top1}}.dump() << "\n";
+    // A line cut short by an earlier crash is ended first, so this entry is not lost with it.
+    f << "\n" << nlohmann::json{{"model", fingerprint_}, {"mix", key}, {"kl", q.kl}, {"ppl", q.ppl}, {"top1", q.top1}}.dump() << "\n";
     if (!f) fail(StatusCode::io_error, "cannot append to the tune cache " + path_);
   }
 
@@ -75,11 +86,17 @@ class QualityCache {
   std::map<std::string, MixQuality> known_;
 };
 
+// What a measured quality depends on: the file (path, size, modification
+// time), the evaluation (text, context, chunks), the kernels it ran on
+// (packed kernels quantize activations per ISA) and how tune measures.
 std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
-  std::ifstream f(in, std::ios::binary | std::ios::ate);
-  // "packed": qualities measured on models repacked for the CPU (older entries were not).
-  return in + "|packed|" + std::to_string(static_cast<long long>(f.tellg())) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" +
-         std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto size = fs::file_size(in, ec);
+  const auto mtime = fs::last_write_time(in, ec).time_since_epoch().count();
+  return "tune-kl-v2|" + in + "|" + std::to_string(static_cast<unsigned long long>(size)) + "|" + std::to_string(static_cast<long long>(mtime)) + "|" +
+         std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks) + "|" +
+         kernels::kernel_summary();
 }
 
 // One line per step at most every two seconds, with the time the step has left.
@@ -202,9 +219,11 @@ LlmTunePoint point_of(const MixLab& lab, const quant::MeasuredMix& m, const std:
 }
 
 // The search points to time: the bits-KL front, at most `cap` spread over
-// its bits, plus for each anchor the front's point with the least KL at no
-// more bits than the anchor (the one to hold up against it).
-std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& anchor_bpw) {
+// its bits, plus for each target size (anchors, the bits budget) the front's
+// point with the least KL within it, and the front's smallest point within
+// the KL budget: the choice is made among timed points, so these must be.
+std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& anchor_bpw,
+                                   double max_kl) {
   std::vector<quant::MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
   std::vector<size_t> front = quant::bpw_kl_front(searched);
   std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return searched[a].bpw < searched[b].bpw; });
@@ -217,6 +236,12 @@ std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, s
       if (searched[f].bpw <= bits) best = &f;
     if (best) pick.insert(*best);
   }
+  if (max_kl > 0)  // the smallest point within the KL budget
+    for (size_t f : front)
+      if (searched[f].quality.kl <= max_kl) {
+        pick.insert(f);
+        break;
+      }
   std::vector<size_t> out;
   for (size_t i : pick) out.push_back(i + first_searched);
   return out;
@@ -249,11 +274,89 @@ void write_chosen(const std::string& in, const std::string& out, const MixLab& l
                    : std::string("every type a GGML type, so llama.cpp loads it too"));
 }
 
+// Anchors are loaded before the search: one of another model fails first, not after it.
+std::vector<std::unique_ptr<llm::Model>> load_anchors(const LlmTuneOptions& o, const MixLab& lab) {
+  std::vector<std::unique_ptr<llm::Model>> anchors;
+  for (const std::string& file : o.anchors) {
+    anchors.push_back(llm::Model::load(file));
+    const llm::ModelConfig &a = anchors.back()->config, &b = lab.base().config;
+    if (a.vocab != b.vocab || a.n_layers != b.n_layers || a.dim != b.dim || a.ffn_dim != b.ffn_dim || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads)
+      fail_argument(file + ": differs from the base model in shape (vocab, layers, width, FFN or heads), so it is no anchor for it");
+    llm::repack_for_cpu(*anchors.back(), true);  // file-backed: its pages can go
+  }
+  return anchors;
+}
+
+// The output may not be a file tune reads: writing it would destroy a mapped input.
+void check_output_path(const std::string& in, const std::string& out, const LlmTuneOptions& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const std::string& f : [&] {
+         std::vector<std::string> v = o.anchors;
+         v.push_back(in);
+         return v;
+       }())
+    if (fs::exists(out, ec) && fs::equivalent(out, f, ec)) fail_argument("the output " + out + " is an input of tune (" + f + ")");
+}
+
+// Times the chosen search points and the anchors at every thread count (and on the held-out text).
+void time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
+              std::vector<std::unique_ptr<llm::Model>>& anchors, uint64_t weights, const LlmTuneOptions& o, Progress& progress, LlmTuneResult& r) {
+  const int total = int(mixes.size() + anchors.size());
+  int done = 0;
+  auto held_out = [&](const llm::Model& m, LlmTunePoint& p) {
+    if (!test_lab) return;
+    const MixQuality q = test_lab->quality(m);
+    p.kl_test = q.kl, p.ppl_test = q.ppl;
+  };
+  for (size_t i = 0; i < mixes.size(); ++i) {
+    auto model = lab.build(mixes[i]);
+    LlmTunePoint p = shown[i];
+    held_out(*model, p);
+    time_point(*model, p, o, r.points);
+    progress.step("timing", ++done, total);
+  }
+  for (size_t a = 0; a < anchors.size(); ++a) {
+    llm::Model& model = *anchors[a];
+    LlmTunePoint p;
+    p.label = "anchor " + o.anchors[a], p.origin = "anchor";
+    const MixQuality q = lab.quality(model);
+    p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
+    held_out(model, p);
+    const uint64_t bytes = MixLab::matrix_bytes(model);
+    p.weight_mib = double(bytes) / (1 << 20);
+    p.bpw = 8.0 * double(bytes) / double(weights);
+    time_point(model, p, o, r.points);
+    anchors[a].reset();  // its pages, before the next one
+    progress.step("timing", ++done, total);
+  }
+}
+
+// Writes the chosen point next to `out`, measures the file's KL again (it
+// must be what was measured), then moves it into place.
+void write_and_check(const std::string& in, const std::string& out, MixLab& lab, LlmTuneResult& r) {
+  const LlmTunePoint& p = r.points[size_t(r.chosen)];
+  const std::string tmp = out + ".tune-" + std::to_string(::getpid());
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove_tmp{tmp};
+  write_chosen(in, tmp, lab, p, r);
+  auto written = llm::Model::load(tmp);
+  MixLab::prepare(*written);
+  const MixQuality check = lab.quality(*written);
+  written.reset();
+  if (std::abs(check.kl - p.kl) > 1e-9 + 1e-6 * p.kl)
+    fail(StatusCode::internal, "the written model's KL " + std::to_string(check.kl) + " differs from the measured " + std::to_string(p.kl));
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) fail(StatusCode::io_error, "cannot move " + tmp + " to " + out);
+}
+
 }  // namespace
 
 Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& out, const std::string& text, const LlmTuneOptions& o) {
   return guarded([&] {
     check_options(o);
+    check_output_path(in, out, o);
     const double t0 = now_s();
     Progress progress(o.progress);
     // Quantizing and measuring quality use every thread the user allows.
@@ -261,15 +364,10 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     PoolScope scope(&pool);
     std::vector<uint32_t> formats = quant::parse_type_list(o.formats);
     MixLab lab(in, text, o.ctx, o.max_chunks);
-    // Anchors first: one of another model fails before the search, not after it.
-    std::vector<std::unique_ptr<llm::Model>> anchors;
-    for (const std::string& file : o.anchors) {
-      anchors.push_back(llm::Model::load(file));
-      MixLab::prepare(*anchors.back());
-      const llm::ModelConfig &a = anchors.back()->config, &b = lab.base().config;
-      if (a.vocab != b.vocab || a.n_layers != b.n_layers || a.dim != b.dim || a.ffn_dim != b.ffn_dim || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads)
-        fail_argument(file + ": differs from the base model in shape (vocab, layers, width, FFN or heads), so it is no anchor for it");
-    }
+    // Everything that can be refused is checked before the search.
+    const quant::MixGroups groups = quant::group_tensors(lab.tensors(), o.group);
+    std::unique_ptr<MixLab> test_lab = o.test_text.empty() ? nullptr : std::make_unique<MixLab>(in, o.test_text, o.ctx, o.max_chunks);
+    std::vector<std::unique_ptr<llm::Model>> anchors = load_anchors(o, lab);
     // Widest first, by the bytes of the whole model in each.
     std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
     LlmTuneResult r;
@@ -277,12 +375,12 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     r.eval_tokens = lab.scored_tokens();
     for (const quant::MixTensor& t : lab.tensors()) r.tensors.push_back(t.name);
     for (uint32_t f : formats) r.formats.push_back(quant::type_name(f));
+    r.groups = groups.names;
     progress.line("base perplexity " + std::to_string(r.ppl_base) + " over " + std::to_string(r.eval_tokens) + " scored tokens; " +
-                  std::to_string(r.tensors.size()) + " tensors, " + std::to_string(formats.size()) + " formats");
+                  std::to_string(r.tensors.size()) + " tensors in " + std::to_string(groups.names.size()) + " units, " +
+                  std::to_string(formats.size()) + " formats");
 
     // The search runs over groups of tensors; the cache and the lab see whole per-tensor mixes.
-    const quant::MixGroups groups = quant::group_tensors(lab.tensors(), o.group);
-    r.groups = groups.names;
     const Mix source = lab.source_mix();
     auto expand = [&](const Mix& gm) { return quant::expand_mix(groups, gm, source); };
     QualityCache cache(o.cache, fingerprint(in, text, o));
@@ -310,10 +408,12 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       const Mix m(groups.names.size(), f);
       seeds.push_back({m, "uniform " + quant::type_name(f), quant::mix_bpw(space, m), measure(m)});
     }
-    std::vector<double> anchor_bpw;
-    for (const auto& a : anchors) anchor_bpw.push_back(8.0 * double(MixLab::matrix_bytes(*a)) / double(space.weights));
+    // Sizes to hold points up against: each anchor's, and the bits budget.
+    std::vector<double> targets;
+    for (const auto& a : anchors) targets.push_back(8.0 * double(MixLab::matrix_bytes(*a)) / double(space.weights));
+    if (o.max_bpw > 0) targets.push_back(o.max_bpw);
     quant::MixSearchOptions so;
-    so.target_bpw = anchor_bpw;
+    so.target_bpw = targets;
     so.points = o.points, so.generations = o.generations, so.population = o.population, so.seed = o.seed, so.time_budget_s = o.time_budget_s;
     so.progress = [&](const std::string& step, int done, int total) { progress.step(step, done, total); };
     const quant::MixSearchResult sr = quant::search_mixes(space, measure, seeds, so);
@@ -326,50 +426,20 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       r.searched.push_back(point_of(lab, m, i < seeds.size() ? "uniform" : "search"));
     }
 
-    // Time the uniform points, the search's front and the anchors.
+    // Time the uniform points, the search's front (with the points held up against targets and the KL budget) and the anchors.
+    std::vector<Mix> mixes;
+    std::vector<LlmTunePoint> shown;
     std::vector<size_t> timed;
     for (size_t i = 0; i < seeds.size(); ++i) timed.push_back(i);
-    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed, anchor_bpw)) timed.push_back(i);
-    const int total = int(timed.size() + o.anchors.size());
-    int done = 0;
-    std::unique_ptr<MixLab> test_lab;
-    if (!o.test_text.empty()) test_lab = std::make_unique<MixLab>(in, o.test_text, o.ctx, 0);
-    auto held_out = [&](const llm::Model& m, LlmTunePoint& p) {
-      if (!test_lab) return;
-      const MixQuality q = test_lab->quality(m);
-      p.kl_test = q.kl, p.ppl_test = q.ppl;
-    };
+    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed, targets, o.max_kl)) timed.push_back(i);
     for (size_t i : timed) {
-      auto model = lab.build(expand(sr.points[i].mix));
-      LlmTunePoint p = r.searched[i];
-      held_out(*model, p);
-      time_point(*model, p, o, r.points);
-      progress.step("timing", ++done, total);
+      mixes.push_back(expand(sr.points[i].mix));
+      shown.push_back(r.searched[i]);
     }
-    for (size_t a = 0; a < anchors.size(); ++a) {
-      const std::string& file = o.anchors[a];
-      llm::Model* model = anchors[a].get();
-      LlmTunePoint p;
-      p.label = "anchor " + file, p.origin = "anchor";
-      const MixQuality q = lab.quality(*model);
-      p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
-      held_out(*model, p);
-      const uint64_t bytes = MixLab::matrix_bytes(*model);
-      p.weight_mib = double(bytes) / (1 << 20);
-      p.bpw = 8.0 * double(bytes) / double(space.weights);
-      time_point(*model, p, o, r.points);
-      progress.step("timing", ++done, total);
-    }
+    time_all(lab, test_lab.get(), mixes, shown, anchors, space.weights, o, progress, r);
     mark_frontier(r.points);
     r.chosen = choose(r, o);
-    write_chosen(in, out, lab, r.points[size_t(r.chosen)], r);
-    // What was written is what was measured: its KL again, from the file.
-    auto written = llm::Model::load(out);
-    MixLab::prepare(*written);
-    const MixQuality check = lab.quality(*written);
-    const double want = r.points[size_t(r.chosen)].kl;
-    if (std::abs(check.kl - want) > 1e-9 + 1e-6 * want)
-      fail(StatusCode::internal, "the written model's KL " + std::to_string(check.kl) + " differs from the measured " + std::to_string(want));
+    write_and_check(in, out, lab, r);
     r.seconds = now_s() - t0;
     return r;
   });

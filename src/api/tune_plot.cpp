@@ -75,7 +75,11 @@ std::string ticks(const Axis& a, bool horizontal, double cross) {
 }  // namespace
 
 std::string render_tune_plot(const std::string& title, const std::string& x_label, const std::string& y_label, bool log_y,
-                             const std::vector<TunePlotPoint>& points, const std::vector<std::vector<std::string>>& table) {
+                             const std::vector<TunePlotPoint>& all_points, const std::vector<std::vector<std::string>>& table) {
+  // A point with no finite place (a candidate whose logits overflowed) stays in the table only.
+  std::vector<TunePlotPoint> points;
+  for (const TunePlotPoint& p : all_points)
+    if (std::isfinite(p.x) && std::isfinite(p.y) && (!log_y || p.y > 0)) points.push_back(p);
   const double W = 900, H = 520, L = 80, R = 220, T = 30, B = 50;
   std::vector<double> xs, ys;
   for (const TunePlotPoint& p : points) xs.push_back(p.x), ys.push_back(p.y);

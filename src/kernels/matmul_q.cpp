@@ -111,7 +111,9 @@ static const Q8aBlock* quantize_q8a(const float* x, int64_t tokens, int64_t cols
 // dotted with the float activations.
 static bool matvec_group(const WeightMatrix& w, const float* x, int64_t tokens, float* y) {
   const GroupFormat f = group_format(w.type);
-  const int64_t whole = w.cols / f.group * f.group, tail = w.cols - whole;
+  // Rows of whole 32s unpack entirely (a short last group of 32s included);
+  // otherwise the whole groups do and the last group goes the float way.
+  const int64_t whole = w.cols % 32 == 0 ? w.cols : w.cols / f.group * f.group, tail = w.cols - whole;
   if (whole == 0 || whole % 32) return false;
   const QuantDotTable& t = quant_dot_table();
   const Q8aBlock* xs = quantize_q8a(x, tokens, whole, w.cols);

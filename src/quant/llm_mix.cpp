@@ -102,9 +102,18 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
   if (chunks_ < 1) fail_argument("the evaluation text has " + std::to_string(tokens_.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx_));
   const int64_t first = ctx_ / 2, rows = ctx_ - 1 - first, vocab = m.config.vocab;
   scored_ = chunks_ * rows;
+  // The base log-probabilities stay in memory for every comparison: bound them.
+  const double need = double(scored_) * double(vocab) * sizeof(float);
+  if (need > double(kMaxBaseLogitBytes))
+    fail_argument("keeping the base model's log-probabilities of " + std::to_string(scored_) + " scored tokens x " + std::to_string(vocab) +
+                  " vocabulary entries needs " + std::to_string(int64_t(need / (1 << 20))) + " MiB, above " +
+                  std::to_string(kMaxBaseLogitBytes >> 20) + " MiB: evaluate fewer chunks (--chunks) or a shorter text");
   base_logp_.resize(size_t(scored_ * vocab));
   base_argmax_.resize(size_t(scored_));
-  llm::Transformer tr(m, ctx_);
+  // The reference runs as candidates do: repacked (on a copy: build() quantizes from base_'s own layout).
+  llm::Model ref(m);
+  prepare(ref);
+  llm::Transformer tr(ref, ctx_);
   double nll = 0;
   std::vector<int32_t> chunk(static_cast<size_t>(ctx_));
   for (int64_t c = 0; c < chunks_; ++c) {
@@ -218,13 +227,14 @@ MixQuality MixLab::quality(const llm::Model& model) {
     }
   }
   const double n = double(scored_);
+  // A candidate whose logits overflow is as bad as it gets, not lossless (std::max(0, NaN) is 0).
+  if (!std::isfinite(kl) || !std::isfinite(nll)) return {HUGE_VAL, HUGE_VAL, double(agree) / n};
   // KL is never negative; a sum of rounded terms can be, by a hair.
   return {std::max(0.0, kl / n), std::exp(nll / n), double(agree) / n};
 }
 
 MixSpeed MixLab::time(llm::Model& model, int threads, int prompt, int decode, int runs) {
   if (prompt < 1 || decode < 1 || runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
-  prepare(model);  // a no-op on a model build() made
   ThreadPool pool(threads);
   PoolScope scope(&pool);
   llm::Transformer tr(model, prompt + decode + 1);

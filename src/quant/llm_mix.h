@@ -38,6 +38,10 @@ struct MixSpeed {
   double prefill_ms = 0;  // median time of the prompt, whole
 };
 
+// The base model's log-probabilities over the scored tokens are kept for
+// every comparison; more than this is refused (fewer chunks, shorter text).
+constexpr size_t kMaxBaseLogitBytes = size_t(4) << 30;
+
 class MixLab {
  public:
   // Reads the base GGUF, tokenizes `text` and runs the base model over its
@@ -75,8 +79,8 @@ class MixLab {
   MixQuality quality(const Mix& mix);
   // Any model of the same shape (an anchor file made elsewhere; prepare() it first).
   MixQuality quality(const llm::Model& model);
-  // Times `model` (repacked for this CPU first when `repack`): a prompt of
-  // `prompt` tokens, then `decode` tokens one at a time, `runs` times.
+  // Times `model` (prepared: build() makes them so): a prompt of `prompt`
+  // tokens, then `decode` tokens one at a time, `runs` times.
   static MixSpeed time(llm::Model& model, int threads, int prompt, int decode, int runs);
 
  private:

@@ -489,3 +489,27 @@ TEST(Quantize, Llama2cCheckpointExportsToTheSameGguf) {
   llm::Tokenizer a(m->vocab), b(g->vocab);
   EXPECT_EQ(a.encode("Once upon a time, Lily saw a big dog.", true), b.encode("Once upon a time, Lily saw a big dog.", true));
 }
+
+// Blocks the golden files never hold: all zeros (Q6_K and the K-quants take
+// a branch of their own) and one repeated value; dequantized, zeros stay
+// zeros and a constant comes back within a step.
+TEST(Quantize, ZeroAndConstantBlocksRoundTrip) {
+  for (const char* name : {"q8_0", "q6_k", "q5_k", "q5_1", "q5_0", "q4_k", "q4_1", "q4_0", "q3_k", "q2_k"}) {
+    const uint32_t type = quant::type_by_name(name);
+    const int64_t n = 512;
+    std::vector<uint8_t> q(kernels::ggml_row_size(type, n));
+    std::vector<float> back(static_cast<size_t>(n));
+    for (float v : {0.f, 0.5f, -3.f}) {
+      const std::vector<float> x(static_cast<size_t>(n), v);
+      kernels::quantize_row_ref(type, x.data(), q.data(), n);
+      kernels::dequantize_row_ref(type, q.data(), back.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        if (v == 0.f) {
+          ASSERT_EQ(back[size_t(i)], 0.f) << name << " at " << i;
+        } else {
+          ASSERT_NEAR(back[size_t(i)], v, std::fabs(v) * 0.15f) << name << " value " << v << " at " << i;
+        }
+      }
+    }
+  }
+}
