@@ -81,6 +81,15 @@ size_t move_float_matrix(kernels::WeightMatrix& w, Model& m, bool release) {
 
 }  // namespace
 
+bool repack_matrix_for_cpu(Model& m, kernels::WeightMatrix& w, bool release_sources) {
+  if (!kernels::packed_weights_preferred() || w.packed_meta || !w.data) return false;
+  const bool pack = kernels::packable(w.type, w.cols);
+  if (!pack && !is_float_type(w.type)) return false;
+  if (pack) pack_matrix(w, m, release_sources);
+  else move_float_matrix(w, m, release_sources);
+  return true;
+}
+
 RepackReport repack_for_cpu(Model& m, bool release_sources) {
   RepackReport report;
   if (!kernels::packed_weights_preferred()) return report;

@@ -23,5 +23,9 @@ struct RepackReport {
 // right for matrices in a mapped file, wrong for ones in heap buffers that
 // stay in use (pareto tune's candidates share them), which it would zero.
 RepackReport repack_for_cpu(Model& m, bool release_sources = true);
+// The same for one matrix of `m` (its new buffer owned by m); false when it
+// stays as it is (no kernel for a packed layout, already packed). A float
+// matrix moved once would move again: call it once per matrix.
+bool repack_matrix_for_cpu(Model& m, kernels::WeightMatrix& w, bool release_sources);
 
 }  // namespace pareto::llm

@@ -49,6 +49,21 @@ int32_t log_softmax(const float* x, int64_t n, float* out) {
   return int32_t(arg);
 }
 
+// Runs `tr` over each evaluation chunk (its first token replaced by BOS, as
+// llama.cpp's perplexity does) and calls f(row, logits, next token) for the
+// scored second half.
+template <class F>
+void for_each_scored(llm::Transformer& tr, const std::vector<int32_t>& tokens, int64_t ctx, int64_t chunks, int32_t bos, F&& f) {
+  const int64_t first = ctx / 2, rows = ctx - 1 - first, vocab = tr.model().config.vocab;
+  std::vector<int32_t> chunk(static_cast<size_t>(ctx));
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::copy(tokens.begin() + c * ctx, tokens.begin() + (c + 1) * ctx, chunk.begin());
+    chunk[0] = bos;
+    const float* logits = tr.forward(chunk.data(), ctx, 0, true);
+    for (int64_t t = first; t < ctx - 1; ++t) f(c * rows + (t - first), logits + t * vocab, chunk[size_t(t + 1)]);
+  }
+}
+
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -100,7 +115,7 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
   chunks_ = int64_t(tokens_.size()) / ctx_;
   if (max_chunks > 0) chunks_ = std::min(chunks_, max_chunks);
   if (chunks_ < 1) fail_argument("the evaluation text has " + std::to_string(tokens_.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx_));
-  const int64_t first = ctx_ / 2, rows = ctx_ - 1 - first, vocab = m.config.vocab;
+  const int64_t rows = ctx_ - 1 - ctx_ / 2, vocab = m.config.vocab;
   scored_ = chunks_ * rows;
   // The base log-probabilities stay in memory for every comparison: bound them.
   const double need = double(scored_) * double(vocab) * sizeof(float);
@@ -110,23 +125,17 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
                   std::to_string(kMaxBaseLogitBytes >> 20) + " MiB: evaluate fewer chunks (--chunks) or a shorter text");
   base_logp_.resize(size_t(scored_ * vocab));
   base_argmax_.resize(size_t(scored_));
-  // The reference runs as candidates do: repacked (on a copy: build() quantizes from base_'s own layout).
-  llm::Model ref(m);
-  prepare(ref);
-  llm::Transformer tr(ref, ctx_);
+  // The reference runs as candidates do: repacked, once; candidates start
+  // from this copy (build() quantizes from base_'s own layout).
+  prepared_ = std::make_unique<llm::Model>(m);
+  prepare(*prepared_);
+  llm::Transformer tr(*prepared_, ctx_);
   double nll = 0;
-  std::vector<int32_t> chunk(static_cast<size_t>(ctx_));
-  for (int64_t c = 0; c < chunks_; ++c) {
-    std::copy(tokens_.begin() + c * ctx_, tokens_.begin() + (c + 1) * ctx_, chunk.begin());
-    chunk[0] = bos_;
-    const float* logits = tr.forward(chunk.data(), ctx_, 0, true);
-    for (int64_t t = first; t < ctx_ - 1; ++t) {
-      const int64_t row = c * rows + (t - first);
-      float* lp = base_logp_.data() + row * vocab;
-      base_argmax_[size_t(row)] = log_softmax(logits + t * vocab, vocab, lp);
-      nll -= lp[chunk[size_t(t + 1)]];
-    }
-  }
+  for_each_scored(tr, tokens_, ctx_, chunks_, bos_, [&](int64_t row, const float* logits, int32_t next) {
+    float* lp = base_logp_.data() + row * vocab;
+    base_argmax_[size_t(row)] = log_softmax(logits, vocab, lp);
+    nll -= lp[next];
+  });
   ppl_base_ = std::exp(nll / double(scored_));
 }
 
@@ -165,7 +174,7 @@ Mix MixLab::source_mix() const {
 
 std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
   if (mix.size() != tensors_.size()) fail(StatusCode::internal, "a mix names " + std::to_string(mix.size()) + " types for " + std::to_string(tensors_.size()) + " tensors");
-  auto m = std::make_unique<llm::Model>(*base_);
+  auto m = std::make_unique<llm::Model>(*prepared_);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const MixTensor& t = tensors_[i];
     const uint32_t type = stored_type(i, mix[i]);
@@ -187,14 +196,14 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
         }
       });
     }
-    for (kernels::WeightMatrix* w : slots(*m, t)) {
-      w->type = type;
-      w->data = buf->data();
-      w->packed_meta = nullptr;
-    }
     m->owners.push_back(buf);
+    // Only the new matrix is repacked: the others are the prepared copy's.
+    std::vector<kernels::WeightMatrix*> views = slots(*m, t);
+    *views[0] = kernels::WeightMatrix{type, buf->data(), t.rows, t.cols, nullptr};
+    // An untied embedding is only looked up by rows: it stays unpacked, as repack_for_cpu leaves it.
+    if (t.kind != "token_embd" || views.size() > 1) llm::repack_matrix_for_cpu(*m, *views[0], false);
+    for (kernels::WeightMatrix* w : views) *w = *views[0];  // a tied output follows
   }
-  prepare(*m);
   return m;
 }
 
@@ -206,26 +215,19 @@ MixQuality MixLab::quality(const llm::Model& model) {
   const llm::ModelConfig &cb = base_->config, &cm = model.config;
   if (cb.vocab != cm.vocab || cb.n_layers != cm.n_layers || cb.dim != cm.dim)
     fail_argument(model.path + ": differs from the base model in shape (vocab, layers or width)");
-  const int64_t first = ctx_ / 2, rows = ctx_ - 1 - first, vocab = cb.vocab;
+  const int64_t vocab = cb.vocab;
   llm::Transformer tr(model, ctx_);
-  std::vector<int32_t> chunk(static_cast<size_t>(ctx_));
   std::vector<float> lq(static_cast<size_t>(vocab));
   double kl = 0, nll = 0;
   int64_t agree = 0;
-  for (int64_t c = 0; c < chunks_; ++c) {
-    std::copy(tokens_.begin() + c * ctx_, tokens_.begin() + (c + 1) * ctx_, chunk.begin());
-    chunk[0] = bos_;
-    const float* logits = tr.forward(chunk.data(), ctx_, 0, true);
-    for (int64_t t = first; t < ctx_ - 1; ++t) {
-      const int64_t row = c * rows + (t - first);
-      const float* lb = base_logp_.data() + row * vocab;
-      agree += log_softmax(logits + t * vocab, vocab, lq.data()) == base_argmax_[size_t(row)];
-      nll -= lq[size_t(chunk[size_t(t + 1)])];
-      double k = 0;
-      for (int64_t i = 0; i < vocab; ++i) k += std::exp(double(lb[i])) * (double(lb[i]) - double(lq[size_t(i)]));
-      kl += k;
-    }
-  }
+  for_each_scored(tr, tokens_, ctx_, chunks_, bos_, [&](int64_t row, const float* logits, int32_t next) {
+    const float* lb = base_logp_.data() + row * vocab;
+    agree += log_softmax(logits, vocab, lq.data()) == base_argmax_[size_t(row)];
+    nll -= lq[size_t(next)];
+    double k = 0;
+    for (int64_t i = 0; i < vocab; ++i) k += std::exp(double(lb[i])) * (double(lb[i]) - double(lq[size_t(i)]));
+    kl += k;
+  });
   const double n = double(scored_);
   // A candidate whose logits overflow is as bad as it gets, not lossless (std::max(0, NaN) is 0).
   if (!std::isfinite(kl) || !std::isfinite(nll)) return {HUGE_VAL, HUGE_VAL, double(agree) / n};

@@ -84,7 +84,8 @@ class MixLab {
   static MixSpeed time(llm::Model& model, int threads, int prompt, int decode, int runs);
 
  private:
-  std::unique_ptr<llm::Model> base_;
+  std::unique_ptr<llm::Model> base_;      // as loaded: the source of every quantization
+  std::unique_ptr<llm::Model> prepared_;  // a copy repacked for the CPU: the reference, and every candidate's start
   std::vector<MixTensor> tensors_;
   std::vector<std::vector<kernels::WeightMatrix*>> slots_of_base_;
   std::map<std::pair<size_t, uint32_t>, std::shared_ptr<std::string>> cache_;

@@ -111,7 +111,8 @@ TEST(Gguf, ReferenceQuantizersReproduceLlamaQuantize) {
   auto f32 = gguf::File::open(base + "synth-mini-F32.gguf");
   // --pure files: every 2-D tensor in one type, quantized from synth-mini-F32 by llama-quantize.
   for (const char* file : {"synth-mini-Q8_0.gguf", "synth-mini-Q4_0-pure.gguf", "synth-mini-Q4_1-pure.gguf", "synth-mini-Q4_K-pure.gguf",
-                           "synth-mini-Q3_K-pure.gguf", "synth-mini-Q2_K-pure.gguf"}) {
+                           "synth-mini-Q3_K-pure.gguf", "synth-mini-Q2_K-pure.gguf", "synth-mini-Q5_0-pure.gguf", "synth-mini-Q5_1-pure.gguf",
+                           "synth-mini-Q5_K-pure.gguf", "synth-mini-Q6_K.gguf"}) {
     auto q = gguf::File::open(base + file);
     int compared = 0;
     for (const auto& t : q->tensors) {

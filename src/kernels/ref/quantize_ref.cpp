@@ -287,13 +287,24 @@ void q4_k_block(const float* x, uint8_t* y) {
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
+  k_scales_and_codes(x, scales, mins, max_scale, max_min, 15, y, L);
+  uint8_t* q = y + 16;
+  for (int j = 0; j < QK_K; j += 64) {
+    for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
+    q += 32;
+  }
+}
+
+}  // namespace
+
+void ggml_ref::k_scales_and_codes(const float* x, const float* scales, const float* mins, float max_scale, float max_min, int nmax, uint8_t* y,
+                                  uint8_t* L) {
   uint8_t* sc = y + 4;
   std::memset(sc, 0, 12);
-  float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-  float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
   for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t ls = uint8_t(std::min(63, nearest_int(inv_scale * scales[j])));
-    uint8_t lm = uint8_t(std::min(63, nearest_int(inv_min * mins[j])));
+    const uint8_t ls = uint8_t(std::min(63, nearest_int(inv_scale * scales[j])));
+    const uint8_t lm = uint8_t(std::min(63, nearest_int(inv_min * mins[j])));
     if (j < 4) {
       sc[j] = ls;
       sc[j + 4] = lm;
@@ -305,25 +316,16 @@ void q4_k_block(const float* x, uint8_t* y) {
   }
   put_f16(y, max_scale / 63.f);
   put_f16(y + 2, max_min / 63.f);
+  // Codes again against the scales as stored (6 bits, f16), as ggml does.
   for (int j = 0; j < QK_K / 32; ++j) {
     uint8_t s, m;
     get_scale_min_k4(j, sc, &s, &m);
     const float d = get_f16(y) * s;
     if (!d) continue;
     const float dm = get_f16(y + 2) * m;
-    for (int ii = 0; ii < 32; ++ii) {
-      int l = nearest_int((x[32 * j + ii] + dm) / d);
-      L[32 * j + ii] = uint8_t(std::max(0, std::min(15, l)));
-    }
-  }
-  uint8_t* q = y + 16;
-  for (int j = 0; j < QK_K; j += 64) {
-    for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
-    q += 32;
+    for (int ii = 0; ii < 32; ++ii) L[32 * j + ii] = uint8_t(std::max(0, std::min(nmax, nearest_int((x[32 * j + ii] + dm) / d))));
   }
 }
-
-}  // namespace
 
 float ggml_ref::qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux, float rmin,
                             float rdelta, int nstep, bool use_mad) {

@@ -121,31 +121,7 @@ void q5_k_block(const float* x, uint8_t* y) {
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
-  uint8_t* sc = y + 4;
-  std::memset(sc, 0, 12);
-  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  for (int j = 0; j < QK_K / 32; ++j) {
-    const uint8_t ls = uint8_t(std::min(63, nearest_int(inv_scale * scales[j])));
-    const uint8_t lm = uint8_t(std::min(63, nearest_int(inv_min * mins[j])));
-    if (j < 4) {
-      sc[j] = ls;
-      sc[j + 4] = lm;
-    } else {
-      sc[j + 4] = uint8_t((ls & 0xF) | ((lm & 0xF) << 4));
-      sc[j - 4] |= uint8_t((ls >> 4) << 6);
-      sc[j - 0] |= uint8_t((lm >> 4) << 6);
-    }
-  }
-  put_f16(y, max_scale / 63.f);
-  put_f16(y + 2, max_min / 63.f);
-  for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t s, m;
-    get_scale_min_k4(j, sc, &s, &m);
-    const float d = get_f16(y) * s;
-    if (!d) continue;
-    const float dm = get_f16(y + 2) * m;
-    for (int ii = 0; ii < 32; ++ii) L[32 * j + ii] = uint8_t(std::max(0, std::min(31, nearest_int((x[32 * j + ii] + dm) / d))));
-  }
+  k_scales_and_codes(x, scales, mins, max_scale, max_min, 31, y, L);
   // Each 64 values: the first 32 in low nibbles, the next 32 in high
   // nibbles; their fifth bits in qh[0..31], two bits per 64 values.
   uint8_t* qh = y + 16;
