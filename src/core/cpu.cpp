@@ -10,6 +10,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 namespace pareto {
 
@@ -69,12 +72,34 @@ CpuFeatures detect() {
   }
   return f;
 }
+#elif defined(__aarch64__) && defined(__linux__)
+CpuFeatures detect() {
+  CpuFeatures f = arm_features_from_hwcaps(getauxval(AT_HWCAP), getauxval(AT_HWCAP2));
+  f.brand = "AArch64";
+  return f;
+}
+bool request_amx_tile_state() { return false; }
 #else
 CpuFeatures detect() { return {}; }
 bool request_amx_tile_state() { return false; }
 #endif
 
 }  // namespace
+
+CpuFeatures arm_features_from_hwcaps(unsigned long hwcap, unsigned long hwcap2) {
+  // Bit numbers from Linux's arch/arm64/include/uapi/asm/hwcap.h.
+  auto bit = [](unsigned long word, int n) { return ((word >> n) & 1) != 0; };
+  CpuFeatures f;
+  f.neon = bit(hwcap, 1);                  // HWCAP_ASIMD
+  f.fp16 = f.neon && bit(hwcap, 10);       // HWCAP_ASIMDHP
+  f.dotprod = f.neon && bit(hwcap, 20);    // HWCAP_ASIMDDP
+  f.sve = bit(hwcap, 22);                  // HWCAP_SVE
+  f.sve2 = f.sve && bit(hwcap2, 1);        // HWCAP2_SVE2
+  f.i8mm = f.neon && bit(hwcap2, 13);      // HWCAP2_I8MM
+  f.arm_bf16 = f.neon && bit(hwcap2, 14);  // HWCAP2_BF16
+  f.sme = bit(hwcap2, 23);                 // HWCAP2_SME
+  return f;
+}
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();
@@ -106,6 +131,14 @@ std::string cpu_features_string() {
   add(f.avxvnni, "avxvnni");
   add(f.amx_int8, "amx_int8");
   add(f.amx_bf16, "amx_bf16");
+  add(f.neon, "neon");
+  add(f.fp16, "fp16");
+  add(f.dotprod, "dotprod");
+  add(f.i8mm, "i8mm");
+  add(f.arm_bf16, "bf16");
+  add(f.sve, "sve");
+  add(f.sve2, "sve2");
+  add(f.sme, "sme");
   return s.empty() ? "baseline" : s;
 }
 

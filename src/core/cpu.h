@@ -4,6 +4,17 @@
 
 namespace pareto {
 
+// The architecture this build targets. Kernels of the other one are not
+// compiled; calls to them sit behind `if constexpr` on these, so they are
+// never linked there.
+#if defined(__x86_64__)
+inline constexpr bool kBuildX86 = true, kBuildArm64 = false;
+#elif defined(__aarch64__)
+inline constexpr bool kBuildX86 = false, kBuildArm64 = true;
+#else
+inline constexpr bool kBuildX86 = false, kBuildArm64 = false;
+#endif
+
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
@@ -11,6 +22,10 @@ struct CpuFeatures {
   // AMX tile instructions: the CPU has them and the OS saves the tile
   // state. Using them also needs amx_tile_state_granted().
   bool amx_int8 = false, amx_bf16 = false;
+  // AArch64, from the kernel's HWCAP words (getauxval): Advanced SIMD, FP16
+  // arithmetic, the int8 dot product (SDOT/UDOT), int8 matrix multiply
+  // (SMMLA/USMMLA), BF16, SVE/SVE2 and SME (SME has no kernel yet: a seam).
+  bool neon = false, fp16 = false, dotprod = false, i8mm = false, arm_bf16 = false, sve = false, sve2 = false, sme = false;
   std::string brand;
 };
 
@@ -23,6 +38,9 @@ const CpuFeatures& cpu_features();
 // ask.
 bool amx_tile_state_granted();
 std::string cpu_features_string();
+// The AArch64 features in two HWCAP words (AT_HWCAP, AT_HWCAP2): what
+// detection uses on Arm, callable anywhere so the mapping is tested on x86 too.
+CpuFeatures arm_features_from_hwcaps(unsigned long hwcap, unsigned long hwcap2);
 int cpu_count();
 
 }  // namespace pareto

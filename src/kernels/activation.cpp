@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/cpu.h"
 #include "kernels/dispatch.h"
 #include "kernels/llm_ops.h"
 
@@ -47,12 +48,14 @@ void each(float* y, const float* r, int64_t n, F f) {
 // The formulas match the standalone ops in runtime/ops (same operation
 // order), so fused and unfused graphs agree to rounding.
 void apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
-  if (kernel_table().level == IsaLevel::avx512 && avx512::apply_activation(a, y, r, n)) return;
+  if constexpr (kBuildX86)
+    if (kernel_table().level == IsaLevel::avx512 && avx512::apply_activation(a, y, r, n)) return;
   apply_activation_generic(a, y, r, n);
 }
 
 void f32_silu_mul(float* gate, const float* up, int64_t n) {
-  if (kernel_table().level == IsaLevel::avx512) return avx512::silu_mul(gate, up, n);
+  if constexpr (kBuildX86)
+    if (kernel_table().level == IsaLevel::avx512) return avx512::silu_mul(gate, up, n);
   f32_silu_mul_ref(gate, up, n);
 }
 

@@ -105,15 +105,19 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
   std::fill(panel + w.k2 * n16 * 2, panel + pairs * n16 * 2, uint16_t(0));
   for (int64_t q = 0; q < w.k2; ++q) {
     const float* r1 = 2 * q + 1 < kdim ? src + (2 * q + 1) * ld : nullptr;
-    if (native) avx512bf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
-    else bf16_pack_pair_ref(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
+    if constexpr (kBuildX86)
+      if (native) {
+        avx512bf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
+        continue;
+      }
+    bf16_pack_pair_ref(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
   }
   if (bias)
     for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, count, bias[g * cout_g + oc]);
   const uint16_t* a = w.data.data() + g * cout_g * 2 * w.k2;
   if (tile) tile(w.tiles.data() + g * cout_g * 2 * w.k32, 2 * w.k32, cout_g, w.k32, panel, count, yg, plane, bias != nullptr);
-  else if (native) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
-  else bf16_gemm_ref(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
+  else if (!native) bf16_gemm_ref(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
+  else if constexpr (kBuildX86) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   if (p.epilogue.active())
     for (int64_t oc = 0; oc < cout_g; ++oc) {
       float* out = yg + oc * plane;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -107,9 +108,13 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
               const int64_t hi = std::clamp<int64_t>(p.w - off <= 0 ? 0 : (p.w - off - 1) / sw + 1, lo, ow1);
               std::fill(d, d + (lo - ow0), 0.f);
               const float* sp = s + off;
-              if (sw == 2 && hi > lo && kernel_table().level == IsaLevel::avx512)
-                avx512::copy_even(sp + 2 * lo, hi - lo, p.w - (off + 2 * lo), d + (lo - ow0));
-              else
+              bool copied = false;
+              if constexpr (kBuildX86)
+                if (sw == 2 && hi > lo && kernel_table().level == IsaLevel::avx512) {
+                  avx512::copy_even(sp + 2 * lo, hi - lo, p.w - (off + 2 * lo), d + (lo - ow0));
+                  copied = true;
+                }
+              if (!copied)
                 for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = sp[ow * sw];
               std::fill(d + (hi - ow0), d + (ow1 - ow0), 0.f);
             }
@@ -138,17 +143,21 @@ namespace {
 
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t mult = p.c_out / p.c_in;
-  const bool fast = kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
+  const bool fast = kBuildX86 && kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
   parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
-    float* scratch = fast ? thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p))) : nullptr;
+    float* scratch = nullptr;
+    if constexpr (kBuildX86)
+      if (fast) scratch = thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
       const float* src = x + (n * p.c_in + ic) * p.h * p.w;
       const float* k = w + oc * p.kh * p.kw;
       float* dst = y + nc * p.out_h * p.out_w;
       const float b = bias ? bias[oc] : 0.f;
-      if (fast) avx512::depthwise_plane(p, src, k, b, dst, scratch);
-      else f32_depthwise_plane_generic(p, src, k, b, dst);
+      bool done = false;
+      if constexpr (kBuildX86)
+        if (fast) avx512::depthwise_plane(p, src, k, b, dst, scratch), done = true;
+      if (!done) f32_depthwise_plane_generic(p, src, k, b, dst);
       if (p.epilogue.active()) {  // the plane is still in cache
         const float* res = p.epilogue.residual ? p.epilogue.residual + (dst - y) : nullptr;
         apply_activation(p.epilogue.act, dst, res, p.out_h * p.out_w);
@@ -167,7 +176,7 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
   const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
   float* yg = y + (n * p.c_out + g * cout_g) * plane;
   float* col = nullptr;
-  if (lowered && small_k_gemm_applicable(kdim)) {
+  if constexpr (kBuildX86) if (lowered && small_k_gemm_applicable(kdim)) {
     // Few rows: the unpacked small-k kernel over the lowered block, whose
     // rows are padded apart (a multiple of 4 KiB would alias in L1).
     const int64_t ld = (count + 15) / 16 * 16 + 16;
@@ -239,11 +248,11 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     depthwise(p, x, w, bias, y);
     return;
   }
-  if (pointwise_applicable(p)) {
+  if constexpr (kBuildX86) if (pointwise_applicable(p)) {
     avx512::pointwise_conv(p, x, w, bias, y);
     return;
   }
-  if (winograd_applicable(p)) {
+  if constexpr (kBuildX86) if (winograd_applicable(p)) {
     const float* u = p.winograd_weights;
     if (!u) {  // weights that are not a constant: transformed on each call
       float* buf = thread_scratch<float, 0>(winograd_weights_floats(p));
@@ -342,7 +351,7 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
   const int64_t rows = cout_g * p.kh * p.kw;
-  if (disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1 && kernel_table().level == IsaLevel::avx512) {
+  if constexpr (kBuildX86) if (disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1 && kernel_table().level == IsaLevel::avx512) {
     avx512::conv_transpose2x2(p, x, w, bias, y);
     return;
   }

@@ -1,11 +1,11 @@
 #include "kernels/dispatch.h"
-#include "kernels/int8_conv.h"
 
 #include <cstdlib>
 #include <cstring>
 
 #include "core/cpu.h"
 #include "core/dtype.h"
+#include "kernels/int8_conv.h"
 #include "kernels/llm_ops.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_dot.h"
@@ -16,11 +16,11 @@ namespace {
 
 // The reference "packing": A copied row-major with alpha applied.
 size_t ref_packed_a_floats(int64_t m, int64_t k) { return size_t(m) * size_t(k); }
-void ref_pack_a(const GemmArgs& g, float* packed) {
+void ref_pack_a(const GemmArgs &g, float *packed) {
   for (int64_t i = 0; i < g.m; ++i)
     for (int64_t p = 0; p < g.k; ++p) packed[i * g.k + p] = g.alpha * (g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]);
 }
-void ref_gemm_packed(const GemmArgs& g, const float* packed) {
+void ref_gemm_packed(const GemmArgs &g, const float *packed) {
   GemmArgs h = g;
   h.a = packed;
   h.lda = g.k;
@@ -32,39 +32,47 @@ void ref_gemm_packed(const GemmArgs& g, const float* packed) {
 KernelTable make_table(IsaLevel level) {
   KernelTable t;
   t.level = level;
-  switch (level) {
-    case IsaLevel::avx512:
+  t.f32_gemm = f32_gemm_ref;
+  t.packed_a_floats = ref_packed_a_floats;
+  t.pack_a = ref_pack_a;
+  t.f32_gemm_packed = ref_gemm_packed;
+  if constexpr (kBuildX86) {
+    if (level == IsaLevel::avx512) {
       t.f32_gemm = avx512::f32_gemm_blocked;
       t.packed_a_floats = avx512::packed_a_floats;
       t.pack_a = avx512::pack_a_all;
       t.f32_gemm_packed = avx512::f32_gemm_blocked_packed;
-      break;
-    case IsaLevel::avx2:
+    } else if (level == IsaLevel::avx2) {
       t.f32_gemm = avx2::f32_gemm_blocked;
       t.packed_a_floats = avx2::packed_a_floats;
       t.pack_a = avx2::pack_a_all;
       t.f32_gemm_packed = avx2::f32_gemm_blocked_packed;
-      break;
-    default:
-      t.f32_gemm = f32_gemm_ref;
-      t.packed_a_floats = ref_packed_a_floats;
-      t.pack_a = ref_pack_a;
-      t.f32_gemm_packed = ref_gemm_packed;
-      break;
+    }
+  }
+  if constexpr (kBuildArm64) {
+    if (level == IsaLevel::neon) {
+      t.f32_gemm = neon::f32_gemm_blocked;
+      t.packed_a_floats = neon::packed_a_floats;
+      t.pack_a = neon::pack_a_all;
+      t.f32_gemm_packed = neon::f32_gemm_blocked_packed;
+    }
   }
   return t;
 }
 
+bool isa_env_is(const char *name) {
+  const char *env = std::getenv("PARETO_ISA");
+  return env && !std::strcmp(env, name);
+}
+
 IsaLevel initial_level() {
   IsaLevel level = best_isa_level();
-  if (const char* env = std::getenv("PARETO_ISA")) {
-    if (!std::strcmp(env, "ref")) level = IsaLevel::ref;
-    else if (!std::strcmp(env, "avx2") && level >= IsaLevel::avx2) level = IsaLevel::avx2;
-  }
+  if (isa_env_is("ref")) level = IsaLevel::ref;
+  else if (isa_env_is("avx2") && kBuildX86 && level >= IsaLevel::avx2) level = IsaLevel::avx2;
   return level;
 }
 
-const KernelTable& table() {
+const KernelTable &table() {
   static const KernelTable t = make_table(initial_level());
   return t;
 }
@@ -74,78 +82,125 @@ const KernelTable& table() {
 // PARETO_AMX=0 keeps batches on the AVX-512 kernels (to compare the two);
 // PARETO_ISA=ref / avx2 also leaves AMX off.
 bool amx_allowed() {
-  const char* amx = std::getenv("PARETO_AMX");
-  const char* isa = std::getenv("PARETO_ISA");
+  const char *amx = std::getenv("PARETO_AMX");
+  const char *isa = std::getenv("PARETO_ISA");
   return !(amx && !std::strcmp(amx, "0")) && !(isa && (!std::strcmp(isa, "ref") || !std::strcmp(isa, "avx2")));
 }
 
 IsaLevel best_isa_level() {
-  const CpuFeatures& f = cpu_features();
+  const CpuFeatures &f = cpu_features();
+  if (kBuildArm64 && f.neon) return IsaLevel::neon;
+  if (!kBuildX86) return IsaLevel::ref;
   if (f.avx512f && f.avx512bw && f.avx512vl && f.fma) return IsaLevel::avx512;
   if (f.avx2 && f.fma && f.f16c) return IsaLevel::avx2;
   return IsaLevel::ref;
 }
 
-const char* isa_level_name(IsaLevel level) {
+const char *isa_level_name(IsaLevel level) {
   switch (level) {
     case IsaLevel::avx512: return "avx512";
     case IsaLevel::avx2: return "avx2";
+    case IsaLevel::neon: return "neon";
     default: return "ref";
   }
 }
 
-const KernelTable& kernel_table() { return table(); }
+const KernelTable &kernel_table() { return table(); }
 
-const KernelTable* kernel_table_for(IsaLevel level) {
-  static const KernelTable tables[] = {make_table(IsaLevel::ref), make_table(IsaLevel::avx2), make_table(IsaLevel::avx512)};
-  return level > best_isa_level() ? nullptr : &tables[int(level)];
+const KernelTable *kernel_table_for(IsaLevel level) {
+  static const KernelTable tables[] = {make_table(IsaLevel::ref), make_table(IsaLevel::avx2), make_table(IsaLevel::avx512),
+                                       make_table(IsaLevel::neon)};
+  const IsaLevel best = best_isa_level();
+  const bool have = level == IsaLevel::ref || level == best || (best != IsaLevel::neon && level < best);
+  return have ? &tables[int(level)] : nullptr;
 }
 
 std::string kernel_summary() {
-  const HalfGemmFn half = quant_dot_table().half_gemm;
-  return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + quant_dot_table().isa +
-         " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs)=" + (packed_weights_preferred() ? "avx512vnni" : "off") +
-         (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") + " f16_batch=" + (half ? "avx512" : "f32_gemm") +
-         " bf16_batch=" + (quant_dot_table().bf16_tiles ? "amx_bf16" : half == avx512bf16::half_gemm ? "avx512bf16" : half ? "avx512" : "f32_gemm") +
-         " " + conv_kernel_summary();
+  const QuantDotTable &q = quant_dot_table();
+  const HalfGemmFn half = q.half_gemm;
+  const char *bf16_batch = q.bf16_tiles ? "amx_bf16" : half ? "avx512" : "f32_gemm";
+  if constexpr (kBuildX86)
+    if (!q.bf16_tiles && half && half == avx512bf16::half_gemm) bf16_batch = "avx512bf16";
+  return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + q.isa + " w8a8_rows=" + q.q8_row_isa +
+         " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl "
+         "iq4_xs)=" +
+         (packed_weights_preferred() ? "avx512vnni" : "off") + (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") +
+         " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + bf16_batch + " " + conv_kernel_summary();
 }
 
-void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
+void f32_gemm(const GemmArgs &args) { kernel_table().f32_gemm(args); }
 size_t f32_gemm_packed_a_floats(int64_t m, int64_t k) { return kernel_table().packed_a_floats(m, k); }
-void f32_gemm_pack_a(const GemmArgs& g, float* packed) { kernel_table().pack_a(g, packed); }
-void f32_gemm_packed(const GemmArgs& g, const float* packed) { kernel_table().f32_gemm_packed(g, packed); }
+void f32_gemm_pack_a(const GemmArgs &g, float *packed) { kernel_table().pack_a(g, packed); }
+void f32_gemm_packed(const GemmArgs &g, const float *packed) { kernel_table().f32_gemm_packed(g, packed); }
 
-void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
+void f32_to_f16_row(const float *x, uint16_t *y, int64_t n) {
   if (auto f = quant_dot_table().to_f16) return f(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] = float_to_half(x[i]);
 }
 
-void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+void f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
   if (auto f = quant_dot_table().from_f16) return f(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
 
-void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
-                          float* scratch, float* out) {
+void f16kv_attention_head(const float *q, const uint16_t *k, const uint16_t *v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float *scratch, float *out) {
   auto f = quant_dot_table().attention_f16;
   if (f && head_dim % 8 == 0) return f(q, k, v, n_pos, head_dim, stride, scratch, out);
   f16kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
 }
 
-void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
-                         float* scratch, float* out) {
+void q8kv_attention_head(const float *q, const uint8_t *k, const uint8_t *v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float *scratch, float *out) {
   auto f = quant_dot_table().attention_q8;
   if (f && head_dim % 16 == 0) return f(q, k, v, n_pos, head_dim, stride, scratch, out);
   q8kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
 }
 
-const QuantDotTable& quant_dot_table() {
-  static const QuantDotTable table = [] {
-    QuantDotTable t;
-    const CpuFeatures& f = cpu_features();
-    const char* env = std::getenv("PARETO_ISA");
-    bool force_ref = env && !std::strcmp(env, "ref");
-    bool force_avx2 = env && !std::strcmp(env, "avx2");
+namespace {
+
+// Each chooser's body names only its own architecture's kernels, behind
+// `if constexpr`, so the other build links none of them.
+void choose_arm_quant_dots([[maybe_unused]] QuantDotTable &t) {
+  if constexpr (kBuildArm64) {
+    const CpuFeatures &f = cpu_features();
+    if (isa_env_is("ref") || !f.neon) return;
+    t.isa = "neon";
+    t.quantize = neon::f32_q8a_quantize;
+    t.q4_0 = neon::q8a_q4_0_dot;
+    t.q8_0 = neon::q8a_q8_0_dot;
+    t.q4_k = neon::q8a_q4_k_dot;
+    t.q6_k = neon::q8a_q6_k_dot;
+    t.q5_0 = neon::q8a_q5_0_dot;
+    t.q4_1 = neon::q8a_q4_1_dot;
+    t.q5_k = neon::q8a_q5_k_dot;
+    t.q3_k = neon::q8a_q3_k_dot;
+    t.f16 = neon::f32_f16_dot;
+    if (isa_env_is("neon") || !f.dotprod) return;
+    t.isa = "dotprod";
+    t.q4_0 = dotprod::q8a_q4_0_dot;
+    t.q8_0 = dotprod::q8a_q8_0_dot;
+    t.q4_k = dotprod::q8a_q4_k_dot;
+    t.q6_k = dotprod::q8a_q6_k_dot;
+    t.q5_0 = dotprod::q8a_q5_0_dot;
+    t.q4_1 = dotprod::q8a_q4_1_dot;
+    t.q5_k = dotprod::q8a_q5_k_dot;
+    t.q3_k = dotprod::q8a_q3_k_dot;
+    t.q8_row = dotprod::q8_row_gemm;
+    t.q8_row_isa = "dotprod";
+    if (isa_env_is("dotprod") || !f.i8mm) return;
+    t.q8_row = i8mm::q8_row_gemm;
+    t.q8_row_isa = "i8mm";
+    // Seam for SME2 (and SVE2 widths): not built yet; i8mm stays the best
+    // level.
+  }
+}
+
+void choose_x86_quant_dots([[maybe_unused]] QuantDotTable &t) {
+  if constexpr (kBuildX86) {
+    const CpuFeatures &f = cpu_features();
+    const bool force_ref = isa_env_is("ref");
+    const bool force_avx2 = isa_env_is("avx2");
     if (!force_ref && !force_avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma) {
       t.isa = "avx512vnni";
       t.quantize = avx512vnni::f32_q8a_quantize;
@@ -173,6 +228,7 @@ const QuantDotTable& quant_dot_table() {
       t.from_f16 = avx512vnni::f16_to_f32;
       t.attention_f16 = avx512vnni::f16kv_attention_head;
       t.attention_q8 = avx512vnni::q8kv_attention_head;
+      t.q8_row_isa = "avx512vnni";
     } else if (!force_ref && f.avx2 && f.fma && f.f16c) {
       // No VNNI: AVX2 for the commonest types, the reference for the rest.
       t.isa = "avx2";
@@ -180,19 +236,36 @@ const QuantDotTable& quant_dot_table() {
       t.q8_0 = avx2::q8a_q8_0_dot;
       t.f16 = avx2::f32_f16_dot;
     }
+  }
+}
+
+}  // namespace
+
+const QuantDotTable &quant_dot_table() {
+  static const QuantDotTable table = [] {
+    QuantDotTable t;
+    if constexpr (kBuildX86) choose_x86_quant_dots(t);
+    if constexpr (kBuildArm64) choose_arm_quant_dots(t);
     return t;
   }();
   return table;
 }
 
 PackedGemmFn packed_gemm_fn() {
-  static const PackedGemmFn fn = std::strcmp(quant_dot_table().isa, "avx512vnni") ? packed_gemm_ref : avx512vnni::packed_gemm;
+  static const PackedGemmFn fn = [] {
+    if constexpr (kBuildX86)
+      if (!std::strcmp(quant_dot_table().isa, "avx512vnni")) return avx512vnni::packed_gemm;
+    return packed_gemm_ref;
+  }();
   return fn;
 }
 
 PackedGemmFn packed_gemm_tiles_fn() {
-  static const PackedGemmFn fn =
-      packed_weights_preferred() && cpu_features().amx_int8 && amx_allowed() && amx_tile_state_granted() ? amx::packed_gemm : nullptr;
+  static const PackedGemmFn fn = [] {
+    if constexpr (kBuildX86)
+      if (packed_weights_preferred() && cpu_features().amx_int8 && amx_allowed() && amx_tile_state_granted()) return amx::packed_gemm;
+    return static_cast<PackedGemmFn>(nullptr);
+  }();
   return fn;
 }
 

@@ -1,5 +1,6 @@
 // The kernel table, chosen once at start-up from cpu features (PARETO_ISA=ref|avx2
-// lowers it) and immutable afterwards, so concurrent sessions share it safely.
+// lowers it; on AArch64 PARETO_ISA=ref|neon|dotprod caps the level) and
+// immutable afterwards, so concurrent sessions share it safely.
 #pragma once
 #include <string>
 
@@ -7,7 +8,8 @@
 
 namespace pareto::kernels {
 
-enum class IsaLevel { ref = 0, avx2 = 1, avx512 = 2 };
+// x86 levels are ordered (a CPU with one has the ones below); neon is AArch64's.
+enum class IsaLevel { ref = 0, avx2 = 1, avx512 = 2, neon = 3 };
 
 struct KernelTable {
   IsaLevel level = IsaLevel::ref;

@@ -50,5 +50,11 @@ size_t packed_a_floats(int64_t m, int64_t k);
 void pack_a_all(const GemmArgs& g, float* packed);
 void f32_gemm_blocked_packed(const GemmArgs& g, const float* packed);
 }  // namespace avx512
+namespace neon {  // AArch64 (kernels/arm/gemm_neon.cpp)
+void f32_gemm_blocked(const GemmArgs& args);
+size_t packed_a_floats(int64_t m, int64_t k);
+void pack_a_all(const GemmArgs& g, float* packed);
+void f32_gemm_blocked_packed(const GemmArgs& g, const float* packed);
+}  // namespace neon
 
 }  // namespace pareto::kernels

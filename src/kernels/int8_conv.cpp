@@ -88,8 +88,9 @@ void set_int8_tile_gemm(Int8TileGemm gemm) { tile_choice.set(gemm); }
 void reset_int8_tile_gemm() { tile_choice.reset(); }
 
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
-  if (use_vnni()) avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
-  else int8_gemm_ref(a, lda, m, k4, b, n, c, ldc);
+  if constexpr (kBuildX86)
+    if (use_vnni()) return avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
+  int8_gemm_ref(a, lda, m, k4, b, n, c, ldc);
 }
 
 void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
@@ -97,8 +98,9 @@ void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8
 }
 
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
-  if (use_vnni()) avx512vnni::quantize_u8(x, n, scale, zero, out);
-  else quantize_u8_ref(x, n, scale, zero, out);
+  if constexpr (kBuildX86)
+    if (use_vnni()) return avx512vnni::quantize_u8(x, n, scale, zero, out);
+  quantize_u8_ref(x, n, scale, zero, out);
 }
 
 namespace {
@@ -254,9 +256,14 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
         // (|sum| <= k * 255 * 255 with the column sums); then the vector
         // form computes the same integers and the same float operations.
         const int64_t bound = k * 255 * 255 + std::abs(base);
-        if (use_vnni() && bound < INT32_MAX)
-          avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
-        else if (wz == 0)
+        bool vector_done = false;
+        if constexpr (kBuildX86)
+          if (use_vnni() && bound < INT32_MAX) {
+            avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
+            vector_done = true;
+          }
+        if (vector_done) {
+        } else if (wz == 0)
           for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base) + b;
         else
           for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base - wz * col_sums[size_t(q)]) + b;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "kernels/int8_conv.h"
 
@@ -48,8 +49,9 @@ void int8_gemm_offsets_ref(const int8_t* a, int64_t lda, int64_t m, int64_t quad
 
 void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
                        int32_t* c, int64_t ldc) {
-  if (int8_detail::use_vnni()) avx512vnni::int8_gemm_offsets(a, lda, m, quads, b, off, n, c, ldc);
-  else int8_gemm_offsets_ref(a, lda, m, quads, b, off, n, c, ldc);
+  if constexpr (kBuildX86)
+    if (int8_detail::use_vnni()) return avx512vnni::int8_gemm_offsets(a, lda, m, quads, b, off, n, c, ldc);
+  int8_gemm_offsets_ref(a, lda, m, quads, b, off, n, c, ldc);
 }
 
 namespace {

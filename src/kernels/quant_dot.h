@@ -110,6 +110,33 @@ float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
 }  // namespace avx2
 
+// AArch64 (kernels/arm/): the same dots over plain NEON and over SDOT, equal
+// to the reference bit for bit; W8A8 rows over SDOT and over USMMLA (i8mm).
+#define PARETO_ARM_QUANT_DOTS                                        \
+  float q8a_q4_0_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q8_0_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q4_k_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q6_k_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q5_0_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q4_1_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q5_k_dot(const void* row, const Q8aBlock* x, int64_t n); \
+  float q8a_q3_k_dot(const void* row, const Q8aBlock* x, int64_t n);
+namespace neon {
+PARETO_ARM_QUANT_DOTS
+void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
+float f32_f16_dot(const void* row, const float* x, int64_t n);
+}  // namespace neon
+namespace dotprod {
+PARETO_ARM_QUANT_DOTS
+void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
+                 float* y, int64_t ldy);
+}  // namespace dotprod
+namespace i8mm {
+void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
+                 float* y, int64_t ldy);
+}  // namespace i8mm
+#undef PARETO_ARM_QUANT_DOTS
+
 struct QuantDotTable {
   const char* isa = "ref";
   QuantizeActFn quantize = f32_q8a_quantize_ref;
@@ -130,6 +157,7 @@ struct QuantDotTable {
   CodesDotFn codes_dot = q8a_codes_dot_ref;
   QuantizeTokenFn quantize_token = f32_q8tok_quantize_ref;  // W8A8: per-token activations
   Q8RowGemmFn q8_row = q8_row_gemm_ref;
+  const char* q8_row_isa = "ref";
   void (*to_f16)(const float*, uint16_t*, int64_t) = nullptr;    // null: scalar reference
   void (*from_f16)(const uint16_t*, float*, int64_t) = nullptr;
   void (*attention_f16)(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*) = nullptr;

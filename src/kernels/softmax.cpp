@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 
@@ -28,8 +29,12 @@ void f32_softmax_rows(const float* x, float* y, int64_t rows, int64_t len) {
   const int64_t per_task = std::max<int64_t>(1, 4096 / len);
   parallel_for((rows + per_task - 1) / per_task, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin * per_task; r < std::min(rows, end * per_task); ++r) {
-      if (vector) avx512::f32_softmax_row(x + r * len, y + r * len, len);
-      else f32_softmax_rows_ref(x + r * len, y + r * len, 1, len);
+      if constexpr (kBuildX86)
+        if (vector) {
+          avx512::f32_softmax_row(x + r * len, y + r * len, len);
+          continue;
+        }
+      f32_softmax_rows_ref(x + r * len, y + r * len, 1, len);
     }
   });
 }

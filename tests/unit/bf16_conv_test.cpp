@@ -52,6 +52,7 @@ bool can_emulate_amx() {
 
 }  // namespace
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(Bf16Gemm, NativeMatchesReference) {
   if (!has_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16: the kernel is built but not run";
   for (int64_t m : {1, 3, 8, 13, 24})
@@ -78,7 +79,9 @@ TEST(Bf16Gemm, NativeMatchesReference) {
             }
         }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(Bf16Gemm, PairPackingMatchesReference) {
   if (!has_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16: the kernel is built but not run";
   for (int64_t count : {1, 7, 16, 17, 40})
@@ -93,6 +96,7 @@ TEST(Bf16Gemm, PairPackingMatchesReference) {
       EXPECT_EQ(want[0], float_to_bf16(1.f)) << "round half to even";
     }
 }
+#endif  // x86-64
 
 TEST(Bf16Gemm, AmxTilesMatchReference) {
   if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";

@@ -37,6 +37,7 @@ bool has_vnni() {
 
 }  // namespace
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(Int8Gemm, VnniMatchesReference) {
   if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI: the kernel is built but not run";
   for (int64_t m : {1, 3, 8, 13, 24})
@@ -56,7 +57,9 @@ TEST(Int8Gemm, VnniMatchesReference) {
         ASSERT_EQ(got, want) << "m=" << m << " k4=" << k4 << " n=" << n;  // also: nothing written past n in a row
       }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The GEMM over per-quad offsets (the shifted conv's) against its twin:
 // offsets out of order and overlapping, as the taps of a conv are.
 TEST(Int8Gemm, OffsetsVnniMatchesReference) {
@@ -77,6 +80,7 @@ TEST(Int8Gemm, OffsetsVnniMatchesReference) {
         ASSERT_EQ(got, want) << "m=" << m << " quads=" << quads << " n=" << n;  // also: nothing written past n in a row
       }
 }
+#endif  // x86-64
 
 // Every output kind, int8 and uint8 on both sides, zero points per tensor
 // and per channel (the weight zero points exercise the column-sum

@@ -43,8 +43,12 @@ struct GemmVariant {
 
 std::vector<GemmVariant> gemm_variants() {
   std::vector<GemmVariant> v;
+#if defined(__x86_64__)  // each architecture's kernels are built for it only
   if (best_isa_level() >= IsaLevel::avx2) v.push_back({"avx2", avx2::f32_gemm_blocked, IsaLevel::avx2});
   if (best_isa_level() >= IsaLevel::avx512) v.push_back({"avx512", avx512::f32_gemm_blocked, IsaLevel::avx512});
+#elif defined(__aarch64__)
+  if (best_isa_level() == IsaLevel::neon) v.push_back({"neon", neon::f32_gemm_blocked, IsaLevel::neon});
+#endif
   return v;
 }
 
@@ -300,6 +304,7 @@ TEST(Conv, ZeroInputChannelsGiveTheBias) {
   }
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The AVX-512 depthwise plane kernel against its generic twin, plane by
 // plane, with the output checked for writes past the plane.
 TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
@@ -319,6 +324,7 @@ TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
     for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
   }
 }
+#endif  // x86-64
 
 // Winograd F(4x4, 3x3) against the direct reference: widths that are not a
 // multiple of 4, more than one 32-tile chunk per row, pads 0/1/asymmetric,
@@ -450,6 +456,7 @@ TEST(Softmax, RowsMatchReference) {
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], want[i], 2e-6f);
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // Epilogues: the AVX-512 loop against the generic twin for every kind it
 // takes, with and without residual and affine, on awkward lengths: same
 // operations in the same order, so the same bits.
@@ -527,7 +534,9 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
   float v = 0.3f;
   EXPECT_FALSE(avx512::apply_activation(tanh_act, &v, nullptr, 1)) << "tanh is left to the generic loop";
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The LLM feed-forward's gate: the AVX-512 silu(gate) * up against the
 // scalar twin on awkward lengths (1, a tail, exact vectors, a large FFN row),
 // within the polynomial exp's 1e-6 relative, nothing written past n.
@@ -545,3 +554,4 @@ TEST(Activation, Avx512SiluMulMatchesReference) {
     for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard) << "wrote past n=" << n;
   }
 }
+#endif  // x86-64

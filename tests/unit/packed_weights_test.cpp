@@ -178,10 +178,12 @@ void with_tile_panel(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel&
   Kernel(w, r0, r1, xt, y, ldy);
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(PackedWeights, SimdKernelMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   expect_matches_reference(avx512vnni::packed_gemm, "avx512vnni", {1, 2, 7, 33, 67}, {1, 2, 3, 4, 5, 17});
 }
+#endif  // x86-64
 
 // The AMX kernel's source built over software tiles (kernels/x86/amx_tiles.h):
 // its tile shapes, layouts and scale handling, on any CPU with AVX-512.
@@ -191,12 +193,14 @@ TEST(PackedWeights, AmxKernelOnEmulatedTilesMatchesReference) {
   expect_matches_reference(with_tile_panel<amx_emulated::packed_gemm>, "amx (emulated tiles)", {1, 33}, {17, 40});
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(PackedWeights, AmxKernelMatchesReference) {
   if (!cpu_features().amx_int8 || !amx_tile_state_granted())
     GTEST_SKIP() << "no AMX-INT8 on this CPU (or Linux did not grant the tile state): the hardware AMX kernel is not run, "
                     "its emulated build is (AmxKernelOnEmulatedTilesMatchesReference)";
   expect_matches_reference(with_tile_panel<amx::packed_gemm>, "amx", {1, 16, 33, 67}, {1, 16, 17, 40});
 }
+#endif  // x86-64
 
 TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
   // Through matmul_weights (row ranges split across threads, the kernel

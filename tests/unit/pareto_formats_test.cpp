@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "frontend/gguf/gguf_reader.h"
 #include "frontend/gguf/gguf_writer.h"
@@ -94,6 +95,7 @@ TEST(ParetoFormats, ErrorsOrderByBitsAndGroup) {
   EXPECT_LE(mse(3, 64), mse(3, 128));
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(ParetoFormats, GroupUnpackAndDotMatchDequantizedProductAndVariants) {
   const CpuFeatures& cpu = cpu_features();
   for (const GroupFormat& f : all_formats())
@@ -132,7 +134,9 @@ TEST(ParetoFormats, GroupUnpackAndDotMatchDequantizedProductAndVariants) {
       }
     }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(ParetoFormats, TokenQuantizationVariantMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   for (int64_t n : kLengths) {
@@ -145,6 +149,7 @@ TEST(ParetoFormats, TokenQuantizationVariantMatchesReference) {
     EXPECT_EQ(a, b) << "n=" << n;
   }
 }
+#endif  // x86-64
 
 TEST(ParetoFormats, Q8RowGemmVariantMatchesReferenceOnAwkwardShapes) {
   for (int64_t n : {1, 7, 63, 64, 65, 172, 2048}) {
@@ -172,9 +177,27 @@ TEST(ParetoFormats, Q8RowGemmVariantMatchesReferenceOnAwkwardShapes) {
           }
           EXPECT_NEAR(ref[size_t(t * rows + r)], want, 1e-5 * mag + 1e-6);
         }
+      // Integer sums: every variant gives the reference's floats exactly.
+#if defined(__x86_64__)
       if (!have_vnni()) continue;
       avx512vnni::q8_row_gemm(q.data(), n, 0, rows, xq.data(), xs.data(), tokens, fast.data(), rows);
-      EXPECT_EQ(ref, fast) << "n=" << n << " rows=" << rows;  // integer sums: exact
+      EXPECT_EQ(ref, fast) << "n=" << n << " rows=" << rows;
+#elif defined(__aarch64__)
+      for (int64_t tok : {int64_t(1), int64_t(2), int64_t(5), tokens}) {
+        std::vector<float> want(size_t(tok * rows));
+        q8_row_gemm_ref(q.data(), n, 0, rows, xq.data(), xs.data(), tok, want.data(), rows);
+        if (cpu_features().dotprod) {
+          std::fill(fast.begin(), fast.end(), -1.f);
+          dotprod::q8_row_gemm(q.data(), n, 0, rows, xq.data(), xs.data(), tok, fast.data(), rows);
+          EXPECT_EQ(want, std::vector<float>(fast.begin(), fast.begin() + tok * rows)) << "dotprod n=" << n << " rows=" << rows << " tokens=" << tok;
+        }
+        if (cpu_features().i8mm) {
+          std::fill(fast.begin(), fast.end(), -1.f);
+          i8mm::q8_row_gemm(q.data(), n, 0, rows, xq.data(), xs.data(), tok, fast.data(), rows);
+          EXPECT_EQ(want, std::vector<float>(fast.begin(), fast.begin() + tok * rows)) << "i8mm n=" << n << " rows=" << rows << " tokens=" << tok;
+        }
+      }
+#endif
     }
   }
 }

@@ -53,6 +53,7 @@ std::vector<uint16_t> to_half(bool bf16, const std::vector<float>& w) {
 
 }  // namespace
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, ActivationQuantizationMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   for (int64_t n : kCols) {
@@ -68,7 +69,9 @@ TEST(QuantDot, ActivationQuantizationMatchesReference) {
     }
   }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, VariantsMatchReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   struct Case {
@@ -102,6 +105,7 @@ TEST(QuantDot, VariantsMatchReference) {
       EXPECT_NEAR(got, want, 1e-5 * mag + 1e-6) << ggml_type_traits(uint32_t(c.type)).name << " n=" << n;
     }
 }
+#endif  // x86-64
 
 // The reference integer dots themselves against dequantized weights times
 // dequantized activations: catches a wrong element order in a twin pair.
@@ -140,14 +144,17 @@ TEST(QuantDot, ReferenceDotsMatchDequantizedProduct) {
   double want = 0;
   for (size_t i = 0; i < bf.size(); ++i) want += double(wf[i]) * x[i];
   EXPECT_NEAR(f32_bf16_dot_ref(bf.data(), x.data(), 77), want, 1e-5 * std::abs(want) + 1e-6);
+#if defined(__x86_64__)
   if (have_vnni()) {
     for (int64_t n : {int64_t(1), int64_t(31), int64_t(33), int64_t(77)}) {
       const float ref = f32_bf16_dot_ref(bf.data(), x.data(), n);
       EXPECT_NEAR(avx512vnni::f32_bf16_dot(bf.data(), x.data(), n), ref, 1e-6 * std::abs(ref) + 1e-6) << "bf16 n=" << n;
     }
   }
+#endif
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, Avx2VariantsMatchReference) {
   const CpuFeatures& f = cpu_features();
   if (!(f.avx2 && f.fma && f.f16c)) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
@@ -171,7 +178,9 @@ TEST(QuantDot, Avx2VariantsMatchReference) {
     EXPECT_NEAR(avx2::f32_f16_dot(h.data(), x.data(), n), want, 1e-4f * (1.f + std::abs(want))) << "f16 n=" << n;
   }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, F16VariantMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   for (int64_t n : {int64_t(1), int64_t(31), int64_t(33), int64_t(4097)}) {
@@ -184,7 +193,9 @@ TEST(QuantDot, F16VariantMatchesReference) {
     EXPECT_NEAR(avx512vnni::f32_f16_dot(h.data(), x.data(), n), f32_f16_dot_ref(h.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
   }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, FloatRowsDotMatchesRowDots) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: decode takes one row at a time";
   for (int kind = 0; kind < 3; ++kind)
@@ -211,6 +222,7 @@ TEST(QuantDot, FloatRowsDotMatchesRowDots) {
         }
       }
 }
+#endif  // x86-64
 
 // Activations as half_gemm takes them: f32 for F16 weights, BF16 for BF16.
 struct HalfActivations {
@@ -246,6 +258,7 @@ HalfActivations half_activations(std::vector<float> x) {
   return ::testing::AssertionSuccess();
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, HalfGemmMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   std::vector<HalfGemmFn> variants = {avx512vnni::half_gemm};
@@ -273,11 +286,13 @@ TEST(QuantDot, HalfGemmMatchesReference) {
           }
         }
 }
+#endif  // x86-64
 
 namespace pareto::kernels::amx_emulated {
 void bf16_gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const uint16_t* panel, int64_t tokens, float* y, int64_t ldy);
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The AMX-BF16 kernel (its source over emulated tiles on any CPU with
 // AVX-512, the hardware build where the CPU has AMX) against the reference:
 // rows and tokens below, at and above a tile's 16, rows past a 32-row pass.
@@ -305,6 +320,7 @@ TEST(QuantDot, AmxBf16GemmMatchesReference) {
         }
       }
 }
+#endif  // x86-64
 
 TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {
   // matmul_weights (batch kernel or, without one, the fallback; rows split
@@ -333,6 +349,7 @@ TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {
   set_num_threads(1);
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, F16AttentionMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   // 24 and 80: the 8-wide tails of the score dots and of the 64-column V sums
@@ -351,7 +368,9 @@ TEST(QuantDot, F16AttentionMatchesReference) {
       EXPECT_EQ(got[size_t(hd)], 555.f) << "wrote past the output";
     }
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, Int8KvAttentionMatchesReference) {
   for (int64_t hd : {int64_t(8), int64_t(16), int64_t(64), int64_t(128)})
     for (int64_t n_pos : {int64_t(1), int64_t(7), int64_t(300)}) {
@@ -374,6 +393,7 @@ TEST(QuantDot, Int8KvAttentionMatchesReference) {
       EXPECT_EQ(got[size_t(hd)], 555.f) << "wrote past the output";
     }
 }
+#endif  // x86-64
 
 TEST(QuantDot, DecodeMatmulTracksExactProduct) {
   for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k, GgmlType::f16, GgmlType::bf16, GgmlType::f32})

@@ -50,6 +50,7 @@ const Geometry kShapes[] = {{1, 1, 1, 1, 1, 1, 1, 1, true},     {5, 7, 3, 5, 3, 
                             {15, 13, 100, 1, 3, 3, 2, 1, false}};
 
 template <class T>
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 void depthwise_twin(DType t, std::mt19937& rng) {
   for (const Geometry& g : kShapes) {
     kernels::QConvParams p = params_of(g, g.c_in);
@@ -85,6 +86,7 @@ TEST(TfliteFastKernels, DepthwiseAvx512EqualsTheReference) {
   depthwise_twin<uint8_t>(DType::u8, rng);
   depthwise_twin<int8_t>(DType::i8, rng);
 }
+#endif  // x86-64
 
 // The conv node (GEMM path on VNNI machines, the reference loop elsewhere)
 // against the reference kernel called with the same parameters.

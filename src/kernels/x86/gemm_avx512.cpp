@@ -9,5 +9,5 @@
 #include "kernels/gemm.h"
 
 namespace pareto::kernels::avx512 {
-#include "kernels/x86/gemm_blocked.inc"
+#include "kernels/gemm_blocked.inc"
 }

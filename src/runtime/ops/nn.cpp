@@ -2,6 +2,7 @@
 // library's plain-parameter entry points (convolutions: conv.cpp).
 #include <cmath>
 
+#include "core/cpu.h"
 #include "kernels/bf16_conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/softmax.h"
@@ -102,8 +103,11 @@ bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const fl
   // Few rows against many columns: the kernel splits the work over columns
   // only, so a tall A ([4096, 64] x [64, 64]) would keep threads idle.
   if (n < 64 || rows <= 0 || rows > 256 || !kernels::pointwise_applicable(p)) return false;
-  kernels::avx512::pointwise_conv(p, b, a, nullptr, y);
-  return true;
+  if constexpr (kBuildX86) {
+    kernels::avx512::pointwise_conv(p, b, a, nullptr, y);
+    return true;
+  }
+  return false;
 }
 
 // A MatMul the precision pass marked compute=bf16 (a constant 2-D B): the
