@@ -2,7 +2,10 @@
 # Every test: install, fetch models, build release and run ctest, then build
 # with ASan+UBSan and run the whole suite again, then fuzz every parser for a
 # bounded time (clang, libFuzzer, ASan+UBSan) and run the concurrency tests
-# under ThreadSanitizer (skip the last three with --no-sanitize).
+# under ThreadSanitizer (skip the last three with --no-sanitize); the AArch64
+# cross build and its unit tests under qemu-aarch64, once as a CPU with every
+# extension and once (the kernel tests) as one without the dot product
+# (skip with --no-arm64).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,7 +15,12 @@ step setup; bash scripts/setup.sh
 step fetch-models; bash scripts/fetch-models.sh
 step build release; bash scripts/build.sh release
 step ctest release; ctest --preset release -j2
-if [ "${1:-}" != "--no-sanitize" ]; then
+if [[ " $* " != *" --no-arm64 "* ]]; then
+  step build arm64; bash scripts/build.sh arm64
+  step ctest arm64 "(qemu -cpu max)"; ctest --preset arm64 -j2
+  step ctest arm64 "(qemu -cpu cortex-a53: no dot product)"; ctest --preset arm64-nodotprod -j2
+fi
+if [[ " $* " != *" --no-sanitize "* ]]; then
   step build asan; bash scripts/build.sh asan
   step ctest asan; ctest --preset asan -j2
   step build fuzz; bash scripts/build.sh fuzz

@@ -54,7 +54,7 @@ double Args::get_double(const std::string& key, double def, double lo, double hi
 
 int Args::get_threads(int def) const {
   const std::string key = has("--threads") ? "--threads" : "-t";
-  return int(get_int(key, def, 1, 1024));
+  return int(get_int(key, def > 0 ? def : default_threads(), 1, 1024));
 }
 
 std::vector<std::string> Args::all(const std::string& key) const {
@@ -110,10 +110,10 @@ Args parse_args(int argc, char** argv, int first, const OptionSpec& spec) {
     }
     const size_t eq = s.rfind("--", 0) == 0 ? s.find('=') : std::string::npos;
     const std::string name = s.substr(0, eq);
-    if (contains(spec.flags, name)) {
+    if (contains(spec.flags, name) || name == "--cpu-strict") {  // --cpu-strict: every command
       if (eq != std::string::npos) fail_argument(name + " takes no value, got '" + s + "'");
       a.options.emplace(name, "");
-    } else if (contains(spec.values, name) || name == "--limit") {  // --limit NAME=VALUE: every command
+    } else if (contains(spec.values, name) || name == "--limit" || name == "--cpu-mask") {  // every command
       if (eq != std::string::npos) a.options.emplace(name, s.substr(eq + 1));
       else if (i + 1 >= argc) fail_argument(name + " needs a value");
       else a.options.emplace(name, argv[++i]);

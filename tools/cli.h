@@ -21,8 +21,9 @@ struct Args {
   // of range) is refused naming the option and the range.
   int64_t get_int(const std::string& key, int64_t def, int64_t lo, int64_t hi) const;
   double get_double(const std::string& key, double def, double lo, double hi) const;
-  // --threads N (or -t N): 1 to 1024.
-  int get_threads(int def = 1) const;
+  // --threads N (or -t N): 1 to 1024; absent: `def`, or when 0 the
+  // performance cores (pareto::default_threads()).
+  int get_threads(int def = 0) const;
   std::vector<std::string> all(const std::string& key) const;
 };
 

@@ -98,6 +98,9 @@ const char* kUsage =
     "      [--vad-model F | --no-vad] [--json] [--scores] [--profile]: openWakeWord detections with times (--stream: 16 kHz s16le on stdin)\n"
     "  version\n"
     "\n"
+    "every command: --threads N defaults to the performance cores (pareto info --cpu shows the clusters and the count)\n"
+    "  --cpu-mask HEX limits threads to those cpus (0xF0 = cpus 4-7); --cpu-strict pins thread i to the i-th of them\n"
+    "  (alone: to the performance cores)\n"
     "every command: --limit NAME=VALUE (repeatable; K/M/G/T suffixes) raises or lowers what a file may make\n"
     "  pareto allocate: tensor-bytes (2G), tensor-elements (2G), vocab-size (2M), context (1M), image-pixels (128M),\n"
     "  audio-seconds (14400); also PARETO_LIMIT_TENSOR_BYTES=... etc.\n";
@@ -132,6 +135,7 @@ int main(int argc, char** argv) {
       const Args a = parse_args(argc, argv, 2, spec);
       pareto::Limits limits = pareto::default_limits();
       for (const std::string& l : a.all("--limit")) pareto::set_limit(limits, l);
+      if (a.has("--cpu-mask") || a.has("--cpu-strict")) pareto::place_threads(a.get("--cpu-mask", ""), a.has("--cpu-strict"));
       pareto::LimitsScope scope(limits);
       return command(a);
     };

@@ -170,8 +170,17 @@ class Session {
 double now_seconds();
 size_t peak_rss_bytes();
 
-// Library version and the CPU/kernels picked at start-up.
+// Library version and the CPU/kernels picked at start-up (with the core
+// clusters read from sysfs).
 std::string version();
 std::string cpu_summary();
+// Threads a run uses when not told: the performance cores (every cluster
+// within half of the fastest one's capacity; all cores when alike).
+int default_threads();
+// Limits pool threads started from now on (and the calling thread) to the
+// cpus of a hexadecimal mask ("0xF0"); strict pins thread i to the i-th of
+// them. An empty mask with strict pins to the performance cores. Throws
+// pareto::Error on a malformed mask.
+void place_threads(const std::string& hex_mask, bool strict);
 
 }  // namespace pareto

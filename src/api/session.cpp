@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/cpu.h"
+#include "core/cpu_topology.h"
 #include "core/thread_pool.h"
 #include "frontend/onnx/onnx_loader.h"
 #include "frontend/tflite/tflite_loader.h"
@@ -219,7 +220,20 @@ std::string version() { return "0.1.0"; }
 std::string cpu_summary() {
   const CpuFeatures& f = cpu_features();
   return (f.brand.empty() ? std::string("unknown CPU") : f.brand) + " | " + std::to_string(cpu_count()) +
-         " logical CPUs | features: " + cpu_features_string() + " | kernels: " + kernels::kernel_summary();
+         " logical CPUs | cores: " + cpu_topology().describe() + " (default threads " + std::to_string(default_threads()) +
+         ") | features: " + cpu_features_string() + " | kernels: " + kernels::kernel_summary();
+}
+
+int default_threads() { return std::max<int>(1, int(cpu_topology().performance_cpus().size())); }
+
+void place_threads(const std::string& hex_mask, bool strict) {
+  std::vector<int> cpus;
+  try {
+    cpus = hex_mask.empty() ? cpu_topology().performance_cpus() : parse_cpu_mask(hex_mask);
+  } catch (const std::invalid_argument& e) {
+    throw Error(StatusCode::invalid_argument, e.what());
+  }
+  set_cpu_placement(cpus, strict);
 }
 
 }  // namespace pareto

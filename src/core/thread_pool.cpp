@@ -1,5 +1,6 @@
 #include "core/thread_pool.h"
 
+#include "core/cpu_topology.h"
 #include "pareto/limits.hpp"
 
 #include <algorithm>
@@ -64,6 +65,8 @@ struct ThreadPool::Impl {
   static void pause() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
 #endif
   }
   static constexpr int kSpin = 1 << 14;
@@ -136,6 +139,7 @@ void ThreadPool::Impl::run(int64_t n, const RangeFn& fn, bool dynamic) {
 // region's own work on small matrices.
 void ThreadPool::Impl::worker(int index, uint64_t seen) {
   set_current(this);  // num_threads() inside a chunk answers for this pool, as on the caller's thread
+  apply_cpu_placement(index);  // --cpu-mask / --cpu-strict (no-op when unset)
   for (;;) {
     for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i) pause();
     if (generation_.load(std::memory_order_acquire) == seen) {

@@ -136,7 +136,7 @@ TEST(ArmQuantDot, F16DotAgreesWithTheReference) {
   for (int64_t n : {1, 7, 15, 16, 17, 33, 100, 4099}) {
     const auto w = pareto::testing::randn(size_t(n), 5);
     const auto x = pareto::testing::randn(size_t(n), 6);
-    std::vector<uint16_t> h(size_t(n));
+    std::vector<uint16_t> h(static_cast<size_t>(n));
     quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), n);
     double mag = 0;
     for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(w[size_t(i)]) * x[size_t(i)]);

@@ -98,6 +98,7 @@ TEST(Bf16Gemm, PairPackingMatchesReference) {
 }
 #endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(Bf16Gemm, AmxTilesMatchReference) {
   if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
   for (int64_t m : {1, 3, 16, 17, 40})
@@ -122,6 +123,7 @@ TEST(Bf16Gemm, AmxTilesMatchReference) {
             }
         }
 }
+#endif  // x86-64
 
 namespace {
 
@@ -180,6 +182,7 @@ TEST(Bf16Conv, MatchesDirectTwin) {
   check_against_direct_twin();
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // Through the AMX-BF16 tile GEMM, its tiles emulated (tests/amx): the k
 // padding to 16 pairs, the 2 x 2 tile passes, bias accumulation.
 TEST(Bf16Conv, AmxTilePathMatchesDirectTwin) {
@@ -187,6 +190,7 @@ TEST(Bf16Conv, AmxTilePathMatchesDirectTwin) {
   TileGemmScope emulated(&amx_emulated::bf16_gemm_tiles);
   check_against_direct_twin();
 }
+#endif  // x86-64
 
 TEST(Bf16Conv, KeepsDepthwiseTinyAndWinogradConvsInF32) {
   ConvParams dw = params_of({1, 32, 20, 60, 32, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 1});

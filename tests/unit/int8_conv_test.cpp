@@ -195,6 +195,7 @@ TEST(Int8Conv, MatchesDirectTwin) {
   check_against_direct_twin(has_vnni());
 }
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The same cases through the AMX tile GEMM, its tiles emulated in software
 // (tests/amx): the k padding to 64, the 2 x 2 tile passes with their row
 // and pixel tails, the spare weight rows. The hardware build of the same
@@ -204,7 +205,9 @@ TEST(Int8Conv, AmxTilePathMatchesDirectTwin) {
   TileGemmScope emulated(&amx_emulated::int8_gemm_tiles);
   check_against_direct_twin(false);  // with tiles the shifted form is not prepared
 }
+#endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(Int8Gemm, AmxTilesMatchReference) {
   if (!can_emulate_amx()) GTEST_SKIP() << "the emulated AMX build needs AVX-512";
   for (int64_t m : {1, 3, 16, 17, 40})
@@ -227,3 +230,4 @@ TEST(Int8Gemm, AmxTilesMatchReference) {
         ASSERT_EQ(got, want) << "m=" << m << " k=" << k << " n=" << n;  // also: nothing written past n in a row
       }
 }
+#endif  // x86-64

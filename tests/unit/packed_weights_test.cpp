@@ -185,6 +185,7 @@ TEST(PackedWeights, SimdKernelMatchesReference) {
 }
 #endif  // x86-64
 
+#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The AMX kernel's source built over software tiles (kernels/x86/amx_tiles.h):
 // its tile shapes, layouts and scale handling, on any CPU with AVX-512.
 // Rows and tokens below and above the 16 of a tile, with tails.
@@ -192,6 +193,7 @@ TEST(PackedWeights, AmxKernelOnEmulatedTilesMatchesReference) {
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: the emulated AMX kernel is not run";
   expect_matches_reference(with_tile_panel<amx_emulated::packed_gemm>, "amx (emulated tiles)", {1, 33}, {17, 40});
 }
+#endif  // x86-64
 
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(PackedWeights, AmxKernelMatchesReference) {

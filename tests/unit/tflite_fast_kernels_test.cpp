@@ -49,8 +49,8 @@ const Geometry kShapes[] = {{1, 1, 1, 1, 1, 1, 1, 1, true},     {5, 7, 3, 5, 3, 
                             {11, 9, 16, 16, 5, 3, 1, 2, false}, {12, 10, 33, 7, 1, 1, 1, 1, true}, {28, 28, 64, 96, 3, 3, 1, 1, true},
                             {15, 13, 100, 1, 3, 3, 2, 1, false}};
 
-template <class T>
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+template <class T>
 void depthwise_twin(DType t, std::mt19937& rng) {
   for (const Geometry& g : kShapes) {
     kernels::QConvParams p = params_of(g, g.c_in);
