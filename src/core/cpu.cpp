@@ -69,6 +69,7 @@ CpuFeatures detect() {
     f.brand.assign(reinterpret_cast<const char*>(brand), 48);
     f.brand = f.brand.c_str();
     while (!f.brand.empty() && f.brand.front() == ' ') f.brand.erase(f.brand.begin());
+    while (!f.brand.empty() && f.brand.back() == ' ') f.brand.pop_back();
   }
   return f;
 }

@@ -130,7 +130,7 @@ std::vector<int> CpuTopology::performance_cpus() const {
   for (const CpuCluster& c : clusters) {
     // Capacity when the kernel gives it (it folds in the core's design, not
     // only its clock); else frequency, where little cores run ~0.6x of big ones.
-    const bool fast = top.capacity > 0 ? 2 * c.capacity >= top.capacity : top.max_khz > 0 ? 4 * c.max_khz >= 3 * top.max_khz : true;
+    const bool fast = top.capacity > 0 ? 2 * c.capacity >= top.capacity : top.max_khz > 0 ? 4 * c.max_khz > 3 * top.max_khz : true;
     if (fast) out.insert(out.end(), c.cpus.begin(), c.cpus.end());
   }
   std::sort(out.begin(), out.end());
