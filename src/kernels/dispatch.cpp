@@ -176,6 +176,10 @@ void choose_arm_quant_dots([[maybe_unused]] QuantDotTable &t) {
     t.q5_k = neon::q8a_q5_k_dot;
     t.q3_k = neon::q8a_q3_k_dot;
     t.f16 = neon::f32_f16_dot;
+    t.bf16 = neon::f32_bf16_dot;
+    t.f16_rows = neon::f16_rows_dot;
+    t.bf16_rows = neon::bf16_rows_dot;
+    t.f32_rows = neon::f32_rows_dot;
     if (isa_env_is("neon") || !f.dotprod) return;
     t.isa = "dotprod";
     t.q4_0 = dotprod::q8a_q4_0_dot;

@@ -125,6 +125,10 @@ namespace neon {
 PARETO_ARM_QUANT_DOTS
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out);
 float f32_f16_dot(const void* row, const float* x, int64_t n);
+float f32_bf16_dot(const void* row, const float* x, int64_t n);
+void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
+void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
+void f32_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
 }  // namespace neon
 namespace dotprod {
 PARETO_ARM_QUANT_DOTS

@@ -132,15 +132,17 @@ TEST(ArmQuantDot, ActivationQuantizerGivesTheReferenceBytes) {
   }
 }
 
-TEST(ArmQuantDot, F16DotAgreesWithTheReference) {
+TEST(ArmQuantDot, F16AndBf16DotsAgreeWithTheReference) {
   for (int64_t n : {1, 7, 15, 16, 17, 33, 100, 4099}) {
     const auto w = pareto::testing::randn(size_t(n), 5);
     const auto x = pareto::testing::randn(size_t(n), 6);
-    std::vector<uint16_t> h(static_cast<size_t>(n));
+    std::vector<uint16_t> h(static_cast<size_t>(n)), b(static_cast<size_t>(n));
     quantize_row_ref(uint32_t(GgmlType::f16), w.data(), h.data(), n);
+    bf16_round_row_ref(w.data(), b.data(), n);
     double mag = 0;
     for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(w[size_t(i)]) * x[size_t(i)]);
     EXPECT_NEAR(neon::f32_f16_dot(h.data(), x.data(), n), f32_f16_dot_ref(h.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
+    EXPECT_NEAR(neon::f32_bf16_dot(b.data(), x.data(), n), f32_bf16_dot_ref(b.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
   }
 }
 

@@ -195,9 +195,17 @@ TEST(QuantDot, F16VariantMatchesReference) {
 }
 #endif  // x86-64
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(QuantDot, FloatRowsDotMatchesRowDots) {
+  // Each architecture's variant: AVX-512 (x86-64 with VNNI) or NEON (every AArch64 CPU).
+  FloatRowsDotFn fns[3] = {};
+#if defined(__x86_64__)
   if (!have_vnni()) GTEST_SKIP() << "no AVX-512 on this CPU: decode takes one row at a time";
+  fns[0] = avx512vnni::f16_rows_dot, fns[1] = avx512vnni::bf16_rows_dot, fns[2] = avx512vnni::f32_rows_dot;
+#elif defined(__aarch64__)
+  fns[0] = neon::f16_rows_dot, fns[1] = neon::bf16_rows_dot, fns[2] = neon::f32_rows_dot;
+#else
+  GTEST_SKIP() << "no rows-dot variant for this architecture";
+#endif
   for (int kind = 0; kind < 3; ++kind)
     for (int64_t n : {int64_t(1), int64_t(15), int64_t(16), int64_t(17), int64_t(63), int64_t(64), int64_t(65), int64_t(100), int64_t(4097)})
       for (int64_t rows : {int64_t(1), int64_t(3), int64_t(4), int64_t(9)}) {
@@ -208,7 +216,7 @@ TEST(QuantDot, FloatRowsDotMatchesRowDots) {
         std::vector<uint8_t> stored(rb * size_t(rows));
         for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, w.data() + r * n, stored.data() + size_t(r) * rb, n);
         std::vector<float> got(size_t(rows) + 1, 777.f), row(static_cast<size_t>(n));
-        const FloatRowsDotFn fn = kind == 0 ? avx512vnni::f16_rows_dot : kind == 1 ? avx512vnni::bf16_rows_dot : avx512vnni::f32_rows_dot;
+        const FloatRowsDotFn fn = fns[kind];
         fn(stored.data(), int64_t(rb), rows, x.data(), n, got.data());
         EXPECT_EQ(got.back(), 777.f) << "wrote past the output";
         for (int64_t r = 0; r < rows; ++r) {
@@ -222,7 +230,6 @@ TEST(QuantDot, FloatRowsDotMatchesRowDots) {
         }
       }
 }
-#endif  // x86-64
 
 // Activations as half_gemm takes them: f32 for F16 weights, BF16 for BF16.
 struct HalfActivations {

@@ -71,4 +71,70 @@ float f32_f16_dot(const void* row, const float* x, int64_t n) {
   return acc;
 }
 
+namespace {
+
+// Four weights widened to f32 lanes: F16 by FCVTL, BF16 by a 16-bit shift
+// (both exact), F32 as they are.
+enum class Wide { f16, bf16, f32 };
+template <Wide K>
+inline float32x4_t load4(const void* w, int64_t i) {
+  if constexpr (K == Wide::f16) return vcvt_f32_f16(vld1_f16(static_cast<const float16_t*>(w) + i));
+  else if constexpr (K == Wide::bf16) return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(static_cast<const uint16_t*>(w) + i), 16));
+  else return vld1q_f32(static_cast<const float*>(w) + i);
+}
+template <Wide K>
+inline float load1(const void* w, int64_t i) {
+  if constexpr (K == Wide::f16) return float(static_cast<const __fp16*>(w)[i]);
+  else if constexpr (K == Wide::bf16) return vgetq_lane_f32(vreinterpretq_f32_u32(vshll_n_u16(vld1_dup_u16(static_cast<const uint16_t*>(w) + i), 16)), 0);
+  else return static_cast<const float*>(w)[i];
+}
+
+// y[r] = row r . x for `rows` rows `row_bytes` apart: four rows per pass share
+// each load of x (decode reads every weight once; x stays in registers/L1).
+template <Wide K>
+void rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) {
+  const uint8_t* base = static_cast<const uint8_t*>(w);
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const void* p[4] = {base + r * row_bytes, base + (r + 1) * row_bytes, base + (r + 2) * row_bytes, base + (r + 3) * row_bytes};
+    float32x4_t acc[4] = {vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f)};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const float32x4_t xv = vld1q_f32(x + i);
+      for (int j = 0; j < 4; ++j) acc[j] = vfmaq_f32(acc[j], load4<K>(p[j], i), xv);
+    }
+    for (int j = 0; j < 4; ++j) {
+      float s = vaddvq_f32(acc[j]);
+      for (int64_t t = i; t < n; ++t) s += load1<K>(p[j], t) * x[t];
+      y[r + j] = s;
+    }
+  }
+  for (; r < rows; ++r) {
+    const void* p = base + r * row_bytes;
+    float32x4_t acc = vdupq_n_f32(0.f);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, load4<K>(p, i), vld1q_f32(x + i));
+    float s = vaddvq_f32(acc);
+    for (; i < n; ++i) s += load1<K>(p, i) * x[i];
+    y[r] = s;
+  }
+}
+
+}  // namespace
+
+float f32_bf16_dot(const void* row, const float* x, int64_t n) {
+  float y;
+  rows_dot<Wide::bf16>(row, 0, 1, x, n, &y);
+  return y;
+}
+void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) {
+  rows_dot<Wide::f16>(w, row_bytes, rows, x, n, y);
+}
+void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) {
+  rows_dot<Wide::bf16>(w, row_bytes, rows, x, n, y);
+}
+void f32_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y) {
+  rows_dot<Wide::f32>(w, row_bytes, rows, x, n, y);
+}
+
 }  // namespace pareto::kernels::neon
