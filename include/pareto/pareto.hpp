@@ -174,8 +174,11 @@ size_t peak_rss_bytes();
 // clusters read from sysfs).
 std::string version();
 std::string cpu_summary();
-// Threads a run uses when not told: the performance cores (every cluster
-// within half of the fastest one's capacity; all cores when alike).
+// The CLI's default thread count (library options keep threads = 1 unless
+// set): the cpus of place_threads when set, else the performance cores (every
+// cluster within half of the fastest one's capacity, or above 3/4 of the top
+// clock without capacities; all cores when alike; one per physical core),
+// limited to the cpus this process may run on.
 int default_threads();
 // Limits pool threads started from now on (and the calling thread) to the
 // cpus of a hexadecimal mask ("0xF0"); strict pins thread i to the i-th of

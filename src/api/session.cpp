@@ -224,7 +224,23 @@ std::string cpu_summary() {
          ") | features: " + cpu_features_string() + " | kernels: " + kernels::kernel_summary();
 }
 
-int default_threads() { return std::max<int>(1, int(cpu_topology().performance_cpus().size())); }
+namespace {
+// The cpus of `want` this process may run on (all of `want` where that is unknown).
+std::vector<int> usable(std::vector<int> want) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.empty()) return want;
+  std::erase_if(want, [&](int c) { return !std::binary_search(allowed.begin(), allowed.end(), c); });
+  return want;
+}
+}  // namespace
+
+// The placement's cpus when one is set, else the performance cores; either
+// limited to the cpus taskset / a cgroup cpuset leaves this process.
+int default_threads() {
+  const std::vector<int> placed = cpu_placement();
+  const std::vector<int> cpus = usable(placed.empty() ? cpu_topology().performance_cpus() : placed);
+  return std::max<int>(1, int(cpus.size()));
+}
 
 void place_threads(const std::string& hex_mask, bool strict) {
   std::vector<int> cpus;
@@ -233,6 +249,8 @@ void place_threads(const std::string& hex_mask, bool strict) {
   } catch (const std::invalid_argument& e) {
     throw Error(StatusCode::invalid_argument, e.what());
   }
+  cpus = usable(cpus);
+  if (cpus.empty()) throw Error(StatusCode::invalid_argument, "--cpu-mask " + hex_mask + " selects no cpu this process may run on");
   set_cpu_placement(cpus, strict);
 }
 

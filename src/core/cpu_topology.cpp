@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -111,6 +112,12 @@ CpuTopology read_cpu_topology(const std::string& sysfs_cpu) {
     c.id = id;
     c.capacity = read_number(dir + "/cpu_capacity");
     c.max_khz = read_number(dir + "/cpufreq/cpuinfo_max_freq");
+    c.first_sibling = id;
+    try {
+      const std::vector<int> siblings = parse_cpu_list(read_line(dir + "/topology/thread_siblings_list"));
+      if (!siblings.empty()) c.first_sibling = siblings.front();
+    } catch (const std::invalid_argument&) {
+    }
     t.cores.push_back(c);
     CpuCluster& cl = by_kind[{c.capacity, c.max_khz}];
     cl.capacity = c.capacity, cl.max_khz = c.max_khz;
@@ -133,6 +140,14 @@ std::vector<int> CpuTopology::performance_cpus() const {
     const bool fast = top.capacity > 0 ? 2 * c.capacity >= top.capacity : top.max_khz > 0 ? 4 * c.max_khz > 3 * top.max_khz : true;
     if (fast) out.insert(out.end(), c.cpus.begin(), c.cpus.end());
   }
+  // One per physical core: drop a cpu whose first SMT sibling is another cpu.
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](int id) {
+                             for (const CpuCore& core : cores)
+                               if (core.id == id) return core.first_sibling != id;
+                             return false;
+                           }),
+            out.end());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -168,6 +183,22 @@ void set_cpu_placement(const std::vector<int>& cpus, bool strict) {
   apply_cpu_placement(0);
 }
 
+std::vector<int> cpu_placement() {
+  std::lock_guard<std::mutex> lock(g_placement_mutex);
+  return g_placement;
+}
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> ids;
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) ids.push_back(c);
+#endif
+  return ids;
+}
+
 bool apply_cpu_placement(int index) {
   std::vector<int> cpus;
   bool strict;
@@ -187,7 +218,10 @@ bool apply_cpu_placement(int index) {
     for (int c : cpus)
       if (c < CPU_SETSIZE) CPU_SET(c, &set);
   }
-  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0) return true;
+  static std::once_flag warned;  // threads then run where the OS puts them: say so once
+  std::call_once(warned, [] { std::fprintf(stderr, "pareto: warning: could not pin a thread to its cpu (--cpu-mask / --cpu-strict)\n"); });
+  return false;
 #else
   (void)index, (void)strict;
   return false;

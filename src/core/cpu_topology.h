@@ -16,6 +16,7 @@ struct CpuCore {
   int id = 0;
   int64_t capacity = 0;  // sysfs cpu_capacity (1024 = the fastest core), 0 when absent
   int64_t max_khz = 0;   // cpufreq/cpuinfo_max_freq, 0 when absent
+  int first_sibling = 0;  // lowest id of its SMT siblings (topology/thread_siblings_list): one per physical core
 };
 
 struct CpuCluster {
@@ -28,7 +29,9 @@ struct CpuTopology {
   std::vector<CpuCluster> clusters;  // fastest first
   // The cores a default run uses: every cluster within half of the fastest
   // one's capacity (prime and big cores together, as on a 1+3+4 phone), or
-  // all cores when they are all alike or nothing tells them apart.
+  // without capacities above 3/4 of the top clock, or all cores when they are
+  // alike or nothing tells them apart; one logical cpu per physical core
+  // (SMT siblings share its units).
   std::vector<int> performance_cpus() const;
   std::string describe() const;  // "4x cap 1024 2.84 GHz + 4x cap 410 1.8 GHz"
 };
@@ -49,6 +52,11 @@ std::vector<int> parse_cpu_mask(const std::string& hex);
 // a pool to cpus[i % size] (the calling thread is thread 0). Applies to the
 // calling thread now and to pool threads started afterwards.
 void set_cpu_placement(const std::vector<int>& cpus, bool strict);
+// The cpus set by set_cpu_placement (empty: none).
+std::vector<int> cpu_placement();
+// The cpus this process may run on (sched_getaffinity: taskset, cgroup
+// cpusets); empty where unknown.
+std::vector<int> allowed_cpus();
 // Applies the placement to the calling thread as pool thread `index`;
 // false when the OS refused (the error is not fatal: threads run unpinned).
 bool apply_cpu_placement(int index);

@@ -16,11 +16,11 @@ namespace {
 
 // The reference "packing": A copied row-major with alpha applied.
 size_t ref_packed_a_floats(int64_t m, int64_t k) { return size_t(m) * size_t(k); }
-void ref_pack_a(const GemmArgs &g, float *packed) {
+void ref_pack_a(const GemmArgs& g, float* packed) {
   for (int64_t i = 0; i < g.m; ++i)
     for (int64_t p = 0; p < g.k; ++p) packed[i * g.k + p] = g.alpha * (g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]);
 }
-void ref_gemm_packed(const GemmArgs &g, const float *packed) {
+void ref_gemm_packed(const GemmArgs& g, const float* packed) {
   GemmArgs h = g;
   h.a = packed;
   h.lda = g.k;
@@ -60,8 +60,8 @@ KernelTable make_table(IsaLevel level) {
   return t;
 }
 
-bool isa_env_is(const char *name) {
-  const char *env = std::getenv("PARETO_ISA");
+bool isa_env_is(const char* name) {
+  const char* env = std::getenv("PARETO_ISA");
   return env && !std::strcmp(env, name);
 }
 
@@ -72,7 +72,7 @@ IsaLevel initial_level() {
   return level;
 }
 
-const KernelTable &table() {
+const KernelTable& table() {
   static const KernelTable t = make_table(initial_level());
   return t;
 }
@@ -82,13 +82,13 @@ const KernelTable &table() {
 // PARETO_AMX=0 keeps batches on the AVX-512 kernels (to compare the two);
 // PARETO_ISA=ref / avx2 also leaves AMX off.
 bool amx_allowed() {
-  const char *amx = std::getenv("PARETO_AMX");
-  const char *isa = std::getenv("PARETO_ISA");
+  const char* amx = std::getenv("PARETO_AMX");
+  const char* isa = std::getenv("PARETO_ISA");
   return !(amx && !std::strcmp(amx, "0")) && !(isa && (!std::strcmp(isa, "ref") || !std::strcmp(isa, "avx2")));
 }
 
 IsaLevel best_isa_level() {
-  const CpuFeatures &f = cpu_features();
+  const CpuFeatures& f = cpu_features();
   if (kBuildArm64 && f.neon) return IsaLevel::neon;
   if (!kBuildX86) return IsaLevel::ref;
   if (f.avx512f && f.avx512bw && f.avx512vl && f.fma) return IsaLevel::avx512;
@@ -96,7 +96,7 @@ IsaLevel best_isa_level() {
   return IsaLevel::ref;
 }
 
-const char *isa_level_name(IsaLevel level) {
+const char* isa_level_name(IsaLevel level) {
   switch (level) {
     case IsaLevel::avx512: return "avx512";
     case IsaLevel::avx2: return "avx2";
@@ -105,9 +105,9 @@ const char *isa_level_name(IsaLevel level) {
   }
 }
 
-const KernelTable &kernel_table() { return table(); }
+const KernelTable& kernel_table() { return table(); }
 
-const KernelTable *kernel_table_for(IsaLevel level) {
+const KernelTable* kernel_table_for(IsaLevel level) {
   static const KernelTable tables[] = {make_table(IsaLevel::ref), make_table(IsaLevel::avx2), make_table(IsaLevel::avx512),
                                        make_table(IsaLevel::neon)};
   const IsaLevel best = best_isa_level();
@@ -116,9 +116,9 @@ const KernelTable *kernel_table_for(IsaLevel level) {
 }
 
 std::string kernel_summary() {
-  const QuantDotTable &q = quant_dot_table();
+  const QuantDotTable& q = quant_dot_table();
   const HalfGemmFn half = q.half_gemm;
-  const char *bf16_batch = q.bf16_tiles ? "amx_bf16" : half ? "avx512" : "f32_gemm";
+  const char* bf16_batch = q.bf16_tiles ? "amx_bf16" : half ? "avx512" : "f32_gemm";
   if constexpr (kBuildX86)
     if (!q.bf16_tiles && half && half == avx512bf16::half_gemm) bf16_batch = "avx512bf16";
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + q.isa + " w8a8_rows=" + q.q8_row_isa +
@@ -128,30 +128,30 @@ std::string kernel_summary() {
          " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + bf16_batch + " " + conv_kernel_summary();
 }
 
-void f32_gemm(const GemmArgs &args) { kernel_table().f32_gemm(args); }
+void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
 size_t f32_gemm_packed_a_floats(int64_t m, int64_t k) { return kernel_table().packed_a_floats(m, k); }
-void f32_gemm_pack_a(const GemmArgs &g, float *packed) { kernel_table().pack_a(g, packed); }
-void f32_gemm_packed(const GemmArgs &g, const float *packed) { kernel_table().f32_gemm_packed(g, packed); }
+void f32_gemm_pack_a(const GemmArgs& g, float* packed) { kernel_table().pack_a(g, packed); }
+void f32_gemm_packed(const GemmArgs& g, const float* packed) { kernel_table().f32_gemm_packed(g, packed); }
 
-void f32_to_f16_row(const float *x, uint16_t *y, int64_t n) {
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
   if (auto f = quant_dot_table().to_f16) return f(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] = float_to_half(x[i]);
 }
 
-void f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
+void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
   if (auto f = quant_dot_table().from_f16) return f(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
 
-void f16kv_attention_head(const float *q, const uint16_t *k, const uint16_t *v, int64_t n_pos, int64_t head_dim, int64_t stride,
-                          float *scratch, float *out) {
+void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out) {
   auto f = quant_dot_table().attention_f16;
   if (f && head_dim % 8 == 0) return f(q, k, v, n_pos, head_dim, stride, scratch, out);
   f16kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
 }
 
-void q8kv_attention_head(const float *q, const uint8_t *k, const uint8_t *v, int64_t n_pos, int64_t head_dim, int64_t stride,
-                         float *scratch, float *out) {
+void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float* scratch, float* out) {
   auto f = quant_dot_table().attention_q8;
   if (f && head_dim % 16 == 0) return f(q, k, v, n_pos, head_dim, stride, scratch, out);
   q8kv_attention_head_ref(q, k, v, n_pos, head_dim, stride, scratch, out);
@@ -159,22 +159,30 @@ void q8kv_attention_head(const float *q, const uint8_t *k, const uint8_t *v, int
 
 namespace {
 
+// The eight quantized-weight dots of one ISA namespace, named once.
+#define PARETO_QUANT_DOTS_OF(name, ns)                                                                            \
+  struct name {                                                                                                   \
+    static void take(QuantDotTable& t) {                                                                          \
+      t.q4_0 = ns::q8a_q4_0_dot, t.q8_0 = ns::q8a_q8_0_dot, t.q4_k = ns::q8a_q4_k_dot, t.q6_k = ns::q8a_q6_k_dot; \
+      t.q5_0 = ns::q8a_q5_0_dot, t.q4_1 = ns::q8a_q4_1_dot, t.q5_k = ns::q8a_q5_k_dot, t.q3_k = ns::q8a_q3_k_dot; \
+    }                                                                                                             \
+  };
+// Inline and called only behind `if constexpr`: another architecture's
+// functions are declared, never emitted or linked.
+PARETO_QUANT_DOTS_OF(avx512vnni_dots, avx512vnni)
+PARETO_QUANT_DOTS_OF(neon_dots, neon)
+PARETO_QUANT_DOTS_OF(dotprod_dots, dotprod)
+#undef PARETO_QUANT_DOTS_OF
+
 // Each chooser's body names only its own architecture's kernels, behind
 // `if constexpr`, so the other build links none of them.
-void choose_arm_quant_dots([[maybe_unused]] QuantDotTable &t) {
+void choose_arm_quant_dots([[maybe_unused]] QuantDotTable& t) {
   if constexpr (kBuildArm64) {
-    const CpuFeatures &f = cpu_features();
+    const CpuFeatures& f = cpu_features();
     if (isa_env_is("ref") || !f.neon) return;
     t.isa = "neon";
     t.quantize = neon::f32_q8a_quantize;
-    t.q4_0 = neon::q8a_q4_0_dot;
-    t.q8_0 = neon::q8a_q8_0_dot;
-    t.q4_k = neon::q8a_q4_k_dot;
-    t.q6_k = neon::q8a_q6_k_dot;
-    t.q5_0 = neon::q8a_q5_0_dot;
-    t.q4_1 = neon::q8a_q4_1_dot;
-    t.q5_k = neon::q8a_q5_k_dot;
-    t.q3_k = neon::q8a_q3_k_dot;
+    neon_dots::take(t);
     t.f16 = neon::f32_f16_dot;
     t.bf16 = neon::f32_bf16_dot;
     t.f16_rows = neon::f16_rows_dot;
@@ -182,40 +190,25 @@ void choose_arm_quant_dots([[maybe_unused]] QuantDotTable &t) {
     t.f32_rows = neon::f32_rows_dot;
     if (isa_env_is("neon") || !f.dotprod) return;
     t.isa = "dotprod";
-    t.q4_0 = dotprod::q8a_q4_0_dot;
-    t.q8_0 = dotprod::q8a_q8_0_dot;
-    t.q4_k = dotprod::q8a_q4_k_dot;
-    t.q6_k = dotprod::q8a_q6_k_dot;
-    t.q5_0 = dotprod::q8a_q5_0_dot;
-    t.q4_1 = dotprod::q8a_q4_1_dot;
-    t.q5_k = dotprod::q8a_q5_k_dot;
-    t.q3_k = dotprod::q8a_q3_k_dot;
+    dotprod_dots::take(t);
     t.q8_row = dotprod::q8_row_gemm;
     t.q8_row_isa = "dotprod";
     if (isa_env_is("dotprod") || !f.i8mm) return;
     t.q8_row = i8mm::q8_row_gemm;
     t.q8_row_isa = "i8mm";
-    // Seam for SME2 (and SVE2 widths): not built yet; i8mm stays the best
-    // level.
+    // Seam for SME2 (and SVE2 widths): not built yet; i8mm stays the best level.
   }
 }
 
-void choose_x86_quant_dots([[maybe_unused]] QuantDotTable &t) {
+void choose_x86_quant_dots([[maybe_unused]] QuantDotTable& t) {
   if constexpr (kBuildX86) {
-    const CpuFeatures &f = cpu_features();
+    const CpuFeatures& f = cpu_features();
     const bool force_ref = isa_env_is("ref");
     const bool force_avx2 = isa_env_is("avx2");
     if (!force_ref && !force_avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c && f.fma) {
       t.isa = "avx512vnni";
       t.quantize = avx512vnni::f32_q8a_quantize;
-      t.q4_0 = avx512vnni::q8a_q4_0_dot;
-      t.q8_0 = avx512vnni::q8a_q8_0_dot;
-      t.q4_k = avx512vnni::q8a_q4_k_dot;
-      t.q6_k = avx512vnni::q8a_q6_k_dot;
-      t.q5_0 = avx512vnni::q8a_q5_0_dot;
-      t.q4_1 = avx512vnni::q8a_q4_1_dot;
-      t.q5_k = avx512vnni::q8a_q5_k_dot;
-      t.q3_k = avx512vnni::q8a_q3_k_dot;
+      avx512vnni_dots::take(t);
       t.f16 = avx512vnni::f32_f16_dot;
       t.bf16 = avx512vnni::f32_bf16_dot;
       t.f16_rows = avx512vnni::f16_rows_dot;
@@ -245,7 +238,7 @@ void choose_x86_quant_dots([[maybe_unused]] QuantDotTable &t) {
 
 }  // namespace
 
-const QuantDotTable &quant_dot_table() {
+const QuantDotTable& quant_dot_table() {
   static const QuantDotTable table = [] {
     QuantDotTable t;
     if constexpr (kBuildX86) choose_x86_quant_dots(t);

@@ -1,7 +1,7 @@
 // AArch64 kernels against their reference twins: the quantized dots over
 // plain NEON and over SDOT equal the reference bit for bit (exact integer
 // sums, the reference's float order), the activation quantizer gives the
-// same bytes, F16 dots agree to rounding. Built for AArch64 (run under
+// same bytes (finite, infinite and quiet-NaN inputs), F16/BF16 dots agree to rounding. Built for AArch64 (run under
 // qemu-aarch64 in CI); a level the CPU lacks skips with a message. The
 // HWCAP mapping is tested on every architecture.
 #include <gtest/gtest.h>
@@ -113,8 +113,10 @@ TEST(ArmQuantDot, NeonAndDotprodEqualTheReferenceBitForBit) {
 TEST(ArmQuantDot, ActivationQuantizerGivesTheReferenceBytes) {
   for (int64_t n : {32, 64, 32 * 17}) {
     auto x = pareto::testing::randn(size_t(n), uint32_t(n));
-    // Halfway cases (round away from zero), zeros, a NaN and infinities in later blocks.
-    for (int j = 0; j < 32; ++j) x[size_t(j)] = (float(j) - 15.5f) * (127.f / 16.f) / 8.f;
+    // Block 0: amax 127, so the scale is 1 and every other value is a tie
+    // (-14.5 .. 15.5): roundf rounds them away from zero, ties-to-even would not.
+    x[0] = 127.f;
+    for (int j = 1; j < 32; ++j) x[size_t(j)] = float(j) - 16.f + 0.5f;
     if (n >= 64) {
       x[40] = std::numeric_limits<float>::quiet_NaN();
       x[41] = std::numeric_limits<float>::infinity();

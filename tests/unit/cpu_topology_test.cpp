@@ -89,6 +89,19 @@ TEST(CpuTopology, SymmetricMachineUsesEveryCore) {
   EXPECT_EQ(t.performance_cpus(), range(0, 5));
 }
 
+TEST(CpuTopology, OneThreadPerPhysicalCoreWithSmt) {
+  // x86-style numbering: cpus 0-3 are cores, 4-7 their second hardware threads.
+  std::vector<FakeCore> cores;
+  for (int i = 0; i < 8; ++i) cores.push_back({i, 0, 3000000});
+  FakeSysfs tree("smt", "0-7", cores);
+  for (int i = 0; i < 8; ++i) {
+    fs::create_directories(fs::path(tree.path()) / ("cpu" + std::to_string(i)) / "topology");
+    std::ofstream(fs::path(tree.path()) / ("cpu" + std::to_string(i)) / "topology" / "thread_siblings_list")
+        << (i % 4) << "," << (i % 4 + 4) << "\n";
+  }
+  EXPECT_EQ(read_cpu_topology(tree.path()).performance_cpus(), range(0, 3));
+}
+
 TEST(CpuTopology, FrequencyAloneSeparatesClustersWithoutCapacity) {
   // No cpu_capacity (older kernels): frequency decides; an offline core is skipped.
   std::vector<FakeCore> cores = {{0, 0, 1800000}, {1, 0, 1800000}, {2, 0, 2400000}, {3, 0, 2400000}, {5, 0, 2400000}};

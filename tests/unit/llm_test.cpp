@@ -215,13 +215,12 @@ TEST(Llm, PerplexityMatchesLlamaCpp) {
     EXPECT_EQ(r.value().chunks, 9) << file;
     // Both keep the KV cache in f16 and quantize activations to 8 bits inside
     // quantized matmuls (with different rounding and summation order): the
-    // quantized files land within 0.2%, the F32 ones within 0.01%. Float
-    // summation order alone moves an F32 result by that much (stories260K,
-    // llama.cpp 3.4418 to 4 decimals: x86 AVX-512 kernels 3.441865, x86
-    // reference kernels 3.442104, AArch64 NEON 3.441877).
+    // quantized files land within 0.2%, the F32 ones within 0.002% plus half
+    // a unit of the fourth decimal llama.cpp prints (stories260K: llama.cpp
+    // 3.4418; pareto's x86 AVX-512 kernels 3.441865, AArch64 NEON 3.441877).
     bool f32 = file == "synth-mini-F32.gguf" || file == "stories260K.gguf";
     std::printf("%s: perplexity %.6f, llama.cpp %.4f\n", file.c_str(), r.value().ppl, want);
-    EXPECT_NEAR(r.value().ppl, want, want * (f32 ? 1e-4 : 2e-3)) << file;
+    EXPECT_NEAR(r.value().ppl, want, f32 ? want * 2e-5 + 5e-5 : want * 2e-3) << file;
     EXPECT_NEAR(r.value().ppl_error, want_err, want_err * 5e-3) << file;
     ++checked;
   }

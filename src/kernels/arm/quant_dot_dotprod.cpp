@@ -25,6 +25,12 @@ int32_t offset_dot(const uint8_t* x, const int8_t* q, int64_t n) {
   for (; i < n; ++i) s += (int32_t(x[i]) - 128) * q[i];
   return s;
 }
+
+int64_t code_sum(const int8_t* q, int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; ++i) s += q[i];
+  return s;
+}
 }  // namespace
 
 void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens, float* y,
@@ -33,9 +39,14 @@ void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w + size_t(r) * stride;
     float d;
+    int32_t wsum;
     std::memcpy(&d, row, 4);
+    std::memcpy(&wsum, row + 4, 4);
     const int8_t* qs = reinterpret_cast<const int8_t*>(row + kQ8RowHeader);
-    for (int64_t t = 0; t < tokens; ++t) y[t * ldy + r] = d * xscale[t] * float(offset_dot(xq + t * n, qs, n));
+    // dot(x, q) - 128 * wsum as the reference computes it, with the file's
+    // wsum (not the codes' own sum): equal even when a file's header lies.
+    const int64_t correction = 128 * (code_sum(qs, n) - int64_t(wsum));
+    for (int64_t t = 0; t < tokens; ++t) y[t * ldy + r] = d * xscale[t] * float(int64_t(offset_dot(xq + t * n, qs, n)) + correction);
   }
 }
 

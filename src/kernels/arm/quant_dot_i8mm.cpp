@@ -64,12 +64,12 @@ void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint
       const uint8_t* x1 = t + 1 < tokens ? x0 + n : x0;
       int32_t dot[4];
       tile2x2(x0, x1, a.qs, b.qs, n, dot);
-      // The reference's expression: the +128 offset cancels against 128 * Σq.
-      y[t * ldy + r] = a.d * xscale[t] * float(dot[0] - 128 * a.wsum);
-      if (pair) y[t * ldy + r + 1] = b.d * xscale[t] * float(dot[1] - 128 * b.wsum);
+      // The reference's expression (64-bit: wsum comes from the file).
+      y[t * ldy + r] = a.d * xscale[t] * float(int64_t(dot[0]) - 128 * int64_t(a.wsum));
+      if (pair) y[t * ldy + r + 1] = b.d * xscale[t] * float(int64_t(dot[1]) - 128 * int64_t(b.wsum));
       if (t + 1 < tokens) {
-        y[(t + 1) * ldy + r] = a.d * xscale[t + 1] * float(dot[2] - 128 * a.wsum);
-        if (pair) y[(t + 1) * ldy + r + 1] = b.d * xscale[t + 1] * float(dot[3] - 128 * b.wsum);
+        y[(t + 1) * ldy + r] = a.d * xscale[t + 1] * float(int64_t(dot[2]) - 128 * int64_t(a.wsum));
+        if (pair) y[(t + 1) * ldy + r + 1] = b.d * xscale[t + 1] * float(int64_t(dot[3]) - 128 * int64_t(b.wsum));
       }
     }
   }

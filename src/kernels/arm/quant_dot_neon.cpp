@@ -23,7 +23,8 @@ inline int32x4_t dot16_widening(int32x4_t acc, int8x16_t a, int8x16_t b) {
 
 // The reference's quantizer in vectors: the same amax, scale and rounding
 // (vrndaq rounds half away from zero like roundf), NaN to -128, so the
-// blocks are byte-identical.
+// blocks are byte-identical for finite, infinite and quiet-NaN inputs (a
+// signalling NaN, which no computation produces, would drop its lane's max).
 void f32_q8a_quantize(const float* x, int64_t n, Q8aBlock* out) {
   for (int64_t b = 0; b < n / 32; ++b) {
     const float* xb = x + b * 32;

@@ -162,7 +162,9 @@ void q8_row_gemm_ref(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const 
       const uint8_t* xt = xq + t * n;
       int32_t dot = 0;
       for (int64_t i = 0; i < n; ++i) dot += int32_t(xt[i]) * qs[i];
-      y[t * ldy + r] = d * xscale[t] * float(dot - 128 * wsum);  // the +128 offset of the activations cancels
+      // The +128 offset of the activations cancels; in 64 bits, since wsum
+      // comes from the file (a hostile one must not overflow).
+      y[t * ldy + r] = d * xscale[t] * float(int64_t(dot) - 128 * int64_t(wsum));
     }
   }
 }

@@ -148,7 +148,7 @@ void q8_row_block(const uint8_t* w, int64_t n, int64_t r, const uint8_t* xq, con
   int32_t dot[R][T];
   q8_row_tile<R, T>(rows, toks, n, dot);
   for (int i = 0; i < R; ++i)
-    for (int t = 0; t < T; ++t) y[(t0 + t) * ldy + r + i] = d[i] * xscale[t0 + t] * float(dot[i][t] - 128 * wsum[i]);
+    for (int t = 0; t < T; ++t) y[(t0 + t) * ldy + r + i] = d[i] * xscale[t0 + t] * float(int64_t(dot[i][t]) - 128 * int64_t(wsum[i]));
 }
 
 }  // namespace
