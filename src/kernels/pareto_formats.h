@@ -116,6 +116,21 @@ GroupParams stored_group_params(const GroupFormat& f, const GroupParams& p);
 
 // ---- int8 per output channel (W8A8) ----------------------------------------
 inline size_t q8_row_size(int64_t n) { return kQ8RowHeader + size_t(n); }
+// Row r of a q8_row matrix of n columns: its scale, the sum of its codes as
+// stored (a file field: kernels use it in 64-bit arithmetic), its codes.
+struct Q8RowView {
+  float d;
+  int32_t wsum;
+  const int8_t* qs;
+};
+inline Q8RowView q8_row_at(const uint8_t* w, int64_t n, int64_t r) {
+  const uint8_t* p = w + size_t(r) * q8_row_size(n);
+  Q8RowView v;
+  std::memcpy(&v.d, p, 4);
+  std::memcpy(&v.wsum, p + 4, 4);
+  v.qs = reinterpret_cast<const int8_t*>(p + kQ8RowHeader);
+  return v;
+}
 void quantize_q8_row_ref(const float* x, void* dst, int64_t n);
 void dequantize_q8_row_ref(const void* src, float* dst, int64_t n);
 

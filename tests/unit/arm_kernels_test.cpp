@@ -103,8 +103,9 @@ TEST(ArmQuantDot, NeonAndDotprodEqualTheReferenceBitForBit) {
       const float want = f.ref(row.data(), xq.data(), n);
       const char* name = ggml_type_traits(uint32_t(f.type)).name;
       EXPECT_EQ(bits_of(f.neon_fn(row.data(), xq.data(), n)), bits_of(want)) << "neon " << name << " n=" << n;
-      if (cpu_features().dotprod)
+      if (cpu_features().dotprod) {
         EXPECT_EQ(bits_of(f.dotprod_fn(row.data(), xq.data(), n)), bits_of(want)) << "dotprod " << name << " n=" << n;
+      }
     }
   }
   if (!cpu_features().dotprod) GTEST_SKIP() << "this CPU lacks the dot product: the plain NEON kernels were checked, SDOT ones are built, not run";

@@ -135,7 +135,7 @@ TEST(PackedWeights, ReferenceTracksExactProduct) {
 
 // A kernel against the reference on every kind, row lengths with and
 // without a short last chunk, and awkward row and token counts.
-void expect_matches_reference(PackedGemmFn kernel, const char* name, const std::vector<int64_t>& rows_list,
+[[maybe_unused]] void expect_matches_reference(PackedGemmFn kernel, const char* name, const std::vector<int64_t>& rows_list,
                               const std::vector<int64_t>& tokens_list) {
   for (PackedKind kind : kKinds)
     for (int64_t cols : cols_for(kind)) {

@@ -96,7 +96,7 @@ TEST(ParetoFormats, ErrorsOrderByBitsAndGroup) {
 }
 
 TEST(ParetoFormats, GroupUnpackAndDotMatchDequantizedProductAndVariants) {
-  const CpuFeatures& cpu = cpu_features();
+  [[maybe_unused]] const CpuFeatures& cpu = cpu_features();  // the x86 variants' features
   for (const GroupFormat& f : all_formats())
     for (int64_t n : {32, 64, 96, 160, 256, 544, 4128}) {
       auto w = randn(size_t(n), 11, 0.05f);

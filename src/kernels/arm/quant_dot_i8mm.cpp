@@ -4,29 +4,12 @@
 // directly: 4 dot products per instruction where SDOT gives one.
 #include <arm_neon.h>
 
-#include <cstring>
-
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_dot.h"
 
 namespace pareto::kernels::i8mm {
 
 namespace {
-
-struct Row {
-  float d;
-  int32_t wsum;
-  const int8_t* qs;
-};
-
-Row row_at(const uint8_t* w, size_t stride, int64_t r) {
-  const uint8_t* p = w + size_t(r) * stride;
-  Row row;
-  std::memcpy(&row.d, p, 4);
-  std::memcpy(&row.wsum, p + 4, 4);
-  row.qs = reinterpret_cast<const int8_t*>(p + kQ8RowHeader);
-  return row;
-}
 
 int32_t plain_dot(const uint8_t* x, const int8_t* q, int64_t n) {
   int32_t s = 0;
@@ -54,11 +37,10 @@ void tile2x2(const uint8_t* x0, const uint8_t* x1, const int8_t* qa, const int8_
 
 void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens, float* y,
                  int64_t ldy) {
-  const size_t stride = q8_row_size(n);
   for (int64_t r = r0; r < r1; r += 2) {
-    const Row a = row_at(w, stride, r);
+    const Q8RowView a = q8_row_at(w, n, r);
     const bool pair = r + 1 < r1;
-    const Row b = pair ? row_at(w, stride, r + 1) : a;  // an odd last row is computed twice, stored once
+    const Q8RowView b = pair ? q8_row_at(w, n, r + 1) : a;  // an odd last row is computed twice, stored once
     for (int64_t t = 0; t < tokens; t += 2) {
       const uint8_t* x0 = xq + t * n;
       const uint8_t* x1 = t + 1 < tokens ? x0 + n : x0;

@@ -150,21 +150,15 @@ void f32_q8tok_quantize_ref(const float* x, int64_t n, uint8_t* q, float* scale)
 
 void q8_row_gemm_ref(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
                      float* y, int64_t ldy) {
-  const size_t stride = q8_row_size(n);
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w + size_t(r) * stride;
-    float d;
-    int32_t wsum;
-    std::memcpy(&d, row, 4);
-    std::memcpy(&wsum, row + 4, 4);
-    const int8_t* qs = reinterpret_cast<const int8_t*>(row + kQ8RowHeader);
+    const Q8RowView row = q8_row_at(w, n, r);
     for (int64_t t = 0; t < tokens; ++t) {
       const uint8_t* xt = xq + t * n;
       int32_t dot = 0;
-      for (int64_t i = 0; i < n; ++i) dot += int32_t(xt[i]) * qs[i];
+      for (int64_t i = 0; i < n; ++i) dot += int32_t(xt[i]) * row.qs[i];
       // The +128 offset of the activations cancels; in 64 bits, since wsum
       // comes from the file (a hostile one must not overflow).
-      y[t * ldy + r] = d * xscale[t] * float(int64_t(dot) - 128 * int64_t(wsum));
+      y[t * ldy + r] = row.d * xscale[t] * float(int64_t(dot) - 128 * int64_t(row.wsum));
     }
   }
 }
