@@ -31,6 +31,15 @@ KERNELS = [
     ("W8A8 rows, SDOT", "src/kernels/arm/quant_dot_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod11q8_row_gemm", "prefill"),
     ("W8A8 rows, USMMLA (i8mm)", "src/kernels/arm/quant_dot_i8mm.cpp", "armv8.2-a+dotprod+i8mm", "4i8mm11q8_row_gemm", "prefill"),
     ("f32 GEMM 8x8, NEON FMLA", "src/kernels/arm/gemm_neon.cpp", "armv8-a -ffp-contract=fast", "12gemm_columns", "prefill"),
+    # Repacked weights (packed_gemm_arm.inc): one call of chunk_tile<kind, rows, tokens, whole> is a
+    # 512-weight chunk of R rows against T tokens, straight-line code: its whole body is the "loop".
+    # Kinds: 0 = Q4_0, 2 = Q4_K, 4 = Q6_K. Decode: 4 rows x 1 token; prefill: 2 rows x 2 tokens.
+    ("q4_0 packed decode, plain NEON", "src/kernels/arm/packed_gemm_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE0ELi4ELi1ELb0E", "decode-fn"),
+    ("q4_0 packed decode, SDOT", "src/kernels/arm/packed_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE0ELi4ELi1ELb0E", "decode-fn"),
+    ("q4_K packed decode, SDOT", "src/kernels/arm/packed_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE2ELi4ELi1ELb0E", "decode-fn"),
+    ("q6_K packed decode, SDOT", "src/kernels/arm/packed_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE4ELi4ELi1ELb0E", "decode-fn"),
+    ("q4_K packed prefill 2x2, SDOT", "src/kernels/arm/packed_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE2ELi2ELi2ELb0E", "prefill-fn"),
+    ("q4_K packed prefill 2x2, plain NEON", "src/kernels/arm/packed_gemm_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE2ELi2ELi2ELb0E", "prefill-fn"),
 ]
 CPUS = [("cortex-a55", "Cortex-A55 (little)"), ("cortex-a76", "Cortex-A76 (LLVM: A57 model)"), ("neoverse-n2", "Neoverse-N2 / Cortex-A710 class")]
 
@@ -41,6 +50,8 @@ LOAD = re.compile(r"^\s*(ld[1-4]r?|ldr\w*|ldp\w*|ldur\w*)\b")
 def work(body):
     """Multiply-accumulates (int8 products or f32 lanes) per loop iteration."""
     macs = 0
+    # Loops of int8 products count those only (their float multiply-adds apply the scales).
+    int8 = any(line.split() and line.split()[0] in ("sdot", "udot", "smull", "smull2", "usmmla", "smmla", "ummla") for line in body)
     for line in body:
         op = line.split()[0] if line.split() else ""
         if op == "sdot" or op == "udot":
@@ -49,7 +60,7 @@ def work(body):
             macs += 8
         elif op in ("usmmla", "smmla", "ummla"):
             macs += 32
-        elif op == "fmla" and ".4s" in line:
+        elif op == "fmla" and ".4s" in line and not int8:
             macs += 4
     return macs
 
@@ -89,6 +100,13 @@ def innermost_work_loop(lines):
     return best
 
 
+def whole_function(lines):
+    """A straight-line function's instructions (labels, directives and its return left out)."""
+    body = [l.split("//")[0].rstrip() for l in lines]
+    return [l for l in body if l.strip() and not l.strip().startswith(".") and not re.match(r"^\.?L\w+:", l.strip())
+            and l.split()[0] != "ret"]
+
+
 def mca_cycles(body, cpu, mca):
     with tempfile.NamedTemporaryFile("w", suffix=".s") as f:
         f.write("\n".join(body) + "\n")
@@ -118,13 +136,13 @@ def main():
         names = [n for n in cache[key] if frag in n]
         if not names:
             sys.exit(f"arm_mca: no function matching {frag} in {src}")
-        body = innermost_work_loop(cache[key][names[0]])
+        body = whole_function(cache[key][names[0]]) if kind.endswith("-fn") else innermost_work_loop(cache[key][names[0]])
         if not body:
             sys.exit(f"arm_mca: no multiply loop found in {names[0]}")
         macs = work(body)
         loads = [l for l in body if LOAD.match(l)]
         # decode: cycles per 256 weights; prefill: per 64x64x256 tile (1,048,576 multiply-adds)
-        scale = 256.0 / macs if kind == "decode" else 64 * 64 * 256 / macs
+        scale = 256.0 / macs if kind.startswith("decode") else 64 * 64 * 256 / macs
         cells = []
         for cpu, _ in CPUS:
             c = mca_cycles(body, cpu, args.mca)
@@ -134,7 +152,7 @@ def main():
     print("| kernel | unit | loop: instrs / MACs / loads | " + " | ".join(f"{name}: cycles (loads' bound)" for _, name in CPUS) + " |")
     print("|---|---|---|" + "---|" * len(CPUS))
     for label, kind, n, macs, nl, cells in rows:
-        unit = "per 256 weights" if kind == "decode" else "per 64x64x256"
+        unit = "per 256 weights" if kind.startswith("decode") else "per 64x64x256"
         print(f"| {label} | {unit} | {n} / {macs} / {nl} | " + " | ".join(f"{c:,.0f} ({lb:,.0f})" for c, lb in cells) + " |")
 
 

@@ -124,7 +124,7 @@ std::string kernel_summary() {
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + q.isa + " w8a8_rows=" + q.q8_row_isa +
          " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl "
          "iq4_xs)=" +
-         (packed_weights_preferred() ? "avx512vnni" : "off") + (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") +
+         (packed_weights_preferred() ? q.isa : "off") + (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") +
          " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + bf16_batch + " " + conv_kernel_summary();
 }
 
@@ -188,6 +188,10 @@ void choose_arm_quant_dots([[maybe_unused]] QuantDotTable& t) {
     t.f16_rows = neon::f16_rows_dot;
     t.bf16_rows = neon::bf16_rows_dot;
     t.f32_rows = neon::f32_rows_dot;
+    t.to_f16 = neon::f32_to_f16;
+    t.from_f16 = neon::f16_to_f32;
+    t.attention_f16 = neon::f16kv_attention_head;
+    t.attention_q8 = neon::q8kv_attention_head;
     if (isa_env_is("neon") || !f.dotprod) return;
     t.isa = "dotprod";
     dotprod_dots::take(t);
@@ -250,8 +254,13 @@ const QuantDotTable& quant_dot_table() {
 
 PackedGemmFn packed_gemm_fn() {
   static const PackedGemmFn fn = [] {
+    const char* isa = quant_dot_table().isa;
     if constexpr (kBuildX86)
-      if (!std::strcmp(quant_dot_table().isa, "avx512vnni")) return avx512vnni::packed_gemm;
+      if (!std::strcmp(isa, "avx512vnni")) return avx512vnni::packed_gemm;
+    if constexpr (kBuildArm64) {
+      if (!std::strcmp(isa, "dotprod")) return dotprod::packed_gemm;
+      if (!std::strcmp(isa, "neon")) return neon::packed_gemm;
+    }
     return packed_gemm_ref;
   }();
   return fn;

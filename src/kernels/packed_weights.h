@@ -195,6 +195,12 @@ void packed_gemm_ref(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel&
 namespace avx512vnni {
 void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
 }
+namespace neon {  // AArch64 (arm/packed_gemm_neon.cpp, arm/packed_gemm_dotprod.cpp)
+void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
+}
+namespace dotprod {
+void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
+}
 namespace amx {  // AMX-INT8 tiles, for batches (x86/packed_gemm_amx.cpp)
 void packed_gemm(const PackedView& w, int64_t r0, int64_t r1, const Q8Panel& x, float* y, int64_t ldy);
 }

@@ -129,6 +129,12 @@ float f32_bf16_dot(const void* row, const float* x, int64_t n);
 void f16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
 void bf16_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
 void f32_rows_dot(const void* w, int64_t row_bytes, int64_t rows, const float* x, int64_t n, float* y);
+void f32_to_f16(const float* x, uint16_t* y, int64_t n);  // arm/attention_neon.cpp
+void f16_to_f32(const uint16_t* x, float* y, int64_t n);
+void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                          float* scratch, float* out);
+void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                         float* scratch, float* out);
 }  // namespace neon
 namespace dotprod {
 PARETO_ARM_QUANT_DOTS

@@ -1,11 +1,13 @@
 // AArch64 kernels against their reference twins: the quantized dots over
 // plain NEON and over SDOT equal the reference bit for bit (exact integer
 // sums, the reference's float order), the activation quantizer gives the
-// same bytes (finite, infinite and quiet-NaN inputs), F16/BF16 dots agree to rounding. Built for AArch64 (run under
+// same bytes (finite, infinite and quiet-NaN inputs), F16/BF16 dots agree to rounding,
+// f16 row conversions give the scalar conversions' bits. Built for AArch64 (run under
 // qemu-aarch64 in CI); a level the CPU lacks skips with a message. The
 // HWCAP mapping is tested on every architecture.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/dtype.h"
 #include "kernels/dispatch.h"
 #include "kernels/quant_dot.h"
 #include "kernels/quant_formats.h"
@@ -147,6 +150,30 @@ TEST(ArmQuantDot, F16AndBf16DotsAgreeWithTheReference) {
     EXPECT_NEAR(neon::f32_f16_dot(h.data(), x.data(), n), f32_f16_dot_ref(h.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
     EXPECT_NEAR(neon::f32_bf16_dot(b.data(), x.data(), n), f32_bf16_dot_ref(b.data(), x.data(), n), 1e-5 * mag + 1e-6) << n;
   }
+}
+
+// FCVTN / FCVTL rows against the scalar conversions: the same bits for
+// normal, subnormal, halfway, overflowing and infinite values (NaN stays
+// NaN), on lengths with and without a 4-wide tail.
+TEST(ArmQuantDot, F16RowConversionsEqualTheScalarOnes) {
+  std::vector<float> x = pareto::testing::randn(4099, 8, 3.f);
+  const float special[] = {0.f, -0.f, 65504.f, 65520.f, 1e6f, -1e6f, 6e-8f, 3e-8f, 1e-5f, -2.9802322e-08f, 1.00048828125f,
+                           std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), 2049.f, 2051.f};
+  std::copy(std::begin(special), std::end(special), x.begin() + 100);
+  for (int64_t n : {1, 3, 4, 7, 130, 4099}) {
+    std::vector<uint16_t> got(static_cast<size_t>(n) + 1, 0xABCD);
+    neon::f32_to_f16(x.data() + 100, got.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[size_t(i)], float_to_half(x[size_t(100 + i)])) << "n=" << n << " i=" << i;
+    EXPECT_EQ(got[size_t(n)], 0xABCD) << "wrote past the row";
+    std::vector<float> back(static_cast<size_t>(n) + 1, 7.f);
+    neon::f16_to_f32(got.data(), back.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(back[size_t(i)], half_to_float(got[size_t(i)])) << "n=" << n << " i=" << i;
+    EXPECT_EQ(back[size_t(n)], 7.f) << "wrote past the row";
+  }
+  const uint16_t nan_bits = 0x7E00;
+  float nan_back = 0.f;
+  neon::f16_to_f32(&nan_bits, &nan_back, 1);
+  EXPECT_TRUE(std::isnan(nan_back));
 }
 
 TEST(ArmDispatch, TheTableTakesTheBestLevelTheCpuHas) {

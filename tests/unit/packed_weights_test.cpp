@@ -204,6 +204,16 @@ TEST(PackedWeights, AmxKernelMatchesReference) {
 }
 #endif  // x86-64
 
+#if defined(__aarch64__)  // the Arm kernels are built for AArch64 only
+// Plain NEON (SDOT's lanes from widening multiplies) on every AArch64 CPU,
+// SDOT where the CPU has the dot product.
+TEST(PackedWeights, ArmKernelsMatchReference) {
+  expect_matches_reference(neon::packed_gemm, "neon", {1, 5}, {1, 3});
+  if (!cpu_features().dotprod) GTEST_SKIP() << "no dot product (FEAT_DotProd) on this CPU: the SDOT kernel is not run";
+  expect_matches_reference(dotprod::packed_gemm, "dotprod", {1, 5}, {1, 3});
+}
+#endif  // AArch64
+
 TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
   // Through matmul_weights (row ranges split across threads, the kernel
   // this CPU selects: on a CPU without AVX512-VNNI that is the reference

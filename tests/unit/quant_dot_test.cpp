@@ -356,9 +356,29 @@ TEST(QuantDot, HalfMatmulAnyThreadsMatchesReference) {
   set_num_threads(1);
 }
 
+// This architecture's attention kernels over f16 and int8 caches (null
+// where the CPU has none): AVX512-VNNI on x86-64, NEON on AArch64.
+using F16AttentionFn = void (*)(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, float*, float*);
+using Q8AttentionFn = void (*)(const float*, const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, float*, float*);
+namespace {
+struct AttentionKernels {
+  F16AttentionFn f16 = nullptr;
+  Q8AttentionFn q8 = nullptr;
+  const char* name = "none";
+};
+AttentionKernels attention_kernels() {
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+  if (have_vnni()) return {avx512vnni::f16kv_attention_head, avx512vnni::q8kv_attention_head, "avx512vnni"};
+#elif defined(__aarch64__)
+  return {neon::f16kv_attention_head, neon::q8kv_attention_head, "neon"};
+#endif
+  return {};
+}
+}  // namespace
+
 TEST(QuantDot, F16AttentionMatchesReference) {
-  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  const AttentionKernels kernels = attention_kernels();
+  if (!kernels.f16) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   // 24 and 80: the 8-wide tails of the score dots and of the 64-column V sums
   for (int64_t hd : {int64_t(8), int64_t(24), int64_t(64), int64_t(80), int64_t(128)})
     for (int64_t n_pos : {int64_t(1), int64_t(7), int64_t(17), int64_t(300)}) {
@@ -370,12 +390,12 @@ TEST(QuantDot, F16AttentionMatchesReference) {
       quantize_row_ref(uint32_t(GgmlType::f16), vf.data(), v.data(), int64_t(vf.size()));
       std::vector<float> scratch(static_cast<size_t>(n_pos)), want(cols_size(hd)), got(cols_size(hd) + 4, 555.f);
       f16kv_attention_head_ref(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), want.data());
-      avx512vnni::f16kv_attention_head(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), got.data());
-      for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(got[size_t(i)], want[size_t(i)], 1e-4f) << "hd=" << hd << " n_pos=" << n_pos;
+      kernels.f16(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), got.data());
+      for (int64_t i = 0; i < hd; ++i)
+        EXPECT_NEAR(got[size_t(i)], want[size_t(i)], 1e-4f) << kernels.name << " hd=" << hd << " n_pos=" << n_pos;
       EXPECT_EQ(got[size_t(hd)], 555.f) << "wrote past the output";
     }
 }
-#endif  // x86-64
 
 TEST(QuantDot, Int8KvAttentionMatchesReference) {
   for (int64_t hd : {int64_t(8), int64_t(16), int64_t(64), int64_t(128)})
@@ -393,12 +413,12 @@ TEST(QuantDot, Int8KvAttentionMatchesReference) {
       // int8 rows stay close to the float cache they came from
       f32_attention_head(q.data(), kf.data(), vf.data(), n_pos, hd, hd, scratch.data(), exact.data());
       for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(want[size_t(i)], exact[size_t(i)], 0.05f) << "hd=" << hd << " n_pos=" << n_pos;
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
-      if (!have_vnni() || hd % 16) continue;
-      avx512vnni::q8kv_attention_head(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), got.data());
-      for (int64_t i = 0; i < hd; ++i) EXPECT_NEAR(got[size_t(i)], want[size_t(i)], 1e-4f) << "hd=" << hd << " n_pos=" << n_pos;
+      const AttentionKernels kernels = attention_kernels();
+      if (!kernels.q8 || hd % 16) continue;
+      kernels.q8(q.data(), k.data(), v.data(), n_pos, hd, stride, scratch.data(), got.data());
+      for (int64_t i = 0; i < hd; ++i)
+        EXPECT_NEAR(got[size_t(i)], want[size_t(i)], 1e-4f) << kernels.name << " hd=" << hd << " n_pos=" << n_pos;
       EXPECT_EQ(got[size_t(hd)], 555.f) << "wrote past the output";
-#endif
     }
 }
 
