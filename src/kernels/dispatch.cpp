@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "core/cpu.h"
 #include "core/dtype.h"
@@ -9,6 +10,7 @@
 #include "kernels/llm_ops.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_dot.h"
+#include "kernels/quant_formats.h"
 
 namespace pareto::kernels {
 
@@ -124,7 +126,8 @@ std::string kernel_summary() {
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + q.isa + " w8a8_rows=" + q.q8_row_isa +
          " packed(q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl "
          "iq4_xs)=" +
-         (packed_weights_preferred() ? q.isa : "off") + (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") +
+         (packed_weights_preferred() ? q.isa : "off") +
+         (packed_weights_preferred() && !packed_type_preferred(uint32_t(GgmlType::q6_k)) ? " (q6_k: row dots)" : "") + (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") +
          " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + bf16_batch + " " + conv_kernel_summary();
 }
 
@@ -276,5 +279,10 @@ PackedGemmFn packed_gemm_tiles_fn() {
 }
 
 bool packed_weights_preferred() { return packed_gemm_fn() != packed_gemm_ref; }
+
+bool packed_type_preferred(uint32_t ggml_type) {
+  const std::optional<PackedKind> kind = packed_kind_for(ggml_type);
+  return kind && packed_weights_preferred() && !(kBuildArm64 && *kind == PackedKind::q6_k);
+}
 
 }  // namespace pareto::kernels

@@ -213,6 +213,12 @@ PackedGemmFn packed_gemm_tiles_fn();
 // Whether repacking pays on this CPU (a SIMD variant exists); otherwise
 // models keep GGML's layout and the row kernels.
 bool packed_weights_preferred();
+// Whether a matrix of this (packable) GGML type is better repacked here:
+// every kind on x86-64; on AArch64 all but Q6_K, whose two bit planes cost
+// more to expand with NEON than the row kernel's 2-bit fields (bench/arm_mca.sh:
+// packed Q6_K decode 411 / 180 / 127 cycles per 256 weights on Cortex-A55 /
+// A76 / Neoverse-N2 models, row SDOT dot 324 / 127 / 111).
+bool packed_type_preferred(uint32_t ggml_type);
 
 // Owns the buffers of a Q8Panel; refilled per matmul without reallocating
 // once it has grown to the largest shape.

@@ -83,7 +83,7 @@ size_t move_float_matrix(kernels::WeightMatrix& w, Model& m, bool release) {
 
 bool repack_matrix_for_cpu(Model& m, kernels::WeightMatrix& w, bool release_sources) {
   if (!kernels::packed_weights_preferred() || w.packed_meta || !w.data) return false;
-  const bool pack = kernels::packable(w.type, w.cols);
+  const bool pack = kernels::packable(w.type, w.cols) && kernels::packed_type_preferred(w.type);
   if (!pack && !is_float_type(w.type)) return false;
   if (pack) pack_matrix(w, m, release_sources);
   else move_float_matrix(w, m, release_sources);
@@ -101,7 +101,7 @@ RepackReport repack_for_cpu(Model& m, bool release_sources) {
       w = it->second;
       return;
     }
-    const bool pack = kernels::packable(w.type, w.cols);
+    const bool pack = kernels::packable(w.type, w.cols) && kernels::packed_type_preferred(w.type);
     if (!pack && !is_float_type(w.type)) return;
     const void* key = w.data;
     report.bytes += pack ? pack_matrix(w, m, release_sources) : move_float_matrix(w, m, release_sources);

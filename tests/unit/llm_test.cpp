@@ -148,8 +148,10 @@ TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
         const bool quantized = file.find("F32") == std::string::npos && file != "stories260K.gguf";
         if (!kernels::packed_weights_preferred()) {
           std::printf("no packed kernels on this CPU (no AVX512-VNNI): %s runs in GGML's layout twice\n", file.c_str());
-        } else if (quantized) {
+        } else if (quantized && kernels::packed_type_preferred(model->layers[0].wq.type)) {
           EXPECT_GT(report.matrices, 0) << file << ": nothing was repacked";
+        } else if (quantized) {
+          std::printf("%s: its type stays in GGML's layout on this CPU (row kernels)\n", file.c_str());
         }
       }
       const std::string name = file + (repack ? " (repacked)" : "");
