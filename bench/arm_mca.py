@@ -101,10 +101,15 @@ def innermost_work_loop(lines):
 
 
 def whole_function(lines):
-    """A straight-line function's instructions (labels, directives and its return left out)."""
+    """A straight-line function's instructions (labels, directives and its return left out).
+    Refuses a function with a branch: its body would not be what one call runs."""
     body = [l.split("//")[0].rstrip() for l in lines]
-    return [l for l in body if l.strip() and not l.strip().startswith(".") and not re.match(r"^\.?L\w+:", l.strip())
+    body = [l for l in body if l.strip() and not l.strip().startswith(".") and not re.match(r"^\.?L\w+:", l.strip())
             and l.split()[0] != "ret"]
+    branches = [l.strip() for l in body if BRANCH.match(l) or re.match(r"^\s*b\s", l)]
+    if branches:
+        raise RuntimeError(f"not straight-line code (branches: {branches[:3]})")
+    return body
 
 
 def mca_cycles(body, cpu, mca):

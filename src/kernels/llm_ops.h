@@ -18,6 +18,9 @@ void f32_rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dims, in
 void f32_silu_mul(float* gate, const float* up, int64_t n);
 void f32_silu_mul_ref(float* gate, const float* up, int64_t n);
 
+// scores[0..n) = softmax(scores[0..n)) in place: the attention kernels' shared step.
+void attention_softmax(float* scores, int64_t n);
+
 // One query head against keys/values of positions [0, n_pos) (rows of
 // length head_dim, stride `stride` floats apart); writes out[head_dim].
 // `scratch` holds n_pos floats.

@@ -17,7 +17,9 @@ struct RepackReport {
 
 // Repacks the matmul weights of every packable GGML type (Q4_0 Q4_1 Q5_0
 // Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; kernels::packable) when
-// this CPU has a kernel for the packed layout, and moves F16 / BF16 / F32
+// this CPU has a kernel for the packed layout and it beats the row kernels
+// for the type (kernels::packed_type_preferred: on AArch64 Q6_K stays in
+// GGML's layout), and moves F16 / BF16 / F32
 // matrices into huge pages (same layout); a no-op on other CPUs.
 // release_sources drops the old copy's pages (MADV_DONTNEED) as it goes:
 // right for matrices in a mapped file, wrong for ones in heap buffers that

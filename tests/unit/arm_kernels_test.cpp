@@ -17,6 +17,7 @@
 #include "core/cpu.h"
 #include "core/dtype.h"
 #include "kernels/dispatch.h"
+#include "kernels/packed_weights.h"
 #include "kernels/quant_dot.h"
 #include "kernels/quant_formats.h"
 #include "kernel_test_util.h"
@@ -186,6 +187,12 @@ TEST(ArmDispatch, TheTableTakesTheBestLevelTheCpuHas) {
   if (std::getenv("PARETO_ISA")) GTEST_SKIP() << "PARETO_ISA is set: the level is capped on purpose";
   EXPECT_EQ(isa, f.dotprod ? "dotprod" : "neon");
   EXPECT_EQ(std::string(quant_dot_table().q8_row_isa), f.i8mm ? "i8mm" : f.dotprod ? "dotprod" : "ref");
+  // Repacked weights: the level's kernel, every packed type but Q6_K (row dots on Arm).
+  EXPECT_EQ(packed_gemm_fn(), f.dotprod ? &dotprod::packed_gemm : &neon::packed_gemm);
+  EXPECT_TRUE(packed_weights_preferred());
+  EXPECT_FALSE(packed_type_preferred(uint32_t(GgmlType::q6_k)));
+  EXPECT_TRUE(packed_type_preferred(uint32_t(GgmlType::q4_k)));
+  EXPECT_FALSE(packed_type_preferred(uint32_t(GgmlType::f16)));
 }
 
 #endif  // __aarch64__

@@ -147,7 +147,7 @@ TEST(Llm, LogitsMatchLlamaCppForEveryQuantType) {
         const llm::RepackReport report = llm::repack_for_cpu(*model);
         const bool quantized = file.find("F32") == std::string::npos && file != "stories260K.gguf";
         if (!kernels::packed_weights_preferred()) {
-          std::printf("no packed kernels on this CPU (no AVX512-VNNI): %s runs in GGML's layout twice\n", file.c_str());
+          std::printf("no packed kernels on this CPU: %s runs in GGML's layout twice\n", file.c_str());
         } else if (quantized && kernels::packed_type_preferred(model->layers[0].wq.type)) {
           EXPECT_GT(report.matrices, 0) << file << ": nothing was repacked";
         } else if (quantized) {

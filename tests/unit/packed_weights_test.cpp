@@ -216,7 +216,8 @@ TEST(PackedWeights, ArmKernelsMatchReference) {
 
 TEST(PackedWeights, MatmulOnPackedMatrixAnyThreads) {
   // Through matmul_weights (row ranges split across threads, the kernel
-  // this CPU selects: on a CPU without AVX512-VNNI that is the reference
+  // this CPU selects: AVX512-VNNI or AMX on x86-64, NEON or SDOT on
+  // AArch64; on an x86 CPU without AVX512-VNNI that is the reference
   // itself, so only the row split is tested there) against the
   // single-threaded reference on the same quantized activations, and rows
   // dequantized as from GGML's layout.

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/llm_ops.h"
 #include "kernels/quant_dot.h"
 
 namespace pareto::kernels::neon {
@@ -63,17 +64,6 @@ inline void add_values(const uint8_t* row, int64_t i0, float p, float32x4_t& lo,
   hi = vfmaq_n_f32(hi, b, p * scale);
 }
 
-void softmax_in_place(float* s, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t t = 0; t < n; ++t) mx = std::max(mx, s[t]);
-  float sum = 0;
-  for (int64_t t = 0; t < n; ++t) {
-    s[t] = std::exp(s[t] - mx);
-    sum += s[t];
-  }
-  for (int64_t t = 0; t < n; ++t) s[t] /= sum;
-}
-
 // Scores, softmax, then the values' weighted sum 32 columns at a time (eight
 // accumulators stay in registers across every position), then 8 at a time.
 // Cache rows are `stride` elements (T = uint16_t) or bytes (uint8_t) apart.
@@ -81,7 +71,7 @@ template <class T>
 void attention(const float* q, const T* k, const T* v, int64_t n_pos, int64_t head_dim, int64_t stride, float* scratch, float* out) {
   const float scale = 1.f / std::sqrt(float(head_dim));
   for (int64_t t = 0; t < n_pos; ++t) scratch[t] = score(q, k + t * stride, head_dim) * scale;
-  softmax_in_place(scratch, n_pos);
+  attention_softmax(scratch, n_pos);
   int64_t i0 = 0;
   for (; i0 + 32 <= head_dim; i0 += 32) {
     float32x4_t acc[8];

@@ -36,10 +36,7 @@ void f32_silu_mul_ref(float* gate, const float* up, int64_t n) {
   }
 }
 
-namespace {
-
-// scratch[0..n) = softmax(scratch[0..n)), in place.
-void softmax_in_place(float* scratch, int64_t n) {
+void attention_softmax(float* scratch, int64_t n) {
   float mx = -INFINITY;
   for (int64_t t = 0; t < n; ++t) mx = std::max(mx, scratch[t]);
   float sum = 0;
@@ -49,6 +46,8 @@ void softmax_in_place(float* scratch, int64_t n) {
   }
   for (int64_t t = 0; t < n; ++t) scratch[t] /= sum;
 }
+
+namespace {
 
 // A key/value row as floats: f32 rows are used in place, f16 rows converted
 // (with the scalar conversion: this is the reference).
@@ -77,7 +76,7 @@ void attention_head(const float* q, const T* k, const T* v, int64_t n_pos, int64
     for (int64_t i = 0; i < head_dim; ++i) s += q[i] * kt[i];
     scratch[t] = s * scale;
   }
-  softmax_in_place(scratch, n_pos);
+  attention_softmax(scratch, n_pos);
   for (int64_t i = 0; i < head_dim; ++i) out[i] = 0;
   for (int64_t t = 0; t < n_pos; ++t) {
     const float p = scratch[t];
