@@ -84,7 +84,16 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   Msg ln = one_node(node("LayerNormalization", {"x", "g", "b"}, {"y"}, "ln"),
                     {tensor_f32("g", {3}, {1, 1, 1}), tensor_f32("b", {2, 2, 3}, std::vector<float>(12, 0.f))}, {value_info("x", 1, {2, 3})});
   cases.push_back({"LayerNormalization with a bias of higher rank", ln, {x2}, "bias does not broadcast"});
-  const char* node_names[] = {"topk", "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln"};
+  // The compiler's FusedAdd as an artifact could carry it: factors and shapes that do not fit.
+  const Tensor b22 = Tensor::zeros(DType::f32, {1, 4, 1, 1});
+  cases.push_back({"FusedAdd with a 2^62 factor",
+                   one_node(node("FusedAdd", {"x", "b"}, {"y"}, "fadd_factor", {attr_ints("upsample", {int64_t(1) << 62, int64_t(1) << 62})}), {},
+                            {value_info("x", 1, {1, 4, 2, 2}), value_info("b", 1, {1, 4, 1, 1})}),
+                   {x4, b22}, "does not give [1,4,2,2]"});
+  cases.push_back({"FusedAdd with a gate per element",
+                   one_node(node("FusedAdd", {"x", "", "g"}, {"y"}, "fadd_gate"), {}, {value_info("x", 1, {1, 4, 2, 2}), value_info("g", 1, {1, 4, 2, 2})}),
+                   {x4, x4}, "is not one value per channel"});
+  const char* node_names[] = {"topk", "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

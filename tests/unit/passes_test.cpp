@@ -86,7 +86,8 @@ struct Compared {
 
 // Opens plain and optimized sessions, runs both on the same random input,
 // and checks the outputs agree.
-Compared compile_and_compare(const std::string& path, const std::string& input, const Shape& shape) {
+// rel = abs = 0: the two must agree bit for bit.
+Compared compile_and_compare(const std::string& path, const std::string& input, const Shape& shape, float rel = 1e-5f, float abs = 1e-6f) {
   Compared c;
   SessionOptions plain, opt;
   opt.optimize = true;
@@ -110,7 +111,7 @@ Compared compile_and_compare(const std::string& path, const std::string& input, 
       const Tensor& q = yb.value()[o];
       EXPECT_EQ(p.shape(), q.shape());
       for (int64_t i = 0; i < p.numel() && i < q.numel(); ++i)
-        EXPECT_NEAR(q.data<float>()[i], p.data<float>()[i], 1e-5f * std::abs(p.data<float>()[i]) + 1e-6f) << "output " << o << " at " << i;
+        EXPECT_NEAR(q.data<float>()[i], p.data<float>()[i], rel * std::abs(p.data<float>()[i]) + abs) << "output " << o << " at " << i;
     }
   }
   c.before = a.value()->summary().op_histogram;
@@ -206,6 +207,71 @@ TEST(Passes, ResidualAddAndSiluFuseIntoTheConv) {
   auto c = compile_and_compare(b.write("x", {1, 8, 6, 6}, y), "x", {1, 8, 6, 6});
   EXPECT_EQ(count(c.after, "FusedConv"), 1);
   EXPECT_EQ(count(c.after, "Add") + count(c.after, "Sigmoid") + count(c.after, "Mul"), 0);
+}
+
+namespace {
+
+// Nearest Resize of x by scales {1, 1, fh, fw} (opset 13: X, roi, scales).
+std::string resize(Builder& b, const std::string& x, float fh, float fw, const std::string& coord = "asymmetric",
+                   const std::string& nearest = "floor", const std::string& mode = "nearest") {
+  const std::string scales = "s" + std::to_string(b.counter++);
+  b.g.m(5, pb::tensor_f32(scales, {4}, {1.f, 1.f, fh, fw}));
+  return b.op("Resize", {x, "", scales},
+              {pb::attr_string("mode", mode), pb::attr_string("coordinate_transformation_mode", coord), pb::attr_string("nearest_mode", nearest)});
+}
+
+// A squeeze-excite gate of x: [1, C, 1, 1].
+std::string se_gate(Builder& b, const std::string& x, int64_t c) {
+  return b.op("HardSigmoid", {b.conv(b.op("GlobalAveragePool", {x}), c, c, 1)}, {pb::attr_float("alpha", 0.2f), pb::attr_float("beta", 0.5f)});
+}
+
+}  // namespace
+
+// PP-OCR det's FPN step: (a + a*gate(a)) + nearest-upsample(b) is one
+// FusedAdd, and so is a gate alone (operands the other way round); both
+// equal the unfused graph bit for bit, on odd sizes.
+TEST(Passes, GatedAndUpsampledAddsBecomeFusedAdds) {
+  Builder b;
+  const std::string a = b.conv("x", 8, 8, 3);                // [1, 8, 10, 14]
+  const std::string low = b.conv("x", 8, 8, 3, 1, true, 2);  // [1, 8, 5, 7]
+  const std::string gated = b.op("Add", {a, b.op("Mul", {a, se_gate(b, a, 8)})});
+  const std::string r = b.op("Relu", {b.op("Add", {gated, resize(b, low, 2, 2)})});
+  const std::string y = b.op("Add", {b.op("Mul", {se_gate(b, r, 8), r}), r});
+  auto c = compile_and_compare(b.write("x", {1, 8, 10, 14}, y), "x", {1, 8, 10, 14}, 0.f, 0.f);
+  EXPECT_EQ(count(c.before, "Resize"), 1);
+  EXPECT_EQ(count(c.after, "FusedAdd"), 2);
+  EXPECT_EQ(count(c.after, "Resize") + count(c.after, "Add") + count(c.after, "Mul"), 0);
+}
+
+// Factors 3 x 1 under half_pixel + round_prefer_floor, the upsampled
+// operand first.
+TEST(Passes, UpsampleByThreeByOneFuses) {
+  Builder b;
+  const std::string low = b.op("AveragePool", {"x"}, {pb::attr_ints("kernel_shape", {3, 1}), pb::attr_ints("strides", {3, 1})});  // [1, 6, 3, 5]
+  // (A conv as the other operand would take the Add as its residual instead.)
+  const std::string y = b.op("Add", {resize(b, low, 3, 1, "half_pixel", "round_prefer_floor"), b.op("Relu", {"x"})});
+  auto c = compile_and_compare(b.write("x", {1, 6, 9, 5}, y), "x", {1, 6, 9, 5}, 0.f, 0.f);
+  EXPECT_EQ(count(c.after, "FusedAdd"), 1);
+  EXPECT_EQ(count(c.after, "Resize"), 0);
+}
+
+// What must not fuse: a factor that is not an integer, linear mode, an
+// upsampled tensor read twice, a gate with more than one value per channel.
+TEST(Passes, AddsThatAreNotNearestIntegerUpsamplesStay) {
+  Builder b;
+  const std::string c1 = b.conv("x", 4, 4, 3), c2 = b.conv("x", 4, 4, 1);  // [1, 4, 10, 10]
+  const std::string low4 = b.op("AveragePool", {"x"}, {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("strides", {2, 2})});  // 4x4
+  const std::string low5 = b.op("AveragePool", {"x"}, {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})});  // 5x5
+  const std::string twice = resize(b, low5, 2, 2);
+  const std::string t1 = b.op("Add", {c1, resize(b, low4, 2.5f, 2.5f)});
+  const std::string t2 = b.op("Add", {c1, resize(b, low5, 2, 2, "asymmetric", "floor", "linear")});
+  const std::string t3 = b.op("Add", {twice, c1});
+  const std::string t4 = b.op("Add", {twice, c2});
+  const std::string t5 = b.op("Add", {c1, b.op("Mul", {c1, c2})});
+  const std::string y = b.op("Add", {b.op("Add", {b.op("Add", {t1, t2}), b.op("Add", {t3, t4})}), t5});
+  auto c = compile_and_compare(b.write("x", {1, 4, 10, 10}, y), "x", {1, 4, 10, 10});
+  EXPECT_EQ(count(c.after, "Resize"), 3);
+  EXPECT_EQ(count(c.after, "FusedAdd"), 0);
 }
 
 TEST(Passes, RepVggBlockCollapsesToOneConv) {

@@ -58,6 +58,7 @@ inline Msg attr_ints(const std::string& name, const std::vector<int64_t>& v) {
   return a;
 }
 inline Msg attr_float(const std::string& name, float v) { return Msg().s(1, name).i(20, 1).f(2, v); }
+inline Msg attr_string(const std::string& name, const std::string& v) { return Msg().s(1, name).i(20, 3).s(4, v); }
 inline Msg attr_graph(const std::string& name, const Msg& g) { return Msg().s(1, name).i(20, 5).m(6, g); }
 
 inline Msg model(const Msg& graph, int64_t opset = 13) {

@@ -107,8 +107,6 @@ std::vector<float> swap01(const std::vector<float>& v, int64_t a, int64_t b) {
   return out;
 }
 
-Msg attr_string(const std::string& name, const std::string& v) { return Msg().s(1, name).i(20, 3).s(4, v); }
-
 void expect_near(const std::vector<float>& want, const Tensor& got, const std::string& what) {
   ASSERT_EQ(int64_t(want.size()), got.numel()) << what;
   for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got.data<float>()[i], want[i], 2e-5) << what << " element " << i;

@@ -2,8 +2,13 @@
 // FusedGemm / FusedMatMul run the plain op and apply the activation to its
 // output in place, saving the activation node and its intermediate tensor.
 // (FusedConv lives with Conv in nn.cpp: its activation runs per output block.)
+// FusedAdd (passes/fuse_add.cpp) is a + a*gate + upsample(b) in one pass.
+#include <algorithm>
+#include <vector>
+
 #include "kernels/activation.h"
 #include "runtime/op_registry.h"
+#include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
 
@@ -23,6 +28,70 @@ void run_fused(OpContext& ctx) {
   kernels::apply_activation(act, y.data<float>(), nullptr, y.numel());
 }
 
+// One output row: a + a*g (when gated) + up, in the order the unfused
+// Mul, Add, Add nodes compute it (floats contract to nothing here: the
+// build turns FMA contraction off), so the result is theirs bit for bit.
+void gated_add_row(const float* a, const float* up, const float* gate, float* out, int64_t w) {
+  if (gate && up) {
+    const float g = *gate;
+    for (int64_t i = 0; i < w; ++i) out[i] = (a[i] + a[i] * g) + up[i];
+  } else if (gate) {
+    const float g = *gate;
+    for (int64_t i = 0; i < w; ++i) out[i] = a[i] + a[i] * g;
+  } else {
+    for (int64_t i = 0; i < w; ++i) out[i] = a[i] + up[i];
+  }
+}
+
+// Inputs a [N, C, H, W], b [N, C, H/fh, W/fw] (optional), gate [N|1, C, 1, 1]
+// (optional); attribute upsample = [fh, fw]. The node may come from an
+// artifact file, so every shape is checked here, not assumed from the pass.
+void run_fused_add(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor* b = ctx.has(1) ? &ctx.in(1) : nullptr;
+  const Tensor* gate = ctx.has(2) ? &ctx.in(2) : nullptr;
+  if (!b && !gate) ctx.invalid("needs an upsampled operand or a gate");
+  if (a.dtype() != DType::f32 || a.rank() != 4) ctx.unsupported("FusedAdd on anything but a 4-D f32 tensor");
+  const int64_t n = a.dim(0), c = a.dim(1), h = a.dim(2), w = a.dim(3);
+  const std::vector<int64_t> f = ctx.node.attr_ints("upsample", {1, 1});
+  if (f.size() != 2 || f[0] < 1 || f[1] < 1) ctx.invalid("upsample must be two factors of at least 1");
+  // Divisions, not products: hostile factors cannot overflow.
+  if (b && (b->dtype() != DType::f32 || b->rank() != 4 || b->dim(0) != n || b->dim(1) != c || h % f[0] || w % f[1] ||
+            b->dim(2) != h / f[0] || b->dim(3) != w / f[1]))
+    ctx.invalid("upsampled operand " + shape_to_string(b->shape()) + " times " + std::to_string(f[0]) + "x" + std::to_string(f[1]) +
+                " does not give " + shape_to_string(a.shape()));
+  if (gate && (gate->dtype() != DType::f32 || gate->rank() != 4 || (gate->dim(0) != 1 && gate->dim(0) != n) || gate->dim(1) != c ||
+               gate->dim(2) != 1 || gate->dim(3) != 1))
+    ctx.invalid("gate " + shape_to_string(gate->shape()) + " is not one value per channel of " + shape_to_string(a.shape()));
+  Tensor& y = ctx.out(0, DType::f32, a.shape());
+  const int64_t bw = w / f[1], bh = h / f[0];
+  parallel_for(n * c, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(size_t(f[1] > 1 ? w : 0));
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const float* ap = a.data<float>() + plane * h * w;
+      float* yp = y.data<float>() + plane * h * w;
+      const float* g = gate ? gate->data<float>() + (gate->dim(0) == 1 ? plane % c : plane) : nullptr;
+      if (!b) {
+        gated_add_row(ap, nullptr, g, yp, h * w);
+        continue;
+      }
+      const float* bp = b->data<float>() + plane * bh * bw;
+      for (int64_t i = 0; i < bh; ++i) {
+        const float* up = bp + i * bw;
+        if (f[1] > 1) {  // the source row widened once, shared by the fh output rows it feeds
+          float* o = row.data();
+          for (int64_t j = 0; j < bw; ++j, o += f[1]) std::fill(o, o + f[1], up[j]);
+          up = row.data();
+        }
+        for (int64_t r = 0; r < f[0]; ++r) {
+          const int64_t off = (i * f[0] + r) * w;
+          gated_add_row(ap + off, up, g, yp + off, w);
+        }
+      }
+    }
+  });
+}
+
 constexpr char kGemm[] = "Gemm";
 constexpr char kMatMul[] = "MatMul";
 
@@ -30,6 +99,7 @@ constexpr char kMatMul[] = "MatMul";
 
 void register_fused_ops(OpRegistry& r) {
   r.add("FusedGemm", run_fused<kGemm>, r.find("", "Gemm") ? r.find("", "Gemm")->infer : nullptr);
+  r.add("FusedAdd", run_fused_add, infer_same_as_input);
   r.add("FusedMatMul", run_fused<kMatMul>, r.find("", "MatMul") ? r.find("", "MatMul")->infer : nullptr);
 }
 
