@@ -47,7 +47,7 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   r.passes.push_back(fuse_norms(g, ctx));
   r.passes.push_back(fuse_matmul_add(g, ctx));
   r.passes.push_back(fuse_activation(g, ctx));
-  r.passes.push_back(fuse_add(g, ctx));  // after: a residual Add the conv takes is not one to fuse here
+  r.passes.push_back(fuse_upsample(g, ctx));  // after: a residual Add the conv takes is not one to fuse here
   r.passes.push_back(eliminate_dead(g, ctx));
   r.passes.push_back(assign_precision(g, ctx));
   r.passes.push_back(choose_layouts(g, ctx));

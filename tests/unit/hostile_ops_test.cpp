@@ -93,7 +93,16 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   cases.push_back({"FusedAdd with a gate per element",
                    one_node(node("FusedAdd", {"x", "", "g"}, {"y"}, "fadd_gate"), {}, {value_info("x", 1, {1, 4, 2, 2}), value_info("g", 1, {1, 4, 2, 2})}),
                    {x4, x4}, "is not one value per channel"});
-  const char* node_names[] = {"topk", "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate"};
+  cases.push_back({"FusedConcat with a 2^62 factor",
+                   one_node(node("FusedConcat", {"x", "b"}, {"y"}, "fcat_factor", {attr_ints("upsample", {1, 1, int64_t(1) << 62, 2})}), {},
+                            {value_info("x", 1, {1, 4, 2, 2}), value_info("b", 1, {1, 4, 1, 1})}),
+                   {x4, b22}, "upsampled 4611686018427387904x2 is not [1, C, 2, 2]"});
+  cases.push_back({"FusedConcat with factors for one input of two",
+                   one_node(node("FusedConcat", {"x", "b"}, {"y"}, "fcat_count", {attr_ints("upsample", {1, 1})}), {},
+                            {value_info("x", 1, {1, 4, 2, 2}), value_info("b", 1, {1, 4, 1, 1})}),
+                   {x4, b22}, "two factors per input"});
+  const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
+                              "fcat_factor", "fcat_count"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

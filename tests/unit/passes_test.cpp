@@ -255,6 +255,27 @@ TEST(Passes, UpsampleByThreeByOneFuses) {
   EXPECT_EQ(count(c.after, "Resize"), 0);
 }
 
+// PP-OCR det's head input: channels of maps upsampled x8, x4, x2 and one
+// at full size in one Concat; odd channel counts, one input 1 x 3
+// upsampled; a Concat along H and one of a tensor read twice stay.
+TEST(Passes, ConcatOfUpsampledMapsBecomesOneFusedConcat) {
+  Builder b;
+  const std::string full = b.conv("x", 3, 5, 3);  // [1, 5, 16, 24]
+  const std::string p2 = b.op("MaxPool", {full}, {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})});
+  const std::string p4 = b.op("MaxPool", {p2}, {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})});
+  const std::string p8 = b.conv(b.op("MaxPool", {p4}, {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})}), 5, 3, 1);
+  const std::string p13 = b.op("MaxPool", {full}, {pb::attr_ints("kernel_shape", {1, 3}), pb::attr_ints("strides", {1, 3})});  // [1, 5, 16, 8]
+  const std::string cat = b.op("Concat", {resize(b, p8, 8, 8), resize(b, p4, 4, 4), full, resize(b, p2, 2, 2), resize(b, p13, 1, 3)},
+                               {pb::attr_int("axis", 1)});
+  const std::string twice = resize(b, p2, 2, 2);
+  const std::string rows = b.op("Concat", {twice, twice}, {pb::attr_int("axis", 2)});  // [1, 5, 32, 24]: stays
+  const std::string y = b.op("Add", {b.conv(cat, 23, 5, 3), b.op("MaxPool", {rows}, {pb::attr_ints("kernel_shape", {2, 1}), pb::attr_ints("strides", {2, 1})})});
+  auto c = compile_and_compare(b.write("x", {1, 3, 16, 24}, y), "x", {1, 3, 16, 24}, 0.f, 0.f);
+  EXPECT_EQ(count(c.after, "FusedConcat"), 1);
+  EXPECT_EQ(count(c.after, "Concat"), 1);
+  EXPECT_EQ(count(c.after, "Resize"), 1);
+}
+
 // What must not fuse: a factor that is not an integer, linear mode, an
 // upsampled tensor read twice, a gate with more than one value per channel.
 TEST(Passes, AddsThatAreNotNearestIntegerUpsamplesStay) {

@@ -2,8 +2,10 @@
 // FusedGemm / FusedMatMul run the plain op and apply the activation to its
 // output in place, saving the activation node and its intermediate tensor.
 // (FusedConv lives with Conv in nn.cpp: its activation runs per output block.)
-// FusedAdd (passes/fuse_add.cpp) is a + a*gate + upsample(b) in one pass.
+// FusedAdd (passes/fuse_upsample.cpp) is a + a*gate + upsample(b) in one
+// pass, FusedConcat a channel concat of upsampled inputs.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/activation.h"
@@ -26,6 +28,11 @@ void run_fused(OpContext& ctx) {
   Tensor& y = ctx.outputs[0];
   if (y.dtype() != DType::f32) ctx.unsupported(std::string("fused activation on ") + dtype_name(y.dtype()));
   kernels::apply_activation(act, y.data<float>(), nullptr, y.numel());
+}
+
+// Nearest upsampling of one row by an integer factor.
+void widen_row(const float* src, int64_t n, int64_t factor, float* dst) {
+  for (int64_t j = 0; j < n; ++j, dst += factor) std::fill(dst, dst + factor, src[j]);
 }
 
 // One output row: a + a*g (when gated) + up, in the order the unfused
@@ -79,8 +86,7 @@ void run_fused_add(OpContext& ctx) {
       for (int64_t i = 0; i < bh; ++i) {
         const float* up = bp + i * bw;
         if (f[1] > 1) {  // the source row widened once, shared by the fh output rows it feeds
-          float* o = row.data();
-          for (int64_t j = 0; j < bw; ++j, o += f[1]) std::fill(o, o + f[1], up[j]);
+          widen_row(up, bw, f[1], row.data());
           up = row.data();
         }
         for (int64_t r = 0; r < f[0]; ++r) {
@@ -92,6 +98,77 @@ void run_fused_add(OpContext& ctx) {
   });
 }
 
+// Concat along channels of inputs [N, C_i, H/fh_i, W/fw_i], each upsampled
+// by nearest-neighbour at its factors (attribute upsample = fh_0, fw_0,
+// fh_1, ...) to [N, C_i, H, W]: each input's rows go straight into its
+// slice of the output.
+struct ConcatPart {
+  const float* data;
+  int64_t channels, fh, fw, first;  // first: its first output channel
+};
+
+std::vector<ConcatPart> concat_parts(const OpContext& ctx, Shape* out) {
+  const std::vector<int64_t> f = ctx.node.attr_ints("upsample");
+  if (ctx.num_inputs() == 0 || f.size() != 2 * ctx.num_inputs()) ctx.invalid("upsample needs two factors per input");
+  std::vector<ConcatPart> parts;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    const Tensor& x = ctx.in(i);
+    const int64_t fh = f[2 * i], fw = f[2 * i + 1];
+    if (x.dtype() != DType::f32 || x.rank() != 4) ctx.unsupported("FusedConcat of anything but 4-D f32 tensors");
+    // Products checked against the first input's by division: hostile factors cannot overflow.
+    if (fh < 1 || fw < 1 || (i == 0 && (x.dim(2) > INT64_MAX / fh || x.dim(3) > INT64_MAX / fw)))
+      ctx.invalid("upsample factors of input " + std::to_string(i) + " are out of range");
+    if (i == 0) *out = {x.dim(0), 0, x.dim(2) * fh, x.dim(3) * fw};
+    const Shape& o = *out;
+    if (x.dim(0) != o[0] || o[2] % fh || o[3] % fw || x.dim(2) != o[2] / fh || x.dim(3) != o[3] / fw)
+      ctx.invalid("input " + std::to_string(i) + " " + shape_to_string(x.shape()) + " upsampled " + std::to_string(fh) + "x" +
+                  std::to_string(fw) + " is not [" + std::to_string(o[0]) + ", C, " + std::to_string(o[2]) + ", " + std::to_string(o[3]) + "]");
+    parts.push_back({x.data<float>(), x.dim(1), fh, fw, o[1]});
+    (*out)[1] += x.dim(1);  // channels of tensors that exist: no overflow
+  }
+  return parts;
+}
+
+void run_fused_concat(OpContext& ctx) {
+  Shape shape;
+  const std::vector<ConcatPart> parts = concat_parts(ctx, &shape);
+  Tensor& y = ctx.out(0, DType::f32, shape);
+  const int64_t n = shape[0], c = shape[1], h = shape[2], w = shape[3];
+  parallel_for(n * c, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t image = plane / c, ch = plane % c;
+      size_t k = 0;
+      while (k + 1 < parts.size() && ch >= parts[k + 1].first) ++k;
+      const ConcatPart& p = parts[k];
+      const int64_t sh = h / p.fh, sw = w / p.fw;
+      const float* src = p.data + (image * p.channels + (ch - p.first)) * sh * sw;
+      float* dst = y.data<float>() + plane * h * w;
+      for (int64_t i = 0; i < sh; ++i, src += sw) {
+        float* first = dst + i * p.fh * w;
+        if (p.fw > 1) widen_row(src, sw, p.fw, first);
+        else std::copy(src, src + sw, first);
+        for (int64_t r = 1; r < p.fh; ++r) std::copy(first, first + w, first + r * w);
+      }
+    }
+  });
+}
+
+void infer_fused_concat(InferContext& ctx) {
+  const std::vector<int64_t> f = ctx.node.attr_ints("upsample");
+  ctx.out_types[0].dtype = DType::f32;
+  Shape out;
+  for (size_t i = 0; i < ctx.in_types.size(); ++i) {
+    const ir::ValueType* t = ctx.type(i);
+    if (!t || !t->fully_known() || t->dims.size() != 4 || f.size() != 2 * ctx.in_types.size()) return;
+    if (f[2 * i] < 1 || f[2 * i + 1] < 1 || t->dims[2] > INT64_MAX / f[2 * i] || t->dims[3] > INT64_MAX / f[2 * i + 1]) return;
+    if (i == 0) out = {t->dims[0], 0, t->dims[2] * f[0], t->dims[3] * f[1]};
+    if (out[1] > INT64_MAX - t->dims[1]) return;
+    out[1] += t->dims[1];
+  }
+  ctx.out_types[0].rank_known = true;
+  ctx.out_types[0].dims = out;
+}
+
 constexpr char kGemm[] = "Gemm";
 constexpr char kMatMul[] = "MatMul";
 
@@ -100,6 +177,7 @@ constexpr char kMatMul[] = "MatMul";
 void register_fused_ops(OpRegistry& r) {
   r.add("FusedGemm", run_fused<kGemm>, r.find("", "Gemm") ? r.find("", "Gemm")->infer : nullptr);
   r.add("FusedAdd", run_fused_add, infer_same_as_input);
+  r.add("FusedConcat", run_fused_concat, infer_fused_concat);
   r.add("FusedMatMul", run_fused<kMatMul>, r.find("", "MatMul") ? r.find("", "MatMul")->infer : nullptr);
 }
 

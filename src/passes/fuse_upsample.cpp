@@ -1,10 +1,12 @@
-// Elementwise chains around Add that cost whole passes over large tensors
-// in FPN necks (PP-OCR det spends about 10% of its time there):
-//   a + a*g          a squeeze-excite style gate g of shape [N|1, C, 1, 1]
-//   a + up(b)        b upsampled by nearest-neighbour at integer factors
-// become one FusedAdd (domain "pareto") that reads a, g and b once and
-// writes the sum once. The fused op computes the same float operations in
-// the same order, so its output equals the unfused graph's bit for bit.
+// Elementwise chains that cost whole passes over large tensors in FPN
+// necks (PP-OCR det spent about 10% of its time there):
+//   a + a*g            a squeeze-excite style gate g of shape [N|1, C, 1, 1]
+//   a + up(b)          b upsampled by nearest-neighbour at integer factors
+//   concat(up(b_i))    along channels, any inputs upsampled
+// become one FusedAdd / FusedConcat (domain "pareto") that reads each
+// operand once and writes the result once. The fused ops compute the same
+// float operations in the same order, so their outputs equal the unfused
+// graph's bit for bit.
 #include <cmath>
 
 #include "passes/graph_edit.h"
@@ -97,14 +99,39 @@ struct AddFuser {
     return false;
   }
 
+  // The nearest integer upsample producing v, read only there: its input
+  // and factors.
+  const ir::Node* upsample_of(int v, int64_t* fh, int64_t* fw) const {
+    const ir::Node* r = sole_producer(v, "Resize");
+    return r && integer_upsample(*r, fh, fw) ? r : nullptr;
+  }
+
+  // Concat along channels of 4-D f32 tensors, at least one upsampled:
+  // the new inputs, their factors, the Resize nodes absorbed.
+  bool plan_concat(const ir::Node& n, std::vector<int>* inputs, std::vector<int64_t>* factors, std::vector<int>* absorbed) const {
+    if (n.op_type != "Concat" || !n.domain.empty() || n.inputs.empty() || n.outputs.size() != 1 || !plain_4d_f32(n.outputs[0])) return false;
+    const int64_t axis = n.attr_i("axis", 0);
+    if (axis != 1 && axis != -3) return false;
+    for (int v : n.inputs) {
+      if (!plain_4d_f32(v)) return false;
+      int64_t fh = 1, fw = 1;
+      const ir::Node* r = upsample_of(v, &fh, &fw);
+      if (r) absorbed->push_back(int(r - g.nodes.data()));
+      inputs->push_back(r ? r->inputs[0] : v);
+      factors->push_back(fh);
+      factors->push_back(fw);
+    }
+    return !absorbed->empty();
+  }
+
   // The plan for Add node `n`, or false when it fuses nothing.
   bool plan(const ir::Node& n, Plan* p) const {
     if (n.op_type != "Add" || !n.domain.empty() || n.inputs.size() != 2 || n.outputs.size() != 1) return false;
     if (!plain_4d_f32(n.outputs[0]) || n.inputs[0] < 0 || n.inputs[1] < 0 || n.inputs[0] == n.inputs[1]) return false;
     for (int side = 0; side < 2; ++side) {
-      const ir::Node* r = sole_producer(n.inputs[size_t(side)], "Resize");
+      const ir::Node* r = upsample_of(n.inputs[size_t(side)], &p->fh, &p->fw);
       const int other = n.inputs[size_t(1 - side)];
-      if (!r || !integer_upsample(*r, &p->fh, &p->fw) || !plain_4d_f32(other) || type(other).dims != type(n.outputs[0]).dims) continue;
+      if (!r || !plain_4d_f32(other) || type(other).dims != type(n.outputs[0]).dims) continue;
       p->b = r->inputs[0];
       p->absorbed.push_back(int(r - g.nodes.data()));
       // The other operand may itself be a gated Add read only here.
@@ -119,10 +146,11 @@ struct AddFuser {
 
 }  // namespace
 
-// Each Add node that fuses becomes the FusedAdd (it stays where it is: every input it
-// takes is produced before it), the nodes it absorbs go.
-PassStats fuse_add(ir::Graph& g, const PassContext& ctx) {
-  PassStats st{"fuse_add", g.nodes.size(), 0, {}};
+// Each Add or Concat node that fuses becomes the fused op (it stays where
+// it is: every input it takes is produced before it), the nodes it absorbs
+// go.
+PassStats fuse_upsample(ir::Graph& g, const PassContext& ctx) {
+  PassStats st{"fuse_upsample", g.nodes.size(), 0, {}};
   const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
   GraphEdit e(g);
   AddFuser f{g, e, info};
@@ -131,13 +159,25 @@ PassStats fuse_add(ir::Graph& g, const PassContext& ctx) {
   // would fuse on its own first and leave the pair as two passes).
   for (size_t n = g.nodes.size(); n-- > 0;) {
     if (e.dead(int(n))) continue;
+    ir::Node& node = g.nodes[n];
+    std::vector<int> inputs, absorbed;
+    std::vector<int64_t> factors;
+    if (f.plan_concat(node, &inputs, &factors, &absorbed)) {
+      node.op_type = "FusedConcat";
+      node.domain = "pareto";
+      node.inputs = inputs;
+      node.attrs.clear();  // the axis is 1 by construction
+      node.set_attr(ir::attr_ints("upsample", factors));
+      for (int k : absorbed) e.kill(k);
+      st.rewrites["upsample + Concat"]++;
+      continue;
+    }
     Plan p;
-    if (!f.plan(g.nodes[n], &p)) continue;
-    ir::Node& add = g.nodes[n];
-    add.op_type = "FusedAdd";
-    add.domain = "pareto";
-    add.inputs = {p.a, p.b, p.gate};
-    if (p.b >= 0) add.set_attr(ir::attr_ints("upsample", {p.fh, p.fw}));
+    if (!f.plan(node, &p)) continue;
+    node.op_type = "FusedAdd";
+    node.domain = "pareto";
+    node.inputs = {p.a, p.b, p.gate};
+    if (p.b >= 0) node.set_attr(ir::attr_ints("upsample", {p.fh, p.fw}));
     for (int k : p.absorbed) e.kill(k);
     st.rewrites[std::string(p.gate >= 0 ? "gate" : "") + (p.gate >= 0 && p.b >= 0 ? " + " : "") + (p.b >= 0 ? "upsample" : "") + " Add"]++;
   }
