@@ -272,8 +272,10 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     }
     for (const OnnxLayerReport& l : all.layers)
       if (l.quantized) r.layers.push_back({l.node, l.sensitivity, 0, 0, -1});
-    // pareto quantize's default keeps the first and last conv of all of them (grouped ones included).
-    const std::string first_conv = all.layers.empty() ? "" : all.layers.front().node, last_conv = all.layers.empty() ? "" : all.layers.back().node;
+    // pareto quantize's default keeps its end layers float (the first conv, the last when it ends the network).
+    std::set<std::string> end_layers;
+    for (const OnnxLayerReport& l : all.layers)
+      if (l.end_layer) end_layers.insert(l.node);
     if (r.layers.empty()) fail_argument(in + ": no conv that int8 can serve");
     t.progress(1, 0, "sensitivity of " + std::to_string(r.layers.size()) + " convs");
     const std::map<std::string, double> fp32_ms = t.node_ms(in), int8_ms = t.node_ms(all_path);
@@ -293,7 +295,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     std::vector<std::string> ends, every;
     for (const OnnxTuneLayer& l : r.layers) {
       every.push_back(l.node);
-      if (l.node != first_conv && l.node != last_conv) ends.push_back(l.node);
+      if (!end_layers.count(l.node)) ends.push_back(l.node);
     }
     add("fp32", {});
     if (!ends.empty()) add("int8 float ends", ends);
