@@ -48,8 +48,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 // x[1,8,12,12] -> Conv 3x3 (16) -> Relu -> Conv 1x1 (16) -> Clip(0,6) -> Conv 1x1 (4) -> y
-// (Clip's bounds as attributes: the opset must be below 11)
-std::string conv_model(int64_t opset) {
+// (Clip's bounds as attributes: the opset must be below 11); with
+// upsampling_head a 2x2 stride-2 ConvTranspose (4) follows: y[1,4,24,24].
+std::string conv_model(int64_t opset, bool upsampling_head = false) {
   Msg g;
   int k = 0;
   auto weight = [&](const std::vector<int64_t>& dims, float scale) {
@@ -69,10 +70,13 @@ std::string conv_model(int64_t opset) {
   g.m(1, pb::node("Relu", {"a"}, {"b"}, "relu"));
   conv("b", "c", 16, 16, 1);
   g.m(1, pb::node("Clip", {"c"}, {"d"}, "clip", {pb::attr_float("min", 0.f), pb::attr_float("max", 6.f)}));  // opset < 11 form
-  conv("d", "y", 16, 4, 1);
+  conv("d", upsampling_head ? "e" : "y", 16, 4, 1);
+  if (upsampling_head)
+    g.m(1, pb::node("ConvTranspose", {"e", weight({4, 4, 2, 2}, 0.3f)}, {"y"}, "head",
+                    {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})}));
   g.s(2, "convs");
   g.m(11, pb::value_info("x", 1, {1, 8, 12, 12}));
-  g.m(12, pb::value_info("y", 1, {1, 4, 12, 12}));
+  g.m(12, pb::value_info("y", 1, upsampling_head ? std::vector<int64_t>{1, 4, 24, 24} : std::vector<int64_t>{1, 4, 12, 12}));
   return pb::model(g, opset).bytes;
 }
 
@@ -232,6 +236,25 @@ TEST(OnnxQuantize, QdqModelRunsInt8AndStaysCloseToFloat) {
   for (int64_t i = 0; i < want[0].numel(); ++i) scale = std::max(scale, double(std::abs(want[0].data<float>()[i])));
   EXPECT_LT(max_abs_diff(a, b), 0.02 * scale);
   EXPECT_LT(max_abs_diff(b, want[0]), 0.1 * scale);
+}
+
+// keep_first_last keeps the first conv and the network's last weighted
+// layer: the last conv only when nothing with weights follows it.
+TEST(OnnxQuantize, LastConvStaysFloatOnlyWhenItEndsTheNetwork) {
+  std::vector<quant::InputSample> samples;
+  for (uint32_t s = 0; s < 2; ++s) samples.push_back({input(s)});
+  quant::OnnxQuantOptions o;
+  o.method = quant::CalibMethod::minmax;
+  for (bool head : {false, true}) {
+    quant::OnnxQuantReport rep;
+    quant::quantize_onnx(load_bytes(conv_model(9, head)), samples, o, &rep);
+    ASSERT_EQ(rep.layers.size(), 3u);
+    EXPECT_EQ(rep.layers[0].kept_because, "first conv");
+    EXPECT_TRUE(rep.layers[1].quantized);
+    EXPECT_EQ(rep.layers[2].quantized, head) << (head ? "before a ConvTranspose" : "the output layer");
+    EXPECT_EQ(rep.layers[2].end_layer, !head);
+    EXPECT_EQ(rep.layers[2].kept_because, head ? "" : "last layer");
+  }
 }
 
 namespace {
