@@ -202,6 +202,8 @@ const ConvCase kConvCases[] = {
     {1, 2, 6, 20, 2, 3, 3, 2, 1, 3, 1, 1, 1, 1, 1, 1},      // stride_w 3: the generic loop
     {1, 3, 7, 161, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},     // stride 2 over long odd rows: the vector deinterleave and its tail
     {1, 2, 5, 64, 2, 3, 3, 2, 2, 2, 1, 1, 0, 0, 1, 1},      // stride 2, no left pad, a row of exactly 4 blocks
+    {1, 4, 2, 96, 4, 5, 5, 4, 1, 1, 1, 1, 2, 2, 2, 2},      // 5x5 over 2 rows (PP-OCR cls): 3 of 5 kernel rows on the border
+    {1, 3, 3, 37, 3, 5, 5, 3, 2, 1, 1, 1, 2, 2, 2, 2},      // 5x5 stride (2,1) over 3 rows: border rows below and above
     // Stride 1, output as wide as the input: whole rows lowered as one shifted
     // copy (openWakeWord's 1x3 / 3x1 convs), and blocks that are not whole rows.
     {1, 24, 74, 32, 24, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},   // 1x3, pads left and right

@@ -32,12 +32,17 @@ int64_t scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + 
 // order as a multiply and a separate add (fp-contract is off in this file),
 // so both give the same bits, and so do the plain graph's results against
 // ONNX Runtime's. NB blocks side by side keep NB add chains in flight.
+// Kernel rows that fall on the zero border are skipped, as the generic twin
+// skips them (on short maps, 2-3 rows under a 5x5 kernel as in PP-OCR cls,
+// they are most of the taps).
 template <int KW, int S, int NB>
-void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t ow, __m512 acc[NB]) {
+void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t oh, int64_t ow, __m512 acc[NB]) {
   const int64_t kw = KW > 0 ? KW : p.kw;
   const int64_t row_floats = S * pw;
   for (int b = 0; b < NB; ++b) acc[b] = vbias;
   for (int64_t i = 0; i < p.kh; ++i) {
+    const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+    if (ih < 0 || ih >= p.h) continue;
     const float* s = top + i * p.dil_h * row_floats + ow;
     const float* ki = k + i * kw;
     for (int64_t j = 0; j < kw; ++j) {
@@ -126,18 +131,18 @@ void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float
     int64_t ow = 0;
     for (; ow + kWide * kLanes <= p.out_w; ow += kWide * kLanes) {
       __m512 v[kWide];
-      sum_blocks<KW, S, kWide>(p, top, pw, k, vbias, ow, v);
+      sum_blocks<KW, S, kWide>(p, top, pw, k, vbias, oh, ow, v);
       for (int b = 0; b < kWide; ++b) _mm512_storeu_ps(d + ow + b * kLanes, v[b]);
     }
     if (ow + 2 * kLanes <= p.out_w) {
       __m512 v[2];
-      sum_blocks<KW, S, 2>(p, top, pw, k, vbias, ow, v);
+      sum_blocks<KW, S, 2>(p, top, pw, k, vbias, oh, ow, v);
       for (int b = 0; b < 2; ++b) _mm512_storeu_ps(d + ow + b * kLanes, v[b]);
       ow += 2 * kLanes;
     }
     for (; ow < p.out_w; ow += kLanes) {
       __m512 v[1];
-      sum_blocks<KW, S, 1>(p, top, pw, k, vbias, ow, v);
+      sum_blocks<KW, S, 1>(p, top, pw, k, vbias, oh, ow, v);
       if (ow + kLanes <= p.out_w) {
         _mm512_storeu_ps(d + ow, v[0]);
       } else {  // the row's tail: no write past it
