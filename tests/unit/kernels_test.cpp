@@ -316,7 +316,8 @@ TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
     auto x = random_vec(size_t(c.h * c.w), 3);
     auto k = random_vec(size_t(c.kh * c.kw), 4);
     const size_t out = size_t(p.out_h * p.out_w);
-    std::vector<float> want(out), got(out + 16, kGuard), scratch(size_t(avx512::depthwise_scratch_floats(p)));
+    // Scratch starts as NaN: a read of a row the kernel did not write shows up.
+    std::vector<float> want(out), got(out + 16, kGuard), scratch(size_t(avx512::depthwise_scratch_floats(p)), std::nanf(""));
     f32_depthwise_plane_generic(p, x.data(), k.data(), 0.25f, want.data());
     avx512::depthwise_plane(p, x.data(), k.data(), 0.25f, got.data(), scratch.data());
     // Same operations in the same order (fp-contract off): the same bits.

@@ -20,6 +20,7 @@ namespace pareto::kernels::avx512 {
 
 namespace {
 constexpr int64_t kLanes = 16;
+constexpr int kGroupRows = 4;  // output rows summed together where the row stride is 1
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Scratch geometry: each padded input row is stride_w phase segments of
@@ -100,7 +101,7 @@ void store_block(float* d, __m512 v, int64_t count) {
 // first row left for the one-row path.
 template <int KW, int S>
 int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
-  constexpr int R = 4, NB = 3;
+  constexpr int R = kGroupRows, NB = 3;
   if (p.stride_h != 1 || p.dil_h != 1) return 0;
   int64_t oh0 = 0;
   for (; oh0 + R <= p.out_h; oh0 += R) {
@@ -167,12 +168,15 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
 
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
   const int64_t rows = scratch_rows(p), pw = phase_width(p), stride = p.stride_w;
+  // Only the row groups read the border rows (the one-row path skips them):
+  // on short maps, where there are no groups, they are left unwritten.
+  const bool groups = p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows;
   // Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
   for (int64_t r = 0; r < rows; ++r) {
     float* row = scratch + r * stride * pw;
     const int64_t ih = r - p.pad_top;
     if (ih < 0 || ih >= p.h) {
-      std::fill(row, row + stride * pw, 0.f);
+      if (groups) std::fill(row, row + stride * pw, 0.f);
       continue;
     }
     const float* in = src + ih * p.w;
