@@ -25,7 +25,7 @@ int8=$root/.cache/ocr-int8 qdq=$root/.cache/ocr-int8-qdq
 field() { sed "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/"; }
 printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s | %7s %7s %7s %7s | %9s | %6s %6s %6s %6s\n' model input thr \
   p_fp32 p_bf16 p_int8 ort_fp32 ort_int8 fp32/o bf16/o int8/o int8/o8 bf16_err rss_pf rss_pi rss_of rss_oi
-for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:5 rec:ch_PP-OCRv4_rec_infer.onnx:1,3,48,320:20 cls:ch_ppocr_mobile_v2.0_cls_infer.onnx:1,3,48,192:50; do
+for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:10 rec:ch_PP-OCRv4_rec_infer.onnx:1,3,48,320:20 cls:ch_ppocr_mobile_v2.0_cls_infer.onnx:1,3,48,192:50; do
   IFS=: read -r tag file shape runs <<<"$spec"
   pf=() pb=() pi=() of=() oi=() mpf=() mpi=() mof=() moi=() err=-
   pbench() { "$p" bench "$1" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile "${@:2}" --json; }
