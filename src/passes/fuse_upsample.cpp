@@ -27,12 +27,15 @@ struct AddFuser {
   ir::Graph& g;
   GraphEdit& e;
   const runtime::StaticInfo& info;
+  int64_t opset;
 
   const ir::ValueType& type(int v) const { return info.types[size_t(v)]; }
 
+  // v < 0 is an absent optional input: checked before it indexes anything.
   bool plain_4d_f32(int v) const {
+    if (v < 0) return false;
     const ir::ValueType& t = type(v);
-    return v >= 0 && t.fully_known() && t.dims.size() == 4 && t.dtype == DType::f32;
+    return t.fully_known() && t.dims.size() == 4 && t.dtype == DType::f32;
   }
 
   // The node producing v when v has no other reader, is no graph output and
@@ -49,8 +52,10 @@ struct AddFuser {
   // half_pixel + round_prefer_* (for an integer f the rounding never meets
   // a tie, and both give floor(o / f)). The scales must be those integers
   // exactly (a scale of 2.0000001 moves some taps), or sizes the exact
-  // multiples (scale = size / in is then exact).
+  // multiples (scale = size / in is then exact). Opset 11's input layout
+  // (X, roi, scales, sizes) and attributes; opset 10's Resize has neither.
   bool integer_upsample(const ir::Node& r, int64_t* fh, int64_t* fw) const {
+    if (opset < 11) return false;
     if (r.attr_s("mode", "nearest") != "nearest" || r.attr_i("antialias", 0) != 0 || r.has_attr("axes")) return false;
     const std::string coord = r.attr_s("coordinate_transformation_mode", "half_pixel");
     const std::string nearest = r.attr_s("nearest_mode", "round_prefer_floor");
@@ -59,7 +64,9 @@ struct AddFuser {
     if (!floor_map || r.inputs.size() < 3 || !plain_4d_f32(r.inputs[0]) || !plain_4d_f32(r.outputs[0])) return false;
     const Shape& in = type(r.inputs[0]).dims;
     const Shape& out = type(r.outputs[0]).dims;
-    if (in[0] != out[0] || in[1] != out[1] || in[2] <= 0 || in[3] <= 0 || out[2] % in[2] || out[3] % in[3]) return false;
+    if (in[0] != out[0] || in[1] != out[1] || in[2] <= 0 || in[3] <= 0 || out[2] < in[2] || out[3] < in[3] || out[2] % in[2] ||
+        out[3] % in[3])
+      return false;
     *fh = out[2] / in[2];
     *fw = out[3] / in[3];
     const Tensor* scales = r.inputs[2] >= 0 ? e.constant(r.inputs[2]) : nullptr;
@@ -131,7 +138,10 @@ struct AddFuser {
     for (int side = 0; side < 2; ++side) {
       const ir::Node* r = upsample_of(n.inputs[size_t(side)], &p->fh, &p->fw);
       const int other = n.inputs[size_t(1 - side)];
-      if (!r || !plain_4d_f32(other) || type(other).dims != type(n.outputs[0]).dims) continue;
+      // Both operands already have the Add's shape: a broadcasting Add
+      // (an upsample to [N, C, 1, W] added to [N, C, H, W]) is not this.
+      const Shape& out = type(n.outputs[0]).dims;
+      if (!r || !plain_4d_f32(other) || type(other).dims != out || type(r->outputs[0]).dims != out) continue;
       p->b = r->inputs[0];
       p->absorbed.push_back(int(r - g.nodes.data()));
       // The other operand may itself be a gated Add read only here.
@@ -153,7 +163,7 @@ PassStats fuse_upsample(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"fuse_upsample", g.nodes.size(), 0, {}};
   const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
   GraphEdit e(g);
-  AddFuser f{g, e, info};
+  AddFuser f{g, e, info, ctx.opset};
   // From the last node back: an Add that takes an upsampled operand gets
   // the first pick of a gated Add feeding it (front to back, the gated Add
   // would fuse on its own first and leave the pair as two passes).

@@ -101,8 +101,15 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    one_node(node("FusedConcat", {"x", "b"}, {"y"}, "fcat_count", {attr_ints("upsample", {1, 1})}), {},
                             {value_info("x", 1, {1, 4, 2, 2}), value_info("b", 1, {1, 4, 1, 1})}),
                    {x4, b22}, "two factors per input"});
+  // Zero-element inputs may claim any channel count: their sum overflows.
+  const int64_t huge = int64_t(1) << 62;
+  const Tensor empty_wide = Tensor::zeros(DType::f32, {0, huge, 2, 2});
+  cases.push_back({"FusedConcat whose channels overflow",
+                   one_node(node("FusedConcat", {"x", "z1", "z2"}, {"y"}, "fcat_channels", {attr_ints("upsample", {1, 1, 1, 1, 1, 1})}), {},
+                            {value_info("x", 1, {0, 4, 2, 2}), value_info("z1", 1, {0, huge, 2, 2}), value_info("z2", 1, {0, huge, 2, 2})}),
+                   {Tensor::zeros(DType::f32, {0, 4, 2, 2}), empty_wide, empty_wide}, "channels of input 2 overflow"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
-                              "fcat_factor", "fcat_count"};
+                              "fcat_factor", "fcat_count", "fcat_channels"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

@@ -276,6 +276,43 @@ TEST(Passes, ConcatOfUpsampledMapsBecomesOneFusedConcat) {
   EXPECT_EQ(count(c.after, "Resize"), 1);
 }
 
+// A batch of two: a gate per image ([2, C, 1, 1]) and an upsample given by
+// sizes instead of scales.
+TEST(Passes, BatchedGateAndUpsampleBySizesFuse) {
+  Builder b;
+  const std::string a = b.op("Relu", {"x"});  // [2, 5, 8, 6]
+  const std::string low = b.op("AveragePool", {"x"}, {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})});  // [2, 5, 4, 3]
+  b.g.m(5, pb::tensor_i64("sizes", {4}, {2, 5, 8, 6}));
+  const std::string up = b.op("Resize", {low, "", "", "sizes"},
+                              {pb::attr_string("mode", "nearest"), pb::attr_string("coordinate_transformation_mode", "asymmetric"),
+                               pb::attr_string("nearest_mode", "floor")});
+  const std::string y = b.op("Add", {b.op("Add", {a, b.op("Mul", {a, se_gate(b, a, 5)})}), up});
+  auto c = compile_and_compare(b.write("x", {2, 5, 8, 6}, y), "x", {2, 5, 8, 6}, 0.f, 0.f);
+  EXPECT_EQ(count(c.after, "FusedAdd"), 1);
+  EXPECT_EQ(count(c.after, "Resize") + count(c.after, "Add") + count(c.after, "Mul"), 0);
+}
+
+// Resizes whose taps are not floor(o / f) (asymmetric rounding at factor 3,
+// half_pixel flooring, align_corners), a scale a float step above 2 (tap 2
+// reads input 0, not 1), and an upsample the Add broadcasts over rows: all
+// stay.
+TEST(Passes, ResizesThatAreNotFloorUpsamplesStay) {
+  Builder b;
+  const std::string c1 = b.conv("x", 4, 4, 3);  // [1, 4, 12, 12]
+  const std::string low2 = b.op("AveragePool", {"x"}, {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})});  // 6x6
+  const std::string low3 = b.op("AveragePool", {"x"}, {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("strides", {3, 3})});  // 4x4
+  const std::string t1 = b.op("Add", {c1, resize(b, low3, 3, 3, "asymmetric", "round_prefer_floor")});
+  const std::string t2 = b.op("Add", {c1, resize(b, low2, 2, 2, "half_pixel", "floor")});
+  const std::string t3 = b.op("Add", {c1, resize(b, low2, 2, 2, "align_corners", "round_prefer_floor")});
+  const std::string t4 = b.op("Add", {c1, resize(b, low2, 2.0000002f, 2.0000002f)});
+  const std::string row = b.op("AveragePool", {low2}, {pb::attr_ints("kernel_shape", {6, 1}), pb::attr_ints("strides", {6, 1})});  // [1, 4, 1, 6]
+  const std::string t5 = b.op("Add", {c1, resize(b, row, 1, 2)});  // [1, 4, 1, 12] + [1, 4, 12, 12]
+  const std::string y = b.op("Add", {b.op("Add", {b.op("Add", {t1, t2}), b.op("Add", {t3, t4})}), t5});
+  auto c = compile_and_compare(b.write("x", {1, 4, 12, 12}, y), "x", {1, 4, 12, 12});
+  EXPECT_EQ(count(c.after, "Resize"), 5);
+  EXPECT_EQ(count(c.after, "FusedAdd"), 0);
+}
+
 // What must not fuse: a factor that is not an integer, linear mode, an
 // upsampled tensor read twice, a gate with more than one value per channel.
 TEST(Passes, AddsThatAreNotNearestIntegerUpsamplesStay) {

@@ -4,6 +4,12 @@
 // (FusedConv lives with Conv in nn.cpp: its activation runs per output block.)
 // FusedAdd (passes/fuse_upsample.cpp) is a + a*gate + upsample(b) in one
 // pass, FusedConcat a channel concat of upsampled inputs.
+//
+// FusedAdd must equal the unfused Mul, Add, Add bit for bit: contraction of
+// a*g + a into one FMA would round once where they round twice. x86-64's
+// base flags have no FMA and the AArch64 build turns contraction off, but a
+// build with -march=native would not; off here whatever the flags.
+#pragma GCC optimize("fp-contract=off")
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -36,8 +42,8 @@ void widen_row(const float* src, int64_t n, int64_t factor, float* dst) {
 }
 
 // One output row: a + a*g (when gated) + up, in the order the unfused
-// Mul, Add, Add nodes compute it (floats contract to nothing here: the
-// build turns FMA contraction off), so the result is theirs bit for bit.
+// Mul, Add, Add nodes compute it (no FMA contraction in this file), so the
+// result is theirs bit for bit.
 void gated_add_row(const float* a, const float* up, const float* gate, float* out, int64_t w) {
   if (gate && up) {
     const float g = *gate;
@@ -123,8 +129,10 @@ std::vector<ConcatPart> concat_parts(const OpContext& ctx, Shape* out) {
     if (x.dim(0) != o[0] || o[2] % fh || o[3] % fw || x.dim(2) != o[2] / fh || x.dim(3) != o[3] / fw)
       ctx.invalid("input " + std::to_string(i) + " " + shape_to_string(x.shape()) + " upsampled " + std::to_string(fh) + "x" +
                   std::to_string(fw) + " is not [" + std::to_string(o[0]) + ", C, " + std::to_string(o[2]) + ", " + std::to_string(o[3]) + "]");
+    // Zero-element inputs can carry any channel count: the sum is checked.
+    if (x.dim(1) > INT64_MAX - o[1]) ctx.invalid("channels of input " + std::to_string(i) + " overflow the output's");
     parts.push_back({x.data<float>(), x.dim(1), fh, fw, o[1]});
-    (*out)[1] += x.dim(1);  // channels of tensors that exist: no overflow
+    (*out)[1] += x.dim(1);
   }
   return parts;
 }
