@@ -20,7 +20,7 @@ struct OnnxQuantizeOptions {
   std::string method = "minmax";  // activation ranges: minmax, percentile, entropy (KL) or mse
   double percentile = 99.99;      // for "percentile": of |x|
   std::vector<std::string> keep;  // conv node names (or output names) kept in float
-  bool keep_first_last = true;    // the first conv, and the last when it is the network's last weighted layer, stay float
+  bool keep_first_last = true;    // the first conv, and each conv no weighted layer follows (an output layer), stay float
   bool sensitivity = false;       // also the output error with each conv alone in int8 (one run per conv and sample)
   // Q/DQ on conv outputs too: ONNX Runtime's full QDQ form (it fuses
   // DQ -> Conv -> Q into QLinearConv). Without it only conv inputs are
@@ -45,9 +45,9 @@ struct OnnxLayerReport {
   std::string node, output;
   bool quantized = false;
   std::string kept_because;  // why it stayed float ("first conv", "last layer", "--keep" ...)
-  bool end_layer = false;    // the first conv, or the network's last weighted layer: what keep_first_last keeps float
   float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;  // the calibrated uint8 ranges
   double sensitivity = -1;   // relative L2 output error with only this conv in int8; -1: not measured
+  bool end_layer = false;    // the first conv, or one no weighted layer follows: what keep_first_last keeps float
 };
 
 struct OnnxQuantizeReport {

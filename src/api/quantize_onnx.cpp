@@ -104,7 +104,7 @@ Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std:
     rep.samples = r.samples;
     rep.output_error = r.output_error;
     for (const quant::LayerReport& l : r.layers) {
-      rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.end_layer, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity});
+      rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity, l.end_layer});
       (l.quantized ? rep.quantized : rep.kept)++;
     }
     rep.seconds = now_seconds() - t0;

@@ -52,13 +52,38 @@ bool quantizable_conv(const ir::Graph& g, const ir::Node& n) {
   return true;
 }
 
-// A layer with learned weights: Conv, ConvTranspose, Gemm or MatMul with a
-// constant operand of rank >= 2.
+// A layer with learned weights: ONNX Conv, ConvTranspose, Gemm, MatMul or
+// a recurrent layer with a constant operand of rank >= 2.
 bool weighted_layer(const ir::Graph& g, const ir::Node& n) {
-  if (n.op_type != "Conv" && n.op_type != "ConvTranspose" && n.op_type != "Gemm" && n.op_type != "MatMul") return false;
+  static const std::set<std::string> kWeighted = {"Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN"};
+  if (!(n.domain.empty() || n.domain == "ai.onnx") || !kWeighted.count(n.op_type)) return false;
   for (size_t i = 0; i < n.inputs.size() && i < 2; ++i)
     if (n.inputs[i] >= 0 && g.values[size_t(n.inputs[i])].constant.defined() && g.values[size_t(n.inputs[i])].constant.rank() >= 2) return true;
   return false;
+}
+
+// For each node: whether a weighted layer reads what it computes, directly
+// or through other nodes (a subgraph's implicit reads count). A conv
+// nothing weighted follows is an output layer (each head of a multi-head
+// network has its own).
+std::vector<bool> feeds_weighted_layer(const ir::Graph& g) {
+  std::vector<std::vector<int>> readers(g.values.size());
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    std::vector<int> reads = g.nodes[ni].inputs;
+    const std::vector<int> implicit = g.implicit_inputs(g.nodes[ni]);
+    reads.insert(reads.end(), implicit.begin(), implicit.end());
+    for (int v : reads)
+      if (v >= 0) readers[size_t(v)].push_back(int(ni));
+  }
+  std::vector<bool> feeds(g.nodes.size(), false);
+  const std::vector<int> order = g.topological_order();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {  // readers first
+    for (int v : g.nodes[size_t(*it)].outputs)
+      if (v >= 0)
+        for (int r : readers[size_t(v)])
+          if (weighted_layer(g, g.nodes[size_t(r)]) || feeds[size_t(r)]) feeds[size_t(*it)] = true;
+  }
+  return feeds;
 }
 
 int add_value(ir::Graph& g, const std::string& hint, DType dtype, const Shape& dims, bool rank_known) {
@@ -236,16 +261,14 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
   rep.method = options.method;
 
   // Which convs: every quantizable one, minus the kept ones.
-  // "Last" means the network's last weighted layer: a conv followed by a
-  // ConvTranspose or a fully-connected head (which stay float anyway) is
-  // not the output layer (PP-OCR det's last conv is followed by two
+  // "Last" means an output layer: a conv that no weighted layer follows.
+  // One followed by a ConvTranspose or a fully-connected head (which stay
+  // float anyway) is not (PP-OCR det's last conv is followed by two
   // ConvTransposes; keeping it float cost 1.6 ms and no CER).
   std::vector<int> convs;
-  int last_weighted = -1;
-  for (int ni : g.topological_order()) {
+  for (int ni : g.topological_order())
     if (quantizable_conv(g, g.nodes[size_t(ni)])) convs.push_back(ni);
-    if (weighted_layer(g, g.nodes[size_t(ni)])) last_weighted = ni;
-  }
+  const std::vector<bool> feeds_weighted = feeds_weighted_layer(g);
   if (convs.empty()) fail_unsupported("no convolution with constant float weights to quantize");
   std::vector<int> chosen;
   for (size_t k = 0; k < convs.size(); ++k) {
@@ -253,7 +276,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     LayerReport lr;
     lr.node = n.name;
     lr.output = g.values[size_t(n.outputs[0])].name;
-    lr.end_layer = k == 0 || convs[k] == last_weighted;
+    lr.end_layer = k == 0 || !feeds_weighted[size_t(convs[k])];
     if (options.keep_first_last && lr.end_layer) lr.kept_because = k == 0 ? "first conv" : "last layer";
     if (!options.quantize_depthwise && n.attr_i("group", 1) != 1) lr.kept_because = "grouped";
     for (const std::string& keep : options.keep)

@@ -23,7 +23,7 @@ struct OnnxQuantOptions {
   CalibMethod method = CalibMethod::minmax;
   double percentile = 99.99;
   std::vector<std::string> keep;  // conv node names (or output names) kept in float
-  bool keep_first_last = true;    // the first conv, and the last when it is the network's last weighted layer, stay float
+  bool keep_first_last = true;    // the first conv, and each conv no weighted layer follows (an output layer), stay float
   bool sensitivity = false;       // measure each conv alone (one run per conv and sample)
   bool quantize_outputs = false;  // Q/DQ on conv outputs as well
   bool quantize_depthwise = false;  // grouped convs too (memory-bound: int8 saves little, costs accuracy)
@@ -35,9 +35,9 @@ struct LayerReport {
   std::string node, output;
   bool quantized = false;
   std::string kept_because;  // why it stayed float
-  bool end_layer = false;    // the first conv, or the network's last weighted layer
   float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;
   double sensitivity = -1;  // relative output error with only this conv in int8 (-1: not measured)
+  bool end_layer = false;   // the first conv, or one no weighted layer follows (an output layer)
 };
 
 struct OnnxQuantReport {

@@ -44,6 +44,8 @@ TEST(VadInt8, SegmentsMatchTheFloatModel) {
   const std::string int8_model = dir + "/silero_int8.onnx";
   auto report = pareto::quantize_onnx_model(model(), int8_model, samples.value(), q);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
+  for (const pareto::OnnxLayerReport& l : report.value().layers)
+    std::printf("[vad int8] %s: %s\n", l.node.c_str(), l.quantized ? "int8" : ("float, " + l.kept_because).c_str());
   EXPECT_EQ(report.value().quantized, 4) << "the four encoder convs run int8 (the STFT and decoder convs stay float)";
   std::printf("[vad int8] %d convs int8, %d float, %d calibration windows, output error %.3e\n", report.value().quantized, report.value().kept,
               report.value().samples, report.value().output_error);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "frontend/onnx/onnx_loader.h"
@@ -49,8 +50,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 
 // x[1,8,12,12] -> Conv 3x3 (16) -> Relu -> Conv 1x1 (16) -> Clip(0,6) -> Conv 1x1 (4) -> y
 // (Clip's bounds as attributes: the opset must be below 11); with
-// upsampling_head a 2x2 stride-2 ConvTranspose (4) follows: y[1,4,24,24].
-std::string conv_model(int64_t opset, bool upsampling_head = false) {
+// upsampling_head a 2x2 stride-2 ConvTranspose (4) follows: y[1,4,24,24];
+// with second_head a second output y2 = Conv 1x1 (4) of the Relu's output.
+std::string conv_model(int64_t opset, bool upsampling_head = false, bool second_head = false) {
   Msg g;
   int k = 0;
   auto weight = [&](const std::vector<int64_t>& dims, float scale) {
@@ -74,9 +76,11 @@ std::string conv_model(int64_t opset, bool upsampling_head = false) {
   if (upsampling_head)
     g.m(1, pb::node("ConvTranspose", {"e", weight({4, 4, 2, 2}, 0.3f)}, {"y"}, "head",
                     {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})}));
+  if (second_head) conv("b", "y2", 16, 4, 1);
   g.s(2, "convs");
   g.m(11, pb::value_info("x", 1, {1, 8, 12, 12}));
   g.m(12, pb::value_info("y", 1, upsampling_head ? std::vector<int64_t>{1, 4, 24, 24} : std::vector<int64_t>{1, 4, 12, 12}));
+  if (second_head) g.m(12, pb::value_info("y2", 1, {1, 4, 12, 12}));
   return pb::model(g, opset).bytes;
 }
 
@@ -238,8 +242,8 @@ TEST(OnnxQuantize, QdqModelRunsInt8AndStaysCloseToFloat) {
   EXPECT_LT(max_abs_diff(b, want[0]), 0.1 * scale);
 }
 
-// keep_first_last keeps the first conv and the network's last weighted
-// layer: the last conv only when nothing with weights follows it.
+// keep_first_last keeps the first conv and the output layers: the last
+// conv only when nothing with weights follows it.
 TEST(OnnxQuantize, LastConvStaysFloatOnlyWhenItEndsTheNetwork) {
   std::vector<quant::InputSample> samples;
   for (uint32_t s = 0; s < 2; ++s) samples.push_back({input(s)});
@@ -254,6 +258,31 @@ TEST(OnnxQuantize, LastConvStaysFloatOnlyWhenItEndsTheNetwork) {
     EXPECT_EQ(rep.layers[2].quantized, head) << (head ? "before a ConvTranspose" : "the output layer");
     EXPECT_EQ(rep.layers[2].end_layer, !head);
     EXPECT_EQ(rep.layers[2].kept_because, head ? "" : "last layer");
+  }
+}
+
+// Two heads: each output conv is an output layer and stays float, though
+// only one of them is last in the node order; with a ConvTranspose after
+// one head, only the other stays float.
+TEST(OnnxQuantize, EachHeadsOutputConvStaysFloat) {
+  std::vector<quant::InputSample> samples;
+  for (uint32_t s = 0; s < 2; ++s) samples.push_back({input(s)});
+  quant::OnnxQuantOptions o;
+  o.method = quant::CalibMethod::minmax;
+  for (bool upsampling : {false, true}) {
+    quant::OnnxQuantReport rep;
+    quant::quantize_onnx(load_bytes(conv_model(9, upsampling, true)), samples, o, &rep);
+    ASSERT_EQ(rep.layers.size(), 4u);
+    std::map<std::string, const quant::LayerReport*> by_node;
+    for (const quant::LayerReport& l : rep.layers) by_node[l.node] = &l;
+    const char* head = upsampling ? "e_conv" : "y_conv";  // the first head's conv
+    for (const char* name : {"a_conv", "c_conv", head, "y2_conv"}) ASSERT_TRUE(by_node.count(name)) << name;
+    EXPECT_EQ(by_node["a_conv"]->kept_because, "first conv");
+    EXPECT_TRUE(by_node["c_conv"]->quantized);
+    EXPECT_FALSE(by_node["c_conv"]->end_layer);
+    EXPECT_EQ(by_node[head]->kept_because, upsampling ? "" : "last layer") << (upsampling ? "before a ConvTranspose" : "the first head's output conv");
+    EXPECT_EQ(by_node[head]->end_layer, !upsampling);
+    EXPECT_EQ(by_node["y2_conv"]->kept_because, "last layer") << "the second head's output conv";
   }
 }
 
