@@ -111,17 +111,19 @@ struct ActParams {
   uint8_t zero = 0;
 };
 
-// T -> QuantizeLinear -> DequantizeLinear -> every former reader of T.
-// Returns the quantized (uint8) value.
-int quantize_activation(ir::Graph& g, int t, const ActParams& q) {
+// T -> QuantizeLinear -> DequantizeLinear -> the readers of T listed in
+// `readers` (node indices; empty: every reader). Returns the quantized
+// (uint8) value.
+int quantize_activation(ir::Graph& g, int t, const ActParams& q, const std::set<int>& readers) {
   const ir::Value v = g.values[size_t(t)];
   const int s = g.add_constant(v.name + "_scale", Tensor::scalar<float>(q.scale));
   const int z = g.add_constant(v.name + "_zero_point", Tensor::scalar<uint8_t>(q.zero));
   const int tq = add_value(g, v.name + "_quantized", DType::u8, v.type.dims, v.type.rank_known);
   const int tdq = add_value(g, v.name + "_dequantized", DType::f32, v.type.dims, v.type.rank_known);
-  for (ir::Node& n : g.nodes)
-    for (int& in : n.inputs)
-      if (in == t) in = tdq;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+    if (readers.empty() || readers.count(int(ni)))
+      for (int& in : g.nodes[ni].inputs)
+        if (in == t) in = tdq;
   add_node(g, "QuantizeLinear", v.name + "_QuantizeLinear", {t, s, z}, tq);
   add_node(g, "DequantizeLinear", v.name + "_DequantizeLinear", {tq, s, z}, tdq);
   return tq;
@@ -219,14 +221,25 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
   ir::Model m = clone_model(float_model);
   ir::Graph& g = *m.graph;
   onnx::upgrade_to_opset13(m);
-  std::set<int> tensors;
+  // Each quantized conv's input is quantized for that conv only: a float
+  // reader of the same tensor (a depthwise conv beside a quantized 1x1)
+  // keeps the exact values, and the Q/DQ pair folds into the int8 convs
+  // instead of running on its own for it. A quantized conv output
+  // (quantize_outputs) is rounded for every reader, as an engine running
+  // QLinearConv would give it to them.
+  std::map<int, std::set<int>> tensors;  // tensor -> the readers to rewire (empty: all)
+  std::set<int> outputs;
+  for (int ni : chosen)
+    if (quantize_outputs) outputs.insert(g.nodes[size_t(ni)].outputs[0]);
   for (int ni : chosen) {
-    tensors.insert(g.nodes[size_t(ni)].inputs[0]);
-    if (quantize_outputs) tensors.insert(g.nodes[size_t(ni)].outputs[0]);
+    tensors[g.nodes[size_t(ni)].inputs[0]].insert(ni);
+    if (quantize_outputs) tensors[g.nodes[size_t(ni)].outputs[0]];
   }
+  for (auto& [t, readers] : tensors)
+    if (outputs.count(t)) readers.clear();
   for (int ni : chosen) quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
-  for (int t : tensors) {
-    const int tq = quantize_activation(g, t, act.at(t));
+  for (const auto& [t, readers] : tensors) {
+    const int tq = quantize_activation(g, t, act.at(t), readers);
     if (expose) g.outputs.push_back(tq);
   }
   return m;

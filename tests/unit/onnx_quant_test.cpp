@@ -263,7 +263,8 @@ TEST(OnnxQuantize, LastConvStaysFloatOnlyWhenItEndsTheNetwork) {
 
 // Two heads: each output conv is an output layer and stays float, though
 // only one of them is last in the node order; with a ConvTranspose after
-// one head, only the other stays float.
+// one head, only the other stays float. The tensor both heads read is
+// rounded for the int8 conv only.
 TEST(OnnxQuantize, EachHeadsOutputConvStaysFloat) {
   std::vector<quant::InputSample> samples;
   for (uint32_t s = 0; s < 2; ++s) samples.push_back({input(s)});
@@ -271,8 +272,15 @@ TEST(OnnxQuantize, EachHeadsOutputConvStaysFloat) {
   o.method = quant::CalibMethod::minmax;
   for (bool upsampling : {false, true}) {
     quant::OnnxQuantReport rep;
-    quant::quantize_onnx(load_bytes(conv_model(9, upsampling, true)), samples, o, &rep);
+    const ir::Model q = quant::quantize_onnx(load_bytes(conv_model(9, upsampling, true)), samples, o, &rep);
     ASSERT_EQ(rep.layers.size(), 4u);
+    // The Relu's output b feeds c_conv (int8) and y2_conv (float): only
+    // c_conv reads it through the Q/DQ pair, y2_conv reads the exact values.
+    std::map<std::string, std::string> input_of;
+    for (const ir::Node& n : q.graph->nodes)
+      if (!n.inputs.empty() && n.inputs[0] >= 0) input_of[n.name] = q.graph->values[size_t(n.inputs[0])].name;
+    EXPECT_EQ(input_of["c_conv"], "b_dequantized");
+    EXPECT_EQ(input_of["y2_conv"], "b");
     std::map<std::string, const quant::LayerReport*> by_node;
     for (const quant::LayerReport& l : rep.layers) by_node[l.node] = &l;
     const char* head = upsampling ? "e_conv" : "y_conv";  // the first head's conv
