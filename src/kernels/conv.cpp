@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/int8_conv.h"
 #include "kernels/scratch.h"
 
 namespace pareto::kernels {
@@ -142,7 +143,8 @@ namespace {
 
 
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
-  const int64_t mult = p.c_out / p.c_in;
+  const int64_t mult = p.c_out / p.c_in, plane = p.out_h * p.out_w;
+  const QuantizedOutput& q = p.quant_out;
   const bool fast = kBuildX86 && kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
   parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
     float* scratch = nullptr;
@@ -152,16 +154,18 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
       const float* src = x + (n * p.c_in + ic) * p.h * p.w;
       const float* k = w + oc * p.kh * p.kw;
-      float* dst = y + nc * p.out_h * p.out_w;
+      // Rounded to uint8 at the end: the float plane goes to scratch.
+      float* dst = q.data ? thread_scratch<float, 5>(size_t(plane)) : y + nc * plane;
       const float b = bias ? bias[oc] : 0.f;
       bool done = false;
       if constexpr (kBuildX86)
         if (fast) avx512::depthwise_plane(p, src, k, b, dst, scratch), done = true;
       if (!done) f32_depthwise_plane_generic(p, src, k, b, dst);
       if (p.epilogue.active()) {  // the plane is still in cache
-        const float* res = p.epilogue.residual ? p.epilogue.residual + (dst - y) : nullptr;
-        apply_activation(p.epilogue.act, dst, res, p.out_h * p.out_w);
+        const float* res = p.epilogue.residual ? p.epilogue.residual + nc * plane : nullptr;
+        apply_activation(p.epilogue.act, dst, res, plane);
       }
+      if (q.data) quantize_u8(dst, plane, q.scale, q.zero, q.data + nc * plane);
     }
   });
 }
@@ -243,8 +247,10 @@ bool pointwise_applicable(const ConvParams& p) {
          p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in >= 1 && p.c_in <= 128;
 }
 
+bool f32_conv_is_depthwise(const ConvParams& p) { return p.group == p.c_in && p.c_out % p.c_in == 0 && p.group > 1; }
+
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
-  if (p.group == p.c_in && p.c_out % p.c_in == 0 && p.group > 1) {
+  if (f32_conv_is_depthwise(p)) {
     depthwise(p, x, w, bias, y);
     return;
   }

@@ -9,6 +9,16 @@
 
 namespace pareto::kernels {
 
+// A depthwise conv's output rounded to uint8 as QuantizeLinear(scale, zero)
+// would round it, written instead of the float output: the int8 conv that
+// reads it skips its own quantizing pass, and the tensor between them is a
+// quarter of the bytes (passes/fuse_quantize.cpp).
+struct QuantizedOutput {
+  uint8_t* data = nullptr;
+  float scale = 1;
+  int32_t zero = 0;
+};
+
 struct ConvParams {
   int64_t n = 1, c_in = 0, h = 0, w = 0;
   int64_t c_out = 0, kh = 1, kw = 1, group = 1;
@@ -22,7 +32,13 @@ struct ConvParams {
   // Winograd-transformed weights (winograd_transform_weights) when
   // winograd_applicable(p), or null: transformed per call.
   const float* winograd_weights = nullptr;
+  // Depthwise convs only (f32_conv_is_depthwise): when data is set, y is
+  // not written and may be null.
+  QuantizedOutput quant_out;
 };
+
+// Whether f32_conv2d runs p as a depthwise conv (one input channel per group).
+bool f32_conv_is_depthwise(const ConvParams& p);
 
 // y[n, c_out, out_h, out_w]; w[c_out, c_in/group, kh, kw]; bias may be null.
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);

@@ -50,6 +50,7 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   r.passes.push_back(fuse_upsample(g, ctx));  // after: a residual Add the conv takes is not one to fuse here
   r.passes.push_back(eliminate_dead(g, ctx));
   r.passes.push_back(assign_precision(g, ctx));
+  r.passes.push_back(fuse_quantize(g, ctx));  // after: a conv assigned bf16 does not round its output
   r.passes.push_back(choose_layouts(g, ctx));
   r.passes.push_back(prepack_weights(g, ctx));
   return r;

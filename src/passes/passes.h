@@ -34,6 +34,7 @@ PassStats eliminate_common(ir::Graph& g, const PassContext& ctx);     // identic
 PassStats fold_conv_affine(ir::Graph& g, const PassContext& ctx);     // BatchNorm, Mul/Add/Sub/Div by constants into Conv / ConvTranspose / Gemm
 PassStats reparameterize_branches(ir::Graph& g, const PassContext& ctx);  // RepVGG / MobileOne: summed conv branches -> one conv
 PassStats fuse_activation(ir::Graph& g, const PassContext& ctx);      // Conv [+ residual Add] + activation -> FusedConv; HardSwish/SiLU chains
+PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx);        // float depthwise conv read only by int8 convs -> writes their uint8 input
 PassStats fuse_upsample(ir::Graph& g, const PassContext& ctx);        // a + a*gate + nearest-upsample(b) -> FusedAdd; Concat of upsamples -> FusedConcat
 PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx);      // MatMul + Add(bias) -> Gemm
 PassStats inline_constant_ifs(ir::Graph& g, const PassContext& ctx);  // If on a constant condition -> the branch's nodes

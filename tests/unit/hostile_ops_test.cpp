@@ -108,8 +108,18 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    one_node(node("FusedConcat", {"x", "z1", "z2"}, {"y"}, "fcat_channels", {attr_ints("upsample", {1, 1, 1, 1, 1, 1})}), {},
                             {value_info("x", 1, {0, 4, 2, 2}), value_info("z1", 1, {0, huge, 2, 2}), value_info("z2", 1, {0, huge, 2, 2})}),
                    {Tensor::zeros(DType::f32, {0, 4, 2, 2}), empty_wide, empty_wide}, "channels of input 2 overflow"});
+  // fuse_quantize's uint8 output, as an artifact could carry it: on a conv
+  // that is not depthwise, and with a scale that is no scale.
+  const Msg w44 = tensor_f32("w", {4, 4, 1, 1}, std::vector<float>(16, 0.5f)), w41 = tensor_f32("w", {4, 1, 1, 1}, {1, 1, 1, 1});
+  cases.push_back({"a uint8 output on a dense conv",
+                   one_node(node("Conv", {"x", "w"}, {"y"}, "qout_dense", {attr_float("out_scale", 0.1f)}), {w44}, {value_info("x", 1, {1, 4, 2, 2})}),
+                   {x4}, "not a float depthwise conv"});
+  cases.push_back({"a uint8 output with scale 0",
+                   one_node(node("Conv", {"x", "w"}, {"y"}, "qout_scale", {attr_int("group", 4), attr_float("out_scale", 0.f)}), {w41},
+                            {value_info("x", 1, {1, 4, 2, 2})}),
+                   {x4}, "out_scale / out_zero_point out of range"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
-                              "fcat_factor", "fcat_count", "fcat_channels"};
+                              "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

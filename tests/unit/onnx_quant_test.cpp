@@ -5,6 +5,8 @@
 // kernel), against each other and against the float model.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -373,4 +375,92 @@ TEST(OnnxQuantize, Uint8WeightsWithZeroPointsStayExact) {
   const Tensor x = Tensor::from_vector<float>(random_floats(size_t(ci * 35), 7, -5.f, 5.f), {1, ci, 5, 7});
   const auto [plain, optimized] = run_plain_and_optimized(path, "x", x);
   EXPECT_LT(max_abs_diff(plain, optimized), 1e-5 * max_abs(plain));
+}
+
+namespace {
+
+// x[1,8,13,11] -> Conv 1x1 (16) -> Relu -> depthwise 3x3 (16) -> Relu = d,
+// then y = Conv 1x1 (8) of d and y2 = Conv 3x3 (4) of d; with float_reader
+// d is also a graph output.
+std::string depthwise_model(bool float_reader) {
+  Msg g;
+  int k = 0;
+  auto weight = [&](const std::vector<int64_t>& dims) {
+    const std::string name = "w" + std::to_string(k++);
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
+    std::vector<float> v = random_floats(size_t(n), uint32_t(200 + k));
+    for (float& x : v) x *= 0.3f;
+    g.m(5, pb::tensor_f32(name, dims, v));
+    return name;
+  };
+  auto conv = [&](const std::string& x, const std::string& y, int64_t cin, int64_t cout, int64_t ks, int64_t group) {
+    g.m(1, pb::node("Conv", {x, weight({cout, cin / group, ks, ks}), weight({cout})}, {y}, y + "_conv",
+                    {pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2}), pb::attr_int("group", group)}));
+  };
+  conv("x", "a", 8, 16, 1, 1);
+  g.m(1, pb::node("Relu", {"a"}, {"b"}, "relu_b"));
+  conv("b", "c", 16, 16, 3, 16);
+  g.m(1, pb::node("Relu", {"c"}, {"d"}, "relu_d"));
+  conv("d", "y", 16, 8, 1, 1);
+  conv("d", "y2", 16, 4, 3, 1);
+  g.s(2, "depthwise");
+  g.m(11, pb::value_info("x", 1, {1, 8, 13, 11}));
+  g.m(12, pb::value_info("y", 1, {1, 8, 13, 11}));
+  g.m(12, pb::value_info("y2", 1, {1, 4, 13, 11}));
+  if (float_reader) g.m(12, pb::value_info("d", 1, {1, 16, 13, 11}));
+  return pb::model(g, 13).bytes;
+}
+
+}  // namespace
+
+// A float depthwise conv whose output only int8 convs read writes it as
+// uint8 (fuse_quantize): the int8 convs see the bytes their own quantizing
+// would give them, so the outputs equal the unfused ones bit for bit, at 1
+// and 2 threads. A graph output reading it too keeps it float.
+TEST(OnnxQuantize, DepthwiseOutputRoundedForItsInt8ReadersIsExact) {
+  for (bool float_reader : {false, true}) {
+    const ir::Model m = load_bytes(depthwise_model(float_reader));
+    std::vector<quant::InputSample> samples;
+    for (uint32_t s = 0; s < 3; ++s)
+      samples.push_back({Tensor::from_vector<float>(random_floats(8 * 13 * 11, 40 + s, -2.f, 2.f), {1, 8, 13, 11})});
+    quant::OnnxQuantOptions o;
+    o.keep_first_last = false;
+    o.method = quant::CalibMethod::minmax;
+    quant::OnnxQuantReport rep;
+    const std::string path = ::testing::TempDir() + "/depthwise_int8_" + std::to_string(float_reader) + ".onnx";
+    onnx::save_model(quant::quantize_onnx(m, samples, o, &rep), path);
+    const Tensor x = Tensor::from_vector<float>(random_floats(8 * 13 * 11, 99, -2.f, 2.f), {1, 8, 13, 11});
+    for (int threads : {1, 2}) {
+      std::vector<Tensor> outs[2];
+      for (int fuse : {0, 1}) {
+        if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
+        SessionOptions opt;
+        opt.optimize = true;
+        opt.threads = threads;
+        opt.shapes["x"] = {1, 8, 13, 11};
+        auto s = Session::open(path, opt);
+        unsetenv("PARETO_FUSE_QUANTIZE");
+        ASSERT_TRUE(s.ok()) << s.status().to_string();
+        int fused = 0, int8_convs = 0;
+        for (const PassSummary& p : s.value()->passes())
+          for (const auto& [what, count] : p.rewrites) {
+            if (what.find("uint8 for int8") != std::string::npos) fused += count;
+            if (what.find("int8 Conv") != std::string::npos) int8_convs += count;
+          }
+        EXPECT_EQ(int8_convs, 3);
+        EXPECT_EQ(fused, fuse && !float_reader ? 1 : 0) << "float reader " << float_reader;
+        auto y = s.value()->run({{"x", x}});
+        ASSERT_TRUE(y.ok()) << y.status().to_string();
+        outs[fuse] = y.value();
+      }
+      ASSERT_EQ(outs[0].size(), outs[1].size());
+      for (size_t i = 0; i < outs[0].size(); ++i) {
+        ASSERT_EQ(outs[0][i].shape(), outs[1][i].shape());
+        ASSERT_EQ(outs[1][i].dtype(), DType::f32) << "output " << i;
+        EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0)
+            << "output " << i << " at " << threads << " threads";
+      }
+    }
+  }
 }

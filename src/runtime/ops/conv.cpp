@@ -1,6 +1,7 @@
 // Convolutions and transposed convolutions: ONNX attributes to the kernel
 // library's ConvParams, the choice of kernel (int8, bf16, Winograd,
 // pointwise, tiled GEMM) and the weights packed once per executor.
+#include <cmath>
 #include <limits>
 
 #include "kernels/bf16_conv.h"
@@ -236,10 +237,26 @@ void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType ou
 }
 
 
+// out_scale / out_zero_point (passes/fuse_quantize.cpp): a float depthwise
+// conv writes its output rounded to uint8 for the int8 convs reading it.
+// Checked here: the node may come from an artifact file.
+static kernels::QuantizedOutput quantized_output(const OpContext& ctx, const kernels::ConvParams& p) {
+  kernels::QuantizedOutput q;
+  q.scale = ctx.node.attr_f("out_scale", 0.f);
+  const int64_t zero = ctx.node.attr_i("out_zero_point", 0);
+  if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("out_scale / out_zero_point out of range");
+  if (!kernels::f32_conv_is_depthwise(p) || ctx.node.has_attr("x_scale") || ctx.node.has_attr("compute"))
+    ctx.unsupported("a uint8 output (out_scale) on a conv that is not a float depthwise conv");
+  q.zero = int32_t(zero);
+  return q;
+}
+
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w = ctx.in(1);
-  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+  // An int8 conv (x_scale) may read its input already rounded to uint8.
+  const bool x_u8 = x.dtype() == DType::u8 && ctx.node.has_attr("x_scale");
+  if ((x.dtype() != DType::f32 && !x_u8) || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
   kernels::ConvParams p = conv_params(ctx, x, w);
   const float* bias = conv_bias(ctx, p.c_out);
   Shape out = conv_output_shape(x, p);
@@ -258,9 +275,15 @@ void run_conv(OpContext& ctx) {
       p.epilogue.residual = r.data<float>();
     }
   }
+  if (ctx.node.has_attr("out_scale")) {
+    p.quant_out = quantized_output(ctx, p);
+    p.quant_out.data = ctx.out(0, DType::u8, out).data<uint8_t>();
+    ctx.path = "f32 -> u8";
+    return kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, nullptr);
+  }
   Tensor& y = ctx.out(0, DType::f32, out);
   const bool winograd = kernels::winograd_applicable(p);
-  const float* xin = x.data<float>();
+  const float* xin = x_u8 ? nullptr : x.data<float>();
   ctx.path = winograd ? "winograd" : "f32";
   if (ctx.node.has_attr("x_scale")) {
     if (!winograd || kernels::int8_conv_takes_shifted(p)) {
@@ -274,7 +297,7 @@ void run_conv(OpContext& ctx) {
     // without the lowering, beats Winograd where it applies.)
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
-  if (ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
+  if (!x_u8 && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
     ctx.path = "bf16";
     return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
   }
@@ -289,7 +312,10 @@ void run_conv(OpContext& ctx) {
   kernels::f32_conv2d(p, xin, w.data<float>(), bias, y.data<float>());
 }
 
-void infer_conv(InferContext& ctx) { infer_conv_from(ctx, 0, 1, DType::undefined); }
+// f32 out, or uint8 with out_scale; an int8 conv reading uint8 gives f32.
+void infer_conv(InferContext& ctx) {
+  infer_conv_from(ctx, 0, 1, ctx.node.has_attr("out_scale") ? DType::u8 : ctx.node.has_attr("x_scale") ? DType::f32 : DType::undefined);
+}
 
 void infer_conv_transpose(InferContext& ctx) {
   const ir::ValueType* x = ctx.type(0);

@@ -351,7 +351,10 @@ std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p,
 
 // x to uint8 as QuantizeLinear does, into this thread's grow-only buffer
 // (the workers write through the pointer; valid until the next call here).
+// A uint8 x is already that: its producer rounded it with these x_scale and
+// x_zero_point (passes/fuse_quantize.cpp).
 const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
+  if (x.dtype() == DType::u8) return x.data<uint8_t>();
   thread_local std::vector<uint8_t> buf;
   buf.resize(size_t(x.numel()));
   uint8_t* xq = buf.data();

@@ -1,0 +1,79 @@
+// An int8 conv (fold_qdq's Conv with x_scale) rounds its float input to
+// uint8 in a pass of its own: 4 bytes read and 1 written per element, after
+// the producer wrote the 4. Where that input comes from a float depthwise
+// conv (MobileNet-style blocks: depthwise float, pointwise int8) and every
+// reader is an int8 conv with the same x_scale and x_zero_point, the
+// depthwise conv rounds its output itself, plane by plane while the plane
+// is in cache (attributes out_scale, out_zero_point: a uint8 output), and
+// the readers take the uint8 tensor as it is. The same rounding of the same
+// floats: the int8 convs see the same bytes (the tests compare bit for
+// bit), with no float tensor between the two convs.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "passes/graph_edit.h"
+#include "passes/passes.h"
+#include "runtime/shape_infer.h"
+
+namespace pareto::passes {
+
+namespace {
+
+bool is_conv(const ir::Node& n) { return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "pareto"); }
+
+// A float depthwise conv on a 4-D f32 tensor with a known channel count:
+// the kernel path that can round its output (kernels::f32_conv_is_depthwise).
+bool float_depthwise(const ir::Node& n, const runtime::StaticInfo& info) {
+  if (!is_conv(n) || n.has_attr("x_scale") || n.has_attr("compute") || n.has_attr("out_scale")) return false;
+  if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
+  const ir::ValueType& x = info.types[size_t(n.inputs[0])];
+  const ir::ValueType& w = info.types[size_t(n.inputs[1])];
+  if (x.dtype != DType::f32 || !x.rank_known || x.dims.size() != 4 || !w.fully_known() || w.dims.size() != 4) return false;
+  const int64_t c_in = x.dims[1];
+  return c_in > 1 && n.attr_i("group", 1) == c_in && w.dims[1] == 1 && w.dims[0] % c_in == 0;
+}
+
+// The quantization (x_scale, x_zero_point) shared by every reader of v when
+// each is an int8 conv reading v as its input only, and nothing else reads
+// v (no graph output, no subgraph).
+bool int8_readers_only(const ir::Graph& g, const GraphEdit& e, int v, float* scale, int64_t* zero) {
+  const std::vector<int>& readers = e.consumers(v);
+  if (readers.empty() || e.uses(v) != int(readers.size()) || e.is_output(v)) return false;
+  for (size_t k = 0; k < readers.size(); ++k) {
+    const ir::Node& n = g.nodes[size_t(readers[k])];
+    if (e.dead(readers[k]) || !is_conv(n) || !n.has_attr("x_scale") || n.attr_i("group", 1) != 1 || n.inputs[0] != v ||
+        std::count(n.inputs.begin(), n.inputs.end(), v) != 1)
+      return false;
+    const float s = n.attr_f("x_scale", 0.f);
+    const int64_t z = n.attr_i("x_zero_point", 0);
+    if (k > 0 && (s != *scale || z != *zero)) return false;
+    *scale = s;
+    *zero = z;
+  }
+  return *scale > 0.f && *zero >= 0 && *zero <= 255;
+}
+
+}  // namespace
+
+// PARETO_FUSE_QUANTIZE=0 turns the pass off (to measure what it saves).
+PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx) {
+  PassStats st{"fuse_quantize", g.nodes.size(), g.nodes.size(), {}};
+  const char* env = std::getenv("PARETO_FUSE_QUANTIZE");
+  if (env && !std::strcmp(env, "0")) return st;
+  const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
+  GraphEdit e(g);
+  for (ir::Node& n : g.nodes) {
+    float scale = 0;
+    int64_t zero = 0;
+    if (!float_depthwise(n, info) || !int8_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
+    n.set_attr(ir::attr_float("out_scale", scale));
+    n.set_attr(ir::attr_int("out_zero_point", zero));
+    ir::ValueType& t = g.values[size_t(n.outputs[0])].type;
+    t.dtype = DType::u8;
+    st.rewrites["depthwise conv -> uint8 for int8 convs"]++;
+  }
+  return st;
+}
+
+}  // namespace pareto::passes
