@@ -221,22 +221,22 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
   ir::Model m = clone_model(float_model);
   ir::Graph& g = *m.graph;
   onnx::upgrade_to_opset13(m);
-  // Each quantized conv's input is quantized for that conv only: a float
-  // reader of the same tensor (a depthwise conv beside a quantized 1x1)
-  // keeps the exact values, and the Q/DQ pair folds into the int8 convs
-  // instead of running on its own for it. A quantized conv output
-  // (quantize_outputs) is rounded for every reader, as an engine running
-  // QLinearConv would give it to them.
+  // By default each quantized conv's input is quantized for that conv
+  // only: a float reader of the same tensor (a depthwise conv beside a
+  // quantized 1x1) keeps the exact values, and the Q/DQ pair folds into
+  // the int8 convs instead of running on its own for it. With
+  // quantize_outputs every quantized tensor is rounded for all its readers,
+  // the QOperator-like form other engines fuse (and in which two engines
+  // agree best: a squeeze-excite pool of the rounded tensor sums the same
+  // integers in both, where one of the float tensor would flip a gate step
+  // and move a whole channel).
   std::map<int, std::set<int>> tensors;  // tensor -> the readers to rewire (empty: all)
-  std::set<int> outputs;
-  for (int ni : chosen)
-    if (quantize_outputs) outputs.insert(g.nodes[size_t(ni)].outputs[0]);
   for (int ni : chosen) {
     tensors[g.nodes[size_t(ni)].inputs[0]].insert(ni);
     if (quantize_outputs) tensors[g.nodes[size_t(ni)].outputs[0]];
   }
-  for (auto& [t, readers] : tensors)
-    if (outputs.count(t)) readers.clear();
+  if (quantize_outputs)
+    for (auto& [t, readers] : tensors) readers.clear();
   for (int ni : chosen) quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
   for (const auto& [t, readers] : tensors) {
     const int tq = quantize_activation(g, t, act.at(t), readers);

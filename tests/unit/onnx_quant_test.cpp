@@ -266,7 +266,7 @@ TEST(OnnxQuantize, LastConvStaysFloatOnlyWhenItEndsTheNetwork) {
 // Two heads: each output conv is an output layer and stays float, though
 // only one of them is last in the node order; with a ConvTranspose after
 // one head, only the other stays float. The tensor both heads read is
-// rounded for the int8 conv only.
+// rounded for the int8 conv only (for every reader with quantize_outputs).
 TEST(OnnxQuantize, EachHeadsOutputConvStaysFloat) {
   std::vector<quant::InputSample> samples;
   for (uint32_t s = 0; s < 2; ++s) samples.push_back({input(s)});
@@ -283,6 +283,12 @@ TEST(OnnxQuantize, EachHeadsOutputConvStaysFloat) {
       if (!n.inputs.empty() && n.inputs[0] >= 0) input_of[n.name] = q.graph->values[size_t(n.inputs[0])].name;
     EXPECT_EQ(input_of["c_conv"], "b_dequantized");
     EXPECT_EQ(input_of["y2_conv"], "b");
+    // With quantize_outputs every reader sees the rounded tensor.
+    quant::OnnxQuantOptions all = o;
+    all.quantize_outputs = true;
+    const ir::Model qa = quant::quantize_onnx(load_bytes(conv_model(9, upsampling, true)), samples, all, nullptr);
+    for (const ir::Node& n : qa.graph->nodes)
+      if (n.name == "y2_conv") EXPECT_EQ(qa.graph->values[size_t(n.inputs[0])].name, "b_dequantized");
     std::map<std::string, const quant::LayerReport*> by_node;
     for (const quant::LayerReport& l : rep.layers) by_node[l.node] = &l;
     const char* head = upsampling ? "e_conv" : "y_conv";  // the first head's conv
