@@ -26,7 +26,7 @@ bool is_conv(const ir::Node& n) { return (n.op_type == "Conv" && n.domain.empty(
 // the kernel path that can round its output (kernels::f32_conv_is_depthwise).
 bool float_depthwise(const ir::Node& n, const runtime::StaticInfo& info) {
   if (!is_conv(n) || n.has_attr("x_scale") || n.has_attr("compute") || n.has_attr("out_scale")) return false;
-  if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
+  if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.outputs[0] < 0 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
   const ir::ValueType& x = info.types[size_t(n.inputs[0])];
   const ir::ValueType& w = info.types[size_t(n.inputs[1])];
   if (x.dtype != DType::f32 || !x.rank_known || x.dims.size() != 4 || !w.fully_known() || w.dims.size() != 4) return false;
@@ -61,6 +61,7 @@ PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"fuse_quantize", g.nodes.size(), g.nodes.size(), {}};
   const char* env = std::getenv("PARETO_FUSE_QUANTIZE");
   if (env && !std::strcmp(env, "0")) return st;
+  if (std::none_of(g.nodes.begin(), g.nodes.end(), [](const ir::Node& n) { return n.has_attr("x_scale"); })) return st;  // no int8 conv
   const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
   GraphEdit e(g);
   for (ir::Node& n : g.nodes) {

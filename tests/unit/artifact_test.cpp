@@ -206,16 +206,18 @@ TEST(Artifact, TruncatedCorruptedAndWrongVersionFilesAreRefused) {
   std::string flipped = bytes;
   flipped[bytes.size() / 2] ^= 0x40;
   refused(flipped, "checksum");
-  std::string v3 = bytes;  // a later format than this build reads
-  v3[8] = 3;
-  refused(v3, "version 3");
+  std::string v4 = bytes;  // a later format than this build reads
+  v4[8] = 4;
+  refused(v4, "version 4");
   std::string v0 = bytes;
   v0[8] = 0;
   refused(v0, "version 0");
-  std::string v1 = bytes;  // version 1 (before post_floor) still loads
-  v1[8] = 1;
-  write_all(bad, v1);
-  EXPECT_TRUE(Session::open(bad).ok());
+  for (char older : {1, 2}) {  // versions 1 (before post_floor) and 2 (before out_scale) still load
+    std::string v = bytes;
+    v[8] = older;
+    write_all(bad, v);
+    EXPECT_TRUE(Session::open(bad).ok()) << "version " << int(older);
+  }
   std::string wrong_magic = bytes;
   wrong_magic[0] = 'X';
   refused(wrong_magic, "");

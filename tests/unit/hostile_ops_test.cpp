@@ -4,6 +4,7 @@
 // crafted model per defect found by fuzzing and review (tests/fuzz/crashes/README.md).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "frontend/onnx/onnx_loader.h"
@@ -118,8 +119,23 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    one_node(node("Conv", {"x", "w"}, {"y"}, "qout_scale", {attr_int("group", 4), attr_float("out_scale", 0.f)}), {w41},
                             {value_info("x", 1, {1, 4, 2, 2})}),
                    {x4}, "out_scale / out_zero_point out of range"});
+  const auto dw = [&](const char* name, std::vector<Msg> attrs) {
+    attrs.push_back(attr_int("group", 4));
+    return one_node(node("Conv", {"x", "w"}, {"y"}, name, attrs), {w41}, {value_info("x", 1, {1, 4, 2, 2})});
+  };
+  cases.push_back({"a uint8 output with zero point 256", dw("qout_zero", {attr_float("out_scale", 0.1f), attr_int("out_zero_point", 256)}), {x4},
+                   "out_scale / out_zero_point out of range"});
+  cases.push_back({"a uint8 output with a NaN scale", dw("qout_nan", {attr_float("out_scale", std::nanf(""))}), {x4},
+                   "out_scale / out_zero_point out of range"});
+  cases.push_back({"a uint8 output on an int8 conv",
+                   dw("qout_int8", {attr_float("out_scale", 0.1f), attr_float("x_scale", 0.1f), attr_floats("w_scales", {1, 1, 1, 1})}), {x4},
+                   "not a float depthwise conv"});
+  Tensor u8x = Tensor::zeros(DType::u8, {1, 4, 2, 2});
+  cases.push_back({"a uint8 input to a float conv",
+                   one_node(node("Conv", {"x", "w"}, {"y"}, "u8_float"), {w44}, {value_info("x", 2, {1, 4, 2, 2})}), {u8x}, "Conv on "});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
-                              "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale"};
+                              "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
+                              "qout_zero", "qout_nan", "qout_int8", "u8_float"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

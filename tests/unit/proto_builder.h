@@ -58,6 +58,12 @@ inline Msg attr_ints(const std::string& name, const std::vector<int64_t>& v) {
   return a;
 }
 inline Msg attr_float(const std::string& name, float v) { return Msg().s(1, name).i(20, 1).f(2, v); }
+inline Msg attr_floats(const std::string& name, const std::vector<float>& v) {
+  Msg a;
+  a.s(1, name).i(20, 6);
+  for (float x : v) a.f(7, x);
+  return a;
+}
 inline Msg attr_string(const std::string& name, const std::string& v) { return Msg().s(1, name).i(20, 3).s(4, v); }
 inline Msg attr_graph(const std::string& name, const Msg& g) { return Msg().s(1, name).i(20, 5).m(6, g); }
 

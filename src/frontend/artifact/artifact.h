@@ -28,7 +28,9 @@ namespace pareto::artifact {
 
 // 2: FusedConv may carry post_floor (a Max by a constant in its epilogue),
 // which a version-1 reader would drop silently; version-1 files still load.
-constexpr uint32_t kVersion = 2;
+// 3: a depthwise conv may write uint8 (out_scale, fuse_quantize), which an
+// older reader would run as a float output; versions 1 and 2 still load.
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kOldestVersion = 1;
 constexpr char kMagic[8] = {'P', 'A', 'R', 'E', 'T', 'O', '\x1a', '\n'};
 

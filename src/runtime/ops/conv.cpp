@@ -297,7 +297,8 @@ void run_conv(OpContext& ctx) {
     // without the lowering, beats Winograd where it applies.)
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
-  if (!x_u8 && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
+  // bf16 reads x itself, not xin: never for an int8 conv (the rounded input).
+  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
     ctx.path = "bf16";
     return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
   }

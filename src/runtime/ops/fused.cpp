@@ -10,6 +10,9 @@
 // base flags have no FMA and the AArch64 build turns contraction off, but a
 // build with -march=native would not; off here whatever the flags.
 #pragma GCC optimize("fp-contract=off")
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
 #include <algorithm>
 #include <cstdint>
 #include <vector>
