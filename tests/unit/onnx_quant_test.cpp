@@ -34,6 +34,18 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float
   return v;
 }
 
+// A seeded random initializer w<k> of shape dims (values times scale)
+// added to graph g; k counts the graph's weights.
+std::string add_weight(Msg& g, int& k, const std::vector<int64_t>& dims, uint32_t seed_base, float scale = 1.f) {
+  const std::string name = "w" + std::to_string(k++);
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  std::vector<float> v = random_floats(size_t(n), seed_base + uint32_t(k));
+  for (float& x : v) x *= scale;
+  g.m(5, pb::tensor_f32(name, dims, v));
+  return name;
+}
+
 ir::Model load_bytes(const std::string& bytes) {
   return onnx::load_model_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.onnx", "");
 }
@@ -57,15 +69,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 std::string conv_model(int64_t opset, bool upsampling_head = false, bool second_head = false) {
   Msg g;
   int k = 0;
-  auto weight = [&](const std::vector<int64_t>& dims, float scale) {
-    const std::string name = "w" + std::to_string(k++);
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    std::vector<float> v = random_floats(size_t(n), uint32_t(100 + k));
-    for (float& x : v) x *= scale;
-    g.m(5, pb::tensor_f32(name, dims, v));
-    return name;
-  };
+  auto weight = [&](const std::vector<int64_t>& dims, float scale) { return add_weight(g, k, dims, 100, scale); };
   auto conv = [&](const std::string& x, const std::string& y, int64_t cin, int64_t cout, int64_t ks) {
     g.m(1, pb::node("Conv", {x, weight({cout, cin, ks, ks}, 0.3f), weight({cout}, 0.1f)}, {y}, y + "_conv",
                     {pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2})}));
@@ -396,15 +400,7 @@ namespace {
 std::string depthwise_model(bool float_reader) {
   Msg g;
   int k = 0;
-  auto weight = [&](const std::vector<int64_t>& dims) {
-    const std::string name = "w" + std::to_string(k++);
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    std::vector<float> v = random_floats(size_t(n), uint32_t(200 + k));
-    for (float& x : v) x *= 0.3f;
-    g.m(5, pb::tensor_f32(name, dims, v));
-    return name;
-  };
+  auto weight = [&](const std::vector<int64_t>& dims) { return add_weight(g, k, dims, 200, 0.3f); };
   auto conv = [&](const std::string& x, const std::string& y, int64_t cin, int64_t cout, int64_t ks, int64_t group) {
     g.m(1, pb::node("Conv", {x, weight({cout, cin / group, ks, ks}), weight({cout})}, {y}, y + "_conv",
                     {pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2}), pb::attr_int("group", group)}));
@@ -487,14 +483,7 @@ TEST(OnnxQuantize, Int8ReadersWithAnotherScaleKeepTheFloatTensor) {
   for (int variant = 0; variant < 3; ++variant) {  // same, other scale, other zero point
     Msg g;
     int k = 0;
-    auto weight = [&](const std::vector<int64_t>& dims) {
-      const std::string name = "w" + std::to_string(k++);
-      int64_t n = 1;
-      for (int64_t d : dims) n *= d;
-      std::vector<float> v = random_floats(size_t(n), uint32_t(300 + k));
-      g.m(5, pb::tensor_f32(name, dims, v));
-      return name;
-    };
+    auto weight = [&](const std::vector<int64_t>& dims) { return add_weight(g, k, dims, 300); };
     auto int8_attrs = [&](float xs, int64_t zp, int64_t ks) {
       return std::vector<Msg>{pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2}),
                               pb::attr_float("x_scale", xs), pb::attr_int("x_zero_point", zp),
