@@ -146,6 +146,12 @@ class Session {
   // whole runs without it: recording costs time of its own).
   void set_profiling(bool on);
   int threads() const;  // the width of the session's thread pool
+  // With more than one thread, the first runs of each input shape are timed
+  // to learn which nodes run faster on one thread (a few-microsecond node
+  // loses more to waking the pool and moving its data between cores than
+  // it gains); true until that is learned for every shape run so far.
+  // Benchmarks warm up until it is false.
+  bool learning_threads() const;
 
   ModelSummary summary() const;
   // The compiler passes run at open (empty unless options.optimize).

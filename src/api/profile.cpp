@@ -89,7 +89,9 @@ Result<std::string> profile_session(Session& session, const std::string& model_n
     // Records taken (and dropped) after every run: left to pile up, their
     // small long-lived allocations pin the heap between the large buffers
     // (about 27 MB of RSS per det run).
-    for (int i = 0; i < o.warmup; ++i) {
+    // Then on until the session has chosen which nodes run on one thread
+    // (Session::learning_threads; a few runs): the report is of the steady state.
+    for (int i = 0; i < o.warmup || (session.learning_threads() && i < o.warmup + 64); ++i) {
       auto r = session.run(inputs);
       if (!r.ok()) throw Error(r.status().code, r.status().message);
       session.take_profile();

@@ -168,6 +168,7 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& in
 
 void Session::set_profiling(bool on) { impl_->executor->set_profile(on); }
 int Session::threads() const { return std::max(1, impl_->options.threads); }
+bool Session::learning_threads() const { return impl_->executor->learning_threads(); }
 
 std::vector<ProfileEntry> Session::take_profile() {
   std::vector<ProfileEntry> out;

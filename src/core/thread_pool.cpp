@@ -31,6 +31,16 @@ struct ParallelScope {
 
 }  // namespace
 
+namespace {
+thread_local bool t_one_thread = false;  // an InlineScope is open on this thread
+}  // namespace
+
+InlineScope::InlineScope() : saved_(t_in_parallel), saved_one_(t_one_thread) { t_in_parallel = t_one_thread = true; }
+InlineScope::~InlineScope() {
+  t_in_parallel = saved_;
+  t_one_thread = saved_one_;
+}
+
 struct ThreadPool::Impl {
   explicit Impl(int n) { resize(n); }
   ~Impl() { stop_workers(); }
@@ -206,7 +216,7 @@ PoolScope::~PoolScope() { t_pool = saved_; }
 void set_num_threads(int n) {
   if (n != default_pool().size()) default_pool().resize(n);
 }
-int num_threads() { return current_pool().size(); }
+int num_threads() { return t_one_thread ? 1 : current_pool().size(); }
 bool in_parallel_region() { return t_in_parallel; }
 
 #ifdef PARETO_USE_OPENMP

@@ -2,3 +2,26 @@
 // applications run their own parallel work on them, as the OCR pipeline does.
 #pragma once
 #include "pareto/thread_pool.hpp"
+
+namespace pareto {
+
+// Until the scope ends, work on this thread runs as in a one-thread session:
+// parallel_for calls run inline and num_threads() answers 1 (kernels size
+// their tasks by it: a 1x1 int8 conv cut into 4 tasks per thread re-reads
+// its weights per task, which only pays when the tasks run in parallel).
+// Kernels give the same result at any thread count (the 1-vs-2-thread tests
+// hold them to it), so the outputs do not change. The executor uses it for nodes too small to gain
+// from the pool (a region's wake-up and the cache lines that cross between
+// cores cost more than half of their work).
+class InlineScope {
+ public:
+  InlineScope();
+  ~InlineScope();
+  InlineScope(const InlineScope&) = delete;
+  InlineScope& operator=(const InlineScope&) = delete;
+
+ private:
+  bool saved_, saved_one_;
+};
+
+}  // namespace pareto

@@ -1,8 +1,11 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/file.h"
+#include "core/thread_pool.h"
 #include "pareto/limits.hpp"
 #include "runtime/shape_infer.h"
 
@@ -46,6 +49,24 @@ void check_supported(const ir::Graph& g) {
 
 Executor::Executor(int64_t opset, ExecOptions options) : opset_(opset), options_(options) {
   if (options_.arena && !options_.planner) fail_argument("executor: the arena needs a memory planner (ExecOptions::planner)");
+  if (const char* env = std::getenv("PARETO_ADAPTIVE_THREADS"); env && std::strcmp(env, "0") == 0) options_.adaptive_threads = false;
+}
+
+bool Executor::learning_threads() const {
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  for (const auto& [graph, plan] : plans_)
+    if (plan->threads && plan->threads->learning()) return true;
+  return false;
+}
+
+// The input shapes a top-level run's thread choices are learned for.
+static std::vector<int64_t> shape_key(const std::vector<Tensor>& inputs) {
+  std::vector<int64_t> key;
+  for (const Tensor& t : inputs) {
+    key.insert(key.end(), t.shape().begin(), t.shape().end());
+    key.push_back(-1);
+  }
+  return key;
 }
 
 const Executor::Plan& Executor::plan_for(const ir::Graph& g) {
@@ -72,6 +93,7 @@ const Executor::Plan& Executor::plan_for(const ir::Graph& g) {
     if (keep[v] || g.values[v].constant.defined() || last_use[v] < 0) continue;
     plan->free_after[size_t(last_use[v])].push_back(int(v));
   }
+  plan->threads = std::make_unique<ThreadChoice>(plan->order.size());
   slot = std::move(plan);
   return *slot;
 }
@@ -222,6 +244,10 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
     if (!t) fail_model("graph '" + g.name + "' reads '" + name + "', which no enclosing graph has computed");
     scope.slots[size_t(v)] = *t;
   }
+  // Nested graphs and sessions run inside a parallel region have no
+  // choice to make: everything there runs inline already.
+  ThreadChoice::Run threads;
+  if (!parent && options_.adaptive_threads && num_threads() > 1 && !in_parallel_region()) threads = plan.threads->begin(shape_key(inputs));
   for (size_t pos = 0; pos < plan.order.size(); ++pos) {
     const ir::Node& node = g.nodes[size_t(plan.order[pos])];
     OpContext ctx{node, opset_, {}, {}, this, &scope, nullptr, {}};
@@ -240,11 +266,16 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       ctx.arena = plan.arena;
       ctx.planned = &plan.slots[pos];
     }
-    double t0 = options_.profile ? now_seconds() : 0;
+    double t0 = options_.profile || threads.timing() ? now_seconds() : 0;
     const size_t first_child = profile_.size();
     const double overhead_before = profile_overhead_;
     try {
-      plan.defs[pos]->run(ctx);
+      if (threads.run_inline(pos)) {
+        InlineScope one_thread;
+        plan.defs[pos]->run(ctx);
+      } else {
+        plan.defs[pos]->run(ctx);
+      }
     } catch (const Error& e) {
       // Kernels' errors name the node; helpers (element reads, allocation
       // limits) cannot: the node is added here where it is missing.
@@ -252,6 +283,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       if (std::string(e.what()).find(label) != std::string::npos) throw;
       throw Error(e.code(), label + ": " + e.what());
     }
+    if (threads.timing()) threads.seconds[pos] = now_seconds() - t0;
     if (options_.profile) {
       // The recording of its body's nodes is not the node's time either.
       const double t1 = now_seconds();
@@ -267,6 +299,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
     }
     for (int v : plan.free_after[pos]) scope.slots[size_t(v)] = Tensor();
   }
+  plan.threads->finish(threads);
   std::vector<Tensor> outs;
   for (int v : g.outputs) {
     const Tensor* t = scope.slots[size_t(v)].defined() ? &scope.slots[size_t(v)] : nullptr;

@@ -12,6 +12,7 @@
 #include "ir/graph.h"
 #include "ir/memory_plan.h"
 #include "runtime/op_registry.h"
+#include "runtime/thread_choice.h"
 
 namespace pareto::runtime {
 
@@ -51,6 +52,10 @@ struct ExecOptions {
   bool arena = false;
   using Planner = ir::MemoryPlan (*)(const ir::Graph& g, const std::vector<int>& order, const std::vector<ir::ValueType>& types);
   Planner planner = nullptr;
+  // Learn per node and input shape whether it runs faster inline than split
+  // over the pool (runtime/thread_choice.h). PARETO_ADAPTIVE_THREADS=0 turns
+  // it off (every node split), for comparisons.
+  bool adaptive_threads = true;
 };
 
 // The tensors of one graph invocation; subgraph scopes chain to their parent
@@ -82,6 +87,8 @@ class Executor {
   // level and form), and each stamp is kept: one node may need two forms.
   std::shared_ptr<const void> node_cache(const ir::Node& node, int stamp, const std::function<std::shared_ptr<const void>()>& make);
   int64_t opset() const { return opset_; }
+  // True while a top-level graph still times runs to choose its inline nodes.
+  bool learning_threads() const;
 
  private:
   struct Plan {
@@ -96,6 +103,7 @@ class Executor {
     // work in place (a view op that materializes, e.g. a converting Cast, would
     // overwrite its input).
     std::vector<std::vector<std::pair<void*, size_t>>> slots;
+    std::unique_ptr<ThreadChoice> threads;  // top-level graphs on a pool wider than one
   };
   const Plan& plan_for(const ir::Graph& g);
   void record_profile(const ir::Node& node, const OpContext& ctx, const Scope& scope, double seconds, size_t first_child, int depth);
@@ -103,7 +111,7 @@ class Executor {
 
   int64_t opset_;
   ExecOptions options_;
-  std::mutex plans_mutex_;
+  mutable std::mutex plans_mutex_;
   std::map<const ir::Graph*, std::unique_ptr<Plan>> plans_;
   std::vector<ProfileRecord> profile_;
   double profile_overhead_ = 0;  // seconds spent recording profiles

@@ -1,0 +1,73 @@
+// Which nodes of a graph run faster inline on the calling thread than split
+// over the session's pool, learned from the session's own runs.
+//
+// Splitting a node over threads pays a region's start and, where the two
+// cores share no cache (two vCPUs on different dies of a server), every
+// activation line the other core wrote. On PP-OCR cls (76 nodes of 1-20 us)
+// two threads ran the model 2-3x slower than one. Which nodes lose depends
+// on the machine and the input shape, so it is measured, not guessed:
+//  1. the first runs of each input shape alternate between every node split
+//     and every node inline, timing each node; after kTrials runs of each, a
+//     node is chosen inline when its fastest inline time beat its fastest
+//     split one;
+//  2. nodes affect each other (an inline node leaves the other core idle
+//     long enough to go to sleep, and its output in this core's cache), so
+//     the choice is then checked whole: kTrials runs with it alternate with
+//     kTrials runs of every node split, and it is kept only when its fastest
+//     run beat theirs.
+// An inline node runs as in a one-thread session (core/thread_pool.h
+// InlineScope), and kernels give the same result at any thread count, so
+// outputs are the same bit for bit whatever is chosen.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace pareto::runtime {
+
+class ThreadChoice {
+ public:
+  static constexpr int kTrials = 6;         // timed runs per mode in each step
+  static constexpr size_t kMaxShapes = 16;  // input shapes learned per graph; others run split
+
+  enum Mode : int { kSplit = 0, kInline = 1, kChosen = 2 };
+
+  // One run of the graph: which nodes run inline, and (while learning) the
+  // node times to report back.
+  struct Run {
+    const std::vector<uint8_t>* chosen = nullptr;  // per node: 1 inline (null: all split)
+    int trial = -1;                                // a learning run's Mode; -1 not learning
+    std::vector<double> seconds;                   // learning: each node's time in this run
+    std::vector<int64_t> key;
+    bool run_inline(size_t pos) const { return trial == kInline || (chosen && (*chosen)[pos]); }
+    bool timing() const { return trial >= 0; }
+  };
+
+  explicit ThreadChoice(size_t nodes) : nodes_(nodes) {}
+  // `key` names the input shapes; returns how to run this one.
+  Run begin(std::vector<int64_t> key);
+  // A run that completed: its node times count towards the choice.
+  void finish(Run& run);
+  // Nodes chosen inline for `key` (-1: still learning or never seen).
+  int inline_count(const std::vector<int64_t>& key) const;
+  // True while some input shape seen is still being learned.
+  bool learning() const;
+
+ private:
+  struct Learned {
+    bool checking = false;  // step 2
+    bool done = false;
+    int started[3] = {0, 0, 0}, finished[3] = {0, 0, 0};
+    std::vector<double> best[2];  // step 1: per node, fastest time seen split / inline
+    double best_run[3] = {0, 0, 0};  // step 2: fastest whole run split / - / chosen
+    std::vector<uint8_t> chosen;
+  };
+  void finish_node_trials(Learned& l) const;
+  size_t nodes_;
+  mutable std::mutex mutex_;
+  std::map<std::vector<int64_t>, std::unique_ptr<Learned>> shapes_;
+};
+
+}  // namespace pareto::runtime
