@@ -40,7 +40,13 @@ void ThreadChoice::finish_node_trials(Learned& l) const {
   l.checking = true;
   std::fill(std::begin(l.started), std::end(l.started), 0);
   std::fill(std::begin(l.finished), std::end(l.finished), 0);
-  std::fill(std::begin(l.best_run), std::end(l.best_run), std::numeric_limits<double>::infinity());
+  l.best_run[kChosen] = std::numeric_limits<double>::infinity();  // split's and inline's carry over from step 1
+}
+
+double ThreadChoice::total(const Run& run) {
+  double t = 0;
+  for (double s : run.seconds) t += s;
+  return t;
 }
 
 void ThreadChoice::finish(Run& run) {
@@ -54,15 +60,17 @@ void ThreadChoice::finish(Run& run) {
     auto& best = l.best[mode];
     if (best.empty()) best.assign(nodes_, std::numeric_limits<double>::infinity());
     for (size_t i = 0; i < nodes_; ++i) best[i] = std::min(best[i], run.seconds[i]);
+    l.best_run[mode] = std::min(l.best_run[mode], total(run));
     if (++l.finished[mode] >= kTrials && l.finished[1 - mode] >= kTrials) finish_node_trials(l);
     return;
   }
   if (mode == kInline) return;  // a step-1 run that ended after step 2 began
-  double total = 0;
-  for (double s : run.seconds) total += s;
-  l.best_run[mode] = std::min(l.best_run[mode], total);
+  l.best_run[mode] = std::min(l.best_run[mode], total(run));
   if (++l.finished[mode] < kTrials || l.finished[mode == kSplit ? kChosen : kSplit] < kTrials) return;
-  if (!(l.best_run[kChosen] < l.best_run[kSplit])) std::fill(l.chosen.begin(), l.chosen.end(), 0);
+  // The fastest whole runs win: the choice, every node split, or (from
+  // step 1) every node inline.
+  if (l.best_run[kInline] < l.best_run[kChosen] && l.best_run[kInline] <= l.best_run[kSplit]) std::fill(l.chosen.begin(), l.chosen.end(), 1);
+  else if (!(l.best_run[kChosen] < l.best_run[kSplit])) std::fill(l.chosen.begin(), l.chosen.end(), 0);
   l.done = true;
 }
 

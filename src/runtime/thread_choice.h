@@ -13,8 +13,8 @@
 //  2. nodes affect each other (an inline node leaves the other core idle
 //     long enough to go to sleep, and its output in this core's cache), so
 //     the choice is then checked whole: kTrials runs with it alternate with
-//     kTrials runs of every node split, and it is kept only when its fastest
-//     run beat theirs.
+//     kTrials runs of every node split; the fastest whole run decides between
+//     the choice, every node split and (timed in step 1) every node inline.
 // An inline node runs as in a one-thread session (core/thread_pool.h
 // InlineScope), and kernels give the same result at any thread count, so
 // outputs are the same bit for bit whatever is chosen.
@@ -56,15 +56,18 @@ class ThreadChoice {
   bool learning() const;
 
  private:
+  static constexpr double kNever = 1e300;
   struct Learned {
     bool checking = false;  // step 2
     bool done = false;
     int started[3] = {0, 0, 0}, finished[3] = {0, 0, 0};
     std::vector<double> best[2];  // step 1: per node, fastest time seen split / inline
-    double best_run[3] = {0, 0, 0};  // step 2: fastest whole run split / - / chosen
+    // Fastest whole run (sum of node times) split / inline / chosen.
+    double best_run[3] = {kNever, kNever, kNever};
     std::vector<uint8_t> chosen;
   };
   void finish_node_trials(Learned& l) const;
+  static double total(const Run& run);
   size_t nodes_;
   mutable std::mutex mutex_;
   std::map<std::vector<int64_t>, std::unique_ptr<Learned>> shapes_;

@@ -50,9 +50,17 @@ TEST(ThreadChoice, AChoiceThatSlowsTheWholeRunIsDropped) {
   ThreadChoice tc(3);
   // Node 0 alone is faster inline, but with it inline node 1 (which reads
   // its output on the other core, say) gets 20 slower.
-  learn(tc, {7, -1}, [](int mode, size_t i, bool in) { return (in ? kInline[i] : kSplit[i]) + (mode == ThreadChoice::kChosen && i == 1 ? 20 : 0); });
+  learn(tc, {7, -1}, [](int mode, size_t i, bool in) { return (in ? kInline[i] : kSplit[i]) + (mode != ThreadChoice::kSplit && i == 1 ? 20 : 0); });
   EXPECT_EQ(tc.inline_count({7, -1}), 0);
   EXPECT_FALSE(tc.begin({7, -1}).run_inline(0));
+}
+
+TEST(ThreadChoice, EveryNodeInlineWinsWhenItsWholeRunIsFastest) {
+  ThreadChoice tc(3);
+  // The mix is slow (node 1 split after node 0 inline waits for the other
+  // core to wake, say); all inline (10) beats all split (16).
+  learn(tc, {8, -1}, [](int mode, size_t i, bool in) { return (in ? kInline[i] : kSplit[i]) + (mode == ThreadChoice::kChosen && i == 1 ? 20 : 0); });
+  EXPECT_EQ(tc.inline_count({8, -1}), 3);
 }
 
 TEST(ThreadChoice, NoNodeFasterInlineEndsAfterTheFirstStep) {
