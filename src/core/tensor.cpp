@@ -6,6 +6,7 @@
 #include <new>
 #include <optional>
 
+#include "core/buffer_cache.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "pareto/limits.hpp"
@@ -54,9 +55,9 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
   t.numel_ = n;
   size_t bytes = (size_t(n) * esize + 63) & ~size_t(63);
   if (bytes == 0) bytes = 64;
-  void* p = std::aligned_alloc(64, bytes);
+  void* p = acquire_buffer(bytes);
   if (!p) fail(StatusCode::out_of_memory, "cannot allocate " + std::to_string(bytes) + " bytes");
-  t.owner_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+  t.owner_ = std::shared_ptr<const void>(p, [bytes](const void* q) { release_buffer(const_cast<void*>(q), bytes); });
   t.data_ = p;
   return t;
 }
