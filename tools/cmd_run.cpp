@@ -49,8 +49,9 @@ int cmd_run(const Args& args) {
   Session& session = *opened.value();
   std::map<std::string, Tensor> inputs = make_inputs(session, args);
   // --warmup N: untimed runs first, so --profile shows steady-state times
-  // (the first run also pays for page faults on fresh buffers).
-  for (int64_t i = 0, n = args.get_int("--warmup", 0, 0, 1000000); i < n; ++i) {
+  // (the first run also pays for page faults on fresh buffers), and with N
+  // > 0 on until the session has chosen which nodes run on one thread.
+  for (int64_t i = 0, n = args.get_int("--warmup", 0, 0, 1000000); i < n || (n > 0 && session.learning_threads() && i < n + 64); ++i) {
     auto warm = session.run(inputs);
     if (!warm.ok()) throw Error(warm.status().code, warm.status().message);
     session.take_profile();

@@ -1,6 +1,6 @@
 // pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N]
 //   [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]
-//   [--method M] [--calib-limit N] [--in-process] [--explain] [--json]
+//   [--method M[,M...]] [--calib-limit N] [--in-process] [--explain] [--json]
 // Chooses per conv int8 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
@@ -86,11 +86,11 @@ std::vector<CalibrationSample> samples_of(const Session& s, const std::string& d
 }
 
 void print_points(const OnnxTuneResult& r) {
-  std::printf("%-18s %11s %7s %12s %12s %13s %s\n", "point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", "");
+  std::printf("%-24s %11s %7s %12s %12s %13s %s\n", "point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", "");
   for (size_t i = 0; i < r.points.size(); ++i) {
     const OnnxTunePoint& p = r.points[i];
     const std::string n = std::to_string(p.int8_layers.size()) + "/" + std::to_string(r.layers.size());
-    std::printf("%-18s %11s %7d %12.3f %12.1f %13.3e %s%s%s\n", p.label.c_str(), n.c_str(), p.threads, p.cost.latency_ms, p.cost.memory_mib,
+    std::printf("%-24s %11s %7d %12.3f %12.1f %13.3e %s%s%s\n", p.label.c_str(), n.c_str(), p.threads, p.cost.latency_ms, p.cost.memory_mib,
                 p.quality_loss, p.frontier ? "front" : "", p.within_budget ? "" : " over budget", int(i) == r.chosen ? "  <- chosen" : "");
   }
 }
@@ -111,7 +111,7 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
   for (const OnnxTuneLayer& l : r.layers)
     j["layers"].push_back({{"node", l.node}, {"sensitivity", l.sensitivity}, {"fp32_ms", l.fp32_ms}, {"int8_ms", l.int8_ms}, {"greedy_rank", l.order}});
   for (const OnnxTunePoint& p : r.points)
-    j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"threads", p.threads}, {"latency_ms", p.cost.latency_ms},
+    j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"method", p.method}, {"threads", p.threads}, {"latency_ms", p.cost.latency_ms},
                            {"memory_mib", p.cost.memory_mib}, {"quality_loss", p.quality_loss}, {"frontier", p.frontier},
                            {"within_budget", p.within_budget}});
   j["chosen"] = r.chosen;
@@ -160,8 +160,8 @@ int cmd_tune(const Args& a) {
   if (gguf) return cmd_tune_llm(a);
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
-                  "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] [--method M] "
-                  "[--calib-limit N] [--in-process] [--explain] [--json]");
+                  "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] "
+                  "[--method minmax|percentile|entropy|mse[,...]] [--calib-limit N] [--in-process] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   auto s = take(Session::open(in, SessionOptions{}));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));

@@ -35,7 +35,11 @@ struct TuneCost {
 using TuneMeasure = std::function<TuneCost(const std::string& model_path, int threads, const CalibrationSample& inputs)>;
 
 struct OnnxTuneOptions {
-  std::string method = "percentile";  // activation ranges, as pareto quantize
+  // Activation ranges, as pareto quantize (minmax, percentile, entropy, mse).
+  // A comma-separated list searches each: the anchors and the greedy path
+  // are quantized and measured once per method (the sensitivities and the
+  // path's order come from the first).
+  std::string method = "percentile";
   double percentile = 99.99;
   std::vector<int> threads = {1};     // thread counts every point is timed at
   int points = 6;                     // points along the greedy path, besides the anchors
@@ -61,6 +65,7 @@ struct OnnxTuneLayer {
 struct OnnxTunePoint {
   std::string label;                    // "fp32", "greedy 5", "int8 float ends", "int8 all"
   std::vector<std::string> int8_layers;  // convs in int8
+  std::string method;                    // their activation ranges (empty: no int8 conv)
   int threads = 1;
   TuneCost cost;
   double quality_loss = 0;

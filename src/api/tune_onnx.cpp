@@ -70,10 +70,10 @@ struct Tuner {
   }
 
   // Writes the model with `int8` convs quantized (the others float) to path.
-  void quantize(const std::string& path, const std::vector<std::string>& int8, const std::vector<OnnxTuneLayer>& layers,
-                bool sensitivity, OnnxQuantizeReport* report) const {
+  void quantize(const std::string& path, const std::vector<std::string>& int8, const std::string& method,
+                const std::vector<OnnxTuneLayer>& layers, bool sensitivity, OnnxQuantizeReport* report) const {
     OnnxQuantizeOptions q;
-    q.method = o.method;
+    q.method = method;
     q.percentile = o.percentile;
     q.keep_first_last = false;
     q.sensitivity = sensitivity;
@@ -107,10 +107,19 @@ struct Tuner {
     return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
   }
 
+  // o.warmup runs, then on until the session has chosen which nodes run on
+  // one thread (Session::learning_threads): timings are of the steady state.
+  void warm_up(Session& s) const {
+    for (int i = 0; i < o.warmup || (s.learning_threads() && i < o.warmup + 64); ++i) {
+      run(s, eval.front());
+      s.take_profile();
+    }
+  }
+
   TuneCost measure(const std::string& path, int threads) const {
     if (o.measure) return o.measure(path, threads, eval.front());
     auto s = open(path, threads);
-    for (int i = 0; i < o.warmup; ++i) run(*s, eval.front());
+    warm_up(*s);
     std::vector<double> ms;
     for (int i = 0; i < std::max(1, o.runs); ++i) {
       const double t = now_seconds();
@@ -123,10 +132,7 @@ struct Tuner {
   // Median time per top-level node over the timed runs.
   std::map<std::string, double> node_ms(const std::string& path) const {
     auto s = open(path, o.threads.front(), true);
-    for (int i = 0; i < o.warmup; ++i) {
-      run(*s, eval.front());
-      s->take_profile();
-    }
+    warm_up(*s);
     std::map<std::string, std::vector<double>> times;
     for (int i = 0; i < std::max(1, o.runs); ++i) {
       run(*s, eval.front());
@@ -150,6 +156,21 @@ struct Tuner {
     o.progress(line);
   }
 };
+
+// The calibration methods to search, in the order given.
+std::vector<std::string> method_list(const std::string& text) {
+  static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse"};
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string m = text.substr(at, comma - at);
+    if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy or mse, got '" + m + "'");
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+    at = comma + 1;
+  }
+  return out;
+}
 
 // Convs in the order the greedy path adds them: most time saved per unit
 // of output error first; convs int8 makes no faster stay off the path.
@@ -242,6 +263,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     if (options.objective != "latency" && options.objective != "memory" && options.objective != "quality")
       fail_argument("objective must be latency, memory or quality, got '" + options.objective + "'");
     if (options.points < 0 || options.points > 64) fail_argument("points must be 0 to 64");
+    const std::vector<std::string> methods = method_list(options.method);
     const std::vector<CalibrationSample>& eval = eval_in.empty() ? calib : eval_in;
     Tuner t{in, calib, eval, options, options.work_dir.empty() ? dir_of(out) : options.work_dir, {}, now_seconds()};
     OnnxTuneResult r;
@@ -264,7 +286,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     OnnxQuantizeReport all;
     {
       OnnxQuantizeOptions q;  // every conv int8 (grouped ones stay out, as in pareto quantize)
-      q.method = options.method, q.percentile = options.percentile, q.keep_first_last = false, q.sensitivity = true;
+      q.method = methods.front(), q.percentile = options.percentile, q.keep_first_last = false, q.sensitivity = true;
       q.threads = options.threads.front();
       auto rep = quantize_onnx_model(in, all_path, calib, q);
       if (!rep.ok()) fail(rep.status().code, rep.status().message);
@@ -287,35 +309,43 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
       l.int8_ms = b == int8_ms.end() ? 0 : b->second;
     }
     t.progress(2, 0, "per-node times in fp32 and int8");
-    // 2. The candidates: the anchors and points spread along the greedy path.
+    // 2. The candidates: the anchors and points spread along the greedy path,
+    // for each calibration method.
     const std::vector<std::string> order = greedy_order(r.layers);
-    std::vector<std::pair<std::string, std::vector<std::string>>> configs;
-    std::set<std::set<std::string>> seen;  // each set of int8 convs measured once (anchors keep their names)
-    auto add = [&](const std::string& label, const std::vector<std::string>& int8) {
-      if (seen.insert(std::set<std::string>(int8.begin(), int8.end())).second) configs.push_back({label, int8});
+    struct Config {
+      std::string label, method;
+      std::vector<std::string> int8;
+    };
+    std::vector<Config> configs;
+    std::set<std::pair<std::string, std::set<std::string>>> seen;  // each (method, int8 convs) measured once (anchors keep their names)
+    auto add = [&](const std::string& label, const std::string& method, const std::vector<std::string>& int8) {
+      if (seen.insert({method, std::set<std::string>(int8.begin(), int8.end())}).second)
+        configs.push_back({label + (methods.size() > 1 && !int8.empty() ? " " + method : ""), method, int8});
     };
     std::vector<std::string> ends, every;
     for (const OnnxTuneLayer& l : r.layers) {
       every.push_back(l.node);
       if (!end_layers.count(l.node)) ends.push_back(l.node);
     }
-    add("fp32", {});
-    if (!ends.empty()) add("int8 float ends", ends);
-    add("int8 all", every);
+    add("fp32", "", {});
     std::set<size_t> sizes;
     for (int k = 1; k <= options.points && !order.empty(); ++k) sizes.insert(std::max<size_t>(1, order.size() * size_t(k) / size_t(options.points)));
-    for (size_t n : sizes) add("greedy " + std::to_string(n), std::vector<std::string>(order.begin(), order.begin() + long(n)));
+    for (const std::string& m : methods) {
+      if (!ends.empty()) add("int8 float ends", m, ends);
+      add("int8 all", m, every);
+      for (size_t n : sizes) add("greedy " + std::to_string(n), m, std::vector<std::string>(order.begin(), order.begin() + long(n)));
+    }
     // 3. Each one quantized, its quality measured, and timed at every thread count.
     const size_t total = 2 + configs.size();
     for (size_t c = 0; c < configs.size(); ++c) {
-      const auto& [label, int8] = configs[c];
+      const auto& [label, method, int8] = configs[c];
       const std::string path = int8.empty() ? in : stem + "candidate.onnx";
-      if (!int8.empty()) t.quantize(path, int8, r.layers, false, nullptr);
+      if (!int8.empty()) t.quantize(path, int8, method, r.layers, false, nullptr);
       const double loss = int8.empty() ? 0.0 : t.quality_loss(path);
       std::string line = label + ": loss " + std::to_string(loss);
       for (int threads : options.threads) {
         OnnxTunePoint p;
-        p.label = label, p.int8_layers = int8, p.threads = threads, p.quality_loss = loss;
+        p.label = label, p.int8_layers = int8, p.method = method, p.threads = threads, p.quality_loss = loss;
         p.cost = t.measure(path, threads);
         line += ", " + std::to_string(threads) + "t " + std::to_string(p.cost.latency_ms) + " ms";
         r.points.push_back(std::move(p));
@@ -327,7 +357,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     r.chosen = choose(r, options);
     const OnnxTunePoint& best = r.points[size_t(r.chosen)];
     if (best.int8_layers.empty()) copy_file(in, out);
-    else t.quantize(out, best.int8_layers, r.layers, false, nullptr);
+    else t.quantize(out, best.int8_layers, best.method, r.layers, false, nullptr);
     r.seconds = now_seconds() - t.t0;
     return r;
   });

@@ -168,6 +168,52 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
     EXPECT_EQ(e.path().filename().string().rfind(".tune-" + std::to_string(getpid()), 0), std::string::npos) << e.path();
 }
 
+// Two calibration methods: the anchors and the greedy path measured for
+// each (fp32 once), the chosen point's method in the written model.
+TEST(TuneOnnx, EachCalibrationMethodIsSearched) {
+  const std::string in = model_file("tune_methods"), out = ::testing::TempDir() + "/tune_methods_out.onnx";
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o = counting_options();
+  o.threads = {1};
+  o.method = "minmax,percentile,minmax";  // a repeat is searched once
+  o.objective = "quality";
+  o.max_latency_ms = 6.5;  // every conv int8: the least loss among them is chosen
+  auto r = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  std::map<std::string, int> per_method;
+  std::map<std::string, double> all_loss;
+  for (const OnnxTunePoint& p : r.value().points) {
+    ++per_method[p.method];
+    EXPECT_EQ(p.method.empty(), p.int8_layers.empty()) << p.label;
+    if (!p.method.empty()) {
+      EXPECT_NE(p.label.find(p.method), std::string::npos) << p.label << ": the label names the method";
+    }
+    if (p.int8_layers.size() == 4) all_loss[p.method] = p.quality_loss;
+  }
+  EXPECT_EQ(per_method[""], 1);
+  EXPECT_EQ(per_method["minmax"], per_method["percentile"]);
+  EXPECT_GE(per_method["minmax"], 2);
+  ASSERT_EQ(all_loss.size(), 2u);
+  EXPECT_NE(all_loss["minmax"], all_loss["percentile"]) << "the methods give other ranges, so other errors";
+  const OnnxTunePoint& best = r.value().points[size_t(r.value().chosen)];
+  ASSERT_EQ(best.int8_layers.size(), 4u);
+  EXPECT_EQ(best.quality_loss, std::min(all_loss["minmax"], all_loss["percentile"]));
+  // The written model is that method's: quantized again with it, the same bytes.
+  const std::string again = ::testing::TempDir() + "/tune_methods_again.onnx";
+  OnnxQuantizeOptions q;
+  q.method = best.method;
+  q.keep_first_last = false;
+  ASSERT_TRUE(quantize_onnx_model(in, again, calib, q).ok());
+  EXPECT_EQ(bytes_of(out), bytes_of(again));
+  q.method = best.method == "minmax" ? "percentile" : "minmax";  // and the comparison tells the methods apart
+  ASSERT_TRUE(quantize_onnx_model(in, again, calib, q).ok());
+  EXPECT_NE(bytes_of(out), bytes_of(again));
+  o.method = "minmax,kl";
+  auto bad = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message.find("'kl'"), std::string::npos) << bad.status().message;
+}
+
 // The thread list in the other order: at equal latency and quality the
 // point with less memory is chosen (a dominated point never is).
 TEST(TuneOnnx, ChoiceIsOnTheFrontWhateverTheOrder) {
