@@ -91,7 +91,7 @@ Result<std::string> profile_session(Session& session, const std::string& model_n
     // (about 27 MB of RSS per det run).
     // Then on until the session has chosen which nodes run on one thread
     // (Session::learning_threads; a few runs): the report is of the steady state.
-    for (int i = 0; i < o.warmup || (session.learning_threads() && i < o.warmup + 64); ++i) {
+    for (int i = 0; i < o.warmup || ((i == 0 || session.learning_threads()) && i < o.warmup + 64); ++i) {
       auto r = session.run(inputs);
       if (!r.ok()) throw Error(r.status().code, r.status().message);
       session.take_profile();

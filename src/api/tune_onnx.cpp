@@ -110,7 +110,7 @@ struct Tuner {
   // o.warmup runs, then on until the session has chosen which nodes run on
   // one thread (Session::learning_threads): timings are of the steady state.
   void warm_up(Session& s) const {
-    for (int i = 0; i < o.warmup || (s.learning_threads() && i < o.warmup + 64); ++i) {
+    for (int i = 0; i < o.warmup || ((i == 0 || s.learning_threads()) && i < o.warmup + 64); ++i) {
       run(s, eval.front());
       s.take_profile();
     }

@@ -1,5 +1,6 @@
 #include "core/buffer_cache.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -9,10 +10,11 @@ namespace pareto {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(__SANITIZE_HWADDRESS__)
 constexpr bool kSanitized = true;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(hwaddress_sanitizer)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
@@ -57,6 +59,7 @@ size_t rounded(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
 void* acquire_buffer(size_t bytes) {
   Cache& c = cache();
   if (bytes < kMinBytes || c.cap == 0) return std::aligned_alloc(64, bytes);
+  if (bytes > SIZE_MAX - kPage) return nullptr;  // rounding up would wrap
   const size_t size = rounded(bytes);
   {
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -74,7 +77,7 @@ void* acquire_buffer(size_t bytes) {
 void release_buffer(void* p, size_t bytes) {
   if (!p) return;
   Cache& c = cache();
-  if (bytes < kMinBytes || c.cap == 0) return std::free(p);
+  if (bytes < kMinBytes || c.cap == 0 || bytes > SIZE_MAX - kPage) return std::free(p);
   const size_t size = rounded(bytes);
   if (size > c.cap) return std::free(p);
   std::vector<void*> evicted;

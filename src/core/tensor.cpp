@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -53,6 +54,7 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.numel_ = n;
+  if (size_t(n) * esize > SIZE_MAX - 4096) fail(StatusCode::out_of_memory, what + ": byte size overflows");
   size_t bytes = (size_t(n) * esize + 63) & ~size_t(63);
   if (bytes == 0) bytes = 64;
   void* p = acquire_buffer(bytes);

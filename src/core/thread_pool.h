@@ -5,14 +5,15 @@
 
 namespace pareto {
 
-// Until the scope ends, work on this thread runs as in a one-thread session:
-// parallel_for calls run inline and num_threads() answers 1 (kernels size
-// their tasks by it: a 1x1 int8 conv cut into 4 tasks per thread re-reads
-// its weights per task, which only pays when the tasks run in parallel).
-// Kernels give the same result at any thread count (the 1-vs-2-thread tests
-// hold them to it), so the outputs do not change. The executor uses it for nodes too small to gain
-// from the pool (a region's wake-up and the cache lines that cross between
-// cores cost more than half of their work).
+// Until the scope ends, work on this thread runs exactly as in a one-thread
+// session: parallel_for calls run inline and num_threads() answers 1
+// (kernels size their tasks by it: a 1x1 int8 conv cut into 4 tasks per
+// thread re-reads its weights per task, which only pays when the tasks run
+// in parallel). The ONNX-path kernels only re-partition work by the thread
+// count (no reduction is split by it), so their outputs do not change. The
+// executor uses it for nodes too small to gain from the pool (a region's
+// wake-up and the cache lines that cross between cores cost more than half
+// of their work).
 class InlineScope {
  public:
   InlineScope();

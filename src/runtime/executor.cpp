@@ -55,7 +55,7 @@ Executor::Executor(int64_t opset, ExecOptions options) : opset_(opset), options_
 bool Executor::learning_threads() const {
   std::lock_guard<std::mutex> lock(plans_mutex_);
   for (const auto& [graph, plan] : plans_)
-    if (plan->threads && plan->threads->learning()) return true;
+    if (plan && plan->threads && plan->threads->learning()) return true;  // (a plan whose making threw is null)
   return false;
 }
 
@@ -283,7 +283,7 @@ std::vector<Tensor> Executor::run_graph(const ir::Graph& g, const std::vector<Te
       if (std::string(e.what()).find(label) != std::string::npos) throw;
       throw Error(e.code(), label + ": " + e.what());
     }
-    if (threads.timing()) threads.seconds[pos] = now_seconds() - t0;
+    if (threads.timing()) threads.seconds[pos] = now_seconds() - t0 - (profile_overhead_ - overhead_before);
     if (options_.profile) {
       // The recording of its body's nodes is not the node's time either.
       const double t1 = now_seconds();

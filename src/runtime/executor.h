@@ -103,7 +103,7 @@ class Executor {
     // work in place (a view op that materializes, e.g. a converting Cast, would
     // overwrite its input).
     std::vector<std::vector<std::pair<void*, size_t>>> slots;
-    std::unique_ptr<ThreadChoice> threads;  // top-level graphs on a pool wider than one
+    std::unique_ptr<ThreadChoice> threads;  // used for top-level graphs run on a pool wider than one
   };
   const Plan& plan_for(const ir::Graph& g);
   void record_profile(const ir::Node& node, const OpContext& ctx, const Scope& scope, double seconds, size_t first_child, int depth);

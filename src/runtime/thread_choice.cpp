@@ -23,7 +23,7 @@ ThreadChoice::Run ThreadChoice::begin(std::vector<int64_t> key) {
   const int other = l.checking ? kChosen : kInline;
   run.trial = l.started[kSplit] <= l.started[other] ? kSplit : other;
   ++l.started[run.trial];
-  if (run.trial == kChosen) run.chosen = &l.chosen;
+  if (run.trial == kChosen) run.trial_choice = l.chosen;  // a copy: a concurrent run may end the learning and rewrite l.chosen
   run.seconds.assign(nodes_, 0.0);
   run.key = std::move(key);
   return run;
@@ -40,7 +40,7 @@ void ThreadChoice::finish_node_trials(Learned& l) const {
   l.checking = true;
   std::fill(std::begin(l.started), std::end(l.started), 0);
   std::fill(std::begin(l.finished), std::end(l.finished), 0);
-  l.best_run[kChosen] = std::numeric_limits<double>::infinity();  // split's and inline's carry over from step 1
+  l.best_run[kChosen] = kNever;  // split's and inline's carry over from step 1
 }
 
 double ThreadChoice::total(const Run& run) {
@@ -56,7 +56,6 @@ void ThreadChoice::finish(Run& run) {
   if (l.done) return;
   const int mode = run.trial;
   if (!l.checking) {
-    if (mode == kChosen) return;  // a run begun before the step changed
     auto& best = l.best[mode];
     if (best.empty()) best.assign(nodes_, std::numeric_limits<double>::infinity());
     for (size_t i = 0; i < nodes_; ++i) best[i] = std::min(best[i], run.seconds[i]);
@@ -69,7 +68,8 @@ void ThreadChoice::finish(Run& run) {
   if (++l.finished[mode] < kTrials || l.finished[mode == kSplit ? kChosen : kSplit] < kTrials) return;
   // The fastest whole runs win: the choice, every node split, or (from
   // step 1) every node inline.
-  if (l.best_run[kInline] < l.best_run[kChosen] && l.best_run[kInline] <= l.best_run[kSplit]) std::fill(l.chosen.begin(), l.chosen.end(), 1);
+  // Ties go to splitting, as for single nodes.
+  if (l.best_run[kInline] < l.best_run[kChosen] && l.best_run[kInline] < l.best_run[kSplit]) std::fill(l.chosen.begin(), l.chosen.end(), 1);
   else if (!(l.best_run[kChosen] < l.best_run[kSplit])) std::fill(l.chosen.begin(), l.chosen.end(), 0);
   l.done = true;
 }

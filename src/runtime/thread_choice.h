@@ -37,11 +37,16 @@ class ThreadChoice {
   // One run of the graph: which nodes run inline, and (while learning) the
   // node times to report back.
   struct Run {
-    const std::vector<uint8_t>* chosen = nullptr;  // per node: 1 inline (null: all split)
+    const std::vector<uint8_t>* chosen = nullptr;  // once learned, per node: 1 inline (null: all split)
+    std::vector<uint8_t> trial_choice;             // a step-2 learning run's own copy of the choice it tries
     int trial = -1;                                // a learning run's Mode; -1 not learning
     std::vector<double> seconds;                   // learning: each node's time in this run
     std::vector<int64_t> key;
-    bool run_inline(size_t pos) const { return trial == kInline || (chosen && (*chosen)[pos]); }
+    bool run_inline(size_t pos) const {
+      if (trial == kInline || trial == kSplit) return trial == kInline;
+      if (trial == kChosen) return trial_choice[pos];
+      return chosen && (*chosen)[pos];
+    }
     bool timing() const { return trial >= 0; }
   };
 
@@ -52,7 +57,9 @@ class ThreadChoice {
   void finish(Run& run);
   // Nodes chosen inline for `key` (-1: still learning or never seen).
   int inline_count(const std::vector<int64_t>& key) const;
-  // True while some input shape seen is still being learned.
+  // True while some input shape seen is still being learned (with input
+  // shapes that keep changing it may stay true: each shape learns only from
+  // its own runs).
   bool learning() const;
 
  private:
@@ -64,7 +71,7 @@ class ThreadChoice {
     std::vector<double> best[2];  // step 1: per node, fastest time seen split / inline
     // Fastest whole run (sum of node times) split / inline / chosen.
     double best_run[3] = {kNever, kNever, kNever};
-    std::vector<uint8_t> chosen;
+    std::vector<uint8_t> chosen;  // handed to runs by pointer only once done (then never written again)
   };
   void finish_node_trials(Learned& l) const;
   static double total(const Run& run);

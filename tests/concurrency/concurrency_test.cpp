@@ -17,6 +17,7 @@
 #include "pareto/llm.hpp"
 #include "pareto/llm_engine.hpp"
 #include "pareto/pareto.hpp"
+#include "runtime/thread_choice.h"
 
 namespace {
 
@@ -265,4 +266,33 @@ TEST(ConcurrencyLlmEngine, SubmitCancelAndDestroyWhileRunning) {
   EXPECT_EQ(finals.load(), submitted.load()) << "one final event per accepted request";
   EXPECT_EQ(submitted + refused, 48);
   std::filesystem::remove(path);
+}
+
+// One graph's thread choice learned from runs on two threads at once: the
+// runs in step 2 read their own copy of the choice while another run may
+// end the learning (ThreadSanitizer checks the hand-over).
+TEST(ThreadChoiceConcurrent, LearnsFromRunsOnTwoThreads) {
+  pareto::runtime::ThreadChoice tc(4);
+  const std::vector<int64_t> key = {1, 3, -1};
+  auto runner = [&] {
+    for (int i = 0; i < 500; ++i) {
+      pareto::runtime::ThreadChoice::Run r = tc.begin(key);
+      int inline_nodes = 0;
+      for (size_t n = 0; n < 4; ++n) {
+        const bool in = r.run_inline(n);
+        inline_nodes += in;
+        if (r.timing()) r.seconds[n] = in ? (n % 2 ? 3.0 : 1.0) : 2.0;  // nodes 0 and 2 gain inline
+      }
+      tc.finish(r);
+      if (!r.timing()) {
+        EXPECT_EQ(inline_nodes, 2);
+        return;
+      }
+    }
+  };
+  std::thread a(runner), b(runner);
+  a.join();
+  b.join();
+  EXPECT_FALSE(tc.learning());
+  EXPECT_EQ(tc.inline_count(key), 2);
 }

@@ -8,10 +8,12 @@
 #include <random>
 
 #include "pareto/pareto.hpp"
+#include "proto_builder.h"
 #include "runtime/thread_choice.h"
 
 using namespace pareto;
 using runtime::ThreadChoice;
+namespace pb = pareto::test;
 
 namespace {
 
@@ -139,4 +141,57 @@ TEST(ThreadChoice, SessionOutputsDoNotChangeWithTheChoice) {
     EXPECT_FALSE(off->learning_threads());
     EXPECT_FALSE(one->learning_threads()) << "one thread: nothing to choose";
   }
+}
+
+// Without downloaded models: a small conv net at 2 threads, optimized or
+// not, with per-node recording on or off, learns and keeps its outputs.
+TEST(ThreadChoice, SmallNetLearnsWithProfilingAndKeepsItsOutputs) {
+  pb::Msg g;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(-0.3f, 0.3f);
+  auto weights = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+  };
+  std::string x = "x";
+  for (int k = 0; k < 4; ++k) {
+    const int64_t cin = k ? 16 : 8, ks = k % 2 ? 1 : 3;
+    const std::string w = "w" + std::to_string(k), y = "y" + std::to_string(k), r = "r" + std::to_string(k);
+    g.m(5, pb::tensor_f32(w, {16, cin, ks, ks}, weights(size_t(16 * cin * ks * ks))));
+    g.m(1, pb::node("Conv", {x, w}, {y}, y + "_conv", {pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2})}));
+    g.m(1, pb::node("Relu", {y}, {r}, r + "_relu"));
+    x = r;
+  }
+  g.s(2, "small");
+  g.m(11, pb::value_info("x", 1, {1, 8, 24, 24}));
+  g.m(12, pb::value_info(x, 1, {1, 16, 24, 24}));
+  const std::string path = ::testing::TempDir() + "/thread_choice_small.onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  Tensor in = Tensor::empty(DType::f32, {1, 8, 24, 24});
+  for (int64_t i = 0; i < in.numel(); ++i) in.data<float>()[i] = d(rng);
+  for (bool optimize : {false, true})
+    for (bool profile : {false, true}) {
+      auto open = [&](int threads) {
+        SessionOptions o;
+        o.optimize = optimize, o.profile = profile, o.threads = threads;
+        auto s = Session::open(path, o);
+        EXPECT_TRUE(s.ok()) << s.status().to_string();
+        return std::move(s.value());
+      };
+      auto one = open(1), two = open(2);
+      auto want = one->run({{"x", in}});
+      ASSERT_TRUE(want.ok());
+      const Tensor& w = want.value()[0];
+      int runs = 0;
+      do {
+        auto y = two->run({{"x", in}});
+        ASSERT_TRUE(y.ok()) << y.status().to_string();
+        ASSERT_EQ(std::memcmp(y.value()[0].raw(), w.raw(), w.nbytes()), 0) << "optimize " << optimize << " profile " << profile << " run " << runs;
+        if (profile) {
+          EXPECT_FALSE(two->take_profile().empty());
+        }
+      } while (two->learning_threads() && ++runs < 100);
+      EXPECT_FALSE(two->learning_threads()) << "optimize " << optimize << " profile " << profile;
+    }
 }
