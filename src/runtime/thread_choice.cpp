@@ -1,9 +1,17 @@
 #include "runtime/thread_choice.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace pareto::runtime {
+
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
 
 ThreadChoice::Run ThreadChoice::begin(std::vector<int64_t> key) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -18,10 +26,11 @@ ThreadChoice::Run ThreadChoice::begin(std::vector<int64_t> key) {
     run.chosen = &l.chosen;  // never changes once done; the map keeps the entry
     return run;
   }
-  // Alternate the two modes of the step, so a slow spell of the machine
-  // lands on both.
-  const int other = l.checking ? kChosen : kInline;
-  run.trial = l.started[kSplit] <= l.started[other] ? kSplit : other;
+  // The modes of the step in turn, so a slow spell of the machine lands on
+  // each.
+  run.trial = kSplit;
+  for (int m : {kInline, kChosen})
+    if ((m != kChosen || l.checking) && l.started[m] < l.started[run.trial]) run.trial = m;
   ++l.started[run.trial];
   if (run.trial == kChosen) run.trial_choice = l.chosen;  // a copy: a concurrent run may end the learning and rewrite l.chosen
   run.seconds.assign(nodes_, 0.0);
@@ -32,15 +41,17 @@ ThreadChoice::Run ThreadChoice::begin(std::vector<int64_t> key) {
 void ThreadChoice::finish_node_trials(Learned& l) const {
   l.chosen.assign(nodes_, 0);
   bool any = false;
-  for (size_t i = 0; i < nodes_; ++i) any |= (l.chosen[i] = l.best[kInline][i] < l.best[kSplit][i]);
+  std::vector<double> split(kTrials), in(kTrials);
+  for (size_t i = 0; i < nodes_; ++i) {
+    for (int t = 0; t < kTrials; ++t) split[size_t(t)] = l.node_times[kSplit][size_t(t) * nodes_ + i], in[size_t(t)] = l.node_times[kInline][size_t(t) * nodes_ + i];
+    any |= (l.chosen[i] = median_of(in) < median_of(split));
+  }
   if (!any) {
     l.done = true;
     return;
   }
   l.checking = true;
   std::fill(std::begin(l.started), std::end(l.started), 0);
-  std::fill(std::begin(l.finished), std::end(l.finished), 0);
-  l.best_run[kChosen] = kNever;  // split's and inline's carry over from step 1
 }
 
 double ThreadChoice::total(const Run& run) {
@@ -56,21 +67,21 @@ void ThreadChoice::finish(Run& run) {
   if (l.done) return;
   const int mode = run.trial;
   if (!l.checking) {
-    auto& best = l.best[mode];
-    if (best.empty()) best.assign(nodes_, std::numeric_limits<double>::infinity());
-    for (size_t i = 0; i < nodes_; ++i) best[i] = std::min(best[i], run.seconds[i]);
-    l.best_run[mode] = std::min(l.best_run[mode], total(run));
-    if (++l.finished[mode] >= kTrials && l.finished[1 - mode] >= kTrials) finish_node_trials(l);
+    auto& times = l.node_times[mode];
+    if (times.size() >= size_t(kTrials) * nodes_) return;  // enough of this mode (a run begun before the others ended)
+    times.insert(times.end(), run.seconds.begin(), run.seconds.end());
+    if (l.node_times[kSplit].size() == size_t(kTrials) * nodes_ && l.node_times[kInline].size() == size_t(kTrials) * nodes_) finish_node_trials(l);
     return;
   }
-  if (mode == kInline) return;  // a step-1 run that ended after step 2 began
-  l.best_run[mode] = std::min(l.best_run[mode], total(run));
-  if (++l.finished[mode] < kTrials || l.finished[mode == kSplit ? kChosen : kSplit] < kTrials) return;
-  // The fastest whole runs win: the choice, every node split, or (from
-  // step 1) every node inline.
-  // Ties go to splitting, as for single nodes.
-  if (l.best_run[kInline] < l.best_run[kChosen] && l.best_run[kInline] < l.best_run[kSplit]) std::fill(l.chosen.begin(), l.chosen.end(), 1);
-  else if (!(l.best_run[kChosen] < l.best_run[kSplit])) std::fill(l.chosen.begin(), l.chosen.end(), 0);
+  auto& runs = l.run_times[mode];
+  if (runs.size() < size_t(kTrials)) runs.push_back(total(run));
+  for (const auto& r : l.run_times)
+    if (r.size() < size_t(kTrials)) return;
+  // The fastest whole runs (median) win: every node split, the choice, or
+  // every node inline; ties go to splitting, as for single nodes.
+  const double split = median_of(l.run_times[kSplit]), chosen = median_of(l.run_times[kChosen]), in = median_of(l.run_times[kInline]);
+  if (in < chosen && in < split) std::fill(l.chosen.begin(), l.chosen.end(), 1);
+  else if (!(chosen < split)) std::fill(l.chosen.begin(), l.chosen.end(), 0);
   l.done = true;
 }
 

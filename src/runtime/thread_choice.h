@@ -8,13 +8,14 @@
 // on the machine and the input shape, so it is measured, not guessed:
 //  1. the first runs of each input shape alternate between every node split
 //     and every node inline, timing each node; after kTrials runs of each, a
-//     node is chosen inline when its fastest inline time beat its fastest
+//     node is chosen inline when its median inline time beat its median
 //     split one;
 //  2. nodes affect each other (an inline node leaves the other core idle
 //     long enough to go to sleep, and its output in this core's cache), so
-//     the choice is then checked whole: kTrials runs with it alternate with
-//     kTrials runs of every node split; the fastest whole run decides between
-//     the choice, every node split and (timed in step 1) every node inline.
+//     the choice is then checked whole: runs with it, with every node split
+//     and with every node inline take turns, kTrials of each, and the one
+//     with the fastest median run is kept (medians: a single lucky run
+//     must not decide).
 // An inline node runs as in a one-thread session (core/thread_pool.h
 // InlineScope), and kernels give the same result at any thread count, so
 // outputs are the same bit for bit whatever is chosen.
@@ -29,7 +30,7 @@ namespace pareto::runtime {
 
 class ThreadChoice {
  public:
-  static constexpr int kTrials = 6;         // timed runs per mode in each step
+  static constexpr int kTrials = 5;         // timed runs per mode in each step (odd: a true median)
   static constexpr size_t kMaxShapes = 16;  // input shapes learned per graph; others run split
 
   enum Mode : int { kSplit = 0, kInline = 1, kChosen = 2 };
@@ -63,14 +64,12 @@ class ThreadChoice {
   bool learning() const;
 
  private:
-  static constexpr double kNever = 1e300;
   struct Learned {
     bool checking = false;  // step 2
     bool done = false;
-    int started[3] = {0, 0, 0}, finished[3] = {0, 0, 0};
-    std::vector<double> best[2];  // step 1: per node, fastest time seen split / inline
-    // Fastest whole run (sum of node times) split / inline / chosen.
-    double best_run[3] = {kNever, kNever, kNever};
+    int started[3] = {0, 0, 0};
+    std::vector<double> node_times[2];  // step 1: run after run, each node's time split / inline
+    std::vector<double> run_times[3];   // step 2: whole runs (sums of node times) split / inline / chosen
     std::vector<uint8_t> chosen;  // handed to runs by pointer only once done (then never written again)
   };
   void finish_node_trials(Learned& l) const;
