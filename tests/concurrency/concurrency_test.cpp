@@ -271,7 +271,7 @@ TEST(ConcurrencyLlmEngine, SubmitCancelAndDestroyWhileRunning) {
 // One graph's thread choice learned from runs on two threads at once: the
 // runs in step 2 read their own copy of the choice while another run may
 // end the learning (ThreadSanitizer checks the hand-over).
-TEST(ThreadChoiceConcurrent, LearnsFromRunsOnTwoThreads) {
+TEST(ConcurrencyThreadChoice, LearnsFromRunsOnTwoThreads) {
   pareto::runtime::ThreadChoice tc(4);
   const std::vector<int64_t> key = {1, 3, -1};
   auto runner = [&] {
