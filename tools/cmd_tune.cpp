@@ -1,6 +1,6 @@
 // pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N]
 //   [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]
-//   [--method M[,M...]] [--calib-limit N] [--in-process] [--explain] [--json]
+//   [--method M[,M...]] [--time-budget S] [--calib-limit N] [--in-process] [--explain] [--json]
 // Chooses per conv int8 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
@@ -118,6 +118,7 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
   j["reason"] = r.reason;
   j["memory"] = r.memory_what;
   j["eval_samples"] = r.eval_samples;
+  j["skipped_by_budget"] = r.skipped_by_budget;
   j["seconds"] = r.seconds;
   return j;
 }
@@ -146,7 +147,7 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 
 // Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
-  static const std::vector<std::string> llm_only = {"--formats", "--ctx", "--chunks", "--generations", "--population", "--seed", "--time-budget",
+  static const std::vector<std::string> llm_only = {"--formats", "--ctx", "--chunks", "--generations", "--population", "--seed",
                                                     "--max-timed", "--anchor", "--max-bpw", "--max-energy", "--max-kl", "--cache", "--test",
                                                     "--group", "--no-energy"};
   static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process"};
@@ -161,7 +162,7 @@ int cmd_tune(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
                   "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] "
-                  "[--method minmax|percentile|entropy|mse[,...]] [--calib-limit N] [--in-process] [--explain] [--json]");
+                  "[--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] [--in-process] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   auto s = take(Session::open(in, SessionOptions{}));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));
@@ -169,6 +170,7 @@ int cmd_tune(const Args& a) {
   const std::vector<CalibrationSample> eval = a.has("--eval") ? samples_of(*s, a.get("--eval"), limit) : std::vector<CalibrationSample>{};
   OnnxTuneOptions o;
   o.method = a.get("--method", "percentile");
+  o.time_budget_s = a.get_double("--time-budget", 0, 0, 1e9);
   o.threads = thread_list(a);
   o.points = int(a.get_int("--points", 6, 0, 64));
   o.runs = int(a.get_int("--runs", 10, 1, 100000));
@@ -194,6 +196,7 @@ int cmd_tune(const Args& a) {
   std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s\n", r.eval_samples,
               eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str());
   print_points(r);
+  if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy points not measured\n", r.skipped_by_budget);
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];
   std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(), out.c_str(),
               best.int8_layers.size(), r.layers.size(), r.seconds);

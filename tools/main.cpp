@@ -55,7 +55,7 @@ const char* kUsage =
     "      (entropy breaks PP-OCR rec: README \"int8 models\"; percentile or minmax there)\n"
     "  tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points 6] [--runs 10]\n"
     "       [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]\n"
-    "       [--method percentile[,minmax,entropy,mse]] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
+    "       [--method percentile[,minmax,entropy,mse]] [--time-budget S] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
     "      per conv int8 or fp32, the calibration method and threads, from measured points: sensitivity and per-node\n"
     "      times, a greedy path, the anchors (fp32, int8 with float ends, int8 all) per method; prints the Pareto\n"
     "      front, writes the chosen model\n"

@@ -50,6 +50,9 @@ struct OnnxTuneOptions {
   double max_latency_ms = 0, max_memory_mib = 0, max_quality_loss = 0;
   std::string objective = "latency";  // what the chosen point minimizes: latency, memory or quality
   std::string work_dir;               // where candidate files go (default: next to the output)
+  // Past this many seconds no further greedy point is started (0: no
+  // limit); fp32 and the int8 anchors are always measured.
+  double time_budget_s = 0;
   TuneMeasure measure;                // null: in-process
   std::string memory_what = "activation arena";  // what TuneCost::memory_mib is, for the report
   std::function<void(const std::string& line)> progress;  // one line per step, with elapsed and remaining time
@@ -81,6 +84,7 @@ struct OnnxTuneResult {
   std::string memory_what;
   int eval_samples = 0;
   double seconds = 0;
+  int skipped_by_budget = 0;  // greedy points left unmeasured by time_budget_s
 };
 
 // Tunes `in` on the calibration samples (ranges) and the evaluation

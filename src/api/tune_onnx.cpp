@@ -315,12 +315,13 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     struct Config {
       std::string label, method;
       std::vector<std::string> int8;
+      bool anchor = true;  // measured whatever the time budget
     };
     std::vector<Config> configs;
     std::set<std::pair<std::string, std::set<std::string>>> seen;  // each (method, int8 convs) measured once (anchors keep their names)
-    auto add = [&](const std::string& label, const std::string& method, const std::vector<std::string>& int8) {
+    auto add = [&](const std::string& label, const std::string& method, const std::vector<std::string>& int8, bool anchor = true) {
       if (seen.insert({method, std::set<std::string>(int8.begin(), int8.end())}).second)
-        configs.push_back({label + (methods.size() > 1 && !int8.empty() ? " " + method : ""), method, int8});
+        configs.push_back({label + (methods.size() > 1 && !int8.empty() ? " " + method : ""), method, int8, anchor});
     };
     std::vector<std::string> ends, every;
     for (const OnnxTuneLayer& l : r.layers) {
@@ -333,12 +334,18 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     for (const std::string& m : methods) {
       if (!ends.empty()) add("int8 float ends", m, ends);
       add("int8 all", m, every);
-      for (size_t n : sizes) add("greedy " + std::to_string(n), m, std::vector<std::string>(order.begin(), order.begin() + long(n)));
     }
+    for (const std::string& m : methods)  // the anchors of every method first: a time budget cuts greedy points only
+      for (size_t n : sizes) add("greedy " + std::to_string(n), m, std::vector<std::string>(order.begin(), order.begin() + long(n)), false);
     // 3. Each one quantized, its quality measured, and timed at every thread count.
     const size_t total = 2 + configs.size();
     for (size_t c = 0; c < configs.size(); ++c) {
-      const auto& [label, method, int8] = configs[c];
+      const auto& [label, method, int8, anchor] = configs[c];
+      if (!anchor && options.time_budget_s > 0 && now_seconds() - t.t0 > options.time_budget_s) {
+        r.skipped_by_budget = int(configs.size() - c);
+        t.progress(3 + c, total, "time budget spent: " + std::to_string(r.skipped_by_budget) + " greedy points left unmeasured");
+        break;
+      }
       const std::string path = int8.empty() ? in : stem + "candidate.onnx";
       if (!int8.empty()) t.quantize(path, int8, method, r.layers, false, nullptr);
       const double loss = int8.empty() ? 0.0 : t.quality_loss(path);
