@@ -86,17 +86,21 @@ std::vector<CalibrationSample> samples_of(const Session& s, const std::string& d
 }
 
 void print_points(const OnnxTuneResult& r) {
-  std::printf("%-24s %11s %7s %12s %12s %13s %s\n", "point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", "");
+  std::printf("%-28s %11s %7s %12s %12s %13s %s\n", "point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", "");
   for (size_t i = 0; i < r.points.size(); ++i) {
     const OnnxTunePoint& p = r.points[i];
     const std::string n = std::to_string(p.int8_layers.size()) + "/" + std::to_string(r.layers.size());
-    std::printf("%-24s %11s %7d %12.3f %12.1f %13.3e %s%s%s\n", p.label.c_str(), n.c_str(), p.threads, p.cost.latency_ms, p.cost.memory_mib,
+    std::printf("%-28s %11s %7d %12.3f %12.1f %13.3e %s%s%s\n", p.label.c_str(), n.c_str(), p.threads, p.cost.latency_ms, p.cost.memory_mib,
                 p.quality_loss, p.frontier ? "front" : "", p.within_budget ? "" : " over budget", int(i) == r.chosen ? "  <- chosen" : "");
   }
 }
 
-void print_explain(const OnnxTuneResult& r) {
+void print_explain(const OnnxTuneResult& r, const std::string& methods) {
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];
+  // Sensitivities and the greedy ranks come from the first method searched.
+  if (methods.find(',') != std::string::npos)
+    std::printf("\nsensitivity and greedy rank with %s calibration; the chosen point uses %s\n", methods.substr(0, methods.find(',')).c_str(),
+                best.method.empty() ? "no int8" : best.method.c_str());
   std::printf("\n%-28s %6s %12s %9s %9s %s\n", "conv", "format", "sensitivity", "fp32 ms", "int8 ms", "why");
   for (const OnnxTuneLayer& l : r.layers) {
     const bool int8 = std::find(best.int8_layers.begin(), best.int8_layers.end(), l.node) != best.int8_layers.end();
@@ -196,11 +200,11 @@ int cmd_tune(const Args& a) {
   std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s\n", r.eval_samples,
               eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str());
   print_points(r);
-  if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy points not measured\n", r.skipped_by_budget);
+  if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy candidates not measured\n", r.skipped_by_budget);
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];
   std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(), out.c_str(),
               best.int8_layers.size(), r.layers.size(), r.seconds);
-  if (a.has("--explain")) print_explain(r);
+  if (a.has("--explain")) print_explain(r, o.method);
   return 0;
 }
 

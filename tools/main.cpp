@@ -58,7 +58,7 @@ const char* kUsage =
     "       [--method percentile[,minmax,entropy,mse]] [--time-budget S] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
     "      per conv int8 or fp32, the calibration method and threads, from measured points: sensitivity and per-node\n"
     "      times, a greedy path, the anchors (fp32, int8 with float ends, int8 all) per method; prints the Pareto\n"
-    "      front, writes the chosen model\n"
+    "      front, writes the chosen model; --time-budget: no greedy point started past S seconds; --plot FILE.html\n"
     "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k]\n"
     "       [--group tensor|layer|kind] [--threads 1,2]\n"
     "       [--ctx 128] [--chunks N] [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"

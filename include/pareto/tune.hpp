@@ -66,7 +66,7 @@ struct OnnxTuneLayer {
 };
 
 struct OnnxTunePoint {
-  std::string label;                    // "fp32", "greedy 5", "int8 float ends", "int8 all"
+  std::string label;                    // "fp32", "greedy 5", "int8 float ends", "int8 all" (+ " METHOD" when several are searched)
   std::vector<std::string> int8_layers;  // convs in int8
   std::string method;                    // their activation ranges (empty: no int8 conv)
   int threads = 1;
@@ -84,7 +84,7 @@ struct OnnxTuneResult {
   std::string memory_what;
   int eval_samples = 0;
   double seconds = 0;
-  int skipped_by_budget = 0;  // greedy points left unmeasured by time_budget_s
+  int skipped_by_budget = 0;  // greedy candidates left unmeasured by time_budget_s (each would be timed at every thread count)
 };
 
 // Tunes `in` on the calibration samples (ranges) and the evaluation

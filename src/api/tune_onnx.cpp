@@ -164,7 +164,9 @@ std::vector<std::string> method_list(const std::string& text) {
   size_t at = 0;
   while (at <= text.size()) {
     const size_t comma = std::min(text.find(',', at), text.size());
-    const std::string m = text.substr(at, comma - at);
+    std::string m = text.substr(at, comma - at);
+    m.erase(0, m.find_first_not_of(' '));  // "minmax, percentile" as well
+    m.erase(m.find_last_not_of(' ') + 1);
     if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy or mse, got '" + m + "'");
     if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     at = comma + 1;
@@ -263,6 +265,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     if (options.objective != "latency" && options.objective != "memory" && options.objective != "quality")
       fail_argument("objective must be latency, memory or quality, got '" + options.objective + "'");
     if (options.points < 0 || options.points > 64) fail_argument("points must be 0 to 64");
+    if (!(options.time_budget_s >= 0)) fail_argument("the time budget must be 0 (none) or more seconds");
     const std::vector<std::string> methods = method_list(options.method);
     const std::vector<CalibrationSample>& eval = eval_in.empty() ? calib : eval_in;
     Tuner t{in, calib, eval, options, options.work_dir.empty() ? dir_of(out) : options.work_dir, {}, now_seconds()};
@@ -335,15 +338,18 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
       if (!ends.empty()) add("int8 float ends", m, ends);
       add("int8 all", m, every);
     }
-    for (const std::string& m : methods)  // the anchors of every method first: a time budget cuts greedy points only
-      for (size_t n : sizes) add("greedy " + std::to_string(n), m, std::vector<std::string>(order.begin(), order.begin() + long(n)), false);
+    // The anchors of every method first (a time budget cuts greedy points
+    // only), then the greedy points with the methods in turn (a tight budget
+    // leaves no method out entirely).
+    for (size_t n : sizes)
+      for (const std::string& m : methods) add("greedy " + std::to_string(n), m, std::vector<std::string>(order.begin(), order.begin() + long(n)), false);
     // 3. Each one quantized, its quality measured, and timed at every thread count.
     const size_t total = 2 + configs.size();
     for (size_t c = 0; c < configs.size(); ++c) {
       const auto& [label, method, int8, anchor] = configs[c];
       if (!anchor && options.time_budget_s > 0 && now_seconds() - t.t0 > options.time_budget_s) {
         r.skipped_by_budget = int(configs.size() - c);
-        t.progress(3 + c, total, "time budget spent: " + std::to_string(r.skipped_by_budget) + " greedy points left unmeasured");
+        t.progress(3 + c, 0, "time budget spent: " + std::to_string(r.skipped_by_budget) + " greedy candidates left unmeasured");
         break;
       }
       const std::string path = int8.empty() ? in : stem + "candidate.onnx";
