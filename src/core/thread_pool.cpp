@@ -29,10 +29,8 @@ struct ParallelScope {
   ~ParallelScope() { t_in_parallel = saved; }
 };
 
-}  // namespace
-
-namespace {
 thread_local bool t_one_thread = false;  // an InlineScope is open on this thread
+
 }  // namespace
 
 InlineScope::InlineScope() : saved_(t_in_parallel), saved_one_(t_one_thread) { t_in_parallel = t_one_thread = true; }
