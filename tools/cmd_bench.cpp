@@ -72,11 +72,11 @@ int cmd_bench(const Args& args) {
     return now_seconds() - s;
   };
   double first = run_once();
-  for (int i = 0; i < warmup; ++i) run_once();
-  // Timed runs start once the session has chosen its inline nodes (at most
-  // a few runs: Session::learning_threads).
-  int learning_runs = 0;
-  for (; session.learning_threads() && learning_runs < 64; ++learning_runs) run_once();
+  // Timed runs start once the session has chosen its inline nodes (a few
+  // runs past the warm-up: Session::warm_up).
+  auto warmed = session.warm_up(inputs, warmup);
+  if (!warmed.ok()) throw Error(warmed.status().code, warmed.status().message);
+  const int learning_runs = warmed.value() - warmup;
   std::vector<double> times;
   for (int i = 0; i < runs; ++i) times.push_back(run_once());
   // Peak memory before the fp32 reference session below adds its own.

@@ -51,10 +51,9 @@ int cmd_run(const Args& args) {
   // --warmup N: untimed runs first, so --profile shows steady-state times
   // (the first run also pays for page faults on fresh buffers), and with N
   // > 0 on until the session has chosen which nodes run on one thread.
-  for (int64_t i = 0, n = args.get_int("--warmup", 0, 0, 1000000); i < n || (n > 0 && session.learning_threads() && i < n + 64); ++i) {
-    auto warm = session.run(inputs);
+  if (const int64_t n = args.get_int("--warmup", 0, 0, 1000000); n > 0) {
+    auto warm = session.warm_up(inputs, int(n));
     if (!warm.ok()) throw Error(warm.status().code, warm.status().message);
-    session.take_profile();
   }
   auto result = session.run(inputs);
   if (!result.ok()) throw Error(result.status().code, result.status().message);

@@ -150,8 +150,12 @@ class Session {
   // to learn which nodes run faster on one thread (a few-microsecond node
   // loses more to waking the pool and moving its data between cores than
   // it gains); true until that is learned for every shape run so far.
-  // Benchmarks warm up until it is false.
+  // Benchmarks warm up until it is false (warm_up).
   bool learning_threads() const;
+  // Untimed runs before timing: `runs` of them, then on while
+  // learning_threads() is true (64 more at most); per-node records are
+  // dropped. Returns how many runs it made.
+  Result<int> warm_up(const std::map<std::string, Tensor>& inputs, int runs);
 
   ModelSummary summary() const;
   // The compiler passes run at open (empty unless options.optimize).

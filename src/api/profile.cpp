@@ -90,12 +90,9 @@ Result<std::string> profile_session(Session& session, const std::string& model_n
     // small long-lived allocations pin the heap between the large buffers
     // (about 27 MB of RSS per det run).
     // Then on until the session has chosen which nodes run on one thread
-    // (Session::learning_threads; a few runs): the report is of the steady state.
-    for (int i = 0; i < o.warmup || ((i == 0 || session.learning_threads()) && i < o.warmup + 64); ++i) {
-      auto r = session.run(inputs);
-      if (!r.ok()) throw Error(r.status().code, r.status().message);
-      session.take_profile();
-    }
+    // (at least one run, so it has begun): the report is of the steady state.
+    auto warm = session.warm_up(inputs, std::max(1, o.warmup));
+    if (!warm.ok()) throw Error(warm.status().code, warm.status().message);
     profile::ReportInput in;
     in.model = model_name, in.kind = "onnx";
     in.device = profile::load_device_profile(o.device);

@@ -170,6 +170,16 @@ void Session::set_profiling(bool on) { impl_->executor->set_profile(on); }
 int Session::threads() const { return std::max(1, impl_->options.threads); }
 bool Session::learning_threads() const { return impl_->executor->learning_threads(); }
 
+Result<int> Session::warm_up(const std::map<std::string, Tensor>& inputs, int runs) {
+  int done = 0;
+  for (; done < runs || (learning_threads() && done < runs + 64); ++done) {
+    auto r = run(inputs);
+    if (!r.ok()) return r.status();
+    take_profile();
+  }
+  return done;
+}
+
 std::vector<ProfileEntry> Session::take_profile() {
   std::vector<ProfileEntry> out;
   for (const auto& r : impl_->executor->profile()) {

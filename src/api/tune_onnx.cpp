@@ -107,13 +107,11 @@ struct Tuner {
     return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
   }
 
-  // o.warmup runs, then on until the session has chosen which nodes run on
-  // one thread (Session::learning_threads): timings are of the steady state.
+  // o.warmup runs (at least one), then on until the session has chosen
+  // which nodes run on one thread: timings are of the steady state.
   void warm_up(Session& s) const {
-    for (int i = 0; i < o.warmup || ((i == 0 || s.learning_threads()) && i < o.warmup + 64); ++i) {
-      run(s, eval.front());
-      s.take_profile();
-    }
+    auto r = s.warm_up(eval.front(), std::max(1, o.warmup));
+    if (!r.ok()) fail(r.status().code, r.status().message);
   }
 
   TuneCost measure(const std::string& path, int threads) const {
