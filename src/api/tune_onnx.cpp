@@ -12,6 +12,7 @@
 #include "api/guarded.h"
 #include "api/median.h"
 #include "core/error.h"
+#include "core/split.h"
 #include "pareto/tune.hpp"
 
 namespace pareto {
@@ -159,15 +160,11 @@ struct Tuner {
 std::vector<std::string> method_list(const std::string& text) {
   static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse"};
   std::vector<std::string> out;
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    std::string m = text.substr(at, comma - at);
+  for (std::string m : split_at(text, ',')) {
     m.erase(0, m.find_first_not_of(' '));  // "minmax, percentile" as well
     m.erase(m.find_last_not_of(' ') + 1);
     if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy or mse, got '" + m + "'");
     if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
-    at = comma + 1;
   }
   return out;
 }

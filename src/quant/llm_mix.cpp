@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/split.h"
 #include "core/thread_pool.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
@@ -80,15 +81,11 @@ std::string type_name(uint32_t type) {
 
 std::vector<uint32_t> parse_type_list(const std::string& list) {
   std::vector<uint32_t> types;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    const std::string name = list.substr(start, comma - start);
+  for (const std::string& name : split_at(list, ',')) {
     if (name.empty()) fail_argument("empty name in the type list '" + list + "'");
     const uint32_t t = type_by_name(name);
     if (std::find(types.begin(), types.end(), t) != types.end()) fail_argument("type '" + name + "' listed twice");
     types.push_back(t);
-    start = comma + 1;
   }
   return types;
 }
