@@ -120,7 +120,8 @@ const KernelTable* kernel_table_for(IsaLevel level) {
 std::string kernel_summary() {
   const QuantDotTable& q = quant_dot_table();
   const HalfGemmFn half = q.half_gemm;
-  const char* bf16_batch = q.bf16_tiles ? "amx_bf16" : half ? "avx512" : "f32_gemm";
+  const char* half_isa = !half ? "f32_gemm" : kBuildArm64 ? "neon" : "avx512";
+  const char* bf16_batch = q.bf16_tiles ? "amx_bf16" : half_isa;
   if constexpr (kBuildX86)
     if (!q.bf16_tiles && half && half == avx512bf16::half_gemm) bf16_batch = "avx512bf16";
   return std::string("f32_gemm=") + isa_level_name(kernel_table().level) + " q8a_dot=" + q.isa + " w8a8_rows=" + q.q8_row_isa +
@@ -128,7 +129,7 @@ std::string kernel_summary() {
          "iq4_xs)=" +
          (packed_weights_preferred() ? q.isa : "off") +
          (packed_weights_preferred() && !packed_type_preferred(uint32_t(GgmlType::q6_k)) ? " (q6_k: row dots)" : "") + (packed_gemm_tiles_fn() ? " packed_batch=amx_int8" : "") +
-         " f16_batch=" + (half ? "avx512" : "f32_gemm") + " bf16_batch=" + bf16_batch + " " + conv_kernel_summary();
+         " group_formats=" + (q.codes_dot == q8a_codes_dot_ref ? "ref" : q.isa) + " f16_batch=" + half_isa + " bf16_batch=" + bf16_batch + " " + conv_kernel_summary();
 }
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
@@ -195,9 +196,14 @@ void choose_arm_quant_dots([[maybe_unused]] QuantDotTable& t) {
     t.from_f16 = neon::f16_to_f32;
     t.attention_f16 = neon::f16kv_attention_head;
     t.attention_q8 = neon::q8kv_attention_head;
+    t.group_unpack = neon::group_unpack;
+    t.codes_dot = neon::q8a_codes_dot;
+    t.quantize_token = neon::f32_q8tok_quantize;
+    t.half_gemm = neon::half_gemm;
     if (isa_env_is("neon") || !f.dotprod) return;
     t.isa = "dotprod";
     dotprod_dots::take(t);
+    t.codes_dot = dotprod::q8a_codes_dot;
     t.q8_row = dotprod::q8_row_gemm;
     t.q8_row_isa = "dotprod";
     if (isa_env_is("dotprod") || !f.i8mm) return;

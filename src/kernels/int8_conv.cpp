@@ -66,6 +66,18 @@ bool int8_detail::use_vnni() {
 using int8_detail::use_vnni;
 
 namespace {
+// AArch64: the SDOT GEMM where the CPU has the dot product (PARETO_ISA=ref|neon keeps the reference).
+bool use_sdot() {
+  static const bool sdot = [] {
+    if constexpr (!kBuildArm64) return false;
+    const char* isa = std::getenv("PARETO_ISA");
+    return cpu_features().dotprod && !(isa && (!std::strcmp(isa, "ref") || !std::strcmp(isa, "neon")));
+  }();
+  return sdot;
+}
+}  // namespace
+
+namespace {
 TileChoice<Int8TileGemm> tile_choice;
 }  // namespace
 
@@ -80,7 +92,7 @@ Int8TileGemm int8_tile_gemm() {
 }
 
 std::string conv_kernel_summary() {
-  return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : "ref") +
+  return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : use_sdot() ? "dotprod" : "ref") +
          " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : bf16_conv_native() ? "avx512bf16" : "ref");
 }
 
@@ -90,6 +102,8 @@ void reset_int8_tile_gemm() { tile_choice.reset(); }
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
   if constexpr (kBuildX86)
     if (use_vnni()) return avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
+  if constexpr (kBuildArm64)
+    if (use_sdot()) return dotprod::int8_gemm(a, lda, m, k4, b, n, c, ldc);
   int8_gemm_ref(a, lda, m, k4, b, n, c, ldc);
 }
 
@@ -100,6 +114,8 @@ void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
   if constexpr (kBuildX86)
     if (use_vnni()) return avx512vnni::quantize_u8(x, n, scale, zero, out);
+  if constexpr (kBuildArm64)
+    if (use_sdot()) return dotprod::quantize_u8(x, n, scale, zero, out);
   quantize_u8_ref(x, n, scale, zero, out);
 }
 

@@ -134,7 +134,12 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
 // they fit), a multiply then an add as the scalar loop does (same bits).
 void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row);
 }
-// The dispatched one (VNNI where the CPU has it).
+// AArch64 dot product (arm/int8_gemm_dotprod.cpp): the same operands and results.
+namespace dotprod {
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
+}
+// The dispatched one (VNNI or SDOT where the CPU has it).
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 
 // The AMX-INT8 form (x86/int8_gemm_amx.cpp): as int8_gemm, with k64 a

@@ -135,9 +135,16 @@ void f16kv_attention_head(const float* q, const uint16_t* k, const uint16_t* v, 
                           float* scratch, float* out);
 void q8kv_attention_head(const float* q, const uint8_t* k, const uint8_t* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                          float* scratch, float* out);
+// pareto's group formats and W8A8 activations (arm/pareto_formats_neon.cpp),
+// F16 / BF16 batches (arm/half_gemm_neon.cpp).
+void group_unpack(const void* row, int64_t n, const GroupFormat& f, uint8_t* codes, float* dm);
+float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
+void f32_q8tok_quantize(const float* x, int64_t n, uint8_t* q, float* scale);
+void half_gemm(const uint16_t* w, bool bf16, int64_t cols, int64_t r0, int64_t r1, const void* x, int64_t tokens, float* y, int64_t ldy);
 }  // namespace neon
 namespace dotprod {
 PARETO_ARM_QUANT_DOTS
+float q8a_codes_dot(const uint8_t* codes, const float* dm, const Q8aBlock* x, int64_t n);
 void q8_row_gemm(const uint8_t* w, int64_t n, int64_t r0, int64_t r1, const uint8_t* xq, const float* xscale, int64_t tokens,
                  float* y, int64_t ldy);
 }  // namespace dotprod

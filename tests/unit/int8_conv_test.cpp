@@ -3,6 +3,8 @@
 // sizes, both operand signednesses, zero points, groups, 1 and 2 threads.
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -37,10 +39,16 @@ bool has_vnni() {
 
 }  // namespace
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
-TEST(Int8Gemm, VnniMatchesReference) {
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
+TEST(Int8Gemm, IsaKernelMatchesReference) {
+#if defined(__x86_64__)
   if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI: the kernel is built but not run";
-  for (int64_t m : {1, 3, 8, 13, 24})
+  const auto variant = avx512vnni::int8_gemm;
+#else
+  if (!cpu_features().dotprod) GTEST_SKIP() << "this CPU has no dot product (FEAT_DotProd): the SDOT kernel is built but not run";
+  const auto variant = dotprod::int8_gemm;
+#endif
+  for (int64_t m : {1, 3, 6, 8, 13, 24})
     for (int64_t k4 : {4, 12, 28, 300})
       for (int64_t n : {1, 15, 16, 17, 33, 100}) {
         const int64_t n16 = (n + 15) / 16 * 16;
@@ -53,11 +61,32 @@ TEST(Int8Gemm, VnniMatchesReference) {
         const int64_t ldc = n + 3;
         std::vector<int32_t> want(size_t(m * ldc), -7), got(size_t(m * ldc), -7);
         int8_gemm_ref(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, want.data(), ldc);
-        avx512vnni::int8_gemm(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, got.data(), ldc);
+        variant(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, got.data(), ldc);
         ASSERT_EQ(got, want) << "m=" << m << " k4=" << k4 << " n=" << n;  // also: nothing written past n in a row
       }
 }
-#endif  // x86-64
+#endif
+
+// QuantizeLinear to uint8, dispatched (VNNI or SDOT level where the CPU has
+// it) against the scalar rule: ties to even, the zero point, saturation both
+// ways, infinities, NaN to 0, lengths around the 8- and 16-wide loops.
+TEST(Int8Gemm, QuantizeU8MatchesReference) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-40.f, 40.f);
+  for (int64_t n : {1, 7, 8, 9, 16, 17, 33, 1000})
+    for (int32_t zero : {0, 3, 128, 255}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (float& v : x) v = dist(rng);
+      const float special[] = {0.25f, 0.75f, -0.25f, 1.25f, inf, -inf, nan, 1e30f, -1e30f, 63.75f, -32.25f};
+      for (size_t i = 0; i < x.size() && i < std::size(special); ++i) x[i * 7 % x.size()] = special[i];
+      const float scale = 0.5f;  // x / scale of the specials: exact halves (ties) and saturating values
+      std::vector<uint8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      quantize_u8_ref(x.data(), n, scale, zero, want.data());
+      quantize_u8(x.data(), n, scale, zero, got.data());
+      ASSERT_EQ(got, want) << "n=" << n << " zero=" << zero;
+    }
+}
 
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The GEMM over per-quad offsets (the shifted conv's) against its twin:
@@ -182,7 +211,7 @@ struct TileGemmScope {
 };
 
 // The emulated tile build is compiled with AVX-512 flags.
-bool can_emulate_amx() {
+[[maybe_unused]] bool can_emulate_amx() {  // x86-64 tests only
   const CpuFeatures& f = cpu_features();
   return f.avx512f && f.avx512bw && f.avx512vl;
 }

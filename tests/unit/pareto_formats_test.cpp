@@ -132,24 +132,73 @@ TEST(ParetoFormats, GroupUnpackAndDotMatchDequantizedProductAndVariants) {
         EXPECT_EQ(codes, codes2) << "vbmi " << name;
         EXPECT_EQ(dm, dm2) << "vbmi " << name;
       }
+#elif defined(__aarch64__)  // plain NEON on every AArch64 CPU, SDOT where it has the dot product
+      neon::group_unpack(row.data(), n, f, codes2.data(), dm2.data());
+      EXPECT_EQ(codes, codes2) << "neon " << name;
+      EXPECT_EQ(dm, dm2) << "neon " << name;
+      EXPECT_NEAR(neon::q8a_codes_dot(codes.data(), dm.data(), xq.data(), n), ref, 1e-5 * mag + 1e-6) << "neon " << name;
+      if (cpu.dotprod) {
+        EXPECT_NEAR(dotprod::q8a_codes_dot(codes.data(), dm.data(), xq.data(), n), ref, 1e-5 * mag + 1e-6) << "dotprod " << name;
+      }
 #endif
     }
 }
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+#if defined(__aarch64__)
+// Codes at both ends of the range (0 and 2^bits - 1, 255 at 8 bits: the
+// flip to signed must not lose them) against activations at +-127: the
+// codes dot's integer part exactly, through d = 1, m = 0 and x.d = 1.
+TEST(ParetoFormats, ArmCodesDotIsExactAtTheCodeRangeEnds) {
+  const CpuFeatures& cpu = cpu_features();
+  for (int bits : {2, 3, 4, 8})
+    for (int64_t n : {32, 96, 128, 160, 544}) {
+      std::vector<uint8_t> codes(static_cast<size_t>(n));
+      std::vector<float> dm(static_cast<size_t>(n / 16));
+      std::vector<Q8aBlock> xq(size_t(n / 32));
+      int64_t want = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        codes[size_t(i)] = uint8_t(i % 3 == 0 ? 0 : (1 << bits) - 1);
+        const int8_t xi = int8_t(i % 5 < 3 ? 127 : -127);
+        xq[size_t(i / 32)].qs[i % 32] = xi;
+        want += int64_t(codes[size_t(i)]) * xi;
+      }
+      for (int64_t s = 0; s < n / 32; ++s) {
+        xq[size_t(s)].d = 1.f;
+        xq[size_t(s)].sum = 0;
+        for (int8_t q : xq[size_t(s)].qs) xq[size_t(s)].sum += q;
+        dm[size_t(2 * s)] = 1.f;
+        dm[size_t(2 * s + 1)] = 0.f;
+      }
+      EXPECT_EQ(q8a_codes_dot_ref(codes.data(), dm.data(), xq.data(), n), float(want)) << bits << " bits n=" << n;
+      EXPECT_EQ(neon::q8a_codes_dot(codes.data(), dm.data(), xq.data(), n), float(want)) << bits << " bits n=" << n;
+      if (cpu.dotprod) {
+        EXPECT_EQ(dotprod::q8a_codes_dot(codes.data(), dm.data(), xq.data(), n), float(want)) << bits << " bits n=" << n;
+      }
+    }
+}
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
 TEST(ParetoFormats, TokenQuantizationVariantMatchesReference) {
+#if defined(__x86_64__)
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
+  const QuantizeTokenFn variant = avx512vnni::f32_q8tok_quantize;
+#else
+  const QuantizeTokenFn variant = neon::f32_q8tok_quantize;
+#endif
   for (int64_t n : kLengths) {
     auto x = randn(size_t(n), 17, 3.f);
+    // Exact ties at the scale amax / 127 (x * id lands on k + 0.5): rounded to even on both sides.
+    if (n >= 4) x[0] = 127.f, x[1] = 2.5f, x[2] = -3.5f, x[3] = 0.5f;
     std::vector<uint8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
     float sa = 0, sb = 0;
     f32_q8tok_quantize_ref(x.data(), n, a.data(), &sa);
-    avx512vnni::f32_q8tok_quantize(x.data(), n, b.data(), &sb);
+    variant(x.data(), n, b.data(), &sb);
     EXPECT_EQ(sa, sb);
     EXPECT_EQ(a, b) << "n=" << n;
   }
 }
-#endif  // x86-64
+#endif
 
 TEST(ParetoFormats, Q8RowGemmVariantMatchesReferenceOnAwkwardShapes) {
   for (int64_t n : {1, 7, 63, 64, 65, 172, 2048}) {

@@ -265,12 +265,16 @@ HalfActivations half_activations(std::vector<float> x) {
   return ::testing::AssertionSuccess();
 }
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
 TEST(QuantDot, HalfGemmMatchesReference) {
+#if defined(__x86_64__)
   if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU: only the reference runs";
   std::vector<HalfGemmFn> variants = {avx512vnni::half_gemm};
   if (cpu_features().avx512bf16) variants.push_back(avx512bf16::half_gemm);
   else std::printf("no AVX512-BF16 on this CPU: its BF16 kernel is not run\n");
+#else
+  const std::vector<HalfGemmFn> variants = {neon::half_gemm};  // plain NEON: every AArch64 CPU
+#endif
   // 70 tokens of 2053 columns span two token groups (63 per group for F16).
   const int64_t kTokens[] = {1, 2, 3, 4, 7, 70};
   for (bool bf16 : {false, true})
@@ -293,7 +297,7 @@ TEST(QuantDot, HalfGemmMatchesReference) {
           }
         }
 }
-#endif  // x86-64
+#endif
 
 namespace pareto::kernels::amx_emulated {
 void bf16_gemm(const uint16_t* w, int64_t cols, int64_t r0, int64_t r1, const uint16_t* panel, int64_t tokens, float* y, int64_t ldy);

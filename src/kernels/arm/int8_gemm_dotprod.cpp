@@ -1,0 +1,114 @@
+// The int8 conv GEMM on Armv8.2 dot product (SDOT): signed weight rows times
+// the conv driver's unsigned panel [k4/4][n16][4]. SDOT is signed by signed,
+// so panel bytes enter flipped (b - 128) and each row's weight sum puts the
+// 128 back: Σ a*b = Σ a*(b - 128) + 128 * Σ a, exact in int32 for the
+// k <= 65536 the conv allows. One SDOT-by-lane takes 4 k-steps of 4 pixels
+// against one weight quad; a tile is 4 rows x 16 pixels (16 accumulators).
+// Also the QuantizeLinear-to-uint8 row the int8 conv's inputs go through.
+#include <arm_neon.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/int8_conv.h"
+
+namespace pareto::kernels::dotprod {
+
+namespace {
+
+inline int8x16_t flipped(const uint8_t* p) { return vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p), vdupq_n_u8(0x80))); }
+
+// One quad of k for 16 pixels, quad `lane` of the weights in a[i].
+template <int R, int L>
+inline void quad_step(int32x4_t (&acc)[R][4], const uint8_t* b, const int8x16_t (&a)[R]) {
+  const int8x16_t b0 = flipped(b), b1 = flipped(b + 16), b2 = flipped(b + 32), b3 = flipped(b + 48);
+  for (int i = 0; i < R; ++i) {
+    acc[i][0] = vdotq_laneq_s32(acc[i][0], b0, a[i], L);
+    acc[i][1] = vdotq_laneq_s32(acc[i][1], b1, a[i], L);
+    acc[i][2] = vdotq_laneq_s32(acc[i][2], b2, a[i], L);
+    acc[i][3] = vdotq_laneq_s32(acc[i][3], b3, a[i], L);
+  }
+}
+
+// R rows (r..r+R) x pixels [j, j + 16) of C; `count` of them stored.
+template <int R>
+void tile(const int8_t* a, int64_t lda, int64_t r, int64_t quads, const uint8_t* b, int64_t n16, int64_t j, const int32_t* row_sums,
+          int32_t* c, int64_t ldc, int64_t count) {
+  int32x4_t acc[R][4];
+  for (int i = 0; i < R; ++i)
+    for (int p = 0; p < 4; ++p) acc[i][p] = vdupq_n_s32(0);
+  const int64_t step = n16 * 4;  // bytes between k-quads in the panel
+  const uint8_t* bp = b + j * 4;
+  int64_t q = 0;
+  for (; q + 4 <= quads; q += 4, bp += 4 * step) {
+    int8x16_t av[R];
+    for (int i = 0; i < R; ++i) av[i] = vld1q_s8(a + (r + i) * lda + q * 4);
+    quad_step<R, 0>(acc, bp, av);
+    quad_step<R, 1>(acc, bp + step, av);
+    quad_step<R, 2>(acc, bp + 2 * step, av);
+    quad_step<R, 3>(acc, bp + 3 * step, av);
+  }
+  for (; q < quads; ++q, bp += step) {  // the last 1-3 quads: a 4-byte load per row (the rows end there)
+    int8x16_t av[R];
+    for (int i = 0; i < R; ++i) {
+      int32_t v;
+      std::memcpy(&v, a + (r + i) * lda + q * 4, 4);
+      av[i] = vreinterpretq_s8_s32(vdupq_n_s32(v));
+    }
+    quad_step<R, 0>(acc, bp, av);
+  }
+  for (int i = 0; i < R; ++i) {
+    const int32x4_t back = vdupq_n_s32(128 * row_sums[i]);
+    int32_t out[16];
+    for (int p = 0; p < 4; ++p) vst1q_s32(out + 4 * p, vaddq_s32(acc[i][p], back));
+    std::memcpy(c + (r + i) * ldc + j, out, size_t(count) * 4);
+  }
+}
+
+}  // namespace
+
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+  const int64_t n16 = (n + 15) / 16 * 16, quads = k4 / 4;
+  std::vector<int32_t> sums(size_t(m), 0);
+  for (int64_t r = 0; r < m; ++r) {
+    int32x4_t s = vdupq_n_s32(0);
+    int64_t k = 0;
+    for (; k + 16 <= k4; k += 16) s = vdotq_s32(s, vld1q_s8(a + r * lda + k), vdupq_n_s8(1));
+    int32_t total = vaddvq_s32(s);
+    for (; k < k4; ++k) total += a[r * lda + k];
+    sums[size_t(r)] = total;
+  }
+  for (int64_t r = 0; r < m; r += 4) {
+    const int rows = int(std::min<int64_t>(4, m - r));
+    for (int64_t j = 0; j < n; j += 16) {
+      const int64_t count = std::min<int64_t>(16, n - j);
+      const int32_t* rs = sums.data() + r;
+      switch (rows) {
+        case 4: tile<4>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
+        case 3: tile<3>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
+        case 2: tile<2>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
+        default: tile<1>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
+      }
+    }
+  }
+}
+
+// QuantizeLinear to uint8 as quantize_value does it: x / scale rounded half
+// to even (FRINTN), the zero point added in float, NaN to 0 (FMAXNM), then
+// clamped to [0, 255]; the same bytes as the reference.
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
+  const float32x4_t vs = vdupq_n_f32(scale), vz = vdupq_n_f32(float(zero)), lo = vdupq_n_f32(0.f), hi = vdupq_n_f32(255.f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint32x4_t u[2];
+    for (int h = 0; h < 2; ++h) {
+      const float32x4_t r = vaddq_f32(vrndnq_f32(vdivq_f32(vld1q_f32(x + i + 4 * h), vs)), vz);
+      u[h] = vcvtq_u32_f32(vminq_f32(vmaxnmq_f32(r, lo), hi));
+    }
+    vst1_u8(out + i, vmovn_u16(vcombine_u16(vmovn_u32(u[0]), vmovn_u32(u[1]))));
+  }
+  for (; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] / scale, zero, 0, 255));
+}
+
+}  // namespace pareto::kernels::dotprod
