@@ -55,6 +55,7 @@ bool bf16_conv_preferred(const ConvParams& p) {
 bool bf16_conv_native() {
   static const bool native = [] {
     const CpuFeatures& f = cpu_features();
+    if (kBuildArm64) return kernel_table().level == IsaLevel::neon && f.arm_bf16;
     return kernel_table().level == IsaLevel::avx512 && f.avx512bf16 && f.avx512bw && f.avx512vl;
   }();
   return native;
@@ -105,11 +106,11 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
   std::fill(panel + w.k2 * n16 * 2, panel + pairs * n16 * 2, uint16_t(0));
   for (int64_t q = 0; q < w.k2; ++q) {
     const float* r1 = 2 * q + 1 < kdim ? src + (2 * q + 1) * ld : nullptr;
-    if constexpr (kBuildX86)
-      if (native) {
-        avx512bf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
-        continue;
-      }
+    if (native) {  // only ever true on the two architectures below
+      if constexpr (kBuildX86) avx512bf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
+      else if constexpr (kBuildArm64) armbf16::bf16_pack_pair(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
+      continue;
+    }
     bf16_pack_pair_ref(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
   }
   if (bias)
@@ -118,6 +119,7 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
   if (tile) tile(w.tiles.data() + g * cout_g * 2 * w.k32, 2 * w.k32, cout_g, w.k32, panel, count, yg, plane, bias != nullptr);
   else if (!native) bf16_gemm_ref(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   else if constexpr (kBuildX86) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
+  else if constexpr (kBuildArm64) armbf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   if (p.epilogue.active())
     for (int64_t oc = 0; oc < cout_g; ++oc) {
       float* out = yg + oc * plane;

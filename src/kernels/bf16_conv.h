@@ -52,9 +52,13 @@ namespace avx512bf16 {
 void bf16_gemm(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate);
 void bf16_pack_pair(const float* r0, const float* r1, int64_t count, int64_t n16, uint16_t* out);
 }  // namespace avx512bf16
-// Whether this CPU runs the AVX512-BF16 kernels (else the scalar twins run).
+namespace armbf16 {  // AArch64 FEAT_BF16 (arm/bf16_gemm_armbf16.cpp): BFDOT
+void bf16_gemm(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate);
+void bf16_pack_pair(const float* r0, const float* r1, int64_t count, int64_t n16, uint16_t* out);
+}  // namespace armbf16
+// Whether this CPU runs the AVX512-BF16 or Arm BF16 kernels (else the scalar twins run).
 bool bf16_conv_native();
-// Whether bf16 compute pays here (AVX512-BF16 or AMX-BF16): elsewhere the
+// Whether bf16 compute pays here (AVX512-BF16, AMX-BF16 or Arm BF16): elsewhere the
 // runtime keeps convs and matmuls marked bf16 in f32 rather than run the
 // scalar twins (slower than f32 and less exact).
 bool bf16_conv_available();

@@ -142,14 +142,29 @@ int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t p
 namespace {
 
 
+// The plane kernel of this build's vector level (AVX-512 or NEON), for
+// stride_w 1 or 2 and dil_w 1; the generic loop otherwise.
+bool depthwise_plane_kernel(const ConvParams& p) {
+  const IsaLevel level = kernel_table().level;
+  const bool isa = (kBuildX86 && level == IsaLevel::avx512) || (kBuildArm64 && level == IsaLevel::neon);
+  return isa && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
+}
+int64_t depthwise_plane_scratch(const ConvParams& p) {
+  if constexpr (kBuildX86) return avx512::depthwise_scratch_floats(p);
+  if constexpr (kBuildArm64) return neon::depthwise_scratch_floats(p);
+  return 0;
+}
+void depthwise_plane_fast(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
+  if constexpr (kBuildX86) avx512::depthwise_plane(p, src, k, bias, dst, scratch);
+  if constexpr (kBuildArm64) neon::depthwise_plane(p, src, k, bias, dst, scratch);
+}
+
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t mult = p.c_out / p.c_in, plane = p.out_h * p.out_w;
   const QuantizedOutput& q = p.quant_out;
-  const bool fast = kBuildX86 && kernel_table().level == IsaLevel::avx512 && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
+  const bool fast = depthwise_plane_kernel(p);
   parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
-    float* scratch = nullptr;
-    if constexpr (kBuildX86)
-      if (fast) scratch = thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
+    float* scratch = fast ? thread_scratch<float, 1>(size_t(depthwise_plane_scratch(p))) : nullptr;
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
       const float* src = x + (n * p.c_in + ic) * p.h * p.w;
@@ -157,10 +172,8 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
       // Rounded to uint8 at the end: the float plane goes to scratch.
       float* dst = q.data ? thread_scratch<float, 5>(size_t(plane)) : y + nc * plane;
       const float b = bias ? bias[oc] : 0.f;
-      bool done = false;
-      if constexpr (kBuildX86)
-        if (fast) avx512::depthwise_plane(p, src, k, b, dst, scratch), done = true;
-      if (!done) f32_depthwise_plane_generic(p, src, k, b, dst);
+      if (fast) depthwise_plane_fast(p, src, k, b, dst, scratch);
+      else f32_depthwise_plane_generic(p, src, k, b, dst);
       if (p.epilogue.active()) {  // the plane is still in cache
         const float* res = p.epilogue.residual ? p.epilogue.residual + nc * plane : nullptr;
         apply_activation(p.epilogue.act, dst, res, plane);

@@ -93,7 +93,7 @@ Int8TileGemm int8_tile_gemm() {
 
 std::string conv_kernel_summary() {
   return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : use_sdot() ? "dotprod" : "ref") +
-         " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : bf16_conv_native() ? "avx512bf16" : "ref");
+         " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : !bf16_conv_native() ? "ref" : kBuildArm64 ? "bf16dot" : "avx512bf16");
 }
 
 void set_int8_tile_gemm(Int8TileGemm gemm) { tile_choice.set(gemm); }

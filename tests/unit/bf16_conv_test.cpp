@@ -4,6 +4,9 @@
 // compiled PP-OCR model in bf16 against the same model in fp32.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
+
 #include <cmath>
 #include <fstream>
 #include <vector>
@@ -27,12 +30,12 @@ void bf16_gemm_tiles(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, cons
 
 namespace {
 
-bool has_bf16() {
+[[maybe_unused]] bool has_bf16() {  // x86-64 tests only
   const CpuFeatures& f = cpu_features();
   return f.avx512bf16 && f.avx512bw && f.avx512vl;
 }
 
-std::vector<uint16_t> bf16_of(const std::vector<float>& v) {
+[[maybe_unused]] std::vector<uint16_t> bf16_of(const std::vector<float>& v) {
   std::vector<uint16_t> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_bf16(v[i]);
   return out;
@@ -45,16 +48,22 @@ struct TileGemmScope {
 };
 
 // The emulated tile build is compiled with AVX-512 flags.
-bool can_emulate_amx() {
+[[maybe_unused]] bool can_emulate_amx() {  // x86-64 tests only
   const CpuFeatures& f = cpu_features();
   return f.avx512f && f.avx512bw && f.avx512vl;
 }
 
 }  // namespace
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
 TEST(Bf16Gemm, NativeMatchesReference) {
+#if defined(__x86_64__)
   if (!has_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16: the kernel is built but not run";
+  const auto native = avx512bf16::bf16_gemm;
+#else
+  if (!cpu_features().arm_bf16) GTEST_SKIP() << "this CPU has no FEAT_BF16: the BFDOT kernel is built but not run";
+  const auto native = armbf16::bf16_gemm;
+#endif
   for (int64_t m : {1, 3, 8, 13, 24})
     for (int64_t k2 : {1, 5, 150})
       for (int64_t n : {1, 15, 16, 17, 33, 100})
@@ -66,7 +75,7 @@ TEST(Bf16Gemm, NativeMatchesReference) {
             for (int64_t j = n; j < n16; ++j) b[size_t((p * n16 + j) * 2)] = b[size_t((p * n16 + j) * 2 + 1)] = 0;
           std::vector<float> want = randn(size_t(m * ldc), 3), got = want;
           bf16_gemm_ref(a.data(), lda, m, k2, b.data(), n, want.data(), ldc, accumulate);
-          avx512bf16::bf16_gemm(a.data(), lda, m, k2, b.data(), n, got.data(), ldc, accumulate);
+          native(a.data(), lda, m, k2, b.data(), n, got.data(), ldc, accumulate);
           for (int64_t r = 0; r < m; ++r)
             for (int64_t j = 0; j < ldc; ++j) {
               const size_t i = size_t(r * ldc + j);
@@ -79,24 +88,38 @@ TEST(Bf16Gemm, NativeMatchesReference) {
             }
         }
 }
-#endif  // x86-64
+#endif
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
 TEST(Bf16Gemm, PairPackingMatchesReference) {
+#if defined(__x86_64__)
   if (!has_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16: the kernel is built but not run";
+  const auto pack = avx512bf16::bf16_pack_pair;
+#else
+  if (!cpu_features().arm_bf16) GTEST_SKIP() << "this CPU has no FEAT_BF16: the packing kernel is built but not run";
+  const auto pack = armbf16::bf16_pack_pair;
+#endif
   for (int64_t count : {1, 7, 16, 17, 40})
     for (bool second : {true, false}) {
       const int64_t n16 = (count + 15) / 16 * 16;
       auto r0 = randn(size_t(count), 4), r1 = randn(size_t(count), 5);
       r0[0] = 1.00390625f;  // halfway between two bf16 values: rounds to even
+      if (count > 3) {
+        // NaNs stay NaN: one whose payload lies below the 16 bits kept must
+        // not truncate to infinity (the quiet bit is set on the way).
+        const uint32_t low_payload_nan = 0x7f800001u;
+        std::memcpy(&r0[1], &low_payload_nan, 4);
+        r0[2] = std::nanf("");
+        r0[3] = -std::numeric_limits<float>::infinity();
+      }
       std::vector<uint16_t> want(size_t(2 * n16), 0xffff), got = want;
       bf16_pack_pair_ref(r0.data(), second ? r1.data() : nullptr, count, n16, want.data());
-      avx512bf16::bf16_pack_pair(r0.data(), second ? r1.data() : nullptr, count, n16, got.data());
+      pack(r0.data(), second ? r1.data() : nullptr, count, n16, got.data());
       EXPECT_EQ(got, want) << "count " << count;
       EXPECT_EQ(want[0], float_to_bf16(1.f)) << "round half to even";
     }
 }
-#endif  // x86-64
+#endif
 
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 TEST(Bf16Gemm, AmxTilesMatchReference) {

@@ -305,11 +305,16 @@ TEST(Conv, ZeroInputChannelsGiveTheBias) {
   }
 }
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
-// The AVX-512 depthwise plane kernel against its generic twin, plane by
-// plane, with the output checked for writes past the plane.
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
+// The AVX-512 (or NEON) depthwise plane kernel against its generic twin,
+// plane by plane, with the output checked for writes past the plane.
 TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
+#if defined(__x86_64__)
   if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 depthwise kernel is built but not run";
+  namespace isa = avx512;
+#else
+  namespace isa = neon;
+#endif
   for (const ConvCase& c : kConvCases) {
     if (c.group != c.cin || c.sw > 2 || c.dw != 1) continue;
     ConvParams p = params_of(c);
@@ -317,16 +322,16 @@ TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
     auto k = random_vec(size_t(c.kh * c.kw), 4);
     const size_t out = size_t(p.out_h * p.out_w);
     // Scratch starts as NaN: a read of a row the kernel did not write shows up.
-    std::vector<float> want(out), got(out + 16, kGuard), scratch(size_t(avx512::depthwise_scratch_floats(p)), std::nanf(""));
+    std::vector<float> want(out), got(out + 16, kGuard), scratch(size_t(isa::depthwise_scratch_floats(p)), std::nanf(""));
     f32_depthwise_plane_generic(p, x.data(), k.data(), 0.25f, want.data());
-    avx512::depthwise_plane(p, x.data(), k.data(), 0.25f, got.data(), scratch.data());
+    isa::depthwise_plane(p, x.data(), k.data(), 0.25f, got.data(), scratch.data());
     // Same operations in the same order (fp-contract off): the same bits.
     for (size_t i = 0; i < out; ++i)
       ASSERT_EQ(got[i], want[i]) << "depthwise plane " << c.kh << "x" << c.kw << " w=" << c.w << " stride_w=" << c.sw << " at " << i;
     for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
   }
 }
-#endif  // x86-64
+#endif
 
 // Winograd F(4x4, 3x3) against the direct reference: widths that are not a
 // multiple of 4, more than one 32-tile chunk per row, pads 0/1/asymmetric,

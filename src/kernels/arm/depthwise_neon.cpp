@@ -1,0 +1,172 @@
+// Depthwise convolution, one output plane, NEON: the AVX-512 plane kernel's
+// plan at 4 lanes. The input plane is copied once into a zero-bordered
+// scratch plane (column stride 2 split into even and odd phases with a
+// de-interleaving load), so every tap is a plain 4-float load; each block of
+// outputs keeps its sum in registers across all kh x kw taps; with row
+// stride 1 four output rows are summed together so each input vector is
+// loaded once for the kh rows it serves. Sums run like the generic twin's:
+// bias first, then every tap in kernel order as a multiply and a separate
+// add (this file is built without contraction), so the bits are the twin's.
+#include <arm_neon.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/conv.h"
+
+namespace pareto::kernels::neon {
+
+namespace {
+constexpr int64_t kLanes = 4;
+constexpr int kGroupRows = 4;
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+int64_t phase_width(const ConvParams& p) { return round_up(p.out_w, kLanes) + (p.kw - 1) / p.stride_w; }
+int64_t scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1; }
+
+inline float32x4_t tap(float32x4_t acc, float k, const float* s) { return vaddq_f32(acc, vmulq_f32(vdupq_n_f32(k), vld1q_f32(s))); }
+
+// NB adjacent 4-wide blocks of one output row from column ow; kernel rows on the border are skipped, as the twin skips them.
+template <int KW, int S, int NB>
+void sum_blocks(const ConvParams& p, const float* top, int64_t pw, const float* k, float bias, int64_t oh, int64_t ow, float32x4_t acc[NB]) {
+  const int64_t kw = KW > 0 ? KW : p.kw;
+  for (int b = 0; b < NB; ++b) acc[b] = vdupq_n_f32(bias);
+  for (int64_t i = 0; i < p.kh; ++i) {
+    const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+    if (ih < 0 || ih >= p.h) continue;
+    const float* s = top + i * p.dil_h * S * pw + ow;
+    for (int64_t j = 0; j < kw; ++j) {
+      const float* sj = s + (j % S) * pw + j / S;  // tap j of output column c reads padded column c*S + j
+      for (int b = 0; b < NB; ++b) acc[b] = tap(acc[b], k[i * kw + j], sj + b * kLanes);
+    }
+  }
+}
+
+// R output rows from oh0 x NB blocks (row stride and dilation 1): per
+// output the taps still come in kernel order (input rows ascending).
+template <int KW, int S, int R, int NB>
+void sum_row_group(const ConvParams& p, const float* scratch, int64_t pw, const float* k, float bias, int64_t oh0, int64_t ow,
+                   float32x4_t acc[R][NB]) {
+  const int64_t kw = KW > 0 ? KW : p.kw;
+  for (int o = 0; o < R; ++o)
+    for (int b = 0; b < NB; ++b) acc[o][b] = vdupq_n_f32(bias);
+  for (int64_t r = 0; r < R + p.kh - 1; ++r) {
+    const float* s = scratch + (oh0 + r) * S * pw + ow;
+    for (int64_t j = 0; j < kw; ++j) {
+      const float* sj = s + (j % S) * pw + j / S;
+      float32x4_t x[NB];
+      for (int b = 0; b < NB; ++b) x[b] = vld1q_f32(sj + b * kLanes);
+      for (int o = 0; o < R; ++o) {
+        const int64_t i = r - o;  // the kernel row this input row is for output row oh0 + o
+        if (i < 0 || i >= p.kh) continue;
+        const float32x4_t kv = vdupq_n_f32(k[i * kw + j]);
+        for (int b = 0; b < NB; ++b) acc[o][b] = vaddq_f32(acc[o][b], vmulq_f32(kv, x[b]));
+      }
+    }
+  }
+}
+
+void store_block(float* d, float32x4_t v, int64_t count) {
+  if (count == kLanes) return vst1q_f32(d, v);
+  float tail[kLanes];
+  vst1q_f32(tail, v);
+  std::memcpy(d, tail, sizeof(float) * size_t(count));
+}
+
+template <int KW, int S>
+int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, float bias, float* dst) {
+  constexpr int R = kGroupRows, NB = 3;
+  if (p.stride_h != 1 || p.dil_h != 1) return 0;
+  int64_t oh0 = 0;
+  for (; oh0 + R <= p.out_h; oh0 += R) {
+    int64_t ow = 0;
+    for (; ow + NB * kLanes <= p.out_w; ow += NB * kLanes) {
+      float32x4_t acc[R][NB];
+      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, bias, oh0, ow, acc);
+      for (int o = 0; o < R; ++o)
+        for (int b = 0; b < NB; ++b) vst1q_f32(dst + (oh0 + o) * p.out_w + ow + b * kLanes, acc[o][b]);
+    }
+    for (; ow < p.out_w; ow += kLanes) {
+      float32x4_t acc[R][1];
+      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, bias, oh0, ow, acc);
+      for (int o = 0; o < R; ++o) store_block(dst + (oh0 + o) * p.out_w + ow, acc[o][0], std::min(kLanes, p.out_w - ow));
+    }
+  }
+  return oh0;
+}
+
+template <int KW, int S>
+void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, float bias, float* dst) {
+  constexpr int kWide = 4;
+  for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, bias, dst); oh < p.out_h; ++oh) {
+    const float* top = scratch + oh * p.stride_h * S * pw;
+    float* d = dst + oh * p.out_w;
+    int64_t ow = 0;
+    for (; ow + kWide * kLanes <= p.out_w; ow += kWide * kLanes) {
+      float32x4_t v[kWide];
+      sum_blocks<KW, S, kWide>(p, top, pw, k, bias, oh, ow, v);
+      for (int b = 0; b < kWide; ++b) vst1q_f32(d + ow + b * kLanes, v[b]);
+    }
+    for (; ow < p.out_w; ow += kLanes) {
+      float32x4_t v[1];
+      sum_blocks<KW, S, 1>(p, top, pw, k, bias, oh, ow, v);
+      store_block(d + ow, v[0], std::min(kLanes, p.out_w - ow));
+    }
+  }
+}
+
+// dst[c] = src[2c] for c < n, reading src[0, avail) only.
+void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
+  int64_t c = 0;
+  for (; c + kLanes <= n && 2 * c + 2 * kLanes <= avail; c += kLanes) vst1q_f32(dst + c, vld2q_f32(src + 2 * c).val[0]);
+  for (; c < n; ++c) dst[c] = src[2 * c];
+}
+
+// Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
+void fill_scratch(const ConvParams& p, const float* src, float* scratch, int64_t pw, bool border_rows) {
+  const int64_t stride = p.stride_w;
+  for (int64_t r = 0; r < scratch_rows(p); ++r) {
+    float* row = scratch + r * stride * pw;
+    const int64_t ih = r - p.pad_top;
+    if (ih < 0 || ih >= p.h) {
+      if (border_rows) std::fill(row, row + stride * pw, 0.f);
+      continue;
+    }
+    const float* in = src + ih * p.w;
+    for (int64_t ph = 0; ph < stride; ++ph) {
+      const int64_t first = ph - p.pad_left;  // input column of c = 0
+      const int64_t lo = std::clamp<int64_t>(first >= 0 ? 0 : (-first + stride - 1) / stride, 0, pw);
+      const int64_t hi = std::clamp<int64_t>(p.w - first <= 0 ? 0 : (p.w - first - 1) / stride + 1, lo, pw);
+      float* seg = row + ph * pw;
+      std::fill(seg, seg + lo, 0.f);
+      if (stride == 1) std::memcpy(seg + lo, in + lo + first, sizeof(float) * size_t(hi - lo));
+      else if (hi > lo) copy_even(in + 2 * lo + first, hi - lo, p.w - (2 * lo + first), seg + lo);
+      std::fill(seg + hi, seg + pw, 0.f);
+    }
+  }
+}
+
+}  // namespace
+
+void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
+  const int64_t pw = phase_width(p);
+  // Only the row groups read the border rows (the one-row path skips them).
+  fill_scratch(p, src, scratch, pw, p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows);
+  if (p.stride_w == 2) {
+    switch (p.kw) {
+      case 3: sum_rows<3, 2>(p, scratch, pw, k, bias, dst); break;
+      case 5: sum_rows<5, 2>(p, scratch, pw, k, bias, dst); break;
+      default: sum_rows<0, 2>(p, scratch, pw, k, bias, dst); break;
+    }
+    return;
+  }
+  switch (p.kw) {
+    case 3: sum_rows<3, 1>(p, scratch, pw, k, bias, dst); break;
+    case 5: sum_rows<5, 1>(p, scratch, pw, k, bias, dst); break;
+    default: sum_rows<0, 1>(p, scratch, pw, k, bias, dst); break;
+  }
+}
+
+int64_t depthwise_scratch_floats(const ConvParams& p) { return scratch_rows(p) * p.stride_w * phase_width(p); }
+
+}  // namespace pareto::kernels::neon
