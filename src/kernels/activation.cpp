@@ -50,12 +50,16 @@ void each(float* y, const float* r, int64_t n, F f) {
 void apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
   if constexpr (kBuildX86)
     if (kernel_table().level == IsaLevel::avx512 && avx512::apply_activation(a, y, r, n)) return;
+  if constexpr (kBuildArm64)
+    if (kernel_table().level == IsaLevel::neon && neon::apply_activation(a, y, r, n)) return;
   apply_activation_generic(a, y, r, n);
 }
 
 void f32_silu_mul(float* gate, const float* up, int64_t n) {
   if constexpr (kBuildX86)
     if (kernel_table().level == IsaLevel::avx512) return avx512::silu_mul(gate, up, n);
+  if constexpr (kBuildArm64)
+    if (kernel_table().level == IsaLevel::neon) return neon::silu_mul(gate, up, n);
   f32_silu_mul_ref(gate, up, n);
 }
 

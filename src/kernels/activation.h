@@ -40,6 +40,10 @@ namespace avx512 {
 bool apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
 void silu_mul(float* gate, const float* up, int64_t n);  // twin of f32_silu_mul_ref (kernels/llm_ops.h)
 }  // namespace avx512
+namespace neon {  // the same at 4 lanes (arm/activation_neon.cpp)
+bool apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
+void silu_mul(float* gate, const float* up, int64_t n);
+}  // namespace neon
 
 // What a conv/GEMM epilogue needs: the activation and an optional residual
 // with the same layout as the output.

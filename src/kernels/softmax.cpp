@@ -23,17 +23,17 @@ void f32_softmax_rows_ref(const float* x, float* y, int64_t rows, int64_t len) {
 
 void f32_softmax_rows(const float* x, float* y, int64_t rows, int64_t len) {
   if (rows <= 0 || len <= 0) return;
-  const bool vector = kernel_table().level == IsaLevel::avx512;
+  const bool vector = kernel_table().level == IsaLevel::avx512 || kernel_table().level == IsaLevel::neon;
   // Rows of a few thousand classes are worth a thread each; short rows are
   // taken in groups so a parallel region is not opened per tiny row.
   const int64_t per_task = std::max<int64_t>(1, 4096 / len);
   parallel_for((rows + per_task - 1) / per_task, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin * per_task; r < std::min(rows, end * per_task); ++r) {
-      if constexpr (kBuildX86)
-        if (vector) {
-          avx512::f32_softmax_row(x + r * len, y + r * len, len);
-          continue;
-        }
+      if (vector) {  // only ever true on the two architectures below
+        if constexpr (kBuildX86) avx512::f32_softmax_row(x + r * len, y + r * len, len);
+        else if constexpr (kBuildArm64) neon::f32_softmax_row(x + r * len, y + r * len, len);
+        continue;
+      }
       f32_softmax_rows_ref(x + r * len, y + r * len, 1, len);
     }
   });

@@ -16,5 +16,8 @@ namespace avx512 {
 // polynomial (max relative error ~2e-7).
 void f32_softmax_row(const float* x, float* y, int64_t len);
 }  // namespace avx512
+namespace neon {  // the same exp at 4 lanes (arm/activation_neon.cpp)
+void f32_softmax_row(const float* x, float* y, int64_t len);
+}
 
 }  // namespace pareto::kernels

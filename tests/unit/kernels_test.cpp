@@ -463,12 +463,17 @@ TEST(Softmax, RowsMatchReference) {
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], want[i], 2e-6f);
 }
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
-// Epilogues: the AVX-512 loop against the generic twin for every kind it
-// takes, with and without residual and affine, on awkward lengths: same
-// operations in the same order, so the same bits.
-TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
+// Epilogues: the AVX-512 (or NEON) loop against the generic twin for every
+// kind it takes, with and without residual and affine, on awkward lengths:
+// same operations in the same order, so the same bits.
+TEST(Activation, VectorEpilogueMatchesGenericTwin) {
+#if defined(__x86_64__)
   if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 epilogue is built but not run";
+  namespace isa = avx512;
+#else
+  namespace isa = neon;
+#endif
   const ActKind kinds[] = {ActKind::none, ActKind::relu, ActKind::clip, ActKind::hard_sigmoid, ActKind::hard_swish, ActKind::leaky_relu};
   for (ActKind k : kinds)
     for (int64_t n : {1, 7, 16, 17, 100, 1000})
@@ -489,7 +494,7 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
           std::vector<float> want = x, got = x;
           got.resize(size_t(n) + 16, kGuard);
           apply_activation_generic(a, want.data(), residual ? res.data() : nullptr, n);
-          ASSERT_TRUE(avx512::apply_activation(a, got.data(), residual ? res.data() : nullptr, n));
+          ASSERT_TRUE(isa::apply_activation(a, got.data(), residual ? res.data() : nullptr, n));
           for (int64_t i = 0; i < n; ++i) {
             if (std::isnan(want[size_t(i)])) ASSERT_TRUE(std::isnan(got[size_t(i)])) << act_kind_name(k) << " n=" << n << " at " << i;
             else ASSERT_EQ(got[size_t(i)], want[size_t(i)]) << act_kind_name(k) << " n=" << n << " at " << i;
@@ -502,7 +507,7 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
     a.floor = 0.f;
     std::vector<float> want = {-0.f, std::numeric_limits<float>::quiet_NaN(), -3.f, 2.f}, got = want;
     apply_activation_generic(a, want.data(), nullptr, 4);
-    ASSERT_TRUE(avx512::apply_activation(a, got.data(), nullptr, 4));
+    ASSERT_TRUE(isa::apply_activation(a, got.data(), nullptr, 4));
     for (const auto* y : {&want, &got}) {
       EXPECT_FALSE(std::signbit((*y)[0]));
       EXPECT_TRUE(std::isnan((*y)[1]));
@@ -527,7 +532,7 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
       std::vector<float> want = x, got = x;
       got.resize(size_t(n) + 16, kGuard);
       apply_activation_generic(a, want.data(), res.data(), n);
-      ASSERT_TRUE(avx512::apply_activation(a, got.data(), res.data(), n));
+      ASSERT_TRUE(isa::apply_activation(a, got.data(), res.data(), n));
       for (int64_t i = 0; i < n; ++i) {
         const float w = want[size_t(i)], g = got[size_t(i)];
         if (std::isnan(w)) ASSERT_TRUE(std::isnan(g)) << act_kind_name(k) << " at " << i;
@@ -539,26 +544,31 @@ TEST(Activation, Avx512EpilogueMatchesGenericTwin) {
   Activation tanh_act;
   tanh_act.kind = ActKind::tanh;
   float v = 0.3f;
-  EXPECT_FALSE(avx512::apply_activation(tanh_act, &v, nullptr, 1)) << "tanh is left to the generic loop";
+  EXPECT_FALSE(isa::apply_activation(tanh_act, &v, nullptr, 1)) << "tanh is left to the generic loop";
 }
-#endif  // x86-64
+#endif
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
-// The LLM feed-forward's gate: the AVX-512 silu(gate) * up against the
-// scalar twin on awkward lengths (1, a tail, exact vectors, a large FFN row),
-// within the polynomial exp's 1e-6 relative, nothing written past n.
-TEST(Activation, Avx512SiluMulMatchesReference) {
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
+// The LLM feed-forward's gate: the AVX-512 (or NEON) silu(gate) * up against
+// the scalar twin on awkward lengths (1, a tail, exact vectors, a large FFN
+// row), within the polynomial exp's 1e-6 relative, nothing written past n.
+TEST(Activation, VectorSiluMulMatchesReference) {
+#if defined(__x86_64__)
   if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the AVX-512 silu_mul is built but not run";
+  namespace isa = avx512;
+#else
+  namespace isa = neon;
+#endif
   for (int64_t n : {1, 15, 16, 33, 5632}) {
     auto gate = random_vec(size_t(n), 51), up = random_vec(size_t(n), 52);
     for (float& v : gate) v *= 12.f;
     std::vector<float> want = gate, got = gate;
     got.resize(size_t(n) + 16, kGuard);
     f32_silu_mul_ref(want.data(), up.data(), n);
-    avx512::silu_mul(got.data(), up.data(), n);
+    isa::silu_mul(got.data(), up.data(), n);
     for (int64_t i = 0; i < n; ++i)
       ASSERT_NEAR(got[size_t(i)], want[size_t(i)], 1e-6f * std::abs(want[size_t(i)]) + 1e-30f) << "n=" << n << " at " << i;
     for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard) << "wrote past n=" << n;
   }
 }
-#endif  // x86-64
+#endif
