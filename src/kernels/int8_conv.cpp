@@ -77,6 +77,8 @@ bool use_sdot() {
 }
 }  // namespace
 
+bool int8_detail::fast_gemm() { return use_vnni() || use_sdot(); }
+
 namespace {
 TileChoice<Int8TileGemm> tile_choice;
 }  // namespace

@@ -111,6 +111,8 @@ void store_tile(const Int8ConvParams& p, const Int8Weights& w, int64_t oc0, int6
                 const int32_t* col_sums, int64_t count, int64_t out0, int64_t plane, void* y);
 void conv2d_shifted(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y);
 bool use_vnni();
+// Whether int8_gemm runs a vector kernel here (VNNI, or SDOT on AArch64).
+bool fast_gemm();
 }  // namespace int8_detail
 
 // Direct loops over the unpacked operands: the twin the tests compare with.

@@ -41,6 +41,10 @@ namespace avx512 {
 template <class T>
 void qdepthwise_nhwc(const QConvParams& p, const T* input, const int32_t* filter, const int32_t* bias, T* output);
 }
+namespace neon {  // the same at 4 lanes (arm/qdepthwise_neon.cpp)
+template <class T>
+void qdepthwise_nhwc(const QConvParams& p, const T* input, const int32_t* filter, const int32_t* bias, T* output);
+}
 
 // Fully connected: output[b][o] from input[b][0..depth) and filter[o][0..depth).
 struct QFullyConnectedParams {

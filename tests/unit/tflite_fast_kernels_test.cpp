@@ -49,7 +49,12 @@ const Geometry kShapes[] = {{1, 1, 1, 1, 1, 1, 1, 1, true},     {5, 7, 3, 5, 3, 
                             {11, 9, 16, 16, 5, 3, 1, 2, false}, {12, 10, 33, 7, 1, 1, 1, 1, true}, {28, 28, 64, 96, 3, 3, 1, 1, true},
                             {15, 13, 100, 1, 3, 3, 2, 1, false}};
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
+#if defined(__x86_64__) || defined(__aarch64__)  // the ISA kernels are built for these two
+#if defined(__x86_64__)
+namespace isa = kernels::avx512;
+#else
+namespace isa = kernels::neon;
+#endif
 template <class T>
 void depthwise_twin(DType t, std::mt19937& rng) {
   for (const Geometry& g : kShapes) {
@@ -73,20 +78,22 @@ void depthwise_twin(DType t, std::mt19937& rng) {
       for (int part = 0; part < parts; ++part) {
         kernels::QConvParams q = p;
         q.rows_begin = p.out_h * part / parts, q.rows_end = p.out_h * (part + 1) / parts;
-        kernels::avx512::qdepthwise_nhwc<T>(q, x.data<T>(), filter.data(), bias.data(), got.data());
+        isa::qdepthwise_nhwc<T>(q, x.data<T>(), filter.data(), bias.data(), got.data());
       }
       ASSERT_EQ(got, want) << g.h << "x" << g.w << "x" << g.c_in << " k" << g.k_h << "x" << g.k_w << " s" << g.stride << " d" << g.dilation;
     }
   }
 }
 
-TEST(TfliteFastKernels, DepthwiseAvx512EqualsTheReference) {
+TEST(TfliteFastKernels, DepthwiseVectorKernelEqualsTheReference) {
+#if defined(__x86_64__)
   if (!cpu_features().avx512f || !cpu_features().avx512bw) GTEST_SKIP() << "this CPU lacks AVX-512 F/BW: the kernel is built, not run";
+#endif
   std::mt19937 rng(7);
   depthwise_twin<uint8_t>(DType::u8, rng);
   depthwise_twin<int8_t>(DType::i8, rng);
 }
-#endif  // x86-64
+#endif
 
 // The conv node (GEMM path on VNNI machines, the reference loop elsewhere)
 // against the reference kernel called with the same parameters.

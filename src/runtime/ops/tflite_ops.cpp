@@ -170,7 +170,7 @@ void run_conv(OpContext& c, bool depthwise) {
     std::vector<int32_t> filter_zero;
     for (int32_t off : q.filter_offsets) filter_zero.push_back(-off);
     if (tfl_conv_by_gemm(c, p, x, w, filter_zero, bias, y)) return;
-  } else if (kBuildX86 && p.depth_multiplier == 1 && cpu_features().avx512f && cpu_features().avx512bw) {
+  } else if (p.depth_multiplier == 1 && ((kBuildX86 && cpu_features().avx512f && cpu_features().avx512bw) || (kBuildArm64 && cpu_features().neon))) {
     // The filter widened to int32 with its offsets, once per executor and node.
     const auto held = prepared_once(c, 1, 0x7f1d, [&]() -> std::shared_ptr<const void> {
       return std::make_shared<std::vector<int32_t>>(kernels::qdepthwise_filter_i32(p, w.raw(), t == DType::i8));
@@ -182,6 +182,9 @@ void run_conv(OpContext& c, bool depthwise) {
       if constexpr (kBuildX86) {
         if (t == DType::u8) kernels::avx512::qdepthwise_nhwc<uint8_t>(part, x.data<uint8_t>(), filter, bias, y.data<uint8_t>());
         else kernels::avx512::qdepthwise_nhwc<int8_t>(part, x.data<int8_t>(), filter, bias, y.data<int8_t>());
+      } else if constexpr (kBuildArm64) {
+        if (t == DType::u8) kernels::neon::qdepthwise_nhwc<uint8_t>(part, x.data<uint8_t>(), filter, bias, y.data<uint8_t>());
+        else kernels::neon::qdepthwise_nhwc<int8_t>(part, x.data<int8_t>(), filter, bias, y.data<int8_t>());
       }
     });
     return;
