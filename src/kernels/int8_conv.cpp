@@ -75,6 +75,14 @@ bool use_sdot() {
   }();
   return sdot;
 }
+// i8mm on top (PARETO_ISA=dotprod stops at SDOT).
+bool use_usmmla() {
+  static const bool mmla = [] {
+    const char* isa = std::getenv("PARETO_ISA");
+    return use_sdot() && cpu_features().i8mm && !(isa && !std::strcmp(isa, "dotprod"));
+  }();
+  return mmla;
+}
 }  // namespace
 
 bool int8_detail::fast_gemm() { return use_vnni() || use_sdot(); }
@@ -94,7 +102,7 @@ Int8TileGemm int8_tile_gemm() {
 }
 
 std::string conv_kernel_summary() {
-  return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : use_sdot() ? "dotprod" : "ref") +
+  return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : use_usmmla() ? "i8mm" : use_sdot() ? "dotprod" : "ref") +
          " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : !bf16_conv_native() ? "ref" : kBuildArm64 ? "bf16dot" : "avx512bf16");
 }
 
@@ -104,8 +112,10 @@ void reset_int8_tile_gemm() { tile_choice.reset(); }
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
   if constexpr (kBuildX86)
     if (use_vnni()) return avx512vnni::int8_gemm(a, lda, m, k4, b, n, c, ldc);
-  if constexpr (kBuildArm64)
+  if constexpr (kBuildArm64) {
+    if (use_usmmla()) return i8mm::int8_gemm(a, lda, m, k4, b, n, c, ldc);
     if (use_sdot()) return dotprod::int8_gemm(a, lda, m, k4, b, n, c, ldc);
+  }
   int8_gemm_ref(a, lda, m, k4, b, n, c, ldc);
 }
 

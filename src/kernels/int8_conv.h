@@ -141,7 +141,10 @@ namespace dotprod {
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
 }
-// The dispatched one (VNNI or SDOT where the CPU has it).
+namespace i8mm {  // AArch64 i8mm (arm/int8_gemm_i8mm.cpp): USMMLA, the same operands and results
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+}
+// The dispatched one (VNNI, i8mm or SDOT where the CPU has it).
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 
 // The AMX-INT8 form (x86/int8_gemm_amx.cpp): as int8_gemm, with k64 a

@@ -3,6 +3,7 @@
 // sizes, both operand signednesses, zero points, groups, 1 and 2 threads.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -43,13 +44,15 @@ bool has_vnni() {
 TEST(Int8Gemm, IsaKernelMatchesReference) {
 #if defined(__x86_64__)
   if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI: the kernel is built but not run";
-  const auto variant = avx512vnni::int8_gemm;
+  const std::vector<decltype(&avx512vnni::int8_gemm)> variants = {avx512vnni::int8_gemm};
 #else
   if (!cpu_features().dotprod) GTEST_SKIP() << "this CPU has no dot product (FEAT_DotProd): the SDOT kernel is built but not run";
-  const auto variant = dotprod::int8_gemm;
+  std::vector<decltype(&dotprod::int8_gemm)> variants = {dotprod::int8_gemm};
+  if (cpu_features().i8mm) variants.push_back(i8mm::int8_gemm);
+  else std::printf("no i8mm on this CPU: the USMMLA kernel is built but not run\n");
 #endif
   for (int64_t m : {1, 3, 6, 8, 13, 24})
-    for (int64_t k4 : {4, 12, 28, 300})
+    for (int64_t k4 : {4, 8, 12, 28, 64, 300})  // odd and even quad counts
       for (int64_t n : {1, 15, 16, 17, 33, 100}) {
         const int64_t n16 = (n + 15) / 16 * 16;
         auto a = random_bytes(size_t(m * k4), 1);
@@ -61,8 +64,11 @@ TEST(Int8Gemm, IsaKernelMatchesReference) {
         const int64_t ldc = n + 3;
         std::vector<int32_t> want(size_t(m * ldc), -7), got(size_t(m * ldc), -7);
         int8_gemm_ref(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, want.data(), ldc);
-        variant(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, got.data(), ldc);
-        ASSERT_EQ(got, want) << "m=" << m << " k4=" << k4 << " n=" << n;  // also: nothing written past n in a row
+        for (auto variant : variants) {
+          std::fill(got.begin(), got.end(), -7);
+          variant(reinterpret_cast<const int8_t*>(a.data()), k4, m, k4, b.data(), n, got.data(), ldc);
+          ASSERT_EQ(got, want) << "m=" << m << " k4=" << k4 << " n=" << n;  // also: nothing written past n in a row
+        }
       }
 }
 #endif
