@@ -271,14 +271,15 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     avx512::pointwise_conv(p, x, w, bias, y);
     return;
   }
-  if constexpr (kBuildX86) if (winograd_applicable(p)) {
+  if (winograd_applicable(p)) {  // only ever true on the two architectures below
     const float* u = p.winograd_weights;
     if (!u) {  // weights that are not a constant: transformed on each call
       float* buf = thread_scratch<float, 0>(winograd_weights_floats(p));
       winograd_transform_weights(p, w, buf);
       u = buf;
     }
-    avx512::winograd_conv3x3(p, x, u, bias, y);
+    if constexpr (kBuildX86) avx512::winograd_conv3x3(p, x, u, bias, y);
+    else if constexpr (kBuildArm64) neon::winograd_conv3x3(p, x, u, bias, y);
     return;
   }
   const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;

@@ -91,7 +91,7 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 }  // namespace avx512
 
 // Winograd F(4x4, 3x3): where f32_conv2d uses it (3x3, stride 1, group 1,
-// enough channels and width, AVX-512), and its weights transformed and
+// enough channels and width, AVX-512 or NEON), and its weights transformed and
 // packed for the GEMM at the current kernel_table() level.
 bool winograd_applicable(const ConvParams& p);
 size_t winograd_weights_floats(const ConvParams& p);
@@ -99,6 +99,9 @@ void winograd_transform_weights(const ConvParams& p, const float* w, float* pack
 namespace avx512 {
 void winograd_conv3x3(const ConvParams& p, const float* x, const float* u, const float* bias, float* y);
 }  // namespace avx512
+namespace neon {  // groups of 4 tiles (arm/winograd_neon.cpp)
+void winograd_conv3x3(const ConvParams& p, const float* x, const float* u, const float* bias, float* y);
+}  // namespace neon
 
 struct PoolParams {
   int64_t n = 1, c = 0, h = 0, w = 0;

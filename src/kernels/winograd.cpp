@@ -1,7 +1,8 @@
 // Winograd F(4x4, 3x3) for the convolutions where it pays: the weight
 // transform U = G g G^T (done once per model load) and the shape rule.
-// The kernel itself is AVX-512 only (x86/winograd_avx512.cpp); elsewhere the
-// im2col path runs, and f32_conv2d_ref is the reference both are tested on.
+// The kernels are AVX-512 (x86/winograd_avx512.cpp) and NEON
+// (arm/winograd_neon.cpp); elsewhere the im2col path runs, and
+// f32_conv2d_ref is the reference all are tested on.
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -28,7 +29,8 @@ bool winograd_applicable(const ConvParams& p) {
   if (!winograd_enabled()) return false;
   // Below ~16 channels either way the transforms cost more than the 4x
   // fewer multiplies save; narrow outputs waste most of a 16-tile vector.
-  return kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.kh == 3 && p.kw == 3 && p.stride_h == 1 &&
+  const IsaLevel level = kernel_table().level;
+  return (level == IsaLevel::avx512 || level == IsaLevel::neon) && p.group == 1 && p.kh == 3 && p.kw == 3 && p.stride_h == 1 &&
          p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 && p.c_in >= 16 && p.c_out >= 16 && p.out_w >= 48 && p.out_h >= 8;
 }
 

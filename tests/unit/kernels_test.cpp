@@ -350,7 +350,8 @@ void expect_close_to_scale(const float* want, const float* got, size_t n, double
 }
 
 TEST(Conv, WinogradMatchesDirectReference) {
-  if (best_isa_level() != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the Winograd kernel is built but not run";
+  if (best_isa_level() != IsaLevel::avx512 && best_isa_level() != IsaLevel::neon)
+    GTEST_SKIP() << "this CPU has neither AVX-512 nor NEON: the Winograd kernels are built but not run";
   const ConvCase cases[] = {
       {1, 16, 20, 50, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // out 20x50: last tile 2 columns wide
       {2, 24, 10, 131, 17, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},   // no pads, 129 wide: 2 chunks, batch 2
