@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -193,13 +194,13 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
   const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
   float* yg = y + (n * p.c_out + g * cout_g) * plane;
   float* col = nullptr;
-  if constexpr (kBuildX86) if (lowered && small_k_gemm_applicable(kdim)) {
+  if (lowered && small_k_gemm_applicable(kdim)) {
     // Few rows: the unpacked small-k kernel over the lowered block, whose
     // rows are padded apart (a multiple of 4 KiB would alias in L1).
     const int64_t ld = (count + 15) / 16 * 16 + 16;
     col = thread_scratch<float, 0>(size_t(kdim * ld));
     f32_im2col_block(p, xg, cin_g, first, count, col, ld);
-    avx512::small_k_gemm(col, ld, kdim, w + g * cout_g * kdim, bias ? bias + g * cout_g : nullptr, cout_g, yg + first, plane, count);
+    small_k_gemm(col, ld, kdim, w + g * cout_g * kdim, bias ? bias + g * cout_g : nullptr, cout_g, yg + first, plane, count);
     if (p.epilogue.active())
       for (int64_t oc = 0; oc < cout_g; ++oc) {
         float* out = yg + oc * plane + first;
@@ -246,7 +247,49 @@ bool pointwise_enabled() {
 }
 }  // namespace
 
-bool small_k_gemm_applicable(int64_t k) { return kernel_table().level == IsaLevel::avx512 && k >= 1 && k <= 128 && pointwise_enabled(); }
+// The small-k kernel of this build's vector level (AVX-512 or NEON).
+bool small_k_kernel_level() {
+  const IsaLevel level = kernel_table().level;
+  return (kBuildX86 && level == IsaLevel::avx512) || (kBuildArm64 && level == IsaLevel::neon);
+}
+
+bool small_k_gemm_applicable(int64_t k) { return small_k_kernel_level() && k >= 1 && k <= 128 && pointwise_enabled(); }
+
+void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width) {
+  if constexpr (kBuildX86) avx512::small_k_gemm(x, ldx, k, w, bias, m, y, ldy, width);
+  else if constexpr (kBuildArm64) neon::small_k_gemm(x, ldx, k, w, bias, m, y, ldy, width);
+  else fail_unsupported("the small-k GEMM has no kernel on this architecture");
+}
+
+// Chunks of pixels: each chunk's input rows are copied next to each other
+// (in place they sit a plane apart, and planes of 160 x 160 or 320 x 320
+// floats are multiples of 4 KiB, so every row would fall in the same L1
+// sets); the chunk stays in cache while every output channel block passes
+// over it, and the epilogue runs on it right after.
+void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t plane = p.h * p.w, k = p.c_in;
+  // Pixels per chunk: the chunk's inputs (k rows) stay in L2 with room to spare.
+  int64_t chunk = std::max<int64_t>(64, (int64_t(48) << 10) / k / 32 * 32);
+  const int64_t want = 4 * num_threads();
+  if (num_threads() > 1 && p.n * ((plane + chunk - 1) / chunk) < want) chunk = std::max<int64_t>(32, (p.n * plane / want + 31) / 32 * 32);
+  chunk = std::min(chunk, plane);
+  const int64_t chunks = (plane + chunk - 1) / chunk;
+  parallel_for_dynamic(p.n * chunks, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / chunks, q0 = t % chunks * chunk, q1 = std::min(plane, q0 + chunk);
+      const int64_t width = q1 - q0, ld = (width + 15) / 16 * 16 + 16;
+      float* xs = thread_scratch<float, 3>(size_t(k * ld));
+      for (int64_t c = 0; c < k; ++c) std::copy_n(x + (n * p.c_in + c) * plane + q0, width, xs + c * ld);
+      float* yn = y + n * p.c_out * plane + q0;
+      small_k_gemm(xs, ld, k, w, bias, p.c_out, yn, plane, width);
+      if (p.epilogue.active())  // the chunk's outputs are still in cache
+        for (int64_t oc = 0; oc < p.c_out; ++oc) {
+          float* out = yn + oc * plane;
+          kernels::apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, width);
+        }
+    }
+  });
+}
 
 bool f32_conv_uses_packed_weights(const ConvParams& p) {
   if (p.group != 1) return false;
@@ -256,7 +299,7 @@ bool f32_conv_uses_packed_weights(const ConvParams& p) {
 }
 
 bool pointwise_applicable(const ConvParams& p) {
-  return pointwise_enabled() && kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+  return pointwise_enabled() && small_k_kernel_level() && p.group == 1 && p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
          p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in >= 1 && p.c_in <= 128;
 }
 
@@ -267,8 +310,8 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     depthwise(p, x, w, bias, y);
     return;
   }
-  if constexpr (kBuildX86) if (pointwise_applicable(p)) {
-    avx512::pointwise_conv(p, x, w, bias, y);
+  if (pointwise_applicable(p)) {
+    pointwise_conv(p, x, w, bias, y);
     return;
   }
   if (winograd_applicable(p)) {  // only ever true on the two architectures below

@@ -76,19 +76,27 @@ int64_t depthwise_scratch_floats(const ConvParams& p);
 }  // namespace neon
 
 // 1x1 stride-1 unpadded convs with 1-128 input channels (group 1), without
-// packing the weights (x86/pointwise_avx512.cpp); p.epilogue applies.
+// packing the weights (AVX-512 or NEON small_k_gemm); p.epilogue applies.
 bool pointwise_applicable(const ConvParams& p);
-// Whether sums over k products take the unpacked small-k kernel (AVX-512, 1 <= k <= 128).
+// Whether sums over k products take the unpacked small-k kernel (AVX-512 or NEON, 1 <= k <= 128).
 bool small_k_gemm_applicable(int64_t k);
 // Whether f32_conv2d reads p.packed_weights (or p.winograd_weights where
 // Winograd applies): what the runtime and the prepacking pass pack for.
 bool f32_conv_uses_packed_weights(const ConvParams& p);
-namespace avx512 {
+// The 1x1 conv where pointwise_applicable: pixel chunks of the input rows
+// copied next to each other, small_k_gemm over them, the epilogue on the
+// chunk while it is in cache.
 void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 // y[r][q] = bias[r] + Σ_c w[r][c] x[c][q] for r < m, q < width: x rows ldx
 // floats apart (readable to a multiple of 16 past width), y rows ldy.
+// Dispatched to this build's kernel (where small_k_gemm_applicable).
+void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width);
+namespace avx512 {
 void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width);
 }  // namespace avx512
+namespace neon {  // 8 output channels x 8 pixels per tile (arm/pointwise_neon.cpp)
+void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width);
+}  // namespace neon
 
 // Winograd F(4x4, 3x3): where f32_conv2d uses it (3x3, stride 1, group 1,
 // enough channels and width, AVX-512 or NEON), and its weights transformed and

@@ -256,12 +256,13 @@ TEST(Conv, MatchesDirectReference) {
   set_num_threads(1);
 }
 
-// 1x1 convs with few input channels take the unpacked AVX-512 pointwise
-// kernel: channel and pixel tails of its 8 x 32 tile, planes whose size is
-// a multiple of 4 KiB (the rows are copied apart), batch 2, the fused
-// residual and activation, 1 and 2 threads.
+// 1x1 convs with few input channels take the unpacked pointwise kernel
+// (AVX-512 8 x 32 tiles, NEON 8 x 12): channel and pixel tails of its
+// tile, planes whose size is a multiple of 4 KiB (the rows are copied
+// apart), batch 2, the fused residual and activation, 1 and 2 threads.
 TEST(Conv, PointwiseKernelMatchesDirectReference) {
-  if (kernel_table().level != IsaLevel::avx512) GTEST_SKIP() << "this CPU has no AVX-512: the pointwise kernel is built but not run";
+  if (kernel_table().level != IsaLevel::avx512 && kernel_table().level != IsaLevel::neon)
+    GTEST_SKIP() << "this CPU has neither AVX-512 nor NEON: the pointwise kernels are built but not run";
   struct Shape1x1 {
     int64_t n, cin, cout, h, w;
   };

@@ -1,22 +1,15 @@
-// Convolutions with few products per output (k <= 128), AVX-512, without
-// the packed GEMM: a 1x1 stride-1 conv's input rows are already the GEMM's
-// B (a chunk of them is copied to scratch, rows padded apart); small
-// lowered convs come as an im2col block. Weights are read as they are. A
-// register tile of 8 output channels x 32 pixels (bias added to the
-// finished sums) takes one input
-// channel per step (two pixel loads, eight weight broadcasts, sixteen
-// FMAs); a chunk of pixels stays in cache while every output channel block
-// passes over it, and the activation / residual epilogue runs on the chunk
-// right after. The packed GEMM spends more on packing and on its k
-// blocking than such short sums cost (PP-OCR det's 16 -> 32 channel 1x1 at
-// 320 x 320 ran at 15 GMAC/s).
+// Sums of few products per output (k <= 128), AVX-512, without the packed
+// GEMM (kernels/conv.cpp drives it for 1x1 convs and small lowered ones).
+// Weights are read as they are. A register tile of 8 output channels x 32
+// pixels (bias added to the finished sums) takes one input channel per
+// step (two pixel loads, eight weight broadcasts, sixteen FMAs). The packed
+// GEMM spends more on packing and on its k blocking than such short sums
+// cost (PP-OCR det's 16 -> 32 channel 1x1 at 320 x 320 ran at 15 GMAC/s).
 #include "kernels/x86/avx512_intrinsics.h"
 
 #include <algorithm>
 
-#include "core/thread_pool.h"
 #include "kernels/conv.h"
-#include "kernels/scratch.h"
 
 namespace pareto::kernels::avx512 {
 
@@ -74,34 +67,6 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
   if (m - r >= 4) rows<4>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 4;
   if (m - r >= 2) rows<2>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 2;
   if (m - r >= 1) rows<1>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
-}
-
-void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
-  const int64_t plane = p.h * p.w, k = p.c_in;
-  // Pixels per chunk: the chunk's inputs (k rows) stay in L2 with room to spare.
-  int64_t chunk = std::max<int64_t>(64, (int64_t(48) << 10) / k / 32 * 32);
-  const int64_t want = 4 * num_threads();
-  if (num_threads() > 1 && p.n * ((plane + chunk - 1) / chunk) < want) chunk = std::max<int64_t>(32, (p.n * plane / want + 31) / 32 * 32);
-  chunk = std::min(chunk, plane);
-  const int64_t chunks = (plane + chunk - 1) / chunk;
-  parallel_for_dynamic(p.n * chunks, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t n = t / chunks, q0 = t % chunks * chunk, q1 = std::min(plane, q0 + chunk);
-      // The chunk's input rows copied next to each other: in place they sit
-      // a plane apart, and planes of 160 x 160 or 320 x 320 floats are
-      // multiples of 4 KiB, so every row would fall in the same L1 sets.
-      const int64_t width = q1 - q0, ld = (width + 15) / 16 * 16 + 16;
-      float* xs = thread_scratch<float, 3>(size_t(k * ld));
-      for (int64_t c = 0; c < k; ++c) std::copy_n(x + (n * p.c_in + c) * plane + q0, width, xs + c * ld);
-      float* yn = y + n * p.c_out * plane + q0;
-      small_k_gemm(xs, ld, k, w, bias, p.c_out, yn, plane, width);
-      if (p.epilogue.active())  // the chunk's outputs are still in cache
-        for (int64_t oc = 0; oc < p.c_out; ++oc) {
-          float* out = yn + oc * plane;
-          kernels::apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, width);
-        }
-    }
-  });
 }
 
 }  // namespace pareto::kernels::avx512

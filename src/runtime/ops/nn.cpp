@@ -103,11 +103,8 @@ bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const fl
   // Few rows against many columns: the kernel splits the work over columns
   // only, so a tall A ([4096, 64] x [64, 64]) would keep threads idle.
   if (n < 64 || rows <= 0 || rows > 256 || !kernels::pointwise_applicable(p)) return false;
-  if constexpr (kBuildX86) {
-    kernels::avx512::pointwise_conv(p, b, a, nullptr, y);
-    return true;
-  }
-  return false;
+  kernels::pointwise_conv(p, b, a, nullptr, y);
+  return true;
 }
 
 // A MatMul the precision pass marked compute=bf16 (a constant 2-D B): the

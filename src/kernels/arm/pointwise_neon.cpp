@@ -1,0 +1,64 @@
+// Sums of few products per output (k <= 128) on NEON, without the packed
+// GEMM: the AVX-512 small-k kernel's plan at 4 lanes (kernels/conv.cpp
+// drives it for 1x1 convs and small lowered ones). Weights are read as they
+// are; a register tile of 8 output channels x 12 pixels (24 accumulators)
+// takes one input channel per step: three pixel loads, eight weight
+// broadcasts, 24 fused multiply-adds. The bias joins the finished sums.
+#include <arm_neon.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/conv.h"
+
+namespace pareto::kernels::neon {
+
+namespace {
+
+// Rows [0, R) of this output channel block, pixels [q, q + 4 V) (stores
+// stop at `end`); x rows ldx apart (padded: loads past `end` stay inside).
+template <int R, int V>
+void tile(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, const float* bias, float* y, int64_t q, int64_t end) {
+  float32x4_t acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = vdupq_n_f32(0.f);
+  for (int64_t c = 0; c < k; ++c) {
+    float32x4_t xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = vld1q_f32(x + c * ldx + q + 4 * v);
+    for (int r = 0; r < R; ++r) {
+      const float32x4_t wv = vld1q_dup_f32(w + r * k + c);
+      for (int v = 0; v < V; ++v) acc[r][v] = vfmaq_f32(acc[r][v], wv, xv[v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) {
+      const float32x4_t out = bias ? vaddq_f32(acc[r][v], vdupq_n_f32(bias[r])) : acc[r][v];
+      const int64_t at = q + 4 * v, left = end - at;
+      if (left >= 4) {
+        vst1q_f32(y + r * ldy + at, out);
+      } else if (left > 0) {
+        float buf[4];
+        vst1q_f32(buf, out);
+        std::memcpy(y + r * ldy + at, buf, sizeof(float) * size_t(left));
+      }
+    }
+}
+
+template <int R>
+void rows(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, const float* bias, float* y, int64_t width) {
+  int64_t q = 0;
+  for (; q + 12 <= width; q += 12) tile<R, 3>(x, ldx, ldy, k, w, bias, y, q, width);
+  for (; q < width; q += 4) tile<R, 1>(x, ldx, ldy, k, w, bias, y, q, width);
+}
+
+}  // namespace
+
+void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width) {
+  int64_t r = 0;
+  for (; r + 8 <= m; r += 8) rows<8>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
+  if (m - r >= 4) rows<4>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 4;
+  if (m - r >= 2) rows<2>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 2;
+  if (m - r >= 1) rows<1>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
+}
+
+}  // namespace pareto::kernels::neon
