@@ -7,9 +7,12 @@ whose body holds the multiply-accumulate instructions), and runs llvm-mca on
 the loop body for several CPU models: once for the whole body and once for
 its loads alone (the loads' lower bound). The work per iteration is counted
 from the instructions themselves (SDOT = 16 int8 products, SMULL/SMULL2 = 8,
-USMMLA = 32, FMLA .4s = 4), so cycles per 256 weights (decode) and per
+USMMLA = 32, BFDOT = 8, FMLA .4s = 4), so cycles per 256 weights (decode) and per
 64x64x256 tile (prefill) are computed, not annotated. Emulation says nothing
 of speed; this says what the instruction mix allows on each core model.
+
+Kinds: decode / prefill (the innermost loop with multiply-adds), *-main (the
+loop with the most of them), *-fn (a straight-line function's whole body).
 
 usage: arm_mca.py SRC_ROOT [--cxx aarch64-linux-gnu-g++] [--mca llvm-mca-16] [--markdown]
 """
@@ -40,6 +43,14 @@ KERNELS = [
     ("q6_K packed decode, SDOT", "src/kernels/arm/packed_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE4ELi4ELi1ELb0E", "decode-fn"),
     ("q4_K packed prefill 2x2, SDOT", "src/kernels/arm/packed_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE2ELi2ELi2ELb0E", "prefill-fn"),
     ("q4_K packed prefill 2x2, plain NEON", "src/kernels/arm/packed_gemm_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_110chunk_tileILNS0_10PackedKindE2ELi2ELi2ELb0E", "prefill-fn"),
+    # pareto's group formats (one 32-code block per iteration pair), the F16 batch and the conv GEMMs.
+    ("group codes dot, plain NEON", "src/kernels/arm/pareto_formats_neon.cpp", "armv8-a", "4neon13q8a_codes_dot", "decode-main"),
+    ("group codes dot, SDOT", "src/kernels/arm/pareto_formats_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod13q8a_codes_dot", "decode-main"),
+    ("F16 batch GEMM 4x4, NEON FMLA", "src/kernels/arm/half_gemm_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_14tileILb0ELi4ELi4E", "prefill"),
+    ("int8 conv GEMM 4x16, SDOT", "src/kernels/arm/int8_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_14tileILi4E", "prefill"),
+    ("int8 conv GEMM 4x8, USMMLA (i8mm)", "src/kernels/arm/int8_gemm_i8mm.cpp", "armv8.2-a+dotprod+i8mm", "4i8mm12_GLOBAL__N_14tileILi2E", "prefill"),
+    ("bf16 conv GEMM 4x16, BFDOT", "src/kernels/arm/bf16_gemm_armbf16.cpp", "armv8.2-a+bf16", "7armbf1612_GLOBAL__N_14tileILi4E", "prefill"),
+    ("f32 small-k GEMM 8x8, NEON FMLA", "src/kernels/arm/pointwise_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_14tileILi8ELi2E", "prefill-main"),
 ]
 CPUS = [("cortex-a55", "Cortex-A55 (little)"), ("cortex-a76", "Cortex-A76 (LLVM: A57 model)"), ("neoverse-n2", "Neoverse-N2 / Cortex-A710 class")]
 
@@ -51,11 +62,13 @@ def work(body):
     """Multiply-accumulates (int8 products or f32 lanes) per loop iteration."""
     macs = 0
     # Loops of int8 products count those only (their float multiply-adds apply the scales).
-    int8 = any(line.split() and line.split()[0] in ("sdot", "udot", "smull", "smull2", "usmmla", "smmla", "ummla") for line in body)
+    int8 = any(line.split() and line.split()[0] in ("sdot", "udot", "smull", "smull2", "usmmla", "smmla", "ummla", "bfdot") for line in body)
     for line in body:
         op = line.split()[0] if line.split() else ""
         if op == "sdot" or op == "udot":
             macs += 16
+        elif op == "bfdot":  # 4 lanes x 2 bf16 products
+            macs += 8
         elif op in ("smull", "smull2"):
             macs += 8
         elif op in ("usmmla", "smmla", "ummla"):
@@ -82,7 +95,9 @@ def functions(asm):
     return out
 
 
-def innermost_work_loop(lines):
+def innermost_work_loop(lines, widest=False):
+    """The smallest loop holding multiply-adds, or with widest the one holding the most
+    (a kernel whose main loop takes several blocks and whose tail loop takes one)."""
     labels = {}
     for i, line in enumerate(lines):
         m = re.match(r"^(\.L\w+):", line)
@@ -95,7 +110,9 @@ def innermost_work_loop(lines):
             continue
         body = [l.split("//")[0].rstrip() for l in lines[labels[m.group(2)] + 1 : i + 1]]
         body = [l for l in body if l.strip() and not l.strip().startswith(".") and not re.match(r"^\.?L\w+:", l.strip())]
-        if work(body) and (best is None or len(body) < len(best)):
+        if not work(body):
+            continue
+        if best is None or (work(body) > work(best) if widest else len(body) < len(best)):
             best = body
     return best
 
@@ -141,7 +158,10 @@ def main():
         names = [n for n in cache[key] if frag in n]
         if not names:
             sys.exit(f"arm_mca: no function matching {frag} in {src}")
-        body = whole_function(cache[key][names[0]]) if kind.endswith("-fn") else innermost_work_loop(cache[key][names[0]])
+        if kind.endswith("-fn"):
+            body = whole_function(cache[key][names[0]])
+        else:
+            body = innermost_work_loop(cache[key][names[0]], widest=kind.endswith("-main"))
         if not body:
             sys.exit(f"arm_mca: no multiply loop found in {names[0]}")
         macs = work(body)

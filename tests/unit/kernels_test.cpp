@@ -257,7 +257,7 @@ TEST(Conv, MatchesDirectReference) {
 }
 
 // 1x1 convs with few input channels take the unpacked pointwise kernel
-// (AVX-512 8 x 32 tiles, NEON 8 x 12): channel and pixel tails of its
+// (AVX-512 8 x 32 tiles, NEON 8 x 8): channel and pixel tails of its
 // tile, planes whose size is a multiple of 4 KiB (the rows are copied
 // apart), batch 2, the fused residual and activation, 1 and 2 threads.
 TEST(Conv, PointwiseKernelMatchesDirectReference) {

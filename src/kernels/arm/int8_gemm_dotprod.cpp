@@ -31,9 +31,11 @@ inline void quad_step(int32x4_t (&acc)[R][4], const uint8_t* b, const int8x16_t 
   }
 }
 
-// R rows (r..r+R) x pixels [j, j + 16) of C; `count` of them stored.
+// R rows (r..r+R) x pixels [j, j + 16) of C; `count` of them stored. Kept
+// out of line: one call per tile costs nothing, and bench/arm_mca.py finds
+// the tile's loop by its name.
 template <int R>
-void tile(const int8_t* a, int64_t lda, int64_t r, int64_t quads, const uint8_t* b, int64_t n16, int64_t j, const int32_t* row_sums,
+[[gnu::noinline]] void tile(const int8_t* a, int64_t lda, int64_t r, int64_t quads, const uint8_t* b, int64_t n16, int64_t j, const int32_t* row_sums,
           int32_t* c, int64_t ldc, int64_t count) {
   int32x4_t acc[R][4];
   for (int i = 0; i < R; ++i)

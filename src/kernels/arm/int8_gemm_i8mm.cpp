@@ -26,8 +26,8 @@ inline int8x16_t row_pair(const int8_t* a, int64_t lda, int64_t r, int64_t m, in
   return vld1q_s8(buf);
 }
 
-template <int RP>  // row pairs (1 or 2)
-void tile(const int8_t* a, int64_t lda, int64_t r, int64_t m, int64_t quads, const uint8_t* b, int64_t n16, int64_t j, int32_t* c,
+template <int RP>  // row pairs (1 or 2); out of line, as in the SDOT file
+[[gnu::noinline]] void tile(const int8_t* a, int64_t lda, int64_t r, int64_t m, int64_t quads, const uint8_t* b, int64_t n16, int64_t j, int32_t* c,
           int64_t ldc, int64_t count) {
   int32x4_t acc[RP][4];
   for (int i = 0; i < RP; ++i)
