@@ -46,7 +46,7 @@ KERNELS = [
     # pareto's group formats (one 32-code block per iteration pair), the F16 batch and the conv GEMMs.
     ("group codes dot, plain NEON", "src/kernels/arm/pareto_formats_neon.cpp", "armv8-a", "4neon13q8a_codes_dot", "decode-main"),
     ("group codes dot, SDOT", "src/kernels/arm/pareto_formats_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod13q8a_codes_dot", "decode-main"),
-    ("F16 batch GEMM 4x4, NEON FMLA", "src/kernels/arm/half_gemm_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_14tileILb0ELi4ELi4E", "prefill"),
+    ("F16 batch GEMM 4x6, NEON FMLA", "src/kernels/arm/half_gemm_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_14tileILb0ELi4ELi6E", "prefill"),
     ("int8 conv GEMM 4x16, SDOT", "src/kernels/arm/int8_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_14tileILi4E", "prefill"),
     ("int8 conv GEMM 4x8, USMMLA (i8mm)", "src/kernels/arm/int8_gemm_i8mm.cpp", "armv8.2-a+dotprod+i8mm", "4i8mm12_GLOBAL__N_14tileILi2E", "prefill"),
     ("bf16 conv GEMM 4x16, BFDOT", "src/kernels/arm/bf16_gemm_armbf16.cpp", "armv8.2-a+bf16", "7armbf1612_GLOBAL__N_14tileILi4E", "prefill"),
