@@ -1,6 +1,8 @@
 #include "kernels/bf16_conv.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/cpu.h"
 #include "core/thread_pool.h"
@@ -55,7 +57,10 @@ bool bf16_conv_preferred(const ConvParams& p) {
 bool bf16_conv_native() {
   static const bool native = [] {
     const CpuFeatures& f = cpu_features();
-    if (kBuildArm64) return kernel_table().level == IsaLevel::neon && f.arm_bf16;
+    if (kBuildArm64) {  // PARETO_ISA=neon|dotprod cap the level below BF16
+      const char* isa = std::getenv("PARETO_ISA");
+      return kernel_table().level == IsaLevel::neon && f.arm_bf16 && !(isa && (!std::strcmp(isa, "neon") || !std::strcmp(isa, "dotprod")));
+    }
     return kernel_table().level == IsaLevel::avx512 && f.avx512bf16 && f.avx512bw && f.avx512vl;
   }();
   return native;

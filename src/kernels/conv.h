@@ -104,6 +104,10 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 bool winograd_applicable(const ConvParams& p);
 size_t winograd_weights_floats(const ConvParams& p);
 void winograd_transform_weights(const ConvParams& p, const float* w, float* packed);
+// The 36 products of a chunk of tiles, shared by the ISA kernels:
+// M[oc][xi][lane] = Σ_ic U[xi][oc][ic] V[ic][xi][lane] for xi < 36, lane <
+// lanes (V and M rows 36 * lanes floats apart, U as transformed above).
+void winograd_multiply(const ConvParams& p, const float* u, const float* v, float* m, int64_t lanes);
 namespace avx512 {
 void winograd_conv3x3(const ConvParams& p, const float* x, const float* u, const float* bias, float* y);
 }  // namespace avx512

@@ -62,4 +62,20 @@ void winograd_transform_weights(const ConvParams& p, const float* w, float* pack
   }
 }
 
+void winograd_multiply(const ConvParams& p, const float* u, const float* v, float* m, int64_t lanes) {
+  const size_t u_floats = f32_gemm_packed_a_floats(p.c_out, p.c_in);
+  const int64_t ld = 36 * lanes;
+  for (int64_t xi = 0; xi < 36; ++xi) {
+    GemmArgs a;
+    a.m = p.c_out;
+    a.n = lanes;
+    a.k = p.c_in;
+    a.b = v + xi * lanes;
+    a.ldb = ld;
+    a.c = m + xi * lanes;
+    a.ldc = ld;
+    f32_gemm_packed(a, u + size_t(xi) * u_floats);
+  }
+}
+
 }  // namespace pareto::kernels

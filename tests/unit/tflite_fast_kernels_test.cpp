@@ -95,7 +95,7 @@ TEST(TfliteFastKernels, DepthwiseVectorKernelEqualsTheReference) {
 }
 #endif
 
-// The conv node (GEMM path on VNNI machines, the reference loop elsewhere)
+// The conv node (the int8 GEMM path on VNNI or SDOT machines, the reference loop elsewhere)
 // against the reference kernel called with the same parameters.
 template <class T>
 void conv_twin(DType t, std::mt19937& rng) {

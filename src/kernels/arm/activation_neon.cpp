@@ -2,7 +2,8 @@
 // activations and the affine after them in one pass. Same operations in the
 // same order as the generic loop (no contraction in this file), so the same
 // bits, except sigmoid and SiLU, whose polynomial exp differs from std::exp
-// by a few units in the last place; tanh stays generic. Also the LLM
+// by a few units in the last place (and is clamped: sigmoid below -88.7
+// gives ~3e-39 rather than 0, as on x86-64); tanh stays generic. Also the LLM
 // feed-forward's silu(gate) * up.
 #include <arm_neon.h>
 

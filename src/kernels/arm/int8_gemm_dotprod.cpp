@@ -72,7 +72,8 @@ template <int R>
 
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
   const int64_t n16 = (n + 15) / 16 * 16, quads = k4 / 4;
-  std::vector<int32_t> sums(size_t(m), 0);
+  thread_local std::vector<int32_t> sums;  // grow-only: one call per column block
+  sums.assign(size_t(m), 0);
   for (int64_t r = 0; r < m; ++r) {
     int32x4_t s = vdupq_n_s32(0);
     int64_t k = 0;

@@ -1,15 +1,13 @@
 // The quantized NHWC depthwise conv (kernels/qnhwc.h) on NEON, the AVX-512
 // kernel's plan at 4 lanes: each output pixel's channels accumulate tap by
 // tap in int32 vectors (8 channels per step: the input bytes widened twice,
-// the filter already offset and widened to int32 once per model), then
-// TFLite's rescaling per channel. The int32 sums are exact, so the bytes
+// the filter already offset and widened to int32 once per model; the walk
+// over pixels and taps is kernels/qdepthwise_rows.h), then TFLite's
+// rescaling per channel. The int32 sums are exact, so the bytes
 // equal qdepthwise_nhwc_ref's.
 #include <arm_neon.h>
 
-#include <algorithm>
-#include <vector>
-
-#include "kernels/qnhwc.h"
+#include "kernels/qdepthwise_rows.h"
 
 namespace pareto::kernels::neon {
 
@@ -22,42 +20,18 @@ inline int16x8_t widen8(const int8_t* p) { return vmovl_s8(vld1_s8(p)); }
 
 template <class T>
 void qdepthwise_nhwc(const QConvParams& p, const T* input, const int32_t* filter, const int32_t* bias, T* output) {
-  const int64_t c_n = p.out_c, rows_end = p.rows_end < 0 ? p.batch * p.out_h : p.rows_end;
-  thread_local std::vector<int32_t> acc_buf;
-  acc_buf.resize(size_t(c_n));
-  int32_t* acc = acc_buf.data();
   const int32x4_t offset = vdupq_n_s32(p.input_offset);
-  for (int64_t row = p.rows_begin; row < rows_end; ++row) {
-    const int64_t b = row / p.out_h, oy = row % p.out_h;
-    for (int64_t ox = 0; ox < p.out_w; ++ox) {
-      const int64_t iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
-      for (int64_t c = 0; c < c_n; ++c) acc[c] = bias ? bias[c] : 0;
-      for (int64_t ky = 0; ky < p.k_h; ++ky) {
-        const int64_t iy = iy0 + ky * p.dilation_h;
-        if (iy < 0 || iy >= p.in_h) continue;
-        for (int64_t kx = 0; kx < p.k_w; ++kx) {
-          const int64_t ix = ix0 + kx * p.dilation_w;
-          if (ix < 0 || ix >= p.in_w) continue;
-          const T* in = input + ((b * p.in_h + iy) * p.in_w + ix) * p.in_c;
-          const int32_t* f = filter + (ky * p.k_w + kx) * c_n;
-          int64_t c = 0;
-          for (; c + 8 <= c_n; c += 8) {
-            const int16x8_t x = widen8(in + c);
-            const int32x4_t lo = vaddq_s32(vmovl_s16(vget_low_s16(x)), offset), hi = vaddq_s32(vmovl_high_s16(x), offset);
-            vst1q_s32(acc + c, vmlaq_s32(vld1q_s32(acc + c), lo, vld1q_s32(f + c)));
-            vst1q_s32(acc + c + 4, vmlaq_s32(vld1q_s32(acc + c + 4), hi, vld1q_s32(f + c + 4)));
-          }
-          // Wrapping (mod 2^32) as the vector lanes and the reference's wrapping_add: offsets come from the file.
-          for (; c < c_n; ++c) acc[c] = int32_t(uint32_t(acc[c]) + uint32_t(int32_t(in[c]) + p.input_offset) * uint32_t(f[c]));
-        }
-      }
-      T* out = output + ((b * p.out_h + oy) * p.out_w + ox) * c_n;
-      for (int64_t c = 0; c < c_n; ++c) {
-        const int32_t v = fxp::wrapping_add(fxp::multiply_by_multiplier(acc[c], p.multipliers[c]), p.output_offset);
-        out[c] = T(std::min(std::max(v, p.act_min), p.act_max));
-      }
+  qdepthwise_rows(p, input, filter, bias, output, [&](const T* in, const int32_t* f, int32_t* acc, int64_t c_n) {
+    int64_t c = 0;
+    for (; c + 8 <= c_n; c += 8) {
+      const int16x8_t x = widen8(in + c);
+      const int32x4_t lo = vaddq_s32(vmovl_s16(vget_low_s16(x)), offset), hi = vaddq_s32(vmovl_high_s16(x), offset);
+      vst1q_s32(acc + c, vmlaq_s32(vld1q_s32(acc + c), lo, vld1q_s32(f + c)));
+      vst1q_s32(acc + c + 4, vmlaq_s32(vld1q_s32(acc + c + 4), hi, vld1q_s32(f + c + 4)));
     }
-  }
+    // Wrapping (mod 2^32) as the vector lanes and the reference's wrapping_add: offsets come from the file.
+    for (; c < c_n; ++c) acc[c] = int32_t(uint32_t(acc[c]) + uint32_t(int32_t(in[c]) + p.input_offset) * uint32_t(f[c]));
+  });
 }
 
 template void qdepthwise_nhwc<uint8_t>(const QConvParams&, const uint8_t*, const int32_t*, const int32_t*, uint8_t*);

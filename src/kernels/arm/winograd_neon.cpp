@@ -17,7 +17,6 @@
 
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
-#include "kernels/gemm.h"
 
 namespace pareto::kernels::neon {
 
@@ -137,18 +136,7 @@ void run_groups(const ConvParams& p, const Geometry& geo, const float* x, const 
   m_buf.resize(size_t(p.c_out * ld));
   for (int64_t c = 0; c < p.c_in; ++c)
     for (int64_t i = 0; i < count; ++i) transform_input_group(p, c, x, geo.group(g0 + i), v_buf.data() + c * ld + i * 4, lanes);
-  const size_t u_floats = f32_gemm_packed_a_floats(p.c_out, p.c_in);
-  for (int64_t xi = 0; xi < 36; ++xi) {
-    GemmArgs a;
-    a.m = p.c_out;
-    a.n = lanes;
-    a.k = p.c_in;
-    a.b = v_buf.data() + xi * lanes;
-    a.ldb = ld;
-    a.c = m_buf.data() + xi * lanes;
-    a.ldc = ld;
-    f32_gemm_packed(a, u + size_t(xi) * u_floats);
-  }
+  winograd_multiply(p, u, v_buf.data(), m_buf.data(), lanes);
   for (int64_t oc = 0; oc < p.c_out; ++oc)
     for (int64_t i = 0; i < count; ++i)
       transform_output_group(p, m_buf.data() + oc * ld + i * 4, lanes, bias ? bias[oc] : 0.f, oc, geo.group(g0 + i), y);

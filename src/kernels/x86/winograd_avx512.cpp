@@ -18,7 +18,6 @@
 
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
-#include "kernels/gemm.h"
 
 namespace pareto::kernels::avx512 {
 
@@ -189,18 +188,7 @@ void run_groups(const ConvParams& p, const Geometry& geo, const float* x, const 
   for (int64_t i = 0; i < 2 * count; ++i) halves[size_t(i)] = geo.half(2 * g0 + i);
   for (int64_t c = 0; c < p.c_in; ++c)
     for (int64_t i = 0; i < count; ++i) transform_input_group(p, c, x, &halves[size_t(2 * i)], v_buf.data() + c * ld + i * 16, lanes);
-  const size_t u_floats = f32_gemm_packed_a_floats(p.c_out, p.c_in);
-  for (int64_t xi = 0; xi < 36; ++xi) {
-    GemmArgs a;
-    a.m = p.c_out;
-    a.n = lanes;
-    a.k = p.c_in;
-    a.b = v_buf.data() + xi * lanes;
-    a.ldb = ld;
-    a.c = m_buf.data() + xi * lanes;
-    a.ldc = ld;
-    f32_gemm_packed(a, u + size_t(xi) * u_floats);
-  }
+  winograd_multiply(p, u, v_buf.data(), m_buf.data(), lanes);
   for (int64_t oc = 0; oc < p.c_out; ++oc)
     for (int64_t i = 0; i < count; ++i)
       transform_output_group(p, m_buf.data() + oc * ld + i * 16, lanes, bias ? bias[oc] : 0.f, oc, &halves[size_t(2 * i)], y);

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <tuple>
 
+#include "kernels/dispatch.h"
 #include "kernels/qnhwc.h"
 #include "pareto/thread_pool.hpp"
 #include "runtime/op_registry.h"
@@ -170,7 +171,7 @@ void run_conv(OpContext& c, bool depthwise) {
     std::vector<int32_t> filter_zero;
     for (int32_t off : q.filter_offsets) filter_zero.push_back(-off);
     if (tfl_conv_by_gemm(c, p, x, w, filter_zero, bias, y)) return;
-  } else if (p.depth_multiplier == 1 && ((kBuildX86 && cpu_features().avx512f && cpu_features().avx512bw) || (kBuildArm64 && cpu_features().neon))) {
+  } else if (p.depth_multiplier == 1 && ((kBuildX86 && cpu_features().avx512f && cpu_features().avx512bw) || (kBuildArm64 && kernels::kernel_table().level == kernels::IsaLevel::neon))) {
     // The filter widened to int32 with its offsets, once per executor and node.
     const auto held = prepared_once(c, 1, 0x7f1d, [&]() -> std::shared_ptr<const void> {
       return std::make_shared<std::vector<int32_t>>(kernels::qdepthwise_filter_i32(p, w.raw(), t == DType::i8));
