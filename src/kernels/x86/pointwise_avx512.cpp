@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "kernels/conv.h"
+#include "kernels/small_k_blocks.h"
 
 namespace pareto::kernels::avx512 {
 
@@ -62,11 +63,9 @@ void rows(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, c
 }  // namespace
 
 void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width) {
-  int64_t r = 0;
-  for (; r + 8 <= m; r += 8) rows<8>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
-  if (m - r >= 4) rows<4>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 4;
-  if (m - r >= 2) rows<2>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width), r += 2;
-  if (m - r >= 1) rows<1>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
+  small_k_row_blocks(m, [&](auto height, int64_t r) {
+    rows<decltype(height)::value>(x, ldx, ldy, k, w + r * k, bias ? bias + r : nullptr, y + r * ldy, width);
+  });
 }
 
 }  // namespace pareto::kernels::avx512
