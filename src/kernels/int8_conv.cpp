@@ -5,6 +5,8 @@
 #include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include "core/cpu.h"
@@ -244,6 +246,13 @@ void int8_detail::interleave_rows(const uint8_t* const r[4], int64_t n, uint8_t 
       _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
       _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
     }
+  }
+#elif defined(__aarch64__)
+  if (r[0] && r[1] && r[2] && r[3]) {  // one 4-way interleaving store per 16 columns
+    const uint8x16_t f = vdupq_n_u8(flip);
+    for (; q + 16 <= n; q += 16)
+      vst4q_u8(out + q * 4, uint8x16x4_t{{veorq_u8(vld1q_u8(r[0] + q), f), veorq_u8(vld1q_u8(r[1] + q), f),
+                                          veorq_u8(vld1q_u8(r[2] + q), f), veorq_u8(vld1q_u8(r[3] + q), f)}});
   }
 #endif
   for (; q < n; ++q)
