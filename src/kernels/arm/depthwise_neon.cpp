@@ -13,16 +13,14 @@
 #include <cstring>
 
 #include "kernels/conv.h"
+#include "kernels/depthwise_scratch.h"
 
 namespace pareto::kernels::neon {
 
 namespace {
 constexpr int64_t kLanes = 4;
 constexpr int kGroupRows = 4;
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-int64_t phase_width(const ConvParams& p) { return round_up(p.out_w, kLanes) + (p.kw - 1) / p.stride_w; }
-int64_t scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1; }
+int64_t phase_width(const ConvParams& p) { return depthwise_phase_width(p, kLanes); }
 
 inline float32x4_t tap(float32x4_t acc, float k, const float* s) { return vaddq_f32(acc, vmulq_f32(vdupq_n_f32(k), vld1q_f32(s))); }
 
@@ -122,36 +120,12 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
   for (; c < n; ++c) dst[c] = src[2 * c];
 }
 
-// Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
-void fill_scratch(const ConvParams& p, const float* src, float* scratch, int64_t pw, bool border_rows) {
-  const int64_t stride = p.stride_w;
-  for (int64_t r = 0; r < scratch_rows(p); ++r) {
-    float* row = scratch + r * stride * pw;
-    const int64_t ih = r - p.pad_top;
-    if (ih < 0 || ih >= p.h) {
-      if (border_rows) std::fill(row, row + stride * pw, 0.f);
-      continue;
-    }
-    const float* in = src + ih * p.w;
-    for (int64_t ph = 0; ph < stride; ++ph) {
-      const int64_t first = ph - p.pad_left;  // input column of c = 0
-      const int64_t lo = std::clamp<int64_t>(first >= 0 ? 0 : (-first + stride - 1) / stride, 0, pw);
-      const int64_t hi = std::clamp<int64_t>(p.w - first <= 0 ? 0 : (p.w - first - 1) / stride + 1, lo, pw);
-      float* seg = row + ph * pw;
-      std::fill(seg, seg + lo, 0.f);
-      if (stride == 1) std::memcpy(seg + lo, in + lo + first, sizeof(float) * size_t(hi - lo));
-      else if (hi > lo) copy_even(in + 2 * lo + first, hi - lo, p.w - (2 * lo + first), seg + lo);
-      std::fill(seg + hi, seg + pw, 0.f);
-    }
-  }
-}
-
 }  // namespace
 
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
   const int64_t pw = phase_width(p);
   // Only the row groups read the border rows (the one-row path skips them).
-  fill_scratch(p, src, scratch, pw, p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows);
+  fill_depthwise_scratch(p, src, scratch, pw, p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows, copy_even);
   if (p.stride_w == 2) {
     switch (p.kw) {
       case 3: sum_rows<3, 2>(p, scratch, pw, k, bias, dst); break;
@@ -167,6 +141,6 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
   }
 }
 
-int64_t depthwise_scratch_floats(const ConvParams& p) { return scratch_rows(p) * p.stride_w * phase_width(p); }
+int64_t depthwise_scratch_floats(const ConvParams& p) { return depthwise_scratch_rows(p) * p.stride_w * phase_width(p); }
 
 }  // namespace pareto::kernels::neon

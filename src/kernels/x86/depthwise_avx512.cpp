@@ -15,18 +15,15 @@
 #include <cstring>
 
 #include "kernels/conv.h"
+#include "kernels/depthwise_scratch.h"
 
 namespace pareto::kernels::avx512 {
 
 namespace {
 constexpr int64_t kLanes = 16;
 constexpr int kGroupRows = 4;  // output rows summed together where the row stride is 1
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-// Scratch geometry: each padded input row is stride_w phase segments of
-// `phase_w` floats; segment ph holds padded columns ph, ph + s, ph + 2s ...
-int64_t phase_width(const ConvParams& p) { return round_up(p.out_w, kLanes) + (p.kw - 1) / p.stride_w; }
-int64_t scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1; }
+// Scratch geometry: kernels/depthwise_scratch.h.
+int64_t phase_width(const ConvParams& p) { return depthwise_phase_width(p, kLanes); }
 
 // NB adjacent 16-wide output blocks of one row starting at column ow. Each
 // block sums like the generic twin: bias first, then every tap in kernel
@@ -167,39 +164,10 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
 }
 
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
-  const int64_t rows = scratch_rows(p), pw = phase_width(p), stride = p.stride_w;
+  const int64_t pw = phase_width(p), stride = p.stride_w;
   // Only the row groups read the border rows (the one-row path skips them):
   // on short maps, where there are no groups, they are left unwritten.
-  const bool groups = p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows;
-  // Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = scratch + r * stride * pw;
-    const int64_t ih = r - p.pad_top;
-    if (ih < 0 || ih >= p.h) {
-      if (groups) std::fill(row, row + stride * pw, 0.f);
-      continue;
-    }
-    const float* in = src + ih * p.w;
-    if (stride == 1) {
-      const int64_t lo = std::clamp<int64_t>(p.pad_left, 0, pw), hi = std::clamp<int64_t>(p.pad_left + p.w, lo, pw);
-      std::fill(row, row + lo, 0.f);
-      std::memcpy(row + lo, in + (lo - p.pad_left), sizeof(float) * size_t(hi - lo));
-      std::fill(row + hi, row + pw, 0.f);
-      continue;
-    }
-    for (int64_t ph = 0; ph < stride; ++ph) {
-      // Columns c with 0 <= c*stride + ph - pad_left < w, then zeros around.
-      const int64_t first = ph - p.pad_left;  // input column of c = 0
-      const int64_t lo = std::clamp<int64_t>(first >= 0 ? 0 : (-first + stride - 1) / stride, 0, pw);
-      const int64_t hi = std::clamp<int64_t>(p.w - first <= 0 ? 0 : (p.w - first - 1) / stride + 1, lo, pw);
-      float* seg = row + ph * pw;
-      std::fill(seg, seg + lo, 0.f);
-      if (stride == 2 && hi > lo) copy_even(in + 2 * lo + first, hi - lo, p.w - (2 * lo + first), seg + lo);
-      else
-        for (int64_t c = lo; c < hi; ++c) seg[c] = in[c * stride + first];
-      std::fill(seg + hi, seg + pw, 0.f);
-    }
-  }
+  fill_depthwise_scratch(p, src, scratch, pw, p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows, copy_even);
   const __m512 vbias = _mm512_set1_ps(bias);
   if (stride == 2) {
     switch (p.kw) {
@@ -217,6 +185,6 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
   }
 }
 
-int64_t depthwise_scratch_floats(const ConvParams& p) { return scratch_rows(p) * p.stride_w * phase_width(p); }
+int64_t depthwise_scratch_floats(const ConvParams& p) { return depthwise_scratch_rows(p) * p.stride_w * phase_width(p); }
 
 }  // namespace pareto::kernels::avx512
