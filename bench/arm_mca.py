@@ -7,7 +7,7 @@ whose body holds the multiply-accumulate instructions), and runs llvm-mca on
 the loop body for several CPU models: once for the whole body and once for
 its loads alone (the loads' lower bound). The work per iteration is counted
 from the instructions themselves (SDOT = 16 int8 products, SMULL/SMULL2 = 8,
-USMMLA = 32, BFDOT = 8, FMLA .4s = 4), so cycles per 256 weights (decode) and per
+USMMLA = 32, BFDOT = 8, FMLA .4s = 4, FMLA .8h = 8), so cycles per 256 weights (decode) and per
 64x64x256 tile (prefill) are computed, not annotated. Emulation says nothing
 of speed; this says what the instruction mix allows on each core model.
 
@@ -50,6 +50,7 @@ KERNELS = [
     ("int8 conv GEMM 4x16, SDOT", "src/kernels/arm/int8_gemm_dotprod.cpp", "armv8.2-a+dotprod", "7dotprod12_GLOBAL__N_14tileILi4E", "prefill"),
     ("int8 conv GEMM 4x8, USMMLA (i8mm)", "src/kernels/arm/int8_gemm_i8mm.cpp", "armv8.2-a+dotprod+i8mm", "4i8mm12_GLOBAL__N_14tileILi2E", "prefill"),
     ("bf16 conv GEMM 4x16, BFDOT", "src/kernels/arm/bf16_gemm_armbf16.cpp", "armv8.2-a+bf16", "7armbf1612_GLOBAL__N_14tileILi4E", "prefill"),
+    ("f16 conv GEMM 4x16, FMLA .8h (FP16)", "src/kernels/arm/f16_gemm_fp16.cpp", "armv8.2-a+fp16", "7armfp1612_GLOBAL__N_14tileILi4E", "prefill"),
     ("f32 small-k GEMM 8x8, NEON FMLA", "src/kernels/arm/pointwise_neon.cpp", "armv8-a", "4neon12_GLOBAL__N_14tileILi8ELi2E", "prefill-main"),
 ]
 CPUS = [("cortex-a55", "Cortex-A55 (little)"), ("cortex-a76", "Cortex-A76 (LLVM: A57 model)"), ("neoverse-n2", "Neoverse-N2 / Cortex-A710 class")]
@@ -63,6 +64,7 @@ def work(body):
     macs = 0
     # Loops of int8 products count those only (their float multiply-adds apply the scales).
     int8 = any(line.split() and line.split()[0] in ("sdot", "udot", "smull", "smull2", "usmmla", "smmla", "ummla", "bfdot") for line in body)
+    half = any(line.split() and line.split()[0] == "fmla" and ".8h" in line for line in body)
     for line in body:
         op = line.split()[0] if line.split() else ""
         if op == "sdot" or op == "udot":
@@ -73,7 +75,9 @@ def work(body):
             macs += 8
         elif op in ("usmmla", "smmla", "ummla"):
             macs += 32
-        elif op == "fmla" and ".4s" in line and not int8:
+        elif op == "fmla" and ".8h" in line and not int8:  # FEAT_FP16: 8 f16 lanes
+            macs += 8
+        elif op == "fmla" and ".4s" in line and not int8 and not half:
             macs += 4
     return macs
 

@@ -22,7 +22,7 @@ if [[ " $* " != *" --no-arm64 "* ]]; then
   step build arm64; bash scripts/build.sh arm64
   step ctest arm64 "(qemu -cpu max)"; ctest --preset arm64 -j2
   step ctest arm64 "(qemu -cpu cortex-a53: no dot product)"; ctest --preset arm64-nodotprod -j2
-  step ctest arm64 "(qemu -cpu cortex-a76: dot product, no i8mm or BF16)"; ctest --preset arm64-dotprod -j2
+  step ctest arm64 "(qemu -cpu cortex-a76: dot product and FP16, no i8mm or BF16)"; ctest --preset arm64-dotprod -j2
 fi
 if [[ " $* " != *" --no-sanitize "* ]]; then
   step build asan; bash scripts/build.sh asan

@@ -132,8 +132,8 @@ void parse_precision(const Args& args, SessionOptions& options) {
   if (!args.has("--precision") && !args.has("--precision-keep")) return;
   if (!options.optimize) fail_argument("--precision needs -O (the compiler assigns it per conv)");
   options.conv_precision = args.get("--precision", "fp32");
-  if (options.conv_precision != "fp32" && options.conv_precision != "bf16")
-    fail_argument("--precision '" + options.conv_precision + "' (fp32 or bf16)");
+  if (options.conv_precision != "fp32" && options.conv_precision != "bf16" && options.conv_precision != "f16")
+    fail_argument("--precision '" + options.conv_precision + "' (fp32, bf16 or f16)");
   options.precision_keep = args.all("--precision-keep");
 }
 

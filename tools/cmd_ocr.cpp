@@ -66,7 +66,8 @@ int cmd_ocr(const Args& a) {
   o.merge_lines = !a.has("--no-merge-lines");
   o.dump_inputs = a.get("--dump-inputs", "");
   o.conv_precision = a.get("--precision", "fp32");
-  if (o.conv_precision != "fp32" && o.conv_precision != "bf16") fail_argument("--precision '" + o.conv_precision + "' (fp32 or bf16)");
+  if (o.conv_precision != "fp32" && o.conv_precision != "bf16" && o.conv_precision != "f16")
+    fail_argument("--precision '" + o.conv_precision + "' (fp32, bf16 or f16)");
   o.rec_enlarge_bicubic = !a.has("--rec-bilinear");
   auto dir = find_model_dir(ocr_models(), a.get("--models"));
   if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);

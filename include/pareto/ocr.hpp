@@ -13,7 +13,7 @@ namespace pareto::ocr {
 
 struct Options {
   int threads = 1;
-  std::string conv_precision = "fp32";  // "bf16": the models' convs compute in bf16 (SessionOptions::conv_precision)
+  std::string conv_precision = "fp32";  // "bf16" / "f16": the models' convs compute in bf16 / f16 (SessionOptions::conv_precision)
   int det_limit_side = 960;   // longer image side is scaled down to at most this (then to multiples of 32)
   bool det_limit_min = false; // instead: the shorter side is scaled up to at least det_limit_side
   int det_max_side = 4000;    // with det_limit_min: the longer side's cap

@@ -66,9 +66,12 @@ struct SessionOptions {
   // constants, so control flow on them folds away (silero's sample rate).
   // run() still accepts them, and checks the value is the same.
   std::map<std::string, Tensor> constant_inputs;
-  // Conv compute precision (with optimize): "fp32", or "bf16" (weights and
-  // activations rounded to bf16, f32 sums; AVX512-BF16 kernels where the
-  // CPU has them, a scalar twin elsewhere). Depthwise convs, the 3x3 convs
+  // Conv compute precision (with optimize): "fp32", "bf16" (weights and
+  // activations rounded to bf16, f32 sums; AVX512-BF16, AMX-BF16 or Arm
+  // BF16 kernels) or "f16" (Arm FEAT_FP16: operands in f16 after an exact
+  // power-of-two scaling, sums in f16 over 32 products then in f32; a conv
+  // whose input is out of that range runs in f32). Where the CPU lacks the
+  // kernels the marked convs run in f32. Depthwise convs, the 3x3 convs
   // Winograd serves and the nodes named in precision_keep stay f32.
   std::string conv_precision = "fp32";
   std::vector<std::string> precision_keep;

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/bf16_conv.h"
+#include "kernels/f16_conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/tile_choice.h"
 
@@ -105,7 +106,9 @@ Int8TileGemm int8_tile_gemm() {
 
 std::string conv_kernel_summary() {
   return std::string("int8_conv=") + (int8_tile_gemm() ? "amx_int8" : use_vnni() ? "avx512vnni" : use_usmmla() ? "i8mm" : use_sdot() ? "dotprod" : "ref") +
-         " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : !bf16_conv_native() ? "ref" : kBuildArm64 ? "bf16dot" : "avx512bf16");
+         " bf16_conv=" + (bf16_tile_gemm() ? "amx_bf16" : !bf16_conv_native() ? "ref" : kBuildArm64 ? "bf16dot" : "avx512bf16") +
+         // f16 compute has a kernel on AArch64 only; elsewhere f16-marked convs run in f32.
+         " f16_conv=" + (f16_conv_available() ? "fp16" : "f32");
 }
 
 void set_int8_tile_gemm(Int8TileGemm gemm) { tile_choice.set(gemm); }

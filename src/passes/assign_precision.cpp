@@ -1,7 +1,8 @@
 // Per-layer compute precision for CNNs: with PassContext::conv_precision
-// "bf16", every float conv that is not depthwise (a direct kernel that
+// "bf16" (or "f16"), every float conv that is not depthwise (a direct kernel that
 // moves data rather than multiplies) and every MatMul by a constant 2-D B
-// gets attribute compute="bf16", except the nodes named in keep_float. The kernel still picks f32 Winograd for
+// gets attribute compute="bf16" (MatMuls: bf16 only; "f16": the convs get
+// compute="f16", kernels/f16_conv.h), except the nodes named in keep_float. The kernel still picks f32 Winograd for
 // the 3x3 convs it serves (fewer multiplies win over faster ones); the
 // attribute travels in the compiled artifact.
 #include <algorithm>
@@ -27,9 +28,10 @@ bool depthwise(const ir::Graph& g, const ir::Node& n) {
 PassStats assign_precision(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"assign_precision", g.nodes.size(), g.nodes.size(), {}};
   if (ctx.conv_precision.empty() || ctx.conv_precision == "fp32") return st;
-  if (ctx.conv_precision != "bf16") fail_argument("conv precision '" + ctx.conv_precision + "' (fp32 or bf16)");
+  const std::string& precision = ctx.conv_precision;
+  if (precision != "bf16" && precision != "f16") fail_argument("conv precision '" + precision + "' (fp32, bf16 or f16)");
   for (ir::Node& n : g.nodes) {
-    if (n.op_type == "MatMul" && n.domain.empty() && n.inputs.size() == 2 && n.inputs[1] >= 0) {
+    if (precision == "bf16" && n.op_type == "MatMul" && n.domain.empty() && n.inputs.size() == 2 && n.inputs[1] >= 0) {
       // By a constant 2-D B (a projection or classifier head): the bf16 conv kernel runs it.
       const ir::Value& b = g.values[size_t(n.inputs[1])];
       if (!b.constant.defined() || b.constant.rank() != 2 || b.constant.dtype() != DType::f32) continue;
@@ -47,8 +49,8 @@ PassStats assign_precision(ir::Graph& g, const PassContext& ctx) {
     if (kept) st.rewrites["conv kept fp32 (named)"]++;
     else if (depthwise(g, n)) st.rewrites["depthwise conv kept fp32"]++;
     else {
-      n.set_attr(ir::attr_string("compute", "bf16"));
-      st.rewrites["conv -> bf16 compute"]++;
+      n.set_attr(ir::attr_string("compute", precision));
+      st.rewrites["conv -> " + precision + " compute"]++;
     }
   }
   return st;

@@ -14,7 +14,7 @@ namespace pareto::passes {
 struct PassContext {
   int64_t opset = 0;
   std::map<std::string, Shape> bound_shapes;  // input shapes to specialize for (may be empty)
-  std::string conv_precision;                 // "bf16": convs compute in bf16 (assign_precision); empty / "fp32": f32
+  std::string conv_precision;                 // "bf16" / "f16": convs compute in bf16 / f16 (assign_precision); empty / "fp32": f32
   std::vector<std::string> keep_float;        // conv nodes assign_precision leaves in f32
   bool prepack = false;                       // prepack_weights runs (for artifacts: pareto compile)
 };
@@ -39,7 +39,7 @@ PassStats fuse_upsample(ir::Graph& g, const PassContext& ctx);        // a + a*g
 PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx);      // MatMul + Add(bias) -> Gemm
 PassStats inline_constant_ifs(ir::Graph& g, const PassContext& ctx);  // If on a constant condition -> the branch's nodes
 PassStats fuse_norms(ir::Graph& g, const PassContext& ctx);           // LayerNorm / RMSNorm / GELU primitive chains -> one op
-PassStats assign_precision(ir::Graph& g, const PassContext& ctx);     // conv_precision "bf16": compute="bf16" on the float convs
+PassStats assign_precision(ir::Graph& g, const PassContext& ctx);     // conv_precision "bf16" / "f16": compute= on the float convs
 PassStats choose_layouts(ir::Graph& g, const PassContext& ctx);       // slot for per-conv NCHW / blocked layout
 PassStats prepack_weights(ir::Graph& g, const PassContext& ctx);      // prepack: conv weights in the kernel's packed form (input 4)
 

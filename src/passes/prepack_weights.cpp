@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "kernels/bf16_conv.h"
+#include "kernels/f16_conv.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -50,6 +51,8 @@ PassStats prepack_weights(ir::Graph& g, const PassContext& ctx) {
     }
     if (!kernels::f32_conv_uses_packed_weights(p)) continue;
     if (n.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) continue;  // the bf16 kernel packs its own
+    // The f16 kernel packs its own too (its rare f32 fallback packs when it runs).
+    if (n.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) continue;
     const bool winograd = kernels::winograd_applicable(p);
     Tensor packed;
     if (winograd) {

@@ -97,6 +97,7 @@ uint64_t count_elementwise(const ir::Node& n, const std::vector<TensorUse>& in, 
 std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in, const std::string& path) {
   const std::string& op = n.op_type;
   if (path == "int8" || path == "bf16") return path;
+  if (path == "f16") return "fp16";  // a conv marked compute="f16" that ran the FEAT_FP16 kernel
   if (path == "winograd" || path == "f32") return "fp32";
   if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger" || n.has_attr("x_scale"))
     return "int8";
@@ -107,7 +108,7 @@ std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in, c
 }
 
 // Bytes the kernel reads for input i when it is a weight: a conv computing
-// in int8 or bf16 reads its weights packed in that type, one prepacked by
+// in int8, bf16 or f16 reads its weights packed in that type, one prepacked by
 // the compiler reads the packed copy (input 4) instead of input 1.
 uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<TensorUse>& in, const std::string& precision,
                            const std::string& path) {
@@ -118,7 +119,7 @@ uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<Tensor
   const uint64_t channels = t.shape.empty() ? 0 : uint64_t(t.shape[0]);
   if (path == "winograd") return t.bytes / 9 * 36;  // the 6x6 transformed 3x3 kernels, packed at run time
   if (precision == "int8" && conv) return elements(t) + channels * sizeof(float);  // int8 weights, a scale per channel
-  if (precision == "bf16") return elements(t) * 2;
+  if (precision == "bf16" || (precision == "fp16" && path == "f16")) return elements(t) * 2;
   return t.bytes;
 }
 

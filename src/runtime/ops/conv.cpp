@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/bf16_conv.h"
+#include "kernels/f16_conv.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -168,6 +169,18 @@ void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Ten
   kernels::bf16_conv2d(p, x.data<float>(), *static_cast<const kernels::Bf16Weights*>(held.get()), bias, y);
 }
 
+// A conv the precision pass marked compute=f16: weights scaled, rounded and
+// packed once per executor. False where the input (or the weights) fall
+// outside what the f16 kernel's scaling covers: the f32 conv runs.
+bool run_conv_f16(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  const int64_t k = p.c_in / p.group * p.kh * p.kw;
+  auto make = [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<kernels::F16Weights>(kernels::pack_f16_weights(w.data<float>(), p.c_out, k));
+  };
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, 0xf16, make);
+  return kernels::f16_conv2d(p, x.data<float>(), *static_cast<const kernels::F16Weights*>(held.get()), bias, y);
+}
+
 }  // namespace
 
 
@@ -301,6 +314,11 @@ void run_conv(OpContext& ctx) {
   if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
     ctx.path = "bf16";
     return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
+  }
+  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
+    ctx.path = "f16";
+    if (run_conv_f16(ctx, p, x, w, bias, y.data<float>())) return;
+    ctx.path = "f32";  // the input was out of the f16 kernel's range
   }
   std::shared_ptr<const void> packed;
   const bool uses_packed = kernels::f32_conv_uses_packed_weights(p);

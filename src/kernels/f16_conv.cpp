@@ -1,0 +1,207 @@
+#include "kernels/f16_conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "kernels/dispatch.h"
+#include "kernels/scratch.h"
+#include "pareto/dtype.h"
+
+namespace pareto::kernels {
+
+namespace {
+
+// Weight rows are scaled so their largest kF16Chunk-run of |w| sums to
+// [128, 256); the input so that |x| < 1. Past these exponents the values
+// are too far from 1 for the two to meet in f16's range: f32 instead.
+constexpr int kWeightSumBits = 8, kMaxWeightExponent = 60, kMaxInputExponent = 20;
+
+int row_exponent(const float* w, int64_t k, bool& usable) {
+  double worst = 0;
+  for (int64_t c0 = 0; c0 < k; c0 += kF16Chunk) {
+    double sum = 0;
+    for (int64_t i = c0; i < std::min(c0 + kF16Chunk, k); ++i) sum += std::fabs(double(w[i]));
+    if (!std::isfinite(sum)) usable = false;  // std::max would pass a NaN by
+    worst = std::max(worst, sum);
+  }
+  if (!(worst > 0) || !usable) return 0;
+  int e = 0;
+  std::frexp(worst, &e);  // worst = m * 2^e, m in [0.5, 1)
+  if (std::abs(kWeightSumBits - e) > kMaxWeightExponent) usable = false;
+  return kWeightSumBits - e;
+}
+
+// The f16 value nearest s + e (s = the double nearest the exact sum, e the
+// rest): s decides unless it sits exactly on a midpoint between two f16
+// values, where e says which side the exact sum is on.
+uint16_t round_to_half(double s, double e) {
+  if (s == 0) return float_to_half(float(s));
+  int ex = 0;
+  std::frexp(std::fabs(s), &ex);  // 2^(ex-1) <= |s| < 2^ex
+  const double quantum = std::ldexp(1.0, std::max(ex - 1 - 10, -24));
+  const double t = s / quantum;  // exact: a power of two
+  const double below = std::floor(t);
+  double r = std::nearbyint(t);  // nearest, ties to even
+  if (t - below == 0.5 && e != 0) r = e > 0 ? below + 1 : below;
+  const double v = std::copysign(std::fabs(r) * quantum, s);
+  if (std::fabs(v) > 65504.0) return s > 0 ? 0x7c00 : 0xfc00;
+  return float_to_half(float(v));  // exact: v is an f16 value
+}
+
+// Whether this CPU has FP16 arithmetic and PARETO_ISA does not cap it
+// (`neon` means plain Armv8.0 NEON: no FMLA .8h).
+bool fp16_native() {
+  static const bool native = [] {
+    if (!kBuildArm64) return false;
+    const char* isa = std::getenv("PARETO_ISA");
+    return kernel_table().level == IsaLevel::neon && cpu_features().fp16 &&
+           !(isa && (!std::strcmp(isa, "neon") || !std::strcmp(isa, "dotprod")));
+  }();
+  return native;
+}
+
+}  // namespace
+
+F16Weights pack_f16_weights(const float* w, int64_t rows, int64_t k) {
+  F16Weights p;
+  p.rows = rows;
+  p.k = k;
+  p.k8 = (k + 7) / 8 * 8;
+  p.usable = true;
+  p.data.assign(size_t(rows * p.k8), 0);
+  p.exponent.assign(size_t(rows), 0);
+  for (int64_t r = 0; r < rows && p.usable; ++r) {
+    const int e = row_exponent(w + r * k, k, p.usable);
+    p.exponent[size_t(r)] = e;
+    for (int64_t i = 0; i < k && p.usable; ++i) p.data[size_t(r * p.k8 + i)] = float_to_half(std::ldexp(w[r * k + i], e));
+  }
+  return p;
+}
+
+bool f16_conv_preferred(const ConvParams& p) {
+  const bool depthwise = p.group == p.c_in && p.group > 1;
+  const bool big_enough = p.c_in / p.group * p.kh * p.kw >= 32 && p.c_out / p.group >= 16 && p.out_h * p.out_w >= 64;
+  return !depthwise && big_enough && !winograd_applicable(p);
+}
+
+bool f16_conv_available() { return fp16_native(); }
+
+uint16_t f16_fma_ref(uint16_t a, uint16_t b, uint16_t acc) {
+  const double p = double(half_to_float(a)) * double(half_to_float(b));  // exact: 22 significant bits
+  const double c = half_to_float(acc);
+  const double s = p + c;
+  if (!std::isfinite(s)) return float_to_half(float(s));
+  const double bv = s - p, e = (p - (s - bv)) + (c - bv);  // two-sum: s + e == p + c exactly
+  return round_to_half(s, e);
+}
+
+void f16_gemm_ref(const uint16_t* a, int64_t lda, int64_t m, int64_t k8, const uint16_t* b, int64_t n, const float* scale, float* c,
+                  int64_t ldc, bool accumulate) {
+  const int64_t n16 = (n + 15) / 16 * 16;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      float total = 0.f;
+      for (int64_t c0 = 0; c0 < k8; c0 += kF16Chunk) {
+        uint16_t s = 0;
+        for (int64_t i = c0; i < std::min(c0 + kF16Chunk, k8); ++i) s = f16_fma_ref(a[r * lda + i], b[i * n16 + j], s);
+        total += half_to_float(s);
+      }
+      const float scaled = total * scale[r];
+      c[r * ldc + j] = accumulate ? c[r * ldc + j] + scaled : scaled;
+    }
+}
+
+void f16_pack_panel_ref(const float* src, int64_t ld, int64_t k, int64_t count, int exponent, int64_t k8, int64_t n16, uint16_t* out) {
+  for (int64_t q = 0; q < k8; ++q)
+    for (int64_t j = 0; j < n16; ++j) out[q * n16 + j] = q < k && j < count ? float_to_half(std::ldexp(src[q * ld + j], exponent)) : 0;
+}
+
+float abs_max_ref(const float* v, int64_t n) {
+  float m = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) return v[i];
+    m = std::max(m, std::fabs(v[i]));
+  }
+  return m;
+}
+
+namespace {
+
+// One tile: output channels of group g, output pixels [first, first +
+// count) of image n, lowered, packed to f16, multiplied and finished by one
+// thread while it is in cache.
+void f16_tile(const ConvParams& p, const float* x, const F16Weights& w, const float* bias, const float* scale, int x_exponent,
+              float* y, int64_t n, int64_t g, int64_t first, int64_t count, bool lowered, bool native) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
+  const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
+  float* yg = y + (n * p.c_out + g * cout_g) * plane + first;
+  const float* src = xg + first;  // 1x1 stride 1: the input rows are the columns
+  int64_t ld = plane;
+  if (lowered) {
+    float* col = thread_scratch<float, 2>(size_t(kdim * count));
+    f32_im2col_block(p, xg, cin_g, first, count, col);
+    src = col;
+    ld = count;
+  }
+  const int64_t n16 = (count + 15) / 16 * 16;
+  uint16_t* panel = thread_scratch<uint16_t, 0>(size_t(w.k8 * n16));
+  if constexpr (kBuildArm64) {
+    if (native) armfp16::f16_pack_panel(src, ld, kdim, count, x_exponent, w.k8, n16, panel);
+  }
+  if (!native) f16_pack_panel_ref(src, ld, kdim, count, x_exponent, w.k8, n16, panel);
+  if (bias)
+    for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, count, bias[g * cout_g + oc]);
+  const uint16_t* a = w.data.data() + g * cout_g * w.k8;
+  const float* sg = scale + g * cout_g;
+  if constexpr (kBuildArm64) {
+    if (native) armfp16::f16_gemm(a, w.k8, cout_g, w.k8, panel, count, sg, yg, plane, bias != nullptr);
+  }
+  if (!native) f16_gemm_ref(a, w.k8, cout_g, w.k8, panel, count, sg, yg, plane, bias != nullptr);
+  if (p.epilogue.active())
+    for (int64_t oc = 0; oc < cout_g; ++oc) {
+      float* out = yg + oc * plane;
+      apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
+    }
+}
+
+}  // namespace
+
+bool f16_conv2d(const ConvParams& p, const float* x, const F16Weights& w, const float* bias, float* y) {
+  if (!w.usable) return false;
+  const bool native = fp16_native();
+  const int64_t elements = p.n * p.c_in * p.h * p.w;
+  float largest = 0.f;
+  if constexpr (kBuildArm64) {
+    if (native) largest = armfp16::abs_max(x, elements);
+  }
+  if (!native) largest = abs_max_ref(x, elements);
+  if (!(largest < std::ldexp(1.f, kMaxInputExponent))) return false;  // also an infinity or a NaN
+  int x_exponent = kMaxInputExponent;
+  if (largest > 0) {
+    int e = 0;
+    std::frexp(largest, &e);
+    x_exponent = std::min(-e, kMaxInputExponent);
+  }
+  std::vector<float> scale(size_t(w.rows));
+  for (int64_t r = 0; r < w.rows; ++r) scale[size_t(r)] = std::ldexp(1.f, -(x_exponent + w.exponent[size_t(r)]));
+  const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
+  const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                         p.out_h == p.h && p.out_w == p.w);
+  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
+  const int64_t blocks = (plane + block - 1) / block;
+  parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t ng = t / blocks, first = t % blocks * block;
+      f16_tile(p, x, w, bias, scale.data(), x_exponent, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered,
+               native);
+    }
+  });
+  return true;
+}
+
+}  // namespace pareto::kernels
