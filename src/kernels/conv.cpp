@@ -116,6 +116,11 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
                   avx512::copy_even(sp + 2 * lo, hi - lo, p.w - (off + 2 * lo), d + (lo - ow0));
                   copied = true;
                 }
+              if constexpr (kBuildArm64)
+                if (sw == 2 && hi > lo && kernel_table().level == IsaLevel::neon) {
+                  neon::copy_even(sp + 2 * lo, hi - lo, p.w - (off + 2 * lo), d + (lo - ow0));
+                  copied = true;
+                }
               if (!copied)
                 for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = sp[ow * sw];
               std::fill(d + (hi - ow0), d + (ow1 - ow0), 0.f);

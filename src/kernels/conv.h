@@ -73,6 +73,7 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
 namespace neon {  // the same plane kernel at 4 lanes (arm/depthwise_neon.cpp)
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch);
 int64_t depthwise_scratch_floats(const ConvParams& p);
+void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
 }  // namespace neon
 
 // 1x1 stride-1 unpadded convs with 1-128 input channels (group 1), without

@@ -302,6 +302,11 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
             avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
             vector_done = true;
           }
+        if constexpr (kBuildArm64)
+          if (use_sdot() && bound < INT32_MAX) {
+            dotprod::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
+            vector_done = true;
+          }
         if (vector_done) {
         } else if (wz == 0)
           for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base) + b;

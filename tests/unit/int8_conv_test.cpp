@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -93,6 +94,38 @@ TEST(Int8Gemm, QuantizeU8MatchesReference) {
       quantize_u8(x.data(), n, scale, zero, got.data());
       ASSERT_EQ(got, want) << "n=" << n << " zero=" << zero;
     }
+}
+
+// The float epilogue row of the int8 conv (AVX-512 on VNNI machines, NEON
+// where SDOT is) against the scalar loop the driver runs otherwise: the
+// same bits, with and without weight zero points, on lengths around the
+// vector widths, large sums (float rounding of int32) and negative scales.
+TEST(Int8Gemm, FloatEpilogueRowMatchesScalarLoop) {
+  using RowFn = void (*)(const int32_t*, int64_t, int32_t, int32_t, const int32_t*, float, float, float*);
+  RowFn row_fn = nullptr;
+#if defined(__x86_64__)
+  if (has_vnni()) row_fn = &avx512vnni::int8_f32_row;
+#elif defined(__aarch64__)
+  if (cpu_features().dotprod) row_fn = &dotprod::int8_f32_row;
+#endif
+  if (!row_fn) GTEST_SKIP() << "no VNNI or SDOT level here: the driver runs the scalar loop itself";
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int32_t> big(-(1 << 28), 1 << 28), small(0, 4000);
+  for (int64_t n : {1, 3, 4, 5, 15, 16, 17, 100})
+    for (int32_t w_zero : {0, 7, -3})
+      for (float scale : {0.0123f, -3.5e-4f}) {
+        std::vector<int32_t> acc(static_cast<size_t>(n)), sums(static_cast<size_t>(n));
+        for (auto& v : acc) v = big(rng);
+        for (auto& v : sums) v = small(rng);
+        const int32_t base = -123457;
+        const float bias = 0.3f;
+        std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.f);
+        for (int64_t q = 0; q < n; ++q)
+          want[size_t(q)] = scale * float(int64_t(acc[size_t(q)]) + base - int64_t(w_zero) * sums[size_t(q)]) + bias;
+        row_fn(acc.data(), n, base, w_zero, w_zero ? sums.data() : nullptr, scale, bias, got.data());
+        for (int64_t q = 0; q < n; ++q)
+          ASSERT_EQ(std::memcmp(&got[size_t(q)], &want[size_t(q)], 4), 0) << "n=" << n << " w_zero=" << w_zero << " at " << q;
+      }
 }
 
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only

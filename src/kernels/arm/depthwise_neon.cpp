@@ -113,14 +113,15 @@ void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float
   }
 }
 
-// dst[c] = src[2c] for c < n, reading src[0, avail) only.
+}  // namespace
+
+// dst[c] = src[2c] for c < n, reading src[0, avail) only (also the im2col
+// lowering's stride-2 rows, kernels/conv.cpp).
 void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
   int64_t c = 0;
   for (; c + kLanes <= n && 2 * c + 2 * kLanes <= avail; c += kLanes) vst1q_f32(dst + c, vld2q_f32(src + 2 * c).val[0]);
   for (; c < n; ++c) dst[c] = src[2 * c];
 }
-
-}  // namespace
 
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
   const int64_t pw = phase_width(p);

@@ -114,4 +114,18 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
   for (; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] / scale, zero, 0, 255));
 }
 
+// The int8 conv's float epilogue row (int8_conv.h): integers in 32 bits as
+// the caller checked, int32 -> f32 to nearest, a multiply then an add.
+void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row) {
+  const int32x4_t vb = vdupq_n_s32(base), vz = vdupq_n_s32(w_zero);
+  const float32x4_t s = vdupq_n_f32(scale), b = vdupq_n_f32(bias);
+  int64_t q = 0;
+  for (; q + 4 <= n; q += 4) {
+    int32x4_t v = vaddq_s32(vld1q_s32(acc + q), vb);
+    if (col_sums) v = vsubq_s32(v, vmulq_s32(vz, vld1q_s32(col_sums + q)));
+    vst1q_f32(row + q, vaddq_f32(vmulq_f32(s, vcvtq_f32_s32(v)), b));
+  }
+  for (; q < n; ++q) row[q] = scale * float(acc[q] + base - (col_sums ? w_zero * col_sums[q] : 0)) + bias;
+}
+
 }  // namespace pareto::kernels::dotprod
