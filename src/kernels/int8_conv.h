@@ -140,6 +140,8 @@ void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, c
 namespace dotprod {
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
+void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                       int32_t* c, int64_t ldc);
 void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row);
 }
 namespace i8mm {  // AArch64 i8mm (arm/int8_gemm_i8mm.cpp): USMMLA, the same operands and results

@@ -22,10 +22,12 @@ bool int8_conv_shifted_applicable(const ConvParams& p) {
   return padded <= 2 * tensors + (int64_t(1) << 20);
 }
 
-bool int8_conv_takes_shifted(const ConvParams& p) { return int8_detail::use_vnni() && !int8_tile_gemm() && int8_conv_shifted_applicable(p); }
+// Wherever the int8 GEMM is vectorized (VNNI, or SDOT on Arm; AMX's tiles
+// take the im2col form).
+bool int8_conv_takes_shifted(const ConvParams& p) { return int8_detail::fast_gemm() && !int8_tile_gemm() && int8_conv_shifted_applicable(p); }
 
 void prepare_shifted_weights(Int8Weights& w, const ConvParams& p) {
-  const bool may_serve = p.group == 1 && p.stride_h == 1 && p.stride_w == 1 && p.kh * p.kw > 1 && int8_detail::use_vnni() && w.tiles.empty();
+  const bool may_serve = p.group == 1 && p.stride_h == 1 && p.stride_w == 1 && p.kh * p.kw > 1 && int8_detail::fast_gemm() && w.tiles.empty();
   if (w.any_zero || !may_serve || w.k != p.c_in * p.kh * p.kw || w.k > kMaxInt8ConvK) return;
   const int64_t c4 = (p.c_in + 3) / 4, taps = p.kh * p.kw;
   w.shifted_k4 = c4 * taps * 4;
@@ -51,6 +53,8 @@ void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, c
                        int32_t* c, int64_t ldc) {
   if constexpr (kBuildX86)
     if (int8_detail::use_vnni()) return avx512vnni::int8_gemm_offsets(a, lda, m, quads, b, off, n, c, ldc);
+  if constexpr (kBuildArm64)
+    if (int8_detail::fast_gemm()) return dotprod::int8_gemm_offsets(a, lda, m, quads, b, off, n, c, ldc);
   int8_gemm_offsets_ref(a, lda, m, quads, b, off, n, c, ldc);
 }
 

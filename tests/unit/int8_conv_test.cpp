@@ -34,7 +34,7 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
   return v;
 }
 
-bool has_vnni() {
+[[maybe_unused]] bool has_vnni() {  // x86-64 tests only
   const CpuFeatures& f = cpu_features();
   return f.avx512vnni && f.avx512bw && f.avx512vbmi;
 }
@@ -128,11 +128,18 @@ TEST(Int8Gemm, FloatEpilogueRowMatchesScalarLoop) {
       }
 }
 
-#if defined(__x86_64__)  // the x86 kernels are built for x86-64 only
 // The GEMM over per-quad offsets (the shifted conv's) against its twin:
 // offsets out of order and overlapping, as the taps of a conv are.
-TEST(Int8Gemm, OffsetsVnniMatchesReference) {
-  if (!has_vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI: the kernel is built but not run";
+// VNNI on x86-64, SDOT on AArch64.
+TEST(Int8Gemm, OffsetsIsaKernelMatchesReference) {
+  using OffsetsFn = void (*)(const int8_t*, int64_t, int64_t, int64_t, const uint8_t*, const int64_t*, int64_t, int32_t*, int64_t);
+  OffsetsFn isa_fn = nullptr;
+#if defined(__x86_64__)
+  if (has_vnni()) isa_fn = &avx512vnni::int8_gemm_offsets;
+#elif defined(__aarch64__)
+  if (cpu_features().dotprod) isa_fn = &dotprod::int8_gemm_offsets;
+#endif
+  if (!isa_fn) GTEST_SKIP() << "this CPU has no AVX-512 VNNI or dot product: the kernel is built but not run";
   std::mt19937 rng(9);
   for (int64_t m : {1, 5, 8, 24, 33})
     for (int64_t quads : {1, 7, 54})
@@ -145,11 +152,10 @@ TEST(Int8Gemm, OffsetsVnniMatchesReference) {
         const int64_t ldc = n + 5;
         std::vector<int32_t> want(size_t(m * ldc), -7), got(size_t(m * ldc), -7);
         int8_gemm_offsets_ref(reinterpret_cast<const int8_t*>(a.data()), quads * 4, m, quads, b.data(), off.data(), n, want.data(), ldc);
-        avx512vnni::int8_gemm_offsets(reinterpret_cast<const int8_t*>(a.data()), quads * 4, m, quads, b.data(), off.data(), n, got.data(), ldc);
+        isa_fn(reinterpret_cast<const int8_t*>(a.data()), quads * 4, m, quads, b.data(), off.data(), n, got.data(), ldc);
         ASSERT_EQ(got, want) << "m=" << m << " quads=" << quads << " n=" << n;  // also: nothing written past n in a row
       }
 }
-#endif  // x86-64
 
 // Every output kind, int8 and uint8 on both sides, zero points per tensor
 // and per channel (the weight zero points exercise the column-sum
@@ -258,10 +264,10 @@ struct TileGemmScope {
 
 }  // namespace
 
-// Without tiles: the VNNI path (or the scalar GEMM), also on AMX machines.
+// Without tiles: the VNNI or SDOT path (or the scalar GEMM), also on AMX machines.
 TEST(Int8Conv, MatchesDirectTwin) {
   TileGemmScope none(nullptr);
-  check_against_direct_twin(has_vnni());
+  check_against_direct_twin(int8_detail::fast_gemm());
 }
 
 #if defined(__x86_64__)  // the x86 kernels are built for x86-64 only

@@ -34,24 +34,26 @@ inline void quad_step(int32x4_t (&acc)[R][4], const uint8_t* b, const int8x16_t 
 // R rows (r..r+R) x pixels [j, j + 16) of C; `count` of them stored. Kept
 // out of line: one call per tile costs nothing, and bench/arm_mca.py finds
 // the tile's loop by its name.
-template <int R>
-[[gnu::noinline]] void tile(const int8_t* a, int64_t lda, int64_t r, int64_t quads, const uint8_t* b, int64_t n16, int64_t j, const int32_t* row_sums,
+// Panel: quad q's row of [pixel][4] bytes starts at panel(q) (the im2col
+// panel's rows n16 * 4 bytes apart, or the shifted conv's offsets into the
+// padded input).
+template <int R, class Panel>
+[[gnu::noinline]] void tile(const int8_t* a, int64_t lda, int64_t r, int64_t quads, Panel panel, int64_t j, const int32_t* row_sums,
           int32_t* c, int64_t ldc, int64_t count) {
   int32x4_t acc[R][4];
   for (int i = 0; i < R; ++i)
     for (int p = 0; p < 4; ++p) acc[i][p] = vdupq_n_s32(0);
-  const int64_t step = n16 * 4;  // bytes between k-quads in the panel
-  const uint8_t* bp = b + j * 4;
   int64_t q = 0;
-  for (; q + 4 <= quads; q += 4, bp += 4 * step) {
+  for (; q + 4 <= quads; q += 4) {
     int8x16_t av[R];
     for (int i = 0; i < R; ++i) av[i] = vld1q_s8(a + (r + i) * lda + q * 4);
-    quad_step<R, 0>(acc, bp, av);
-    quad_step<R, 1>(acc, bp + step, av);
-    quad_step<R, 2>(acc, bp + 2 * step, av);
-    quad_step<R, 3>(acc, bp + 3 * step, av);
+    quad_step<R, 0>(acc, panel(q) + j * 4, av);
+    quad_step<R, 1>(acc, panel(q + 1) + j * 4, av);
+    quad_step<R, 2>(acc, panel(q + 2) + j * 4, av);
+    quad_step<R, 3>(acc, panel(q + 3) + j * 4, av);
   }
-  for (; q < quads; ++q, bp += step) {  // the last 1-3 quads: a 4-byte load per row (the rows end there)
+  for (; q < quads; ++q) {  // the last 1-3 quads: a 4-byte load per row (the rows end there)
+    const uint8_t* bp = panel(q) + j * 4;
     int8x16_t av[R];
     for (int i = 0; i < R; ++i) {
       int32_t v;
@@ -68,10 +70,10 @@ template <int R>
   }
 }
 
-}  // namespace
-
-void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
-  const int64_t n16 = (n + 15) / 16 * 16, quads = k4 / 4;
+// Each weight row's sum (the flipped panel's correction), then the tiles.
+template <class Panel>
+void gemm(const int8_t* a, int64_t lda, int64_t m, int64_t quads, Panel panel, int64_t n, int32_t* c, int64_t ldc) {
+  const int64_t k4 = quads * 4;
   thread_local std::vector<int32_t> sums;  // grow-only: one call per column block
   sums.assign(size_t(m), 0);
   for (int64_t r = 0; r < m; ++r) {
@@ -88,13 +90,38 @@ void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_
       const int64_t count = std::min<int64_t>(16, n - j);
       const int32_t* rs = sums.data() + r;
       switch (rows) {
-        case 4: tile<4>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
-        case 3: tile<3>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
-        case 2: tile<2>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
-        default: tile<1>(a, lda, r, quads, b, n16, j, rs, c, ldc, count); break;
+        case 4: tile<4>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
+        case 3: tile<3>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
+        case 2: tile<2>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
+        default: tile<1>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
       }
     }
   }
+}
+
+// The im2col panel's quad rows, n16 * 4 bytes apart.
+struct PanelRows {
+  const uint8_t* b;
+  int64_t step;
+  const uint8_t* operator()(int64_t q) const { return b + q * step; }
+};
+
+// The shifted conv's quad rows: offsets into the padded input.
+struct OffsetRows {
+  const uint8_t* b;
+  const int64_t* off;
+  const uint8_t* operator()(int64_t q) const { return b + off[q]; }
+};
+
+}  // namespace
+
+void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc) {
+  gemm(a, lda, m, k4 / 4, PanelRows{b, (n + 15) / 16 * 16 * 4}, n, c, ldc);
+}
+
+void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
+                       int32_t* c, int64_t ldc) {
+  gemm(a, lda, m, quads, OffsetRows{b, off}, n, c, ldc);
 }
 
 // QuantizeLinear to uint8 as quantize_value does it: x / scale rounded half
