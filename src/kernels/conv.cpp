@@ -408,6 +408,30 @@ void transpose_disjoint_block(const ConvParams& p, const float* x, const float* 
   }
 }
 
+// Every output pixel of a 2x2 stride-2 transposed conv receives one product
+// sum, so the ISA kernels compute each input row's four taps in registers
+// and write two output rows; no column matrix goes through memory. One
+// input row of every channel is copied apart first, rows ld floats apart:
+// channel planes a multiple of 4 KiB apart (160x160) would otherwise all
+// fall in one L1 set and evict each other on every load.
+void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, const float* bias, float* y, ConvTranspose2x2Row row) {
+  const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
+  int64_t ld = (p.w + 15) / 16 * 16;
+  if (ld % 1024 == 0) ld += 16;
+  parallel_for_dynamic(p.n * p.h, [&](int64_t begin, int64_t end) {
+    float* rows = thread_scratch<float, 4>(size_t(p.c_in * ld));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / p.h, ih = t % p.h;
+      const float* src = x + n * p.c_in * in_plane + ih * p.w;
+      for (int64_t c = 0; c < p.c_in; ++c) {  // zeros past the row: what the NEON kernel's last vector reads
+        std::memcpy(rows + c * ld, src + c * in_plane, size_t(p.w) * sizeof(float));
+        std::fill(rows + c * ld + p.w, rows + (c + 1) * ld, 0.f);
+      }
+      row(p, rows, ld, w, bias, y + n * p.c_out * out_plane + 2 * ih * p.out_w);
+    }
+  });
+}
+
 bool disjoint_transpose(const ConvParams& p) {
   return p.kh == p.stride_h && p.kw == p.stride_w && p.pad_top == 0 && p.pad_left == 0 && p.dil_h == 1 && p.dil_w == 1 &&
          p.out_h == p.h * p.stride_h && p.out_w == p.w * p.stride_w;
@@ -419,9 +443,11 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
   const int64_t rows = cout_g * p.kh * p.kw;
-  if constexpr (kBuildX86) if (disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1 && kernel_table().level == IsaLevel::avx512) {
-    avx512::conv_transpose2x2(p, x, w, bias, y);
-    return;
+  if (disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1) {
+    ConvTranspose2x2Row row = nullptr;
+    if constexpr (kBuildX86) row = kernel_table().level == IsaLevel::avx512 ? &avx512::conv_transpose2x2_row : nullptr;
+    if constexpr (kBuildArm64) row = kernel_table().level == IsaLevel::neon ? &neon::conv_transpose2x2_row : nullptr;
+    if (row) return conv_transpose2x2(p, x, w, bias, y, row);
   }
   if (disjoint_transpose(p)) {
     // Blocks of input rows whose columns fit in L2 (512 KiB), at least a

@@ -48,9 +48,16 @@ void f32_conv2d_ref(const ConvParams& p, const float* x, const float* w, const f
 // pad_top/left are the begin pads; out_h/out_w include output_padding.
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+// Kernel 2x2, stride 2, no pads or dilation, one group (out = 2 x in): the
+// ISA kernels' form. One input row of every channel (`rows`, ld floats
+// apart, readable up to ld) into output rows 2 ih and 2 ih + 1 of every
+// channel (yrow0: row 2 ih of channel 0); weights [c_in][c_out][2][2].
+using ConvTranspose2x2Row = void (*)(const ConvParams& p, const float* rows, int64_t ld, const float* w, const float* bias, float* yrow0);
 namespace avx512 {
-// Kernel 2x2, stride 2, no pads or dilation, one group (out = 2 x in).
-void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, const float* w, const float* bias, float* yrow0);
+}
+namespace neon {
+void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, const float* w, const float* bias, float* yrow0);
 }
 
 // Shared with the bf16 conv: columns [first, first + count) of the im2col

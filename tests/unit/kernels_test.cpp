@@ -394,7 +394,7 @@ TEST(ConvTranspose, MatchesDirectReference) {
   };
   // The first seven have kernel == stride and no pads: the disjoint
   // (upsampling) scatter, split over input rows (2x2 with one group: the
-  // AVX-512 kernel, channel pairs with an odd tail, rows of 1, 31, 33 and
+  // AVX-512 or NEON row kernel, channel pairs with an odd tail, rows of 1, 31, 33 and
   // 70 pixels); the rest accumulate. Each with a bias and without.
   const Case cases[] = {{1, 4, 5, 6, 3, 2, 1, 2, 0, 0}, {2, 6, 4, 3, 4, 2, 2, 2, 0, 0}, {1, 8, 9, 33, 1, 2, 1, 2, 0, 0},
                         {1, 24, 3, 70, 24, 2, 1, 2, 0, 0}, {2, 5, 2, 31, 7, 2, 1, 2, 0, 0}, {1, 3, 40, 1, 2, 2, 1, 2, 0, 0},

@@ -10,9 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/thread_pool.h"
 #include "kernels/conv.h"
-#include "kernels/scratch.h"
 
 namespace pareto::kernels::avx512 {
 
@@ -73,27 +71,13 @@ void stretch(const ConvParams& p, const float* xrow, int64_t ldx, const float* w
 
 }  // namespace
 
-void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
-  const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
-  // One input row of every channel is copied apart first, rows ld floats
-  // apart: channel planes a multiple of 4 KiB apart (160x160) would
-  // otherwise all fall in one L1 set and evict each other on every load.
-  int64_t ld = (p.w + 15) / 16 * 16;
-  if (ld % 1024 == 0) ld += 16;
-  parallel_for_dynamic(p.n * p.h, [&](int64_t begin, int64_t end) {
-    float* rows = thread_scratch<float, 4>(size_t(p.c_in * ld));
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t n = t / p.h, ih = t % p.h;
-      const float* src = x + n * p.c_in * in_plane + ih * p.w;
-      for (int64_t c = 0; c < p.c_in; ++c) std::memcpy(rows + c * ld, src + c * in_plane, size_t(p.w) * sizeof(float));
-      float* yrow0 = y + n * p.c_out * out_plane + 2 * ih * p.out_w;
-      for (int64_t oc = 0; oc < p.c_out; oc += 2)
-        for (int64_t iw = 0; iw < p.w; iw += 32) {
-          if (oc + 2 <= p.c_out) stretch<2>(p, rows, ld, w, bias, oc, iw, yrow0, out_plane);
-          else stretch<1>(p, rows, ld, w, bias, oc, iw, yrow0, out_plane);
-        }
+void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, const float* w, const float* bias, float* yrow0) {
+  const int64_t out_plane = p.out_h * p.out_w;
+  for (int64_t oc = 0; oc < p.c_out; oc += 2)
+    for (int64_t iw = 0; iw < p.w; iw += 32) {
+      if (oc + 2 <= p.c_out) stretch<2>(p, rows, ld, w, bias, oc, iw, yrow0, out_plane);
+      else stretch<1>(p, rows, ld, w, bias, oc, iw, yrow0, out_plane);
     }
-  });
 }
 
 }  // namespace pareto::kernels::avx512
