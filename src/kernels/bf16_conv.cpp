@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "core/cpu.h"
-#include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/tile_choice.h"
 #include "kernels/scratch.h"
@@ -88,23 +87,12 @@ void bf16_pack_pair_ref(const float* r0, const float* r1, int64_t count, int64_t
 
 namespace {
 
-// One tile: output channels of group g, output pixels [first, first +
-// count) of image n, lowered, packed to bf16 pairs, multiplied and finished
-// by one thread while it is in cache.
-void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const float* bias, float* y, int64_t n, int64_t g,
-               int64_t first, int64_t count, bool lowered, bool native, Bf16TileGemm tile) {
-  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
-  const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
-  const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
-  float* yg = y + (n * p.c_out + g * cout_g) * plane + first;
-  const float* src = xg + first;  // 1x1 stride 1: the input rows are the columns
-  int64_t ld = plane;
-  if (lowered) {
-    float* col = thread_scratch<float, 2>(size_t(kdim * count));
-    f32_im2col_block(p, xg, cin_g, first, count, col);
-    src = col;
-    ld = count;
-  }
+// One tile (its columns lowered), packed to bf16 pairs, multiplied and
+// finished by one thread while it is in cache.
+void bf16_tile(const ConvParams& p, const ConvTile& t, const Bf16Weights& w, const float* bias, float* y, bool native, Bf16TileGemm tile) {
+  const int64_t cout_g = p.c_out / p.group, plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
+  const int64_t count = t.count, ld = t.ld;
+  const float* src = t.src;
   const int64_t n16 = (count + 15) / 16 * 16;
   const int64_t pairs = tile ? w.k32 : w.k2;  // the tile GEMM reads k-pairs up to k32: zero ones past k2
   uint16_t* panel = thread_scratch<uint16_t, 0>(size_t(pairs * n16 * 2));
@@ -118,36 +106,22 @@ void bf16_tile(const ConvParams& p, const float* x, const Bf16Weights& w, const 
     }
     bf16_pack_pair_ref(src + 2 * q * ld, r1, count, n16, panel + q * n16 * 2);
   }
-  if (bias)
-    for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, count, bias[g * cout_g + oc]);
-  const uint16_t* a = w.data.data() + g * cout_g * 2 * w.k2;
-  if (tile) tile(w.tiles.data() + g * cout_g * 2 * w.k32, 2 * w.k32, cout_g, w.k32, panel, count, yg, plane, bias != nullptr);
+  if (bias) conv_tile_fill_bias(p, t, bias);
+  float* yg = t.yg;
+  const uint16_t* a = w.data.data() + t.g * cout_g * 2 * w.k2;
+  if (tile) tile(w.tiles.data() + t.g * cout_g * 2 * w.k32, 2 * w.k32, cout_g, w.k32, panel, count, yg, plane, bias != nullptr);
   else if (!native) bf16_gemm_ref(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   else if constexpr (kBuildX86) avx512bf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
   else if constexpr (kBuildArm64) armbf16::bf16_gemm(a, 2 * w.k2, cout_g, w.k2, panel, count, yg, plane, bias != nullptr);
-  if (p.epilogue.active())
-    for (int64_t oc = 0; oc < cout_g; ++oc) {
-      float* out = yg + oc * plane;
-      apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
-    }
+  conv_tile_epilogue(p, t, y);
 }
 
 }  // namespace
 
 void bf16_conv2d(const ConvParams& p, const float* x, const Bf16Weights& w, const float* bias, float* y) {
-  const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
-  const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-                         p.out_h == p.h && p.out_w == p.w);
   const bool native = bf16_conv_native();
   const Bf16TileGemm tile = w.tiles.empty() ? nullptr : bf16_tile_gemm();
-  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
-  const int64_t blocks = (plane + block - 1) / block;
-  parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t ng = t / blocks, first = t % blocks * block;
-      bf16_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered, native, tile);
-    }
-  });
+  for_each_gemm_conv_tile(p, x, y, [&](const ConvTile& t) { bf16_tile(p, t, w, bias, y, native, tile); });
 }
 
 void bf16_conv2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {

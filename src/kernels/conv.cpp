@@ -145,6 +145,49 @@ int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t p
   return std::min(block, plane);
 }
 
+void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, const std::function<void(const ConvTile&)>& tile) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
+  const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
+  const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                         p.out_h == p.h && p.out_w == p.w);
+  const int64_t block = conv_column_block(kdim, cout_g, plane, p.n * p.group);
+  const int64_t blocks = (plane + block - 1) / block;
+  parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      ConvTile t;
+      t.n = i / blocks / p.group;
+      t.g = i / blocks % p.group;
+      t.first = i % blocks * block;
+      t.count = std::min(block, plane - t.first);
+      const float* xg = x + (t.n * p.c_in + t.g * cin_g) * p.h * p.w;
+      t.yg = y + (t.n * p.c_out + t.g * cout_g) * plane + t.first;
+      t.src = xg + t.first;  // 1x1 stride 1: the input rows are the columns
+      t.ld = plane;
+      if (lowered) {
+        float* col = thread_scratch<float, 2>(size_t(kdim * t.count));
+        f32_im2col_block(p, xg, cin_g, t.first, t.count, col);
+        t.src = col;
+        t.ld = t.count;
+      }
+      tile(t);
+    }
+  });
+}
+
+void conv_tile_fill_bias(const ConvParams& p, const ConvTile& t, const float* bias) {
+  const int64_t cout_g = p.c_out / p.group, plane = p.out_h * p.out_w;
+  for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(t.yg + oc * plane, t.count, bias[t.g * cout_g + oc]);
+}
+
+void conv_tile_epilogue(const ConvParams& p, const ConvTile& t, float* y) {
+  if (!p.epilogue.active()) return;
+  const int64_t cout_g = p.c_out / p.group, plane = p.out_h * p.out_w;
+  for (int64_t oc = 0; oc < cout_g; ++oc) {
+    float* out = t.yg + oc * plane;
+    apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, t.count);
+  }
+}
+
 namespace {
 
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "kernels/activation.h"
 
@@ -66,6 +67,24 @@ void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, c
 // Rows of the block `ld` floats apart (< 0: count).
 void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col, int64_t ld = -1);
 int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes);
+
+// The tiles of the GEMM convs that pack their own operands (bf16, f16):
+// output channels of group g, output pixels [first, first + count) of
+// image n. src: the tile's k rows of count columns, ld apart (a 1x1
+// stride-1 conv's input rows themselves, else lowered into thread scratch
+// slot 2); yg: y at (n, the group's first channel, pixel first).
+struct ConvTile {
+  int64_t n = 0, g = 0, first = 0, count = 0;
+  const float* src = nullptr;
+  int64_t ld = 0;
+  float* yg = nullptr;
+};
+// tile(t) for every tile, over the threads, its columns ready.
+void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, const std::function<void(const ConvTile&)>& tile);
+// The tile's output rows set to the bias (before a GEMM that accumulates),
+// and the epilogue applied to them afterwards.
+void conv_tile_fill_bias(const ConvParams& p, const ConvTile& t, const float* bias);
+void conv_tile_epilogue(const ConvParams& p, const ConvTile& t, float* y);
 
 // The generic depthwise loop (one output plane; stride_w 1 or not): the
 // reference twin of the ISA plane kernels below.

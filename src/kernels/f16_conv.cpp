@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "core/cpu.h"
-#include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/scratch.h"
 #include "pareto/dtype.h"
@@ -131,42 +130,25 @@ float abs_max_ref(const float* v, int64_t n) {
 
 namespace {
 
-// One tile: output channels of group g, output pixels [first, first +
-// count) of image n, lowered, packed to f16, multiplied and finished by one
-// thread while it is in cache.
-void f16_tile(const ConvParams& p, const float* x, const F16Weights& w, const float* bias, const float* scale, int x_exponent,
-              float* y, int64_t n, int64_t g, int64_t first, int64_t count, bool lowered, bool native) {
-  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
-  const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
-  const float* xg = x + (n * p.c_in + g * cin_g) * p.h * p.w;
-  float* yg = y + (n * p.c_out + g * cout_g) * plane + first;
-  const float* src = xg + first;  // 1x1 stride 1: the input rows are the columns
-  int64_t ld = plane;
-  if (lowered) {
-    float* col = thread_scratch<float, 2>(size_t(kdim * count));
-    f32_im2col_block(p, xg, cin_g, first, count, col);
-    src = col;
-    ld = count;
-  }
-  const int64_t n16 = (count + 15) / 16 * 16;
+// One tile (its columns lowered), packed to f16, multiplied and finished
+// by one thread while it is in cache.
+void f16_tile(const ConvParams& p, const ConvTile& t, const F16Weights& w, const float* bias, const float* scale, int x_exponent,
+              float* y, bool native) {
+  const int64_t cout_g = p.c_out / p.group, plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
+  const int64_t n16 = (t.count + 15) / 16 * 16;
   uint16_t* panel = thread_scratch<uint16_t, 0>(size_t(w.k8 * n16));
   if constexpr (kBuildArm64) {
-    if (native) armfp16::f16_pack_panel(src, ld, kdim, count, x_exponent, w.k8, n16, panel);
+    if (native) armfp16::f16_pack_panel(t.src, t.ld, kdim, t.count, x_exponent, w.k8, n16, panel);
   }
-  if (!native) f16_pack_panel_ref(src, ld, kdim, count, x_exponent, w.k8, n16, panel);
-  if (bias)
-    for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, count, bias[g * cout_g + oc]);
-  const uint16_t* a = w.data.data() + g * cout_g * w.k8;
-  const float* sg = scale + g * cout_g;
+  if (!native) f16_pack_panel_ref(t.src, t.ld, kdim, t.count, x_exponent, w.k8, n16, panel);
+  if (bias) conv_tile_fill_bias(p, t, bias);
+  const uint16_t* a = w.data.data() + t.g * cout_g * w.k8;
+  const float* sg = scale + t.g * cout_g;
   if constexpr (kBuildArm64) {
-    if (native) armfp16::f16_gemm(a, w.k8, cout_g, w.k8, panel, count, sg, yg, plane, bias != nullptr);
+    if (native) armfp16::f16_gemm(a, w.k8, cout_g, w.k8, panel, t.count, sg, t.yg, plane, bias != nullptr);
   }
-  if (!native) f16_gemm_ref(a, w.k8, cout_g, w.k8, panel, count, sg, yg, plane, bias != nullptr);
-  if (p.epilogue.active())
-    for (int64_t oc = 0; oc < cout_g; ++oc) {
-      float* out = yg + oc * plane;
-      apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + (out - y) : nullptr, count);
-    }
+  if (!native) f16_gemm_ref(a, w.k8, cout_g, w.k8, panel, t.count, sg, t.yg, plane, bias != nullptr);
+  conv_tile_epilogue(p, t, y);
 }
 
 }  // namespace
@@ -189,18 +171,7 @@ bool f16_conv2d(const ConvParams& p, const float* x, const F16Weights& w, const 
   }
   std::vector<float> scale(size_t(w.rows));
   for (int64_t r = 0; r < w.rows; ++r) scale[size_t(r)] = std::ldexp(1.f, -(x_exponent + w.exponent[size_t(r)]));
-  const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
-  const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-                         p.out_h == p.h && p.out_w == p.w);
-  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
-  const int64_t blocks = (plane + block - 1) / block;
-  parallel_for_dynamic(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t ng = t / blocks, first = t % blocks * block;
-      f16_tile(p, x, w, bias, scale.data(), x_exponent, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered,
-               native);
-    }
-  });
+  for_each_gemm_conv_tile(p, x, y, [&](const ConvTile& t) { f16_tile(p, t, w, bias, scale.data(), x_exponent, y, native); });
   return true;
 }
 

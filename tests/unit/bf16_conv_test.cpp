@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "kernels/bf16_conv.h"
 #include "kernel_test_util.h"
+#include "precision_test_util.h"
 #include "pareto/dtype.h"
 #include "pareto/pareto.hpp"
 
@@ -153,15 +154,7 @@ namespace {
 // Geometry, padding, groups, odd k (a padded last pair), tails of the
 // 8-row x 32-pixel tile, 1x1 convs read in place, the fused epilogue.
 void check_against_direct_twin() {
-  // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads (top, left, bottom, right)
-  const ConvCase cases[] = {
-      {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},     // stem-like, stride 2, k = 27 (odd)
-      {2, 16, 7, 5, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    // 1x1 in place, batch 2
-      {1, 12, 8, 8, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // groups of 4 -> 3
-      {1, 5, 4, 40, 33, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // 1x3 kernel, 33 rows
-      {1, 40, 3, 70, 17, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2},   // dilated, 210 pixels
-      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},      // one of everything
-  };
+  const std::vector<ConvCase> cases = pareto::testing::gemm_conv_cases();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     for (const ConvCase& c : cases)
@@ -234,37 +227,13 @@ TEST(Bf16Conv, CompiledRecognizerStaysCloseToF32) {
   const std::string model = std::string(PARETO_SOURCE_DIR) + "/models/ocr/ch_PP-OCRv4_rec_infer.onnx";
   if (!std::ifstream(model)) GTEST_SKIP() << "PP-OCR models not found in models/ocr (run scripts/fetch-models.sh)";
   if (!bf16_conv_available()) GTEST_SKIP() << "this CPU has no AVX512-BF16 or AMX-BF16: bf16-marked layers run in f32";
-  SessionOptions f32_opt;
-  f32_opt.optimize = true;
-  f32_opt.shapes = {{"x", {1, 3, 48, 320}}};
-  SessionOptions bf16_opt = f32_opt;
-  bf16_opt.conv_precision = "bf16";
-  auto a = Session::open(model, f32_opt);
-  auto b = Session::open(model, bf16_opt);
-  ASSERT_TRUE(a.ok() && b.ok()) << b.status().to_string();
-  int marked = 0, matmuls = 0;
-  for (const PassSummary& s : b.value()->passes())
-    if (s.pass == "assign_precision")
-      for (const auto& [what, n] : s.rewrites) {
-        if (what == "conv -> bf16 compute") marked = n;
-        if (what == "matmul -> bf16 compute") matmuls = n;
-      }
+  pareto::testing::RecognizerAtPrecision r;
+  const std::string error = pareto::testing::run_recognizer_at(model, "bf16", r);
+  ASSERT_EQ(error, "");
+  const int marked = r.rewrites["conv -> bf16 compute"], matmuls = r.rewrites["matmul -> bf16 compute"];
   EXPECT_GT(marked, 20);
   EXPECT_GE(matmuls, 1) << "the classifier head (a MatMul by a constant)";
-  auto x = randn(size_t(3 * 48 * 320), 11, 0.5f);
-  std::map<std::string, Tensor> in{{"x", Tensor::from_vector(x, {1, 3, 48, 320})}};
-  auto ya = a.value()->run(in);
-  auto yb = b.value()->run(in);
-  ASSERT_TRUE(ya.ok() && yb.ok());
-  const Tensor &ta = ya.value()[0], &tb = yb.value()[0];
-  ASSERT_EQ(ta.shape(), tb.shape());
-  double diff = 0, norm = 0;
-  for (int64_t i = 0; i < ta.numel(); ++i) {
-    const double d = double(tb.data<float>()[i]) - double(ta.data<float>()[i]);
-    diff += d * d;
-    norm += double(ta.data<float>()[i]) * double(ta.data<float>()[i]);
-  }
-  const double rel = std::sqrt(diff / norm);
+  const double rel = pareto::testing::relative_l2(r.f32, r.other);
   std::printf("[bf16] rec: %d convs and %d matmuls bf16, output relative L2 error %.3e against fp32\n", marked, matmuls, rel);
   EXPECT_GT(rel, 1e-5) << "bf16 rounding must show";
   EXPECT_LT(rel, 0.05);

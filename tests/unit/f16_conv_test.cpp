@@ -17,6 +17,7 @@
 #include "core/thread_pool.h"
 #include "kernels/f16_conv.h"
 #include "kernel_test_util.h"
+#include "precision_test_util.h"
 #include "pareto/dtype.h"
 #include "pareto/pareto.hpp"
 
@@ -164,15 +165,7 @@ void check_conv(const ConvParams& p, const std::vector<float>& x, const std::vec
 }  // namespace
 
 TEST(F16Conv, MatchesF32WithinF16Error) {
-  // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads (top, left, bottom, right)
-  const ConvCase cases[] = {
-      {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},    // stem-like, stride 2, k = 27 (padded to 32)
-      {2, 16, 7, 5, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   // 1x1 in place, batch 2
-      {1, 12, 8, 8, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // groups of 4 -> 3
-      {1, 5, 4, 40, 33, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   // 1x3 kernel, 33 rows
-      {1, 40, 3, 70, 17, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2},  // dilated, 210 pixels, k = 360: 12 chunks
-      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // one of everything
-  };
+  const std::vector<ConvCase> cases = pareto::testing::gemm_conv_cases();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     for (const ConvCase& c : cases)
@@ -253,37 +246,15 @@ TEST(F16Conv, KeepsDepthwiseTinyAndWinogradConvsInF32) {
 TEST(F16Conv, CompiledRecognizerStaysCloseToF32) {
   const std::string model = std::string(PARETO_SOURCE_DIR) + "/models/ocr/ch_PP-OCRv4_rec_infer.onnx";
   if (!std::ifstream(model)) GTEST_SKIP() << "PP-OCR models not found in models/ocr (run scripts/fetch-models.sh)";
-  SessionOptions f32_opt;
-  f32_opt.optimize = true;
-  f32_opt.shapes = {{"x", {1, 3, 48, 320}}};
-  SessionOptions f16_opt = f32_opt;
-  f16_opt.conv_precision = "f16";
-  auto a = Session::open(model, f32_opt);
-  auto b = Session::open(model, f16_opt);
-  ASSERT_TRUE(a.ok() && b.ok()) << b.status().to_string();
-  int marked = 0, matmuls = 0;
-  for (const PassSummary& s : b.value()->passes())
-    if (s.pass == "assign_precision")
-      for (const auto& [what, n] : s.rewrites) {
-        if (what == "conv -> f16 compute") marked = n;
-        if (what.find("matmul") != std::string::npos) matmuls += n;
-      }
+  pareto::testing::RecognizerAtPrecision r;
+  const std::string error = pareto::testing::run_recognizer_at(model, "f16", r);
+  ASSERT_EQ(error, "");
+  int marked = r.rewrites["conv -> f16 compute"], matmuls = 0;
+  for (const auto& [what, n] : r.rewrites)
+    if (what.find("matmul") != std::string::npos) matmuls += n;
   EXPECT_GT(marked, 20);
   EXPECT_EQ(matmuls, 0) << "f16 marks convs only";
-  auto x = randn(size_t(3 * 48 * 320), 11, 0.5f);
-  std::map<std::string, Tensor> in{{"x", Tensor::from_vector(x, {1, 3, 48, 320})}};
-  auto ya = a.value()->run(in);
-  auto yb = b.value()->run(in);
-  ASSERT_TRUE(ya.ok() && yb.ok());
-  const Tensor &ta = ya.value()[0], &tb = yb.value()[0];
-  ASSERT_EQ(ta.shape(), tb.shape());
-  double diff = 0, norm = 0;
-  for (int64_t i = 0; i < ta.numel(); ++i) {
-    const double d = double(tb.data<float>()[i]) - double(ta.data<float>()[i]);
-    diff += d * d;
-    norm += double(ta.data<float>()[i]) * double(ta.data<float>()[i]);
-  }
-  const double rel = std::sqrt(diff / norm);
+  const double rel = pareto::testing::relative_l2(r.f32, r.other);
   std::printf("[f16] rec: %d convs marked f16 (%s), output relative L2 error %.3e against fp32\n", marked,
               f16_conv_available() ? "run in f16" : "no FEAT_FP16 here: run in f32", rel);
   if (!f16_conv_available()) {
