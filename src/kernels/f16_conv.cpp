@@ -172,7 +172,9 @@ bool f16_conv2d(const ConvParams& p, const float* x, const F16Weights& w, const 
   thread_local std::vector<float> scale;  // grow-only: one per conv call
   scale.resize(size_t(w.rows));
   for (int64_t r = 0; r < w.rows; ++r) scale[size_t(r)] = std::ldexp(1.f, -(x_exponent + w.exponent[size_t(r)]));
-  for_each_gemm_conv_tile(p, x, y, [&](const ConvTile& t) { f16_tile(p, t, w, bias, scale.data(), x_exponent, y, native); });
+  // The pool's threads name their own thread_local: they get the pointer.
+  const float* scales = scale.data();
+  for_each_gemm_conv_tile(p, x, y, [&](const ConvTile& t) { f16_tile(p, t, w, bias, scales, x_exponent, y, native); });
   return true;
 }
 
