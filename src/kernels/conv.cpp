@@ -145,7 +145,7 @@ int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t p
   return std::min(block, plane);
 }
 
-void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, const std::function<void(const ConvTile&)>& tile) {
+void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, ConvTileFn tile) {
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
   const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&

@@ -4,7 +4,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 
 #include "kernels/activation.h"
 
@@ -79,8 +78,21 @@ struct ConvTile {
   int64_t ld = 0;
   float* yg = nullptr;
 };
+// A borrowed callable for the call's length (std::function would allocate
+// for the drivers' captures on every conv).
+class ConvTileFn {
+ public:
+  template <class F>
+  ConvTileFn(const F& f)  // NOLINT: implicit on purpose, callers pass lambdas
+      : obj_(&f), call_([](const void* o, const ConvTile& t) { (*static_cast<const F*>(o))(t); }) {}
+  void operator()(const ConvTile& t) const { call_(obj_, t); }
+
+ private:
+  const void* obj_;
+  void (*call_)(const void*, const ConvTile&);
+};
 // tile(t) for every tile, over the threads, its columns ready.
-void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, const std::function<void(const ConvTile&)>& tile);
+void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, ConvTileFn tile);
 // The tile's output rows set to the bias (before a GEMM that accumulates),
 // and the epilogue applied to them afterwards.
 void conv_tile_fill_bias(const ConvParams& p, const ConvTile& t, const float* bias);

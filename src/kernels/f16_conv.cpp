@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/cpu.h"
+#include "kernels/bf16_conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/scratch.h"
 #include "pareto/dtype.h"
@@ -34,18 +35,14 @@ int row_exponent(const float* w, int64_t k, bool& usable) {
   return kWeightSumBits - e;
 }
 
-// The f16 value nearest s + e (s = the double nearest the exact sum, e the
-// rest): s decides unless it sits exactly on a midpoint between two f16
-// values, where e says which side the exact sum is on.
-uint16_t round_to_half(double s, double e) {
+// The f16 value nearest s (to nearest, ties to even; beyond 65504 + 16:
+// infinity).
+uint16_t round_to_half(double s) {
   if (s == 0) return float_to_half(float(s));
   int ex = 0;
   std::frexp(std::fabs(s), &ex);  // 2^(ex-1) <= |s| < 2^ex
   const double quantum = std::ldexp(1.0, std::max(ex - 1 - 10, -24));
-  const double t = s / quantum;  // exact: a power of two
-  const double below = std::floor(t);
-  double r = std::nearbyint(t);  // nearest, ties to even
-  if (t - below == 0.5 && e != 0) r = e > 0 ? below + 1 : below;
+  const double r = std::nearbyint(s / quantum);  // s / quantum is exact: a power of two
   const double v = std::copysign(std::fabs(r) * quantum, s);
   if (std::fabs(v) > 65504.0) return s > 0 ? 0x7c00 : 0xfc00;
   return float_to_half(float(v));  // exact: v is an f16 value
@@ -68,7 +65,6 @@ bool fp16_native() {
 F16Weights pack_f16_weights(const float* w, int64_t rows, int64_t k) {
   F16Weights p;
   p.rows = rows;
-  p.k = k;
   p.k8 = (k + 7) / 8 * 8;
   p.usable = true;
   p.data.assign(size_t(rows * p.k8), 0);
@@ -81,21 +77,20 @@ F16Weights pack_f16_weights(const float* w, int64_t rows, int64_t k) {
   return p;
 }
 
-bool f16_conv_preferred(const ConvParams& p) {
-  const bool depthwise = p.group == p.c_in && p.group > 1;
-  const bool big_enough = p.c_in / p.group * p.kh * p.kw >= 32 && p.c_out / p.group >= 16 && p.out_h * p.out_w >= 64;
-  return !depthwise && big_enough && !winograd_applicable(p);
-}
+bool f16_conv_preferred(const ConvParams& p) { return bf16_conv_preferred(p); }
 
 bool f16_conv_available() { return fp16_native(); }
 
 uint16_t f16_fma_ref(uint16_t a, uint16_t b, uint16_t acc) {
-  const double p = double(half_to_float(a)) * double(half_to_float(b));  // exact: 22 significant bits
-  const double c = half_to_float(acc);
-  const double s = p + c;
+  // The product of two f16 values is exact in double (22 significant bits).
+  // Its sum with an f16 is exact too unless their exponents lie ~31 bits
+  // apart; then the smaller is far below half an f16 step of the larger
+  // (or the sum is beyond f16's range), and rounding the double gives the
+  // f16 the exact sum rounds to.
+  const double p = double(half_to_float(a)) * double(half_to_float(b));
+  const double s = p + double(half_to_float(acc));
   if (!std::isfinite(s)) return float_to_half(float(s));
-  const double bv = s - p, e = (p - (s - bv)) + (c - bv);  // two-sum: s + e == p + c exactly
-  return round_to_half(s, e);
+  return round_to_half(s);
 }
 
 void f16_gemm_ref(const uint16_t* a, int64_t lda, int64_t m, int64_t k8, const uint16_t* b, int64_t n, const float* scale, float* c,
@@ -169,12 +164,9 @@ bool f16_conv2d(const ConvParams& p, const float* x, const F16Weights& w, const 
     std::frexp(largest, &e);
     x_exponent = std::min(-e, kMaxInputExponent);
   }
-  thread_local std::vector<float> scale;  // grow-only: one per conv call
-  scale.resize(size_t(w.rows));
+  std::vector<float> scale(static_cast<size_t>(w.rows));
   for (int64_t r = 0; r < w.rows; ++r) scale[size_t(r)] = std::ldexp(1.f, -(x_exponent + w.exponent[size_t(r)]));
-  // The pool's threads name their own thread_local: they get the pointer.
-  const float* scales = scale.data();
-  for_each_gemm_conv_tile(p, x, y, [&](const ConvTile& t) { f16_tile(p, t, w, bias, scales, x_exponent, y, native); });
+  for_each_gemm_conv_tile(p, x, y, [&](const ConvTile& t) { f16_tile(p, t, w, bias, scale.data(), x_exponent, y, native); });
   return true;
 }
 

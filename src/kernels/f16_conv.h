@@ -3,11 +3,13 @@
 //
 // f16 has 11 significant bits and a range of 65504, so the kernel keeps
 // both in check rather than hope a model fits them:
-//  - Range: each weight row is scaled by a power of two so that no run of
-//    kF16Chunk weights has an absolute sum above 256, and the input by one
-//    so that |x| < 1; every partial sum then stays below ~256 (no overflow,
-//    products far above f16's subnormals). Powers of two scale exactly and
-//    are taken back out in f32.
+//  - Range: each weight row is scaled by a power of two so that each
+//    aligned run of kF16Chunk weights has an absolute sum below 256, and
+//    the input by one so that |x| < 1; every partial sum then stays below
+//    ~256: no overflow. Only input values more than 2^14 below the conv's
+//    largest (or all of them, when that is below 2^-34) land in f16's
+//    subnormals, where their absolute error stays below 2^-25 of the
+//    largest. Powers of two scale exactly and are taken back out in f32.
 //  - Accumulation: products are summed in f16 over kF16Chunk k-steps only,
 //    then each chunk's sum is widened and added in f32, so rounding error
 //    grows with the chunk (32 terms), not with k.
@@ -28,7 +30,7 @@ namespace pareto::kernels {
 inline constexpr int64_t kF16Chunk = 32;  // k-steps summed in f16 before the f32 sum takes over
 
 struct F16Weights {
-  int64_t rows = 0, k = 0, k8 = 0;
+  int64_t rows = 0, k8 = 0;
   std::vector<uint16_t> data;  // [rows][k8] f16 bits, row r scaled by 2^exponent[r]
   std::vector<int> exponent;   // per row
   bool usable = false;         // false: a weight is not finite or too far from 1 to scale; the conv runs in f32
@@ -37,8 +39,8 @@ struct F16Weights {
 // w: [rows][k] f32 (a conv's OIHW weights: rows = c_out, k = c_in/group*kh*kw).
 F16Weights pack_f16_weights(const float* w, int64_t rows, int64_t k);
 
-// The same convs as bf16_conv_preferred: not depthwise, not tiny, not the
-// 3x3 convs Winograd serves.
+// bf16_conv_preferred's convs: not depthwise, not tiny, not the 3x3 convs
+// Winograd serves.
 bool f16_conv_preferred(const ConvParams& p);
 
 // y[n, c_out, out_h, out_w] f32 from x[n, c_in, h, w] f32; p.epilogue
@@ -50,7 +52,9 @@ bool f16_conv2d(const ConvParams& p, const float* x, const F16Weights& w, const 
 // s_chunk = the f16 fused multiply-add chain over its kF16Chunk k-steps
 // (in k order, from +0) of a[r][k] * b[k][j]; a rows of k8 f16 (lda apart,
 // k8 a multiple of 8), b a panel [k8][n16] (n16 = n rounded up to 16).
-// The reference rounds each fused step exactly as the hardware does.
+// The reference rounds each fused step exactly as the hardware does (NaN
+// aside: it gives a quiet NaN, not the operand's payload; the conv never
+// feeds one).
 void f16_gemm_ref(const uint16_t* a, int64_t lda, int64_t m, int64_t k8, const uint16_t* b, int64_t n, const float* scale, float* c,
                   int64_t ldc, bool accumulate);
 // Rows [0, k) of src (ld apart, `count` floats each) times 2^exponent into

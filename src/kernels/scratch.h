@@ -10,9 +10,9 @@
 namespace pareto::kernels {
 
 // Slots in use: float 0 im2col / col2im columns and Winograd weights,
-// float 1 depthwise padded planes, float 2 the bf16 conv's columns, float 3
+// float 1 depthwise padded planes, float 2 the bf16 and f16 convs' columns, float 3
 // the pointwise kernel's input chunk, float 4 the 2x2 transposed conv's input rows, float 5 a depthwise plane
-// rounded to uint8 afterwards; uint16_t 0 the bf16 panel.
+// rounded to uint8 afterwards; uint16_t 0 the bf16 or f16 panel.
 template <class T, int Slot>
 T* thread_scratch(size_t n) {
   thread_local std::vector<T> buffer;

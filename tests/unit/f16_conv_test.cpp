@@ -1,8 +1,8 @@
 // The f16 convolution (Arm FEAT_FP16): the reference fused multiply-add's
 // rounding on hand-made cases, the FMLA GEMM, panel packing and input
 // magnitude against their scalar twins bit for bit (Arm with FP16 only),
-// the conv against the f32 direct loops within f16's error on awkward
-// shapes and 1-2 threads, the range scaling on inputs naive f16 would
+// the whole conv against its scalar twin bit for bit and against the f32
+// direct loops within f16's error on awkward shapes and 1-2 threads, the range scaling on inputs naive f16 would
 // overflow or flush, the fallback on what it cannot scale, and a compiled
 // PP-OCR recognizer with convs marked f16.
 #include <gtest/gtest.h>
@@ -48,6 +48,9 @@ TEST(F16Gemm, ReferenceFmaRoundsOnceToNearestEven) {
   EXPECT_EQ(f16_fma_ref(h(-0x1p-24f), h(0.25f), uint16_t(0x8000)), uint16_t(0x8000));  // a negative result rounding to zero keeps its sign
   // Just above the midpoint 2049 between 2048 and 2050: up.
   EXPECT_EQ(f16_fma_ref(h(1.f + 0x1p-10f), h(1.f + 0x1p-10f), h(2048.f)), h(2050.f));
+  EXPECT_EQ(f16_fma_ref(h(1.f), h(1.f), h(2048.f)), h(2048.f));                // exactly on it: to even
+  EXPECT_EQ(f16_fma_ref(h(0x1p-12f), h(0x1p-12f), h(2050.f)), h(2050.f));      // 2^-24 beside 2050: no effect
+  EXPECT_EQ(f16_fma_ref(h(-0x1p-12f), h(0x1p-12f), h(2048.f)), h(2048.f));     // nor below it
 }
 
 #if defined(__aarch64__)
@@ -231,13 +234,59 @@ TEST(F16Conv, FallsBackToF32OnWhatItCannotScale) {
   }
 }
 
-TEST(F16Conv, KeepsDepthwiseTinyAndWinogradConvsInF32) {
-  EXPECT_FALSE(f16_conv_preferred(params_of({1, 32, 20, 60, 32, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 1})));
-  EXPECT_TRUE(f16_conv_preferred(params_of({1, 32, 20, 60, 64, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0})));
-  EXPECT_TRUE(f16_conv_preferred(params_of({1, 32, 20, 60, 64, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1})));
-  EXPECT_FALSE(f16_conv_preferred(params_of({1, 200, 1, 1, 50, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0})));
-  const ConvParams wino = params_of({1, 32, 20, 60, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});
-  EXPECT_EQ(f16_conv_preferred(wino), !winograd_applicable(wino));
+namespace {
+
+// The conv through the scalar twins, one whole plane per image and group:
+// lowered, scaled and packed (f16_pack_panel_ref), multiplied
+// (f16_gemm_ref) after the bias. Every output's f16 chain depends on k only,
+// not on the tiling, so the driver (its tiles, groups, in-place 1x1 rows,
+// per-row scales) must give the same bits, on Arm through the FMLA kernel.
+std::vector<float> f16_conv_twin(const ConvParams& p, const std::vector<float>& x, const F16Weights& w, const std::vector<float>& bias) {
+  const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group, plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
+  const float largest = abs_max_ref(x.data(), int64_t(x.size()));
+  int e = 0;
+  std::frexp(largest, &e);
+  const int x_exponent = largest > 0 ? std::min(-e, 20) : 20;
+  const int64_t n16 = (plane + 15) / 16 * 16;
+  std::vector<float> y(static_cast<size_t>(p.n * p.c_out * plane)), col(static_cast<size_t>(kdim * plane)), scale(size_t(p.c_out));
+  std::vector<uint16_t> panel(static_cast<size_t>(w.k8 * n16));
+  for (int64_t r = 0; r < p.c_out; ++r) scale[size_t(r)] = std::ldexp(1.f, -(x_exponent + w.exponent[size_t(r)]));
+  for (int64_t n = 0; n < p.n; ++n)
+    for (int64_t g = 0; g < p.group; ++g) {
+      f32_im2col_block(p, x.data() + (n * p.c_in + g * cin_g) * p.h * p.w, cin_g, 0, plane, col.data());
+      f16_pack_panel_ref(col.data(), plane, kdim, plane, x_exponent, w.k8, n16, panel.data());
+      float* yg = y.data() + (n * p.c_out + g * cout_g) * plane;
+      for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane, plane, bias[size_t(g * cout_g + oc)]);
+      f16_gemm_ref(w.data.data() + g * cout_g * w.k8, w.k8, cout_g, w.k8, panel.data(), plane, scale.data() + g * cout_g, yg, plane, true);
+    }
+  return y;
+}
+
+}  // namespace
+
+// Weight rows 2^0 .. 2^12 apart in size (each row its own exponent), the
+// geometry cases, 1 and 2 threads: the same bits as the twin.
+TEST(F16Conv, EqualsScalarTwinBitForBit) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : pareto::testing::gemm_conv_cases()) {
+      const ConvParams p = params_of(c);
+      const int64_t k = c.cin / c.group * c.kh * c.kw, out = c.n * c.cout * p.out_h * p.out_w;
+      const auto x = randn(size_t(c.n * c.cin * c.h * c.w), 16);
+      auto w = randn(size_t(c.cout * k), 17, 0.3f);
+      for (int64_t r = 0; r < c.cout; ++r)
+        for (int64_t i = 0; i < k; ++i) w[size_t(r * k + i)] = std::ldexp(w[size_t(r * k + i)], int(3 * (r % 5)));
+      const auto bias = randn(size_t(c.cout), 18);
+      const F16Weights packed = pack_f16_weights(w.data(), c.cout, k);
+      const std::vector<float> want = f16_conv_twin(p, x, packed, bias);
+      std::vector<float> got(static_cast<size_t>(out), -99.f);
+      ASSERT_TRUE(f16_conv2d(p, x.data(), packed, bias.data(), got.data()));
+      for (int64_t i = 0; i < out; ++i)
+        ASSERT_EQ(std::memcmp(&got[size_t(i)], &want[size_t(i)], 4), 0)
+            << "cin " << c.cin << " cout " << c.cout << " threads " << threads << " at " << i << ": " << got[size_t(i)] << " vs " << want[size_t(i)];
+    }
+  }
+  set_num_threads(1);
 }
 
 // The session option end to end: the compiler marks the convs; with FP16
