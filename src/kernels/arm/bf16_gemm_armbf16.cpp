@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "kernels/arm/tile_walk.h"
 #include "kernels/bf16_conv.h"
 
 namespace pareto::kernels::armbf16 {
@@ -29,8 +30,10 @@ inline void pair_step(float32x4_t (&acc)[R][4], const uint16_t* b, const bfloat1
   }
 }
 
+// Out of line (one call per tile costs nothing): bench/arm_mca.py finds
+// the tile's loop by its name.
 template <int R>
-void tile(const uint16_t* a, int64_t lda, int64_t r, int64_t k2, const uint16_t* b, int64_t n16, int64_t j, float* c, int64_t ldc,
+[[gnu::noinline]] void tile(const uint16_t* a, int64_t lda, int64_t r, int64_t k2, const uint16_t* b, int64_t n16, int64_t j, float* c, int64_t ldc,
           int64_t count, bool accumulate) {
   float32x4_t acc[R][4];
   for (int i = 0; i < R; ++i)
@@ -75,18 +78,9 @@ inline uint16x4_t round_bf16(float32x4_t v) {
 
 void bf16_gemm(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint16_t* b, int64_t n, float* c, int64_t ldc, bool accumulate) {
   const int64_t n16 = (n + 15) / 16 * 16;
-  for (int64_t r = 0; r < m; r += 4) {
-    const int64_t rows = std::min<int64_t>(4, m - r);
-    for (int64_t j = 0; j < n; j += 16) {
-      const int64_t count = std::min<int64_t>(16, n - j);
-      switch (rows) {
-        case 4: tile<4>(a, lda, r, k2, b, n16, j, c, ldc, count, accumulate); break;
-        case 3: tile<3>(a, lda, r, k2, b, n16, j, c, ldc, count, accumulate); break;
-        case 2: tile<2>(a, lda, r, k2, b, n16, j, c, ldc, count, accumulate); break;
-        default: tile<1>(a, lda, r, k2, b, n16, j, c, ldc, count, accumulate); break;
-      }
-    }
-  }
+  for_each_4x16_tile(m, n, [&](auto rows, int64_t r, int64_t j, int64_t count) {
+    tile<decltype(rows)::value>(a, lda, r, k2, b, n16, j, c, ldc, count, accumulate);
+  });
 }
 
 void bf16_pack_pair(const float* r0, const float* r1, int64_t count, int64_t n16, uint16_t* out) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/arm/tile_walk.h"
 #include "kernels/f16_conv.h"
 #include "pareto/dtype.h"
 
@@ -30,8 +31,10 @@ inline void lane_step(float16x8_t (&acc)[R][2], const uint16_t* b, const float16
   }
 }
 
+// Out of line (one call per tile costs nothing): bench/arm_mca.py finds
+// the tile's loop by its name.
 template <int R>
-void tile(const uint16_t* a, int64_t lda, int64_t r, int64_t k8, const uint16_t* b, int64_t n16, int64_t j, const float* scale, float* c,
+[[gnu::noinline]] void tile(const uint16_t* a, int64_t lda, int64_t r, int64_t k8, const uint16_t* b, int64_t n16, int64_t j, const float* scale, float* c,
           int64_t ldc, int64_t count, bool accumulate) {
   float32x4_t total[R][4];
   for (int i = 0; i < R; ++i)
@@ -76,18 +79,9 @@ inline float16x4_t scaled_half(const float* p, float32x4_t s) { return vcvt_f16_
 void f16_gemm(const uint16_t* a, int64_t lda, int64_t m, int64_t k8, const uint16_t* b, int64_t n, const float* scale, float* c,
               int64_t ldc, bool accumulate) {
   const int64_t n16 = (n + 15) / 16 * 16;
-  for (int64_t r = 0; r < m; r += 4) {
-    const int64_t rows = std::min<int64_t>(4, m - r);
-    for (int64_t j = 0; j < n; j += 16) {
-      const int64_t count = std::min<int64_t>(16, n - j);
-      switch (rows) {
-        case 4: tile<4>(a, lda, r, k8, b, n16, j, scale, c, ldc, count, accumulate); break;
-        case 3: tile<3>(a, lda, r, k8, b, n16, j, scale, c, ldc, count, accumulate); break;
-        case 2: tile<2>(a, lda, r, k8, b, n16, j, scale, c, ldc, count, accumulate); break;
-        default: tile<1>(a, lda, r, k8, b, n16, j, scale, c, ldc, count, accumulate); break;
-      }
-    }
-  }
+  for_each_4x16_tile(m, n, [&](auto rows, int64_t r, int64_t j, int64_t count) {
+    tile<decltype(rows)::value>(a, lda, r, k8, b, n16, j, scale, c, ldc, count, accumulate);
+  });
 }
 
 void f16_pack_panel(const float* src, int64_t ld, int64_t k, int64_t count, int exponent, int64_t k8, int64_t n16, uint16_t* out) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/arm/tile_walk.h"
 #include "kernels/int8_conv.h"
 
 namespace pareto::kernels::dotprod {
@@ -84,19 +85,9 @@ void gemm(const int8_t* a, int64_t lda, int64_t m, int64_t quads, Panel panel, i
     for (; k < k4; ++k) total += a[r * lda + k];
     sums[size_t(r)] = total;
   }
-  for (int64_t r = 0; r < m; r += 4) {
-    const int rows = int(std::min<int64_t>(4, m - r));
-    for (int64_t j = 0; j < n; j += 16) {
-      const int64_t count = std::min<int64_t>(16, n - j);
-      const int32_t* rs = sums.data() + r;
-      switch (rows) {
-        case 4: tile<4>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
-        case 3: tile<3>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
-        case 2: tile<2>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
-        default: tile<1>(a, lda, r, quads, panel, j, rs, c, ldc, count); break;
-      }
-    }
-  }
+  for_each_4x16_tile(m, n, [&](auto rows, int64_t r, int64_t j, int64_t count) {
+    tile<decltype(rows)::value>(a, lda, r, quads, panel, j, sums.data() + r, c, ldc, count);
+  });
 }
 
 // The im2col panel's quad rows, n16 * 4 bytes apart.
