@@ -4,6 +4,9 @@
 // image is read in turn. --jsonl: one JSON object per image and line, then
 // one with the peak RSS (--json does the same for several images).
 // --warmup N: the first image is read N times first, untimed and unprinted.
+// --det/--cls/--rec FILE: that model instead of the model folder's.
+// --score SET_DIR [--every N]: reads the labelled set (truth.json) and prints
+// its character error rate (ocr::score_set) instead of text.
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -54,7 +57,7 @@ void print_text(const ocr::OcrResult& res, bool profile, double open_seconds) {
 }  // namespace
 
 int cmd_ocr(const Args& a) {
-  if (a.positional.empty()) fail_argument("usage: pareto ocr IMAGE... [--json] [--profile] [--models DIR] [--threads N]");
+  if (a.positional.empty() && !a.has("--score")) fail_argument("usage: pareto ocr IMAGE... [--json] [--profile] [--models DIR] [--threads N]");
   ocr::Options o;
   o.threads = a.get_threads();
   o.det_limit_side = int(a.get_int("--limit-side", o.det_limit_side, 32, 1 << 14));
@@ -69,6 +72,9 @@ int cmd_ocr(const Args& a) {
   if (o.conv_precision != "fp32" && o.conv_precision != "bf16" && o.conv_precision != "f16")
     fail_argument("--precision '" + o.conv_precision + "' (fp32, bf16 or f16)");
   o.rec_enlarge_bicubic = !a.has("--rec-bilinear");
+  o.det_model = a.get("--det", "");
+  o.cls_model = a.get("--cls", "");
+  o.rec_model = a.get("--rec", "");
   auto dir = find_model_dir(ocr_models(), a.get("--models"));
   if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);
   const double t_open = now_seconds();
@@ -77,6 +83,14 @@ int cmd_ocr(const Args& a) {
     throw Error(p.status().code, p.status().message + " (a model missing from " + dir.value() +
                                      "? fetch them with `bash scripts/fetch-models.sh` from the pareto checkout)");
   const double open_seconds = now_seconds() - t_open;
+  if (a.has("--score")) {
+    auto s = ocr::score_set(*p.value(), a.get("--score"), int(a.get_int("--every", 1, 1, 1 << 20)));
+    if (!s.ok()) throw Error(s.status().code, s.status().message);
+    const ocr::SetScore& r = s.value();
+    std::printf("%s\n", nlohmann::json{{"images", r.images}, {"lines", r.lines}, {"exact_lines", r.exact_lines}, {"chars", r.chars},
+                                        {"errors", r.errors}, {"cer", r.cer()}}.dump().c_str());
+    return 0;
+  }
   const bool lines_json = a.has("--jsonl") || (a.has("--json") && a.positional.size() > 1);
   const bool json = a.has("--json") || lines_json, profile = a.has("--profile"), many = a.positional.size() > 1;
   for (int64_t i = 0, n = a.get_int("--warmup", 0, 0, 1000000); i < n; ++i) {

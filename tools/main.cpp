@@ -90,7 +90,8 @@ const char* kUsage =
     "      model that run/info/bench load directly (run/bench also take -O to compile at load)\n"
     "  ocr IMAGE... [--json | --jsonl] [--profile] [--models DIR] [--threads N] [--warmup N] [--limit-side 960]\n"
     "      [--unclip-ratio 2.0] [--rec-min-width 0] [--rec-bilinear] [--no-merge-lines] [--dump-inputs DIR] [--precision fp32|bf16|f16]\n"
-    "      text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
+    "      [--det F] [--cls F] [--rec F]   text lines (PP-OCRv4 detect -> classify -> recognize) with boxes and confidences\n"
+    "  ocr --score SET_DIR [--every N] ...   character error rate on a labelled set (truth.json), as bench/ocr/score.mjs\n"
     "  classify IMAGE... --model M.tflite|M.onnx [--labels L] [--top 5] [--json] [--mean R,G,B --std R,G,B] [--threads N] [--dump-inputs DIR]\n"
     "      top-K classes of each image (PNG, JPEG, BMP) from any image classifier, quantized TFLite included\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
@@ -169,7 +170,8 @@ int main(int argc, char** argv) {
     if (cmd == "ocr")
       return run(cmd_ocr, Spec{{"--json", "--jsonl", "--profile", "--no-merge-lines", "--rec-bilinear"},
                                                     {"--models", "--threads", "-t", "--warmup", "--limit-side", "--limit-type",
-                                                     "--unclip-ratio", "--rec-min-width", "--dump-inputs", "--precision"}});
+                                                     "--unclip-ratio", "--rec-min-width", "--dump-inputs", "--precision", "--det", "--cls",
+                                                     "--rec", "--score", "--every"}});
     if (cmd == "calibrate")
       return run(cmd_calibrate, Spec{{}, {"--file", "-o", "--ctx", "--tokens", "--tokenizer"}});
     if (cmd == "eval")

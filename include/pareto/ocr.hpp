@@ -48,6 +48,9 @@ struct Options {
   // dump_inputs/det, /cls and /rec (numbered): calibration data for
   // `pareto quantize MODEL.onnx --calib DIR`, taken from real pipeline runs.
   std::string dump_inputs;
+  // Model files used instead of model_dir's (empty: model_dir's): an int8,
+  // tuned or compiled (.pareto) det, cls or rec, the others as shipped.
+  std::string det_model, cls_model, rec_model;
   Limits limits = current_limits();  // image pixels, tensor sizes (pareto/limits.hpp)
 };
 
@@ -92,5 +95,21 @@ class Pipeline {
   explicit Pipeline(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Character error rate on a labelled image set: `truth.json` in set_dir
+// lists {file, lines} (bench/ocr/make_set.mjs writes it). The read lines and
+// the truth lines are each joined with '\n' (a missed or extra line costs
+// its characters) and compared by edit distance over Unicode code points;
+// spaces count, only spaces at either end of a line are dropped (for both
+// alike), as bench/ocr/score.mjs scores ONNX Runtime's pipeline.
+struct SetScore {
+  int images = 0, lines = 0, exact_lines = 0;  // exact: the i-th line read equals the i-th line of the truth
+  int64_t chars = 0, errors = 0;               // truth code points; edits
+  double cer() const { return chars > 0 ? double(errors) / double(chars) : 0.0; }
+};
+// Every `every`-th image of the set in the truth's order (1: all).
+pareto::Result<SetScore> score_set(Pipeline& pipeline, const std::string& set_dir, int every = 1);
+// Levenshtein distance between two UTF-8 strings, in code points.
+int64_t edit_distance_utf8(const std::string& a, const std::string& b);
 
 }  // namespace pareto::ocr

@@ -314,10 +314,11 @@ pareto::Result<std::unique_ptr<Pipeline>> Pipeline::open(const std::string& mode
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     LimitsScope limits(options.limits);  // the sessions' options take these
-    impl->det = open_model(model_dir + "/ch_PP-OCRv4_det_infer.onnx", options.threads, options.conv_precision);
-    impl->cls = open_model(model_dir + "/ch_ppocr_mobile_v2.0_cls_infer.onnx", options.threads, options.conv_precision);
+    auto path = [&](const std::string& given, const char* shipped) { return given.empty() ? model_dir + "/" + shipped : given; };
+    impl->det = open_model(path(options.det_model, "ch_PP-OCRv4_det_infer.onnx"), options.threads, options.conv_precision);
+    impl->cls = open_model(path(options.cls_model, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), options.threads, options.conv_precision);
     for (int i = 0; i < std::max(1, options.threads); ++i)
-      impl->rec.push_back(open_model(model_dir + "/ch_PP-OCRv4_rec_infer.onnx", options.threads, options.conv_precision));
+      impl->rec.push_back(open_model(path(options.rec_model, "ch_PP-OCRv4_rec_infer.onnx"), options.threads, options.conv_precision));
     impl->line_pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
     impl->keys = read_keys(model_dir + "/ppocr_keys_v1.txt");
     return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
