@@ -1,7 +1,8 @@
-// pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N]
-//   [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]
-//   [--method M[,M...]] [--time-budget S] [--calib-limit N] [--in-process] [--explain] [--json]
-// Chooses per conv int8 or fp32 and the thread count from measured points
+// pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N]
+//   [--runs N] [--rounds 3] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]
+//   [--objective latency|memory|energy|quality|task] [--method M[,M...]] [--time-budget S] [--calib-limit N]
+//   [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--explain] [--json]
+// Chooses per conv int8, bf16 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
 // timed in a child `pareto bench` process (its median latency and peak RSS)
@@ -14,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "pareto/models.hpp"
+#include "pareto/ocr.hpp"
 #include "pareto/tensor_io.hpp"
 #include "pareto/tune.hpp"
 
@@ -79,6 +82,24 @@ TuneMeasure child_bench(const std::string& work, int runs, int warmup, const Cal
   };
 }
 
+// The OCR set's character error rate with the candidate as the pipeline's
+// det, cls or rec (the other two as shipped): pareto tune's task metric.
+std::function<double(const std::string&)> ocr_task_metric(const Args& a, int threads) {
+  const std::string role = a.get("--ocr-role", "");
+  if (role != "det" && role != "cls" && role != "rec") fail_argument("--ocr-set needs --ocr-role det, cls or rec (which model is tuned)");
+  auto dir = find_model_dir(ocr_models(), a.get("--ocr-models"));
+  if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);
+  const std::string set = a.get("--ocr-set"), models = dir.value();
+  const int every = int(a.get_int("--ocr-every", 1, 1, 1 << 20));
+  return [=](const std::string& model) {
+    ocr::Options o;
+    o.threads = threads;
+    (role == "det" ? o.det_model : role == "cls" ? o.cls_model : o.rec_model) = model;
+    auto p = take(ocr::Pipeline::open(models, o));
+    return take(ocr::score_set(*p, set, every)).cer();
+  };
+}
+
 std::vector<CalibrationSample> samples_of(const Session& s, const std::string& dir, int limit) {
   std::vector<std::string> names;
   for (const TensorInfo& t : s.inputs()) names.push_back(t.name);
@@ -86,12 +107,18 @@ std::vector<CalibrationSample> samples_of(const Session& s, const std::string& d
 }
 
 void print_points(const OnnxTuneResult& r) {
-  std::printf("%-28s %11s %7s %12s %12s %13s %s\n", "point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", "");
+  const bool task = !r.task_metric_name.empty();
+  std::printf("%-28s %11s %11s %7s %12s %12s %10s %13s %12s %s\n", "point", "int8 convs", "bf16 convs", "threads", "latency ms", "memory MiB", "energy mJ",
+              "quality loss", task ? r.task_metric_name.c_str() : "", "");
   for (size_t i = 0; i < r.points.size(); ++i) {
     const OnnxTunePoint& p = r.points[i];
     const std::string n = std::to_string(p.int8_layers.size()) + "/" + std::to_string(r.layers.size());
-    std::printf("%-28s %11s %7d %12.3f %12.1f %13.3e %s%s%s\n", p.label.c_str(), n.c_str(), p.threads, p.cost.latency_ms, p.cost.memory_mib,
-                p.quality_loss, p.frontier ? "front" : "", p.within_budget ? "" : " over budget", int(i) == r.chosen ? "  <- chosen" : "");
+    const std::string b = std::to_string(p.bf16_layers.size()) + "/" + std::to_string(r.layers.size());
+    char metric[32] = "";
+    if (task) std::snprintf(metric, sizeof metric, "%.4f", p.task_metric);
+    std::printf("%-28s %11s %11s %7d %12.3f %12.1f %10.3f %13.3e %12s %s%s%s\n", p.label.c_str(), n.c_str(), b.c_str(), p.threads, p.cost.latency_ms,
+                p.cost.memory_mib, p.energy_mj, p.quality_loss, metric, p.frontier ? "front" : "", p.within_budget ? "" : " over budget",
+                int(i) == r.chosen ? "  <- chosen" : "");
   }
 }
 
@@ -101,23 +128,28 @@ void print_explain(const OnnxTuneResult& r, const std::string& methods) {
   if (methods.find(',') != std::string::npos)
     std::printf("\nsensitivity and greedy rank with %s calibration; the chosen point uses %s\n", methods.substr(0, methods.find(',')).c_str(),
                 best.method.empty() ? "no int8" : best.method.c_str());
-  std::printf("\n%-28s %6s %12s %9s %9s %s\n", "conv", "format", "sensitivity", "fp32 ms", "int8 ms", "why");
+  std::printf("\n%-28s %6s %12s %12s %9s %9s %9s %s\n", "conv", "format", "int8 error", "bf16 error", "fp32 ms", "int8 ms", "bf16 ms", "why");
+  auto has = [](const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); };
   for (const OnnxTuneLayer& l : r.layers) {
-    const bool int8 = std::find(best.int8_layers.begin(), best.int8_layers.end(), l.node) != best.int8_layers.end();
-    std::string why = l.order < 0 ? "int8 saves no time here" : "greedy rank " + std::to_string(l.order + 1);
-    if (!int8 && l.order >= 0) why += " (past the chosen point)";
-    std::printf("%-28s %6s %12.3e %9.3f %9.3f %s\n", l.node.c_str(), int8 ? "int8" : "fp32", l.sensitivity, l.fp32_ms, l.int8_ms, why.c_str());
+    const char* format = has(best.int8_layers, l.node) ? "int8" : has(best.bf16_layers, l.node) ? "bf16" : "fp32";
+    std::string why = l.order < 0 ? "no format saves time here" : "greedy step " + std::to_string(l.order + 1);
+    if (std::string(format) == "fp32" && l.order >= 0) why += " (past the chosen point)";
+    std::printf("%-28s %6s %12.3e %12.3e %9.3f %9.3f %9.3f %s\n", l.node.c_str(), format, l.sensitivity, l.bf16_sensitivity, l.fp32_ms, l.int8_ms,
+                l.bf16_ms, why.c_str());
   }
 }
 
 nlohmann::json to_json(const OnnxTuneResult& r) {
   nlohmann::json j;
   for (const OnnxTuneLayer& l : r.layers)
-    j["layers"].push_back({{"node", l.node}, {"sensitivity", l.sensitivity}, {"fp32_ms", l.fp32_ms}, {"int8_ms", l.int8_ms}, {"greedy_rank", l.order}});
+    j["layers"].push_back({{"node", l.node}, {"sensitivity", l.sensitivity}, {"bf16_sensitivity", l.bf16_sensitivity}, {"fp32_ms", l.fp32_ms},
+                           {"int8_ms", l.int8_ms}, {"bf16_ms", l.bf16_ms}, {"greedy_step", l.order}});
   for (const OnnxTunePoint& p : r.points)
-    j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"method", p.method}, {"threads", p.threads}, {"latency_ms", p.cost.latency_ms},
-                           {"memory_mib", p.cost.memory_mib}, {"quality_loss", p.quality_loss}, {"frontier", p.frontier},
-                           {"within_budget", p.within_budget}});
+    j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"bf16_layers", p.bf16_layers}, {"method", p.method}, {"threads", p.threads},
+                           {"latency_ms", p.cost.latency_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj},
+                           {"quality_loss", p.quality_loss}, {"task_metric", r.task_metric_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.task_metric)},
+                           {"frontier", p.frontier}, {"within_budget", p.within_budget}});
+  j["task_metric"] = r.task_metric_name;
   j["chosen"] = r.chosen;
   j["reason"] = r.reason;
   j["memory"] = r.memory_what;
@@ -151,10 +183,10 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 
 // Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
-  static const std::vector<std::string> llm_only = {"--formats", "--ctx", "--chunks", "--generations", "--population", "--seed",
-                                                    "--max-timed", "--anchor", "--max-bpw", "--max-energy", "--max-kl", "--cache", "--test",
-                                                    "--group", "--no-energy"};
-  static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process"};
+  static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--generations", "--population", "--seed", "--max-timed",
+                                                    "--anchor", "--max-bpw", "--max-kl", "--cache", "--test", "--group"};
+  static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process", "--max-quality-loss", "--max-task-loss",
+                                                     "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
     if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
 }
@@ -164,9 +196,10 @@ int cmd_tune(const Args& a) {
   refuse_options_of_other_kind(a, gguf);
   if (gguf) return cmd_tune_llm(a);
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
-    fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points N] [--runs N] "
-                  "[--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality] "
-                  "[--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] [--in-process] [--explain] [--json]");
+    fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N] "
+                  "[--runs N] [--rounds 3] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
+                  "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
+                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   auto s = take(Session::open(in, SessionOptions{}));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));
@@ -178,9 +211,22 @@ int cmd_tune(const Args& a) {
   o.threads = thread_list(a);
   o.points = int(a.get_int("--points", 6, 0, 64));
   o.runs = int(a.get_int("--runs", 10, 1, 100000));
+  o.rounds = int(a.get_int("--rounds", 3, 1, 100));
   o.max_latency_ms = a.get_double("--max-latency", 0, 0, 1e9);
   o.max_memory_mib = a.get_double("--max-memory", 0, 0, 1e9);
   o.max_quality_loss = a.get_double("--max-quality-loss", 0, 0, 1e9);
+  o.max_energy_mj = a.get_double("--max-energy", 0, 0, 1e9);
+  o.formats = a.get("--formats", "int8");
+  o.energy = !a.has("--no-energy");
+  if (a.has("--ocr-set")) {
+    o.task_metric = ocr_task_metric(a, o.threads.back());
+    o.task_metric_name = "OCR CER";
+  } else if (a.has("--ocr-role") || a.has("--ocr-models") || a.has("--ocr-every")) {
+    fail_argument("--ocr-role, --ocr-models and --ocr-every go with --ocr-set");
+  }
+  o.max_task_loss_set = a.has("--max-task-loss");
+  o.max_task_loss = a.get_double("--max-task-loss", 0, 0, 1e9);
+  if (o.max_task_loss_set && !o.task_metric) fail_argument("--max-task-loss needs a task metric (--ocr-set)");
   o.objective = a.get("--objective", "latency");
   const bool json = a.has("--json");
   o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };
@@ -197,13 +243,14 @@ int cmd_tune(const Args& a) {
     std::printf("%s\n", to_json(r).dump(2).c_str());
     return 0;
   }
-  std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s\n", r.eval_samples,
-              eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str());
+  std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s; energy: estimated per inference "
+              "(the profiler's device model)%s%s\n", r.eval_samples, eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str(),
+              r.task_metric_name.empty() ? "" : "; task metric: ", r.task_metric_name.c_str());
   print_points(r);
   if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy candidates not measured\n", r.skipped_by_budget);
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];
-  std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(), out.c_str(),
-              best.int8_layers.size(), r.layers.size(), r.seconds);
+  std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8, %zu bf16); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(),
+              out.c_str(), best.int8_layers.size(), r.layers.size(), best.bf16_layers.size(), r.seconds);
   if (a.has("--explain")) print_explain(r, o.method);
   return 0;
 }

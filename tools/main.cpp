@@ -53,12 +53,14 @@ const char* kUsage =
     "      inputs (one per sample; subfolders with NAME.npy for several inputs) or images (PNG/JPEG, resized to\n"
     "      --calib-shape or the input's shape, then (v/255 - mean) / std per channel); per-conv ranges and sensitivity\n"
     "      (entropy breaks PP-OCR rec: README \"int8 models\"; percentile or minmax there)\n"
-    "  tune MODEL.onnx --calib DIR -o OUT.onnx [--eval DIR] [--threads 1,2] [--points 6] [--runs 10]\n"
-    "       [--max-latency MS] [--max-memory MIB] [--max-quality-loss X] [--objective latency|memory|quality]\n"
-    "       [--method percentile[,minmax,entropy,mse]] [--time-budget S] [--calib-limit 16] [--in-process] [--explain] [--json]\n"
-    "      per conv int8 or fp32, the calibration method and threads, from measured points: sensitivity and per-node\n"
-    "      times, a greedy path, the anchors (fp32, int8 with float ends, int8 all) per method; prints the Pareto\n"
-    "      front, writes the chosen model; --time-budget: no greedy point started past S seconds; --plot FILE.html\n"
+    "  tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points 6] [--runs 10] [--rounds 3]\n"
+    "       [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]\n"
+    "       [--objective latency|memory|energy|quality|task] [--method percentile[,minmax,entropy,mse]] [--time-budget S]\n"
+    "       [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--calib-limit 16] [--no-energy] [--in-process] [--explain] [--json]\n"
+    "      per conv int8, bf16 or fp32, the calibration method and threads, from measured points: sensitivities and per-node\n"
+    "      times, a greedy path, the anchors (fp32, bf16 all, int8 with float or bf16 ends, int8 all) per method; quality as\n"
+    "      output error and, with --ocr-set, the OCR set's CER; energy estimated; prints the Pareto front, writes the\n"
+    "      chosen model (bf16: a compiled .pareto); --time-budget: no greedy point started past S seconds; --plot FILE.html\n"
     "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k]\n"
     "       [--group tensor|layer|kind] [--threads 1,2]\n"
     "       [--ctx 128] [--chunks N] [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
@@ -187,7 +189,8 @@ int main(int argc, char** argv) {
                                 {"--calib", "--eval", "-o", "--output", "--threads", "-t", "--points", "--runs", "--max-latency", "--max-memory",
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit", "--plot", "--formats", "--ctx", "--chunks",
                                  "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw",
-                                 "--max-energy", "--max-kl", "--cache", "--test", "--group"}});
+                                 "--max-energy", "--max-kl", "--cache", "--test", "--group", "--max-task-loss", "--ocr-set",
+                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "classify")

@@ -75,6 +75,9 @@ struct SessionOptions {
   // Winograd serves and the nodes named in precision_keep stay f32.
   std::string conv_precision = "fp32";
   std::vector<std::string> precision_keep;
+  // When not empty, only these nodes are given conv_precision (a per-layer
+  // mix: pareto tune's bf16 choice); every other node stays f32.
+  std::vector<std::string> precision_only;
   // Conv weights packed by the compiler into the graph (kept by save()):
   // a saved artifact then starts without packing. pareto compile sets it.
   bool prepack_weights = false;

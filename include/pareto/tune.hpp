@@ -1,12 +1,16 @@
-// pareto tune, ONNX CNNs: which convs to run in int8 and with how many
-// threads, chosen from measured points rather than assumed ones. The
-// search: every conv's sensitivity (output error with only it in int8) and
-// time saved in int8 (per-node times of the all-fp32 and all-int8 models),
-// a greedy path that adds convs by time saved per unit of error, a few
-// points along it plus the anchors (all fp32, int8 with the first and last
-// conv float as `pareto quantize` writes by default, all int8), each one
-// quantized, run and timed at every thread count; the Pareto front over
-// latency, memory and quality loss; and the point the budgets allow.
+// pareto tune, ONNX CNNs: which convs to run in int8, bf16 or fp32 and with
+// how many threads, chosen from measured points rather than assumed ones.
+// The search: every conv's sensitivity (output error with only it in int8,
+// or only it in bf16) and time saved (per-node times of the all-fp32,
+// all-int8 and all-bf16 models), a greedy path whose every step is the one
+// conv move (fp32 -> bf16 -> int8) that saves the most time per unit of
+// error, a few points along it plus the anchors (all fp32, int8 with the
+// first and last conv float as `pareto quantize` writes by default, all
+// int8, all bf16, int8 with bf16 ends), each one quantized, run, scored
+// (output error; the task's own metric when given, such as the OCR set's
+// CER) and timed at every thread count, its energy estimated; the Pareto
+// front over latency, memory, energy and quality; and the point the budgets
+// allow.
 //
 //   pareto::OnnxTuneOptions o;
 //   o.max_quality_loss = 0.05;
@@ -35,6 +39,11 @@ struct TuneCost {
 using TuneMeasure = std::function<TuneCost(const std::string& model_path, int threads, const CalibrationSample& inputs)>;
 
 struct OnnxTuneOptions {
+  // Conv formats searched besides fp32: "int8", "bf16" or "int8,bf16". With
+  // bf16 every candidate is compiled (a .pareto artifact: the per-conv
+  // compute precision travels in it, an ONNX file has no place for it),
+  // timed so, and the output must be a .pareto path.
+  std::string formats = "int8";
   // Activation ranges, as pareto quantize (minmax, percentile, entropy, mse).
   // A comma-separated list searches each: the anchors and the greedy path
   // are quantized and measured once per method (the sensitivities and the
@@ -43,12 +52,23 @@ struct OnnxTuneOptions {
   double percentile = 99.99;
   std::vector<int> threads = {1};     // thread counts every point is timed at
   int points = 6;                     // points along the greedy path, besides the anchors
+  int rounds = 3;                     // timing rounds over all candidates in turn; a point's latency is the median of its rounds
   int runs = 10, warmup = 3;          // per timing (the in-process measure, and the per-node profiles);
                                       // timings run the first evaluation sample, compiled for its shapes
   // Budgets (0: none). Quality loss: relative L2 error of the outputs
   // against the float model on the evaluation samples.
   double max_latency_ms = 0, max_memory_mib = 0, max_quality_loss = 0;
-  std::string objective = "latency";  // what the chosen point minimizes: latency, memory or quality
+  double max_energy_mj = 0;           // estimated mJ per inference
+  // The task's own metric of a candidate model file, lower is better (the
+  // OCR set's character error rate with the candidate in the pipeline, a
+  // VAD boundary error ...): measured once per candidate. max_task_loss
+  // bounds its rise over the fp32 model's (0 with max_task_loss_set: no rise).
+  std::function<double(const std::string& model_path)> task_metric;
+  std::string task_metric_name = "task metric";
+  double max_task_loss = 0;
+  bool max_task_loss_set = false;
+  bool energy = true;                 // estimate each point's energy per inference (the profiler's device model)
+  std::string objective = "latency";  // what the chosen point minimizes: latency, memory, energy, quality (output error) or task
   std::string work_dir;               // where candidate files go (default: next to the output)
   // Past this many seconds no further greedy point is started (0: no
   // limit); fp32 and the int8 anchors are always measured.
@@ -61,18 +81,22 @@ struct OnnxTuneOptions {
 struct OnnxTuneLayer {
   std::string node;
   double sensitivity = 0;        // output error with only this conv in int8
-  double fp32_ms = 0, int8_ms = 0;  // its node time in the all-fp32 and all-int8 models (median, first thread count)
-  int order = -1;                // its place on the greedy path (-1: not on it: int8 saves no time there)
+  double bf16_sensitivity = 0;   // ... only this conv in bf16 (bf16 searched)
+  double fp32_ms = 0, int8_ms = 0, bf16_ms = 0;  // its node time in the all-fp32, all-int8 and all-bf16 models (median, first thread count)
+  int order = -1;                // the greedy step that first moves it off fp32 (-1: never: no format saves time there)
 };
 
 struct OnnxTunePoint {
   std::string label;                    // "fp32", "greedy 5", "int8 float ends", "int8 all" (+ " METHOD" when several are searched)
   std::vector<std::string> int8_layers;  // convs in int8
+  std::vector<std::string> bf16_layers;  // convs in bf16 (the others fp32)
   std::string method;                    // their activation ranges (empty: no int8 conv)
   int threads = 1;
   TuneCost cost;
   double quality_loss = 0;
-  bool frontier = false;       // no other point is at least as good on latency, memory and quality and better on one
+  double task_metric = -1;     // OnnxTuneOptions::task_metric of the point's model (-1: none given)
+  double energy_mj = 0;        // estimated per inference (0: not estimated)
+  bool frontier = false;       // no other point is at least as good on latency, memory, energy, quality loss and task metric and better on one
   bool within_budget = false;
 };
 
@@ -82,6 +106,7 @@ struct OnnxTuneResult {
   int chosen = -1;                    // index into points
   std::string reason;                 // why that one
   std::string memory_what;
+  std::string task_metric_name;  // empty: no task metric
   int eval_samples = 0;
   double seconds = 0;
   int skipped_by_budget = 0;  // greedy candidates left unmeasured by time_budget_s (each would be timed at every thread count)
@@ -90,7 +115,8 @@ struct OnnxTuneResult {
 // Tunes `in` on the calibration samples (ranges) and the evaluation
 // samples (quality and timing input; the calibration samples when empty),
 // writes the chosen point's model to `out` (the float model itself when no
-// conv is int8), and reports every measured point. Fails, naming the
+// conv is int8; a compiled .pareto when `out` ends in .pareto, which bf16
+// needs), and reports every measured point. Fails, naming the
 // budgets, when no point meets them.
 Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string& out, const std::vector<CalibrationSample>& calib,
                                        const std::vector<CalibrationSample>& eval, const OnnxTuneOptions& options = {});

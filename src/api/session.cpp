@@ -99,6 +99,7 @@ Result<std::unique_ptr<Session>> Session::open(const std::string& path, const Se
       pc.bound_shapes = options.shapes;
       pc.conv_precision = options.conv_precision;
       pc.keep_float = options.precision_keep;
+      pc.only_nodes = options.precision_only;
       pc.prepack = options.prepack_weights;
       for (const auto& p : passes::optimize_graph(g, pc).passes) impl->passes.push_back({p.pass, p.nodes_before, p.nodes_after, p.rewrites});
       runtime::check_supported(g);

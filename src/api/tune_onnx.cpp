@@ -1,5 +1,6 @@
-// pareto tune for ONNX CNNs (include/pareto/tune.hpp): per-conv int8 or
-// fp32 and the thread count, from points that were all quantized and run.
+// pareto tune for ONNX CNNs (include/pareto/tune.hpp): per-conv int8, bf16
+// or fp32 and the thread count, from points that were all quantized and run
+// (the search itself: tune_onnx_search.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,10 +10,13 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "api/guarded.h"
 #include "api/median.h"
+#include "api/tune_onnx_search.h"
 #include "core/error.h"
-#include "core/split.h"
+#include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
 
 namespace pareto {
@@ -36,30 +40,48 @@ void copy_file(const std::string& from, const std::string& to) {
   if (!out) fail(StatusCode::io_error, to + ": write failed");
 }
 
+// A candidate: which convs are int8 (and their ranges' method) and which bf16.
+struct Mix {
+  std::string label, method;
+  std::vector<std::string> int8, bf16;
+  bool anchor = true;  // measured whatever the time budget
+};
+
+// The files a candidate is run from.
+struct CandidateFiles {
+  std::string model;  // quality and the task metric: any input shape (the ONNX file, or a compiled .pareto)
+  std::string timed;  // timing: compiled for the timing input's shapes (a .pareto), or the ONNX file (bench binds the shapes)
+};
+
 struct Tuner {
   const std::string& in;
   const std::vector<CalibrationSample>& calib;
   const std::vector<CalibrationSample>& eval;
   const OnnxTuneOptions& o;
-  std::string work;
+  bool compiled;     // bf16 searched: every candidate is compiled (.pareto)
+  std::string stem;  // candidate files: stem + "candidate.onnx" ...
   std::vector<std::vector<Tensor>> float_outputs;  // per evaluation sample
   double t0 = now_seconds();
 
   // Timing sessions are compiled for the timing input's shapes (the first
   // evaluation sample's); quality sessions for any shape (the evaluation samples
   // may differ in shape: PP-OCR cls batches the lines of each image).
-  SessionOptions session_options(int threads, bool profile, bool static_shapes) const {
+  SessionOptions session_options(int threads, bool profile, bool static_shapes, const std::vector<std::string>& bf16 = {}) const {
     SessionOptions so;
     so.threads = threads;
     so.optimize = true;
     so.profile = profile;
     if (static_shapes)
       for (const auto& [name, t] : eval.front()) so.shapes[name] = t.shape();
+    if (!bf16.empty()) {
+      so.conv_precision = "bf16";
+      so.precision_only = bf16;
+    }
     return so;
   }
 
-  std::unique_ptr<Session> open(const std::string& path, int threads, bool profile = false, bool static_shapes = true) const {
-    auto s = Session::open(path, session_options(threads, profile, static_shapes));
+  static std::unique_ptr<Session> open(const std::string& path, const SessionOptions& so) {
+    auto s = Session::open(path, so);
     if (!s.ok()) fail(s.status().code, s.status().message);
     return std::move(s.value());
   }
@@ -72,25 +94,41 @@ struct Tuner {
 
   // Writes the model with `int8` convs quantized (the others float) to path.
   void quantize(const std::string& path, const std::vector<std::string>& int8, const std::string& method,
-                const std::vector<OnnxTuneLayer>& layers, bool sensitivity, OnnxQuantizeReport* report) const {
+                const std::vector<OnnxTuneLayer>& layers) const {
     OnnxQuantizeOptions q;
     q.method = method;
     q.percentile = o.percentile;
     q.keep_first_last = false;
-    q.sensitivity = sensitivity;
     q.threads = std::max(1, o.threads.front());
     const std::set<std::string> chosen(int8.begin(), int8.end());
     for (const OnnxTuneLayer& l : layers)
       if (!chosen.count(l.node)) q.keep.push_back(l.node);
     auto r = quantize_onnx_model(in, path, calib, q);
     if (!r.ok()) fail(r.status().code, r.status().message);
-    if (report) *report = r.value();
   }
 
-  // Relative L2 of the model's outputs against the float model's over all
-  // evaluation samples.
-  double quality_loss(const std::string& path) const {
-    auto s = open(path, o.threads.front(), false, false);
+  // The ONNX file compiled (bf16 convs marked) into a .pareto artifact.
+  void compile(const std::string& onnx, const std::vector<std::string>& bf16, bool static_shapes, const std::string& path) const {
+    SessionOptions so = session_options(1, false, static_shapes, bf16);
+    so.prepack_weights = true;
+    const Status st = open(onnx, so)->save(path);
+    if (!st.ok()) fail(st.code, st.message);
+  }
+
+  // The candidate written as it will be run: quantized, and compiled when bf16 is searched.
+  CandidateFiles materialize(const Mix& m, const std::vector<OnnxTuneLayer>& layers, const std::string& name) const {
+    const std::string onnx = m.int8.empty() ? in : stem + name + ".onnx";
+    if (!m.int8.empty()) quantize(onnx, m.int8, m.method, layers);
+    if (!compiled) return {onnx, onnx};
+    CandidateFiles f{stem + name + ".pareto", stem + name + "-timed.pareto"};
+    compile(onnx, m.bf16, false, f.model);
+    compile(onnx, m.bf16, true, f.timed);
+    return f;
+  }
+
+  // Relative L2 of the outputs against the float model's over all evaluation samples.
+  double quality_loss(const std::string& path, const std::vector<std::string>& bf16 = {}) const {
+    auto s = open(path, session_options(o.threads.front(), false, false, bf16));
     double num = 0, den = 0;
     for (size_t i = 0; i < eval.size(); ++i) {
       const std::vector<Tensor> got = run(*s, eval[i]);
@@ -117,7 +155,7 @@ struct Tuner {
 
   TuneCost measure(const std::string& path, int threads) const {
     if (o.measure) return o.measure(path, threads, eval.front());
-    auto s = open(path, threads);
+    auto s = open(path, session_options(threads, false, true));
     warm_up(*s);
     std::vector<double> ms;
     for (int i = 0; i < std::max(1, o.runs); ++i) {
@@ -128,9 +166,23 @@ struct Tuner {
     return {median(ms), double(s->memory().arena_bytes) / (1 << 20)};
   }
 
+  // Estimated mJ per inference: the profiler's device model over a few
+  // profiled runs of the timing model (docs/ENERGY.md).
+  double energy_mj(const std::string& path, int threads) const {
+    auto s = open(path, session_options(threads, true, true));
+    ProfileOptions po;
+    po.runs = 3;
+    po.warmup = std::max(1, o.warmup);
+    po.measure_ceilings = false;
+    auto r = profile_session(*s, path, eval.front(), po);
+    if (!r.ok()) fail(r.status().code, r.status().message);
+    const nlohmann::json j = nlohmann::json::parse(r.value());
+    return j.at("summary").at("energy_mj").at("total").get<double>();
+  }
+
   // Median time per top-level node over the timed runs.
-  std::map<std::string, double> node_ms(const std::string& path) const {
-    auto s = open(path, o.threads.front(), true);
+  std::map<std::string, double> node_ms(const std::string& path, const std::vector<std::string>& bf16 = {}) const {
+    auto s = open(path, session_options(o.threads.front(), true, true, bf16));
     warm_up(*s);
     std::map<std::string, std::vector<double>> times;
     for (int i = 0; i < std::max(1, o.runs); ++i) {
@@ -156,96 +208,22 @@ struct Tuner {
   }
 };
 
-// The calibration methods to search, in the order given.
-std::vector<std::string> method_list(const std::string& text) {
-  static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse"};
-  std::vector<std::string> out;
-  for (std::string m : split_at(text, ',')) {
-    m.erase(0, m.find_first_not_of(' '));  // "minmax, percentile" as well
-    m.erase(m.find_last_not_of(' ') + 1);
-    if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy or mse, got '" + m + "'");
-    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
-  }
-  return out;
-}
+bool ends_with(const std::string& s, const std::string& tail) { return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0; }
 
-// Convs in the order the greedy path adds them: most time saved per unit
-// of output error first; convs int8 makes no faster stay off the path.
-std::vector<std::string> greedy_order(std::vector<OnnxTuneLayer>& layers) {
-  std::vector<size_t> idx;
-  for (size_t i = 0; i < layers.size(); ++i)
-    if (layers[i].fp32_ms - layers[i].int8_ms > 0) idx.push_back(i);
-  auto score = [&](size_t i) { return (layers[i].fp32_ms - layers[i].int8_ms) / std::max(layers[i].sensitivity, 1e-9); };
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return score(a) > score(b); });
-  std::vector<std::string> order;
-  for (size_t k = 0; k < idx.size(); ++k) {
-    layers[idx[k]].order = int(k);
-    order.push_back(layers[idx[k]].node);
-  }
-  return order;
-}
-
-void mark_frontier(std::vector<OnnxTunePoint>& points) {
-  for (OnnxTunePoint& p : points) {
-    p.frontier = true;
-    for (const OnnxTunePoint& q : points) {
-      const bool no_worse = q.cost.latency_ms <= p.cost.latency_ms && q.cost.memory_mib <= p.cost.memory_mib && q.quality_loss <= p.quality_loss;
-      const bool better = q.cost.latency_ms < p.cost.latency_ms || q.cost.memory_mib < p.cost.memory_mib || q.quality_loss < p.quality_loss;
-      if (&q != &p && no_worse && better) p.frontier = false;
-    }
-  }
-}
-
-std::string budgets_text(const OnnxTuneOptions& o) {
-  std::string s;
-  auto add = [&](const char* what, double v, const char* unit) {
-    if (v <= 0) return;
-    char b[96];
-    std::snprintf(b, sizeof b, "%s%s <= %g%s", s.empty() ? "" : ", ", what, v, unit);
-    s += b;
-  };
-  add("latency", o.max_latency_ms, " ms");
-  add("memory", o.max_memory_mib, " MiB");
-  add("quality loss", o.max_quality_loss, "");
-  return s.empty() ? "no budgets" : s;
-}
-
-// The point the budgets allow that is best by the objective (ties: lower
-// quality loss, then latency, then memory: so always a point on the front).
-int choose(OnnxTuneResult& r, const OnnxTuneOptions& o) {
-  auto key = [&](const OnnxTunePoint& p) {
-    return o.objective == "memory" ? p.cost.memory_mib : o.objective == "quality" ? p.quality_loss : p.cost.latency_ms;
-  };
-  int best = -1;
-  for (size_t i = 0; i < r.points.size(); ++i) {
-    OnnxTunePoint& p = r.points[i];
-    p.within_budget = (o.max_latency_ms <= 0 || p.cost.latency_ms <= o.max_latency_ms) && (o.max_memory_mib <= 0 || p.cost.memory_mib <= o.max_memory_mib) &&
-                      (o.max_quality_loss <= 0 || p.quality_loss <= o.max_quality_loss);
-    if (!p.within_budget) continue;
-    if (best < 0) {
-      best = int(i);
-      continue;
-    }
-    const OnnxTunePoint& b = r.points[size_t(best)];
-    // Every measure in the comparison: a point another point dominates is never the first.
-    if (std::make_tuple(key(p), p.quality_loss, p.cost.latency_ms, p.cost.memory_mib) <
-        std::make_tuple(key(b), b.quality_loss, b.cost.latency_ms, b.cost.memory_mib))
-      best = int(i);
-  }
-  int within = 0;
-  for (const OnnxTunePoint& p : r.points) within += p.within_budget;
-  if (best < 0) {
-    double lat = 1e300, mem = 1e300, loss = 1e300;
-    for (const OnnxTunePoint& p : r.points) lat = std::min(lat, p.cost.latency_ms), mem = std::min(mem, p.cost.memory_mib), loss = std::min(loss, p.quality_loss);
-    char b[256];
-    std::snprintf(b, sizeof b, " (the best measured: latency %.3g ms, memory %.3g MiB, quality loss %.3g, not all in one point)", lat, mem, loss);
-    fail_argument("no measured point meets the budgets: " + budgets_text(o) + b);
-  }
-  char why[256];
-  std::snprintf(why, sizeof why, "lowest %s among the %d of %zu measured points within %s", o.objective.c_str(), within, r.points.size(),
-                budgets_text(o).c_str());
-  r.reason = why;
-  return best;
+void check_options(const OnnxTuneOptions& o, const std::string& out, bool bf16) {
+  if (o.threads.empty()) fail_argument("tune needs at least one thread count");
+  for (int t : o.threads)
+    if (t < 1 || t > 1024) fail_argument("thread counts must be 1 to 1024, got " + std::to_string(t));
+  static const std::set<std::string> objectives = {"latency", "memory", "energy", "quality", "task"};
+  if (!objectives.count(o.objective)) fail_argument("objective must be latency, memory, energy, quality or task, got '" + o.objective + "'");
+  if (o.objective == "task" && !o.task_metric) fail_argument("the task objective needs a task metric");
+  if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy")) fail_argument("an energy budget or objective needs the energy estimate (it is off)");
+  if (o.points < 0 || o.points > 64) fail_argument("points must be 0 to 64");
+  if (o.rounds < 1 || o.rounds > 100) fail_argument("timing rounds must be 1 to 100");
+  if (!(o.time_budget_s >= 0)) fail_argument("the time budget must be 0 (none) or more seconds");
+  if (!(o.max_task_loss >= 0)) fail_argument("the task-loss budget must be 0 or more");
+  if (bf16 && !ends_with(out, ".pareto"))
+    fail_argument("bf16 convs are written in a compiled model: give an output ending in .pareto (got '" + out + "')");
 }
 
 }  // namespace
@@ -254,118 +232,150 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
                                        const std::vector<CalibrationSample>& eval_in, const OnnxTuneOptions& options) {
   return guarded([&] {
     if (calib.empty()) fail_argument("tune needs calibration samples");
-    if (options.threads.empty()) fail_argument("tune needs at least one thread count");
-    for (int t : options.threads)
-      if (t < 1 || t > 1024) fail_argument("thread counts must be 1 to 1024, got " + std::to_string(t));
-    if (options.objective != "latency" && options.objective != "memory" && options.objective != "quality")
-      fail_argument("objective must be latency, memory or quality, got '" + options.objective + "'");
-    if (options.points < 0 || options.points > 64) fail_argument("points must be 0 to 64");
-    if (!(options.time_budget_s >= 0)) fail_argument("the time budget must be 0 (none) or more seconds");
-    const std::vector<std::string> methods = method_list(options.method);
+    const api::TuneFormats formats = api::tune_formats(options.formats);
+    check_options(options, out, formats.bf16);
+    const std::vector<std::string> methods = api::tune_method_list(options.method);
     const std::vector<CalibrationSample>& eval = eval_in.empty() ? calib : eval_in;
-    Tuner t{in, calib, eval, options, options.work_dir.empty() ? dir_of(out) : options.work_dir, {}, now_seconds()};
+    // Candidate files named by process: two tunes may share an output folder.
+    const std::string work = options.work_dir.empty() ? dir_of(out) : options.work_dir;
+    Tuner t{in, calib, eval, options, formats.bf16, work + "/.tune-" + std::to_string(getpid()) + "-", {}, now_seconds()};
     OnnxTuneResult r;
     r.memory_what = options.memory_what;
     r.eval_samples = int(eval.size());
+    if (options.task_metric) r.task_metric_name = options.task_metric_name;
     {
-      auto f = t.open(in, options.threads.front(), false, false);
+      auto f = Tuner::open(in, t.session_options(options.threads.front(), false, false));
       for (const CalibrationSample& x : eval) t.float_outputs.push_back(Tuner::run(*f, x));
     }
-    // 1. Every quantizable conv: its sensitivity, and its node time in fp32 and in int8.
-    // Candidate files named by process: two tunes may share an output folder.
-    const std::string stem = t.work + "/.tune-" + std::to_string(getpid()) + "-";
-    const std::string all_path = stem + "int8-all.onnx";
     struct RemovedAtExit {  // also when a step fails
       std::vector<std::string> paths;
       ~RemovedAtExit() {
         for (const std::string& p : paths) std::remove(p.c_str());
       }
-    } cleanup{{all_path, stem + "candidate.onnx"}};
+    } cleanup;
+    for (const char* name : {"int8-all.onnx", "out.onnx"})
+      cleanup.paths.push_back(t.stem + name);
+    // 1. Every quantizable conv: its sensitivities, and its node time in each format.
+    const std::string all_path = t.stem + "int8-all.onnx";
     OnnxQuantizeReport all;
     {
       OnnxQuantizeOptions q;  // every conv int8 (grouped ones stay out, as in pareto quantize)
-      q.method = methods.front(), q.percentile = options.percentile, q.keep_first_last = false, q.sensitivity = true;
+      q.method = methods.front(), q.percentile = options.percentile, q.keep_first_last = false, q.sensitivity = formats.int8;
       q.threads = options.threads.front();
       auto rep = quantize_onnx_model(in, all_path, calib, q);
       if (!rep.ok()) fail(rep.status().code, rep.status().message);
       all = rep.value();
     }
     for (const OnnxLayerReport& l : all.layers)
-      if (l.quantized) r.layers.push_back({l.node, l.sensitivity, 0, 0, -1});
+      if (l.quantized) r.layers.push_back({l.node, l.sensitivity, 0, 0, 0, 0, -1});
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).
     // (With fuse_quantize the rounding of an int8 conv's input may be timed on the depthwise conv before it:
     // per-node gains order the search only; the chosen mix is measured end to end.)
     std::set<std::string> end_layers;
     for (const OnnxLayerReport& l : all.layers)
       if (l.end_layer) end_layers.insert(l.node);
-    if (r.layers.empty()) fail_argument(in + ": no conv that int8 can serve");
-    t.progress(1, 0, "sensitivity of " + std::to_string(r.layers.size()) + " convs");
-    const std::map<std::string, double> fp32_ms = t.node_ms(in), int8_ms = t.node_ms(all_path);
-    for (OnnxTuneLayer& l : r.layers) {
-      auto a = fp32_ms.find(l.node), b = int8_ms.find(l.node);
-      l.fp32_ms = a == fp32_ms.end() ? 0 : a->second;
-      l.int8_ms = b == int8_ms.end() ? 0 : b->second;
-    }
-    t.progress(2, 0, "per-node times in fp32 and int8");
-    // 2. The candidates: the anchors and points spread along the greedy path,
-    // for each calibration method.
-    const std::vector<std::string> order = greedy_order(r.layers);
-    struct Config {
-      std::string label, method;
-      std::vector<std::string> int8;
-      bool anchor = true;  // measured whatever the time budget
-    };
-    std::vector<Config> configs;
-    std::set<std::pair<std::string, std::set<std::string>>> seen;  // each (method, int8 convs) measured once (anchors keep their names)
-    auto add = [&](const std::string& label, const std::string& method, const std::vector<std::string>& int8, bool anchor = true) {
-      if (seen.insert({method, std::set<std::string>(int8.begin(), int8.end())}).second)
-        configs.push_back({label + (methods.size() > 1 && !int8.empty() ? " " + method : ""), method, int8, anchor});
-    };
-    std::vector<std::string> ends, every;
+    if (r.layers.empty()) fail_argument(in + ": no conv that int8 or bf16 can serve");
+    std::vector<std::string> every, middle, ends;
     for (const OnnxTuneLayer& l : r.layers) {
       every.push_back(l.node);
-      if (!end_layers.count(l.node)) ends.push_back(l.node);
+      (end_layers.count(l.node) ? ends : middle).push_back(l.node);
     }
-    add("fp32", "", {});
-    std::set<size_t> sizes;
-    for (int k = 1; k <= options.points && !order.empty(); ++k) sizes.insert(std::max<size_t>(1, order.size() * size_t(k) / size_t(options.points)));
+    t.progress(1, 0, "sensitivity of " + std::to_string(r.layers.size()) + " convs");
+    const std::map<std::string, double> fp32_ms = t.node_ms(in);
+    const std::map<std::string, double> int8_ms = formats.int8 ? t.node_ms(all_path) : std::map<std::string, double>{};
+    const std::map<std::string, double> bf16_ms = formats.bf16 ? t.node_ms(in, every) : std::map<std::string, double>{};
+    auto at = [](const std::map<std::string, double>& m, const std::string& node) {
+      auto i = m.find(node);
+      return i == m.end() ? 0.0 : i->second;
+    };
+    for (OnnxTuneLayer& l : r.layers) {
+      l.fp32_ms = at(fp32_ms, l.node), l.int8_ms = at(int8_ms, l.node), l.bf16_ms = at(bf16_ms, l.node);
+      if (formats.bf16) l.bf16_sensitivity = t.quality_loss(in, {l.node});
+    }
+    t.progress(2, 0, "per-node times in each format");
+    // 2. The candidates: the anchors and points spread along the greedy path, for each calibration method.
+    const std::vector<api::TuneMix> path = api::tune_greedy_path(r.layers, formats);
+    std::vector<Mix> mixes;
+    std::set<std::tuple<std::string, std::set<std::string>, std::set<std::string>>> seen;  // each (method, int8, bf16) measured once
+    auto add = [&](const std::string& label, const std::string& method, const std::vector<std::string>& int8, const std::vector<std::string>& bf16,
+                   bool anchor = true) {
+      const std::string m = int8.empty() ? "" : method;
+      if (seen.insert({m, std::set<std::string>(int8.begin(), int8.end()), std::set<std::string>(bf16.begin(), bf16.end())}).second)
+        mixes.push_back({label + (methods.size() > 1 && !int8.empty() ? " " + m : ""), m, int8, bf16, anchor});
+    };
+    add("fp32", "", {}, {});
+    if (formats.bf16) add("bf16 all", "", {}, every);
     for (const std::string& m : methods) {
-      if (!ends.empty()) add("int8 float ends", m, ends);
-      add("int8 all", m, every);
+      if (!formats.int8) break;
+      if (!middle.empty()) add("int8 float ends", m, middle, {});
+      if (!middle.empty() && formats.bf16 && !ends.empty()) add("int8, bf16 ends", m, middle, ends);
+      add("int8 all", m, every, {});
     }
     // The anchors of every method first (a time budget cuts greedy points
     // only), then the greedy points with the methods in turn (a tight budget
     // leaves no method out entirely).
-    for (size_t n : sizes)
-      for (const std::string& m : methods) add("greedy " + std::to_string(n), m, std::vector<std::string>(order.begin(), order.begin() + long(n)), false);
-    // 3. Each one quantized, its quality measured, and timed at every thread count.
-    const size_t total = 2 + configs.size();
-    for (size_t c = 0; c < configs.size(); ++c) {
-      const auto& [label, method, int8, anchor] = configs[c];
-      if (!anchor && options.time_budget_s > 0 && now_seconds() - t.t0 > options.time_budget_s) {
-        r.skipped_by_budget = int(configs.size() - c);
+    std::set<size_t> steps;
+    for (int k = 1; k <= options.points && !path.empty(); ++k) steps.insert(std::max<size_t>(1, path.size() * size_t(k) / size_t(options.points)));
+    for (size_t n : steps)
+      for (const std::string& m : methods) add("greedy " + std::to_string(n), m, path[n - 1].int8, path[n - 1].bf16, false);
+    // 3. Each one quantized (and compiled) and scored: its output error and task metric.
+    std::vector<CandidateFiles> files;
+    std::vector<OnnxTunePoint> scored;  // per measured mix, before timing
+    for (size_t c = 0; c < mixes.size(); ++c) {
+      const Mix& mix = mixes[c];
+      if (!mix.anchor && options.time_budget_s > 0 && now_seconds() - t.t0 > options.time_budget_s) {
+        r.skipped_by_budget = int(mixes.size() - c);
         t.progress(3 + c, 0, "time budget spent: " + std::to_string(r.skipped_by_budget) + " greedy candidates left unmeasured");
         break;
       }
-      const std::string path = int8.empty() ? in : stem + "candidate.onnx";
-      if (!int8.empty()) t.quantize(path, int8, method, r.layers, false, nullptr);
-      const double loss = int8.empty() ? 0.0 : t.quality_loss(path);
-      std::string line = label + ": loss " + std::to_string(loss);
-      for (int threads : options.threads) {
-        OnnxTunePoint p;
-        p.label = label, p.int8_layers = int8, p.method = method, p.threads = threads, p.quality_loss = loss;
-        p.cost = t.measure(path, threads);
-        line += ", " + std::to_string(threads) + "t " + std::to_string(p.cost.latency_ms) + " ms";
+      const std::string name = "candidate-" + std::to_string(c);
+      for (const char* ext : {".onnx", ".pareto", "-timed.pareto"}) cleanup.paths.push_back(t.stem + name + ext);
+      files.push_back(t.materialize(mix, r.layers, name));
+      OnnxTunePoint p;
+      p.label = mix.label, p.int8_layers = mix.int8, p.bf16_layers = mix.bf16, p.method = mix.method;
+      p.quality_loss = mix.int8.empty() && mix.bf16.empty() ? 0.0 : t.quality_loss(files.back().model);
+      p.task_metric = options.task_metric ? options.task_metric(files.back().model) : -1;
+      t.progress(3 + c, 2 + mixes.size() + 1, mix.label + ": loss " + std::to_string(p.quality_loss) +
+                                               (options.task_metric ? ", " + options.task_metric_name + " " + std::to_string(p.task_metric) : ""));
+      scored.push_back(std::move(p));
+    }
+    const double fp32_task = scored.front().task_metric;  // mixes[0] is fp32, always measured
+    // 4. Timed at every thread count: rounds over all candidates in turn (a
+    // slow spell of the machine then lands on every candidate alike), the
+    // median of each; energy estimated once.
+    std::vector<std::vector<double>> ms(scored.size() * options.threads.size());
+    std::vector<double> memory(ms.size(), 0), energy(ms.size(), 0);
+    for (int round = 0; round < std::max(1, options.rounds); ++round) {
+      for (size_t c = 0; c < scored.size(); ++c)
+        for (size_t k = 0; k < options.threads.size(); ++k) {
+          const TuneCost cost = t.measure(files[c].timed, options.threads[k]);
+          ms[c * options.threads.size() + k].push_back(cost.latency_ms);
+          memory[c * options.threads.size() + k] = std::max(memory[c * options.threads.size() + k], cost.memory_mib);
+          if (round == 0 && options.energy) energy[c * options.threads.size() + k] = t.energy_mj(files[c].timed, options.threads[k]);
+        }
+      t.progress(3 + scored.size(), 0, "timing round " + std::to_string(round + 1) + " of " + std::to_string(std::max(1, options.rounds)));
+    }
+    for (size_t c = 0; c < scored.size(); ++c)
+      for (size_t k = 0; k < options.threads.size(); ++k) {
+        OnnxTunePoint p = scored[c];
+        p.threads = options.threads[k];
+        p.cost = {median(ms[c * options.threads.size() + k]), memory[c * options.threads.size() + k]};
+        p.energy_mj = energy[c * options.threads.size() + k];
         r.points.push_back(std::move(p));
       }
-      t.progress(3 + c, total, line);
-    }
-    // 4. The front, the choice, and the chosen model written.
-    mark_frontier(r.points);
-    r.chosen = choose(r, options);
+    // 5. The front, the choice, and the chosen model written.
+    api::tune_mark_frontier(r.points);
+    r.chosen = api::tune_choose(r, options, fp32_task);
     const OnnxTunePoint& best = r.points[size_t(r.chosen)];
-    if (best.int8_layers.empty()) copy_file(in, out);
-    else t.quantize(out, best.int8_layers, best.method, r.layers, false, nullptr);
+    if (ends_with(out, ".pareto")) {
+      const std::string onnx = best.int8_layers.empty() ? in : t.stem + "out.onnx";
+      if (!best.int8_layers.empty()) t.quantize(onnx, best.int8_layers, best.method, r.layers);
+      t.compile(onnx, best.bf16_layers, false, out);
+    } else if (best.int8_layers.empty()) {
+      copy_file(in, out);
+    } else {
+      t.quantize(out, best.int8_layers, best.method, r.layers);
+    }
     r.seconds = now_seconds() - t.t0;
     return r;
   });

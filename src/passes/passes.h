@@ -16,6 +16,7 @@ struct PassContext {
   std::map<std::string, Shape> bound_shapes;  // input shapes to specialize for (may be empty)
   std::string conv_precision;                 // "bf16" / "f16": convs compute in bf16 / f16 (assign_precision); empty / "fp32": f32
   std::vector<std::string> keep_float;        // conv nodes assign_precision leaves in f32
+  std::vector<std::string> only_nodes;        // when not empty: the only nodes assign_precision marks
   bool prepack = false;                       // prepack_weights runs (for artifacts: pareto compile)
 };
 

@@ -14,69 +14,12 @@
 #include <random>
 #include <set>
 
-#include "frontend/onnx/onnx_loader.h"
-#include "pareto/tune.hpp"
-#include "proto_builder.h"
+#include "tune_onnx_test_util.h"
 
 using namespace pareto;
-namespace pb = pareto::test;
-using pb::Msg;
+using namespace pareto::test;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// x[1,8,16,16] -> Conv 3x3 (16) -> Relu -> Conv 1x1 (16) -> Relu -> Conv 3x3 (16) -> Relu -> Conv 1x1 (4) -> y
-// Each test its own file: ctest runs them in parallel processes.
-std::string model_file(const std::string& name) {
-  Msg g;
-  int k = 0;
-  auto conv = [&](const std::string& x, const std::string& y, int64_t cin, int64_t cout, int64_t ks) {
-    const std::string w = "conv_w" + std::to_string(k), b = "conv_b" + std::to_string(k);
-    g.m(5, pb::tensor_f32(w, {cout, cin, ks, ks}, random_floats(size_t(cout * cin * ks * ks), uint32_t(10 + k), -0.3f, 0.3f)));
-    g.m(5, pb::tensor_f32(b, {cout}, random_floats(size_t(cout), uint32_t(50 + k), -0.1f, 0.1f)));
-    ++k;
-    g.m(1, pb::node("Conv", {x, w, b}, {y}, y + "_conv", {pb::attr_ints("kernel_shape", {ks, ks}), pb::attr_ints("pads", {ks / 2, ks / 2, ks / 2, ks / 2})}));
-  };
-  conv("x", "a", 8, 16, 3);
-  g.m(1, pb::node("Relu", {"a"}, {"a1"}, "r1"));
-  conv("a1", "b", 16, 16, 1);
-  g.m(1, pb::node("Relu", {"b"}, {"b1"}, "r2"));
-  conv("b1", "c", 16, 16, 3);
-  g.m(1, pb::node("Relu", {"c"}, {"c1"}, "r3"));
-  conv("c1", "y", 16, 4, 1);
-  g.s(2, "tune");
-  g.m(11, pb::value_info("x", 1, {1, 8, 16, 16}));
-  g.m(12, pb::value_info("y", 1, {1, 4, 16, 16}));
-  const std::string path = ::testing::TempDir() + "/" + name + ".onnx";
-  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
-  return path;
-}
-
-std::vector<CalibrationSample> samples(uint32_t seed, int n) {
-  std::vector<CalibrationSample> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back({{"x", Tensor::from_vector<float>(random_floats(8 * 16 * 16, seed + uint32_t(i), -2.f, 2.f), {1, 8, 16, 16})}});
-  return out;
-}
-
-int quantize_nodes(const std::string& path) {
-  const ir::Model m = onnx::load_model(path);
-  int n = 0;
-  for (const ir::Node& node : m.graph->nodes) n += node.op_type == "QuantizeLinear";
-  return n;
-}
-
-std::string bytes_of(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
 
 // Latency 10 - (int8 convs) ms, memory 5 MiB + 1 per thread: fixed, so the choice is exact.
 OnnxTuneOptions counting_options() {
@@ -114,6 +57,7 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
     ++labels[p.label];
     EXPECT_DOUBLE_EQ(p.cost.latency_ms, 10.0 - double(p.int8_layers.size())) << p.label;
     EXPECT_DOUBLE_EQ(p.cost.memory_mib, 5.0 + p.threads);
+    EXPECT_GT(p.energy_mj, 0.0) << p.label;
     if (p.int8_layers.empty()) {
       EXPECT_EQ(p.quality_loss, 0.0);
     } else {
@@ -124,12 +68,14 @@ TEST(TuneOnnx, PointsFrontAndChoiceUnderBudgets) {
   EXPECT_EQ(labels["fp32"], 2);
   EXPECT_EQ(labels["int8 all"], 2);
   EXPECT_EQ(labels["int8 float ends"], 2);
-  // The front: exactly the points no other point dominates.
+  // The front: exactly the points no other point dominates (energy estimated for each).
   for (const OnnxTunePoint& p : t.points) {
     bool dominated = false;
     for (const OnnxTunePoint& q : t.points)
       dominated |= q.cost.latency_ms <= p.cost.latency_ms && q.cost.memory_mib <= p.cost.memory_mib && q.quality_loss <= p.quality_loss &&
-                   (q.cost.latency_ms < p.cost.latency_ms || q.cost.memory_mib < p.cost.memory_mib || q.quality_loss < p.quality_loss);
+                   q.energy_mj <= p.energy_mj &&
+                   (q.cost.latency_ms < p.cost.latency_ms || q.cost.memory_mib < p.cost.memory_mib || q.quality_loss < p.quality_loss ||
+                    q.energy_mj < p.energy_mj);
     EXPECT_EQ(p.frontier, !dominated) << p.label << " threads " << p.threads;
   }
   // No budgets: the fastest point is every conv in int8 (1 thread: less memory at equal latency).

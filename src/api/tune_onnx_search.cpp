@@ -1,0 +1,172 @@
+// pareto tune for ONNX CNNs: the greedy path, the front and the choice
+// (tune_onnx_search.h).
+#include "api/tune_onnx_search.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <tuple>
+
+#include "core/error.h"
+#include "core/split.h"
+
+namespace pareto::api {
+
+namespace {
+
+std::string trimmed(std::string s) {
+  s.erase(0, s.find_first_not_of(' '));  // "minmax, percentile" as well
+  s.erase(s.find_last_not_of(' ') + 1);
+  return s;
+}
+
+// The formats a conv can take, as (node time, its own output error).
+struct Choice {
+  int format;  // 0 fp32, 1 bf16, 2 int8
+  double ms, error;
+};
+
+std::vector<Choice> choices(const OnnxTuneLayer& l, const TuneFormats& f) {
+  std::vector<Choice> c{{0, l.fp32_ms, 0.0}};
+  // An output exactly the fp32 one: the kernel kept this conv in f32 (Winograd, tiny, depthwise): not a choice.
+  if (f.bf16 && l.bf16_sensitivity > 0) c.push_back({1, l.bf16_ms, l.bf16_sensitivity});
+  if (f.int8) c.push_back({2, l.int8_ms, l.sensitivity});
+  return c;
+}
+
+// The measures a point is compared on (the task metric only when measured).
+std::vector<double> measures(const OnnxTunePoint& p) {
+  return {p.cost.latency_ms, p.cost.memory_mib, p.energy_mj, p.quality_loss, p.task_metric};
+}
+
+std::string budgets_text(const OnnxTuneOptions& o) {
+  std::string s;
+  auto add = [&](const char* what, double v, const char* unit) {
+    char b[128];
+    std::snprintf(b, sizeof b, "%s%s <= %g%s", s.empty() ? "" : ", ", what, v, unit);
+    s += b;
+  };
+  if (o.max_latency_ms > 0) add("latency", o.max_latency_ms, " ms");
+  if (o.max_memory_mib > 0) add("memory", o.max_memory_mib, " MiB");
+  if (o.max_energy_mj > 0) add("energy", o.max_energy_mj, " mJ");
+  if (o.max_quality_loss > 0) add("quality loss", o.max_quality_loss, "");
+  if (o.task_metric && (o.max_task_loss > 0 || o.max_task_loss_set)) add((o.task_metric_name + " rise over fp32").c_str(), o.max_task_loss, "");
+  return s.empty() ? "no budgets" : s;
+}
+
+}  // namespace
+
+std::vector<std::string> tune_method_list(const std::string& text) {
+  static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse"};
+  std::vector<std::string> out;
+  for (const std::string& part : split_at(text, ',')) {
+    const std::string m = trimmed(part);
+    if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy or mse, got '" + m + "'");
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  }
+  return out;
+}
+
+TuneFormats tune_formats(const std::string& text) {
+  TuneFormats f;
+  for (const std::string& part : split_at(text, ',')) {
+    const std::string m = trimmed(part);
+    if (m == "int8") f.int8 = true;
+    else if (m == "bf16") f.bf16 = true;
+    else fail_argument("conv formats must be int8 and/or bf16, got '" + m + "'");
+  }
+  if (!f.int8 && !f.bf16) fail_argument("tune needs a conv format to search (int8, bf16)");
+  return f;
+}
+
+std::vector<TuneMix> tune_greedy_path(std::vector<OnnxTuneLayer>& layers, const TuneFormats& formats) {
+  std::vector<int> state(layers.size(), 0);  // the index into that layer's choices (0: fp32)
+  std::vector<std::vector<Choice>> options;
+  for (const OnnxTuneLayer& l : layers) options.push_back(choices(l, formats));
+  for (OnnxTuneLayer& l : layers) l.order = -1;
+  std::vector<TuneMix> path;
+  for (;;) {
+    size_t best_layer = 0;
+    int best_choice = -1;
+    double best_score = 0;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const Choice& now = options[i][size_t(state[i])];
+      for (size_t c = 0; c < options[i].size(); ++c) {
+        const Choice& to = options[i][c];
+        // Only towards int8 (formats in order); and only a move that saves time.
+        if (to.format <= now.format || !(to.ms < now.ms)) continue;
+        const double score = (now.ms - to.ms) / std::max(to.error - now.error, 1e-9);
+        if (best_choice < 0 || score > best_score) best_layer = i, best_choice = int(c), best_score = score;
+      }
+    }
+    if (best_choice < 0) break;
+    state[best_layer] = best_choice;
+    if (layers[best_layer].order < 0) layers[best_layer].order = int(path.size());
+    TuneMix mix;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const int f = options[i][size_t(state[i])].format;
+      if (f == 2) mix.int8.push_back(layers[i].node);
+      if (f == 1) mix.bf16.push_back(layers[i].node);
+    }
+    path.push_back(std::move(mix));
+  }
+  return path;
+}
+
+void tune_mark_frontier(std::vector<OnnxTunePoint>& points) {
+  for (OnnxTunePoint& p : points) {
+    p.frontier = true;
+    const std::vector<double> mp = measures(p);
+    for (const OnnxTunePoint& q : points) {
+      if (&q == &p) continue;
+      const std::vector<double> mq = measures(q);
+      bool no_worse = true, better = false;
+      for (size_t k = 0; k < mp.size(); ++k) no_worse &= mq[k] <= mp[k], better |= mq[k] < mp[k];
+      if (no_worse && better) p.frontier = false;
+    }
+  }
+}
+
+int tune_choose(OnnxTuneResult& r, const OnnxTuneOptions& o, double fp32_task) {
+  auto key = [&](const OnnxTunePoint& p) {
+    return o.objective == "memory" ? p.cost.memory_mib : o.objective == "energy" ? p.energy_mj : o.objective == "quality" ? p.quality_loss
+           : o.objective == "task"   ? p.task_metric
+                                     : p.cost.latency_ms;
+  };
+  const bool task_budget = o.task_metric && (o.max_task_loss > 0 || o.max_task_loss_set);
+  int best = -1;
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    OnnxTunePoint& p = r.points[i];
+    p.within_budget = (o.max_latency_ms <= 0 || p.cost.latency_ms <= o.max_latency_ms) && (o.max_memory_mib <= 0 || p.cost.memory_mib <= o.max_memory_mib) &&
+                      (o.max_energy_mj <= 0 || p.energy_mj <= o.max_energy_mj) && (o.max_quality_loss <= 0 || p.quality_loss <= o.max_quality_loss) &&
+                      (!task_budget || p.task_metric - fp32_task <= o.max_task_loss + 1e-12);
+    if (!p.within_budget) continue;
+    if (best < 0) {
+      best = int(i);
+      continue;
+    }
+    const OnnxTunePoint& b = r.points[size_t(best)];
+    // Every measure in the comparison: a point another point dominates is never the first.
+    if (std::make_tuple(key(p), p.quality_loss, p.task_metric, p.cost.latency_ms, p.cost.memory_mib, p.energy_mj) <
+        std::make_tuple(key(b), b.quality_loss, b.task_metric, b.cost.latency_ms, b.cost.memory_mib, b.energy_mj))
+      best = int(i);
+  }
+  int within = 0;
+  for (const OnnxTunePoint& p : r.points) within += p.within_budget;
+  if (best < 0) {
+    double lat = 1e300, mem = 1e300, loss = 1e300, task = 1e300;
+    for (const OnnxTunePoint& p : r.points)
+      lat = std::min(lat, p.cost.latency_ms), mem = std::min(mem, p.cost.memory_mib), loss = std::min(loss, p.quality_loss), task = std::min(task, p.task_metric);
+    char b[320];
+    std::snprintf(b, sizeof b, " (the best measured: latency %.3g ms, memory %.3g MiB, quality loss %.3g%s, not all in one point)", lat, mem, loss,
+                  o.task_metric ? (", " + o.task_metric_name + " " + std::to_string(task)).c_str() : "");
+    fail_argument("no measured point meets the budgets: " + budgets_text(o) + b);
+  }
+  char why[320];
+  std::snprintf(why, sizeof why, "lowest %s among the %d of %zu measured points within %s",
+                o.objective == "task" ? o.task_metric_name.c_str() : o.objective.c_str(), within, r.points.size(), budgets_text(o).c_str());
+  r.reason = why;
+  return best;
+}
+
+}  // namespace pareto::api

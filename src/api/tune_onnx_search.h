@@ -1,0 +1,44 @@
+// pareto tune for ONNX CNNs, the search itself (no model is run here): the
+// greedy path over conv formats, the Pareto front and the choice under the
+// budgets. tune_onnx.cpp measures what these order and choose.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "pareto/tune.hpp"
+
+namespace pareto::api {
+
+// The calibration methods to search, in the order given (repeats dropped).
+std::vector<std::string> tune_method_list(const std::string& text);
+
+// Which conv formats besides fp32 are searched ("int8", "bf16", "int8,bf16").
+struct TuneFormats {
+  bool int8 = false, bf16 = false;
+};
+TuneFormats tune_formats(const std::string& text);
+
+// One step of the greedy path: the convs in int8 and in bf16 after it.
+struct TuneMix {
+  std::vector<std::string> int8, bf16;
+};
+
+// From all fp32, each step moves the one conv to the faster format (fp32 ->
+// bf16 -> int8, or fp32 -> int8) that saves the most of its node time per
+// unit of added output error (sensitivities of that conv alone); a move that
+// saves no time is never made. Sets each layer's `order` (the step that
+// first moves it). The steps in order; the last one is where no move saves
+// time any more.
+std::vector<TuneMix> tune_greedy_path(std::vector<OnnxTuneLayer>& layers, const TuneFormats& formats);
+
+// Marks the points no other point dominates on latency, memory, energy,
+// quality loss and task metric.
+void tune_mark_frontier(std::vector<OnnxTunePoint>& points);
+
+// Marks the points within the budgets and returns the best of them by the
+// objective (ties: quality loss, task metric, latency, memory, energy: so a
+// point on the front); fails naming the budgets when none fits. `fp32_task`
+// is the fp32 model's task metric (the task-loss budget is a rise over it).
+int tune_choose(OnnxTuneResult& r, const OnnxTuneOptions& o, double fp32_task);
+
+}  // namespace pareto::api

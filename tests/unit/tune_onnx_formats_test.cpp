@@ -1,0 +1,233 @@
+// pareto tune (ONNX) beyond int8: the greedy path over fp32 -> bf16 -> int8
+// moves, bf16 per conv written in a compiled model, the task's own metric
+// and its budget, energy in the front, and timing rounds over all
+// candidates in turn.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "api/tune_onnx_search.h"
+#include "kernel_test_util.h"
+#include "kernels/bf16_conv.h"
+#include "tune_onnx_test_util.h"
+
+using namespace pareto;
+using namespace pareto::test;
+
+namespace {
+
+OnnxTuneLayer layer(const std::string& node, double fp32, double bf16, double bf16_err, double int8, double int8_err) {
+  OnnxTuneLayer l;
+  l.node = node;
+  l.fp32_ms = fp32, l.bf16_ms = bf16, l.bf16_sensitivity = bf16_err, l.int8_ms = int8, l.sensitivity = int8_err;
+  return l;
+}
+
+double relative_l2(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
+  double num = 0, den = 0;
+  for (size_t k = 0; k < got.size(); ++k)
+    for (int64_t e = 0; e < got[k].numel(); ++e) {
+      const double a = got[k].as_double(e), b = want[k].as_double(e);
+      num += (a - b) * (a - b), den += b * b;
+    }
+  return std::sqrt(num / den);
+}
+
+}  // namespace
+
+// Scores by hand: a: bf16 4 ms / 0.01 = 400, int8 6 / 0.05 = 120; b: int8
+// 2 / 0.001 = 2000 (bf16 is slower there: never); c: int8 0.1 / 0.1 = 1, its
+// bf16 output equals fp32's (the kernel kept it f32): not a choice. Then a's
+// bf16 -> int8: 2 / 0.04 = 50.
+TEST(TuneOnnxSearch, GreedyPathTakesTheBestMoveEachStep) {
+  std::vector<OnnxTuneLayer> layers = {layer("a", 10, 6, 0.01, 4, 0.05), layer("b", 5, 5.5, 0.001, 3, 0.001), layer("c", 3, 2, 0.0, 2.9, 0.1)};
+  const std::vector<api::TuneMix> path = api::tune_greedy_path(layers, {true, true});
+  ASSERT_EQ(path.size(), 4u);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(path[0].int8, V{"b"});
+  EXPECT_EQ(path[0].bf16, V{});
+  EXPECT_EQ(path[1].int8, V{"b"});
+  EXPECT_EQ(path[1].bf16, V{"a"});
+  EXPECT_EQ(path[2].int8, (V{"a", "b"}));
+  EXPECT_EQ(path[2].bf16, V{});
+  EXPECT_EQ(path[3].int8, (V{"a", "b", "c"}));
+  EXPECT_EQ(layers[0].order, 1);
+  EXPECT_EQ(layers[1].order, 0);
+  EXPECT_EQ(layers[2].order, 3);
+  // int8 only: the order of time saved per unit of error, as before bf16.
+  const std::vector<api::TuneMix> int8_only = api::tune_greedy_path(layers, {true, false});
+  ASSERT_EQ(int8_only.size(), 3u);
+  EXPECT_EQ(int8_only[0].int8, V{"b"});
+  EXPECT_EQ(int8_only[1].int8, (V{"a", "b"}));
+  // bf16 only: a (c's bf16 is no choice, b's saves no time).
+  const std::vector<api::TuneMix> bf16_only = api::tune_greedy_path(layers, {false, true});
+  ASSERT_EQ(bf16_only.size(), 1u);
+  EXPECT_EQ(bf16_only[0].bf16, V{"a"});
+  EXPECT_EQ(layers[1].order, -1);
+}
+
+TEST(TuneOnnxSearch, FrontAndChoiceWeighEnergyAndTheTaskMetric) {
+  auto point = [](const std::string& label, double ms, double mj, double loss, double task) {
+    OnnxTunePoint p;
+    p.label = label, p.cost = {ms, 10}, p.energy_mj = mj, p.quality_loss = loss, p.task_metric = task;
+    return p;
+  };
+  OnnxTuneResult r;
+  r.points = {point("fp32", 10, 40, 0, 0.010), point("fast", 5, 20, 0.1, 0.012), point("frugal", 6, 15, 0.1, 0.010),
+              point("worse", 6, 21, 0.1, 0.012)};
+  api::tune_mark_frontier(r.points);
+  EXPECT_TRUE(r.points[0].frontier);
+  EXPECT_TRUE(r.points[1].frontier);
+  EXPECT_TRUE(r.points[2].frontier) << "slower than 'fast' but less energy and a lower task metric";
+  EXPECT_FALSE(r.points[3].frontier) << "'fast' is better on everything";
+  OnnxTuneOptions o;
+  o.task_metric = [](const std::string&) { return 0.0; };
+  EXPECT_EQ(api::tune_choose(r, o, 0.010), 1);  // fastest
+  o.max_task_loss_set = true;                   // no rise of the task metric over fp32's
+  EXPECT_EQ(api::tune_choose(r, o, 0.010), 2);
+  EXPECT_NE(r.reason.find("task metric rise over fp32 <= 0"), std::string::npos) << r.reason;
+  EXPECT_FALSE(r.points[1].within_budget);
+  o.max_task_loss_set = false;
+  o.objective = "energy";
+  EXPECT_EQ(api::tune_choose(r, o, 0.010), 2);
+  o.objective = "latency";
+  o.max_energy_mj = 18;
+  EXPECT_EQ(api::tune_choose(r, o, 0.010), 2);
+  o.max_energy_mj = 1;
+  EXPECT_THROW(api::tune_choose(r, o, 0.010), Error);
+}
+
+// The task metric is asked once per candidate, of the file that candidate
+// is; its budget is a rise over the fp32 model's; timing goes in rounds
+// over every candidate, each point the median of its rounds.
+TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
+  const std::string in = model_file("tune_task"), out = ::testing::TempDir() + "/tune_task_out.onnx";
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o;
+  o.threads = {1};
+  o.points = 3;
+  o.runs = 2;
+  o.warmup = 1;
+  o.method = "minmax";
+  o.energy = false;
+  o.rounds = 3;
+  std::vector<std::string> timed;
+  o.measure = [&](const std::string& path, int, const CalibrationSample&) {
+    timed.push_back(path);
+    const bool first_round = std::count(timed.begin(), timed.end(), path) == 1;
+    return TuneCost{10.0 - quantize_nodes(path) + (first_round ? 100.0 : 0.0), 5.0};  // an outlier in round 1 only
+  };
+  std::map<std::string, int> asked;
+  o.task_metric = [&](const std::string& path) {
+    ++asked[path];
+    return double(quantize_nodes(path));  // the "task" gets worse with every int8 conv
+  };
+  o.task_metric_name = "int8 convs";
+  o.max_task_loss_set = true;
+  o.max_task_loss = 2;
+  auto r = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  const size_t n = r.value().points.size();
+  ASSERT_GE(n, 4u);
+  EXPECT_EQ(r.value().task_metric_name, "int8 convs");
+  for (const OnnxTunePoint& p : r.value().points) {
+    EXPECT_EQ(p.task_metric, double(p.int8_layers.size())) << p.label;
+    EXPECT_EQ(p.cost.latency_ms, 10.0 - double(p.int8_layers.size())) << p.label << ": the median leaves the round-1 outlier out";
+    EXPECT_EQ(p.within_budget, p.int8_layers.size() <= 2) << p.label;
+    EXPECT_EQ(p.energy_mj, 0.0);
+  }
+  size_t asks = 0;
+  for (const auto& [path, k] : asked) asks += size_t(k);
+  EXPECT_EQ(asks, n) << "once per candidate";
+  // Rounds: every candidate once, then all again in the same order.
+  ASSERT_EQ(timed.size(), 3 * n);
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(timed[i], timed[n + i]);
+    EXPECT_EQ(timed[i], timed[2 * n + i]);
+  }
+  const OnnxTunePoint& best = r.value().points[size_t(r.value().chosen)];
+  EXPECT_LE(best.int8_layers.size(), 2u);
+  EXPECT_EQ(quantize_nodes(out), int(best.int8_layers.size()));
+  // No rise allowed: only fp32 fits.
+  o.max_task_loss = 0;
+  timed.clear();
+  auto none = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(none.ok()) << none.status().message;
+  EXPECT_TRUE(none.value().points[size_t(none.value().chosen)].int8_layers.empty());
+  o.objective = "task";
+  o.task_metric = nullptr;
+  EXPECT_FALSE(tune_onnx_model(in, out, calib, eval, o).ok());
+}
+
+// bf16 per conv: the anchors and the path's bf16 convs, the candidates and
+// the output compiled; each point's quality is that of a session given the
+// same bf16 convs (SessionOptions::precision_only) on the same int8 file.
+TEST(TuneOnnx, Bf16PerConvWrittenCompiled) {
+  const std::string in = model_file("tune_bf16"), out = ::testing::TempDir() + "/tune_bf16_out.pareto";
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o;
+  o.formats = "int8,bf16";
+  o.threads = {1};
+  o.points = 4;
+  o.runs = 2;
+  o.warmup = 1;
+  o.rounds = 1;
+  o.method = "minmax";
+  auto refused = tune_onnx_model(in, ::testing::TempDir() + "/tune_bf16_out.onnx", calib, eval, o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message.find(".pareto"), std::string::npos) << refused.status().message;
+  o.formats = "int8,fp8";
+  EXPECT_FALSE(tune_onnx_model(in, out, calib, eval, o).ok());
+  o.formats = "int8,bf16";
+  o.max_quality_loss = 1e-12;  // only fp32 fits: the compiled output then reads as the float model
+  auto r = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  std::set<std::string> labels;
+  for (const OnnxTunePoint& p : r.value().points) {
+    labels.insert(p.label);
+    EXPECT_GT(p.energy_mj, 0.0) << p.label;
+  }
+  EXPECT_TRUE(labels.count("bf16 all"));
+  EXPECT_TRUE(labels.count("int8, bf16 ends"));
+  auto fp32 = Session::open(in, SessionOptions{});
+  auto compiled = Session::open(out, SessionOptions{});
+  ASSERT_TRUE(fp32.ok() && compiled.ok());
+  for (const CalibrationSample& x : eval) EXPECT_EQ(relative_l2(compiled.value()->run(x).value(), fp32.value()->run(x).value()), 0.0);
+  // Each bf16 point's quality loss is the float file's with those convs bf16.
+  for (const OnnxTunePoint& p : r.value().points) {
+    if (!p.int8_layers.empty() || p.bf16_layers.empty()) continue;
+    SessionOptions so;
+    so.optimize = true;
+    so.conv_precision = "bf16";
+    so.precision_only = p.bf16_layers;
+    auto s = Session::open(in, so);
+    ASSERT_TRUE(s.ok());
+    double num = 0, den = 0;
+    for (const CalibrationSample& x : eval) {
+      const std::vector<Tensor> got = s.value()->run(x).value(), want = fp32.value()->run(x).value();
+      const double e = relative_l2(got, want);
+      double d = 0;
+      for (int64_t k = 0; k < want[0].numel(); ++k) d += want[0].as_double(k) * want[0].as_double(k);
+      num += e * e * d, den += d;
+    }
+    EXPECT_NEAR(p.quality_loss, std::sqrt(num / den), 1e-12) << p.label;
+    if (kernels::bf16_conv_available()) {
+      EXPECT_GT(p.quality_loss, 0.0) << p.label << ": the 1x1 convs run in bf16";
+    }
+  }
+  if (!kernels::bf16_conv_available()) GTEST_SKIP() << "no AVX512-BF16/AMX-BF16 here: bf16-marked convs run in f32 (checked above: the same outputs)";
+  // With bf16 kernels: the convs the kernel serves in bf16 have a bf16 error,
+  // the others (too small a GEMM, Winograd's) none, and no bf16 move.
+  const std::map<std::string, pareto::testing::ConvCase> geometry = {{"a_conv", {1, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+                                                                     {"b_conv", {1, 16, 16, 16, 16, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}},
+                                                                     {"c_conv", {1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+                                                                     {"y_conv", {1, 16, 16, 16, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}}};
+  int served = 0;
+  for (const OnnxTuneLayer& l : r.value().layers) {
+    const bool bf16 = kernels::bf16_conv_preferred(pareto::testing::params_of(geometry.at(l.node)));
+    served += bf16;
+    EXPECT_EQ(l.bf16_sensitivity > 0, bf16) << l.node;
+  }
+  EXPECT_GE(served, 1);
+}
