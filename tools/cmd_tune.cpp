@@ -1,5 +1,5 @@
 // pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N]
-//   [--runs N] [--rounds 3] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]
+//   [--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]
 //   [--objective latency|memory|energy|quality|task] [--method M[,M...]] [--time-budget S] [--calib-limit N]
 //   [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--explain] [--json]
 // Chooses per conv int8, bf16 or fp32 and the thread count from measured points
@@ -146,7 +146,7 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
                            {"int8_ms", l.int8_ms}, {"bf16_ms", l.bf16_ms}, {"greedy_step", l.order}});
   for (const OnnxTunePoint& p : r.points)
     j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"bf16_layers", p.bf16_layers}, {"method", p.method}, {"threads", p.threads},
-                           {"latency_ms", p.cost.latency_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj},
+                           {"latency_ms", p.cost.latency_ms}, {"predicted_ms", p.predicted_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj},
                            {"quality_loss", p.quality_loss}, {"task_metric", r.task_metric_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.task_metric)},
                            {"frontier", p.frontier}, {"within_budget", p.within_budget}});
   j["task_metric"] = r.task_metric_name;
@@ -156,26 +156,39 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
   j["eval_samples"] = r.eval_samples;
   j["skipped_by_budget"] = r.skipped_by_budget;
   j["seconds"] = r.seconds;
+  j["measured"] = r.measured;
+  j["from_cache"] = r.from_cache;
+  j["generations_run"] = r.generations_run;
+  for (const OnnxTunePoint& p : r.searched)
+    j["searched"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"bf16_layers", p.bf16_layers}, {"method", p.method},
+                             {"predicted_ms", p.predicted_ms}, {"quality_loss", p.quality_loss},
+                             {"task_metric", r.task_metric_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.task_metric)}});
   return j;
 }
 
-// Latency against quality loss, every measured point (one per thread count).
+// Latency against quality loss (or the task metric when there is one),
+// every measured point (one per thread count).
 void write_plot(const OnnxTuneResult& r, const std::string& model, const std::string& path) {
+  const bool task = !r.task_metric_name.empty();
   std::vector<TunePlotPoint> pts;
-  std::vector<std::vector<std::string>> table{{"point", "int8 convs", "threads", "latency ms", "memory MiB", "quality loss", ""}};
-  char b[3][32];
+  std::vector<std::vector<std::string>> table{{"point", "int8 convs", "bf16 convs", "threads", "latency ms", "memory MiB", "energy mJ", "quality loss",
+                                               task ? r.task_metric_name : "", ""}};
+  char b[5][32];
   for (size_t i = 0; i < r.points.size(); ++i) {
     const OnnxTunePoint& p = r.points[i];
     const std::string label = p.label + " @" + std::to_string(p.threads);
-    pts.push_back({label, p.cost.latency_ms, std::max(p.quality_loss, 1e-9), p.frontier ? "front" : "other", int(i) == r.chosen});
+    pts.push_back({label, p.cost.latency_ms, std::max(task ? p.task_metric : p.quality_loss, 1e-9), p.frontier ? "front" : "other", int(i) == r.chosen});
     std::snprintf(b[0], sizeof b[0], "%.3f", p.cost.latency_ms);
     std::snprintf(b[1], sizeof b[1], "%.1f", p.cost.memory_mib);
-    std::snprintf(b[2], sizeof b[2], "%.3e", p.quality_loss);
-    table.push_back({p.label, std::to_string(p.int8_layers.size()) + "/" + std::to_string(r.layers.size()), std::to_string(p.threads), b[0], b[1], b[2],
-                     std::string(p.frontier ? "front" : "") + (int(i) == r.chosen ? " chosen" : "")});
+    std::snprintf(b[2], sizeof b[2], "%.2f", p.energy_mj);
+    std::snprintf(b[3], sizeof b[3], "%.3e", p.quality_loss);
+    std::snprintf(b[4], sizeof b[4], "%.4f", p.task_metric);
+    const std::string n = "/" + std::to_string(r.layers.size());
+    table.push_back({p.label, std::to_string(p.int8_layers.size()) + n, std::to_string(p.bf16_layers.size()) + n, std::to_string(p.threads), b[0], b[1], b[2],
+                     b[3], task ? b[4] : "", std::string(p.frontier ? "front" : "") + (int(i) == r.chosen ? " chosen" : "")});
   }
   std::ofstream f(path, std::ios::binary);
-  f << render_tune_plot("pareto tune: " + model, "latency, ms", "quality loss (relative L2 of the outputs)", true, pts, table);
+  f << render_tune_plot("pareto tune: " + model, "latency, ms", task ? r.task_metric_name : "quality loss (relative L2 of the outputs)", !task, pts, table);
   if (!f) fail(StatusCode::io_error, "cannot write the plot " + path);
 }
 
@@ -183,8 +196,7 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 
 // Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
-  static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--generations", "--population", "--seed", "--max-timed",
-                                                    "--anchor", "--max-bpw", "--max-kl", "--cache", "--test", "--group"};
+  static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group"};
   static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process", "--max-quality-loss", "--max-task-loss",
                                                      "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
@@ -197,7 +209,7 @@ int cmd_tune(const Args& a) {
   if (gguf) return cmd_tune_llm(a);
   if (a.positional.size() != 1 || !a.has("--calib") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N] "
-                  "[--runs N] [--rounds 3] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
+                  "[--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
                   "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
                   "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
@@ -212,6 +224,11 @@ int cmd_tune(const Args& a) {
   o.points = int(a.get_int("--points", 6, 0, 64));
   o.runs = int(a.get_int("--runs", 10, 1, 100000));
   o.rounds = int(a.get_int("--rounds", 3, 1, 100));
+  o.generations = int(a.get_int("--generations", 2, 0, 1000));
+  o.population = int(a.get_int("--population", 8, 0, 1000));
+  o.seed = uint64_t(a.get_int("--seed", 1, 0, int64_t(1) << 62));
+  o.max_timed = int(a.get_int("--max-timed", 8, 0, 256));
+  o.cache = a.get("--cache", "");
   o.max_latency_ms = a.get_double("--max-latency", 0, 0, 1e9);
   o.max_memory_mib = a.get_double("--max-memory", 0, 0, 1e9);
   o.max_quality_loss = a.get_double("--max-quality-loss", 0, 0, 1e9);
@@ -221,6 +238,7 @@ int cmd_tune(const Args& a) {
   if (a.has("--ocr-set")) {
     o.task_metric = ocr_task_metric(a, o.threads.back());
     o.task_metric_name = "OCR CER";
+    o.task_metric_key = a.get("--ocr-set") + "|" + a.get("--ocr-role") + "|" + a.get("--ocr-every", "1") + "|" + a.get("--ocr-models", "");
   } else if (a.has("--ocr-role") || a.has("--ocr-models") || a.has("--ocr-every")) {
     fail_argument("--ocr-role, --ocr-models and --ocr-every go with --ocr-set");
   }
@@ -248,6 +266,8 @@ int cmd_tune(const Args& a) {
               r.task_metric_name.empty() ? "" : "; task metric: ", r.task_metric_name.c_str());
   print_points(r);
   if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy candidates not measured\n", r.skipped_by_budget);
+  std::printf("scored %zu mixes (%d measured, %d from the cache; %d evolutionary generations), timed %zu of them\n", r.searched.size(), r.measured,
+              r.from_cache, r.generations_run, r.points.size() / std::max<size_t>(1, o.threads.size()));
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];
   std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8, %zu bf16); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(),
               out.c_str(), best.int8_layers.size(), r.layers.size(), best.bf16_layers.size(), r.seconds);

@@ -52,6 +52,21 @@ struct OnnxTuneOptions {
   double percentile = 99.99;
   std::vector<int> threads = {1};     // thread counts every point is timed at
   int points = 6;                     // points along the greedy path, besides the anchors
+  // Evolutionary search after the greedy path (first calibration method):
+  // children of the measured mixes by Pareto-rank tournament over the
+  // per-node cost model's time and the measured quality, uniform crossover,
+  // one conv moved one format step; seeded. Each child is quantized and
+  // scored; the ones on the (predicted time, quality) front are timed, at
+  // most max_timed of them.
+  int generations = 2, population = 8;
+  uint64_t seed = 1;
+  int max_timed = 8;
+  // Measured qualities (output error, task metric) kept in this JSON-lines
+  // file, keyed by the model file, the samples, the kernels and the mix: a
+  // rerun measures only what is new. task_metric_key names what the task
+  // metric reads (its data), so another set is not taken for this one.
+  std::string cache;
+  std::string task_metric_key;
   int rounds = 3;                     // timing rounds over all candidates in turn; a point's latency is the median of its rounds
   int runs = 10, warmup = 3;          // per timing (the in-process measure, and the per-node profiles);
                                       // timings run the first evaluation sample, compiled for its shapes
@@ -96,6 +111,7 @@ struct OnnxTunePoint {
   double quality_loss = 0;
   double task_metric = -1;     // OnnxTuneOptions::task_metric of the point's model (-1: none given)
   double energy_mj = 0;        // estimated per inference (0: not estimated)
+  double predicted_ms = 0;     // the per-node cost model's time (first thread count)
   bool frontier = false;       // no other point is at least as good on latency, memory, energy, quality loss and task metric and better on one
   bool within_budget = false;
 };
@@ -110,6 +126,9 @@ struct OnnxTuneResult {
   int eval_samples = 0;
   double seconds = 0;
   int skipped_by_budget = 0;  // greedy candidates left unmeasured by time_budget_s (each would be timed at every thread count)
+  std::vector<OnnxTunePoint> searched;  // every scored mix (quality, predicted time; not all timed)
+  int measured = 0, from_cache = 0;     // scored mixes measured now / read from the cache
+  int generations_run = 0;
 };
 
 // Tunes `in` on the calibration samples (ranges) and the evaluation

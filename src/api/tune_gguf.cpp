@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/guarded.h"
 #include "api/profile_llm.h"
+#include "api/tune_cache.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
@@ -51,51 +53,26 @@ void check_options(const LlmTuneOptions& o) {
     fail_argument("an energy budget or objective needs the energy estimate (it is off)");
 }
 
-// Measured qualities kept in a JSON-lines file, keyed by the model, the
-// evaluation and the mix: a second run with the same file measures only
-// what is new.
+// Measured qualities (KL, perplexity, top-1) in the tune cache, keyed by the mix.
 class QualityCache {
  public:
-  QualityCache(const std::string& path, const std::string& fingerprint) : path_(path), fingerprint_(fingerprint) {
-    if (path_.empty()) return;
-    std::ifstream f(path_);
-    for (std::string line; std::getline(f, line);) {
-      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || !j.contains("model") || !j["model"].is_string() || j["model"].get<std::string>() != fingerprint_)
-        continue;
-      if (!j.contains("mix") || !j.contains("kl") || !j.contains("ppl") || !j.contains("top1")) continue;
-      if (!j["mix"].is_string() || !j["kl"].is_number() || !j["ppl"].is_number() || !j["top1"].is_number()) continue;
-      known_[j["mix"].get<std::string>()] = {j["kl"].get<double>(), j["ppl"].get<double>(), j["top1"].get<double>()};
-    }
+  QualityCache(const std::string& path, const std::string& fingerprint) : cache_(path, fingerprint, {"kl", "ppl", "top1"}) {}
+  std::optional<MixQuality> find(const std::string& key) const {
+    const std::vector<double>* v = cache_.find(key);
+    if (!v) return std::nullopt;
+    return MixQuality{(*v)[0], (*v)[1], (*v)[2]};
   }
-  const MixQuality* find(const std::string& key) const {
-    auto it = known_.find(key);
-    return it == known_.end() ? nullptr : &it->second;
-  }
-  void add(const std::string& key, const MixQuality& q) {
-    known_[key] = q;
-    if (path_.empty()) return;
-    std::ofstream f(path_, std::ios::app);
-    // A line cut short by an earlier crash is ended first, so this entry is not lost with it.
-    f << "\n" << nlohmann::json{{"model", fingerprint_}, {"mix", key}, {"kl", q.kl}, {"ppl", q.ppl}, {"top1", q.top1}}.dump() << "\n";
-    if (!f) fail(StatusCode::io_error, "cannot append to the tune cache " + path_);
-  }
+  void add(const std::string& key, const MixQuality& q) { cache_.add(key, {q.kl, q.ppl, q.top1}); }
 
  private:
-  std::string path_, fingerprint_;
-  std::map<std::string, MixQuality> known_;
+  api::TuneCache cache_;
 };
 
 // What a measured quality depends on: the file (path, size, modification
 // time), the evaluation (text, context, chunks), the kernels it ran on
 // (packed kernels quantize activations per ISA) and how tune measures.
 std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const auto size = fs::file_size(in, ec);
-  const auto mtime = fs::last_write_time(in, ec).time_since_epoch().count();
-  return "tune-kl-v2|" + in + "|" + std::to_string(static_cast<unsigned long long>(size)) + "|" + std::to_string(static_cast<long long>(mtime)) + "|" +
-         std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks) + "|" +
+  return "tune-kl-v2|" + api::file_identity(in) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks) + "|" +
          kernels::kernel_summary();
 }
 
@@ -387,7 +364,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     const quant::MixMeasure measure = [&](const Mix& gm) {
       const Mix mix = expand(gm);
       const std::string key = quant::mix_key(mix);
-      if (const MixQuality* q = cache.find(key)) {
+      if (const std::optional<MixQuality> q = cache.find(key)) {
         ++r.from_cache;
         return *q;
       }

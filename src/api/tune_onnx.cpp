@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <random>
 #include <set>
 
 #include <unistd.h>
@@ -14,8 +16,10 @@
 
 #include "api/guarded.h"
 #include "api/median.h"
+#include "api/tune_cache.h"
 #include "api/tune_onnx_search.h"
 #include "core/error.h"
+#include "kernels/dispatch.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
 
@@ -208,6 +212,28 @@ struct Tuner {
   }
 };
 
+// What a measured quality depends on: the model file, the calibration and
+// evaluation samples, the quantizer's percentile, the kernels (bf16 and int8
+// arithmetic differ per ISA) and what the task metric reads.
+std::string fingerprint(const std::string& in, const std::vector<CalibrationSample>& calib, const std::vector<CalibrationSample>& eval,
+                        const OnnxTuneOptions& o) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the samples' names, shapes and bytes
+  auto add = [&](const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
+  };
+  for (const auto* set : {&calib, &eval}) {
+    for (const CalibrationSample& x : *set)
+      for (const auto& [name, tensor] : x) {
+        add(name.data(), name.size());
+        add(tensor.shape().data(), tensor.shape().size() * sizeof(int64_t));
+        add(tensor.raw(), tensor.nbytes());
+      }
+    add("|", 1);
+  }
+  return "tune-onnx-v1|" + api::file_identity(in) + "|" + std::to_string(h) + "|" + std::to_string(o.percentile) + "|" + kernels::kernel_summary() + "|" +
+         (o.task_metric ? o.task_metric_name + "|" + o.task_metric_key : "no task");
+}
+
 bool ends_with(const std::string& s, const std::string& tail) { return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0; }
 
 void check_options(const OnnxTuneOptions& o, const std::string& out, bool bf16) {
@@ -220,6 +246,8 @@ void check_options(const OnnxTuneOptions& o, const std::string& out, bool bf16) 
   if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy")) fail_argument("an energy budget or objective needs the energy estimate (it is off)");
   if (o.points < 0 || o.points > 64) fail_argument("points must be 0 to 64");
   if (o.rounds < 1 || o.rounds > 100) fail_argument("timing rounds must be 1 to 100");
+  if (o.generations < 0 || o.generations > 1000 || o.population < 0 || o.population > 1000 || o.max_timed < 0 || o.max_timed > 256)
+    fail_argument("generations and population must be 0 to 1000, max timed 0 to 256");
   if (!(o.time_budget_s >= 0)) fail_argument("the time budget must be 0 (none) or more seconds");
   if (!(o.max_task_loss >= 0)) fail_argument("the task-loss budget must be 0 or more");
   if (bf16 && !ends_with(out, ".pareto"))
@@ -318,49 +346,131 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     for (int k = 1; k <= options.points && !path.empty(); ++k) steps.insert(std::max<size_t>(1, path.size() * size_t(k) / size_t(options.points)));
     for (size_t n : steps)
       for (const std::string& m : methods) add("greedy " + std::to_string(n), m, path[n - 1].int8, path[n - 1].bf16, false);
-    // 3. Each one quantized (and compiled) and scored: its output error and task metric.
-    std::vector<CandidateFiles> files;
-    std::vector<OnnxTunePoint> scored;  // per measured mix, before timing
-    for (size_t c = 0; c < mixes.size(); ++c) {
-      const Mix& mix = mixes[c];
-      if (!mix.anchor && options.time_budget_s > 0 && now_seconds() - t.t0 > options.time_budget_s) {
-        r.skipped_by_budget = int(mixes.size() - c);
-        t.progress(3 + c, 0, "time budget spent: " + std::to_string(r.skipped_by_budget) + " greedy candidates left unmeasured");
-        break;
+    // 3. Each one quantized (and compiled) and scored: its output error and
+    // task metric (or both from the cache).
+    api::TuneCache cache(options.cache, fingerprint(in, calib, eval, options), {"quality_loss", "task_metric"});
+    std::vector<std::optional<CandidateFiles>> files;  // made when scored or timed
+    std::vector<OnnxTunePoint> scored;                 // per scored mix, before timing
+    std::set<std::string> seen_keys;                   // method + formats of every mix in `mixes`
+    const double fp32_total_ms = [&] {
+      double ms = 0;
+      for (const auto& [node, v] : fp32_ms) ms += v;
+      return ms;
+    }();
+    auto files_of = [&](size_t c) -> const CandidateFiles& {
+      if (!files[c]) {
+        const std::string name = "candidate-" + std::to_string(c);
+        for (const char* ext : {".onnx", ".pareto", "-timed.pareto"}) cleanup.paths.push_back(t.stem + name + ext);
+        files[c] = t.materialize(mixes[c], r.layers, name);
       }
-      const std::string name = "candidate-" + std::to_string(c);
-      for (const char* ext : {".onnx", ".pareto", "-timed.pareto"}) cleanup.paths.push_back(t.stem + name + ext);
-      files.push_back(t.materialize(mix, r.layers, name));
+      return *files[c];
+    };
+    auto score = [&](size_t c) {
+      const Mix& mix = mixes[c];
+      files.emplace_back();
+      const std::vector<int> formats = api::tune_formats_of(r.layers, {mix.int8, mix.bf16});
+      const std::string key = mix.method + ":" + api::tune_mix_key(formats);
       OnnxTunePoint p;
       p.label = mix.label, p.int8_layers = mix.int8, p.bf16_layers = mix.bf16, p.method = mix.method;
-      p.quality_loss = mix.int8.empty() && mix.bf16.empty() ? 0.0 : t.quality_loss(files.back().model);
-      p.task_metric = options.task_metric ? options.task_metric(files.back().model) : -1;
-      t.progress(3 + c, 2 + mixes.size() + 1, mix.label + ": loss " + std::to_string(p.quality_loss) +
-                                               (options.task_metric ? ", " + options.task_metric_name + " " + std::to_string(p.task_metric) : ""));
+      p.predicted_ms = api::tune_predicted_ms(r.layers, formats, fp32_total_ms);
+      if (const std::vector<double>* v = cache.find(key)) {
+        p.quality_loss = (*v)[0], p.task_metric = (*v)[1];
+        ++r.from_cache;
+      } else {
+        const bool plain = mix.int8.empty() && mix.bf16.empty();
+        p.quality_loss = plain ? 0.0 : t.quality_loss(files_of(c).model);
+        p.task_metric = options.task_metric ? options.task_metric(plain ? in : files_of(c).model) : -1;
+        cache.add(key, {p.quality_loss, p.task_metric});
+        ++r.measured;
+      }
+      t.progress(3 + c, 0, mix.label + ": loss " + std::to_string(p.quality_loss) +
+                               (options.task_metric ? ", " + options.task_metric_name + " " + std::to_string(p.task_metric) : ""));
       scored.push_back(std::move(p));
+    };
+    for (const Mix& m : mixes) seen_keys.insert(m.method + ":" + api::tune_mix_key(api::tune_formats_of(r.layers, {m.int8, m.bf16})));
+    auto budget_spent = [&] { return options.time_budget_s > 0 && now_seconds() - t.t0 > options.time_budget_s; };
+    const size_t planned = mixes.size();
+    for (size_t c = 0; c < planned; ++c) {
+      if (!mixes[c].anchor && budget_spent()) {
+        r.skipped_by_budget = int(planned - c);
+        t.progress(3 + c, 0, "time budget spent: " + std::to_string(r.skipped_by_budget) + " greedy candidates left unmeasured");
+        mixes.resize(c);
+        break;
+      }
+      score(c);
     }
     const double fp32_task = scored.front().task_metric;  // mixes[0] is fp32, always measured
-    // 4. Timed at every thread count: rounds over all candidates in turn (a
+    // The evolutionary search (first method): children of the scored mixes.
+    std::mt19937_64 rng(options.seed);
+    for (int g = 1; g <= options.generations && !budget_spent(); ++g) {
+      std::vector<api::TuneCandidate> population;
+      for (const OnnxTunePoint& p : scored)
+        if (p.method.empty() || p.method == methods.front()) {
+          api::TuneCandidate cand{api::tune_formats_of(r.layers, {p.int8_layers, p.bf16_layers}), p.predicted_ms, {}};
+          if (options.task_metric) cand.quality.push_back(p.task_metric);
+          cand.quality.push_back(p.quality_loss);
+          population.push_back(std::move(cand));
+        }
+      std::set<std::string> seen_formats;  // this method's mixes: keys without the method
+      for (const std::string& k : seen_keys)
+        if (k.rfind(methods.front() + ":", 0) == 0) seen_formats.insert(k.substr(methods.front().size() + 1));
+        else if (k.rfind(":", 0) == 0) seen_formats.insert(k.substr(1));  // no int8: no method
+      const std::vector<std::vector<int>> children = api::tune_evolve(population, r.layers, formats, options.population, rng, seen_formats);
+      for (const std::vector<int>& f : children) {
+        const api::TuneMix m = api::tune_mix_of(r.layers, f);
+        const std::string method = m.int8.empty() ? "" : methods.front();
+        seen_keys.insert(method + ":" + api::tune_mix_key(f));
+        mixes.push_back({"evolved g" + std::to_string(g) + (methods.size() > 1 && !m.int8.empty() ? " " + method : ""), method, m.int8, m.bf16, false});
+        score(mixes.size() - 1);
+      }
+      r.generations_run = g;
+      if (children.empty()) break;  // the space is exhausted
+    }
+    r.searched = scored;
+    // 4. Timed at every thread count: the anchors and greedy points, and the
+    // evolved points on the front of (predicted time, quality), fastest
+    // predicted first, at most max_timed; rounds over all of them in turn (a
     // slow spell of the machine then lands on every candidate alike), the
     // median of each; energy estimated once.
-    std::vector<std::vector<double>> ms(scored.size() * options.threads.size());
+    std::vector<size_t> timed;
+    {
+      std::vector<api::TuneCandidate> all;
+      for (const OnnxTunePoint& p : scored) {
+        api::TuneCandidate cand{{}, p.predicted_ms, {}};
+        if (options.task_metric) cand.quality.push_back(p.task_metric);
+        cand.quality.push_back(p.quality_loss);
+        all.push_back(std::move(cand));
+      }
+      const std::vector<int> rank = api::tune_pareto_ranks(all);
+      std::vector<size_t> evolved;
+      for (size_t c = 0; c < scored.size(); ++c) {
+        if (c < planned) timed.push_back(c);
+        else if (rank[c] == 0) evolved.push_back(c);
+      }
+      std::stable_sort(evolved.begin(), evolved.end(), [&](size_t a, size_t b) { return scored[a].predicted_ms < scored[b].predicted_ms; });
+      if (evolved.size() > size_t(options.max_timed)) evolved.resize(size_t(options.max_timed));
+      timed.insert(timed.end(), evolved.begin(), evolved.end());
+    }
+    const size_t nt = options.threads.size();
+    std::vector<std::vector<double>> ms(timed.size() * nt);
     std::vector<double> memory(ms.size(), 0), energy(ms.size(), 0);
     for (int round = 0; round < std::max(1, options.rounds); ++round) {
-      for (size_t c = 0; c < scored.size(); ++c)
-        for (size_t k = 0; k < options.threads.size(); ++k) {
-          const TuneCost cost = t.measure(files[c].timed, options.threads[k]);
-          ms[c * options.threads.size() + k].push_back(cost.latency_ms);
-          memory[c * options.threads.size() + k] = std::max(memory[c * options.threads.size() + k], cost.memory_mib);
-          if (round == 0 && options.energy) energy[c * options.threads.size() + k] = t.energy_mj(files[c].timed, options.threads[k]);
+      for (size_t i = 0; i < timed.size(); ++i)
+        for (size_t k = 0; k < nt; ++k) {
+          const std::string& model = files_of(timed[i]).timed;
+          const TuneCost cost = t.measure(model, options.threads[k]);
+          ms[i * nt + k].push_back(cost.latency_ms);
+          memory[i * nt + k] = std::max(memory[i * nt + k], cost.memory_mib);
+          if (round == 0 && options.energy) energy[i * nt + k] = t.energy_mj(model, options.threads[k]);
         }
       t.progress(3 + scored.size(), 0, "timing round " + std::to_string(round + 1) + " of " + std::to_string(std::max(1, options.rounds)));
     }
-    for (size_t c = 0; c < scored.size(); ++c)
-      for (size_t k = 0; k < options.threads.size(); ++k) {
-        OnnxTunePoint p = scored[c];
+    for (size_t i = 0; i < timed.size(); ++i)
+      for (size_t k = 0; k < nt; ++k) {
+        OnnxTunePoint p = scored[timed[i]];
         p.threads = options.threads[k];
-        p.cost = {median(ms[c * options.threads.size() + k]), memory[c * options.threads.size() + k]};
-        p.energy_mj = energy[c * options.threads.size() + k];
+        p.cost = {median(ms[i * nt + k]), memory[i * nt + k]};
+        p.energy_mj = energy[i * nt + k];
         r.points.push_back(std::move(p));
       }
     // 5. The front, the choice, and the chosen model written.

@@ -26,6 +26,11 @@ struct Choice {
   double ms, error;
 };
 
+// Can the layer take this format (0 fp32, 1 bf16, 2 int8)?
+bool allowed(const OnnxTuneLayer& l, const TuneFormats& f, int format) {
+  return format == 0 || (format == 1 && f.bf16 && l.bf16_sensitivity > 0) || (format == 2 && f.int8);
+}
+
 std::vector<Choice> choices(const OnnxTuneLayer& l, const TuneFormats& f) {
   std::vector<Choice> c{{0, l.fp32_ms, 0.0}};
   // An output exactly the fp32 one: the kernel kept this conv in f32 (Winograd, tiny, depthwise): not a choice.
@@ -111,6 +116,90 @@ std::vector<TuneMix> tune_greedy_path(std::vector<OnnxTuneLayer>& layers, const 
     path.push_back(std::move(mix));
   }
   return path;
+}
+
+std::vector<int> tune_formats_of(const std::vector<OnnxTuneLayer>& layers, const TuneMix& mix) {
+  const std::set<std::string> int8(mix.int8.begin(), mix.int8.end()), bf16(mix.bf16.begin(), mix.bf16.end());
+  std::vector<int> f;
+  for (const OnnxTuneLayer& l : layers) f.push_back(int8.count(l.node) ? 2 : bf16.count(l.node) ? 1 : 0);
+  return f;
+}
+
+TuneMix tune_mix_of(const std::vector<OnnxTuneLayer>& layers, const std::vector<int>& formats) {
+  TuneMix m;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (formats[i] == 2) m.int8.push_back(layers[i].node);
+    if (formats[i] == 1) m.bf16.push_back(layers[i].node);
+  }
+  return m;
+}
+
+std::string tune_mix_key(const std::vector<int>& formats) {
+  std::string k;
+  for (int f : formats) k += f == 2 ? '8' : f == 1 ? 'b' : 'f';
+  return k;
+}
+
+double tune_predicted_ms(const std::vector<OnnxTuneLayer>& layers, const std::vector<int>& formats, double fp32_total_ms) {
+  double ms = fp32_total_ms;
+  for (size_t i = 0; i < layers.size(); ++i)
+    ms += (formats[i] == 2 ? layers[i].int8_ms : formats[i] == 1 ? layers[i].bf16_ms : layers[i].fp32_ms) - layers[i].fp32_ms;
+  return ms;
+}
+
+std::vector<int> tune_pareto_ranks(const std::vector<TuneCandidate>& population) {
+  auto measures_of = [](const TuneCandidate& c) {
+    std::vector<double> m{c.predicted_ms};
+    m.insert(m.end(), c.quality.begin(), c.quality.end());
+    return m;
+  };
+  std::vector<int> rank(population.size(), -1);
+  for (int r = 0, left = int(population.size()); left > 0; ++r) {
+    std::vector<size_t> front;
+    for (size_t i = 0; i < population.size(); ++i) {
+      if (rank[i] >= 0) continue;
+      const std::vector<double> mi = measures_of(population[i]);
+      bool dominated = false;
+      for (size_t j = 0; j < population.size() && !dominated; ++j) {
+        if (j == i || rank[j] >= 0) continue;
+        const std::vector<double> mj = measures_of(population[j]);
+        bool no_worse = true, better = false;
+        for (size_t k = 0; k < mi.size(); ++k) no_worse &= mj[k] <= mi[k], better |= mj[k] < mi[k];
+        dominated = no_worse && better;
+      }
+      if (!dominated) front.push_back(i);
+    }
+    for (size_t i : front) rank[i] = r;
+    left -= int(front.size());
+  }
+  return rank;
+}
+
+std::vector<std::vector<int>> tune_evolve(const std::vector<TuneCandidate>& population, const std::vector<OnnxTuneLayer>& layers,
+                                          const TuneFormats& formats, int count, std::mt19937_64& rng, std::set<std::string>& seen) {
+  std::vector<std::vector<int>> children;
+  if (population.empty() || layers.empty()) return children;
+  const std::vector<int> rank = tune_pareto_ranks(population);
+  auto pick = [&]() -> const std::vector<int>& {
+    const size_t a = size_t(rng() % population.size()), b = size_t(rng() % population.size());
+    return population[rank[b] < rank[a] ? b : a].formats;
+  };
+  // Bounded attempts: a small space may have fewer new mixes than asked for.
+  for (int attempt = 0; attempt < 20 * count && int(children.size()) < count; ++attempt) {
+    const std::vector<int>& p1 = pick();
+    const std::vector<int>& p2 = pick();
+    std::vector<int> child(layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) child[i] = rng() % 2 ? p1[i] : p2[i];
+    const size_t i = size_t(rng() % layers.size());
+    const int step = rng() % 2 ? 1 : -1;
+    for (int to = child[i] + step; to >= 0 && to <= 2; to += step)
+      if (allowed(layers[i], formats, to)) {
+        child[i] = to;
+        break;
+      }
+    if (seen.insert(tune_mix_key(child)).second) children.push_back(std::move(child));
+  }
+  return children;
 }
 
 void tune_mark_frontier(std::vector<OnnxTunePoint>& points) {

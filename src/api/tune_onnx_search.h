@@ -2,6 +2,8 @@
 // greedy path over conv formats, the Pareto front and the choice under the
 // budgets. tune_onnx.cpp measures what these order and choose.
 #pragma once
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,34 @@ struct TuneMix {
 // first moves it). The steps in order; the last one is where no move saves
 // time any more.
 std::vector<TuneMix> tune_greedy_path(std::vector<OnnxTuneLayer>& layers, const TuneFormats& formats);
+
+// A mix as a format per layer (0 fp32, 1 bf16, 2 int8), and back.
+std::vector<int> tune_formats_of(const std::vector<OnnxTuneLayer>& layers, const TuneMix& mix);
+TuneMix tune_mix_of(const std::vector<OnnxTuneLayer>& layers, const std::vector<int>& formats);
+std::string tune_mix_key(const std::vector<int>& formats);  // one letter per layer: f, b, 8
+
+// The per-node cost model: the whole fp32 model's time with each conv's
+// node time replaced by its time in the mix's format (the per-node profiles
+// of the all-fp32, all-bf16 and all-int8 models). It ranks candidates for
+// the evolutionary search and for timing; every point shown is timed.
+double tune_predicted_ms(const std::vector<OnnxTuneLayer>& layers, const std::vector<int>& formats, double fp32_total_ms);
+
+// A measured candidate as the evolutionary search sees it.
+struct TuneCandidate {
+  std::vector<int> formats;
+  double predicted_ms = 0;
+  std::vector<double> quality;  // measured, lower is better: the task metric (when given) and the output error
+};
+
+// Pareto ranks (0: the front) over predicted time and the quality measures.
+std::vector<int> tune_pareto_ranks(const std::vector<TuneCandidate>& population);
+
+// One generation: up to `count` children not in `seen` (keys; the children's
+// are added), each from two parents chosen by binary tournament on Pareto
+// rank, uniform crossover per conv, then one conv moved one format step
+// (among the formats that conv can take). Deterministic for a given rng.
+std::vector<std::vector<int>> tune_evolve(const std::vector<TuneCandidate>& population, const std::vector<OnnxTuneLayer>& layers,
+                                          const TuneFormats& formats, int count, std::mt19937_64& rng, std::set<std::string>& seen);
 
 // Marks the points no other point dominates on latency, memory, energy,
 // quality loss and task metric.

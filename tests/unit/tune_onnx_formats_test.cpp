@@ -139,7 +139,8 @@ TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   }
   size_t asks = 0;
   for (const auto& [path, k] : asked) asks += size_t(k);
-  EXPECT_EQ(asks, n) << "once per candidate";
+  EXPECT_EQ(asks, r.value().searched.size()) << "once per scored candidate (the evolved ones too; not all are timed)";
+  EXPECT_EQ(asked.size(), asks) << "each a file of its own";
   // Rounds: every candidate once, then all again in the same order.
   ASSERT_EQ(timed.size(), 3 * n);
   for (size_t i = 0; i < n; ++i) {
@@ -230,4 +231,99 @@ TEST(TuneOnnx, Bf16PerConvWrittenCompiled) {
     EXPECT_EQ(l.bf16_sensitivity > 0, bf16) << l.node;
   }
   EXPECT_GE(served, 1);
+}
+
+TEST(TuneOnnxSearch, EvolveMakesNewChildrenWithinEachConvsFormats) {
+  // b cannot take bf16 (its bf16 output equals fp32's).
+  std::vector<OnnxTuneLayer> layers = {layer("a", 10, 6, 0.01, 4, 0.05), layer("b", 5, 4, 0.0, 3, 0.001), layer("c", 3, 2, 0.02, 2.9, 0.1)};
+  const api::TuneFormats both{true, true};
+  std::vector<api::TuneCandidate> population = {{{0, 0, 0}, 18, {0.0}}, {{2, 2, 2}, 9.9, {0.2}}, {{1, 0, 1}, 14, {0.03}}};
+  auto run = [&](uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::set<std::string> seen = {"fff", "888", "bfb"};
+    const auto children = api::tune_evolve(population, layers, both, 6, rng, seen);
+    EXPECT_EQ(seen.size(), 3 + children.size()) << "each child's key joins the seen set";
+    return children;
+  };
+  const auto children = run(7);
+  ASSERT_FALSE(children.empty());
+  EXPECT_LE(children.size(), 6u);
+  std::set<std::string> keys;
+  for (const std::vector<int>& c : children) {
+    ASSERT_EQ(c.size(), 3u);
+    EXPECT_NE(c[1], 1) << "b has no bf16";
+    const std::string k = api::tune_mix_key(c);
+    EXPECT_TRUE(keys.insert(k).second) << k << " twice";
+    EXPECT_TRUE(k != "fff" && k != "888" && k != "bfb") << k << " was measured already";
+  }
+  EXPECT_EQ(run(7), children) << "seeded: the same children";
+  // int8 only, one layer: three mixes at most (fp32, int8), both seen: none new.
+  std::vector<OnnxTuneLayer> one = {layers[0]};
+  std::mt19937_64 rng(1);
+  std::set<std::string> seen = {"f", "8"};
+  EXPECT_TRUE(api::tune_evolve({{{0}, 10, {0}}, {{2}, 4, {0.05}}}, one, {true, false}, 4, rng, seen).empty());
+  // The cost model: fp32 total with each conv's time swapped for its format's.
+  EXPECT_DOUBLE_EQ(api::tune_predicted_ms(layers, {2, 0, 1}, 30), 30 - 10 + 4 - 3 + 2);
+  // Ranks: the two ends and the middle point are each best somewhere; a point worse than (1,0,1) on both is rank 1.
+  population.push_back({{1, 0, 0}, 15, {0.04}});
+  EXPECT_EQ(api::tune_pareto_ranks(population), (std::vector<int>{0, 0, 0, 1}));
+}
+
+// A rerun with the same cache measures nothing again (no evolution, so the
+// same mixes); a line of junk in the cache is skipped. With evolution the
+// children are scored, and the timed ones are on the (predicted time,
+// quality) front.
+TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
+  const std::string in = model_file("tune_cache"), out = ::testing::TempDir() + "/tune_cache_out.onnx";
+  const std::string cache = ::testing::TempDir() + "/tune_cache_" + std::to_string(getpid()) + ".jsonl";
+  std::remove(cache.c_str());
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o;
+  o.threads = {1};
+  o.points = 3;
+  o.runs = 2;
+  o.warmup = 1;
+  o.rounds = 1;
+  o.method = "minmax";
+  o.energy = false;
+  o.generations = 0;
+  o.cache = cache;
+  o.measure = [](const std::string& path, int, const CalibrationSample&) { return TuneCost{10.0 - quantize_nodes(path), 5.0}; };
+  auto first = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(first.ok()) << first.status().message;
+  EXPECT_GT(first.value().measured, 0);
+  EXPECT_EQ(first.value().from_cache, 0);
+  std::ofstream(cache, std::ios::app) << "{\"model\": 3, \"mix\"\nnot json\n";
+  auto second = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(second.ok()) << second.status().message;
+  EXPECT_EQ(second.value().measured, 0);
+  EXPECT_EQ(second.value().from_cache, first.value().measured);
+  ASSERT_EQ(second.value().searched.size(), first.value().searched.size());
+  for (size_t i = 0; i < first.value().searched.size(); ++i)
+    EXPECT_EQ(second.value().searched[i].quality_loss, first.value().searched[i].quality_loss) << first.value().searched[i].label;
+  // Other samples: another fingerprint, measured again.
+  auto other = tune_onnx_model(in, out, samples(2, 4), eval, o);
+  ASSERT_TRUE(other.ok());
+  EXPECT_GT(other.value().measured, 0);
+  EXPECT_EQ(other.value().from_cache, 0);
+  // Evolution: children scored (labelled by generation), each mix once.
+  o.cache.clear();
+  o.generations = 3;
+  o.population = 4;
+  o.max_timed = 2;
+  auto evolved = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(evolved.ok()) << evolved.status().message;
+  const OnnxTuneResult& e = evolved.value();
+  EXPECT_GE(e.generations_run, 1);
+  std::set<std::string> keys;
+  int children = 0, timed_children = 0;
+  for (const OnnxTunePoint& p : e.searched) {
+    EXPECT_TRUE(keys.insert(p.method + ":" + api::tune_mix_key(api::tune_formats_of(e.layers, {p.int8_layers, p.bf16_layers}))).second) << p.label;
+    children += p.label.rfind("evolved g", 0) == 0;
+    EXPECT_GT(p.predicted_ms, 0.0) << p.label;
+  }
+  EXPECT_GT(children, 0);
+  for (const OnnxTunePoint& p : e.points) timed_children += p.label.rfind("evolved g", 0) == 0;
+  EXPECT_LE(timed_children, 2);
+  std::remove(cache.c_str());
 }

@@ -29,6 +29,7 @@ OnnxTuneOptions counting_options() {
   o.runs = 2;
   o.warmup = 1;
   o.method = "minmax";
+  o.generations = 0;  // the anchors and the greedy path only (evolution: tune_onnx_formats_test)
   o.measure = [](const std::string& path, int threads, const CalibrationSample&) {
     return TuneCost{10.0 - quantize_nodes(path), 5.0 + threads};
   };

@@ -1,0 +1,31 @@
+// pareto tune's cache of measured qualities: a JSON-lines file, one object
+// per measured mix with the model fingerprint, the mix key and named
+// numbers ({"model": F, "mix": K, "kl": ..., "ppl": ...}). A rerun with the
+// same file measures only what is new (resumes). Lines of another model or
+// kernel set, malformed lines and lines cut short by a crash are skipped.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pareto::api {
+
+class TuneCache {
+ public:
+  // `fields`: the numbers each entry must carry, in the order find/add use.
+  TuneCache(std::string path, std::string fingerprint, std::vector<std::string> fields);
+  // The values stored for `key` (in the order of `fields`), or null.
+  const std::vector<double>* find(const std::string& key) const;
+  // Keeps and appends (when there is a file) one entry.
+  void add(const std::string& key, const std::vector<double>& values);
+
+ private:
+  std::string path_, fingerprint_;
+  std::vector<std::string> fields_;
+  std::map<std::string, std::vector<double>> known_;
+};
+
+// Identifies a file as it is now: its path, size and modification time.
+std::string file_identity(const std::string& path);
+
+}  // namespace pareto::api
