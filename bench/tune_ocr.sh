@@ -9,7 +9,7 @@
 # rounds over all candidates in turn, 20 runs each (this VM's single-thread
 # times jump between two levels ~40% apart from one process to the next).
 # usage: bash bench/tune_ocr.sh [--models "det rec cls"] [--out DIR] [-- TUNE OPTIONS]
-# Writes DIR/{det,rec,cls}.{json,log,pareto} and prints a table per model
+# Writes DIR/{det,rec,cls}.{json,log,pareto,html} and prints a table per model
 # (every measured point) and the chosen point's format per conv.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +45,8 @@ declare -A file=([det]=ch_PP-OCRv4_det_infer [rec]=ch_PP-OCRv4_rec_infer [cls]=c
 for r in $roles; do
   t0=$(date +%s)
   "$p" tune "$models/${file[$r]}.onnx" --calib "$calib/$r" --eval "$eval/$r" --formats int8,bf16 --threads 1,2 --rounds 5 --runs 20 \
-    --ocr-set "$set_dir" --ocr-role "$r" --ocr-models "$models" --max-task-loss 0 --json -o "$out/$r.pareto" "${extra[@]}" > "$out/$r.json" 2> "$out/$r.log"
+    --ocr-set "$set_dir" --ocr-role "$r" --ocr-models "$models" --max-task-loss 0 --json -o "$out/$r.pareto" \
+    --plot "$out/$r.html" "${extra[@]}" > "$out/$r.json" 2> "$out/$r.log"
   echo "tune_ocr: $r done in $(( $(date +%s) - t0 )) s" >&2
 done
 node - "$out" $roles <<'JS'
@@ -55,14 +56,16 @@ for (const r of roles) {
   const j = JSON.parse(fs.readFileSync(`${dir}/${r}.json`, 'utf8'));
   const n = j.layers.length;
   console.log(`\n${r}: ${n} convs, ${j.seconds.toFixed(0)} s; CER on the OCR set with this model tuned (the others fp32)`);
-  console.log('| point | int8 / bf16 convs | threads | latency ms | peak RSS MiB | energy mJ (est.) | output error | CER | |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| point | int8 / bf16 convs | threads | latency ms | predicted ms (1 thread) | peak RSS MiB | energy mJ (est.) | output error | CER | |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   j.points.forEach((p, i) => {
     const marks = [p.frontier ? 'front' : '', p.within_budget ? '' : 'CER above fp32', i === j.chosen ? '**chosen**' : ''].filter(Boolean).join(', ');
-    console.log(`| ${p.label} | ${p.int8_layers.length} / ${p.bf16_layers.length} | ${p.threads} | ${p.latency_ms.toFixed(2)} | ${p.memory_mib.toFixed(1)} | ${p.energy_mj.toFixed(1)} | ${p.quality_loss.toExponential(2)} | ${(100 * p.task_metric).toFixed(2)}% | ${marks} |`);
+    console.log(`| ${p.label} | ${p.int8_layers.length} / ${p.bf16_layers.length} | ${p.threads} | ${p.latency_ms.toFixed(2)} | ${p.predicted_ms.toFixed(2)} | ${p.memory_mib.toFixed(1)} | ${p.energy_mj.toFixed(1)} | ${p.quality_loss.toExponential(2)} | ${(100 * p.task_metric).toFixed(2)}% | ${marks} |`);
   });
   const c = j.points[j.chosen];
   console.log(`chosen: ${c.label} at ${c.threads} thread(s): ${j.reason}`);
+  const threads = [...new Set(j.points.map((p) => p.threads))];
+  console.log(`scored ${j.searched.length} mixes (${j.generations_run} evolutionary generations), timed ${j.points.length / threads.length} at ${threads.join(' and ')} thread(s)`);
   const fmt = (l) => (c.int8_layers.includes(l.node) ? 'int8' : c.bf16_layers.includes(l.node) ? 'bf16' : 'fp32');
   console.log('per conv (chosen format, node ms in fp32 / bf16 / int8 at the first thread count, output error alone in bf16 / int8, greedy step):');
   for (const l of j.layers)

@@ -83,6 +83,8 @@ int cmd_ocr(const Args& a) {
     throw Error(p.status().code, p.status().message + " (a model missing from " + dir.value() +
                                      "? fetch them with `bash scripts/fetch-models.sh` from the pareto checkout)");
   const double open_seconds = now_seconds() - t_open;
+  if (a.has("--score") && !a.positional.empty()) fail_argument("--score reads the set's own images: give no images beside it");
+  if (a.has("--every") && !a.has("--score")) fail_argument("--every goes with --score");
   if (a.has("--score")) {
     auto s = ocr::score_set(*p.value(), a.get("--score"), int(a.get_int("--every", 1, 1, 1 << 20)));
     if (!s.ok()) throw Error(s.status().code, s.status().message);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -98,6 +99,24 @@ std::function<double(const std::string&)> ocr_task_metric(const Args& a, int thr
     auto p = take(ocr::Pipeline::open(models, o));
     return take(ocr::score_set(*p, set, every)).cer();
   };
+}
+
+// What the OCR task metric reads, for tune's cache: the set (its folder,
+// and truth.json's size and time), the role, the sampling and the models
+// (each file's size and time), so a changed set or model is measured again.
+std::string ocr_task_key(const Args& a) {
+  namespace fs = std::filesystem;
+  auto identity = [](const fs::path& p) {
+    std::error_code ec;
+    const auto size = fs::file_size(p, ec);
+    const auto time = fs::last_write_time(p, ec).time_since_epoch().count();
+    return fs::absolute(p, ec).string() + ":" + std::to_string(static_cast<unsigned long long>(size)) + ":" + std::to_string(static_cast<long long>(time));
+  };
+  std::string key = identity(fs::path(a.get("--ocr-set")) / "truth.json") + "|" + a.get("--ocr-role") + "|" + a.get("--ocr-every", "1");
+  auto dir = find_model_dir(ocr_models(), a.get("--ocr-models"));
+  if (dir.ok())
+    for (const auto& e : fs::directory_iterator(dir.value())) key += "|" + identity(e.path());
+  return key;
 }
 
 std::vector<CalibrationSample> samples_of(const Session& s, const std::string& dir, int limit) {
@@ -197,7 +216,7 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 // Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
   static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group"};
-  static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process", "--max-quality-loss", "--max-task-loss",
+  static const std::vector<std::string> onnx_only = {"--calib", "--method", "--calib-limit", "--in-process", "--max-task-loss",
                                                      "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
     if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
@@ -211,7 +230,7 @@ int cmd_tune(const Args& a) {
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N] "
                   "[--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
                   "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
-                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--explain] [--json]");
+                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--plot FILE.html] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   auto s = take(Session::open(in, SessionOptions{}));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));
@@ -238,7 +257,7 @@ int cmd_tune(const Args& a) {
   if (a.has("--ocr-set")) {
     o.task_metric = ocr_task_metric(a, o.threads.back());
     o.task_metric_name = "OCR CER";
-    o.task_metric_key = a.get("--ocr-set") + "|" + a.get("--ocr-role") + "|" + a.get("--ocr-every", "1") + "|" + a.get("--ocr-models", "");
+    o.task_metric_key = ocr_task_key(a);
   } else if (a.has("--ocr-role") || a.has("--ocr-models") || a.has("--ocr-every")) {
     fail_argument("--ocr-role, --ocr-models and --ocr-every go with --ocr-set");
   }

@@ -100,8 +100,9 @@ class Pipeline {
 // lists {file, lines} (bench/ocr/make_set.mjs writes it). The read lines and
 // the truth lines are each joined with '\n' (a missed or extra line costs
 // its characters) and compared by edit distance over Unicode code points;
-// spaces count, only spaces at either end of a line are dropped (for both
-// alike), as bench/ocr/score.mjs scores ONNX Runtime's pipeline.
+// spaces count, only spaces at either end of a read line are dropped (the
+// truth has none), as bench/ocr/score.mjs scores ONNX Runtime's pipeline
+// and pareto's alike. Image paths in truth.json stay inside set_dir.
 struct SetScore {
   int images = 0, lines = 0, exact_lines = 0;  // exact: the i-th line read equals the i-th line of the truth
   int64_t chars = 0, errors = 0;               // truth code points; edits

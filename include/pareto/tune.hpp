@@ -85,8 +85,8 @@ struct OnnxTuneOptions {
   bool energy = true;                 // estimate each point's energy per inference (the profiler's device model)
   std::string objective = "latency";  // what the chosen point minimizes: latency, memory, energy, quality (output error) or task
   std::string work_dir;               // where candidate files go (default: next to the output)
-  // Past this many seconds no further greedy point is started (0: no
-  // limit); fp32 and the int8 anchors are always measured.
+  // Past this many seconds no further greedy point or evolved child is
+  // scored (0: no limit); fp32 and the anchors are always measured.
   double time_budget_s = 0;
   TuneMeasure measure;                // null: in-process
   std::string memory_what = "activation arena";  // what TuneCost::memory_mib is, for the report

@@ -41,6 +41,9 @@ TEST(OcrScore, EditDistanceCountsCodePoints) {
   // A malformed byte is one character of its own, never read past the end.
   EXPECT_EQ(edit_distance_utf8(std::string("a\xE4", 2), "a"), 1);
   EXPECT_EQ(edit_distance_utf8(std::string("\xF0\x9F\x98\x80", 4), "x"), 1);  // one 4-byte code point
+  // A stray byte equals no real character (not U+00E9 for 0xE9).
+  EXPECT_EQ(edit_distance_utf8(std::string("\xE9", 1), "\u00e9"), 1);
+  EXPECT_EQ(edit_distance_utf8(std::string("\x80", 1), "\u0080"), 1);
 }
 
 TEST(OcrScore, SetScoreCountsMissedLinesAndTakesEveryNth) {
@@ -75,6 +78,8 @@ TEST(OcrScore, SetScoreCountsMissedLinesAndTakesEveryNth) {
   EXPECT_EQ(all.value().errors, want_ac + edit_distance_utf8("Battery level is low\nnot printed", read("b.png")));
   EXPECT_GE(all.value().errors, want_ac + 12);
   EXPECT_DOUBLE_EQ(all.value().cer(), double(all.value().errors) / double(all.value().chars));
+  // Exact lines: a's if read exactly, never b's second or c's (the '!').
+  EXPECT_EQ(all.value().exact_lines, (a == "Open source inference engine") + (read("b.png") == "Battery level is low"));
   // Every second image: a and c.
   auto half = pareto::ocr::score_set(*p.value(), dir, 2);
   ASSERT_TRUE(half.ok()) << half.status().to_string();
@@ -89,7 +94,8 @@ TEST(OcrScore, MalformedTruthNamesTheFile) {
   auto p = pareto::ocr::Pipeline::open(models());
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   for (const std::string& bad : {std::string("[{\"file\": \"a.png\""), std::string("{\"file\": 1}"), std::string("[{\"file\": \"a.png\", \"lines\": [3]}]"),
-                                 std::string("[{\"lines\": []}]")}) {
+                                 std::string("[{\"lines\": []}]"), std::string("[{\"file\": \"../x.png\", \"lines\": []}]"),
+                                 std::string("[{\"file\": \"/etc/x.png\", \"lines\": []}]")}) {
     std::ofstream(dir + "/truth.json") << bad;
     auto r = pareto::ocr::score_set(*p.value(), dir);
     ASSERT_FALSE(r.ok()) << bad;

@@ -18,31 +18,41 @@ rm -rf "$out" && mkdir -p "$out/set" || exit 1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
-lines=("Open source inference engine" "Total: 1,284.50 EUR" "Fresh bread every morning")
+# The last line the recognizer itself misreads at this size ("Tel:010-...":
+# the space after the colon; ONNX Runtime's pipeline reads it the same way,
+# tests/apps/ocr_e2e_test.cpp): fp32's CER is above 0, so the budget bites.
+lines=("Open source inference engine" "Total: 1,284.50 EUR" "Fresh bread every morning" "Tel: 010-8827-3391")
+sizes=(28 28 28 14)
 truth="["
-for i in 0 1 2; do
-  convert -background white -fill black -font $font -pointsize 28 label:"${lines[$i]}" -bordercolor white -border 24 "$out/set/l$i.png" || fail "convert"
+for i in 0 1 2 3; do
+  convert -background white -fill black -font $font -pointsize ${sizes[$i]} label:"${lines[$i]}" -bordercolor white -border 24 "$out/set/l$i.png" || fail "convert"
   truth+="$([ $i -gt 0 ] && echo ,){\"file\": \"l$i.png\", \"lines\": [\"${lines[$i]}\"]}"
 done
 echo "$truth]" > "$out/set/truth.json"
 "$p" ocr "$out"/set/l*.png --models "$models" --dump-inputs "$out/dump" --json > /dev/null || fail "pareto ocr --dump-inputs failed"
 
 base=$("$p" ocr --score "$out/set" --models "$models") || fail "pareto ocr --score failed"
-"$p" tune "$models/ch_PP-OCRv4_rec_infer.onnx" --calib "$out/dump/rec" --formats int8,bf16 --points 2 --runs 2 --rounds 2 \
+"$p" tune "$models/ch_PP-OCRv4_rec_infer.onnx" --calib "$out/dump/rec" --formats int8,bf16 --points 2 --runs 2 --rounds 3 \
   --ocr-set "$out/set" --ocr-role rec --ocr-models "$models" --max-task-loss 0 -o "$out/rec.pareto" --json > "$out/tune.json" 2> "$out/tune.log" \
   || { cat "$out/tune.log"; fail "pareto tune failed"; }
 tuned=$("$p" ocr --score "$out/set" --models "$models" --rec "$out/rec.pareto") || fail "the tuned recognizer does not run in the pipeline"
 
-node - "$out/tune.json" "$base" "$tuned" <<'JS' || fail "the report does not hold"
+left=$(ls -A "$out" | grep -E '^\.tune-|\.npy$' || true)
+[ -z "$left" ] || fail "files left behind: $left"
+bf16=0; grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && bf16=1
+
+node - "$out/tune.json" "$base" "$tuned" "$bf16" <<'JS' || fail "the report does not hold"
 const fs = require('fs');
-const [file, base, tuned] = process.argv.slice(2);
+const [file, base, tuned, bf16] = process.argv.slice(2);
 const r = JSON.parse(fs.readFileSync(file, 'utf8'));
 const b = JSON.parse(base), t = JSON.parse(tuned);
 if (r.task_metric !== 'OCR CER') throw new Error('no task metric named: ' + r.task_metric);
 const fp32 = r.points.find(p => p.label === 'fp32');
 for (const p of r.points) if (typeof p.task_metric !== 'number') throw new Error(`${p.label}: no CER`);
 if (Math.abs(fp32.task_metric - b.cer) > 1e-12) throw new Error(`fp32 CER ${fp32.task_metric}, pareto ocr --score reads ${b.cer}`);
-if (!r.points.some(p => p.bf16_layers.length > 0)) throw new Error('no point with bf16 convs');
+if (!(fp32.task_metric > 0)) throw new Error('fp32 reads the set without an error: the budget cannot bite');
+// bf16 convs only where the kernel serves them (x86-64: AVX512-BF16 here; AMX-BF16 also counts, not checked).
+if (bf16 === '1' && !r.points.some(p => p.bf16_layers.length > 0)) throw new Error('no point with bf16 convs on a CPU with AVX512-BF16');
 if (!r.points.some(p => p.int8_layers.length > 0)) throw new Error('no point with int8 convs');
 const c = r.points[r.chosen];
 if (!c.within_budget || !c.frontier || c.task_metric > fp32.task_metric) throw new Error('chosen point over the CER budget or off the front: ' + JSON.stringify(c));

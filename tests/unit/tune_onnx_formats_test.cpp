@@ -4,6 +4,8 @@
 // candidates in turn.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -121,7 +123,7 @@ TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   std::map<std::string, int> asked;
   o.task_metric = [&](const std::string& path) {
     ++asked[path];
-    return double(quantize_nodes(path));  // the "task" gets worse with every int8 conv
+    return 1.0 + quantize_nodes(path);  // the "task" gets worse with every int8 conv; fp32 reads 1, not 0
   };
   o.task_metric_name = "int8 convs";
   o.max_task_loss_set = true;
@@ -132,7 +134,7 @@ TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   ASSERT_GE(n, 4u);
   EXPECT_EQ(r.value().task_metric_name, "int8 convs");
   for (const OnnxTunePoint& p : r.value().points) {
-    EXPECT_EQ(p.task_metric, double(p.int8_layers.size())) << p.label;
+    EXPECT_EQ(p.task_metric, 1.0 + double(p.int8_layers.size())) << p.label;
     EXPECT_EQ(p.cost.latency_ms, 10.0 - double(p.int8_layers.size())) << p.label << ": the median leaves the round-1 outlier out";
     EXPECT_EQ(p.within_budget, p.int8_layers.size() <= 2) << p.label;
     EXPECT_EQ(p.energy_mj, 0.0);
@@ -189,13 +191,14 @@ TEST(TuneOnnx, Bf16PerConvWrittenCompiled) {
     labels.insert(p.label);
     EXPECT_GT(p.energy_mj, 0.0) << p.label;
   }
-  EXPECT_TRUE(labels.count("bf16 all"));
-  EXPECT_TRUE(labels.count("int8, bf16 ends"));
+  // The bf16 anchors name only convs the kernel serves in bf16: none without bf16 kernels.
+  EXPECT_EQ(labels.count("bf16 all"), kernels::bf16_conv_available() ? 1u : 0u);
   auto fp32 = Session::open(in, SessionOptions{});
   auto compiled = Session::open(out, SessionOptions{});
   ASSERT_TRUE(fp32.ok() && compiled.ok());
   for (const CalibrationSample& x : eval) EXPECT_EQ(relative_l2(compiled.value()->run(x).value(), fp32.value()->run(x).value()), 0.0);
-  // Each bf16 point's quality loss is the float file's with those convs bf16.
+  // Each bf16-only point's quality loss is the float file's with those convs bf16
+  // (the points with int8 too are checked through the same quality function).
   for (const OnnxTunePoint& p : r.value().points) {
     if (!p.int8_layers.empty() || p.bf16_layers.empty()) continue;
     SessionOptions so;
@@ -231,6 +234,47 @@ TEST(TuneOnnx, Bf16PerConvWrittenCompiled) {
     EXPECT_EQ(l.bf16_sensitivity > 0, bf16) << l.node;
   }
   EXPECT_GE(served, 1);
+  for (const OnnxTunePoint& p : r.value().points)
+    for (const std::string& node : p.bf16_layers) {
+      EXPECT_TRUE(kernels::bf16_conv_preferred(pareto::testing::params_of(geometry.at(node)))) << p.label << " marks " << node;
+    }
+}
+
+// SessionOptions::precision_only: only the named convs are marked, the
+// others stay f32; a named conv the kernel keeps in f32 changes nothing.
+TEST(TuneOnnx, PrecisionOnlyMarksTheNamedConvs) {
+  const std::string in = model_file("precision_only");
+  const CalibrationSample x = samples(3, 1).front();
+  SessionOptions f32;
+  f32.optimize = true;
+  auto base = Session::open(in, f32);
+  ASSERT_TRUE(base.ok());
+  const std::vector<Tensor> want = base.value()->run(x).value();
+  for (const std::string& node : {std::string("c_conv"), std::string("b_conv")}) {  // b: a 16-deep 1x1, too small a GEMM for bf16
+    SessionOptions so = f32;
+    so.conv_precision = "bf16";
+    so.precision_only = {node};
+    auto s = Session::open(in, so);
+    ASSERT_TRUE(s.ok());
+    int marked = 0;
+    for (const PassSummary& p : s.value()->passes())
+      if (p.pass == "assign_precision") marked += p.rewrites.count("conv -> bf16 compute") ? p.rewrites.at("conv -> bf16 compute") : 0;
+    EXPECT_EQ(marked, 1) << node;
+    const double err = relative_l2(s.value()->run(x).value(), want);
+    if (kernels::bf16_conv_available() && node == "c_conv") {
+      EXPECT_GT(err, 0.0) << "c_conv runs in bf16";
+    } else {
+      EXPECT_EQ(err, 0.0) << node << " runs in f32";
+    }
+  }
+  SessionOptions all = f32;
+  all.conv_precision = "bf16";
+  auto s = Session::open(in, all);
+  ASSERT_TRUE(s.ok());
+  for (const PassSummary& p : s.value()->passes())
+    if (p.pass == "assign_precision") {
+      EXPECT_EQ(p.rewrites.at("conv -> bf16 compute"), 4) << "without precision_only every conv is marked";
+    }
 }
 
 TEST(TuneOnnxSearch, EvolveMakesNewChildrenWithinEachConvsFormats) {
@@ -257,7 +301,7 @@ TEST(TuneOnnxSearch, EvolveMakesNewChildrenWithinEachConvsFormats) {
     EXPECT_TRUE(k != "fff" && k != "888" && k != "bfb") << k << " was measured already";
   }
   EXPECT_EQ(run(7), children) << "seeded: the same children";
-  // int8 only, one layer: three mixes at most (fp32, int8), both seen: none new.
+  // int8 only, one layer: two mixes at most (fp32, int8), both seen: none new.
   std::vector<OnnxTuneLayer> one = {layers[0]};
   std::mt19937_64 rng(1);
   std::set<std::string> seen = {"f", "8"};
@@ -280,7 +324,7 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
   const auto calib = samples(1, 4), eval = samples(100, 3);
   OnnxTuneOptions o;
   o.threads = {1};
-  o.points = 3;
+  o.points = 0;  // the anchors only: the greedy path follows measured node times, which vary from run to run
   o.runs = 2;
   o.warmup = 1;
   o.rounds = 1;
@@ -291,9 +335,9 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
   o.measure = [](const std::string& path, int, const CalibrationSample&) { return TuneCost{10.0 - quantize_nodes(path), 5.0}; };
   auto first = tune_onnx_model(in, out, calib, eval, o);
   ASSERT_TRUE(first.ok()) << first.status().message;
-  EXPECT_GT(first.value().measured, 0);
+  EXPECT_EQ(first.value().measured, 3) << "fp32, int8 float ends, int8 all";
   EXPECT_EQ(first.value().from_cache, 0);
-  std::ofstream(cache, std::ios::app) << "{\"model\": 3, \"mix\"\nnot json\n";
+  std::ofstream(cache, std::ios::app) << "{\"model\": 3, \"mix\"\nnot json\n{\"model\": 3, \"mix\": \"x\", \"quality_loss\": 1, \"task_metric\": 1}\n";
   auto second = tune_onnx_model(in, out, calib, eval, o);
   ASSERT_TRUE(second.ok()) << second.status().message;
   EXPECT_EQ(second.value().measured, 0);
@@ -301,13 +345,30 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
   ASSERT_EQ(second.value().searched.size(), first.value().searched.size());
   for (size_t i = 0; i < first.value().searched.size(); ++i)
     EXPECT_EQ(second.value().searched[i].quality_loss, first.value().searched[i].quality_loss) << first.value().searched[i].label;
-  // Other samples: another fingerprint, measured again.
+  // Other samples, another percentile: another fingerprint, measured again.
   auto other = tune_onnx_model(in, out, samples(2, 4), eval, o);
   ASSERT_TRUE(other.ok());
   EXPECT_GT(other.value().measured, 0);
   EXPECT_EQ(other.value().from_cache, 0);
+  o.percentile = 99.9;
+  auto other_percentile = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(other_percentile.ok());
+  EXPECT_EQ(other_percentile.value().from_cache, 0);
+  o.percentile = 99.99;
+  // Entries of this model whose values are not numbers are skipped: measured again.
+  {
+    std::ifstream f(cache);
+    std::string text((std::istreambuf_iterator<char>(f)), {}), rewritten;
+    for (size_t at = 0; (at = text.find("\"quality_loss\":", at)) != std::string::npos; at += 16) text.insert(at + 15, "\"bad\",\"was\":");
+    std::ofstream(cache, std::ios::trunc) << text;
+  }
+  auto junk = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(junk.ok()) << junk.status().message;
+  EXPECT_EQ(junk.value().from_cache, 0);
+  EXPECT_EQ(junk.value().measured, first.value().measured);
   // Evolution: children scored (labelled by generation), each mix once.
   o.cache.clear();
+  o.points = 3;
   o.generations = 3;
   o.population = 4;
   o.max_timed = 2;
@@ -323,7 +384,18 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
     EXPECT_GT(p.predicted_ms, 0.0) << p.label;
   }
   EXPECT_GT(children, 0);
-  for (const OnnxTunePoint& p : e.points) timed_children += p.label.rfind("evolved g", 0) == 0;
+  // The timed children are on the front of (predicted time, quality) among everything scored.
+  std::vector<api::TuneCandidate> all;
+  for (const OnnxTunePoint& p : e.searched) all.push_back({{}, p.predicted_ms, {p.quality_loss}});
+  const std::vector<int> rank = api::tune_pareto_ranks(all);
+  for (const OnnxTunePoint& p : e.points) {
+    if (p.label.rfind("evolved g", 0) != 0) continue;
+    ++timed_children;
+    size_t i = 0;
+    while (i < e.searched.size() && e.searched[i].label != p.label) ++i;
+    ASSERT_LT(i, e.searched.size());
+    EXPECT_EQ(rank[i], 0) << p.label;
+  }
   EXPECT_LE(timed_children, 2);
   std::remove(cache.c_str());
 }

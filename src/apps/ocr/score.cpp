@@ -12,14 +12,20 @@ namespace pareto::ocr {
 
 namespace {
 
-// UTF-8 to code points; a malformed byte counts as one character of its own.
+// UTF-8 to code points; a malformed byte counts as one character of its own,
+// outside Unicode (0x110000 + the byte), so it equals no real character.
 std::vector<char32_t> code_points(const std::string& s) {
   std::vector<char32_t> out;
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
     if (i + n > s.size()) {
-      out.push_back(c);
+      out.push_back(0x110000 + c);
+      ++i;
+      continue;
+    }
+    if (n == 1 && c >= 0x80) {  // a continuation or invalid lead byte alone
+      out.push_back(0x110000 + c);
       ++i;
       continue;
     }
@@ -31,7 +37,7 @@ std::vector<char32_t> code_points(const std::string& s) {
       cp = (cp << 6) | (d & 0x3F);
     }
     if (!ok) {
-      out.push_back(c);
+      out.push_back(0x110000 + c);
       ++i;
       continue;
     }
@@ -90,7 +96,11 @@ pareto::Result<SetScore> score_set(Pipeline& pipeline, const std::string& set_di
         if (!l.is_string()) fail_model(truth_path + ": entry " + std::to_string(i) + " has a line that is not text");
         want.push_back(l.get<std::string>());
       }
-      auto r = pipeline.run_file(set_dir + "/" + t["file"].get<std::string>());
+      const std::string file = t["file"].get<std::string>();
+      // Images inside the set's folder only: no absolute paths, no way up.
+      if (file.empty() || file[0] == '/' || ("/" + file + "/").find("/../") != std::string::npos)
+        fail_model(truth_path + ": entry " + std::to_string(i) + " names '" + file + "', not a path inside the set");
+      auto r = pipeline.run_file(set_dir + "/" + file);
       if (!r.ok()) fail(r.status().code, r.status().message);
       std::vector<std::string> got;
       for (const TextLine& l : r.value().lines) got.push_back(trim_spaces(l.text));
