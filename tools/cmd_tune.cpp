@@ -193,10 +193,15 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
   std::vector<std::vector<std::string>> table{{"point", "int8 convs", "bf16 convs", "threads", "latency ms", "memory MiB", "energy mJ", "quality loss",
                                                task ? r.task_metric_name : "", ""}};
   char b[5][32];
+  auto y_of = [&](const OnnxTunePoint& p) { return std::max(task ? p.task_metric : p.quality_loss, 1e-9); };
   for (size_t i = 0; i < r.points.size(); ++i) {
     const OnnxTunePoint& p = r.points[i];
     const std::string label = p.label + " @" + std::to_string(p.threads);
-    pts.push_back({label, p.cost.latency_ms, std::max(task ? p.task_metric : p.quality_loss, 1e-9), p.frontier ? "front" : "other", int(i) == r.chosen});
+    // The plot's front is the one of its two axes (the table's "front" is over every measure).
+    bool front = true;
+    for (const OnnxTunePoint& q : r.points)
+      front &= !(q.cost.latency_ms <= p.cost.latency_ms && y_of(q) <= y_of(p) && (q.cost.latency_ms < p.cost.latency_ms || y_of(q) < y_of(p)));
+    pts.push_back({label, p.cost.latency_ms, y_of(p), front ? "front" : "other", int(i) == r.chosen});
     std::snprintf(b[0], sizeof b[0], "%.3f", p.cost.latency_ms);
     std::snprintf(b[1], sizeof b[1], "%.1f", p.cost.memory_mib);
     std::snprintf(b[2], sizeof b[2], "%.2f", p.energy_mj);

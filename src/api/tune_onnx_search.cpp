@@ -39,6 +39,13 @@ std::vector<Choice> choices(const OnnxTuneLayer& l, const TuneFormats& f) {
   return c;
 }
 
+// a is at least as good as b on every measure and better on one (lower is better).
+bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool no_worse = true, better = false;
+  for (size_t k = 0; k < a.size(); ++k) no_worse &= a[k] <= b[k], better |= a[k] < b[k];
+  return no_worse && better;
+}
+
 // The measures a point is compared on (the task metric only when measured).
 std::vector<double> measures(const OnnxTunePoint& p) {
   return {p.cost.latency_ms, p.cost.memory_mib, p.energy_mj, p.quality_loss, p.task_metric};
@@ -160,13 +167,8 @@ std::vector<int> tune_pareto_ranks(const std::vector<TuneCandidate>& population)
       if (rank[i] >= 0) continue;
       const std::vector<double> mi = measures_of(population[i]);
       bool dominated = false;
-      for (size_t j = 0; j < population.size() && !dominated; ++j) {
-        if (j == i || rank[j] >= 0) continue;
-        const std::vector<double> mj = measures_of(population[j]);
-        bool no_worse = true, better = false;
-        for (size_t k = 0; k < mi.size(); ++k) no_worse &= mj[k] <= mi[k], better |= mj[k] < mi[k];
-        dominated = no_worse && better;
-      }
+      for (size_t j = 0; j < population.size() && !dominated; ++j)
+        dominated = j != i && rank[j] < 0 && dominates(measures_of(population[j]), mi);
       if (!dominated) front.push_back(i);
     }
     for (size_t i : front) rank[i] = r;
@@ -206,13 +208,8 @@ void tune_mark_frontier(std::vector<OnnxTunePoint>& points) {
   for (OnnxTunePoint& p : points) {
     p.frontier = true;
     const std::vector<double> mp = measures(p);
-    for (const OnnxTunePoint& q : points) {
-      if (&q == &p) continue;
-      const std::vector<double> mq = measures(q);
-      bool no_worse = true, better = false;
-      for (size_t k = 0; k < mp.size(); ++k) no_worse &= mq[k] <= mp[k], better |= mq[k] < mp[k];
-      if (no_worse && better) p.frontier = false;
-    }
+    for (const OnnxTunePoint& q : points)
+      if (&q != &p && dominates(measures(q), mp)) p.frontier = false;
   }
 }
 
