@@ -101,9 +101,9 @@ std::function<double(const std::string&)> ocr_task_metric(const Args& a, int thr
   };
 }
 
-// What the OCR task metric reads, for tune's cache: the set (its folder,
-// and truth.json's size and time), the role, the sampling and the models
-// (each file's size and time), so a changed set or model is measured again.
+// What the OCR task metric reads, for tune's cache: the set (truth.json and
+// every image it lists), the role, the sampling and the models (each file by
+// absolute path, size and time), so a changed set or model is measured again.
 std::string ocr_task_key(const Args& a) {
   namespace fs = std::filesystem;
   auto identity = [](const fs::path& p) {
@@ -112,7 +112,14 @@ std::string ocr_task_key(const Args& a) {
     const auto time = fs::last_write_time(p, ec).time_since_epoch().count();
     return fs::absolute(p, ec).string() + ":" + std::to_string(static_cast<unsigned long long>(size)) + ":" + std::to_string(static_cast<long long>(time));
   };
-  std::string key = identity(fs::path(a.get("--ocr-set")) / "truth.json") + "|" + a.get("--ocr-role") + "|" + a.get("--ocr-every", "1");
+  const fs::path set = a.get("--ocr-set");
+  std::string key = identity(set / "truth.json") + "|" + a.get("--ocr-role") + "|" + a.get("--ocr-every", "1");
+  // Every image it lists (a set rendered again under the same truth is another set).
+  std::ifstream truth(set / "truth.json");
+  const nlohmann::json t = nlohmann::json::parse(truth, nullptr, false);
+  if (t.is_array())
+    for (const auto& e : t)
+      if (e.is_object() && e.contains("file") && e["file"].is_string()) key += "|" + identity(set / e["file"].get<std::string>());
   auto dir = find_model_dir(ocr_models(), a.get("--ocr-models"));
   if (dir.ok())
     for (const auto& e : fs::directory_iterator(dir.value())) key += "|" + identity(e.path());
@@ -174,6 +181,7 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
   j["memory"] = r.memory_what;
   j["eval_samples"] = r.eval_samples;
   j["skipped_by_budget"] = r.skipped_by_budget;
+  j["evolved_skipped_by_budget"] = r.evolved_skipped_by_budget;
   j["seconds"] = r.seconds;
   j["measured"] = r.measured;
   j["from_cache"] = r.from_cache;
@@ -290,6 +298,9 @@ int cmd_tune(const Args& a) {
               r.task_metric_name.empty() ? "" : "; task metric: ", r.task_metric_name.c_str());
   print_points(r);
   if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy candidates not measured\n", r.skipped_by_budget);
+  if (r.evolved_skipped_by_budget > 0)
+    std::printf("time budget: the evolutionary search stopped after %d whole generation(s), %d or more children not scored\n", r.generations_run,
+                r.evolved_skipped_by_budget);
   std::printf("scored %zu mixes (%d measured, %d from the cache; %d evolutionary generations), timed %zu of them\n", r.searched.size(), r.measured,
               r.from_cache, r.generations_run, r.points.size() / std::max<size_t>(1, o.threads.size()));
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];

@@ -126,9 +126,10 @@ struct OnnxTuneResult {
   int eval_samples = 0;
   double seconds = 0;
   int skipped_by_budget = 0;  // greedy candidates left unmeasured by time_budget_s (each would be timed at every thread count)
+  int evolved_skipped_by_budget = 0;  // evolved children not scored once time_budget_s was spent (at least; 0: the search ran out)
   std::vector<OnnxTunePoint> searched;  // every scored mix (quality, predicted time; not all timed)
   int measured = 0, from_cache = 0;     // scored mixes measured now / read from the cache
-  int generations_run = 0;
+  int generations_run = 0;              // whole generations
 };
 
 // Tunes `in` on the calibration samples (ranges) and the evaluation

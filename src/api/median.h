@@ -12,4 +12,13 @@ inline double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The textbook median: the mean of the middle two of an even count (tune:
+// the upper one of two rounds would be the slower).
+inline double median_mean(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 }  // namespace pareto::api

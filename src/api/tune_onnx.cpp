@@ -65,8 +65,10 @@ std::string fingerprint(const std::string& in, const std::vector<CalibrationSamp
   }
   char percentile[40];
   std::snprintf(percentile, sizeof percentile, "%.17g", o.percentile);
-  // v2: the mix keys name the formats searched (a conv's bf16 choice depends on it).
-  return "tune-onnx-v2|" + api::file_identity(in) + "|" + std::to_string(h) + "|" + percentile + "|" + o.formats + "|" + kernels::kernel_summary() + "|" +
+  // v2: the formats searched (a conv's bf16 choice depends on it), parsed so any spelling keys alike.
+  const api::TuneFormats f = api::tune_formats(o.formats);
+  const std::string formats = std::string(f.int8 ? "int8" : "") + (f.bf16 ? "+bf16" : "");
+  return "tune-onnx-v2|" + api::file_identity(in) + "|" + std::to_string(h) + "|" + percentile + "|" + formats + "|" + kernels::kernel_summary() + "|" +
          (o.task_metric ? o.task_metric_name + "|" + o.task_metric_key : "no task");
 }
 
@@ -86,17 +88,10 @@ void check_options(const OnnxTuneOptions& o, const std::string& out, bool bf16) 
     fail_argument("generations and population must be 0 to 1000, max timed 0 to 256");
   if (!(o.time_budget_s >= 0)) fail_argument("the time budget must be 0 (none) or more seconds");
   if (!(o.max_task_loss >= 0)) fail_argument("the task-loss budget must be 0 or more");
+  if (!o.cache.empty() && o.task_metric && o.task_metric_key.empty())
+    fail_argument("a cache with a task metric needs task_metric_key (what the metric reads), or cached values of another metric could be reused");
   if (bf16 && !ends_with(out, ".pareto"))
     fail_argument("bf16 convs are written in a compiled model: give an output ending in .pareto (got '" + out + "')");
-}
-
-// The median of an odd count, the mean of the middle two of an even one
-// (api::median takes the upper: with two rounds that is the slower).
-double middle(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // Candidate files are named by process and by call: two tunes may share an
@@ -242,7 +237,7 @@ class TuneRun {
   // 3. Mix c quantized (and compiled) and scored: its output error and task metric (or both from the cache).
   void score(size_t c) {
     const OnnxMix& mix = mixes_[c];
-    files_.emplace_back();
+    files_.resize(mixes_.size());  // one slot per mix, filled when first needed
     const std::vector<int> formats = api::tune_formats_of(r_.layers, {mix.int8, mix.bf16});
     const std::string key = mix.method + ":" + api::tune_mix_key(formats);
     OnnxTunePoint p;
@@ -299,7 +294,12 @@ class TuneRun {
         else if (k.rfind(":", 0) == 0) seen.insert(k.substr(1));
       const std::vector<std::vector<int>> children = api::tune_evolve(population, r_.layers, formats_, o_.population, rng, seen);
       if (children.empty()) return;  // the space is exhausted
-      for (size_t k = 0; k < children.size() && !budget_spent(); ++k) {
+      for (size_t k = 0; k < children.size(); ++k) {
+        if (budget_spent()) {
+          r_.evolved_skipped_by_budget = int(children.size() - k);
+          t_.progress(3 + mixes_.size(), 0, "time budget spent: the evolutionary search stops in generation " + std::to_string(g));
+          return;
+        }
         const api::TuneMix m = api::tune_mix_of(r_.layers, children[k]);
         const std::string mm = m.int8.empty() ? "" : method;
         seen_keys_.insert(mm + ":" + api::tune_mix_key(children[k]));
@@ -307,8 +307,9 @@ class TuneRun {
         mixes_.push_back({label + (methods_.size() > 1 && !m.int8.empty() ? " " + mm : ""), mm, m.int8, m.bf16, false});
         score(mixes_.size() - 1);
       }
-      r_.generations_run = g;
+      r_.generations_run = g;  // whole generations only
     }
+    if (o_.generations > r_.generations_run && budget_spent() && r_.evolved_skipped_by_budget == 0) r_.evolved_skipped_by_budget = o_.population;
   }
 
   // The anchors and greedy points, and the evolved points on the front of
@@ -350,7 +351,7 @@ class TuneRun {
       for (size_t k = 0; k < nt; ++k) {
         OnnxTunePoint p = scored_[timed[i]];
         p.threads = o_.threads[k];
-        p.cost = {middle(ms[i * nt + k]), memory[i * nt + k]};
+        p.cost = {api::median_mean(ms[i * nt + k]), memory[i * nt + k]};
         p.energy_mj = energy[i * nt + k];
         r_.points.push_back(std::move(p));
       }

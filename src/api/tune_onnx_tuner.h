@@ -142,7 +142,7 @@ struct Tuner {
       run(*s, eval.front());
       ms.push_back(1e3 * (now_seconds() - t));
     }
-    return {median(ms), double(s->memory().arena_bytes) / (1 << 20)};
+    return {median_mean(ms), double(s->memory().arena_bytes) / (1 << 20)};
   }
 
   // Estimated mJ per inference: the profiler's device model over a few
@@ -170,7 +170,7 @@ struct Tuner {
         if (e.depth == 0) times[e.node_name].push_back(1e3 * e.seconds);
     }
     std::map<std::string, double> out;
-    for (auto& [name, v] : times) out[name] = median(v);
+    for (auto& [name, v] : times) out[name] = median_mean(v);
     return out;
   }
 

@@ -398,3 +398,33 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
   EXPECT_LE(timed_children, 2);
   std::remove(cache.c_str());
 }
+
+// A spent time budget stops the evolutionary search too, and says so; an
+// even number of rounds gives the mean of the middle two.
+TEST(TuneOnnx, TimeBudgetStopsEvolutionAndEvenRoundsTakeTheMiddleMean) {
+  const std::string in = model_file("tune_evo_budget"), out = ::testing::TempDir() + "/tune_evo_budget_out.onnx";
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o = quick_options(2, 2);
+  o.generations = 2;
+  o.population = 3;
+  std::map<std::string, int> calls;
+  o.measure = [&](const std::string& path, int, const CalibrationSample&) {
+    const bool first = ++calls[path] == 1;
+    return TuneCost{10.0 - quantize_nodes(path) + (first ? 100.0 : 0.0), 5.0};
+  };
+  o.time_budget_s = 1e-9;
+  auto r = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  for (const OnnxTunePoint& p : r.value().searched) EXPECT_EQ(p.label.rfind("evolved", 0), std::string::npos) << p.label;
+  EXPECT_EQ(r.value().generations_run, 0);
+  EXPECT_EQ(r.value().evolved_skipped_by_budget, 3);
+  for (const OnnxTunePoint& p : r.value().points)
+    EXPECT_DOUBLE_EQ(p.cost.latency_ms, 10.0 - double(p.int8_layers.size()) + 50.0) << p.label << ": (110 - x + 10 - x) / 2";
+  // A cache with a task metric but nothing naming what it reads is refused.
+  o.time_budget_s = 0;
+  o.cache = ::testing::TempDir() + "/tune_evo_budget_cache.jsonl";
+  o.task_metric = [](const std::string&) { return 0.0; };
+  auto refused = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message.find("task_metric_key"), std::string::npos) << refused.status().message;
+}
