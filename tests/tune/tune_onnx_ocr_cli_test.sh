@@ -32,7 +32,7 @@ echo "$truth]" > "$out/set/truth.json"
 "$p" ocr "$out"/set/l*.png --models "$models" --dump-inputs "$out/dump" --json > /dev/null || fail "pareto ocr --dump-inputs failed"
 
 base=$("$p" ocr --score "$out/set" --models "$models") || fail "pareto ocr --score failed"
-"$p" tune "$models/ch_PP-OCRv4_rec_infer.onnx" --calib "$out/dump/rec" --formats int8,bf16 --points 2 --runs 2 --rounds 3 \
+"$p" tune "$models/ch_PP-OCRv4_rec_infer.onnx" --calib "$out/dump/rec" --formats int8,bf16 --points 1 --generations 1 --population 2 --max-timed 1 --runs 1 --rounds 1 --calib-limit 4 --method minmax \
   --ocr-set "$out/set" --ocr-role rec --ocr-models "$models" --max-task-loss 0 -o "$out/rec.pareto" --json > "$out/tune.json" 2> "$out/tune.log" \
   || { cat "$out/tune.log"; fail "pareto tune failed"; }
 tuned=$("$p" ocr --score "$out/set" --models "$models" --rec "$out/rec.pareto") || fail "the tuned recognizer does not run in the pipeline"
