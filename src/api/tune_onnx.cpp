@@ -146,7 +146,7 @@ class TuneRun {
     OnnxQuantizeOptions q;  // every conv int8 (grouped ones stay out, as in pareto quantize)
     q.method = methods_.front(), q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
     q.threads = o_.threads.front();
-    const OnnxQuantizeReport all = take(quantize_onnx_model(in_, all_path, t_.calib, q));
+    const OnnxQuantizeReport all = api::value_or_throw(quantize_onnx_model(in_, all_path, t_.calib, q));
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).
     // (With fuse_quantize the rounding of an int8 conv's input may be timed on the depthwise conv before it:
     // per-node gains order the search only; the chosen mix is measured end to end.)
@@ -369,12 +369,6 @@ class TuneRun {
     } else {
       t_.quantize(out_, best.int8_layers, best.method, r_.layers);
     }
-  }
-
-  template <class T>
-  static T take(Result<T> r) {
-    if (!r.ok()) fail(r.status().code, r.status().message);
-    return std::move(r.value());
   }
 
   const std::string& in_;

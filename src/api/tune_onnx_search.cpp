@@ -26,16 +26,17 @@ struct Choice {
   double ms, error;
 };
 
-// Can the layer take this format (0 fp32, 1 bf16, 2 int8)?
+// Can the layer take this format (0 fp32, 1 bf16, 2 int8)? A bf16 output
+// exactly the fp32 one means the kernel kept the conv in f32 (Winograd,
+// too small a GEMM): not a choice.
 bool allowed(const OnnxTuneLayer& l, const TuneFormats& f, int format) {
   return format == 0 || (format == 1 && f.bf16 && l.bf16_sensitivity > 0) || (format == 2 && f.int8);
 }
 
 std::vector<Choice> choices(const OnnxTuneLayer& l, const TuneFormats& f) {
   std::vector<Choice> c{{0, l.fp32_ms, 0.0}};
-  // An output exactly the fp32 one: the kernel kept this conv in f32 (Winograd, tiny, depthwise): not a choice.
-  if (f.bf16 && l.bf16_sensitivity > 0) c.push_back({1, l.bf16_ms, l.bf16_sensitivity});
-  if (f.int8) c.push_back({2, l.int8_ms, l.sensitivity});
+  if (allowed(l, f, 1)) c.push_back({1, l.bf16_ms, l.bf16_sensitivity});
+  if (allowed(l, f, 2)) c.push_back({2, l.int8_ms, l.sensitivity});
   return c;
 }
 
@@ -114,13 +115,9 @@ std::vector<TuneMix> tune_greedy_path(std::vector<OnnxTuneLayer>& layers, const 
     if (best_choice < 0) break;
     state[best_layer] = best_choice;
     if (layers[best_layer].order < 0) layers[best_layer].order = int(path.size());
-    TuneMix mix;
-    for (size_t i = 0; i < layers.size(); ++i) {
-      const int f = options[i][size_t(state[i])].format;
-      if (f == 2) mix.int8.push_back(layers[i].node);
-      if (f == 1) mix.bf16.push_back(layers[i].node);
-    }
-    path.push_back(std::move(mix));
+    std::vector<int> formats(layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) formats[i] = options[i][size_t(state[i])].format;
+    path.push_back(tune_mix_of(layers, formats));
   }
   return path;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "api/guarded.h"
 #include "api/median.h"
 #include "core/error.h"
 #include "pareto/profile.hpp"
@@ -60,15 +61,11 @@ struct Tuner {
   }
 
   static std::unique_ptr<Session> open(const std::string& path, const SessionOptions& so) {
-    auto s = Session::open(path, so);
-    if (!s.ok()) fail(s.status().code, s.status().message);
-    return std::move(s.value());
+    return value_or_throw(Session::open(path, so));
   }
 
   static std::vector<Tensor> run(Session& s, const CalibrationSample& x) {
-    auto r = s.run(x);
-    if (!r.ok()) fail(r.status().code, r.status().message);
-    return std::move(r.value());
+    return value_or_throw(s.run(x));
   }
 
   // Writes the model with `int8` convs quantized (the others float) to path.
@@ -82,8 +79,7 @@ struct Tuner {
     const std::set<std::string> chosen(int8.begin(), int8.end());
     for (const OnnxTuneLayer& l : layers)
       if (!chosen.count(l.node)) q.keep.push_back(l.node);
-    auto r = quantize_onnx_model(in, path, calib, q);
-    if (!r.ok()) fail(r.status().code, r.status().message);
+    value_or_throw(quantize_onnx_model(in, path, calib, q));
   }
 
   // The ONNX file compiled (bf16 convs marked) into a .pareto artifact.
@@ -153,9 +149,7 @@ struct Tuner {
     po.runs = 3;
     po.warmup = std::max(1, o.warmup);
     po.measure_ceilings = false;
-    auto r = profile_session(*s, path, eval.front(), po);
-    if (!r.ok()) fail(r.status().code, r.status().message);
-    const nlohmann::json j = nlohmann::json::parse(r.value());
+    const nlohmann::json j = nlohmann::json::parse(value_or_throw(profile_session(*s, path, eval.front(), po)));
     return j.at("summary").at("energy_mj").at("total").get<double>();
   }
 
