@@ -30,6 +30,17 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
   return out;
 }
 
+std::vector<std::string> parse_name_list(const std::string& text, const std::string& what) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) fail_argument(what + ": an empty name in '" + text + "'");
+    out.push_back(item);
+  }
+  if (out.empty()) fail_argument(what + " needs at least one name");
+  return out;
+}
+
 double parse_double(const std::string& text, const std::string& what, double lo, double hi) {
   errno = 0;
   char* end = nullptr;

@@ -42,6 +42,8 @@ Args parse_args(int argc, char** argv, int first, const OptionSpec& spec);
 int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, int64_t hi);
 // "1,4,16": each comma-separated item through parse_int.
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what, int64_t lo, int64_t hi);
+// "a,b,c": the names, none empty.
+std::vector<std::string> parse_name_list(const std::string& text, const std::string& what);
 double parse_double(const std::string& text, const std::string& what, double lo, double hi);
 
 // --shape NAME=1,3,640,640 (repeatable).

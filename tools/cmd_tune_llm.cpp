@@ -1,10 +1,12 @@
-// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N]
+// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512]
+//   [--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N]
 //   [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
 //   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]
 // A weight type per tensor of a GGUF LLM from measured points
 // (pareto/tune.hpp): prints the timed points with the front marked, the
 // chosen one and why, and writes it.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -26,14 +28,16 @@ std::string read_text(const std::string& path) {
 }
 
 void print_points(const LlmTuneResult& r) {
-  std::printf("%-40s %7s %6s %9s %9s %10s %9s %9s %6s %9s %s\n", "point", "threads", "bpw", "weights", "memory", "decode ms", "energy mJ", "KL", "ppl",
-              "KL test", "");
+  std::printf("%-40s %7s %4s %6s %9s %9s %10s %9s %9s %9s %6s %9s %s\n", "point", "threads", "kv", "bpw", "weights", "memory", "decode ms", "predicted",
+              "energy mJ", "KL", "ppl", "KL test", "");
   for (size_t i = 0; i < r.points.size(); ++i) {
     const LlmTunePoint& p = r.points[i];
     char test[32] = "-";
     if (p.kl_test >= 0) std::snprintf(test, sizeof test, "%9.3e", p.kl_test);
-    std::printf("%-40.40s %7d %6.3f %8.3fM %8.3fM %10.4f %9.4f %9.3e %6.3f %9s %s%s%s\n", p.label.c_str(), p.threads, p.bpw, p.weight_mib, p.memory_mib,
-                p.decode_ms, p.energy_mj, p.kl, p.ppl, test, p.frontier ? "front" : "", p.within_budget ? "" : " over budget",
+    char pred[32] = "-";
+    if (p.predicted_ms >= 0) std::snprintf(pred, sizeof pred, "%.4f", p.predicted_ms);
+    std::printf("%-40.40s %7d %4s %6.3f %8.3fM %8.3fM %10.4f %9s %9.4f %9.3e %6.3f %9s %s%s%s\n", p.label.c_str(), p.threads, p.kv.c_str(), p.bpw, p.weight_mib,
+                p.memory_mib, p.decode_ms, pred, p.energy_mj, p.kl, p.ppl, test, p.frontier ? "front" : "", p.within_budget ? "" : " over budget",
                 int(i) == r.chosen ? "  <- chosen" : "");
   }
 }
@@ -46,19 +50,20 @@ void print_explain(const LlmTuneResult& r) {
   }
   std::printf("\n%-28s %-9s\n", "tensor", "type");
   for (size_t i = 0; i < r.tensors.size(); ++i) std::printf("%-28s %-9s\n", r.tensors[i].c_str(), best.types[i].c_str());
-  std::printf("\n%-28s  KL with only this tensor (group) in each format, others unquantized\n%-28s ", "search unit", "");
+  std::printf("\n%-28s  KL with only this tensor (group) in each format, others unquantized (-: not offered; GPTQ takes layer matrices only)\n%-28s ",
+              "search unit", "");
   for (const std::string& f : r.formats) std::printf(" %10s", f.c_str());
   std::printf("\n");
   for (size_t g = 0; g < r.groups.size(); ++g) {
     std::printf("%-28s ", r.groups[g].c_str());
-    for (double s : r.sensitivity[g]) std::printf(" %10.3e", s);
+    for (double s : r.sensitivity[g]) std::isnan(s) ? std::printf(" %10s", "-") : std::printf(" %10.3e", s);
     std::printf("\n");
   }
 }
 
 nlohmann::json point_json(const LlmTunePoint& p) {
-  return {{"label", p.label}, {"origin", p.origin}, {"types", p.types}, {"threads", p.threads}, {"bpw", p.bpw}, {"weight_mib", p.weight_mib},
-          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"kl_test", p.kl_test}, {"ppl_test", p.ppl_test}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms},
+  return {{"label", p.label}, {"origin", p.origin}, {"types", p.types}, {"threads", p.threads}, {"kv", p.kv}, {"bpw", p.bpw}, {"weight_mib", p.weight_mib},
+          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"kl_test", p.kl_test}, {"ppl_test", p.ppl_test}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms}, {"predicted_ms", p.predicted_ms},
           {"energy_mj", p.energy_mj}, {"frontier", p.frontier}, {"within_budget", p.within_budget}};
 }
 
@@ -82,6 +87,9 @@ nlohmann::json to_json(const LlmTuneResult& r) {
   j["stopped_by_budget"] = r.stopped_by_budget;
   j["seconds"] = r.seconds;
   j["written"] = r.written;
+  j["calibration"] = r.calibration;
+  j["cost_model"] = {{"constant_ms", r.cost_constant_ms}, {"scale", r.cost_scale}, {"median_relative_error", r.cost_model_error}};
+  j["notes"] = r.notes;
   return j;
 }
 
@@ -101,7 +109,7 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
     if (!beaten) p.kind = "front";
   }
   std::vector<std::vector<std::string>> table{
-      {"point", "threads", "bits/weight", "KL", "perplexity", "KL held out", "perplexity held out", "decode ms", "memory MiB", "energy mJ", ""}};
+      {"point", "threads", "KV cache", "bits/weight", "KL", "perplexity", "KL held out", "perplexity held out", "decode ms", "memory MiB", "energy mJ", ""}};
   char b[64];
   auto f = [&](const char* fmt, double v) {
     std::snprintf(b, sizeof b, fmt, v);
@@ -109,7 +117,7 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
   };
   for (size_t i = 0; i < r.points.size(); ++i) {
     const LlmTunePoint& p = r.points[i];
-    table.push_back({p.label, std::to_string(p.threads), f("%.3f", p.bpw), f("%.3e", p.kl), f("%.3f", p.ppl),
+    table.push_back({p.label, std::to_string(p.threads), p.kv, f("%.3f", p.bpw), f("%.3e", p.kl), f("%.3f", p.ppl),
                      p.kl_test < 0 ? "-" : f("%.3e", p.kl_test), p.ppl_test < 0 ? "-" : f("%.3f", p.ppl_test), f("%.4f", p.decode_ms),
                      f("%.3f", p.memory_mib), f("%.4f", p.energy_mj),
                      std::string(p.frontier ? "front" : "") + (int(i) == r.chosen ? " chosen" : "")});
@@ -122,7 +130,8 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
 
 int cmd_tune_llm(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
-    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
+    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512] "
+                  "[--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
                   "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]");
@@ -130,6 +139,10 @@ int cmd_tune_llm(const Args& a) {
   LlmTuneOptions o;
   if (a.has("--formats")) o.formats = a.get("--formats");
   o.group = a.get("--group", "tensor");
+  o.methods = a.get("--method", "rtn");
+  if (a.has("--calib")) o.calib_text = read_text(a.get("--calib"));
+  o.calib_tokens = a.get_int("--calib-tokens", 512, 16, 1 << 20);
+  o.kv_types = parse_name_list(a.get("--kv", "f16"), "--kv");
   const std::vector<int64_t> threads = parse_int_list(a.has("-t") ? a.get("-t") : a.get("--threads", "1"), "--threads", 1, 1024);
   o.threads.assign(threads.begin(), threads.end());
   o.ctx = a.get_int("--ctx", 128, 8, 1 << 20);
@@ -162,7 +175,7 @@ int cmd_tune_llm(const Args& a) {
     std::printf("%s\n", to_json(r).dump(2).c_str());
     return 0;
   }
-  std::printf("KL: mean KL divergence from %s on %lld scored tokens (base perplexity %.4f); memory: weights + f16 KV cache of %lld tokens; "
+  std::printf("KL: mean KL divergence from %s (f16 KV cache) on %lld scored tokens (base perplexity %.4f); memory: weights + KV cache of %lld tokens; "
               "energy: per decoded token, the profiler's device model (an estimate)\n",
               in.c_str(), static_cast<long long>(r.eval_tokens), r.ppl_base, static_cast<long long>(o.ctx));
   print_points(r);
@@ -170,6 +183,12 @@ int cmd_tune_llm(const Args& a) {
   std::printf("chosen: %s at %d thread(s): %s\nwrote %s: %s; %d mixes measured (%d from the cache), %d generations%s; %.1f s\n", best.label.c_str(),
               best.threads, r.reason.c_str(), out.c_str(), r.written.c_str(), r.measured + r.from_cache, r.from_cache, r.generations_run,
               r.stopped_by_budget ? " (stopped by the time budget)" : "", r.seconds);
+  std::printf("cost model (predicted, %d thread(s), f16 KV): %.4f ms + %.3f x the sum of one-token matmul times, fitted on the uniform points; ",
+              o.threads.front(), r.cost_constant_ms, r.cost_scale);
+  if (r.cost_model_error >= 0) std::printf("median error on the other timed points %.1f%%\n", 100 * r.cost_model_error);
+  else std::printf("no other timed point to check it on\n");
+  if (!r.calibration.empty()) std::printf("GPTQ calibration: %s\n", r.calibration.c_str());
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
   if (a.has("--explain")) print_explain(r);
   return 0;
 }

@@ -64,12 +64,13 @@ const char* kUsage =
     "      output error and, with --ocr-set, the OCR set's CER; energy estimated; prints the Pareto front, writes the\n"
     "      chosen model (bf16: a compiled .pareto); --time-budget: no greedy point started past S seconds; --plot FILE.html\n"
     "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k]\n"
-    "       [--group tensor|layer|kind] [--threads 1,2]\n"
+    "       [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512] [--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2]\n"
     "       [--ctx 128] [--chunks N] [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
     "       [--max-timed 12] [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ]\n"
     "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html]\n"
     "       [--explain] [--json]\n"
-    "      a weight type per tensor: KL against the base model on TEXT measured for every point, sensitivity, a greedy\n"
+    "      a weight type and rounding (GPTQ where it writes the type) per tensor, the KV cache type and threads: KL against\n"
+    "      the base model on TEXT measured for every point, sensitivity, a greedy\n"
     "      path, an evolutionary search; uniform formats and anchor files (llama.cpp's mixes) timed beside the front\n"
     "  serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--queue 16] [--ctx N (per slot)] [--threads N]\n"
     "        [--api-key KEY | --api-key-file F] [--alias NAME] [--kv f16|f32|q8] [--max-body BYTES] [--tokenizer TOK.bin]\n"
@@ -192,7 +193,7 @@ int main(int argc, char** argv) {
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit", "--plot", "--formats", "--ctx", "--chunks",
                                  "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw",
                                  "--max-energy", "--max-kl", "--cache", "--test", "--group", "--max-task-loss", "--ocr-set",
-                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds"}});
+                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "classify")

@@ -154,6 +154,15 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
 struct LlmTuneOptions {
   std::string formats = "f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k";  // candidate types, any order
   std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block) or kind (e.g. every ffn_down)
+  // Rounding methods per tensor: "rtn" (round to nearest), "rtn,gptq" (also
+  // GPTQ on calibration activations, for layer matrices in q4_0, q4_1, q8_0
+  // and pareto's group formats: each such format is offered both ways).
+  std::string methods = "rtn";
+  std::string calib_text;     // GPTQ's calibration text; empty: text the base model samples itself (seeded)
+  int64_t calib_tokens = 512;
+  // KV cache types every timed point runs with ("f16", "q8", "f32"); the
+  // KL of a point with another cache than f16 is measured with it.
+  std::vector<std::string> kv_types = {"f16"};
   int64_t ctx = 128;         // evaluation chunk length (tokens)
   int64_t max_chunks = 0;    // 0: the whole text
   std::vector<int> threads = {1};
@@ -180,11 +189,15 @@ struct LlmTunePoint {
   std::string origin;  // uniform, search, anchor
   std::vector<std::string> types;  // per tensor (LlmTuneResult::tensors); empty for anchors
   int threads = 1;
+  std::string kv = "f16";  // the KV cache type it ran with (a run setting: --kv)
   double bpw = 0;
   double weight_mib = 0, memory_mib = 0;  // matrices as stored; weights + KV cache
   double kl = 0, ppl = 0, top1 = 0;
   double kl_test = -1, ppl_test = -1;  // on the held-out text (-1: none given)
   double decode_ms = 0, prefill_ms = 0, energy_mj = 0;
+  // The cost model's decode ms (quant/mix_cost.h) at the first thread
+  // count, f16 KV; -1 for anchors (their types are the file's).
+  double predicted_ms = -1;
   bool frontier = false, within_budget = false;
 };
 
@@ -192,7 +205,13 @@ struct LlmTuneResult {
   std::vector<std::string> tensors, formats;
   std::vector<std::string> groups;               // the search units (tensor names, or groups of them)
   std::vector<std::vector<double>> sensitivity;  // [group][format]
-  std::vector<LlmTunePoint> points;    // the timed points, each at every thread count
+  // The cost model: decode ms = constant + scale x the sum of the mix's
+  // one-token matmul times; fitted on the uniform points, and its median
+  // relative error on the other timed search points (-1: none).
+  double cost_constant_ms = 0, cost_scale = 1, cost_model_error = -1;
+  std::string calibration;             // GPTQ's calibration tokens, in words (empty: no GPTQ)
+  std::vector<std::string> notes;      // GPTQ fallbacks to rounding, named
+  std::vector<LlmTunePoint> points;    // the timed points, each at every thread count and KV type
   std::vector<LlmTunePoint> searched;  // every measured mix (quality and size; not timed)
   int chosen = -1;                     // index into points
   std::string reason;

@@ -25,6 +25,7 @@
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
 #include "quant/llm_mix.h"
+#include "quant/mix_cost.h"
 #include "quant/mix_groups.h"
 #include "quant/mix_search.h"
 #include "quant/quantize_gguf.h"
@@ -51,6 +52,22 @@ void check_options(const LlmTuneOptions& o) {
     fail_argument("points must be 0 to 4096, generations and population 0 to 10000");
   if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy"))
     fail_argument("an energy budget or objective needs the energy estimate (it is off)");
+  if (o.kv_types.empty()) fail_argument("tune needs at least one KV cache type");
+  for (const std::string& kv : o.kv_types) (void)llm::kv_type_by_name(kv);
+  if (o.methods != "rtn" && o.methods != "rtn,gptq" && o.methods != "gptq,rtn")
+    fail_argument("methods must be rtn or rtn,gptq (the embedding and output have no GPTQ: round to nearest stays a choice), got '" + o.methods + "'");
+}
+
+bool wants_gptq(const LlmTuneOptions& o) { return o.methods.find("gptq") != std::string::npos; }
+
+// Each format rounded to nearest and, where GPTQ writes it, by GPTQ too (same bytes: next to it).
+std::vector<uint32_t> with_methods(const std::vector<uint32_t>& formats, bool gptq) {
+  std::vector<uint32_t> out;
+  for (uint32_t f : formats) {
+    out.push_back(f);
+    if (gptq && quant::gptq_writes(f)) out.push_back(f | quant::kGptqMethod);
+  }
+  return out;
 }
 
 // Measured qualities (KL, perplexity, top-1) in the tune cache, keyed by the mix.
@@ -71,9 +88,13 @@ class QualityCache {
 // What a measured quality depends on: the file (path, size, modification
 // time), the evaluation (text, context, chunks), the kernels it ran on
 // (packed kernels quantize activations per ISA) and how tune measures.
+// GPTQ's bytes depend on its calibration too (its key names the calibration
+// text and token count; sampled text is seeded, so the same each run).
 std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
-  return "tune-kl-v2|" + api::file_identity(in) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" + std::to_string(o.max_chunks) + "|" +
-         kernels::kernel_summary();
+  std::string f = "tune-kl-v2|" + api::file_identity(in) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" +
+                  std::to_string(o.max_chunks) + "|" + kernels::kernel_summary();
+  if (wants_gptq(o)) f += "|gptq-v1|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" + std::to_string(o.calib_tokens);
+  return f;
 }
 
 // One line per step at most every two seconds, with the time the step has left.
@@ -101,13 +122,14 @@ class Progress {
   std::string name_;
 };
 
-double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads) {
+double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads, const std::string& kv) {
   ProfileOptions po;
   po.runs = o.decode_tokens;
   po.warmup = 0;
   po.measure_ceilings = false;
   po.prompt_tokens = o.prompt_tokens;
   po.threads = threads;
+  po.kv = kv;
   po.repack = false;  // already repacked by the timing
   const nlohmann::json j = nlohmann::json::parse(api::profile_loaded_llm(model, model.path, po));
   for (const auto& p : j.at("phases"))
@@ -115,17 +137,25 @@ double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads)
   fail(StatusCode::internal, "the profile has no decode phase");
 }
 
-// Times a model at every thread count (and estimates its energy), filling copies of `p`.
-void time_point(llm::Model& model, LlmTunePoint p, const LlmTuneOptions& o, std::vector<LlmTunePoint>& out) {
-  for (int t : o.threads) {
-    const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs);
-    p.threads = t;
-    p.decode_ms = s.decode_ms;
-    p.prefill_ms = s.prefill_ms;
-    p.energy_mj = o.energy ? decode_energy_mj(model, o, t) : 0;
-    const llm::Transformer tr(model, o.ctx);
-    p.memory_mib = p.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
-    out.push_back(p);
+// Times a model at every thread count and KV cache type (and estimates its
+// energy), filling copies of `p`; a KV type other than f16 has its quality
+// measured with it (`quality` gives it: (kl, ppl, top1, kl_test, ppl_test)).
+void time_point(llm::Model& model, LlmTunePoint p, const LlmTuneOptions& o, const std::function<void(llm::KvType, LlmTunePoint&)>& quality,
+                std::vector<LlmTunePoint>& out) {
+  for (const std::string& kv_name : o.kv_types) {
+    const llm::KvType kv = llm::kv_type_by_name(kv_name);
+    p.kv = kv_name;
+    quality(kv, p);
+    for (int t : o.threads) {
+      const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs, kv);
+      p.threads = t;
+      p.decode_ms = s.decode_ms;
+      p.prefill_ms = s.prefill_ms;
+      p.energy_mj = o.energy ? decode_energy_mj(model, o, t, kv_name) : 0;
+      const llm::Transformer tr(model, o.ctx, kv);
+      p.memory_mib = p.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
+      out.push_back(p);
+    }
   }
 }
 
@@ -180,7 +210,8 @@ int choose(LlmTuneResult& r, const LlmTuneOptions& o) {
     fail_argument("no measured point meets the budgets: " + budgets_text(o) + b);
   }
   char why[256];
-  std::snprintf(why, sizeof why, "lowest %s among the %d of %zu timed points within %s", o.objective.c_str(), within, r.points.size(), budgets_text(o).c_str());
+  std::snprintf(why, sizeof why, "lowest %s among the %d of %zu timed points (mix x threads x KV type) within %s", o.objective.c_str(), within, r.points.size(),
+                budgets_text(o).c_str());
   r.reason = why;
   return best;
 }
@@ -195,36 +226,74 @@ LlmTunePoint point_of(const MixLab& lab, const quant::MeasuredMix& m, const std:
   return p;
 }
 
-// The search points to time: the bits-KL front, at most `cap` spread over
-// its bits, plus for each target size (anchors, the bits budget) the front's
-// point with the least KL within it, and the front's smallest point within
-// the KL budget: the choice is made among timed points, so these must be.
-std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& anchor_bpw,
-                                   double max_kl) {
-  std::vector<quant::MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
-  std::vector<size_t> front = quant::bpw_kl_front(searched);
-  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return searched[a].bpw < searched[b].bpw; });
-  std::set<size_t> pick;
-  const size_t n = front.size(), k = std::min(n, size_t(cap));
+// `k` of the front's points spread evenly over its x (x: bits or predicted ms).
+void spread_over(const std::vector<quant::MeasuredMix>& searched, const std::vector<double>& x, size_t k, std::set<size_t>& pick) {
+  std::vector<quant::MeasuredMix> by_x = searched;
+  for (size_t i = 0; i < by_x.size(); ++i) by_x[i].bpw = x[i];
+  std::vector<size_t> front = quant::bpw_kl_front(by_x);
+  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
+  const size_t n = front.size();
+  k = std::min(n, k);
   for (size_t i = 0; i < k; ++i) pick.insert(front[k == 1 ? 0 : i * (n - 1) / (k - 1)]);
-  for (double bits : anchor_bpw) {
-    const size_t* best = nullptr;  // on the front, KL falls as bits grow: the last one within
+}
+
+// The search points to time: at most `cap` spread over the bits-KL front
+// (half) and the predicted-ms-KL front (the other half), plus for each
+// target size (anchors, the bits budget) the bits front's point with the
+// least KL within it, and its smallest point within the KL budget: the
+// choice is made among timed points, so these must be.
+std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& predicted_ms,
+                                   const std::vector<double>& anchor_bpw, double max_kl) {
+  std::vector<quant::MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
+  std::vector<double> bits, ms(predicted_ms.begin() + long(first_searched), predicted_ms.end());
+  for (const quant::MeasuredMix& m : searched) bits.push_back(m.bpw);
+  std::set<size_t> pick;
+  spread_over(searched, bits, size_t(cap - cap / 2), pick);
+  spread_over(searched, ms, size_t(cap / 2), pick);
+  std::vector<size_t> front = quant::bpw_kl_front(searched);
+  for (double b : anchor_bpw) {
+    const size_t* best = nullptr;  // on the front, KL falls as bits grow: the least KL within is the widest within
     for (const size_t& f : front)
-      if (searched[f].bpw <= bits) best = &f;
+      if (searched[f].bpw <= b && (!best || searched[f].bpw > searched[*best].bpw)) best = &f;
     if (best) pick.insert(*best);
   }
-  if (max_kl > 0)  // the smallest point within the KL budget
-    for (size_t f : front)
-      if (searched[f].quality.kl <= max_kl) {
-        pick.insert(f);
-        break;
-      }
+  if (max_kl > 0) {  // the smallest point within the KL budget
+    const size_t* best = nullptr;
+    for (const size_t& f : front)
+      if (searched[f].quality.kl <= max_kl && (!best || searched[f].bpw < searched[*best].bpw)) best = &f;
+    if (best) pick.insert(*best);
+  }
   std::vector<size_t> out;
   for (size_t i : pick) out.push_back(i + first_searched);
   return out;
 }
 
-void write_chosen(const std::string& in, const std::string& out, const MixLab& lab, const LlmTunePoint& p, LlmTuneResult& r) {
+// The cost model's scale and constant from the uniform points (first thread
+// count, f16 cache), every point's prediction, and the model's median
+// relative error on the timed search points (not used in the fit).
+// mix_of_point[i]: the mix r.points[i] timed (null: an anchor).
+void fit_cost_model(quant::DecodeCostModel& cost, const std::vector<const Mix*>& mix_of_point, const LlmTuneOptions& o, LlmTuneResult& r) {
+  auto first_setting = [&](const LlmTunePoint& p) { return p.threads == o.threads.front() && p.kv == "f16"; };
+  std::vector<std::pair<double, double>> uniform;
+  for (size_t i = 0; i < r.points.size(); ++i)
+    if (mix_of_point[i] && r.points[i].origin == "uniform" && first_setting(r.points[i]))
+      uniform.push_back({cost.matmul_ms(*mix_of_point[i]), r.points[i].decode_ms});
+  cost.fit(uniform);
+  r.cost_constant_ms = cost.fitted().constant, r.cost_scale = cost.fitted().scale;
+  std::vector<double> err;
+  for (size_t i = 0; i < r.points.size(); ++i) {
+    if (!mix_of_point[i]) continue;
+    LlmTunePoint& p = r.points[i];
+    p.predicted_ms = cost.predict_ms(*mix_of_point[i]);
+    if (p.origin == "search" && first_setting(p)) err.push_back(std::abs(p.predicted_ms - p.decode_ms) / p.decode_ms);
+  }
+  if (!err.empty()) {
+    std::sort(err.begin(), err.end());
+    r.cost_model_error = err[err.size() / 2];
+  }
+}
+
+void write_chosen(const std::string& in, const std::string& out, MixLab& lab, const LlmTunePoint& p, LlmTuneResult& r) {
   if (p.origin == "anchor") {
     std::ifstream src(p.label.substr(7), std::ios::binary);
     std::ofstream dst(out, std::ios::binary);
@@ -235,18 +304,25 @@ void write_chosen(const std::string& in, const std::string& out, const MixLab& l
   }
   quant::QuantizeOptions qo;
   std::map<std::string, int> count;
+  int gptq = 0;
   for (size_t i = 0; i < p.types.size(); ++i) {
-    const uint32_t t = quant::type_by_name(p.types[i]);
-    qo.tensor_types[lab.tensors()[i].name] = t;
-    count[p.types[i]]++;
+    const uint32_t choice = quant::choice_by_name(p.types[i]);
+    const std::string& name = lab.tensors()[i].name;
+    qo.tensor_types[name] = quant::type_of(choice);
+    // GPTQ's bytes are the ones measured, written as they are.
+    if (quant::is_gptq(choice)) qo.packed[name] = lab.matrix_bytes(i, choice), ++gptq;
+    count[quant::type_name(quant::type_of(choice))]++;
   }
   const auto most = std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   qo.type = quant::type_by_name(most->first);  // the file type llama.cpp reports: the commonest
   quant::quantize_gguf(in, out, qo);
   int own = 0;  // tensors stored in pareto's group types (a tail-group fallback included)
-  for (size_t i = 0; i < p.types.size(); ++i)
-    own += kernels::is_group_type(lab.stored_type(i, quant::type_by_name(p.types[i]))) || quant::type_by_name(p.types[i]) == kernels::kQ8RowType;
-  r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types); " +
+  for (size_t i = 0; i < p.types.size(); ++i) {
+    const uint32_t type = quant::type_of(quant::choice_by_name(p.types[i]));
+    own += kernels::is_group_type(lab.stored_type(i, type)) || type == kernels::kQ8RowType;
+  }
+  r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types" +
+              (gptq ? ", " + std::to_string(gptq) + " tensors rounded by GPTQ" : std::string()) + "); " +
               (own ? std::to_string(own) + " tensors in pareto's own group types, which llama.cpp cannot load"
                    : std::string("every type a GGML type, so llama.cpp loads it too"));
 }
@@ -276,21 +352,31 @@ void check_output_path(const std::string& in, const std::string& out, const LlmT
     if (fs::exists(out, ec) && fs::equivalent(out, f, ec)) fail_argument("the output " + out + " is an input of tune (" + f + ")");
 }
 
-// Times the chosen search points and the anchors at every thread count (and on the held-out text).
-void time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
-              std::vector<std::unique_ptr<llm::Model>>& anchors, uint64_t weights, const LlmTuneOptions& o, Progress& progress, LlmTuneResult& r) {
+// Times the chosen search points and the anchors at every thread count and
+// KV type (and measures them on the held-out text).
+// Returns the mix each point timed (null: an anchor).
+std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
+                                 std::vector<std::unique_ptr<llm::Model>>& anchors, uint64_t weights, const LlmTuneOptions& o, Progress& progress,
+                                 LlmTuneResult& r) {
   const int total = int(mixes.size() + anchors.size());
   int done = 0;
-  auto held_out = [&](const llm::Model& m, LlmTunePoint& p) {
-    if (!test_lab) return;
-    const MixQuality q = test_lab->quality(m);
-    p.kl_test = q.kl, p.ppl_test = q.ppl;
+  std::vector<const Mix*> mix_of_point;
+  // The evaluation text's quality is known for f16 (the search's); another KV type is measured with it.
+  auto quality_of = [&](const llm::Model& m) {
+    return [&lab, test_lab, &m](llm::KvType kv, LlmTunePoint& p) {
+      if (kv != llm::KvType::f16) {
+        const MixQuality q = lab.quality(m, kv);
+        p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
+      }
+      if (!test_lab) return;
+      const MixQuality q = test_lab->quality(m, kv);
+      p.kl_test = q.kl, p.ppl_test = q.ppl;
+    };
   };
   for (size_t i = 0; i < mixes.size(); ++i) {
     auto model = lab.build(mixes[i]);
-    LlmTunePoint p = shown[i];
-    held_out(*model, p);
-    time_point(*model, p, o, r.points);
+    time_point(*model, shown[i], o, quality_of(*model), r.points);
+    mix_of_point.resize(r.points.size(), &mixes[i]);
     progress.step("timing", ++done, total);
   }
   for (size_t a = 0; a < anchors.size(); ++a) {
@@ -299,14 +385,15 @@ void time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, cons
     p.label = "anchor " + o.anchors[a], p.origin = "anchor";
     const MixQuality q = lab.quality(model);
     p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
-    held_out(model, p);
     const uint64_t bytes = MixLab::matrix_bytes(model);
     p.weight_mib = double(bytes) / (1 << 20);
     p.bpw = 8.0 * double(bytes) / double(weights);
-    time_point(model, p, o, r.points);
+    time_point(model, p, o, quality_of(model), r.points);
     anchors[a].reset();  // its pages, before the next one
     progress.step("timing", ++done, total);
   }
+  mix_of_point.resize(r.points.size(), nullptr);
+  return mix_of_point;
 }
 
 // Writes the chosen point next to `out`, measures the file's KL again (it
@@ -321,11 +408,12 @@ void write_and_check(const std::string& in, const std::string& out, MixLab& lab,
   write_chosen(in, tmp, lab, p, r);
   auto written = llm::Model::load(tmp);
   MixLab::prepare(*written);
-  const MixQuality check = lab.quality(*written);
+  const MixQuality check = lab.quality(*written, llm::kv_type_by_name(p.kv));
   written.reset();
   if (std::abs(check.kl - p.kl) > 1e-9 + 1e-6 * p.kl)
     fail(StatusCode::internal, "the written model's KL " + std::to_string(check.kl) + " differs from the measured " + std::to_string(p.kl));
   if (std::rename(tmp.c_str(), out.c_str()) != 0) fail(StatusCode::io_error, "cannot move " + tmp + " to " + out);
+  if (p.kv != "f16") r.written += "; measured with a " + p.kv + " KV cache: run it with --kv " + p.kv;
 }
 
 }  // namespace
@@ -348,6 +436,11 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     // Widest first, by the bytes of the whole model in each.
     std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
     LlmTuneResult r;
+    if (wants_gptq(o)) {
+      progress.line("collecting GPTQ's calibration activations");
+      r.calibration = lab.calibrate(o.calib_text, o.calib_tokens);
+    }
+    formats = with_methods(formats, wants_gptq(o));
     r.ppl_base = lab.ppl_base();
     r.eval_tokens = lab.scored_tokens();
     for (const quant::MixTensor& t : lab.tensors()) r.tensors.push_back(t.name);
@@ -378,11 +471,18 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       for (size_t i : groups.members[g]) b += lab.bytes(i, t == quant::kSourceTypes ? source[i] : t);
       return b;
     };
-    quant::MixSpace space{groups.names.size(), formats, group_bytes, 0, Mix(groups.names.size(), quant::kSourceTypes)};
+    auto group_allows = [&](size_t g, uint32_t t) {
+      for (size_t i : groups.members[g])
+        if (!lab.allows(i, t)) return false;
+      return true;
+    };
+    quant::MixSpace space{groups.names.size(), formats, group_bytes, 0, Mix(groups.names.size(), quant::kSourceTypes), group_allows};
     for (size_t i = 0; i < lab.tensors().size(); ++i) space.weights += uint64_t(lab.tensors()[i].rows * lab.tensors()[i].cols);
     std::vector<quant::MeasuredMix> seeds;
     for (uint32_t f : formats) {
-      const Mix m(groups.names.size(), f);
+      Mix m(groups.names.size(), f);  // a GPTQ format: units it cannot take (the embedding) round to nearest
+      for (size_t g = 0; g < m.size(); ++g)
+        if (!group_allows(g, f)) m[g] = quant::type_of(f);
       seeds.push_back({m, "uniform " + quant::type_name(f), quant::mix_bpw(space, m), measure(m)});
     }
     // Sizes to hold points up against: each anchor's, and the bits budget.
@@ -408,15 +508,25 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     std::vector<LlmTunePoint> shown;
     std::vector<size_t> timed;
     for (size_t i = 0; i < seeds.size(); ++i) timed.push_back(i);
-    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed, targets, o.max_kl)) timed.push_back(i);
+    // The cost model ranks the searched mixes by predicted decode time (the sum of their matmul times ranks them alone).
+    quant::DecodeCostModel cost(lab, o.threads.front(), 5);
+    std::vector<double> predicted;
+    for (size_t i = 0; i < sr.points.size(); ++i) {
+      predicted.push_back(cost.matmul_ms(expand(sr.points[i].mix)));
+      progress.step("cost model", int(i + 1), int(sr.points.size()));
+    }
+    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed, predicted, targets, o.max_kl)) timed.push_back(i);
     for (size_t i : timed) {
       mixes.push_back(expand(sr.points[i].mix));
       shown.push_back(r.searched[i]);
     }
-    time_all(lab, test_lab.get(), mixes, shown, anchors, space.weights, o, progress, r);
+    const std::vector<const Mix*> mix_of_point = time_all(lab, test_lab.get(), mixes, shown, anchors, space.weights, o, progress, r);
+    fit_cost_model(cost, mix_of_point, o, r);
+    for (size_t i = 0; i < sr.points.size(); ++i) r.searched[i].predicted_ms = r.cost_constant_ms + r.cost_scale * predicted[i];
     mark_frontier(r.points);
     r.chosen = choose(r, o);
     write_and_check(in, out, lab, r);
+    r.notes = lab.notes();
     r.seconds = now_s() - t0;
     return r;
   });

@@ -12,6 +12,8 @@
 #include "llm/repack.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
+#include "quant/calibration.h"
+#include "quant/gptq.h"
 #include "quant/quantize_gguf.h"
 
 namespace pareto::quant {
@@ -65,6 +67,14 @@ void for_each_scored(llm::Transformer& tr, const std::vector<int32_t>& tokens, i
   }
 }
 
+// The activation a layer matrix reads.
+llm::MatmulInput input_of(const std::string& kind) {
+  if (kind == "attn_q" || kind == "attn_k" || kind == "attn_v") return llm::MatmulInput::attn;
+  if (kind == "attn_output") return llm::MatmulInput::attn_out;
+  if (kind == "ffn_gate" || kind == "ffn_up") return llm::MatmulInput::ffn;
+  return llm::MatmulInput::down;
+}
+
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -72,11 +82,26 @@ double median_of(std::vector<double> v) {
 
 }  // namespace
 
-std::string type_name(uint32_t type) {
-  if (kernels::is_group_type(type) || type == kernels::kQ8RowType) return kernels::pareto_type_name(type);
+bool gptq_writes(uint32_t type) {
+  using kernels::GgmlType;
+  return kernels::is_group_type(type) || type == uint32_t(GgmlType::q4_0) || type == uint32_t(GgmlType::q4_1) || type == uint32_t(GgmlType::q8_0);
+}
+
+std::string type_name(uint32_t choice) {
+  const uint32_t type = type_of(choice);
+  const std::string method = is_gptq(choice) ? "+gptq" : "";
+  if (kernels::is_group_type(type) || type == kernels::kQ8RowType) return kernels::pareto_type_name(type) + method;
   std::string n = kernels::ggml_type_traits(type).name;
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return n;
+  return n + method;
+}
+
+uint32_t choice_by_name(const std::string& name) {
+  const size_t plus = name.rfind("+gptq");
+  if (plus == std::string::npos || plus + 5 != name.size()) return type_by_name(name);
+  const uint32_t type = type_by_name(name.substr(0, plus));
+  if (!gptq_writes(type)) fail_argument("GPTQ does not write " + name.substr(0, plus) + " (it writes q4_0, q4_1, q8_0 and pareto's group types)");
+  return type | kGptqMethod;
 }
 
 std::vector<uint32_t> parse_type_list(const std::string& list) {
@@ -138,7 +163,35 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
 
 MixLab::~MixLab() = default;
 
-uint32_t MixLab::stored_type(size_t i, uint32_t type) const { return storage_type(type, tensors_.at(i).cols); }
+std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
+  if (tokens < 16 || tokens > (int64_t(1) << 20)) fail_argument("calibration tokens must be 16 to 1048576");
+  llm::Tokenizer tok(base_->vocab);
+  CalibrationSource src;
+  src.text = text;
+  src.tokens = tokens;
+  // Sequences as `pareto quantize --method gptq` calibrates (calibrate_model): 512 tokens, at most the model's context.
+  src.ctx = base_->config.ctx_len > 0 ? std::min<int64_t>(512, base_->config.ctx_len) : 512;
+  std::string what;
+  const std::vector<int32_t> ids = calibration_tokens(*base_, tok, src, &what);
+  const int64_t ctx = std::min<int64_t>(src.ctx, int64_t(ids.size()));
+  const int64_t n = std::min<int64_t>(tokens, int64_t(ids.size()) / std::max<int64_t>(ctx, 1) * ctx);
+  if (ctx < 16 || n < ctx) fail_argument("the calibration text has " + std::to_string(ids.size()) + " tokens; at least 16 are needed");
+  acts_.assign(base_->layers.size(), std::vector<std::vector<float>>(4));
+  llm::Transformer tr(*prepared_, ctx);
+  tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t rows, int64_t cols) {
+    std::vector<float>& a = acts_[size_t(l)][size_t(which)];
+    a.insert(a.end(), x, x + rows * cols);
+  };
+  for (int64_t s = 0; s < n; s += ctx) tr.forward(ids.data() + s, ctx, 0, false);
+  return what + ", " + std::to_string(n) + " tokens";
+}
+
+bool MixLab::allows(size_t i, uint32_t choice) const {
+  if (!is_gptq(choice)) return true;
+  return calibrated() && tensors_.at(i).layer >= 0 && gptq_writes(stored_type(i, choice));
+}
+
+uint32_t MixLab::stored_type(size_t i, uint32_t type) const { return storage_type(type_of(type), tensors_.at(i).cols); }
 
 uint64_t MixLab::bytes(size_t i, uint32_t type) const {
   const MixTensor& t = tensors_.at(i);
@@ -175,24 +228,8 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const MixTensor& t = tensors_[i];
     const uint32_t type = stored_type(i, mix[i]);
-    if (type == t.source_type) continue;
-    std::shared_ptr<std::string>& buf = cache_[{i, type}];
-    if (!buf) {
-      kernels::WeightMatrix& src = *slots(*base_, t)[0];
-      const size_t in_row = kernels::ggml_row_size(t.source_type, t.cols), out_row = kernels::ggml_row_size(type, t.cols);
-      buf = std::make_shared<std::string>(out_row * size_t(t.rows), '\0');
-      const auto* in = static_cast<const uint8_t*>(src.data);
-      char* out = buf->data();
-      const int64_t cols = t.cols;
-      const uint32_t from = t.source_type;
-      parallel_for(t.rows, [&](int64_t r0, int64_t r1) {
-        std::vector<float> row(static_cast<size_t>(cols));
-        for (int64_t r = r0; r < r1; ++r) {
-          kernels::dequantize_row_ref(from, in + size_t(r) * in_row, row.data(), cols);
-          kernels::quantize_row_ref(type, row.data(), out + size_t(r) * out_row, cols);
-        }
-      });
-    }
+    if (type == t.source_type && !is_gptq(mix[i])) continue;
+    const std::shared_ptr<std::string>& buf = buffer(i, mix[i]);
     m->owners.push_back(buf);
     // Only the new matrix is repacked: the others are the prepared copy's.
     std::vector<kernels::WeightMatrix*> views = slots(*m, t);
@@ -204,16 +241,70 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
   return m;
 }
 
+const std::string& MixLab::matrix_bytes(size_t i, uint32_t choice) { return *buffer(i, choice); }
+
+const std::shared_ptr<std::string>& MixLab::buffer(size_t i, uint32_t choice) {
+  if (!allows(i, choice)) fail(StatusCode::internal, tensors_.at(i).name + " cannot be built as " + type_name(choice));
+  const MixTensor& t = tensors_.at(i);
+  const uint32_t type = stored_type(i, choice);
+  std::shared_ptr<std::string>& buf = cache_[{i, type | (choice & kGptqMethod)}];
+  if (buf) return buf;
+  const kernels::WeightMatrix& src = *slots(*base_, t)[0];
+  const size_t in_row = kernels::ggml_row_size(t.source_type, t.cols), out_row = kernels::ggml_row_size(type, t.cols);
+  const auto* in = static_cast<const uint8_t*>(src.data);
+  const int64_t cols = t.cols;
+  const uint32_t from = t.source_type;
+  if (is_gptq(choice)) {
+    std::vector<float> w(size_t(t.rows * cols));
+    parallel_for(t.rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) kernels::dequantize_row_ref(from, in + size_t(r) * in_row, w.data() + r * cols, cols);
+    });
+    GptqResult g = gptq_quantize(w, t.rows, cols, acts_[size_t(t.layer)][size_t(input_of(t.kind))], type);
+    if (g.fell_back) notes_.push_back(t.name + " (" + type_name(choice) + "): Cholesky failed at every damping, rounded to nearest");
+    buf = std::make_shared<std::string>(std::move(g.bytes));
+    return buf;
+  }
+  buf = std::make_shared<std::string>(out_row * size_t(t.rows), '\0');
+  char* out = buf->data();
+  parallel_for(t.rows, [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      kernels::dequantize_row_ref(from, in + size_t(r) * in_row, row.data(), cols);
+      kernels::quantize_row_ref(type, row.data(), out + size_t(r) * out_row, cols);
+    }
+  });
+  return buf;
+}
+
 MixQuality MixLab::quality(const Mix& mix) { return quality(*build(mix)); }
+
+double MixLab::matvec_ms(size_t i, uint32_t choice, int reps) {
+  const MixTensor& t = tensors_.at(i);
+  Mix one = source_mix();
+  one[i] = choice;
+  auto m = build(one);
+  const std::vector<kernels::WeightMatrix*> views = slots(*m, t);
+  if (t.kind == "token_embd" && views.size() == 1) return 0;
+  const kernels::WeightMatrix& w = *views.back();
+  std::vector<float> x(size_t(t.cols)), y(size_t(t.rows));
+  for (int64_t c = 0; c < t.cols; ++c) x[size_t(c)] = float((c * 37) % 19) / 19.0f - 0.5f;  // any activation: the time does not depend on it
+  std::vector<double> ms;
+  for (int r = 0; r < reps + 1; ++r) {  // the first warms the cache as a decode step's previous token would not: dropped
+    const double t0 = now_s();
+    kernels::matmul_weights(w, x.data(), 1, y.data());
+    if (r > 0) ms.push_back((now_s() - t0) * 1e3);
+  }
+  return median_of(ms);
+}
 
 void MixLab::prepare(llm::Model& model) { llm::repack_for_cpu(model, false); }
 
-MixQuality MixLab::quality(const llm::Model& model) {
+MixQuality MixLab::quality(const llm::Model& model, llm::KvType kv) {
   const llm::ModelConfig &cb = base_->config, &cm = model.config;
   if (cb.vocab != cm.vocab || cb.n_layers != cm.n_layers || cb.dim != cm.dim)
     fail_argument(model.path + ": differs from the base model in shape (vocab, layers or width)");
   const int64_t vocab = cb.vocab;
-  llm::Transformer tr(model, ctx_);
+  llm::Transformer tr(model, ctx_, kv);
   std::vector<float> lq(static_cast<size_t>(vocab));
   double kl = 0, nll = 0;
   int64_t agree = 0;
@@ -232,11 +323,11 @@ MixQuality MixLab::quality(const llm::Model& model) {
   return {std::max(0.0, kl / n), std::exp(nll / n), double(agree) / n};
 }
 
-MixSpeed MixLab::time(llm::Model& model, int threads, int prompt, int decode, int runs) {
+MixSpeed MixLab::time(llm::Model& model, int threads, int prompt, int decode, int runs, llm::KvType kv) {
   if (prompt < 1 || decode < 1 || runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
   ThreadPool pool(threads);
   PoolScope scope(&pool);
-  llm::Transformer tr(model, prompt + decode + 1);
+  llm::Transformer tr(model, prompt + decode + 1, kv);
   const int64_t vocab = model.config.vocab;
   std::vector<int32_t> tokens(static_cast<size_t>(prompt));
   for (int i = 0; i < prompt; ++i) tokens[size_t(i)] = int32_t((i * 7 + 3) % vocab);  // any valid ids: time does not depend on them

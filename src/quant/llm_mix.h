@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "llm/kv_cache.h"
 #include "llm/model.h"
 
 namespace pareto::quant {
@@ -24,8 +25,16 @@ struct MixTensor {
   uint32_t source_type = 0;
 };
 
-// types[i] is the type of tensors()[i].
+// types[i] is the choice for tensors()[i]: a type, rounded to nearest, or
+// a type with kGptqMethod set: the same bytes rounded by GPTQ on the lab's
+// calibration activations (layer matrices only: the embedding and output
+// have no collected input).
 using Mix = std::vector<uint32_t>;
+inline constexpr uint32_t kGptqMethod = 1u << 24;
+inline uint32_t type_of(uint32_t choice) { return choice & ~kGptqMethod; }
+inline bool is_gptq(uint32_t choice) { return (choice & kGptqMethod) != 0; }
+// The types GPTQ writes (quant/gptq.h): q4_0, q4_1, q8_0 and pareto's group types.
+bool gptq_writes(uint32_t type);
 
 struct MixQuality {
   double kl = 0;        // mean KL(base || candidate) in nats per scored token
@@ -54,8 +63,19 @@ class MixLab {
   double ppl_base() const { return ppl_base_; }
   int64_t scored_tokens() const { return scored_; }
 
+  // Collects every layer matrix's input over calibration tokens (text, or
+  // the base model's own sampled text when empty) so GPTQ choices can be
+  // built. Returns where the tokens came from.
+  std::string calibrate(const std::string& text, int64_t tokens);
+  bool calibrated() const { return !acts_.empty(); }
+  // Whether `choice` can be built for tensor i (a GPTQ one needs a layer
+  // matrix, the calibration and a type GPTQ writes).
+  bool allows(size_t i, uint32_t choice) const;
+  // GPTQ choices whose Cholesky failed at every damping (rounded to nearest), named.
+  const std::vector<std::string>& notes() const { return notes_; }
+
   // The type tensor i is stored as when asked for `type` (a tail group when
-  // its rows are not whole blocks), as quantize_gguf writes it.
+  // its rows are not whole blocks), as quantize_gguf writes it; a method flag is dropped.
   uint32_t stored_type(size_t i, uint32_t type) const;
   uint64_t bytes(size_t i, uint32_t type) const;
   uint64_t bytes(const Mix& mix) const;
@@ -76,14 +96,26 @@ class MixLab {
   // kernels instead of a row-dot per token, and quality is measured on what
   // a user runs. Call it on anchors before quality().
   static void prepare(llm::Model& model);
+  // The bytes of tensor i as `choice` (stored type), built once and shared.
+  const std::string& matrix_bytes(size_t i, uint32_t choice);
   MixQuality quality(const Mix& mix);
-  // Any model of the same shape (an anchor file made elsewhere; prepare() it first).
-  MixQuality quality(const llm::Model& model);
+  // Any model of the same shape (an anchor file made elsewhere; prepare() it
+  // first), run with a KV cache of type `kv` (the base ran with f16).
+  MixQuality quality(const llm::Model& model, llm::KvType kv = llm::KvType::f16);
+  // The time of tensor i's part of one decoded token in `choice` on this
+  // CPU (the current thread pool): the median of `reps` one-token matmuls
+  // on the repacked matrix; 0 for an untied embedding (decode reads one row).
+  // The cost model of the search: a mix's decode time is about a constant
+  // plus the sum over its tensors.
+  double matvec_ms(size_t i, uint32_t choice, int reps);
   // Times `model` (prepared: build() makes them so): a prompt of `prompt`
   // tokens, then `decode` tokens one at a time, `runs` times.
-  static MixSpeed time(llm::Model& model, int threads, int prompt, int decode, int runs);
+  static MixSpeed time(llm::Model& model, int threads, int prompt, int decode, int runs, llm::KvType kv = llm::KvType::f16);
 
  private:
+  // The (tensor, choice) buffer, quantized on first use.
+  const std::shared_ptr<std::string>& buffer(size_t i, uint32_t choice);
+
   std::unique_ptr<llm::Model> base_;      // as loaded: the source of every quantization
   std::unique_ptr<llm::Model> prepared_;  // a copy repacked for the CPU: the reference, and every candidate's start
   std::vector<MixTensor> tensors_;
@@ -91,6 +123,8 @@ class MixLab {
   std::map<std::pair<size_t, uint32_t>, std::shared_ptr<std::string>> cache_;
   std::vector<int32_t> tokens_;
   int64_t ctx_ = 0, chunks_ = 0, scored_ = 0, numel_ = 0;
+  std::vector<std::vector<std::vector<float>>> acts_;  // [layer][llm::MatmulInput]: calibration rows
+  std::vector<std::string> notes_;
   std::vector<float> base_logp_;  // [chunks][scored rows][vocab]
   std::vector<int32_t> base_argmax_;
   double ppl_base_ = 0;
@@ -99,6 +133,8 @@ class MixLab {
 
 // Parses a comma-separated list of type names (pareto quantize's names).
 std::vector<uint32_t> parse_type_list(const std::string& list);
-std::string type_name(uint32_t type);
+// A choice's name: the type's ("q4_0"), "+gptq" after it for a GPTQ one.
+std::string type_name(uint32_t choice);
+uint32_t choice_by_name(const std::string& name);
 
 }  // namespace pareto::quant

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -36,7 +37,7 @@ std::vector<std::vector<double>> sensitivities(const MixSpace& s, const MixMeasu
     for (size_t f = 0; f < s.formats.size(); ++f) {
       Mix m = s.source;
       m[i] = s.formats[f];
-      sens[i][f] = m == s.source ? 0 : measure(m).kl;
+      sens[i][f] = !s.allows(i, s.formats[f]) ? std::numeric_limits<double>::quiet_NaN() : m == s.source ? 0 : measure(m).kl;
       if (o.progress) o.progress("sensitivity", ++done, total);
     }
   return sens;
@@ -44,7 +45,10 @@ std::vector<std::vector<double>> sensitivities(const MixSpace& s, const MixMeasu
 
 // Step 2: positions are format indices per tensor.
 std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<double>>& sens) {
-  std::vector<size_t> at(s.tensors, 0);
+  std::vector<size_t> at(s.tensors, 0);  // each tensor's widest allowed format
+  for (size_t i = 0; i < s.tensors; ++i)
+    while (!s.allows(i, s.formats[at[i]]))
+      if (++at[i] == s.formats.size()) fail_argument("tensor " + std::to_string(i) + " has no allowed format");
   auto mix_of = [&] {
     Mix m(s.tensors);
     for (size_t i = 0; i < s.tensors; ++i) m[i] = s.formats[at[i]];
@@ -58,7 +62,7 @@ std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<do
       const uint64_t now_bytes = s.bytes(i, s.formats[at[i]]);
       for (size_t f = at[i] + 1; f < s.formats.size(); ++f) {
         const uint64_t b = s.bytes(i, s.formats[f]);
-        if (b >= now_bytes) continue;  // a tail-group fallback can make two formats the same size
+        if (b >= now_bytes || !s.allows(i, s.formats[f])) continue;  // a tail-group fallback can make two formats the same size
         const double cost = std::max(sens[i][f] - sens[i][at[i]], 0.0) + 1e-12;
         const double score = double(now_bytes - b) / cost;
         if (score > best) best = score, bi = i, bf = f;
@@ -121,9 +125,16 @@ void evolve(const MixSpace& s, Archive& archive, const MixSearchOptions& o, doub
       const size_t forced = rng() % s.tensors;
       for (size_t i = 0; i < s.tensors && s.formats.size() > 1; ++i) {
         if (i != forced && rng() % s.tensors >= 1) continue;
+        // The next allowed format down or up (GPTQ choices skip the embedding); none: as it is.
         const size_t f = index_of(child[i]);
         const bool down = (rng() & 1) ? f + 1 < s.formats.size() : f == 0;
-        child[i] = s.formats[down ? f + 1 : f - 1];
+        for (size_t g = f; down ? g + 1 < s.formats.size() : g > 0;) {
+          g = down ? g + 1 : g - 1;
+          if (s.allows(i, s.formats[g])) {
+            child[i] = s.formats[g];
+            break;
+          }
+        }
       }
       archive.add(child, label);
       if (o.progress) o.progress("evolution", g * o.population + c + 1, o.generations * o.population);

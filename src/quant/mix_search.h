@@ -28,6 +28,9 @@ struct MixSpace {
   std::function<uint64_t(size_t tensor, uint32_t type)> bytes;
   uint64_t weights = 0;           // number of weights (for bits per weight)
   Mix source;                     // the unquantized model (sensitivity's background)
+  // Whether a tensor may take a format (GPTQ choices: layer matrices only); null: every one.
+  std::function<bool(size_t tensor, uint32_t type)> allowed;
+  bool allows(size_t tensor, uint32_t type) const { return !allowed || allowed(tensor, type); }
 };
 
 struct MeasuredMix {
@@ -50,7 +53,7 @@ struct MixSearchOptions {
 };
 
 struct MixSearchResult {
-  std::vector<std::vector<double>> sensitivity;  // [tensor][format]: KL with only it in that format
+  std::vector<std::vector<double>> sensitivity;  // [tensor][format]: KL with only it in that format (NaN: not allowed)
   std::vector<MeasuredMix> points;               // every measured mix, in the order measured
   std::vector<Mix> path;                         // the greedy path (predicted only), widest first
   int generations_run = 0;

@@ -83,6 +83,8 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
     if (!t || !is_weight_matrix(*t)) fail_argument(in + ": no weight matrix named '" + name + "' to give a type");
     (void)type;
   }
+  for (const auto& [name, bytes] : o.packed)
+    if (!o.tensor_types.count(name)) fail_argument(in + ": packed bytes for '" + name + "' without its type");
   for (const gguf::TensorInfo& t : file->tensors) {
     r.bytes_in += t.nbytes;
     bool keep = !is_weight_matrix(t);
@@ -98,7 +100,13 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
                         std::to_string(kernels::ggml_type_traits(wanted).block_size) + ", written as " + kernels::ggml_type_traits(type).name +
                         " (tail group)");
     }
-    if (keep || type == t.type) {
+    if (auto p = o.packed.find(t.name); p != o.packed.end() && !keep) {
+      if (p->second.size() != kernels::ggml_row_size(type, cols) * size_t(rows))
+        fail_argument(in + ": packed bytes of '" + t.name + "' are " + std::to_string(p->second.size()) + ", not the size of its type");
+      w.add_tensor(t.name, type, t.ne, p->second.data(), p->second.size());
+      r.quantized++;
+      r.bytes_out += p->second.size();
+    } else if (keep || type == t.type) {
       w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);
       r.kept++;
       r.bytes_out += t.nbytes;

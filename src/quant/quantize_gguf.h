@@ -17,6 +17,9 @@ struct QuantizeOptions {
   // Per weight matrix (by tensor name): its type instead of `type` (pareto
   // tune's mixes). A name that is no weight matrix of the file is an error.
   std::map<std::string, uint32_t> tensor_types;
+  // Per weight matrix: its bytes already in its type's storage (GPTQ's, from
+  // tune), written as they are; the tensor must be in tensor_types too.
+  std::map<std::string, std::string> packed;
   // Per-tensor input importance (quant/importance.h): q4_0/q8_0 block scales
   // then minimize the importance-weighted error instead of ggml's rule.
   std::map<std::string, std::vector<float>> importance;

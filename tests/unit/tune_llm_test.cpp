@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "../apps/scratch_dir.h"
+#include "tune_llm_test_util.h"
 #include "frontend/gguf/gguf_reader.h"
 #include "pareto/tune.hpp"
 #include "quant/evaluate.h"
@@ -21,10 +22,9 @@
 #include "quant/quantize_gguf.h"
 
 using namespace pareto;
+using namespace pareto::tune_test;
 
 namespace {
-
-std::string shared_models() { return std::string(PARETO_SOURCE_DIR) + "/../shared/models"; }
 
 // Three tensors, formats 0 (8 bytes per weight unit), 1 (4), 2 (2); tensor
 // i holds size[i] units and loses err[f] * weight[i] in KL in format f.
@@ -51,38 +51,6 @@ struct Synthetic {
     };
   }
 };
-
-std::string read_file(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-LlmTuneOptions small_options() {
-  LlmTuneOptions o;
-  o.formats = "q8_0,q4_0,f16";  // any order: tune sorts them widest first
-  o.ctx = 64;
-  o.max_chunks = 3;
-  o.points = 4;
-  o.generations = 2;
-  o.population = 6;
-  o.runs = 1;
-  o.prompt_tokens = 4;
-  o.decode_tokens = 4;
-  o.max_timed = 4;
-  return o;
-}
-
-template <class T>
-T take(Result<T> r) {
-  if (!r.ok()) throw std::runtime_error(r.status().message);
-  return std::move(r).value();
-}
-
-#define NEED_STORIES()                                                                  \
-  if (!std::filesystem::exists(shared_models() + "/stories260K.gguf"))                 \
-  GTEST_SKIP() << "../shared/models/stories260K.gguf not found (../shared beside the repository)"
 
 }  // namespace
 

@@ -1,0 +1,40 @@
+#include "quant/mix_cost.h"
+
+#include "core/thread_pool.h"
+
+namespace pareto::quant {
+
+LinearFit fit_decode_model(const std::vector<std::pair<double, double>>& p) {
+  LinearFit f;
+  if (p.empty()) return f;
+  const double n = double(p.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& [x, y] : p) sx += x, sy += y, sxx += x * x, sxy += x * y;
+  const double var = sxx - sx * sx / n;
+  if (p.size() >= 2 && var > 1e-12 * std::max(sxx, 1e-300)) {
+    f.scale = (sxy - sx * sy / n) / var;
+    f.constant = (sy - f.scale * sx) / n;
+    if (f.scale > 0) return f;  // a falling fit (noise over sums too close) says nothing: fall through
+  }
+  f.scale = 1;
+  f.constant = (sy - sx) / n;
+  return f;
+}
+
+double DecodeCostModel::matmul_ms(const Mix& mix) {
+  double sum = 0;
+  for (size_t i = 0; i < mix.size(); ++i) {
+    // GPTQ's bytes run as fast as rounding's: one time per stored type.
+    const std::pair<size_t, uint32_t> key{i, lab_.stored_type(i, mix[i])};
+    auto it = ms_.find(key);
+    if (it == ms_.end()) {
+      ThreadPool pool(threads_);
+      PoolScope scope(&pool);
+      it = ms_.emplace(key, lab_.matvec_ms(i, type_of(mix[i]), reps_)).first;
+    }
+    sum += it->second;
+  }
+  return sum;
+}
+
+}  // namespace pareto::quant
