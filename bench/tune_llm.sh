@@ -74,32 +74,46 @@ const short = l => l.replace(/^anchor .*\/[^-]*-/, 'llama.cpp ').replace(/\.gguf
 const e = v => v < 0 ? '-' : v.toExponential(2);
 const threads = [...new Set(r.points.map(p => p.threads))];
 console.log(`searched ${r.searched.length} mixes (${r.measured} measured, ${r.from_cache} from the cache), ${r.generations_run} generations, ${r.seconds.toFixed(1)} s; base perplexity ${r.ppl_base.toFixed(4)} on ${r.eval_tokens} scored tokens\n`);
-const head = ['point', 'bits/weight', 'KL (search text)', 'KL held out', 'perplexity held out', ...threads.map(t => `decode ms, ${t} thread${t > 1 ? 's' : ''}`), 'memory MiB', 'energy mJ/token', ''];
+const kvs = [...new Set(r.points.map(p => p.kv || 'f16'))];
+const head = ['point', 'KV cache', 'bits/weight', 'KL (search text)', 'KL held out', 'perplexity held out', ...threads.map(t => `decode ms, ${t} thread${t > 1 ? 's' : ''}`), 'predicted ms', 'memory MiB', 'energy mJ/token', ''];
 console.log('| ' + head.join(' | ') + ' |');
 console.log('|' + head.map(() => '---').join('|') + '|');
 const byLabel = new Map();
 for (const p of r.points) {
-  if (!byLabel.has(p.label)) byLabel.set(p.label, []);
-  byLabel.get(p.label).push(p);
+  const key = p.label + '|' + (p.kv || 'f16');
+  if (!byLabel.has(key)) byLabel.set(key, []);
+  byLabel.get(key).push(p);
 }
-const rows = [...byLabel.values()].sort((a, b) => a[0].bpw - b[0].bpw);
+const rows = [...byLabel.values()].sort((a, b) => a[0].bpw - b[0].bpw || kvs.indexOf(a[0].kv) - kvs.indexOf(b[0].kv));
 for (const ps of rows) {
   const p = ps[0];
   const front = ps.some(q => q.frontier) ? 'front' : '';
   const chosen = ps.some(q => r.points.indexOf(q) === r.chosen) ? ' chosen' : '';
-  console.log(`| ${short(p.label)} | ${p.bpw.toFixed(3)} | ${e(p.kl)} | ${e(p.kl_test)} | ${p.ppl_test < 0 ? '-' : p.ppl_test.toFixed(4)} | ` +
+  console.log(`| ${short(p.label)} | ${p.kv || 'f16'} | ${p.bpw.toFixed(3)} | ${e(p.kl)} | ${e(p.kl_test)} | ${p.ppl_test < 0 ? '-' : p.ppl_test.toFixed(4)} | ` +
               threads.map(t => (ps.find(q => q.threads === t) || {decode_ms: NaN}).decode_ms.toFixed(4)).join(' | ') +
-              ` | ${p.memory_mib.toFixed(3)} | ${p.energy_mj.toFixed(4)} | ${front}${chosen} |`);
+              ` | ${p.predicted_ms < 0 ? '-' : p.predicted_ms.toFixed(4)} | ${p.memory_mib.toFixed(3)} | ${p.energy_mj.toFixed(4)} | ${front}${chosen} |`);
 }
+if (r.cost_model) console.log(`\ncost model: ${r.cost_model.constant_ms.toFixed(4)} ms + ${r.cost_model.scale.toFixed(3)} x the sum of one-token matmul times (fitted on the uniform points); median error on the other timed points ${r.cost_model.median_relative_error < 0 ? '-' : (100 * r.cost_model.median_relative_error).toFixed(1) + '%'}`);
+if (r.calibration) console.log(`GPTQ calibration: ${r.calibration}`);
 console.log('\nEach llama.cpp mix against the timed pareto point with the least KL on the search text at no more bits per weight, compared on the held-out text:\n');
 console.log('| llama.cpp mix | bits/weight | KL held out | pareto point at <= its bits | its bits/weight | its KL held out | KL ratio pareto / llama.cpp | decode ms ratio (1st thread count) |');
 console.log('|---|---|---|---|---|---|---|---|');
-const t0 = threads[0];
-const mine = r.points.filter(p => p.origin !== 'anchor' && p.threads === t0);
-for (const a of r.points.filter(p => p.origin === 'anchor' && p.threads === t0)) {
+const t0 = threads[0], kv0 = kvs[0];
+const mine = r.points.filter(p => p.origin !== 'anchor' && p.threads === t0 && (p.kv || 'f16') === kv0);
+const theirs = r.points.filter(p => p.origin === 'anchor' && p.threads === t0 && (p.kv || 'f16') === kv0);
+for (const a of theirs) {
   const ok = mine.filter(p => p.bpw <= a.bpw + 1e-9).sort((x, y) => x.kl - y.kl);  // chosen by what the search saw
   if (!ok.length) { console.log(`| ${short(a.label)} | ${a.bpw.toFixed(3)} | ${e(a.kl_test)} | none at <= its bits | | | | |`); continue; }
   const b = ok[0];
   console.log(`| ${short(a.label)} | ${a.bpw.toFixed(3)} | ${e(a.kl_test)} | ${b.label} | ${b.bpw.toFixed(3)} | ${e(b.kl_test)} | ${(b.kl_test / a.kl_test).toFixed(3)} | ${(b.decode_ms / a.decode_ms).toFixed(2)} |`);
+}
+console.log(`\nEach llama.cpp mix against the fastest timed pareto point (${t0} thread${t0 > 1 ? 's' : ''}, ${kv0} KV) with no more KL on the search text, and against the smallest such point:\n`);
+console.log('| llama.cpp mix | KL | decode ms | bits/weight | fastest pareto point at <= its KL | its KL | decode ms ratio pareto / llama.cpp | smallest pareto point at <= its KL | bits/weight ratio |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const a of theirs) {
+  const ok = mine.filter(p => p.kl <= a.kl);
+  if (!ok.length) { console.log(`| ${short(a.label)} | ${e(a.kl)} | ${a.decode_ms.toFixed(4)} | ${a.bpw.toFixed(3)} | none at <= its KL | | | | |`); continue; }
+  const f = [...ok].sort((x, y) => x.decode_ms - y.decode_ms)[0], s = [...ok].sort((x, y) => x.bpw - y.bpw)[0];
+  console.log(`| ${short(a.label)} | ${e(a.kl)} | ${a.decode_ms.toFixed(4)} | ${a.bpw.toFixed(3)} | ${f.label} | ${e(f.kl)} | ${(f.decode_ms / a.decode_ms).toFixed(2)} | ${s.label} | ${(s.bpw / a.bpw).toFixed(3)} |`);
 }
 JS

@@ -140,6 +140,8 @@ int cmd_tune_llm(const Args& a) {
   if (a.has("--formats")) o.formats = a.get("--formats");
   o.group = a.get("--group", "tensor");
   o.methods = a.get("--method", "rtn");
+  if ((a.has("--calib") || a.has("--calib-tokens")) && o.methods.find("gptq") == std::string::npos)
+    fail_argument("--calib and --calib-tokens are GPTQ's calibration: add --method rtn,gptq");
   if (a.has("--calib")) o.calib_text = read_text(a.get("--calib"));
   o.calib_tokens = a.get_int("--calib-tokens", 512, 16, 1 << 20);
   o.kv_types = parse_name_list(a.get("--kv", "f16"), "--kv");
@@ -183,8 +185,8 @@ int cmd_tune_llm(const Args& a) {
   std::printf("chosen: %s at %d thread(s): %s\nwrote %s: %s; %d mixes measured (%d from the cache), %d generations%s; %.1f s\n", best.label.c_str(),
               best.threads, r.reason.c_str(), out.c_str(), r.written.c_str(), r.measured + r.from_cache, r.from_cache, r.generations_run,
               r.stopped_by_budget ? " (stopped by the time budget)" : "", r.seconds);
-  std::printf("cost model (predicted, %d thread(s), f16 KV): %.4f ms + %.3f x the sum of one-token matmul times, fitted on the uniform points; ",
-              o.threads.front(), r.cost_constant_ms, r.cost_scale);
+  std::printf("cost model (predicted, %d thread(s), %s KV): %.4f ms + %.3f x the sum of one-token matmul times, fitted on the uniform points; ",
+              o.threads.front(), o.kv_types.front().c_str(), r.cost_constant_ms, r.cost_scale);
   if (r.cost_model_error >= 0) std::printf("median error on the other timed points %.1f%%\n", 100 * r.cost_model_error);
   else std::printf("no other timed point to check it on\n");
   if (!r.calibration.empty()) std::printf("GPTQ calibration: %s\n", r.calibration.c_str());

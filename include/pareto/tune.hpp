@@ -196,7 +196,7 @@ struct LlmTunePoint {
   double kl_test = -1, ppl_test = -1;  // on the held-out text (-1: none given)
   double decode_ms = 0, prefill_ms = 0, energy_mj = 0;
   // The cost model's decode ms (quant/mix_cost.h) at the first thread
-  // count, f16 KV; -1 for anchors (their types are the file's).
+  // count and KV type; -1 for anchors (their types are the file's).
   double predicted_ms = -1;
   bool frontier = false, within_budget = false;
 };

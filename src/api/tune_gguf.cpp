@@ -4,6 +4,7 @@
 // chooses under the budgets and writes the model.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <cstdio>
@@ -53,9 +54,12 @@ void check_options(const LlmTuneOptions& o) {
   if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy"))
     fail_argument("an energy budget or objective needs the energy estimate (it is off)");
   if (o.kv_types.empty()) fail_argument("tune needs at least one KV cache type");
-  for (const std::string& kv : o.kv_types) (void)llm::kv_type_by_name(kv);
+  std::set<llm::KvType> kvs;
+  for (const std::string& kv : o.kv_types)
+    if (!kvs.insert(llm::kv_type_by_name(kv)).second) fail_argument("KV cache type '" + kv + "' listed twice");
   if (o.methods != "rtn" && o.methods != "rtn,gptq" && o.methods != "gptq,rtn")
     fail_argument("methods must be rtn or rtn,gptq (the embedding and output have no GPTQ: round to nearest stays a choice), got '" + o.methods + "'");
+  if (o.methods == "rtn" && !o.calib_text.empty()) fail_argument("a calibration text is for GPTQ: add gptq to the methods");
 }
 
 bool wants_gptq(const LlmTuneOptions& o) { return o.methods.find("gptq") != std::string::npos; }
@@ -88,13 +92,19 @@ class QualityCache {
 // What a measured quality depends on: the file (path, size, modification
 // time), the evaluation (text, context, chunks), the kernels it ran on
 // (packed kernels quantize activations per ISA) and how tune measures.
-// GPTQ's bytes depend on its calibration too (its key names the calibration
-// text and token count; sampled text is seeded, so the same each run).
 std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
-  std::string f = "tune-kl-v2|" + api::file_identity(in) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" +
-                  std::to_string(o.max_chunks) + "|" + kernels::kernel_summary();
-  if (wants_gptq(o)) f += "|gptq-v1|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" + std::to_string(o.calib_tokens);
-  return f;
+  return "tune-kl-v2|" + api::file_identity(in) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" +
+         std::to_string(o.max_chunks) + "|" + kernels::kernel_summary();
+}
+
+// A mix's cache key; one with GPTQ tensors names the calibration as well
+// (text and token count; sampled text is seeded, so the same each run):
+// rounding-only mixes stay valid across calibrations.
+std::string cache_key(const Mix& mix, const LlmTuneOptions& o) {
+  std::string key = quant::mix_key(mix);
+  if (std::any_of(mix.begin(), mix.end(), [](uint32_t c) { return quant::is_gptq(c); }))
+    key += "|gptq-v1|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" + std::to_string(o.calib_tokens);
+  return key;
 }
 
 // One line per step at most every two seconds, with the time the step has left.
@@ -140,21 +150,22 @@ double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads,
 // Times a model at every thread count and KV cache type (and estimates its
 // energy), filling copies of `p`; a KV type other than f16 has its quality
 // measured with it (`quality` gives it: (kl, ppl, top1, kl_test, ppl_test)).
-void time_point(llm::Model& model, LlmTunePoint p, const LlmTuneOptions& o, const std::function<void(llm::KvType, LlmTunePoint&)>& quality,
+void time_point(llm::Model& model, const LlmTunePoint& p, const LlmTuneOptions& o, const std::function<void(llm::KvType, LlmTunePoint&)>& quality,
                 std::vector<LlmTunePoint>& out) {
   for (const std::string& kv_name : o.kv_types) {
     const llm::KvType kv = llm::kv_type_by_name(kv_name);
-    p.kv = kv_name;
-    quality(kv, p);
+    LlmTunePoint q = p;  // the search's (f16) quality, for each cache type afresh
+    q.kv = kv_name;
+    quality(kv, q);
     for (int t : o.threads) {
       const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs, kv);
-      p.threads = t;
-      p.decode_ms = s.decode_ms;
-      p.prefill_ms = s.prefill_ms;
-      p.energy_mj = o.energy ? decode_energy_mj(model, o, t, kv_name) : 0;
+      q.threads = t;
+      q.decode_ms = s.decode_ms;
+      q.prefill_ms = s.prefill_ms;
+      q.energy_mj = o.energy ? decode_energy_mj(model, o, t, kv_name) : 0;
       const llm::Transformer tr(model, o.ctx, kv);
-      p.memory_mib = p.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
-      out.push_back(p);
+      q.memory_mib = q.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
+      out.push_back(q);
     }
   }
 }
@@ -269,11 +280,11 @@ std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, s
 }
 
 // The cost model's scale and constant from the uniform points (first thread
-// count, f16 cache), every point's prediction, and the model's median
+// count, first KV type), every point's prediction, and the model's median
 // relative error on the timed search points (not used in the fit).
 // mix_of_point[i]: the mix r.points[i] timed (null: an anchor).
 void fit_cost_model(quant::DecodeCostModel& cost, const std::vector<const Mix*>& mix_of_point, const LlmTuneOptions& o, LlmTuneResult& r) {
-  auto first_setting = [&](const LlmTunePoint& p) { return p.threads == o.threads.front() && p.kv == "f16"; };
+  auto first_setting = [&](const LlmTunePoint& p) { return p.threads == o.threads.front() && p.kv == o.kv_types.front(); };
   std::vector<std::pair<double, double>> uniform;
   for (size_t i = 0; i < r.points.size(); ++i)
     if (mix_of_point[i] && r.points[i].origin == "uniform" && first_setting(r.points[i]))
@@ -310,7 +321,7 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
     const std::string& name = lab.tensors()[i].name;
     qo.tensor_types[name] = quant::type_of(choice);
     // GPTQ's bytes are the ones measured, written as they are.
-    if (quant::is_gptq(choice)) qo.packed[name] = lab.matrix_bytes(i, choice), ++gptq;
+    if (quant::is_gptq(choice)) qo.packed[name] = lab.matrix_bytes(i, choice), gptq += !lab.gptq_fell_back(i, choice);
     count[quant::type_name(quant::type_of(choice))]++;
   }
   const auto most = std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
@@ -456,7 +467,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     QualityCache cache(o.cache, fingerprint(in, text, o));
     const quant::MixMeasure measure = [&](const Mix& gm) {
       const Mix mix = expand(gm);
-      const std::string key = quant::mix_key(mix);
+      const std::string key = cache_key(mix, o);
       if (const std::optional<MixQuality> q = cache.find(key)) {
         ++r.from_cache;
         return *q;

@@ -176,7 +176,18 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
   const int64_t ctx = std::min<int64_t>(src.ctx, int64_t(ids.size()));
   const int64_t n = std::min<int64_t>(tokens, int64_t(ids.size()) / std::max<int64_t>(ctx, 1) * ctx);
   if (ctx < 16 || n < ctx) fail_argument("the calibration text has " + std::to_string(ids.size()) + " tokens; at least 16 are needed");
+  const llm::ModelConfig& c = base_->config;
+  const double per_token = double(c.n_layers) * double(2 * c.dim + c.n_heads * c.head_dim + c.ffn_dim) * sizeof(float);
+  if (per_token * double(n) > kMaxCalibrationBytes)
+    fail_argument("GPTQ's calibration activations of " + std::to_string(n) + " tokens need " + std::to_string(int64_t(per_token * double(n)) >> 20) +
+                  " MiB, above " + std::to_string(int64_t(kMaxCalibrationBytes) >> 20) + " MiB: calibrate on fewer tokens");
   acts_.assign(base_->layers.size(), std::vector<std::vector<float>>(4));
+  for (auto& layer : acts_) {
+    layer[size_t(llm::MatmulInput::attn)].reserve(size_t(n * c.dim));
+    layer[size_t(llm::MatmulInput::attn_out)].reserve(size_t(n * c.n_heads * c.head_dim));
+    layer[size_t(llm::MatmulInput::ffn)].reserve(size_t(n * c.dim));
+    layer[size_t(llm::MatmulInput::down)].reserve(size_t(n * c.ffn_dim));
+  }
   llm::Transformer tr(*prepared_, ctx);
   tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t rows, int64_t cols) {
     std::vector<float>& a = acts_[size_t(l)][size_t(which)];
@@ -260,7 +271,10 @@ const std::shared_ptr<std::string>& MixLab::buffer(size_t i, uint32_t choice) {
       for (int64_t r = r0; r < r1; ++r) kernels::dequantize_row_ref(from, in + size_t(r) * in_row, w.data() + r * cols, cols);
     });
     GptqResult g = gptq_quantize(w, t.rows, cols, acts_[size_t(t.layer)][size_t(input_of(t.kind))], type);
-    if (g.fell_back) notes_.push_back(t.name + " (" + type_name(choice) + "): Cholesky failed at every damping, rounded to nearest");
+    if (g.fell_back) {
+      notes_.push_back(t.name + " (" + type_name(choice) + "): Cholesky failed at every damping, rounded to nearest");
+      fell_back_.insert({i, type});
+    }
     buf = std::make_shared<std::string>(std::move(g.bytes));
     return buf;
   }

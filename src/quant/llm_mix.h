@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,7 @@ class MixLab {
   bool allows(size_t i, uint32_t choice) const;
   // GPTQ choices whose Cholesky failed at every damping (rounded to nearest), named.
   const std::vector<std::string>& notes() const { return notes_; }
+  bool gptq_fell_back(size_t i, uint32_t choice) const { return fell_back_.count({i, stored_type(i, choice)}) > 0; }
 
   // The type tensor i is stored as when asked for `type` (a tail group when
   // its rows are not whole blocks), as quantize_gguf writes it; a method flag is dropped.
@@ -125,6 +127,10 @@ class MixLab {
   int64_t ctx_ = 0, chunks_ = 0, scored_ = 0, numel_ = 0;
   std::vector<std::vector<std::vector<float>>> acts_;  // [layer][llm::MatmulInput]: calibration rows
   std::vector<std::string> notes_;
+  std::set<std::pair<size_t, uint32_t>> fell_back_;  // (tensor, stored type) GPTQ could not round
+  // Calibration activations kept at most (every layer's four matmul inputs
+  // over every calibration token): more is refused (fewer tokens).
+  static constexpr double kMaxCalibrationBytes = double(size_t(8) << 30);
   std::vector<float> base_logp_;  // [chunks][scored rows][vocab]
   std::vector<int32_t> base_argmax_;
   double ppl_base_ = 0;

@@ -28,6 +28,7 @@ double DecodeCostModel::matmul_ms(const Mix& mix) {
     const std::pair<size_t, uint32_t> key{i, lab_.stored_type(i, mix[i])};
     auto it = ms_.find(key);
     if (it == ms_.end()) {
+      (void)lab_.matrix_bytes(i, type_of(mix[i]));  // quantized on the caller's threads, not the timing's
       ThreadPool pool(threads_);
       PoolScope scope(&pool);
       it = ms_.emplace(key, lab_.matvec_ms(i, type_of(mix[i]), reps_)).first;

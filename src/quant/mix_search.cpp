@@ -48,7 +48,7 @@ std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<do
   std::vector<size_t> at(s.tensors, 0);  // each tensor's widest allowed format
   for (size_t i = 0; i < s.tensors; ++i)
     while (!s.allows(i, s.formats[at[i]]))
-      if (++at[i] == s.formats.size()) fail_argument("tensor " + std::to_string(i) + " has no allowed format");
+      if (++at[i] == s.formats.size()) fail_argument("search unit " + std::to_string(i) + " has no allowed format");
   auto mix_of = [&] {
     Mix m(s.tensors);
     for (size_t i = 0; i < s.tensors; ++i) m[i] = s.formats[at[i]];

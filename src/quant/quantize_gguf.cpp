@@ -83,8 +83,11 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
     if (!t || !is_weight_matrix(*t)) fail_argument(in + ": no weight matrix named '" + name + "' to give a type");
     (void)type;
   }
-  for (const auto& [name, bytes] : o.packed)
+  for (const auto& [name, bytes] : o.packed) {
     if (!o.tensor_types.count(name)) fail_argument(in + ": packed bytes for '" + name + "' without its type");
+    for (const std::string& k : o.keep)
+      if (name.find(k) != std::string::npos) fail_argument(in + ": '" + name + "' has packed bytes and is to be kept as it is");
+  }
   for (const gguf::TensorInfo& t : file->tensors) {
     r.bytes_in += t.nbytes;
     bool keep = !is_weight_matrix(t);
