@@ -172,13 +172,14 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
                            {"int8_ms", l.int8_ms}, {"bf16_ms", l.bf16_ms}, {"greedy_step", l.order}});
   for (const OnnxTunePoint& p : r.points)
     j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"bf16_layers", p.bf16_layers}, {"method", p.method}, {"threads", p.threads},
-                           {"latency_ms", p.cost.latency_ms}, {"predicted_ms", p.predicted_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj},
+                           {"latency_ms", p.cost.latency_ms}, {"predicted_ms", p.predicted_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj}, {"energy_estimated_mj", p.energy_estimated_mj}, {"energy_measured_mj", p.energy_measured_mj},
                            {"quality_loss", p.quality_loss}, {"task_metric", r.task_metric_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.task_metric)},
                            {"frontier", p.frontier}, {"within_budget", p.within_budget}});
   j["task_metric"] = r.task_metric_name;
   j["chosen"] = r.chosen;
   j["reason"] = r.reason;
   j["memory"] = r.memory_what;
+  j["energy_source"] = r.energy_source;
   j["eval_samples"] = r.eval_samples;
   j["skipped_by_budget"] = r.skipped_by_budget;
   j["evolved_skipped_by_budget"] = r.evolved_skipped_by_budget;
@@ -293,8 +294,8 @@ int cmd_tune(const Args& a) {
     std::printf("%s\n", to_json(r).dump(2).c_str());
     return 0;
   }
-  std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s; energy: estimated per inference "
-              "(the profiler's device model)%s%s\n", r.eval_samples, eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str(),
+  std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s; energy per inference: %s%s%s\n",
+              r.eval_samples, eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str(), r.energy_source.c_str(),
               r.task_metric_name.empty() ? "" : "; task metric: ", r.task_metric_name.c_str());
   print_points(r);
   if (r.skipped_by_budget > 0) std::printf("time budget: %d greedy candidates not measured\n", r.skipped_by_budget);

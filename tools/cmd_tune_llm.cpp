@@ -64,7 +64,7 @@ void print_explain(const LlmTuneResult& r) {
 nlohmann::json point_json(const LlmTunePoint& p) {
   return {{"label", p.label}, {"origin", p.origin}, {"types", p.types}, {"threads", p.threads}, {"kv", p.kv}, {"bpw", p.bpw}, {"weight_mib", p.weight_mib},
           {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"kl_test", p.kl_test}, {"ppl_test", p.ppl_test}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms}, {"predicted_ms", p.predicted_ms},
-          {"energy_mj", p.energy_mj}, {"frontier", p.frontier}, {"within_budget", p.within_budget}};
+          {"energy_mj", p.energy_mj}, {"energy_estimated_mj", p.energy_estimated_mj}, {"energy_measured_mj", p.energy_measured_mj}, {"frontier", p.frontier}, {"within_budget", p.within_budget}};
 }
 
 nlohmann::json to_json(const LlmTuneResult& r) {
@@ -88,6 +88,7 @@ nlohmann::json to_json(const LlmTuneResult& r) {
   j["seconds"] = r.seconds;
   j["written"] = r.written;
   j["calibration"] = r.calibration;
+  j["energy_source"] = r.energy_source;
   j["cost_model"] = {{"constant_ms", r.cost_constant_ms}, {"scale", r.cost_scale}, {"median_relative_error", r.cost_model_error}};
   j["notes"] = r.notes;
   return j;
@@ -178,8 +179,8 @@ int cmd_tune_llm(const Args& a) {
     return 0;
   }
   std::printf("KL: mean KL divergence from %s (f16 KV cache) on %lld scored tokens (base perplexity %.4f); memory: weights + KV cache of %lld tokens; "
-              "energy: per decoded token, the profiler's device model (an estimate)\n",
-              in.c_str(), static_cast<long long>(r.eval_tokens), r.ppl_base, static_cast<long long>(o.ctx));
+              "energy per decoded token: %s\n",
+              in.c_str(), static_cast<long long>(r.eval_tokens), r.ppl_base, static_cast<long long>(o.ctx), r.energy_source.c_str());
   print_points(r);
   const LlmTunePoint& best = r.points[size_t(r.chosen)];
   std::printf("chosen: %s at %d thread(s): %s\nwrote %s: %s; %d mixes measured (%d from the cache), %d generations%s; %.1f s\n", best.label.c_str(),

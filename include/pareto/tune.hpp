@@ -83,6 +83,9 @@ struct OnnxTuneOptions {
   double max_task_loss = 0;
   bool max_task_loss_set = false;
   bool energy = true;                 // estimate each point's energy per inference (the profiler's device model)
+  // Powercap (RAPL) counters read around the energy profile of every timed
+  // point; where each point got a reading, energy_mj is the measured one.
+  std::string powercap_root = "/sys/class/powercap";
   std::string objective = "latency";  // what the chosen point minimizes: latency, memory, energy, quality (output error) or task
   std::string work_dir;               // where candidate files go (default: next to the output)
   // Past this many seconds no further greedy point or evolved child is
@@ -110,7 +113,8 @@ struct OnnxTunePoint {
   TuneCost cost;
   double quality_loss = 0;
   double task_metric = -1;     // OnnxTuneOptions::task_metric of the point's model (-1: none given)
-  double energy_mj = 0;        // estimated per inference (0: not estimated)
+  double energy_mj = 0;        // per inference, what the front and budgets use: measured where every point was, else estimated (0: neither)
+  double energy_estimated_mj = 0, energy_measured_mj = -1;  // the profiler's device model; powercap (-1: no reading)
   double predicted_ms = 0;     // the per-node cost model's time (first thread count)
   bool frontier = false;       // no other point is at least as good on latency, memory, energy, quality loss and task metric and better on one
   bool within_budget = false;
@@ -122,6 +126,7 @@ struct OnnxTuneResult {
   int chosen = -1;                    // index into points
   std::string reason;                 // why that one
   std::string memory_what;
+  std::string energy_source;     // "measured (powercap: ...)" or "estimated (...; why no measurement)"
   std::string task_metric_name;  // empty: no task metric
   int eval_samples = 0;
   double seconds = 0;
@@ -181,6 +186,7 @@ struct LlmTuneOptions {
   // and the choice see only the evaluation text, so this one is unbiased).
   std::string test_text;
   bool energy = true;  // profile each timed point for its energy estimate
+  std::string powercap_root = "/sys/class/powercap";  // measured energy where the counters are readable (as OnnxTuneOptions)
   std::function<void(const std::string& line)> progress;
 };
 
@@ -194,7 +200,9 @@ struct LlmTunePoint {
   double weight_mib = 0, memory_mib = 0;  // matrices as stored; weights + KV cache
   double kl = 0, ppl = 0, top1 = 0;
   double kl_test = -1, ppl_test = -1;  // on the held-out text (-1: none given)
-  double decode_ms = 0, prefill_ms = 0, energy_mj = 0;
+  double decode_ms = 0, prefill_ms = 0;
+  double energy_mj = 0;  // per decoded token: measured where every timed point was, else estimated
+  double energy_estimated_mj = 0, energy_measured_mj = -1;  // the profiler's device model; powercap (-1: no reading)
   // The cost model's decode ms (quant/mix_cost.h) at the first thread
   // count and KV type; -1 for anchors (their types are the file's).
   double predicted_ms = -1;
@@ -209,6 +217,7 @@ struct LlmTuneResult {
   // one-token matmul times; fitted on the uniform points, and its median
   // relative error on the other timed search points (-1: none).
   double cost_constant_ms = 0, cost_scale = 1, cost_model_error = -1;
+  std::string energy_source;  // "measured (powercap: ...)" or "estimated (...; why no measurement)"
   std::string calibration;             // GPTQ's calibration tokens, in words (empty: no GPTQ)
   std::vector<std::string> notes;      // GPTQ fallbacks to rounding, named
   std::vector<LlmTunePoint> points;    // the timed points, each at every thread count and KV type

@@ -50,4 +50,11 @@ std::string file_identity(const std::string& path) {
   return path + "|" + std::to_string(static_cast<unsigned long long>(size)) + "|" + std::to_string(static_cast<long long>(mtime));
 }
 
+void refuse_output_among_inputs(const std::string& out, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const std::string& f : inputs)
+    if (fs::exists(out, ec) && fs::equivalent(out, f, ec)) fail_argument("the output " + out + " is an input of tune (" + f + ")");
+}
+
 }  // namespace pareto::api

@@ -28,4 +28,8 @@ class TuneCache {
 // Identifies a file as it is now: its path, size and modification time.
 std::string file_identity(const std::string& path);
 
+// Refuses an output that is one of tune's inputs (the same file by any
+// path): writing it would destroy a model tune reads, or has mapped.
+void refuse_output_among_inputs(const std::string& out, const std::vector<std::string>& inputs);
+
 }  // namespace pareto::api

@@ -17,6 +17,7 @@
 #include "api/guarded.h"
 #include "api/profile_llm.h"
 #include "api/tune_cache.h"
+#include "api/tune_energy.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
@@ -132,7 +133,9 @@ class Progress {
   std::string name_;
 };
 
-double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads, const std::string& kv) {
+// Per decoded token: the profiler's device model, and powercap's reading of
+// the same decode where the counters are readable.
+api::PointEnergy decode_energy(llm::Model& model, const LlmTuneOptions& o, int threads, const std::string& kv) {
   ProfileOptions po;
   po.runs = o.decode_tokens;
   po.warmup = 0;
@@ -141,9 +144,10 @@ double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads,
   po.threads = threads;
   po.kv = kv;
   po.repack = false;  // already repacked by the timing
+  po.powercap_root = o.powercap_root;
   const nlohmann::json j = nlohmann::json::parse(api::profile_loaded_llm(model, model.path, po));
   for (const auto& p : j.at("phases"))
-    if (p.value("name", "") == "decode") return p.at("energy_mj").at("total").get<double>();
+    if (p.value("name", "") == "decode") return api::energy_of_profile(j, p.at("energy_mj").at("total").get<double>());
   fail(StatusCode::internal, "the profile has no decode phase");
 }
 
@@ -151,7 +155,7 @@ double decode_energy_mj(llm::Model& model, const LlmTuneOptions& o, int threads,
 // energy), filling copies of `p`; a KV type other than f16 has its quality
 // measured with it (`quality` gives it: (kl, ppl, top1, kl_test, ppl_test)).
 void time_point(llm::Model& model, const LlmTunePoint& p, const LlmTuneOptions& o, const std::function<void(llm::KvType, LlmTunePoint&)>& quality,
-                std::vector<LlmTunePoint>& out) {
+                std::vector<LlmTunePoint>& out, std::vector<api::PointEnergy>& energy) {
   for (const std::string& kv_name : o.kv_types) {
     const llm::KvType kv = llm::kv_type_by_name(kv_name);
     LlmTunePoint q = p;  // the search's (f16) quality, for each cache type afresh
@@ -162,7 +166,7 @@ void time_point(llm::Model& model, const LlmTunePoint& p, const LlmTuneOptions& 
       q.threads = t;
       q.decode_ms = s.decode_ms;
       q.prefill_ms = s.prefill_ms;
-      q.energy_mj = o.energy ? decode_energy_mj(model, o, t, kv_name) : 0;
+      energy.push_back(o.energy ? decode_energy(model, o, t, kv_name) : api::PointEnergy{});
       const llm::Transformer tr(model, o.ctx, kv);
       q.memory_mib = q.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
       out.push_back(q);
@@ -351,18 +355,6 @@ std::vector<std::unique_ptr<llm::Model>> load_anchors(const LlmTuneOptions& o, c
   return anchors;
 }
 
-// The output may not be a file tune reads: writing it would destroy a mapped input.
-void check_output_path(const std::string& in, const std::string& out, const LlmTuneOptions& o) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  for (const std::string& f : [&] {
-         std::vector<std::string> v = o.anchors;
-         v.push_back(in);
-         return v;
-       }())
-    if (fs::exists(out, ec) && fs::equivalent(out, f, ec)) fail_argument("the output " + out + " is an input of tune (" + f + ")");
-}
-
 // Times the chosen search points and the anchors at every thread count and
 // KV type (and measures them on the held-out text).
 // Returns the mix each point timed (null: an anchor).
@@ -372,6 +364,7 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
   const int total = int(mixes.size() + anchors.size());
   int done = 0;
   std::vector<const Mix*> mix_of_point;
+  std::vector<api::PointEnergy> energy;  // per point, in r.points' order
   // The evaluation text's quality is known for f16 (the search's); another KV type is measured with it.
   auto quality_of = [&](const llm::Model& m) {
     return [&lab, test_lab, &m](llm::KvType kv, LlmTunePoint& p) {
@@ -386,7 +379,7 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
   };
   for (size_t i = 0; i < mixes.size(); ++i) {
     auto model = lab.build(mixes[i]);
-    time_point(*model, shown[i], o, quality_of(*model), r.points);
+    time_point(*model, shown[i], o, quality_of(*model), r.points, energy);
     mix_of_point.resize(r.points.size(), &mixes[i]);
     progress.step("timing", ++done, total);
   }
@@ -399,11 +392,13 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
     const uint64_t bytes = MixLab::matrix_bytes(model);
     p.weight_mib = double(bytes) / (1 << 20);
     p.bpw = 8.0 * double(bytes) / double(weights);
-    time_point(model, p, o, quality_of(model), r.points);
+    time_point(model, p, o, quality_of(model), r.points, energy);
     anchors[a].reset();  // its pages, before the next one
     progress.step("timing", ++done, total);
   }
   mix_of_point.resize(r.points.size(), nullptr);
+  if (o.energy) api::settle_energy(r.points, energy, r.energy_source);
+  else r.energy_source = "not estimated (off)";
   return mix_of_point;
 }
 
@@ -432,7 +427,9 @@ void write_and_check(const std::string& in, const std::string& out, MixLab& lab,
 Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& out, const std::string& text, const LlmTuneOptions& o) {
   return guarded([&] {
     check_options(o);
-    check_output_path(in, out, o);
+    std::vector<std::string> inputs = o.anchors;
+    inputs.push_back(in);
+    api::refuse_output_among_inputs(out, inputs);
     const double t0 = now_s();
     Progress progress(o.progress);
     // Quantizing and measuring quality use every thread the user allows.

@@ -335,7 +335,8 @@ class TuneRun {
   void time_points(const std::vector<size_t>& timed) {
     const size_t nt = o_.threads.size();
     std::vector<std::vector<double>> ms(timed.size() * nt);
-    std::vector<double> memory(ms.size(), 0), energy(ms.size(), 0);
+    std::vector<double> memory(ms.size(), 0);
+    std::vector<api::PointEnergy> energy(ms.size());
     for (int round = 0; round < std::max(1, o_.rounds); ++round) {
       for (size_t i = 0; i < timed.size(); ++i)
         for (size_t k = 0; k < nt; ++k) {
@@ -352,9 +353,10 @@ class TuneRun {
         OnnxTunePoint p = scored_[timed[i]];
         p.threads = o_.threads[k];
         p.cost = {api::median_mean(ms[i * nt + k]), memory[i * nt + k]};
-        p.energy_mj = energy[i * nt + k];
         r_.points.push_back(std::move(p));
       }
+    if (o_.energy) api::settle_energy(r_.points, energy, r_.energy_source);
+    else r_.energy_source = "not estimated (off)";
   }
 
   // 5. The chosen point written: compiled into a .pareto, or the ONNX file.
@@ -396,6 +398,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
   return guarded([&] {
     if (calib.empty()) fail_argument("tune needs calibration samples");
     check_options(options, out, api::tune_formats(options.formats).bf16);
+    api::refuse_output_among_inputs(out, {in});
     return TuneRun(in, out, calib, eval.empty() ? calib : eval, options).run();
   });
 }

@@ -14,6 +14,7 @@
 
 #include "api/guarded.h"
 #include "api/median.h"
+#include "api/tune_energy.h"
 #include "core/error.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
@@ -141,16 +142,18 @@ struct Tuner {
     return {median_mean(ms), double(s->memory().arena_bytes) / (1 << 20)};
   }
 
-  // Estimated mJ per inference: the profiler's device model over a few
-  // profiled runs of the timing model (docs/ENERGY.md).
-  double energy_mj(const std::string& path, int threads) const {
+  // mJ per inference over a few profiled runs of the timing model: the
+  // profiler's device model (docs/ENERGY.md), and powercap's reading of the
+  // same runs where the counters are readable.
+  api::PointEnergy energy_mj(const std::string& path, int threads) const {
     auto s = open(path, session_options(threads, true, true));
     ProfileOptions po;
     po.runs = 3;
     po.warmup = std::max(1, o.warmup);
     po.measure_ceilings = false;
+    po.powercap_root = o.powercap_root;
     const nlohmann::json j = nlohmann::json::parse(value_or_throw(profile_session(*s, path, eval.front(), po)));
-    return j.at("summary").at("energy_mj").at("total").get<double>();
+    return api::energy_of_profile(j, j.at("summary").at("energy_mj").at("total").get<double>());
   }
 
   // Median time per top-level node over the timed runs.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pareto/profile.hpp"
+#include "fake_powercap.h"
 #include "proto_builder.h"
 
 using namespace pareto;
@@ -39,13 +40,7 @@ nlohmann::json profile_with_powercap(const std::string& root) {
 }  // namespace
 
 TEST(ProfileApi, ReportsOpsAndMeasuredEnergyFromPowercap) {
-  const std::string root = ::testing::TempDir() + "/fake-powercap";
-  std::filesystem::remove_all(root);
-  std::filesystem::create_directories(root + "/intel-rapl:0");
-  std::ofstream(root + "/intel-rapl:0/name") << "package-0\n";
-  std::ofstream(root + "/intel-rapl:0/energy_uj") << "123456\n";
-  std::ofstream(root + "/intel-rapl:0/max_energy_range_uj") << "262143328850\n";
-  const nlohmann::json r = profile_with_powercap(root);
+  const nlohmann::json r = profile_with_powercap(pareto::test::fake_powercap(::testing::TempDir() + "/fake-powercap"));
   ASSERT_TRUE(r.contains("ops"));
   ASSERT_FALSE(r["ops"].empty());
   EXPECT_TRUE(r["estimated"].get<bool>());

@@ -18,6 +18,7 @@
 #include "quant/mix_cost.h"
 #include "quant/mix_search.h"
 #include "quant/quantize_gguf.h"
+#include "fake_powercap.h"
 #include "tune_llm_test_util.h"
 
 using namespace pareto;
@@ -260,4 +261,27 @@ TEST(TuneLlm, TheCostModelPredictsEverySearchedPointAndIsCheckedOnTheTimedOnes) 
     if (p.origin == "search") err.push_back(std::abs(p.predicted_ms - p.decode_ms) / p.decode_ms);
   std::sort(err.begin(), err.end());
   EXPECT_DOUBLE_EQ(r.cost_model_error, err[err.size() / 2]);
+}
+
+TEST(TuneLlm, EnergyIsMeasuredWhereCountersAreReadable) {
+  NEED_STORIES();
+  GptqRun run;
+  LlmTuneOptions o = run.options();
+  o.methods = "rtn", o.kv_types = {"f16"}, o.generations = 0, o.formats = "q8_0,q4_0";
+  o.energy = true;
+  o.powercap_root = pareto::test::fake_powercap(run.dir + "/powercap");
+  LlmTuneResult r = take(tune_llm_model(run.base, run.dir + "/e.gguf", run.text, o));
+  EXPECT_EQ(r.energy_source.rfind("measured (powercap", 0), 0u) << r.energy_source;
+  for (const LlmTunePoint& p : r.points) {
+    EXPECT_GT(p.energy_estimated_mj, 0) << p.label;
+    EXPECT_EQ(p.energy_measured_mj, 0) << p.label;  // the fake counter stands still
+    EXPECT_EQ(p.energy_mj, 0) << p.label;
+  }
+  o.powercap_root = run.dir + "/no-such-powercap";
+  r = take(tune_llm_model(run.base, run.dir + "/e.gguf", run.text, o));
+  EXPECT_EQ(r.energy_source.rfind("estimated", 0), 0u) << r.energy_source;
+  for (const LlmTunePoint& p : r.points) {
+    EXPECT_EQ(p.energy_measured_mj, -1) << p.label;
+    EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
+  }
 }
