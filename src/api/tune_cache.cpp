@@ -50,6 +50,12 @@ std::string file_identity(const std::string& path) {
   return path + "|" + std::to_string(static_cast<unsigned long long>(size)) + "|" + std::to_string(static_cast<long long>(mtime));
 }
 
+std::string build_identity() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("unknown build") : file_identity(exe.string());
+}
+
 void refuse_output_among_inputs(const std::string& out, const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
   std::error_code ec;

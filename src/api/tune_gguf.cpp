@@ -92,10 +92,11 @@ class QualityCache {
 
 // What a measured quality depends on: the file (path, size, modification
 // time), the evaluation (text, context, chunks), the kernels it ran on
-// (packed kernels quantize activations per ISA) and how tune measures.
+// (packed kernels quantize activations per ISA), the build that measures
+// (a rebuilt quantizer starts a fresh cache) and how tune measures.
 std::string fingerprint(const std::string& in, const std::string& text, const LlmTuneOptions& o) {
   return "tune-kl-v2|" + api::file_identity(in) + "|" + std::to_string(std::hash<std::string>{}(text)) + "|" + std::to_string(o.ctx) + "|" +
-         std::to_string(o.max_chunks) + "|" + kernels::kernel_summary();
+         std::to_string(o.max_chunks) + "|" + kernels::kernel_summary() + "|" + api::build_identity();
 }
 
 // A mix's cache key; one with GPTQ tensors names the calibration as well

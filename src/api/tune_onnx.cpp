@@ -47,7 +47,7 @@ void copy_file(const std::string& from, const std::string& to) {
 
 // What a measured quality depends on: the model file, the calibration and
 // evaluation samples, the quantizer's percentile, the kernels (bf16 and int8
-// arithmetic differ per ISA) and what the task metric reads.
+// arithmetic differ per ISA), the build that measures and what the task metric reads.
 std::string fingerprint(const std::string& in, const std::vector<CalibrationSample>& calib, const std::vector<CalibrationSample>& eval,
                         const OnnxTuneOptions& o) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a over the samples' names, shapes and bytes
@@ -69,7 +69,7 @@ std::string fingerprint(const std::string& in, const std::vector<CalibrationSamp
   const api::TuneFormats f = api::tune_formats(o.formats);
   const std::string formats = std::string(f.int8 ? "int8" : "") + (f.bf16 ? "+bf16" : "");
   return "tune-onnx-v2|" + api::file_identity(in) + "|" + std::to_string(h) + "|" + percentile + "|" + formats + "|" + kernels::kernel_summary() + "|" +
-         (o.task_metric ? o.task_metric_name + "|" + o.task_metric_key : "no task");
+         api::build_identity() + "|" + (o.task_metric ? o.task_metric_name + "|" + o.task_metric_key : "no task");
 }
 
 bool ends_with(const std::string& s, const std::string& tail) { return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0; }

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "../apps/scratch_dir.h"
+#include "api/tune_cache.h"
 #include "frontend/gguf/gguf_reader.h"
 #include "quant/evaluate.h"
 #include "quant/gptq.h"
@@ -284,4 +285,9 @@ TEST(TuneLlm, EnergyIsMeasuredWhereCountersAreReadable) {
     EXPECT_EQ(p.energy_measured_mj, -1) << p.label;
     EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
   }
+}
+
+TEST(TuneCache, TheBuildIsPartOfTheKey) {
+  // This test binary is the build here: its path names it.
+  EXPECT_NE(api::build_identity().find("pareto_tests"), std::string::npos) << api::build_identity();
 }
