@@ -1,7 +1,8 @@
 // pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N]
 //   [--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]
 //   [--objective latency|memory|energy|quality|task] [--method M[,M...]] [--time-budget S] [--calib-limit N]
-//   [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--explain] [--json]
+//   [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]...
+//   [--no-energy] [--in-process] [--explain] [--json]
 // Chooses per conv int8, bf16 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "tune_tasks.h"
 #include "pareto/models.hpp"
 #include "pareto/ocr.hpp"
 #include "pareto/tensor_io.hpp"
@@ -81,49 +83,6 @@ TuneMeasure child_bench(const std::string& work, int runs, int warmup, const Cal
     const nlohmann::json j = nlohmann::json::parse(text.substr(brace));
     return TuneCost{j.at("median_ms").get<double>(), j.at("peak_rss_bytes").get<double>() / (1 << 20)};
   };
-}
-
-// The OCR set's character error rate with the candidate as the pipeline's
-// det, cls or rec (the other two as shipped): pareto tune's task metric.
-std::function<double(const std::string&)> ocr_task_metric(const Args& a, int threads) {
-  const std::string role = a.get("--ocr-role", "");
-  if (role != "det" && role != "cls" && role != "rec") fail_argument("--ocr-set needs --ocr-role det, cls or rec (which model is tuned)");
-  auto dir = find_model_dir(ocr_models(), a.get("--ocr-models"));
-  if (!dir.ok()) throw Error(dir.status().code, "OCR models: " + dir.status().message);
-  const std::string set = a.get("--ocr-set"), models = dir.value();
-  const int every = int(a.get_int("--ocr-every", 1, 1, 1 << 20));
-  return [=](const std::string& model) {
-    ocr::Options o;
-    o.threads = threads;
-    (role == "det" ? o.det_model : role == "cls" ? o.cls_model : o.rec_model) = model;
-    auto p = take(ocr::Pipeline::open(models, o));
-    return take(ocr::score_set(*p, set, every)).cer();
-  };
-}
-
-// What the OCR task metric reads, for tune's cache: the set (truth.json and
-// every image it lists), the role, the sampling and the models (each file by
-// absolute path, size and time), so a changed set or model is measured again.
-std::string ocr_task_key(const Args& a) {
-  namespace fs = std::filesystem;
-  auto identity = [](const fs::path& p) {
-    std::error_code ec;
-    const auto size = fs::file_size(p, ec);
-    const auto time = fs::last_write_time(p, ec).time_since_epoch().count();
-    return fs::absolute(p, ec).string() + ":" + std::to_string(static_cast<unsigned long long>(size)) + ":" + std::to_string(static_cast<long long>(time));
-  };
-  const fs::path set = a.get("--ocr-set");
-  std::string key = identity(set / "truth.json") + "|" + a.get("--ocr-role") + "|" + a.get("--ocr-every", "1");
-  // Every image it lists (a set rendered again under the same truth is another set).
-  std::ifstream truth(set / "truth.json");
-  const nlohmann::json t = nlohmann::json::parse(truth, nullptr, false);
-  if (t.is_array())
-    for (const auto& e : t)
-      if (e.is_object() && e.contains("file") && e["file"].is_string()) key += "|" + identity(set / e["file"].get<std::string>());
-  auto dir = find_model_dir(ocr_models(), a.get("--ocr-models"));
-  if (dir.ok())
-    for (const auto& e : fs::directory_iterator(dir.value())) key += "|" + identity(e.path());
-  return key;
 }
 
 std::vector<CalibrationSample> samples_of(const Session& s, const std::string& dir, int limit) {
@@ -231,7 +190,7 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
   static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group", "--calib-tokens", "--kv"};
   static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss",
-                                                     "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds"};
+                                                     "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--vad-set", "--const"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
     if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
 }
@@ -244,13 +203,17 @@ int cmd_tune(const Args& a) {
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N] "
                   "[--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
                   "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
-                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--no-energy] [--in-process] [--plot FILE.html] [--explain] [--json]");
+                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]... [--no-energy] [--in-process] [--plot FILE.html] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
-  auto s = take(Session::open(in, SessionOptions{}));
+  OnnxTuneOptions o;
+  o.constant_inputs = parse_constants(a);  // bound first: the samples hold only the inputs left
+  SessionOptions inputs_of;
+  inputs_of.optimize = true;  // constants are bound by the compiler
+  inputs_of.constant_inputs = o.constant_inputs;
+  auto s = take(Session::open(in, inputs_of));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));
   const std::vector<CalibrationSample> calib = samples_of(*s, a.get("--calib"), limit);
   const std::vector<CalibrationSample> eval = a.has("--eval") ? samples_of(*s, a.get("--eval"), limit) : std::vector<CalibrationSample>{};
-  OnnxTuneOptions o;
   o.method = a.get("--method", "percentile");
   o.time_budget_s = a.get_double("--time-budget", 0, 0, 1e9);
   o.threads = thread_list(a);
@@ -268,16 +231,10 @@ int cmd_tune(const Args& a) {
   o.max_energy_mj = a.get_double("--max-energy", 0, 0, 1e9);
   o.formats = a.get("--formats", "int8");
   o.energy = !a.has("--no-energy");
-  if (a.has("--ocr-set")) {
-    o.task_metric = ocr_task_metric(a, o.threads.back());
-    o.task_metric_name = "OCR CER";
-    o.task_metric_key = ocr_task_key(a);
-  } else if (a.has("--ocr-role") || a.has("--ocr-models") || a.has("--ocr-every")) {
-    fail_argument("--ocr-role, --ocr-models and --ocr-every go with --ocr-set");
-  }
+  set_task_metric(a, o.threads.back(), o);
   o.max_task_loss_set = a.has("--max-task-loss");
   o.max_task_loss = a.get_double("--max-task-loss", 0, 0, 1e9);
-  if (o.max_task_loss_set && !o.task_metric) fail_argument("--max-task-loss needs a task metric (--ocr-set)");
+  if (o.max_task_loss_set && !o.task_metric) fail_argument("--max-task-loss needs a task metric (--ocr-set or --vad-set)");
   o.objective = a.get("--objective", "latency");
   const bool json = a.has("--json");
   o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };

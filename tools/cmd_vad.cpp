@@ -1,6 +1,8 @@
 // pareto vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold P]
 // [--min-speech-ms N] [--min-silence-ms N] [--pad-ms N] [--dump-inputs DIR]:
 // speech segments (and, with --dump-inputs, calibration samples for pareto quantize).
+// pareto vad --score SET_DIR [--model PATH]: the labelled set's boundary error
+// (vad::score_set, pareto tune's VAD task metric) as JSON.
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -12,7 +14,8 @@
 namespace pareto::tools {
 
 int cmd_vad(const Args& a) {
-  if (a.positional.size() != 1) fail_argument("usage: pareto vad AUDIO.wav [--json] [--profile] [--model silero_vad.onnx] [--threshold 0.5]");
+  if (a.positional.size() != (a.has("--score") ? 0u : 1u))
+    fail_argument("usage: pareto vad AUDIO.wav [--json] [--profile] [--model silero_vad.onnx] [--threshold 0.5] | pareto vad --score SET_DIR [--model F]");
   vad::Options o;
   o.threshold = float(a.get_double("--threshold", 0.5, 0, 1));
   o.min_speech_ms = int(a.get_int("--min-speech-ms", o.min_speech_ms, 0, 1 << 24));
@@ -25,6 +28,13 @@ int cmd_vad(const Args& a) {
   if (!model.ok()) throw Error(model.status().code, "VAD model: " + model.status().message);
   auto d = vad::Detector::open(model.value(), o);
   if (!d.ok()) throw Error(d.status().code, d.status().message);
+  if (a.has("--score")) {
+    const vad::SetScore sc = take(vad::score_set(*d.value(), a.get("--score")));
+    const nlohmann::json j{{"files", sc.files},   {"segments", sc.segments}, {"matched", sc.matched},
+                           {"missed", sc.missed}, {"extra", sc.extra},       {"boundary_error_ms", sc.boundary_error_ms()}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
   auto r = d.value()->run_file(a.positional[0]);
   if (!r.ok()) throw Error(r.status().code, r.status().message);
   const vad::VadResult& v = r.value();

@@ -57,7 +57,8 @@ const char* kUsage =
     "       [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE]\n"
     "       [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]\n"
     "       [--objective latency|memory|energy|quality|task] [--method percentile[,minmax,entropy,mse]] [--time-budget S]\n"
-    "       [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N]] [--calib-limit 16] [--no-energy] [--in-process] [--explain] [--json]\n"
+    "       [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]...\n"
+    "       [--calib-limit 16] [--no-energy] [--in-process] [--explain] [--json]\n"
     "      per conv int8, bf16 or fp32, the calibration method and threads, from measured points: sensitivities and per-node\n"
     "      times, a greedy path, the anchors (fp32, bf16 all, int8 with float or bf16 ends, int8 all) per method, an evolutionary\n"
     "      search ranked by a per-node cost model (its front timed); quality as\n"
@@ -101,6 +102,7 @@ const char* kUsage =
     "      top-K classes of each image (PNG, JPEG, BMP) from any image classifier, quantized TFLite included\n"
     "  vad AUDIO.wav [--json] [--profile] [--model PATH] [--threshold 0.5] [--min-speech-ms 250]\n"
     "      [--min-silence-ms 100] [--pad-ms 30] [--probs] [--dump-inputs DIR]: speech segments (silero VAD), start and end in seconds\n"
+    "  vad --score SET_DIR [--model PATH]: a labelled set's boundary error (SET_DIR/truth.json: [{file, segments: [[s, e], ...]}])\n"
     "  wakeword AUDIO.wav | --stream [--keyword hey_jarvis[,alexa,...]] [--models DIR] [--threshold 0.5] [--cooldown-ms 2000]\n"
     "      [--vad-model F | --no-vad] [--json] [--scores] [--profile]: openWakeWord detections with times (--stream: 16 kHz s16le on stdin)\n"
     "  version\n"
@@ -193,7 +195,7 @@ int main(int argc, char** argv) {
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit", "--plot", "--formats", "--ctx", "--chunks",
                                  "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw",
                                  "--max-energy", "--max-kl", "--cache", "--test", "--group", "--max-task-loss", "--ocr-set",
-                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv"}});
+                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv", "--vad-set", "--const"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "classify")
@@ -201,7 +203,7 @@ int main(int argc, char** argv) {
     if (cmd == "vad")
       return run(cmd_vad, Spec{{"--json", "--profile", "--probs", "--no-optimize"},
                                                     {"--model", "--threshold", "--min-speech-ms", "--min-silence-ms", "--pad-ms",
-                                                     "--threads", "-t", "--dump-inputs"}});
+                                                     "--threads", "-t", "--dump-inputs", "--score"}});
     if (cmd == "wakeword")
       return run(cmd_wakeword, Spec{{"--json", "--profile", "--scores", "--stream", "--no-vad"},
                                     {"--keyword", "--models", "--threshold", "--cooldown-ms", "--vad-model", "--threads", "-t"}});

@@ -50,6 +50,10 @@ struct OnnxTuneOptions {
   // path's order come from the first).
   std::string method = "percentile";
   double percentile = 99.99;
+  // Inputs bound to constants first (silero VAD: sr=16000, whose convs live
+  // in If branches until then): the specialized model is what is tuned,
+  // measured and written; samples need not hold these inputs.
+  std::map<std::string, Tensor> constant_inputs;
   std::vector<int> threads = {1};     // thread counts every point is timed at
   int points = 6;                     // points along the greedy path, besides the anchors
   // Evolutionary search after the greedy path (first calibration method):

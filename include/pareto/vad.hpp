@@ -66,6 +66,23 @@ class Detector {
   std::unique_ptr<Impl> impl_;
 };
 
+// A labelled set's boundary error, the VAD task metric of pareto tune:
+// DIR/truth.json is an array of {"file": "a.wav", "segments": [[start, end],
+// ...]} (seconds, in order; files inside DIR). Each true segment is matched
+// to the first unused detected segment that overlaps it; a match costs
+// |start error| + |end error|, a true segment with no match or a detected
+// segment matching none costs kUnmatchedSegmentMs (1 s per boundary).
+// boundary_error_ms is the total over the set's true boundaries.
+inline constexpr double kUnmatchedSegmentMs = 2000;
+struct SetScore {
+  int files = 0, segments = 0, matched = 0, missed = 0, extra = 0;
+  double total_error_ms = 0;
+  double boundary_error_ms() const { return segments > 0 ? total_error_ms / (2.0 * segments) : 0.0; }
+};
+// The error of `found` against `truth` (one recording), added to `score`.
+void score_segments(const std::vector<Segment>& truth, const std::vector<Segment>& found, SetScore& score);
+pareto::Result<SetScore> score_set(Detector& detector, const std::string& set_dir);
+
 // The hysteresis alone: probabilities of consecutive windows -> segments.
 std::vector<Segment> speech_segments(const std::vector<float>& probabilities, int window_samples, int sample_rate, size_t total_samples,
                                      const Options& options);

@@ -10,6 +10,7 @@
 
 #include "api/guarded.h"
 #include "api/npy.h"
+#include "api/specialize.h"
 #include "frontend/onnx/onnx_loader.h"
 #include "frontend/onnx/onnx_writer.h"
 #include "passes/passes.h"
@@ -67,13 +68,7 @@ Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std:
                                                const OnnxQuantizeOptions& options) {
   return guarded([&] {
     const double t0 = now_seconds();
-    ir::Model model = onnx::load_model(in);
-    if (!options.constant_inputs.empty()) {
-      for (const auto& [name, value] : options.constant_inputs) passes::bind_constant_input(*model.graph, name, value);
-      passes::PassContext pc;
-      pc.opset = model.opset();
-      passes::specialize_graph(*model.graph, pc);
-    }
+    ir::Model model = api::load_specialized(in, options.constant_inputs);
     const ir::Graph& g = *model.graph;
     std::vector<quant::InputSample> inputs;
     for (const CalibrationSample& s : samples) {

@@ -15,10 +15,12 @@
 
 #include "api/guarded.h"
 #include "api/median.h"
+#include "api/specialize.h"
 #include "api/tune_cache.h"
 #include "api/tune_onnx_search.h"
 #include "api/tune_onnx_tuner.h"
 #include "core/error.h"
+#include "frontend/onnx/onnx_writer.h"
 #include "kernels/dispatch.h"
 #include "pareto/tune.hpp"
 
@@ -54,6 +56,11 @@ std::string fingerprint(const std::string& in, const std::vector<CalibrationSamp
   auto add = [&](const void* p, size_t n) {
     for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
   };
+  for (const auto& [name, tensor] : o.constant_inputs) {  // a model specialized otherwise is another model
+    add(name.data(), name.size());
+    add(tensor.raw(), tensor.nbytes());
+  }
+  add("|", 1);
   for (const auto* set : {&calib, &eval}) {
     for (const CalibrationSample& x : *set)
       for (const auto& [name, tensor] : x) {
@@ -111,11 +118,12 @@ struct RemovedAtExit {  // also when a step fails
 // One tune, step by step (include/pareto/tune.hpp describes the steps).
 class TuneRun {
  public:
-  TuneRun(const std::string& in, const std::string& out, const std::vector<CalibrationSample>& calib, const std::vector<CalibrationSample>& eval,
-          const OnnxTuneOptions& o)
+  // `in`: the model tuned (the user's, or a specialized copy of `source`); `source`: the user's file.
+  TuneRun(const std::string& in, const std::string& source, const std::string& out, const std::string& stem, const std::vector<CalibrationSample>& calib,
+          const std::vector<CalibrationSample>& eval, const OnnxTuneOptions& o)
       : in_(in), out_(out), o_(o), formats_(api::tune_formats(o.formats)), methods_(api::tune_method_list(o.method)),
-        t_{in, calib, eval, o, formats_.bf16, candidate_stem(o.work_dir.empty() ? dir_of(out) : o.work_dir), {}, now_seconds()},
-        cache_(o.cache, fingerprint(in, calib, eval, o), {"quality_loss", "task_metric"}) {
+        t_{in, calib, eval, o, formats_.bf16, stem, {}, now_seconds()},
+        cache_(o.cache, fingerprint(source, calib, eval, o), {"quality_loss", "task_metric"}) {
     r_.memory_what = o.memory_what;
     r_.eval_samples = int(eval.size());
     if (o.task_metric) r_.task_metric_name = o.task_metric_name;
@@ -399,7 +407,19 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
     if (calib.empty()) fail_argument("tune needs calibration samples");
     check_options(options, out, api::tune_formats(options.formats).bf16);
     api::refuse_output_among_inputs(out, {in});
-    return TuneRun(in, out, calib, eval.empty() ? calib : eval, options).run();
+    const std::string stem = candidate_stem(options.work_dir.empty() ? dir_of(out) : options.work_dir);
+    if (options.constant_inputs.empty()) return TuneRun(in, in, out, stem, calib, eval.empty() ? calib : eval, options).run();
+    // Inputs bound to constants: the specialized model is tuned, and the samples lose those inputs.
+    const std::string specialized = stem + "specialized.onnx";
+    RemovedAtExit remove{{specialized}};
+    onnx::save_model(api::load_specialized(in, options.constant_inputs), specialized);
+    auto without_constants = [&](std::vector<CalibrationSample> v) {
+      for (CalibrationSample& x : v)
+        for (const auto& c : options.constant_inputs) x.erase(c.first);
+      return v;
+    };
+    const std::vector<CalibrationSample> c = without_constants(calib), e = without_constants(eval.empty() ? calib : eval);
+    return TuneRun(specialized, in, out, stem, c, e, options).run();
   });
 }
 
