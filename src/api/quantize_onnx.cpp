@@ -10,6 +10,7 @@
 
 #include "api/guarded.h"
 #include "api/npy.h"
+#include "api/quantize_onnx_file.h"
 #include "api/specialize.h"
 #include "frontend/onnx/onnx_loader.h"
 #include "frontend/onnx/onnx_writer.h"
@@ -64,47 +65,56 @@ Result<std::vector<CalibrationSample>> load_calibration_npy(const std::string& d
   });
 }
 
+namespace api {
+
+OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& out, const std::vector<CalibrationSample>& samples,
+                                      const OnnxQuantizeOptions& options, quant::RangeCache* ranges, bool measure_error) {
+  const double t0 = now_seconds();
+  ir::Model model = load_specialized(in, options.constant_inputs);
+  const ir::Graph& g = *model.graph;
+  std::vector<quant::InputSample> inputs;
+  for (const CalibrationSample& s : samples) {
+    quant::InputSample row;
+    for (int id : g.inputs) {
+      const std::string& name = g.values[size_t(id)].name;
+      auto it = s.find(name);
+      if (it == s.end()) fail_argument("calibration sample lacks input '" + name + "'");
+      row.push_back(it->second);
+    }
+    inputs.push_back(std::move(row));
+  }
+  quant::OnnxQuantOptions q;
+  q.method = quant::calib_method_by_name(options.method);
+  q.percentile = options.percentile;
+  q.keep = options.keep;
+  q.keep_first_last = options.keep_first_last;
+  q.sensitivity = options.sensitivity;
+  q.quantize_outputs = options.quantize_outputs;
+  q.quantize_depthwise = options.quantize_depthwise;
+  q.expose_quantized = options.expose_quantized;
+  q.threads = std::max(1, options.threads);
+  q.ranges = ranges;
+  q.measure_error = measure_error;
+  quant::OnnxQuantReport r;
+  const ir::Model quantized = quant::quantize_onnx(model, inputs, q, &r);
+  onnx::save_model(quantized, out);
+  OnnxQuantizeReport rep;
+  rep.method = quant::calib_method_name(r.method);
+  rep.samples = r.samples;
+  rep.output_error = r.output_error;
+  for (const quant::LayerReport& l : r.layers) {
+    rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity, l.end_layer});
+    (l.quantized ? rep.quantized : rep.kept)++;
+  }
+  rep.seconds = now_seconds() - t0;
+  return rep;
+}
+
+}  // namespace api
+
 Result<OnnxQuantizeReport> quantize_onnx_model(const std::string& in, const std::string& out, const std::vector<CalibrationSample>& samples,
                                                const OnnxQuantizeOptions& options) {
-  return guarded([&] {
-    const double t0 = now_seconds();
-    ir::Model model = api::load_specialized(in, options.constant_inputs);
-    const ir::Graph& g = *model.graph;
-    std::vector<quant::InputSample> inputs;
-    for (const CalibrationSample& s : samples) {
-      quant::InputSample row;
-      for (int id : g.inputs) {
-        const std::string& name = g.values[size_t(id)].name;
-        auto it = s.find(name);
-        if (it == s.end()) fail_argument("calibration sample lacks input '" + name + "'");
-        row.push_back(it->second);
-      }
-      inputs.push_back(std::move(row));
-    }
-    quant::OnnxQuantOptions q;
-    q.method = quant::calib_method_by_name(options.method);
-    q.percentile = options.percentile;
-    q.keep = options.keep;
-    q.keep_first_last = options.keep_first_last;
-    q.sensitivity = options.sensitivity;
-    q.quantize_outputs = options.quantize_outputs;
-    q.quantize_depthwise = options.quantize_depthwise;
-    q.expose_quantized = options.expose_quantized;
-    q.threads = std::max(1, options.threads);
-    quant::OnnxQuantReport r;
-    const ir::Model quantized = quant::quantize_onnx(model, inputs, q, &r);
-    onnx::save_model(quantized, out);
-    OnnxQuantizeReport rep;
-    rep.method = quant::calib_method_name(r.method);
-    rep.samples = r.samples;
-    rep.output_error = r.output_error;
-    for (const quant::LayerReport& l : r.layers) {
-      rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity, l.end_layer});
-      (l.quantized ? rep.quantized : rep.kept)++;
-    }
-    rep.seconds = now_seconds() - t0;
-    return rep;
-  });
+  return guarded([&] { return api::quantize_onnx_file(in, out, samples, options, nullptr, true); });
 }
 
 }  // namespace pareto

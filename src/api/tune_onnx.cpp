@@ -154,7 +154,7 @@ class TuneRun {
     OnnxQuantizeOptions q;  // every conv int8 (grouped ones stay out, as in pareto quantize)
     q.method = methods_.front(), q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
     q.threads = o_.threads.front();
-    const OnnxQuantizeReport all = api::value_or_throw(quantize_onnx_model(in_, all_path, t_.calib, q));
+    const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[methods_.front()], true);
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).
     // (With fuse_quantize the rounding of an int8 conv's input may be timed on the depthwise conv before it:
     // per-node gains order the search only; the chosen mix is measured end to end.)

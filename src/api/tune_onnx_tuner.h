@@ -14,6 +14,7 @@
 
 #include "api/guarded.h"
 #include "api/median.h"
+#include "api/quantize_onnx_file.h"
 #include "api/tune_energy.h"
 #include "core/error.h"
 #include "pareto/profile.hpp"
@@ -43,6 +44,7 @@ struct Tuner {
   std::string stem;  // candidate files: stem + "candidate.onnx" ...
   std::vector<std::vector<Tensor>> float_outputs;  // per evaluation sample
   double t0 = now_seconds();
+  mutable std::map<std::string, quant::RangeCache> ranges = {};  // per calibration method
 
   // Timing sessions are compiled for the timing input's shapes (the first
   // evaluation sample's); quality sessions for any shape (the evaluation samples
@@ -80,7 +82,8 @@ struct Tuner {
     const std::set<std::string> chosen(int8.begin(), int8.end());
     for (const OnnxTuneLayer& l : layers)
       if (!chosen.count(l.node)) q.keep.push_back(l.node);
-    value_or_throw(quantize_onnx_model(in, path, calib, q));
+    // Ranges come from the float model: observed once per method, shared by every candidate.
+    api::quantize_onnx_file(in, path, calib, q, &ranges[method], false);
   }
 
   // The ONNX file compiled (bf16 convs marked) into a .pareto artifact.

@@ -299,34 +299,45 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     rep.layers.push_back(lr);
   }
 
-  // Calibration: the tensors around the chosen convs become extra outputs.
-  std::vector<int> observed;
+  // Calibration: the tensors around the chosen convs (those the cache does
+  // not know) become extra outputs.
+  std::vector<int> observed, to_observe;
   for (int ni : chosen)
     for (int t : {g.nodes[size_t(ni)].inputs[0], options.quantize_outputs ? g.nodes[size_t(ni)].outputs[0] : -1})
-      if (t >= 0)
-      if (std::find(observed.begin(), observed.end(), t) == observed.end()) observed.push_back(t);
-  ir::Model probe = clone_model(base);
-  const size_t first_extra = probe.graph->outputs.size();
-  for (int t : observed) probe.graph->outputs.push_back(t);
+      if (t >= 0 && std::find(observed.begin(), observed.end(), t) == observed.end()) {
+        observed.push_back(t);
+        if (!options.ranges || !options.ranges->lo_hi.count(g.values[size_t(t)].name)) to_observe.push_back(t);
+      }
   std::map<int, RangeObserver> observers;
   std::vector<std::vector<Tensor>> float_outputs;
-  for (int pass = 0; pass < 2; ++pass)
-    for (const InputSample& s : samples) {
-      std::vector<Tensor> outs = run(probe, s);
-      for (size_t k = 0; k < observed.size(); ++k) {
-        const Tensor& t = outs[first_extra + k];
-        if (t.dtype() != DType::f32) continue;
-        RangeObserver& o = observers[observed[k]];
-        if (pass == 0) o.observe_extremes(t.data<float>(), t.numel());
-        else o.observe_histogram(t.data<float>(), t.numel());
+  if (!to_observe.empty() || options.measure_error || options.sensitivity) {
+    ir::Model probe = clone_model(base);
+    const size_t first_extra = probe.graph->outputs.size();
+    for (int t : to_observe) probe.graph->outputs.push_back(t);
+    for (int pass = 0; pass < (to_observe.empty() ? 1 : 2); ++pass)
+      for (const InputSample& s : samples) {
+        std::vector<Tensor> outs = run(probe, s);
+        for (size_t k = 0; k < to_observe.size(); ++k) {
+          const Tensor& t = outs[first_extra + k];
+          if (t.dtype() != DType::f32) continue;
+          RangeObserver& o = observers[to_observe[k]];
+          if (pass == 0) o.observe_extremes(t.data<float>(), t.numel());
+          else o.observe_histogram(t.data<float>(), t.numel());
+        }
+        if (pass == 0) float_outputs.emplace_back(outs.begin(), outs.begin() + long(first_extra));
       }
-      if (pass == 0) float_outputs.emplace_back(outs.begin(), outs.begin() + long(first_extra));
-    }
+  }
   std::map<int, ActParams> act;
   for (int t : observed) {
-    float lo = 0, hi = 0;
-    observers[t].range(options.method, options.percentile, &lo, &hi);
-    uint8_params(lo, hi, &act[t].scale, &act[t].zero);
+    const std::string& name = g.values[size_t(t)].name;
+    std::pair<float, float> lo_hi;
+    if (options.ranges && options.ranges->lo_hi.count(name)) {
+      lo_hi = options.ranges->lo_hi.at(name);
+    } else {
+      observers[t].range(options.method, options.percentile, &lo_hi.first, &lo_hi.second);
+      if (options.ranges) options.ranges->lo_hi[name] = lo_hi;
+    }
+    uint8_params(lo_hi.first, lo_hi.second, &act[t].scale, &act[t].zero);
   }
   for (LayerReport& lr : rep.layers) {
     const ir::Node& n = g.nodes[size_t(g.values[size_t(g.find_value(lr.output))].producer)];
@@ -341,9 +352,11 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
   }
 
   ir::Model quantized = rewrite(base, chosen, act, options.quantize_outputs);
-  double err = 0;
-  for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run(quantized, samples[i]), float_outputs[i]);
-  rep.output_error = err / double(samples.size());
+  if (options.measure_error) {
+    double err = 0;
+    for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run(quantized, samples[i]), float_outputs[i]);
+    rep.output_error = err / double(samples.size());
+  }
   if (options.sensitivity)
     for (LayerReport& lr : rep.layers) {
       if (!lr.quantized) continue;

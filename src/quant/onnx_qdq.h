@@ -10,6 +10,7 @@
 //             too (the form ONNX Runtime fuses into QLinearConv).
 // The model is moved to opset 13 (per-axis DequantizeLinear) on the way.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,13 @@
 #include "quant/activation_ranges.h"
 
 namespace pareto::quant {
+
+// Activation ranges by tensor name, observed on the float model over one
+// set of samples with one method: the same whatever convs are chosen, so
+// a tune's candidates share them (each is calibrated once, not per candidate).
+struct RangeCache {
+  std::map<std::string, std::pair<float, float>> lo_hi;
+};
 
 struct OnnxQuantOptions {
   CalibMethod method = CalibMethod::minmax;
@@ -29,6 +37,10 @@ struct OnnxQuantOptions {
   bool quantize_depthwise = false;  // grouped convs too (memory-bound: int8 saves little, costs accuracy)
   bool expose_quantized = false;    // every QuantizeLinear output also a graph output (engine cross-checks)
   int threads = 1;
+  // Ranges found here are used as they are; the others are observed and
+  // added. Only for the same float model, samples, method and percentile.
+  RangeCache* ranges = nullptr;
+  bool measure_error = true;  // the report's output error (runs the float and the quantized model over the samples)
 };
 
 struct LayerReport {

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "api/quantize_onnx_file.h"
 #include "fake_powercap.h"
 #include "tune_onnx_test_util.h"
 
@@ -282,4 +283,31 @@ TEST(TuneOnnx, EnergyIsMeasuredWhereCountersAreReadable) {
     EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
     EXPECT_GT(p.energy_mj, 0) << p.label;
   }
+}
+
+// A tune's candidates share the activation ranges of the float model: a
+// candidate quantized with ranges another candidate observed is the same
+// file, byte for byte, as one calibrated afresh.
+TEST(TuneOnnx, SharedRangesGiveTheSameCandidate) {
+  const std::string in = model_file("tune_ranges");
+  const auto calib = samples(3, 3);
+  OnnxQuantizeOptions all;
+  all.method = "percentile", all.keep_first_last = false;
+  quant::RangeCache cache;
+  api::quantize_onnx_file(in, ::testing::TempDir() + "/ranges_all.onnx", calib, all, &cache, false);
+  EXPECT_GE(cache.lo_hi.size(), 4u);  // every conv's input
+  OnnxQuantizeOptions two = all;
+  two.keep = {"a_conv", "c_conv"};
+  const std::string fresh = ::testing::TempDir() + "/ranges_fresh.onnx", shared = ::testing::TempDir() + "/ranges_shared.onnx";
+  ASSERT_TRUE(quantize_onnx_model(in, fresh, calib, two).ok());
+  const size_t known = cache.lo_hi.size();
+  api::quantize_onnx_file(in, shared, calib, two, &cache, false);
+  EXPECT_EQ(cache.lo_hi.size(), known);  // nothing observed again
+  EXPECT_EQ(bytes_of(fresh), bytes_of(shared));
+  EXPECT_EQ(quantize_nodes(shared), 2);
+  // And the cache is what is used: another range for b_conv's input makes another file.
+  ASSERT_TRUE(cache.lo_hi.count("a1"));
+  cache.lo_hi["a1"] = {0.f, 50.f};
+  api::quantize_onnx_file(in, shared, calib, two, &cache, false);
+  EXPECT_NE(bytes_of(fresh), bytes_of(shared));
 }
