@@ -2,9 +2,9 @@
 // rule as bench/ocr/score.mjs, so pareto tune's task metric and the
 // comparison with ONNX Runtime's pipeline count errors alike.
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "apps/labelled_set.h"
 #include "pareto/guarded.hpp"
 #include "pareto/ocr.hpp"
 
@@ -77,14 +77,7 @@ pareto::Result<SetScore> score_set(Pipeline& pipeline, const std::string& set_di
   return api::guarded([&] {
     if (every < 1) fail_argument("score_set: every must be at least 1");
     const std::string truth_path = set_dir + "/truth.json";
-    std::ifstream f(truth_path);
-    if (!f) fail(StatusCode::io_error, "cannot open " + truth_path);
-    nlohmann::json truth;
-    try {
-      truth = nlohmann::json::parse(f);
-    } catch (const std::exception& e) {
-      fail_model(truth_path + ": " + e.what());
-    }
+    const nlohmann::json truth = apps::read_truth(set_dir);
     if (!truth.is_array()) fail_model(truth_path + ": expected an array of {file, lines}");
     SetScore score;
     for (size_t i = 0; i < truth.size(); i += size_t(every)) {
@@ -97,10 +90,7 @@ pareto::Result<SetScore> score_set(Pipeline& pipeline, const std::string& set_di
         want.push_back(l.get<std::string>());
       }
       const std::string file = t["file"].get<std::string>();
-      // Images inside the set's folder only: no absolute paths, no way up.
-      if (file.empty() || file[0] == '/' || ("/" + file + "/").find("/../") != std::string::npos)
-        fail_model(truth_path + ": entry " + std::to_string(i) + " names '" + file + "', not a path inside the set");
-      auto r = pipeline.run_file(set_dir + "/" + file);
+      auto r = pipeline.run_file(apps::file_in_set(set_dir, file, truth_path + ": entry " + std::to_string(i)));
       if (!r.ok()) fail(r.status().code, r.status().message);
       std::vector<std::string> got;
       for (const TextLine& l : r.value().lines) got.push_back(trim_spaces(l.text));

@@ -1,9 +1,9 @@
 // The VAD set's boundary error (include/pareto/vad.hpp): pareto tune's task
 // metric for silero VAD, and a way to hold any VAD model up to labelled audio.
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "apps/labelled_set.h"
 #include "pareto/guarded.hpp"
 #include "pareto/vad.hpp"
 
@@ -52,14 +52,7 @@ void score_segments(const std::vector<Segment>& truth, const std::vector<Segment
 pareto::Result<SetScore> score_set(Detector& detector, const std::string& set_dir) {
   return api::guarded([&] {
     const std::string truth_path = set_dir + "/truth.json";
-    std::ifstream f(truth_path);
-    if (!f) fail(StatusCode::io_error, "cannot open " + truth_path);
-    nlohmann::json truth;
-    try {
-      truth = nlohmann::json::parse(f);
-    } catch (const std::exception& e) {
-      fail_model(truth_path + ": " + e.what());
-    }
+    const nlohmann::json truth = apps::read_truth(set_dir);
     if (!truth.is_array() || truth.empty()) fail_model(truth_path + ": expected a non-empty array of {file, segments}");
     SetScore score;
     for (size_t i = 0; i < truth.size(); ++i) {
@@ -67,12 +60,10 @@ pareto::Result<SetScore> score_set(Detector& detector, const std::string& set_di
       const std::string where = truth_path + ": entry " + std::to_string(i);
       if (!t.is_object() || !t.contains("file") || !t["file"].is_string() || !t.contains("segments")) fail_model(where + " is not {file, segments}");
       const std::string file = t["file"].get<std::string>();
-      // Recordings inside the set's folder only: no absolute paths, no way up.
-      if (file.empty() || file[0] == '/' || ("/" + file + "/").find("/../") != std::string::npos)
-        fail_model(where + " names '" + file + "', not a path inside the set");
+      const std::string path = apps::file_in_set(set_dir, file, where);
       const std::vector<Segment> want = segments_of(t["segments"], where);
       detector.reset();
-      auto r = detector.run_file(set_dir + "/" + file);
+      auto r = detector.run_file(path);
       if (!r.ok()) fail(r.status().code, r.status().message);
       ++score.files;
       score_segments(want, r.value().segments, score);
