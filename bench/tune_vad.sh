@@ -15,8 +15,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 p=$root/build/pareto
 [ -x "$p" ] || { echo "tune_vad.sh: build pareto first (scripts/build.sh release)" >&2; exit 1; }
 [ "${1:-}" = "--" ] && shift
+for t in espeak-ng sox soxi node; do command -v $t > /dev/null || { echo "tune_vad.sh: $t not installed (bash scripts/setup.sh)" >&2; exit 1; }; done
 model=$root/models/silero/silero_vad.onnx
 [ -f "$model" ] || bash "$root/scripts/fetch-models.sh" >&2
+[ -f "$model" ] || { echo "tune_vad.sh: $model not found after scripts/fetch-models.sh" >&2; exit 1; }
 out=$root/.cache/tune-vad
 rm -rf "$out" && mkdir -p "$out"
 bash "$root/bench/vad/make_set.sh" "$out" 2
@@ -46,8 +48,9 @@ r.points.forEach((p, i) => console.log(`| ${p.label} | ${p.int8_layers.length} |
 console.log(`\nchosen: ${r.points[r.chosen].label}: ${r.reason}`);
 JS
   for rec in "$out"/set/rec*.wav; do
-    diff <("$p" vad "$rec" --model "$model" 2>/dev/null) <("$p" vad "$rec" --model "$out/$kind/vad.onnx" 2>/dev/null) > /dev/null \
-      && echo "$(basename "$rec"): every segment of the written model equals the float model's" \
+    float=$("$p" vad "$rec" --model "$model")  # set -e: a model that does not run stops the script
+    tuned=$("$p" vad "$rec" --model "$out/$kind/vad.onnx")
+    [ "$float" = "$tuned" ] && echo "$(basename "$rec"): every segment of the written model equals the float model's" \
       || echo "$(basename "$rec"): segments differ from the float model's"
   done
 done

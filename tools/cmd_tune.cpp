@@ -205,10 +205,12 @@ int cmd_tune(const Args& a) {
                   "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
                   "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]... [--no-energy] [--in-process] [--plot FILE.html] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
+  if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
+    fail_argument("--plot and -o name the same file");
   OnnxTuneOptions o;
   o.constant_inputs = parse_constants(a);  // bound first: the samples hold only the inputs left
   SessionOptions inputs_of;
-  inputs_of.optimize = true;  // constants are bound by the compiler
+  inputs_of.optimize = !o.constant_inputs.empty();  // constants are bound by the compiler (only then worth running it)
   inputs_of.constant_inputs = o.constant_inputs;
   auto s = take(Session::open(in, inputs_of));
   const int limit = int(a.get_int("--calib-limit", 16, 0, 1 << 20));

@@ -8,6 +8,7 @@
 // chosen one and why, and writes it.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -137,6 +138,8 @@ int cmd_tune_llm(const Args& a) {
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
                   "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
+  if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
+    fail_argument("--plot and -o name the same file");
   LlmTuneOptions o;
   if (a.has("--formats")) o.formats = a.get("--formats");
   o.group = a.get("--group", "tensor");

@@ -29,6 +29,8 @@ int cmd_vad(const Args& a) {
   auto d = vad::Detector::open(model.value(), o);
   if (!d.ok()) throw Error(d.status().code, d.status().message);
   if (a.has("--score")) {
+    for (const char* other : {"--json", "--probs", "--profile", "--dump-inputs"})
+      if (a.has(other)) fail_argument(std::string(other) + " does not go with --score (it prints the set's score as JSON)");
     const vad::SetScore sc = take(vad::score_set(*d.value(), a.get("--score")));
     const nlohmann::json j{{"files", sc.files},   {"segments", sc.segments}, {"matched", sc.matched},
                            {"missed", sc.missed}, {"extra", sc.extra},       {"boundary_error_ms", sc.boundary_error_ms()}};

@@ -66,6 +66,11 @@ std::string ocr_task_key(const Args& a) {
 // the candidate as the detector's model.
 std::function<double(const std::string&)> vad_task_metric(const Args& a, int threads) {
   const std::string set = a.get("--vad-set");
+  // Checked now, not after the first minutes of the search.
+  std::ifstream f(set + "/truth.json");
+  if (!f) fail(StatusCode::io_error, "--vad-set: cannot open " + set + "/truth.json");
+  const nlohmann::json t = nlohmann::json::parse(f, nullptr, false);
+  if (!t.is_array() || t.empty()) fail_argument("--vad-set: " + set + "/truth.json is not a non-empty array of {file, segments}");
   return [=](const std::string& model) {
     vad::Options o;
     o.threads = threads;

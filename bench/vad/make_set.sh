@@ -10,6 +10,7 @@
 # usage: make_set.sh OUT [RECORDINGS]    (RECORDINGS: 1 or 2, default 2)
 set -euo pipefail
 out=$1 recordings=${2:-2}
+case $recordings in 1|2) ;; *) echo "make_set.sh: RECORDINGS must be 1 or 2, got '$recordings'" >&2; exit 2;; esac
 mkdir -p "$out/set" "$out/parts"
 say() {  # say FILE VOICE TEXT
   espeak-ng -v "$2" -s 150 -w "$out/parts/raw.wav" "$3"

@@ -68,11 +68,12 @@ class Detector {
 
 // A labelled set's boundary error, the VAD task metric of pareto tune:
 // DIR/truth.json is an array of {"file": "a.wav", "segments": [[start, end],
-// ...]} (seconds, in order; files inside DIR). Each true segment is matched
-// to the first unused detected segment that overlaps it; a match costs
-// |start error| + |end error|, a true segment with no match or a detected
+// ...]} (seconds, in order; files inside DIR; at least one true segment in
+// the set). Each true segment is matched to the first unused detected
+// segment that overlaps it; a match costs |start error| + |end error|, at
+// most kUnmatchedSegmentMs; a true segment with no match or a detected
 // segment matching none costs kUnmatchedSegmentMs (1 s per boundary).
-// boundary_error_ms is the total over the set's true boundaries.
+// boundary_error_ms is the mean per true boundary.
 inline constexpr double kUnmatchedSegmentMs = 2000;
 struct SetScore {
   int files = 0, segments = 0, matched = 0, missed = 0, extra = 0;

@@ -1,6 +1,8 @@
 // pareto tune's cache of measured qualities (tune_cache.h).
 #include "api/tune_cache.h"
 
+#include <dlfcn.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -51,16 +53,28 @@ std::string file_identity(const std::string& path) {
 }
 
 std::string build_identity() {
+  // The file this code was loaded from: the program, or libpareto.so when pareto is a shared library.
+  // (The loader may name the program by a relative path: canonical, it keys alike from any folder.)
   std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&build_identity), &info) && info.dli_fname && *info.dli_fname) {
+    const std::filesystem::path file = std::filesystem::canonical(info.dli_fname, ec);
+    if (!ec) return file_identity(file.string());
+  }
+  const std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
   return ec ? std::string("unknown build") : file_identity(exe.string());
 }
 
 void refuse_output_among_inputs(const std::string& out, const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  for (const std::string& f : inputs)
-    if (fs::exists(out, ec) && fs::equivalent(out, f, ec)) fail_argument("the output " + out + " is an input of tune (" + f + ")");
+  for (const std::string& f : inputs) {
+    if (f.empty()) continue;
+    // Files that exist by identity (links, other spellings); others (a cache not written yet) by their normal path.
+    const bool same = fs::exists(out, ec) && fs::exists(f, ec) ? fs::equivalent(out, f, ec)
+                                                               : fs::absolute(out, ec).lexically_normal() == fs::absolute(f, ec).lexically_normal();
+    if (same) fail_argument("the output " + out + " is also a file tune reads or keeps (" + f + ")");
+  }
 }
 
 }  // namespace pareto::api

@@ -28,14 +28,16 @@ class TuneCache {
 // Identifies a file as it is now: its path, size and modification time.
 std::string file_identity(const std::string& path);
 
-// The running program's file identity (/proc/self/exe): part of every cache
-// fingerprint, so a rebuilt quantizer or kernel never reuses a quality
-// another build measured (a rebuild starts a fresh cache; the same build
-// resumes). "unknown build" where the link cannot be read.
+// The identity of the file pareto's code runs from (the program, or
+// libpareto.so): part of every cache fingerprint, so a rebuilt quantizer or
+// kernel never reuses a quality another build measured (a rebuild starts a
+// fresh cache; the same build resumes). "unknown build" where neither the
+// loader nor /proc/self/exe says.
 std::string build_identity();
 
-// Refuses an output that is one of tune's inputs (the same file by any
-// path): writing it would destroy a model tune reads, or has mapped.
+// Refuses an output that is one of tune's inputs or its cache (the same
+// file by any path): writing it would destroy a model tune reads, or has
+// mapped, or the measured points. Empty names are skipped.
 void refuse_output_among_inputs(const std::string& out, const std::vector<std::string>& inputs);
 
 }  // namespace pareto::api

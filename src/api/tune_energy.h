@@ -5,6 +5,8 @@
 // (a mix of the two would compare unlike numbers).
 #pragma once
 #include <nlohmann/json.hpp>
+
+#include "core/error.h"
 #include <string>
 #include <vector>
 
@@ -15,29 +17,43 @@ struct PointEnergy {
   std::string note;                           // the profile's powercap note (what was read, or why not)
 };
 
+// RAPL counters advance about once a millisecond: a reading over less than
+// this is a few counter steps (or none) and is not taken as a measurement.
+inline constexpr double kMinMeteredSeconds = 0.05;
+
 // `estimated_mj` is the report's estimate for the unit the tune counts; the
-// reading is the report's summary.measured_energy_mj (per the same unit).
+// reading is the report's summary.measured_energy_mj (per the same unit),
+// when the meter ran at least kMinMeteredSeconds.
 inline PointEnergy energy_of_profile(const nlohmann::json& report, double estimated_mj) {
   PointEnergy e;
   e.estimated_mj = estimated_mj;
   const nlohmann::json& s = report.at("summary");
-  if (s.contains("measured_energy_mj") && s["measured_energy_mj"].is_number()) e.measured_mj = s["measured_energy_mj"].get<double>();
   if (s.contains("measured_energy_note") && s["measured_energy_note"].is_string()) e.note = s["measured_energy_note"].get<std::string>();
+  if (!s.contains("measured_energy_mj") || !s["measured_energy_mj"].is_number()) return e;
+  const double seconds = s.value("measured_seconds", 0.0);
+  if (seconds < kMinMeteredSeconds) {
+    e.note = "powercap read over " + std::to_string(seconds * 1e3) + " ms only (under " + std::to_string(int(kMinMeteredSeconds * 1e3)) + " ms: not a measurement)";
+    return e;
+  }
+  e.measured_mj = s["measured_energy_mj"].get<double>();
   return e;
 }
 
 // Sets every point's energy_mj (and its two parts) and says which kind it is.
 template <class Point>
 void settle_energy(std::vector<Point>& points, const std::vector<PointEnergy>& energy, std::string& source) {
-  bool all_measured = !energy.empty();
-  for (const PointEnergy& e : energy) all_measured &= e.measured_mj >= 0;
-  for (size_t i = 0; i < points.size() && i < energy.size(); ++i) {
+  if (points.size() != energy.size()) fail(StatusCode::internal, "tune: an energy figure per timed point expected");
+  const PointEnergy* unmeasured = nullptr;  // the first point without a reading says why
+  for (const PointEnergy& e : energy)
+    if (e.measured_mj < 0 && !unmeasured) unmeasured = &e;
+  const bool all_measured = !energy.empty() && !unmeasured;
+  for (size_t i = 0; i < points.size(); ++i) {
     points[i].energy_estimated_mj = energy[i].estimated_mj;
     points[i].energy_measured_mj = energy[i].measured_mj;
     points[i].energy_mj = all_measured ? energy[i].measured_mj : energy[i].estimated_mj;
   }
-  const std::string note = energy.empty() ? std::string("no point profiled") : energy.front().note;
-  source = all_measured ? "measured (" + note + ")" : "estimated (the profiler's device model; " + (note.empty() ? std::string("no reading") : note) + ")";
+  if (all_measured) source = "measured (" + energy.front().note + ")";
+  else source = "estimated (the profiler's device model; " + (!unmeasured || unmeasured->note.empty() ? std::string("no reading") : unmeasured->note) + ")";
 }
 
 }  // namespace pareto::api

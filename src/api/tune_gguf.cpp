@@ -430,6 +430,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     check_options(o);
     std::vector<std::string> inputs = o.anchors;
     inputs.push_back(in);
+    inputs.push_back(o.cache);
     api::refuse_output_among_inputs(out, inputs);
     const double t0 = now_s();
     Progress progress(o.progress);

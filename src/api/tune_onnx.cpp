@@ -58,7 +58,12 @@ std::string fingerprint(const std::string& in, const std::vector<CalibrationSamp
   };
   for (const auto& [name, tensor] : o.constant_inputs) {  // a model specialized otherwise is another model
     add(name.data(), name.size());
+    add("=", 1);
+    const int dtype = int(tensor.dtype());
+    add(&dtype, sizeof dtype);
+    add(tensor.shape().data(), tensor.shape().size() * sizeof(int64_t));
     add(tensor.raw(), tensor.nbytes());
+    add(";", 1);
   }
   add("|", 1);
   for (const auto* set : {&calib, &eval}) {
@@ -352,7 +357,7 @@ class TuneRun {
           const TuneCost cost = t_.measure(model, o_.threads[k]);
           ms[i * nt + k].push_back(cost.latency_ms);
           memory[i * nt + k] = std::max(memory[i * nt + k], cost.memory_mib);
-          if (round == 0 && o_.energy) energy[i * nt + k] = t_.energy_mj(model, o_.threads[k]);
+          if (round == 0 && o_.energy) energy[i * nt + k] = t_.energy_mj(model, o_.threads[k], cost.latency_ms);
         }
       t_.progress(3 + scored_.size(), 0, "timing round " + std::to_string(round + 1) + " of " + std::to_string(std::max(1, o_.rounds)));
     }
@@ -406,7 +411,7 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
   return guarded([&] {
     if (calib.empty()) fail_argument("tune needs calibration samples");
     check_options(options, out, api::tune_formats(options.formats).bf16);
-    api::refuse_output_among_inputs(out, {in});
+    api::refuse_output_among_inputs(out, {in, options.cache});
     const std::string stem = candidate_stem(options.work_dir.empty() ? dir_of(out) : options.work_dir);
     if (options.constant_inputs.empty()) return TuneRun(in, in, out, stem, calib, eval.empty() ? calib : eval, options).run();
     // Inputs bound to constants: the specialized model is tuned, and the samples lose those inputs.

@@ -148,10 +148,12 @@ struct Tuner {
   // mJ per inference over a few profiled runs of the timing model: the
   // profiler's device model (docs/ENERGY.md), and powercap's reading of the
   // same runs where the counters are readable.
-  api::PointEnergy energy_mj(const std::string& path, int threads) const {
+  // `latency_ms`: the point's timed latency; the runs are enough for the
+  // meter to cover about 100 ms (a counter reading needs a long enough window).
+  api::PointEnergy energy_mj(const std::string& path, int threads, double latency_ms) const {
     auto s = open(path, session_options(threads, true, true));
     ProfileOptions po;
-    po.runs = 3;
+    po.runs = latency_ms > 0 ? int(std::clamp(std::ceil(100.0 / latency_ms), 3.0, 1000.0)) : 3;
     po.warmup = std::max(1, o.warmup);
     po.measure_ceilings = false;
     po.powercap_root = o.powercap_root;

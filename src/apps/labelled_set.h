@@ -2,6 +2,7 @@
 // error): DIR/truth.json read with a clear error, and the files it names
 // kept inside DIR.
 #pragma once
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,11 +22,18 @@ inline nlohmann::json read_truth(const std::string& set_dir) {
   }
 }
 
-// `where` names the entry in errors. No absolute paths, no way up.
+// `where` names the entry in errors. No absolute paths, no way up, no link
+// leading out, and a regular file (a FIFO would hang the reader).
 inline std::string file_in_set(const std::string& set_dir, const std::string& file, const std::string& where) {
+  namespace fs = std::filesystem;
   if (file.empty() || file[0] == '/' || ("/" + file + "/").find("/../") != std::string::npos)
     fail_model(where + " names '" + file + "', not a path inside the set");
-  return set_dir + "/" + file;
+  const std::string path = set_dir + "/" + file;
+  std::error_code ec;
+  const fs::path rel = fs::weakly_canonical(path, ec).lexically_relative(fs::weakly_canonical(set_dir, ec));
+  if (ec || rel.empty() || *rel.begin() == "..") fail_model(where + " names '" + file + "', not a path inside the set (a link leads out)");
+  if (!fs::is_regular_file(path, ec)) fail(StatusCode::io_error, where + " names '" + file + "', which is not a regular file here");
+  return path;
 }
 
 }  // namespace pareto::apps

@@ -163,6 +163,7 @@ nlohmann::json build_report(const ReportInput& in) {
     r["summary"]["measured_energy_mj"] = per_unit_j * 1e3;
     const double est = r["summary"]["energy_mj"]["total"].get<double>();
     r["summary"]["measured_over_estimated"] = est > 0 ? per_unit_j * 1e3 / est : 0.0;
+    r["summary"]["measured_seconds"] = in.measured_seconds;  // how long the meter ran: a short window reads a few counter steps
   }
   r["summary"]["measured_energy_note"] = in.measured_energy_note;
   return r;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -308,6 +309,12 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
         observed.push_back(t);
         if (!options.ranges || !options.ranges->lo_hi.count(g.values[size_t(t)].name)) to_observe.push_back(t);
       }
+  if (options.ranges) {
+    char key[96];
+    std::snprintf(key, sizeof key, "%s|%.17g", calib_method_name(options.method), options.percentile);
+    if (options.ranges->key.empty()) options.ranges->key = key;
+    if (options.ranges->key != key) fail(StatusCode::internal, "a range cache of " + options.ranges->key + " used for " + key);
+  }
   std::map<int, RangeObserver> observers;
   std::vector<std::vector<Tensor>> float_outputs;
   if (!to_observe.empty() || options.measure_error || options.sensitivity) {

@@ -25,6 +25,7 @@ namespace pareto::quant {
 // a tune's candidates share them (each is calibrated once, not per candidate).
 struct RangeCache {
   std::map<std::string, std::pair<float, float>> lo_hi;
+  std::string key;  // the method and percentile of its ranges (set on first use; another is refused)
 };
 
 struct OnnxQuantOptions {

@@ -4,6 +4,7 @@
 // within 150 ms) and the truth files it refuses.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "scratch_dir.h"
@@ -32,6 +33,11 @@ TEST(VadScore, MatchesByOverlapAndChargesWhatIsMissedOrExtra) {
   SetScore u;
   pareto::vad::score_segments({{1, 2}}, {{2, 3}}, u);
   EXPECT_EQ(u.matched, 0);
+  // A match costs no more than a miss.
+  SetScore w;
+  pareto::vad::score_segments({{1, 2}}, {{0, 10}}, w);
+  EXPECT_EQ(w.matched, 1);
+  EXPECT_NEAR(w.total_error_ms, pareto::vad::kUnmatchedSegmentMs, 1e-9);
 }
 
 TEST(VadScore, SynthesizedSetAndRefusedTruth) {
@@ -63,9 +69,19 @@ TEST(VadScore, SynthesizedSetAndRefusedTruth) {
   auto later = score(truth_of(0.4));
   ASSERT_TRUE(later.ok());
   EXPECT_GT(later.value().boundary_error_ms(), s.value().boundary_error_ms() + 200);
-  for (const char* bad : {"{}", "[{\"file\": \"../x.wav\", \"segments\": []}]", "[{\"file\": \"smix.wav\", \"segments\": [[2, 1]]}]",
-                          "[{\"file\": \"smix.wav\", \"segments\": [[1, 3], [2, 4]]}]", "[{\"file\": \"/etc/passwd\", \"segments\": []}]", "[1,"}) {
+  for (const char* bad : {"{}", "[{\"file\": \"smix.wav\", \"segments\": [[2, 1]]}]", "[{\"file\": \"smix.wav\", \"segments\": [[1, 3], [2, 4]]}]",
+                          "[{\"file\": \"smix.wav\", \"segments\": []}]", "[1,"}) {
     auto r = score(bad);
     EXPECT_FALSE(r.ok()) << bad;
+  }
+  // Recordings outside the set are refused even where they exist and would run.
+  const std::string outside = pareto::testing::scratch_dir("vad_score_outside");
+  vad_cases::sh("mkdir -p " + outside + " && cp " + mix.wav + " " + outside + "/x.wav");
+  const std::string up = "../" + std::filesystem::path(outside).filename().string() + "/x.wav";
+  std::filesystem::create_symlink(outside + "/x.wav", dir + "/link.wav");
+  for (const std::string& file : {up, outside + "/x.wav", std::string("link.wav")}) {
+    auto r = score("[{\"file\": \"" + file + "\", \"segments\": [[1, 2]]}]");
+    ASSERT_FALSE(r.ok()) << file;
+    EXPECT_NE(r.status().message.find("not a path inside the set"), std::string::npos) << r.status().message;
   }
 }

@@ -15,7 +15,7 @@ set -uo pipefail
 p=$1 root=$2 out=$3
 model=$root/models/silero/silero_vad.onnx
 if [ ! -f "$model" ]; then echo "skip: silero model not in $root/models/silero (scripts/fetch-models.sh)"; exit 77; fi
-for t in espeak-ng sox soxi awk; do command -v $t > /dev/null || { echo "skip: $t not installed (scripts/setup.sh)"; exit 77; }; done
+for t in espeak-ng sox soxi awk node; do command -v $t > /dev/null || { echo "skip: $t not installed (scripts/setup.sh)"; exit 77; }; done
 rm -rf "$out" && mkdir -p "$out/set" || exit 1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

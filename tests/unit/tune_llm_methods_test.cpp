@@ -264,30 +264,39 @@ TEST(TuneLlm, TheCostModelPredictsEverySearchedPointAndIsCheckedOnTheTimedOnes) 
   EXPECT_DOUBLE_EQ(r.cost_model_error, err[err.size() / 2]);
 }
 
-TEST(TuneLlm, EnergyIsMeasuredWhereCountersAreReadable) {
+TEST(TuneLlm, EnergyOfShortDecodesIsTheEstimate) {
   NEED_STORIES();
   GptqRun run;
   LlmTuneOptions o = run.options();
   o.methods = "rtn", o.kv_types = {"f16"}, o.generations = 0, o.formats = "q8_0,q4_0";
   o.energy = true;
   o.powercap_root = pareto::test::fake_powercap(run.dir + "/powercap");
-  LlmTuneResult r = take(tune_llm_model(run.base, run.dir + "/e.gguf", run.text, o));
-  EXPECT_EQ(r.energy_source.rfind("measured (powercap", 0), 0u) << r.energy_source;
+  // stories260K decodes 4 tokens in well under 50 ms: the counters are read, but not taken.
+  const LlmTuneResult r = take(tune_llm_model(run.base, run.dir + "/e.gguf", run.text, o));
+  EXPECT_EQ(r.energy_source.rfind("estimated", 0), 0u) << r.energy_source;
+  EXPECT_NE(r.energy_source.find("ms only"), std::string::npos) << r.energy_source;
   for (const LlmTunePoint& p : r.points) {
     EXPECT_GT(p.energy_estimated_mj, 0) << p.label;
-    EXPECT_EQ(p.energy_measured_mj, 0) << p.label;  // the fake counter stands still
-    EXPECT_EQ(p.energy_mj, 0) << p.label;
-  }
-  o.powercap_root = run.dir + "/no-such-powercap";
-  r = take(tune_llm_model(run.base, run.dir + "/e.gguf", run.text, o));
-  EXPECT_EQ(r.energy_source.rfind("estimated", 0), 0u) << r.energy_source;
-  for (const LlmTunePoint& p : r.points) {
     EXPECT_EQ(p.energy_measured_mj, -1) << p.label;
     EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
   }
 }
 
 TEST(TuneCache, TheBuildIsPartOfTheKey) {
-  // This test binary is the build here: its path names it.
-  EXPECT_NE(api::build_identity().find("pareto_tests"), std::string::npos) << api::build_identity();
+  NEED_STORIES();
+  GptqRun run;
+  LlmTuneOptions o = run.options();
+  o.methods = "rtn", o.kv_types = {"f16"}, o.generations = 0, o.formats = "q8_0,q4_0", o.energy = false;
+  o.cache = run.dir + "/build.jsonl";
+  const LlmTuneResult a = take(tune_llm_model(run.base, run.dir + "/b.gguf", run.text, o));
+  ASSERT_GT(a.measured, 0);
+  // The same entries as another build wrote them: none is used.
+  const std::string id = api::build_identity();
+  ASSERT_NE(id.find("pareto_tests"), std::string::npos) << id;  // this test binary is the build here
+  std::string text = read_file(o.cache);
+  for (size_t at = 0; (at = text.find(id, at)) != std::string::npos;) text.replace(at, id.size(), "another build");
+  std::ofstream(o.cache, std::ios::trunc) << text;
+  const LlmTuneResult b = take(tune_llm_model(run.base, run.dir + "/b.gguf", run.text, o));
+  EXPECT_EQ(b.from_cache, 0);
+  EXPECT_EQ(b.measured, a.measured);
 }

@@ -221,7 +221,7 @@ TEST(TuneLlm, RefusesWhatItCannotDo) {
   {
     auto r = tune_llm_model(base, base, text, o);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.status().message.find("is an input of tune"), std::string::npos) << r.status().message;
+    EXPECT_NE(r.status().message.find("is also a file tune reads or keeps"), std::string::npos) << r.status().message;
   }
   bad = o;
   bad.energy = false;

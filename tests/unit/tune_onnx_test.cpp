@@ -15,6 +15,7 @@
 #include <set>
 
 #include "api/quantize_onnx_file.h"
+#include "api/tune_energy.h"
 #include "fake_powercap.h"
 #include "tune_onnx_test_util.h"
 
@@ -234,8 +235,13 @@ TEST(TuneOnnx, RefusesBudgetsNoPointMeetsAndBadOptions) {
   EXPECT_FALSE(tune_onnx_model(in, out, {}, {}, counting_options()).ok());
   // Writing over the model it reads would destroy it: refused, and the file is as it was.
   const std::string before = bytes_of(in);
-  EXPECT_NE(tune_onnx_model(in, in, calib, {}, counting_options()).status().message.find("is an input of tune"), std::string::npos);
+  EXPECT_NE(tune_onnx_model(in, in, calib, {}, counting_options()).status().message.find("is also a file tune reads or keeps"), std::string::npos);
   EXPECT_EQ(bytes_of(in), before);
+  // And over its cache, written or not yet.
+  OnnxTuneOptions c = counting_options();
+  c.cache = ::testing::TempDir() + "/tune_refuse_cache.jsonl";
+  std::remove(c.cache.c_str());
+  EXPECT_NE(tune_onnx_model(in, c.cache, calib, {}, c).status().message.find("is also a file tune reads or keeps"), std::string::npos);
 }
 
 // The real measure: timed in this process, memory the activation arena.
@@ -258,31 +264,58 @@ TEST(TuneOnnx, InProcessMeasureTimesEveryPoint) {
   EXPECT_GE(r.value().chosen, 0);
 }
 
-// With readable counters every timed point's energy is the measured one (a
-// counter that stands still: 0 mJ, not the estimate); without them the
-// estimate, and the result says which.
-TEST(TuneOnnx, EnergyIsMeasuredWhereCountersAreReadable) {
+// Counters read over a window too short to count (this tiny model's runs
+// take well under 50 ms) and counters missing both leave the estimate, and
+// the result says why; which figure each point gets when readings exist is
+// TuneEnergy.* below.
+TEST(TuneOnnx, EnergyFallsBackToTheEstimateWithoutAUsableReading) {
   const std::string in = model_file("tune_energy"), out = ::testing::TempDir() + "/tune_energy_out.onnx";
   OnnxTuneOptions o = counting_options();
   o.threads = {1};
-  o.powercap_root = fake_powercap(::testing::TempDir() + "/tune-onnx-powercap");
-  auto r = tune_onnx_model(in, out, samples(1, 2), samples(5, 2), o);
-  ASSERT_TRUE(r.ok()) << r.status().message;
-  EXPECT_EQ(r.value().energy_source.rfind("measured (powercap", 0), 0u) << r.value().energy_source;
-  for (const OnnxTunePoint& p : r.value().points) {
-    EXPECT_GT(p.energy_estimated_mj, 0) << p.label;
-    EXPECT_EQ(p.energy_measured_mj, 0) << p.label;
-    EXPECT_EQ(p.energy_mj, p.energy_measured_mj) << p.label;
+  for (const std::string& root : {fake_powercap(::testing::TempDir() + "/tune-onnx-powercap"), ::testing::TempDir() + "/no-such-powercap"}) {
+    o.powercap_root = root;
+    auto r = tune_onnx_model(in, out, samples(1, 2), samples(5, 2), o);
+    ASSERT_TRUE(r.ok()) << r.status().message;
+    EXPECT_EQ(r.value().energy_source.rfind("estimated", 0), 0u) << r.value().energy_source;
+    const bool fake = root.find("no-such") == std::string::npos;
+    EXPECT_NE(r.value().energy_source.find(fake ? "ms only" : "no powercap"), std::string::npos) << r.value().energy_source;
+    for (const OnnxTunePoint& p : r.value().points) {
+      EXPECT_EQ(p.energy_measured_mj, -1) << p.label;
+      EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
+      EXPECT_GT(p.energy_mj, 0) << p.label;
+    }
   }
-  o.powercap_root = ::testing::TempDir() + "/no-such-powercap";
-  r = tune_onnx_model(in, out, samples(1, 2), samples(5, 2), o);
-  ASSERT_TRUE(r.ok()) << r.status().message;
-  EXPECT_EQ(r.value().energy_source.rfind("estimated", 0), 0u) << r.value().energy_source;
-  for (const OnnxTunePoint& p : r.value().points) {
-    EXPECT_EQ(p.energy_measured_mj, -1) << p.label;
-    EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
-    EXPECT_GT(p.energy_mj, 0) << p.label;
+}
+
+struct EnergyPoint {
+  double energy_mj = 0, energy_estimated_mj = 0, energy_measured_mj = -1;
+};
+
+TEST(TuneEnergy, AReadingCountsOverALongEnoughWindowAndOnlyWhenEveryPointHasOne) {
+  auto report = [](double mj, double seconds) {
+    return nlohmann::json{{"summary", {{"measured_energy_mj", mj}, {"measured_seconds", seconds}, {"measured_energy_note", "powercap: package-0"}}}};
+  };
+  EXPECT_EQ(api::energy_of_profile(report(2.5, 0.2), 1.0).measured_mj, 2.5);
+  const api::PointEnergy short_window = api::energy_of_profile(report(2.5, 0.01), 1.0);
+  EXPECT_EQ(short_window.measured_mj, -1);
+  EXPECT_NE(short_window.note.find("ms only"), std::string::npos);
+  EXPECT_EQ(api::energy_of_profile(nlohmann::json{{"summary", {{"measured_energy_mj", nullptr}}}}, 1.0).measured_mj, -1);
+  // Every point measured: each gets its own reading.
+  std::vector<EnergyPoint> pts(3);
+  std::string source;
+  api::settle_energy(pts, {{1, 10, "a"}, {2, 20, "a"}, {3, 30, "a"}}, source);
+  for (size_t i = 0; i < pts.size(); ++i) {
+    EXPECT_EQ(pts[i].energy_mj, 10.0 * double(i + 1));
+    EXPECT_EQ(pts[i].energy_estimated_mj, double(i + 1));
   }
+  EXPECT_EQ(source, "measured (a)");
+  // One without: all take their estimates, and the source says why.
+  api::settle_energy(pts, {{1, 10, "a"}, {2, -1, "why not"}, {3, 30, "a"}}, source);
+  for (size_t i = 0; i < pts.size(); ++i) EXPECT_EQ(pts[i].energy_mj, double(i + 1));
+  EXPECT_EQ(pts[1].energy_measured_mj, -1);
+  EXPECT_EQ(pts[2].energy_measured_mj, 30);
+  EXPECT_NE(source.find("why not"), std::string::npos);
+  EXPECT_THROW(api::settle_energy(pts, {{1, 10, "a"}}, source), std::exception);
 }
 
 // A tune's candidates share the activation ranges of the float model: a
@@ -310,4 +343,8 @@ TEST(TuneOnnx, SharedRangesGiveTheSameCandidate) {
   cache.lo_hi["a1"] = {0.f, 50.f};
   api::quantize_onnx_file(in, shared, calib, two, &cache, false);
   EXPECT_NE(bytes_of(fresh), bytes_of(shared));
+  // Ranges of one method are not used for another.
+  OnnxQuantizeOptions other = two;
+  other.method = "minmax";
+  EXPECT_THROW(api::quantize_onnx_file(in, shared, calib, other, &cache, false), std::exception);
 }

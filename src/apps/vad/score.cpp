@@ -1,5 +1,6 @@
 // The VAD set's boundary error (include/pareto/vad.hpp): pareto tune's task
 // metric for silero VAD, and a way to hold any VAD model up to labelled audio.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -40,7 +41,8 @@ void score_segments(const std::vector<Segment>& truth, const std::vector<Segment
     }
     used[k] = true;
     ++score.matched;
-    score.total_error_ms += 1e3 * (std::fabs(found[k].start - t.start) + std::fabs(found[k].end - t.end));
+    // A match costs no more than a miss: a detected segment spanning minutes is not worse than none.
+    score.total_error_ms += std::min(kUnmatchedSegmentMs, 1e3 * (std::fabs(found[k].start - t.start) + std::fabs(found[k].end - t.end)));
   }
   for (bool u : used)
     if (!u) {
@@ -68,6 +70,8 @@ pareto::Result<SetScore> score_set(Detector& detector, const std::string& set_di
       ++score.files;
       score_segments(want, r.value().segments, score);
     }
+    // Boundaries are what is scored: a set of speechless recordings has none to hold detections against.
+    if (score.segments == 0) fail_model(truth_path + ": no true segment in the set (the error is per true boundary)");
     return score;
   });
 }
