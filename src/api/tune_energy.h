@@ -4,6 +4,7 @@
 // for all points: measured when every point has a reading, else estimated
 // (a mix of the two would compare unlike numbers).
 #pragma once
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -23,19 +24,26 @@ inline constexpr double kMinMeteredSeconds = 0.05;
 
 // `estimated_mj` is the report's estimate for the unit the tune counts; the
 // reading is the report's summary.measured_energy_mj (per the same unit),
-// when the meter ran at least kMinMeteredSeconds.
+// when the meter ran at least kMinMeteredSeconds and the counter moved.
 inline PointEnergy energy_of_profile(const nlohmann::json& report, double estimated_mj) {
   PointEnergy e;
   e.estimated_mj = estimated_mj;
   const nlohmann::json& s = report.at("summary");
   if (s.contains("measured_energy_note") && s["measured_energy_note"].is_string()) e.note = s["measured_energy_note"].get<std::string>();
   if (!s.contains("measured_energy_mj") || !s["measured_energy_mj"].is_number()) return e;
-  const double seconds = s.value("measured_seconds", 0.0);
+  const double seconds = s.value("measured_seconds", 0.0), mj = s["measured_energy_mj"].get<double>();
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.1f ms", seconds * 1e3);
   if (seconds < kMinMeteredSeconds) {
-    e.note = "powercap read over " + std::to_string(seconds * 1e3) + " ms only (under " + std::to_string(int(kMinMeteredSeconds * 1e3)) + " ms: not a measurement)";
+    e.note = "powercap read over " + std::string(ms) + " only (under " + std::to_string(int(kMinMeteredSeconds * 1e3)) + " ms: not a measurement)";
     return e;
   }
-  e.measured_mj = s["measured_energy_mj"].get<double>();
+  // A package that ran for this long drew power: a counter that did not move is not being updated.
+  if (!(mj > 0)) {
+    e.note = "powercap read 0 J over " + std::string(ms) + " (the counter did not advance: not a measurement)";
+    return e;
+  }
+  e.measured_mj = mj;
   return e;
 }
 

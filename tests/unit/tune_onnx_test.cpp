@@ -264,10 +264,10 @@ TEST(TuneOnnx, InProcessMeasureTimesEveryPoint) {
   EXPECT_GE(r.value().chosen, 0);
 }
 
-// Counters read over a window too short to count (this tiny model's runs
-// take well under 50 ms) and counters missing both leave the estimate, and
-// the result says why; which figure each point gets when readings exist is
-// TuneEnergy.* below.
+// A counter that stands still (over a window under 50 ms, or longer under
+// emulation: either way no measurement) and counters missing both leave the
+// estimate, and the result says why; which figure each point gets when
+// readings exist is TuneEnergy.* below.
 TEST(TuneOnnx, EnergyFallsBackToTheEstimateWithoutAUsableReading) {
   const std::string in = model_file("tune_energy"), out = ::testing::TempDir() + "/tune_energy_out.onnx";
   OnnxTuneOptions o = counting_options();
@@ -278,7 +278,7 @@ TEST(TuneOnnx, EnergyFallsBackToTheEstimateWithoutAUsableReading) {
     ASSERT_TRUE(r.ok()) << r.status().message;
     EXPECT_EQ(r.value().energy_source.rfind("estimated", 0), 0u) << r.value().energy_source;
     const bool fake = root.find("no-such") == std::string::npos;
-    EXPECT_NE(r.value().energy_source.find(fake ? "ms only" : "no powercap"), std::string::npos) << r.value().energy_source;
+    EXPECT_NE(r.value().energy_source.find(fake ? "powercap read" : "no powercap"), std::string::npos) << r.value().energy_source;
     for (const OnnxTunePoint& p : r.value().points) {
       EXPECT_EQ(p.energy_measured_mj, -1) << p.label;
       EXPECT_EQ(p.energy_mj, p.energy_estimated_mj) << p.label;
@@ -296,6 +296,9 @@ TEST(TuneEnergy, AReadingCountsOverALongEnoughWindowAndOnlyWhenEveryPointHasOne)
     return nlohmann::json{{"summary", {{"measured_energy_mj", mj}, {"measured_seconds", seconds}, {"measured_energy_note", "powercap: package-0"}}}};
   };
   EXPECT_EQ(api::energy_of_profile(report(2.5, 0.2), 1.0).measured_mj, 2.5);
+  const api::PointEnergy frozen = api::energy_of_profile(report(0, 0.2), 1.0);  // a counter that did not move
+  EXPECT_EQ(frozen.measured_mj, -1);
+  EXPECT_NE(frozen.note.find("did not advance"), std::string::npos);
   const api::PointEnergy short_window = api::energy_of_profile(report(2.5, 0.01), 1.0);
   EXPECT_EQ(short_window.measured_mj, -1);
   EXPECT_NE(short_window.note.find("ms only"), std::string::npos);
