@@ -26,6 +26,7 @@
 #include "llm/transformer.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
+#include "quant/gptq.h"
 #include "quant/llm_mix.h"
 #include "quant/mix_cost.h"
 #include "quant/mix_groups.h"
@@ -242,11 +243,11 @@ LlmTunePoint point_of(const MixLab& lab, const quant::MeasuredMix& m, const std:
   return p;
 }
 
-// `k` of the front's points spread evenly over its x (x: bits or predicted ms).
+// `k` of the (x, KL) front's points spread evenly over its x (x: bits or predicted ms).
 void spread_over(const std::vector<quant::MeasuredMix>& searched, const std::vector<double>& x, size_t k, std::set<size_t>& pick) {
-  std::vector<quant::MeasuredMix> by_x = searched;
-  for (size_t i = 0; i < by_x.size(); ++i) by_x[i].bpw = x[i];
-  std::vector<size_t> front = quant::bpw_kl_front(by_x);
+  std::vector<double> kl;
+  for (const quant::MeasuredMix& m : searched) kl.push_back(m.quality.kl);
+  std::vector<size_t> front = quant::xy_front(x, kl);
   std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
   const size_t n = front.size();
   k = std::min(n, k);

@@ -97,17 +97,15 @@ CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& 
   const llm::ModelConfig& c = m.model->config;
   if (m.model->vocab.pieces.empty()) fail_argument(in + ": no tokenizer in the file (calibration needs to tokenize text)");
   llm::Tokenizer tok(m.model->vocab);
-  // Calibration sequences as long as the model allows, up to o.ctx (512).
-  int64_t ctx = c.ctx_len > 0 ? std::min(o.ctx, c.ctx_len) : o.ctx;
-  CalibrationSource src;
+  CalibrationSource src;  // sequences as long as the model allows, up to o.ctx (512)
   src.text = o.calib_text;
   src.random = o.calib_random;
   src.tokens = o.calib_tokens;
-  src.ctx = ctx;
-  const std::vector<int32_t> tokens = calibration_tokens(*m.model, tok, src, &rep.calibration);
-  if (int64_t(tokens.size()) < ctx && tokens.size() >= 16) ctx = int64_t(tokens.size());  // a short text: one shorter sequence
-  const int64_t n_tok = std::min<int64_t>(o.calib_tokens, int64_t(tokens.size()) / ctx * ctx);
-  if (n_tok < ctx) fail_argument("calibration text has " + std::to_string(tokens.size()) + " tokens; at least " + std::to_string(ctx) + " needed");
+  src.ctx = o.ctx;
+  const CalibrationSequences seq = calibration_sequences(*m.model, tok, src);
+  rep.calibration = seq.what;
+  const std::vector<int32_t>& tokens = seq.tokens;
+  const int64_t ctx = seq.ctx, n_tok = seq.count;
   rep.tokens = n_tok;
   m.ctx = ctx;
   m.error_tokens = std::max<int64_t>(ctx, o.error_tokens / ctx * ctx);

@@ -1,7 +1,9 @@
 #include "quant/calibration.h"
 
+#include <algorithm>
 #include <random>
 
+#include "core/error.h"
 #include "core/file.h"
 #include "core/thread_pool.h"
 #include "kernels/quant_formats.h"
@@ -50,6 +52,17 @@ std::vector<int32_t> calibration_tokens(const llm::Model& m, const llm::Tokenize
   }
   *what = "text sampled from the base model (seed 1234)";
   return generate_tokens(m, tok, src.tokens, src.ctx);
+}
+
+CalibrationSequences calibration_sequences(const llm::Model& m, const llm::Tokenizer& tok, CalibrationSource src) {
+  if (m.config.ctx_len > 0) src.ctx = std::min(src.ctx, m.config.ctx_len);
+  CalibrationSequences s;
+  s.tokens = calibration_tokens(m, tok, src, &s.what);
+  s.ctx = src.ctx;
+  if (int64_t(s.tokens.size()) < s.ctx && s.tokens.size() >= 16) s.ctx = int64_t(s.tokens.size());  // a short text: one shorter sequence
+  s.count = std::min<int64_t>(src.tokens, int64_t(s.tokens.size()) / s.ctx * s.ctx);
+  if (s.count < s.ctx) fail_argument("calibration text has " + std::to_string(s.tokens.size()) + " tokens; at least " + std::to_string(s.ctx) + " needed");
+  return s;
 }
 
 std::unique_ptr<llm::Model> int8_forward_copy(const llm::Model& m) {

@@ -23,6 +23,17 @@ struct CalibrationSource {
 // random, the base model samples text itself from BOS (seed 1234).
 std::vector<int32_t> calibration_tokens(const llm::Model& m, const llm::Tokenizer& tok, const CalibrationSource& src, std::string* what);
 
+// The calibration tokens cut into whole sequences of `ctx` tokens (at most
+// src.ctx and the model's context; a text shorter than that, if at least
+// 16 tokens, makes one shorter sequence), `count` in all (at most
+// src.tokens). Fails, naming the count, when not even one sequence fits.
+struct CalibrationSequences {
+  std::vector<int32_t> tokens;
+  int64_t ctx = 0, count = 0;
+  std::string what;  // where the tokens came from
+};
+CalibrationSequences calibration_sequences(const llm::Model& m, const llm::Tokenizer& tok, CalibrationSource src);
+
 // A copy of m whose F16/BF16 matmul weights are rounded to Q8_0 (and
 // repacked for this CPU), for the calibration forward pass only: pareto's
 // int8 prefill is ~5x its F16 prefill, and W8 rounding moves activations far

@@ -106,11 +106,14 @@ struct BlockRounder {
 
 }  // namespace
 
+bool gptq_writes(uint32_t type) {
+  return kernels::is_group_type(type) || is_q4_0(type) || type == uint32_t(kernels::GgmlType::q4_1) || type == uint32_t(kernels::GgmlType::q8_0);
+}
+
 GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
                          const GptqOptions& o) {
-  const bool group = kernels::is_group_type(type), q4_1 = type == uint32_t(kernels::GgmlType::q4_1);
-  if (!group && !q4_1 && !is_q4_0(type) && type != uint32_t(kernels::GgmlType::q8_0))
-    fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
+  const bool group = kernels::is_group_type(type);
+  if (!gptq_writes(type)) fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
   if (!group && cols % 32) fail_argument("GPTQ to GGML types needs rows that are a multiple of 32 long");
   const BlockRounder rounder(type);
   GptqResult res;

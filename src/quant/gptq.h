@@ -27,6 +27,9 @@ struct GptqOptions {
   bool act_order = false;  // columns by decreasing diag(H), block parameters fixed up front
 };
 
+// The types gptq_quantize writes: q4_0, q4_1, q8_0 and pareto's group types.
+bool gptq_writes(uint32_t type);
+
 // w: [rows, cols] row-major; x: calibration inputs [tokens, cols]. type: q4_0 /
 // q8_0 (cols % 32 == 0) or a pareto group type (any cols, tail group).
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,

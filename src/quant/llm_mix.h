@@ -34,8 +34,6 @@ using Mix = std::vector<uint32_t>;
 inline constexpr uint32_t kGptqMethod = 1u << 24;
 inline uint32_t type_of(uint32_t choice) { return choice & ~kGptqMethod; }
 inline bool is_gptq(uint32_t choice) { return (choice & kGptqMethod) != 0; }
-// The types GPTQ writes (quant/gptq.h): q4_0, q4_1, q8_0 and pareto's group types.
-bool gptq_writes(uint32_t type);
 
 struct MixQuality {
   double kl = 0;        // mean KL(base || candidate) in nats per scored token

@@ -157,12 +157,21 @@ std::string mix_key(const Mix& mix) {
   return k;
 }
 
-std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points) {
-  const std::vector<int> rank = pareto_ranks(points);
+std::vector<size_t> xy_front(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size()) fail(StatusCode::internal, "a front needs an x and a y per point");
   std::vector<size_t> front;
-  for (size_t i = 0; i < points.size(); ++i)
-    if (rank[i] == 0) front.push_back(i);
+  for (size_t i = 0; i < x.size(); ++i) {
+    bool beaten = false;
+    for (size_t j = 0; j < x.size() && !beaten; ++j) beaten = j != i && x[j] <= x[i] && y[j] <= y[i] && (x[j] < x[i] || y[j] < y[i]);
+    if (!beaten) front.push_back(i);
+  }
   return front;
+}
+
+std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points) {
+  std::vector<double> bpw, kl;
+  for (const MeasuredMix& m : points) bpw.push_back(m.bpw), kl.push_back(m.quality.kl);
+  return xy_front(bpw, kl);
 }
 
 MixSearchResult search_mixes(const MixSpace& s, const MixMeasure& measure, const std::vector<MeasuredMix>& seeds, const MixSearchOptions& o) {

@@ -63,8 +63,9 @@ struct MixSearchResult {
 double mix_bpw(const MixSpace& space, const Mix& mix);
 std::string mix_key(const Mix& mix);
 
-// Indices of the points no other point beats on both bits per weight and KL
-// (at least as good on both, better on one).
+// Indices of the points no other point beats on both x and y (at least as
+// good on both, better on one); bpw_kl_front: x bits per weight, y KL.
+std::vector<size_t> xy_front(const std::vector<double>& x, const std::vector<double>& y);
 std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points);
 
 // Runs steps 1-4. `seeds` are points measured already (uniform formats):
