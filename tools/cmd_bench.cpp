@@ -53,6 +53,7 @@ int cmd_bench(const Args& args) {
   const int runs = int(args.get_int("--runs", 10, 1, 1000000)), warmup = int(args.get_int("--warmup", 2, 0, 1000000));
   SessionOptions opt;
   opt.optimize = args.has("-O") || args.has("--optimize");
+  if (args.has("--const") && !opt.optimize) fail_argument("--const binds inputs in the graph compiler: add -O");
   if (opt.optimize && !args.has("--dynamic")) {  // --dynamic: optimize without binding the shapes (as the apps do)
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);

@@ -37,6 +37,7 @@ int cmd_run(const Args& args) {
   if (args.positional.size() != 1) fail_argument("usage: pareto run MODEL [--input NAME=...] [--output DIR]");
   SessionOptions opt;
   opt.optimize = args.has("-O") || args.has("--optimize");
+  if (args.has("--const") && !opt.optimize) fail_argument("--const binds inputs in the graph compiler: add -O");
   if (opt.optimize) {
     opt.shapes = parse_shapes(args);
     opt.constant_inputs = parse_constants(args);

@@ -56,6 +56,9 @@ Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::open(const std::string& path, const SessionOptions& options) {
   return guarded([&] {
+    // Constants are bound by the graph compiler: without it they would be ignored without a word.
+    if (!options.constant_inputs.empty() && !options.optimize)
+      fail_argument("constant inputs are bound by the graph compiler: open the session with optimize (-O)");
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
