@@ -39,11 +39,12 @@ inline Mix synthesize_mix(const std::string& dir, const std::string& tag, const 
     const std::string raw = dir + "/" + tag + "raw" + std::to_string(i) + ".wav", cut = dir + "/" + tag + "speech" + std::to_string(i) + ".wav";
     if (!sh("espeak-ng -v " + voice + " -s 150 -w " + raw + " '" + sentences[i] + "'")) return m;
     // Trim leading and trailing silence: the file then starts and ends with speech.
-    if (!sh("sox " + raw + " -r 16000 -c 1 -b 16 " + cut + " silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse")) return m;
+    // -R on every sox call: it dithers at random otherwise, and the recordings would differ from run to run.
+    if (!sh("sox -R " + raw + " -r 16000 -c 1 -b 16 " + cut + " silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse")) return m;
     speech.push_back(cut);
   }
   const std::string sil1 = dir + "/sil1.wav", sil15 = dir + "/sil15.wav", noise = dir + "/noise.wav";
-  if (!sh("sox -n -r 16000 -c 1 -b 16 " + sil1 + " trim 0 1.0") || !sh("sox -n -r 16000 -c 1 -b 16 " + sil15 + " trim 0 1.5") ||
+  if (!sh("sox -R -n -r 16000 -c 1 -b 16 " + sil1 + " trim 0 1.0") || !sh("sox -R -n -r 16000 -c 1 -b 16 " + sil15 + " trim 0 1.5") ||
       !sh("sox -R -n -r 16000 -c 1 -b 16 " + noise + " synth 1.5 whitenoise vol 0.002"))  // -R: the same noise every run
     return m;
   std::vector<std::pair<std::string, bool>> parts;  // file, is speech
@@ -54,7 +55,7 @@ inline Mix synthesize_mix(const std::string& dir, const std::string& tag, const 
   }
   parts.push_back({sil1, false});
   parts.push_back({noise, false});
-  std::string cmd = "sox";
+  std::string cmd = "sox -R";
   size_t at = 0;
   for (const auto& [file, is_speech] : parts) {
     cmd += " " + file;
