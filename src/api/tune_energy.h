@@ -6,10 +6,10 @@
 #pragma once
 #include <cstdio>
 #include <nlohmann/json.hpp>
-
-#include "core/error.h"
 #include <string>
 #include <vector>
+
+#include "core/error.h"
 
 namespace pareto::api {
 

@@ -163,14 +163,13 @@ void time_point(llm::Model& model, const LlmTunePoint& p, const LlmTuneOptions& 
     LlmTunePoint q = p;  // the search's (f16) quality, for each cache type afresh
     q.kv = kv_name;
     quality(kv, q);
+    q.memory_mib = q.weight_mib + double(llm::Transformer(model, o.ctx, kv).kv_cache_bytes()) / (1 << 20);  // the same at every thread count
     for (int t : o.threads) {
       const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs, kv);
       q.threads = t;
       q.decode_ms = s.decode_ms;
       q.prefill_ms = s.prefill_ms;
       energy.push_back(o.energy ? decode_energy(model, o, t, kv_name) : api::PointEnergy{});
-      const llm::Transformer tr(model, o.ctx, kv);
-      q.memory_mib = q.weight_mib + double(tr.kv_cache_bytes()) / (1 << 20);
       out.push_back(q);
     }
   }
@@ -322,22 +321,19 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
   quant::QuantizeOptions qo;
   std::map<std::string, int> count;
   int gptq = 0;
+  int own = 0;  // tensors stored in pareto's group types (a tail-group fallback included)
   for (size_t i = 0; i < p.types.size(); ++i) {
-    const uint32_t choice = quant::choice_by_name(p.types[i]);
+    const uint32_t choice = quant::choice_by_name(p.types[i]), type = quant::type_of(choice);
     const std::string& name = lab.tensors()[i].name;
-    qo.tensor_types[name] = quant::type_of(choice);
+    qo.tensor_types[name] = type;
     // GPTQ's bytes are the ones measured, written as they are.
     if (quant::is_gptq(choice)) qo.packed[name] = lab.matrix_bytes(i, choice), gptq += !lab.gptq_fell_back(i, choice);
-    count[quant::type_name(quant::type_of(choice))]++;
+    count[quant::type_name(type)]++;
+    own += kernels::is_group_type(lab.stored_type(i, type)) || type == kernels::kQ8RowType;
   }
   const auto most = std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   qo.type = quant::type_by_name(most->first);  // the file type llama.cpp reports: the commonest
   quant::quantize_gguf(in, out, qo);
-  int own = 0;  // tensors stored in pareto's group types (a tail-group fallback included)
-  for (size_t i = 0; i < p.types.size(); ++i) {
-    const uint32_t type = quant::type_of(quant::choice_by_name(p.types[i]));
-    own += kernels::is_group_type(lab.stored_type(i, type)) || type == kernels::kQ8RowType;
-  }
   r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types" +
               (gptq ? ", " + std::to_string(gptq) + " tensors rounded by GPTQ" : std::string()) + "); " +
               (own ? std::to_string(own) + " tensors in pareto's own group types, which llama.cpp cannot load"

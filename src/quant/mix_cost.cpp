@@ -21,6 +21,9 @@ LinearFit fit_decode_model(const std::vector<std::pair<double, double>>& p) {
   return f;
 }
 
+DecodeCostModel::DecodeCostModel(MixLab& lab, int threads, int reps) : lab_(lab), pool_(std::make_unique<ThreadPool>(threads)), reps_(reps) {}
+DecodeCostModel::~DecodeCostModel() = default;
+
 double DecodeCostModel::matmul_ms(const Mix& mix) {
   double sum = 0;
   for (size_t i = 0; i < mix.size(); ++i) {
@@ -29,8 +32,7 @@ double DecodeCostModel::matmul_ms(const Mix& mix) {
     auto it = ms_.find(key);
     if (it == ms_.end()) {
       (void)lab_.matrix_bytes(i, type_of(mix[i]));  // quantized on the caller's threads, not the timing's
-      ThreadPool pool(threads_);
-      PoolScope scope(&pool);
+      PoolScope scope(pool_.get());
       it = ms_.emplace(key, lab_.matvec_ms(i, type_of(mix[i]), reps_)).first;
     }
     sum += it->second;

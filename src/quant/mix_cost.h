@@ -10,10 +10,15 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "quant/llm_mix.h"
+
+namespace pareto {
+class ThreadPool;
+}
 
 namespace pareto::quant {
 
@@ -27,7 +32,8 @@ LinearFit fit_decode_model(const std::vector<std::pair<double, double>>& sum_and
 class DecodeCostModel {
  public:
   // Times at `threads` threads, `reps` matmuls per (tensor, stored type).
-  DecodeCostModel(MixLab& lab, int threads, int reps) : lab_(lab), threads_(threads), reps_(reps) {}
+  DecodeCostModel(MixLab& lab, int threads, int reps);
+  ~DecodeCostModel();
   // The sum of the mix's one-token matmul times (each (tensor, stored type) timed once).
   double matmul_ms(const Mix& mix);
   void fit(const std::vector<std::pair<double, double>>& sum_and_measured) { fit_ = fit_decode_model(sum_and_measured); }
@@ -36,7 +42,8 @@ class DecodeCostModel {
 
  private:
   MixLab& lab_;
-  int threads_, reps_;
+  std::unique_ptr<ThreadPool> pool_;  // the timing's threads, started once
+  int reps_;
   std::map<std::pair<size_t, uint32_t>, double> ms_;
   LinearFit fit_;
 };
