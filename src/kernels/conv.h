@@ -19,6 +19,19 @@ struct QuantizedOutput {
   int32_t zero = 0;
 };
 
+// A depthwise conv's input stored as uint8 (QuantizeLinear(scale, zero) of
+// the float input: its producer wrote it so), or, with data null, the float
+// input to be rounded to that grid first (a QDQ model's Q -> DQ pair in
+// front of the conv). Each input plane becomes the floats (q - zero) * scale
+// that DequantizeLinear gives, so the conv computes what the QDQ graph
+// says, while the tensor between producer and conv is a quarter of the bytes.
+struct QuantizedInput {
+  const uint8_t* data = nullptr;
+  float scale = 0;  // > 0 when in use
+  int32_t zero = 0;
+  bool active() const { return scale > 0; }
+};
+
 struct ConvParams {
   int64_t n = 1, c_in = 0, h = 0, w = 0;
   int64_t c_out = 0, kh = 1, kw = 1, group = 1;
@@ -35,6 +48,9 @@ struct ConvParams {
   // Depthwise convs only (f32_conv_is_depthwise): when data is set, y is
   // not written and may be null.
   QuantizedOutput quant_out;
+  // Depthwise convs only: when active, x is read through it (x may be null
+  // when quant_in.data is set).
+  QuantizedInput quant_in;
 };
 
 // Whether f32_conv2d runs p as a depthwise conv (one input channel per group).
@@ -108,6 +124,23 @@ int64_t depthwise_scratch_floats(const ConvParams& p);
 // dst[c] = src[2c] for c < n, reading src[0, avail) only.
 void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
 }  // namespace avx512
+// Where the AVX-512 plane kernel reads input row ih: a float plane, or a
+// uint8 plane turned into the floats (q - zero) * scale row by row (into
+// `row`, w floats) while the scratch is filled.
+struct DepthwiseSource {
+  const float* f = nullptr;
+  const uint8_t* q = nullptr;
+  float scale = 1;
+  int32_t zero = 0;
+  float* row = nullptr;
+};
+namespace avx512 {
+// Output rows [oh_begin, oh_end) of one plane; only the scratch rows they
+// read are filled, so a caller walking a plane in strips keeps the strip's
+// input, scratch and output in cache. The same sums as depthwise_plane.
+void depthwise_plane_rows(const ConvParams& p, const DepthwiseSource& src, const float* k, float bias, float* dst, float* scratch,
+                          int64_t oh_begin, int64_t oh_end);
+}
 namespace neon {  // the same plane kernel at 4 lanes (arm/depthwise_neon.cpp)
 void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch);
 int64_t depthwise_scratch_floats(const ConvParams& p);

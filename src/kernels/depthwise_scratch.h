@@ -17,20 +17,22 @@ inline int64_t depthwise_phase_width(const ConvParams& p, int64_t lanes) {
 }
 inline int64_t depthwise_scratch_rows(const ConvParams& p) { return (p.out_h - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1; }
 
-// Segment ph of scratch row r, column c = src[r - pad_top][c*stride + ph - pad_left], zero outside the plane.
+// Segment ph of scratch row r, column c = in_row(r - pad_top)[c*stride + ph - pad_left], zero outside the plane,
+// for scratch rows [r_begin, r_end) (row_of(ih): input row ih, w floats).
 // Rows outside the plane are zeroed only with border_rows (only the row-group path reads them).
 // copy_even(src, n, avail, dst): dst[c] = src[2c] for c < n, reading src[0, avail) only.
-template <class CopyEven>
-void fill_depthwise_scratch(const ConvParams& p, const float* src, float* scratch, int64_t pw, bool border_rows, CopyEven copy_even) {
+template <class RowOf, class CopyEven>
+void fill_depthwise_scratch_rows(const ConvParams& p, RowOf row_of, float* scratch, int64_t pw, bool border_rows, CopyEven copy_even,
+                                 int64_t r_begin, int64_t r_end) {
   const int64_t stride = p.stride_w;
-  for (int64_t r = 0; r < depthwise_scratch_rows(p); ++r) {
+  for (int64_t r = r_begin; r < r_end; ++r) {
     float* row = scratch + r * stride * pw;
     const int64_t ih = r - p.pad_top;
     if (ih < 0 || ih >= p.h) {
       if (border_rows) std::fill(row, row + stride * pw, 0.f);
       continue;
     }
-    const float* in = src + ih * p.w;
+    const float* in = row_of(ih);
     for (int64_t ph = 0; ph < stride; ++ph) {
       const int64_t first = ph - p.pad_left;  // input column of c = 0
       const int64_t lo = std::clamp<int64_t>(first >= 0 ? 0 : (-first + stride - 1) / stride, 0, pw);
@@ -44,6 +46,12 @@ void fill_depthwise_scratch(const ConvParams& p, const float* src, float* scratc
       std::fill(seg + hi, seg + pw, 0.f);
     }
   }
+}
+
+// Every scratch row, from a float plane.
+template <class CopyEven>
+void fill_depthwise_scratch(const ConvParams& p, const float* src, float* scratch, int64_t pw, bool border_rows, CopyEven copy_even) {
+  fill_depthwise_scratch_rows(p, [&](int64_t ih) { return src + ih * p.w; }, scratch, pw, border_rows, copy_even, 0, depthwise_scratch_rows(p));
 }
 
 }  // namespace pareto::kernels

@@ -15,6 +15,7 @@
 #include "kernels/bf16_conv.h"
 #include "kernels/f16_conv.h"
 #include "kernels/dispatch.h"
+#include "kernels/scratch.h"
 #include "kernels/tile_choice.h"
 
 namespace pareto::kernels {
@@ -134,6 +135,16 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
   if constexpr (kBuildArm64)
     if (use_sdot()) return dotprod::quantize_u8(x, n, scale, zero, out);
   quantize_u8_ref(x, n, scale, zero, out);
+}
+
+void dequantize_u8_ref(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = float(int32_t(q[i]) - zero) * scale;
+}
+
+void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out) {
+  if constexpr (kBuildX86)
+    if (use_vnni()) return avx512vnni::dequantize_u8(q, n, scale, zero, out);
+  dequantize_u8_ref(q, n, scale, zero, out);
 }
 
 namespace {
@@ -291,7 +302,8 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
         const int64_t wz = w.zero[size_t(oc)];
         const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
         const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
-        float* row = yf + at(oc, 0);
+        // Rounded to uint8 at the end: the float row goes to scratch.
+        float* row = e.quant.data ? thread_scratch<float, 7>(size_t(count)) : yf + at(oc, 0);
         // Every corrected sum fits 32 bits when the bound below does
         // (|sum| <= k * 255 * 255 with the column sums); then the vector
         // form computes the same integers and the same float operations.
@@ -313,6 +325,7 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
         else
           for (int64_t q = 0; q < count; ++q) row[q] = sc * float(int64_t(a[q]) + base - wz * col_sums[size_t(q)]) + b;
         if (e.act.active()) apply_activation(e.act.act, row, e.act.residual ? e.act.residual + at(oc, 0) : nullptr, count);
+        if (e.quant.data) quantize_u8(row, count, e.quant.scale, e.quant.zero, e.quant.data + at(oc, 0));
       }
       break;
     }
@@ -388,7 +401,8 @@ void int8_conv2d_ref(const Int8ConvParams& p, const void* x, const void* w, bool
           } else {
             float v = e.scale[oc] * float(s) + (e.bias_f32 ? e.bias_f32[oc] : 0.f);
             apply_activation_generic(e.act.act, &v, e.act.residual ? e.act.residual + at : nullptr, 1);
-            static_cast<float*>(y)[at] = v;
+            if (e.quant.data) e.quant.data[at] = uint8_t(quantize_value(v / e.quant.scale, e.quant.zero, 0, 255));
+            else static_cast<float*>(y)[at] = v;
           }
         }
     }

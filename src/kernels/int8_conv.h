@@ -56,6 +56,11 @@ struct Int8Epilogue {
   bool y_signed = false;
   const float* bias_f32 = nullptr;  // f32, may be null
   Epilogue act;                     // f32: activation and residual (NCHW like y)
+  // f32 only: when data is set, each finished value (after the activation)
+  // is rounded to uint8 as QuantizeLinear(scale, zero) and written there
+  // instead of y (y unused): the int8 or int8-input depthwise conv reading
+  // it takes the bytes as they are (passes/fuse_quantize.cpp).
+  QuantizedOutput quant;
 };
 
 struct Int8ConvParams {
@@ -126,11 +131,16 @@ void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const ui
 // out[i] = quantize_value(x[i] / scale, zero, 0, 255): QuantizeLinear to uint8.
 void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);  // dispatched
+// out[i] = float(q[i] - zero) * scale: DequantizeLinear from uint8 (exact
+// integers, one rounding in the multiply).
+void dequantize_u8_ref(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);
+void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);  // dispatched
 namespace avx512vnni {
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
                        int32_t* c, int64_t ldc);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
+void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);
 // One output row of the float epilogue: row[q] = scale * float(acc[q] + base
 // - w_zero * col_sums[q]) + bias, the integers in 32 bits (the caller checks
 // they fit), a multiply then an add as the scalar loop does (same bits).

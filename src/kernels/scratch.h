@@ -12,7 +12,9 @@ namespace pareto::kernels {
 // Slots in use: float 0 im2col / col2im columns and Winograd weights,
 // float 1 depthwise padded planes, float 2 the bf16 and f16 convs' columns, float 3
 // the pointwise kernel's input chunk, float 4 the 2x2 transposed conv's input rows, float 5 a depthwise plane
-// rounded to uint8 afterwards; uint16_t 0 the bf16 or f16 panel.
+// rounded to uint8 afterwards, float 6 a depthwise input plane (or row) from uint8, float 7 an int8 conv's
+// output row rounded to uint8 afterwards; uint16_t 0 the bf16 or f16 panel; uint8_t 0 a float
+// depthwise input plane rounded to uint8.
 template <class T, int Slot>
 T* thread_scratch(size_t n) {
   thread_local std::vector<T> buffer;

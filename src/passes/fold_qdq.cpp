@@ -83,9 +83,22 @@ struct QdqFolder {
     int64_t x_zero = 0;
     // The kernel takes int8 weights with zero point 0 (uint8 or offset weights
     // from other tools run as float on the rounded input: still exact).
-    const bool int8 = w_int8 && conv.attr_i("group", 1) == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
+    const int64_t group = conv.attr_i("group", 1);
+    const bool int8 = w_int8 && group == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
+    // A depthwise conv (one input channel per group) reads its input on the
+    // uint8 grid itself: the plane kernels dequantize each plane while it is
+    // in cache and compute in float with the dequantized weights, which is
+    // what the Q -> DQ -> Conv graph says; its producer may then write uint8.
+    const bool depthwise = !int8 && group > 1 && w.rank() == 4 && w.dim(1) == 1 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
     conv.inputs[1] = e.add_constant(g.values[size_t(conv.inputs[1])].name + "_float", w);
     if (has_bias && b.defined()) conv.inputs[2] = e.add_constant(g.values[size_t(conv.inputs[2])].name + "_float", b);
+    if (depthwise) {
+      conv.inputs[0] = x;
+      conv.set_attr(ir::attr_float("x_scale", x_scale));
+      conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+      st.rewrites["QuantizeLinear + DequantizeLinear + depthwise Conv -> depthwise Conv on uint8"]++;
+      return;
+    }
     if (!int8) {  // weights to float; the activation's Q/DQ stays as it is (a float conv on rounded values)
       st.rewrites["Conv weights dequantized at compile time"]++;
       return;

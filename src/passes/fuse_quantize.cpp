@@ -1,13 +1,15 @@
-// An int8 conv (fold_qdq's Conv with x_scale) rounds its float input to
-// uint8 in a pass of its own: 4 bytes read and 1 written per element, after
-// the producer wrote the 4. Where that input comes from a float depthwise
-// conv (MobileNet-style blocks: depthwise float, pointwise int8) and every
-// reader is an int8 conv with the same x_scale and x_zero_point, the
-// depthwise conv rounds its output itself, plane by plane while the plane
-// is in cache (attributes out_scale, out_zero_point: a uint8 output), and
-// the readers take the uint8 tensor as it is. The same rounding of the same
-// floats: the int8 convs see the same bytes (the tests compare bit for
-// bit), with no float tensor between the two convs.
+// A quantized conv (fold_qdq's Conv with x_scale: an int8 conv, or a
+// depthwise conv reading its input on the uint8 grid) rounds its float
+// input to uint8 itself: 4 bytes read per element after the producer wrote
+// the 4. Where the producer is a conv that can round its own output (a
+// depthwise conv, plane by plane while the plane is in cache, or an int8
+// conv, row by row after its float epilogue) and every reader is a
+// quantized conv with the same x_scale and x_zero_point, the producer
+// writes uint8 (attributes out_scale, out_zero_point) and the readers take
+// the bytes as they are: MobileNet-style blocks (pointwise int8, depthwise,
+// pointwise int8) then pass uint8 from conv to conv. The same rounding of
+// the same floats: the readers see the same bytes (the tests compare bit
+// for bit), with no float tensor between the convs.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -22,27 +24,36 @@ namespace {
 
 bool is_conv(const ir::Node& n) { return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "pareto"); }
 
-// A float depthwise conv on a 4-D f32 tensor with a known channel count:
-// the kernel path that can round its output (kernels::f32_conv_is_depthwise).
-bool float_depthwise(const ir::Node& n, const runtime::StaticInfo& info) {
-  if (!is_conv(n) || n.has_attr("x_scale") || n.has_attr("compute") || n.has_attr("out_scale")) return false;
-  if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.outputs[0] < 0 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
-  const ir::ValueType& x = info.types[size_t(n.inputs[0])];
-  const ir::ValueType& w = info.types[size_t(n.inputs[1])];
-  if (x.dtype != DType::f32 || !x.rank_known || x.dims.size() != 4 || !w.fully_known() || w.dims.size() != 4) return false;
+bool depthwise(const ir::Node& n, const ir::ValueType& x, const ir::ValueType& w) {
   const int64_t c_in = x.dims[1];
   return c_in > 1 && n.attr_i("group", 1) == c_in && w.dims[1] == 1 && w.dims[0] % c_in == 0;
 }
 
+// A conv on a 4-D tensor with known weights whose kernel path can round its
+// output: depthwise (float, or reading uint8: kernels::f32_conv_is_depthwise)
+// or int8 with one group (the int8 kernel's epilogue; the runtime rounds
+// afterwards where it runs such a conv as float Winograd).
+bool can_round_output(const ir::Node& n, const runtime::StaticInfo& info) {
+  if (!is_conv(n) || n.has_attr("compute") || n.has_attr("out_scale")) return false;
+  if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.outputs[0] < 0 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
+  const ir::ValueType& x = info.types[size_t(n.inputs[0])];
+  const ir::ValueType& w = info.types[size_t(n.inputs[1])];
+  const bool quantized = n.has_attr("x_scale");
+  if ((x.dtype != DType::f32 && !(quantized && x.dtype == DType::u8)) || !x.rank_known || x.dims.size() != 4 || !w.fully_known() ||
+      w.dims.size() != 4)
+    return false;
+  return depthwise(n, x, w) || (quantized && n.attr_i("group", 1) == 1);
+}
+
 // The quantization (x_scale, x_zero_point) shared by every reader of v when
-// each is an int8 conv reading v as its input only, and nothing else reads
+// each is a quantized conv reading v as its input only, and nothing else reads
 // v (no graph output, no subgraph).
-bool int8_readers_only(const ir::Graph& g, const GraphEdit& e, int v, float* scale, int64_t* zero) {
+bool quantized_readers_only(const ir::Graph& g, const GraphEdit& e, int v, float* scale, int64_t* zero) {
   const std::vector<int>& readers = e.consumers(v);
   if (readers.empty() || e.uses(v) != int(readers.size()) || e.is_output(v)) return false;
   for (size_t k = 0; k < readers.size(); ++k) {
     const ir::Node& n = g.nodes[size_t(readers[k])];
-    if (e.dead(readers[k]) || !is_conv(n) || !n.has_attr("x_scale") || n.attr_i("group", 1) != 1 || n.inputs[0] != v ||
+    if (e.dead(readers[k]) || !is_conv(n) || !n.has_attr("x_scale") || n.inputs[0] != v ||
         std::count(n.inputs.begin(), n.inputs.end(), v) != 1)
       return false;
     const float s = n.attr_f("x_scale", 0.f);
@@ -61,18 +72,18 @@ PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"fuse_quantize", g.nodes.size(), g.nodes.size(), {}};
   const char* env = std::getenv("PARETO_FUSE_QUANTIZE");
   if (env && !std::strcmp(env, "0")) return st;
-  if (std::none_of(g.nodes.begin(), g.nodes.end(), [](const ir::Node& n) { return n.has_attr("x_scale"); })) return st;  // no int8 conv
+  if (std::none_of(g.nodes.begin(), g.nodes.end(), [](const ir::Node& n) { return n.has_attr("x_scale"); })) return st;  // no quantized conv
   const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
   GraphEdit e(g);
   for (ir::Node& n : g.nodes) {
     float scale = 0;
     int64_t zero = 0;
-    if (!float_depthwise(n, info) || !int8_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
+    if (!can_round_output(n, info) || !quantized_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
     n.set_attr(ir::attr_float("out_scale", scale));
     n.set_attr(ir::attr_int("out_zero_point", zero));
     ir::ValueType& t = g.values[size_t(n.outputs[0])].type;
     t.dtype = DType::u8;
-    st.rewrites["depthwise conv -> uint8 for int8 convs"]++;
+    st.rewrites[n.has_attr("x_scale") && n.attr_i("group", 1) == 1 ? "int8 conv -> uint8 for quantized convs" : "depthwise conv -> uint8 for quantized convs"]++;
   }
   return st;
 }

@@ -97,6 +97,9 @@ uint64_t count_elementwise(const ir::Node& n, const std::vector<TensorUse>& in, 
 std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in, const std::string& path) {
   const std::string& op = n.op_type;
   if (path == "int8" || path == "bf16") return path;
+  if (path == "int8 -> u8") return "int8";
+  // Depthwise convs reading or writing uint8 compute in float on the planes.
+  if (path == "u8 -> f32" || path == "u8 -> u8" || path == "f32 -> u8") return "fp32";
   if (path == "f16") return "fp16";  // a conv marked compute="f16" that ran the FEAT_FP16 kernel
   if (path == "winograd" || path == "f32") return "fp32";
   if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger" || n.has_attr("x_scale"))

@@ -109,12 +109,13 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    one_node(node("FusedConcat", {"x", "z1", "z2"}, {"y"}, "fcat_channels", {attr_ints("upsample", {1, 1, 1, 1, 1, 1})}), {},
                             {value_info("x", 1, {0, 4, 2, 2}), value_info("z1", 1, {0, huge, 2, 2}), value_info("z2", 1, {0, huge, 2, 2})}),
                    {Tensor::zeros(DType::f32, {0, 4, 2, 2}), empty_wide, empty_wide}, "channels of input 2 overflow"});
-  // fuse_quantize's uint8 output, as an artifact could carry it: on a conv
-  // that is not depthwise, and with a scale that is no scale.
+  // fuse_quantize's uint8 output and fold_qdq's uint8-grid input, as an
+  // artifact could carry them: on a float conv that is not depthwise, and
+  // with a scale or zero point that is none.
   const Msg w44 = tensor_f32("w", {4, 4, 1, 1}, std::vector<float>(16, 0.5f)), w41 = tensor_f32("w", {4, 1, 1, 1}, {1, 1, 1, 1});
   cases.push_back({"a uint8 output on a dense conv",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "qout_dense", {attr_float("out_scale", 0.1f)}), {w44}, {value_info("x", 1, {1, 4, 2, 2})}),
-                   {x4}, "not a float depthwise conv"});
+                   {x4}, "neither depthwise nor int8"});
   cases.push_back({"a uint8 output with scale 0",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "qout_scale", {attr_int("group", 4), attr_float("out_scale", 0.f)}), {w41},
                             {value_info("x", 1, {1, 4, 2, 2})}),
@@ -127,15 +128,15 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    "out_scale / out_zero_point out of range"});
   cases.push_back({"a uint8 output with a NaN scale", dw("qout_nan", {attr_float("out_scale", std::nanf(""))}), {x4},
                    "out_scale / out_zero_point out of range"});
-  cases.push_back({"a uint8 output on an int8 conv",
-                   dw("qout_int8", {attr_float("out_scale", 0.1f), attr_float("x_scale", 0.1f), attr_floats("w_scales", {1, 1, 1, 1})}), {x4},
-                   "not a float depthwise conv"});
+  cases.push_back({"a depthwise input on a uint8 grid with zero point 300",
+                   dw("qin_zero", {attr_float("out_scale", 0.1f), attr_float("x_scale", 0.1f), attr_int("x_zero_point", 300)}), {x4},
+                   "x_scale / x_zero_point out of range"});
   Tensor u8x = Tensor::zeros(DType::u8, {1, 4, 2, 2});
   cases.push_back({"a uint8 input to a float conv",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "u8_float"), {w44}, {value_info("x", 2, {1, 4, 2, 2})}), {u8x}, "Conv on "});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qout_int8", "u8_float"};
+                              "qout_zero", "qout_nan", "qin_zero", "u8_float"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

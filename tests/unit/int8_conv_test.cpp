@@ -96,6 +96,29 @@ TEST(Int8Gemm, QuantizeU8MatchesReference) {
     }
 }
 
+// The vector form divides by multiplying with the reciprocal and divides
+// only lanes near a half-integer: scales without an exact reciprocal, inputs
+// at and one float either side of every (k + 0.5) * scale, where the product
+// and the quotient can round apart, plus subnormal and huge scales (no
+// usable reciprocal: every lane divided).
+TEST(Int8Gemm, QuantizeU8NearHalvesUnderAwkwardScales) {
+  if (!int8_detail::fast_gemm()) GTEST_SKIP() << "no VNNI or SDOT level here: quantize_u8 is the reference itself";
+  for (float scale : {0.0862594f, 0.1211f, 1.f / 3.f, 0.07f, 1e-3f, 3.7e-7f, 1e-40f, 1e38f})
+    for (int32_t zero : {0, 2, 113, 255}) {
+      std::vector<float> x;
+      for (int k = -300; k <= 300; ++k) {
+        const float tie = float((k + 0.5) * double(scale));
+        x.insert(x.end(), {std::nextafter(tie, -1e38f), tie, std::nextafter(tie, 1e38f), float(k * double(scale))});
+      }
+      const int64_t n = int64_t(x.size());
+      std::vector<uint8_t> want(x.size()), got(x.size());
+      quantize_u8_ref(x.data(), n, scale, zero, want.data());
+      quantize_u8(x.data(), n, scale, zero, got.data());
+      for (size_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(int(got[i]), int(want[i])) << "scale=" << scale << " zero=" << zero << " x=" << x[i] << " (index " << i << ")";
+    }
+}
+
 // The float epilogue row of the int8 conv (AVX-512 on VNNI machines, NEON
 // where SDOT is) against the scalar loop the driver runs otherwise: the
 // same bits, with and without weight zero points, on lengths around the
@@ -157,7 +180,7 @@ TEST(Int8Gemm, OffsetsIsaKernelMatchesReference) {
       }
 }
 
-// Every output kind, int8 and uint8 on both sides, zero points per tensor
+// Every output kind (the float one also rounded to uint8), int8 and uint8 on both sides, zero points per tensor
 // and per channel (the weight zero points exercise the column-sum
 // correction), grouped and depthwise, exact integer agreement (the float
 // outputs: the same float operations, so the same bits).
@@ -185,7 +208,9 @@ void check_against_direct_twin(bool expect_shifted) {
     set_num_threads(threads);
     for (const ConvCase& c : cases)
       for (int signs = 0; signs < 4; ++signs)
-        for (Int8Output kind : {Int8Output::i32, Int8Output::q8, Int8Output::f32}) {
+        for (int mode = 0; mode < 4; ++mode) {  // i32, q8, f32, f32 rounded to uint8 (Int8Epilogue::quant)
+          const Int8Output kind = mode == 0 ? Int8Output::i32 : mode == 1 ? Int8Output::q8 : Int8Output::f32;
+          const bool rounded = mode == 3;
           const bool x_signed = signs & 1, w_signed = signs & 2;
           Int8ConvParams p;
           p.geo = params_of(c);
@@ -210,13 +235,16 @@ void check_against_direct_twin(bool expect_shifted) {
           p.out.y_signed = x_signed;
           p.out.bias_f32 = bias_f.data();
           p.out.act.act.kind = ActKind::relu;
+          p.out.quant.scale = 0.37f;  // about the relu output's step: values across the uint8 range and saturating
+          p.out.quant.zero = 3;
           for (int zero_mode : {0, 1, 2}) {  // weight zero points absent (0), one, one per channel
             const bool per_channel = zero_mode == 2;
             const int32_t* wz = zero_mode == 0 ? nullptr : w_zero.data();
             const int64_t wz_count = per_channel ? c.cout : zero_mode;
             const size_t out = size_t(p.geo.n * p.geo.c_out * p.geo.out_h * p.geo.out_w);
-            const size_t es = kind == Int8Output::q8 ? 1 : 4;
+            const size_t es = kind == Int8Output::q8 || rounded ? 1 : 4;
             std::vector<uint8_t> want(out * es);
+            p.out.quant.data = rounded ? want.data() : nullptr;
             int8_conv2d_ref(p, x.data(), w.data(), w_signed, wz, wz_count, want.data());
             // im2col; then the shifted weights through int8_conv2d's own
             // choice; then the shifted driver called directly (so the test
@@ -233,10 +261,11 @@ void check_against_direct_twin(bool expect_shifted) {
                 shifted_runs += form == 2;
               }
               std::vector<uint8_t> got(out * es + 64, 0xEE);
+              p.out.quant.data = rounded ? got.data() : nullptr;
               if (form == 2) int8_detail::conv2d_shifted(p, x.data(), packed, got.data());
               else int8_conv2d(p, x.data(), packed, got.data());
               for (size_t i = 0; i < out * es; ++i)
-                ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " kind=" << int(kind)
+                ASSERT_EQ(got[i], want[i]) << "case cin=" << c.cin << " group=" << c.group << " signs=" << signs << " mode=" << mode
                                            << " zero_mode=" << zero_mode << " threads=" << threads << " form=" << form << " byte " << i;
               for (size_t i = out * es; i < got.size(); ++i) ASSERT_EQ(got[i], 0xEE) << "write past the output";
             }
@@ -245,8 +274,8 @@ void check_against_direct_twin(bool expect_shifted) {
   }
   // With VNNI and no tile GEMM: the six stride-1 one-group cases, the 2
   // signednesses with int8 weights (uint8 weights carry a zero point once
-  // shifted to signed), 3 kinds, no weight zero points, 2 thread counts.
-  EXPECT_EQ(shifted_runs, expect_shifted ? 6 * 2 * 3 * 2 : 0);
+  // shifted to signed), 4 output modes, no weight zero points, 2 thread counts.
+  EXPECT_EQ(shifted_runs, expect_shifted ? 6 * 2 * 4 * 2 : 0);
   set_num_threads(1);
 }
 

@@ -421,55 +421,64 @@ std::string depthwise_model(bool float_reader) {
 
 }  // namespace
 
-// A float depthwise conv whose output only int8 convs read writes it as
-// uint8 (fuse_quantize): the int8 convs see the bytes their own quantizing
-// would give them, so the outputs equal the unfused ones bit for bit, at 1
-// and 2 threads. A graph output reading it too keeps it float.
+// A depthwise conv whose output only int8 convs read writes it as uint8
+// (fuse_quantize): the int8 convs see the bytes their own quantizing would
+// give them, so the outputs equal the unfused ones bit for bit, at 1 and 2
+// threads. A graph output reading it too keeps it float. With the depthwise
+// conv quantized as well (quantize_depthwise), the int8 conv in front of it
+// writes uint8 for it too, and it reads those bytes: two tensors uint8.
 TEST(OnnxQuantize, DepthwiseOutputRoundedForItsInt8ReadersIsExact) {
-  for (bool float_reader : {false, true}) {
-    const ir::Model m = load_bytes(depthwise_model(float_reader));
-    std::vector<quant::InputSample> samples;
-    for (uint32_t s = 0; s < 3; ++s)
-      samples.push_back({Tensor::from_vector<float>(random_floats(8 * 13 * 11, 40 + s, -2.f, 2.f), {1, 8, 13, 11})});
-    quant::OnnxQuantOptions o;
-    o.keep_first_last = false;
-    o.method = quant::CalibMethod::minmax;
-    quant::OnnxQuantReport rep;
-    const std::string path = ::testing::TempDir() + "/depthwise_int8_" + std::to_string(float_reader) + ".onnx";
-    onnx::save_model(quant::quantize_onnx(m, samples, o, &rep), path);
-    const Tensor x = Tensor::from_vector<float>(random_floats(8 * 13 * 11, 99, -2.f, 2.f), {1, 8, 13, 11});
-    for (int threads : {1, 2}) {
-      std::vector<Tensor> outs[2];
-      for (int fuse : {0, 1}) {
-        if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
-        SessionOptions opt;
-        opt.optimize = true;
-        opt.threads = threads;
-        opt.shapes["x"] = {1, 8, 13, 11};
-        auto s = Session::open(path, opt);
-        unsetenv("PARETO_FUSE_QUANTIZE");
-        ASSERT_TRUE(s.ok()) << s.status().to_string();
-        int fused = 0, int8_convs = 0;
-        for (const PassSummary& p : s.value()->passes())
-          for (const auto& [what, count] : p.rewrites) {
-            if (what.find("uint8 for int8") != std::string::npos) fused += count;
-            if (what.find("int8 Conv") != std::string::npos) int8_convs += count;
-          }
-        EXPECT_EQ(int8_convs, 3);
-        EXPECT_EQ(fused, fuse && !float_reader ? 1 : 0) << "float reader " << float_reader;
-        auto y = s.value()->run({{"x", x}});
-        ASSERT_TRUE(y.ok()) << y.status().to_string();
-        outs[fuse] = y.value();
-      }
-      ASSERT_EQ(outs[0].size(), outs[1].size());
-      for (size_t i = 0; i < outs[0].size(); ++i) {
-        ASSERT_EQ(outs[0][i].shape(), outs[1][i].shape());
-        ASSERT_EQ(outs[1][i].dtype(), DType::f32) << "output " << i;
-        EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0)
-            << "output " << i << " at " << threads << " threads";
+  for (bool quantize_depthwise : {false, true})
+    for (bool float_reader : {false, true}) {
+      const ir::Model m = load_bytes(depthwise_model(float_reader));
+      std::vector<quant::InputSample> samples;
+      for (uint32_t s = 0; s < 3; ++s)
+        samples.push_back({Tensor::from_vector<float>(random_floats(8 * 13 * 11, 40 + s, -2.f, 2.f), {1, 8, 13, 11})});
+      quant::OnnxQuantOptions o;
+      o.keep_first_last = false;
+      o.quantize_depthwise = quantize_depthwise;
+      o.method = quant::CalibMethod::minmax;
+      quant::OnnxQuantReport rep;
+      const std::string path = ::testing::TempDir() + "/depthwise_int8_" + std::to_string(quantize_depthwise) + std::to_string(float_reader) + ".onnx";
+      onnx::save_model(quant::quantize_onnx(m, samples, o, &rep), path);
+      const Tensor x = Tensor::from_vector<float>(random_floats(8 * 13 * 11, 99, -2.f, 2.f), {1, 8, 13, 11});
+      const std::string what = "quantize_depthwise " + std::to_string(quantize_depthwise) + ", float reader " + std::to_string(float_reader);
+      for (int threads : {1, 2}) {
+        std::vector<Tensor> outs[2];
+        for (int fuse : {0, 1}) {
+          if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
+          SessionOptions opt;
+          opt.optimize = true;
+          opt.threads = threads;
+          opt.shapes["x"] = {1, 8, 13, 11};
+          auto s = Session::open(path, opt);
+          unsetenv("PARETO_FUSE_QUANTIZE");
+          ASSERT_TRUE(s.ok()) << s.status().to_string();
+          int depthwise_u8 = 0, int8_u8 = 0, int8_convs = 0, depthwise_q = 0;
+          for (const PassSummary& p : s.value()->passes())
+            for (const auto& [what_, count] : p.rewrites) {
+              if (what_.find("depthwise conv -> uint8 for quantized convs") != std::string::npos) depthwise_u8 += count;
+              if (what_.find("int8 conv -> uint8 for quantized convs") != std::string::npos) int8_u8 += count;
+              if (what_.find("-> int8 Conv") != std::string::npos) int8_convs += count;
+              if (what_.find("depthwise Conv on uint8") != std::string::npos) depthwise_q += count;
+            }
+          EXPECT_EQ(int8_convs, 3) << what;
+          EXPECT_EQ(depthwise_q, quantize_depthwise ? 1 : 0) << what;
+          EXPECT_EQ(depthwise_u8, fuse && !float_reader ? 1 : 0) << what;
+          EXPECT_EQ(int8_u8, fuse && quantize_depthwise ? 1 : 0) << what;
+          auto y = s.value()->run({{"x", x}});
+          ASSERT_TRUE(y.ok()) << y.status().to_string();
+          outs[fuse] = y.value();
+        }
+        ASSERT_EQ(outs[0].size(), outs[1].size());
+        for (size_t i = 0; i < outs[0].size(); ++i) {
+          ASSERT_EQ(outs[0][i].shape(), outs[1][i].shape());
+          ASSERT_EQ(outs[1][i].dtype(), DType::f32) << "output " << i;
+          EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0)
+              << "output " << i << " at " << threads << " threads, " << what;
+        }
       }
     }
-  }
 }
 
 // Two int8 convs (x_scale attributes, as fold_qdq leaves them) reading one
@@ -513,7 +522,7 @@ TEST(OnnxQuantize, Int8ReadersWithAnotherScaleKeepTheFloatTensor) {
       int fused = 0;
       for (const PassSummary& p : s.value()->passes())
         for (const auto& [what, count] : p.rewrites)
-          if (what.find("uint8 for int8") != std::string::npos) fused += count;
+          if (what.find("uint8 for quantized convs") != std::string::npos) fused += count;
       EXPECT_EQ(fused, fuse && variant == 0 ? 1 : 0) << "variant " << variant;
       auto y = s.value()->run({{"x", x}});
       ASSERT_TRUE(y.ok()) << y.status().to_string();

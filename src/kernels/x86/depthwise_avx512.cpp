@@ -94,14 +94,15 @@ void store_block(float* d, __m512 v, int64_t count) {
   std::memcpy(d, tail, sizeof(float) * size_t(count));
 }
 
-// Output rows in groups of R (row stride and dilation 1); returns the
-// first row left for the one-row path.
+// Output rows [oh_begin, oh_end) in groups of R (row stride and dilation
+// 1); returns the first row left for the one-row path.
 template <int KW, int S>
-int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
+int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst, int64_t oh_begin,
+                       int64_t oh_end) {
   constexpr int R = kGroupRows, NB = 3;
-  if (p.stride_h != 1 || p.dil_h != 1) return 0;
-  int64_t oh0 = 0;
-  for (; oh0 + R <= p.out_h; oh0 += R) {
+  if (p.stride_h != 1 || p.dil_h != 1) return oh_begin;
+  int64_t oh0 = oh_begin;
+  for (; oh0 + R <= oh_end; oh0 += R) {
     int64_t ow = 0;
     for (; ow + NB * kLanes <= p.out_w; ow += NB * kLanes) {
       __m512 acc[R][NB];
@@ -118,12 +119,13 @@ int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, co
   return oh0;
 }
 
-// Output rows from the zero-bordered scratch plane (pw floats per row);
-// KW > 0 fixes the kernel width at compile time (0: p.kw at run time).
+// Output rows [oh_begin, oh_end) from the zero-bordered scratch plane (pw
+// floats per row); KW > 0 fixes the kernel width at compile time (0: p.kw
+// at run time).
 template <int KW, int S>
-void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst) {
+void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst, int64_t oh_begin, int64_t oh_end) {
   constexpr int kWide = 6;
-  for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, vbias, dst); oh < p.out_h; ++oh) {
+  for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); oh < oh_end; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
     float* d = dst + oh * p.out_w;
     int64_t ow = 0;
@@ -163,26 +165,50 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
   for (; c < n; ++c) dst[c] = src[2 * c];
 }
 
-void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
+void depthwise_plane_rows(const ConvParams& p, const DepthwiseSource& src, const float* k, float bias, float* dst, float* scratch,
+                          int64_t oh_begin, int64_t oh_end) {
+  if (oh_begin >= oh_end) return;
   const int64_t pw = phase_width(p), stride = p.stride_w;
   // Only the row groups read the border rows (the one-row path skips them):
   // on short maps, where there are no groups, they are left unwritten.
-  fill_depthwise_scratch(p, src, scratch, pw, p.stride_h == 1 && p.dil_h == 1 && p.out_h >= kGroupRows, copy_even);
+  const bool groups = p.stride_h == 1 && p.dil_h == 1 && oh_end - oh_begin >= kGroupRows;
+  const __m512 scale = _mm512_set1_ps(src.scale);
+  const __m512i zero = _mm512_set1_epi32(src.zero);
+  auto row_of = [&](int64_t ih) -> const float* {
+    if (!src.q) return src.f + ih * p.w;
+    const uint8_t* q = src.q + ih * p.w;
+    int64_t c = 0;  // (q - zero) * scale, as dequantize_u8_ref
+    for (; c + kLanes <= p.w; c += kLanes) {
+      const __m512i v = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c))), zero);
+      _mm512_storeu_ps(src.row + c, _mm512_mul_ps(_mm512_cvtepi32_ps(v), scale));
+    }
+    for (; c < p.w; ++c) src.row[c] = float(int32_t(q[c]) - src.zero) * src.scale;
+    return src.row;
+  };
+  // Scratch rows read by output rows [oh_begin, oh_end).
+  const int64_t r_begin = oh_begin * p.stride_h, r_end = (oh_end - 1) * p.stride_h + (p.kh - 1) * p.dil_h + 1;
+  fill_depthwise_scratch_rows(p, row_of, scratch, pw, groups, copy_even, r_begin, r_end);
   const __m512 vbias = _mm512_set1_ps(bias);
   if (stride == 2) {
     switch (p.kw) {
-      case 3: sum_rows<3, 2>(p, scratch, pw, k, vbias, dst); break;
-      case 5: sum_rows<5, 2>(p, scratch, pw, k, vbias, dst); break;
-      default: sum_rows<0, 2>(p, scratch, pw, k, vbias, dst); break;
+      case 3: sum_rows<3, 2>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
+      case 5: sum_rows<5, 2>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
+      default: sum_rows<0, 2>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
     }
     return;
   }
   switch (p.kw) {  // the tap loop unrolled for the common widths
-    case 3: sum_rows<3, 1>(p, scratch, pw, k, vbias, dst); break;
-    case 5: sum_rows<5, 1>(p, scratch, pw, k, vbias, dst); break;
-    case 7: sum_rows<7, 1>(p, scratch, pw, k, vbias, dst); break;
-    default: sum_rows<0, 1>(p, scratch, pw, k, vbias, dst); break;
+    case 3: sum_rows<3, 1>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
+    case 5: sum_rows<5, 1>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
+    case 7: sum_rows<7, 1>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
+    default: sum_rows<0, 1>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); break;
   }
+}
+
+void depthwise_plane(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
+  DepthwiseSource s;
+  s.f = src;
+  depthwise_plane_rows(p, s, k, bias, dst, scratch, 0, p.out_h);
 }
 
 int64_t depthwise_scratch_floats(const ConvParams& p) { return depthwise_scratch_rows(p) * p.stride_w * phase_width(p); }

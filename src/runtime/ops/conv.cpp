@@ -250,18 +250,100 @@ void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType ou
 }
 
 
-// out_scale / out_zero_point (passes/fuse_quantize.cpp): a float depthwise
-// conv writes its output rounded to uint8 for the int8 convs reading it.
-// Checked here: the node may come from an artifact file.
+// out_scale / out_zero_point (passes/fuse_quantize.cpp): a depthwise conv
+// or an int8 conv writes its output rounded to uint8 for the quantized
+// convs reading it. Checked here: the node may come from an artifact file.
 static kernels::QuantizedOutput quantized_output(const OpContext& ctx, const kernels::ConvParams& p) {
   kernels::QuantizedOutput q;
   q.scale = ctx.node.attr_f("out_scale", 0.f);
   const int64_t zero = ctx.node.attr_i("out_zero_point", 0);
   if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("out_scale / out_zero_point out of range");
-  if (!kernels::f32_conv_is_depthwise(p) || ctx.node.has_attr("x_scale") || ctx.node.has_attr("compute"))
-    ctx.unsupported("a uint8 output (out_scale) on a conv that is not a float depthwise conv");
+  if ((!kernels::f32_conv_is_depthwise(p) && !ctx.node.has_attr("x_scale")) || ctx.node.has_attr("compute"))
+    ctx.unsupported("a uint8 output (out_scale) on a conv that is neither depthwise nor int8");
   q.zero = int32_t(zero);
   return q;
+}
+
+// x_scale / x_zero_point on a depthwise conv (fold_qdq): its input is read
+// on that uint8 grid, stored so (x uint8) or rounded on the way (x float).
+static kernels::QuantizedInput quantized_input(const OpContext& ctx, const Tensor& x) {
+  kernels::QuantizedInput q;
+  q.scale = ctx.node.attr_f("x_scale", 0.f);
+  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
+  if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("x_scale / x_zero_point out of range");
+  q.zero = int32_t(zero);
+  if (x.dtype() == DType::u8) q.data = x.data<uint8_t>();
+  return q;
+}
+
+// Whether run_conv_f32_out runs an int8 (x_scale) conv on the int8 kernel,
+// rather than as float Winograd on its rounded input.
+static bool takes_int8_kernel(const kernels::ConvParams& p) {
+  return !kernels::winograd_applicable(p) || kernels::int8_conv_takes_shifted(p);
+}
+
+// Every conv form with a float output y; x is float, or uint8 for an int8 conv.
+static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  const bool winograd = kernels::winograd_applicable(p);
+  const float* xin = x.dtype() == DType::u8 ? nullptr : x.data<float>();
+  ctx.path = winograd ? "winograd" : "f32";
+  if (p.quant_in.active()) {  // depthwise on a uint8 grid
+    ctx.path = "u8 -> f32";
+    return kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
+  }
+  if (ctx.node.has_attr("x_scale")) {
+    if (takes_int8_kernel(p)) {
+      ctx.path = "int8";
+      return run_conv_int8(ctx, p, x, w, bias, y);
+    }
+    // Winograd does a 3x3 conv with a quarter of the multiplies, which
+    // beats the int8 kernel's 4x faster multiplies plus its im2col lowering:
+    // the same function (the int8 conv of the rounded input), computed in
+    // float on the input rounded to its int8 grid. (The shifted int8 form,
+    // without the lowering, beats Winograd where it applies.)
+    xin = fake_quantized_input(ctx, x, p.c_out);
+  }
+  // bf16 reads x itself, not xin: never for an int8 conv (the rounded input).
+  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
+    ctx.path = "bf16";
+    return run_conv_bf16(ctx, p, x, w, bias, y);
+  }
+  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
+    ctx.path = "f16";
+    if (run_conv_f16(ctx, p, x, w, bias, y)) return;
+    ctx.path = "f32";  // the input was out of the f16 kernel's range
+  }
+  std::shared_ptr<const void> packed;
+  const bool uses_packed = kernels::f32_conv_uses_packed_weights(p);
+  const float* ready = uses_packed ? prepacked_conv_weights(ctx, p, winograd) : nullptr;
+  if (!ready && uses_packed) {
+    packed = packed_conv_weights(ctx, p, winograd);
+    ready = static_cast<const float*>(packed.get());
+  }
+  (winograd ? p.winograd_weights : p.packed_weights) = ready;
+  kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
+}
+
+// out_scale: the output rounded to uint8 where it is made (depthwise
+// planes, int8 rows); a conv the int8 kernel does not run (Winograd on the
+// rounded input) computes floats into scratch and rounds them after.
+static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, const Shape& out) {
+  kernels::QuantizedOutput q = quantized_output(ctx, p);
+  q.data = ctx.out(0, DType::u8, out).data<uint8_t>();
+  if (kernels::f32_conv_is_depthwise(p)) {
+    p.quant_out = q;
+    ctx.path = p.quant_in.active() ? "u8 -> u8" : "f32 -> u8";
+    return kernels::f32_conv2d(p, p.quant_in.data ? nullptr : x.data<float>(), w.data<float>(), bias, nullptr);
+  }
+  if (takes_int8_kernel(p)) {
+    ctx.path = "int8 -> u8";
+    return run_conv_int8(ctx, p, x, w, bias, nullptr, q);
+  }
+  const int64_t count = shape_numel(out);
+  thread_local std::vector<float> buf;  // grow-only, as the other per-call buffers
+  buf.resize(size_t(count));
+  run_conv_f32_out(ctx, p, x, w, bias, buf.data());
+  parallel_chunks(count, [&](int64_t b, int64_t e) { kernels::quantize_u8(buf.data() + b, e - b, q.scale, q.zero, q.data + b); });
 }
 
 void run_conv(OpContext& ctx) {
@@ -288,47 +370,12 @@ void run_conv(OpContext& ctx) {
       p.epilogue.residual = r.data<float>();
     }
   }
-  if (ctx.node.has_attr("out_scale")) {
-    p.quant_out = quantized_output(ctx, p);
-    p.quant_out.data = ctx.out(0, DType::u8, out).data<uint8_t>();
-    ctx.path = "f32 -> u8";
-    return kernels::f32_conv2d(p, x.data<float>(), w.data<float>(), bias, nullptr);
-  }
+  // A depthwise conv with x_scale reads its input on the uint8 grid (the
+  // plane kernels run in float on it); other int8 convs use the int8 kernel.
+  if (ctx.node.has_attr("x_scale") && kernels::f32_conv_is_depthwise(p)) p.quant_in = quantized_input(ctx, x);
+  if (ctx.node.has_attr("out_scale")) return run_conv_u8_out(ctx, p, x, w, bias, out);
   Tensor& y = ctx.out(0, DType::f32, out);
-  const bool winograd = kernels::winograd_applicable(p);
-  const float* xin = x_u8 ? nullptr : x.data<float>();
-  ctx.path = winograd ? "winograd" : "f32";
-  if (ctx.node.has_attr("x_scale")) {
-    if (!winograd || kernels::int8_conv_takes_shifted(p)) {
-      ctx.path = "int8";
-      return run_conv_int8(ctx, p, x, w, bias, y.data<float>());
-    }
-    // Winograd does a 3x3 conv with a quarter of the multiplies, which
-    // beats the int8 kernel's 4x faster multiplies plus its im2col lowering:
-    // the same function (the int8 conv of the rounded input), computed in
-    // float on the input rounded to its int8 grid. (The shifted int8 form,
-    // without the lowering, beats Winograd where it applies.)
-    xin = fake_quantized_input(ctx, x, p.c_out);
-  }
-  // bf16 reads x itself, not xin: never for an int8 conv (the rounded input).
-  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
-    ctx.path = "bf16";
-    return run_conv_bf16(ctx, p, x, w, bias, y.data<float>());
-  }
-  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
-    ctx.path = "f16";
-    if (run_conv_f16(ctx, p, x, w, bias, y.data<float>())) return;
-    ctx.path = "f32";  // the input was out of the f16 kernel's range
-  }
-  std::shared_ptr<const void> packed;
-  const bool uses_packed = kernels::f32_conv_uses_packed_weights(p);
-  const float* ready = uses_packed ? prepacked_conv_weights(ctx, p, winograd) : nullptr;
-  if (!ready && uses_packed) {
-    packed = packed_conv_weights(ctx, p, winograd);
-    ready = static_cast<const float*>(packed.get());
-  }
-  (winograd ? p.winograd_weights : p.packed_weights) = ready;
-  kernels::f32_conv2d(p, xin, w.data<float>(), bias, y.data<float>());
+  run_conv_f32_out(ctx, p, x, w, bias, y.data<float>());
 }
 
 // f32 out, or uint8 with out_scale; an int8 conv reading uint8 gives f32.

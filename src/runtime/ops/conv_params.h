@@ -18,7 +18,10 @@ void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType ou
 // A Conv that fold_qdq marked int8 (attributes x_scale, x_zero_point,
 // w_scales): x quantized to uint8 as its QuantizeLinear did, the int8
 // kernel, the float epilogue of p (bias, activation, residual) into y.
-void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y);
+// With quant.data set, the finished values are rounded to uint8 there
+// instead (y unused).
+void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y,
+                   const kernels::QuantizedOutput& quant = {});
 // x rounded to the int8 conv's input grid, (quantize(x) - zero) * scale, in
 // a buffer of this thread's that the next call reuses.
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out);

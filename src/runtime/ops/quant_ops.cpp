@@ -365,7 +365,8 @@ const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
 
 }  // namespace
 
-void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y,
+                   const kernels::QuantizedOutput& quant) {
   if (p.group != 1) ctx.invalid("int8 conv attributes on a grouped conv");
   const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out);
   // Once per executor when the weights are a graph constant (as for float
@@ -379,7 +380,8 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   q.out.scale = plan.scale.data();
   q.out.bias_f32 = bias;
   q.out.act = p.epilogue;
-  kernels::int8_conv2d(q, quantize_input(x, a), plan.weights, y);
+  q.out.quant = quant;
+  kernels::int8_conv2d(q, quantize_input(x, a), plan.weights, quant.data ? static_cast<void*>(quant.data) : y);
 }
 
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out) {
