@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/int8_conv.h"
+#include "kernels/x86/vnni_helpers.h"
 
 namespace pareto::kernels::avx512vnni {
 
@@ -21,16 +22,6 @@ inline int32_t quad(const int8_t* a) {
   int32_t v;
   std::memcpy(&v, a, 4);
   return v;
-}
-
-// acc + the four byte products of each lane (u8 unsigned, s8 signed), in
-// place. Written out because with the intrinsic GCC copied every
-// accumulator to another register (and some to the stack) on every k-quad:
-// ~40 extra moves per 16 VPDPBUSD, which held the 3x3 conv of PP-OCR det at
-// about half the VNNI peak.
-inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
 }
 
 // Rows [0, R) x pixel vectors [j, j + 16 * V) of C. quad(q) points at k-quad

@@ -115,7 +115,7 @@ void q8_row_tile(const uint8_t* const* w, const uint8_t* const* xt, int64_t n, i
       // Decode streams each weight once: fetch ahead into L2 (as the packed kernels do).
       if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(w[r] + k + 2048), _MM_HINT_T1);
       const __m512i wv = _mm512_loadu_si512(w[r] + k);
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], xv[t], wv);
+      for (int t = 0; t < T; ++t) acc[r][t] = dpbusd(acc[r][t], xv[t], wv);
     }
   }
   if (k < n) {
@@ -124,7 +124,7 @@ void q8_row_tile(const uint8_t* const* w, const uint8_t* const* xt, int64_t n, i
     for (int t = 0; t < T; ++t) xv[t] = _mm512_maskz_loadu_epi8(m, xt[t] + k);
     for (int r = 0; r < R; ++r) {
       const __m512i wv = _mm512_maskz_loadu_epi8(m, w[r] + k);
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], xv[t], wv);
+      for (int t = 0; t < T; ++t) acc[r][t] = dpbusd(acc[r][t], xv[t], wv);
     }
   }
   for (int r = 0; r < R; ++r)
