@@ -191,6 +191,7 @@ void check_against_direct_twin(bool expect_shifted) {
   const ConvCase cases[] = {
       {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},      // stem-like, stride 2
       {2, 16, 7, 5, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1, batch 2
+      {1, 8, 15, 20, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    // 1x1, whole 300-pixel planes finished 6 rows at a time
       {1, 10, 6, 13, 10, 3, 3, 10, 1, 1, 1, 1, 1, 1, 1, 1},   // depthwise
       {1, 12, 8, 8, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // groups of 4 -> 3, k = 36
       {1, 5, 4, 40, 33, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // 1x3 kernel, k = 15 (padded to 16), 33 rows
@@ -237,6 +238,10 @@ void check_against_direct_twin(bool expect_shifted) {
           p.out.act.act.kind = ActKind::relu;
           p.out.quant.scale = 0.37f;  // about the relu output's step: values across the uint8 range and saturating
           p.out.quant.zero = 3;
+          // A residual on the float outputs (odd signs: it moves values across relu's edge).
+          std::vector<float> residual(size_t(c.n * c.cout * p.geo.out_h * p.geo.out_w));
+          for (size_t i = 0; i < residual.size(); ++i) residual[i] = float(int(i % 7) - 3) * 0.5f;
+          p.out.act.residual = kind == Int8Output::f32 && signs == 1 ? residual.data() : nullptr;
           for (int zero_mode : {0, 1, 2}) {  // weight zero points absent (0), one, one per channel
             const bool per_channel = zero_mode == 2;
             const int32_t* wz = zero_mode == 0 ? nullptr : w_zero.data();
