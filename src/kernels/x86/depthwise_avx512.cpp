@@ -89,9 +89,7 @@ void store_block(float* d, __m512 v, int64_t count) {
     _mm512_storeu_ps(d, v);
     return;
   }
-  alignas(64) float tail[kLanes];
-  _mm512_store_ps(tail, v);
-  std::memcpy(d, tail, sizeof(float) * size_t(count));
+  _mm512_mask_storeu_ps(d, __mmask16((1u << count) - 1u), v);
 }
 
 // Output rows [oh_begin, oh_end) in groups of R (row stride and dilation
@@ -101,19 +99,31 @@ int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, co
                        int64_t oh_end) {
   constexpr int R = kGroupRows, NB = 3;
   if (p.stride_h != 1 || p.dil_h != 1) return oh_begin;
+  // Blocks of a row's tail are summed NB (or 2) at a time like the others,
+  // the last one partly past out_w: the scratch row is zero-padded to whole
+  // blocks (depthwise_phase_width), so those lanes read padding and are not
+  // stored. One block alone has only R add chains, each waiting on its
+  // previous add every tap (PP-OCR's 40- and 80-wide 5x5 maps ran mostly so).
+  const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
+  auto store = [&](int64_t oh0, int64_t ow, const __m512* row_acc, int nb) {
+    for (int b = 0; b < nb; ++b) store_block(dst + oh0 * p.out_w + ow + b * kLanes, row_acc[b], std::min(kLanes, p.out_w - ow - b * kLanes));
+  };
   int64_t oh0 = oh_begin;
   for (; oh0 + R <= oh_end; oh0 += R) {
-    int64_t ow = 0;
-    for (; ow + NB * kLanes <= p.out_w; ow += NB * kLanes) {
+    int64_t blk = 0;
+    for (; blk + NB <= blocks; blk += NB) {
       __m512 acc[R][NB];
-      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, vbias, oh0, ow, acc);
-      for (int o = 0; o < R; ++o)
-        for (int b = 0; b < NB; ++b) _mm512_storeu_ps(dst + (oh0 + o) * p.out_w + ow + b * kLanes, acc[o][b]);
+      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store(oh0 + o, blk * kLanes, acc[o], NB);
     }
-    for (; ow < p.out_w; ow += kLanes) {
+    if (blocks - blk == 2) {
+      __m512 acc[R][2];
+      sum_row_group<KW, S, R, 2>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store(oh0 + o, blk * kLanes, acc[o], 2);
+    } else if (blocks - blk == 1) {
       __m512 acc[R][1];
-      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, vbias, oh0, ow, acc);
-      for (int o = 0; o < R; ++o) store_block(dst + (oh0 + o) * p.out_w + ow, acc[o][0], std::min(kLanes, p.out_w - ow));
+      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store(oh0 + o, blk * kLanes, acc[o], 1);
     }
   }
   return oh0;
