@@ -132,34 +132,34 @@ int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, co
 // Output rows [oh_begin, oh_end) from the zero-bordered scratch plane (pw
 // floats per row); KW > 0 fixes the kernel width at compile time (0: p.kw
 // at run time).
+// NB blocks of output row oh from column ow, the last one possibly past
+// out_w (its lanes read the scratch row's zero padding and are not stored).
+template <int KW, int S, int NB>
+void row_chunk(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t oh, int64_t ow, float* d) {
+  __m512 v[NB];
+  sum_blocks<KW, S, NB>(p, top, pw, k, vbias, oh, ow, v);
+  for (int b = 0; b < NB; ++b) store_block(d + ow + b * kLanes, v[b], std::min(kLanes, p.out_w - ow - b * kLanes));
+}
+
 template <int KW, int S>
 void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst, int64_t oh_begin, int64_t oh_end) {
   constexpr int kWide = 6;
+  // A row's blocks go kWide at a time and the rest (1 to 5) together: a
+  // lone block is one add chain waiting on its previous add every tap
+  // (stride-2 rows of 80 columns ran three of their five blocks so).
+  const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
   for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); oh < oh_end; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
     float* d = dst + oh * p.out_w;
-    int64_t ow = 0;
-    for (; ow + kWide * kLanes <= p.out_w; ow += kWide * kLanes) {
-      __m512 v[kWide];
-      sum_blocks<KW, S, kWide>(p, top, pw, k, vbias, oh, ow, v);
-      for (int b = 0; b < kWide; ++b) _mm512_storeu_ps(d + ow + b * kLanes, v[b]);
-    }
-    if (ow + 2 * kLanes <= p.out_w) {
-      __m512 v[2];
-      sum_blocks<KW, S, 2>(p, top, pw, k, vbias, oh, ow, v);
-      for (int b = 0; b < 2; ++b) _mm512_storeu_ps(d + ow + b * kLanes, v[b]);
-      ow += 2 * kLanes;
-    }
-    for (; ow < p.out_w; ow += kLanes) {
-      __m512 v[1];
-      sum_blocks<KW, S, 1>(p, top, pw, k, vbias, oh, ow, v);
-      if (ow + kLanes <= p.out_w) {
-        _mm512_storeu_ps(d + ow, v[0]);
-      } else {  // the row's tail: no write past it
-        alignas(64) float tail[kLanes];
-        _mm512_store_ps(tail, v[0]);
-        std::memcpy(d + ow, tail, sizeof(float) * size_t(p.out_w - ow));
-      }
+    int64_t blk = 0;
+    for (; blk + kWide <= blocks; blk += kWide) row_chunk<KW, S, kWide>(p, top, pw, k, vbias, oh, blk * kLanes, d);
+    switch (blocks - blk) {
+      case 5: row_chunk<KW, S, 5>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
+      case 4: row_chunk<KW, S, 4>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
+      case 3: row_chunk<KW, S, 3>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
+      case 2: row_chunk<KW, S, 2>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
+      case 1: row_chunk<KW, S, 1>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
+      default: break;
     }
   }
 }
