@@ -9,7 +9,9 @@
 // the bytes as they are: MobileNet-style blocks (pointwise int8, depthwise,
 // pointwise int8) then pass uint8 from conv to conv. The same rounding of
 // the same floats: the readers see the same bytes (the tests compare bit
-// for bit), with no float tensor between the convs.
+// for bit), with no float tensor between the convs. FusedAdd and
+// FusedConcat (the FPN neck's sums and the DB head's input) round their
+// rows the same way.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +47,16 @@ bool can_round_output(const ir::Node& n, const runtime::StaticInfo& info) {
   return depthwise(n, x, w) || (quantized && n.attr_i("group", 1) == 1);
 }
 
+// FusedAdd / FusedConcat (fuse_upsample) on float tensors: they make each
+// output row in a buffer and can round it (runtime/ops/fused.cpp).
+bool fused_elementwise(const ir::Node& n, const runtime::StaticInfo& info) {
+  if (n.domain != "pareto" || (n.op_type != "FusedAdd" && n.op_type != "FusedConcat") || n.has_attr("out_scale")) return false;
+  if (n.outputs.size() != 1 || n.outputs[0] < 0) return false;
+  for (int v : n.inputs)
+    if (v >= 0 && info.types[size_t(v)].dtype != DType::f32) return false;
+  return true;
+}
+
 // The quantization (x_scale, x_zero_point) shared by every reader of v when
 // each is a quantized conv reading v as its input only, and nothing else reads
 // v (no graph output, no subgraph).
@@ -78,12 +90,15 @@ PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx) {
   for (ir::Node& n : g.nodes) {
     float scale = 0;
     int64_t zero = 0;
-    if (!can_round_output(n, info) || !quantized_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
+    const bool fused = fused_elementwise(n, info);
+    if ((!fused && !can_round_output(n, info)) || !quantized_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
     n.set_attr(ir::attr_float("out_scale", scale));
     n.set_attr(ir::attr_int("out_zero_point", zero));
     ir::ValueType& t = g.values[size_t(n.outputs[0])].type;
     t.dtype = DType::u8;
-    st.rewrites[n.has_attr("x_scale") && n.attr_i("group", 1) == 1 ? "int8 conv -> uint8 for quantized convs" : "depthwise conv -> uint8 for quantized convs"]++;
+    st.rewrites[fused                                                     ? n.op_type + " -> uint8 for quantized convs"
+                : n.has_attr("x_scale") && n.attr_i("group", 1) == 1 ? "int8 conv -> uint8 for quantized convs"
+                                                                     : "depthwise conv -> uint8 for quantized convs"]++;
   }
   return st;
 }

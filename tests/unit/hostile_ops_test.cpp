@@ -131,12 +131,16 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   cases.push_back({"a depthwise input on a uint8 grid with zero point 300",
                    dw("qin_zero", {attr_float("out_scale", 0.1f), attr_float("x_scale", 0.1f), attr_int("x_zero_point", 300)}), {x4},
                    "x_scale / x_zero_point out of range"});
+  cases.push_back({"a uint8 output of a FusedAdd with a NaN scale",
+                   one_node(node("FusedAdd", {"x", "", "g"}, {"y"}, "fadd_qout", {attr_float("out_scale", std::nanf(""))}), {},
+                            {value_info("x", 1, {1, 4, 2, 2}), value_info("g", 1, {1, 4, 1, 1})}),
+                   {x4, Tensor::zeros(DType::f32, {1, 4, 1, 1})}, "out_scale / out_zero_point out of range"});
   Tensor u8x = Tensor::zeros(DType::u8, {1, 4, 2, 2});
   cases.push_back({"a uint8 input to a float conv",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "u8_float"), {w44}, {value_info("x", 2, {1, 4, 2, 2})}), {u8x}, "Conv on "});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qin_zero", "u8_float"};
+                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

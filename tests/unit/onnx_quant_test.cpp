@@ -532,3 +532,63 @@ TEST(OnnxQuantize, Int8ReadersWithAnotherScaleKeepTheFloatTensor) {
       EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0) << "output " << i;
   }
 }
+
+// The FPN neck's FusedAdd and the DB head's FusedConcat (pareto's fused
+// nodes, as fuse_upsample leaves them) read only by int8 convs round their
+// output to uint8 plane by plane (fuse_quantize): the convs see the bytes
+// their own quantizing gives them, at 1 and 2 threads; a graph output
+// reading the sum too keeps it float.
+TEST(OnnxQuantize, FusedAddAndConcatRoundForTheirInt8Readers) {
+  for (bool float_reader : {false, true}) {
+    Msg g;
+    int k = 0;
+    auto int8_conv = [&](const std::string& x, const std::string& y, int64_t cin) {
+      g.m(1, pb::node("Conv", {x, add_weight(g, k, {5, cin, 3, 3}, 500), add_weight(g, k, {5}, 600)}, {y}, y + "_conv",
+                      {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1}), pb::attr_float("x_scale", 0.031f),
+                       pb::attr_int("x_zero_point", 120), pb::attr_floats("w_scales", std::vector<float>(5, 1.f / 127))}));
+    };
+    g.m(1, pb::node("FusedAdd", {"a", "b", "gate"}, {"s"}, "fadd", {pb::attr_ints("upsample", {2, 2})}).s(7, "pareto"));
+    g.m(1, pb::node("FusedConcat", {"b", "a"}, {"t"}, "fcat", {pb::attr_ints("upsample", {2, 2, 1, 1})}).s(7, "pareto"));
+    int8_conv("s", "y", 4);
+    int8_conv("t", "y2", 8);
+    g.s(2, "fused_readers");
+    g.m(11, pb::value_info("a", 1, {1, 4, 6, 10}));
+    g.m(11, pb::value_info("b", 1, {1, 4, 3, 5}));
+    g.m(11, pb::value_info("gate", 1, {1, 4, 1, 1}));
+    g.m(12, pb::value_info("y", 1, {1, 5, 6, 10}));
+    g.m(12, pb::value_info("y2", 1, {1, 5, 6, 10}));
+    if (float_reader) g.m(12, pb::value_info("s", 1, {1, 4, 6, 10}));
+    const std::string path = ::testing::TempDir() + "/fused_readers_" + std::to_string(float_reader) + ".onnx";
+    std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+    const std::map<std::string, Tensor> in = {{"a", Tensor::from_vector<float>(random_floats(240, 81, -3.f, 3.f), {1, 4, 6, 10})},
+                                              {"b", Tensor::from_vector<float>(random_floats(60, 82, -3.f, 3.f), {1, 4, 3, 5})},
+                                              {"gate", Tensor::from_vector<float>(random_floats(4, 83), {1, 4, 1, 1})}};
+    for (int threads : {1, 2}) {
+      std::vector<Tensor> outs[2];
+      for (int fuse : {0, 1}) {
+        if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
+        SessionOptions opt;
+        opt.optimize = true;
+        opt.threads = threads;
+        auto s = Session::open(path, opt);
+        unsetenv("PARETO_FUSE_QUANTIZE");
+        ASSERT_TRUE(s.ok()) << s.status().to_string();
+        int add_u8 = 0, concat_u8 = 0;
+        for (const PassSummary& p : s.value()->passes())
+          for (const auto& [what, count] : p.rewrites) {
+            if (what == "FusedAdd -> uint8 for quantized convs") add_u8 += count;
+            if (what == "FusedConcat -> uint8 for quantized convs") concat_u8 += count;
+          }
+        EXPECT_EQ(add_u8, fuse && !float_reader ? 1 : 0) << "float reader " << float_reader;
+        EXPECT_EQ(concat_u8, fuse ? 1 : 0);
+        auto y = s.value()->run(in);
+        ASSERT_TRUE(y.ok()) << y.status().to_string();
+        outs[fuse] = y.value();
+      }
+      ASSERT_EQ(outs[0].size(), outs[1].size());
+      for (size_t i = 0; i < outs[0].size(); ++i)
+        EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0)
+            << "output " << i << " at " << threads << " threads, float reader " << float_reader;
+    }
+  }
+}

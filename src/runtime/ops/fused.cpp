@@ -3,7 +3,9 @@
 // output in place, saving the activation node and its intermediate tensor.
 // (FusedConv lives with Conv in nn.cpp: its activation runs per output block.)
 // FusedAdd (passes/fuse_upsample.cpp) is a + a*gate + upsample(b) in one
-// pass, FusedConcat a channel concat of upsampled inputs.
+// pass, FusedConcat a channel concat of upsampled inputs; either may write
+// its output rounded to uint8 (out_scale, out_zero_point: fuse_quantize)
+// for the int8 convs that alone read it.
 //
 // FusedAdd must equal the unfused Mul, Add, Add bit for bit: contraction of
 // a*g + a into one FMA would round once where they round twice. x86-64's
@@ -14,10 +16,12 @@
 #pragma clang fp contract(off)
 #endif
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/int8_conv.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/op_util.h"
 
@@ -59,6 +63,49 @@ void gated_add_row(const float* a, const float* up, const float* gate, float* ou
   }
 }
 
+// out_scale / out_zero_point: the output rounded to uint8 as
+// QuantizeLinear would round it, plane by plane while the plane is in cache.
+// Checked here: the node may come from an artifact file.
+struct RoundedOutput {
+  bool on = false;
+  float scale = 1;
+  int32_t zero = 0;
+};
+
+RoundedOutput rounded_output(const OpContext& ctx) {
+  RoundedOutput q;
+  if (!ctx.node.has_attr("out_scale")) return q;
+  q.on = true;
+  q.scale = ctx.node.attr_f("out_scale", 0.f);
+  const int64_t zero = ctx.node.attr_i("out_zero_point", 0);
+  if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("out_scale / out_zero_point out of range");
+  q.zero = int32_t(zero);
+  return q;
+}
+
+// Where the n output values of a plane starting at element `at` are
+// computed: the float output itself, or (rounded output) this thread's
+// plane buffer, rounded into the uint8 output by finish() in one call (a
+// call per row cost more than the rounding of short rows).
+struct PlaneSink {
+  const RoundedOutput& q;
+  Tensor& y;
+  std::vector<float>& buf;
+  float* plane(int64_t at, int64_t n) {
+    if (!q.on) return y.data<float>() + at;
+    if (buf.size() < size_t(n)) buf.resize(size_t(n));
+    return buf.data();
+  }
+  void finish(int64_t at, int64_t n) {
+    if (q.on) kernels::quantize_u8(buf.data(), n, q.scale, q.zero, y.data<uint8_t>() + at);
+  }
+};
+
+void infer_fused_add(InferContext& ctx) {
+  infer_same_as_input(ctx);
+  if (ctx.node.has_attr("out_scale")) ctx.out_types[0].dtype = DType::u8;
+}
+
 // Inputs a [N, C, H, W], b [N, C, H/fh, W/fw] (optional), gate [N|1, C, 1, 1]
 // (optional); attribute upsample = [fh, fw]. The node may come from an
 // artifact file, so every shape is checked here, not assumed from the pass.
@@ -79,16 +126,20 @@ void run_fused_add(OpContext& ctx) {
   if (gate && (gate->dtype() != DType::f32 || gate->rank() != 4 || (gate->dim(0) != 1 && gate->dim(0) != n) || gate->dim(1) != c ||
                gate->dim(2) != 1 || gate->dim(3) != 1))
     ctx.invalid("gate " + shape_to_string(gate->shape()) + " is not one value per channel of " + shape_to_string(a.shape()));
-  Tensor& y = ctx.out(0, DType::f32, a.shape());
+  const RoundedOutput q = rounded_output(ctx);
+  Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, a.shape());
   const int64_t bw = w / f[1], bh = h / f[0];
   parallel_for(n * c, [&](int64_t begin, int64_t end) {
-    std::vector<float> row(size_t(f[1] > 1 ? w : 0));
+    std::vector<float> row(size_t(f[1] > 1 ? w : 0)), plane_buf;
+    PlaneSink sink{q, y, plane_buf};
     for (int64_t plane = begin; plane < end; ++plane) {
       const float* ap = a.data<float>() + plane * h * w;
-      float* yp = y.data<float>() + plane * h * w;
+      const int64_t at = plane * h * w;
+      float* yp = sink.plane(at, h * w);
       const float* g = gate ? gate->data<float>() + (gate->dim(0) == 1 ? plane % c : plane) : nullptr;
       if (!b) {
         gated_add_row(ap, nullptr, g, yp, h * w);
+        sink.finish(at, h * w);
         continue;
       }
       const float* bp = b->data<float>() + plane * bh * bw;
@@ -103,6 +154,7 @@ void run_fused_add(OpContext& ctx) {
           gated_add_row(ap + off, up, g, yp + off, w);
         }
       }
+      sink.finish(at, h * w);
     }
   });
 }
@@ -143,9 +195,12 @@ std::vector<ConcatPart> concat_parts(const OpContext& ctx, Shape* out) {
 void run_fused_concat(OpContext& ctx) {
   Shape shape;
   const std::vector<ConcatPart> parts = concat_parts(ctx, &shape);
-  Tensor& y = ctx.out(0, DType::f32, shape);
+  const RoundedOutput q = rounded_output(ctx);
+  Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, shape);
   const int64_t n = shape[0], c = shape[1], h = shape[2], w = shape[3];
   parallel_for(n * c, [&](int64_t begin, int64_t end) {
+    std::vector<float> plane_buf;
+    PlaneSink sink{q, y, plane_buf};
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t image = plane / c, ch = plane % c;
       size_t k = 0;
@@ -153,20 +208,21 @@ void run_fused_concat(OpContext& ctx) {
       const ConcatPart& p = parts[k];
       const int64_t sh = h / p.fh, sw = w / p.fw;
       const float* src = p.data + (image * p.channels + (ch - p.first)) * sh * sw;
-      float* dst = y.data<float>() + plane * h * w;
+      float* dst = sink.plane(plane * h * w, h * w);
       for (int64_t i = 0; i < sh; ++i, src += sw) {
         float* first = dst + i * p.fh * w;
         if (p.fw > 1) widen_row(src, sw, p.fw, first);
         else std::copy(src, src + sw, first);
         for (int64_t r = 1; r < p.fh; ++r) std::copy(first, first + w, first + r * w);
       }
+      sink.finish(plane * h * w, h * w);
     }
   });
 }
 
 void infer_fused_concat(InferContext& ctx) {
   const std::vector<int64_t> f = ctx.node.attr_ints("upsample");
-  ctx.out_types[0].dtype = DType::f32;
+  ctx.out_types[0].dtype = ctx.node.has_attr("out_scale") ? DType::u8 : DType::f32;
   Shape out;
   for (size_t i = 0; i < ctx.in_types.size(); ++i) {
     const ir::ValueType* t = ctx.type(i);
@@ -187,7 +243,7 @@ constexpr char kMatMul[] = "MatMul";
 
 void register_fused_ops(OpRegistry& r) {
   r.add("FusedGemm", run_fused<kGemm>, r.find("", "Gemm") ? r.find("", "Gemm")->infer : nullptr);
-  r.add("FusedAdd", run_fused_add, infer_same_as_input);
+  r.add("FusedAdd", run_fused_add, infer_fused_add);
   r.add("FusedConcat", run_fused_concat, infer_fused_concat);
   r.add("FusedMatMul", run_fused<kMatMul>, r.find("", "MatMul") ? r.find("", "MatMul")->infer : nullptr);
 }
