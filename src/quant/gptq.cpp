@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -110,15 +111,12 @@ bool gptq_writes(uint32_t type) {
   return kernels::is_group_type(type) || is_q4_0(type) || type == uint32_t(kernels::GgmlType::q4_1) || type == uint32_t(kernels::GgmlType::q8_0);
 }
 
-GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
-                         const GptqOptions& o) {
-  const bool group = kernels::is_group_type(type);
-  if (!gptq_writes(type)) fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
-  if (!group && cols % 32) fail_argument("GPTQ to GGML types needs rows that are a multiple of 32 long");
-  const BlockRounder rounder(type);
-  GptqResult res;
+GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOptions& o) {
+  if (cols <= 0 || x.size() % size_t(cols)) fail_argument("GPTQ inputs are not whole rows of " + std::to_string(cols));
+  GptqFactor f;
+  f.cols = cols;
+  f.act_order = o.act_order;
   const int64_t tokens = int64_t(x.size()) / cols;
-  std::vector<float> w = w_in;
   // H = X^T X / tokens
   std::vector<double> h(size_t(cols * cols), 0);
   parallel_for(cols, [&](int64_t i0, int64_t i1) {
@@ -130,46 +128,71 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
       }
   });
   double mean_diag = 0;
+  f.dead.assign(size_t(cols), 0);
   for (int64_t i = 0; i < cols; ++i) {
-    if (h[size_t(i * cols + i)] == 0) {  // a dead input: nothing to preserve, weight dropped
+    if (h[size_t(i * cols + i)] == 0) {  // a dead input: nothing to preserve, its weights are dropped
       h[size_t(i * cols + i)] = 1;
-      for (int64_t r = 0; r < rows; ++r) w[size_t(r * cols + i)] = 0;
-      res.dead_columns++;
+      f.dead[size_t(i)] = 1;
     }
     mean_diag += h[size_t(i * cols + i)] / double(cols);
   }
+  // Act-order: columns with the most input energy first.
+  f.perm.resize(size_t(cols));
+  for (int64_t i = 0; i < cols; ++i) f.perm[size_t(i)] = i;
+  if (o.act_order) {
+    std::stable_sort(f.perm.begin(), f.perm.end(), [&](int64_t a, int64_t b) { return h[size_t(a * cols + a)] > h[size_t(b * cols + b)]; });
+    std::vector<double> hp(h.size());
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) hp[size_t(i * cols + j)] = h[size_t(f.perm[size_t(i)] * cols + f.perm[size_t(j)])];
+    h.swap(hp);
+  }
+  for (double damp = o.damping; damp < 100 && f.u.empty(); damp *= 10) {
+    std::vector<double> l = h;
+    for (int64_t i = 0; i < cols; ++i) l[size_t(i * cols + i)] += damp * mean_diag;
+    if (!cholesky(l, cols)) continue;
+    std::vector<double> inv = inverse_from_cholesky(l, cols);
+    if (!cholesky(inv, cols)) continue;
+    f.u.assign(size_t(cols * cols), 0);  // U = L^T of chol(H^-1)
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j <= i; ++j) f.u[size_t(j * cols + i)] = inv[size_t(i * cols + j)];
+    f.damping = damp;
+  }
+  return f;
+}
+
+GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
+                         const GptqOptions& o) {
+  return gptq_quantize(w_in, rows, cols, gptq_factor(x, cols, o), type, o);
+}
+
+GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const GptqFactor& f, uint32_t type, const GptqOptions& o) {
+  const bool group = kernels::is_group_type(type);
+  if (!gptq_writes(type)) fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
+  if (!group && cols % 32) fail_argument("GPTQ to GGML types needs rows that are a multiple of 32 long");
+  if (f.cols != cols || f.act_order != o.act_order) fail(StatusCode::internal, "a GPTQ factor of other inputs or another column order");
+  const BlockRounder rounder(type);
+  GptqResult res;
+  std::vector<float> w = w_in;
+  for (int64_t i = 0; i < cols; ++i)
+    if (f.dead[size_t(i)]) {
+      for (int64_t r = 0; r < rows; ++r) w[size_t(r * cols + i)] = 0;
+      res.dead_columns++;
+    }
   const int64_t nblocks = (cols + rounder.bs - 1) / rounder.bs;
   const size_t row_bytes = kernels::ggml_row_size(type, cols), bb = rounder.block_bytes_();
-  // Act-order: columns with the most input energy first. Block parameters are
-  // then fixed up front from the weights as given ("static groups"), since a
-  // block's columns are no longer quantized together.
-  std::vector<int64_t> perm(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) perm[size_t(i)] = i;
-  if (o.act_order)
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h[size_t(a * cols + a)] > h[size_t(b * cols + b)]; });
+  const std::vector<int64_t>& perm = f.perm;
+  const std::vector<double>& u = f.u;
+  // With act-order, block parameters are fixed up front from the weights as
+  // given ("static groups"), since a block's columns are no longer
+  // quantized together.
   std::vector<kernels::GroupParams> fixed;
   if (o.act_order) {
     fixed.resize(size_t(rows * nblocks));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t b = 0; b < nblocks; ++b)
         fixed[size_t(r * nblocks + b)] = rounder.params(w.data() + r * cols + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs));
-    std::vector<double> hp(h.size());
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j < cols; ++j) hp[size_t(i * cols + j)] = h[size_t(perm[size_t(i)] * cols + perm[size_t(j)])];
-    h.swap(hp);
   }
-  std::vector<double> u;  // upper Cholesky factor of H^-1 (in processing order)
-  for (double damp = o.damping; damp < 100 && u.empty(); damp *= 10) {
-    std::vector<double> l = h;
-    for (int64_t i = 0; i < cols; ++i) l[size_t(i * cols + i)] += damp * mean_diag;
-    if (!cholesky(l, cols)) continue;
-    std::vector<double> inv = inverse_from_cholesky(l, cols);
-    if (!cholesky(inv, cols)) continue;
-    u.assign(size_t(cols * cols), 0);  // U = L^T of chol(H^-1)
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j <= i; ++j) u[size_t(j * cols + i)] = inv[size_t(i * cols + j)];
-    res.damping = damp;
-  }
+  res.damping = f.damping;
   res.bytes.assign(row_bytes * size_t(rows), '\0');
   if (u.empty()) {  // every damping failed: round to nearest, reported
     res.fell_back = true;
@@ -217,11 +240,14 @@ CalibratedReport gptq_quantize_model(const std::string& in, const std::string& o
   return run_calibrated(in, out, o, true, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
     if (!o.quantize) return;
     const std::string prefix = "blk." + std::to_string(l) + ".";
+    GptqOptions go;
+    go.act_order = o.act_order;
+    std::map<int, GptqFactor> factors;  // per input: q, k and v share one, gate and up another
     for (const NamedMatrix& nm : layer_matrices(m.layers[size_t(l)])) {
-      GptqOptions go;
-      go.act_order = o.act_order;
       const Matrix& w = *nm.matrix;
-      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, m.acts[size_t(l)][size_t(nm.input)].rows, storage_type(o.type, w.cols), go);
+      auto it = factors.find(int(nm.input));
+      if (it == factors.end()) it = factors.emplace(int(nm.input), gptq_factor(m.acts[size_t(l)][size_t(nm.input)].rows, w.cols, go)).first;
+      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, it->second, storage_type(o.type, w.cols), go);
       if (g.fell_back) rep.notes.push_back(prefix + nm.name + ": Cholesky failed at every damping, rounded to nearest");
       m.packed[prefix + nm.name] = g.bytes;
     }

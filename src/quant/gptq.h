@@ -30,9 +30,28 @@ struct GptqOptions {
 // The types gptq_quantize writes: q4_0, q4_1, q8_0 and pareto's group types.
 bool gptq_writes(uint32_t type);
 
+// What GPTQ derives from a layer's calibration inputs alone, whatever the
+// weights and the output type: the Hessian's inverse as an upper Cholesky
+// factor (O(tokens cols^2 + cols^3), most of GPTQ's time), the column order
+// and the inputs that were always zero. The matrices that read one input
+// (q, k and v; gate and up) and every format of them share it.
+struct GptqFactor {
+  int64_t cols = 0;
+  bool act_order = false;
+  std::vector<int64_t> perm;  // processing order of the columns
+  std::vector<char> dead;     // per column: the input was always zero
+  std::vector<double> u;      // cols x cols, processing order; empty: Cholesky failed at every damping
+  double damping = 0;
+  size_t bytes() const { return u.size() * sizeof(double) + perm.size() * sizeof(int64_t) + dead.size(); }
+};
+GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOptions& options = {});
+
 // w: [rows, cols] row-major; x: calibration inputs [tokens, cols]. type: q4_0 /
 // q8_0 (cols % 32 == 0) or a pareto group type (any cols, tail group).
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
+                         const GptqOptions& options = {});
+// The same from the inputs' factor (made with the same options): the same bytes.
+GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const GptqFactor& factor, uint32_t type,
                          const GptqOptions& options = {});
 
 // Every matmul of the model's layers by GPTQ on calibration activations (all

@@ -264,7 +264,8 @@ const std::shared_ptr<std::string>& MixLab::buffer(size_t i, uint32_t choice) {
     parallel_for(t.rows, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) kernels::dequantize_row_ref(from, in + size_t(r) * in_row, w.data() + r * cols, cols);
     });
-    GptqResult g = gptq_quantize(w, t.rows, cols, acts_[size_t(t.layer)][size_t(input_of(t.kind))], type);
+    const std::shared_ptr<const GptqFactor> factor = gptq_factor_of(t.layer, int(input_of(t.kind)), cols);
+    GptqResult g = gptq_quantize(w, t.rows, cols, *factor, type);
     if (g.fell_back) {
       notes_.push_back(t.name + " (" + type_name(choice) + "): Cholesky failed at every damping, rounded to nearest");
       fell_back_.insert({i, type});
@@ -282,6 +283,26 @@ const std::shared_ptr<std::string>& MixLab::buffer(size_t i, uint32_t choice) {
     }
   });
   return buf;
+}
+
+std::shared_ptr<const GptqFactor> MixLab::gptq_factor_of(int64_t layer, int which, int64_t cols) {
+  ++factor_clock_;
+  for (KeptFactor& k : factors_)
+    if (k.layer == layer && k.which == which) {
+      k.last_use = factor_clock_;
+      return k.factor;
+    }
+  auto factor = std::make_shared<const GptqFactor>(gptq_factor(acts_[size_t(layer)][size_t(which)], cols));
+  ++factors_computed_;
+  size_t kept = factor->bytes();
+  for (const KeptFactor& k : factors_) kept += k.factor->bytes();
+  while (kept > kMaxFactorBytes && !factors_.empty()) {  // drop the least recently used
+    auto oldest = std::min_element(factors_.begin(), factors_.end(), [](const KeptFactor& a, const KeptFactor& b) { return a.last_use < b.last_use; });
+    kept -= oldest->factor->bytes();
+    factors_.erase(oldest);
+  }
+  if (kept <= kMaxFactorBytes) factors_.push_back({layer, which, factor, factor_clock_});
+  return factor;
 }
 
 MixQuality MixLab::quality(const Mix& mix) { return quality(*build(mix)); }

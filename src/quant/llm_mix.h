@@ -18,6 +18,8 @@
 
 namespace pareto::quant {
 
+struct GptqFactor;
+
 struct MixTensor {
   std::string name;  // GGUF tensor name, e.g. blk.3.ffn_down.weight
   int64_t layer = -1;  // -1: token_embd / output
@@ -73,6 +75,9 @@ class MixLab {
   // GPTQ choices whose Cholesky failed at every damping (rounded to nearest), named.
   const std::vector<std::string>& notes() const { return notes_; }
   bool gptq_fell_back(size_t i, uint32_t choice) const { return fell_back_.count({i, stored_type(i, choice)}) > 0; }
+  // GPTQ factors (gptq.h) computed so far: one per (layer, matmul input)
+  // while the kept ones fit kMaxFactorBytes, however many tensors and formats use it.
+  int gptq_factors_computed() const { return factors_computed_; }
 
   // The type tensor i is stored as when asked for `type` (a tail group when
   // its rows are not whole blocks), as quantize_gguf writes it; a method flag is dropped.
@@ -115,6 +120,20 @@ class MixLab {
  private:
   // The (tensor, choice) buffer, quantized on first use.
   const std::shared_ptr<std::string>& buffer(size_t i, uint32_t choice);
+  // The GPTQ factor of layer `layer`'s matmul input `which`, computed on
+  // first use and kept, the least recently used dropped first past
+  // kMaxFactorBytes (1.1B's down projection alone holds 254 MB).
+  std::shared_ptr<const GptqFactor> gptq_factor_of(int64_t layer, int which, int64_t cols);
+  struct KeptFactor {
+    int64_t layer;
+    int which;
+    std::shared_ptr<const GptqFactor> factor;
+    uint64_t last_use;
+  };
+  std::vector<KeptFactor> factors_;
+  uint64_t factor_clock_ = 0;
+  int factors_computed_ = 0;
+  static constexpr size_t kMaxFactorBytes = size_t(1) << 30;
 
   std::unique_ptr<llm::Model> base_;      // as loaded: the source of every quantization
   std::unique_ptr<llm::Model> prepared_;  // a copy repacked for the CPU: the reference, and every candidate's start
