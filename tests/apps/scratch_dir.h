@@ -7,11 +7,30 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace pareto::testing {
+
+// The folders this process made, removed when it exits after its tests
+// passed (kept after a failure, to look at). ctest runs each test in a
+// process of its own; without this every run left its folders in /tmp.
+struct ScratchDirs {
+  std::vector<std::filesystem::path> made;
+  ~ScratchDirs() {
+    if (!::testing::UnitTest::GetInstance()->Passed()) return;
+    std::error_code ec;
+    for (const std::filesystem::path& p : made) std::filesystem::remove_all(p, ec);
+  }
+};
+inline ScratchDirs& scratch_dirs() {
+  static ScratchDirs dirs;
+  return dirs;
+}
 
 inline std::string scratch_dir(const std::string& tag = "") {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -19,6 +38,8 @@ inline std::string scratch_dir(const std::string& tag = "") {
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.') c = '_';
   std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("pareto_" + name + "_" + std::to_string(::getpid()));
+  std::vector<std::filesystem::path>& made = scratch_dirs().made;
+  if (std::find(made.begin(), made.end(), dir) == made.end()) made.push_back(dir);
   if (!tag.empty()) dir /= tag;
   std::filesystem::create_directories(dir);
   return dir.string();
