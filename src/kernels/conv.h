@@ -55,6 +55,8 @@ struct ConvParams {
 
 // Whether f32_conv2d runs p as a depthwise conv (one input channel per group).
 bool f32_conv_is_depthwise(const ConvParams& p);
+// That conv (kernels/depthwise.cpp), which f32_conv2d calls for it.
+void f32_depthwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 
 // y[n, c_out, out_h, out_w]; w[c_out, c_in/group, kh, kw]; bias may be null.
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);

@@ -343,6 +343,7 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
 }
 
 void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, void* y) {
+  if (p.out.quant.data && p.out.kind != Int8Output::f32) fail(StatusCode::internal, "a uint8 rounding of the output is for the float epilogue only");
   const ConvParams& g = p.geo;
   const int64_t cin_g = g.c_in / g.group, cout_g = g.c_out / g.group, plane = g.out_h * g.out_w;
   // The AMX tile GEMM when the weights were prepared for it: k padded to 64

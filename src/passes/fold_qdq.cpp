@@ -62,7 +62,7 @@ struct QdqFolder {
     if (!s1 || !z1 || !s2 || !z2 || s1->numel() != 1 || z1->numel() != 1 || s2->numel() != 1 || z2->numel() != 1) return false;
     if (z1->dtype() != DType::u8 || z2->dtype() != DType::u8 || s1->dtype() != DType::f32 || s2->dtype() != DType::f32) return false;
     if (s1->data<float>()[0] != s2->data<float>()[0] || z1->data<uint8_t>()[0] != z2->data<uint8_t>()[0]) return false;
-    if (!(s1->data<float>()[0] > 0.f)) return false;
+    if (!(s1->data<float>()[0] > 0.f) || !std::isfinite(s1->data<float>()[0])) return false;
     *x = q->inputs[0];
     *scale = s1->data<float>()[0];
     *zero = z1->data<uint8_t>()[0];

@@ -10,8 +10,8 @@
 // pointwise int8) then pass uint8 from conv to conv. The same rounding of
 // the same floats: the readers see the same bytes (the tests compare bit
 // for bit), with no float tensor between the convs. FusedAdd and
-// FusedConcat (the FPN neck's sums and the DB head's input) round their
-// rows the same way.
+// FusedConcat (the FPN neck's sums and the DB head's input) round each
+// output plane the same way.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>

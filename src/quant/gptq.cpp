@@ -116,6 +116,7 @@ GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOpti
   GptqFactor f;
   f.cols = cols;
   f.act_order = o.act_order;
+  f.first_damping = o.damping;
   const int64_t tokens = int64_t(x.size()) / cols;
   // H = X^T X / tokens
   std::vector<double> h(size_t(cols * cols), 0);
@@ -169,7 +170,8 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
   const bool group = kernels::is_group_type(type);
   if (!gptq_writes(type)) fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
   if (!group && cols % 32) fail_argument("GPTQ to GGML types needs rows that are a multiple of 32 long");
-  if (f.cols != cols || f.act_order != o.act_order) fail(StatusCode::internal, "a GPTQ factor of other inputs or another column order");
+  if (f.cols != cols || f.act_order != o.act_order || f.first_damping != o.damping)
+    fail(StatusCode::internal, "a GPTQ factor of other inputs, another column order or another damping");
   const BlockRounder rounder(type);
   GptqResult res;
   std::vector<float> w = w_in;
@@ -242,12 +244,18 @@ CalibratedReport gptq_quantize_model(const std::string& in, const std::string& o
     const std::string prefix = "blk." + std::to_string(l) + ".";
     GptqOptions go;
     go.act_order = o.act_order;
-    std::map<int, GptqFactor> factors;  // per input: q, k and v share one, gate and up another
-    for (const NamedMatrix& nm : layer_matrices(m.layers[size_t(l)])) {
+    // One factor per input (q, k and v share one, gate and up another), freed after its last matrix.
+    const std::vector<NamedMatrix> matrices = layer_matrices(m.layers[size_t(l)]);
+    std::map<int, size_t> last;
+    for (size_t k = 0; k < matrices.size(); ++k) last[int(matrices[k].input)] = k;
+    std::map<int, GptqFactor> factors;
+    for (size_t k = 0; k < matrices.size(); ++k) {
+      const NamedMatrix& nm = matrices[k];
       const Matrix& w = *nm.matrix;
       auto it = factors.find(int(nm.input));
       if (it == factors.end()) it = factors.emplace(int(nm.input), gptq_factor(m.acts[size_t(l)][size_t(nm.input)].rows, w.cols, go)).first;
       const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, it->second, storage_type(o.type, w.cols), go);
+      if (last[int(nm.input)] == k) factors.erase(it);
       if (g.fell_back) rep.notes.push_back(prefix + nm.name + ": Cholesky failed at every damping, rounded to nearest");
       m.packed[prefix + nm.name] = g.bytes;
     }

@@ -38,6 +38,7 @@ bool gptq_writes(uint32_t type);
 struct GptqFactor {
   int64_t cols = 0;
   bool act_order = false;
+  double first_damping = 0;   // GptqOptions::damping it was made with
   std::vector<int64_t> perm;  // processing order of the columns
   std::vector<char> dead;     // per column: the input was always zero
   std::vector<double> u;      // cols x cols, processing order; empty: Cholesky failed at every damping
@@ -50,7 +51,8 @@ GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOpti
 // q8_0 (cols % 32 == 0) or a pareto group type (any cols, tail group).
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
                          const GptqOptions& options = {});
-// The same from the inputs' factor (made with the same options): the same bytes.
+// The same from the inputs' factor (made with the same options; another
+// column order or damping is refused): the same bytes.
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const GptqFactor& factor, uint32_t type,
                          const GptqOptions& options = {});
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 
 #include "core/error.h"
 #include "core/split.h"
@@ -173,6 +174,10 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
   if (per_token * double(n) > kMaxCalibrationBytes)
     fail_argument("GPTQ's calibration activations of " + std::to_string(n) + " tokens need " + std::to_string(int64_t(per_token * double(n)) >> 20) +
                   " MiB, above " + std::to_string(int64_t(kMaxCalibrationBytes) >> 20) + " MiB: calibrate on fewer tokens");
+  // New inputs: factors and GPTQ bytes built from the old ones are stale.
+  factors_.clear();
+  for (auto it = cache_.begin(); it != cache_.end();) it = is_gptq(it->first.second) ? cache_.erase(it) : std::next(it);
+  fell_back_.clear();
   acts_.assign(base_->layers.size(), std::vector<std::vector<float>>(4));
   for (auto& layer : acts_) {
     layer[size_t(llm::MatmulInput::attn)].reserve(size_t(n * c.dim));

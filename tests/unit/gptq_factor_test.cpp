@@ -1,8 +1,11 @@
 // GPTQ's factor of a layer input (the inverse Hessian's Cholesky factor,
 // the column order, the dead inputs) is computed once and shared by every
-// matrix reading that input and every format: the bytes equal GPTQ computed
-// from the inputs each time, and tune's lab computes one factor per
-// (layer, input), not one per (tensor, format).
+// matrix reading that input and every format: one factor reused for several
+// matrices and types gives the bytes of a factor made afresh for each call
+// (it is read only), a factor made with other options is refused, and
+// tune's lab computes one factor per (layer, input), not one per (tensor,
+// format). (That the split computes what GPTQ computed before it was
+// checked once against the previous gptq.cpp: the session note says how.)
 #include <gtest/gtest.h>
 
 #include <random>
@@ -49,12 +52,15 @@ TEST(GptqFactor, SharedFactorGivesTheSameBytesForEveryMatrixAndFormat) {
         EXPECT_EQ(shared.damping, direct.damping);
       }
   }
-  // A factor of other inputs, or made for another column order, is refused.
+  // A factor of other inputs, or made for another column order or damping, is refused.
   const quant::GptqFactor plain = quant::gptq_factor(x, cols);
   quant::GptqOptions ordered;
   ordered.act_order = true;
   EXPECT_ANY_THROW(quant::gptq_quantize(w1, 16, cols, plain, quant::type_by_name("q4_0"), ordered));
   EXPECT_ANY_THROW(quant::gptq_quantize(std::vector<float>(16 * 32), 16, 32, plain, quant::type_by_name("q4_0")));
+  quant::GptqOptions damped;
+  damped.damping = 0.1;
+  EXPECT_ANY_THROW(quant::gptq_quantize(w1, 16, cols, plain, quant::type_by_name("q4_0"), damped));
 }
 
 TEST(GptqFactor, TheLabComputesOneFactorPerLayerInput) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 
+#include "../apps/scratch_dir.h"
 #include "frontend/onnx/onnx_loader.h"
 #include "frontend/onnx/onnx_writer.h"
 #include "frontend/onnx/opset_upgrade.h"
@@ -439,7 +440,7 @@ TEST(OnnxQuantize, DepthwiseOutputRoundedForItsInt8ReadersIsExact) {
       o.quantize_depthwise = quantize_depthwise;
       o.method = quant::CalibMethod::minmax;
       quant::OnnxQuantReport rep;
-      const std::string path = ::testing::TempDir() + "/depthwise_int8_" + std::to_string(quantize_depthwise) + std::to_string(float_reader) + ".onnx";
+      const std::string path = pareto::testing::scratch_dir() + "/depthwise_int8_" + std::to_string(quantize_depthwise) + std::to_string(float_reader) + ".onnx";
       onnx::save_model(quant::quantize_onnx(m, samples, o, &rep), path);
       const Tensor x = Tensor::from_vector<float>(random_floats(8 * 13 * 11, 99, -2.f, 2.f), {1, 8, 13, 11});
       const std::string what = "quantize_depthwise " + std::to_string(quantize_depthwise) + ", float reader " + std::to_string(float_reader);
@@ -558,7 +559,7 @@ TEST(OnnxQuantize, FusedAddAndConcatRoundForTheirInt8Readers) {
     g.m(12, pb::value_info("y", 1, {1, 5, 6, 10}));
     g.m(12, pb::value_info("y2", 1, {1, 5, 6, 10}));
     if (float_reader) g.m(12, pb::value_info("s", 1, {1, 4, 6, 10}));
-    const std::string path = ::testing::TempDir() + "/fused_readers_" + std::to_string(float_reader) + ".onnx";
+    const std::string path = pareto::testing::scratch_dir() + "/fused_readers_" + std::to_string(float_reader) + ".onnx";
     std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
     const std::map<std::string, Tensor> in = {{"a", Tensor::from_vector<float>(random_floats(240, 81, -3.f, 3.f), {1, 4, 6, 10})},
                                               {"b", Tensor::from_vector<float>(random_floats(60, 82, -3.f, 3.f), {1, 4, 3, 5})},

@@ -1,0 +1,147 @@
+// Depthwise convolution (one input channel per group) on NCHW f32: the
+// plane kernels of this build's vector level (x86/depthwise_avx512.cpp,
+// arm/depthwise_neon.cpp) or the generic loop, parallel over planes; the
+// input may be read on a uint8 grid (ConvParams::quant_in) and the output
+// rounded to uint8 (quant_out).
+#include <algorithm>
+#include <cstdint>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
+#include "kernels/int8_conv.h"
+#include "kernels/scratch.h"
+
+namespace pareto::kernels {
+
+void f32_depthwise_plane_generic(const ConvParams& p, const float* src, const float* k, float bias, float* dst) {
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    float* d = dst + oh * p.out_w;
+    for (int64_t ow = 0; ow < p.out_w; ++ow) d[ow] = bias;
+    for (int64_t i = 0; i < p.kh; ++i) {
+      const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+      if (ih < 0 || ih >= p.h) continue;
+      const float* s = src + ih * p.w;
+      for (int64_t j = 0; j < p.kw; ++j) {
+        const float kv = k[i * p.kw + j];
+        const int64_t off = j * p.dil_w - p.pad_left;
+        // ow range with 0 <= ow*stride + off < w, so the inner loop has no branch
+        const int64_t lo = off >= 0 ? 0 : (-off + p.stride_w - 1) / p.stride_w;
+        const int64_t hi = p.w - off <= 0 ? 0 : std::min(p.out_w, (p.w - off - 1) / p.stride_w + 1);
+        if (p.stride_w == 1)
+          for (int64_t ow = lo; ow < hi; ++ow) d[ow] += kv * s[ow + off];
+        else
+          for (int64_t ow = lo; ow < hi; ++ow) d[ow] += kv * s[ow * p.stride_w + off];
+      }
+    }
+  }
+}
+
+namespace {
+// The plane kernel of this build's vector level (AVX-512 or NEON), for
+// stride_w 1 or 2 and dil_w 1; the generic loop otherwise.
+bool depthwise_plane_kernel(const ConvParams& p) {
+  const IsaLevel level = kernel_table().level;
+  const bool isa = (kBuildX86 && level == IsaLevel::avx512) || (kBuildArm64 && level == IsaLevel::neon);
+  return isa && (p.stride_w == 1 || p.stride_w == 2) && p.dil_w == 1;
+}
+// The whole-plane kernel of the NEON build (x86 walks strips: depthwise_strips).
+int64_t depthwise_plane_scratch(const ConvParams& p) {
+  if constexpr (kBuildArm64) return neon::depthwise_scratch_floats(p);
+  return 0;
+}
+void depthwise_plane_fast(const ConvParams& p, const float* src, const float* k, float bias, float* dst, float* scratch) {
+  if constexpr (kBuildArm64) neon::depthwise_plane(p, src, k, bias, dst, scratch);
+}
+
+// Input plane `offset` (h * w values) as the floats (q - zero) * scale, q
+// the stored uint8 plane or the float plane rounded to uint8 here.
+const float* dequantized_plane(const QuantizedInput& qi, const float* x, int64_t offset, int64_t count) {
+  const uint8_t* q = qi.data ? qi.data + offset : nullptr;
+  if (!q) {
+    uint8_t* rounded = thread_scratch<uint8_t, 0>(size_t(count));
+    quantize_u8(x + offset, count, qi.scale, qi.zero, rounded);
+    q = rounded;
+  }
+  float* out = thread_scratch<float, 6>(size_t(count));
+  dequantize_u8(q, count, qi.scale, qi.zero, out);
+  return out;
+}
+
+// The AVX-512 plane kernel walks each plane in strips of output rows
+// (about 16 KiB of output each, a multiple of its 4-row groups), and each
+// strip is finished (activation, residual, rounding to uint8) right after
+// its sums: the strip's input rows, scratch and output stay in L1/L2,
+// where whole planes (up to 400 KB in PP-OCR det, several per pass)
+// streamed through the last-level cache. The same operations on every
+// value as the whole-plane path, so the same bits.
+void depthwise_strips(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t mult = p.c_out / p.c_in, plane = p.out_h * p.out_w;
+  const QuantizedOutput& q = p.quant_out;
+  const QuantizedInput& qi = p.quant_in;
+  const int64_t strip = std::max<int64_t>(4, (4096 / std::max<int64_t>(1, p.out_w)) / 4 * 4);
+  parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
+    float* scratch = thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
+      const int64_t in_at = (n * p.c_in + ic) * p.h * p.w;
+      DepthwiseSource src;
+      if (qi.active()) {
+        src.scale = qi.scale;
+        src.zero = qi.zero;
+        src.row = thread_scratch<float, 6>(size_t(p.w));
+        if (qi.data) {
+          src.q = qi.data + in_at;
+        } else {  // float input on the uint8 grid: rounded once per plane
+          uint8_t* rounded = thread_scratch<uint8_t, 0>(size_t(p.h * p.w));
+          quantize_u8(x + in_at, p.h * p.w, qi.scale, qi.zero, rounded);
+          src.q = rounded;
+        }
+      } else {
+        src.f = x + in_at;
+      }
+      float* dst = q.data ? thread_scratch<float, 5>(size_t(plane)) : y + nc * plane;
+      const float* k = w + oc * p.kh * p.kw;
+      const float b = bias ? bias[oc] : 0.f;
+      for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += strip) {
+        const int64_t oh1 = std::min(p.out_h, oh0 + strip), first = oh0 * p.out_w, count = (oh1 - oh0) * p.out_w;
+        avx512::depthwise_plane_rows(p, src, k, b, dst, scratch, oh0, oh1);
+        if (p.epilogue.active())
+          apply_activation(p.epilogue.act, dst + first, p.epilogue.residual ? p.epilogue.residual + nc * plane + first : nullptr, count);
+        if (q.data) quantize_u8(dst + first, count, q.scale, q.zero, q.data + nc * plane + first);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void f32_depthwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t mult = p.c_out / p.c_in, plane = p.out_h * p.out_w;
+  const QuantizedOutput& q = p.quant_out;
+  const bool fast = depthwise_plane_kernel(p);
+  if constexpr (kBuildX86)
+    if (fast) return depthwise_strips(p, x, w, bias, y);
+  parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
+    float* scratch = fast ? thread_scratch<float, 1>(size_t(depthwise_plane_scratch(p))) : nullptr;
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
+      const int64_t in_at = (n * p.c_in + ic) * p.h * p.w;
+      const float* src = p.quant_in.active() ? dequantized_plane(p.quant_in, x, in_at, p.h * p.w) : x + in_at;
+      const float* k = w + oc * p.kh * p.kw;
+      // Rounded to uint8 at the end: the float plane goes to scratch.
+      float* dst = q.data ? thread_scratch<float, 5>(size_t(plane)) : y + nc * plane;
+      const float b = bias ? bias[oc] : 0.f;
+      if (fast) depthwise_plane_fast(p, src, k, b, dst, scratch);
+      else f32_depthwise_plane_generic(p, src, k, b, dst);
+      if (p.epilogue.active()) {  // the plane is still in cache
+        const float* res = p.epilogue.residual ? p.epilogue.residual + nc * plane : nullptr;
+        apply_activation(p.epilogue.act, dst, res, plane);
+      }
+      if (q.data) quantize_u8(dst, plane, q.scale, q.zero, q.data + nc * plane);
+    }
+  });
+}
+
+}  // namespace pareto::kernels

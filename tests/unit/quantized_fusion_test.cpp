@@ -1,0 +1,155 @@
+// The compiler's quantized forms against what the QDQ graph says: a
+// depthwise conv of a QDQ file (Q -> DQ -> depthwise Conv, folded into a
+// conv reading its input on the uint8 grid) computes the unfolded graph's
+// values up to float rounding; an int8 conv that writes uint8 for its int8
+// reader gives the reader the bytes it would round itself, also where the
+// int8 kernel does not run it (float Winograd on the rounded input, as on
+// AMX machines: the AMX tiles emulated here).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "../apps/scratch_dir.h"
+#include "core/cpu.h"
+#include "frontend/onnx/onnx_loader.h"
+#include "frontend/onnx/onnx_writer.h"
+#include "kernel_test_util.h"
+#include "kernels/int8_conv.h"
+#include "pareto/pareto.hpp"
+#include "proto_builder.h"
+#include "quant/onnx_qdq.h"
+
+using namespace pareto;
+namespace pb = pareto::test;
+using pb::Msg;
+using pareto::testing::uniform;
+
+namespace pareto::kernels::amx_emulated {
+void int8_gemm_tiles(const int8_t* a, int64_t lda, int64_t m, int64_t k64, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+}
+
+namespace {
+
+int rewrites(const Session& s, const std::string& what) {
+  int n = 0;
+  for (const PassSummary& p : s.passes())
+    for (const auto& [w, count] : p.rewrites) n += w.find(what) != std::string::npos ? count : 0;
+  return n;
+}
+
+std::vector<Tensor> run_session(const std::string& path, bool optimize, const std::map<std::string, Tensor>& in, int* folded = nullptr,
+                                int* rounded = nullptr) {
+  SessionOptions o;
+  o.optimize = optimize;
+  auto s = Session::open(path, o);
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  if (!s.ok()) return {};
+  if (folded) *folded = rewrites(*s.value(), "depthwise Conv on uint8");
+  if (rounded) *rounded = rewrites(*s.value(), "int8 conv -> uint8 for quantized convs");
+  auto y = s.value()->run(in);
+  EXPECT_TRUE(y.ok()) << y.status().to_string();
+  return y.ok() ? y.value() : std::vector<Tensor>{};
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b, double* scale) {
+  double m = 0;
+  *scale = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    m = std::max(m, double(std::abs(a.data<float>()[i] - b.data<float>()[i])));
+    *scale = std::max(*scale, double(std::abs(a.data<float>()[i])));
+  }
+  return m;
+}
+
+}  // namespace
+
+TEST(QuantizedFusion, DepthwiseConvOfAQdqFileComputesWhatTheGraphSays) {
+  for (int64_t stride : {1, 2}) {
+    Msg g;
+    g.m(5, pb::tensor_f32("w", {8, 1, 3, 3}, uniform(72, 11)));
+    g.m(5, pb::tensor_f32("b", {8}, uniform(8, 12)));
+    g.m(1, pb::node("Conv", {"x", "w", "b"}, {"y"}, "dw",
+                    {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1}), pb::attr_ints("strides", {stride, stride}),
+                     pb::attr_int("group", 8)}));
+    g.s(2, "qdq_depthwise");
+    g.m(11, pb::value_info("x", 1, {1, 8, 13, 37}));
+    g.m(12, pb::value_info("y", 1, {}));
+    const std::string bytes = pb::model(g, 13).bytes;
+    const ir::Model m = onnx::load_model_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "dw.onnx", "");
+    auto x_of = [](uint32_t seed) { return Tensor::from_vector<float>(uniform(8 * 13 * 37, seed, -3.f, 3.f), {1, 8, 13, 37}); };
+    quant::OnnxQuantOptions o;
+    o.keep_first_last = false;
+    o.quantize_depthwise = true;
+    o.method = quant::CalibMethod::minmax;
+    const std::string path = pareto::testing::scratch_dir() + "/qdq_depthwise_" + std::to_string(stride) + ".onnx";
+    onnx::save_model(quant::quantize_onnx(m, {{x_of(1)}, {x_of(2)}}, o, nullptr), path);
+    const std::map<std::string, Tensor> in = {{"x", x_of(3)}};
+    int folded = 0;
+    const std::vector<Tensor> plain = run_session(path, false, in), optimized = run_session(path, true, in, &folded);
+    ASSERT_EQ(plain.size(), 1u);
+    ASSERT_EQ(optimized.size(), 1u);
+    EXPECT_EQ(folded, 1) << "the depthwise conv reads its input on the uint8 grid";
+    ASSERT_EQ(plain[0].shape(), optimized[0].shape());
+    double scale = 0;
+    const double diff = max_abs_diff(plain[0], optimized[0], &scale);
+    EXPECT_LE(diff, 1e-5 * scale) << "stride " << stride << ": the Q/DQ ops and the float conv against the folded conv";
+  }
+}
+
+// x -> int8 3x3 conv a (16 -> 16 on 8x64: Winograd applies) -> int8 1x1
+// conv b -> y. With fuse_quantize a writes uint8 for b; the outputs equal
+// those with a writing floats that b rounds, bit for bit, on the shifted
+// int8 kernel (VNNI) and on the float Winograd path (AMX tiles emulated).
+TEST(QuantizedFusion, Int8ConvRoundsForItsReaderOnEveryPath) {
+  Msg g;
+  auto attrs = [](int64_t k, float xs, int64_t zp, int64_t cout) {
+    return std::vector<Msg>{pb::attr_ints("kernel_shape", {k, k}), pb::attr_ints("pads", {k / 2, k / 2, k / 2, k / 2}), pb::attr_float("x_scale", xs),
+                            pb::attr_int("x_zero_point", zp), pb::attr_floats("w_scales", std::vector<float>(size_t(cout), 1.f / 64))};
+  };
+  // Weights on the int8 grid of their scales (q / 64), as fold_qdq leaves them.
+  auto grid = [](size_t n, uint32_t seed) {
+    std::vector<float> v = uniform(n, seed, -100.f, 100.f);
+    for (float& x : v) x = std::nearbyint(x) / 64;
+    return v;
+  };
+  g.m(5, pb::tensor_f32("wa", {16, 16, 3, 3}, grid(16 * 16 * 9, 21)));
+  g.m(5, pb::tensor_f32("ba", {16}, uniform(16, 22)));
+  g.m(5, pb::tensor_f32("wb", {8, 16, 1, 1}, grid(8 * 16, 23)));
+  g.m(1, pb::node("Conv", {"x", "wa", "ba"}, {"a"}, "conv_a", attrs(3, 0.05f, 128, 16)));
+  g.m(1, pb::node("Conv", {"a", "wb"}, {"y"}, "conv_b", attrs(1, 0.5f, 120, 8)));
+  g.s(2, "int8_chain");
+  g.m(11, pb::value_info("x", 1, {1, 16, 8, 64}));
+  g.m(12, pb::value_info("y", 1, {}));
+  const std::string path = pareto::testing::scratch_dir() + "/int8_chain.onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  const std::map<std::string, Tensor> in = {{"x", Tensor::from_vector<float>(uniform(16 * 8 * 64, 24, -6.f, 6.f), {1, 16, 8, 64})}};
+  const CpuFeatures& f = cpu_features();
+  const bool can_emulate = f.avx512f && f.avx512bw && f.avx512vl;
+  for (bool emulated_amx : {false, true}) {
+#if defined(__x86_64__)
+    if (emulated_amx && !can_emulate) continue;
+    if (emulated_amx) kernels::set_int8_tile_gemm(&kernels::amx_emulated::int8_gemm_tiles);
+#else
+    if (emulated_amx) continue;
+#endif
+    std::vector<Tensor> outs[2];
+    for (int fuse : {0, 1}) {
+      if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
+      int rounded = 0;
+      outs[fuse] = run_session(path, true, in, nullptr, &rounded);
+      unsetenv("PARETO_FUSE_QUANTIZE");
+      EXPECT_EQ(rounded, fuse) << "emulated AMX " << emulated_amx;
+    }
+    kernels::reset_int8_tile_gemm();
+    ASSERT_EQ(outs[0].size(), 1u);
+    ASSERT_EQ(outs[1].size(), 1u);
+    EXPECT_EQ(std::memcmp(outs[0][0].data<float>(), outs[1][0].data<float>(), size_t(outs[0][0].numel()) * sizeof(float)), 0)
+        << "emulated AMX " << emulated_amx;
+  }
+}
