@@ -422,6 +422,51 @@ std::string depthwise_model(bool float_reader) {
 
 }  // namespace
 
+namespace {
+
+// One optimized run of a model with fuse_quantize on or off: its outputs
+// and how often the compiler made each rewrite (by name).
+struct FuseRun {
+  std::vector<Tensor> outs;
+  std::map<std::string, int> rewrites;
+  int count(const std::string& part) const {
+    int n = 0;
+    for (const auto& [what, c] : rewrites) n += what.find(part) != std::string::npos ? c : 0;
+    return n;
+  }
+};
+
+FuseRun run_fused(const std::string& path, bool fuse, int threads, const std::map<std::string, Tensor>& in) {
+  if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
+  SessionOptions opt;
+  opt.optimize = true;
+  opt.threads = threads;
+  auto s = Session::open(path, opt);
+  unsetenv("PARETO_FUSE_QUANTIZE");
+  FuseRun r;
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  if (!s.ok()) return r;
+  for (const PassSummary& p : s.value()->passes())
+    for (const auto& [what, c] : p.rewrites) r.rewrites[what] += c;
+  auto y = s.value()->run(in);
+  EXPECT_TRUE(y.ok()) << y.status().to_string();
+  if (y.ok()) r.outs = y.value();
+  return r;
+}
+
+// The outputs of two runs are the same floats, bit for bit.
+void expect_same_bits(const FuseRun& a, const FuseRun& b, const std::string& what) {
+  ASSERT_EQ(a.outs.size(), b.outs.size()) << what;
+  for (size_t i = 0; i < a.outs.size(); ++i) {
+    ASSERT_EQ(a.outs[i].shape(), b.outs[i].shape()) << what;
+    ASSERT_EQ(b.outs[i].dtype(), DType::f32) << "output " << i << ", " << what;
+    EXPECT_EQ(std::memcmp(a.outs[i].data<float>(), b.outs[i].data<float>(), size_t(a.outs[i].numel()) * sizeof(float)), 0)
+        << "output " << i << ", " << what;
+  }
+}
+
+}  // namespace
+
 // A depthwise conv whose output only int8 convs read writes it as uint8
 // (fuse_quantize): the int8 convs see the bytes their own quantizing would
 // give them, so the outputs equal the unfused ones bit for bit, at 1 and 2
@@ -445,39 +490,16 @@ TEST(OnnxQuantize, DepthwiseOutputRoundedForItsInt8ReadersIsExact) {
       const Tensor x = Tensor::from_vector<float>(random_floats(8 * 13 * 11, 99, -2.f, 2.f), {1, 8, 13, 11});
       const std::string what = "quantize_depthwise " + std::to_string(quantize_depthwise) + ", float reader " + std::to_string(float_reader);
       for (int threads : {1, 2}) {
-        std::vector<Tensor> outs[2];
+        const std::string at = what + ", " + std::to_string(threads) + " threads";
+        FuseRun runs[2];
         for (int fuse : {0, 1}) {
-          if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
-          SessionOptions opt;
-          opt.optimize = true;
-          opt.threads = threads;
-          opt.shapes["x"] = {1, 8, 13, 11};
-          auto s = Session::open(path, opt);
-          unsetenv("PARETO_FUSE_QUANTIZE");
-          ASSERT_TRUE(s.ok()) << s.status().to_string();
-          int depthwise_u8 = 0, int8_u8 = 0, int8_convs = 0, depthwise_q = 0;
-          for (const PassSummary& p : s.value()->passes())
-            for (const auto& [what_, count] : p.rewrites) {
-              if (what_.find("depthwise conv -> uint8 for quantized convs") != std::string::npos) depthwise_u8 += count;
-              if (what_.find("int8 conv -> uint8 for quantized convs") != std::string::npos) int8_u8 += count;
-              if (what_.find("-> int8 Conv") != std::string::npos) int8_convs += count;
-              if (what_.find("depthwise Conv on uint8") != std::string::npos) depthwise_q += count;
-            }
-          EXPECT_EQ(int8_convs, 3) << what;
-          EXPECT_EQ(depthwise_q, quantize_depthwise ? 1 : 0) << what;
-          EXPECT_EQ(depthwise_u8, fuse && !float_reader ? 1 : 0) << what;
-          EXPECT_EQ(int8_u8, fuse && quantize_depthwise ? 1 : 0) << what;
-          auto y = s.value()->run({{"x", x}});
-          ASSERT_TRUE(y.ok()) << y.status().to_string();
-          outs[fuse] = y.value();
+          const FuseRun& r = runs[fuse] = run_fused(path, fuse, threads, {{"x", x}});
+          EXPECT_EQ(r.count("-> int8 Conv"), 3) << at;
+          EXPECT_EQ(r.count("depthwise Conv on uint8"), quantize_depthwise ? 1 : 0) << at;
+          EXPECT_EQ(r.count("depthwise conv -> uint8 for quantized convs"), fuse && !float_reader ? 1 : 0) << at;
+          EXPECT_EQ(r.count("int8 conv -> uint8 for quantized convs"), fuse && quantize_depthwise ? 1 : 0) << at;
         }
-        ASSERT_EQ(outs[0].size(), outs[1].size());
-        for (size_t i = 0; i < outs[0].size(); ++i) {
-          ASSERT_EQ(outs[0][i].shape(), outs[1][i].shape());
-          ASSERT_EQ(outs[1][i].dtype(), DType::f32) << "output " << i;
-          EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0)
-              << "output " << i << " at " << threads << " threads, " << what;
-        }
+        expect_same_bits(runs[0], runs[1], at);
       }
     }
 }
@@ -565,31 +587,14 @@ TEST(OnnxQuantize, FusedAddAndConcatRoundForTheirInt8Readers) {
                                               {"b", Tensor::from_vector<float>(random_floats(60, 82, -3.f, 3.f), {1, 4, 3, 5})},
                                               {"gate", Tensor::from_vector<float>(random_floats(4, 83), {1, 4, 1, 1})}};
     for (int threads : {1, 2}) {
-      std::vector<Tensor> outs[2];
+      const std::string at = "float reader " + std::to_string(float_reader) + ", " + std::to_string(threads) + " threads";
+      FuseRun runs[2];
       for (int fuse : {0, 1}) {
-        if (!fuse) setenv("PARETO_FUSE_QUANTIZE", "0", 1);
-        SessionOptions opt;
-        opt.optimize = true;
-        opt.threads = threads;
-        auto s = Session::open(path, opt);
-        unsetenv("PARETO_FUSE_QUANTIZE");
-        ASSERT_TRUE(s.ok()) << s.status().to_string();
-        int add_u8 = 0, concat_u8 = 0;
-        for (const PassSummary& p : s.value()->passes())
-          for (const auto& [what, count] : p.rewrites) {
-            if (what == "FusedAdd -> uint8 for quantized convs") add_u8 += count;
-            if (what == "FusedConcat -> uint8 for quantized convs") concat_u8 += count;
-          }
-        EXPECT_EQ(add_u8, fuse && !float_reader ? 1 : 0) << "float reader " << float_reader;
-        EXPECT_EQ(concat_u8, fuse ? 1 : 0);
-        auto y = s.value()->run(in);
-        ASSERT_TRUE(y.ok()) << y.status().to_string();
-        outs[fuse] = y.value();
+        const FuseRun& r = runs[fuse] = run_fused(path, fuse, threads, in);
+        EXPECT_EQ(r.count("FusedAdd -> uint8 for quantized convs"), fuse && !float_reader ? 1 : 0) << at;
+        EXPECT_EQ(r.count("FusedConcat -> uint8 for quantized convs"), fuse ? 1 : 0) << at;
       }
-      ASSERT_EQ(outs[0].size(), outs[1].size());
-      for (size_t i = 0; i < outs[0].size(); ++i)
-        EXPECT_EQ(std::memcmp(outs[0][i].data<float>(), outs[1][i].data<float>(), size_t(outs[0][i].numel()) * sizeof(float)), 0)
-            << "output " << i << " at " << threads << " threads, float reader " << float_reader;
+      expect_same_bits(runs[0], runs[1], at);
     }
   }
 }
