@@ -83,6 +83,7 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   const int64_t strip = std::max<int64_t>(4, (4096 / std::max<int64_t>(1, p.out_w)) / 4 * 4);
   parallel_for_dynamic(p.n * p.c_out, [&](int64_t begin, int64_t end) {
     float* scratch = thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
+    int64_t rounded_at = -1;  // the input plane rounded last (a channel multiplier reads it again)
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
       const int64_t in_at = (n * p.c_in + ic) * p.h * p.w;
@@ -95,7 +96,8 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
           src.q = qi.data + in_at;
         } else {  // float input on the uint8 grid: rounded once per plane
           uint8_t* rounded = thread_scratch<uint8_t, 0>(size_t(p.h * p.w));
-          quantize_u8(x + in_at, p.h * p.w, qi.scale, qi.zero, rounded);
+          if (rounded_at != in_at) quantize_u8(x + in_at, p.h * p.w, qi.scale, qi.zero, rounded);
+          rounded_at = in_at;
           src.q = rounded;
         }
       } else {
