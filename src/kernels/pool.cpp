@@ -45,6 +45,25 @@ void maxpool_row(const PoolParams& p, const float* src, int64_t oh, int64_t lo, 
   }
 }
 
+// 2x2 windows at stride 2 without padding or dilation (CNN downsampling;
+// PP-OCR cls): the general loop's runtime taps and strides kept the
+// compiler from vectorizing it (1.2 ns per output). The four taps in its
+// order (row 0 left, right, row 1 left, right), each kept only when
+// greater, so the results are its own, NaN and signed zeros included.
+bool maxpool_2x2_stride2(const PoolParams& p) {
+  return p.kh == 2 && p.kw == 2 && p.stride_h == 2 && p.stride_w == 2 && p.dil_h == 1 && p.dil_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+         2 * p.out_h <= p.h && 2 * p.out_w <= p.w;
+}
+
+void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out) {
+  const float lowest = -std::numeric_limits<float>::infinity();
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    float m = lowest;
+    for (float v : {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]}) m = v > m ? v : m;
+    out[ow] = m;
+  }
+}
+
 }  // namespace
 
 void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices) {
@@ -52,9 +71,15 @@ void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indic
   int64_t lo, hi;
   interior_columns(p, lo, hi);
   const int64_t planes = p.n * p.c, in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
+  const bool two_by_two = maxpool_2x2_stride2(p);
   auto planes_range = [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc)
-      for (int64_t oh = 0; oh < p.out_h; ++oh) maxpool_row(p, x + nc * in_plane, oh, lo, hi, y + nc * out_plane + oh * p.out_w);
+      for (int64_t oh = 0; oh < p.out_h; ++oh) {
+        float* out = y + nc * out_plane + oh * p.out_w;
+        const float* src = x + nc * in_plane;
+        if (two_by_two) maxpool_2x2_row(src + 2 * oh * p.w, src + (2 * oh + 1) * p.w, p.out_w, out);
+        else maxpool_row(p, src, oh, lo, hi, out);
+      }
   };
   // Waking the pool costs more than a small pool takes.
   if (planes * out_plane * p.kh * p.kw < (int64_t(1) << 16)) return planes_range(0, planes);
