@@ -1,6 +1,6 @@
 // pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512]
 //   [--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N]
-//   [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
+//   [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
 //   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]
 // A weight type per tensor of a GGUF LLM from measured points
@@ -134,7 +134,7 @@ int cmd_tune_llm(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512] "
                   "[--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
-                  "[--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
+                  "[--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
                   "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
@@ -154,6 +154,7 @@ int cmd_tune_llm(const Args& a) {
   o.ctx = a.get_int("--ctx", 128, 8, 1 << 20);
   o.max_chunks = a.get_int("--chunks", 0, 0, 1 << 20);
   o.points = int(a.get_int("--points", 8, 0, 256));
+  o.time_points = int(a.get_int("--time-points", 0, 0, 256));
   o.generations = int(a.get_int("--generations", 8, 0, 100000));
   o.population = int(a.get_int("--population", 16, 0, 100000));
   o.seed = uint64_t(a.get_int("--seed", 1, 0, INT64_MAX));

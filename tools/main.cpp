@@ -66,7 +66,7 @@ const char* kUsage =
     "      chosen model (bf16: a compiled .pareto); --time-budget: no greedy point started past S seconds; --plot FILE.html\n"
     "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k]\n"
     "       [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512] [--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2]\n"
-    "       [--ctx 128] [--chunks N] [--points 8] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
+    "       [--ctx 128] [--chunks N] [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
     "       [--max-timed 12] [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ]\n"
     "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html]\n"
     "       [--explain] [--json]\n"
@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit", "--plot", "--formats", "--ctx", "--chunks",
                                  "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw",
                                  "--max-energy", "--max-kl", "--cache", "--test", "--group", "--max-task-loss", "--ocr-set",
-                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv", "--vad-set", "--const"}});
+                                 "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv", "--vad-set", "--const",
+                                 "--time-points"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "classify")

@@ -177,6 +177,10 @@ struct LlmTuneOptions {
   std::vector<int> threads = {1};
   int prompt_tokens = 16, decode_tokens = 16, runs = 3;  // timing of each shown point
   int points = 8, generations = 8, population = 16;
+  // Points along a second greedy path, each step the move saving the most
+  // predicted decode time (the cost model's one-token matmul times) per
+  // unit of KL; 0: none.
+  int time_points = 0;
   uint64_t seed = 1;
   double time_budget_s = 0;  // the evolutionary search stops past it (0: no limit)
   int max_timed = 12;        // search points timed besides the uniform ones and anchors (front first)
@@ -231,6 +235,7 @@ struct LlmTuneResult {
   double ppl_base = 0;
   int64_t eval_tokens = 0;
   int measured = 0, from_cache = 0, generations_run = 0;
+  int time_path_mixes = 0;  // mixes on the greedy path by time, its start included (0: no such path: time_points 0)
   bool stopped_by_budget = false;
   double seconds = 0;
   std::string written;  // what was written to the output, in words

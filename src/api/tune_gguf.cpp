@@ -51,8 +51,9 @@ void check_options(const LlmTuneOptions& o) {
   if (!objectives.count(o.objective)) fail_argument("objective must be latency, memory, bpw, energy or quality, got '" + o.objective + "'");
   if (o.prompt_tokens < 1 || o.decode_tokens < 1 || o.runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
   if (o.max_timed < 0 || o.max_timed > 256) fail_argument("max timed points must be 0 to 256");
-  if (o.points < 0 || o.points > 4096 || o.generations < 0 || o.generations > 10000 || o.population < 0 || o.population > 10000)
-    fail_argument("points must be 0 to 4096, generations and population 0 to 10000");
+  if (o.points < 0 || o.points > 4096 || o.time_points < 0 || o.time_points > 4096 || o.generations < 0 || o.generations > 10000 ||
+      o.population < 0 || o.population > 10000)
+    fail_argument("points and time points must be 0 to 4096, generations and population 0 to 10000");
   if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy"))
     fail_argument("an energy budget or objective needs the energy estimate (it is off)");
   if (o.kv_types.empty()) fail_argument("tune needs at least one KV cache type");
@@ -483,7 +484,15 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
         if (!lab.allows(i, t)) return false;
       return true;
     };
-    quant::MixSpace space{groups.names.size(), formats, group_bytes, 0, Mix(groups.names.size(), quant::kSourceTypes), group_allows};
+    quant::MixSpace space{groups.names.size(), formats, group_bytes, 0, Mix(groups.names.size(), quant::kSourceTypes), group_allows, nullptr};
+    // The cost model: each (tensor, stored type)'s one-token matmul timed once, on first use.
+    quant::DecodeCostModel cost(lab, o.threads.front(), 5);
+    if (o.time_points > 0)
+      space.ms = [&](size_t g, uint32_t t) {
+        double ms = 0;
+        for (size_t i : groups.members[g]) ms += cost.tensor_ms(i, t == quant::kSourceTypes ? source[i] : t);
+        return ms;
+      };
     for (size_t i = 0; i < lab.tensors().size(); ++i) space.weights += uint64_t(lab.tensors()[i].rows * lab.tensors()[i].cols);
     std::vector<quant::MeasuredMix> seeds;
     for (uint32_t f : formats) {
@@ -499,10 +508,12 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     quant::MixSearchOptions so;
     so.target_bpw = targets;
     so.points = o.points, so.generations = o.generations, so.population = o.population, so.seed = o.seed, so.time_budget_s = o.time_budget_s;
+    so.time_points = o.time_points;
     so.progress = [&](const std::string& step, int done, int total) { progress.step(step, done, total); };
     const quant::MixSearchResult sr = quant::search_mixes(space, measure, seeds, so);
     r.sensitivity = sr.sensitivity;
     r.generations_run = sr.generations_run;
+    r.time_path_mixes = int(sr.time_path.size());
     r.stopped_by_budget = sr.stopped_by_budget;
     for (size_t i = 0; i < sr.points.size(); ++i) {
       quant::MeasuredMix m = sr.points[i];
@@ -516,7 +527,6 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     std::vector<size_t> timed;
     for (size_t i = 0; i < seeds.size(); ++i) timed.push_back(i);
     // The cost model ranks the searched mixes by predicted decode time (the sum of their matmul times ranks them alone).
-    quant::DecodeCostModel cost(lab, o.threads.front(), 5);
     std::vector<double> predicted;
     for (size_t i = 0; i < sr.points.size(); ++i) {
       predicted.push_back(cost.matmul_ms(expand(sr.points[i].mix)));

@@ -24,19 +24,21 @@ LinearFit fit_decode_model(const std::vector<std::pair<double, double>>& p) {
 DecodeCostModel::DecodeCostModel(MixLab& lab, int threads, int reps) : lab_(lab), pool_(std::make_unique<ThreadPool>(threads)), reps_(reps) {}
 DecodeCostModel::~DecodeCostModel() = default;
 
+double DecodeCostModel::tensor_ms(size_t i, uint32_t choice) {
+  // GPTQ's bytes run as fast as rounding's: one time per stored type.
+  const std::pair<size_t, uint32_t> key{i, lab_.stored_type(i, choice)};
+  auto it = ms_.find(key);
+  if (it == ms_.end()) {
+    (void)lab_.matrix_bytes(i, type_of(choice));  // quantized on the caller's threads, not the timing's
+    PoolScope scope(pool_.get());
+    it = ms_.emplace(key, lab_.matvec_ms(i, type_of(choice), reps_)).first;
+  }
+  return it->second;
+}
+
 double DecodeCostModel::matmul_ms(const Mix& mix) {
   double sum = 0;
-  for (size_t i = 0; i < mix.size(); ++i) {
-    // GPTQ's bytes run as fast as rounding's: one time per stored type.
-    const std::pair<size_t, uint32_t> key{i, lab_.stored_type(i, mix[i])};
-    auto it = ms_.find(key);
-    if (it == ms_.end()) {
-      (void)lab_.matrix_bytes(i, type_of(mix[i]));  // quantized on the caller's threads, not the timing's
-      PoolScope scope(pool_.get());
-      it = ms_.emplace(key, lab_.matvec_ms(i, type_of(mix[i]), reps_)).first;
-    }
-    sum += it->second;
-  }
+  for (size_t i = 0; i < mix.size(); ++i) sum += tensor_ms(i, mix[i]);
   return sum;
 }
 

@@ -36,6 +36,8 @@ class DecodeCostModel {
   ~DecodeCostModel();
   // The sum of the mix's one-token matmul times (each (tensor, stored type) timed once).
   double matmul_ms(const Mix& mix);
+  // Tensor i's one-token matmul time as `choice` (timed on first use).
+  double tensor_ms(size_t i, uint32_t choice);
   void fit(const std::vector<std::pair<double, double>>& sum_and_measured) { fit_ = fit_decode_model(sum_and_measured); }
   double predict_ms(const Mix& mix) { return fit_.constant + fit_.scale * matmul_ms(mix); }
   const LinearFit& fitted() const { return fit_; }

@@ -43,8 +43,11 @@ std::vector<std::vector<double>> sensitivities(const MixSpace& s, const MixMeasu
   return sens;
 }
 
-// Step 2: positions are format indices per tensor.
-std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<double>>& sens) {
+// Step 2: positions are format indices per tensor. cost(i, type): what a
+// move saves is cost before minus cost after (bytes, or predicted ms);
+// each step takes the move saving the most per unit of added KL.
+std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<double>>& sens,
+                             const std::function<double(size_t, uint32_t)>& cost_of) {
   std::vector<size_t> at(s.tensors, 0);  // each tensor's widest allowed format
   for (size_t i = 0; i < s.tensors; ++i)
     while (!s.allows(i, s.formats[at[i]]))
@@ -59,12 +62,12 @@ std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<do
     double best = -1;
     size_t bi = 0, bf = 0;
     for (size_t i = 0; i < s.tensors; ++i) {
-      const uint64_t now_bytes = s.bytes(i, s.formats[at[i]]);
+      const double now = cost_of(i, s.formats[at[i]]);
       for (size_t f = at[i] + 1; f < s.formats.size(); ++f) {
-        const uint64_t b = s.bytes(i, s.formats[f]);
-        if (b >= now_bytes || !s.allows(i, s.formats[f])) continue;  // a tail-group fallback can make two formats the same size
-        const double cost = std::max(sens[i][f] - sens[i][at[i]], 0.0) + 1e-12;
-        const double score = double(now_bytes - b) / cost;
+        const double saved = now - cost_of(i, s.formats[f]);
+        if (!(saved > 0) || !s.allows(i, s.formats[f])) continue;  // a tail-group fallback can make two formats the same size
+        const double added_kl = std::max(sens[i][f] - sens[i][at[i]], 0.0) + 1e-12;
+        const double score = saved / added_kl;
         if (score > best) best = score, bi = i, bf = f;
       }
     }
@@ -72,6 +75,20 @@ std::vector<Mix> greedy_path(const MixSpace& s, const std::vector<std::vector<do
     at[bi] = bf;
     path.push_back(mix_of());
   }
+}
+
+// The path's points nearest to `points` evenly spaced values of x (its ends included).
+std::vector<size_t> spread_along(const std::vector<Mix>& path, int points, const std::function<double(const Mix&)>& x) {
+  std::vector<size_t> picked;
+  const double hi = x(path.front()), lo = x(path.back());
+  for (int k = 0; k < points; ++k) {
+    const double want = points == 1 ? lo : hi + (lo - hi) * k / double(points - 1);
+    size_t best = 0;
+    for (size_t p = 1; p < path.size(); ++p)
+      if (std::abs(x(path[p]) - want) < std::abs(x(path[best]) - want)) best = p;
+    picked.push_back(best);
+  }
+  return picked;
 }
 
 // Pareto rank over (bpw, KL): 0 for the front, 1 for the front of the rest ...
@@ -177,23 +194,33 @@ std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points) {
 MixSearchResult search_mixes(const MixSpace& s, const MixMeasure& measure, const std::vector<MeasuredMix>& seeds, const MixSearchOptions& o) {
   if (s.tensors == 0 || s.formats.empty()) fail_argument("tune needs at least one tensor and one format");
   if (s.source.size() != s.tensors) fail(StatusCode::internal, "the source mix does not name every tensor");
-  if (o.points < 0 || o.generations < 0 || o.population < 0) fail_argument("points, generations and population cannot be negative");
+  if (o.points < 0 || o.time_points < 0 || o.generations < 0 || o.population < 0)
+    fail_argument("points, time points, generations and population cannot be negative");
   const double t0 = now_s();
   MixSearchResult r;
   Archive archive{s, measure, r.points, {}};
   for (const MeasuredMix& m : seeds)
     if (archive.seen.insert(mix_key(m.mix)).second) r.points.push_back(m);
   r.sensitivity = sensitivities(s, measure, o);
-  r.path = greedy_path(s, r.sensitivity);
+  r.path = greedy_path(s, r.sensitivity, [&](size_t i, uint32_t t) { return double(s.bytes(i, t)); });
   // Step 3: the path's points nearest to evenly spaced bits per weight (its ends included).
-  const double hi = mix_bpw(s, r.path.front()), lo = mix_bpw(s, r.path.back());
-  for (int k = 0; k < o.points; ++k) {
-    const double want = o.points == 1 ? lo : hi + (lo - hi) * k / double(o.points - 1);
-    size_t best = 0;
-    for (size_t p = 1; p < r.path.size(); ++p)
-      if (std::abs(mix_bpw(s, r.path[p]) - want) < std::abs(mix_bpw(s, r.path[best]) - want)) best = p;
-    archive.add(r.path[best], "greedy " + std::to_string(best));
-    if (o.progress) o.progress("greedy path", k + 1, o.points);
+  int done = 0;
+  for (size_t p : spread_along(r.path, o.points, [&](const Mix& m) { return mix_bpw(s, m); })) {
+    archive.add(r.path[p], "greedy " + std::to_string(p));
+    if (o.progress) o.progress("greedy path", ++done, o.points);
+  }
+  if (s.ms && o.time_points > 0) {  // the same by predicted decode time
+    r.time_path = greedy_path(s, r.sensitivity, s.ms);
+    auto mix_ms = [&](const Mix& m) {
+      double t = 0;
+      for (size_t i = 0; i < m.size(); ++i) t += s.ms(i, m[i]);
+      return t;
+    };
+    done = 0;
+    for (size_t p : spread_along(r.time_path, o.time_points, mix_ms)) {
+      archive.add(r.time_path[p], "greedy-ms " + std::to_string(p));
+      if (o.progress) o.progress("greedy path by time", ++done, o.time_points);
+    }
   }
   for (double bits : o.target_bpw) {
     // The path loses bits at every step: the first point within is the widest.

@@ -6,6 +6,9 @@
 //   2. a greedy path from every tensor in the widest format down to every
 //      tensor in the narrowest, each step the move that saves the most
 //      bytes per unit of predicted KL (sensitivities taken as additive);
+//      with a cost model (MixSpace::ms), a second path whose every step
+//      saves the most predicted decode time per unit of KL (a smaller
+//      format that is no faster is no step on it);
 //   3. points spread along that path by bits per weight, measured;
 //   4. an evolutionary multi-objective search (bits per weight, measured
 //      KL) seeded with the measured points: tournament on Pareto rank,
@@ -30,6 +33,9 @@ struct MixSpace {
   Mix source;                     // the unquantized model (sensitivity's background)
   // Whether a tensor may take a format (GPTQ choices: layer matrices only); null: every one.
   std::function<bool(size_t tensor, uint32_t type)> allowed;
+  // A tensor's predicted share of one decoded token's time in a format
+  // (the cost model); null: no greedy path by time.
+  std::function<double(size_t tensor, uint32_t type)> ms;
   bool allows(size_t tensor, uint32_t type) const { return !allowed || allowed(tensor, type); }
 };
 
@@ -44,6 +50,7 @@ using MixMeasure = std::function<MixQuality(const Mix& mix)>;
 
 struct MixSearchOptions {
   int points = 8;          // measured points along the greedy path
+  int time_points = 0;     // measured points along a second greedy path by time saved per KL (needs MixSpace::ms)
   std::vector<double> target_bpw;  // also the path's point with the most bits within each (anchors' sizes)
   int generations = 8;     // evolutionary rounds (0: none)
   int population = 16;     // children per round
@@ -56,6 +63,7 @@ struct MixSearchResult {
   std::vector<std::vector<double>> sensitivity;  // [tensor][format]: KL with only it in that format (NaN: not allowed)
   std::vector<MeasuredMix> points;               // every measured mix, in the order measured
   std::vector<Mix> path;                         // the greedy path (predicted only), widest first
+  std::vector<Mix> time_path;                    // the greedy path by time (with time_points), slowest first
   int generations_run = 0;
   bool stopped_by_budget = false;
 };

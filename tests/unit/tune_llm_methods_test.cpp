@@ -63,6 +63,42 @@ TEST(MixSearch, AFormatATensorMayNotTakeIsNeverGivenIt) {
   EXPECT_EQ(size_t(calls), 11 + r.points.size());
 }
 
+// The greedy path by time (MixSpace::ms): format 101 is smaller than 100
+// but no faster, 102 faster than both but larger than 101. The byte path
+// takes 101 and never 102; the time path skips 101 (it saves no time) and
+// ends at 102; its points are measured and labelled; without a cost model
+// or time points there is no such path.
+TEST(MixSearch, TheTimePathTakesTheMovesThatSaveTime) {
+  quant::MixSpace s;
+  s.tensors = 2;
+  s.formats = {100, 101, 102};
+  s.bytes = [](size_t, uint32_t t) -> uint64_t { return t == 100 ? 8 : t == 101 ? 4 : t == 102 ? 6 : 16; };
+  s.weights = 2;
+  s.source = {99, 99};
+  const quant::MixMeasure measure = [](const quant::Mix& m) {
+    double kl = 0;
+    for (uint32_t t : m) kl += t == 100 ? 0.001 : t == 101 ? 0.01 : t == 102 ? 0.02 : 0;
+    return quant::MixQuality{kl, 1 + kl, 1};
+  };
+  quant::MixSearchOptions o;
+  o.points = 3, o.time_points = 3, o.generations = 0;
+  const quant::MixSearchResult plain = quant::search_mixes(s, measure, {}, o);
+  EXPECT_TRUE(plain.time_path.empty()) << "no cost model: no time path";
+  s.ms = [](size_t, uint32_t t) { return t == 102 ? 0.5 : 1.0; };
+  const quant::MixSearchResult r = quant::search_mixes(s, measure, {}, o);
+  for (const quant::Mix& m : r.path) EXPECT_TRUE(m[0] != 102 && m[1] != 102);
+  EXPECT_EQ(r.path.back(), (quant::Mix{101, 101}));
+  ASSERT_FALSE(r.time_path.empty());
+  EXPECT_EQ(r.time_path.front(), (quant::Mix{100, 100}));
+  EXPECT_EQ(r.time_path.back(), (quant::Mix{102, 102}));
+  for (const quant::Mix& m : r.time_path) EXPECT_TRUE(m[0] != 101 && m[1] != 101);
+  bool measured_end = false;
+  for (const quant::MeasuredMix& p : r.points) measured_end |= p.label.rfind("greedy-ms", 0) == 0 && p.mix == quant::Mix{102, 102};
+  EXPECT_TRUE(measured_end);
+  o.time_points = 0;
+  EXPECT_TRUE(quant::search_mixes(s, measure, {}, o).time_path.empty());
+}
+
 namespace {
 
 // stories260K tuned over q4_0 rounded both ways and f16, KV f16 and q8.
@@ -233,6 +269,7 @@ TEST(TuneLlm, TheCostModelPredictsEverySearchedPointAndIsCheckedOnTheTimedOnes) 
   o.formats = "f16,q8_0,q4_0";
   o.max_timed = 6;
   const LlmTuneResult r = take(tune_llm_model(run.base, run.dir + "/cost.gguf", run.text, o));
+  EXPECT_EQ(r.time_path_mixes, 0) << "no time points asked for";
   for (const LlmTunePoint& p : r.searched) EXPECT_GT(p.predicted_ms, 0) << p.label;
   double residual = 0;
   size_t uniform = 0, search = 0;
@@ -262,6 +299,25 @@ TEST(TuneLlm, TheCostModelPredictsEverySearchedPointAndIsCheckedOnTheTimedOnes) 
     if (p.origin == "search") err.push_back(std::abs(p.predicted_ms - p.decode_ms) / p.decode_ms);
   std::sort(err.begin(), err.end());
   EXPECT_DOUBLE_EQ(r.cost_model_error, err[err.size() / 2]);
+}
+
+// The greedy path by time reads the cost model's per-tensor times during
+// the search (which moves save time depends on this CPU: the path may be
+// its start alone), and its points are measured as the others.
+TEST(TuneLlm, TheTimePathRunsOnTheCostModel) {
+  NEED_STORIES();
+  GptqRun run;
+  LlmTuneOptions o = run.options();
+  o.methods = "rtn", o.kv_types = {"f16"};
+  o.formats = "q8_0,q4_0";
+  o.time_points = 4, o.generations = 0, o.max_timed = 2;
+  const LlmTuneResult r = take(tune_llm_model(run.base, run.dir + "/time.gguf", run.text, o));
+  EXPECT_GE(r.time_path_mixes, 1);
+  for (const LlmTunePoint& p : r.searched) {
+    if (p.label.rfind("greedy-ms", 0) == 0) {
+      EXPECT_GT(p.kl, 0) << p.label;
+    }
+  }
 }
 
 TEST(TuneLlm, EnergyOfShortDecodesIsTheEstimate) {
