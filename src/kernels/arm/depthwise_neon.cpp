@@ -71,44 +71,62 @@ void store_block(float* d, float32x4_t v, int64_t count) {
   std::memcpy(d, tail, sizeof(float) * size_t(count));
 }
 
+// NB blocks of outputs from column ow, the last one possibly past out_w
+// (its lanes read the scratch row's zero padding and are not stored).
+template <int NB>
+void store_blocks(float* d, int64_t ow, int64_t out_w, const float32x4_t v[NB]) {
+  for (int b = 0; b < NB; ++b) store_block(d + ow + b * kLanes, v[b], std::min(kLanes, out_w - ow - b * kLanes));
+}
+
+// A row's blocks go NB at a time and the rest together (a lone block is one
+// add chain waiting on its previous add every tap): the AVX-512 kernel's plan.
 template <int KW, int S>
 int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, float bias, float* dst) {
   constexpr int R = kGroupRows, NB = 3;
   if (p.stride_h != 1 || p.dil_h != 1) return 0;
+  const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
   int64_t oh0 = 0;
   for (; oh0 + R <= p.out_h; oh0 += R) {
-    int64_t ow = 0;
-    for (; ow + NB * kLanes <= p.out_w; ow += NB * kLanes) {
+    int64_t blk = 0;
+    for (; blk + NB <= blocks; blk += NB) {
       float32x4_t acc[R][NB];
-      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, bias, oh0, ow, acc);
-      for (int o = 0; o < R; ++o)
-        for (int b = 0; b < NB; ++b) vst1q_f32(dst + (oh0 + o) * p.out_w + ow + b * kLanes, acc[o][b]);
+      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store_blocks<NB>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
     }
-    for (; ow < p.out_w; ow += kLanes) {
+    if (blocks - blk == 2) {
+      float32x4_t acc[R][2];
+      sum_row_group<KW, S, R, 2>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store_blocks<2>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
+    } else if (blocks - blk == 1) {
       float32x4_t acc[R][1];
-      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, bias, oh0, ow, acc);
-      for (int o = 0; o < R; ++o) store_block(dst + (oh0 + o) * p.out_w + ow, acc[o][0], std::min(kLanes, p.out_w - ow));
+      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store_blocks<1>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
     }
   }
   return oh0;
 }
 
+template <int KW, int S, int NB>
+void row_chunk(const ConvParams& p, const float* top, int64_t pw, const float* k, float bias, int64_t oh, int64_t ow, float* d) {
+  float32x4_t v[NB];
+  sum_blocks<KW, S, NB>(p, top, pw, k, bias, oh, ow, v);
+  store_blocks<NB>(d, ow, p.out_w, v);
+}
+
 template <int KW, int S>
 void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, float bias, float* dst) {
   constexpr int kWide = 4;
+  const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
   for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, bias, dst); oh < p.out_h; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
     float* d = dst + oh * p.out_w;
-    int64_t ow = 0;
-    for (; ow + kWide * kLanes <= p.out_w; ow += kWide * kLanes) {
-      float32x4_t v[kWide];
-      sum_blocks<KW, S, kWide>(p, top, pw, k, bias, oh, ow, v);
-      for (int b = 0; b < kWide; ++b) vst1q_f32(d + ow + b * kLanes, v[b]);
-    }
-    for (; ow < p.out_w; ow += kLanes) {
-      float32x4_t v[1];
-      sum_blocks<KW, S, 1>(p, top, pw, k, bias, oh, ow, v);
-      store_block(d + ow, v[0], std::min(kLanes, p.out_w - ow));
+    int64_t blk = 0;
+    for (; blk + kWide <= blocks; blk += kWide) row_chunk<KW, S, kWide>(p, top, pw, k, bias, oh, blk * kLanes, d);
+    switch (blocks - blk) {
+      case 3: row_chunk<KW, S, 3>(p, top, pw, k, bias, oh, blk * kLanes, d); break;
+      case 2: row_chunk<KW, S, 2>(p, top, pw, k, bias, oh, blk * kLanes, d); break;
+      case 1: row_chunk<KW, S, 1>(p, top, pw, k, bias, oh, blk * kLanes, d); break;
+      default: break;
     }
   }
 }
