@@ -48,6 +48,30 @@ void fill_depthwise_scratch_rows(const ConvParams& p, RowOf row_of, float* scrat
   }
 }
 
+namespace depthwise_detail {
+template <int N, class Chunk>
+void rest_chunk(int64_t left, int64_t first, Chunk& chunk) {
+  if constexpr (N > 0) {
+    if (left == N) return chunk.template operator()<N>(first);
+    rest_chunk<N - 1>(left, first, chunk);
+  }
+}
+}  // namespace depthwise_detail
+
+// A row of `blocks` vector blocks in chunks, as the plane kernels sum them:
+// chunk.template operator()<Wide>(first block) while Wide blocks are left,
+// then the rest (1 to Wide - 1 blocks) as one chunk. A lone trailing block
+// would be one chain of adds, each waiting on the previous one every tap.
+// A chunk's last block may reach past the row's end: the scratch rows are
+// padded to whole blocks (depthwise_phase_width), and the kernels store
+// only the lanes inside the row.
+template <int Wide, class Chunk>
+void for_each_block_chunk(int64_t blocks, Chunk&& chunk) {
+  int64_t first = 0;
+  for (; first + Wide <= blocks; first += Wide) chunk.template operator()<Wide>(first);
+  depthwise_detail::rest_chunk<Wide - 1>(blocks - first, first, chunk);
+}
+
 // Every scratch row, from a float plane.
 template <class CopyEven>
 void fill_depthwise_scratch(const ConvParams& p, const float* src, float* scratch, int64_t pw, bool border_rows, CopyEven copy_even) {

@@ -78,39 +78,21 @@ void store_blocks(float* d, int64_t ow, int64_t out_w, const float32x4_t v[NB]) 
   for (int b = 0; b < NB; ++b) store_block(d + ow + b * kLanes, v[b], std::min(kLanes, out_w - ow - b * kLanes));
 }
 
-// A row's blocks go NB at a time and the rest together (a lone block is one
-// add chain waiting on its previous add every tap): the AVX-512 kernel's plan.
+// A row's blocks go NB (row groups) or kWide (one row) at a time and the
+// rest together: the AVX-512 kernel's plan (for_each_block_chunk).
 template <int KW, int S>
 int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, const float* k, float bias, float* dst) {
   constexpr int R = kGroupRows, NB = 3;
   if (p.stride_h != 1 || p.dil_h != 1) return 0;
   const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
   int64_t oh0 = 0;
-  for (; oh0 + R <= p.out_h; oh0 += R) {
-    int64_t blk = 0;
-    for (; blk + NB <= blocks; blk += NB) {
-      float32x4_t acc[R][NB];
-      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
-      for (int o = 0; o < R; ++o) store_blocks<NB>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
-    }
-    if (blocks - blk == 2) {
-      float32x4_t acc[R][2];
-      sum_row_group<KW, S, R, 2>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
-      for (int o = 0; o < R; ++o) store_blocks<2>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
-    } else if (blocks - blk == 1) {
-      float32x4_t acc[R][1];
-      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
-      for (int o = 0; o < R; ++o) store_blocks<1>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
-    }
-  }
+  for (; oh0 + R <= p.out_h; oh0 += R)
+    for_each_block_chunk<NB>(blocks, [&]<int N>(int64_t blk) {
+      float32x4_t acc[R][N];
+      sum_row_group<KW, S, R, N>(p, scratch, pw, k, bias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store_blocks<N>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
+    });
   return oh0;
-}
-
-template <int KW, int S, int NB>
-void row_chunk(const ConvParams& p, const float* top, int64_t pw, const float* k, float bias, int64_t oh, int64_t ow, float* d) {
-  float32x4_t v[NB];
-  sum_blocks<KW, S, NB>(p, top, pw, k, bias, oh, ow, v);
-  store_blocks<NB>(d, ow, p.out_w, v);
 }
 
 template <int KW, int S>
@@ -119,15 +101,11 @@ void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float
   const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
   for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, bias, dst); oh < p.out_h; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
-    float* d = dst + oh * p.out_w;
-    int64_t blk = 0;
-    for (; blk + kWide <= blocks; blk += kWide) row_chunk<KW, S, kWide>(p, top, pw, k, bias, oh, blk * kLanes, d);
-    switch (blocks - blk) {
-      case 3: row_chunk<KW, S, 3>(p, top, pw, k, bias, oh, blk * kLanes, d); break;
-      case 2: row_chunk<KW, S, 2>(p, top, pw, k, bias, oh, blk * kLanes, d); break;
-      case 1: row_chunk<KW, S, 1>(p, top, pw, k, bias, oh, blk * kLanes, d); break;
-      default: break;
-    }
+    for_each_block_chunk<kWide>(blocks, [&]<int N>(int64_t blk) {
+      float32x4_t v[N];
+      sum_blocks<KW, S, N>(p, top, pw, k, bias, oh, blk * kLanes, v);
+      store_blocks<N>(dst + oh * p.out_w, blk * kLanes, p.out_w, v);
+    });
   }
 }
 

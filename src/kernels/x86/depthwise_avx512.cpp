@@ -92,6 +92,12 @@ void store_block(float* d, __m512 v, int64_t count) {
   _mm512_mask_storeu_ps(d, __mmask16((1u << count) - 1u), v);
 }
 
+// N blocks of a row from column ow, the lanes past out_w not stored.
+template <int N>
+void store_blocks(float* row, int64_t ow, int64_t out_w, const __m512 v[N]) {
+  for (int b = 0; b < N; ++b) store_block(row + ow + b * kLanes, v[b], std::min(kLanes, out_w - ow - b * kLanes));
+}
+
 // Output rows [oh_begin, oh_end) in groups of R (row stride and dilation
 // 1); returns the first row left for the one-row path.
 template <int KW, int S>
@@ -99,68 +105,30 @@ int64_t sum_row_groups(const ConvParams& p, const float* scratch, int64_t pw, co
                        int64_t oh_end) {
   constexpr int R = kGroupRows, NB = 3;
   if (p.stride_h != 1 || p.dil_h != 1) return oh_begin;
-  // Blocks of a row's tail are summed NB (or 2) at a time like the others,
-  // the last one partly past out_w: the scratch row is zero-padded to whole
-  // blocks (depthwise_phase_width), so those lanes read padding and are not
-  // stored. One block alone has only R add chains, each waiting on its
-  // previous add every tap (PP-OCR's 40- and 80-wide 5x5 maps ran mostly so).
   const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
-  auto store = [&](int64_t oh0, int64_t ow, const __m512* row_acc, int nb) {
-    for (int b = 0; b < nb; ++b) store_block(dst + oh0 * p.out_w + ow + b * kLanes, row_acc[b], std::min(kLanes, p.out_w - ow - b * kLanes));
-  };
   int64_t oh0 = oh_begin;
-  for (; oh0 + R <= oh_end; oh0 += R) {
-    int64_t blk = 0;
-    for (; blk + NB <= blocks; blk += NB) {
-      __m512 acc[R][NB];
-      sum_row_group<KW, S, R, NB>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
-      for (int o = 0; o < R; ++o) store(oh0 + o, blk * kLanes, acc[o], NB);
-    }
-    if (blocks - blk == 2) {
-      __m512 acc[R][2];
-      sum_row_group<KW, S, R, 2>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
-      for (int o = 0; o < R; ++o) store(oh0 + o, blk * kLanes, acc[o], 2);
-    } else if (blocks - blk == 1) {
-      __m512 acc[R][1];
-      sum_row_group<KW, S, R, 1>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
-      for (int o = 0; o < R; ++o) store(oh0 + o, blk * kLanes, acc[o], 1);
-    }
-  }
+  for (; oh0 + R <= oh_end; oh0 += R)
+    for_each_block_chunk<NB>(blocks, [&]<int N>(int64_t blk) {
+      __m512 acc[R][N];
+      sum_row_group<KW, S, R, N>(p, scratch, pw, k, vbias, oh0, blk * kLanes, acc);
+      for (int o = 0; o < R; ++o) store_blocks<N>(dst + (oh0 + o) * p.out_w, blk * kLanes, p.out_w, acc[o]);
+    });
   return oh0;
 }
 
 // Output rows [oh_begin, oh_end) from the zero-bordered scratch plane (pw
 // floats per row); KW > 0 fixes the kernel width at compile time (0: p.kw
-// at run time).
-// NB blocks of output row oh from column ow, the last one possibly past
-// out_w (its lanes read the scratch row's zero padding and are not stored).
-template <int KW, int S, int NB>
-void row_chunk(const ConvParams& p, const float* top, int64_t pw, const float* k, __m512 vbias, int64_t oh, int64_t ow, float* d) {
-  __m512 v[NB];
-  sum_blocks<KW, S, NB>(p, top, pw, k, vbias, oh, ow, v);
-  for (int b = 0; b < NB; ++b) store_block(d + ow + b * kLanes, v[b], std::min(kLanes, p.out_w - ow - b * kLanes));
-}
-
+// at run time). A row's blocks go six at a time, the rest together.
 template <int KW, int S>
 void sum_rows(const ConvParams& p, const float* scratch, int64_t pw, const float* k, __m512 vbias, float* dst, int64_t oh_begin, int64_t oh_end) {
-  constexpr int kWide = 6;
-  // A row's blocks go kWide at a time and the rest (1 to 5) together: a
-  // lone block is one add chain waiting on its previous add every tap
-  // (stride-2 rows of 80 columns ran three of their five blocks so).
   const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
   for (int64_t oh = sum_row_groups<KW, S>(p, scratch, pw, k, vbias, dst, oh_begin, oh_end); oh < oh_end; ++oh) {
     const float* top = scratch + oh * p.stride_h * S * pw;
-    float* d = dst + oh * p.out_w;
-    int64_t blk = 0;
-    for (; blk + kWide <= blocks; blk += kWide) row_chunk<KW, S, kWide>(p, top, pw, k, vbias, oh, blk * kLanes, d);
-    switch (blocks - blk) {
-      case 5: row_chunk<KW, S, 5>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
-      case 4: row_chunk<KW, S, 4>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
-      case 3: row_chunk<KW, S, 3>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
-      case 2: row_chunk<KW, S, 2>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
-      case 1: row_chunk<KW, S, 1>(p, top, pw, k, vbias, oh, blk * kLanes, d); break;
-      default: break;
-    }
+    for_each_block_chunk<6>(blocks, [&]<int N>(int64_t blk) {
+      __m512 v[N];
+      sum_blocks<KW, S, N>(p, top, pw, k, vbias, oh, blk * kLanes, v);
+      store_blocks<N>(dst + oh * p.out_w, blk * kLanes, p.out_w, v);
+    });
   }
 }
 
