@@ -8,6 +8,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/k_quant_codes.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "quant/ggml_block_rules.h"
@@ -59,56 +60,101 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, int64_t 
   return inv;
 }
 
-// The block rules of the output type, GGML Q4_0 / Q4_1 / Q8_0 or one of
-// pareto's group formats: a block's parameters from its weights, the code of
-// a weight, what a reader decodes, and the block's bytes.
+// A block's parameters: GroupParams for Q4_0 / Q4_1 / Q8_0 and the group
+// formats; for a K-quant the super-block as the reference quantizer wrote it
+// (its header is kept, its codes replaced) and each sub-block's grid.
+struct BlockParams {
+  kernels::GroupParams g;
+  std::string block;   // K-quants: the reference super-block's bytes
+  float d[16] = {}, m[16] = {};
+};
+
+// The block rules of the output type, GGML Q4_0 / Q4_1 / Q8_0, a K-quant
+// or one of pareto's group formats: a block's parameters from its weights,
+// the code of a weight, what a reader decodes, and the block's bytes.
 struct BlockRounder {
   uint32_t type = 0;
   bool ggml = true;   // Q4_0 / Q8_0: ggml_block_rules.h
   bool q4_1 = false;  // ggml's Q4_1: [min, max] in 15 steps, f16 d and min (as a group format with a float zero)
+  bool k_quant = false;  // Q2_K .. Q6_K: kernels/k_quant_codes.h
+  kernels::KQuantGrid grid;
   kernels::GroupFormat f;
   int64_t bs = 32;
 
   explicit BlockRounder(uint32_t t) : type(t) {
     q4_1 = t == uint32_t(kernels::GgmlType::q4_1);
-    ggml = !kernels::is_group_type(t) && !q4_1;
-    if (!ggml) {
+    k_quant = kernels::is_k_quant(t);
+    ggml = !kernels::is_group_type(t) && !q4_1 && !k_quant;
+    if (k_quant) {
+      grid = kernels::k_quant_grid(t);
+      bs = kernels::ggml_type_traits(t).block_size;
+    } else if (!ggml) {
       f = q4_1 ? kernels::GroupFormat{4, 32, true} : kernels::group_format(t);
       bs = f.group;
     }
   }
-  kernels::GroupParams params(const float* w, int64_t count) const {
+  BlockParams params(const float* w, int64_t count) const {
+    BlockParams p;
+    if (k_quant) {  // the header ggml's rounding picks for these weights (count == bs)
+      p.block.assign(block_bytes_(), '\0');
+      kernels::quantize_row_ref(type, w, p.block.data(), count);
+      kernels::k_quant_sub_params(type, reinterpret_cast<const uint8_t*>(p.block.data()), p.d, p.m);
+      return p;
+    }
     if (q4_1) {
       float lo = w[0], hi = w[0];
       for (int64_t i = 1; i < count; ++i) lo = std::min(lo, w[i]), hi = std::max(hi, w[i]);
       const float d = f16_rounded((hi - lo) / 15), m = f16_rounded(lo);
-      return kernels::GroupParams{d ? d : 1.f, -m / (d ? d : 1.f)};
+      p.g = kernels::GroupParams{d ? d : 1.f, -m / (d ? d : 1.f)};
+    } else if (!ggml) {
+      p.g = kernels::stored_group_params(f, kernels::group_params(w, count, f.bits, f.asym));
+    } else {
+      const float d = ggml_block_scale(type, w);
+      // scale: the f16 value readers use; zero carries ggml's inverse of the unrounded d.
+      p.g = kernels::GroupParams{f16_rounded(d), d ? 1.f / d : 0.f};
     }
-    if (!ggml) return kernels::stored_group_params(f, kernels::group_params(w, count, f.bits, f.asym));
-    const float d = ggml_block_scale(type, w);
-    // scale: the f16 value readers use; zero carries ggml's inverse of the unrounded d.
-    return kernels::GroupParams{f16_rounded(d), d ? 1.f / d : 0.f};
+    return p;
   }
-  int code(float v, const kernels::GroupParams& p) const { return ggml ? ggml_code(type, v, p.zero) : kernels::group_code(v, p, f.bits); }
-  float value(int q, const kernels::GroupParams& p) const { return ggml ? ggml_value(type, q, p.scale) : p.scale * (float(q) - p.zero); }
-  void write(const kernels::GroupParams& p, const int* codes, int64_t count, uint8_t* out) const {
+  // The code of v at position `at` of its block.
+  int code(float v, const BlockParams& p, int64_t at) const {
+    if (k_quant) {
+      const int64_t j = at / grid.sub;
+      return p.d[j] ? kernels::k_quant_code(grid, v, p.d[j], p.m[j]) : grid.shift;  // d = 0: every code reads -m
+    }
+    return ggml ? ggml_code(type, v, p.g.zero) : kernels::group_code(v, p.g, f.bits);
+  }
+  float value(int q, const BlockParams& p, int64_t at) const {
+    if (k_quant) return kernels::k_quant_value(grid, q, p.d[at / grid.sub], p.m[at / grid.sub]);
+    return ggml ? ggml_value(type, q, p.g.scale) : p.g.scale * (float(q) - p.g.zero);
+  }
+  void write(const BlockParams& p, const int* codes, int64_t count, uint8_t* out) const {
+    if (k_quant) {
+      uint8_t stored[256];
+      for (int64_t j = 0; j < count; ++j) stored[j] = uint8_t(codes[j]);
+      std::memcpy(out, p.block.data(), p.block.size());
+      kernels::k_quant_pack_codes(type, stored, out);
+      return;
+    }
     if (q4_1) {
-      const uint16_t d = float_to_half(p.scale), m = float_to_half(-p.zero * p.scale);
+      const uint16_t d = float_to_half(p.g.scale), m = float_to_half(-p.g.zero * p.g.scale);
       std::memcpy(out, &d, 2);
       std::memcpy(out + 2, &m, 2);
       for (int j = 0; j < 16; ++j) out[4 + j] = uint8_t(codes[j] | (codes[j + 16] << 4));
       return;
     }
-    if (ggml) write_ggml_block(type, p.scale, codes, out);
-    else kernels::write_group_block(f, p, codes, count, out);
+    if (ggml) write_ggml_block(type, p.g.scale, codes, out);
+    else kernels::write_group_block(f, p.g, codes, count, out);
   }
-  size_t block_bytes_() const { return ggml || q4_1 ? kernels::ggml_row_size(type, 32) : kernels::group_block_bytes(f); }
+  size_t block_bytes_() const {
+    return ggml || q4_1 || k_quant ? kernels::ggml_type_traits(type).type_size : kernels::group_block_bytes(f);
+  }
 };
 
 }  // namespace
 
 bool gptq_writes(uint32_t type) {
-  return kernels::is_group_type(type) || is_q4_0(type) || type == uint32_t(kernels::GgmlType::q4_1) || type == uint32_t(kernels::GgmlType::q8_0);
+  return kernels::is_group_type(type) || is_q4_0(type) || type == uint32_t(kernels::GgmlType::q4_1) ||
+         type == uint32_t(kernels::GgmlType::q8_0) || kernels::is_k_quant(type);
 }
 
 GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOptions& o) {
@@ -168,8 +214,10 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
 
 GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t cols, const GptqFactor& f, uint32_t type, const GptqOptions& o) {
   const bool group = kernels::is_group_type(type);
-  if (!gptq_writes(type)) fail_unsupported("GPTQ writes q4_0, q4_1, q8_0 or pareto's group formats");
-  if (!group && cols % 32) fail_argument("GPTQ to GGML types needs rows that are a multiple of 32 long");
+  if (!gptq_writes(type)) fail_unsupported("GPTQ writes q4_0, q4_1, q8_0, the K-quants or pareto's group formats");
+  if (!group && cols % kernels::ggml_type_traits(type).block_size)
+    fail_argument("GPTQ to " + std::string(kernels::ggml_type_traits(type).name) + " needs rows that are a multiple of " +
+                  std::to_string(kernels::ggml_type_traits(type).block_size) + " long");
   if (f.cols != cols || f.act_order != o.act_order || f.first_damping != o.damping)
     fail(StatusCode::internal, "a GPTQ factor of other inputs, another column order or another damping");
   const BlockRounder rounder(type);
@@ -187,7 +235,7 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
   // With act-order, block parameters are fixed up front from the weights as
   // given ("static groups"), since a block's columns are no longer
   // quantized together.
-  std::vector<kernels::GroupParams> fixed;
+  std::vector<BlockParams> fixed;
   if (o.act_order) {
     fixed.resize(size_t(rows * nblocks));
     for (int64_t r = 0; r < rows; ++r)
@@ -201,11 +249,14 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
     for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, res.bytes.data() + size_t(r) * row_bytes, cols);
     return res;
   }
-  const int64_t lazy = std::max<int64_t>(32, o.block / 32 * 32);
+  // Columns per lazy batch: whole blocks, or a divisor of a block (a K-quant's
+  // 256), so a block's parameters are taken after every earlier column's error reached it.
+  int64_t lazy = std::max<int64_t>(32, o.block / 32 * 32);
+  if (lazy % rounder.bs && rounder.bs % lazy) lazy = std::max<int64_t>(1, lazy / rounder.bs) * rounder.bs;
   parallel_for(rows, [&](int64_t r0, int64_t r1) {
     std::vector<float> wp(static_cast<size_t>(cols));
     std::vector<int> codes(static_cast<size_t>(cols));
-    std::vector<kernels::GroupParams> params(static_cast<size_t>(nblocks));
+    std::vector<BlockParams> params(static_cast<size_t>(nblocks));
     std::vector<double> err(static_cast<size_t>(lazy));
     for (int64_t r = r0; r < r1; ++r) {
       const float* wr = w.data() + r * cols;
@@ -217,9 +268,9 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
           const int64_t c = perm[size_t(i)], b = c / rounder.bs;
           // In natural order a block's parameters come from the error-updated weights when it is reached.
           if (!o.act_order && c % rounder.bs == 0) params[size_t(b)] = rounder.params(wp.data() + i, std::min(rounder.bs, cols - c));
-          const int q = rounder.code(wp[size_t(i)], params[size_t(b)]);
+          const int q = rounder.code(wp[size_t(i)], params[size_t(b)], c % rounder.bs);
           codes[size_t(c)] = q;
-          const double e = (double(wp[size_t(i)]) - rounder.value(q, params[size_t(b)])) / u[size_t(i * cols + i)];
+          const double e = (double(wp[size_t(i)]) - rounder.value(q, params[size_t(b)], c % rounder.bs)) / u[size_t(i * cols + i)];
           err[size_t(i - i1)] = e;
           for (int64_t k = i + 1; k < i2; ++k) wp[size_t(k)] -= float(e * u[size_t(i * cols + k)]);
         }

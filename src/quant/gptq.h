@@ -2,9 +2,12 @@
 // column's rounding error spread over the columns not yet quantized through
 // the inverse Hessian of the layer's calibration inputs (H = X^T X), so the
 // layer's outputs on those inputs move as little as possible. Writes GGML
-// blocks directly (Q4_0 / Q8_0 or pareto's group formats): each block's scale
-// is taken from the error-updated weights when the block is reached, or, with
-// act-order, fixed before the columns are visited by decreasing importance.
+// blocks directly (Q4_0 / Q4_1 / Q8_0, the K-quants or pareto's group
+// formats): each block's scale is taken from the error-updated weights when
+// the block is reached, or, with act-order, fixed before the columns are
+// visited by decreasing importance. A K-quant's super-block (256 weights)
+// takes its header (d, dmin, sub-block scales) from ggml's own rounding of
+// the updated weights; GPTQ then picks every code on those grids.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -27,7 +30,7 @@ struct GptqOptions {
   bool act_order = false;  // columns by decreasing diag(H), block parameters fixed up front
 };
 
-// The types gptq_quantize writes: q4_0, q4_1, q8_0 and pareto's group types.
+// The types gptq_quantize writes: q4_0, q4_1, q8_0, q2_k .. q6_k and pareto's group types.
 bool gptq_writes(uint32_t type);
 
 // What GPTQ derives from a layer's calibration inputs alone, whatever the
@@ -47,8 +50,9 @@ struct GptqFactor {
 };
 GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOptions& options = {});
 
-// w: [rows, cols] row-major; x: calibration inputs [tokens, cols]. type: q4_0 /
-// q8_0 (cols % 32 == 0) or a pareto group type (any cols, tail group).
+// w: [rows, cols] row-major; x: calibration inputs [tokens, cols]. type: a
+// GGML type (cols a multiple of its block: 32, or 256 for K-quants) or a
+// pareto group type (any cols, tail group).
 GptqResult gptq_quantize(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& x, uint32_t type,
                          const GptqOptions& options = {});
 // The same from the inputs' factor (made with the same options; another

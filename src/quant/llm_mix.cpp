@@ -96,7 +96,7 @@ uint32_t choice_by_name(const std::string& name) {
   const size_t plus = name.rfind("+gptq");
   if (plus == std::string::npos || plus + 5 != name.size()) return type_by_name(name);
   const uint32_t type = type_by_name(name.substr(0, plus));
-  if (!gptq_writes(type)) fail_argument("GPTQ does not write " + name.substr(0, plus) + " (it writes q4_0, q4_1, q8_0 and pareto's group types)");
+  if (!gptq_writes(type)) fail_argument("GPTQ does not write " + name.substr(0, plus) + " (it writes q4_0, q4_1, q8_0, q2_k .. q6_k and pareto's group types)");
   return type | kGptqMethod;
 }
 

@@ -46,10 +46,10 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
 float qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux, float rmin, float rdelta,
                   int nstep, bool use_mad);
 
-// Q4_K / Q5_K: the 8 sub-blocks' scales and mins packed in 6 bits each into
-// y[4..16), d and dmin (f16) into y[0..4), then every code in [0, nmax]
+// Q4_K / Q5_K (type): the 8 sub-blocks' scales and mins packed in 6 bits
+// each into y[4..16), d and dmin (f16) into y[0..4), then every code
 // rounded again against the scales as stored.
-void k_scales_and_codes(const float* x, const float* scales, const float* mins, float max_scale, float max_min, int nmax, uint8_t* y, uint8_t* L);
+void k_scales_and_codes(const float* x, const float* scales, const float* mins, float max_scale, float max_min, uint32_t type, uint8_t* y, uint8_t* L);
 
 // One block each, in ggml's layouts: Q5_0 (22 bytes), Q5_1 (24), Q5_K (176), Q6_K (210).
 void q5_0_block(const float* x, uint8_t* y);

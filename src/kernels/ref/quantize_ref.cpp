@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "kernels/k_quant_codes.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
 #include "kernels/ref/ggml_quant_common.h"
@@ -182,12 +183,6 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
   return sumlx / suml2;
 }
 
-// 2-bit codes: 4 per byte, element j + 32 k of each 128 in bits 2k.
-void pack_2bit(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < QK_K; j += 128)
-    for (int l = 0; l < 32; ++l) qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
-}
-
 // Q3_K: hmask[32] qs[64] scales[12] d
 void q3_k_block(const float* x, uint8_t* y) {
   int8_t L[QK_K];
@@ -201,8 +196,6 @@ void q3_k_block(const float* x, uint8_t* y) {
       max_scale = scales[j];
     }
   }
-  uint8_t* hmask = y;
-  uint8_t* qs = y + 32;
   uint8_t* sc = y + 96;
   std::memset(sc, 0, 12);
   if (max_scale) {
@@ -218,22 +211,10 @@ void q3_k_block(const float* x, uint8_t* y) {
   } else {
     put_f16(y + 108, 0.f);
   }
-  const float dh = get_f16(y + 108);
-  for (int j = 0; j < QK_K / 16; ++j) {
-    int s6 = j < 8 ? sc[j] & 0xF : sc[j - 8] >> 4;
-    s6 = (s6 | (((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-    const float d = dh * float(s6);
-    if (!d) continue;
-    for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-4, std::min(3, nearest_int(x[16 * j + ii] / d))) + 4);
-  }
-  // The high bit of code j goes to bit j / 32 of hmask[j % 32].
-  std::memset(hmask, 0, 32);
-  uint8_t low[QK_K];
-  for (int j = 0; j < QK_K; ++j) {
-    if (L[j] > 3) hmask[j % 32] = uint8_t(hmask[j % 32] | (1 << (j / 32)));
-    low[j] = uint8_t(L[j] > 3 ? L[j] - 4 : L[j]);
-  }
-  pack_2bit(low, qs);
+  // Codes (0 .. 7, stored as make_q3_quants left them) again against the scales as stored.
+  uint8_t* codes = reinterpret_cast<uint8_t*>(L);
+  k_quant_recode(uint32_t(GgmlType::q3_k), x, y, codes);
+  k_quant_pack_codes(uint32_t(GgmlType::q3_k), codes, y);
 }
 
 // Q2_K: scales[16] (4-bit scale | 4-bit min) qs[64] d dmin
@@ -264,13 +245,8 @@ void q2_k_block(const float* x, uint8_t* y) {
   } else {
     put_f16(y + 82, 0.f);
   }
-  for (int j = 0; j < QK_K / 16; ++j) {
-    const float d = get_f16(y + 80) * float(sc[j] & 0xF);
-    if (!d) continue;
-    const float dm = get_f16(y + 82) * float(sc[j] >> 4);
-    for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = uint8_t(std::max(0, std::min(3, nearest_int((x[16 * j + ii] + dm) / d))));
-  }
-  pack_2bit(L, y + 16);
+  k_quant_recode(uint32_t(GgmlType::q2_k), x, y, L);
+  k_quant_pack_codes(uint32_t(GgmlType::q2_k), L, y);
 }
 
 // Q4_K: d dmin scales[12] qs[128]
@@ -287,17 +263,13 @@ void q4_k_block(const float* x, uint8_t* y) {
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
-  k_scales_and_codes(x, scales, mins, max_scale, max_min, 15, y, L);
-  uint8_t* q = y + 16;
-  for (int j = 0; j < QK_K; j += 64) {
-    for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
-    q += 32;
-  }
+  k_scales_and_codes(x, scales, mins, max_scale, max_min, uint32_t(GgmlType::q4_k), y, L);
+  k_quant_pack_codes(uint32_t(GgmlType::q4_k), L, y);
 }
 
 }  // namespace
 
-void ggml_ref::k_scales_and_codes(const float* x, const float* scales, const float* mins, float max_scale, float max_min, int nmax, uint8_t* y,
+void ggml_ref::k_scales_and_codes(const float* x, const float* scales, const float* mins, float max_scale, float max_min, uint32_t type, uint8_t* y,
                                   uint8_t* L) {
   uint8_t* sc = y + 4;
   std::memset(sc, 0, 12);
@@ -317,14 +289,7 @@ void ggml_ref::k_scales_and_codes(const float* x, const float* scales, const flo
   put_f16(y, max_scale / 63.f);
   put_f16(y + 2, max_min / 63.f);
   // Codes again against the scales as stored (6 bits, f16), as ggml does.
-  for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t s, m;
-    get_scale_min_k4(j, sc, &s, &m);
-    const float d = get_f16(y) * s;
-    if (!d) continue;
-    const float dm = get_f16(y + 2) * m;
-    for (int ii = 0; ii < 32; ++ii) L[32 * j + ii] = uint8_t(std::max(0, std::min(nmax, nearest_int((x[32 * j + ii] + dm) / d))));
-  }
+  k_quant_recode(type, x, y, L);
 }
 
 float ggml_ref::qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux, float rmin,

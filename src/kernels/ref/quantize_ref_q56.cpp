@@ -6,6 +6,8 @@
 #include <cfloat>
 #include <cmath>
 
+#include "kernels/k_quant_codes.h"
+#include "kernels/quant_formats.h"
 #include "kernels/ref/ggml_quant_common.h"
 
 namespace pareto::kernels::ggml_ref {
@@ -121,30 +123,8 @@ void q5_k_block(const float* x, uint8_t* y) {
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
-  k_scales_and_codes(x, scales, mins, max_scale, max_min, 31, y, L);
-  // Each 64 values: the first 32 in low nibbles, the next 32 in high
-  // nibbles; their fifth bits in qh[0..31], two bits per 64 values.
-  uint8_t* qh = y + 16;
-  uint8_t* ql = y + 48;
-  std::memset(qh, 0, QK_K / 8);
-  uint8_t m1 = 1, m2 = 2;
-  for (int n = 0; n < QK_K; n += 64) {
-    for (int j = 0; j < 32; ++j) {
-      int l1 = L[n + j], l2 = L[n + j + 32];
-      if (l1 > 15) {
-        l1 -= 16;
-        qh[j] = uint8_t(qh[j] | m1);
-      }
-      if (l2 > 15) {
-        l2 -= 16;
-        qh[j] = uint8_t(qh[j] | m2);
-      }
-      ql[j] = uint8_t(l1 | (l2 << 4));
-    }
-    m1 = uint8_t(m1 << 2);
-    m2 = uint8_t(m2 << 2);
-    ql += 32;
-  }
+  k_scales_and_codes(x, scales, mins, max_scale, max_min, uint32_t(GgmlType::q5_k), y, L);
+  k_quant_pack_codes(uint32_t(GgmlType::q5_k), L, y);
 }
 
 // Q6_K: ql[128] qh[64] scales[16] (int8) d (f16); 16 sub-blocks of 16,
@@ -161,8 +141,6 @@ void q6_k_block(const float* x, uint8_t* y) {
       max_scale = scales[ib];
     }
   }
-  uint8_t* ql = y;
-  uint8_t* qh = y + 128;
   auto* sc = reinterpret_cast<int8_t*>(y + 192);
   if (max_abs_scale < 1e-15f) {
     std::memset(y, 0, 210);
@@ -171,21 +149,10 @@ void q6_k_block(const float* x, uint8_t* y) {
   const float iscale = -128.f / max_scale;
   put_f16(y + 208, 1 / iscale);
   for (int ib = 0; ib < QK_K / 16; ++ib) sc[ib] = int8_t(std::min(127, nearest_int(iscale * scales[ib])));
-  for (int j = 0; j < QK_K / 16; ++j) {
-    const float d = get_f16(y + 208) * sc[j];
-    if (!d) continue;
-    for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-32, std::min(31, nearest_int(x[16 * j + ii] / d))) + 32);
-  }
-  for (int j = 0; j < QK_K; j += 128) {
-    for (int l = 0; l < 32; ++l) {
-      const uint8_t q1 = L[j + l + 0] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-      ql[l + 0] = uint8_t(q1 | (q3 << 4));
-      ql[l + 32] = uint8_t(q2 | (q4 << 4));
-      qh[l] = uint8_t((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-    }
-    ql += 64;
-    qh += 32;
-  }
+  // Codes (stored + 32, as qx_quants left them) again against the scales as stored.
+  uint8_t* codes = reinterpret_cast<uint8_t*>(L);
+  k_quant_recode(uint32_t(GgmlType::q6_k), x, y, codes);
+  k_quant_pack_codes(uint32_t(GgmlType::q6_k), codes, y);
 }
 
 }  // namespace pareto::kernels::ggml_ref
