@@ -17,6 +17,7 @@
 #include "kernels/k_quant_codes.h"
 #include "kernels/quant_formats.h"
 #include "quant/gptq.h"
+#include "quant/llm_mix.h"
 
 using namespace pareto;
 
@@ -127,4 +128,8 @@ TEST(GptqKQuant, RowsOfPartSuperBlocksAreRefused) {
   }
   EXPECT_TRUE(quant::gptq_writes(uint32_t(kernels::GgmlType::q6_k)));
   EXPECT_FALSE(quant::gptq_writes(uint32_t(kernels::GgmlType::q5_0)));
+  // tune's names of a choice: a K-quant by GPTQ is one, q5_0 by GPTQ is not.
+  EXPECT_EQ(quant::choice_by_name("q4_k+gptq"), uint32_t(kernels::GgmlType::q4_k) | quant::kGptqMethod);
+  EXPECT_EQ(quant::type_name(quant::choice_by_name("q2_k+gptq")), "q2_k+gptq");
+  EXPECT_ANY_THROW(quant::choice_by_name("q5_0+gptq"));
 }
