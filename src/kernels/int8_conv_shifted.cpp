@@ -66,17 +66,21 @@ struct Padded {
   int64_t image_bytes() const { return c4 * plane_bytes(); }
 };
 
-// Channel quad cq of one image into its padded plane; the border (and the
-// padded channels) hold the zero point, which the correction makes 0.
-void fill_plane(const ConvParams& p, const Padded& d, const uint8_t* image, int64_t cq, uint8_t flip, uint8_t pad, uint8_t* plane) {
+// Padded rows [pr0, pr1) of channel quad cq of one image, into `rows`
+// (row pr0 first); the border (and the padded channels) hold the zero
+// point, which the correction makes 0.
+void fill_rows(const ConvParams& p, const Padded& d, const uint8_t* image, int64_t cq, uint8_t flip, uint8_t pad, int64_t pr0, int64_t pr1,
+               uint8_t* rows) {
   const int64_t row_bytes = d.wp * 4;
-  const int64_t top = std::min(p.pad_top, d.hp), rows_in = std::clamp<int64_t>(d.hp - p.pad_top, 0, p.h);
   const int64_t left = std::min(p.pad_left, d.wp), cols_in = std::clamp<int64_t>(d.wp - p.pad_left, 0, p.w);
-  std::memset(plane, pad, size_t(top * row_bytes));
-  std::memset(plane + (top + rows_in) * row_bytes, pad, size_t((d.hp - top - rows_in) * row_bytes));
   const uint8_t* r[4];
-  for (int64_t ih = 0; ih < rows_in; ++ih) {
-    uint8_t* row = plane + (top + ih) * row_bytes;
+  for (int64_t pr = pr0; pr < pr1; ++pr) {
+    uint8_t* row = rows + (pr - pr0) * row_bytes;
+    const int64_t ih = pr - p.pad_top;
+    if (ih < 0 || ih >= p.h || cols_in <= 0) {
+      std::memset(row, pad, size_t(row_bytes));
+      continue;
+    }
     std::memset(row, pad, size_t(left * 4));
     for (int b = 0; b < 4; ++b) {
       const int64_t c = cq * 4 + b;
@@ -97,36 +101,44 @@ void int8_detail::conv2d_shifted(const Int8ConvParams& p, const void* x, const I
   // The last pixel tile of a block reads up to 15 pixels past the block,
   // and garbage columns read past their plane: slack at the end.
   const int64_t slack = 64 * 4 + 64;
-  thread_local std::vector<uint8_t> padded;
-  padded.resize(size_t(g.n * d.image_bytes() + slack));
-  std::memset(padded.data() + g.n * d.image_bytes(), pad, size_t(slack));
-  const uint8_t* xs = static_cast<const uint8_t*>(x);
-  uint8_t* pd = padded.data();
-  parallel_for_dynamic(g.n * d.c4, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t)
-      fill_plane(g, d, xs + t / d.c4 * g.c_in * g.h * g.w, t % d.c4, flip, pad, pd + t / d.c4 * d.image_bytes() + t % d.c4 * d.plane_bytes());
-  });
   const int64_t taps = g.kh * g.kw, quads = d.c4 * taps;
-  std::vector<int64_t> off(static_cast<size_t>(quads));
-  for (int64_t cq = 0; cq < d.c4; ++cq)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) off[size_t(cq * taps + i * g.kw + j)] = cq * d.plane_bytes() + (i * g.dil_h * d.wp + j * g.dil_w) * 4;
   // Blocks of whole output rows: about 512 pixels, the int32 tile within
   // 128 KiB, and enough blocks for every thread.
   int64_t rows = std::clamp<int64_t>(512 / d.wp, 1, g.out_h);
   rows = std::max<int64_t>(1, std::min(rows, (int64_t(32) << 10) / std::max<int64_t>(1, g.c_out * d.wp)));
   if (num_threads() > 1) rows = std::max<int64_t>(1, std::min(rows, g.n * g.out_h / (4 * num_threads())));
   const int64_t blocks = (g.out_h + rows - 1) / rows, plane = g.out_h * g.out_w;
-  parallel_for_dynamic(g.n * blocks, [&](int64_t begin, int64_t end) {
+  const uint8_t* xs = static_cast<const uint8_t*>(x);
+  // Each thread pads only the input rows its own blocks read (a band of
+  // output rows and the kernel's halo) into its own buffer: no thread reads
+  // rows another one wrote, which on this kind of machine moved the whole
+  // padded image between the cores' caches and kept 2 threads near 1.2x.
+  parallel_for(g.n * blocks, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t> band;
     thread_local std::vector<int32_t> acc;
+    thread_local std::vector<int64_t> off;
     acc.resize(size_t(g.c_out * rows * d.wp));
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t n = t / blocks, oh0 = t % blocks * rows, count = std::min(rows, g.out_h - oh0);
-      const int64_t pixels = (count - 1) * d.wp + g.out_w, ld = rows * d.wp;
-      int8_gemm_offsets(w.shifted.data(), w.shifted_k4, g.c_out, quads, pd + n * d.image_bytes() + oh0 * d.wp * 4, off.data(), pixels,
-                        acc.data(), ld);
-      for (int64_t r = 0; r < count; ++r)
-        store_tile(p, w, 0, g.c_out, acc.data() + r * d.wp, ld, nullptr, g.out_w, (n * g.c_out * g.out_h + oh0 + r) * g.out_w, plane, y);
+    off.resize(size_t(quads));
+    for (int64_t t0 = begin; t0 < end;) {
+      const int64_t n = t0 / blocks, t1 = std::min(end, (n + 1) * blocks);
+      const int64_t oh_a = t0 % blocks * rows, oh_b = std::min(g.out_h, ((t1 - 1) % blocks + 1) * rows);
+      const Padded b{oh_b - oh_a + g.dil_h * (g.kh - 1), d.wp, d.c4};  // padded rows [oh_a, oh_a + b.hp)
+      band.resize(size_t(b.image_bytes() + slack));
+      std::memset(band.data() + b.image_bytes(), pad, size_t(slack));
+      for (int64_t cq = 0; cq < d.c4; ++cq)
+        fill_rows(g, d, xs + n * g.c_in * g.h * g.w, cq, flip, pad, oh_a, oh_a + b.hp, band.data() + cq * b.plane_bytes());
+      for (int64_t cq = 0; cq < d.c4; ++cq)
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) off[size_t(cq * taps + i * g.kw + j)] = cq * b.plane_bytes() + (i * g.dil_h * d.wp + j * g.dil_w) * 4;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t oh0 = t % blocks * rows, count = std::min(rows, g.out_h - oh0);
+        const int64_t pixels = (count - 1) * d.wp + g.out_w, ld = rows * d.wp;
+        int8_gemm_offsets(w.shifted.data(), w.shifted_k4, g.c_out, quads, band.data() + (oh0 - oh_a) * d.wp * 4, off.data(), pixels,
+                          acc.data(), ld);
+        for (int64_t r = 0; r < count; ++r)
+          store_tile(p, w, 0, g.c_out, acc.data() + r * d.wp, ld, nullptr, g.out_w, (n * g.c_out * g.out_h + oh0 + r) * g.out_w, plane, y);
+      }
+      t0 = t1;
     }
   });
 }

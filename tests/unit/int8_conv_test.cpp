@@ -203,6 +203,7 @@ void check_against_direct_twin(bool expect_shifted) {
       {1, 4, 9, 45, 8, 5, 5, 1, 1, 1, 2, 2, 3, 1, 5, 4},      // 5x5 dilation 2, asymmetric pads
       {1, 24, 3, 80, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // long rows (blocks of one row at 2 threads)
       {1, 6, 8, 40, 10, 3, 5, 1, 1, 1, 2, 1, 2, 2, 1, 3},     // 3x5 kernel, dilation (2, 1), uneven pads
+      {3, 5, 7, 21, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // batch 3: a thread's band of rows starts inside an image (2 threads)
   };
   int64_t shifted_runs = 0;
   for (int threads : {1, 2}) {
@@ -277,10 +278,10 @@ void check_against_direct_twin(bool expect_shifted) {
           }
         }
   }
-  // With VNNI and no tile GEMM: the six stride-1 one-group cases, the 2
+  // With VNNI and no tile GEMM: the seven stride-1 one-group cases, the 2
   // signednesses with int8 weights (uint8 weights carry a zero point once
   // shifted to signed), 4 output modes, no weight zero points, 2 thread counts.
-  EXPECT_EQ(shifted_runs, expect_shifted ? 6 * 2 * 4 * 2 : 0);
+  EXPECT_EQ(shifted_runs, expect_shifted ? 7 * 2 * 4 * 2 : 0);
   set_num_threads(1);
 }
 

@@ -87,9 +87,11 @@ struct Compared {
 // Opens plain and optimized sessions, runs both on the same random input,
 // and checks the outputs agree.
 // rel = abs = 0: the two must agree bit for bit.
-Compared compile_and_compare(const std::string& path, const std::string& input, const Shape& shape, float rel = 1e-5f, float abs = 1e-6f) {
+Compared compile_and_compare(const std::string& path, const std::string& input, const Shape& shape, float rel = 1e-5f, float abs = 1e-6f,
+                             int threads = 1) {
   Compared c;
   SessionOptions plain, opt;
+  plain.threads = opt.threads = threads;
   opt.optimize = true;
   opt.shapes[input] = shape;
   auto a = Session::open(path, plain);
@@ -241,6 +243,24 @@ TEST(Passes, GatedAndUpsampledAddsBecomeFusedAdds) {
   EXPECT_EQ(count(c.before, "Resize"), 1);
   EXPECT_EQ(count(c.after, "FusedAdd"), 2);
   EXPECT_EQ(count(c.after, "Resize") + count(c.after, "Add") + count(c.after, "Mul"), 0);
+}
+
+// Large enough maps for FusedAdd and FusedConcat to cut every plane into
+// one band of rows per thread (2 threads): 70 rows under a 2x2 upsample put
+// the band edge (row 35) between the two output rows of one source row, and
+// the 1x3-widened input's rows are cut as well. Bit for bit the unfused graph.
+TEST(Passes, FusedAddAndConcatCutInBandsOfRowsOnTwoThreads) {
+  Builder b;
+  const std::string a = b.conv("x", 8, 8, 3);                // [1, 8, 70, 66]
+  const std::string low = b.conv("x", 8, 8, 3, 1, true, 2);  // [1, 8, 35, 33]
+  const std::string gated = b.op("Add", {a, b.op("Mul", {a, se_gate(b, a, 8)})});
+  const std::string sum = b.op("Relu", {b.op("Add", {gated, resize(b, low, 2, 2)})});
+  const std::string thin = b.op("MaxPool", {sum}, {pb::attr_ints("kernel_shape", {1, 3}), pb::attr_ints("strides", {1, 3})});  // [1, 8, 70, 22]
+  const std::string cat = b.op("Concat", {resize(b, low, 2, 2), sum, resize(b, thin, 1, 3)}, {pb::attr_int("axis", 1)});
+  const std::string y = b.conv(cat, 24, 4, 3);
+  auto c = compile_and_compare(b.write("x", {1, 8, 70, 66}, y), "x", {1, 8, 70, 66}, 0.f, 0.f, 2);
+  EXPECT_EQ(count(c.after, "FusedAdd"), 1);
+  EXPECT_EQ(count(c.after, "FusedConcat"), 1);
 }
 
 // Factors 3 x 1 under half_pixel + round_prefer_floor, the upsampled

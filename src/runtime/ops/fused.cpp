@@ -128,34 +128,32 @@ void run_fused_add(OpContext& ctx) {
     ctx.invalid("gate " + shape_to_string(gate->shape()) + " is not one value per channel of " + shape_to_string(a.shape()));
   const RoundedOutput q = rounded_output(ctx);
   Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, a.shape());
-  const int64_t bw = w / f[1], bh = h / f[0];
-  parallel_for(n * c, [&](int64_t begin, int64_t end) {
-    std::vector<float> row(size_t(f[1] > 1 ? w : 0)), plane_buf;
+  const int64_t bw = w / f[1];
+  // Bands of rows of every plane per thread, as the convolutions around it split their pixels.
+  parallel_plane_bands(n * c, h, w, [&](int64_t plane, int64_t r0, int64_t r1) {
+    thread_local std::vector<float> row, plane_buf;
+    row.resize(size_t(f[1] > 1 ? w : 0));
     PlaneSink sink{q, y, plane_buf};
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const float* ap = a.data<float>() + plane * h * w;
-      const int64_t at = plane * h * w;
-      float* yp = sink.plane(at, h * w);
-      const float* g = gate ? gate->data<float>() + (gate->dim(0) == 1 ? plane % c : plane) : nullptr;
-      if (!b) {
-        gated_add_row(ap, nullptr, g, yp, h * w);
-        sink.finish(at, h * w);
-        continue;
-      }
-      const float* bp = b->data<float>() + plane * bh * bw;
-      for (int64_t i = 0; i < bh; ++i) {
-        const float* up = bp + i * bw;
-        if (f[1] > 1) {  // the source row widened once, shared by the fh output rows it feeds
-          widen_row(up, bw, f[1], row.data());
-          up = row.data();
-        }
-        for (int64_t r = 0; r < f[0]; ++r) {
-          const int64_t off = (i * f[0] + r) * w;
-          gated_add_row(ap + off, up, g, yp + off, w);
-        }
-      }
-      sink.finish(at, h * w);
+    const int64_t at = (plane * h + r0) * w, count = (r1 - r0) * w;
+    const float* ap = a.data<float>() + at;
+    float* yp = sink.plane(at, count);
+    const float* g = gate ? gate->data<float>() + (gate->dim(0) == 1 ? plane % c : plane) : nullptr;
+    if (!b) {
+      gated_add_row(ap, nullptr, g, yp, count);
+      sink.finish(at, count);
+      return;
     }
+    const float* bp = b->data<float>() + plane * (h / f[0]) * bw;
+    for (int64_t r = r0; r < r1;) {  // each source row widened once for the output rows it feeds
+      const int64_t i = r / f[0], last = std::min(r1, (i + 1) * f[0]);
+      const float* up = bp + i * bw;
+      if (f[1] > 1) {
+        widen_row(up, bw, f[1], row.data());
+        up = row.data();
+      }
+      for (; r < last; ++r) gated_add_row(ap + (r - r0) * w, up, g, yp + (r - r0) * w, w);
+    }
+    sink.finish(at, count);
   });
 }
 
@@ -198,25 +196,27 @@ void run_fused_concat(OpContext& ctx) {
   const RoundedOutput q = rounded_output(ctx);
   Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, shape);
   const int64_t n = shape[0], c = shape[1], h = shape[2], w = shape[3];
-  parallel_for(n * c, [&](int64_t begin, int64_t end) {
-    std::vector<float> plane_buf;
+  // Bands of rows of every plane per thread, as the convolutions around it split their pixels.
+  parallel_plane_bands(n * c, h, w, [&](int64_t plane, int64_t r0, int64_t r1) {
+    thread_local std::vector<float> plane_buf;
     PlaneSink sink{q, y, plane_buf};
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t image = plane / c, ch = plane % c;
-      size_t k = 0;
-      while (k + 1 < parts.size() && ch >= parts[k + 1].first) ++k;
-      const ConcatPart& p = parts[k];
-      const int64_t sh = h / p.fh, sw = w / p.fw;
-      const float* src = p.data + (image * p.channels + (ch - p.first)) * sh * sw;
-      float* dst = sink.plane(plane * h * w, h * w);
-      for (int64_t i = 0; i < sh; ++i, src += sw) {
-        float* first = dst + i * p.fh * w;
-        if (p.fw > 1) widen_row(src, sw, p.fw, first);
-        else std::copy(src, src + sw, first);
-        for (int64_t r = 1; r < p.fh; ++r) std::copy(first, first + w, first + r * w);
-      }
-      sink.finish(plane * h * w, h * w);
+    const int64_t image = plane / c, ch = plane % c;
+    size_t k = 0;
+    while (k + 1 < parts.size() && ch >= parts[k + 1].first) ++k;
+    const ConcatPart& p = parts[k];
+    const int64_t sh = h / p.fh, sw = w / p.fw;
+    const float* src = p.data + (image * p.channels + (ch - p.first)) * sh * sw;
+    const int64_t at = (plane * h + r0) * w, count = (r1 - r0) * w;
+    float* dst = sink.plane(at, count);
+    for (int64_t r = r0; r < r1;) {  // each source row widened once, then copied to the other rows it feeds
+      const int64_t i = r / p.fh, last = std::min(r1, (i + 1) * p.fh);
+      const float* s = src + i * sw;
+      float* first = dst + (r - r0) * w;
+      if (p.fw > 1) widen_row(s, sw, p.fw, first);
+      else std::copy(s, s + sw, first);
+      for (++r; r < last; ++r) std::copy(first, first + w, dst + (r - r0) * w);
     }
+    sink.finish(at, count);
   });
 }
 
