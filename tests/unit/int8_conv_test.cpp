@@ -237,6 +237,14 @@ void check_against_direct_twin(bool expect_shifted) {
           p.out.y_signed = x_signed;
           p.out.bias_f32 = bias_f.data();
           p.out.act.act.kind = ActKind::relu;
+          if (rounded) {  // the fused rounding's activations (AVX-512: in registers), tanh through the passes
+            const size_t pick = size_t(&c - cases + signs) % 5;
+            const ActKind kinds[] = {ActKind::relu, ActKind::hard_swish, ActKind::hard_sigmoid, ActKind::clip, ActKind::tanh};
+            p.out.act.act.kind = kinds[pick];
+            p.out.act.act.alpha = kinds[pick] == ActKind::clip ? -1.f : 0.2f;
+            p.out.act.act.beta = kinds[pick] == ActKind::clip ? 40.f : 0.5f;
+            if (kinds[pick] == ActKind::clip) p.out.act.act.scale = 2.f, p.out.act.act.shift = 0.25f, p.out.act.act.floor = 1.5f;
+          }
           p.out.quant.scale = 0.37f;  // about the relu output's step: values across the uint8 range and saturating
           p.out.quant.zero = 3;
           // A residual on the float outputs (odd signs: it moves values across relu's edge).
