@@ -91,7 +91,7 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   const int64_t bands = std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
   parallel_for(bands * planes, [&](int64_t begin, int64_t end) {
     float* scratch = thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
-    int64_t rounded_at = -1;  // the input plane rounded last (a channel multiplier reads it again)
+    int64_t rounded_at = -1, rounded_band = -1;  // the input rows rounded last (a channel multiplier reads them again)
     for (int64_t task = begin; task < end; ++task) {
       const int64_t band = task / planes, nc = task % planes;
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
@@ -104,10 +104,15 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
         src.row = thread_scratch<float, 6>(size_t(p.w));
         if (qi.data) {
           src.q = qi.data + in_at;
-        } else {  // float input on the uint8 grid: the plane rounded once (all of it: a band's rows are the kernel's reach)
+        } else {  // float input on the uint8 grid: the input rows this band reads, rounded once
           uint8_t* rounded = thread_scratch<uint8_t, 0>(size_t(p.h * p.w));
-          if (rounded_at != in_at) quantize_u8(x + in_at, p.h * p.w, qi.scale, qi.zero, rounded);
+          if (rounded_at != in_at || rounded_band != band) {
+            const int64_t ih0 = std::clamp<int64_t>(oh_begin * p.stride_h - p.pad_top, 0, p.h);
+            const int64_t ih1 = std::clamp<int64_t>((oh_end - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1, ih0, p.h);
+            quantize_u8(x + in_at + ih0 * p.w, (ih1 - ih0) * p.w, qi.scale, qi.zero, rounded + ih0 * p.w);
+          }
           rounded_at = in_at;
+          rounded_band = band;
           src.q = rounded;
         }
       } else {

@@ -1,7 +1,9 @@
 // The shifted int8 convolution (int8_conv.h): stride 1, one group, a kernel
 // larger than 1x1. The input is padded and its channels interleaved in
-// quads once per call; each k-quad (channel quad, tap) of the GEMM is then
-// the same padded input seen at another offset, so no im2col panel is built.
+// quads, each thread the band of rows its output rows read (the kernel's
+// halo rows in both neighbours' bands); each k-quad (channel quad, tap) of
+// the GEMM is then the same padded input seen at another offset, so no
+// im2col panel is built.
 #include <algorithm>
 #include <cstring>
 

@@ -29,7 +29,7 @@ KQuantGrid k_quant_grid(uint32_t type);
 void k_quant_sub_params(uint32_t type, const uint8_t* block, float* d, float* m);
 
 // The stored code of x on a sub-block's grid (ggml's rounding: nearest,
-// clamped; d must be nonzero), and what a reader decodes from it.
+// clamped; d must be nonzero; any finite x), and what a reader decodes from it.
 int k_quant_code(const KQuantGrid& g, float x, float d, float m);
 inline float k_quant_value(const KQuantGrid& g, int stored, float d, float m) { return d * float(stored - g.shift) - m; }
 

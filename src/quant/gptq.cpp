@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -60,13 +61,18 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, int64_t 
   return inv;
 }
 
+// A K-quant super-block as the reference quantizer wrote it (its header is
+// kept, its codes replaced) and each sub-block's grid.
+struct KHeader {
+  std::string block;
+  float d[16] = {}, m[16] = {};
+};
 // A block's parameters: GroupParams for Q4_0 / Q4_1 / Q8_0 and the group
-// formats; for a K-quant the super-block as the reference quantizer wrote it
-// (its header is kept, its codes replaced) and each sub-block's grid.
+// formats (16 bytes a block with act-order's table of every block), a
+// K-quant's header only for K-quants.
 struct BlockParams {
   kernels::GroupParams g;
-  std::string block;   // K-quants: the reference super-block's bytes
-  float d[16] = {}, m[16] = {};
+  std::shared_ptr<const KHeader> k;
 };
 
 // The block rules of the output type, GGML Q4_0 / Q4_1 / Q8_0, a K-quant
@@ -96,9 +102,11 @@ struct BlockRounder {
   BlockParams params(const float* w, int64_t count) const {
     BlockParams p;
     if (k_quant) {  // the header ggml's rounding picks for these weights (count == bs)
-      p.block.assign(block_bytes_(), '\0');
-      kernels::quantize_row_ref(type, w, p.block.data(), count);
-      kernels::k_quant_sub_params(type, reinterpret_cast<const uint8_t*>(p.block.data()), p.d, p.m);
+      auto k = std::make_shared<KHeader>();
+      k->block.assign(block_bytes_(), '\0');
+      kernels::quantize_row_ref(type, w, k->block.data(), count);
+      kernels::k_quant_sub_params(type, reinterpret_cast<const uint8_t*>(k->block.data()), k->d, k->m);
+      p.k = std::move(k);
       return p;
     }
     if (q4_1) {
@@ -119,19 +127,20 @@ struct BlockRounder {
   int code(float v, const BlockParams& p, int64_t at) const {
     if (k_quant) {
       const int64_t j = at / grid.sub;
-      return p.d[j] ? kernels::k_quant_code(grid, v, p.d[j], p.m[j]) : grid.shift;  // d = 0: every code reads -m
+      // d = 0: every code reads -m (the reference keeps the codes its search left; the bytes differ, the values not)
+      return p.k->d[j] ? kernels::k_quant_code(grid, v, p.k->d[j], p.k->m[j]) : grid.shift;
     }
     return ggml ? ggml_code(type, v, p.g.zero) : kernels::group_code(v, p.g, f.bits);
   }
   float value(int q, const BlockParams& p, int64_t at) const {
-    if (k_quant) return kernels::k_quant_value(grid, q, p.d[at / grid.sub], p.m[at / grid.sub]);
+    if (k_quant) return kernels::k_quant_value(grid, q, p.k->d[at / grid.sub], p.k->m[at / grid.sub]);
     return ggml ? ggml_value(type, q, p.g.scale) : p.g.scale * (float(q) - p.g.zero);
   }
   void write(const BlockParams& p, const int* codes, int64_t count, uint8_t* out) const {
     if (k_quant) {
       uint8_t stored[256];
       for (int64_t j = 0; j < count; ++j) stored[j] = uint8_t(codes[j]);
-      std::memcpy(out, p.block.data(), p.block.size());
+      std::memcpy(out, p.k->block.data(), p.k->block.size());
       kernels::k_quant_pack_codes(type, stored, out);
       return;
     }
@@ -238,9 +247,11 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
   std::vector<BlockParams> fixed;
   if (o.act_order) {
     fixed.resize(size_t(rows * nblocks));
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t b = 0; b < nblocks; ++b)
-        fixed[size_t(r * nblocks + b)] = rounder.params(w.data() + r * cols + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs));
+    parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t b = 0; b < nblocks; ++b)
+          fixed[size_t(r * nblocks + b)] = rounder.params(w.data() + r * cols + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs));
+    });
   }
   res.damping = f.damping;
   res.bytes.assign(row_bytes * size_t(rows), '\0');

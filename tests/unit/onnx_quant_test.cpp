@@ -562,39 +562,42 @@ TEST(OnnxQuantize, Int8ReadersWithAnotherScaleKeepTheFloatTensor) {
 // their own quantizing gives them, at 1 and 2 threads; a graph output
 // reading the sum too keeps it float.
 TEST(OnnxQuantize, FusedAddAndConcatRoundForTheirInt8Readers) {
-  for (bool float_reader : {false, true}) {
-    Msg g;
-    int k = 0;
-    auto int8_conv = [&](const std::string& x, const std::string& y, int64_t cin) {
-      g.m(1, pb::node("Conv", {x, add_weight(g, k, {5, cin, 3, 3}, 500), add_weight(g, k, {5}, 600)}, {y}, y + "_conv",
-                      {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1}), pb::attr_float("x_scale", 0.031f),
-                       pb::attr_int("x_zero_point", 120), pb::attr_floats("w_scales", std::vector<float>(5, 1.f / 127))}));
-    };
-    g.m(1, pb::node("FusedAdd", {"a", "b", "gate"}, {"s"}, "fadd", {pb::attr_ints("upsample", {2, 2})}).s(7, "pareto"));
-    g.m(1, pb::node("FusedConcat", {"b", "a"}, {"t"}, "fcat", {pb::attr_ints("upsample", {2, 2, 1, 1})}).s(7, "pareto"));
-    int8_conv("s", "y", 4);
-    int8_conv("t", "y2", 8);
-    g.s(2, "fused_readers");
-    g.m(11, pb::value_info("a", 1, {1, 4, 6, 10}));
-    g.m(11, pb::value_info("b", 1, {1, 4, 3, 5}));
-    g.m(11, pb::value_info("gate", 1, {1, 4, 1, 1}));
-    g.m(12, pb::value_info("y", 1, {1, 5, 6, 10}));
-    g.m(12, pb::value_info("y2", 1, {1, 5, 6, 10}));
-    if (float_reader) g.m(12, pb::value_info("s", 1, {1, 4, 6, 10}));
-    const std::string path = pareto::testing::scratch_dir() + "/fused_readers_" + std::to_string(float_reader) + ".onnx";
-    std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
-    const std::map<std::string, Tensor> in = {{"a", Tensor::from_vector<float>(random_floats(240, 81, -3.f, 3.f), {1, 4, 6, 10})},
-                                              {"b", Tensor::from_vector<float>(random_floats(60, 82, -3.f, 3.f), {1, 4, 3, 5})},
-                                              {"gate", Tensor::from_vector<float>(random_floats(4, 83), {1, 4, 1, 1})}};
-    for (int threads : {1, 2}) {
-      const std::string at = "float reader " + std::to_string(float_reader) + ", " + std::to_string(threads) + " threads";
-      FuseRun runs[2];
-      for (int fuse : {0, 1}) {
-        const FuseRun& r = runs[fuse] = run_fused(path, fuse, threads, in);
-        EXPECT_EQ(r.count("FusedAdd -> uint8 for quantized convs"), fuse && !float_reader ? 1 : 0) << at;
-        EXPECT_EQ(r.count("FusedConcat -> uint8 for quantized convs"), fuse ? 1 : 0) << at;
+  // 70 x 120 maps: big enough for two threads to round bands of rows (the band edge between two rows of one upsampled row).
+  for (const int64_t h : {6, 70})
+    for (bool float_reader : {false, true}) {
+      const int64_t w = h == 6 ? 10 : 120;
+      Msg g;
+      int k = 0;
+      auto int8_conv = [&](const std::string& x, const std::string& y, int64_t cin) {
+        g.m(1, pb::node("Conv", {x, add_weight(g, k, {5, cin, 3, 3}, 500), add_weight(g, k, {5}, 600)}, {y}, y + "_conv",
+                        {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1}), pb::attr_float("x_scale", 0.031f),
+                         pb::attr_int("x_zero_point", 120), pb::attr_floats("w_scales", std::vector<float>(5, 1.f / 127))}));
+      };
+      g.m(1, pb::node("FusedAdd", {"a", "b", "gate"}, {"s"}, "fadd", {pb::attr_ints("upsample", {2, 2})}).s(7, "pareto"));
+      g.m(1, pb::node("FusedConcat", {"b", "a"}, {"t"}, "fcat", {pb::attr_ints("upsample", {2, 2, 1, 1})}).s(7, "pareto"));
+      int8_conv("s", "y", 4);
+      int8_conv("t", "y2", 8);
+      g.s(2, "fused_readers");
+      g.m(11, pb::value_info("a", 1, {1, 4, h, w}));
+      g.m(11, pb::value_info("b", 1, {1, 4, h / 2, w / 2}));
+      g.m(11, pb::value_info("gate", 1, {1, 4, 1, 1}));
+      g.m(12, pb::value_info("y", 1, {1, 5, h, w}));
+      g.m(12, pb::value_info("y2", 1, {1, 5, h, w}));
+      if (float_reader) g.m(12, pb::value_info("s", 1, {1, 4, h, w}));
+      const std::string path = pareto::testing::scratch_dir() + "/fused_readers_" + std::to_string(h) + "_" + std::to_string(float_reader) + ".onnx";
+      std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+      const std::map<std::string, Tensor> in = {{"a", Tensor::from_vector<float>(random_floats(size_t(4 * h * w), 81, -3.f, 3.f), {1, 4, h, w})},
+                                                {"b", Tensor::from_vector<float>(random_floats(size_t(h * w), 82, -3.f, 3.f), {1, 4, h / 2, w / 2})},
+                                                {"gate", Tensor::from_vector<float>(random_floats(4, 83), {1, 4, 1, 1})}};
+      for (int threads : {1, 2}) {
+        const std::string at = "h " + std::to_string(h) + ", float reader " + std::to_string(float_reader) + ", " + std::to_string(threads) + " threads";
+        FuseRun runs[2];
+        for (int fuse : {0, 1}) {
+          const FuseRun& r = runs[fuse] = run_fused(path, fuse, threads, in);
+          EXPECT_EQ(r.count("FusedAdd -> uint8 for quantized convs"), fuse && !float_reader ? 1 : 0) << at;
+          EXPECT_EQ(r.count("FusedConcat -> uint8 for quantized convs"), fuse ? 1 : 0) << at;
+        }
+        expect_same_bits(runs[0], runs[1], at);
       }
-      expect_same_bits(runs[0], runs[1], at);
     }
-  }
 }

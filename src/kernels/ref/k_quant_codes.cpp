@@ -116,8 +116,13 @@ void k_quant_sub_params(uint32_t type, const uint8_t* y, float* d, float* m) {
 }
 
 int k_quant_code(const KQuantGrid& g, float x, float d, float m) {
-  const int q = g.has_min ? nearest_int((x + m) / d) : nearest_int(x / d);
-  return std::clamp(q, g.lo, g.hi) + g.shift;
+  float t = g.has_min ? (x + m) / d : x / d;
+  // Clamped before rounding: nearest_int holds for |t| < 2^22 only, and a
+  // quantizer that moved x after the header was made (GPTQ) can go far out;
+  // for the values ggml rounds the result is the same (NaN stays NaN: code 0, as in ggml).
+  if (t < float(g.lo)) t = float(g.lo);
+  else if (t > float(g.hi)) t = float(g.hi);
+  return std::clamp(nearest_int(t), g.lo, g.hi) + g.shift;
 }
 
 void k_quant_pack_codes(uint32_t type, const uint8_t* codes, uint8_t* y) {

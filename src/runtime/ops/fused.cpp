@@ -64,7 +64,7 @@ void gated_add_row(const float* a, const float* up, const float* gate, float* ou
 }
 
 // out_scale / out_zero_point: the output rounded to uint8 as
-// QuantizeLinear would round it, plane by plane while the plane is in cache.
+// QuantizeLinear would round it, a band of a plane's rows at a time while it is in cache.
 // Checked here: the node may come from an artifact file.
 struct RoundedOutput {
   bool on = false;
@@ -83,9 +83,9 @@ RoundedOutput rounded_output(const OpContext& ctx) {
   return q;
 }
 
-// Where the n output values of a plane starting at element `at` are
-// computed: the float output itself, or (rounded output) this thread's
-// plane buffer, rounded into the uint8 output by finish() in one call (a
+// Where the n output values of a band of a plane's rows starting at element
+// `at` are computed: the float output itself, or (rounded output) this
+// thread's buffer, rounded into the uint8 output by finish() in one call (a
 // call per row cost more than the rounding of short rows).
 struct PlaneSink {
   const RoundedOutput& q;
