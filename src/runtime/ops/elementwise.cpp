@@ -24,7 +24,7 @@ void run_unary_float(OpContext& ctx, const Params& p) {
   PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
-    parallel_chunks(n, [&](int64_t b, int64_t e) {
+    parallel_elementwise(x.shape(), n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) dst[i] = F::template apply<scalar_t>(src[i], p);
     });
   });
@@ -38,7 +38,7 @@ void run_unary_numeric(OpContext& ctx, const Params& p) {
   PARETO_DISPATCH_NUMERIC(ctx, x.dtype(), {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
-    parallel_chunks(n, [&](int64_t b, int64_t e) {
+    parallel_elementwise(x.shape(), n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) dst[i] = F::template apply<scalar_t>(src[i], p);
     });
   });
@@ -112,7 +112,7 @@ void sigmoid(OpContext& ctx) {
   float* dst = y.data<float>();
   kernels::Activation act;
   act.kind = kernels::ActKind::sigmoid;
-  parallel_chunks(x.numel(), [&](int64_t begin, int64_t end) {
+  parallel_elementwise(x.shape(), x.numel(), [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; b += 4096) {
       const int64_t e = std::min(end, b + 4096);
       if (dst != src) std::copy(src + b, src + e, dst + b);
@@ -169,7 +169,7 @@ void clip(OpContext& ctx) {
     }
     const scalar_t* s = x.data<scalar_t>();
     scalar_t* d = y.data<scalar_t>();
-    parallel_chunks(n, [&](int64_t b, int64_t e) {
+    parallel_elementwise(x.shape(), n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) d[i] = s[i] < lo ? lo : (s[i] > hi ? hi : s[i]);
     });
   });

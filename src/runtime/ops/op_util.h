@@ -150,6 +150,16 @@ void parallel_plane_bands(int64_t planes, int64_t rows, int64_t row_values, F&& 
   });
 }
 
+// An elementwise loop over a tensor's n values, fn(begin, end): a 4-D
+// (NCHW) tensor in bands of rows (parallel_plane_bands, as the convolutions
+// around it split their pixels), anything else in contiguous chunks.
+template <class F>
+void parallel_elementwise(const Shape& shape, int64_t n, F&& fn) {
+  if (shape.size() != 4 || n < (int64_t(1) << 15) || num_threads() <= 1) return parallel_chunks(n, fn);
+  const int64_t h = shape[2], w = shape[3];
+  parallel_plane_bands(shape[0] * shape[1], h, w, [&](int64_t plane, int64_t r0, int64_t r1) { fn((plane * h + r0) * w, (plane * h + r1) * w); });
+}
+
 // Input i as a list of ints (shape/axes/pads tensors).
 std::vector<int64_t> input_ints(const OpContext& ctx, size_t i);
 
