@@ -16,6 +16,7 @@
 #include "quant/evaluate.h"
 #include "quant/gptq.h"
 #include "quant/importance.h"
+#include "quant/llama_mixes.h"
 #include "quant/quantize_gguf.h"
 #include "quant/smoothquant.h"
 
@@ -27,6 +28,7 @@ constexpr std::pair<QuantMethod, const char*> kMethodNames[] = {
     {QuantMethod::rtn, "rtn"}, {QuantMethod::awq, "awq"}, {QuantMethod::gptq, "gptq"}, {QuantMethod::smoothquant, "smoothquant"}};
 
 uint32_t weight_type(const QuantizeOptions& o) {
+  if (const quant::LlamaMix mix = quant::llama_mix_by_name(o.type); mix != quant::LlamaMix::none) return quant::llama_mix_base_type(mix);
   if (!o.type.empty()) return quant::type_by_name(o.type);
   if (o.bits < 2 || o.bits > 8) fail_argument("bits must be 2..8, got " + std::to_string(o.bits));
   if (o.group < 0) fail_argument("group must be positive, got " + std::to_string(o.group));
@@ -49,6 +51,11 @@ void run_rtn(const std::string& in, const std::string& out, uint32_t type, const
   quant::QuantizeOptions q;
   q.type = type;
   q.keep = o.keep;
+  std::vector<std::string> mix_notes;
+  if (const quant::LlamaMix mix = quant::llama_mix_by_name(o.type); mix != quant::LlamaMix::none) {
+    q.tensor_types = quant::llama_mix_tensor_types(in, mix, &mix_notes);
+    q.file_type = quant::llama_mix_file_type(mix);
+  }
   if (!o.importance_file.empty()) q.importance = quant::load_importance(o.importance_file);
   if (o.progress)
     q.progress = [&](int k, int n, const std::string& name, double secs) { o.progress({"tensor", k, n, name, secs}); };
@@ -57,6 +64,7 @@ void run_rtn(const std::string& in, const std::string& out, uint32_t type, const
   rep.bytes_in = r.bytes_in, rep.bytes_out = r.bytes_out;
   rep.seconds = r.seconds;
   rep.notes = r.notes;
+  rep.notes.insert(rep.notes.end(), mix_notes.begin(), mix_notes.end());
 }
 
 void run_calibrated(const std::string& in, const std::string& out, uint32_t type, const QuantizeOptions& o, QuantizeReport& rep) {
@@ -69,6 +77,12 @@ void run_calibrated(const std::string& in, const std::string& out, uint32_t type
   a.calib_random = o.calib_random;
   a.act_order = o.act_order;
   a.quantize = !o.fold_only;
+  std::vector<std::string> mix_notes;
+  if (const quant::LlamaMix mix = quant::llama_mix_by_name(o.type); mix != quant::LlamaMix::none) {
+    // AWQ and SmoothQuant search their scales for one type: a mix of types is GPTQ's or rounding's.
+    if (o.method != QuantMethod::gptq) fail_argument("llama.cpp's mix " + o.type + " is for --method rtn or gptq");
+    a.tensor_types = quant::llama_mix_tensor_types(in, mix, &mix_notes);
+  }
   if (o.progress) a.progress = [&](int k, int n, double secs) { o.progress({"layer", k, n, "", secs}); };
   quant::CalibratedReport r;
   switch (o.method) {
@@ -82,6 +96,7 @@ void run_calibrated(const std::string& in, const std::string& out, uint32_t type
   rep.calibration_seconds = r.calibration_seconds;
   rep.ratio = r.ratio;
   rep.notes = r.notes;
+  rep.notes.insert(rep.notes.end(), mix_notes.begin(), mix_notes.end());
   rep.seconds = r.seconds;
 }
 
@@ -104,7 +119,8 @@ Result<QuantizeReport> quantize_model(const std::string& in, const std::string& 
     QuantizeReport rep;
     rep.method = o.method;
     const uint32_t type = weight_type(o);
-    rep.type = kernels::ggml_type_traits(type).name;
+    const bool mix = quant::llama_mix_by_name(o.type) != quant::LlamaMix::none;
+    rep.type = mix ? o.type : std::string(kernels::ggml_type_traits(type).name);
     // llama2.c checkpoints are exported to GGUF first; the export goes away afterwards.
     std::string input = in;
     if (!is_gguf(in)) {

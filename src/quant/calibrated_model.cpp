@@ -186,13 +186,20 @@ const Matrix* layer_matrix(const CalibratedLayer& y, const std::string& part) {
 
 }  // namespace
 
+uint32_t calibrated_type(const CalibratedOptions& o, const std::string& name) {
+  const auto it = o.tensor_types.find(name);
+  return it != o.tensor_types.end() ? it->second : o.type;
+}
+
 void write_calibrated(const CalibratedModel& m, const CalibratedOptions& o, const std::string& out) {
   const int64_t L = int64_t(m.layers.size());
   gguf::Writer w;
   for (const auto& [key, value] : m.file->kv) w.set_value(key, value);
-  auto tensor_type = [&](int64_t cols) { return o.quantize ? storage_type(o.type, cols) : uint32_t(kernels::GgmlType::f32); };
+  auto tensor_type = [&](const std::string& name, int64_t cols) {
+    return o.quantize ? storage_type(calibrated_type(o, name), cols) : uint32_t(kernels::GgmlType::f32);
+  };
   auto emit = [&](const std::string& name, const std::vector<int64_t>& ne, const float* data, int64_t rows, int64_t cols, bool matrix) {
-    const uint32_t type = matrix ? tensor_type(cols) : uint32_t(kernels::GgmlType::f32);
+    const uint32_t type = matrix ? tensor_type(name, cols) : uint32_t(kernels::GgmlType::f32);
     const size_t rb = kernels::ggml_row_size(type, cols);
     std::string bytes(rb * size_t(rows), '\0');
     for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, data + r * cols, bytes.data() + size_t(r) * rb, cols);
@@ -205,7 +212,7 @@ void write_calibrated(const CalibratedModel& m, const CalibratedOptions& o, cons
       const CalibratedLayer& y = m.layers[size_t(l)];
       const std::string p = part;
       if (auto it = m.packed.find(t.name); it != m.packed.end()) {
-        w.add_tensor(t.name, storage_type(o.type, t.ne[0]), t.ne, it->second.data(), it->second.size());
+        w.add_tensor(t.name, storage_type(calibrated_type(o, t.name), t.ne[0]), t.ne, it->second.data(), it->second.size());
         continue;
       }
       if (const Matrix* mat = layer_matrix(y, p)) {

@@ -30,6 +30,8 @@ struct CalibratedOptions {
   int64_t error_tokens = 512;   // tokens the output error is measured on
   bool act_order = false;       // GPTQ: columns by decreasing input energy
   bool quantize = true;         // false: fold the scales and write f32 (a test that folding changes nothing)
+  // Per weight matrix (by tensor name): its type instead of `type` (a llama.cpp mix, quant/llama_mixes.h).
+  std::map<std::string, uint32_t> tensor_types;
   std::function<void(int, int, double)> progress;  // (layer done, layers, seconds)
 };
 
@@ -121,6 +123,9 @@ std::vector<NamedMatrix> layer_matrices(CalibratedLayer& y);
 using LayerRewrite = std::function<void(CalibratedModel& m, int64_t layer, CalibratedReport& rep)>;
 CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, bool keep_all,
                                 const LayerRewrite& rewrite_layer);
+
+// The type a weight matrix is written in: its entry in o.tensor_types, else o.type.
+uint32_t calibrated_type(const CalibratedOptions& o, const std::string& name);
 
 // Writes the model: calibrated layers from their f32 copies (or packed
 // bytes) in the storage type, embeddings and output by plain rounding,

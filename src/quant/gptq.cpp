@@ -314,9 +314,15 @@ CalibratedReport gptq_quantize_model(const std::string& in, const std::string& o
     for (size_t k = 0; k < matrices.size(); ++k) {
       const NamedMatrix& nm = matrices[k];
       const Matrix& w = *nm.matrix;
+      const uint32_t type = storage_type(calibrated_type(o, prefix + nm.name), w.cols);
+      if (!gptq_writes(type)) {  // a mix's q5_0 / q5_1 / f16 fallback: rounded to nearest when written
+        rep.notes.push_back(prefix + nm.name + ": " + kernels::ggml_type_traits(type).name + " has no GPTQ writer, rounded to nearest");
+        if (last[int(nm.input)] == k) factors.erase(int(nm.input));
+        continue;
+      }
       auto it = factors.find(int(nm.input));
       if (it == factors.end()) it = factors.emplace(int(nm.input), gptq_factor(m.acts[size_t(l)][size_t(nm.input)].rows, w.cols, go)).first;
-      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, it->second, storage_type(o.type, w.cols), go);
+      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, it->second, type, go);
       if (last[int(nm.input)] == k) factors.erase(it);
       if (g.fell_back) rep.notes.push_back(prefix + nm.name + ": Cholesky failed at every damping, rounded to nearest");
       m.packed[prefix + nm.name] = g.bytes;

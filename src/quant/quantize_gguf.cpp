@@ -1,6 +1,7 @@
 #include "quant/quantize_gguf.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 
 #include "core/error.h"
@@ -68,6 +69,18 @@ uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback) {
   }
 }
 
+std::map<std::string, uint32_t> llama_mix_tensor_types(const std::string& path, LlamaMix mix, std::vector<std::string>* notes) {
+  auto file = gguf::File::open(path);
+  std::vector<MixTensor2D> matrices;
+  int64_t n_layer = 0;
+  for (const gguf::TensorInfo& t : file->tensors) {
+    long l = -1;
+    if (std::sscanf(t.name.c_str(), "blk.%ld.", &l) == 1 && l >= 0 && l < (1L << 20)) n_layer = std::max<int64_t>(n_layer, l + 1);
+    if (is_weight_matrix(t)) matrices.push_back({t.name, t.ne[0]});
+  }
+  return llama_mix_types(mix, matrices, n_layer, notes);
+}
+
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& o) {
   const double t0 = now_seconds();
   auto file = gguf::File::open(in);
@@ -75,7 +88,7 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
   gguf::Writer w;
   for (const auto& [key, value] : file->kv)
     if (key != "general.file_type") w.set_value(key, value);
-  w.set_u32("general.file_type", llm::llama_file_type(o.type));
+  w.set_u32("general.file_type", o.file_type ? o.file_type : llm::llama_file_type(o.type));
   // Quantized tensors are produced while the file is written: count them for the progress line.
   auto produced = std::make_shared<int>(0), to_produce = std::make_shared<int>(0);
   for (const auto& [name, type] : o.tensor_types) {

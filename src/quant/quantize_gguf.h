@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "quant/llama_mixes.h"
+
 namespace pareto::quant {
 
 struct QuantizeOptions {
@@ -23,6 +25,8 @@ struct QuantizeOptions {
   // Per-tensor input importance (quant/importance.h): q4_0/q8_0 block scales
   // then minimize the importance-weighted error instead of ggml's rule.
   std::map<std::string, std::vector<float>> importance;
+  // general.file_type written; 0: the one of `type` (a llama.cpp mix names its own).
+  uint32_t file_type = 0;
   // Called after each tensor: (done, total, name, seconds so far).
   std::function<void(int, int, const std::string&, double)> progress;
 };
@@ -46,5 +50,9 @@ uint32_t type_for_bits(int bits, int64_t group, bool asym);
 uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback = nullptr);
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& options);
+
+// The type llama.cpp's named mix (quant/llama_mixes.h) gives each weight
+// matrix of the GGUF file at `path`, for QuantizeOptions::tensor_types.
+std::map<std::string, uint32_t> llama_mix_tensor_types(const std::string& path, LlamaMix mix, std::vector<std::string>* notes = nullptr);
 
 }  // namespace pareto::quant

@@ -1,0 +1,140 @@
+#include "quant/llama_mixes.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "kernels/quant_formats.h"
+
+namespace pareto::quant {
+
+namespace {
+
+using kernels::GgmlType;
+
+constexpr uint32_t t(GgmlType g) { return uint32_t(g); }
+
+bool has(const std::string& name, const char* part) { return name.find(part) != std::string::npos; }
+
+// llama.cpp's "more bits here" layers: the first and last eighth, and every
+// third layer between.
+bool use_more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+uint32_t attn_v_type(LlamaMix mix, uint32_t base, int64_t i, int64_t n) {
+  switch (mix) {
+    case LlamaMix::q3_k_m: return i < 2 ? t(GgmlType::q5_k) : t(GgmlType::q4_k);
+    case LlamaMix::q3_k_l: return t(GgmlType::q5_k);
+    case LlamaMix::q4_k_m: case LlamaMix::q5_k_m: return use_more_bits(i, n) ? t(GgmlType::q6_k) : base;
+    case LlamaMix::q4_k_s: return i < 4 ? t(GgmlType::q5_k) : base;
+    default: return base;
+  }
+}
+
+uint32_t ffn_down_type(LlamaMix mix, uint32_t base, int64_t i, int64_t n) {
+  switch (mix) {
+    case LlamaMix::q3_k_m: return i < n / 16 ? t(GgmlType::q5_k) : t(GgmlType::q4_k);
+    case LlamaMix::q3_k_l: return t(GgmlType::q5_k);
+    case LlamaMix::q4_k_m: case LlamaMix::q5_k_m: return use_more_bits(i, n) ? t(GgmlType::q6_k) : base;
+    case LlamaMix::q4_k_s: return i < n / 8 ? t(GgmlType::q5_k) : base;
+    default: return base;
+  }
+}
+
+uint32_t attn_output_type(LlamaMix mix, uint32_t base) {
+  if (mix == LlamaMix::q3_k_m) return t(GgmlType::q4_k);
+  if (mix == LlamaMix::q3_k_l) return t(GgmlType::q5_k);
+  return base;
+}
+
+uint32_t attn_qkv_type(LlamaMix mix, uint32_t base) {
+  if (mix == LlamaMix::q3_k_m || mix == LlamaMix::q3_k_l) return t(GgmlType::q4_k);
+  if (mix == LlamaMix::q4_k_m) return t(GgmlType::q5_k);
+  if (mix == LlamaMix::q5_k_m) return t(GgmlType::q6_k);
+  return base;
+}
+
+bool fills_blocks(uint32_t type, int64_t cols) { return cols % kernels::ggml_type_traits(type).block_size == 0; }
+
+// llama.cpp's replacement for a K-quant whose rows do not fill super-blocks.
+uint32_t fallback(uint32_t type, int64_t cols, const std::string& name, std::vector<std::string>* notes) {
+  if (fills_blocks(type, cols)) return type;
+  uint32_t f = type;
+  switch (GgmlType(type)) {
+    case GgmlType::q4_k: f = t(GgmlType::q5_0); break;
+    case GgmlType::q5_k: f = t(GgmlType::q5_1); break;
+    case GgmlType::q6_k: f = t(GgmlType::q8_0); break;
+    default:  // Q3_K: llama.cpp writes IQ4_NL, which pareto does not write; its own group fallback follows
+      if (notes) notes->push_back(name + ": llama.cpp would write IQ4_NL here (rows of " + std::to_string(cols) + "); pareto's group fallback instead");
+      return type;
+  }
+  return fills_blocks(f, cols) ? f : t(GgmlType::f16);
+}
+
+}  // namespace
+
+LlamaMix llama_mix_by_name(const std::string& name) {
+  std::string n = name;
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (n == "q3_k_s") return LlamaMix::q3_k_s;
+  if (n == "q3_k_m") return LlamaMix::q3_k_m;
+  if (n == "q3_k_l") return LlamaMix::q3_k_l;
+  if (n == "q4_k_s") return LlamaMix::q4_k_s;
+  if (n == "q4_k_m") return LlamaMix::q4_k_m;
+  if (n == "q5_k_s") return LlamaMix::q5_k_s;
+  if (n == "q5_k_m") return LlamaMix::q5_k_m;
+  return LlamaMix::none;
+}
+
+uint32_t llama_mix_base_type(LlamaMix mix) {
+  switch (mix) {
+    case LlamaMix::q3_k_s: case LlamaMix::q3_k_m: case LlamaMix::q3_k_l: return t(GgmlType::q3_k);
+    case LlamaMix::q4_k_s: case LlamaMix::q4_k_m: return t(GgmlType::q4_k);
+    case LlamaMix::q5_k_s: case LlamaMix::q5_k_m: return t(GgmlType::q5_k);
+    default: return 0;
+  }
+}
+
+uint32_t llama_mix_file_type(LlamaMix mix) {  // llama.h's LLAMA_FTYPE_MOSTLY_* numbers
+  switch (mix) {
+    case LlamaMix::q3_k_s: return 11;
+    case LlamaMix::q3_k_m: return 12;
+    case LlamaMix::q3_k_l: return 13;
+    case LlamaMix::q4_k_s: return 14;
+    case LlamaMix::q4_k_m: return 15;
+    case LlamaMix::q5_k_s: return 16;
+    case LlamaMix::q5_k_m: return 17;
+    default: return 0;
+  }
+}
+
+std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& matrices, int64_t n_layer,
+                                                std::vector<std::string>* notes) {
+  const uint32_t base = llama_mix_base_type(mix);
+  std::map<std::string, uint32_t> types;
+  if (base == 0) return types;
+  int64_t n_attn_v = 0, i_attn_v = 0, i_ffn_down = 0;
+  bool has_output = false;
+  for (const MixTensor2D& m : matrices) {
+    n_attn_v += has(m.name, "attn_v.weight") || has(m.name, "attn_qkv.weight") || has(m.name, "attn_kv_b.weight");
+    has_output |= m.name == "output.weight";
+  }
+  for (const MixTensor2D& m : matrices) {
+    uint32_t type = base;
+    if (m.name == "output.weight" || (!has_output && m.name == "token_embd.weight")) {
+      type = m.cols % kernels::ggml_type_traits(base).block_size ? t(GgmlType::q8_0) : t(GgmlType::q6_k);
+    } else if (m.name == "token_embd.weight") {
+      type = base;
+    } else if (has(m.name, "attn_v.weight")) {
+      type = attn_v_type(mix, base, i_attn_v++, n_attn_v);
+    } else if (has(m.name, "ffn_down")) {
+      type = ffn_down_type(mix, base, i_ffn_down++, n_layer);
+    } else if (has(m.name, "attn_output.weight")) {
+      type = attn_output_type(mix, base);
+    } else if (has(m.name, "attn_qkv.weight")) {
+      type = attn_qkv_type(mix, base);
+    }
+    types[m.name] = fallback(type, m.cols, m.name, notes);
+  }
+  return types;
+}
+
+}  // namespace pareto::quant

@@ -1,0 +1,37 @@
+// llama.cpp's named K-quant mixes (llama-quantize's Q3_K_S .. Q5_K_M): the
+// GGML type each weight matrix of a dense llama-family model gets, by the
+// rules of llama.cpp c392e50 (llama-quant.cpp's llama_tensor_get_type; the
+// facts, not its code): the mix's base type, Q6_K for the output matrix
+// (Q8_0 when its rows do not fill super-blocks), more bits for attn_v and
+// ffn_down in the layers the mix names, and llama.cpp's fallbacks for rows
+// that do not fill a K-quant super-block (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K
+// -> Q8_0, then F16). With rounding to nearest the file is llama-quantize's
+// byte for byte (Quantize.LlamaMixesMatchLlamaQuantize); with GPTQ it has
+// the same types and sizes, rounded better.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pareto::quant {
+
+enum class LlamaMix { none, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m };
+
+// "q4_k_m" (any case) -> LlamaMix::q4_k_m; LlamaMix::none for anything else.
+LlamaMix llama_mix_by_name(const std::string& name);
+uint32_t llama_mix_base_type(LlamaMix mix);
+uint32_t llama_mix_file_type(LlamaMix mix);  // general.file_type as llama-quantize writes it
+
+// One tensor of the model as the rules see it (in file order).
+struct MixTensor2D {
+  std::string name;
+  int64_t cols = 0;  // ne[0]
+};
+
+// The type of each named weight matrix; n_layer is the model's block count.
+// Matrices the rules leave alone get the base type.
+std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& matrices, int64_t n_layer,
+                                                std::vector<std::string>* notes = nullptr);
+
+}  // namespace pareto::quant
