@@ -200,7 +200,7 @@ struct LlmTuneOptions {
 
 struct LlmTunePoint {
   std::string label;   // "uniform q4_0", "greedy 12", "evolved g3", "anchor FILE"
-  std::string origin;  // uniform, search, anchor
+  std::string origin;  // uniform, mix (llama.cpp's mixes by its rules), search, anchor
   std::vector<std::string> types;  // per tensor (LlmTuneResult::tensors); empty for anchors
   int threads = 1;
   std::string kv = "f16";  // the KV cache type it ran with (a run setting: --kv)

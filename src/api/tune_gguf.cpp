@@ -6,12 +6,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "api/guarded.h"
@@ -21,12 +22,14 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/k_quant_codes.h"
 #include "kernels/pareto_formats.h"
 #include "llm/repack.h"
 #include "llm/transformer.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
 #include "quant/gptq.h"
+#include "quant/llama_mixes.h"
 #include "quant/llm_mix.h"
 #include "quant/mix_cost.h"
 #include "quant/mix_groups.h"
@@ -341,6 +344,28 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
                    : std::string("every type a GGML type, so llama.cpp loads it too"));
 }
 
+// llama.cpp's mix by its rules (quant/llama_mixes.h) as a search seed, with
+// each K-quant group rounded by GPTQ where `gptq` and GPTQ may take it; none
+// where a group's tensors get different types or a type is not searched.
+std::optional<Mix> llama_mix_seed(const MixLab& lab, const quant::MixGroups& groups, const std::vector<uint32_t>& formats, quant::LlamaMix mix,
+                                  bool gptq, const std::function<bool(size_t, uint32_t)>& group_allows) {
+  std::vector<quant::MixTensor2D> matrices;
+  int64_t n_layer = 0;
+  for (const quant::MixTensor& t : lab.tensors()) matrices.push_back({t.name, t.cols}), n_layer = std::max(n_layer, t.layer + 1);
+  const std::map<std::string, uint32_t> types = quant::llama_mix_types(mix, matrices, n_layer);
+  auto searched = [&](uint32_t c) { return std::find(formats.begin(), formats.end(), c) != formats.end(); };
+  Mix m(groups.names.size());
+  for (size_t g = 0; g < m.size(); ++g) {
+    const uint32_t type = types.at(lab.tensors().at(groups.members[g].front()).name);
+    for (size_t i : groups.members[g])
+      if (types.at(lab.tensors()[i].name) != type) return std::nullopt;
+    const uint32_t by_gptq = type | quant::kGptqMethod;
+    m[g] = gptq && kernels::is_k_quant(type) && searched(by_gptq) && group_allows(g, by_gptq) ? by_gptq : type;
+    if (!searched(m[g])) return std::nullopt;
+  }
+  return m;
+}
+
 // Anchors are loaded before the search: one of another model fails first, not after it.
 std::vector<std::unique_ptr<llm::Model>> load_anchors(const LlmTuneOptions& o, const MixLab& lab) {
   std::vector<std::unique_ptr<llm::Model>> anchors;
@@ -501,6 +526,15 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
         if (!group_allows(g, f)) m[g] = quant::type_of(f);
       seeds.push_back({m, "uniform " + quant::type_name(f), quant::mix_bpw(space, m), measure(m)});
     }
+    // llama.cpp's mixes by its rules, as it rounds them and by GPTQ: the search starts from them too.
+    for (quant::LlamaMix mix : {quant::LlamaMix::q3_k_m, quant::LlamaMix::q4_k_m, quant::LlamaMix::q5_k_m})
+      for (bool gptq : {false, true}) {
+        if (gptq && !wants_gptq(o)) continue;
+        const std::optional<Mix> m = llama_mix_seed(lab, groups, formats, mix, gptq, group_allows);
+        if (!m || std::any_of(seeds.begin(), seeds.end(), [&](const quant::MeasuredMix& s) { return s.mix == *m; })) continue;
+        const std::string name = mix == quant::LlamaMix::q3_k_m ? "Q3_K_M" : mix == quant::LlamaMix::q4_k_m ? "Q4_K_M" : "Q5_K_M";
+        seeds.push_back({*m, "llama.cpp rules " + name + (gptq ? "+gptq" : ""), quant::mix_bpw(space, *m), measure(*m)});
+      }
     // Sizes to hold points up against: each anchor's, and the bits budget.
     std::vector<double> targets;
     for (const auto& a : anchors) targets.push_back(8.0 * double(MixLab::matrix_bytes(*a)) / double(space.weights));
@@ -518,7 +552,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     for (size_t i = 0; i < sr.points.size(); ++i) {
       quant::MeasuredMix m = sr.points[i];
       m.mix = expand(m.mix);
-      r.searched.push_back(point_of(lab, m, i < seeds.size() ? "uniform" : "search"));
+      r.searched.push_back(point_of(lab, m, i >= seeds.size() ? "search" : sr.points[i].label.rfind("uniform", 0) == 0 ? "uniform" : "mix"));
     }
 
     // Time the uniform points, the search's front (with the points held up against targets and the KL budget) and the anchors.

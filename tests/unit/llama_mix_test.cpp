@@ -3,7 +3,9 @@
 // bytes against the golden files llama-quantize wrote from the same F32
 // model), and by GPTQ it has the same types and sizes with less KL against
 // the base. The type rules are checked on their own for a deeper model
-// (which layers get more bits) and for rows that do not fill super-blocks.
+// (which layers get more bits) and for rows that do not fill super-blocks;
+// pareto tune starts its search from the mixes, and its point for Q4_K_M
+// is llama-quantize's file: the same types, the same KL.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "frontend/gguf/gguf_reader.h"
 #include "kernels/quant_formats.h"
 #include "pareto/quantize.hpp"
+#include "pareto/tune.hpp"
 #include "quant/llama_mixes.h"
 #include "../apps/scratch_dir.h"
 
@@ -149,4 +152,37 @@ TEST(LlamaMix, TypeRulesOfADeeperModel) {
   EXPECT_EQ(notes.size(), 2u);  // attn_q and attn_v in q3_k (IQ4_NL in llama.cpp), output q8_0
   EXPECT_EQ(quant::llama_mix_by_name("Q5_K_M"), LlamaMix::q5_k_m);
   EXPECT_EQ(quant::llama_mix_by_name("q4_k"), LlamaMix::none);
+}
+
+TEST(LlamaMix, TuneSeedsTheMixAsLlamaQuantizeWritesIt) {
+  const std::string base = golden() + "synth-mini-F32.gguf", anchor = golden() + "synth-mini-Q4_K_M.gguf";
+  std::ifstream eval(golden() + "../tinystories_style_eval.txt");
+  if (!std::ifstream(base) || !eval) GTEST_SKIP() << "../shared/models/golden not found";
+  const std::string text((std::istreambuf_iterator<char>(eval)), {});
+  LlmTuneOptions o;
+  o.formats = "f16,q6_k,q5_k,q4_k,q3_k";
+  o.ctx = 64, o.max_chunks = 3, o.points = 2, o.generations = 1, o.population = 4, o.runs = 1, o.prompt_tokens = 4, o.decode_tokens = 4;
+  o.max_timed = 2, o.energy = false;
+  o.anchors = {anchor};
+  auto r = tune_llm_model(base, pareto::testing::scratch_dir() + "/tuned.gguf", text, o);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const LlmTunePoint* seed = nullptr;
+  for (const LlmTunePoint& p : r->points)
+    if (p.label == "llama.cpp rules Q4_K_M") seed = &p;
+  ASSERT_NE(seed, nullptr) << "the mix is a timed seed";
+  EXPECT_EQ(seed->origin, "mix");
+  auto file = gguf::File::open(anchor);
+  ASSERT_EQ(seed->types.size(), r->tensors.size());
+  for (size_t i = 0; i < r->tensors.size(); ++i) {
+    std::string want = kernels::ggml_type_traits(file->tensor(r->tensors[i])->type).name;
+    for (char& c : want) c = char(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(seed->types[i], want) << r->tensors[i];
+  }
+  int anchors = 0;
+  for (const LlmTunePoint& p : r->points) {
+    if (p.origin != "anchor") continue;
+    ++anchors;
+    EXPECT_DOUBLE_EQ(p.kl, seed->kl) << "the same bytes give the same KL";
+  }
+  EXPECT_GT(anchors, 0);
 }
