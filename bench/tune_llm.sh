@@ -99,7 +99,9 @@ console.log('\nEach llama.cpp mix against the timed pareto point with the least 
 console.log('| llama.cpp mix | bits/weight | KL held out | pareto point at <= its bits | its bits/weight | its KL held out | KL ratio pareto / llama.cpp | decode ms ratio (1st thread count) |');
 console.log('|---|---|---|---|---|---|---|---|');
 const t0 = threads[0], kv0 = kvs[0];
-const mine = r.points.filter(p => p.origin !== 'anchor' && p.threads === t0 && (p.kv || 'f16') === kv0);
+// pareto's points: not the anchors, nor llama.cpp's own mixes rebuilt by its rules and rounded as it rounds them.
+const mine = r.points.filter(p => p.origin !== 'anchor' && !(p.origin === 'mix' && !p.label.endsWith('+gptq')) &&
+  p.threads === t0 && (p.kv || 'f16') === kv0);
 const theirs = r.points.filter(p => p.origin === 'anchor' && p.threads === t0 && (p.kv || 'f16') === kv0);
 for (const a of theirs) {
   const ok = mine.filter(p => p.bpw <= a.bpw + 1e-9).sort((x, y) => x.kl - y.kl);  // chosen by what the search saw

@@ -157,9 +157,9 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
 // the weights plus the KV cache, energy per decoded token comes from the
 // profiler's device model (an estimate). The search: per-tensor
 // sensitivity, a greedy path by bytes saved per unit of KL, an
-// evolutionary search seeded with it and the uniform formats
-// (quant/mix_search.h), anchors made elsewhere (llama.cpp's mixes) measured
-// as they are.
+// evolutionary search seeded with it, the uniform formats and llama.cpp's
+// mixes rebuilt by its rules (quant/mix_search.h, quant/llama_mixes.h),
+// anchors made elsewhere (llama.cpp's files) measured as they are.
 struct LlmTuneOptions {
   std::string formats = "f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k";  // candidate types, any order
   std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block) or kind (e.g. every ffn_down)
@@ -183,7 +183,7 @@ struct LlmTuneOptions {
   int time_points = 0;
   uint64_t seed = 1;
   double time_budget_s = 0;  // the evolutionary search stops past it (0: no limit)
-  int max_timed = 12;        // search points timed besides the uniform ones and anchors (front first)
+  int max_timed = 12;        // search points timed besides the seeds (uniform formats, llama.cpp's mixes) and anchors (front first)
   std::vector<std::string> anchors;  // GGUF files of the same model made elsewhere, measured as they are
   // Budgets (0: none): decode ms per token, MiB of weights + KV cache, bits
   // per weight, mJ per decoded token (estimated), mean KL.

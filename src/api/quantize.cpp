@@ -82,6 +82,7 @@ void run_calibrated(const std::string& in, const std::string& out, uint32_t type
     // AWQ and SmoothQuant search their scales for one type: a mix of types is GPTQ's or rounding's.
     if (o.method != QuantMethod::gptq) fail_argument("llama.cpp's mix " + o.type + " is for --method rtn or gptq");
     a.tensor_types = quant::llama_mix_tensor_types(in, mix, &mix_notes);
+    a.file_type = quant::llama_mix_file_type(mix);
   }
   if (o.progress) a.progress = [&](int k, int n, double secs) { o.progress({"layer", k, n, "", secs}); };
   quant::CalibratedReport r;

@@ -352,7 +352,9 @@ std::optional<Mix> llama_mix_seed(const MixLab& lab, const quant::MixGroups& gro
   std::vector<quant::MixTensor2D> matrices;
   int64_t n_layer = 0;
   for (const quant::MixTensor& t : lab.tensors()) matrices.push_back({t.name, t.cols}), n_layer = std::max(n_layer, t.layer + 1);
-  const std::map<std::string, uint32_t> types = quant::llama_mix_types(mix, matrices, n_layer);
+  const llm::ModelConfig& c = lab.base().config;
+  const std::map<std::string, uint32_t> types =
+      quant::llama_mix_types(mix, matrices, n_layer, nullptr, c.n_layers == 80 && c.n_heads != c.n_kv_heads);
   auto searched = [&](uint32_t c) { return std::find(formats.begin(), formats.end(), c) != formats.end(); };
   Mix m(groups.names.size());
   for (size_t g = 0; g < m.size(); ++g) {

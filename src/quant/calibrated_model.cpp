@@ -195,6 +195,7 @@ void write_calibrated(const CalibratedModel& m, const CalibratedOptions& o, cons
   const int64_t L = int64_t(m.layers.size());
   gguf::Writer w;
   for (const auto& [key, value] : m.file->kv) w.set_value(key, value);
+  if (o.file_type) w.set_u32("general.file_type", o.file_type);
   auto tensor_type = [&](const std::string& name, int64_t cols) {
     return o.quantize ? storage_type(calibrated_type(o, name), cols) : uint32_t(kernels::GgmlType::f32);
   };

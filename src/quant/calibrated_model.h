@@ -32,6 +32,7 @@ struct CalibratedOptions {
   bool quantize = true;         // false: fold the scales and write f32 (a test that folding changes nothing)
   // Per weight matrix (by tensor name): its type instead of `type` (a llama.cpp mix, quant/llama_mixes.h).
   std::map<std::string, uint32_t> tensor_types;
+  uint32_t file_type = 0;  // general.file_type written (a mix's); 0: the input's
   std::function<void(int, int, double)> progress;  // (layer done, layers, seconds)
 };
 

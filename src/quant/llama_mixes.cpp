@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "kernels/quant_formats.h"
 
@@ -54,19 +55,38 @@ uint32_t attn_qkv_type(LlamaMix mix, uint32_t base) {
 
 bool fills_blocks(uint32_t type, int64_t cols) { return cols % kernels::ggml_type_traits(type).block_size == 0; }
 
-// llama.cpp's replacement for a K-quant whose rows do not fill super-blocks.
+// llama.cpp's replacement for a type whose rows do not fill its blocks.
 uint32_t fallback(uint32_t type, int64_t cols, const std::string& name, std::vector<std::string>* notes) {
   if (fills_blocks(type, cols)) return type;
-  uint32_t f = type;
+  uint32_t f = t(GgmlType::f16);  // anything else: llama.cpp refuses the size; F16 here, noted
   switch (GgmlType(type)) {
     case GgmlType::q4_k: f = t(GgmlType::q5_0); break;
     case GgmlType::q5_k: f = t(GgmlType::q5_1); break;
     case GgmlType::q6_k: f = t(GgmlType::q8_0); break;
-    default:  // Q3_K: llama.cpp writes IQ4_NL, which pareto does not write; its own group fallback follows
-      if (notes) notes->push_back(name + ": llama.cpp would write IQ4_NL here (rows of " + std::to_string(cols) + "); pareto's group fallback instead");
-      return type;
+    case GgmlType::q2_k: case GgmlType::q3_k:
+      // llama.cpp writes IQ4_NL, which pareto does not write: Q4_0 has its size and every reader loads it.
+      f = t(GgmlType::q4_0);
+      if (notes) notes->push_back(name + ": IQ4_NL in llama.cpp (rows of " + std::to_string(cols) + "), Q4_0 here");
+      break;
+    default:
+      if (notes) notes->push_back(name + ": rows of " + std::to_string(cols) + " fill no " + kernels::ggml_type_traits(type).name + " block: F16");
+      break;
   }
   return fills_blocks(f, cols) ? f : t(GgmlType::f16);
+}
+
+// llama.cpp quantizes in (layer, name) order: its attn_v and ffn_down
+// counters are the layer numbers whatever order the file stores them in.
+std::vector<MixTensor2D> in_layer_order(std::vector<MixTensor2D> m) {
+  auto layer = [](const std::string& name) {
+    long l = -1;
+    return std::sscanf(name.c_str(), "blk.%ld.", &l) == 1 ? l : -1L;
+  };
+  std::stable_sort(m.begin(), m.end(), [&](const MixTensor2D& a, const MixTensor2D& b) {
+    const long la = layer(a.name), lb = layer(b.name);
+    return la != lb ? la < lb : a.name < b.name;
+  });
+  return m;
 }
 
 }  // namespace
@@ -106,11 +126,12 @@ uint32_t llama_mix_file_type(LlamaMix mix) {  // llama.h's LLAMA_FTYPE_MOSTLY_* 
   }
 }
 
-std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& matrices, int64_t n_layer,
-                                                std::vector<std::string>* notes) {
+std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& unordered, int64_t n_layer,
+                                                std::vector<std::string>* notes, bool big_gqa) {
   const uint32_t base = llama_mix_base_type(mix);
   std::map<std::string, uint32_t> types;
   if (base == 0) return types;
+  const std::vector<MixTensor2D> matrices = in_layer_order(unordered);
   int64_t n_attn_v = 0, i_attn_v = 0, i_ffn_down = 0;
   bool has_output = false;
   for (const MixTensor2D& m : matrices) {
@@ -125,6 +146,8 @@ std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<
       type = base;
     } else if (has(m.name, "attn_v.weight")) {
       type = attn_v_type(mix, base, i_attn_v++, n_attn_v);
+      // 80-layer GQA models share each attn_v among several heads: llama.cpp gives it Q5_K.
+      if (big_gqa && (type == t(GgmlType::q3_k) || type == t(GgmlType::q4_k))) type = t(GgmlType::q5_k);
     } else if (has(m.name, "ffn_down")) {
       type = ffn_down_type(mix, base, i_ffn_down++, n_layer);
     } else if (has(m.name, "attn_output.weight")) {

@@ -1,13 +1,17 @@
 // llama.cpp's named K-quant mixes (llama-quantize's Q3_K_S .. Q5_K_M): the
-// GGML type each weight matrix of a dense llama-family model gets, by the
+// GGML type each weight matrix of a dense llama or qwen2 model gets, by the
 // rules of llama.cpp c392e50 (llama-quant.cpp's llama_tensor_get_type; the
 // facts, not its code): the mix's base type, Q6_K for the output matrix
 // (Q8_0 when its rows do not fill super-blocks), more bits for attn_v and
-// ffn_down in the layers the mix names, and llama.cpp's fallbacks for rows
-// that do not fill a K-quant super-block (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K
-// -> Q8_0, then F16). With rounding to nearest the file is llama-quantize's
-// byte for byte (Quantize.LlamaMixesMatchLlamaQuantize); with GPTQ it has
-// the same types and sizes, rounded better.
+// ffn_down in the layers the mix names (counted in layer order, as
+// llama.cpp sorts tensors), attn_v at Q5_K in 80-layer GQA models (its
+// "70B" rule), and llama.cpp's fallbacks for rows that do not fill a
+// K-quant super-block (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16;
+// Q2_K/Q3_K -> IQ4_NL there, Q4_0 of the same size here). Mixture-of-experts
+// and Falcon models are refused (their rules differ). With rounding to
+// nearest the tensors are llama-quantize's byte for byte
+// (LlamaMix.RoundedToNearestIsLlamaQuantizesFile); with GPTQ they have the
+// same types and sizes, rounded better.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -23,15 +27,16 @@ LlamaMix llama_mix_by_name(const std::string& name);
 uint32_t llama_mix_base_type(LlamaMix mix);
 uint32_t llama_mix_file_type(LlamaMix mix);  // general.file_type as llama-quantize writes it
 
-// One tensor of the model as the rules see it (in file order).
+// One weight matrix of the model as the rules see it (any order).
 struct MixTensor2D {
   std::string name;
   int64_t cols = 0;  // ne[0]
 };
 
-// The type of each named weight matrix; n_layer is the model's block count.
+// The type of each named weight matrix; n_layer is the model's block count;
+// big_gqa: an 80-layer model with grouped KV heads (llama.cpp's 70B rule).
 // Matrices the rules leave alone get the base type.
 std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& matrices, int64_t n_layer,
-                                                std::vector<std::string>* notes = nullptr);
+                                                std::vector<std::string>* notes = nullptr, bool big_gqa = false);
 
 }  // namespace pareto::quant

@@ -76,7 +76,7 @@ std::string mix_key(const Mix& mix);
 std::vector<size_t> xy_front(const std::vector<double>& x, const std::vector<double>& y);
 std::vector<size_t> bpw_kl_front(const std::vector<MeasuredMix>& points);
 
-// Runs steps 1-4. `seeds` are points measured already (uniform formats):
+// Runs steps 1-4. `seeds` are points measured already (uniform formats, llama.cpp's mixes):
 // they come first in the result's points and join the evolutionary population.
 MixSearchResult search_mixes(const MixSpace& space, const MixMeasure& measure, const std::vector<MeasuredMix>& seeds,
                              const MixSearchOptions& options);

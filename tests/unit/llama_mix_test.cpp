@@ -8,9 +8,11 @@
 // is llama-quantize's file: the same types, the same KL.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 
 #include "frontend/gguf/gguf_reader.h"
@@ -121,10 +123,14 @@ TEST(LlamaMix, TypeRulesOfADeeperModel) {
     for (const char* p : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
       m.push_back({"blk." + std::to_string(l) + "." + p + ".weight", std::string(p) == "ffn_down" ? 5632 : 2048});
   m.push_back({"output.weight", 2048});
-  const auto q4m = quant::llama_mix_types(LlamaMix::q4_k_m, m, 16);
-  // use_more_bits(i, 16): i < 2, i >= 14, or (i - 2) % 3 == 2 -> layers 0 1 4 7 10 13 14 15.
+  // Stored in name order (blk.0, blk.1, blk.10 ... blk.9): the rules count layers, not file positions.
+  std::vector<quant::MixTensor2D> by_name = m;
+  std::sort(by_name.begin(), by_name.end(), [](const quant::MixTensor2D& a, const quant::MixTensor2D& b) { return a.name < b.name; });
+  const auto q4m = quant::llama_mix_types(LlamaMix::q4_k_m, by_name, 16);
+  // llama.cpp's "more bits" layers of 16: the first and last eighth and every third between: 0 1 4 7 10 13 14 15.
+  const std::set<int> more_bits = {0, 1, 4, 7, 10, 13, 14, 15};
   for (int l = 0; l < 16; ++l) {
-    const bool more = l < 2 || l >= 14 || (l - 2) % 3 == 2;
+    const bool more = more_bits.count(l) > 0;
     const std::string b = "blk." + std::to_string(l) + ".";
     EXPECT_EQ(q4m.at(b + "attn_v.weight"), more ? t(kernels::GgmlType::q6_k) : t(kernels::GgmlType::q4_k)) << l;
     EXPECT_EQ(q4m.at(b + "ffn_down.weight"), more ? t(kernels::GgmlType::q6_k) : t(kernels::GgmlType::q4_k)) << l;
@@ -141,15 +147,27 @@ TEST(LlamaMix, TypeRulesOfADeeperModel) {
   EXPECT_EQ(q3m.at("blk.5.ffn_up.weight"), t(kernels::GgmlType::q3_k));
   EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.3.attn_v.weight"), t(kernels::GgmlType::q5_k));
   EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.4.attn_v.weight"), t(kernels::GgmlType::q4_k));
-  // Rows of 64 fill no super-block: llama.cpp's fallbacks (Q4_K -> Q5_0, Q6_K -> Q8_0; Q3_K would be IQ4_NL, named).
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.1.ffn_down.weight"), t(kernels::GgmlType::q5_k));  // i < 16 / 8
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.2.ffn_down.weight"), t(kernels::GgmlType::q4_k));
+  const auto q3l = quant::llama_mix_types(LlamaMix::q3_k_l, m, 16);
+  for (const char* p : {"attn_v", "ffn_down", "attn_output"}) EXPECT_EQ(q3l.at(std::string("blk.9.") + p + ".weight"), t(kernels::GgmlType::q5_k)) << p;
+  const auto q5s = quant::llama_mix_types(LlamaMix::q5_k_s, m, 16);
+  EXPECT_EQ(q5s.at("blk.0.attn_v.weight"), t(kernels::GgmlType::q5_k));
+  EXPECT_EQ(q5s.at("output.weight"), t(kernels::GgmlType::q6_k));
+  // An 80-layer model with grouped KV heads (llama.cpp's 70B class): attn_v at Q5_K where the mix gives Q4_K or Q3_K.
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_m, m, 16, nullptr, true).at("blk.2.attn_v.weight"), t(kernels::GgmlType::q5_k));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_m, m, 16, nullptr, true).at("blk.1.attn_v.weight"), t(kernels::GgmlType::q6_k));
+  // Rows of 64 fill no super-block: llama.cpp's fallbacks (Q4_K -> Q5_0, Q6_K -> Q8_0; Q3_K: IQ4_NL there, Q4_0 here, noted).
   const std::vector<quant::MixTensor2D> narrow = {{"blk.0.attn_q.weight", 64}, {"blk.0.attn_v.weight", 64}, {"output.weight", 64}};
   const auto n4 = quant::llama_mix_types(LlamaMix::q4_k_m, narrow, 1);
   EXPECT_EQ(n4.at("blk.0.attn_q.weight"), t(kernels::GgmlType::q5_0));
   EXPECT_EQ(n4.at("blk.0.attn_v.weight"), t(kernels::GgmlType::q8_0));  // q6_k (last layer) -> q8_0
   EXPECT_EQ(n4.at("output.weight"), t(kernels::GgmlType::q8_0));
   std::vector<std::string> notes;
-  quant::llama_mix_types(LlamaMix::q3_k_s, narrow, 1, &notes);
-  EXPECT_EQ(notes.size(), 2u);  // attn_q and attn_v in q3_k (IQ4_NL in llama.cpp), output q8_0
+  const auto n3 = quant::llama_mix_types(LlamaMix::q3_k_s, narrow, 1, &notes);
+  EXPECT_EQ(notes.size(), 2u);  // attn_q and attn_v: q3_k -> q4_0 (IQ4_NL in llama.cpp); output q8_0
+  EXPECT_EQ(n3.at("blk.0.attn_q.weight"), t(kernels::GgmlType::q4_0));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q3_k_s, {{"blk.0.attn_q.weight", 48}}, 1).at("blk.0.attn_q.weight"), t(kernels::GgmlType::f16));
   EXPECT_EQ(quant::llama_mix_by_name("Q5_K_M"), LlamaMix::q5_k_m);
   EXPECT_EQ(quant::llama_mix_by_name("q4_k"), LlamaMix::none);
 }
@@ -163,6 +181,7 @@ TEST(LlamaMix, TuneSeedsTheMixAsLlamaQuantizeWritesIt) {
   o.formats = "f16,q6_k,q5_k,q4_k,q3_k";
   o.ctx = 64, o.max_chunks = 3, o.points = 2, o.generations = 1, o.population = 4, o.runs = 1, o.prompt_tokens = 4, o.decode_tokens = 4;
   o.max_timed = 2, o.energy = false;
+  o.methods = "rtn,gptq", o.calib_tokens = 256;
   o.anchors = {anchor};
   auto r = tune_llm_model(base, pareto::testing::scratch_dir() + "/tuned.gguf", text, o);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -177,6 +196,15 @@ TEST(LlamaMix, TuneSeedsTheMixAsLlamaQuantizeWritesIt) {
     std::string want = kernels::ggml_type_traits(file->tensor(r->tensors[i])->type).name;
     for (char& c : want) c = char(std::tolower(static_cast<unsigned char>(c)));
     EXPECT_EQ(seed->types[i], want) << r->tensors[i];
+  }
+  const LlmTunePoint* by_gptq = nullptr;
+  for (const LlmTunePoint& p : r->points)
+    if (p.label == "llama.cpp rules Q4_K_M+gptq") by_gptq = &p;
+  ASSERT_NE(by_gptq, nullptr) << "the mix by GPTQ is a seed too";
+  EXPECT_DOUBLE_EQ(by_gptq->bpw, seed->bpw);
+  for (size_t i = 0; i < r->tensors.size(); ++i) {
+    const bool layer = r->tensors[i].rfind("blk.", 0) == 0;  // the embedding and output have no GPTQ
+    EXPECT_EQ(by_gptq->types[i], seed->types[i] + (layer ? "+gptq" : "")) << r->tensors[i];
   }
   int anchors = 0;
   for (const LlmTunePoint& p : r->points) {
