@@ -16,6 +16,7 @@
 
 #include "kernels/k_quant_codes.h"
 #include "kernels/quant_formats.h"
+#include "layer_output_error.h"
 #include "quant/gptq.h"
 #include "quant/llm_mix.h"
 
@@ -31,23 +32,6 @@ std::string rounded_to_nearest(const std::vector<float>& w, int64_t rows, int64_
   std::string out(rb * size_t(rows), '\0');
   for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, out.data() + size_t(r) * rb, cols);
   return out;
-}
-
-// Squared error of the layer's outputs on x, quantized bytes against the float weights.
-double output_error(const std::vector<float>& w, const std::string& q, uint32_t type, int64_t rows, int64_t cols, const std::vector<float>& x) {
-  const int64_t tokens = int64_t(x.size()) / cols;
-  const size_t rb = kernels::ggml_row_size(type, cols);
-  std::vector<float> row(static_cast<size_t>(cols));
-  double e = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    kernels::dequantize_row_ref(type, q.data() + size_t(r) * rb, row.data(), cols);
-    for (int64_t t = 0; t < tokens; ++t) {
-      double d = 0;
-      for (int64_t j = 0; j < cols; ++j) d += double(x[size_t(t * cols + j)]) * (row[size_t(j)] - w[size_t(r * cols + j)]);
-      e += d * d;
-    }
-  }
-  return e;
 }
 
 }  // namespace
@@ -106,7 +90,8 @@ TEST(GptqKQuant, BeatsRoundingOnCorrelatedInputs) {
         ASSERT_FALSE(g.fell_back);
         EXPECT_EQ(g.dead_columns, layer == 0 ? 1 : 0);
         ASSERT_EQ(g.bytes.size(), kernels::ggml_row_size(type, cols) * size_t(rows));
-        const double eg = output_error(w, g.bytes, type, rows, cols, x), er = output_error(w, rounded_to_nearest(w, rows, cols, type), type, rows, cols, x);
+        const double eg = pareto::testing::layer_output_error(w, g.bytes, type, rows, cols, x);
+        const double er = pareto::testing::layer_output_error(w, rounded_to_nearest(w, rows, cols, type), type, rows, cols, x);
         ASSERT_TRUE(std::isfinite(eg));
         wins += eg < er;
         ++layers;

@@ -20,6 +20,7 @@
 #include "llm/transformer.h"
 #include "quant/awq.h"
 #include "quant/evaluate.h"
+#include "layer_output_error.h"
 #include "quant/gptq.h"
 #include "quant/group_quant.h"
 #include "quant/importance.h"
@@ -277,25 +278,6 @@ TEST(Quantize, AwqBeatsRoundingOnPlantedOutlierChannels) {
   }
 }
 
-namespace {
-// Squared output error of quantized bytes against the float layer on activations x.
-double output_error(const std::vector<float>& w, const std::string& q, uint32_t type, int64_t rows, int64_t cols, const std::vector<float>& x) {
-  const int64_t tokens = int64_t(x.size()) / cols;
-  const size_t rb = kernels::ggml_row_size(type, cols);
-  std::vector<float> row(static_cast<size_t>(cols));
-  double e = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    kernels::dequantize_row_ref(type, q.data() + size_t(r) * rb, row.data(), cols);
-    for (int64_t t = 0; t < tokens; ++t) {
-      double d = 0;
-      for (int64_t j = 0; j < cols; ++j) d += double(x[size_t(t * cols + j)]) * (row[size_t(j)] - w[size_t(r * cols + j)]);
-      e += d * d;
-    }
-  }
-  return e;
-}
-}  // namespace
-
 TEST(Quantize, GptqBeatsRoundingOnCorrelatedInputsAndSurvivesDeadChannels) {
   std::mt19937 rng(5);
   std::normal_distribution<float> n01(0.f, 1.f);
@@ -332,7 +314,8 @@ TEST(Quantize, GptqBeatsRoundingOnCorrelatedInputsAndSurvivesDeadChannels) {
       }
       std::string rtn(kernels::ggml_row_size(type, cols) * size_t(rows), '\0');
       for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, rtn.data() + size_t(r) * kernels::ggml_row_size(type, cols), cols);
-      const double eg = output_error(w, g.bytes, type, rows, cols, x), er = output_error(w, rtn, type, rows, cols, x);
+      const double eg = pareto::testing::layer_output_error(w, g.bytes, type, rows, cols, x);
+      const double er = pareto::testing::layer_output_error(w, rtn, type, rows, cols, x);
       ASSERT_TRUE(std::isfinite(eg));
       wins += eg <= er;
       if (layer == 0)

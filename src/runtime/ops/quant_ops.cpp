@@ -360,12 +360,7 @@ const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
   uint8_t* xq = buf.data();
   const float* xf = x.data<float>();
   // NCHW (the conv's input): rounded in bands of rows, as the conv splits its pixels.
-  const int64_t w = x.rank() == 4 ? x.dim(3) : 1, rows = x.rank() == 4 ? x.dim(2) : x.numel();
-  const int64_t planes = rows > 0 && w > 0 ? x.numel() / (rows * w) : 0;
-  parallel_plane_bands(planes, rows, w, [&](int64_t plane, int64_t r0, int64_t r1) {
-    const int64_t at = (plane * rows + r0) * w;
-    kernels::quantize_u8(xf + at, (r1 - r0) * w, a.x_scale, a.x_zero, xq + at);
-  });
+  parallel_elementwise(x.shape(), x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xf + b, e - b, a.x_scale, a.x_zero, xq + b); });
   return xq;
 }
 
