@@ -108,7 +108,7 @@ void int8_detail::conv2d_shifted(const Int8ConvParams& p, const void* x, const I
   // 128 KiB, and enough blocks for every thread.
   int64_t rows = std::clamp<int64_t>(512 / d.wp, 1, g.out_h);
   rows = std::max<int64_t>(1, std::min(rows, (int64_t(32) << 10) / std::max<int64_t>(1, g.c_out * d.wp)));
-  if (num_threads() > 1) rows = std::max<int64_t>(1, std::min(rows, g.n * g.out_h / (4 * num_threads())));
+  if (num_threads() > 1) rows = std::max<int64_t>(1, std::min(rows, g.n * g.out_h / (2 * num_threads())));
   const int64_t blocks = (g.out_h + rows - 1) / rows, plane = g.out_h * g.out_w;
   const uint8_t* xs = static_cast<const uint8_t*>(x);
   // Each thread pads only the input rows its own blocks read (a band of
