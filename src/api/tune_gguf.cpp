@@ -350,11 +350,10 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
 std::optional<Mix> llama_mix_seed(const MixLab& lab, const quant::MixGroups& groups, const std::vector<uint32_t>& formats, quant::LlamaMix mix,
                                   bool gptq, const std::function<bool(size_t, uint32_t)>& group_allows) {
   std::vector<quant::MixTensor2D> matrices;
-  int64_t n_layer = 0;
-  for (const quant::MixTensor& t : lab.tensors()) matrices.push_back({t.name, t.cols}), n_layer = std::max(n_layer, t.layer + 1);
+  for (const quant::MixTensor& t : lab.tensors()) matrices.push_back({t.name, t.cols});
   const llm::ModelConfig& c = lab.base().config;
   const std::map<std::string, uint32_t> types =
-      quant::llama_mix_types(mix, matrices, n_layer, nullptr, c.n_layers == 80 && c.n_heads != c.n_kv_heads);
+      quant::llama_mix_types(mix, matrices, nullptr, quant::llama_big_gqa(c.arch, c.n_layers, c.n_heads, c.n_kv_heads));
   auto searched = [&](uint32_t c) { return std::find(formats.begin(), formats.end(), c) != formats.end(); };
   Mix m(groups.names.size());
   for (size_t g = 0; g < m.size(); ++g) {
@@ -534,8 +533,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
         if (gptq && !wants_gptq(o)) continue;
         const std::optional<Mix> m = llama_mix_seed(lab, groups, formats, mix, gptq, group_allows);
         if (!m || std::any_of(seeds.begin(), seeds.end(), [&](const quant::MeasuredMix& s) { return s.mix == *m; })) continue;
-        const std::string name = mix == quant::LlamaMix::q3_k_m ? "Q3_K_M" : mix == quant::LlamaMix::q4_k_m ? "Q4_K_M" : "Q5_K_M";
-        seeds.push_back({*m, "llama.cpp rules " + name + (gptq ? "+gptq" : ""), quant::mix_bpw(space, *m), measure(*m)});
+        seeds.push_back({*m, "llama.cpp rules " + quant::llama_mix_name(mix) + (gptq ? "+gptq" : ""), quant::mix_bpw(space, *m), measure(*m)});
       }
     // Sizes to hold points up against: each anchor's, and the bits budget.
     std::vector<double> targets;

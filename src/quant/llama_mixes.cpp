@@ -75,15 +75,17 @@ uint32_t fallback(uint32_t type, int64_t cols, const std::string& name, std::vec
   return fills_blocks(f, cols) ? f : t(GgmlType::f16);
 }
 
+// The N of a blk.N. name; -1 for the others.
+long layer_of(const std::string& name) {
+  long l = -1;
+  return std::sscanf(name.c_str(), "blk.%ld.", &l) == 1 && l >= 0 ? l : -1L;
+}
+
 // llama.cpp quantizes in (layer, name) order: its attn_v and ffn_down
 // counters are the layer numbers whatever order the file stores them in.
 std::vector<MixTensor2D> in_layer_order(std::vector<MixTensor2D> m) {
-  auto layer = [](const std::string& name) {
-    long l = -1;
-    return std::sscanf(name.c_str(), "blk.%ld.", &l) == 1 ? l : -1L;
-  };
-  std::stable_sort(m.begin(), m.end(), [&](const MixTensor2D& a, const MixTensor2D& b) {
-    const long la = layer(a.name), lb = layer(b.name);
+  std::stable_sort(m.begin(), m.end(), [](const MixTensor2D& a, const MixTensor2D& b) {
+    const long la = layer_of(a.name), lb = layer_of(b.name);
     return la != lb ? la < lb : a.name < b.name;
   });
   return m;
@@ -126,12 +128,31 @@ uint32_t llama_mix_file_type(LlamaMix mix) {  // llama.h's LLAMA_FTYPE_MOSTLY_* 
   }
 }
 
-std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& unordered, int64_t n_layer,
-                                                std::vector<std::string>* notes, bool big_gqa) {
+bool llama_big_gqa(const std::string& arch, int64_t n_layer, int64_t heads, int64_t kv_heads) {
+  return n_layer == 80 && (arch == "qwen2" || (arch == "llama" && heads != kv_heads));
+}
+
+std::string llama_mix_name(LlamaMix mix) {
+  switch (mix) {
+    case LlamaMix::q3_k_s: return "Q3_K_S";
+    case LlamaMix::q3_k_m: return "Q3_K_M";
+    case LlamaMix::q3_k_l: return "Q3_K_L";
+    case LlamaMix::q4_k_s: return "Q4_K_S";
+    case LlamaMix::q4_k_m: return "Q4_K_M";
+    case LlamaMix::q5_k_s: return "Q5_K_S";
+    case LlamaMix::q5_k_m: return "Q5_K_M";
+    default: return "";
+  }
+}
+
+std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& unordered, std::vector<std::string>* notes,
+                                                bool big_gqa) {
   const uint32_t base = llama_mix_base_type(mix);
   std::map<std::string, uint32_t> types;
   if (base == 0) return types;
   const std::vector<MixTensor2D> matrices = in_layer_order(unordered);
+  // llama.cpp's n_layer (its ffn_down rules' n): the block count, here the highest blk.N + 1.
+  const int64_t n_layer = matrices.empty() ? 0 : layer_of(matrices.back().name) + 1;
   int64_t n_attn_v = 0, i_attn_v = 0, i_ffn_down = 0;
   bool has_output = false;
   for (const MixTensor2D& m : matrices) {

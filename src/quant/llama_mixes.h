@@ -33,10 +33,17 @@ struct MixTensor2D {
   int64_t cols = 0;  // ne[0]
 };
 
-// The type of each named weight matrix; n_layer is the model's block count;
-// big_gqa: an 80-layer model with grouped KV heads (llama.cpp's 70B rule).
-// Matrices the rules leave alone get the base type.
-std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& matrices, int64_t n_layer,
+// The type of each named weight matrix (the layer count from the blk.N
+// names); big_gqa: llama.cpp's 70B rule applies (llama_big_gqa). Matrices
+// the rules leave alone get the base type.
+std::map<std::string, uint32_t> llama_mix_types(LlamaMix mix, const std::vector<MixTensor2D>& matrices,
                                                 std::vector<std::string>* notes = nullptr, bool big_gqa = false);
+
+// llama.cpp's "70B" class, whose attn_v gets Q5_K: llama with 80 layers and
+// grouped KV heads, qwen2 with 80 layers.
+bool llama_big_gqa(const std::string& arch, int64_t n_layer, int64_t heads, int64_t kv_heads);
+
+// "Q4_K_M" for LlamaMix::q4_k_m (llama-quantize's spelling).
+std::string llama_mix_name(LlamaMix mix);
 
 }  // namespace pareto::quant

@@ -1,7 +1,6 @@
 #include "quant/quantize_gguf.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 
 #include "core/error.h"
@@ -77,16 +76,10 @@ std::map<std::string, uint32_t> llama_mix_tensor_types(const std::string& path, 
   if (file->get_int(arch + ".expert_count", 0) > 1) fail_unsupported(path + ": llama.cpp's mixes for mixture-of-experts models are not followed");
   const int64_t blocks = file->get_int(arch + ".block_count", 0);
   const int64_t heads = file->get_int(arch + ".attention.head_count", 0), kv_heads = file->get_int(arch + ".attention.head_count_kv", heads);
-  // llama.cpp's 70B class: llama with 80 layers and grouped KV heads, qwen2 with 80 layers.
-  const bool big_gqa = blocks == 80 && (arch == "qwen2" || heads != kv_heads);
   std::vector<MixTensor2D> matrices;
-  int64_t n_layer = 0;
-  for (const gguf::TensorInfo& t : file->tensors) {
-    long l = -1;
-    if (std::sscanf(t.name.c_str(), "blk.%ld.", &l) == 1 && l >= 0 && l < (1L << 20)) n_layer = std::max<int64_t>(n_layer, l + 1);
+  for (const gguf::TensorInfo& t : file->tensors)
     if (is_weight_matrix(t)) matrices.push_back({t.name, t.ne[0]});
-  }
-  return llama_mix_types(mix, matrices, n_layer, notes, big_gqa);
+  return llama_mix_types(mix, matrices, notes, llama_big_gqa(arch, blocks, heads, kv_heads));
 }
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& o) {

@@ -126,7 +126,7 @@ TEST(LlamaMix, TypeRulesOfADeeperModel) {
   // Stored in name order (blk.0, blk.1, blk.10 ... blk.9): the rules count layers, not file positions.
   std::vector<quant::MixTensor2D> by_name = m;
   std::sort(by_name.begin(), by_name.end(), [](const quant::MixTensor2D& a, const quant::MixTensor2D& b) { return a.name < b.name; });
-  const auto q4m = quant::llama_mix_types(LlamaMix::q4_k_m, by_name, 16);
+  const auto q4m = quant::llama_mix_types(LlamaMix::q4_k_m, by_name);
   // llama.cpp's "more bits" layers of 16: the first and last eighth and every third between: 0 1 4 7 10 13 14 15.
   const std::set<int> more_bits = {0, 1, 4, 7, 10, 13, 14, 15};
   for (int l = 0; l < 16; ++l) {
@@ -138,36 +138,41 @@ TEST(LlamaMix, TypeRulesOfADeeperModel) {
   }
   EXPECT_EQ(q4m.at("output.weight"), t(kernels::GgmlType::q6_k));
   EXPECT_EQ(q4m.at("token_embd.weight"), t(kernels::GgmlType::q4_k));
-  const auto q3m = quant::llama_mix_types(LlamaMix::q3_k_m, m, 16);
+  const auto q3m = quant::llama_mix_types(LlamaMix::q3_k_m, m);
   EXPECT_EQ(q3m.at("blk.1.attn_v.weight"), t(kernels::GgmlType::q5_k));
   EXPECT_EQ(q3m.at("blk.2.attn_v.weight"), t(kernels::GgmlType::q4_k));
   EXPECT_EQ(q3m.at("blk.0.ffn_down.weight"), t(kernels::GgmlType::q5_k));  // i < 16 / 16
   EXPECT_EQ(q3m.at("blk.1.ffn_down.weight"), t(kernels::GgmlType::q4_k));
   EXPECT_EQ(q3m.at("blk.5.attn_output.weight"), t(kernels::GgmlType::q4_k));
   EXPECT_EQ(q3m.at("blk.5.ffn_up.weight"), t(kernels::GgmlType::q3_k));
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.3.attn_v.weight"), t(kernels::GgmlType::q5_k));
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.4.attn_v.weight"), t(kernels::GgmlType::q4_k));
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.1.ffn_down.weight"), t(kernels::GgmlType::q5_k));  // i < 16 / 8
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m, 16).at("blk.2.ffn_down.weight"), t(kernels::GgmlType::q4_k));
-  const auto q3l = quant::llama_mix_types(LlamaMix::q3_k_l, m, 16);
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m).at("blk.3.attn_v.weight"), t(kernels::GgmlType::q5_k));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m).at("blk.4.attn_v.weight"), t(kernels::GgmlType::q4_k));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m).at("blk.1.ffn_down.weight"), t(kernels::GgmlType::q5_k));  // i < 16 / 8
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_s, m).at("blk.2.ffn_down.weight"), t(kernels::GgmlType::q4_k));
+  const auto q3l = quant::llama_mix_types(LlamaMix::q3_k_l, m);
   for (const char* p : {"attn_v", "ffn_down", "attn_output"}) EXPECT_EQ(q3l.at(std::string("blk.9.") + p + ".weight"), t(kernels::GgmlType::q5_k)) << p;
-  const auto q5s = quant::llama_mix_types(LlamaMix::q5_k_s, m, 16);
+  const auto q5s = quant::llama_mix_types(LlamaMix::q5_k_s, m);
   EXPECT_EQ(q5s.at("blk.0.attn_v.weight"), t(kernels::GgmlType::q5_k));
   EXPECT_EQ(q5s.at("output.weight"), t(kernels::GgmlType::q6_k));
   // An 80-layer model with grouped KV heads (llama.cpp's 70B class): attn_v at Q5_K where the mix gives Q4_K or Q3_K.
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_m, m, 16, nullptr, true).at("blk.2.attn_v.weight"), t(kernels::GgmlType::q5_k));
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_m, m, 16, nullptr, true).at("blk.1.attn_v.weight"), t(kernels::GgmlType::q6_k));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_m, m, nullptr, true).at("blk.2.attn_v.weight"), t(kernels::GgmlType::q5_k));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q4_k_m, m, nullptr, true).at("blk.1.attn_v.weight"), t(kernels::GgmlType::q6_k));
   // Rows of 64 fill no super-block: llama.cpp's fallbacks (Q4_K -> Q5_0, Q6_K -> Q8_0; Q3_K: IQ4_NL there, Q4_0 here, noted).
   const std::vector<quant::MixTensor2D> narrow = {{"blk.0.attn_q.weight", 64}, {"blk.0.attn_v.weight", 64}, {"output.weight", 64}};
-  const auto n4 = quant::llama_mix_types(LlamaMix::q4_k_m, narrow, 1);
+  const auto n4 = quant::llama_mix_types(LlamaMix::q4_k_m, narrow);
   EXPECT_EQ(n4.at("blk.0.attn_q.weight"), t(kernels::GgmlType::q5_0));
   EXPECT_EQ(n4.at("blk.0.attn_v.weight"), t(kernels::GgmlType::q8_0));  // q6_k (last layer) -> q8_0
   EXPECT_EQ(n4.at("output.weight"), t(kernels::GgmlType::q8_0));
   std::vector<std::string> notes;
-  const auto n3 = quant::llama_mix_types(LlamaMix::q3_k_s, narrow, 1, &notes);
+  const auto n3 = quant::llama_mix_types(LlamaMix::q3_k_s, narrow, &notes);
   EXPECT_EQ(notes.size(), 2u);  // attn_q and attn_v: q3_k -> q4_0 (IQ4_NL in llama.cpp); output q8_0
   EXPECT_EQ(n3.at("blk.0.attn_q.weight"), t(kernels::GgmlType::q4_0));
-  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q3_k_s, {{"blk.0.attn_q.weight", 48}}, 1).at("blk.0.attn_q.weight"), t(kernels::GgmlType::f16));
+  EXPECT_EQ(quant::llama_mix_types(LlamaMix::q3_k_s, {{"blk.0.attn_q.weight", 48}}).at("blk.0.attn_q.weight"), t(kernels::GgmlType::f16));
+  EXPECT_TRUE(quant::llama_big_gqa("llama", 80, 64, 8));
+  EXPECT_FALSE(quant::llama_big_gqa("llama", 80, 64, 64));  // llama.cpp's 65B class
+  EXPECT_TRUE(quant::llama_big_gqa("qwen2", 80, 64, 64));
+  EXPECT_FALSE(quant::llama_big_gqa("llama", 32, 32, 8));
+  EXPECT_EQ(quant::llama_mix_name(LlamaMix::q4_k_s), "Q4_K_S");
   EXPECT_EQ(quant::llama_mix_by_name("Q5_K_M"), LlamaMix::q5_k_m);
   EXPECT_EQ(quant::llama_mix_by_name("q4_k"), LlamaMix::none);
 }
