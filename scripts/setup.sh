@@ -46,18 +46,22 @@ need_pkg nodejs
 if ! dpkg -S /usr/bin/npm >/dev/null 2>&1; then need_pkg npm; fi
 # The profiler's HTML report is rendered by headless Chromium in a test.
 need_pkg chromium
-# The AArch64 cross build (cmake --preset arm64) and its tests under
-# user-mode emulation: Debian's cross compiler, qemu-aarch64, and the arm64
-# builds of the libraries pareto links, installed beside the host's
+# The AArch64 cross build (cmake --preset arm64), with --arm64 only (the
+# test command's --full pass): Debian's cross compiler, qemu-aarch64, and the
+# arm64 builds of the libraries pareto links, installed beside the host's
 # (multiarch; the :arm64 packages need the architecture added first).
-need_pkg g++-aarch64-linux-gnu
-need_pkg qemu-user
-arm64_libs=(libc6:arm64 libstdc++6:arm64 libpng-dev:arm64 libjpeg-dev:arm64 libgtest-dev:arm64 libcpp-httplib-dev:arm64)
-for p in "${arm64_libs[@]}"; do need_pkg "$p"; done
+arm64=false
+if [[ " $* " == *" --arm64 "* ]]; then
+  arm64=true
+  need_pkg g++-aarch64-linux-gnu
+  need_pkg qemu-user
+  arm64_libs=(libc6:arm64 libstdc++6:arm64 libpng-dev:arm64 libjpeg-dev:arm64 libgtest-dev:arm64 libcpp-httplib-dev:arm64)
+  for p in "${arm64_libs[@]}"; do need_pkg "$p"; done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then dpkg --add-architecture arm64; fi
+  if $arm64 && ! dpkg --print-foreign-architectures | grep -qx arm64; then dpkg --add-architecture arm64; fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
