@@ -14,64 +14,11 @@
 #include "kernels/quant_formats.h"
 #include "quant/ggml_block_rules.h"
 #include "quant/quantize_gguf.h"
+#include "quant/spd_factor.h"
 
 namespace pareto::quant {
 
 namespace {
-
-// In-place Cholesky of a symmetric positive definite matrix (lower L, H = L L^T).
-bool cholesky(std::vector<double>& a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double d = a[size_t(j * n + j)];
-    for (int64_t k = 0; k < j; ++k) d -= a[size_t(j * n + k)] * a[size_t(j * n + k)];
-    if (!(d > 0)) return false;
-    d = std::sqrt(d);
-    a[size_t(j * n + j)] = d;
-    parallel_for(n - j - 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = j + 1 + b; i < j + 1 + e; ++i) {
-        double s = a[size_t(i * n + j)];
-        for (int64_t k = 0; k < j; ++k) s -= a[size_t(i * n + k)] * a[size_t(j * n + k)];
-        a[size_t(i * n + j)] = s / d;
-      }
-    });
-  }
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = i + 1; k < n; ++k) a[size_t(i * n + k)] = 0;
-  return true;
-}
-
-// H^-1 from its lower Cholesky factor L: solve L Y = I, then L^T X = Y,
-// a column of X at a time. The second solve reads L^T by rows (a transposed
-// copy) and the column being solved from a contiguous vector: read in
-// place, both were strided by n, one cache line per multiply-add, and a
-// 2048-wide input took 42 s here. The first solve skips the leading zeros
-// of e_c's solution. The same values in the same order, so the same bits.
-std::vector<double> inverse_from_cholesky(const std::vector<double>& l, int64_t n) {
-  std::vector<double> lt(size_t(n * n)), inv(size_t(n * n), 0);
-  parallel_for(n, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t k = 0; k < n; ++k) lt[size_t(i * n + k)] = l[size_t(k * n + i)];
-  });
-  parallel_for(n, [&](int64_t c0, int64_t c1) {
-    std::vector<double> y(static_cast<size_t>(n)), x(static_cast<size_t>(n));
-    for (int64_t c = c0; c < c1; ++c) {
-      // y[k] = +0 for k < c (e_c is zero there), and s - (+-0) is s, so those terms are left out.
-      for (int64_t i = 0; i < c; ++i) y[size_t(i)] = 0;
-      for (int64_t i = c; i < n; ++i) {
-        double s = i == c ? 1.0 : 0.0;
-        for (int64_t k = c; k < i; ++k) s -= l[size_t(i * n + k)] * y[size_t(k)];
-        y[size_t(i)] = s / l[size_t(i * n + i)];
-      }
-      for (int64_t i = n - 1; i >= 0; --i) {
-        double s = y[size_t(i)];
-        for (int64_t k = i + 1; k < n; ++k) s -= lt[size_t(i * n + k)] * x[size_t(k)];
-        x[size_t(i)] = s / l[size_t(i * n + i)];
-      }
-      for (int64_t i = 0; i < n; ++i) inv[size_t(i * n + c)] = x[size_t(i)];
-    }
-  });
-  return inv;
-}
 
 // A K-quant super-block as the reference quantizer wrote it (its header is
 // kept, its codes replaced) and each sub-block's grid.
@@ -215,15 +162,9 @@ GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOpti
     h.swap(hp);
   }
   for (double damp = o.damping; damp < 100 && f.u.empty(); damp *= 10) {
-    std::vector<double> l = h;
-    for (int64_t i = 0; i < cols; ++i) l[size_t(i * cols + i)] += damp * mean_diag;
-    if (!cholesky(l, cols)) continue;
-    std::vector<double> inv = inverse_from_cholesky(l, cols);
-    if (!cholesky(inv, cols)) continue;
-    f.u.assign(size_t(cols * cols), 0);  // U = L^T of chol(H^-1)
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j <= i; ++j) f.u[size_t(j * cols + i)] = inv[size_t(i * cols + j)];
-    f.damping = damp;
+    std::vector<double> damped = h;
+    for (int64_t i = 0; i < cols; ++i) damped[size_t(i * cols + i)] += damp * mean_diag;
+    if (inverse_upper_cholesky(damped, cols, f.u)) f.damping = damp;
   }
   return f;
 }
