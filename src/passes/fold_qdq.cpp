@@ -69,6 +69,39 @@ struct QdqFolder {
     return true;
   }
 
+  // A constant scalar: float scale > 0 and finite, or uint8 zero point.
+  bool scalar_scale(int v) const {
+    const Tensor* t = e.constant(v);
+    return t && t->dtype() == DType::f32 && t->numel() == 1 && t->data<float>()[0] > 0.f && std::isfinite(t->data<float>()[0]);
+  }
+  bool scalar_u8(int v) const {
+    const Tensor* t = e.constant(v);
+    return t && t->dtype() == DType::u8 && t->numel() == 1;
+  }
+
+  // DequantizeLinear (uint8, per tensor) -> GlobalAveragePool ->
+  // QuantizeLinear (uint8, per tensor) -> pareto::QGlobalAveragePool on the
+  // bytes: an exact integer sum and one rounding (runtime/ops/quant_ops.cpp).
+  void fold_global_pool(int ni) {
+    ir::Node& pool = g.nodes[size_t(ni)];
+    if (pool.inputs.size() != 1 || pool.outputs.size() != 1 || e.is_output(pool.outputs[0])) return;
+    const ir::Node* dq = producer(pool.inputs[0], "DequantizeLinear");
+    const int qi = e.only_consumer(pool.outputs[0]);
+    if (!dq || qi < 0 || e.dead(qi)) return;
+    const ir::Node& q = g.nodes[size_t(qi)];
+    if (q.op_type != "QuantizeLinear" || !q.domain.empty() || q.inputs.size() < 3 || q.inputs[0] != pool.outputs[0] || q.outputs.size() != 1)
+      return;
+    if (dq->inputs.size() < 3 || dq->attr_i("block_size", 0) != 0 || q.attr_i("block_size", 0) != 0 || q.attr_i("output_dtype", 0) != 0)
+      return;
+    if (!scalar_scale(dq->inputs[1]) || !scalar_u8(dq->inputs[2]) || !scalar_scale(q.inputs[1]) || !scalar_u8(q.inputs[2])) return;
+    pool.inputs = {dq->inputs[0], dq->inputs[1], dq->inputs[2], q.inputs[1], q.inputs[2]};
+    pool.outputs = q.outputs;
+    pool.op_type = "QGlobalAveragePool";
+    pool.domain = "pareto";
+    e.kill(qi);
+    st.rewrites["DequantizeLinear + GlobalAveragePool + QuantizeLinear -> integer QGlobalAveragePool"]++;
+  }
+
   void fold(int ni) {
     ir::Node& conv = g.nodes[size_t(ni)];
     if (conv.inputs.size() < 2) return;
@@ -122,7 +155,8 @@ struct QdqFolder {
 // x_scale, x_zero_point, w_scales; the weights kept as the float values
 // they stand for, so later folds see an ordinary conv). Runs before
 // constant folding, which would turn the weights' DequantizeLinear into
-// plain floats and lose their scales.
+// plain floats and lose their scales. A GlobalAveragePool between a uint8
+// DequantizeLinear and QuantizeLinear sums the bytes (QGlobalAveragePool).
 PassStats fold_qdq(ir::Graph& g, const PassContext&) {
   PassStats st{"fold_qdq", g.nodes.size(), 0, {}};
   GraphEdit e(g);
@@ -130,6 +164,7 @@ PassStats fold_qdq(ir::Graph& g, const PassContext&) {
   for (int ni : g.topological_order()) {
     const ir::Node& n = g.nodes[size_t(ni)];
     if (n.op_type == "Conv" && n.domain.empty() && !n.has_attr("x_scale")) f.fold(ni);
+    if (n.op_type == "GlobalAveragePool" && n.domain.empty()) f.fold_global_pool(ni);
   }
   e.commit();
   st.nodes_after = g.nodes.size();

@@ -153,3 +153,64 @@ TEST(QuantizedFusion, Int8ConvRoundsForItsReaderOnEveryPath) {
         << "emulated AMX " << emulated_amx;
   }
 }
+
+// Q -> DQ -> GlobalAveragePool -> Q (uint8, per tensor) runs as
+// pareto::QGlobalAveragePool: each plane's bytes summed exactly, then
+// round_half_even(float(sum - n zx) * (sx / (sy n))) + zy saturated, the
+// arithmetic ONNX Runtime runs for these nodes (QLinearGlobalAveragePool),
+// computed here from the bytes. The plain graph (float sum of the
+// dequantized values) is within one step of it.
+TEST(QuantizedFusion, QuantizedGlobalAveragePoolSumsTheBytes) {
+  auto u8 = [](const std::string& name, uint8_t v) {
+    Msg t;
+    t.i(2, 2).s(8, name);
+    return t.s(9, std::string(1, char(v)));
+  };
+  struct Case {
+    float sx, sy;
+    uint8_t zx, zy;
+  };
+  for (const Case& c : {Case{0.05f, 0.01f, 128, 3}, Case{0.031f, 0.0007f, 7, 250}, Case{0.2f, 0.2f, 0, 0}}) {
+    Msg g;
+    g.m(5, pb::tensor_f32("sx", {}, {c.sx}));
+    g.m(5, u8("zx", c.zx));
+    g.m(5, pb::tensor_f32("sy", {}, {c.sy}));
+    g.m(5, u8("zy", c.zy));
+    g.m(1, pb::node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"}, "q1"));
+    g.m(1, pb::node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"}, "dq1"));
+    g.m(1, pb::node("GlobalAveragePool", {"xd"}, {"p"}, "gap"));
+    g.m(1, pb::node("QuantizeLinear", {"p", "sy", "zy"}, {"y"}, "q2"));
+    g.s(2, "qgap");
+    g.m(11, pb::value_info("x", 1, {2, 33, 7, 9}));
+    g.m(12, pb::value_info("y", 2, {}));
+    const std::string path = pareto::testing::scratch_dir() + "/qgap.onnx";
+    std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+    const std::vector<float> xv = uniform(2 * 33 * 63, 31, -4.f, 4.f);
+    const std::map<std::string, Tensor> in = {{"x", Tensor::from_vector<float>(xv, {2, 33, 7, 9})}};
+    SessionOptions o;
+    o.optimize = true;
+    auto s = Session::open(path, o);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    EXPECT_EQ(rewrites(*s.value(), "integer QGlobalAveragePool"), 1);
+    auto y = s.value()->run(in);
+    ASSERT_TRUE(y.ok()) << y.status().to_string();
+    const std::vector<Tensor> plain = run_session(path, false, in);
+    ASSERT_EQ(plain.size(), 1u);
+    const Tensor& yo = y.value()[0];
+    ASSERT_EQ(yo.dtype(), DType::u8);
+    ASSERT_EQ(yo.shape(), Shape({2, 33, 1, 1}));
+    const float scale = c.sx / (c.sy * 63.f);
+    int off_by_one = 0;
+    for (int64_t p = 0; p < 66; ++p) {
+      int64_t sum = 0;
+      for (int64_t i = 0; i < 63; ++i)
+        sum += int64_t(std::clamp(std::nearbyint(xv[size_t(p * 63 + i)] / c.sx) + float(c.zx), 0.f, 255.f));
+      const float want = std::clamp(std::nearbyint(float(sum - 63 * int64_t(c.zx)) * scale) + float(c.zy), 0.f, 255.f);
+      EXPECT_EQ(yo.data<uint8_t>()[p], uint8_t(want)) << "plane " << p << " sx " << c.sx;
+      const int d = std::abs(int(plain[0].data<uint8_t>()[p]) - int(want));
+      EXPECT_LE(d, 1) << "plane " << p;
+      off_by_one += d;
+    }
+    RecordProperty("plain_graph_off_by_one_" + std::to_string(c.sy), off_by_one);
+  }
+}

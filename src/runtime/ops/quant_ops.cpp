@@ -397,6 +397,56 @@ const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t
   return out;
 }
 
+namespace {
+
+// pareto::QGlobalAveragePool(x u8, x_scale, x_zero_point, y_scale,
+// y_zero_point): DequantizeLinear -> GlobalAveragePool -> QuantizeLinear on
+// the integers (fold_qdq makes it). Each plane's sum is exact in integers;
+// one float product then rounds, y = round_half_even(float(sum - n zx) *
+// (sx / (sy n))) + zy, the arithmetic of ONNX Runtime's
+// QLinearGlobalAveragePool, which ONNX Runtime runs for the same QDQ nodes.
+// A float sum of the dequantized values rounds at every add and landed a
+// step away from it near the rounding boundaries (rec's squeeze-excite
+// pools: 2 of 240 values, each rescaling a whole channel after the gate).
+void run_qglobal_average_pool(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::u8) ctx.unsupported(std::string("QGlobalAveragePool of ") + dtype_name(x.dtype()));
+  if (x.rank() < 3) ctx.invalid("input must have rank >= 3");
+  for (size_t i = 1; i < 5; ++i)
+    if (ctx.in(i).numel() != 1) ctx.invalid("quantization parameters must be scalars");
+  if (ctx.in(1).dtype() != DType::f32 || ctx.in(3).dtype() != DType::f32 || ctx.in(2).dtype() != DType::u8 || ctx.in(4).dtype() != DType::u8)
+    ctx.invalid("scales must be float and zero points uint8");
+  Shape out = x.shape();
+  for (size_t i = 2; i < out.size(); ++i) out[i] = 1;
+  const int64_t planes = x.dim(0) * x.dim(1), plane = planes ? x.numel() / planes : 0;
+  if (plane <= 0 || plane >= (int64_t(1) << 23)) ctx.invalid("plane of " + std::to_string(plane) + " values (1 .. 2^23 supported)");
+  const int64_t zx = ctx.in(2).data<uint8_t>()[0], zy = ctx.in(4).data<uint8_t>()[0];
+  const float scale = ctx.in(1).data<float>()[0] / (ctx.in(3).data<float>()[0] * float(plane));
+  Tensor& y = ctx.out(0, DType::u8, out);
+  const uint8_t* xs = x.data<uint8_t>();
+  uint8_t* ys = y.data<uint8_t>();
+  parallel_for(planes, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const uint8_t* s = xs + p * plane;
+      int64_t sum = 0;
+      for (int64_t i = 0; i < plane; ++i) sum += s[i];
+      const float v = std::nearbyint(float(sum - zx * plane) * scale) + float(zy);
+      ys[p] = uint8_t(std::clamp(v, 0.f, 255.f));
+    }
+  });
+}
+
+void infer_qglobal_average_pool(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  if (!x) return;
+  ctx.out_types[0] = *x;
+  ctx.out_types[0].dtype = DType::u8;
+  ctx.out_types[0].dim_params.clear();
+  for (size_t i = 2; i < ctx.out_types[0].dims.size(); ++i) ctx.out_types[0].dims[i] = 1;
+}
+
+}  // namespace
+
 void register_quant_ops(OpRegistry& r) {
   r.add("QuantizeLinear", run_quantize_linear, infer_quantize);
   r.add("DequantizeLinear", run_dequantize_linear, infer_dequantize);
@@ -405,6 +455,7 @@ void register_quant_ops(OpRegistry& r) {
   r.add("QLinearMatMul", run_qlinear_matmul);
   r.add("ConvInteger", run_conv_integer, infer_conv_integer);
   r.add("QLinearConv", run_qlinear_conv, infer_qlinear_conv);
+  r.add("QGlobalAveragePool", run_qglobal_average_pool, infer_qglobal_average_pool);  // domain pareto (fold_qdq)
 }
 
 }  // namespace pareto::runtime
