@@ -9,6 +9,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/f64_update.h"
 #include "kernels/k_quant_codes.h"
 #include "kernels/pareto_formats.h"
 #include "kernels/quant_formats.h"
@@ -120,6 +121,32 @@ struct BlockRounder {
 
 }  // namespace
 
+// H = X^T X: h[i][j] = the sum over tokens, in order, of x[t][i] x[t][j]
+// (a float times a float is exact in double). Run as H -= (-X^T) X on the
+// update kernel, which subtracts each product in turn (negation is exact:
+// the same bits), blocked for the cache: 128 tokens by 256 columns of X
+// stay in L2 while every row of H passes over them.
+std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols) {
+  const int64_t tokens = int64_t(x.size()) / cols;
+  constexpr int64_t kTokens = 128, kColumns = 256;
+  const std::vector<double> xd(x.begin(), x.end());
+  std::vector<double> neg_xt(x.size());
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t i = 0; i < cols; ++i) neg_xt[size_t(i * tokens + t)] = -double(x[size_t(t * cols + i)]);
+  std::vector<double> h(size_t(cols * cols), 0);
+  for (int64_t t0 = 0; t0 < tokens; t0 += kTokens)
+    for (int64_t c0 = 0; c0 < cols; c0 += kColumns)
+      parallel_for((cols + 7) / 8, [&](int64_t b, int64_t e) {
+        for (int64_t g = b; g < e; ++g) {
+          const int64_t r0 = g * 8;
+          kernels::f64_subtract_products(&h[size_t(r0 * cols + c0)], cols, &neg_xt[size_t(r0 * tokens + t0)], tokens,
+                                         &xd[size_t(t0 * cols + c0)], cols, std::min<int64_t>(8, cols - r0),
+                                         std::min(kColumns, cols - c0), std::min(kTokens, tokens - t0));
+        }
+      });
+  return h;
+}
+
 bool gptq_writes(uint32_t type) {
   return kernels::is_group_type(type) || is_q4_0(type) || type == uint32_t(kernels::GgmlType::q4_1) ||
          type == uint32_t(kernels::GgmlType::q8_0) || kernels::is_k_quant(type);
@@ -131,17 +158,7 @@ GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOpti
   f.cols = cols;
   f.act_order = o.act_order;
   f.first_damping = o.damping;
-  const int64_t tokens = int64_t(x.size()) / cols;
-  // H = X^T X / tokens
-  std::vector<double> h(size_t(cols * cols), 0);
-  parallel_for(cols, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t t = 0; t < tokens; ++t) {
-        const double xi = x[size_t(t * cols + i)];
-        if (xi == 0) continue;
-        for (int64_t j = 0; j < cols; ++j) h[size_t(i * cols + j)] += xi * x[size_t(t * cols + j)];
-      }
-  });
+  std::vector<double> h = gptq_hessian(x, cols);
   double mean_diag = 0;
   f.dead.assign(size_t(cols), 0);
   for (int64_t i = 0; i < cols; ++i) {
@@ -162,9 +179,7 @@ GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOpti
     h.swap(hp);
   }
   for (double damp = o.damping; damp < 100 && f.u.empty(); damp *= 10) {
-    std::vector<double> damped = h;
-    for (int64_t i = 0; i < cols; ++i) damped[size_t(i * cols + i)] += damp * mean_diag;
-    if (inverse_upper_cholesky(damped, cols, f.u)) f.damping = damp;
+    if (inverse_upper_cholesky(h, cols, damp * mean_diag, f.u)) f.damping = damp;
   }
   return f;
 }

@@ -26,7 +26,8 @@ std::vector<double> lower_inverse_unblocked(const std::vector<double>& l, int64_
 // U = (J L J)^-1 = J L^-1 J. One Cholesky and one triangular inverse
 // (2n^3/3 flops) instead of a Cholesky, a full inverse and a second
 // Cholesky of it (5n^3/3), and no explicit inverse to lose definiteness.
-// False when H is not positive definite.
-bool inverse_upper_cholesky(const std::vector<double>& h, int64_t n, std::vector<double>& u);
+// add_to_diagonal (GPTQ's damping) is added to H's diagonal first. False
+// when that H is not positive definite.
+bool inverse_upper_cholesky(const std::vector<double>& h, int64_t n, double add_to_diagonal, std::vector<double>& u);
 
 }  // namespace pareto::quant

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "quant/gptq.h"
 #include "quant/spd_factor.h"
 
 using namespace pareto;
@@ -84,7 +85,7 @@ TEST(SpdFactor, InverseUpperCholeskyIsGptqsFactor) {
   for (int64_t n : kSizes) {
     const std::vector<double> h = spd(n, uint32_t(n + 200));
     std::vector<double> u;
-    ASSERT_TRUE(quant::inverse_upper_cholesky(h, n, u));
+    ASSERT_TRUE(quant::inverse_upper_cholesky(h, n, 0.0, u));
     ASSERT_EQ(u.size(), size_t(n * n));
     for (int64_t i = 0; i < n; ++i) {
       EXPECT_GT(u[size_t(i * n + i)], 0) << "n=" << n << " i=" << i;
@@ -107,6 +108,12 @@ TEST(SpdFactor, InverseUpperCholeskyIsGptqsFactor) {
         worst = std::max(worst, std::abs(s - (i == j ? 1.0 : 0.0)));
       }
     EXPECT_LT(worst, 1e-9) << "n=" << n;
+    // The damping added inside is H + dI factored: the same bits.
+    std::vector<double> damped = h, u_damped, u_inside;
+    for (int64_t i = 0; i < n; ++i) damped[size_t(i * n + i)] += 0.125;
+    ASSERT_TRUE(quant::inverse_upper_cholesky(damped, n, 0.0, u_damped));
+    ASSERT_TRUE(quant::inverse_upper_cholesky(h, n, 0.125, u_inside));
+    EXPECT_TRUE(same_bits(u_damped, u_inside)) << "n=" << n;
   }
 }
 
@@ -116,7 +123,30 @@ TEST(SpdFactor, NotPositiveDefiniteIsReported) {
     h[size_t((n - 1) * n + (n - 1))] = -1;  // a negative pivot, last in the reversed order's first panel or the plain order's last
     std::vector<double> a = h, u;
     EXPECT_FALSE(quant::cholesky_lower(a, n));
-    EXPECT_FALSE(quant::inverse_upper_cholesky(h, n, u));
+    EXPECT_FALSE(quant::inverse_upper_cholesky(h, n, 0.0, u));
     EXPECT_TRUE(u.empty());
   }
+}
+
+// GPTQ's Hessian, blocked over tokens and columns on the update kernel:
+// the textbook sum over tokens in order, bit for bit, with a dead input,
+// on sizes off the 8-row, 16-column, 128-token and 256-column blocks.
+TEST(SpdFactor, GptqHessianIsTheTextbookSumBitForBit) {
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int64_t cols : {1, 5, 17, 300})
+      for (int64_t tokens : {1, 3, 130, 257}) {
+        std::mt19937 rng(uint32_t(cols * 1000 + tokens));
+        std::normal_distribution<float> d(0.f, 3.f);
+        std::vector<float> x(size_t(tokens * cols));
+        for (float& v : x) v = d(rng);
+        for (int64_t t = 0; t < tokens; ++t) x[size_t(t * cols + cols / 2)] = 0;  // a dead input
+        std::vector<double> want(size_t(cols * cols), 0);
+        for (int64_t i = 0; i < cols; ++i)
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t j = 0; j < cols; ++j) want[size_t(i * cols + j)] += double(x[size_t(t * cols + i)]) * double(x[size_t(t * cols + j)]);
+        EXPECT_TRUE(same_bits(quant::gptq_hessian(x, cols), want)) << cols << " cols, " << tokens << " tokens, " << threads << " threads";
+      }
+  }
+  set_num_threads(1);
 }
