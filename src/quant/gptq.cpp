@@ -232,37 +232,56 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
   // 256), so a block's parameters are taken after every earlier column's error reached it.
   int64_t lazy = std::max<int64_t>(32, o.block / 32 * 32);
   if (lazy % rounder.bs && rounder.bs % lazy) lazy = std::max<int64_t>(1, lazy / rounder.bs) * rounder.bs;
-  parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    std::vector<float> wp(static_cast<size_t>(cols));
-    std::vector<int> codes(static_cast<size_t>(cols));
-    std::vector<BlockParams> params(static_cast<size_t>(nblocks));
-    std::vector<double> err(static_cast<size_t>(lazy));
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* wr = w.data() + r * cols;
-      for (int64_t i = 0; i < cols; ++i) wp[size_t(i)] = wr[perm[size_t(i)]];  // processing order
-      if (o.act_order) std::copy(fixed.begin() + r * nblocks, fixed.begin() + (r + 1) * nblocks, params.begin());
+  // Rows in groups of kRows, in step over the columns: each lazy batch's
+  // update of the later columns is one product of the group's errors with
+  // the factor's rows on the update kernel (the factor's rows read once
+  // per group, not once per row, and contiguously). For every weight the
+  // sum over the batch is the same double sum in the same order, then
+  // rounded to float once: the same bytes as one row at a time.
+  constexpr int64_t kRows = 8;
+  parallel_for((rows + kRows - 1) / kRows, [&](int64_t g0, int64_t g1) {
+    std::vector<float> wp(size_t(kRows * cols));
+    std::vector<int> codes(size_t(kRows * cols));
+    std::vector<BlockParams> params(size_t(kRows * nblocks));
+    std::vector<double> neg_err(size_t(kRows * lazy)), sums(size_t(kRows * cols));
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t r0 = g * kRows, nr = std::min(kRows, rows - r0);
+      for (int64_t rr = 0; rr < nr; ++rr) {
+        const float* wr = w.data() + (r0 + rr) * cols;
+        for (int64_t i = 0; i < cols; ++i) wp[size_t(rr * cols + i)] = wr[perm[size_t(i)]];  // processing order
+        if (o.act_order) std::copy(fixed.begin() + (r0 + rr) * nblocks, fixed.begin() + (r0 + rr + 1) * nblocks, params.begin() + rr * nblocks);
+      }
       for (int64_t i1 = 0; i1 < cols; i1 += lazy) {
         const int64_t i2 = std::min(cols, i1 + lazy);
-        for (int64_t i = i1; i < i2; ++i) {
-          const int64_t c = perm[size_t(i)], b = c / rounder.bs;
-          // In natural order a block's parameters come from the error-updated weights when it is reached.
-          if (!o.act_order && c % rounder.bs == 0) params[size_t(b)] = rounder.params(wp.data() + i, std::min(rounder.bs, cols - c));
-          const int q = rounder.code(wp[size_t(i)], params[size_t(b)], c % rounder.bs);
-          codes[size_t(c)] = q;
-          const double e = (double(wp[size_t(i)]) - rounder.value(q, params[size_t(b)], c % rounder.bs)) / u[size_t(i * cols + i)];
-          err[size_t(i - i1)] = e;
-          for (int64_t k = i + 1; k < i2; ++k) wp[size_t(k)] -= float(e * u[size_t(i * cols + k)]);
+        for (int64_t rr = 0; rr < nr; ++rr) {
+          float* wpr = wp.data() + rr * cols;
+          BlockParams* pr = params.data() + rr * nblocks;
+          for (int64_t i = i1; i < i2; ++i) {
+            const int64_t c = perm[size_t(i)], b = c / rounder.bs;
+            // In natural order a block's parameters come from the error-updated weights when it is reached.
+            if (!o.act_order && c % rounder.bs == 0) pr[b] = rounder.params(wpr + i, std::min(rounder.bs, cols - c));
+            const int q = rounder.code(wpr[i], pr[b], c % rounder.bs);
+            codes[size_t(rr * cols + c)] = q;
+            const double e = (double(wpr[i]) - rounder.value(q, pr[b], c % rounder.bs)) / u[size_t(i * cols + i)];
+            neg_err[size_t(rr * lazy + (i - i1))] = -e;
+            for (int64_t k = i + 1; k < i2; ++k) wpr[k] -= float(e * u[size_t(i * cols + k)]);
+          }
         }
-        // Lazy batch update: the block's errors reach the later columns at once.
-        for (int64_t k = i2; k < cols; ++k) {
-          double sum = 0;
-          for (int64_t i = i1; i < i2; ++i) sum += err[size_t(i - i1)] * u[size_t(i * cols + k)];
-          wp[size_t(k)] -= float(sum);
-        }
+        // Lazy batch update: sum = 0, then sum -= (-e_i) u[i][k] for the
+        // batch's i in order (x - (-y) is x + y exactly), then one rounding.
+        const int64_t width = cols - i2;
+        if (width == 0) continue;
+        std::fill(sums.begin(), sums.begin() + nr * width, 0.0);
+        kernels::f64_subtract_products(sums.data(), width, neg_err.data(), lazy, &u[size_t(i1 * cols + i2)], cols, nr, width, i2 - i1);
+        for (int64_t rr = 0; rr < nr; ++rr)
+          for (int64_t k = 0; k < width; ++k) wp[size_t(rr * cols + i2 + k)] -= float(sums[size_t(rr * width + k)]);
       }
-      uint8_t* out = reinterpret_cast<uint8_t*>(res.bytes.data()) + size_t(r) * row_bytes;
-      for (int64_t b = 0; b < nblocks; ++b)
-        rounder.write(params[size_t(b)], codes.data() + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs), out + size_t(b) * bb);
+      for (int64_t rr = 0; rr < nr; ++rr) {
+        uint8_t* out = reinterpret_cast<uint8_t*>(res.bytes.data()) + size_t(r0 + rr) * row_bytes;
+        for (int64_t b = 0; b < nblocks; ++b)
+          rounder.write(params[size_t(rr * nblocks + b)], codes.data() + rr * cols + b * rounder.bs, std::min(rounder.bs, cols - b * rounder.bs),
+                        out + size_t(b) * bb);
+      }
     }
   });
   return res;
