@@ -127,6 +127,7 @@ struct BlockRounder {
 // the same bits), blocked for the cache: 128 tokens by 256 columns of X
 // stay in L2 while every row of H passes over them.
 std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols) {
+  if (cols <= 0 || x.size() % size_t(cols)) fail_argument("GPTQ inputs are not whole rows of " + std::to_string(cols));
   const int64_t tokens = int64_t(x.size()) / cols;
   constexpr int64_t kTokens = 128, kColumns = 256;
   const std::vector<double> xd(x.begin(), x.end());

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "quant/gptq.h"
 #include "quant/llm_mix.h"
 #include "quant/quantize_gguf.h"
@@ -79,4 +80,33 @@ TEST(GptqFactor, TheLabComputesOneFactorPerLayerInput) {
       if (lab.allows(i, choice)) (void)lab.matrix_bytes(i, choice);
   }
   EXPECT_EQ(lab.gptq_factors_computed(), 4 * layers);
+}
+
+// GPTQ rounds each row on its own: the rows of one call, made 8 at a time
+// with the batch updates on the update kernel, are the bytes of each row
+// quantized alone, at 1 and 2 threads, in natural and act order, for a
+// 32-block type, a K-quant and a group format (13 rows: a group of 8 and a
+// tail of 5).
+TEST(GptqFactor, RowsInGroupsAreEachRowAlone) {
+  const int64_t rows = 13, cols = 512;
+  const std::vector<float> x = gaussian(size_t(300 * cols), 41), w = gaussian(size_t(rows * cols), 42);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (bool act : {false, true}) {
+      quant::GptqOptions o;
+      o.act_order = act;
+      const quant::GptqFactor f = quant::gptq_factor(x, cols, o);
+      for (const char* name : {"q4_0", "q4_k", "pq3g64a"}) {
+        const uint32_t t = quant::type_by_name(name);
+        const std::string all = quant::gptq_quantize(w, rows, cols, f, t, o).bytes;
+        const size_t row_bytes = all.size() / size_t(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          const std::vector<float> one(w.begin() + r * cols, w.begin() + (r + 1) * cols);
+          EXPECT_EQ(quant::gptq_quantize(one, 1, cols, f, t, o).bytes, all.substr(size_t(r) * row_bytes, row_bytes))
+              << name << " row " << r << " act-order " << act << " threads " << threads;
+        }
+      }
+    }
+  }
+  set_num_threads(1);
 }

@@ -214,3 +214,52 @@ TEST(QuantizedFusion, QuantizedGlobalAveragePoolSumsTheBytes) {
     RecordProperty("plain_graph_off_by_one_" + std::to_string(c.sy), off_by_one);
   }
 }
+
+// Not folded where the float pool is read elsewhere too (here a graph
+// output), and a hostile QGlobalAveragePool whose scales make an infinite
+// multiplier is refused by name, not run into a NaN.
+TEST(QuantizedFusion, QuantizedGlobalAveragePoolOnlyWhereTheGraphAllowsIt) {
+  auto u8 = [](const std::string& name, uint8_t v) {
+    Msg t;
+    t.i(2, 2).s(8, name);
+    return t.s(9, std::string(1, char(v)));
+  };
+  {
+    Msg g;
+    g.m(5, pb::tensor_f32("s", {}, {0.05f}));
+    g.m(5, u8("z", 128));
+    g.m(1, pb::node("QuantizeLinear", {"x", "s", "z"}, {"xq"}, "q1"));
+    g.m(1, pb::node("DequantizeLinear", {"xq", "s", "z"}, {"xd"}, "dq1"));
+    g.m(1, pb::node("GlobalAveragePool", {"xd"}, {"p"}, "gap"));
+    g.m(1, pb::node("QuantizeLinear", {"p", "s", "z"}, {"y"}, "q2"));
+    g.s(2, "qgap_shared");
+    g.m(11, pb::value_info("x", 1, {1, 4, 3, 3}));
+    g.m(12, pb::value_info("y", 2, {}));
+    g.m(12, pb::value_info("p", 1, {}));
+    const std::string path = pareto::testing::scratch_dir() + "/qgap_shared.onnx";
+    std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+    SessionOptions o;
+    o.optimize = true;
+    auto s = Session::open(path, o);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    EXPECT_EQ(rewrites(*s.value(), "integer QGlobalAveragePool"), 0);
+  }
+  Msg g;
+  g.m(5, pb::tensor_f32("sx", {}, {1e30f}));
+  g.m(5, pb::tensor_f32("sy", {}, {1e-30f}));
+  g.m(5, u8("z", 0));
+  g.m(1, pb::node("QGlobalAveragePool", {"x", "sx", "z", "sy", "z"}, {"y"}, "hostile"));
+  g.s(2, "qgap_hostile");
+  g.m(11, pb::value_info("x", 2, {1, 2, 3, 3}));
+  g.m(12, pb::value_info("y", 2, {}));
+  const std::string path = pareto::testing::scratch_dir() + "/qgap_hostile.onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  auto s = Session::open(path, SessionOptions{});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  std::vector<uint8_t> zeros(18, 0);
+  Tensor x = Tensor::empty(DType::u8, {1, 2, 3, 3});
+  std::memcpy(x.data<uint8_t>(), zeros.data(), zeros.size());
+  auto y = s.value()->run({{"x", x}});
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().to_string().find("out of range"), std::string::npos) << y.status().to_string();
+}

@@ -421,7 +421,12 @@ void run_qglobal_average_pool(OpContext& ctx) {
   const int64_t planes = x.dim(0) * x.dim(1), plane = planes ? x.numel() / planes : 0;
   if (plane <= 0 || plane >= (int64_t(1) << 23)) ctx.invalid("plane of " + std::to_string(plane) + " values (1 .. 2^23 supported)");
   const int64_t zx = ctx.in(2).data<uint8_t>()[0], zy = ctx.in(4).data<uint8_t>()[0];
-  const float scale = ctx.in(1).data<float>()[0] / (ctx.in(3).data<float>()[0] * float(plane));
+  const float sx = ctx.in(1).data<float>()[0], sy = ctx.in(3).data<float>()[0];
+  const float scale = sx / (sy * float(plane));
+  // ONNX Runtime refuses scales outside [2^-32, 256) too; here a NaN or an
+  // infinity would reach the float -> uint8 conversion.
+  if (!(sx > 0.f) || !(sy > 0.f) || !(scale >= 0x1.0p-32f && scale < 256.f))
+    ctx.invalid("scales " + std::to_string(sx) + " / (" + std::to_string(sy) + " x " + std::to_string(plane) + ") out of range");
   Tensor& y = ctx.out(0, DType::u8, out);
   const uint8_t* xs = x.data<uint8_t>();
   uint8_t* ys = y.data<uint8_t>();
