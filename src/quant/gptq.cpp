@@ -130,21 +130,26 @@ std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols) {
   if (cols <= 0 || x.size() % size_t(cols)) fail_argument("GPTQ inputs are not whole rows of " + std::to_string(cols));
   const int64_t tokens = int64_t(x.size()) / cols;
   constexpr int64_t kTokens = 128, kColumns = 256;
-  const std::vector<double> xd(x.begin(), x.end());
-  std::vector<double> neg_xt(x.size());
-  for (int64_t t = 0; t < tokens; ++t)
-    for (int64_t i = 0; i < cols; ++i) neg_xt[size_t(i * tokens + t)] = -double(x[size_t(t * cols + i)]);
+  // Double copies of one block of tokens at a time (X and -X^T): 2 x 128 x cols doubles, not the whole input twice.
+  std::vector<double> xd(size_t(kTokens * cols)), neg_xt(size_t(kTokens * cols));
   std::vector<double> h(size_t(cols * cols), 0);
-  for (int64_t t0 = 0; t0 < tokens; t0 += kTokens)
+  for (int64_t t0 = 0; t0 < tokens; t0 += kTokens) {
+    const int64_t nt = std::min(kTokens, tokens - t0);
+    for (int64_t t = 0; t < nt; ++t)
+      for (int64_t i = 0; i < cols; ++i) {
+        const double v = x[size_t((t0 + t) * cols + i)];
+        xd[size_t(t * cols + i)] = v;
+        neg_xt[size_t(i * nt + t)] = -v;
+      }
     for (int64_t c0 = 0; c0 < cols; c0 += kColumns)
       parallel_for((cols + 7) / 8, [&](int64_t b, int64_t e) {
         for (int64_t g = b; g < e; ++g) {
           const int64_t r0 = g * 8;
-          kernels::f64_subtract_products(&h[size_t(r0 * cols + c0)], cols, &neg_xt[size_t(r0 * tokens + t0)], tokens,
-                                         &xd[size_t(t0 * cols + c0)], cols, std::min<int64_t>(8, cols - r0),
-                                         std::min(kColumns, cols - c0), std::min(kTokens, tokens - t0));
+          kernels::f64_subtract_products(&h[size_t(r0 * cols + c0)], cols, &neg_xt[size_t(r0 * nt)], nt, &xd[size_t(c0)], cols,
+                                         std::min<int64_t>(8, cols - r0), std::min(kColumns, cols - c0), nt);
         }
       });
+  }
   return h;
 }
 

@@ -10,7 +10,7 @@ namespace pareto::quant {
 
 namespace {
 
-constexpr int64_t kBlock = 64;  // panel width: a 4-row tile's 64 coefficients stay in L1
+constexpr int64_t kBlock = 64;  // panel width: an 8-row tile's 64 coefficients per row stay in L1
 constexpr int64_t kCols = 16;   // columns of L^-1 a task takes: one AVX-512 tile
 
 size_t at(int64_t i, int64_t j, int64_t n) { return size_t(i * n + j); }

@@ -67,6 +67,20 @@ double max_abs_diff(const Tensor& a, const Tensor& b, double* scale) {
   return m;
 }
 
+Msg u8_scalar(const std::string& name, uint8_t v) {
+  Msg t;
+  t.i(2, 2).s(8, name);
+  return t.s(9, std::string(1, char(v)));
+}
+
+// x -> QuantizeLinear(sx, zx) -> DequantizeLinear -> GlobalAveragePool (p) -> QuantizeLinear(sy, zy) -> y
+void add_quantized_pool(Msg& g, const std::string& sx, const std::string& zx, const std::string& sy, const std::string& zy) {
+  g.m(1, pb::node("QuantizeLinear", {"x", sx, zx}, {"xq"}, "q1"));
+  g.m(1, pb::node("DequantizeLinear", {"xq", sx, zx}, {"xd"}, "dq1"));
+  g.m(1, pb::node("GlobalAveragePool", {"xd"}, {"p"}, "gap"));
+  g.m(1, pb::node("QuantizeLinear", {"p", sy, zy}, {"y"}, "q2"));
+}
+
 }  // namespace
 
 TEST(QuantizedFusion, DepthwiseConvOfAQdqFileComputesWhatTheGraphSays) {
@@ -161,11 +175,6 @@ TEST(QuantizedFusion, Int8ConvRoundsForItsReaderOnEveryPath) {
 // computed here from the bytes. The plain graph (float sum of the
 // dequantized values) is within one step of it.
 TEST(QuantizedFusion, QuantizedGlobalAveragePoolSumsTheBytes) {
-  auto u8 = [](const std::string& name, uint8_t v) {
-    Msg t;
-    t.i(2, 2).s(8, name);
-    return t.s(9, std::string(1, char(v)));
-  };
   struct Case {
     float sx, sy;
     uint8_t zx, zy;
@@ -173,13 +182,10 @@ TEST(QuantizedFusion, QuantizedGlobalAveragePoolSumsTheBytes) {
   for (const Case& c : {Case{0.05f, 0.01f, 128, 3}, Case{0.031f, 0.0007f, 7, 250}, Case{0.2f, 0.2f, 0, 0}}) {
     Msg g;
     g.m(5, pb::tensor_f32("sx", {}, {c.sx}));
-    g.m(5, u8("zx", c.zx));
+    g.m(5, u8_scalar("zx", c.zx));
     g.m(5, pb::tensor_f32("sy", {}, {c.sy}));
-    g.m(5, u8("zy", c.zy));
-    g.m(1, pb::node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"}, "q1"));
-    g.m(1, pb::node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"}, "dq1"));
-    g.m(1, pb::node("GlobalAveragePool", {"xd"}, {"p"}, "gap"));
-    g.m(1, pb::node("QuantizeLinear", {"p", "sy", "zy"}, {"y"}, "q2"));
+    g.m(5, u8_scalar("zy", c.zy));
+    add_quantized_pool(g, "sx", "zx", "sy", "zy");
     g.s(2, "qgap");
     g.m(11, pb::value_info("x", 1, {2, 33, 7, 9}));
     g.m(12, pb::value_info("y", 2, {}));
@@ -219,19 +225,11 @@ TEST(QuantizedFusion, QuantizedGlobalAveragePoolSumsTheBytes) {
 // output), and a hostile QGlobalAveragePool whose scales make an infinite
 // multiplier is refused by name, not run into a NaN.
 TEST(QuantizedFusion, QuantizedGlobalAveragePoolOnlyWhereTheGraphAllowsIt) {
-  auto u8 = [](const std::string& name, uint8_t v) {
-    Msg t;
-    t.i(2, 2).s(8, name);
-    return t.s(9, std::string(1, char(v)));
-  };
   {
     Msg g;
     g.m(5, pb::tensor_f32("s", {}, {0.05f}));
-    g.m(5, u8("z", 128));
-    g.m(1, pb::node("QuantizeLinear", {"x", "s", "z"}, {"xq"}, "q1"));
-    g.m(1, pb::node("DequantizeLinear", {"xq", "s", "z"}, {"xd"}, "dq1"));
-    g.m(1, pb::node("GlobalAveragePool", {"xd"}, {"p"}, "gap"));
-    g.m(1, pb::node("QuantizeLinear", {"p", "s", "z"}, {"y"}, "q2"));
+    g.m(5, u8_scalar("z", 128));
+    add_quantized_pool(g, "s", "z", "s", "z");
     g.s(2, "qgap_shared");
     g.m(11, pb::value_info("x", 1, {1, 4, 3, 3}));
     g.m(12, pb::value_info("y", 2, {}));
@@ -247,7 +245,7 @@ TEST(QuantizedFusion, QuantizedGlobalAveragePoolOnlyWhereTheGraphAllowsIt) {
   Msg g;
   g.m(5, pb::tensor_f32("sx", {}, {1e30f}));
   g.m(5, pb::tensor_f32("sy", {}, {1e-30f}));
-  g.m(5, u8("z", 0));
+  g.m(5, u8_scalar("z", 0));
   g.m(1, pb::node("QGlobalAveragePool", {"x", "sx", "z", "sy", "z"}, {"y"}, "hostile"));
   g.s(2, "qgap_hostile");
   g.m(11, pb::value_info("x", 2, {1, 2, 3, 3}));
