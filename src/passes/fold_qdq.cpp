@@ -50,25 +50,6 @@ struct QdqFolder {
     return true;
   }
 
-  // DequantizeLinear(QuantizeLinear(x, s, z), s, z) with constant scalar
-  // uint8 parameters: x and them.
-  bool activation_qdq(int v, int* x, float* scale, int64_t* zero) const {
-    const ir::Node* dq = producer(v, "DequantizeLinear");
-    if (!dq || dq->inputs.size() < 3) return false;
-    const ir::Node* q = producer(dq->inputs[0], "QuantizeLinear");
-    if (!q || q->inputs.size() < 3) return false;
-    const Tensor *s1 = e.constant(q->inputs[1]), *z1 = e.constant(q->inputs[2]);
-    const Tensor *s2 = e.constant(dq->inputs[1]), *z2 = e.constant(dq->inputs[2]);
-    if (!s1 || !z1 || !s2 || !z2 || s1->numel() != 1 || z1->numel() != 1 || s2->numel() != 1 || z2->numel() != 1) return false;
-    if (z1->dtype() != DType::u8 || z2->dtype() != DType::u8 || s1->dtype() != DType::f32 || s2->dtype() != DType::f32) return false;
-    if (s1->data<float>()[0] != s2->data<float>()[0] || z1->data<uint8_t>()[0] != z2->data<uint8_t>()[0]) return false;
-    if (!(s1->data<float>()[0] > 0.f) || !std::isfinite(s1->data<float>()[0])) return false;
-    *x = q->inputs[0];
-    *scale = s1->data<float>()[0];
-    *zero = z1->data<uint8_t>()[0];
-    return true;
-  }
-
   // A constant scalar: float scale > 0 and finite, or uint8 zero point.
   bool scalar_scale(int v) const {
     const Tensor* t = e.constant(v);
@@ -77,6 +58,23 @@ struct QdqFolder {
   bool scalar_u8(int v) const {
     const Tensor* t = e.constant(v);
     return t && t->dtype() == DType::u8 && t->numel() == 1;
+  }
+
+  // DequantizeLinear(QuantizeLinear(x, s, z), s, z) with constant scalar
+  // uint8 parameters: x and them.
+  bool activation_qdq(int v, int* x, float* scale, int64_t* zero) const {
+    const ir::Node* dq = producer(v, "DequantizeLinear");
+    if (!dq || dq->inputs.size() < 3) return false;
+    const ir::Node* q = producer(dq->inputs[0], "QuantizeLinear");
+    if (!q || q->inputs.size() < 3) return false;
+    if (!scalar_scale(q->inputs[1]) || !scalar_u8(q->inputs[2]) || !scalar_scale(dq->inputs[1]) || !scalar_u8(dq->inputs[2])) return false;
+    const Tensor *s1 = e.constant(q->inputs[1]), *z1 = e.constant(q->inputs[2]);
+    const Tensor *s2 = e.constant(dq->inputs[1]), *z2 = e.constant(dq->inputs[2]);
+    if (s1->data<float>()[0] != s2->data<float>()[0] || z1->data<uint8_t>()[0] != z2->data<uint8_t>()[0]) return false;
+    *x = q->inputs[0];
+    *scale = s1->data<float>()[0];
+    *zero = z1->data<uint8_t>()[0];
+    return true;
   }
 
   // DequantizeLinear (uint8, per tensor) -> GlobalAveragePool ->
