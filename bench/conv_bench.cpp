@@ -144,7 +144,8 @@ BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320, 3, 1, 1})->Args({32, 32, 320, 320, 3, 2, 1})
-    ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})->UseRealTime();
+    ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})
+    ->Args({200, 200, 2, 96, 5, 1, 1})->Args({88, 88, 3, 96, 5, 1, 1})->UseRealTime();  // the last two: PP-OCR cls's short maps
 BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
 BENCHMARK(BM_int8_gemm)->Name("int8_gemm")->Args({192, 192, 224})->Args({480, 480, 112})->Args({192, 192, 1600});
 

@@ -189,7 +189,7 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 // Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
   static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group", "--calib-tokens", "--kv",
-                                                    "--time-points"};
+                                                    "--time-points", "--lab-memory"};
   static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss",
                                                      "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--vad-set", "--const"};
   for (const std::string& k : gguf ? onnx_only : llm_only)

@@ -84,6 +84,8 @@ nlohmann::json to_json(const LlmTuneResult& r) {
   j["eval_tokens"] = r.eval_tokens;
   j["measured"] = r.measured;
   j["from_cache"] = r.from_cache;
+  j["lab_spilled"] = r.lab_spilled;
+  j["lab_read_back"] = r.lab_read_back;
   j["generations_run"] = r.generations_run;
   j["stopped_by_budget"] = r.stopped_by_budget;
   j["seconds"] = r.seconds;
@@ -136,7 +138,7 @@ int cmd_tune_llm(const Args& a) {
                   "[--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
-                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--no-energy] [--explain] [--json]");
+                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--lab-memory 2048] [--no-energy] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
     fail_argument("--plot and -o name the same file");
@@ -169,6 +171,7 @@ int cmd_tune_llm(const Args& a) {
   o.max_kl = a.get_double("--max-kl", a.get_double("--max-quality-loss", 0, 0, 1e9), 0, 1e9);
   o.objective = a.get("--objective", "latency");
   o.cache = a.get("--cache");
+  o.lab_memory_mib = a.get_int("--lab-memory", 2048, 0, int64_t(1) << 30);
   if (a.has("--test")) o.test_text = read_text(a.get("--test"));
   o.energy = !a.has("--no-energy");
   o.progress = [](const std::string& line) { std::fprintf(stderr, "tune %s\n", line.c_str()); };
@@ -195,6 +198,9 @@ int cmd_tune_llm(const Args& a) {
   if (r.cost_model_error >= 0) std::printf("median error on the other timed points %.1f%%\n", 100 * r.cost_model_error);
   else std::printf("no other timed point to check it on\n");
   if (!r.calibration.empty()) std::printf("GPTQ calibration: %s\n", r.calibration.c_str());
+  if (r.lab_spilled > 0)
+    std::printf("lab memory: %d quantized matrices moved to a temporary file past --lab-memory %lld MiB, %d read back\n", r.lab_spilled,
+                static_cast<long long>(o.lab_memory_mib), r.lab_read_back);
   for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
   if (a.has("--explain")) print_explain(r);
   return 0;

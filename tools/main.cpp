@@ -70,7 +70,7 @@ const char* kUsage =
     "       [--ctx 128] [--chunks N] [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
     "       [--max-timed 12] [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ]\n"
     "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html]\n"
-    "       [--explain] [--json]\n"
+    "       [--lab-memory 2048] [--explain] [--json]\n"
     "      a weight type and rounding (GPTQ where it writes the type) per tensor, the KV cache type and threads: KL against\n"
     "      the base model on TEXT measured for every point, sensitivity, a greedy\n"
     "      path, an evolutionary search; uniform formats and anchor files (llama.cpp's mixes) timed beside the front\n"
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
       return run(cmd_tune, Spec{{"--explain", "--json", "--in-process", "--no-energy"},
                                 {"--calib", "--eval", "-o", "--output", "--threads", "-t", "--points", "--runs", "--max-latency", "--max-memory",
                                  "--max-quality-loss", "--objective", "--method", "--calib-limit", "--plot", "--formats", "--ctx", "--chunks",
-                                 "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw",
+                                 "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw", "--lab-memory",
                                  "--max-energy", "--max-kl", "--cache", "--test", "--group", "--max-task-loss", "--ocr-set",
                                  "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv", "--vad-set", "--const",
                                  "--time-points"}});

@@ -190,6 +190,9 @@ struct LlmTuneOptions {
   double max_latency_ms = 0, max_memory_mib = 0, max_bpw = 0, max_energy_mj = 0, max_kl = 0;
   std::string objective = "latency";  // latency, memory, bpw, energy or quality
   std::string cache;  // JSON-lines file of measured qualities: read first, appended to (a rerun resumes)
+  // MiB of quantized matrices kept in memory; the least recently used past
+  // it wait in a temporary file ($TMPDIR) until used again.
+  int64_t lab_memory_mib = 2048;
   // Held-out text: the timed points' KL and perplexity on it too (the search
   // and the choice see only the evaluation text, so this one is unbiased).
   std::string test_text;
@@ -235,6 +238,7 @@ struct LlmTuneResult {
   double ppl_base = 0;
   int64_t eval_tokens = 0;
   int measured = 0, from_cache = 0, generations_run = 0;
+  int lab_spilled = 0, lab_read_back = 0;  // quantized matrices moved to disk past lab_memory_mib / read back
   int time_path_mixes = 0;  // mixes on the greedy path by time, its start included (0: no such path: time_points 0)
   bool stopped_by_budget = false;
   double seconds = 0;

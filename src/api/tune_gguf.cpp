@@ -54,6 +54,7 @@ void check_options(const LlmTuneOptions& o) {
   if (!objectives.count(o.objective)) fail_argument("objective must be latency, memory, bpw, energy or quality, got '" + o.objective + "'");
   if (o.prompt_tokens < 1 || o.decode_tokens < 1 || o.runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
   if (o.max_timed < 0 || o.max_timed > 256) fail_argument("max timed points must be 0 to 256");
+  if (o.lab_memory_mib < 0 || o.lab_memory_mib > (int64_t(1) << 30)) fail_argument("the lab's memory must be 0 to 2^30 MiB");
   if (o.points < 0 || o.points > 4096 || o.time_points < 0 || o.time_points > 4096 || o.generations < 0 || o.generations > 10000 ||
       o.population < 0 || o.population > 10000)
     fail_argument("points and time points must be 0 to 4096, generations and population 0 to 10000");
@@ -331,7 +332,7 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
     const std::string& name = lab.tensors()[i].name;
     qo.tensor_types[name] = type;
     // GPTQ's bytes are the ones measured, written as they are.
-    if (quant::is_gptq(choice)) qo.packed[name] = lab.matrix_bytes(i, choice), gptq += !lab.gptq_fell_back(i, choice);
+    if (quant::is_gptq(choice)) qo.packed[name] = *lab.matrix_bytes(i, choice), gptq += !lab.gptq_fell_back(i, choice);
     count[quant::type_name(type)]++;
     own += kernels::is_group_type(lab.stored_type(i, type)) || type == kernels::kQ8RowType;
   }
@@ -367,26 +368,30 @@ std::optional<Mix> llama_mix_seed(const MixLab& lab, const quant::MixGroups& gro
   return m;
 }
 
-// Anchors are loaded before the search: one of another model fails first, not after it.
-std::vector<std::unique_ptr<llm::Model>> load_anchors(const LlmTuneOptions& o, const MixLab& lab) {
-  std::vector<std::unique_ptr<llm::Model>> anchors;
-  for (const std::string& file : o.anchors) {
-    anchors.push_back(llm::Model::load(file));
-    const llm::ModelConfig &a = anchors.back()->config, &b = lab.base().config;
-    if (a.vocab != b.vocab || a.n_layers != b.n_layers || a.dim != b.dim || a.ffn_dim != b.ffn_dim || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads)
-      fail_argument(file + ": differs from the base model in shape (vocab, layers, width, FFN or heads), so it is no anchor for it");
-    llm::repack_for_cpu(*anchors.back(), true);  // file-backed: its pages can go
-  }
-  return anchors;
+// An anchor file, repacked as pareto runs it, checked to be the base model's shape.
+std::unique_ptr<llm::Model> load_anchor(const std::string& file, const MixLab& lab) {
+  auto anchor = llm::Model::load(file);
+  const llm::ModelConfig &a = anchor->config, &b = lab.base().config;
+  if (a.vocab != b.vocab || a.n_layers != b.n_layers || a.dim != b.dim || a.ffn_dim != b.ffn_dim || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads)
+    fail_argument(file + ": differs from the base model in shape (vocab, layers, width, FFN or heads), so it is no anchor for it");
+  return anchor;
+}
+
+// Anchors are checked before the search (one of another model fails first,
+// not after it) and their matrix bytes kept; each is loaded again when it is
+// measured, one at a time (five of a 1B model held together took 4 GB).
+std::vector<uint64_t> check_anchors(const LlmTuneOptions& o, const MixLab& lab) {
+  std::vector<uint64_t> bytes;
+  for (const std::string& file : o.anchors) bytes.push_back(MixLab::matrix_bytes(*load_anchor(file, lab)));
+  return bytes;
 }
 
 // Times the chosen search points and the anchors at every thread count and
 // KV type (and measures them on the held-out text).
 // Returns the mix each point timed (null: an anchor).
 std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
-                                 std::vector<std::unique_ptr<llm::Model>>& anchors, uint64_t weights, const LlmTuneOptions& o, Progress& progress,
-                                 LlmTuneResult& r) {
-  const int total = int(mixes.size() + anchors.size());
+                                 uint64_t weights, const LlmTuneOptions& o, Progress& progress, LlmTuneResult& r) {
+  const int total = int(mixes.size() + o.anchors.size());
   int done = 0;
   std::vector<const Mix*> mix_of_point;
   std::vector<api::PointEnergy> energy;  // per point, in r.points' order
@@ -408,8 +413,10 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
     mix_of_point.resize(r.points.size(), &mixes[i]);
     progress.step("timing", ++done, total);
   }
-  for (size_t a = 0; a < anchors.size(); ++a) {
-    llm::Model& model = *anchors[a];
+  for (size_t a = 0; a < o.anchors.size(); ++a) {
+    std::unique_ptr<llm::Model> anchor = load_anchor(o.anchors[a], lab);
+    llm::repack_for_cpu(*anchor, true);  // file-backed: its pages can go
+    llm::Model& model = *anchor;
     LlmTunePoint p;
     p.label = "anchor " + o.anchors[a], p.origin = "anchor";
     const MixQuality q = lab.quality(model);
@@ -418,7 +425,7 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
     p.weight_mib = double(bytes) / (1 << 20);
     p.bpw = 8.0 * double(bytes) / double(weights);
     time_point(model, p, o, quality_of(model), r.points, energy);
-    anchors[a].reset();  // its pages, before the next one
+    anchor.reset();  // its pages, before the next one
     progress.step("timing", ++done, total);
   }
   mix_of_point.resize(r.points.size(), nullptr);
@@ -462,11 +469,11 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     ThreadPool pool(*std::max_element(o.threads.begin(), o.threads.end()));
     PoolScope scope(&pool);
     std::vector<uint32_t> formats = quant::parse_type_list(o.formats);
-    MixLab lab(in, text, o.ctx, o.max_chunks);
+    MixLab lab(in, text, o.ctx, o.max_chunks, uint64_t(o.lab_memory_mib) << 20);
     // Everything that can be refused is checked before the search.
     const quant::MixGroups groups = quant::group_tensors(lab.tensors(), o.group);
-    std::unique_ptr<MixLab> test_lab = o.test_text.empty() ? nullptr : std::make_unique<MixLab>(in, o.test_text, o.ctx, o.max_chunks);
-    std::vector<std::unique_ptr<llm::Model>> anchors = load_anchors(o, lab);
+    std::unique_ptr<MixLab> test_lab = o.test_text.empty() ? nullptr : std::make_unique<MixLab>(lab, o.test_text, o.ctx, o.max_chunks);
+    const std::vector<uint64_t> anchor_bytes = check_anchors(o, lab);
     // Widest first, by the bytes of the whole model in each.
     std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
     LlmTuneResult r;
@@ -537,7 +544,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       }
     // Sizes to hold points up against: each anchor's, and the bits budget.
     std::vector<double> targets;
-    for (const auto& a : anchors) targets.push_back(8.0 * double(MixLab::matrix_bytes(*a)) / double(space.weights));
+    for (uint64_t b : anchor_bytes) targets.push_back(8.0 * double(b) / double(space.weights));
     if (o.max_bpw > 0) targets.push_back(o.max_bpw);
     quant::MixSearchOptions so;
     so.target_bpw = targets;
@@ -571,13 +578,14 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       mixes.push_back(expand(sr.points[i].mix));
       shown.push_back(r.searched[i]);
     }
-    const std::vector<const Mix*> mix_of_point = time_all(lab, test_lab.get(), mixes, shown, anchors, space.weights, o, progress, r);
+    const std::vector<const Mix*> mix_of_point = time_all(lab, test_lab.get(), mixes, shown, space.weights, o, progress, r);
     fit_cost_model(cost, mix_of_point, o, r);
     for (size_t i = 0; i < sr.points.size(); ++i) r.searched[i].predicted_ms = r.cost_constant_ms + r.cost_scale * predicted[i];
     mark_frontier(r.points);
     r.chosen = choose(r, o);
     write_and_check(in, out, lab, r);
     r.notes = lab.notes();
+    r.lab_spilled = lab.store().spilled(), r.lab_read_back = lab.store().read_back();
     r.seconds = now_s() - t0;
     return r;
   });

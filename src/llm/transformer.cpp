@@ -103,6 +103,81 @@ void Transformer::attention(const Row* rows, int64_t n, int64_t layer) {
   });
 }
 
+// One layer on the residual stream x_ of the rows.
+void Transformer::run_layer(int64_t l, const Row* rows, int64_t n, int64_t pos) {
+  const ModelConfig& c = model_.config;
+  const int64_t dim = c.dim, hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
+  float* x = x_.data();
+  auto matmul = [&](const char* name, const kernels::WeightMatrix& w, const float* in, float* out) {
+    stage(name, l, &w, n, pos, [&] { kernels::matmul_weights(w, in, n, out); });
+  };
+  const LayerWeights& w = model_.layers[size_t(l)];
+  stage("attn_norm", l, &w.attn_norm, n, pos, [&] {
+    const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
+    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+  });
+  if (input_hook) input_hook(l, MatmulInput::attn, xb_.data(), n, dim);
+  matmul("wq", w.wq, xb_.data(), q_.data());
+  matmul("wk", w.wk, xb_.data(), k_.data());
+  matmul("wv", w.wv, xb_.data(), v_.data());
+  stage("rope_kv", l, nullptr, n, pos, [&] {
+    for (int64_t t = 0; t < n; ++t) {
+      float* qt = q_.data() + t * q_dim;
+      float* kt = k_.data() + t * kv_dim;
+      float* vt = v_.data() + t * kv_dim;
+      if (w.bq)
+        for (int64_t i = 0; i < q_dim; ++i) qt[i] += w.bq[i];
+      if (w.bk)
+        for (int64_t i = 0; i < kv_dim; ++i) kt[i] += w.bk[i];
+      if (w.bv)
+        for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
+      kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, rows[t].pos, c.rope_base, c.rope_neox);
+      kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, rows[t].pos, c.rope_base, c.rope_neox);
+      kv_[size_t(rows[t].slot)]->store(l, rows[t].pos, kt, vt);
+    }
+  });
+  stage("attention", l, nullptr, n, pos, [&] { attention(rows, n, l); });
+  if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
+  matmul("wo", w.wo, att_.data(), xb_.data());
+  stage("residual", l, nullptr, n, pos, [&] {
+    for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+  });
+  stage("ffn_norm", l, &w.ffn_norm, n, pos, [&] {
+    const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
+    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
+  });
+  if (input_hook) input_hook(l, MatmulInput::ffn, xb_.data(), n, dim);
+  matmul("w_gate", w.w_gate, xb_.data(), gate_.data());
+  matmul("w_up", w.w_up, xb_.data(), up_.data());
+  stage("silu_mul", l, nullptr, n, pos, [&] { kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim); });
+  if (input_hook) input_hook(l, MatmulInput::down, gate_.data(), n, c.ffn_dim);
+  matmul("w_down", w.w_down, gate_.data(), xb_.data());
+  stage("residual_ffn", l, nullptr, n, pos, [&] {
+    for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
+  });
+  if (layer_hook) layer_hook(l, x, n, dim);
+}
+
+const float* Transformer::forward_layers(const float* x, int64_t n, int64_t pos, int64_t first, int64_t end) {
+  const ModelConfig& c = model_.config;
+  if (first < 0 || first > end || end > c.n_layers)
+    fail_argument("layers " + std::to_string(first) + ".." + std::to_string(end) + " outside the model's " + std::to_string(c.n_layers));
+  if (n <= 0 || pos < 0 || pos + n > ctx_) fail_argument("forward_layers: positions outside the context");
+  rows_.resize(size_t(n));
+  for (int64_t t = 0; t < n; ++t) rows_[size_t(t)] = Row{0, 0, pos + t, false};
+  reserve(n, 0);
+  std::copy(x, x + n * c.dim, x_.begin());
+  for (int64_t l = first; l < end; ++l) run_layer(l, rows_.data(), n, pos);
+  return x_.data();
+}
+
+void Transformer::embed(const int32_t* tokens, int64_t n, float* x) const {
+  for (int64_t t = 0; t < n; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= model_.config.vocab) fail_argument("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
+    kernels::weight_row(model_.token_embd, tokens[t], x + t * model_.config.dim);
+  }
+}
+
 const float* Transformer::forward_rows(const Row* rows, int64_t n) {
   const ModelConfig& c = model_.config;
   check_rows(rows, n);
@@ -111,61 +186,12 @@ const float* Transformer::forward_rows(const Row* rows, int64_t n) {
     if (rows[t].logits) logit_rows.push_back(t);
   reserve(n, int64_t(logit_rows.size()));
   const int64_t pos = rows[0].pos;  // for the profiler's events
-  const int64_t dim = c.dim, hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd;
+  const int64_t dim = c.dim;
   float* x = x_.data();
   stage("embed", -1, &model_.token_embd, n, pos, [&] {
     for (int64_t t = 0; t < n; ++t) kernels::weight_row(model_.token_embd, rows[t].token, x + t * dim);
   });
-  auto matmul = [&](const char* name, int64_t l, const kernels::WeightMatrix& w, const float* in, float* out) {
-    stage(name, l, &w, n, pos, [&] { kernels::matmul_weights(w, in, n, out); });
-  };
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& w = model_.layers[size_t(l)];
-    stage("attn_norm", l, &w.attn_norm, n, pos, [&] {
-      const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
-      for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
-    });
-    if (input_hook) input_hook(l, MatmulInput::attn, xb_.data(), n, dim);
-    matmul("wq", l, w.wq, xb_.data(), q_.data());
-    matmul("wk", l, w.wk, xb_.data(), k_.data());
-    matmul("wv", l, w.wv, xb_.data(), v_.data());
-    stage("rope_kv", l, nullptr, n, pos, [&] {
-      for (int64_t t = 0; t < n; ++t) {
-        float* qt = q_.data() + t * q_dim;
-        float* kt = k_.data() + t * kv_dim;
-        float* vt = v_.data() + t * kv_dim;
-        if (w.bq)
-          for (int64_t i = 0; i < q_dim; ++i) qt[i] += w.bq[i];
-        if (w.bk)
-          for (int64_t i = 0; i < kv_dim; ++i) kt[i] += w.bk[i];
-        if (w.bv)
-          for (int64_t i = 0; i < kv_dim; ++i) vt[i] += w.bv[i];
-        kernels::f32_rope(qt, c.n_heads, hd, c.rope_dims, rows[t].pos, c.rope_base, c.rope_neox);
-        kernels::f32_rope(kt, c.n_kv_heads, hd, c.rope_dims, rows[t].pos, c.rope_base, c.rope_neox);
-        kv_[size_t(rows[t].slot)]->store(l, rows[t].pos, kt, vt);
-      }
-    });
-    stage("attention", l, nullptr, n, pos, [&] { attention(rows, n, l); });
-    if (input_hook) input_hook(l, MatmulInput::attn_out, att_.data(), n, q_dim);
-    matmul("wo", l, w.wo, att_.data(), xb_.data());
-    stage("residual", l, nullptr, n, pos, [&] {
-      for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
-    });
-    stage("ffn_norm", l, &w.ffn_norm, n, pos, [&] {
-      const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
-      for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
-    });
-    if (input_hook) input_hook(l, MatmulInput::ffn, xb_.data(), n, dim);
-    matmul("w_gate", l, w.w_gate, xb_.data(), gate_.data());
-    matmul("w_up", l, w.w_up, xb_.data(), up_.data());
-    stage("silu_mul", l, nullptr, n, pos, [&] { kernels::f32_silu_mul(gate_.data(), up_.data(), n * c.ffn_dim); });
-    if (input_hook) input_hook(l, MatmulInput::down, gate_.data(), n, c.ffn_dim);
-    matmul("w_down", l, w.w_down, gate_.data(), xb_.data());
-    stage("residual_ffn", l, nullptr, n, pos, [&] {
-      for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
-    });
-    if (layer_hook) layer_hook(l, x, n, dim);
-  }
+  for (int64_t l = 0; l < c.n_layers; ++l) run_layer(l, rows, n, pos);
   const int64_t out_rows = int64_t(logit_rows.size());
   if (out_rows == 0) return logits_.data();
   stage("output_norm", -1, &model_.output_norm, out_rows, pos, [&] {

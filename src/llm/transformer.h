@@ -40,6 +40,16 @@ class Transformer {
   // Returns the logits of the rows that asked for them, in row order.
   const float* forward_rows(const Row* rows, int64_t n);
 
+  // Layers [first, end) alone, for one sequence: x [n, dim] is the residual
+  // stream entering layer `first` for the tokens at positions pos ..
+  // pos + n - 1 (slot 0); returns it leaving layer end - 1 (valid until
+  // the next call). The values forward() computes there, bit for bit: GPTQ's
+  // calibration runs the model a layer at a time this way, keeping one
+  // layer's activations instead of every layer's.
+  const float* forward_layers(const float* x, int64_t n, int64_t pos, int64_t first, int64_t end);
+  // The token embeddings [n, dim] forward() starts from.
+  void embed(const int32_t* tokens, int64_t n, float* x) const;
+
   // Called after each layer with the residual stream [n, dim] (quality
   // reports compare layers of two models); empty by default.
   std::function<void(int64_t layer, const float* x, int64_t n, int64_t dim)> layer_hook;
@@ -71,6 +81,7 @@ class Transformer {
   void reserve(int64_t n, int64_t logit_rows);
   void check_rows(const Row* rows, int64_t n) const;
   void attention(const Row* rows, int64_t n, int64_t layer);
+  void run_layer(int64_t l, const Row* rows, int64_t n, int64_t pos);
   template <class F> void stage(const char* name, int64_t layer, const kernels::WeightMatrix* w, int64_t tokens, int64_t pos, F&& run);
   const Model& model_;
   int64_t ctx_;

@@ -273,7 +273,7 @@ BlockOutput block_output(const CalibratedModel& m, int64_t l, llm::MatmulInput i
 }  // namespace
 
 CalibratedReport awq_quantize(const std::string& in, const std::string& out, const CalibratedOptions& o) {
-  return run_calibrated(in, out, o, false, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
+  return run_calibrated(in, out, o, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
     for (ScaleGroup& g : scale_groups(m, l)) {
       std::vector<float> s;
       const Activations& x = m.acts[size_t(l)][size_t(g.input)];

@@ -73,8 +73,6 @@ Activations activations_of(const std::vector<float>& x, int64_t cols) {
   return a;
 }
 
-namespace {
-
 CalibratedLayer copy_layer(const llm::LayerWeights& w, int64_t dim) {
   CalibratedLayer y;
   y.attn_norm.assign(static_cast<const float*>(w.attn_norm.data), static_cast<const float*>(w.attn_norm.data) + dim);
@@ -87,14 +85,9 @@ CalibratedLayer copy_layer(const llm::LayerWeights& w, int64_t dim) {
   return y;
 }
 
-}  // namespace
-
-CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& o, bool keep_all, CalibratedReport& rep) {
-  const double t0 = now_seconds();
-  CalibratedModel m;
+CalibrationSequences open_calibrated(const std::string& in, const CalibratedOptions& o, CalibratedModel& m, CalibratedReport& rep) {
   m.model = llm::Model::load(in);
   m.file = gguf::File::open(in);
-  const llm::ModelConfig& c = m.model->config;
   if (m.model->vocab.pieces.empty()) fail_argument(in + ": no tokenizer in the file (calibration needs to tokenize text)");
   llm::Tokenizer tok(m.model->vocab);
   CalibrationSource src;  // sequences as long as the model allows, up to o.ctx (512)
@@ -102,30 +95,36 @@ CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& 
   src.random = o.calib_random;
   src.tokens = o.calib_tokens;
   src.ctx = o.ctx;
-  const CalibrationSequences seq = calibration_sequences(*m.model, tok, src);
+  CalibrationSequences seq = calibration_sequences(*m.model, tok, src);
   rep.calibration = seq.what;
-  const std::vector<int32_t>& tokens = seq.tokens;
-  const int64_t ctx = seq.ctx, n_tok = seq.count;
-  rep.tokens = n_tok;
-  m.ctx = ctx;
-  m.error_tokens = std::max<int64_t>(ctx, o.error_tokens / ctx * ctx);
+  rep.tokens = seq.count;
+  m.ctx = seq.ctx;
+  m.error_tokens = std::max<int64_t>(seq.ctx, o.error_tokens / seq.ctx * seq.ctx);
+  rep.ratio.assign(size_t(m.model->config.n_layers), std::vector<float>(4, -1.f));
+  return seq;
+}
+
+CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& o, CalibratedReport& rep) {
+  const double t0 = now_seconds();
+  CalibratedModel m;
+  const CalibrationSequences seq = open_calibrated(in, o, m, rep);
+  const llm::ModelConfig& c = m.model->config;
   // Collect the matmul inputs of every layer over the calibration chunks.
   const int64_t L = c.n_layers;
   m.acts.assign(size_t(L), std::vector<Activations>(4));
   for (auto& layer : m.acts)
-    for (Activations& a : layer) a.keep = keep_all ? n_tok : m.error_tokens;
+    for (Activations& a : layer) a.keep = m.error_tokens;
   {
     const std::unique_ptr<llm::Model> fast = int8_forward_copy(*m.model);
     if (fast) rep.calibration += ", forward pass on a Q8_0 copy of the weights";
-    llm::Transformer tr(fast ? *fast : *m.model, ctx);
+    llm::Transformer tr(fast ? *fast : *m.model, m.ctx);
     tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t n, int64_t cols) {
       m.acts[size_t(l)][size_t(which)].add(x, n, cols);
     };
-    for (int64_t s = 0; s < n_tok; s += ctx) tr.forward(tokens.data() + s, ctx, 0, false);
+    for (int64_t s = 0; s < seq.count; s += m.ctx) tr.forward(seq.tokens.data() + s, m.ctx, 0, false);
   }
   rep.calibration_seconds = now_seconds() - t0;
   for (int64_t l = 0; l < L; ++l) m.layers.push_back(copy_layer(m.model->layers[size_t(l)], c.dim));
-  rep.ratio.assign(size_t(L), std::vector<float>(4, -1.f));
   return m;
 }
 
@@ -161,11 +160,10 @@ std::vector<NamedMatrix> layer_matrices(CalibratedLayer& y) {
           {"ffn_down.weight", &y.down, In::down}};
 }
 
-CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, bool keep_all,
-                                const LayerRewrite& rewrite_layer) {
+CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, const LayerRewrite& rewrite_layer) {
   const double t0 = now_seconds();
   CalibratedReport rep;
-  CalibratedModel m = calibrate_model(in, o, keep_all, rep);
+  CalibratedModel m = calibrate_model(in, o, rep);
   const int64_t L = int64_t(m.layers.size());
   for (int64_t l = 0; l < L; ++l) {
     rewrite_layer(m, l, rep);

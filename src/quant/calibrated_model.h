@@ -16,6 +16,7 @@
 #include "kernels/matmul_q.h"
 #include "llm/model.h"
 #include "llm/transformer.h"
+#include "quant/calibration.h"
 
 namespace pareto::quant {
 
@@ -58,8 +59,8 @@ void divide_rows(Matrix& m, const std::vector<float>& s);
 
 // One matmul input over the calibration text: per-channel statistics of
 // every token, and the rows themselves only for the first `keep` tokens (the
-// error tokens; GPTQ keeps all for its Hessian). 1.1B at 4096 tokens would
-// otherwise hold 4 GB of activations.
+// error tokens; GPTQ keeps all of one layer's for its Hessians). 1.1B at
+// 4096 tokens would otherwise hold 4 GB of activations.
 struct Activations {
   int64_t cols = 0, count = 0, keep = 0;
   std::vector<float> rows;
@@ -90,10 +91,15 @@ struct CalibratedModel {
   std::map<std::string, std::string> packed;
 };
 
-// Loads `in`, tokenizes or samples the calibration tokens and runs the model
-// over them, keeping every token's activations (keep_all: GPTQ's Hessians) or
-// the error tokens' only. Fills rep.calibration, tokens, calibration_seconds.
-CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& o, bool keep_all, CalibratedReport& rep);
+// Loads `in` (m.model, m.file) and tokenizes or samples its calibration
+// tokens (m.ctx, m.error_tokens; rep.calibration, tokens, ratio sized).
+CalibrationSequences open_calibrated(const std::string& in, const CalibratedOptions& o, CalibratedModel& m, CalibratedReport& rep);
+// open_calibrated, then the model run over the tokens, keeping every
+// input's statistics and the error tokens' rows (AWQ, SmoothQuant), and f32
+// copies of every layer. Fills rep.calibration_seconds.
+CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& o, CalibratedReport& rep);
+// f32 copies of one layer's matrices, norms and biases.
+CalibratedLayer copy_layer(const llm::LayerWeights& w, int64_t dim);
 
 // Matmuls that read the same activation, and how a per-input-channel scale s
 // (weights multiplied by s) folds back into what produces that activation
@@ -122,8 +128,7 @@ std::vector<NamedMatrix> layer_matrices(CalibratedLayer& y);
 // each layer with `rewrite_layer` (progress reported per layer), write `out`
 // and time it all.
 using LayerRewrite = std::function<void(CalibratedModel& m, int64_t layer, CalibratedReport& rep)>;
-CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, bool keep_all,
-                                const LayerRewrite& rewrite_layer);
+CalibratedReport run_calibrated(const std::string& in, const std::string& out, const CalibratedOptions& o, const LayerRewrite& rewrite_layer);
 
 // The type a weight matrix is written in: its entry in o.tensor_types, else o.type.
 uint32_t calibrated_type(const CalibratedOptions& o, const std::string& name);

@@ -293,34 +293,4 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
   return res;
 }
 
-CalibratedReport gptq_quantize_model(const std::string& in, const std::string& out, const CalibratedOptions& o) {
-  return run_calibrated(in, out, o, true, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
-    if (!o.quantize) return;
-    const std::string prefix = "blk." + std::to_string(l) + ".";
-    GptqOptions go;
-    go.act_order = o.act_order;
-    // One factor per input (q, k and v share one, gate and up another), freed after its last matrix.
-    const std::vector<NamedMatrix> matrices = layer_matrices(m.layers[size_t(l)]);
-    std::map<int, size_t> last;
-    for (size_t k = 0; k < matrices.size(); ++k) last[int(matrices[k].input)] = k;
-    std::map<int, GptqFactor> factors;
-    for (size_t k = 0; k < matrices.size(); ++k) {
-      const NamedMatrix& nm = matrices[k];
-      const Matrix& w = *nm.matrix;
-      const uint32_t type = storage_type(calibrated_type(o, prefix + nm.name), w.cols);
-      if (!gptq_writes(type)) {  // a mix's q5_0 / q5_1 / f16 fallback: rounded to nearest when written
-        rep.notes.push_back(prefix + nm.name + ": " + kernels::ggml_type_traits(type).name + " has no GPTQ writer, rounded to nearest");
-        if (last[int(nm.input)] == k) factors.erase(int(nm.input));
-        continue;
-      }
-      auto it = factors.find(int(nm.input));
-      if (it == factors.end()) it = factors.emplace(int(nm.input), gptq_factor(m.acts[size_t(l)][size_t(nm.input)].rows, w.cols, go)).first;
-      const GptqResult g = gptq_quantize(w.w, w.rows, w.cols, it->second, type, go);
-      if (last[int(nm.input)] == k) factors.erase(it);
-      if (g.fell_back) rep.notes.push_back(prefix + nm.name + ": Cholesky failed at every damping, rounded to nearest");
-      m.packed[prefix + nm.name] = g.bytes;
-    }
-  });
-}
-
 }  // namespace pareto::quant

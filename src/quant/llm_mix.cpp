@@ -111,7 +111,8 @@ std::vector<uint32_t> parse_type_list(const std::string& list) {
   return types;
 }
 
-MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, int64_t max_chunks) : ctx_(ctx) {
+MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, int64_t max_chunks, uint64_t memory_bytes)
+    : store_(memory_bytes), ctx_(ctx) {
   if (path.size() < 5 || path.compare(path.size() - 5, 5, ".gguf") != 0) fail_argument(path + ": tune writes GGUF, so the base model must be a .gguf file");
   if (ctx < 8) fail_argument("the evaluation context must be at least 8 tokens");
   base_ = llm::Model::load(path);
@@ -126,7 +127,21 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
     for (size_t k = 0; k < std::size(kLayerKinds); ++k)
       add("blk." + std::to_string(l) + "." + kLayerKinds[k] + ".weight", int64_t(l), kLayerKinds[k], layer_matrix(m.layers[l], k));
   if (!tied(m)) add("output.weight", -1, "output", m.output);
+  // The reference runs as candidates do: repacked, once; candidates start
+  // from this copy (build() quantizes from base_'s own layout).
+  prepared_ = std::make_shared<llm::Model>(m);
+  prepare(*prepared_);
+  measure_base(text, max_chunks);
+}
 
+MixLab::MixLab(const MixLab& other, const std::string& text, int64_t ctx, int64_t max_chunks)
+    : base_(other.base_), prepared_(other.prepared_), tensors_(other.tensors_), store_(0), ctx_(ctx), numel_(other.numel_) {
+  if (ctx < 8) fail_argument("the evaluation context must be at least 8 tokens");
+  measure_base(text, max_chunks);
+}
+
+void MixLab::measure_base(const std::string& text, int64_t max_chunks) {
+  const llm::Model& m = *base_;
   llm::Tokenizer tok(m.vocab);
   bos_ = tok.bos();
   tokens_ = tok.encode(text, true);
@@ -143,10 +158,6 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
                   std::to_string(kMaxBaseLogitBytes >> 20) + " MiB: evaluate fewer chunks (--chunks) or a shorter text");
   base_logp_.resize(size_t(scored_ * vocab));
   base_argmax_.resize(size_t(scored_));
-  // The reference runs as candidates do: repacked, once; candidates start
-  // from this copy (build() quantizes from base_'s own layout).
-  prepared_ = std::make_unique<llm::Model>(m);
-  prepare(*prepared_);
   llm::Transformer tr(*prepared_, ctx_);
   double nll = 0;
   for_each_scored(tr, tokens_, ctx_, chunks_, bos_, [&](int64_t row, const float* logits, int32_t next) {
@@ -176,7 +187,7 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
                   " MiB, above " + std::to_string(int64_t(kMaxCalibrationBytes) >> 20) + " MiB: calibrate on fewer tokens");
   // New inputs: factors and GPTQ bytes built from the old ones are stale.
   factors_.clear();
-  for (auto it = cache_.begin(); it != cache_.end();) it = is_gptq(it->first.second) ? cache_.erase(it) : std::next(it);
+  store_.erase_if([](const SpillStore::Key& k) { return is_gptq(uint32_t(k.second)); });
   fell_back_.clear();
   acts_.assign(base_->layers.size(), std::vector<std::vector<float>>(4));
   for (auto& layer : acts_) {
@@ -239,7 +250,7 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
     const MixTensor& t = tensors_[i];
     const uint32_t type = stored_type(i, mix[i]);
     if (type == t.source_type && !is_gptq(mix[i])) continue;
-    const std::shared_ptr<std::string>& buf = buffer(i, mix[i]);
+    const std::shared_ptr<const std::string> buf = buffer(i, mix[i]);
     m->owners.push_back(buf);
     // Only the new matrix is repacked: the others are the prepared copy's.
     std::vector<kernels::WeightMatrix*> views = slots(*m, t);
@@ -251,14 +262,17 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
   return m;
 }
 
-const std::string& MixLab::matrix_bytes(size_t i, uint32_t choice) { return *buffer(i, choice); }
+std::shared_ptr<const std::string> MixLab::matrix_bytes(size_t i, uint32_t choice) { return buffer(i, choice); }
 
-const std::shared_ptr<std::string>& MixLab::buffer(size_t i, uint32_t choice) {
+std::shared_ptr<const std::string> MixLab::buffer(size_t i, uint32_t choice) {
   if (!allows(i, choice)) fail(StatusCode::internal, tensors_.at(i).name + " cannot be built as " + type_name(choice));
+  const uint32_t key = stored_type(i, choice) | (choice & kGptqMethod);
+  return store_.get({i, key}, [&] { return quantize(i, choice); });
+}
+
+std::string MixLab::quantize(size_t i, uint32_t choice) {
   const MixTensor& t = tensors_.at(i);
   const uint32_t type = stored_type(i, choice);
-  std::shared_ptr<std::string>& buf = cache_[{i, type | (choice & kGptqMethod)}];
-  if (buf) return buf;
   const kernels::WeightMatrix& src = *slots(*base_, t)[0];
   const size_t in_row = kernels::ggml_row_size(t.source_type, t.cols), out_row = kernels::ggml_row_size(type, t.cols);
   const auto* in = static_cast<const uint8_t*>(src.data);
@@ -271,15 +285,12 @@ const std::shared_ptr<std::string>& MixLab::buffer(size_t i, uint32_t choice) {
     });
     const std::shared_ptr<const GptqFactor> factor = gptq_factor_of(t.layer, int(input_of(t.kind)), cols);
     GptqResult g = gptq_quantize(w, t.rows, cols, *factor, type);
-    if (g.fell_back) {
+    if (g.fell_back && fell_back_.insert({i, type}).second)
       notes_.push_back(t.name + " (" + type_name(choice) + "): Cholesky failed at every damping, rounded to nearest");
-      fell_back_.insert({i, type});
-    }
-    buf = std::make_shared<std::string>(std::move(g.bytes));
-    return buf;
+    return std::move(g.bytes);
   }
-  buf = std::make_shared<std::string>(out_row * size_t(t.rows), '\0');
-  char* out = buf->data();
+  std::string buf(out_row * size_t(t.rows), '\0');
+  char* out = buf.data();
   parallel_for(t.rows, [&](int64_t r0, int64_t r1) {
     std::vector<float> row(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {

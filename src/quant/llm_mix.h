@@ -15,6 +15,7 @@
 
 #include "llm/kv_cache.h"
 #include "llm/model.h"
+#include "quant/spill_store.h"
 
 namespace pareto::quant {
 
@@ -55,8 +56,14 @@ constexpr size_t kMaxBaseLogitBytes = size_t(4) << 30;
 class MixLab {
  public:
   // Reads the base GGUF, tokenizes `text` and runs the base model over its
-  // chunks of `ctx` tokens (at most max_chunks, 0: all) once.
-  MixLab(const std::string& base_gguf, const std::string& text, int64_t ctx, int64_t max_chunks);
+  // chunks of `ctx` tokens (at most max_chunks, 0: all) once. Built
+  // matrices are kept in memory up to `memory_bytes`, the least recently
+  // used past that in a temporary file (SpillStore).
+  MixLab(const std::string& base_gguf, const std::string& text, int64_t ctx, int64_t max_chunks, uint64_t memory_bytes = kDefaultMemoryBytes);
+  // Another text on `other`'s base model (shared, not loaded again): the
+  // held-out text's lab, which measures built models only.
+  MixLab(const MixLab& other, const std::string& text, int64_t ctx, int64_t max_chunks);
+  static constexpr uint64_t kDefaultMemoryBytes = uint64_t(2) << 30;
   ~MixLab();
 
   const std::vector<MixTensor>& tensors() const { return tensors_; }
@@ -102,7 +109,8 @@ class MixLab {
   // a user runs. Call it on anchors before quality().
   static void prepare(llm::Model& model);
   // The bytes of tensor i as `choice` (stored type), built once and shared.
-  const std::string& matrix_bytes(size_t i, uint32_t choice);
+  std::shared_ptr<const std::string> matrix_bytes(size_t i, uint32_t choice);
+  const SpillStore& store() const { return store_; }
   MixQuality quality(const Mix& mix);
   // Any model of the same shape (an anchor file made elsewhere; prepare() it
   // first), run with a KV cache of type `kv` (the base ran with f16).
@@ -119,7 +127,10 @@ class MixLab {
 
  private:
   // The (tensor, choice) buffer, quantized on first use.
-  const std::shared_ptr<std::string>& buffer(size_t i, uint32_t choice);
+  std::shared_ptr<const std::string> buffer(size_t i, uint32_t choice);
+  std::string quantize(size_t i, uint32_t choice);
+  // Tokenizes the text and runs the base model over it (both constructors).
+  void measure_base(const std::string& text, int64_t max_chunks);
   // The GPTQ factor of layer `layer`'s matmul input `which`, computed on
   // first use and kept, the least recently used dropped first past
   // kMaxFactorBytes (1.1B's down projection alone holds 254 MB).
@@ -135,11 +146,11 @@ class MixLab {
   int factors_computed_ = 0;
   static constexpr size_t kMaxFactorBytes = size_t(1) << 30;
 
-  std::unique_ptr<llm::Model> base_;      // as loaded: the source of every quantization
-  std::unique_ptr<llm::Model> prepared_;  // a copy repacked for the CPU: the reference, and every candidate's start
+  std::shared_ptr<llm::Model> base_;      // as loaded: the source of every quantization
+  std::shared_ptr<llm::Model> prepared_;  // a copy repacked for the CPU: the reference, and every candidate's start
   std::vector<MixTensor> tensors_;
   std::vector<std::vector<kernels::WeightMatrix*>> slots_of_base_;
-  std::map<std::pair<size_t, uint32_t>, std::shared_ptr<std::string>> cache_;
+  SpillStore store_;  // keyed by (tensor, stored type with the method flag)
   std::vector<int32_t> tokens_;
   int64_t ctx_ = 0, chunks_ = 0, scored_ = 0, numel_ = 0;
   std::vector<std::vector<std::vector<float>>> acts_;  // [layer][llm::MatmulInput]: calibration rows

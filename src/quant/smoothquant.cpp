@@ -69,7 +69,7 @@ float smoothquant_alpha(const std::string& arch) {
 }
 
 CalibratedReport smoothquant_model(const std::string& in, const std::string& out, const CalibratedOptions& o) {
-  return run_calibrated(in, out, o, false, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
+  return run_calibrated(in, out, o, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
     const float alpha = o.alpha > 0 ? o.alpha : smoothquant_alpha(m.model->config.arch);
     for (ScaleGroup& g : scale_groups(m, l)) {
       // One s for the group: the largest weight per input column over its matrices.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -397,4 +398,47 @@ TEST(Tokenizer, UnencodableByteWithoutUnknownTokenIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no token for"), std::string::npos) << e.what();
   }
+}
+
+// forward_layers (GPTQ's layer-at-a-time calibration) computes what
+// forward() computes: the residual stream after every layer and every
+// matmul input, bit for bit, whether the layers run one at a time or in
+// spans, from the embeddings embed() gives; layers outside the model are refused.
+TEST(Llm, ForwardLayersIsForwardOneSpanAtATime) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/models not found";
+  auto model = llm::Model::load(shared_models() + "/stories260K.gguf");
+  llm::repack_for_cpu(*model, false);
+  const int64_t L = model->config.n_layers, dim = model->config.dim, n = 37;
+  ASSERT_GE(L, 2);
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) tokens[size_t(t)] = int32_t((t * 53 + 7) % model->config.vocab);
+  std::vector<std::vector<float>> want_stream, want_inputs, got_inputs;
+  llm::Transformer full(*model, 64);
+  full.layer_hook = [&](int64_t, const float* x, int64_t rows, int64_t d) { want_stream.emplace_back(x, x + rows * d); };
+  full.input_hook = [&](int64_t, llm::MatmulInput, const float* x, int64_t rows, int64_t cols) { want_inputs.emplace_back(x, x + rows * cols); };
+  full.forward(tokens.data(), n, 0, false);
+  ASSERT_EQ(int64_t(want_stream.size()), L);
+  for (int64_t span : {int64_t(1), L - 1}) {
+    llm::Transformer tr(*model, 64);
+    tr.input_hook = [&](int64_t, llm::MatmulInput, const float* x, int64_t rows, int64_t cols) { got_inputs.emplace_back(x, x + rows * cols); };
+    got_inputs.clear();
+    std::vector<float> x(size_t(n * dim));
+    tr.embed(tokens.data(), n, x.data());
+    for (int64_t first = 0; first < L; first += span) {
+      const int64_t end = std::min(L, first + span);
+      const float* y = tr.forward_layers(x.data(), n, 0, first, end);
+      x.assign(y, y + n * dim);
+      EXPECT_EQ(0, std::memcmp(x.data(), want_stream[size_t(end - 1)].data(), x.size() * sizeof(float))) << "span " << span << " layer " << end - 1;
+    }
+    ASSERT_EQ(got_inputs.size(), want_inputs.size());
+    for (size_t i = 0; i < got_inputs.size(); ++i)
+      EXPECT_EQ(0, std::memcmp(got_inputs[i].data(), want_inputs[i].data(), got_inputs[i].size() * sizeof(float))) << "input " << i;
+  }
+  llm::Transformer tr(*model, 64);
+  std::vector<float> x(size_t(n * dim));
+  EXPECT_ANY_THROW(tr.forward_layers(x.data(), n, 0, 1, 0));
+  EXPECT_ANY_THROW(tr.forward_layers(x.data(), n, 0, 0, L + 1));
+  EXPECT_ANY_THROW(tr.forward_layers(x.data(), n, 60, 0, 1));  // past the context
+  const int32_t bad = int32_t(model->config.vocab);
+  EXPECT_ANY_THROW(tr.embed(&bad, 1, x.data()));
 }
