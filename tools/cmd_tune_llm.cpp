@@ -1,4 +1,4 @@
-// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512]
+// pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512]
 //   [--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N]
 //   [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
@@ -134,7 +134,7 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
 
 int cmd_tune_llm(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
-    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq]] [--calib TEXT] [--calib-tokens 512] "
+    fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512] "
                   "[--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
@@ -146,8 +146,8 @@ int cmd_tune_llm(const Args& a) {
   if (a.has("--formats")) o.formats = a.get("--formats");
   o.group = a.get("--group", "tensor");
   o.methods = a.get("--method", "rtn");
-  if ((a.has("--calib") || a.has("--calib-tokens")) && o.methods.find("gptq") == std::string::npos)
-    fail_argument("--calib and --calib-tokens are GPTQ's calibration: add --method rtn,gptq");
+  if ((a.has("--calib") || a.has("--calib-tokens")) && o.methods.find("gptq") == std::string::npos && o.methods.find("awq") == std::string::npos)
+    fail_argument("--calib and --calib-tokens are GPTQ's and AWQ's calibration: add --method rtn,gptq or rtn,awq");
   if (a.has("--calib")) o.calib_text = read_text(a.get("--calib"));
   o.calib_tokens = a.get_int("--calib-tokens", 512, 16, 1 << 20);
   o.kv_types = parse_name_list(a.get("--kv", "f16"), "--kv");

@@ -163,11 +163,13 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
 struct LlmTuneOptions {
   std::string formats = "f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k";  // candidate types, any order
   std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block) or kind (e.g. every ffn_down)
-  // Rounding methods per tensor: "rtn" (round to nearest), "rtn,gptq" (also
-  // GPTQ on calibration activations, for layer matrices in q4_0, q4_1, q8_0
-  // and pareto's group formats: each such format is offered both ways).
+  // Rounding methods: "rtn" (round to nearest) and any of "gptq" (GPTQ on
+  // calibration activations, per tensor, for layer matrices in the types it
+  // writes) and "awq" (AWQ's scales and clipping, per layer block: with
+  // group "layer" only, since a block's scales fold into its norm and into
+  // v's or up's rows), comma-separated: each format is offered every way.
   std::string methods = "rtn";
-  std::string calib_text;     // GPTQ's calibration text; empty: text the base model samples itself (seeded)
+  std::string calib_text;     // GPTQ's and AWQ's calibration text; empty: text the base model samples itself (seeded)
   int64_t calib_tokens = 512;
   // KV cache types every timed point runs with ("f16", "q8", "f32"); the
   // KL of a point with another cache than f16 is measured with it.

@@ -20,6 +20,7 @@
 #include "api/tune_cache.h"
 #include "api/tune_energy.h"
 #include "core/error.h"
+#include "core/split.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/k_quant_codes.h"
@@ -64,19 +65,31 @@ void check_options(const LlmTuneOptions& o) {
   std::set<llm::KvType> kvs;
   for (const std::string& kv : o.kv_types)
     if (!kvs.insert(llm::kv_type_by_name(kv)).second) fail_argument("KV cache type '" + kv + "' listed twice");
-  if (o.methods != "rtn" && o.methods != "rtn,gptq" && o.methods != "gptq,rtn")
-    fail_argument("methods must be rtn or rtn,gptq (the embedding and output have no GPTQ: round to nearest stays a choice), got '" + o.methods + "'");
-  if (o.methods == "rtn" && !o.calib_text.empty()) fail_argument("a calibration text is for GPTQ: add gptq to the methods");
+  std::set<std::string> methods;
+  for (const std::string& m : split_at(o.methods, ','))
+    if ((m != "rtn" && m != "gptq" && m != "awq") || !methods.insert(m).second)
+      fail_argument("methods must be a list of rtn, gptq and awq, each once, got '" + o.methods + "'");
+  if (!methods.count("rtn"))
+    fail_argument("methods must include rtn (the embedding and output have no GPTQ or AWQ: round to nearest stays a choice), got '" + o.methods + "'");
+  if (methods.size() == 1 && !o.calib_text.empty()) fail_argument("a calibration text is for GPTQ and AWQ: add gptq or awq to the methods");
+  if (methods.count("awq") && o.group != "layer")
+    fail_argument("AWQ is chosen per layer block (its scales fold into the block's norm and into v's or up's rows): use --group layer with --method awq");
 }
 
-bool wants_gptq(const LlmTuneOptions& o) { return o.methods.find("gptq") != std::string::npos; }
+bool wants_method(const LlmTuneOptions& o, const std::string& method) {
+  const std::vector<std::string> m = split_at(o.methods, ',');
+  return std::find(m.begin(), m.end(), method) != m.end();
+}
+bool wants_gptq(const LlmTuneOptions& o) { return wants_method(o, "gptq"); }
+bool wants_awq(const LlmTuneOptions& o) { return wants_method(o, "awq"); }
 
-// Each format rounded to nearest and, where GPTQ writes it, by GPTQ too (same bytes: next to it).
-std::vector<uint32_t> with_methods(const std::vector<uint32_t>& formats, bool gptq) {
+// Each format rounded to nearest and, where GPTQ (AWQ) writes it, by GPTQ (AWQ) too (same bytes: next to it).
+std::vector<uint32_t> with_methods(const std::vector<uint32_t>& formats, bool gptq, bool awq) {
   std::vector<uint32_t> out;
   for (uint32_t f : formats) {
     out.push_back(f);
     if (gptq && quant::gptq_writes(f)) out.push_back(f | quant::kGptqMethod);
+    if (awq && quant::awq_writes(f)) out.push_back(f | quant::kAwqMethod);
   }
   return out;
 }
@@ -110,8 +123,11 @@ std::string fingerprint(const std::string& in, const std::string& text, const Ll
 // rounding-only mixes stay valid across calibrations.
 std::string cache_key(const Mix& mix, const LlmTuneOptions& o) {
   std::string key = quant::mix_key(mix);
-  if (std::any_of(mix.begin(), mix.end(), [](uint32_t c) { return quant::is_gptq(c); }))
-    key += "|gptq-v1|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" + std::to_string(o.calib_tokens);
+  const bool gptq = std::any_of(mix.begin(), mix.end(), [](uint32_t c) { return quant::is_gptq(c); });
+  const bool awq = std::any_of(mix.begin(), mix.end(), [](uint32_t c) { return quant::is_awq(c); });
+  if (gptq || awq)
+    key += std::string(gptq ? "|gptq-v1" : "") + (awq ? "|awq-v1" : "") + "|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" +
+           std::to_string(o.calib_tokens);
   return key;
 }
 
@@ -325,7 +341,7 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
   }
   quant::QuantizeOptions qo;
   std::map<std::string, int> count;
-  int gptq = 0;
+  int gptq = 0, awq = 0;
   int own = 0;  // tensors stored in pareto's group types (a tail-group fallback included)
   for (size_t i = 0; i < p.types.size(); ++i) {
     const uint32_t choice = quant::choice_by_name(p.types[i]), type = quant::type_of(choice);
@@ -333,6 +349,16 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
     qo.tensor_types[name] = type;
     // GPTQ's bytes are the ones measured, written as they are.
     if (quant::is_gptq(choice)) qo.packed[name] = *lab.matrix_bytes(i, choice), gptq += !lab.gptq_fell_back(i, choice);
+    if (quant::is_awq(choice)) {  // the measured bytes, and the block's folded norm (and v's bias)
+      const quant::MixTensor& t = lab.tensors()[i];
+      const bool attention = quant::in_attention_block(t);
+      const MixLab::AwqFold& f = lab.awq_fold(t.layer, attention, type);
+      const std::string blk = "blk." + std::to_string(t.layer) + ".";
+      qo.packed[name] = *lab.matrix_bytes(i, choice);
+      qo.f32_tensors[blk + (attention ? "attn_norm.weight" : "ffn_norm.weight")] = *f.norm;
+      if (attention && f.v_bias) qo.f32_tensors[blk + "attn_v.bias"] = *f.v_bias;
+      ++awq;
+    }
     count[quant::type_name(type)]++;
     own += kernels::is_group_type(lab.stored_type(i, type)) || type == kernels::kQ8RowType;
   }
@@ -340,7 +366,8 @@ void write_chosen(const std::string& in, const std::string& out, MixLab& lab, co
   qo.type = quant::type_by_name(most->first);  // the file type llama.cpp reports: the commonest
   quant::quantize_gguf(in, out, qo);
   r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types" +
-              (gptq ? ", " + std::to_string(gptq) + " tensors rounded by GPTQ" : std::string()) + "); " +
+              (gptq ? ", " + std::to_string(gptq) + " tensors rounded by GPTQ" : std::string()) +
+              (awq ? ", " + std::to_string(awq) + " tensors scaled and clipped by AWQ, their blocks' norms folded" : std::string()) + "); " +
               (own ? std::to_string(own) + " tensors in pareto's own group types, which llama.cpp cannot load"
                    : std::string("every type a GGML type, so llama.cpp loads it too"));
 }
@@ -477,11 +504,11 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     // Widest first, by the bytes of the whole model in each.
     std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
     LlmTuneResult r;
-    if (wants_gptq(o)) {
-      progress.line("collecting GPTQ's calibration activations");
+    if (wants_gptq(o) || wants_awq(o)) {
+      progress.line("collecting the calibration activations (GPTQ, AWQ)");
       r.calibration = lab.calibrate(o.calib_text, o.calib_tokens);
     }
-    formats = with_methods(formats, wants_gptq(o));
+    formats = with_methods(formats, wants_gptq(o), wants_awq(o));
     r.ppl_base = lab.ppl_base();
     r.eval_tokens = lab.scored_tokens();
     for (const quant::MixTensor& t : lab.tensors()) r.tensors.push_back(t.name);
@@ -513,6 +540,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       return b;
     };
     auto group_allows = [&](size_t g, uint32_t t) {
+      if (quant::is_awq(t) && !quant::whole_blocks(lab.tensors(), groups.members[g])) return false;
       for (size_t i : groups.members[g])
         if (!lab.allows(i, t)) return false;
       return true;

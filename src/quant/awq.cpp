@@ -1,6 +1,7 @@
 #include "quant/awq.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -232,10 +233,7 @@ namespace {
 // The block outputs AWQ judges scales by: attention (RoPE, causal, grouped
 // heads, calibration chunks start at position 0) through o for q/k/v, and the
 // MLP through down for gate/up; o and down by their own outputs.
-BlockOutput block_output(const CalibratedModel& m, int64_t l, llm::MatmulInput input) {
-  const llm::ModelConfig& c = m.model->config;
-  const CalibratedLayer& y = m.layers[size_t(l)];
-  const int64_t ctx = m.ctx;
+BlockOutput block_output(const llm::ModelConfig& c, const CalibratedLayer& y, int64_t ctx, llm::MatmulInput input) {
   if (input == llm::MatmulInput::attn)
     return [&c, &y, ctx](const std::vector<std::vector<float>>& outs, int64_t n) {
       const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
@@ -272,19 +270,34 @@ BlockOutput block_output(const CalibratedModel& m, int64_t l, llm::MatmulInput i
 
 }  // namespace
 
+std::array<float, 2> awq_block(const llm::ModelConfig& c, CalibratedLayer& y, const std::vector<Activations>& acts, int64_t ctx, int64_t error_tokens,
+                               bool attention, uint32_t type, int grid, bool clip) {
+  std::array<float, 2> ratio{-1.f, -1.f};
+  int k = 0;
+  for (ScaleGroup& g : scale_groups(c, y)) {
+    const bool attention_group = g.input == llm::MatmulInput::attn || g.input == llm::MatmulInput::attn_out;
+    if (attention_group != attention) continue;
+    std::vector<float> s;
+    const Activations& x = acts[size_t(g.input)];
+    ratio[size_t(k++)] = search_scales(x, error_tokens, g.mats, type, grid, s, block_output(c, y, ctx, g.input), g.tie);
+    for (Matrix* mat : g.mats) scale_columns(*mat, s);
+    if (clip) {
+      const BlockGram gram = block_gram(x, s, clip_block(type, g.mats[0]->cols));
+      for (Matrix* mat : g.mats) clip_search(*mat, gram, type);
+    }
+    g.fold(s);
+  }
+  return ratio;
+}
+
 CalibratedReport awq_quantize(const std::string& in, const std::string& out, const CalibratedOptions& o) {
   return run_calibrated(in, out, o, [&](CalibratedModel& m, int64_t l, CalibratedReport& rep) {
-    for (ScaleGroup& g : scale_groups(m, l)) {
-      std::vector<float> s;
-      const Activations& x = m.acts[size_t(l)][size_t(g.input)];
-      rep.ratio[size_t(l)][size_t(g.input)] = search_scales(x, m.error_tokens, g.mats, o.type, o.grid, s, block_output(m, l, g.input), g.tie);
-      for (Matrix* mat : g.mats) scale_columns(*mat, s);
-      if (o.quantize) {
-        const BlockGram gram = block_gram(x, s, clip_block(o.type, g.mats[0]->cols));
-        for (Matrix* mat : g.mats) clip_search(*mat, gram, o.type);
-      }
-      g.fold(s);
-    }
+    const llm::ModelConfig& c = m.model->config;
+    const std::array<float, 2> attn = awq_block(c, m.layers[size_t(l)], m.acts[size_t(l)], m.ctx, m.error_tokens, true, o.type, o.grid, o.quantize);
+    const std::array<float, 2> mlp = awq_block(c, m.layers[size_t(l)], m.acts[size_t(l)], m.ctx, m.error_tokens, false, o.type, o.grid, o.quantize);
+    std::vector<float>& r = rep.ratio[size_t(l)];
+    r[size_t(llm::MatmulInput::attn)] = attn[0], r[size_t(llm::MatmulInput::attn_out)] = attn[1];
+    r[size_t(llm::MatmulInput::ffn)] = mlp[0], r[size_t(llm::MatmulInput::down)] = mlp[1];
   });
 }
 

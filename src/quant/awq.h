@@ -6,6 +6,7 @@
 // for q/k/v and gate/up, v's rows for o when heads are not grouped, up's rows
 // for down), so the file stays an ordinary model.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,6 +17,17 @@ namespace pareto::quant {
 
 // AWQ scales and clipping, then the weights rounded to options.type.
 CalibratedReport awq_quantize(const std::string& in, const std::string& out, const CalibratedOptions& options);
+
+// AWQ on one block of a layer's f32 copies y, in place: the attention block
+// (q, k, v judged by the attention output, 1/s folded into attn_norm; then
+// o, folded into v's rows) or the MLP block (gate, up by the MLP output,
+// into ffn_norm; then down, into up's rows). The weights are left scaled
+// and clipped (clip) for rounding to `type`; nothing outside the block
+// changes, so a block's result depends on its own weights and inputs only
+// (pareto tune chooses AWQ per block). acts: the layer's four inputs
+// (llm::MatmulInput order). Returns the r chosen for the block's two groups.
+std::array<float, 2> awq_block(const llm::ModelConfig& c, CalibratedLayer& y, const std::vector<Activations>& acts, int64_t ctx, int64_t error_tokens,
+                               bool attention, uint32_t type, int grid, bool clip);
 
 // One linear layer on its own (the synthetic-outlier tests): W [rows, cols]
 // quantized to `type` by plain rounding and by AWQ (scales searched on

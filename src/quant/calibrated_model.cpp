@@ -128,9 +128,9 @@ CalibratedModel calibrate_model(const std::string& in, const CalibratedOptions& 
   return m;
 }
 
-std::vector<ScaleGroup> scale_groups(CalibratedModel& m, int64_t l) {
-  const llm::ModelConfig& c = m.model->config;
-  CalibratedLayer& y = m.layers[size_t(l)];
+std::vector<ScaleGroup> scale_groups(CalibratedModel& m, int64_t l) { return scale_groups(m.model->config, m.layers[size_t(l)]); }
+
+std::vector<ScaleGroup> scale_groups(const llm::ModelConfig& c, CalibratedLayer& y) {
   const int64_t hd = c.head_dim, q_dim = c.n_heads * hd, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads, dim = c.dim;
   // o's column h * hd + d reads v's row (h / group) * hd + d: with grouped
   // heads the columns of one v row share its scale.

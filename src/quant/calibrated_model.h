@@ -115,6 +115,7 @@ struct ScaleGroup {
 // The four groups of layer l: q/k/v (fold: attention norm), o (v's rows and
 // bias), gate/up (MLP norm), down (up's rows).
 std::vector<ScaleGroup> scale_groups(CalibratedModel& m, int64_t l);
+std::vector<ScaleGroup> scale_groups(const llm::ModelConfig& c, CalibratedLayer& y);
 
 // The seven matrices of a layer with their GGUF names and the activation each reads.
 struct NamedMatrix {

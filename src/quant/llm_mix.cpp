@@ -13,6 +13,7 @@
 #include "llm/repack.h"
 #include "llm/tokenizer.h"
 #include "llm/transformer.h"
+#include "quant/awq.h"
 #include "quant/calibration.h"
 #include "quant/gptq.h"
 #include "quant/quantize_gguf.h"
@@ -83,9 +84,15 @@ double median_of(std::vector<double> v) {
 
 }  // namespace
 
+bool awq_writes(uint32_t type) {
+  return type != uint32_t(kernels::GgmlType::f32) && type != uint32_t(kernels::GgmlType::f16) && type != uint32_t(kernels::GgmlType::bf16);
+}
+
+bool in_attention_block(const MixTensor& t) { return t.kind.rfind("attn_", 0) == 0; }
+
 std::string type_name(uint32_t choice) {
   const uint32_t type = type_of(choice);
-  const std::string method = is_gptq(choice) ? "+gptq" : "";
+  const std::string method = is_gptq(choice) ? "+gptq" : is_awq(choice) ? "+awq" : "";
   if (kernels::is_group_type(type) || type == kernels::kQ8RowType) return kernels::pareto_type_name(type) + method;
   std::string n = kernels::ggml_type_traits(type).name;
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
@@ -93,6 +100,12 @@ std::string type_name(uint32_t choice) {
 }
 
 uint32_t choice_by_name(const std::string& name) {
+  const size_t awq = name.rfind("+awq");
+  if (awq != std::string::npos && awq + 4 == name.size()) {
+    const uint32_t type = type_by_name(name.substr(0, awq));
+    if (!awq_writes(type)) fail_argument("AWQ rounds to quantized types, not " + name.substr(0, awq));
+    return type | kAwqMethod;
+  }
   const size_t plus = name.rfind("+gptq");
   if (plus == std::string::npos || plus + 5 != name.size()) return type_by_name(name);
   const uint32_t type = type_by_name(name.substr(0, plus));
@@ -180,6 +193,7 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
   src.ctx = 512;
   const CalibrationSequences seq = calibration_sequences(*base_, tok, src);
   const int64_t n = seq.count;
+  calib_ctx_ = seq.ctx;
   const llm::ModelConfig& c = base_->config;
   const double per_token = double(c.n_layers) * double(2 * c.dim + c.n_heads * c.head_dim + c.ffn_dim) * sizeof(float);
   if (per_token * double(n) > kMaxCalibrationBytes)
@@ -187,7 +201,8 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
                   " MiB, above " + std::to_string(int64_t(kMaxCalibrationBytes) >> 20) + " MiB: calibrate on fewer tokens");
   // New inputs: factors and GPTQ bytes built from the old ones are stale.
   factors_.clear();
-  store_.erase_if([](const SpillStore::Key& k) { return is_gptq(uint32_t(k.second)); });
+  store_.erase_if([](const SpillStore::Key& k) { return (uint32_t(k.second) & kMethods) != 0; });
+  awq_folds_.clear();
   fell_back_.clear();
   acts_.assign(base_->layers.size(), std::vector<std::vector<float>>(4));
   for (auto& layer : acts_) {
@@ -208,6 +223,8 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
 }
 
 bool MixLab::allows(size_t i, uint32_t choice) const {
+  if (is_gptq(choice) && is_awq(choice)) return false;
+  if (is_awq(choice)) return calibrated() && tensors_.at(i).layer >= 0 && awq_writes(type_of(choice));
   if (!is_gptq(choice)) return true;
   return calibrated() && tensors_.at(i).layer >= 0 && gptq_writes(stored_type(i, choice));
 }
@@ -249,7 +266,7 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const MixTensor& t = tensors_[i];
     const uint32_t type = stored_type(i, mix[i]);
-    if (type == t.source_type && !is_gptq(mix[i])) continue;
+    if (type == t.source_type && !(mix[i] & kMethods)) continue;
     const std::shared_ptr<const std::string> buf = buffer(i, mix[i]);
     m->owners.push_back(buf);
     // Only the new matrix is repacked: the others are the prepared copy's.
@@ -259,14 +276,83 @@ std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
     if (t.kind != "token_embd" || views.size() > 1) llm::repack_matrix_for_cpu(*m, *views[0], false);
     for (kernels::WeightMatrix* w : views) *w = *views[0];  // a tied output follows
   }
+  set_awq_folds(*m, mix);
   return m;
+}
+
+void MixLab::set_awq_folds(llm::Model& m, const Mix& mix) {
+  // The choice of each (layer, block): AWQ only when all its matrices agree.
+  std::map<std::pair<int64_t, bool>, std::set<uint32_t>> choices;
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    if (tensors_[i].layer >= 0) choices[{tensors_[i].layer, in_attention_block(tensors_[i])}].insert(mix[i]);
+  for (const auto& [block, set] : choices) {
+    if (std::none_of(set.begin(), set.end(), [](uint32_t c) { return is_awq(c); })) continue;
+    if (set.size() != 1)
+      fail(StatusCode::internal, "AWQ is chosen per layer block: layer " + std::to_string(block.first) + "'s " +
+                                     (block.second ? "attention" : "MLP") + " block mixes it with other choices");
+    const AwqFold& f = awq_fold(block.first, block.second, type_of(*set.begin()));
+    llm::LayerWeights& w = m.layers[size_t(block.first)];
+    (block.second ? w.attn_norm : w.ffn_norm).data = f.norm->data();
+    m.owners.push_back(f.norm);
+    if (block.second && f.v_bias) {
+      w.bv = f.v_bias->data();
+      m.owners.push_back(f.v_bias);
+    }
+  }
+}
+
+const MixLab::AwqFold& MixLab::awq_fold(int64_t layer, bool attention, uint32_t type) {
+  const auto key = std::make_tuple(layer, attention, type);
+  if (!awq_folds_.count(key)) (void)awq_block_bytes(layer, attention, type, tensors_.size());
+  return awq_folds_.at(key);
+}
+
+std::string MixLab::awq_block_bytes(int64_t layer, bool attention, uint32_t type, size_t skip) {
+  if (!calibrated()) fail(StatusCode::internal, "AWQ needs the calibration activations");
+  const llm::ModelConfig& c = base_->config;
+  CalibratedLayer y = copy_layer(base_->layers[size_t(layer)], c.dim);
+  // The block's inputs as calibrate_model keeps them: statistics over every
+  // token, the rows of the first error tokens (CalibratedOptions' 512).
+  const int64_t error_tokens = std::max<int64_t>(calib_ctx_, 512 / calib_ctx_ * calib_ctx_);
+  std::vector<Activations> acts(4);
+  for (llm::MatmulInput in : {llm::MatmulInput::attn, llm::MatmulInput::attn_out, llm::MatmulInput::ffn, llm::MatmulInput::down}) {
+    const bool attention_input = in == llm::MatmulInput::attn || in == llm::MatmulInput::attn_out;
+    if (attention_input != attention) continue;
+    const std::vector<float>& rows = acts_[size_t(layer)][size_t(in)];
+    const int64_t cols = in == llm::MatmulInput::down ? c.ffn_dim : in == llm::MatmulInput::attn_out ? c.n_heads * c.head_dim : c.dim;
+    Activations& a = acts[size_t(in)];
+    a.keep = error_tokens;
+    a.add(rows.data(), int64_t(rows.size()) / cols, cols);
+  }
+  awq_block(c, y, acts, calib_ctx_, error_tokens, attention, type, 20, true);
+  AwqFold fold;
+  fold.norm = std::make_shared<const std::vector<float>>(attention ? y.attn_norm : y.ffn_norm);
+  if (attention && !y.bv.empty()) fold.v_bias = std::make_shared<const std::vector<float>>(y.bv);
+  awq_folds_[std::make_tuple(layer, attention, type)] = fold;
+  std::string skipped;
+  for (const NamedMatrix& nm : layer_matrices(y)) {
+    const std::string name = "blk." + std::to_string(layer) + "." + nm.name;
+    const auto it = std::find_if(tensors_.begin(), tensors_.end(), [&](const MixTensor& t) { return t.name == name; });
+    if (it == tensors_.end() || in_attention_block(*it) != attention) continue;
+    const size_t i = size_t(it - tensors_.begin());
+    const Matrix& w = *nm.matrix;
+    const uint32_t stored = stored_type(i, type);
+    const size_t rb = kernels::ggml_row_size(stored, w.cols);
+    std::string bytes(rb * size_t(w.rows), '\0');  // as write_calibrated rounds them
+    parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) kernels::quantize_row_ref(stored, w.w.data() + r * w.cols, bytes.data() + size_t(r) * rb, w.cols);
+    });
+    if (i == skip) skipped = std::move(bytes);
+    else (void)store_.get({i, stored | kAwqMethod}, [&] { return std::move(bytes); });
+  }
+  return skipped;
 }
 
 std::shared_ptr<const std::string> MixLab::matrix_bytes(size_t i, uint32_t choice) { return buffer(i, choice); }
 
 std::shared_ptr<const std::string> MixLab::buffer(size_t i, uint32_t choice) {
   if (!allows(i, choice)) fail(StatusCode::internal, tensors_.at(i).name + " cannot be built as " + type_name(choice));
-  const uint32_t key = stored_type(i, choice) | (choice & kGptqMethod);
+  const uint32_t key = stored_type(i, choice) | (choice & kMethods);
   return store_.get({i, key}, [&] { return quantize(i, choice); });
 }
 
@@ -278,6 +364,7 @@ std::string MixLab::quantize(size_t i, uint32_t choice) {
   const auto* in = static_cast<const uint8_t*>(src.data);
   const int64_t cols = t.cols;
   const uint32_t from = t.source_type;
+  if (is_awq(choice)) return awq_block_bytes(t.layer, in_attention_block(t), type_of(choice), i);
   if (is_gptq(choice)) {
     std::vector<float> w(size_t(t.rows * cols));
     parallel_for(t.rows, [&](int64_t r0, int64_t r1) {

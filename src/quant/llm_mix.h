@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,22 @@ struct MixTensor {
 // a type with kGptqMethod set: the same bytes rounded by GPTQ on the lab's
 // calibration activations (layer matrices only: the embedding and output
 // have no collected input).
+//
+// Or with kAwqMethod set: AWQ's scales and clipping (awq_block) for the
+// type, chosen per layer block: every matrix of one attention block (q, k,
+// v, o) or MLP block (gate, up, down) must take the same AWQ choice, since
+// the block's scales fold into its norm and into v's (up's) rows.
 using Mix = std::vector<uint32_t>;
 inline constexpr uint32_t kGptqMethod = 1u << 24;
-inline uint32_t type_of(uint32_t choice) { return choice & ~kGptqMethod; }
+inline constexpr uint32_t kAwqMethod = 1u << 25;
+inline constexpr uint32_t kMethods = kGptqMethod | kAwqMethod;
+inline uint32_t type_of(uint32_t choice) { return choice & ~kMethods; }
 inline bool is_gptq(uint32_t choice) { return (choice & kGptqMethod) != 0; }
+inline bool is_awq(uint32_t choice) { return (choice & kAwqMethod) != 0; }
+// The types AWQ rounds to: every quantized type (not f32, f16, bf16).
+bool awq_writes(uint32_t type);
+// Whether tensor t belongs to an attention block (q, k, v, o) or an MLP block (gate, up, down).
+bool in_attention_block(const MixTensor& t);
 
 struct MixQuality {
   double kl = 0;        // mean KL(base || candidate) in nats per scored token
@@ -76,8 +89,8 @@ class MixLab {
   // built. Returns where the tokens came from.
   std::string calibrate(const std::string& text, int64_t tokens);
   bool calibrated() const { return !acts_.empty(); }
-  // Whether `choice` can be built for tensor i (a GPTQ one needs a layer
-  // matrix, the calibration and a type GPTQ writes).
+  // Whether `choice` can be built for tensor i (a GPTQ or AWQ one needs a
+  // layer matrix, the calibration and a type the method writes).
   bool allows(size_t i, uint32_t choice) const;
   // GPTQ choices whose Cholesky failed at every damping (rounded to nearest), named.
   const std::vector<std::string>& notes() const { return notes_; }
@@ -108,6 +121,12 @@ class MixLab {
   // kernels instead of a row-dot per token, and quality is measured on what
   // a user runs. Call it on anchors before quality().
   static void prepare(llm::Model& model);
+  // The norm (and v's bias) of layer `layer`'s attention or MLP block after
+  // AWQ for `type`, as a built model and a written file carry them.
+  struct AwqFold {
+    std::shared_ptr<const std::vector<float>> norm, v_bias;  // v_bias null: no bias
+  };
+  const AwqFold& awq_fold(int64_t layer, bool attention, uint32_t type);
   // The bytes of tensor i as `choice` (stored type), built once and shared.
   std::shared_ptr<const std::string> matrix_bytes(size_t i, uint32_t choice);
   const SpillStore& store() const { return store_; }
@@ -129,6 +148,10 @@ class MixLab {
   // The (tensor, choice) buffer, quantized on first use.
   std::shared_ptr<const std::string> buffer(size_t i, uint32_t choice);
   std::string quantize(size_t i, uint32_t choice);
+  // AWQ of one block for `type`: its members' bytes into the store (all but
+  // `skip`, whose bytes are returned) and its fold into awq_folds_.
+  std::string awq_block_bytes(int64_t layer, bool attention, uint32_t type, size_t skip);
+  void set_awq_folds(llm::Model& m, const Mix& mix);
   // Tokenizes the text and runs the base model over it (both constructors).
   void measure_base(const std::string& text, int64_t max_chunks);
   // The GPTQ factor of layer `layer`'s matmul input `which`, computed on
@@ -154,6 +177,8 @@ class MixLab {
   std::vector<int32_t> tokens_;
   int64_t ctx_ = 0, chunks_ = 0, scored_ = 0, numel_ = 0;
   std::vector<std::vector<std::vector<float>>> acts_;  // [layer][llm::MatmulInput]: calibration rows
+  int64_t calib_ctx_ = 0;                               // their sequence length (AWQ's attention block output)
+  std::map<std::tuple<int64_t, bool, uint32_t>, AwqFold> awq_folds_;  // (layer, attention, type)
   std::vector<std::string> notes_;
   std::set<std::pair<size_t, uint32_t>> fell_back_;  // (tensor, stored type) GPTQ could not round
   // Calibration activations kept at most (every layer's four matmul inputs

@@ -25,6 +25,20 @@ MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string
   return g;
 }
 
+bool whole_blocks(const std::vector<MixTensor>& tensors, const std::vector<size_t>& members) {
+  std::map<std::pair<int64_t, bool>, int> have, total;
+  for (const MixTensor& t : tensors)
+    if (t.layer >= 0) total[{t.layer, in_attention_block(t)}]++;
+  for (size_t i : members) {
+    const MixTensor& t = tensors.at(i);
+    if (t.layer < 0) return false;
+    have[{t.layer, in_attention_block(t)}]++;
+  }
+  for (const auto& [block, n] : have)
+    if (n != total[block]) return false;
+  return !have.empty();
+}
+
 Mix expand_mix(const MixGroups& groups, const Mix& group_mix, const Mix& source) {
   if (group_mix.size() != groups.members.size()) fail(StatusCode::internal, "a group mix does not name every group");
   Mix m = source;

@@ -23,6 +23,10 @@ MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string
 // At group level: every tensor of the group as in the source file.
 constexpr uint32_t kSourceTypes = 0xFFFFFFFFu;
 
+// Whether the members are whole layer blocks (every matrix of each attention
+// or MLP block they touch, nothing else): the units an AWQ choice may take.
+bool whole_blocks(const std::vector<MixTensor>& tensors, const std::vector<size_t>& members);
+
 // The per-tensor mix a per-group mix stands for.
 Mix expand_mix(const MixGroups& groups, const Mix& group_mix, const Mix& source);
 

@@ -102,8 +102,19 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
     for (const std::string& k : o.keep)
       if (name.find(k) != std::string::npos) fail_argument(in + ": '" + name + "' has packed bytes and is to be kept as it is");
   }
+  for (const auto& [name, values] : o.f32_tensors) {
+    const gguf::TensorInfo* t = file->tensor(name);
+    if (!t || is_weight_matrix(*t) || t->type != uint32_t(kernels::GgmlType::f32) || t->numel() != int64_t(values.size()))
+      fail_argument(in + ": no F32 tensor named '" + name + "' of " + std::to_string(values.size()) + " values to replace");
+  }
   for (const gguf::TensorInfo& t : file->tensors) {
     r.bytes_in += t.nbytes;
+    if (auto f = o.f32_tensors.find(t.name); f != o.f32_tensors.end()) {
+      w.add_tensor(t.name, t.type, t.ne, reinterpret_cast<const uint8_t*>(f->second.data()), f->second.size() * sizeof(float));
+      r.kept++;
+      r.bytes_out += t.nbytes;
+      continue;
+    }
     bool keep = !is_weight_matrix(t);
     for (const std::string& k : o.keep) keep |= t.name.find(k) != std::string::npos;
     const auto chosen = o.tensor_types.find(t.name);

@@ -227,10 +227,14 @@ TEST(TuneLlm, RefusesMethodsAndKvTypesItHasNot) {
   };
   LlmTuneOptions o = run.options();
   o.methods = "gptq";
-  fails(o, "methods must be rtn or rtn,gptq");
+  fails(o, "methods must include rtn");
   o = run.options();
-  o.methods = "rtn,awq";
-  fails(o, "methods must be rtn or rtn,gptq");
+  o.methods = "rtn,awq";  // per tensor (the default group): AWQ needs layer blocks
+  fails(o, "use --group layer");
+  o.methods = "rtn,sq";
+  fails(o, "list of rtn, gptq and awq");
+  o.methods = "rtn,gptq,rtn";
+  fails(o, "each once");
   o = run.options();
   o.kv_types = {"f16", "q4"};
   fails(o, "q4");
@@ -242,7 +246,7 @@ TEST(TuneLlm, RefusesMethodsAndKvTypesItHasNot) {
   o = run.options();
   o.methods = "rtn";
   o.calib_text = "once upon a time";
-  fails(o, "add gptq to the methods");
+  fails(o, "add gptq or awq to the methods");
   EXPECT_THROW(quant::choice_by_name("q5_0+gptq"), std::exception);  // no GPTQ writer for q5_0 (the K-quants have one)
   EXPECT_EQ(quant::choice_by_name("q8_0+gptq"), quant::type_by_name("q8_0") | quant::kGptqMethod);
   EXPECT_EQ(quant::type_name(quant::choice_by_name("q4_0+gptq")), "q4_0+gptq");
