@@ -94,7 +94,7 @@ for (const ps of rows) {
               ` | ${p.predicted_ms < 0 ? '-' : p.predicted_ms.toFixed(4)} | ${p.memory_mib.toFixed(3)} | ${p.energy_mj.toFixed(4)} | ${front}${chosen} |`);
 }
 if (r.cost_model) console.log(`\ncost model: ${r.cost_model.constant_ms.toFixed(4)} ms + ${r.cost_model.scale.toFixed(3)} x the sum of one-token matmul times (fitted on the uniform points); median error on the other timed points ${r.cost_model.median_relative_error < 0 ? '-' : (100 * r.cost_model.median_relative_error).toFixed(1) + '%'}`);
-if (r.calibration) console.log(`GPTQ calibration: ${r.calibration}`);
+if (r.calibration) console.log(`calibration (GPTQ, AWQ): ${r.calibration}`);
 console.log('\nEach llama.cpp mix against the timed pareto point with the least KL on the search text at no more bits per weight, compared on the held-out text:\n');
 console.log('| llama.cpp mix | bits/weight | KL held out | pareto point at <= its bits | its bits/weight | its KL held out | KL ratio pareto / llama.cpp | decode ms ratio (1st thread count) |');
 console.log('|---|---|---|---|---|---|---|---|');

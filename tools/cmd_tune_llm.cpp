@@ -197,7 +197,7 @@ int cmd_tune_llm(const Args& a) {
               o.threads.front(), o.kv_types.front().c_str(), r.cost_constant_ms, r.cost_scale);
   if (r.cost_model_error >= 0) std::printf("median error on the other timed points %.1f%%\n", 100 * r.cost_model_error);
   else std::printf("no other timed point to check it on\n");
-  if (!r.calibration.empty()) std::printf("GPTQ calibration: %s\n", r.calibration.c_str());
+  if (!r.calibration.empty()) std::printf("calibration (GPTQ, AWQ): %s\n", r.calibration.c_str());
   if (r.lab_spilled > 0)
     std::printf("lab memory: %d quantized matrices moved to a temporary file past --lab-memory %lld MiB, %d read back\n", r.lab_spilled,
                 static_cast<long long>(o.lab_memory_mib), r.lab_read_back);

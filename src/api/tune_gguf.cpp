@@ -19,6 +19,7 @@
 #include "api/profile_llm.h"
 #include "api/tune_cache.h"
 #include "api/tune_energy.h"
+#include "api/tune_gguf_write.h"
 #include "core/error.h"
 #include "core/split.h"
 #include "core/thread_pool.h"
@@ -118,15 +119,16 @@ std::string fingerprint(const std::string& in, const std::string& text, const Ll
          std::to_string(o.max_chunks) + "|" + kernels::kernel_summary() + "|" + api::build_identity();
 }
 
-// A mix's cache key; one with GPTQ tensors names the calibration as well
-// (text and token count; sampled text is seeded, so the same each run):
-// rounding-only mixes stay valid across calibrations.
+// A mix's cache key; one with GPTQ or AWQ tensors names the calibration as
+// well (text and token count; sampled text is seeded, so the same each
+// run): rounding-only mixes stay valid across calibrations. (v2: the lab
+// calibrates on the model as loaded, as `pareto quantize` does.)
 std::string cache_key(const Mix& mix, const LlmTuneOptions& o) {
   std::string key = quant::mix_key(mix);
   const bool gptq = std::any_of(mix.begin(), mix.end(), [](uint32_t c) { return quant::is_gptq(c); });
   const bool awq = std::any_of(mix.begin(), mix.end(), [](uint32_t c) { return quant::is_awq(c); });
   if (gptq || awq)
-    key += std::string(gptq ? "|gptq-v1" : "") + (awq ? "|awq-v1" : "") + "|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" +
+    key += std::string(gptq ? "|gptq-v2" : "") + (awq ? "|awq-v1" : "") + "|" + std::to_string(std::hash<std::string>{}(o.calib_text)) + "|" +
            std::to_string(o.calib_tokens);
   return key;
 }
@@ -330,48 +332,6 @@ void fit_cost_model(quant::DecodeCostModel& cost, const std::vector<const Mix*>&
   }
 }
 
-void write_chosen(const std::string& in, const std::string& out, MixLab& lab, const LlmTunePoint& p, LlmTuneResult& r) {
-  if (p.origin == "anchor") {
-    std::ifstream src(p.label.substr(7), std::ios::binary);
-    std::ofstream dst(out, std::ios::binary);
-    dst << src.rdbuf();
-    if (!src || !dst) fail(StatusCode::io_error, "cannot copy " + p.label.substr(7) + " to " + out);
-    r.written = "a copy of the anchor " + p.label.substr(7);
-    return;
-  }
-  quant::QuantizeOptions qo;
-  std::map<std::string, int> count;
-  int gptq = 0, awq = 0;
-  int own = 0;  // tensors stored in pareto's group types (a tail-group fallback included)
-  for (size_t i = 0; i < p.types.size(); ++i) {
-    const uint32_t choice = quant::choice_by_name(p.types[i]), type = quant::type_of(choice);
-    const std::string& name = lab.tensors()[i].name;
-    qo.tensor_types[name] = type;
-    // GPTQ's bytes are the ones measured, written as they are.
-    if (quant::is_gptq(choice)) qo.packed[name] = *lab.matrix_bytes(i, choice), gptq += !lab.gptq_fell_back(i, choice);
-    if (quant::is_awq(choice)) {  // the measured bytes, and the block's folded norm (and v's bias)
-      const quant::MixTensor& t = lab.tensors()[i];
-      const bool attention = quant::in_attention_block(t);
-      const MixLab::AwqFold& f = lab.awq_fold(t.layer, attention, type);
-      const std::string blk = "blk." + std::to_string(t.layer) + ".";
-      qo.packed[name] = *lab.matrix_bytes(i, choice);
-      qo.f32_tensors[blk + (attention ? "attn_norm.weight" : "ffn_norm.weight")] = *f.norm;
-      if (attention && f.v_bias) qo.f32_tensors[blk + "attn_v.bias"] = *f.v_bias;
-      ++awq;
-    }
-    count[quant::type_name(type)]++;
-    own += kernels::is_group_type(lab.stored_type(i, type)) || type == kernels::kQ8RowType;
-  }
-  const auto most = std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  qo.type = quant::type_by_name(most->first);  // the file type llama.cpp reports: the commonest
-  quant::quantize_gguf(in, out, qo);
-  r.written = "a GGUF with a type per tensor (" + std::to_string(count.size()) + " types" +
-              (gptq ? ", " + std::to_string(gptq) + " tensors rounded by GPTQ" : std::string()) +
-              (awq ? ", " + std::to_string(awq) + " tensors scaled and clipped by AWQ, their blocks' norms folded" : std::string()) + "); " +
-              (own ? std::to_string(own) + " tensors in pareto's own group types, which llama.cpp cannot load"
-                   : std::string("every type a GGML type, so llama.cpp loads it too"));
-}
-
 // llama.cpp's mix by its rules (quant/llama_mixes.h) as a search seed, with
 // each K-quant group rounded by GPTQ where `gptq` and GPTQ may take it; none
 // where a group's tensors get different types or a type is not searched.
@@ -459,26 +419,6 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
   if (o.energy) api::settle_energy(r.points, energy, r.energy_source);
   else r.energy_source = "not estimated (off)";
   return mix_of_point;
-}
-
-// Writes the chosen point next to `out`, measures the file's KL again (it
-// must be what was measured), then moves it into place.
-void write_and_check(const std::string& in, const std::string& out, MixLab& lab, LlmTuneResult& r) {
-  const LlmTunePoint& p = r.points[size_t(r.chosen)];
-  const std::string tmp = out + ".tune-" + std::to_string(::getpid());
-  struct Remove {
-    std::string path;
-    ~Remove() { std::remove(path.c_str()); }
-  } remove_tmp{tmp};
-  write_chosen(in, tmp, lab, p, r);
-  auto written = llm::Model::load(tmp);
-  MixLab::prepare(*written);
-  const MixQuality check = lab.quality(*written, llm::kv_type_by_name(p.kv));
-  written.reset();
-  if (std::abs(check.kl - p.kl) > 1e-9 + 1e-6 * p.kl)
-    fail(StatusCode::internal, "the written model's KL " + std::to_string(check.kl) + " differs from the measured " + std::to_string(p.kl));
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) fail(StatusCode::io_error, "cannot move " + tmp + " to " + out);
-  if (p.kv != "f16") r.written += "; measured with a " + p.kv + " KV cache: run it with --kv " + p.kv;
 }
 
 }  // namespace
@@ -611,7 +551,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     for (size_t i = 0; i < sr.points.size(); ++i) r.searched[i].predicted_ms = r.cost_constant_ms + r.cost_scale * predicted[i];
     mark_frontier(r.points);
     r.chosen = choose(r, o);
-    write_and_check(in, out, lab, r);
+    api::write_and_check(in, out, lab, r);
     r.notes = lab.notes();
     r.lab_spilled = lab.store().spilled(), r.lab_read_back = lab.store().read_back();
     r.seconds = now_s() - t0;

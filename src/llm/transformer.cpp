@@ -165,8 +165,9 @@ const float* Transformer::forward_layers(const float* x, int64_t n, int64_t pos,
   if (n <= 0 || pos < 0 || pos + n > ctx_) fail_argument("forward_layers: positions outside the context");
   rows_.resize(size_t(n));
   for (int64_t t = 0; t < n; ++t) rows_[size_t(t)] = Row{0, 0, pos + t, false};
+  const bool in_place = x == x_.data();  // a previous call's result passed back in (as many rows: reserve keeps it)
   reserve(n, 0);
-  std::copy(x, x + n * c.dim, x_.begin());
+  if (!in_place) std::copy(x, x + n * c.dim, x_.begin());
   for (int64_t l = first; l < end; ++l) run_layer(l, rows_.data(), n, pos);
   return x_.data();
 }

@@ -148,7 +148,7 @@ MixLab::MixLab(const std::string& path, const std::string& text, int64_t ctx, in
 }
 
 MixLab::MixLab(const MixLab& other, const std::string& text, int64_t ctx, int64_t max_chunks)
-    : base_(other.base_), prepared_(other.prepared_), tensors_(other.tensors_), store_(0), ctx_(ctx), numel_(other.numel_) {
+    : base_(other.base_), prepared_(other.prepared_), tensors_(other.tensors_), store_(0), ctx_(ctx), numel_(other.numel_), measures_only_(true) {
   if (ctx < 8) fail_argument("the evaluation context must be at least 8 tokens");
   measure_base(text, max_chunks);
 }
@@ -197,7 +197,7 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
   const llm::ModelConfig& c = base_->config;
   const double per_token = double(c.n_layers) * double(2 * c.dim + c.n_heads * c.head_dim + c.ffn_dim) * sizeof(float);
   if (per_token * double(n) > kMaxCalibrationBytes)
-    fail_argument("GPTQ's calibration activations of " + std::to_string(n) + " tokens need " + std::to_string(int64_t(per_token * double(n)) >> 20) +
+    fail_argument("the calibration activations (GPTQ, AWQ) of " + std::to_string(n) + " tokens need " + std::to_string(int64_t(per_token * double(n)) >> 20) +
                   " MiB, above " + std::to_string(int64_t(kMaxCalibrationBytes) >> 20) + " MiB: calibrate on fewer tokens");
   // New inputs: factors and GPTQ bytes built from the old ones are stale.
   factors_.clear();
@@ -213,7 +213,8 @@ std::string MixLab::calibrate(const std::string& text, int64_t tokens) {
   }
   // The forward pass on the Q8_0 copy calibrate_model runs for F16/BF16 weights (the same activations, ~5x faster).
   const std::unique_ptr<llm::Model> fast = int8_forward_copy(*base_);
-  llm::Transformer tr(fast ? *fast : *prepared_, seq.ctx);
+  // The model as loaded, as calibrate_model runs it (the repacked copy's kernels round activations otherwise).
+  llm::Transformer tr(fast ? *fast : *base_, seq.ctx);
   tr.input_hook = [&](int64_t l, llm::MatmulInput which, const float* x, int64_t rows, int64_t cols) {
     std::vector<float>& a = acts_[size_t(l)][size_t(which)];
     a.insert(a.end(), x, x + rows * cols);
@@ -261,6 +262,7 @@ Mix MixLab::source_mix() const {
 }
 
 std::unique_ptr<llm::Model> MixLab::build(const Mix& mix) {
+  if (measures_only_) fail(StatusCode::internal, "a lab sharing another's base model measures models; it does not build them");
   if (mix.size() != tensors_.size()) fail(StatusCode::internal, "a mix names " + std::to_string(mix.size()) + " types for " + std::to_string(tensors_.size()) + " tensors");
   auto m = std::make_unique<llm::Model>(*prepared_);
   for (size_t i = 0; i < tensors_.size(); ++i) {
@@ -290,7 +292,7 @@ void MixLab::set_awq_folds(llm::Model& m, const Mix& mix) {
     if (set.size() != 1)
       fail(StatusCode::internal, "AWQ is chosen per layer block: layer " + std::to_string(block.first) + "'s " +
                                      (block.second ? "attention" : "MLP") + " block mixes it with other choices");
-    const AwqFold& f = awq_fold(block.first, block.second, type_of(*set.begin()));
+    const AwqFold f = awq_fold(block.first, block.second, type_of(*set.begin()));
     llm::LayerWeights& w = m.layers[size_t(block.first)];
     (block.second ? w.attn_norm : w.ffn_norm).data = f.norm->data();
     m.owners.push_back(f.norm);
@@ -301,7 +303,7 @@ void MixLab::set_awq_folds(llm::Model& m, const Mix& mix) {
   }
 }
 
-const MixLab::AwqFold& MixLab::awq_fold(int64_t layer, bool attention, uint32_t type) {
+MixLab::AwqFold MixLab::awq_fold(int64_t layer, bool attention, uint32_t type) {
   const auto key = std::make_tuple(layer, attention, type);
   if (!awq_folds_.count(key)) (void)awq_block_bytes(layer, attention, type, tensors_.size());
   return awq_folds_.at(key);
@@ -312,8 +314,9 @@ std::string MixLab::awq_block_bytes(int64_t layer, bool attention, uint32_t type
   const llm::ModelConfig& c = base_->config;
   CalibratedLayer y = copy_layer(base_->layers[size_t(layer)], c.dim);
   // The block's inputs as calibrate_model keeps them: statistics over every
-  // token, the rows of the first error tokens (CalibratedOptions' 512).
-  const int64_t error_tokens = std::max<int64_t>(calib_ctx_, 512 / calib_ctx_ * calib_ctx_);
+  // token, the rows of the first error tokens.
+  const CalibratedOptions defaults;  // as `pareto quantize --method awq` runs it
+  const int64_t error_tokens = std::max<int64_t>(calib_ctx_, defaults.error_tokens / calib_ctx_ * calib_ctx_);
   std::vector<Activations> acts(4);
   for (llm::MatmulInput in : {llm::MatmulInput::attn, llm::MatmulInput::attn_out, llm::MatmulInput::ffn, llm::MatmulInput::down}) {
     const bool attention_input = in == llm::MatmulInput::attn || in == llm::MatmulInput::attn_out;
@@ -324,12 +327,13 @@ std::string MixLab::awq_block_bytes(int64_t layer, bool attention, uint32_t type
     a.keep = error_tokens;
     a.add(rows.data(), int64_t(rows.size()) / cols, cols);
   }
-  awq_block(c, y, acts, calib_ctx_, error_tokens, attention, type, 20, true);
+  awq_block(c, y, acts, calib_ctx_, error_tokens, attention, type, defaults.grid, true);
   AwqFold fold;
   fold.norm = std::make_shared<const std::vector<float>>(attention ? y.attn_norm : y.ffn_norm);
   if (attention && !y.bv.empty()) fold.v_bias = std::make_shared<const std::vector<float>>(y.bv);
   awq_folds_[std::make_tuple(layer, attention, type)] = fold;
   std::string skipped;
+  bool found = false;
   for (const NamedMatrix& nm : layer_matrices(y)) {
     const std::string name = "blk." + std::to_string(layer) + "." + nm.name;
     const auto it = std::find_if(tensors_.begin(), tensors_.end(), [&](const MixTensor& t) { return t.name == name; });
@@ -342,18 +346,22 @@ std::string MixLab::awq_block_bytes(int64_t layer, bool attention, uint32_t type
     parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) kernels::quantize_row_ref(stored, w.w.data() + r * w.cols, bytes.data() + size_t(r) * rb, w.cols);
     });
-    if (i == skip) skipped = std::move(bytes);
-    else (void)store_.get({i, stored | kAwqMethod}, [&] { return std::move(bytes); });
+    if (i == skip) skipped = std::move(bytes), found = true;
+    else (void)store_.get({i, store_key(i, type | kAwqMethod)}, [&] { return std::move(bytes); });
   }
+  if (!found && skip < tensors_.size()) fail(StatusCode::internal, tensors_[skip].name + " is not in the block AWQ ran on");
   return skipped;
 }
 
 std::shared_ptr<const std::string> MixLab::matrix_bytes(size_t i, uint32_t choice) { return buffer(i, choice); }
 
+// Rounding and GPTQ depend on the type stored; AWQ on the type its scales
+// were searched for, two of which may store alike (a tail-group fallback).
+uint32_t MixLab::store_key(size_t i, uint32_t choice) const { return (is_awq(choice) ? type_of(choice) : stored_type(i, choice)) | (choice & kMethods); }
+
 std::shared_ptr<const std::string> MixLab::buffer(size_t i, uint32_t choice) {
   if (!allows(i, choice)) fail(StatusCode::internal, tensors_.at(i).name + " cannot be built as " + type_name(choice));
-  const uint32_t key = stored_type(i, choice) | (choice & kMethods);
-  return store_.get({i, key}, [&] { return quantize(i, choice); });
+  return store_.get({i, store_key(i, choice)}, [&] { return quantize(i, choice); });
 }
 
 std::string MixLab::quantize(size_t i, uint32_t choice) {

@@ -74,7 +74,7 @@ class MixLab {
   // used past that in a temporary file (SpillStore).
   MixLab(const std::string& base_gguf, const std::string& text, int64_t ctx, int64_t max_chunks, uint64_t memory_bytes = kDefaultMemoryBytes);
   // Another text on `other`'s base model (shared, not loaded again): the
-  // held-out text's lab, which measures built models only.
+  // held-out text's lab, which measures models (quality(model)) and builds none.
   MixLab(const MixLab& other, const std::string& text, int64_t ctx, int64_t max_chunks);
   static constexpr uint64_t kDefaultMemoryBytes = uint64_t(2) << 30;
   ~MixLab();
@@ -126,7 +126,7 @@ class MixLab {
   struct AwqFold {
     std::shared_ptr<const std::vector<float>> norm, v_bias;  // v_bias null: no bias
   };
-  const AwqFold& awq_fold(int64_t layer, bool attention, uint32_t type);
+  AwqFold awq_fold(int64_t layer, bool attention, uint32_t type);
   // The bytes of tensor i as `choice` (stored type), built once and shared.
   std::shared_ptr<const std::string> matrix_bytes(size_t i, uint32_t choice);
   const SpillStore& store() const { return store_; }
@@ -147,6 +147,7 @@ class MixLab {
  private:
   // The (tensor, choice) buffer, quantized on first use.
   std::shared_ptr<const std::string> buffer(size_t i, uint32_t choice);
+  uint32_t store_key(size_t i, uint32_t choice) const;
   std::string quantize(size_t i, uint32_t choice);
   // AWQ of one block for `type`: its members' bytes into the store (all but
   // `skip`, whose bytes are returned) and its fold into awq_folds_.
@@ -188,6 +189,7 @@ class MixLab {
   std::vector<int32_t> base_argmax_;
   double ppl_base_ = 0;
   int32_t bos_ = 1;
+  bool measures_only_ = false;  // the second constructor's: quality(model) only
 };
 
 // Parses a comma-separated list of type names (pareto quantize's names).

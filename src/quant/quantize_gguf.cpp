@@ -104,15 +104,16 @@ QuantizeReport quantize_gguf(const std::string& in, const std::string& out, cons
   }
   for (const auto& [name, values] : o.f32_tensors) {
     const gguf::TensorInfo* t = file->tensor(name);
-    if (!t || is_weight_matrix(*t) || t->type != uint32_t(kernels::GgmlType::f32) || t->numel() != int64_t(values.size()))
-      fail_argument(in + ": no F32 tensor named '" + name + "' of " + std::to_string(values.size()) + " values to replace");
+    if (!t || is_weight_matrix(*t) || t->numel() != int64_t(values.size()))
+      fail_argument(in + ": no tensor named '" + name + "' of " + std::to_string(values.size()) + " values (not a weight matrix) to replace");
   }
   for (const gguf::TensorInfo& t : file->tensors) {
     r.bytes_in += t.nbytes;
     if (auto f = o.f32_tensors.find(t.name); f != o.f32_tensors.end()) {
-      w.add_tensor(t.name, t.type, t.ne, reinterpret_cast<const uint8_t*>(f->second.data()), f->second.size() * sizeof(float));
+      // Written as F32 whatever the file had (the loader widens F16/BF16 norms to F32 anyway).
+      w.add_tensor(t.name, uint32_t(kernels::GgmlType::f32), t.ne, f->second.data(), f->second.size() * sizeof(float));
       r.kept++;
-      r.bytes_out += t.nbytes;
+      r.bytes_out += f->second.size() * sizeof(float);
       continue;
     }
     bool keep = !is_weight_matrix(t);

@@ -22,8 +22,8 @@ struct QuantizeOptions {
   // Per weight matrix: its bytes already in its type's storage (GPTQ's, from
   // tune), written as they are; the tensor must be in tensor_types too.
   std::map<std::string, std::string> packed;
-  // Per F32 tensor that is no weight matrix (a norm, a bias): these values
-  // instead of the file's (AWQ's folded scales, from tune).
+  // Per tensor that is no weight matrix (a norm, a bias): these values,
+  // written as F32, instead of the file's (AWQ's folded scales, from tune).
   std::map<std::string, std::vector<float>> f32_tensors;
   // Per-tensor input importance (quant/importance.h): q4_0/q8_0 block scales
   // then minimize the importance-weighted error instead of ggml's rule.

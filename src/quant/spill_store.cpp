@@ -1,5 +1,6 @@
 #include "quant/spill_store.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,55 +17,61 @@ SpillStore::SpillStore(uint64_t budget_bytes, std::string dir_parent) : budget_(
 }
 
 SpillStore::~SpillStore() {
-  for (const auto& [key, e] : entries_)
-    if (e.on_disk) std::remove(path_of(key).c_str());
-  if (!dir_.empty()) ::rmdir(dir_.c_str());
+  if (fd_ >= 0) ::close(fd_);
 }
 
-std::string SpillStore::path_of(const Key& key) const { return dir_ + "/" + std::to_string(key.first) + "-" + std::to_string(key.second) + ".bin"; }
-
-// A failed write leaves the entry to be made again: the run goes on, only slower.
-bool SpillStore::write(const Key& key, const std::string& bytes) {
-  if (dir_.empty()) {
+// Appends e's buffer to the file (made and unlinked on first use). A failed
+// write leaves the entry to be made again: the run goes on, only slower.
+bool SpillStore::write(Entry& e) {
+  if (fd_ < 0) {
+    if (file_failed_) return false;
     std::string tmpl = parent_ + "/pareto-tune-XXXXXX";
     std::vector<char> name(tmpl.begin(), tmpl.end());
     name.push_back('\0');
-    if (!::mkdtemp(name.data())) return false;
-    dir_ = name.data();
+    fd_ = ::mkstemp(name.data());
+    if (fd_ < 0) {
+      file_failed_ = true;
+      return false;
+    }
+    ::unlink(name.data());
   }
-  const std::string path = path_of(key);
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(path.c_str());
-    return false;
+  const char* p = e.buf->data();
+  uint64_t at = file_end_, left = e.bytes;
+  while (left > 0) {
+    const ssize_t n = ::pwrite(fd_, p, size_t(left), off_t(at));
+    if (n <= 0) return false;
+    p += n, at += uint64_t(n), left -= uint64_t(n);
+  }
+  e.offset = file_end_;
+  file_end_ += e.bytes;
+  return true;
+}
+
+bool SpillStore::read(const Entry& e, std::string& out) {
+  out.resize(size_t(e.bytes));
+  char* p = out.data();
+  uint64_t at = e.offset, left = e.bytes;
+  while (left > 0) {
+    const ssize_t n = ::pread(fd_, p, size_t(left), off_t(at));
+    if (n <= 0) return false;
+    p += n, at += uint64_t(n), left -= uint64_t(n);
   }
   return true;
 }
 
-bool SpillStore::read(const Key& key, uint64_t bytes, std::string& out) {
-  std::FILE* f = std::fopen(path_of(key).c_str(), "rb");
-  if (!f) return false;
-  out.resize(size_t(bytes));
-  bool ok = std::fread(out.data(), 1, out.size(), f) == out.size();
-  ok = ok && std::fgetc(f) == EOF;  // a longer file is not ours
-  std::fclose(f);
-  return ok;
-}
-
+// Buffers a caller still holds (a model being built or measured) stay: dropping
+// the store's reference would free nothing.
 void SpillStore::evict_except(const Key& keep) {
   while (resident_ > budget_) {
     Entry* oldest = nullptr;
-    const Key* oldest_key = nullptr;
     for (auto& [key, e] : entries_)
-      if (e.buf && key != keep && (!oldest || e.last_use < oldest->last_use)) oldest = &e, oldest_key = &key;
+      if (e.buf && e.buf.use_count() == 1 && key != keep && (!oldest || e.last_use < oldest->last_use)) oldest = &e;
     if (!oldest) return;
     if (!oldest->on_disk) {
-      oldest->on_disk = write(*oldest_key, *oldest->buf);
+      oldest->on_disk = write(*oldest);
       spilled_ += oldest->on_disk;
     }
-    oldest->buf.reset();  // a model built from it still holds its own reference
+    oldest->buf.reset();
     resident_ -= oldest->bytes;
   }
 }
@@ -74,16 +81,14 @@ std::shared_ptr<const std::string> SpillStore::get(const Key& key, const std::fu
   e.last_use = ++clock_;
   if (e.buf) return e.buf;
   auto buf = std::make_shared<std::string>();
-  if (e.on_disk && read(key, e.bytes, *buf)) {
+  if (e.on_disk && read(e, *buf)) {
     ++read_back_;
   } else {
-    if (e.on_disk) {  // unreadable: forget the file, make the bytes again
-      std::remove(path_of(key).c_str());
-      e.on_disk = false;
-      ++rebuilt_;
-    }
+    rebuilt_ += e.made;  // evicted unwritten, or unreadable: made again
+    e.on_disk = false;
     *buf = make();
   }
+  e.made = true;
   e.buf = buf;
   e.bytes = buf->size();
   resident_ += e.bytes;
@@ -98,8 +103,7 @@ void SpillStore::erase_if(const std::function<bool(const Key&)>& pred) {
       continue;
     }
     if (it->second.buf) resident_ -= it->second.bytes;
-    if (it->second.on_disk) std::remove(path_of(it->first).c_str());
-    it = entries_.erase(it);
+    it = entries_.erase(it);  // its bytes in the file stay unused until the file closes
   }
 }
 

@@ -420,6 +420,12 @@ TEST(Llm, ForwardLayersIsForwardOneSpanAtATime) {
   ASSERT_EQ(int64_t(want_stream.size()), L);
   for (int64_t span : {int64_t(1), L - 1}) {
     llm::Transformer tr(*model, 64);
+    {  // another sequence through the same transformer first, as GPTQ's calibration runs them one after another
+      std::vector<float> other(size_t(n * dim));
+      std::vector<int32_t> first_tokens(tokens.rbegin(), tokens.rend());
+      tr.embed(first_tokens.data(), n, other.data());
+      tr.forward_layers(other.data(), n, 0, 0, L);
+    }
     tr.input_hook = [&](int64_t, llm::MatmulInput, const float* x, int64_t rows, int64_t cols) { got_inputs.emplace_back(x, x + rows * cols); };
     got_inputs.clear();
     std::vector<float> x(size_t(n * dim));

@@ -1,17 +1,16 @@
 // tune's store of quantized matrices (quant/spill_store.h): within the
-// budget buffers stay in memory; past it the least recently used go to a
-// file and come back byte for byte without being made again; a buffer the
-// caller holds outlives its eviction; a file that cannot be written or read
-// back is made again instead; the directory is removed at the end. And
+// budget buffers stay in memory; past it the least recently used that no
+// caller holds go to a file and come back byte for byte without being made
+// again; the file is unlinked from the start; where it cannot be written,
+// buffers are made again instead. And
 // tune's lab gives the same bytes and the same quality with no memory for
 // matrices at all (every one read back from disk) as with room for all.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <string>
 
+#include "../apps/scratch_dir.h"
 #include "quant/llm_mix.h"
 #include "quant/spill_store.h"
 #include "tune_llm_test_util.h"
@@ -20,11 +19,6 @@ using namespace pareto;
 using namespace pareto::tune_test;
 
 namespace {
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 std::string bytes_of(int seed, size_t n) {
   std::string s(n, '\0');
@@ -35,56 +29,38 @@ std::string bytes_of(int seed, size_t n) {
 }  // namespace
 
 TEST(SpillStore, PastTheBudgetBuffersGoToDiskAndComeBackUnchanged) {
-  std::string dir;
-  {
-    quant::SpillStore store(1500);  // room for one 1000-byte buffer
-    int made = 0;
-    auto make = [&](int seed) { return [&made, seed] { ++made; return bytes_of(seed, 1000); }; };
-    const auto a = store.get({0, 1}, make(1));
-    EXPECT_EQ(store.spilled(), 0);
-    EXPECT_EQ(store.resident_bytes(), 1000u);
-    const auto b = store.get({0, 2}, make(2));  // a goes to disk
-    EXPECT_EQ(store.spilled(), 1);
-    EXPECT_EQ(store.resident_bytes(), 1000u);
-    EXPECT_EQ(*a, bytes_of(1, 1000));  // the caller's reference outlives the eviction
-    const auto a2 = store.get({0, 1}, make(99));  // read back, not made
-    EXPECT_EQ(*a2, bytes_of(1, 1000));
-    EXPECT_EQ(made, 2);
-    EXPECT_EQ(store.read_back(), 1);
-    EXPECT_EQ(store.spilled(), 2);  // b went out in its turn
-    const auto b2 = store.get({0, 2}, make(99));
-    EXPECT_EQ(*b2, bytes_of(2, 1000));
-    EXPECT_EQ(store.spilled(), 2);  // a's file was still there: not written twice
-    EXPECT_EQ(made, 2);
-    dir = store.directory();
-    ASSERT_FALSE(dir.empty());
-    EXPECT_TRUE(exists(dir + "/0-1.bin"));
-    store.erase_if([](const quant::SpillStore::Key& k) { return k.second == 1; });
-    EXPECT_FALSE(exists(dir + "/0-1.bin"));
-    const auto a3 = store.get({0, 1}, make(3));  // erased: made again
-    EXPECT_EQ(*a3, bytes_of(3, 1000));
-    EXPECT_EQ(made, 3);
-  }
-  EXPECT_FALSE(exists(dir));  // files and directory removed with the store
-}
-
-TEST(SpillStore, AFileThatCannotBeReadBackIsMadeAgain) {
-  quant::SpillStore store(0);
+  const std::string dir = pareto::testing::scratch_dir();
+  quant::SpillStore store(1500, dir);  // room for one 1000-byte buffer
   int made = 0;
-  auto make = [&made] { ++made; return bytes_of(5, 4000); };
-  (void)store.get({7, 7}, make);
-  (void)store.get({8, 8}, [] { return bytes_of(6, 10); });  // {7, 7} to disk
-  ASSERT_EQ(store.spilled(), 1);
-  const std::string file = store.directory() + "/7-7.bin";
+  auto make = [&](int seed) { return [&made, seed] { ++made; return bytes_of(seed, 1000); }; };
   {
-    std::ofstream f(file, std::ios::binary | std::ios::trunc);
-    f << "short";  // truncated behind the store's back
+    const auto a = store.get({0, 1}, make(1));
+    EXPECT_EQ(store.resident_bytes(), 1000u);
+    const auto b = store.get({0, 2}, make(2));  // a is held: it stays
+    EXPECT_EQ(store.spilled(), 0);
+    EXPECT_EQ(store.resident_bytes(), 2000u);
+    EXPECT_EQ(*a, bytes_of(1, 1000));
   }
-  const auto again = store.get({7, 7}, make);
-  EXPECT_EQ(*again, bytes_of(5, 4000));
-  EXPECT_EQ(made, 2);
-  EXPECT_EQ(store.rebuilt(), 1);
-  EXPECT_EQ(store.read_back(), 0);
+  (void)store.get({0, 3}, make(3));  // nothing held now: a and b go to disk
+  EXPECT_EQ(store.spilled(), 2);
+  EXPECT_EQ(store.resident_bytes(), 1000u);
+  EXPECT_TRUE(store.has_file());
+  EXPECT_TRUE(std::filesystem::is_empty(dir));  // the file was unlinked when made: nothing to leave behind
+  const auto a2 = store.get({0, 1}, make(99));  // read back, not made
+  EXPECT_EQ(*a2, bytes_of(1, 1000));
+  EXPECT_EQ(made, 3);
+  EXPECT_EQ(store.read_back(), 1);
+  (void)store.get({0, 2}, make(99));  // b back, a (still held) stays, 3 goes
+  EXPECT_EQ(store.read_back(), 2);
+  EXPECT_EQ(store.spilled(), 3);
+  const auto b2 = store.get({0, 2}, make(99));
+  EXPECT_EQ(*b2, bytes_of(2, 1000));
+  EXPECT_EQ(made, 3);
+  EXPECT_EQ(store.rebuilt(), 0);
+  store.erase_if([](const quant::SpillStore::Key& k) { return k.second == 1; });
+  const auto a3 = store.get({0, 1}, make(4));  // erased: made again
+  EXPECT_EQ(*a3, bytes_of(4, 1000));
+  EXPECT_EQ(made, 4);
 }
 
 TEST(SpillStore, WithNowhereToWriteBuffersAreMadeAgain) {
@@ -94,8 +70,10 @@ TEST(SpillStore, WithNowhereToWriteBuffersAreMadeAgain) {
   (void)store.get({1, 1}, make);
   (void)store.get({2, 2}, [] { return bytes_of(2, 100); });
   EXPECT_EQ(store.spilled(), 0);
+  EXPECT_FALSE(store.has_file());
   EXPECT_EQ(*store.get({1, 1}, make), bytes_of(1, 100));
   EXPECT_EQ(made, 2);
+  EXPECT_EQ(store.rebuilt(), 1);
 }
 
 TEST(TuneLlm, TheLabMeasuresTheSameWithItsMatricesOnDisk) {
@@ -104,10 +82,11 @@ TEST(TuneLlm, TheLabMeasuresTheSameWithItsMatricesOnDisk) {
   quant::MixLab roomy(base, text, 64, 2), tight(base, text, 64, 2, 0);
   roomy.calibrate("", 128);
   tight.calibrate("", 128);
-  // Two formats and GPTQ over every tensor, then back over the first: in the
+  // Two formats, GPTQ and AWQ over every tensor, then back over the first: in the
   // tight lab each build pushes the previous ones to disk.
   const std::vector<quant::Mix> mixes = {roomy.uniform(quant::choice_by_name("q4_0")), roomy.uniform(quant::choice_by_name("q8_0")),
-                                         roomy.uniform(quant::choice_by_name("q4_0+gptq")), roomy.uniform(quant::choice_by_name("q4_0"))};
+                                         roomy.uniform(quant::choice_by_name("q4_0+gptq")), roomy.uniform(quant::choice_by_name("q4_0+awq")),
+                                         roomy.uniform(quant::choice_by_name("q4_0"))};
   for (const quant::Mix& m : mixes) {
     quant::Mix mix = m;
     for (size_t i = 0; i < mix.size(); ++i)
