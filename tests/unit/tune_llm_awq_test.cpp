@@ -43,11 +43,11 @@ TEST(TuneLlm, TheLabsAwqIsWhatQuantizeAwqWrites) {
   llm::synth_model(so, base);
   const uint32_t q4k = quant::type_by_name("q4_k"), choice = q4k | quant::kAwqMethod;
   quant::MixLab lab(base, text, 64, 2);
-  lab.calibrate(text, 1024);
+  lab.calibrate(text, 512);  // as quantize and tune default to
   quant::CalibratedOptions co;
   co.type = q4k;
   co.calib_text = text;
-  co.calib_tokens = 1024;
+  co.calib_tokens = 512;
   quant::awq_quantize(base, dir + "/awq.gguf", co);
   auto file = gguf::File::open(dir + "/awq.gguf");
   quant::Mix mix;
