@@ -355,7 +355,7 @@ std::optional<Mix> llama_mix_seed(const MixLab& lab, const quant::MixGroups& gro
   return m;
 }
 
-// An anchor file, repacked as pareto runs it, checked to be the base model's shape.
+// An anchor file as loaded, checked to be the base model's shape.
 std::unique_ptr<llm::Model> load_anchor(const std::string& file, const MixLab& lab) {
   auto anchor = llm::Model::load(file);
   const llm::ModelConfig &a = anchor->config, &b = lab.base().config;
@@ -366,7 +366,8 @@ std::unique_ptr<llm::Model> load_anchor(const std::string& file, const MixLab& l
 
 // Anchors are checked before the search (one of another model fails first,
 // not after it) and their matrix bytes kept; each is loaded again when it is
-// measured, one at a time (five of a 1B model held together took 4 GB).
+// measured, one at a time (llama.cpp's five 1.1B mixes are 4 GB of files,
+// each repacked into memory of its own).
 std::vector<uint64_t> check_anchors(const LlmTuneOptions& o, const MixLab& lab) {
   std::vector<uint64_t> bytes;
   for (const std::string& file : o.anchors) bytes.push_back(MixLab::matrix_bytes(*load_anchor(file, lab)));
