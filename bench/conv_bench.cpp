@@ -143,6 +143,9 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_f32)->Name("conv_f32")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_bf16)->Name("conv_bf16")->Apply(shapes)->UseRealTime();
 BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes)->UseRealTime();
+// PP-OCR cls's squeeze-excite convs: one pixel (a pooled vector), 200 -> 50 and 50 -> 200.
+BENCHMARK(BM_f32)->Name("conv_f32_pixel")->Args({200, 50, 1, 1, 1, 1, 1})->Args({50, 200, 1, 1, 1, 1, 1})->UseRealTime();
+BENCHMARK(BM_int8)->Name("conv_int8_pixel")->Args({200, 50, 1, 1, 1, 1, 1})->Args({50, 200, 1, 1, 1, 1, 1})->UseRealTime();
 BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320, 3, 1, 1})->Args({32, 32, 320, 320, 3, 2, 1})
     ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})
     ->Args({200, 200, 2, 96, 5, 1, 1})->Args({88, 88, 3, 96, 5, 1, 1})->UseRealTime();  // the last two: PP-OCR cls's short maps

@@ -204,6 +204,10 @@ void check_against_direct_twin(bool expect_shifted) {
       {1, 24, 3, 80, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // long rows (blocks of one row at 2 threads)
       {1, 6, 8, 40, 10, 3, 5, 1, 1, 1, 2, 1, 2, 2, 1, 3},     // 3x5 kernel, dilation (2, 1), uneven pads
       {3, 5, 7, 21, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // batch 3: a thread's band of rows starts inside an image (2 threads)
+      // one pixel (squeeze-excite on a pooled vector)
+      {3, 200, 1, 1, 50, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    // batch 3, k = 200 (a 8-byte tail past 3 x 64)
+      {1, 50, 1, 1, 201, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    // k = 50 (padded to 52), rows not a multiple of 4
+      {1, 300, 1, 1, 260, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   // large enough to split rows across threads
   };
   int64_t shifted_runs = 0;
   for (int threads : {1, 2}) {
