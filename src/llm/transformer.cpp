@@ -103,6 +103,15 @@ void Transformer::attention(const Row* rows, int64_t n, int64_t layer) {
   });
 }
 
+// RMSNorm of the residual stream's n rows into xb_, with norm's weights.
+void Transformer::norm_rows(const char* name, int64_t l, const kernels::WeightMatrix& norm, int64_t n, int64_t pos) {
+  const ModelConfig& c = model_.config;
+  stage(name, l, &norm, n, pos, [&] {
+    const float* g = static_cast<const float*>(norm.data);
+    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x_.data() + t * c.dim, g, c.dim, c.rms_eps, xb_.data() + t * c.dim);
+  });
+}
+
 // One layer on the residual stream x_ of the rows.
 void Transformer::run_layer(int64_t l, const Row* rows, int64_t n, int64_t pos) {
   const ModelConfig& c = model_.config;
@@ -112,10 +121,7 @@ void Transformer::run_layer(int64_t l, const Row* rows, int64_t n, int64_t pos) 
     stage(name, l, &w, n, pos, [&] { kernels::matmul_weights(w, in, n, out); });
   };
   const LayerWeights& w = model_.layers[size_t(l)];
-  stage("attn_norm", l, &w.attn_norm, n, pos, [&] {
-    const float* attn_norm = static_cast<const float*>(w.attn_norm.data);
-    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, attn_norm, dim, c.rms_eps, xb_.data() + t * dim);
-  });
+  norm_rows("attn_norm", l, w.attn_norm, n, pos);
   if (input_hook) input_hook(l, MatmulInput::attn, xb_.data(), n, dim);
   matmul("wq", w.wq, xb_.data(), q_.data());
   matmul("wk", w.wk, xb_.data(), k_.data());
@@ -142,10 +148,7 @@ void Transformer::run_layer(int64_t l, const Row* rows, int64_t n, int64_t pos) 
   stage("residual", l, nullptr, n, pos, [&] {
     for (int64_t i = 0; i < n * dim; ++i) x[i] += xb_[size_t(i)];
   });
-  stage("ffn_norm", l, &w.ffn_norm, n, pos, [&] {
-    const float* ffn_norm = static_cast<const float*>(w.ffn_norm.data);
-    for (int64_t t = 0; t < n; ++t) kernels::f32_rmsnorm(x + t * dim, ffn_norm, dim, c.rms_eps, xb_.data() + t * dim);
-  });
+  norm_rows("ffn_norm", l, w.ffn_norm, n, pos);
   if (input_hook) input_hook(l, MatmulInput::ffn, xb_.data(), n, dim);
   matmul("w_gate", w.w_gate, xb_.data(), gate_.data());
   matmul("w_up", w.w_up, xb_.data(), up_.data());

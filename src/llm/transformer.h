@@ -82,6 +82,7 @@ class Transformer {
   void check_rows(const Row* rows, int64_t n) const;
   void attention(const Row* rows, int64_t n, int64_t layer);
   void run_layer(int64_t l, const Row* rows, int64_t n, int64_t pos);
+  void norm_rows(const char* name, int64_t l, const kernels::WeightMatrix& norm, int64_t n, int64_t pos);
   template <class F> void stage(const char* name, int64_t layer, const kernels::WeightMatrix* w, int64_t tokens, int64_t pos, F&& run);
   const Model& model_;
   int64_t ctx_;

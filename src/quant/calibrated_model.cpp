@@ -199,9 +199,7 @@ void write_calibrated(const CalibratedModel& m, const CalibratedOptions& o, cons
   };
   auto emit = [&](const std::string& name, const std::vector<int64_t>& ne, const float* data, int64_t rows, int64_t cols, bool matrix) {
     const uint32_t type = matrix ? tensor_type(name, cols) : uint32_t(kernels::GgmlType::f32);
-    const size_t rb = kernels::ggml_row_size(type, cols);
-    std::string bytes(rb * size_t(rows), '\0');
-    for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, data + r * cols, bytes.data() + size_t(r) * rb, cols);
+    const std::string bytes = round_rows(type, data, rows, cols);
     w.add_tensor(name, type, ne, bytes.data(), bytes.size());
   };
   for (const gguf::TensorInfo& t : m.file->tensors) {

@@ -228,12 +228,12 @@ GptqResult gptq_quantize(const std::vector<float>& w_in, int64_t rows, int64_t c
     });
   }
   res.damping = f.damping;
-  res.bytes.assign(row_bytes * size_t(rows), '\0');
   if (u.empty()) {  // every damping failed: round to nearest, reported
     res.fell_back = true;
-    for (int64_t r = 0; r < rows; ++r) kernels::quantize_row_ref(type, w.data() + r * cols, res.bytes.data() + size_t(r) * row_bytes, cols);
+    res.bytes = round_rows(type, w.data(), rows, cols);
     return res;
   }
+  res.bytes.assign(row_bytes * size_t(rows), '\0');
   // Columns per lazy batch: whole blocks, or a divisor of a block (a K-quant's
   // 256), so a block's parameters are taken after every earlier column's error reached it.
   int64_t lazy = std::max<int64_t>(32, o.block / 32 * 32);

@@ -9,7 +9,7 @@
 #include <map>
 
 #include "core/file.h"
-#include "kernels/quant_formats.h"
+#include "kernels/quant_formats.h"  // ggml_type_traits
 #include "quant/gptq.h"
 #include "quant/quantize_gguf.h"
 
@@ -36,9 +36,7 @@ void quantize_layer(CalibratedModel& m, int64_t l, const std::vector<Activations
     if (!gptq_writes(type)) {  // a mix's q5_0 / q5_1 / f16 fallback: rounded to nearest
       rep.notes.push_back(prefix + nm.name + ": " + kernels::ggml_type_traits(type).name + " has no GPTQ writer, rounded to nearest");
       if (last[int(nm.input)] == k) factors.erase(int(nm.input));
-      const size_t rb = kernels::ggml_row_size(type, w.cols);
-      packed.assign(rb * size_t(w.rows), '\0');
-      for (int64_t r = 0; r < w.rows; ++r) kernels::quantize_row_ref(type, w.w.data() + r * w.cols, packed.data() + size_t(r) * rb, w.cols);
+      packed = round_rows(type, w.w.data(), w.rows, w.cols);
     } else {
       auto it = factors.find(int(nm.input));
       if (it == factors.end()) it = factors.emplace(int(nm.input), gptq_factor(acts[size_t(nm.input)].rows, w.cols, go)).first;

@@ -340,12 +340,7 @@ std::string MixLab::awq_block_bytes(int64_t layer, bool attention, uint32_t type
     if (it == tensors_.end() || in_attention_block(*it) != attention) continue;
     const size_t i = size_t(it - tensors_.begin());
     const Matrix& w = *nm.matrix;
-    const uint32_t stored = stored_type(i, type);
-    const size_t rb = kernels::ggml_row_size(stored, w.cols);
-    std::string bytes(rb * size_t(w.rows), '\0');  // as write_calibrated rounds them
-    parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) kernels::quantize_row_ref(stored, w.w.data() + r * w.cols, bytes.data() + size_t(r) * rb, w.cols);
-    });
+    std::string bytes = round_rows(stored_type(i, type), w.w.data(), w.rows, w.cols);  // as write_calibrated rounds them
     if (i == skip) skipped = std::move(bytes), found = true;
     else (void)store_.get({i, store_key(i, type | kAwqMethod)}, [&] { return std::move(bytes); });
   }

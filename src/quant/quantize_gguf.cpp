@@ -82,6 +82,15 @@ std::map<std::string, uint32_t> llama_mix_tensor_types(const std::string& path, 
   return llama_mix_types(mix, matrices, notes, llama_big_gqa(arch, blocks, heads, kv_heads));
 }
 
+std::string round_rows(uint32_t type, const float* w, int64_t rows, int64_t cols) {
+  const size_t rb = kernels::ggml_row_size(type, cols);
+  std::string bytes(rb * size_t(rows), '\0');
+  parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) kernels::quantize_row_ref(type, w + r * cols, bytes.data() + size_t(r) * rb, cols);
+  });
+  return bytes;
+}
+
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& o) {
   const double t0 = now_seconds();
   auto file = gguf::File::open(in);

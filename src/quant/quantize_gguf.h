@@ -51,6 +51,11 @@ uint32_t type_for_bits(int bits, int64_t group, bool asym);
 // whole blocks, else the group type with the same bits (groups of 32, a
 // short tail group) - never truncated. Sets *fallback when it differs.
 uint32_t storage_type(uint32_t type, int64_t cols, bool* fallback = nullptr);
+// Rows [rows, cols] of f32 rounded to nearest in `type` (a storage type:
+// whole blocks, or a group type), row by row in parallel: the bytes of the
+// tensor. Every writer of float rows uses it (calibrated methods, GPTQ's
+// fallback, tune's AWQ matrices), so they write the same bytes.
+std::string round_rows(uint32_t type, const float* w, int64_t rows, int64_t cols);
 
 QuantizeReport quantize_gguf(const std::string& in, const std::string& out, const QuantizeOptions& options);
 
