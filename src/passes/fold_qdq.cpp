@@ -100,13 +100,30 @@ struct QdqFolder {
     st.rewrites["DequantizeLinear + GlobalAveragePool + QuantizeLinear -> integer QGlobalAveragePool"]++;
   }
 
+  // A depthwise conv with float weights on a Q -> DQ input (PP-OCR's
+  // depthwise convs in its QDQ files, kept float by the quantizer): the
+  // plane kernels read the uint8 grid as for quantized weights, the same
+  // (q - zero) * scale the DequantizeLinear computes.
+  void fold_float_depthwise(ir::Node& conv) {
+    const Tensor* w = e.constant(conv.inputs[1]);
+    int x = -1;
+    float x_scale = 0;
+    int64_t x_zero = 0;
+    if (!w || w->dtype() != DType::f32 || w->rank() != 4 || w->dim(1) != 1 || conv.attr_i("group", 1) <= 1) return;
+    if (!activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero)) return;
+    conv.inputs[0] = x;
+    conv.set_attr(ir::attr_float("x_scale", x_scale));
+    conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+    st.rewrites["QuantizeLinear + DequantizeLinear + float depthwise Conv -> depthwise Conv on uint8"]++;
+  }
+
   void fold(int ni) {
     ir::Node& conv = g.nodes[size_t(ni)];
     if (conv.inputs.size() < 2) return;
     Tensor w, b;
     std::vector<float> w_scales, b_scales;
     bool w_int8 = false;
-    if (!constant_dq(conv.inputs[1], &w, &w_scales, &w_int8)) return;
+    if (!constant_dq(conv.inputs[1], &w, &w_scales, &w_int8)) return fold_float_depthwise(conv);
     const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] >= 0;
     if (has_bias && !constant_dq(conv.inputs[2], &b, &b_scales) && !e.constant(conv.inputs[2])) return;
     int x = -1;

@@ -40,6 +40,10 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   // QDQ convs first: constant folding would dequantize their weights.
   r.passes.push_back(fold_qdq(g, ctx));
   specialize_into(g, ctx, r);
+  // The float ops between a DequantizeLinear and their readers as byte
+  // tables (their constants are folded now; fold_qdq has chosen the convs
+  // that round their input to uint8, which may then read the table's bytes).
+  r.passes.push_back(fold_qdq_lookup(g, ctx));
   // Then the algebraic folds that must see plain Conv nodes,
   // re-parameterization (needs folded BatchNorms), fusion, a last sweep.
   r.passes.push_back(fold_conv_affine(g, ctx));

@@ -29,6 +29,7 @@ struct PassStats {
 // Each returns what it rewrote; the graph is committed (no dead nodes left).
 PassStats fold_qdq(ir::Graph& g, const PassContext& ctx);             // QDQ convs -> int8 Conv (x_scale, x_zero_point, w_scales)
 PassStats fold_constants(ir::Graph& g, const PassContext& ctx);       // all-constant nodes and statically known values
+PassStats fold_qdq_lookup(ir::Graph& g, const PassContext& ctx);      // DequantizeLinear + elementwise ops [+ QuantizeLinear] -> QLookup
 PassStats eliminate_identity(ir::Graph& g, const PassContext& ctx);   // Identity, inference Dropout, no-op Cast
 PassStats eliminate_dead(ir::Graph& g, const PassContext& ctx);       // nodes whose outputs nobody reads
 PassStats eliminate_common(ir::Graph& g, const PassContext& ctx);     // identical nodes on identical inputs

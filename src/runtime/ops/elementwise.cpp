@@ -139,10 +139,41 @@ void gelu(OpContext& ctx) {
   else ctx.invalid("approximate must be 'none' or 'tanh', got '" + approx + "'");
 }
 
+// y = min(max(x, lo), hi) (numpy's clip: hi wins where lo > hi), NaN kept.
+template <class T>
+void clip_values(const Tensor& x, Tensor& y, T lo, T hi) {
+  const T* s = x.data<T>();
+  T* d = y.data<T>();
+  parallel_elementwise(x.shape(), x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const T t = s[i] < lo ? lo : s[i];
+      d[i] = hi < t ? hi : t;
+    }
+  });
+}
+// f32 through the activation kernel's vector clip, the same min(max(x, lo),
+// hi): the loop above stayed scalar (6 ms of PP-OCR det's QDQ run on one
+// 32x320x320 map).
+template <>
+void clip_values<float>(const Tensor& x, Tensor& y, float lo, float hi) {
+  const float* s = x.data<float>();
+  float* d = y.data<float>();
+  kernels::Activation act;
+  act.kind = kernels::ActKind::clip;
+  act.alpha = lo;
+  act.beta = hi;
+  parallel_elementwise(x.shape(), x.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; b += 4096) {  // copied and clipped while in L1
+      const int64_t e = std::min(end, b + 4096);
+      if (d != s) std::copy(s + b, s + e, d + b);
+      kernels::apply_activation(act, d + b, nullptr, e - b);
+    }
+  });
+}
+
 void clip(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   Tensor& y = ctx.out(0, x.dtype(), x.shape());
-  int64_t n = x.numel();
   bool attr_form = ctx.opset < 11;
   PARETO_DISPATCH_NUMERIC(ctx, x.dtype(), {
     scalar_t lo = std::numeric_limits<scalar_t>::lowest(), hi = std::numeric_limits<scalar_t>::max();
@@ -167,11 +198,7 @@ void clip(OpContext& ctx) {
           (i == 1 ? lo : hi) = b.data<scalar_t>()[0];
         }
     }
-    const scalar_t* s = x.data<scalar_t>();
-    scalar_t* d = y.data<scalar_t>();
-    parallel_elementwise(x.shape(), n, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) d[i] = s[i] < lo ? lo : (s[i] > hi ? hi : s[i]);
-    });
+    clip_values<scalar_t>(x, y, lo, hi);
   });
 }
 

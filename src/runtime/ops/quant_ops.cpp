@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "kernels/int8_conv.h"
+#include "kernels/lookup.h"
 #include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
@@ -450,6 +451,45 @@ void infer_qglobal_average_pool(InferContext& ctx) {
   for (size_t i = 2; i < ctx.out_types[0].dims.size(); ++i) ctx.out_types[0].dims[i] = 1;
 }
 
+// pareto::QLookup(x u8|i8, table [T, 256] f32|u8|i8; axis, default 1):
+// y[i] = table[t][byte of x[i]], t the index along `axis` when T > 1 (one
+// table per channel), else 0. fold_qdq_lookup makes it from a
+// DequantizeLinear and the elementwise ops after it, whose result is a
+// function of the byte and the channel only (the table is that function,
+// computed by the same ops at compile time).
+void run_qlookup(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& table = ctx.in(1);
+  if (!is_q8(x.dtype())) ctx.unsupported(std::string("QLookup of ") + dtype_name(x.dtype()));
+  if (table.rank() != 2 || table.dim(1) != 256) ctx.invalid("table must be [T, 256]");
+  if (table.dtype() != DType::f32 && !is_q8(table.dtype())) ctx.invalid(std::string("table of ") + dtype_name(table.dtype()));
+  const int64_t axis = ctx.node.attr_i("axis", 1), tables = table.dim(0);
+  if (tables != 1 && (axis < 0 || axis >= int64_t(x.rank()) || x.dim(size_t(axis)) != tables))
+    ctx.invalid(std::to_string(tables) + " tables for axis " + std::to_string(axis) + " of a rank-" + std::to_string(x.rank()) + " input");
+  int64_t inner = 1;  // values per table run: the dims after the axis
+  for (size_t d = size_t(axis) + 1; tables > 1 && d < size_t(x.rank()); ++d) inner *= x.dim(d);
+  Tensor& y = ctx.out(0, table.dtype(), x.shape());
+  const uint8_t* xs = static_cast<const uint8_t*>(x.raw());
+  const bool floats = table.dtype() == DType::f32;
+  parallel_elementwise(x.shape(), x.numel(), [&](int64_t b, int64_t e) {
+    while (b < e) {  // one table's run at a time
+      const int64_t t = tables == 1 ? 0 : (b / inner) % tables;
+      const int64_t stop = tables == 1 ? e : std::min(e, (b / inner + 1) * inner);
+      if (floats) kernels::lookup_floats(xs + b, stop - b, table.data<float>() + t * 256, y.data<float>() + b);
+      else kernels::lookup_bytes(xs + b, stop - b, static_cast<const uint8_t*>(table.raw()) + t * 256, static_cast<uint8_t*>(y.raw()) + b);
+      b = stop;
+    }
+  });
+}
+
+void infer_qlookup(InferContext& ctx) {
+  const ir::ValueType* x = ctx.type(0);
+  const ir::ValueType* t = ctx.type(1);
+  if (!x || !t) return;
+  ctx.out_types[0] = *x;
+  ctx.out_types[0].dtype = t->dtype;
+}
+
 }  // namespace
 
 void register_quant_ops(OpRegistry& r) {
@@ -461,6 +501,7 @@ void register_quant_ops(OpRegistry& r) {
   r.add("ConvInteger", run_conv_integer, infer_conv_integer);
   r.add("QLinearConv", run_qlinear_conv, infer_qlinear_conv);
   r.add("QGlobalAveragePool", run_qglobal_average_pool, infer_qglobal_average_pool);  // domain pareto (fold_qdq)
+  r.add("QLookup", run_qlookup, infer_qlookup);                                          // domain pareto (fold_qdq_lookup)
 }
 
 }  // namespace pareto::runtime

@@ -1,0 +1,36 @@
+#include "kernels/lookup.h"
+
+#include "core/cpu.h"
+#include "kernels/dispatch.h"
+
+namespace pareto::kernels {
+
+void lookup_bytes_ref(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
+void lookup_floats_ref(const uint8_t* x, int64_t n, const float* table, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
+namespace {
+bool use_vbmi() {
+  if constexpr (!kBuildX86) return false;
+  static const bool ok = kernel_table().level == IsaLevel::avx512 && cpu_features().avx512vbmi && cpu_features().avx512bw;
+  return ok;
+}
+}  // namespace
+
+void lookup_bytes(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y) {
+  if constexpr (kBuildX86)
+    if (use_vbmi()) return avx512vbmi::lookup_bytes(x, n, table, y);
+  lookup_bytes_ref(x, n, table, y);
+}
+
+void lookup_floats(const uint8_t* x, int64_t n, const float* table, float* y) {
+  if constexpr (kBuildX86)
+    if (use_vbmi()) return avx512vbmi::lookup_floats(x, n, table, y);
+  lookup_floats_ref(x, n, table, y);
+}
+
+}  // namespace pareto::kernels
