@@ -16,7 +16,7 @@
 # bf16 error: relative L2 of pareto_bf16's outputs against pareto_fp32's
 # on the same input (pareto bench reports it).
 # The int8 columns are skipped (-) until bench/quantize_ocr.sh has run.
-# usage: bench/compare_ort.sh [ROUNDS] [THREADS] [-O]
+# usage: bench/compare_ort.sh [ROUNDS] [THREADS] [-O]   (ONLY=det|rec|cls: one model)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-5} threads=${2:-1} compile=${3:-}
@@ -28,6 +28,7 @@ printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s %8s | %7s %7s %7s %7s %7s | %9s | %
   p_fp32 p_bf16 p_int8 p_qdq ort_fp32 ort_int8 fp32/o bf16/o int8/o int8/o8 qdq/o8 bf16_err rss_pf rss_pi rss_pq rss_of rss_oi
 for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:10 rec:ch_PP-OCRv4_rec_infer.onnx:1,3,48,320:20 cls:ch_ppocr_mobile_v2.0_cls_infer.onnx:1,3,48,192:50; do
   IFS=: read -r tag file shape runs <<<"$spec"
+  [ -n "${ONLY:-}" ] && [ "$ONLY" != "$tag" ] && continue
   pf=() pb=() pi=() pq=() of=() oi=() mpf=() mpi=() mpq=() mof=() moi=() err=-
   pbench() { "$p" bench "$1" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile "${@:2}" --json; }
   obench() { node "$root/bench/ort_bench.js" "$ort" "$1" "x=$shape" "$runs" "$threads" opt; }
