@@ -16,7 +16,9 @@ void lookup_floats_ref(const uint8_t* x, int64_t n, const float* table, float* y
 namespace {
 bool use_vbmi() {
   if constexpr (!kBuildX86) return false;
-  static const bool ok = kernel_table().level == IsaLevel::avx512 && cpu_features().avx512vbmi && cpu_features().avx512bw;
+  // Built with the VNNI part's flags (CMakeLists.txt), so gated as that part is.
+  static const bool ok = kernel_table().level == IsaLevel::avx512 && cpu_features().avx512vbmi && cpu_features().avx512bw &&
+                         cpu_features().avx512vnni;
   return ok;
 }
 }  // namespace
@@ -28,8 +30,10 @@ void lookup_bytes(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y)
 }
 
 void lookup_floats(const uint8_t* x, int64_t n, const float* table, float* y) {
+  // The vector kernel first splits the table into byte planes (some 70
+  // instructions): not worth it for a short run.
   if constexpr (kBuildX86)
-    if (use_vbmi()) return avx512vbmi::lookup_floats(x, n, table, y);
+    if (n >= 64 && use_vbmi()) return avx512vbmi::lookup_floats(x, n, table, y);
   lookup_floats_ref(x, n, table, y);
 }
 

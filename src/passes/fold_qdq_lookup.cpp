@@ -41,11 +41,18 @@ bool elementwise_op(const ir::Node& n) {
 
 struct Region {
   int dq = -1, bytes = -1;  // the DequantizeLinear and its uint8/int8 input
+  DType byte_type = DType::u8;
   int64_t rank = 0, channels = 1;
   std::vector<int> nodes;   // in topological order
   std::set<int> values;     // the dequantized value and every node output
   std::vector<int> sinks;   // values read outside the region
 };
+
+// A region's tables are computed on [C, 256] tensors, every intermediate
+// kept: at most kMaxNodes ops and kMaxNodes x 1024 channels of them
+// (64 MiB), so a hostile chain cannot make compiling cost more than that.
+constexpr size_t kMaxNodes = 64;
+constexpr int64_t kMaxNodeChannels = int64_t(kMaxNodes) * 1024;
 
 struct LookupFolder {
   ir::Graph& g;
@@ -54,19 +61,22 @@ struct LookupFolder {
   int64_t opset;
   PassStats& st;
 
+  // C of the region's [N, C, ...] tensor, or -1 where unknown.
+  int64_t channels_of(const Region& r) const {
+    const ir::ValueType& t = info.types[size_t(g.nodes[size_t(r.dq)].outputs[0])];
+    return r.rank >= 2 && t.dims.size() >= 2 && t.dims[1] > 0 ? t.dims[1] : -1;
+  }
+
   // A constant operand that broadcasts over [N, C, ...] per channel at most;
-  // *per_channel is set when it has C values.
-  bool channel_constant(const Tensor& t, const Region& r, bool batchnorm_param, bool* per_channel) const {
+  // *wide is set when it has C values.
+  bool channel_constant(const Tensor& t, const Region& r, bool batchnorm_param, bool* wide) const {
     if (t.dtype() != DType::f32) return false;
-    if (t.numel() == 1) return int64_t(t.rank()) <= r.rank;
-    const int64_t c = r.rank >= 2 ? info.types[size_t(e.graph().nodes[size_t(r.dq)].outputs[0])].dims[1] : -1;
-    if (c <= 0 || t.numel() != c) return false;
-    *per_channel = true;
-    if (batchnorm_param) return t.rank() == 1;
-    const int offset = int(r.rank) - int(t.rank());
-    if (offset < 0) return false;
-    for (int i = 0; i < int(t.rank()); ++i)
-      if (t.dim(size_t(i)) != 1 && i + offset != 1) return false;
+    if (t.numel() == 1) return int64_t(t.rank()) <= r.rank;  // a scalar of higher rank would grow the tensor
+    const int64_t c = channels_of(r);
+    std::vector<float> values;
+    // BatchNorm parameters are 1-D [C]: rank 2 puts C on the channel axis.
+    if (c <= 0 || !per_channel(t, c, batchnorm_param ? 2 : int(r.rank), &values)) return false;
+    *wide = true;
     return true;
   }
 
@@ -76,7 +86,7 @@ struct LookupFolder {
     if (info.types[size_t(out)].dtype != DType::f32) return false;
     const bool bn = n.op_type == "BatchNormalization";
     if (bn && n.attr_i("training_mode", 0) != 0) return false;
-    bool reads_region = false, per_channel = false;
+    bool reads_region = false, wide = false;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const int v = n.inputs[i];
       if (v < 0) continue;
@@ -86,11 +96,10 @@ struct LookupFolder {
         continue;
       }
       const Tensor* t = e.constant(v);
-      if (!t || !channel_constant(*t, r, bn && i > 0, &per_channel)) return false;
+      if (!t || !channel_constant(*t, r, bn && i > 0, &wide)) return false;
     }
-    if (!reads_region) return false;
-    if (bn && r.rank < 2) return false;
-    if (per_channel || bn) r.channels = info.types[size_t(g.nodes[size_t(r.dq)].outputs[0])].dims[1];
+    if (!reads_region || (bn && channels_of(r) <= 0)) return false;
+    if (wide || bn) r.channels = channels_of(r);
     return true;
   }
 
@@ -101,7 +110,9 @@ struct LookupFolder {
     if (dq.op_type != "DequantizeLinear" || !dq.domain.empty() || dq.inputs.size() < 2 || dq.outputs.size() != 1) return false;
     const int x = dq.inputs[0], y = dq.outputs[0];
     if (x < 0 || y < 0 || e.constant(x)) return false;
-    const DType xt = info.types[size_t(x)].dtype;
+    // The graph's type first: a table this pass made may have turned x
+    // into bytes since the static information was computed.
+    const DType xt = g.values[size_t(x)].type.dtype != DType::undefined ? g.values[size_t(x)].type.dtype : info.types[size_t(x)].dtype;
     if (xt != DType::u8 && xt != DType::i8) return false;
     const Tensor* s = e.constant(dq.inputs[1]);
     if (!s || s->numel() != 1 || s->dtype() != DType::f32) return false;
@@ -113,19 +124,32 @@ struct LookupFolder {
     if (!t.rank_known || t.dims.empty()) return false;
     r->dq = ni;
     r->bytes = x;
+    r->byte_type = xt;
     r->rank = int64_t(t.dims.size());
     r->values = {y};
     return true;
   }
 
-  void grow(const std::vector<int>& order, size_t from, Region& r) const {
-    for (size_t k = from + 1; k < order.size(); ++k) {
-      const ir::Node& n = g.nodes[size_t(order[k])];
-      if (e.dead(order[k]) || !joins(n, r)) continue;
-      r.nodes.push_back(order[k]);
-      r.values.insert(n.outputs[0]);
-    }
+  // The region: the elementwise readers of its values, in topological
+  // order (a node is judged once every earlier node is, so a node reading
+  // two region values sees both), up to kMaxNodes.
+  void grow(const std::vector<int>& position, Region& r) const {
+    std::set<std::pair<int, int>> next;  // (topological position, node)
+    auto add_readers = [&](int v) {
+      for (int c : e.consumers(v))
+        if (!e.dead(c)) next.insert({position[size_t(c)], c});
+    };
     const int dq_out = g.nodes[size_t(r.dq)].outputs[0];
+    add_readers(dq_out);
+    while (!next.empty() && r.nodes.size() < kMaxNodes) {
+      const int ni = next.begin()->second;
+      next.erase(next.begin());
+      const ir::Node& n = g.nodes[size_t(ni)];
+      if (!joins(n, r)) continue;
+      r.nodes.push_back(ni);
+      r.values.insert(n.outputs[0]);
+      add_readers(n.outputs[0]);
+    }
     std::multiset<int> inner_reads;
     for (int ni : r.nodes)
       for (int v : g.nodes[size_t(ni)].inputs) inner_reads.insert(v);
@@ -139,7 +163,7 @@ struct LookupFolder {
   // channel, laid out so the region's constants broadcast over it as over
   // the real tensor ([1, C, 1.., 256] at rank >= 3, [256, C] at rank 2).
   Tensor all_bytes(const Region& r) const {
-    const DType dt = info.types[size_t(r.bytes)].dtype;
+    const DType dt = r.byte_type;
     Shape s;
     if (r.rank >= 3) {
       s.assign(size_t(r.rank), 1);
@@ -195,47 +219,9 @@ struct LookupFolder {
     return qi;
   }
 
-  // Every reader of v rounds it to uint8 with one shared scale and zero
-  // point: fold_qdq's convs (x_scale: int8 convs and depthwise convs reading
-  // the uint8 grid) and QuantizeLinear nodes to uint8 whose outputs are not
-  // graph outputs. Their rounding is kernels::quantize_u8 in both.
-  bool rounding_readers(int v, float* scale, int32_t* zero) const {
-    const std::vector<int>& rs = e.consumers(v);
-    if (rs.empty() || e.is_output(v) || e.uses(v) != int(rs.size())) return false;
-    for (size_t k = 0; k < rs.size(); ++k) {
-      const ir::Node& n = g.nodes[size_t(rs[k])];
-      if (e.dead(rs[k]) || n.inputs.empty() || n.inputs[0] != v || std::count(n.inputs.begin(), n.inputs.end(), v) != 1) return false;
-      float s = 0;
-      int64_t z = 0;
-      if (n.op_type == "Conv" && n.domain.empty() && n.has_attr("x_scale")) {
-        s = n.attr_f("x_scale", 0.f);
-        z = n.attr_i("x_zero_point", 0);
-      } else if (!quantize_to_u8(rs[k], &s, &z)) {
-        return false;
-      }
-      if (!(s > 0.f) || !std::isfinite(s) || z < 0 || z > 255 || (k > 0 && (s != *scale || z != *zero))) return false;
-      *scale = s;
-      *zero = int32_t(z);
-    }
-    return true;
-  }
-
-  // A QuantizeLinear to uint8 with a constant scalar scale and zero point,
-  // its output not a graph output.
-  bool quantize_to_u8(int qi, float* scale, int64_t* zero) const {
-    const ir::Node& q = g.nodes[size_t(qi)];
-    if (q.op_type != "QuantizeLinear" || !q.domain.empty() || q.inputs.size() < 2 || q.outputs.size() != 1 || e.is_output(q.outputs[0]))
-      return false;
-    if (q.attr_i("output_dtype", 0) != 0 && q.attr_i("output_dtype", 0) != 2) return false;
-    const Tensor* s = e.constant(q.inputs[1]);
-    const Tensor* z = q.inputs.size() > 2 && q.inputs[2] >= 0 ? e.constant(q.inputs[2]) : nullptr;
-    if (!s || s->dtype() != DType::f32 || s->numel() != 1) return false;
-    if (q.inputs.size() > 2 && q.inputs[2] >= 0 && (!z || z->dtype() != DType::u8 || z->numel() != 1)) return false;
-    *scale = s->data<float>()[0];
-    *zero = z ? int64_t(z->data<uint8_t>()[0]) : 0;
-    return true;
-  }
-
+  // The node becomes the lookup. GraphEdit's reader index is not told: a
+  // later region only asks it for readers of values, and this node, now a
+  // pareto op, never joins one.
   void to_lookup(ir::Node& n, int bytes, Tensor table, const std::string& hint) {
     const int t = e.add_constant(hint + "_table", std::move(table));
     n.op_type = "QLookup";
@@ -245,44 +231,64 @@ struct LookupFolder {
     n.set_attr(ir::attr_int("axis", 1));
   }
 
+  // What one sink becomes: a lookup at `node` (the sink's producer, or the
+  // QuantizeLinear after it) with `table`.
+  struct Plan {
+    int node = -1, sink = -1;
+    Tensor table;
+    bool bytes_for_readers = false;  // the readers' QuantizeLinear nodes go
+  };
+
+  // Every sink's table first; the graph changes only when all are made.
   void fold(Region& r) {
-    if (r.channels > 4096) return;  // tables of 1 KiB per channel
+    if (r.channels < 1 || r.channels * int64_t(r.nodes.size()) > kMaxNodeChannels) return;
     std::map<int, Tensor> vals = {{r.bytes, all_bytes(r)}};
     if (!run_node(g.nodes[size_t(r.dq)], vals)) return;
     for (int ni : r.nodes)
       if (!run_node(g.nodes[size_t(ni)], vals) || vals.at(g.nodes[size_t(ni)].outputs[0]).dtype() != DType::f32) return;
+    std::vector<Plan> plans;
+    for (int v : r.sinks) plans.push_back(plan(v, table_of(vals.at(v), r)));
     std::set<int> kept;  // region nodes rewritten into lookups
-    for (int v : r.sinks) {
-      const Tensor floats = table_of(vals.at(v), r);
-      const int producer = e.producer(v);
-      const std::string hint = g.values[size_t(v)].name;
-      float scale = 0;
-      int32_t zero = 0;
-      if (rounding_readers(v, &scale, &zero)) {  // the bytes every reader would round to
-        Tensor bytes = Tensor::empty(DType::u8, floats.shape());
-        kernels::quantize_u8(floats.data<float>(), floats.numel(), scale, zero, bytes.data<uint8_t>());
-        for (int qi : std::vector<int>(e.consumers(v)))
-          if (g.nodes[size_t(qi)].op_type == "QuantizeLinear") {
-            e.replace_uses(g.nodes[size_t(qi)].outputs[0], v);
-            e.kill(qi);
-          }
-        to_lookup(g.nodes[size_t(producer)], r.bytes, std::move(bytes), hint);
-        g.values[size_t(v)].type.dtype = DType::u8;
-        kept.insert(producer);
+    for (Plan& p : plans) {
+      const std::string hint = g.values[size_t(p.sink)].name;
+      if (p.bytes_for_readers) {
+        hand_bytes_to_quantize_readers(g, e, p.sink);
+        g.values[size_t(p.sink)].type.dtype = DType::u8;
         st.rewrites["DequantizeLinear + elementwise ops -> QLookup (bytes for the readers that round to uint8)"]++;
-      } else if (const int qi = only_quantize(v); qi >= 0) {  // int8 or the like: the QuantizeLinear's own table
-        std::map<int, Tensor> qv = {{v, floats}};
-        if (!run_node(g.nodes[size_t(qi)], qv)) continue;
-        to_lookup(g.nodes[size_t(qi)], r.bytes, qv.at(g.nodes[size_t(qi)].outputs[0]), hint);
-        st.rewrites["DequantizeLinear + elementwise ops + QuantizeLinear -> QLookup (bytes)"]++;
       } else {
-        to_lookup(g.nodes[size_t(producer)], r.bytes, floats, hint);
-        kept.insert(producer);
-        st.rewrites["DequantizeLinear + elementwise ops -> QLookup (floats)"]++;
+        st.rewrites[p.node == e.producer(p.sink) ? "DequantizeLinear + elementwise ops -> QLookup (floats)"
+                                                 : "DequantizeLinear + elementwise ops + QuantizeLinear -> QLookup (bytes)"]++;
       }
+      to_lookup(g.nodes[size_t(p.node)], r.bytes, std::move(p.table), hint);
+      kept.insert(p.node);
     }
     for (int ni : r.nodes)
       if (!kept.count(ni)) e.kill(ni);
+  }
+
+  Plan plan(int v, Tensor floats) const {
+    Plan p;
+    p.sink = v;
+    p.node = e.producer(v);
+    float scale = 0;
+    int64_t zero = 0;
+    if (rounding_readers_only(g, e, v, &scale, &zero)) {  // the bytes every reader would round to
+      p.table = Tensor::empty(DType::u8, floats.shape());
+      kernels::quantize_u8(floats.data<float>(), floats.numel(), scale, int32_t(zero), p.table.data<uint8_t>());
+      p.bytes_for_readers = true;
+      return p;
+    }
+    if (const int qi = only_quantize(v); qi >= 0) {  // int8 and the like: the QuantizeLinear's own table
+      std::map<int, Tensor> qv = {{v, floats}};
+      const int out = g.nodes[size_t(qi)].outputs[0];
+      if (run_node(g.nodes[size_t(qi)], qv) && (qv.at(out).dtype() == DType::u8 || qv.at(out).dtype() == DType::i8)) {
+        p.node = qi;
+        p.table = qv.at(out);
+        return p;
+      }
+    }
+    p.table = std::move(floats);  // else the floats (a QuantizeLinear that fails keeps failing at run time)
+    return p;
   }
 };
 
@@ -301,10 +307,12 @@ PassStats fold_qdq_lookup(ir::Graph& g, const PassContext& ctx) {
   GraphEdit e(g);
   LookupFolder f{g, e, info, ctx.opset, st};
   const std::vector<int> order = g.topological_order();
+  std::vector<int> position(g.nodes.size(), 0);
+  for (size_t k = 0; k < order.size(); ++k) position[size_t(order[k])] = int(k);
   for (size_t k = 0; k < order.size(); ++k) {
     Region r;
     if (e.dead(order[k]) || !f.start(order[k], &r)) continue;
-    f.grow(order, k, r);
+    f.grow(position, r);
     if (r.nodes.empty() || r.sinks.empty() || r.sinks.size() > 4) continue;
     f.fold(r);
   }

@@ -58,46 +58,6 @@ bool fused_elementwise(const ir::Node& n, const runtime::StaticInfo& info) {
   return true;
 }
 
-// A reader that rounds v to uint8 with a constant scalar scale and zero
-// point: a quantized conv reading v as its input only (fold_qdq's x_scale),
-// or a QuantizeLinear to uint8 whose output is not a graph output (its
-// readers then take the producer's bytes). Sets *scale, *zero.
-bool rounding_reader(const ir::Graph& g, const GraphEdit& e, int reader, int v, float* scale, int64_t* zero) {
-  const ir::Node& n = g.nodes[size_t(reader)];
-  if (e.dead(reader) || n.inputs.empty() || n.inputs[0] != v || std::count(n.inputs.begin(), n.inputs.end(), v) != 1) return false;
-  if (is_conv(n) && n.has_attr("x_scale")) {
-    *scale = n.attr_f("x_scale", 0.f);
-    *zero = n.attr_i("x_zero_point", 0);
-    return true;
-  }
-  if (n.op_type != "QuantizeLinear" || !n.domain.empty() || n.inputs.size() < 2 || n.outputs.size() != 1 || e.is_output(n.outputs[0]))
-    return false;
-  if (n.attr_i("output_dtype", 0) != 0 && n.attr_i("output_dtype", 0) != 2) return false;
-  const Tensor* s = e.constant(n.inputs[1]);
-  const Tensor* z = n.inputs.size() > 2 && n.inputs[2] >= 0 ? e.constant(n.inputs[2]) : nullptr;
-  if (!s || s->dtype() != DType::f32 || s->numel() != 1) return false;
-  if (n.inputs.size() > 2 && n.inputs[2] >= 0 && (!z || z->dtype() != DType::u8 || z->numel() != 1)) return false;
-  *scale = s->data<float>()[0];
-  *zero = z ? int64_t(z->data<uint8_t>()[0]) : 0;
-  return true;
-}
-
-// The quantization (scale, zero point) shared by every reader of v when
-// each rounds v to uint8 (rounding_reader) and nothing else reads v (no
-// graph output, no subgraph).
-bool quantized_readers_only(const ir::Graph& g, const GraphEdit& e, int v, float* scale, int64_t* zero) {
-  const std::vector<int>& readers = e.consumers(v);
-  if (readers.empty() || e.uses(v) != int(readers.size()) || e.is_output(v)) return false;
-  for (size_t k = 0; k < readers.size(); ++k) {
-    float s = 0;
-    int64_t z = 0;
-    if (!rounding_reader(g, e, readers[k], v, &s, &z) || (k > 0 && (s != *scale || z != *zero))) return false;
-    *scale = s;
-    *zero = z;
-  }
-  return *scale > 0.f && std::isfinite(*scale) && *zero >= 0 && *zero <= 255;
-}
-
 }  // namespace
 
 // PARETO_FUSE_QUANTIZE=0 turns the pass off (to measure what it saves).
@@ -112,18 +72,14 @@ PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx) {
     float scale = 0;
     int64_t zero = 0;
     const bool fused = fused_elementwise(n, info);
-    if ((!fused && !can_round_output(n, info)) || !quantized_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
+    if ((!fused && !can_round_output(n, info)) || !rounding_readers_only(g, e, n.outputs[0], &scale, &zero)) continue;
     n.set_attr(ir::attr_float("out_scale", scale));
     n.set_attr(ir::attr_int("out_zero_point", zero));
     const int v = n.outputs[0];
     ir::ValueType& t = g.values[size_t(v)].type;
     t.dtype = DType::u8;
-    for (int r : std::vector<int>(e.consumers(v)))  // a QuantizeLinear reader: its readers take these bytes
-      if (g.nodes[size_t(r)].op_type == "QuantizeLinear") {
-        e.replace_uses(g.nodes[size_t(r)].outputs[0], v);
-        e.kill(r);
-        st.rewrites["QuantizeLinear after a conv -> the conv's uint8 output"]++;
-      }
+    // A QuantizeLinear reader's readers take these bytes.
+    if (const int q = hand_bytes_to_quantize_readers(g, e, v)) st.rewrites["QuantizeLinear after a conv -> the conv's uint8 output"] += q;
     st.rewrites[fused                                                     ? n.op_type + " -> uint8 for quantized convs"
                 : n.has_attr("x_scale") && n.attr_i("group", 1) == 1 ? "int8 conv -> uint8 for quantized convs"
                                                                      : "depthwise conv -> uint8 for quantized convs"]++;

@@ -87,6 +87,64 @@ bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>
   return true;
 }
 
+bool uint8_quantize_params(const GraphEdit& e, const ir::Node& q, float* scale, int64_t* zero) {
+  if (q.op_type != "QuantizeLinear" || !q.domain.empty() || q.inputs.size() < 2 || q.outputs.size() != 1) return false;
+  if (q.attr_i("output_dtype", 0) != 0 && q.attr_i("output_dtype", 0) != 2) return false;  // 2: uint8
+  const Tensor* s = e.constant(q.inputs[1]);
+  const bool has_zero = q.inputs.size() > 2 && q.inputs[2] >= 0;
+  const Tensor* z = has_zero ? e.constant(q.inputs[2]) : nullptr;
+  if (!s || s->dtype() != DType::f32 || s->numel() != 1) return false;
+  if (has_zero && (!z || z->dtype() != DType::u8 || z->numel() != 1)) return false;
+  *scale = s->data<float>()[0];
+  *zero = z ? int64_t(z->data<uint8_t>()[0]) : 0;
+  return true;
+}
+
+namespace {
+// A reader that rounds v to uint8 with a constant scalar scale and zero
+// point: a quantized conv reading v as its input only (fold_qdq's x_scale),
+// or a QuantizeLinear to uint8 whose output is not a graph output.
+bool rounding_reader(const ir::Graph& g, const GraphEdit& e, int reader, int v, float* scale, int64_t* zero) {
+  const ir::Node& n = g.nodes[size_t(reader)];
+  if (e.dead(reader) || n.inputs.empty() || n.inputs[0] != v || std::count(n.inputs.begin(), n.inputs.end(), v) != 1) return false;
+  const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "pareto");
+  if (conv && n.has_attr("x_scale")) {
+    *scale = n.attr_f("x_scale", 0.f);
+    *zero = n.attr_i("x_zero_point", 0);
+    return true;
+  }
+  // Its readers will read the producer's bytes instead: only explicit ones
+  // (replace_uses cannot redirect a subgraph's read by name).
+  if (n.outputs.size() != 1 || n.outputs[0] < 0 || e.is_output(n.outputs[0])) return false;
+  if (e.uses(n.outputs[0]) != int(e.consumers(n.outputs[0]).size())) return false;
+  return uint8_quantize_params(e, n, scale, zero);
+}
+}  // namespace
+
+bool rounding_readers_only(const ir::Graph& g, const GraphEdit& e, int v, float* scale, int64_t* zero) {
+  const std::vector<int>& readers = e.consumers(v);
+  if (readers.empty() || e.uses(v) != int(readers.size()) || e.is_output(v)) return false;
+  for (size_t k = 0; k < readers.size(); ++k) {
+    float s = 0;
+    int64_t z = 0;
+    if (!rounding_reader(g, e, readers[k], v, &s, &z) || (k > 0 && (s != *scale || z != *zero))) return false;
+    *scale = s;
+    *zero = z;
+  }
+  return *scale > 0.f && std::isfinite(*scale) && *zero >= 0 && *zero <= 255;
+}
+
+int hand_bytes_to_quantize_readers(ir::Graph& g, GraphEdit& e, int v) {
+  int removed = 0;
+  for (int r : std::vector<int>(e.consumers(v)))
+    if (!e.dead(r) && g.nodes[size_t(r)].op_type == "QuantizeLinear") {
+      e.replace_uses(g.nodes[size_t(r)].outputs[0], v);
+      e.kill(r);
+      ++removed;
+    }
+  return removed;
+}
+
 bool batchnorm_affine(const GraphEdit& e, const ir::Node& bn, int64_t c, std::vector<float>* scale, std::vector<float>* shift) {
   if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 || bn.attr_i("training_mode", 0)) return false;
   if (bn.outputs.size() > 1 && bn.outputs[1] >= 0) return false;

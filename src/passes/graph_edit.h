@@ -46,6 +46,21 @@ class GraphEdit {
 // Returns false when it broadcasts any other way.
 bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>* out);
 
+// A QuantizeLinear to uint8 with a constant scalar float scale and a
+// constant scalar uint8 zero point (or none, 0): its scale and zero point.
+bool uint8_quantize_params(const GraphEdit& e, const ir::Node& q, float* scale, int64_t* zero);
+
+// Every reader of v rounds it to uint8 with one shared constant scale and
+// zero point: convs that read the uint8 grid (fold_qdq's x_scale) and
+// QuantizeLinear nodes to uint8 whose outputs are not graph outputs; nothing
+// else reads v (no graph output, no subgraph). Both round by
+// kernels::quantize_u8, so a producer may hand them its bytes instead.
+bool rounding_readers_only(const ir::Graph& g, const GraphEdit& e, int v, float* scale, int64_t* zero);
+
+// After rounding_readers_only(v): v now holds the bytes; its QuantizeLinear
+// readers go, their readers read v. Returns how many went.
+int hand_bytes_to_quantize_readers(ir::Graph& g, GraphEdit& e, int v);
+
 // An inference BatchNormalization with constant parameters as y = scale * x + shift
 // per channel (scale = gamma / sqrt(var + eps), shift = beta - mean * scale).
 bool batchnorm_affine(const GraphEdit& e, const ir::Node& bn, int64_t channels, std::vector<float>* scale, std::vector<float>* shift);

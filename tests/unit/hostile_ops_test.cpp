@@ -153,6 +153,35 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
 // tensor +-FLT_MAX must saturate to the type's range, not convert out of
 // range (undefined; found by the onnx fuzzer, whose reproducer was lost, so
 // this crafted model stands in for it; UBSan builds fail on the old code).
+// Clip is min(max(x, lo), hi), numpy's clip and ONNX Runtime's: where lo >
+// hi every value is hi. The f32 path (the vector activation kernel) and the
+// integer loop agree, and NaN stays NaN.
+TEST(HostileOps, ClipWithMinAboveMaxGivesMax) {
+  for (int elem : {1, 7}) {  // float, int64
+    Msg g = one_node(node("Clip", {"x", "lo", "hi"}, {"y"}, "clip"),
+                     elem == 1 ? std::vector<Msg>{tensor_f32("lo", {}, {5.f}), tensor_f32("hi", {}, {3.f})}
+                               : std::vector<Msg>{tensor_i64("lo", {}, {5}), tensor_i64("hi", {}, {3})},
+                     {value_info("x", elem, {37})});
+    const std::string bytes = model(g, 13).bytes;
+    ir::Model m = onnx::load_model_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "clip.onnx", "");
+    runtime::Executor ex(m.opset(), {});
+    Tensor x = Tensor::empty(elem == 1 ? DType::f32 : DType::i64, {37});
+    for (int i = 0; i < 37; ++i) {
+      if (elem == 1) x.data<float>()[i] = i == 36 ? NAN : float(i) - 10.f;
+      else x.data<int64_t>()[i] = i - 10;
+    }
+    const std::vector<Tensor> y = ex.run_graph(*m.graph, {x}, nullptr);
+    ASSERT_EQ(y.size(), 1u);
+    for (int i = 0; i < 36; ++i) {
+      const double v = elem == 1 ? double(y[0].data<float>()[i]) : double(y[0].data<int64_t>()[i]);
+      EXPECT_EQ(v, 3.0) << "element " << i << " type " << elem;
+    }
+    if (elem == 1) {
+      EXPECT_TRUE(std::isnan(y[0].data<float>()[36]));
+    }
+  }
+}
+
 TEST(HostileOps, ClipFloatBoundsSaturateOnIntegers) {
   Msg g = one_node(node("Clip", {"x"}, {"y"}, "clip", {attr_float("min", -3.4e38f), attr_float("max", 3.4e38f)}), {}, {value_info("x", 7, {3})});
   const std::string bytes = model(g, 6).bytes;

@@ -60,19 +60,21 @@ int rewrites(const Session& s, const std::string& what) {
 
 struct Outcome {
   std::vector<Tensor> outputs;
-  int tables = 0, conv_bytes = 0, depthwise_bytes = 0;
+  int tables = 0, byte_tables = 0, conv_bytes = 0, depthwise_bytes = 0;
 };
 
-Outcome run(const std::string& path, bool optimize, const std::map<std::string, Tensor>& in, bool lookup = true) {
+Outcome run(const std::string& path, bool optimize, const std::map<std::string, Tensor>& in, bool lookup = true, int threads = 1) {
   if (!lookup) setenv("PARETO_QDQ_LOOKUP", "0", 1);
   SessionOptions o;
   o.optimize = optimize;
+  o.threads = threads;
   auto s = Session::open(path, o);
   unsetenv("PARETO_QDQ_LOOKUP");
   EXPECT_TRUE(s.ok()) << s.status().to_string();
   Outcome r;
   if (!s.ok()) return r;
   r.tables = rewrites(*s.value(), "-> QLookup");
+  r.byte_tables = rewrites(*s.value(), "QLookup (bytes for the readers that round to uint8)");
   r.conv_bytes = rewrites(*s.value(), "QuantizeLinear after a conv -> the conv's uint8 output");
   r.depthwise_bytes = rewrites(*s.value(), "float depthwise Conv -> depthwise Conv on uint8");
   auto y = s.value()->run(in);
@@ -171,7 +173,8 @@ TEST(QdqLookup, ChainBecomesATableWithTheGraphsBits) {
     int bytes_type;
     bool quantized_output;
   };
-  const Case cases[] = {{{2, 5, 7, 9}, {5, 1, 1}, 2, false},
+  const Case cases[] = {{{1, 5, 67, 129}, {5, 1, 1}, 2, false},  // thread chunks end inside a channel's run
+                        {{2, 5, 7, 9}, {5, 1, 1}, 2, false},
                         {{2, 5, 7, 9}, {5, 1, 1}, 3, false},
                         {{6, 5}, {5}, 2, false},
                         {{1, 5, 11}, {5, 1}, 2, true}};
@@ -191,10 +194,14 @@ TEST(QdqLookup, ChainBecomesATableWithTheGraphsBits) {
     for (int64_t d : c.x_shape) n *= d;
     // Wide enough to reach both ends of the byte range (saturation).
     const std::map<std::string, Tensor> in = {{"x", Tensor::from_vector<float>(uniform(size_t(n), 51, -8.f, 8.f), c.x_shape)}};
-    const Outcome plain = run(path, false, in), folded = run(path, true, in);
-    const std::string what = "rank " + std::to_string(c.x_shape.size()) + " type " + std::to_string(c.bytes_type);
-    EXPECT_EQ(folded.tables, 1) << what;
-    expect_same_bits(plain.outputs, folded.outputs, what);
+    const Outcome plain = run(path, false, in);
+    for (int threads : {1, 2}) {
+      const Outcome folded = run(path, true, in, true, threads);
+      const std::string what = "rank " + std::to_string(c.x_shape.size()) + " type " + std::to_string(c.bytes_type) + ", " +
+                               std::to_string(threads) + " threads";
+      EXPECT_EQ(folded.tables, 1) << what;
+      expect_same_bits(plain.outputs, folded.outputs, what);
+    }
   }
 }
 
@@ -240,6 +247,7 @@ TEST(QdqLookup, ConvsAroundTheTablePassBytes) {
   const Outcome without = run(path, true, in, false), with = run(path, true, in);
   EXPECT_EQ(without.tables, 0);
   EXPECT_EQ(with.tables, 1);
+  EXPECT_EQ(with.byte_tables, 1) << "the table holds the bytes conv b and the depthwise conv read";
   EXPECT_EQ(with.conv_bytes, 1) << "conv a writes bytes for the table";
   EXPECT_EQ(with.depthwise_bytes, 1) << "the float depthwise conv reads the uint8 grid";
   expect_same_bits(without.outputs, with.outputs, "int8 convs around the chain");
@@ -262,21 +270,46 @@ TEST(QdqLookup, OnlyByteFunctionsBecomeTables) {
   Msg g;
   g.m(5, pb::tensor_f32("sx", {}, {0.05f}));
   g.m(5, byte_scalar("zx", 2, 128));
-  g.m(5, pb::tensor_f32("row_gain", {7, 1}, uniform(7, 71)));  // per row, not per channel
+  g.m(5, pb::tensor_f32("row_gain", {3, 1}, uniform(3, 71)));  // per row (H == C == 3), not per channel
   g.m(1, pb::node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"}, "q"));
   g.m(1, pb::node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"}, "dq"));
   g.m(1, pb::node("Mul", {"xd", "row_gain"}, {"r"}, "rows"));
   g.m(1, pb::node("Relu", {"xd"}, {"relu"}, "relu"));
   g.m(1, pb::node("Mul", {"relu", "gate"}, {"y"}, "gated"));
   g.s(2, "qdq_not_tables");
-  g.m(11, pb::value_info("x", 1, {1, 3, 7, 5}));
+  g.m(11, pb::value_info("x", 1, {1, 3, 3, 5}));
   g.m(11, pb::value_info("gate", 1, {1, 3, 1, 1}));
   g.m(12, pb::value_info("r", 1, {}));
   g.m(12, pb::value_info("y", 1, {}));
   const std::string path = save(g, "qdq_not_tables");
-  const std::map<std::string, Tensor> in = {{"x", Tensor::from_vector<float>(uniform(105, 72, -5.f, 5.f), {1, 3, 7, 5})},
+  const std::map<std::string, Tensor> in = {{"x", Tensor::from_vector<float>(uniform(45, 72, -5.f, 5.f), {1, 3, 3, 5})},
                                             {"gate", Tensor::from_vector<float>(uniform(3, 73), {1, 3, 1, 1})}};
   const Outcome plain = run(path, false, in), folded = run(path, true, in);
   EXPECT_EQ(folded.tables, 1) << "only the Relu: the gated Mul and the per-row Mul stay ops";
   expect_same_bits(plain.outputs, folded.outputs, "partial chains");
+}
+
+// Consecutive chains, as files with Q/DQ after every op have them: the
+// first table's readers are a QuantizeLinear -> DequantizeLinear pair, so it
+// holds the bytes the QuantizeLinear would write (that node goes), and the
+// second chain starts from those bytes.
+TEST(QdqLookup, ConsecutiveChainsEachBecomeATable) {
+  Msg g;
+  add_chain(g, 5, {5, 1, 1}, 2);  // x -> ... -> h
+  g.m(5, pb::tensor_f32("sh", {}, {0.029f}));
+  g.m(5, byte_scalar("zh", 2, 77));
+  g.m(5, pb::tensor_f32("half", {}, {0.5f}));
+  g.m(1, pb::node("QuantizeLinear", {"h", "sh", "zh"}, {"hq"}, "qh"));
+  g.m(1, pb::node("DequantizeLinear", {"hq", "sh", "zh"}, {"hd"}, "dqh"));
+  g.m(1, pb::node("Relu", {"hd"}, {"r"}, "relu"));
+  g.m(1, pb::node("Mul", {"r", "half"}, {"y"}, "half"));
+  g.s(2, "qdq_two_chains");
+  g.m(11, pb::value_info("x", 1, {1, 5, 9, 11}));
+  g.m(12, pb::value_info("y", 1, {}));
+  const std::string path = save(g, "qdq_two_chains");
+  const std::map<std::string, Tensor> in = {{"x", Tensor::from_vector<float>(uniform(495, 81, -8.f, 8.f), {1, 5, 9, 11})}};
+  const Outcome plain = run(path, false, in), folded = run(path, true, in);
+  EXPECT_EQ(folded.tables, 2);
+  EXPECT_EQ(folded.byte_tables, 1) << "the first chain's table holds the QuantizeLinear's bytes";
+  expect_same_bits(plain.outputs, folded.outputs, "two chains");
 }
