@@ -94,6 +94,21 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   cases.push_back({"FusedAdd with a gate per element",
                    one_node(node("FusedAdd", {"x", "", "g"}, {"y"}, "fadd_gate"), {}, {value_info("x", 1, {1, 4, 2, 2}), value_info("g", 1, {1, 4, 2, 2})}),
                    {x4, x4}, "is not one value per channel"});
+  // QLookup (fold_qdq_lookup's table op; an artifact or a hand-written file
+  // can carry it): tables that do not fit the input are refused by name.
+  Tensor xq = Tensor::zeros(DType::u8, {1, 4, 2, 2});
+  cases.push_back({"QLookup with 3 tables for 4 channels",
+                   one_node(node("QLookup", {"x", "t"}, {"y"}, "lookup_tables"), {tensor_f32("t", {3, 256}, std::vector<float>(768, 0.f))},
+                            {value_info("x", 2, {1, 4, 2, 2})}),
+                   {xq}, "3 tables for axis 1 of a rank-4 input"});
+  cases.push_back({"QLookup with 255-entry tables",
+                   one_node(node("QLookup", {"x", "t"}, {"y"}, "lookup_short"), {tensor_f32("t", {1, 255}, std::vector<float>(255, 0.f))},
+                            {value_info("x", 2, {1, 4, 2, 2})}),
+                   {xq}, "table must be [T, 256]"});
+  cases.push_back({"QLookup on floats",
+                   one_node(node("QLookup", {"x", "t"}, {"y"}, "lookup_float"), {tensor_f32("t", {1, 256}, std::vector<float>(256, 0.f))},
+                            {value_info("x", 1, {1, 4, 2, 2})}),
+                   {x4}, "QLookup of float32"});
   cases.push_back({"FusedConcat with a 2^62 factor",
                    one_node(node("FusedConcat", {"x", "b"}, {"y"}, "fcat_factor", {attr_ints("upsample", {1, 1, int64_t(1) << 62, 2})}), {},
                             {value_info("x", 1, {1, 4, 2, 2}), value_info("b", 1, {1, 4, 1, 1})}),
@@ -139,7 +154,7 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   cases.push_back({"a uint8 input to a float conv",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "u8_float"), {w44}, {value_info("x", 2, {1, 4, 2, 2})}), {u8x}, "Conv on "});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
-                              "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
+                              "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
                               "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -149,10 +164,6 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   }
 }
 
-// Clip before opset 11 takes its bounds as float attributes; on an integer
-// tensor +-FLT_MAX must saturate to the type's range, not convert out of
-// range (undefined; found by the onnx fuzzer, whose reproducer was lost, so
-// this crafted model stands in for it; UBSan builds fail on the old code).
 // Clip is min(max(x, lo), hi), numpy's clip and ONNX Runtime's: where lo >
 // hi every value is hi. The f32 path (the vector activation kernel) and the
 // integer loop agree, and NaN stays NaN.
@@ -182,6 +193,10 @@ TEST(HostileOps, ClipWithMinAboveMaxGivesMax) {
   }
 }
 
+// Clip before opset 11 takes its bounds as float attributes; on an integer
+// tensor +-FLT_MAX must saturate to the type's range, not convert out of
+// range (undefined; found by the onnx fuzzer, whose reproducer was lost, so
+// this crafted model stands in for it; UBSan builds fail on the old code).
 TEST(HostileOps, ClipFloatBoundsSaturateOnIntegers) {
   Msg g = one_node(node("Clip", {"x"}, {"y"}, "clip", {attr_float("min", -3.4e38f), attr_float("max", 3.4e38f)}), {}, {value_info("x", 7, {3})});
   const std::string bytes = model(g, 6).bytes;
