@@ -20,19 +20,13 @@ using namespace pareto;
 using namespace pareto::kernels;
 using pareto::testing::ConvCase;
 using pareto::testing::params_of;
+using pareto::testing::random_bytes;
 
 namespace pareto::kernels::amx_emulated {
 void int8_gemm_tiles(const int8_t* a, int64_t lda, int64_t m, int64_t k64, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 }
 
 namespace {
-
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (uint8_t& b : v) b = uint8_t(rng());
-  return v;
-}
 
 [[maybe_unused]] bool has_vnni() {  // x86-64 tests only
   const CpuFeatures& f = cpu_features();

@@ -36,6 +36,13 @@ inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
   return v;
 }
 
+inline std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& b : v) b = uint8_t(rng());
+  return v;
+}
+
 inline std::vector<float> uniform(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);

@@ -27,16 +27,10 @@
 using namespace pareto;
 namespace pb = pareto::test;
 using pb::Msg;
+using pareto::testing::random_bytes;
 using pareto::testing::uniform;
 
 namespace {
-
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (uint8_t& b : v) b = uint8_t(rng());
-  return v;
-}
 
 Msg byte_scalar(const std::string& name, int elem_type, uint8_t v) {
   Msg t;
