@@ -127,8 +127,10 @@ TEST(QdqLookup, KernelsMatchTheirTwinsOnAwkwardSizes) {
   std::vector<float> ftable(256);
   const std::vector<uint8_t> fbytes = random_bytes(1024, 2);
   std::memcpy(ftable.data(), fbytes.data(), 1024);
+  std::vector<uint8_t> planes(1024);
+  kernels::split_float_table(ftable.data(), planes.data());
   const CpuFeatures& f = cpu_features();
-  const bool vbmi = kBuildX86 && f.avx512vbmi && f.avx512bw;
+  const bool vbmi = kBuildX86 && f.avx512vbmi && f.avx512bw && f.avx512vnni;
   if (!vbmi) std::fprintf(stderr, "[ SKIPPED part ] no AVX-512 VBMI on this CPU: only the dispatched kernels are compared\n");
   for (int64_t n : {0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 200, 1000, 4097}) {
     const std::vector<uint8_t> x = random_bytes(size_t(n) + 1, uint32_t(n) + 2);
@@ -138,14 +140,14 @@ TEST(QdqLookup, KernelsMatchTheirTwinsOnAwkwardSizes) {
     // unaligned; the element after the last must stay untouched.
     kernels::lookup_bytes_ref(x.data() + 1, n, table.data(), want.data() + 1);
     kernels::lookup_bytes(x.data() + 1, n, table.data(), got.data() + 1);
-    kernels::lookup_floats_ref(x.data() + 1, n, ftable.data(), fwant.data() + 1);
-    kernels::lookup_floats(x.data() + 1, n, ftable.data(), fgot.data() + 1);
+    kernels::lookup_floats_ref(x.data() + 1, n, planes.data(), fwant.data() + 1);
+    kernels::lookup_floats(x.data() + 1, n, planes.data(), fgot.data() + 1);
     EXPECT_EQ(got, want) << "dispatched bytes, n " << n;
     EXPECT_EQ(std::memcmp(fgot.data(), fwant.data(), fwant.size() * 4), 0) << "dispatched floats, n " << n;
     if constexpr (kBuildX86)
       if (vbmi) {
         kernels::avx512vbmi::lookup_bytes(x.data() + 1, n, table.data(), fast.data() + 1);
-        kernels::avx512vbmi::lookup_floats(x.data() + 1, n, ftable.data(), ffast.data() + 1);
+        kernels::avx512vbmi::lookup_floats(x.data() + 1, n, planes.data(), ffast.data() + 1);
         EXPECT_EQ(fast, want) << "VBMI bytes, n " << n;
         EXPECT_EQ(std::memcmp(ffast.data(), fwant.data(), fwant.size() * 4), 0) << "VBMI floats, n " << n;
       }

@@ -1,10 +1,11 @@
 // Byte-table lookups with AVX-512 VBMI. Bytes: the 256-entry table sits in
 // four registers; VPERMI2B picks from a pair of them by the index's low 7
 // bits and bit 7 chooses the pair, so 64 lookups take two permutes and a
-// blend. Floats: the same on four byte tables (byte k of every entry), then
-// the four bytes of each float are interleaved back. A 16-lane gather, or
-// the scalar loop, ran 3-4x slower than this on 25K lookups (Zen-class
-// core).
+// blend. Floats: the same on the table's four byte planes (byte k of every
+// entry; split_float_table), then the four bytes of each float are
+// interleaved back. A 16-lane gather, or the scalar loop, ran 3-4x slower
+// than this on 25K lookups (Zen-class core; measured with a throwaway
+// harness, not kept).
 // GCC 12's AVX-512 headers trip -W(maybe-)uninitialized on their own
 // undefined-value helpers (GCC bug 105593), as in quant_dot_avx512vnni.cpp.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -24,17 +25,6 @@ struct ByteTable {
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high);
   }
 };
-
-// Byte k of each of the 64 floats table[0..63] (table: 64 floats).
-__m512i byte_plane(const float* table, int k) {
-  alignas(64) uint8_t pick[64];
-  for (int i = 0; i < 64; ++i) pick[i] = uint8_t((i & 15) * 4 + k + (i & 16 ? 64 : 0));
-  const __m512i sel = _mm512_load_si512(pick);
-  auto half = [&](const float* f) {  // bytes k of f[0..31] in positions 0..31
-    return _mm512_permutex2var_epi8(_mm512_castps_si512(_mm512_loadu_ps(f)), sel, _mm512_castps_si512(_mm512_loadu_ps(f + 16)));
-  };
-  return _mm512_inserti64x4(half(table), _mm512_castsi512_si256(half(table + 32)), 1);
-}
 
 // The unpacks below interleave within 128-bit lanes: element 16L + 4m + t
 // of the permuted indexes lands in output float 16m + 4L + t.
@@ -59,10 +49,10 @@ void lookup_bytes(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y)
   }
 }
 
-void lookup_floats(const uint8_t* x, int64_t n, const float* table, float* y) {
+void lookup_floats(const uint8_t* x, int64_t n, const uint8_t* table_planes, float* y) {
   ByteTable planes[4];  // planes[k]: byte k of every entry
   for (int k = 0; k < 4; ++k)
-    for (int r = 0; r < 4; ++r) planes[k].t[r] = byte_plane(table + 64 * r, k);
+    for (int r = 0; r < 4; ++r) planes[k].t[r] = _mm512_loadu_si512(table_planes + 256 * k + 64 * r);
   const __m512i order = lane_order();
   for (int64_t i = 0; i < n; i += 64) {
     const int64_t left = n - i;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "kernels/int8_conv.h"
 #include "kernels/lookup.h"
@@ -471,11 +472,20 @@ void run_qlookup(OpContext& ctx) {
   Tensor& y = ctx.out(0, table.dtype(), x.shape());
   const uint8_t* xs = static_cast<const uint8_t*>(x.raw());
   const bool floats = table.dtype() == DType::f32;
+  // Float tables as byte planes (kernels/lookup.h), split once per node.
+  std::shared_ptr<const void> planes;
+  if (floats)
+    planes = prepared_once(ctx, 1, 1, [&]() -> std::shared_ptr<const void> {
+      auto p = std::make_shared<std::vector<uint8_t>>(size_t(tables) * 1024);
+      for (int64_t t = 0; t < tables; ++t) kernels::split_float_table(table.data<float>() + t * 256, p->data() + t * 1024);
+      return p;
+    });
+  const uint8_t* split = floats ? static_cast<const std::vector<uint8_t>*>(planes.get())->data() : nullptr;
   parallel_elementwise(x.shape(), x.numel(), [&](int64_t b, int64_t e) {
     while (b < e) {  // one table's run at a time
       const int64_t t = tables == 1 ? 0 : (b / inner) % tables;
       const int64_t stop = tables == 1 ? e : std::min(e, (b / inner + 1) * inner);
-      if (floats) kernels::lookup_floats(xs + b, stop - b, table.data<float>() + t * 256, y.data<float>() + b);
+      if (floats) kernels::lookup_floats(xs + b, stop - b, split + t * 1024, y.data<float>() + b);
       else kernels::lookup_bytes(xs + b, stop - b, static_cast<const uint8_t*>(table.raw()) + t * 256, static_cast<uint8_t*>(y.raw()) + b);
       b = stop;
     }
