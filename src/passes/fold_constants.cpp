@@ -2,7 +2,6 @@
 
 #include "passes/graph_edit.h"
 #include "passes/passes.h"
-#include "runtime/op_registry.h"
 #include "runtime/shape_infer.h"
 
 namespace pareto::passes {
@@ -39,21 +38,15 @@ PassStats fold_constants(ir::Graph& g, const PassContext& ctx) {
     bool inputs_constant = !node.inputs.empty();
     for (int v : node.inputs) inputs_constant &= v < 0 || e.constant(v) != nullptr;
     if (!inputs_constant || !g.implicit_inputs(node).empty()) continue;
-    const runtime::OpDef* def = runtime::op_registry().find(node.domain, node.op_type);
-    if (!def) continue;
-    runtime::OpContext oc{node, ctx.opset, {}, {}, nullptr, nullptr, nullptr, {}};
-    for (int v : node.inputs) oc.inputs.push_back(v >= 0 ? e.constant(v) : nullptr);
-    oc.outputs.resize(node.outputs.size());
-    try {
-      def->run(oc);
-    } catch (const Error&) {
-      continue;  // left for run time, where the error names the node with real inputs
-    }
+    std::vector<const Tensor*> inputs;
+    for (int v : node.inputs) inputs.push_back(v >= 0 ? e.constant(v) : nullptr);
+    std::vector<Tensor> outputs;
+    if (!run_at_compile_time(node, ctx.opset, inputs, &outputs)) continue;
     bool small = true;
-    for (const Tensor& t : oc.outputs) small &= t.nbytes() <= kMaxFoldedBytes;
+    for (const Tensor& t : outputs) small &= t.nbytes() <= kMaxFoldedBytes;
     if (!small) continue;
     for (size_t o = 0; o < node.outputs.size(); ++o)
-      if (node.outputs[o] >= 0) g.values[size_t(node.outputs[o])].constant = oc.outputs[o];
+      if (node.outputs[o] >= 0) g.values[size_t(node.outputs[o])].constant = outputs[o];
     e.kill(n);
     st.rewrites[node.op_type]++;
   }

@@ -100,6 +100,14 @@ struct QdqFolder {
     st.rewrites["DequantizeLinear + GlobalAveragePool + QuantizeLinear -> integer QGlobalAveragePool"]++;
   }
 
+  // The conv reads x (the QuantizeLinear's input) and rounds it itself with
+  // that QuantizeLinear's scale and zero point.
+  static void reads_uint8_grid(ir::Node& conv, int x, float x_scale, int64_t x_zero) {
+    conv.inputs[0] = x;
+    conv.set_attr(ir::attr_float("x_scale", x_scale));
+    conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+  }
+
   // A depthwise conv with float weights on a Q -> DQ input (PP-OCR's
   // depthwise convs in its QDQ files, kept float by the quantizer): the
   // plane kernels read the uint8 grid as for quantized weights, the same
@@ -111,9 +119,7 @@ struct QdqFolder {
     int64_t x_zero = 0;
     if (!w || w->dtype() != DType::f32 || w->rank() != 4 || w->dim(1) != 1 || conv.attr_i("group", 1) <= 1) return;
     if (!activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero)) return;
-    conv.inputs[0] = x;
-    conv.set_attr(ir::attr_float("x_scale", x_scale));
-    conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+    reads_uint8_grid(conv, x, x_scale, x_zero);
     st.rewrites["QuantizeLinear + DequantizeLinear + float depthwise Conv -> depthwise Conv on uint8"]++;
   }
 
@@ -141,9 +147,7 @@ struct QdqFolder {
     conv.inputs[1] = e.add_constant(g.values[size_t(conv.inputs[1])].name + "_float", w);
     if (has_bias && b.defined()) conv.inputs[2] = e.add_constant(g.values[size_t(conv.inputs[2])].name + "_float", b);
     if (depthwise) {
-      conv.inputs[0] = x;
-      conv.set_attr(ir::attr_float("x_scale", x_scale));
-      conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+      reads_uint8_grid(conv, x, x_scale, x_zero);
       st.rewrites["QuantizeLinear + DequantizeLinear + depthwise Conv -> depthwise Conv on uint8"]++;
       return;
     }
@@ -154,9 +158,7 @@ struct QdqFolder {
     // The int8 kernel reads x itself, quantizes it with the same rule the
     // QuantizeLinear had, and multiplies the int8 weights the float
     // weights are exactly (w = q * scale per output channel).
-    conv.inputs[0] = x;
-    conv.set_attr(ir::attr_float("x_scale", x_scale));
-    conv.set_attr(ir::attr_int("x_zero_point", x_zero));
+    reads_uint8_grid(conv, x, x_scale, x_zero);
     conv.set_attr(ir::attr_floats("w_scales", w_scales));
     st.rewrites["DequantizeLinear + Conv -> int8 Conv"]++;
   }

@@ -22,7 +22,6 @@
 #include "kernels/int8_conv.h"
 #include "passes/graph_edit.h"
 #include "passes/passes.h"
-#include "runtime/op_registry.h"
 #include "runtime/shape_infer.h"
 
 namespace pareto::passes {
@@ -179,18 +178,13 @@ struct LookupFolder {
     return t;
   }
 
+  // The node's op on the region's values so far (vals) and its constants.
   bool run_node(const ir::Node& n, std::map<int, Tensor>& vals) const {
-    const runtime::OpDef* def = runtime::op_registry().find(n.domain, n.op_type);
-    if (!def) return false;
-    runtime::OpContext oc{n, opset, {}, {}, nullptr, nullptr, nullptr, {}};
-    for (int v : n.inputs) oc.inputs.push_back(v < 0 ? nullptr : vals.count(v) ? &vals.at(v) : e.constant(v));
-    oc.outputs.resize(n.outputs.size());
-    try {
-      def->run(oc);
-    } catch (const Error&) {
-      return false;
-    }
-    vals[n.outputs[0]] = std::move(oc.outputs[0]);
+    std::vector<const Tensor*> inputs;
+    for (int v : n.inputs) inputs.push_back(v < 0 ? nullptr : vals.count(v) ? &vals.at(v) : e.constant(v));
+    std::vector<Tensor> outputs;
+    if (!run_at_compile_time(n, opset, inputs, &outputs)) return false;
+    vals[n.outputs[0]] = std::move(outputs[0]);
     return true;
   }
 

@@ -13,7 +13,6 @@
 // FusedConcat (the FPN neck's sums and the DB head's input) round each
 // output plane the same way.
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "runtime/op_registry.h"
 
 namespace pareto::passes {
 
@@ -84,6 +85,20 @@ bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] != 1 && int(i) + offset != 1) return false;
   out->assign(t.data<float>(), t.data<float>() + channels);
+  return true;
+}
+
+bool run_at_compile_time(const ir::Node& n, int64_t opset, const std::vector<const Tensor*>& inputs, std::vector<Tensor>* outputs) {
+  const runtime::OpDef* def = runtime::op_registry().find(n.domain, n.op_type);
+  if (!def) return false;
+  runtime::OpContext oc{n, opset, inputs, {}, nullptr, nullptr, nullptr, {}};
+  oc.outputs.resize(n.outputs.size());
+  try {
+    def->run(oc);
+  } catch (const Error&) {
+    return false;
+  }
+  *outputs = std::move(oc.outputs);
   return true;
 }
 

@@ -46,6 +46,11 @@ class GraphEdit {
 // Returns false when it broadcasts any other way.
 bool per_channel(const Tensor& t, int64_t channels, int rank, std::vector<float>* out);
 
+// Runs one node's op at compile time on the given inputs (nullptr for an
+// omitted one); false where the op is unknown or refuses them (the error is
+// left for run time, where it names the node with real inputs).
+bool run_at_compile_time(const ir::Node& n, int64_t opset, const std::vector<const Tensor*>& inputs, std::vector<Tensor>* outputs);
+
 // A QuantizeLinear to uint8 with a constant scalar float scale and a
 // constant scalar uint8 zero point (or none, 0): its scale and zero point.
 bool uint8_quantize_params(const GraphEdit& e, const ir::Node& q, float* scale, int64_t* zero);
