@@ -8,7 +8,10 @@
 # int8 kernels), ONNX Runtime with all optimizations (its QDQ fusions).
 # A report, not a gate: rounding differences that propagate through deep
 # layers are expected (README "int8 models"); it fails only when a tensor
-# is missing or shaped differently.
+# is missing or shaped differently. The yardstick for "expected": ONNX
+# Runtime against itself on the same file, all optimizations (QLinearConv
+# and friends) against none (the file's own Q/DQ and float operators),
+# printed as the second line per model.
 # usage: bash bench/check_qdq_ort.sh [--quantize-outputs]   (after bench/quantize_ocr.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +33,12 @@ for m in det:ch_PP-OCRv4_det_infer cls:ch_ppocr_mobile_v2.0_cls_infer rec:ch_PP-
   "$p" quantize "$root/models/ocr/$name.onnx" "$work/$tag.onnx" --calib "$root/.cache/ocr-calib-npy/$tag" --calib-limit 16 \
     --method percentile --expose-quantized "${extra[@]}" | tail -1 >&2
   node "$root/bench/ort_run.js" "$ort" "$work/$tag.onnx" "$work/$tag-ort" 1 opt "x=$in"
+  node "$root/bench/ort_run.js" "$ort" "$work/$tag.onnx" "$work/$tag-ort-noopt" 1 noopt "x=$in"
   "$p" run "$work/$tag.onnx" --input "x=$in" -O --output "$work/$tag-pareto" >/dev/null
   echo "== $tag ($(basename "$in"))"
+  echo -n "pareto vs ONNX Runtime: "
   node "$root/bench/npy_diff.mjs" "$work/$tag-ort" "$work/$tag-pareto" | tail -1 || status=1
+  echo -n "ONNX Runtime vs itself unoptimized: "
+  node "$root/bench/npy_diff.mjs" "$work/$tag-ort" "$work/$tag-ort-noopt" | tail -1 || status=1
 done
 exit $status
