@@ -13,6 +13,7 @@
 #include "kernels/bf16_conv.h"
 #include "kernels/conv.h"
 #include "kernels/int8_conv.h"
+#include "kernels/int8_matmul.h"
 
 using namespace pareto::kernels;
 
@@ -98,6 +99,19 @@ void BM_int8_gemm(benchmark::State& s) {
   s.counters["GMAC/s"] = benchmark::Counter(double(m * k4 * n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// The int8 MatMul (rows x k by a constant k x n, float in and out): rows, k, n, threads.
+void BM_int8_matmul(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(3)));
+  const int64_t rows = s.range(0), k = s.range(1), n = s.range(2);
+  std::vector<int8_t> w(size_t(k * n));
+  std::mt19937 rng(6);
+  for (auto& v : w) v = int8_t(rng());
+  const Int8MatmulWeights packed = pack_int8_matmul_weights(w.data(), k, n);
+  auto x = noise(size_t(rows * k), 1), scale = noise(size_t(n), 2), y = noise(size_t(rows * n), 3);
+  for (auto _ : s) int8_matmul(x.data(), rows, packed, 0.02f, 128, scale.data(), y.data());
+  s.counters["GMAC/s"] = benchmark::Counter(double(rows * k * n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 // Depthwise (group = channels): cin, -, h, w, k, stride, threads.
 void BM_f32_depthwise(benchmark::State& s) {
   pareto::set_num_threads(int(s.range(6)));
@@ -150,6 +164,8 @@ BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320,
     ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})
     ->Args({200, 200, 2, 96, 5, 1, 1})->Args({88, 88, 3, 96, 5, 1, 1})->UseRealTime();  // the last two: PP-OCR cls's short maps
 BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
+// PP-OCR rec's classifier head (40 x 120 by 120 x 6625) and an SVTR projection (40 x 120 by 120 x 360).
+BENCHMARK(BM_int8_matmul)->Name("int8_matmul")->Args({40, 120, 6625, 1})->Args({40, 120, 6625, 2})->Args({40, 120, 360, 1})->UseRealTime();
 BENCHMARK(BM_int8_gemm)->Name("int8_gemm")->Args({192, 192, 224})->Args({480, 480, 112})->Args({192, 192, 1600});
 
 BENCHMARK_MAIN();

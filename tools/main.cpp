@@ -48,7 +48,7 @@ const char* kUsage =
     "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary;\n"
     "      --type q3_k_s|q3_k_m|q3_k_l|q4_k_s|q4_k_m|q5_k_s|q5_k_m: llama.cpp's mix (its types per tensor; rtn or gptq)\n"
     "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
-    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]\n"
+    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]\n"
     "           [--calib-shape 1,3,H,W] [--calib-mean R,G,B] [--calib-std R,G,B] [--calib-bgr]\n"
     "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
     "      inputs (one per sample; subfolders with NAME.npy for several inputs) or images (PNG/JPEG, resized to\n"
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
       return run(cmd_eval, Spec{{}, {"--file", "--ctx", "--chunks", "--tokenizer"}});
     if (cmd == "quantize")
       return run(cmd_quantize, Spec{{"--fold-only", "--sym", "--asym", "--act-order", "--no-keep-first-last", "--sensitivity", "--quantize-outputs",
-                                                          "--quantize-depthwise", "--expose-quantized", "--calib-bgr"},
+                                                          "--quantize-depthwise", "--quantize-matmul", "--expose-quantized", "--calib-bgr"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
                                                           "--calib-limit", "--const", "--calib-shape", "--calib-mean", "--calib-std"}});

@@ -31,6 +31,10 @@ struct OnnxQuantizeOptions {
   // per multiply, so int8 saves little time there, and their per-channel
   // ranges are the least accurate.
   bool quantize_depthwise = false;
+  // MatMuls by a constant 2-D weight too (transformer blocks, classifier
+  // heads): int8 per column, the input per tensor; pareto runs them on
+  // its int8 MatMul kernel. Their report rows name the MatMul nodes.
+  bool quantize_matmul = false;
   // Every QuantizeLinear output is also a model output: for comparing two
   // engines' int8 activations tensor by tensor (bench/check_qdq_ort.sh).
   bool expose_quantized = false;

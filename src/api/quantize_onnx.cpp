@@ -91,6 +91,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   q.sensitivity = options.sensitivity;
   q.quantize_outputs = options.quantize_outputs;
   q.quantize_depthwise = options.quantize_depthwise;
+  q.quantize_matmul = options.quantize_matmul;
   q.expose_quantized = options.expose_quantized;
   q.threads = std::max(1, options.threads);
   q.ranges = ranges;

@@ -34,7 +34,7 @@ PassStats assign_precision(ir::Graph& g, const PassContext& ctx) {
   auto named = [](const std::vector<std::string>& list, const std::string& name) { return std::find(list.begin(), list.end(), name) != list.end(); };
   for (ir::Node& n : g.nodes) {
     if (!ctx.only_nodes.empty() && !named(ctx.only_nodes, n.name)) continue;
-    if (precision == "bf16" && n.op_type == "MatMul" && n.domain.empty() && n.inputs.size() == 2 && n.inputs[1] >= 0) {
+    if (precision == "bf16" && n.op_type == "MatMul" && n.domain.empty() && n.inputs.size() == 2 && n.inputs[1] >= 0 && !n.has_attr("x_scale")) {
       // By a constant 2-D B (a projection or classifier head): the bf16 conv kernel runs it.
       const ir::Value& b = g.values[size_t(n.inputs[1])];
       if (!b.constant.defined() || b.constant.rank() != 2 || b.constant.dtype() != DType::f32) continue;

@@ -123,6 +123,51 @@ struct QdqFolder {
     st.rewrites["QuantizeLinear + DequantizeLinear + float depthwise Conv -> depthwise Conv on uint8"]++;
   }
 
+  // DequantizeLinear of a 2-D int8 constant [k, n] with zero points 0 and
+  // one scale per column (axis 1) or one for all: the float values it
+  // stands for and the per-column scales.
+  bool int8_columns_dq(int v, Tensor* value, std::vector<float>* scales) const {
+    const ir::Node* dq = producer(v, "DequantizeLinear");
+    if (!dq || dq->inputs.size() < 2 || dq->attr_i("block_size", 0) != 0) return false;
+    const Tensor* q = e.constant(dq->inputs[0]);
+    const Tensor* s = e.constant(dq->inputs[1]);
+    const Tensor* z = dq->inputs.size() > 2 && dq->inputs[2] >= 0 ? e.constant(dq->inputs[2]) : nullptr;
+    if (!q || q->dtype() != DType::i8 || q->rank() != 2 || !s || s->dtype() != DType::f32) return false;
+    const int64_t k = q->dim(0), n = q->dim(1), axis = dq->attr_i("axis", 1);
+    const bool per_column = s->numel() != 1;
+    if (per_column && (s->numel() != n || (axis != 1 && axis != -1))) return false;
+    if (dq->inputs.size() > 2 && dq->inputs[2] >= 0 && (!z || z->numel() != s->numel() || z->dtype() != DType::i8)) return false;
+    for (int64_t i = 0; z && i < z->numel(); ++i)
+      if (z->data<int8_t>()[i] != 0) return false;
+    scales->resize(size_t(n));
+    for (int64_t j = 0; j < n; ++j) (*scales)[size_t(j)] = s->data<float>()[per_column ? j : 0];
+    for (float sc : *scales)
+      if (!(sc > 0.f) || !std::isfinite(sc)) return false;
+    Tensor out = Tensor::empty(DType::f32, q->shape());
+    for (int64_t i = 0; i < k * n; ++i) out.data<float>()[i] = float(q->data<int8_t>()[i]) * (*scales)[size_t(i % n)];
+    *value = std::move(out);
+    return true;
+  }
+
+  // MatMul(DequantizeLinear(QuantizeLinear(x)), DequantizeLinear(w int8
+  // [k, n])) (x float: its QuantizeLinear has a float scale): the int8 MatMul kernel (attributes
+  // x_scale, x_zero_point, w_scales; B kept as the float values it stands
+  // for, as the convs keep their weights).
+  void fold_matmul(int ni) {
+    ir::Node& mm = g.nodes[size_t(ni)];
+    if (mm.inputs.size() != 2 || mm.outputs.size() != 1 || mm.inputs[0] < 0 || mm.inputs[1] < 0) return;
+    Tensor b;
+    std::vector<float> scales;
+    int x = -1;
+    float x_scale = 0;
+    int64_t x_zero = 0;
+    if (!int8_columns_dq(mm.inputs[1], &b, &scales) || !activation_qdq(mm.inputs[0], &x, &x_scale, &x_zero)) return;
+    mm.inputs[1] = e.add_constant(g.values[size_t(mm.inputs[1])].name + "_float", b);
+    reads_uint8_grid(mm, x, x_scale, x_zero);
+    mm.set_attr(ir::attr_floats("w_scales", scales));
+    st.rewrites["QuantizeLinear + DequantizeLinear + MatMul -> int8 MatMul"]++;
+  }
+
   void fold(int ni) {
     ir::Node& conv = g.nodes[size_t(ni)];
     if (conv.inputs.size() < 2) return;
@@ -174,6 +219,7 @@ struct QdqFolder {
 // constant folding, which would turn the weights' DequantizeLinear into
 // plain floats and lose their scales. A GlobalAveragePool between a uint8
 // DequantizeLinear and QuantizeLinear sums the bytes (QGlobalAveragePool).
+// A MatMul by int8 weights on such a pair runs on the int8 MatMul kernel.
 PassStats fold_qdq(ir::Graph& g, const PassContext&) {
   PassStats st{"fold_qdq", g.nodes.size(), 0, {}};
   GraphEdit e(g);
@@ -182,6 +228,7 @@ PassStats fold_qdq(ir::Graph& g, const PassContext&) {
     const ir::Node& n = g.nodes[size_t(ni)];
     if (n.op_type == "Conv" && n.domain.empty() && !n.has_attr("x_scale")) f.fold(ni);
     if (n.op_type == "GlobalAveragePool" && n.domain.empty()) f.fold_global_pool(ni);
+    if (n.op_type == "MatMul" && n.domain.empty() && !n.has_attr("x_scale")) f.fold_matmul(ni);
   }
   e.commit();
   st.nodes_after = g.nodes.size();

@@ -228,6 +228,7 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& mm = g.nodes[n];
     if (e.dead(int(n)) || (mm.op_type != "Gemm" && mm.op_type != "MatMul") || !mm.domain.empty() || mm.outputs.empty()) continue;
+    if (mm.has_attr("x_scale")) continue;  // an int8 MatMul: FusedMatMul has no int8 form
     if (e.is_output(mm.outputs[0])) continue;
     Act act;
     if (!f.single_on(mm.outputs[0], &act) && !f.chain_on(mm.outputs[0], &act)) continue;

@@ -13,8 +13,9 @@ PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& mm = g.nodes[n];
     // Absent inputs and outputs (-1) appear in hostile graphs: nothing to fuse then.
+    // An int8 MatMul (fold_qdq's x_scale) has no Gemm form.
     if (mm.op_type != "MatMul" || !mm.domain.empty() || mm.inputs.size() != 2 || mm.outputs.empty() || mm.inputs[0] < 0 ||
-        mm.inputs[1] < 0 || mm.outputs[0] < 0)
+        mm.inputs[1] < 0 || mm.outputs[0] < 0 || mm.has_attr("x_scale"))
       continue;
     const ir::ValueType& ta = info.types[size_t(mm.inputs[0])];
     const Tensor* b = e.constant(mm.inputs[1]);

@@ -53,6 +53,17 @@ bool quantizable_conv(const ir::Graph& g, const ir::Node& n) {
   return true;
 }
 
+// MatMuls pareto quantizes (with quantize_matmul): a float A (its rank
+// may be known only at run time) times a constant float [k, n].
+bool quantizable_matmul(const ir::Graph& g, const ir::Node& n) {
+  if (n.op_type != "MatMul" || !(n.domain.empty() || n.domain == "ai.onnx") || n.inputs.size() != 2 || n.inputs[0] < 0 || n.inputs[1] < 0)
+    return false;
+  const Tensor& b = g.values[size_t(n.inputs[1])].constant;
+  const ir::Value& a = g.values[size_t(n.inputs[0])];
+  if (!b.defined() || b.dtype() != DType::f32 || b.rank() != 2 || a.constant.defined()) return false;
+  return a.type.dtype == DType::f32 || a.type.dtype == DType::undefined;
+}
+
 // A layer with learned weights: ONNX Conv, ConvTranspose, Gemm, MatMul or
 // a recurrent layer with a constant operand of rank >= 2.
 bool weighted_layer(const ir::Graph& g, const ir::Node& n) {
@@ -178,6 +189,31 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
   }
 }
 
+// A MatMul's B [k, n] to int8 per column (DequantizeLinear axis 1, the
+// layout ONNX Runtime's quantizer writes for MatMul weights): each column
+// is an output channel.
+void quantize_matmul_weights(ir::Graph& g, int node_index) {
+  const int bi = g.nodes[size_t(node_index)].inputs[1];
+  const Tensor b = g.values[size_t(bi)].constant;
+  const std::string bname = g.values[size_t(bi)].name;
+  const int64_t k = b.dim(0), n = b.dim(1);
+  const float* bf = b.data<float>();
+  std::vector<float> scales(static_cast<size_t>(n), 0.f);
+  for (int64_t i = 0; i < k * n; ++i) scales[size_t(i % n)] = std::max(scales[size_t(i % n)], std::abs(bf[i]));
+  for (float& s : scales) s = s > 0 && std::isfinite(s) ? s / 127.f : 1.f;
+  Tensor bq = Tensor::empty(DType::i8, b.shape());
+  for (int64_t i = 0; i < k * n; ++i) {
+    const float v = std::nearbyint(bf[i] / scales[size_t(i % n)]);
+    bq.data<int8_t>()[i] = std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));
+  }
+  const int q_id = g.add_constant(bname + "_quantized", std::move(bq));
+  const int s_id = g.add_constant(bname + "_scale", Tensor::from_vector<float>(scales, {n}));
+  const int z_id = g.add_constant(bname + "_zero_point", Tensor::zeros(DType::i8, {n}));
+  const int dq = add_value(g, bname + "_dequantized", DType::f32, b.shape(), true);
+  add_node(g, "DequantizeLinear", bname + "_DequantizeLinear", {q_id, s_id, z_id}, dq, 1);
+  g.nodes[size_t(node_index)].inputs[1] = dq;  // add_node may have moved the node vector
+}
+
 // Static types for values the file left untyped (the opset rewrite needs
 // the ranks of softmax inputs): shape inference first, and for what it
 // cannot resolve (shapes computed at run time), one run of sample 0.
@@ -238,7 +274,10 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
   }
   if (quantize_outputs)
     for (auto& [t, readers] : tensors) readers.clear();
-  for (int ni : chosen) quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
+  for (int ni : chosen) {
+    if (g.nodes[size_t(ni)].op_type == "MatMul") quantize_matmul_weights(g, ni);
+    else quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
+  }
   for (const auto& [t, readers] : tensors) {
     const int tq = quantize_activation(g, t, act.at(t), readers);
     if (expose) g.outputs.push_back(tq);
@@ -279,11 +318,12 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
   // One followed by a ConvTranspose or a fully-connected head (which stay
   // float anyway) is not (PP-OCR det's last conv is followed by two
   // ConvTransposes; keeping it float cost 1.6 ms and no CER).
-  std::vector<int> convs;
+  std::vector<int> convs;  // the layers: convs, and MatMuls with quantize_matmul
   for (int ni : g.topological_order())
-    if (quantizable_conv(g, g.nodes[size_t(ni)])) convs.push_back(ni);
+    if (quantizable_conv(g, g.nodes[size_t(ni)]) || (options.quantize_matmul && quantizable_matmul(g, g.nodes[size_t(ni)]))) convs.push_back(ni);
   const std::vector<bool> feeds_weighted = feeds_weighted_layer(g);
-  if (convs.empty()) fail_unsupported("no convolution with constant float weights to quantize");
+  if (convs.empty()) fail_unsupported(options.quantize_matmul ? "no convolution or MatMul with constant float weights to quantize"
+                                                              : "no convolution with constant float weights to quantize");
   std::vector<int> chosen;
   for (size_t k = 0; k < convs.size(); ++k) {
     const ir::Node& n = g.nodes[size_t(convs[k])];
@@ -291,7 +331,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     lr.node = n.name;
     lr.output = g.values[size_t(n.outputs[0])].name;
     lr.end_layer = k == 0 || !feeds_weighted[size_t(convs[k])];
-    if (options.keep_first_last && lr.end_layer) lr.kept_because = k == 0 ? "first conv" : "last layer";
+    if (options.keep_first_last && lr.end_layer) lr.kept_because = k == 0 ? (n.op_type == "MatMul" ? "first layer" : "first conv") : "last layer";
     if (!options.quantize_depthwise && n.attr_i("group", 1) != 1) lr.kept_because = "grouped";
     for (const std::string& keep : options.keep)
       if (keep == lr.node || keep == lr.output) lr.kept_because = "--keep";

@@ -36,6 +36,7 @@ struct OnnxQuantOptions {
   bool sensitivity = false;       // measure each conv alone (one run per conv and sample)
   bool quantize_outputs = false;  // Q/DQ on conv outputs as well
   bool quantize_depthwise = false;  // grouped convs too (memory-bound: int8 saves little, costs accuracy)
+  bool quantize_matmul = false;     // MatMuls by a constant 2-D B too (per-column int8 weights)
   bool expose_quantized = false;    // every QuantizeLinear output also a graph output (engine cross-checks)
   int threads = 1;
   // Ranges found here are used as they are; the others are observed and

@@ -153,9 +153,27 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   Tensor u8x = Tensor::zeros(DType::u8, {1, 4, 2, 2});
   cases.push_back({"a uint8 input to a float conv",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "u8_float"), {w44}, {value_info("x", 2, {1, 4, 2, 2})}), {u8x}, "Conv on "});
+  // fold_qdq's int8 MatMul attributes, as a file could carry them: scales
+  // that do not fit B's columns, a B that is not 2-D, a zero point past uint8.
+  const Msg b32 = tensor_f32("b", {3, 2}, std::vector<float>(6, 0.25f));
+  const auto qmm = [&](const char* name, std::vector<Msg> attrs, const Msg& b) {
+    return one_node(node("MatMul", {"x", "b"}, {"y"}, name, attrs), {b}, {value_info("x", 1, {2, 3})});
+  };
+  cases.push_back({"an int8 MatMul with 3 scales for 2 columns",
+                   qmm("qmm_scales", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, 0.1f, 0.1f})}, b32), {x2},
+                   "int8 attributes (x_scale, x_zero_point, w_scales) do not fit the node"});
+  cases.push_back({"an int8 MatMul with a 3-D B",
+                   qmm("qmm_rank", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, 0.1f})},
+                       tensor_f32("b", {1, 3, 2}, std::vector<float>(6, 0.25f))),
+                   {x2}, "needs A of rank >= 1 and a 2-D B"});
+  cases.push_back({"an int8 MatMul with zero point 256",
+                   qmm("qmm_zero", {attr_float("x_scale", 0.1f), attr_int("x_zero_point", 256), attr_floats("w_scales", {0.1f, 0.1f})}, b32),
+                   {x2}, "do not fit the node"});
+  cases.push_back({"an int8 MatMul with an infinite weight scale",
+                   qmm("qmm_inf", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, INFINITY})}, b32), {x2}, "not finite"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float"};
+                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

@@ -32,6 +32,21 @@ inline Msg tensor_i64(const std::string& name, const std::vector<int64_t>& dims,
   return t.s(9, raw);
 }
 
+// One-byte tensors as raw data, elem_type 2 (uint8) or 3 (int8): a scalar,
+// and a tensor (int8 unless told).
+inline Msg byte_scalar(const std::string& name, int elem_type, uint8_t v) {
+  Msg t;
+  t.i(2, elem_type).s(8, name);
+  return t.s(9, std::string(1, char(v)));
+}
+
+inline Msg tensor_i8(const std::string& name, const std::vector<int64_t>& dims, const std::vector<int8_t>& data, int elem_type = 3) {
+  Msg t;
+  for (int64_t d : dims) t.i(1, d);
+  t.i(2, elem_type).s(8, name);
+  return t.s(9, std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
 inline Msg value_info(const std::string& name, int elem_type, const std::vector<int64_t>& dims) {
   Msg shape;
   for (int64_t d : dims) shape.m(1, Msg().i(1, d));

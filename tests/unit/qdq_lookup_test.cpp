@@ -29,21 +29,9 @@ namespace pb = pareto::test;
 using pb::Msg;
 using pareto::testing::random_bytes;
 using pareto::testing::uniform;
+using pb::byte_scalar;
 
 namespace {
-
-Msg byte_scalar(const std::string& name, int elem_type, uint8_t v) {
-  Msg t;
-  t.i(2, elem_type).s(8, name);
-  return t.s(9, std::string(1, char(v)));
-}
-
-Msg i8_tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<int8_t>& data) {
-  Msg t;
-  for (int64_t d : dims) t.i(1, d);
-  t.i(2, 3).s(8, name);
-  return t.s(9, std::string(reinterpret_cast<const char*>(data.data()), data.size()));
-}
 
 int rewrites(const Session& s, const std::string& what) {
   int n = 0;
@@ -215,11 +203,11 @@ TEST(QdqLookup, ConvsAroundTheTablePassBytes) {
   std::mt19937 rng(61);
   for (int8_t& v : wa) v = int8_t(int(rng() % 255) - 127);
   for (int8_t& v : wb) v = int8_t(int(rng() % 255) - 127);
-  g.m(5, i8_tensor("wa_q", {c, c, 1, 1}, wa));
-  g.m(5, i8_tensor("wb_q", {c, c, 1, 1}, wb));
+  g.m(5, pb::tensor_i8("wa_q", {c, c, 1, 1}, wa));
+  g.m(5, pb::tensor_i8("wb_q", {c, c, 1, 1}, wb));
   g.m(5, pb::tensor_f32("wa_s", {c}, uniform(size_t(c), 62, 0.002f, 0.01f)));
   g.m(5, pb::tensor_f32("wb_s", {c}, uniform(size_t(c), 63, 0.002f, 0.01f)));
-  g.m(5, i8_tensor("w_z", {c}, std::vector<int8_t>(size_t(c), 0)));
+  g.m(5, pb::tensor_i8("w_z", {c}, std::vector<int8_t>(size_t(c), 0)));
   g.m(5, pb::tensor_f32("wd", {c, 1, 3, 3}, uniform(size_t(c * 9), 64)));
   g.m(5, pb::tensor_f32("sh", {}, {0.031f}));
   g.m(5, byte_scalar("zh", 2, 40));

@@ -154,3 +154,17 @@ void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float
 }
 
 }  // namespace pareto::kernels::avx512vnni
+
+namespace pareto::kernels::avx512vnni {
+
+void int8_matmul_row(const int32_t* acc, int64_t n, int32_t fix, const int32_t* col_fix, const float* scale, float* y) {
+  const __m512i f = _mm512_set1_epi32(fix);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1u);
+    // Wrapping 32-bit adds, as the scalar loop's unsigned ones.
+    const __m512i v = _mm512_add_epi32(_mm512_add_epi32(_mm512_maskz_loadu_epi32(m, acc + j), f), _mm512_maskz_loadu_epi32(m, col_fix + j));
+    _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, scale + j), _mm512_cvtepi32_ps(v)));
+  }
+}
+
+}  // namespace pareto::kernels::avx512vnni

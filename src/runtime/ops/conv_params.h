@@ -25,6 +25,9 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
 // x rounded to the int8 conv's input grid, (quantize(x) - zero) * scale, in
 // a buffer of this thread's that the next call reuses.
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out);
+// A MatMul that fold_qdq marked int8 (x_scale, x_zero_point, w_scales per
+// column of its constant 2-D B): the integer kernel, float out.
+void run_matmul_int8(OpContext& ctx);
 
 // The Conv / FusedConv and ConvTranspose ops (registered by register_nn_ops).
 void run_conv(OpContext& ctx);

@@ -139,6 +139,7 @@ bool matmul_bf16(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_
 }
 
 void run_matmul(OpContext& ctx) {
+  if (ctx.node.has_attr("x_scale")) return run_matmul_int8(ctx);
   const Tensor& a0 = ctx.in(0);
   const Tensor& b0 = ctx.in(1);
   if (a0.dtype() != DType::f32 || b0.dtype() != DType::f32) ctx.unsupported(std::string("MatMul on ") + dtype_name(a0.dtype()));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/int8_conv.h"
+#include "kernels/int8_matmul.h"
 #include "kernels/lookup.h"
 #include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
@@ -318,9 +319,9 @@ Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out) {
   const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
   a.w_scales = ctx.node.attr_floats("w_scales");
   if (!(a.x_scale > 0.f) || !std::isfinite(a.x_scale) || zero < 0 || zero > 255 || int64_t(a.w_scales.size()) != c_out)
-    ctx.invalid("int8 conv attributes (x_scale, x_zero_point, w_scales) do not fit the conv");
+    ctx.invalid("int8 attributes (x_scale, x_zero_point, w_scales) do not fit the node");
   for (float s : a.w_scales)
-    if (!std::isfinite(s)) ctx.invalid("int8 conv attribute w_scales holds a value that is not finite");
+    if (!std::isfinite(s)) ctx.invalid("int8 attribute w_scales holds a value that is not finite");
   a.x_zero = int32_t(zero);
   return a;
 }
@@ -385,6 +386,47 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   q.out.act = p.epilogue;
   q.out.quant = quant;
   kernels::int8_conv2d(q, quantize_input(x, a), plan.weights, quant.data ? static_cast<void*>(quant.data) : y);
+}
+
+// A MatMul fold_qdq marked int8 (x_scale, x_zero_point, w_scales: one per
+// column of B): A [..., m, k] float, rounded to uint8 on the way; B a
+// constant [k, n] of the float values q * w_scale its DequantizeLinear
+// stood for, turned back into q once per executor.
+struct Int8MatmulPlan {
+  kernels::Int8MatmulWeights weights;
+  std::vector<float> scale;  // x_scale * w_scale
+};
+
+void run_matmul_int8(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  if (a.dtype() != DType::f32 || b.dtype() != DType::f32) ctx.unsupported("an int8 MatMul reads float A and B");
+  if (a.rank() < 1 || b.rank() != 2) ctx.invalid("an int8 MatMul needs A of rank >= 1 and a 2-D B, got " + shape_to_string(a.shape()) + " x " + shape_to_string(b.shape()));
+  const int64_t k = b.dim(0), n = b.dim(1);
+  if (a.shape().back() != k) ctx.invalid("inner dimensions differ: " + shape_to_string(a.shape()) + " x " + shape_to_string(b.shape()));
+  if (k <= 0 || n <= 0) ctx.invalid("an int8 MatMul needs a non-empty B, got " + shape_to_string(b.shape()));
+  if (k > kernels::kMaxInt8ConvK) ctx.unsupported("an int8 MatMul with k = " + std::to_string(k) + " (at most " + std::to_string(kernels::kMaxInt8ConvK) + ")");
+  const Int8ConvAttrs at = int8_conv_attrs(ctx, n);
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 1, [&]() -> std::shared_ptr<const void> {
+    std::vector<int8_t> q(size_t(k * n));
+    const float* bf = b.data<float>();
+    auto plan = std::make_shared<Int8MatmulPlan>();
+    for (int64_t i = 0; i < k * n; ++i) {
+      const float s = at.w_scales[size_t(i % n)];
+      float v = s != 0.f ? std::nearbyint(bf[i] / s) : 0.f;
+      if (std::isnan(v)) v = 0.f;  // a NaN weight: no defined int8 value
+      q[size_t(i)] = int8_t(std::clamp(v, -128.f, 127.f));
+    }
+    for (float s : at.w_scales) plan->scale.push_back(at.x_scale * s);
+    plan->weights = kernels::pack_int8_matmul_weights(q.data(), k, n);
+    return plan;
+  });
+  const auto& plan = *static_cast<const Int8MatmulPlan*>(held.get());
+  ctx.path = "int8";
+  Shape out = a.shape();  // [..., m, n], or [n] for a 1-D A
+  out.back() = n;
+  Tensor& y = ctx.out(0, DType::f32, out);
+  kernels::int8_matmul(a.data<float>(), a.numel() / k, plan.weights, at.x_scale, at.x_zero, plan.scale.data(), y.data<float>());
 }
 
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out) {
