@@ -265,7 +265,7 @@ int cmd_tune(const Args& a) {
   std::printf("scored %zu mixes (%d measured, %d from the cache; %d evolutionary generations), timed %zu of them\n", r.searched.size(), r.measured,
               r.from_cache, r.generations_run, r.points.size() / std::max<size_t>(1, o.threads.size()));
   const OnnxTunePoint& best = r.points[size_t(r.chosen)];
-  std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu convs int8, %zu bf16); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(),
+  std::printf("chosen: %s at %d thread(s): %s\nwrote %s (%zu of %zu layers int8, %zu bf16); %.1f s\n", best.label.c_str(), best.threads, r.reason.c_str(),
               out.c_str(), best.int8_layers.size(), r.layers.size(), best.bf16_layers.size(), r.seconds);
   if (a.has("--explain")) print_explain(r, o.method);
   return 0;

@@ -155,8 +155,11 @@ class TuneRun {
   // 1. Every conv int8 or bf16 can serve: its sensitivities and its node time in each format.
   void measure_layers() {
     const std::string all_path = t_.stem + "int8-all.onnx";
-    OnnxQuantizeOptions q;  // every conv int8 (grouped ones stay out, as in pareto quantize)
+    // Every layer int8: convs (grouped ones stay out, as in pareto quantize)
+    // and MatMuls by a constant 2-D weight (a transformer block, a head).
+    OnnxQuantizeOptions q;
     q.method = methods_.front(), q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
+    q.quantize_matmul = true;
     q.threads = o_.threads.front();
     const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[methods_.front()], true);
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).
@@ -168,7 +171,7 @@ class TuneRun {
         if (l.end_layer) end_layers_.insert(l.node);
       }
     if (r_.layers.empty()) fail_argument(in_ + ": no conv that int8 or bf16 can serve");
-    t_.progress(1, 0, "sensitivity of " + std::to_string(r_.layers.size()) + " convs");
+    t_.progress(1, 0, "sensitivity of " + std::to_string(r_.layers.size()) + " layers");
     std::vector<std::string> every;
     for (const OnnxTuneLayer& l : r_.layers) every.push_back(l.node);
     const std::map<std::string, double> fp32 = t_.node_ms(in_);

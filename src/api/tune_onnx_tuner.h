@@ -71,13 +71,14 @@ struct Tuner {
     return value_or_throw(s.run(x));
   }
 
-  // Writes the model with `int8` convs quantized (the others float) to path.
+  // Writes the model with `int8` layers (convs, MatMuls) quantized (the others float) to path.
   void quantize(const std::string& path, const std::vector<std::string>& int8, const std::string& method,
                 const std::vector<OnnxTuneLayer>& layers) const {
     OnnxQuantizeOptions q;
     q.method = method;
     q.percentile = o.percentile;
     q.keep_first_last = false;
+    q.quantize_matmul = true;  // MatMuls by constant weights are layers too (measure_layers lists them)
     q.threads = std::max(1, o.threads.front());
     const std::set<std::string> chosen(int8.begin(), int8.end());
     for (const OnnxTuneLayer& l : layers)

@@ -1,0 +1,132 @@
+// MatMul layers in ONNX quantization and tuning: `quantize_matmul` writes
+// a MatMul by a constant weight as per-column int8 behind a
+// DequantizeLinear on axis 1 with its input quantized per tensor; pareto
+// runs it on the int8 MatMul kernel; tune lists MatMuls as layers beside
+// the convs and writes the ones it picks in int8.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "frontend/onnx/onnx_loader.h"
+#include "kernel_test_util.h"
+#include "pareto/pareto.hpp"
+#include "pareto/quantize_onnx.hpp"
+#include "pareto/tune.hpp"
+#include "proto_builder.h"
+
+using namespace pareto;
+namespace pb = pareto::test;
+using pareto::testing::uniform;
+
+namespace {
+
+// x [2, 6, 32] -> MatMul [32, 48] -> Relu -> MatMul [48, 10] -> y: a
+// transformer block's projections in miniature (A of rank 3).
+std::string mlp_file(const std::string& name) {
+  pb::Msg g;
+  g.s(2, name);
+  g.m(5, pb::tensor_f32("w1", {32, 48}, uniform(32 * 48, 3, -0.4f, 0.4f)));
+  g.m(5, pb::tensor_f32("w2", {48, 10}, uniform(48 * 10, 4, -0.4f, 0.4f)));
+  g.m(1, pb::node("MatMul", {"x", "w1"}, {"h"}, "mm1"));
+  g.m(1, pb::node("Relu", {"h"}, {"h1"}, "relu"));
+  g.m(1, pb::node("MatMul", {"h1", "w2"}, {"y"}, "mm2"));
+  g.m(11, pb::value_info("x", 1, {2, 6, 32}));
+  g.m(12, pb::value_info("y", 1, {2, 6, 10}));
+  const std::string path = ::testing::TempDir() + "/" + name + ".onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  return path;
+}
+
+std::vector<CalibrationSample> samples(uint32_t seed, int n) {
+  std::vector<CalibrationSample> out;
+  for (int i = 0; i < n; ++i) out.push_back({{"x", Tensor::from_vector<float>(uniform(2 * 6 * 32, seed + uint32_t(i), -2.f, 2.f), {2, 6, 32})}});
+  return out;
+}
+
+int int8_matmuls(const std::string& path) {
+  SessionOptions o;
+  o.optimize = true;
+  auto s = Session::open(path, o);
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  int n = 0;
+  if (s.ok())
+    for (const PassSummary& p : s.value()->passes())
+      for (const auto& [what, count] : p.rewrites) n += what.find("-> int8 MatMul") != std::string::npos ? count : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST(OnnxQuantizeMatmul, WritesPerColumnWeightsThatRunInt8) {
+  const std::string in = mlp_file("quant_mm"), out = ::testing::TempDir() + "/quant_mm_int8.onnx";
+  const auto calib = samples(1, 4);
+  OnnxQuantizeOptions o;
+  o.method = "minmax";
+  // Without the option there is nothing to quantize (no conv).
+  EXPECT_FALSE(quantize_onnx_model(in, out, calib, o).ok());
+  o.quantize_matmul = true;
+  auto kept = quantize_onnx_model(in, out, calib, o);
+  ASSERT_TRUE(kept.ok()) << kept.status().message;
+  ASSERT_EQ(kept.value().layers.size(), 2u);
+  EXPECT_EQ(kept.value().layers[0].kept_because, "first layer");
+  EXPECT_EQ(kept.value().layers[1].kept_because, "last layer");
+  o.keep_first_last = false;
+  auto r = quantize_onnx_model(in, out, calib, o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  EXPECT_EQ(r.value().quantized, 2);
+  EXPECT_EQ(r.value().layers[0].node, "mm1");
+  // The weights' DequantizeLinear is per column: axis 1, one int8 scale per column.
+  const ir::Model m = onnx::load_model(out);
+  int weight_dq = 0;
+  for (const ir::Node& n : m.graph->nodes) {
+    if (n.op_type != "DequantizeLinear" || m.graph->values[size_t(n.inputs[0])].constant.dtype() != DType::i8) continue;
+    ++weight_dq;
+    EXPECT_EQ(n.attr_i("axis", 0), 1) << n.name;
+    const Tensor& w = m.graph->values[size_t(n.inputs[0])].constant;
+    EXPECT_EQ(m.graph->values[size_t(n.inputs[1])].constant.numel(), w.dim(1)) << n.name;
+  }
+  EXPECT_EQ(weight_dq, 2);
+  EXPECT_EQ(int8_matmuls(out), 2);
+  // Close to the float model (two int8 layers: a few per mille).
+  auto fp = Session::open(in, SessionOptions{});
+  auto q = Session::open(out, SessionOptions{});
+  ASSERT_TRUE(fp.ok() && q.ok());
+  for (const CalibrationSample& x : samples(50, 2)) {
+    const double e = pareto::testing::relative_l2(q.value()->run(x).value()[0], fp.value()->run(x).value()[0]);
+    EXPECT_GT(e, 0.0);
+    EXPECT_LT(e, 0.03);
+  }
+}
+
+TEST(TuneOnnx, MatmulsAreLayersAndTheWrittenOnesRunInt8) {
+  const std::string in = mlp_file("tune_mm"), out = ::testing::TempDir() + "/tune_mm_out.onnx";
+  OnnxTuneOptions o;
+  o.formats = "int8";
+  o.threads = {1};
+  o.points = 2;
+  o.runs = 2;
+  o.warmup = 1;
+  o.rounds = 1;
+  o.method = "minmax";
+  o.objective = "latency";
+  auto r = tune_onnx_model(in, out, samples(1, 4), samples(100, 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  std::set<std::string> layers;
+  for (const OnnxTuneLayer& l : r.value().layers) layers.insert(l.node);
+  EXPECT_EQ(layers, (std::set<std::string>{"mm1", "mm2"}));
+  bool all = false;
+  for (const OnnxTunePoint& p : r.value().points)
+    if (p.label == "int8 all") {
+      all = true;
+      EXPECT_EQ(p.int8_layers.size(), 2u);
+      EXPECT_GT(p.quality_loss, 0.0);
+    }
+  EXPECT_TRUE(all);
+  // What was written runs each MatMul it chose in int8.
+  ASSERT_GE(r.value().chosen, 0);
+  const OnnxTunePoint& chosen = r.value().points[size_t(r.value().chosen)];
+  EXPECT_EQ(int8_matmuls(out), int(chosen.int8_layers.size())) << chosen.label;
+}
