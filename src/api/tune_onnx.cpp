@@ -170,7 +170,7 @@ class TuneRun {
         r_.layers.push_back({l.node, l.sensitivity, 0, 0, 0, 0, -1});
         if (l.end_layer) end_layers_.insert(l.node);
       }
-    if (r_.layers.empty()) fail_argument(in_ + ": no conv that int8 or bf16 can serve");
+    if (r_.layers.empty()) fail_argument(in_ + ": no conv or MatMul that int8 or bf16 can serve");
     t_.progress(1, 0, "sensitivity of " + std::to_string(r_.layers.size()) + " layers");
     std::vector<std::string> every;
     for (const OnnxTuneLayer& l : r_.layers) every.push_back(l.node);
@@ -191,7 +191,7 @@ class TuneRun {
       l.int8_ms = at(int8, l.node, l.fp32_ms), l.bf16_ms = at(bf16, l.node, l.fp32_ms);
       if (formats_.bf16) l.bf16_sensitivity = t_.quality_loss(in_, {l.node});
     }
-    t_.progress(2, 0, "per-node times in each format" + (missing ? " (" + std::to_string(missing) + " conv times not found in a profile)" : std::string()));
+    t_.progress(2, 0, "per-node times in each format" + (missing ? " (" + std::to_string(missing) + " layer times not found in a profile)" : std::string()));
   }
 
   // The convs of `names` that can take bf16 (the others the kernel keeps in f32).

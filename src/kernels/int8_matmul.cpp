@@ -47,6 +47,8 @@ Int8MatmulWeights pack_int8_matmul_weights(const int8_t* w, int64_t k, int64_t n
   return p;
 }
 
+bool int8_matmul_fast() { return int8_detail::fast_gemm(); }
+
 void int8_matmul(const float* x, int64_t rows, const Int8MatmulWeights& w, float x_scale, int32_t x_zero, const float* scale, float* y) {
   if (rows <= 0) return;
   const int64_t k = w.k, k4 = w.k4, n = w.n;

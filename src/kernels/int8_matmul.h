@@ -34,6 +34,11 @@ Int8MatmulWeights pack_int8_matmul_weights(const int8_t* w, int64_t k, int64_t n
 // blocks on the current pool; the same bits at any thread count.
 void int8_matmul(const float* x, int64_t rows, const Int8MatmulWeights& w, float x_scale, int32_t x_zero, const float* scale, float* y);
 
+// Whether int8_matmul runs a vector GEMM here (VNNI, SDOT or i8mm); where
+// not, the runtime computes the same QDQ graph as a float MatMul of the
+// input rounded to its uint8 grid (the scalar reference GEMM is slower).
+bool int8_matmul_fast();
+
 // Direct loops over the unpacked operands: the twin the tests compare with.
 void int8_matmul_ref(const float* x, int64_t rows, int64_t k, int64_t n, const int8_t* w, float x_scale, int32_t x_zero,
                      const float* scale, float* y);

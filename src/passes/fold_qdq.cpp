@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "kernels/int8_conv.h"
 #include "passes/graph_edit.h"
 #include "passes/passes.h"
 
@@ -134,6 +135,7 @@ struct QdqFolder {
     const Tensor* z = dq->inputs.size() > 2 && dq->inputs[2] >= 0 ? e.constant(dq->inputs[2]) : nullptr;
     if (!q || q->dtype() != DType::i8 || q->rank() != 2 || !s || s->dtype() != DType::f32) return false;
     const int64_t k = q->dim(0), n = q->dim(1), axis = dq->attr_i("axis", 1);
+    if (k <= 0 || n <= 0 || k > kernels::kMaxInt8ConvK) return false;  // what the int8 kernel takes
     const bool per_column = s->numel() != 1;
     if (per_column && (s->numel() != n || (axis != 1 && axis != -1))) return false;
     if (dq->inputs.size() > 2 && dq->inputs[2] >= 0 && (!z || z->numel() != s->numel() || z->dtype() != DType::i8)) return false;
@@ -141,8 +143,10 @@ struct QdqFolder {
       if (z->data<int8_t>()[i] != 0) return false;
     scales->resize(size_t(n));
     for (int64_t j = 0; j < n; ++j) (*scales)[size_t(j)] = s->data<float>()[per_column ? j : 0];
+    // Normal scales whose 128-fold is finite: the kernel re-derives each
+    // weight as nearbyint((q * s) / s), exact only there.
     for (float sc : *scales)
-      if (!(sc > 0.f) || !std::isfinite(sc)) return false;
+      if (!(sc > 0.f) || !std::isnormal(sc) || !std::isfinite(128.f * sc)) return false;
     Tensor out = Tensor::empty(DType::f32, q->shape());
     for (int64_t i = 0; i < k * n; ++i) out.data<float>()[i] = float(q->data<int8_t>()[i]) * (*scales)[size_t(i % n)];
     *value = std::move(out);

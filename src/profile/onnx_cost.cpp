@@ -122,6 +122,8 @@ uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<Tensor
   const uint64_t channels = t.shape.empty() ? 0 : uint64_t(t.shape[0]);
   if (path == "winograd") return t.bytes / 9 * 36;  // the 6x6 transformed 3x3 kernels, packed at run time
   if (precision == "int8" && conv) return elements(t) + channels * sizeof(float);  // int8 weights, a scale per channel
+  if (precision == "int8" && n.op_type == "MatMul" && t.shape.size() == 2)  // int8 MatMul: a scale per column
+    return elements(t) + uint64_t(t.shape[1]) * sizeof(float);
   if (precision == "bf16" || (precision == "fp16" && path == "f16")) return elements(t) * 2;
   return t.bytes;
 }

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "frontend/onnx/opset_upgrade.h"
+#include "kernels/int8_conv.h"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
 
@@ -61,6 +62,7 @@ bool quantizable_matmul(const ir::Graph& g, const ir::Node& n) {
   const Tensor& b = g.values[size_t(n.inputs[1])].constant;
   const ir::Value& a = g.values[size_t(n.inputs[0])];
   if (!b.defined() || b.dtype() != DType::f32 || b.rank() != 2 || a.constant.defined()) return false;
+  if (b.dim(0) <= 0 || b.dim(1) <= 0 || b.dim(0) > kernels::kMaxInt8ConvK) return false;  // what the int8 kernel takes
   return a.type.dtype == DType::f32 || a.type.dtype == DType::undefined;
 }
 

@@ -171,9 +171,20 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    {x2}, "do not fit the node"});
   cases.push_back({"an int8 MatMul with an infinite weight scale",
                    qmm("qmm_inf", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, INFINITY})}, b32), {x2}, "not finite"});
+  cases.push_back({"an int8 MatMul whose A rows are not k long",
+                   one_node(node("MatMul", {"x", "b"}, {"y"}, "qmm_inner", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, 0.1f})}),
+                            {b32}, {value_info("x", 1, {3, 2})}),
+                   {Tensor::zeros(DType::f32, {3, 2})}, "inner dimensions differ"});
+  cases.push_back({"an int8 MatMul with a NaN input scale", qmm("qmm_xnan", {attr_float("x_scale", NAN), attr_floats("w_scales", {0.1f, 0.1f})}, b32),
+                   {x2}, "do not fit the node"});
+  cases.push_back({"an int8 MatMul with an empty B",
+                   one_node(node("MatMul", {"x", "b"}, {"y"}, "qmm_empty", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, 0.1f})}),
+                            {tensor_f32("b", {0, 2}, {})}, {value_info("x", 1, {2, 0})}),
+                   {Tensor::zeros(DType::f32, {2, 0})}, "needs a non-empty B"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf"};
+                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
+                              "qmm_inner", "qmm_xnan", "qmm_empty"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

@@ -28,6 +28,10 @@ const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t
 // A MatMul that fold_qdq marked int8 (x_scale, x_zero_point, w_scales per
 // column of its constant 2-D B): the integer kernel, float out.
 void run_matmul_int8(OpContext& ctx);
+// The same MatMul where no vector int8 GEMM runs (kernels::int8_matmul_fast):
+// its A rounded to the uint8 grid (checked as above), for the float MatMul
+// by B (the float values q * w_scale): the QDQ graph's own arithmetic.
+Tensor matmul_input_on_int8_grid(const OpContext& ctx);
 
 // The Conv / FusedConv and ConvTranspose ops (registered by register_nn_ops).
 void run_conv(OpContext& ctx);

@@ -7,6 +7,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/softmax.h"
 #include "kernels/gemm.h"
+#include "kernels/int8_matmul.h"
 #include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
@@ -139,8 +140,13 @@ bool matmul_bf16(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_
 }
 
 void run_matmul(OpContext& ctx) {
-  if (ctx.node.has_attr("x_scale")) return run_matmul_int8(ctx);
-  const Tensor& a0 = ctx.in(0);
+  Tensor rounded;  // an int8 MatMul's input on its uint8 grid, where the int8 GEMM would be the scalar one
+  if (ctx.node.has_attr("x_scale")) {
+    if (kernels::int8_matmul_fast()) return run_matmul_int8(ctx);
+    rounded = matmul_input_on_int8_grid(ctx);
+    ctx.path = "int8 as f32";
+  }
+  const Tensor& a0 = rounded.defined() ? rounded : ctx.in(0);
   const Tensor& b0 = ctx.in(1);
   if (a0.dtype() != DType::f32 || b0.dtype() != DType::f32) ctx.unsupported(std::string("MatMul on ") + dtype_name(a0.dtype()));
   if (a0.rank() == 0 || b0.rank() == 0) ctx.invalid("MatMul inputs must have rank >= 1");

@@ -397,7 +397,8 @@ struct Int8MatmulPlan {
   std::vector<float> scale;  // x_scale * w_scale
 };
 
-void run_matmul_int8(OpContext& ctx) {
+// The operands and attributes of an int8 MatMul, checked (errors name the node).
+Int8ConvAttrs int8_matmul_attrs(const OpContext& ctx) {
   const Tensor& a = ctx.in(0);
   const Tensor& b = ctx.in(1);
   if (a.dtype() != DType::f32 || b.dtype() != DType::f32) ctx.unsupported("an int8 MatMul reads float A and B");
@@ -406,7 +407,14 @@ void run_matmul_int8(OpContext& ctx) {
   if (a.shape().back() != k) ctx.invalid("inner dimensions differ: " + shape_to_string(a.shape()) + " x " + shape_to_string(b.shape()));
   if (k <= 0 || n <= 0) ctx.invalid("an int8 MatMul needs a non-empty B, got " + shape_to_string(b.shape()));
   if (k > kernels::kMaxInt8ConvK) ctx.unsupported("an int8 MatMul with k = " + std::to_string(k) + " (at most " + std::to_string(kernels::kMaxInt8ConvK) + ")");
-  const Int8ConvAttrs at = int8_conv_attrs(ctx, n);
+  return int8_conv_attrs(ctx, n);
+}
+
+void run_matmul_int8(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  const int64_t k = b.rank() == 2 ? b.dim(0) : 0, n = b.rank() == 2 ? b.dim(1) : 0;
+  const Int8ConvAttrs at = int8_matmul_attrs(ctx);
   const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 1, [&]() -> std::shared_ptr<const void> {
     std::vector<int8_t> q(size_t(k * n));
     const float* bf = b.data<float>();
@@ -438,6 +446,15 @@ const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t
   parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) out[i] = float(int32_t(xq[i]) - a.x_zero) * a.x_scale;
   });
+  return out;
+}
+
+Tensor matmul_input_on_int8_grid(const OpContext& ctx) {
+  const Int8ConvAttrs at = int8_matmul_attrs(ctx);
+  const Tensor& a = ctx.in(0);
+  const float* rounded = fake_quantized_input(ctx, a, int64_t(at.w_scales.size()));
+  Tensor out = Tensor::empty(DType::f32, a.shape());
+  std::copy(rounded, rounded + a.numel(), out.data<float>());
   return out;
 }
 
