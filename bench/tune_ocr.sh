@@ -9,6 +9,8 @@
 # rounds over all candidates in turn, 20 runs each (this VM's single-thread
 # times jump between two levels ~40% apart from one process to the next).
 # usage: bash bench/tune_ocr.sh [--models "det rec cls"] [--out DIR] [-- TUNE OPTIONS]
+# (TUNE OPTIONS come after the script's own: the last one given wins, so
+# `-- --runs 300` overrides --runs 20)
 # Writes DIR/{det,rec,cls}.{json,log,pareto,html} and prints a table per model
 # (every measured point) and the chosen point's format per conv.
 set -euo pipefail

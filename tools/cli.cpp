@@ -4,14 +4,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
-
 
 namespace pareto::tools {
 
+// The last one given wins, as on most command lines: a script's defaults
+// followed by the caller's options (bench/tune_ocr.sh -- --runs 300) take
+// the caller's. (multimap::find may return any of equal keys.)
 std::string Args::get(const std::string& key, const std::string& def) const {
-  auto it = options.find(key);
-  return it == options.end() ? def : it->second;
+  const auto [first, last] = options.equal_range(key);
+  return first == last ? def : std::prev(last)->second;
 }
 
 int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, int64_t hi) {
@@ -54,13 +57,11 @@ double parse_double(const std::string& text, const std::string& what, double lo,
 }
 
 int64_t Args::get_int(const std::string& key, int64_t def, int64_t lo, int64_t hi) const {
-  auto it = options.find(key);
-  return it == options.end() ? def : parse_int(it->second, key, lo, hi);
+  return has(key) ? parse_int(get(key), key, lo, hi) : def;
 }
 
 double Args::get_double(const std::string& key, double def, double lo, double hi) const {
-  auto it = options.find(key);
-  return it == options.end() ? def : parse_double(it->second, key, lo, hi);
+  return has(key) ? parse_double(get(key), key, lo, hi) : def;
 }
 
 int Args::get_threads(int def) const {
