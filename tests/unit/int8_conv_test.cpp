@@ -347,3 +347,17 @@ TEST(Int8Gemm, AmxTilesMatchReference) {
       }
 }
 #endif  // x86-64
+
+// The split of an int8 conv's pixels (or the shifted form's rows) over
+// threads: few tasks that leave a remainder are re-cut into a multiple of
+// the threads when that lowers the largest share; otherwise unchanged.
+TEST(Int8Conv, BalancedBlocksEvenOutFewTasks) {
+  using int8_detail::balanced_block;
+  EXPECT_EQ(balanced_block(480, 96, 16, 1, 2), 80);    // 5 tasks -> 6 of 80: shares 288 -> 240
+  EXPECT_EQ(balanced_block(1600, 272, 16, 1, 2), 272);  // 6 tasks already even
+  EXPECT_EQ(balanced_block(40, 8, 1, 1, 2), 7);         // 5 rows of 8 -> 6 of 7 (the last 5)
+  EXPECT_EQ(balanced_block(3, 1, 1, 1, 2), 1);          // 3 rows: 2 of 2 would not lower the share (2)
+  EXPECT_EQ(balanced_block(480, 96, 16, 1, 1), 96);     // one thread
+  EXPECT_EQ(balanced_block(100000, 272, 16, 1, 2), 272);  // many tasks: the remainder is small
+  EXPECT_EQ(balanced_block(480, 96, 16, 3, 2), 80);     // 3 images x 5 = 15 tasks -> 3 x 6: shares 8 x 96 = 768 -> 9 x 80 = 720
+}
