@@ -361,7 +361,7 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   if (num_threads() > 1 && planes * ((plane + block - 1) / block) < 2 * num_threads())
     block = std::max<int64_t>(16, (plane * planes / (2 * num_threads()) + 15) / 16 * 16);
   block = std::min(block, (plane + 15) / 16 * 16);
-  block = int8_detail::balanced_block(plane, block, 16, planes, num_threads());
+  block = balanced_block(plane, block, 16, planes, num_threads());
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for(planes * blocks, [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> panel, rows;

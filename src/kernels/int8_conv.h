@@ -10,7 +10,6 @@
 // one 64-byte vector holds 4 k-steps of 16 pixels and each output vector is
 // 16 pixels of one output channel: NCHW in, NCHW out.
 #pragma once
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -18,6 +17,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/conv.h"
+#include "kernels/split.h"
 
 namespace pareto::kernels {
 
@@ -110,25 +110,6 @@ void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, c
 // element out0 + (oc - oc0) * plane + q; col_sums when some weight zero
 // point is not 0.
 namespace int8_detail {
-// Units (pixel columns, output rows) per task for a static split of
-// outer x ceil(units / block) tasks over `threads`: where the tasks are few
-// and their count leaves a remainder (5 over 2 threads: one thread does 3/5
-// of the work), a block that makes the count a multiple of the threads if
-// that lowers the largest thread's share. A multiple of `align`.
-inline int64_t balanced_block(int64_t units, int64_t block, int64_t align, int64_t outer, int threads) {
-  if (threads <= 1 || units <= 0 || block <= 0 || outer <= 0) return block;
-  const auto share = [&](int64_t b) {  // the most units one thread gets: whole tasks, the largest first
-    const int64_t tasks = outer * ((units + b - 1) / b);
-    return (tasks + threads - 1) / threads * b;
-  };
-  const int64_t tasks = outer * ((units + block - 1) / block);
-  if (tasks % threads == 0 || tasks >= 8 * int64_t(threads)) return block;
-  const int64_t target = (tasks + threads - 1) / threads * threads;             // tasks wanted
-  const int64_t per_outer = (target + outer - 1) / outer;                        // blocks per plane (image)
-  int64_t b = (units + per_outer - 1) / per_outer;
-  b = std::max(align, (b + align - 1) / align * align);
-  return share(b) < share(block) ? b : block;
-}
 
 // Four rows of n bytes (null: a padded channel, read as `pad`) into [n][4],
 // the int8 form flipped to unsigned (flip 0x80) on the way.

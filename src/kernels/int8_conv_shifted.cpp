@@ -109,7 +109,7 @@ void int8_detail::conv2d_shifted(const Int8ConvParams& p, const void* x, const I
   int64_t rows = std::clamp<int64_t>(512 / d.wp, 1, g.out_h);
   rows = std::max<int64_t>(1, std::min(rows, (int64_t(32) << 10) / std::max<int64_t>(1, g.c_out * d.wp)));
   if (num_threads() > 1) rows = std::max<int64_t>(1, std::min(rows, g.n * g.out_h / (2 * num_threads())));
-  rows = int8_detail::balanced_block(g.out_h, rows, 1, g.n, num_threads());
+  rows = balanced_block(g.out_h, rows, 1, g.n, num_threads());
   const int64_t blocks = (g.out_h + rows - 1) / rows, plane = g.out_h * g.out_w;
   const uint8_t* xs = static_cast<const uint8_t*>(x);
   // Each thread pads only the input rows its own blocks read (a band of

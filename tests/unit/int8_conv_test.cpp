@@ -352,7 +352,6 @@ TEST(Int8Gemm, AmxTilesMatchReference) {
 // threads: few tasks that leave a remainder are re-cut into a multiple of
 // the threads when that lowers the largest share; otherwise unchanged.
 TEST(Int8Conv, BalancedBlocksEvenOutFewTasks) {
-  using int8_detail::balanced_block;
   EXPECT_EQ(balanced_block(480, 96, 16, 1, 2), 80);    // 5 tasks -> 6 of 80: shares 288 -> 240
   EXPECT_EQ(balanced_block(1600, 272, 16, 1, 2), 272);  // 6 tasks already even
   EXPECT_EQ(balanced_block(40, 8, 1, 1, 2), 7);         // 5 rows of 8 -> 6 of 7 (the last 5)
