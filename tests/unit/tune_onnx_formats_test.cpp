@@ -137,7 +137,10 @@ TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   auto r = tune_onnx_model(in, out, calib, eval, o);
   ASSERT_TRUE(r.ok()) << r.status().message;
   const size_t n = r.value().points.size();
-  ASSERT_GE(n, 4u);
+  // The anchors at least (fp32, int8 with float ends, all int8): which
+  // greedy points are distinct from them follows the measured per-node
+  // times, which a loaded machine (ctest -j2 in CI) can leave all alike.
+  ASSERT_GE(n, 3u);
   EXPECT_EQ(r.value().task_metric_name, "int8 convs");
   for (const OnnxTunePoint& p : r.value().points) {
     EXPECT_EQ(p.task_metric, 1.0 + double(p.int8_layers.size())) << p.label;
