@@ -104,14 +104,8 @@ TEST(OnnxQuantizeMatmul, WritesPerColumnWeightsThatRunInt8) {
 
 TEST(TuneOnnx, MatmulsAreLayersAndTheWrittenOnesRunInt8) {
   const std::string in = mlp_file("tune_mm"), out = ::testing::TempDir() + "/tune_mm_out.onnx";
-  OnnxTuneOptions o;
+  OnnxTuneOptions o = pareto::test::quick_tune_options(2, 1);
   o.formats = "int8";
-  o.threads = {1};
-  o.points = 2;
-  o.runs = 2;
-  o.warmup = 1;
-  o.rounds = 1;
-  o.method = "minmax";
   o.objective = "latency";
   // Timings that favour int8 (fewer ms per quantized layer): the chosen
   // point is then "int8 all", whatever this machine's real times, and the

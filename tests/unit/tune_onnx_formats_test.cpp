@@ -36,19 +36,6 @@ double relative_l2(const std::vector<Tensor>& got, const std::vector<Tensor>& wa
   return std::sqrt(num / den);
 }
 
-// One thread, minmax ranges, no energy estimate: a quick tune of the small net.
-OnnxTuneOptions quick_options(int points, int rounds) {
-  OnnxTuneOptions o;
-  o.threads = {1};
-  o.points = points;
-  o.runs = 2;
-  o.warmup = 1;
-  o.method = "minmax";
-  o.energy = false;
-  o.rounds = rounds;
-  return o;
-}
-
 }  // namespace
 
 // Scores by hand: a: bf16 4 ms / 0.01 = 400, int8 6 / 0.05 = 120; b: int8
@@ -119,7 +106,7 @@ TEST(TuneOnnxSearch, FrontAndChoiceWeighEnergyAndTheTaskMetric) {
 TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   const std::string in = model_file("tune_task"), out = ::testing::TempDir() + "/tune_task_out.onnx";
   const auto calib = samples(1, 4), eval = samples(100, 3);
-  OnnxTuneOptions o = quick_options(3, 3);
+  OnnxTuneOptions o = quick_tune_options(3, 3);
   std::vector<std::string> timed;
   o.measure = [&](const std::string& path, int, const CalibrationSample&) {
     timed.push_back(path);
@@ -331,7 +318,7 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
   const std::string cache = ::testing::TempDir() + "/tune_cache_" + std::to_string(getpid()) + ".jsonl";
   std::remove(cache.c_str());
   const auto calib = samples(1, 4), eval = samples(100, 3);
-  OnnxTuneOptions o = quick_options(0, 1);  // the anchors only: the greedy path follows measured node times, which vary from run to run
+  OnnxTuneOptions o = quick_tune_options(0, 1);  // the anchors only: the greedy path follows measured node times, which vary from run to run
   o.generations = 0;
   o.cache = cache;
   o.measure = [](const std::string& path, int, const CalibrationSample&) { return TuneCost{10.0 - quantize_nodes(path), 5.0}; };
@@ -407,7 +394,7 @@ TEST(TuneOnnx, CacheResumesAndEvolvedChildrenAreScored) {
 TEST(TuneOnnx, TimeBudgetStopsEvolutionAndEvenRoundsTakeTheMiddleMean) {
   const std::string in = model_file("tune_evo_budget"), out = ::testing::TempDir() + "/tune_evo_budget_out.onnx";
   const auto calib = samples(1, 4), eval = samples(100, 3);
-  OnnxTuneOptions o = quick_options(2, 2);
+  OnnxTuneOptions o = quick_tune_options(2, 2);
   o.generations = 2;
   o.population = 3;
   std::map<std::string, int> calls;

@@ -57,6 +57,19 @@ inline std::vector<CalibrationSample> samples(uint32_t seed, int n) {
   return out;
 }
 
+// Options for a fast search: one thread, 2 timed runs, minmax ranges, no energy profile.
+inline OnnxTuneOptions quick_tune_options(int points, int rounds) {
+  OnnxTuneOptions o;
+  o.threads = {1};
+  o.points = points;
+  o.runs = 2;
+  o.warmup = 1;
+  o.method = "minmax";
+  o.energy = false;
+  o.rounds = rounds;
+  return o;
+}
+
 inline int quantize_nodes(const std::string& path) {
   const ir::Model m = onnx::load_model(path);
   int n = 0;
