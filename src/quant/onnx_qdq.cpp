@@ -143,6 +143,14 @@ int quantize_activation(ir::Graph& g, int t, const ActParams& q, const std::set<
   return tq;
 }
 
+// A weight's symmetric int8 code under its channel's scale (max |w| / 127):
+// rounded to nearest, within +-127; NaN has no code (the cast would be
+// undefined) and becomes 0.
+int8_t symmetric_code(float w, float scale) {
+  const float v = std::nearbyint(w / scale);
+  return std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));
+}
+
 // Weights to int8 per output channel (and the bias to int32 with the
 // matching scale), each behind a DequantizeLinear on axis 0.
 void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, float x_scale) {
@@ -159,10 +167,7 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
     for (int64_t i = 0; i < per; ++i) m = std::max(m, std::abs(wf[c * per + i]));
     const float s = m > 0 ? m / 127.f : 1.f;
     scales[size_t(c)] = s;
-    for (int64_t i = 0; i < per; ++i) {
-      const float v = std::nearbyint(wf[c * per + i] / s);
-      q[c * per + i] = std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));  // NaN: the cast would be undefined
-    }
+    for (int64_t i = 0; i < per; ++i) q[c * per + i] = symmetric_code(wf[c * per + i], s);
   }
   const int wq_id = g.add_constant(wname + "_quantized", std::move(wq));
   const int ws_id = g.add_constant(wname + "_scale", Tensor::from_vector<float>(scales, {oc}));
@@ -204,10 +209,7 @@ void quantize_matmul_weights(ir::Graph& g, int node_index) {
   for (int64_t i = 0; i < k * n; ++i) scales[size_t(i % n)] = std::max(scales[size_t(i % n)], std::abs(bf[i]));
   for (float& s : scales) s = s > 0 && std::isfinite(s) ? s / 127.f : 1.f;
   Tensor bq = Tensor::empty(DType::i8, b.shape());
-  for (int64_t i = 0; i < k * n; ++i) {
-    const float v = std::nearbyint(bf[i] / scales[size_t(i % n)]);
-    bq.data<int8_t>()[i] = std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));
-  }
+  for (int64_t i = 0; i < k * n; ++i) bq.data<int8_t>()[i] = symmetric_code(bf[i], scales[size_t(i % n)]);
   const int q_id = g.add_constant(bname + "_quantized", std::move(bq));
   const int s_id = g.add_constant(bname + "_scale", Tensor::from_vector<float>(scales, {n}));
   const int z_id = g.add_constant(bname + "_zero_point", Tensor::zeros(DType::i8, {n}));

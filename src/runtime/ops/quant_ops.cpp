@@ -333,6 +333,15 @@ struct Int8ConvPlan {
   std::vector<float> scale;  // x_scale * w_scale
 };
 
+// The int8 code of a float weight that stands for q * scale (fold_qdq keeps
+// the weights so): q again, clamped; a NaN weight has no defined code (the
+// cast would be undefined) and becomes 0, as does a scale of 0.
+int8_t weight_code(float w, float scale) {
+  float v = scale != 0.f ? std::nearbyint(w / scale) : 0.f;
+  if (std::isnan(v)) v = 0.f;
+  return int8_t(std::clamp(v, -128.f, 127.f));
+}
+
 std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p, const Tensor& w, const Int8ConvAttrs& a) {
   const int64_t k = p.c_in * p.kh * p.kw;
   std::vector<int8_t> q(size_t(p.c_out * k));
@@ -340,11 +349,7 @@ std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p,
   auto plan = std::make_shared<Int8ConvPlan>();
   for (int64_t o = 0; o < p.c_out; ++o) {
     const float s = a.w_scales[size_t(o)];
-    for (int64_t i = 0; i < k; ++i) {
-      float v = s != 0.f ? std::nearbyint(wf[o * k + i] / s) : 0.f;
-      if (std::isnan(v)) v = 0.f;  // a NaN weight: no defined int8 value (the cast would be undefined)
-      q[size_t(o * k + i)] = int8_t(std::clamp(v, -128.f, 127.f));
-    }
+    for (int64_t i = 0; i < k; ++i) q[size_t(o * k + i)] = weight_code(wf[o * k + i], s);
     plan->scale.push_back(a.x_scale * s);
   }
   plan->weights = kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0);
@@ -411,20 +416,15 @@ Int8ConvAttrs int8_matmul_attrs(const OpContext& ctx) {
 }
 
 void run_matmul_int8(OpContext& ctx) {
+  const Int8ConvAttrs at = int8_matmul_attrs(ctx);
   const Tensor& a = ctx.in(0);
   const Tensor& b = ctx.in(1);
-  const int64_t k = b.rank() == 2 ? b.dim(0) : 0, n = b.rank() == 2 ? b.dim(1) : 0;
-  const Int8ConvAttrs at = int8_matmul_attrs(ctx);
+  const int64_t k = b.dim(0), n = b.dim(1);
   const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 1, [&]() -> std::shared_ptr<const void> {
     std::vector<int8_t> q(size_t(k * n));
     const float* bf = b.data<float>();
     auto plan = std::make_shared<Int8MatmulPlan>();
-    for (int64_t i = 0; i < k * n; ++i) {
-      const float s = at.w_scales[size_t(i % n)];
-      float v = s != 0.f ? std::nearbyint(bf[i] / s) : 0.f;
-      if (std::isnan(v)) v = 0.f;  // a NaN weight: no defined int8 value
-      q[size_t(i)] = int8_t(std::clamp(v, -128.f, 127.f));
-    }
+    for (int64_t i = 0; i < k * n; ++i) q[size_t(i)] = weight_code(bf[i], at.w_scales[size_t(i % n)]);
     for (float s : at.w_scales) plan->scale.push_back(at.x_scale * s);
     plan->weights = kernels::pack_int8_matmul_weights(q.data(), k, n);
     return plan;
