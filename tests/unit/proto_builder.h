@@ -18,7 +18,7 @@ inline Msg tensor_f32(const std::string& name, const std::vector<int64_t>& dims,
   for (int64_t d : dims) t.i(1, d);
   t.i(2, 1).s(8, name);
   std::string raw(data.size() * 4, '\0');
-  std::memcpy(raw.data(), data.data(), raw.size());
+  if (!data.empty()) std::memcpy(raw.data(), data.data(), raw.size());  // an empty vector's data() may be null
   t.s(9, raw);
   return t;
 }
