@@ -143,6 +143,10 @@ int quantize_activation(ir::Graph& g, int t, const ActParams& q, const std::set<
   return tq;
 }
 
+// A channel's symmetric int8 scale from its largest |w|: max / 127, or 1
+// for a channel of zeros (or an infinite weight, which has no finite scale).
+float symmetric_scale(float max_abs) { return max_abs > 0 && std::isfinite(max_abs) ? max_abs / 127.f : 1.f; }
+
 // A weight's symmetric int8 code under its channel's scale (max |w| / 127):
 // rounded to nearest, within +-127; NaN has no code (the cast would be
 // undefined) and becomes 0.
@@ -165,7 +169,7 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
   for (int64_t c = 0; c < oc; ++c) {
     float m = 0;
     for (int64_t i = 0; i < per; ++i) m = std::max(m, std::abs(wf[c * per + i]));
-    const float s = m > 0 ? m / 127.f : 1.f;
+    const float s = symmetric_scale(m);
     scales[size_t(c)] = s;
     for (int64_t i = 0; i < per; ++i) q[c * per + i] = symmetric_code(wf[c * per + i], s);
   }
@@ -207,7 +211,7 @@ void quantize_matmul_weights(ir::Graph& g, int node_index) {
   const float* bf = b.data<float>();
   std::vector<float> scales(static_cast<size_t>(n), 0.f);
   for (int64_t i = 0; i < k * n; ++i) scales[size_t(i % n)] = std::max(scales[size_t(i % n)], std::abs(bf[i]));
-  for (float& s : scales) s = s > 0 && std::isfinite(s) ? s / 127.f : 1.f;
+  for (float& s : scales) s = symmetric_scale(s);
   Tensor bq = Tensor::empty(DType::i8, b.shape());
   for (int64_t i = 0; i < k * n; ++i) bq.data<int8_t>()[i] = symmetric_code(bf[i], scales[size_t(i % n)]);
   const int q_id = g.add_constant(bname + "_quantized", std::move(bq));
