@@ -274,7 +274,7 @@ void pointwise_conv(const ConvParams& p, const float* x, const float* w, const f
 }
 
 bool f32_conv_uses_packed_weights(const ConvParams& p) {
-  if (p.group != 1) return false;
+  if (p.group != 1 || f32_conv_is_single_pixel(p)) return false;
   if (winograd_applicable(p)) return true;
   // Pointwise and small lowered convs read the plain weights.
   return !pointwise_applicable(p) && !small_k_gemm_applicable(p.c_in * p.kh * p.kw);
@@ -285,6 +285,35 @@ bool pointwise_applicable(const ConvParams& p) {
          p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in >= 1 && p.c_in <= 128;
 }
 
+bool f32_conv_is_single_pixel(const ConvParams& p) {
+  return p.group == 1 && p.kh == 1 && p.kw == 1 && p.h == 1 && p.w == 1 && p.pad_top == 0 && p.pad_left == 0 && p.out_h == 1 && p.out_w == 1 &&
+         p.c_in >= 1;
+}
+
+void f32_dot_rows_ref(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
+  for (int64_t r = 0; r < m; ++r) {
+    float sum = 0.f;
+    for (int64_t c = 0; c < k; ++c) sum += w[r * k + c] * x[c];
+    y[r] = sum + (bias ? bias[r] : 0.f);
+  }
+}
+
+void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
+  if constexpr (kBuildX86)
+    if (kernel_table().level == IsaLevel::avx512) return avx512::f32_dot_rows(w, k, x, bias, m, y);
+  f32_dot_rows_ref(w, k, x, bias, m, y);
+}
+
+// One matrix-vector product per image, on the calling thread: a few
+// thousand multiplies, less than handing them to another core costs.
+static void single_pixel_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  for (int64_t n = 0; n < p.n; ++n) {
+    float* out = y + n * p.c_out;
+    f32_dot_rows(w, p.c_in, x + n * p.c_in, bias, p.c_out, out);
+    if (p.epilogue.active()) apply_activation(p.epilogue.act, out, p.epilogue.residual ? p.epilogue.residual + n * p.c_out : nullptr, p.c_out);
+  }
+}
+
 bool f32_conv_is_depthwise(const ConvParams& p) { return p.group == p.c_in && p.c_out % p.c_in == 0 && p.group > 1; }
 
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
@@ -292,6 +321,7 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     f32_depthwise_conv(p, x, w, bias, y);
     return;
   }
+  if (f32_conv_is_single_pixel(p)) return single_pixel_conv(p, x, w, bias, y);
   if (pointwise_applicable(p)) {
     pointwise_conv(p, x, w, bias, y);
     return;

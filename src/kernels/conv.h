@@ -172,6 +172,19 @@ namespace neon {  // 8 output channels x 8 pixels per tile (arm/pointwise_neon.c
 void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const float* bias, int64_t m, float* y, int64_t ldy, int64_t width);
 }  // namespace neon
 
+// A conv whose input and output are one pixel each (1x1 kernel, group 1,
+// no padding: squeeze-excite convs after a global pool) is a matrix-vector
+// product: y[r] = bias[r] + sum_c w[r][c] x[c]. The GEMM and small-k tiles
+// spend whole vectors of pixels on it (PP-OCR cls's 200 -> 50 ran 7 us).
+bool f32_conv_is_single_pixel(const ConvParams& p);
+// y[r] = bias[r] + sum_c w[r * k + c] x[c] for r < m, at this build's level;
+// f32_dot_rows_ref is its portable twin (the same sum, in c order).
+void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y);
+void f32_dot_rows_ref(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y);
+namespace avx512 {
+void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y);
+}  // namespace avx512
+
 // Winograd F(4x4, 3x3): where f32_conv2d uses it (3x3, stride 1, group 1,
 // enough channels and width, AVX-512 or NEON), and its weights transformed and
 // packed for the GEMM at the current kernel_table() level.

@@ -1,6 +1,7 @@
 // Every optimized kernel against its scalar reference on awkward sizes
 // (1, odd, tails, large), both transposes, 1 and 2 threads, with guard
 // values after each output to catch out-of-bounds writes.
+#include <bit>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -293,6 +294,56 @@ TEST(Conv, PointwiseKernelMatchesDirectReference) {
   set_num_threads(1);
 }
 
+// A conv of one pixel in, one out (squeeze-excite convs after a global
+// pool) runs as dot products of the weight rows with the input
+// (f32_dot_rows, AVX-512 where present): against the direct loops, with
+// input and output channel tails of its 16 lanes and 4 rows, batch 2, the
+// fused residual and activation, 1 and 2 threads; the dot-product kernel
+// alone against its portable twin.
+TEST(Conv, SinglePixelConvIsDotProducts) {
+  struct Case {
+    int64_t n, cin, cout;
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Case& c : {Case{1, 1, 1}, Case{1, 7, 3}, Case{2, 16, 50}, Case{1, 17, 200}, Case{1, 200, 50}, Case{1, 1001, 5}})
+      for (bool fused : {false, true}) {
+        ConvParams p = params_of({c.n, c.cin, 1, 1, c.cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0});
+        ASSERT_TRUE(f32_conv_is_single_pixel(p));
+        EXPECT_FALSE(f32_conv_uses_packed_weights(p));
+        const size_t out = size_t(c.n * c.cout);
+        auto x = random_vec(size_t(c.n * c.cin), 21);
+        auto w = random_vec(size_t(c.cout * c.cin), 22);
+        auto b = random_vec(size_t(c.cout), 23);
+        auto residual = random_vec(out, 24);
+        if (fused) {
+          p.epilogue.act.kind = ActKind::hard_sigmoid;
+          p.epilogue.act.alpha = 0.2f;
+          p.epilogue.act.beta = 0.5f;
+          p.epilogue.residual = residual.data();
+        }
+        std::vector<float> want(out), got(out + 16, kGuard);
+        f32_conv2d_ref(p, x.data(), w.data(), b.data(), want.data());
+        if (fused) apply_activation_generic(p.epilogue.act, want.data(), residual.data(), int64_t(out));
+        f32_conv2d(p, x.data(), w.data(), b.data(), got.data());
+        const std::string what = "single pixel cin=" + std::to_string(c.cin) + " cout=" + std::to_string(c.cout);
+        expect_close(want.data(), got.data(), out, 1e-4, what);
+        for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard) << "write past the output: " << what;
+        std::vector<float> dot_want(size_t(c.cout)), dot_got(size_t(c.cout) + 16, kGuard);
+        f32_dot_rows_ref(w.data(), c.cin, x.data(), b.data(), c.cout, dot_want.data());
+        f32_dot_rows(w.data(), c.cin, x.data(), b.data(), c.cout, dot_got.data());
+        expect_close(dot_want.data(), dot_got.data(), size_t(c.cout), 1e-5, "dot rows " + what);
+        for (size_t i = size_t(c.cout); i < dot_got.size(); ++i) ASSERT_EQ(dot_got[i], kGuard) << "dot rows wrote past y: " << what;
+      }
+  }
+  set_num_threads(1);
+  // Not single-pixel: padding, a 3x3 kernel, two pixels, groups.
+  EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 4, 1, 1, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})));
+  EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 4, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0})));
+  EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 4, 1, 2, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0})));
+  EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 4, 1, 1, 4, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0})));
+}
+
 // A conv with no input channels (weights [c_out, 0, kh, kw]) is the bias:
 // no kernel divides by its empty k.
 TEST(Conv, ZeroInputChannelsGiveTheBias) {
@@ -503,6 +554,25 @@ TEST(Activation, VectorEpilogueMatchesGenericTwin) {
           }
           for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
         }
+  // HardSwish divides by 6 in the generic twin; the AVX-512 loop corrects a
+  // reciprocal product instead (activation_avx512.cpp div6). Every 61st
+  // bit pattern of all 2^32 (normals, subnormals, infinities, NaNs), bit
+  // for bit.
+  if (best_isa_level() == IsaLevel::avx512) {
+    Activation a;
+    a.kind = ActKind::hard_swish;
+    std::vector<float> want(1 << 16), got(want.size());
+    for (uint64_t base = 0; base < (uint64_t(1) << 32); base += uint64_t(want.size()) * 61) {
+      for (size_t i = 0; i < want.size(); ++i) want[i] = std::bit_cast<float>(uint32_t(base + i * 61));
+      got = want;
+      apply_activation_generic(a, want.data(), nullptr, int64_t(want.size()));
+      ASSERT_TRUE(isa::apply_activation(a, got.data(), nullptr, int64_t(got.size())));
+      for (size_t i = 0; i < want.size(); ++i) {
+        if (std::isnan(want[i]) && std::isnan(got[i])) continue;
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i])) << "HardSwish of bits " << uint32_t(base + i * 61);
+      }
+    }
+  }
   // The floor as the unfused Max computes it: max(-0, +0) is +0 and NaN stays, in both twins.
   {
     Activation a;

@@ -68,4 +68,32 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
   });
 }
 
+// Four rows at a time, each a dot product of 16-wide partial sums (the
+// tail masked) reduced at the end; the bias joins the finished sum.
+void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
+  const __mmask16 tail = lanes(k % 16 == 0 ? 16 : k % 16);
+  const int64_t full = (k - 1) / 16 * 16;  // every block but the last, which may be partial
+  int64_t r = 0;
+  for (; r + 4 <= m; r += 4) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t c = 0; c < full; c += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(w + (r + i) * k + c), xv, acc[i]);
+    }
+    const __m512 xv = _mm512_maskz_loadu_ps(tail, x + full);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w + (r + i) * k + full), xv, acc[i]);
+      y[r + i] = _mm512_reduce_add_ps(acc[i]) + (bias ? bias[r + i] : 0.f);
+    }
+  }
+  for (; r < m; ++r) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c < full; c += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * k + c), _mm512_loadu_ps(x + c), acc);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w + r * k + full), _mm512_maskz_loadu_ps(tail, x + full), acc);
+    y[r] = _mm512_reduce_add_ps(acc) + (bias ? bias[r] : 0.f);
+  }
+}
+
 }  // namespace pareto::kernels::avx512

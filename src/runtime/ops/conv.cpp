@@ -277,8 +277,12 @@ static kernels::QuantizedInput quantized_input(const OpContext& ctx, const Tenso
 }
 
 // Whether run_conv_f32_out runs an int8 (x_scale) conv on the int8 kernel,
-// rather than as float Winograd on its rounded input.
+// rather than in float on its rounded input: as Winograd, or as one
+// matrix-vector product where the conv has one pixel (squeeze-excite convs:
+// the int8 kernel's quantizing and packing cost more than their few
+// thousand multiplies).
 static bool takes_int8_kernel(const kernels::ConvParams& p) {
+  if (kernels::f32_conv_is_single_pixel(p)) return false;
   return !kernels::winograd_applicable(p) || kernels::int8_conv_takes_shifted(p);
 }
 
@@ -296,6 +300,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
       ctx.path = "int8";
       return run_conv_int8(ctx, p, x, w, bias, y);
     }
+    // (Single-pixel convs: see takes_int8_kernel.)
     // Winograd does a 3x3 conv with a quarter of the multiplies, which
     // beats the int8 kernel's 4x faster multiplies plus its im2col lowering:
     // the same function (the int8 conv of the rounded input), computed in
