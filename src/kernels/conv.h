@@ -32,6 +32,18 @@ struct QuantizedInput {
   bool active() const { return scale > 0; }
 };
 
+// A depthwise conv's int8 weights (fold_qdq's w_scales on it): per output
+// channel its kh x kw codes, the same as quads (u8_depthwise_weight_quads),
+// kh row sums and float scale (x_scale * w_scale). With quant_in active and where u8_depthwise_fast, its planes
+// are summed in integers (kernels/u8_depthwise.h) instead of in float on
+// the dequantized values; both compute the QDQ graph's function.
+struct DepthwiseInt8 {
+  const int8_t* codes = nullptr;
+  const int32_t* quads = nullptr;
+  const int32_t* row_sums = nullptr;
+  const float* scale = nullptr;
+};
+
 struct ConvParams {
   int64_t n = 1, c_in = 0, h = 0, w = 0;
   int64_t c_out = 0, kh = 1, kw = 1, group = 1;
@@ -51,6 +63,8 @@ struct ConvParams {
   // Depthwise convs only: when active, x is read through it (x may be null
   // when quant_in.data is set).
   QuantizedInput quant_in;
+  // Depthwise convs with quant_in only: the int8 weights, or codes null.
+  DepthwiseInt8 int8_weights;
 };
 
 // Whether f32_conv2d runs p as a depthwise conv (one input channel per group).

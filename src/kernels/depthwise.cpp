@@ -12,6 +12,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/int8_conv.h"
 #include "kernels/scratch.h"
+#include "kernels/u8_depthwise.h"
 
 namespace pareto::kernels {
 
@@ -92,8 +93,11 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   // whole, by planes: a band's fixed costs (its halo rows, a call per strip)
   // outweighed the locality there (det fp32 at 2 threads ~2% faster so).
   const int64_t bands = plane < 2048 ? 1 : std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
+  const DepthwiseInt8& iw = p.int8_weights;
+  const bool integer = qi.active() && iw.codes && u8_depthwise_fast(p);
   parallel_for(bands * planes, [&](int64_t begin, int64_t end) {
-    float* scratch = thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
+    float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
+    uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
     int64_t rounded_at = -1, rounded_band = -1;  // the input rows rounded last (a channel multiplier reads them again)
     for (int64_t task = begin; task < end; ++task) {
       const int64_t band = task / planes, nc = task % planes;
@@ -126,7 +130,13 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
       const float b = bias ? bias[oc] : 0.f;
       for (int64_t oh0 = oh_begin; oh0 < oh_end; oh0 += strip) {
         const int64_t oh1 = std::min(oh_end, oh0 + strip), first = oh0 * p.out_w, count = (oh1 - oh0) * p.out_w;
-        avx512::depthwise_plane_rows(p, src, k, b, dst, scratch, oh0, oh1);
+        if (integer) {
+          const U8DepthwisePlane plane_in{src.q,         qi.zero, iw.codes + oc * p.kh * p.kw, iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw),
+                                          iw.row_sums + oc * p.kh, iw.scale[oc], b};
+          u8_depthwise_rows(p, plane_in, dst, u8_scratch, oh0, oh1);
+        } else {
+          avx512::depthwise_plane_rows(p, src, k, b, dst, scratch, oh0, oh1);
+        }
         if (p.epilogue.active())
           apply_activation(p.epilogue.act, dst + first, p.epilogue.residual ? p.epilogue.residual + nc * plane + first : nullptr, count);
         if (q.data) quantize_u8(dst + first, count, q.scale, q.zero, q.data + nc * plane + first);

@@ -14,7 +14,8 @@ namespace pareto::kernels {
 // the pointwise kernel's input chunk, float 4 the 2x2 transposed conv's input rows, float 5 a depthwise plane
 // rounded to uint8 afterwards, float 6 a depthwise input plane (or row) from uint8, float 7 an int8 conv's
 // output row rounded to uint8 afterwards; uint16_t 0 the bf16 or f16 panel; uint8_t 0 a float
-// depthwise input plane rounded to uint8, uint8_t 1 an int8 MatMul's input row rounded; int8_t 0 the
+// depthwise input plane rounded to uint8, uint8_t 1 an int8 MatMul's input row rounded,
+// uint8_t 2 the integer depthwise conv's padded input rows; int8_t 0 the
 // int8 MatMul's signed rows; int32_t 0 its int32 tile, int32_t 1 and 2 its per-row and
 // per-column corrections.
 template <class T, int Slot>

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/int8_conv.h"
@@ -197,6 +198,11 @@ struct QdqFolder {
     if (has_bias && b.defined()) conv.inputs[2] = e.add_constant(g.values[size_t(conv.inputs[2])].name + "_float", b);
     if (depthwise) {
       reads_uint8_grid(conv, x, x_scale, x_zero);
+      // int8 weights with zero point 0 and normal scales (the runtime
+      // re-derives each code as nearbyint(w / scale), exact there): the
+      // integer plane kernel may sum it (kernels/u8_depthwise.h).
+      if (w_int8 && std::all_of(w_scales.begin(), w_scales.end(), [](float sc) { return sc > 0.f && std::isnormal(sc) && std::isfinite(128.f * sc); }))
+        conv.set_attr(ir::attr_floats("w_scales", w_scales));
       st.rewrites["QuantizeLinear + DequantizeLinear + depthwise Conv -> depthwise Conv on uint8"]++;
       return;
     }

@@ -1,6 +1,7 @@
 // The integer convolution (im2col or shifted + VNNI GEMM + epilogues) against its
 // direct-loop twin, and the VNNI GEMM against the reference GEMM, on awkward
 // sizes, both operand signednesses, zero points, groups, 1 and 2 threads.
+#include <bit>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -100,7 +101,7 @@ TEST(Int8Gemm, QuantizeU8NearHalvesUnderAwkwardScales) {
   for (float scale : {0.0862594f, 0.1211f, 1.f / 3.f, 0.07f, 1e-3f, 3.7e-7f, 1e-40f, 1e38f})
     for (int32_t zero : {0, 2, 113, 255}) {
       std::vector<float> x;
-      for (int k = -300; k <= 300; ++k) {
+      for (int k = -2100; k <= 2100; ++k) {  // past |x / scale| = 1024, where the test's margin stops growing
         const float tie = float((k + 0.5) * double(scale));
         x.insert(x.end(), {std::nextafter(tie, -1e38f), tie, std::nextafter(tie, 1e38f), float(k * double(scale))});
       }
@@ -110,6 +111,22 @@ TEST(Int8Gemm, QuantizeU8NearHalvesUnderAwkwardScales) {
       quantize_u8(x.data(), n, scale, zero, got.data());
       for (size_t i = 0; i < x.size(); ++i)
         ASSERT_EQ(int(got[i]), int(want[i])) << "scale=" << scale << " zero=" << zero << " x=" << x[i] << " (index " << i << ")";
+    }
+}
+
+// Random bit patterns (every magnitude, subnormals, infinities, NaNs)
+// under scales with and without an exact reciprocal.
+TEST(Int8Gemm, QuantizeU8RandomBitPatterns) {
+  if (!int8_detail::fast_gemm()) GTEST_SKIP() << "no VNNI or SDOT level here: quantize_u8 is the reference itself";
+  std::mt19937 rng(11);
+  std::vector<float> x(1 << 18);
+  for (float& v : x) v = std::bit_cast<float>(uint32_t(rng()));
+  for (float scale : {0.0862594f, 1.f / 3.f, 0.5f, 3.7e-7f, 1e-40f})
+    for (int32_t zero : {0, 113, 255}) {
+      std::vector<uint8_t> want(x.size()), got(x.size());
+      quantize_u8_ref(x.data(), int64_t(x.size()), scale, zero, want.data());
+      quantize_u8(x.data(), int64_t(x.size()), scale, zero, got.data());
+      for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(int(got[i]), int(want[i])) << "scale=" << scale << " zero=" << zero << " x=" << x[i];
     }
 }
 

@@ -10,6 +10,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/int8_conv.h"
+#include "kernels/u8_depthwise.h"
 #include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
@@ -292,7 +293,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
   const float* xin = x.dtype() == DType::u8 ? nullptr : x.data<float>();
   ctx.path = winograd ? "winograd" : "f32";
   if (p.quant_in.active()) {  // depthwise on a uint8 grid
-    ctx.path = "u8 -> f32";
+    ctx.path = p.int8_weights.codes ? "u8 int8 -> f32" : "u8 -> f32";
     return kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
   }
   if (ctx.node.has_attr("x_scale")) {
@@ -337,7 +338,7 @@ static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor
   q.data = ctx.out(0, DType::u8, out).data<uint8_t>();
   if (kernels::f32_conv_is_depthwise(p)) {
     p.quant_out = q;
-    ctx.path = p.quant_in.active() ? "u8 -> u8" : "f32 -> u8";
+    ctx.path = p.int8_weights.codes ? "u8 int8 -> u8" : p.quant_in.active() ? "u8 -> u8" : "f32 -> u8";
     return kernels::f32_conv2d(p, p.quant_in.data ? nullptr : x.data<float>(), w.data<float>(), bias, nullptr);
   }
   if (takes_int8_kernel(p)) {
@@ -377,7 +378,13 @@ void run_conv(OpContext& ctx) {
   }
   // A depthwise conv with x_scale reads its input on the uint8 grid (the
   // plane kernels run in float on it); other int8 convs use the int8 kernel.
-  if (ctx.node.has_attr("x_scale") && kernels::f32_conv_is_depthwise(p)) p.quant_in = quantized_input(ctx, x);
+  // With fold_qdq's w_scales too (int8 weights), it sums in integers where
+  // the CPU has the kernel for it.
+  std::shared_ptr<const void> int8_weights;
+  if (ctx.node.has_attr("x_scale") && kernels::f32_conv_is_depthwise(p)) {
+    p.quant_in = quantized_input(ctx, x);
+    if (ctx.node.has_attr("w_scales") && kernels::u8_depthwise_fast(p)) int8_weights = use_depthwise_int8_weights(ctx, p, w);
+  }
   if (ctx.node.has_attr("out_scale")) return run_conv_u8_out(ctx, p, x, w, bias, out);
   Tensor& y = ctx.out(0, DType::f32, out);
   run_conv_f32_out(ctx, p, x, w, bias, y.data<float>());

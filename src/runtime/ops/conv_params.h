@@ -25,6 +25,15 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
 // x rounded to the int8 conv's input grid, (quantize(x) - zero) * scale, in
 // a buffer of this thread's that the next call reuses.
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out);
+// The int8 code of a float weight that stands for q * scale (fold_qdq keeps
+// the weights so): q again, clamped; a NaN weight has no defined code (the
+// cast would be undefined) and becomes 0, as does a scale of 0.
+int8_t weight_code(float w, float scale);
+// A depthwise conv on the uint8 grid (p.quant_in set) with fold_qdq's
+// w_scales: its int8 weights for the integer plane kernel, set into
+// p.int8_weights and held by the returned pointer (once per executor for
+// constant weights). Call only where kernels::u8_depthwise_fast(p).
+std::shared_ptr<const void> use_depthwise_int8_weights(const OpContext& ctx, kernels::ConvParams& p, const Tensor& w);
 // A MatMul that fold_qdq marked int8 (x_scale, x_zero_point, w_scales per
 // column of its constant 2-D B): the integer kernel, float out.
 void run_matmul_int8(OpContext& ctx);

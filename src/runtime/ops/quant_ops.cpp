@@ -304,6 +304,12 @@ void infer_qlinear_conv(InferContext& ctx) {
 
 }  // namespace
 
+int8_t weight_code(float w, float scale) {
+  float v = scale != 0.f ? std::nearbyint(w / scale) : 0.f;
+  if (std::isnan(v)) v = 0.f;
+  return int8_t(std::clamp(v, -128.f, 127.f));
+}
+
 namespace {
 
 // fold_qdq's attributes on a Conv, checked: a model may carry them itself.
@@ -332,15 +338,6 @@ struct Int8ConvPlan {
   kernels::Int8Weights weights;
   std::vector<float> scale;  // x_scale * w_scale
 };
-
-// The int8 code of a float weight that stands for q * scale (fold_qdq keeps
-// the weights so): q again, clamped; a NaN weight has no defined code (the
-// cast would be undefined) and becomes 0, as does a scale of 0.
-int8_t weight_code(float w, float scale) {
-  float v = scale != 0.f ? std::nearbyint(w / scale) : 0.f;
-  if (std::isnan(v)) v = 0.f;
-  return int8_t(std::clamp(v, -128.f, 127.f));
-}
 
 std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p, const Tensor& w, const Int8ConvAttrs& a) {
   const int64_t k = p.c_in * p.kh * p.kw;

@@ -1,0 +1,52 @@
+// Depthwise convolution on the uint8 grid with int8 weights, summed in
+// integers: what a QDQ depthwise conv (Q -> DQ input, DequantizeLinear of
+// int8 weights with zero point 0) computes, the way ONNX Runtime's
+// QLinearConv computes it. Per output: the exact sum over the taps inside
+// the plane of (x - zero) * k, then y = float(sum) * scale + bias, scale
+// the channel's x_scale * w_scale. The float plane kernels compute the same
+// function with float sums (within their rounding); this one multiplies
+// four taps per instruction (AVX-512 VNNI) and reads a quarter of the bytes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/conv.h"
+
+namespace pareto::kernels {
+
+// One channel: its input plane (h x w uint8) and weights.
+struct U8DepthwisePlane {
+  const uint8_t* x = nullptr;
+  int32_t zero = 0;                   // x's zero point
+  const int8_t* k = nullptr;          // kh x kw weight codes (the twin reads these)
+  const int32_t* quads = nullptr;     // the same as u8_depthwise_weight_quads gives them (the VNNI kernel reads these)
+  const int32_t* row_sums = nullptr;  // kh sums: row_sums[i] = sum over j of k[i][j]
+  float scale = 1, bias = 0;
+};
+
+// Output rows [oh_begin, oh_end) of the plane into dst (the plane's first
+// row; out_w floats per row). Any stride, dilation and padding; the sums
+// in int32 (exact: kh * kw <= kMaxU8DepthwiseTaps).
+void u8_depthwise_rows_ref(const ConvParams& p, const U8DepthwisePlane& s, float* dst, int64_t oh_begin, int64_t oh_end);
+constexpr int64_t kMaxU8DepthwiseTaps = 4096;
+constexpr int64_t kMaxU8DepthwiseRows = 64;  // kh where the VNNI kernel runs
+
+// Each kernel row's weights four at a time as the VNNI kernel multiplies
+// them: kh x u8_depthwise_tap_groups(kw) int32, bytes past kw zero.
+inline int64_t u8_depthwise_tap_groups(int64_t kw) { return (kw + 3) / 4; }
+void u8_depthwise_weight_quads(const int8_t* k, int64_t kh, int64_t kw, int32_t* quads);
+
+// Whether u8_depthwise_rows runs p here: AVX-512 VNNI, stride_w 1 or 2,
+// dilation_w 1, kw <= 32, kh <= kMaxU8DepthwiseRows.
+bool u8_depthwise_fast(const ConvParams& p);
+// Scratch bytes u8_depthwise_rows needs for p (any row range).
+size_t u8_depthwise_scratch_bytes(const ConvParams& p);
+// The VNNI kernel: the same bits as u8_depthwise_rows_ref.
+void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
+
+namespace avx512vnni {
+void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
+int64_t u8_depthwise_row_bytes(const ConvParams& p);
+}  // namespace avx512vnni
+
+}  // namespace pareto::kernels

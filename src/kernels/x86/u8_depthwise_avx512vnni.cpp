@@ -1,0 +1,117 @@
+// The integer depthwise conv (kernels/u8_depthwise.h) with AVX-512 VNNI.
+// Each input row the outputs need is copied once into scratch with its
+// border filled with the zero point, so a tap outside the plane adds
+// (zero - zero) * k once the zero point's share, zero * (sum of the valid
+// kernel rows' weights), is taken off the sum. Four taps of 16 outputs are
+// one VPDPBUSD: a byte permute (VBMI) turns one 64-byte load of the padded
+// row into 16 lanes of four consecutive inputs (stride 2: every other
+// start), against the four weights broadcast. The integer sums are exact,
+// and the epilogue is the twin's (a product, then a sum), so the bits equal
+// u8_depthwise_rows_ref's.
+#include "kernels/x86/avx512_intrinsics.h"  // immintrin.h, GCC bug 105593's false warnings off
+// Products and sums rounded separately, as in the twin.
+#pragma GCC optimize("fp-contract=off")
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "kernels/depthwise_scratch.h"
+#include "kernels/u8_depthwise.h"
+
+namespace pareto::kernels::avx512vnni {
+
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int kBlocks = 4;  // 16-output blocks summed together: independent VPDPBUSD chains
+
+int64_t tap_groups(const ConvParams& p) { return u8_depthwise_tap_groups(p.kw); }
+
+// Byte l * 4 + b of the permute takes input byte l * stride + b (stride 1 or 2).
+template <int Stride>
+__m512i quad_index() {
+  alignas(64) static const auto table = [] {
+    std::array<uint8_t, 64> idx{};
+    for (int l = 0; l < 16; ++l)
+      for (int b = 0; b < 4; ++b) idx[size_t(l * 4 + b)] = uint8_t(l * Stride + b);
+    return idx;
+  }();
+  return _mm512_load_si512(table.data());
+}
+
+// NB blocks of one output row from column ow0: rows[r] the padded input
+// row of valid kernel row r, quads[r] its weight quads.
+template <int Stride, int NB>
+void sum_blocks(const uint8_t* const* rows, const int32_t* const* quads, int64_t valid, int64_t groups, int64_t ow0, __m512i acc[NB]) {
+  const __m512i idx = quad_index<Stride>();
+  for (int b = 0; b < NB; ++b) acc[b] = _mm512_setzero_si512();
+  for (int64_t r = 0; r < valid; ++r) {
+    const uint8_t* row = rows[r] + ow0 * Stride;
+    for (int64_t t = 0; t < groups; ++t) {
+      const __m512i w = _mm512_set1_epi32(quads[r][t]);
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) {
+        const __m512i x = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(row + b * kLanes * Stride + 4 * t));
+        acc[b] = _mm512_dpbusd_epi32(acc[b], x, w);
+      }
+    }
+  }
+}
+
+// Output rows [oh_begin, oh_end) from the padded rows in scratch.
+template <int Stride>
+void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const uint8_t* scratch, int64_t pw, int64_t oh_begin, int64_t oh_end) {
+  const int64_t groups = tap_groups(p), blocks = (p.out_w + kLanes - 1) / kLanes;
+  const __m512 scale = _mm512_set1_ps(s.scale), bias = _mm512_set1_ps(s.bias);
+  const uint8_t* rows[kMaxU8DepthwiseRows];
+  const int32_t* quads[kMaxU8DepthwiseRows];
+  for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
+    int64_t valid = 0, zero_share = 0;
+    for (int64_t i = 0; i < p.kh; ++i) {
+      const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+      if (ih < 0 || ih >= p.h) continue;
+      rows[valid] = scratch + ih * pw;
+      quads[valid++] = s.quads + i * groups;
+      zero_share += int64_t(s.zero) * s.row_sums[i];
+    }
+    const __m512i fix = _mm512_set1_epi32(int32_t(zero_share));
+    float* out = dst + oh * p.out_w;
+    for_each_block_chunk<kBlocks>(blocks, [&]<int N>(int64_t blk) {
+      __m512i acc[N];
+      sum_blocks<Stride, N>(rows, quads, valid, groups, blk * kLanes, acc);
+      for (int b = 0; b < N; ++b) {
+        const int64_t ow = (blk + b) * kLanes, left = p.out_w - ow;
+        const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[b], fix));
+        _mm512_mask_storeu_ps(out + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
+                              _mm512_add_ps(_mm512_mul_ps(v, scale), bias));
+      }
+    });
+  }
+}
+
+}  // namespace
+
+int64_t u8_depthwise_row_bytes(const ConvParams& p) {
+  const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
+  const int64_t read_end = (blocks - 1) * kLanes * p.stride_w + 4 * (tap_groups(p) - 1) + 64;  // the last 64-byte load's end
+  return std::max(read_end, p.pad_left + p.w);
+}
+
+void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end) {
+  if (oh_begin >= oh_end) return;
+  const int64_t pw = u8_depthwise_row_bytes(p);
+  // The input rows these outputs read, padded: scratch row ih.
+  const int64_t ih_lo = std::max<int64_t>(0, oh_begin * p.stride_h - p.pad_top);
+  const int64_t ih_hi = std::min<int64_t>(p.h, (oh_end - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1);
+  for (int64_t ih = ih_lo; ih < ih_hi; ++ih) {
+    uint8_t* row = scratch + ih * pw;
+    std::memset(row, s.zero, size_t(p.pad_left));
+    std::memcpy(row + p.pad_left, s.x + ih * p.w, size_t(p.w));
+    std::memset(row + p.pad_left + p.w, s.zero, size_t(pw - p.pad_left - p.w));
+  }
+  if (p.stride_w == 1) sum_rows<1>(p, s, dst, scratch, pw, oh_begin, oh_end);
+  else sum_rows<2>(p, s, dst, scratch, pw, oh_begin, oh_end);
+}
+
+}  // namespace pareto::kernels::avx512vnni
