@@ -12,7 +12,8 @@
 # Runtime against itself on the same file, all optimizations (QLinearConv
 # and friends) against none (the file's own Q/DQ and float operators),
 # printed as the second line per model.
-# usage: bash bench/check_qdq_ort.sh [--quantize-outputs]   (after bench/quantize_ocr.sh)
+# usage: bash bench/check_qdq_ort.sh [pareto quantize options: --quantize-outputs --quantize-depthwise ...]
+#        (after bench/quantize_ocr.sh; its files take --quantize-depthwise)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 p=$root/build/pareto ort=$root/.cache/npm/node_modules
