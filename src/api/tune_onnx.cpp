@@ -155,11 +155,13 @@ class TuneRun {
   // 1. Every conv int8 or bf16 can serve: its sensitivities and its node time in each format.
   void measure_layers() {
     const std::string all_path = t_.stem + "int8-all.onnx";
-    // Every layer int8: convs (grouped ones stay out, as in pareto quantize)
-    // and MatMuls by a constant 2-D weight (a transformer block, a head).
+    // Every layer int8: convs (depthwise ones too: pareto sums them in
+    // integers on VNNI) and MatMuls by a constant 2-D weight (a transformer
+    // block, a head).
     OnnxQuantizeOptions q;
     q.method = methods_.front(), q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
     q.quantize_matmul = true;
+    q.quantize_depthwise = true;
     q.threads = o_.threads.front();
     const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[methods_.front()], true);
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).

@@ -78,7 +78,8 @@ struct Tuner {
     q.method = method;
     q.percentile = o.percentile;
     q.keep_first_last = false;
-    q.quantize_matmul = true;  // MatMuls by constant weights are layers too (measure_layers lists them)
+    q.quantize_matmul = true;  // MatMuls by constant weights and depthwise convs are layers too (measure_layers lists them)
+    q.quantize_depthwise = true;
     q.threads = std::max(1, o.threads.front());
     const std::set<std::string> chosen(int8.begin(), int8.end());
     for (const OnnxTuneLayer& l : layers)

@@ -366,12 +366,14 @@ TEST(Int8Gemm, AmxTilesMatchReference) {
 #endif  // x86-64
 
 // The split of an int8 conv's pixels (or the shifted form's rows) over
-// threads: few tasks that leave a remainder are re-cut into a multiple of
-// the threads when that lowers the largest share; otherwise unchanged.
+// threads: few tasks whose static split leaves one thread more are re-cut
+// (at most twice the block) when that lowers the largest share by 5% or
+// more; otherwise unchanged.
 TEST(Int8Conv, BalancedBlocksEvenOutFewTasks) {
-  EXPECT_EQ(balanced_block(480, 96, 16, 1, 2), 80);    // 5 tasks -> 6 of 80: shares 288 -> 240
-  EXPECT_EQ(balanced_block(1600, 272, 16, 1, 2), 272);  // 6 tasks already even
-  EXPECT_EQ(balanced_block(40, 8, 1, 1, 2), 7);         // 5 rows of 8 -> 6 of 7 (the last 5)
+  EXPECT_EQ(balanced_block(480, 96, 16, 1, 2), 80);    // 5 tasks: 288 -> 4 of 128: 256 -> 6 of 80: 240
+  EXPECT_EQ(balanced_block(1600, 272, 16, 1, 2), 272);  // 816 / 784: 4 of 400 (800) is not 5% better
+  EXPECT_EQ(balanced_block(400, 128, 16, 1, 2), 208);   // 4 tasks, 256 / 144 -> 2 of 208: 208 / 192
+  EXPECT_EQ(balanced_block(40, 8, 1, 1, 2), 10);        // 5 rows of 8 -> 4 of 10
   EXPECT_EQ(balanced_block(3, 1, 1, 1, 2), 1);          // 3 rows: 2 of 2 would not lower the share (2)
   EXPECT_EQ(balanced_block(480, 96, 16, 1, 1), 96);     // one thread
   EXPECT_EQ(balanced_block(100000, 272, 16, 1, 2), 272);  // many tasks: the remainder is small
