@@ -12,13 +12,18 @@
 # Runtime against itself on the same file, all optimizations (QLinearConv
 # and friends) against none (the file's own Q/DQ and float operators),
 # printed as the second line per model.
-# usage: bash bench/check_qdq_ort.sh [pareto quantize options: --quantize-outputs --quantize-depthwise ...]
-#        (after bench/quantize_ocr.sh; its files take --quantize-depthwise)
+# The files quantize the depthwise convs too, as bench/quantize_ocr.sh's
+# do (--float-depthwise: not); other arguments go to pareto quantize.
+# usage: bash bench/check_qdq_ort.sh [--float-depthwise] [--quantize-outputs ...]   (after bench/quantize_ocr.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 p=$root/build/pareto ort=$root/.cache/npm/node_modules
 work=$root/.cache/qdq-check
-extra=("$@")
+depthwise=--quantize-depthwise extra=()
+for a in "$@"; do
+  if [ "$a" = --float-depthwise ]; then depthwise=""; else extra+=("$a"); fi
+done
+[ -n "$depthwise" ] && extra+=("$depthwise")
 [ -d "$root/.cache/ocr-calib-npy" ] || { echo "check_qdq_ort: run bench/quantize_ocr.sh first" >&2; exit 1; }
 [ -d "$ort/onnxruntime-node" ] || { echo "check_qdq_ort: ONNX Runtime not in $ort (run scripts/fetch-models.sh)" >&2; exit 1; }
 rm -rf "$work"; mkdir -p "$work"

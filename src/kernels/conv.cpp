@@ -285,13 +285,18 @@ bool pointwise_applicable(const ConvParams& p) {
          p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w && p.c_in >= 1 && p.c_in <= 128;
 }
 
+bool f32_dot_rows_fast(int64_t k, int64_t m) {
+  return kBuildX86 && kernel_table().level == IsaLevel::avx512 && k >= 0 && m >= 0 && k <= kMaxDotRowsProducts && m <= kMaxDotRowsProducts &&
+         k * m <= kMaxDotRowsProducts;
+}
+
 bool f32_conv_is_single_pixel(const ConvParams& p) {
   return p.group == 1 && p.kh == 1 && p.kw == 1 && p.h == 1 && p.w == 1 && p.pad_top == 0 && p.pad_left == 0 && p.out_h == 1 && p.out_w == 1 &&
-         p.c_in >= 1;
+         p.c_in >= 1 && f32_dot_rows_fast(p.c_in, p.c_out);
 }
 
 void f32_dot_rows_ref(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
-  for (int64_t r = 0; r < m; ++r) {
+  for (int64_t r = 0; r < m; ++r) {  // one sum per row, in c order
     float sum = 0.f;
     for (int64_t c = 0; c < k; ++c) sum += w[r * k + c] * x[c];
     y[r] = sum + (bias ? bias[r] : 0.f);
@@ -300,12 +305,13 @@ void f32_dot_rows_ref(const float* w, int64_t k, const float* x, const float* bi
 
 void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
   if constexpr (kBuildX86)
-    if (kernel_table().level == IsaLevel::avx512) return avx512::f32_dot_rows(w, k, x, bias, m, y);
+    if (k > 0 && kernel_table().level == IsaLevel::avx512) return avx512::f32_dot_rows(w, k, x, bias, m, y);
   f32_dot_rows_ref(w, k, x, bias, m, y);
 }
 
-// One matrix-vector product per image, on the calling thread: a few
-// thousand multiplies, less than handing them to another core costs.
+// One matrix-vector product per image, on the calling thread: at most
+// kMaxDotRowsProducts multiplies (f32_conv_is_single_pixel), less than
+// handing them to another core costs.
 static void single_pixel_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   for (int64_t n = 0; n < p.n; ++n) {
     float* out = y + n * p.c_out;

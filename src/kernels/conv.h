@@ -190,9 +190,16 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 // no padding: squeeze-excite convs after a global pool) is a matrix-vector
 // product: y[r] = bias[r] + sum_c w[r][c] x[c]. The GEMM and small-k tiles
 // spend whole vectors of pixels on it (PP-OCR cls's 200 -> 50 ran 7 us).
+// f32_conv2d takes this path where f32_dot_rows_fast(c_in, c_out): small
+// enough for one thread, on the AVX-512 kernel (the portable twin is one
+// serial chain of adds per row; larger heads keep the threaded GEMM).
 bool f32_conv_is_single_pixel(const ConvParams& p);
-// y[r] = bias[r] + sum_c w[r * k + c] x[c] for r < m, at this build's level;
-// f32_dot_rows_ref is its portable twin (the same sum, in c order).
+constexpr int64_t kMaxDotRowsProducts = int64_t(1) << 18;
+bool f32_dot_rows_fast(int64_t k, int64_t m);
+// y[r] = bias[r] + sum_c w[r * k + c] x[c] for r < m (k >= 0), at this
+// build's level; f32_dot_rows_ref is its portable twin, one sum per row in
+// c order (the AVX-512 kernel keeps 16 partial sums: the same products,
+// other rounding).
 void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y);
 void f32_dot_rows_ref(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y);
 namespace avx512 {

@@ -13,14 +13,14 @@ namespace pareto::kernels {
 void u8_depthwise_rows_ref(const ConvParams& p, const U8DepthwisePlane& s, float* dst, int64_t oh_begin, int64_t oh_end) {
   for (int64_t oh = oh_begin; oh < oh_end; ++oh)
     for (int64_t ow = 0; ow < p.out_w; ++ow) {
-      int32_t sum = 0;
+      int64_t sum = 0;  // int32 holds it for kh * kw <= kMaxU8DepthwiseTaps; wider, no overflow at any size
       for (int64_t i = 0; i < p.kh; ++i) {
         const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
         if (ih < 0 || ih >= p.h) continue;
         for (int64_t j = 0; j < p.kw; ++j) {
           const int64_t iw = ow * p.stride_w - p.pad_left + j * p.dil_w;
           if (iw < 0 || iw >= p.w) continue;
-          sum += (int32_t(s.x[ih * p.w + iw]) - s.zero) * int32_t(s.k[i * p.kw + j]);
+          sum += int64_t(int32_t(s.x[ih * p.w + iw]) - s.zero) * s.k[i * p.kw + j];
         }
       }
       const float prod = float(sum) * s.scale;

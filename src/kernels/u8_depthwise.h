@@ -1,11 +1,13 @@
 // Depthwise convolution on the uint8 grid with int8 weights, summed in
 // integers: what a QDQ depthwise conv (Q -> DQ input, DequantizeLinear of
-// int8 weights with zero point 0) computes, the way ONNX Runtime's
-// QLinearConv computes it. Per output: the exact sum over the taps inside
-// the plane of (x - zero) * k, then y = float(sum) * scale + bias, scale
-// the channel's x_scale * w_scale. The float plane kernels compute the same
-// function with float sums (within their rounding); this one multiplies
-// four taps per instruction (AVX-512 VNNI) and reads a quarter of the bytes.
+// int8 weights with zero point 0) computes, with exact integer sums as
+// ONNX Runtime's QLinearConv takes them (it then adds an int32 bias and
+// rescales once; here the float bias follows the scale). Per output: the
+// exact sum over the taps inside the plane of (x - zero) * k, then
+// y = float(sum) * scale + bias, scale the channel's x_scale * w_scale. The
+// float plane kernels compute the same function with float sums (within
+// their rounding); this one multiplies four taps per instruction (AVX-512
+// VNNI) and reads a quarter of the bytes.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -309,8 +309,11 @@ TEST(Conv, SinglePixelConvIsDotProducts) {
     for (const Case& c : {Case{1, 1, 1}, Case{1, 7, 3}, Case{2, 16, 50}, Case{1, 17, 200}, Case{1, 200, 50}, Case{1, 1001, 5}})
       for (bool fused : {false, true}) {
         ConvParams p = params_of({c.n, c.cin, 1, 1, c.cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0});
-        ASSERT_TRUE(f32_conv_is_single_pixel(p));
-        EXPECT_FALSE(f32_conv_uses_packed_weights(p));
+        // The dot-product path on AVX-512 (elsewhere the GEMM or pointwise kernels, checked the same way).
+        ASSERT_EQ(f32_conv_is_single_pixel(p), f32_dot_rows_fast(c.cin, c.cout));
+        if (f32_conv_is_single_pixel(p)) {
+          EXPECT_FALSE(f32_conv_uses_packed_weights(p));
+        }
         const size_t out = size_t(c.n * c.cout);
         auto x = random_vec(size_t(c.n * c.cin), 21);
         auto w = random_vec(size_t(c.cout * c.cin), 22);
@@ -337,6 +340,18 @@ TEST(Conv, SinglePixelConvIsDotProducts) {
       }
   }
   set_num_threads(1);
+  // k = 0: the bias alone (no lane of x or w read).
+  {
+    const std::vector<float> b = {0.5f, -2.f, 3.f};
+    std::vector<float> y(3, 9.f), y_ref(3, 9.f);
+    f32_dot_rows(nullptr, 0, nullptr, b.data(), 3, y.data());
+    f32_dot_rows_ref(nullptr, 0, nullptr, b.data(), 3, y_ref.data());
+    EXPECT_EQ(y, b);
+    EXPECT_EQ(y_ref, b);
+  }
+  // Heads too large for one thread keep the threaded GEMM.
+  EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 1280, 1, 1, 1000, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0})));
+  EXPECT_FALSE(f32_dot_rows_fast(1280, 1000));
   // Not single-pixel: padding, a 3x3 kernel, two pixels, groups.
   EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 4, 1, 1, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})));
   EXPECT_FALSE(f32_conv_is_single_pixel(params_of({1, 4, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0})));

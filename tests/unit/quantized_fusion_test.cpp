@@ -116,6 +116,58 @@ TEST(QuantizedFusion, DepthwiseConvOfAQdqFileComputesWhatTheGraphSays) {
   }
 }
 
+// A depthwise conv with x_scale and w_scales (as fold_qdq marks one with
+// int8 weights) sums in integers where the CPU has the kernel; a model or
+// artifact may carry w_scales its float weights do not sit on (off the
+// grid, a NaN, a count that does not fit, a subnormal scale): the node then
+// runs the float plane kernel on every CPU, the same bits as without
+// w_scales, and no error.
+TEST(QuantizedFusion, DepthwiseW_scalesOffTheWeightsGridFallBackToFloat) {
+  const int64_t c = 6;
+  std::vector<float> grid = uniform(size_t(c * 9), 31, -100.f, 100.f);
+  for (float& v : grid) v = std::nearbyint(v) / 64;  // q / 64: on the int8 grid of scale 1/64
+  auto run_with = [&](const std::vector<float>& w, const std::vector<float>* w_scales) {
+    Msg g;
+    g.m(5, pb::tensor_f32("w", {c, 1, 3, 3}, w));
+    std::vector<Msg> attrs = {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1}), pb::attr_int("group", c),
+                              pb::attr_float("x_scale", 0.05f), pb::attr_int("x_zero_point", 120)};
+    if (w_scales) attrs.push_back(pb::attr_floats("w_scales", *w_scales));
+    g.m(1, pb::node("Conv", {"x", "w"}, {"y"}, "dw", attrs));
+    g.s(2, "dw_w_scales");
+    g.m(11, pb::value_info("x", 1, {1, c, 9, 40}));
+    g.m(12, pb::value_info("y", 1, {}));
+    const std::string path = pareto::testing::scratch_dir() + "/dw_w_scales.onnx";
+    std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+    return run_session(path, true, {{"x", Tensor::from_vector<float>(uniform(size_t(c * 9 * 40), 32, -6.f, 6.f), {1, c, 9, 40})}});
+  };
+  const std::vector<float> on_grid(size_t(c), 1.f / 64);
+  const std::vector<Tensor> plain = run_with(grid, nullptr), integer = run_with(grid, &on_grid);
+  ASSERT_EQ(plain.size(), 1u);
+  ASSERT_EQ(integer.size(), 1u);
+  double scale = 0;
+  const double diff = max_abs_diff(plain[0], integer[0], &scale);
+  EXPECT_LE(diff, 1e-5 * scale) << "integer sums against float sums of the same values";  // diff first: it sets scale
+  std::vector<float> off = grid;
+  off[3] += 1.f / 256;  // one weight between two codes
+  std::vector<float> nan_scale = on_grid, subnormal = on_grid;
+  nan_scale[2] = std::nanf("");
+  subnormal[1] = 1e-40f;
+  const std::vector<float> short_scales(size_t(c - 1), 1.f / 64);
+  struct Case {
+    const char* what;
+    const std::vector<float>* w;
+    const std::vector<float>* scales;
+  };
+  for (const Case& k : {Case{"a weight off the grid", &off, &on_grid}, Case{"a NaN scale", &grid, &nan_scale}, Case{"a subnormal scale", &grid, &subnormal},
+                        Case{"one scale short", &grid, &short_scales}}) {
+    const std::vector<Tensor> want = run_with(*k.w, nullptr), got = run_with(*k.w, k.scales);
+    ASSERT_EQ(want.size(), 1u) << k.what;
+    ASSERT_EQ(got.size(), 1u) << k.what;
+    ASSERT_EQ(got[0].shape(), want[0].shape()) << k.what;
+    EXPECT_EQ(std::memcmp(got[0].data<float>(), want[0].data<float>(), size_t(want[0].numel()) * sizeof(float)), 0) << k.what << ": the float kernel's bits";
+  }
+}
+
 // x -> int8 3x3 conv a (16 -> 16 on 8x64: Winograd applies) -> int8 1x1
 // conv b -> y. With fuse_quantize a writes uint8 for b; the outputs equal
 // those with a writing floats that b rounds, bit for bit, on the shifted

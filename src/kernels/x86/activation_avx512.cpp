@@ -57,9 +57,9 @@ inline __m512 std_min(__m512 a, __m512 b) { return _mm512_min_ps(b, a); }
 // then q corrected by remainder / 6 in another. This equals the rounded
 // quotient for every finite |v| >= 2^-122; below that both quotients are
 // under 2^-120, and the 0.5 HardSwish adds swallows either, so HardSwish's
-// bits equal the division's for all 2^32 inputs (checked exhaustively when
-// this was written; Activation.VectorEpilogueMatchesGenericTwin sweeps
-// every 61st bit pattern).
+// bits equal the division's for all 2^32 inputs (checked once over all of
+// them with a throwaway program when this was written;
+// Activation.VectorEpilogueMatchesGenericTwin sweeps every 61st bit pattern).
 // Infinite and NaN lanes keep the product, the quotient's own value.
 inline __m512 div6(__m512 v) {
   const __m512 six = _mm512_set1_ps(6.f), inv = _mm512_set1_ps(1.f / 6.f);

@@ -69,7 +69,8 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 }
 
 // Four rows at a time, each a dot product of 16-wide partial sums (the
-// tail masked) reduced at the end; the bias joins the finished sum.
+// tail masked) reduced at the end; the bias joins the finished sum. k >= 1
+// (the dispatcher sends k = 0 to the twin: its mask would be all lanes).
 void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
   const __mmask16 tail = lanes(k % 16 == 0 ? 16 : k % 16);
   const int64_t full = (k - 1) / 16 * 16;  // every block but the last, which may be partial

@@ -32,7 +32,9 @@ int8_t weight_code(float w, float scale);
 // A depthwise conv on the uint8 grid (p.quant_in set) with fold_qdq's
 // w_scales: its int8 weights for the integer plane kernel, set into
 // p.int8_weights and held by the returned pointer (once per executor for
-// constant weights). Call only where kernels::u8_depthwise_fast(p).
+// constant weights); null, p unchanged, where the weights are not their
+// codes times w_scales exactly (the float kernel runs then). Call only
+// where kernels::u8_depthwise_fast(p).
 std::shared_ptr<const void> use_depthwise_int8_weights(const OpContext& ctx, kernels::ConvParams& p, const Tensor& w);
 // A MatMul that fold_qdq marked int8 (x_scale, x_zero_point, w_scales per
 // column of its constant 2-D B): the integer kernel, float out.

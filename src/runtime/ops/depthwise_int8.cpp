@@ -14,28 +14,34 @@ namespace pareto::runtime {
 namespace {
 
 struct DepthwiseInt8Plan {
+  bool usable = false;            // false: the weights are not the int8 codes times w_scales (the float kernel runs)
   std::vector<int8_t> codes;      // [c_out][kh * kw]
   std::vector<int32_t> quads;     // [c_out][kh][tap groups]
   std::vector<int32_t> row_sums;  // [c_out][kh]
   std::vector<float> scale;       // x_scale * w_scale per channel
 };
 
+// The integer kernel only where it computes what the float one does: one
+// finite normal scale per output channel (as fold_qdq sets them; a model
+// or artifact may carry others, and a folded BatchNorm may have pushed one
+// out of range) and every weight exactly its code times its channel's
+// scale. Otherwise the plan is marked unusable and the node keeps the
+// float plane kernel, on every CPU alike.
 std::shared_ptr<const DepthwiseInt8Plan> make_plan(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& w) {
-  const std::vector<float> w_scales = ctx.node.attr_floats("w_scales");
-  if (int64_t(w_scales.size()) != p.c_out)
-    ctx.invalid("w_scales holds " + std::to_string(w_scales.size()) + " scales for " + std::to_string(p.c_out) + " output channels");
-  for (float s : w_scales)
-    if (!std::isfinite(s)) ctx.invalid("w_scales holds a value that is not finite");
-  const int64_t taps = p.kh * p.kw;
-  if (w.numel() != p.c_out * taps) ctx.invalid("depthwise weights hold " + std::to_string(w.numel()) + " values, not c_out * kh * kw");
   auto plan = std::make_shared<DepthwiseInt8Plan>();
+  const ir::Attribute* a = ctx.node.attr("w_scales");
+  const int64_t taps = p.kh * p.kw;
+  if (!a || a->kind != ir::AttrKind::floats || int64_t(a->floats.size()) != p.c_out || w.numel() != p.c_out * taps) return plan;
+  for (float s : a->floats)
+    if (!std::isnormal(s) || !std::isfinite(128.f * s)) return plan;
   plan->codes.resize(size_t(p.c_out * taps));
   plan->row_sums.assign(size_t(p.c_out * p.kh), 0);
   const float* wf = w.data<float>();
   for (int64_t oc = 0; oc < p.c_out; ++oc) {
-    const float s = w_scales[size_t(oc)];
+    const float s = a->floats[size_t(oc)];
     for (int64_t t = 0; t < taps; ++t) {
       const int8_t q = weight_code(wf[oc * taps + t], s);
+      if (float(q) * s != wf[oc * taps + t]) return plan;
       plan->codes[size_t(oc * taps + t)] = q;
       plan->row_sums[size_t(oc * p.kh + t / p.kw)] += q;
     }
@@ -45,6 +51,7 @@ std::shared_ptr<const DepthwiseInt8Plan> make_plan(const OpContext& ctx, const k
   plan->quads.resize(size_t(p.c_out * per_channel));
   for (int64_t oc = 0; oc < p.c_out; ++oc)
     kernels::u8_depthwise_weight_quads(plan->codes.data() + oc * taps, p.kh, p.kw, plan->quads.data() + oc * per_channel);
+  plan->usable = true;
   return plan;
 }
 
@@ -53,6 +60,7 @@ std::shared_ptr<const DepthwiseInt8Plan> make_plan(const OpContext& ctx, const k
 std::shared_ptr<const void> use_depthwise_int8_weights(const OpContext& ctx, kernels::ConvParams& p, const Tensor& w) {
   std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 2, [&]() -> std::shared_ptr<const void> { return make_plan(ctx, p, w); });
   const auto& plan = *static_cast<const DepthwiseInt8Plan*>(held.get());
+  if (!plan.usable) return nullptr;
   p.int8_weights.codes = plan.codes.data();
   p.int8_weights.quads = plan.quads.data();
   p.int8_weights.row_sums = plan.row_sums.data();

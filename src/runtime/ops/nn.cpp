@@ -196,9 +196,10 @@ void run_matmul(OpContext& ctx) {
 }
 
 // One row of A (a classifier head after a global pool): y = alpha * a B +
-// beta * y (y holds C or nothing), each output's sum taken in k order.
-// The blocked GEMM packs B and walks whole register tiles for it (PP-OCR
-// cls's 200 x 2 head took 3 us); this is a few hundred multiplies.
+// beta * y (y holds C or nothing). The blocked GEMM packs B and walks whole
+// register tiles for it (PP-OCR cls's 200 x 2 head took 3 us); this runs
+// on the calling thread, so only for small heads on the AVX-512 dot
+// product (kernels::f32_dot_rows_fast).
 void gemm_single_row(const kernels::GemmArgs& g, float beta, float* y) {
   thread_local std::vector<float> acc;
   acc.assign(size_t(g.n), 0.f);
@@ -252,7 +253,7 @@ void run_gemm(OpContext& ctx) {
   g.c = py;
   g.ldc = n;
   // A single row, B's rows contiguous (ldb = k transposed, n otherwise).
-  if (m == 1 && !ta && g.ldb == (tb ? k : n) && n <= 4096) return gemm_single_row(g, g.beta, py);
+  if (m == 1 && !ta && g.ldb == (tb ? k : n) && kernels::f32_dot_rows_fast(k, n)) return gemm_single_row(g, g.beta, py);
   kernels::f32_gemm(g);
 }
 
