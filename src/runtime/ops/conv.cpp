@@ -280,8 +280,8 @@ static kernels::QuantizedInput quantized_input(const OpContext& ctx, const Tenso
 // Whether run_conv_f32_out runs an int8 (x_scale) conv on the int8 kernel,
 // rather than in float on its rounded input: as Winograd, or as one
 // matrix-vector product where the conv has one pixel (squeeze-excite convs:
-// the int8 kernel's quantizing and packing cost more than their few
-// thousand multiplies).
+// the int8 kernel's quantizing and packing cost more than their at most
+// kernels::kMaxDotRowsProducts multiplies).
 static bool takes_int8_kernel(const kernels::ConvParams& p) {
   if (kernels::f32_conv_is_single_pixel(p)) return false;
   return !kernels::winograd_applicable(p) || kernels::int8_conv_takes_shifted(p);
@@ -377,9 +377,9 @@ void run_conv(OpContext& ctx) {
     }
   }
   // A depthwise conv with x_scale reads its input on the uint8 grid (the
-  // plane kernels run in float on it); other int8 convs use the int8 kernel.
-  // With fold_qdq's w_scales too (int8 weights), it sums in integers where
-  // the CPU has the kernel for it.
+  // plane kernels run in float on it; with fold_qdq's w_scales too, int8
+  // weights, it sums in integers where the CPU has the kernel for it);
+  // other int8 convs use the int8 kernel.
   std::shared_ptr<const void> int8_weights;
   if (ctx.node.has_attr("x_scale") && kernels::f32_conv_is_depthwise(p)) {
     p.quant_in = quantized_input(ctx, x);

@@ -195,12 +195,12 @@ void run_matmul(OpContext& ctx) {
   }
 }
 
-// One row of A (a classifier head after a global pool): y = alpha * a B +
-// beta * y (y holds C or nothing). The blocked GEMM packs B and walks whole
-// register tiles for it (PP-OCR cls's 200 x 2 head took 3 us); this runs
-// on the calling thread, so only for small heads on the AVX-512 dot
+// One row of A (a classifier head after a global pool): c = alpha * a B +
+// beta * c (c holds C, or beta is 0). The blocked GEMM packs B and walks
+// whole register tiles for it (PP-OCR cls's 200 x 2 head took 3 us); this
+// runs on the calling thread, so only for small heads on the AVX-512 dot
 // product (kernels::f32_dot_rows_fast).
-void gemm_single_row(const kernels::GemmArgs& g, float beta, float* y) {
+void gemm_single_row(const kernels::GemmArgs& g) {
   thread_local std::vector<float> acc;
   acc.assign(size_t(g.n), 0.f);
   if (g.trans_b) {
@@ -212,7 +212,7 @@ void gemm_single_row(const kernels::GemmArgs& g, float beta, float* y) {
       for (int64_t j = 0; j < g.n; ++j) acc[size_t(j)] += a * row[j];
     }
   }
-  for (int64_t j = 0; j < g.n; ++j) y[j] = g.alpha * acc[size_t(j)] + (beta != 0.f ? beta * y[j] : 0.f);
+  for (int64_t j = 0; j < g.n; ++j) g.c[j] = g.alpha * acc[size_t(j)] + (g.beta != 0.f ? g.beta * g.c[j] : 0.f);
 }
 
 void run_gemm(OpContext& ctx) {
@@ -253,7 +253,7 @@ void run_gemm(OpContext& ctx) {
   g.c = py;
   g.ldc = n;
   // A single row, B's rows contiguous (ldb = k transposed, n otherwise).
-  if (m == 1 && !ta && g.ldb == (tb ? k : n) && kernels::f32_dot_rows_fast(k, n)) return gemm_single_row(g, g.beta, py);
+  if (m == 1 && !ta && g.ldb == (tb ? k : n) && kernels::f32_dot_rows_fast(k, n)) return gemm_single_row(g);
   kernels::f32_gemm(g);
 }
 
