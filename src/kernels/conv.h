@@ -33,12 +33,12 @@ struct QuantizedInput {
 };
 
 // A depthwise conv's int8 weights (fold_qdq's w_scales on it): per output
-// channel its kh x kw codes, the same as quads (u8_depthwise_weight_quads),
-// kh row sums and float scale (x_scale * w_scale). With quant_in active and where u8_depthwise_fast, its planes
-// are summed in integers (kernels/u8_depthwise.h) instead of in float on
-// the dequantized values; both compute the QDQ graph's function.
+// channel its kh x kw codes four at a time (u8_depthwise_weight_quads), kh
+// row sums and float scale (x_scale * w_scale). With quant_in active and
+// where u8_depthwise_fast, its planes are summed in integers
+// (kernels/u8_depthwise.h) instead of in float on the dequantized values;
+// both compute the QDQ graph's function.
 struct DepthwiseInt8 {
-  const int8_t* codes = nullptr;
   const int32_t* quads = nullptr;
   const int32_t* row_sums = nullptr;
   const float* scale = nullptr;
@@ -63,7 +63,7 @@ struct ConvParams {
   // Depthwise convs only: when active, x is read through it (x may be null
   // when quant_in.data is set).
   QuantizedInput quant_in;
-  // Depthwise convs with quant_in only: the int8 weights, or codes null.
+  // Depthwise convs with quant_in only: the int8 weights, or quads null.
   DepthwiseInt8 int8_weights;
 };
 

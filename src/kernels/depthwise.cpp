@@ -94,7 +94,7 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   // outweighed the locality there (det fp32 at 2 threads ~2% faster so).
   const int64_t bands = plane < 2048 ? 1 : std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
   const DepthwiseInt8& iw = p.int8_weights;
-  const bool integer = qi.active() && iw.codes && u8_depthwise_fast(p);
+  const bool integer = qi.active() && iw.quads && u8_depthwise_fast(p);
   parallel_for(bands * planes, [&](int64_t begin, int64_t end) {
     float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
@@ -131,9 +131,9 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
       for (int64_t oh0 = oh_begin; oh0 < oh_end; oh0 += strip) {
         const int64_t oh1 = std::min(oh_end, oh0 + strip), first = oh0 * p.out_w, count = (oh1 - oh0) * p.out_w;
         if (integer) {
-          const U8DepthwisePlane plane_in{src.q,         qi.zero, iw.codes + oc * p.kh * p.kw, iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw),
-                                          iw.row_sums + oc * p.kh, iw.scale[oc], b};
-          u8_depthwise_rows(p, plane_in, dst, u8_scratch, oh0, oh1);
+          U8DepthwisePlane plane_in{src.q, qi.zero, nullptr, iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw), iw.row_sums + oc * p.kh,
+                                    iw.scale[oc], b};
+          avx512vnni::u8_depthwise_rows(p, plane_in, dst, u8_scratch, oh0, oh1);
         } else {
           avx512::depthwise_plane_rows(p, src, k, b, dst, scratch, oh0, oh1);
         }

@@ -1,5 +1,5 @@
-// The integer depthwise conv's portable twin and its dispatch
-// (kernels/u8_depthwise.h; the VNNI kernel is x86/u8_depthwise_avx512vnni.cpp).
+// The integer depthwise conv's portable twin and where its VNNI kernel runs
+// (kernels/u8_depthwise.h; the kernel is x86/u8_depthwise_avx512vnni.cpp).
 #include "kernels/u8_depthwise.h"
 // The epilogue's product and sum rounded separately, as in the VNNI kernel.
 #pragma GCC optimize("fp-contract=off")
@@ -47,12 +47,6 @@ bool u8_depthwise_fast(const ConvParams& p) {
 size_t u8_depthwise_scratch_bytes(const ConvParams& p) {
   if constexpr (kBuildX86) return size_t(p.h) * size_t(avx512vnni::u8_depthwise_row_bytes(p));
   return 0;
-}
-
-void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end) {
-  if constexpr (kBuildX86)
-    if (u8_depthwise_fast(p)) return avx512vnni::u8_depthwise_rows(p, s, dst, scratch, oh_begin, oh_end);
-  u8_depthwise_rows_ref(p, s, dst, oh_begin, oh_end);
 }
 
 }  // namespace pareto::kernels

@@ -21,7 +21,7 @@ struct U8DepthwisePlane {
   const uint8_t* x = nullptr;
   int32_t zero = 0;                   // x's zero point
   const int8_t* k = nullptr;          // kh x kw weight codes (the twin reads these)
-  const int32_t* quads = nullptr;     // the same as u8_depthwise_weight_quads gives them (the VNNI kernel reads these)
+  const int32_t* quads = nullptr;     // the same, as u8_depthwise_weight_quads gives them (the VNNI kernel reads these)
   const int32_t* row_sums = nullptr;  // kh sums: row_sums[i] = sum over j of k[i][j]
   float scale = 1, bias = 0;
 };
@@ -38,15 +38,16 @@ constexpr int64_t kMaxU8DepthwiseRows = 64;  // kh where the VNNI kernel runs
 inline int64_t u8_depthwise_tap_groups(int64_t kw) { return (kw + 3) / 4; }
 void u8_depthwise_weight_quads(const int8_t* k, int64_t kh, int64_t kw, int32_t* quads);
 
-// Whether u8_depthwise_rows runs p here: AVX-512 VNNI, stride_w 1 or 2,
-// dilation_w 1, kw <= 32, kh <= kMaxU8DepthwiseRows.
+// Whether the VNNI kernel (avx512vnni::u8_depthwise_rows) runs p here:
+// AVX-512 VNNI with VBMI, stride_w 1 or 2, dilation_w 1, kw <= 32,
+// kh <= kMaxU8DepthwiseRows. Where not, depthwise convs keep the float
+// plane kernels (the twin is for tests).
 bool u8_depthwise_fast(const ConvParams& p);
-// Scratch bytes u8_depthwise_rows needs for p (any row range).
+// Scratch bytes the VNNI kernel needs for p (any row range).
 size_t u8_depthwise_scratch_bytes(const ConvParams& p);
-// The VNNI kernel: the same bits as u8_depthwise_rows_ref.
-void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
 
 namespace avx512vnni {
+// The same bits as u8_depthwise_rows_ref, from s.quads (s.k unread).
 void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
 int64_t u8_depthwise_row_bytes(const ConvParams& p);
 }  // namespace avx512vnni

@@ -21,6 +21,7 @@
 #include "frontend/onnx/onnx_writer.h"
 #include "kernel_test_util.h"
 #include "kernels/int8_conv.h"
+#include "kernels/u8_depthwise.h"
 #include "pareto/pareto.hpp"
 #include "proto_builder.h"
 #include "quant/onnx_qdq.h"
@@ -117,15 +118,17 @@ TEST(QuantizedFusion, DepthwiseConvOfAQdqFileComputesWhatTheGraphSays) {
 }
 
 // A depthwise conv with x_scale and w_scales (as fold_qdq marks one with
-// int8 weights) sums in integers where the CPU has the kernel; a model or
-// artifact may carry w_scales its float weights do not sit on (off the
-// grid, a NaN, a count that does not fit, a subnormal scale): the node then
-// runs the float plane kernel on every CPU, the same bits as without
+// int8 weights) sums in integers where the CPU has the kernel, also after
+// a BatchNorm folded into weights and scales; a model or artifact may carry
+// w_scales its float weights do not sit on (a weight a quarter step off
+// the grid, a NaN, a count that does not fit, a subnormal scale): the node
+// then runs the float plane kernel on every CPU, the same bits as without
 // w_scales, and no error.
 TEST(QuantizedFusion, DepthwiseW_scalesOffTheWeightsGridFallBackToFloat) {
   const int64_t c = 6;
+  const float step = 0.0123f;  // not a power of two: a folded factor rounds weights and scales apart
   std::vector<float> grid = uniform(size_t(c * 9), 31, -100.f, 100.f);
-  for (float& v : grid) v = std::nearbyint(v) / 64;  // q / 64: on the int8 grid of scale 1/64
+  for (float& v : grid) v = std::nearbyint(v) * step;  // on the int8 grid of that scale, as fold_qdq leaves weights
   auto run_with = [&](const std::vector<float>& w, const std::vector<float>* w_scales) {
     Msg g;
     g.m(5, pb::tensor_f32("w", {c, 1, 3, 3}, w));
@@ -140,19 +143,43 @@ TEST(QuantizedFusion, DepthwiseW_scalesOffTheWeightsGridFallBackToFloat) {
     std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
     return run_session(path, true, {{"x", Tensor::from_vector<float>(uniform(size_t(c * 9 * 40), 32, -6.f, 6.f), {1, c, 9, 40})}});
   };
-  const std::vector<float> on_grid(size_t(c), 1.f / 64);
-  const std::vector<Tensor> plain = run_with(grid, nullptr), integer = run_with(grid, &on_grid);
-  ASSERT_EQ(plain.size(), 1u);
-  ASSERT_EQ(integer.size(), 1u);
-  double scale = 0;
-  const double diff = max_abs_diff(plain[0], integer[0], &scale);
-  EXPECT_LE(diff, 1e-5 * scale) << "integer sums against float sums of the same values";  // diff first: it sets scale
+  const std::vector<float> on_grid(size_t(c), step);
+  // A BatchNorm folded in (fold_conv_affine): weights and scales times a
+  // per-channel factor, each rounded, so w / scale lands a hair off the code.
+  std::vector<float> folded = grid, folded_scales = on_grid;
+  for (int64_t o = 0; o < c; ++o) {
+    const float f = 0.7f + 0.113f * float(o);
+    folded_scales[size_t(o)] = on_grid[size_t(o)] * f;
+    for (int64_t t = 0; t < 9; ++t) folded[size_t(o * 9 + t)] = grid[size_t(o * 9 + t)] * f;
+  }
+  // The integer path runs where the CPU has it (its sums differ from the
+  // float kernel's in the last bits somewhere: exact against rounded).
+  const bool vnni = kernels::u8_depthwise_fast(pareto::testing::params_of({1, c, 9, 40, c, 3, 3, c, 1, 1, 1, 1, 1, 1, 1, 1}));
+  struct Valid {
+    const char* what;
+    const std::vector<float>* w;
+    const std::vector<float>* scales;
+  };
+  for (const Valid& v : {Valid{"on the grid", &grid, &on_grid}, Valid{"a folded BatchNorm", &folded, &folded_scales}}) {
+    const std::vector<float>& w = *v.w;
+    const std::vector<float>* scales = v.scales;
+    const char* what = v.what;
+    const std::vector<Tensor> plain = run_with(w, nullptr), integer = run_with(w, scales);
+    ASSERT_EQ(plain.size(), 1u) << what;
+    ASSERT_EQ(integer.size(), 1u) << what;
+    double scale = 0;
+    const double diff = max_abs_diff(plain[0], integer[0], &scale);  // first: it sets scale
+    EXPECT_LE(diff, 1e-5 * scale) << what << ": integer sums against float sums of the same values";
+    if (vnni) {
+      EXPECT_GT(diff, 0.0) << what << ": the integer kernel should have run (its bits equal the float kernel's everywhere)";
+    }
+  }
   std::vector<float> off = grid;
-  off[3] += 1.f / 256;  // one weight between two codes
+  off[3] += step / 4;  // one weight between two codes
   std::vector<float> nan_scale = on_grid, subnormal = on_grid;
   nan_scale[2] = std::nanf("");
   subnormal[1] = 1e-40f;
-  const std::vector<float> short_scales(size_t(c - 1), 1.f / 64);
+  const std::vector<float> short_scales(size_t(c - 1), step);
   struct Case {
     const char* what;
     const std::vector<float>* w;

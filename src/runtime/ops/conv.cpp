@@ -293,7 +293,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
   const float* xin = x.dtype() == DType::u8 ? nullptr : x.data<float>();
   ctx.path = winograd ? "winograd" : "f32";
   if (p.quant_in.active()) {  // depthwise on a uint8 grid
-    ctx.path = p.int8_weights.codes ? "u8 int8 -> f32" : "u8 -> f32";
+    ctx.path = p.int8_weights.quads ? "u8 int8 -> f32" : "u8 -> f32";
     return kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
   }
   if (ctx.node.has_attr("x_scale")) {
@@ -338,7 +338,7 @@ static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor
   q.data = ctx.out(0, DType::u8, out).data<uint8_t>();
   if (kernels::f32_conv_is_depthwise(p)) {
     p.quant_out = q;
-    ctx.path = p.int8_weights.codes ? "u8 int8 -> u8" : p.quant_in.active() ? "u8 -> u8" : "f32 -> u8";
+    ctx.path = p.int8_weights.quads ? "u8 int8 -> u8" : p.quant_in.active() ? "u8 -> u8" : "f32 -> u8";
     return kernels::f32_conv2d(p, p.quant_in.data ? nullptr : x.data<float>(), w.data<float>(), bias, nullptr);
   }
   if (takes_int8_kernel(p)) {
