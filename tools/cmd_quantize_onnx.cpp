@@ -1,5 +1,5 @@
 // pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse]
-// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE]
+// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--calib-limit N] [--threads N] [--const NAME=VALUE]
 // [--calib-shape 1,3,H,W] [--calib-mean R,G,B] [--calib-std R,G,B] [--calib-bgr]:
 // static int8 quantization written as a QDQ model, with the calibrated
 // range of every quantized conv and (with --sensitivity) each conv's own
@@ -53,7 +53,7 @@ ImageCalibration image_calibration(const Args& a, const TensorInfo& input) {
 int cmd_quantize_onnx(const Args& a) {
   if (a.positional.size() != 2 || !a.has("--calib"))
     fail_argument("usage: pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P] "
-                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--calib-limit N] [--threads N] [--const NAME=VALUE] "
+                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--calib-limit N] [--threads N] [--const NAME=VALUE] "
                   "[--calib-shape 1,3,H,W --calib-mean R,G,B --calib-std R,G,B --calib-bgr]");
   OnnxQuantizeOptions o;
   o.method = a.get("--method", "minmax");
@@ -65,6 +65,7 @@ int cmd_quantize_onnx(const Args& a) {
   o.quantize_depthwise = a.has("--quantize-depthwise");
   o.quantize_matmul = a.has("--quantize-matmul");
   o.expose_quantized = a.has("--expose-quantized");
+  o.dynamic = a.has("--dynamic");
   o.threads = a.get_threads(2);
   o.constant_inputs = parse_constants(a);
   std::vector<TensorInfo> inputs;  // the inputs left after binding constants
@@ -89,15 +90,20 @@ int cmd_quantize_onnx(const Args& a) {
   std::printf("%-28s %-5s %-12s %20s %20s %12s\n", "layer", "int8", "kept", "input range", "output range", "sensitivity");
   for (const OnnxLayerReport& l : r.layers) {
     char in[64] = "", out[64] = "", sens[32] = "";
-    if (l.quantized) {
+    if (l.quantized && o.dynamic) {
+      std::snprintf(in, sizeof in, "per run");
+      std::snprintf(out, sizeof out, "-");
+    } else if (l.quantized) {
       std::snprintf(in, sizeof in, "[%.4g, %.4g]", double(l.in_lo), double(l.in_hi));
       std::snprintf(out, sizeof out, "[%.4g, %.4g]", double(l.out_lo), double(l.out_hi));
     }
     if (l.sensitivity >= 0) std::snprintf(sens, sizeof sens, "%.3e", l.sensitivity);
     std::printf("%-28s %-5s %-12s %20s %20s %12s\n", l.node.c_str(), l.quantized ? "yes" : "no", l.kept_because.c_str(), in, out, sens);
   }
-  std::printf("%s -> %s: %d layers int8, %d kept float; %s ranges from %d samples; output error %.3e (relative L2 vs float); %.1f s\n",
-              a.positional[0].c_str(), a.positional[1].c_str(), r.quantized, r.kept, r.method.c_str(), r.samples, r.output_error, r.seconds);
+  const std::string ranges = o.dynamic ? "activation ranges per run (dynamic), error over " + std::to_string(r.samples) + " samples"
+                                        : r.method + " ranges from " + std::to_string(r.samples) + " samples";
+  std::printf("%s -> %s: %d layers int8, %d kept float; %s; output error %.3e (relative L2 vs float); %.1f s\n", a.positional[0].c_str(),
+              a.positional[1].c_str(), r.quantized, r.kept, ranges.c_str(), r.output_error, r.seconds);
   return 0;
 }
 

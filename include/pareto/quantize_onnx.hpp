@@ -38,6 +38,12 @@ struct OnnxQuantizeOptions {
   // Every QuantizeLinear output is also a model output: for comparing two
   // engines' int8 activations tensor by tensor (bench/check_qdq_ort.sh).
   bool expose_quantized = false;
+  // Activations rounded per run from each tensor's own range
+  // (DynamicQuantizeLinear, ONNX Runtime's quantize_dynamic form) instead
+  // of calibrated ranges: inputs whose loudness varies a lot (audio) keep
+  // their precision in quiet stretches. Biases stay float; `method` unused
+  // (the samples give the report's output error).
+  bool dynamic = false;
   // Inputs bound to constants before quantizing (silero VAD: sr=16000): the
   // graph is folded and its constant Ifs inlined, so convs inside branches
   // become visible; the written model lacks these inputs.

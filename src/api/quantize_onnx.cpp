@@ -93,6 +93,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   q.quantize_depthwise = options.quantize_depthwise;
   q.quantize_matmul = options.quantize_matmul;
   q.expose_quantized = options.expose_quantized;
+  q.dynamic = options.dynamic;
   q.threads = std::max(1, options.threads);
   q.ranges = ranges;
   q.measure_error = measure_error;
@@ -100,7 +101,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   const ir::Model quantized = quant::quantize_onnx(model, inputs, q, &r);
   onnx::save_model(quantized, out);
   OnnxQuantizeReport rep;
-  rep.method = quant::calib_method_name(r.method);
+  rep.method = options.dynamic ? "dynamic" : quant::calib_method_name(r.method);
   rep.samples = r.samples;
   rep.output_error = r.output_error;
   for (const quant::LayerReport& l : r.layers) {

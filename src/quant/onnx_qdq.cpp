@@ -143,6 +143,29 @@ int quantize_activation(ir::Graph& g, int t, const ActParams& q, const std::set<
   return tq;
 }
 
+// The same with the scale and zero point found per run from T's own range
+// (DynamicQuantizeLinear: the range stretched to include 0, uint8).
+int quantize_activation_dynamic(ir::Graph& g, int t, const std::set<int>& readers) {
+  const ir::Value v = g.values[size_t(t)];
+  const int tq = add_value(g, v.name + "_quantized", DType::u8, v.type.dims, v.type.rank_known);
+  const int s = add_value(g, v.name + "_scale", DType::f32, {}, true);
+  const int z = add_value(g, v.name + "_zero_point", DType::u8, {}, true);
+  const int tdq = add_value(g, v.name + "_dequantized", DType::f32, v.type.dims, v.type.rank_known);
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+    if (readers.empty() || readers.count(int(ni)))
+      for (int& in : g.nodes[ni].inputs)
+        if (in == t) in = tdq;
+  ir::Node dq;
+  dq.op_type = "DynamicQuantizeLinear";
+  dq.name = g.unique_name(v.name + "_DynamicQuantizeLinear");
+  dq.inputs = {t};
+  dq.outputs = {tq, s, z};
+  for (int o : dq.outputs) g.values[size_t(o)].producer = int(g.nodes.size());
+  g.nodes.push_back(std::move(dq));
+  add_node(g, "DequantizeLinear", v.name + "_DequantizeLinear", {tq, s, z}, tdq);
+  return tq;
+}
+
 // A channel's symmetric int8 scale from its largest |w|: max / 127, or 1
 // for a channel of zeros (or an infinite weight, which has no finite scale).
 float symmetric_scale(float max_abs) { return max_abs > 0 && std::isfinite(max_abs) ? max_abs / 127.f : 1.f; }
@@ -155,8 +178,9 @@ int8_t symmetric_code(float w, float scale) {
   return std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));
 }
 
-// Weights to int8 per output channel (and the bias to int32 with the
-// matching scale), each behind a DequantizeLinear on axis 0.
+// Weights to int8 per output channel (and, with a static x_scale, the bias
+// to int32 with the matching scale), each behind a DequantizeLinear on
+// axis 0. x_scale 0 (dynamic activations): the bias stays float.
 void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, float x_scale) {
   const int wi = conv_node.inputs[1];
   const Tensor w = g.values[size_t(wi)].constant;
@@ -180,7 +204,7 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
   add_node(g, "DequantizeLinear", wname + "_DequantizeLinear", {wq_id, ws_id, wz_id}, wdq, 0);
   ir::Node& conv = g.nodes[size_t(conv_index)];  // add_node may have moved the node vector
   conv.inputs[1] = wdq;
-  if (conv.inputs.size() > 2 && conv.inputs[2] >= 0) {
+  if (x_scale > 0 && conv.inputs.size() > 2 && conv.inputs[2] >= 0) {
     const int bi = conv.inputs[2];
     const Tensor b = g.values[size_t(bi)].constant;
     const std::string bname = g.values[size_t(bi)].name;
@@ -261,8 +285,9 @@ void fill_static_types(ir::Model& m, const InputSample& sample) {
 // The model with convs `chosen` (node indices) quantized.
 // expose: every QuantizeLinear output becomes a graph output too (to compare
 // engines tensor by tensor).
+// dynamic: activations rounded per run (act unused).
 ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, const std::map<int, ActParams>& act, bool quantize_outputs,
-                  bool expose = false) {
+                  bool dynamic, bool expose = false) {
   ir::Model m = clone_model(float_model);
   ir::Graph& g = *m.graph;
   onnx::upgrade_to_opset13(m);
@@ -284,10 +309,10 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
     for (auto& [t, readers] : tensors) readers.clear();
   for (int ni : chosen) {
     if (g.nodes[size_t(ni)].op_type == "MatMul") quantize_matmul_weights(g, ni);
-    else quantize_conv_weights(g, g.nodes[size_t(ni)], ni, act.at(g.nodes[size_t(ni)].inputs[0]).scale);
+    else quantize_conv_weights(g, g.nodes[size_t(ni)], ni, dynamic ? 0.f : act.at(g.nodes[size_t(ni)].inputs[0]).scale);
   }
   for (const auto& [t, readers] : tensors) {
-    const int tq = quantize_activation(g, t, act.at(t), readers);
+    const int tq = dynamic ? quantize_activation_dynamic(g, t, readers) : quantize_activation(g, t, act.at(t), readers);
     if (expose) g.outputs.push_back(tq);
   }
   return m;
@@ -351,7 +376,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
   // Calibration: the tensors around the chosen convs (those the cache does
   // not know) become extra outputs.
   std::vector<int> observed, to_observe;
-  for (int ni : chosen)
+  for (int ni : options.dynamic ? std::vector<int>{} : chosen)
     for (int t : {g.nodes[size_t(ni)].inputs[0], options.quantize_outputs ? g.nodes[size_t(ni)].outputs[0] : -1})
       if (t >= 0 && std::find(observed.begin(), observed.end(), t) == observed.end()) {
         observed.push_back(t);
@@ -406,7 +431,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     }
   }
 
-  ir::Model quantized = rewrite(base, chosen, act, options.quantize_outputs);
+  ir::Model quantized = rewrite(base, chosen, act, options.quantize_outputs, options.dynamic);
   if (options.measure_error) {
     double err = 0;
     for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run(quantized, samples[i]), float_outputs[i]);
@@ -416,14 +441,14 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     for (LayerReport& lr : rep.layers) {
       if (!lr.quantized) continue;
       const int ni = g.values[size_t(g.find_value(lr.output))].producer;
-      const ir::Model one = rewrite(base, {ni}, act, options.quantize_outputs);
+      const ir::Model one = rewrite(base, {ni}, act, options.quantize_outputs, options.dynamic);
       double e = 0;
       for (size_t i = 0; i < samples.size(); ++i) e += relative_error(run(one, samples[i]), float_outputs[i]);
       lr.sensitivity = e / double(samples.size());
     }
   if (report) *report = rep;
   // The report is measured on the model as shipped; the exposed copy only adds outputs.
-  return options.expose_quantized ? rewrite(base, chosen, act, options.quantize_outputs, true) : quantized;
+  return options.expose_quantized ? rewrite(base, chosen, act, options.quantize_outputs, options.dynamic, true) : quantized;
 }
 
 }  // namespace pareto::quant

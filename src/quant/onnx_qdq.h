@@ -7,7 +7,8 @@
 //             (activation_ranges.h), on the input of every quantized
 //             convolution (pareto runs it as int8 in, float out, the
 //             epilogue in float), and with quantize_outputs on its output
-//             too (the form ONNX Runtime fuses into QLinearConv).
+//             too (the form ONNX Runtime fuses into QLinearConv); or,
+//             with `dynamic`, rounded per run by DynamicQuantizeLinear.
 // The model is moved to opset 13 (per-axis DequantizeLinear) on the way.
 #pragma once
 #include <map>
@@ -38,6 +39,10 @@ struct OnnxQuantOptions {
   bool quantize_depthwise = false;  // grouped convs too (memory-bound: int8 saves little, costs accuracy)
   bool quantize_matmul = false;     // MatMuls by a constant 2-D B too (per-column int8 weights)
   bool expose_quantized = false;    // every QuantizeLinear output also a graph output (engine cross-checks)
+  // Activations rounded per run from each tensor's own range
+  // (DynamicQuantizeLinear, as ONNX Runtime's quantize_dynamic): no
+  // calibrated ranges; biases stay float (their scale is known only at run time).
+  bool dynamic = false;
   int threads = 1;
   // Ranges found here are used as they are; the others are observed and
   // added. Only for the same float model, samples, method and percentile.

@@ -16,10 +16,12 @@
 
 using vad_cases::model;
 
-TEST(VadInt8, SegmentsMatchTheFloatModel) {
+namespace {
+
+void quantize_and_compare(const std::string& tag, bool dynamic, int* unchanged_out) {
   if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
   if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
-  const std::string dir = pareto::testing::scratch_dir("vad_int8");
+  const std::string dir = pareto::testing::scratch_dir(dynamic ? "vad_int8_dynamic" : "vad_int8");
   vad_cases::sh("rm -rf " + dir);
   const vad_cases::Mix calib = vad_cases::synthesize_mix(
       dir, "calib", {"the quick brown fox jumps over the lazy dog", "numbers like seven hundred and forty two are hard to say quickly",
@@ -40,14 +42,15 @@ TEST(VadInt8, SegmentsMatchTheFloatModel) {
 
   pareto::OnnxQuantizeOptions q;
   q.method = "percentile";
+  q.dynamic = dynamic;
   q.constant_inputs = {{"sr", pareto::Tensor::scalar<int64_t>(16000)}};
   const std::string int8_model = dir + "/silero_int8.onnx";
   auto report = pareto::quantize_onnx_model(model(), int8_model, samples.value(), q);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   for (const pareto::OnnxLayerReport& l : report.value().layers)
-    std::printf("[vad int8] %s: %s\n", l.node.c_str(), l.quantized ? "int8" : ("float, " + l.kept_because).c_str());
+    std::printf("[vad %s] %s: %s\n", tag.c_str(), l.node.c_str(), l.quantized ? "int8" : ("float, " + l.kept_because).c_str());
   EXPECT_EQ(report.value().quantized, 4) << "the four encoder convs run int8 (the STFT and decoder convs stay float)";
-  std::printf("[vad int8] %d convs int8, %d float, %d calibration windows, output error %.3e\n", report.value().quantized, report.value().kept,
+  std::printf("[vad %s] %d convs int8, %d float, %d calibration windows, output error %.3e\n", tag.c_str(), report.value().quantized, report.value().kept,
               report.value().samples, report.value().output_error);
 
   auto plain = pareto::vad::Detector::open(model());
@@ -65,11 +68,24 @@ TEST(VadInt8, SegmentsMatchTheFloatModel) {
   for (size_t i = 0; i < a.value().probabilities.size(); ++i)
     prob_diff = std::max(prob_diff, double(std::fabs(a.value().probabilities[i] - b.value().probabilities[i])));
   for (size_t i = 0; i < fs.size(); ++i) {
-    std::printf("[vad int8] segment %zu: float %.3f-%.3f s, int8 %.3f-%.3f s\n", i, fs[i].start, fs[i].end, is[i].start, is[i].end);
+    std::printf("[vad %s] segment %zu: float %.3f-%.3f s, int8 %.3f-%.3f s\n", tag.c_str(), i, fs[i].start, fs[i].end, is[i].start, is[i].end);
     for (auto [f, q8] : {std::pair{fs[i].start, is[i].start}, std::pair{fs[i].end, is[i].end}}) {
       EXPECT_LE(std::fabs(f - q8), window + 1e-9) << "segment " << i;
       unchanged += std::fabs(f - q8) < 1e-9;
     }
   }
-  std::printf("[vad int8] %d of %zu boundaries unchanged; largest speech-probability difference %.3f\n", unchanged, 2 * fs.size(), prob_diff);
+  std::printf("[vad %s] %d of %zu boundaries unchanged; largest speech-probability difference %.3f\n", tag.c_str(), unchanged, 2 * fs.size(), prob_diff);
+  *unchanged_out = unchanged;
+}
+
+}  // namespace
+
+TEST(VadInt8, SegmentsMatchTheFloatModel) {
+  int unchanged = -1;
+  quantize_and_compare("int8", false, &unchanged);
+}
+
+TEST(VadInt8, DynamicRangesSegmentsMatchTheFloatModel) {
+  int unchanged = -1;
+  quantize_and_compare("int8 dynamic", true, &unchanged);
 }

@@ -134,7 +134,12 @@ void run_dynamic_quantize_linear(OpContext& ctx) {
   ctx.out(1, DType::f32, {}).data<float>()[0] = scale;
   ctx.out(2, DType::u8, {}).data<uint8_t>()[0] = uint8_t(zero);
   uint8_t* ys = y.data<uint8_t>();
-  for (int64_t i = 0; i < x.numel(); ++i) ys[i] = scale > 0.f ? uint8_t(kernels::quantize_value(xs[i] / scale, zero, 0, 255)) : 0;
+  if (!(scale > 0.f)) {  // all zeros (or a range too small for a float scale): every byte 0, as the zero point
+    std::fill(ys, ys + x.numel(), uint8_t(0));
+    return;
+  }
+  // quantize_value(x / scale) per element, vectorized (the same bits).
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xs + b, e - b, scale, zero, ys + b); });
 }
 
 // Integer matmul with numpy broadcasting of the batch dims; per-row zero
