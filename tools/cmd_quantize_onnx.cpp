@@ -65,7 +65,7 @@ int cmd_quantize_onnx(const Args& a) {
   o.quantize_depthwise = a.has("--quantize-depthwise");
   o.quantize_matmul = a.has("--quantize-matmul");
   o.expose_quantized = a.has("--expose-quantized");
-  o.dynamic = a.has("--dynamic");
+  o.dynamic = a.has("--dynamic") || o.method == "dynamic";
   o.threads = a.get_threads(2);
   o.constant_inputs = parse_constants(a);
   std::vector<TensorInfo> inputs;  // the inputs left after binding constants

@@ -17,7 +17,7 @@
 namespace pareto {
 
 struct OnnxQuantizeOptions {
-  std::string method = "minmax";  // activation ranges: minmax, percentile, entropy (KL) or mse
+  std::string method = "minmax";  // activation ranges: minmax, percentile, entropy (KL) or mse; "dynamic" sets `dynamic`
   double percentile = 99.99;      // for "percentile": of |x|
   std::vector<std::string> keep;  // conv node names (or output names) kept in float
   bool keep_first_last = true;    // the first conv, and each conv no weighted layer follows (an output layer), stay float

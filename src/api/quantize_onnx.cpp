@@ -84,7 +84,9 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
     inputs.push_back(std::move(row));
   }
   quant::OnnxQuantOptions q;
-  q.method = quant::calib_method_by_name(options.method);
+  // "dynamic" as the method is the same as the dynamic flag (tune names its candidates' methods so).
+  const bool dynamic = options.dynamic || options.method == "dynamic";
+  q.method = dynamic ? quant::CalibMethod::minmax : quant::calib_method_by_name(options.method);
   q.percentile = options.percentile;
   q.keep = options.keep;
   q.keep_first_last = options.keep_first_last;
@@ -93,7 +95,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   q.quantize_depthwise = options.quantize_depthwise;
   q.quantize_matmul = options.quantize_matmul;
   q.expose_quantized = options.expose_quantized;
-  q.dynamic = options.dynamic;
+  q.dynamic = dynamic;
   q.threads = std::max(1, options.threads);
   q.ranges = ranges;
   q.measure_error = measure_error;
@@ -101,7 +103,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   const ir::Model quantized = quant::quantize_onnx(model, inputs, q, &r);
   onnx::save_model(quantized, out);
   OnnxQuantizeReport rep;
-  rep.method = options.dynamic ? "dynamic" : quant::calib_method_name(r.method);
+  rep.method = dynamic ? "dynamic" : quant::calib_method_name(r.method);
   rep.samples = r.samples;
   rep.output_error = r.output_error;
   for (const quant::LayerReport& l : r.layers) {

@@ -70,11 +70,11 @@ std::string budgets_text(const OnnxTuneOptions& o) {
 }  // namespace
 
 std::vector<std::string> tune_method_list(const std::string& text) {
-  static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse"};
+  static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse", "dynamic"};
   std::vector<std::string> out;
   for (const std::string& part : split_at(text, ',')) {
     const std::string m = trimmed(part);
-    if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy or mse, got '" + m + "'");
+    if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy, mse or dynamic, got '" + m + "'");
     if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
   }
   return out;

@@ -81,6 +81,12 @@ struct Node {
   std::string label() const;
 };
 
+// A Conv or MatMul that fold_qdq set to run on int8 kernels: with a static
+// input range (x_scale, x_zero_point) or one found from each run's input
+// (x_dynamic, from a DynamicQuantizeLinear).
+inline bool int8_compute(const Node& n) { return n.has_attr("x_scale") || n.attr_i("x_dynamic", 0) != 0; }
+
+
 // Attributes in one expression, for the passes and rewrites that add them.
 Attribute attr_int(const std::string& name, int64_t v);
 Attribute attr_float(const std::string& name, float v);

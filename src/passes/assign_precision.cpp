@@ -47,7 +47,7 @@ PassStats assign_precision(ir::Graph& g, const PassContext& ctx) {
       continue;
     }
     if ((n.op_type != "Conv" && n.op_type != "FusedConv") || (!n.domain.empty() && n.domain != "pareto")) continue;
-    if (n.has_attr("x_scale")) continue;  // int8 already
+    if (ir::int8_compute(n)) continue;  // int8 already
     const bool kept = named(ctx.keep_float, n.name);
     if (kept) st.rewrites["conv kept fp32 (named)"]++;
     else if (depthwise(g, n)) st.rewrites["depthwise conv kept fp32"]++;

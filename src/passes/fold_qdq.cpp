@@ -79,6 +79,20 @@ struct QdqFolder {
     return true;
   }
 
+  // DequantizeLinear(DynamicQuantizeLinear(x)): all three of the
+  // DequantizeLinear's inputs are that node's outputs (its uint8 values,
+  // scale and zero point, found per run): x.
+  bool activation_dynamic(int v, int* x) const {
+    const ir::Node* dq = producer(v, "DequantizeLinear");
+    if (!dq || dq->inputs.size() < 3 || dq->attr_i("block_size", 0) != 0) return false;
+    const ir::Node* q = producer(dq->inputs[0], "DynamicQuantizeLinear");
+    if (!q || q->inputs.size() != 1 || q->outputs.size() != 3 || q->inputs[0] < 0) return false;
+    for (int i = 0; i < 3; ++i)
+      if (dq->inputs[size_t(i)] != q->outputs[size_t(i)]) return false;
+    *x = q->inputs[0];
+    return true;
+  }
+
   // DequantizeLinear (uint8, per tensor) -> GlobalAveragePool ->
   // QuantizeLinear (uint8, per tensor) -> pareto::QGlobalAveragePool on the
   // bytes: an exact integer sum and one rounding (runtime/ops/quant_ops.cpp).
@@ -189,6 +203,8 @@ struct QdqFolder {
     // from other tools run as float on the rounded input: still exact).
     const int64_t group = conv.attr_i("group", 1);
     const bool int8 = w_int8 && group == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
+    // The same with the input's range found per run (pareto quantize --dynamic, ONNX Runtime's quantize_dynamic).
+    const bool dynamic = !int8 && w_int8 && group == 1 && w.rank() >= 3 && activation_dynamic(conv.inputs[0], &x);
     // A depthwise conv (one input channel per group) reads its input on the
     // uint8 grid itself: the plane kernels dequantize each plane while it is
     // in cache and compute in float with the dequantized weights, which is
@@ -204,6 +220,13 @@ struct QdqFolder {
       if (w_int8 && std::all_of(w_scales.begin(), w_scales.end(), [](float sc) { return sc > 0.f && std::isnormal(sc) && std::isfinite(128.f * sc); }))
         conv.set_attr(ir::attr_floats("w_scales", w_scales));
       st.rewrites["QuantizeLinear + DequantizeLinear + depthwise Conv -> depthwise Conv on uint8"]++;
+      return;
+    }
+    if (dynamic) {
+      conv.inputs[0] = x;
+      conv.set_attr(ir::attr_int("x_dynamic", 1));
+      conv.set_attr(ir::attr_floats("w_scales", w_scales));
+      st.rewrites["DynamicQuantizeLinear + DequantizeLinear + Conv -> int8 Conv (input range per run)"]++;
       return;
     }
     if (!int8) {  // weights to float; the activation's Q/DQ stays as it is (a float conv on rounded values)
@@ -236,7 +259,7 @@ PassStats fold_qdq(ir::Graph& g, const PassContext&) {
   QdqFolder f{g, e, st};
   for (int ni : g.topological_order()) {
     const ir::Node& n = g.nodes[size_t(ni)];
-    if (n.op_type == "Conv" && n.domain.empty() && !n.has_attr("x_scale")) f.fold(ni);
+    if (n.op_type == "Conv" && n.domain.empty() && !ir::int8_compute(n)) f.fold(ni);
     if (n.op_type == "GlobalAveragePool" && n.domain.empty()) f.fold_global_pool(ni);
     if (n.op_type == "MatMul" && n.domain.empty() && !n.has_attr("x_scale")) f.fold_matmul(ni);
   }

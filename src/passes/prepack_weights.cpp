@@ -39,7 +39,7 @@ PassStats prepack_weights(ir::Graph& g, const PassContext& ctx) {
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     ir::Node& n = g.nodes[ni];
     if ((n.op_type != "Conv" && n.op_type != "FusedConv") || (!n.domain.empty() && n.domain != "pareto")) continue;
-    if (n.has_attr("x_scale") || n.has_attr("prepacked") || n.inputs.size() < 2 || n.inputs[0] < 0 || n.inputs[1] < 0) continue;
+    if (ir::int8_compute(n) || n.has_attr("prepacked") || n.inputs.size() < 2 || n.inputs[0] < 0 || n.inputs[1] < 0) continue;
     const ir::ValueType& x = info.types[size_t(n.inputs[0])];
     const ir::Value& w = g.values[size_t(n.inputs[1])];
     if (!w.constant.defined() || w.constant.dtype() != DType::f32 || !static_shape(x) || x.dtype != DType::f32) continue;

@@ -33,7 +33,7 @@ struct Reparam {
   bool plain_conv(const ir::Node& n, int64_t* k) {
     const Tensor* w = n.inputs.size() > 1 ? e.constant(n.inputs[1]) : nullptr;
     if (n.op_type != "Conv" || !n.domain.empty() || !w || w->rank() != 4 || w->dtype() != DType::f32) return false;
-    if (n.has_attr("x_scale")) return false;  // an int8 conv (fold_qdq): its weights stay on their grid
+    if (ir::int8_compute(n)) return false;  // an int8 conv (fold_qdq): its weights stay on their grid
     if (n.inputs.size() > 2 && n.inputs[2] >= 0 && !e.constant(n.inputs[2])) return false;
     if (w->dim(2) != w->dim(3) || w->dim(2) % 2 == 0) return false;
     *k = w->dim(2);

@@ -181,10 +181,21 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    one_node(node("MatMul", {"x", "b"}, {"y"}, "qmm_empty", {attr_float("x_scale", 0.1f), attr_floats("w_scales", {0.1f, 0.1f})}),
                             {tensor_f32("b", {0, 2}, {})}, {value_info("x", 1, {2, 0})}),
                    {Tensor::zeros(DType::f32, {2, 0})}, "needs a non-empty B"});
+  // fold_qdq's per-run input range (x_dynamic), as a file could carry it:
+  // a NaN in the input (no range), and beside a static x_scale.
+  const auto dyn = [&](const char* name, std::vector<Msg> attrs) {
+    attrs.push_back(attr_int("x_dynamic", 1));
+    attrs.push_back(attr_floats("w_scales", {0.1f, 0.1f, 0.1f, 0.1f}));
+    return one_node(node("Conv", {"x", "w"}, {"y"}, name, attrs), {w44}, {value_info("x", 1, {1, 4, 2, 2})});
+  };
+  Tensor x4_nan = Tensor::zeros(DType::f32, {1, 4, 2, 2});
+  x4_nan.data<float>()[5] = NAN;
+  cases.push_back({"a per-run input range over a NaN", dyn("qdyn_nan", {}), {x4_nan}, "NaN or infinity at element 5"});
+  cases.push_back({"a per-run input range beside x_scale", dyn("qdyn_both", {attr_float("x_scale", 0.1f)}), {x4}, "x_dynamic needs a float input and no x_scale"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
                               "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
-                              "qmm_inner", "qmm_xnan", "qmm_empty"};
+                              "qmm_inner", "qmm_xnan", "qmm_empty", "qdyn_nan", "qdyn_both"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

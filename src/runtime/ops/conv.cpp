@@ -259,7 +259,7 @@ static kernels::QuantizedOutput quantized_output(const OpContext& ctx, const ker
   q.scale = ctx.node.attr_f("out_scale", 0.f);
   const int64_t zero = ctx.node.attr_i("out_zero_point", 0);
   if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("out_scale / out_zero_point out of range");
-  if ((!kernels::f32_conv_is_depthwise(p) && !ctx.node.has_attr("x_scale")) || ctx.node.has_attr("compute"))
+  if ((!kernels::f32_conv_is_depthwise(p) && !ir::int8_compute(ctx.node)) || ctx.node.has_attr("compute"))
     ctx.unsupported("a uint8 output (out_scale) on a conv that is neither depthwise nor int8");
   q.zero = int32_t(zero);
   return q;
@@ -296,7 +296,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
     ctx.path = p.int8_weights.quads ? "u8 int8 -> f32" : "u8 -> f32";
     return kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
   }
-  if (ctx.node.has_attr("x_scale")) {
+  if (ir::int8_compute(ctx.node)) {
     if (takes_int8_kernel(p)) {
       ctx.path = "int8";
       return run_conv_int8(ctx, p, x, w, bias, y);
@@ -310,11 +310,11 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
   // bf16 reads x itself, not xin: never for an int8 conv (the rounded input).
-  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
+  if (!ir::int8_compute(ctx.node) && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
     ctx.path = "bf16";
     return run_conv_bf16(ctx, p, x, w, bias, y);
   }
-  if (!ctx.node.has_attr("x_scale") && ctx.node.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
+  if (!ir::int8_compute(ctx.node) && ctx.node.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
     ctx.path = "f16";
     if (run_conv_f16(ctx, p, x, w, bias, y)) return;
     ctx.path = "f32";  // the input was out of the f16 kernel's range

@@ -115,11 +115,15 @@ void run_dequantize_linear(OpContext& ctx) {
   });
 }
 
-// uint8 with the scale and zero point that map [min(x, 0), max(x, 0)] onto
-// [0, 255], as the ONNX definition computes them.
-void run_dynamic_quantize_linear(OpContext& ctx) {
-  const Tensor& x = ctx.in(0);
-  if (x.dtype() != DType::f32) ctx.unsupported(std::string("DynamicQuantizeLinear of ") + dtype_name(x.dtype()));
+// The scale and zero point that map [min(x, 0), max(x, 0)] onto [0, 255]
+// (uint8), as the ONNX definition of DynamicQuantizeLinear computes them;
+// scale 0 for a tensor of zeros.
+struct DynamicRange {
+  float scale = 0;
+  int32_t zero = 0;
+};
+
+DynamicRange dynamic_uint8_range(const OpContext& ctx, const Tensor& x) {
   const float* xs = x.data<float>();
   float lo = 0.f, hi = 0.f;
   for (int64_t i = 0; i < x.numel(); ++i) {
@@ -127,19 +131,26 @@ void run_dynamic_quantize_linear(OpContext& ctx) {
     lo = std::min(lo, xs[i]);
     hi = std::max(hi, xs[i]);
   }
-  const float scale = float((double(hi) - double(lo)) / 255.0);
-  int32_t zero = 0;
-  if (scale > 0.f) zero = int32_t(std::nearbyint(std::clamp(0.f - lo / scale, 0.f, 255.f)));
+  DynamicRange r;
+  r.scale = float((double(hi) - double(lo)) / 255.0);
+  if (r.scale > 0.f) r.zero = int32_t(std::nearbyint(std::clamp(0.f - lo / r.scale, 0.f, 255.f)));
+  return r;
+}
+
+void run_dynamic_quantize_linear(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32) ctx.unsupported(std::string("DynamicQuantizeLinear of ") + dtype_name(x.dtype()));
+  const DynamicRange r = dynamic_uint8_range(ctx, x);
   Tensor& y = ctx.out(0, DType::u8, x.shape());
-  ctx.out(1, DType::f32, {}).data<float>()[0] = scale;
-  ctx.out(2, DType::u8, {}).data<uint8_t>()[0] = uint8_t(zero);
+  ctx.out(1, DType::f32, {}).data<float>()[0] = r.scale;
+  ctx.out(2, DType::u8, {}).data<uint8_t>()[0] = uint8_t(r.zero);
   uint8_t* ys = y.data<uint8_t>();
-  if (!(scale > 0.f)) {  // all zeros (or a range too small for a float scale): every byte 0, as the zero point
+  if (!(r.scale > 0.f)) {  // all zeros (or a range too small for a float scale): every byte 0, as the zero point
     std::fill(ys, ys + x.numel(), uint8_t(0));
     return;
   }
   // quantize_value(x / scale) per element, vectorized (the same bits).
-  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xs + b, e - b, scale, zero, ys + b); });
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(x.data<float>() + b, e - b, r.scale, r.zero, ys + b); });
 }
 
 // Integer matmul with numpy broadcasting of the batch dims; per-row zero
@@ -318,21 +329,36 @@ int8_t weight_code(float w, float scale) {
 namespace {
 
 // fold_qdq's attributes on a Conv, checked: a model may carry them itself.
+// With x_dynamic (a DynamicQuantizeLinear's output folded) the input's
+// scale and zero point come from x itself, per run.
 struct Int8ConvAttrs {
   float x_scale = 0;
   int32_t x_zero = 0;
+  bool dynamic = false;
   std::vector<float> w_scales;
 };
 
-Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out) {
+Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out, const Tensor* x = nullptr) {
   Int8ConvAttrs a;
-  a.x_scale = ctx.node.attr_f("x_scale", 0.f);
-  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
   a.w_scales = ctx.node.attr_floats("w_scales");
-  if (!(a.x_scale > 0.f) || !std::isfinite(a.x_scale) || zero < 0 || zero > 255 || int64_t(a.w_scales.size()) != c_out)
-    ctx.invalid("int8 attributes (x_scale, x_zero_point, w_scales) do not fit the node");
+  if (int64_t(a.w_scales.size()) != c_out) ctx.invalid("int8 attributes (x_scale, x_zero_point, w_scales) do not fit the node");
   for (float s : a.w_scales)
     if (!std::isfinite(s)) ctx.invalid("int8 attribute w_scales holds a value that is not finite");
+  a.dynamic = ctx.node.attr_i("x_dynamic", 0) != 0;
+  if (a.dynamic) {
+    if (!x || x->dtype() != DType::f32 || ctx.node.has_attr("x_scale")) ctx.invalid("x_dynamic needs a float input and no x_scale");
+    const DynamicRange r = dynamic_uint8_range(ctx, *x);
+    // A tensor of zeros: DynamicQuantizeLinear's scale 0 makes every byte
+    // the zero point 0 and the dequantized input 0; scale 1 gives the same
+    // bytes (and the same zero sums) and stays a valid scale here.
+    a.x_scale = r.scale > 0.f ? r.scale : 1.f;
+    a.x_zero = r.zero;
+    return a;
+  }
+  a.x_scale = ctx.node.attr_f("x_scale", 0.f);
+  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
+  if (!(a.x_scale > 0.f) || !std::isfinite(a.x_scale) || zero < 0 || zero > 255)
+    ctx.invalid("int8 attributes (x_scale, x_zero_point) do not fit the node");
   a.x_zero = int32_t(zero);
   return a;
 }
@@ -341,7 +367,7 @@ Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out) {
 // weights are q * scale) and the float epilogue's per-channel scales.
 struct Int8ConvPlan {
   kernels::Int8Weights weights;
-  std::vector<float> scale;  // x_scale * w_scale
+  std::vector<float> scale;  // x_scale * w_scale (a static x_scale; a dynamic one multiplies per run)
 };
 
 std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p, const Tensor& w, const Int8ConvAttrs& a) {
@@ -379,7 +405,7 @@ const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
 void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y,
                    const kernels::QuantizedOutput& quant) {
   if (p.group != 1) ctx.invalid("int8 conv attributes on a grouped conv");
-  const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out);
+  const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out, &x);
   // Once per executor when the weights are a graph constant (as for float
   // convs); weights fed at run time are converted on every call.
   const std::shared_ptr<const void> held = prepared_once(ctx, 1, 1 << 20, [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); });
@@ -388,7 +414,12 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   q.geo = p;
   q.x_zero = a.x_zero;
   q.out.kind = kernels::Int8Output::f32;
-  q.out.scale = plan.scale.data();
+  thread_local std::vector<float> run_scale;  // x_scale * w_scale of this run's dynamic x_scale
+  if (a.dynamic) {
+    run_scale.resize(a.w_scales.size());
+    for (size_t o = 0; o < a.w_scales.size(); ++o) run_scale[o] = a.x_scale * a.w_scales[o];
+  }
+  q.out.scale = a.dynamic ? run_scale.data() : plan.scale.data();
   q.out.bias_f32 = bias;
   q.out.act = p.epilogue;
   q.out.quant = quant;
@@ -440,7 +471,7 @@ void run_matmul_int8(OpContext& ctx) {
 }
 
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out) {
-  const Int8ConvAttrs a = int8_conv_attrs(ctx, c_out);
+  const Int8ConvAttrs a = int8_conv_attrs(ctx, c_out, &x);
   const uint8_t* xq = quantize_input(x, a);
   thread_local std::vector<float> buf;  // grow-only: no page faults of a fresh input-sized tensor per call
   buf.resize(size_t(x.numel()));
