@@ -27,6 +27,23 @@ struct Folder {
     return -1;
   }
 
+  // An int8 conv's row of weights, each exactly code * w_scale (fold_qdq
+  // writes them so), scaled by `factor`: code * (w_scale * factor), the
+  // weight scale the row gets below, so the weights stay exactly on their
+  // new grid (the artifact stores them as codes; the float paths compute
+  // with what the int8 kernel computes with) instead of code * w_scale *
+  // factor rounded twice. False, row untouched, where a weight is off its grid.
+  static bool snap_to_codes(float* row, int64_t n, float w_scale, float factor) {
+    if (!std::isfinite(w_scale) || w_scale == 0.f) return false;
+    for (int64_t k = 0; k < n; ++k) {
+      const float code = std::nearbyint(row[k] / w_scale);
+      if (!(code >= -128.f && code <= 127.f) || code * w_scale != row[k]) return false;
+    }
+    const float new_scale = w_scale * factor;
+    for (int64_t k = 0; k < n; ++k) row[k] = std::nearbyint(row[k] / w_scale) * new_scale;
+    return true;
+  }
+
   // Rewrites producer p to compute scale[c] * y + shift[c] per output channel.
   void apply(ir::Node& p, const std::vector<float>& scale, const std::vector<float>& shift) {
     const Tensor& w = *e.constant(p.inputs[1]);
@@ -43,8 +60,12 @@ struct Folder {
         for (int64_t j = 0; j < c; ++j) wd[r * c + j] *= scale[size_t(j)];
     } else {  // [c_out, ...]
       const int64_t inner = w.numel() / c;
-      for (int64_t o = 0; o < c; ++o)
-        for (int64_t k = 0; k < inner; ++k) wd[o * inner + k] *= scale[size_t(o)];
+      const ir::Attribute* w_scales = p.attr("w_scales");
+      for (int64_t o = 0; o < c; ++o) {
+        float* row = wd + o * inner;
+        if (w_scales && int64_t(w_scales->floats.size()) == c && snap_to_codes(row, inner, w_scales->floats[size_t(o)], scale[size_t(o)])) continue;
+        for (int64_t k = 0; k < inner; ++k) row[k] *= scale[size_t(o)];
+      }
     }
     std::vector<float> bias(size_t(c), 0.f);
     const Tensor* b = p.inputs.size() > 2 && p.inputs[2] >= 0 ? e.constant(p.inputs[2]) : nullptr;

@@ -206,13 +206,13 @@ TEST(Artifact, TruncatedCorruptedAndWrongVersionFilesAreRefused) {
   std::string flipped = bytes;
   flipped[bytes.size() / 2] ^= 0x40;
   refused(flipped, "checksum");
-  std::string v4 = bytes;  // a later format than this build reads
-  v4[8] = 4;
-  refused(v4, "version 4");
+  std::string later = bytes;  // a later format than this build reads
+  later[8] = char(artifact::kVersion + 1);
+  refused(later, "version " + std::to_string(artifact::kVersion + 1));
   std::string v0 = bytes;
   v0[8] = 0;
   refused(v0, "version 0");
-  for (char older : {1, 2}) {  // versions 1 (before post_floor) and 2 (before out_scale) still load
+  for (char older : {1, 2, 3}) {  // versions 1 (before post_floor), 2 (before out_scale) and 3 (before int8 weight codes) still load
     std::string v = bytes;
     v[8] = older;
     write_all(bad, v);

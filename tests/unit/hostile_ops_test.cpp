@@ -192,10 +192,16 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   x4_nan.data<float>()[5] = NAN;
   cases.push_back({"a per-run input range over a NaN", dyn("qdyn_nan", {}), {x4_nan}, "NaN or infinity at element 5"});
   cases.push_back({"a per-run input range beside x_scale", dyn("qdyn_both", {attr_float("x_scale", 0.1f)}), {x4}, "x_dynamic needs a float input and no x_scale"});
+  // A conv with int8 weights (codes, as a compiled artifact stores them)
+  // whose w_scales do not give one scale per output channel.
+  cases.push_back({"int8 weight codes with 3 scales for 4 channels",
+                   one_node(node("Conv", {"x", "w"}, {"y"}, "qcodes_scales", {attr_floats("w_scales", {0.1f, 0.1f, 0.1f})}),
+                            {tensor_i8("w", {4, 4, 1, 1}, std::vector<int8_t>(16, 1))}, {value_info("x", 1, {1, 4, 2, 2})}),
+                   {x4}, "int8 weights and w_scales do not fit the node"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
                               "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
-                              "qmm_inner", "qmm_xnan", "qmm_empty", "qdyn_nan", "qdyn_both"};
+                              "qmm_inner", "qmm_xnan", "qmm_empty", "qdyn_nan", "qdyn_both", "qcodes_scales"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string msg = run_error(cases[i].graph, cases[i].inputs);

@@ -30,7 +30,12 @@ namespace pareto::artifact {
 // which a version-1 reader would drop silently; version-1 files still load.
 // 3: a depthwise conv may write uint8 (out_scale, fuse_quantize), which an
 // older reader would run as a float output; versions 1 and 2 still load.
-constexpr uint32_t kVersion = 3;
+// 4: an int8 conv's float weights (fold_qdq's w_scales) may be stored as
+// their int8 codes (tensor tag kInt8RowsTag), where code * w_scale gives
+// every weight back bit for bit; they load as an int8 tensor, which the
+// conv reads as codes of its w_scales (runtime/ops/conv.cpp).
+constexpr uint32_t kVersion = 4;
+constexpr int32_t kInt8RowsTag = -8;
 constexpr uint32_t kOldestVersion = 1;
 constexpr char kMagic[8] = {'P', 'A', 'R', 'E', 'T', 'O', '\x1a', '\n'};
 

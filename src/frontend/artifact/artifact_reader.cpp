@@ -21,6 +21,7 @@ struct Reader {
   const uint8_t* weights;
   size_t weights_bytes;
   std::shared_ptr<const void> owner;
+  uint32_t version;
 
   [[noreturn]] void bad(const std::string& what) const {
     fail_model(file + ": corrupt compiled model: " + what + " (at byte " + std::to_string(base + pos) + ")");
@@ -52,6 +53,7 @@ struct Reader {
   }
   Tensor tensor() {
     const int32_t dt = get<int32_t>("tensor dtype");
+    if (dt == kInt8RowsTag && version >= 4) return int8_rows();
     const DType dtype = DType(dt);
     if (dt <= 0 || dt > 16 || dtype == DType::string || dtype_size(dtype) == 0) bad("tensor dtype " + std::to_string(dt));
     const uint32_t rank = count("tensor rank", 8);
@@ -69,6 +71,25 @@ struct Reader {
       bad("tensor size " + std::to_string(nbytes) + " does not match its shape");
     if (offset % 64 || offset > weights_bytes || nbytes > weights_bytes - offset) bad("tensor data outside the weights section");
     return Tensor::wrap(dtype, shape, owner, weights + offset);
+  }
+  // An int8 conv's weights stored as their codes (version 4): an int8
+  // tensor of rank >= 1 aliasing the mapping; its scales are the reading
+  // node's w_scales (the conv checks their count).
+  Tensor int8_rows() {
+    const uint32_t rank = count("int8 weights rank", 8);
+    if (rank < 1 || rank > kMaxRank) bad("int8 weights rank " + std::to_string(rank));
+    Shape shape;
+    uint64_t elems = 1;
+    for (uint32_t i = 0; i < rank; ++i) {
+      const int64_t d = get<int64_t>("int8 weights dim");
+      if (d <= 0 || elems > std::numeric_limits<uint64_t>::max() / uint64_t(d)) bad("int8 weights dim " + std::to_string(d));
+      elems *= uint64_t(d);
+      shape.push_back(d);
+    }
+    const uint64_t offset = get<uint64_t>("int8 weights offset"), nbytes = get<uint64_t>("int8 weights size");
+    if (nbytes != elems) bad("int8 weights size " + std::to_string(nbytes) + " does not match its shape");
+    if (offset % 64 || offset > weights_bytes || nbytes > weights_bytes - offset) bad("int8 weights outside the weights section");
+    return Tensor::wrap(DType::i8, shape, owner, weights + offset);
   }
   ir::ValueType type() {
     ir::ValueType t;
@@ -222,7 +243,7 @@ Compiled load_from_memory(const uint8_t* data, size_t size, const std::string& n
   if (g_off < 64 || g_off > size || g_bytes > size - g_off || w_off % 64 || w_off > size || w_bytes > size - w_off)
     fail_model(name + ": section table points outside the file");
   if (reinterpret_cast<uintptr_t>(data + w_off) % 64) fail_model(name + ": weights section is not 64-byte aligned in memory");
-  Reader r{data + g_off, size_t(g_bytes), 0, size_t(g_off), name, data + w_off, size_t(w_bytes), std::move(owner)};
+  Reader r{data + g_off, size_t(g_bytes), 0, size_t(g_off), name, data + w_off, size_t(w_bytes), std::move(owner), version};
   Compiled c;
   c.model.path = name;
   c.model.ir_version = r.get<int64_t>("ir version");

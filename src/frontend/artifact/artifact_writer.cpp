@@ -1,5 +1,7 @@
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "frontend/artifact/artifact.h"
@@ -7,6 +9,58 @@
 namespace pareto::artifact {
 
 namespace {
+
+// An int8 conv's weights as their int8 codes, where every weight is
+// float(code) * its row's scale bit for bit (fold_qdq writes them so, and
+// fold_conv_affine keeps them so): a quarter of the bytes for the same
+// weights. False where any weight is not (the floats are stored then).
+bool int8_codes(const Tensor& w, const std::vector<float>& scales, std::vector<int8_t>* codes) {
+  if (w.dtype() != DType::f32 || w.rank() < 2 || w.dim(0) != int64_t(scales.size()) || w.numel() == 0) return false;
+  const int64_t rows = w.dim(0), per = w.numel() / rows;
+  const float* wf = w.data<float>();
+  codes->resize(size_t(w.numel()));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float s = scales[size_t(r)];
+    if (!std::isfinite(s) || s == 0.f) return false;
+    for (int64_t i = 0; i < per; ++i) {
+      const float c = std::nearbyint(wf[r * per + i] / s);
+      if (!(c >= -128.f && c <= 127.f)) return false;  // also NaN
+      const float back = c * s;
+      if (std::memcmp(&back, &wf[r * per + i], sizeof back) != 0) return false;  // -0.0 and 0.0 differ here
+      (*codes)[size_t(r * per + i)] = int8_t(c);
+    }
+  }
+  return true;
+}
+
+// Constants every reader of which is an int8 conv (Conv / FusedConv with
+// fold_qdq's w_scales) taking them as its weights, all with the same
+// w_scales: those scales. Only these may be stored as codes (the runtime
+// reads such weights as codes of the reading node's w_scales). A graph
+// with subgraphs is left alone (its nodes may read a constant by name).
+std::map<int, const std::vector<float>*> int8_weight_scales(const ir::Graph& g) {
+  std::map<int, const std::vector<float>*> out;
+  std::vector<bool> other_use(g.values.size(), false);
+  for (int v : g.outputs) other_use[size_t(v)] = true;
+  for (const ir::Node& n : g.nodes) {
+    for (const ir::Attribute& a : n.attrs)
+      if (a.g || !a.graphs.empty()) return {};
+    const ir::Attribute* scales = n.attr("w_scales");
+    const bool int8_conv = (n.op_type == "Conv" || n.op_type == "FusedConv") && scales && scales->kind == ir::AttrKind::floats;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int v = n.inputs[i];
+      if (v < 0) continue;
+      if (!int8_conv || i != 1) {
+        other_use[size_t(v)] = true;
+        continue;
+      }
+      auto [it, added] = out.emplace(v, &scales->floats);
+      if (!added && *it->second != scales->floats) other_use[size_t(v)] = true;
+    }
+  }
+  for (auto it = out.begin(); it != out.end();) it = other_use[size_t(it->first)] ? out.erase(it) : std::next(it);
+  return out;
+}
 
 struct Writer {
   std::string graph, weights;
@@ -29,6 +83,17 @@ struct Writer {
     put(uint64_t(weights.size()));
     put(uint64_t(t.nbytes()));
     weights.append(static_cast<const char*>(t.raw()), t.nbytes());
+  }
+  // An int8 conv's float weights as their int8 codes (tag kInt8RowsTag in
+  // place of the dtype; the scales are the reading node's w_scales).
+  void int8_rows(const Tensor& t, const std::vector<int8_t>& codes) {
+    put(kInt8RowsTag);
+    put(uint32_t(t.rank()));
+    for (int64_t d : t.shape()) put(d);
+    while (weights.size() % 64) weights += '\0';
+    put(uint64_t(weights.size()));
+    put(uint64_t(codes.size()));
+    weights.append(reinterpret_cast<const char*>(codes.data()), codes.size());
   }
   void type(const ir::ValueType& t) {
     put(int32_t(t.dtype));
@@ -75,12 +140,18 @@ struct Writer {
   void graph_of(const ir::Graph& g) {
     str(g.name);
     put(uint32_t(g.values.size()));
-    for (const ir::Value& v : g.values) {
+    const std::map<int, const std::vector<float>*> int8_weights = int8_weight_scales(g);
+    std::vector<int8_t> codes;
+    for (size_t vi = 0; vi < g.values.size(); ++vi) {
+      const ir::Value& v = g.values[vi];
       str(v.name);
       type(v.type);
       put(uint8_t(v.is_outer));
       put(uint8_t(v.constant.defined()));
-      if (v.constant.defined()) tensor(v.constant);
+      if (!v.constant.defined()) continue;
+      auto it = int8_weights.find(int(vi));
+      if (it != int8_weights.end() && int8_codes(v.constant, *it->second, &codes)) int8_rows(v.constant, codes);
+      else tensor(v.constant);
     }
     put(uint32_t(g.nodes.size()));
     for (const ir::Node& n : g.nodes) {

@@ -120,7 +120,7 @@ const float* conv_bias(const OpContext& ctx, int64_t c_out) {
 // A group-1 conv whose weights are a graph constant: the weights packed for
 // the GEMM (or Winograd-transformed and packed) once per executor and
 // kernel level instead of on every call.
-std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd) {
+std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd, const float* w) {
   if (p.group != 1 || !is_constant_input(ctx, 1)) return nullptr;
   const int level = int(kernels::kernel_table().level);
   // The key tells the two forms apart: one node may meet both when its
@@ -129,12 +129,12 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
     std::shared_ptr<std::vector<float>> buf;
     if (winograd) {
       buf = std::make_shared<std::vector<float>>(kernels::winograd_weights_floats(p));
-      kernels::winograd_transform_weights(p, ctx.in(1).data<float>(), buf->data());
+      kernels::winograd_transform_weights(p, w, buf->data());
     } else {
       kernels::GemmArgs g;
       g.m = p.c_out;
       g.k = p.c_in * p.kh * p.kw;
-      g.a = ctx.in(1).data<float>();
+      g.a = w;
       g.lda = g.k;
       buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
       kernels::f32_gemm_pack_a(g, buf->data());
@@ -323,7 +323,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
   const bool uses_packed = kernels::f32_conv_uses_packed_weights(p);
   const float* ready = uses_packed ? prepacked_conv_weights(ctx, p, winograd) : nullptr;
   if (!ready && uses_packed) {
-    packed = packed_conv_weights(ctx, p, winograd);
+    packed = packed_conv_weights(ctx, p, winograd, w.data<float>());
     ready = static_cast<const float*>(packed.get());
   }
   (winograd ? p.winograd_weights : p.packed_weights) = ready;
@@ -352,13 +352,36 @@ static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor
   parallel_chunks(count, [&](int64_t b, int64_t e) { kernels::quantize_u8(buf.data() + b, e - b, q.scale, q.zero, q.data + b); });
 }
 
+// An int8 conv's weights given as their int8 codes (a compiled artifact
+// stores them so): the floats they stand for, code * w_scale per output
+// channel, made once per executor for the paths that compute in float.
+static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int64_t c_out) {
+  const std::vector<float> scales = ctx.node.attr_floats("w_scales");
+  if (int64_t(scales.size()) != c_out || codes.numel() % c_out) ctx.invalid("int8 weights and w_scales do not fit the node");
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 3, [&]() -> std::shared_ptr<const void> {
+    auto t = std::make_shared<Tensor>(Tensor::empty(DType::f32, codes.shape()));
+    const int64_t per = codes.numel() / c_out;
+    const int8_t* c = codes.data<int8_t>();
+    float* out = t->data<float>();
+    for (int64_t o = 0; o < c_out; ++o)
+      for (int64_t i = 0; i < per; ++i) out[o * per + i] = float(c[o * per + i]) * scales[size_t(o)];
+    return t;
+  });
+  return *static_cast<const Tensor*>(held.get());
+}
+
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
-  const Tensor& w = ctx.in(1);
+  const Tensor& w_in = ctx.in(1);
   // An int8 conv (x_scale) may read its input already rounded to uint8.
   const bool x_u8 = x.dtype() == DType::u8 && ctx.node.has_attr("x_scale");
-  if ((x.dtype() != DType::f32 && !x_u8) || w.dtype() != DType::f32) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
-  kernels::ConvParams p = conv_params(ctx, x, w);
+  const bool w_codes = w_in.dtype() == DType::i8 && ctx.node.has_attr("w_scales");
+  if ((x.dtype() != DType::f32 && !x_u8) || (w_in.dtype() != DType::f32 && !w_codes)) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+  kernels::ConvParams p = conv_params(ctx, x, w_in);
+  // The int8 GEMM reads weight codes themselves; every other path computes
+  // with the floats they stand for.
+  const bool int8_gemm = ir::int8_compute(ctx.node) && !kernels::f32_conv_is_depthwise(p) && takes_int8_kernel(p);
+  const Tensor w = w_codes && !int8_gemm ? weights_from_codes(ctx, w_in, p.c_out) : w_in;
   const float* bias = conv_bias(ctx, p.c_out);
   Shape out = conv_output_shape(x, p);
   if (ctx.node.op_type == "FusedConv") {  // pareto's fused form: residual input 3, activation attributes

@@ -373,11 +373,15 @@ struct Int8ConvPlan {
 std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p, const Tensor& w, const Int8ConvAttrs& a) {
   const int64_t k = p.c_in * p.kh * p.kw;
   std::vector<int8_t> q(size_t(p.c_out * k));
-  const float* wf = w.data<float>();
   auto plan = std::make_shared<Int8ConvPlan>();
+  if (w.dtype() == DType::i8) {  // the codes themselves (a compiled artifact stores them so)
+    if (w.numel() != p.c_out * k) fail(StatusCode::internal, "int8 weights do not fit the conv");
+    std::copy(w.data<int8_t>(), w.data<int8_t>() + w.numel(), q.begin());
+  }
   for (int64_t o = 0; o < p.c_out; ++o) {
     const float s = a.w_scales[size_t(o)];
-    for (int64_t i = 0; i < k; ++i) q[size_t(o * k + i)] = weight_code(wf[o * k + i], s);
+    if (w.dtype() != DType::i8)
+      for (int64_t i = 0; i < k; ++i) q[size_t(o * k + i)] = weight_code(w.data<float>()[o * k + i], s);
     plan->scale.push_back(a.x_scale * s);
   }
   plan->weights = kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0);
