@@ -130,9 +130,12 @@ struct Folder {
       return false;
     }
     // A zero or non-finite factor would leave an int8 conv's weights off any grid.
-    if (p.has_attr("w_scales"))
-      for (float v : scale)
-        if (!(std::isfinite(v) && v != 0.f)) return false;
+    // So would a new weight scale that overflows or underflows to 0.
+    if (const ir::Attribute* ws = p.attr("w_scales"))
+      for (size_t o = 0; o < scale.size(); ++o) {
+        const float v = scale[o], folded = o < ws->floats.size() ? ws->floats[o] * v : v;
+        if (!(std::isfinite(v) && v != 0.f && std::isfinite(folded) && folded != 0.f)) return false;
+      }
     apply(p, scale, shift);
     p.outputs[0] = q.outputs[0];  // the producer takes over the consumer's output (and its name)
     e.kill(cn);

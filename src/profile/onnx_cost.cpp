@@ -118,14 +118,18 @@ uint64_t weight_bytes_read(const ir::Node& n, size_t i, const std::vector<Tensor
   const TensorUse& t = in[i];
   const bool conv = n.op_type == "Conv" || n.op_type == "FusedConv";
   if (conv && n.has_attr("prepacked") && i == 1 && in.size() > 4 && in[4].present) return 0;
-  if (i != 1 || t.dtype != DType::f32) return t.bytes;
+  // An int8 conv's weights stored as codes (a compiled artifact): read as
+  // codes by the int8 kernel, as the floats they decode to elsewhere.
+  const bool codes = conv && i == 1 && t.dtype == DType::i8 && n.has_attr("w_scales");
+  if (i != 1 || (t.dtype != DType::f32 && !codes)) return t.bytes;
   const uint64_t channels = t.shape.empty() ? 0 : uint64_t(t.shape[0]);
-  if (path == "winograd") return t.bytes / 9 * 36;  // the 6x6 transformed 3x3 kernels, packed at run time
+  const uint64_t float_bytes = codes ? elements(t) * sizeof(float) : t.bytes;
+  if (path == "winograd") return float_bytes / 9 * 36;  // the 6x6 transformed 3x3 kernels, packed at run time
   if (precision == "int8" && conv) return elements(t) + channels * sizeof(float);  // int8 weights, a scale per channel
   if (precision == "int8" && n.op_type == "MatMul" && t.shape.size() == 2)  // int8 MatMul: a scale per column
     return elements(t) + uint64_t(t.shape[1]) * sizeof(float);
   if (precision == "bf16" || (precision == "fp16" && path == "f16")) return elements(t) * 2;
-  return t.bytes;
+  return float_bytes;
 }
 
 // F(4x4, 3x3): per 4x4 output tile, 36 products per input and output

@@ -366,6 +366,9 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     lr.end_layer = k == 0 || !feeds_weighted[size_t(convs[k])];
     if (options.keep_first_last && lr.end_layer) lr.kept_because = k == 0 ? (n.op_type == "MatMul" ? "first layer" : "first conv") : "last layer";
     if (!options.quantize_depthwise && n.attr_i("group", 1) != 1) lr.kept_because = "grouped";
+    // Per-run ranges fold into the int8 kernel for group-1 convs only
+    // (passes/fold_qdq.cpp): elsewhere the two extra nodes would run in float.
+    if (options.dynamic && (n.attr_i("group", 1) != 1 || n.op_type == "MatMul")) lr.kept_because = "dynamic: no int8 kernel";
     for (const std::string& keep : options.keep)
       if (keep == lr.node || keep == lr.output) lr.kept_because = "--keep";
     lr.quantized = lr.kept_because.empty();

@@ -88,4 +88,7 @@ TEST(VadInt8, SegmentsMatchTheFloatModel) {
 TEST(VadInt8, DynamicRangesSegmentsMatchTheFloatModel) {
   int unchanged = -1;
   quantize_and_compare("int8 dynamic", true, &unchanged);
+  // Static ranges keep 3 of the 6 (the quiet ends of utterances lose most);
+  // per-run ranges keep their precision there.
+  EXPECT_GE(unchanged, 5) << "per-run ranges keep at least 5 of the 6 boundaries";
 }

@@ -51,9 +51,11 @@ struct Reader {
     if (v < (optional ? -1 : 0) || v >= int64_t(n_values)) bad(std::string(what) + " index " + std::to_string(v) + " out of range");
     return v;
   }
-  Tensor tensor() {
+  // A tensor record; int8 weight codes only where value_constant (a graph
+  // value's constant: the only place the writer puts them).
+  Tensor tensor(bool value_constant = false) {
     const int32_t dt = get<int32_t>("tensor dtype");
-    if (dt == kInt8RowsTag && version >= 4) return int8_rows();
+    if (dt == kInt8RowsTag && version >= 4 && value_constant) return int8_rows();
     const DType dtype = DType(dt);
     if (dt <= 0 || dt > 16 || dtype == DType::string || dtype_size(dtype) == 0) bad("tensor dtype " + std::to_string(dt));
     const uint32_t rank = count("tensor rank", 8);
@@ -150,7 +152,7 @@ struct Reader {
       val.name = str("value name");
       val.type = type();
       val.is_outer = get<uint8_t>("outer flag") != 0;
-      if (get<uint8_t>("constant flag")) val.constant = tensor();
+      if (get<uint8_t>("constant flag")) val.constant = tensor(true);
       if (!g->value_by_name.emplace(val.name, int(v)).second) bad("value '" + val.name + "' defined twice");
     }
     const uint32_t nn = count("nodes", 24);

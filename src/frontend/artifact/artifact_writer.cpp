@@ -25,8 +25,8 @@ bool int8_codes(const Tensor& w, const std::vector<float>& scales, std::vector<i
     for (int64_t i = 0; i < per; ++i) {
       const float c = std::nearbyint(wf[r * per + i] / s);
       if (!(c >= -128.f && c <= 127.f)) return false;  // also NaN
-      const float back = c * s;
-      if (std::memcmp(&back, &wf[r * per + i], sizeof back) != 0) return false;  // -0.0 and 0.0 differ here
+      const float back = float(int8_t(c)) * s;  // as the runtime decodes it (an integer zero has no sign)
+      if (std::memcmp(&back, &wf[r * per + i], sizeof back) != 0) return false;  // bit for bit: -0.0 is not 0.0
       (*codes)[size_t(r * per + i)] = int8_t(c);
     }
   }
@@ -144,14 +144,16 @@ struct Writer {
     std::vector<int8_t> codes;
     for (size_t vi = 0; vi < g.values.size(); ++vi) {
       const ir::Value& v = g.values[vi];
+      auto it = int8_weights.find(int(vi));
+      const bool coded = v.constant.defined() && it != int8_weights.end() && int8_codes(v.constant, *it->second, &codes);
       str(v.name);
-      type(v.type);
+      ir::ValueType t = v.type;
+      if (coded) t.dtype = DType::i8;  // what the value holds once loaded
+      type(t);
       put(uint8_t(v.is_outer));
       put(uint8_t(v.constant.defined()));
-      if (!v.constant.defined()) continue;
-      auto it = int8_weights.find(int(vi));
-      if (it != int8_weights.end() && int8_codes(v.constant, *it->second, &codes)) int8_rows(v.constant, codes);
-      else tensor(v.constant);
+      if (coded) int8_rows(v.constant, codes);
+      else if (v.constant.defined()) tensor(v.constant);
     }
     put(uint32_t(g.nodes.size()));
     for (const ir::Node& n : g.nodes) {

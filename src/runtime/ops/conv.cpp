@@ -376,7 +376,9 @@ void run_conv(OpContext& ctx) {
   // An int8 conv (x_scale) may read its input already rounded to uint8.
   const bool x_u8 = x.dtype() == DType::u8 && ctx.node.has_attr("x_scale");
   const bool w_codes = w_in.dtype() == DType::i8 && ctx.node.has_attr("w_scales");
-  if ((x.dtype() != DType::f32 && !x_u8) || (w_in.dtype() != DType::f32 && !w_codes)) ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()));
+  if ((x.dtype() != DType::f32 && !x_u8) || (w_in.dtype() != DType::f32 && !w_codes))
+    ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()) + " with " + dtype_name(w_in.dtype()) + " weights" +
+                    (w_in.dtype() == DType::i8 ? " and no w_scales" : ""));
   kernels::ConvParams p = conv_params(ctx, x, w_in);
   // The int8 GEMM reads weight codes themselves; every other path computes
   // with the floats they stand for.

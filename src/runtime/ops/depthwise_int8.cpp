@@ -24,10 +24,11 @@ struct DepthwiseInt8Plan {
 // to float rounding: one finite normal scale per output channel (as
 // fold_qdq sets them; a model or artifact may carry others, and a folded
 // BatchNorm may have pushed one out of range) and every weight within
-// 1/1024 of a step of its code times its channel's scale. A BatchNorm that
-// fold_conv_affine folded in scaled weights and scales alike, rounding
-// each (w / scale lands some 1e-7 of a step off the code: PP-OCR's
-// depthwise convs all have one); a weight a real fraction of a step off
+// 1/1024 of a step of its code times its channel's scale. fold_conv_affine
+// keeps weights exactly on their grid when it folds a BatchNorm in, but a
+// model or artifact may carry weights scaled apart from their scales by a
+// rounding (w / scale some 1e-7 of a step off the code, as that pass once
+// left PP-OCR's depthwise convs); a weight a real fraction of a step off
 // the grid does not sum as its code. Otherwise the plan is marked unusable
 // and the node keeps the float plane kernel, on every CPU alike.
 std::shared_ptr<const DepthwiseInt8Plan> make_plan(const OpContext& ctx, const kernels::ConvParams& p, const Tensor& w) {
