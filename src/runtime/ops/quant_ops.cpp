@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "kernels/int8_conv.h"
@@ -125,12 +126,26 @@ struct DynamicRange {
 
 DynamicRange dynamic_uint8_range(const OpContext& ctx, const Tensor& x) {
   const float* xs = x.data<float>();
+  // Chunks in parallel (min and max do not depend on the order); the error
+  // names the first element that is not finite.
+  std::mutex m;
   float lo = 0.f, hi = 0.f;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    if (!std::isfinite(xs[i])) ctx.invalid("input contains NaN or infinity at element " + std::to_string(i));
-    lo = std::min(lo, xs[i]);
-    hi = std::max(hi, xs[i]);
-  }
+  int64_t first_bad = x.numel();
+  parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
+    float l = 0.f, h = 0.f;
+    int64_t bad = x.numel();
+    for (int64_t i = b; i < e; ++i) {
+      if (!std::isfinite(xs[i])) {
+        bad = i;
+        break;
+      }
+      l = std::min(l, xs[i]);
+      h = std::max(h, xs[i]);
+    }
+    std::lock_guard<std::mutex> lock(m);
+    lo = std::min(lo, l), hi = std::max(hi, h), first_bad = std::min(first_bad, bad);
+  });
+  if (first_bad < x.numel()) ctx.invalid("input contains NaN or infinity at element " + std::to_string(first_bad));
   DynamicRange r;
   r.scale = float((double(hi) - double(lo)) / 255.0);
   if (r.scale > 0.f) r.zero = int32_t(std::nearbyint(std::clamp(0.f - lo / r.scale, 0.f, 255.f)));
