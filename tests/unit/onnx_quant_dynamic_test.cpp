@@ -4,12 +4,12 @@
 // static range, calibrated on loud inputs, takes from it.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <random>
 
 #include "frontend/onnx/onnx_loader.h"
 #include "frontend/onnx/onnx_writer.h"
 #include "pareto/pareto.hpp"
+#include "kernel_test_util.h"
 #include "proto_builder.h"
 #include "quant/onnx_qdq.h"
 #include "runtime/executor.h"
@@ -51,15 +51,7 @@ Tensor run(const ir::Model& m, const Tensor& x) {
   return ex.run_graph(*m.graph, {x}, nullptr)[0];
 }
 
-double relative_error(const Tensor& got, const Tensor& want) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const double d = double(got.data<float>()[i]) - double(want.data<float>()[i]);
-    num += d * d;
-    den += double(want.data<float>()[i]) * double(want.data<float>()[i]);
-  }
-  return std::sqrt(num / den);
-}
+double relative_error(const Tensor& got, const Tensor& want) { return pareto::testing::relative_l2(want, got); }
 
 int count(const ir::Model& m, const std::string& op) {
   int n = 0;

@@ -73,28 +73,25 @@ struct Writer {
     put(uint32_t(s.size()));
     graph += s;
   }
+  // A tensor record: tag (the dtype), rank, dims, then the data's offset
+  // and size in the weights section (64-byte aligned).
+  void record(int32_t tag, const Shape& shape, const void* data, size_t bytes) {
+    put(tag);
+    put(uint32_t(shape.size()));
+    for (int64_t d : shape) put(d);
+    while (weights.size() % 64) weights += '\0';
+    put(uint64_t(weights.size()));
+    put(uint64_t(bytes));
+    weights.append(static_cast<const char*>(data), bytes);
+  }
   void tensor(const Tensor& t) {
     if (t.dtype() == DType::string || dtype_size(t.dtype()) == 0)
       fail_unsupported(std::string("compiled artifacts cannot hold ") + dtype_name(t.dtype()) + " tensors");
-    put(int32_t(t.dtype()));
-    put(uint32_t(t.rank()));
-    for (int64_t d : t.shape()) put(d);
-    while (weights.size() % 64) weights += '\0';
-    put(uint64_t(weights.size()));
-    put(uint64_t(t.nbytes()));
-    weights.append(static_cast<const char*>(t.raw()), t.nbytes());
+    record(int32_t(t.dtype()), t.shape(), t.raw(), t.nbytes());
   }
   // An int8 conv's float weights as their int8 codes (tag kInt8RowsTag in
   // place of the dtype; the scales are the reading node's w_scales).
-  void int8_rows(const Tensor& t, const std::vector<int8_t>& codes) {
-    put(kInt8RowsTag);
-    put(uint32_t(t.rank()));
-    for (int64_t d : t.shape()) put(d);
-    while (weights.size() % 64) weights += '\0';
-    put(uint64_t(weights.size()));
-    put(uint64_t(codes.size()));
-    weights.append(reinterpret_cast<const char*>(codes.data()), codes.size());
-  }
+  void int8_rows(const Tensor& t, const std::vector<int8_t>& codes) { record(kInt8RowsTag, t.shape(), codes.data(), codes.size()); }
   void type(const ir::ValueType& t) {
     put(int32_t(t.dtype));
     put(uint8_t(t.rank_known));
