@@ -39,10 +39,12 @@ struct OnnxQuantizeOptions {
   // engines' int8 activations tensor by tensor (bench/check_qdq_ort.sh).
   bool expose_quantized = false;
   // Activations rounded per run from each tensor's own range
-  // (DynamicQuantizeLinear, ONNX Runtime's quantize_dynamic form) instead
-  // of calibrated ranges: inputs whose loudness varies a lot (audio) keep
-  // their precision in quiet stretches. Biases stay float; `method` unused
-  // (the samples give the report's output error).
+  // (DynamicQuantizeLinear -> DequantizeLinear: the arithmetic of ONNX
+  // Runtime's quantize_dynamic) instead of calibrated ranges: inputs whose
+  // loudness varies a lot (audio) keep their precision in quiet stretches.
+  // Biases stay float; grouped convs and MatMuls stay float (no int8 kernel
+  // takes per-run ranges for them); `method` unused (the samples give the
+  // report's output error).
   bool dynamic = false;
   // Inputs bound to constants before quantizing (silero VAD: sr=16000): the
   // graph is folded and its constant Ifs inlined, so convs inside branches

@@ -86,7 +86,6 @@ struct Node {
 // (x_dynamic, from a DynamicQuantizeLinear).
 inline bool int8_compute(const Node& n) { return n.has_attr("x_scale") || n.attr_i("x_dynamic", 0) != 0; }
 
-
 // Attributes in one expression, for the passes and rewrites that add them.
 Attribute attr_int(const std::string& name, int64_t v);
 Attribute attr_float(const std::string& name, float v);

@@ -203,7 +203,7 @@ struct QdqFolder {
     // from other tools run as float on the rounded input: still exact).
     const int64_t group = conv.attr_i("group", 1);
     const bool int8 = w_int8 && group == 1 && w.rank() >= 3 && activation_qdq(conv.inputs[0], &x, &x_scale, &x_zero);
-    // The same with the input's range found per run (pareto quantize --dynamic, ONNX Runtime's quantize_dynamic).
+    // The same with the input's range found per run (pareto quantize --dynamic).
     const bool dynamic = !int8 && w_int8 && group == 1 && w.rank() >= 3 && activation_dynamic(conv.inputs[0], &x);
     // A depthwise conv (one input channel per group) reads its input on the
     // uint8 grid itself: the plane kernels dequantize each plane while it is

@@ -40,8 +40,9 @@ struct OnnxQuantOptions {
   bool quantize_matmul = false;     // MatMuls by a constant 2-D B too (per-column int8 weights)
   bool expose_quantized = false;    // every QuantizeLinear output also a graph output (engine cross-checks)
   // Activations rounded per run from each tensor's own range
-  // (DynamicQuantizeLinear, as ONNX Runtime's quantize_dynamic): no
-  // calibrated ranges; biases stay float (their scale is known only at run time).
+  // (DynamicQuantizeLinear, the arithmetic of ONNX Runtime's
+  // quantize_dynamic): no calibrated ranges; biases stay float (their scale
+  // is known only at run time); grouped convs and MatMuls stay float.
   bool dynamic = false;
   int threads = 1;
   // Ranges found here are used as they are; the others are observed and
