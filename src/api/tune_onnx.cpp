@@ -158,12 +158,22 @@ class TuneRun {
     // Every layer int8: convs (depthwise ones too: pareto sums them in
     // integers on VNNI) and MatMuls by a constant 2-D weight (a transformer
     // block, a head).
+    // The first calibrated method lists them (per-run ranges leave depthwise
+    // convs and MatMuls float: dynamic_capable_ says which layers those take).
+    const auto calibrated = std::find_if(methods_.begin(), methods_.end(), [](const std::string& m) { return m != "dynamic"; });
+    const std::string method = calibrated != methods_.end() ? *calibrated : methods_.front();
     OnnxQuantizeOptions q;
-    q.method = methods_.front(), q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
+    q.method = method, q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
     q.quantize_matmul = true;
     q.quantize_depthwise = true;
     q.threads = o_.threads.front();
-    const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[methods_.front()], true);
+    const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[method], true);
+    if (std::find(methods_.begin(), methods_.end(), "dynamic") != methods_.end()) {
+      q.method = "dynamic", q.sensitivity = false;
+      for (const OnnxLayerReport& l : api::quantize_onnx_file(in_, all_path + ".dynamic.onnx", t_.calib, q, &t_.ranges["dynamic"], false).layers)
+        if (l.quantized) dynamic_capable_.insert(l.node);
+      std::filesystem::remove(all_path + ".dynamic.onnx");
+    }
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).
     // (With fuse_quantize the rounding of an int8 conv's input may be timed on the depthwise conv before it:
     // per-node gains order the search only; the chosen mix is measured end to end.)
@@ -259,6 +269,10 @@ class TuneRun {
     const std::string key = mix.method + ":" + api::tune_mix_key(formats);
     OnnxTunePoint p;
     p.label = mix.label, p.int8_layers = mix.int8, p.bf16_layers = mix.bf16, p.method = mix.method;
+    if (mix.method == "dynamic") {  // the layers per-run ranges cannot take stay float in its file: the point says so
+      std::erase_if(p.int8_layers, [&](const std::string& l) { return !dynamic_capable_.count(l); });
+      if (p.int8_layers.empty()) p.method.clear();
+    }
     p.predicted_ms = api::tune_predicted_ms(r_.layers, formats, fp32_total_ms_);
     if (const std::vector<double>* v = cache_.find(key)) {
       p.quality_loss = (*v)[0], p.task_metric = (*v)[1];
@@ -400,6 +414,7 @@ class TuneRun {
   RemovedAtExit cleanup_;
   OnnxTuneResult r_;
   std::set<std::string> end_layers_;
+  std::set<std::string> dynamic_capable_;  // layers a "dynamic" point quantizes (group-1 convs)
   double fp32_total_ms_ = 0;
   std::vector<OnnxMix> mixes_;
   std::vector<std::optional<CandidateFiles>> files_;  // per mix: made when scored or timed

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -350,4 +351,49 @@ TEST(TuneOnnx, SharedRangesGiveTheSameCandidate) {
   OnnxQuantizeOptions other = two;
   other.method = "minmax";
   EXPECT_THROW(api::quantize_onnx_file(in, shared, calib, other, &cache, false), std::exception);
+}
+
+// Per-run ranges ("dynamic") as a method beside a calibrated one, on a net
+// with a depthwise conv: the depthwise conv is a layer (the calibrated
+// method lists the layers), but no dynamic point names it (per-run ranges
+// leave it float: no int8 kernel takes them there), and the dynamic int8-all
+// point is exactly the two group-1 convs, whose file rounds their inputs
+// per run.
+TEST(TuneOnnx, DynamicPointsNameOnlyTheConvsTheyQuantize) {
+  pareto::test::Msg g;
+  g.m(5, tensor_f32("w0", {16, 8, 3, 3}, random_floats(16 * 8 * 9, 1, -0.3f, 0.3f)));
+  g.m(5, tensor_f32("wd", {16, 1, 3, 3}, random_floats(16 * 9, 2, -0.5f, 0.5f)));
+  g.m(5, tensor_f32("w1", {4, 16, 1, 1}, random_floats(4 * 16, 3, -0.3f, 0.3f)));
+  g.m(1, node("Conv", {"x", "w0"}, {"a"}, "conv0", {attr_ints("kernel_shape", {3, 3}), attr_ints("pads", {1, 1, 1, 1})}));
+  g.m(1, node("Relu", {"a"}, {"a1"}, "r0"));
+  g.m(1, node("Conv", {"a1", "wd"}, {"d"}, "depthwise", {attr_ints("kernel_shape", {3, 3}), attr_ints("pads", {1, 1, 1, 1}), attr_int("group", 16)}));
+  g.m(1, node("Relu", {"d"}, {"d1"}, "r1"));
+  g.m(1, node("Conv", {"d1", "w1"}, {"y"}, "conv1", {attr_ints("kernel_shape", {1, 1})}));
+  g.s(2, "tune_dynamic");
+  g.m(11, value_info("x", 1, {1, 8, 16, 16}));
+  g.m(12, value_info("y", 1, {1, 4, 16, 16}));
+  const std::string in = ::testing::TempDir() + "/tune_dynamic.onnx", out = ::testing::TempDir() + "/tune_dynamic_out.onnx";
+  std::ofstream(in, std::ios::binary) << model(g, 13).bytes;
+  OnnxTuneOptions o = counting_options();
+  o.threads = {1};
+  o.method = "minmax,dynamic";
+  auto r = tune_onnx_model(in, out, samples(1, 4), samples(100, 3), o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  std::set<std::string> layers;
+  for (const OnnxTuneLayer& l : r.value().layers) layers.insert(l.node);
+  EXPECT_EQ(layers, (std::set<std::string>{"conv0", "depthwise", "conv1"}));
+  int dynamic_points = 0, minmax_with_depthwise = 0;
+  for (const OnnxTunePoint& p : r.value().points) {
+    const bool names_depthwise = std::count(p.int8_layers.begin(), p.int8_layers.end(), "depthwise") > 0;
+    if (p.method == "dynamic") {
+      ++dynamic_points;
+      EXPECT_FALSE(names_depthwise) << p.label;
+      if (p.label.rfind("int8 all", 0) == 0) {
+        EXPECT_EQ(std::set<std::string>(p.int8_layers.begin(), p.int8_layers.end()), (std::set<std::string>{"conv0", "conv1"}));
+      }
+    }
+    minmax_with_depthwise += p.method == "minmax" && names_depthwise;
+  }
+  EXPECT_GT(dynamic_points, 0);
+  EXPECT_GT(minmax_with_depthwise, 0) << "the calibrated method still takes the depthwise conv";
 }
