@@ -1,6 +1,7 @@
 #include "kernels/int8_conv.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #if defined(__SSE2__)
@@ -123,6 +124,18 @@ void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_
     if (use_sdot()) return dotprod::int8_gemm(a, lda, m, k4, b, n, c, ldc);
   }
   int8_gemm_ref(a, lda, m, k4, b, n, c, ldc);
+}
+
+bool exact_int8_codes(const float* w, int64_t n, float scale, int8_t* codes) {
+  if (!std::isfinite(scale) || scale == 0.f) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    const float c = std::nearbyint(w[i] / scale);
+    if (!(c >= -128.f && c <= 127.f)) return false;  // also NaN
+    const float back = float(int8_t(c)) * scale;  // an integer zero has no sign: -0.0 weights do not come back
+    if (std::memcmp(&back, &w[i], sizeof back) != 0) return false;
+    codes[i] = int8_t(c);
+  }
+  return true;
 }
 
 void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {

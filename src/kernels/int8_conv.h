@@ -130,6 +130,13 @@ void int8_conv2d_ref(const Int8ConvParams& p, const void* x, const void* w, bool
 // bytes (lda apart); B a panel [k4/4][n16][4] of unsigned bytes, n16 = n
 // rounded up to 16 (padding columns zero); C int32 with ldc.
 void int8_gemm_ref(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
+// Weights that stand for int8 codes times one scale (fold_qdq keeps an
+// int8 conv's float weights so): codes[i] = nearbyint(w[i] / scale), where
+// float(code) * scale gives every weight back bit for bit. False (codes
+// partly written) where one does not, or the scale is 0 or not finite.
+// The artifact writer stores such weights as codes; fold_conv_affine keeps
+// them so when it folds a per-channel factor in.
+bool exact_int8_codes(const float* w, int64_t n, float scale, int8_t* codes);
 // out[i] = quantize_value(x[i] / scale, zero, 0, 255): QuantizeLinear to uint8.
 void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);  // dispatched

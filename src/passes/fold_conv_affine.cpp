@@ -1,5 +1,7 @@
 #include <cmath>
+#include <vector>
 
+#include "kernels/int8_conv.h"
 #include "passes/graph_edit.h"
 #include "passes/passes.h"
 
@@ -34,13 +36,10 @@ struct Folder {
   // with what the int8 kernel computes with) instead of code * w_scale *
   // factor rounded twice. False, row untouched, where a weight is off its grid.
   static bool snap_to_codes(float* row, int64_t n, float w_scale, float factor) {
-    if (!std::isfinite(w_scale) || w_scale == 0.f) return false;
-    for (int64_t k = 0; k < n; ++k) {
-      const float code = std::nearbyint(row[k] / w_scale);
-      if (!(code >= -128.f && code <= 127.f) || code * w_scale != row[k]) return false;
-    }
+    std::vector<int8_t> codes(static_cast<size_t>(n));
+    if (!kernels::exact_int8_codes(row, n, w_scale, codes.data())) return false;
     const float new_scale = w_scale * factor;
-    for (int64_t k = 0; k < n; ++k) row[k] = std::nearbyint(row[k] / w_scale) * new_scale;
+    for (int64_t k = 0; k < n; ++k) row[k] = float(codes[size_t(k)]) * new_scale;
     return true;
   }
 

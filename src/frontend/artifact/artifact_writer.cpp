@@ -1,35 +1,25 @@
-#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
 
 #include "core/error.h"
 #include "frontend/artifact/artifact.h"
+#include "kernels/int8_conv.h"
 
 namespace pareto::artifact {
 
 namespace {
 
-// An int8 conv's weights as their int8 codes, where every weight is
-// float(code) * its row's scale bit for bit (fold_qdq writes them so, and
-// fold_conv_affine keeps them so): a quarter of the bytes for the same
-// weights. False where any weight is not (the floats are stored then).
+// An int8 conv's weights as their int8 codes, row by row with the row's
+// scale (kernels::exact_int8_codes): a quarter of the bytes for the same
+// weights. False where any weight is not its code times its scale bit for
+// bit (the floats are stored then).
 bool int8_codes(const Tensor& w, const std::vector<float>& scales, std::vector<int8_t>* codes) {
   if (w.dtype() != DType::f32 || w.rank() < 2 || w.dim(0) != int64_t(scales.size()) || w.numel() == 0) return false;
   const int64_t rows = w.dim(0), per = w.numel() / rows;
-  const float* wf = w.data<float>();
   codes->resize(size_t(w.numel()));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float s = scales[size_t(r)];
-    if (!std::isfinite(s) || s == 0.f) return false;
-    for (int64_t i = 0; i < per; ++i) {
-      const float c = std::nearbyint(wf[r * per + i] / s);
-      if (!(c >= -128.f && c <= 127.f)) return false;  // also NaN
-      const float back = float(int8_t(c)) * s;  // as the runtime decodes it (an integer zero has no sign)
-      if (std::memcmp(&back, &wf[r * per + i], sizeof back) != 0) return false;  // bit for bit: -0.0 is not 0.0
-      (*codes)[size_t(r * per + i)] = int8_t(c);
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    if (!kernels::exact_int8_codes(w.data<float>() + r * per, per, scales[size_t(r)], codes->data() + r * per)) return false;
   return true;
 }
 

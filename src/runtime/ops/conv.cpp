@@ -356,8 +356,10 @@ static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor
 // stores them so): the floats they stand for, code * w_scale per output
 // channel, made once per executor for the paths that compute in float.
 static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int64_t c_out) {
-  const std::vector<float> scales = ctx.node.attr_floats("w_scales");
-  if (int64_t(scales.size()) != c_out || codes.numel() % c_out) ctx.invalid("int8 weights and w_scales do not fit the node");
+  const ir::Attribute* a = ctx.node.attr("w_scales");
+  if (!a || a->kind != ir::AttrKind::floats || int64_t(a->floats.size()) != c_out || codes.numel() % c_out)
+    ctx.invalid("int8 weights and w_scales do not fit the node");
+  const std::vector<float>& scales = a->floats;
   const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 3, [&]() -> std::shared_ptr<const void> {
     auto t = std::make_shared<Tensor>(Tensor::empty(DType::f32, codes.shape()));
     const int64_t per = codes.numel() / c_out;
