@@ -1,5 +1,5 @@
 // pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse]
-// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--calib-limit N] [--threads N] [--const NAME=VALUE]
+// [--percentile P] [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--weights nearest|gptq [--gptq-rows N]] [--calib-limit N] [--threads N] [--const NAME=VALUE]
 // [--calib-shape 1,3,H,W] [--calib-mean R,G,B] [--calib-std R,G,B] [--calib-bgr]:
 // static int8 quantization written as a QDQ model, with the calibrated
 // range of every quantized conv and (with --sensitivity) each conv's own
@@ -53,7 +53,7 @@ ImageCalibration image_calibration(const Args& a, const TensorInfo& input) {
 int cmd_quantize_onnx(const Args& a) {
   if (a.positional.size() != 2 || !a.has("--calib"))
     fail_argument("usage: pareto quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P] "
-                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--calib-limit N] [--threads N] [--const NAME=VALUE] "
+                  "[--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs] [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--weights nearest|gptq [--gptq-rows N]] [--calib-limit N] [--threads N] [--const NAME=VALUE] "
                   "[--calib-shape 1,3,H,W --calib-mean R,G,B --calib-std R,G,B --calib-bgr]");
   OnnxQuantizeOptions o;
   o.method = a.get("--method", "minmax");
@@ -66,6 +66,10 @@ int cmd_quantize_onnx(const Args& a) {
   o.quantize_matmul = a.has("--quantize-matmul");
   o.expose_quantized = a.has("--expose-quantized");
   o.dynamic = a.has("--dynamic") || o.method == "dynamic";
+  const std::string weights = a.get("--weights", "nearest");
+  if (weights != "nearest" && weights != "gptq") fail_argument("--weights takes nearest or gptq, not '" + weights + "'");
+  o.gptq = weights == "gptq";
+  o.gptq_rows = a.get_int("--gptq-rows", 32768, 64, int64_t(1) << 30);
   o.threads = a.get_threads(2);
   o.constant_inputs = parse_constants(a);
   std::vector<TensorInfo> inputs;  // the inputs left after binding constants
@@ -87,7 +91,7 @@ int cmd_quantize_onnx(const Args& a) {
     samples = take(load_calibration_npy(calib, names, limit));
   }
   const OnnxQuantizeReport r = take(quantize_onnx_model(a.positional[0], a.positional[1], samples, o));
-  std::printf("%-28s %-5s %-12s %20s %20s %12s\n", "layer", "int8", "kept", "input range", "output range", "sensitivity");
+  std::printf("%-28s %-5s %-12s %20s %20s %12s  %s\n", "layer", "int8", "kept", "input range", "output range", "sensitivity", "weights");
   for (const OnnxLayerReport& l : r.layers) {
     char in[64] = "", out[64] = "", sens[32] = "";
     if (l.quantized && o.dynamic) {
@@ -98,7 +102,8 @@ int cmd_quantize_onnx(const Args& a) {
       std::snprintf(out, sizeof out, "[%.4g, %.4g]", double(l.out_lo), double(l.out_hi));
     }
     if (l.sensitivity >= 0) std::snprintf(sens, sizeof sens, "%.3e", l.sensitivity);
-    std::printf("%-28s %-5s %-12s %20s %20s %12s\n", l.node.c_str(), l.quantized ? "yes" : "no", l.kept_because.c_str(), in, out, sens);
+    std::printf("%-28s %-5s %-12s %20s %20s %12s  %s\n", l.node.c_str(), l.quantized ? "yes" : "no", l.kept_because.c_str(), in, out, sens,
+                l.quantized ? l.weights.c_str() : "-");
   }
   const std::string ranges = o.dynamic ? "activation ranges per run (dynamic), error over " + std::to_string(r.samples) + " samples"
                                         : r.method + " ranges from " + std::to_string(r.samples) + " samples";

@@ -48,13 +48,14 @@ const char* kUsage =
     "      group formats (tail groups, never truncated); smoothquant writes W8A8 (q8_row); progress and a summary;\n"
     "      --type q3_k_s|q3_k_m|q3_k_l|q4_k_s|q4_k_m|q5_k_s|q5_k_m: llama.cpp's mix (its types per tensor; rtn or gptq)\n"
     "  quantize IN.onnx OUT.onnx --calib DIR [--method minmax|percentile|entropy|mse] [--percentile P]\n"
-    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--calib-limit N] [--threads N] [--const NAME=VALUE]\n"
+    "           [--keep NODE]... [--no-keep-first-last] [--sensitivity] [--quantize-outputs]\n           [--quantize-depthwise] [--quantize-matmul] [--expose-quantized] [--dynamic] [--weights nearest|gptq [--gptq-rows N]]\n           [--calib-limit N] [--threads N] [--const NAME=VALUE]\n"
     "           [--calib-shape 1,3,H,W] [--calib-mean R,G,B] [--calib-std R,G,B] [--calib-bgr]\n"
     "      static int8 (per-channel int8 weights, uint8 activations) written as a QDQ ONNX model; DIR holds .npy\n"
     "      inputs (one per sample; subfolders with NAME.npy for several inputs) or images (PNG/JPEG, resized to\n"
     "      --calib-shape or the input's shape, then (v/255 - mean) / std per channel); per-conv ranges and sensitivity\n"
     "      (entropy breaks PP-OCR rec: README \"int8 models\"; percentile or minmax there); --dynamic: activation\n"
-    "      ranges per run (DynamicQuantizeLinear, float biases; the samples only measure the error)\n"
+    "      ranges per run (DynamicQuantizeLinear, float biases; the samples only measure the error); --weights gptq:\n"
+    "      int8 codes by GPTQ on the calibration inputs (same scales; the layer outputs move least)\n"
     "  tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points 6] [--runs 10] [--rounds 3]\n"
     "       [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE]\n"
     "       [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]\n"
@@ -190,7 +191,7 @@ int main(int argc, char** argv) {
                                                           "--quantize-depthwise", "--quantize-matmul", "--expose-quantized", "--dynamic", "--calib-bgr"},
                                                          {"--method", "--alpha", "--keep", "--type", "--bits", "--group", "--calib",
                                                           "--calib-tokens", "--threads", "-t", "--importance", "--tokenizer", "--percentile",
-                                                          "--calib-limit", "--const", "--calib-shape", "--calib-mean", "--calib-std"}});
+                                                          "--calib-limit", "--const", "--calib-shape", "--calib-mean", "--calib-std", "--weights", "--gptq-rows"}});
     if (cmd == "tune")
       return run(cmd_tune, Spec{{"--explain", "--json", "--in-process", "--no-energy"},
                                 {"--calib", "--eval", "-o", "--output", "--threads", "-t", "--points", "--runs", "--max-latency", "--max-memory",

@@ -50,6 +50,13 @@ struct OnnxQuantizeOptions {
   // graph is folded and its constant Ifs inlined, so convs inside branches
   // become visible; the written model lacks these inputs.
   std::map<std::string, Tensor> constant_inputs;
+  // Weights rounded by GPTQ instead of to nearest: the same per-channel
+  // scales, each code chosen so the layer's outputs on the calibration
+  // inputs move least (rounding errors spread over the channel's later
+  // weights through the inverse Hessian of the layer's inputs). Costs a
+  // factorization per layer (layers with input rows over 4608 keep nearest).
+  bool gptq = false;
+  int64_t gptq_rows = 32768;  // input rows (im2col rows: output positions) sampled per layer over all samples
   int threads = 2;
 };
 
@@ -60,6 +67,7 @@ struct OnnxLayerReport {
   float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;  // the calibrated uint8 ranges
   double sensitivity = -1;   // relative L2 output error with only this conv in int8; -1: not measured
   bool end_layer = false;    // the first conv, or one no weighted layer follows: what keep_first_last keeps float
+  std::string weights = "nearest";  // how its int8 weights were rounded: "gptq", "nearest", "nearest (why GPTQ could not)"
 };
 
 struct OnnxQuantizeReport {

@@ -96,6 +96,8 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   q.quantize_matmul = options.quantize_matmul;
   q.expose_quantized = options.expose_quantized;
   q.dynamic = dynamic;
+  q.gptq = options.gptq;
+  q.gptq_rows = options.gptq_rows;
   q.threads = std::max(1, options.threads);
   q.ranges = ranges;
   q.measure_error = measure_error;
@@ -107,7 +109,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   rep.samples = r.samples;
   rep.output_error = r.output_error;
   for (const quant::LayerReport& l : r.layers) {
-    rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity, l.end_layer});
+    rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity, l.end_layer, l.weights});
     (l.quantized ? rep.quantized : rep.kept)++;
   }
   rep.seconds = now_seconds() - t0;

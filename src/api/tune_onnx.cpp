@@ -160,17 +160,20 @@ class TuneRun {
     // block, a head).
     // The first calibrated method lists them (per-run ranges leave depthwise
     // convs and MatMuls float: dynamic_capable_ says which layers those take).
-    const auto calibrated = std::find_if(methods_.begin(), methods_.end(), [](const std::string& m) { return m != "dynamic"; });
+    const auto calibrated = std::find_if(methods_.begin(), methods_.end(), [](const std::string& m) { return !api::tune_method_is_dynamic(m); });
     const std::string method = calibrated != methods_.end() ? *calibrated : methods_.front();
     OnnxQuantizeOptions q;
-    q.method = method, q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
+    api::tune_apply_method(q, method);
+    q.percentile = o_.percentile, q.keep_first_last = false, q.sensitivity = formats_.int8;
     q.quantize_matmul = true;
     q.quantize_depthwise = true;
     q.threads = o_.threads.front();
     const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[method], true);
-    if (std::find(methods_.begin(), methods_.end(), "dynamic") != methods_.end()) {
-      q.method = "dynamic", q.sensitivity = false;
-      for (const OnnxLayerReport& l : api::quantize_onnx_file(in_, all_path + ".dynamic.onnx", t_.calib, q, &t_.ranges["dynamic"], false).layers)
+    const auto dynamic = std::find_if(methods_.begin(), methods_.end(), api::tune_method_is_dynamic);
+    if (dynamic != methods_.end()) {
+      api::tune_apply_method(q, *dynamic);
+      q.sensitivity = false;
+      for (const OnnxLayerReport& l : api::quantize_onnx_file(in_, all_path + ".dynamic.onnx", t_.calib, q, &t_.ranges[*dynamic], false).layers)
         if (l.quantized) dynamic_capable_.insert(l.node);
       std::filesystem::remove(all_path + ".dynamic.onnx");
     }
@@ -269,7 +272,7 @@ class TuneRun {
     const std::string key = mix.method + ":" + api::tune_mix_key(formats);
     OnnxTunePoint p;
     p.label = mix.label, p.int8_layers = mix.int8, p.bf16_layers = mix.bf16, p.method = mix.method;
-    if (mix.method == "dynamic") {  // the layers per-run ranges cannot take stay float in its file: the point says so
+    if (api::tune_method_is_dynamic(mix.method)) {  // the layers per-run ranges cannot take stay float in its file: the point says so
       std::erase_if(p.int8_layers, [&](const std::string& l) { return !dynamic_capable_.count(l); });
       if (p.int8_layers.empty()) p.method.clear();
     }

@@ -69,12 +69,29 @@ std::string budgets_text(const OnnxTuneOptions& o) {
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kGptqSuffix = "+gptq";
+
+bool has_gptq_suffix(const std::string& m) { return m.size() > 5 && m.compare(m.size() - 5, 5, kGptqSuffix) == 0; }
+std::string range_method(const std::string& m) { return has_gptq_suffix(m) ? m.substr(0, m.size() - 5) : m; }
+
+}  // namespace
+
+bool tune_method_is_dynamic(const std::string& method) { return range_method(method) == "dynamic"; }
+
+void tune_apply_method(OnnxQuantizeOptions& q, const std::string& method) {
+  q.method = range_method(method);
+  q.gptq = has_gptq_suffix(method);
+}
+
 std::vector<std::string> tune_method_list(const std::string& text) {
   static const std::set<std::string> known = {"minmax", "percentile", "entropy", "mse", "dynamic"};
   std::vector<std::string> out;
   for (const std::string& part : split_at(text, ',')) {
     const std::string m = trimmed(part);
-    if (!known.count(m)) fail_argument("calibration method must be minmax, percentile, entropy, mse or dynamic, got '" + m + "'");
+    if (!known.count(range_method(m)))
+      fail_argument("calibration method must be minmax, percentile, entropy, mse or dynamic, each with +gptq or not, got '" + m + "'");
     if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
   }
   return out;

@@ -7,12 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "pareto/quantize_onnx.hpp"
 #include "pareto/tune.hpp"
 
 namespace pareto::api {
 
 // The calibration methods to search, in the order given (repeats dropped).
+// A method is a range method (minmax, percentile, entropy, mse or dynamic),
+// "+gptq" after it for weights rounded by GPTQ (pareto quantize --weights gptq).
 std::vector<std::string> tune_method_list(const std::string& text);
+bool tune_method_is_dynamic(const std::string& method);
+// Sets q's range method and weight rounding from a tune method name.
+void tune_apply_method(OnnxQuantizeOptions& q, const std::string& method);
 
 // Which conv formats besides fp32 are searched ("int8", "bf16", "int8,bf16").
 struct TuneFormats {

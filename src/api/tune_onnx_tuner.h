@@ -16,6 +16,7 @@
 #include "api/median.h"
 #include "api/quantize_onnx_file.h"
 #include "api/tune_energy.h"
+#include "api/tune_onnx_search.h"
 #include "core/error.h"
 #include "pareto/profile.hpp"
 #include "pareto/tune.hpp"
@@ -75,7 +76,7 @@ struct Tuner {
   void quantize(const std::string& path, const std::vector<std::string>& int8, const std::string& method,
                 const std::vector<OnnxTuneLayer>& layers) const {
     OnnxQuantizeOptions q;
-    q.method = method;
+    api::tune_apply_method(q, method);
     q.percentile = o.percentile;
     q.keep_first_last = false;
     q.quantize_matmul = true;  // MatMuls by constant weights and depthwise convs are layers too (measure_layers lists them)

@@ -160,11 +160,15 @@ bool gptq_writes(uint32_t type) {
 
 GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOptions& o) {
   if (cols <= 0 || x.size() % size_t(cols)) fail_argument("GPTQ inputs are not whole rows of " + std::to_string(cols));
+  return gptq_factor_from_hessian(gptq_hessian(x, cols), cols, o);
+}
+
+GptqFactor gptq_factor_from_hessian(std::vector<double> h, int64_t cols, const GptqOptions& o) {
+  if (cols <= 0 || h.size() != size_t(cols) * size_t(cols)) fail_argument("GPTQ Hessian is not " + std::to_string(cols) + " x " + std::to_string(cols));
   GptqFactor f;
   f.cols = cols;
   f.act_order = o.act_order;
   f.first_damping = o.damping;
-  std::vector<double> h = gptq_hessian(x, cols);
   double mean_diag = 0;
   f.dead.assign(size_t(cols), 0);
   for (int64_t i = 0; i < cols; ++i) {

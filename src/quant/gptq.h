@@ -49,6 +49,8 @@ struct GptqFactor {
   size_t bytes() const { return u.size() * sizeof(double) + perm.size() * sizeof(int64_t) + dead.size(); }
 };
 GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOptions& options = {});
+// The same from H itself (inputs summed elsewhere: a conv's sampled im2col rows).
+GptqFactor gptq_factor_from_hessian(std::vector<double> h, int64_t cols, const GptqOptions& options = {});
 // Its first step, H = X^T X (cols x cols, row-major) from inputs [tokens, cols].
 std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols);
 

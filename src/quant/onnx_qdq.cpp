@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "frontend/onnx/opset_upgrade.h"
 #include "kernels/int8_conv.h"
+#include "quant/layer_gptq.h"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
 
@@ -166,37 +167,22 @@ int quantize_activation_dynamic(ir::Graph& g, int t, const std::set<int>& reader
   return tq;
 }
 
-// A channel's symmetric int8 scale from its largest |w|: max / 127, or 1
-// for a channel of zeros (or an infinite weight, which has no finite scale).
-float symmetric_scale(float max_abs) { return max_abs > 0 && std::isfinite(max_abs) ? max_abs / 127.f : 1.f; }
-
-// A weight's symmetric int8 code under its channel's scale (max |w| / 127):
-// rounded to nearest, within +-127; NaN has no code (the cast would be
-// undefined) and becomes 0.
-int8_t symmetric_code(float w, float scale) {
-  const float v = std::nearbyint(w / scale);
-  return std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));
-}
-
 // Weights to int8 per output channel (and, with a static x_scale, the bias
 // to int32 with the matching scale), each behind a DequantizeLinear on
-// axis 0. x_scale 0 (dynamic activations): the bias stays float.
-void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, float x_scale) {
+// axis 0. x_scale 0 (dynamic activations): the bias stays float. codes:
+// chosen elsewhere (GPTQ), or null to round to nearest.
+void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, float x_scale, const std::vector<int8_t>* codes) {
   const int wi = conv_node.inputs[1];
   const Tensor w = g.values[size_t(wi)].constant;
   const std::string wname = g.values[size_t(wi)].name;
   const int64_t oc = w.dim(0), per = w.numel() / std::max<int64_t>(oc, 1);
   const float* wf = w.data<float>();
-  std::vector<float> scales(static_cast<size_t>(oc));
+  const std::vector<float> scales = symmetric_row_scales(wf, oc, per);
   Tensor wq = Tensor::empty(DType::i8, w.shape());
   int8_t* q = wq.data<int8_t>();
-  for (int64_t c = 0; c < oc; ++c) {
-    float m = 0;
-    for (int64_t i = 0; i < per; ++i) m = std::max(m, std::abs(wf[c * per + i]));
-    const float s = symmetric_scale(m);
-    scales[size_t(c)] = s;
-    for (int64_t i = 0; i < per; ++i) q[c * per + i] = symmetric_code(wf[c * per + i], s);
-  }
+  if (codes) std::copy(codes->begin(), codes->end(), q);
+  else
+    for (int64_t i = 0; i < oc * per; ++i) q[i] = symmetric_code(wf[i], scales[size_t(i / per)]);
   const int wq_id = g.add_constant(wname + "_quantized", std::move(wq));
   const int ws_id = g.add_constant(wname + "_scale", Tensor::from_vector<float>(scales, {oc}));
   const int wz_id = g.add_constant(wname + "_zero_point", Tensor::zeros(DType::i8, {oc}));
@@ -227,7 +213,7 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
 // A MatMul's B [k, n] to int8 per column (DequantizeLinear axis 1, the
 // layout ONNX Runtime's quantizer writes for MatMul weights): each column
 // is an output channel.
-void quantize_matmul_weights(ir::Graph& g, int node_index) {
+void quantize_matmul_weights(ir::Graph& g, int node_index, const std::vector<int8_t>* codes) {
   const int bi = g.nodes[size_t(node_index)].inputs[1];
   const Tensor b = g.values[size_t(bi)].constant;
   const std::string bname = g.values[size_t(bi)].name;
@@ -237,7 +223,9 @@ void quantize_matmul_weights(ir::Graph& g, int node_index) {
   for (int64_t i = 0; i < k * n; ++i) scales[size_t(i % n)] = std::max(scales[size_t(i % n)], std::abs(bf[i]));
   for (float& s : scales) s = symmetric_scale(s);
   Tensor bq = Tensor::empty(DType::i8, b.shape());
-  for (int64_t i = 0; i < k * n; ++i) bq.data<int8_t>()[i] = symmetric_code(bf[i], scales[size_t(i % n)]);
+  if (codes) std::copy(codes->begin(), codes->end(), bq.data<int8_t>());
+  else
+    for (int64_t i = 0; i < k * n; ++i) bq.data<int8_t>()[i] = symmetric_code(bf[i], scales[size_t(i % n)]);
   const int q_id = g.add_constant(bname + "_quantized", std::move(bq));
   const int s_id = g.add_constant(bname + "_scale", Tensor::from_vector<float>(scales, {n}));
   const int z_id = g.add_constant(bname + "_zero_point", Tensor::zeros(DType::i8, {n}));
@@ -286,8 +274,10 @@ void fill_static_types(ir::Model& m, const InputSample& sample) {
 // expose: every QuantizeLinear output becomes a graph output too (to compare
 // engines tensor by tensor).
 // dynamic: activations rounded per run (act unused).
-ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, const std::map<int, ActParams>& act, bool quantize_outputs,
-                  bool dynamic, bool expose = false) {
+// codes: weights chosen by GPTQ, by node index (others round to nearest).
+using LayerCodes = std::map<int, std::vector<int8_t>>;
+ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, const std::map<int, ActParams>& act, const LayerCodes& codes,
+                  bool quantize_outputs, bool dynamic, bool expose = false) {
   ir::Model m = clone_model(float_model);
   ir::Graph& g = *m.graph;
   onnx::upgrade_to_opset13(m);
@@ -308,14 +298,80 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
   if (quantize_outputs)
     for (auto& [t, readers] : tensors) readers.clear();
   for (int ni : chosen) {
-    if (g.nodes[size_t(ni)].op_type == "MatMul") quantize_matmul_weights(g, ni);
-    else quantize_conv_weights(g, g.nodes[size_t(ni)], ni, dynamic ? 0.f : act.at(g.nodes[size_t(ni)].inputs[0]).scale);
+    auto it = codes.find(ni);
+    const std::vector<int8_t>* c = it == codes.end() ? nullptr : &it->second;
+    if (g.nodes[size_t(ni)].op_type == "MatMul") quantize_matmul_weights(g, ni, c);
+    else quantize_conv_weights(g, g.nodes[size_t(ni)], ni, dynamic ? 0.f : act.at(g.nodes[size_t(ni)].inputs[0]).scale, c);
   }
   for (const auto& [t, readers] : tensors) {
     const int tq = dynamic ? quantize_activation_dynamic(g, t, readers) : quantize_activation(g, t, act.at(t), readers);
     if (expose) g.outputs.push_back(tq);
   }
   return m;
+}
+
+// Per GPTQ layer: the variance per element of the noise the quantized
+// model adds to its input (LayerHessian::add_input_noise): the mean squared
+// difference between that input in the model rounded to nearest and in the
+// float model, plus the layer's own uint8 rounding (step^2 / 12; with
+// per-run ranges each sample's own step).
+std::map<int, double> input_noise(const ir::Model& base, const std::vector<InputSample>& samples, const std::vector<int>& chosen,
+                                  const std::map<int, ActParams>& act, const OnnxQuantOptions& o, const std::map<int, LayerHessian>& layers) {
+  std::vector<int> inputs;  // the layers' input tensors, once each
+  for (const auto& [ni, h] : layers)
+    if (h.unsupported().empty()) inputs.push_back(base.graph->nodes[size_t(ni)].inputs[0]);
+  std::sort(inputs.begin(), inputs.end());
+  inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
+  ir::Model clean = clone_model(base), rounded = rewrite(base, chosen, act, {}, o.quantize_outputs, o.dynamic);
+  const size_t first_clean = clean.graph->outputs.size(), first_rounded = rounded.graph->outputs.size();
+  for (int t : inputs) {
+    clean.graph->outputs.push_back(t);
+    rounded.graph->outputs.push_back(rounded.graph->find_value(base.graph->values[size_t(t)].name));
+  }
+  std::map<int, double> variance;  // by tensor, summed over samples
+  for (const InputSample& s : samples) {
+    const std::vector<Tensor> a = run(clean, s), b = run(rounded, s);
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const Tensor &x = a[first_clean + k], &y = b[first_rounded + k];
+      double sum = 0;
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const double d = double(y.data<float>()[i]) - double(x.data<float>()[i]);
+        if (std::isfinite(d)) sum += d * d;
+      }
+      auto it = act.find(inputs[k]);
+      const double step = it != act.end() ? double(it->second.scale) : dynamic_step(y);
+      variance[inputs[k]] += (x.numel() ? sum / double(x.numel()) : 0.0) + step * step / 12.0;
+    }
+  }
+  std::map<int, double> by_layer;
+  for (const auto& [ni, h] : layers)
+    if (h.unsupported().empty()) by_layer[ni] = variance[base.graph->nodes[size_t(ni)].inputs[0]] / double(samples.size());
+  return by_layer;
+}
+
+// The GPTQ layers' int8 codes (quant/layer_gptq.h), each layer's report
+// saying how its weights were rounded.
+LayerCodes gptq_codes(const ir::Model& base, const std::vector<InputSample>& samples, const std::vector<int>& chosen,
+                      const std::map<int, ActParams>& act, const OnnxQuantOptions& o, std::map<int, LayerHessian>& layers,
+                      std::vector<LayerReport>& reports, const std::vector<int>& convs) {
+  const ir::Graph& g = *base.graph;
+  const std::map<int, double> noise = layers.empty() ? std::map<int, double>{} : input_noise(base, samples, chosen, act, o, layers);
+  LayerCodes codes;
+  for (auto& [ni, h] : layers) {
+    LayerReport& lr = reports[size_t(std::find(convs.begin(), convs.end(), ni) - convs.begin())];
+    if (!h.unsupported().empty()) {
+      lr.weights = "nearest (" + h.unsupported() + ")";
+      continue;
+    }
+    h.shrink_to_diagonal();
+    h.add_input_noise(noise.at(ni), h.rows_seen());
+    const Tensor& w = g.values[size_t(g.nodes[size_t(ni)].inputs[1])].constant;
+    std::vector<int8_t> c(size_t(w.numel()));
+    const bool served = g.nodes[size_t(ni)].op_type == "MatMul" ? matmul_gptq_codes(w, h, c.data()) : conv_gptq_codes(w, h, c.data());
+    lr.weights = served ? "gptq (" + std::to_string(h.rows_seen()) + " rows of " + std::to_string(h.cols()) + ")" : "nearest (GPTQ's factorization failed)";
+    codes.emplace(ni, std::move(c));
+  }
+  return codes;
 }
 
 }  // namespace
@@ -391,15 +447,33 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     if (options.ranges->key.empty()) options.ranges->key = key;
     if (options.ranges->key != key) fail(StatusCode::internal, "a range cache of " + options.ranges->key + " used for " + key);
   }
+  // GPTQ: each chosen layer's input rows, sampled on the first pass. Every
+  // layer's H is held until the last sample: at most kGptqBytes in all
+  // (later layers past it keep rounding to nearest, and say so).
+  constexpr double kGptqBytes = double(int64_t(2) << 30);
+  std::map<int, LayerHessian> hessians;  // by node index
+  std::vector<int> extra = to_observe;   // the probe's added outputs
+  double held = 0;
+  if (options.gptq)
+    for (int ni : chosen) {
+      const ir::Node& n = g.nodes[size_t(ni)];
+      if (options.ranges && options.ranges->gptq_codes.count(n.name)) continue;  // rounded by an earlier candidate
+      const Tensor& w = g.values[size_t(n.inputs[1])].constant;
+      LayerHessian h = n.op_type == "MatMul" ? LayerHessian::for_matmul(w.dim(0)) : LayerHessian::for_conv(n, w.shape());
+      if (h.unsupported().empty() && (held += h.bytes()) > kGptqBytes) h.set_unsupported("GPTQ's 2 GiB of Hessians already taken by earlier layers");
+      if (h.unsupported().empty() && std::find(extra.begin(), extra.end(), n.inputs[0]) == extra.end()) extra.push_back(n.inputs[0]);
+      hessians.emplace(ni, std::move(h));
+    }
+  const int64_t rows_per_sample = std::max<int64_t>(64, (options.gptq_rows + int64_t(samples.size()) - 1) / int64_t(samples.size()));
   std::map<int, RangeObserver> observers;
   std::vector<std::vector<Tensor>> float_outputs;
-  if (!to_observe.empty() || options.measure_error || options.sensitivity) {
+  if (!extra.empty() || options.measure_error || options.sensitivity) {
     ir::Model probe = clone_model(base);
     const size_t first_extra = probe.graph->outputs.size();
-    for (int t : to_observe) probe.graph->outputs.push_back(t);
+    for (int t : extra) probe.graph->outputs.push_back(t);
     for (int pass = 0; pass < (to_observe.empty() ? 1 : 2); ++pass)
-      for (const InputSample& s : samples) {
-        std::vector<Tensor> outs = run(probe, s);
+      for (size_t si = 0; si < samples.size(); ++si) {
+        std::vector<Tensor> outs = run(probe, samples[si]);
         for (size_t k = 0; k < to_observe.size(); ++k) {
           const Tensor& t = outs[first_extra + k];
           if (t.dtype() != DType::f32) continue;
@@ -407,6 +481,12 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
           if (pass == 0) o.observe_extremes(t.data<float>(), t.numel());
           else o.observe_histogram(t.data<float>(), t.numel());
         }
+        if (pass == 0)
+          for (auto& [ni, h] : hessians) {
+            if (!h.unsupported().empty()) continue;
+            const size_t k = size_t(std::find(extra.begin(), extra.end(), g.nodes[size_t(ni)].inputs[0]) - extra.begin());
+            h.add(outs[first_extra + k], rows_per_sample, uint64_t(ni) * 1000003u + si);
+          }
         if (pass == 0) float_outputs.emplace_back(outs.begin(), outs.begin() + long(first_extra));
       }
   }
@@ -434,7 +514,16 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     }
   }
 
-  ir::Model quantized = rewrite(base, chosen, act, options.quantize_outputs, options.dynamic);
+  LayerCodes codes = gptq_codes(base, samples, chosen, act, options, hessians, rep.layers, convs);
+  if (options.gptq && options.ranges)  // layers rounded here join the cache; the others come from it
+    for (int ni : chosen) {
+      LayerReport& lr = rep.layers[size_t(std::find(convs.begin(), convs.end(), ni) - convs.begin())];
+      auto it = codes.find(ni);
+      const auto& [c, how] = options.ranges->gptq_codes.emplace(lr.node, std::make_pair(it != codes.end() ? it->second : std::vector<int8_t>{}, lr.weights)).first->second;
+      lr.weights = how;
+      if (!c.empty()) codes[ni] = c;
+    }
+  ir::Model quantized = rewrite(base, chosen, act, codes, options.quantize_outputs, options.dynamic);
   if (options.measure_error) {
     double err = 0;
     for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run(quantized, samples[i]), float_outputs[i]);
@@ -444,14 +533,14 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     for (LayerReport& lr : rep.layers) {
       if (!lr.quantized) continue;
       const int ni = g.values[size_t(g.find_value(lr.output))].producer;
-      const ir::Model one = rewrite(base, {ni}, act, options.quantize_outputs, options.dynamic);
+      const ir::Model one = rewrite(base, {ni}, act, codes, options.quantize_outputs, options.dynamic);
       double e = 0;
       for (size_t i = 0; i < samples.size(); ++i) e += relative_error(run(one, samples[i]), float_outputs[i]);
       lr.sensitivity = e / double(samples.size());
     }
   if (report) *report = rep;
   // The report is measured on the model as shipped; the exposed copy only adds outputs.
-  return options.expose_quantized ? rewrite(base, chosen, act, options.quantize_outputs, options.dynamic, true) : quantized;
+  return options.expose_quantized ? rewrite(base, chosen, act, codes, options.quantize_outputs, options.dynamic, true) : quantized;
 }
 
 }  // namespace pareto::quant

@@ -26,6 +26,11 @@ namespace pareto::quant {
 // a tune's candidates share them (each is calibrated once, not per candidate).
 struct RangeCache {
   std::map<std::string, std::pair<float, float>> lo_hi;
+  // GPTQ's int8 codes by layer node name, and how they were rounded (the
+  // report's `weights`): the first quantization that rounds a layer by GPTQ
+  // keeps them (its input noise from that model's int8 layers), the later
+  // ones reuse them.
+  std::map<std::string, std::pair<std::vector<int8_t>, std::string>> gptq_codes;
   std::string key;  // the method and percentile of its ranges (set on first use; another is refused)
 };
 
@@ -44,6 +49,11 @@ struct OnnxQuantOptions {
   // quantize_dynamic): no calibrated ranges; biases stay float (their scale
   // is known only at run time); grouped convs and MatMuls stay float.
   bool dynamic = false;
+  // Weights rounded by GPTQ on the calibration inputs (quant/layer_gptq.h)
+  // instead of to nearest; the same scales. gptq_rows: input rows sampled
+  // per layer over all samples.
+  bool gptq = false;
+  int64_t gptq_rows = 32768;
   int threads = 1;
   // Ranges found here are used as they are; the others are observed and
   // added. Only for the same float model, samples, method and percentile.
@@ -58,6 +68,7 @@ struct LayerReport {
   float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;
   double sensitivity = -1;  // relative output error with only this conv in int8 (-1: not measured)
   bool end_layer = false;   // the first conv, or one no weighted layer follows (an output layer)
+  std::string weights = "nearest";  // how its int8 weights were rounded: "gptq", "nearest" or "nearest (why)"
 };
 
 struct OnnxQuantReport {

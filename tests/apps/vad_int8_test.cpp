@@ -3,7 +3,8 @@
 // with sr bound to 16 kHz (its convs live inside If branches until then),
 // and must find the same speech segments as the float model on another
 // recording, with other sentences and another voice: same count, every
-// boundary within one 32 ms window. Skips without the model, espeak-ng or sox.
+// boundary within one 32 ms window (with GPTQ's weights, every boundary the
+// same). Skips without the model, espeak-ng or sox.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,10 +19,10 @@ using vad_cases::model;
 
 namespace {
 
-void quantize_and_compare(const std::string& tag, bool dynamic, int* unchanged_out) {
+void quantize_and_compare(const std::string& tag, bool dynamic, bool gptq, int* unchanged_out) {
   if (!std::ifstream(model())) GTEST_SKIP() << "silero model not found in models/silero (run scripts/fetch-models.sh)";
   if (!vad_cases::have("espeak-ng") || !vad_cases::have("sox")) GTEST_SKIP() << "espeak-ng or sox not installed (scripts/setup.sh)";
-  const std::string dir = pareto::testing::scratch_dir(dynamic ? "vad_int8_dynamic" : "vad_int8");
+  const std::string dir = pareto::testing::scratch_dir(std::string(dynamic ? "vad_int8_dynamic" : "vad_int8") + (gptq ? "_gptq" : ""));
   vad_cases::sh("rm -rf " + dir);
   const vad_cases::Mix calib = vad_cases::synthesize_mix(
       dir, "calib", {"the quick brown fox jumps over the lazy dog", "numbers like seven hundred and forty two are hard to say quickly",
@@ -43,6 +44,7 @@ void quantize_and_compare(const std::string& tag, bool dynamic, int* unchanged_o
   pareto::OnnxQuantizeOptions q;
   q.method = "percentile";
   q.dynamic = dynamic;
+  q.gptq = gptq;
   q.constant_inputs = {{"sr", pareto::Tensor::scalar<int64_t>(16000)}};
   const std::string int8_model = dir + "/silero_int8.onnx";
   auto report = pareto::quantize_onnx_model(model(), int8_model, samples.value(), q);
@@ -82,13 +84,29 @@ void quantize_and_compare(const std::string& tag, bool dynamic, int* unchanged_o
 
 TEST(VadInt8, SegmentsMatchTheFloatModel) {
   int unchanged = -1;
-  quantize_and_compare("int8", false, &unchanged);
+  quantize_and_compare("int8", false, false, &unchanged);
 }
 
 TEST(VadInt8, DynamicRangesSegmentsMatchTheFloatModel) {
   int unchanged = -1;
-  quantize_and_compare("int8 dynamic", true, &unchanged);
+  quantize_and_compare("int8 dynamic", true, false, &unchanged);
   // Static ranges keep 3 of the 6 (the quiet ends of utterances lose most);
   // per-run ranges keep their precision there.
   EXPECT_GE(unchanged, 5) << "per-run ranges keep at least 5 of the 6 boundaries";
+}
+
+// Weights rounded by GPTQ on the calibration windows (--weights gptq): the
+// int8 weights' rounding is what moved the remaining boundaries (with the
+// weights left float and per-run ranges all 6 stay), and GPTQ's codes keep
+// every boundary with either kind of range.
+TEST(VadInt8, GptqWeightsSegmentsMatchTheFloatModel) {
+  int unchanged = -1;
+  quantize_and_compare("int8 gptq", false, true, &unchanged);
+  EXPECT_EQ(unchanged, 6) << "every boundary unchanged";
+}
+
+TEST(VadInt8, GptqWeightsDynamicRangesSegmentsMatchTheFloatModel) {
+  int unchanged = -1;
+  quantize_and_compare("int8 dynamic gptq", true, true, &unchanged);
+  EXPECT_EQ(unchanged, 6) << "every boundary unchanged";
 }

@@ -418,3 +418,19 @@ TEST(TuneOnnx, TimeBudgetStopsEvolutionAndEvenRoundsTakeTheMiddleMean) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message.find("task_metric_key"), std::string::npos) << refused.status().message;
 }
+
+// A method name is a range method with "+gptq" or not: the quantizer options it sets.
+TEST(TuneOnnxFormats, MethodNamesCarryTheWeightRounding) {
+  EXPECT_EQ(api::tune_method_list("percentile, dynamic+gptq,percentile"), (std::vector<std::string>{"percentile", "dynamic+gptq"}));
+  EXPECT_THROW(api::tune_method_list("median+gptq"), Error);
+  EXPECT_THROW(api::tune_method_list("gptq"), Error);
+  OnnxQuantizeOptions q;
+  api::tune_apply_method(q, "dynamic+gptq");
+  EXPECT_EQ(q.method, "dynamic");
+  EXPECT_TRUE(q.gptq);
+  EXPECT_TRUE(api::tune_method_is_dynamic("dynamic+gptq"));
+  api::tune_apply_method(q, "mse");
+  EXPECT_EQ(q.method, "mse");
+  EXPECT_FALSE(q.gptq);
+  EXPECT_FALSE(api::tune_method_is_dynamic("minmax+gptq"));
+}

@@ -1,0 +1,250 @@
+#include "quant/layer_gptq.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "quant/gptq.h"
+
+namespace pareto::quant {
+
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Which of `total` rows to take: all, or max_rows of them drawn from the
+// seeded generator (repeats allowed: only the sum's shape matters).
+std::vector<int64_t> pick_rows(int64_t total, int64_t max_rows, uint64_t seed) {
+  std::vector<int64_t> rows;
+  if (total <= max_rows) {
+    for (int64_t i = 0; i < total; ++i) rows.push_back(i);
+    return rows;
+  }
+  uint64_t state = seed;
+  for (int64_t i = 0; i < max_rows; ++i) rows.push_back(int64_t(splitmix64(state) % uint64_t(total)));
+  std::sort(rows.begin(), rows.end());  // walks the input in order
+  return rows;
+}
+
+void add_to(std::vector<double>& h, const std::vector<double>& part) {
+  if (h.empty()) {
+    h = part;
+    return;
+  }
+  for (size_t i = 0; i < h.size(); ++i) h[i] += part[i];
+}
+
+}  // namespace
+
+int8_t symmetric_code(float w, float scale) {
+  const float v = std::nearbyint(w / scale);
+  return std::isnan(v) ? int8_t(0) : int8_t(std::clamp(v, -127.f, 127.f));
+}
+
+LayerHessian LayerHessian::for_conv(const ir::Node& conv, const Shape& w) {
+  LayerHessian l;
+  if (w.size() != 3 && w.size() != 4) {
+    l.unsupported_ = "not a 1-D or 2-D conv";
+    return l;
+  }
+  const size_t d = w.size() - 2;
+  l.groups_ = conv.attr_i("group", 1);
+  l.in_per_group_ = w[1];
+  l.cols_ = w[1];
+  for (size_t i = 2; i < w.size(); ++i) l.cols_ *= w[i];
+  const Shape kernel(w.begin() + 2, w.end());
+  std::vector<int64_t> strides = conv.attr_ints("strides", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> dil = conv.attr_ints("dilations", std::vector<int64_t>(d, 1));
+  std::vector<int64_t> pads = conv.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  if (l.groups_ <= 0 || strides.size() != d || dil.size() != d || pads.size() != 2 * d) {
+    l.unsupported_ = "conv attributes do not match its weights";
+    return l;
+  }
+  // Everything 2-D: a 1-D conv is one of height 1.
+  l.kernel_ = d == 1 ? std::vector<int64_t>{1, kernel[0]} : kernel;
+  l.strides_ = d == 1 ? std::vector<int64_t>{1, strides[0]} : strides;
+  l.dilations_ = d == 1 ? std::vector<int64_t>{1, dil[0]} : dil;
+  l.pads_ = d == 1 ? std::vector<int64_t>{0, pads[0], 0, pads[1]} : pads;
+  l.auto_pad_ = conv.attr_s("auto_pad", "NOTSET");
+  if (l.cols_ > kMaxCols) l.unsupported_ = "input rows of " + std::to_string(l.cols_) + " (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
+  l.h_.resize(size_t(l.groups_));
+  return l;
+}
+
+LayerHessian LayerHessian::for_matmul(int64_t k) {
+  LayerHessian l;
+  l.matmul_ = true;
+  l.cols_ = l.in_per_group_ = k;
+  if (k > kMaxCols) l.unsupported_ = "input rows of " + std::to_string(k) + " (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
+  l.h_.resize(1);
+  return l;
+}
+
+void LayerHessian::add(const Tensor& x, int64_t max_rows, uint64_t seed) {
+  if (!unsupported_.empty()) return;
+  if (x.dtype() != DType::f32) fail(StatusCode::internal, "GPTQ calibration input is not float");
+  const float* xd = x.data<float>();
+  if (matmul_) {
+    if (x.rank() < 1 || x.dim(x.rank() - 1) != cols_) fail(StatusCode::internal, "MatMul input rows do not match its weights");
+    const std::vector<int64_t> rows = pick_rows(x.numel() / cols_, max_rows, seed);
+    std::vector<float> a(rows.size() * size_t(cols_));
+    for (size_t r = 0; r < rows.size(); ++r) std::copy_n(xd + rows[r] * cols_, cols_, a.begin() + int64_t(r) * cols_);
+    add_to(h_[0], gptq_hessian(a, cols_));
+    rows_seen_ += int64_t(rows.size());
+    return;
+  }
+  const bool one_d = x.rank() == 3;
+  if (x.rank() != 3 && x.rank() != 4) fail(StatusCode::internal, "conv calibration input of rank " + std::to_string(x.rank()));
+  const int64_t n = x.dim(0), c = x.dim(1), ih = one_d ? 1 : x.dim(2), iw = x.dim(x.rank() - 1);
+  if (c != groups_ * in_per_group_) fail(StatusCode::internal, "conv input channels do not match its weights");
+  int64_t pad_t = pads_[0], pad_l = pads_[1], pad_b = pads_[2], pad_r = pads_[3];
+  const int64_t in_size[2] = {ih, iw};
+  int64_t out[2];
+  for (int i = 0; i < 2; ++i) {
+    const int64_t span = (kernel_[size_t(i)] - 1) * dilations_[size_t(i)] + 1;
+    if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
+      out[i] = (in_size[i] + strides_[size_t(i)] - 1) / strides_[size_t(i)];
+      const int64_t total = std::max<int64_t>(0, (out[i] - 1) * strides_[size_t(i)] + span - in_size[i]);
+      const int64_t begin = auto_pad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
+      (i == 0 ? pad_t : pad_l) = begin;
+      (i == 0 ? pad_b : pad_r) = total - begin;
+    } else if (auto_pad_ == "VALID") {
+      (i == 0 ? pad_t : pad_l) = (i == 0 ? pad_b : pad_r) = 0;
+    }
+    out[i] = (in_size[i] + (i == 0 ? pad_t + pad_b : pad_l + pad_r) - span) / strides_[size_t(i)] + 1;
+  }
+  if (out[0] <= 0 || out[1] <= 0) return;
+  const std::vector<int64_t> picked = pick_rows(n * out[0] * out[1], max_rows, seed);
+  const int64_t kh = kernel_[0], kw = kernel_[1];
+  std::vector<float> a(picked.size() * size_t(cols_));
+  for (int64_t g = 0; g < groups_; ++g) {
+    for (size_t r = 0; r < picked.size(); ++r) {
+      const int64_t p = picked[r], b = p / (out[0] * out[1]), oy = p / out[1] % out[0], ox = p % out[1];
+      float* row = a.data() + int64_t(r) * cols_;
+      for (int64_t ci = 0; ci < in_per_group_; ++ci) {
+        const float* plane = xd + ((b * c) + g * in_per_group_ + ci) * ih * iw;
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          const int64_t iy = oy * strides_[0] - pad_t + ky * dilations_[0];
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const int64_t ix = ox * strides_[1] - pad_l + kx * dilations_[1];
+            *row++ = iy >= 0 && iy < ih && ix >= 0 && ix < iw ? plane[iy * iw + ix] : 0.f;
+          }
+        }
+      }
+    }
+    add_to(h_[size_t(g)], gptq_hessian(a, cols_));
+  }
+  rows_seen_ += int64_t(picked.size());
+}
+
+void LayerHessian::add_input_noise(double variance, int64_t rows) {
+  const double v = double(rows) * variance;
+  if (!(v > 0) || !std::isfinite(v)) return;
+  for (std::vector<double>& h : h_)
+    for (int64_t i = 0; i < cols_ && !h.empty(); ++i) h[size_t(i * cols_ + i)] += v;
+}
+
+void LayerHessian::shrink_to_diagonal() {
+  if (rows_seen_ <= 0) return;
+  const double factor = 1.0 + double(cols_) / double(rows_seen_);
+  for (std::vector<double>& h : h_)
+    for (int64_t i = 0; i < cols_ && !h.empty(); ++i) h[size_t(i * cols_ + i)] *= factor;
+}
+
+bool gptq_int8_codes(const float* w, int64_t rows, int64_t cols, const float* scales, const std::vector<double>& hessian, int8_t* codes) {
+  auto nearest = [&](int64_t r) {
+    for (int64_t i = 0; i < cols; ++i) codes[r * cols + i] = symmetric_code(w[r * cols + i], scales[r]);
+  };
+  const GptqFactor f = hessian.empty() ? GptqFactor{} : gptq_factor_from_hessian(hessian, cols);
+  if (f.u.empty()) {
+    for (int64_t r = 0; r < rows; ++r) nearest(r);
+    return false;
+  }
+  const std::vector<double>& u = f.u;
+  parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    std::vector<double> wp(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* wr = w + r * cols;
+      const float s = scales[r];
+      // A non-finite weight would spread NaN over its whole channel.
+      if (!std::all_of(wr, wr + cols, [](float v) { return std::isfinite(v); }) || !(s > 0) || !std::isfinite(s)) {
+        nearest(r);
+        continue;
+      }
+      std::copy(wr, wr + cols, wp.begin());
+      for (int64_t i = 0; i < cols; ++i) {
+        if (f.dead[size_t(i)]) {  // no calibration input reached it: nothing to trade, rounded as it is
+          codes[r * cols + i] = symmetric_code(wr[i], s);
+          continue;
+        }
+        const double q = std::clamp(std::nearbyint(wp[size_t(i)] / s), -127.0, 127.0);
+        codes[r * cols + i] = int8_t(q);
+        const double e = (wp[size_t(i)] - q * s) / u[size_t(i * cols + i)];
+        const double* ui = &u[size_t(i * cols)];
+        for (int64_t k = i + 1; k < cols; ++k) wp[size_t(k)] -= e * ui[k];
+      }
+    }
+  });
+  return true;
+}
+
+// A channel's symmetric int8 scale from its largest |w|: max / 127, or 1
+// for a channel of zeros (or an infinite weight, which has no finite scale).
+float symmetric_scale(float max_abs) { return max_abs > 0 && std::isfinite(max_abs) ? max_abs / 127.f : 1.f; }
+
+// The uint8 step DynamicQuantizeLinear gives x: its range stretched to 0, over 255.
+double dynamic_step(const Tensor& x) {
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = x.data<float>()[i];
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  return (double(hi) - double(lo)) / 255.0;
+}
+
+// Per-row symmetric scales of w [rows, cols] (max |w| / 127).
+std::vector<float> symmetric_row_scales(const float* w, int64_t rows, int64_t cols) {
+  std::vector<float> scales(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = 0;
+    for (int64_t i = 0; i < cols; ++i) m = std::max(m, std::abs(w[r * cols + i]));
+    scales[size_t(r)] = symmetric_scale(m);
+  }
+  return scales;
+}
+
+// A conv's int8 weights chosen by GPTQ (quant/layer_gptq.h), group by group
+// (a group's output channels read only its input channels); false where
+// every group fell back to rounding to nearest.
+bool conv_gptq_codes(const Tensor& w, const LayerHessian& h, int8_t* codes) {
+  const int64_t oc = w.dim(0), cols = h.cols(), per_group = oc / h.groups();
+  const std::vector<float> scales = symmetric_row_scales(w.data<float>(), oc, cols);
+  bool any = false;
+  for (int64_t g = 0; g < h.groups(); ++g) {
+    const int64_t r0 = g * per_group;
+    any |= gptq_int8_codes(w.data<float>() + r0 * cols, per_group, cols, scales.data() + r0, h.hessian(g), codes + r0 * cols);
+  }
+  return any;
+}
+
+// A MatMul's B [k, n] by GPTQ, per column (the output channels): codes [k, n].
+bool matmul_gptq_codes(const Tensor& b, const LayerHessian& h, int8_t* codes) {
+  const int64_t k = b.dim(0), n = b.dim(1);
+  std::vector<float> rows(size_t(k * n));  // B^T: a row per output column
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j) rows[size_t(j * k + i)] = b.data<float>()[i * n + j];
+  const std::vector<float> scales = symmetric_row_scales(rows.data(), n, k);
+  std::vector<int8_t> t(size_t(k * n));
+  const bool served = gptq_int8_codes(rows.data(), n, k, scales.data(), h.hessian(0), t.data());
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j) codes[i * n + j] = t[size_t(j * k + i)];
+  return served;
+}
+
+}  // namespace pareto::quant

@@ -1,0 +1,94 @@
+// GPTQ rounding of the int8 weights of ONNX CNN layers (convs, depthwise
+// ones included, and MatMuls by a constant): the per-channel symmetric
+// scales stay those of rounding to nearest (max |w| / 127), and GPTQ picks
+// each code so that the layer's outputs on the calibration inputs move as
+// little as possible (each weight's rounding error is spread over the
+// weights of its channel not yet rounded, through the inverse Hessian of the
+// layer's inputs: quant/gptq.h). The inputs are the float model's, sampled:
+// a conv's im2col rows at up to `max_rows` output positions per sample.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+namespace pareto::quant {
+
+// H = Σ x x^T over a layer's sampled input rows, one per group (a grouped
+// conv's groups read disjoint channels).
+class LayerHessian {
+ public:
+  // Widest input row (cols) taken: H is cols^2 doubles and its factor
+  // cols^3 / 3 operations (4608: 170 MB, some seconds). Wider layers keep
+  // rounding to nearest.
+  static constexpr int64_t kMaxCols = 4608;
+
+  // A conv (weights [oc, ic / group, k...], 1-D or 2-D) or a MatMul by B [k, n].
+  static LayerHessian for_conv(const ir::Node& conv, const Shape& weight_shape);
+  static LayerHessian for_matmul(int64_t k);
+  // Why GPTQ cannot serve this layer ("" when it can).
+  const std::string& unsupported() const { return unsupported_; }
+  void set_unsupported(const std::string& why) { unsupported_ = why; }
+  double bytes() const { return double(groups_) * double(cols_) * double(cols_) * sizeof(double); }  // H, once filled
+  int64_t groups() const { return groups_; }
+  int64_t cols() const { return cols_; }
+  int64_t rows_seen() const { return rows_seen_; }
+  // Adds up to max_rows rows of one sample's input x (the conv's [n, c,
+  // spatial...] or the MatMul's [..., k]), picked by a generator seeded with
+  // `seed` (the same rows every run).
+  void add(const Tensor& x, int64_t max_rows, uint64_t seed);
+  // Noise the quantized model adds to the layer's input (its own uint8
+  // rounding, variance step^2 / 12, and the error the layers before it
+  // bring), taken as uncorrelated with variance `variance` per element: it
+  // adds rows * variance to H's diagonal (rows: those of the samples it
+  // applies to). Without it GPTQ trades rounding error into directions the
+  // clean input avoids but the noisy one does not (det's depthwise convs:
+  // their taps see smooth maps, so the codes learn high-frequency
+  // patterns that the noise then excites).
+  void add_input_noise(double variance, int64_t rows);
+  // H's diagonal times (1 + cols / rows_seen): GPTQ's trade between the
+  // weights of a channel rests on H's off-diagonal entries, estimated from
+  // rows_seen rows; with few rows per input (silero's late encoder convs:
+  // one row per 32 ms window) they fit the calibration windows and not the
+  // next recording. A diagonal H makes GPTQ round to nearest, so this
+  // leans toward nearest rounding as the estimate gets thin.
+  void shrink_to_diagonal();
+  const std::vector<double>& hessian(int64_t group) const { return h_[size_t(group)]; }
+
+ private:
+  std::string unsupported_;
+  bool matmul_ = false;
+  int64_t groups_ = 1, cols_ = 0, in_per_group_ = 0, rows_seen_ = 0;
+  std::vector<int64_t> kernel_, strides_, dilations_, pads_;  // 2-D (a 1-D conv has height 1)
+  std::string auto_pad_;
+  std::vector<std::vector<double>> h_;
+};
+
+// int8 codes [rows, cols] for w [rows, cols] under per-row scales, chosen by
+// GPTQ from H; rows whose H is unusable (Cholesky failed at every damping)
+// round to nearest. Returns whether GPTQ served (false: every row rounded to
+// nearest). Codes lie in [-127, 127]; an input that was always zero in the
+// calibration keeps its weight's nearest code.
+bool gptq_int8_codes(const float* w, int64_t rows, int64_t cols, const float* scales, const std::vector<double>& hessian, int8_t* codes);
+
+// The symmetric int8 code of w under scale: rounded to nearest, within
+// +-127; NaN becomes 0.
+int8_t symmetric_code(float w, float scale);
+// A channel's symmetric int8 scale from its largest |w|: max / 127, or 1
+// for a channel of zeros (or an infinite weight, which has no finite scale).
+float symmetric_scale(float max_abs);
+std::vector<float> symmetric_row_scales(const float* w, int64_t rows, int64_t cols);  // per row of w [rows, cols]
+
+// A conv's int8 weights [oc, ic / group, k...] by GPTQ under their
+// symmetric per-channel scales, group by group (a group's output channels
+// read only its input channels); false where every group fell back to
+// rounding to nearest.
+bool conv_gptq_codes(const Tensor& w, const LayerHessian& h, int8_t* codes);
+// A MatMul's B [k, n] by GPTQ, per column (its output channels): codes [k, n].
+bool matmul_gptq_codes(const Tensor& b, const LayerHessian& h, int8_t* codes);
+// The uint8 step DynamicQuantizeLinear gives x: its range stretched to 0, over 255.
+double dynamic_step(const Tensor& x);
+
+}  // namespace pareto::quant
