@@ -2,7 +2,8 @@
 # pareto tune on silero VAD judged by a labelled set's boundary error: the
 # set and a calibration recording synthesized by bench/vad/make_set.sh
 # (espeak-ng, sox), calibration windows dumped by `pareto vad`, sr bound to
-# 16 kHz, int8 per conv with no rise of the boundary error over fp32
+# 16 kHz, int8 per conv (ranges percentile or per run, weights rounded to
+# nearest or by GPTQ) with no rise of the boundary error over fp32
 # allowed. Twice: against the set's truth (the task), and against the float
 # model's own segments on the same recordings (then fp32's error is 0 and
 # the budget admits only points whose every boundary equals the float
@@ -38,7 +39,7 @@ for kind in truth float; do
   [ $kind = float ] && set_dir=$out/float-set
   mkdir -p "$out/$kind"
   start=$(date +%s)
-  "$p" tune "$model" --const sr=16000 --calib "$out/dump" --calib-limit 64 --method percentile,minmax --rounds 3 --runs 50 \
+  "$p" tune "$model" --const sr=16000 --calib "$out/dump" --calib-limit 64 --method percentile,dynamic,percentile+gptq,dynamic+gptq --rounds 3 --runs 50 \
     --vad-set "$set_dir" --max-task-loss 0 --plot "$out/$kind/frontier.html" -o "$out/$kind/vad.onnx" --json "$@" > "$out/$kind/tune.json"
   echo; echo "### against the $([ $kind = truth ] && echo "set's truth" || echo "float model's own segments") (pareto tune took $(( $(date +%s) - start )) s)"
   node - "$out/$kind/tune.json" <<'JS'
