@@ -62,7 +62,13 @@ LayerHessian LayerHessian::for_conv(const ir::Node& conv, const Shape& w) {
   std::vector<int64_t> strides = conv.attr_ints("strides", std::vector<int64_t>(d, 1));
   std::vector<int64_t> dil = conv.attr_ints("dilations", std::vector<int64_t>(d, 1));
   std::vector<int64_t> pads = conv.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
-  if (l.groups_ <= 0 || strides.size() != d || dil.size() != d || pads.size() != 2 * d) {
+  // The float run checks the conv before any row is added; these checks keep
+  // this class safe on its own (no division by a zero stride, no group count
+  // past the output channels).
+  bool valid = l.groups_ > 0 && w[0] % l.groups_ == 0 && strides.size() == d && dil.size() == d && pads.size() == 2 * d;
+  for (size_t i = 0; valid && i < d; ++i)
+    valid = kernel[i] > 0 && strides[i] > 0 && dil[i] > 0 && pads[i] >= 0 && pads[i + d] >= 0;
+  if (!valid) {
     l.unsupported_ = "conv attributes do not match its weights";
     return l;
   }

@@ -108,6 +108,11 @@ TEST(LayerGptq, TooWideLayersSayWhy) {
   const quant::LayerHessian h = quant::LayerHessian::for_conv(conv_node({}), {8, 1024, 3, 3});
   EXPECT_NE(h.unsupported().find("9216"), std::string::npos) << h.unsupported();
   EXPECT_NE(quant::LayerHessian::for_matmul(5000).unsupported(), "");
+  // Attributes a hostile file could carry: refused here, whatever ran before.
+  for (const ir::Node& bad : {conv_node({ir::attr_int("group", 3)}), conv_node({ir::attr_int("group", 0)}),
+                              conv_node({ir::attr_ints("strides", {0, 1})}), conv_node({ir::attr_ints("pads", {-1, 0, 0, 0})}),
+                              conv_node({ir::attr_ints("dilations", {1})})})
+    EXPECT_EQ(quant::LayerHessian::for_conv(bad, {8, 4, 3, 3}).unsupported(), "conv attributes do not match its weights");
   EXPECT_EQ(quant::LayerHessian::for_matmul(512).unsupported(), "");
 }
 
