@@ -69,7 +69,8 @@ int cmd_quantize_onnx(const Args& a) {
   const std::string weights = a.get("--weights", "nearest");
   if (weights != "nearest" && weights != "gptq") fail_argument("--weights takes nearest or gptq, not '" + weights + "'");
   o.gptq = weights == "gptq";
-  o.gptq_rows = a.get_int("--gptq-rows", 32768, 64, int64_t(1) << 30);
+  if (a.has("--gptq-rows") && !o.gptq) fail_argument("--gptq-rows is for --weights gptq");
+  o.gptq_rows = a.get_int("--gptq-rows", 32768, 64, int64_t(1) << 24);
   o.threads = a.get_threads(2);
   o.constant_inputs = parse_constants(a);
   std::vector<TensorInfo> inputs;  // the inputs left after binding constants

@@ -59,7 +59,7 @@ const char* kUsage =
     "  tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points 6] [--runs 10] [--rounds 3]\n"
     "       [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE]\n"
     "       [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]\n"
-    "       [--objective latency|memory|energy|quality|task] [--method percentile[,minmax,entropy,mse,dynamic]] [--time-budget S]\n"
+    "       [--objective latency|memory|energy|quality|task] [--method percentile[,minmax,entropy,mse,dynamic][+gptq]] [--time-budget S]\n"
     "       [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]...\n"
     "       [--calib-limit 16] [--no-energy] [--in-process] [--explain] [--json]\n"
     "      per conv int8, bf16 or fp32, the calibration method and threads, from measured points: sensitivities and per-node\n"

@@ -54,9 +54,12 @@ struct OnnxQuantizeOptions {
   // scales, each code chosen so the layer's outputs on the calibration
   // inputs move least (rounding errors spread over the channel's later
   // weights through the inverse Hessian of the layer's inputs). Costs a
-  // factorization per layer (layers with input rows over 4608 keep nearest).
+  // factorization per layer; layers with over 4608 inputs per output (or
+  // past 2 GiB of Hessians in all) keep nearest rounding, and say so.
   bool gptq = false;
-  int64_t gptq_rows = 32768;  // input rows (im2col rows: output positions) sampled per layer over all samples
+  // Input rows (a conv's im2col rows: output positions) drawn per layer
+  // over all samples, at least 64 from each sample.
+  int64_t gptq_rows = 32768;
   int threads = 2;
 };
 
@@ -67,7 +70,7 @@ struct OnnxLayerReport {
   float in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;  // the calibrated uint8 ranges
   double sensitivity = -1;   // relative L2 output error with only this conv in int8; -1: not measured
   bool end_layer = false;    // the first conv, or one no weighted layer follows: what keep_first_last keeps float
-  std::string weights = "nearest";  // how its int8 weights were rounded: "gptq", "nearest", "nearest (why GPTQ could not)"
+  std::string weights = "nearest";  // how its int8 weights were rounded: "gptq (R rows of C inputs)", "nearest", "nearest (why GPTQ could not)"
 };
 
 struct OnnxQuantizeReport {

@@ -44,10 +44,13 @@ struct OnnxTuneOptions {
   // compute precision travels in it, an ONNX file has no place for it),
   // timed so, and the output must be a .pareto path.
   std::string formats = "int8";
-  // Activation ranges, as pareto quantize (minmax, percentile, entropy, mse).
+  // Activation ranges, as pareto quantize (minmax, percentile, entropy, mse,
+  // or dynamic: per run), each with "+gptq" after it for weights rounded by
+  // GPTQ (pareto quantize --weights gptq; each layer's codes chosen once,
+  // in the model with every layer int8, and shared by the candidates).
   // A comma-separated list searches each: the anchors and the greedy path
   // are quantized and measured once per method (the sensitivities and the
-  // path's order come from the first).
+  // path's order come from the first calibrated one).
   std::string method = "percentile";
   double percentile = 99.99;
   // Inputs bound to constants first (silero VAD: sr=16000, whose convs live
@@ -112,7 +115,7 @@ struct OnnxTunePoint {
   std::string label;                    // "fp32", "greedy 5", "int8 float ends", "int8 all" (+ " METHOD" when several are searched)
   std::vector<std::string> int8_layers;  // convs in int8
   std::vector<std::string> bf16_layers;  // convs in bf16 (the others fp32)
-  std::string method;                    // their activation ranges (empty: no int8 conv)
+  std::string method;                    // their activation ranges and weight rounding (empty: no int8 conv)
   int threads = 1;
   TuneCost cost;
   double quality_loss = 0;

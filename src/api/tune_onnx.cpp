@@ -131,7 +131,7 @@ class TuneRun {
     r_.memory_what = o.memory_what;
     r_.eval_samples = int(eval.size());
     if (o.task_metric) r_.task_metric_name = o.task_metric_name;
-    for (const char* name : {"int8-all.onnx", "out.onnx"}) cleanup_.paths.push_back(t_.stem + name);
+    for (const char* name : {"int8-all.onnx", "int8-all.onnx.method.onnx", "out.onnx"}) cleanup_.paths.push_back(t_.stem + name);
   }
 
   OnnxTuneResult run() {
@@ -169,13 +169,23 @@ class TuneRun {
     q.quantize_depthwise = true;
     q.threads = o_.threads.front();
     const OnnxQuantizeReport all = api::quantize_onnx_file(in_, all_path, t_.calib, q, &t_.ranges[method], true);
-    const auto dynamic = std::find_if(methods_.begin(), methods_.end(), api::tune_method_is_dynamic);
-    if (dynamic != methods_.end()) {
-      api::tune_apply_method(q, *dynamic);
+    // The layers per-run ranges take (the first dynamic method lists them),
+    // and each GPTQ method's rounding, done once here with every layer int8:
+    // the candidates share those codes (RangeCache::gptq_codes), so a
+    // layer's codes depend on its method only, not on which candidate came first.
+    bool dynamic_listed = false;
+    for (const std::string& m : methods_) {
+      const bool dynamic = api::tune_method_is_dynamic(m);
+      if (m == method || !(api::tune_method_has_gptq(m) || (dynamic && !dynamic_listed))) continue;
+      api::tune_apply_method(q, m);
       q.sensitivity = false;
-      for (const OnnxLayerReport& l : api::quantize_onnx_file(in_, all_path + ".dynamic.onnx", t_.calib, q, &t_.ranges[*dynamic], false).layers)
-        if (l.quantized) dynamic_capable_.insert(l.node);
-      std::filesystem::remove(all_path + ".dynamic.onnx");
+      const std::string path = all_path + ".method.onnx";
+      const OnnxQuantizeReport other = api::quantize_onnx_file(in_, path, t_.calib, q, &t_.ranges[m], false);
+      std::filesystem::remove(path);
+      if (dynamic && !dynamic_listed)
+        for (const OnnxLayerReport& l : other.layers)
+          if (l.quantized) dynamic_capable_.insert(l.node);
+      dynamic_listed |= dynamic;
     }
     // pareto quantize's default keeps its end layers float (the first conv, and convs no weighted layer follows).
     // (With fuse_quantize the rounding of an int8 conv's input may be timed on the depthwise conv before it:

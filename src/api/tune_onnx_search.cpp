@@ -79,6 +79,7 @@ std::string range_method(const std::string& m) { return has_gptq_suffix(m) ? m.s
 }  // namespace
 
 bool tune_method_is_dynamic(const std::string& method) { return range_method(method) == "dynamic"; }
+bool tune_method_has_gptq(const std::string& method) { return has_gptq_suffix(method); }
 
 void tune_apply_method(OnnxQuantizeOptions& q, const std::string& method) {
   q.method = range_method(method);

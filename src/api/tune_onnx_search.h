@@ -17,6 +17,7 @@ namespace pareto::api {
 // "+gptq" after it for weights rounded by GPTQ (pareto quantize --weights gptq).
 std::vector<std::string> tune_method_list(const std::string& text);
 bool tune_method_is_dynamic(const std::string& method);
+bool tune_method_has_gptq(const std::string& method);
 // Sets q's range method and weight rounding from a tune method name.
 void tune_apply_method(OnnxQuantizeOptions& q, const std::string& method);
 

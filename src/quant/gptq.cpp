@@ -128,11 +128,15 @@ struct BlockRounder {
 // stay in L2 while every row of H passes over them.
 std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols) {
   if (cols <= 0 || x.size() % size_t(cols)) fail_argument("GPTQ inputs are not whole rows of " + std::to_string(cols));
-  const int64_t tokens = int64_t(x.size()) / cols;
+  std::vector<double> h(size_t(cols * cols), 0);
+  gptq_hessian_add(x.data(), int64_t(x.size()) / cols, cols, h.data());
+  return h;
+}
+
+void gptq_hessian_add(const float* x, int64_t tokens, int64_t cols, double* h) {
   constexpr int64_t kTokens = 128, kColumns = 256;
   // Double copies of one block of tokens at a time (X and -X^T): 2 x 128 x cols doubles, not the whole input twice.
   std::vector<double> xd(size_t(kTokens * cols)), neg_xt(size_t(kTokens * cols));
-  std::vector<double> h(size_t(cols * cols), 0);
   for (int64_t t0 = 0; t0 < tokens; t0 += kTokens) {
     const int64_t nt = std::min(kTokens, tokens - t0);
     for (int64_t t = 0; t < nt; ++t)
@@ -145,12 +149,11 @@ std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols) {
       parallel_for((cols + 7) / 8, [&](int64_t b, int64_t e) {
         for (int64_t g = b; g < e; ++g) {
           const int64_t r0 = g * 8;
-          kernels::f64_subtract_products(&h[size_t(r0 * cols + c0)], cols, &neg_xt[size_t(r0 * nt)], nt, &xd[size_t(c0)], cols,
+          kernels::f64_subtract_products(h + r0 * cols + c0, cols, &neg_xt[size_t(r0 * nt)], nt, &xd[size_t(c0)], cols,
                                          std::min<int64_t>(8, cols - r0), std::min(kColumns, cols - c0), nt);
         }
       });
   }
-  return h;
 }
 
 bool gptq_writes(uint32_t type) {

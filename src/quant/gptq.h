@@ -53,6 +53,8 @@ GptqFactor gptq_factor(const std::vector<float>& x, int64_t cols, const GptqOpti
 GptqFactor gptq_factor_from_hessian(std::vector<double> h, int64_t cols, const GptqOptions& options = {});
 // Its first step, H = X^T X (cols x cols, row-major) from inputs [tokens, cols].
 std::vector<double> gptq_hessian(const std::vector<float>& x, int64_t cols);
+// H += X^T X for x [tokens, cols] (the same sums, in the same order, onto h's entries).
+void gptq_hessian_add(const float* x, int64_t tokens, int64_t cols, double* h);
 
 // w: [rows, cols] row-major; x: calibration inputs [tokens, cols]. type: a
 // GGML type (cols a multiple of its block: 32, or 256 for K-quants) or a

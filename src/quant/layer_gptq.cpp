@@ -32,13 +32,6 @@ std::vector<int64_t> pick_rows(int64_t total, int64_t max_rows, uint64_t seed) {
   return rows;
 }
 
-void add_to(std::vector<double>& h, const std::vector<double>& part) {
-  if (h.empty()) {
-    h = part;
-    return;
-  }
-  for (size_t i = 0; i < h.size(); ++i) h[i] += part[i];
-}
 
 }  // namespace
 
@@ -56,18 +49,20 @@ LayerHessian LayerHessian::for_conv(const ir::Node& conv, const Shape& w) {
   const size_t d = w.size() - 2;
   l.groups_ = conv.attr_i("group", 1);
   l.in_per_group_ = w[1];
-  l.cols_ = w[1];
-  for (size_t i = 2; i < w.size(); ++i) l.cols_ *= w[i];
   const Shape kernel(w.begin() + 2, w.end());
   std::vector<int64_t> strides = conv.attr_ints("strides", std::vector<int64_t>(d, 1));
   std::vector<int64_t> dil = conv.attr_ints("dilations", std::vector<int64_t>(d, 1));
   std::vector<int64_t> pads = conv.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
   // The float run checks the conv before any row is added; these checks keep
   // this class safe on its own (no division by a zero stride, no group count
-  // past the output channels).
-  bool valid = l.groups_ > 0 && w[0] % l.groups_ == 0 && strides.size() == d && dil.size() == d && pads.size() == 2 * d;
-  for (size_t i = 0; valid && i < d; ++i)
-    valid = kernel[i] > 0 && strides[i] > 0 && dil[i] > 0 && pads[i] >= 0 && pads[i + d] >= 0;
+  // past the output channels, no product of dims that overflows).
+  bool valid = w[0] > 0 && w[1] > 0 && l.groups_ > 0 && w[0] % l.groups_ == 0 && strides.size() == d && dil.size() == d && pads.size() == 2 * d;
+  l.cols_ = w[1];
+  for (size_t i = 0; valid && i < d; ++i) {
+    valid = kernel[i] > 0 && kernel[i] <= kMaxCols && strides[i] > 0 && dil[i] > 0 && pads[i] >= 0 && pads[i + d] >= 0 &&
+            strides[i] <= kMaxGeometry && dil[i] <= kMaxGeometry && pads[i] <= kMaxGeometry && pads[i + d] <= kMaxGeometry;
+    if (valid) l.cols_ = std::min(l.cols_, kMaxCols + 1) * kernel[i];  // capped first: no overflow, still past the limit
+  }
   if (!valid) {
     l.unsupported_ = "conv attributes do not match its weights";
     return l;
@@ -78,8 +73,8 @@ LayerHessian LayerHessian::for_conv(const ir::Node& conv, const Shape& w) {
   l.dilations_ = d == 1 ? std::vector<int64_t>{1, dil[0]} : dil;
   l.pads_ = d == 1 ? std::vector<int64_t>{0, pads[0], 0, pads[1]} : pads;
   l.auto_pad_ = conv.attr_s("auto_pad", "NOTSET");
-  if (l.cols_ > kMaxCols) l.unsupported_ = "input rows of " + std::to_string(l.cols_) + " (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
-  l.h_.resize(size_t(l.groups_));
+  if (l.cols_ > kMaxCols)
+    l.unsupported_ = std::to_string(w[1]) + " x kernel inputs per output (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
   return l;
 }
 
@@ -87,24 +82,33 @@ LayerHessian LayerHessian::for_matmul(int64_t k) {
   LayerHessian l;
   l.matmul_ = true;
   l.cols_ = l.in_per_group_ = k;
-  if (k > kMaxCols) l.unsupported_ = "input rows of " + std::to_string(k) + " (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
-  l.h_.resize(1);
+  if (k <= 0) l.unsupported_ = "an empty MatMul";
+  else if (k > kMaxCols) l.unsupported_ = std::to_string(k) + " inputs per output (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
   return l;
 }
 
 void LayerHessian::add(const Tensor& x, int64_t max_rows, uint64_t seed) {
   if (!unsupported_.empty()) return;
-  if (x.dtype() != DType::f32) fail(StatusCode::internal, "GPTQ calibration input is not float");
-  const float* xd = x.data<float>();
-  if (matmul_) {
-    if (x.rank() < 1 || x.dim(x.rank() - 1) != cols_) fail(StatusCode::internal, "MatMul input rows do not match its weights");
-    const std::vector<int64_t> rows = pick_rows(x.numel() / cols_, max_rows, seed);
-    std::vector<float> a(rows.size() * size_t(cols_));
-    for (size_t r = 0; r < rows.size(); ++r) std::copy_n(xd + rows[r] * cols_, cols_, a.begin() + int64_t(r) * cols_);
-    add_to(h_[0], gptq_hessian(a, cols_));
-    rows_seen_ += int64_t(rows.size());
+  if (x.dtype() != DType::f32) {
+    unsupported_ = "its input is not float";
     return;
   }
+  if (h_.empty()) h_.assign(size_t(groups_ * cols_ * cols_), 0.0);  // bytes(): the caller's budget
+  if (!matmul_) return add_conv_rows(x, max_rows, seed);
+  if (x.rank() < 1 || x.dim(x.rank() - 1) != cols_) fail(StatusCode::internal, "MatMul input rows do not match its weights");
+  const std::vector<int64_t> rows = pick_rows(x.numel() / cols_, max_rows, seed);
+  constexpr size_t kChunk = 1024;
+  std::vector<float> a(std::min(rows.size(), kChunk) * size_t(cols_));
+  for (size_t r0 = 0; r0 < rows.size(); r0 += kChunk) {
+    const size_t nr = std::min(kChunk, rows.size() - r0);
+    for (size_t r = 0; r < nr; ++r) std::copy_n(x.data<float>() + rows[r0 + r] * cols_, cols_, a.begin() + int64_t(r) * cols_);
+    gptq_hessian_add(a.data(), int64_t(nr), cols_, h_.data());
+  }
+  rows_seen_ += int64_t(rows.size());
+}
+
+void LayerHessian::add_conv_rows(const Tensor& x, int64_t max_rows, uint64_t seed) {
+  const float* xd = x.data<float>();
   const bool one_d = x.rank() == 3;
   if (x.rank() != 3 && x.rank() != 4) fail(StatusCode::internal, "conv calibration input of rank " + std::to_string(x.rank()));
   const int64_t n = x.dim(0), c = x.dim(1), ih = one_d ? 1 : x.dim(2), iw = x.dim(x.rank() - 1);
@@ -128,46 +132,49 @@ void LayerHessian::add(const Tensor& x, int64_t max_rows, uint64_t seed) {
   if (out[0] <= 0 || out[1] <= 0) return;
   const std::vector<int64_t> picked = pick_rows(n * out[0] * out[1], max_rows, seed);
   const int64_t kh = kernel_[0], kw = kernel_[1];
-  std::vector<float> a(picked.size() * size_t(cols_));
-  for (int64_t g = 0; g < groups_; ++g) {
-    for (size_t r = 0; r < picked.size(); ++r) {
-      const int64_t p = picked[r], b = p / (out[0] * out[1]), oy = p / out[1] % out[0], ox = p % out[1];
-      float* row = a.data() + int64_t(r) * cols_;
-      for (int64_t ci = 0; ci < in_per_group_; ++ci) {
-        const float* plane = xd + ((b * c) + g * in_per_group_ + ci) * ih * iw;
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          const int64_t iy = oy * strides_[0] - pad_t + ky * dilations_[0];
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            const int64_t ix = ox * strides_[1] - pad_l + kx * dilations_[1];
-            *row++ = iy >= 0 && iy < ih && ix >= 0 && ix < iw ? plane[iy * iw + ix] : 0.f;
+  constexpr size_t kChunk = 1024;  // rows gathered at a time: the im2col copy stays small
+  std::vector<float> a(std::min(picked.size(), kChunk) * size_t(cols_));
+  for (int64_t g = 0; g < groups_; ++g)
+    for (size_t r0 = 0; r0 < picked.size(); r0 += kChunk) {
+      const size_t nr = std::min(kChunk, picked.size() - r0);
+      for (size_t r = 0; r < nr; ++r) {
+        const int64_t p = picked[r0 + r], b = p / (out[0] * out[1]), oy = p / out[1] % out[0], ox = p % out[1];
+        float* row = a.data() + int64_t(r) * cols_;
+        for (int64_t ci = 0; ci < in_per_group_; ++ci) {
+          const float* plane = xd + ((b * c) + g * in_per_group_ + ci) * ih * iw;
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = oy * strides_[0] - pad_t + ky * dilations_[0];
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t ix = ox * strides_[1] - pad_l + kx * dilations_[1];
+              *row++ = iy >= 0 && iy < ih && ix >= 0 && ix < iw ? plane[iy * iw + ix] : 0.f;
+            }
           }
         }
       }
+      gptq_hessian_add(a.data(), int64_t(nr), cols_, h_.data() + g * cols_ * cols_);
     }
-    add_to(h_[size_t(g)], gptq_hessian(a, cols_));
-  }
   rows_seen_ += int64_t(picked.size());
 }
 
 void LayerHessian::add_input_noise(double variance, int64_t rows) {
   const double v = double(rows) * variance;
-  if (!(v > 0) || !std::isfinite(v)) return;
-  for (std::vector<double>& h : h_)
-    for (int64_t i = 0; i < cols_ && !h.empty(); ++i) h[size_t(i * cols_ + i)] += v;
+  if (!(v > 0) || !std::isfinite(v) || h_.empty()) return;
+  for (int64_t g = 0; g < groups_; ++g)
+    for (int64_t i = 0; i < cols_; ++i) h_[size_t((g * cols_ + i) * cols_ + i)] += v;
 }
 
 void LayerHessian::shrink_to_diagonal() {
-  if (rows_seen_ <= 0) return;
+  if (rows_seen_ <= 0 || h_.empty()) return;
   const double factor = 1.0 + double(cols_) / double(rows_seen_);
-  for (std::vector<double>& h : h_)
-    for (int64_t i = 0; i < cols_ && !h.empty(); ++i) h[size_t(i * cols_ + i)] *= factor;
+  for (int64_t g = 0; g < groups_; ++g)
+    for (int64_t i = 0; i < cols_; ++i) h_[size_t((g * cols_ + i) * cols_ + i)] *= factor;
 }
 
-bool gptq_int8_codes(const float* w, int64_t rows, int64_t cols, const float* scales, const std::vector<double>& hessian, int8_t* codes) {
+bool gptq_int8_codes(const float* w, int64_t rows, int64_t cols, const float* scales, const double* hessian, int8_t* codes) {
   auto nearest = [&](int64_t r) {
     for (int64_t i = 0; i < cols; ++i) codes[r * cols + i] = symmetric_code(w[r * cols + i], scales[r]);
   };
-  const GptqFactor f = hessian.empty() ? GptqFactor{} : gptq_factor_from_hessian(hessian, cols);
+  const GptqFactor f = hessian ? gptq_factor_from_hessian(std::vector<double>(hessian, hessian + cols * cols), cols) : GptqFactor{};
   if (f.u.empty()) {
     for (int64_t r = 0; r < rows; ++r) nearest(r);
     return false;

@@ -11,6 +11,7 @@
 #include "frontend/onnx/opset_upgrade.h"
 #include "kernels/int8_conv.h"
 #include "quant/layer_gptq.h"
+#include "quant/onnx_gptq.h"
 #include "runtime/executor.h"
 #include "runtime/shape_infer.h"
 
@@ -33,14 +34,6 @@ ir::Model clone_model(const ir::Model& m) {
   ir::Model c = m;
   c.graph = clone_graph(*m.graph);
   return c;
-}
-
-// One run on the pool current on this thread (quantize_onnx sets it).
-std::vector<Tensor> run(const ir::Model& m, const InputSample& in) {
-  runtime::ExecOptions o;
-  o.threads = num_threads();
-  runtime::Executor ex(m.opset(), o);
-  return ex.run_graph(*m.graph, in, nullptr);
 }
 
 // Convs pareto quantizes: 1-D/2-D, float, with constant weights (and bias).
@@ -180,6 +173,7 @@ void quantize_conv_weights(ir::Graph& g, ir::Node& conv_node, int conv_index, fl
   const std::vector<float> scales = symmetric_row_scales(wf, oc, per);
   Tensor wq = Tensor::empty(DType::i8, w.shape());
   int8_t* q = wq.data<int8_t>();
+  if (codes && int64_t(codes->size()) != oc * per) fail(StatusCode::internal, conv_node.label() + ": GPTQ codes of another weight size");
   if (codes) std::copy(codes->begin(), codes->end(), q);
   else
     for (int64_t i = 0; i < oc * per; ++i) q[i] = symmetric_code(wf[i], scales[size_t(i / per)]);
@@ -223,6 +217,7 @@ void quantize_matmul_weights(ir::Graph& g, int node_index, const std::vector<int
   for (int64_t i = 0; i < k * n; ++i) scales[size_t(i % n)] = std::max(scales[size_t(i % n)], std::abs(bf[i]));
   for (float& s : scales) s = symmetric_scale(s);
   Tensor bq = Tensor::empty(DType::i8, b.shape());
+  if (codes && int64_t(codes->size()) != k * n) fail(StatusCode::internal, g.nodes[size_t(node_index)].label() + ": GPTQ codes of another weight size");
   if (codes) std::copy(codes->begin(), codes->end(), bq.data<int8_t>());
   else
     for (int64_t i = 0; i < k * n; ++i) bq.data<int8_t>()[i] = symmetric_code(bf[i], scales[size_t(i % n)]);
@@ -261,7 +256,7 @@ void fill_static_types(ir::Model& m, const InputSample& sample) {
   ir::Model probe = clone_model(m);
   const size_t first = probe.graph->outputs.size();
   for (int v : unknown) probe.graph->outputs.push_back(v);
-  const std::vector<Tensor> outs = run(probe, sample);
+  const std::vector<Tensor> outs = run_model(probe, sample);
   for (size_t k = 0; k < unknown.size(); ++k) {
     ir::ValueType& t = g.values[size_t(unknown[k])].type;
     t.dtype = outs[first + k].dtype();
@@ -310,52 +305,24 @@ ir::Model rewrite(const ir::Model& float_model, const std::vector<int>& chosen, 
   return m;
 }
 
-// Per GPTQ layer: the variance per element of the noise the quantized
-// model adds to its input (LayerHessian::add_input_noise): the mean squared
-// difference between that input in the model rounded to nearest and in the
-// float model, plus the layer's own uint8 rounding (step^2 / 12; with
-// per-run ranges each sample's own step).
-std::map<int, double> input_noise(const ir::Model& base, const std::vector<InputSample>& samples, const std::vector<int>& chosen,
-                                  const std::map<int, ActParams>& act, const OnnxQuantOptions& o, const std::map<int, LayerHessian>& layers) {
-  std::vector<int> inputs;  // the layers' input tensors, once each
-  for (const auto& [ni, h] : layers)
-    if (h.unsupported().empty()) inputs.push_back(base.graph->nodes[size_t(ni)].inputs[0]);
-  std::sort(inputs.begin(), inputs.end());
-  inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
-  ir::Model clean = clone_model(base), rounded = rewrite(base, chosen, act, {}, o.quantize_outputs, o.dynamic);
-  const size_t first_clean = clean.graph->outputs.size(), first_rounded = rounded.graph->outputs.size();
-  for (int t : inputs) {
-    clean.graph->outputs.push_back(t);
-    rounded.graph->outputs.push_back(rounded.graph->find_value(base.graph->values[size_t(t)].name));
-  }
-  std::map<int, double> variance;  // by tensor, summed over samples
-  for (const InputSample& s : samples) {
-    const std::vector<Tensor> a = run(clean, s), b = run(rounded, s);
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      const Tensor &x = a[first_clean + k], &y = b[first_rounded + k];
-      double sum = 0;
-      for (int64_t i = 0; i < x.numel(); ++i) {
-        const double d = double(y.data<float>()[i]) - double(x.data<float>()[i]);
-        if (std::isfinite(d)) sum += d * d;
-      }
-      auto it = act.find(inputs[k]);
-      const double step = it != act.end() ? double(it->second.scale) : dynamic_step(y);
-      variance[inputs[k]] += (x.numel() ? sum / double(x.numel()) : 0.0) + step * step / 12.0;
-    }
-  }
-  std::map<int, double> by_layer;
-  for (const auto& [ni, h] : layers)
-    if (h.unsupported().empty()) by_layer[ni] = variance[base.graph->nodes[size_t(ni)].inputs[0]] / double(samples.size());
-  return by_layer;
-}
-
 // The GPTQ layers' int8 codes (quant/layer_gptq.h), each layer's report
 // saying how its weights were rounded.
 LayerCodes gptq_codes(const ir::Model& base, const std::vector<InputSample>& samples, const std::vector<int>& chosen,
                       const std::map<int, ActParams>& act, const OnnxQuantOptions& o, std::map<int, LayerHessian>& layers,
                       std::vector<LayerReport>& reports, const std::vector<int>& convs) {
   const ir::Graph& g = *base.graph;
-  const std::map<int, double> noise = layers.empty() ? std::map<int, double>{} : input_noise(base, samples, chosen, act, o, layers);
+  // The noise on each layer's input in the model rounded to nearest (the
+  // tensor ids are the float model's in both: the rewrite only adds values).
+  std::vector<int> inputs;
+  std::map<int, float> steps;
+  for (const auto& [ni, h] : layers)
+    if (h.unsupported().empty()) {
+      const int t = g.nodes[size_t(ni)].inputs[0];
+      inputs.push_back(t);
+      if (act.count(t)) steps[t] = act.at(t).scale;
+    }
+  const std::map<int, double> noise =
+      inputs.empty() ? std::map<int, double>{} : input_noise_variance(base, rewrite(base, chosen, act, {}, o.quantize_outputs, o.dynamic), inputs, steps, samples);
   LayerCodes codes;
   for (auto& [ni, h] : layers) {
     LayerReport& lr = reports[size_t(std::find(convs.begin(), convs.end(), ni) - convs.begin())];
@@ -364,17 +331,26 @@ LayerCodes gptq_codes(const ir::Model& base, const std::vector<InputSample>& sam
       continue;
     }
     h.shrink_to_diagonal();
-    h.add_input_noise(noise.at(ni), h.rows_seen());
+    h.add_input_noise(noise.at(g.nodes[size_t(ni)].inputs[0]), h.rows_seen());
     const Tensor& w = g.values[size_t(g.nodes[size_t(ni)].inputs[1])].constant;
     std::vector<int8_t> c(size_t(w.numel()));
     const bool served = g.nodes[size_t(ni)].op_type == "MatMul" ? matmul_gptq_codes(w, h, c.data()) : conv_gptq_codes(w, h, c.data());
-    lr.weights = served ? "gptq (" + std::to_string(h.rows_seen()) + " rows of " + std::to_string(h.cols()) + ")" : "nearest (GPTQ's factorization failed)";
+    lr.weights = served             ? "gptq (" + std::to_string(h.rows_seen()) + " rows of " + std::to_string(h.cols()) + " inputs)"
+                 : h.rows_seen() ? "nearest (GPTQ's factorization failed)"
+                                 : "nearest (no input rows in the calibration)";
     codes.emplace(ni, std::move(c));
   }
   return codes;
 }
 
 }  // namespace
+
+std::vector<Tensor> run_model(const ir::Model& m, const InputSample& in) {
+  runtime::ExecOptions o;
+  o.threads = num_threads();
+  runtime::Executor ex(m.opset(), o);
+  return ex.run_graph(*m.graph, in, nullptr);
+}
 
 double relative_error(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
   double num = 0, den = 0;
@@ -457,10 +433,11 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
   if (options.gptq)
     for (int ni : chosen) {
       const ir::Node& n = g.nodes[size_t(ni)];
-      if (options.ranges && options.ranges->gptq_codes.count(n.name)) continue;  // rounded by an earlier candidate
+      if (options.ranges && options.ranges->gptq_codes.count(g.values[size_t(n.outputs[0])].name)) continue;  // rounded by an earlier candidate
       const Tensor& w = g.values[size_t(n.inputs[1])].constant;
       LayerHessian h = n.op_type == "MatMul" ? LayerHessian::for_matmul(w.dim(0)) : LayerHessian::for_conv(n, w.shape());
-      if (h.unsupported().empty() && (held += h.bytes()) > kGptqBytes) h.set_unsupported("GPTQ's 2 GiB of Hessians already taken by earlier layers");
+      if (h.unsupported().empty() && held + h.bytes() > kGptqBytes) h.set_unsupported("GPTQ's 2 GiB of Hessians already taken by earlier layers");
+      if (h.unsupported().empty()) held += h.bytes();
       if (h.unsupported().empty() && std::find(extra.begin(), extra.end(), n.inputs[0]) == extra.end()) extra.push_back(n.inputs[0]);
       hessians.emplace(ni, std::move(h));
     }
@@ -473,7 +450,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     for (int t : extra) probe.graph->outputs.push_back(t);
     for (int pass = 0; pass < (to_observe.empty() ? 1 : 2); ++pass)
       for (size_t si = 0; si < samples.size(); ++si) {
-        std::vector<Tensor> outs = run(probe, samples[si]);
+        std::vector<Tensor> outs = run_model(probe, samples[si]);
         for (size_t k = 0; k < to_observe.size(); ++k) {
           const Tensor& t = outs[first_extra + k];
           if (t.dtype() != DType::f32) continue;
@@ -519,14 +496,14 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
     for (int ni : chosen) {
       LayerReport& lr = rep.layers[size_t(std::find(convs.begin(), convs.end(), ni) - convs.begin())];
       auto it = codes.find(ni);
-      const auto& [c, how] = options.ranges->gptq_codes.emplace(lr.node, std::make_pair(it != codes.end() ? it->second : std::vector<int8_t>{}, lr.weights)).first->second;
+      const auto& [c, how] = options.ranges->gptq_codes.emplace(lr.output, std::make_pair(it != codes.end() ? it->second : std::vector<int8_t>{}, lr.weights)).first->second;
       lr.weights = how;
       if (!c.empty()) codes[ni] = c;
     }
   ir::Model quantized = rewrite(base, chosen, act, codes, options.quantize_outputs, options.dynamic);
   if (options.measure_error) {
     double err = 0;
-    for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run(quantized, samples[i]), float_outputs[i]);
+    for (size_t i = 0; i < samples.size(); ++i) err += relative_error(run_model(quantized, samples[i]), float_outputs[i]);
     rep.output_error = err / double(samples.size());
   }
   if (options.sensitivity)
@@ -535,7 +512,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
       const int ni = g.values[size_t(g.find_value(lr.output))].producer;
       const ir::Model one = rewrite(base, {ni}, act, codes, options.quantize_outputs, options.dynamic);
       double e = 0;
-      for (size_t i = 0; i < samples.size(); ++i) e += relative_error(run(one, samples[i]), float_outputs[i]);
+      for (size_t i = 0; i < samples.size(); ++i) e += relative_error(run_model(one, samples[i]), float_outputs[i]);
       lr.sensitivity = e / double(samples.size());
     }
   if (report) *report = rep;

@@ -26,7 +26,7 @@ namespace pareto::quant {
 // a tune's candidates share them (each is calibrated once, not per candidate).
 struct RangeCache {
   std::map<std::string, std::pair<float, float>> lo_hi;
-  // GPTQ's int8 codes by layer node name, and how they were rounded (the
+  // GPTQ's int8 codes by layer output name, and how they were rounded (the
   // report's `weights`): the first quantization that rounds a layer by GPTQ
   // keeps them (its input noise from that model's int8 layers), the later
   // ones reuse them.
@@ -83,6 +83,9 @@ using InputSample = std::vector<Tensor>;
 
 ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSample>& samples, const OnnxQuantOptions& options,
                         OnnxQuantReport* report);
+
+// One run of m on the pool current on this thread (quantize_onnx sets it).
+std::vector<Tensor> run_model(const ir::Model& m, const InputSample& in);
 
 // ||a - b|| / ||b|| over all outputs of a run (the comparison used for the
 // report and the sensitivity).

@@ -90,23 +90,26 @@ TEST(VadInt8, SegmentsMatchTheFloatModel) {
 TEST(VadInt8, DynamicRangesSegmentsMatchTheFloatModel) {
   int unchanged = -1;
   quantize_and_compare("int8 dynamic", true, false, &unchanged);
+  if (::testing::Test::IsSkipped()) return;
   // Static ranges keep 3 of the 6 (the quiet ends of utterances lose most);
   // per-run ranges keep their precision there.
   EXPECT_GE(unchanged, 5) << "per-run ranges keep at least 5 of the 6 boundaries";
 }
 
-// Weights rounded by GPTQ on the calibration windows (--weights gptq): the
-// int8 weights' rounding is what moved the remaining boundaries (with the
-// weights left float and per-run ranges all 6 stay), and GPTQ's codes keep
-// every boundary with either kind of range.
+// Weights rounded by GPTQ on the calibration windows (--weights gptq): with
+// either kind of range, GPTQ's codes keep every boundary of this recording
+// (rounded to nearest: 3 and 5 of 6). A pin of this recording's result, not
+// a proof for others: README "int8 models" gives the tune_vad set's too.
 TEST(VadInt8, GptqWeightsSegmentsMatchTheFloatModel) {
   int unchanged = -1;
   quantize_and_compare("int8 gptq", false, true, &unchanged);
+  if (::testing::Test::IsSkipped()) return;
   EXPECT_EQ(unchanged, 6) << "every boundary unchanged";
 }
 
 TEST(VadInt8, GptqWeightsDynamicRangesSegmentsMatchTheFloatModel) {
   int unchanged = -1;
   quantize_and_compare("int8 dynamic gptq", true, true, &unchanged);
+  if (::testing::Test::IsSkipped()) return;
   EXPECT_EQ(unchanged, 6) << "every boundary unchanged";
 }

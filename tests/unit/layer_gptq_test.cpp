@@ -10,6 +10,7 @@
 #include "kernel_test_util.h"
 #include "proto_builder.h"
 #include "quant/layer_gptq.h"
+#include "quant/onnx_gptq.h"
 #include "quant/onnx_qdq.h"
 #include "runtime/executor.h"
 
@@ -54,9 +55,9 @@ std::vector<std::vector<double>> reference_hessian(const std::vector<float>& x, 
   return hs;
 }
 
-void expect_near_all(const std::vector<double>& got, const std::vector<double>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-9 * (1 + std::abs(want[i]))) << "entry " << i;
+void expect_near_all(const double* got, const std::vector<double>& want) {
+  ASSERT_NE(got, nullptr);
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-9 * (1 + std::abs(want[i]))) << "entry " << i;
 }
 
 ir::Node conv_node(std::vector<ir::Attribute> attrs) {
@@ -90,29 +91,47 @@ TEST(LayerGptq, HessianIsTheSumOfIm2colRows) {
   // in 7 -> out 4: total (4-1)*2+3-7 = 2, begin 1, end 1; in 8 -> out 4: total 1, begin 0, end 1.
   expect_near_all(hs.hessian(0), reference_hessian(x, 2, 6, 7, 8, 1, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1)[0]);
 
-  // A 1-D conv is one of height 1.
-  const std::vector<float> x1 = gaussian(3 * 4 * 9, 2);
-  quant::LayerHessian h1 = quant::LayerHessian::for_conv(conv_node({ir::attr_ints("pads", {2, 1})}), {2, 4, 3});
-  h1.add(Tensor::from_vector<float>(x1, {3, 4, 9}), 1 << 20, 7);
-  expect_near_all(h1.hessian(0), reference_hessian(x1, 3, 4, 1, 9, 1, 1, 3, 1, 1, 1, 1, 0, 2, 0, 1)[0]);
+  // SAME_LOWER: the extra pad at the beginning (in 7 -> out 4, total 2: 1 and 1; in 8 -> out 4, total 1: 1 and 0).
+  quant::LayerHessian hl = quant::LayerHessian::for_conv(conv_node({ir::attr_string("auto_pad", "SAME_LOWER"), ir::attr_ints("strides", {2, 2})}),
+                                                         {5, 6, 3, 3});
+  hl.add(xt, 1 << 20, 7);
+  expect_near_all(hl.hessian(0), reference_hessian(x, 2, 6, 7, 8, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0)[0]);
+  // VALID drops the pads attribute.
+  quant::LayerHessian hv = quant::LayerHessian::for_conv(conv_node({ir::attr_string("auto_pad", "VALID"), ir::attr_ints("pads", {1, 1, 1, 1})}),
+                                                         {5, 6, 2, 3});
+  hv.add(xt, 1 << 20, 7);
+  expect_near_all(hv.hessian(0), reference_hessian(x, 2, 6, 7, 8, 1, 2, 3, 1, 1, 1, 1, 0, 0, 0, 0)[0]);
+
+  // A 1-D conv is one of height 1 (strided, dilated, padded unevenly).
+  const std::vector<float> x1 = gaussian(3 * 4 * 11, 2);
+  quant::LayerHessian h1 =
+      quant::LayerHessian::for_conv(conv_node({ir::attr_ints("pads", {2, 1}), ir::attr_ints("strides", {2}), ir::attr_ints("dilations", {2})}), {2, 4, 3});
+  h1.add(Tensor::from_vector<float>(x1, {3, 4, 11}), 1 << 20, 7);
+  expect_near_all(h1.hessian(0), reference_hessian(x1, 3, 4, 1, 11, 1, 1, 3, 1, 2, 1, 2, 0, 2, 0, 1)[0]);
 
   // Sampling takes at most max_rows rows, the same ones for the same seed.
   quant::LayerHessian a = quant::LayerHessian::for_conv(n, {4, 3, 3, 2}), b = quant::LayerHessian::for_conv(n, {4, 3, 3, 2});
   a.add(xt, 10, 3);
   b.add(xt, 10, 3);
   EXPECT_EQ(a.rows_seen(), 10);
-  EXPECT_EQ(a.hessian(1), b.hessian(1));
+  EXPECT_TRUE(std::equal(a.hessian(1), a.hessian(1) + 18 * 18, b.hessian(1)));
 }
 
 TEST(LayerGptq, TooWideLayersSayWhy) {
   const quant::LayerHessian h = quant::LayerHessian::for_conv(conv_node({}), {8, 1024, 3, 3});
-  EXPECT_NE(h.unsupported().find("9216"), std::string::npos) << h.unsupported();
+  EXPECT_NE(h.unsupported().find("1024 x kernel"), std::string::npos) << h.unsupported();
   EXPECT_NE(quant::LayerHessian::for_matmul(5000).unsupported(), "");
   // Attributes a hostile file could carry: refused here, whatever ran before.
   for (const ir::Node& bad : {conv_node({ir::attr_int("group", 3)}), conv_node({ir::attr_int("group", 0)}),
                               conv_node({ir::attr_ints("strides", {0, 1})}), conv_node({ir::attr_ints("pads", {-1, 0, 0, 0})}),
-                              conv_node({ir::attr_ints("dilations", {1})})})
+                              conv_node({ir::attr_ints("dilations", {1})}), conv_node({ir::attr_ints("strides", {1 << 21, 1})})})
     EXPECT_EQ(quant::LayerHessian::for_conv(bad, {8, 4, 3, 3}).unsupported(), "conv attributes do not match its weights");
+  EXPECT_NE(quant::LayerHessian::for_conv(conv_node({}), {8, 0, 3, 3}).unsupported(), "") << "no weights";
+  EXPECT_NE(quant::LayerHessian::for_conv(conv_node({}), {8, int64_t(1) << 40, int64_t(1) << 40, 1}).unsupported(), "") << "a product past int64";
+  // A layer whose input is not float is left to nearest rounding, not refused.
+  quant::LayerHessian u8 = quant::LayerHessian::for_conv(conv_node({}), {2, 1, 1, 1});
+  u8.add(Tensor::zeros(DType::u8, {1, 1, 2, 2}), 100, 1);
+  EXPECT_EQ(u8.unsupported(), "its input is not float");
   EXPECT_EQ(quant::LayerHessian::for_matmul(512).unsupported(), "");
 }
 
@@ -169,10 +188,10 @@ TEST(LayerGptq, CodesMoveHeldOutOutputsLess) {
   EXPECT_GT(differ, 0);
 
   // A Hessian that cannot be factored (NaN) rounds to nearest and says so.
-  std::vector<double> bad = h.hessian(0);
+  std::vector<double> bad(h.hessian(0), h.hessian(0) + cols * cols);
   bad[0] = std::nan("");
   std::vector<int8_t> fallback(size_t(rows * cols));
-  EXPECT_FALSE(quant::gptq_int8_codes(w.data(), rows, cols, scales.data(), bad, fallback.data()));
+  EXPECT_FALSE(quant::gptq_int8_codes(w.data(), rows, cols, scales.data(), bad.data(), fallback.data()));
   EXPECT_EQ(fallback, nearest);
 }
 
@@ -230,8 +249,8 @@ TEST(LayerGptq, QuantizeOnnxWritesGptqCodesWithTheSameScales) {
   const ir::Model gptq = quant::quantize_onnx(m, calib, o, &rep);
   ASSERT_EQ(rep.layers.size(), 2u);
   // 6 samples of 12 x 12 output positions, every one taken.
-  EXPECT_EQ(rep.layers[0].weights, "gptq (864 rows of 36)");
-  EXPECT_EQ(rep.layers[1].weights, "gptq (864 rows of 6)");
+  EXPECT_EQ(rep.layers[0].weights, "gptq (864 rows of 36 inputs)");
+  EXPECT_EQ(rep.layers[1].weights, "gptq (864 rows of 6 inputs)");
   for (const std::string w : {"w0", "w1"}) {
     const Tensor &sn = constant_named(nearest, w + "_scale"), &sg = constant_named(gptq, w + "_scale");
     ASSERT_EQ(sn.numel(), sg.numel());
@@ -272,7 +291,7 @@ TEST(LayerGptq, SharedCodesAreReusedByLaterCandidates) {
   o.keep = {"conv1"};
   quant::OnnxQuantReport rep;
   const ir::Model one = quant::quantize_onnx(m, other, o, &rep);
-  EXPECT_EQ(rep.layers[0].weights, "gptq (576 rows of 36)") << "the first candidate's report line (4 samples, not 3)";
+  EXPECT_EQ(rep.layers[0].weights, "gptq (576 rows of 36 inputs)") << "the first candidate's report line (4 samples, not 3)";
   quant::RangeCache fresh;
   o.ranges = &fresh;
   const ir::Model alone = quant::quantize_onnx(m, other, o, nullptr);
@@ -280,4 +299,110 @@ TEST(LayerGptq, SharedCodesAreReusedByLaterCandidates) {
   ASSERT_EQ(a.numel(), b.numel());
   EXPECT_TRUE(std::equal(a.data<int8_t>(), a.data<int8_t>() + a.numel(), b.data<int8_t>()));
   EXPECT_FALSE(std::equal(a.data<int8_t>(), a.data<int8_t>() + a.numel(), c.data<int8_t>())) << "other samples, other codes";
+}
+
+namespace {
+
+// Inputs whose columns follow 6 hidden factors (as neighbouring pixels and
+// channels do), [1, rows, k].
+Tensor factor_input(uint32_t seed, int64_t rows, int64_t k) {
+  const std::vector<float> mix = gaussian(size_t(6 * k), 77), z = gaussian(size_t(rows * 6), seed), noise = gaussian(size_t(rows * k), seed + 1000, 0.05f);
+  std::vector<float> v(size_t(rows * k));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      float s = noise[size_t(r * k + j)];
+      for (int64_t f = 0; f < 6; ++f) s += z[size_t(r * 6 + f)] * mix[size_t(f * k + j)];
+      v[size_t(r * k + j)] = s;
+    }
+  return Tensor::from_vector<float>(v, {1, rows, k});
+}
+
+ir::Model load(const pb::Msg& g) {
+  const std::string bytes = pb::model(g, 13).bytes;
+  return onnx::load_model_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "m.onnx", "");
+}
+
+// quantize_onnx rounded to nearest and by GPTQ: the GPTQ report line, the
+// same scales, other codes, and less error on held-out inputs.
+void expect_gptq_helps(const ir::Model& m, const std::vector<quant::InputSample>& calib, const std::vector<quant::InputSample>& held,
+                       const std::string& weight, const std::string& report_prefix) {
+  quant::OnnxQuantOptions o;
+  o.keep_first_last = false;
+  o.quantize_matmul = o.quantize_depthwise = true;
+  const ir::Model nearest = quant::quantize_onnx(m, calib, o, nullptr);
+  o.gptq = true;
+  quant::OnnxQuantReport rep;
+  const ir::Model gptq = quant::quantize_onnx(m, calib, o, &rep);
+  ASSERT_EQ(rep.layers.size(), 1u);
+  EXPECT_EQ(rep.layers[0].weights.rfind(report_prefix, 0), 0u) << rep.layers[0].weights;
+  const Tensor &sn = constant_named(nearest, weight + "_scale"), &sg = constant_named(gptq, weight + "_scale");
+  ASSERT_EQ(sn.numel(), sg.numel());
+  EXPECT_TRUE(std::equal(sn.data<float>(), sn.data<float>() + sn.numel(), sg.data<float>()));
+  const Tensor &qn = constant_named(nearest, weight + "_quantized"), &qg = constant_named(gptq, weight + "_quantized");
+  EXPECT_FALSE(std::equal(qn.data<int8_t>(), qn.data<int8_t>() + qn.numel(), qg.data<int8_t>())) << "GPTQ moved some codes";
+  double en = 0, eg = 0;
+  for (const quant::InputSample& s : held) {
+    const std::vector<Tensor> want = run(m, s[0]);
+    en += quant::relative_error(run(nearest, s[0]), want);
+    eg += quant::relative_error(run(gptq, s[0]), want);
+  }
+  std::printf("%s held-out output error: nearest %.4e, gptq %.4e\n", weight.c_str(), en, eg);
+  EXPECT_LT(eg, en);
+}
+
+}  // namespace
+
+// A MatMul's B [k, n] is rounded per column (the transposes in and out of
+// GPTQ's row form), a depthwise conv per group of one channel.
+TEST(LayerGptq, MatMulAndDepthwiseLayersTakeGptqCodes) {
+  pb::Msg mm;
+  mm.m(5, pb::tensor_f32("w", {24, 16}, gaussian(24 * 16, 61, 0.2f)));
+  mm.m(1, pb::node("MatMul", {"x", "w"}, {"y"}, "mm"));
+  mm.s(2, "mm");
+  mm.m(11, pb::value_info("x", 1, {1, 64, 24}));
+  mm.m(12, pb::value_info("y", 1, {1, 64, 16}));
+  std::vector<quant::InputSample> calib, held;
+  for (uint32_t s = 0; s < 4; ++s) calib.push_back({factor_input(s, 64, 24)});
+  for (uint32_t s = 200; s < 204; ++s) held.push_back({factor_input(s, 64, 24)});
+  expect_gptq_helps(load(mm), calib, held, "w", "gptq (256 rows of 24 inputs)");
+
+  pb::Msg dw;
+  dw.m(5, pb::tensor_f32("wd", {4, 1, 3, 3}, gaussian(36, 62, 0.4f)));
+  dw.m(1, pb::node("Conv", {"x", "wd"}, {"y"}, "dw", {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("pads", {1, 1, 1, 1}), pb::attr_int("group", 4)}));
+  dw.s(2, "dw");
+  dw.m(11, pb::value_info("x", 1, {1, 4, 12, 12}));
+  dw.m(12, pb::value_info("y", 1, {1, 4, 12, 12}));
+  calib.clear(), held.clear();
+  for (uint32_t s = 0; s < 6; ++s) calib.push_back({smooth_input(s)});
+  for (uint32_t s = 300; s < 306; ++s) held.push_back({smooth_input(s)});
+  expect_gptq_helps(load(dw), calib, held, "wd", "gptq (864 rows of 9 inputs)");
+}
+
+// The noise a layer's H is widened by: on the model's input only its own
+// rounding (the rounded model computes the same x), after an int8 conv its
+// own rounding plus that conv's error; per-run ranges take each sample's step.
+TEST(LayerGptq, InputNoiseIsTheRoundedModelsDifference) {
+  const ir::Model m = two_convs();
+  std::vector<quant::InputSample> calib;
+  for (uint32_t s = 0; s < 3; ++s) calib.push_back({smooth_input(s)});
+  quant::OnnxQuantOptions o;
+  o.keep_first_last = false;
+  const ir::Model rounded = quant::quantize_onnx(m, calib, o, nullptr);
+  const int x = m.graph->find_value("x"), b = m.graph->find_value("b");
+  ASSERT_EQ(rounded.graph->find_value("x"), x);
+  ASSERT_EQ(rounded.graph->find_value("b"), b);
+  const float sx = constant_named(rounded, "x_scale").data<float>()[0], sb = constant_named(rounded, "b_scale").data<float>()[0];
+  const std::map<int, double> v = quant::input_noise_variance(m, rounded, {b, x, b}, {{x, sx}, {b, sb}}, calib);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_DOUBLE_EQ(v.at(x), double(sx) * sx / 12.0);
+  EXPECT_GT(v.at(b), 1.5 * double(sb) * sb / 12.0) << "conv0's int8 error reaches conv1's input";
+  // Per-run steps: (max(x, 0) - min(x, 0)) / 255 per sample, averaged as variances.
+  double want = 0;
+  for (const quant::InputSample& s : calib) {
+    const float* p = s[0].data<float>();
+    const float lo = std::min(0.f, *std::min_element(p, p + s[0].numel())), hi = std::max(0.f, *std::max_element(p, p + s[0].numel()));
+    const double step = (double(hi) - double(lo)) / 255.0;
+    want += step * step / 12.0 / double(calib.size());
+  }
+  EXPECT_NEAR(quant::input_noise_variance(m, rounded, {x}, {}, calib).at(x), want, 1e-12 * want);
 }
