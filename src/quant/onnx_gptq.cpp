@@ -3,12 +3,42 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/int8_conv.h"
 #include "quant/layer_gptq.h"
 
 namespace pareto::quant {
 
+namespace {
+
+// The uint8 grid DynamicQuantizeLinear puts x on: [min(x, 0), max(x, 0)] over 255 steps.
+UInt8Grid dynamic_grid(const Tensor& x) {
+  UInt8Grid g;
+  g.scale = float(dynamic_step(x));
+  if (!(g.scale > 0)) return {1.f, 0};
+  float lo = 0;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    if (std::isfinite(x.data<float>()[i])) lo = std::min(lo, x.data<float>()[i]);
+  g.zero = int32_t(std::clamp(std::nearbyint(-lo / g.scale), 0.f, 255.f));
+  return g;
+}
+
+// Mean squared difference between y put on the grid (as the int8 layer reads
+// it) and x; 0 when the two are not alike (shapes computed from the data).
+double grid_error(const Tensor& x, const Tensor& y, const UInt8Grid& grid) {
+  if (x.dtype() != DType::f32 || y.dtype() != DType::f32 || x.numel() != y.numel() || x.numel() == 0) return 0;
+  double sum = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int32_t q = kernels::quantize_value(y.data<float>()[i] / grid.scale, grid.zero, 0, 255);
+    const double d = double(float(q - grid.zero) * grid.scale) - double(x.data<float>()[i]);
+    if (std::isfinite(d)) sum += d * d;
+  }
+  return sum / double(x.numel());
+}
+
+}  // namespace
+
 std::map<int, double> input_noise_variance(const ir::Model& clean, const ir::Model& rounded, const std::vector<int>& inputs,
-                                           const std::map<int, float>& steps, const std::vector<InputSample>& samples) {
+                                           const std::map<int, UInt8Grid>& grids, const std::vector<InputSample>& samples) {
   std::vector<int> tensors = inputs;
   std::sort(tensors.begin(), tensors.end());
   tensors.erase(std::unique(tensors.begin(), tensors.end()), tensors.end());
@@ -27,17 +57,8 @@ std::map<int, double> input_noise_variance(const ir::Model& clean, const ir::Mod
     const std::vector<Tensor> xa = run_model(a, s), xb = run_model(b, s);
     for (size_t k = 0; k < tensors.size(); ++k) {
       const Tensor &x = xa[first_a + k], &y = xb[first_b + k];
-      double mse = 0;
-      if (x.dtype() == DType::f32 && y.dtype() == DType::f32 && x.numel() == y.numel() && x.numel() > 0) {
-        for (int64_t i = 0; i < x.numel(); ++i) {
-          const double d = double(y.data<float>()[i]) - double(x.data<float>()[i]);
-          if (std::isfinite(d)) mse += d * d;
-        }
-        mse /= double(x.numel());
-      }
-      auto it = steps.find(tensors[k]);
-      const double step = it != steps.end() ? double(it->second) : (y.dtype() == DType::f32 ? dynamic_step(y) : 0.0);
-      variance[tensors[k]] += mse + step * step / 12.0;
+      auto it = grids.find(tensors[k]);
+      variance[tensors[k]] += grid_error(x, y, it != grids.end() ? it->second : (y.dtype() == DType::f32 ? dynamic_grid(y) : UInt8Grid{}));
     }
   }
   for (auto& [t, v] : variance) v /= double(samples.size());

@@ -314,15 +314,15 @@ LayerCodes gptq_codes(const ir::Model& base, const std::vector<InputSample>& sam
   // The noise on each layer's input in the model rounded to nearest (the
   // tensor ids are the float model's in both: the rewrite only adds values).
   std::vector<int> inputs;
-  std::map<int, float> steps;
+  std::map<int, UInt8Grid> grids;
   for (const auto& [ni, h] : layers)
     if (h.unsupported().empty()) {
       const int t = g.nodes[size_t(ni)].inputs[0];
       inputs.push_back(t);
-      if (act.count(t)) steps[t] = act.at(t).scale;
+      if (act.count(t)) grids[t] = {act.at(t).scale, act.at(t).zero};
     }
   const std::map<int, double> noise =
-      inputs.empty() ? std::map<int, double>{} : input_noise_variance(base, rewrite(base, chosen, act, {}, o.quantize_outputs, o.dynamic), inputs, steps, samples);
+      inputs.empty() ? std::map<int, double>{} : input_noise_variance(base, rewrite(base, chosen, act, {}, o.quantize_outputs, o.dynamic), inputs, grids, samples);
   LayerCodes codes;
   for (auto& [ni, h] : layers) {
     LayerReport& lr = reports[size_t(std::find(convs.begin(), convs.end(), ni) - convs.begin())];

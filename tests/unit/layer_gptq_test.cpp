@@ -378,31 +378,70 @@ TEST(LayerGptq, MatMulAndDepthwiseLayersTakeGptqCodes) {
   expect_gptq_helps(load(dw), calib, held, "wd", "gptq (864 rows of 9 inputs)");
 }
 
-// The noise a layer's H is widened by: on the model's input only its own
-// rounding (the rounded model computes the same x), after an int8 conv its
-// own rounding plus that conv's error; per-run ranges take each sample's step.
+// The noise a layer's H is widened by: the input the int8 reader sees (its
+// tensor in the rounded model, put on its uint8 grid) against the float
+// model's. On the model's input that is only its own rounding and clipping;
+// after an int8 conv that conv's error adds; per-run grids per sample.
 TEST(LayerGptq, InputNoiseIsTheRoundedModelsDifference) {
   const ir::Model m = two_convs();
   std::vector<quant::InputSample> calib;
   for (uint32_t s = 0; s < 3; ++s) calib.push_back({smooth_input(s)});
   quant::OnnxQuantOptions o;
   o.keep_first_last = false;
+  o.method = quant::CalibMethod::percentile;
+  o.percentile = 90;  // clips: the clipping counts too
   const ir::Model rounded = quant::quantize_onnx(m, calib, o, nullptr);
   const int x = m.graph->find_value("x"), b = m.graph->find_value("b");
   ASSERT_EQ(rounded.graph->find_value("x"), x);
   ASSERT_EQ(rounded.graph->find_value("b"), b);
-  const float sx = constant_named(rounded, "x_scale").data<float>()[0], sb = constant_named(rounded, "b_scale").data<float>()[0];
-  const std::map<int, double> v = quant::input_noise_variance(m, rounded, {b, x, b}, {{x, sx}, {b, sb}}, calib);
+  auto grid_of = [&](const std::string& t) {
+    return quant::UInt8Grid{constant_named(rounded, t + "_scale").data<float>()[0], int32_t(constant_named(rounded, t + "_zero_point").data<uint8_t>()[0])};
+  };
+  const quant::UInt8Grid gx = grid_of("x"), gb = grid_of("b");
+  // The plain rule: round half to even, clamp to 0..255, back to float.
+  auto grid_mse = [](const Tensor& t, const quant::UInt8Grid& g) {
+    double sum = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const float v = t.data<float>()[i];
+      const float q = std::clamp(std::nearbyint(v / g.scale) + float(g.zero), 0.f, 255.f);
+      sum += std::pow(double((q - float(g.zero)) * g.scale) - double(v), 2);
+    }
+    return sum / double(t.numel());
+  };
+  double want_x = 0;
+  for (const quant::InputSample& s : calib) want_x += grid_mse(s[0], gx) / double(calib.size());
+  const std::map<int, double> v = quant::input_noise_variance(m, rounded, {b, x, b}, {{x, gx}, {b, gb}}, calib);
   ASSERT_EQ(v.size(), 2u);
-  EXPECT_DOUBLE_EQ(v.at(x), double(sx) * sx / 12.0);
-  EXPECT_GT(v.at(b), 1.5 * double(sb) * sb / 12.0) << "conv0's int8 error reaches conv1's input";
-  // Per-run steps: (max(x, 0) - min(x, 0)) / 255 per sample, averaged as variances.
+  EXPECT_NEAR(v.at(x), want_x, 1e-12 * want_x);
+  EXPECT_GT(want_x, double(gx.scale) * gx.scale / 12.0) << "90th percentile ranges clip";
+  // conv1's input b: in the rounded model (after conv0 in int8) put on b's
+  // grid, against the float model's b; not the float b on its own grid.
+  auto value_of = [&](const ir::Model& model, int t, const quant::InputSample& s) {
+    ir::Model probe = model;
+    probe.graph = std::make_shared<ir::Graph>(*model.graph);
+    probe.graph->outputs.push_back(t);
+    return quant::run_model(probe, s).back();
+  };
+  double want_b = 0, own_b = 0;
+  for (const quant::InputSample& s : calib) {
+    const Tensor clean = value_of(m, b, s), noisy = value_of(rounded, b, s);
+    double sum = 0;
+    for (int64_t i = 0; i < clean.numel(); ++i) {
+      const float q = std::clamp(std::nearbyint(noisy.data<float>()[i] / gb.scale) + float(gb.zero), 0.f, 255.f);
+      sum += std::pow(double((q - float(gb.zero)) * gb.scale) - double(clean.data<float>()[i]), 2);
+    }
+    want_b += sum / double(clean.numel()) / double(calib.size());
+    own_b += grid_mse(clean, gb) / double(calib.size());
+  }
+  EXPECT_NEAR(v.at(b), want_b, 1e-12 * want_b);
+  EXPECT_GT(std::abs(want_b - own_b), 0.01 * own_b) << "conv0's int8 error reaches conv1's input";
+  // Per-run grids: each sample's [min(x, 0), max(x, 0)] over 255 steps.
   double want = 0;
   for (const quant::InputSample& s : calib) {
     const float* p = s[0].data<float>();
     const float lo = std::min(0.f, *std::min_element(p, p + s[0].numel())), hi = std::max(0.f, *std::max_element(p, p + s[0].numel()));
-    const double step = (double(hi) - double(lo)) / 255.0;
-    want += step * step / 12.0 / double(calib.size());
+    const float scale = float((double(hi) - double(lo)) / 255.0);
+    want += grid_mse(s[0], {scale, int32_t(std::clamp(std::nearbyint(-lo / scale), 0.f, 255.f))}) / double(calib.size());
   }
   EXPECT_NEAR(quant::input_noise_variance(m, rounded, {x}, {}, calib).at(x), want, 1e-12 * want);
 }
