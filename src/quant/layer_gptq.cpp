@@ -211,16 +211,6 @@ bool gptq_int8_codes(const float* w, int64_t rows, int64_t cols, const float* sc
 // for a channel of zeros (or an infinite weight, which has no finite scale).
 float symmetric_scale(float max_abs) { return max_abs > 0 && std::isfinite(max_abs) ? max_abs / 127.f : 1.f; }
 
-// The uint8 step DynamicQuantizeLinear gives x: its range stretched to 0, over 255.
-double dynamic_step(const Tensor& x) {
-  float lo = 0, hi = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    const float v = x.data<float>()[i];
-    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  }
-  return (double(hi) - double(lo)) / 255.0;
-}
-
 // Per-row symmetric scales of w [rows, cols] (max |w| / 127).
 std::vector<float> symmetric_row_scales(const float* w, int64_t rows, int64_t cols) {
   std::vector<float> scales(static_cast<size_t>(rows));

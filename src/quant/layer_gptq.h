@@ -97,7 +97,5 @@ std::vector<float> symmetric_row_scales(const float* w, int64_t rows, int64_t co
 bool conv_gptq_codes(const Tensor& w, const LayerHessian& h, int8_t* codes);
 // A MatMul's B [k, n] by GPTQ, per column (its output channels): codes [k, n].
 bool matmul_gptq_codes(const Tensor& b, const LayerHessian& h, int8_t* codes);
-// The uint8 step DynamicQuantizeLinear gives x: its range stretched to 0, over 255.
-double dynamic_step(const Tensor& x);
 
 }  // namespace pareto::quant

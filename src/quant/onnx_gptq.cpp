@@ -10,16 +10,17 @@ namespace pareto::quant {
 
 namespace {
 
-// The uint8 grid DynamicQuantizeLinear puts x on: [min(x, 0), max(x, 0)] over 255 steps.
+// The uint8 grid DynamicQuantizeLinear puts x on: [min(x, 0), max(x, 0)]
+// over 255 steps, the zero point rounded (non-finite values left out).
 UInt8Grid dynamic_grid(const Tensor& x) {
-  UInt8Grid g;
-  g.scale = float(dynamic_step(x));
-  if (!(g.scale > 0)) return {1.f, 0};
-  float lo = 0;
-  for (int64_t i = 0; i < x.numel(); ++i)
-    if (std::isfinite(x.data<float>()[i])) lo = std::min(lo, x.data<float>()[i]);
-  g.zero = int32_t(std::clamp(std::nearbyint(-lo / g.scale), 0.f, 255.f));
-  return g;
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = x.data<float>()[i];
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  const float scale = float((double(hi) - double(lo)) / 255.0);
+  if (!(scale > 0)) return {1.f, 0};
+  return {scale, int32_t(std::clamp(std::nearbyint(-lo / scale), 0.f, 255.f))};
 }
 
 // Mean squared difference between y put on the grid (as the int8 layer reads
