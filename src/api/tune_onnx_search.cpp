@@ -67,10 +67,6 @@ std::string budgets_text(const OnnxTuneOptions& o) {
   return s.empty() ? "no budgets" : s;
 }
 
-}  // namespace
-
-namespace {
-
 constexpr const char* kGptqSuffix = "+gptq";
 
 bool has_gptq_suffix(const std::string& m) { return m.size() > 5 && m.compare(m.size() - 5, 5, kGptqSuffix) == 0; }
