@@ -6,14 +6,17 @@
 # relative L2 error of the outputs (and the quantizer's in-sample figure);
 # with --eval DIR (e.g. the inputs bench/tune_ocr.sh dumps from the OCR set,
 # .cache/tune-ocr/eval/ROLE) the same on those inputs too.
-# usage: bash bench/quantize_heldout.sh det|rec|cls [--eval DIR] [-- QUANTIZE OPTIONS]
+# usage: bash bench/quantize_heldout.sh det|rec|cls [--eval DIR] [-- QUANTIZE OPTIONS]   (--eval before --)
 #   e.g. bash bench/quantize_heldout.sh rec -- --weights gptq
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 p=$root/build/pareto
 role=${1:-}; shift || true
 eval_dir=
-[ "${1:-}" = "--eval" ] && { eval_dir=$2; shift 2; }
+if [ "${1:-}" = "--eval" ]; then
+  eval_dir=${2:?quantize_heldout: --eval needs a folder of .npy inputs}
+  shift 2
+fi
 [ "${1:-}" = "--" ] && shift
 case $role in
   det) m=ch_PP-OCRv4_det_infer ;; rec) m=ch_PP-OCRv4_rec_infer ;; cls) m=ch_ppocr_mobile_v2.0_cls_infer ;;
@@ -52,6 +55,8 @@ JS
 }
 score held-out "$calib" "${held[@]}"
 if [ -n "$eval_dir" ]; then
-  mapfile -t evals < <(ls "$eval_dir")
+  evals=()
+  [ -d "$eval_dir" ] && mapfile -t evals < <(ls "$eval_dir")
+  [ ${#evals[@]} -gt 0 ] || { echo "quantize_heldout: no inputs in $eval_dir" >&2; exit 1; }
   score eval "$eval_dir" "${evals[@]}"
 fi

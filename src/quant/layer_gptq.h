@@ -51,8 +51,10 @@ class LayerHessian {
   // applies to). Without it GPTQ trades rounding error into directions the
   // clean input avoids but the noisy one does not (PP-OCR rec, outputs on
   // 12 inputs held out of the calibration, 8192 rows, without the shrink
-  // below: relative error 3.8e-2 without it, 2.1e-2 with it, 4.9e-2
-  // rounded to nearest, in one comparison).
+  // below and with the noise then taken as the upstream difference plus
+  // step^2 / 12: relative error 3.8e-2 without it, 2.1e-2 with it, 4.9e-2
+  // rounded to nearest, in one comparison; README "int8 models" has the
+  // current figures, which are mixed).
   void add_input_noise(double variance, int64_t rows);
   // H's diagonal times (1 + cols / rows_seen): GPTQ's trade between the
   // weights of a channel rests on H's off-diagonal entries, estimated from

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "kernels/int8_conv.h"
-#include "quant/layer_gptq.h"
 
 namespace pareto::quant {
 
