@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/gptq.h"
+#include "runtime/ops/conv_params.h"
 
 namespace pareto::quant {
 
@@ -67,12 +68,8 @@ LayerHessian LayerHessian::for_conv(const ir::Node& conv, const Shape& w) {
     l.unsupported_ = "conv attributes do not match its weights";
     return l;
   }
-  // Everything 2-D: a 1-D conv is one of height 1.
-  l.kernel_ = d == 1 ? std::vector<int64_t>{1, kernel[0]} : kernel;
-  l.strides_ = d == 1 ? std::vector<int64_t>{1, strides[0]} : strides;
-  l.dilations_ = d == 1 ? std::vector<int64_t>{1, dil[0]} : dil;
-  l.pads_ = d == 1 ? std::vector<int64_t>{0, pads[0], 0, pads[1]} : pads;
-  l.auto_pad_ = conv.attr_s("auto_pad", "NOTSET");
+  l.node_ = conv;
+  l.weight_shape_ = w;
   if (l.cols_ > kMaxCols)
     l.unsupported_ = std::to_string(w[1]) + " x kernel inputs per output (GPTQ takes up to " + std::to_string(kMaxCols) + ")";
   return l;
@@ -109,43 +106,27 @@ void LayerHessian::add(const Tensor& x, int64_t max_rows, uint64_t seed) {
 
 void LayerHessian::add_conv_rows(const Tensor& x, int64_t max_rows, uint64_t seed) {
   const float* xd = x.data<float>();
-  const bool one_d = x.rank() == 3;
-  if (x.rank() != 3 && x.rank() != 4) fail(StatusCode::internal, "conv calibration input of rank " + std::to_string(x.rank()));
-  const int64_t n = x.dim(0), c = x.dim(1), ih = one_d ? 1 : x.dim(2), iw = x.dim(x.rank() - 1);
-  if (c != groups_ * in_per_group_) fail(StatusCode::internal, "conv input channels do not match its weights");
-  int64_t pad_t = pads_[0], pad_l = pads_[1], pad_b = pads_[2], pad_r = pads_[3];
-  const int64_t in_size[2] = {ih, iw};
-  int64_t out[2];
-  for (int i = 0; i < 2; ++i) {
-    const int64_t span = (kernel_[size_t(i)] - 1) * dilations_[size_t(i)] + 1;
-    if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
-      out[i] = (in_size[i] + strides_[size_t(i)] - 1) / strides_[size_t(i)];
-      const int64_t total = std::max<int64_t>(0, (out[i] - 1) * strides_[size_t(i)] + span - in_size[i]);
-      const int64_t begin = auto_pad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
-      (i == 0 ? pad_t : pad_l) = begin;
-      (i == 0 ? pad_b : pad_r) = total - begin;
-    } else if (auto_pad_ == "VALID") {
-      (i == 0 ? pad_t : pad_l) = (i == 0 ? pad_b : pad_r) = 0;
-    }
-    out[i] = (in_size[i] + (i == 0 ? pad_t + pad_b : pad_l + pad_r) - span) / strides_[size_t(i)] + 1;
-  }
+  // The conv op's own geometry (auto_pad, 1-D as height 1), checked against this input.
+  const kernels::ConvParams geo = runtime::conv_params_of(node_, x.shape(), weight_shape_);
+  if (geo.c_in != groups_ * in_per_group_) fail(StatusCode::internal, "conv input channels do not match its weights");
+  const int64_t c = geo.c_in, ih = geo.h, iw = geo.w, out[2] = {geo.out_h, geo.out_w};
   if (out[0] <= 0 || out[1] <= 0) return;
-  const std::vector<int64_t> picked = pick_rows(n * out[0] * out[1], max_rows, seed);
-  const int64_t kh = kernel_[0], kw = kernel_[1];
+  const std::vector<int64_t> picked = pick_rows(geo.n * out[0] * out[1], max_rows, seed);
+  const int64_t kh = geo.kh, kw = geo.kw;
   constexpr size_t kChunk = 1024;  // rows gathered at a time: the im2col copy stays small
   std::vector<float> a(std::min(picked.size(), kChunk) * size_t(cols_));
   for (int64_t g = 0; g < groups_; ++g)
     for (size_t r0 = 0; r0 < picked.size(); r0 += kChunk) {
       const size_t nr = std::min(kChunk, picked.size() - r0);
       for (size_t r = 0; r < nr; ++r) {
-        const int64_t p = picked[r0 + r], b = p / (out[0] * out[1]), oy = p / out[1] % out[0], ox = p % out[1];
+        const int64_t at = picked[r0 + r], b = at / (out[0] * out[1]), oy = at / out[1] % out[0], ox = at % out[1];
         float* row = a.data() + int64_t(r) * cols_;
         for (int64_t ci = 0; ci < in_per_group_; ++ci) {
           const float* plane = xd + ((b * c) + g * in_per_group_ + ci) * ih * iw;
           for (int64_t ky = 0; ky < kh; ++ky) {
-            const int64_t iy = oy * strides_[0] - pad_t + ky * dilations_[0];
+            const int64_t iy = oy * geo.stride_h - geo.pad_top + ky * geo.dil_h;
             for (int64_t kx = 0; kx < kw; ++kx) {
-              const int64_t ix = ox * strides_[1] - pad_l + kx * dilations_[1];
+              const int64_t ix = ox * geo.stride_w - geo.pad_left + kx * geo.dil_w;
               *row++ = iy >= 0 && iy < ih && ix >= 0 && ix < iw ? plane[iy * iw + ix] : 0.f;
             }
           }

@@ -71,8 +71,8 @@ class LayerHessian {
   std::string unsupported_;
   bool matmul_ = false;
   int64_t groups_ = 1, cols_ = 0, in_per_group_ = 0, rows_seen_ = 0;
-  std::vector<int64_t> kernel_, strides_, dilations_, pads_;  // 2-D (a 1-D conv has height 1)
-  std::string auto_pad_;
+  ir::Node node_;       // a conv's attributes, read with the input's shape by the conv op's own geometry
+  Shape weight_shape_;
   std::vector<double> h_;  // groups x cols x cols, allocated with the first rows
 };
 
