@@ -16,6 +16,10 @@
 # bf16 error: relative L2 of pareto_bf16's outputs against pareto_fp32's
 # on the same input (pareto bench reports it).
 # The int8 columns are skipped (-) until bench/quantize_ocr.sh has run.
+# With THREADS > 1 the run starts and ends with `pareto bench --bandwidth`:
+# whether this machine's threads got cores of their own meanwhile (a VM's
+# vCPUs may share one physical core at times; two-thread timings from
+# such a stretch say nothing about the kernels' scaling).
 # usage: bench/compare_ort.sh [ROUNDS] [THREADS] [-O]   (ONLY=det|rec|cls: one model)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +28,8 @@ ort=$root/.cache/npm/node_modules
 p=$root/build/pareto
 int8=$root/.cache/ocr-int8 qdq=$root/.cache/ocr-int8-qdq
 field() { sed "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/"; }
+cores() { [ "$threads" -gt 1 ] && "$p" bench --bandwidth -t "1,$threads" | sed "s/^/# $1: /"; return 0; }
+cores before
 printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s %8s | %7s %7s %7s %7s %7s | %9s | %6s %6s %6s %6s %6s\n' model input thr \
   p_fp32 p_bf16 p_int8 p_qdq ort_fp32 ort_int8 fp32/o bf16/o int8/o int8/o8 qdq/o8 bf16_err rss_pf rss_pi rss_pq rss_of rss_oi
 for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:10 rec:ch_PP-OCRv4_rec_infer.onnx:1,3,48,320:20 cls:ch_ppocr_mobile_v2.0_cls_infer.onnx:1,3,48,192:50; do
@@ -57,3 +63,4 @@ for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:10 rec:ch_PP-OCRv4_rec_in
     "$(ratio "$PQ" "$OI")" "$err" "$(mib "${mpf[@]}")" "$(mib ${mpi[@]+"${mpi[@]}"})" "$(mib ${mpq[@]+"${mpq[@]}"})" "$(mib "${mof[@]}")" \
     "$(mib ${moi[@]+"${moi[@]}"})"
 done
+cores after

@@ -94,6 +94,14 @@ int cmd_bench_bandwidth(const Args& args) {
   std::vector<int> threads = thread_list(args.get("-t", args.get("--threads", "1,2")));
   for (int t : threads)
     std::printf("read bandwidth, %d thread%s: %.2f GB/s\n", t, t > 1 ? "s" : "", measure_read_bandwidth(kProbeBytes, t));
+  // The compute side: f32 multiply-adds on t threads at once against one.
+  const double one = measure_f32_gmacs_together(1);
+  if (one > 0)
+    for (int t : threads) {
+      const double rate = t == 1 ? one : measure_f32_gmacs_together(t);
+      if (t == 1) std::printf("f32 multiply-add rate, 1 thread: %.1f GMAC/s\n", rate);
+      else std::printf("f32 multiply-add rate, %d threads at once: %.1f GMAC/s (%.2fx one thread)\n", t, rate, rate / one);
+    }
   return 0;
 }
 

@@ -71,5 +71,13 @@ void parallel_for(int64_t n, RangeFn fn);
 // run at the same speed (a shared VM, big.LITTLE), where equal contiguous
 // chunks leave the fast thread waiting for the slow one.
 void parallel_for_dynamic(int64_t n, RangeFn fn);
+// The same contiguous chunks as parallel_for, each taken by its thread in a
+// few pieces from the front; a thread done with its own takes half of what
+// is left of another's from the back, again and again. So fn gets
+// sub-ranges (any split of [0, n), each index once), each thread mostly
+// its own chunk (the data its core touched in the op before), and a core
+// slowed down (a busy neighbour on a shared VM, a LITTLE core) no longer
+// holds up the region. For the convolutions' tiles and bands.
+void parallel_for_balanced(int64_t n, RangeFn fn);
 
 }  // namespace pareto

@@ -6,6 +6,7 @@
 #include "core/file.h"
 #include "core/thread_pool.h"
 #include "kernels/membw.h"
+#include "kernels/peak_probe.h"
 #include "kernels/quant_formats.h"
 #include "llm/chat.h"
 #include "llm/model.h"
@@ -177,6 +178,8 @@ double measure_read_bandwidth(size_t bytes, int threads) {
   PoolScope scope(&pool);
   return kernels::measure_read_bandwidth(bytes, 5);
 }
+
+double measure_f32_gmacs_together(int threads) { return kernels::measure_f32_gmacs_together(threads, 30000000 / 16); }
 
 LlmInfo LlmSession::info() const {
   return api::describe_llm(*impl_->model, impl_->transformer->ctx(), impl_->transformer->kv_cache_bytes());

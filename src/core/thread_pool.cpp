@@ -52,21 +52,74 @@ struct ThreadPool::Impl {
   }
   int size() const { return threads_; }
 
-  void run(int64_t n, const RangeFn& fn, bool dynamic = false);
+  enum class Split { kStatic, kDynamic, kBalanced };
+  void run(int64_t n, const RangeFn& fn, Split split = Split::kStatic);
 
  private:
   int64_t chunk_begin(int i) const { return n_ * i / parts_; }
   int64_t chunk_end(int i) const { return n_ * (i + 1) / parts_; }
   void worker(int index, uint64_t seen);
-  // Thread `index`'s share of the region: its contiguous chunk, or (dynamic)
-  // indices taken one at a time until none is left.
+  // Thread `index`'s share of the region: its contiguous chunk, (dynamic)
+  // indices taken one at a time until none is left, or (balanced) its
+  // chunk in a few pieces from the front, then pieces of the others' from
+  // their backs.
   void run_share(int index) {
-    if (!dynamic_) {
+    if (split_ == Split::kDynamic) {
+      for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n_; i = next_.fetch_add(1, std::memory_order_relaxed)) (*fn_)(i, i + 1);
+      return;
+    }
+    if (split_ == Split::kStatic) {
       (*fn_)(chunk_begin(index), chunk_end(index));
       return;
     }
-    for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n_; i = next_.fetch_add(1, std::memory_order_relaxed)) (*fn_)(i, i + 1);
+    const int64_t step = std::max<int64_t>(1, (chunk_end(index) - chunk_begin(index)) / kOwnPieces);
+    for (int64_t b, e; spans_[size_t(index)].take_front(step, &b, &e);) (*fn_)(b, e);
+    for (int k = 1; k < parts_; ++k)
+      for (int64_t b, e; spans_[size_t((index + k) % parts_)].take_back(&b, &e);) (*fn_)(b, e);
   }
+  // What is left of one thread's chunk in a balanced region: the offsets of
+  // its front and back from the chunk's begin, packed in one word so the
+  // owner (from the front) and a thief (from the back) claim pieces by
+  // compare-and-swap without a lock. Chunks of 2^32 indices or more run
+  // static (balanced_ off).
+  struct alignas(64) Span {
+    std::atomic<uint64_t> left{0};
+    int64_t begin = 0;
+    void reset(int64_t b, int64_t e) {
+      begin = b;
+      left.store(uint64_t(e - b) << 32, std::memory_order_relaxed);
+    }
+    bool take_front(int64_t step, int64_t* b, int64_t* e) {
+      uint64_t v = left.load(std::memory_order_relaxed);
+      for (;;) {
+        const int64_t front = int64_t(v & 0xFFFFFFFFu), back = int64_t(v >> 32);
+        if (front >= back) return false;
+        const int64_t end = std::min(back, front + step);
+        if (left.compare_exchange_weak(v, (uint64_t(back) << 32) | uint64_t(end), std::memory_order_acq_rel)) {
+          *b = begin + front;
+          *e = begin + end;
+          return true;
+        }
+      }
+    }
+    bool take_back(int64_t* b, int64_t* e) {  // half of what is left (at least one index)
+      uint64_t v = left.load(std::memory_order_relaxed);
+      for (;;) {
+        const int64_t front = int64_t(v & 0xFFFFFFFFu), back = int64_t(v >> 32);
+        if (front >= back) return false;
+        const int64_t start = back - (back - front + 1) / 2;
+        if (left.compare_exchange_weak(v, (uint64_t(start) << 32) | uint64_t(front), std::memory_order_acq_rel)) {
+          *b = begin + start;
+          *e = begin + back;
+          return true;
+        }
+      }
+    }
+  };
+  // Pieces a thread takes its own chunk in: few enough that a kernel's
+  // per-call set-up stays small, enough that a faster thread finds work
+  // left to take.
+  static constexpr int64_t kOwnPieces = 4;
   void stop_workers();
   static void set_current(Impl* pool);
 
@@ -89,7 +142,8 @@ struct ThreadPool::Impl {
   // so no worker can read one region's fields against another's generation.
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
-  bool dynamic_ = false;
+  Split split_ = Split::kStatic;
+  std::vector<Span> spans_;  // balanced regions: one per part
   std::atomic<int64_t> next_{0};
   int parts_ = 0;
   const Limits* limits_ = nullptr;  // the caller's limits, in force in every chunk
@@ -99,7 +153,7 @@ struct ThreadPool::Impl {
   std::atomic<bool> stop_{false};
 };
 
-void ThreadPool::Impl::run(int64_t n, const RangeFn& fn, bool dynamic) {
+void ThreadPool::Impl::run(int64_t n, const RangeFn& fn, Split split) {
   const int parts = int(std::min<int64_t>(threads_, n));
   if (parts <= 1 || t_in_parallel) {
     if (n > 0) fn(0, n);
@@ -111,7 +165,12 @@ void ThreadPool::Impl::run(int64_t n, const RangeFn& fn, bool dynamic) {
     fn_ = &fn;
     n_ = n;
     parts_ = parts;
-    dynamic_ = dynamic;
+    split_ = split;
+    if (split == Split::kBalanced && n / parts >= (int64_t(1) << 31)) split_ = Split::kStatic;  // chunks too long for a Span
+    if (split_ == Split::kBalanced) {
+      if (spans_.size() < size_t(parts)) spans_ = std::vector<Span>(size_t(parts));
+      for (int i = 0; i < parts; ++i) spans_[size_t(i)].reset(chunk_begin(i), chunk_end(i));
+    }
     next_.store(0, std::memory_order_relaxed);
     limits_ = &current_limits();
     error_ = nullptr;
@@ -257,9 +316,11 @@ void parallel_for_dynamic(int64_t n, RangeFn fn) {
   }
   if (error) std::rethrow_exception(error);
 }
+void parallel_for_balanced(int64_t n, RangeFn fn) { parallel_for_dynamic(n, fn); }
 #else
 void parallel_for(int64_t n, RangeFn fn) { current_pool().run(n, fn); }
-void parallel_for_dynamic(int64_t n, RangeFn fn) { current_pool().run(n, fn, true); }
+void parallel_for_dynamic(int64_t n, RangeFn fn) { current_pool().run(n, fn, ThreadPool::Impl::Split::kDynamic); }
+void parallel_for_balanced(int64_t n, RangeFn fn) { current_pool().run(n, fn, ThreadPool::Impl::Split::kBalanced); }
 #endif
 
 }  // namespace pareto

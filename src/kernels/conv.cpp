@@ -129,7 +129,7 @@ void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, Conv
                          p.out_h == p.h && p.out_w == p.w);
   const int64_t block = conv_column_block(kdim, cout_g, plane, p.n * p.group);
   const int64_t blocks = (plane + block - 1) / block;
-  parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       ConvTile t;
       t.n = i / blocks / p.group;
@@ -256,7 +256,7 @@ void pointwise_conv(const ConvParams& p, const float* x, const float* w, const f
   if (num_threads() > 1 && p.n * ((plane + chunk - 1) / chunk) < want) chunk = std::max<int64_t>(32, (p.n * plane / want + 31) / 32 * 32);
   chunk = std::min(chunk, plane);
   const int64_t chunks = (plane + chunk - 1) / chunk;
-  parallel_for(p.n * chunks, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(p.n * chunks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / chunks, q0 = t % chunks * chunk, q1 = std::min(plane, q0 + chunk);
       const int64_t width = q1 - q0, ld = (width + 15) / 16 * 16 + 16;
@@ -351,7 +351,7 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   // in that core's cache and lets the lowering scale with threads as well.
   const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
   const int64_t blocks = (plane + block - 1) / block;
-  parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t ng = t / blocks, first = t % blocks * block;
       conv_tile(p, x, w, bias, y, ng / p.group, ng % p.group, first, std::min(block, plane - first), lowered);
@@ -431,7 +431,7 @@ void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, cons
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
   int64_t ld = (p.w + 15) / 16 * 16;
   if (ld % 1024 == 0) ld += 16;
-  parallel_for(p.n * p.h, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(p.n * p.h, [&](int64_t begin, int64_t end) {
     float* rows = thread_scratch<float, 4>(size_t(p.c_in * ld));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / p.h, ih = t % p.h;
@@ -469,7 +469,7 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
     int64_t rb = std::max<int64_t>(1, (int64_t(128) << 10) / per_row);
     rb = std::min(rb, std::max<int64_t>(1, p.n * p.group * p.h / (4 * num_threads())));
     const int64_t blocks = (p.h + rb - 1) / rb;
-    parallel_for(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
+    parallel_for_balanced(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t ng = t / blocks, ih0 = t % blocks * rb;
         const int64_t ih1 = std::min(p.h, ih0 + rb);

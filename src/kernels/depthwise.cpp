@@ -95,7 +95,7 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   const int64_t bands = plane < 2048 ? 1 : std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
   const DepthwiseInt8& iw = p.int8_weights;
   const bool integer = qi.active() && iw.quads && u8_depthwise_fast(p);
-  parallel_for(bands * planes, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(bands * planes, [&](int64_t begin, int64_t end) {
     float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
     int64_t rounded_at = -1, rounded_band = -1;  // the input rows rounded last (a channel multiplier reads them again)

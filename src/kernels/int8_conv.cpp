@@ -376,7 +376,7 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   block = std::min(block, (plane + 15) / 16 * 16);
   block = balanced_block(plane, block, 16, planes, num_threads());
   const int64_t blocks = (plane + block - 1) / block;
-  parallel_for(planes * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(planes * blocks, [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> panel, rows;
     thread_local std::vector<int32_t> acc, col_sums;
     panel.resize(size_t(k4 * ((block + 15) / 16 * 16)));

@@ -116,7 +116,7 @@ void int8_detail::conv2d_shifted(const Int8ConvParams& p, const void* x, const I
   // output rows and the kernel's halo) into its own buffer: no thread reads
   // rows another one wrote, which on this kind of machine moved the whole
   // padded image between the cores' caches and kept 2 threads near 1.2x.
-  parallel_for(g.n * blocks, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(g.n * blocks, [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> band;
     thread_local std::vector<int32_t> acc;
     thread_local std::vector<int64_t> off;

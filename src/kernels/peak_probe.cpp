@@ -1,6 +1,9 @@
 #include "kernels/peak_probe.h"
 
 #include <chrono>
+#include <latch>
+#include <thread>
+#include <vector>
 
 #include "core/cpu.h"
 
@@ -86,6 +89,29 @@ PeakRates measure_peak_gmacs(long steps) {
   if (f.avx512f && f.avx512vnni) r.int8 = int8_gmacs(steps);
 #endif
   return r;
+}
+
+double measure_f32_gmacs_together(int threads, long steps) {
+#if defined(__x86_64__)
+  const CpuFeatures& f = cpu_features();
+  if (threads < 1 || steps <= 0 || !f.avx512f || !f.fma) return 0;
+  std::vector<double> rates(size_t(threads), 0.0);
+  std::latch start(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i)
+    pool.emplace_back([&, i] {
+      start.arrive_and_wait();  // all probes at once
+      rates[size_t(i)] = f32_gmacs(steps);
+    });
+  for (std::thread& t : pool) t.join();
+  double sum = 0;
+  for (double r : rates) sum += r;
+  return sum;
+#else
+  (void)threads;
+  (void)steps;
+  return 0;
+#endif
 }
 
 }  // namespace pareto::kernels

@@ -14,4 +14,11 @@ struct PeakRates {
 };
 PeakRates measure_peak_gmacs(long steps);
 
+// The f32 rate of `threads` threads running that probe at the same time,
+// their GMAC/s summed (0 without AVX-512): whether the cores are there. A
+// VM's vCPUs may share one physical core at times; then two threads sum to
+// one thread's rate, and no kernel can scale (bench scripts print it beside
+// their two-thread timings).
+double measure_f32_gmacs_together(int threads, long steps);
+
 }  // namespace pareto::kernels

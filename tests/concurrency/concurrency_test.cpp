@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <atomic>
+#include <chrono>
 #include <latch>
 #include <fstream>
 #include <thread>
@@ -218,6 +219,64 @@ TEST(ThreadPoolRegions, DynamicRegionsRunEveryIndexOnce) {
                  }),
                  Error);
   }
+}
+
+// Balanced regions: every index exactly once, in ranges inside [0, n),
+// for sizes with short, single-index and uneven chunks; a chunk's owner
+// starts at its front; exceptions reach the caller.
+TEST(ThreadPoolRegions, BalancedRegionsRunEveryIndexOnce) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    PoolScope scope(&pool);
+    for (int64_t n : {1, 2, 3, 7, 8, 100, 1001}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      parallel_for_balanced(n, [&](int64_t b, int64_t e) {
+        EXPECT_TRUE(0 <= b && b < e && e <= n) << b << ", " << e;
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+      });
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[size_t(i)].load(), 1) << "index " << i << " of " << n << ", threads " << threads;
+    }
+    // Chunks past 32-bit offsets (a Span could not hold them) still cover [0, n) once.
+    const int64_t huge = int64_t(3) << 32;
+    std::atomic<int64_t> covered{0};
+    parallel_for_balanced(huge, [&](int64_t b, int64_t e) { covered += e - b; });
+    EXPECT_EQ(covered.load(), huge);
+    EXPECT_THROW(parallel_for_balanced(9, [&](int64_t b, int64_t e) {
+                   for (int64_t i = b; i < e; ++i)
+                     if (i == 3) fail_argument("index 3 refuses");
+                 }),
+                 Error);
+  }
+}
+
+// A slow thread's chunk is finished by the other one: the calling thread
+// (chunk [0, 8) of 16) sleeps 20 ms per index, the worker's chunk takes no
+// time, so the worker takes pieces of the caller's chunk from its back
+// while the caller works at its front. A static split leaves the caller
+// all 8 (checked: the same region with parallel_for).
+TEST(ThreadPoolRegions, BalancedRegionsMoveWorkOffASlowThread) {
+  ThreadPool pool(2);
+  PoolScope scope(&pool);
+  const std::thread::id caller = std::this_thread::get_id();
+  auto run = [&](bool balanced) {
+    std::atomic<int> by_caller{0};
+    std::vector<std::atomic<int>> hits(16);
+    auto body = [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        hits[size_t(i)]++;
+        if (std::this_thread::get_id() == caller) {
+          by_caller++;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    };
+    if (balanced) parallel_for_balanced(16, body);
+    else parallel_for(16, body);
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    return by_caller.load();
+  };
+  EXPECT_EQ(run(false), 8);
+  EXPECT_LT(run(true), 8);
 }
 
 }  // namespace

@@ -202,7 +202,7 @@ void winograd_conv3x3(const ConvParams& p, const float* x, const float* u, const
   // enough for the transformed inputs to stay in L2 anyway.
   const int64_t per = p.c_in <= 48 ? 4 : 2;
   const int64_t chunks = (geo.groups + per - 1) / per;
-  parallel_for(chunks, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(chunks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) run_groups(p, geo, x, u, bias, y, t * per, std::min(per, geo.groups - t * per));
   });
 }

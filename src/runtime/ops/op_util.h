@@ -142,7 +142,7 @@ void parallel_plane_bands(int64_t planes, int64_t rows, int64_t row_values, F&& 
     return;
   }
   const int64_t bands = std::min<int64_t>(rows, num_threads());
-  parallel_for(bands * planes, [&](int64_t begin, int64_t end) {
+  parallel_for_balanced(bands * planes, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t band = t / planes;
       fn(t % planes, band * rows / bands, (band + 1) * rows / bands);
