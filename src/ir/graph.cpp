@@ -75,9 +75,10 @@ Attribute attr_floats(const std::string& name, std::vector<float> v) {
   return a;
 }
 
-const Attribute* Node::attr(const std::string& n) const {
+const Attribute* Node::attr(std::string_view n) const {
+  // The length and first letter decide most mismatches without a memcmp call.
   for (const Attribute& a : attrs)
-    if (a.name == n) return &a;
+    if (a.name.size() == n.size() && (n.empty() || a.name[0] == n[0]) && std::string_view(a.name) == n) return &a;
   return nullptr;
 }
 
@@ -87,14 +88,14 @@ static void check_kind(const Node& node, const Attribute& a, AttrKind want) {
                attr_kind_name(want));
 }
 
-int64_t Node::attr_i(const std::string& n, int64_t def) const {
+int64_t Node::attr_i(std::string_view n, int64_t def) const {
   const Attribute* a = attr(n);
   if (!a) return def;
   check_kind(*this, *a, AttrKind::i);
   return a->i;
 }
 
-float Node::attr_f(const std::string& n, float def) const {
+float Node::attr_f(std::string_view n, float def) const {
   const Attribute* a = attr(n);
   if (!a) return def;
   if (a->kind == AttrKind::i) return float(a->i);
@@ -102,21 +103,21 @@ float Node::attr_f(const std::string& n, float def) const {
   return a->f;
 }
 
-std::string Node::attr_s(const std::string& n, const std::string& def) const {
+std::string Node::attr_s(std::string_view n, const std::string& def) const {
   const Attribute* a = attr(n);
   if (!a) return def;
   check_kind(*this, *a, AttrKind::s);
   return a->s;
 }
 
-std::vector<int64_t> Node::attr_ints(const std::string& n, std::vector<int64_t> def) const {
+std::vector<int64_t> Node::attr_ints(std::string_view n, std::vector<int64_t> def) const {
   const Attribute* a = attr(n);
   if (!a) return def;
   check_kind(*this, *a, AttrKind::ints);
   return a->ints;
 }
 
-std::vector<float> Node::attr_floats(const std::string& n, std::vector<float> def) const {
+std::vector<float> Node::attr_floats(std::string_view n, std::vector<float> def) const {
   const Attribute* a = attr(n);
   if (!a) return def;
   check_kind(*this, *a, AttrKind::floats);

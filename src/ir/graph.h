@@ -8,6 +8,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -68,13 +69,15 @@ struct Node {
   std::vector<int> outputs;  // value ids, -1 for an omitted optional output
   std::vector<Attribute> attrs;
 
-  const Attribute* attr(const std::string& name) const;
-  bool has_attr(const std::string& name) const { return attr(name) != nullptr; }
-  int64_t attr_i(const std::string& name, int64_t def) const;
-  float attr_f(const std::string& name, float def) const;
-  std::string attr_s(const std::string& name, const std::string& def) const;
-  std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> def = {}) const;
-  std::vector<float> attr_floats(const std::string& name, std::vector<float> def = {}) const;
+  // Looked up by name on every run of an op (a conv reads about 25): names
+  // as string_view, so a literal builds no std::string.
+  const Attribute* attr(std::string_view name) const;
+  bool has_attr(std::string_view name) const { return attr(name) != nullptr; }
+  int64_t attr_i(std::string_view name, int64_t def) const;
+  float attr_f(std::string_view name, float def) const;
+  std::string attr_s(std::string_view name, const std::string& def) const;
+  std::vector<int64_t> attr_ints(std::string_view name, std::vector<int64_t> def = {}) const;
+  std::vector<float> attr_floats(std::string_view name, std::vector<float> def = {}) const;
   // Replaces the attribute of the same name, or adds it.
   void set_attr(Attribute a);
   // "Conv 'conv1'" for error messages.

@@ -28,14 +28,20 @@ struct Spatial {
   std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
 };
 
+// An ints attribute, or n copies of fill where the node has none (the
+// default built only then: this runs on every conv call).
+std::vector<int64_t> ints_or(const ir::Node& node, std::string_view name, size_t n, int64_t fill) {
+  return node.has_attr(name) ? node.attr_ints(name) : std::vector<int64_t>(n, fill);
+}
+
 // Reads kernel/stride/dilation/pads for `dims` spatial dims and applies auto_pad.
 Spatial conv_geometry(const ir::Node& node, const Shape& in_spatial, const std::vector<int64_t>& kernel) {
   size_t d = in_spatial.size();
   Spatial s;
-  s.kernel = node.attr_ints("kernel_shape", kernel);
-  s.strides = node.attr_ints("strides", std::vector<int64_t>(d, 1));
-  s.dilations = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
-  s.pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
+  s.kernel = node.has_attr("kernel_shape") ? node.attr_ints("kernel_shape") : kernel;
+  s.strides = ints_or(node, "strides", d, 1);
+  s.dilations = ints_or(node, "dilations", d, 1);
+  s.pads = ints_or(node, "pads", 2 * d, 0);
   if (s.kernel.size() != d || s.strides.size() != d || s.dilations.size() != d || s.pads.size() != 2 * d)
     fail_model(node.label() + ": " + "kernel_shape/strides/dilations/pads do not match " + std::to_string(d) + " spatial dims");
   for (size_t i = 0; i < d; ++i) {
