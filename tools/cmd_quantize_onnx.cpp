@@ -108,6 +108,7 @@ int cmd_quantize_onnx(const Args& a) {
   }
   const std::string ranges = o.dynamic ? "activation ranges per run (dynamic), error over " + std::to_string(r.samples) + " samples"
                                         : r.method + " ranges from " + std::to_string(r.samples) + " samples";
+  if (r.gemms_as_matmuls) std::printf("%d Gemm%s by constant weights written as MatMul + Add\n", r.gemms_as_matmuls, r.gemms_as_matmuls > 1 ? "s" : "");
   std::printf("%s -> %s: %d layers int8, %d kept float; %s; output error %.3e (relative L2 vs float); %.1f s\n", a.positional[0].c_str(),
               a.positional[1].c_str(), r.quantized, r.kept, ranges.c_str(), r.output_error, r.seconds);
   return 0;

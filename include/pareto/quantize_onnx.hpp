@@ -79,6 +79,10 @@ struct OnnxQuantizeReport {
   double output_error = 0;  // relative L2 error of the int8 model's outputs against the float model, over the samples
   double seconds = 0;
   std::vector<OnnxLayerReport> layers;
+  // With quantize_matmul: Gemms by a constant 2-D weight written as MatMul
+  // (+ Add of the bias), alpha, beta and transB folded into the constants,
+  // so they are layers like MatMuls (a classifier's fully connected ones).
+  int gemms_as_matmuls = 0;
 };
 
 // One calibration sample: a tensor per model input, by input name.

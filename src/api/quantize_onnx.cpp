@@ -108,6 +108,7 @@ OnnxQuantizeReport quantize_onnx_file(const std::string& in, const std::string& 
   rep.method = dynamic ? "dynamic" : quant::calib_method_name(r.method);
   rep.samples = r.samples;
   rep.output_error = r.output_error;
+  rep.gemms_as_matmuls = r.gemms_as_matmuls;
   for (const quant::LayerReport& l : r.layers) {
     rep.layers.push_back({l.node, l.output, l.quantized, l.kept_because, l.in_lo, l.in_hi, l.out_lo, l.out_hi, l.sensitivity, l.end_layer, l.weights});
     (l.quantized ? rep.quantized : rep.kept)++;

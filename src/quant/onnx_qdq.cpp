@@ -114,6 +114,63 @@ void add_node(ir::Graph& g, const std::string& op, const std::string& name, std:
   g.nodes.push_back(std::move(n));
 }
 
+// C of a Gemm that an Add after the MatMul gives the same: a scalar, [N],
+// [1], [1, N] or [1, 1] (Add broadcasts those to [M, N] as Gemm does).
+bool row_broadcast_bias(const Tensor& c, int64_t n) {
+  if (c.rank() > 2 || (c.rank() == 2 && c.dim(0) != 1)) return false;
+  return c.numel() == 1 || (c.rank() >= 1 && c.dim(c.rank() - 1) == n);
+}
+
+// Each Gemm by a constant B, as MatMul (+ Add of its C): the form the int8
+// MatMul quantizes (a classifier's fully connected layers come as Gemm).
+// Taken: transA = 0, B a constant 2-D float, C absent or a constant float
+// bias along N; alpha and beta are folded into B and C, transB into B's
+// layout (B' = alpha * B^T, [K, N]). Others stay Gemm (and float).
+// Returns how many were rewritten.
+int gemms_as_matmuls(ir::Graph& g) {
+  int count = 0;
+  const size_t nodes = g.nodes.size();  // add_node appends: the loop sees only the original nodes
+  for (size_t ni = 0; ni < nodes; ++ni) {
+    const ir::Node& n = g.nodes[ni];
+    if (n.op_type != "Gemm" || !(n.domain.empty() || n.domain == "ai.onnx") || n.inputs.size() < 2 || n.inputs[0] < 0 || n.inputs[1] < 0 ||
+        n.outputs.size() != 1 || n.outputs[0] < 0 || n.attr_i("transA", 0) != 0)
+      continue;
+    const Tensor b = g.values[size_t(n.inputs[1])].constant;
+    if (!b.defined() || b.dtype() != DType::f32 || b.rank() != 2 || g.values[size_t(n.inputs[0])].constant.defined()) continue;
+    const bool trans_b = n.attr_i("transB", 0) != 0;
+    const float alpha = n.attr_f("alpha", 1.f), beta = n.attr_f("beta", 1.f);
+    const int64_t k = trans_b ? b.dim(1) : b.dim(0), cols = trans_b ? b.dim(0) : b.dim(1);
+    Tensor c;
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0 && beta != 0.f) {
+      c = g.values[size_t(n.inputs[2])].constant;
+      if (!c.defined() || c.dtype() != DType::f32 || !row_broadcast_bias(c, cols)) continue;
+    }
+    Tensor bt = Tensor::empty(DType::f32, {k, cols});
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < cols; ++j) bt.data<float>()[i * cols + j] = alpha * (trans_b ? b.data<float>()[j * k + i] : b.data<float>()[i * cols + j]);
+    const std::string name = n.name, wname = g.values[size_t(n.inputs[1])].name;
+    const int a = n.inputs[0], out = n.outputs[0];
+    const int w = g.add_constant(wname + "_matmul", std::move(bt));
+    ir::Node& mm = g.nodes[ni];
+    mm.op_type = "MatMul";
+    mm.domain.clear();
+    mm.attrs.clear();
+    mm.inputs = {a, w};
+    if (c.defined()) {
+      Tensor cb = Tensor::empty(DType::f32, c.shape());
+      for (int64_t i = 0; i < c.numel(); ++i) cb.data<float>()[i] = beta * c.data<float>()[i];
+      const int bias = g.add_constant(wname + "_bias", std::move(cb));
+      const ir::ValueType& t = g.values[size_t(out)].type;
+      const int product = add_value(g, g.values[size_t(out)].name + "_matmul", DType::f32, t.dims, t.rank_known);
+      g.nodes[ni].outputs = {product};
+      g.values[size_t(product)].producer = int(ni);
+      add_node(g, "Add", name + "_bias", {product, bias}, out);
+    }
+    ++count;
+  }
+  return count;
+}
+
 struct ActParams {
   float scale = 1;
   uint8_t zero = 0;
@@ -375,6 +432,7 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
   fill_static_types(base, samples[0]);
   ir::Graph& g = *base.graph;
   OnnxQuantReport rep;
+  if (options.quantize_matmul) rep.gemms_as_matmuls = gemms_as_matmuls(g);
   rep.samples = int(samples.size());
   rep.method = options.method;
 

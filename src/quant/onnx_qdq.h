@@ -42,7 +42,7 @@ struct OnnxQuantOptions {
   bool sensitivity = false;       // measure each conv alone (one run per conv and sample)
   bool quantize_outputs = false;  // Q/DQ on conv outputs as well
   bool quantize_depthwise = false;  // grouped convs too (memory-bound: int8 saves little, costs accuracy)
-  bool quantize_matmul = false;     // MatMuls by a constant 2-D B too (per-column int8 weights)
+  bool quantize_matmul = false;     // MatMuls by a constant 2-D B too (per-column int8 weights), and Gemms written as such
   bool expose_quantized = false;    // every QuantizeLinear output also a graph output (engine cross-checks)
   // Activations rounded per run from each tensor's own range
   // (DynamicQuantizeLinear, the arithmetic of ONNX Runtime's
@@ -76,6 +76,7 @@ struct OnnxQuantReport {
   int samples = 0;
   CalibMethod method = CalibMethod::minmax;
   double output_error = 0;  // relative L2 error of the quantized model's outputs on the samples
+  int gemms_as_matmuls = 0;  // Gemms by constant weights written as MatMul (+ Add) to be quantized (quantize_matmul)
 };
 
 // One calibration sample: a tensor per graph input, in graph input order.

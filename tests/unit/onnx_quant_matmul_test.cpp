@@ -132,3 +132,71 @@ TEST(TuneOnnx, MatmulsAreLayersAndTheWrittenOnesRunInt8) {
   EXPECT_EQ(chosen.int8_layers.size(), 2u) << chosen.label;
   EXPECT_EQ(int8_matmuls(out), 2) << chosen.label;
 }
+
+namespace {
+
+// x [3, 32] -> Gemm (transB, alpha 0.5, beta 2, C [16]) -> Relu -> Gemm
+// (B [16, 10], C [1, 10]) -> Relu -> Gemm (transA: stays float) -> y: a
+// classifier's fully connected layers, as exporters write them.
+std::string gemm_file(const std::string& name) {
+  pb::Msg g;
+  g.s(2, name);
+  g.m(5, pb::tensor_f32("w1", {16, 32}, uniform(16 * 32, 7, -0.4f, 0.4f)));
+  g.m(5, pb::tensor_f32("c1", {16}, uniform(16, 8, -0.2f, 0.2f)));
+  g.m(5, pb::tensor_f32("w2", {16, 10}, uniform(16 * 10, 9, -0.4f, 0.4f)));
+  g.m(5, pb::tensor_f32("c2", {1, 10}, uniform(10, 10, -0.2f, 0.2f)));
+  g.m(5, pb::tensor_f32("w3", {10, 4}, uniform(10 * 4, 11, -0.4f, 0.4f)));
+  g.m(1, pb::node("Gemm", {"x", "w1", "c1"}, {"h"}, "fc1", {pb::attr_int("transB", 1), pb::attr_float("alpha", 0.5f), pb::attr_float("beta", 2.f)}));
+  g.m(1, pb::node("Relu", {"h"}, {"h1"}, "relu1"));
+  g.m(1, pb::node("Gemm", {"h1", "w2", "c2"}, {"z"}, "fc2"));
+  g.m(1, pb::node("Relu", {"z"}, {"z1"}, "relu2"));
+  g.m(1, pb::node("Transpose", {"z1"}, {"zt"}, "t"));
+  g.m(1, pb::node("Gemm", {"zt", "w3"}, {"y"}, "fc3", {pb::attr_int("transA", 1)}));
+  g.m(11, pb::value_info("x", 1, {3, 32}));
+  g.m(12, pb::value_info("y", 1, {3, 4}));
+  const std::string path = ::testing::TempDir() + "/" + name + ".onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  return path;
+}
+
+std::vector<CalibrationSample> gemm_samples(uint32_t seed, int n) {
+  std::vector<CalibrationSample> out;
+  for (int i = 0; i < n; ++i) out.push_back({{"x", Tensor::from_vector<float>(uniform(3 * 32, seed + uint32_t(i), -2.f, 2.f), {3, 32})}});
+  return out;
+}
+
+}  // namespace
+
+// Gemms by constant weights are layers with quantize_matmul: written as
+// MatMul (B' = alpha * B^T) + Add (beta * C), then quantized per column
+// and run on the int8 MatMul kernel; a transA Gemm stays a float Gemm.
+TEST(OnnxQuantizeMatmul, GemmsByConstantWeightsBecomeInt8Matmuls) {
+  const std::string in = gemm_file("quant_gemm"), out = ::testing::TempDir() + "/quant_gemm_int8.onnx";
+  OnnxQuantizeOptions o;
+  o.method = "minmax";
+  o.quantize_matmul = true;
+  o.keep_first_last = false;
+  auto r = quantize_onnx_model(in, out, gemm_samples(1, 4), o);
+  ASSERT_TRUE(r.ok()) << r.status().message;
+  EXPECT_EQ(r.value().gemms_as_matmuls, 2);
+  EXPECT_EQ(r.value().quantized, 2);
+  const ir::Model m = onnx::load_model(out);
+  int gemms = 0, adds = 0;
+  for (const ir::Node& n : m.graph->nodes) {
+    gemms += n.op_type == "Gemm";
+    adds += n.op_type == "Add";
+  }
+  EXPECT_EQ(gemms, 1);  // fc3 (transA)
+  EXPECT_EQ(adds, 2);
+  EXPECT_EQ(int8_matmuls(out), 2);
+  // The same function as the float model, up to the int8 rounding: alpha,
+  // beta and transB folded right (a wrong fold is off by far more).
+  auto fp = Session::open(in, SessionOptions{});
+  auto q = Session::open(out, SessionOptions{});
+  ASSERT_TRUE(fp.ok() && q.ok());
+  for (const CalibrationSample& x : gemm_samples(50, 2)) {
+    const double e = pareto::testing::relative_l2(q.value()->run(x).value()[0], fp.value()->run(x).value()[0]);
+    EXPECT_GT(e, 0.0);
+    EXPECT_LT(e, 0.03);
+  }
+}
