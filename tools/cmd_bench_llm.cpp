@@ -102,6 +102,10 @@ int cmd_bench_bandwidth(const Args& args) {
       if (t == 1) std::printf("f32 multiply-add rate, 1 thread: %.1f GMAC/s\n", rate);
       else std::printf("f32 multiply-add rate, %d threads at once: %.1f GMAC/s (%.2fx one thread)\n", t, rate, rate / one);
     }
+  if (std::any_of(threads.begin(), threads.end(), [](int t) { return t > 1; })) {
+    const HandoffProbe h = measure_thread_handoff();
+    std::printf("two threads handing a cache line back and forth: round trip median %.0f ns, largest %.0f ns (of %d)\n", h.median_ns, h.max_ns, h.rounds);
+  }
   return 0;
 }
 

@@ -91,6 +91,14 @@ double measure_read_bandwidth(size_t bytes, int threads);
 // thread's, how many cores the threads really got (a VM's vCPUs may share
 // one physical core at times).
 double measure_f32_gmacs_together(int threads);
+// Two threads handing a cache line back and forth: the round trip's median
+// and largest time in ns over `rounds` (what a parallel region's start and
+// end cost, and the longest stall).
+struct HandoffProbe {
+  double median_ns = 0, max_ns = 0;
+  int rounds = 0;  // measured: fewer than asked where half a second ran out
+};
+HandoffProbe measure_thread_handoff(int rounds = 20000);
 
 // Writes a random-weight model with real shapes (`pareto synth`).
 struct SynthSpec {

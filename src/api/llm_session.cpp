@@ -181,6 +181,11 @@ double measure_read_bandwidth(size_t bytes, int threads) {
 
 double measure_f32_gmacs_together(int threads) { return kernels::measure_f32_gmacs_together(threads, 30000000 / 16); }
 
+HandoffProbe measure_thread_handoff(int rounds) {
+  const kernels::HandoffTimes t = kernels::measure_handoff(rounds);
+  return {t.median_ns, t.max_ns, t.rounds};
+}
+
 LlmInfo LlmSession::info() const {
   return api::describe_llm(*impl_->model, impl_->transformer->ctx(), impl_->transformer->kv_cache_bytes());
 }

@@ -1,5 +1,7 @@
 #include "kernels/peak_probe.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <latch>
 #include <thread>
@@ -112,6 +114,41 @@ double measure_f32_gmacs_together(int threads, long steps) {
   (void)steps;
   return 0;
 #endif
+}
+
+HandoffTimes measure_handoff(int rounds) {
+  HandoffTimes h;
+  if (rounds < 1) return h;
+  // turn: 1 the other thread's move, 0 this one's, -1 stop. Capped at half
+  // a second: with one core (or the other vCPU descheduled) each round
+  // costs a scheduler time slice.
+  alignas(64) std::atomic<int> turn{0};
+  std::thread other([&] {
+    for (;;) {
+      int t;
+      while ((t = turn.load(std::memory_order_acquire)) == 0) {
+      }
+      if (t < 0) return;
+      turn.store(0, std::memory_order_release);
+    }
+  });
+  std::vector<double> ns;
+  ns.reserve(static_cast<size_t>(rounds));
+  const auto start = Clock::now();
+  for (int i = 0; i < rounds && Clock::now() - start < std::chrono::milliseconds(500); ++i) {
+    const auto t0 = Clock::now();
+    turn.store(1, std::memory_order_release);
+    while (turn.load(std::memory_order_acquire) != 0) {
+    }
+    ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
+  }
+  turn.store(-1, std::memory_order_release);
+  other.join();
+  std::sort(ns.begin(), ns.end());
+  h.rounds = int(ns.size());
+  h.median_ns = ns[ns.size() / 2];
+  h.max_ns = ns.back();
+  return h;
 }
 
 }  // namespace pareto::kernels

@@ -21,4 +21,14 @@ PeakRates measure_peak_gmacs(long steps);
 // their two-thread timings).
 double measure_f32_gmacs_together(int threads, long steps);
 
+// Two threads handing one cache line back and forth up to `rounds` times: the
+// round trip's median and largest time in ns. A parallel region pays about
+// one round trip to start and one to end; the largest shows the stalls
+// (a vCPU descheduled by the host) that hold a region up.
+struct HandoffTimes {
+  double median_ns = 0, max_ns = 0;
+  int rounds = 0;  // measured (fewer than asked where half a second ran out)
+};
+HandoffTimes measure_handoff(int rounds);
+
 }  // namespace pareto::kernels

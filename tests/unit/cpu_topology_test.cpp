@@ -3,6 +3,7 @@
 // thread set each gives, and the cpu list / mask parsers on hostile text.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/cpu_topology.h"
+#include "kernels/peak_probe.h"
 
 using namespace pareto;
 namespace fs = std::filesystem;
@@ -149,4 +151,34 @@ TEST(CpuTopology, PlacementLimitsThePoolThreads) {
     EXPECT_TRUE(CPU_ISSET(first, &now));
     set_cpu_placement({}, false);  // later pools run unpinned again
   }).join();
+}
+
+// The machine probes `pareto bench --bandwidth` prints beside two-thread
+// timings: they measure what they say and end on one core too.
+TEST(MachineProbes, HandoffAndTogetherRatesAreMeasured) {
+  const pareto::kernels::HandoffTimes h = pareto::kernels::measure_handoff(300);
+  EXPECT_GE(h.rounds, 1);
+  EXPECT_LE(h.rounds, 300);
+  EXPECT_GT(h.median_ns, 0.0);
+  EXPECT_GE(h.max_ns, h.median_ns);
+  // Pinned to one CPU the handoff still returns (each round a time slice; half a second in all).
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  if (sched_setaffinity(0, sizeof one, &one) == 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const pareto::kernels::HandoffTimes pinned = pareto::kernels::measure_handoff(100000);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+    EXPECT_GE(pinned.rounds, 1);
+    sched_setaffinity(0, sizeof saved, &saved);
+  }
+  const double one_thread = pareto::kernels::measure_f32_gmacs_together(1, 100000);
+  const double two = pareto::kernels::measure_f32_gmacs_together(2, 100000);
+  if (one_thread == 0) {
+    GTEST_SKIP() << "no AVX-512 FMA here: the rate probe answers 0";
+  }
+  EXPECT_GT(two, 0.0);
+  EXPECT_EQ(pareto::kernels::measure_f32_gmacs_together(0, 100000), 0.0);
 }
