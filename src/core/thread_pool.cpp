@@ -80,8 +80,8 @@ struct ThreadPool::Impl {
   // What is left of one thread's chunk in a balanced region: the offsets of
   // its front and back from the chunk's begin, packed in one word so the
   // owner (from the front) and a thief (from the back) claim pieces by
-  // compare-and-swap without a lock. Chunks of 2^32 indices or more run
-  // static (balanced_ off).
+  // compare-and-swap without a lock. Regions whose chunks reach 2^31
+  // indices run static instead (run() sets split_ so).
   struct alignas(64) Span {
     std::atomic<uint64_t> left{0};
     int64_t begin = 0;
@@ -316,7 +316,9 @@ void parallel_for_dynamic(int64_t n, RangeFn fn) {
   }
   if (error) std::rethrow_exception(error);
 }
-void parallel_for_balanced(int64_t n, RangeFn fn) { parallel_for_dynamic(n, fn); }
+// The comparison build keeps the static chunks (one index per call would
+// pay the kernels' per-call set-up on every index).
+void parallel_for_balanced(int64_t n, RangeFn fn) { parallel_for(n, fn); }
 #else
 void parallel_for(int64_t n, RangeFn fn) { current_pool().run(n, fn); }
 void parallel_for_dynamic(int64_t n, RangeFn fn) { current_pool().run(n, fn, ThreadPool::Impl::Split::kDynamic); }

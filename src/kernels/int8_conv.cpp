@@ -228,7 +228,7 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
     const uint8_t* r[4];
     for (int b = 0; b < 4; ++b) r[b] = kq + b < k ? s.x + (kq + b) * s.h * s.w + first : nullptr;
     int8_detail::interleave_rows(r, count, s.flip, 0, panel + kq * n16);
-    if (n16 > count) std::memset(panel + (kq * n16 + count) * 4, 0, size_t((n16 - count) * 4));
+    if (n16 > count) std::memset(panel + kq * n16 + count * 4, 0, size_t((n16 - count) * 4));  // this quad's columns [count, n16)
   }
   for (int64_t kq = 0; kq < k4 && !in_place; kq += 4) {
     uint8_t* r[4];

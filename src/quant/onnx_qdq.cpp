@@ -160,7 +160,7 @@ int gemms_as_matmuls(ir::Graph& g) {
       Tensor cb = Tensor::empty(DType::f32, c.shape());
       for (int64_t i = 0; i < c.numel(); ++i) cb.data<float>()[i] = beta * c.data<float>()[i];
       const int bias = g.add_constant(wname + "_bias", std::move(cb));
-      const ir::ValueType& t = g.values[size_t(out)].type;
+      const ir::ValueType t = g.values[size_t(out)].type;  // a copy: add_value may move g.values
       const int product = add_value(g, g.values[size_t(out)].name + "_matmul", DType::f32, t.dims, t.rank_known);
       g.nodes[ni].outputs = {product};
       g.values[size_t(product)].producer = int(ni);
@@ -525,6 +525,11 @@ ir::Model quantize_onnx(const ir::Model& float_model, const std::vector<InputSam
         if (pass == 0) float_outputs.emplace_back(outs.begin(), outs.begin() + long(first_extra));
       }
   }
+  // The reference is the model as given: with Gemms rewritten, base computes
+  // the same function in another rounding order, and a wrong fold would
+  // hide in it.
+  if (rep.gemms_as_matmuls > 0)
+    for (size_t si = 0; si < float_outputs.size(); ++si) float_outputs[si] = run_model(float_model, samples[si]);
   std::map<int, ActParams> act;
   for (int t : observed) {
     const std::string& name = g.values[size_t(t)].name;

@@ -236,11 +236,15 @@ TEST(ThreadPoolRegions, BalancedRegionsRunEveryIndexOnce) {
       });
       for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[size_t(i)].load(), 1) << "index " << i << " of " << n << ", threads " << threads;
     }
-    // Chunks past 32-bit offsets (a Span could not hold them) still cover [0, n) once.
-    const int64_t huge = int64_t(3) << 32;
-    std::atomic<int64_t> covered{0};
-    parallel_for_balanced(huge, [&](int64_t b, int64_t e) { covered += e - b; });
-    EXPECT_EQ(covered.load(), huge);
+    // Shares just under 2^31 (the packed offsets' limit) and past it (static) still cover [0, n) once.
+    for (int64_t big : {int64_t(threads) * ((int64_t(1) << 31) - 1), int64_t(3) << 32}) {
+      std::atomic<int64_t> covered{0};
+      parallel_for_balanced(big, [&](int64_t b, int64_t e) {
+        EXPECT_TRUE(0 <= b && b < e && e <= big) << b << ", " << e;
+        covered += e - b;
+      });
+      EXPECT_EQ(covered.load(), big);
+    }
     EXPECT_THROW(parallel_for_balanced(9, [&](int64_t b, int64_t e) {
                    for (int64_t i = b; i < e; ++i)
                      if (i == 3) fail_argument("index 3 refuses");
@@ -250,29 +254,33 @@ TEST(ThreadPoolRegions, BalancedRegionsRunEveryIndexOnce) {
 }
 
 // A slow thread's chunk is finished by the other one: the calling thread
-// (chunk [0, 8) of 16) sleeps 20 ms per index, the worker's chunk takes no
+// (chunk [0, 8) of 16) sleeps 50 ms per index, the worker's chunk takes no
 // time, so the worker takes pieces of the caller's chunk from its back
-// while the caller works at its front. A static split leaves the caller
-// all 8 (checked: the same region with parallel_for).
+// while the caller works at its front (its first piece starts at 0). A
+// static split leaves the caller all 8 (checked: the same region with
+// parallel_for).
 TEST(ThreadPoolRegions, BalancedRegionsMoveWorkOffASlowThread) {
   ThreadPool pool(2);
   PoolScope scope(&pool);
   const std::thread::id caller = std::this_thread::get_id();
   auto run = [&](bool balanced) {
     std::atomic<int> by_caller{0};
+    std::atomic<int64_t> caller_first{-1};
     std::vector<std::atomic<int>> hits(16);
     auto body = [&](int64_t b, int64_t e) {
+      if (std::this_thread::get_id() == caller && caller_first.load() < 0) caller_first = b;
       for (int64_t i = b; i < e; ++i) {
         hits[size_t(i)]++;
         if (std::this_thread::get_id() == caller) {
           by_caller++;
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
       }
     };
     if (balanced) parallel_for_balanced(16, body);
     else parallel_for(16, body);
     for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    EXPECT_EQ(caller_first.load(), 0);
     return by_caller.load();
   };
   EXPECT_EQ(run(false), 8);
