@@ -79,7 +79,8 @@ const float* dequantized_plane(const QuantizedInput& qi, const float* x, int64_t
 // value as the whole-plane path, so the same bits.
 //
 // With several threads each plane is cut into one band of rows per thread,
-// and thread t takes band t of every plane (a static split, band-major):
+// and thread t starts on band t of every plane (band-major; balanced: a
+// thread done with its own takes pieces of the others'):
 // the convolutions around it split their pixels the same way, so a thread
 // reads rows its own core wrote. Splitting by planes instead made each
 // thread read half of its input from the other core's cache and held

@@ -380,8 +380,9 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   // Column blocks whose panel (k4 bytes per column) and int32 tile stay in L2.
   int64_t block = std::max<int64_t>(16, ((int64_t(256) << 10) / (k4 + 4 * cout_g)) / 16 * 16);
   const int64_t planes = g.n * g.group;
-  // Two tiles per thread: with the static split more only re-read the
-  // weights per tile (rec int8 at 2 threads 4.73 -> 4.60 ms against four).
+  // Two tiles per thread: more only re-read the weights per tile (rec int8
+  // at 2 threads 4.73 -> 4.60 ms against four, when the split was static;
+  // parallel_for_balanced now lets a thread done early take the other's).
   if (num_threads() > 1 && planes * ((plane + block - 1) / block) < 2 * num_threads())
     block = std::max<int64_t>(16, (plane * planes / (2 * num_threads()) + 15) / 16 * 16);
   block = std::min(block, (plane + 15) / 16 * 16);

@@ -129,8 +129,9 @@ void parallel_chunks(int64_t n, F&& fn) {
 }
 
 // Work over `planes` NCHW planes of `rows` rows (`row_values` each): with
-// T threads, thread t takes the t-th band of rows of every plane (tasks
-// band-major, split statically). The convolutions cut each plane's pixels
+// T threads, thread t starts on the t-th band of rows of every plane (tasks
+// band-major, parallel_for_balanced: its own share first, then pieces of
+// the others' once its own is done). The convolutions cut each plane's pixels
 // the same way, so a thread mostly reads rows its own core wrote; cutting
 // by planes made every thread read half its input from the other core's
 // cache (PP-OCR det: 2 threads near 1.2x of one). fn(plane, row_begin, row_end).
