@@ -59,6 +59,19 @@ int int8_matmuls(const std::string& path) {
   return n;
 }
 
+// The int8 file's first output on each input: changed by the rounding
+// (above 0), within 3% of the float model's (relative L2).
+void expect_near_float(const std::string& float_file, const std::string& int8_file, const std::vector<CalibrationSample>& inputs) {
+  auto fp = Session::open(float_file, SessionOptions{});
+  auto q = Session::open(int8_file, SessionOptions{});
+  ASSERT_TRUE(fp.ok() && q.ok());
+  for (const CalibrationSample& x : inputs) {
+    const double e = pareto::testing::relative_l2(q.value()->run(x).value()[0], fp.value()->run(x).value()[0]);
+    EXPECT_GT(e, 0.0);
+    EXPECT_LT(e, 0.03);
+  }
+}
+
 }  // namespace
 
 TEST(OnnxQuantizeMatmul, WritesPerColumnWeightsThatRunInt8) {
@@ -92,14 +105,7 @@ TEST(OnnxQuantizeMatmul, WritesPerColumnWeightsThatRunInt8) {
   EXPECT_EQ(weight_dq, 2);
   EXPECT_EQ(int8_matmuls(out), 2);
   // Close to the float model (two int8 layers: a few per mille).
-  auto fp = Session::open(in, SessionOptions{});
-  auto q = Session::open(out, SessionOptions{});
-  ASSERT_TRUE(fp.ok() && q.ok());
-  for (const CalibrationSample& x : samples(50, 2)) {
-    const double e = pareto::testing::relative_l2(q.value()->run(x).value()[0], fp.value()->run(x).value()[0]);
-    EXPECT_GT(e, 0.0);
-    EXPECT_LT(e, 0.03);
-  }
+  expect_near_float(in, out, samples(50, 2));
 }
 
 TEST(TuneOnnx, MatmulsAreLayersAndTheWrittenOnesRunInt8) {
@@ -191,12 +197,5 @@ TEST(OnnxQuantizeMatmul, GemmsByConstantWeightsBecomeInt8Matmuls) {
   EXPECT_EQ(int8_matmuls(out), 2);
   // The same function as the float model, up to the int8 rounding: alpha,
   // beta and transB folded right (a wrong fold is off by far more).
-  auto fp = Session::open(in, SessionOptions{});
-  auto q = Session::open(out, SessionOptions{});
-  ASSERT_TRUE(fp.ok() && q.ok());
-  for (const CalibrationSample& x : gemm_samples(50, 2)) {
-    const double e = pareto::testing::relative_l2(q.value()->run(x).value()[0], fp.value()->run(x).value()[0]);
-    EXPECT_GT(e, 0.0);
-    EXPECT_LT(e, 0.03);
-  }
+  expect_near_float(in, out, gemm_samples(50, 2));
 }
