@@ -178,13 +178,6 @@ struct Source {
 // zero point where the tap falls in the padding.
 void im2col_row(const ConvParams& p, const Source& s, int64_t c, int64_t i, int64_t j, int64_t first, int64_t count, uint8_t* dst) {
   const uint8_t* plane = s.x + c * s.h * s.w;
-  if (p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 && p.out_w == s.w && p.out_h == s.h) {
-    // A 1x1 conv's row is the input plane itself: one copy, not one per output row.
-    std::memcpy(dst, plane + first, size_t(count));
-    if (s.flip)
-      for (int64_t q = 0; q < count; ++q) dst[q] ^= s.flip;
-    return;
-  }
   const int64_t off = j * p.dil_w - p.pad_left;
   for (int64_t q = first; q < first + count;) {
     const int64_t oh = q / p.out_w, ow0 = q % p.out_w, ow1 = std::min(p.out_w, ow0 + (first + count - q));
@@ -219,6 +212,7 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
                  int32_t* col_sums, uint8_t* rows) {
   const int64_t n16 = (count + 15) / 16 * 16;
   const int64_t k = cin_g * p.kh * p.kw;
+  // A 1x1 stride-1 unpadded conv (its output as large as its input).
   const bool in_place = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
                         p.out_w == s.w && p.out_h == s.h;
   for (int64_t kq = 0; kq < k4 && in_place; kq += 4) {
