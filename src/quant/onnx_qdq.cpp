@@ -136,7 +136,10 @@ int gemms_as_matmuls(ir::Graph& g) {
         n.outputs.size() != 1 || n.outputs[0] < 0 || n.attr_i("transA", 0) != 0)
       continue;
     const Tensor b = g.values[size_t(n.inputs[1])].constant;
-    if (!b.defined() || b.dtype() != DType::f32 || b.rank() != 2 || g.values[size_t(n.inputs[0])].constant.defined()) continue;
+    const ir::Value& a_value = g.values[size_t(n.inputs[0])];
+    if (!b.defined() || b.dtype() != DType::f32 || b.rank() != 2 || a_value.constant.defined()) continue;
+    // Gemm takes a 2-D A only; a MatMul would run a malformed one of another rank.
+    if (a_value.type.rank_known && a_value.type.dims.size() != 2) continue;
     const bool trans_b = n.attr_i("transB", 0) != 0;
     const float alpha = n.attr_f("alpha", 1.f), beta = n.attr_f("beta", 1.f);
     const int64_t k = trans_b ? b.dim(1) : b.dim(0), cols = trans_b ? b.dim(0) : b.dim(1);
