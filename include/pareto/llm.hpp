@@ -86,8 +86,9 @@ Result<std::string> format_chat_turn(const std::string& format, const std::strin
 
 // Median read bandwidth in GB/s over a buffer of `bytes`, with `threads` threads.
 double measure_read_bandwidth(size_t bytes, int threads);
-// Summed f32 multiply-add rate (GMAC/s) of `threads` threads running a
-// register-only probe at the same time (0 without AVX-512): against one
+// f32 multiply-add rate (GMAC/s) of `threads` threads running a
+// register-only probe at the same time, their work over one wall-clock
+// window (0 without AVX-512): against one
 // thread's, how many cores the threads really got (a VM's vCPUs may share
 // one physical core at times).
 double measure_f32_gmacs_together(int threads);
