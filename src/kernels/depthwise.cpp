@@ -94,17 +94,21 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   // whole, by planes: a band's fixed costs (its halo rows, a call per strip)
   // outweighed the locality there (det fp32 at 2 threads ~2% faster so).
   const int64_t bands = plane < 2048 ? 1 : std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
+  // Planes of one strip each are finished several at a time (about 2048
+  // outputs: PP-OCR cls's 192-1152-value planes, 8-200 per conv), one
+  // activation and one rounding call per group: a call per plane cost more
+  // than its work there. Elementwise either way: the same bits.
+  const int64_t group = bands == 1 && p.out_h <= strip ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, plane)) : 1;
   const DepthwiseInt8& iw = p.int8_weights;
   const bool integer = qi.active() && iw.quads && u8_depthwise_fast(p);
   parallel_for_balanced(bands * planes, [&](int64_t begin, int64_t end) {
     float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
     int64_t rounded_at = -1, rounded_band = -1;  // the input rows rounded last (a channel multiplier reads them again)
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t band = task / planes, nc = task % planes;
+    // Output rows [oh0, oh1) of plane nc (its band's rows [oh_begin, oh_end)) into dst, the plane's first row.
+    auto sums = [&](int64_t nc, int64_t band, int64_t oh_begin, int64_t oh_end, float* dst, int64_t oh0, int64_t oh1) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
       const int64_t in_at = (n * p.c_in + ic) * p.h * p.w;
-      const int64_t oh_begin = band * p.out_h / bands, oh_end = (band + 1) * p.out_h / bands;
       DepthwiseSource src;
       if (qi.active()) {
         src.scale = qi.scale;
@@ -126,21 +130,37 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
       } else {
         src.f = x + in_at;
       }
-      float* dst = q.data ? thread_scratch<float, 5>(size_t(plane)) : y + nc * plane;
-      const float* k = w + oc * p.kh * p.kw;
       const float b = bias ? bias[oc] : 0.f;
+      if (integer) {
+        U8DepthwisePlane plane_in{src.q, qi.zero, nullptr, iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw), iw.row_sums + oc * p.kh,
+                                  iw.scale[oc], b};
+        avx512vnni::u8_depthwise_rows(p, plane_in, dst, u8_scratch, oh0, oh1);
+      } else {
+        avx512::depthwise_plane_rows(p, src, w + oc * p.kh * p.kw, b, dst, scratch, oh0, oh1);
+      }
+    };
+    // Activation, residual and rounding of the count outputs at dst, output element `at` onwards.
+    auto finish = [&](float* dst, int64_t at, int64_t count) {
+      if (p.epilogue.active()) apply_activation(p.epilogue.act, dst, p.epilogue.residual ? p.epilogue.residual + at : nullptr, count);
+      if (q.data) quantize_u8(dst, count, q.scale, q.zero, q.data + at);
+    };
+    if (group > 1) {  // one band: the tasks are the planes
+      for (int64_t first = begin; first < end; first += group) {
+        const int64_t last = std::min(end, first + group);
+        float* block = q.data ? thread_scratch<float, 5>(size_t((last - first) * plane)) : y + first * plane;
+        for (int64_t nc = first; nc < last; ++nc) sums(nc, 0, 0, p.out_h, block + (nc - first) * plane, 0, p.out_h);
+        finish(block, first * plane, (last - first) * plane);
+      }
+      return;
+    }
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t band = task / planes, nc = task % planes;
+      const int64_t oh_begin = band * p.out_h / bands, oh_end = (band + 1) * p.out_h / bands;
+      float* dst = q.data ? thread_scratch<float, 5>(size_t(plane)) : y + nc * plane;
       for (int64_t oh0 = oh_begin; oh0 < oh_end; oh0 += strip) {
-        const int64_t oh1 = std::min(oh_end, oh0 + strip), first = oh0 * p.out_w, count = (oh1 - oh0) * p.out_w;
-        if (integer) {
-          U8DepthwisePlane plane_in{src.q, qi.zero, nullptr, iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw), iw.row_sums + oc * p.kh,
-                                    iw.scale[oc], b};
-          avx512vnni::u8_depthwise_rows(p, plane_in, dst, u8_scratch, oh0, oh1);
-        } else {
-          avx512::depthwise_plane_rows(p, src, k, b, dst, scratch, oh0, oh1);
-        }
-        if (p.epilogue.active())
-          apply_activation(p.epilogue.act, dst + first, p.epilogue.residual ? p.epilogue.residual + nc * plane + first : nullptr, count);
-        if (q.data) quantize_u8(dst + first, count, q.scale, q.zero, q.data + nc * plane + first);
+        const int64_t oh1 = std::min(oh_end, oh0 + strip), first = oh0 * p.out_w;
+        sums(nc, band, oh_begin, oh_end, dst, oh0, oh1);
+        finish(dst + first, nc * plane + first, (oh1 - oh0) * p.out_w);
       }
     }
   });

@@ -335,6 +335,44 @@ TEST(Conv, DepthwisePlaneKernelMatchesGenericTwin) {
 }
 #endif
 
+// The depthwise driver (f32_conv2d on a depthwise conv) with the fused
+// residual and activation: small planes finished several at a time (a
+// group spanning the batch's two images), planes of one row, multiplier
+// 2, planes cut in strips and bands; 1 and 2 threads; against the direct
+// loops with the epilogue after them.
+TEST(Conv, DepthwiseDriverAppliesTheResidualToTheRightPlanes) {
+  // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads
+  const ConvCase cases[] = {
+      {2, 7, 3, 5, 7, 3, 3, 7, 1, 1, 1, 1, 1, 1, 1, 1},           // 15-value planes: groups across the two images
+      {1, 200, 2, 96, 200, 5, 5, 200, 1, 1, 1, 1, 2, 2, 2, 2},    // PP-OCR cls's last depthwise
+      {2, 6, 1, 9, 12, 1, 3, 6, 1, 1, 1, 1, 0, 1, 0, 1},          // one-row planes, multiplier 2
+      {1, 3, 70, 90, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},         // 6300-value planes: strips and bands
+      {1, 5, 12, 33, 5, 5, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2},         // stride 2
+  };
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : cases) {
+      ConvParams p = params_of(c);
+      ASSERT_TRUE(f32_conv_is_depthwise(p));
+      const size_t out = size_t(c.n * c.cout * p.out_h * p.out_w);
+      auto x = random_vec(size_t(c.n * c.cin * c.h * c.w), 31);
+      auto w = random_vec(size_t(c.cout * c.kh * c.kw), 32);
+      auto b = random_vec(size_t(c.cout), 33);
+      auto residual = random_vec(out, 34);
+      p.epilogue.act.kind = ActKind::relu;
+      p.epilogue.residual = residual.data();
+      std::vector<float> want(out), got(out + 16, kGuard);
+      f32_conv2d_ref(p, x.data(), w.data(), b.data(), want.data());
+      apply_activation_generic(p.epilogue.act, want.data(), residual.data(), int64_t(out));
+      f32_conv2d(p, x.data(), w.data(), b.data(), got.data());
+      expect_close(want.data(), got.data(), out, 1e-4,
+                   "depthwise cout=" + std::to_string(c.cout) + " " + std::to_string(c.h) + "x" + std::to_string(c.w) + " threads=" + std::to_string(threads));
+      for (size_t i = out; i < got.size(); ++i) ASSERT_EQ(got[i], kGuard) << "write past the output";
+    }
+  }
+  set_num_threads(1);
+}
+
 // Winograd F(4x4, 3x3) against the direct reference: widths that are not a
 // multiple of 4, more than one 32-tile chunk per row, pads 0/1/asymmetric,
 // batch 2, the epilogue (residual + activation) on the written rows, the
