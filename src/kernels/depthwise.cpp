@@ -94,10 +94,11 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   // whole, by planes: a band's fixed costs (its halo rows, a call per strip)
   // outweighed the locality there (det fp32 at 2 threads ~2% faster so).
   const int64_t bands = plane < 2048 ? 1 : std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
-  // Planes of one strip each are finished several at a time (about 2048
-  // outputs: PP-OCR cls's 192-1152-value planes, 8-200 per conv), one
-  // activation and one rounding call per group: a call per plane cost more
-  // than its work there. Elementwise either way: the same bits.
+  // Planes of one strip each and at most 1024 outputs are finished
+  // several at a time (about 2048 outputs; PP-OCR cls's depthwise convs but
+  // the first: 24-200 planes of 192-576 values), one activation and one
+  // rounding call per group: a call per plane cost more than its work
+  // there. Elementwise either way: the same bits.
   const int64_t group = bands == 1 && p.out_h <= strip ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, plane)) : 1;
   const DepthwiseInt8& iw = p.int8_weights;
   const bool integer = qi.active() && iw.quads && u8_depthwise_fast(p);

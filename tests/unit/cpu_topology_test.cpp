@@ -3,6 +3,7 @@
 // thread set each gives, and the cpu list / mask parsers on hostile text.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -153,6 +154,14 @@ TEST(CpuTopology, PlacementLimitsThePoolThreads) {
   }).join();
 }
 
+// One thread's multiply-add rate, the best of three: ctest runs tests two
+// at a time here, and a one-shot reading preempted midway reads low.
+static double best_one_thread_rate(long steps) {
+  double best = 0;
+  for (int i = 0; i < 3; ++i) best = std::max(best, pareto::kernels::measure_f32_gmacs_together(1, steps));
+  return best;
+}
+
 // The machine probes `pareto bench --bandwidth` prints beside two-thread
 // timings: they measure what they say and end on one core too.
 TEST(MachineProbes, HandoffAndTogetherRatesAreMeasured) {
@@ -176,14 +185,14 @@ TEST(MachineProbes, HandoffAndTogetherRatesAreMeasured) {
     // room for a noisy VM). A bound, not a proof: the first version timed
     // the window from the caller, which on 2 vCPUs could be descheduled
     // until the workers were done (2.4-150x); this test passed on it.
-    const double pinned_one = pareto::kernels::measure_f32_gmacs_together(1, 200000);
+    const double pinned_one = best_one_thread_rate(200000);
     const double pinned_two = pareto::kernels::measure_f32_gmacs_together(2, 200000);
     if (pinned_one > 0) {
       EXPECT_LT(pinned_two, 3 * pinned_one) << "one CPU: " << pinned_one << " GMAC/s, two threads " << pinned_two;
     }
     sched_setaffinity(0, sizeof saved, &saved);
   }
-  const double one_thread = pareto::kernels::measure_f32_gmacs_together(1, 100000);
+  const double one_thread = best_one_thread_rate(100000);
   const double two = pareto::kernels::measure_f32_gmacs_together(2, 100000);
   if (one_thread == 0) {
     GTEST_SKIP() << "no AVX-512 FMA here: the rate probe answers 0";
