@@ -205,26 +205,29 @@ void im2col_row(const ConvParams& p, const Source& s, int64_t c, int64_t i, int6
   }
 }
 
-// Pixels [first, first + count) of the im2col matrix into the VNNI panel
-// [k4/4][n16][4] (padding columns and rows zero); col_sums[j] = Σ_k of
-// column j (needed only for nonzero weight zero points).
-void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4, int64_t first, int64_t count, uint8_t* panel,
-                 int32_t* col_sums, uint8_t* rows) {
-  const int64_t n16 = (count + 15) / 16 * 16;
-  const int64_t k = cin_g * p.kh * p.kw;
-  // A 1x1 stride-1 unpadded conv (its output as large as its input).
-  const bool in_place = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-                        p.out_w == s.w && p.out_h == s.h;
-  for (int64_t kq = 0; kq < k4 && in_place; kq += 4) {
-    // A 1x1 conv's im2col rows are the input planes: interleaved from where
-    // they lie, without the copies into `rows` (PP-OCR cls: 50 quads of
-    // 4 rows of 36-192 bytes per tile, a memcpy and a memset call each).
+// A 1x1 stride-1 unpadded conv (its output as large as its input): its
+// im2col rows are the input planes themselves.
+bool rows_are_planes(const ConvParams& p, const Source& s) {
+  return p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 && p.out_w == s.w &&
+         p.out_h == s.h;
+}
+
+// The panel of a conv whose rows are its planes, interleaved from where
+// they lie, without the copies into scratch rows (PP-OCR cls: 50 quads of
+// 4 rows of 36-192 bytes per tile, a memcpy and a memset call each).
+void panel_from_planes(const Source& s, int64_t k, int64_t k4, int64_t first, int64_t count, int64_t n16, uint8_t* panel) {
+  for (int64_t kq = 0; kq < k4; kq += 4) {
     const uint8_t* r[4];
     for (int b = 0; b < 4; ++b) r[b] = kq + b < k ? s.x + (kq + b) * s.h * s.w + first : nullptr;
     int8_detail::interleave_rows(r, count, s.flip, 0, panel + kq * n16);
     if (n16 > count) std::memset(panel + kq * n16 + count * 4, 0, size_t((n16 - count) * 4));  // this quad's columns [count, n16)
   }
-  for (int64_t kq = 0; kq < k4 && !in_place; kq += 4) {
+}
+
+// Any other conv: each quad's four im2col rows lowered into `rows`, then interleaved.
+void panel_from_im2col(const ConvParams& p, const Source& s, int64_t k, int64_t k4, int64_t first, int64_t count, int64_t n16,
+                       uint8_t* panel, uint8_t* rows) {
+  for (int64_t kq = 0; kq < k4; kq += 4) {
     uint8_t* r[4];
     for (int b = 0; b < 4; ++b) {
       r[b] = rows + b * n16;
@@ -235,6 +238,17 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
     }
     int8_detail::interleave_rows(r, n16, 0, 0, panel + kq * n16);
   }
+}
+
+// Pixels [first, first + count) of the im2col matrix into the VNNI panel
+// [k4/4][n16][4] (padding columns and rows zero); col_sums[j] = Σ_k of
+// column j (needed only for nonzero weight zero points).
+void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4, int64_t first, int64_t count, uint8_t* panel,
+                 int32_t* col_sums, uint8_t* rows) {
+  const int64_t n16 = (count + 15) / 16 * 16;
+  const int64_t k = cin_g * p.kh * p.kw;
+  if (rows_are_planes(p, s)) panel_from_planes(s, k, k4, first, count, n16, panel);
+  else panel_from_im2col(p, s, k, k4, first, count, n16, panel, rows);
   if (col_sums) {
     std::fill(col_sums, col_sums + count, 0);
     for (int64_t kq = 0; kq < k4 / 4; ++kq)

@@ -15,8 +15,9 @@ struct PeakRates {
 PeakRates measure_peak_gmacs(long steps);
 
 // The f32 rate of `threads` threads running that probe at the same time:
-// all their multiply-adds over one wall-clock window, from the common start
-// to the last one's end (0 without AVX-512): whether the cores are there. A
+// all their multiply-adds over one wall-clock window, from the first
+// thread's start to the last one's end, each thread reading the clock
+// itself (0 without AVX-512): whether the cores are there. A
 // VM's vCPUs may share one physical core at times; then two threads give
 // one thread's rate, and no kernel can scale (bench scripts print it beside
 // their two-thread timings).
