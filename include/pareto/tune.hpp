@@ -180,7 +180,10 @@ struct LlmTuneOptions {
   int64_t ctx = 128;         // evaluation chunk length (tokens)
   int64_t max_chunks = 0;    // 0: the whole text
   std::vector<int> threads = {1};
-  int prompt_tokens = 16, decode_tokens = 16, runs = 3;  // timing of each shown point
+  // Timing of each shown point: `runs` runs (after one to warm up) per
+  // round, the decode step's median; `rounds` rounds over all points in
+  // turn, a point's time the median of its rounds (as OnnxTuneOptions).
+  int prompt_tokens = 16, decode_tokens = 16, runs = 1, rounds = 3;
   int points = 8, generations = 8, population = 16;
   // Points along a second greedy path, each step the move saving the most
   // predicted decode time (the cost model's one-token matmul times) per

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "api/guarded.h"
+#include "api/median.h"
 #include "api/profile_llm.h"
 #include "api/tune_cache.h"
 #include "api/tune_energy.h"
@@ -55,6 +56,7 @@ void check_options(const LlmTuneOptions& o) {
   static const std::set<std::string> objectives = {"latency", "memory", "bpw", "energy", "quality"};
   if (!objectives.count(o.objective)) fail_argument("objective must be latency, memory, bpw, energy or quality, got '" + o.objective + "'");
   if (o.prompt_tokens < 1 || o.decode_tokens < 1 || o.runs < 1) fail_argument("timing needs a prompt, decoded tokens and runs of at least 1");
+  if (o.rounds < 1 || o.rounds > 100) fail_argument("timing rounds must be 1 to 100");
   if (o.max_timed < 0 || o.max_timed > 256) fail_argument("max timed points must be 0 to 256");
   if (o.lab_memory_mib < 0 || o.lab_memory_mib > (int64_t(1) << 30)) fail_argument("the lab's memory must be 0 to 2^30 MiB");
   if (o.points < 0 || o.points > 4096 || o.time_points < 0 || o.time_points > 4096 || o.generations < 0 || o.generations > 10000 ||
@@ -374,15 +376,40 @@ std::vector<uint64_t> check_anchors(const LlmTuneOptions& o, const MixLab& lab) 
   return bytes;
 }
 
+// Re-times the points of one model (at every KV type and thread count, in
+// time_point's order from `first`), adding one sample per point.
+void retime_point(llm::Model& model, size_t first, const LlmTuneOptions& o, std::vector<std::vector<double>>& decode,
+                  std::vector<std::vector<double>>& prefill) {
+  for (const std::string& kv_name : o.kv_types)
+    for (int t : o.threads) {
+      const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs, llm::kv_type_by_name(kv_name));
+      decode[first].push_back(s.decode_ms), prefill[first].push_back(s.prefill_ms);
+      ++first;
+    }
+}
+
 // Times the chosen search points and the anchors at every thread count and
-// KV type (and measures them on the held-out text).
+// KV type (and measures them on the held-out text), in o.rounds rounds over
+// all of them in turn, the order reversed every other round: this VM's
+// speed drifts by 20% over minutes, and timing the anchors after the search
+// points put that drift between them. A point's times are the medians of its
+// rounds; each round builds (or loads) its model afresh.
 // Returns the mix each point timed (null: an anchor).
 std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
                                  uint64_t weights, const LlmTuneOptions& o, Progress& progress, LlmTuneResult& r) {
-  const int total = int(mixes.size() + o.anchors.size());
+  const size_t models = mixes.size() + o.anchors.size();
+  const int total = int(models) * o.rounds;
   int done = 0;
+  const std::string step = "timing in " + std::to_string(o.rounds) + " round" + (o.rounds > 1 ? "s" : "");
+  auto model_of = [&](size_t i) {
+    if (i < mixes.size()) return lab.build(mixes[i]);
+    std::unique_ptr<llm::Model> anchor = load_anchor(o.anchors[i - mixes.size()], lab);
+    llm::repack_for_cpu(*anchor, true);  // file-backed: its pages can go
+    return anchor;
+  };
   std::vector<const Mix*> mix_of_point;
-  std::vector<api::PointEnergy> energy;  // per point, in r.points' order
+  std::vector<size_t> first_point(models);  // each model's first point in r.points
+  std::vector<api::PointEnergy> energy;     // per point, in r.points' order
   // The evaluation text's quality is known for f16 (the search's); another KV type is measured with it.
   auto quality_of = [&](const llm::Model& m) {
     return [&lab, test_lab, &m](llm::KvType kv, LlmTunePoint& p) {
@@ -395,28 +422,35 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
       p.kl_test = q.kl, p.ppl_test = q.ppl;
     };
   };
-  for (size_t i = 0; i < mixes.size(); ++i) {
-    auto model = lab.build(mixes[i]);
-    time_point(*model, shown[i], o, quality_of(*model), r.points, energy);
-    mix_of_point.resize(r.points.size(), &mixes[i]);
-    progress.step("timing", ++done, total);
-  }
-  for (size_t a = 0; a < o.anchors.size(); ++a) {
-    std::unique_ptr<llm::Model> anchor = load_anchor(o.anchors[a], lab);
-    llm::repack_for_cpu(*anchor, true);  // file-backed: its pages can go
-    llm::Model& model = *anchor;
+  // The first round measures quality and energy as well.
+  for (size_t i = 0; i < models; ++i) {
+    std::unique_ptr<llm::Model> model = model_of(i);
+    first_point[i] = r.points.size();
     LlmTunePoint p;
-    p.label = "anchor " + o.anchors[a], p.origin = "anchor";
-    const MixQuality q = lab.quality(model);
-    p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
-    const uint64_t bytes = MixLab::matrix_bytes(model);
-    p.weight_mib = double(bytes) / (1 << 20);
-    p.bpw = 8.0 * double(bytes) / double(weights);
-    time_point(model, p, o, quality_of(model), r.points, energy);
-    anchor.reset();  // its pages, before the next one
-    progress.step("timing", ++done, total);
+    if (i < mixes.size()) {
+      p = shown[i];
+    } else {
+      p.label = "anchor " + o.anchors[i - mixes.size()], p.origin = "anchor";
+      const MixQuality q = lab.quality(*model);
+      p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
+      const uint64_t bytes = MixLab::matrix_bytes(*model);
+      p.weight_mib = double(bytes) / (1 << 20);
+      p.bpw = 8.0 * double(bytes) / double(weights);
+    }
+    time_point(*model, p, o, quality_of(*model), r.points, energy);
+    mix_of_point.resize(r.points.size(), i < mixes.size() ? &mixes[i] : nullptr);
+    progress.step(step, ++done, total);
   }
-  mix_of_point.resize(r.points.size(), nullptr);
+  std::vector<std::vector<double>> decode(r.points.size()), prefill(r.points.size());
+  for (size_t j = 0; j < r.points.size(); ++j) decode[j] = {r.points[j].decode_ms}, prefill[j] = {r.points[j].prefill_ms};
+  for (int round = 1; round < o.rounds; ++round)
+    for (size_t k = 0; k < models; ++k) {
+      const size_t i = round % 2 ? models - 1 - k : k;
+      std::unique_ptr<llm::Model> model = model_of(i);
+      retime_point(*model, first_point[i], o, decode, prefill);
+      progress.step(step, ++done, total);
+    }
+  for (size_t j = 0; j < r.points.size(); ++j) r.points[j].decode_ms = api::median_mean(decode[j]), r.points[j].prefill_ms = api::median_mean(prefill[j]);
   if (o.energy) api::settle_energy(r.points, energy, r.energy_source);
   else r.energy_source = "not estimated (off)";
   return mix_of_point;

@@ -7,6 +7,7 @@
 // refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -114,8 +115,13 @@ TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
   o.max_bpw = 7;
   o.objective = "quality";
   o.anchors = {shared_models() + "/stories260K-Q4_K_M.gguf"};
+  std::vector<std::string> lines;
+  o.progress = [&](const std::string& l) { lines.push_back(l); };
   const LlmTuneResult r = take(tune_llm_model(base, out, text, o));
   ASSERT_GE(r.chosen, 0);
+  // Every timed model (one point per thread count) is visited once per round.
+  const std::string timed = "timing in 2 rounds " + std::to_string(2 * r.points.size()) + "/" + std::to_string(2 * r.points.size()) + " ";
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(timed, 0) == 0; })) << timed;
   const LlmTunePoint& c = r.points[size_t(r.chosen)];
   EXPECT_LE(c.bpw, 7.0);
   EXPECT_TRUE(c.within_budget);
@@ -214,6 +220,9 @@ TEST(TuneLlm, RefusesWhatItCannotDo) {
   bad.max_kl = 1e-12;
   bad.max_bpw = 5;
   fails(bad, base, text, "no measured point meets the budgets");
+  bad = o;
+  bad.rounds = 0;
+  fails(bad, base, text, "timing rounds must be 1 to 100");
   bad = o;
   bad.objective = "speed";
   fails(bad, base, text, "objective must be");

@@ -30,6 +30,7 @@ inline LlmTuneOptions small_options() {
   o.generations = 2;
   o.population = 6;
   o.runs = 1;
+  o.rounds = 2;
   o.prompt_tokens = 4;
   o.decode_tokens = 4;
   o.max_timed = 4;
