@@ -1,5 +1,5 @@
 // pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512]
-//   [--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N]
+//   [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-edges] [--threads 1,2] [--ctx 128] [--chunks N]
 //   [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
 //   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 3]
@@ -136,7 +136,7 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
 int cmd_tune_llm(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512] "
-                  "[--kv f16[,q8,f32]] [--group tensor|layer|kind] [--threads 1,2] [--ctx 128] [--chunks N] "
+                  "[--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-edges] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
                   "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 3] [--lab-memory 2048] [--no-energy] [--explain] [--json]");

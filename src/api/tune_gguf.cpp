@@ -267,48 +267,6 @@ LlmTunePoint point_of(const MixLab& lab, const quant::MeasuredMix& m, const std:
   return p;
 }
 
-// `k` of the (x, KL) front's points spread evenly over its x (x: bits or predicted ms).
-void spread_over(const std::vector<quant::MeasuredMix>& searched, const std::vector<double>& x, size_t k, std::set<size_t>& pick) {
-  std::vector<double> kl;
-  for (const quant::MeasuredMix& m : searched) kl.push_back(m.quality.kl);
-  std::vector<size_t> front = quant::xy_front(x, kl);
-  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-  const size_t n = front.size();
-  k = std::min(n, k);
-  for (size_t i = 0; i < k; ++i) pick.insert(front[k == 1 ? 0 : i * (n - 1) / (k - 1)]);
-}
-
-// The search points to time: at most `cap` spread over the bits-KL front
-// (half) and the predicted-ms-KL front (the other half), plus for each
-// target size (anchors, the bits budget) the bits front's point with the
-// least KL within it, and its smallest point within the KL budget: the
-// choice is made among timed points, so these must be.
-std::vector<size_t> points_to_time(const std::vector<quant::MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& predicted_ms,
-                                   const std::vector<double>& anchor_bpw, double max_kl) {
-  std::vector<quant::MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
-  std::vector<double> bits, ms(predicted_ms.begin() + long(first_searched), predicted_ms.end());
-  for (const quant::MeasuredMix& m : searched) bits.push_back(m.bpw);
-  std::set<size_t> pick;
-  spread_over(searched, bits, size_t(cap - cap / 2), pick);
-  spread_over(searched, ms, size_t(cap / 2), pick);
-  std::vector<size_t> front = quant::bpw_kl_front(searched);
-  for (double b : anchor_bpw) {
-    const size_t* best = nullptr;  // on the front, KL falls as bits grow: the least KL within is the widest within
-    for (const size_t& f : front)
-      if (searched[f].bpw <= b && (!best || searched[f].bpw > searched[*best].bpw)) best = &f;
-    if (best) pick.insert(*best);
-  }
-  if (max_kl > 0) {  // the smallest point within the KL budget
-    const size_t* best = nullptr;
-    for (const size_t& f : front)
-      if (searched[f].quality.kl <= max_kl && (!best || searched[f].bpw < searched[*best].bpw)) best = &f;
-    if (best) pick.insert(*best);
-  }
-  std::vector<size_t> out;
-  for (size_t i : pick) out.push_back(i + first_searched);
-  return out;
-}
-
 // The cost model's scale and constant from the uniform points (first thread
 // count, first KV type), every point's prediction, and the model's median
 // relative error on the timed search points (not used in the fit).
@@ -366,14 +324,26 @@ std::unique_ptr<llm::Model> load_anchor(const std::string& file, const MixLab& l
   return anchor;
 }
 
-// Anchors are checked before the search (one of another model fails first,
-// not after it) and their matrix bytes kept; each is loaded again when it is
-// measured, one at a time (llama.cpp's five 1.1B mixes are 4 GB of files,
-// each repacked into memory of its own).
-std::vector<uint64_t> check_anchors(const LlmTuneOptions& o, const MixLab& lab) {
-  std::vector<uint64_t> bytes;
-  for (const std::string& file : o.anchors) bytes.push_back(MixLab::matrix_bytes(*load_anchor(file, lab)));
-  return bytes;
+// What tune knows of an anchor before the search: its matrix bytes and its
+// quality on the evaluation text (the KLs it is held up against).
+struct AnchorInfo {
+  uint64_t bytes = 0;
+  MixQuality quality;
+};
+
+// Anchors are checked and measured before the search (one of another model
+// fails first, not after it; the search points to time are picked against
+// their sizes and KLs); each is loaded again when it is timed, one at a time
+// (llama.cpp's five 1.1B mixes are 4 GB of files, each repacked into memory
+// of its own).
+std::vector<AnchorInfo> check_anchors(const LlmTuneOptions& o, MixLab& lab) {
+  std::vector<AnchorInfo> info;
+  for (const std::string& file : o.anchors) {
+    std::unique_ptr<llm::Model> anchor = load_anchor(file, lab);
+    llm::repack_for_cpu(*anchor, true);  // measured as it is timed
+    info.push_back({MixLab::matrix_bytes(*anchor), lab.quality(*anchor)});
+  }
+  return info;
 }
 
 // Re-times the points of one model (at every KV type and thread count, in
@@ -396,7 +366,8 @@ void retime_point(llm::Model& model, size_t first, const LlmTuneOptions& o, std:
 // rounds; each round builds (or loads) its model afresh.
 // Returns the mix each point timed (null: an anchor).
 std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
-                                 uint64_t weights, const LlmTuneOptions& o, Progress& progress, LlmTuneResult& r) {
+                                 const std::vector<AnchorInfo>& anchors, uint64_t weights, const LlmTuneOptions& o, Progress& progress,
+                                 LlmTuneResult& r) {
   const size_t models = mixes.size() + o.anchors.size();
   const int total = int(models) * o.rounds;
   int done = 0;
@@ -430,12 +401,11 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
     if (i < mixes.size()) {
       p = shown[i];
     } else {
+      const AnchorInfo& a = anchors[i - mixes.size()];
       p.label = "anchor " + o.anchors[i - mixes.size()], p.origin = "anchor";
-      const MixQuality q = lab.quality(*model);
-      p.kl = q.kl, p.ppl = q.ppl, p.top1 = q.top1;
-      const uint64_t bytes = MixLab::matrix_bytes(*model);
-      p.weight_mib = double(bytes) / (1 << 20);
-      p.bpw = 8.0 * double(bytes) / double(weights);
+      p.kl = a.quality.kl, p.ppl = a.quality.ppl, p.top1 = a.quality.top1;
+      p.weight_mib = double(a.bytes) / (1 << 20);
+      p.bpw = 8.0 * double(a.bytes) / double(weights);
     }
     time_point(*model, p, o, quality_of(*model), r.points, energy);
     mix_of_point.resize(r.points.size(), i < mixes.size() ? &mixes[i] : nullptr);
@@ -475,7 +445,7 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
     // Everything that can be refused is checked before the search.
     const quant::MixGroups groups = quant::group_tensors(lab.tensors(), o.group);
     std::unique_ptr<MixLab> test_lab = o.test_text.empty() ? nullptr : std::make_unique<MixLab>(lab, o.test_text, o.ctx, o.max_chunks);
-    const std::vector<uint64_t> anchor_bytes = check_anchors(o, lab);
+    const std::vector<AnchorInfo> anchors = check_anchors(o, lab);
     // Widest first, by the bytes of the whole model in each.
     std::stable_sort(formats.begin(), formats.end(), [&](uint32_t a, uint32_t b) { return lab.bytes(lab.uniform(a)) > lab.bytes(lab.uniform(b)); });
     LlmTuneResult r;
@@ -547,7 +517,8 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       }
     // Sizes to hold points up against: each anchor's, and the bits budget.
     std::vector<double> targets;
-    for (uint64_t b : anchor_bytes) targets.push_back(8.0 * double(b) / double(space.weights));
+    std::vector<double> anchor_kl;
+    for (const AnchorInfo& a : anchors) targets.push_back(8.0 * double(a.bytes) / double(space.weights)), anchor_kl.push_back(a.quality.kl);
     if (o.max_bpw > 0) targets.push_back(o.max_bpw);
     quant::MixSearchOptions so;
     so.target_bpw = targets;
@@ -576,12 +547,12 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       predicted.push_back(cost.matmul_ms(expand(sr.points[i].mix)));
       progress.step("cost model", int(i + 1), int(sr.points.size()));
     }
-    for (size_t i : points_to_time(sr.points, seeds.size(), o.max_timed, predicted, targets, o.max_kl)) timed.push_back(i);
+    for (size_t i : quant::points_to_time(sr.points, seeds.size(), o.max_timed, predicted, targets, anchor_kl, o.max_kl)) timed.push_back(i);
     for (size_t i : timed) {
       mixes.push_back(expand(sr.points[i].mix));
       shown.push_back(r.searched[i]);
     }
-    const std::vector<const Mix*> mix_of_point = time_all(lab, test_lab.get(), mixes, shown, space.weights, o, progress, r);
+    const std::vector<const Mix*> mix_of_point = time_all(lab, test_lab.get(), mixes, shown, anchors, space.weights, o, progress, r);
     fit_cost_model(cost, mix_of_point, o, r);
     for (size_t i = 0; i < sr.points.size(); ++i) r.searched[i].predicted_ms = r.cost_constant_ms + r.cost_scale * predicted[i];
     mark_frontier(r.points);

@@ -1,23 +1,38 @@
 #include "quant/mix_groups.h"
 
+#include <algorithm>
 #include <map>
 
 #include "core/error.h"
 
 namespace pareto::quant {
 
+namespace {
+
+// llama.cpp's mixes give more bits to the first and the last eighth of the
+// layers (its use_more_bits); kind-edges searches those layers apart.
+bool edge_layer(int64_t layer, int64_t layers) { return layer < layers / 8 || layer >= 7 * layers / 8; }
+
+std::string group_name(const MixTensor& t, const std::string& how, int64_t layers) {
+  if (how == "kind") return t.kind;
+  if (how == "kind-edges") return t.layer < 0 ? t.kind : t.kind + (edge_layer(t.layer, layers) ? ".edges" : ".middle");
+  if (how == "layer" && t.layer >= 0) return "blk." + std::to_string(t.layer) + (t.kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
+  return t.name;
+}
+
+}  // namespace
+
 MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string& how) {
-  if (how != "tensor" && how != "layer" && how != "kind") fail_argument("group must be tensor, layer or kind, got '" + how + "'");
+  if (how != "tensor" && how != "layer" && how != "kind" && how != "kind-edges")
+    fail_argument("group must be tensor, layer, kind or kind-edges, got '" + how + "'");
+  int64_t layers = 0;
+  for (const MixTensor& t : tensors) layers = std::max(layers, t.layer + 1);
   MixGroups g;
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const MixTensor& t = tensors[i];
-    std::string name = t.name;
-    if (how == "kind") name = t.kind;
-    if (how == "layer" && t.layer >= 0) name = "blk." + std::to_string(t.layer) + (t.kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
-    auto [it, added] = index.emplace(name, g.names.size());
+    auto [it, added] = index.emplace(group_name(tensors[i], how, layers), g.names.size());
     if (added) {
-      g.names.push_back(name);
+      g.names.push_back(it->first);
       g.members.emplace_back();
     }
     g.members[it->second].push_back(i);

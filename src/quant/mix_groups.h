@@ -17,7 +17,9 @@ struct MixGroups {
 };
 
 // how: "tensor", "layer" (blk.N.attn, blk.N.ffn, and the embedding and
-// output alone) or "kind" (attn_q ... ffn_down over all layers, token_embd, output).
+// output alone), "kind" (attn_q ... ffn_down over all layers, token_embd,
+// output) or "kind-edges" (each kind twice: its first and last eighth of
+// the layers, where llama.cpp's mixes spend more bits, and the rest).
 MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string& how);
 
 // At group level: every tensor of the group as in the source file.

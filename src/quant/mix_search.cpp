@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -232,6 +233,52 @@ MixSearchResult search_mixes(const MixSpace& s, const MixMeasure& measure, const
   }
   evolve(s, archive, o, t0, r);
   return r;
+}
+
+namespace {
+
+// `k` of the (x, KL) front's points spread evenly over its x (x: bits or predicted ms).
+void spread_over(const std::vector<MeasuredMix>& searched, const std::vector<double>& x, size_t k, std::set<size_t>& pick) {
+  std::vector<double> kl;
+  for (const MeasuredMix& m : searched) kl.push_back(m.quality.kl);
+  std::vector<size_t> front = xy_front(x, kl);
+  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
+  const size_t n = front.size();
+  k = std::min(n, k);
+  for (size_t i = 0; i < k; ++i) pick.insert(front[k == 1 ? 0 : i * (n - 1) / (k - 1)]);
+}
+
+}  // namespace
+
+std::vector<size_t> points_to_time(const std::vector<MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& predicted_ms,
+                                   const std::vector<double>& anchor_bpw, const std::vector<double>& anchor_kl, double max_kl) {
+  std::vector<MeasuredMix> searched(pts.begin() + long(first_searched), pts.end());
+  std::vector<double> bits, ms(predicted_ms.begin() + long(first_searched), predicted_ms.end());
+  for (const MeasuredMix& m : searched) bits.push_back(m.bpw);
+  std::set<size_t> pick;
+  spread_over(searched, bits, size_t(cap - cap / 2), pick);
+  spread_over(searched, ms, size_t(cap / 2), pick);
+  std::vector<size_t> front = bpw_kl_front(searched);
+  for (double b : anchor_bpw) {
+    const size_t* best = nullptr;  // on the front, KL falls as bits grow: the least KL within is the widest within
+    for (const size_t& f : front)
+      if (searched[f].bpw <= b && (!best || searched[f].bpw > searched[*best].bpw)) best = &f;
+    if (best) pick.insert(*best);
+  }
+  std::vector<double> kls = anchor_kl;
+  if (max_kl > 0) kls.push_back(max_kl);
+  for (double k : kls) {
+    std::optional<size_t> smallest, fastest;
+    for (size_t i = 0; i < searched.size(); ++i) {
+      if (!(searched[i].quality.kl <= k)) continue;
+      if (!smallest || searched[i].bpw < searched[*smallest].bpw) smallest = i;
+      if (!fastest || ms[i] < ms[*fastest]) fastest = i;
+    }
+    if (smallest) pick.insert(*smallest), pick.insert(*fastest);
+  }
+  std::vector<size_t> out;
+  for (size_t i : pick) out.push_back(i + first_searched);
+  return out;
 }
 
 }  // namespace pareto::quant

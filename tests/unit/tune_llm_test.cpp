@@ -19,6 +19,7 @@
 #include "frontend/gguf/gguf_reader.h"
 #include "pareto/tune.hpp"
 #include "quant/evaluate.h"
+#include "quant/mix_groups.h"
 #include "quant/mix_search.h"
 #include "quant/quantize_gguf.h"
 
@@ -115,6 +116,7 @@ TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
   o.max_bpw = 7;
   o.objective = "quality";
   o.anchors = {shared_models() + "/stories260K-Q4_K_M.gguf"};
+  o.max_timed = 0;  // only the points held up against the anchor and the budgets
   std::vector<std::string> lines;
   o.progress = [&](const std::string& l) { lines.push_back(l); };
   const LlmTuneResult r = take(tune_llm_model(base, out, text, o));
@@ -139,6 +141,16 @@ TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
     }
   }
   EXPECT_TRUE(anchor);
+  // The smallest searched mix with no more KL than the anchor is timed (the
+  // comparison "smaller at equal KL" is made among timed points).
+  const auto an = std::find_if(r.points.begin(), r.points.end(), [](const LlmTunePoint& p) { return p.origin == "anchor"; });
+  const LlmTunePoint* smallest = nullptr;
+  for (const LlmTunePoint& p : r.searched)
+    if (p.origin == "search" && p.kl <= an->kl && (!smallest || p.bpw < smallest->bpw)) smallest = &p;
+  ASSERT_NE(smallest, nullptr);
+  {
+    EXPECT_TRUE(std::any_of(r.points.begin(), r.points.end(), [&](const LlmTunePoint& p) { return p.types == smallest->types; })) << smallest->label;
+  }
   // Not only among the timed points: no measured mix within the budget has less KL.
   size_t within = 0;
   for (const LlmTunePoint& p : r.searched)
@@ -296,5 +308,52 @@ TEST(TuneLlm, GroupedSearchGivesEveryTensorOfAGroupOneType) {
     return b;
   }());
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message.find("group must be tensor, layer or kind"), std::string::npos);
+  EXPECT_NE(bad.status().message.find("group must be tensor, layer, kind or kind-edges"), std::string::npos);
+}
+
+TEST(MixGroups, KindEdgesSplitsEachKindAtTheFirstAndLastEighthOfTheLayers) {
+  // 22 layers (TinyLlama): layers 0, 1 and 19-21 are edges (llama.cpp's
+  // i < n/8 || i >= 7n/8); 5 layers (stories260K): only layer 4.
+  for (const int64_t layers : {22, 5}) {
+    std::vector<quant::MixTensor> t = {{"token_embd.weight", -1, "token_embd", 8, 32, 0}};
+    for (int64_t l = 0; l < layers; ++l)
+      for (const char* kind : {"attn_q", "ffn_down"})
+        t.push_back({"blk." + std::to_string(l) + "." + kind + ".weight", l, kind, 8, 32, 0});
+    t.push_back({"output.weight", -1, "output", 8, 32, 0});
+    const quant::MixGroups g = quant::group_tensors(t, "kind-edges");
+    std::map<std::string, std::set<int64_t>> layers_of;
+    for (size_t u = 0; u < g.names.size(); ++u)
+      for (size_t i : g.members[u]) layers_of[g.names[u]].insert(t[i].layer);
+    const std::set<int64_t> edges = layers == 22 ? std::set<int64_t>{0, 1, 19, 20, 21} : std::set<int64_t>{4};
+    std::set<int64_t> middle;
+    for (int64_t l = 0; l < layers; ++l)
+      if (!edges.count(l)) middle.insert(l);
+    EXPECT_EQ(g.names.size(), 6u) << layers;
+    EXPECT_EQ(layers_of["attn_q.edges"], edges) << layers;
+    EXPECT_EQ(layers_of["ffn_down.edges"], edges) << layers;
+    EXPECT_EQ(layers_of["attn_q.middle"], middle) << layers;
+    EXPECT_EQ(layers_of["ffn_down.middle"], middle) << layers;
+    EXPECT_EQ(layers_of["token_embd"], std::set<int64_t>{-1});
+    EXPECT_EQ(layers_of["output"], std::set<int64_t>{-1});
+  }
+}
+
+TEST(MixSearch, PointsToTimeIncludeTheSmallestAndFastestWithinEachAnchorsKl) {
+  // Two seeds, then six searched points (bits, KL, predicted ms).
+  std::vector<quant::MeasuredMix> pts;
+  std::vector<double> ms;
+  auto add = [&](double bpw, double kl, double t) {
+    quant::MeasuredMix m;
+    m.bpw = bpw, m.quality.kl = kl;
+    pts.push_back(m), ms.push_back(t);
+  };
+  add(16, 0, 80), add(4.5, 0.10, 30);                                  // seeds: not picked by this function
+  add(4.9, 0.04, 33), add(4.6, 0.07, 34), add(4.7, 0.075, 29), add(4.4, 0.12, 28), add(6, 0.01, 36), add(5, 0.05, 40);
+  // No spread (cap 0), no size targets: only the KL targets pick.
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.08}, 0), (std::vector<size_t>{3, 4}));  // smallest 4.6, fastest 29 ms
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.045}, 0), (std::vector<size_t>{2}));    // both the 4.9-bit point
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.001}, 0), (std::vector<size_t>{}));     // none within
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {}, 0.08), (std::vector<size_t>{3, 4}));   // the KL budget alike
+  // A size target: the bits front's widest point within it.
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {4.95}, {}, 0), (std::vector<size_t>{2}));
 }
