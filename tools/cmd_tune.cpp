@@ -191,7 +191,7 @@ static void refuse_options_of_other_kind(const Args& a, bool gguf) {
   static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group", "--calib-tokens", "--kv",
                                                     "--time-points", "--lab-memory"};
   static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss",
-                                                     "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--vad-set", "--const"};
+                                                     "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--vad-set", "--const"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
     if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
 }

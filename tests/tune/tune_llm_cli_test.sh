@@ -16,7 +16,7 @@ rm -rf "$out" && mkdir -p "$out" || exit 1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 args=("$models/stories260K.gguf" --eval "$models/tinystories_style_eval.txt" --formats f16,q8_0,q4_0 --ctx 64 --chunks 3
-      --points 4 --generations 2 --population 6 --runs 1 --max-timed 4 --max-bpw 7 --objective quality
+      --points 4 --generations 2 --population 6 --runs 1 --rounds 2 --max-timed 4 --max-bpw 7 --objective quality
       --anchor "$models/stories260K-Q4_K_M.gguf" --cache "$out/cache.jsonl")
 "$p" tune "${args[@]}" -o "$out/a.gguf" --plot "$out/plot.html" --json > "$out/a.json" 2> "$out/a.log" || { cat "$out/a.log"; fail "pareto tune failed"; }
 "$p" tune "${args[@]}" -o "$out/b.gguf" --json > "$out/b.json" 2> "$out/b.log" || { cat "$out/b.log"; fail "the second pareto tune failed"; }
