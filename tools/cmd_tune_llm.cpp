@@ -1,5 +1,5 @@
 // pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512]
-//   [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-edges] [--threads 1,2] [--ctx 128] [--chunks N]
+//   [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-split] [--threads 1,2] [--ctx 128] [--chunks N]
 //   [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
 //   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 3]
@@ -65,7 +65,8 @@ void print_explain(const LlmTuneResult& r) {
 
 nlohmann::json point_json(const LlmTunePoint& p) {
   return {{"label", p.label}, {"origin", p.origin}, {"types", p.types}, {"threads", p.threads}, {"kv", p.kv}, {"bpw", p.bpw}, {"weight_mib", p.weight_mib},
-          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"kl_test", p.kl_test}, {"ppl_test", p.ppl_test}, {"decode_ms", p.decode_ms}, {"prefill_ms", p.prefill_ms}, {"predicted_ms", p.predicted_ms},
+          {"memory_mib", p.memory_mib}, {"kl", p.kl}, {"ppl", p.ppl}, {"top1", p.top1}, {"kl_test", p.kl_test}, {"ppl_test", p.ppl_test}, {"decode_ms", p.decode_ms}, {"decode_rounds", p.decode_rounds}, {"prefill_ms", p.prefill_ms},
+          {"predicted_ms", p.predicted_ms},
           {"energy_mj", p.energy_mj}, {"energy_estimated_mj", p.energy_estimated_mj}, {"energy_measured_mj", p.energy_measured_mj}, {"frontier", p.frontier}, {"within_budget", p.within_budget}};
 }
 
@@ -136,7 +137,7 @@ std::string plot_of(const LlmTuneResult& r, const std::string& model) {
 int cmd_tune_llm(const Args& a) {
   if (a.positional.size() != 1 || !a.has("--eval") || !(a.has("-o") || a.has("--output")))
     fail_argument("usage: pareto tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,...] [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512] "
-                  "[--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-edges] [--threads 1,2] [--ctx 128] [--chunks N] "
+                  "[--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-split] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
                   "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 3] [--lab-memory 2048] [--no-energy] [--explain] [--json]");

@@ -68,7 +68,7 @@ const char* kUsage =
     "      output error and, with --ocr-set, the OCR set's CER; energy estimated; prints the Pareto front, writes the\n"
     "      chosen model (bf16: a compiled .pareto); --time-budget: no greedy point started past S seconds; --plot FILE.html\n"
     "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k]\n"
-    "       [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512] [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-edges] [--threads 1,2]\n"
+    "       [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512] [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-split] [--threads 1,2]\n"
     "       [--ctx 128] [--chunks N] [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
     "       [--max-timed 12] [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ]\n"
     "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html]\n"

@@ -165,7 +165,8 @@ Result<OnnxTuneResult> tune_onnx_model(const std::string& in, const std::string&
 // anchors made elsewhere (llama.cpp's files) measured as they are.
 struct LlmTuneOptions {
   std::string formats = "f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k";  // candidate types, any order
-  std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block) or kind (e.g. every ffn_down)
+  std::string group = "tensor";  // search unit: tensor, layer (attention / FFN block), kind (e.g. every ffn_down)
+                               // or kind-split (each kind in llama.cpp's more-bits layers and in the rest)
   // Rounding methods: "rtn" (round to nearest) and any of "gptq" (GPTQ on
   // calibration activations, per tensor, for layer matrices in the types it
   // writes) and "awq" (AWQ's scales and clipping, per layer block: with
@@ -182,8 +183,10 @@ struct LlmTuneOptions {
   std::vector<int> threads = {1};
   // Timing of each shown point: `runs` runs (after one to warm up) per
   // round, the decode step's median; `rounds` rounds over all points in
-  // turn, a point's time the median of its rounds (as OnnxTuneOptions).
-  int prompt_tokens = 16, decode_tokens = 16, runs = 1, rounds = 3;
+  // turn, the order reversed every other round, a point's time the median
+  // of its rounds (the mean of the middle two of an even count: with an
+  // even count, a drift linear in time adds the same to every point).
+  int prompt_tokens = 16, decode_tokens = 16, runs = 1, rounds = 4;
   int points = 8, generations = 8, population = 16;
   // Points along a second greedy path, each step the move saving the most
   // predicted decode time (the cost model's one-token matmul times) per
@@ -220,6 +223,7 @@ struct LlmTunePoint {
   double kl = 0, ppl = 0, top1 = 0;
   double kl_test = -1, ppl_test = -1;  // on the held-out text (-1: none given)
   double decode_ms = 0, prefill_ms = 0;
+  std::vector<double> decode_rounds;  // decode ms per timing round, in the order timed (decode_ms: their median)
   double energy_mj = 0;  // per decoded token: measured where every timed point was, else estimated
   double energy_estimated_mj = 0, energy_measured_mj = -1;  // the profiler's device model; powercap (-1: no reading)
   // The cost model's decode ms (quant/mix_cost.h) at the first thread

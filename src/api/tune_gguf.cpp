@@ -170,34 +170,12 @@ api::PointEnergy decode_energy(llm::Model& model, const LlmTuneOptions& o, int t
   po.prompt_tokens = o.prompt_tokens;
   po.threads = threads;
   po.kv = kv;
-  po.repack = false;  // already repacked by the timing
+  po.repack = false;  // repacked when built or loaded
   po.powercap_root = o.powercap_root;
   const nlohmann::json j = nlohmann::json::parse(api::profile_loaded_llm(model, model.path, po));
   for (const auto& p : j.at("phases"))
     if (p.value("name", "") == "decode") return api::energy_of_profile(j, p.at("energy_mj").at("total").get<double>());
   fail(StatusCode::internal, "the profile has no decode phase");
-}
-
-// Times a model at every thread count and KV cache type (and estimates its
-// energy), filling copies of `p`; a KV type other than f16 has its quality
-// measured with it (`quality` gives it: (kl, ppl, top1, kl_test, ppl_test)).
-void time_point(llm::Model& model, const LlmTunePoint& p, const LlmTuneOptions& o, const std::function<void(llm::KvType, LlmTunePoint&)>& quality,
-                std::vector<LlmTunePoint>& out, std::vector<api::PointEnergy>& energy) {
-  for (const std::string& kv_name : o.kv_types) {
-    const llm::KvType kv = llm::kv_type_by_name(kv_name);
-    LlmTunePoint q = p;  // the search's (f16) quality, for each cache type afresh
-    q.kv = kv_name;
-    quality(kv, q);
-    q.memory_mib = q.weight_mib + double(llm::Transformer(model, o.ctx, kv).kv_cache_bytes()) / (1 << 20);  // the same at every thread count
-    for (int t : o.threads) {
-      const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs, kv);
-      q.threads = t;
-      q.decode_ms = s.decode_ms;
-      q.prefill_ms = s.prefill_ms;
-      energy.push_back(o.energy ? decode_energy(model, o, t, kv_name) : api::PointEnergy{});
-      out.push_back(q);
-    }
-  }
 }
 
 void mark_frontier(std::vector<LlmTunePoint>& points) {
@@ -331,6 +309,13 @@ struct AnchorInfo {
   MixQuality quality;
 };
 
+// An anchor file as loaded and repacked, as it is measured and timed.
+std::unique_ptr<llm::Model> load_anchor_repacked(const std::string& file, const MixLab& lab) {
+  std::unique_ptr<llm::Model> anchor = load_anchor(file, lab);
+  llm::repack_for_cpu(*anchor, true);  // file-backed: its pages can go
+  return anchor;
+}
+
 // Anchors are checked and measured before the search (one of another model
 // fails first, not after it; the search points to time are picked against
 // their sizes and KLs); each is loaded again when it is timed, one at a time
@@ -339,48 +324,68 @@ struct AnchorInfo {
 std::vector<AnchorInfo> check_anchors(const LlmTuneOptions& o, MixLab& lab) {
   std::vector<AnchorInfo> info;
   for (const std::string& file : o.anchors) {
-    std::unique_ptr<llm::Model> anchor = load_anchor(file, lab);
-    llm::repack_for_cpu(*anchor, true);  // measured as it is timed
+    const std::unique_ptr<llm::Model> anchor = load_anchor_repacked(file, lab);
     info.push_back({MixLab::matrix_bytes(*anchor), lab.quality(*anchor)});
   }
   return info;
 }
 
-// Re-times the points of one model (at every KV type and thread count, in
-// time_point's order from `first`), adding one sample per point.
-void retime_point(llm::Model& model, size_t first, const LlmTuneOptions& o, std::vector<std::vector<double>>& decode,
-                  std::vector<std::vector<double>>& prefill) {
+// One model's points, one per (KV type, thread count) in that order, from
+// `p`: memory, the held-out quality and the quality with another KV type
+// than f16 (`quality` measures them), energy (appended to `energy`); not timed.
+void describe_point(llm::Model& model, const LlmTunePoint& p, const LlmTuneOptions& o, const std::function<void(llm::KvType, LlmTunePoint&)>& quality,
+                    std::vector<LlmTunePoint>& out, std::vector<api::PointEnergy>& energy) {
+  for (const std::string& kv_name : o.kv_types) {
+    const llm::KvType kv = llm::kv_type_by_name(kv_name);
+    LlmTunePoint q = p;  // the search's (f16) quality, for each cache type afresh
+    q.kv = kv_name;
+    quality(kv, q);
+    q.memory_mib = q.weight_mib + double(llm::Transformer(model, o.ctx, kv).kv_cache_bytes()) / (1 << 20);  // the same at every thread count
+    for (int t : o.threads) {
+      q.threads = t;
+      energy.push_back(o.energy ? decode_energy(model, o, t, kv_name) : api::PointEnergy{});
+      out.push_back(q);
+    }
+  }
+}
+
+// One timing of a model's points (describe_point's order, points[first]
+// on): a decode sample each, and a prefill sample each in `prefill`.
+void time_point(llm::Model& model, size_t first, const LlmTuneOptions& o, std::vector<LlmTunePoint>& points, std::vector<std::vector<double>>& prefill) {
   for (const std::string& kv_name : o.kv_types)
     for (int t : o.threads) {
       const quant::MixSpeed s = MixLab::time(model, t, o.prompt_tokens, o.decode_tokens, o.runs, llm::kv_type_by_name(kv_name));
-      decode[first].push_back(s.decode_ms), prefill[first].push_back(s.prefill_ms);
+      points.at(first).decode_rounds.push_back(s.decode_ms);
+      prefill.at(first).push_back(s.prefill_ms);
       ++first;
     }
 }
 
-// Times the chosen search points and the anchors at every thread count and
-// KV type (and measures them on the held-out text), in o.rounds rounds over
-// all of them in turn, the order reversed every other round: this VM's
-// speed drifts by 20% over minutes, and timing the anchors after the search
-// points put that drift between them. A point's times are the medians of its
-// rounds; each round builds (or loads) its model afresh.
-// Returns the mix each point timed (null: an anchor).
+// An anchor's point before it is described and timed.
+LlmTunePoint anchor_point(const std::string& file, const AnchorInfo& a, uint64_t weights) {
+  LlmTunePoint p;
+  p.label = "anchor " + file, p.origin = "anchor";
+  p.kl = a.quality.kl, p.ppl = a.quality.ppl, p.top1 = a.quality.top1;
+  p.weight_mib = double(a.bytes) / (1 << 20);
+  p.bpw = 8.0 * double(a.bytes) / double(weights);
+  return p;
+}
+
+// Describes the chosen search points and the anchors at every thread count
+// and KV type (memory, energy, quality on the held-out text), then times
+// them in o.rounds rounds over all of them in turn, the order reversed every
+// other round, each round building (or loading) every model afresh. This
+// VM's speed drifts by 20% over minutes: timed one after the other, with the
+// anchors last, identical weights read up to 29% apart. A point's times are
+// the medians of its rounds. Returns the mix each point timed (null: an anchor).
 std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vector<Mix>& mixes, const std::vector<LlmTunePoint>& shown,
                                  const std::vector<AnchorInfo>& anchors, uint64_t weights, const LlmTuneOptions& o, Progress& progress,
                                  LlmTuneResult& r) {
   const size_t models = mixes.size() + o.anchors.size();
-  const int total = int(models) * o.rounds;
+  const int total = int(models) * (1 + o.rounds);
   int done = 0;
-  const std::string step = "timing in " + std::to_string(o.rounds) + " round" + (o.rounds > 1 ? "s" : "");
-  auto model_of = [&](size_t i) {
-    if (i < mixes.size()) return lab.build(mixes[i]);
-    std::unique_ptr<llm::Model> anchor = load_anchor(o.anchors[i - mixes.size()], lab);
-    llm::repack_for_cpu(*anchor, true);  // file-backed: its pages can go
-    return anchor;
-  };
-  std::vector<const Mix*> mix_of_point;
-  std::vector<size_t> first_point(models);  // each model's first point in r.points
-  std::vector<api::PointEnergy> energy;     // per point, in r.points' order
+  const std::string step = "measuring and timing in " + std::to_string(o.rounds) + " round" + (o.rounds > 1 ? "s" : "");
+  auto model_of = [&](size_t i) { return i < mixes.size() ? lab.build(mixes[i]) : load_anchor_repacked(o.anchors[i - mixes.size()], lab); };
   // The evaluation text's quality is known for f16 (the search's); another KV type is measured with it.
   auto quality_of = [&](const llm::Model& m) {
     return [&lab, test_lab, &m](llm::KvType kv, LlmTunePoint& p) {
@@ -393,34 +398,26 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
       p.kl_test = q.kl, p.ppl_test = q.ppl;
     };
   };
-  // The first round measures quality and energy as well.
+  std::vector<const Mix*> mix_of_point;
+  std::vector<size_t> first_point(models);  // each model's first point in r.points
+  std::vector<api::PointEnergy> energy;     // per point, in r.points' order
   for (size_t i = 0; i < models; ++i) {
-    std::unique_ptr<llm::Model> model = model_of(i);
+    const std::unique_ptr<llm::Model> model = model_of(i);
     first_point[i] = r.points.size();
-    LlmTunePoint p;
-    if (i < mixes.size()) {
-      p = shown[i];
-    } else {
-      const AnchorInfo& a = anchors[i - mixes.size()];
-      p.label = "anchor " + o.anchors[i - mixes.size()], p.origin = "anchor";
-      p.kl = a.quality.kl, p.ppl = a.quality.ppl, p.top1 = a.quality.top1;
-      p.weight_mib = double(a.bytes) / (1 << 20);
-      p.bpw = 8.0 * double(a.bytes) / double(weights);
-    }
-    time_point(*model, p, o, quality_of(*model), r.points, energy);
+    const size_t a = i - mixes.size();
+    describe_point(*model, i < mixes.size() ? shown[i] : anchor_point(o.anchors[a], anchors[a], weights), o, quality_of(*model), r.points, energy);
     mix_of_point.resize(r.points.size(), i < mixes.size() ? &mixes[i] : nullptr);
     progress.step(step, ++done, total);
   }
-  std::vector<std::vector<double>> decode(r.points.size()), prefill(r.points.size());
-  for (size_t j = 0; j < r.points.size(); ++j) decode[j] = {r.points[j].decode_ms}, prefill[j] = {r.points[j].prefill_ms};
-  for (int round = 1; round < o.rounds; ++round)
+  std::vector<std::vector<double>> prefill(r.points.size());
+  for (int round = 0; round < o.rounds; ++round)
     for (size_t k = 0; k < models; ++k) {
       const size_t i = round % 2 ? models - 1 - k : k;
-      std::unique_ptr<llm::Model> model = model_of(i);
-      retime_point(*model, first_point[i], o, decode, prefill);
+      time_point(*model_of(i), first_point[i], o, r.points, prefill);
       progress.step(step, ++done, total);
     }
-  for (size_t j = 0; j < r.points.size(); ++j) r.points[j].decode_ms = api::median_mean(decode[j]), r.points[j].prefill_ms = api::median_mean(prefill[j]);
+  for (size_t j = 0; j < r.points.size(); ++j)
+    r.points[j].decode_ms = api::median_mean(r.points[j].decode_rounds), r.points[j].prefill_ms = api::median_mean(prefill[j]);
   if (o.energy) api::settle_energy(r.points, energy, r.energy_source);
   else r.energy_source = "not estimated (off)";
   return mix_of_point;

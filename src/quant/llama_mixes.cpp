@@ -16,10 +16,6 @@ constexpr uint32_t t(GgmlType g) { return uint32_t(g); }
 
 bool has(const std::string& name, const char* part) { return name.find(part) != std::string::npos; }
 
-// llama.cpp's "more bits here" layers: the first and last eighth, and every
-// third layer between.
-bool use_more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
-
 uint32_t attn_v_type(LlamaMix mix, uint32_t base, int64_t i, int64_t n) {
   switch (mix) {
     case LlamaMix::q3_k_m: return i < 2 ? t(GgmlType::q5_k) : t(GgmlType::q4_k);
@@ -92,6 +88,8 @@ std::vector<MixTensor2D> in_layer_order(std::vector<MixTensor2D> m) {
 }
 
 }  // namespace
+
+bool use_more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 LlamaMix llama_mix_by_name(const std::string& name) {
   std::string n = name;

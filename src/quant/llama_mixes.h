@@ -46,4 +46,8 @@ bool llama_big_gqa(const std::string& arch, int64_t n_layer, int64_t heads, int6
 // "Q4_K_M" for LlamaMix::q4_k_m (llama-quantize's spelling).
 std::string llama_mix_name(LlamaMix mix);
 
+// llama.cpp's "more bits here" layers (its use_more_bits) of n: the first
+// and last eighth, and every third layer between.
+bool use_more_bits(int64_t i, int64_t n);
+
 }  // namespace pareto::quant

@@ -4,18 +4,15 @@
 #include <map>
 
 #include "core/error.h"
+#include "quant/llama_mixes.h"
 
 namespace pareto::quant {
 
 namespace {
 
-// llama.cpp's mixes give more bits to the first and the last eighth of the
-// layers (its use_more_bits); kind-edges searches those layers apart.
-bool edge_layer(int64_t layer, int64_t layers) { return layer < layers / 8 || layer >= 7 * layers / 8; }
-
 std::string group_name(const MixTensor& t, const std::string& how, int64_t layers) {
   if (how == "kind") return t.kind;
-  if (how == "kind-edges") return t.layer < 0 ? t.kind : t.kind + (edge_layer(t.layer, layers) ? ".edges" : ".middle");
+  if (how == "kind-split") return t.layer < 0 ? t.kind : t.kind + (use_more_bits(t.layer, layers) ? ".more" : ".rest");
   if (how == "layer" && t.layer >= 0) return "blk." + std::to_string(t.layer) + (t.kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
   return t.name;
 }
@@ -23,8 +20,8 @@ std::string group_name(const MixTensor& t, const std::string& how, int64_t layer
 }  // namespace
 
 MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string& how) {
-  if (how != "tensor" && how != "layer" && how != "kind" && how != "kind-edges")
-    fail_argument("group must be tensor, layer, kind or kind-edges, got '" + how + "'");
+  if (how != "tensor" && how != "layer" && how != "kind" && how != "kind-split")
+    fail_argument("group must be tensor, layer, kind or kind-split, got '" + how + "'");
   int64_t layers = 0;
   for (const MixTensor& t : tensors) layers = std::max(layers, t.layer + 1);
   MixGroups g;

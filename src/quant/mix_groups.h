@@ -18,8 +18,10 @@ struct MixGroups {
 
 // how: "tensor", "layer" (blk.N.attn, blk.N.ffn, and the embedding and
 // output alone), "kind" (attn_q ... ffn_down over all layers, token_embd,
-// output) or "kind-edges" (each kind twice: its first and last eighth of
-// the layers, where llama.cpp's mixes spend more bits, and the rest).
+// output) or "kind-split" (each kind twice, split as llama.cpp's mixes split
+// it: the layers its use_more_bits names (first and last eighth, every third
+// between) and the rest; its Q4_K_M and Q5_K_M rules are then mixes of
+// these units).
 MixGroups group_tensors(const std::vector<MixTensor>& tensors, const std::string& how);
 
 // At group level: every tensor of the group as in the source file.

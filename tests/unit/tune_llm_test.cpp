@@ -121,9 +121,15 @@ TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
   o.progress = [&](const std::string& l) { lines.push_back(l); };
   const LlmTuneResult r = take(tune_llm_model(base, out, text, o));
   ASSERT_GE(r.chosen, 0);
-  // Every timed model (one point per thread count) is visited once per round.
-  const std::string timed = "timing in 2 rounds " + std::to_string(2 * r.points.size()) + "/" + std::to_string(2 * r.points.size()) + " ";
+  // Every timed model (one point per thread count) is described once and
+  // timed once per round; its decode time is the median of its rounds.
+  const std::string steps = std::to_string(3 * r.points.size());
+  const std::string timed = "measuring and timing in 2 rounds " + steps + "/" + steps + " ";
   EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(timed, 0) == 0; })) << timed;
+  for (const LlmTunePoint& p : r.points) {
+    ASSERT_EQ(p.decode_rounds.size(), 2u) << p.label;
+    EXPECT_DOUBLE_EQ(p.decode_ms, 0.5 * (p.decode_rounds[0] + p.decode_rounds[1])) << p.label;
+  }
   const LlmTunePoint& c = r.points[size_t(r.chosen)];
   EXPECT_LE(c.bpw, 7.0);
   EXPECT_TRUE(c.within_budget);
@@ -144,6 +150,7 @@ TEST(TuneLlm, WritesTheChosenMixAndItMeasuresTheSameFromTheFile) {
   // The smallest searched mix with no more KL than the anchor is timed (the
   // comparison "smaller at equal KL" is made among timed points).
   const auto an = std::find_if(r.points.begin(), r.points.end(), [](const LlmTunePoint& p) { return p.origin == "anchor"; });
+  ASSERT_NE(an, r.points.end());
   const LlmTunePoint* smallest = nullptr;
   for (const LlmTunePoint& p : r.searched)
     if (p.origin == "search" && p.kl <= an->kl && (!smallest || p.bpw < smallest->bpw)) smallest = &p;
@@ -278,11 +285,11 @@ TEST(TuneLlm, GroupedSearchGivesEveryTensorOfAGroupOneType) {
   const std::string base = shared_models() + "/stories260K.gguf", text = read_file(shared_models() + "/tinystories_style_eval.txt");
   LlmTuneOptions o = small_options();
   o.energy = false;
-  for (const std::string how : {"layer", "kind"}) {
+  for (const std::string how : {"layer", "kind", "kind-split"}) {
     o.group = how;
     const LlmTuneResult r = take(tune_llm_model(base, dir + "/" + how + ".gguf", text, o));
-    // stories260K: token_embd, 5 layers, output (untied in this file).
-    EXPECT_EQ(r.groups.size(), how == "layer" ? 12u : 9u) << how;
+    // stories260K: token_embd, 5 layers, output (untied in this file); kind-split: 7 kinds x 2 + 2.
+    EXPECT_EQ(r.groups.size(), how == "layer" ? 12u : how == "kind" ? 9u : 16u) << how;
     ASSERT_EQ(r.sensitivity.size(), r.groups.size());
     ASSERT_GT(r.searched.size(), 3u);
     for (const LlmTunePoint& p : r.searched) {
@@ -293,7 +300,10 @@ TEST(TuneLlm, GroupedSearchGivesEveryTensorOfAGroupOneType) {
         if (t.rfind("blk.", 0) == 0) {
           const size_t dot = t.find('.', 4);
           const std::string kind = t.substr(dot + 1, t.size() - dot - 1 - 7);  // drop ".weight"
-          unit = how == "kind" ? kind : t.substr(0, dot) + (kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
+          const int layer = std::stoi(t.substr(4, dot - 4));
+          unit = how == "kind"         ? kind
+                 : how == "kind-split" ? kind + (layer == 2 || layer == 4 ? ".more" : ".rest")
+                                       : t.substr(0, dot) + (kind.rfind("attn", 0) == 0 ? ".attn" : ".ffn");
         }
         auto [it, added] = type_of_unit.emplace(unit, p.types[i]);
         if (!added) {
@@ -308,31 +318,32 @@ TEST(TuneLlm, GroupedSearchGivesEveryTensorOfAGroupOneType) {
     return b;
   }());
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message.find("group must be tensor, layer, kind or kind-edges"), std::string::npos);
+  EXPECT_NE(bad.status().message.find("group must be tensor, layer, kind or kind-split"), std::string::npos);
 }
 
-TEST(MixGroups, KindEdgesSplitsEachKindAtTheFirstAndLastEighthOfTheLayers) {
-  // 22 layers (TinyLlama): layers 0, 1 and 19-21 are edges (llama.cpp's
-  // i < n/8 || i >= 7n/8); 5 layers (stories260K): only layer 4.
+TEST(MixGroups, KindSplitSplitsEachKindAtLlamaCppsMoreBitsLayers) {
+  // llama.cpp's use_more_bits (i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2):
+  // 22 layers (TinyLlama) 0, 1, 4, 7, 10, 13, 16, 19-21; 5 layers
+  // (stories260K) 2 and 4.
   for (const int64_t layers : {22, 5}) {
     std::vector<quant::MixTensor> t = {{"token_embd.weight", -1, "token_embd", 8, 32, 0}};
     for (int64_t l = 0; l < layers; ++l)
       for (const char* kind : {"attn_q", "ffn_down"})
         t.push_back({"blk." + std::to_string(l) + "." + kind + ".weight", l, kind, 8, 32, 0});
     t.push_back({"output.weight", -1, "output", 8, 32, 0});
-    const quant::MixGroups g = quant::group_tensors(t, "kind-edges");
+    const quant::MixGroups g = quant::group_tensors(t, "kind-split");
     std::map<std::string, std::set<int64_t>> layers_of;
     for (size_t u = 0; u < g.names.size(); ++u)
       for (size_t i : g.members[u]) layers_of[g.names[u]].insert(t[i].layer);
-    const std::set<int64_t> edges = layers == 22 ? std::set<int64_t>{0, 1, 19, 20, 21} : std::set<int64_t>{4};
-    std::set<int64_t> middle;
+    const std::set<int64_t> more = layers == 22 ? std::set<int64_t>{0, 1, 4, 7, 10, 13, 16, 19, 20, 21} : std::set<int64_t>{2, 4};
+    std::set<int64_t> rest;
     for (int64_t l = 0; l < layers; ++l)
-      if (!edges.count(l)) middle.insert(l);
+      if (!more.count(l)) rest.insert(l);
     EXPECT_EQ(g.names.size(), 6u) << layers;
-    EXPECT_EQ(layers_of["attn_q.edges"], edges) << layers;
-    EXPECT_EQ(layers_of["ffn_down.edges"], edges) << layers;
-    EXPECT_EQ(layers_of["attn_q.middle"], middle) << layers;
-    EXPECT_EQ(layers_of["ffn_down.middle"], middle) << layers;
+    EXPECT_EQ(layers_of["attn_q.more"], more) << layers;
+    EXPECT_EQ(layers_of["ffn_down.more"], more) << layers;
+    EXPECT_EQ(layers_of["attn_q.rest"], rest) << layers;
+    EXPECT_EQ(layers_of["ffn_down.rest"], rest) << layers;
     EXPECT_EQ(layers_of["token_embd"], std::set<int64_t>{-1});
     EXPECT_EQ(layers_of["output"], std::set<int64_t>{-1});
   }
