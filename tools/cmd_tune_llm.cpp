@@ -2,7 +2,7 @@
 //   [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-split] [--threads 1,2] [--ctx 128] [--chunks N]
 //   [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12]
 //   [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X]
-//   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 3]
+//   [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 4]
 //   [--no-energy] [--explain] [--json]
 // A weight type per tensor of a GGUF LLM from measured points
 // (pareto/tune.hpp): prints the timed points with the front marked, the
@@ -140,7 +140,7 @@ int cmd_tune_llm(const Args& a) {
                   "[--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-split] [--threads 1,2] [--ctx 128] [--chunks N] "
                   "[--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S] [--max-timed 12] [--anchor FILE.gguf]... "
                   "[--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ] [--max-kl X] "
-                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 3] [--lab-memory 2048] [--no-energy] [--explain] [--json]");
+                  "[--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html] [--runs 1] [--rounds 4] [--lab-memory 2048] [--no-energy] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
     fail_argument("--plot and -o name the same file");
@@ -165,7 +165,7 @@ int cmd_tune_llm(const Args& a) {
   o.time_budget_s = a.get_double("--time-budget", 0, 0, 1e9);
   o.max_timed = int(a.get_int("--max-timed", 12, 0, 256));
   o.runs = int(a.get_int("--runs", 1, 1, 100000));
-  o.rounds = int(a.get_int("--rounds", 3, 1, 100));
+  o.rounds = int(a.get_int("--rounds", 4, 1, 100));
   o.anchors = a.all("--anchor");
   o.max_latency_ms = a.get_double("--max-latency", 0, 0, 1e9);
   o.max_memory_mib = a.get_double("--max-memory", 0, 0, 1e9);

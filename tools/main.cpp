@@ -72,7 +72,7 @@ const char* kUsage =
     "       [--ctx 128] [--chunks N] [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
     "       [--max-timed 12] [--anchor FILE.gguf]... [--max-latency MS] [--max-memory MIB] [--max-bpw B] [--max-energy MJ]\n"
     "       [--max-kl X] [--objective latency|memory|bpw|energy|quality] [--cache FILE] [--test TEXT] [--plot FILE.html]\n"
-    "       [--runs 1] [--rounds 3] [--lab-memory 2048] [--explain] [--json]\n"
+    "       [--runs 1] [--rounds 4] [--lab-memory 2048] [--explain] [--json]\n"
     "      a weight type and rounding (GPTQ where it writes the type) per tensor, the KV cache type and threads: KL against\n"
     "      the base model on TEXT measured for every point, sensitivity, a greedy\n"
     "      path, an evolutionary search; uniform formats and anchor files (llama.cpp's mixes) timed beside the front,\n"
