@@ -404,8 +404,8 @@ std::vector<const Mix*> time_all(MixLab& lab, MixLab* test_lab, const std::vecto
   for (size_t i = 0; i < models; ++i) {
     const std::unique_ptr<llm::Model> model = model_of(i);
     first_point[i] = r.points.size();
-    const size_t a = i - mixes.size();
-    describe_point(*model, i < mixes.size() ? shown[i] : anchor_point(o.anchors[a], anchors[a], weights), o, quality_of(*model), r.points, energy);
+    const LlmTunePoint p = i < mixes.size() ? shown[i] : anchor_point(o.anchors[i - mixes.size()], anchors[i - mixes.size()], weights);
+    describe_point(*model, p, o, quality_of(*model), r.points, energy);
     mix_of_point.resize(r.points.size(), i < mixes.size() ? &mixes[i] : nullptr);
     progress.step(step, ++done, total);
   }

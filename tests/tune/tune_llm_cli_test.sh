@@ -33,6 +33,7 @@ if (!(c.bpw <= 7) || !c.within_budget || !c.frontier) throw new Error('chosen po
 for (const p of [...a.points, ...a.searched])
   if (p.bpw <= 7 && p.kl < c.kl) throw new Error(`${p.label} has less KL within the budget`);
 if (!a.points.some(p => p.origin === 'anchor')) throw new Error('the anchor was not timed');
+if (!a.points.every(p => Array.isArray(p.decode_rounds) && p.decode_rounds.length === 2)) throw new Error('a point without its 2 timing rounds');
 if (!(a.measured > 0) || b.measured !== 0 || b.from_cache !== a.measured) throw new Error(`cache: first run measured ${a.measured}, second ${b.measured} (${b.from_cache} cached)`);
 if (a.groups.length !== a.sensitivity.length) throw new Error('sensitivity rows differ from tensors');
 JS

@@ -19,6 +19,7 @@
 #include "frontend/gguf/gguf_reader.h"
 #include "pareto/tune.hpp"
 #include "quant/evaluate.h"
+#include "quant/llama_mixes.h"
 #include "quant/mix_groups.h"
 #include "quant/mix_search.h"
 #include "quant/quantize_gguf.h"
@@ -196,6 +197,7 @@ TEST(TuneLlm, ACacheMakesASecondRunMeasureNothingNew) {
   o.cache = dir + "/cache.jsonl";
   o.energy = false;
   o.threads = {1, 2};
+  o.rounds = 3;
   const LlmTuneResult a = take(tune_llm_model(base, dir + "/a.gguf", text, o));
   EXPECT_GT(a.measured, 0);
   EXPECT_EQ(a.from_cache, 0);
@@ -211,9 +213,16 @@ TEST(TuneLlm, ACacheMakesASecondRunMeasureNothingNew) {
     EXPECT_EQ(a.searched[i].types, b.searched[i].types);
     EXPECT_DOUBLE_EQ(a.searched[i].kl, b.searched[i].kl);
   }
-  // Every timed point at both thread counts.
+  // Every timed point at both thread counts, each timed once per round; its
+  // time is the middle one of its three rounds.
   size_t ones = 0, twos = 0;
-  for (const LlmTunePoint& p : a.points) (p.threads == 1 ? ones : twos)++;
+  for (const LlmTunePoint& p : a.points) {
+    (p.threads == 1 ? ones : twos)++;
+    ASSERT_EQ(p.decode_rounds.size(), 3u) << p.label;
+    std::vector<double> sorted = p.decode_rounds;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_DOUBLE_EQ(p.decode_ms, sorted[1]) << p.label;
+  }
   EXPECT_EQ(ones, twos);
   // A cache of another evaluation is not used.
   o.max_chunks = 2;
@@ -239,6 +248,7 @@ TEST(TuneLlm, RefusesWhatItCannotDo) {
   bad.max_kl = 1e-12;
   bad.max_bpw = 5;
   fails(bad, base, text, "no measured point meets the budgets");
+  EXPECT_EQ(LlmTuneOptions{}.rounds, 4);  // even: a linear drift adds the same to every point
   bad = o;
   bad.rounds = 0;
   fails(bad, base, text, "timing rounds must be 1 to 100");
@@ -367,4 +377,31 @@ TEST(MixSearch, PointsToTimeIncludeTheSmallestAndFastestWithinEachAnchorsKl) {
   EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {}, 0.08), (std::vector<size_t>{3, 4}));   // the KL budget alike
   // A size target: the bits front's widest point within it.
   EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {4.95}, {}, 0), (std::vector<size_t>{2}));
+}
+
+TEST(MixGroups, LlamaCppsKMMixesGiveEachKindSplitUnitOneType) {
+  // What kind-split is for: llama.cpp's Q4_K_M and Q5_K_M rules are mixes
+  // of its units, so they can seed the search (TinyLlama's 22 layers).
+  std::vector<quant::MixTensor> t = {{"token_embd.weight", -1, "token_embd", 32000, 2048, 0}};
+  std::vector<quant::MixTensor2D> m = {{"token_embd.weight", 2048}};
+  for (int64_t l = 0; l < 22; ++l)
+    for (const char* kind : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}) {
+      const std::string name = "blk." + std::to_string(l) + "." + kind + ".weight";
+      const int64_t cols = std::string(kind) == "ffn_down" ? 5632 : 2048;
+      t.push_back({name, l, kind, 256, cols, 0});
+      m.push_back({name, cols});
+    }
+  t.push_back({"output.weight", -1, "output", 32000, 2048, 0});
+  m.push_back({"output.weight", 2048});
+  for (const quant::LlamaMix mix : {quant::LlamaMix::q4_k_m, quant::LlamaMix::q5_k_m}) {
+    const std::map<std::string, uint32_t> types = quant::llama_mix_types(mix, m);
+    for (const std::string how : {"kind-split", "kind"}) {
+      const quant::MixGroups g = quant::group_tensors(t, how);
+      bool one_type_each = true;
+      for (const std::vector<size_t>& unit : g.members)
+        for (size_t i : unit) one_type_each &= types.at(t[i].name) == types.at(t[unit[0]].name);
+      // Per kind they are not: attn_v and ffn_down differ between layers.
+      EXPECT_EQ(one_type_each, how == "kind-split") << quant::llama_mix_name(mix) << " " << how;
+    }
+  }
 }
