@@ -10,7 +10,8 @@
 // pointwise int8) then pass uint8 from conv to conv. The same rounding of
 // the same floats: the readers see the same bytes (the tests compare bit
 // for bit), with no float tensor between the convs. FusedAdd and
-// FusedConcat (the FPN neck's sums and the DB head's input) round each
+// FusedConcat (the FPN neck's sums and the DB head's input) and
+// FusedSqueezeExcite (the gated product before a projection conv) round each
 // output plane the same way.
 #include <algorithm>
 #include <cstdlib>
@@ -47,10 +48,12 @@ bool can_round_output(const ir::Node& n, const runtime::StaticInfo& info) {
   return depthwise(n, x, w) || (quantized && n.attr_i("group", 1) == 1);
 }
 
-// FusedAdd / FusedConcat (fuse_upsample) on float tensors: they make each
-// output row in a buffer and can round it (runtime/ops/fused.cpp).
+// FusedAdd / FusedConcat (fuse_upsample) and FusedSqueezeExcite on float
+// tensors: they make each output row in a buffer and can round it
+// (runtime/ops/fused.cpp).
 bool fused_elementwise(const ir::Node& n, const runtime::StaticInfo& info) {
-  if (n.domain != "pareto" || (n.op_type != "FusedAdd" && n.op_type != "FusedConcat") || n.has_attr("out_scale")) return false;
+  if (n.domain != "pareto" || n.has_attr("out_scale")) return false;
+  if (n.op_type != "FusedAdd" && n.op_type != "FusedConcat" && n.op_type != "FusedSqueezeExcite") return false;
   if (n.outputs.size() != 1 || n.outputs[0] < 0) return false;
   for (int v : n.inputs)
     if (v >= 0 && info.types[size_t(v)].dtype != DType::f32) return false;

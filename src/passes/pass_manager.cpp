@@ -54,6 +54,9 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   r.passes.push_back(fuse_upsample(g, ctx));  // after: a residual Add the conv takes is not one to fuse here
   r.passes.push_back(eliminate_dead(g, ctx));
   r.passes.push_back(assign_precision(g, ctx));
+  // After fuse_upsample (a gated residual is its FusedAdd) and after the
+  // precision is assigned (a conv given bf16 stays a conv).
+  r.passes.push_back(fuse_squeeze_excite(g, ctx));
   r.passes.push_back(fuse_quantize(g, ctx));  // after: a conv assigned bf16 does not round its output
   r.passes.push_back(choose_layouts(g, ctx));
   r.passes.push_back(prepack_weights(g, ctx));

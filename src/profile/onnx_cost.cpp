@@ -81,7 +81,7 @@ uint64_t count_elementwise(const ir::Node& n, const std::vector<TensorUse>& in, 
   const uint64_t in_n = in.empty() || !in[0].present ? 0 : elements(in[0]);
   static const std::map<std::string, uint64_t> passes = {
       {"Softmax", 3}, {"LogSoftmax", 3}, {"LayerNormalization", 4}, {"RMSNormalization", 3}, {"InstanceNormalization", 4},
-      {"BatchNormalization", 2}, {"FusedAdd", 2}, {"MeanVarianceNormalization", 4}, {"LRN", 4}};
+      {"BatchNormalization", 2}, {"FusedAdd", 2}, {"FusedSqueezeExcite", 2}, {"MeanVarianceNormalization", 4}, {"LRN", 4}};
   if (op.rfind("Reduce", 0) == 0 || op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "ArgMax" || op == "ArgMin" || op == "TopK")
     return in_n;
   if (op == "MaxPool" || op == "AveragePool") {

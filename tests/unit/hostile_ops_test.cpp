@@ -150,6 +150,25 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    one_node(node("FusedAdd", {"x", "", "g"}, {"y"}, "fadd_qout", {attr_float("out_scale", std::nanf(""))}), {},
                             {value_info("x", 1, {1, 4, 2, 2}), value_info("g", 1, {1, 4, 1, 1})}),
                    {x4, Tensor::zeros(DType::f32, {1, 4, 1, 1})}, "out_scale / out_zero_point out of range"});
+  // The compiler's FusedSqueezeExcite as an artifact could carry it:
+  // weights that do not fit x or each other, attributes out of range.
+  const Msg se_w1 = tensor_f32("w1", {2, 4, 1, 1}, std::vector<float>(8, 0.5f));
+  const auto se = [&](const char* name, const Msg& w2, std::vector<Msg> attrs) {
+    return one_node(node("FusedSqueezeExcite", {"x", "w1", "", "w2"}, {"y"}, name, attrs), {se_w1, w2}, {value_info("x", 1, {1, 4, 2, 2})});
+  };
+  const Msg se_w2 = tensor_f32("w2", {4, 2, 1, 1}, std::vector<float>(8, 0.5f));
+  cases.push_back({"a FusedSqueezeExcite whose excite weights do not fit the squeeze",
+                   se("se_w2", tensor_f32("w2", {4, 3, 1, 1}, std::vector<float>(12, 0.5f)), {}), {x4},
+                   "excite weights [4,3,1,1] is not [4,2,1,1]"});
+  cases.push_back({"a FusedSqueezeExcite with four activation arguments",
+                   se("se_args", se_w2, {attr_string("squeeze_activation", "Relu"), attr_floats("squeeze_args", {0, 0, 1, 0})}), {x4},
+                   "squeeze_args must hold alpha, beta, post_scale, post_shift, post_floor"});
+  cases.push_back({"a FusedSqueezeExcite with an int8 grid of zero point 300",
+                   se("se_zero", se_w2, {attr_float("excite_x_scale", 0.1f), attr_int("excite_x_zero_point", 300)}), {x4},
+                   "excite_x_scale / excite_x_zero_point out of range"});
+  cases.push_back({"a FusedSqueezeExcite with an unknown activation",
+                   se("se_act", se_w2, {attr_string("excite_activation", "Swoosh"), attr_floats("excite_args", {0, 0, 1, 0, 0})}), {x4},
+                   "fused activation 'Swoosh'"});
   Tensor u8x = Tensor::zeros(DType::u8, {1, 4, 2, 2});
   cases.push_back({"a uint8 input to a float conv",
                    one_node(node("Conv", {"x", "w"}, {"y"}, "u8_float"), {w44}, {value_info("x", 2, {1, 4, 2, 2})}), {u8x}, "Conv on "});
@@ -200,7 +219,7 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    {x4}, "int8 weights and w_scales do not fit the node"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
+                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "se_w2", "se_args", "se_zero", "se_act", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
                               "qmm_inner", "qmm_xnan", "qmm_empty", "qdyn_nan", "qdyn_both", "qcodes_scales"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {

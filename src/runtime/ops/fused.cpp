@@ -18,9 +18,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/conv.h"
 #include "kernels/int8_conv.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/op_util.h"
@@ -236,6 +238,131 @@ void infer_fused_concat(InferContext& ctx) {
   ctx.out_types[0].dims = out;
 }
 
+// FusedSqueezeExcite (passes/fuse_squeeze_excite.cpp). Inputs x [N, C, H, W],
+// w1 [R, C, 1, 1], b1 [R] (optional), w2 [C, R, 1, 1], b2 [C] (optional);
+// y = x * gate with, per image, gate = excite(w2 . squeeze(w1 . mean(x) + b1) + b2).
+// Each step is the unfused node's kernel: the pool's plane_sum / plane,
+// the one-pixel conv's rounding of its input to the uint8 grid where it is
+// an int8 conv, its f32_dot_rows and activation (the path
+// kernels::f32_conv2d takes for such a conv on AVX-512; where it does not,
+// the unfused conv's GEMM sums in another order), the Mul's product; with
+// out_scale the product is rounded to uint8 while it is in cache.
+
+// One conv of the block: the activation the pass copied from a FusedConv
+// (its name, and alpha, beta, post_scale, post_shift, post_floor in one
+// list; absent: none), and the int8 input grid of an int8 conv.
+struct SeStep {
+  kernels::Activation act;
+  bool on_grid = false;
+  float x_scale = 1;
+  int32_t x_zero = 0;
+};
+
+struct SeStepNames {
+  std::string_view activation, args, x_scale, x_zero_point;
+};
+
+SeStep se_step(const OpContext& ctx, const SeStepNames& names) {
+  SeStep st;
+  if (const ir::Attribute* kind = ctx.node.attr(names.activation)) {
+    st.act.kind = kernels::act_kind_by_name(kind->s);
+    if (st.act.kind == kernels::ActKind::none) ctx.unsupported("fused activation '" + kind->s + "'");
+    const ir::Attribute* args = ctx.node.attr(names.args);
+    if (!args || args->kind != ir::AttrKind::floats || args->floats.size() != 5)
+      ctx.invalid(std::string(names.args) + " must hold alpha, beta, post_scale, post_shift, post_floor");
+    const std::vector<float>& v = args->floats;
+    st.act.alpha = v[0];
+    st.act.beta = v[1];
+    st.act.scale = v[2];
+    st.act.shift = v[3];
+    st.act.floor = v[4];
+  }
+  if (ctx.node.has_attr(names.x_scale)) {
+    st.on_grid = true;
+    st.x_scale = ctx.node.attr_f(names.x_scale, 0.f);
+    const int64_t zero = ctx.node.attr_i(names.x_zero_point, 0);
+    if (!(st.x_scale > 0.f) || !std::isfinite(st.x_scale) || zero < 0 || zero > 255)
+      ctx.invalid(std::string(names.x_scale) + " / " + std::string(names.x_zero_point) + " out of range");
+    st.x_zero = int32_t(zero);
+  }
+  return st;
+}
+
+// One conv of the block on the vector v (k values) into y (m values): v
+// rounded to the uint8 grid first where the conv is int8, as
+// fake_quantized_input rounds it (quantize, then (q - zero) * scale).
+void se_conv(const SeStep& st, const float* w, const float* v, int64_t k, const float* bias, int64_t m, float* y) {
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<float> rounded;
+  if (st.on_grid) {
+    codes.resize(size_t(k));
+    rounded.resize(size_t(k));
+    kernels::quantize_u8(v, k, st.x_scale, st.x_zero, codes.data());
+    for (int64_t i = 0; i < k; ++i) rounded[size_t(i)] = float(int32_t(codes[size_t(i)]) - st.x_zero) * st.x_scale;
+    v = rounded.data();
+  }
+  kernels::f32_dot_rows(w, k, v, bias, m, y);
+  if (kernels::Epilogue{st.act, nullptr}.active()) kernels::apply_activation(st.act, y, nullptr, m);
+}
+
+// A constant of the block checked against the shape it must have (the
+// node may come from an artifact file); null for an absent optional bias.
+const float* se_operand(const OpContext& ctx, size_t i, const Shape& want, const char* what) {
+  if (!ctx.has(i)) {
+    if (want.size() == 1) return nullptr;
+    ctx.invalid(std::string(what) + " is missing");
+  }
+  const Tensor& t = ctx.in(i);
+  if (t.dtype() != DType::f32 || t.shape() != want) ctx.invalid(std::string(what) + " " + shape_to_string(t.shape()) + " is not " + shape_to_string(want));
+  return t.data<float>();
+}
+
+void run_squeeze_excite(OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::f32 || x.rank() != 4) ctx.unsupported("FusedSqueezeExcite on anything but a 4-D f32 tensor");
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), plane = h * w;
+  if (!ctx.has(1) || ctx.in(1).rank() != 4) ctx.invalid("the squeeze weights must be [R, C, 1, 1]");
+  const int64_t r = ctx.in(1).dim(0);
+  const float* w1 = se_operand(ctx, 1, {r, c, 1, 1}, "squeeze weights");
+  const float* b1 = se_operand(ctx, 2, {r}, "squeeze bias");
+  const float* w2 = se_operand(ctx, 3, {c, r, 1, 1}, "excite weights");
+  const float* b2 = se_operand(ctx, 4, {c}, "excite bias");
+  const SeStep squeeze = se_step(ctx, {"squeeze_activation", "squeeze_args", "squeeze_x_scale", "squeeze_x_zero_point"});
+  const SeStep excite = se_step(ctx, {"excite_activation", "excite_args", "excite_x_scale", "excite_x_zero_point"});
+  const RoundedOutput q = rounded_output(ctx);
+  Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, x.shape());
+  // The gate of every image and channel first (the pool's threads split the channels, as its own op does).
+  thread_local std::vector<float> mean, hidden, gate;
+  mean.resize(size_t(n * c));
+  hidden.resize(size_t(r));
+  gate.resize(size_t(n * c));
+  const float* xs = x.data<float>();
+  float* m = mean.data();
+  parallel_for(n * c, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) m[i] = plane_sum(xs + i * plane, plane) / float(plane);
+  });
+  for (int64_t image = 0; image < n; ++image) {
+    se_conv(squeeze, w1, m + image * c, c, b1, r, hidden.data());
+    se_conv(excite, w2, hidden.data(), r, b2, c, gate.data() + image * c);
+  }
+  const float* gates = gate.data();
+  parallel_plane_bands(n * c, h, w, [&](int64_t p, int64_t r0, int64_t r1) {
+    thread_local std::vector<float> plane_buf;
+    PlaneSink sink{q, y, plane_buf};
+    const int64_t at = (p * h + r0) * w, count = (r1 - r0) * w;
+    const float* xp = xs + at;
+    float* yp = sink.plane(at, count);
+    const float g = gates[p];
+    for (int64_t i = 0; i < count; ++i) yp[i] = xp[i] * g;
+    sink.finish(at, count);
+  });
+}
+
+void infer_squeeze_excite(InferContext& ctx) {
+  infer_same_as_input(ctx);
+  if (ctx.node.has_attr("out_scale")) ctx.out_types[0].dtype = DType::u8;
+}
+
 constexpr char kGemm[] = "Gemm";
 constexpr char kMatMul[] = "MatMul";
 
@@ -245,6 +372,7 @@ void register_fused_ops(OpRegistry& r) {
   r.add("FusedGemm", run_fused<kGemm>, r.find("", "Gemm") ? r.find("", "Gemm")->infer : nullptr);
   r.add("FusedAdd", run_fused_add, infer_fused_add);
   r.add("FusedConcat", run_fused_concat, infer_fused_concat);
+  r.add("FusedSqueezeExcite", run_squeeze_excite, infer_squeeze_excite);
   r.add("FusedMatMul", run_fused<kMatMul>, r.find("", "MatMul") ? r.find("", "MatMul")->infer : nullptr);
 }
 

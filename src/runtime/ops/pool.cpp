@@ -113,20 +113,6 @@ void infer_global_pool(InferContext& ctx) {
   for (size_t i = 2; i < ctx.out_types[0].dims.size(); ++i) ctx.out_types[0].dims[i] = 1;
 }
 
-// Sixteen running partial results side by side: the compiler keeps them in
-// vector registers (one sequential accumulator would serialize on the add).
-template <class T>
-T plane_sum(const T* s, int64_t n) {
-  T acc[16] = {};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += s[j + k];
-  T total = 0;
-  for (int k = 0; k < 16; ++k) total += acc[k];
-  for (; j < n; ++j) total += s[j];
-  return total;
-}
-
 template <class T>
 T plane_max(const T* s, int64_t n) {
   T acc = -std::numeric_limits<T>::infinity();
