@@ -136,31 +136,34 @@ SeRun fused_equals_unfused(const Block& b, const std::string& name, const Shape&
 }  // namespace
 
 // Odd maps, two images (one gate each), the gate on either side of the Mul,
-// 1 and 2 threads.
+// 1 and 2 threads; small maps go a group of planes at a time, large ones
+// (41x40: over 2^15 values) in bands of rows per thread.
 TEST(SqueezeExcite, FloatBlockFusesAndMatchesTheUnfusedGraphBitForBit) {
-  for (bool gate_first : {false, true})
-    for (int threads : {1, 2}) {
-      Block b;
-      b.gate_first = gate_first;
-      const SeRun f = fused_equals_unfused(b, "se_float", {2, 24, 7, 9}, threads);
-      EXPECT_EQ(count(f.ops, "FusedSqueezeExcite"), 1);
-      EXPECT_EQ(count(f.ops, "GlobalAveragePool") + count(f.ops, "Mul"), 0);
-      EXPECT_EQ(count(f.ops, "FusedConv") + count(f.ops, "Conv"), 1);  // conv_a only
-    }
+  for (const Shape& shape : {Shape{2, 24, 7, 9}, Shape{1, 24, 41, 40}})
+    for (bool gate_first : {false, true})
+      for (int threads : {1, 2}) {
+        Block b;
+        b.gate_first = gate_first;
+        const SeRun f = fused_equals_unfused(b, "se_float", shape, threads);
+        EXPECT_EQ(count(f.ops, "FusedSqueezeExcite"), 1);
+        EXPECT_EQ(count(f.ops, "GlobalAveragePool") + count(f.ops, "Mul"), 0);
+        EXPECT_EQ(count(f.ops, "FusedConv") + count(f.ops, "Conv"), 1);  // conv_a only
+      }
 }
 
 // pareto's int8 models: both one-pixel convs int8 (their input rounded to
 // the uint8 grid), the product read by an int8 conv, so the fused op
 // rounds it to uint8 for that conv (fuse_quantize); bit for bit.
 TEST(SqueezeExcite, Int8BlockRoundsItsOutputForTheInt8ConvReadingIt) {
-  for (int threads : {1, 2}) {
-    Block b;
-    b.int8 = true;
-    b.project = true;
-    const SeRun f = fused_equals_unfused(b, "se_int8", {1, 24, 6, 40}, threads);
-    EXPECT_EQ(count(f.ops, "FusedSqueezeExcite"), 1);
-    EXPECT_EQ(f.rounded, 1);
-  }
+  for (const Shape& shape : {Shape{1, 24, 6, 40}, Shape{1, 24, 41, 40}})
+    for (int threads : {1, 2}) {
+      Block b;
+      b.int8 = true;
+      b.project = true;
+      const SeRun f = fused_equals_unfused(b, "se_int8", shape, threads);
+      EXPECT_EQ(count(f.ops, "FusedSqueezeExcite"), 1);
+      EXPECT_EQ(f.rounded, 1);
+    }
 }
 
 // A squeeze output read elsewhere, or a pool of another tensor than the

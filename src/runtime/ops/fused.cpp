@@ -346,16 +346,32 @@ void run_squeeze_excite(OpContext& ctx) {
     se_conv(excite, w2, hidden.data(), r, b2, c, gate.data() + image * c);
   }
   const float* gates = gate.data();
-  parallel_plane_bands(n * c, h, w, [&](int64_t p, int64_t r0, int64_t r1) {
-    thread_local std::vector<float> plane_buf;
-    PlaneSink sink{q, y, plane_buf};
-    const int64_t at = (p * h + r0) * w, count = (r1 - r0) * w;
-    const float* xp = xs + at;
-    float* yp = sink.plane(at, count);
-    const float g = gates[p];
-    for (int64_t i = 0; i < count; ++i) yp[i] = xp[i] * g;
-    sink.finish(at, count);
-  });
+  // x * gate over planes [p0, p1) rows [r0, r1) each (whole planes where p1 > p0 + 1), rounded where asked.
+  auto scale = [&](std::vector<float>& buf, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
+    PlaneSink sink{q, y, buf};
+    const int64_t rows = (r1 - r0) * w, at = (p0 * h + r0) * w;
+    float* yp = sink.plane(at, (p1 - p0) * rows);
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* xp = xs + (p * h + r0) * w;
+      float* out = yp + (p - p0) * rows;
+      const float g = gates[p];
+      for (int64_t i = 0; i < rows; ++i) out[i] = xp[i] * g;
+    }
+    sink.finish(at, (p1 - p0) * rows);
+  };
+  const int64_t planes = n * c;
+  if (planes * plane >= (int64_t(1) << 15) && num_threads() > 1) {
+    parallel_plane_bands(planes, h, w, [&](int64_t p, int64_t r0, int64_t r1) {
+      thread_local std::vector<float> band_buf;
+      scale(band_buf, p, p + 1, r0, r1);
+    });
+    return;
+  }
+  thread_local std::vector<float> plane_buf;
+  // One thread: small planes (PP-OCR cls: 192 values) a group of about
+  // 2048 values at a time, one rounding call per group, not per plane.
+  const int64_t group = std::max<int64_t>(1, 2048 / std::max<int64_t>(1, plane));
+  for (int64_t p0 = 0; p0 < planes; p0 += group) scale(plane_buf, p0, std::min(planes, p0 + group), 0, h);
 }
 
 void infer_squeeze_excite(InferContext& ctx) {
