@@ -26,7 +26,13 @@
 //   Q5_0, Q5_1, Q5_K  then 8 words of 8 bytes: bit 4l + e of word s is bit
 //         4 of element 4s + e of block l.
 //   Q6_K  then the same bit planes for bit 4 and (8 more words) bit 5.
-//   Q2_K, Q3_K  bit planes only: bits 0, 1 (and 2) of each weight.
+//   Q2_K, Q3_K  two 64-byte vectors of crumbs, then (Q3_K) one of high
+//         bits, whatever the chunk's length (unused lanes zero): bits
+//         2k, 2k + 1 of byte 64v + 4l + e are bits 0, 1 of element
+//         4(4v + k) + e of block l (step 4v + k); bit s of byte 128 + 4l + e
+//         is bit 2 of element 4s + e. Unpacked with a shift and a mask
+//         per step (a bit plane per bit took a mask register per step and
+//         bit: Q3_K decoded slower than Q4_K on fewer bytes).
 // Meta per chunk (a last short chunk keeps the whole size, unused lanes zero):
 //   Q4_0 / Q8_0 / Q5_0 / IQ4_NL  16 f16 block scales (value = scale *
 //                (stored - offset), IQ4_NL's stored = table[nibble] + 128).
@@ -85,8 +91,11 @@ void visit_packed_kind(PackedKind k, F&& f) {
 // Whether the low four bits of each weight sit in a nibble plane (all but
 // Q8_0's bytes and Q2_K / Q3_K, which are bit planes only).
 constexpr bool packed_nibbles(PackedKind k) { return k != PackedKind::q8_0 && k != PackedKind::q2_k && k != PackedKind::q3_k; }
-// Bits stored in bit planes: above the nibble (Q5_*: the fifth, Q6_K: fifth
-// and sixth) or all of them (Q2_K: 2, Q3_K: 3).
+// Whether the low two bits of each weight sit in crumb vectors (Q2_K, Q3_K).
+constexpr bool packed_crumbs(PackedKind k) { return k == PackedKind::q2_k || k == PackedKind::q3_k; }
+// Bits stored beyond the nibbles: in bit planes above the nibble (Q5_*: the
+// fifth, Q6_K: fifth and sixth), or all of them (Q2_K: 2, Q3_K: 3; in
+// crumbs and Q3_K's high-bit bytes, 64 bytes per bit either way).
 constexpr int packed_high_bits(PackedKind k) {
   switch (k) {
     case PackedKind::q6_k: case PackedKind::q2_k: return 2;

@@ -186,7 +186,7 @@ void set_bit(uint8_t* plane, int bit, int v) {
 }
 
 // Writes the `blocks` decoded blocks of a chunk as the kind's nibble / byte
-// and bit planes (steps of 4 * blocks bytes).
+// planes (steps of 4 * blocks bytes), bit planes or crumbs.
 void write_planes(PackedKind kind, const Chunk& in, int blocks, uint8_t* qs) {
   std::memset(qs, 0, packed_chunk_qs_bytes(kind, blocks));
   const int step = 4 * blocks;
@@ -203,6 +203,11 @@ void write_planes(PackedKind kind, const Chunk& in, int blocks, uint8_t* qs) {
       if (nibbles) {
         uint8_t& nib = qs[step * (s % 4) + lane_byte];
         nib = uint8_t(nib | ((v & 0xF) << (k < 16 ? 0 : 4)));
+      }
+      if (packed_crumbs(kind)) {
+        qs[64 * (s / 4) + lane_byte] = uint8_t(qs[64 * (s / 4) + lane_byte] | ((v & 3) << (2 * (s % 4))));
+        if (kind == PackedKind::q3_k) qs[128 + lane_byte] = uint8_t(qs[128 + lane_byte] | (((v >> 2) & 1) << s));
+        continue;
       }
       for (int p = 0; p < packed_high_bits(kind); ++p) set_bit(planes + 64 * p + 8 * s, lane_byte, (v >> (first_plane_bit + p)) & 1);
     }

@@ -26,6 +26,12 @@ inline int plane_bit(const uint8_t* plane, int step, int l, int k) {
 int packed_value(PackedKind kind, const uint8_t* q, int blocks, int l, int k) {
   const int step = 4 * blocks;
   if (kind == PackedKind::q8_0) return q[step * (k / 4) + 4 * l + k % 4];
+  if (packed_crumbs(kind)) {  // crumbs and Q3_K's high bits, 64-byte vectors whatever `blocks`
+    const int s = k / 4, lane = 4 * l + k % 4;
+    int v = (q[64 * (s / 4) + lane] >> (2 * (s % 4))) & 3;
+    if (kind == PackedKind::q3_k) v |= ((q[128 + lane] >> s) & 1) << 2;
+    return v;
+  }
   int v = 0, bit = 0;
   const uint8_t* planes = q;
   if (packed_nibbles(kind)) {

@@ -91,11 +91,20 @@ inline void chunk_quants(const uint8_t* q, int blocks, __m512i* wq) {
   auto load = [&](int s) { return Short ? _mm512_maskz_loadu_epi8(lanes, q + step * s) : _mm512_loadu_si512(q + step * s); };
   if constexpr (K == PackedKind::q8_0) {
     for (int s = 0; s < 8; ++s) wq[s] = load(s);
-  } else if constexpr (!packed_nibbles(K)) {  // bit planes only (Q2_K, Q3_K), 64 bytes each
+  } else if constexpr (packed_crumbs(K)) {  // Q2_K, Q3_K: whole 64-byte vectors, short chunk or not
+    // 16-bit shifts: the bits a shift moves across a byte's edge land
+    // outside the mask that follows it.
+    const __m512i c[2] = {_mm512_loadu_si512(q), _mm512_loadu_si512(q + 64)}, m3 = _mm512_set1_epi8(3);
+#pragma GCC unroll 8
     for (int s = 0; s < 8; ++s) {
-      wq[s] = _mm512_maskz_mov_epi8(mask_at(q + 8 * s), _mm512_set1_epi8(1));
-      for (int p = 1; p < packed_high_bits(K); ++p)
-        wq[s] = _mm512_mask_add_epi8(wq[s], mask_at(q + 64 * p + 8 * s), wq[s], _mm512_set1_epi8(char(1 << p)));
+      const __m512i lo = s % 4 ? _mm512_srli_epi16(c[s / 4], unsigned(2 * (s % 4))) : c[s / 4];
+      if constexpr (K == PackedKind::q2_k) {
+        wq[s] = _mm512_and_si512(lo, m3);
+      } else {  // bit s of the high byte to bit 2, then (lo & 3) | hi
+        const __m512i h = _mm512_loadu_si512(q + 128);
+        const __m512i hs = s < 2 ? _mm512_slli_epi16(h, unsigned(2 - s)) : s > 2 ? _mm512_srli_epi16(h, unsigned(s - 2)) : h;
+        wq[s] = _mm512_ternarylogic_epi32(lo, _mm512_and_si512(hs, _mm512_set1_epi8(4)), m3, 0xEC);  // (A & C) | B
+      }
     }
   } else {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
