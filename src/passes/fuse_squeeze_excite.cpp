@@ -49,15 +49,24 @@ struct SeFuser {
   // pixel, with constant float weights [out, in, 1, 1] and an optional
   // constant bias [out]; plain Conv or FusedConv with an activation only
   // (no residual, no other precision, no prepacked weights). An int8 one
-  // (fold_qdq's x_scale) runs so in float on its input rounded to the
-  // uint8 grid (runtime/ops/conv.cpp, takes_int8_kernel), which the fused
-  // op repeats; one whose scale comes from each run (x_dynamic) does not fuse.
+  // (fold_qdq's x_scale) runs in float on its input rounded to the uint8
+  // grid where the one-pixel path runs (runtime/ops/conv.cpp,
+  // takes_int8_kernel), which the fused op repeats: it fuses only where
+  // that holds on this machine (elsewhere the int8 kernel runs it); one
+  // whose scale comes from each run (x_dynamic) does not fuse.
   bool one_pixel_conv(const ir::Node& n, int64_t in, int64_t out) const {
     const bool fused = n.op_type == "FusedConv" && n.domain == "pareto";
     if (!(fused || (n.op_type == "Conv" && n.domain.empty())) || n.outputs.size() != 1) return false;
     if (n.inputs.size() < 2 || n.inputs.size() > 3 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
     if (n.has_attr("x_dynamic") || n.has_attr("compute") || n.has_attr("out_scale") || n.has_attr("prepacked"))
       return false;
+    if (n.has_attr("x_scale")) {
+      kernels::ConvParams p;
+      p.c_in = in;
+      p.c_out = out;
+      p.h = p.w = p.out_h = p.out_w = 1;
+      if (!kernels::f32_conv_is_single_pixel(p)) return false;
+    }
     if (n.attr_i("group", 1) != 1) return false;
     const std::string pad = n.attr_s("auto_pad", "NOTSET");
     if (pad != "NOTSET" && pad != "VALID") return false;
@@ -91,9 +100,7 @@ struct SeFuser {
       if (!squeeze || !one_pixel_conv(*squeeze, c, cr)) continue;
       const ir::Node* pool = sole_producer(squeeze->inputs[0]);
       if (!pool || pool->op_type != "GlobalAveragePool" || !pool->domain.empty() || pool->inputs.size() != 1 || pool->inputs[0] != x) continue;
-      // The unfused convs run as one-pixel dot products up to this size
-      // (kernels::f32_conv_is_single_pixel); bigger ones keep their GEMM.
-      if (c * cr > kernels::kMaxDotRowsProducts || n < 1) continue;
+      if (n < 1) continue;
       b->x = x;
       b->w1 = squeeze->inputs[1];
       b->b1 = squeeze->inputs.size() == 3 ? squeeze->inputs[2] : -1;

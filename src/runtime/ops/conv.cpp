@@ -123,32 +123,6 @@ const float* conv_bias(const OpContext& ctx, int64_t c_out) {
   return ctx.in(2).data<float>();
 }
 
-// A group-1 conv whose weights are a graph constant: the weights packed for
-// the GEMM (or Winograd-transformed and packed) once per executor and
-// kernel level instead of on every call.
-std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd, const float* w) {
-  if (p.group != 1 || !is_constant_input(ctx, 1)) return nullptr;
-  const int level = int(kernels::kernel_table().level);
-  // The key tells the two forms apart: one node may meet both when its
-  // input shape changes between runs.
-  return ctx.executor->node_cache(ctx.node, level * 2 + (winograd ? 1 : 0), [&]() -> std::shared_ptr<const void> {
-    std::shared_ptr<std::vector<float>> buf;
-    if (winograd) {
-      buf = std::make_shared<std::vector<float>>(kernels::winograd_weights_floats(p));
-      kernels::winograd_transform_weights(p, w, buf->data());
-    } else {
-      kernels::GemmArgs g;
-      g.m = p.c_out;
-      g.k = p.c_in * p.kh * p.kw;
-      g.a = w;
-      g.lda = g.k;
-      buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
-      kernels::f32_gemm_pack_a(g, buf->data());
-    }
-    return std::shared_ptr<const void>(buf, buf->data());
-  });
-}
-
 // Weights the compiler packed into a compiled artifact
 // (passes/prepack_weights.cpp): input 4, used when they were packed for
 // this machine's kernel level and for the form this call takes (the GEMM's
@@ -189,6 +163,33 @@ bool run_conv_f16(const OpContext& ctx, const kernels::ConvParams& p, const Tens
 }
 
 }  // namespace
+
+// A group-1 conv whose weights are a graph constant: the weights packed for
+// the GEMM (or Winograd-transformed and packed) once per executor and
+// kernel level instead of on every call.
+std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd, const float* w,
+                                                size_t w_input, int slot) {
+  if (p.group != 1 || !is_constant_input(ctx, w_input)) return nullptr;
+  const int level = int(kernels::kernel_table().level);
+  // The key tells the two forms apart: one node may meet both when its
+  // input shape changes between runs.
+  return ctx.executor->node_cache(ctx.node, (slot * 64 + level) * 2 + (winograd ? 1 : 0), [&]() -> std::shared_ptr<const void> {
+    std::shared_ptr<std::vector<float>> buf;
+    if (winograd) {
+      buf = std::make_shared<std::vector<float>>(kernels::winograd_weights_floats(p));
+      kernels::winograd_transform_weights(p, w, buf->data());
+    } else {
+      kernels::GemmArgs g;
+      g.m = p.c_out;
+      g.k = p.c_in * p.kh * p.kw;
+      g.a = w;
+      g.lda = g.k;
+      buf = std::make_shared<std::vector<float>>(kernels::f32_gemm_packed_a_floats(g.m, g.k));
+      kernels::f32_gemm_pack_a(g, buf->data());
+    }
+    return std::shared_ptr<const void>(buf, buf->data());
+  });
+}
 
 
 kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const Shape& ws) {

@@ -12,6 +12,13 @@ kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Ten
 // The same from the node and the input and weight shapes (throws naming the node).
 kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& x, const Shape& w);
 Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p);
+// A group-1 conv's constant weights (input w_input) packed for the GEMM, or
+// Winograd-transformed and packed, once per executor and kernel level;
+// null where they are not a constant (f32_conv2d packs them per call).
+// `slot` tells apart the convs of a node that runs several
+// (FusedSqueezeExcite's two); a conv node's is 0.
+std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kernels::ConvParams& p, bool winograd, const float* w,
+                                                size_t w_input = 1, int slot = 0);
 // Output type of a conv whose data and weight are inputs x_index and
 // w_index; out_dtype undefined: the data's type.
 void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType out_dtype);

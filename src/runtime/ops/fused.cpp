@@ -25,6 +25,7 @@
 #include "kernels/conv.h"
 #include "kernels/int8_conv.h"
 #include "runtime/op_registry.h"
+#include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -242,10 +243,7 @@ void infer_fused_concat(InferContext& ctx) {
 // w1 [R, C, 1, 1], b1 [R] (optional), w2 [C, R, 1, 1], b2 [C] (optional);
 // y = x * gate with, per image, gate = excite(w2 . squeeze(w1 . mean(x) + b1) + b2).
 // Each step is the unfused node's kernel: the pool's plane_sum / plane,
-// the one-pixel conv's rounding of its input to the uint8 grid where it is
-// an int8 conv, its f32_dot_rows and activation (the path
-// kernels::f32_conv2d takes for such a conv on AVX-512; where it does not,
-// the unfused conv's GEMM sums in another order), the Mul's product; with
+// the convs' kernels::f32_conv2d (se_conv), the Mul's product; with
 // out_scale the product is rounded to uint8 while it is in cache.
 
 // One conv of the block: the activation the pass copied from a FusedConv
@@ -288,21 +286,38 @@ SeStep se_step(const OpContext& ctx, const SeStepNames& names) {
   return st;
 }
 
-// One conv of the block on the vector v (k values) into y (m values): v
-// rounded to the uint8 grid first where the conv is int8, as
-// fake_quantized_input rounds it (quantize, then (q - zero) * scale).
-void se_conv(const SeStep& st, const float* w, const float* v, int64_t k, const float* bias, int64_t m, float* y) {
+// One conv of the block, k channels to m, on n one-pixel images v into y:
+// the ConvParams and packed weights run_conv gives such a conv, then
+// kernels::f32_conv2d, so the path (a dot product per image where
+// f32_conv_is_single_pixel, else the pointwise or GEMM kernel) and the bits
+// are the unfused conv's on every machine. An int8 conv (on_grid) reads v
+// rounded to the uint8 grid first, as fake_quantized_input rounds it; the
+// unfused one runs so where f32_conv_is_single_pixel (the pass fuses it
+// only there), and elsewhere on the int8 kernel, whose exact sums these
+// equal up to float rounding (a compiled artifact moved to such a machine).
+void se_conv(const OpContext& ctx, const SeStep& st, size_t w_input, int slot, const float* w, const float* bias, const float* v,
+             int64_t n, int64_t k, int64_t m, float* y) {
   thread_local std::vector<uint8_t> codes;
   thread_local std::vector<float> rounded;
   if (st.on_grid) {
-    codes.resize(size_t(k));
-    rounded.resize(size_t(k));
-    kernels::quantize_u8(v, k, st.x_scale, st.x_zero, codes.data());
-    for (int64_t i = 0; i < k; ++i) rounded[size_t(i)] = float(int32_t(codes[size_t(i)]) - st.x_zero) * st.x_scale;
+    codes.resize(size_t(n * k));
+    rounded.resize(size_t(n * k));
+    kernels::quantize_u8(v, n * k, st.x_scale, st.x_zero, codes.data());
+    for (int64_t i = 0; i < n * k; ++i) rounded[size_t(i)] = float(int32_t(codes[size_t(i)]) - st.x_zero) * st.x_scale;
     v = rounded.data();
   }
-  kernels::f32_dot_rows(w, k, v, bias, m, y);
-  if (kernels::Epilogue{st.act, nullptr}.active()) kernels::apply_activation(st.act, y, nullptr, m);
+  kernels::ConvParams p;
+  p.n = n;
+  p.c_in = k;
+  p.h = p.w = p.out_h = p.out_w = 1;
+  p.c_out = m;
+  p.epilogue.act = st.act;
+  std::shared_ptr<const void> packed;
+  if (kernels::f32_conv_uses_packed_weights(p)) {
+    packed = packed_conv_weights(ctx, p, false, w, w_input, slot);
+    p.packed_weights = static_cast<const float*>(packed.get());
+  }
+  kernels::f32_conv2d(p, v, w, bias, y);
 }
 
 // A constant of the block checked against the shape it must have (the
@@ -334,17 +349,15 @@ void run_squeeze_excite(OpContext& ctx) {
   // The gate of every image and channel first (the pool's threads split the channels, as its own op does).
   thread_local std::vector<float> mean, hidden, gate;
   mean.resize(size_t(n * c));
-  hidden.resize(size_t(r));
+  hidden.resize(size_t(n * r));
   gate.resize(size_t(n * c));
   const float* xs = x.data<float>();
   float* m = mean.data();
   parallel_for(n * c, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) m[i] = plane_sum(xs + i * plane, plane) / float(plane);
   });
-  for (int64_t image = 0; image < n; ++image) {
-    se_conv(squeeze, w1, m + image * c, c, b1, r, hidden.data());
-    se_conv(excite, w2, hidden.data(), r, b2, c, gate.data() + image * c);
-  }
+  se_conv(ctx, squeeze, 1, 1, w1, b1, m, n, c, r, hidden.data());
+  se_conv(ctx, excite, 3, 2, w2, b2, hidden.data(), n, r, c, gate.data());
   const float* gates = gate.data();
   // x * gate over planes [p0, p1) rows [r0, r1) each (whole planes where p1 > p0 + 1), rounded where asked.
   auto scale = [&](std::vector<float>& buf, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
