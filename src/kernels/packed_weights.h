@@ -89,7 +89,7 @@ void visit_packed_kind(PackedKind k, F&& f) {
 }
 
 // Whether the low four bits of each weight sit in a nibble plane (all but
-// Q8_0's bytes and Q2_K / Q3_K, which are bit planes only).
+// Q8_0's bytes and Q2_K / Q3_K's crumbs).
 constexpr bool packed_nibbles(PackedKind k) { return k != PackedKind::q8_0 && k != PackedKind::q2_k && k != PackedKind::q3_k; }
 // Whether the low two bits of each weight sit in crumb vectors (Q2_K, Q3_K).
 constexpr bool packed_crumbs(PackedKind k) { return k == PackedKind::q2_k || k == PackedKind::q3_k; }

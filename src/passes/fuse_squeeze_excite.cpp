@@ -120,7 +120,7 @@ struct SeFuser {
 // post_shift, post_floor in one list (the runtime reads two attributes,
 // not six), and the int8 input grid (x_scale, x_zero_point) where it has one.
 void copy_conv_attrs(const ir::Node& conv, const std::string& prefix, ir::Node& to) {
-  if (conv.has_attr("activation")) {
+  if (conv.op_type == "FusedConv" && conv.has_attr("activation")) {  // a plain Conv's stray one is not run
     to.set_attr(ir::attr_string(prefix + "activation", conv.attr_s("activation", "")));
     to.set_attr(ir::attr_floats(prefix + "args", {conv.attr_f("alpha", 0.f), conv.attr_f("beta", 0.f), conv.attr_f("post_scale", 1.f),
                                                   conv.attr_f("post_shift", 0.f),

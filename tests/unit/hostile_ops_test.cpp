@@ -159,13 +159,22 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   const Msg se_w2 = tensor_f32("w2", {4, 2, 1, 1}, std::vector<float>(8, 0.5f));
   cases.push_back({"a FusedSqueezeExcite whose excite weights do not fit the squeeze",
                    se("se_w2", tensor_f32("w2", {4, 3, 1, 1}, std::vector<float>(12, 0.5f)), {}), {x4},
-                   "excite weights [4,3,1,1] is not [4,2,1,1]"});
+                   "excite weights float32 [4,3,1,1] is not float32 [4,2,1,1]"});
   cases.push_back({"a FusedSqueezeExcite with four activation arguments",
                    se("se_args", se_w2, {attr_string("squeeze_activation", "Relu"), attr_floats("squeeze_args", {0, 0, 1, 0})}), {x4},
                    "squeeze_args must hold alpha, beta, post_scale, post_shift, post_floor"});
   cases.push_back({"a FusedSqueezeExcite with an int8 grid of zero point 300",
                    se("se_zero", se_w2, {attr_float("excite_x_scale", 0.1f), attr_int("excite_x_zero_point", 300)}), {x4},
                    "excite_x_scale / excite_x_zero_point out of range"});
+  cases.push_back({"a FusedSqueezeExcite with a NaN input scale",
+                   se("se_nan", se_w2, {attr_float("squeeze_x_scale", std::nanf("")), attr_int("squeeze_x_zero_point", 0)}), {x4},
+                   "squeeze_x_scale / squeeze_x_zero_point out of range"});
+  cases.push_back({"a FusedSqueezeExcite without excite weights",
+                   one_node(node("FusedSqueezeExcite", {"x", "w1"}, {"y"}, "se_missing"), {se_w1}, {value_info("x", 1, {1, 4, 2, 2})}), {x4},
+                   "excite weights is missing"});
+  cases.push_back({"a FusedSqueezeExcite on a 2-D input",
+                   one_node(node("FusedSqueezeExcite", {"x", "w1", "", "w2"}, {"y"}, "se_rank"), {se_w1, se_w2}, {value_info("x", 1, {2, 3})}), {x2},
+                   "FusedSqueezeExcite on anything but a 4-D f32 tensor"});
   cases.push_back({"a FusedSqueezeExcite with an unknown activation",
                    se("se_act", se_w2, {attr_string("excite_activation", "Swoosh"), attr_floats("excite_args", {0, 0, 1, 0, 0})}), {x4},
                    "fused activation 'Swoosh'"});
@@ -219,7 +228,7 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    {x4}, "int8 weights and w_scales do not fit the node"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "se_w2", "se_args", "se_zero", "se_act", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
+                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "se_w2", "se_args", "se_zero", "se_nan", "se_missing", "se_rank", "se_act", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
                               "qmm_inner", "qmm_xnan", "qmm_empty", "qdyn_nan", "qdyn_both", "qcodes_scales"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {

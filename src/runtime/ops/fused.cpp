@@ -18,9 +18,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "core/checked.h"
+#include "pareto/limits.hpp"
 #include "kernels/activation.h"
 #include "kernels/conv.h"
 #include "kernels/int8_conv.h"
@@ -104,6 +107,7 @@ struct PlaneSink {
   }
 };
 
+// FusedAdd's and FusedSqueezeExcite's: x's shape, uint8 with out_scale.
 void infer_fused_add(InferContext& ctx) {
   infer_same_as_input(ctx);
   if (ctx.node.has_attr("out_scale")) ctx.out_types[0].dtype = DType::u8;
@@ -299,11 +303,11 @@ void se_conv(const OpContext& ctx, const SeStep& st, size_t w_input, int slot, c
              int64_t n, int64_t k, int64_t m, float* y) {
   thread_local std::vector<uint8_t> codes;
   thread_local std::vector<float> rounded;
-  if (st.on_grid) {
+  if (st.on_grid) {  // (q - zero) * scale: fake_quantized_input's formula, dequantize_u8's
     codes.resize(size_t(n * k));
     rounded.resize(size_t(n * k));
     kernels::quantize_u8(v, n * k, st.x_scale, st.x_zero, codes.data());
-    for (int64_t i = 0; i < n * k; ++i) rounded[size_t(i)] = float(int32_t(codes[size_t(i)]) - st.x_zero) * st.x_scale;
+    kernels::dequantize_u8(codes.data(), n * k, st.x_scale, st.x_zero, rounded.data());
     v = rounded.data();
   }
   kernels::ConvParams p;
@@ -328,7 +332,8 @@ const float* se_operand(const OpContext& ctx, size_t i, const Shape& want, const
     ctx.invalid(std::string(what) + " is missing");
   }
   const Tensor& t = ctx.in(i);
-  if (t.dtype() != DType::f32 || t.shape() != want) ctx.invalid(std::string(what) + " " + shape_to_string(t.shape()) + " is not " + shape_to_string(want));
+  if (t.dtype() != DType::f32 || t.shape() != want)
+    ctx.invalid(std::string(what) + " " + dtype_name(t.dtype()) + " " + shape_to_string(t.shape()) + " is not float32 " + shape_to_string(want));
   return t.data<float>();
 }
 
@@ -338,6 +343,12 @@ void run_squeeze_excite(OpContext& ctx) {
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), plane = h * w;
   if (!ctx.has(1) || ctx.in(1).rank() != 4) ctx.invalid("the squeeze weights must be [R, C, 1, 1]");
   const int64_t r = ctx.in(1).dim(0);
+  // The gates' buffers hold n * r and n * c values: refused where the
+  // product overflows or passes the allocation limit (x and w1 may have
+  // no elements and any count beside the zero).
+  const std::optional<uint64_t> hidden_count = checked_mul(uint64_t(n), uint64_t(r));
+  if (!hidden_count || *hidden_count > current_limits().tensor_elements)
+    ctx.invalid("the squeeze values of " + std::to_string(n) + " images x " + std::to_string(r) + " channels are too many");
   const float* w1 = se_operand(ctx, 1, {r, c, 1, 1}, "squeeze weights");
   const float* b1 = se_operand(ctx, 2, {r}, "squeeze bias");
   const float* w2 = se_operand(ctx, 3, {c, r, 1, 1}, "excite weights");
@@ -387,10 +398,6 @@ void run_squeeze_excite(OpContext& ctx) {
   for (int64_t p0 = 0; p0 < planes; p0 += group) scale(plane_buf, p0, std::min(planes, p0 + group), 0, h);
 }
 
-void infer_squeeze_excite(InferContext& ctx) {
-  infer_same_as_input(ctx);
-  if (ctx.node.has_attr("out_scale")) ctx.out_types[0].dtype = DType::u8;
-}
 
 constexpr char kGemm[] = "Gemm";
 constexpr char kMatMul[] = "MatMul";
@@ -401,7 +408,7 @@ void register_fused_ops(OpRegistry& r) {
   r.add("FusedGemm", run_fused<kGemm>, r.find("", "Gemm") ? r.find("", "Gemm")->infer : nullptr);
   r.add("FusedAdd", run_fused_add, infer_fused_add);
   r.add("FusedConcat", run_fused_concat, infer_fused_concat);
-  r.add("FusedSqueezeExcite", run_squeeze_excite, infer_squeeze_excite);
+  r.add("FusedSqueezeExcite", run_squeeze_excite, infer_fused_add);
   r.add("FusedMatMul", run_fused<kMatMul>, r.find("", "MatMul") ? r.find("", "MatMul")->infer : nullptr);
 }
 
