@@ -175,6 +175,12 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
   cases.push_back({"a FusedSqueezeExcite on a 2-D input",
                    one_node(node("FusedSqueezeExcite", {"x", "w1", "", "w2"}, {"y"}, "se_rank"), {se_w1, se_w2}, {value_info("x", 1, {2, 3})}), {x2},
                    "FusedSqueezeExcite on anything but a 4-D f32 tensor"});
+  // Zero-element inputs can claim any count beside the zero: 2^40 gates.
+  cases.push_back({"a FusedSqueezeExcite with 2^40 empty planes",
+                   one_node(node("FusedSqueezeExcite", {"x", "w1", "", "w2"}, {"y"}, "se_planes"),
+                            {tensor_f32("w1", {0, int64_t(1) << 20, 1, 1}, {}), tensor_f32("w2", {int64_t(1) << 20, 0, 1, 1}, {})},
+                            {value_info("x", 1, {int64_t(1) << 20, int64_t(1) << 20, 0, 1})}),
+                   {Tensor::zeros(DType::f32, {int64_t(1) << 20, int64_t(1) << 20, 0, 1})}, "images x 1048576 channels are too many"});
   cases.push_back({"a FusedSqueezeExcite with an unknown activation",
                    se("se_act", se_w2, {attr_string("excite_activation", "Swoosh"), attr_floats("excite_args", {0, 0, 1, 0, 0})}), {x4},
                    "fused activation 'Swoosh'"});
@@ -228,7 +234,7 @@ TEST(HostileOps, SizesFromTheModelAreRefusedByName) {
                    {x4}, "int8 weights and w_scales do not fit the node"});
   const char* node_names[] = {"topk",   "split", "d2s", "pool", "tile", "pad", "resize", "expand", "silent", "ln", "fadd_factor", "fadd_gate",
                               "lookup_tables", "lookup_short", "lookup_float", "fcat_factor", "fcat_count", "fcat_channels", "qout_dense", "qout_scale",
-                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "se_w2", "se_args", "se_zero", "se_nan", "se_missing", "se_rank", "se_act", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
+                              "qout_zero", "qout_nan", "qin_zero", "fadd_qout", "se_w2", "se_args", "se_zero", "se_nan", "se_missing", "se_rank", "se_planes", "se_act", "u8_float", "qmm_scales", "qmm_rank", "qmm_zero", "qmm_inf",
                               "qmm_inner", "qmm_xnan", "qmm_empty", "qdyn_nan", "qdyn_both", "qcodes_scales"};
   ASSERT_EQ(cases.size(), std::size(node_names));
   for (size_t i = 0; i < cases.size(); ++i) {

@@ -343,12 +343,15 @@ void run_squeeze_excite(OpContext& ctx) {
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), plane = h * w;
   if (!ctx.has(1) || ctx.in(1).rank() != 4) ctx.invalid("the squeeze weights must be [R, C, 1, 1]");
   const int64_t r = ctx.in(1).dim(0);
-  // The gates' buffers hold n * r and n * c values: refused where the
-  // product overflows or passes the allocation limit (x and w1 may have
-  // no elements and any count beside the zero).
-  const std::optional<uint64_t> hidden_count = checked_mul(uint64_t(n), uint64_t(r));
-  if (!hidden_count || *hidden_count > current_limits().tensor_elements)
-    ctx.invalid("the squeeze values of " + std::to_string(n) + " images x " + std::to_string(r) + " channels are too many");
+  // The buffers of means and gates hold n * c and n * r values: refused
+  // where the product overflows or passes the tensor limit (x and w1 may
+  // have no elements and any count beside the zero), as the unfused pool's
+  // and conv's outputs would be.
+  for (const int64_t channels : {c, r}) {
+    const std::optional<uint64_t> count = checked_mul(uint64_t(n), uint64_t(channels));
+    if (!count || *count > current_limits().tensor_elements)
+      ctx.invalid("the gates of " + std::to_string(n) + " images x " + std::to_string(channels) + " channels are too many");
+  }
   const float* w1 = se_operand(ctx, 1, {r, c, 1, 1}, "squeeze weights");
   const float* b1 = se_operand(ctx, 2, {r}, "squeeze bias");
   const float* w2 = se_operand(ctx, 3, {c, r, 1, 1}, "excite weights");
@@ -397,7 +400,6 @@ void run_squeeze_excite(OpContext& ctx) {
   const int64_t group = std::max<int64_t>(1, 2048 / std::max<int64_t>(1, plane));
   for (int64_t p0 = 0; p0 < planes; p0 += group) scale(plane_buf, p0, std::min(planes, p0 + group), 0, h);
 }
-
 
 constexpr char kGemm[] = "Gemm";
 constexpr char kMatMul[] = "MatMul";
