@@ -222,7 +222,7 @@ int cmd_tune(const Args& a) {
   o.threads = thread_list(a);
   o.points = int(a.get_int("--points", 6, 0, 64));
   o.runs = int(a.get_int("--runs", 10, 1, 100000));
-  o.rounds = int(a.get_int("--rounds", 3, 1, 100));
+  o.rounds = int(a.get_int("--rounds", o.rounds, 1, 100));
   o.generations = int(a.get_int("--generations", 2, 0, 1000));
   o.population = int(a.get_int("--population", 8, 0, 1000));
   o.seed = uint64_t(a.get_int("--seed", 1, 0, int64_t(1) << 62));

@@ -56,7 +56,7 @@ const char* kUsage =
     "      (entropy breaks PP-OCR rec: README \"int8 models\"; percentile or minmax there); --dynamic: activation\n"
     "      ranges per run (DynamicQuantizeLinear, float biases; the samples only measure the error); --weights gptq:\n"
     "      int8 codes by GPTQ on the calibration inputs (same scales; the layer outputs move least)\n"
-    "  tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points 6] [--runs 10] [--rounds 3]\n"
+    "  tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points 6] [--runs 10] [--rounds 4]\n"
     "       [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE]\n"
     "       [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]\n"
     "       [--objective latency|memory|energy|quality|task] [--method percentile[,minmax,entropy,mse,dynamic][+gptq]] [--time-budget S]\n"

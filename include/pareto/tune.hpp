@@ -74,7 +74,11 @@ struct OnnxTuneOptions {
   // metric reads (its data), so another set is not taken for this one.
   std::string cache;
   std::string task_metric_key;
-  int rounds = 3;                     // timing rounds over all candidates in turn; a point's latency is the median of its rounds
+  // Timing rounds over all candidates in turn, the order reversed every
+  // other round; a point's latency is the median of its rounds (an even
+  // count: the mean of the middle two, so a drift linear in time adds the
+  // same to every point, as in the LLM tune).
+  int rounds = 4;
   int runs = 10, warmup = 3;          // per timing (the in-process measure, and the per-node profiles);
                                       // timings run the first evaluation sample, compiled for its shapes
   // Budgets (0: none). Quality loss: relative L2 error of the outputs

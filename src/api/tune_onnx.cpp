@@ -375,15 +375,17 @@ class TuneRun {
 
   // 4. Timed at every thread count in rounds over all candidates in turn (a
   // slow spell of the machine then lands on every candidate alike), the
-  // median of each; energy estimated once.
+  // order reversed every other round (a drift over the run then favours
+  // no candidate for its place), the median of each; energy estimated once.
   void time_points(const std::vector<size_t>& timed) {
     const size_t nt = o_.threads.size();
     std::vector<std::vector<double>> ms(timed.size() * nt);
     std::vector<double> memory(ms.size(), 0);
     std::vector<api::PointEnergy> energy(ms.size());
     for (int round = 0; round < std::max(1, o_.rounds); ++round) {
-      for (size_t i = 0; i < timed.size(); ++i)
+      for (size_t at = 0; at < timed.size(); ++at)
         for (size_t k = 0; k < nt; ++k) {
+          const size_t i = round % 2 ? timed.size() - 1 - at : at;
           const std::string& model = files_of(timed[i]).timed;
           const TuneCost cost = t_.measure(model, o_.threads[k]);
           ms[i * nt + k].push_back(cost.latency_ms);

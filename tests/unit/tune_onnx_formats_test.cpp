@@ -102,7 +102,8 @@ TEST(TuneOnnxSearch, FrontAndChoiceWeighEnergyAndTheTaskMetric) {
 
 // The task metric is asked once per candidate, of the file that candidate
 // is; its budget is a rise over the fp32 model's; timing goes in rounds
-// over every candidate, each point the median of its rounds.
+// over every candidate, the order reversed every other round, each point
+// the median of its rounds.
 TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   const std::string in = model_file("tune_task"), out = ::testing::TempDir() + "/tune_task_out.onnx";
   const auto calib = samples(1, 4), eval = samples(100, 3);
@@ -139,12 +140,14 @@ TEST(TuneOnnx, TaskMetricBudgetAndTimingRounds) {
   for (const auto& [path, k] : asked) asks += size_t(k);
   EXPECT_EQ(asks, r.value().searched.size()) << "once per scored candidate (the evolved ones too; not all are timed)";
   EXPECT_EQ(asked.size(), asks) << "each a file of its own";
-  // Rounds: every candidate once, then all again in the same order.
+  // Rounds: every candidate once, then all again in reverse order, then in
+  // the first order; by default an even count of rounds.
   ASSERT_EQ(timed.size(), 3 * n);
   for (size_t i = 0; i < n; ++i) {
-    EXPECT_EQ(timed[i], timed[n + i]);
+    EXPECT_EQ(timed[n - 1 - i], timed[n + i]);
     EXPECT_EQ(timed[i], timed[2 * n + i]);
   }
+  EXPECT_EQ(OnnxTuneOptions{}.rounds, 4);
   const OnnxTunePoint& best = r.value().points[size_t(r.value().chosen)];
   EXPECT_LE(best.int8_layers.size(), 2u);
   EXPECT_EQ(quantize_nodes(out), int(best.int8_layers.size()));
