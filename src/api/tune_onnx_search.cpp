@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/split.h"
+#include "quant/mix_search.h"
 
 namespace pareto::api {
 
@@ -166,26 +167,15 @@ double tune_predicted_ms(const std::vector<OnnxTuneLayer>& layers, const std::ve
 }
 
 std::vector<int> tune_pareto_ranks(const std::vector<TuneCandidate>& population) {
-  auto measures_of = [](const TuneCandidate& c) {
-    std::vector<double> m{c.predicted_ms};
-    m.insert(m.end(), c.quality.begin(), c.quality.end());
-    return m;
-  };
-  std::vector<int> rank(population.size(), -1);
-  for (int r = 0, left = int(population.size()); left > 0; ++r) {
-    std::vector<size_t> front;
-    for (size_t i = 0; i < population.size(); ++i) {
-      if (rank[i] >= 0) continue;
-      const std::vector<double> mi = measures_of(population[i]);
-      bool dominated = false;
-      for (size_t j = 0; j < population.size() && !dominated; ++j)
-        dominated = j != i && rank[j] < 0 && dominates(measures_of(population[j]), mi);
-      if (!dominated) front.push_back(i);
-    }
-    for (size_t i : front) rank[i] = r;
-    left -= int(front.size());
+  std::vector<std::vector<double>> objectives(1);  // predicted ms, then each quality measure
+  for (const TuneCandidate& c : population) {
+    objectives[0].push_back(c.predicted_ms);
+    if (objectives.size() < 1 + c.quality.size()) objectives.resize(1 + c.quality.size());
+    for (size_t k = 0; k < c.quality.size(); ++k) objectives[1 + k].push_back(c.quality[k]);
   }
-  return rank;
+  for (const std::vector<double>& o : objectives)
+    if (o.size() != population.size()) fail(StatusCode::internal, "tune candidates with different quality measures");
+  return quant::front_ranks(objectives);
 }
 
 std::vector<std::vector<int>> tune_evolve(const std::vector<TuneCandidate>& population, const std::vector<OnnxTuneLayer>& layers,

@@ -11,7 +11,8 @@
 //      format that is no faster is no step on it);
 //   3. points spread along that path by bits per weight, measured;
 //   4. an evolutionary multi-objective search (bits per weight, measured
-//      KL) seeded with the measured points: tournament on Pareto rank,
+//      KL and, with the cost model, predicted decode time) seeded with the
+//      measured points: tournament on Pareto rank,
 //      uniform crossover, one-step format mutations; seeded, so the same
 //      seed and budget give the same points.
 // Every point it returns was measured; the predictions only order moves.
@@ -69,7 +70,15 @@ struct MixSearchResult {
 };
 
 double mix_bpw(const MixSpace& space, const Mix& mix);
+// The sum of MixSpace::ms over the mix's tensors (0 without a cost model).
+double mix_ms(const MixSpace& space, const Mix& mix);
 std::string mix_key(const Mix& mix);
+
+// Pareto ranks over any number of objectives, each smaller-is-better
+// (objectives[k][i]: objective k of point i): 0 for the points no other
+// beats (as good on every objective, better on one), 1 for the front of
+// the rest, and so on. The evolution's tournament ranks by it.
+std::vector<int> front_ranks(const std::vector<std::vector<double>>& objectives);
 
 // Indices of the points no other point beats on both x and y (at least as
 // good on both, better on one); bpw_kl_front: x bits per weight, y KL.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -404,4 +405,46 @@ TEST(MixGroups, LlamaCppsKMMixesGiveEachKindSplitUnitOneType) {
       EXPECT_EQ(one_type_each, how == "kind-split") << quant::llama_mix_name(mix) << " " << how;
     }
   }
+}
+
+// The evolution's ranks: two objectives as before, a third (predicted
+// decode time) splitting points equal on the first two, and a NaN never
+// dominating or dominated.
+TEST(MixSearch, FrontRanksTakeEveryObjective) {
+  const std::vector<double> bpw = {4, 4, 5, 3}, kl = {0.1, 0.1, 0.05, 0.5}, ms = {30, 25, 40, 20};
+  EXPECT_EQ(quant::front_ranks({bpw, kl}), (std::vector<int>{0, 0, 0, 0}));
+  EXPECT_EQ(quant::front_ranks({bpw, kl, ms}), (std::vector<int>{1, 0, 0, 0}));  // the 4-bit point at 30 ms is beaten by the one at 25
+  EXPECT_EQ(quant::front_ranks({{4, 5, 6}, {0.3, 0.2, 0.1}, {30, 30, 35}}), (std::vector<int>{0, 0, 0}));
+  EXPECT_EQ(quant::front_ranks({{1, 2, 3}, {1, 2, 3}}), (std::vector<int>{0, 1, 2}));
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(quant::front_ranks({{1, 2, 3}, {1, nan, 3}}), (std::vector<int>{0, 0, 1}));
+  EXPECT_TRUE(quant::front_ranks({}).empty());
+}
+
+// With a cost model the evolution ranks by predicted time too: format 103
+// is as big and as lossy as 101 but predicted faster, so on bits and KL
+// alone a 101 point and its 103 twin tie, and with the time objective the
+// search keeps finding 103 mixes. Every point is still measured once.
+TEST(MixSearch, EvolutionWithACostModelRanksByPredictedTime) {
+  auto run = [](bool with_ms) {
+    Synthetic syn;
+    quant::MixSpace s = syn.space();
+    s.formats = {100, 101, 103, 102};
+    s.bytes = [&syn](size_t i, uint32_t t) { return syn.size[i] * (t == 100 ? 8 : t == 101 || t == 103 ? 4 : t == 102 ? 2 : 16); };
+    if (with_ms) s.ms = [&syn](size_t i, uint32_t t) { return double(syn.size[i]) * (t == 103 ? 0.5 : t == 102 ? 0.6 : t == 101 ? 1.0 : 2.0); };
+    quant::MixMeasure plain = syn.measure();
+    quant::MixMeasure measure = [plain](const quant::Mix& m) {
+      quant::Mix as_101 = m;
+      for (uint32_t& t : as_101) t = t == 103 ? 101 : t;
+      return plain(as_101);
+    };
+    quant::MixSearchOptions o;
+    o.points = 3, o.generations = 6, o.population = 8, o.seed = 3;
+    const quant::MixSearchResult r = quant::search_mixes(s, measure, {}, o);
+    int fast = 0;
+    for (const quant::MeasuredMix& p : r.points) fast += int(std::count(p.mix.begin(), p.mix.end(), 103u));
+    EXPECT_DOUBLE_EQ(quant::mix_ms(s, quant::Mix{103, 103, 103}), with_ms ? 35.0 : 0.0);
+    return fast;
+  };
+  EXPECT_GT(run(true), run(false));
 }
