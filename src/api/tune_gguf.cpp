@@ -488,8 +488,16 @@ Result<LlmTuneResult> tune_llm_model(const std::string& in, const std::string& o
       return true;
     };
     quant::MixSpace space{groups.names.size(), formats, group_bytes, 0, Mix(groups.names.size(), quant::kSourceTypes), group_allows, nullptr};
-    // The cost model: each (tensor, stored type)'s one-token matmul timed once, on first use.
-    quant::DecodeCostModel cost(lab, o.threads.front(), 5);
+    // The cost model: each (tensor, stored type)'s one-token matmul timed once, on first use,
+    // and kept in the cache (a rerun ranks by the same times, so searches the same mixes).
+    api::TuneCache time_cache(o.cache, "tune-matvec-v1|" + fingerprint(in, text, o) + "|threads " + std::to_string(o.threads.front()), {"ms"});
+    quant::MatmulTimeStore store;
+    store.find = [&](const std::string& key) -> std::optional<double> {
+      const std::vector<double>* v = time_cache.find(key);
+      return v ? std::optional<double>((*v)[0]) : std::nullopt;
+    };
+    store.add = [&](const std::string& key, double ms) { time_cache.add(key, {ms}); };
+    quant::DecodeCostModel cost(lab, o.threads.front(), 5, store);
     if (o.time_points > 0)
       space.ms = [&](size_t g, uint32_t t) {
         double ms = 0;

@@ -21,19 +21,24 @@ LinearFit fit_decode_model(const std::vector<std::pair<double, double>>& p) {
   return f;
 }
 
-DecodeCostModel::DecodeCostModel(MixLab& lab, int threads, int reps) : lab_(lab), pool_(std::make_unique<ThreadPool>(threads)), reps_(reps) {}
+DecodeCostModel::DecodeCostModel(MixLab& lab, int threads, int reps, MatmulTimeStore store)
+    : lab_(lab), pool_(std::make_unique<ThreadPool>(threads)), reps_(reps), store_(std::move(store)) {}
 DecodeCostModel::~DecodeCostModel() = default;
 
 double DecodeCostModel::tensor_ms(size_t i, uint32_t choice) {
   // GPTQ's bytes run as fast as rounding's: one time per stored type.
   const std::pair<size_t, uint32_t> key{i, lab_.stored_type(i, choice)};
   auto it = ms_.find(key);
-  if (it == ms_.end()) {
+  if (it != ms_.end()) return it->second;
+  const std::string stored = std::to_string(i) + ":" + std::to_string(key.second);
+  std::optional<double> ms = store_.find ? store_.find(stored) : std::nullopt;
+  if (!ms) {
     (void)lab_.matrix_bytes(i, type_of(choice));  // quantized on the caller's threads, not the timing's
     PoolScope scope(pool_.get());
-    it = ms_.emplace(key, lab_.matvec_ms(i, type_of(choice), reps_)).first;
+    ms = lab_.matvec_ms(i, type_of(choice), reps_);
+    if (store_.add) store_.add(stored, *ms);
   }
-  return it->second;
+  return ms_.emplace(key, *ms).first->second;
 }
 
 double DecodeCostModel::matmul_ms(const Mix& mix) {

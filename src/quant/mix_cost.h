@@ -9,8 +9,11 @@
 // still timed for real.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -29,10 +32,20 @@ struct LinearFit {
 // pairs; one pair (or sums all equal): scale 1, the constant its mean residual.
 LinearFit fit_decode_model(const std::vector<std::pair<double, double>>& sum_and_measured);
 
+// Where measured matmul times are kept between runs (pareto tune's cache):
+// find gives a time stored under a key or nothing, add stores one.
+struct MatmulTimeStore {
+  std::function<std::optional<double>(const std::string& key)> find;
+  std::function<void(const std::string& key, double ms)> add;
+};
+
 class DecodeCostModel {
  public:
   // Times at `threads` threads, `reps` matmuls per (tensor, stored type).
-  DecodeCostModel(MixLab& lab, int threads, int reps);
+  // With a store, a (tensor, stored type) timed in an earlier run takes
+  // that run's time: the evolution ranks by these times, so a rerun from
+  // the cache ranks, and so searches, as the first run did.
+  DecodeCostModel(MixLab& lab, int threads, int reps, MatmulTimeStore store = {});
   ~DecodeCostModel();
   // The sum of the mix's one-token matmul times (each (tensor, stored type) timed once).
   double matmul_ms(const Mix& mix);
@@ -46,6 +59,7 @@ class DecodeCostModel {
   MixLab& lab_;
   std::unique_ptr<ThreadPool> pool_;  // the timing's threads, started once
   int reps_;
+  MatmulTimeStore store_;
   std::map<std::pair<size_t, uint32_t>, double> ms_;
   LinearFit fit_;
 };

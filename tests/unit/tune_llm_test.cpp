@@ -199,15 +199,28 @@ TEST(TuneLlm, ACacheMakesASecondRunMeasureNothingNew) {
   o.energy = false;
   o.threads = {1, 2};
   o.rounds = 3;
+  // The greedy path by time and the evolution's time objective rank by
+  // measured matmul times: the cache keeps them, so the rerun searches the
+  // same mixes and measures none.
+  o.time_points = 2;
   const LlmTuneResult a = take(tune_llm_model(base, dir + "/a.gguf", text, o));
   EXPECT_GT(a.measured, 0);
   EXPECT_EQ(a.from_cache, 0);
+  auto lines_with = [&](const std::string& part) {
+    std::ifstream f(o.cache);
+    int n = 0;
+    for (std::string line; std::getline(f, line);) n += line.find(part) != std::string::npos;
+    return n;
+  };
+  const int times = lines_with("tune-matvec-v1");
+  EXPECT_GT(times, 0) << "the matmul times went to the cache";
   {  // Lines a crash or a hand cut short, or of other types, are skipped.
     std::ofstream f(o.cache, std::ios::app);
     f << "{\"model\":1,\"mix\":2}\nnot json\n{\"model\":\"x\",\"mix\":\"1,\",\"kl\":\"a\"}\n{\"model\":";
   }
   const LlmTuneResult b = take(tune_llm_model(base, dir + "/b.gguf", text, o));
   EXPECT_EQ(b.measured, 0);
+  EXPECT_EQ(lines_with("tune-matvec-v1"), times) << "the rerun timed no matmul again";
   EXPECT_EQ(b.from_cache, a.measured);
   ASSERT_EQ(a.searched.size(), b.searched.size());
   for (size_t i = 0; i < a.searched.size(); ++i) {
