@@ -95,9 +95,10 @@ MixSearchResult search_mixes(const MixSpace& space, const MixMeasure& measure, c
 // (half) and the predicted-ms-KL front (the other half), plus for each
 // target size (anchors, the bits budget) the bits front's point with the
 // least KL within it, and for each target KL (anchors, the KL budget) the
-// smallest point and the point of least predicted time within it: the
-// choice and the comparisons with the anchors are made among timed points,
-// so these must be.
+// smallest point and the kFastestWithinKl points of least predicted time
+// within it: the choice and the comparisons with the anchors are made
+// among timed points, so these must be.
+constexpr int kFastestWithinKl = 3;
 std::vector<size_t> points_to_time(const std::vector<MeasuredMix>& pts, size_t first_searched, int cap, const std::vector<double>& predicted_ms,
                                    const std::vector<double>& anchor_bpw, const std::vector<double>& anchor_kl, double max_kl);
 

@@ -385,10 +385,14 @@ TEST(MixSearch, PointsToTimeIncludeTheSmallestAndFastestWithinEachAnchorsKl) {
   add(16, 0, 80), add(4.5, 0.10, 30);                                  // seeds: not picked by this function
   add(4.9, 0.04, 33), add(4.6, 0.07, 34), add(4.7, 0.075, 29), add(4.4, 0.12, 28), add(6, 0.01, 36), add(5, 0.05, 40);
   // No spread (cap 0), no size targets: only the KL targets pick.
-  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.08}, 0), (std::vector<size_t>{3, 4}));  // smallest 4.6, fastest 29 ms
-  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.045}, 0), (std::vector<size_t>{2}));    // both the 4.9-bit point
-  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.001}, 0), (std::vector<size_t>{}));     // none within
-  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {}, 0.08), (std::vector<size_t>{3, 4}));   // the KL budget alike
+  // Within 0.08: the smallest (4.6 bits) and the three of least predicted time (29, 33 and 34 ms; not 36 or 40).
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.08}, 0), (std::vector<size_t>{2, 3, 4}));
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.045}, 0), (std::vector<size_t>{2, 6}));  // only two within: both
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.001}, 0), (std::vector<size_t>{}));      // none within
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {}, 0.08), (std::vector<size_t>{2, 3, 4}));  // the KL budget alike
+  // The smallest is picked apart from the fastest: a 4.3-bit point at 50 ms within 0.2 joins the three fastest.
+  add(4.3, 0.2, 50);
+  EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {}, {0.2}, 0), (std::vector<size_t>{2, 4, 5, 8}));
   // A size target: the bits front's widest point within it.
   EXPECT_EQ(quant::points_to_time(pts, 2, 0, ms, {4.95}, {}, 0), (std::vector<size_t>{2}));
 }
