@@ -198,7 +198,12 @@ struct LlmTuneOptions {
   int time_points = 0;
   uint64_t seed = 1;
   double time_budget_s = 0;  // the evolutionary search stops past it (0: no limit)
-  int max_timed = 12;        // search points timed besides the seeds (uniform formats, llama.cpp's mixes) and anchors (front first)
+  // Search points timed besides the seeds (uniform formats, llama.cpp's
+  // mixes) and anchors, spread over the fronts; the points picked for each
+  // anchor's size and KL and the budgets (the least-KL point within each
+  // size, the smallest and the three predicted fastest within each KL)
+  // are timed on top of these.
+  int max_timed = 12;
   std::vector<std::string> anchors;  // GGUF files of the same model made elsewhere, measured as they are
   // Budgets (0: none): decode ms per token, MiB of weights + KV cache, bits
   // per weight, mJ per decoded token (estimated), mean KL.

@@ -1,6 +1,8 @@
 // pareto tune's cache of measured qualities: a JSON-lines file, one object
 // per measured mix with the model fingerprint, the mix key and named
-// numbers ({"model": F, "mix": K, "kl": ..., "ppl": ...}). A rerun with the
+// numbers ({"model": F, "mix": K, "kl": ..., "ppl": ...}); the GGUF tune
+// keeps its cost model's matmul times there too, under their own
+// fingerprint ({"model": "tune-matvec-v1|...", "mix": "TENSOR:TYPE", "ms": ...}). A rerun with the
 // same file measures only what is new (resumes). Lines of another model or
 // kernel set, malformed lines and lines cut short by a crash are skipped.
 #pragma once

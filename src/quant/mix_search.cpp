@@ -113,7 +113,7 @@ void evolve(const MixSpace& s, Archive& archive, const MixSearchOptions& o, doub
     // on bits and KL alone, a mix as small and as good but slower ranks
     // with the faster one, and the search drifted to formats that read no
     // faster per byte (session 40's 1.1B tune: at each llama.cpp mix's KL
-    // a point 0.3-8% smaller but no faster).
+    // a point 0.3-7% smaller but no faster).
     std::vector<std::vector<double>> objectives(s.ms ? 3 : 2);
     for (const MeasuredMix& m : archive.points) {
       objectives[0].push_back(m.bpw);
@@ -190,11 +190,8 @@ std::vector<int> front_ranks(const std::vector<std::vector<double>>& objectives)
       for (size_t j = 0; j < n && !dominated; ++j) dominated = j != i && rank[j] < 0 && dominates(j, i);
       if (!dominated) now.push_back(i);
     }
-    // (Domination is a strict order, so some point is always left
-    // undominated; kept so the loop ends whatever the objectives hold.)
-    if (now.empty())
-      for (size_t i = 0; i < n; ++i)
-        if (rank[i] < 0) now.push_back(i);
+    // Domination is a strict order (a NaN dominates nothing), so some
+    // remaining point is always undominated and the loop ends.
     for (size_t i : now) rank[i] = r;
     left -= now.size();
   }
@@ -306,8 +303,8 @@ std::vector<size_t> points_to_time(const std::vector<MeasuredMix>& pts, size_t f
     // The kFastestWithinKl of least predicted time: the cost model's error
     // (a median 6-10% on the 1.1B) exceeds the gaps between the best few.
     // (Session 40 timed only greedy 54, predicted 0.4 ms ahead of evolved
-    // g3.2; session 41, where the order flipped, measured g3.2 7% faster
-    // than llama.cpp's Q4_K_M at less KL.) Ties by index: reproducible.
+    // g3.2; session 41, where the order flipped, read g3.2 at 0.93x and,
+    // in a second run, 0.99x llama.cpp's Q4_K_M.) Ties by index: reproducible.
     std::stable_sort(within.begin(), within.end(), [&](size_t a, size_t b) { return ms[a] < ms[b]; });
     for (size_t j = 0; j < within.size() && j < size_t(kFastestWithinKl); ++j) pick.insert(within[j]);
   }

@@ -14,8 +14,10 @@
 //      KL and, with the cost model, predicted decode time) seeded with the
 //      measured points: tournament on Pareto rank,
 //      uniform crossover, one-step format mutations; seeded, so the same
-//      seed and budget give the same points.
-// Every point it returns was measured; the predictions only order moves.
+//      seed, budget and predicted times (the cost model's, measured: kept
+//      in pareto tune's cache) give the same points.
+// Every point it returns was measured; the predictions only order moves
+// and rank parents.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -35,7 +37,8 @@ struct MixSpace {
   // Whether a tensor may take a format (GPTQ choices: layer matrices only); null: every one.
   std::function<bool(size_t tensor, uint32_t type)> allowed;
   // A tensor's predicted share of one decoded token's time in a format
-  // (the cost model); null: no greedy path by time.
+  // (the cost model); null: no greedy path by time and no time objective
+  // in the evolution.
   std::function<double(size_t tensor, uint32_t type)> ms;
   bool allows(size_t tensor, uint32_t type) const { return !allowed || allowed(tensor, type); }
 };

@@ -439,16 +439,19 @@ TEST(MixSearch, FrontRanksTakeEveryObjective) {
 }
 
 // With a cost model the evolution ranks by predicted time too: format 103
-// is as big and as lossy as 101 but predicted faster, so on bits and KL
-// alone a 101 point and its 103 twin tie, and with the time objective the
-// search keeps finding 103 mixes. Every point is still measured once.
+// is as big and as lossy as 101, so on bits and KL alone a 101 point and
+// its 103 twin tie. Predicted faster, 103 should spread through the
+// search; predicted slower, it should not. Every point is measured once.
 TEST(MixSearch, EvolutionWithACostModelRanksByPredictedTime) {
-  auto run = [](bool with_ms) {
+  enum class Time { none, fast_103, slow_103 };
+  auto run = [](Time time) {
     Synthetic syn;
     quant::MixSpace s = syn.space();
     s.formats = {100, 101, 103, 102};
     s.bytes = [&syn](size_t i, uint32_t t) { return syn.size[i] * (t == 100 ? 8 : t == 101 || t == 103 ? 4 : t == 102 ? 2 : 16); };
-    if (with_ms) s.ms = [&syn](size_t i, uint32_t t) { return double(syn.size[i]) * (t == 103 ? 0.5 : t == 102 ? 0.6 : t == 101 ? 1.0 : 2.0); };
+    const double t103 = time == Time::fast_103 ? 0.5 : 1.5;
+    if (time != Time::none)
+      s.ms = [&syn, t103](size_t i, uint32_t t) { return double(syn.size[i]) * (t == 103 ? t103 : t == 102 ? 0.6 : t == 101 ? 1.0 : 2.0); };
     quant::MixMeasure plain = syn.measure();
     quant::MixMeasure measure = [plain](const quant::Mix& m) {
       quant::Mix as_101 = m;
@@ -458,10 +461,13 @@ TEST(MixSearch, EvolutionWithACostModelRanksByPredictedTime) {
     quant::MixSearchOptions o;
     o.points = 3, o.generations = 6, o.population = 8, o.seed = 3;
     const quant::MixSearchResult r = quant::search_mixes(s, measure, {}, o);
-    int fast = 0;
-    for (const quant::MeasuredMix& p : r.points) fast += int(std::count(p.mix.begin(), p.mix.end(), 103u));
-    EXPECT_DOUBLE_EQ(quant::mix_ms(s, quant::Mix{103, 103, 103}), with_ms ? 35.0 : 0.0);
-    return fast;
+    int with_103 = 0;
+    for (const quant::MeasuredMix& p : r.points) with_103 += int(std::count(p.mix.begin(), p.mix.end(), 103u));
+    EXPECT_EQ(syn.calls, int(3 * s.formats.size() + r.points.size()));  // the sensitivities, then each point once
+    EXPECT_DOUBLE_EQ(quant::mix_ms(s, quant::Mix{103, 103, 103}), time == Time::none ? 0.0 : 70 * t103);
+    return with_103;
   };
-  EXPECT_GT(run(true), run(false));
+  const int fast = run(Time::fast_103);
+  EXPECT_GT(fast, run(Time::none));
+  EXPECT_GT(fast, run(Time::slow_103));
 }
