@@ -41,13 +41,6 @@ std::vector<Choice> choices(const OnnxTuneLayer& l, const TuneFormats& f) {
   return c;
 }
 
-// a is at least as good as b on every measure and better on one (lower is better).
-bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
-  bool no_worse = true, better = false;
-  for (size_t k = 0; k < a.size(); ++k) no_worse &= a[k] <= b[k], better |= a[k] < b[k];
-  return no_worse && better;
-}
-
 // The measures a point is compared on (the task metric only when measured).
 std::vector<double> measures(const OnnxTunePoint& p) {
   return {p.cost.latency_ms, p.cost.memory_mib, p.energy_mj, p.quality_loss, p.task_metric};
@@ -206,12 +199,14 @@ std::vector<std::vector<int>> tune_evolve(const std::vector<TuneCandidate>& popu
 }
 
 void tune_mark_frontier(std::vector<OnnxTunePoint>& points) {
-  for (OnnxTunePoint& p : points) {
-    p.frontier = true;
-    const std::vector<double> mp = measures(p);
-    for (const OnnxTunePoint& q : points)
-      if (&q != &p && dominates(measures(q), mp)) p.frontier = false;
+  std::vector<std::vector<double>> objectives;  // [measure][point]
+  for (const OnnxTunePoint& p : points) {
+    const std::vector<double> m = measures(p);
+    objectives.resize(m.size());
+    for (size_t k = 0; k < m.size(); ++k) objectives[k].push_back(m[k]);
   }
+  const std::vector<int> rank = quant::front_ranks(objectives);
+  for (size_t i = 0; i < points.size(); ++i) points[i].frontier = rank[i] == 0;
 }
 
 int tune_choose(OnnxTuneResult& r, const OnnxTuneOptions& o, double fp32_task) {

@@ -206,12 +206,10 @@ std::string mix_key(const Mix& mix) {
 
 std::vector<size_t> xy_front(const std::vector<double>& x, const std::vector<double>& y) {
   if (x.size() != y.size()) fail(StatusCode::internal, "a front needs an x and a y per point");
+  const std::vector<int> rank = front_ranks({x, y});
   std::vector<size_t> front;
-  for (size_t i = 0; i < x.size(); ++i) {
-    bool beaten = false;
-    for (size_t j = 0; j < x.size() && !beaten; ++j) beaten = j != i && x[j] <= x[i] && y[j] <= y[i] && (x[j] < x[i] || y[j] < y[i]);
-    if (!beaten) front.push_back(i);
-  }
+  for (size_t i = 0; i < rank.size(); ++i)
+    if (rank[i] == 0) front.push_back(i);
   return front;
 }
 
