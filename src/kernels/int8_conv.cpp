@@ -397,12 +397,18 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   block = balanced_block(plane, block, 16, planes, num_threads());
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for_balanced(planes * blocks, [&](int64_t begin, int64_t end) {
+    // Grow-only: every element a tile reads it writes first, and a resize
+    // up after a smaller conv's resize down would zero the difference on
+    // each call (2.3% of PP-OCR cls int8 in memset).
+    auto grow = [](auto& v, size_t n) {
+      if (v.size() < n) v.resize(n);
+    };
     thread_local std::vector<uint8_t> panel, rows;
     thread_local std::vector<int32_t> acc, col_sums;
-    panel.resize(size_t(k4 * ((block + 15) / 16 * 16)));
-    rows.resize(size_t(4 * ((block + 15) / 16 * 16)));
-    acc.resize(size_t(cout_g * block));
-    col_sums.resize(size_t(block));
+    grow(panel, size_t(k4 * ((block + 15) / 16 * 16)));
+    grow(rows, size_t(4 * ((block + 15) / 16 * 16)));
+    grow(acc, size_t(cout_g * block));
+    grow(col_sums, size_t(block));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / blocks / g.group, gr = t / blocks % g.group, first = t % blocks * block;
       const int64_t count = std::min(block, plane - first);
