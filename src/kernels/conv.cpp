@@ -114,8 +114,9 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
 // fill through the GEMM to the epilogue; a multiple of the GEMM's 32-column
 // panels; enough tiles for every thread to get several; and, where they are
 // few, cut so that the threads' shares come out near equal, as the int8
-// conv's (balanced_block): a 40 x 40 map's 1600 columns went 896 / 704 to
-// two threads in tiles of 224, now 832 / 768 in tiles of 416.
+// conv's (balanced_block, up to twice that block then): a 40 x 40 map's
+// 1600 columns went 896 / 704 to two threads in tiles of 224, now 832 / 768
+// in tiles of 416.
 int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
   const int64_t threads = num_threads();
   int64_t block = (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1);

@@ -94,7 +94,8 @@ void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, c
 
 // Shared with the bf16 conv: columns [first, first + count) of the im2col
 // matrix of one group's channels (col[(c*kh + i)*kw + j][q - first]), and
-// the column block that keeps a tile's lowered inputs and outputs in L2.
+// the column block that keeps a tile's lowered inputs and outputs in L2
+// (up to twice that where a few tiles are re-cut to even out the threads).
 // Rows of the block `ld` floats apart (< 0: count).
 void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col, int64_t ld = -1);
 int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes);

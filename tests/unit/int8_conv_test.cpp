@@ -379,16 +379,3 @@ TEST(Int8Conv, BalancedBlocksEvenOutFewTasks) {
   EXPECT_EQ(balanced_block(100000, 272, 16, 1, 2), 272);  // many tasks: the remainder is small
   EXPECT_EQ(balanced_block(480, 96, 16, 3, 2), 80);     // 3 images x 5 = 15 tasks -> 3 x 6: shares 8 x 96 = 768 -> 9 x 80 = 720
 }
-
-// The float GEMM conv's tiles take the same re-cut (in 32-column panels):
-// PP-OCR det's 192 -> 192 1x1 convs on 40 x 40 maps went to two threads in
-// 8 tiles of 224 columns (896 / 704); now 4 of 416 (832 / 768). One thread
-// keeps the cache-sized block.
-TEST(Conv, GemmTilesEvenOutFewTasks) {
-  set_num_threads(2);
-  EXPECT_EQ(conv_column_block(192, 192, 1600, 1), 416);
-  EXPECT_EQ(conv_column_block(192, 192, 100000, 1), 352);  // many tiles: the cache block
-  set_num_threads(1);
-  EXPECT_EQ(conv_column_block(192, 192, 1600, 1), 352);
-  EXPECT_EQ(conv_column_block(192, 192, 40, 1), 40);  // never past the plane
-}

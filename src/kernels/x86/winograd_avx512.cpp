@@ -4,7 +4,8 @@
 // by side in a tile row), and a few groups make one chunk of work; per chunk:
 //   1. input transform V = B^T d B of every 6x6 patch, vectorized across the
 //      16 tiles of a group (each input row split into the six tile columns
-//      with two-source permutes; masked loads give the zero padding);
+//      with two-source permutes; the zero padding by a zeroing move after
+//      a plain load, or by a masked load at the tensor's two ends);
 //   2. 36 GEMMs M[xi] (c_out x tiles) = U[xi] (c_out x c_in) x V[xi], U
 //      transformed and packed for the GEMM once when the model loads;
 //   3. output transform Y = A^T M A, bias, the 4x4 tiles interleaved back
@@ -127,22 +128,23 @@ void transform_input_group(const ConvParams& p, int64_t c, const float* x, const
       // The address may point before the row (col0 < 0); lanes outside are masked off.
       const float* src = plane[h] + (row_in ? ih : 0) * p.w + col0[h];
       // Plain loads where they can be: masked ones, even with every lane
-      // on, made this transform about a third slower on the AMD EPYC VM
-      // (PP-OCR det's 96 -> 24 conv at 160 x 160: 5.7 -> 4.9 ms, medians
-      // of 8 interleaved runs), and they sit on its critical path.
-      if (row_in && inside[h]) {
+      // on, made this conv about 15% slower on the AMD EPYC VM (PP-OCR
+      // det's 96 -> 24 conv at 160 x 160: 5.69 against 4.92 ms, medians of
+      // 8 interleaved runs); they sit on the transform's critical path.
+      if (!row_in) {  // a padding row
+        for (int j = 0; j < 4; ++j) at[(j >> 1) * 4 + h * 2 + (j & 1)] = _mm512_setzero_ps();
+      } else if (inside[h]) {
         for (int j = 0; j < 4; ++j) at[(j >> 1) * 4 + h * 2 + (j & 1)] = _mm512_loadu_ps(src + (j & 1) * 16 + (j >> 1) * 4);
       } else {
         // An edge half: the load's lanes outside the row zeroed after a
         // plain load where all 16 lie inside x (the others read x's own
         // neighbouring values), a masked load at x's two ends.
-        const int64_t row_at = (half[h].n * p.c_in + c) * p.h * p.w + (row_in ? ih : 0) * p.w + col0[h];
+        const int64_t row_at = (half[h].n * p.c_in + c) * p.h * p.w + ih * p.w + col0[h];
         for (int j = 0; j < 4; ++j) {
-          const __mmask16 mk = row_in ? mask[h][j] : 0;
           const int64_t at_x = row_at + (j & 1) * 16 + (j >> 1) * 4;
           const bool whole = at_x >= 0 && at_x + 16 <= x_count;
-          at[(j >> 1) * 4 + h * 2 + (j & 1)] = whole ? _mm512_maskz_mov_ps(mk, _mm512_loadu_ps(x + at_x))
-                                                     : _mm512_maskz_loadu_ps(mk, src + (j & 1) * 16 + (j >> 1) * 4);
+          at[(j >> 1) * 4 + h * 2 + (j & 1)] = whole ? _mm512_maskz_mov_ps(mask[h][j], _mm512_loadu_ps(x + at_x))
+                                                     : _mm512_maskz_loadu_ps(mask[h][j], src + (j & 1) * 16 + (j >> 1) * 4);
         }
       }
     }

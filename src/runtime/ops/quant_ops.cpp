@@ -492,8 +492,11 @@ void run_matmul_int8(OpContext& ctx) {
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out) {
   const Int8ConvAttrs a = int8_conv_attrs(ctx, c_out, &x);
   const uint8_t* xq = quantize_input(x, a);
-  thread_local std::vector<float> buf;  // grow-only: no page faults of a fresh input-sized tensor per call
-  buf.resize(size_t(x.numel()));
+  // Grow-only: no page faults of a fresh input-sized tensor per call, and
+  // no zeroing of what a resize up after a smaller call's resize down would
+  // add (every value is written below).
+  thread_local std::vector<float> buf;
+  if (buf.size() < size_t(x.numel())) buf.resize(size_t(x.numel()));
   float* out = buf.data();
   parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) out[i] = float(int32_t(xq[i]) - a.x_zero) * a.x_scale;
