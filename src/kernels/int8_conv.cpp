@@ -397,26 +397,21 @@ void int8_conv2d(const Int8ConvParams& p, const void* x, const Int8Weights& w, v
   block = balanced_block(plane, block, 16, planes, num_threads());
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for_balanced(planes * blocks, [&](int64_t begin, int64_t end) {
-    // Grow-only: every element a tile reads it writes first, and a resize
-    // up after a smaller conv's resize down would zero the difference on
-    // each call (2.3% of PP-OCR cls int8 in memset).
-    auto grow = [](auto& v, size_t n) {
-      if (v.size() < n) v.resize(n);
-    };
-    thread_local std::vector<uint8_t> panel, rows;
-    thread_local std::vector<int32_t> acc, col_sums;
-    grow(panel, size_t(k4 * ((block + 15) / 16 * 16)));
-    grow(rows, size_t(4 * ((block + 15) / 16 * 16)));
-    grow(acc, size_t(cout_g * block));
-    grow(col_sums, size_t(block));
+    // Per-thread scratch that only grows: every element a tile reads it
+    // writes first (a vector resized per call zeroed what a resize up after
+    // a smaller conv's resize down added: 2.3% of PP-OCR cls int8 in memset).
+    uint8_t* panel = thread_scratch<uint8_t, 3>(size_t(k4 * ((block + 15) / 16 * 16)));
+    uint8_t* rows = thread_scratch<uint8_t, 4>(size_t(4 * ((block + 15) / 16 * 16)));
+    int32_t* acc = thread_scratch<int32_t, 3>(size_t(cout_g * block));
+    int32_t* col_sums = thread_scratch<int32_t, 4>(size_t(block));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / blocks / g.group, gr = t / blocks % g.group, first = t % blocks * block;
       const int64_t count = std::min(block, plane - first);
       Source s{static_cast<const uint8_t*>(x) + (n * g.c_in + gr * cin_g) * g.h * g.w, g.h, g.w, flip, uint8_t(x_zero_u)};
-      build_panel(g, s, cin_g, k4, first, count, panel.data(), w.any_zero ? col_sums.data() : nullptr, rows.data());
-      if (tile) tile(w.tiles.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
-      else int8_gemm(w.data.data() + gr * cout_g * k4, k4, cout_g, k4, panel.data(), count, acc.data(), count);
-      int8_detail::store_tile(p, w, gr * cout_g, cout_g, acc.data(), count, col_sums.data(), count,
+      build_panel(g, s, cin_g, k4, first, count, panel, w.any_zero ? col_sums : nullptr, rows);
+      if (tile) tile(w.tiles.data() + gr * cout_g * k4, k4, cout_g, k4, panel, count, acc, count);
+      else int8_gemm(w.data.data() + gr * cout_g * k4, k4, cout_g, k4, panel, count, acc, count);
+      int8_detail::store_tile(p, w, gr * cout_g, cout_g, acc, count, col_sums, count,
                               (n * g.c_out + gr * cout_g) * plane + first, plane, y);
     }
   });

@@ -14,6 +14,7 @@
 #include "kernels/int8_conv.h"
 #include "kernels/int8_matmul.h"
 #include "kernels/lookup.h"
+#include "kernels/scratch.h"
 #include "runtime/executor.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
@@ -410,9 +411,7 @@ std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p,
 // x_zero_point (passes/fuse_quantize.cpp).
 const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
   if (x.dtype() == DType::u8) return x.data<uint8_t>();
-  thread_local std::vector<uint8_t> buf;
-  buf.resize(size_t(x.numel()));
-  uint8_t* xq = buf.data();
+  uint8_t* xq = kernels::thread_scratch<uint8_t, 5>(size_t(x.numel()));
   const float* xf = x.data<float>();
   // NCHW (the conv's input): rounded in bands of rows, as the conv splits its pixels.
   parallel_elementwise(x.shape(), x.numel(), [&](int64_t b, int64_t e) { kernels::quantize_u8(xf + b, e - b, a.x_scale, a.x_zero, xq + b); });
@@ -492,12 +491,9 @@ void run_matmul_int8(OpContext& ctx) {
 const float* fake_quantized_input(const OpContext& ctx, const Tensor& x, int64_t c_out) {
   const Int8ConvAttrs a = int8_conv_attrs(ctx, c_out, &x);
   const uint8_t* xq = quantize_input(x, a);
-  // Grow-only: no page faults of a fresh input-sized tensor per call, and
-  // no zeroing of what a resize up after a smaller call's resize down would
-  // add (every value is written below).
-  thread_local std::vector<float> buf;
-  if (buf.size() < size_t(x.numel())) buf.resize(size_t(x.numel()));
-  float* out = buf.data();
+  // Per-thread scratch that only grows: no page faults of a fresh
+  // input-sized tensor per call (every value is written below).
+  float* out = kernels::thread_scratch<float, 8>(size_t(x.numel()));
   parallel_chunks(x.numel(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) out[i] = float(int32_t(xq[i]) - a.x_zero) * a.x_scale;
   });
