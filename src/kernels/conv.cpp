@@ -109,22 +109,28 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
       }
 }
 
-// Columns per tile: the tile's inputs (kdim rows of it, lowered or read in
-// place) and its outputs (cout_g rows) stay in L2 (512 KiB) from the bias
-// fill through the GEMM to the epilogue; a multiple of the GEMM's 32-column
-// panels; enough tiles for every thread to get several; and, where they are
-// few, cut so that the threads' shares come out near equal, as the int8
-// conv's (balanced_block, up to twice that block then): a 40 x 40 map's
-// 1600 columns went 896 / 704 to two threads in tiles of 224, now 832 / 768
-// in tiles of 416.
-int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
-  const int64_t threads = num_threads();
-  int64_t block = (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1);
-  const int64_t want_tiles = 4 * threads;
+namespace {
+// The threads' share of a plane's columns, from a cache-sized `block`:
+// enough tiles (of `planes` planes) for every thread to get several; a
+// multiple of the GEMM's 32-column panels; and, where tiles are few, cut
+// so that the threads' shares come out near equal, as the int8 conv's
+// (balanced_block, up to twice that block then): a 40 x 40 map's 1600
+// columns went 896 / 704 to two threads in tiles of 224, now 832 / 768 in
+// tiles of 416. The GEMM convs' tiles and the pointwise kernel's chunks.
+int64_t spread_columns(int64_t plane, int64_t block, int64_t planes) {
+  const int64_t threads = num_threads(), want_tiles = 4 * threads;
   if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
     block = (plane * planes + want_tiles - 1) / want_tiles;
   block = std::min(std::max<int64_t>(32, (block + 31) / 32 * 32), plane);
   return std::min(balanced_block(plane, block, 32, planes, int(threads)), plane);
+}
+}  // namespace
+
+// Columns per tile: the tile's inputs (kdim rows of it, lowered or read in
+// place) and its outputs (cout_g rows) stay in L2 (512 KiB) from the bias
+// fill through the GEMM to the epilogue, spread over the threads.
+int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
+  return spread_columns(plane, (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1), planes);
 }
 
 void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, ConvTileFn tile) {
@@ -256,10 +262,7 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t plane = p.h * p.w, k = p.c_in;
   // Pixels per chunk: the chunk's inputs (k rows) stay in L2 with room to spare.
-  int64_t chunk = std::max<int64_t>(64, (int64_t(48) << 10) / k / 32 * 32);
-  const int64_t want = 4 * num_threads();
-  if (num_threads() > 1 && p.n * ((plane + chunk - 1) / chunk) < want) chunk = std::max<int64_t>(32, (p.n * plane / want + 31) / 32 * 32);
-  chunk = std::min(balanced_block(plane, std::min(chunk, plane), 32, p.n, num_threads()), plane);  // as conv_column_block
+  const int64_t chunk = spread_columns(plane, std::max<int64_t>(64, (int64_t(48) << 10) / k / 32 * 32), p.n);
   const int64_t chunks = (plane + chunk - 1) / chunk;
   parallel_for_balanced(p.n * chunks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
