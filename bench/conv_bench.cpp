@@ -14,6 +14,7 @@
 #include "kernels/conv.h"
 #include "kernels/int8_conv.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/u8_depthwise.h"
 
 using namespace pareto::kernels;
 
@@ -123,6 +124,43 @@ void BM_f32_depthwise(benchmark::State& s) {
                                           benchmark::Counter::kIs1000);
 }
 
+// The integer depthwise conv (uint8 input, int8 weights, float output; the
+// runtime's path for a quantized model's depthwise convs): cin, h, w, k
+// (square, same padding), stride_h (stride_w 1, as PP-OCR cls's (2, 1)), threads.
+void BM_u8_depthwise(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(5)));
+  ConvParams p;
+  p.c_in = p.c_out = p.group = s.range(0);
+  p.h = s.range(1);
+  p.w = s.range(2);
+  p.kh = p.kw = s.range(3);
+  p.stride_h = s.range(4);
+  p.pad_top = p.pad_left = p.kh / 2;
+  p.out_h = (p.h + 2 * p.pad_top - p.kh) / p.stride_h + 1;
+  p.out_w = p.w;
+  if (!u8_depthwise_fast(p)) {
+    s.SkipWithError("no AVX-512 VNNI + VBMI here: the integer depthwise kernel does not run");
+    return;
+  }
+  std::mt19937 rng(7);
+  std::vector<uint8_t> x(size_t(p.c_in * p.h * p.w));
+  std::vector<int8_t> k(size_t(p.c_out * p.kh * p.kw));
+  for (auto& v : x) v = uint8_t(rng());
+  for (auto& v : k) v = int8_t(rng());
+  const int64_t groups = u8_depthwise_tap_groups(p.kw);
+  std::vector<int32_t> quads(size_t(p.c_out * p.kh * groups)), row_sums(size_t(p.c_out * p.kh), 0);
+  for (int64_t c = 0; c < p.c_out; ++c) {
+    u8_depthwise_weight_quads(k.data() + c * p.kh * p.kw, p.kh, p.kw, quads.data() + c * p.kh * groups);
+    for (int64_t t = 0; t < p.kh * p.kw; ++t) row_sums[size_t(c * p.kh + t / p.kw)] += k[size_t(c * p.kh * p.kw + t)];
+  }
+  std::vector<float> scale(size_t(p.c_out), 1e-3f), y(size_t(p.c_out * p.out_h * p.out_w));
+  p.quant_in = {x.data(), 0.02f, 3};
+  p.int8_weights = {quads.data(), row_sums.data(), scale.data()};
+  for (auto _ : s) f32_conv2d(p, nullptr, nullptr, nullptr, y.data());
+  s.counters["GMAC/s"] = benchmark::Counter(double(p.c_out * p.kh * p.kw * p.out_h * p.out_w), benchmark::Counter::kIsIterationInvariantRate,
+                                            benchmark::Counter::kIs1000);
+}
+
 // Transposed 2x2 stride-2 conv (the DB head's upsampling): cin, cout, h, w, threads.
 void BM_f32_transpose(benchmark::State& s) {
   pareto::set_num_threads(int(s.range(4)));
@@ -150,6 +188,7 @@ void shapes(benchmark::internal::Benchmark* b) {
   for (int t : {1, 2}) b->Args({96, 96, 80, 80, 1, 1, t});    // det 1x1, 96 -> 96
   for (int t : {1, 2}) b->Args({3, 16, 640, 640, 3, 2, t});   // det stem 3x3 stride 2, 3 -> 16
   for (int t : {1, 2}) b->Args({192, 192, 40, 40, 1, 1, t});  // det 1x1, 192 -> 192
+  b->Args({3, 8, 48, 192, 3, 2, 1});                         // cls stem 3x3 stride 2, 3 -> 8
 }
 
 }  // namespace
@@ -163,6 +202,10 @@ BENCHMARK(BM_int8)->Name("conv_int8_pixel")->Args({200, 50, 1, 1, 1, 1, 1})->Arg
 BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320, 3, 1, 1})->Args({32, 32, 320, 320, 3, 2, 1})
     ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})
     ->Args({200, 200, 2, 96, 5, 1, 1})->Args({88, 88, 3, 96, 5, 1, 1})->UseRealTime();  // the last two: PP-OCR cls's short maps
+// PP-OCR cls's 5x5 (stride 1 and (2, 1)) and 3x3 on 2-12 row maps; det's 5x5 on 40x40 and 3x3 on 80x80 / 160x160.
+BENCHMARK(BM_u8_depthwise)->Name("conv_u8_depthwise")->Args({200, 2, 96, 5, 1, 1})->Args({88, 3, 96, 5, 1, 1})->Args({104, 3, 96, 5, 2, 1})
+    ->Args({32, 6, 96, 3, 1, 1})->Args({24, 12, 96, 3, 2, 1})->Args({192, 40, 40, 5, 1, 1})->Args({96, 80, 80, 3, 1, 1})->Args({48, 160, 160, 3, 1, 1})
+    ->Args({192, 40, 40, 5, 1, 2})->UseRealTime();
 BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
 // PP-OCR rec's classifier head (40 x 120 by 120 x 6625) and an SVTR projection (40 x 120 by 120 x 360).
 BENCHMARK(BM_int8_matmul)->Name("int8_matmul")->Args({40, 120, 6625, 1})->Args({40, 120, 6625, 2})->Args({40, 120, 360, 1})->UseRealTime();

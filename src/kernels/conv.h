@@ -140,6 +140,8 @@ void depthwise_plane(const ConvParams& p, const float* src, const float* k, floa
 int64_t depthwise_scratch_floats(const ConvParams& p);
 // dst[c] = src[2c] for c < n, reading src[0, avail) only.
 void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
+// The same for bytes (the int8 conv's im2col rows at stride 2).
+void copy_even_bytes(const uint8_t* src, int64_t n, int64_t avail, uint8_t* dst);
 }  // namespace avx512
 // Where the AVX-512 plane kernel reads input row ih: a float plane, or a
 // uint8 plane turned into the floats (q - zero) * scale row by row (into

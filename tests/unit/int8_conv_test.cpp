@@ -201,6 +201,9 @@ void check_against_direct_twin(bool expect_shifted) {
   // n, cin, h, w, cout, kh, kw, group, strides, dilations, pads (top, left, bottom, right)
   const ConvCase cases[] = {
       {1, 3, 9, 11, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},      // stem-like, stride 2
+      {1, 3, 7, 150, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},     // stride 2 on 150-wide rows: 32-byte pieces, a short last one
+      {2, 5, 4, 129, 6, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0},     // 1x1 stride 2, odd width, no padding: reads end at the row's end
+      {1, 4, 6, 64, 5, 3, 3, 1, 1, 2, 1, 1, 1, 1, 1, 1},      // stride (1, 2), 64-wide rows
       {2, 16, 7, 5, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1, batch 2
       {1, 8, 15, 20, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    // 1x1, whole 300-pixel planes finished 6 rows at a time
       {1, 10, 6, 13, 10, 3, 3, 10, 1, 1, 1, 1, 1, 1, 1, 1},   // depthwise

@@ -143,6 +143,17 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
   for (; c < n; ++c) dst[c] = src[2 * c];
 }
 
+void copy_even_bytes(const uint8_t* src, int64_t n, int64_t avail, uint8_t* dst) {
+  // 32 outputs from one load: each 16-bit word's low byte (VPMOVWB). The
+  // last piece loads only the bytes inside src (a masked load) and stores
+  // only its outputs: no scalar tail.
+  for (int64_t c = 0; c < n; c += 32) {
+    const int64_t m = std::min<int64_t>(32, n - c), bytes = std::min<int64_t>(64, avail - 2 * c);
+    const __m512i v = bytes >= 64 ? _mm512_loadu_si512(src + 2 * c) : _mm512_maskz_loadu_epi8((__mmask64(1) << bytes) - 1, src + 2 * c);
+    _mm256_mask_storeu_epi8(dst + c, m >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << m) - 1u), _mm512_cvtepi16_epi8(v));
+  }
+}
+
 void depthwise_plane_rows(const ConvParams& p, const DepthwiseSource& src, const float* k, float bias, float* dst, float* scratch,
                           int64_t oh_begin, int64_t oh_end) {
   if (oh_begin >= oh_end) return;
