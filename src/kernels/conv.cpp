@@ -369,6 +369,12 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
 
 namespace {
 
+// A transposed conv's fused activation (FusedConvTranspose; no residual)
+// over n outputs it has just written, while they are in cache.
+void transpose_epilogue(const ConvParams& p, float* y, int64_t n) {
+  if (p.epilogue.active()) apply_activation(p.epilogue.act, y, nullptr, n);
+}
+
 // col2im for one output channel: yo = bias + the kh*kw shifted planes of
 // columns it receives. The valid input-column range per kernel column is
 // computed once, so the inner loop has no branch.
@@ -426,6 +432,7 @@ void transpose_disjoint_block(const ConvParams& p, const float* x, const float* 
           for (int64_t iw = 0; iw < p.w; ++iw) row[iw * p.stride_w + j] = b + src[iw];
         }
       }
+    transpose_epilogue(p, yo + ih0 * p.stride_h * p.out_w, (ih1 - ih0) * p.stride_h * p.out_w);
   }
 }
 
@@ -448,7 +455,10 @@ void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, cons
         std::memcpy(rows + c * ld, src + c * in_plane, size_t(p.w) * sizeof(float));
         std::fill(rows + c * ld + p.w, rows + (c + 1) * ld, 0.f);
       }
-      row(p, rows, ld, w, bias, y + n * p.c_out * out_plane + 2 * ih * p.out_w);
+      float* y_rows = y + n * p.c_out * out_plane + 2 * ih * p.out_w;  // output rows 2 ih and 2 ih + 1 of channel 0
+      row(p, rows, ld, w, bias, y_rows);
+      if (p.epilogue.active())
+        for (int64_t c = 0; c < p.c_out; ++c) transpose_epilogue(p, y_rows + c * out_plane, 2 * p.out_w);
     }
   });
 }
@@ -510,8 +520,10 @@ void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, c
       f32_gemm(a);
       float* yg = y + (n * p.c_out + g * cout_g) * out_plane;
       parallel_for(cout_g, [&](int64_t begin, int64_t end) {
-        for (int64_t oc = begin; oc < end; ++oc)
+        for (int64_t oc = begin; oc < end; ++oc) {
           col2im_channel(p, col + oc * p.kh * p.kw * in_plane, bias ? bias[g * cout_g + oc] : 0.f, yg + oc * out_plane);
+          transpose_epilogue(p, yg + oc * out_plane, out_plane);
+        }
       });
     }
 }

@@ -78,6 +78,8 @@ void f32_conv2d_ref(const ConvParams& p, const float* x, const float* w, const f
 
 // Transposed: x[n, c_in, h, w], w[c_in, c_out/group, kh, kw], y[n, c_out, out_h, out_w].
 // pad_top/left are the begin pads; out_h/out_w include output_padding.
+// p.epilogue.act (no residual) runs on the output as it is written
+// (FusedConvTranspose); the _ref twin applies it after the whole output.
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
 // Kernel 2x2, stride 2, no pads or dilation, one group (out = 2 x in): the

@@ -155,6 +155,7 @@ struct Fuser {
 // HardSigmoid, HardSwish (also as exported: x*clip(x+3,0,6)/6 and
 // x*HardSigmoid(x)), Sigmoid, SiLU (x*sigmoid(x)), Tanh, LeakyRelu. The
 // residual is fused only when both Add operands have the same static shape.
+// ConvTranspose + activation become FusedConvTranspose (no residual).
 PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"fuse_activation", g.nodes.size(), 0, {}};
   const runtime::StaticInfo info = runtime::infer_static(g, ctx.opset, ctx.bound_shapes);
@@ -191,6 +192,20 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     f.to_fused(conv);
     f.take_over(conv, act);
     st.rewrites[from + " + " + act.name]++;
+  }
+  // ConvTranspose + activation become FusedConvTranspose: PP-OCR det's head
+  // ends in two 2x2 upsampling convs followed by a Relu and a Sigmoid, each
+  // a pass over 24 x 320 x 320 / 640 x 640 floats of its own.
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& conv = g.nodes[n];
+    if (e.dead(int(n)) || conv.op_type != "ConvTranspose" || !conv.domain.empty() || conv.has_attr("activation")) continue;
+    if (conv.outputs.empty() || e.is_output(conv.outputs[0])) continue;
+    Act act;
+    if (!f.single_on(conv.outputs[0], &act) && !f.chain_on(conv.outputs[0], &act)) continue;
+    conv.op_type = "FusedConvTranspose";
+    conv.domain = "pareto";
+    f.take_over(conv, act);
+    st.rewrites["ConvTranspose + " + act.name]++;
   }
   // FusedConv + Mul by a scalar [+ Add of a scalar] after its activation
   // (PP-LCNetV3 follows every activation with a learnable y = a*y + b):

@@ -27,7 +27,8 @@ struct MacOperands {
 };
 
 MacOperands mac_operands(const std::string& op) {
-  if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "ConvTranspose" || op == "MatMul" || op == "FusedMatMul" ||
+  if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "ConvTranspose" || op == "FusedConvTranspose" || op == "MatMul" ||
+      op == "FusedMatMul" ||
       op == "MatMulInteger" || op == "Gemm" || op == "FusedGemm")
     return {0, 1};
   if (op == "QLinearConv" || op == "QLinearMatMul") return {0, 3};
@@ -44,7 +45,7 @@ uint64_t count_macs(const ir::Node& n, const std::vector<TensorUse>& in, const s
       // Each output (or, transposed, each input) element takes one weight
       // slice of w.size / channels products, whatever the grouping.
       if (w.shape.empty() || w.shape[0] <= 0) return 0;
-      if (op == "ConvTranspose") return x.shape.size() > 1 && x.shape[1] > 0 ? elements(x) * (elements(w) / uint64_t(x.shape[1])) : 0;
+      if (op == "ConvTranspose" || op == "FusedConvTranspose") return x.shape.size() > 1 && x.shape[1] > 0 ? elements(x) * (elements(w) / uint64_t(x.shape[1])) : 0;
       return elements(y) * (elements(w) / uint64_t(w.shape[0]));
     }
     if (op == "Gemm" || op == "FusedGemm") {

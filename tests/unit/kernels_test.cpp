@@ -459,13 +459,21 @@ TEST(ConvTranspose, MatchesDirectReference) {
       auto w = random_vec(size_t(c.cin * c.cout * c.k * c.k), 11);
       auto b = random_vec(size_t(p.c_out), 12);
       size_t out = size_t(p.n * p.c_out * p.out_h * p.out_w);
-      for (const float* bias : {static_cast<const float*>(b.data()), static_cast<const float*>(nullptr)}) {
-        std::vector<float> y0(out), y1(out + 8, kGuard);
-        f32_conv_transpose2d_ref(p, x.data(), w.data(), bias, y0.data());
-        f32_conv_transpose2d(p, x.data(), w.data(), bias, y1.data());
-        expect_close(y0.data(), y1.data(), out, 1e-4, bias ? "conv transpose" : "conv transpose, no bias");
-        for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
-      }
+      for (const float* bias : {static_cast<const float*>(b.data()), static_cast<const float*>(nullptr)})
+        for (const bool fused : {false, true}) {  // FusedConvTranspose's activation: a leaky Relu and an affine after it
+          p.epilogue.act = {};
+          if (fused) {
+            p.epilogue.act.kind = ActKind::leaky_relu;
+            p.epilogue.act.alpha = 0.1f;
+            p.epilogue.act.scale = 0.5f;
+            p.epilogue.act.shift = 0.25f;
+          }
+          std::vector<float> y0(out), y1(out + 8, kGuard);
+          f32_conv_transpose2d_ref(p, x.data(), w.data(), bias, y0.data());
+          f32_conv_transpose2d(p, x.data(), w.data(), bias, y1.data());
+          expect_close(y0.data(), y1.data(), out, 1e-4, fused ? "conv transpose + activation" : bias ? "conv transpose" : "conv transpose, no bias");
+          for (size_t i = out; i < y1.size(); ++i) ASSERT_EQ(y1[i], kGuard);
+        }
     }
   }
   set_num_threads(1);

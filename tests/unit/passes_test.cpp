@@ -138,6 +138,20 @@ TEST(Passes, ConvBatchNormReluBecomesOneFusedConv) {
   EXPECT_EQ(c.after.size(), 1u) << "only the fused conv is left";
 }
 
+// PP-OCR det's head: ConvTranspose (BatchNorm folded in) -> Relu, then
+// ConvTranspose -> Sigmoid; each pair becomes one FusedConvTranspose whose
+// activation runs on the rows it has just written (same outputs).
+TEST(Passes, ConvTransposeActivationBecomesFusedConvTranspose) {
+  Builder b;
+  const std::vector<Msg> up = {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})};
+  std::string h = b.op("Relu", {b.bn(b.op("ConvTranspose", {"x", b.weight({6, 4, 2, 2})}, up), 4)});
+  std::string y = b.op("Sigmoid", {b.op("ConvTranspose", {h, b.weight({4, 1, 2, 2}), b.weight({1})}, up)});
+  auto c = compile_and_compare(b.write("x", {1, 6, 5, 7}, y), "x", {1, 6, 5, 7});
+  EXPECT_EQ(count(c.before, "ConvTranspose") + count(c.before, "Relu") + count(c.before, "Sigmoid"), 4);
+  EXPECT_EQ(count(c.after, "FusedConvTranspose"), 2);
+  EXPECT_EQ(c.after.size(), 1u) << "only the two fused transposed convs are left";
+}
+
 TEST(Passes, ExportedConvMulAddHardSwishChainFuses) {
   // PP-OCR's export: Conv -> Mul(s) -> Add(t) -> x*clip(x+3,0,6)/6
   Builder b;

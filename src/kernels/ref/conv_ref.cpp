@@ -52,6 +52,7 @@ void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* 
               }
         }
     }
+  if (p.epilogue.active()) apply_activation_generic(p.epilogue.act, y, nullptr, p.n * p.c_out * p.out_h * p.out_w);
 }
 
 void f32_maxpool2d_ref(const PoolParams& p, const float* x, float* y, int64_t* indices) {

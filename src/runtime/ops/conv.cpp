@@ -379,6 +379,25 @@ static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int6
   return *static_cast<const Tensor*>(held.get());
 }
 
+namespace {
+
+// The activation attributes the compiler's fusion passes write on
+// FusedConv and FusedConvTranspose (passes/fuse_activation.cpp).
+kernels::Activation fused_activation(const OpContext& ctx) {
+  kernels::Activation a;
+  a.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
+  a.alpha = ctx.node.attr_f("alpha", 0.f);
+  a.beta = ctx.node.attr_f("beta", 0.f);
+  a.scale = ctx.node.attr_f("post_scale", 1.f);
+  a.shift = ctx.node.attr_f("post_shift", 0.f);
+  a.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
+  if (ctx.node.has_attr("activation") && a.kind == kernels::ActKind::none)
+    ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+  return a;
+}
+
+}  // namespace
+
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w_in = ctx.in(1);
@@ -396,14 +415,7 @@ void run_conv(OpContext& ctx) {
   const float* bias = conv_bias(ctx, p.c_out);
   Shape out = conv_output_shape(x, p);
   if (ctx.node.op_type == "FusedConv") {  // pareto's fused form: residual input 3, activation attributes
-    p.epilogue.act.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
-    p.epilogue.act.alpha = ctx.node.attr_f("alpha", 0.f);
-    p.epilogue.act.beta = ctx.node.attr_f("beta", 0.f);
-    p.epilogue.act.scale = ctx.node.attr_f("post_scale", 1.f);
-    p.epilogue.act.shift = ctx.node.attr_f("post_shift", 0.f);
-    p.epilogue.act.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
-    if (ctx.node.has_attr("activation") && p.epilogue.act.kind == kernels::ActKind::none)
-      ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+    p.epilogue.act = fused_activation(ctx);
     if (ctx.has(3)) {
       const Tensor& r = ctx.in(3);
       if (r.dtype() != DType::f32 || r.shape() != out) ctx.invalid("residual " + shape_to_string(r.shape()) + " differs from the output " + shape_to_string(out));
@@ -475,6 +487,7 @@ void run_conv_transpose(OpContext& ctx) {
   p.out_w = g.out[d - 1];
   const float* bias = conv_bias(ctx, p.c_out);
   Shape y_shape = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
+  if (ctx.node.op_type == "FusedConvTranspose") p.epilogue.act = fused_activation(ctx);  // no residual input
   Tensor& y = ctx.out(0, DType::f32, y_shape);
   kernels::f32_conv_transpose2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
 }
