@@ -156,7 +156,7 @@ void Executor::adopt_memory_plan(const ir::Graph& g, std::unique_ptr<ir::MemoryP
   finish_memory(g, plan);
 }
 
-std::shared_ptr<const void> Executor::node_cache(const ir::Node& node, int stamp, const std::function<std::shared_ptr<const void>()>& make) {
+std::shared_ptr<const void> Executor::node_cache(const ir::Node& node, int stamp, const CacheMaker& make) {
   std::lock_guard<std::mutex> lock(cache_mutex_);
   std::shared_ptr<const void>& entry = node_cache_[{&node, stamp}];
   if (!entry) entry = make();

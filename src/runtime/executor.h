@@ -67,6 +67,21 @@ struct Scope {
   const Tensor* lookup(const std::string& name) const;
 };
 
+// A borrowed callable that makes a node_cache entry: lives only for the
+// call (a std::function would allocate for its makers' captures on every
+// lookup, and the lookups run on every conv call).
+class CacheMaker {
+ public:
+  template <class F>
+  CacheMaker(const F& f)  // NOLINT: implicit on purpose, callers pass lambdas
+      : obj_(&f), call_([](const void* o) -> std::shared_ptr<const void> { return (*static_cast<const F*>(o))(); }) {}
+  std::shared_ptr<const void> operator()() const { return call_(obj_); }
+
+ private:
+  const void* obj_;
+  std::shared_ptr<const void> (*call_)(const void*);
+};
+
 class Executor {
  public:
   Executor(int64_t opset, ExecOptions options);
@@ -85,7 +100,7 @@ class Executor {
   // executor's lifetime (a conv's weights packed for the GEMM): made by
   // `make` on first use; `stamp` names how it was made (e.g. the kernel
   // level and form), and each stamp is kept: one node may need two forms.
-  std::shared_ptr<const void> node_cache(const ir::Node& node, int stamp, const std::function<std::shared_ptr<const void>()>& make);
+  std::shared_ptr<const void> node_cache(const ir::Node& node, int stamp, const CacheMaker& make);
   int64_t opset() const { return opset_; }
   // True while a top-level graph still times runs to choose its inline nodes.
   bool learning_threads() const;

@@ -227,7 +227,25 @@ kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const 
   return p;
 }
 
-kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) { return conv_params_of(ctx.node, x.shape(), w.shape()); }
+// A node's geometry for the input and weight shapes it last ran with: read
+// from its attributes once per executor (the parse took a dozen attribute
+// lookups and vectors per call, several percent of PP-OCR cls's run), and
+// again only where the shapes differ from the cached ones.
+struct CachedConvParams {
+  Shape x, w;
+  kernels::ConvParams p;
+};
+constexpr int kConvParamsStamp = 1 << 23;
+
+kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
+  if (!ctx.executor) return conv_params_of(ctx.node, x.shape(), w.shape());
+  const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, kConvParamsStamp, [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<const CachedConvParams>(CachedConvParams{x.shape(), w.shape(), conv_params_of(ctx.node, x.shape(), w.shape())});
+  });
+  const auto& cached = *static_cast<const CachedConvParams*>(held.get());
+  if (cached.x == x.shape() && cached.w == w.shape()) return cached.p;
+  return conv_params_of(ctx.node, x.shape(), w.shape());
+}
 
 Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p) {
   return x.rank() == 3 ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};

@@ -9,7 +9,7 @@ bool is_constant_input(const OpContext& ctx, size_t i) {
   return ctx.scope->graph->values[size_t(ctx.node.inputs[i])].constant.defined();
 }
 
-std::shared_ptr<const void> prepared_once(const OpContext& ctx, size_t i, int stamp, const std::function<std::shared_ptr<const void>()>& make) {
+std::shared_ptr<const void> prepared_once(const OpContext& ctx, size_t i, int stamp, const CacheMaker& make) {
   return is_constant_input(ctx, i) ? ctx.executor->node_cache(ctx.node, stamp, make) : make();
 }
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "core/tensor.h"
+#include "runtime/executor.h"
 #include "runtime/op_registry.h"
 
 namespace pareto::runtime {
@@ -21,7 +22,7 @@ namespace pareto::runtime {
 bool is_constant_input(const OpContext& ctx, size_t i);
 // make() once per executor, node and stamp when input i is a constant
 // (node_cache), else on every call.
-std::shared_ptr<const void> prepared_once(const OpContext& ctx, size_t i, int stamp, const std::function<std::shared_ptr<const void>()>& make);
+std::shared_ptr<const void> prepared_once(const OpContext& ctx, size_t i, int stamp, const CacheMaker& make);
 
 // Normalizes a possibly negative axis into [0, rank); error names the node.
 int64_t normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank);
