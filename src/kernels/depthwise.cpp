@@ -140,16 +140,37 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
         avx512::depthwise_plane_rows(p, src, w + oc * p.kh * p.kw, b, dst, scratch, oh0, oh1);
       }
     };
+    // Planes [first, last) from stored uint8 planes into block, kPlanesPerCall at a time.
+    auto integer_planes = [&](int64_t first, int64_t last, float* block, uint8_t* scratch) {
+      constexpr int64_t kPlanesPerCall = 32;
+      U8DepthwisePlane planes[kPlanesPerCall];
+      for (int64_t at = first; at < last; at += kPlanesPerCall) {
+        const int64_t count = std::min(kPlanesPerCall, last - at);
+        for (int64_t k = 0; k < count; ++k) {
+          const int64_t nc = at + k, oc = nc % p.c_out, ic = oc / mult;
+          planes[k] = {qi.data + (nc / p.c_out * p.c_in + ic) * p.h * p.w, qi.zero, nullptr,
+                       iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw), iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f};
+        }
+        if constexpr (kBuildX86) avx512vnni::u8_depthwise_planes(p, planes, count, block + (at - first) * plane, scratch);
+      }
+    };
     // Activation, residual and rounding of the count outputs at dst, output element `at` onwards.
     auto finish = [&](float* dst, int64_t at, int64_t count) {
       if (p.epilogue.active()) apply_activation(p.epilogue.act, dst, p.epilogue.residual ? p.epilogue.residual + at : nullptr, count);
       if (q.data) quantize_u8(dst, count, q.scale, q.zero, q.data + at);
     };
     if (group > 1) {  // one band: the tasks are the planes
+      // Stored uint8 planes summed in integers: the planes of a group in one
+      // call, the kernel's per-plane set-up done once (u8_depthwise_planes).
+      const bool planes_at_once = integer && qi.data && p.out_h <= kMaxU8DepthwisePlaneRows;
       for (int64_t first = begin; first < end; first += group) {
         const int64_t last = std::min(end, first + group);
         float* block = q.data ? thread_scratch<float, 5>(size_t((last - first) * plane)) : y + first * plane;
-        for (int64_t nc = first; nc < last; ++nc) sums(nc, 0, 0, p.out_h, block + (nc - first) * plane, 0, p.out_h);
+        if (planes_at_once) {
+          integer_planes(first, last, block, u8_scratch);
+        } else {
+          for (int64_t nc = first; nc < last; ++nc) sums(nc, 0, 0, p.out_h, block + (nc - first) * plane, 0, p.out_h);
+        }
         finish(block, first * plane, (last - first) * plane);
       }
       return;

@@ -32,6 +32,7 @@ struct U8DepthwisePlane {
 void u8_depthwise_rows_ref(const ConvParams& p, const U8DepthwisePlane& s, float* dst, int64_t oh_begin, int64_t oh_end);
 constexpr int64_t kMaxU8DepthwiseTaps = 4096;
 constexpr int64_t kMaxU8DepthwiseRows = 64;  // kh where the VNNI kernel runs
+constexpr int64_t kMaxU8DepthwisePlaneRows = 16;  // out_h where u8_depthwise_planes runs
 
 // Each kernel row's weights four at a time as the VNNI kernel multiplies
 // them: kh x u8_depthwise_tap_groups(kw) int32, bytes past kw zero.
@@ -49,6 +50,11 @@ size_t u8_depthwise_scratch_bytes(const ConvParams& p);
 namespace avx512vnni {
 // The same bits as u8_depthwise_rows_ref, from s.quads (s.k unread).
 void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
+// Every output row of count channels' planes (one zero point among them;
+// p.out_h <= kMaxU8DepthwisePlaneRows) into dst, plane after plane: the
+// same bits as u8_depthwise_rows per plane, with the per-plane set-up done
+// once (PP-OCR cls: 8-200 channels of 2-12 row maps).
+void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch);
 int64_t u8_depthwise_row_bytes(const ConvParams& p);
 }  // namespace avx512vnni
 

@@ -106,6 +106,46 @@ TEST(U8Depthwise, VnniKernelEqualsTwin) {
   }
   if (ran == 0) GTEST_SKIP() << "this CPU has no AVX-512 VNNI with VBMI: the integer depthwise kernel is built but not run";
 }
+
+// Several channels' whole planes in one call (u8_depthwise_planes, the
+// strip walk's path for short maps): each plane the twin's bits, the
+// padded rows' zero-point fill shared by the channels (a scratch left
+// dirty by a wider conv first), nothing written past the last plane.
+TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
+  int ran = 0;
+  for (const ConvCase& c : kCases) {
+    ConvCase one = c;
+    one.n = one.cin = one.cout = one.group = 1;
+    const ConvParams p = params_of(one);
+    if (!u8_depthwise_fast(p) || p.out_h > kMaxU8DepthwisePlaneRows) continue;
+    ++ran;
+    for (int32_t zero : {0, 131, 255})
+      for (int64_t count : {1, 2, 7}) {
+        const size_t plane = size_t(p.out_h * p.out_w), in_plane = size_t(c.h * c.w);
+        const std::vector<uint8_t> x = bytes(size_t(count) * in_plane, uint32_t(11 + zero));
+        std::vector<std::vector<int8_t>> k;
+        std::vector<std::vector<int32_t>> sums, q;
+        std::vector<U8DepthwisePlane> planes;
+        std::vector<float> want(size_t(count) * plane);
+        for (int64_t ch = 0; ch < count; ++ch) {
+          k.push_back(codes(size_t(c.kh * c.kw), uint32_t(20 + ch)));
+          sums.push_back(row_sums(k.back(), c.kh, c.kw));
+          q.push_back(quads(k.back(), c.kh, c.kw));
+        }
+        for (int64_t ch = 0; ch < count; ++ch) {
+          planes.push_back({x.data() + size_t(ch) * in_plane, zero, k[size_t(ch)].data(), q[size_t(ch)].data(), sums[size_t(ch)].data(),
+                            0.01f * float(ch + 1), 0.5f - float(ch)});
+          u8_depthwise_rows_ref(p, planes.back(), want.data() + size_t(ch) * plane, 0, p.out_h);
+        }
+        std::vector<float> got(want.size() + 16, -2.f);
+        std::vector<uint8_t> scratch(u8_depthwise_scratch_bytes(p) + 4096, 0xCD);
+        avx512vnni::u8_depthwise_planes(p, planes.data(), count, got.data(), scratch.data());
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0) << name(c) << " zero=" << zero << " count=" << count;
+        for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], -2.f) << "write past the planes: " << name(c);
+      }
+  }
+  if (ran == 0) GTEST_SKIP() << "this CPU has no AVX-512 VNNI with VBMI: the integer depthwise kernel is built but not run";
+}
 #endif
 
 // The twin computes what the QDQ graph says: sum of (x - zero) * x_scale

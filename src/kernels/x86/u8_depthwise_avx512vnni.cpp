@@ -59,34 +59,66 @@ void sum_blocks(const uint8_t* const* rows, const int32_t* const* quads, int64_t
   }
 }
 
-// Output rows [oh_begin, oh_end) from the padded rows in scratch.
+// Output row oh's kernel rows inside the plane: their indices, ascending.
+int64_t valid_kernel_rows(const ConvParams& p, int64_t oh, int64_t* kernel_rows) {
+  int64_t valid = 0;
+  for (int64_t i = 0; i < p.kh; ++i) {
+    const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
+    if (ih >= 0 && ih < p.h) kernel_rows[valid++] = i;
+  }
+  return valid;
+}
+
+// Output row oh (its `valid` kernel rows in kernel_rows) from the padded rows in scratch into out.
 template <int Stride>
-void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const uint8_t* scratch, int64_t pw, int64_t oh_begin, int64_t oh_end) {
+void sum_row(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scratch, int64_t pw, int64_t oh, const int64_t* kernel_rows,
+             int64_t valid, float* out) {
   const int64_t groups = tap_groups(p), blocks = (p.out_w + kLanes - 1) / kLanes;
   const __m512 scale = _mm512_set1_ps(s.scale), bias = _mm512_set1_ps(s.bias);
   const uint8_t* rows[kMaxU8DepthwiseRows];
   const int32_t* quads[kMaxU8DepthwiseRows];
-  for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
-    int64_t valid = 0, zero_share = 0;
-    for (int64_t i = 0; i < p.kh; ++i) {
-      const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dil_h;
-      if (ih < 0 || ih >= p.h) continue;
-      rows[valid] = scratch + ih * pw;
-      quads[valid++] = s.quads + i * groups;
-      zero_share += int64_t(s.zero) * s.row_sums[i];
+  int64_t zero_share = 0;
+  for (int64_t r = 0; r < valid; ++r) {
+    const int64_t i = kernel_rows[r];
+    rows[r] = scratch + (oh * p.stride_h - p.pad_top + i * p.dil_h) * pw;
+    quads[r] = s.quads + i * groups;
+    zero_share += int64_t(s.zero) * s.row_sums[i];
+  }
+  const __m512i fix = _mm512_set1_epi32(int32_t(zero_share));
+  for_each_block_chunk<kBlocks>(blocks, [&]<int N>(int64_t blk) {
+    __m512i acc[N];
+    sum_blocks<Stride, N>(rows, quads, valid, groups, blk * kLanes, acc);
+    for (int b = 0; b < N; ++b) {
+      const int64_t ow = (blk + b) * kLanes, left = p.out_w - ow;
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[b], fix));
+      _mm512_mask_storeu_ps(out + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
+                            _mm512_add_ps(_mm512_mul_ps(v, scale), bias));
     }
-    const __m512i fix = _mm512_set1_epi32(int32_t(zero_share));
-    float* out = dst + oh * p.out_w;
-    for_each_block_chunk<kBlocks>(blocks, [&]<int N>(int64_t blk) {
-      __m512i acc[N];
-      sum_blocks<Stride, N>(rows, quads, valid, groups, blk * kLanes, acc);
-      for (int b = 0; b < N; ++b) {
-        const int64_t ow = (blk + b) * kLanes, left = p.out_w - ow;
-        const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[b], fix));
-        _mm512_mask_storeu_ps(out + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
-                              _mm512_add_ps(_mm512_mul_ps(v, scale), bias));
-      }
-    });
+  });
+}
+
+// Output rows [oh_begin, oh_end) from the padded rows in scratch.
+template <int Stride>
+void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const uint8_t* scratch, int64_t pw, int64_t oh_begin, int64_t oh_end) {
+  int64_t kernel_rows[kMaxU8DepthwiseRows];
+  for (int64_t oh = oh_begin; oh < oh_end; ++oh)
+    sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows, valid_kernel_rows(p, oh, kernel_rows), dst + oh * p.out_w);
+}
+
+// Whole planes of several channels: the kernel rows of each output row
+// found once, the zero-point fill of the padded rows done once (the
+// channels share the zero point, and each one's bytes then overwrite only
+// the rows' insides).
+template <int Stride>
+void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch, int64_t pw, int64_t rows_read) {
+  int64_t kernel_rows[kMaxU8DepthwisePlaneRows][kMaxU8DepthwiseRows];
+  int64_t valid[kMaxU8DepthwisePlaneRows];
+  for (int64_t oh = 0; oh < p.out_h; ++oh) valid[oh] = valid_kernel_rows(p, oh, kernel_rows[oh]);
+  for (int64_t k = 0; k < count; ++k) {
+    const U8DepthwisePlane& s = planes[k];
+    for (int64_t ih = 0; ih < rows_read; ++ih) std::memcpy(scratch + ih * pw + p.pad_left, s.x + ih * p.w, size_t(p.w));
+    float* out = dst + k * p.out_h * p.out_w;
+    for (int64_t oh = 0; oh < p.out_h; ++oh) sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows[oh], valid[oh], out + oh * p.out_w);
   }
 }
 
@@ -111,6 +143,15 @@ void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* ds
   for (int64_t ih = ih_lo; ih < ih_hi; ++ih) std::memcpy(scratch + ih * pw + p.pad_left, s.x + ih * p.w, size_t(p.w));
   if (p.stride_w == 1) sum_rows<1>(p, s, dst, scratch, pw, oh_begin, oh_end);
   else sum_rows<2>(p, s, dst, scratch, pw, oh_begin, oh_end);
+}
+
+void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch) {
+  if (count <= 0 || p.out_h > kMaxU8DepthwisePlaneRows) return;
+  const int64_t pw = u8_depthwise_row_bytes(p);
+  const int64_t rows_read = std::min<int64_t>(p.h, (p.out_h - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1);
+  if (rows_read > 0) std::memset(scratch, planes[0].zero, size_t(rows_read * pw));
+  if (p.stride_w == 1) sum_planes<1>(p, planes, count, dst, scratch, pw, std::max<int64_t>(0, rows_read));
+  else sum_planes<2>(p, planes, count, dst, scratch, pw, std::max<int64_t>(0, rows_read));
 }
 
 }  // namespace pareto::kernels::avx512vnni
