@@ -70,6 +70,13 @@ std::vector<int32_t> quads(const std::vector<int8_t>& k, int64_t rows, int64_t k
   return q;
 }
 
+// The case's geometry for one channel (the kernels' unit).
+ConvParams one_channel(const ConvCase& c) {
+  ConvCase one = c;
+  one.n = one.cin = one.cout = one.group = 1;
+  return params_of(one);
+}
+
 std::string name(const ConvCase& c) {
   return "h=" + std::to_string(c.h) + " w=" + std::to_string(c.w) + " k=" + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
          " s=" + std::to_string(c.sh) + "," + std::to_string(c.sw);
@@ -81,9 +88,7 @@ std::string name(const ConvCase& c) {
 TEST(U8Depthwise, VnniKernelEqualsTwin) {
   int ran = 0;
   for (const ConvCase& c : kCases) {
-    ConvCase one = c;
-    one.n = one.cin = one.cout = one.group = 1;
-    const ConvParams p = params_of(one);
+    const ConvParams p = one_channel(c);
     if (!u8_depthwise_fast(p)) continue;
     ++ran;
     for (int32_t zero : {0, 128, 255}) {
@@ -114,9 +119,7 @@ TEST(U8Depthwise, VnniKernelEqualsTwin) {
 TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
   int ran = 0;
   for (const ConvCase& c : kCases) {
-    ConvCase one = c;
-    one.n = one.cin = one.cout = one.group = 1;
-    const ConvParams p = params_of(one);
+    const ConvParams p = one_channel(c);
     if (!u8_depthwise_fast(p) || p.out_h > kMaxU8DepthwisePlaneRows) continue;
     ++ran;
     for (int32_t zero : {0, 131, 255})
@@ -153,9 +156,7 @@ TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
 TEST(U8Depthwise, TwinIsTheQdqArithmetic) {
   const float x_scale = 0.031f, w_scale = 0.0047f;
   for (const ConvCase& c : kCases) {
-    ConvCase one = c;
-    one.n = one.cin = one.cout = one.group = 1;
-    const ConvParams p = params_of(one);
+    const ConvParams p = one_channel(c);
     const std::vector<uint8_t> x = bytes(size_t(c.h * c.w), 9);
     const std::vector<int8_t> k = codes(size_t(c.kh * c.kw), 10);
     const std::vector<int32_t> sums = row_sums(k, c.kh, c.kw);
