@@ -457,7 +457,7 @@ void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, cons
       }
       float* y_rows = y + n * p.c_out * out_plane + 2 * ih * p.out_w;  // output rows 2 ih and 2 ih + 1 of channel 0
       row(p, rows, ld, w, bias, y_rows);
-      if (p.epilogue.active())
+      if (p.epilogue.active())  // (not a loop of empty calls when there is none)
         for (int64_t c = 0; c < p.c_out; ++c) transpose_epilogue(p, y_rows + c * out_plane, 2 * p.out_w);
     }
   });
@@ -471,6 +471,8 @@ bool disjoint_transpose(const ConvParams& p) {
 }  // namespace
 
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+  // The epilogue takes an activation only: no path adds a residual.
+  if (p.epilogue.residual) fail_unsupported("a residual fused into a transposed convolution");
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
   const int64_t rows = cout_g * p.kh * p.kw;

@@ -106,6 +106,11 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
     float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
     int64_t rounded_at = -1, rounded_band = -1;  // the input rows rounded last (a channel multiplier reads them again)
+    // Channel oc's integer weights over the uint8 plane q.
+    auto integer_plane = [&](const uint8_t* q, int64_t oc) {
+      const int32_t* quads = iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw);
+      return U8DepthwisePlane{q, qi.zero, nullptr, quads, iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f};
+    };
     // Output rows [oh0, oh1) of plane nc (its band's rows [oh_begin, oh_end)) into dst, the plane's first row.
     auto sums = [&](int64_t nc, int64_t band, int64_t oh_begin, int64_t oh_end, float* dst, int64_t oh0, int64_t oh1) {
       const int64_t n = nc / p.c_out, oc = nc % p.c_out, ic = oc / mult;
@@ -131,25 +136,22 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
       } else {
         src.f = x + in_at;
       }
-      const float b = bias ? bias[oc] : 0.f;
       if (integer) {
-        U8DepthwisePlane plane_in{src.q, qi.zero, nullptr, iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw), iw.row_sums + oc * p.kh,
-                                  iw.scale[oc], b};
-        avx512vnni::u8_depthwise_rows(p, plane_in, dst, u8_scratch, oh0, oh1);
+        avx512vnni::u8_depthwise_rows(p, integer_plane(src.q, oc), dst, u8_scratch, oh0, oh1);
       } else {
-        avx512::depthwise_plane_rows(p, src, w + oc * p.kh * p.kw, b, dst, scratch, oh0, oh1);
+        avx512::depthwise_plane_rows(p, src, w + oc * p.kh * p.kw, bias ? bias[oc] : 0.f, dst, scratch, oh0, oh1);
       }
     };
-    // Planes [first, last) from stored uint8 planes into block, kPlanesPerCall at a time.
+    // Planes [first, last) of stored uint8 input, a bounded array of plane
+    // descriptions per call (a group of 1-pixel planes holds 2048 of them).
     auto integer_planes = [&](int64_t first, int64_t last, float* block, uint8_t* scratch) {
       constexpr int64_t kPlanesPerCall = 32;
       U8DepthwisePlane planes[kPlanesPerCall];
       for (int64_t at = first; at < last; at += kPlanesPerCall) {
         const int64_t count = std::min(kPlanesPerCall, last - at);
         for (int64_t k = 0; k < count; ++k) {
-          const int64_t nc = at + k, oc = nc % p.c_out, ic = oc / mult;
-          planes[k] = {qi.data + (nc / p.c_out * p.c_in + ic) * p.h * p.w, qi.zero, nullptr,
-                       iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw), iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f};
+          const int64_t nc = at + k, oc = nc % p.c_out;
+          planes[k] = integer_plane(qi.data + (nc / p.c_out * p.c_in + oc / mult) * p.h * p.w, oc);
         }
         if constexpr (kBuildX86) avx512vnni::u8_depthwise_planes(p, planes, count, block + (at - first) * plane, scratch);
       }

@@ -50,10 +50,11 @@ size_t u8_depthwise_scratch_bytes(const ConvParams& p);
 namespace avx512vnni {
 // The same bits as u8_depthwise_rows_ref, from s.quads (s.k unread).
 void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
-// Every output row of count channels' planes (one zero point among them;
-// p.out_h <= kMaxU8DepthwisePlaneRows) into dst, plane after plane: the
-// same bits as u8_depthwise_rows per plane, with the per-plane set-up done
-// once (PP-OCR cls: 8-200 channels of 2-12 row maps).
+// Every output row of count channels' planes into dst, plane after plane:
+// the same bits as u8_depthwise_rows per plane, with the per-plane set-up
+// done once (PP-OCR cls: 8-200 channels of 2-12 row maps) where the planes
+// share one zero point and p.out_h <= kMaxU8DepthwisePlaneRows (else plane
+// by plane).
 void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch);
 int64_t u8_depthwise_row_bytes(const ConvParams& p);
 }  // namespace avx512vnni

@@ -27,9 +27,8 @@ struct MacOperands {
 };
 
 MacOperands mac_operands(const std::string& op) {
-  if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "ConvTranspose" || op == "FusedConvTranspose" || op == "MatMul" ||
-      op == "FusedMatMul" ||
-      op == "MatMulInteger" || op == "Gemm" || op == "FusedGemm")
+  if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "ConvTranspose" || op == "FusedConvTranspose" ||
+      op == "MatMul" || op == "FusedMatMul" || op == "MatMulInteger" || op == "Gemm" || op == "FusedGemm")
     return {0, 1};
   if (op == "QLinearConv" || op == "QLinearMatMul") return {0, 3};
   return {};

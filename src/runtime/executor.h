@@ -67,9 +67,10 @@ struct Scope {
   const Tensor* lookup(const std::string& name) const;
 };
 
-// A borrowed callable that makes a node_cache entry: lives only for the
-// call (a std::function would allocate for its makers' captures on every
-// lookup, and the lookups run on every conv call).
+// A borrowed callable that makes a node_cache entry (a std::function would
+// allocate for its makers' captures on every lookup, and the lookups run
+// on every conv call). It points at the callable it was made from: pass a
+// lambda straight to the call, never keep a CacheMaker past the statement.
 class CacheMaker {
  public:
   template <class F>
@@ -96,8 +97,8 @@ class Executor {
   void adopt_memory_plan(const ir::Graph& g, std::unique_ptr<ir::MemoryPlan> plan);
   void clear_profile() { profile_.clear(); }
   void set_profile(bool on) { options_.profile = on; }
-  // Data an op derives once from a node's constant inputs and keeps for the
-  // executor's lifetime (a conv's weights packed for the GEMM): made by
+  // Data an op derives once per node and keeps for the executor's lifetime
+  // (a conv's weights packed for the GEMM, its geometry): made by
   // `make` on first use; `stamp` names how it was made (e.g. the kernel
   // level and form), and each stamp is kept: one node may need two forms.
   std::shared_ptr<const void> node_cache(const ir::Node& node, int stamp, const CacheMaker& make);

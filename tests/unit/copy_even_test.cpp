@@ -26,14 +26,17 @@ class GuardedBuffer {
   GuardedBuffer() : page_(size_t(sysconf(_SC_PAGESIZE))) {
     void* m = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     base_ = m == MAP_FAILED ? nullptr : static_cast<uint8_t*>(m);
-    if (base_) mprotect(base_ + page_, page_, PROT_NONE);
+    if (base_ && mprotect(base_ + page_, page_, PROT_NONE) != 0) {  // no guard, no test: ok() says so
+      munmap(base_, 2 * page_);
+      base_ = nullptr;
+    }
   }
   ~GuardedBuffer() {
     if (base_) munmap(base_, 2 * page_);
   }
   GuardedBuffer(const GuardedBuffer&) = delete;
   GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-  bool ok() const { return base_ != nullptr; }
+  bool ok() const { return base_ != nullptr; }  // mapped, and the guard page unreadable
   uint8_t* ending_at_guard(size_t bytes) const { return base_ + page_ - bytes; }
 
  private:

@@ -1,8 +1,8 @@
 // The graph compiler on small ONNX models the tests write: each pass's
 // before/after (op histograms) and numerics (optimized vs plain within 1e-5
 // relative on random inputs); training-form RepVGG and MobileOne blocks
-// collapse to one conv; the memory planner never overlaps live tensors
-// (random DAGs and the real models).
+// collapse to one conv; the memory plans of the real models sit near their
+// lower bound (the planner's own checks: memory_plan_test.cpp).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -146,10 +146,16 @@ TEST(Passes, ConvTransposeActivationBecomesFusedConvTranspose) {
   const std::vector<Msg> up = {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})};
   std::string h = b.op("Relu", {b.bn(b.op("ConvTranspose", {"x", b.weight({6, 4, 2, 2})}, up), 4)});
   std::string y = b.op("Sigmoid", {b.op("ConvTranspose", {h, b.weight({4, 1, 2, 2}), b.weight({1})}, up)});
+  // Against the unoptimized graph: the BatchNorm folded into the weights rounds differently (within 1e-5).
   auto c = compile_and_compare(b.write("x", {1, 6, 5, 7}, y), "x", {1, 6, 5, 7});
   EXPECT_EQ(count(c.before, "ConvTranspose") + count(c.before, "Relu") + count(c.before, "Sigmoid"), 4);
   EXPECT_EQ(count(c.after, "FusedConvTranspose"), 2);
   EXPECT_EQ(c.after.size(), 1u) << "only the two fused transposed convs are left";
+  // Not fused: an output the graph returns, read by the activation too.
+  Builder o;
+  std::string t = o.op("ConvTranspose", {"x", o.weight({6, 4, 2, 2})}, up);
+  auto d = compile_and_compare(o.write("x", {1, 6, 5, 7}, o.op("Add", {o.op("Relu", {t}), t})), "x", {1, 6, 5, 7});
+  EXPECT_EQ(count(d.after, "FusedConvTranspose"), 0) << "the transposed conv's output has a second reader";
 }
 
 TEST(Passes, ExportedConvMulAddHardSwishChainFuses) {
@@ -428,100 +434,6 @@ TEST(Passes, CommonSubexpressionsAndIdentitiesGo) {
   auto c = compile_and_compare(b.write("x", {2, 3}, y), "x", {2, 3});
   EXPECT_EQ(count(c.after, "Sigmoid"), 1);
   EXPECT_EQ(count(c.after, "Identity"), 0);
-}
-
-TEST(MemoryPlan, WrappingBufferPositionIsRefused) {
-  // A hostile .pareto plan: offset + bytes wraps past 2^64 to a value inside
-  // the arena, which an unchecked sum accepted (the slot is then written
-  // 4096 bytes before the arena).
-  passes::MemoryPlan plan;
-  plan.arena_bytes = 8192;
-  passes::Buffer b;
-  b.bytes = 4096 + 4096;
-  b.offset = ~size_t(0) - 4095;  // 2^64 - 4096, a multiple of the alignment
-  plan.buffers = {b};
-  std::string why;
-  EXPECT_FALSE(passes::plan_is_valid(plan, &why));
-  EXPECT_NE(why.find("outside the arena"), std::string::npos) << why;
-  plan.buffers[0].offset = 4096;  // the same buffer, honestly placed: too big for the arena
-  EXPECT_FALSE(passes::plan_is_valid(plan, &why));
-  plan.buffers[0].offset = 0;
-  EXPECT_TRUE(passes::plan_is_valid(plan, &why)) << why;
-}
-
-// The validator sweeps positions (n log n); on random plans, valid or not, it
-// agrees with the pairwise definition, and an arena larger than its buffers
-// span is refused (a stored plan must not make the executor allocate more).
-TEST(MemoryPlan, ValidatorAgreesWithPairwiseCheck) {
-  std::mt19937 rng(11);
-  int invalid = 0;
-  for (int trial = 0; trial < 500; ++trial) {
-    passes::MemoryPlan plan;
-    plan.alignment = 64;
-    const int n = 1 + int(rng() % 12);
-    size_t end = 0;
-    for (int i = 0; i < n; ++i) {
-      passes::Buffer b;
-      b.first = int(rng() % 6);
-      b.last = b.first + int(rng() % 4);
-      b.bytes = 64 * (1 + rng() % 3);  // zero-byte buffers occupy nothing and never overlap
-      b.offset = 64 * (rng() % 8);
-      end = std::max(end, b.offset + b.bytes);
-      plan.buffers.push_back(b);
-    }
-    plan.arena_bytes = end;
-    bool pairwise_ok = true;
-    for (int i = 0; i < n; ++i)
-      for (int j = i + 1; j < n; ++j) {
-        const passes::Buffer &x = plan.buffers[size_t(i)], &y = plan.buffers[size_t(j)];
-        if (x.first <= y.last && y.first <= x.last && x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes) pairwise_ok = false;
-      }
-    std::string why;
-    EXPECT_EQ(passes::plan_is_valid(plan, &why), pairwise_ok) << "trial " << trial << ": " << why;
-    invalid += !pairwise_ok;
-  }
-  EXPECT_GT(invalid, 50);  // both outcomes were exercised
-  passes::MemoryPlan plan;
-  plan.buffers = {passes::Buffer{{}, 128, 0, 1, 0}};
-  plan.arena_bytes = 128;
-  EXPECT_TRUE(passes::plan_is_valid(plan));
-  plan.arena_bytes = size_t(1) << 39;
-  std::string why;
-  EXPECT_FALSE(passes::plan_is_valid(plan, &why));
-  EXPECT_NE(why.find("larger than its buffers span"), std::string::npos) << why;
-}
-
-// A hostile plan of many buffers is checked in n log n, not n^2.
-TEST(MemoryPlan, ManyBuffersValidateQuickly) {
-  passes::MemoryPlan plan;
-  for (int i = 0; i < 200000; ++i) plan.buffers.push_back(passes::Buffer{{}, 64, i, i, 0});  // one slot reused in turn
-  plan.arena_bytes = 64;
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(passes::plan_is_valid(plan));
-  plan.buffers.back().first = 0;  // the last buffer now lives alongside all the others
-  EXPECT_FALSE(passes::plan_is_valid(plan));
-  // A complexity guard, not a speed target: n log n takes well under a second even under ASan; pairwise, minutes.
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
-}
-
-TEST(MemoryPlan, RandomDagsNeverOverlapLiveTensors) {
-  std::mt19937 rng(3);
-  for (int trial = 0; trial < 200; ++trial) {
-    passes::MemoryPlan plan;
-    const int n = 1 + int(rng() % 60), positions = 1 + int(rng() % 40);
-    for (int i = 0; i < n; ++i) {
-      passes::Buffer b;
-      b.first = int(rng() % unsigned(positions));
-      b.last = b.first + int(rng() % 8);
-      b.bytes = (1 + rng() % 5000) / 64 * 64 + 64;
-      plan.buffers.push_back(b);
-    }
-    passes::place_buffers(plan);
-    std::string why;
-    ASSERT_TRUE(passes::plan_is_valid(plan, &why)) << "trial " << trial << ": " << why;
-    EXPECT_GE(plan.arena_bytes, plan.lower_bound);
-    EXPECT_LE(plan.arena_bytes, plan.naive_bytes);
-  }
 }
 
 TEST(MemoryPlan, RealModelsPlanNearTheLowerBound) {

@@ -75,6 +75,25 @@ TEST(ProfileCost, ConvCountsMultiplyAddsAndBytes) {
   }
 }
 
+// A transposed conv, plain and with its activation fused (the compiler's
+// FusedConvTranspose): each input element times c_out * kh * kw weights.
+TEST(ProfileCost, TransposedConvCountsMultiplyAdds) {
+  const int64_t cin = 3, cout = 4, h = 5, w = 6;
+  for (const char* op : {"ConvTranspose", "FusedConvTranspose"}) {
+    Msg node = pb::node(op, {"x", "w"}, {"y"}, "up");
+    node.m(5, pb::attr_ints("kernel_shape", {2, 2}));
+    node.m(5, pb::attr_ints("strides", {2, 2}));
+    if (std::string(op) == "FusedConvTranspose") {
+      node.s(7, "pareto");
+      node.m(5, pb::attr_string("activation", "Relu"));
+    }
+    const profile::OpCost cost =
+        count_single_node(node, {pb::tensor_f32("w", {cin, cout, 2, 2}, pareto::testing::uniform(size_t(cin * cout * 4), 1))}, {1, cin, h, w},
+                          {1, cout, 2 * h, 2 * w});
+    EXPECT_EQ(cost.macs, uint64_t(cin * h * w * cout * 4)) << op;
+  }
+}
+
 TEST(ProfileCost, WinogradConvCountsWhatRan) {
   // 3x3 stride 1 with 16+ channels and a wide output: Winograd F(4x4,3x3)
   // where the CPU has AVX-512, the direct conv elsewhere.

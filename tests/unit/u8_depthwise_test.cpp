@@ -37,6 +37,7 @@ const ConvCase kCases[] = {
     {1, 2, 8, 130, 2, 5, 5, 2, 1, 1, 1, 1, 0, 0, 0, 0},       // unpadded, 126 columns (a tail of 14)
     {1, 2, 3, 300, 2, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},       // wide: blocks of 4 and a remainder
     {1, 2, 40, 64, 2, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},       // 2560 outputs per plane: cut in bands of rows over threads
+    {1, 70, 4, 8, 70, 3, 3, 70, 1, 1, 1, 1, 1, 1, 1, 1},      // 70 planes of 32 outputs: groups of 64 planes, 32 per call
 };
 
 std::vector<uint8_t> bytes(size_t n, uint32_t seed) {
@@ -115,14 +116,15 @@ TEST(U8Depthwise, VnniKernelEqualsTwin) {
 // Several channels' whole planes in one call (u8_depthwise_planes, the
 // strip walk's path for short maps): each plane the twin's bits, the
 // padded rows' zero-point fill shared by the channels (a scratch left
-// dirty by a wider conv first), nothing written past the last plane.
+// dirty by a wider conv first), nothing written past the last plane or
+// the scratch; planes with different zero points go one by one.
 TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
   int ran = 0;
   for (const ConvCase& c : kCases) {
     const ConvParams p = one_channel(c);
     if (!u8_depthwise_fast(p) || p.out_h > kMaxU8DepthwisePlaneRows) continue;
     ++ran;
-    for (int32_t zero : {0, 131, 255})
+    for (int32_t zero : {0, 131, 255, -1})  // -1: each plane its own zero point
       for (int64_t count : {1, 2, 7}) {
         const size_t plane = size_t(p.out_h * p.out_w), in_plane = size_t(c.h * c.w);
         const std::vector<uint8_t> x = bytes(size_t(count) * in_plane, uint32_t(11 + zero));
@@ -136,15 +138,17 @@ TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
           q.push_back(quads(k.back(), c.kh, c.kw));
         }
         for (int64_t ch = 0; ch < count; ++ch) {
-          planes.push_back({x.data() + size_t(ch) * in_plane, zero, k[size_t(ch)].data(), q[size_t(ch)].data(), sums[size_t(ch)].data(),
-                            0.01f * float(ch + 1), 0.5f - float(ch)});
+          planes.push_back({x.data() + size_t(ch) * in_plane, zero >= 0 ? zero : int32_t(40 * ch), k[size_t(ch)].data(), q[size_t(ch)].data(),
+                            sums[size_t(ch)].data(), 0.01f * float(ch + 1), 0.5f - float(ch)});
           u8_depthwise_rows_ref(p, planes.back(), want.data() + size_t(ch) * plane, 0, p.out_h);
         }
         std::vector<float> got(want.size() + 16, -2.f);
-        std::vector<uint8_t> scratch(u8_depthwise_scratch_bytes(p) + 4096, 0xCD);
+        const size_t scratch_bytes = u8_depthwise_scratch_bytes(p);
+        std::vector<uint8_t> scratch(scratch_bytes + 64, 0xCD);
         avx512vnni::u8_depthwise_planes(p, planes.data(), count, got.data(), scratch.data());
         ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0) << name(c) << " zero=" << zero << " count=" << count;
         for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], -2.f) << "write past the planes: " << name(c);
+        for (size_t i = scratch_bytes; i < scratch.size(); ++i) ASSERT_EQ(scratch[i], 0xCD) << "write past the scratch: " << name(c);
       }
   }
   if (ran == 0) GTEST_SKIP() << "this CPU has no AVX-512 VNNI with VBMI: the integer depthwise kernel is built but not run";

@@ -52,6 +52,7 @@ void f32_conv_transpose2d_ref(const ConvParams& p, const float* x, const float* 
               }
         }
     }
+  // The activation only, as f32_conv_transpose2d (which refuses a residual).
   if (p.epilogue.active()) apply_activation_generic(p.epilogue.act, y, nullptr, p.n * p.c_out * p.out_h * p.out_w);
 }
 

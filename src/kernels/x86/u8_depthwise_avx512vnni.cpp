@@ -146,7 +146,15 @@ void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* ds
 }
 
 void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch) {
-  if (count <= 0 || p.out_h > kMaxU8DepthwisePlaneRows) return;
+  if (count <= 0) return;
+  // Outside what the shared fill and the fixed row tables cover (the strip
+  // walk never calls it so): plane by plane, the same bits.
+  bool shared = p.out_h <= kMaxU8DepthwisePlaneRows && p.kh <= kMaxU8DepthwiseRows;
+  for (int64_t k = 1; k < count && shared; ++k) shared = planes[k].zero == planes[0].zero;
+  if (!shared) {
+    for (int64_t k = 0; k < count; ++k) u8_depthwise_rows(p, planes[k], dst + k * p.out_h * p.out_w, scratch, 0, p.out_h);
+    return;
+  }
   const int64_t pw = u8_depthwise_row_bytes(p);
   const int64_t rows_read = std::min<int64_t>(p.h, (p.out_h - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1);
   if (rows_read > 0) std::memset(scratch, planes[0].zero, size_t(rows_read * pw));

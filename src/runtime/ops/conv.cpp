@@ -3,6 +3,7 @@
 // pointwise, tiled GEMM) and the weights packed once per executor.
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "kernels/bf16_conv.h"
 #include "kernels/f16_conv.h"
@@ -12,6 +13,7 @@
 #include "kernels/int8_conv.h"
 #include "kernels/u8_depthwise.h"
 #include "runtime/executor.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
@@ -146,7 +148,7 @@ void run_conv_bf16(const OpContext& ctx, const kernels::ConvParams& p, const Ten
   auto make = [&]() -> std::shared_ptr<const void> {
     return std::make_shared<kernels::Bf16Weights>(kernels::pack_bf16_weights(w.data<float>(), p.c_out, k));
   };
-  const std::shared_ptr<const void> held = prepared_once(ctx, 1, 1 << 21, make);
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kBf16Weights, make);
   kernels::bf16_conv2d(p, x.data<float>(), *static_cast<const kernels::Bf16Weights*>(held.get()), bias, y);
 }
 
@@ -158,7 +160,7 @@ bool run_conv_f16(const OpContext& ctx, const kernels::ConvParams& p, const Tens
   auto make = [&]() -> std::shared_ptr<const void> {
     return std::make_shared<kernels::F16Weights>(kernels::pack_f16_weights(w.data<float>(), p.c_out, k));
   };
-  const std::shared_ptr<const void> held = prepared_once(ctx, 1, 0xf16, make);
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kF16ConvWeights, make);
   return kernels::f16_conv2d(p, x.data<float>(), *static_cast<const kernels::F16Weights*>(held.get()), bias, y);
 }
 
@@ -173,7 +175,7 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
   const int level = int(kernels::kernel_table().level);
   // The key tells the two forms apart: one node may meet both when its
   // input shape changes between runs.
-  return ctx.executor->node_cache(ctx.node, (slot * 64 + level) * 2 + (winograd ? 1 : 0), [&]() -> std::shared_ptr<const void> {
+  return ctx.executor->node_cache(ctx.node, stamps::packed_conv(slot, level, winograd), [&]() -> std::shared_ptr<const void> {
     std::shared_ptr<std::vector<float>> buf;
     if (winograd) {
       buf = std::make_shared<std::vector<float>>(kernels::winograd_weights_floats(p));
@@ -227,24 +229,32 @@ kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const 
   return p;
 }
 
-// A node's geometry for the input and weight shapes it last ran with: read
-// from its attributes once per executor (the parse took a dozen attribute
-// lookups and vectors per call, several percent of PP-OCR cls's run), and
-// again only where the shapes differ from the cached ones.
-struct CachedConvParams {
-  Shape x, w;
-  kernels::ConvParams p;
+// A node's geometry for the input and weight shapes it last ran with:
+// read from its attributes once per executor and change of shape (the
+// parse took a dozen attribute lookups and vectors per call, several
+// percent of PP-OCR cls's run), not on every call. The cache hands out
+// shared const entries, so the slot's fields are mutable and guarded by
+// its own mutex (sessions may run one executor's nodes at once).
+struct ConvParamsSlot {
+  mutable std::mutex mutex;
+  mutable bool set = false;
+  mutable Shape x, w;
+  mutable kernels::ConvParams p;
 };
-constexpr int kConvParamsStamp = 1 << 23;
 
 kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
   if (!ctx.executor) return conv_params_of(ctx.node, x.shape(), w.shape());
-  const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, kConvParamsStamp, [&]() -> std::shared_ptr<const void> {
-    return std::make_shared<const CachedConvParams>(CachedConvParams{x.shape(), w.shape(), conv_params_of(ctx.node, x.shape(), w.shape())});
-  });
-  const auto& cached = *static_cast<const CachedConvParams*>(held.get());
-  if (cached.x == x.shape() && cached.w == w.shape()) return cached.p;
-  return conv_params_of(ctx.node, x.shape(), w.shape());
+  const std::shared_ptr<const void> held =
+      ctx.executor->node_cache(ctx.node, stamps::kConvGeometry, []() -> std::shared_ptr<const void> { return std::make_shared<const ConvParamsSlot>(); });
+  const auto& slot = *static_cast<const ConvParamsSlot*>(held.get());
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  if (!slot.set || slot.x != x.shape() || slot.w != w.shape()) {
+    slot.p = conv_params_of(ctx.node, x.shape(), w.shape());  // a bad geometry throws here, before the slot changes
+    slot.x = x.shape();
+    slot.w = w.shape();
+    slot.set = true;
+  }
+  return slot.p;
 }
 
 Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p) {
@@ -385,7 +395,7 @@ static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int6
   if (!a || a->kind != ir::AttrKind::floats || int64_t(a->floats.size()) != c_out || codes.numel() % c_out)
     ctx.invalid("int8 weights and w_scales do not fit the node");
   const std::vector<float>& scales = a->floats;
-  const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 3, [&]() -> std::shared_ptr<const void> {
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kInt8ConvFloatWeights, [&]() -> std::shared_ptr<const void> {
     auto t = std::make_shared<Tensor>(Tensor::empty(DType::f32, codes.shape()));
     const int64_t per = codes.numel() / c_out;
     const int8_t* c = codes.data<int8_t>();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/u8_depthwise.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/conv_params.h"
 
 namespace pareto::runtime {
@@ -62,7 +63,7 @@ std::shared_ptr<const DepthwiseInt8Plan> make_plan(const OpContext& ctx, const k
 }  // namespace
 
 std::shared_ptr<const void> use_depthwise_int8_weights(const OpContext& ctx, kernels::ConvParams& p, const Tensor& w) {
-  std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 2, [&]() -> std::shared_ptr<const void> { return make_plan(ctx, p, w); });
+  std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kDepthwiseInt8Plan, [&]() -> std::shared_ptr<const void> { return make_plan(ctx, p, w); });
   const auto& plan = *static_cast<const DepthwiseInt8Plan*>(held.get());
   if (!plan.usable) return nullptr;
   p.int8_weights.quads = plan.quads.data();

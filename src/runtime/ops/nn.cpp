@@ -11,6 +11,7 @@
 #include "kernels/gemm.h"
 #include "kernels/int8_matmul.h"
 #include "runtime/executor.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
@@ -55,7 +56,7 @@ void infer_gemm(InferContext& ctx) {
 bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_t m, int64_t k, int64_t n, float* y) {
   if (!is_constant_input(ctx, 1) || ctx.in(1).rank() != 2 || n < 4 * m || n < 256 || m <= 0 || k <= 0) return false;
   const int level = int(kernels::kernel_table().level);
-  const std::shared_ptr<const void> packed = ctx.executor->node_cache(ctx.node, (1 << 22) + level, [&]() -> std::shared_ptr<const void> {
+  const std::shared_ptr<const void> packed = ctx.executor->node_cache(ctx.node, stamps::packed_matmul(level), [&]() -> std::shared_ptr<const void> {
     kernels::GemmArgs g;
     g.m = n;
     g.k = k;
@@ -115,7 +116,7 @@ bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const fl
 // B^T as the weights, packed once per executor), then transposed back.
 bool matmul_bf16(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_t n, float* y) {
   if (!is_constant_input(ctx, 1) || ctx.in(1).rank() != 2 || rows <= 0 || k <= 0 || n <= 0 || !kernels::bf16_conv_available()) return false;
-  const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, 1 << 21, [&]() -> std::shared_ptr<const void> {
+  const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, stamps::kBf16Weights, [&]() -> std::shared_ptr<const void> {
     std::vector<float> bt(size_t(n * k));
     const float* b = ctx.in(1).data<float>();
     for (int64_t i = 0; i < k; ++i)

@@ -16,6 +16,7 @@
 #include "kernels/lookup.h"
 #include "kernels/scratch.h"
 #include "runtime/executor.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
@@ -426,7 +427,7 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out, &x);
   // Once per executor when the weights are a graph constant (as for float
   // convs); weights fed at run time are converted on every call.
-  const std::shared_ptr<const void> held = prepared_once(ctx, 1, 1 << 20, [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); });
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kInt8ConvPlan, [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); });
   const auto& plan = *static_cast<const Int8ConvPlan*>(held.get());
   kernels::Int8ConvParams q;
   q.geo = p;
@@ -471,7 +472,7 @@ void run_matmul_int8(OpContext& ctx) {
   const Tensor& a = ctx.in(0);
   const Tensor& b = ctx.in(1);
   const int64_t k = b.dim(0), n = b.dim(1);
-  const std::shared_ptr<const void> held = prepared_once(ctx, 1, (1 << 20) + 1, [&]() -> std::shared_ptr<const void> {
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kInt8MatMulPlan, [&]() -> std::shared_ptr<const void> {
     std::vector<int8_t> q(size_t(k * n));
     const float* bf = b.data<float>();
     auto plan = std::make_shared<Int8MatmulPlan>();
@@ -585,7 +586,7 @@ void run_qlookup(OpContext& ctx) {
   // Float tables as byte planes (kernels/lookup.h), split once per node.
   std::shared_ptr<const void> planes;
   if (floats)
-    planes = prepared_once(ctx, 1, 1, [&]() -> std::shared_ptr<const void> {
+    planes = prepared_once(ctx, 1, stamps::kLookupPlanes, [&]() -> std::shared_ptr<const void> {
       auto p = std::make_shared<std::vector<uint8_t>>(size_t(tables) * 1024);
       for (int64_t t = 0; t < tables; ++t) kernels::split_float_table(table.data<float>() + t * 256, p->data() + t * 1024);
       return p;

@@ -4,6 +4,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/int8_conv.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/op_util.h"
 
 namespace pareto::runtime {
@@ -39,7 +40,7 @@ bool tfl_conv_by_gemm(const OpContext& c, const kernels::QConvParams& p, const T
                       const int32_t* bias, Tensor& y) {
   const int64_t k = p.in_c * p.k_h * p.k_w;
   if (!kernels::int8_detail::fast_gemm() || k > kernels::kMaxInt8ConvK || p.batch * p.out_h * p.out_w == 0) return false;
-  const auto held = prepared_once(c, 1, 0x7f1c, [&]() -> std::shared_ptr<const void> { return pack_filter(p, w, filter_zero); });
+  const auto held = prepared_once(c, 1, stamps::kTfliteFilterPacked, [&]() -> std::shared_ptr<const void> { return pack_filter(p, w, filter_zero); });
   const auto& packed = *static_cast<const kernels::Int8Weights*>(held.get());
   const int64_t plane_in = p.in_h * p.in_w, plane_out = p.out_h * p.out_w;
   // NHWC to NCHW, and the int32 sums, in this thread's grow-only buffers.

@@ -14,6 +14,7 @@
 #include "kernels/qnhwc.h"
 #include "pareto/thread_pool.hpp"
 #include "runtime/op_registry.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/op_util.h"
 #include "runtime/ops/tflite_conv_gemm.h"
 #include "core/cpu.h"
@@ -173,7 +174,7 @@ void run_conv(OpContext& c, bool depthwise) {
     if (tfl_conv_by_gemm(c, p, x, w, filter_zero, bias, y)) return;
   } else if (p.depth_multiplier == 1 && ((kBuildX86 && cpu_features().avx512f && cpu_features().avx512bw) || (kBuildArm64 && kernels::kernel_table().level == kernels::IsaLevel::neon))) {
     // The filter widened to int32 with its offsets, once per executor and node.
-    const auto held = prepared_once(c, 1, 0x7f1d, [&]() -> std::shared_ptr<const void> {
+    const auto held = prepared_once(c, 1, stamps::kTfliteDepthwiseI32, [&]() -> std::shared_ptr<const void> {
       return std::make_shared<std::vector<int32_t>>(kernels::qdepthwise_filter_i32(p, w.raw(), t == DType::i8));
     });
     const int32_t* filter = static_cast<const std::vector<int32_t>*>(held.get())->data();
