@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/function_ref.h"
 #include "kernels/activation.h"
 
 namespace pareto::kernels {
@@ -113,19 +114,9 @@ struct ConvTile {
   int64_t ld = 0;
   float* yg = nullptr;
 };
-// A borrowed callable for the call's length (std::function would allocate
-// for the drivers' captures on every conv).
-class ConvTileFn {
- public:
-  template <class F>
-  ConvTileFn(const F& f)  // NOLINT: implicit on purpose, callers pass lambdas
-      : obj_(&f), call_([](const void* o, const ConvTile& t) { (*static_cast<const F*>(o))(t); }) {}
-  void operator()(const ConvTile& t) const { call_(obj_, t); }
-
- private:
-  const void* obj_;
-  void (*call_)(const void*, const ConvTile&);
-};
+// The tile callback: borrowed (std::function would allocate for the
+// drivers' captures on every conv).
+using ConvTileFn = FunctionRef<void(const ConvTile&)>;
 // tile(t) for every tile, over the threads, its columns ready.
 void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, ConvTileFn tile);
 // The tile's output rows set to the bias (before a GEMM that accumulates),

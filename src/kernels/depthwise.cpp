@@ -163,8 +163,9 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
     };
     if (group > 1) {  // one band: the tasks are the planes
       // Stored uint8 planes summed in integers: the planes of a group in one
-      // call, the kernel's per-plane set-up done once (u8_depthwise_planes).
-      const bool planes_at_once = integer && qi.data && p.out_h <= kMaxU8DepthwisePlaneRows;
+      // call, the kernel's per-plane set-up done once (u8_depthwise_planes;
+      // it goes plane by plane itself where it cannot share it).
+      const bool planes_at_once = integer && qi.data;
       for (int64_t first = begin; first < end; first += group) {
         const int64_t last = std::min(end, first + group);
         float* block = q.data ? thread_scratch<float, 5>(size_t((last - first) * plane)) : y + first * plane;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/function_ref.h"
 #include "ir/graph.h"
 #include "ir/memory_plan.h"
 #include "runtime/op_registry.h"
@@ -67,21 +68,9 @@ struct Scope {
   const Tensor* lookup(const std::string& name) const;
 };
 
-// A borrowed callable that makes a node_cache entry (a std::function would
-// allocate for its makers' captures on every lookup, and the lookups run
-// on every conv call). It points at the callable it was made from: pass a
-// lambda straight to the call, never keep a CacheMaker past the statement.
-class CacheMaker {
- public:
-  template <class F>
-  CacheMaker(const F& f)  // NOLINT: implicit on purpose, callers pass lambdas
-      : obj_(&f), call_([](const void* o) -> std::shared_ptr<const void> { return (*static_cast<const F*>(o))(); }) {}
-  std::shared_ptr<const void> operator()() const { return call_(obj_); }
-
- private:
-  const void* obj_;
-  std::shared_ptr<const void> (*call_)(const void*);
-};
+// What makes a node_cache entry: a borrowed callable (the lookups run on
+// every conv call; a std::function would allocate for the makers' captures).
+using CacheMaker = FunctionRef<std::shared_ptr<const void>()>;
 
 class Executor {
  public:

@@ -59,6 +59,27 @@ void sum_blocks(const uint8_t* const* rows, const int32_t* const* quads, int64_t
   }
 }
 
+// Input rows [lo, hi) that output rows [oh_begin, oh_end) read.
+struct InputRows {
+  int64_t lo, hi;
+};
+InputRows input_rows(const ConvParams& p, int64_t oh_begin, int64_t oh_end) {
+  const int64_t lo = std::max<int64_t>(0, oh_begin * p.stride_h - p.pad_top);
+  return {lo, std::max(lo, std::min<int64_t>(p.h, (oh_end - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1))};
+}
+
+// Rows r of the plane x into padded scratch rows, inside their zero-point borders.
+void copy_rows(const ConvParams& p, const uint8_t* x, uint8_t* scratch, int64_t pw, InputRows r) {
+  for (int64_t ih = r.lo; ih < r.hi; ++ih) std::memcpy(scratch + ih * pw + p.pad_left, x + ih * p.w, size_t(p.w));
+}
+
+// The zero point over whole padded rows r: one call for all of them (PP-OCR
+// cls's rows are 96-192 bytes, and three calls per row, the two borders
+// apart, cost more than the bytes they moved).
+void fill_rows(uint8_t* scratch, int64_t pw, InputRows r, int32_t zero) {
+  if (r.lo < r.hi) std::memset(scratch + r.lo * pw, zero, size_t((r.hi - r.lo) * pw));
+}
+
 // Output row oh's kernel rows inside the plane: their indices, ascending.
 int64_t valid_kernel_rows(const ConvParams& p, int64_t oh, int64_t* kernel_rows) {
   int64_t valid = 0;
@@ -110,13 +131,13 @@ void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const 
 // channels share the zero point, and each one's bytes then overwrite only
 // the rows' insides).
 template <int Stride>
-void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch, int64_t pw, int64_t rows_read) {
+void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch, int64_t pw, InputRows rows) {
   int64_t kernel_rows[kMaxU8DepthwisePlaneRows][kMaxU8DepthwiseRows];
   int64_t valid[kMaxU8DepthwisePlaneRows];
   for (int64_t oh = 0; oh < p.out_h; ++oh) valid[oh] = valid_kernel_rows(p, oh, kernel_rows[oh]);
   for (int64_t k = 0; k < count; ++k) {
     const U8DepthwisePlane& s = planes[k];
-    for (int64_t ih = 0; ih < rows_read; ++ih) std::memcpy(scratch + ih * pw + p.pad_left, s.x + ih * p.w, size_t(p.w));
+    copy_rows(p, s.x, scratch, pw, rows);
     float* out = dst + k * p.out_h * p.out_w;
     for (int64_t oh = 0; oh < p.out_h; ++oh) sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows[oh], valid[oh], out + oh * p.out_w);
   }
@@ -133,14 +154,9 @@ int64_t u8_depthwise_row_bytes(const ConvParams& p) {
 void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end) {
   if (oh_begin >= oh_end) return;
   const int64_t pw = u8_depthwise_row_bytes(p);
-  // The input rows these outputs read, padded: scratch row ih.
-  const int64_t ih_lo = std::max<int64_t>(0, oh_begin * p.stride_h - p.pad_top);
-  const int64_t ih_hi = std::min<int64_t>(p.h, (oh_end - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1);
-  // One fill of the zero point over all the rows, then each row's bytes:
-  // PP-OCR cls's rows are 96-192 bytes, and three calls per row (the two
-  // borders apart) cost more than the bytes they moved.
-  if (ih_lo < ih_hi) std::memset(scratch + ih_lo * pw, s.zero, size_t((ih_hi - ih_lo) * pw));
-  for (int64_t ih = ih_lo; ih < ih_hi; ++ih) std::memcpy(scratch + ih * pw + p.pad_left, s.x + ih * p.w, size_t(p.w));
+  const InputRows rows = input_rows(p, oh_begin, oh_end);  // padded into scratch row ih
+  fill_rows(scratch, pw, rows, s.zero);
+  copy_rows(p, s.x, scratch, pw, rows);
   if (p.stride_w == 1) sum_rows<1>(p, s, dst, scratch, pw, oh_begin, oh_end);
   else sum_rows<2>(p, s, dst, scratch, pw, oh_begin, oh_end);
 }
@@ -156,10 +172,10 @@ void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, in
     return;
   }
   const int64_t pw = u8_depthwise_row_bytes(p);
-  const int64_t rows_read = std::min<int64_t>(p.h, (p.out_h - 1) * p.stride_h - p.pad_top + (p.kh - 1) * p.dil_h + 1);
-  if (rows_read > 0) std::memset(scratch, planes[0].zero, size_t(rows_read * pw));
-  if (p.stride_w == 1) sum_planes<1>(p, planes, count, dst, scratch, pw, std::max<int64_t>(0, rows_read));
-  else sum_planes<2>(p, planes, count, dst, scratch, pw, std::max<int64_t>(0, rows_read));
+  const InputRows rows = input_rows(p, 0, p.out_h);
+  fill_rows(scratch, pw, rows, planes[0].zero);
+  if (p.stride_w == 1) sum_planes<1>(p, planes, count, dst, scratch, pw, rows);
+  else sum_planes<2>(p, planes, count, dst, scratch, pw, rows);
 }
 
 }  // namespace pareto::kernels::avx512vnni
