@@ -144,7 +144,32 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
 // integers, one rounding in the multiply).
 void dequantize_u8_ref(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);
 void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);  // dispatched
+// Rows of the int8 conv's float epilogue finished in registers: row r's
+// value v = scale[r] * float(acc + base[r] - w_zero[r] * col_sums) + bias[r]
+// (a multiply, then an add), plus the residual, then the activation
+// (kernels/activation.h's order), then stored to f32, or rounded to uint8
+// as QuantizeLinear(u8_scale, u8_zero) into u8 when that is set: the same
+// bits as int8_f32_row, apply_activation and quantize_u8 one pass after
+// another. Row r of residual, f32 and u8 starts r * stride elements on.
+struct Int8RowsEpilogue {
+  const int32_t* base = nullptr;
+  const int32_t* w_zero = nullptr;
+  const int32_t* col_sums = nullptr;  // read for the rows whose w_zero is not 0
+  const float* scale = nullptr;
+  const float* bias = nullptr;        // null: 0
+  const Activation* act = nullptr;    // null: none
+  const float* residual = nullptr;
+  float* f32 = nullptr;
+  uint8_t* u8 = nullptr;
+  int64_t stride = 0;
+  float u8_scale = 1;
+  int32_t u8_zero = 0;
+};
 namespace avx512vnni {
+// Rows [0, rows) of acc (ld apart), count values each. Returns false,
+// writing nothing, for an activation without a vector form
+// (avx512::has_vector_activation). The integers in 32 bits (the caller checks).
+bool int8_epilogue_rows(const int32_t* acc, int64_t ld, int64_t rows, int64_t count, const Int8RowsEpilogue& e);
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
                        int32_t* c, int64_t ldc);

@@ -20,7 +20,8 @@ namespace pareto::kernels {
 // VNNI panel and im2col rows, uint8_t 5 an int8 conv's input rounded to uint8 (runtime's
 // quantize_input, held while the conv runs); int8_t 0 the
 // int8 MatMul's signed rows; int32_t 0 its int32 tile, int32_t 1 and 2 its per-row and
-// per-column corrections, int32_t 3 and 4 the int8 conv's tile sums and column sums.
+// per-column corrections, int32_t 3 and 4 the int8 conv's tile sums and column sums,
+// int32_t 5 its rows' zero-point corrections (the epilogue in registers).
 template <class T, int Slot>
 T* thread_scratch(size_t n) {
   thread_local std::vector<T> buffer;

@@ -1,6 +1,7 @@
 // The integer convolution (im2col or shifted + VNNI GEMM + epilogues) against its
 // direct-loop twin, and the VNNI GEMM against the reference GEMM, on awkward
 // sizes, both operand signednesses, zero points, groups, 1 and 2 threads.
+#include <algorithm>
 #include <bit>
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <iterator>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/cpu.h"
@@ -160,6 +162,77 @@ TEST(Int8Gemm, FloatEpilogueRowMatchesScalarLoop) {
         for (int64_t q = 0; q < n; ++q)
           ASSERT_EQ(std::memcmp(&got[size_t(q)], &want[size_t(q)], 4), 0) << "n=" << n << " w_zero=" << w_zero << " at " << q;
       }
+}
+
+// The epilogue in registers (VNNI machines) against the three passes it
+// replaces: the float row, the dispatched activation (its vector exp for
+// sigmoid and SiLU), the scalar QuantizeLinear. Every kind with a vector
+// form, the affine and floor, residual or none, float or uint8 output, rows
+// with and without a weight zero point, lengths around the vector width
+// and rows further apart than they are long; nothing written between rows.
+TEST(Int8Gemm, EpilogueInRegistersMatchesThePasses) {
+#if defined(__x86_64__)
+  if (!has_vnni()) GTEST_SKIP() << "no AVX-512 VNNI here: the int8 conv finishes its rows in passes";
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int32_t> sums(-400000, 400000), cols(0, 3000);
+  const ActKind kinds[] = {ActKind::none, ActKind::relu, ActKind::clip, ActKind::hard_sigmoid, ActKind::hard_swish,
+                           ActKind::sigmoid, ActKind::silu, ActKind::leaky_relu};
+  constexpr int64_t rows = 3;
+  for (ActKind kind : kinds)
+    for (int64_t count : {1, 15, 16, 17, 33, 100})
+      for (int variant = 0; variant < 4; ++variant) {  // bit 0: residual, bit 1: rounded to uint8
+        const bool residual = variant & 1, rounded = variant & 2;
+        const int64_t ld = count + 5, stride = count + 3;
+        std::vector<int32_t> acc(size_t(rows * ld)), col_sums(static_cast<size_t>(count)), base = {-12345, 777, 0}, w_zero = {0, 3, -2};
+        for (auto& v : acc) v = sums(rng);
+        for (auto& v : col_sums) v = cols(rng);
+        std::vector<float> scale = {1.3e-4f, 2.1e-5f, 7.7e-5f}, bias = {0.25f, -1.5f, 3.f}, res(size_t(rows * stride));
+        for (size_t i = 0; i < res.size(); ++i) res[i] = float(int(i % 11) - 5) * 0.37f;
+        Activation act;
+        act.kind = kind;
+        act.alpha = kind == ActKind::clip ? -2.f : 0.2f;
+        act.beta = kind == ActKind::clip ? 6.f : 0.5f;
+        if (count == 33) act.scale = 1.5f, act.shift = -0.25f, act.floor = -0.4f;
+        const float u8_scale = 0.0431f;
+        const int32_t u8_zero = 17;
+        // The passes, row by row, into buffers filled with a marker.
+        std::vector<float> want_f(size_t(rows * stride), -7.f), got_f(want_f);
+        std::vector<uint8_t> want_u(size_t(rows * stride), 0xEE), got_u(want_u);
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<float> row(static_cast<size_t>(count));
+          for (int64_t q = 0; q < count; ++q)
+            row[size_t(q)] = scale[size_t(r)] * float(int64_t(acc[size_t(r * ld + q)]) + base[size_t(r)] -
+                                                    int64_t(w_zero[size_t(r)]) * col_sums[size_t(q)]) + bias[size_t(r)];
+          apply_activation(act, row.data(), residual ? res.data() + r * stride : nullptr, count);
+          if (rounded) quantize_u8_ref(row.data(), count, u8_scale, u8_zero, want_u.data() + r * stride);
+          else std::copy(row.begin(), row.end(), want_f.begin() + r * stride);
+        }
+        Int8RowsEpilogue e;
+        e.base = base.data();
+        e.w_zero = w_zero.data();
+        e.col_sums = col_sums.data();
+        e.scale = scale.data();
+        e.bias = bias.data();
+        e.act = kind == ActKind::none && count != 33 ? nullptr : &act;
+        e.residual = residual ? res.data() : nullptr;
+        e.f32 = rounded ? nullptr : got_f.data();
+        e.u8 = rounded ? got_u.data() : nullptr;
+        e.stride = stride;
+        e.u8_scale = u8_scale;
+        e.u8_zero = u8_zero;
+        ASSERT_TRUE(avx512vnni::int8_epilogue_rows(acc.data(), ld, rows, count, e));
+        const std::string what = std::string(act_kind_name(kind)) + " count=" + std::to_string(count) + " variant=" + std::to_string(variant);
+        ASSERT_EQ(got_u, want_u) << what;
+        ASSERT_EQ(std::memcmp(got_f.data(), want_f.data(), got_f.size() * 4), 0) << what;
+      }
+  Activation tanh_act;
+  tanh_act.kind = ActKind::tanh;  // no vector form: refused, nothing written
+  Int8RowsEpilogue e;
+  e.act = &tanh_act;
+  EXPECT_FALSE(avx512vnni::int8_epilogue_rows(nullptr, 1, 1, 1, e));
+#else
+  GTEST_SKIP() << "an x86-64 kernel";
+#endif
 }
 
 // The GEMM over per-quad offsets (the shifted conv's) against its twin:

@@ -9,25 +9,15 @@
 // the same bits.
 #pragma GCC optimize("fp-contract=off")
 
-#include "kernels/activation.h"
-#include "kernels/x86/avx512_math.h"
+#include "kernels/x86/activation_avx512.h"
 
 namespace pareto::kernels::avx512 {
 
 namespace {
 
+// Residual, then `one` (the whole activation) on each vector of y.
 template <class F>
-void each(const Activation& a, float* y, const float* r, int64_t n, F f) {
-  const __m512 sc = _mm512_set1_ps(a.scale), sh = _mm512_set1_ps(a.shift), fl = _mm512_set1_ps(a.floor);
-  const bool affine = a.has_affine(), floor = a.has_floor();
-  auto one = [&](__m512 v) {
-    v = f(v);
-    if (affine) v = _mm512_add_ps(_mm512_mul_ps(sc, v), sh);
-    if (!floor) return v;
-    // v where v > floor or v is NaN, else floor: as the unfused Max (NaN stays, max(-0, +0) = +0).
-    const __mmask16 keep = _mm512_cmp_ps_mask(v, fl, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    return _mm512_mask_blend_ps(keep, fl, v);
-  };
+void each(float* y, const float* r, int64_t n, F one) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_loadu_ps(y + i);
@@ -45,52 +35,8 @@ void each(const Activation& a, float* y, const float* r, int64_t n, F f) {
 
 }  // namespace
 
-// std::max(a, b) is (a < b) ? b : a and std::min(a, b) is (b < a) ? b : a;
-// MAXPS/MINPS(x, y) return y when either is NaN, so with the operands
-// swapped they agree with std, NaN included.
-inline __m512 std_max(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
-inline __m512 std_min(__m512 a, __m512 b) { return _mm512_min_ps(b, a); }
-
-// v / 6 as the twin's division rounds it, without a division (a 512-bit
-// divide issues once per several cycles and bounded HardSwish-heavy nets
-// such as PP-LCNet): q = v * (1/6), the remainder v - 6q exact in one FMA,
-// then q corrected by remainder / 6 in another. This equals the rounded
-// quotient for every finite |v| >= 2^-122; below that both quotients are
-// under 2^-120, and the 0.5 HardSwish adds swallows either, so HardSwish's
-// bits equal the division's for all 2^32 inputs (checked once over all of
-// them with a throwaway program when this was written;
-// Activation.VectorEpilogueMatchesGenericTwin sweeps every 61st bit pattern).
-// Infinite and NaN lanes keep the product, the quotient's own value.
-inline __m512 div6(__m512 v) {
-  const __m512 six = _mm512_set1_ps(6.f), inv = _mm512_set1_ps(1.f / 6.f);
-  const __m512 q = _mm512_mul_ps(v, inv);
-  const __m512 fixed = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, six, v), inv, q);
-  const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_sub_ps(q, q), _mm512_setzero_ps(), _CMP_EQ_OQ);
-  return _mm512_mask_blend_ps(finite, q, fixed);
-}
-
 bool apply_activation(const Activation& a, float* y, const float* r, int64_t n) {
-  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);
-  const __m512 al = _mm512_set1_ps(a.alpha), be = _mm512_set1_ps(a.beta);
-  switch (a.kind) {
-    case ActKind::none: each(a, y, r, n, [](__m512 v) { return v; }); return true;
-    case ActKind::relu: each(a, y, r, n, [&](__m512 v) { return std_max(v, zero); }); return true;
-    case ActKind::clip: each(a, y, r, n, [&](__m512 v) { return std_min(std_max(v, al), be); }); return true;
-    case ActKind::hard_sigmoid:
-      each(a, y, r, n, [&](__m512 v) { return std_max(zero, std_min(one, _mm512_add_ps(_mm512_mul_ps(al, v), be))); });
-      return true;
-    case ActKind::hard_swish: {
-      const __m512 half = _mm512_set1_ps(0.5f);
-      each(a, y, r, n, [&](__m512 v) { return _mm512_mul_ps(v, std_max(zero, std_min(one, _mm512_add_ps(div6(v), half)))); });
-      return true;
-    }
-    case ActKind::leaky_relu:
-      each(a, y, r, n, [&](__m512 v) { return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, al); });
-      return true;
-    case ActKind::sigmoid: each(a, y, r, n, [](__m512 v) { return sigmoid_ps(v); }); return true;
-    case ActKind::silu: each(a, y, r, n, [](__m512 v) { return silu_ps(v); }); return true;
-    default: return false;
-  }
+  return with_vector_activation(a, [&](auto one) { each(y, r, n, one); });
 }
 
 // gate = silu(gate) * up: the LLM feed-forward's gating, 16 lanes at a time

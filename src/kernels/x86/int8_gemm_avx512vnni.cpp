@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/int8_conv.h"
+#include "kernels/x86/activation_avx512.h"
 #include "kernels/x86/vnni_helpers.h"
 
 namespace pareto::kernels::avx512vnni {
@@ -96,52 +97,128 @@ void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, c
   gemm(a, lda, m, quads, [&](int64_t q) { return b + off[q]; }, n, c, ldc);
 }
 
-void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row) {
-  const __m512i vb = _mm512_set1_epi32(base), vz = _mm512_set1_epi32(w_zero);
-  const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
-  for (int64_t q = 0; q < n; q += 16) {
-    const __mmask16 m = n - q >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - q)) - 1u);
-    __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, acc + q), vb);
-    if (col_sums) v = _mm512_sub_epi32(v, _mm512_mullo_epi32(vz, _mm512_maskz_loadu_epi32(m, col_sums + q)));
-    // Not fused: the scalar loop rounds the product, then the sum.
-    const __m512 prod = _mm512_mul_ps(s, _mm512_cvtepi32_ps(v));
-    _mm512_mask_storeu_ps(row + q, m, _mm512_add_ps(prod, b));
-  }
-}
+namespace {
 
-// x / scale by a multiply with the reciprocal (a division costs several
-// times more and dominated the roundings of the int8 models' tensors). The
-// product differs from the rounded quotient by at most ~3 units in the last
-// place, so both round to the same integer unless they lie that close to a
-// half-integer: those lanes (rare) are divided after all. The closeness
-// test takes a fixed margin, 2^-10, which exceeds 3 units in the last place
-// of every |t| < 1024; a larger |t| lands at 0 or 255 after the zero point
-// and the clamp whichever way it rounds. The bytes equal the division's,
-// as the tests check against quantize_u8_ref.
-void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
-  const float inv_scale = 1.f / scale;
-  const bool reciprocal = std::isnormal(scale) && std::isnormal(inv_scale);
-  const __m512 s = _mm512_set1_ps(scale), inv = _mm512_set1_ps(inv_scale), z = _mm512_set1_ps(float(zero));
-  const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.f), half = _mm512_set1_ps(0.5f);
-  const __m512 margin = _mm512_set1_ps(0x1p-10f);
-  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 xv = _mm512_loadu_ps(x + i);
+// x / scale rounded half to even, plus the zero point, clamped to [0, 255]
+// (QuantizeLinear to uint8), 16 lanes as int32: by a multiply with the
+// reciprocal (a division costs several times more and dominated the
+// roundings of the int8 models' tensors). The product t = x * (1/scale),
+// both rounded, is within |t| * 2^-22 of the rounded quotient (1.5 units in
+// the last place), so both round to the same integer unless t lies within
+// that of a half-integer: lanes within |t| * 2^-20 of one (a few in a
+// million) are divided after all. The margin is relative: a fixed one
+// (2^-10) sent 3% of the vectors to the division and made the branch on it
+// mispredict often enough to cost the int8 conv's fused epilogue a third of
+// its time. The bytes equal the division's, as the tests check against
+// quantize_u8_ref.
+struct U8Rounding {
+  explicit U8Rounding(float scale, int32_t zero)
+      : reciprocal(std::isnormal(scale) && std::isnormal(1.f / scale)),
+        s(_mm512_set1_ps(scale)),
+        inv(_mm512_set1_ps(1.f / scale)),
+        z(_mm512_set1_ps(float(zero))) {}
+  __m512i operator()(__m512 xv) const {
+    constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     __m512 v;
     if (reciprocal) {
       const __m512 t = _mm512_mul_ps(xv, inv);
       v = _mm512_roundscale_ps(t, kNearest);
       // |t - v| <= 0.5 (exact), so 0.5 - |t - v| is t's distance from a half-integer.
       // NaN and infinite lanes compare false and keep v: the quotient's rounding is the same NaN or infinity.
-      const __mmask16 near = _mm512_cmp_ps_mask(_mm512_sub_ps(half, _mm512_abs_ps(_mm512_sub_ps(t, v))), margin, _CMP_LE_OQ);
+      const __m512 margin = _mm512_mul_ps(_mm512_abs_ps(t), _mm512_set1_ps(0x1p-20f));
+      const __mmask16 near = _mm512_cmp_ps_mask(_mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(t, v))), margin, _CMP_LE_OQ);
       if (near) v = _mm512_mask_roundscale_ps(v, near, _mm512_maskz_div_ps(near, xv, s), kNearest);
     } else {
       v = _mm512_roundscale_ps(_mm512_div_ps(xv, s), kNearest);
     }
-    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, z), lo), hi);  // NaN -> 0 (max returns its second operand)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtusepi32_epi8(_mm512_cvttps_epi32(v)));
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, z), _mm512_setzero_ps()), _mm512_set1_ps(255.f));  // NaN -> 0 (max returns its second operand)
+    return _mm512_cvttps_epi32(v);
   }
+  bool reciprocal;
+  __m512 s, inv, z;
+};
+
+// Row r's vectors: the corrected sums, scale and bias, the residual, `one`
+// (the activation), then stored or rounded. Residual and Rounded are
+// template arguments so the vector loop carries no branch on them.
+template <bool Residual, bool Rounded, class F>
+void epilogue_rows(const int32_t* acc, int64_t ld, int64_t rows, int64_t count, const Int8RowsEpilogue& e, F one) {
+  const U8Rounding round(e.u8_scale, e.u8_zero);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* a = acc + r * ld;
+    const int32_t wz = e.w_zero[r];
+    const int32_t* col_sums = wz ? e.col_sums : nullptr;
+    const __m512i vb = _mm512_set1_epi32(e.base[r]), vz = _mm512_set1_epi32(wz);
+    const __m512 s = _mm512_set1_ps(e.scale[r]), b = _mm512_set1_ps(e.bias ? e.bias[r] : 0.f);
+    const float* res = Residual ? e.residual + r * e.stride : nullptr;
+    uint8_t* u8 = Rounded ? e.u8 + r * e.stride : nullptr;
+    float* f32 = Rounded ? nullptr : e.f32 + r * e.stride;
+    // Whole vectors with plain loads and stores, the tail with masked ones
+    // (masked forms throughout made the loop markedly slower on Zen 5).
+    auto step = [&]<bool Tail>(int64_t q, __mmask16 m) {
+      auto load_i = [&](const int32_t* p) { return Tail ? _mm512_maskz_loadu_epi32(m, p) : _mm512_loadu_si512(p); };
+      __m512i v = _mm512_add_epi32(load_i(a + q), vb);
+      if (col_sums) v = _mm512_sub_epi32(v, _mm512_mullo_epi32(vz, load_i(col_sums + q)));
+      // Not fused: the scalar loop rounds the product, then the sum.
+      __m512 f = _mm512_add_ps(_mm512_mul_ps(s, _mm512_cvtepi32_ps(v)), b);
+      if constexpr (Residual) f = _mm512_add_ps(f, Tail ? _mm512_maskz_loadu_ps(m, res + q) : _mm512_loadu_ps(res + q));
+      f = one(f);
+      if constexpr (Rounded) {
+        // The bytes through a register (VPMOVUSDB's store form is microcoded on AMD).
+        const __m128i bytes = _mm512_cvtusepi32_epi8(round(f));
+        if (Tail) _mm_mask_storeu_epi8(u8 + q, m, bytes);
+        else _mm_storeu_si128(reinterpret_cast<__m128i*>(u8 + q), bytes);
+      } else {
+        if (Tail) _mm512_mask_storeu_ps(f32 + q, m, f);
+        else _mm512_storeu_ps(f32 + q, f);
+      }
+    };
+    int64_t q = 0;
+    for (; q + 32 <= count; q += 32) {
+      step.template operator()<false>(q, __mmask16(0xFFFF));
+      step.template operator()<false>(q + 16, __mmask16(0xFFFF));
+    }
+    for (; q + 16 <= count; q += 16) step.template operator()<false>(q, __mmask16(0xFFFF));
+    if (q < count) step.template operator()<true>(q, __mmask16((1u << (count - q)) - 1u));
+  }
+}
+
+template <class F>
+void epilogue_rows(const int32_t* acc, int64_t ld, int64_t rows, int64_t count, const Int8RowsEpilogue& e, F one) {
+  if (e.residual) {
+    if (e.u8) epilogue_rows<true, true>(acc, ld, rows, count, e, one);
+    else epilogue_rows<true, false>(acc, ld, rows, count, e, one);
+  } else {
+    if (e.u8) epilogue_rows<false, true>(acc, ld, rows, count, e, one);
+    else epilogue_rows<false, false>(acc, ld, rows, count, e, one);
+  }
+}
+
+}  // namespace
+
+bool int8_epilogue_rows(const int32_t* acc, int64_t ld, int64_t rows, int64_t count, const Int8RowsEpilogue& e) {
+  if (!e.act) {
+    epilogue_rows(acc, ld, rows, count, e, [](__m512 v) { return v; });
+    return true;
+  }
+  return avx512::with_vector_activation(*e.act, [&](auto one) { epilogue_rows(acc, ld, rows, count, e, one); });
+}
+
+void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row) {
+  Int8RowsEpilogue e;
+  e.base = &base;
+  e.w_zero = &w_zero;
+  e.col_sums = col_sums;
+  e.scale = &scale;
+  e.bias = &bias;
+  e.f32 = row;
+  int8_epilogue_rows(acc, n, 1, n, e);
+}
+
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out) {
+  const U8Rounding round(scale, zero);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtusepi32_epi8(round(_mm512_loadu_ps(x + i))));
   for (; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] / scale, zero, 0, 255));
 }
 

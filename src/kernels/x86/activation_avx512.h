@@ -1,0 +1,79 @@
+// The epilogue activations on one AVX-512 vector, shared by the standalone
+// pass (activation_avx512.cpp) and the kernels that finish their outputs in
+// registers (the int8 conv's epilogue row): the same operations in the same
+// order as the generic loop (kernels/activation.cpp), so the same bits,
+// except sigmoid and SiLU, whose polynomial exp differs from std::exp by a
+// few units in the last place. Including files compile with
+// fp-contract=off, as the twin rounds products and sums separately.
+#pragma once
+#include "kernels/activation.h"
+#include "kernels/x86/avx512_intrinsics.h"
+#include "kernels/x86/avx512_math.h"
+
+namespace pareto::kernels::avx512 {
+
+// std::max(a, b) is (a < b) ? b : a and std::min(a, b) is (b < a) ? b : a;
+// MAXPS/MINPS(x, y) return y when either is NaN, so with the operands
+// swapped they agree with std, NaN included.
+inline __m512 std_max(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
+inline __m512 std_min(__m512 a, __m512 b) { return _mm512_min_ps(b, a); }
+
+// v / 6 as the twin's division rounds it, without a division (a 512-bit
+// divide issues once per several cycles and bounded HardSwish-heavy nets
+// such as PP-LCNet): q = v * (1/6), the remainder v - 6q exact in one FMA,
+// then q corrected by remainder / 6 in another. This equals the rounded
+// quotient for every finite |v| >= 2^-122; below that both quotients are
+// under 2^-120, and the 0.5 HardSwish adds swallows either, so HardSwish's
+// bits equal the division's for all 2^32 inputs (checked once over all of
+// them with a throwaway program when this was written;
+// Activation.VectorEpilogueMatchesGenericTwin sweeps every 61st bit pattern).
+// Infinite and NaN lanes keep the product, the quotient's own value.
+inline __m512 div6(__m512 v) {
+  const __m512 six = _mm512_set1_ps(6.f), inv = _mm512_set1_ps(1.f / 6.f);
+  const __m512 q = _mm512_mul_ps(v, inv);
+  const __m512 fixed = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, six, v), inv, q);
+  const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_sub_ps(q, q), _mm512_setzero_ps(), _CMP_EQ_OQ);
+  return _mm512_mask_blend_ps(finite, q, fixed);
+}
+
+// Whether with_vector_activation has a vector form of kind (tanh stays generic).
+inline bool has_vector_activation(ActKind kind) { return kind != ActKind::tanh; }
+
+// Calls body(one) with `one` the whole activation of a (the function, then
+// the affine, then the floor) as a callable __m512 -> __m512, chosen once
+// so the body's loop has no switch. Returns false, without calling body,
+// where has_vector_activation(a.kind) is false.
+template <class Body>
+bool with_vector_activation(const Activation& a, Body&& body) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);
+  const __m512 al = _mm512_set1_ps(a.alpha), be = _mm512_set1_ps(a.beta);
+  const __m512 sc = _mm512_set1_ps(a.scale), sh = _mm512_set1_ps(a.shift), fl = _mm512_set1_ps(a.floor);
+  const bool affine = a.has_affine(), floor = a.has_floor();
+  auto run = [&](auto f) {
+    body([=](__m512 v) {
+      v = f(v);
+      if (affine) v = _mm512_add_ps(_mm512_mul_ps(sc, v), sh);
+      if (!floor) return v;
+      // v where v > floor or v is NaN, else floor: as the unfused Max (NaN stays, max(-0, +0) = +0).
+      const __mmask16 keep = _mm512_cmp_ps_mask(v, fl, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+      return _mm512_mask_blend_ps(keep, fl, v);
+    });
+    return true;
+  };
+  switch (a.kind) {
+    case ActKind::none: return run([](__m512 v) { return v; });
+    case ActKind::relu: return run([=](__m512 v) { return std_max(v, zero); });
+    case ActKind::clip: return run([=](__m512 v) { return std_min(std_max(v, al), be); });
+    case ActKind::hard_sigmoid: return run([=](__m512 v) { return std_max(zero, std_min(one, _mm512_add_ps(_mm512_mul_ps(al, v), be))); });
+    case ActKind::hard_swish: {
+      const __m512 half = _mm512_set1_ps(0.5f);
+      return run([=](__m512 v) { return _mm512_mul_ps(v, std_max(zero, std_min(one, _mm512_add_ps(div6(v), half)))); });
+    }
+    case ActKind::leaky_relu: return run([=](__m512 v) { return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, al); });
+    case ActKind::sigmoid: return run([](__m512 v) { return sigmoid_ps(v); });
+    case ActKind::silu: return run([](__m512 v) { return silu_ps(v); });
+    default: return false;
+  }
+}
+
+}  // namespace pareto::kernels::avx512
