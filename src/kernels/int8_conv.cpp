@@ -281,27 +281,30 @@ void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t*
   }
 }
 
-// Whether the epilogue in registers pays for this activation: a short one
-// (none, Relu, Clip, HardSigmoid, LeakyRelu) took 15-35% less time than the
-// three passes (a scratch benchmark of 200 rows of 192 and 1000 values, hard
-// sigmoid to uint8, on the Zen 5 class VM of the README); HardSwish's and
-// the exp-based ones' long chains made the one-pass loop 10-45% slower than
-// the passes, each of which keeps more vectors in flight.
-bool short_activation(ActKind kind) {
+// Whether rounding to uint8 in the same pass pays for this activation: for
+// a short one (none, Relu, Clip, HardSigmoid, LeakyRelu) one pass took
+// 15-35% less time than three (a scratch benchmark of 200 rows of 192 and
+// of 1000 values on the Zen 5 class VM of the README); with HardSwish's and
+// the exp-based ones' long chains it was 10-45% slower, and the rows in
+// registers with the rounding as a second pass over each block 3-20%
+// faster than three passes.
+bool rounds_in_registers(ActKind kind) {
   return kind == ActKind::none || kind == ActKind::relu || kind == ActKind::clip || kind == ActKind::hard_sigmoid ||
          kind == ActKind::leaky_relu;
 }
 
-// The float epilogue of a tile with each row finished in registers
-// (avx512vnni::int8_epilogue_rows: the scale, bias, residual, activation and
-// rounding to uint8 in one pass instead of three over the rows; PP-OCR cls
-// int8 spent a fifth of its time in those passes). False, with nothing
-// written, where that kernel is not here, the activation is not a short
-// one or a row's corrected sums might not fit 32 bits: the passes then.
+// The float epilogue of a tile finished in registers
+// (avx512vnni::int8_epilogue_rows: the scale, bias, residual, activation
+// and, after a short activation, the rounding to uint8 in one pass instead
+// of three over the rows; PP-OCR cls int8 spent a fifth of its time in
+// those passes). False, with nothing written, where that kernel is not
+// here, the activation has no vector form or a row's corrected sums might
+// not fit 32 bits: the passes then.
 bool finish_rows_in_registers(const Int8ConvParams& p, const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
                               const int32_t* col_sums, int32_t x_zero_u, int64_t count, int64_t out0, int64_t plane, void* y) {
   const Int8Epilogue& e = p.out;
-  if (!kBuildX86 || !use_vnni() || !short_activation(e.act.act.kind)) return false;
+  const Activation& act = e.act.act;
+  if (!kBuildX86 || !use_vnni() || act.kind == ActKind::tanh) return false;  // tanh: no vector form
   const int64_t k = w.k;
   int32_t* base = thread_scratch<int32_t, 5>(size_t(rows));
   for (int64_t oc = oc0; oc < oc0 + rows; ++oc) {
@@ -310,23 +313,40 @@ bool finish_rows_in_registers(const Int8ConvParams& p, const Int8Weights& w, int
     if (k * 255 * 255 + std::abs(b) >= INT32_MAX) return false;
     base[oc - oc0] = int32_t(b);
   }
-  const Activation& act = e.act.act;
   Int8RowsEpilogue r;
-  r.base = base;
-  r.w_zero = w.zero.data() + oc0;
   r.col_sums = col_sums;
-  r.scale = e.scale + oc0;
-  r.bias = e.bias_f32 ? e.bias_f32 + oc0 : nullptr;
   r.act = act.kind != ActKind::none || act.has_post() ? &act : nullptr;
-  r.residual = e.act.residual ? e.act.residual + out0 : nullptr;
-  r.u8 = e.quant.data ? e.quant.data + out0 : nullptr;
-  r.f32 = e.quant.data ? nullptr : static_cast<float*>(y) + out0;
   r.stride = plane;
   r.u8_scale = e.quant.scale;
   r.u8_zero = e.quant.zero;
-  if constexpr (kBuildX86)  // named only in x86-64 builds
-    return avx512vnni::int8_epilogue_rows(acc, ld, rows, count, r);
-  return false;
+  auto rows_at = [&](int64_t first, int64_t n, float* f32, uint8_t* u8) {
+    const int64_t at = out0 + (first - oc0) * plane;
+    r.base = base + (first - oc0);
+    r.w_zero = w.zero.data() + first;
+    r.scale = e.scale + first;
+    r.bias = e.bias_f32 ? e.bias_f32 + first : nullptr;
+    r.residual = e.act.residual ? e.act.residual + at : nullptr;
+    r.f32 = f32;
+    r.u8 = u8;
+    if constexpr (kBuildX86)  // named only in x86-64 builds
+      avx512vnni::int8_epilogue_rows(acc + (first - oc0) * ld, ld, n, count, r);
+  };
+  if (!e.quant.data) {
+    rows_at(oc0, rows, static_cast<float*>(y) + out0, nullptr);
+  } else if (rounds_in_registers(act.kind)) {
+    rows_at(oc0, rows, nullptr, e.quant.data + out0);
+  } else {
+    // Float rows to scratch, rounded a block at a time (about 8 KiB; rows
+    // one after another only where the tile holds whole planes).
+    const int64_t batch = count == plane ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, count)) : 1;
+    for (int64_t ob = oc0; ob < oc0 + rows; ob += batch) {
+      const int64_t nb = std::min(batch, oc0 + rows - ob), at = out0 + (ob - oc0) * plane;
+      float* block = thread_scratch<float, 7>(size_t(nb * count));
+      rows_at(ob, nb, block, nullptr);
+      quantize_u8(block, nb * count, e.quant.scale, e.quant.zero, e.quant.data + at);
+    }
+  }
+  return true;
 }
 
 }  // namespace
