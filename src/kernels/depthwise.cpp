@@ -102,6 +102,9 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   const int64_t group = bands == 1 && p.out_h <= strip ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, plane)) : 1;
   const DepthwiseInt8& iw = p.int8_weights;
   const bool integer = qi.active() && iw.quads && u8_depthwise_fast(p);
+  // The integer kernel applies the activation to its sums in registers
+  // (not a residual, nor tanh, which has no vector form): a pass less.
+  const bool act_in_kernel = integer && p.epilogue.active() && !p.epilogue.residual && p.epilogue.act.kind != ActKind::tanh;
   parallel_for_balanced(bands * planes, [&](int64_t begin, int64_t end) {
     float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
@@ -109,7 +112,8 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
     // Channel oc's integer weights over the uint8 plane q.
     auto integer_plane = [&](const uint8_t* q, int64_t oc) {
       const int32_t* quads = iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw);
-      return U8DepthwisePlane{q, qi.zero, nullptr, quads, iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f};
+      return U8DepthwisePlane{q,           qi.zero,       nullptr, quads, iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f,
+                              act_in_kernel ? &p.epilogue.act : nullptr};
     };
     // Output rows [oh0, oh1) of plane nc (its band's rows [oh_begin, oh_end)) into dst, the plane's first row.
     auto sums = [&](int64_t nc, int64_t band, int64_t oh_begin, int64_t oh_end, float* dst, int64_t oh0, int64_t oh1) {
@@ -158,7 +162,8 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
     };
     // Activation, residual and rounding of the count outputs at dst, output element `at` onwards.
     auto finish = [&](float* dst, int64_t at, int64_t count) {
-      if (p.epilogue.active()) apply_activation(p.epilogue.act, dst, p.epilogue.residual ? p.epilogue.residual + at : nullptr, count);
+      if (p.epilogue.active() && !act_in_kernel)
+        apply_activation(p.epilogue.act, dst, p.epilogue.residual ? p.epilogue.residual + at : nullptr, count);
       if (q.data) quantize_u8(dst, count, q.scale, q.zero, q.data + at);
     };
     if (group > 1) {  // one band: the tasks are the planes

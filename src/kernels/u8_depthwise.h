@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/activation.h"
 #include "kernels/conv.h"
 
 namespace pareto::kernels {
@@ -24,6 +25,10 @@ struct U8DepthwisePlane {
   const int32_t* quads = nullptr;     // the same, as u8_depthwise_weight_quads gives them (the VNNI kernel reads these)
   const int32_t* row_sums = nullptr;  // kh sums: row_sums[i] = sum over j of k[i][j]
   float scale = 1, bias = 0;
+  // The VNNI kernel only (the twin leaves it to its caller): each output
+  // then through the activation, as apply_activation without a residual
+  // would give it (u8_depthwise_planes takes the first plane's for all).
+  const Activation* act = nullptr;
 };
 
 // Output rows [oh_begin, oh_end) of the plane into dst (the plane's first

@@ -2,7 +2,7 @@
 // against its twin bit for bit (awkward widths, strides, pads, dilation of
 // rows, 1-row maps under 5x5 kernels as in PP-OCR cls, zero points 0 /
 // 128 / 255, weights at -128 and 127, rows in pieces as the strip walk
-// calls it); the twin against the QDQ graph's float arithmetic; and the
+// calls it; with the activation in the kernel); the twin against the QDQ graph's float arithmetic; and the
 // strip walk (f32_depthwise_conv) choosing it, with float and uint8
 // outputs, 1 and 2 threads.
 #include <gtest/gtest.h>
@@ -96,10 +96,14 @@ TEST(U8Depthwise, VnniKernelEqualsTwin) {
       const std::vector<uint8_t> x = bytes(size_t(c.h * c.w), uint32_t(3 + zero));
       const std::vector<int8_t> k = codes(size_t(c.kh * c.kw), 5);
       const std::vector<int32_t> sums = row_sums(k, c.kh, c.kw), q = quads(k, c.kh, c.kw);
-      const U8DepthwisePlane s{x.data(), zero, k.data(), q.data(), sums.data(), 0.0123f, -0.75f};
+      // The activation in the kernel's registers: the twin's sums then apply_activation.
+      Activation act;
+      act.kind = zero == 0 ? ActKind::none : zero == 128 ? ActKind::hard_swish : ActKind::sigmoid;
+      const U8DepthwisePlane s{x.data(), zero, k.data(), q.data(), sums.data(), 0.0123f, -0.75f, zero == 0 ? nullptr : &act};
       const size_t out = size_t(p.out_h * p.out_w);
       std::vector<float> want(out, -1.f);
       u8_depthwise_rows_ref(p, s, want.data(), 0, p.out_h);
+      if (s.act) apply_activation(act, want.data(), nullptr, int64_t(out));
       for (int64_t piece : {int64_t(1), int64_t(3), p.out_h}) {
         std::vector<float> got(out + 16, -2.f);
         std::vector<uint8_t> scratch(u8_depthwise_scratch_bytes(p), 0xCD);
@@ -132,6 +136,8 @@ TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
         std::vector<std::vector<int32_t>> sums, q;
         std::vector<U8DepthwisePlane> planes;
         std::vector<float> want(size_t(count) * plane);
+        Activation act;  // with one zero point: HardSwish in the kernel (the first plane's, for all)
+        act.kind = ActKind::hard_swish;
         for (int64_t ch = 0; ch < count; ++ch) {
           k.push_back(codes(size_t(c.kh * c.kw), uint32_t(20 + ch)));
           sums.push_back(row_sums(k.back(), c.kh, c.kw));
@@ -139,9 +145,10 @@ TEST(U8Depthwise, VnniPlanesAtOnceEqualTwin) {
         }
         for (int64_t ch = 0; ch < count; ++ch) {
           planes.push_back({x.data() + size_t(ch) * in_plane, zero >= 0 ? zero : int32_t(40 * ch), k[size_t(ch)].data(), q[size_t(ch)].data(),
-                            sums[size_t(ch)].data(), 0.01f * float(ch + 1), 0.5f - float(ch)});
+                            sums[size_t(ch)].data(), 0.01f * float(ch + 1), 0.5f - float(ch), zero == 131 ? &act : nullptr});
           u8_depthwise_rows_ref(p, planes.back(), want.data() + size_t(ch) * plane, 0, p.out_h);
         }
+        if (zero == 131) apply_activation(act, want.data(), nullptr, int64_t(want.size()));
         std::vector<float> got(want.size() + 16, -2.f);
         const size_t scratch_bytes = u8_depthwise_scratch_bytes(p);
         std::vector<uint8_t> scratch(scratch_bytes + 64, 0xCD);

@@ -16,8 +16,10 @@
 #include <array>
 #include <cstring>
 
+#include "core/error.h"
 #include "kernels/depthwise_scratch.h"
 #include "kernels/u8_depthwise.h"
+#include "kernels/x86/activation_avx512.h"
 
 namespace pareto::kernels::avx512vnni {
 
@@ -91,9 +93,9 @@ int64_t valid_kernel_rows(const ConvParams& p, int64_t oh, int64_t* kernel_rows)
 }
 
 // Output row oh (its `valid` kernel rows in kernel_rows) from the padded rows in scratch into out.
-template <int Stride>
+template <int Stride, class Act>
 void sum_row(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scratch, int64_t pw, int64_t oh, const int64_t* kernel_rows,
-             int64_t valid, float* out) {
+             int64_t valid, float* out, Act one) {
   const int64_t groups = tap_groups(p), blocks = (p.out_w + kLanes - 1) / kLanes;
   const __m512 scale = _mm512_set1_ps(s.scale), bias = _mm512_set1_ps(s.bias);
   const uint8_t* rows[kMaxU8DepthwiseRows];
@@ -113,25 +115,27 @@ void sum_row(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scra
       const int64_t ow = (blk + b) * kLanes, left = p.out_w - ow;
       const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[b], fix));
       _mm512_mask_storeu_ps(out + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
-                            _mm512_add_ps(_mm512_mul_ps(v, scale), bias));
+                            one(_mm512_add_ps(_mm512_mul_ps(v, scale), bias)));
     }
   });
 }
 
 // Output rows [oh_begin, oh_end) from the padded rows in scratch.
-template <int Stride>
-void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const uint8_t* scratch, int64_t pw, int64_t oh_begin, int64_t oh_end) {
+template <int Stride, class Act>
+void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const uint8_t* scratch, int64_t pw, int64_t oh_begin, int64_t oh_end,
+              Act one) {
   int64_t kernel_rows[kMaxU8DepthwiseRows];
   for (int64_t oh = oh_begin; oh < oh_end; ++oh)
-    sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows, valid_kernel_rows(p, oh, kernel_rows), dst + oh * p.out_w);
+    sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows, valid_kernel_rows(p, oh, kernel_rows), dst + oh * p.out_w, one);
 }
 
 // Whole planes of several channels: the kernel rows of each output row
 // found once, the zero-point fill of the padded rows done once (the
 // channels share the zero point, and each one's bytes then overwrite only
 // the rows' insides).
-template <int Stride>
-void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch, int64_t pw, InputRows rows) {
+template <int Stride, class Act>
+void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch, int64_t pw, InputRows rows,
+                Act one) {
   int64_t kernel_rows[kMaxU8DepthwisePlaneRows][kMaxU8DepthwiseRows];
   int64_t valid[kMaxU8DepthwisePlaneRows];
   for (int64_t oh = 0; oh < p.out_h; ++oh) valid[oh] = valid_kernel_rows(p, oh, kernel_rows[oh]);
@@ -139,8 +143,19 @@ void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t cou
     const U8DepthwisePlane& s = planes[k];
     copy_rows(p, s.x, scratch, pw, rows);
     float* out = dst + k * p.out_h * p.out_w;
-    for (int64_t oh = 0; oh < p.out_h; ++oh) sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows[oh], valid[oh], out + oh * p.out_w);
+    for (int64_t oh = 0; oh < p.out_h; ++oh) sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows[oh], valid[oh], out + oh * p.out_w, one);
   }
+}
+
+// Calls body(one) with `one` the plane's activation on a vector (the
+// identity where it has none); false where it has no vector form.
+template <class Body>
+bool with_plane_activation(const U8DepthwisePlane& s, Body&& body) {
+  if (!s.act) {
+    body([](__m512 v) { return v; });
+    return true;
+  }
+  return avx512::with_vector_activation(*s.act, body);
 }
 
 }  // namespace
@@ -157,8 +172,11 @@ void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* ds
   const InputRows rows = input_rows(p, oh_begin, oh_end);  // padded into scratch row ih
   fill_rows(scratch, pw, rows, s.zero);
   copy_rows(p, s.x, scratch, pw, rows);
-  if (p.stride_w == 1) sum_rows<1>(p, s, dst, scratch, pw, oh_begin, oh_end);
-  else sum_rows<2>(p, s, dst, scratch, pw, oh_begin, oh_end);
+  const bool vector = with_plane_activation(s, [&](auto one) {
+    if (p.stride_w == 1) sum_rows<1>(p, s, dst, scratch, pw, oh_begin, oh_end, one);
+    else sum_rows<2>(p, s, dst, scratch, pw, oh_begin, oh_end, one);
+  });
+  if (!vector) fail(StatusCode::internal, "u8_depthwise_rows: an activation without a vector form");
 }
 
 void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t count, float* dst, uint8_t* scratch) {
@@ -174,8 +192,11 @@ void u8_depthwise_planes(const ConvParams& p, const U8DepthwisePlane* planes, in
   const int64_t pw = u8_depthwise_row_bytes(p);
   const InputRows rows = input_rows(p, 0, p.out_h);
   fill_rows(scratch, pw, rows, planes[0].zero);
-  if (p.stride_w == 1) sum_planes<1>(p, planes, count, dst, scratch, pw, rows);
-  else sum_planes<2>(p, planes, count, dst, scratch, pw, rows);
+  const bool vector = with_plane_activation(planes[0], [&](auto one) {
+    if (p.stride_w == 1) sum_planes<1>(p, planes, count, dst, scratch, pw, rows, one);
+    else sum_planes<2>(p, planes, count, dst, scratch, pw, rows, one);
+  });
+  if (!vector) fail(StatusCode::internal, "u8_depthwise_planes: an activation without a vector form");
 }
 
 }  // namespace pareto::kernels::avx512vnni
