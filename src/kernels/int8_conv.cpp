@@ -150,6 +150,17 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
   quantize_u8_ref(x, n, scale, zero, out);
 }
 
+void quantize_u8_scaled(const float* x, int64_t n, float factor, float scale, int32_t zero, uint8_t* out) {
+  if constexpr (kBuildX86)
+    if (use_vnni()) return avx512vnni::quantize_u8_scaled(x, n, factor, scale, zero, out);
+  float products[256];
+  for (int64_t i = 0; i < n; i += 256) {
+    const int64_t m = std::min<int64_t>(256, n - i);
+    for (int64_t j = 0; j < m; ++j) products[j] = x[i + j] * factor;
+    quantize_u8(products, m, scale, zero, out + i);
+  }
+}
+
 void dequantize_u8_ref(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = float(int32_t(q[i]) - zero) * scale;
 }

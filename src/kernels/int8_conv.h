@@ -140,6 +140,10 @@ bool exact_int8_codes(const float* w, int64_t n, float scale, int8_t* codes);
 // out[i] = quantize_value(x[i] / scale, zero, 0, 255): QuantizeLinear to uint8.
 void quantize_u8_ref(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);  // dispatched
+// out[i] = QuantizeLinear(x[i] * factor) to uint8, the product a float
+// multiply: quantize_u8 of the products in one pass (the squeeze-excite's
+// gated output), the same bytes.
+void quantize_u8_scaled(const float* x, int64_t n, float factor, float scale, int32_t zero, uint8_t* out);  // dispatched
 // out[i] = float(q[i] - zero) * scale: DequantizeLinear from uint8 (exact
 // integers, one rounding in the multiply).
 void dequantize_u8_ref(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);
@@ -174,6 +178,7 @@ void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_
 void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,
                        int32_t* c, int64_t ldc);
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* out);
+void quantize_u8_scaled(const float* x, int64_t n, float factor, float scale, int32_t zero, uint8_t* out);
 void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out);
 // One output row of the float epilogue: row[q] = scale * float(acc[q] + base
 // - w_zero * col_sums[q]) + bias, the integers in 32 bits (the caller checks

@@ -132,6 +132,25 @@ TEST(Int8Gemm, QuantizeU8RandomBitPatterns) {
     }
 }
 
+// The product rounded in the same pass (the squeeze-excite's gated output)
+// against the float products rounded by the scalar rule; random bit
+// patterns among the inputs, lengths around the vector width.
+TEST(Int8Gemm, QuantizeU8ScaledMatchesProductsThenReference) {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(-30.f, 30.f);
+  for (int64_t n : {1, 15, 16, 17, 100, 4099})
+    for (float factor : {0.73f, 1.f / 3.f, 0.f, -2.5f})
+      for (float scale : {0.0431f, 0.5f}) {
+        std::vector<float> x(static_cast<size_t>(n)), products(static_cast<size_t>(n));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = i % 13 == 5 ? std::bit_cast<float>(uint32_t(rng())) : dist(rng);
+        for (size_t i = 0; i < x.size(); ++i) products[i] = x[i] * factor;
+        std::vector<uint8_t> want(x.size()), got(x.size(), 0xEE);
+        quantize_u8_ref(products.data(), n, scale, 9, want.data());
+        quantize_u8_scaled(x.data(), n, factor, scale, 9, got.data());
+        ASSERT_EQ(got, want) << "n=" << n << " factor=" << factor << " scale=" << scale;
+      }
+}
+
 // The float epilogue row of the int8 conv (AVX-512 on VNNI machines, NEON
 // where SDOT is) against the scalar loop the driver runs otherwise: the
 // same bits, with and without weight zero points, on lengths around the

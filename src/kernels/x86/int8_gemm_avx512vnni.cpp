@@ -222,6 +222,15 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero, uint8_t* 
   for (; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] / scale, zero, 0, 255));
 }
 
+void quantize_u8_scaled(const float* x, int64_t n, float factor, float scale, int32_t zero, uint8_t* out) {
+  const U8Rounding round(scale, zero);
+  const __m512 f = _mm512_set1_ps(factor);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtusepi32_epi8(round(_mm512_mul_ps(_mm512_loadu_ps(x + i), f))));
+  for (; i < n; ++i) out[i] = uint8_t(quantize_value(x[i] * factor / scale, zero, 0, 255));
+}
+
 void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float* out) {
   const __m512 s = _mm512_set1_ps(scale);
   const __m512i z = _mm512_set1_epi32(zero);

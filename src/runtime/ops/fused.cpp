@@ -375,8 +375,13 @@ void run_squeeze_excite(OpContext& ctx) {
   const float* gates = gate.data();
   // x * gate over planes [p0, p1) rows [r0, r1) each (whole planes where p1 > p0 + 1), rounded where asked.
   auto scale = [&](std::vector<float>& buf, int64_t p0, int64_t p1, int64_t r0, int64_t r1) {
-    PlaneSink sink{q, y, buf};
     const int64_t rows = (r1 - r0) * w, at = (p0 * h + r0) * w;
+    if (q.on) {  // the product rounded in the same pass (the same bytes as rounding the float product after)
+      for (int64_t p = p0; p < p1; ++p)
+        kernels::quantize_u8_scaled(xs + (p * h + r0) * w, rows, gates[p], q.scale, q.zero, y.data<uint8_t>() + at + (p - p0) * rows);
+      return;
+    }
+    PlaneSink sink{q, y, buf};
     float* yp = sink.plane(at, (p1 - p0) * rows);
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = xs + (p * h + r0) * w;
