@@ -38,6 +38,9 @@ const ConvCase kCases[] = {
     {1, 2, 3, 300, 2, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},       // wide: blocks of 4 and a remainder
     {1, 2, 40, 64, 2, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},       // 2560 outputs per plane: cut in bands of rows over threads
     {1, 70, 4, 8, 70, 3, 3, 70, 1, 1, 1, 1, 1, 1, 1, 1},      // 70 planes of 32 outputs: groups of 64 planes, 32 per call
+    {1, 2, 4, 33, 2, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1},        // a 2-row plane at stride 2 both ways
+    {1, 2, 4, 40, 2, 1, 3, 2, 2, 1, 1, 1, 0, 1, 0, 1},        // 1x3 at stride (2, 1): input row 3 read by no output
+    {1, 3, 3, 96, 3, 5, 5, 3, 2, 1, 1, 1, 2, 2, 2, 2},        // PP-OCR cls: 3-row map, 5x5 at stride (2, 1)
 };
 
 std::vector<uint8_t> bytes(size_t n, uint32_t seed) {

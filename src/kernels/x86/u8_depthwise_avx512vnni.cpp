@@ -129,6 +129,58 @@ void sum_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, const 
     sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows, valid_kernel_rows(p, oh, kernel_rows), dst + oh * p.out_w, one);
 }
 
+// All OH output rows of a short plane (dilation 1 down the rows), NB
+// 16-output blocks from column ow0: each input row's quads permuted once
+// for every output row that reads it, not once per output row (PP-OCR
+// cls's 2-4 row maps under 5x5 kernels read each input row from two to
+// four output rows). The same integer sums as sum_row's, so the same bits.
+template <int Stride, int OH, int NB, class Act>
+void sum_short_blocks(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scratch, int64_t pw, InputRows rows, int64_t ow0,
+                      const __m512i* fix, float* out, Act one) {
+  const int64_t groups = tap_groups(p);
+  const __m512i idx = quad_index<Stride>();
+  __m512i acc[OH][NB];
+  for (int oh = 0; oh < OH; ++oh)
+    for (int b = 0; b < NB; ++b) acc[oh][b] = _mm512_setzero_si512();
+  for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {  // the rows copied in (a row no output reads is not)
+    const uint8_t* row = scratch + ih * pw + ow0 * Stride;
+    for (int64_t t = 0; t < groups; ++t) {
+      __m512i x[NB];
+      for (int b = 0; b < NB; ++b) x[b] = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(row + b * kLanes * Stride + 4 * t));
+      for (int oh = 0; oh < OH; ++oh) {
+        const int64_t i = ih + p.pad_top - oh * p.stride_h;  // the kernel row that meets input row ih
+        if (i < 0 || i >= p.kh) continue;
+        const __m512i w = _mm512_set1_epi32(s.quads[i * groups + t]);
+        for (int b = 0; b < NB; ++b) acc[oh][b] = _mm512_dpbusd_epi32(acc[oh][b], x[b], w);
+      }
+    }
+  }
+  const __m512 scale = _mm512_set1_ps(s.scale), bias = _mm512_set1_ps(s.bias);
+  for (int oh = 0; oh < OH; ++oh)
+    for (int b = 0; b < NB; ++b) {
+      const int64_t ow = ow0 + b * kLanes, left = p.out_w - ow;
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[oh][b], fix[oh]));
+      _mm512_mask_storeu_ps(out + oh * p.out_w + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
+                            one(_mm512_add_ps(_mm512_mul_ps(v, scale), bias)));
+    }
+}
+
+// A short plane (p.out_h == OH) from its padded rows in scratch into out.
+template <int Stride, int OH, class Act>
+void sum_short_plane(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scratch, int64_t pw, InputRows rows, float* out, Act one) {
+  __m512i fix[OH];
+  for (int oh = 0; oh < OH; ++oh) {
+    int64_t zero_share = 0;  // the zero point times the weights of the kernel rows inside the plane, as sum_row's
+    for (int64_t i = 0; i < p.kh; ++i) {
+      const int64_t ih = oh * p.stride_h - p.pad_top + i;
+      if (ih >= 0 && ih < p.h) zero_share += int64_t(s.zero) * s.row_sums[i];
+    }
+    fix[oh] = _mm512_set1_epi32(int32_t(zero_share));
+  }
+  const int64_t blocks = (p.out_w + kLanes - 1) / kLanes;
+  for_each_block_chunk<kBlocks>(blocks, [&]<int N>(int64_t blk) { sum_short_blocks<Stride, OH, N>(p, s, scratch, pw, rows, blk * kLanes, fix, out, one); });
+}
+
 // Whole planes of several channels: the kernel rows of each output row
 // found once, the zero-point fill of the padded rows done once (the
 // channels share the zero point, and each one's bytes then overwrite only
@@ -143,6 +195,14 @@ void sum_planes(const ConvParams& p, const U8DepthwisePlane* planes, int64_t cou
     const U8DepthwisePlane& s = planes[k];
     copy_rows(p, s.x, scratch, pw, rows);
     float* out = dst + k * p.out_h * p.out_w;
+    if (p.dil_h == 1 && p.out_h <= 4) {  // the rows of a short plane at once
+      switch (p.out_h) {
+        case 1: sum_short_plane<Stride, 1>(p, s, scratch, pw, rows, out, one); continue;
+        case 2: sum_short_plane<Stride, 2>(p, s, scratch, pw, rows, out, one); continue;
+        case 3: sum_short_plane<Stride, 3>(p, s, scratch, pw, rows, out, one); continue;
+        default: sum_short_plane<Stride, 4>(p, s, scratch, pw, rows, out, one); continue;
+      }
+    }
     for (int64_t oh = 0; oh < p.out_h; ++oh) sum_row<Stride>(p, s, scratch, pw, oh, kernel_rows[oh], valid[oh], out + oh * p.out_w, one);
   }
 }
