@@ -104,13 +104,13 @@ namespace {
 // reciprocal (a division costs several times more and dominated the
 // roundings of the int8 models' tensors). The product t = x * (1/scale),
 // both rounded, is within |t| * 2^-22 of the rounded quotient (1.5 units in
-// the last place), so both round to the same integer unless t lies within
-// that of a half-integer: lanes within |t| * 2^-20 of one (a few in a
-// million) are divided after all. The margin is relative: a fixed one
-// (2^-10) sent 3% of the vectors to the division and made the branch on it
-// mispredict often enough to cost the int8 conv's fused epilogue a third of
-// its time. The bytes equal the division's, as the tests check against
-// quantize_u8_ref.
+// the last place), so for |t| < 1024 within 2^-12, and both round to the
+// same integer unless t lies that close to a half-integer: those lanes (one
+// in two thousand) are divided after all. A larger |t| lands at 0 or 255
+// after the zero point and the clamp whichever way it rounds. (The margin
+// was 2^-10 and sent 3% of the vectors to the division, a branch that then
+// mispredicted often.) The bytes equal the division's, as the tests check
+// against quantize_u8_ref.
 struct U8Rounding {
   explicit U8Rounding(float scale, int32_t zero)
       : reciprocal(std::isnormal(scale) && std::isnormal(1.f / scale)),
@@ -123,10 +123,9 @@ struct U8Rounding {
     if (reciprocal) {
       const __m512 t = _mm512_mul_ps(xv, inv);
       v = _mm512_roundscale_ps(t, kNearest);
-      // |t - v| <= 0.5 (exact), so 0.5 - |t - v| is t's distance from a half-integer.
+      // |t - v| <= 0.5 (exact); t is within 2^-12 of a half-integer where it is at least 0.5 - 2^-12 (exact too).
       // NaN and infinite lanes compare false and keep v: the quotient's rounding is the same NaN or infinity.
-      const __m512 margin = _mm512_mul_ps(_mm512_abs_ps(t), _mm512_set1_ps(0x1p-20f));
-      const __mmask16 near = _mm512_cmp_ps_mask(_mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(t, v))), margin, _CMP_LE_OQ);
+      const __mmask16 near = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(t, v)), _mm512_set1_ps(0.5f - 0x1p-12f), _CMP_GE_OQ);
       if (near) v = _mm512_mask_roundscale_ps(v, near, _mm512_maskz_div_ps(near, xv, s), kNearest);
     } else {
       v = _mm512_roundscale_ps(_mm512_div_ps(xv, s), kNearest);
