@@ -70,7 +70,7 @@ void apply_activation_generic(const Activation& a, float* y, const float* r, int
     case ActKind::relu: each(y, r, n, [](float v) { return std::max(v, 0.f); }); break;
     case ActKind::clip: each(y, r, n, [=](float v) { return std::min(std::max(v, al), be); }); break;
     case ActKind::hard_sigmoid: each(y, r, n, [=](float v) { return std::max(0.f, std::min(1.f, al * v + be)); }); break;
-    case ActKind::hard_swish: each(y, r, n, [](float v) { return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f)); }); break;
+    case ActKind::hard_swish: each(y, r, n, [](float v) { return v * std::max(0.f, std::min(1.f, v * (1.f / 6.f) + 0.5f)); }); break;
     case ActKind::sigmoid: each(y, r, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
     case ActKind::silu: each(y, r, n, [](float v) { return v / (1.f + std::exp(-v)); }); break;
     case ActKind::tanh: each(y, r, n, [](float v) { return std::tanh(v); }); break;

@@ -550,10 +550,9 @@ TEST(Activation, VectorEpilogueMatchesGenericTwin) {
           }
           for (size_t i = size_t(n); i < got.size(); ++i) ASSERT_EQ(got[i], kGuard);
         }
-  // HardSwish divides by 6 in the generic twin; the AVX-512 loop corrects a
-  // reciprocal product instead (activation_avx512.cpp div6). Every 61st
-  // bit pattern of all 2^32 (normals, subnormals, infinities, NaNs), bit
-  // for bit.
+  // HardSwish (ONNX's x * max(0, min(1, x / 6 + 0.5)) with the 1/6 a
+  // multiply, in both). Every 61st bit pattern of all 2^32 (normals,
+  // subnormals, infinities, NaNs), bit for bit.
   if (best_isa_level() == IsaLevel::avx512) {
     Activation a;
     a.kind = ActKind::hard_swish;

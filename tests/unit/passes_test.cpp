@@ -113,7 +113,7 @@ Compared compile_and_compare(const std::string& path, const std::string& input, 
       const Tensor& q = yb.value()[o];
       EXPECT_EQ(p.shape(), q.shape());
       for (int64_t i = 0; i < p.numel() && i < q.numel(); ++i)
-        EXPECT_NEAR(q.data<float>()[i], p.data<float>()[i], rel * std::abs(p.data<float>()[i]) + abs) << "output " << o << " at " << i;
+        EXPECT_NEAR(q.data<float>()[i], p.data<float>()[i], rel * std::abs(p.data<float>()[i]) + abs) << path << " output " << o << " at " << i;
     }
   }
   c.before = a.value()->summary().op_histogram;
@@ -442,10 +442,15 @@ TEST(MemoryPlan, RealModelsPlanNearTheLowerBound) {
   struct Case {
     std::string file;
     Shape shape;
+    float rel = 1e-5f;
   };
-  for (const Case& m : {Case{"ch_PP-OCRv4_det_infer.onnx", {1, 3, 320, 448}}, Case{"ch_PP-OCRv4_rec_infer.onnx", {1, 3, 48, 320}},
+  // rec: the fused HardSwish multiplies by 1/6 (ONNX's alpha) where the
+  // exported graph divides by 6 (x * clip(x + 3, 0, 6) / 6), a difference
+  // in the last place of each gate that rec's HardSwish layers carry to
+  // 1.5e-5 of one softmax value (0.64589 against 0.64588).
+  for (const Case& m : {Case{"ch_PP-OCRv4_det_infer.onnx", {1, 3, 320, 448}}, Case{"ch_PP-OCRv4_rec_infer.onnx", {1, 3, 48, 320}, 3e-5f},
                         Case{"ch_ppocr_mobile_v2.0_cls_infer.onnx", {1, 3, 48, 192}}}) {
-    auto c = compile_and_compare(dir + m.file, "x", m.shape);
+    auto c = compile_and_compare(dir + m.file, "x", m.shape, m.rel);
     ASSERT_GT(c.memory.buffers, 0u) << m.file;
     EXPECT_LE(double(c.memory.arena_bytes), 1.05 * double(c.memory.lower_bound)) << m.file;
     EXPECT_LT(c.memory.arena_bytes, c.memory.naive_bytes) << m.file;

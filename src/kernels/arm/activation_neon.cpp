@@ -61,8 +61,8 @@ bool apply_activation(const Activation& a, float* y, const float* r, int64_t n) 
       each(a, y, r, n, [&](float32x4_t v) { return std_max(zero, std_min(one, vaddq_f32(vmulq_f32(al, v), be))); });
       return true;
     case ActKind::hard_swish: {
-      const float32x4_t six = vdupq_n_f32(6.f), half = vdupq_n_f32(0.5f);
-      each(a, y, r, n, [&](float32x4_t v) { return vmulq_f32(v, std_max(zero, std_min(one, vaddq_f32(vdivq_f32(v, six), half)))); });
+      const float32x4_t sixth = vdupq_n_f32(1.f / 6.f), half = vdupq_n_f32(0.5f);  // ONNX: alpha = 1/6, beta = 0.5
+      each(a, y, r, n, [&](float32x4_t v) { return vmulq_f32(v, std_max(zero, std_min(one, vaddq_f32(vmulq_f32(v, sixth), half)))); });
       return true;
     }
     case ActKind::leaky_relu:

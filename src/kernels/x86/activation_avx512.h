@@ -18,24 +18,6 @@ namespace pareto::kernels::avx512 {
 inline __m512 std_max(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
 inline __m512 std_min(__m512 a, __m512 b) { return _mm512_min_ps(b, a); }
 
-// v / 6 as the twin's division rounds it, without a division (a 512-bit
-// divide issues once per several cycles and bounded HardSwish-heavy nets
-// such as PP-LCNet): q = v * (1/6), the remainder v - 6q exact in one FMA,
-// then q corrected by remainder / 6 in another. This equals the rounded
-// quotient for every finite |v| >= 2^-122; below that both quotients are
-// under 2^-120, and the 0.5 HardSwish adds swallows either, so HardSwish's
-// bits equal the division's for all 2^32 inputs (checked once over all of
-// them with a throwaway program when this was written;
-// Activation.VectorEpilogueMatchesGenericTwin sweeps every 61st bit pattern).
-// Infinite and NaN lanes keep the product, the quotient's own value.
-inline __m512 div6(__m512 v) {
-  const __m512 six = _mm512_set1_ps(6.f), inv = _mm512_set1_ps(1.f / 6.f);
-  const __m512 q = _mm512_mul_ps(v, inv);
-  const __m512 fixed = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, six, v), inv, q);
-  const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_sub_ps(q, q), _mm512_setzero_ps(), _CMP_EQ_OQ);
-  return _mm512_mask_blend_ps(finite, q, fixed);
-}
-
 // Whether with_vector_activation has a vector form of kind (tanh stays generic).
 inline bool has_vector_activation(ActKind kind) { return kind != ActKind::tanh; }
 
@@ -65,9 +47,9 @@ bool with_vector_activation(const Activation& a, Body&& body) {
     case ActKind::relu: return run([=](__m512 v) { return std_max(v, zero); });
     case ActKind::clip: return run([=](__m512 v) { return std_min(std_max(v, al), be); });
     case ActKind::hard_sigmoid: return run([=](__m512 v) { return std_max(zero, std_min(one, _mm512_add_ps(_mm512_mul_ps(al, v), be))); });
-    case ActKind::hard_swish: {
-      const __m512 half = _mm512_set1_ps(0.5f);
-      return run([=](__m512 v) { return _mm512_mul_ps(v, std_max(zero, std_min(one, _mm512_add_ps(div6(v), half)))); });
+    case ActKind::hard_swish: {  // ONNX's alpha = 1/6, beta = 0.5
+      const __m512 sixth = _mm512_set1_ps(1.f / 6.f), half = _mm512_set1_ps(0.5f);
+      return run([=](__m512 v) { return _mm512_mul_ps(v, std_max(zero, std_min(one, _mm512_add_ps(_mm512_mul_ps(v, sixth), half)))); });
     }
     case ActKind::leaky_relu: return run([=](__m512 v) { return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, al); });
     case ActKind::sigmoid: return run([](__m512 v) { return sigmoid_ps(v); });

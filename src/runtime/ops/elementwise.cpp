@@ -77,7 +77,7 @@ FLOAT_OP(Erf, std::erf(x))
 FLOAT_OP(Softplus, x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)))
 FLOAT_OP(Softsign, x / (1 + std::abs(x)))
 FLOAT_OP(HardSigmoid, std::max(T(0), std::min(T(1), T(p.alpha) * x + T(p.beta))))
-FLOAT_OP(HardSwish, x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5))))
+FLOAT_OP(HardSwish, x * std::max(T(0), std::min(T(1), x * (T(1) / T(6)) + T(0.5))))  // ONNX: alpha = 1/6, beta = 0.5
 FLOAT_OP(LeakyRelu, x >= 0 ? x : T(p.alpha) * x)
 FLOAT_OP(Elu, x >= 0 ? x : T(p.alpha) * (std::exp(x) - 1))
 FLOAT_OP(Selu, x > 0 ? T(p.gamma) * x : T(p.gamma) * (T(p.alpha) * std::exp(x) - T(p.alpha)))
