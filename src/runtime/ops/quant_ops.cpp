@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "kernels/int8_conv.h"
@@ -352,12 +353,15 @@ struct Int8ConvAttrs {
   float x_scale = 0;
   int32_t x_zero = 0;
   bool dynamic = false;
-  std::vector<float> w_scales;
+  // The node's own list (read in place: a copy per call was a heap
+  // allocation per int8 conv and run).
+  std::span<const float> w_scales;
 };
 
 Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out, const Tensor* x = nullptr) {
   Int8ConvAttrs a;
-  a.w_scales = ctx.node.attr_floats("w_scales");
+  const ir::Attribute* scales = ctx.node.attr("w_scales");
+  if (scales && scales->kind == ir::AttrKind::floats) a.w_scales = scales->floats;
   if (int64_t(a.w_scales.size()) != c_out) ctx.invalid("int8 attributes (x_scale, x_zero_point, w_scales) do not fit the node");
   for (float s : a.w_scales)
     if (!std::isfinite(s)) ctx.invalid("int8 attribute w_scales holds a value that is not finite");
