@@ -33,6 +33,12 @@ const char* act_kind_name(ActKind k);
 // (a NaN stays NaN, as ONNX's Max with it first).
 void apply_activation(const Activation& a, float* y, const float* residual, int64_t n);
 
+// Whether the ISA epilogues have the activation in vector form (tanh does
+// not: it stays with the generic loop); the kernels that apply one in
+// registers (the int8 conv's epilogue, the integer depthwise conv) take
+// only these.
+inline bool has_vector_form(ActKind kind) { return kind != ActKind::tanh; }
+
 // The generic loop: the reference twin of the ISA versions.
 void apply_activation_generic(const Activation& a, float* y, const float* residual, int64_t n);
 namespace avx512 {

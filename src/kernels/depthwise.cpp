@@ -96,15 +96,16 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
   const int64_t bands = plane < 2048 ? 1 : std::clamp<int64_t>(p.out_h / 8, 1, num_threads());
   // Planes of one strip each and at most 1024 outputs are finished
   // several at a time (about 2048 outputs; PP-OCR cls's depthwise convs but
-  // the first: 24-200 planes of 192-576 values), one activation and one
-  // rounding call per group: a call per plane cost more than its work
-  // there. Elementwise either way: the same bits.
+  // the first: 24-200 planes of 192-576 values), one activation call (where
+  // the integer kernel has not applied it) and one rounding call per group:
+  // a call per plane cost more than its work there. Elementwise either way:
+  // the same bits.
   const int64_t group = bands == 1 && p.out_h <= strip ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, plane)) : 1;
   const DepthwiseInt8& iw = p.int8_weights;
   const bool integer = qi.active() && iw.quads && u8_depthwise_fast(p);
   // The integer kernel applies the activation to its sums in registers
-  // (not a residual, nor tanh, which has no vector form): a pass less.
-  const bool act_in_kernel = integer && p.epilogue.active() && !p.epilogue.residual && p.epilogue.act.kind != ActKind::tanh;
+  // (not with a residual, nor one without a vector form): a pass less.
+  const bool act_in_kernel = integer && p.epilogue.active() && !p.epilogue.residual && has_vector_form(p.epilogue.act.kind);
   parallel_for_balanced(bands * planes, [&](int64_t begin, int64_t end) {
     float* scratch = integer ? nullptr : thread_scratch<float, 1>(size_t(avx512::depthwise_scratch_floats(p)));
     uint8_t* u8_scratch = integer ? thread_scratch<uint8_t, 2>(u8_depthwise_scratch_bytes(p)) : nullptr;
@@ -112,8 +113,8 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
     // Channel oc's integer weights over the uint8 plane q.
     auto integer_plane = [&](const uint8_t* q, int64_t oc) {
       const int32_t* quads = iw.quads + oc * p.kh * u8_depthwise_tap_groups(p.kw);
-      return U8DepthwisePlane{q,           qi.zero,       nullptr, quads, iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f,
-                              act_in_kernel ? &p.epilogue.act : nullptr};
+      const Activation* act = act_in_kernel ? &p.epilogue.act : nullptr;
+      return U8DepthwisePlane{q, qi.zero, nullptr, quads, iw.row_sums + oc * p.kh, iw.scale[oc], bias ? bias[oc] : 0.f, act};
     };
     // Output rows [oh0, oh1) of plane nc (its band's rows [oh_begin, oh_end)) into dst, the plane's first row.
     auto sums = [&](int64_t nc, int64_t band, int64_t oh_begin, int64_t oh_end, float* dst, int64_t oh0, int64_t oh1) {
@@ -160,7 +161,8 @@ void depthwise_strips(const ConvParams& p, const float* x, const float* w, const
         if constexpr (kBuildX86) avx512vnni::u8_depthwise_planes(p, planes, count, block + (at - first) * plane, scratch);
       }
     };
-    // Activation, residual and rounding of the count outputs at dst, output element `at` onwards.
+    // Activation (unless the integer kernel applied it), residual and
+    // rounding of the count outputs at dst, output element `at` onwards.
     auto finish = [&](float* dst, int64_t at, int64_t count) {
       if (p.epilogue.active() && !act_in_kernel)
         apply_activation(p.epilogue.act, dst, p.epilogue.residual ? p.epilogue.residual + at : nullptr, count);

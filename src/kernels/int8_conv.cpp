@@ -274,16 +274,27 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
   }
 }
 
+// Row oc's zero-point correction of every sum: -x_zero * (the row's weight
+// sum) + k * x_zero * w_zero, in 64 bits (each term alone fits 32, their
+// sum need not).
+int64_t row_correction(const Int8Weights& w, int64_t oc, int32_t x_zero_u) {
+  return -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + w.k * x_zero_u * int64_t(w.zero[size_t(oc)]);
+}
+// Every corrected sum of the row fits 32 bits when this holds (|sum| <= k *
+// 255 * 255 with the column sums): the vector forms compute in 32 bits.
+bool correction_fits_32(const Int8Weights& w, int64_t correction) { return w.k * 255 * 255 + std::abs(correction) < INT32_MAX; }
+// Rows finished (rounded) a block at a time: about 8 KiB of float rows, one
+// after another only where the tile holds whole planes (count == plane).
+int64_t rows_per_block(int64_t count, int64_t plane) { return count == plane ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, count)) : 1; }
+
 // Output element: the corrected sum through the epilogue.
 template <class Store>
 void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t* acc, int64_t ld,
                  const int32_t* col_sums, int32_t x_zero_u, int64_t count, Store store) {
-  const int64_t k = w.k;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t oc = oc0 + r;
     const int64_t wz = w.zero[size_t(oc)];
-    // The corrections in 64 bits: each term alone fits 32, their sum need not.
-    const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
+    const int64_t base = row_correction(w, oc, x_zero_u);
     for (int64_t q = 0; q < count; ++q) {
       int64_t s = acc[r * ld + q] + base;
       if (wz) s -= wz * col_sums[q];
@@ -315,13 +326,11 @@ bool finish_rows_in_registers(const Int8ConvParams& p, const Int8Weights& w, int
                               const int32_t* col_sums, int32_t x_zero_u, int64_t count, int64_t out0, int64_t plane, void* y) {
   const Int8Epilogue& e = p.out;
   const Activation& act = e.act.act;
-  if (!kBuildX86 || !use_vnni() || act.kind == ActKind::tanh) return false;  // tanh: no vector form
-  const int64_t k = w.k;
+  if (!kBuildX86 || !use_vnni() || !has_vector_form(act.kind)) return false;
   int32_t* base = thread_scratch<int32_t, 5>(size_t(rows));
   for (int64_t oc = oc0; oc < oc0 + rows; ++oc) {
-    const int64_t b = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * w.zero[size_t(oc)];
-    // Every corrected sum fits 32 bits when this bound does (|sum| <= k * 255 * 255 with the column sums).
-    if (k * 255 * 255 + std::abs(b) >= INT32_MAX) return false;
+    const int64_t b = row_correction(w, oc, x_zero_u);
+    if (!correction_fits_32(w, b)) return false;
     base[oc - oc0] = int32_t(b);
   }
   Int8RowsEpilogue r;
@@ -330,6 +339,7 @@ bool finish_rows_in_registers(const Int8ConvParams& p, const Int8Weights& w, int
   r.stride = plane;
   r.u8_scale = e.quant.scale;
   r.u8_zero = e.quant.zero;
+  // False only where the activation has no vector form, before writing (has_vector_form said so above).
   auto rows_at = [&](int64_t first, int64_t n, float* f32, uint8_t* u8) {
     const int64_t at = out0 + (first - oc0) * plane;
     r.base = base + (first - oc0);
@@ -340,22 +350,19 @@ bool finish_rows_in_registers(const Int8ConvParams& p, const Int8Weights& w, int
     r.f32 = f32;
     r.u8 = u8;
     if constexpr (kBuildX86)  // named only in x86-64 builds
-      avx512vnni::int8_epilogue_rows(acc + (first - oc0) * ld, ld, n, count, r);
+      return avx512vnni::int8_epilogue_rows(acc + (first - oc0) * ld, ld, n, count, r);
+    return false;
   };
-  if (!e.quant.data) {
-    rows_at(oc0, rows, static_cast<float*>(y) + out0, nullptr);
-  } else if (rounds_in_registers(act.kind)) {
-    rows_at(oc0, rows, nullptr, e.quant.data + out0);
-  } else {
-    // Float rows to scratch, rounded a block at a time (about 8 KiB; rows
-    // one after another only where the tile holds whole planes).
-    const int64_t batch = count == plane ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, count)) : 1;
-    for (int64_t ob = oc0; ob < oc0 + rows; ob += batch) {
-      const int64_t nb = std::min(batch, oc0 + rows - ob), at = out0 + (ob - oc0) * plane;
-      float* block = thread_scratch<float, 7>(size_t(nb * count));
-      rows_at(ob, nb, block, nullptr);
-      quantize_u8(block, nb * count, e.quant.scale, e.quant.zero, e.quant.data + at);
-    }
+  if (!e.quant.data) return rows_at(oc0, rows, static_cast<float*>(y) + out0, nullptr);
+  if (rounds_in_registers(act.kind)) return rows_at(oc0, rows, nullptr, e.quant.data + out0);
+  // Float rows to scratch (`plane` apart: a block of several rows only
+  // where count == plane), rounded a block at a time.
+  const int64_t batch = rows_per_block(count, plane);
+  for (int64_t ob = oc0; ob < oc0 + rows; ob += batch) {
+    const int64_t nb = std::min(batch, oc0 + rows - ob), at = out0 + (ob - oc0) * plane;
+    float* block = thread_scratch<float, 7>(size_t(nb * count));
+    if (!rows_at(ob, nb, block, nullptr)) return false;  // the first block, or none
+    quantize_u8(block, nb * count, e.quant.scale, e.quant.zero, e.quant.data + at);
   }
   return true;
 }
@@ -418,8 +425,7 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
       // small map's rows are short (PP-OCR cls: 36 pixels), and a call per
       // row cost more than its work. Elementwise either way: the same bits.
       float* yf = static_cast<float*>(y);
-      const int64_t k = w.k;
-      const int64_t batch = count == plane ? std::max<int64_t>(1, 2048 / std::max<int64_t>(1, count)) : 1;
+      const int64_t batch = rows_per_block(count, plane);
       for (int64_t ob = oc0; ob < oc0 + rows; ob += batch) {
         const int64_t nb = std::min(batch, oc0 + rows - ob);
         // Rounded to uint8 at the end: the float rows go to scratch.
@@ -427,21 +433,20 @@ void int8_detail::store_tile(const Int8ConvParams& p, const Int8Weights& w, int6
         for (int64_t oc = ob; oc < ob + nb; ++oc) {
           const int32_t* a = acc + (oc - oc0) * ld;
           const int64_t wz = w.zero[size_t(oc)];
-          const int64_t base = -int64_t(x_zero_u) * w.row_sums[size_t(oc)] + k * x_zero_u * wz;
+          const int64_t base = row_correction(w, oc, x_zero_u);
           const float sc = e.scale[oc], b = e.bias_f32 ? e.bias_f32[oc] : 0.f;
           float* row = block + (oc - ob) * count;
-          // Every corrected sum fits 32 bits when the bound below does
-          // (|sum| <= k * 255 * 255 with the column sums); then the vector
-          // form computes the same integers and the same float operations.
-          const int64_t bound = k * 255 * 255 + std::abs(base);
+          // Where the sums fit 32 bits the vector form computes the same
+          // integers and the same float operations.
+          const bool fits = correction_fits_32(w, base);
           bool vector_done = false;
           if constexpr (kBuildX86)
-            if (use_vnni() && bound < INT32_MAX) {
+            if (use_vnni() && fits) {
               avx512vnni::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
               vector_done = true;
             }
           if constexpr (kBuildArm64)
-            if (use_sdot() && bound < INT32_MAX) {
+            if (use_sdot() && fits) {
               dotprod::int8_f32_row(a, count, int32_t(base), int32_t(wz), wz ? col_sums : nullptr, sc, b, row);
               vector_done = true;
             }

@@ -172,7 +172,7 @@ struct Int8RowsEpilogue {
 namespace avx512vnni {
 // Rows [0, rows) of acc (ld apart), count values each. Returns false,
 // writing nothing, for an activation without a vector form
-// (avx512::has_vector_activation). The integers in 32 bits (the caller checks).
+// (has_vector_form, kernels/activation.h). The integers in 32 bits (the caller checks).
 bool int8_epilogue_rows(const int32_t* acc, int64_t ld, int64_t rows, int64_t count, const Int8RowsEpilogue& e);
 void int8_gemm(const int8_t* a, int64_t lda, int64_t m, int64_t k4, const uint8_t* b, int64_t n, int32_t* c, int64_t ldc);
 void int8_gemm_offsets(const int8_t* a, int64_t lda, int64_t m, int64_t quads, const uint8_t* b, const int64_t* off, int64_t n,

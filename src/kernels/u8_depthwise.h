@@ -27,7 +27,10 @@ struct U8DepthwisePlane {
   float scale = 1, bias = 0;
   // The VNNI kernel only (the twin leaves it to its caller): each output
   // then through the activation, as apply_activation without a residual
-  // would give it (u8_depthwise_planes takes the first plane's for all).
+  // would give it; a kind with a vector form (has_vector_form) or null.
+  // u8_depthwise_planes applies the first plane's to all the planes where
+  // it shares their set-up, each plane's own where it goes plane by plane
+  // (the strip walk gives every plane of a conv the same).
   const Activation* act = nullptr;
 };
 
@@ -53,7 +56,8 @@ bool u8_depthwise_fast(const ConvParams& p);
 size_t u8_depthwise_scratch_bytes(const ConvParams& p);
 
 namespace avx512vnni {
-// The same bits as u8_depthwise_rows_ref, from s.quads (s.k unread).
+// The same bits as u8_depthwise_rows_ref followed by apply_activation with
+// s.act (where set), from s.quads (s.k unread).
 void u8_depthwise_rows(const ConvParams& p, const U8DepthwisePlane& s, float* dst, uint8_t* scratch, int64_t oh_begin, int64_t oh_end);
 // Every output row of count channels' planes into dst, plane after plane:
 // the same bits as u8_depthwise_rows per plane, with the per-plane set-up

@@ -149,6 +149,23 @@ TEST(Int8Gemm, QuantizeU8ScaledMatchesProductsThenReference) {
         quantize_u8_scaled(x.data(), n, factor, scale, 9, got.data());
         ASSERT_EQ(got, want) << "n=" << n << " factor=" << factor << " scale=" << scale;
       }
+  // Inputs whose products lie at and a few floats around (k + 0.5) * scale
+  // for a scale without an exact reciprocal: the lanes the vector form
+  // divides after all.
+  for (float factor : {0.73f, 0.3337f}) {
+    const float scale = 0.0431f;
+    std::vector<float> x, products;
+    for (int k = -300; k <= 300; ++k) {
+      float v = float((k + 0.5) * double(scale) / double(factor));
+      for (int step = 0; step < 2; ++step) v = std::nextafter(v, -1e30f);
+      for (int step = 0; step < 5; ++step, v = std::nextafter(v, 1e30f)) x.push_back(v);
+    }
+    for (float v : x) products.push_back(v * factor);
+    std::vector<uint8_t> want(x.size()), got(x.size());
+    quantize_u8_ref(products.data(), int64_t(x.size()), scale, 128, want.data());
+    quantize_u8_scaled(x.data(), int64_t(x.size()), factor, scale, 128, got.data());
+    ASSERT_EQ(got, want) << "near ties, factor=" << factor;
+  }
 }
 
 // The float epilogue row of the int8 conv (AVX-512 on VNNI machines, NEON

@@ -102,6 +102,7 @@ TEST(U8Depthwise, VnniKernelEqualsTwin) {
       // The activation in the kernel's registers: the twin's sums then apply_activation.
       Activation act;
       act.kind = zero == 0 ? ActKind::none : zero == 128 ? ActKind::hard_swish : ActKind::sigmoid;
+      if (zero == 255) act.scale = 1.5f, act.shift = -0.25f, act.floor = 0.1f;  // the affine and floor after it
       const U8DepthwisePlane s{x.data(), zero, k.data(), q.data(), sums.data(), 0.0123f, -0.75f, zero == 0 ? nullptr : &act};
       const size_t out = size_t(p.out_h * p.out_w);
       std::vector<float> want(out, -1.f);

@@ -18,13 +18,10 @@ namespace pareto::kernels::avx512 {
 inline __m512 std_max(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
 inline __m512 std_min(__m512 a, __m512 b) { return _mm512_min_ps(b, a); }
 
-// Whether with_vector_activation has a vector form of kind (tanh stays generic).
-inline bool has_vector_activation(ActKind kind) { return kind != ActKind::tanh; }
-
 // Calls body(one) with `one` the whole activation of a (the function, then
 // the affine, then the floor) as a callable __m512 -> __m512, chosen once
 // so the body's loop has no switch. Returns false, without calling body,
-// where has_vector_activation(a.kind) is false.
+// where has_vector_form(a.kind) is false (kernels/activation.h).
 template <class Body>
 bool with_vector_activation(const Activation& a, Body&& body) {
   const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);

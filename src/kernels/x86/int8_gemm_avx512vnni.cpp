@@ -103,11 +103,12 @@ namespace {
 // (QuantizeLinear to uint8), 16 lanes as int32: by a multiply with the
 // reciprocal (a division costs several times more and dominated the
 // roundings of the int8 models' tensors). The product t = x * (1/scale),
-// both rounded, is within |t| * 2^-22 of the rounded quotient (1.5 units in
-// the last place), so for |t| < 1024 within 2^-12, and both round to the
-// same integer unless t lies that close to a half-integer: those lanes (one
-// in two thousand) are divided after all. A larger |t| lands at 0 or 255
-// after the zero point and the clamp whichever way it rounds. (The margin
+// both rounded, is within |t| * 2^-22 of the rounded quotient (up to 3
+// units in the last place near the top of a binade), so for |t| < 1024
+// within 2^-12, and both round to the same integer unless t lies that close
+// to a half-integer: those lanes (one in two thousand) are divided after
+// all. A larger |t| lands at 0 or 255 after the zero point (0..255, as
+// every caller checks) and the clamp whichever way it rounds. (The margin
 // was 2^-10 and sent 3% of the vectors to the division, a branch that then
 // mispredicted often.) The bytes equal the division's, as the tests check
 // against quantize_u8_ref.
