@@ -174,10 +174,6 @@ void epilogue_rows(const int32_t* acc, int64_t ld, int64_t rows, int64_t count, 
       }
     };
     int64_t q = 0;
-    for (; q + 32 <= count; q += 32) {
-      step.template operator()<false>(q, __mmask16(0xFFFF));
-      step.template operator()<false>(q + 16, __mmask16(0xFFFF));
-    }
     for (; q + 16 <= count; q += 16) step.template operator()<false>(q, __mmask16(0xFFFF));
     if (q < count) step.template operator()<true>(q, __mmask16((1u << (count - q)) - 1u));
   }

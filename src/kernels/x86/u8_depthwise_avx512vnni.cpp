@@ -92,6 +92,16 @@ int64_t valid_kernel_rows(const ConvParams& p, int64_t oh, int64_t* kernel_rows)
   return valid;
 }
 
+// One block of 16 outputs from column ow of a row (out: the row's first):
+// (sum - zero share) * scale + bias, then the activation, stored up to out_w.
+template <class Act>
+void store_block(const ConvParams& p, __m512i sum, __m512i fix, __m512 scale, __m512 bias, int64_t ow, float* out, Act one) {
+  const int64_t left = p.out_w - ow;
+  const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(sum, fix));
+  _mm512_mask_storeu_ps(out + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
+                        one(_mm512_add_ps(_mm512_mul_ps(v, scale), bias)));
+}
+
 // Output row oh (its `valid` kernel rows in kernel_rows) from the padded rows in scratch into out.
 template <int Stride, class Act>
 void sum_row(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scratch, int64_t pw, int64_t oh, const int64_t* kernel_rows,
@@ -111,12 +121,7 @@ void sum_row(const ConvParams& p, const U8DepthwisePlane& s, const uint8_t* scra
   for_each_block_chunk<kBlocks>(blocks, [&]<int N>(int64_t blk) {
     __m512i acc[N];
     sum_blocks<Stride, N>(rows, quads, valid, groups, blk * kLanes, acc);
-    for (int b = 0; b < N; ++b) {
-      const int64_t ow = (blk + b) * kLanes, left = p.out_w - ow;
-      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[b], fix));
-      _mm512_mask_storeu_ps(out + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
-                            one(_mm512_add_ps(_mm512_mul_ps(v, scale), bias)));
-    }
+    for (int b = 0; b < N; ++b) store_block(p, acc[b], fix, scale, bias, (blk + b) * kLanes, out, one);
   });
 }
 
@@ -157,12 +162,7 @@ void sum_short_blocks(const ConvParams& p, const U8DepthwisePlane& s, const uint
   }
   const __m512 scale = _mm512_set1_ps(s.scale), bias = _mm512_set1_ps(s.bias);
   for (int oh = 0; oh < OH; ++oh)
-    for (int b = 0; b < NB; ++b) {
-      const int64_t ow = ow0 + b * kLanes, left = p.out_w - ow;
-      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[oh][b], fix[oh]));
-      _mm512_mask_storeu_ps(out + oh * p.out_w + ow, left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u),
-                            one(_mm512_add_ps(_mm512_mul_ps(v, scale), bias)));
-    }
+    for (int b = 0; b < NB; ++b) store_block(p, acc[oh][b], fix[oh], scale, bias, ow0 + b * kLanes, out + oh * p.out_w, one);
 }
 
 // A short plane (p.out_h == OH) from its padded rows in scratch into out.
