@@ -123,6 +123,7 @@ struct ProfileEntry {
   uint64_t macs = 0, elementwise_ops = 0;
   std::vector<ProfileAccess> accesses;
   uint64_t live_bytes = 0;  // activations held right after the op
+  std::string kernel;  // the kernel path the op took ("int8 -> u8", "winograd", ...), where it names one
 };
 
 struct ModelSummary {

@@ -28,6 +28,7 @@ using api::median;
 profile::OpRecord record_of(const ProfileEntry& e) {
   profile::OpRecord r;
   r.name = e.node_name, r.op = e.op_type, r.seconds = e.seconds, r.depth = e.depth, r.live_bytes = e.live_bytes;
+  r.kernel = e.kernel;
   r.cost.precision = e.precision, r.cost.macs = e.macs, r.cost.elementwise = e.elementwise_ops;
   for (const ProfileAccess& a : e.accesses)
     r.cost.accesses.push_back({uintptr_t(a.id), a.bytes, a.weight ? profile::AccessKind::weight : profile::AccessKind::activation, a.write});

@@ -191,6 +191,7 @@ std::vector<ProfileEntry> Session::take_profile() {
     e.op_type = r.op_type, e.node_name = r.node_name, e.seconds = r.seconds, e.output_shape = r.output_shape;
     e.depth = r.depth;
     e.live_bytes = r.live_bytes;
+    e.kernel = r.path;
     if (r.node) {
       const profile::OpCost c = profile::count_onnx_node(*r.node, r.inputs, r.outputs, r.path);
       e.precision = c.precision;

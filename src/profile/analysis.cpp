@@ -139,7 +139,7 @@ nlohmann::json build_report(const ReportInput& in) {
       const double bytes = levels[i].total(), ops = op.cost.ops();
       nlohmann::json j = {
           {"index", i}, {"name", op.name}, {"op", op.op}, {"depth", op.depth}, {"ms", op.seconds * 1e3}, {"start_ms", start * 1e3},
-          {"precision", op.cost.precision}, {"macs", op.cost.macs}, {"elementwise", op.cost.elementwise}, {"ops", ops},
+          {"precision", op.cost.precision}, {"kernel", op.kernel}, {"macs", op.cost.macs}, {"elementwise", op.cost.elementwise}, {"ops", ops},
           {"bytes", {{"weights", op.cost.bytes(AccessKind::weight, false)},
                      {"state", op.cost.bytes(AccessKind::state, false) + op.cost.bytes(AccessKind::state, true)},
                      {"activations_read", op.cost.bytes(AccessKind::activation, false)},

@@ -42,6 +42,7 @@ struct OpRecord {
   int depth = 0;  // nesting in control-flow bodies
   OpCost cost;
   uint64_t live_bytes = 0;  // activations held after it ran
+  std::string kernel;  // the kernel path it took, where the op names one
 };
 
 }  // namespace pareto::profile
