@@ -135,6 +135,10 @@ int64_t depthwise_scratch_floats(const ConvParams& p);
 void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
 // The same for bytes (the int8 conv's im2col rows at stride 2).
 void copy_even_bytes(const uint8_t* src, int64_t n, int64_t avail, uint8_t* dst);
+// out[c] = max of r0[2c], r0[2c+1], r1[2c], r1[2c+1] for c < out_w (a 2x2
+// stride-2 max pool's row; reads 2 out_w floats of each row): the same
+// comparisons in the same order as the scalar loop of kernels/pool.cpp.
+void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out);
 }  // namespace avx512
 // Where the AVX-512 plane kernel reads input row ih: a float plane, or a
 // uint8 plane turned into the floats (q - zero) * scale row by row (into
@@ -233,6 +237,9 @@ struct PoolParams {
 // each window tap by tap, and serves the indices output.
 void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices);
 void f32_maxpool2d_ref(const PoolParams& p, const float* x, float* y, int64_t* indices);
+// One output row of a 2x2 stride-2 max pool, scalar: the twin of
+// avx512::maxpool_2x2_row (the four taps in order, each kept when greater).
+void maxpool_2x2_row_ref(const float* r0, const float* r1, int64_t out_w, float* out);
 void f32_avgpool2d(const PoolParams& p, const float* x, float* y);
 
 }  // namespace pareto::kernels

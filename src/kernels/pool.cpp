@@ -2,8 +2,10 @@
 #include <limits>
 #include <vector>
 
+#include "core/cpu.h"
 #include "core/thread_pool.h"
 #include "kernels/conv.h"
+#include "kernels/dispatch.h"
 
 namespace pareto::kernels {
 
@@ -55,13 +57,23 @@ bool maxpool_2x2_stride2(const PoolParams& p) {
          2 * p.out_h <= p.h && 2 * p.out_w <= p.w;
 }
 
-void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out) {
+}  // namespace
+
+void maxpool_2x2_row_ref(const float* r0, const float* r1, int64_t out_w, float* out) {
   const float lowest = -std::numeric_limits<float>::infinity();
   for (int64_t ow = 0; ow < out_w; ++ow) {
     float m = lowest;
     for (float v : {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]}) m = v > m ? v : m;
     out[ow] = m;
   }
+}
+
+namespace {
+
+void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out) {
+  if constexpr (kBuildX86)
+    if (kernel_table().level == IsaLevel::avx512) return avx512::maxpool_2x2_row(r0, r1, out_w, out);
+  maxpool_2x2_row_ref(r0, r1, out_w, out);
 }
 
 }  // namespace

@@ -1,14 +1,16 @@
-// The stride-2 row copies of the im2col lowerings (kernels/conv.h:
-// avx512::copy_even for floats, avx512::copy_even_bytes for the int8
-// conv's uint8 rows) against the scalar loop, on every length 1-130 and
-// sources that end exactly where they may be read: the row ends on a page
-// the process may not read, so a load past `avail` fails the test.
+// The stride-2 row kernels (kernels/conv.h) against their scalar loops:
+// the row copies of the im2col lowerings (avx512::copy_even for floats,
+// avx512::copy_even_bytes for the int8 conv's uint8 rows) on every length
+// 1-130, and the 2x2 max pool's row, on sources that end exactly where
+// they may be read: the row ends on a page the process may not read, so a
+// load past `avail` fails the test.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/cpu.h"
@@ -70,4 +72,28 @@ TEST(CopyEven, FloatsMatchScalarLoopWithinAvail) {
 TEST(CopyEven, BytesMatchScalarLoopWithinAvail) {
   if (!kBuildX86 || kernel_table().level != IsaLevel::avx512) GTEST_SKIP() << "no AVX-512 level here: the int8 im2col copies bytes one by one";
   if constexpr (kBuildX86) check_copy_even<uint8_t>(avx512::copy_even_bytes);
+}
+
+// The 2x2 stride-2 max pool's row (the other stride-2 row kernel) against
+// its scalar twin, bit for bit: widths 1-70, each row ending at the guard
+// page, values with NaN, both zeros and infinities among them.
+TEST(MaxPool2x2Row, MatchesScalarTwinWithinRows) {
+  if (!kBuildX86 || kernel_table().level != IsaLevel::avx512) GTEST_SKIP() << "no AVX-512 level here: the pool runs the scalar loop";
+  GuardedBuffer buf0, buf1;
+  ASSERT_TRUE(buf0.ok() && buf1.ok());
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), 0.f, -0.f, std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), -1.f, 2.5f};
+  for (int64_t out_w = 1; out_w <= 70; ++out_w) {
+    const size_t floats = size_t(2 * out_w);
+    float* r0 = reinterpret_cast<float*>(buf0.ending_at_guard(floats * sizeof(float)));
+    float* r1 = reinterpret_cast<float*>(buf1.ending_at_guard(floats * sizeof(float)));
+    for (size_t i = 0; i < floats; ++i) {
+      r0[i] = (i * 5 + size_t(out_w)) % 3 == 0 ? specials[(i + size_t(out_w)) % 7] : float(int(i * 37 % 19) - 9);
+      r1[i] = (i * 3 + size_t(out_w)) % 4 == 0 ? specials[(i * 2 + 1) % 7] : float(int(i * 23 % 17) - 8);
+    }
+    std::vector<float> got(size_t(out_w + 20), 99.f), want(size_t(out_w + 20), 99.f);
+    avx512::maxpool_2x2_row(r0, r1, out_w, got.data());
+    maxpool_2x2_row_ref(r0, r1, out_w, want.data());
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float))) << "out_w " << out_w;  // bits, and nothing past out_w
+  }
 }
