@@ -328,6 +328,13 @@ static void single_pixel_conv(const ConvParams& p, const float* x, const float* 
   }
 }
 
+bool small_cin_direct_applicable(const ConvParams& p) {
+  return kBuildX86 && kernel_table().level == IsaLevel::avx512 && p.group == 1 && p.c_in >= 1 && p.c_in <= 4 && p.kh * p.kw > 1 &&
+         (p.stride_w == 1 || p.stride_w == 2) && p.stride_h >= 1 && p.dil_w == 1 && p.dil_h == 1 && p.out_w >= 1 && p.out_h >= 1 &&
+         !p.quant_in.active() && !p.quant_out.data && small_k_gemm_applicable(p.c_in * p.kh * p.kw) &&
+         p.n * p.c_out * p.out_h * p.out_w <= kMaxSmallCinOutputs;
+}
+
 bool f32_conv_is_depthwise(const ConvParams& p) { return p.group == p.c_in && p.c_out % p.c_in == 0 && p.group > 1; }
 
 void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
@@ -351,6 +358,8 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
     else if constexpr (kBuildArm64) neon::winograd_conv3x3(p, x, u, bias, y);
     return;
   }
+  if constexpr (kBuildX86)
+    if (small_cin_direct_applicable(p)) return avx512::small_cin_conv(p, x, w, bias, y);
   const int64_t plane = p.out_h * p.out_w, kdim = p.c_in / p.group * p.kh * p.kw;
   const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
                          p.pad_left == 0 && p.out_h == p.h && p.out_w == p.w);

@@ -166,6 +166,19 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst);
 // 1x1 stride-1 unpadded convs with 1-128 input channels (group 1), without
 // packing the weights (AVX-512 or NEON small_k_gemm); p.epilogue applies.
 bool pointwise_applicable(const ConvParams& p);
+// Convs with 1-4 input channels and a kernel wider than 1x1 (image stems),
+// stride_w 1 or 2, no dilation, group 1, at most 128 products per output:
+// summed directly from the input rows (avx512::small_cin_conv) instead of
+// lowered to columns. The plain weights, like the small-k GEMM's.
+// Only outputs of up to 2^18 floats (1 MiB, an L2): PP-OCR cls's stem
+// (8 x 24 x 96) went 15.3 -> 10.9 us, but det's (16 x 320 x 320, 6.5 MB
+// streamed to memory) ran 5-8% slower at 2 threads than as a GEMM
+// (pareto_conv_bench conv_f32/3/16/640/640, 3 alternating rounds).
+constexpr int64_t kMaxSmallCinOutputs = int64_t(1) << 18;
+bool small_cin_direct_applicable(const ConvParams& p);
+namespace avx512 {
+void small_cin_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y);
+}  // namespace avx512
 // Whether sums over k products take the unpacked small-k kernel (AVX-512 or NEON, 1 <= k <= 128).
 bool small_k_gemm_applicable(int64_t k);
 // Whether f32_conv2d reads p.packed_weights (or p.winograd_weights where
