@@ -229,6 +229,40 @@ kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const 
   return p;
 }
 
+namespace {
+
+// The activation attributes the compiler's fusion passes write on
+// FusedConv and FusedConvTranspose (passes/fuse_activation.cpp).
+kernels::Activation fused_activation(const OpContext& ctx) {
+  kernels::Activation a;
+  a.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
+  a.alpha = ctx.node.attr_f("alpha", 0.f);
+  a.beta = ctx.node.attr_f("beta", 0.f);
+  a.scale = ctx.node.attr_f("post_scale", 1.f);
+  a.shift = ctx.node.attr_f("post_shift", 0.f);
+  a.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
+  if (ctx.node.has_attr("activation") && a.kind == kernels::ActKind::none)
+    ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+  return a;
+}
+
+}  // namespace
+
+// What conv_setup caches of a conv node's attributes (values unchecked).
+struct ConvNodeAttrs {
+  bool fused = false;  // FusedConv: act from its activation attributes
+  kernels::Activation act;
+  bool int8_compute = false, has_x_scale = false, has_w_scales = false, has_out_scale = false, has_compute = false;
+  bool compute_bf16 = false, compute_f16 = false;
+  float x_scale = 0, out_scale = 0;
+  int64_t x_zero = 0, out_zero = 0;
+};
+
+struct ConvSetup {
+  kernels::ConvParams p;
+  ConvNodeAttrs a;
+};
+
 // A node's geometry for the input and weight shapes it last ran with:
 // read from its attributes once per executor and change of shape (the
 // parse took a dozen attribute lookups and vectors per call, several
@@ -240,14 +274,39 @@ struct ConvParamsSlot {
   mutable bool set = false;
   mutable Shape x, w;
   mutable kernels::ConvParams p;
+  mutable bool attrs_set = false;
+  mutable ConvNodeAttrs attrs;
 };
 
-kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
-  if (!ctx.executor) return conv_params_of(ctx.node, x.shape(), w.shape());
-  const std::shared_ptr<const void> held =
-      ctx.executor->node_cache(ctx.node, stamps::kConvGeometry, []() -> std::shared_ptr<const void> { return std::make_shared<const ConvParamsSlot>(); });
-  const auto& slot = *static_cast<const ConvParamsSlot*>(held.get());
-  std::lock_guard<std::mutex> lock(slot.mutex);
+namespace {
+
+// The attributes run_conv reads on every call, read once: ~25 lookups
+// per conv and call, each a scan over the node's attributes (20-odd
+// structs of ~300 bytes), were 4% of PP-OCR cls int8's run. The values
+// are checked where they are used, as before.
+ConvNodeAttrs read_conv_node_attrs(const OpContext& ctx) {
+  const ir::Node& node = ctx.node;
+  ConvNodeAttrs a;
+  a.fused = node.op_type == "FusedConv";
+  if (a.fused) a.act = fused_activation(ctx);
+  a.int8_compute = ir::int8_compute(node);
+  a.has_x_scale = node.has_attr("x_scale");
+  a.has_w_scales = node.has_attr("w_scales");
+  a.has_out_scale = node.has_attr("out_scale");
+  a.has_compute = node.has_attr("compute");
+  const std::string compute = node.attr_s("compute", "");
+  a.compute_bf16 = compute == "bf16";
+  a.compute_f16 = compute == "f16";
+  a.x_scale = node.attr_f("x_scale", 0.f);
+  a.x_zero = node.attr_i("x_zero_point", 0);
+  a.out_scale = node.attr_f("out_scale", 0.f);
+  a.out_zero = node.attr_i("out_zero_point", 0);
+  return a;
+}
+
+// The node's slot, its geometry brought up to date for x and w (under the
+// slot's lock).
+kernels::ConvParams slot_geometry(const ConvParamsSlot& slot, const OpContext& ctx, const Tensor& x, const Tensor& w) {
   if (!slot.set || slot.x != x.shape() || slot.w != w.shape()) {
     slot.p = conv_params_of(ctx.node, x.shape(), w.shape());  // a bad geometry throws here, before the slot changes
     slot.x = x.shape();
@@ -255,6 +314,37 @@ kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Ten
     slot.set = true;
   }
   return slot.p;
+}
+
+const ConvParamsSlot& params_slot(const OpContext& ctx, std::shared_ptr<const void>& held) {
+  held = ctx.executor->node_cache(ctx.node, stamps::kConvGeometry, []() -> std::shared_ptr<const void> { return std::make_shared<const ConvParamsSlot>(); });
+  return *static_cast<const ConvParamsSlot*>(held.get());
+}
+
+}  // namespace
+
+kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w) {
+  if (!ctx.executor) return conv_params_of(ctx.node, x.shape(), w.shape());
+  std::shared_ptr<const void> held;
+  const ConvParamsSlot& slot = params_slot(ctx, held);
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  return slot_geometry(slot, ctx, x, w);
+}
+
+// Conv and FusedConv: the geometry and the attributes run_conv reads, both
+// from the node's slot.
+static ConvSetup conv_setup(const OpContext& ctx, const Tensor& x, const Tensor& w) {
+  if (!ctx.executor) return {conv_params_of(ctx.node, x.shape(), w.shape()), read_conv_node_attrs(ctx)};
+  std::shared_ptr<const void> held;
+  const ConvParamsSlot& slot = params_slot(ctx, held);
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  ConvSetup s{slot_geometry(slot, ctx, x, w), {}};
+  if (!slot.attrs_set) {
+    slot.attrs = read_conv_node_attrs(ctx);  // an unsupported activation throws here, on every call
+    slot.attrs_set = true;
+  }
+  s.a = slot.attrs;
+  return s;
 }
 
 Shape conv_output_shape(const Tensor& x, const kernels::ConvParams& p) {
@@ -289,12 +379,12 @@ void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType ou
 // out_scale / out_zero_point (passes/fuse_quantize.cpp): a depthwise conv
 // or an int8 conv writes its output rounded to uint8 for the quantized
 // convs reading it. Checked here: the node may come from an artifact file.
-static kernels::QuantizedOutput quantized_output(const OpContext& ctx, const kernels::ConvParams& p) {
+static kernels::QuantizedOutput quantized_output(const OpContext& ctx, const kernels::ConvParams& p, const ConvNodeAttrs& a) {
   kernels::QuantizedOutput q;
-  q.scale = ctx.node.attr_f("out_scale", 0.f);
-  const int64_t zero = ctx.node.attr_i("out_zero_point", 0);
+  q.scale = a.out_scale;
+  const int64_t zero = a.out_zero;
   if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("out_scale / out_zero_point out of range");
-  if ((!kernels::f32_conv_is_depthwise(p) && !ir::int8_compute(ctx.node)) || ctx.node.has_attr("compute"))
+  if ((!kernels::f32_conv_is_depthwise(p) && !a.int8_compute) || a.has_compute)
     ctx.unsupported("a uint8 output (out_scale) on a conv that is neither depthwise nor int8");
   q.zero = int32_t(zero);
   return q;
@@ -302,10 +392,10 @@ static kernels::QuantizedOutput quantized_output(const OpContext& ctx, const ker
 
 // x_scale / x_zero_point on a depthwise conv (fold_qdq): its input is read
 // on that uint8 grid, stored so (x uint8) or rounded on the way (x float).
-static kernels::QuantizedInput quantized_input(const OpContext& ctx, const Tensor& x) {
+static kernels::QuantizedInput quantized_input(const OpContext& ctx, const Tensor& x, const ConvNodeAttrs& a) {
   kernels::QuantizedInput q;
-  q.scale = ctx.node.attr_f("x_scale", 0.f);
-  const int64_t zero = ctx.node.attr_i("x_zero_point", 0);
+  q.scale = a.x_scale;
+  const int64_t zero = a.x_zero;
   if (!(q.scale > 0.f) || !std::isfinite(q.scale) || zero < 0 || zero > 255) ctx.invalid("x_scale / x_zero_point out of range");
   q.zero = int32_t(zero);
   if (x.dtype() == DType::u8) q.data = x.data<uint8_t>();
@@ -323,7 +413,8 @@ static bool takes_int8_kernel(const kernels::ConvParams& p) {
 }
 
 // Every conv form with a float output y; x is float, or uint8 for an int8 conv.
-static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y) {
+static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y,
+                             const ConvNodeAttrs& a) {
   const bool winograd = kernels::winograd_applicable(p);
   const float* xin = x.dtype() == DType::u8 ? nullptr : x.data<float>();
   ctx.path = winograd ? "winograd" : "f32";
@@ -331,7 +422,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
     ctx.path = p.int8_weights.quads ? "u8 int8 -> f32" : "u8 -> f32";
     return kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
   }
-  if (ir::int8_compute(ctx.node)) {
+  if (a.int8_compute) {
     if (takes_int8_kernel(p)) {
       ctx.path = "int8";
       return run_conv_int8(ctx, p, x, w, bias, y);
@@ -345,11 +436,11 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
     xin = fake_quantized_input(ctx, x, p.c_out);
   }
   // bf16 reads x itself, not xin: never for an int8 conv (the rounded input).
-  if (!ir::int8_compute(ctx.node) && ctx.node.attr_s("compute", "") == "bf16" && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
+  if (!a.int8_compute && a.compute_bf16 && kernels::bf16_conv_preferred(p) && kernels::bf16_conv_available()) {
     ctx.path = "bf16";
     return run_conv_bf16(ctx, p, x, w, bias, y);
   }
-  if (!ir::int8_compute(ctx.node) && ctx.node.attr_s("compute", "") == "f16" && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
+  if (!a.int8_compute && a.compute_f16 && kernels::f16_conv_preferred(p) && kernels::f16_conv_available()) {
     ctx.path = "f16";
     if (run_conv_f16(ctx, p, x, w, bias, y)) return;
     ctx.path = "f32";  // the input was out of the f16 kernel's range
@@ -368,8 +459,9 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
 // out_scale: the output rounded to uint8 where it is made (depthwise
 // planes, int8 rows); a conv the int8 kernel does not run (Winograd on the
 // rounded input) computes floats into scratch and rounds them after.
-static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, const Shape& out) {
-  kernels::QuantizedOutput q = quantized_output(ctx, p);
+static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, const Shape& out,
+                            const ConvNodeAttrs& a) {
+  kernels::QuantizedOutput q = quantized_output(ctx, p, a);
   q.data = ctx.out(0, DType::u8, out).data<uint8_t>();
   if (kernels::f32_conv_is_depthwise(p)) {
     p.quant_out = q;
@@ -383,7 +475,7 @@ static void run_conv_u8_out(OpContext& ctx, kernels::ConvParams& p, const Tensor
   const int64_t count = shape_numel(out);
   thread_local std::vector<float> buf;  // grow-only, as the other per-call buffers
   buf.resize(size_t(count));
-  run_conv_f32_out(ctx, p, x, w, bias, buf.data());
+  run_conv_f32_out(ctx, p, x, w, bias, buf.data(), a);
   parallel_chunks(count, [&](int64_t b, int64_t e) { kernels::quantize_u8(buf.data() + b, e - b, q.scale, q.zero, q.data + b); });
 }
 
@@ -407,43 +499,27 @@ static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int6
   return *static_cast<const Tensor*>(held.get());
 }
 
-namespace {
-
-// The activation attributes the compiler's fusion passes write on
-// FusedConv and FusedConvTranspose (passes/fuse_activation.cpp).
-kernels::Activation fused_activation(const OpContext& ctx) {
-  kernels::Activation a;
-  a.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
-  a.alpha = ctx.node.attr_f("alpha", 0.f);
-  a.beta = ctx.node.attr_f("beta", 0.f);
-  a.scale = ctx.node.attr_f("post_scale", 1.f);
-  a.shift = ctx.node.attr_f("post_shift", 0.f);
-  a.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
-  if (ctx.node.has_attr("activation") && a.kind == kernels::ActKind::none)
-    ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
-  return a;
-}
-
-}  // namespace
 
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w_in = ctx.in(1);
+  ConvSetup setup = conv_setup(ctx, x, w_in);
+  kernels::ConvParams& p = setup.p;
+  const ConvNodeAttrs& a = setup.a;
   // An int8 conv (x_scale) may read its input already rounded to uint8.
-  const bool x_u8 = x.dtype() == DType::u8 && ctx.node.has_attr("x_scale");
-  const bool w_codes = w_in.dtype() == DType::i8 && ctx.node.has_attr("w_scales");
+  const bool x_u8 = x.dtype() == DType::u8 && a.has_x_scale;
+  const bool w_codes = w_in.dtype() == DType::i8 && a.has_w_scales;
   if ((x.dtype() != DType::f32 && !x_u8) || (w_in.dtype() != DType::f32 && !w_codes))
     ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()) + " with " + dtype_name(w_in.dtype()) + " weights" +
                     (w_in.dtype() == DType::i8 ? " and no w_scales" : ""));
-  kernels::ConvParams p = conv_params(ctx, x, w_in);
   // The int8 GEMM reads weight codes themselves; every other path computes
   // with the floats they stand for.
-  const bool int8_gemm = ir::int8_compute(ctx.node) && !kernels::f32_conv_is_depthwise(p) && takes_int8_kernel(p);
+  const bool int8_gemm = a.int8_compute && !kernels::f32_conv_is_depthwise(p) && takes_int8_kernel(p);
   const Tensor w = w_codes && !int8_gemm ? weights_from_codes(ctx, w_in, p.c_out) : w_in;
   const float* bias = conv_bias(ctx, p.c_out);
   Shape out = conv_output_shape(x, p);
-  if (ctx.node.op_type == "FusedConv") {  // pareto's fused form: residual input 3, activation attributes
-    p.epilogue.act = fused_activation(ctx);
+  if (a.fused) {  // pareto's fused form: residual input 3, activation attributes
+    p.epilogue.act = a.act;
     if (ctx.has(3)) {
       const Tensor& r = ctx.in(3);
       if (r.dtype() != DType::f32 || r.shape() != out) ctx.invalid("residual " + shape_to_string(r.shape()) + " differs from the output " + shape_to_string(out));
@@ -455,13 +531,13 @@ void run_conv(OpContext& ctx) {
   // weights, it sums in integers where the CPU has the kernel for it);
   // other int8 convs use the int8 kernel.
   std::shared_ptr<const void> int8_weights;
-  if (ctx.node.has_attr("x_scale") && kernels::f32_conv_is_depthwise(p)) {
-    p.quant_in = quantized_input(ctx, x);
-    if (ctx.node.has_attr("w_scales") && kernels::u8_depthwise_fast(p)) int8_weights = use_depthwise_int8_weights(ctx, p, w);
+  if (a.has_x_scale && kernels::f32_conv_is_depthwise(p)) {
+    p.quant_in = quantized_input(ctx, x, a);
+    if (a.has_w_scales && kernels::u8_depthwise_fast(p)) int8_weights = use_depthwise_int8_weights(ctx, p, w);
   }
-  if (ctx.node.has_attr("out_scale")) return run_conv_u8_out(ctx, p, x, w, bias, out);
+  if (a.has_out_scale) return run_conv_u8_out(ctx, p, x, w, bias, out, a);
   Tensor& y = ctx.out(0, DType::f32, out);
-  run_conv_f32_out(ctx, p, x, w, bias, y.data<float>());
+  run_conv_f32_out(ctx, p, x, w, bias, y.data<float>(), a);
 }
 
 // f32 out, or uint8 with out_scale; an int8 conv reading uint8 gives f32.

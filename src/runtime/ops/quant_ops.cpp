@@ -389,6 +389,9 @@ Int8ConvAttrs int8_conv_attrs(const OpContext& ctx, int64_t c_out, const Tensor*
 struct Int8ConvPlan {
   kernels::Int8Weights weights;
   std::vector<float> scale;  // x_scale * w_scale (a static x_scale; a dynamic one multiplies per run)
+  // As read and checked when the plan was made (a dynamic x's range is per
+  // run); w_scales views the node's attribute, which outlives the executor.
+  Int8ConvAttrs attrs;
 };
 
 std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p, const Tensor& w, const Int8ConvAttrs& a) {
@@ -407,6 +410,7 @@ std::shared_ptr<const Int8ConvPlan> make_int8_plan(const kernels::ConvParams& p,
   }
   plan->weights = kernels::pack_int8_weights(q.data(), true, p.c_out, k, nullptr, 0);
   kernels::prepare_shifted_weights(plan->weights, p);
+  plan->attrs = a;
   return plan;
 }
 
@@ -428,11 +432,15 @@ const uint8_t* quantize_input(const Tensor& x, const Int8ConvAttrs& a) {
 void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias, float* y,
                    const kernels::QuantizedOutput& quant) {
   if (p.group != 1) ctx.invalid("int8 conv attributes on a grouped conv");
-  const Int8ConvAttrs a = int8_conv_attrs(ctx, p.c_out, &x);
   // Once per executor when the weights are a graph constant (as for float
-  // convs); weights fed at run time are converted on every call.
-  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kInt8ConvPlan, [&]() -> std::shared_ptr<const void> { return make_int8_plan(p, w, a); });
+  // convs); weights fed at run time are converted on every call. The
+  // attributes come with the plan: read and checked per call they were
+  // a scan of the node's attributes per lookup (PP-OCR cls: ~40 convs).
+  const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kInt8ConvPlan, [&]() -> std::shared_ptr<const void> {
+    return make_int8_plan(p, w, int8_conv_attrs(ctx, p.c_out, &x));
+  });
   const auto& plan = *static_cast<const Int8ConvPlan*>(held.get());
+  const Int8ConvAttrs a = plan.attrs.dynamic ? int8_conv_attrs(ctx, p.c_out, &x) : plan.attrs;  // a dynamic x: its range per run
   kernels::Int8ConvParams q;
   q.geo = p;
   q.x_zero = a.x_zero;
