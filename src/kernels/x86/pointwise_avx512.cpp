@@ -98,3 +98,67 @@ void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, 
 }
 
 }  // namespace pareto::kernels::avx512
+
+namespace pareto::kernels::avx512 {
+
+namespace {
+
+// The 16 x 16 transpose of v (row q lane k -> row k lane q).
+void transpose16(__m512 v[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    v[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    v[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    v[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    v[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  // v[4a + m]'s 128-bit lane L: column 4L + m of rows 4a..4a+3. The 128-bit
+  // lanes of v[m], v[4 + m], v[8 + m], v[12 + m] then make columns m, 4 + m,
+  // 8 + m and 12 + m.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(v[i], v[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(v[i], v[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(v[i + 8], v[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(v[i + 8], v[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    v[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    v[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    v[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
+}  // namespace
+
+void plane_sums(const float* s, int64_t n, int64_t count, float* out) {
+  const int64_t full = n / 16 * 16;
+  int64_t p = 0;
+  for (; p + 16 <= count; p += 16) {
+    // Sixteen planes side by side: each one's sixteen running sums in one
+    // register (the twin's acc[16]), sixteen independent add chains.
+    __m512 acc[16];
+    for (int q = 0; q < 16; ++q) acc[q] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < full; j += 16)
+      for (int q = 0; q < 16; ++q) acc[q] = _mm512_add_ps(acc[q], _mm512_loadu_ps(s + (p + q) * n + j));
+    // Then each plane's sixteen sums in the twin's order, k = 0..15, all
+    // sixteen planes at once: column k of the transpose is sum k of each.
+    transpose16(acc);
+    __m512 total = _mm512_setzero_ps();
+    for (int k = 0; k < 16; ++k) total = _mm512_add_ps(total, acc[k]);
+    alignas(64) float totals[16];
+    _mm512_store_ps(totals, total);
+    for (int q = 0; q < 16; ++q) {
+      float t = totals[q];
+      for (int64_t j = full; j < n; ++j) t += s[(p + q) * n + j];
+      out[p + q] = t;
+    }
+  }
+  for (; p < count; ++p) out[p] = plane_sum_ref(s + p * n, n);
+}
+
+}  // namespace pareto::kernels::avx512

@@ -368,7 +368,8 @@ void run_squeeze_excite(OpContext& ctx) {
   const float* xs = x.data<float>();
   float* m = mean.data();
   parallel_for(n * c, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) m[i] = plane_sum(xs + i * plane, plane) / float(plane);
+    kernels::plane_sums(xs + begin * plane, plane, end - begin, m + begin);
+    for (int64_t i = begin; i < end; ++i) m[i] /= float(plane);
   });
   se_conv(ctx, squeeze, 1, 1, w1, b1, m, n, c, r, hidden.data());
   se_conv(ctx, excite, 3, 2, w2, b2, hidden.data(), n, r, c, gate.data());

@@ -213,7 +213,7 @@ void infer_broadcast(InferContext& ctx);
 // The sum of n values in sixteen running partial results side by side (the
 // compiler keeps them in vector registers; one sequential accumulator would
 // serialize on the add): GlobalAveragePool's and FusedSqueezeExcite's, one
-// order of additions for both.
+// order of additions for both (floats: kernels::plane_sums, the same order).
 template <class T>
 T plane_sum(const T* s, int64_t n) {
   T acc[16] = {};

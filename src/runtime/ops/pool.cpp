@@ -2,6 +2,8 @@
 #include <cmath>
 #include <limits>
 
+#include <type_traits>
+
 #include "kernels/conv.h"
 #include "runtime/ops/op_util.h"
 
@@ -120,6 +122,17 @@ T plane_max(const T* s, int64_t n) {
   return acc;
 }
 
+// Planes [begin, end): their maximum, or their mean.
+template <bool is_max, class T>
+void global_pool_planes(const T* s, T* d, int64_t plane, int64_t begin, int64_t end) {
+  if constexpr (std::is_same_v<T, float> && !is_max) {  // sixteen planes at a time where the CPU has the kernel: the same sums
+    kernels::plane_sums(s + begin * plane, plane, end - begin, d + begin);
+    for (int64_t i = begin; i < end; ++i) d[i] /= float(plane);
+    return;
+  }
+  for (int64_t i = begin; i < end; ++i) d[i] = is_max ? plane_max(s + i * plane, plane) : plane_sum(s + i * plane, plane) / T(plane);
+}
+
 template <bool is_max>
 void run_global_pool(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
@@ -131,9 +144,7 @@ void run_global_pool(OpContext& ctx) {
   PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
     const scalar_t* s = x.data<scalar_t>();
     scalar_t* d = y.data<scalar_t>();
-    parallel_for(nc, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) d[i] = is_max ? plane_max(s + i * plane, plane) : plane_sum(s + i * plane, plane) / scalar_t(plane);
-    });
+    parallel_for(nc, [&](int64_t begin, int64_t end) { global_pool_planes<is_max>(s, d, plane, begin, end); });
   });
 }
 
