@@ -19,5 +19,6 @@ constexpr int kInt8ConvFloatWeights = (1 << 20) + 3;  // int8 codes as the float
 constexpr int kBf16Weights = 1 << 21;                 // a conv's or MatMul's weights packed for bf16
 constexpr int packed_matmul(int level) { return (1 << 22) + level; }  // a constant MatMul B packed for the GEMM
 constexpr int kConvGeometry = 1 << 23;
+constexpr int kSqueezeExciteSteps = (1 << 23) + 1;  // FusedSqueezeExcite's attributes, read and checked once
 
 }  // namespace pareto::runtime::stamps

@@ -16,6 +16,7 @@
 #pragma clang fp contract(off)
 #endif
 #include <algorithm>
+#include <initializer_list>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -28,6 +29,8 @@
 #include "kernels/conv.h"
 #include "kernels/int8_conv.h"
 #include "runtime/op_registry.h"
+#include "runtime/executor.h"
+#include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
 
@@ -326,15 +329,37 @@ void se_conv(const OpContext& ctx, const SeStep& st, size_t w_input, int slot, c
 
 // A constant of the block checked against the shape it must have (the
 // node may come from an artifact file); null for an absent optional bias.
-const float* se_operand(const OpContext& ctx, size_t i, const Shape& want, const char* what) {
+// (The shape as a list: no vector built per call.)
+const float* se_operand(const OpContext& ctx, size_t i, std::initializer_list<int64_t> want, const char* what) {
   if (!ctx.has(i)) {
     if (want.size() == 1) return nullptr;
     ctx.invalid(std::string(what) + " is missing");
   }
   const Tensor& t = ctx.in(i);
-  if (t.dtype() != DType::f32 || t.shape() != want)
-    ctx.invalid(std::string(what) + " " + dtype_name(t.dtype()) + " " + shape_to_string(t.shape()) + " is not float32 " + shape_to_string(want));
+  const Shape& s = t.shape();
+  if (t.dtype() != DType::f32 || !std::equal(s.begin(), s.end(), want.begin(), want.end()))
+    ctx.invalid(std::string(what) + " " + dtype_name(t.dtype()) + " " + shape_to_string(s) + " is not float32 " + shape_to_string(Shape(want)));
   return t.data<float>();
+}
+
+// The block's attributes, read and checked once per executor (per call,
+// a dozen scans of the node's attribute list: PP-OCR cls runs ten of
+// these per image); an invalid attribute throws on every call.
+struct SeSteps {
+  SeStep squeeze, excite;
+  RoundedOutput q;
+};
+
+SeSteps se_steps(const OpContext& ctx) {
+  auto read = [&] {
+    return SeSteps{se_step(ctx, {"squeeze_activation", "squeeze_args", "squeeze_x_scale", "squeeze_x_zero_point"}),
+                   se_step(ctx, {"excite_activation", "excite_args", "excite_x_scale", "excite_x_zero_point"}), rounded_output(ctx)};
+  };
+  if (!ctx.executor) return read();
+  const std::shared_ptr<const void> held = ctx.executor->node_cache(ctx.node, stamps::kSqueezeExciteSteps, [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<const SeSteps>(read());
+  });
+  return *static_cast<const SeSteps*>(held.get());
 }
 
 void run_squeeze_excite(OpContext& ctx) {
@@ -356,9 +381,10 @@ void run_squeeze_excite(OpContext& ctx) {
   const float* b1 = se_operand(ctx, 2, {r}, "squeeze bias");
   const float* w2 = se_operand(ctx, 3, {c, r, 1, 1}, "excite weights");
   const float* b2 = se_operand(ctx, 4, {c}, "excite bias");
-  const SeStep squeeze = se_step(ctx, {"squeeze_activation", "squeeze_args", "squeeze_x_scale", "squeeze_x_zero_point"});
-  const SeStep excite = se_step(ctx, {"excite_activation", "excite_args", "excite_x_scale", "excite_x_zero_point"});
-  const RoundedOutput q = rounded_output(ctx);
+  const SeSteps steps = se_steps(ctx);
+  const SeStep& squeeze = steps.squeeze;
+  const SeStep& excite = steps.excite;
+  const RoundedOutput& q = steps.q;
   Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, x.shape());
   // The gate of every image and channel first (the pool's threads split the channels, as its own op does).
   thread_local std::vector<float> mean, hidden, gate;
