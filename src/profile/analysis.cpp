@@ -139,7 +139,7 @@ nlohmann::json build_report(const ReportInput& in) {
       const double bytes = levels[i].total(), ops = op.cost.ops();
       nlohmann::json j = {
           {"index", i}, {"name", op.name}, {"op", op.op}, {"depth", op.depth}, {"ms", op.seconds * 1e3}, {"start_ms", start * 1e3},
-          {"precision", op.cost.precision}, {"kernel", op.kernel}, {"macs", op.cost.macs}, {"elementwise", op.cost.elementwise}, {"ops", ops},
+          {"precision", op.cost.precision}, {"macs", op.cost.macs}, {"elementwise", op.cost.elementwise}, {"ops", ops},
           {"bytes", {{"weights", op.cost.bytes(AccessKind::weight, false)},
                      {"state", op.cost.bytes(AccessKind::state, false) + op.cost.bytes(AccessKind::state, true)},
                      {"activations_read", op.cost.bytes(AccessKind::activation, false)},
@@ -149,6 +149,7 @@ nlohmann::json build_report(const ReportInput& in) {
           {"gops_per_s", op.seconds > 0 ? finite(ops / op.seconds * 1e-9) : 0.0},
           {"energy_uj", {{"compute", energy[i].compute}, {"memory", energy[i].memory}, {"static", energy[i].static_}, {"total", energy[i].total()}}},
           {"arena_live_bytes", op.live_bytes}};
+      if (!op.kernel.empty()) j["kernel"] = op.kernel;  // the path the op took, where it names one
       start += op.seconds;
       r["ops"].push_back(std::move(j));
     }

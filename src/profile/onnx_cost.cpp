@@ -101,7 +101,7 @@ std::string mac_precision(const ir::Node& n, const std::vector<TensorUse>& in, c
   // Depthwise convs reading or writing uint8 compute in float on the planes.
   if (path == "u8 -> f32" || path == "u8 -> u8" || path == "f32 -> u8") return "fp32";
   if (path == "f16") return "fp16";  // a conv marked compute="f16" that ran the FEAT_FP16 kernel
-  if (path == "winograd" || path == "f32") return "fp32";
+  if (path == "winograd" || path == "f32" || path == "f32 direct") return "fp32";
   if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger" || ir::int8_compute(n))
     return "int8";
   if (n.attr_s("compute", "") == "bf16") return "bf16";

@@ -9,14 +9,20 @@
 // written past the output.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "../apps/scratch_dir.h"
 #include "core/thread_pool.h"
 #include "kernels/activation.h"
 #include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernel_test_util.h"
+#include "pareto/pareto.hpp"
+#include "proto_builder.h"
 
 using namespace pareto;
 using namespace pareto::kernels;
@@ -88,34 +94,86 @@ TEST(SmallCinConv, MatchesDirectReferenceWithEpilogues) {
 }
 
 // The same sums as the lowered GEMM it replaces (im2col, then the small-k
-// tile: taps in order, bias last): equal values, so a model's outputs do
-// not move (openWakeWord's embedding, compared between its ONNX and
-// TFLite files at 1e-4, moved past that when the bias came first).
-TEST(SmallCinConv, SameSumsAsTheLoweredGemm) {
+// tile: taps in order, bias last; then the dispatched activation): the same
+// bits, so a model's outputs do not move (openWakeWord's embedding,
+// compared between its ONNX and TFLite files at 1e-4, moved past that when
+// the bias came first). The kernel called itself, not through f32_conv2d,
+// with each epilogue (in registers, after the stores, the affine-and-floor
+// form), inputs holding NaN, infinities and negative zeros, 1 and 2 threads.
+TEST(SmallCinConv, SameBitsAsTheLoweredGemm) {
   if (kernel_table().level != IsaLevel::avx512) GTEST_SKIP() << "no AVX-512 level here: stems are lowered to the GEMM";
-  for (const ConvCase& c : kCases) {
-    const ConvParams p = params_of(c);
-    const int64_t plane = p.out_h * p.out_w, kdim = p.c_in * p.kh * p.kw;
-    auto x = values(size_t(c.n * c.cin * c.h * c.w), 5);
-    auto w = values(size_t(c.cout * kdim), 6);
-    auto b = values(size_t(c.cout), 7);
-    const size_t out = size_t(p.n * p.c_out * plane);
-    std::vector<float> want(out), got(out);
-    std::vector<float> col(size_t(kdim * plane + 16));
-    for (int64_t n = 0; n < p.n; ++n) {
-      f32_im2col_block(p, x.data() + n * p.c_in * p.h * p.w, p.c_in, 0, plane, col.data());
-      small_k_gemm(col.data(), plane, kdim, w.data(), b.data(), p.c_out, want.data() + n * p.c_out * plane, plane, plane);
-    }
-    f32_conv2d(p, x.data(), w.data(), b.data(), got.data());
-    for (size_t i = 0; i < out; ++i) ASSERT_EQ(want[i], got[i]) << "cin " << c.cin << " " << c.h << "x" << c.w << " at " << i;
+  std::vector<ConvCase> cases(std::begin(kCases), std::end(kCases));
+  cases.push_back({1, 2, 4, 10, 5, 3, 3, 1, 1, 1, 1, 1, 3, 1, 3, 1});   // pads of 3 over a 3-row kernel: rows of bias only
+  cases.push_back({1, 3, 10, 20, 6, 1, 3, 1, 3, 2, 1, 1, 0, 1, 0, 1});  // stride (3, 2) over a 1x3 kernel
+  cases.push_back({1, 2, 12, 40, 9, 8, 8, 1, 2, 2, 1, 1, 3, 3, 4, 4});  // 2 x 8 x 8: 128 products, the most
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : cases)
+      for (int e = 0; e < 5; ++e) {  // none, HardSwish, sigmoid, relu + residual, hard sigmoid with affine and floor
+        ConvParams p = params_of(c);
+        ASSERT_TRUE(small_cin_direct_applicable(p));
+        const int64_t plane = p.out_h * p.out_w, kdim = p.c_in * p.kh * p.kw;
+        auto x = values(size_t(c.n * c.cin * c.h * c.w), 5);
+        for (size_t i = 0; i < x.size(); i += 37) x[i] = i % 3 == 0 ? std::numeric_limits<float>::quiet_NaN() : i % 3 == 1 ? -0.f : -std::numeric_limits<float>::infinity();
+        auto w = values(size_t(c.cout * kdim), 6);
+        auto b = values(size_t(c.cout), 7);
+        const size_t out = size_t(p.n * p.c_out * plane);
+        auto residual = values(out, 8);
+        Activation& act = p.epilogue.act;
+        if (e == 1) act.kind = ActKind::hard_swish;
+        if (e == 2) act.kind = ActKind::sigmoid;
+        if (e == 3) act.kind = ActKind::relu, p.epilogue.residual = residual.data();
+        if (e == 4) act.kind = ActKind::hard_sigmoid, act.alpha = 0.2f, act.beta = 0.5f, act.scale = 3.f, act.shift = -1.f, act.floor = 0.25f;
+        std::vector<float> want(out), got(out);
+        std::vector<float> col(size_t(kdim * plane + 16));
+        for (int64_t n = 0; n < p.n; ++n) {
+          f32_im2col_block(p, x.data() + n * p.c_in * p.h * p.w, p.c_in, 0, plane, col.data());
+          small_k_gemm(col.data(), plane, kdim, w.data(), b.data(), p.c_out, want.data() + n * p.c_out * plane, plane, plane);
+        }
+        if (p.epilogue.active()) apply_activation(act, want.data(), p.epilogue.residual, int64_t(out));
+        avx512::small_cin_conv(p, x.data(), w.data(), b.data(), got.data());
+        ASSERT_EQ(0, std::memcmp(want.data(), got.data(), out * sizeof(float)))
+            << "cin " << c.cin << " " << c.h << "x" << c.w << " k " << c.kh << "x" << c.kw << " epilogue " << e << " threads " << threads;
+      }
   }
+  set_num_threads(1);
 }
 
 // Past 2^18 outputs the stem stays on the lowered GEMM (det's 16 x 320 x 320
 // streamed to memory either way, and the GEMM's tiles ran faster at 2 threads).
 TEST(SmallCinConv, LargeOutputsStayOnTheGemm) {
+  if (kernel_table().level != IsaLevel::avx512) GTEST_SKIP() << "no AVX-512 level here: no stem takes the direct kernel";
   ConvParams p = params_of({1, 3, 640, 640, 16, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1});
   EXPECT_FALSE(small_cin_direct_applicable(p));
   p = params_of({1, 8, 48, 192, 8, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1});
   EXPECT_FALSE(small_cin_direct_applicable(p)) << "8 input channels: not a stem";
+  p = params_of({1, 3, 128, 128, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});  // 16 x 128 x 128 = 2^18 outputs
+  EXPECT_TRUE(small_cin_direct_applicable(p));
+  p = params_of({1, 1, 1, 262145, 1, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1});  // 2^18 + 1
+  EXPECT_FALSE(small_cin_direct_applicable(p));
+}
+
+// In a model, a stem conv takes the direct kernel and the profile says so
+// (ProfileEntry::kernel, the JSON's ops[].kernel): "f32 direct", or the
+// lowered "f32" where the CPU has no AVX-512 level.
+TEST(SmallCinConv, ProfileNamesTheDirectKernel) {
+  namespace pb = pareto::test;
+  pb::Msg g;
+  g.m(5, pb::tensor_f32("w", {8, 3, 3, 3}, values(8 * 27, 9)));
+  g.m(1, pb::node("Conv", {"x", "w"}, {"y"}, "stem",
+                  {pb::attr_ints("kernel_shape", {3, 3}), pb::attr_ints("strides", {2, 2}), pb::attr_ints("pads", {1, 1, 1, 1})}));
+  g.s(2, "stem");
+  g.m(11, pb::value_info("x", 1, {1, 3, 48, 192}));
+  g.m(12, pb::value_info("y", 1, {}));
+  const std::string path = pareto::testing::scratch_dir() + "/small_cin_stem.onnx";
+  std::ofstream(path, std::ios::binary) << pb::model(g, 13).bytes;
+  SessionOptions o;
+  o.profile = true;
+  auto session = Session::open(path, o);
+  ASSERT_TRUE(session.ok()) << session.status().to_string();
+  auto y = session.value()->run({{"x", Tensor::from_vector<float>(values(3 * 48 * 192, 10), {1, 3, 48, 192})}});
+  ASSERT_TRUE(y.ok()) << y.status().to_string();
+  const std::vector<ProfileEntry> prof = session.value()->take_profile();
+  ASSERT_EQ(prof.size(), 1u);
+  EXPECT_EQ(prof[0].kernel, kernel_table().level == IsaLevel::avx512 ? "f32 direct" : "f32");
 }

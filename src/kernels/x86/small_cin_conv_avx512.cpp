@@ -1,5 +1,6 @@
 // Direct convolution for convs with few input channels: the image stems
-// (PP-OCR det 3 -> 16, cls 3 -> 8, 3x3 stride 2). Lowered to a GEMM they
+// whose output fits an L2 (PP-OCR cls 3 -> 8 and rec, 3x3 stride 2; det's
+// 16 x 320 x 320 stays lowered, kMaxSmallCinOutputs). Lowered to a GEMM they
 // are all lowering: k = 27 rows of columns written and read for 8-16
 // multiply-adds per float, and at stride 2 every column row a strided
 // copy (cls's stem spent 40% of its 15-20 us in those copies). Here each
@@ -9,8 +10,9 @@
 // tap and channel one broadcast weight feeds up to 3 FMAs.
 // The sums: the taps in (channel, kernel row, kernel column) order, one
 // FMA each, then the bias, as the lowered GEMM's small-k tile: the same
-// bits (taps on padding rows are skipped; the GEMM adds their zero
-// products).
+// bits for finite weights (taps on padding rows are skipped, where the GEMM
+// adds their zero products: an infinite or NaN weight makes those NaN there,
+// as it does not in the direct loops of f32_conv2d_ref either).
 #include "kernels/x86/avx512_intrinsics.h"
 #pragma GCC optimize("fp-contract=off")  // the activation as its twin: products and sums rounded apart
 

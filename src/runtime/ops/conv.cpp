@@ -246,9 +246,8 @@ kernels::Activation fused_activation(const OpContext& ctx) {
   return a;
 }
 
-}  // namespace
-
-// What conv_setup caches of a conv node's attributes (values unchecked).
+// What conv_setup caches of a conv node's attributes (values unchecked;
+// a value is read only where its presence says the call reads it).
 struct ConvNodeAttrs {
   bool fused = false;  // FusedConv: act from its activation attributes
   kernels::Activation act;
@@ -278,8 +277,6 @@ struct ConvParamsSlot {
   mutable ConvNodeAttrs attrs;
 };
 
-namespace {
-
 // The attributes run_conv reads on every call, read once: ~25 lookups
 // per conv and call, each a scan over the node's attributes (20-odd
 // structs of ~300 bytes), were 4% of PP-OCR cls int8's run. The values
@@ -294,13 +291,21 @@ ConvNodeAttrs read_conv_node_attrs(const OpContext& ctx) {
   a.has_w_scales = node.has_attr("w_scales");
   a.has_out_scale = node.has_attr("out_scale");
   a.has_compute = node.has_attr("compute");
-  const std::string compute = node.attr_s("compute", "");
-  a.compute_bf16 = compute == "bf16";
-  a.compute_f16 = compute == "f16";
-  a.x_scale = node.attr_f("x_scale", 0.f);
-  a.x_zero = node.attr_i("x_zero_point", 0);
-  a.out_scale = node.attr_f("out_scale", 0.f);
-  a.out_zero = node.attr_i("out_zero_point", 0);
+  // Each value read only where the call would have read it (its kind
+  // is checked on reading: a stray attribute of another kind stays harmless).
+  if (a.has_compute && !a.int8_compute) {
+    const std::string compute = node.attr_s("compute", "");
+    a.compute_bf16 = compute == "bf16";
+    a.compute_f16 = compute == "f16";
+  }
+  if (a.has_x_scale) {
+    a.x_scale = node.attr_f("x_scale", 0.f);
+    a.x_zero = node.attr_i("x_zero_point", 0);
+  }
+  if (a.has_out_scale) {
+    a.out_scale = node.attr_f("out_scale", 0.f);
+    a.out_zero = node.attr_i("out_zero_point", 0);
+  }
   return a;
 }
 
@@ -453,6 +458,7 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
     ready = static_cast<const float*>(packed.get());
   }
   (winograd ? p.winograd_weights : p.packed_weights) = ready;
+  if (ctx.path == std::string_view("f32") && kernels::small_cin_direct_applicable(p)) ctx.path = "f32 direct";
   kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
 }
 
@@ -503,15 +509,17 @@ static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int6
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w_in = ctx.in(1);
-  ConvSetup setup = conv_setup(ctx, x, w_in);
-  kernels::ConvParams& p = setup.p;
-  const ConvNodeAttrs& a = setup.a;
-  // An int8 conv (x_scale) may read its input already rounded to uint8.
-  const bool x_u8 = x.dtype() == DType::u8 && a.has_x_scale;
-  const bool w_codes = w_in.dtype() == DType::i8 && a.has_w_scales;
+  // An int8 conv (x_scale) may read its input already rounded to uint8,
+  // and its weights as their codes (w_scales). Checked first, as before the
+  // attributes were cached (the lookups only for tensors that are not float).
+  const bool x_u8 = x.dtype() == DType::u8 && ctx.node.has_attr("x_scale");
+  const bool w_codes = w_in.dtype() == DType::i8 && ctx.node.has_attr("w_scales");
   if ((x.dtype() != DType::f32 && !x_u8) || (w_in.dtype() != DType::f32 && !w_codes))
     ctx.unsupported(std::string("Conv on ") + dtype_name(x.dtype()) + " with " + dtype_name(w_in.dtype()) + " weights" +
                     (w_in.dtype() == DType::i8 ? " and no w_scales" : ""));
+  ConvSetup setup = conv_setup(ctx, x, w_in);
+  kernels::ConvParams& p = setup.p;
+  const ConvNodeAttrs& a = setup.a;
   // The int8 GEMM reads weight codes themselves; every other path computes
   // with the floats they stand for.
   const bool int8_gemm = a.int8_compute && !kernels::f32_conv_is_depthwise(p) && takes_int8_kernel(p);

@@ -16,9 +16,9 @@
 #pragma clang fp contract(off)
 #endif
 #include <algorithm>
-#include <initializer_list>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -249,7 +249,7 @@ void infer_fused_concat(InferContext& ctx) {
 // FusedSqueezeExcite (passes/fuse_squeeze_excite.cpp). Inputs x [N, C, H, W],
 // w1 [R, C, 1, 1], b1 [R] (optional), w2 [C, R, 1, 1], b2 [C] (optional);
 // y = x * gate with, per image, gate = excite(w2 . squeeze(w1 . mean(x) + b1) + b2).
-// Each step is the unfused node's kernel: the pool's plane_sum / plane,
+// Each step is the unfused node's kernel: the pool's kernels::plane_sums / plane,
 // the convs' kernels::f32_conv2d (se_conv), the Mul's product; with
 // out_scale the product is rounded to uint8 while it is in cache.
 

@@ -1,7 +1,6 @@
 // MaxPool, AveragePool and the global pools.
 #include <cmath>
 #include <limits>
-
 #include <type_traits>
 
 #include "kernels/conv.h"

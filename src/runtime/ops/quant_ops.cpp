@@ -7,6 +7,7 @@
 #include <limits>
 
 #include <algorithm>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -436,11 +437,14 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
   // convs); weights fed at run time are converted on every call. The
   // attributes come with the plan: read and checked per call they were
   // a scan of the node's attributes per lookup (PP-OCR cls: ~40 convs).
+  std::optional<Int8ConvAttrs> read_now;  // this call's, where the plan was made by it
   const std::shared_ptr<const void> held = prepared_once(ctx, 1, stamps::kInt8ConvPlan, [&]() -> std::shared_ptr<const void> {
-    return make_int8_plan(p, w, int8_conv_attrs(ctx, p.c_out, &x));
+    read_now = int8_conv_attrs(ctx, p.c_out, &x);
+    return make_int8_plan(p, w, *read_now);
   });
   const auto& plan = *static_cast<const Int8ConvPlan*>(held.get());
-  const Int8ConvAttrs a = plan.attrs.dynamic ? int8_conv_attrs(ctx, p.c_out, &x) : plan.attrs;  // a dynamic x: its range per run
+  // A dynamic x's range is its own per run (read once per call all the same).
+  const Int8ConvAttrs a = read_now ? *read_now : plan.attrs.dynamic ? int8_conv_attrs(ctx, p.c_out, &x) : plan.attrs;
   kernels::Int8ConvParams q;
   q.geo = p;
   q.x_zero = a.x_zero;
