@@ -253,12 +253,22 @@ void f32_maxpool2d_ref(const PoolParams& p, const float* x, float* y, int64_t* i
 // One output row of a 2x2 stride-2 max pool, scalar: the twin of
 // avx512::maxpool_2x2_row (the four taps in order, each kept when greater).
 void maxpool_2x2_row_ref(const float* r0, const float* r1, int64_t out_w, float* out);
-// The sum of n floats as GlobalAveragePool and squeeze-excite's pool take
-// it: sixteen running sums side by side (acc[k] += s[j + k]), then those
+// The sum of n values as GlobalAveragePool (any float type) and
+// squeeze-excite's pool take it: sixteen running sums side by side (acc[k] += s[j + k]), then those
 // added in order k = 0..15 to 0, then the tail. plane_sums: count planes n
 // floats apart into out; AVX-512 sums sixteen planes at once (one register
 // per plane, their sums added after a transpose), the same bits.
-float plane_sum_ref(const float* s, int64_t n);
+template <class T>
+T plane_sum_ref(const T* s, int64_t n) {
+  T acc[16] = {};  // the compiler keeps them in vector registers; one accumulator would serialize on the add
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += s[j + k];
+  T total = 0;
+  for (int k = 0; k < 16; ++k) total += acc[k];
+  for (; j < n; ++j) total += s[j];
+  return total;
+}
 void plane_sums(const float* s, int64_t n, int64_t count, float* out);
 namespace avx512 {
 void plane_sums(const float* s, int64_t n, int64_t count, float* out);

@@ -78,17 +78,6 @@ void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out
 
 }  // namespace
 
-float plane_sum_ref(const float* s, int64_t n) {
-  float acc[16] = {};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += s[j + k];
-  float total = 0;
-  for (int k = 0; k < 16; ++k) total += acc[k];
-  for (; j < n; ++j) total += s[j];
-  return total;
-}
-
 void plane_sums(const float* s, int64_t n, int64_t count, float* out) {
   if constexpr (kBuildX86)
     if (kernel_table().level == IsaLevel::avx512) return avx512::plane_sums(s, n, count, out);

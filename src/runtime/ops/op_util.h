@@ -210,20 +210,4 @@ std::vector<int64_t> input_ints(const OpContext& ctx, size_t i);
 void infer_same_as_input(InferContext& ctx);
 void infer_broadcast(InferContext& ctx);
 
-// The sum of n values in sixteen running partial results side by side (the
-// compiler keeps them in vector registers; one sequential accumulator would
-// serialize on the add): GlobalAveragePool's and FusedSqueezeExcite's, one
-// order of additions for both (floats: kernels::plane_sums, the same order).
-template <class T>
-T plane_sum(const T* s, int64_t n) {
-  T acc[16] = {};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += s[j + k];
-  T total = 0;
-  for (int k = 0; k < 16; ++k) total += acc[k];
-  for (; j < n; ++j) total += s[j];
-  return total;
-}
-
 }  // namespace pareto::runtime

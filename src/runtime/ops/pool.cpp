@@ -129,7 +129,7 @@ void global_pool_planes(const T* s, T* d, int64_t plane, int64_t begin, int64_t 
     for (int64_t i = begin; i < end; ++i) d[i] /= float(plane);
     return;
   }
-  for (int64_t i = begin; i < end; ++i) d[i] = is_max ? plane_max(s + i * plane, plane) : plane_sum(s + i * plane, plane) / T(plane);
+  for (int64_t i = begin; i < end; ++i) d[i] = is_max ? plane_max(s + i * plane, plane) : kernels::plane_sum_ref(s + i * plane, plane) / T(plane);
 }
 
 template <bool is_max>
