@@ -7,3 +7,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+
+#include <cstdint>
+
+// The first k of 16 lanes (none for k <= 0, all for k >= 16): the mask of
+// a vector's part inside a row, for masked loads and stores at its end.
+inline __mmask16 first_lanes(int64_t k) { return k >= 16 ? __mmask16(0xFFFF) : k <= 0 ? __mmask16(0) : __mmask16((1u << k) - 1u); }

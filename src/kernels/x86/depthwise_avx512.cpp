@@ -141,14 +141,13 @@ void copy_even(const float* src, int64_t n, int64_t avail, float* dst) {
   // outputs: a row whose end falls inside the last 32 floats (every tap
   // column but the first of a stride-2 im2col) had 16 scalar copies.
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  auto mask = [](int64_t k) { return k >= kLanes ? __mmask16(0xFFFF) : k <= 0 ? __mmask16(0) : __mmask16((1u << k) - 1u); };
   int64_t c = 0;
   for (; c + kLanes <= n && 2 * c + 2 * kLanes <= avail; c += kLanes)
     _mm512_storeu_ps(dst + c, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * c), even, _mm512_loadu_ps(src + 2 * c + kLanes)));
   for (; c < n; c += kLanes) {
     const int64_t left = avail - 2 * c;
-    const __m512 lo = _mm512_maskz_loadu_ps(mask(left), src + 2 * c), hi = _mm512_maskz_loadu_ps(mask(left - kLanes), src + 2 * c + kLanes);
-    _mm512_mask_storeu_ps(dst + c, mask(n - c), _mm512_permutex2var_ps(lo, even, hi));
+    const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(left), src + 2 * c), hi = _mm512_maskz_loadu_ps(first_lanes(left - kLanes), src + 2 * c + kLanes);
+    _mm512_mask_storeu_ps(dst + c, first_lanes(n - c), _mm512_permutex2var_ps(lo, even, hi));
   }
 }
 
@@ -161,16 +160,14 @@ void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out
   const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t c = 0; c < out_w; c += kLanes) {
     const int64_t left = 2 * (out_w - c);  // floats of each row this piece may read
-    const __mmask16 m0 = left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    const __mmask16 m1 = left >= 2 * kLanes ? __mmask16(0xFFFF) : left <= kLanes ? __mmask16(0) : __mmask16((1u << (left - kLanes)) - 1u);
+    const __mmask16 m0 = first_lanes(left), m1 = first_lanes(left - kLanes);
     const __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * c), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * c + kLanes);
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * c), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * c + kLanes);
     __m512 m = _mm512_max_ps(_mm512_permutex2var_ps(a0, even, a1), lowest);
     m = _mm512_max_ps(_mm512_permutex2var_ps(a0, odd, a1), m);
     m = _mm512_max_ps(_mm512_permutex2var_ps(b0, even, b1), m);
     m = _mm512_max_ps(_mm512_permutex2var_ps(b0, odd, b1), m);
-    const int64_t k = out_w - c;
-    _mm512_mask_storeu_ps(out + c, k >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << k) - 1u), m);
+    _mm512_mask_storeu_ps(out + c, first_lanes(out_w - c), m);
   }
 }
 

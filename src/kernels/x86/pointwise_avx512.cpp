@@ -16,7 +16,6 @@ namespace pareto::kernels::avx512 {
 
 namespace {
 
-inline __mmask16 lanes(int64_t left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1u); }
 
 // Rows [0, R) of this output channel block, pixels [q, q + 16 V) of the
 // chunk (the last vector masked at `end`); x rows ldx apart, y rows ldy.
@@ -24,7 +23,7 @@ template <int R, int V>
 void tile(const float* x, int64_t ldx, int64_t ldy, int64_t k, const float* w, const float* bias, float* y, int64_t q, int64_t end) {
   __m512 acc[R][V];
   __mmask16 m[V];
-  for (int v = 0; v < V; ++v) m[v] = lanes(end - (q + 16 * v));
+  for (int v = 0; v < V; ++v) m[v] = first_lanes(end - (q + 16 * v));
   // Every loop over the tile fully unrolled, or GCC keeps acc in memory.
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
@@ -72,7 +71,7 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 // tail masked) reduced at the end; the bias joins the finished sum. k >= 1
 // (the dispatcher sends k = 0 to the twin: its mask would be all lanes).
 void f32_dot_rows(const float* w, int64_t k, const float* x, const float* bias, int64_t m, float* y) {
-  const __mmask16 tail = lanes(k % 16 == 0 ? 16 : k % 16);
+  const __mmask16 tail = first_lanes(k % 16 == 0 ? 16 : k % 16);
   const int64_t full = (k - 1) / 16 * 16;  // every block but the last, which may be partial
   int64_t r = 0;
   for (; r + 4 <= m; r += 4) {

@@ -78,11 +78,10 @@ void fill_phase_rows(const float* row, int64_t w, const PhaseLayout& l, float* p
   }
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  auto mask = [](int64_t k) { return k >= kLanes ? __mmask16(0xFFFF) : k <= 0 ? __mmask16(0) : __mmask16((1u << k) - 1u); };
   for (int64_t m = l.margin; m < l.len; m += kLanes) {
     const int64_t at = 2 * (m - l.margin), left = w - at;  // row[at, w) is inside; past it, zeros
-    const __m512 lo = _mm512_maskz_loadu_ps(mask(left), row + std::min(at, w));
-    const __m512 hi = _mm512_maskz_loadu_ps(mask(left - kLanes), row + std::min(at + kLanes, w));
+    const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(left), row + std::min(at, w));
+    const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(left - kLanes), row + std::min(at + kLanes, w));
     _mm512_storeu_ps(phases + m, _mm512_permutex2var_ps(lo, even, hi));
     _mm512_storeu_ps(phases + l.ld + m, _mm512_permutex2var_ps(lo, odd, hi));
   }
@@ -106,9 +105,11 @@ struct Tap {
   const float* weights;
 };
 
-// V vectors of pixels from ow0 for the group's 8 channels: bias, the taps,
-// the activation (in registers, or after the stores when it has a
-// residual or no vector form), stored to the channels that exist.
+// V vectors of pixels from ow0 for the group's 8 channels: the taps, then
+// the bias (null: none), then `finish` (the activation in registers, or
+// the identity where small_cin_conv applies it after the stores: a
+// residual, or a kind without a vector form), stored to the channels that
+// exist.
 template <int V, class Finish>
 void sum_block(const Tap* taps, int64_t count, const float* bias8, int64_t ow0, int64_t pixels, int64_t channels, float* const* out,
                Finish finish) {
@@ -128,11 +129,7 @@ void sum_block(const Tap* taps, int64_t count, const float* bias8, int64_t ow0, 
     for (int64_t k = 0; k < kGroup; ++k)
       for (int v = 0; v < V; ++v) acc[k][v] = _mm512_add_ps(acc[k][v], _mm512_set1_ps(bias8[k]));
   for (int64_t k = 0; k < channels; ++k)
-    for (int v = 0; v < V; ++v) {
-      const int64_t left = pixels - v * kLanes;
-      const __mmask16 m = left >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-      _mm512_mask_storeu_ps(out[k] + ow0 + v * kLanes, m, finish(acc[k][v]));
-    }
+    for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out[k] + ow0 + v * kLanes, first_lanes(pixels - v * kLanes), finish(acc[k][v]));
 }
 
 // A thread's phase rows: channel c's input row ih in slot ih % kh (an

@@ -505,7 +505,6 @@ static Tensor weights_from_codes(const OpContext& ctx, const Tensor& codes, int6
   return *static_cast<const Tensor*>(held.get());
 }
 
-
 void run_conv(OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const Tensor& w_in = ctx.in(1);

@@ -443,7 +443,8 @@ void run_conv_int8(OpContext& ctx, const kernels::ConvParams& p, const Tensor& x
     return make_int8_plan(p, w, *read_now);
   });
   const auto& plan = *static_cast<const Int8ConvPlan*>(held.get());
-  // A dynamic x's range is its own per run (read once per call all the same).
+  // A dynamic x's scale and zero point come from x itself on every call
+  // (once per call: the call that made the plan measured them already).
   const Int8ConvAttrs a = read_now ? *read_now : plan.attrs.dynamic ? int8_conv_attrs(ctx, p.c_out, &x) : plan.attrs;
   kernels::Int8ConvParams q;
   q.geo = p;
