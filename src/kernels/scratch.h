@@ -14,8 +14,7 @@ namespace pareto::kernels {
 // the pointwise kernel's input chunk, float 4 the 2x2 transposed conv's input rows, float 5 a depthwise plane
 // rounded to uint8 afterwards, float 6 a depthwise input plane (or row) from uint8, float 7 an int8 conv's
 // output row rounded to uint8 afterwards, float 8 an int8 conv's input on the uint8 grid as floats
-// (runtime's fake_quantized_input), float 9 the direct stem conv's packed weights and bias (the calling thread's,
-// read by all), float 10 its input rows split into stride phases; uint16_t 0 the bf16 or f16 panel; uint8_t 0 a float
+// (runtime's fake_quantized_input), float 10 the direct stem conv's input rows split into stride phases; uint16_t 0 the bf16 or f16 panel; uint8_t 0 a float
 // depthwise input plane rounded to uint8, uint8_t 1 an int8 MatMul's input row rounded,
 // uint8_t 2 the integer depthwise conv's padded input rows, uint8_t 3 and 4 the int8 conv's
 // VNNI panel and im2col rows, uint8_t 5 an int8 conv's input rounded to uint8 (runtime's

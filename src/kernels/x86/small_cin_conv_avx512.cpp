@@ -7,7 +7,8 @@
 // output row reads its input rows split into stride phases (x[s*m + φ]
 // for phase φ), so every tap is a plain unaligned load at an offset, and
 // 8 output channels x up to 3 vectors of 16 pixels sum in registers: per
-// tap and channel one broadcast weight feeds up to 3 FMAs.
+// tap and channel one broadcast weight (read from the weights as given,
+// nothing packed per call) feeds up to 3 FMAs.
 // The sums: the taps in (channel, kernel row, kernel column) order, one
 // FMA each, then the bias, as the lowered GEMM's small-k tile: the same
 // bits for finite weights (taps on padding rows are skipped, where the GEMM
@@ -17,6 +18,7 @@
 #pragma GCC optimize("fp-contract=off")  // the activation as its twin: products and sums rounded apart
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -31,6 +33,7 @@ namespace {
 constexpr int64_t kLanes = 16;
 constexpr int64_t kGroup = 8;        // output channels summed together
 constexpr int64_t kMaxVectors = 3;   // pixel vectors per block: 24 accumulators
+constexpr int64_t kMaxTapColumns = 128;  // kw <= c_in * kh * kw <= 128 (small_cin_direct_applicable)
 
 // Where tap column j reads in the phase rows: phase φ, offset q (pixel
 // ow reads phase row φ at ow + q + margin).
@@ -41,7 +44,7 @@ struct TapColumn {
 // The geometry of one output row's phase rows, the same for every row.
 struct PhaseLayout {
   int64_t stride = 1, margin = 0, len = 0, ld = 0;
-  std::vector<TapColumn> taps;
+  std::array<TapColumn, kMaxTapColumns> taps;  // kw of them (no allocation per call)
 };
 
 PhaseLayout phase_layout(const ConvParams& p) {
@@ -55,7 +58,7 @@ PhaseLayout phase_layout(const ConvParams& p) {
     c.offset = (t - c.phase) / l.stride;
     lowest = std::min(lowest, c.offset);
     highest = std::max(highest, c.offset);
-    l.taps.push_back(c);
+    l.taps[size_t(j)] = c;
   }
   l.margin = -lowest;
   const int64_t padded_w = (p.out_w + kLanes - 1) / kLanes * kLanes;  // whole vectors are loaded
@@ -87,22 +90,18 @@ void fill_phase_rows(const float* row, int64_t w, const PhaseLayout& l, float* p
   }
 }
 
-// w[oc][c][i][j] as [group][c][i][j][8 channels], zeros past c_out: one
-// row of 8 broadcasts per tap.
-void pack_weights(const ConvParams& p, const float* w, float* packed) {
-  const int64_t taps = p.c_in * p.kh * p.kw, groups = (p.c_out + kGroup - 1) / kGroup;
-  for (int64_t g = 0; g < groups; ++g)
-    for (int64_t t = 0; t < taps; ++t)
-      for (int64_t k = 0; k < kGroup; ++k) {
-        const int64_t oc = g * kGroup + k;
-        packed[(g * taps + t) * kGroup + k] = oc < p.c_out ? w[oc * taps + t] : 0.f;
-      }
-}
-
-// One tap that lands inside the input: its phase row and its 8 weights.
+// One tap that lands inside the input: its phase row and its index in a
+// channel's weights [c][i][j].
 struct Tap {
   const float* src;
-  const float* weights;
+  int64_t index;
+};
+
+// A group's 8 channels: each one's weights and bias (a group past c_out
+// repeats its last channel, whose sums are then not stored).
+struct ChannelGroup {
+  const float* weights[kGroup];
+  float bias[kGroup];
 };
 
 // V vectors of pixels from ow0 for the group's 8 channels: the taps, then
@@ -111,23 +110,23 @@ struct Tap {
 // residual, or a kind without a vector form), stored to the channels that
 // exist.
 template <int V, class Finish>
-void sum_block(const Tap* taps, int64_t count, const float* bias8, int64_t ow0, int64_t pixels, int64_t channels, float* const* out,
-               Finish finish) {
+void sum_block(const Tap* taps, int64_t count, const ChannelGroup& group, bool has_bias, int64_t ow0, int64_t pixels, int64_t channels,
+               float* const* out, Finish finish) {
   __m512 acc[kGroup][V];
   for (int64_t k = 0; k < kGroup; ++k)
     for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
   for (int64_t t = 0; t < count; ++t) {
     __m512 x[V];
     for (int v = 0; v < V; ++v) x[v] = _mm512_loadu_ps(taps[t].src + ow0 + v * kLanes);
-    const float* wt = taps[t].weights;
+    const int64_t at = taps[t].index;
     for (int64_t k = 0; k < kGroup; ++k) {
-      const __m512 b = _mm512_set1_ps(wt[k]);
+      const __m512 b = _mm512_set1_ps(group.weights[k][at]);  // the plain weights: nothing packed per call
       for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(x[v], b, acc[k][v]);
     }
   }
-  if (bias8)  // the bias joins the finished sum, as in the lowered GEMM
+  if (has_bias)  // the bias joins the finished sum, as in the lowered GEMM
     for (int64_t k = 0; k < kGroup; ++k)
-      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_add_ps(acc[k][v], _mm512_set1_ps(bias8[k]));
+      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_add_ps(acc[k][v], _mm512_set1_ps(group.bias[k]));
   for (int64_t k = 0; k < channels; ++k)
     for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out[k] + ow0 + v * kLanes, first_lanes(pixels - v * kLanes), finish(acc[k][v]));
 }
@@ -152,8 +151,8 @@ struct RowCache {
 // Output row oh of image n (every channel): the phase rows of each input
 // row it reads, then the channel groups in blocks of up to 3 vectors.
 template <class Finish>
-void output_row(const ConvParams& p, const PhaseLayout& l, const float* x, const float* packed, const float* bias_padded, float* y,
-                int64_t n, int64_t oh, RowCache& cache, Tap* taps, Finish finish) {
+void output_row(const ConvParams& p, const PhaseLayout& l, const float* x, const float* w, const float* bias, float* y, int64_t n,
+                int64_t oh, RowCache& cache, Tap* taps, Finish finish) {
   const int64_t kdim = p.c_in * p.kh * p.kw, groups = (p.c_out + kGroup - 1) / kGroup;
   int64_t count = 0;  // the taps on rows inside the input, in tap order
   for (int64_t c = 0; c < p.c_in; ++c)
@@ -164,22 +163,25 @@ void output_row(const ConvParams& p, const PhaseLayout& l, const float* x, const
       for (int64_t j = 0; j < p.kw; ++j) {
         const TapColumn& tc = l.taps[size_t(j)];
         taps[count].src = phases + tc.phase * l.ld + tc.offset + l.margin;
-        taps[count].weights = packed + ((c * p.kh + i) * p.kw + j) * kGroup;  // group 0; the group's offset is added below
+        taps[count].index = (c * p.kh + i) * p.kw + j;
         ++count;
       }
     }
   for (int64_t g = 0; g < groups; ++g) {
-    if (g > 0)
-      for (int64_t t = 0; t < count; ++t) taps[t].weights += kdim * kGroup;
     const int64_t channels = std::min(kGroup, p.c_out - g * kGroup);
+    ChannelGroup group;
     float* out[kGroup];
-    for (int64_t k = 0; k < kGroup; ++k) out[k] = y + ((n * p.c_out + g * kGroup + std::min(k, channels - 1)) * p.out_h + oh) * p.out_w;
-    const float* bias8 = bias_padded ? bias_padded + g * kGroup : nullptr;
+    for (int64_t k = 0; k < kGroup; ++k) {
+      const int64_t oc = g * kGroup + std::min(k, channels - 1);
+      group.weights[k] = w + oc * kdim;
+      group.bias[k] = bias ? bias[oc] : 0.f;
+      out[k] = y + ((n * p.c_out + oc) * p.out_h + oh) * p.out_w;
+    }
     for (int64_t ow0 = 0; ow0 < p.out_w; ow0 += kMaxVectors * kLanes) {
       const int64_t pixels = std::min(kMaxVectors * kLanes, p.out_w - ow0);
-      if (pixels > 2 * kLanes) sum_block<3>(taps, count, bias8, ow0, pixels, channels, out, finish);
-      else if (pixels > kLanes) sum_block<2>(taps, count, bias8, ow0, pixels, channels, out, finish);
-      else sum_block<1>(taps, count, bias8, ow0, pixels, channels, out, finish);
+      if (pixels > 2 * kLanes) sum_block<3>(taps, count, group, bias != nullptr, ow0, pixels, channels, out, finish);
+      else if (pixels > kLanes) sum_block<2>(taps, count, group, bias != nullptr, ow0, pixels, channels, out, finish);
+      else sum_block<1>(taps, count, group, bias != nullptr, ow0, pixels, channels, out, finish);
     }
   }
 }
@@ -188,13 +190,7 @@ void output_row(const ConvParams& p, const PhaseLayout& l, const float* x, const
 
 void small_cin_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const PhaseLayout l = phase_layout(p);
-  const int64_t kdim = p.c_in * p.kh * p.kw, groups = (p.c_out + kGroup - 1) / kGroup;
-  // The packed weights and padded bias on the calling thread's scratch:
-  // read by every worker while this call runs.
-  float* packed = thread_scratch<float, 9>(size_t(groups * (kdim + 1) * kGroup));
-  pack_weights(p, w, packed);
-  float* bias_padded = bias ? packed + groups * kdim * kGroup : nullptr;
-  for (int64_t oc = 0; bias && oc < groups * kGroup; ++oc) bias_padded[oc] = oc < p.c_out ? bias[oc] : 0.f;
+  const int64_t kdim = p.c_in * p.kh * p.kw;
   const Epilogue& e = p.epilogue;
   const bool in_registers = !e.residual && has_vector_form(e.act.kind);
   auto rows_range = [&](auto finish) {
@@ -204,7 +200,7 @@ void small_cin_conv(const ConvParams& p, const float* x, const float* w, const f
       Tap* taps = thread_scratch<Tap, 0>(size_t(kdim));
       for (int64_t r = begin; r < end; ++r) {
         const int64_t n = r / p.out_h, oh = r % p.out_h;
-        output_row(p, l, x, packed, bias_padded, y, n, oh, cache, taps, finish);
+        output_row(p, l, x, w, bias, y, n, oh, cache, taps, finish);
         if (e.active() && !in_registers)  // the row's outputs are still in cache
           for (int64_t oc = 0; oc < p.c_out; ++oc) {
             float* o = y + ((n * p.c_out + oc) * p.out_h + oh) * p.out_w;
