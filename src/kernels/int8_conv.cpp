@@ -309,10 +309,16 @@ void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t*
 // of 1000 values on the Zen 5 class VM of the README); with HardSwish's and
 // the exp-based ones' long chains it was 10-45% slower, and the rows in
 // registers with the rounding as a second pass over each block 3-20%
-// faster than three passes.
-bool rounds_in_registers(ActKind kind) {
+// faster than three passes. That second pass batches a block of rows where
+// the tile holds whole planes (count == plane); where it holds part of a
+// plane it goes row by row, two calls per row, and for HardSwish one pass
+// is then faster: PP-OCRv4 rec int8's HardSwish 1x1 convs (tiles of 112-896
+// of a plane's 480-3840 pixels) 8-26% less time, the model 9% (`pareto
+// profile`, pinned to one vCPU, 3 rounds), where cls's whole-plane tiles
+// took 10% more in one pass.
+bool rounds_in_registers(ActKind kind, int64_t count, int64_t plane) {
   return kind == ActKind::none || kind == ActKind::relu || kind == ActKind::clip || kind == ActKind::hard_sigmoid ||
-         kind == ActKind::leaky_relu;
+         kind == ActKind::leaky_relu || (kind == ActKind::hard_swish && count != plane);
 }
 
 // The float epilogue of a tile finished in registers
@@ -354,7 +360,7 @@ bool finish_rows_in_registers(const Int8ConvParams& p, const Int8Weights& w, int
     return false;
   };
   if (!e.quant.data) return rows_at(oc0, rows, static_cast<float*>(y) + out0, nullptr);
-  if (rounds_in_registers(act.kind)) return rows_at(oc0, rows, nullptr, e.quant.data + out0);
+  if (rounds_in_registers(act.kind, count, plane)) return rows_at(oc0, rows, nullptr, e.quant.data + out0);
   // Float rows to scratch (`plane` apart: a block of several rows only
   // where count == plane), rounded a block at a time.
   const int64_t batch = rows_per_block(count, plane);
