@@ -20,7 +20,11 @@
 # whether this machine's threads got cores of their own meanwhile (a VM's
 # vCPUs may share one physical core at times; two-thread timings from
 # such a stretch say nothing about the kernels' scaling).
-# usage: bench/compare_ort.sh [ROUNDS] [THREADS] [-O]   (ONLY=det|rec|cls: one model)
+# PIN=CPUS runs every engine under `taskset -c CPUS` (util-linux): at 1
+# thread, PIN=1 keeps both engines on one vCPU, where unpinned each process
+# lands on either and a VM's two vCPUs can differ by 40% for minutes
+# (bench/thread_scaling.sh measures that).
+# usage: bench/compare_ort.sh [ROUNDS] [THREADS] [-O]   (ONLY=det|rec|cls: one model; PIN=CPUS)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-5} threads=${2:-1} compile=${3:-}
@@ -31,6 +35,8 @@ field() { sed "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/"; }
 cores() {  # a failing probe must not stop the comparison
   if [ "$threads" -gt 1 ]; then "$p" bench --bandwidth -t "1,$threads" | sed "s/^/# $1: /" || echo "# $1: bench --bandwidth failed"; fi
 }
+pin=()
+[ -n "${PIN:-}" ] && pin=(taskset -c "$PIN") && echo "# every engine pinned to CPU(s) $PIN"
 cores before
 printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s %8s | %7s %7s %7s %7s %7s | %9s | %6s %6s %6s %6s %6s\n' model input thr \
   p_fp32 p_bf16 p_int8 p_qdq ort_fp32 ort_int8 fp32/o bf16/o int8/o int8/o8 qdq/o8 bf16_err rss_pf rss_pi rss_pq rss_of rss_oi
@@ -38,8 +44,8 @@ for spec in det:ch_PP-OCRv4_det_infer.onnx:1,3,640,640:10 rec:ch_PP-OCRv4_rec_in
   IFS=: read -r tag file shape runs <<<"$spec"
   [ -n "${ONLY:-}" ] && [ "$ONLY" != "$tag" ] && continue
   pf=() pb=() pi=() pq=() of=() oi=() mpf=() mpi=() mpq=() mof=() moi=() err=-
-  pbench() { "$p" bench "$1" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile "${@:2}" --json; }
-  obench() { node "$root/bench/ort_bench.js" "$ort" "$1" "x=$shape" "$runs" "$threads" opt; }
+  pbench() { ${pin[@]+"${pin[@]}"} "$p" bench "$1" --shape "x=$shape" --runs "$runs" --warmup 2 --threads "$threads" $compile "${@:2}" --json; }
+  obench() { ${pin[@]+"${pin[@]}"} node "$root/bench/ort_bench.js" "$ort" "$1" "x=$shape" "$runs" "$threads" opt; }
   for ((r = 0; r < rounds; r++)); do
     j=$(pbench "$root/models/ocr/$file"); pf+=("$(field median_ms <<<"$j")"); mpf+=("$(field peak_rss_bytes <<<"$j")")
     if [ -n "$compile" ]; then
