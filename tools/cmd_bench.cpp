@@ -106,7 +106,7 @@ int cmd_bench(const Args& args) {
                               {"runs", runs},                {"load_ms", load * 1e3}, {"first_ms", first * 1e3},
                               {"median_ms", med * 1e3},      {"p90_ms", p90 * 1e3},   {"min_ms", mn * 1e3},
                               {"peak_rss_bytes", peak_rss}, {"kernels", cpu_summary()},
-                              {"learning_runs", learning_runs}};
+                              {"learning_runs", learning_runs}, {"cpus", running_cpus()}};
     nlohmann::json out = j;
     out["precision"] = opt.optimize ? opt.conv_precision : "fp32";
     if (rel_error >= 0) out["error_vs_fp32"] = {{"relative_l2", rel_error}, {"max_abs", max_error}};

@@ -2,7 +2,7 @@
 //   [--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]
 //   [--objective latency|memory|energy|quality|task] [--method M[,M...]] [--time-budget S] [--calib-limit N]
 //   [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]...
-//   [--no-energy] [--in-process] [--explain] [--json]
+//   [--no-energy] [--in-process | --timing-cpu N] [--explain] [--json]
 // Chooses per conv int8, bf16 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -57,7 +58,16 @@ struct RemovedAtExit {
 // The candidate timed alone in a child process, as bench/compare_ort.sh
 // times models: `pareto bench --json` on the first evaluation sample
 // (written once as .npy files named by this process; listed in `files`).
-TuneMeasure child_bench(const std::string& work, int runs, int warmup, const CalibrationSample& x, RemovedAtExit* files) {
+// A hexadecimal mask of the one cpu `cpu` (pareto's --cpu-mask syntax).
+std::string single_cpu_mask(int cpu) {
+  static const char* const digits = "1248";
+  return std::string("0x") + digits[cpu % 4] + std::string(size_t(cpu / 4), '0');
+}
+
+// timing_cpu >= 0: the 1-thread timings run pinned there (--cpu-mask), and
+// each child's report must say it ran on that cpu alone; timings at more
+// threads run wherever the OS puts them.
+TuneMeasure child_bench(const std::string& work, int runs, int warmup, const CalibrationSample& x, int timing_cpu, RemovedAtExit* files) {
   const std::string exe = self_path();
   std::string args;
   for (const auto& [name, t] : x) {
@@ -69,9 +79,11 @@ TuneMeasure child_bench(const std::string& work, int runs, int warmup, const Cal
     for (int64_t d : t.shape()) dims += (dims.empty() ? "" : ",") + std::to_string(d);
     args += " --input " + quoted(name + "=" + file) + " --shape " + quoted(name + "=" + dims);
   }
-  return [exe, args, runs, warmup](const std::string& model, int threads, const CalibrationSample&) {
+  return [exe, args, runs, warmup, timing_cpu](const std::string& model, int threads, const CalibrationSample&) {
+    const bool pinned = timing_cpu >= 0 && threads == 1;
     const std::string cmd = quoted(exe) + " bench " + quoted(model) + " -O --json --warmup " + std::to_string(warmup) + " --runs " +
-                            std::to_string(runs) + " --threads " + std::to_string(threads) + args + " 2>&1";
+                            std::to_string(runs) + " --threads " + std::to_string(threads) +
+                            (pinned ? " --cpu-mask " + single_cpu_mask(timing_cpu) : std::string()) + args + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) fail(StatusCode::io_error, "cannot start pareto bench for " + model);
     std::string text;
@@ -81,6 +93,9 @@ TuneMeasure child_bench(const std::string& work, int runs, int warmup, const Cal
     const size_t brace = text.find('{');
     if (status != 0 || brace == std::string::npos) fail(StatusCode::internal, "pareto bench on " + model + " failed: " + text);
     const nlohmann::json j = nlohmann::json::parse(text.substr(brace));
+    if (pinned && j.value("cpus", std::vector<int>{}) != std::vector<int>{timing_cpu})
+      fail(StatusCode::internal, "pareto bench on " + model + " ran on cpus " + j.value("cpus", nlohmann::json::array()).dump() +
+                                     ", not on cpu " + std::to_string(timing_cpu) + " alone (--timing-cpu)");
     return TuneCost{j.at("median_ms").get<double>(), j.at("peak_rss_bytes").get<double>() / (1 << 20)};
   };
 }
@@ -186,11 +201,26 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 
 }  // namespace
 
+// --timing-cpu N (-1 when absent): a cpu this process may run on, for the
+// child processes' timings (not with --in-process, which times in this one).
+static int timing_cpu_option(const Args& a) {
+  if (!a.has("--timing-cpu")) return -1;
+  if (a.has("--in-process")) fail_argument("--timing-cpu pins the timing child processes; --in-process has none");
+  const int cpu = int(a.get_int("--timing-cpu", 0, 0, 4095));
+  const std::vector<int> cpus = running_cpus();
+  if (!cpus.empty() && !std::binary_search(cpus.begin(), cpus.end(), cpu)) {
+    std::string list;
+    for (int c : cpus) list += (list.empty() ? "" : ",") + std::to_string(c);
+    fail_argument("--timing-cpu " + std::to_string(cpu) + ": this process may run on cpus " + list + " only");
+  }
+  return cpu;
+}
+
 // Options of one model kind given to the other are refused, not ignored (a budget ignored is a wrong answer).
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
   static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group", "--calib-tokens", "--kv",
                                                     "--time-points", "--lab-memory"};
-  static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss",
+  static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss", "--timing-cpu",
                                                      "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--vad-set", "--const"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
     if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
@@ -204,7 +234,7 @@ int cmd_tune(const Args& a) {
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N] "
                   "[--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
                   "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
-                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]... [--no-energy] [--in-process] [--plot FILE.html] [--explain] [--json]");
+                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]... [--no-energy] [--in-process | --timing-cpu N] [--plot FILE.html] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
     fail_argument("--plot and -o name the same file");
@@ -244,16 +274,20 @@ int cmd_tune(const Args& a) {
   const size_t slash = out.find_last_of('/');
   o.work_dir = slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : out.substr(0, slash);
   RemovedAtExit inputs;  // the child processes' input files
+  const int timing_cpu = timing_cpu_option(a);
   if (!a.has("--in-process")) {
-    o.measure = child_bench(o.work_dir, o.runs, o.warmup, eval.empty() ? calib.front() : eval.front(), &inputs);
+    o.measure = child_bench(o.work_dir, o.runs, o.warmup, eval.empty() ? calib.front() : eval.front(), timing_cpu, &inputs);
     o.memory_what = "peak RSS of a pareto bench process";
   }
   const OnnxTuneResult r = take(tune_onnx_model(in, out, calib, eval, o));
   if (a.has("--plot")) write_plot(r, in, a.get("--plot"));
   if (json) {
-    std::printf("%s\n", to_json(r).dump(2).c_str());
+    nlohmann::json j = to_json(r);
+    j["timing_cpu"] = timing_cpu >= 0 ? nlohmann::json(timing_cpu) : nlohmann::json(nullptr);
+    std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
+  if (timing_cpu >= 0) std::printf("1-thread timings pinned to cpu %d (--timing-cpu)\n", timing_cpu);
   std::printf("quality loss: relative L2 of the outputs against the float model on %d %s samples; memory: %s; energy per inference: %s%s%s\n",
               r.eval_samples, eval.empty() ? "calibration" : "evaluation", r.memory_what.c_str(), r.energy_source.c_str(),
               r.task_metric_name.empty() ? "" : "; task metric: ", r.task_metric_name.c_str());

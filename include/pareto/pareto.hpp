@@ -202,5 +202,8 @@ int default_threads();
 // them. An empty mask with strict pins to the performance cores. Throws
 // pareto::Error on a malformed mask.
 void place_threads(const std::string& hex_mask, bool strict);
+// The cpus the calling thread may run on now (sched_getaffinity: taskset,
+// a cgroup cpuset, place_threads), ascending; empty where unknown.
+std::vector<int> running_cpus();
 
 }  // namespace pareto

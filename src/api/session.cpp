@@ -258,6 +258,8 @@ int default_threads() {
   return std::max<int>(1, int(cpus.size()));
 }
 
+std::vector<int> running_cpus() { return allowed_cpus(); }
+
 void place_threads(const std::string& hex_mask, bool strict) {
   std::vector<int> cpus;
   try {

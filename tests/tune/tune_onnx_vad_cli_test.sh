@@ -8,7 +8,8 @@
 # every point has a boundary error; fp32's is what `pareto vad --score`
 # reads with the shipped model; the chosen point is within the budget and on
 # the front; the written model, run by `pareto vad --score`, reads the set at
-# the chosen point's error; nothing is left behind.
+# the chosen point's error; nothing is left behind; the 1-thread timings
+# ran pinned where --timing-cpu asked.
 # usage: tune_onnx_vad_cli_test.sh PARETO REPO_ROOT OUTDIR
 # Exit 77 (ctest's skip) without the model, espeak-ng or sox.
 set -uo pipefail
@@ -23,18 +24,25 @@ bash "$root/bench/vad/make_set.sh" "$out" 1 > "$out/make_set.log" 2>&1 || { cat 
 "$p" vad "$out/calib.wav" --dump-inputs "$out/dump" > /dev/null 2>&1 || fail "pareto vad --dump-inputs failed"
 
 base=$("$p" vad --score "$out/set" --model "$model") || fail "pareto vad --score failed"
+# The 1-thread timings pinned to a cpu this test may run on (tune checks
+# each timing child's report says it ran there alone); a cpu it may not is refused.
+cpu=$(taskset -cp $$ | sed 's/.*: *//' | cut -d, -f1 | cut -d- -f1)
+[ -n "$cpu" ] || fail "taskset did not name this shell's cpus"
+msg=$("$p" tune "$model" --const sr=16000 --calib "$out/dump" -o "$out/never.onnx" --timing-cpu 4095 2>&1) && fail "--timing-cpu 4095 was taken"
+grep -q "timing-cpu 4095: this process may run on cpus" <<<"$msg" || fail "--timing-cpu 4095: unclear refusal: $msg"
 "$p" tune "$model" --const sr=16000 --calib "$out/dump" --calib-limit 32 --points 1 --generations 1 --population 2 --max-timed 1 --runs 1 --rounds 1 \
-  --method minmax --vad-set "$out/set" --max-task-loss 0 -o "$out/vad.onnx" --json > "$out/tune.json" 2> "$out/tune.log" \
+  --method minmax --vad-set "$out/set" --max-task-loss 0 --timing-cpu "$cpu" -o "$out/vad.onnx" --json > "$out/tune.json" 2> "$out/tune.log" \
   || { cat "$out/tune.log"; fail "pareto tune failed"; }
 tuned=$("$p" vad --score "$out/set" --model "$out/vad.onnx") || fail "the tuned model does not run in the detector"
 left=$(ls -A "$out" | grep -E '^\.tune-' || true)
 [ -z "$left" ] || fail "files left behind: $left"
 
-node - "$out/tune.json" "$base" "$tuned" <<'JS' || fail "the report does not hold"
+node - "$out/tune.json" "$base" "$tuned" "$cpu" <<'JS' || fail "the report does not hold"
 const fs = require('fs');
-const [file, base, tuned] = process.argv.slice(2);
+const [file, base, tuned, cpu] = process.argv.slice(2);
 const r = JSON.parse(fs.readFileSync(file, 'utf8'));
 const b = JSON.parse(base), t = JSON.parse(tuned);
+if (r.timing_cpu !== Number(cpu)) throw new Error(`timing_cpu ${r.timing_cpu}, asked ${cpu}`);
 if (r.task_metric !== 'VAD boundary error (ms)') throw new Error('no task metric named: ' + r.task_metric);
 if (b.matched !== 2 || b.missed || b.extra) throw new Error('the float model does not find the two utterances: ' + base);
 const fp32 = r.points.find(p => p.label === 'fp32');
