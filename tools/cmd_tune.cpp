@@ -2,7 +2,7 @@
 //   [--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]
 //   [--objective latency|memory|energy|quality|task] [--method M[,M...]] [--time-budget S] [--calib-limit N]
 //   [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]...
-//   [--no-energy] [--in-process | --timing-cpu N] [--explain] [--json]
+//   [--no-energy] [--in-process | --timing-cpu N] [--round-latency median|fastest] [--explain] [--json]
 // Chooses per conv int8, bf16 or fp32 and the thread count from measured points
 // (pareto/tune.hpp), prints the points with the Pareto front marked and the
 // chosen one with the reason, and writes the chosen model. Each candidate is
@@ -55,15 +55,15 @@ struct RemovedAtExit {
   }
 };
 
-// The candidate timed alone in a child process, as bench/compare_ort.sh
-// times models: `pareto bench --json` on the first evaluation sample
-// (written once as .npy files named by this process; listed in `files`).
 // A hexadecimal mask of the one cpu `cpu` (pareto's --cpu-mask syntax).
 std::string single_cpu_mask(int cpu) {
   static const char* const digits = "1248";
   return std::string("0x") + digits[cpu % 4] + std::string(size_t(cpu / 4), '0');
 }
 
+// The candidate timed alone in a child process, as bench/compare_ort.sh
+// times models: `pareto bench --json` on the first evaluation sample
+// (written once as .npy files named by this process; listed in `files`).
 // timing_cpu >= 0: the 1-thread timings run pinned there (--cpu-mask), and
 // each child's report must say it ran on that cpu alone; timings at more
 // threads run wherever the OS puts them.
@@ -146,7 +146,7 @@ nlohmann::json to_json(const OnnxTuneResult& r) {
                            {"int8_ms", l.int8_ms}, {"bf16_ms", l.bf16_ms}, {"greedy_step", l.order}});
   for (const OnnxTunePoint& p : r.points)
     j["points"].push_back({{"label", p.label}, {"int8_layers", p.int8_layers}, {"bf16_layers", p.bf16_layers}, {"method", p.method}, {"threads", p.threads},
-                           {"latency_ms", p.cost.latency_ms}, {"predicted_ms", p.predicted_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj}, {"energy_estimated_mj", p.energy_estimated_mj}, {"energy_measured_mj", p.energy_measured_mj},
+                           {"latency_ms", p.cost.latency_ms}, {"latency_rounds_ms", p.latency_rounds_ms}, {"predicted_ms", p.predicted_ms}, {"memory_mib", p.cost.memory_mib}, {"energy_mj", p.energy_mj}, {"energy_estimated_mj", p.energy_estimated_mj}, {"energy_measured_mj", p.energy_measured_mj},
                            {"quality_loss", p.quality_loss}, {"task_metric", r.task_metric_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.task_metric)},
                            {"frontier", p.frontier}, {"within_budget", p.within_budget}});
   j["task_metric"] = r.task_metric_name;
@@ -220,7 +220,7 @@ static int timing_cpu_option(const Args& a) {
 static void refuse_options_of_other_kind(const Args& a, bool gguf) {
   static const std::vector<std::string> llm_only = {"--ctx", "--chunks", "--anchor", "--max-bpw", "--max-kl", "--test", "--group", "--calib-tokens", "--kv",
                                                     "--time-points", "--lab-memory"};
-  static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss", "--timing-cpu",
+  static const std::vector<std::string> onnx_only = {"--calib-limit", "--in-process", "--max-task-loss", "--timing-cpu", "--round-latency",
                                                      "--ocr-set", "--ocr-role", "--ocr-models", "--ocr-every", "--vad-set", "--const"};
   for (const std::string& k : gguf ? onnx_only : llm_only)
     if (a.has(k)) fail_argument(k + " is for " + (gguf ? "ONNX models" : "GGUF models") + ", not " + (gguf ? "GGUF" : "ONNX") + " ones");
@@ -234,7 +234,7 @@ int cmd_tune(const Args& a) {
     fail_argument("usage: pareto tune MODEL.onnx --calib DIR -o OUT.onnx|OUT.pareto [--eval DIR] [--formats int8[,bf16]] [--threads 1,2] [--points N] "
                   "[--runs N] [--rounds 3] [--generations 2] [--population 8] [--seed 1] [--max-timed 8] [--cache FILE] [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X] "
                   "[--objective latency|memory|energy|quality|task] [--method minmax|percentile|entropy|mse[,...]] [--time-budget S] [--calib-limit N] "
-                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]... [--no-energy] [--in-process | --timing-cpu N] [--plot FILE.html] [--explain] [--json]");
+                  "[--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]... [--no-energy] [--in-process | --timing-cpu N] [--round-latency median|fastest] [--plot FILE.html] [--explain] [--json]");
   const std::string in = a.positional[0], out = a.has("-o") ? a.get("-o") : a.get("--output");
   if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
     fail_argument("--plot and -o name the same file");
@@ -253,6 +253,7 @@ int cmd_tune(const Args& a) {
   o.points = int(a.get_int("--points", 6, 0, 64));
   o.runs = int(a.get_int("--runs", 10, 1, 100000));
   o.rounds = int(a.get_int("--rounds", o.rounds, 1, 100));
+  o.round_latency = a.get("--round-latency", o.round_latency);
   o.generations = int(a.get_int("--generations", 2, 0, 1000));
   o.population = int(a.get_int("--population", 8, 0, 1000));
   o.seed = uint64_t(a.get_int("--seed", 1, 0, int64_t(1) << 62));

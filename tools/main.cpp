@@ -61,13 +61,14 @@ const char* kUsage =
     "       [--max-latency MS] [--max-memory MIB] [--max-energy MJ] [--max-quality-loss X] [--max-task-loss X]\n"
     "       [--objective latency|memory|energy|quality|task] [--method percentile[,minmax,entropy,mse,dynamic][+gptq]] [--time-budget S]\n"
     "       [--ocr-set DIR --ocr-role det|cls|rec [--ocr-models DIR] [--ocr-every N] | --vad-set DIR] [--const NAME=VALUE]...\n"
-    "       [--calib-limit 16] [--no-energy] [--in-process | --timing-cpu N] [--explain] [--json]\n"
+    "       [--calib-limit 16] [--no-energy] [--in-process | --timing-cpu N] [--round-latency median|fastest] [--explain] [--json]\n"
     "      per conv int8, bf16 or fp32, the calibration method and threads, from measured points: sensitivities and per-node\n"
     "      times, a greedy path, the anchors (fp32, bf16 all, int8 with float or bf16 ends, int8 all) per method, an evolutionary\n"
     "      search ranked by a per-node cost model (its front timed); quality as\n"
     "      output error and, with --ocr-set, the OCR set's CER; energy estimated; prints the Pareto front, writes the\n"
     "      chosen model (bf16: a compiled .pareto); --time-budget: no greedy point started past S seconds; --plot FILE.html;\n"
-    "      --timing-cpu N: the 1-thread timings pinned to cpu N (a VM's vCPUs can differ by 40% for minutes)\n"
+    "      --timing-cpu N: the 1-thread timings pinned to cpu N (a VM's vCPUs can differ by 40% for minutes);\n"
+    "      --round-latency fastest: a point's latency is its fastest round's, not the median (a VM's slow spells)\n"
     "  tune MODEL.gguf --eval TEXT -o OUT.gguf [--formats f16,q8_0,q6_k,q5_k,q5_0,q4_k,q4_0,q3_k]\n"
     "       [--method rtn[,gptq][,awq]] [--calib TEXT] [--calib-tokens 512] [--kv f16[,q8,f32]] [--group tensor|layer|kind|kind-split] [--threads 1,2]\n"
     "       [--ctx 128] [--chunks N] [--points 8] [--time-points 0] [--generations 8] [--population 16] [--seed 1] [--time-budget S]\n"
@@ -201,7 +202,7 @@ int main(int argc, char** argv) {
                                  "--generations", "--population", "--seed", "--time-budget", "--max-timed", "--anchor", "--max-bpw", "--lab-memory",
                                  "--max-energy", "--max-kl", "--cache", "--test", "--group", "--max-task-loss", "--ocr-set",
                                  "--ocr-role", "--ocr-models", "--ocr-every", "--rounds", "--calib-tokens", "--kv", "--vad-set", "--const",
-                                 "--time-points", "--timing-cpu"}});
+                                 "--time-points", "--timing-cpu", "--round-latency"}});
     if (cmd == "compile")
       return run(cmd_compile, Spec{{"--report", "--no-prepack"}, {"--shape", "--const", "-o", "--output", "--precision", "--precision-keep"}});
     if (cmd == "classify")

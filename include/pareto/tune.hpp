@@ -79,6 +79,11 @@ struct OnnxTuneOptions {
   // count: the mean of the middle two, so a drift linear in time adds the
   // same to every point, as in the LLM tune).
   int rounds = 4;
+  // "fastest": a point's latency is the fastest of its rounds instead, for
+  // a machine whose disturbances only ever slow a run down (a VM whose vCPU
+  // runs 40% slower for minutes at a time: a spell that began mid-run sits
+  // in the median of the points timed after it in three rounds of five).
+  std::string round_latency = "median";
   int runs = 10, warmup = 3;          // per timing (the in-process measure, and the per-node profiles);
                                       // timings run the first evaluation sample, compiled for its shapes
   // Budgets (0: none). Quality loss: relative L2 error of the outputs
@@ -122,6 +127,7 @@ struct OnnxTunePoint {
   std::string method;                    // their activation ranges and weight rounding (empty: no int8 conv)
   int threads = 1;
   TuneCost cost;
+  std::vector<double> latency_rounds_ms;  // each timing round's latency, in round order (cost.latency_ms: their median or fastest)
   double quality_loss = 0;
   double task_metric = -1;     // OnnxTuneOptions::task_metric of the point's model (-1: none given)
   double energy_mj = 0;        // per inference, what the front and budgets use: measured where every point was, else estimated (0: neither)

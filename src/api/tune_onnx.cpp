@@ -95,6 +95,8 @@ void check_options(const OnnxTuneOptions& o, const std::string& out, bool bf16) 
   if (!o.energy && (o.max_energy_mj > 0 || o.objective == "energy")) fail_argument("an energy budget or objective needs the energy estimate (it is off)");
   if (o.points < 0 || o.points > 64) fail_argument("points must be 0 to 64");
   if (o.rounds < 1 || o.rounds > 100) fail_argument("timing rounds must be 1 to 100");
+  if (o.round_latency != "median" && o.round_latency != "fastest")
+    fail_argument("a point's latency over its rounds is their median or the fastest, got '" + o.round_latency + "'");
   if (o.generations < 0 || o.generations > 1000 || o.population < 0 || o.population > 1000 || o.max_timed < 0 || o.max_timed > 256)
     fail_argument("generations and population must be 0 to 1000, max timed 0 to 256");
   if (!(o.time_budget_s >= 0)) fail_argument("the time budget must be 0 (none) or more seconds");
@@ -376,7 +378,8 @@ class TuneRun {
   // 4. Timed at every thread count in rounds over all candidates in turn (a
   // slow spell of the machine then lands on every candidate alike), the
   // order reversed every other round (a drift over the run then favours
-  // no candidate for its place), the median of each; energy estimated once.
+  // no candidate for its place), the median of each (or the fastest,
+  // round_latency); energy estimated once.
   void time_points(const std::vector<size_t>& timed) {
     const size_t nt = o_.threads.size();
     std::vector<std::vector<double>> ms(timed.size() * nt);
@@ -398,7 +401,10 @@ class TuneRun {
       for (size_t k = 0; k < nt; ++k) {
         OnnxTunePoint p = scored_[timed[i]];
         p.threads = o_.threads[k];
-        p.cost = {api::median_mean(ms[i * nt + k]), memory[i * nt + k]};
+        const std::vector<double>& rounds = ms[i * nt + k];
+        const double latency = o_.round_latency == "fastest" ? *std::min_element(rounds.begin(), rounds.end()) : api::median_mean(rounds);
+        p.cost = {latency, memory[i * nt + k]};
+        p.latency_rounds_ms = rounds;
         r_.points.push_back(std::move(p));
       }
     if (o_.energy) api::settle_energy(r_.points, energy, r_.energy_source);

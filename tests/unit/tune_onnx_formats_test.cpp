@@ -422,6 +422,37 @@ TEST(TuneOnnx, TimeBudgetStopsEvolutionAndEvenRoundsTakeTheMiddleMean) {
   EXPECT_NE(refused.status().message.find("task_metric_key"), std::string::npos) << refused.status().message;
 }
 
+// Every point keeps its rounds' latencies in round order; round_latency
+// "fastest" takes the fastest of them, the default their median; another
+// word is refused.
+TEST(TuneOnnx, RoundLatenciesKeptAndTheFastestOnRequest) {
+  const std::string in = model_file("tune_round_latency"), out = ::testing::TempDir() + "/tune_round_latency_out.onnx";
+  const auto calib = samples(1, 4), eval = samples(100, 3);
+  OnnxTuneOptions o = quick_tune_options(0, 3);  // the anchors, three rounds
+  o.generations = 0;
+  std::map<std::string, int> calls;
+  const double extra[] = {5.0, 100.0, 1.0};  // round 1, 2, 3 of every point: median +5, fastest +1
+  o.measure = [&](const std::string& path, int, const CalibrationSample&) {
+    return TuneCost{10.0 - quantize_nodes(path) + extra[calls[path]++ % 3], 5.0};
+  };
+  for (const char* stat : {"median", "fastest"}) {
+    calls.clear();
+    o.round_latency = stat;
+    auto r = tune_onnx_model(in, out, calib, eval, o);
+    ASSERT_TRUE(r.ok()) << r.status().message;
+    ASSERT_FALSE(r.value().points.empty());
+    for (const OnnxTunePoint& p : r.value().points) {
+      const double base = 10.0 - double(p.int8_layers.size());
+      EXPECT_EQ(p.latency_rounds_ms, (std::vector<double>{base + 5, base + 100, base + 1})) << stat << " " << p.label;
+      EXPECT_DOUBLE_EQ(p.cost.latency_ms, base + (std::string(stat) == "fastest" ? 1.0 : 5.0)) << stat << " " << p.label;
+    }
+  }
+  o.round_latency = "mean";
+  auto refused = tune_onnx_model(in, out, calib, eval, o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message.find("median or the fastest"), std::string::npos) << refused.status().message;
+}
+
 // A method name is a range method with "+gptq" or not: the quantizer options it sets.
 TEST(TuneOnnxFormats, MethodNamesCarryTheWeightRounding) {
   EXPECT_EQ(api::tune_method_list("percentile, dynamic+gptq,percentile"), (std::vector<std::string>{"percentile", "dynamic+gptq"}));
