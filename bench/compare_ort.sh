@@ -36,7 +36,11 @@ cores() {  # a failing probe must not stop the comparison
   if [ "$threads" -gt 1 ]; then "$p" bench --bandwidth -t "1,$threads" | sed "s/^/# $1: /" || echo "# $1: bench --bandwidth failed"; fi
 }
 pin=()
-[ -n "${PIN:-}" ] && pin=(taskset -c "$PIN") && echo "# every engine pinned to CPU(s) $PIN"
+if [ -n "${PIN:-}" ]; then
+  taskset -c "$PIN" true || { echo "compare_ort: PIN=$PIN names no cpu this process may use (taskset above)" >&2; exit 1; }
+  pin=(taskset -c "$PIN")
+  echo "# every engine pinned to CPU(s) $PIN"
+fi
 cores before
 printf '%-5s %-14s %3s | %8s %8s %8s %8s %8s %8s | %7s %7s %7s %7s %7s | %9s | %6s %6s %6s %6s %6s\n' model input thr \
   p_fp32 p_bf16 p_int8 p_qdq ort_fp32 ort_int8 fp32/o bf16/o int8/o int8/o8 qdq/o8 bf16_err rss_pf rss_pi rss_pq rss_of rss_oi

@@ -23,6 +23,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-5}
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "thread_scaling: ROUNDS must be a positive number, got '$rounds'" >&2; exit 2; }
 model=${2:-$root/models/ocr/ch_PP-OCRv4_det_infer.onnx}
 shape=${3:-x=1,3,640,640}
 runs=${4:-10}
@@ -31,22 +32,36 @@ ort=$root/.cache/npm/node_modules
 [ -x "$p" ] || { echo "thread_scaling: build pareto first ($p)" >&2; exit 1; }
 [ -f "$model" ] || { echo "thread_scaling: no model at $model" >&2; exit 1; }
 command -v taskset > /dev/null || { echo "thread_scaling: taskset (util-linux) is missing" >&2; exit 1; }
-[ "$(nproc)" -ge 2 ] || { echo "thread_scaling: needs 2 CPUs, this machine has $(nproc)" >&2; exit 1; }
+# The first two cpus this shell may run on (taskset or a cgroup may leave others than 0 and 1).
+mapfile -t cpus < <(taskset -cp $$ | sed 's/.*: *//' | tr ',' '\n' |
+  awk -F- '{ hi = NF > 1 ? $2 : $1; for (c = $1; c <= hi; ++c) print c }' | head -2)
+[ "${#cpus[@]}" -ge 2 ] || { echo "thread_scaling: needs 2 CPUs, this process may use ${#cpus[@]}" >&2; exit 1; }
+cpu0=${cpus[0]} cpu1=${cpus[1]}
 have_ort=1
-[ -d "$ort/onnxruntime-node" ] || { have_ort=0; echo "# ONNX Runtime not installed ($ort): pareto only (bash scripts/setup.sh installs it)"; }
+if [ ! -d "$ort/onnxruntime-node" ] || ! command -v node > /dev/null; then
+  have_ort=0
+  echo "# ONNX Runtime or node not installed ($ort): pareto only (bash scripts/setup.sh installs both)"
+fi
 
+number() {  # the median_ms field of one JSON line, or a clear failure
+  local v
+  v=$(grep -o '"median_ms": *[0-9.e+-]*' | sed 's/.*: *//')
+  [ -n "$v" ] || { echo "thread_scaling: no median_ms in the $1 output" >&2; exit 1; }
+  echo "$v"
+}
 pbench() {  # CPUS THREADS -> median ms
-  taskset -c "$1" "$p" bench "$model" --shape "$shape" --runs "$runs" --warmup 2 --threads "$2" -O --json |
-    sed 's/.*"median_ms": *\([0-9.e+-]*\).*/\1/'
+  taskset -c "$1" "$p" bench "$model" --shape "$shape" --runs "$runs" --warmup 2 --threads "$2" -O --json | number pareto
 }
 obench() {
-  taskset -c "$1" node "$root/bench/ort_bench.js" "$ort" "$model" "$shape" "$runs" "$2" opt | sed 's/.*"median_ms":\([0-9.]*\).*/\1/'
+  taskset -c "$1" node "$root/bench/ort_bench.js" "$ort" "$model" "$shape" "$runs" "$2" opt | number "ONNX Runtime"
 }
 # The placement of the two vCPUs meanwhile: a cache line handed between two
 # threads takes ~100-200 ns where they share a last-level cache and
 # ~500 ns or more where they do not; a conv's operands written by one
 # thread and read by the other cross the same way.
-placement() { "$p" bench --bandwidth -t 1,2 | grep -E 'multiply-add rate, 2|round trip' | sed "s/^/# $1: /"; }
+placement() {  # a failing probe must not stop the measurement
+  { taskset -c "$cpu0,$cpu1" "$p" bench --bandwidth -t 1,2 || echo "bench --bandwidth failed"; } | grep -E 'multiply-add rate, 2|round trip|failed' | sed "s/^/# $1: /" || true
+}
 placement before
 declare -A t
 for ((r = 0; r < rounds; r++)); do
@@ -54,13 +69,13 @@ for ((r = 0; r < rounds; r++)); do
     [ "$engine" = ort ] && [ "$have_ort" = 0 ] && continue
     run=pbench
     [ "$engine" = ort ] && run=obench
-    t[$engine.cpu0]+=" $($run 0 1)"
-    t[$engine.cpu1]+=" $($run 1 1)"
-    t[$engine.both]+=" $($run 0,1 2)"
+    t[$engine.cpu0]+=" $($run "$cpu0" 1)"
+    t[$engine.cpu1]+=" $($run "$cpu1" 1)"
+    t[$engine.both]+=" $($run "$cpu0,$cpu1" 2)"
   done
 done
 med() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
-echo "model $(basename "$model") $shape, $rounds rounds of $runs runs; medians in ms"
+echo "model $(basename "$model") $shape, $rounds rounds of $runs runs; medians in ms; cpu0 = cpu $cpu0, cpu1 = cpu $cpu1"
 printf '%-7s %10s %10s %10s | %12s %12s %12s\n' engine "1t cpu0" "1t cpu1" "2t" "cpu0 / 2t" "cpu1 / 2t" "mean / 2t"
 for engine in pareto ort; do
   [ -n "${t[$engine.both]:-}" ] || continue

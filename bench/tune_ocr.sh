@@ -41,15 +41,19 @@ calib=$out/calib eval=$out/eval
 # sample (its timing input) and which 16 the calibration takes changed
 # from one dump to the next (session 46: a 48x811 line in one run, 48x381
 # in the next).
+# (A folder dumped before that, without the stamp, is dumped again.)
+for d in "$calib" "$eval"; do [ -f "$d/.dumped-at-1-thread" ] || rm -rf "$d"; done
 if [ ! -d "$calib/rec" ]; then
   mapfile -t images < <(for c in "$calib_set"/*/; do ls "$c" | head -3 | sed "s|^|$c|"; done)
   "$p" ocr "${images[@]}" --threads 1 --dump-inputs "$calib" > /dev/null
+  touch "$calib/.dumped-at-1-thread"
 fi
 if [ ! -d "$eval/rec" ]; then
   # A receipt first: its inputs are each model's timing input (the first evaluation sample), a page-sized det input.
   mapfile -t images < <(node -e 'const t=require(process.argv[1]);const r=t.find(x=>x.category==="receipts");console.log(process.argv[2]+"/"+r.file);
     t.forEach((x,i)=>{if(i%8==0&&x!==r)console.log(process.argv[2]+"/"+x.file)})' "$set_dir/truth.json" "$set_dir")
   "$p" ocr "${images[@]}" --threads 1 --dump-inputs "$eval" > /dev/null
+  touch "$eval/.dumped-at-1-thread"
 fi
 declare -A file=([det]=ch_PP-OCRv4_det_infer [rec]=ch_PP-OCRv4_rec_infer [cls]=ch_ppocr_mobile_v2.0_cls_infer)
 for r in $roles; do

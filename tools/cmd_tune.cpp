@@ -203,12 +203,14 @@ void write_plot(const OnnxTuneResult& r, const std::string& model, const std::st
 
 // --timing-cpu N (-1 when absent): a cpu this process may run on, for the
 // child processes' timings (not with --in-process, which times in this one).
-static int timing_cpu_option(const Args& a) {
+static int timing_cpu_option(const Args& a, const std::vector<int>& threads) {
   if (!a.has("--timing-cpu")) return -1;
   if (a.has("--in-process")) fail_argument("--timing-cpu pins the timing child processes; --in-process has none");
+  if (std::find(threads.begin(), threads.end(), 1) == threads.end()) fail_argument("--timing-cpu pins the 1-thread timings; --threads has no 1");
   const int cpu = int(a.get_int("--timing-cpu", 0, 0, 4095));
   const std::vector<int> cpus = running_cpus();
-  if (!cpus.empty() && !std::binary_search(cpus.begin(), cpus.end(), cpu)) {
+  if (cpus.empty()) fail_argument("--timing-cpu: this system does not say which cpus this process may run on");
+  if (!std::binary_search(cpus.begin(), cpus.end(), cpu)) {
     std::string list;
     for (int c : cpus) list += (list.empty() ? "" : ",") + std::to_string(c);
     fail_argument("--timing-cpu " + std::to_string(cpu) + ": this process may run on cpus " + list + " only");
@@ -239,6 +241,8 @@ int cmd_tune(const Args& a) {
   if (a.has("--plot") && std::filesystem::absolute(a.get("--plot")).lexically_normal() == std::filesystem::absolute(out).lexically_normal())
     fail_argument("--plot and -o name the same file");
   OnnxTuneOptions o;
+  o.threads = thread_list(a);
+  const int timing_cpu = timing_cpu_option(a, o.threads);  // before any work: a wrong cpu is refused at once
   o.constant_inputs = parse_constants(a);  // bound first: the samples hold only the inputs left
   SessionOptions inputs_of;
   inputs_of.optimize = !o.constant_inputs.empty();  // constants are bound by the compiler (only then worth running it)
@@ -249,7 +253,6 @@ int cmd_tune(const Args& a) {
   const std::vector<CalibrationSample> eval = a.has("--eval") ? samples_of(*s, a.get("--eval"), limit) : std::vector<CalibrationSample>{};
   o.method = a.get("--method", "percentile");
   o.time_budget_s = a.get_double("--time-budget", 0, 0, 1e9);
-  o.threads = thread_list(a);
   o.points = int(a.get_int("--points", 6, 0, 64));
   o.runs = int(a.get_int("--runs", 10, 1, 100000));
   o.rounds = int(a.get_int("--rounds", o.rounds, 1, 100));
@@ -275,7 +278,6 @@ int cmd_tune(const Args& a) {
   const size_t slash = out.find_last_of('/');
   o.work_dir = slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : out.substr(0, slash);
   RemovedAtExit inputs;  // the child processes' input files
-  const int timing_cpu = timing_cpu_option(a);
   if (!a.has("--in-process")) {
     o.measure = child_bench(o.work_dir, o.runs, o.warmup, eval.empty() ? calib.front() : eval.front(), timing_cpu, &inputs);
     o.memory_what = "peak RSS of a pareto bench process";

@@ -314,8 +314,9 @@ void finish_tile(const Int8Weights& w, int64_t oc0, int64_t rows, const int32_t*
 // plane it goes row by row, two calls per row, and for HardSwish one pass
 // is then faster: PP-OCRv4 rec int8's HardSwish 1x1 convs (tiles of 112-896
 // of a plane's 480-3840 pixels) 8-26% less time, the model 9% (`pareto
-// profile`, pinned to one vCPU, 3 rounds), where cls's whole-plane tiles
-// took 10% more in one pass.
+// profile`, pinned to one vCPU, 3 rounds; `pareto bench`, 4 alternating
+// rounds: 5.37 -> 4.99 ms, 7%), where cls's whole-plane tiles took 10% more
+// in one pass.
 bool rounds_in_registers(ActKind kind, int64_t count, int64_t plane) {
   return kind == ActKind::none || kind == ActKind::relu || kind == ActKind::clip || kind == ActKind::hard_sigmoid ||
          kind == ActKind::leaky_relu || (kind == ActKind::hard_swish && count != plane);
@@ -323,8 +324,8 @@ bool rounds_in_registers(ActKind kind, int64_t count, int64_t plane) {
 
 // The float epilogue of a tile finished in registers
 // (avx512vnni::int8_epilogue_rows: the scale, bias, residual, activation
-// and, after a short activation, the rounding to uint8 in one pass instead
-// of three over the rows; PP-OCR cls int8 spent a fifth of its time in
+// and, where rounds_in_registers says so, the rounding to uint8 in one pass
+// instead of three over the rows; PP-OCR cls int8 spent a fifth of its time in
 // those passes). False, with nothing written, where that kernel is not
 // here, the activation has no vector form or a row's corrected sums might
 // not fit 32 bits: the passes then.

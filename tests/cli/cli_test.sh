@@ -22,6 +22,19 @@ grep -q "by op type" "$out/profile.txt"
 cmp "$out/run/nested/y.npy" "$out/run2/y.npy"
 
 "$pareto" bench "$model" --runs 3 --warmup 1 --json | grep -q '"median_ms"'
+# bench --json lists the cpus it ran on: the one --cpu-mask names alone
+# (the first this shell may use), and more than one unmasked where the
+# shell may use more (pareto tune --timing-cpu checks its children so).
+cpus=$(taskset -cp $$ | sed 's/.*: *//')
+first=$(cut -d, -f1 <<<"$cpus" | cut -d- -f1)
+mask=$(printf '0x%x' $((1 << (first % 60))))
+if [ "$first" -lt 60 ]; then
+  "$pareto" bench "$model" --runs 1 --warmup 0 --threads 1 --cpu-mask "$mask" --json | grep -q "\"cpus\":\[$first\]" \
+    || { echo "bench --cpu-mask $mask did not report cpus [$first]"; exit 1; }
+fi
+if [ "$(nproc)" -gt 1 ]; then
+  "$pareto" bench "$model" --runs 1 --warmup 0 --json | grep -q '"cpus":\[[0-9]*,' || { echo "unmasked bench did not list its cpus"; exit 1; }
+fi
 
 # The backend test case's own input gives its expected output; a random
 # input does not (the comparison tool can tell the difference).

@@ -8,8 +8,10 @@
 # every point has a boundary error; fp32's is what `pareto vad --score`
 # reads with the shipped model; the chosen point is within the budget and on
 # the front; the written model, run by `pareto vad --score`, reads the set at
-# the chosen point's error; nothing is left behind; the 1-thread timings
-# ran pinned where --timing-cpu asked.
+# the chosen point's error; nothing is left behind; --timing-cpu is taken
+# for a cpu the test may use (tune then checks each 1-thread timing child's
+# report lists that cpu alone: tests/cli/cli_test.sh checks bench reports
+# it so) and refused for one it may not.
 # usage: tune_onnx_vad_cli_test.sh PARETO REPO_ROOT OUTDIR
 # Exit 77 (ctest's skip) without the model, espeak-ng or sox.
 set -uo pipefail

@@ -428,12 +428,15 @@ TEST(TuneOnnx, TimeBudgetStopsEvolutionAndEvenRoundsTakeTheMiddleMean) {
 TEST(TuneOnnx, RoundLatenciesKeptAndTheFastestOnRequest) {
   const std::string in = model_file("tune_round_latency"), out = ::testing::TempDir() + "/tune_round_latency_out.onnx";
   const auto calib = samples(1, 4), eval = samples(100, 3);
-  OnnxTuneOptions o = quick_tune_options(0, 3);  // the anchors, three rounds
+  EXPECT_EQ(OnnxTuneOptions{}.round_latency, "median");
+  OnnxTuneOptions o = quick_tune_options(0, 5);  // the anchors, five rounds
   o.generations = 0;
   std::map<std::string, int> calls;
-  const double extra[] = {5.0, 100.0, 1.0};  // round 1, 2, 3 of every point: median +5, fastest +1
+  // Rounds 1-5 of every point: the median (+7) is round 3, the fastest (+1)
+  // round 2, neither at an end, so neither the first nor the last round passes for them.
+  const double extra[] = {100.0, 1.0, 7.0, 5.0, 200.0};
   o.measure = [&](const std::string& path, int, const CalibrationSample&) {
-    return TuneCost{10.0 - quantize_nodes(path) + extra[calls[path]++ % 3], 5.0};
+    return TuneCost{10.0 - quantize_nodes(path) + extra[calls[path]++ % 5], 5.0};
   };
   for (const char* stat : {"median", "fastest"}) {
     calls.clear();
@@ -443,8 +446,8 @@ TEST(TuneOnnx, RoundLatenciesKeptAndTheFastestOnRequest) {
     ASSERT_FALSE(r.value().points.empty());
     for (const OnnxTunePoint& p : r.value().points) {
       const double base = 10.0 - double(p.int8_layers.size());
-      EXPECT_EQ(p.latency_rounds_ms, (std::vector<double>{base + 5, base + 100, base + 1})) << stat << " " << p.label;
-      EXPECT_DOUBLE_EQ(p.cost.latency_ms, base + (std::string(stat) == "fastest" ? 1.0 : 5.0)) << stat << " " << p.label;
+      EXPECT_EQ(p.latency_rounds_ms, (std::vector<double>{base + 100, base + 1, base + 7, base + 5, base + 200})) << stat << " " << p.label;
+      EXPECT_DOUBLE_EQ(p.cost.latency_ms, base + (std::string(stat) == "fastest" ? 1.0 : 7.0)) << stat << " " << p.label;
     }
   }
   o.round_latency = "mean";
