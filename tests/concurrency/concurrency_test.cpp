@@ -256,7 +256,9 @@ TEST(ThreadPoolRegions, BalancedRegionsRunEveryIndexOnce) {
 // A slow thread's chunk is finished by the other one: the calling thread
 // (chunk [0, 8) of 16) sleeps 50 ms per index, the worker's chunk takes no
 // time, so the worker takes pieces of the caller's chunk from its back
-// while the caller works at its front (its first piece starts at 0). A
+// while the caller works at its front (its first piece, if it gets one,
+// starts at 0: where the caller is held up before its first take, the
+// worker may take the whole chunk, as a clean-clone CI run saw once). A
 // static split leaves the caller all 8 (checked: the same region with
 // parallel_for).
 TEST(ThreadPoolRegions, BalancedRegionsMoveWorkOffASlowThread) {
@@ -280,7 +282,8 @@ TEST(ThreadPoolRegions, BalancedRegionsMoveWorkOffASlowThread) {
     if (balanced) parallel_for_balanced(16, body);
     else parallel_for(16, body);
     for (auto& h : hits) EXPECT_EQ(h.load(), 1);
-    EXPECT_EQ(caller_first.load(), 0);
+    if (balanced) EXPECT_TRUE(caller_first.load() == 0 || (caller_first.load() == -1 && by_caller.load() == 0)) << caller_first.load();
+    else EXPECT_EQ(caller_first.load(), 0);
     return by_caller.load();
   };
   EXPECT_EQ(run(false), 8);
