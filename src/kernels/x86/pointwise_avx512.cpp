@@ -16,7 +16,6 @@ namespace pareto::kernels::avx512 {
 
 namespace {
 
-
 // Rows [0, R) of this output channel block, pixels [q, q + 16 V) of the
 // chunk (the last vector masked at `end`); x rows ldx apart, y rows ldy.
 template <int R, int V>
