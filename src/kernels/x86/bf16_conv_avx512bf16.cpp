@@ -1,9 +1,7 @@
 // The bf16 conv's GEMM and panel packing with AVX512-BF16: an 8-row x
 // 32-pixel tile of f32 sums, each k-pair step two panel loads, eight
 // weight-pair broadcasts and sixteen vdpbf16ps.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.h"  // immintrin.h (GCC bug 105593's false warnings off), first_lanes
 
 #include <algorithm>
 
@@ -13,15 +11,13 @@ namespace pareto::kernels::avx512bf16 {
 
 namespace {
 
-inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
-
 // R rows (<= 8) x V vectors of 16 pixels, starting at pixel j of the panel.
 template <int R, int V>
 void tile(const uint16_t* a, int64_t lda, int64_t k2, const uint16_t* b, int64_t n16, int64_t j, int64_t n, float* c, int64_t ldc,
           bool accumulate) {
   __m512 acc[R][V];
   __mmask16 mask[V];
-  for (int v = 0; v < V; ++v) mask[v] = tail_mask(n - j - 16 * v);
+  for (int v = 0; v < V; ++v) mask[v] = first_lanes(n - j - 16 * v);
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v)
       acc[r][v] = accumulate ? _mm512_maskz_loadu_ps(mask[v], c + r * ldc + j + 16 * v) : _mm512_setzero_ps();
@@ -60,7 +56,7 @@ void bf16_gemm(const uint16_t* a, int64_t lda, int64_t m, int64_t k2, const uint
 
 void bf16_pack_pair(const float* r0, const float* r1, int64_t count, int64_t n16, uint16_t* out) {
   for (int64_t q = 0; q < n16; q += 16) {
-    const __mmask16 m = tail_mask(std::max<int64_t>(0, count - q));
+    const __mmask16 m = first_lanes(count - q);
     // Round each row to bf16 (vcvtneps2bf16: nearest even, NaN kept), widen
     // to 32-bit lanes and put row 1 in the high halves: pixel q's pair.
     const __m512i lo = _mm512_cvtepu16_epi32(__m256i(_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r0 + q))));

@@ -16,10 +16,6 @@ namespace pareto::kernels::avx512 {
 
 namespace {
 
-inline __mmask16 first(int64_t count) {
-  return count >= 16 ? __mmask16(0xFFFF) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1u);
-}
-
 // Output channels [oc, oc + OB) of input row ih, columns [iw, iw + 32).
 template <int OB>
 void stretch(const ConvParams& p, const float* xrow, int64_t ldx, const float* w, const float* bias, int64_t oc, int64_t iw,
@@ -37,7 +33,7 @@ void stretch(const ConvParams& p, const float* xrow, int64_t ldx, const float* w
     const float* xc = xrow + ic * ldx + iw;
     __m512 xv[V];
 #pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) xv[v] = _mm512_maskz_loadu_ps(first(left - 16 * v), xc + 16 * v);
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_maskz_loadu_ps(first_lanes(left - 16 * v), xc + 16 * v);
     const float* wc = w + (ic * p.c_out + oc) * 4;
     // Fully unrolled, or GCC keeps acc in memory (a store and a load per FMA).
 #pragma GCC unroll 2
@@ -62,8 +58,8 @@ void stretch(const ConvParams& p, const float* xrow, int64_t ldx, const float* w
       for (int v = 0; v < V; ++v) {
         const __m512 a = _mm512_add_ps(acc[ob][2 * i][v], b), c = _mm512_add_ps(acc[ob][2 * i + 1][v], b);
         const int64_t outs = 2 * (left - 16 * v);  // output columns this vector still owns
-        _mm512_mask_storeu_ps(row + 32 * v, first(outs), _mm512_permutex2var_ps(a, lo_idx, c));
-        _mm512_mask_storeu_ps(row + 32 * v + 16, first(outs - 16), _mm512_permutex2var_ps(a, hi_idx, c));
+        _mm512_mask_storeu_ps(row + 32 * v, first_lanes(outs), _mm512_permutex2var_ps(a, lo_idx, c));
+        _mm512_mask_storeu_ps(row + 32 * v + 16, first_lanes(outs - 16), _mm512_permutex2var_ps(a, hi_idx, c));
       }
     }
   }
