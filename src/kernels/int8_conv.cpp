@@ -257,6 +257,26 @@ void panel_from_im2col(const ConvParams& p, const Source& s, int64_t k, int64_t 
   }
 }
 
+// The panel from copies of the input rows the tile reads, one 64-byte
+// window per tap and 16 columns (VNNI machines, where the copies fit);
+// false where it does not serve. PARETO_INT8_WINDOWS=0: the generic
+// lowering there too (for comparison).
+bool panel_from_windows(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k, int64_t k4, int64_t first, int64_t count,
+                        int64_t n16, uint8_t* panel) {
+  static const bool on = [] {
+    const char* env = std::getenv("PARETO_INT8_WINDOWS");
+    return kBuildX86 && int8_detail::use_vnni() && !(env && !std::strcmp(env, "0"));
+  }();
+  if constexpr (kBuildX86) {
+    if (!on || !avx512vnni::panel_from_windows_fits(p, cin_g, s.w, avx512vnni::panel_window_rows(p, first, count))) return false;
+    avx512vnni::panel_from_windows(p, s.x, cin_g, s.h, s.w, s.flip, s.pad, k, k4, first, count, panel, n16 * 4);
+    if (n16 > count)
+      for (int64_t kq = 0; kq < k4; kq += 4) std::memset(panel + kq * n16 + count * 4, 0, size_t((n16 - count) * 4));
+    return true;
+  }
+  return false;
+}
+
 // Pixels [first, first + count) of the im2col matrix into the VNNI panel
 // [k4/4][n16][4] (padding columns and rows zero); col_sums[j] = Σ_k of
 // column j (needed only for nonzero weight zero points).
@@ -265,7 +285,7 @@ void build_panel(const ConvParams& p, const Source& s, int64_t cin_g, int64_t k4
   const int64_t n16 = (count + 15) / 16 * 16;
   const int64_t k = cin_g * p.kh * p.kw;
   if (rows_are_planes(p, s)) panel_from_planes(s, k, k4, first, count, n16, panel);
-  else panel_from_im2col(p, s, k, k4, first, count, n16, panel, rows);
+  else if (!panel_from_windows(p, s, cin_g, k, k4, first, count, n16, panel)) panel_from_im2col(p, s, k, k4, first, count, n16, panel, rows);
   if (col_sums) {
     std::fill(col_sums, col_sums + count, 0);
     for (int64_t kq = 0; kq < k4 / 4; ++kq)

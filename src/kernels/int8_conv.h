@@ -184,6 +184,17 @@ void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero, float
 // - w_zero * col_sums[q]) + bias, the integers in 32 bits (the caller checks
 // they fit), a multiply then an add as the scalar loop does (same bits).
 void int8_f32_row(const int32_t* acc, int64_t n, int32_t base, int32_t w_zero, const int32_t* col_sums, float scale, float bias, float* row);
+// The im2col panel's columns [first, first + count) (output pixels of one
+// image and group; x its first input channel of cin, h x w planes), built
+// from copies of the input rows the tile reads: column q of quad kq at out
+// + kq * quad_bytes + 4 (q - first), the bytes the generic lowering writes
+// (x flipped by `flip`, padding `pad`, taps past k 0). Where
+// panel_from_windows_fits (stride_w 1 to 4, the copies of the
+// panel_window_rows rows within 1 MiB). x86/int8_panel_avx512vnni.cpp.
+int64_t panel_window_rows(const ConvParams& p, int64_t first, int64_t count);
+bool panel_from_windows_fits(const ConvParams& p, int64_t cin, int64_t w, int64_t rows);
+void panel_from_windows(const ConvParams& p, const uint8_t* x, int64_t cin, int64_t h, int64_t w, uint8_t flip, uint8_t pad, int64_t k,
+                        int64_t k4, int64_t first, int64_t count, uint8_t* out, int64_t quad_bytes);
 }
 // AArch64 dot product (arm/int8_gemm_dotprod.cpp): the same operands and results.
 namespace dotprod {
