@@ -112,7 +112,7 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
 namespace {
 // The threads' share of a plane's columns, from a cache-sized `block`:
 // enough tiles (of `planes` planes) for every thread to get several; a
-// multiple of the GEMM's 32-column panels; and, where tiles are few, cut
+// multiple of the GEMM's panels (f32_gemm_panel_columns); and, where tiles are few, cut
 // so that the threads' shares come out near equal, as the int8 conv's
 // (balanced_block, up to twice that block then): a 40 x 40 map's 1600
 // columns went 896 / 704 to two threads in tiles of 224, now 832 / 768 in
@@ -121,8 +121,9 @@ int64_t spread_columns(int64_t plane, int64_t block, int64_t planes) {
   const int64_t threads = num_threads(), want_tiles = 4 * threads;
   if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
     block = (plane * planes + want_tiles - 1) / want_tiles;
-  block = std::min(std::max<int64_t>(32, (block + 31) / 32 * 32), plane);
-  return std::min(balanced_block(plane, block, 32, planes, int(threads)), plane);
+  const int64_t panel = f32_gemm_panel_columns();
+  block = std::min(std::max(panel, (block + panel - 1) / panel * panel), plane);
+  return std::min(balanced_block(plane, block, panel, planes, int(threads)), plane);
 }
 }  // namespace
 
@@ -453,17 +454,12 @@ void transpose_disjoint_block(const ConvParams& p, const float* x, const float* 
 // fall in one L1 set and evict each other on every load.
 void conv_transpose2x2(const ConvParams& p, const float* x, const float* w, const float* bias, float* y, ConvTranspose2x2Row row) {
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
-  int64_t ld = (p.w + 15) / 16 * 16;
-  if (ld % 1024 == 0) ld += 16;
+  const int64_t ld = transpose_row_ld(p.w);
   parallel_for_balanced(p.n * p.h, [&](int64_t begin, int64_t end) {
     float* rows = thread_scratch<float, 4>(size_t(p.c_in * ld));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / p.h, ih = t % p.h;
-      const float* src = x + n * p.c_in * in_plane + ih * p.w;
-      for (int64_t c = 0; c < p.c_in; ++c) {  // zeros past the row: what the NEON kernel's last vector reads
-        std::memcpy(rows + c * ld, src + c * in_plane, size_t(p.w) * sizeof(float));
-        std::fill(rows + c * ld + p.w, rows + (c + 1) * ld, 0.f);
-      }
+      copy_transpose_rows(x + n * p.c_in * in_plane + ih * p.w, in_plane, p.c_in, p.w, ld, rows);
       float* y_rows = y + n * p.c_out * out_plane + 2 * ih * p.out_w;  // output rows 2 ih and 2 ih + 1 of channel 0
       row(p, rows, ld, w, bias, y_rows);
       if (p.epilogue.active())  // (not a loop of empty calls when there is none)
@@ -479,18 +475,32 @@ bool disjoint_transpose(const ConvParams& p) {
 
 }  // namespace
 
+int64_t transpose_row_ld(int64_t w) {
+  const int64_t ld = (w + 15) / 16 * 16;
+  return ld % 1024 == 0 ? ld + 16 : ld;
+}
+
+void copy_transpose_rows(const float* src, int64_t plane, int64_t channels, int64_t w, int64_t ld, float* rows) {
+  for (int64_t c = 0; c < channels; ++c) {  // zeros past the row: what the NEON kernel's last vector reads
+    std::memcpy(rows + c * ld, src + c * plane, size_t(w) * sizeof(float));
+    std::fill(rows + c * ld + w, rows + (c + 1) * ld, 0.f);
+  }
+}
+
+ConvTranspose2x2Row conv_transpose2x2_row_kernel(const ConvParams& p) {
+  if (!(disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1)) return nullptr;
+  if constexpr (kBuildX86) return kernel_table().level == IsaLevel::avx512 ? &avx512::conv_transpose2x2_row : nullptr;
+  if constexpr (kBuildArm64) return kernel_table().level == IsaLevel::neon ? &neon::conv_transpose2x2_row : nullptr;
+  return nullptr;
+}
+
 void f32_conv_transpose2d(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   // The epilogue takes an activation only: no path adds a residual.
   if (p.epilogue.residual) fail_unsupported("a residual fused into a transposed convolution");
   const int64_t cin_g = p.c_in / p.group, cout_g = p.c_out / p.group;
   const int64_t in_plane = p.h * p.w, out_plane = p.out_h * p.out_w;
   const int64_t rows = cout_g * p.kh * p.kw;
-  if (disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1) {
-    ConvTranspose2x2Row row = nullptr;
-    if constexpr (kBuildX86) row = kernel_table().level == IsaLevel::avx512 ? &avx512::conv_transpose2x2_row : nullptr;
-    if constexpr (kBuildArm64) row = kernel_table().level == IsaLevel::neon ? &neon::conv_transpose2x2_row : nullptr;
-    if (row) return conv_transpose2x2(p, x, w, bias, y, row);
-  }
+  if (const ConvTranspose2x2Row row = conv_transpose2x2_row_kernel(p)) return conv_transpose2x2(p, x, w, bias, y, row);
   if (disjoint_transpose(p)) {
     // Blocks of input rows whose columns fit in L2 (512 KiB), at least a
     // few per thread.

@@ -94,6 +94,25 @@ void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, c
 namespace neon {
 void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, const float* w, const float* bias, float* yrow0);
 }
+// This CPU's row kernel for p, or null (not the 2x2 form, or no ISA kernel).
+ConvTranspose2x2Row conv_transpose2x2_row_kernel(const ConvParams& p);
+// The row kernel's input: `channels` rows of w floats (plane apart in src)
+// copied ld = transpose_row_ld(w) apart, zeros up to ld.
+int64_t transpose_row_ld(int64_t w);
+void copy_transpose_rows(const float* src, int64_t plane, int64_t channels, int64_t w, int64_t ld, float* rows);
+
+// Two 2x2 stride-2 transposed convs in a row, a's output b's input
+// (FusedConvTransposePair: PP-OCR det's head upsamples 24 channels to 2x
+// and then to one channel at 4x). Each input row of a goes through a, its
+// activation and b while a's two output rows are in cache, instead of
+// writing a's whole output (24 x 320 x 320 floats for a 640 x 640 image)
+// and reading it back. The same row kernels, epilogues and operations as
+// the two convs one after the other: the same bits. Where there is no row
+// kernel for both, the two f32_conv_transpose2d calls over a whole
+// intermediate tensor.
+bool conv_transpose2x2_pair_fits(const ConvParams& a, const ConvParams& b);  // shapes chain, both the 2x2 form
+void f32_conv_transpose2x2_pair(const ConvParams& a, const float* x, const float* wa, const float* ba, const ConvParams& b, const float* wb,
+                                const float* bb, float* y);
 
 // Shared with the bf16 conv: columns [first, first + count) of the im2col
 // matrix of one group's channels (col[(c*kh + i)*kw + j][q - first]), and

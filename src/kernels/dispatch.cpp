@@ -134,6 +134,7 @@ std::string kernel_summary() {
 
 void f32_gemm(const GemmArgs& args) { kernel_table().f32_gemm(args); }
 size_t f32_gemm_packed_a_floats(int64_t m, int64_t k) { return kernel_table().packed_a_floats(m, k); }
+int64_t f32_gemm_panel_columns() { return kBuildX86 && kernel_table().level == IsaLevel::avx512 ? 48 : 32; }
 void f32_gemm_pack_a(const GemmArgs& g, float* packed) { kernel_table().pack_a(g, packed); }
 void f32_gemm_packed(const GemmArgs& g, const float* packed) { kernel_table().f32_gemm_packed(g, packed); }
 

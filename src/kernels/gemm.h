@@ -38,6 +38,10 @@ void f32_gemm(const GemmArgs& args);
 // pack reads g.m, g.k, g.a, g.lda, g.trans_a and g.alpha; the packed
 // product ignores g.a, g.lda, g.trans_a and g.alpha.
 size_t f32_gemm_packed_a_floats(int64_t m, int64_t k);
+// Columns of the dispatched GEMM's register tile (48 with AVX-512, 32
+// elsewhere): column blocks that are a multiple of it leave no narrow
+// last panel.
+int64_t f32_gemm_panel_columns();
 void f32_gemm_pack_a(const GemmArgs& g, float* packed);
 void f32_gemm_packed(const GemmArgs& g, const float* packed);
 namespace avx2 {

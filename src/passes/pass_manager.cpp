@@ -51,6 +51,7 @@ CompileResult optimize_graph(ir::Graph& g, const PassContext& ctx) {
   r.passes.push_back(fuse_norms(g, ctx));
   r.passes.push_back(fuse_matmul_add(g, ctx));
   r.passes.push_back(fuse_activation(g, ctx));
+  r.passes.push_back(fuse_conv_transpose_pair(g, ctx));  // after: each conv's own activation is in it
   r.passes.push_back(fuse_upsample(g, ctx));  // after: a residual Add the conv takes is not one to fuse here
   r.passes.push_back(eliminate_dead(g, ctx));
   r.passes.push_back(assign_precision(g, ctx));

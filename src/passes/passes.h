@@ -38,6 +38,7 @@ PassStats reparameterize_branches(ir::Graph& g, const PassContext& ctx);  // Rep
 PassStats fuse_activation(ir::Graph& g, const PassContext& ctx);      // Conv [+ residual Add] + activation -> FusedConv; HardSwish/SiLU chains
 PassStats fuse_quantize(ir::Graph& g, const PassContext& ctx);        // float depthwise conv read only by int8 convs -> writes their uint8 input
 PassStats fuse_upsample(ir::Graph& g, const PassContext& ctx);        // a + a*gate + nearest-upsample(b) -> FusedAdd; Concat of upsamples -> FusedConcat
+PassStats fuse_conv_transpose_pair(ir::Graph& g, const PassContext& ctx);  // two 2x2 stride-2 (Fused)ConvTransposes -> FusedConvTransposePair
 PassStats fuse_squeeze_excite(ir::Graph& g, const PassContext& ctx);  // GlobalAveragePool + 2 one-pixel convs + Mul -> FusedSqueezeExcite
 PassStats fuse_matmul_add(ir::Graph& g, const PassContext& ctx);      // MatMul + Add(bias) -> Gemm
 PassStats inline_constant_ifs(ir::Graph& g, const PassContext& ctx);  // If on a constant condition -> the branch's nodes

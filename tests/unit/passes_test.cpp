@@ -140,7 +140,8 @@ TEST(Passes, ConvBatchNormReluBecomesOneFusedConv) {
 
 // PP-OCR det's head: ConvTranspose (BatchNorm folded in) -> Relu, then
 // ConvTranspose -> Sigmoid; each pair becomes one FusedConvTranspose whose
-// activation runs on the rows it has just written (same outputs).
+// activation runs on the rows it has just written, and the two 2x2
+// stride-2 upsamplings one FusedConvTransposePair (same outputs).
 TEST(Passes, ConvTransposeActivationBecomesFusedConvTranspose) {
   Builder b;
   const std::vector<Msg> up = {pb::attr_ints("kernel_shape", {2, 2}), pb::attr_ints("strides", {2, 2})};
@@ -149,8 +150,20 @@ TEST(Passes, ConvTransposeActivationBecomesFusedConvTranspose) {
   // Against the unoptimized graph: the BatchNorm folded into the weights rounds differently (within 1e-5).
   auto c = compile_and_compare(b.write("x", {1, 6, 5, 7}, y), "x", {1, 6, 5, 7});
   EXPECT_EQ(count(c.before, "ConvTranspose") + count(c.before, "Relu") + count(c.before, "Sigmoid"), 4);
-  EXPECT_EQ(count(c.after, "FusedConvTranspose"), 2);
-  EXPECT_EQ(c.after.size(), 1u) << "only the two fused transposed convs are left";
+  EXPECT_EQ(count(c.after, "FusedConvTransposePair"), 1);
+  EXPECT_EQ(c.after.size(), 1u) << "only the pair of fused transposed convs is left";
+  // Without the pair pass: the two fused transposed convs.
+  setenv("PARETO_FUSE_TRANSPOSE_PAIR", "0", 1);
+  auto apart = compile_and_compare(b.write("x", {1, 6, 5, 7}, y), "x", {1, 6, 5, 7});
+  unsetenv("PARETO_FUSE_TRANSPOSE_PAIR");
+  EXPECT_EQ(count(apart.after, "FusedConvTranspose"), 2);
+  EXPECT_EQ(apart.after.size(), 1u);
+  // Not a pair: the first one's output has a second reader.
+  Builder two;
+  std::string mid = two.op("Relu", {two.op("ConvTranspose", {"x", two.weight({6, 4, 2, 2})}, up)});
+  std::string sum = two.op("Add", {two.op("ConvTranspose", {mid, two.weight({4, 1, 2, 2})}, up), two.op("ConvTranspose", {mid, two.weight({4, 1, 2, 2})}, up)});
+  auto shared = compile_and_compare(two.write("x", {1, 6, 5, 7}, sum), "x", {1, 6, 5, 7});
+  EXPECT_EQ(count(shared.after, "FusedConvTransposePair"), 0) << "the middle map has two readers";
   // Not fused: an output the graph returns, read by the activation too.
   Builder o;
   std::string t = o.op("ConvTranspose", {"x", o.weight({6, 4, 2, 2})}, up);

@@ -56,5 +56,8 @@ void run_conv(OpContext& ctx);
 void infer_conv(InferContext& ctx);
 void run_conv_transpose(OpContext& ctx);
 void infer_conv_transpose(InferContext& ctx);
+// FusedConvTransposePair (conv_transpose_pair.cpp).
+void run_conv_transpose_pair(OpContext& ctx);
+void infer_conv_transpose_pair(InferContext& ctx);
 
 }  // namespace pareto::runtime

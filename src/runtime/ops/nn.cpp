@@ -328,6 +328,7 @@ void register_nn_ops(OpRegistry& r) {
   r.add("FusedConv", run_conv, infer_conv);  // domain "pareto": written by the compiler's fusion passes
   r.add("ConvTranspose", run_conv_transpose, infer_conv_transpose);
   r.add("FusedConvTranspose", run_conv_transpose, infer_conv_transpose);  // domain "pareto": + activation (fuse_activation)
+  r.add("FusedConvTransposePair", run_conv_transpose_pair, infer_conv_transpose_pair);  // domain "pareto": fuse_conv_transpose_pair
   r.add("MatMul", run_matmul, infer_matmul);
   r.add("Gemm", run_gemm, infer_gemm);
   r.add("Softmax", run_softmax<SoftmaxKind::softmax>, infer_same_as_input);
