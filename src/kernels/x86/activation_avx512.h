@@ -43,8 +43,8 @@ inline __m512 activate(__m512 v, const VectorActivationArgs& c) {
 }
 
 // The same with the kind chosen per call, then the affine and the floor:
-// the rare activations that carry them (one form for every kind, so the
-// kernels instantiate one more body, not one per kind).
+// the rarer forms (an exp-based kind or leaky Relu with an affine, a floor
+// without one) in one body for every kind, not one per kind.
 inline __m512 activate_full(const Activation& a, __m512 v, const VectorActivationArgs& c) {
   switch (a.kind) {
     case ActKind::relu: v = activate<ActKind::relu>(v, c); break;
@@ -63,17 +63,45 @@ inline __m512 activate_full(const Activation& a, __m512 v, const VectorActivatio
   return _mm512_mask_blend_ps(keep, c.fl, v);
 }
 
+// Kind K, then the affine, then (Floor) the floor: activate_full's
+// operations with the kind and the floor's presence fixed.
+template <ActKind K, bool Floor>
+inline __m512 activate_affine(__m512 v, const VectorActivationArgs& c) {
+  v = _mm512_add_ps(_mm512_mul_ps(c.sc, activate<K>(v, c)), c.sh);
+  if constexpr (!Floor) return v;
+  const __mmask16 keep = _mm512_cmp_ps_mask(v, c.fl, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  return _mm512_mask_blend_ps(keep, c.fl, v);
+}
+
 // Calls body(one) with `one` the whole activation of a (the function, then
 // the affine, then the floor) as a callable __m512 -> __m512, chosen once
-// so the body's loop has no switch. Without affine and floor (the usual
-// case) `one` is the bare function: their checks per vector, inside the
-// kernels' loops, cost PP-OCR cls int8 4% (its convs 6%). Returns false,
-// without calling body, where has_vector_form(a.kind) is false
-// (kernels/activation.h).
+// so the body's loop has no switch. Without affine and floor `one` is the
+// bare function: their checks per vector, inside the kernels' loops, cost
+// PP-OCR cls int8 4% (its convs 6%). With the affine (PP-LCNetV3's
+// learnable affine after every activation: PP-OCRv4 det and rec) the
+// piecewise-linear kinds are fixed at compile time too, with or without a
+// floor: the switch per vector doubled the time of rec's 5x5 depthwise
+// convs on 3-row maps. Returns false, without calling body, where
+// has_vector_form(a.kind) is false (kernels/activation.h).
 template <class Body>
 bool with_vector_activation(const Activation& a, Body&& body) {
   if (!has_vector_form(a.kind)) return false;
   const VectorActivationArgs c(a);
+  if (a.has_affine()) {
+    auto fixed = [&]<ActKind K>() {
+      if (a.has_floor()) body([=](__m512 v) { return activate_affine<K, true>(v, c); });
+      else body([=](__m512 v) { return activate_affine<K, false>(v, c); });
+      return true;
+    };
+    switch (a.kind) {
+      case ActKind::none: return fixed.template operator()<ActKind::none>();
+      case ActKind::relu: return fixed.template operator()<ActKind::relu>();
+      case ActKind::clip: return fixed.template operator()<ActKind::clip>();
+      case ActKind::hard_sigmoid: return fixed.template operator()<ActKind::hard_sigmoid>();
+      case ActKind::hard_swish: return fixed.template operator()<ActKind::hard_swish>();
+      default: break;  // the exp-based kinds and leaky Relu: activate_full below
+    }
+  }
   if (a.has_affine() || a.has_floor()) {
     body([=](__m512 v) { return activate_full(a, v, c); });
     return true;
