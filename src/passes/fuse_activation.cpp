@@ -15,6 +15,15 @@ bool scalar_is(const Tensor* t, float want) {
   return std::fabs(v - double(want)) <= 1e-6 * std::max(1.0, std::fabs(double(want)));
 }
 
+// Two tensors of the same known rank whose dims agree wherever both are
+// known (the rest fixed only by the input sizes of a run).
+bool may_be_same(const ir::ValueType& a, const ir::ValueType& b) {
+  if (!a.rank_known || !b.rank_known || a.dims.size() != b.dims.size()) return false;
+  for (size_t i = 0; i < a.dims.size(); ++i)
+    if (a.dims[i] >= 0 && b.dims[i] >= 0 && a.dims[i] != b.dims[i]) return false;
+  return true;
+}
+
 struct Act {
   std::string name;
   float alpha = 0, beta = 0;
@@ -172,11 +181,16 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
         const int r = add->inputs[0] == conv.outputs[0] ? add->inputs[1] : add->inputs[0];
         const ir::ValueType& tr = info.types[size_t(r)];
         const ir::ValueType& tc = info.types[size_t(conv.outputs[0])];
-        if (tr.fully_known() && tc.fully_known() && tr.dims == tc.dims && tr.dtype == DType::f32) {
+        const bool same = tr.fully_known() && tc.fully_known() && tr.dims == tc.dims;
+        if ((same || may_be_same(tr, tc)) && tr.dtype == DType::f32) {
           const int add_idx = f.index(add);
           f.to_fused(conv);
           conv.inputs.resize(4, -1);
           conv.inputs[3] = r;
+          // Sizes unknown here (a model compiled for any input size: the OCR
+          // pipeline's): the runtime adds as the Add broadcast where the
+          // residual turns out another shape (runtime/ops/conv.cpp).
+          if (!same) conv.set_attr(ir::attr_int("residual_broadcast", 1));
           conv.outputs[0] = g.nodes[size_t(add_idx)].outputs[0];
           e.kill(add_idx);
           st.rewrites["Conv + Add (residual)"]++;

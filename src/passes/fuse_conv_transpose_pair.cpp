@@ -24,7 +24,9 @@ bool ints_are(const ir::Node& n, const char* name, int64_t v) {
 
 // A float 2x2 stride-2 upsampling: ConvTranspose or FusedConvTranspose
 // (activation only) with constant [C, C', 2, 2] weights, no pads,
-// dilation, output padding or shape, one group, a 4-D input of known shape.
+// dilation, output padding or shape, one group, a 4-D input of C channels
+// (any batch and size: the pair computes 4x any input, and checks each
+// call's shapes).
 bool upsamples_2x(const GraphEdit& e, const ir::Node& n, const runtime::StaticInfo& info) {
   const bool plain = n.op_type == "ConvTranspose" && n.domain.empty();
   const bool fused = n.op_type == "FusedConvTranspose" && n.domain == "pareto";
@@ -41,7 +43,7 @@ bool upsamples_2x(const GraphEdit& e, const ir::Node& n, const runtime::StaticIn
     if (!b || b->dtype() != DType::f32 || b->numel() != w->dim(1)) return false;
   }
   const ir::ValueType& x = info.types[size_t(n.inputs[0])];
-  return x.fully_known() && x.dtype == DType::f32 && x.dims.size() == 4 && x.dims[1] == w->dim(0);
+  return x.rank_known && x.dtype == DType::f32 && x.dims.size() == 4 && x.dims[1] == w->dim(0);
 }
 
 int bias_of(const ir::Node& n) { return n.inputs.size() > 2 ? n.inputs[2] : -1; }

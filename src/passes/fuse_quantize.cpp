@@ -37,7 +37,8 @@ bool depthwise(const ir::Node& n, const ir::ValueType& x, const ir::ValueType& w
 // or int8 with one group (the int8 kernel's epilogue; the runtime rounds
 // afterwards where it runs such a conv as float Winograd).
 bool can_round_output(const ir::Node& n, const runtime::StaticInfo& info) {
-  if (!is_conv(n) || n.has_attr("compute") || n.has_attr("out_scale")) return false;
+  // (A residual that may broadcast is added after the conv, in float: no rounding fused there.)
+  if (!is_conv(n) || n.has_attr("compute") || n.has_attr("out_scale") || n.has_attr("residual_broadcast")) return false;
   if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.outputs[0] < 0 || n.inputs[0] < 0 || n.inputs[1] < 0) return false;
   const ir::ValueType& x = info.types[size_t(n.inputs[0])];
   const ir::ValueType& w = info.types[size_t(n.inputs[1])];
@@ -52,7 +53,7 @@ bool can_round_output(const ir::Node& n, const runtime::StaticInfo& info) {
 // tensors: they make each output row in a buffer and can round it
 // (runtime/ops/fused.cpp).
 bool fused_elementwise(const ir::Node& n, const runtime::StaticInfo& info) {
-  if (n.domain != "pareto" || n.has_attr("out_scale")) return false;
+  if (n.domain != "pareto" || n.has_attr("out_scale") || n.has_attr("broadcast_fallback")) return false;
   if (n.op_type != "FusedAdd" && n.op_type != "FusedConcat" && n.op_type != "FusedSqueezeExcite") return false;
   if (n.outputs.size() != 1 || n.outputs[0] < 0) return false;
   for (int v : n.inputs)

@@ -77,8 +77,10 @@ struct SeFuser {
       const Tensor* b = e.constant(n.inputs[2]);
       if (!b || b->dtype() != DType::f32 || b->numel() != out || b->rank() != 1) return false;
     }
+    // The batch may be unknown (a model compiled for any input size: the
+    // OCR pipeline's): the channels and the one pixel are what matter.
     const ir::ValueType& t = type(n.outputs[0]);
-    return t.dtype == DType::f32 && t.fully_known() && t.dims.size() == 4 && t.dims[1] == out && t.dims[2] == 1 && t.dims[3] == 1;
+    return t.dtype == DType::f32 && t.rank_known && t.dims.size() == 4 && t.dims[1] == out && t.dims[2] == 1 && t.dims[3] == 1;
   }
 
   // mul = Mul(x, gate) (either order) with gate the end of the chain above.
@@ -87,9 +89,13 @@ struct SeFuser {
     for (int side = 0; side < 2; ++side) {
       const int x = mul.inputs[size_t(side)], gate = mul.inputs[size_t(1 - side)];
       if (x < 0 || gate < 0 || x == gate) continue;
+      // x of any batch and size (known rank and channels): the gate, one
+      // value per image and channel of x itself, broadcasts over it, so the
+      // Mul's output is x's shape whatever the input (the runtime op checks
+      // each call's shapes).
       const ir::ValueType& xt = type(x);
-      if (xt.dtype != DType::f32 || !xt.fully_known() || xt.dims.size() != 4 || type(mul.outputs[0]).dims != xt.dims) continue;
-      const int64_t n = xt.dims[0], c = xt.dims[1];
+      if (xt.dtype != DType::f32 || !xt.rank_known || xt.dims.size() != 4 || xt.dims[1] < 1) continue;
+      const int64_t c = xt.dims[1];
       const ir::Node* excite = sole_producer(gate);
       if (!excite || excite->inputs.size() < 2 || excite->inputs[1] < 0) continue;
       const Tensor* w2 = e.constant(excite->inputs[1]);  // [C, squeeze width, 1, 1]
@@ -100,7 +106,6 @@ struct SeFuser {
       if (!squeeze || !one_pixel_conv(*squeeze, c, cr)) continue;
       const ir::Node* pool = sole_producer(squeeze->inputs[0]);
       if (!pool || pool->op_type != "GlobalAveragePool" || !pool->domain.empty() || pool->inputs.size() != 1 || pool->inputs[0] != x) continue;
-      if (n < 1) continue;
       b->x = x;
       b->w1 = squeeze->inputs[1];
       b->b1 = squeeze->inputs.size() == 3 ? squeeze->inputs[2] : -1;

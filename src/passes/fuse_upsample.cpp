@@ -23,6 +23,15 @@ struct Plan {
   std::vector<int> absorbed;      // nodes whose work moves into the FusedAdd
 };
 
+// Dims of two 4-D tensors that agree wherever both are known (a model
+// compiled for any input size knows its channels, not its rows).
+bool may_match(const Shape& a, const Shape& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i] >= 0 && b[i] >= 0 && a[i] != b[i]) return false;
+  return true;
+}
+
 struct AddFuser {
   ir::Graph& g;
   GraphEdit& e;
@@ -32,11 +41,15 @@ struct AddFuser {
   const ir::ValueType& type(int v) const { return info.types[size_t(v)]; }
 
   // v < 0 is an absent optional input: checked before it indexes anything.
+  // Sizes may be unknown (a model compiled for any input size, as the OCR
+  // pipeline's det): then FusedAdd checks each run's shapes and, where they
+  // are not its form, adds as the unfused nodes broadcast (runtime/ops/fused.cpp).
   bool plain_4d_f32(int v) const {
     if (v < 0) return false;
     const ir::ValueType& t = type(v);
-    return t.fully_known() && t.dims.size() == 4 && t.dtype == DType::f32;
+    return t.rank_known && t.dims.size() == 4 && t.dtype == DType::f32;
   }
+  bool known(int v) const { return v >= 0 && type(v).fully_known(); }
 
   // The node producing v when v has no other reader, is no graph output and
   // the node is a plain ONNX op of that type.
@@ -62,6 +75,7 @@ struct AddFuser {
     const bool floor_map = (coord == "asymmetric" && nearest == "floor") ||
                            (coord == "half_pixel" && (nearest == "round_prefer_floor" || nearest == "round_prefer_ceil"));
     if (!floor_map || r.inputs.size() < 3 || !plain_4d_f32(r.inputs[0]) || !plain_4d_f32(r.outputs[0])) return false;
+    if (!known(r.inputs[0]) || !known(r.outputs[0])) return scale_factors(r, fh, fw);
     const Shape& in = type(r.inputs[0]).dims;
     const Shape& out = type(r.outputs[0]).dims;
     if (in[0] != out[0] || in[1] != out[1] || in[2] <= 0 || in[3] <= 0 || out[2] < in[2] || out[3] < in[3] || out[2] % in[2] ||
@@ -85,6 +99,19 @@ struct AddFuser {
     return false;
   }
 
+  // Sizes unknown: constant scales [1, 1, fh, fw] of integers (then every
+  // output index o reads floor(o / f), whatever the input's size).
+  bool scale_factors(const ir::Node& r, int64_t* fh, int64_t* fw) const {
+    const Tensor* scales = r.inputs[2] >= 0 ? e.constant(r.inputs[2]) : nullptr;
+    const bool sizes = r.inputs.size() > 3 && r.inputs[3] >= 0;
+    if (!scales || scales->numel() != 4 || sizes || scales->as_double(0) != 1 || scales->as_double(1) != 1) return false;
+    const double h = scales->as_double(2), w = scales->as_double(3);
+    if (!(h >= 1 && h <= 64 && w >= 1 && w <= 64) || h != std::floor(h) || w != std::floor(w)) return false;
+    *fh = int64_t(h);
+    *fw = int64_t(w);
+    return true;
+  }
+
   // add = Add(x, Mul(x, g)) with g [N|1, C, 1, 1]: sets a = x, gate = g
   // and absorbs the Mul.
   bool gated(const ir::Node& add, Plan* p) const {
@@ -92,12 +119,13 @@ struct AddFuser {
     for (int side = 0; side < 2; ++side) {
       const int x = add.inputs[size_t(side)];
       const ir::Node* mul = sole_producer(add.inputs[size_t(1 - side)], "Mul");
-      if (!mul || mul->inputs.size() != 2 || !plain_4d_f32(x) || type(x).dims != type(add.outputs[0]).dims) continue;
+      if (!mul || mul->inputs.size() != 2 || !plain_4d_f32(x) || !may_match(type(x).dims, type(add.outputs[0]).dims)) continue;
       const int gate = mul->inputs[0] == x ? mul->inputs[1] : mul->inputs[1] == x ? mul->inputs[0] : -1;
       if (gate < 0 || gate == x || !plain_4d_f32(gate)) continue;
       const Shape& gd = type(gate).dims;
       const Shape& xd = type(x).dims;
-      if ((gd[0] != 1 && gd[0] != xd[0]) || gd[1] != xd[1] || gd[2] != 1 || gd[3] != 1) continue;
+      // One value per channel (known), per image or for all.
+      if ((gd[0] != 1 && !may_match({gd[0]}, {xd[0]})) || gd[1] < 0 || gd[1] != xd[1] || gd[2] != 1 || gd[3] != 1) continue;
       p->a = x;
       p->gate = gate;
       p->absorbed.push_back(int(mul - g.nodes.data()));
@@ -141,7 +169,7 @@ struct AddFuser {
       // Both operands already have the Add's shape: a broadcasting Add
       // (an upsample to [N, C, 1, W] added to [N, C, H, W]) is not this.
       const Shape& out = type(n.outputs[0]).dims;
-      if (!r || !plain_4d_f32(other) || type(other).dims != out || type(r->outputs[0]).dims != out) continue;
+      if (!r || !plain_4d_f32(other) || !may_match(type(other).dims, out) || !may_match(type(r->outputs[0]).dims, out)) continue;
       p->b = r->inputs[0];
       p->absorbed.push_back(int(r - g.nodes.data()));
       // The other operand may itself be a gated Add read only here.
@@ -188,6 +216,9 @@ PassStats fuse_upsample(ir::Graph& g, const PassContext& ctx) {
     node.domain = "pareto";
     node.inputs = {p.a, p.b, p.gate};
     if (p.b >= 0) node.set_attr(ir::attr_ints("upsample", {p.fh, p.fw}));
+    // Shapes not all known here: a run whose shapes are not the fused form's is added as the Add broadcast.
+    if (!(f.known(p.a) && (p.b < 0 || f.known(p.b)) && (p.gate < 0 || f.known(p.gate)) && f.known(node.outputs[0])))
+      node.set_attr(ir::attr_int("broadcast_fallback", 1));
     for (int k : p.absorbed) e.kill(k);
     st.rewrites[std::string(p.gate >= 0 ? "gate" : "") + (p.gate >= 0 && p.b >= 0 ? " + " : "") + (p.b >= 0 ? "upsample" : "") + " Add"]++;
   }

@@ -1,4 +1,4 @@
-// Convolutions and transposed convolutions: ONNX attributes to the kernel
+// Convolutions (the transposed ones: conv_transpose.cpp): ONNX attributes to the kernel
 // library's ConvParams, the choice of kernel (int8, bf16, Winograd,
 // pointwise, tiled GEMM) and the weights packed once per executor.
 #include <cmath>
@@ -20,11 +20,6 @@
 namespace pareto::runtime {
 
 namespace {
-
-// Geometry attributes above this are refused: products of three of them stay
-// far inside int64 (no overflow in output-size arithmetic), and no real
-// model comes near it.
-constexpr int64_t kMaxGeometry = int64_t(1) << 20;
 
 struct Spatial {
   std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
@@ -71,60 +66,6 @@ Spatial conv_geometry(const ir::Node& node, const Shape& in_spatial, const std::
   return s;
 }
 
-// ConvTranspose geometry from attributes and shapes: kernel, strides,
-// dilations, effective begin/end pads and the output spatial dims.
-struct TransposeGeometry {
-  std::vector<int64_t> kernel, strides, dil, pads, out;
-};
-
-TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, const Shape& w) {
-  auto invalid = [&](const std::string& m) { fail_model(node.label() + ": " + m); };
-  size_t d = x.size() - 2;
-  TransposeGeometry g;
-  g.kernel = node.attr_ints("kernel_shape", Shape(w.begin() + 2, w.end()));
-  g.strides = node.attr_ints("strides", std::vector<int64_t>(d, 1));
-  g.dil = node.attr_ints("dilations", std::vector<int64_t>(d, 1));
-  g.pads = node.attr_ints("pads", std::vector<int64_t>(2 * d, 0));
-  std::vector<int64_t> out_pad = node.attr_ints("output_padding", std::vector<int64_t>(d, 0));
-  std::vector<int64_t> out_shape = node.attr_ints("output_shape", {});
-  std::string auto_pad = node.attr_s("auto_pad", "NOTSET");
-  if (g.kernel.size() != d || g.strides.size() != d || g.dil.size() != d || g.pads.size() != 2 * d || out_pad.size() != d)
-    invalid("attribute lengths do not match the spatial rank");
-  if (out_shape.size() > d) out_shape.erase(out_shape.begin(), out_shape.end() - long(d));
-  if (!out_shape.empty() && out_shape.size() != d)
-    invalid("output_shape has " + std::to_string(out_shape.size()) + " entries for " + std::to_string(d) + " spatial dims");
-  g.out.resize(d);
-  for (size_t i = 0; i < d; ++i) {
-    if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dil[i] <= 0) invalid("kernel, strides and dilations must be positive");
-    if (g.kernel[i] != w[i + 2]) invalid("kernel_shape does not match the weight shape");
-    if (g.pads[i] < 0 || g.pads[i + d] < 0 || out_pad[i] < 0) invalid("pads and output_padding must not be negative");
-    if (g.strides[i] > kMaxGeometry || g.dil[i] > kMaxGeometry || g.pads[i] > kMaxGeometry || g.pads[i + d] > kMaxGeometry ||
-        out_pad[i] > kMaxGeometry || x[i + 2] > kMaxGeometry || g.kernel[i] > kMaxGeometry)
-      invalid("sizes, strides, dilations and pads above " + std::to_string(kMaxGeometry) + " are not supported");
-    int64_t in = x[i + 2];
-    int64_t full = g.strides[i] * (in - 1) + out_pad[i] + (g.kernel[i] - 1) * g.dil[i] + 1;
-    if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      if (!out_shape.empty() && (out_shape[i] <= 0 || out_shape[i] > kMaxGeometry)) invalid("output_shape is out of range");
-      int64_t target = out_shape.empty() ? in * g.strides[i] : out_shape[i];
-      int64_t total = std::max<int64_t>(0, full - target);
-      g.pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pads[i + d] = total - g.pads[i];
-      g.out[i] = target;
-    } else {
-      if (auto_pad == "VALID") std::fill(g.pads.begin(), g.pads.end(), 0);
-      g.out[i] = full - g.pads[i] - g.pads[i + d];
-    }
-    if (g.out[i] <= 0) invalid("output size is not positive");
-  }
-  return g;
-}
-
-const float* conv_bias(const OpContext& ctx, int64_t c_out) {
-  if (!ctx.has(2)) return nullptr;
-  if (ctx.in(2).numel() != c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
-  return ctx.in(2).data<float>();
-}
-
 // Weights the compiler packed into a compiled artifact
 // (passes/prepack_weights.cpp): input 4, used when they were packed for
 // this machine's kernel level and for the form this call takes (the GEMM's
@@ -166,6 +107,27 @@ bool run_conv_f16(const OpContext& ctx, const kernels::ConvParams& p, const Tens
 
 }  // namespace
 
+const float* conv_bias(const OpContext& ctx, int64_t c_out) {
+  if (!ctx.has(2)) return nullptr;
+  if (ctx.in(2).numel() != c_out || ctx.in(2).dtype() != DType::f32) ctx.invalid("bias must have one value per output channel");
+  return ctx.in(2).data<float>();
+}
+
+// The activation attributes the compiler's fusion passes write on
+// FusedConv and FusedConvTranspose (passes/fuse_activation.cpp).
+kernels::Activation fused_activation(const OpContext& ctx) {
+  kernels::Activation a;
+  a.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
+  a.alpha = ctx.node.attr_f("alpha", 0.f);
+  a.beta = ctx.node.attr_f("beta", 0.f);
+  a.scale = ctx.node.attr_f("post_scale", 1.f);
+  a.shift = ctx.node.attr_f("post_shift", 0.f);
+  a.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
+  if (ctx.node.has_attr("activation") && a.kind == kernels::ActKind::none)
+    ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+  return a;
+}
+
 // A group-1 conv whose weights are a graph constant: the weights packed for
 // the GEMM (or Winograd-transformed and packed) once per executor and
 // kernel level instead of on every call.
@@ -192,7 +154,6 @@ std::shared_ptr<const void> packed_conv_weights(const OpContext& ctx, const kern
     return std::shared_ptr<const void>(buf, buf->data());
   });
 }
-
 
 kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const Shape& ws) {
   auto invalid = [&](const std::string& m) { fail_model(node.label() + ": " + m); };
@@ -230,21 +191,6 @@ kernels::ConvParams conv_params_of(const ir::Node& node, const Shape& xs, const 
 }
 
 namespace {
-
-// The activation attributes the compiler's fusion passes write on
-// FusedConv and FusedConvTranspose (passes/fuse_activation.cpp).
-kernels::Activation fused_activation(const OpContext& ctx) {
-  kernels::Activation a;
-  a.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
-  a.alpha = ctx.node.attr_f("alpha", 0.f);
-  a.beta = ctx.node.attr_f("beta", 0.f);
-  a.scale = ctx.node.attr_f("post_scale", 1.f);
-  a.shift = ctx.node.attr_f("post_shift", 0.f);
-  a.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
-  if (ctx.node.has_attr("activation") && a.kind == kernels::ActKind::none)
-    ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
-  return a;
-}
 
 // What conv_setup caches of a conv node's attributes (values unchecked;
 // a value is read only where its presence says the call reads it).
@@ -380,7 +326,6 @@ void infer_conv_from(InferContext& ctx, size_t x_index, size_t w_index, DType ou
   ctx.out_types[0].dims = out;
 }
 
-
 // out_scale / out_zero_point (passes/fuse_quantize.cpp): a depthwise conv
 // or an int8 conv writes its output rounded to uint8 for the quantized
 // convs reading it. Checked here: the node may come from an artifact file.
@@ -462,6 +407,28 @@ static void run_conv_f32_out(OpContext& ctx, kernels::ConvParams& p, const Tenso
   kernels::f32_conv2d(p, xin, w.data<float>(), bias, y);
 }
 
+// A residual fused where the shapes were not known when the model was
+// compiled (fuse_activation's residual_broadcast) that turns out not to
+// have the conv's output shape: the Add it replaced, as ONNX broadcasts
+// it, then the activation. The conv's own output goes through scratch.
+static void run_conv_broadcast_residual(OpContext& ctx, kernels::ConvParams& p, const Tensor& x, const Tensor& w, const float* bias,
+                                        const Shape& out, const ConvNodeAttrs& a) {
+  const Tensor& r = ctx.in(3);
+  const Shape shape = broadcast_shapes(ctx.node, out, r.shape());
+  Tensor sum = Tensor::empty(DType::f32, out);
+  const kernels::Activation act = p.epilogue.act;
+  p.epilogue = {};
+  run_conv_f32_out(ctx, p, x, w, bias, sum.data<float>(), a);
+  Tensor& y = ctx.out(0, DType::f32, shape);
+  const float* c = sum.data<float>();
+  const float* rp = r.data<float>();
+  float* yp = y.data<float>();
+  for_each_broadcast<2>(shape, {&out, &r.shape()}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t n, const std::array<int64_t, 2>& step) {
+    for (int64_t i = 0; i < n; ++i) yp[o + i] = c[in[0] + i * step[0]] + rp[in[1] + i * step[1]];
+  });
+  kernels::apply_activation(act, yp, nullptr, y.numel());
+}
+
 // out_scale: the output rounded to uint8 where it is made (depthwise
 // planes, int8 rows); a conv the int8 kernel does not run (Winograd on the
 // rounded input) computes floats into scratch and rounds them after.
@@ -529,6 +496,8 @@ void run_conv(OpContext& ctx) {
     p.epilogue.act = a.act;
     if (ctx.has(3)) {
       const Tensor& r = ctx.in(3);
+      if (r.dtype() == DType::f32 && r.shape() != out && ctx.node.has_attr("residual_broadcast") && !a.has_out_scale)
+        return run_conv_broadcast_residual(ctx, p, x, w, bias, out, a);
       if (r.dtype() != DType::f32 || r.shape() != out) ctx.invalid("residual " + shape_to_string(r.shape()) + " differs from the output " + shape_to_string(out));
       p.epilogue.residual = r.data<float>();
     }
@@ -550,57 +519,6 @@ void run_conv(OpContext& ctx) {
 // f32 out, or uint8 with out_scale; an int8 conv reading uint8 gives f32.
 void infer_conv(InferContext& ctx) {
   infer_conv_from(ctx, 0, 1, ctx.node.has_attr("out_scale") ? DType::u8 : ctx.node.has_attr("x_scale") ? DType::f32 : DType::undefined);
-}
-
-void infer_conv_transpose(InferContext& ctx) {
-  const ir::ValueType* x = ctx.type(0);
-  const ir::ValueType* w = ctx.type(1);
-  if (!x || !w) return;
-  ctx.out_types[0].dtype = x->dtype;
-  if (!x->fully_known() || !w->fully_known() || x->dims.size() < 3 || w->dims.size() != x->dims.size()) return;
-  TransposeGeometry g = conv_transpose_geometry(ctx.node, x->dims, w->dims);
-  const int64_t group = ctx.node.attr_i("group", 1);
-  if (group <= 0 || w->dims[1] > (int64_t(1) << 40) / group) return;  // the kernel refuses it
-  Shape out = {x->dims[0], w->dims[1] * group};
-  out.insert(out.end(), g.out.begin(), g.out.end());
-  ctx.out_types[0].rank_known = true;
-  ctx.out_types[0].dims = out;
-}
-
-void run_conv_transpose(OpContext& ctx) {
-  const Tensor& x = ctx.in(0);
-  const Tensor& w = ctx.in(1);
-  if (x.dtype() != DType::f32 || w.dtype() != DType::f32) ctx.unsupported(std::string("ConvTranspose on ") + dtype_name(x.dtype()));
-  if (x.rank() != 3 && x.rank() != 4) ctx.unsupported("only 1-D and 2-D transposed convolution");
-  if (w.rank() != x.rank()) ctx.invalid("weight rank differs from input rank");
-  bool one_d = x.rank() == 3;
-  size_t d = size_t(x.rank() - 2);
-  int64_t group = ctx.node.attr_i("group", 1);
-  if (group <= 0 || x.dim(1) != w.dim(0) || x.dim(1) % group || w.dim(1) > (int64_t(1) << 40) / group)
-    ctx.invalid("weight shape does not match input channels");
-  TransposeGeometry g = conv_transpose_geometry(ctx.node, x.shape(), w.shape());
-  kernels::ConvParams p;
-  p.n = x.dim(0);
-  p.c_in = x.dim(1);
-  p.c_out = w.dim(1) * group;
-  p.group = group;
-  p.h = one_d ? 1 : x.dim(2);
-  p.w = one_d ? x.dim(2) : x.dim(3);
-  p.kh = one_d ? 1 : g.kernel[0];
-  p.kw = g.kernel[d - 1];
-  p.stride_h = one_d ? 1 : g.strides[0];
-  p.stride_w = g.strides[d - 1];
-  p.dil_h = one_d ? 1 : g.dil[0];
-  p.dil_w = g.dil[d - 1];
-  p.pad_top = one_d ? 0 : g.pads[0];
-  p.pad_left = g.pads[d - 1];
-  p.out_h = one_d ? 1 : g.out[0];
-  p.out_w = g.out[d - 1];
-  const float* bias = conv_bias(ctx, p.c_out);
-  Shape y_shape = one_d ? Shape{p.n, p.c_out, p.out_w} : Shape{p.n, p.c_out, p.out_h, p.out_w};
-  if (ctx.node.op_type == "FusedConvTranspose") p.epilogue.act = fused_activation(ctx);  // no residual input
-  Tensor& y = ctx.out(0, DType::f32, y_shape);
-  kernels::f32_conv_transpose2d(p, x.data<float>(), w.data<float>(), bias, y.data<float>());
 }
 
 }  // namespace pareto::runtime

@@ -6,6 +6,17 @@
 
 namespace pareto::runtime {
 
+// Geometry attributes above this are refused: products of three of them stay
+// far inside int64 (no overflow in output-size arithmetic), and no real
+// model comes near it.
+constexpr int64_t kMaxGeometry = int64_t(1) << 20;
+
+// A conv node's bias (input 2) checked against its output channels, or null.
+const float* conv_bias(const OpContext& ctx, int64_t c_out);
+// FusedConv's / FusedConvTranspose's activation attributes (activation,
+// alpha, beta, post_scale, post_shift, post_floor); none where absent.
+kernels::Activation fused_activation(const OpContext& ctx);
+
 // Validated 1-D or 2-D geometry (errors name the node); epilogue and packed
 // weights left empty.
 kernels::ConvParams conv_params(const OpContext& ctx, const Tensor& x, const Tensor& w);
@@ -56,7 +67,7 @@ void run_conv(OpContext& ctx);
 void infer_conv(InferContext& ctx);
 void run_conv_transpose(OpContext& ctx);
 void infer_conv_transpose(InferContext& ctx);
-// FusedConvTransposePair (conv_transpose_pair.cpp).
+// FusedConvTransposePair (conv_transpose.cpp, with ConvTranspose's).
 void run_conv_transpose_pair(OpContext& ctx);
 void infer_conv_transpose_pair(InferContext& ctx);
 

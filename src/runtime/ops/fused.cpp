@@ -116,6 +116,43 @@ void infer_fused_add(InferContext& ctx) {
   if (ctx.node.has_attr("out_scale")) ctx.out_types[0].dtype = DType::u8;
 }
 
+// A FusedAdd compiled without known shapes (fuse_upsample's
+// broadcast_fallback) whose run is not its form: the nodes it replaced, as
+// ONNX computes them: b repeated fh x fw (the nearest upsample), a + a *
+// gate, then the sum, each broadcast.
+void fused_add_broadcast(OpContext& ctx, const Tensor& a, const Tensor& b, const Tensor* gate, int64_t fh, int64_t fw) {
+  if (b.dim(2) > INT64_MAX / fh || b.dim(3) > INT64_MAX / fw) ctx.invalid("upsampled operand " + shape_to_string(b.shape()) + " too large");
+  const Shape up_shape = {b.dim(0), b.dim(1), b.dim(2) * fh, b.dim(3) * fw};
+  Tensor up = Tensor::empty(DType::f32, up_shape);
+  const float* bp = b.data<float>();
+  float* u = up.data<float>();
+  for (int64_t plane = 0; plane < up_shape[0] * up_shape[1]; ++plane)
+    for (int64_t r = 0; r < up_shape[2]; ++r)
+      widen_row(bp + (plane * b.dim(2) + r / fh) * b.dim(3), b.dim(3), fw, u + (plane * up_shape[2] + r) * up_shape[3]);
+  Tensor gated;
+  const Tensor* left = &a;
+  if (gate) {  // Mul(a, gate) then Add(a, that)
+    const Shape shape = broadcast_shapes(ctx.node, a.shape(), gate->shape());
+    gated = Tensor::empty(DType::f32, shape);
+    const float *ap = a.data<float>(), *gp = gate->data<float>();
+    float* t = gated.data<float>();
+    for_each_broadcast<2>(shape, {&a.shape(), &gate->shape()}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t k, const std::array<int64_t, 2>& st) {
+      for (int64_t i = 0; i < k; ++i) t[o + i] = ap[in[0] + i * st[0]] * gp[in[1] + i * st[1]];
+    });
+    for_each_broadcast<2>(shape, {&a.shape(), &shape}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t k, const std::array<int64_t, 2>& st) {
+      for (int64_t i = 0; i < k; ++i) t[o + i] = ap[in[0] + i * st[0]] + t[in[1] + i * st[1]];
+    });
+    left = &gated;
+  }
+  const Shape shape = broadcast_shapes(ctx.node, left->shape(), up_shape);
+  Tensor& y = ctx.out(0, DType::f32, shape);
+  const float *lp = left->data<float>(), *upp = up.data<float>();
+  float* yp = y.data<float>();
+  for_each_broadcast<2>(shape, {&left->shape(), &up_shape}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t k, const std::array<int64_t, 2>& st) {
+    for (int64_t i = 0; i < k; ++i) yp[o + i] = lp[in[0] + i * st[0]] + upp[in[1] + i * st[1]];
+  });
+}
+
 // Inputs a [N, C, H, W], b [N, C, H/fh, W/fw] (optional), gate [N|1, C, 1, 1]
 // (optional); attribute upsample = [fh, fw]. The node may come from an
 // artifact file, so every shape is checked here, not assumed from the pass.
@@ -129,8 +166,11 @@ void run_fused_add(OpContext& ctx) {
   const std::vector<int64_t> f = ctx.node.attr_ints("upsample", {1, 1});
   if (f.size() != 2 || f[0] < 1 || f[1] < 1) ctx.invalid("upsample must be two factors of at least 1");
   // Divisions, not products: hostile factors cannot overflow.
-  if (b && (b->dtype() != DType::f32 || b->rank() != 4 || b->dim(0) != n || b->dim(1) != c || h % f[0] || w % f[1] ||
-            b->dim(2) != h / f[0] || b->dim(3) != w / f[1]))
+  const bool b_fits = !b || (b->dtype() == DType::f32 && b->rank() == 4 && b->dim(0) == n && b->dim(1) == c && h % f[0] == 0 &&
+                             w % f[1] == 0 && b->dim(2) == h / f[0] && b->dim(3) == w / f[1]);
+  if (!b_fits && ctx.node.has_attr("broadcast_fallback") && b->dtype() == DType::f32 && b->rank() == 4 && !ctx.node.has_attr("out_scale"))
+    return fused_add_broadcast(ctx, a, *b, gate, f[0], f[1]);
+  if (!b_fits)
     ctx.invalid("upsampled operand " + shape_to_string(b->shape()) + " times " + std::to_string(f[0]) + "x" + std::to_string(f[1]) +
                 " does not give " + shape_to_string(a.shape()));
   if (gate && (gate->dtype() != DType::f32 || gate->rank() != 4 || (gate->dim(0) != 1 && gate->dim(0) != n) || gate->dim(1) != c ||
