@@ -166,6 +166,7 @@ void BM_u8_depthwise(benchmark::State& s) {
     p.epilogue.act.scale = 1.1f;
     p.epilogue.act.shift = 0.1f;
     p.quant_out = {rounded.data(), 0.05f, 3};
+    s.SetLabel("HardSwish + affine + uint8");
   }
   for (auto _ : s) f32_conv2d(p, nullptr, nullptr, nullptr, y.data());
   s.counters["GMAC/s"] = benchmark::Counter(double(p.c_out * p.kh * p.kw * p.out_h * p.out_w), benchmark::Counter::kIsIterationInvariantRate,

@@ -112,16 +112,16 @@ void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int
 namespace {
 // The threads' share of a plane's columns, from a cache-sized `block`:
 // enough tiles (of `planes` planes) for every thread to get several; a
-// multiple of the GEMM's panels (f32_gemm_panel_columns); and, where tiles are few, cut
-// so that the threads' shares come out near equal, as the int8 conv's
-// (balanced_block, up to twice that block then): a 40 x 40 map's 1600
-// columns went 896 / 704 to two threads in tiles of 224, now 832 / 768 in
-// tiles of 416. The GEMM convs' tiles and the pointwise kernel's chunks.
-int64_t spread_columns(int64_t plane, int64_t block, int64_t planes) {
+// multiple of the consuming kernel's `panel` of columns; and, where tiles
+// are few, cut so that the threads' shares come out near equal, as the
+// int8 conv's (balanced_block, up to twice that block then): a 40 x 40
+// map's 1600 columns went 896 / 704 to two threads in tiles of 224, now
+// 832 / 768 in tiles of 416 (32-column panels). The GEMM convs' tiles and
+// the pointwise kernel's chunks.
+int64_t spread_columns(int64_t plane, int64_t block, int64_t planes, int64_t panel) {
   const int64_t threads = num_threads(), want_tiles = 4 * threads;
   if (threads > 1 && planes * ((plane + block - 1) / block) < want_tiles)
     block = (plane * planes + want_tiles - 1) / want_tiles;
-  const int64_t panel = f32_gemm_panel_columns();
   block = std::min(std::max(panel, (block + panel - 1) / panel * panel), plane);
   return std::min(balanced_block(plane, block, panel, planes, int(threads)), plane);
 }
@@ -130,8 +130,8 @@ int64_t spread_columns(int64_t plane, int64_t block, int64_t planes) {
 // Columns per tile: the tile's inputs (kdim rows of it, lowered or read in
 // place) and its outputs (cout_g rows) stay in L2 (512 KiB) from the bias
 // fill through the GEMM to the epilogue, spread over the threads.
-int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes) {
-  return spread_columns(plane, (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1), planes);
+int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes, int64_t panel) {
+  return spread_columns(plane, (int64_t(128) << 10) / std::max<int64_t>(kdim + cout_g, 1), planes, panel);
 }
 
 void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, ConvTileFn tile) {
@@ -139,7 +139,7 @@ void for_each_gemm_conv_tile(const ConvParams& p, const float* x, float* y, Conv
   const int64_t plane = p.out_h * p.out_w, kdim = cin_g * p.kh * p.kw;
   const bool lowered = !(p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
                          p.out_h == p.h && p.out_w == p.w);
-  const int64_t block = conv_column_block(kdim, cout_g, plane, p.n * p.group);
+  const int64_t block = conv_column_block(kdim, cout_g, plane, p.n * p.group, 32);  // the bf16 / f16 tiles: 32-column panels
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for_balanced(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -263,7 +263,7 @@ void small_k_gemm(const float* x, int64_t ldx, int64_t k, const float* w, const 
 void pointwise_conv(const ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
   const int64_t plane = p.h * p.w, k = p.c_in;
   // Pixels per chunk: the chunk's inputs (k rows) stay in L2 with room to spare.
-  const int64_t chunk = spread_columns(plane, std::max<int64_t>(64, (int64_t(48) << 10) / k / 32 * 32), p.n);
+  const int64_t chunk = spread_columns(plane, std::max<int64_t>(64, (int64_t(48) << 10) / k / 32 * 32), p.n, 32);  // its 32-pixel tiles
   const int64_t chunks = (plane + chunk - 1) / chunk;
   parallel_for_balanced(p.n * chunks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
@@ -367,7 +367,9 @@ void f32_conv2d(const ConvParams& p, const float* x, const float* w, const float
   // Parallel over output tiles (image, group, column block), each lowered
   // and multiplied by one thread: lowering inside the tile keeps the columns
   // in that core's cache and lets the lowering scale with threads as well.
-  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group);
+  // Tiles in the panels of the kernel conv_tile runs: the small-k one's 32 pixels, or the GEMM's.
+  const int64_t panel = lowered && small_k_gemm_applicable(kdim) ? 32 : f32_gemm_panel_columns();
+  const int64_t block = conv_column_block(kdim, p.c_out / p.group, plane, p.n * p.group, panel);
   const int64_t blocks = (plane + block - 1) / block;
   parallel_for_balanced(p.n * p.group * blocks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {

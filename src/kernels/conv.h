@@ -120,7 +120,7 @@ void f32_conv_transpose2x2_pair(const ConvParams& a, const float* x, const float
 // (up to twice that where a few tiles are re-cut to even out the threads).
 // Rows of the block `ld` floats apart (< 0: count).
 void f32_im2col_block(const ConvParams& p, const float* x, int64_t channels, int64_t first, int64_t count, float* col, int64_t ld = -1);
-int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes);
+int64_t conv_column_block(int64_t kdim, int64_t cout_g, int64_t plane, int64_t planes, int64_t panel);  // panel: the kernel's tile columns
 
 // The tiles of the GEMM convs that pack their own operands (bf16, f16):
 // output channels of group g, output pixels [first, first + count) of

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/activation.h"
 #include "kernels/conv.h"
@@ -35,9 +36,9 @@ void f32_conv_transpose2x2_pair(const ConvParams& a, const float* x, const float
   if (!conv_transpose2x2_pair_fits(a, b)) fail_argument("the two transposed convs of a pair do not chain as 2x2 stride-2 upsamplings");
   const ConvTranspose2x2Row row_a = conv_transpose2x2_row_kernel(a), row_b = conv_transpose2x2_row_kernel(b);
   if (!row_a || !row_b) {  // no ISA kernel: the two convs apart
-    std::vector<float> mid(size_t(a.n * a.c_out * a.out_h * a.out_w));
-    f32_conv_transpose2d(a, x, wa, ba, mid.data());
-    f32_conv_transpose2d(b, mid.data(), wb, bb, y);
+    Tensor mid = Tensor::empty(DType::f32, {a.n, a.c_out, a.out_h, a.out_w});  // checked against the limits
+    f32_conv_transpose2d(a, x, wa, ba, mid.data<float>());
+    f32_conv_transpose2d(b, mid.data<float>(), wb, bb, y);
     return;
   }
   // a's two output rows of one input row, as a conv whose output has two

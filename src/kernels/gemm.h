@@ -38,9 +38,9 @@ void f32_gemm(const GemmArgs& args);
 // pack reads g.m, g.k, g.a, g.lda, g.trans_a and g.alpha; the packed
 // product ignores g.a, g.lda, g.trans_a and g.alpha.
 size_t f32_gemm_packed_a_floats(int64_t m, int64_t k);
-// Columns of the dispatched GEMM's register tile (48 with AVX-512, 32
-// elsewhere): column blocks that are a multiple of it leave no narrow
-// last panel.
+// Columns that column blocks of the dispatched GEMM come in: 48, its 8 x
+// 48 register tile, with AVX-512; elsewhere 32, a multiple of the AVX2 (16)
+// and NEON (8) tiles. A multiple of it leaves no narrow last panel.
 int64_t f32_gemm_panel_columns();
 void f32_gemm_pack_a(const GemmArgs& g, float* packed);
 void f32_gemm_packed(const GemmArgs& g, const float* packed);

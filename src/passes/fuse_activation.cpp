@@ -15,15 +15,6 @@ bool scalar_is(const Tensor* t, float want) {
   return std::fabs(v - double(want)) <= 1e-6 * std::max(1.0, std::fabs(double(want)));
 }
 
-// Two tensors of the same known rank whose dims agree wherever both are
-// known (the rest fixed only by the input sizes of a run).
-bool may_be_same(const ir::ValueType& a, const ir::ValueType& b) {
-  if (!a.rank_known || !b.rank_known || a.dims.size() != b.dims.size()) return false;
-  for (size_t i = 0; i < a.dims.size(); ++i)
-    if (a.dims[i] >= 0 && b.dims[i] >= 0 && a.dims[i] != b.dims[i]) return false;
-  return true;
-}
-
 struct Act {
   std::string name;
   float alpha = 0, beta = 0;
@@ -163,7 +154,9 @@ struct Fuser {
 // whose epilogue applies them per output block. Activations: Relu, Clip,
 // HardSigmoid, HardSwish (also as exported: x*clip(x+3,0,6)/6 and
 // x*HardSigmoid(x)), Sigmoid, SiLU (x*sigmoid(x)), Tanh, LeakyRelu. The
-// residual is fused only when both Add operands have the same static shape.
+// residual is fused when both Add operands have the same static shape, or,
+// sizes unknown, dims that agree wherever known (residual_broadcast: the
+// runtime adds as the Add broadcasts where a run's shapes differ).
 // ConvTranspose + activation become FusedConvTranspose (no residual).
 PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
   PassStats st{"fuse_activation", g.nodes.size(), 0, {}};
@@ -174,7 +167,7 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
     ir::Node& conv = g.nodes[n];
     if (e.dead(int(n)) || (conv.op_type != "Conv" && conv.op_type != "FusedConv") || conv.has_attr("activation")) continue;
     if (conv.outputs.empty() || e.is_output(conv.outputs[0])) continue;
-    // residual: Conv -> Add(conv, r) with r of the same static shape
+    // residual: Conv -> Add(conv, r) with r of the conv's shape (or maybe, sizes unknown)
     if (conv.op_type == "Conv" || conv.inputs.size() < 4) {
       const ir::Node* add = f.consumer(conv.outputs[0]);
       if (add && add->op_type == "Add" && add->inputs.size() == 2 && add->inputs[0] != add->inputs[1]) {
@@ -182,7 +175,10 @@ PassStats fuse_activation(ir::Graph& g, const PassContext& ctx) {
         const ir::ValueType& tr = info.types[size_t(r)];
         const ir::ValueType& tc = info.types[size_t(conv.outputs[0])];
         const bool same = tr.fully_known() && tc.fully_known() && tr.dims == tc.dims;
-        if ((same || may_be_same(tr, tc)) && tr.dtype == DType::f32) {
+        // (Not onto a conv reading the uint8 grid: its input set-up comes
+        // after the residual check in the runtime, which the broadcast path
+        // would skip.)
+        if ((same || (dims_may_match(tr, tc) && !conv.has_attr("x_scale"))) && tr.dtype == DType::f32) {
           const int add_idx = f.index(add);
           f.to_fused(conv);
           conv.inputs.resize(4, -1);

@@ -23,15 +23,6 @@ struct Plan {
   std::vector<int> absorbed;      // nodes whose work moves into the FusedAdd
 };
 
-// Dims of two 4-D tensors that agree wherever both are known (a model
-// compiled for any input size knows its channels, not its rows).
-bool may_match(const Shape& a, const Shape& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i] >= 0 && b[i] >= 0 && a[i] != b[i]) return false;
-  return true;
-}
-
 struct AddFuser {
   ir::Graph& g;
   GraphEdit& e;
@@ -119,13 +110,13 @@ struct AddFuser {
     for (int side = 0; side < 2; ++side) {
       const int x = add.inputs[size_t(side)];
       const ir::Node* mul = sole_producer(add.inputs[size_t(1 - side)], "Mul");
-      if (!mul || mul->inputs.size() != 2 || !plain_4d_f32(x) || !may_match(type(x).dims, type(add.outputs[0]).dims)) continue;
+      if (!mul || mul->inputs.size() != 2 || !plain_4d_f32(x) || !dims_may_match(type(x), type(add.outputs[0]))) continue;
       const int gate = mul->inputs[0] == x ? mul->inputs[1] : mul->inputs[1] == x ? mul->inputs[0] : -1;
       if (gate < 0 || gate == x || !plain_4d_f32(gate)) continue;
       const Shape& gd = type(gate).dims;
       const Shape& xd = type(x).dims;
       // One value per channel (known), per image or for all.
-      if ((gd[0] != 1 && !may_match({gd[0]}, {xd[0]})) || gd[1] < 0 || gd[1] != xd[1] || gd[2] != 1 || gd[3] != 1) continue;
+      if ((gd[0] != 1 && gd[0] >= 0 && xd[0] >= 0 && gd[0] != xd[0]) || gd[1] < 0 || gd[1] != xd[1] || gd[2] != 1 || gd[3] != 1) continue;
       p->a = x;
       p->gate = gate;
       p->absorbed.push_back(int(mul - g.nodes.data()));
@@ -168,8 +159,7 @@ struct AddFuser {
       const int other = n.inputs[size_t(1 - side)];
       // Both operands already have the Add's shape: a broadcasting Add
       // (an upsample to [N, C, 1, W] added to [N, C, H, W]) is not this.
-      const Shape& out = type(n.outputs[0]).dims;
-      if (!r || !plain_4d_f32(other) || !may_match(type(other).dims, out) || !may_match(type(r->outputs[0]).dims, out)) continue;
+      if (!r || !plain_4d_f32(other) || !dims_may_match(type(other), type(n.outputs[0])) || !dims_may_match(type(r->outputs[0]), type(n.outputs[0]))) continue;
       p->b = r->inputs[0];
       p->absorbed.push_back(int(r - g.nodes.data()));
       // The other operand may itself be a gated Add read only here.

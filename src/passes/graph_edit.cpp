@@ -179,4 +179,11 @@ bool batchnorm_affine(const GraphEdit& e, const ir::Node& bn, int64_t c, std::ve
   return true;
 }
 
+bool dims_may_match(const ir::ValueType& a, const ir::ValueType& b) {
+  if (!a.rank_known || !b.rank_known || a.dims.size() != b.dims.size()) return false;
+  for (size_t i = 0; i < a.dims.size(); ++i)
+    if (a.dims[i] >= 0 && b.dims[i] >= 0 && a.dims[i] != b.dims[i]) return false;
+  return true;
+}
+
 }  // namespace pareto::passes

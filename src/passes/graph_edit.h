@@ -41,6 +41,11 @@ class GraphEdit {
   std::vector<bool> dead_;
 };
 
+// Two value types of the same known rank whose dims agree wherever both
+// are known (a model compiled for any input size knows its channels, not
+// its rows): they may be the same shape at run time.
+bool dims_may_match(const ir::ValueType& a, const ir::ValueType& b);
+
 // A scalar or per-channel constant: its values broadcast over [C] for a
 // tensor shaped [N, C, ...] (shapes [], [1], [C], [C,1,1], [1,C,1,1], ...).
 // Returns false when it broadcasts any other way.

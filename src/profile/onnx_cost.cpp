@@ -37,6 +37,14 @@ MacOperands mac_operands(const std::string& op) {
 // Multiply-adds of the ops built on products; 0 for the rest.
 uint64_t count_macs(const ir::Node& n, const std::vector<TensorUse>& in, const std::vector<TensorUse>& out) {
   const std::string& op = n.op_type;
+  // Two transposed convs (x, w_a, b_a, w_b, b_b): each input element of
+  // either takes its weights' slice for one input channel.
+  if (op == "FusedConvTransposePair" && in.size() > 3 && in[0].present && in[1].present && in[3].present) {
+    const TensorUse &x = in[0], &wa = in[1], &wb = in[3];
+    if (x.shape.size() != 4 || wa.shape.size() != 4 || wb.shape.size() != 4 || x.shape[1] <= 0 || wb.shape[0] <= 0) return 0;
+    const uint64_t mid = elements(x) / uint64_t(x.shape[1]) * uint64_t(wb.shape[0]) * 4;  // [N, Ca, 2H, 2W]
+    return elements(x) * (elements(wa) / uint64_t(x.shape[1])) + mid * (elements(wb) / uint64_t(wb.shape[0]));
+  }
   const MacOperands m = mac_operands(op);
   if (m.w >= 0 && size_t(m.w) < in.size() && in[size_t(m.w)].present && !out.empty() && out[0].present) {
     const TensorUse &x = in[size_t(m.x)], &w = in[size_t(m.w)], &y = out[0];

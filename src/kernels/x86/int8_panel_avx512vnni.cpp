@@ -39,11 +39,13 @@ __m512i pair_index(int lo, int hi, int64_t stride) {
 // starts inside the copy).
 constexpr int64_t kMargin = 64;
 
-// A copied row's length: the margin, then the row or as far as the last
-// group of 16 output columns' windows read (64 bytes from each group's
-// first column's first tap), whichever is longer.
+// A copied row's length: the margin, then the row or as far as any tap's
+// 64-byte window reads, whichever is longer. A tile's groups of 16 columns
+// start wherever its first column falls in a row (its first column is a
+// multiple of 16 of the plane, not of the row), so a group may start at
+// any column up to out_w - 1.
 int64_t strip_row_bytes(const ConvParams& p, int64_t w) {
-  const int64_t reach = ((p.out_w + 15) / 16 - 1) * 16 * p.stride_w + (p.kw - 1) * p.dil_w - p.pad_left + 64;
+  const int64_t reach = (p.out_w - 1) * p.stride_w + (p.kw - 1) * p.dil_w - p.pad_left + 64;
   return kMargin + std::max(w, reach);
 }
 
@@ -57,7 +59,10 @@ int64_t panel_window_rows(const ConvParams& p, int64_t first, int64_t count) {
 bool panel_from_windows_fits(const ConvParams& p, int64_t cin, int64_t w, int64_t rows) {
   if (p.stride_w < 1 || p.stride_w > 4 || p.pad_left < 0 || p.pad_left >= kMargin || p.kw < 1 || p.dil_w < 1 || p.out_w < 1) return false;
   if (p.kw > 64 || p.dil_w > 64 || p.out_w > (int64_t(1) << 20) || w > (int64_t(1) << 20)) return false;  // bounded products below
-  return cin * rows * strip_row_bytes(p, w) <= (int64_t(1) << 20);  // the strip stays in L2
+  if (cin < 1 || rows < 1) return false;
+  // The strip stays in L2 (1 MiB): compared by division, as cin and rows come from the model.
+  const int64_t budget = int64_t(1) << 20;
+  return cin <= budget / rows / strip_row_bytes(p, w);
 }
 
 void panel_from_windows(const ConvParams& p, const uint8_t* x, int64_t cin, int64_t h, int64_t w, uint8_t flip, uint8_t pad, int64_t k,
@@ -68,7 +73,7 @@ void panel_from_windows(const ConvParams& p, const uint8_t* x, int64_t cin, int6
   const int64_t oh_first = first / p.out_w, ih0 = oh_first * p.stride_h - p.pad_top;
   const int64_t rows = panel_window_rows(p, first, count), ld = strip_row_bytes(p, w);
   thread_local std::vector<uint8_t> strip, zero_row;
-  strip.resize(size_t(cin * rows * ld));
+  strip.resize(size_t(cin * rows * ld + 64));  // (64 bytes of slack past the last row: a window never needs them)
   zero_row.assign(size_t(ld), flip);  // taps past k (weight 0): byte 0 after the flip
   // Data bytes are flipped after the blend; padding must come out as `pad`,
   // so the margins hold it pre-flipped.

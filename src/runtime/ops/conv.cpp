@@ -115,16 +115,16 @@ const float* conv_bias(const OpContext& ctx, int64_t c_out) {
 
 // The activation attributes the compiler's fusion passes write on
 // FusedConv and FusedConvTranspose (passes/fuse_activation.cpp).
-kernels::Activation fused_activation(const OpContext& ctx) {
+kernels::Activation fused_activation(const OpContext& ctx, const std::string& prefix) {
   kernels::Activation a;
-  a.kind = kernels::act_kind_by_name(ctx.node.attr_s("activation", ""));
-  a.alpha = ctx.node.attr_f("alpha", 0.f);
-  a.beta = ctx.node.attr_f("beta", 0.f);
-  a.scale = ctx.node.attr_f("post_scale", 1.f);
-  a.shift = ctx.node.attr_f("post_shift", 0.f);
-  a.floor = ctx.node.attr_f("post_floor", -std::numeric_limits<float>::infinity());
-  if (ctx.node.has_attr("activation") && a.kind == kernels::ActKind::none)
-    ctx.unsupported("fused activation '" + ctx.node.attr_s("activation", "") + "'");
+  const std::string name = ctx.node.attr_s(prefix + "activation", "");
+  a.kind = kernels::act_kind_by_name(name);
+  a.alpha = ctx.node.attr_f(prefix + "alpha", 0.f);
+  a.beta = ctx.node.attr_f(prefix + "beta", 0.f);
+  a.scale = ctx.node.attr_f(prefix + "post_scale", 1.f);
+  a.shift = ctx.node.attr_f(prefix + "post_shift", 0.f);
+  a.floor = ctx.node.attr_f(prefix + "post_floor", -std::numeric_limits<float>::infinity());
+  if (ctx.node.has_attr(prefix + "activation") && a.kind == kernels::ActKind::none) ctx.unsupported("fused activation '" + name + "'");
   return a;
 }
 
@@ -496,7 +496,7 @@ void run_conv(OpContext& ctx) {
     p.epilogue.act = a.act;
     if (ctx.has(3)) {
       const Tensor& r = ctx.in(3);
-      if (r.dtype() == DType::f32 && r.shape() != out && ctx.node.has_attr("residual_broadcast") && !a.has_out_scale)
+      if (r.dtype() == DType::f32 && r.shape() != out && ctx.node.has_attr("residual_broadcast") && !a.has_out_scale && !a.has_x_scale)
         return run_conv_broadcast_residual(ctx, p, x, w, bias, out, a);
       if (r.dtype() != DType::f32 || r.shape() != out) ctx.invalid("residual " + shape_to_string(r.shape()) + " differs from the output " + shape_to_string(out));
       p.epilogue.residual = r.data<float>();
@@ -519,6 +519,13 @@ void run_conv(OpContext& ctx) {
 // f32 out, or uint8 with out_scale; an int8 conv reading uint8 gives f32.
 void infer_conv(InferContext& ctx) {
   infer_conv_from(ctx, 0, 1, ctx.node.has_attr("out_scale") ? DType::u8 : ctx.node.has_attr("x_scale") ? DType::f32 : DType::undefined);
+  // A residual that may broadcast (residual_broadcast) may widen the output
+  // past the conv's: its channels stay where they are not 1, nothing else is sure.
+  if (ctx.node.has_attr("residual_broadcast") && ctx.out_types[0].rank_known) {
+    Shape& d = ctx.out_types[0].dims;
+    for (size_t i = 0; i < d.size(); ++i)
+      if (i != 1 || d[i] == 1) d[i] = -1;
+  }
 }
 
 }  // namespace pareto::runtime

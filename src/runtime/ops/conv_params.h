@@ -14,8 +14,9 @@ constexpr int64_t kMaxGeometry = int64_t(1) << 20;
 // A conv node's bias (input 2) checked against its output channels, or null.
 const float* conv_bias(const OpContext& ctx, int64_t c_out);
 // FusedConv's / FusedConvTranspose's activation attributes (activation,
-// alpha, beta, post_scale, post_shift, post_floor); none where absent.
-kernels::Activation fused_activation(const OpContext& ctx);
+// alpha, beta, post_scale, post_shift, post_floor, each after `prefix`:
+// FusedConvTransposePair's first conv's are first_*); none where absent.
+kernels::Activation fused_activation(const OpContext& ctx, const std::string& prefix = "");
 
 // Validated 1-D or 2-D geometry (errors name the node); epilogue and packed
 // weights left empty.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/activation.h"
+#include "pareto/limits.hpp"
 #include "kernels/conv.h"
 #include "runtime/ops/conv_params.h"
 #include "runtime/ops/op_util.h"
@@ -68,15 +69,6 @@ TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, 
 }
 
 
-kernels::Activation pair_activation(const OpContext& ctx, const std::string& prefix) {
-  kernels::Activation a;
-  const std::string name = ctx.node.attr_s(prefix + "activation", "");
-  a.kind = kernels::act_kind_by_name(name);
-  a.alpha = ctx.node.attr_f(prefix + "alpha", 0.f);
-  a.beta = ctx.node.attr_f(prefix + "beta", 0.f);
-  if (ctx.node.has_attr(prefix + "activation") && a.kind == kernels::ActKind::none) ctx.unsupported("fused activation '" + name + "'");
-  return a;
-}
 
 // The 2x2 stride-2 upsampling of x [n, c, h, w] by w [c, c_out, 2, 2].
 kernels::ConvParams upsampling(int64_t n, int64_t c, int64_t h, int64_t w, int64_t c_out) {
@@ -115,13 +107,18 @@ void run_conv_transpose_pair(OpContext& ctx) {
   const Tensor& wb = ctx.in(3);
   if (!upsampling_weights(wb, wa.dim(1))) ctx.invalid("second weights " + shape_to_string(wb.shape()) + " are not [" +
                                                       std::to_string(wa.dim(1)) + ", C', 2, 2] f32");
-  // Four times the input's rows and columns: checked against int64 first (an artifact's shapes are untrusted).
-  if (x.dim(2) > std::numeric_limits<int64_t>::max() / 4 || x.dim(3) > std::numeric_limits<int64_t>::max() / 4)
-    ctx.invalid("input " + shape_to_string(x.shape()) + " too large to upsample 4x");
+  // Four times the input's rows and columns, within the geometry cap every
+  // transposed conv keeps (an artifact's shapes are untrusted); the middle
+  // map [N, Ca, 2H, 2W], which only a CPU without the row kernels
+  // allocates, checked as a tensor would be.
+  if (x.dim(2) > kMaxGeometry || x.dim(3) > kMaxGeometry) ctx.invalid("input " + shape_to_string(x.shape()) + " too large to upsample 4x");
+  const Shape mid = {x.dim(0), wa.dim(1), 2 * x.dim(2), 2 * x.dim(3)};
+  if (uint64_t(shape_numel(mid)) > current_limits().tensor_bytes / sizeof(float))
+    ctx.invalid("middle map " + shape_to_string(mid) + " above the tensor limit");
   kernels::ConvParams a = upsampling(x.dim(0), x.dim(1), x.dim(2), x.dim(3), wa.dim(1));
   kernels::ConvParams b = upsampling(x.dim(0), wa.dim(1), a.out_h, a.out_w, wb.dim(1));
-  a.epilogue.act = pair_activation(ctx, "first_");
-  b.epilogue.act = pair_activation(ctx, "");
+  a.epilogue.act = fused_activation(ctx, "first_");
+  b.epilogue.act = fused_activation(ctx);
   const float* ba = pair_bias(ctx, 2, a.c_out, "first");
   const float* bb = pair_bias(ctx, 4, b.c_out, "second");
   Tensor& y = ctx.out(0, DType::f32, Shape{b.n, b.c_out, b.out_h, b.out_w});
@@ -133,10 +130,10 @@ void infer_conv_transpose_pair(InferContext& ctx) {
   const ir::ValueType* wb = ctx.type(3);
   if (!x) return;
   ctx.out_types[0].dtype = x->dtype;
-  if (!x->fully_known() || x->dims.size() != 4 || !wb || !wb->fully_known() || wb->dims.size() != 4) return;
-  if (x->dims[2] > std::numeric_limits<int64_t>::max() / 4 || x->dims[3] > std::numeric_limits<int64_t>::max() / 4) return;
+  if (!x->rank_known || x->dims.size() != 4 || !wb || !wb->fully_known() || wb->dims.size() != 4) return;
   ctx.out_types[0].rank_known = true;
-  ctx.out_types[0].dims = {x->dims[0], wb->dims[1], 4 * x->dims[2], 4 * x->dims[3]};
+  const bool sized = x->fully_known() && x->dims[2] <= kMaxGeometry && x->dims[3] <= kMaxGeometry;
+  ctx.out_types[0].dims = {x->dims[0], wb->dims[1], sized ? 4 * x->dims[2] : -1, sized ? 4 * x->dims[3] : -1};
 }
 
 void infer_conv_transpose(InferContext& ctx) {

@@ -16,6 +16,7 @@
 #pragma clang fp contract(off)
 #endif
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -114,43 +115,48 @@ struct PlaneSink {
 void infer_fused_add(InferContext& ctx) {
   infer_same_as_input(ctx);
   if (ctx.node.has_attr("out_scale")) ctx.out_types[0].dtype = DType::u8;
+  // With broadcast_fallback a run may broadcast past x's shape: only the rank is sure.
+  if (ctx.node.has_attr("broadcast_fallback") && ctx.out_types[0].rank_known)
+    std::fill(ctx.out_types[0].dims.begin(), ctx.out_types[0].dims.end(), int64_t(-1));
 }
 
 // A FusedAdd compiled without known shapes (fuse_upsample's
 // broadcast_fallback) whose run is not its form: the nodes it replaced, as
-// ONNX computes them: b repeated fh x fw (the nearest upsample), a + a *
-// gate, then the sum, each broadcast.
-void fused_add_broadcast(OpContext& ctx, const Tensor& a, const Tensor& b, const Tensor* gate, int64_t fh, int64_t fw) {
-  if (b.dim(2) > INT64_MAX / fh || b.dim(3) > INT64_MAX / fw) ctx.invalid("upsampled operand " + shape_to_string(b.shape()) + " too large");
-  const Shape up_shape = {b.dim(0), b.dim(1), b.dim(2) * fh, b.dim(3) * fw};
-  Tensor up = Tensor::empty(DType::f32, up_shape);
-  const float* bp = b.data<float>();
-  float* u = up.data<float>();
-  for (int64_t plane = 0; plane < up_shape[0] * up_shape[1]; ++plane)
-    for (int64_t r = 0; r < up_shape[2]; ++r)
-      widen_row(bp + (plane * b.dim(2) + r / fh) * b.dim(3), b.dim(3), fw, u + (plane * up_shape[2] + r) * up_shape[3]);
-  Tensor gated;
-  const Tensor* left = &a;
-  if (gate) {  // Mul(a, gate) then Add(a, that)
+// ONNX computes them: Mul(a, gate) and Add(a, that) where there is a gate,
+// b repeated fh x fw (the nearest upsample) and added, each broadcast (an
+// operand that broadcasts no way is refused by name, as the Add would be).
+void fused_add_broadcast(OpContext& ctx, const Tensor& a, const Tensor* b, const Tensor* gate, int64_t fh, int64_t fw) {
+  using Steps = std::array<int64_t, 2>;
+  // out = lhs op rhs over their broadcast shape.
+  auto binary = [&](const Tensor& lhs, const Tensor& rhs, Tensor& out, bool add) {
+    const float *lp = lhs.data<float>(), *rp = rhs.data<float>();
+    float* op = out.data<float>();
+    for_each_broadcast<2>(out.shape(), {&lhs.shape(), &rhs.shape()}, [&](int64_t o, const Steps& in, int64_t k, const Steps& st) {
+      for (int64_t i = 0; i < k; ++i) op[o + i] = add ? lp[in[0] + i * st[0]] + rp[in[1] + i * st[1]] : lp[in[0] + i * st[0]] * rp[in[1] + i * st[1]];
+    });
+  };
+  Tensor left = a;
+  if (gate) {
     const Shape shape = broadcast_shapes(ctx.node, a.shape(), gate->shape());
-    gated = Tensor::empty(DType::f32, shape);
-    const float *ap = a.data<float>(), *gp = gate->data<float>();
-    float* t = gated.data<float>();
-    for_each_broadcast<2>(shape, {&a.shape(), &gate->shape()}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t k, const std::array<int64_t, 2>& st) {
-      for (int64_t i = 0; i < k; ++i) t[o + i] = ap[in[0] + i * st[0]] * gp[in[1] + i * st[1]];
-    });
-    for_each_broadcast<2>(shape, {&a.shape(), &shape}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t k, const std::array<int64_t, 2>& st) {
-      for (int64_t i = 0; i < k; ++i) t[o + i] = ap[in[0] + i * st[0]] + t[in[1] + i * st[1]];
-    });
-    left = &gated;
+    Tensor product = Tensor::empty(DType::f32, shape), sum = Tensor::empty(DType::f32, broadcast_shapes(ctx.node, a.shape(), shape));
+    binary(a, *gate, product, false);
+    binary(a, product, sum, true);
+    left = sum;
   }
-  const Shape shape = broadcast_shapes(ctx.node, left->shape(), up_shape);
+  Tensor up;
+  if (b) {
+    if (b->rank() != 4) ctx.invalid("upsampled operand " + shape_to_string(b->shape()) + " is not 4-D");
+    if (b->dim(2) > INT64_MAX / fh || b->dim(3) > INT64_MAX / fw) ctx.invalid("upsampled operand " + shape_to_string(b->shape()) + " too large");
+    up = Tensor::empty(DType::f32, {b->dim(0), b->dim(1), b->dim(2) * fh, b->dim(3) * fw});
+    const float* bp = b->data<float>();
+    float* u = up.data<float>();
+    for (int64_t plane = 0; plane < up.dim(0) * up.dim(1); ++plane)
+      for (int64_t r = 0; r < up.dim(2); ++r) widen_row(bp + (plane * b->dim(2) + r / fh) * b->dim(3), b->dim(3), fw, u + (plane * up.dim(2) + r) * up.dim(3));
+  }
+  const Shape shape = b ? broadcast_shapes(ctx.node, left.shape(), up.shape()) : left.shape();
   Tensor& y = ctx.out(0, DType::f32, shape);
-  const float *lp = left->data<float>(), *upp = up.data<float>();
-  float* yp = y.data<float>();
-  for_each_broadcast<2>(shape, {&left->shape(), &up_shape}, [&](int64_t o, const std::array<int64_t, 2>& in, int64_t k, const std::array<int64_t, 2>& st) {
-    for (int64_t i = 0; i < k; ++i) yp[o + i] = lp[in[0] + i * st[0]] + upp[in[1] + i * st[1]];
-  });
+  if (b) binary(left, up, y, true);
+  else std::copy_n(left.data<float>(), left.numel(), y.data<float>());
 }
 
 // Inputs a [N, C, H, W], b [N, C, H/fh, W/fw] (optional), gate [N|1, C, 1, 1]
@@ -168,13 +174,16 @@ void run_fused_add(OpContext& ctx) {
   // Divisions, not products: hostile factors cannot overflow.
   const bool b_fits = !b || (b->dtype() == DType::f32 && b->rank() == 4 && b->dim(0) == n && b->dim(1) == c && h % f[0] == 0 &&
                              w % f[1] == 0 && b->dim(2) == h / f[0] && b->dim(3) == w / f[1]);
-  if (!b_fits && ctx.node.has_attr("broadcast_fallback") && b->dtype() == DType::f32 && b->rank() == 4 && !ctx.node.has_attr("out_scale"))
-    return fused_add_broadcast(ctx, a, *b, gate, f[0], f[1]);
+  const bool gate_fits = !gate || (gate->dtype() == DType::f32 && gate->rank() == 4 && (gate->dim(0) == 1 || gate->dim(0) == n) &&
+                                   gate->dim(1) == c && gate->dim(2) == 1 && gate->dim(3) == 1);
+  // Compiled without known shapes: a run that is not the fused form is the unfused nodes' (float operands only).
+  if ((!b_fits || !gate_fits) && ctx.node.has_attr("broadcast_fallback") && !ctx.node.has_attr("out_scale") &&
+      (!b || b->dtype() == DType::f32) && (!gate || gate->dtype() == DType::f32))
+    return fused_add_broadcast(ctx, a, b, gate, f[0], f[1]);
   if (!b_fits)
     ctx.invalid("upsampled operand " + shape_to_string(b->shape()) + " times " + std::to_string(f[0]) + "x" + std::to_string(f[1]) +
                 " does not give " + shape_to_string(a.shape()));
-  if (gate && (gate->dtype() != DType::f32 || gate->rank() != 4 || (gate->dim(0) != 1 && gate->dim(0) != n) || gate->dim(1) != c ||
-               gate->dim(2) != 1 || gate->dim(3) != 1))
+  if (!gate_fits)
     ctx.invalid("gate " + shape_to_string(gate->shape()) + " is not one value per channel of " + shape_to_string(a.shape()));
   const RoundedOutput q = rounded_output(ctx);
   Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, a.shape());
