@@ -111,6 +111,8 @@ void copy_transpose_rows(const float* src, int64_t plane, int64_t channels, int6
 // kernel for both, the two f32_conv_transpose2d calls over a whole
 // intermediate tensor.
 bool conv_transpose2x2_pair_fits(const ConvParams& a, const ConvParams& b);  // shapes chain, both the 2x2 form
+// The 2x2 stride-2 upsampling of x [n, c, h, w] by weights [c, c_out, 2, 2].
+ConvParams upsampling_2x2(int64_t n, int64_t c, int64_t h, int64_t w, int64_t c_out);
 void f32_conv_transpose2x2_pair(const ConvParams& a, const float* x, const float* wa, const float* ba, const ConvParams& b, const float* wb,
                                 const float* bb, float* y);
 

@@ -27,6 +27,19 @@ void finish_rows(const ConvParams& p, float* rows0, int64_t plane, int64_t count
 
 }  // namespace
 
+ConvParams upsampling_2x2(int64_t n, int64_t c, int64_t h, int64_t w, int64_t c_out) {
+  ConvParams p;
+  p.n = n;
+  p.c_in = c;
+  p.c_out = c_out;
+  p.h = h;
+  p.w = w;
+  p.kh = p.kw = p.stride_h = p.stride_w = 2;
+  p.out_h = 2 * h;
+  p.out_w = 2 * w;
+  return p;
+}
+
 bool conv_transpose2x2_pair_fits(const ConvParams& a, const ConvParams& b) {
   return two_by_two(a) && two_by_two(b) && b.n == a.n && b.c_in == a.c_out && b.h == a.out_h && b.w == a.out_w;
 }

@@ -20,22 +20,8 @@
 using namespace pareto;
 using namespace pareto::kernels;
 
-namespace {
-
-ConvParams upsampling(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out) {
-  ConvParams p;
-  p.n = n;
-  p.c_in = c_in;
-  p.c_out = c_out;
-  p.h = h;
-  p.w = w;
-  p.kh = p.kw = p.stride_h = p.stride_w = 2;
-  p.out_h = 2 * h;
-  p.out_w = 2 * w;
-  return p;
-}
-
-}  // namespace
+// PP-OCR det's head's form (kernels::upsampling_2x2).
+ConvParams upsampling(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out) { return upsampling_2x2(n, c_in, h, w, c_out); }
 
 TEST(ConvTransposePair, MatchesTheTwoConvsApart) {
   // Without a row kernel the pair is the two convs apart by construction: nothing to compare.

@@ -68,22 +68,6 @@ TransposeGeometry conv_transpose_geometry(const ir::Node& node, const Shape& x, 
   return g;
 }
 
-
-
-// The 2x2 stride-2 upsampling of x [n, c, h, w] by w [c, c_out, 2, 2].
-kernels::ConvParams upsampling(int64_t n, int64_t c, int64_t h, int64_t w, int64_t c_out) {
-  kernels::ConvParams p;
-  p.n = n;
-  p.c_in = c;
-  p.c_out = c_out;
-  p.h = h;
-  p.w = w;
-  p.kh = p.kw = p.stride_h = p.stride_w = 2;
-  p.out_h = 2 * h;
-  p.out_w = 2 * w;
-  return p;
-}
-
 // Input i's bias of `count` floats, or null where absent.
 const float* pair_bias(const OpContext& ctx, size_t i, int64_t count, const char* which) {
   if (!ctx.has(i)) return nullptr;
@@ -115,8 +99,8 @@ void run_conv_transpose_pair(OpContext& ctx) {
   const Shape mid = {x.dim(0), wa.dim(1), 2 * x.dim(2), 2 * x.dim(3)};
   if (uint64_t(shape_numel(mid)) > current_limits().tensor_bytes / sizeof(float))
     ctx.invalid("middle map " + shape_to_string(mid) + " above the tensor limit");
-  kernels::ConvParams a = upsampling(x.dim(0), x.dim(1), x.dim(2), x.dim(3), wa.dim(1));
-  kernels::ConvParams b = upsampling(x.dim(0), wa.dim(1), a.out_h, a.out_w, wb.dim(1));
+  kernels::ConvParams a = kernels::upsampling_2x2(x.dim(0), x.dim(1), x.dim(2), x.dim(3), wa.dim(1));
+  kernels::ConvParams b = kernels::upsampling_2x2(x.dim(0), wa.dim(1), a.out_h, a.out_w, wb.dim(1));
   a.epilogue.act = fused_activation(ctx, "first_");
   b.epilogue.act = fused_activation(ctx);
   const float* ba = pair_bias(ctx, 2, a.c_out, "first");
