@@ -489,8 +489,10 @@ void copy_transpose_rows(const float* src, int64_t plane, int64_t channels, int6
   }
 }
 
+bool conv_transpose_is_2x2(const ConvParams& p) { return disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1; }
+
 ConvTranspose2x2Row conv_transpose2x2_row_kernel(const ConvParams& p) {
-  if (!(disjoint_transpose(p) && p.kh == 2 && p.kw == 2 && p.group == 1)) return nullptr;
+  if (!conv_transpose_is_2x2(p)) return nullptr;
   if constexpr (kBuildX86) return kernel_table().level == IsaLevel::avx512 ? &avx512::conv_transpose2x2_row : nullptr;
   if constexpr (kBuildArm64) return kernel_table().level == IsaLevel::neon ? &neon::conv_transpose2x2_row : nullptr;
   return nullptr;

@@ -94,6 +94,8 @@ void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, c
 namespace neon {
 void conv_transpose2x2_row(const ConvParams& p, const float* rows, int64_t ld, const float* w, const float* bias, float* yrow0);
 }
+// The 2x2 form: kernel 2x2, stride 2, no pads or dilation, one group, out = 2 x in.
+bool conv_transpose_is_2x2(const ConvParams& p);
 // This CPU's row kernel for p, or null (not the 2x2 form, or no ISA kernel).
 ConvTranspose2x2Row conv_transpose2x2_row_kernel(const ConvParams& p);
 // The row kernel's input: `channels` rows of w floats (plane apart in src)

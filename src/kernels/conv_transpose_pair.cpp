@@ -13,10 +13,8 @@ namespace pareto::kernels {
 
 namespace {
 
-bool two_by_two(const ConvParams& p) {
-  return p.kh == 2 && p.kw == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_top == 0 && p.pad_left == 0 && p.dil_h == 1 &&
-         p.dil_w == 1 && p.group == 1 && p.out_h == 2 * p.h && p.out_w == 2 * p.w && !p.epilogue.residual;
-}
+// The 2x2 form with no residual (the pair's epilogues take an activation only).
+bool two_by_two(const ConvParams& p) { return conv_transpose_is_2x2(p) && !p.epilogue.residual; }
 
 // The activation of the rows just written, per channel as the unfused
 // driver applies it (elementwise either way).
