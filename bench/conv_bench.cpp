@@ -14,6 +14,7 @@
 #include "core/thread_pool.h"
 #include "kernels/bf16_conv.h"
 #include "kernels/conv.h"
+#include "kernels/gemm.h"
 #include "kernels/int8_conv.h"
 #include "kernels/int8_matmul.h"
 #include "kernels/u8_depthwise.h"
@@ -115,6 +116,37 @@ void BM_int8_matmul(benchmark::State& s) {
   s.counters["GMAC/s"] = benchmark::Counter(double(rows * k * n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// As the runtime runs a constant-weight conv: weights packed once (f32_gemm_pack_a,
+// or the Winograd form where that applies). cin, cout, h, w, kh, kw, threads
+// (stride 1, same padding): PP-OCRv4 rec's 1 x 3 neck convs on a short line's 1 x 12 map.
+void BM_f32_packed(benchmark::State& s) {
+  pareto::set_num_threads(int(s.range(6)));
+  ConvParams p;
+  p.c_in = s.range(0);
+  p.c_out = s.range(1);
+  p.h = p.out_h = s.range(2);
+  p.w = p.out_w = s.range(3);
+  p.kh = s.range(4);
+  p.kw = s.range(5);
+  p.pad_top = p.kh / 2;
+  p.pad_left = p.kw / 2;
+  auto x = noise(size_t(p.c_in * p.h * p.w), 1), w = noise(size_t(p.c_out * p.c_in * p.kh * p.kw), 2), y = noise(size_t(p.c_out * p.h * p.w), 3);
+  std::vector<float> packed;
+  if (f32_conv_uses_packed_weights(p) && !winograd_applicable(p)) {
+    GemmArgs a;
+    a.m = p.c_out;
+    a.k = p.c_in * p.kh * p.kw;
+    a.a = w.data();
+    a.lda = a.k;
+    packed.resize(f32_gemm_packed_a_floats(a.m, a.k));
+    f32_gemm_pack_a(a, packed.data());
+    p.packed_weights = packed.data();
+  }
+  for (auto _ : s) f32_conv2d(p, x.data(), w.data(), nullptr, y.data());
+  rate(s, p);
+  s.SetLabel(p.packed_weights ? "packed" : "plain");
+}
+
 // Depthwise (group = channels): cin, -, h, w, k, stride, threads.
 void BM_f32_depthwise(benchmark::State& s) {
   pareto::set_num_threads(int(s.range(6)));
@@ -200,6 +232,7 @@ void shapes(benchmark::internal::Benchmark* b) {
   for (int t : {1, 2}) b->Args({96, 96, 80, 80, 1, 1, t});    // det 1x1, 96 -> 96
   for (int t : {1, 2}) b->Args({3, 16, 640, 640, 3, 2, t});   // det stem 3x3 stride 2, 3 -> 16
   for (int t : {1, 2}) b->Args({192, 192, 40, 40, 1, 1, t});  // det 1x1, 192 -> 192
+  for (int t : {1, 2}) b->Args({384, 384, 20, 20, 1, 1, t});  // det 1x1, 384 -> 384 (weights outweigh the map)
   b->Args({3, 8, 48, 192, 3, 2, 1});                         // cls stem 3x3 stride 2, 3 -> 8
 }
 
@@ -211,14 +244,16 @@ BENCHMARK(BM_int8)->Name("conv_int8")->Apply(shapes)->UseRealTime();
 // PP-OCR cls's squeeze-excite convs: one pixel (a pooled vector), 200 -> 50 and 50 -> 200.
 BENCHMARK(BM_f32)->Name("conv_f32_pixel")->Args({200, 50, 1, 1, 1, 1, 1})->Args({50, 200, 1, 1, 1, 1, 1})->UseRealTime();
 BENCHMARK(BM_int8)->Name("conv_int8_pixel")->Args({200, 50, 1, 1, 1, 1, 1})->Args({50, 200, 1, 1, 1, 1, 1})->UseRealTime();
+BENCHMARK(BM_f32_packed)->Name("conv_f32_packed")->Args({960, 60, 1, 12, 1, 3, 1})->Args({480, 60, 1, 12, 1, 3, 1})
+    ->Args({960, 60, 1, 40, 1, 3, 1})->Args({120, 480, 1, 12, 1, 1, 1})->UseRealTime();
 BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320, 3, 1, 1})->Args({32, 32, 320, 320, 3, 2, 1})
     ->Args({48, 48, 160, 160, 3, 1, 1})->Args({192, 192, 40, 40, 5, 1, 1})
     ->Args({200, 200, 2, 96, 5, 1, 1})->Args({88, 88, 3, 96, 5, 1, 1})  // PP-OCR cls's short maps
-    ->Args({480, 480, 3, 48, 5, 1, 1})->UseRealTime();  // PP-OCRv4 rec's 5x5 on a 48 x 96 line's 3 x 48 maps
+    ->Args({480, 480, 3, 48, 5, 1, 1})->Args({240, 240, 6, 48, 5, 1, 1})->UseRealTime();  // PP-OCRv4 rec's 5x5 on a 48 x 96 line's 3 x 48 and 6 x 48 maps
 // PP-OCR cls's 5x5 (stride 1 and (2, 1)) and 3x3 on 2-12 row maps; det's 5x5 on 40x40 and 3x3 on 80x80 / 160x160.
 BENCHMARK(BM_u8_depthwise)->Name("conv_u8_depthwise")->Args({200, 2, 96, 5, 1, 1})->Args({88, 3, 96, 5, 1, 1})->Args({104, 3, 96, 5, 2, 1})
     ->Args({32, 6, 96, 3, 1, 1})->Args({24, 12, 96, 3, 2, 1})->Args({192, 40, 40, 5, 1, 1})->Args({96, 80, 80, 3, 1, 1})->Args({48, 160, 160, 3, 1, 1})
-    ->Args({192, 40, 40, 5, 1, 2})->Args({480, 3, 48, 5, 1, 1})->UseRealTime();
+    ->Args({192, 40, 40, 5, 1, 2})->Args({480, 3, 48, 5, 1, 1})->Args({240, 6, 48, 5, 1, 1})->UseRealTime();
 BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
 // PP-OCR rec's classifier head (40 x 120 by 120 x 6625) and an SVTR projection (40 x 120 by 120 x 360).
 BENCHMARK(BM_int8_matmul)->Name("int8_matmul")->Args({40, 120, 6625, 1})->Args({40, 120, 6625, 2})->Args({40, 120, 360, 1})->UseRealTime();

@@ -202,9 +202,16 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
       }
     return;
   }
+  // Lowered rows padded to whole vectors (pads zeroed): the GEMM reads a
+  // ragged last panel in place. Packed per k block, a 12-column panel
+  // (PP-OCRv4 rec's 1x3 neck convs on a short line's 1 x 12 map) was
+  // zero-filled to 48 columns: 2880 x 48 floats written for 12 used.
+  const int64_t ld = lowered ? (count + 15) / 16 * 16 : plane;
   if (lowered) {
-    col = thread_scratch<float, 0>(size_t(kdim * count));
-    f32_im2col_block(p, xg, cin_g, first, count, col);
+    col = thread_scratch<float, 0>(size_t(kdim * ld));
+    f32_im2col_block(p, xg, cin_g, first, count, col, ld);
+    if (ld > count)
+      for (int64_t r = 0; r < kdim; ++r) std::fill(col + r * ld + count, col + (r + 1) * ld, 0.f);
   }
   if (bias)
     for (int64_t oc = 0; oc < cout_g; ++oc) std::fill_n(yg + oc * plane + first, count, bias[g * cout_g + oc]);
@@ -215,7 +222,8 @@ void conv_tile(const ConvParams& p, const float* x, const float* w, const float*
   a.a = w + g * cout_g * kdim;
   a.lda = kdim;
   a.b = lowered ? col : xg + first;
-  a.ldb = lowered ? count : plane;
+  a.ldb = ld;
+  a.b_rows_padded = lowered;
   a.beta = bias ? 1.f : 0.f;
   a.c = yg + first;
   a.ldc = plane;

@@ -18,6 +18,10 @@ struct GemmArgs {
   float beta = 0.f;
   float* c = nullptr;
   int64_t ldc = 0;
+  // B (not transposed) may be read up to a multiple of 16 columns past n
+  // in every row (a lowered conv's scratch, its pad columns zeroed): the
+  // GEMM then reads a ragged last panel in place instead of packing it.
+  bool b_rows_padded = false;
 };
 
 using GemmFn = void (*)(const GemmArgs&);

@@ -208,6 +208,8 @@ const ConvCase kConvCases[] = {
     // Stride 1, output as wide as the input: whole rows lowered as one shifted
     // copy (openWakeWord's 1x3 / 3x1 convs), and blocks that are not whole rows.
     {1, 24, 74, 32, 24, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},   // 1x3, pads left and right
+    {1, 960, 1, 12, 60, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},   // PP-OCRv4 rec's neck on a short line: a 12-column lowered panel read in place
+    {1, 150, 3, 7, 11, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},    // 21 columns: a whole vector and a ragged one, k = 450
     {1, 24, 74, 32, 24, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   // 3x1, no pads: 72 rows out
     {1, 48, 37, 16, 40, 1, 3, 1, 1, 1, 1, 1, 0, 1, 0, 1},   // lowered depth 144: the packed GEMM path
     {1, 6, 11, 20, 4, 5, 1, 1, 1, 1, 2, 1, 4, 0, 4, 0},     // 5x1, dilation_h 2, pads top and bottom

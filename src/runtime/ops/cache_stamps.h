@@ -20,5 +20,6 @@ constexpr int kBf16Weights = 1 << 21;                 // a conv's or MatMul's we
 constexpr int packed_matmul(int level) { return (1 << 22) + level; }  // a constant MatMul B packed for the GEMM
 constexpr int kConvGeometry = 1 << 23;
 constexpr int kSqueezeExciteSteps = (1 << 23) + 1;  // FusedSqueezeExcite's attributes, read and checked once
+constexpr int kSmallKPanels = (1 << 23) + 2;        // a constant MatMul B in the small-k kernel's 32-column panels
 
 }  // namespace pareto::runtime::stamps

@@ -10,6 +10,7 @@
 #include "kernels/softmax.h"
 #include "kernels/gemm.h"
 #include "kernels/int8_matmul.h"
+#include "kernels/small_k_matmul.h"
 #include "runtime/executor.h"
 #include "runtime/ops/cache_stamps.h"
 #include "runtime/ops/conv_params.h"
@@ -98,7 +99,9 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
 // 1x1 conv of B (k channels of n pixels) by A (rows x k weights), which the
 // pointwise kernel runs without packing or transposing anything (PP-OCR
 // rec's [40, 120] x [120, 6625] head at ~3x the transposed packed GEMM).
-bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const float* b, float* y) {
+// A constant B is laid out in the kernel's panels once per executor
+// (small_k_matmul.h), where the 1x1-conv form copies it on every call.
+bool matmul_small_k(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_t n, const float* b, float* y) {
   kernels::ConvParams p;
   p.c_in = k;
   p.c_out = rows;
@@ -107,7 +110,16 @@ bool matmul_small_k(const float* a, int64_t rows, int64_t k, int64_t n, const fl
   // Few rows against many columns: the kernel splits the work over columns
   // only, so a tall A ([4096, 64] x [64, 64]) would keep threads idle.
   if (n < 64 || rows <= 0 || rows > 256 || !kernels::pointwise_applicable(p)) return false;
-  kernels::pointwise_conv(p, b, a, nullptr, y);
+  if (!is_constant_input(ctx, 1)) {
+    kernels::pointwise_conv(p, b, a, nullptr, y);
+    return true;
+  }
+  const std::shared_ptr<const void> panels = ctx.executor->node_cache(ctx.node, stamps::kSmallKPanels, [&]() -> std::shared_ptr<const void> {
+    auto buf = std::make_shared<std::vector<float>>(kernels::small_k_panels_floats(k, n));
+    kernels::pack_small_k_panels(b, k, n, buf->data());
+    return std::shared_ptr<const void>(buf, buf->data());
+  });
+  kernels::small_k_matmul_panels(a, rows, k, static_cast<const float*>(panels.get()), n, y);
   return true;
 }
 
@@ -169,7 +181,7 @@ void run_matmul(OpContext& ctx) {
   int64_t nb = shape_numel(batch);
   if (!a_vec && !b_vec && bbatch.empty() && ctx.node.attr_s("compute", "") == "bf16" && matmul_bf16(ctx, a0.data<float>(), nb * m, k, n, y.data<float>()))
     return;
-  if (!a_vec && !b_vec && bbatch.empty() && matmul_small_k(a0.data<float>(), nb * m, k, n, b0.data<float>(), y.data<float>())) return;
+  if (!a_vec && !b_vec && bbatch.empty() && matmul_small_k(ctx, a0.data<float>(), nb * m, k, n, b0.data<float>(), y.data<float>())) return;
   if (!a_vec && !b_vec && bbatch.empty() && matmul_packed_constant(ctx, a0.data<float>(), nb * m, m, k, n, y.data<float>())) return;
   const float* pa = a0.data<float>();
   const float* pb = b0.data<float>();
