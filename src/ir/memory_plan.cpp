@@ -30,7 +30,14 @@ bool in_place_op(const std::string& op) {
 
 }  // namespace
 
-bool writes_in_place(const Node& n) { return n.domain.empty() && in_place_op(n.op_type); }
+// FusedAdd (a + a * gate + upsample(b)) reads each element of its input 0
+// before it writes that element, so it may write over input 0; not when it
+// rounds its output to uint8 (a different size, and PlaneSink stages it).
+// PP-OCR det's largest one read 12 MB and wrote 10 MB into fresh lines.
+bool writes_in_place(const Node& n) {
+  if (n.domain == "pareto") return n.op_type == "FusedAdd" && !n.has_attr("out_scale");
+  return n.domain.empty() && in_place_op(n.op_type);
+}
 
 namespace {
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
@@ -82,7 +89,7 @@ MemoryPlan collect_buffers(const Graph& g, const std::vector<int>& order, const 
     if (n.inputs.empty() || n.inputs[0] < 0 || n.outputs.empty() || n.outputs[0] < 0) continue;
     const int in = n.inputs[0], out = n.outputs[0];
     const bool alias = view_op(n.op_type) && n.domain.empty();
-    const bool reuse = in_place && n.domain.empty() && in_place_op(n.op_type) && last[size_t(in)] == int(pos) && bytes_of(in) == bytes_of(out) &&
+    const bool reuse = in_place && writes_in_place(n) && last[size_t(in)] == int(pos) && bytes_of(in) == bytes_of(out) &&
                        bytes_of(in) > 0;
     if (!alias && !reuse) continue;
     if (excluded[size_t(in)] || excluded[size_t(out)]) {  // a view of something outside keeps its output outside too

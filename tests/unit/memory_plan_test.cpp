@@ -106,3 +106,63 @@ TEST(MemoryPlan, RandomDagsNeverOverlapLiveTensors) {
     EXPECT_LE(plan.arena_bytes, plan.naive_bytes);
   }
 }
+
+namespace {
+
+// x -> Floor -> a; FusedAdd(a, b) -> y (domain pareto, float out unless
+// rounded); y -> Floor -> z. a dies at the FusedAdd. (Floor, not written
+// in place: a Relu would share the graph input's or output's buffer, and
+// its group would stay outside the arena.)
+struct FusedAddGraph {
+  ir::Graph g;
+  std::vector<ir::ValueType> types;
+  int a = 0, y = 0;
+  explicit FusedAddGraph(bool rounded) {
+    auto value = [&](const std::string& name, Shape dims, DType dtype) {
+      const int v = g.add_value(name);
+      if (types.size() <= size_t(v)) types.resize(size_t(v) + 1);
+      types[size_t(v)].dtype = dtype;
+      types[size_t(v)].rank_known = true;
+      types[size_t(v)].dims = std::move(dims);
+      return v;
+    };
+    const int x = value("x", {1, 4, 6, 6}, DType::f32), b = value("b", {1, 4, 3, 3}, DType::f32);
+    a = value("a", {1, 4, 6, 6}, DType::f32);
+    y = value("y", {1, 4, 6, 6}, rounded ? DType::u8 : DType::f32);
+    const int z = value("z", {1, 4, 6, 6}, rounded ? DType::u8 : DType::f32);
+    g.inputs = {x, b};
+    g.outputs = {z};
+    ir::Node floor;
+    floor.op_type = "Floor";
+    floor.inputs = {x};
+    floor.outputs = {a};
+    ir::Node add;
+    add.op_type = "FusedAdd";
+    add.domain = "pareto";
+    add.inputs = {a, b};
+    add.outputs = {y};
+    add.set_attr(ir::attr_ints("upsample", {2, 2}));
+    if (rounded) add.set_attr(ir::attr_float("out_scale", 0.1f));
+    ir::Node last;
+    last.op_type = "Floor";
+    last.inputs = {y};
+    last.outputs = {z};
+    g.nodes = {floor, add, last};
+  }
+};
+
+}  // namespace
+
+// FusedAdd writes over its dying first input (PP-OCR det's largest wrote
+// 10 MB into fresh lines), but not when it rounds its output to uint8.
+TEST(MemoryPlan, FusedAddWritesOverItsFirstInput) {
+  FusedAddGraph f(false);
+  const ir::MemoryPlan plan = ir::collect_buffers(f.g, {0, 1, 2}, f.types, true, 64);
+  ASSERT_GE(plan.buffer_of[size_t(f.a)], 0);
+  EXPECT_EQ(plan.buffer_of[size_t(f.a)], plan.buffer_of[size_t(f.y)]);
+  EXPECT_TRUE(ir::writes_in_place(f.g.nodes[1]));
+  FusedAddGraph r(true);
+  const ir::MemoryPlan rounded = ir::collect_buffers(r.g, {0, 1, 2}, r.types, true, 64);
+  EXPECT_NE(rounded.buffer_of[size_t(r.a)], rounded.buffer_of[size_t(r.y)]);
+  EXPECT_FALSE(ir::writes_in_place(r.g.nodes[1]));
+}
