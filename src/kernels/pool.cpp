@@ -78,10 +78,52 @@ void maxpool_2x2_row(const float* r0, const float* r1, int64_t out_w, float* out
 
 }  // namespace
 
-void plane_sums(const float* s, int64_t n, int64_t count, float* out) {
+void plane_sums(const float* s, int64_t n, int64_t stride, int64_t count, float* out) {
   if constexpr (kBuildX86)
-    if (kernel_table().level == IsaLevel::avx512) return avx512::plane_sums(s, n, count, out);
-  for (int64_t p = 0; p < count; ++p) out[p] = plane_sum_ref(s + p * n, n);
+    if (kernel_table().level == IsaLevel::avx512) return avx512::plane_sums(s, n, stride, count, out);
+  for (int64_t p = 0; p < count; ++p) out[p] = plane_sum_ref(s + p * stride, n);
+}
+
+int64_t plane_sum_chunk(int64_t n) {
+  if (n < 1024) return std::max<int64_t>(n, 1);
+  const int64_t chunks = 2 * ((n + 8191) / 8192);  // even: half of them per thread at 2 threads
+  return ((n + chunks - 1) / chunks + 15) / 16 * 16;
+}
+
+float plane_mean_ref(const float* s, int64_t n) {
+  const int64_t chunk = plane_sum_chunk(n);
+  float sum = plane_sum_ref(s, std::min(chunk, n));  // the first chunk's sum as it is (0 + -0 would be +0)
+  for (int64_t at = chunk; at < n; at += chunk) sum += plane_sum_ref(s + at, std::min(chunk, n - at));
+  return sum / float(n);
+}
+
+void plane_means(const float* s, int64_t n, int64_t count, float* out) {
+  if (count <= 0) return;
+  const int64_t chunk = plane_sum_chunk(n), chunks = n > 0 ? (n + chunk - 1) / chunk : 1;
+  if (chunks == 1) {
+    parallel_for(count, [&](int64_t begin, int64_t end) {
+      plane_sums(s + begin * n, n, n, end - begin, out + begin);
+      for (int64_t i = begin; i < end; ++i) out[i] /= float(n);
+    });
+    return;
+  }
+  // Chunk c of planes [16 g, 16 g + 16) per task, chunk-major; then the
+  // chunk sums of each plane added in order.
+  const int64_t groups = (count + 15) / 16;
+  thread_local std::vector<float> partial;
+  partial.resize(size_t(chunks * count));
+  float* part = partial.data();
+  parallel_for(chunks * groups, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t c = t / groups, p0 = t % groups * 16, at = c * chunk;
+      plane_sums(s + p0 * n + at, std::min(chunk, n - at), n, std::min<int64_t>(16, count - p0), part + c * count + p0);
+    }
+  });
+  for (int64_t p = 0; p < count; ++p) {
+    float sum = part[p];
+    for (int64_t c = 1; c < chunks; ++c) sum += part[c * count + p];
+    out[p] = sum / float(n);
+  }
 }
 
 void f32_maxpool2d(const PoolParams& p, const float* x, float* y, int64_t* indices) {

@@ -133,7 +133,7 @@ void transpose16(__m512 v[16]) {
 
 }  // namespace
 
-void plane_sums(const float* s, int64_t n, int64_t count, float* out) {
+void plane_sums(const float* s, int64_t n, int64_t stride, int64_t count, float* out) {
   const int64_t full = n / 16 * 16;
   int64_t p = 0;
   for (; p + 16 <= count; p += 16) {
@@ -142,7 +142,7 @@ void plane_sums(const float* s, int64_t n, int64_t count, float* out) {
     __m512 acc[16];
     for (int q = 0; q < 16; ++q) acc[q] = _mm512_setzero_ps();
     for (int64_t j = 0; j < full; j += 16)
-      for (int q = 0; q < 16; ++q) acc[q] = _mm512_add_ps(acc[q], _mm512_loadu_ps(s + (p + q) * n + j));
+      for (int q = 0; q < 16; ++q) acc[q] = _mm512_add_ps(acc[q], _mm512_loadu_ps(s + (p + q) * stride + j));
     // Then each plane's sixteen sums in the twin's order, k = 0..15, all
     // sixteen planes at once: column k of the transpose is sum k of each.
     transpose16(acc);
@@ -152,11 +152,11 @@ void plane_sums(const float* s, int64_t n, int64_t count, float* out) {
     _mm512_store_ps(totals, total);
     for (int q = 0; q < 16; ++q) {
       float t = totals[q];
-      for (int64_t j = full; j < n; ++j) t += s[(p + q) * n + j];
+      for (int64_t j = full; j < n; ++j) t += s[(p + q) * stride + j];
       out[p + q] = t;
     }
   }
-  for (; p < count; ++p) out[p] = plane_sum_ref(s + p * n, n);
+  for (; p < count; ++p) out[p] = plane_sum_ref(s + p * stride, n);
 }
 
 }  // namespace pareto::kernels::avx512

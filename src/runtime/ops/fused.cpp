@@ -298,7 +298,7 @@ void infer_fused_concat(InferContext& ctx) {
 // FusedSqueezeExcite (passes/fuse_squeeze_excite.cpp). Inputs x [N, C, H, W],
 // w1 [R, C, 1, 1], b1 [R] (optional), w2 [C, R, 1, 1], b2 [C] (optional);
 // y = x * gate with, per image, gate = excite(w2 . squeeze(w1 . mean(x) + b1) + b2).
-// Each step is the unfused node's kernel: the pool's kernels::plane_sums / plane,
+// Each step is the unfused node's kernel: the pool's kernels::plane_means,
 // the convs' kernels::f32_conv2d (se_conv), the Mul's product; with
 // out_scale the product is rounded to uint8 while it is in cache.
 
@@ -435,17 +435,14 @@ void run_squeeze_excite(OpContext& ctx) {
   const SeStep& excite = steps.excite;
   const RoundedOutput& q = steps.q;
   Tensor& y = ctx.out(0, q.on ? DType::u8 : DType::f32, x.shape());
-  // The gate of every image and channel first (the pool's threads split the channels, as its own op does).
+  // The gate of every image and channel first (the pool as its own op takes it: kernels::plane_means).
   thread_local std::vector<float> mean, hidden, gate;
   mean.resize(size_t(n * c));
   hidden.resize(size_t(n * r));
   gate.resize(size_t(n * c));
   const float* xs = x.data<float>();
   float* m = mean.data();
-  parallel_for(n * c, [&](int64_t begin, int64_t end) {
-    kernels::plane_sums(xs + begin * plane, plane, end - begin, m + begin);
-    for (int64_t i = begin; i < end; ++i) m[i] /= float(plane);
-  });
+  kernels::plane_means(xs, plane, n * c, m);
   se_conv(ctx, squeeze, 1, 1, w1, b1, m, n, c, r, hidden.data());
   se_conv(ctx, excite, 3, 2, w2, b2, hidden.data(), n, r, c, gate.data());
   const float* gates = gate.data();

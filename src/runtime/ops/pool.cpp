@@ -121,15 +121,16 @@ T plane_max(const T* s, int64_t n) {
   return acc;
 }
 
-// Planes [begin, end): their maximum, or their mean.
+// Planes [begin, end): their maximum, or their mean (a float mean: kernels::plane_means).
 template <bool is_max, class T>
 void global_pool_planes(const T* s, T* d, int64_t plane, int64_t begin, int64_t end) {
-  if constexpr (std::is_same_v<T, float> && !is_max) {  // sixteen planes at a time where the CPU has the kernel: the same sums
-    kernels::plane_sums(s + begin * plane, plane, end - begin, d + begin);
-    for (int64_t i = begin; i < end; ++i) d[i] /= float(plane);
-    return;
-  }
   for (int64_t i = begin; i < end; ++i) d[i] = is_max ? plane_max(s + i * plane, plane) : kernels::plane_sum_ref(s + i * plane, plane) / T(plane);
+}
+
+template <bool is_max, class T>
+void global_pool(const T* s, T* d, int64_t plane, int64_t nc) {
+  if constexpr (std::is_same_v<T, float> && !is_max) kernels::plane_means(s, plane, nc, d);  // in chunks, the threads' row bands
+  else parallel_for(nc, [&](int64_t begin, int64_t end) { global_pool_planes<is_max>(s, d, plane, begin, end); });
 }
 
 template <bool is_max>
@@ -143,7 +144,7 @@ void run_global_pool(OpContext& ctx) {
   PARETO_DISPATCH_FLOAT(ctx, x.dtype(), {
     const scalar_t* s = x.data<scalar_t>();
     scalar_t* d = y.data<scalar_t>();
-    parallel_for(nc, [&](int64_t begin, int64_t end) { global_pool_planes<is_max>(s, d, plane, begin, end); });
+    global_pool<is_max>(s, d, plane, nc);
   });
 }
 
