@@ -5,9 +5,13 @@
 # after the other (the order alternates per round), every image timed end to
 # end (decode to text) after one untimed warm-up image per process.
 #
-# usage: bash bench/compare_ocr.sh [--rounds 3] [--threads "1 2"] [--out DIR]
+# usage: bash bench/compare_ocr.sh [--rounds 3] [--threads "1 2"] [--out DIR]   (PIN=CPU)
 # Prints per category: exact lines, CER (spaces count), median latency per
 # image (median over rounds), peak RSS, for both, and the latency ratio.
+# PIN=CPU runs both engines' 1-thread processes under `taskset -c CPU`: on
+# a 2-vCPU VM one vCPU can run a thread 40% slower than the other for
+# minutes, and unpinned each process lands on either (1-thread ratios of
+# one category then moved 0.30 -> 0.45 between runs of the same code).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=3 threads="1 2" out=$root/.cache/ocr-compare
@@ -28,13 +32,20 @@ set_dir=$root/.cache/ocr-set
 bash "$root/bench/ocr/ensure_set.sh" "$set_dir"
 rm -rf "$out"; mkdir -p "$out"
 categories=$(node -e 'const t=require(process.argv[1]);console.log([...new Set(t.map(x=>x.category))].join(" "))' "$set_dir/truth.json")
+pin=()
+if [ -n "${PIN:-}" ]; then
+  taskset -c "$PIN" true || { echo "compare_ocr: PIN=$PIN names no cpu this process may use (taskset above)" >&2; exit 1; }
+  echo "compare_ocr: 1-thread processes of both engines pinned to cpu $PIN" >&2
+fi
 for t in $threads; do
+  pin=()
+  [ -n "${PIN:-}" ] && [ "$t" = 1 ] && pin=(taskset -c "$PIN")
   for r in $(seq 1 "$rounds"); do
     for c in $categories; do
       ls "$set_dir/$c"/* > "$out/$c.list"
       mapfile -t images < "$out/$c.list"
-      run_pareto() { "$pareto" ocr "${images[@]}" --jsonl --warmup 1 --threads "$t" > "$out/pareto-t$t-r$r-$c.jsonl"; }
-      run_peer() { node "$root/bench/ocr/peer_ocr.mjs" "$modules" "$t" "$out/$c.list" > "$out/peer-t$t-r$r-$c.jsonl"; }
+      run_pareto() { ${pin[@]+"${pin[@]}"} "$pareto" ocr "${images[@]}" --jsonl --warmup 1 --threads "$t" > "$out/pareto-t$t-r$r-$c.jsonl"; }
+      run_peer() { ${pin[@]+"${pin[@]}"} node "$root/bench/ocr/peer_ocr.mjs" "$modules" "$t" "$out/$c.list" > "$out/peer-t$t-r$r-$c.jsonl"; }
       if [ $((r % 2)) -eq 1 ]; then run_pareto; run_peer; else run_peer; run_pareto; fi
     done
     echo "compare_ocr: threads $t round $r done" >&2
