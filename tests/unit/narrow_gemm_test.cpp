@@ -45,16 +45,7 @@ TEST(NarrowGemm, PaddedRowsReadInPlaceMatchThePackedPanel) {
             std::vector<float> a = pareto::testing::uniform(size_t(m * k), 1), b = pareto::testing::uniform(size_t(k * ld), 2);
             for (int64_t r = 0; r < k; ++r)
               for (int64_t j = n; j < ld; ++j) b[size_t(r * ld + j)] = nan;
-            GemmArgs g;
-            g.m = m;
-            g.n = n;
-            g.k = k;
-            g.a = a.data();
-            g.lda = k;
-            g.b = b.data();
-            g.ldb = ld;
-            g.ldc = n + 3;
-            g.beta = 1.f;
+            GemmArgs g{.m = m, .n = n, .k = k, .a = a.data(), .lda = k, .b = b.data(), .ldb = ld, .beta = 1.f, .ldc = n + 3};
             const std::vector<float> c0 = pareto::testing::uniform(size_t(m * g.ldc), 3);
             std::vector<float> packed_panel = c0, in_place = c0;
             in_place.resize(in_place.size() + 16, kGuard);
