@@ -253,7 +253,7 @@ BENCHMARK(BM_f32_depthwise)->Name("conv_depthwise_f32")->Args({16, 16, 320, 320,
 // PP-OCR cls's 5x5 (stride 1 and (2, 1)) and 3x3 on 2-12 row maps; det's 5x5 on 40x40 and 3x3 on 80x80 / 160x160.
 BENCHMARK(BM_u8_depthwise)->Name("conv_u8_depthwise")->Args({200, 2, 96, 5, 1, 1})->Args({88, 3, 96, 5, 1, 1})->Args({104, 3, 96, 5, 2, 1})
     ->Args({32, 6, 96, 3, 1, 1})->Args({24, 12, 96, 3, 2, 1})->Args({192, 40, 40, 5, 1, 1})->Args({96, 80, 80, 3, 1, 1})->Args({48, 160, 160, 3, 1, 1})
-    ->Args({192, 40, 40, 5, 1, 2})->Args({480, 3, 48, 5, 1, 1})->Args({240, 6, 48, 5, 1, 1})->UseRealTime();
+    ->Args({192, 40, 40, 5, 1, 2})->Args({480, 3, 48, 5, 1, 1})->Args({240, 6, 48, 5, 1, 1})->Args({240, 12, 24, 5, 1, 1})->UseRealTime();
 BENCHMARK(BM_f32_transpose)->Name("conv_transpose_f32")->Args({24, 24, 160, 160, 1})->Args({24, 1, 320, 320, 1})->Args({24, 24, 160, 160, 2})->UseRealTime();
 // PP-OCR rec's classifier head (40 x 120 by 120 x 6625) and an SVTR projection (40 x 120 by 120 x 360).
 BENCHMARK(BM_int8_matmul)->Name("int8_matmul")->Args({40, 120, 6625, 1})->Args({40, 120, 6625, 2})->Args({40, 120, 360, 1})->UseRealTime();
