@@ -298,15 +298,15 @@ void plane_sums(const float* s, int64_t n, int64_t stride, int64_t count, float*
 }  // namespace avx512
 // The mean of each of `count` planes of n floats (n apart), as a float
 // GlobalAveragePool and squeeze-excite's pool take it: planes of 1024
-// values or more in an even number of chunks of about 4096 (multiples of
-// 16; plane_sum_chunk), each summed as plane_sum_ref, the chunk sums added
+// values or more in an even number of chunks of 512-4112 values (multiples
+// of 16; plane_sum_chunk), each summed as plane_sum_ref, the chunk sums added
 // in order; smaller planes whole. The chunks are fixed by n alone, so the
 // bits do not depend on the thread count. Threads take the chunks
 // chunk-major, so each reads the rows of every plane that the convs
 // around it gave that thread: split by planes, a thread read half of each
 // of its planes from the other core's cache, and the next op then wrote
 // over lines both cores held (PP-OCR det's largest FusedAdd, after its
-// gate's pool, 0.65 -> 1.0 ms at 2 threads).
+// gate's pool, took 1.0 ms at 2 threads; 0.65 ms now).
 int64_t plane_sum_chunk(int64_t n);
 void plane_means(const float* s, int64_t n, int64_t count, float* out);
 float plane_mean_ref(const float* s, int64_t n);

@@ -95,10 +95,10 @@ bool matmul_packed_constant(OpContext& ctx, const float* a, int64_t rows, int64_
   return true;
 }
 
-// MatMul of a few rows of A by a 2-D B with k <= 128 on AVX-512: the product is a
-// 1x1 conv of B (k channels of n pixels) by A (rows x k weights), which the
-// pointwise kernel runs without packing or transposing anything (PP-OCR
-// rec's [40, 120] x [120, 6625] head at ~3x the transposed packed GEMM).
+// MatMul of a few rows of A by a 2-D B with k <= 128 (AVX-512 or NEON): the
+// product is a 1x1 conv of B (k channels of n pixels) by A (rows x k
+// weights), which the small-k kernel runs without transposing anything
+// (PP-OCR rec's [40, 120] x [120, 6625] head at ~3x the transposed packed GEMM).
 // A constant B is laid out in the kernel's panels once per executor
 // (small_k_matmul.h), where the 1x1-conv form copies it on every call.
 bool matmul_small_k(OpContext& ctx, const float* a, int64_t rows, int64_t k, int64_t n, const float* b, float* y) {
